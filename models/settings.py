@@ -1,0 +1,75 @@
+"""The one settings class. Every knob a locality may change is here, read from ``SHOUXIN_*``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "password", "xxx", ""}
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; env prefix ``SHOUXIN_`` (e.g. ``SHOUXIN_DATABASE_URL``)."""
+
+    model_config = SettingsConfigDict(env_prefix="SHOUXIN_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///./var/shouxin.db"
+    timezone: str = "Asia/Shanghai"
+    # Pins "today" (Asia/Shanghai date) for demos and drills; None means the real clock.
+    today: dt.date | None = None
+
+    # Pledges: the N-th working day after the deadline is the publication day (Hohhot 7, Guangzhou 6).
+    publication_working_days: int = Field(default=7, ge=1, le=60)
+    # Working days after the deadline on which the pledgor is warned before publication.
+    pledge_warning_days: list[int] = Field(default_factory=lambda: [1, 5])
+    pledge_reminder_days_before: int = Field(default=3, ge=0, le=30)
+    # 逢办必查: refuse the pledge route to subjects with a current breach or a past false pledge.
+    credit_check_enabled: bool = True
+
+    # Complaints (defaults from the RULEBOOK; per-category overrides live in the rules table).
+    rectification_working_days: int = Field(default=15, ge=1, le=120)
+    extension_max_working_days: int = Field(default=10, ge=1, le=60)
+    return_window_working_days: int = Field(default=2, ge=0, le=10)
+    supervise_after_overdue_days: int = Field(default=3, ge=1, le=60)
+    escalate_after_overdue_days: int = Field(default=5, ge=1, le=60)
+
+    # Mail.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_tls: bool = False
+    smtp_timeout_seconds: float = 10.0
+    mail_from: str = "守信平台 <noreply@shouxin.local>"
+    # When set, `make run` starts a local SMTP sink on smtp_host:smtp_port that stores messages here.
+    mail_sink: bool = False
+
+    # Push of publication documents to the credit platform (off when the URL is unset).
+    credit_platform_url: str | None = None
+    credit_platform_secret: str | None = None
+
+    # Files.
+    upload_dir: Path = Path("./var/uploads")
+    upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+
+    # Flows.
+    batch_size: int = Field(default=2000, ge=1, le=100_000)
+    secret_key: str = "dev-only-secret-key-change-me-in-production"
+
+    @field_validator("credit_platform_secret")
+    @classmethod
+    def _no_placeholder_secret(cls, value: str | None) -> str | None:
+        if value is not None and value.strip().lower() in _PLACEHOLDER_SECRETS:
+            raise ValueError("SHOUXIN_CREDIT_PLATFORM_SECRET is a placeholder; set a real random secret")
+        return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings; tests call ``get_settings.cache_clear()`` after changing the env."""
+    return Settings()
