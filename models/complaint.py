@@ -1,0 +1,168 @@
+"""Complaints of government breach (政府违约失信投诉)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from pydantic import EmailStr, model_validator
+from sqlalchemy import JSON, Column, Numeric, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.clock import utcnow
+from models.lifecycle import ComplaintState
+from models.types import UTCDateTime
+
+
+class Channel(StrEnum):
+    HOTLINE = "hotline"  # 12345 热线
+    WINDOW = "window"  # 线下投诉窗口
+    WEBSITE = "website"  # 信用网站投诉专栏
+    FORWARDED = "forwarded"  # 其他平台转办
+
+
+CHANNEL_LABELS = {
+    Channel.HOTLINE: "12345热线",
+    Channel.WINDOW: "线下投诉窗口",
+    Channel.WEBSITE: "信用网站专栏",
+    Channel.FORWARDED: "其他平台转办",
+}
+
+
+class Category(StrEnum):
+    PROCUREMENT = "procurement"
+    BIDDING = "bidding"
+    INVESTMENT_ATTRACTION = "investment_attraction"
+    PPP = "ppp"
+    INDUSTRIAL_SUPPORT = "industrial_support"
+    GOVERNMENT_INVESTMENT = "government_investment"
+    SME_ARREARS = "sme_arrears"
+    UNPAID_WAGES = "unpaid_wages"
+    COURT_JUDGMENT = "court_judgment"
+    NEW_OFFICIAL_OLD_DEBT = "new_official_old_debt"
+    OTHER = "other"
+
+
+CATEGORY_LABELS = {
+    Category.PROCUREMENT: "政府采购",
+    Category.BIDDING: "招标投标",
+    Category.INVESTMENT_ATTRACTION: "招商引资",
+    Category.PPP: "政府和社会资本合作（PPP）",
+    Category.INDUSTRIAL_SUPPORT: "产业扶持",
+    Category.GOVERNMENT_INVESTMENT: "政府投资",
+    Category.SME_ARREARS: "拖欠中小企业账款",
+    Category.UNPAID_WAGES: "拖欠农民工工资",
+    Category.COURT_JUDGMENT: "不履行生效判决",
+    Category.NEW_OFFICIAL_OLD_DEBT: "新官不理旧账",
+    Category.OTHER: "其他",
+}
+
+
+# What the complainant tells intake staff; shared by the create input and the stored row.
+class ComplaintBase(SQLModel):
+    channel: Channel
+    complainant_name: str = Field(min_length=1, max_length=128)
+    complainant_phone: str | None = Field(default=None, max_length=32)
+    complainant_email: str | None = Field(default=None, max_length=254)
+    complainant_credit_code: str | None = Field(default=None, max_length=18)
+    respondent_name: str | None = Field(default=None, max_length=128)
+    category: Category
+    amount: Decimal | None = Field(default=None, ge=0, max_digits=16, decimal_places=2)
+    summary: str = Field(min_length=2, max_length=200)
+    description: str = Field(default="", max_length=20000)
+
+
+# Input of POST /complaints. Contact details are required: feedback is owed to the complainant.
+class ComplaintCreate(ComplaintBase):
+    complainant_email: EmailStr | None = None  # type: ignore[assignment]
+    respondent_department_code: str | None = None
+    attachments: list[str] = Field(default_factory=list, max_length=20)
+
+    @model_validator(mode="after")
+    def _contact_required(self) -> ComplaintCreate:
+        if not (self.complainant_phone or self.complainant_email):
+            raise ValueError("投诉人联系电话和电子邮箱至少填写一项，以便反馈办理结果 (phone or email is required)")
+        return self
+
+
+# The stored complaint. ``state`` changes only through the lifecycle service; ``version`` guards races.
+class Complaint(ComplaintBase, table=True):
+    __table_args__ = (UniqueConstraint("year", "seq", name="uq_complaint_year_seq"),)
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=20, unique=True, index=True)
+    year: int
+    seq: int
+    state: ComplaintState = Field(default=ComplaintState.REGISTERED, index=True, max_length=32)
+    version: int = 1
+    amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(16, 2)))
+    attachments: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    respondent_department_id: int | None = Field(default=None, foreign_key="department.id", index=True)
+    lead_department_id: int | None = Field(default=None, foreign_key="department.id", index=True)
+    tracking_password_hash: str = Field(max_length=256)
+    # The current stage's clock: every state change starts a new stage.
+    stage_seq: int = 0
+    stage_started_on: dt.date | None = None
+    stage_deadline: dt.date | None = Field(default=None, index=True)
+    dispatched_on: dt.date | None = None
+    extension_requested_days: int | None = None
+    extension_used: bool = False
+    paused_from_state: str | None = None
+    paused_on: dt.date | None = None
+    warning_level: str | None = None  # yellow / red, for the current stage
+    escalation_level: int = 0  # 0 none, 1 催办, 2 督办, 3 提级 (current stage)
+    escalated_to_department_id: int | None = Field(default=None, foreign_key="department.id")
+    redo_count: int = 0
+    merged_into_id: int | None = Field(default=None, foreign_key="complaint.id")
+    suggestions: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    screened: bool = Field(default=False, index=True)
+    satisfaction: str | None = None
+    breach_confirmed: bool = False
+    registered_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    closed_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+
+# Which departments a complaint is dispatched to: one lead (主办) and any assisting (协办).
+class ComplaintAssignment(SQLModel, table=True):
+    __tablename__ = "complaint_assignment"
+    __table_args__ = (UniqueConstraint("complaint_id", "department_id", name="uq_assignment"),)
+    id: int | None = Field(default=None, primary_key=True)
+    complaint_id: int = Field(foreign_key="complaint.id", index=True)
+    department_id: int = Field(foreign_key="department.id", index=True)
+    lead: bool = True
+    active: bool = True
+
+
+# Per-category rectification deadline set by administrators (RULEBOOK: default 15 working days).
+class CategoryRule(SQLModel, table=True):
+    __tablename__ = "category_rule"
+    category: Category = Field(primary_key=True, max_length=32)
+    rectification_working_days: int = Field(ge=1, le=120)
+    keywords: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    department_id: int | None = Field(default=None, foreign_key="department.id")
+
+
+# What staff see of a complaint (the tracking password hash never leaves the database).
+class ComplaintPublic(ComplaintBase):
+    id: int
+    number: str
+    state: ComplaintState
+    version: int
+    attachments: list[str]
+    respondent_department_id: int | None
+    lead_department_id: int | None
+    stage_started_on: dt.date | None
+    stage_deadline: dt.date | None
+    extension_used: bool
+    warning_level: str | None
+    escalation_level: int
+    redo_count: int
+    merged_into_id: int | None
+    suggestions: dict[str, Any]
+    satisfaction: str | None
+    breach_confirmed: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime

@@ -1,0 +1,78 @@
+"""Departments (责任单位) and users (staff accounts)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from sqlalchemy import Column
+from sqlmodel import Field, SQLModel
+
+from models.clock import utcnow
+from models.lifecycle import Role
+from models.types import UTCDateTime
+
+
+class DepartmentLevel(StrEnum):
+    CITY = "city"  # 市级
+    COUNTY = "county"  # 县（区、旗）级
+    ZONE = "zone"  # 开发区
+
+
+LEVEL_LABELS = {DepartmentLevel.CITY: "市级", DepartmentLevel.COUNTY: "县级", DepartmentLevel.ZONE: "开发区"}
+
+
+# Fields a department is created and shown with.
+class DepartmentBase(SQLModel):
+    code: str = Field(min_length=1, max_length=32, index=True, unique=True)
+    name: str = Field(min_length=1, max_length=128)
+    level: DepartmentLevel = DepartmentLevel.CITY
+    email: str | None = Field(default=None, max_length=254)
+
+
+# Input for creating or importing a department; the competent department is given by code.
+class DepartmentCreate(DepartmentBase):
+    competent_code: str | None = None
+
+
+# The stored department; ``competent_id`` is its 主管部门 (the 认定部门 for complaints against it).
+class Department(DepartmentBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    competent_id: int | None = Field(default=None, foreign_key="department.id")
+    active: bool = True
+
+
+# What the API returns.
+class DepartmentPublic(DepartmentBase):
+    id: int
+    competent_id: int | None
+
+
+# Fields of a staff account.
+class UserBase(SQLModel):
+    name: str = Field(min_length=1, max_length=64)
+    role: Role
+    email: str | None = Field(default=None, max_length=254)
+
+
+# Input for creating a user; the department is given by code (required for handlers).
+class UserCreate(UserBase):
+    department_code: str | None = None
+
+
+# The stored user; the API token and the page password are stored hashed only.
+class User(UserBase, table=True):
+    __tablename__ = "app_user"
+    id: int | None = Field(default=None, primary_key=True)
+    department_id: int | None = Field(default=None, foreign_key="department.id", index=True)
+    token_hash: str = Field(index=True, unique=True, max_length=128)
+    password_hash: str | None = None
+    active: bool = True
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+# What the API returns about a user.
+class UserPublic(UserBase):
+    id: int
+    department_id: int | None
+    active: bool

@@ -1,0 +1,97 @@
+"""The transactional outbox: messages decided in the same transaction as the change that causes them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.clock import utcnow
+from models.types import UTCDateTime
+
+
+class NotificationStatus(StrEnum):
+    PENDING = "pending"  # waiting for (re)delivery
+    SENT = "sent"
+    DEAD = "dead"  # permanent failure; the server's answer is kept; an admin may retry
+    UNDELIVERABLE = "undeliverable"  # no address known: visible to supervisors, never sent
+
+
+# One message to one recipient; ``template`` names notifications/templates/<template>.{subject,txt,html}.j2.
+class Notification(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("idempotency_key", name="uq_notification_idem"),)
+    id: int | None = Field(default=None, primary_key=True)
+    template: str = Field(max_length=64, index=True)
+    recipient_kind: str = Field(max_length=24)  # complainant, department, supervisor, pledgor
+    recipient_name: str = Field(max_length=128)
+    recipient_email: str | None = Field(default=None, max_length=254)
+    case_kind: str | None = Field(default=None, max_length=16)
+    case_id: int | None = Field(default=None, index=True)
+    case_number: str | None = Field(default=None, max_length=24)
+    context: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: NotificationStatus = Field(default=NotificationStatus.PENDING, index=True, max_length=16)
+    attempts: int = 0
+    next_attempt_at: dt.datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False, index=True)
+    )
+    last_error: str | None = Field(default=None, max_length=2000)
+    idempotency_key: str = Field(max_length=200)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    sent_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    flow_run_id: str | None = Field(default=None, max_length=64)
+
+
+# What the admin API returns.
+class NotificationPublic(SQLModel):
+    id: int
+    template: str
+    recipient_kind: str
+    recipient_name: str
+    recipient_email: str | None
+    case_number: str | None
+    status: NotificationStatus
+    attempts: int
+    last_error: str | None
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+
+
+def enqueue(
+    *,
+    session: Any,
+    template: str,
+    recipient_kind: str,
+    recipient_name: str,
+    recipient_email: str | None,
+    key: str,
+    context: dict[str, Any],
+    case_kind: str | None = None,
+    case_id: int | None = None,
+    case_number: str | None = None,
+    flow_run_id: str | None = None,
+) -> Notification:
+    """Add one message to the outbox in the caller's transaction.
+
+    ``key`` must be unique for the decision (e.g. the audit event's key plus template and recipient), so a
+    re-run of the same decision cannot queue the message twice. With no address the row is recorded as
+    undeliverable for supervisors to see, never dropped and never a crash.
+    """
+    row = Notification(
+        template=template,
+        recipient_kind=recipient_kind,
+        recipient_name=recipient_name,
+        recipient_email=recipient_email or None,
+        case_kind=case_kind,
+        case_id=case_id,
+        case_number=case_number,
+        context=context,
+        idempotency_key=key[:200],
+        flow_run_id=flow_run_id,
+        status=NotificationStatus.PENDING if recipient_email else NotificationStatus.UNDELIVERABLE,
+        last_error=None if recipient_email else "收件人没有电子邮箱地址 (no e-mail address for the recipient)",
+    )
+    session.add(row)
+    return row
