@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 import unicodedata
 
 from models.errors import InvalidCreditCode
@@ -29,6 +30,7 @@ REGISTERING_AUTHORITIES: dict[str, str] = {
 
 # GB 11714-1997 organisation code (positions 9–17): weights on its first 8 characters.
 _ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
+_ORG_CHARS = frozenset(string.digits + string.ascii_uppercase)
 
 
 def _fail(reason: str, english: str, code: str) -> InvalidCreditCode:
@@ -50,12 +52,10 @@ def _check_characters(code: str, original: str) -> None:
     for position, char in enumerate(code, start=1):
         if char in _VALUES:
             continue
-        hint = (
-            "字母 I、O、S、V、Z 不用于信用代码，请核对是否为 1、0、5、U、2"
-            if char in _EXCLUDED_LETTERS
-            else ""
-        )
-        hint = hint or "只能使用数字和除 I、O、S、V、Z 以外的大写字母"
+        if char in _EXCLUDED_LETTERS:
+            hint = "字母 I、O、S、V、Z 不用于信用代码，请核对是否为 1、0、5、U、2"
+        else:
+            hint = "只能使用数字和除 I、O、S、V、Z 以外的大写字母"
         raise _fail(
             f"第 {position} 位“{char}”是非法字符；{hint}",
             f"illegal character {char!r} at position {position}",
@@ -128,7 +128,7 @@ def organisation_code_check_ok(code: str) -> bool:
     than the typo it might catch, which the mod-31 check already does for any single substitution.
     """
     org = _normalise(code)[8:17]
-    if len(org) != 9 or not all(char.isdigit() or char.isupper() for char in org[:8]):
+    if len(org) != 9 or not all(char in _ORG_CHARS for char in org[:8]):
         return False
     # GB 11714 values: digits as themselves, letters A=10 … Z=35.
     total = sum(int(char, 36) * weight for char, weight in zip(org[:8], _ORG_WEIGHTS, strict=True))
