@@ -1,0 +1,143 @@
+"""`shouxin calendar …`: inspect the working-day calendar and load a State Council holiday notice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
+
+from models.calendar import DayChange, diff_notice, load_calendar, parse_year_file, save_year_notice
+from models.db import session_scope
+from models.errors import Conflict, DomainError
+
+app = typer.Typer(
+    name="calendar",
+    help="工作日日历：查看年度节假日安排、载入国务院办公厅放假通知、计算第 N 个工作日",
+    no_args_is_help=True,
+)
+console = Console()
+F = TypeVar("F", bound=Callable[..., Any])
+
+_WEEKDAYS = "一二三四五六日"
+_KIND_LABELS = {"holiday": "放假", "workday": "调休上班"}
+
+
+def _fail(message: str) -> None:
+    # One line on stderr, like cli.main.fail (not imported: cli.main imports this module).
+    print(f"错误: {' '.join(message.split())}", file=sys.stderr)
+    raise typer.Exit(1)
+
+
+def _reported(func: F) -> F:
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except DomainError as exc:
+            _fail(exc.message)
+        except SQLAlchemyError as exc:
+            _fail(
+                f"数据库访问失败：{getattr(exc, 'orig', None) or exc}；若是新数据库，请先运行 "
+                "`shouxin db upgrade` (database error)"
+            )
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _default_loader() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name in some containers
+        return "cli"
+
+
+def _changes_table(changes: list[DayChange]) -> Table:
+    table = Table("日期", "星期", "原状态", "新状态", "说明", title="载入后的变化")
+    for change in changes:
+        before = "未覆盖" if change.was_workday is None else "工作日" if change.was_workday else "休息日"
+        table.add_row(
+            change.date.isoformat(),
+            f"星期{_WEEKDAYS[change.date.weekday()]}",
+            before,
+            "工作日" if change.now_workday else "休息日",
+            change.description.split("：", 1)[-1],
+        )
+    return table
+
+
+@app.command("show")
+@_reported
+def show(year: int = typer.Argument(..., help="年份，如 2026")) -> None:
+    """列出某年的放假日与调休上班日，以及全年工作日天数。"""
+    with session_scope() as session:
+        calendar = load_calendar(session=session)
+    days = calendar.describe_year(year)
+    notice = calendar.notices.get(year)
+    source = f"已载入通知：{notice.notice_title}（{notice.source}）" if notice else "chinese_calendar 内置数据"
+    table = Table("日期", "星期", "类型", "名称", title=f"{year} 年节假日安排", caption=source)
+    for day in days:
+        table.add_row(
+            day.date.isoformat(), f"星期{_WEEKDAYS[day.date.weekday()]}", _KIND_LABELS[day.kind], day.name
+        )
+    console.print(table)
+    console.print(f"{year} 年共 {calendar.working_days_in_year(year)} 个工作日（日历版本 {calendar.version}）")
+
+
+@app.command("load")
+@_reported
+def load(
+    file: Path = typer.Argument(..., help="年度节假日 JSON 文件，格式见 docs/calendar-example-2027.json"),
+    yes: bool = typer.Option(False, "--yes", "-y", help="不询问，直接载入"),
+    loaded_by: str = typer.Option(None, "--by", help="载入人（默认为当前系统用户）"),
+) -> None:
+    """校验并载入一年的放假通知；先显示与当前日历的差异，确认后保存。"""
+    notice = parse_year_file(file)
+    with session_scope() as session:
+        current = load_calendar(session=session)
+    preview = diff_notice(current, notice)
+    console.print(f"{notice.year} 年：{notice.notice_title}（{notice.source}）")
+    if preview:
+        console.print(_changes_table(preview))
+    else:
+        console.print("与当前日历相比，没有哪一天的工作日状态发生变化。")
+    if not yes and not typer.confirm(f"确认载入 {notice.year} 年节假日安排？", default=False):
+        _fail("已取消，未作任何更改 (cancelled; nothing stored)")
+    with session_scope() as session:
+        changes, version = save_year_notice(
+            session=session, notice=notice, loaded_by=loaded_by or _default_loader()
+        )
+        if changes != preview:
+            # Someone loaded another notice for this year after the preview; what was confirmed is stale.
+            raise Conflict(
+                "预览之后日历已被他人修改，本次未载入；请重新运行 load 查看最新差异 "
+                "(calendar changed since the preview; nothing stored)"
+            )
+    console.print(f"已载入 {notice.year} 年节假日安排，{len(changes)} 天有变化；日历版本 {version}")
+
+
+@app.command("nth-workday")
+@_reported
+def nth_workday(
+    date: str = typer.Argument(..., help="起算日期，如 2026-09-29（不计当天）"),
+    n: int = typer.Argument(..., min=1, help="第几个工作日"),
+) -> None:
+    """计算某日之后（不含当天）的第 N 个工作日；最后一行只输出该日期。"""
+    try:
+        start = dt.date.fromisoformat(date)
+    except ValueError:
+        _fail(f"日期“{date}”格式不正确；请写成 YYYY-MM-DD，如 2026-09-29 (invalid date)")
+        return
+    with session_scope() as session:
+        calendar = load_calendar(session=session)
+    result = calendar.nth_working_day_after(start, n)
+    console.print(f"{start.isoformat()} 之后第 {n} 个工作日（日历版本 {calendar.version}）：")
+    print(result.isoformat())
