@@ -82,14 +82,17 @@ def show(year: int = typer.Argument(..., help="年份，如 2026")) -> None:
         calendar = load_calendar(session=session)
     days = calendar.describe_year(year)
     notice = calendar.notices.get(year)
-    source = f"已载入通知：{notice.notice_title}（{notice.source}）" if notice else "chinese_calendar 内置数据"
+    source = "chinese_calendar 内置数据"
+    if notice is not None:
+        source = f"已载入通知：{notice.notice_title}（{notice.source}）"
     table = Table("日期", "星期", "类型", "名称", title=f"{year} 年节假日安排", caption=source)
     for day in days:
         table.add_row(
             day.date.isoformat(), f"星期{_WEEKDAYS[day.date.weekday()]}", _KIND_LABELS[day.kind], day.name
         )
     console.print(table)
-    console.print(f"{year} 年共 {calendar.working_days_in_year(year)} 个工作日（日历版本 {calendar.version}）")
+    count = calendar.working_days_in_year(year)
+    console.print(f"{year} 年共 {count} 个工作日（日历版本 {calendar.version}）")
 
 
 @app.command("load")
