@@ -1,3 +1,164 @@
-import typer
+"""The `shouxin` command line. Errors end with one line on stderr and a non-zero exit."""
 
-app = typer.Typer()
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlmodel import select
+
+from cli import calendar_cmd
+from models.accounts import create_user, import_departments, read_department_file
+from models.db import get_engine, session_scope
+from models.errors import DomainError
+from models.lifecycle import Role
+from models.org import Department, User, UserCreate
+
+app = typer.Typer(help="守信 Shouxin：政务诚信案件办理平台", no_args_is_help=True)
+db_app = typer.Typer(help="数据库结构迁移", no_args_is_help=True)
+users_app = typer.Typer(help="用户账号", no_args_is_help=True)
+departments_app = typer.Typer(help="部门", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(departments_app, name="departments")
+app.add_typer(calendar_cmd.app, name="calendar")
+
+console = Console()
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str, code: int = 1) -> None:
+    """One line on stderr, then exit non-zero."""
+    print(f"错误: {message}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def domain_errors(func: F) -> F:
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except DomainError as exc:
+            fail(exc.message)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@db_app.command("upgrade")
+@domain_errors
+def db_upgrade() -> None:
+    """把数据库结构升级到最新版本 (apply all migrations)."""
+    from models.schema import upgrade
+
+    revision = upgrade(get_engine())
+    console.print(f"数据库结构已是最新版本：{revision}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """显示数据库结构版本。"""
+    from models.schema import current_revision, head_revision
+
+    console.print(f"当前 {current_revision(get_engine())}，最新 {head_revision()}")
+
+
+@users_app.command("add")
+@domain_errors
+def users_add(
+    name: str = typer.Option(..., "--name", help="姓名"),
+    role: Role = typer.Option(..., "--role", help="intake / handler / supervisor / admin"),
+    department: str | None = typer.Option(None, "--department", help="所属部门代码（经办人必填）"),
+    email: str | None = typer.Option(None, "--email", help="电子邮箱"),
+) -> None:
+    """创建用户并打印其访问令牌（最后一行，仅显示一次）。"""
+    with session_scope() as session:
+        user, token = create_user(
+            session=session, data=UserCreate(name=name, role=role, department_code=department, email=email)
+        )
+        console.print(f"已创建用户 #{user.id} {user.name}（{user.role}），令牌仅显示一次：")
+    print(token)
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """列出用户。"""
+    table = Table("ID", "姓名", "角色", "部门", "邮箱", "启用")
+    with session_scope() as session:
+        depts = {d.id: d.code for d in session.exec(select(Department)).all()}
+        for u in session.exec(select(User).order_by(User.id)).all():  # type: ignore[arg-type]
+            table.add_row(
+                str(u.id),
+                u.name,
+                u.role,
+                depts.get(u.department_id, "") or "",
+                u.email or "",
+                "是" if u.active else "否",
+            )
+    console.print(table)
+
+
+@departments_app.command("import")
+@domain_errors
+def departments_import(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV 或 YAML"),
+) -> None:
+    """导入部门（code, name, level, competent）；同代码的部门会被更新。"""
+    items = read_department_file(file)
+    with session_scope() as session:
+        created, updated = import_departments(session=session, items=items)
+    console.print(f"导入完成：新增 {created} 个，更新 {updated} 个部门")
+
+
+@departments_app.command("list")
+def departments_list() -> None:
+    """列出部门。"""
+    table = Table("代码", "名称", "层级", "主管部门")
+    with session_scope() as session:
+        rows = session.exec(select(Department).order_by(Department.code)).all()  # type: ignore[arg-type]
+        by_id = {d.id: d.code for d in rows}
+        for d in rows:
+            table.add_row(d.code, d.name, d.level, by_id.get(d.competent_id, "") or "")
+    console.print(table)
+
+
+@app.command("demo")
+@domain_errors
+def demo() -> None:
+    """载入演示数据（部门、各角色用户、若干投诉与承诺），可重复执行。"""
+    from models.demo import seed_demo
+
+    with session_scope() as session:
+        tokens = seed_demo(session=session)
+    table = Table("角色", "用户", "令牌 (Authorization: Bearer …)")
+    for role, name, token in tokens:
+        table.add_row(role, name, token)
+    console.print(table)
+
+
+@app.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1", help="监听地址"),
+    port: int = typer.Option(8000, help="端口"),
+    workers: int = typer.Option(1, help="API 进程数"),
+) -> None:
+    """启动 API 服务（以及 SHOUXIN_MAIL_SINK=true 时的本地邮件接收器）。"""
+    import uvicorn
+
+    from models.settings import get_settings
+
+    if get_settings().mail_sink:
+        from notifications.sink import start_sink
+
+        start_sink(get_engine())
+        console.print(f"本地邮件接收器已启动：{get_settings().smtp_host}:{get_settings().smtp_port}")
+    uvicorn.run("api.app:app", host=host, port=port, workers=workers, log_level="info")
+
+
+if __name__ == "__main__":
+    app()

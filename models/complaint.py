@@ -76,14 +76,16 @@ class ComplaintBase(SQLModel):
 
 # Input of POST /complaints. Contact details are required: feedback is owed to the complainant.
 class ComplaintCreate(ComplaintBase):
-    complainant_email: EmailStr | None = None  # type: ignore[assignment]
+    complainant_email: EmailStr | None = None
     respondent_department_code: str | None = None
     attachments: list[str] = Field(default_factory=list, max_length=20)
 
     @model_validator(mode="after")
     def _contact_required(self) -> ComplaintCreate:
         if not (self.complainant_phone or self.complainant_email):
-            raise ValueError("投诉人联系电话和电子邮箱至少填写一项，以便反馈办理结果 (phone or email is required)")
+            raise ValueError(
+                "投诉人联系电话和电子邮箱至少填写一项，以便反馈办理结果 (phone or email is required)"
+            )
         return self
 
 

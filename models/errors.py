@@ -18,6 +18,10 @@ class NotFound(DomainError):
     """The thing does not exist, or the caller may not know that it exists."""
 
 
+class Unauthenticated(DomainError):
+    """No credentials, or credentials that do not match an active account."""
+
+
 class NotPermitted(DomainError):
     """The caller's role may not do this."""
 

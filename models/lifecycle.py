@@ -127,7 +127,8 @@ class Lifecycle:
         if state not in t.sources:
             allowed = [a.event for a in self.available(state, role)]
             raise TransitionNotAllowed(
-                f"案件当前状态为“{spec.label}”，不能执行“{t.label}”；当前可执行：{', '.join(allowed) or '无'} "
+                f"案件当前状态为“{spec.label}”，不能执行“{t.label}”；"
+                f"当前可执行：{', '.join(allowed) or '无'} "
                 f"('{event}' is not allowed in state '{state}')",
                 state=state,
                 allowed=allowed,
@@ -160,7 +161,7 @@ def _t(event: str, label: str, sources: Iterable[str], target: str | None, *role
     return Transition(event, label, frozenset(sources), target, frozenset(roles))
 
 
-I, H, S, A, SYS, P = Role.INTAKE, Role.HANDLER, Role.SUPERVISOR, Role.ADMIN, Role.SYSTEM, Role.PUBLIC
+I, H, S, A, SYS, P = Role.INTAKE, Role.HANDLER, Role.SUPERVISOR, Role.ADMIN, Role.SYSTEM, Role.PUBLIC  # noqa: E741
 
 
 class ComplaintState(StrEnum):
@@ -184,8 +185,18 @@ class ComplaintState(StrEnum):
 
 CS = ComplaintState
 _SUPERVISABLE = [
-    CS.REGISTERED, CS.ACCEPTED, CS.DISPATCHED, CS.RETURNED, CS.SIGNED, CS.VERIFIED, CS.RECTIFYING,
-    CS.RECTIFICATION_REPORTED, CS.BREACH_CONFIRMED, CS.REPLY_PENDING, CS.REPLIED, CS.REOPENED,
+    CS.REGISTERED,
+    CS.ACCEPTED,
+    CS.DISPATCHED,
+    CS.RETURNED,
+    CS.SIGNED,
+    CS.VERIFIED,
+    CS.RECTIFYING,
+    CS.RECTIFICATION_REPORTED,
+    CS.BREACH_CONFIRMED,
+    CS.REPLY_PENDING,
+    CS.REPLIED,
+    CS.REOPENED,
 ]
 _HANDLING = [CS.SIGNED, CS.VERIFIED, CS.RECTIFYING]
 
@@ -194,24 +205,40 @@ COMPLAINT = Lifecycle(
     label="政府违约失信投诉",
     initial=CS.REGISTERED,
     states=(
-        StateSpec(CS.REGISTERED, "已登记（待初审）", frozenset({I, S}), DeadlineRule("initial_review", 2, "初审")),
+        StateSpec(
+            CS.REGISTERED, "已登记（待初审）", frozenset({I, S}), DeadlineRule("initial_review", 2, "初审")
+        ),
         StateSpec(CS.ACCEPTED, "已受理（待派单）", frozenset({I, S}), DeadlineRule("dispatch", 1, "派单")),
         StateSpec(CS.NOT_ACCEPTED, "不予受理", terminal=True),
         StateSpec(CS.MERGED, "已并单", terminal=True),
         StateSpec(CS.DISPATCHED, "已派单（待签收）", frozenset({H}), DeadlineRule("sign_for", 2, "签收")),
         StateSpec(CS.RETURNED, "已退单（待改派）", frozenset({I, S}), DeadlineRule("redispatch", 1, "改派")),
         StateSpec(CS.SIGNED, "已签收（核实中）", frozenset({H}), DeadlineRule("verification", 15, "核实")),
-        StateSpec(CS.VERIFIED, "核实属实（待责令整改）", frozenset({H, S}),
-                  DeadlineRule("order_rectification", 2, "责令整改")),
+        StateSpec(
+            CS.VERIFIED,
+            "核实属实（待责令整改）",
+            frozenset({H, S}),
+            DeadlineRule("order_rectification", 2, "责令整改"),
+        ),
         StateSpec(CS.RECTIFYING, "整改中", frozenset({H}), DeadlineRule("rectification", 15, "整改")),
-        StateSpec(CS.RECTIFICATION_REPORTED, "整改已报告（待审核）", frozenset({S}),
-                  DeadlineRule("review", 3, "整改审核")),
-        StateSpec(CS.BREACH_CONFIRMED, "已确认违约失信（待答复）", frozenset({H, S}),
-                  DeadlineRule("reply", 5, "答复")),
+        StateSpec(
+            CS.RECTIFICATION_REPORTED,
+            "整改已报告（待审核）",
+            frozenset({S}),
+            DeadlineRule("review", 3, "整改审核"),
+        ),
+        StateSpec(
+            CS.BREACH_CONFIRMED,
+            "已确认违约失信（待答复）",
+            frozenset({H, S}),
+            DeadlineRule("reply", 5, "答复"),
+        ),
         StateSpec(CS.REPLY_PENDING, "待答复投诉人", frozenset({H, S}), DeadlineRule("reply", 5, "答复")),
         StateSpec(CS.REPLIED, "已答复（待回访）", frozenset({I, S}), DeadlineRule("return_visit", 5, "回访")),
         StateSpec(CS.CLOSED, "已办结", terminal=True),
-        StateSpec(CS.AWAITING_COMPLAINANT, "待投诉人补充（暂停计时）", frozenset({I, H, S}), clock_paused=True),
+        StateSpec(
+            CS.AWAITING_COMPLAINANT, "待投诉人补充（暂停计时）", frozenset({I, H, S}), clock_paused=True
+        ),
         StateSpec(CS.REOPENED, "已重启（待派单）", frozenset({I, S}), DeadlineRule("redispatch", 1, "改派")),
     ),
     transitions=(
@@ -231,8 +258,15 @@ COMPLAINT = Lifecycle(
         _t("reply", "答复投诉人", [CS.REPLY_PENDING, CS.BREACH_CONFIRMED], CS.REPLIED, H, S),
         _t("close", "回访满意并办结", [CS.REPLIED], CS.CLOSED, I, S),
         _t("redo", "回访不满意，重办", [CS.REPLIED], CS.SIGNED, I, S),
-        _t("await_complainant", "等待投诉人补充（暂停计时）",
-           [CS.REGISTERED, CS.ACCEPTED, CS.SIGNED, CS.VERIFIED, CS.RECTIFYING], CS.AWAITING_COMPLAINANT, I, H, S),
+        _t(
+            "await_complainant",
+            "等待投诉人补充（暂停计时）",
+            [CS.REGISTERED, CS.ACCEPTED, CS.SIGNED, CS.VERIFIED, CS.RECTIFYING],
+            CS.AWAITING_COMPLAINANT,
+            I,
+            H,
+            S,
+        ),
         _t("resume", "恢复办理", [CS.AWAITING_COMPLAINANT], RESUME, I, H, S),
         _t("reopen", "重启案件", [CS.CLOSED, CS.NOT_ACCEPTED], CS.REOPENED, S),
         _t("request_extension", "申请延期", _HANDLING, None, H),
@@ -268,8 +302,12 @@ PLEDGE = Lifecycle(
     states=(
         # The pledge's own deadline is a date set at registration, not a working-day rule.
         StateSpec(PS.REGISTERED, "待履约", frozenset({H})),
-        StateSpec(PS.EVIDENCE_SUBMITTED, "已提交材料（待核查）", frozenset({H}),
-                  DeadlineRule("evidence_review", 5, "材料核查")),
+        StateSpec(
+            PS.EVIDENCE_SUBMITTED,
+            "已提交材料（待核查）",
+            frozenset({H}),
+            DeadlineRule("evidence_review", 5, "材料核查"),
+        ),
         StateSpec(PS.FULFILLED, "已履约（承诺事项闭合）", terminal=True),
         StateSpec(PS.OVERDUE, "已逾期（待公示）", frozenset({H})),
         StateSpec(PS.PUBLISHED, "已公示失信", terminal=True),
@@ -308,9 +346,15 @@ BREACH = Lifecycle(
     initial=BS.PUBLISHED,
     states=(
         StateSpec(BS.PUBLISHED, "公示中"),
-        StateSpec(BS.UNDER_OBJECTION, "异议处理中", frozenset({H, S}), DeadlineRule("objection", 5, "异议答复")),
-        StateSpec(BS.REPAIR_REQUESTED, "信用修复申请中", frozenset({H, S}),
-                  DeadlineRule("repair", 3, "信用修复决定")),
+        StateSpec(
+            BS.UNDER_OBJECTION, "异议处理中", frozenset({H, S}), DeadlineRule("objection", 5, "异议答复")
+        ),
+        StateSpec(
+            BS.REPAIR_REQUESTED,
+            "信用修复申请中",
+            frozenset({H, S}),
+            DeadlineRule("repair", 3, "信用修复决定"),
+        ),
         StateSpec(BS.WITHDRAWN, "已撤销（异议成立）", terminal=True),
         StateSpec(BS.REPAIRED, "已信用修复", terminal=True),
         StateSpec(BS.EXPIRED, "公示期满", terminal=True),
@@ -329,3 +373,37 @@ BREACH = Lifecycle(
 )
 
 LIFECYCLES: dict[str, Lifecycle] = {lc.kind: lc for lc in (COMPLAINT, PLEDGE, BREACH)}
+
+
+def lifecycle_markdown(lifecycle: Lifecycle) -> str:
+    """The lifecycle as Markdown tables (the README embeds this; a test fails when it is stale)."""
+    lines = [
+        f"#### {lifecycle.label}（`{lifecycle.kind}`）",
+        "",
+        "| 状态 | 名称 | 待谁办理 | 进入时开始的时限 |",
+        "|---|---|---|---|",
+    ]
+    for s in lifecycle.states:
+        waiting = "、".join(ROLE_LABELS[r] for r in sorted(s.waiting_on)) or (
+            "（终态）" if s.terminal else "—"
+        )
+        if s.deadline:
+            deadline = f"{s.deadline.label} {s.deadline.days} 个工作日（`{s.deadline.key}`）"
+        else:
+            deadline = "暂停计时" if s.clock_paused else "—"
+        lines.append(f"| `{s.name}` | {s.label} | {waiting} | {deadline} |")
+    lines += ["", "| 操作 | 名称 | 从状态 | 到状态 | 角色 |", "|---|---|---|---|---|"]
+    order = {name: i for i, name in enumerate(lifecycle.state_names)}
+    for t in lifecycle.transitions:
+        sources = ", ".join(f"`{s}`" for s in sorted(t.sources, key=order.__getitem__))
+        target = (
+            "（不变）"
+            if t.target is None
+            else ("（恢复暂停前状态）" if t.target == RESUME else f"`{t.target}`")
+        )
+        lines.append(f"| `{t.event}` | {t.label} | {sources} | {target} | {_roles(t.roles)} |")
+    return "\n".join(lines) + "\n"
+
+
+def all_lifecycles_markdown() -> str:
+    return "\n".join(lifecycle_markdown(lc) for lc in LIFECYCLES.values())

@@ -1,10 +1,10 @@
-"""Human-readable case numbers, unique per year: ``TS-2026-000123``, ``CN-2026-000045``, ``GS-2026-000001``."""
+"""Human-readable case numbers, unique per year: ``TS-2026-000123``, ``CN-2026-000045``, ``GS-…``."""
 
 from __future__ import annotations
 
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col
 
 COMPLAINT_PREFIX = "TS"  # 投诉
 PLEDGE_PREFIX = "CN"  # 承诺
@@ -20,7 +20,7 @@ class CaseCounter(SQLModel, table=True):
 
 
 def reserve_numbers(*, session: Session, prefix: str, year: int, count: int = 1) -> list[tuple[int, str]]:
-    """Reserve ``count`` consecutive numbers; returns (seq, number) pairs. Part of the caller's transaction."""
+    """Reserve ``count`` consecutive numbers as (seq, number) pairs, in the caller's transaction."""
     dialect = session.get_bind().dialect.name
     values = {"prefix": prefix, "year": year, "last": 0}
     if dialect == "postgresql":
@@ -29,11 +29,11 @@ def reserve_numbers(*, session: Session, prefix: str, year: int, count: int = 1)
         session.execute(sqlite.insert(CaseCounter).values(**values).on_conflict_do_nothing())
     stmt = (
         update(CaseCounter)
-        .where(CaseCounter.prefix == prefix, CaseCounter.year == year)  # type: ignore[arg-type]
-        .values(last=CaseCounter.last + count)
-        .returning(CaseCounter.last)  # type: ignore[arg-type]
+        .where(col(CaseCounter.prefix) == prefix, col(CaseCounter.year) == year)
+        .values(last=col(CaseCounter.last) + count)
+        .returning(col(CaseCounter.last))
     )
-    last = session.execute(stmt).scalar_one()
+    last: int = session.execute(stmt).scalar_one()
     first = last - count + 1
     return [(n, format_number(prefix, year, n)) for n in range(first, last + 1)]
 

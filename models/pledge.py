@@ -20,7 +20,11 @@ class PledgorKind(StrEnum):
     GOVERNMENT = "government"
 
 
-PLEDGOR_KIND_LABELS = {PledgorKind.ENTERPRISE: "企业", PledgorKind.INDIVIDUAL: "个人", PledgorKind.GOVERNMENT: "政府部门"}
+PLEDGOR_KIND_LABELS = {
+    PledgorKind.ENTERPRISE: "企业",
+    PledgorKind.INDIVIDUAL: "个人",
+    PledgorKind.GOVERNMENT: "政府部门",
+}
 
 
 # What a pledge says: who promised what, to whom, by when.
@@ -37,7 +41,7 @@ class PledgeBase(SQLModel):
 
 # Input of POST /pledges and of each import row; the authority is given by department code.
 class PledgeCreate(PledgeBase):
-    pledgor_email: EmailStr | None = None  # type: ignore[assignment]
+    pledgor_email: EmailStr | None = None
     authority_code: str = Field(min_length=1, max_length=32)
 
 

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     # Complaints (defaults from the RULEBOOK; per-category overrides live in the rules table).
     rectification_working_days: int = Field(default=15, ge=1, le=120)
     extension_max_working_days: int = Field(default=10, ge=1, le=60)
+    # Per-rule working-day overrides keyed by the lifecycle's DeadlineRule.key, e.g. {"reply": 7}.
+    deadline_overrides: dict[str, int] = Field(default_factory=dict)
     return_window_working_days: int = Field(default=2, ge=0, le=10)
     supervise_after_overdue_days: int = Field(default=3, ge=1, le=60)
     escalate_after_overdue_days: int = Field(default=5, ge=1, le=60)

@@ -1,0 +1,5 @@
+"""ASGI entry point for uvicorn: ``uvicorn api.app:app``."""
+
+from api.main import create_app
+
+app = create_app()

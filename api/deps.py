@@ -1,0 +1,96 @@
+"""Dependencies shared by the routes: session, calendar, clock, the acting user."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from models.accounts import authenticate
+from models.calendar import WorkCalendar, load_calendar
+from models.clock import Clock
+from models.errors import NotPermitted, Unauthenticated
+from models.lifecycle import Role
+from models.org import User
+from models.workflow import Actor
+
+
+def get_engine_dep(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_session(engine: Annotated[Engine, Depends(get_engine_dep)]) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+ClockDep = Annotated[Clock, Depends(get_clock)]
+
+
+def get_today(clock: ClockDep) -> dt.date:
+    return clock.today()
+
+
+TodayDep = Annotated[dt.date, Depends(get_today)]
+
+
+def get_calendar(session: SessionDep) -> WorkCalendar:
+    return load_calendar(session=session)
+
+
+CalendarDep = Annotated[WorkCalendar, Depends(get_calendar)]
+
+_bearer = HTTPBearer(auto_error=False, description="`shouxin users add` 打印的访问令牌")
+
+
+def get_user(
+    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> User:
+    if credentials is None:
+        raise Unauthenticated("请先登录：请求头需要 `Authorization: Bearer <令牌>` (missing bearer token)")
+    user = authenticate(session=session, token=credentials.credentials)
+    if user is None:
+        raise Unauthenticated("访问令牌无效或账号已停用，请联系管理员 (invalid or revoked token)")
+    return user
+
+
+UserDep = Annotated[User, Depends(get_user)]
+
+
+def actor_of(user: User) -> Actor:
+    return Actor(name=user.name, role=user.role, id=user.id, department_id=user.department_id)
+
+
+def get_actor(user: UserDep) -> Actor:
+    return actor_of(user)
+
+
+ActorDep = Annotated[Actor, Depends(get_actor)]
+
+
+def require_roles(*roles: Role):  # type: ignore[no-untyped-def]
+    """A dependency refusing any role not listed (403 with the roles that may)."""
+
+    def check(actor: ActorDep) -> Actor:
+        if actor.role not in roles:
+            raise NotPermitted(
+                f"当前账号角色无权访问此功能；允许的角色：{', '.join(roles)} "
+                f"(role '{actor.role}' not allowed)"
+            )
+        return actor
+
+    return Depends(check)

@@ -1,0 +1,44 @@
+"""The FastAPI application. Routes are thin: they parse, call a domain service, and shape the answer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+
+from api import errors
+from api.routes import admin, complaints, health, pledges, public, tasks
+from models.clock import Clock
+from models.db import get_engine
+from models.schema import check_up_to_date
+
+API_PREFIX = "/api/v1"
+
+DESCRIPTION = """
+守信（Shouxin）政务诚信案件办理平台 API：政府违约失信投诉、告知承诺及失信公示。
+
+认证：`Authorization: Bearer <令牌>`，令牌由 `shouxin users add` 生成。
+"""
+
+
+def create_app(
+    *, engine: Engine | None = None, clock: Clock | None = None, check_schema: bool = True
+) -> FastAPI:
+    """Build the app; refuses to start on a database whose schema is behind the code."""
+    engine = engine or get_engine()
+    if check_schema:
+        check_up_to_date(engine)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+
+    app = FastAPI(title="守信 Shouxin", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.engine = engine
+    app.state.clock = clock or Clock.from_settings()
+    errors.install(app)
+    for module in (health, complaints, tasks, pledges, public, admin):
+        app.include_router(module.router, prefix=API_PREFIX)
+    return app

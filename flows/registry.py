@@ -1,0 +1,69 @@
+"""Every flow of the product, with its schedule: `shouxin flows run|serve|deploy` read this table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Any
+
+TIMEZONE = "Asia/Shanghai"
+
+
+@dataclass(frozen=True)
+class FlowSpec:
+    name: str
+    target: str  # "module:function"
+    cron: str
+    description: str
+
+    def load(self) -> Any:
+        module, attr = self.target.split(":")
+        return getattr(import_module(module), attr)
+
+
+FLOWS: tuple[FlowSpec, ...] = (
+    FlowSpec(
+        "screen_intake",
+        "flows.screen_intake:screen_intake",
+        "*/5 * * * *",
+        "新登记投诉研判：疑似重复、建议派单部门",
+    ),
+    FlowSpec(
+        "supervise_deadlines",
+        "flows.supervise_deadlines:supervise_deadlines",
+        "*/15 * * * *",
+        "办理时限督办：黄牌/红牌预警、催办、督办、提级",
+    ),
+    FlowSpec(
+        "publish_breaches",
+        "flows.publish_breaches:publish_breaches",
+        "10 0 * * *",
+        "告知承诺逾期标记、预警及第7个工作日自动公示",
+    ),
+    FlowSpec(
+        "expire_publications",
+        "flows.expire_publications:expire_publications",
+        "20 0 * * *",
+        "公示期满自动撤下",
+    ),
+    FlowSpec(
+        "deliver_notifications",
+        "flows.deliver_notifications:deliver_notifications",
+        "* * * * *",
+        "投递待发送的通知邮件",
+    ),
+    FlowSpec(
+        "push_platform",
+        "flows.push_platform:push_platform",
+        "* * * * *",
+        "向信用平台推送公示、撤销、修复文档",
+    ),
+    FlowSpec(
+        "daily_digest",
+        "flows.daily_digest:daily_digest",
+        "30 8 * * 1-5",
+        "工作日 08:30 向督办人员发送每日督办摘要",
+    ),
+)
+
+BY_NAME = {spec.name: spec for spec in FLOWS}

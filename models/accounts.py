@@ -1,0 +1,121 @@
+"""Departments and staff accounts: import, creation, token authentication."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import secrets
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from sqlmodel import Session, select
+
+from models.errors import NotFound, ValidationFailed
+from models.lifecycle import Role
+from models.org import Department, DepartmentCreate, User, UserCreate
+
+TOKEN_PREFIX = "sx_"
+
+
+def hash_token(token: str) -> str:
+    """API tokens are 256-bit random strings, so a fast SHA-256 lookup hash is safe (no dictionary to
+    attack) and keeps authentication at microseconds; human passwords use argon2 instead."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def department_by_code(*, session: Session, code: str) -> Department:
+    dept = session.exec(select(Department).where(Department.code == code)).first()
+    if dept is None:
+        raise NotFound(f"部门代码 {code} 不存在；请先导入部门 (unknown department code '{code}')", code=code)
+    return dept
+
+
+def create_user(*, session: Session, data: UserCreate) -> tuple[User, str]:
+    """Create a user and return it with its token, which is shown once and stored only hashed."""
+    department_id = None
+    if data.department_code:
+        department_id = department_by_code(session=session, code=data.department_code).id
+    elif data.role == Role.HANDLER:
+        raise ValidationFailed("责任单位经办人必须指定所属部门 (--department is required for handlers)")
+    if data.role in (Role.SYSTEM, Role.PUBLIC):
+        raise ValidationFailed(f"不能创建角色为 {data.role} 的账号 (role '{data.role}' is not a staff role)")
+    token = new_token()
+    user = User(
+        name=data.name,
+        role=data.role,
+        email=data.email,
+        department_id=department_id,
+        token_hash=hash_token(token),
+    )
+    session.add(user)
+    session.flush()
+    return user, token
+
+
+def authenticate(*, session: Session, token: str) -> User | None:
+    user = session.exec(select(User).where(User.token_hash == hash_token(token))).first()
+    return user if user is not None and user.active else None
+
+
+def read_department_file(path: Path) -> list[DepartmentCreate]:
+    """Parse a CSV or YAML file of departments (code, name, level, competent department code)."""
+    text = path.read_text(encoding="utf-8-sig")
+    rows: list[dict[str, Any]]
+    if path.suffix.lower() in (".yaml", ".yml"):
+        loaded = yaml.safe_load(text) or []
+        if isinstance(loaded, dict):
+            loaded = loaded.get("departments", [])
+        if not isinstance(loaded, list):
+            raise ValidationFailed(f"{path.name}: YAML 应为部门列表 (expected a list of departments)")
+        rows = loaded
+    elif path.suffix.lower() == ".csv":
+        rows = list(csv.DictReader(io.StringIO(text)))
+    else:
+        raise ValidationFailed(f"{path.name}: 仅支持 .csv 或 .yaml 文件 (use a CSV or YAML file)")
+    result = []
+    for number, row in enumerate(rows, start=1):
+        clean = {k.strip(): (v.strip() if isinstance(v, str) else v) for k, v in row.items() if k}
+        competent = clean.pop("competent", None) or clean.pop("competent_department", None)
+        clean["competent_code"] = clean.get("competent_code") or competent or None
+        clean = {k: v for k, v in clean.items() if v not in ("", None)}
+        try:
+            result.append(DepartmentCreate.model_validate(clean))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            raise ValidationFailed(f"{path.name} 第{number}行 字段 {field}: {first['msg']}") from exc
+    return result
+
+
+def import_departments(*, session: Session, items: list[DepartmentCreate]) -> tuple[int, int]:
+    """Insert or update departments by code; returns (created, updated). All or nothing."""
+    existing = {d.code: d for d in session.exec(select(Department)).all()}
+    created = updated = 0
+    for item in items:
+        dept = existing.get(item.code)
+        if dept is None:
+            dept = Department(code=item.code, name=item.name, level=item.level, email=item.email)
+            session.add(dept)
+            existing[item.code] = dept
+            created += 1
+        else:
+            dept.name, dept.level, dept.email = item.name, item.level, item.email
+            updated += 1
+    session.flush()
+    for item in items:
+        if item.competent_code:
+            competent = existing.get(item.competent_code)
+            if competent is None:
+                raise ValidationFailed(
+                    f"部门 {item.code} 的主管部门 {item.competent_code} 不存在 (unknown competent department)"
+                )
+            existing[item.code].competent_id = competent.id
+    session.flush()
+    return created, updated

@@ -1,0 +1,40 @@
+"""Alembic environment: the URL comes from the Config (set by models.schema) or from Settings."""
+
+from __future__ import annotations
+
+import notifications.sink  # noqa: F401
+from alembic import context
+from sqlalchemy import Connection
+
+import models.tables  # noqa: F401  (registers every table on the metadata)
+from models.db import make_engine
+from models.settings import get_settings
+from models.tables import metadata
+
+config = context.config
+
+
+def _run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    url = config.get_main_option("sqlalchemy.url") or get_settings().database_url
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        _run(conn)
+    engine.dispose()
+
+
+run_migrations_online()

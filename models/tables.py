@@ -1,0 +1,32 @@
+"""Imports every table so ``SQLModel.metadata`` is complete (alembic, tests, create_all)."""
+
+from __future__ import annotations
+
+from sqlmodel import SQLModel
+
+from models.audit import CaseEvent
+from models.breach import PublishedBreach
+from models.calendar import CalendarYear
+from models.complaint import CategoryRule, Complaint, ComplaintAssignment
+from models.numbering import CaseCounter
+from models.org import Department, User
+from models.outbox import Notification
+from models.pledge import Pledge, PledgeEvidence
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "CalendarYear",
+    "CaseCounter",
+    "CaseEvent",
+    "CategoryRule",
+    "Complaint",
+    "ComplaintAssignment",
+    "Department",
+    "Notification",
+    "Pledge",
+    "PledgeEvidence",
+    "PublishedBreach",
+    "User",
+    "metadata",
+]

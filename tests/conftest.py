@@ -1,0 +1,144 @@
+"""Shared fixtures: a fresh database per test, a pinned clock, the app, and staff of every role."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Session, SQLModel
+
+import models.tables  # noqa: F401
+from api.main import create_app
+from models.accounts import create_user, import_departments
+from models.calendar import WorkCalendar, load_calendar
+from models.clock import Clock
+from models.db import get_engine, make_engine
+from models.lifecycle import Role
+from models.org import DepartmentCreate, DepartmentLevel, UserCreate
+from models.settings import get_settings
+
+TODAY = dt.date(2026, 3, 2)  # a Monday, a working day after Spring Festival
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    for var in ("SHOUXIN_TODAY", "SHOUXIN_DATABASE_URL", "SHOUXIN_MAIL_SINK"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("SHOUXIN_UPLOAD_DIR", str(tmp_path / "uploads"))
+    monkeypatch.setenv("SHOUXIN_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    yield
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    eng = make_engine("sqlite://", poolclass=StaticPool)
+    SQLModel.metadata.create_all(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as s:
+        yield s
+
+
+@pytest.fixture
+def today() -> dt.date:
+    return TODAY
+
+
+@pytest.fixture
+def clock(today: dt.date) -> Clock:
+    return Clock.from_settings().__class__(tz=Clock.from_settings().tz, pinned_today=today)
+
+
+@pytest.fixture
+def calendar(session: Session) -> WorkCalendar:
+    return load_calendar(session=session)
+
+
+@dataclass
+class Staff:
+    """Tokens of one user per role; handlers of two departments to test department isolation."""
+
+    intake: str
+    supervisor: str
+    admin: str
+    handler: str  # department D01 (lead)
+    handler2: str  # department D02
+    competent: str  # department D00, the competent department of D01
+
+    def auth(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {getattr(self, who)}"}
+
+
+DEPARTMENTS = [
+    DepartmentCreate(
+        code="D00", name="市发展和改革委员会", level=DepartmentLevel.CITY, email="fgw@example.gov.cn"
+    ),
+    DepartmentCreate(
+        code="D01",
+        name="市住房和城乡建设局",
+        level=DepartmentLevel.CITY,
+        email="zjj@example.gov.cn",
+        competent_code="D00",
+    ),
+    DepartmentCreate(
+        code="D02",
+        name="市财政局",
+        level=DepartmentLevel.CITY,
+        email="czj@example.gov.cn",
+        competent_code="D00",
+    ),
+    DepartmentCreate(code="K01", name="新城区人民政府", level=DepartmentLevel.COUNTY, email=None),
+]
+
+
+@pytest.fixture
+def staff(session: Session) -> Staff:
+    import_departments(session=session, items=DEPARTMENTS)
+
+    def make(name: str, role: Role, dept: str | None = None) -> str:
+        _, token = create_user(
+            session=session,
+            data=UserCreate(name=name, role=role, department_code=dept, email=f"{name}@example.gov.cn"),
+        )
+        return token
+
+    result = Staff(
+        intake=make("受理员小王", Role.INTAKE),
+        supervisor=make("督办员老李", Role.SUPERVISOR),
+        admin=make("管理员", Role.ADMIN),
+        handler=make("住建经办人", Role.HANDLER, "D01"),
+        handler2=make("财政经办人", Role.HANDLER, "D02"),
+        competent=make("发改经办人", Role.HANDLER, "D00"),
+    )
+    session.commit()
+    return result
+
+
+@pytest.fixture
+def client(engine: Engine, clock: Clock) -> Iterator[TestClient]:
+    app = create_app(engine=engine, clock=clock, check_schema=False)
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One temporary Prefect server for the whole session (starting one costs ~15 s)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
