@@ -1,0 +1,134 @@
+"""Outbox state changes: claim what is due, record each delivery outcome, let an admin retry.
+
+Claiming leases rows by pushing ``next_attempt_at`` forward in the claiming transaction: the row lock of
+``FOR UPDATE SKIP LOCKED`` ends with that transaction, and the lease is what keeps a second worker off a
+row while the first is still talking to the mail server. A worker that dies mid-batch leaves its rows to
+come due again when the lease runs out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlmodel import Session, col, select
+
+from models.clock import utcnow
+from models.errors import Conflict, NotFound
+from models.outbox import Notification, NotificationStatus
+
+MAX_ATTEMPTS = 12
+FIRST_BACKOFF = dt.timedelta(minutes=1)
+MAX_BACKOFF = dt.timedelta(hours=1)
+# Longer than one batch can take with the SMTP timeout, so a slow batch is not claimed twice.
+CLAIM_LEASE = dt.timedelta(minutes=10)
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """Wait after the ``attempts``-th failure: 1 min, 2, 4 … capped at 1 h."""
+    # The shift is bounded so a large attempt count cannot overflow timedelta before the cap applies.
+    return min(FIRST_BACKOFF * (1 << min(max(attempts - 1, 0), 16)), MAX_BACKOFF)
+
+
+def claim_due(*, session: Session, now: dt.datetime, limit: int) -> list[int]:
+    """Ids of pending rows due at ``now``, oldest first, leased to the caller until ``now + CLAIM_LEASE``."""
+    query = (
+        select(Notification)
+        .where(Notification.status == NotificationStatus.PENDING)
+        .where(col(Notification.next_attempt_at) <= now)
+        .order_by(col(Notification.next_attempt_at), col(Notification.id))
+        .limit(limit)
+    )
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = list(session.exec(query))
+    lease_until = now + CLAIM_LEASE
+    for row in rows:
+        row.next_attempt_at = lease_until
+        session.add(row)
+    session.flush()
+    return [row.id for row in rows if row.id is not None]
+
+
+def _get(session: Session, notification_id: int) -> Notification:
+    row = session.get(Notification, notification_id)
+    if row is None:
+        raise NotFound(f"通知 {notification_id} 不存在 (notification not found)", id=notification_id)
+    return row
+
+
+def mark_sent(*, session: Session, notification_id: int, now: dt.datetime) -> Notification:
+    """The server accepted the message. A row that is no longer pending is left as it is."""
+    row = _get(session, notification_id)
+    if row.status != NotificationStatus.PENDING:
+        return row
+    row.status = NotificationStatus.SENT
+    row.attempts += 1
+    row.sent_at = now
+    row.last_error = None
+    session.add(row)
+    return row
+
+
+def mark_temporary_failure(
+    *, session: Session, notification_id: int, now: dt.datetime, error: str
+) -> Notification:
+    """Count the attempt and back off; after ``MAX_ATTEMPTS`` the row is dead for an admin to look at."""
+    row = _get(session, notification_id)
+    if row.status != NotificationStatus.PENDING:
+        return row
+    row.attempts += 1
+    row.last_error = error[:2000]
+    if row.attempts >= MAX_ATTEMPTS:
+        row.status = NotificationStatus.DEAD
+    else:
+        row.next_attempt_at = now + backoff(row.attempts)
+    session.add(row)
+    return row
+
+
+def mark_dead(*, session: Session, notification_id: int, now: dt.datetime, error: str) -> Notification:
+    """A permanent failure (e.g. a 5xx answer, a template that cannot render): keep the reason, stop."""
+    row = _get(session, notification_id)
+    if row.status != NotificationStatus.PENDING:
+        return row
+    row.attempts += 1
+    row.status = NotificationStatus.DEAD
+    row.last_error = error[:2000]
+    row.next_attempt_at = now
+    session.add(row)
+    return row
+
+
+def retry_dead(*, session: Session, notification_id: int, now: dt.datetime | None = None) -> Notification:
+    """An admin sends a dead row again: back to pending, due at once, with a fresh attempt budget."""
+    row = _get(session, notification_id)
+    if row.status != NotificationStatus.DEAD:
+        raise Conflict(
+            f"只能重发发送失败（dead）的通知；该通知当前状态为 {row.status.value}，无需重发"
+            f" (only dead notifications can be retried; this one is {row.status.value})",
+            id=notification_id,
+            status=row.status.value,
+        )
+    row.status = NotificationStatus.PENDING
+    row.attempts = 0
+    row.next_attempt_at = now or utcnow()
+    # last_error stays until the next attempt, so the admin still sees why it had died.
+    session.add(row)
+    return row
+
+
+def list_notifications(
+    *,
+    session: Session,
+    status: NotificationStatus | None = None,
+    limit: int = 50,
+    after_id: int | None = None,
+) -> list[Notification]:
+    """A page of notifications in id order; pass the last id seen as ``after_id`` for the next page."""
+    query = select(Notification)
+    if status is not None:
+        query = query.where(Notification.status == status)
+    if after_id is not None:
+        query = query.where(col(Notification.id) > after_id)
+    return list(session.exec(query.order_by(col(Notification.id)).limit(limit)))
