@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import select
 
-from cli import calendar_cmd
+from cli import calendar_cmd, flows_cmd
 from models.accounts import create_user, import_departments, read_department_file
 from models.db import get_engine, session_scope
 from models.errors import DomainError
@@ -28,6 +28,9 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(departments_app, name="departments")
 app.add_typer(calendar_cmd.app, name="calendar")
+app.add_typer(flows_cmd.app, name="flows")
+docs_app = typer.Typer(help="文档", no_args_is_help=True)
+app.add_typer(docs_app, name="docs")
 
 console = Console()
 F = TypeVar("F", bound=Callable[..., Any])
@@ -141,23 +144,64 @@ def demo() -> None:
     console.print(table)
 
 
+@docs_app.command("lifecycle")
+def docs_lifecycle(
+    write: bool = typer.Option(False, "--write", help="写回 README.md 的生命周期一节"),
+) -> None:
+    """打印（或写回 README）由代码生成的生命周期表。"""
+    import re
+
+    from models.lifecycle import all_lifecycles_markdown
+
+    tables = all_lifecycles_markdown()
+    if not write:
+        print(tables)
+        return
+    readme = Path("README.md")
+    text = readme.read_text(encoding="utf-8")
+    new, count = re.subn(
+        r"(<!-- lifecycle:start -->\n).*(<!-- lifecycle:end -->)",
+        lambda m: m[1] + tables + m[2],
+        text,
+        flags=re.S,
+    )
+    if count != 1:
+        fail("README.md 中没有找到 lifecycle 标记")
+    readme.write_text(new, encoding="utf-8")
+    console.print("README.md 已更新")
+
+
 @app.command("serve")
 def serve(
     host: str = typer.Option("127.0.0.1", help="监听地址"),
     port: int = typer.Option(8000, help="端口"),
     workers: int = typer.Option(1, help="API 进程数"),
+    with_flows: bool = typer.Option(
+        False, "--with-flows", help="同时启动本地 Prefect 服务器并按计划运行流程"
+    ),
 ) -> None:
     """启动 API 服务（以及 SHOUXIN_MAIL_SINK=true 时的本地邮件接收器）。"""
     import uvicorn
 
+    from models.schema import check_up_to_date
     from models.settings import get_settings
 
+    check_up_to_date(get_engine())
     if get_settings().mail_sink:
         from notifications.sink import start_sink
 
         start_sink(get_engine())
         console.print(f"本地邮件接收器已启动：{get_settings().smtp_host}:{get_settings().smtp_port}")
-    uvicorn.run("api.app:app", host=host, port=port, workers=workers, log_level="info")
+    children = []
+    if with_flows:
+        from cli.embedded import start_embedded_prefect
+
+        children = start_embedded_prefect(console)
+    try:
+        uvicorn.run("api.app:app", host=host, port=port, workers=workers, log_level="info")
+    finally:
+        for child in children:
+            child.terminate()
 
 
 if __name__ == "__main__":

@@ -62,7 +62,7 @@ FLOWS: tuple[FlowSpec, ...] = (
         "daily_digest",
         "flows.daily_digest:daily_digest",
         "30 8 * * 1-5",
-        "工作日 08:30 向督办人员发送每日督办摘要",
+        "每日 08:30（仅工作日发送，含调休上班日）向督办人员发送督办摘要",
     ),
 )
 
