@@ -134,17 +134,20 @@ def apply_event(
 def _bump_version(*, session: Session, case: Case, to_state: str, now: dt.datetime) -> None:
     """Compare-and-set on ``version``: the loser of a race sees zero rows and gets Conflict."""
     table = type(case)
+    new_version = case.version + 1
     result = session.execute(
         update(table)
         .where(col(table.id) == case.id, col(table.version) == case.version)
-        .values(version=case.version + 1, state=to_state, updated_at=now)
+        .values(version=new_version, state=to_state, updated_at=now)
+        # We set the in-memory values ourselves; letting the ORM "synchronize" would bump version twice.
+        .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict(
             f"案件 {case.number} 正在被他人处理，本次操作未生效，请刷新后重试 "
             "(the case was changed by someone else at the same time)"
         )
-    set_committed_value(case, "version", case.version + 1)
+    set_committed_value(case, "version", new_version)
     set_committed_value(case, "state", to_state)
     set_committed_value(case, "updated_at", now)
 
