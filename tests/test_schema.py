@@ -1,0 +1,63 @@
+"""Migrations: `shouxin db upgrade` builds exactly the tables the code declares; the app refuses an old schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from typer.testing import CliRunner
+
+from api.main import create_app
+from cli.main import app as cli
+from models.db import make_engine
+from models.errors import SchemaOutOfDate
+from models.schema import check_up_to_date, upgrade
+from models.tables import metadata
+
+
+def test_migrations_match_the_models(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    upgrade(engine)
+    check_up_to_date(engine)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), metadata)
+    assert diff == [], "models changed without a migration: alembic revision --autogenerate"
+
+
+def test_app_refuses_an_out_of_date_schema(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    with pytest.raises(SchemaOutOfDate, match="shouxin db upgrade"):
+        create_app(engine=engine)
+
+
+def test_cli_db_upgrade_then_users_add_prints_the_token_last(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(cli, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    dept_file = tmp_path / "d.yaml"
+    dept_file.write_text(
+        "- {code: D00, name: 市发改委, level: city}\n- {code: D01, name: 市住建局, level: city, competent: D00}\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(cli, ["departments", "import", str(dept_file)])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(
+        cli, ["users", "add", "--name", "张三", "--role", "handler", "--department", "D01", "--email", "z@x.cn"]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines()[-1].startswith("sx_")
+
+
+def test_cli_errors_are_one_line_and_non_zero(tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0
+    result = runner.invoke(cli, ["users", "add", "--name", "李四", "--role", "handler", "--department", "NOPE"])
+    assert result.exit_code == 1
+    assert "NOPE" in result.output
+    bad = tmp_path / "d.csv"
+    bad.write_text("code,name,level\nD9,某局,province\n", encoding="utf-8")
+    result = runner.invoke(cli, ["departments", "import", str(bad)])
+    assert result.exit_code == 1
+    assert "第1行" in result.output
