@@ -100,6 +100,17 @@ def mark_dead(*, session: Session, notification_id: int, now: dt.datetime, error
     return row
 
 
+def mark_undeliverable(*, session: Session, notification_id: int) -> Notification:
+    """A pending row that has lost its address: shown to supervisors, never sent."""
+    row = _get(session, notification_id)
+    if row.status != NotificationStatus.PENDING:
+        return row
+    row.status = NotificationStatus.UNDELIVERABLE
+    row.last_error = "收件人没有电子邮箱地址 (no e-mail address for the recipient)"
+    session.add(row)
+    return row
+
+
 def retry_dead(*, session: Session, notification_id: int, now: dt.datetime | None = None) -> Notification:
     """An admin sends a dead row again: back to pending, due at once, with a fresh attempt budget."""
     row = _get(session, notification_id)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Undefined, select_autoescape
 
 from models.settings import get_settings
 
@@ -51,8 +51,16 @@ class TemplateSpec:
     sample: dict[str, Any] = field(default_factory=dict)
 
 
+def _require(value: Any) -> None:
+    """Filters receive a missing key as an Undefined object instead of failing first; fail here."""
+    if isinstance(value, Undefined):
+        str(value)  # a StrictUndefined raises UndefinedError naming the missing key
+        raise TypeError("missing value")
+
+
 def _as_date(value: Any) -> dt.date:
     """A date from a date, an aware datetime (taken in the local zone) or an ISO string."""
+    _require(value)
     if isinstance(value, str):
         has_time = "T" in value or " " in value
         value = dt.datetime.fromisoformat(value) if has_time else dt.date.fromisoformat(value)
@@ -73,6 +81,7 @@ def cn_date(value: Any) -> str:
 
 def cn_datetime(value: Any) -> str:
     """An aware datetime (or ISO string) → ``2026年3月2日 14:05`` in the configured zone."""
+    _require(value)
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
     if not isinstance(value, dt.datetime):
@@ -84,6 +93,7 @@ def cn_datetime(value: Any) -> str:
 
 def mask_phone(value: Any) -> str:
     """``13812345678`` → ``138****5678``; other lengths keep at most the first 3 and last 4 characters."""
+    _require(value)
     digits = re.sub(r"[\s-]", "", str(value))
     if len(digits) <= 4:
         return "*" * len(digits)
