@@ -87,5 +87,5 @@ def deploy(
     kwargs: dict[str, Any] = {"work_pool_name": work_pool, "build": False, "push": False}
     if image:
         kwargs["image"] = image
-    ids = prefect_deploy(*deployments(), **kwargs)
+    ids: list[Any] = prefect_deploy(*deployments(), **kwargs)  # type: ignore[assignment]
     console.print(f"已注册 {len(ids)} 个部署到工作池 {work_pool}")

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import select
 
-from cli import calendar_cmd, flows_cmd
+from cli import calendar_cmd, flows_cmd, notifications_cmd
 from models.accounts import create_user, import_departments, read_department_file
 from models.db import get_engine, session_scope
 from models.errors import DomainError
@@ -29,6 +29,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(departments_app, name="departments")
 app.add_typer(calendar_cmd.app, name="calendar")
 app.add_typer(flows_cmd.app, name="flows")
+app.add_typer(notifications_cmd.app, name="notifications")
 docs_app = typer.Typer(help="文档", no_args_is_help=True)
 app.add_typer(docs_app, name="docs")
 
@@ -123,7 +124,7 @@ def departments_list() -> None:
     """列出部门。"""
     table = Table("代码", "名称", "层级", "主管部门")
     with session_scope() as session:
-        rows = session.exec(select(Department).order_by(Department.code)).all()  # type: ignore[arg-type]
+        rows = session.exec(select(Department).order_by(Department.code)).all()
         by_id = {d.id: d.code for d in rows}
         for d in rows:
             table.add_row(d.code, d.name, d.level, by_id.get(d.competent_id, "") or "")

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     smtp_tls: bool = False
     smtp_timeout_seconds: float = 10.0
     mail_from: str = "守信平台 <noreply@shouxin.local>"
+    # The signing organisation (落款) on every notice.
+    issuer_name: str = "XX市社会信用体系建设领导小组办公室"
     # When set, `make run` starts a local SMTP sink on smtp_host:smtp_port that stores messages here.
     mail_sink: bool = False
 

@@ -1,7 +1,163 @@
-"""Routes: admin (filled in by the feature that owns them)."""
+"""Administration: departments, users, the calendar, the notification outbox and the local mail sink."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import datetime as dt
+from typing import Any
 
-router = APIRouter()
+from fastapi import APIRouter, Query
+from sqlmodel import SQLModel, col, select
+
+from api.deps import ActorDep, CalendarDep, SessionDep, require_roles
+from models.accounts import create_user, import_departments
+from models.calendar import YearNotice, diff_notice, save_year_notice
+from models.lifecycle import Role
+from models.org import Department, DepartmentCreate, DepartmentPublic, User, UserCreate, UserPublic
+from models.outbox import NotificationPublic, NotificationStatus
+from notifications.outbox_service import list_notifications, retry_dead
+from notifications.sink import list_sink_messages
+
+router = APIRouter(prefix="/admin", tags=["系统管理"])
+
+ADMIN = require_roles(Role.ADMIN)
+OVERSIGHT = require_roles(Role.ADMIN, Role.SUPERVISOR)
+
+
+class UserCreated(UserPublic):
+    token: str  # shown once
+
+
+class CalendarChange(SQLModel):
+    date: dt.date
+    was_workday: bool | None
+    now_workday: bool
+    description: str
+
+
+class CalendarLoadResult(SQLModel):
+    year: int
+    saved: bool
+    calendar_version: str
+    changes: list[CalendarChange]
+
+
+@router.get(
+    "/departments", summary="部门列表", response_model=list[DepartmentPublic], dependencies=[OVERSIGHT]
+)
+def departments(session: SessionDep) -> Any:
+    return session.exec(select(Department).order_by(col(Department.code))).all()
+
+
+@router.post(
+    "/departments",
+    summary="新增或更新部门（按代码）",
+    response_model=list[DepartmentPublic],
+    dependencies=[ADMIN],
+)
+def upsert_departments(session: SessionDep, items: list[DepartmentCreate]) -> Any:
+    import_departments(session=session, items=items)
+    session.commit()
+    codes = [i.code for i in items]
+    return session.exec(select(Department).where(col(Department.code).in_(codes))).all()
+
+
+@router.get("/users", summary="用户列表", response_model=list[UserPublic], dependencies=[ADMIN])
+def users(session: SessionDep) -> Any:
+    return session.exec(select(User).order_by(col(User.id))).all()
+
+
+@router.post(
+    "/users",
+    summary="创建用户（令牌仅返回一次）",
+    response_model=UserCreated,
+    status_code=201,
+    dependencies=[ADMIN],
+)
+def add_user(session: SessionDep, data: UserCreate) -> Any:
+    user, token = create_user(session=session, data=data)
+    session.commit()
+    return UserCreated(**UserPublic.model_validate(user).model_dump(), token=token)
+
+
+@router.get("/calendar/{year}", summary="年度工作日日历（节假日与调休上班日）")
+def calendar_year(year: int, calendar: CalendarDep, _: ActorDep) -> dict[str, Any]:
+    days = calendar.describe_year(year)
+    return {
+        "year": year,
+        "calendar_version": calendar.version,
+        "working_days": calendar.working_days_in_year(year),
+        "days": [{"date": d.date, "kind": d.kind, "name": d.name} for d in days],
+    }
+
+
+@router.post(
+    "/calendar",
+    summary="载入年度放假通知（dry_run=true 仅预览差异）",
+    response_model=CalendarLoadResult,
+    dependencies=[ADMIN],
+)
+def load_calendar_year(
+    session: SessionDep,
+    calendar: CalendarDep,
+    actor: ActorDep,
+    notice: YearNotice,
+    dry_run: bool = Query(False),
+) -> Any:
+    if dry_run:
+        changes, version = diff_notice(calendar, notice), calendar.with_notice(notice).version
+    else:
+        changes, version = save_year_notice(session=session, notice=notice, loaded_by=actor.name)
+        session.commit()
+    return CalendarLoadResult(
+        year=notice.year,
+        saved=not dry_run,
+        calendar_version=version,
+        changes=[
+            CalendarChange(
+                date=c.date, was_workday=c.was_workday, now_workday=c.now_workday, description=c.description
+            )
+            for c in changes
+        ],
+    )
+
+
+@router.get(
+    "/notifications",
+    summary="通知列表（待发送/失败/无地址）",
+    response_model=list[NotificationPublic],
+    dependencies=[OVERSIGHT],
+)
+def notifications(
+    session: SessionDep,
+    status: NotificationStatus | None = None,
+    after: int | None = Query(None, description="上一页最后一条的 id"),
+    limit: int = Query(50, ge=1, le=500),
+) -> Any:
+    return list_notifications(session=session, status=status, after_id=after, limit=limit)
+
+
+@router.post(
+    "/notifications/{notification_id}/retry",
+    summary="重新投递失败的通知",
+    response_model=NotificationPublic,
+    dependencies=[ADMIN],
+)
+def retry_notification(session: SessionDep, notification_id: int) -> Any:
+    row = retry_dead(session=session, notification_id=notification_id)
+    session.commit()
+    return row
+
+
+@router.get("/mail-sink", summary="本地邮件接收器收到的邮件（演示环境）", dependencies=[OVERSIGHT])
+def mail_sink(session: SessionDep, limit: int = Query(50, ge=1, le=500)) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": m.id,
+            "received_at": m.received_at,
+            "from": m.mail_from,
+            "to": m.rcpt_tos,
+            "subject": m.subject,
+            "message_id": m.message_id,
+        }
+        for m in list_sink_messages(session=session, limit=limit)
+    ]

@@ -1,0 +1,57 @@
+"""`shouxin notifications …`: see the outbox, retry a dead message, deliver now."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from models.db import session_scope
+from models.errors import DomainError
+from models.outbox import NotificationStatus
+from notifications.outbox_service import list_notifications, retry_dead
+
+app = typer.Typer(help="通知邮件（发件箱）", no_args_is_help=True)
+console = Console()
+
+
+@app.command("list")
+def list_cmd(
+    status: NotificationStatus | None = typer.Option(None, help="pending / sent / dead / undeliverable"),
+    limit: int = typer.Option(50, help="条数"),
+) -> None:
+    """列出通知。"""
+    table = Table("ID", "模板", "收件人", "邮箱", "案件", "状态", "次数", "最后错误")
+    with session_scope() as session:
+        for n in list_notifications(session=session, status=status, limit=limit):
+            table.add_row(
+                str(n.id),
+                n.template,
+                n.recipient_name,
+                n.recipient_email or "",
+                n.case_number or "",
+                n.status,
+                str(n.attempts),
+                (n.last_error or "")[:60],
+            )
+    console.print(table)
+
+
+@app.command("retry")
+def retry_cmd(notification_id: int = typer.Argument(..., help="通知 ID")) -> None:
+    """把一条失败（dead）的通知重新放回待发送。"""
+    try:
+        with session_scope() as session:
+            retry_dead(session=session, notification_id=notification_id)
+    except DomainError as exc:
+        typer.echo(f"错误: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    console.print(f"通知 #{notification_id} 已重新排队")
+
+
+@app.command("deliver")
+def deliver_cmd() -> None:
+    """立即投递到期的通知（不经 Prefect，用于排障）。"""
+    from flows.deliver_notifications import deliver_due
+
+    console.print(f"投递结果：{deliver_due()}")

@@ -1,0 +1,80 @@
+"""Administration endpoints: departments, users, calendar preview/load, the outbox."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from models.outbox import Notification, NotificationStatus, enqueue
+from tests.conftest import Staff
+
+
+def test_only_admins_create_users_and_the_token_is_shown_once(client: TestClient, staff: Staff) -> None:
+    body = {"name": "新经办人", "role": "handler", "department_code": "D02", "email": "n@example.gov.cn"}
+    assert client.post("/api/v1/admin/users", json=body, headers=staff.auth("supervisor")).status_code == 403
+    r = client.post("/api/v1/admin/users", json=body, headers=staff.auth("admin"))
+    assert r.status_code == 201, r.text
+    token = r.json()["token"]
+    assert client.get("/api/v1/health", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    listed = client.get("/api/v1/admin/users", headers=staff.auth("admin")).json()
+    assert all("token" not in u and "token_hash" not in u for u in listed)
+
+
+def test_no_or_bad_token_is_401(client: TestClient, staff: Staff) -> None:
+    assert client.get("/api/v1/admin/departments").status_code == 401
+    r = client.get("/api/v1/admin/departments", headers={"Authorization": "Bearer nope"})
+    assert r.status_code == 401 and "令牌" in r.json()["message"]
+
+
+def test_handler_may_not_use_admin_pages(client: TestClient, staff: Staff) -> None:
+    assert client.get("/api/v1/admin/departments", headers=staff.auth("handler")).status_code == 403
+    assert client.get("/api/v1/admin/departments", headers=staff.auth("supervisor")).status_code == 200
+
+
+def test_calendar_preview_does_not_store_and_load_does(client: TestClient, staff: Staff) -> None:
+    notice = {
+        "year": 2027,
+        "notice_title": "示例",
+        "source": "test",
+        "holidays": [{"name": "元旦", "start": "2027-01-01", "end": "2027-01-03"}],
+        "workdays": [],
+    }
+    preview = client.post("/api/v1/admin/calendar?dry_run=true", json=notice, headers=staff.auth("admin"))
+    assert preview.status_code == 200, preview.text
+    assert preview.json()["saved"] is False and preview.json()["changes"]
+    assert client.get("/api/v1/admin/calendar/2027", headers=staff.auth("admin")).status_code == 422
+    saved = client.post("/api/v1/admin/calendar", json=notice, headers=staff.auth("admin"))
+    assert saved.json()["saved"] is True
+    year = client.get("/api/v1/admin/calendar/2027", headers=staff.auth("intake")).json()
+    assert {"date": "2027-01-01", "kind": "holiday", "name": "元旦"} in year["days"]
+
+
+def test_calendar_rejects_a_weekday_make_up_day(client: TestClient, staff: Staff) -> None:
+    notice = {"year": 2027, "notice_title": "x", "source": "y", "holidays": [], "workdays": ["2027-01-05"]}
+    r = client.post("/api/v1/admin/calendar", json=notice, headers=staff.auth("admin"))
+    assert r.status_code == 422
+    assert "2027" in r.text
+
+
+def test_dead_notification_can_be_retried(client: TestClient, staff: Staff, session: Session) -> None:
+    row = enqueue(
+        session=session,
+        template="complaint_received",
+        recipient_kind="complainant",
+        recipient_name="张三",
+        recipient_email="z@example.com",
+        key="k",
+        context={},
+    )
+    row.status = NotificationStatus.DEAD
+    row.last_error = "550 mailbox unavailable"
+    session.commit()
+    dead = client.get("/api/v1/admin/notifications?status=dead", headers=staff.auth("supervisor")).json()
+    assert [n["id"] for n in dead] == [row.id]
+    r = client.post(f"/api/v1/admin/notifications/{row.id}/retry", headers=staff.auth("admin"))
+    assert r.status_code == 200 and r.json()["status"] == "pending"
+    again = client.post(f"/api/v1/admin/notifications/{row.id}/retry", headers=staff.auth("admin"))
+    assert again.status_code == 409
+    session.expire_all()
+    stored = session.get(Notification, row.id)
+    assert stored is not None and stored.status == NotificationStatus.PENDING
