@@ -23,7 +23,8 @@ def test_only_admins_create_users_and_the_token_is_shown_once(client: TestClient
 def test_no_or_bad_token_is_401(client: TestClient, staff: Staff) -> None:
     assert client.get("/api/v1/admin/departments").status_code == 401
     r = client.get("/api/v1/admin/departments", headers={"Authorization": "Bearer nope"})
-    assert r.status_code == 401 and "令牌" in r.json()["message"]
+    assert r.status_code == 401
+    assert "令牌" in r.json()["message"]
 
 
 def test_handler_may_not_use_admin_pages(client: TestClient, staff: Staff) -> None:
@@ -41,7 +42,8 @@ def test_calendar_preview_does_not_store_and_load_does(client: TestClient, staff
     }
     preview = client.post("/api/v1/admin/calendar?dry_run=true", json=notice, headers=staff.auth("admin"))
     assert preview.status_code == 200, preview.text
-    assert preview.json()["saved"] is False and preview.json()["changes"]
+    assert preview.json()["saved"] is False
+    assert preview.json()["changes"]
     assert client.get("/api/v1/admin/calendar/2027", headers=staff.auth("admin")).status_code == 422
     saved = client.post("/api/v1/admin/calendar", json=notice, headers=staff.auth("admin"))
     assert saved.json()["saved"] is True
@@ -72,9 +74,11 @@ def test_dead_notification_can_be_retried(client: TestClient, staff: Staff, sess
     dead = client.get("/api/v1/admin/notifications?status=dead", headers=staff.auth("supervisor")).json()
     assert [n["id"] for n in dead] == [row.id]
     r = client.post(f"/api/v1/admin/notifications/{row.id}/retry", headers=staff.auth("admin"))
-    assert r.status_code == 200 and r.json()["status"] == "pending"
+    assert r.status_code == 200
+    assert r.json()["status"] == "pending"
     again = client.post(f"/api/v1/admin/notifications/{row.id}/retry", headers=staff.auth("admin"))
     assert again.status_code == 409
     session.expire_all()
     stored = session.get(Notification, row.id)
-    assert stored is not None and stored.status == NotificationStatus.PENDING
+    assert stored is not None
+    assert stored.status == NotificationStatus.PENDING

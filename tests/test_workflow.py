@@ -38,10 +38,12 @@ def test_event_moves_state_bumps_version_and_starts_the_deadline(
 ) -> None:
     c = _complaint(session)
     ev = apply_event(session=session, case=c, event="accept", actor=INTAKE, today=today, calendar=calendar)
-    assert ev is not None and (ev.from_state, ev.to_state, ev.seq) == ("registered", "accepted", 2)
+    assert ev is not None
+    assert (ev.from_state, ev.to_state, ev.seq) == ("registered", "accepted", 2)
     session.commit()
     session.refresh(c)
-    assert c.state == ComplaintState.ACCEPTED and c.version == 2
+    assert c.state == ComplaintState.ACCEPTED
+    assert c.version == 2
     # `accepted` starts the 1-working-day dispatch rule: Monday 2026-03-02 → Tuesday 2026-03-03
     assert c.stage_deadline == dt.date(2026, 3, 3)
 
@@ -69,7 +71,8 @@ def test_a_concurrent_change_is_detected(engine, today: dt.date, calendar: WorkC
     with Session(engine) as first, Session(engine) as second:
         a = first.get(Complaint, case_id)
         b = second.get(Complaint, case_id)
-        assert a is not None and b is not None
+        assert a is not None
+        assert b is not None
         apply_event(session=first, case=a, event="accept", actor=INTAKE, today=today, calendar=calendar)
         first.commit()
         with pytest.raises(Conflict):
@@ -83,7 +86,8 @@ def test_idempotency_key_applies_once(session: Session, today: dt.date, calendar
                         idempotency_key="k1")
     again = apply_event(session=session, case=c, event="remind", actor=system, today=today, calendar=calendar,
                         idempotency_key="k1")
-    assert first is not None and first.flow_run_id == "run-1"
+    assert first is not None
+    assert first.flow_run_id == "run-1"
     assert again is None
     assert c.state == ComplaintState.REGISTERED  # a supervision event does not move the case
 
