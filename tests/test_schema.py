@@ -1,4 +1,4 @@
-"""Migrations: `shouxin db upgrade` builds exactly the tables the code declares; the app refuses an old schema."""
+"""Migrations build exactly the tables the code declares; the app refuses an out-of-date schema."""
 
 from __future__ import annotations
 
@@ -38,13 +38,15 @@ def test_cli_db_upgrade_then_users_add_prints_the_token_last(tmp_path: Path) -> 
     assert result.exit_code == 0, result.output
     dept_file = tmp_path / "d.yaml"
     dept_file.write_text(
-        "- {code: D00, name: 市发改委, level: city}\n- {code: D01, name: 市住建局, level: city, competent: D00}\n",
+        "- {code: D00, name: 市发改委, level: city}\n"
+        "- {code: D01, name: 市住建局, level: city, competent: D00}\n",
         encoding="utf-8",
     )
     result = runner.invoke(cli, ["departments", "import", str(dept_file)])
     assert result.exit_code == 0, result.output
     result = runner.invoke(
-        cli, ["users", "add", "--name", "张三", "--role", "handler", "--department", "D01", "--email", "z@x.cn"]
+        cli,
+        ["users", "add", "--name", "张三", "--role", "handler", "--department", "D01", "--email", "z@x.cn"],
     )
     assert result.exit_code == 0, result.output
     assert result.output.strip().splitlines()[-1].startswith("sx_")
@@ -53,7 +55,8 @@ def test_cli_db_upgrade_then_users_add_prints_the_token_last(tmp_path: Path) -> 
 def test_cli_errors_are_one_line_and_non_zero(tmp_path: Path) -> None:
     runner = CliRunner()
     assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0
-    result = runner.invoke(cli, ["users", "add", "--name", "李四", "--role", "handler", "--department", "NOPE"])
+    args = ["users", "add", "--name", "李四", "--role", "handler", "--department", "NOPE"]
+    result = runner.invoke(cli, args)
     assert result.exit_code == 1
     assert "NOPE" in result.output
     bad = tmp_path / "d.csv"

@@ -22,14 +22,31 @@ HANDLER = Actor(name="经办人", role=Role.HANDLER, id=2, department_id=1)
 def _complaint(session: Session) -> Complaint:
     [(seq, number)] = reserve_numbers(session=session, prefix="TS", year=2026)
     c = Complaint(
-        number=number, year=2026, seq=seq, channel=Channel.HOTLINE, complainant_name="某公司",
-        complainant_phone="13800000000", category=Category.SME_ARREARS, summary="拖欠工程款",
+        number=number,
+        year=2026,
+        seq=seq,
+        channel=Channel.HOTLINE,
+        complainant_name="某公司",
+        complainant_phone="13800000000",
+        category=Category.SME_ARREARS,
+        summary="拖欠工程款",
         tracking_password_hash="x",
     )
     session.add(c)
     session.flush()
-    record_event(session=session, case=c, transition=None, from_state=None, to_state=c.state, actor=INTAKE,
-                 at=dt.datetime.now(dt.UTC), note=None, data={}, idempotency_key=None, event="register")
+    record_event(
+        session=session,
+        case=c,
+        transition=None,
+        from_state=None,
+        to_state=c.state,
+        actor=INTAKE,
+        at=dt.datetime.now(dt.UTC),
+        note=None,
+        data={},
+        idempotency_key=None,
+        event="register",
+    )
     return c
 
 
@@ -60,8 +77,15 @@ def test_refusals_come_from_the_table(session: Session, today: dt.date, calendar
 def test_stale_version_is_a_conflict(session: Session, today: dt.date, calendar: WorkCalendar) -> None:
     c = _complaint(session)
     with pytest.raises(Conflict):
-        apply_event(session=session, case=c, event="accept", actor=INTAKE, today=today, calendar=calendar,
-                    expected_version=7)
+        apply_event(
+            session=session,
+            case=c,
+            event="accept",
+            actor=INTAKE,
+            today=today,
+            calendar=calendar,
+            expected_version=7,
+        )
 
 
 def test_a_concurrent_change_is_detected(engine, today: dt.date, calendar: WorkCalendar) -> None:  # noqa: ANN001
@@ -82,10 +106,24 @@ def test_a_concurrent_change_is_detected(engine, today: dt.date, calendar: WorkC
 def test_idempotency_key_applies_once(session: Session, today: dt.date, calendar: WorkCalendar) -> None:
     c = _complaint(session)
     system = Actor.system("run-1")
-    first = apply_event(session=session, case=c, event="remind", actor=system, today=today, calendar=calendar,
-                        idempotency_key="k1")
-    again = apply_event(session=session, case=c, event="remind", actor=system, today=today, calendar=calendar,
-                        idempotency_key="k1")
+    first = apply_event(
+        session=session,
+        case=c,
+        event="remind",
+        actor=system,
+        today=today,
+        calendar=calendar,
+        idempotency_key="k1",
+    )
+    again = apply_event(
+        session=session,
+        case=c,
+        event="remind",
+        actor=system,
+        today=today,
+        calendar=calendar,
+        idempotency_key="k1",
+    )
     assert first is not None
     assert first.flow_run_id == "run-1"
     assert again is None
@@ -109,4 +147,5 @@ def test_case_numbers_are_unique_per_year(session: Session) -> None:
     a = reserve_numbers(session=session, prefix="TS", year=2026, count=2)
     b = reserve_numbers(session=session, prefix="TS", year=2026)
     c = reserve_numbers(session=session, prefix="TS", year=2027)
-    assert [n for _, n in a + b + c] == ["TS-2026-000001", "TS-2026-000002", "TS-2026-000003", "TS-2027-000001"]
+    numbers = [n for _, n in a + b + c]
+    assert numbers == ["TS-2026-000001", "TS-2026-000002", "TS-2026-000003", "TS-2027-000001"]
