@@ -1,0 +1,68 @@
+"""The supervisors' daily digest: overdue and due-soon complaint stages per department."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import case, func
+from sqlmodel import Session, col, select
+
+from models.calendar import WorkCalendar
+from models.complaint import Complaint
+from models.lifecycle import COMPLAINT, Role
+from models.org import Department, User
+from models.outbox import Notification, enqueue
+
+DUE_SOON_WORKING_DAYS = 2
+
+
+def digest_rows(*, session: Session, today: dt.date, calendar: WorkCalendar) -> list[dict[str, Any]]:
+    """Per lead department: open stages past their deadline, and those due within 2 working days."""
+    soon = calendar.nth_working_day_after(today, DUE_SOON_WORKING_DAYS)
+    overdue = func.sum(case((col(Complaint.stage_deadline) < today, 1), else_=0))
+    due_soon = func.sum(
+        case(((col(Complaint.stage_deadline) >= today) & (col(Complaint.stage_deadline) <= soon), 1), else_=0)
+    )
+    stmt = (
+        select(Department.name, overdue, due_soon)
+        .join(Department, col(Department.id) == col(Complaint.lead_department_id))
+        .where(col(Complaint.state).in_(COMPLAINT.open_states()), col(Complaint.stage_deadline).is_not(None))
+        .group_by(Department.name)
+        .order_by(Department.name)
+    )
+    rows = [
+        {"department_name": name, "overdue": int(o or 0), "due_soon": int(s or 0)}
+        for name, o, s in session.exec(stmt).all()
+    ]
+    return [r for r in rows if r["overdue"] or r["due_soon"]]
+
+
+def queue_daily_digest(
+    *, session: Session, today: dt.date, calendar: WorkCalendar, flow_run_id: str | None = None
+) -> int:
+    """Queue today's digest to every active supervisor, once per day; nothing on non-working days.
+
+    Returns the number of messages queued (0 on a holiday, or when today's digest was already queued).
+    """
+    if not calendar.is_workday(today):
+        return 0
+    rows = digest_rows(session=session, today=today, calendar=calendar)
+    supervisors = session.exec(select(User).where(User.role == Role.SUPERVISOR, col(User.active))).all()
+    queued = 0
+    for user in supervisors:
+        key = f"digest:{today.isoformat()}:{user.id}"
+        if session.exec(select(Notification.id).where(Notification.idempotency_key == key)).first():
+            continue
+        enqueue(
+            session=session,
+            template="daily_digest",
+            recipient_kind="supervisor",
+            recipient_name=user.name,
+            recipient_email=user.email,
+            key=key,
+            context={"digest_date": today.isoformat(), "rows": rows},
+            flow_run_id=flow_run_id,
+        )
+        queued += 1
+    return queued
