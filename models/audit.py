@@ -65,7 +65,17 @@ def event_hash(prev_hash: str, fields: dict[str, Any]) -> str:
 def hashed_fields(e: CaseEvent) -> dict[str, Any]:
     at = e.at.astimezone(dt.UTC).isoformat(timespec="microseconds")
     return {
-        "kind": e.case_kind, "case": e.case_id, "seq": e.seq, "event": e.event, "from": e.from_state,
-        "to": e.to_state, "actor": e.actor_id, "actor_name": e.actor_name, "role": e.actor_role, "at": at,
-        "note": e.note, "data": e.data, "run": e.flow_run_id,
+        "kind": e.case_kind,
+        "case": e.case_id,
+        "seq": e.seq,
+        "event": e.event,
+        "from": e.from_state,
+        "to": e.to_state,
+        "actor": e.actor_id,
+        "actor_name": e.actor_name,
+        "role": e.actor_role,
+        "at": at,
+        "note": e.note,
+        "data": e.data,
+        "run": e.flow_run_id,
     }

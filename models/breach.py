@@ -51,4 +51,3 @@ class PublishedBreach(SQLModel, table=True):
     stage_deadline: dt.date | None = None
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
-

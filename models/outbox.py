@@ -91,7 +91,9 @@ def enqueue(
         idempotency_key=key[:200],
         flow_run_id=flow_run_id,
         status=NotificationStatus.PENDING if recipient_email else NotificationStatus.UNDELIVERABLE,
-        last_error=None if recipient_email else "收件人没有电子邮箱地址 (no e-mail address for the recipient)",
+        last_error=None
+        if recipient_email
+        else "收件人没有电子邮箱地址 (no e-mail address for the recipient)",
     )
     session.add(row)
     return row

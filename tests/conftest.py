@@ -14,6 +14,7 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel
 
 import models.tables  # noqa: F401
+import notifications.sink  # noqa: F401
 from api.main import create_app
 from models.accounts import create_user, import_departments
 from models.calendar import WorkCalendar, load_calendar
