@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import notifications.sink  # noqa: F401
 from alembic import context
 from sqlalchemy import Connection
 
 import models.tables  # noqa: F401  (registers every table on the metadata)
+import notifications.sink  # noqa: F401
 from models.db import make_engine
 from models.settings import get_settings
 from models.tables import metadata
