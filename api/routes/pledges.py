@@ -1,7 +1,240 @@
-"""Routes: pledges (filled in by the feature that owns them)."""
+"""Routes: informed pledges (staff) and the deciding department's decisions on breach records."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import datetime as dt
+from typing import Any
 
-router = APIRouter()
+from fastapi import APIRouter, File, Query, UploadFile
+from pydantic import BaseModel, Field
+from sqlmodel import select
+
+from api.deps import ActorDep, CalendarDep, SessionDep, TodayDep, require_roles
+from models.errors import ValidationFailed
+from models.lifecycle import PLEDGE, BreachState, PledgeState, Role
+from models.org import Department
+from models.pledge import PledgeCreate
+from models.pledges import (
+    PledgeQuery,
+    get_pledge,
+    import_pledges,
+    list_pledges,
+    pledge_action,
+    pledge_events,
+    pledge_view,
+    read_import_file,
+    register_pledge,
+    store_evidence,
+)
+from models.register import decide, department_names, public_fields
+from models.settings import get_settings
+
+router = APIRouter(tags=["告知承诺"])
+
+STAFF = require_roles(Role.INTAKE, Role.HANDLER, Role.SUPERVISOR)
+DECIDERS = require_roles(Role.HANDLER, Role.SUPERVISOR)
+
+
+class ActionBody(BaseModel):
+    """Body of a pledge or breach action; ``expected_version`` guards against concurrent edits."""
+
+    expected_version: int | None = None
+    reason: str | None = Field(default=None, max_length=2000)
+    # uphold_correct only: the corrected fields (matter, facts, basis, severity).
+    corrected: dict[str, Any] | None = None
+
+
+def _view(session: SessionDep, pledge: Any) -> dict[str, Any]:
+    return pledge_view(pledge, session.get(Department, pledge.authority_id))
+
+
+@router.post("/pledges", status_code=201, dependencies=[STAFF])
+def create_pledge(
+    body: PledgeCreate, session: SessionDep, actor: ActorDep, today: TodayDep, calendar: CalendarDep
+) -> dict[str, Any]:
+    """登记告知承诺（逢办必查：有失信记录或虚假承诺的主体不适用承诺制）。"""
+    pledge = register_pledge(session=session, data=body, actor=actor, today=today, calendar=calendar)
+    return _view(session, pledge)
+
+
+@router.post("/pledges/import", dependencies=[STAFF])
+async def import_file(
+    session: SessionDep,
+    actor: ActorDep,
+    today: TodayDep,
+    calendar: CalendarDep,
+    file: UploadFile = File(..., description="CSV（UTF-8）或 XLSX"),
+    authority: str | None = Query(None, description="文件中未填部门代码时使用的部门代码"),
+) -> dict[str, Any]:
+    """批量导入承诺；逐行报告错误（行号、列、原因），正确的行照常导入，重复导入不会重复登记。"""
+    content = await file.read()
+    name = file.filename or "upload.csv"
+    default = authority
+    if default is None and actor.role == Role.HANDLER:
+        default = session.get(Department, actor.department_id).code if actor.department_id else None  # type: ignore[union-attr]
+    report = import_pledges(
+        session=session,
+        rows=read_import_file(content, name),
+        actor=actor,
+        source_name=name,
+        today=today,
+        calendar=calendar,
+        default_authority=default,
+    )
+    return report.to_dict()
+
+
+@router.get("/pledges", dependencies=[STAFF])
+def list_(
+    session: SessionDep,
+    actor: ActorDep,
+    state: PledgeState | None = None,
+    authority: str | None = None,
+    deadline_from: dt.date | None = None,
+    deadline_to: dt.date | None = None,
+    q: str | None = None,
+    after: int | None = Query(None, description="上一页返回的 next_cursor"),
+    limit: int = Query(50, ge=1, le=200),
+) -> dict[str, Any]:
+    """承诺列表（按编号倒序，键集分页）；经办人只看到本部门的承诺。"""
+    query = PledgeQuery(
+        state=state,
+        authority=authority,
+        deadline_from=deadline_from,
+        deadline_to=deadline_to,
+        q=q,
+        after=after,
+        limit=limit,
+    )
+    rows, cursor = list_pledges(session=session, query=query, actor=actor)
+    return {"items": [_view(session, p) for p in rows], "next_cursor": cursor}
+
+
+@router.get("/pledges/{pledge_id}", dependencies=[STAFF])
+def get_(pledge_id: int, session: SessionDep) -> dict[str, Any]:
+    return _view(session, get_pledge(session=session, pledge_id=pledge_id))
+
+
+@router.get("/pledges/{pledge_id}/events", dependencies=[STAFF])
+def events(pledge_id: int, session: SessionDep) -> list[dict[str, Any]]:
+    """办理记录（哈希链审计）。"""
+    result = []
+    for e in pledge_events(session=session, pledge_id=pledge_id):
+        label = PLEDGE.transition(e.event).label if e.event in PLEDGE.event_names else "登记承诺"
+        fields = e.model_dump(exclude={"id", "prev_hash", "hash", "idempotency_key", "case_kind", "case_id"})
+        result.append({**fields, "label": label})
+    return result
+
+
+@router.get("/pledges/{pledge_id}/actions", dependencies=[STAFF])
+def actions(pledge_id: int, session: SessionDep, actor: ActorDep) -> list[dict[str, str]]:
+    """当前账号可执行的操作。"""
+    pledge = get_pledge(session=session, pledge_id=pledge_id)
+    return [{"event": t.event, "label": t.label} for t in PLEDGE.available(pledge.state, actor.role)]
+
+
+@router.post("/pledges/{pledge_id}/actions/{action}", dependencies=[STAFF])
+def act(
+    pledge_id: int,
+    action: str,
+    body: ActionBody,
+    session: SessionDep,
+    actor: ActorDep,
+    today: TodayDep,
+    calendar: CalendarDep,
+) -> dict[str, Any]:
+    """确认履约 confirm、退回材料 reject_evidence（需理由）、认定虚假承诺 confirm_false、撤销 cancel。"""
+    pledge = pledge_action(
+        session=session,
+        pledge_id=pledge_id,
+        action=action,
+        actor=actor,
+        today=today,
+        calendar=calendar,
+        expected_version=body.expected_version,
+        reason=body.reason,
+    )
+    return _view(session, pledge)
+
+
+@router.post("/pledges/{pledge_id}/evidence", status_code=201, dependencies=[STAFF])
+async def upload_evidence(
+    pledge_id: int,
+    session: SessionDep,
+    actor: ActorDep,
+    today: TodayDep,
+    calendar: CalendarDep,
+    file: UploadFile = File(..., description="PDF、PNG、JPEG 或 OFD"),
+) -> dict[str, Any]:
+    """上传履约材料（按内容识别类型，按 SHA-256 存放于数据库之外）。"""
+    limit = get_settings().upload_max_bytes
+    content = await file.read(limit + 1)
+    if len(content) > limit:
+        raise ValidationFailed(f"文件过大：上限 {limit} 字节；请压缩或拆分后上传 (file too large)")
+    row = store_evidence(
+        session=session,
+        pledge_id=pledge_id,
+        filename=file.filename or "evidence",
+        content=content,
+        actor=actor,
+        today=today,
+        calendar=calendar,
+    )
+    return {
+        "evidence": row.model_dump(),
+        "pledge": _view(session, get_pledge(session=session, pledge_id=pledge_id)),
+    }
+
+
+@router.get("/breaches", dependencies=[DECIDERS])
+def staff_breaches(
+    session: SessionDep, actor: ActorDep, state: BreachState | None = None
+) -> list[dict[str, Any]]:
+    """认定部门待处理的公示记录（异议、修复申请）。"""
+    from models.breach import PublishedBreach
+
+    stmt = select(PublishedBreach)
+    if actor.role == Role.HANDLER:
+        stmt = stmt.where(PublishedBreach.department_id == actor.department_id)
+    if state:
+        stmt = stmt.where(PublishedBreach.state == state)
+    departments = department_names(session)
+    return [
+        {
+            "id": b.id,
+            "version": b.version,
+            "stage_deadline": b.stage_deadline,
+            **public_fields(b, departments, mask=False),
+        }
+        for b in session.exec(stmt.limit(500)).all()
+    ]
+
+
+@router.post("/breaches/{breach_id}/actions/{action}", dependencies=[DECIDERS])
+def decide_breach(
+    breach_id: int,
+    action: str,
+    body: ActionBody,
+    session: SessionDep,
+    actor: ActorDep,
+    today: TodayDep,
+    calendar: CalendarDep,
+) -> dict[str, Any]:
+    """异议决定：uphold_withdraw / uphold_correct / reject_objection；
+    修复决定：approve_repair / reject_repair。"""
+    record = decide(
+        session=session,
+        breach_id=breach_id,
+        action=action,
+        actor=actor,
+        reason=body.reason or "",
+        today=today,
+        calendar=calendar,
+        expected_version=body.expected_version,
+        corrected=body.corrected,
+    )
+    return {
+        "id": record.id,
+        "version": record.version,
+        **public_fields(record, department_names(session), mask=False),
+    }

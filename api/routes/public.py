@@ -1,7 +1,111 @@
-"""Routes: public (filled in by the feature that owns them)."""
+"""Routes: the public register of breach records, credit profiles, objection and repair (no login)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import datetime as dt
+from typing import Any
 
-router = APIRouter()
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from api.deps import CalendarDep, SessionDep, TodayDep
+from models.register import (
+    RegisterQuery,
+    credit_profile,
+    department_names,
+    get_public_record,
+    list_register,
+    public_fields,
+    request_repair,
+    submit_objection,
+)
+
+router = APIRouter(prefix="/public", tags=["信用公示"])
+
+
+class ObjectionBody(BaseModel):
+    """The subject's objection: its credit code and the pledge number must match the record."""
+
+    credit_code: str | None = Field(default=None, max_length=32)
+    pledge_number: str = Field(min_length=1, max_length=24)
+    reason: str = Field(min_length=1, max_length=2000)
+    evidence: str | None = Field(default=None, max_length=4000)
+
+
+class RepairBody(BaseModel):
+    """A credit-repair request: how the breach was corrected, and the repair pledge."""
+
+    credit_code: str | None = Field(default=None, max_length=32)
+    statement: str = Field(min_length=1, max_length=4000)
+    repair_pledge: str = Field(min_length=1, max_length=4000)
+
+
+@router.get("/breaches")
+def register(
+    session: SessionDep,
+    name: str | None = Query(None, description="失信主体名称（前缀匹配）"),
+    credit_code: str | None = None,
+    department: str | None = Query(None, description="认定部门代码"),
+    date_from: dt.date | None = Query(None, description="决定日期（JDRQ）起"),
+    date_to: dt.date | None = Query(None, description="决定日期（JDRQ）止"),
+    after: str | None = Query(None, description="上一页返回的 next_cursor"),
+    limit: int = Query(20, ge=1, le=100),
+) -> dict[str, Any]:
+    """失信公示记录（公示中、异议处理中、修复申请中）；个人姓名脱敏。"""
+    query = RegisterQuery(
+        name=name,
+        credit_code=credit_code,
+        department=department,
+        date_from=date_from,
+        date_to=date_to,
+        after=after,
+        limit=limit,
+    )
+    items, cursor = list_register(session=session, query=query)
+    return {"items": items, "next_cursor": cursor}
+
+
+@router.get("/breaches/{number}")
+def record(number: str, session: SessionDep) -> dict[str, Any]:
+    return get_public_record(session=session, number=number)
+
+
+@router.get("/credit/{credit_code}")
+def credit(credit_code: str, session: SessionDep) -> dict[str, Any]:
+    """主体信用档案：正在公示的失信记录和告知承诺履约记录。"""
+    return credit_profile(session=session, credit_code=credit_code)
+
+
+@router.post("/breaches/{number}/objection", status_code=201)
+def objection(
+    number: str, body: ObjectionBody, session: SessionDep, today: TodayDep, calendar: CalendarDep
+) -> dict[str, Any]:
+    """提出异议；记录显示“异议处理中”，认定部门 5 个工作日内答复。"""
+    rec = submit_objection(
+        session=session,
+        number=number,
+        credit_code=body.credit_code,
+        pledge_number=body.pledge_number,
+        reason=body.reason,
+        evidence=body.evidence,
+        today=today,
+        calendar=calendar,
+    )
+    return {**public_fields(rec, department_names(session)), "reply_due": rec.stage_deadline}
+
+
+@router.post("/breaches/{number}/repair", status_code=201)
+def repair(
+    number: str, body: RepairBody, session: SessionDep, today: TodayDep, calendar: CalendarDep
+) -> dict[str, Any]:
+    """申请信用修复（最短公示期满后）；认定部门 3 个工作日内决定。"""
+    rec = request_repair(
+        session=session,
+        number=number,
+        credit_code=body.credit_code,
+        statement=body.statement,
+        repair_pledge=body.repair_pledge,
+        today=today,
+        calendar=calendar,
+    )
+    return {**public_fields(rec, department_names(session)), "decision_due": rec.stage_deadline}

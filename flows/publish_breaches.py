@@ -1,0 +1,59 @@
+"""Daily at 00:10 Asia/Shanghai: pledges past their deadline become overdue, pledgors are warned and
+reminded, and every pledge still unfulfilled on or after its publication day (the 7th working day after
+the deadline, configurable) is published as a breach record.
+
+Thin on purpose: the flow lists ids and hands one batch per task to the set-based services in
+``models.publication``; each task is one transaction. Catch-up is built in (everything due on or before
+today), and every step is idempotent, so a missed night or a burst of runs after a crash is harmless.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from prefect import flow, get_run_logger, task
+from sqlmodel import Session
+
+from flows._runtime import batched, current_run_id
+from models.calendar import load_calendar
+from models.clock import Clock
+from models.db import get_engine
+from models.publication import SWEEP_ORDER, candidates, recompute_pending, run_batch
+from models.settings import get_settings
+from models.workflow import Actor
+
+
+@task(name="pledge-step-batch")
+def step_batch(step: str, ids: list[int], today: dt.date, flow_run_id: str | None) -> int:
+    return run_batch(engine=get_engine(), step=step, ids=ids, today=today, actor=Actor.system(flow_run_id))
+
+
+@task(name="recompute-pending-publication-days")
+def recompute(flow_run_id: str | None) -> int:
+    return recompute_pending(engine=get_engine(), actor=Actor.system(flow_run_id))
+
+
+@flow(name="publish_breaches")
+def publish_breaches(as_of: dt.date | None = None, dry_run: bool = False) -> dict[str, int]:
+    """Run the pledge sweep for ``as_of`` (default: today in Asia/Shanghai); returns counts per step."""
+    today = as_of or Clock.from_settings().today()
+    run_id = current_run_id()
+    counts = {"recompute": 0 if dry_run else recompute(run_id)}
+    for step in SWEEP_ORDER:
+        with Session(get_engine()) as session:
+            ids = candidates(
+                session=session,
+                step=step,
+                today=today,
+                calendar=load_calendar(session=session),
+                dry_run=dry_run,
+            )
+        if dry_run:
+            counts[step] = len(ids)
+            continue
+        futures = [
+            step_batch.submit(step, batch, today, run_id) for batch in batched(ids, get_settings().batch_size)
+        ]
+        counts[step] = sum(f.result() for f in futures)
+    get_run_logger().info("承诺巡检 %s%s：%s", today, "（演练）" if dry_run else "", counts)
+    return counts

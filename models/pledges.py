@@ -1,0 +1,716 @@
+"""Informed pledges: registration with the credit check (逢办必查), evidence, the authority's decisions,
+queries, and bulk import from CSV / XLSX."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert
+from sqlmodel import Session, col, select
+
+from models.accounts import department_by_code
+from models.audit import CaseEvent
+from models.breach import PublishedBreach
+from models.calendar import WorkCalendar
+from models.clock import utcnow
+from models.errors import InvalidCreditCode, NotFound, NotPermitted, ValidationFailed
+from models.lifecycle import PLEDGE, PledgeState, Role
+from models.numbering import PLEDGE_PREFIX, reserve_numbers
+from models.org import Department
+from models.outbox import enqueue
+from models.pledge import Pledge, PledgeCreate, PledgeEvidence, PledgorKind
+from models.publication import Fired, compute_publication_day, notification_row, write_events
+from models.register import SHOWN_STATES, false_pledge_of, has_current_breach
+from models.settings import get_settings
+from models.uscc import validate_credit_code
+from models.workflow import Actor, apply_event, record_event
+
+PLEDGE_ACTIONS = ("confirm", "reject_evidence", "confirm_false", "cancel")
+
+
+def publication_status(pledge: Pledge) -> dict[str, Any]:
+    """``computed`` with the day, or ``pending_calendar`` with a message naming the missing year."""
+    if pledge.publication_day is not None:
+        return {"publication_day_status": "computed", "publication_day_message": None}
+    year = pledge.deadline.year if pledge.deadline.month < 12 else pledge.deadline.year + 1
+    return {
+        "publication_day_status": "pending_calendar",
+        "publication_day_message": (
+            f"公示日落在 {year} 年，该年节假日安排尚未载入，暂无法计算；"
+            f"载入 {year} 年国务院放假通知后自动计算 "
+            f"(publication day pending: calendar {year} not loaded)"
+        ),
+    }
+
+
+def pledge_view(pledge: Pledge, authority: Department | None = None) -> dict[str, Any]:
+    data = pledge.model_dump(exclude={"import_key", "year", "seq"})
+    data["state_label"] = PLEDGE.state(pledge.state).label
+    data["authority_code"] = authority.code if authority else None
+    data["authority_name"] = authority.name if authority else None
+    data.update(publication_status(pledge))
+    return data
+
+
+# ---------------------------------------------------------------------------------------------------
+# Registration
+# ---------------------------------------------------------------------------------------------------
+
+
+def normalise_pledgor(kind: PledgorKind, credit_code: str | None) -> str | None:
+    """The validated code; required for enterprises (an individual may have none)."""
+    if credit_code and credit_code.strip():
+        return validate_credit_code(credit_code)
+    if kind == PledgorKind.ENTERPRISE:
+        raise InvalidCreditCode(
+            "企业承诺人必须填写统一社会信用代码（18 位）(credit code is required for enterprises)"
+        )
+    return None
+
+
+def credit_check(*, session: Session, credit_code: str | None, name: str) -> None:
+    """逢办必查: refuse the pledge route to a subject with a current breach or a past false pledge."""
+    if not get_settings().credit_check_enabled:
+        return
+    record = has_current_breach(session=session, credit_code=credit_code, name=name)
+    if record:
+        raise ValidationFailed(
+            f"信用核查未通过：承诺人“{name}”有正在公示的失信记录 {record}，不适用告知承诺方式；"
+            "请按一般程序提交完整材料，或在信用修复后再申请 (subject has a current breach record)",
+            reason="current_breach",
+            record_number=record,
+        )
+    false = false_pledge_of(session=session, credit_code=credit_code, name=name)
+    if false:
+        raise ValidationFailed(
+            f"信用核查未通过：承诺人“{name}”曾有虚假承诺（承诺编号 {false}），不适用告知承诺方式；"
+            "请按一般程序提交完整材料 (subject made a false pledge before)",
+            reason="false_pledge",
+            pledge_number=false,
+        )
+
+
+def _authority_for(session: Session, code: str, actor: Actor) -> Department:
+    authority = department_by_code(session=session, code=code)
+    if actor.role == Role.HANDLER and authority.id != actor.department_id:
+        raise NotPermitted(
+            f"经办人只能登记本部门受理的承诺；部门 {code} 不是您所在的部门 "
+            "(handlers register for their own department)"
+        )
+    return authority
+
+
+def register_pledge(
+    *, session: Session, data: PledgeCreate, actor: Actor, today: dt.date, calendar: WorkCalendar
+) -> Pledge:
+    """Register one pledge (a past deadline is accepted: back-registration) and commit."""
+    code = normalise_pledgor(data.pledgor_kind, data.pledgor_credit_code)
+    authority = _authority_for(session, data.authority_code, actor)
+    assert authority.id is not None
+    credit_check(session=session, credit_code=code, name=data.pledgor_name.strip())
+    [(seq, number)] = reserve_numbers(session=session, prefix=PLEDGE_PREFIX, year=today.year, count=1)
+    day = compute_publication_day(calendar, data.deadline)
+    pledge = Pledge(
+        **data.model_dump(exclude={"authority_code", "pledgor_credit_code", "pledgor_email"}),
+        pledgor_credit_code=code,
+        pledgor_email=str(data.pledgor_email) if data.pledgor_email else None,
+        number=number,
+        year=today.year,
+        seq=seq,
+        authority_id=authority.id,
+        publication_day=day,
+        calendar_version=calendar.version if day else None,
+        registered_by_id=actor.id,
+    )
+    session.add(pledge)
+    session.flush()
+    record_event(
+        session=session,
+        case=pledge,
+        transition=None,
+        from_state=None,
+        to_state=pledge.state,
+        actor=actor,
+        at=utcnow(),
+        note=None,
+        data={"publication_day": _iso(day)},
+        idempotency_key=None,
+        event="register",
+    )
+    enqueue(
+        session=session,
+        template="pledge_registered",
+        recipient_kind="pledgor",
+        recipient_name=pledge.pledgor_name,
+        recipient_email=pledge.pledgor_email,
+        key=f"pledge:{pledge.id}:register:pledge_registered",
+        context=_registered_context(pledge, authority),
+        case_kind="pledge",
+        case_id=pledge.id,
+        case_number=pledge.number,
+    )
+    session.commit()
+    return pledge
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _registered_context(pledge: Any, authority: Department) -> dict[str, Any]:
+    return {
+        "pledge_number": pledge.number,
+        "pledgor_name": pledge.pledgor_name,
+        "matter": pledge.matter,
+        "obligation": pledge.obligation,
+        "deadline": pledge.deadline.isoformat(),
+        "publication_day": _iso(pledge.publication_day),
+        "authority_name": authority.name,
+    }
+
+
+def get_pledge(*, session: Session, pledge_id: int) -> Pledge:
+    pledge = session.get(Pledge, pledge_id)
+    if pledge is None:
+        raise NotFound(f"承诺 #{pledge_id} 不存在；请核对编号 (no pledge {pledge_id})")
+    return pledge
+
+
+def pledge_action(
+    *,
+    session: Session,
+    pledge_id: int,
+    action: str,
+    actor: Actor,
+    today: dt.date,
+    calendar: WorkCalendar,
+    expected_version: int | None,
+    reason: str | None = None,
+) -> Pledge:
+    """The authority's decisions: confirm (fulfilled), reject_evidence (back to registered, same deadline),
+    confirm_false, cancel. Handlers act only on their own department's pledges."""
+    if action not in PLEDGE_ACTIONS:
+        raise ValidationFailed(f"不支持的操作 {action}；可用：{', '.join(PLEDGE_ACTIONS)} (unknown action)")
+    pledge = get_pledge(session=session, pledge_id=pledge_id)
+    if actor.role == Role.HANDLER and actor.department_id != pledge.authority_id:
+        raise NotPermitted("只有受理该承诺的部门经办人或督办人员可以办理 (not your department's pledge)")
+    if action in ("reject_evidence", "confirm_false", "cancel") and not (reason or "").strip():
+        raise ValidationFailed("请填写理由，告知承诺人需要如何补正 (a reason is required)")
+    apply_event(
+        session=session,
+        case=pledge,
+        event=action,
+        actor=actor,
+        today=today,
+        calendar=calendar,
+        note=(reason or "").strip() or None,
+        expected_version=expected_version,
+    )
+    session.commit()
+    return pledge
+
+
+# ---------------------------------------------------------------------------------------------------
+# Evidence
+# ---------------------------------------------------------------------------------------------------
+
+# Allowed types, recognised by their first bytes (a renamed .exe is refused whatever its name).
+_SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
+    (b"%PDF-", "application/pdf", ".pdf"),
+    (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
+    (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
+    (b"PK\x03\x04", "application/ofd", ".ofd"),  # OFD is a ZIP container
+)
+
+
+def sniff(content: bytes) -> str:
+    for magic, content_type, _ in _SIGNATURES:
+        if content.startswith(magic):
+            return content_type
+    raise ValidationFailed(
+        "文件类型不受支持：仅接受 PDF、PNG、JPEG、OFD 文件（按文件内容识别，与扩展名无关）；请转换后重新上传 "
+        "(unsupported file type)"
+    )
+
+
+def sanitise_filename(name: str) -> str:
+    """The last path component, control and path characters removed, at most 120 characters."""
+    base = unicodedata.normalize("NFKC", name).replace("\\", "/").rsplit("/", 1)[-1]
+    base = re.sub(r"[\x00-\x1f\x7f<>:\"|?*]", "_", base).strip(" .")
+    return base[:120] or "evidence"
+
+
+def store_evidence(
+    *,
+    session: Session,
+    pledge_id: int,
+    filename: str,
+    content: bytes,
+    actor: Actor,
+    today: dt.date,
+    calendar: WorkCalendar,
+) -> PledgeEvidence:
+    """Store the file under its SHA-256 outside the database and fire ``submit_evidence``."""
+    settings = get_settings()
+    if len(content) > settings.upload_max_bytes:
+        raise ValidationFailed(
+            f"文件过大：{len(content)} 字节，上限 {settings.upload_max_bytes} 字节；请压缩或拆分后上传 "
+            "(file too large)"
+        )
+    if not content:
+        raise ValidationFailed("文件为空；请选择要上传的材料 (empty file)")
+    content_type = sniff(content)
+    pledge = get_pledge(session=session, pledge_id=pledge_id)
+    if actor.role == Role.HANDLER and actor.department_id != pledge.authority_id:
+        raise NotPermitted("只有受理该承诺的部门可以代为提交材料 (not your department's pledge)")
+    PLEDGE.fire(pledge.state, "submit_evidence", actor.role)
+    digest = hashlib.sha256(content).hexdigest()
+    path = Path(settings.upload_dir) / digest[:2] / digest[2:4] / digest
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(content)
+        tmp.replace(path)  # atomic: a crash never leaves half a file under the final name
+    row = PledgeEvidence(
+        pledge_id=pledge_id,
+        filename=sanitise_filename(filename),
+        content_type=content_type,
+        size=len(content),
+        sha256=digest,
+        uploaded_by=actor.name,
+    )
+    session.add(row)
+    session.flush()
+    apply_event(
+        session=session,
+        case=pledge,
+        event="submit_evidence",
+        actor=actor,
+        today=today,
+        calendar=calendar,
+        data={"evidence_id": row.id, "sha256": digest, "filename": row.filename},
+    )
+    session.commit()
+    return row
+
+
+# ---------------------------------------------------------------------------------------------------
+# Queries
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PledgeQuery:
+    state: PledgeState | None = None
+    authority: str | None = None
+    deadline_from: dt.date | None = None
+    deadline_to: dt.date | None = None
+    q: str | None = None  # number, pledgor name or credit code (contains)
+    after: int | None = None  # keyset: the last id of the previous page
+    limit: int = 50
+
+
+def list_pledges(*, session: Session, query: PledgeQuery, actor: Actor) -> tuple[list[Pledge], int | None]:
+    stmt = select(Pledge)
+    if actor.role == Role.HANDLER:
+        stmt = stmt.where(Pledge.authority_id == actor.department_id)
+    if query.state:
+        stmt = stmt.where(Pledge.state == query.state)
+    if query.authority:
+        stmt = stmt.where(Pledge.authority_id == department_by_code(session=session, code=query.authority).id)
+    if query.deadline_from:
+        stmt = stmt.where(col(Pledge.deadline) >= query.deadline_from)
+    if query.deadline_to:
+        stmt = stmt.where(col(Pledge.deadline) <= query.deadline_to)
+    if query.q:
+        like = f"%{query.q.strip()}%"
+        stmt = stmt.where(
+            col(Pledge.number).like(like)
+            | col(Pledge.pledgor_name).like(like)
+            | col(Pledge.pledgor_credit_code).like(like)
+        )
+    if query.after:
+        stmt = stmt.where(col(Pledge.id) < query.after)
+    limit = max(1, min(query.limit, 200))
+    rows = list(session.exec(stmt.order_by(col(Pledge.id).desc()).limit(limit + 1)).all())
+    return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)
+
+
+def pledge_events(*, session: Session, pledge_id: int) -> list[CaseEvent]:
+    get_pledge(session=session, pledge_id=pledge_id)
+    stmt = select(CaseEvent).where(CaseEvent.case_kind == "pledge", CaseEvent.case_id == pledge_id)
+    return list(session.exec(stmt.order_by(col(CaseEvent.seq))).all())
+
+
+# ---------------------------------------------------------------------------------------------------
+# Bulk import
+# ---------------------------------------------------------------------------------------------------
+
+# Column names accepted in an import file, Chinese or English, mapped to the field.
+HEADERS: dict[str, str] = {
+    "pledgor_kind": "pledgor_kind", "承诺人类型": "pledgor_kind", "主体类型": "pledgor_kind",
+    "pledgor_name": "pledgor_name", "承诺人名称": "pledgor_name", "承诺人": "pledgor_name",
+    "pledgor_credit_code": "pledgor_credit_code", "credit_code": "pledgor_credit_code",
+    "统一社会信用代码": "pledgor_credit_code",
+    "pledgor_email": "pledgor_email", "email": "pledgor_email", "电子邮箱": "pledgor_email",
+    "联系邮箱": "pledgor_email",
+    "matter": "matter", "事项": "matter", "承诺事项": "matter",
+    "obligation": "obligation", "承诺内容": "obligation", "应补交材料": "obligation",
+    "deadline": "deadline", "承诺期限": "deadline", "履约期限": "deadline",
+    "authority_code": "authority_code", "authority": "authority_code", "部门代码": "authority_code",
+    "受理部门代码": "authority_code",
+    "legal_basis": "legal_basis", "依据": "legal_basis", "法律依据": "legal_basis",
+}  # fmt: skip
+COLUMN_LABELS = {
+    "pledgor_kind": "承诺人类型", "pledgor_name": "承诺人名称", "pledgor_credit_code": "统一社会信用代码",
+    "pledgor_email": "电子邮箱", "matter": "承诺事项", "obligation": "承诺内容", "deadline": "承诺期限",
+    "authority_code": "受理部门代码", "legal_basis": "依据",
+}  # fmt: skip
+_KINDS = {
+    "enterprise": PledgorKind.ENTERPRISE, "企业": PledgorKind.ENTERPRISE, "法人": PledgorKind.ENTERPRISE,
+    "individual": PledgorKind.INDIVIDUAL, "个人": PledgorKind.INDIVIDUAL, "自然人": PledgorKind.INDIVIDUAL,
+    "government": PledgorKind.GOVERNMENT, "政府部门": PledgorKind.GOVERNMENT, "机关": PledgorKind.GOVERNMENT,
+}  # fmt: skip
+_LIMITS = {"pledgor_name": 128, "matter": 200, "obligation": 500, "legal_basis": 500, "pledgor_email": 254}
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_CN_DATE = re.compile(r"^(\d{4})\s*[年/.-]\s*(\d{1,2})\s*[月/.-]\s*(\d{1,2})\s*日?$")
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int  # the spreadsheet row number (the header is row 1)
+    column: str
+    message: str
+
+
+@dataclass
+class ImportReport:
+    source: str
+    total: int = 0
+    imported: int = 0
+    already_imported: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    numbers: list[str] = field(default_factory=list)
+
+    @property
+    def failed_rows(self) -> int:
+        return len({e.row for e in self.errors})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "total": self.total,
+            "imported": self.imported,
+            "already_imported": self.already_imported,
+            "failed": self.failed_rows,
+            "errors": [e.__dict__ for e in self.errors],
+            "numbers": self.numbers,
+        }
+
+
+def read_import_file(content: bytes, filename: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(row number, {field: value}) from a CSV (UTF-8, BOM or not) or XLSX file; unknown columns ignored."""
+    suffix = Path(filename).suffix.lower()
+    if suffix == ".xlsx" or content.startswith(b"PK\x03\x04"):
+        yield from _read_xlsx(content)
+    elif suffix in (".csv", ".txt", ""):
+        try:
+            text = content.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ValidationFailed(
+                f"{filename} 不是 UTF-8 编码；请在 Excel 中“另存为 CSV UTF-8”后重新导入 (file is not UTF-8)"
+            ) from None
+        reader = csv.reader(io.StringIO(text))
+        yield from _rows(reader)
+    else:
+        raise ValidationFailed(f"{filename}: 仅支持 .csv 或 .xlsx 文件 (use a CSV or XLSX file)")
+
+
+def _read_xlsx(content: bytes) -> Iterator[tuple[int, dict[str, Any]]]:
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a damaged file
+        raise ValidationFailed(f"无法读取 Excel 文件：{exc}；请确认是 .xlsx 格式 (unreadable XLSX)") from exc
+    try:
+        yield from _rows(book.active.iter_rows(values_only=True))
+    finally:
+        book.close()
+
+
+def _rows(reader: Iterable[Sequence[Any]]) -> Iterator[tuple[int, dict[str, Any]]]:
+    iterator = iter(reader)
+    header = next(iterator, None)
+    if header is None:
+        return
+    fields = [
+        HEADERS.get(str(h or "").strip().lstrip("\ufeff").lower()) or HEADERS.get(str(h or "").strip())
+        for h in header
+    ]
+    if "pledgor_name" not in fields or "deadline" not in fields:
+        raise ValidationFailed(
+            "导入文件缺少表头：至少需要“承诺人名称/pledgor_name”和“承诺期限/deadline”列；请使用导入模板 "
+            "(header row missing required columns)"
+        )
+    for number, values in enumerate(iterator, start=2):
+        if not any(v not in (None, "") for v in values):
+            continue
+        yield number, {f: v for f, v in zip(fields, values, strict=False) if f}
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    return unicodedata.normalize("NFKC", str(value)).strip()
+
+
+def _parse_date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    text = _text(value)
+    match = _CN_DATE.match(text)
+    if match:
+        return dt.date(int(match[1]), int(match[2]), int(match[3]))
+    return dt.date.fromisoformat(text)
+
+
+def _check_text(v: dict[str, Any], bad: Callable[[str, str], None]) -> None:
+    for column in ("pledgor_name", "matter", "obligation"):
+        if not v[column]:
+            bad(column, "必填项未填写")
+    for column, limit in _LIMITS.items():
+        if len(v[column]) > limit:
+            bad(column, f"内容过长（{len(v[column])} 字），上限 {limit} 字")
+    if v["pledgor_email"] and not _EMAIL.match(v["pledgor_email"]):
+        bad("pledgor_email", f"“{v['pledgor_email']}”不是有效的电子邮箱地址")
+
+
+@dataclass
+class _Row:
+    number: int
+    values: dict[str, Any]
+    key: str
+
+
+def _validate_row(
+    number: int, raw: dict[str, Any], authorities: dict[str, int], default_authority: str | None
+) -> tuple[_Row | None, list[RowError]]:
+    errors: list[RowError] = []
+    v: dict[str, Any] = {k: _text(raw.get(k)) for k in COLUMN_LABELS if k != "deadline"}
+
+    def bad(column: str, message: str) -> None:
+        errors.append(RowError(number, COLUMN_LABELS[column], message))
+
+    kind = _KINDS.get(v["pledgor_kind"].lower() or "enterprise")
+    if kind is None:
+        bad("pledgor_kind", f"“{v['pledgor_kind']}”不是有效类型；请填 企业、个人 或 政府部门")
+    _check_text(v, bad)
+    try:
+        v["pledgor_credit_code"] = normalise_pledgor(kind or PledgorKind.ENTERPRISE, v["pledgor_credit_code"])
+    except InvalidCreditCode as exc:
+        bad("pledgor_credit_code", exc.message)
+    try:
+        v["deadline"] = _parse_date(raw.get("deadline"))
+    except (ValueError, TypeError):
+        bad("deadline", f"“{_text(raw.get('deadline'))}”不是有效日期；请写成 YYYY-MM-DD，如 2026-04-30")
+    code = v["authority_code"] or default_authority or ""
+    if code not in authorities:
+        bad(
+            "authority_code",
+            f"部门代码“{code}”不存在或无权导入；请填写本部门代码" if code else "必填项未填写",
+        )
+    if errors:
+        return None, errors
+    v["pledgor_kind"], v["authority_id"] = kind, authorities[code]
+    v["pledgor_email"] = v["pledgor_email"] or None
+    del v["authority_code"]
+    canonical = json.dumps(v, sort_keys=True, ensure_ascii=False, default=str)
+    return _Row(number, v, hashlib.sha256(canonical.encode()).hexdigest()), []
+
+
+def _refused_by_credit_check(session: Session, rows: list[_Row]) -> dict[str, str]:
+    """Credit codes / names with a current breach or a past false pledge, with the reason (set-based)."""
+    if not get_settings().credit_check_enabled or not rows:
+        return {}
+    codes = list({r.values["pledgor_credit_code"] for r in rows if r.values["pledgor_credit_code"]})
+    names = list({r.values["pledgor_name"] for r in rows if not r.values["pledgor_credit_code"]})
+    refused: dict[str, str] = {}
+    for start in range(0, max(len(codes), len(names)), 5000):
+        part_codes, part_names = codes[start : start + 5000], names[start : start + 5000]
+        for code, number in session.exec(
+            select(PublishedBreach.subject_credit_code, PublishedBreach.number).where(
+                col(PublishedBreach.subject_credit_code).in_(part_codes),
+                col(PublishedBreach.state).in_(SHOWN_STATES),
+            )
+        ).all():
+            refused[str(code)] = f"信用核查未通过：有正在公示的失信记录 {number}，不适用告知承诺方式"
+        for code, number in session.exec(
+            select(Pledge.pledgor_credit_code, Pledge.number).where(
+                col(Pledge.pledgor_credit_code).in_(part_codes), Pledge.state == PledgeState.FALSE_PLEDGE
+            )
+        ).all():
+            refused.setdefault(str(code), f"信用核查未通过：曾有虚假承诺（{number}），不适用告知承诺方式")
+        for name in part_names:
+            reason = has_current_breach(session=session, credit_code=None, name=name) or false_pledge_of(
+                session=session, credit_code=None, name=name
+            )
+            if reason:
+                refused[name] = f"信用核查未通过：有失信记录或虚假承诺（{reason}），不适用告知承诺方式"
+    return refused
+
+
+def import_pledges(
+    *,
+    session: Session,
+    rows: Iterable[tuple[int, dict[str, Any]]],
+    actor: Actor,
+    source_name: str,
+    today: dt.date,
+    calendar: WorkCalendar,
+    default_authority: str | None = None,
+) -> ImportReport:
+    """Validate every row in Python, then insert the good ones in bulk in one transaction (and commit).
+
+    Bad rows are reported (row, column, why) and not imported; a row whose content was imported before
+    (same ``import_key``) is counted as already imported, so importing a file twice adds nothing.
+    """
+    report = ImportReport(source=source_name)
+    departments = {d.code: d for d in session.exec(select(Department)).all()}
+    authorities = {
+        code: d.id for code, d in departments.items()
+        if d.id is not None and (actor.role != Role.HANDLER or d.id == actor.department_id)
+    }  # fmt: skip
+    good: list[_Row] = []
+    for number, raw in rows:
+        report.total += 1
+        row, errors = _validate_row(number, raw, authorities, default_authority)
+        report.errors += errors
+        if row is not None:
+            good.append(row)
+    seen = _existing_import_keys(session, [r.key for r in good])
+    fresh: list[_Row] = []
+    for row in good:
+        if row.key in seen:
+            report.already_imported += 1
+        else:
+            seen.add(row.key)
+            fresh.append(row)
+    refused = _refused_by_credit_check(session, fresh)
+    accepted = []
+    for row in fresh:
+        reason = refused.get(row.values["pledgor_credit_code"] or row.values["pledgor_name"])
+        if reason:
+            report.errors.append(RowError(row.number, COLUMN_LABELS["pledgor_credit_code"], reason))
+        else:
+            accepted.append(row)
+    if accepted:
+        report.numbers = _insert_pledges(session, accepted, actor, today, calendar, departments)
+        report.imported = len(accepted)
+    session.commit()
+    return report
+
+
+def _existing_import_keys(session: Session, keys: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(keys), 5000):
+        stmt = select(Pledge.import_key).where(col(Pledge.import_key).in_(keys[start : start + 5000]))
+        found.update(k for k in session.exec(stmt).all() if k)
+    return found
+
+
+def _insert_pledges(
+    session: Session,
+    rows: list[_Row],
+    actor: Actor,
+    today: dt.date,
+    calendar: WorkCalendar,
+    departments: dict[str, Department],
+) -> list[str]:
+    now = utcnow()
+    numbers = reserve_numbers(session=session, prefix=PLEDGE_PREFIX, year=today.year, count=len(rows))
+    days: dict[dt.date, dt.date | None] = {}
+    records = []
+    for row, (seq, number) in zip(rows, numbers, strict=True):
+        deadline = row.values["deadline"]
+        if deadline not in days:
+            days[deadline] = compute_publication_day(calendar, deadline)
+        records.append({
+            **row.values, "number": number, "year": today.year, "seq": seq, "state": PledgeState.REGISTERED,
+            "version": 1, "publication_day": days[deadline],
+            "calendar_version": calendar.version if days[deadline] else None, "stage_seq": 0,
+            "stage_deadline": None, "import_key": row.key, "registered_by_id": actor.id,
+            "created_at": now, "updated_at": now,
+        })  # fmt: skip
+    table = Pledge.__table__  # type: ignore[attr-defined]
+    ids = {
+        r.number: r.id for r in session.execute(insert(table).returning(table.c.id, table.c.number), records)
+    }
+    fired = [Fired(ids[r["number"]], r["number"], "", str(PledgeState.REGISTERED)) for r in records]
+    by_number = {r["number"]: r for r in records}
+    write_events(
+        session=session,
+        kind="pledge",
+        fired=fired,
+        event="register",
+        actor=actor,
+        now=now,
+        data=lambda f: {"publication_day": _iso(by_number[f.number]["publication_day"]), "source": "import"},
+    )
+    names = {d.id: d for d in departments.values()}
+    notifications = []
+    for f in fired:
+        r = by_number[f.number]
+        view = _PledgeRow(
+            id=f.id,
+            **{
+                k: r[k]
+                for k in (
+                    "number",
+                    "pledgor_name",
+                    "pledgor_email",
+                    "matter",
+                    "obligation",
+                    "deadline",
+                    "publication_day",
+                )
+            },
+        )
+        notifications.append(
+            notification_row(
+                template="pledge_registered",
+                pledge=view,
+                key=f"pledge:{f.id}:register:pledge_registered",
+                context=_registered_context(view, names[r["authority_id"]]),
+                actor=actor,
+                now=now,
+            )
+        )
+    from models.outbox import Notification
+
+    session.execute(insert(Notification), notifications)
+    return [r["number"] for r in records]
+
+
+@dataclass(frozen=True)
+class _PledgeRow:
+    id: int
+    number: str
+    pledgor_name: str
+    pledgor_email: str | None
+    matter: str
+    obligation: str
+    deadline: dt.date
+    publication_day: dt.date | None

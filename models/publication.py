@@ -1,0 +1,690 @@
+"""The pledge sweeps, set-based: mark overdue, warn, remind, publish due pledges, recompute publication days.
+
+Every step takes a batch of pledge ids and works with a handful of statements per batch (no ORM object per
+row), so a province-sized backlog publishes at thousands of records per second. Each step is idempotent:
+state changes are compare-and-set on the pledge's state, warnings carry an idempotency key, and a
+pledge's breach row is protected by the UNIQUE ``pledge_id``, so repeated or concurrent sweeps add
+nothing twice. The per-case audit chain (seq, prev_hash, hash) is continued exactly as ``record_event``
+does, with the same ``hashed_fields``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, and_, func, insert, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session, select
+
+from models.audit import CaseEvent, event_hash, hashed_fields
+from models.breach import PublishedBreach, Severity
+from models.calendar import WorkCalendar, load_calendar
+from models.clock import utcnow
+from models.errors import OutOfCalendarCoverage
+from models.lifecycle import PLEDGE, BreachState, PledgeState
+from models.numbering import BREACH_PREFIX, reserve_numbers
+from models.outbox import Notification as _Notification
+from models.outbox import NotificationStatus
+from models.platform import DocumentKind, document_row, enqueue_documents
+from models.pledge import Pledge
+from models.register import department_names, public_fields, publication_end, repair_earliest
+from models.settings import get_settings
+from models.workflow import Actor
+
+PS = PledgeState
+OPEN_STATES = (PS.REGISTERED, PS.EVIDENCE_SUBMITTED, PS.OVERDUE)
+PUBLISHABLE = (PS.OVERDUE, PS.EVIDENCE_SUBMITTED)
+# Bound parameters per IN list; SQLite allows 32,766 per statement.
+_CHUNK = 5000
+
+_T = Pledge.__table__  # type: ignore[attr-defined]
+_E = CaseEvent.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Fired:
+    """One pledge an event was applied to."""
+
+    id: int
+    number: str
+    from_state: str
+    to_state: str
+
+
+@dataclass
+class _EventRow:
+    # The attributes hashed_fields reads; cheaper than a mapped CaseEvent per row in the hot path.
+    case_kind: str
+    case_id: int
+    case_number: str
+    seq: int
+    event: str
+    from_state: str | None
+    to_state: str
+    actor_id: int | None
+    actor_name: str
+    actor_role: str
+    at: dt.datetime
+    note: str | None
+    data: dict[str, Any]
+    flow_run_id: str | None
+    idempotency_key: str | None
+    prev_hash: str = ""
+    hash: str = ""
+
+
+def chunks(items: Sequence[int], size: int = _CHUNK) -> Iterator[list[int]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+# ---------------------------------------------------------------------------------------------------
+# Set-based building blocks
+# ---------------------------------------------------------------------------------------------------
+
+
+def claim(
+    *,
+    session: Session,
+    ids: Sequence[int],
+    event: str,
+    actor: Actor,
+    now: dt.datetime,
+    where: Iterable[ColumnElement[bool]] = (),
+) -> list[Fired]:
+    """Apply ``event``'s state change to the pledges among ``ids`` that allow it, compare-and-set on the
+    state (and the version bumped, as ``apply_event`` does). Returns the pledges actually changed."""
+    transition = PLEDGE.transition(event)
+    conditions = list(where)
+    fired: list[Fired] = []
+    for source in sorted(transition.sources):
+        PLEDGE.fire(source, event, actor.role)
+        target = PLEDGE.target_of(transition, source, None)
+        if target != source and PLEDGE.state(target).deadline is not None:
+            raise ValueError(f"claim() cannot start the deadline of '{target}'; use apply_event")
+        values: dict[str, Any] = {"version": _T.c.version + 1, "updated_at": now}
+        if target != source:
+            values.update(state=PS(target), stage_seq=_T.c.stage_seq + 1, stage_deadline=None)
+        for part in chunks(ids):
+            part = _lock(session, part, PS(source), conditions)
+            if not part:
+                continue
+            stmt = (
+                update(_T)
+                .where(_T.c.id.in_(part), _T.c.state == PS(source), *conditions)
+                .values(**values)
+                .returning(_T.c.id, _T.c.number)
+            )
+            fired += [Fired(r.id, r.number, str(source), str(target)) for r in session.execute(stmt)]
+    return fired
+
+
+def _lock(
+    session: Session, ids: list[int], state: PledgeState, conditions: list[ColumnElement[bool]]
+) -> list[int]:
+    """On PostgreSQL, lock the rows still in ``state``, skipping those a concurrent sweep holds."""
+    if session.get_bind().dialect.name != "postgresql":
+        return ids  # SQLite serialises writers; the compare-and-set UPDATE is the guard
+    stmt = (
+        select(_T.c.id)
+        .where(_T.c.id.in_(ids), _T.c.state == state, *conditions)
+        .with_for_update(skip_locked=True)
+    )
+    return [row[0] for row in session.execute(stmt)]
+
+
+def write_events(
+    *,
+    session: Session,
+    kind: str,
+    fired: Sequence[Fired],
+    event: str,
+    actor: Actor,
+    now: dt.datetime,
+    data: Callable[[Fired], dict[str, Any]] | None = None,
+    note: Callable[[Fired], str | None] | None = None,
+    key: Callable[[Fired], str | None] | None = None,
+) -> None:
+    """Append one audit event per case, continuing each case's seq and hash chain, in one bulk insert."""
+    if not fired:
+        return
+    last: dict[int, tuple[int, str]] = {}
+    for part in chunks([f.id for f in fired]):
+        top = (
+            select(_E.c.case_id, func.max(_E.c.seq).label("seq"))
+            .where(_E.c.case_kind == kind, _E.c.case_id.in_(part))
+            .group_by(_E.c.case_id)
+            .subquery()
+        )
+        rows = session.execute(
+            select(_E.c.case_id, _E.c.seq, _E.c.hash).join(
+                top, and_(_E.c.case_id == top.c.case_id, _E.c.seq == top.c.seq, _E.c.case_kind == kind)
+            )
+        )
+        last.update({r.case_id: (r.seq, r.hash) for r in rows})
+    out = []
+    for f in fired:
+        seq, prev = last.get(f.id, (0, ""))
+        row = _EventRow(
+            case_kind=kind,
+            case_id=f.id,
+            case_number=f.number,
+            seq=seq + 1,
+            event=event,
+            from_state=f.from_state or None,
+            to_state=f.to_state,
+            actor_id=actor.id,
+            actor_name=actor.name,
+            actor_role=str(actor.role),
+            at=now,
+            note=note(f) if note else None,
+            data=data(f) if data else {},
+            flow_run_id=actor.flow_run_id,
+            idempotency_key=key(f) if key else None,
+            prev_hash=prev,
+        )
+        row.hash = event_hash(prev, hashed_fields(cast(CaseEvent, row)))
+        out.append(row.__dict__)
+    session.execute(insert(_E), out)
+
+
+def existing_keys(*, session: Session, keys: Iterable[str]) -> set[str]:
+    wanted = list(keys)
+    found: set[str] = set()
+    for start in range(0, len(wanted), _CHUNK):
+        stmt = select(_E.c.idempotency_key).where(_E.c.idempotency_key.in_(wanted[start : start + _CHUNK]))
+        found.update(r[0] for r in session.execute(stmt))
+    return found
+
+
+def notification_row(
+    *, template: str, pledge: Any, key: str, context: dict[str, Any], actor: Actor, now: dt.datetime
+) -> dict[str, Any]:
+    """A complete outbox row for a bulk insert, with the same rules as ``outbox.enqueue``."""
+    email = pledge.pledgor_email or None
+    return {
+        "template": template,
+        "recipient_kind": "pledgor",
+        "recipient_name": pledge.pledgor_name,
+        "recipient_email": email,
+        "case_kind": "pledge",
+        "case_id": pledge.id,
+        "case_number": pledge.number,
+        "context": context,
+        "status": NotificationStatus.PENDING if email else NotificationStatus.UNDELIVERABLE,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_error": None if email else "收件人没有电子邮箱地址 (no e-mail address for the recipient)",
+        "idempotency_key": key[:200],
+        "created_at": now,
+        "sent_at": None,
+        "flow_run_id": actor.flow_run_id,
+    }
+
+
+def _pledges(session: Session, ids: Sequence[int]) -> dict[int, Any]:
+    cols = [
+        _T.c.id, _T.c.number, _T.c.pledgor_kind, _T.c.pledgor_name, _T.c.pledgor_credit_code,
+        _T.c.pledgor_email, _T.c.matter, _T.c.obligation, _T.c.deadline, _T.c.legal_basis,
+        _T.c.authority_id, _T.c.publication_day, _T.c.calendar_version, _T.c.state,
+    ]  # fmt: skip
+    result: dict[int, Any] = {}
+    for part in chunks(ids):
+        result.update({r.id: r for r in session.execute(select(*cols).where(_T.c.id.in_(part)))})
+    return result
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _insert_notifications(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(_Notification), rows)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The steps. Each takes a batch of ids, works in the caller's transaction and returns how many it did.
+# ---------------------------------------------------------------------------------------------------
+
+
+def mark_overdue(
+    *,
+    session: Session,
+    ids: Sequence[int],
+    today: dt.date,
+    actor: Actor,
+    calendar: WorkCalendar,
+    now: dt.datetime | None = None,
+) -> int:
+    """Registered pledges whose deadline has passed become overdue; the pledgor is told the day."""
+    del calendar  # same signature as the other steps
+    now = now or utcnow()
+    fired = claim(
+        session=session, ids=ids, event="mark_overdue", actor=actor, now=now, where=[_T.c.deadline < today]
+    )
+    info = _pledges(session, [f.id for f in fired])
+    write_events(
+        session=session,
+        kind="pledge",
+        fired=fired,
+        event="mark_overdue",
+        actor=actor,
+        now=now,
+        data=lambda f: {"deadline": info[f.id].deadline.isoformat()},
+    )
+    _insert_notifications(session, [
+        notification_row(
+            template="pledge_overdue", pledge=info[f.id], key=f"pledge:{f.id}:overdue:pledge_overdue",
+            actor=actor, now=now,
+            context={
+                "pledge_number": f.number, "pledgor_name": info[f.id].pledgor_name,
+                "matter": info[f.id].matter, "obligation": info[f.id].obligation,
+                "deadline": info[f.id].deadline.isoformat(),
+                "publication_day": _iso(info[f.id].publication_day),
+            },
+        )
+        for f in fired
+    ])  # fmt: skip
+    return len(fired)
+
+
+def send_warnings(
+    *,
+    session: Session,
+    ids: Sequence[int],
+    today: dt.date,
+    actor: Actor,
+    calendar: WorkCalendar,
+    now: dt.datetime | None = None,
+) -> int:
+    """Warn pledgors on the configured overdue working days (default 1 and 5) before publication.
+
+    A pledge gets the latest warning day it has reached (a sweep missed for a few days sends one warning,
+    not a burst), keyed per pledge and day number so a re-run sends nothing twice.
+    """
+    now = now or utcnow()
+    days = sorted(get_settings().pledge_warning_days)
+    info = _pledges(session, ids)
+    due: dict[int, int] = {}
+    for pid, p in info.items():
+        if p.state not in PUBLISHABLE or p.publication_day is None or p.publication_day <= today:
+            continue
+        elapsed = calendar.working_days_between(p.deadline, today)
+        reached = [k for k in days if k <= elapsed]
+        if reached:
+            due[pid] = reached[-1]
+    keys = {pid: f"pledge:{pid}:warn:{k}" for pid, k in due.items()}
+    done = existing_keys(session=session, keys=keys.values())
+    todo = [pid for pid in due if keys[pid] not in done]
+    fired = claim(session=session, ids=todo, event="warn", actor=actor, now=now)
+    left = {f.id: calendar.working_days_between(today, info[f.id].publication_day) for f in fired}
+    write_events(
+        session=session,
+        kind="pledge",
+        fired=fired,
+        event="warn",
+        actor=actor,
+        now=now,
+        key=lambda f: keys[f.id],
+        data=lambda f: {"overdue_working_day": due[f.id], "working_days_left": left[f.id]},
+    )
+    _insert_notifications(session, [
+        notification_row(
+            template="pledge_prepublication", pledge=info[f.id], key=f"{keys[f.id]}:pledge_prepublication",
+            actor=actor, now=now,
+            context={
+                "pledge_number": f.number, "pledgor_name": info[f.id].pledgor_name,
+                "matter": info[f.id].matter, "deadline": info[f.id].deadline.isoformat(),
+                "publication_day": _iso(info[f.id].publication_day), "working_days_left": left[f.id],
+            },
+        )
+        for f in fired
+    ])  # fmt: skip
+    return len(fired)
+
+
+def send_reminders(
+    *,
+    session: Session,
+    ids: Sequence[int],
+    today: dt.date,
+    actor: Actor,
+    calendar: WorkCalendar,
+    now: dt.datetime | None = None,
+) -> int:
+    """Remind pledgors N working days (setting) before their deadline; once per pledge."""
+    now = now or utcnow()
+    before = get_settings().pledge_reminder_days_before
+    info = _pledges(session, ids)
+    left: dict[int, int] = {}
+    for pid, p in info.items():
+        if p.state == PS.REGISTERED and p.deadline >= today:
+            remaining = calendar.working_days_between(today, p.deadline)
+            if remaining <= before:
+                left[pid] = remaining
+    keys = {pid: f"pledge:{pid}:remind:{before}" for pid in left}
+    done = existing_keys(session=session, keys=keys.values())
+    fired = claim(
+        session=session, ids=[p for p in left if keys[p] not in done], event="remind", actor=actor, now=now
+    )
+    write_events(
+        session=session,
+        kind="pledge",
+        fired=fired,
+        event="remind",
+        actor=actor,
+        now=now,
+        key=lambda f: keys[f.id],
+        data=lambda f: {"working_days_left": left[f.id]},
+    )
+    _insert_notifications(session, [
+        notification_row(
+            template="pledge_reminder", pledge=info[f.id], key=f"{keys[f.id]}:pledge_reminder",
+            actor=actor, now=now,
+            context={
+                "pledge_number": f.number, "pledgor_name": info[f.id].pledgor_name,
+                "matter": info[f.id].matter, "obligation": info[f.id].obligation,
+                "deadline": info[f.id].deadline.isoformat(), "working_days_left": left[f.id],
+            },
+        )
+        for f in fired
+    ])  # fmt: skip
+    return len(fired)
+
+
+def publish_due(
+    *,
+    session: Session,
+    ids: Sequence[int],
+    today: dt.date,
+    actor: Actor,
+    calendar: WorkCalendar,
+    now: dt.datetime | None = None,
+    severity: Severity = Severity.GENERAL,
+) -> int:
+    """Publish every pledge among ``ids`` still unfulfilled on or after its publication day.
+
+    One breach row, a ``publish`` event on the pledge, a ``create`` event on the breach, the pledgor's
+    mail and a platform document per pledge, all in the caller's transaction. At most once: the state
+    compare-and-set picks the winner, and the UNIQUE pledge_id refuses a second breach whatever happens.
+    """
+    del calendar
+    now = now or utcnow()
+    fired = claim(
+        session=session,
+        ids=ids,
+        event="publish",
+        actor=actor,
+        now=now,
+        where=[_T.c.publication_day.is_not(None), _T.c.publication_day <= today],
+    )
+    if not fired:
+        return 0
+    info = _pledges(session, [f.id for f in fired])
+    numbers = reserve_numbers(session=session, prefix=BREACH_PREFIX, year=today.year, count=len(fired))
+    end, earliest = publication_end(severity, today), repair_earliest(severity, today)
+    breach_rows = []
+    for f, (_, number) in zip(fired, numbers, strict=True):
+        p = info[f.id]
+        breach_rows.append({
+            "number": number, "source_kind": "pledge", "pledge_id": f.id, "complaint_id": None,
+            "subject_kind": str(p.pledgor_kind), "subject_name": p.pledgor_name,
+            "subject_credit_code": p.pledgor_credit_code, "matter": p.matter,
+            "facts": f"未在承诺期限内履行承诺：承诺于 {p.deadline.isoformat()} 前提交“{p.obligation}”，"
+                     f"逾期未履行（承诺编号 {f.number}）",
+            "basis": p.legal_basis or "告知承诺书", "department_id": p.authority_id, "severity": severity,
+            "decision_date": today, "publication_end": end, "repair_earliest": earliest,
+            "state": BreachState.PUBLISHED, "version": 1, "stage_seq": 0, "stage_deadline": None,
+            "created_at": now, "updated_at": now,
+        })  # fmt: skip
+    inserted = _insert_breaches(session, breach_rows)
+    fired = [f for f in fired if f.id in inserted]
+    by_pledge = {row["pledge_id"]: row for row in breach_rows}
+    write_events(
+        session=session,
+        kind="pledge",
+        fired=fired,
+        event="publish",
+        actor=actor,
+        now=now,
+        key=lambda f: f"pledge:{f.id}:publish",
+        data=lambda f: {
+            "record_number": by_pledge[f.id]["number"],
+            "publication_day": _iso(info[f.id].publication_day),
+        },
+    )
+    created = [
+        Fired(inserted[f.id], by_pledge[f.id]["number"], "", str(BreachState.PUBLISHED)) for f in fired
+    ]
+    write_events(
+        session=session,
+        kind="breach",
+        fired=created,
+        event="create",
+        actor=actor,
+        now=now,
+        data=lambda _: {"source": "pledge"},
+    )
+    departments = department_names(session)
+    _insert_notifications(session, [
+        notification_row(
+            template="pledge_published", pledge=info[f.id], key=f"pledge:{f.id}:publish:pledge_published",
+            actor=actor, now=now,
+            context={
+                "pledge_number": f.number, "pledgor_name": info[f.id].pledgor_name,
+                "matter": info[f.id].matter, "record_number": by_pledge[f.id]["number"],
+                "decision_date": today.isoformat(), "publication_end": end.isoformat(),
+            },
+        )
+        for f in fired
+    ])  # fmt: skip
+    enqueue_documents(session=session, rows=[
+        document_row(kind=DocumentKind.PUBLISH, breach_id=inserted[f.id], number=by_pledge[f.id]["number"],
+                     now=now, payload=public_fields(by_pledge[f.id], departments, mask=False))
+        for f in fired
+    ])  # fmt: skip
+    return len(fired)
+
+
+def _insert_breaches(session: Session, rows: list[dict[str, Any]]) -> dict[int, int]:
+    """INSERT … ON CONFLICT (pledge_id) DO NOTHING; returns {pledge_id: breach_id} of rows inserted."""
+    table = PublishedBreach.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        builder(table)
+        .on_conflict_do_nothing(index_elements=["pledge_id"])
+        .returning(table.c.id, table.c.pledge_id)
+    )
+    return {r.pledge_id: r.id for r in session.execute(stmt, rows)}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Publication days
+# ---------------------------------------------------------------------------------------------------
+
+
+def compute_publication_day(calendar: WorkCalendar, deadline: dt.date) -> dt.date | None:
+    """The N-th working day after the deadline, or None when that year's calendar is not loaded."""
+    try:
+        return calendar.nth_working_day_after(deadline, get_settings().publication_working_days)
+    except OutOfCalendarCoverage:
+        return None
+
+
+def recompute_publication_days(
+    *,
+    session: Session,
+    calendar: WorkCalendar,
+    actor: Actor,
+    only_pending: bool = False,
+    now: dt.datetime | None = None,
+) -> int:
+    """After a calendar change, recompute open pledges' publication days; each change is audited with the
+    old and new day and the calendar version. Returns the number of pledges whose day changed."""
+    now = now or utcnow()
+    stmt = select(_T.c.id, _T.c.deadline, _T.c.publication_day).where(_T.c.state.in_(OPEN_STATES))
+    if only_pending:
+        stmt = stmt.where(_T.c.publication_day.is_(None))
+    by_deadline: dict[dt.date, dt.date | None] = {}
+    changes: dict[int, tuple[dt.date | None, dt.date | None]] = {}
+    for pid, deadline, old in session.execute(stmt):
+        if deadline not in by_deadline:
+            by_deadline[deadline] = compute_publication_day(calendar, deadline)
+        new = by_deadline[deadline]
+        if new != old:
+            changes[pid] = (old, new)
+    version = calendar.version
+    if changes:
+        fired = claim(session=session, ids=sorted(changes), event="recompute", actor=actor, now=now)
+        for pid, (_, new) in changes.items():
+            session.execute(
+                update(_T).where(_T.c.id == pid).values(publication_day=new, calendar_version=version)
+            )
+        write_events(
+            session=session, kind="pledge", fired=fired, event="recompute", actor=actor, now=now,
+            data=lambda f: {"old": _iso(changes[f.id][0]), "new": _iso(changes[f.id][1]),
+                            "calendar_version": version},
+        )  # fmt: skip
+    if not only_pending:
+        session.execute(
+            update(_T)
+            .where(_T.c.state.in_(OPEN_STATES), _T.c.publication_day.is_not(None),
+                   func.coalesce(_T.c.calendar_version, "") != version)
+            .values(calendar_version=version)
+        )  # fmt: skip
+    return len(changes)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Which ids each step looks at (read-only; the flow batches these)
+# ---------------------------------------------------------------------------------------------------
+
+Step = Callable[..., int]
+STEPS: dict[str, Step] = {
+    "overdue": mark_overdue,
+    "warn": send_warnings,
+    "remind": send_reminders,
+    "publish": publish_due,
+}
+
+
+def candidates(
+    *, session: Session, step: str, today: dt.date, calendar: WorkCalendar, dry_run: bool = False
+) -> list[int]:
+    """Ids the step may act on today, in id order; cheap index scans (state, date) over open pledges."""
+    c = _T.c
+    if step == "overdue":
+        cond = and_(c.state == PS.REGISTERED, c.deadline < today)
+    elif step == "publish":
+        states = (*PUBLISHABLE, PS.REGISTERED) if dry_run else PUBLISHABLE
+        cond = and_(c.state.in_(states), c.publication_day <= today)
+    elif step == "warn":
+        # Overdue, not yet at the publication day: deadlines within the last N working days.
+        low = _working_days_back(calendar, today, get_settings().publication_working_days + 1)
+        states = (*PUBLISHABLE, PS.REGISTERED) if dry_run else PUBLISHABLE
+        cond = and_(c.state.in_(states), c.deadline < today, c.deadline >= low, c.publication_day > today)
+    elif step == "remind":
+        before = get_settings().pledge_reminder_days_before
+        if before == 0:
+            return []
+        high = calendar.nth_working_day_after(today, before)
+        cond = and_(c.state == PS.REGISTERED, c.deadline >= today, c.deadline <= high)
+    else:
+        raise ValueError(f"unknown sweep step {step!r}")
+    return [r[0] for r in session.execute(select(c.id).where(cond).order_by(c.id))]
+
+
+def _working_days_back(calendar: WorkCalendar, today: dt.date, n: int) -> dt.date:
+    day, seen = today, 0
+    while seen < n:
+        day -= dt.timedelta(days=1)
+        try:
+            seen += calendar.is_workday(day)
+        except OutOfCalendarCoverage:
+            return day
+    return day
+
+
+# ---------------------------------------------------------------------------------------------------
+# Running the sweep outside Prefect (the CLI, tests) and the batch runner the flow's tasks share
+# ---------------------------------------------------------------------------------------------------
+
+
+def run_batch(
+    *, engine: Engine, step: str, ids: Sequence[int], today: dt.date, actor: Actor, attempts: int = 6
+) -> int:
+    """One transaction for one batch; a batch that loses a race with a concurrent sweep is rolled back
+    and retried, and the retry re-reads which pledges still need the step."""
+    for attempt in range(attempts):
+        try:
+            with Session(engine, expire_on_commit=False) as session:
+                calendar = load_calendar(session=session)
+                done = STEPS[step](session=session, ids=ids, today=today, actor=actor, calendar=calendar)
+                session.commit()
+                return done
+        except (IntegrityError, OperationalError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.02 * 2**attempt)
+    return 0
+
+
+def recompute_pending(*, engine: Engine, actor: Actor) -> int:
+    """Pledges waiting for a calendar year get their publication day once the year is loaded."""
+    with Session(engine, expire_on_commit=False) as session:
+        done = recompute_publication_days(
+            session=session, calendar=load_calendar(session=session), actor=actor, only_pending=True
+        )
+        session.commit()
+        return done
+
+
+@dataclass
+class SweepReport:
+    today: dt.date
+    dry_run: bool
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+SWEEP_ORDER = ("overdue", "warn", "remind", "publish")
+STEP_LABELS = {
+    "recompute": "公示日重算（待日历）",
+    "overdue": "标记逾期",
+    "warn": "逾期预警",
+    "remind": "到期提醒",
+    "publish": "公示失信",
+}
+
+
+def sweep(
+    *, engine: Engine, today: dt.date, actor: Actor, dry_run: bool = False, batch_size: int | None = None
+) -> SweepReport:
+    """All steps in order, batch by batch (what the flow does, without Prefect)."""
+    size = batch_size or get_settings().batch_size
+    report = SweepReport(today=today, dry_run=dry_run)
+    report.counts["recompute"] = 0 if dry_run else recompute_pending(engine=engine, actor=actor)
+    for step in SWEEP_ORDER:
+        with Session(engine) as session:
+            ids = candidates(
+                session=session,
+                step=step,
+                today=today,
+                calendar=load_calendar(session=session),
+                dry_run=dry_run,
+            )
+        if dry_run:
+            report.counts[step] = len(ids)
+            continue
+        report.counts[step] = sum(
+            run_batch(engine=engine, step=step, ids=batch, today=today, actor=actor)
+            for batch in chunks(ids, size)
+        )
+    return report

@@ -1,0 +1,497 @@
+"""The public register of breach records: periods by class, the 双公示 fields, queries with keyset
+pagination, the subject's objection and credit repair, the deciding department's decisions, expiry."""
+
+from __future__ import annotations
+
+import calendar as _month_calendar
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlmodel import Session, col, select
+
+from models.breach import SEVERITY_LABELS, PublishedBreach, Severity
+from models.calendar import WorkCalendar
+from models.clock import utcnow
+from models.errors import NotFound, NotPermitted, ValidationFailed
+from models.lifecycle import BREACH, PLEDGE, BreachState, PledgeState, Role
+from models.org import Department
+from models.outbox import enqueue
+from models.platform import DocumentKind, document_row, enqueue_documents
+from models.pledge import PLEDGOR_KIND_LABELS, Pledge, PledgorKind
+from models.uscc import validate_credit_code
+from models.workflow import Actor, apply_event
+
+BS = BreachState
+# Records the public sees: published, and those whose objection or repair is being decided.
+SHOWN_STATES = (BS.PUBLISHED, BS.UNDER_OBJECTION, BS.REPAIR_REQUESTED)
+
+# Publication periods by class, in months from the decision date: (minimum before repair, maximum shown).
+# Defaults from 国办发〔2025〕22号 / 国家发展改革委令第36号; the one place these numbers live.
+PERIODS: dict[Severity, tuple[int, int]] = {
+    Severity.MINOR: (0, 3),
+    Severity.GENERAL: (3, 12),
+    Severity.SERIOUS: (12, 36),
+}
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """Same day ``months`` later, clamped to the month's end (01-31 + 1 month = 02-28)."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return dt.date(year, month, min(day.day, _month_calendar.monthrange(year, month)[1]))
+
+
+def publication_end(severity: Severity, decision_date: dt.date) -> dt.date:
+    return add_months(decision_date, PERIODS[Severity(severity)][1])
+
+
+def repair_earliest(severity: Severity, decision_date: dt.date) -> dt.date:
+    return add_months(decision_date, PERIODS[Severity(severity)][0])
+
+
+def mask_name(name: str) -> str:
+    """张三 → 张*, 张小三 → 张*三, 欧阳小明 → 欧**明: enough to recognise, not to identify."""
+    if len(name) <= 1:
+        return name
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+def _get(record: Any, name: str) -> Any:
+    return record[name] if isinstance(record, Mapping) else getattr(record, name)
+
+
+def public_fields(
+    record: Any, departments: Mapping[int, tuple[str, str]], *, mask: bool = True
+) -> dict[str, Any]:
+    """A record in the 双公示 field style; individuals' names masked for the public, no contact data."""
+    kind = str(_get(record, "subject_kind"))
+    name = _get(record, "subject_name")
+    individual = kind == PledgorKind.INDIVIDUAL.value
+    code, dept_name = departments.get(_get(record, "department_id"), ("", ""))
+    severity = Severity(_get(record, "severity"))
+    state = BS(_get(record, "state"))
+    decision, end = _get(record, "decision_date"), _get(record, "publication_end")
+    return {
+        "record_number": _get(record, "number"),
+        "XDR_MC": mask_name(name) if individual and mask else name,
+        "XDR_LB": PLEDGOR_KIND_LABELS.get(PledgorKind(kind), kind),
+        "XDR_SHXYM": _get(record, "subject_credit_code"),
+        "matter": _get(record, "matter"),
+        "facts": _get(record, "facts"),
+        "basis": _get(record, "basis"),
+        "JDRQ": decision.isoformat(),
+        "GSJZQ": end.isoformat(),
+        "department_code": code,
+        "department_name": dept_name,  # 认定部门
+        "severity": severity.value,
+        "severity_label": SEVERITY_LABELS[severity],
+        "state": state.value,
+        "state_label": BREACH.state(state).label,
+    }
+
+
+def department_names(session: Session) -> dict[int, tuple[str, str]]:
+    rows = session.exec(select(Department.id, Department.code, Department.name)).all()
+    return {r[0]: (r[1], r[2]) for r in rows if r[0] is not None}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Queries
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegisterQuery:
+    name: str | None = None  # prefix of XDR_MC
+    credit_code: str | None = None
+    department: str | None = None  # department code
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    after: str | None = None  # keyset cursor "<JDRQ>:<id>" from the previous page
+    limit: int = 20
+
+
+def _cursor(record: PublishedBreach) -> str:
+    return f"{record.decision_date.isoformat()}:{record.id}"
+
+
+def _parse_cursor(cursor: str) -> tuple[dt.date, int]:
+    try:
+        day, ident = cursor.split(":", 1)
+        return dt.date.fromisoformat(day), int(ident)
+    except ValueError:
+        raise ValidationFailed(
+            f"分页游标“{cursor}”无效；请使用上一页返回的 next_cursor (invalid cursor)"
+        ) from None
+
+
+def list_register(*, session: Session, query: RegisterQuery) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of currently shown records, newest decision first; keyset on (JDRQ, id)."""
+    stmt = select(PublishedBreach).where(col(PublishedBreach.state).in_(SHOWN_STATES))
+    if query.name:
+        stmt = stmt.where(col(PublishedBreach.subject_name).startswith(query.name, autoescape=True))
+    if query.credit_code:
+        stmt = stmt.where(PublishedBreach.subject_credit_code == validate_credit_code(query.credit_code))
+    if query.department:
+        dept = session.exec(select(Department.id).where(Department.code == query.department)).first()
+        stmt = stmt.where(PublishedBreach.department_id == (dept if dept is not None else -1))
+    if query.date_from:
+        stmt = stmt.where(col(PublishedBreach.decision_date) >= query.date_from)
+    if query.date_to:
+        stmt = stmt.where(col(PublishedBreach.decision_date) <= query.date_to)
+    if query.after:
+        day, ident = _parse_cursor(query.after)
+        stmt = stmt.where(
+            (col(PublishedBreach.decision_date) < day)
+            | ((col(PublishedBreach.decision_date) == day) & (col(PublishedBreach.id) < ident))
+        )
+    limit = max(1, min(query.limit, 100))
+    stmt = stmt.order_by(col(PublishedBreach.decision_date).desc(), col(PublishedBreach.id).desc())
+    rows = session.exec(stmt.limit(limit + 1)).all()
+    departments = department_names(session)
+    page = [public_fields(r, departments) for r in rows[:limit]]
+    return page, (_cursor(rows[limit - 1]) if len(rows) > limit else None)
+
+
+def breach_by_number(*, session: Session, number: str, shown_only: bool = True) -> PublishedBreach:
+    record = session.exec(select(PublishedBreach).where(PublishedBreach.number == number)).first()
+    if record is None or (shown_only and record.state not in SHOWN_STATES):
+        raise NotFound(f"公示记录 {number} 不存在或已不在公示期内；请核对编号 (no record {number})")
+    return record
+
+
+def get_public_record(*, session: Session, number: str) -> dict[str, Any]:
+    return public_fields(breach_by_number(session=session, number=number), department_names(session))
+
+
+def credit_profile(*, session: Session, credit_code: str) -> dict[str, Any]:
+    """The subject's current published records and its pledge record (counts by state and the list)."""
+    code = validate_credit_code(credit_code)
+    departments = department_names(session)
+    records = session.exec(
+        select(PublishedBreach)
+        .where(PublishedBreach.subject_credit_code == code, col(PublishedBreach.state).in_(SHOWN_STATES))
+        .order_by(col(PublishedBreach.decision_date).desc())
+    ).all()
+    pledges = session.exec(
+        select(Pledge).where(Pledge.pledgor_credit_code == code).order_by(col(Pledge.deadline).desc())
+    ).all()
+    counts: dict[str, int] = {}
+    for p in pledges:
+        counts[str(p.state)] = counts.get(str(p.state), 0) + 1
+    return {
+        "credit_code": code,
+        "records": [public_fields(r, departments) for r in records],
+        "pledges": {
+            "total": len(pledges),
+            "by_state": counts,
+            "items": [
+                {
+                    "number": p.number,
+                    "matter": p.matter,
+                    "deadline": p.deadline.isoformat(),
+                    "state": str(p.state),
+                    "state_label": PLEDGE.state(p.state).label,
+                }
+                for p in pledges
+            ],
+        },
+    }
+
+
+def has_current_breach(*, session: Session, credit_code: str | None, name: str | None) -> str | None:
+    """The number of a currently shown record of the subject, if any (by code, or exact name without)."""
+    stmt = select(PublishedBreach.number).where(col(PublishedBreach.state).in_(SHOWN_STATES))
+    if credit_code:
+        stmt = stmt.where(PublishedBreach.subject_credit_code == credit_code)
+    elif name:
+        stmt = stmt.where(
+            PublishedBreach.subject_name == name, col(PublishedBreach.subject_credit_code).is_(None)
+        )
+    else:
+        return None
+    return session.exec(stmt.limit(1)).first()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Objection and repair (the subject), decisions (the deciding department)
+# ---------------------------------------------------------------------------------------------------
+
+
+def _check_subject(
+    session: Session, record: PublishedBreach, credit_code: str | None, pledge_number: str | None
+) -> None:
+    if record.subject_credit_code:
+        given = validate_credit_code(credit_code or "") if credit_code else None
+        if given != record.subject_credit_code:
+            raise ValidationFailed(
+                f"统一社会信用代码与公示记录 {record.number} 的失信主体不一致；请填写本主体的信用代码 "
+                "(credit code does not match the record)"
+            )
+    if pledge_number is not None:
+        pledge = session.get(Pledge, record.pledge_id) if record.pledge_id else None
+        if pledge is None or pledge.number != pledge_number.strip():
+            raise ValidationFailed(
+                f"承诺编号与公示记录 {record.number} 不一致；请填写该记录对应的承诺编号（CN-…）"
+                "(pledge number does not match the record)"
+            )
+
+
+PUBLIC_ACTOR = Actor(name="失信主体（社会公众）", role=Role.PUBLIC)
+
+
+def submit_objection(
+    *,
+    session: Session,
+    number: str,
+    credit_code: str | None,
+    pledge_number: str,
+    reason: str,
+    evidence: str | None,
+    today: dt.date,
+    calendar: WorkCalendar,
+) -> PublishedBreach:
+    """The subject objects: the record shows "异议处理中" and the department has 5 working days."""
+    record = breach_by_number(session=session, number=number)
+    _check_subject(session, record, credit_code, pledge_number)
+    if not reason.strip():
+        raise ValidationFailed("请填写异议理由 (reason is required)")
+    apply_event(
+        session=session,
+        case=record,
+        event="object",
+        actor=PUBLIC_ACTOR,
+        today=today,
+        calendar=calendar,
+        note=reason.strip(),
+        data={"evidence": evidence or ""},
+    )
+    session.commit()
+    return record
+
+
+def request_repair(
+    *,
+    session: Session,
+    number: str,
+    credit_code: str | None,
+    statement: str,
+    repair_pledge: str,
+    today: dt.date,
+    calendar: WorkCalendar,
+) -> PublishedBreach:
+    """Credit repair, allowed from the class's minimum period on; the department decides in 3 WD."""
+    record = breach_by_number(session=session, number=number)
+    _check_subject(session, record, credit_code, None)
+    if today < record.repair_earliest:
+        raise ValidationFailed(
+            f"该记录最早可于 {record.repair_earliest.isoformat()} 申请信用修复（最短公示期未满）；"
+            f"请届时再申请 (repair not before {record.repair_earliest.isoformat()})",
+            repair_earliest=record.repair_earliest.isoformat(),
+        )
+    if not statement.strip() or not repair_pledge.strip():
+        raise ValidationFailed(
+            "请填写纠正失信行为的说明和信用修复承诺 (statement and repair pledge are required)"
+        )
+    apply_event(
+        session=session,
+        case=record,
+        event="request_repair",
+        actor=PUBLIC_ACTOR,
+        today=today,
+        calendar=calendar,
+        note=statement.strip(),
+        data={"repair_pledge": repair_pledge.strip()},
+    )
+    session.commit()
+    return record
+
+
+BREACH_DECISIONS = (
+    "uphold_withdraw",
+    "uphold_correct",
+    "reject_objection",
+    "approve_repair",
+    "reject_repair",
+)
+CORRECTABLE = ("matter", "facts", "basis", "severity")
+
+
+def decide(
+    *,
+    session: Session,
+    breach_id: int,
+    action: str,
+    actor: Actor,
+    reason: str,
+    today: dt.date,
+    calendar: WorkCalendar,
+    expected_version: int | None = None,
+    corrected: dict[str, Any] | None = None,
+) -> PublishedBreach:
+    """The deciding department (谁认定、谁修复) or a supervisor decides an objection or a repair."""
+    record = session.get(PublishedBreach, breach_id)
+    if record is None:
+        raise NotFound(f"公示记录 #{breach_id} 不存在 (no breach record {breach_id})")
+    if action not in BREACH_DECISIONS:
+        raise ValidationFailed(f"不支持的操作 {action}；可用：{', '.join(BREACH_DECISIONS)} (unknown action)")
+    if actor.role == Role.HANDLER and actor.department_id != record.department_id:
+        raise NotPermitted(
+            "只有认定部门的经办人或督办人员可以作出决定 (only the deciding department may decide)"
+        )
+    if not reason.strip():
+        raise ValidationFailed("请填写决定理由 (reason is required)")
+    data: dict[str, Any] = {}
+    if action == "uphold_correct":
+        data = _correct(record, corrected or {})
+    apply_event(
+        session=session,
+        case=record,
+        event=action,
+        actor=actor,
+        today=today,
+        calendar=calendar,
+        note=reason.strip(),
+        data=data,
+        expected_version=expected_version,
+    )
+    _after_decision(session, record, action, reason.strip(), actor, today)
+    session.commit()
+    return record
+
+
+def _correct(record: PublishedBreach, corrected: dict[str, Any]) -> dict[str, Any]:
+    changes = {k: v for k, v in corrected.items() if k in CORRECTABLE and v not in (None, "")}
+    if not changes:
+        raise ValidationFailed(
+            f"“异议成立，更正记录”需要提供更正后的字段（{', '.join(CORRECTABLE)} 之一）"
+            "(corrected fields required)"
+        )
+    before = {k: str(getattr(record, k)) for k in changes}
+    for k, v in changes.items():
+        setattr(record, k, Severity(v) if k == "severity" else str(v))
+    if "severity" in changes:
+        record.publication_end = publication_end(record.severity, record.decision_date)
+        record.repair_earliest = repair_earliest(record.severity, record.decision_date)
+    return {"before": before, "after": {k: str(v) for k, v in changes.items()}}
+
+
+_OUTCOME = {"uphold_withdraw": "withdrawn", "uphold_correct": "corrected", "reject_objection": "rejected"}
+
+
+def _after_decision(
+    session: Session, record: PublishedBreach, action: str, reason: str, actor: Actor, today: dt.date
+) -> None:
+    pledge = session.get(Pledge, record.pledge_id) if record.pledge_id else None
+    email = pledge.pledgor_email if pledge else None
+    key = f"breach:{record.id}:{record.version}:{action}"
+    if action in _OUTCOME:
+        template = "objection_decision"
+        context: dict[str, Any] = {
+            "record_number": record.number,
+            "subject_name": record.subject_name,
+            "outcome": _OUTCOME[action],
+            "reason": reason,
+        }
+    else:
+        template = "repair_decision"
+        context = {
+            "record_number": record.number,
+            "subject_name": record.subject_name,
+            "approved": action == "approve_repair",
+            "reason": reason,
+        }
+    enqueue(
+        session=session,
+        template=template,
+        recipient_kind="subject",
+        recipient_name=record.subject_name,
+        recipient_email=email,
+        key=f"{key}:{template}",
+        context=context,
+        case_kind="breach",
+        case_id=record.id,
+        case_number=record.number,
+        flow_run_id=actor.flow_run_id,
+    )
+    kind = {"uphold_withdraw": DocumentKind.WITHDRAW, "approve_repair": DocumentKind.REPAIR}.get(action)
+    if kind is not None:
+        assert record.id is not None
+        payload = public_fields(record, department_names(session), mask=False)
+        payload["effective_date"] = today.isoformat()
+        enqueue_documents(
+            session=session,
+            rows=[
+                document_row(
+                    kind=kind, breach_id=record.id, number=record.number, payload=payload, now=utcnow()
+                )
+            ],
+        )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Expiry
+# ---------------------------------------------------------------------------------------------------
+
+
+def expiry_candidates(*, session: Session, today: dt.date) -> list[int]:
+    stmt = select(PublishedBreach.id).where(
+        PublishedBreach.state == BS.PUBLISHED, col(PublishedBreach.publication_end) < today
+    )
+    return [i for i in session.exec(stmt.order_by(col(PublishedBreach.id))).all() if i is not None]
+
+
+def expire_records(*, session: Session, ids: Sequence[int], today: dt.date, actor: Actor) -> int:
+    """Records past their end date stop showing (``expire``); set-based and idempotent by state."""
+    from models.publication import Fired, write_events
+
+    BREACH.fire(BS.PUBLISHED, "expire", actor.role)
+    table = PublishedBreach.__table__  # type: ignore[attr-defined]
+    now = utcnow()
+    rows = session.execute(
+        update(table)
+        .where(table.c.id.in_(list(ids)), table.c.state == BS.PUBLISHED, table.c.publication_end < today)
+        .values(
+            state=BS.EXPIRED,
+            version=table.c.version + 1,
+            stage_seq=table.c.stage_seq + 1,
+            stage_deadline=None,
+            updated_at=now,
+        )
+        .returning(table.c.id, table.c.number)
+    ).all()
+    fired = [Fired(r.id, r.number, BS.PUBLISHED.value, BS.EXPIRED.value) for r in rows]
+    write_events(
+        session=session,
+        kind="breach",
+        fired=fired,
+        event="expire",
+        actor=actor,
+        now=now,
+        data=lambda _: {"as_of": today.isoformat()},
+    )
+    return len(fired)
+
+
+def false_pledge_of(*, session: Session, credit_code: str | None, name: str | None) -> str | None:
+    """The number of a past false pledge of the subject, if any."""
+    stmt = select(Pledge.number).where(Pledge.state == PledgeState.FALSE_PLEDGE)
+    if credit_code:
+        stmt = stmt.where(Pledge.pledgor_credit_code == credit_code)
+    elif name:
+        stmt = stmt.where(Pledge.pledgor_name == name, col(Pledge.pledgor_credit_code).is_(None))
+    else:
+        return None
+    return session.exec(stmt.limit(1)).first()
+
+
+def count_shown(*, session: Session) -> int:
+    stmt = (
+        select(func.count()).select_from(PublishedBreach).where(col(PublishedBreach.state).in_(SHOWN_STATES))
+    )
+    return int(session.exec(stmt).one())

@@ -1,0 +1,306 @@
+"""The sweep: overdue, warnings, publication exactly on the 7th working day, exactly once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, col, func, select
+
+from models.audit import CaseEvent, event_hash, hashed_fields
+from models.breach import PublishedBreach
+from models.calendar import load_calendar
+from models.db import make_engine
+from models.lifecycle import PledgeState, Role
+from models.outbox import Notification
+from models.platform import PlatformDocument
+from models.pledge import Pledge, PledgeCreate, PledgorKind
+from models.pledges import pledge_action, register_pledge, store_evidence
+from models.publication import publish_due, sweep
+from models.workflow import Actor
+from tests.conftest import DEPARTMENTS, Staff
+
+CODE = "91440300708461136T"
+SUPERVISOR = Actor(name="督办员", role=Role.SUPERVISOR)
+SYSTEM = Actor.system("run-1")
+
+
+def new_pledge(
+    session: Session,
+    deadline: dt.date,
+    *,
+    name: str = "示范建设有限公司",
+    code: str | None = CODE,
+    registered_on: dt.date = dt.date(2026, 1, 5),
+    email: str | None = "a@example.com",
+) -> Pledge:
+    data = PledgeCreate(
+        pledgor_kind=PledgorKind.ENTERPRISE if code else PledgorKind.INDIVIDUAL,
+        pledgor_name=name,
+        pledgor_credit_code=code,
+        pledgor_email=email,
+        matter="建筑工程施工许可证",
+        obligation="施工图审查合格书",
+        deadline=deadline,
+        authority_code="D01",
+        legal_basis="《建筑法》第八条",
+    )
+    return register_pledge(
+        session=session,
+        data=data,
+        actor=SUPERVISOR,
+        today=registered_on,
+        calendar=load_calendar(session=session),
+    )
+
+
+def _id(pledge: Pledge) -> int:
+    assert pledge.id is not None
+    return pledge.id
+
+
+def count(session: Session, model: type[SQLModel], *where: Any) -> int:
+    return int(session.exec(select(func.count()).select_from(model).where(*where)).one())
+
+
+def run(engine: Engine, today: dt.date, **kw: Any) -> dict[str, int]:
+    return sweep(engine=engine, today=today, actor=SYSTEM, **kw).counts
+
+
+@pytest.mark.parametrize(
+    ("deadline", "publication_day"),
+    [(dt.date(2026, 2, 12), dt.date(2026, 2, 28)), (dt.date(2026, 9, 29), dt.date(2026, 10, 14))],
+    ids=["spring-festival", "national-day"],
+)
+def test_published_exactly_on_seventh_working_day(
+    engine: Engine, session: Session, staff: Staff, deadline: dt.date, publication_day: dt.date
+) -> None:
+    pledge = new_pledge(session, deadline)
+    assert pledge.publication_day == publication_day
+    day_before = publication_day - dt.timedelta(days=1)
+    counts = run(engine, day_before)
+    assert counts["overdue"] == 1
+    assert counts["publish"] == 0
+    session.expire_all()
+    assert session.get(Pledge, pledge.id).state == PledgeState.OVERDUE  # type: ignore[union-attr]
+    assert run(engine, publication_day)["publish"] == 1
+    session.expire_all()
+    pledge = session.get(Pledge, pledge.id)  # type: ignore[assignment]
+    assert pledge.state == PledgeState.PUBLISHED
+    assert pledge.version == 4  # register 1, overdue, warn (day 5), publish
+    breach = session.exec(select(PublishedBreach)).one()
+    assert breach.number.startswith(f"GS-{publication_day.year}-")
+    assert breach.decision_date == publication_day
+    assert breach.publication_end == publication_day.replace(year=publication_day.year + 1)
+    assert breach.subject_credit_code == CODE
+    assert "未在承诺期限内履行承诺" in breach.facts
+    mails = {n.template for n in session.exec(select(Notification)).all()}
+    assert {"pledge_registered", "pledge_overdue", "pledge_prepublication", "pledge_published"} <= mails
+    # Repeated runs add nothing.
+    assert run(engine, publication_day + dt.timedelta(days=3)) == {
+        "recompute": 0,
+        "overdue": 0,
+        "warn": 0,
+        "remind": 0,
+        "publish": 0,
+    }
+    assert count(session, PublishedBreach) == 1
+    assert count(session, PlatformDocument) == 1
+    assert count(session, Notification, Notification.template == "pledge_published") == 1
+
+
+def test_audit_chain_continues_per_case(engine: Engine, session: Session, staff: Staff) -> None:
+    pledge = new_pledge(session, dt.date(2026, 2, 12))
+    run(engine, dt.date(2026, 3, 2))
+    events = session.exec(
+        select(CaseEvent)
+        .where(CaseEvent.case_kind == "pledge", CaseEvent.case_id == pledge.id)
+        .order_by(col(CaseEvent.seq))
+    ).all()
+    assert [e.event for e in events] == ["register", "mark_overdue", "publish"]
+    prev = ""
+    for e in events:
+        assert e.prev_hash == prev
+        assert e.hash == event_hash(prev, hashed_fields(e))
+        prev = e.hash
+    assert events[-1].flow_run_id == "run-1"
+    breach_events = session.exec(select(CaseEvent).where(CaseEvent.case_kind == "breach")).all()
+    assert [(e.seq, e.event, e.to_state) for e in breach_events] == [(1, "create", "published")]
+
+
+def test_catch_up_two_weeks_late(engine: Engine, session: Session, staff: Staff) -> None:
+    for i in range(5):
+        new_pledge(session, dt.date(2026, 2, 12), name=f"公司{i}", code=None, email=None)
+    counts = run(engine, dt.date(2026, 3, 16), batch_size=2)
+    assert counts["overdue"] == 5
+    assert counts["publish"] == 5
+    assert count(session, PublishedBreach) == 5
+    # Individuals without e-mail: the mail is recorded as undeliverable, never dropped.
+    assert (
+        count(
+            session,
+            Notification,
+            Notification.template == "pledge_published",
+            Notification.status == "undeliverable",
+        )
+        == 5
+    )
+
+
+def test_dry_run_writes_nothing(engine: Engine, session: Session, staff: Staff) -> None:
+    new_pledge(session, dt.date(2026, 2, 12))
+    before = count(session, CaseEvent)
+    counts = run(engine, dt.date(2026, 3, 16), dry_run=True)
+    assert counts["overdue"] == 1
+    assert counts["publish"] == 1
+    assert count(session, CaseEvent) == before
+    assert count(session, PublishedBreach) == 0
+
+
+def test_warnings_on_working_days_one_and_five_once(engine: Engine, session: Session, staff: Staff) -> None:
+    pledge = new_pledge(session, dt.date(2026, 9, 29))
+    assert run(engine, dt.date(2026, 9, 30))["warn"] == 1  # overdue working day 1
+    assert run(engine, dt.date(2026, 9, 30))["warn"] == 0
+    assert run(engine, dt.date(2026, 10, 8))["warn"] == 0  # day 3 (holidays in between)
+    assert run(engine, dt.date(2026, 10, 12))["warn"] == 1  # day 5
+    keys = session.exec(select(CaseEvent.idempotency_key).where(CaseEvent.event == "warn")).all()
+    assert sorted(keys) == [f"pledge:{pledge.id}:warn:1", f"pledge:{pledge.id}:warn:5"]  # type: ignore[type-var]
+
+
+def test_reminder_before_deadline(engine: Engine, session: Session, staff: Staff) -> None:
+    new_pledge(session, dt.date(2026, 3, 5))
+    assert run(engine, dt.date(2026, 3, 2))["remind"] == 1
+    assert run(engine, dt.date(2026, 3, 3))["remind"] == 0
+    assert count(session, Notification, Notification.template == "pledge_reminder") == 1
+
+
+def test_confirmed_evidence_after_deadline_stops_publication(
+    engine: Engine, session: Session, staff: Staff, tmp_path: object
+) -> None:
+    pledge = new_pledge(session, dt.date(2026, 2, 12))
+    run(engine, dt.date(2026, 2, 24))  # overdue
+    calendar = load_calendar(session=session)
+    session.expire_all()
+    handler = Actor(name="住建经办人", role=Role.HANDLER, department_id=pledge.authority_id)
+    store_evidence(
+        session=session,
+        pledge_id=_id(pledge),
+        filename="合格书.pdf",
+        content=b"%PDF-1.7 test",
+        actor=handler,
+        today=dt.date(2026, 2, 25),
+        calendar=calendar,
+    )
+    pledge_action(
+        session=session,
+        pledge_id=_id(pledge),
+        action="confirm",
+        actor=handler,
+        today=dt.date(2026, 2, 26),
+        calendar=calendar,
+        expected_version=None,
+    )
+    assert run(engine, dt.date(2026, 3, 16))["publish"] == 0
+    assert count(session, PublishedBreach) == 0
+
+
+def test_submitted_but_unconfirmed_evidence_is_still_published(
+    engine: Engine, session: Session, staff: Staff
+) -> None:
+    pledge = new_pledge(session, dt.date(2026, 2, 12))
+    handler = Actor(name="住建经办人", role=Role.HANDLER, department_id=pledge.authority_id)
+    store_evidence(
+        session=session,
+        pledge_id=_id(pledge),
+        filename="x.png",
+        content=b"\x89PNG\r\n\x1a\nxx",
+        actor=handler,
+        today=dt.date(2026, 2, 25),
+        calendar=load_calendar(session=session),
+    )
+    assert run(engine, dt.date(2026, 2, 28))["publish"] == 1
+
+
+def test_two_concurrent_sweeps_publish_each_pledge_once(tmp_path: object) -> None:
+    from models.accounts import import_departments
+
+    engine = make_engine(f"sqlite:///{tmp_path}/t.db")
+    SQLModel.metadata.create_all(engine)
+    with Session(engine, expire_on_commit=False) as session:
+        import_departments(session=session, items=DEPARTMENTS)
+        session.commit()
+        ids = [_id(new_pledge(session, dt.date(2026, 2, 12), name=f"主体{i}", code=None)) for i in range(60)]
+    today = dt.date(2026, 3, 16)
+    counts = sweep(engine=engine, today=dt.date(2026, 2, 27), actor=SYSTEM, batch_size=10).counts
+    assert (counts["overdue"], counts["publish"]) == (60, 0)
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def worker(name: str) -> None:
+        try:
+            barrier.wait()
+            from models.publication import run_batch
+
+            for start in range(0, len(ids), 7):
+                run_batch(
+                    engine=engine,
+                    step="publish",
+                    ids=ids[start : start + 7],
+                    today=today,
+                    actor=Actor.system(name),
+                )
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(f"run-{i}",)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    with Session(engine) as session:
+        assert count(session, PublishedBreach) == 60
+        assert count(session, CaseEvent, CaseEvent.event == "publish") == 60
+        assert count(session, CaseEvent, CaseEvent.case_kind == "breach") == 60
+        assert count(session, PlatformDocument) == 60
+        assert count(session, Notification, Notification.template == "pledge_published") == 60
+    engine.dispose()
+
+
+def test_publish_service_refuses_nothing_twice(session: Session, staff: Staff) -> None:
+    pledge = new_pledge(session, dt.date(2026, 2, 12))
+    calendar = load_calendar(session=session)
+    session.execute(Pledge.__table__.update().values(state=PledgeState.OVERDUE))  # type: ignore[attr-defined]
+    assert (
+        publish_due(
+            session=session,
+            ids=[_id(pledge)],
+            today=dt.date(2026, 2, 27),
+            actor=SYSTEM,
+            calendar=calendar,
+        )
+        == 0
+    )  # not a day early
+    assert (
+        publish_due(
+            session=session,
+            ids=[_id(pledge)],
+            today=dt.date(2026, 2, 28),
+            actor=SYSTEM,
+            calendar=calendar,
+        )
+        == 1
+    )
+    assert (
+        publish_due(
+            session=session,
+            ids=[_id(pledge)],
+            today=dt.date(2026, 2, 28),
+            actor=SYSTEM,
+            calendar=calendar,
+        )
+        == 0
+    )
