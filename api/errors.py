@@ -55,8 +55,9 @@ def status_for(exc: DomainError) -> int:
     return 400
 
 
-def error_body(code: str, message: str, **details: Any) -> dict[str, Any]:
-    return {"error": code, "message": message, **details}
+def error_body(error: str, message: str, /, **details: Any) -> dict[str, Any]:
+    # Positional-only: details may carry their own "code" (e.g. InvalidCreditCode's credit code).
+    return {"error": error, "message": message, **details}
 
 
 def install(app: FastAPI) -> None:

@@ -1,0 +1,185 @@
+"""Pledges through the API: registration, pending calendar, credit check, evidence, actions, import."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from models.lifecycle import PledgeState
+from models.pledge import Pledge
+from models.settings import get_settings
+from tests.conftest import Staff
+
+CODE = "91440300708461136T"
+
+
+def body(**over: Any) -> dict[str, Any]:
+    data = {
+        "pledgor_kind": "enterprise", "pledgor_name": "示范建设有限公司", "pledgor_credit_code": CODE,
+        "pledgor_email": "a@example.com", "matter": "建筑工程施工许可证", "obligation": "施工图审查合格书",
+        "deadline": "2026-02-12", "authority_code": "D01", "legal_basis": "《建筑法》第八条",
+    }  # fmt: skip
+    return {**data, **over}
+
+
+def test_register_computes_publication_day(client: TestClient, staff: Staff) -> None:
+    r = client.post("/api/v1/pledges", json=body(), headers=staff.auth("intake"))
+    assert r.status_code == 201, r.text
+    data = r.json()
+    assert data["number"].startswith("CN-2026-")
+    assert data["publication_day"] == "2026-02-28"
+    assert data["publication_day_status"] == "computed"
+    assert data["calendar_version"]
+    got = client.get(f"/api/v1/pledges/{data['id']}", headers=staff.auth("handler")).json()
+    assert got["publication_day"] == "2026-02-28"
+    events = client.get(f"/api/v1/pledges/{data['id']}/events", headers=staff.auth("handler")).json()
+    assert [e["event"] for e in events] == ["register"]
+
+
+def test_pending_calendar_names_the_year(client: TestClient, staff: Staff) -> None:
+    r = client.post("/api/v1/pledges", json=body(deadline="2027-03-01"), headers=staff.auth("intake"))
+    assert r.status_code == 201, r.text
+    assert r.json()["publication_day"] is None
+    assert r.json()["publication_day_status"] == "pending_calendar"
+    assert "2027" in r.json()["publication_day_message"]
+
+
+def test_enterprise_needs_a_valid_credit_code(client: TestClient, staff: Staff) -> None:
+    r = client.post("/api/v1/pledges", json=body(pledgor_credit_code=None), headers=staff.auth("intake"))
+    assert r.status_code == 422
+    r = client.post(
+        "/api/v1/pledges", json=body(pledgor_credit_code=CODE[:-1] + "X"), headers=staff.auth("intake")
+    )
+    assert r.status_code == 422
+    assert "校验码" in r.json()["message"]
+
+
+def test_handler_registers_only_for_own_department(client: TestClient, staff: Staff) -> None:
+    r = client.post("/api/v1/pledges", json=body(authority_code="D02"), headers=staff.auth("handler"))
+    assert r.status_code == 403
+
+
+def test_credit_check_refuses_false_pledgor(client: TestClient, staff: Staff, session: Session) -> None:
+    pid = client.post("/api/v1/pledges", json=body(), headers=staff.auth("intake")).json()["id"]
+    r = client.post(
+        f"/api/v1/pledges/{pid}/actions/confirm_false",
+        json={"reason": "伪造材料"},
+        headers=staff.auth("handler"),
+    )
+    assert r.status_code == 200, r.text
+    r = client.post("/api/v1/pledges", json=body(), headers=staff.auth("intake"))
+    assert r.status_code == 422
+    assert "虚假承诺" in r.json()["message"]
+    get_settings().credit_check_enabled = False
+    try:
+        assert client.post("/api/v1/pledges", json=body(), headers=staff.auth("intake")).status_code == 201
+    finally:
+        get_settings.cache_clear()
+
+
+def test_evidence_upload_reject_and_confirm(client: TestClient, staff: Staff, tmp_path: Any) -> None:
+    pid = client.post(
+        "/api/v1/pledges", json=body(deadline="2026-04-30"), headers=staff.auth("intake")
+    ).json()["id"]
+    h = staff.auth("handler")
+    bad = client.post(
+        f"/api/v1/pledges/{pid}/evidence", files={"file": ("a.pdf", b"MZ\x90\x00evil")}, headers=h
+    )
+    assert bad.status_code == 422
+    assert "PDF" in bad.json()["message"]
+    content = b"%PDF-1.7 evidence"
+    r = client.post(
+        f"/api/v1/pledges/{pid}/evidence", files={"file": ("../../etc/合格书.pdf", content)}, headers=h
+    )
+    assert r.status_code == 201, r.text
+    ev = r.json()["evidence"]
+    assert ev["filename"] == "合格书.pdf"
+    assert ev["content_type"] == "application/pdf"
+    sha = ev["sha256"]
+    assert (get_settings().upload_dir / sha[:2] / sha[2:4] / sha).read_bytes() == content
+    pledge = r.json()["pledge"]
+    assert pledge["state"] == "evidence_submitted"
+    actions = client.get(f"/api/v1/pledges/{pid}/actions", headers=h).json()
+    assert {a["event"] for a in actions} >= {"confirm", "reject_evidence"}
+    stale = client.post(f"/api/v1/pledges/{pid}/actions/confirm", json={"expected_version": 1}, headers=h)
+    assert stale.status_code == 409
+    r = client.post(
+        f"/api/v1/pledges/{pid}/actions/reject_evidence",
+        json={"expected_version": pledge["version"], "reason": "缺少盖章页"},
+        headers=h,
+    )
+    assert r.json()["state"] == "registered"
+    assert r.json()["deadline"] == "2026-04-30"
+    client.post(
+        f"/api/v1/pledges/{pid}/evidence", files={"file": ("b.png", b"\x89PNG\r\n\x1a\n..")}, headers=h
+    )
+    r = client.post(f"/api/v1/pledges/{pid}/actions/confirm", json={}, headers=h)
+    assert r.json()["state"] == "fulfilled"
+    other = client.post(
+        f"/api/v1/pledges/{pid}/actions/cancel", json={"reason": "x"}, headers=staff.auth("handler2")
+    )
+    assert other.status_code == 403
+
+
+def test_evidence_size_limit(client: TestClient, staff: Staff, monkeypatch: Any) -> None:
+    pid = client.post(
+        "/api/v1/pledges", json=body(deadline="2026-04-30"), headers=staff.auth("intake")
+    ).json()["id"]
+    monkeypatch.setenv("SHOUXIN_UPLOAD_MAX_BYTES", "1024")
+    get_settings.cache_clear()
+    r = client.post(
+        f"/api/v1/pledges/{pid}/evidence",
+        files={"file": ("a.pdf", b"%PDF-" + b"0" * 2000)},
+        headers=staff.auth("handler"),
+    )
+    assert r.status_code == 422
+    assert "文件过大" in r.json()["message"]
+
+
+CSV = (
+    "\ufeff承诺人类型,承诺人名称,统一社会信用代码,电子邮箱,承诺事项,承诺内容,承诺期限,受理部门代码,依据\n"
+    f"企业,甲公司,{CODE},a@example.com,施工许可,审查合格书,2026-04-30,D01,建筑法\n"
+    "企业,乙公司,91440300708461136X,,施工许可,审查合格书,2026-04-30,D01,建筑法\n"
+    "个人,张三,,,执业登记,学历证明,2026年5月8日,D01,\n"
+    "个人,李四,,not-an-email,执业登记,学历证明,2026-13-01,D99,\n"
+)
+
+
+def test_import_reports_bad_rows_and_is_idempotent(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    files = {"file": ("承诺.csv", CSV.encode())}
+    r = client.post("/api/v1/pledges/import", files=files, headers=staff.auth("supervisor"))
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert (report["total"], report["imported"], report["failed"]) == (4, 2, 2)
+    where = {(e["row"], e["column"]) for e in report["errors"]}
+    assert (3, "统一社会信用代码") in where
+    assert {(5, "电子邮箱"), (5, "承诺期限"), (5, "受理部门代码")} <= where
+    again = client.post("/api/v1/pledges/import", files=files, headers=staff.auth("supervisor")).json()
+    assert (again["imported"], again["already_imported"]) == (0, 2)
+    pledges = session.exec(select(Pledge)).all()
+    assert len(pledges) == 2
+    assert {p.deadline for p in pledges} == {dt.date(2026, 4, 30), dt.date(2026, 5, 8)}
+    assert all(p.state == PledgeState.REGISTERED and p.publication_day for p in pledges)
+
+
+def test_import_xlsx_with_english_headers(client: TestClient, staff: Staff) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["pledgor_kind", "pledgor_name", "credit_code", "matter", "obligation", "deadline"])
+    sheet.append(["enterprise", "丙公司", CODE, "施工许可", "合格书", dt.datetime(2026, 6, 1)])
+    buf = io.BytesIO()
+    book.save(buf)
+    r = client.post(
+        "/api/v1/pledges/import", files={"file": ("p.xlsx", buf.getvalue())}, headers=staff.auth("handler")
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["imported"] == 1  # the handler's own department is the default authority
