@@ -1,0 +1,274 @@
+"""The public register: filters, masking, keyset pages, objection, repair, expiry, platform push."""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from models.breach import PublishedBreach
+from models.clock import utcnow
+from models.lifecycle import BreachState
+from models.outbox import Notification
+from models.platform import DocumentStatus, PlatformDocument, push_due, sign
+from models.publication import sweep
+from models.register import expire_records, expiry_candidates, mask_name
+from models.settings import get_settings
+from models.workflow import Actor
+from tests.conftest import Staff
+from tests.test_publication import CODE, new_pledge
+
+PUBLISHED_ON = dt.date(2026, 2, 28)
+
+
+def publish(engine: Engine, session: Session, *subjects: tuple[str, str | None]) -> list[PublishedBreach]:
+    for name, code in subjects:
+        new_pledge(session, dt.date(2026, 2, 12), name=name, code=code)
+    sweep(engine=engine, today=PUBLISHED_ON, actor=Actor.system("r"))
+    session.expire_all()
+    return list(session.exec(select(PublishedBreach).order_by(PublishedBreach.id)).all())  # type: ignore[arg-type]
+
+
+def test_mask_name() -> None:
+    assert [mask_name(n) for n in ("张三", "张小三", "欧阳小明")] == ["张*", "张*三", "欧**明"]
+
+
+def test_register_filters_masking_and_keyset(
+    client: TestClient, engine: Engine, session: Session, staff: Staff
+) -> None:
+    publish(engine, session, ("示范建设有限公司", CODE), ("张小三", None), ("张大力", None), ("李四", None))
+    page1 = client.get("/api/v1/public/breaches", params={"limit": 3}).json()
+    assert len(page1["items"]) == 3
+    page2 = client.get("/api/v1/public/breaches", params={"limit": 3, "after": page1["next_cursor"]}).json()
+    assert len(page2["items"]) == 1
+    assert page2["next_cursor"] is None
+    numbers = [i["record_number"] for i in page1["items"] + page2["items"]]
+    assert len(set(numbers)) == 4
+    names = {i["XDR_MC"] for i in page1["items"] + page2["items"]}
+    assert names == {"示范建设有限公司", "张*三", "张*力", "李*"}
+    item = page1["items"][0]
+    assert {"XDR_SHXYM", "JDRQ", "GSJZQ", "basis", "department_name", "severity_label", "state_label"} <= set(
+        item
+    )
+    assert "pledgor_email" not in json.dumps(page1)
+    by_name = client.get("/api/v1/public/breaches", params={"name": "张"}).json()["items"]
+    assert len(by_name) == 2
+    by_code = client.get("/api/v1/public/breaches", params={"credit_code": CODE}).json()["items"]
+    assert [i["XDR_MC"] for i in by_code] == ["示范建设有限公司"]
+    assert by_code[0]["JDRQ"] == "2026-02-28" and by_code[0]["GSJZQ"] == "2027-02-28"
+    assert client.get("/api/v1/public/breaches", params={"department": "D02"}).json()["items"] == []
+    assert len(client.get("/api/v1/public/breaches", params={"department": "D01"}).json()["items"]) == 4
+    assert client.get("/api/v1/public/breaches", params={"date_from": "2026-03-01"}).json()["items"] == []
+    one = client.get(f"/api/v1/public/breaches/{by_code[0]['record_number']}").json()
+    assert one["state_label"] == "公示中"
+
+
+def test_credit_profile(client: TestClient, engine: Engine, session: Session, staff: Staff) -> None:
+    publish(engine, session, ("示范建设有限公司", CODE))
+    profile = client.get(f"/api/v1/public/credit/{CODE}").json()
+    assert len(profile["records"]) == 1
+    assert profile["pledges"]["by_state"] == {"published": 1}
+    assert profile["pledges"]["items"][0]["number"].startswith("CN-")
+    bad = client.get("/api/v1/public/credit/91440300708461136X")
+    assert bad.status_code == 422
+    assert "校验码" in bad.json()["message"]
+
+
+def test_credit_check_refuses_subject_with_current_breach(
+    client: TestClient, engine: Engine, session: Session, staff: Staff
+) -> None:
+    from tests.test_pledges import body
+
+    publish(engine, session, ("示范建设有限公司", CODE))
+    r = client.post("/api/v1/pledges", json=body(), headers=staff.auth("intake"))
+    assert r.status_code == 422
+    assert r.json()["reason"] == "current_breach"
+
+
+def _pledge_number(session: Session, breach: PublishedBreach) -> str:
+    from models.pledge import Pledge
+
+    pledge = session.get(Pledge, breach.pledge_id)
+    assert pledge is not None
+    return pledge.number
+
+
+def test_objection_upheld_and_withdrawn(
+    client: TestClient, engine: Engine, session: Session, staff: Staff
+) -> None:
+    [breach] = publish(engine, session, ("示范建设有限公司", CODE))
+    url = f"/api/v1/public/breaches/{breach.number}/objection"
+    wrong = client.post(
+        url, json={"credit_code": CODE, "pledge_number": "CN-2026-999999", "reason": "已履约"}
+    )
+    assert wrong.status_code == 422
+    r = client.post(
+        url,
+        json={
+            "credit_code": CODE,
+            "pledge_number": _pledge_number(session, breach),
+            "reason": "已按期提交材料",
+            "evidence": "快递单号 SF123",
+        },
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["state_label"] == "异议处理中"
+    assert r.json()["reply_due"] == "2026-03-09"  # 5 working days after 03-02 (the pinned today)
+    shown = client.get("/api/v1/public/breaches").json()["items"]
+    assert shown[0]["state"] == "under_objection"
+    other = client.post(
+        f"/api/v1/breaches/{breach.id}/actions/uphold_withdraw",
+        json={"reason": "属实"},
+        headers=staff.auth("handler2"),
+    )
+    assert other.status_code == 403
+    r = client.post(
+        f"/api/v1/breaches/{breach.id}/actions/uphold_withdraw",
+        json={"reason": "材料已按期提交"},
+        headers=staff.auth("handler"),
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "withdrawn"
+    assert client.get("/api/v1/public/breaches").json()["items"] == []
+    mail = session.exec(select(Notification).where(Notification.template == "objection_decision")).one()
+    assert mail.context["outcome"] == "withdrawn"
+    kinds = [d.kind for d in session.exec(select(PlatformDocument)).all()]
+    assert kinds == ["publish", "withdraw"]
+
+
+def test_objection_rejected_and_corrected(
+    client: TestClient, engine: Engine, session: Session, staff: Staff
+) -> None:
+    [breach] = publish(engine, session, ("示范建设有限公司", CODE))
+    payload = {"credit_code": CODE, "pledge_number": _pledge_number(session, breach), "reason": "不服"}
+    client.post(f"/api/v1/public/breaches/{breach.number}/objection", json=payload)
+    r = client.post(
+        f"/api/v1/breaches/{breach.id}/actions/reject_objection",
+        json={"reason": "逾期属实"},
+        headers=staff.auth("supervisor"),
+    )
+    assert r.json()["state"] == "published"
+    client.post(f"/api/v1/public/breaches/{breach.number}/objection", json=payload)
+    r = client.post(
+        f"/api/v1/breaches/{breach.id}/actions/uphold_correct",
+        json={"reason": "严重程度更正", "corrected": {"severity": "minor"}},
+        headers=staff.auth("handler"),
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["state"], r.json()["severity_label"], r.json()["GSJZQ"]) == (
+        "published",
+        "轻微",
+        "2026-05-28",
+    )
+    outcomes = [
+        n.context["outcome"]
+        for n in session.exec(select(Notification).where(Notification.template == "objection_decision")).all()
+    ]
+    assert outcomes == ["rejected", "corrected"]
+
+
+def test_repair_only_after_minimum_period_then_approved(
+    engine: Engine, session: Session, staff: Staff, clock: Any
+) -> None:
+    from api.main import create_app
+
+    [breach] = publish(engine, session, ("示范建设有限公司", CODE))
+    body = {"credit_code": CODE, "statement": "已补交合格书", "repair_pledge": "今后按期履约"}
+    with TestClient(create_app(engine=engine, clock=clock, check_schema=False)) as early:
+        r = early.post(f"/api/v1/public/breaches/{breach.number}/repair", json=body)
+        assert r.status_code == 422
+        assert "2026-05-28" in r.json()["message"]
+    later = type(clock)(tz=clock.tz, pinned_today=dt.date(2026, 6, 1))
+    with TestClient(create_app(engine=engine, clock=later, check_schema=False)) as c:
+        r = c.post(f"/api/v1/public/breaches/{breach.number}/repair", json=body)
+        assert r.status_code == 201, r.text
+        assert r.json()["state_label"] == "信用修复申请中"
+        r = c.post(
+            f"/api/v1/breaches/{breach.id}/actions/approve_repair",
+            json={"reason": "符合修复条件"},
+            headers=staff.auth("handler"),
+        )
+        assert r.json()["state"] == "repaired"
+        assert c.get("/api/v1/public/breaches").json()["items"] == []
+    mail = session.exec(select(Notification).where(Notification.template == "repair_decision")).one()
+    assert mail.context["approved"] is True
+    assert [d.kind for d in session.exec(select(PlatformDocument)).all()] == ["publish", "repair"]
+
+
+def test_expiry_is_idempotent(engine: Engine, session: Session, staff: Staff) -> None:
+    [breach] = publish(engine, session, ("示范建设有限公司", CODE))
+    assert expiry_candidates(session=session, today=dt.date(2027, 2, 28)) == []
+    ids = expiry_candidates(session=session, today=dt.date(2027, 3, 1))
+    assert ids == [breach.id]
+    assert expire_records(session=session, ids=ids, today=dt.date(2027, 3, 1), actor=Actor.system()) == 1
+    assert expire_records(session=session, ids=ids, today=dt.date(2027, 3, 1), actor=Actor.system()) == 0
+    session.commit()
+    session.expire_all()
+    assert session.get(PublishedBreach, breach.id).state == BreachState.EXPIRED  # type: ignore[union-attr]
+
+
+class _Platform(http.server.BaseHTTPRequestHandler):
+    received: list[tuple[str, str, bytes]] = []
+    fail_first = True
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if _Platform.fail_first:
+            _Platform.fail_first = False
+            self.send_response(500)
+            self.end_headers()
+            return
+        _Platform.received.append(
+            (self.headers["Idempotency-Key"], self.headers["X-Shouxin-Signature"], body)
+        )
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def platform_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Platform)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("SHOUXIN_CREDIT_PLATFORM_URL", f"http://127.0.0.1:{server.server_port}/push")
+    monkeypatch.setenv("SHOUXIN_CREDIT_PLATFORM_SECRET", "a-real-random-secret-for-tests")
+    get_settings.cache_clear()
+    yield f"http://127.0.0.1:{server.server_port}/push"
+    server.shutdown()
+
+
+def test_push_retried_then_delivered_once(
+    engine: Engine, session: Session, staff: Staff, platform_url: str
+) -> None:
+    publish(engine, session, ("示范建设有限公司", CODE), ("张小三", None))
+    now = utcnow()
+    first = push_due(engine=engine, now=now)
+    assert (first.sent, first.retried) == (1, 1)
+    assert push_due(engine=engine, now=now).sent == 0  # the failed one waits for its back-off
+    later = push_due(engine=engine, now=now + dt.timedelta(minutes=5))
+    assert later.sent == 1
+    assert push_due(engine=engine, now=now + dt.timedelta(hours=1)).sent == 0
+    keys = [k for k, _, _ in _Platform.received]
+    assert len(keys) == len(set(keys)) == 2
+    for _, signature, body in _Platform.received:
+        assert signature == sign(body, "a-real-random-secret-for-tests")
+        assert json.loads(body)["record"]["JDRQ"] == "2026-02-28"
+    session.expire_all()
+    assert {d.status for d in session.exec(select(PlatformDocument)).all()} == {DocumentStatus.SENT}
+
+
+def test_push_does_nothing_without_url(engine: Engine, session: Session, staff: Staff) -> None:
+    publish(engine, session, ("示范建设有限公司", CODE))
+    assert push_due(engine=engine).skipped
+    assert session.exec(select(PlatformDocument)).one().status == DocumentStatus.PENDING
