@@ -87,12 +87,16 @@ def apply_event(
     idempotency_key: str | None = None,
     deadline_days: int | None = None,
     now: dt.datetime | None = None,
+    keep_stage: bool = False,
 ) -> CaseEvent | None:
     """Fire ``event`` on ``case`` as ``actor``; returns the audit event, or None when ``idempotency_key``
     shows the event was already applied (a flow re-run is not an error).
 
     Raises NotPermitted / TransitionNotAllowed from the lifecycle table, and Conflict when
     ``expected_version`` is stale or another transaction changed the case first.
+
+    ``keep_stage`` moves the state without starting a new stage (pausing and resuming a complaint: the
+    paused stage keeps its clock, warnings and extension; the caller moves its deadline).
     """
     lifecycle = lifecycle_of(case)
     transition = lifecycle.fire(case.state, event, actor.role)
@@ -108,7 +112,7 @@ def apply_event(
     to_state = lifecycle.target_of(transition, from_state, getattr(case, "paused_from_state", None))
     moment = now or dt.datetime.now(dt.UTC)
     _bump_version(session=session, case=case, to_state=to_state, now=moment)
-    if to_state != from_state:
+    if to_state != from_state and not keep_stage:
         _start_stage(
             case=case,
             lifecycle=lifecycle,

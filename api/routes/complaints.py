@@ -1,7 +1,200 @@
-"""Routes: complaints (filled in by the feature that owns them)."""
+"""Routes: complaints (政府违约失信投诉) and their public tracking.
 
-from __future__ import annotations
+Thin: parse, call ``models.complaints``, commit, shape the answer. Each action has its own route and body
+model (generated from ``ACTION_BODIES``), so the OpenAPI page documents every body and FastAPI answers an
+invalid one with 422 and field messages.
+"""
 
-from fastapi import APIRouter
+# No ``from __future__ import annotations`` here: the action routes are built in a loop, and FastAPI must
+# see each body model as a real class, not as a string naming a loop variable.
 
-router = APIRouter()
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Body, Query
+from pydantic import BaseModel, Field
+
+from api.deps import ActorDep, CalendarDep, ClockDep, SessionDep, TodayDep, require_roles
+from models import complaints as service
+from models.audit import CaseEventPublic
+from models.complaint import Channel, ComplaintCreate, ComplaintPublic
+from models.lifecycle import COMPLAINT, ComplaintState, Role
+
+router = APIRouter(tags=["投诉"])
+
+
+# The created complaint, with the tracking password shown this once.
+class ComplaintCreated(ComplaintPublic):
+    tracking_password: str = Field(description="投诉人查询密码，仅显示这一次，请告知投诉人")
+
+
+# One page of the list; pass ``next_cursor`` as ``after`` for the next page (null: no more).
+class ComplaintPage(BaseModel):
+    items: list[ComplaintPublic]
+    next_cursor: int | None
+
+
+# One action the caller may take now.
+class ActionInfo(BaseModel):
+    event: str
+    label: str
+    fields: list[str] = Field(description="该操作请求体的字段（另可带 expected_version、note）")
+
+
+# Input of the public lookup.
+class TrackRequest(BaseModel):
+    number: str = Field(min_length=1, max_length=20, description="投诉编号")
+    password: str = Field(min_length=1, max_length=32, description="登记时告知的查询密码")
+
+
+def _public(complaint: Any) -> ComplaintPublic:
+    return ComplaintPublic.model_validate(complaint, from_attributes=True)
+
+
+@router.post(
+    "/complaints",
+    status_code=201,
+    response_model=ComplaintCreated,
+    summary="登记投诉",
+    dependencies=[require_roles(Role.INTAKE, Role.SUPERVISOR)],
+)
+def create_complaint(
+    data: ComplaintCreate, session: SessionDep, actor: ActorDep, today: TodayDep, calendar: CalendarDep
+) -> ComplaintCreated:
+    complaint, password = service.register_complaint(
+        session=session, data=data, actor=actor, today=today, calendar=calendar
+    )
+    session.commit()
+    return ComplaintCreated.model_validate({**_public(complaint).model_dump(), "tracking_password": password})
+
+
+@router.get("/complaints", response_model=ComplaintPage, summary="投诉列表（筛选、分页）")
+def list_complaints(
+    session: SessionDep,
+    actor: ActorDep,
+    today: TodayDep,
+    state: ComplaintState | None = Query(None, description="状态"),
+    department: str | None = Query(None, description="部门代码（承办或被投诉）"),
+    due_before: dt.date | None = Query(None, description="办理期限不晚于此日期"),
+    overdue: bool | None = Query(None, description="true：只看已超期；false：只看未超期"),
+    channel: Channel | None = Query(None, description="受理渠道"),
+    q: str | None = Query(None, max_length=100, description="在编号、摘要、投诉人中搜索"),
+    after: int | None = Query(None, description="上一页返回的 next_cursor"),
+    limit: int = Query(50, ge=1, le=200, description="每页条数"),
+) -> ComplaintPage:
+    filters = service.ComplaintFilter(
+        state=state,
+        department_code=department,
+        due_before=due_before,
+        overdue=overdue,
+        channel=channel,
+        q=q,
+        after=after,
+        limit=limit,
+    )
+    rows, cursor = service.list_complaints(session=session, actor=actor, filters=filters, today=today)
+    return ComplaintPage(items=[_public(r) for r in rows], next_cursor=cursor)
+
+
+@router.get("/complaints/{complaint_id}", response_model=ComplaintPublic, summary="投诉详情")
+def get_complaint(complaint_id: int, session: SessionDep, actor: ActorDep) -> ComplaintPublic:
+    return _public(service.get_complaint(session=session, complaint_id=complaint_id, actor=actor))
+
+
+@router.get(
+    "/complaints/{complaint_id}/events", response_model=list[CaseEventPublic], summary="办理过程（时间线）"
+)
+def get_events(complaint_id: int, session: SessionDep, actor: ActorDep) -> list[CaseEventPublic]:
+    complaint = service.get_complaint(session=session, complaint_id=complaint_id, actor=actor)
+    return service.timeline(session=session, complaint=complaint)
+
+
+@router.get("/complaints/{complaint_id}/actions", response_model=list[ActionInfo], summary="当前可执行的操作")
+def get_actions(complaint_id: int, session: SessionDep, actor: ActorDep) -> list[ActionInfo]:
+    complaint = service.get_complaint(session=session, complaint_id=complaint_id, actor=actor)
+    return [
+        ActionInfo(event=t.event, label=t.label, fields=service.body_fields(t.event))
+        for t in service.available_actions(session=session, complaint=complaint, actor=actor)
+    ]
+
+
+def _act(
+    complaint_id: int,
+    action: str,
+    body: service.ActionBody,
+    session: Any,
+    actor: Any,
+    today: dt.date,
+    calendar: Any,
+) -> ComplaintPublic:
+    complaint = service.act(
+        session=session,
+        complaint_id=complaint_id,
+        action=action,
+        body=body,
+        actor=actor,
+        today=today,
+        calendar=calendar,
+    )
+    session.commit()
+    return _public(complaint)
+
+
+def _action_route(action: str, model: type[service.ActionBody]) -> Callable[..., ComplaintPublic]:
+    # A body with required fields must be sent; one without may be omitted.
+    required = any(f.is_required() for f in model.model_fields.values())
+    default = Body(...) if required else Body(default_factory=model)
+
+    def endpoint(
+        complaint_id: int,
+        session: SessionDep,
+        actor: ActorDep,
+        today: TodayDep,
+        calendar: CalendarDep,
+        body: model = default,  # type: ignore[valid-type]
+    ) -> ComplaintPublic:
+        return _act(complaint_id, action, body, session, actor, today, calendar)
+
+    endpoint.__name__ = f"complaint_{action}"
+    return endpoint
+
+
+for _action, _model in service.ACTION_BODIES.items():
+    _transition = COMPLAINT.transition(_action)
+    router.add_api_route(
+        f"/complaints/{{complaint_id}}/actions/{_action}",
+        _action_route(_action, _model),
+        methods=["POST"],
+        response_model=ComplaintPublic,
+        summary=f"{_transition.label}（{_action}）",
+        description=f"操作“{_transition.label}”。状态不允许→409（含当前状态与可执行操作）；角色不允许→403；"
+        "他部门案件→404；请求体无效→422；expected_version 过期→409。",
+    )
+
+
+@router.post(
+    "/complaints/{complaint_id}/actions/{action}",
+    response_model=ComplaintPublic,
+    summary="执行其他操作（系统操作或未知操作将被拒绝）",
+)
+def other_action(
+    complaint_id: int,
+    action: str,
+    session: SessionDep,
+    actor: ActorDep,
+    today: TodayDep,
+    calendar: CalendarDep,
+    body: service.ActionBody = Body(default_factory=service.ActionBody),
+) -> ComplaintPublic:
+    return _act(complaint_id, action, body, session, actor, today, calendar)
+
+
+@router.post(
+    "/public/complaints/track",
+    response_model=service.TrackingResult,
+    summary="投诉人查询办理进度（无需登录）",
+    tags=["公众"],
+)
+def track_complaint(data: TrackRequest, session: SessionDep, clock: ClockDep) -> service.TrackingResult:
+    return service.track(session=session, number=data.number, password=data.password, clock=clock)

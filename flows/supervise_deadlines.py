@@ -1,0 +1,45 @@
+"""Supervise complaint deadlines: yellow/red warnings, then 催办 → 督办 → 提级.
+
+Runs every 15 minutes (Asia/Shanghai). Each step is an audit event keyed by case, stage and step, so a
+second or concurrent run adds nothing, and a run after an outage catches up on every step still due. On a
+non-working day nothing new is due. The flow queries ids and hands them to one task per batch; each task
+opens its own session and calls ``models.complaints.supervise_batch`` with the system actor.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from prefect import flow, get_run_logger, task
+
+from flows._runtime import batched, current_run_id
+from models.calendar import load_calendar
+from models.clock import Clock
+from models.complaints import supervise_batch, supervision_ids
+from models.db import session_scope
+from models.settings import get_settings
+from models.workflow import Actor
+
+SCHEDULE = {"cron": "*/15 * * * *", "timezone": "Asia/Shanghai"}
+
+
+@task(name="supervise-deadlines-batch")
+def supervise_ids(ids: list[int], today: dt.date, flow_run_id: str | None) -> int:
+    """Apply the due steps to one batch of complaints; returns how many steps were applied."""
+    with session_scope() as session:
+        calendar = load_calendar(session=session)
+        return supervise_batch(
+            session=session, ids=ids, actor=Actor.system(flow_run_id), today=today, calendar=calendar
+        )
+
+
+@flow(name="supervise_deadlines")
+def supervise_deadlines(as_of: dt.date | None = None) -> int:
+    """Warn and chase every open complaint stage against its deadline; returns the steps applied."""
+    today = as_of or Clock.from_settings().today()
+    with session_scope() as session:
+        ids = supervision_ids(session=session)
+    run_id = current_run_id()
+    applied = sum(supervise_ids(batch, today, run_id) for batch in batched(ids, get_settings().batch_size))
+    get_run_logger().info("时限督办 %s：%s 项", today, applied)
+    return applied
