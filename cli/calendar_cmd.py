@@ -18,6 +18,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from models.calendar import DayChange, diff_notice, load_calendar, parse_year_file, save_year_notice
 from models.db import session_scope
 from models.errors import Conflict, DomainError
+from models.publication import recompute_publication_days
+from models.workflow import Actor
+
+SYSTEM = Actor.system()  # pledges' publication days follow the calendar
 
 app = typer.Typer(
     name="calendar",
@@ -124,6 +128,7 @@ def load(
                 "预览之后日历已被他人修改，本次未载入；请重新运行 load 查看最新差异 "
                 "(calendar changed since the preview; nothing stored)"
             )
+        recompute_publication_days(session=session, calendar=load_calendar(session=session), actor=SYSTEM)
     console.print(f"已载入 {notice.year} 年节假日安排，{len(changes)} 天有变化；日历版本 {version}")
 
 

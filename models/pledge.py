@@ -6,7 +6,7 @@ import datetime as dt
 from enum import StrEnum
 
 from pydantic import EmailStr
-from sqlalchemy import Column, UniqueConstraint
+from sqlalchemy import Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.clock import utcnow
@@ -50,6 +50,9 @@ class Pledge(PledgeBase, table=True):
     __table_args__ = (
         UniqueConstraint("year", "seq", name="uq_pledge_year_seq"),
         UniqueConstraint("import_key", name="uq_pledge_import_key"),
+        # The sweep's candidate scans (state + date) over a million open pledges stay index-only.
+        Index("ix_pledge_state_publication_day", "state", "publication_day"),
+        Index("ix_pledge_state_deadline", "state", "deadline"),
     )
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=20, unique=True, index=True)

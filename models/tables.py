@@ -11,6 +11,7 @@ from models.complaint import CategoryRule, Complaint, ComplaintAssignment
 from models.numbering import CaseCounter
 from models.org import Department, User
 from models.outbox import Notification
+from models.platform import PlatformDocument
 from models.pledge import Pledge, PledgeEvidence
 
 metadata = SQLModel.metadata
@@ -24,6 +25,7 @@ __all__ = [
     "ComplaintAssignment",
     "Department",
     "Notification",
+    "PlatformDocument",
     "Pledge",
     "PledgeEvidence",
     "PublishedBreach",

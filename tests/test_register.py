@@ -63,7 +63,8 @@ def test_register_filters_masking_and_keyset(
     assert len(by_name) == 2
     by_code = client.get("/api/v1/public/breaches", params={"credit_code": CODE}).json()["items"]
     assert [i["XDR_MC"] for i in by_code] == ["示范建设有限公司"]
-    assert by_code[0]["JDRQ"] == "2026-02-28" and by_code[0]["GSJZQ"] == "2027-02-28"
+    assert by_code[0]["JDRQ"] == "2026-02-28"
+    assert by_code[0]["GSJZQ"] == "2027-02-28"
     assert client.get("/api/v1/public/breaches", params={"department": "D02"}).json()["items"] == []
     assert len(client.get("/api/v1/public/breaches", params={"department": "D01"}).json()["items"]) == 4
     assert client.get("/api/v1/public/breaches", params={"date_from": "2026-03-01"}).json()["items"] == []

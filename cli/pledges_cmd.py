@@ -1,0 +1,107 @@
+"""`shouxin pledges import FILE` and `shouxin sweep`: bulk import of pledges, and the pledge sweep
+(the same steps as the ``publish_breaches`` flow, run in this process without a Prefect server)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlmodel import Session
+
+from models.calendar import load_calendar
+from models.clock import Clock
+from models.db import get_engine
+from models.errors import DomainError
+from models.lifecycle import Role
+from models.pledges import ImportReport, import_pledges, read_import_file
+from models.publication import STEP_LABELS
+from models.publication import sweep as run_sweep
+from models.workflow import Actor
+
+app = typer.Typer(help="告知承诺：批量导入", no_args_is_help=True)
+console = Console()
+
+
+def _fail(message: str) -> None:
+    print(f"错误: {' '.join(message.split())}", file=sys.stderr)
+    raise typer.Exit(1)
+
+
+@app.command("import")
+def import_file(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV（UTF-8）或 XLSX 文件"),
+    authority: str | None = typer.Option(None, "--authority", help="文件中未填部门代码时使用的部门代码"),
+) -> None:
+    """导入承诺：正确的行导入，错误的行逐行报告（行号、列、原因）；有错误行时退出码为 1。"""
+    try:
+        rows = list(read_import_file(file.read_bytes(), file.name))
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        with progress, Session(get_engine(), expire_on_commit=False) as session:
+            task = progress.add_task("校验并导入", total=len(rows))
+
+            def tracked() -> Iterator[tuple[int, dict[str, Any]]]:
+                for item in rows:
+                    progress.advance(task)
+                    yield item
+
+            report = import_pledges(
+                session=session,
+                rows=tracked(),
+                actor=Actor(name=f"批量导入（{file.name}）", role=Role.ADMIN),
+                source_name=file.name,
+                today=Clock.from_settings().today(),
+                calendar=load_calendar(session=session),
+                default_authority=authority,
+            )
+    except DomainError as exc:
+        _fail(exc.message)
+        return
+    _print_report(report)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+def _print_report(report: ImportReport) -> None:
+    console.print(
+        f"{report.source}：共 {report.total} 行，导入 {report.imported} 行，"
+        f"已导入过 {report.already_imported} 行，错误 {report.failed_rows} 行"
+    )
+    if report.errors:
+        table = Table("行号", "列", "原因", title="错误明细（这些行未导入，修改后可重新导入整个文件）")
+        for error in report.errors:
+            table.add_row(str(error.row), error.column, error.message)
+        console.print(table)
+
+
+def sweep(
+    as_of: dt.datetime | None = typer.Option(
+        None, "--as-of", formats=["%Y-%m-%d"], help="按此日期巡检（补跑、演练）"
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="只统计将发生的操作，不写入"),
+) -> None:
+    """承诺巡检：标记逾期、预警、提醒，并公示到达第 N 个工作日仍未履约的承诺。"""
+    today = as_of.date() if as_of else Clock.from_settings().today()
+    try:
+        report = run_sweep(engine=get_engine(), today=today, actor=Actor.system(), dry_run=dry_run)
+    except DomainError as exc:
+        _fail(exc.message)
+        return
+    table = Table(
+        "步骤", "数量", title=f"承诺巡检 {today.isoformat()}{'（演练，未写入）' if dry_run else ''}"
+    )
+    for step, done in report.counts.items():
+        table.add_row(STEP_LABELS.get(step, step), str(done))
+    console.print(table)

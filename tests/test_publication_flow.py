@@ -1,0 +1,98 @@
+"""The calendar-change recompute, the CLI (import, sweep) and one run of the real Prefect flow."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import typer
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, select
+from typer.testing import CliRunner
+
+from models.accounts import import_departments
+from models.audit import CaseEvent
+from models.breach import PublishedBreach
+from models.calendar import load_calendar, parse_year_file, save_year_notice
+from models.db import get_engine
+from models.pledge import Pledge
+from models.publication import recompute_publication_days
+from models.workflow import Actor
+from tests.conftest import DEPARTMENTS, Staff
+from tests.test_pledges import CSV
+from tests.test_publication import new_pledge
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_pending_publication_day_computed_when_year_loaded(session: Session, staff: Staff) -> None:
+    pledge = new_pledge(session, dt.date(2026, 12, 28))
+    assert pledge.publication_day is None
+    notice = parse_year_file(ROOT / "docs" / "calendar-example-2027.json")
+    save_year_notice(session=session, notice=notice, loaded_by="test")
+    calendar = load_calendar(session=session)
+    assert recompute_publication_days(session=session, calendar=calendar, actor=Actor.system()) == 1
+    session.commit()
+    session.expire_all()
+    pledge = session.get(Pledge, pledge.id)  # type: ignore[assignment]
+    assert pledge.publication_day == calendar.nth_working_day_after(dt.date(2026, 12, 28), 7)
+    assert pledge.calendar_version == calendar.version
+    event = session.exec(select(CaseEvent).where(CaseEvent.event == "recompute")).one()
+    assert event.data["old"] is None
+    assert event.data["calendar_version"] == calendar.version
+    assert recompute_publication_days(session=session, calendar=calendar, actor=Actor.system()) == 0
+
+
+@pytest.fixture
+def cli_db() -> Engine:
+    engine = get_engine()
+    SQLModel.metadata.create_all(engine)
+    with Session(engine) as session:
+        import_departments(session=session, items=DEPARTMENTS)
+        session.commit()
+    return engine
+
+
+def _app() -> typer.Typer:
+    from cli.pledges_cmd import app, sweep
+
+    app.command("sweep")(sweep)
+    return app
+
+
+def test_cli_import_and_sweep(cli_db: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from models.settings import get_settings
+
+    monkeypatch.setenv("SHOUXIN_TODAY", "2026-03-02")
+    get_settings.cache_clear()
+    path = tmp_path / "p.csv"
+    path.write_text(CSV.replace("2026-04-30", "2026-02-12"), encoding="utf-8")
+    runner = CliRunner()
+    result = runner.invoke(_app(), ["import", str(path)])
+    assert result.exit_code == 1, result.output
+    assert "导入 2 行" in result.output
+    assert "统一社会信用代码" in result.output
+    dry = runner.invoke(_app(), ["sweep", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "演练" in dry.output
+    with Session(cli_db) as session:
+        assert session.exec(select(PublishedBreach)).all() == []
+    done = runner.invoke(_app(), ["sweep", "--as-of", "2026-03-02"])
+    assert done.exit_code == 0, done.output
+    with Session(cli_db) as session:
+        assert len(session.exec(select(PublishedBreach)).all()) == 1  # the 2026-02-12 pledge
+
+
+@pytest.mark.prefect
+def test_real_flow_stamps_flow_run_id(cli_db: Engine, prefect_harness: None) -> None:
+    from flows.publish_breaches import publish_breaches
+
+    with Session(cli_db, expire_on_commit=False) as session:
+        new_pledge(session, dt.date(2026, 2, 12))
+    counts = publish_breaches(as_of=dt.date(2026, 3, 2))
+    assert counts["publish"] == 1
+    with Session(cli_db) as session:
+        event = session.exec(select(CaseEvent).where(CaseEvent.event == "publish")).one()
+        assert event.flow_run_id
+        assert event.actor_role == "system"
