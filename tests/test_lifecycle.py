@@ -1,0 +1,58 @@
+"""The lifecycle tables, exhaustively: every state × event × role of every case kind."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from models.errors import NotPermitted, TransitionNotAllowed
+from models.lifecycle import BREACH, COMPLAINT, PLEDGE, RESUME, Lifecycle, Role
+
+LIFECYCLES = [COMPLAINT, PLEDGE, BREACH]
+
+
+@pytest.mark.parametrize("lifecycle", LIFECYCLES, ids=lambda lc: lc.kind)
+def test_fire_and_available_agree_with_the_rows(lifecycle: Lifecycle) -> None:
+    for state, event, role in itertools.product(lifecycle.state_names, lifecycle.event_names, Role):
+        row = lifecycle.transition(event)
+        if role not in row.roles:
+            with pytest.raises(NotPermitted):
+                lifecycle.fire(state, event, role)
+        elif state not in row.sources:
+            with pytest.raises(TransitionNotAllowed) as refused:
+                lifecycle.fire(state, event, role)
+            assert refused.value.details["state"] == state
+            assert refused.value.details["allowed"] == [t.event for t in lifecycle.available(state, role)]
+        else:
+            assert lifecycle.fire(state, event, role) is row
+    for state, role in itertools.product(lifecycle.state_names, Role):
+        expected = [t for t in lifecycle.transitions if state in t.sources and role in t.roles]
+        assert lifecycle.available(state, role) == expected
+
+
+@pytest.mark.parametrize("lifecycle", LIFECYCLES, ids=lambda lc: lc.kind)
+def test_unknown_states_and_events_are_refused(lifecycle: Lifecycle) -> None:
+    with pytest.raises(TransitionNotAllowed):
+        lifecycle.fire(lifecycle.initial, "no_such_event", Role.SUPERVISOR)
+    with pytest.raises(TransitionNotAllowed):
+        lifecycle.fire("no_such_state", lifecycle.event_names[0], Role.SUPERVISOR)
+    with pytest.raises(TransitionNotAllowed):
+        lifecycle.available("no_such_state", Role.SUPERVISOR)
+
+
+@pytest.mark.parametrize("lifecycle", LIFECYCLES, ids=lambda lc: lc.kind)
+def test_terminal_states_offer_nothing_but_reopening(lifecycle: Lifecycle) -> None:
+    for spec in lifecycle.states:
+        if spec.terminal:
+            assert not spec.waiting_on
+            offered = {t.event for role in Role for t in lifecycle.available(spec.name, role)}
+            assert offered <= {"reopen"}
+
+
+def test_resume_returns_to_the_paused_state() -> None:
+    resume = COMPLAINT.transition("resume")
+    assert resume.target == RESUME
+    assert COMPLAINT.target_of(resume, "awaiting_complainant", "signed") == "signed"
+    with pytest.raises(TransitionNotAllowed):
+        COMPLAINT.target_of(resume, "awaiting_complainant", None)

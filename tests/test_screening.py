@@ -1,0 +1,146 @@
+"""Intake screening: duplicate and department suggestions, recorded on the case, never a silent move."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from models.accounts import department_by_code
+from models.audit import CaseEvent
+from models.calendar import WorkCalendar
+from models.complaint import Category, CategoryRule, Complaint, ComplaintCreate
+from models.complaints import RejectBody, RejectRoute, act, register_complaint, screen_batch, unscreened_ids
+from models.lifecycle import Role
+from models.workflow import Actor
+from tests.conftest import Staff
+
+INTAKE = Actor(name="受理员", role=Role.INTAKE)
+SYSTEM = Actor.system("run-9")
+
+
+def register(session: Session, calendar: WorkCalendar, today: dt.date, **fields: Any) -> Complaint:
+    data = {
+        "channel": "hotline",
+        "complainant_name": "某某公司",
+        "complainant_phone": "13800000000",
+        "category": "sme_arrears",
+        "summary": "工程款逾期未支付",
+        **fields,
+    }
+    complaint, _ = register_complaint(
+        session=session,
+        data=ComplaintCreate.model_validate(data),
+        actor=INTAKE,
+        today=today,
+        calendar=calendar,
+    )
+    session.commit()
+    return complaint
+
+
+def screen(session: Session, today: dt.date) -> int:
+    return screen_batch(session=session, ids=unscreened_ids(session=session), actor=SYSTEM, today=today)
+
+
+def test_duplicates_by_complainant_or_by_respondent_and_similar_summary(
+    session: Session, staff: Staff, calendar: WorkCalendar, today: dt.date
+) -> None:
+    first = register(session, calendar, today, respondent_department_code="D01")
+    same_phone = register(session, calendar, today, summary="完全不同的事情：招商奖励未兑现")
+    similar = register(
+        session, calendar, today, complainant_phone="13911111111", respondent_department_code="D01",
+        summary="工程款逾期一直未支付",
+    )  # fmt: skip
+    unrelated = register(
+        session, calendar, today, complainant_phone="13922222222", respondent_department_code="D01",
+        summary="招标文件设置不合理条件",
+    )  # fmt: skip
+    assert screen(session, today) == 4
+    session.expire_all()
+
+    def numbers(c: Complaint) -> list[tuple[str, str]]:
+        fresh = session.get(Complaint, c.id)
+        assert fresh is not None
+        return [(d["number"], d["reason"]) for d in fresh.suggestions["duplicates"]]
+
+    assert numbers(same_phone) == [(first.number, "同一投诉人")]
+    assert numbers(similar) == [(first.number, "同一被投诉单位且诉求相似")]
+    assert numbers(unrelated) == []
+    assert numbers(first) == [(same_phone.number, "同一投诉人"), (similar.number, "同一被投诉单位且诉求相似")]
+    # Suggestions only: nothing was merged or moved.
+    states = session.exec(select(Complaint.state)).all()
+    assert set(states) == {"registered"}
+
+
+def test_department_from_the_dispatch_catalogue_or_the_respondent(
+    session: Session, staff: Staff, calendar: WorkCalendar, today: dt.date
+) -> None:
+    finance = department_by_code(session=session, code="D02")
+    session.add(
+        CategoryRule(
+            category=Category.SME_ARREARS,
+            rectification_working_days=15,
+            keywords=["账款", "尾款"],
+            department_id=finance.id,
+        )
+    )
+    session.commit()
+    by_keyword = register(session, calendar, today, summary="拖欠货物账款三年未付")
+    by_respondent = register(
+        session, calendar, today, complainant_phone="139", respondent_department_code="D01"
+    )
+    nothing = register(
+        session, calendar, today, complainant_phone="137", category="other", summary="其他事项"
+    )
+    screen(session, today)
+    session.expire_all()
+    got = {
+        c.id: session.get(Complaint, c.id).suggestions["department"]
+        for c in (by_keyword, by_respondent, nothing)
+    }  # type: ignore[union-attr]
+    assert got[by_keyword.id] == {
+        "code": "D02",
+        "name": "市财政局",
+        "reason": "派单目录：拖欠中小企业账款，关键词 账款",
+    }
+    assert got[by_respondent.id] == {"code": "D01", "name": "市住房和城乡建设局", "reason": "被投诉单位"}
+    assert got[nothing.id] is None
+
+
+def test_screening_is_recorded_once_and_skips_cases_past_intake(
+    session: Session, staff: Staff, calendar: WorkCalendar, today: dt.date
+) -> None:
+    a = register(session, calendar, today)
+    b = register(session, calendar, today, complainant_phone="13700000000")
+    assert a.id is not None
+    assert b.id is not None
+    act(
+        session=session, complaint_id=b.id, action="reject", actor=INTAKE, today=today, calendar=calendar,
+        body=RejectBody(reason="已起诉", route=RejectRoute.LITIGATION),
+    )  # fmt: skip
+    session.commit()
+    assert unscreened_ids(session=session) == [a.id]
+    assert screen(session, today) == 1
+    assert screen(session, today) == 0
+    # Even a batch naming the case again (an overlapping run) records nothing twice.
+    assert screen_batch(session=session, ids=[a.id, b.id], actor=SYSTEM, today=today) == 0
+    session.expire_all()
+    [event] = session.exec(select(CaseEvent).where(CaseEvent.event == "suggest")).all()
+    assert (event.case_id, event.flow_run_id, event.idempotency_key) == (
+        a.id,
+        "run-9",
+        f"complaint:{a.id}:suggest",
+    )
+    assert event.data["duplicates"] == []
+    fresh = session.get(Complaint, a.id)
+    assert fresh is not None
+    assert fresh.screened is True
+    assert fresh.version == 2
+    assert (
+        session.exec(
+            select(CaseEvent).where(col(CaseEvent.case_id) == b.id, CaseEvent.event == "suggest")
+        ).all()
+        == []
+    )
