@@ -7,7 +7,7 @@ import datetime as dt
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -29,7 +29,7 @@ app = typer.Typer(help="告知承诺：批量导入", no_args_is_help=True)
 console = Console()
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     print(f"错误: {' '.join(message.split())}", file=sys.stderr)
     raise typer.Exit(1)
 
@@ -86,22 +86,40 @@ def _print_report(report: ImportReport) -> None:
         console.print(table)
 
 
+def _sweep_without_prefect(today: dt.date, dry_run: bool) -> dict[str, int]:
+    try:
+        report = run_sweep(engine=get_engine(), today=today, actor=Actor.system(), dry_run=dry_run)
+    except DomainError as exc:
+        _fail(exc.message)
+    return dict(report.counts)
+
+
 def sweep(
     as_of: dt.datetime | None = typer.Option(
         None, "--as-of", formats=["%Y-%m-%d"], help="按此日期巡检（补跑、演练）"
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="只统计将发生的操作，不写入"),
+    no_prefect: bool = typer.Option(
+        False,
+        "--no-prefect",
+        help="不经 Prefect 直接执行同一服务（Prefect 不可用时的应急手段；不记录 flow-run id）",
+    ),
 ) -> None:
     """承诺巡检：标记逾期、预警、提醒，并公示到达第 N 个工作日仍未履约的承诺。"""
     today = as_of.date() if as_of else Clock.from_settings().today()
-    try:
-        report = run_sweep(engine=get_engine(), today=today, actor=Actor.system(), dry_run=dry_run)
-    except DomainError as exc:
-        _fail(exc.message)
-        return
+    if no_prefect:
+        counts = _sweep_without_prefect(today, dry_run)
+    else:
+        from flows.publish_breaches import publish_breaches
+
+        try:
+            counts = publish_breaches(as_of=today, dry_run=dry_run)
+        except DomainError as exc:
+            _fail(exc.message)
+            return
     table = Table(
         "步骤", "数量", title=f"承诺巡检 {today.isoformat()}{'（演练，未写入）' if dry_run else ''}"
     )
-    for step, done in report.counts.items():
+    for step, done in counts.items():
         table.add_row(STEP_LABELS.get(step, step), str(done))
     console.print(table)

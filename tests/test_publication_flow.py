@@ -61,7 +61,10 @@ def _app() -> typer.Typer:
     return app
 
 
-def test_cli_import_and_sweep(cli_db: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.prefect
+def test_cli_import_and_sweep(
+    cli_db: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefect_harness: None
+) -> None:
     from models.settings import get_settings
 
     monkeypatch.setenv("SHOUXIN_TODAY", "2026-03-02")
@@ -82,6 +85,12 @@ def test_cli_import_and_sweep(cli_db: Engine, tmp_path: Path, monkeypatch: pytes
     assert done.exit_code == 0, done.output
     with Session(cli_db) as session:
         assert len(session.exec(select(PublishedBreach)).all()) == 1  # the 2026-02-12 pledge
+        # `shouxin sweep` runs the Prefect flow, so its events carry the flow-run id.
+        assert session.exec(select(CaseEvent).where(CaseEvent.event == "publish")).one().flow_run_id
+    again = runner.invoke(_app(), ["sweep", "--as-of", "2026-03-03", "--no-prefect"])
+    assert again.exit_code == 0, again.output
+    with Session(cli_db) as session:
+        assert len(session.exec(select(PublishedBreach)).all()) == 1
 
 
 @pytest.mark.prefect
