@@ -484,3 +484,21 @@ def test_two_handlers_at_once_one_wins(tmp_path: Path, clock: Clock) -> None:
         assert complaint is not None
         assert (complaint.state, complaint.version) == ("signed", 4)
     engine.dispose()
+
+
+def test_supervisor_can_chase_by_hand(client: TestClient, staff: Staff, session: Session) -> None:
+    cid = dispatched_and_signed(client, staff)
+    act(client, staff, "handler", cid, "remind", status=403)
+    c = act(client, staff, "supervisor", cid, "escalate", note="多次催办未果")
+    assert c["escalation_level"] == 3
+    complaint = get(session, cid)
+    assert (
+        complaint.escalated_to_department_id
+        == session.exec(select(Department.id).where(Department.code == "D00")).one()
+    )
+    notices = [m for m in mails(session, cid) if m[0] in ("supervision_notice", "escalation_alert")]
+    assert notices == [
+        ("supervision_notice", "市住房和城乡建设局"),
+        ("supervision_notice", "市发展和改革委员会"),
+        ("escalation_alert", "督办员老李"),
+    ]

@@ -96,10 +96,7 @@ def test_department_from_the_dispatch_catalogue_or_the_respondent(
     )
     screen(session, today)
     session.expire_all()
-    got = {
-        c.id: session.get(Complaint, c.id).suggestions["department"]
-        for c in (by_keyword, by_respondent, nothing)
-    }  # type: ignore[union-attr]
+    got = {c.id: c.suggestions["department"] for c in session.exec(select(Complaint)).all()}
     assert got[by_keyword.id] == {
         "code": "D02",
         "name": "市财政局",
