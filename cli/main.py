@@ -137,10 +137,21 @@ def departments_list() -> None:
 @domain_errors
 def demo() -> None:
     """载入演示数据（部门、各角色用户、若干投诉与承诺），可重复执行。"""
-    from models.demo import seed_demo
+    from models.calendar import load_calendar
+    from models.clock import Clock
+    from models.demo import seed_demo, seed_demo_cases
+    from models.errors import OutOfCalendarCoverage
 
     with session_scope() as session:
         tokens = seed_demo(session=session)
+    today = Clock.from_settings().today()
+    try:
+        with session_scope() as session:
+            cases = seed_demo_cases(session=session, today=today, calendar=load_calendar(session=session))
+        if cases:
+            console.print(f"已创建演示案件：{', '.join(cases)}")
+    except OutOfCalendarCoverage as exc:
+        console.print(f"[yellow]未创建演示案件：{exc.message}[/yellow]")
     table = Table("角色", "用户", "令牌 (Authorization: Bearer …)")
     for role, name, token in tokens:
         table.add_row(role, name, token)

@@ -6,11 +6,21 @@ exist only in databases where someone ran `shouxin demo`, never in a production 
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
+
 from sqlmodel import Session, select
 
 from models.accounts import hash_token, import_departments
+from models.calendar import WorkCalendar
+from models.complaint import Category, Channel, Complaint, ComplaintCreate
+from models.complaints import ActionBody, DispatchBody, OrderRectificationBody, act, register_complaint
 from models.lifecycle import Role
 from models.org import Department, DepartmentCreate, DepartmentLevel, User
+from models.pledge import Pledge, PledgeCreate, PledgorKind
+from models.pledges import register_pledge
+from models.uscc import make_credit_code
+from models.workflow import Actor
 
 C, K, Z = DepartmentLevel.CITY, DepartmentLevel.COUNTY, DepartmentLevel.ZONE
 
@@ -86,3 +96,148 @@ def seed_demo(*, session: Session) -> list[tuple[str, str, str]]:
         printed.append((str(role), name, token))
     session.flush()
     return printed
+
+
+def seed_demo_cases(*, session: Session, today: dt.date, calendar: WorkCalendar) -> list[str]:
+    """A few complaints and pledges in different states, once (skipped when any case exists).
+
+    Dates are relative to ``today`` so the sweep and the supervision flow have something to do.
+    """
+    if session.exec(select(Complaint.id)).first() or session.exec(select(Pledge.id)).first():
+        return []
+    users = {u.name: u for u in session.exec(select(User)).all()}
+
+    def actor(name: str) -> Actor:
+        u = users[name]
+        return Actor(name=u.name, role=u.role, id=u.id, department_id=u.department_id)
+
+    intake, zjj = actor("12345热线受理员"), actor("住建局经办人")
+    created: list[str] = []
+    for data, steps in _demo_complaints():
+        complaint, _password = register_complaint(
+            session=session, data=data, actor=intake, today=today, calendar=calendar
+        )
+        for who, action, body in steps:
+            assert complaint.id is not None
+            act(
+                session=session,
+                complaint_id=complaint.id,
+                action=action,
+                body=body,
+                actor=actor(who) if who != "intake" else intake,
+                today=today,
+                calendar=calendar,
+            )
+        created.append(complaint.number)
+    for kind, name, body17, matter, obligation, days in _DEMO_PLEDGES:
+        pledge = register_pledge(
+            session=session,
+            data=PledgeCreate(
+                pledgor_kind=kind,
+                pledgor_name=name,
+                pledgor_credit_code=make_credit_code(body17) if body17 else None,
+                pledgor_email="contact@demo-enterprise.cn",
+                matter=matter,
+                obligation=obligation,
+                deadline=today + dt.timedelta(days=days),
+                authority_code="ZJJ",
+                legal_basis="《国务院办公厅关于全面推行证明事项和涉企经营许可事项告知承诺制的指导意见》（国办发〔2020〕42号）",
+            ),
+            actor=zjj,
+            today=today,
+            calendar=calendar,
+        )
+        created.append(pledge.number)
+    session.commit()
+    return created
+
+
+def _demo_complaints() -> list[tuple[ComplaintCreate, list[tuple[str, str, ActionBody]]]]:
+    email = "demo-complainant@example.com"
+    return [
+        (
+            ComplaintCreate(
+                channel=Channel.HOTLINE,
+                complainant_name="示范建工集团有限公司",
+                complainant_phone="13800138000",
+                category=Category.SME_ARREARS,
+                respondent_department_code="ZJJ",
+                amount=Decimal("1250000.00"),
+                summary="市住建局拖欠保障房项目工程款",
+                description="2024年竣工验收后，尾款至今未支付。",
+                complainant_email=email,
+            ),
+            [],
+        ),
+        (
+            ComplaintCreate(
+                channel=Channel.WINDOW,
+                complainant_name="示范软件科技有限公司",
+                complainant_phone="13900139000",
+                category=Category.PROCUREMENT,
+                respondent_department_code="CZJ",
+                summary="政府采购项目验收合格后未按合同付款",
+                description="合同约定验收后30日内付款。",
+                complainant_email=email,
+            ),
+            [
+                ("intake", "accept", ActionBody()),
+                (
+                    "intake",
+                    "dispatch",
+                    DispatchBody(lead_department_code="CZJ", assisting_department_codes=["SPJ"]),
+                ),
+            ],
+        ),
+        (
+            ComplaintCreate(
+                channel=Channel.WEBSITE,
+                complainant_name="示范新材料股份有限公司",
+                complainant_phone="13700137000",
+                category=Category.NEW_OFFICIAL_OLD_DEBT,
+                respondent_department_code="ZJJ",
+                summary="招商引资承诺的厂房配套补贴因领导调整未兑现",
+                complainant_email=email,
+            ),
+            [
+                ("intake", "accept", ActionBody()),
+                ("intake", "dispatch", DispatchBody(lead_department_code="ZJJ")),
+                ("住建局经办人", "sign_for", ActionBody()),
+                ("发改委经办人", "verify_true", ActionBody()),  # the competent department verifies
+                (
+                    "发改委经办人",
+                    "order_rectification",
+                    OrderRectificationBody(requirements="按原协议兑现补贴"),
+                ),
+            ],
+        ),
+    ]
+
+
+# (kind, name, credit code body (17 chars) or None, matter, obligation, deadline relative to today in days)
+_DEMO_PLEDGES = [
+    (
+        PledgorKind.ENTERPRISE,
+        "示范建设工程有限公司",
+        "91110000MA01ABCD1",
+        "建筑工程施工许可证",
+        "施工图审查合格书",
+        30,
+    ),
+    (
+        PledgorKind.ENTERPRISE,
+        "示范置业发展有限公司",
+        "91110000MA01EFGH2",
+        "建筑工程施工许可证",
+        "建设工程规划许可证",
+        -14,
+    ),
+    (
+        PledgorKind.ENTERPRISE,
+        "示范物流有限公司",
+        "91110000MA01JKLM3",
+        "道路货物运输经营许可证",
+        "车辆年审合格证明",
+        -3,
+    ),
+]
