@@ -288,7 +288,7 @@ def register_complaint(
         event,
         "complaint_received",
         channel_label=CHANNEL_LABELS[complaint.channel],
-        tracking_url=f"{TRACKING_PATH}?number={number}",
+        tracking_url=f"{get_settings().public_base_url.rstrip('/')}{TRACKING_PATH}?number={number}",
         received_on=today.isoformat(),
     )
     return complaint, password

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     smtp_tls: bool = False
     smtp_timeout_seconds: float = 10.0
     mail_from: str = "守信平台 <noreply@shouxin.local>"
+    # Where the public reaches this system; used in links inside mails (e.g. the case-tracking page).
+    public_base_url: str = "http://127.0.0.1:8000"
     # The signing organisation (落款) on every notice.
     issuer_name: str = "XX市社会信用体系建设领导小组办公室"
     # When set, `make run` starts a local SMTP sink on smtp_host:smtp_port that stores messages here.
