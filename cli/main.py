@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import select
 
-from cli import calendar_cmd, flows_cmd, notifications_cmd, pledges_cmd
+from cli import audit_cmd, calendar_cmd, flows_cmd, notifications_cmd, pledges_cmd
 from models.accounts import create_user, import_departments, read_department_file
 from models.db import get_engine, session_scope
 from models.errors import DomainError
@@ -32,6 +32,9 @@ app.add_typer(flows_cmd.app, name="flows")
 app.add_typer(notifications_cmd.app, name="notifications")
 app.add_typer(pledges_cmd.app, name="pledges")
 app.command("sweep")(pledges_cmd.sweep)
+app.add_typer(audit_cmd.app, name="audit")
+app.command("backup")(audit_cmd.backup)
+app.command("restore")(audit_cmd.restore)
 docs_app = typer.Typer(help="文档", no_args_is_help=True)
 app.add_typer(docs_app, name="docs")
 
