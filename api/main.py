@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from api import errors
-from api.routes import admin, complaints, health, pledges, public, tasks
+from api.routes import admin, complaints, evidence, government_credit, health, pledges, public, tasks
 from models.clock import Clock
 from models.db import get_engine
 from models.schema import check_up_to_date
@@ -39,6 +39,6 @@ def create_app(
     app.state.engine = engine
     app.state.clock = clock or Clock.from_settings()
     errors.install(app)
-    for module in (health, complaints, tasks, pledges, public, admin):
+    for module in (health, complaints, tasks, pledges, evidence, public, government_credit, admin):
         app.include_router(module.router, prefix=API_PREFIX)
     return app

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from models.audit import CaseEvent, CaseEventPublic
+from models.breach import Severity
 from models.calendar import WorkCalendar
 from models.clock import Clock
 from models.complaint import (
@@ -36,6 +37,7 @@ from models.complaint import (
     ComplaintCreate,
 )
 from models.errors import Conflict, DomainError, NotFound, NotPermitted, ValidationFailed
+from models.government_credit import record_breach
 from models.lifecycle import COMPLAINT, Role, Transition
 from models.lifecycle import ComplaintState as CS
 from models.numbering import COMPLAINT_PREFIX, reserve_numbers
@@ -147,6 +149,10 @@ class ReportRectificationBody(ActionBody):
     attachments: list[str] = Field(default_factory=list, max_length=20)
 
 
+class ConfirmBreachBody(ReasonBody):
+    severity: Severity = Field(default=Severity.GENERAL, description="失信程度（轻微、一般、严重）")
+
+
 class ReplyBody(ActionBody):
     reply_text: str = Field(min_length=2, max_length=4000, description="答复内容")
 
@@ -176,7 +182,7 @@ ACTION_BODIES: dict[str, type[ActionBody]] = {
     "report_rectification": ReportRectificationBody,
     "accept_rectification": OptionalReasonBody,
     "send_back": ReasonBody,
-    "confirm_breach": ReasonBody,
+    "confirm_breach": ConfirmBreachBody,
     "reply": ReplyBody,
     "close": CloseBody,
     "redo": ReasonBody,
@@ -640,8 +646,23 @@ def _review(ctx: _Ctx, action: str, body: ActionBody) -> None:
 
 
 def _confirm_breach(ctx: _Ctx, action: str, body: ActionBody) -> None:
-    assert isinstance(body, ReasonBody)
-    ctx.fire(action, body, note=body.reason, department_id=ctx.case.lead_department_id)
+    assert isinstance(body, ConfirmBreachBody)
+    record = record_breach(
+        session=ctx.session,
+        complaint=ctx.case,
+        reason=body.reason,
+        severity=body.severity,
+        actor=ctx.actor,
+        today=ctx.today,
+    )
+    ctx.fire(
+        action,
+        body,
+        note=body.reason,
+        department_id=ctx.case.lead_department_id,
+        credit_record_id=record.id,
+        severity=str(body.severity),
+    )
     ctx.case.breach_confirmed = True
 
 

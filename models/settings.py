@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     return_window_working_days: int = Field(default=2, ge=0, le=10)
     supervise_after_overdue_days: int = Field(default=3, ge=1, le=60)
     escalate_after_overdue_days: int = Field(default=5, ge=1, le=60)
+    # RULEBOOK: a confirmed government breach "may be published"; a locality may keep it internal.
+    publish_government_breaches: bool = True
 
     # Mail.
     smtp_host: str = "127.0.0.1"

@@ -8,6 +8,7 @@ from models.audit import CaseEvent
 from models.breach import PublishedBreach
 from models.calendar import CalendarYear
 from models.complaint import CategoryRule, Complaint, ComplaintAssignment
+from models.government_credit import GovernmentCreditRecord
 from models.numbering import CaseCounter
 from models.org import Department, User
 from models.outbox import Notification
@@ -24,6 +25,7 @@ __all__ = [
     "Complaint",
     "ComplaintAssignment",
     "Department",
+    "GovernmentCreditRecord",
     "Notification",
     "PlatformDocument",
     "Pledge",

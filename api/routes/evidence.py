@@ -1,0 +1,77 @@
+"""Routes: reading a pledge's evidence (staff) and the pledgor's own upload (no login)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, File, Form, Response, UploadFile
+
+from api.deps import ActorDep, CalendarDep, SessionDep, TodayDep, require_roles
+from models.errors import ValidationFailed
+from models.lifecycle import Role
+from models.pledge_evidence import list_evidence, read_evidence, submit_by_pledgor
+from models.settings import get_settings
+
+router = APIRouter(tags=["告知承诺"])
+
+STAFF = require_roles(Role.INTAKE, Role.HANDLER, Role.SUPERVISOR, Role.ADMIN)
+
+
+def attachment_header(filename: str) -> str:
+    """``attachment`` with an ASCII fallback and the UTF-8 name (RFC 6266); no quote or CR/LF gets in."""
+    ascii_name = re.sub(r"[^A-Za-z0-9._-]", "_", filename).strip("._") or "evidence"
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+@router.get("/pledges/{pledge_id}/evidence", dependencies=[STAFF], summary="履约材料列表")
+def evidence_list(pledge_id: int, session: SessionDep, actor: ActorDep) -> list[dict[str, Any]]:
+    return [
+        row.model_dump(mode="json")
+        for row in list_evidence(session=session, pledge_id=pledge_id, actor=actor)
+    ]
+
+
+@router.get("/pledges/{pledge_id}/evidence/{evidence_id}", dependencies=[STAFF], summary="下载履约材料")
+def evidence_download(pledge_id: int, evidence_id: int, session: SessionDep, actor: ActorDep) -> Response:
+    row, content = read_evidence(session=session, pledge_id=pledge_id, evidence_id=evidence_id, actor=actor)
+    return Response(
+        content=content,
+        media_type=row.content_type,
+        headers={
+            "Content-Disposition": attachment_header(row.filename),
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@router.post(
+    "/public/pledges/{number}/evidence",
+    status_code=201,
+    summary="承诺人自行提交履约材料（无需登录）",
+    tags=["公众"],
+)
+async def pledgor_upload(
+    number: str,
+    session: SessionDep,
+    today: TodayDep,
+    calendar: CalendarDep,
+    credit_code: str = Form(..., max_length=32, description="承诺人的统一社会信用代码"),
+    file: UploadFile = File(..., description="PDF、PNG、JPEG 或 OFD"),
+) -> dict[str, Any]:
+    """承诺编号与统一社会信用代码须与承诺一致，否则返回 404（不提示哪一项不符）。"""
+    limit = get_settings().upload_max_bytes
+    content = await file.read(limit + 1)
+    if len(content) > limit:
+        raise ValidationFailed(f"文件过大：上限 {limit} 字节；请压缩或拆分后上传 (file too large)")
+    row = submit_by_pledgor(
+        session=session,
+        number=number,
+        credit_code=credit_code,
+        filename=file.filename or "evidence",
+        content=content,
+        today=today,
+        calendar=calendar,
+    )
+    return {"id": row.id, "filename": row.filename, "size": row.size, "uploaded_at": row.uploaded_at}

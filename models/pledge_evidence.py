@@ -1,0 +1,92 @@
+"""Reading a pledge's evidence back (staff), and the pledgor's own submission without an account.
+
+Files are stored by ``models.pledges.store_evidence`` under their SHA-256 outside the database; this module
+finds them again and checks who may see them: a handler only for their own department's pledges (another
+department's pledge is "not found", as for complaints), intake staff, supervisors and admins for all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+from sqlmodel import Session, col, select
+
+from models.calendar import WorkCalendar
+from models.errors import DomainError, NotFound
+from models.lifecycle import Role
+from models.pledge import Pledge, PledgeEvidence
+from models.pledges import store_evidence
+from models.settings import get_settings
+from models.uscc import validate_credit_code
+from models.workflow import Actor
+
+PLEDGOR_ACTOR = Actor(name="承诺人（自行提交）", role=Role.PUBLIC)
+# One message for an unknown number and a wrong credit code, so the endpoint cannot probe either.
+_NO_MATCH = "承诺编号或统一社会信用代码不正确，请核对后重试 (pledge number or credit code is wrong)"
+
+
+def evidence_path(sha256: str) -> Path:
+    return Path(get_settings().upload_dir) / sha256[:2] / sha256[2:4] / sha256
+
+
+def visible_pledge(*, session: Session, pledge_id: int, actor: Actor) -> Pledge:
+    pledge = session.get(Pledge, pledge_id)
+    hidden = actor.role == Role.HANDLER and pledge is not None and pledge.authority_id != actor.department_id
+    if pledge is None or hidden or actor.role in (Role.PUBLIC, Role.SYSTEM):
+        raise NotFound(f"承诺 #{pledge_id} 不存在或无权查看 (pledge not found)", id=pledge_id)
+    return pledge
+
+
+def list_evidence(*, session: Session, pledge_id: int, actor: Actor) -> list[PledgeEvidence]:
+    visible_pledge(session=session, pledge_id=pledge_id, actor=actor)
+    stmt = select(PledgeEvidence).where(PledgeEvidence.pledge_id == pledge_id)
+    return list(session.exec(stmt.order_by(col(PledgeEvidence.id))).all())
+
+
+def read_evidence(
+    *, session: Session, pledge_id: int, evidence_id: int, actor: Actor
+) -> tuple[PledgeEvidence, bytes]:
+    """The evidence row and its bytes; a file whose content no longer matches its hash is not served."""
+    visible_pledge(session=session, pledge_id=pledge_id, actor=actor)
+    row = session.get(PledgeEvidence, evidence_id)
+    if row is None or row.pledge_id != pledge_id:
+        raise NotFound(f"承诺 #{pledge_id} 没有编号为 {evidence_id} 的材料 (evidence not found)")
+    path = evidence_path(row.sha256)
+    content = path.read_bytes() if path.is_file() else None
+    if content is None or hashlib.sha256(content).hexdigest() != row.sha256:
+        raise NotFound(
+            f"材料 {row.filename} 的文件已丢失或损坏，请联系管理员从备份恢复 (stored file missing or altered)"
+        )
+    return row, content
+
+
+def submit_by_pledgor(
+    *,
+    session: Session,
+    number: str,
+    credit_code: str,
+    filename: str,
+    content: bytes,
+    today: dt.date,
+    calendar: WorkCalendar,
+) -> PledgeEvidence:
+    """The pledgor uploads evidence itself, proving who it is by the pledge number and its credit code."""
+    pledge = session.exec(select(Pledge).where(Pledge.number == number.strip().upper())).first()
+    try:
+        given = validate_credit_code(credit_code)
+    except DomainError:
+        given = None
+    if pledge is None or given is None or pledge.pledgor_credit_code != given:
+        raise NotFound(_NO_MATCH)
+    assert pledge.id is not None
+    return store_evidence(
+        session=session,
+        pledge_id=pledge.id,
+        filename=filename,
+        content=content,
+        actor=PLEDGOR_ACTOR,
+        today=today,
+        calendar=calendar,
+    )
