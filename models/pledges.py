@@ -179,9 +179,12 @@ def _registered_context(pledge: Any, authority: Department) -> dict[str, Any]:
     }
 
 
-def get_pledge(*, session: Session, pledge_id: int) -> Pledge:
+def get_pledge(*, session: Session, pledge_id: int, actor: Actor | None = None) -> Pledge:
+    """The pledge; a handler of another department gets "not found", as for complaints."""
     pledge = session.get(Pledge, pledge_id)
-    if pledge is None:
+    if pledge is None or (
+        actor is not None and actor.role == Role.HANDLER and actor.department_id != pledge.authority_id
+    ):
         raise NotFound(f"承诺 #{pledge_id} 不存在；请核对编号 (no pledge {pledge_id})")
     return pledge
 
@@ -346,8 +349,8 @@ def list_pledges(*, session: Session, query: PledgeQuery, actor: Actor) -> tuple
     return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)
 
 
-def pledge_events(*, session: Session, pledge_id: int) -> list[CaseEvent]:
-    get_pledge(session=session, pledge_id=pledge_id)
+def pledge_events(*, session: Session, pledge_id: int, actor: Actor | None = None) -> list[CaseEvent]:
+    get_pledge(session=session, pledge_id=pledge_id, actor=actor)
     stmt = select(CaseEvent).where(CaseEvent.case_kind == "pledge", CaseEvent.case_id == pledge_id)
     return list(session.exec(stmt.order_by(col(CaseEvent.seq))).all())
 

@@ -111,15 +111,15 @@ def list_(
 
 
 @router.get("/pledges/{pledge_id}", dependencies=[STAFF])
-def get_(pledge_id: int, session: SessionDep) -> dict[str, Any]:
-    return _view(session, get_pledge(session=session, pledge_id=pledge_id))
+def get_(pledge_id: int, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
+    return _view(session, get_pledge(session=session, pledge_id=pledge_id, actor=actor))
 
 
 @router.get("/pledges/{pledge_id}/events", dependencies=[STAFF])
-def events(pledge_id: int, session: SessionDep) -> list[dict[str, Any]]:
+def events(pledge_id: int, session: SessionDep, actor: ActorDep) -> list[dict[str, Any]]:
     """办理记录（哈希链审计）。"""
     result = []
-    for e in pledge_events(session=session, pledge_id=pledge_id):
+    for e in pledge_events(session=session, pledge_id=pledge_id, actor=actor):
         label = PLEDGE.transition(e.event).label if e.event in PLEDGE.event_names else "登记承诺"
         fields = e.model_dump(exclude={"id", "prev_hash", "hash", "idempotency_key", "case_kind", "case_id"})
         result.append({**fields, "label": label})
@@ -129,7 +129,7 @@ def events(pledge_id: int, session: SessionDep) -> list[dict[str, Any]]:
 @router.get("/pledges/{pledge_id}/actions", dependencies=[STAFF])
 def actions(pledge_id: int, session: SessionDep, actor: ActorDep) -> list[dict[str, str]]:
     """当前账号可执行的操作。"""
-    pledge = get_pledge(session=session, pledge_id=pledge_id)
+    pledge = get_pledge(session=session, pledge_id=pledge_id, actor=actor)
     return [{"event": t.event, "label": t.label} for t in PLEDGE.available(pledge.state, actor.role)]
 
 
