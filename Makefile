@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest pg-binaries bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,8 +25,21 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy models
 
+# The suite runs on SQLite and on a throwaway PostgreSQL server (tests/pgserver.py) unless
+# SHOUXIN_TEST_BACKENDS says otherwise; a fresh machine gets the server binaries here when run as root.
+SHOUXIN_TEST_BACKENDS ?= sqlite,postgres
+export SHOUXIN_TEST_BACKENDS
+pg-binaries:
+	@case "$(SHOUXIN_TEST_BACKENDS)" in *postgres*) ;; *) exit 0 ;; esac; \
+	if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ -n "$$SHOUXIN_PG_BIN" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+	  echo "缺少 PostgreSQL 服务端：请以 root 运行 make test，或 apt-get install postgresql-15，" \
+	       "或设 SHOUXIN_TEST_BACKENDS=sqlite (PostgreSQL server binaries missing)" >&2; exit 1; fi; \
+	export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && \
+	{ apt-get install -y -qq postgresql-15 || apt-get install -y -qq postgresql; }
+
 # pytest's exit code 5 (no tests collected) fails the run: a suite that collects nothing must not pass.
-pytest: $(STAMP)
+pytest: $(STAMP) pg-binaries
 	$(BIN)/pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 

@@ -239,6 +239,9 @@ class _Platform(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def platform_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    # Class state: reset, since the test runs once per database backend.
+    _Platform.received = []
+    _Platform.fail_first = True
     server = http.server.HTTPServer(("127.0.0.1", 0), _Platform)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
