@@ -1,0 +1,270 @@
+"""Benchmarks 1 and 2: the publication sweep over a million open pledges, and the naive per-pledge flow.
+
+Data is generated inside the database (one INSERT … SELECT over a generated series) in the shape the
+product leaves it: open pledges with their ``register`` event, the due ones already overdue with their
+``mark_overdue`` event, so the sweep continues real hash chains. The sweep itself is the product's code:
+``models.publication.sweep`` for benchmark 1, ``run_batch`` (what each flow task calls) for benchmark 2.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bench.common import TODAY, Figure, Result, Timer, analyze, fake_hash, fresh_database, pad, series
+from models.calendar import WorkCalendar, load_calendar
+from models.db import make_engine
+from models.lifecycle import PledgeState
+from models.publication import chunks, compute_publication_day, run_batch, sweep
+from models.settings import get_settings
+from models.workflow import Actor
+
+DUE_DEADLINE = dt.date(2026, 1, 20)  # its 7th working day is well before TODAY
+OPEN_DEADLINE = dt.date(2026, 6, 30)  # far enough that no reminder or warning is due on TODAY
+CREATED = "2026-01-05 01:00:00.000000"
+
+
+def _calendar(engine: Engine) -> WorkCalendar:
+    with Session(engine) as session:
+        return load_calendar(session=session)
+
+
+def seed_pledges(engine: Engine, total: int, due_every: int = 10, start: int = 1) -> dict[str, int]:
+    """``total`` open pledges with ids start..start+total-1; every ``due_every``-th is overdue and past its
+    publication day (``due_every=1``: all of them). Returns counts."""
+    calendar = _calendar(engine)
+    due_day, open_day = (compute_publication_day(calendar, d) for d in (DUE_DEADLINE, OPEN_DEADLINE))
+    assert due_day is not None
+    assert open_day is not None
+    assert due_day <= TODAY
+    overdue, registered = PledgeState.OVERDUE.name, PledgeState.REGISTERED.name
+    with_, source = series(engine, total)
+    pg = engine.dialect.name == "postgresql"
+    created = dt.datetime(2026, 1, 5, 1, tzinfo=dt.UTC) if pg else CREATED
+    pid = f"(i + {start - 1})"
+    is_due = f"({pid} % {due_every} = 0)"
+    params: dict[str, Any] = {
+        "due_deadline": DUE_DEADLINE, "open_deadline": OPEN_DEADLINE, "due_day": due_day,
+        "open_day": open_day, "created": created, "version": calendar.version,
+    }  # fmt: skip
+    code = pad(engine, pid, 16)
+    with engine.begin() as conn:
+        first_dept = conn.execute(text("SELECT min(id) FROM department")).scalar_one()
+        conn.execute(
+            text(
+                f"""{with_}INSERT INTO pledge (id, number, year, seq, state, version, authority_id,
+                publication_day, calendar_version, stage_seq, created_at, updated_at, pledgor_kind,
+                pledgor_name, pledgor_credit_code, pledgor_email, matter, obligation, deadline, legal_basis)
+                SELECT {pid}, 'CN-2026-' || {pad(engine, pid, 7)}, 2026, {pid},
+                  CASE WHEN {is_due} THEN '{overdue}' ELSE '{registered}' END,
+                  CASE WHEN {is_due} THEN 2 ELSE 1 END, {first_dept} + ({pid} % 3),
+                  CASE WHEN {is_due} THEN :due_day ELSE :open_day END, :version,
+                  CASE WHEN {is_due} THEN 1 ELSE 0 END, :created, :created, 'ENTERPRISE',
+                  '基准建设工程有限公司' || {pid}, '91' || {code},
+                  CASE WHEN {pid} % 2 = 0 THEN 'p' || {pid} || '@example.com' END,
+                  '建筑工程施工许可证', '施工图审查合格书',
+                  CASE WHEN {is_due} THEN :due_deadline ELSE :open_deadline END, '告知承诺书'
+                FROM {source}"""
+            ),
+            params,
+        )
+        _seed_events(conn, engine, total, pid, is_due, params)
+        conn.execute(
+            text("UPDATE case_counter SET last = :n WHERE prefix = 'CN' AND year = 2026"),
+            {"n": start + total - 1},
+        )
+    analyze(engine)
+    return {"pledges": total, "due": total // due_every if due_every > 1 else total}
+
+
+def _seed_events(
+    conn: Any, engine: Engine, total: int, pid: str, is_due: str, params: dict[str, Any]
+) -> None:
+    """The ``register`` event of every pledge and the ``mark_overdue`` event of the due ones."""
+    with_, source = series(engine, total)
+    h = fake_hash(engine)
+    columns = (
+        "case_kind, case_id, case_number, seq, event, from_state, to_state, actor_id, actor_name,"
+        " actor_role, at, note, data, prev_hash, hash"
+    )
+    conn.execute(
+        text(
+            f"""{with_}INSERT INTO case_event ({columns})
+            SELECT 'pledge', {pid}, 'CN-2026-' || {pad(engine, pid, 7)}, 1, 'register', NULL, 'registered',
+              NULL, '基准导入', 'system', :created, NULL, '{{}}', '', {h} FROM {source}"""
+        ),
+        params,
+    )
+    conn.execute(
+        text(
+            f"""{with_}INSERT INTO case_event ({columns})
+            SELECT 'pledge', {pid}, 'CN-2026-' || {pad(engine, pid, 7)}, 2, 'mark_overdue', 'registered',
+              'overdue', NULL, '系统自动', 'system', :created, NULL, '{{}}', {h}, {h}
+            FROM {source} WHERE {is_due}"""
+        ),
+        params,
+    )
+
+
+def count(engine: Engine, sql: str, **params: Any) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text(sql), params).scalar_one())
+
+
+def published_counts(engine: Engine) -> dict[str, int]:
+    return {
+        "breaches": count(engine, "SELECT count(*) FROM published_breach"),
+        "publish_events": count(engine, "SELECT count(*) FROM case_event WHERE event = 'publish'"),
+        "breach_events": count(engine, "SELECT count(*) FROM case_event WHERE case_kind = 'breach'"),
+        "mails": count(engine, "SELECT count(*) FROM notification WHERE template = 'pledge_published'"),
+        "platform_documents": count(engine, "SELECT count(*) FROM platform_document"),
+    }
+
+
+class PeakMemory:
+    """Peak resident memory of this process while the block runs.
+
+    Linux lets a process reset its high-water mark (``echo 5 > /proc/self/clear_refs``), so VmHWM then
+    measures only the block; elsewhere a sampling thread reads the current RSS every 20 ms.
+    """
+
+    def __init__(self) -> None:
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._hwm = False
+
+    def __enter__(self) -> PeakMemory:
+        try:
+            Path("/proc/self/clear_refs").write_text("5")
+            self._hwm = True
+        except OSError:
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._hwm:
+            self.peak_mb = _status_kb("VmHWM") / 1024
+            return
+        self._stop.set()
+        if self._thread:
+            self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak_mb = max(self.peak_mb, _status_kb("VmRSS") / 1024)
+
+
+def _status_kb(key: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def bench_sweep(
+    *, pledges: int = 1_000_000, db: str = "sqlite", log: Callable[[str], None] = print
+) -> Result:
+    """Benchmark 1: N open pledges, 10% due → the sweep publishes all of them; then an idle sweep."""
+    result = Result(1, "Publication sweep", f"{pledges:,} open pledges, {pledges // 10:,} due ({db})")
+    with fresh_database(db) as engine:
+        t = Timer()
+        seeded = seed_pledges(engine, pledges)
+        log(f"  seeded {pledges:,} pledges and their events in {t.elapsed:.1f} s")
+        actor = Actor.system()
+        with PeakMemory() as memory:
+            t = Timer()
+            report = sweep(engine=engine, today=TODAY, actor=actor)
+            busy = t.elapsed
+        t = Timer()
+        idle = sweep(engine=engine, today=TODAY, actor=actor)
+        idle_seconds = t.elapsed
+        counts = published_counts(engine)
+        due = seeded["due"]
+        result.checks = {"due": due, "published": report.counts["publish"], **counts,
+                         "idle_sweep_work": sum(idle.counts.values())}  # fmt: skip
+        result.figures = [
+            Figure("publications per second (full sweep)", due / busy, "/s", 10_000,
+                   note=f"{due:,} in {busy:.2f} s, batch {get_settings().batch_size}"),
+            Figure(f"idle sweep over {pledges:,} open pledges", idle_seconds, "s", 1.0, higher=False),
+            Figure("peak memory during the sweep (RSS)", memory.peak_mb, "MB", 500, higher=False),
+        ]  # fmt: skip
+    return result
+
+
+# ---------------------------------------------------------------------------------------------------
+# Benchmark 2: the same publications, one Prefect flow run per pledge vs the batch path
+# ---------------------------------------------------------------------------------------------------
+
+
+@lru_cache
+def _engine(url: str) -> Engine:
+    return make_engine(url)
+
+
+def _naive_flow() -> Any:
+    from prefect import flow
+
+    @flow(name="bench-publish-one-pledge", persist_result=False)
+    def publish_one(url: str, pledge_id: int, today: dt.date) -> int:
+        """The naive design: a whole flow run to publish one pledge (what the product must not do)."""
+        from flows._runtime import current_run_id
+
+        actor = Actor.system(current_run_id())
+        return run_batch(engine=_engine(url), step="publish", ids=[pledge_id], today=today, actor=actor)
+
+    return publish_one
+
+
+def bench_naive_vs_batch(
+    *, publications: int = 1000, db: str = "sqlite", log: Callable[[str], None] = print
+) -> Result:
+    """Benchmark 2. Needs a Prefect API: the caller runs it under ``prefect_test_harness`` or a server."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    result = Result(
+        2, "One flow run per pledge vs the batch path", f"{publications:,} publications each ({db})"
+    )
+    with fresh_database(db) as engine:
+        seed_pledges(engine, 2 * publications, due_every=1)
+        ids = list(range(1, 2 * publications + 1))
+        batch_ids, naive_ids = ids[:publications], ids[publications:]
+        actor = Actor.system()
+        t = Timer()
+        batched = sum(
+            run_batch(engine=engine, step="publish", ids=part, today=TODAY, actor=actor)
+            for part in chunks(batch_ids, get_settings().batch_size)
+        )
+        batch_seconds = t.elapsed
+        publish_one = _naive_flow()
+        url = engine.url.render_as_string(hide_password=False)
+        # The fastest naive set-up: heartbeats off (a sync flow otherwise waits ~1 s for its heartbeat).
+        quiet = logging.getLogger("prefect.flow_runs")
+        level = quiet.level
+        quiet.setLevel(logging.WARNING)  # two INFO lines per run would dominate the output
+        with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            publish_one(url, naive_ids[0], TODAY)  # warm-up: imports, client, first API round trip
+            t = Timer()
+            naive = 1 + sum(publish_one(url, pid, TODAY) for pid in naive_ids[1:])
+            naive_seconds = t.elapsed * publications / max(1, publications - 1)
+        quiet.setLevel(level)
+        _engine.cache_clear()
+        log(f"  batch {batch_seconds:.3f} s, naive {naive_seconds:.1f} s")
+        result.checks = {"batch_published": batched, "naive_published": naive, **published_counts(engine)}
+        batch_rate, naive_rate = publications / batch_seconds, publications / naive_seconds
+        result.figures = [
+            Figure("batch path (run_batch), publications/s", batch_rate, "/s"),
+            Figure("one flow run per pledge, publications/s", naive_rate, "/s"),
+            Figure("speed-up of the batch path", batch_rate / naive_rate, "×", 1000),
+        ]
+    return result
