@@ -3,7 +3,9 @@
 Runs every 15 minutes (Asia/Shanghai). Each step is an audit event keyed by case, stage and step, so a
 second or concurrent run adds nothing, and a run after an outage catches up on every step still due. On a
 non-working day nothing new is due. The flow queries ids and hands them to one task per batch; each task
-opens its own session and calls ``models.complaints.supervise_batch`` with the system actor.
+opens its own session and calls ``models.complaints.supervise_batch`` with the system actor. Register
+records under objection or repair are chased the same way, by their own task per batch
+(``models.breach_supervision.supervise_breaches``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import datetime as dt
 from prefect import flow, get_run_logger, task
 
 from flows._runtime import batched, current_run_id
+from models import breach_supervision
 from models.calendar import load_calendar
 from models.clock import Clock
 from models.complaints import supervise_batch, supervision_ids
@@ -33,13 +36,27 @@ def supervise_ids(ids: list[int], today: dt.date, flow_run_id: str | None) -> in
         )
 
 
+@task(name="supervise-breach-deadlines-batch")
+def supervise_breach_ids(ids: list[int], today: dt.date, flow_run_id: str | None) -> int:
+    """Warn and chase one batch of register records under objection or repair; returns the steps applied."""
+    with session_scope() as session:
+        calendar = load_calendar(session=session)
+        return breach_supervision.supervise_breaches(
+            session=session, ids=ids, actor=Actor.system(flow_run_id), today=today, calendar=calendar
+        )
+
+
 @flow(name="supervise_deadlines")
 def supervise_deadlines(as_of: dt.date | None = None) -> int:
-    """Warn and chase every open complaint stage against its deadline; returns the steps applied."""
+    """Warn and chase every open complaint stage and register decision against its deadline; returns the
+    steps applied."""
     today = as_of or Clock.from_settings().today()
     with session_scope() as session:
         ids = supervision_ids(session=session)
+        breach_ids = breach_supervision.supervision_ids(session=session)
     run_id = current_run_id()
-    applied = sum(supervise_ids(batch, today, run_id) for batch in batched(ids, get_settings().batch_size))
+    size = get_settings().batch_size
+    applied = sum(supervise_ids(batch, today, run_id) for batch in batched(ids, size))
+    applied += sum(supervise_breach_ids(batch, today, run_id) for batch in batched(breach_ids, size))
     get_run_logger().info("时限督办 %s：%s 项", today, applied)
     return applied

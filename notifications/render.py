@@ -260,6 +260,20 @@ TEMPLATES: dict[str, TemplateSpec] = {
                 "reason": "未提供付款凭证，请补充后重新提交。",
             },
         ),
+        _spec(
+            "breach_stage_notice",
+            "department",
+            "异议答复、信用修复决定期限的黄牌/红牌预警与催办",
+            {
+                "record_number": "SX20260513-0001",
+                "department_name": "市住房和城乡建设局",
+                "subject_name": "某某建设工程有限公司",
+                "stage_label": "异议答复",
+                "deadline": "2026-05-20",
+                "step": "red",
+                "working_days_left": -1,
+            },
+        ),
         # Supervisors.
         _spec(
             "escalation_alert",

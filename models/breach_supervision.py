@@ -1,0 +1,132 @@
+"""Supervision of the register's own stages: objections (异议答复) and repair requests (信用修复决定).
+
+RULEBOOK (publication §2–3, issue 4): these decisions have deadlines in working days "with supervision like
+any other stage". The deciding department and the supervisors get a yellow warning from the last working
+day before the deadline, then a red warning and a 催办 on the first working day after it. Each step is an
+audit event keyed by record, stage and step, so a repeated or concurrent run adds nothing and a run after
+an outage catches up. Called by the ``supervise_deadlines`` flow as its own task per batch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from models.audit import CaseEvent
+from models.breach import PublishedBreach
+from models.calendar import WorkCalendar
+from models.errors import Conflict
+from models.lifecycle import BREACH, Role
+from models.org import Department, User
+from models.outbox import enqueue
+from models.workflow import Actor, apply_event
+
+_STEP_EVENTS = {"yellow": "warn_yellow", "red": "warn_red", "remind": "remind"}
+
+
+def _states() -> frozenset[str]:
+    return BREACH.transition("warn_yellow").sources
+
+
+def supervision_ids(*, session: Session) -> list[int]:
+    """Records under objection or repair with a running decision deadline."""
+    stmt = select(PublishedBreach.id).where(
+        col(PublishedBreach.state).in_(_states()), col(PublishedBreach.stage_deadline).is_not(None)
+    )
+    return [i for i in session.exec(stmt.order_by(col(PublishedBreach.id))).all() if i is not None]
+
+
+def due_steps(*, deadline: dt.date | None, today: dt.date, calendar: WorkCalendar) -> list[str]:
+    """``yellow`` from the last working day before ``deadline`` through the deadline itself (never once red
+    is due); ``red`` and ``remind`` from the first working day after it. Taken steps are skipped by key."""
+    if deadline is None:
+        return []
+    if today <= deadline:
+        return ["yellow"] if calendar.working_days_between(today, deadline) <= 1 else []
+    return ["red", "remind"] if calendar.working_days_between(deadline, today) >= 1 else []
+
+
+def supervise_breaches(
+    *, session: Session, ids: Sequence[int], actor: Actor, today: dt.date, calendar: WorkCalendar
+) -> int:
+    """Apply every due step once; returns how many were applied. Each record commits on its own; one that
+    another run or a decision changed meanwhile is left for the next run."""
+    if not calendar.is_workday(today):
+        return 0
+    applied = 0
+    for breach_id in ids:
+        record = session.get(PublishedBreach, breach_id)
+        if record is None or record.state not in _states():
+            continue
+        try:
+            applied += _supervise(session, record, actor, today, calendar)
+            session.commit()
+        except (Conflict, IntegrityError):
+            session.rollback()
+    return applied
+
+
+def _supervise(
+    session: Session, record: PublishedBreach, actor: Actor, today: dt.date, calendar: WorkCalendar
+) -> int:
+    applied = 0
+    deadline = record.stage_deadline
+    for step in due_steps(deadline=deadline, today=today, calendar=calendar):
+        assert deadline is not None
+        left = calendar.working_days_between(today, deadline)
+        event = apply_event(
+            session=session,
+            case=record,
+            event=_STEP_EVENTS[step],
+            actor=actor,
+            today=today,
+            data={"deadline": deadline.isoformat(), "working_days_left": left},
+            idempotency_key=f"breach:{record.id}:stage{record.stage_seq}:{step}",
+        )
+        if event is None:
+            continue
+        applied += 1
+        _notify(session, record, event, step, deadline, left)
+    return applied
+
+
+def _notify(
+    session: Session, record: PublishedBreach, event: CaseEvent, step: str, deadline: dt.date, left: int
+) -> None:
+    spec = BREACH.state(record.state)
+    dept = session.get(Department, record.department_id)
+    dept_name = dept.name if dept else "认定部门"
+    recipients: list[tuple[str, str, str | None, str]] = []
+    if dept is not None:
+        recipients.append(("department", dept.name, dept.email, f"dept{dept.id}"))
+    supervisors = session.exec(
+        select(User).where(User.role == Role.SUPERVISOR, col(User.active).is_(True)).order_by(col(User.id))
+    ).all()
+    recipients += [("supervisor", u.name, u.email, f"user{u.id}") for u in supervisors]
+    context: dict[str, Any] = {
+        "record_number": record.number,
+        "department_name": dept_name,
+        "subject_name": record.subject_name,
+        "stage_label": spec.deadline.label if spec.deadline else spec.label,
+        "deadline": deadline.isoformat(),
+        "step": step,
+        "working_days_left": left,
+    }
+    for kind, name, email, key in recipients:
+        enqueue(
+            session=session,
+            template="breach_stage_notice",
+            recipient_kind=kind,
+            recipient_name=name,
+            recipient_email=email,
+            key=f"breach:{record.id}:{event.seq}:breach_stage_notice:{key}",
+            context=context,
+            case_kind="breach",
+            case_id=record.id,
+            case_number=record.number,
+            flow_run_id=event.flow_run_id,
+        )
