@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlmodel import Session, col, select
+import pytest
+from sqlmodel import Session, SQLModel, col, select
 
 from models.accounts import department_by_code
 from models.audit import CaseEvent
@@ -141,3 +142,33 @@ def test_screening_is_recorded_once_and_skips_cases_past_intake(
         ).all()
         == []
     )
+
+
+@pytest.mark.prefect
+def test_the_flow_stamps_its_run_id_on_suggestions(
+    prefect_harness: None, calendar: WorkCalendar, today: dt.date
+) -> None:
+    from flows.screen_intake import screen_intake
+    from models.accounts import import_departments
+    from models.db import get_engine
+    from tests.conftest import DEPARTMENTS
+
+    engine = get_engine()  # the flow's own engine: the per-test SQLite file of SHOUXIN_DATABASE_URL
+    SQLModel.metadata.create_all(engine)
+    with Session(engine, expire_on_commit=False) as session:
+        import_departments(session=session, items=DEPARTMENTS)
+        session.commit()
+        first = register(session, calendar, today, respondent_department_code="D01")
+        second = register(session, calendar, today, respondent_department_code="D01")
+    assert screen_intake(as_of=today) == 2
+    assert screen_intake(as_of=today) == 0
+    with Session(engine) as session:
+        rows = session.exec(
+            select(CaseEvent).where(CaseEvent.event == "suggest").order_by(col(CaseEvent.id))
+        ).all()
+        assert [e.case_id for e in rows] == [first.id, second.id]
+        run_ids = {e.flow_run_id for e in rows}
+        assert len(run_ids) == 1
+        assert None not in run_ids
+        assert rows[1].data["duplicates"][0]["number"] == first.number
+        assert rows[1].data["department"]["code"] == "D01"
