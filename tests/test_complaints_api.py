@@ -502,3 +502,69 @@ def test_supervisor_can_chase_by_hand(client: TestClient, staff: Staff, session:
         ("supervision_notice", "市发展和改革委员会"),
         ("escalation_alert", "督办员老李"),
     ]
+
+
+def test_reopen_from_not_accepted_then_dispatch(client: TestClient, staff: Staff, session: Session) -> None:
+    cid = register(client, staff)["id"]
+    act(client, staff, "intake", cid, "reject", reason="已申请行政复议。", route="reconsideration")
+    act(client, staff, "intake", cid, "reopen", status=403, reason="复议已撤回")
+    c = act(client, staff, "supervisor", cid, "reopen", reason="复议申请已撤回，属于受理范围")
+    assert (c["state"], c["stage_deadline"]) == ("reopened", "2026-03-03")  # 改派: 1 working day
+    c = act(client, staff, "intake", cid, "dispatch", lead_department_code="D01")
+    assert c["state"] == "dispatched"
+    assert client.get(f"{API}/complaints/{cid}", headers=staff.auth("handler")).status_code == 200
+    assert events(session, cid) == ["register", "reject", "reopen", "dispatch"]
+
+
+def test_merge_an_accepted_duplicate(client: TestClient, staff: Staff, session: Session) -> None:
+    first = register(client, staff)
+    second = register(client, staff)
+    act(client, staff, "intake", second["id"], "accept")
+    c = act(client, staff, "supervisor", second["id"], "merge", target_number=first["number"])
+    assert (c["state"], c["merged_into_id"]) == ("merged", first["id"])
+    assert events(session, second["id"]) == ["register", "accept", "merge"]
+    assert events(session, first["id"]) == ["register", "merged_in"]
+    act(client, staff, "intake", second["id"], "dispatch", status=409, lead_department_code="D01")
+
+
+def test_manual_remind_then_supervise(client: TestClient, staff: Staff, session: Session) -> None:
+    cid = dispatched_and_signed(client, staff)
+    act(client, staff, "intake", cid, "remind", status=403)
+    c = act(client, staff, "supervisor", cid, "remind")
+    assert c["escalation_level"] == 1
+    c = act(client, staff, "supervisor", cid, "supervise", note="请书面报告进展")
+    assert c["escalation_level"] == 2
+    assert get(session, cid).escalated_to_department_id is None  # only 提级 moves it up
+    notices = [m for m in mails(session, cid) if m[0] in ("supervision_notice", "escalation_alert")]
+    assert notices == [
+        ("supervision_notice", "市住房和城乡建设局"),
+        ("supervision_notice", "市住房和城乡建设局"),
+        ("escalation_alert", "督办员老李"),
+    ]
+    session.expire_all()
+    steps = session.exec(
+        select(CaseEvent).where(CaseEvent.case_id == cid, col(CaseEvent.event).in_(["remind", "supervise"]))
+    ).all()
+    assert [(e.event, e.actor_role, e.data["manual"]) for e in steps] == [
+        ("remind", "supervisor", True),
+        ("supervise", "supervisor", True),
+    ]
+
+
+def test_default_rectification_period_and_repeated_redo(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    cid = dispatched_and_signed(client, staff)
+    act(client, staff, "competent", cid, "verify_true")
+    c = act(client, staff, "supervisor", cid, "order_rectification")
+    assert c["stage_deadline"] == "2026-03-23"  # no category rule: the default 15 working days
+    act(client, staff, "handler", cid, "report_rectification", evidence="已全额支付")
+    act(client, staff, "supervisor", cid, "accept_rectification")
+    for n in (1, 2):
+        act(client, staff, "handler", cid, "reply", reply_text="款项已全额支付。")
+        c = act(client, staff, "intake", cid, "redo", reason=f"第{n}次回访不满意")
+        assert (c["state"], c["redo_count"]) == ("signed", n)
+        act(client, staff, "competent", cid, "verify_untrue", explanation="已核实无新的欠款")
+    act(client, staff, "handler", cid, "reply", reply_text="经再次核实，无新的欠款。")
+    c = act(client, staff, "supervisor", cid, "close", satisfaction="满意")
+    assert (c["state"], c["redo_count"], c["satisfaction"]) == ("closed", 2, "满意")
