@@ -1,0 +1,158 @@
+"""Races on a real multi-connection database: concurrent sweeps and concurrent actions on one case.
+
+These run on a file-backed SQLite (writers serialised by the database lock) and on PostgreSQL (row locks
+with SKIP LOCKED, compare-and-set updates under READ COMMITTED), the two ways the product is deployed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, select
+
+from api.main import create_app
+from models.accounts import create_user, import_departments
+from models.audit import CaseEvent
+from models.breach import PublishedBreach
+from models.clock import Clock
+from models.complaint import Complaint
+from models.db import make_engine
+from models.lifecycle import PledgeState, Role
+from models.org import UserCreate
+from models.outbox import Notification
+from models.platform import PlatformDocument
+from models.pledge import Pledge
+from models.publication import sweep
+from models.workflow import Actor
+from tests.conftest import BACKENDS, DEPARTMENTS, _truncate_all
+from tests.test_complaints_api import API, BODY
+from tests.test_publication import new_pledge
+
+
+@pytest.fixture(params=BACKENDS)
+def shared_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An engine whose connections are really separate (the in-memory test database shares one)."""
+    if request.param == "postgres":
+        engine = make_engine(request.getfixturevalue("pg_url"))
+        _truncate_all(engine)
+    else:
+        engine = make_engine(f"sqlite:///{tmp_path / 'race.db'}")
+        SQLModel.metadata.create_all(engine)
+    with Session(engine) as session:
+        import_departments(session=session, items=DEPARTMENTS)
+        session.commit()
+    yield engine
+    engine.dispose()
+
+
+def _together(n: int, work: Callable[[int], None]) -> None:
+    """Run ``work(i)`` in ``n`` threads released at the same moment; re-raise the first error."""
+    barrier = threading.Barrier(n)
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            work(i)
+        except BaseException as exc:  # noqa: BLE001 - surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+
+
+def test_two_concurrent_sweeps_publish_each_due_pledge_exactly_once(shared_engine: Engine) -> None:
+    n = 80
+    with Session(shared_engine, expire_on_commit=False) as session:
+        ids = [new_pledge(session, dt.date(2026, 2, 12), name=f"主体{i}", code=None).id for i in range(n)]
+        late = new_pledge(session, dt.date(2026, 3, 10), name="未到公示日", code=None).id
+        session.commit()
+    today = dt.date(2026, 3, 16)  # 7th working day after 2026-02-12 is 2026-02-27; after 03-10 it is 03-19
+    reports = {}
+
+    def one_sweep(i: int) -> None:
+        reports[i] = sweep(engine=shared_engine, today=today, actor=Actor.system(f"run-{i}"), batch_size=7)
+
+    _together(2, one_sweep)
+
+    assert sum(r.counts["publish"] for r in reports.values()) == n
+    assert sum(r.counts["overdue"] for r in reports.values()) == n + 1
+    assert sum(r.counts["warn"] for r in reports.values()) == 1  # the late pledge, warned once
+    with Session(shared_engine) as session:
+        breaches = session.exec(select(PublishedBreach.pledge_id)).all()
+        assert sorted(breaches) == sorted(ids)
+        states = Counter(session.exec(select(Pledge.state)).all())
+        assert states == {PledgeState.PUBLISHED: n, PledgeState.OVERDUE: 1}
+        events = session.exec(select(CaseEvent.case_kind, CaseEvent.case_id, CaseEvent.event)).all()
+        per_pledge = Counter((cid, ev) for kind, cid, ev in events if kind == "pledge")
+        assert all(per_pledge[(pid, "publish")] == 1 for pid in ids)
+        assert all(per_pledge[(pid, "mark_overdue")] == 1 for pid in [*ids, late])
+        assert per_pledge[(late, "publish")] == 0
+        assert sum(1 for kind, _, ev in events if kind == "breach" and ev == "create") == n
+        published = session.exec(
+            select(Notification.case_id).where(Notification.template == "pledge_published")
+        ).all()
+        assert sorted(published) == sorted(ids)
+        assert len(session.exec(select(PlatformDocument.id)).all()) == n
+        # Each case's audit chain stays gap-free: seq 1..k with no duplicates.
+        seqs: dict[tuple[str, int], list[int]] = {}
+        for kind, cid, seq in session.exec(select(CaseEvent.case_kind, CaseEvent.case_id, CaseEvent.seq)):
+            seqs.setdefault((kind, cid), []).append(seq)
+        assert all(sorted(s) == list(range(1, len(s) + 1)) for s in seqs.values())
+
+
+def test_twenty_concurrent_actions_on_one_complaint_one_wins(shared_engine: Engine, clock: Clock) -> None:
+    with Session(shared_engine) as session:
+        tokens = [
+            create_user(
+                session=session, data=UserCreate(name=f"经办人{i}", role=Role.HANDLER, department_code="D01")
+            )[1]
+            for i in range(20)
+        ]
+        _, intake = create_user(session=session, data=UserCreate(name="受理员", role=Role.INTAKE))
+        session.commit()
+    client = TestClient(create_app(engine=shared_engine, clock=clock, check_schema=False))
+    headers = {"Authorization": f"Bearer {intake}"}
+    cid = client.post(f"{API}/complaints", json=BODY, headers=headers).json()["id"]
+    client.post(f"{API}/complaints/{cid}/actions/accept", json={}, headers=headers)
+    dispatched = client.post(
+        f"{API}/complaints/{cid}/actions/dispatch", json={"lead_department_code": "D01"}, headers=headers
+    )
+    assert dispatched.status_code == 200, dispatched.text
+    statuses: list[int] = []
+
+    def sign(i: int) -> None:
+        # No expected_version: the database's compare-and-set alone must pick one winner.
+        response = client.post(
+            f"{API}/complaints/{cid}/actions/sign_for",
+            json={},
+            headers={"Authorization": f"Bearer {tokens[i]}"},
+        )
+        statuses.append(response.status_code)
+
+    _together(20, sign)
+
+    assert sorted(statuses) == [200] + [409] * 19
+    with Session(shared_engine) as session:
+        signs = session.exec(
+            select(CaseEvent).where(CaseEvent.case_id == cid, CaseEvent.event == "sign_for")
+        ).all()
+        assert len(signs) == 1
+        complaint = session.get(Complaint, cid)
+        assert complaint is not None
+        assert complaint.state == "signed"
+        timeline = session.exec(
+            select(CaseEvent.seq).where(CaseEvent.case_kind == "complaint", CaseEvent.case_id == cid)
+        ).all()
+        assert sorted(timeline) == list(range(1, len(timeline) + 1))
