@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
+import web
 from api import errors
 from api.routes import admin, complaints, evidence, government_credit, health, pledges, public, tasks
 from models.clock import Clock
@@ -41,4 +42,5 @@ def create_app(
     errors.install(app)
     for module in (health, complaints, tasks, pledges, evidence, public, government_credit, admin):
         app.include_router(module.router, prefix=API_PREFIX)
+    web.install(app)
     return app

@@ -94,6 +94,26 @@ def users_add(
     print(token)
 
 
+@users_app.command("set-password")
+@domain_errors
+def users_set_password(
+    user_id: int = typer.Option(..., "--id", help="用户 ID（见 shouxin users list）"),
+    password: str = typer.Option(
+        ..., "--password", prompt="新密码", hide_input=True, confirmation_prompt=True, help="网页登录密码"
+    ),
+) -> None:
+    """设置用户的网页登录密码（至少 10 位；以 argon2 散列保存）。"""
+    from models.accounts import set_password
+    from models.errors import NotFound
+
+    with session_scope() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFound(f"用户 #{user_id} 不存在；请用 shouxin users list 查看 ID (no user {user_id})")
+        set_password(session=session, user=user, password=password)
+        console.print(f"已为用户 #{user.id} {user.name} 设置网页登录密码")
+
+
 @users_app.command("list")
 def users_list() -> None:
     """列出用户。"""

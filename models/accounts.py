@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import ValidationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.errors import NotFound, ValidationFailed
 from models.lifecycle import Role
@@ -119,3 +121,39 @@ def import_departments(*, session: Session, items: list[DepartmentCreate]) -> tu
             existing[item.code].competent_id = competent.id
     session.flush()
     return created, updated
+
+
+# Page sign-in passwords are chosen by people, so they get a slow salted hash (argon2), unlike tokens.
+_password_hasher = PasswordHasher()
+MIN_PASSWORD_LENGTH = 10
+
+
+def set_password(*, session: Session, user: User, password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(f"密码至少 {MIN_PASSWORD_LENGTH} 位，请换一个更长的密码 (password too short)")
+    user.password_hash = _password_hasher.hash(password)
+    session.add(user)
+    session.flush()
+
+
+def authenticate_password(*, session: Session, name: str, password: str) -> User | None:
+    """The active user with this name whose password matches; None otherwise (same cost either way)."""
+    candidates = session.exec(select(User).where(User.name == name.strip(), col(User.active))).all()
+    for user in candidates:
+        if user.password_hash is None:
+            continue
+        try:
+            _password_hasher.verify(user.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            continue
+        return user
+    if not candidates:
+        # Spend the same time on an unknown name, so a timing difference does not reveal who exists.
+        try:
+            _password_hasher.verify(_DUMMY_PASSWORD_HASH, password)
+        except (VerificationError, InvalidHashError):
+            pass
+    return None
+
+
+_DUMMY_PASSWORD_HASH = _password_hasher.hash("not-a-real-password")

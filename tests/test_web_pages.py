@@ -1,0 +1,266 @@
+"""Pages: every template renders under StrictUndefined; sign-in, CSRF, roles, validation and actions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from models.accounts import authenticate, authenticate_password, set_password
+from models.complaint import Complaint
+from models.errors import ValidationFailed
+from models.org import User
+from tests.conftest import Staff
+from tests.test_register import CODE, publish
+from tests.web_support import csrf_of, post_form, sign_in
+from web.core import CSRF_FIELD, SECURITY_HEADERS, SESSION_COOKIE, env
+
+NOTICE_2027 = """{"year": 2027, "notice_title": "国务院办公厅关于2027年部分节假日安排的通知",
+ "source": "测试", "holidays": [{"name": "元旦", "start": "2027-01-01", "end": "2027-01-03"}],
+ "workdays": []}"""
+
+
+def _register_complaint(client: TestClient, **overrides: str) -> tuple[str, str, int]:
+    data = {
+        "channel": "window",
+        "category": "sme_arrears",
+        "complainant_name": "示范建工集团有限公司",
+        "complainant_phone": "13800138000",
+        "respondent_department_code": "D01",
+        "summary": "拖欠工程款",
+        "description": "竣工验收后尾款未付。",
+        **overrides,
+    }
+    response = post_form(client, "/staff/complaints/new", data)
+    assert response.status_code == 200, response.text
+    number = re.search(r'id="number">([^<]+)<', response.text)
+    password = re.search(r'id="password">([^<]+)<', response.text)
+    case = re.search(r'href="/staff/complaints/(\d+)"', response.text)
+    assert number
+    assert password
+    assert case
+    return number.group(1), password.group(1), int(case.group(1))
+
+
+def _act(client: TestClient, case_id: int, action: str, **fields: str) -> None:
+    response = post_form(
+        client, f"/staff/complaints/{case_id}/act/{action}", fields, page=f"/staff/complaints/{case_id}"
+    )
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == f"/staff/complaints/{case_id}?done={action}"
+
+
+def test_every_template_is_rendered_by_a_page(
+    client: TestClient, staff: Staff, engine: Engine, session: Session
+) -> None:
+    """Visit every page; together they must have rendered every template in web/templates."""
+    publish(engine, session, ("示范建设有限公司", CODE))
+    rendered: set[str] = set()
+    original = env.get_template
+
+    def spy(name: str, *args: object, **kwargs: object) -> object:
+        rendered.add(name)
+        return original(name, *args, **kwargs)
+
+    env.get_template = spy  # type: ignore[method-assign]
+    try:
+        sign_in(client, staff.intake)
+        number, password, case_id = _register_complaint(client)
+        for path in ("/staff", "/staff/complaints/new", f"/staff/complaints/{case_id}", "/staff/pledges/new"):
+            assert client.get(path).status_code == 200, path
+        client.cookies.clear()
+        sign_in(client, staff.admin)
+        for path in (
+            "/staff/dashboard",
+            "/staff/scorecard",
+            "/staff/admin/departments",
+            "/staff/admin/users",
+            "/staff/admin/calendar?year=2026",
+            "/staff/admin/notifications",
+            "/staff/admin/mail",
+        ):
+            response = client.get(path)
+            assert response.status_code == 200, path
+            assert response.headers["content-security-policy"] == SECURITY_HEADERS["Content-Security-Policy"]
+        assert (
+            post_form(client, "/staff/admin/calendar", {"notice": NOTICE_2027, "confirm": "0"}).status_code
+            == 200
+        )
+        client.cookies.clear()
+        [record] = client.get("/register").text.split('href="/register/')[1:2]
+        record_number = record.split('"')[0]
+        for path in (
+            "/register",
+            f"/register/{record_number}",
+            f"/register/{record_number}/objection",
+            "/track",
+        ):
+            assert client.get(path).status_code == 200, path
+        assert post_form(client, "/track", {"number": number, "password": password}).status_code == 200
+        assert client.get("/staff/complaints/999999", follow_redirects=False).status_code == 303  # to sign-in
+        sign_in(client, staff.handler2)
+        assert client.get(f"/staff/complaints/{case_id}").status_code == 404  # another department's case
+        assert client.post("/logout", data={}).status_code == 403  # no CSRF field
+    finally:
+        env.get_template = original  # type: ignore[method-assign]
+    templates = {name for name in env.list_templates() if not name.startswith("_")}
+    assert templates - rendered == set()
+
+
+def test_sign_in_with_password_cookie_flags_and_expiry(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    user = session.exec(select(User).where(User.name == "督办员老李")).one()
+    with pytest.raises(ValidationFailed, match="至少"):
+        set_password(session=session, user=user, password="short")
+    set_password(session=session, user=user, password="督办-correct-horse")
+    session.commit()
+    assert authenticate_password(session=session, name="督办员老李", password="wrong-password!") is None
+    assert authenticate_password(session=session, name="无此人", password="督办-correct-horse") is None
+
+    bad = post_form(client, "/login", {"name": "督办员老李", "password": "wrong-password!"})
+    assert bad.status_code == 401
+    assert "登录失败" in bad.text
+    ok = post_form(
+        client, "/login", {"name": "督办员老李", "password": "督办-correct-horse", "next": "//evil.example"}
+    )
+    assert ok.status_code == 303
+    assert ok.headers["location"] == "/staff/dashboard"  # an off-site "next" is ignored
+    cookie = ok.headers["set-cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie or "samesite=lax" in cookie.lower()
+    assert client.get("/staff/dashboard").status_code == 200
+
+    # A tampered cookie is refused.
+    value = client.cookies.get(SESSION_COOKIE)
+    assert value is not None
+    client.cookies.set(SESSION_COOKIE, value[:-1] + ("0" if value[-1] != "0" else "1"))
+    assert client.get("/staff/dashboard", follow_redirects=False).status_code == 303
+
+    # Changing the password signs the user out of existing sessions.
+    client.cookies.set(SESSION_COOKIE, value)
+    assert client.get("/staff/dashboard").status_code == 200
+    set_password(session=session, user=user, password="another-long-password")
+    session.commit()
+    assert client.get("/staff/dashboard", follow_redirects=False).status_code == 303
+
+
+def test_session_cookie_expires(client: TestClient, staff: Staff, session: Session) -> None:
+    from web.core import session_value, user_from_cookie
+
+    user = authenticate(session=session, token=staff.intake)
+    assert user is not None
+    issued = session_value(user, dt.datetime.now(dt.UTC) - dt.timedelta(hours=9))
+    assert user_from_cookie(issued, session, dt.datetime.now(dt.UTC)) is None
+    fresh = session_value(user, dt.datetime.now(dt.UTC))
+    assert user_from_cookie(fresh, session, dt.datetime.now(dt.UTC)) == user
+
+
+def test_csrf_is_required_on_every_form(client: TestClient, staff: Staff) -> None:
+    csrf_of(client, "/login")
+    assert client.post("/login", data={"token": staff.intake}, follow_redirects=False).status_code == 403
+    wrong = client.post("/login", data={"token": staff.intake, CSRF_FIELD: "x" * 43}, follow_redirects=False)
+    assert wrong.status_code == 403
+    sign_in(client, staff.intake)
+    refused = client.post("/staff/complaints/new", data={"complainant_name": "x"}, follow_redirects=False)
+    assert refused.status_code == 403
+    assert "表单校验失败" in refused.text
+
+
+def test_complaint_form_shows_chinese_field_messages(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    sign_in(client, staff.intake)
+    response = post_form(
+        client,
+        "/staff/complaints/new",
+        {
+            "channel": "window",
+            "category": "",
+            "complainant_name": "",
+            "summary": "x",
+            "complainant_email": "bad",
+        },
+    )
+    assert response.status_code == 422
+    assert "必填项未填写" in response.text
+    assert "内容过短" in response.text
+    assert 'class="invalid"' in response.text
+    bad_code = post_form(
+        client,
+        "/staff/complaints/new",
+        {
+            "channel": "window",
+            "category": "sme_arrears",
+            "complainant_name": "某公司",
+            "complainant_phone": "1380000",
+            "summary": "拖欠工程款",
+            "complainant_credit_code": "91440300708461136X",
+        },
+    )
+    assert bad_code.status_code == 422
+    assert "统一社会信用代码" in bad_code.text
+    assert session.exec(select(Complaint)).first() is None
+
+
+def test_roles_and_actions_follow_the_lifecycle(client: TestClient, staff: Staff, session: Session) -> None:
+    sign_in(client, staff.handler)
+    assert client.get("/staff/complaints/new").status_code == 403  # handlers do not register complaints
+    assert client.get("/staff/dashboard").status_code == 403
+    client.cookies.clear()
+    sign_in(client, staff.intake)
+    _, _, case_id = _register_complaint(client)
+    page = client.get(f"/staff/complaints/{case_id}").text
+    assert "/act/accept" in page
+    assert "/act/reject" in page
+    assert "/act/sign_for" not in page
+    # A handler's action posted by intake is refused by the lifecycle, shown on the case page.
+    refused = post_form(
+        client, f"/staff/complaints/{case_id}/act/sign_for", {}, page=f"/staff/complaints/{case_id}"
+    )
+    assert refused.status_code in (403, 409)
+    _act(client, case_id, "accept")
+    invalid = post_form(
+        client,
+        f"/staff/complaints/{case_id}/act/dispatch",
+        {"lead_department_code": "NOPE"},
+        page=f"/staff/complaints/{case_id}",
+    )
+    assert invalid.status_code == 422
+    _act(client, case_id, "dispatch", lead_department_code="D01")
+    assert session.get(Complaint, case_id).state == "dispatched"  # type: ignore[union-attr]
+    client.cookies.clear()
+    sign_in(client, staff.handler)
+    assert f"/staff/complaints/{case_id}" in client.get("/staff").text  # in the handler's queue
+    page = client.get(f"/staff/complaints/{case_id}").text
+    assert "/act/sign_for" in page
+    assert "/act/verify_true" not in page
+    _act(client, case_id, "sign_for")
+    session.expire_all()
+    assert session.get(Complaint, case_id).state == "signed"  # type: ignore[union-attr]
+
+
+def test_public_search_pagination_objection_and_tracking(
+    client: TestClient, staff: Staff, engine: Engine, session: Session
+) -> None:
+    publish(engine, session, *[(f"示范建设{n}有限公司", None) for n in range(23)])
+    first = client.get("/register")
+    assert first.status_code == 200
+    assert first.text.count('href="/register/') == 20
+    nxt = re.search(r'href="(/register\?q=&amp;after=[^"]+)"', first.text)
+    assert nxt
+    second = client.get(nxt.group(1).replace("&amp;", "&"))
+    assert second.text.count('href="/register/GS') + second.text.count('href="/register/') >= 3
+    by_name = client.get("/register", params={"q": "示范建设1"})
+    assert by_name.text.count("示范建设1") >= 1
+    assert "没有找到" in client.get("/register", params={"q": "不存在的公司"}).text
+    bad_code = client.get("/register", params={"q": "91440300708461136X"})
+    assert bad_code.status_code == 200
+    assert 'class="alert error"' in bad_code.text
+    wrong = post_form(client, "/track", {"number": "TS-2026-000001", "password": "WRONGPWD"})
+    assert wrong.status_code == 404
+    assert "不正确" in wrong.text

@@ -1,0 +1,75 @@
+"""Staff sign-in and sign-out pages, and the site stylesheet."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from fastapi import Request
+from fastapi.responses import FileResponse, Response
+
+from api.deps import SessionDep
+from models.accounts import authenticate, authenticate_password
+from models.lifecycle import Role
+from web.core import SESSION_COOKIE, form_data, page_router, redirect, render, set_session_cookie
+
+router = page_router()
+STATIC = Path(__file__).parent / "static"
+
+HOME = {Role.SUPERVISOR: "/staff/dashboard", Role.ADMIN: "/staff/admin/users"}
+
+
+def _safe_next(target: str | None) -> str | None:
+    # Only same-site paths: "//host" or "http://..." would make the sign-in page an open redirect.
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return None
+
+
+@router.get("/static/site.css")
+def stylesheet() -> Response:
+    return FileResponse(STATIC / "site.css", media_type="text/css", headers={"Cache-Control": "max-age=3600"})
+
+
+@router.get("/")
+def home() -> Response:
+    return redirect("/register")
+
+
+@router.get("/login")
+def login_page(request: Request, next: str | None = None) -> Response:
+    return render(
+        request, "login.html", title="工作人员登录", next=_safe_next(next) or "", error=None, name=""
+    )
+
+
+@router.post("/login")
+async def login(request: Request, session: SessionDep) -> Response:
+    form = await form_data(request)
+    user = None
+    if form.get("token"):
+        user = authenticate(session=session, token=form["token"])
+    elif form.get("name") and form.get("password"):
+        user = authenticate_password(session=session, name=form["name"], password=form["password"])
+    if user is None:
+        return render(
+            request,
+            "login.html",
+            title="工作人员登录",
+            status_code=401,
+            next=_safe_next(form.get("next")) or "",
+            name=form.get("name", ""),
+            error="登录失败：姓名与密码不匹配，或访问令牌无效、账号已停用。请核对后重试。",
+        )
+    target = _safe_next(form.get("next")) or HOME.get(user.role, "/staff")
+    response = redirect(target)
+    set_session_cookie(response, user, dt.datetime.now(dt.UTC))
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    await form_data(request)
+    response = redirect("/login")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response

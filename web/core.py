@@ -1,0 +1,236 @@
+"""What every page shares: the template environment, staff sign-in cookies, CSRF and security headers.
+
+The sign-in cookie is signed (HMAC-SHA256 with ``secret_key``) and carries its expiry; the signature also
+covers the user's current token and password hashes, so rotating either signs the user out everywhere.
+CSRF uses a random per-browser cookie whose value every POST form repeats in a hidden field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable, Coroutine
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from api.deps import actor_of
+from api.errors import status_for
+from models.errors import DomainError, NotPermitted
+from models.lifecycle import Role
+from models.org import User
+from models.settings import get_settings
+from models.workflow import Actor
+
+SESSION_COOKIE = "sx_session"
+CSRF_COOKIE = "sx_csrf"
+CSRF_FIELD = "csrf_token"
+SESSION_HOURS = 8
+
+# No inline script or style anywhere, so the policy can forbid both; charts are separate SVG images.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+ROLE_LABELS = {
+    Role.INTAKE: "受理人员",
+    Role.HANDLER: "责任单位经办人",
+    Role.SUPERVISOR: "督办人员",
+    Role.ADMIN: "系统管理员",
+}
+
+env = Environment(
+    loader=PackageLoader("web", "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+env.globals["role_labels"] = {str(k): v for k, v in ROLE_LABELS.items()}
+
+
+class LoginRequired(Exception):
+    """Raised by a page that needs a signed-in user; answered with a redirect to the sign-in page."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+
+class CsrfFailed(Exception):
+    """A POST form whose CSRF field does not match the browser's cookie."""
+
+
+def _signature(payload: str) -> str:
+    key = get_settings().secret_key.encode()
+    return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
+
+
+def _fingerprint(user: User) -> str:
+    return hashlib.sha256(f"{user.token_hash}|{user.password_hash or ''}".encode()).hexdigest()[:16]
+
+
+def session_value(user: User, now: dt.datetime) -> str:
+    expires = int((now + dt.timedelta(hours=SESSION_HOURS)).timestamp())
+    payload = f"{user.id}.{expires}"
+    return f"{payload}.{_signature(f'{payload}.{_fingerprint(user)}')}"
+
+
+def user_from_cookie(value: str | None, session: Session, now: dt.datetime) -> User | None:
+    if not value or value.count(".") != 2:
+        return None
+    user_id, expires, signature = value.split(".")
+    if not (user_id.isdigit() and expires.isdigit()) or int(expires) < now.timestamp():
+        return None
+    user = session.get(User, int(user_id))
+    if user is None or not user.active:
+        return None
+    expected = _signature(f"{user_id}.{expires}.{_fingerprint(user)}")
+    return user if hmac.compare_digest(expected, signature) else None
+
+
+def set_session_cookie(response: Response, user: User, now: dt.datetime) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_value(user, now),
+        max_age=SESSION_HOURS * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=get_settings().public_base_url.startswith("https://"),
+        path="/",
+    )
+
+
+def current_user(request: Request, session: Session, *roles: Role) -> User:
+    """The signed-in user (else a redirect to sign in); refuses roles not listed when any are given."""
+    user = user_from_cookie(request.cookies.get(SESSION_COOKIE), session, dt.datetime.now(dt.UTC))
+    if user is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequired(target)
+    request.state.user = user
+    if roles and user.role not in roles:
+        names = "、".join(ROLE_LABELS.get(r, str(r)) for r in roles)
+        raise NotPermitted(f"当前账号无权访问此页面；仅限：{names} (role not allowed)")
+    return user
+
+
+def current_actor(request: Request, session: Session, *roles: Role) -> tuple[User, Actor]:
+    user = current_user(request, session, *roles)
+    return user, actor_of(user)
+
+
+def csrf_token(request: Request) -> str:
+    token = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf", None)
+    if not token:
+        token = secrets.token_urlsafe(32)
+        request.state.new_csrf = token
+    return str(token)
+
+
+async def form_data(request: Request) -> dict[str, str]:
+    """The POSTed form as plain strings, after checking its CSRF field against the cookie."""
+    form = await request.form()
+    sent = str(form.get(CSRF_FIELD) or "")
+    cookie = request.cookies.get(CSRF_COOKIE) or ""
+    if not cookie or not hmac.compare_digest(sent.encode(), cookie.encode()):
+        raise CsrfFailed
+    return {k: str(v).strip() for k, v in form.items() if k != CSRF_FIELD and isinstance(v, str)}
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    user = getattr(request.state, "user", None)
+    token = csrf_token(request)
+    html = env.get_template(template).render(
+        request_path=request.url.path, user=user, csrf_token=token, csrf_field=CSRF_FIELD, **context
+    )
+    response = HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
+    if getattr(request.state, "new_csrf", None):
+        response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="lax", path="/")
+    return response
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303, headers=SECURITY_HEADERS)
+
+
+def login_redirect(path: str) -> RedirectResponse:
+    return redirect(f"/login?next={quote(path, safe='')}")
+
+
+FIELD_MESSAGES = {
+    "missing": "必填项未填写",
+    "string_too_short": "内容过短",
+    "string_too_long": "内容过长",
+    "enum": "请从列表中选择",
+    "literal_error": "请从列表中选择",
+    "int_parsing": "应为整数",
+    "decimal_parsing": "应为数字",
+    "date_from_datetime_parsing": "日期格式应为 YYYY-MM-DD",
+    "date_parsing": "日期格式应为 YYYY-MM-DD",
+    "greater_than_equal": "数值过小",
+    "less_than_equal": "数值过大",
+    "value_error": "取值无效",
+    "too_long": "项目过多",
+}
+
+
+def field_errors(exc: ValidationError) -> dict[str, str]:
+    """Field name → a Chinese message; validators' own Chinese messages are kept as they are."""
+    result: dict[str, str] = {}
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if not isinstance(p, int)]
+        field = loc[0] if loc else "__all__"
+        message = str(err.get("msg", ""))
+        message = message.removeprefix("Value error, ")
+        zh = FIELD_MESSAGES.get(str(err.get("type")), "取值无效")
+        if any("\u4e00" <= ch <= "\u9fff" for ch in message):
+            result.setdefault(field, message)
+        else:
+            result.setdefault(field, f"{zh}（{message}）")
+    return result
+
+
+class PageRoute(APIRoute):
+    """A page route: sign-in, CSRF and domain errors become pages, never the API's JSON answers."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def page_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except LoginRequired as exc:
+                return login_redirect(exc.path)
+            except CsrfFailed:
+                return render(
+                    request,
+                    "error.html",
+                    status_code=403,
+                    title="表单已过期",
+                    message="表单校验失败（可能已过期或来自其他网站）。请返回上一页，刷新后重新提交。",
+                )
+            except DomainError as exc:
+                title = "无权访问" if isinstance(exc, NotPermitted) else "无法完成请求"
+                return render(
+                    request, "error.html", status_code=status_for(exc), title=title, message=exc.message
+                )
+
+        return page_handler
+
+
+def page_router(prefix: str = "") -> APIRouter:
+    return APIRouter(prefix=prefix, route_class=PageRoute, include_in_schema=False)

@@ -1,0 +1,146 @@
+"""Public pages (no sign-in): the breach register, a record, the objection form, case tracking."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from api.deps import CalendarDep, ClockDep, SessionDep, TodayDep
+from api.errors import status_for
+from models import complaints as service
+from models.errors import DomainError, ValidationFailed
+from models.register import RegisterQuery, get_public_record, list_register, submit_objection
+from web.core import form_data, page_router, redirect, render
+
+router = page_router()
+PAGE_SIZE = 20
+
+
+@router.get("/register")
+def register(
+    request: Request,
+    session: SessionDep,
+    q: str | None = None,
+    after: str | None = None,
+) -> Response:
+    """One search box: an 18-character credit code is searched exactly, anything else as a name prefix."""
+    term = (q or "").strip()
+    looks_like_code = len(term) == 18 and term.isalnum() and term.isascii()
+    query = RegisterQuery(
+        name=None if looks_like_code or not term else term,
+        credit_code=term.upper() if looks_like_code else None,
+        after=after,
+        limit=PAGE_SIZE,
+    )
+    error = None
+    try:
+        items, cursor = list_register(session=session, query=query)
+    except ValidationFailed as exc:
+        items, cursor, error = [], None, exc.message
+    return render(
+        request,
+        "register.html",
+        title="失信信息公示",
+        q=term,
+        items=items,
+        next_cursor=cursor,
+        first_page=after is None,
+        error=error,
+    )
+
+
+@router.get("/register/{number}")
+def record(request: Request, number: str, session: SessionDep, objected: int | None = None) -> Response:
+    rec = get_public_record(session=session, number=number)
+    return render(request, "record.html", title=f"公示记录 {number}", record=rec, objected=bool(objected))
+
+
+@router.get("/register/{number}/objection")
+def objection_form(request: Request, number: str, session: SessionDep) -> Response:
+    rec = get_public_record(session=session, number=number)
+    return render(
+        request,
+        "objection.html",
+        title="提出异议",
+        record=rec,
+        values={},
+        error=None,
+        status_code=200,
+    )
+
+
+@router.post("/register/{number}/objection")
+async def objection(
+    request: Request, number: str, session: SessionDep, today: TodayDep, calendar: CalendarDep
+) -> Response:
+    form = await form_data(request)
+    rec = get_public_record(session=session, number=number)
+    if not form.get("pledge_number") or len(form.get("reason", "")) < 2:
+        return render(
+            request,
+            "objection.html",
+            title="提出异议",
+            record=rec,
+            values=form,
+            status_code=422,
+            error="请填写承诺编号和异议理由（至少 2 个字）。",
+        )
+    try:
+        submit_objection(
+            session=session,
+            number=number,
+            credit_code=form.get("credit_code") or None,
+            pledge_number=form["pledge_number"],
+            reason=form["reason"],
+            evidence=form.get("evidence") or None,
+            today=today,
+            calendar=calendar,
+        )
+    except DomainError as exc:
+        session.rollback()
+        return render(
+            request,
+            "objection.html",
+            title="提出异议",
+            record=rec,
+            values=form,
+            status_code=status_for(exc),
+            error=exc.message,
+        )
+    return redirect(f"/register/{number}?objected=1")
+
+
+@router.get("/track")
+def track_form(request: Request, number: str | None = None) -> Response:
+    return render(
+        request, "track.html", title="投诉办理进度查询", number=number or "", result=None, error=None
+    )
+
+
+@router.post("/track")
+async def track(request: Request, session: SessionDep, clock: ClockDep) -> Response:
+    form = await form_data(request)
+    number, password = form.get("number", ""), form.get("password", "")
+    if not number or not password:
+        return render(
+            request,
+            "track.html",
+            title="投诉办理进度查询",
+            number=number,
+            result=None,
+            status_code=422,
+            error="请填写投诉编号和查询密码。",
+        )
+    try:
+        result = service.track(session=session, number=number, password=password, clock=clock)
+    except DomainError as exc:
+        return render(
+            request,
+            "track.html",
+            title="投诉办理进度查询",
+            number=number,
+            result=None,
+            status_code=status_for(exc),
+            error=exc.message,
+        )
+    return render(request, "track.html", title="投诉办理进度查询", number=number, result=result, error=None)

@@ -1,0 +1,337 @@
+"""Staff workbench: my queue, registering complaints and pledges, the case page and its actions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+from sqlmodel import Session, col, select
+
+from api.deps import CalendarDep, SessionDep, TodayDep
+from api.errors import status_for
+from models import complaints as service
+from models.calendar import WorkCalendar
+from models.complaint import CATEGORY_LABELS, CHANNEL_LABELS, ComplaintCreate
+from models.errors import DomainError
+from models.lifecycle import COMPLAINT, Role
+from models.org import Department
+from models.pledge import PLEDGOR_KIND_LABELS, PledgeCreate
+from models.pledges import register_pledge
+from models.settings import get_settings
+from models.workflow import Actor
+from web.core import current_actor, field_errors, form_data, page_router, redirect, render
+
+router = page_router("/staff")
+
+STAFF = (Role.INTAKE, Role.HANDLER, Role.SUPERVISOR, Role.ADMIN)
+REGISTRARS = (Role.INTAKE, Role.SUPERVISOR)
+PLEDGE_STAFF = (Role.INTAKE, Role.HANDLER, Role.SUPERVISOR)
+
+FIELD_LABELS = {
+    "channel": "受理渠道",
+    "complainant_name": "投诉人名称",
+    "complainant_phone": "联系电话",
+    "complainant_email": "电子邮箱",
+    "complainant_credit_code": "统一社会信用代码",
+    "respondent_name": "被投诉单位名称",
+    "respondent_department_code": "被投诉部门",
+    "category": "投诉类别",
+    "amount": "涉及金额（元）",
+    "summary": "投诉摘要",
+    "description": "详细情况",
+    "reason": "理由",
+    "route": "应当通过的渠道",
+    "route_detail": "其他渠道说明",
+    "target_number": "并入的案件编号",
+    "lead_department_code": "主办部门",
+    "assisting_department_codes": "协办部门（代码，用逗号分隔）",
+    "explanation": "核实不属实的说明",
+    "deadline_days": "整改期限（工作日，留空用默认）",
+    "requirements": "整改要求",
+    "evidence": "整改情况及证明",
+    "severity": "失信程度",
+    "reply_text": "答复内容",
+    "satisfaction": "回访满意度",
+    "days": "申请延长的工作日数",
+    "note": "备注",
+}
+ROUTE_LABELS = {
+    "litigation": "诉讼",
+    "arbitration": "仲裁",
+    "reconsideration": "行政复议",
+    "discipline": "纪检监察",
+    "petition": "信访",
+    "disclosure": "政府信息公开",
+    "other": "其他",
+}
+SEVERITY_LABELS = {"minor": "轻微", "general": "一般", "serious": "严重"}
+CHOICES: dict[str, dict[str, str]] = {
+    "route": ROUTE_LABELS,
+    "severity": SEVERITY_LABELS,
+    "satisfaction": {"满意": "满意", "基本满意": "基本满意"},
+}
+LONG_FIELDS = {"reason", "explanation", "requirements", "evidence", "reply_text", "description"}
+
+
+def departments(session: Session) -> list[Department]:
+    return list(session.exec(select(Department).where(col(Department.active)).order_by(col(Department.code))))
+
+
+def _days_left(calendar: WorkCalendar, today: dt.date, day: dt.date | None) -> int | None:
+    if day is None:
+        return None
+    try:
+        return calendar.working_days_between(today, day)
+    except DomainError:
+        return None  # a date in a year whose holiday notice is not loaded: shown as a date only
+
+
+@router.get("")
+def workbench(request: Request, session: SessionDep, today: TodayDep, calendar: CalendarDep) -> Response:
+    user, actor = current_actor(request, session, *STAFF)
+    queue = service.work_queue(session=session, actor=actor, today=today, calendar=calendar, limit=200)
+    recent, _ = service.list_complaints(
+        session=session, actor=actor, filters=service.ComplaintFilter(limit=20), today=today
+    )
+    return render(
+        request,
+        "workbench.html",
+        title="我的工作台",
+        queue=queue,
+        recent=recent,
+        today=today,
+        state_label=service.state_label,
+        event_label=service.event_label,
+        can_register=user.role in REGISTRARS,
+        can_pledge=user.role in PLEDGE_STAFF,
+    )
+
+
+def _complaint_form(request: Request, session: Session, **context: Any) -> Response:
+    context.setdefault("values", {})
+    context.setdefault("errors", {})
+    context.setdefault("status_code", 200)
+    return render(
+        request,
+        "complaint_new.html",
+        title="登记投诉",
+        channels=CHANNEL_LABELS,
+        categories=CATEGORY_LABELS,
+        departments=departments(session),
+        labels=FIELD_LABELS,
+        **context,
+    )
+
+
+@router.get("/complaints/new")
+def new_complaint(request: Request, session: SessionDep) -> Response:
+    current_actor(request, session, *REGISTRARS)
+    return _complaint_form(request, session, values={"channel": "window"})
+
+
+@router.post("/complaints/new")
+async def create_complaint(
+    request: Request, session: SessionDep, today: TodayDep, calendar: CalendarDep
+) -> Response:
+    _, actor = current_actor(request, session, *REGISTRARS)
+    form = await form_data(request)
+    values = {k: v for k, v in form.items() if v != ""}
+    try:
+        data = ComplaintCreate.model_validate(values)
+        complaint, password = service.register_complaint(
+            session=session, data=data, actor=actor, today=today, calendar=calendar
+        )
+    except ValidationError as exc:
+        return _complaint_form(request, session, values=form, errors=field_errors(exc), status_code=422)
+    except DomainError as exc:
+        field = str(exc.details.get("field", "__all__"))
+        return _complaint_form(
+            request, session, values=form, errors={field: exc.message}, status_code=status_for(exc)
+        )
+    session.commit()
+    return render(
+        request,
+        "complaint_created.html",
+        title="投诉已登记",
+        complaint=complaint,
+        password=password,
+        state_label=service.state_label,
+    )
+
+
+def _pledge_form(request: Request, session: Session, **context: Any) -> Response:
+    context.setdefault("values", {})
+    context.setdefault("errors", {})
+    context.setdefault("status_code", 200)
+    context.setdefault("created", None)
+    return render(
+        request,
+        "pledge_new.html",
+        title="登记告知承诺",
+        kinds=PLEDGOR_KIND_LABELS,
+        departments=departments(session),
+        **context,
+    )
+
+
+@router.get("/pledges/new")
+def new_pledge(request: Request, session: SessionDep) -> Response:
+    user, _ = current_actor(request, session, *PLEDGE_STAFF)
+    dept = session.get(Department, user.department_id) if user.department_id else None
+    return _pledge_form(request, session, values={"authority_code": dept.code if dept else ""})
+
+
+@router.post("/pledges/new")
+async def create_pledge(
+    request: Request, session: SessionDep, today: TodayDep, calendar: CalendarDep
+) -> Response:
+    _, actor = current_actor(request, session, *PLEDGE_STAFF)
+    form = await form_data(request)
+    try:
+        data = PledgeCreate.model_validate({k: v for k, v in form.items() if v != ""})
+        pledge = register_pledge(session=session, data=data, actor=actor, today=today, calendar=calendar)
+    except ValidationError as exc:
+        return _pledge_form(request, session, values=form, errors=field_errors(exc), status_code=422)
+    except DomainError as exc:
+        return _pledge_form(
+            request, session, values=form, errors={"__all__": exc.message}, status_code=status_for(exc)
+        )
+    session.commit()
+    return _pledge_form(
+        request, session, values={"authority_code": form.get("authority_code", "")}, created=pledge
+    )
+
+
+def _action_forms(session: Session, complaint: Any, actor: Actor) -> list[dict[str, Any]]:
+    forms = []
+    for t in service.available_actions(session=session, complaint=complaint, actor=actor):
+        fields = [f for f in service.body_fields(t.event) if f != "attachments"]
+        forms.append({"event": t.event, "label": t.label, "fields": fields})
+    return forms
+
+
+def _case_page(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    complaint_id: int,
+    today: dt.date,
+    calendar: WorkCalendar,
+    **context: Any,
+) -> Response:
+    complaint = service.get_complaint(session=session, complaint_id=complaint_id, actor=actor)
+    spec = COMPLAINT.state(complaint.state)
+    context.setdefault("errors", {})
+    context.setdefault("failed_action", None)
+    context.setdefault("values", {})
+    context.setdefault("status_code", 200)
+    context.setdefault("done", None)
+    names = {d.id: d for d in departments(session)}
+    return render(
+        request,
+        "complaint.html",
+        title=f"投诉 {complaint.number}",
+        complaint=complaint,
+        spec=spec,
+        events=service.timeline(session=session, complaint=complaint),
+        actions=_action_forms(session, complaint, actor),
+        days_left=None if spec.clock_paused else _days_left(calendar, today, complaint.stage_deadline),
+        today=today,
+        state_label=service.state_label,
+        channel_label=CHANNEL_LABELS.get(complaint.channel, complaint.channel),
+        category_label=CATEGORY_LABELS.get(complaint.category, complaint.category),
+        lead=names.get(complaint.lead_department_id),
+        respondent=names.get(complaint.respondent_department_id),
+        departments=list(names.values()),
+        labels=FIELD_LABELS,
+        choices=CHOICES,
+        long_fields=LONG_FIELDS,
+        tz=ZoneInfo(get_settings().timezone),
+        **context,
+    )
+
+
+@router.get("/complaints/{complaint_id}")
+def case_page(
+    request: Request,
+    complaint_id: int,
+    session: SessionDep,
+    today: TodayDep,
+    calendar: CalendarDep,
+    done: str | None = None,
+) -> Response:
+    _, actor = current_actor(request, session, *STAFF)
+    label = service.event_label(done) if done else None
+    return _case_page(request, session, actor, complaint_id, today, calendar, done=label)
+
+
+def _body(action: str, form: dict[str, str]) -> service.ActionBody:
+    model = service.ACTION_BODIES.get(action, service.ActionBody)
+    values: dict[str, Any] = {}
+    for name in [*service.body_fields(action), "note", "expected_version"]:
+        raw = form.get(name, "")
+        if raw == "" or name == "attachments":
+            continue
+        if name == "assisting_department_codes":
+            values[name] = [c.strip() for c in raw.replace("，", ",").split(",") if c.strip()]
+        else:
+            values[name] = raw
+    return model.model_validate(values)
+
+
+@router.post("/complaints/{complaint_id}/act/{action}")
+async def take_action(
+    request: Request,
+    complaint_id: int,
+    action: str,
+    session: SessionDep,
+    today: TodayDep,
+    calendar: CalendarDep,
+) -> Response:
+    _, actor = current_actor(request, session, *STAFF)
+    form = await form_data(request)
+    try:
+        body = _body(action, form)
+        service.act(
+            session=session,
+            complaint_id=complaint_id,
+            action=action,
+            body=body,
+            actor=actor,
+            today=today,
+            calendar=calendar,
+        )
+    except ValidationError as exc:
+        session.rollback()
+        return _case_page(
+            request,
+            session,
+            actor,
+            complaint_id,
+            today,
+            calendar,
+            errors=field_errors(exc),
+            failed_action=action,
+            values=form,
+            status_code=422,
+        )
+    except DomainError as exc:
+        session.rollback()
+        return _case_page(
+            request,
+            session,
+            actor,
+            complaint_id,
+            today,
+            calendar,
+            errors={"__all__": exc.message},
+            failed_action=action,
+            values=form,
+            status_code=status_for(exc),
+        )
+    session.commit()
+    return redirect(f"/staff/complaints/{complaint_id}?done={action}")
