@@ -15,6 +15,7 @@ from models.errors import (
     NotFound,
     NotPermitted,
     OutOfCalendarCoverage,
+    RateLimited,
     SchemaOutOfDate,
     TransitionNotAllowed,
     Unauthenticated,
@@ -29,6 +30,7 @@ STATUS: list[tuple[type[DomainError], int]] = [
     (Conflict, 409),
     (OutOfCalendarCoverage, 422),
     (ValidationFailed, 422),
+    (RateLimited, 429),
     (SchemaOutOfDate, 503),
 ]
 
@@ -64,7 +66,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
         body = error_body(type(exc).__name__, exc.message, **exc.details)
-        return JSONResponse(body, status_code=status_for(exc))
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        return JSONResponse(body, status_code=status_for(exc), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -10,9 +10,10 @@ from sqlalchemy.engine import Engine
 
 import web
 from api import errors
-from api.routes import admin, complaints, evidence, government_credit, health, pledges, public, tasks
+from api.routes import admin, complaints, evidence, exports, government_credit, health, pledges, public, tasks
 from models.clock import Clock
 from models.db import get_engine
+from models.privacy import install_log_scrubber
 from models.schema import check_up_to_date
 
 API_PREFIX = "/api/v1"
@@ -40,7 +41,8 @@ def create_app(
     app.state.engine = engine
     app.state.clock = clock or Clock.from_settings()
     errors.install(app)
-    for module in (health, complaints, tasks, pledges, evidence, public, government_credit, admin):
+    install_log_scrubber()
+    for module in (health, exports, complaints, tasks, pledges, evidence, public, government_credit, admin):
         app.include_router(module.router, prefix=API_PREFIX)
     web.install(app)
     return app

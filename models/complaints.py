@@ -43,6 +43,7 @@ from models.lifecycle import ComplaintState as CS
 from models.numbering import COMPLAINT_PREFIX, reserve_numbers
 from models.org import Department, User
 from models.outbox import enqueue
+from models.ratelimit import check_tracking_allowed, record_tracking_failure
 from models.settings import get_settings
 from models.uscc import validate_credit_code
 from models.workflow import Actor, apply_event, record_event, rule_days
@@ -875,13 +876,21 @@ class TrackingResult(BaseModel):
     steps: list[TrackingStep]
 
 
-def track(*, session: Session, number: str, password: str, clock: Clock) -> TrackingResult:
-    """Stages and dates of a case for its complainant; names and contacts are never part of it."""
+def track(
+    *, session: Session, number: str, password: str, clock: Clock, address: str | None = None
+) -> TrackingResult:
+    """Stages and dates of a case for its complainant; names and contacts are never part of it.
+
+    Wrong passwords are counted per case number and per client ``address`` (models/ratelimit.py)."""
+    now = clock.now()
+    check_tracking_allowed(session=session, number=number, address=address, now=now)
     complaint = session.exec(select(Complaint).where(Complaint.number == number.strip().upper())).first()
     stored = complaint.tracking_password_hash if complaint else _DUMMY_HASH
     try:
         _hasher.verify(stored, password.strip().upper())
     except (VerificationError, InvalidHashError):
+        record_tracking_failure(session=session, number=number, address=address, now=now)
+        session.commit()
         raise NotFound(_NOT_FOUND) from None
     if complaint is None:
         raise NotFound(_NOT_FOUND)

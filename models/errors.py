@@ -54,5 +54,13 @@ class InvalidCreditCode(ValidationFailed):
     """A 统一社会信用代码 that fails GB 32100-2015."""
 
 
+class RateLimited(DomainError):
+    """Too many failed attempts; ``retry_after`` (seconds) says when to try again."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
 class SchemaOutOfDate(DomainError):
     """The database schema is behind the code."""

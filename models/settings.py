@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     upload_dir: Path = Path("./var/uploads")
     upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
 
+    # Public case tracking: wrong passwords allowed per case and per client address within the window.
+    tracking_max_failures_per_case: int = Field(default=5, ge=1, le=1000)
+    tracking_max_failures_per_ip: int = Field(default=20, ge=1, le=10000)
+    tracking_failure_window_minutes: int = Field(default=15, ge=1, le=1440)
+
     # Flows.
     batch_size: int = Field(default=2000, ge=1, le=100_000)
     secret_key: str = "dev-only-secret-key-change-me-in-production"

@@ -14,10 +14,12 @@ from models.org import Department, User
 from models.outbox import Notification
 from models.platform import PlatformDocument
 from models.pledge import Pledge, PledgeEvidence
+from models.ratelimit import AuthFailure
 
 metadata = SQLModel.metadata
 
 __all__ = [
+    "AuthFailure",
     "CalendarYear",
     "CaseCounter",
     "CaseEvent",

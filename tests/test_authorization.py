@@ -54,6 +54,8 @@ RULES: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/health"): PUBLIC,
     ("POST", "/complaints"): INTAKE_OR_SUPERVISOR,
     ("GET", "/complaints"): ANY_STAFF,
+    ("GET", "/complaints/export"): ANY_STAFF,  # rows filtered by visibility
+    ("GET", "/public/breaches/export"): PUBLIC,
     ("GET", "/complaints/{complaint_id}"): CASE_OF_D01,
     ("GET", "/complaints/{complaint_id}/events"): CASE_OF_D01,
     ("GET", "/complaints/{complaint_id}/actions"): CASE_OF_D01,

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, Field
 
 from api.deps import ActorDep, CalendarDep, ClockDep, SessionDep, TodayDep, require_roles
@@ -196,5 +196,10 @@ def other_action(
     summary="投诉人查询办理进度（无需登录）",
     tags=["公众"],
 )
-def track_complaint(data: TrackRequest, session: SessionDep, clock: ClockDep) -> service.TrackingResult:
-    return service.track(session=session, number=data.number, password=data.password, clock=clock)
+def track_complaint(
+    data: TrackRequest, request: Request, session: SessionDep, clock: ClockDep
+) -> service.TrackingResult:
+    address = request.client.host if request.client else None
+    return service.track(
+        session=session, number=data.number, password=data.password, clock=clock, address=address
+    )

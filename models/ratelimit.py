@@ -1,0 +1,82 @@
+"""Rate limit on wrong tracking passwords, per case and per client address, shared through the database.
+
+The tracking password (6 characters) is the only thing between the public and a case's progress, so
+guessing must be slow. Failures are rows in ``auth_failure`` rather than counters in process memory:
+several API processes (``shouxin serve --workers N``) and several hosts behind a load balancer then share
+one count, and a restart does not reset it. The client address is stored only as a keyed hash (it is
+personal data and is needed only for counting).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import math
+
+from sqlalchemy import Column, delete, func
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from models.errors import RateLimited
+from models.settings import get_settings
+from models.types import UTCDateTime
+
+
+# One failed attempt; ``scope`` is "case" (key = case number) or "ip" (key = keyed hash of the address).
+class AuthFailure(SQLModel, table=True):
+    __tablename__ = "auth_failure"
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=8)
+    key: str = Field(max_length=64, index=True)
+    at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
+
+
+def address_key(address: str) -> str:
+    secret = get_settings().secret_key.encode()
+    return hmac.new(secret, address.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _limits() -> dict[str, int]:
+    s = get_settings()
+    return {"case": s.tracking_max_failures_per_case, "ip": s.tracking_max_failures_per_ip}
+
+
+def _keys(number: str, address: str | None) -> list[tuple[str, str]]:
+    keys = [("case", number.strip().upper()[:64])]
+    if address:
+        keys.append(("ip", address_key(address)))
+    return keys
+
+
+def check_tracking_allowed(*, session: Session, number: str, address: str | None, now: dt.datetime) -> None:
+    """Raise RateLimited when the case or the address has too many recent failures."""
+    window = dt.timedelta(minutes=get_settings().tracking_failure_window_minutes)
+    limits = _limits()
+    for scope, key in _keys(number, address):
+        count, oldest = session.exec(
+            select(func.count(), func.min(AuthFailure.at)).where(
+                AuthFailure.scope == scope, AuthFailure.key == key, col(AuthFailure.at) > now - window
+            )
+        ).one()
+        if count >= limits[scope] and oldest is not None:
+            retry = max(1, math.ceil((oldest + window - now).total_seconds()))
+            who = "该案件" if scope == "case" else "您的网络地址"
+            raise RateLimited(
+                f"{who}查询密码错误次数过多，请在 {math.ceil(retry / 60)} 分钟后再试；"
+                "忘记查询密码请联系受理窗口或拨打 12345 (too many wrong passwords; retry later)",
+                retry_after=retry,
+            )
+
+
+def record_tracking_failure(*, session: Session, number: str, address: str | None, now: dt.datetime) -> None:
+    """Count one failure (the caller commits); rows older than the window are dropped on the way."""
+    window = dt.timedelta(minutes=get_settings().tracking_failure_window_minutes)
+    for scope, key in _keys(number, address):
+        session.execute(
+            delete(AuthFailure).where(
+                col(AuthFailure.scope) == scope,
+                col(AuthFailure.key) == key,
+                col(AuthFailure.at) <= now - window,
+            )
+        )
+        session.add(AuthFailure(scope=scope, key=key, at=now))
