@@ -10,8 +10,9 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	# The page tests drive Debian's Chromium (Playwright never downloads a browser here).
-	command -v chromium >/dev/null || { test "$$(id -u)" = 0 && apt-get update -qq && apt-get install -y -qq chromium; }
+	# The page tests drive Debian's Chromium (Playwright never downloads a browser here); the CJK font
+	# makes the screenshots under tests/artifacts legible.
+	command -v chromium >/dev/null || { test "$$(id -u)" = 0 && apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-microhei; }
 	touch $(STAMP)
 
 # Embedded default: SQLite under ./var, demo data, a local SMTP sink, the API on http://127.0.0.1:8000
