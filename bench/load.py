@@ -22,9 +22,15 @@ COMPLAINT = {
 }  # fmt: skip
 
 
+# The mix: a city's staff read their queues far more often than the hotline registers new complaints;
+# the rest are actions (accept, then dispatch) on complaints the same client registered.
+REGISTER, READ = 0.10, 0.65
+
+
 class Stats:
     def __init__(self) -> None:
         self.latencies: list[float] = []
+        self.by_kind: dict[str, list[float]] = {}
         self.errors = 0
         self.registered = 0
         self.acted = 0
@@ -36,9 +42,9 @@ async def client(http: httpx.AsyncClient, stats: Stats, until: float, seed: int)
     fresh: list[int] = []
     while time.perf_counter() < until:
         roll = rng.random()
-        if roll < 0.3 or not (fresh or accepted) and roll < 0.5:
+        if roll < REGISTER or not (fresh or accepted) and roll < 2 * REGISTER:
             method, url, body, headers, kind = "POST", "/api/v1/complaints", COMPLAINT, INTAKE, "register"
-        elif roll < 0.8 or not (fresh or accepted):
+        elif roll < REGISTER + READ or not (fresh or accepted):
             method, url, body, headers, kind = "GET", "/api/v1/tasks?limit=50", None, HANDLER, "read"
         elif fresh:
             cid = fresh.pop()
@@ -65,6 +71,7 @@ async def client(http: httpx.AsyncClient, stats: Stats, until: float, seed: int)
             stats.errors += 1
             continue
         stats.latencies.append((time.perf_counter() - start) * 1000)
+        stats.by_kind.setdefault(kind, []).append(stats.latencies[-1])
         if response.status_code >= 400:
             stats.errors += 1
             continue
@@ -88,12 +95,17 @@ async def main(base: str, clients: int, seconds: float) -> dict[str, float]:
         elapsed = time.perf_counter() - start
     lat = sorted(stats.latencies)
 
-    def pct(q: float) -> float:
-        return lat[min(len(lat) - 1, round(q / 100 * (len(lat) - 1)))] if lat else float("nan")
+    def pct(q: float, values: list[float] = lat) -> float:
+        values = sorted(values)
+        return values[min(len(values) - 1, round(q / 100 * (len(values) - 1)))] if values else float("nan")
+
+    kinds = {f"{kind}_p50_ms": pct(50, v) for kind, v in stats.by_kind.items()}
+    kinds |= {f"{kind}_p99_ms": pct(99, v) for kind, v in stats.by_kind.items()}
 
     return {
         "requests": len(lat), "errors": stats.errors, "rps": len(lat) / elapsed, "p50_ms": pct(50),
         "p99_ms": pct(99), "registered": stats.registered, "acted": stats.acted, "seconds": elapsed,
+        **kinds,
     }  # fmt: skip
 
 

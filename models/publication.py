@@ -246,7 +246,8 @@ def _iso(day: dt.date | None) -> str | None:
 
 def _insert_notifications(session: Session, rows: list[dict[str, Any]]) -> None:
     if rows:
-        session.execute(insert(_Notification), rows)
+        # The table, not the mapped class: a Core executemany skips the ORM's per-row bulk bookkeeping.
+        session.execute(insert(_Notification.__table__), rows)  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------------------------------------------

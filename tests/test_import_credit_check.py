@@ -1,0 +1,60 @@
+"""The import's credit check for subjects without a credit code (individuals), matched by exact name."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlmodel import Session, select
+
+from models.breach import PublishedBreach
+from models.calendar import load_calendar
+from models.lifecycle import BreachState, PledgeState, Role
+from models.org import Department
+from models.pledge import Pledge, PledgorKind
+from models.pledges import import_pledges
+from models.workflow import Actor
+from tests.conftest import Staff
+
+TODAY = dt.date(2026, 3, 2)
+
+
+def _row(name: str) -> dict[str, object]:
+    return {
+        "pledgor_kind": "个人", "pledgor_name": name, "matter": "建筑工程施工许可证",
+        "obligation": "施工图审查合格书", "deadline": "2026-05-06", "authority_code": "D01",
+    }  # fmt: skip
+
+
+def test_individuals_with_a_shown_breach_or_a_false_pledge_are_refused_by_name(
+    session: Session, staff: Staff
+) -> None:
+    del staff  # departments D00–D02
+    dept = session.exec(select(Department.id).where(Department.code == "D01")).one()
+    common = {"matter": "事项", "department_id": dept, "decision_date": TODAY, "publication_end": TODAY,
+              "repair_earliest": TODAY, "source_kind": "pledge", "subject_kind": "individual",
+              "facts": "逾期", "basis": "告知承诺书"}  # fmt: skip
+    session.add(PublishedBreach(number="GS-2026-000001", subject_name="张三", **common))
+    withdrawn = PublishedBreach(number="GS-2026-000002", subject_name="王五", **common)
+    withdrawn.state = BreachState.WITHDRAWN
+    session.add(withdrawn)
+    session.add(
+        Pledge(
+            number="CN-2025-000900", year=2025, seq=900, state=PledgeState.FALSE_PLEDGE, authority_id=dept,
+            pledgor_kind=PledgorKind.INDIVIDUAL, pledgor_name="李四", matter="事项", obligation="材料",
+            deadline=TODAY,
+        )
+    )  # fmt: skip
+    session.commit()
+    report = import_pledges(
+        session=session,
+        rows=enumerate([_row("张三"), _row("李四"), _row("王五"), _row("赵六")], start=2),
+        actor=Actor(name="导入", role=Role.ADMIN),
+        source_name="t.csv",
+        today=TODAY,
+        calendar=load_calendar(session=session),
+    )
+    reasons = {e.row: e.message for e in report.errors}
+    assert report.imported == 2  # 王五's record is withdrawn, 赵六 has none
+    assert set(reasons) == {2, 3}
+    assert "GS-2026-000001" in reasons[2]
+    assert "CN-2025-000900" in reasons[3]
