@@ -40,9 +40,10 @@ from models.publication import sweep
 from models.workflow import Actor
 engine = make_engine(sys.argv[1])
 # A dry run first loads every lazily imported module, so the kill lands in the writing sweep itself.
-sweep(engine=engine, today=dt.date.fromisoformat(sys.argv[2]), actor=Actor.system("warm"), dry_run=True)
+day = dt.date.fromisoformat(sys.argv[2])
+sweep(engine=engine, today=day, actor=Actor.system("warm"), dry_run=True)
 print("ready", flush=True)
-sweep(engine=engine, today=dt.date.fromisoformat(sys.argv[2]), actor=Actor.system("killed"), batch_size=int(sys.argv[3]))
+sweep(engine=engine, today=day, actor=Actor.system("killed"), batch_size=int(sys.argv[3]))
 print("done", flush=True)
 """
 
@@ -94,7 +95,7 @@ def build_template(path: Path, pledges: int) -> None:
 
 
 def run_child(db: Path, kill_after: float | None) -> bool:
-    """Run the sweep in a child process; SIGKILL it ``kill_after`` s after it is ready. True if killed mid-run."""
+    """Run the sweep in a child; SIGKILL it ``kill_after`` s after it is ready. True if killed mid-run."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, f"sqlite:///{db}", SWEEP_DAY.isoformat(), str(BATCH)],
@@ -135,8 +136,9 @@ def problems(db: Path, pledges: int) -> list[str]:
             WHERE (SELECT count(*) FROM published_breach b WHERE b.pledge_id=p.id) != 1""",
         "breach create events != 1": """SELECT count(*) FROM published_breach b WHERE (SELECT count(*)
             FROM case_event e WHERE e.case_kind='breach' AND e.case_id=b.id) != 1""",
-        "publish notifications != 1": """SELECT count(*) FROM pledge p WHERE (SELECT count(*) FROM notification n
-            WHERE n.template='pledge_published' AND n.idempotency_key LIKE 'pledge:' || p.id || ':publish:%') != 1""",
+        "publish notifications != 1": """SELECT count(*) FROM pledge p WHERE (SELECT count(*)
+            FROM notification n WHERE n.template='pledge_published'
+            AND n.idempotency_key LIKE 'pledge:' || p.id || ':publish:%') != 1""",
         "platform documents != 1": """SELECT count(*) FROM published_breach b WHERE (SELECT count(*)
             FROM platform_document d WHERE d.breach_id=b.id AND d.kind='PUBLISH') != 1""",
     }
