@@ -51,7 +51,7 @@ def _month_grid(calendar: WorkCalendar, year: int) -> list[dict[str, Any]]:
     for month in range(1, 13):
         weeks = []
         for week in month_calendar.Calendar(firstweekday=0).monthdatescalendar(year, month):
-            cells = []
+            cells: list[dict[str, Any] | None] = []
             for day in week:
                 if day.month != month:
                     cells.append(None)

@@ -38,9 +38,16 @@ def _config(title: str) -> dict[str, object]:
     }
 
 
+def _count_axis(top: int) -> list[int]:
+    """Whole-number ticks: pygal would otherwise label a count axis 0.1, 0.2, …"""
+    step = max(1, -(-top // 5))
+    return list(range(0, max(top, 1) + step, step))
+
+
 def weekly_chart(rows: list[WeekFlow]) -> bytes:
     chart = pygal.Bar(**_config("每周新登记与办结投诉（件）"), x_label_rotation=0)
     chart.x_labels = [r.week_start.strftime("%m-%d") for r in rows]
+    chart.y_labels = _count_axis(max([r.opened for r in rows] + [r.closed for r in rows] + [0]))
     chart.add("新登记", [r.opened for r in rows])
     chart.add("办结", [r.closed for r in rows])
     return bytes(chart.render())
@@ -58,6 +65,7 @@ def on_time_chart(rows: list[DepartmentScore]) -> bytes:
 def breaches_chart(rows: list[tuple[str, int, int]]) -> bytes:
     chart = pygal.StackedBar(**_config("每月失信记录（件）"), x_label_rotation=30)
     chart.x_labels = [month for month, _, _ in rows]
+    chart.y_labels = _count_axis(max([p + c for _, p, c in rows] + [0]))
     chart.add("承诺失信公示", [p for _, p, _ in rows])
     chart.add("政府违约失信确认", [c for _, _, c in rows])
     return bytes(chart.render())
