@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from models.clock import utcnow
@@ -30,24 +31,31 @@ def backoff(attempts: int) -> dt.timedelta:
 
 
 def claim_due(*, session: Session, now: dt.datetime, limit: int) -> list[int]:
-    """Ids of pending rows due at ``now``, oldest first, leased to the caller until ``now + CLAIM_LEASE``."""
+    """Ids of pending rows due at ``now``, oldest first, leased to the caller until ``now + CLAIM_LEASE``.
+
+    The lease is a compare-and-set (only rows still due get it), so two workers never both win a row even
+    on SQLite, whose driver runs the SELECT outside the writing transaction.
+    """
+    due = (col(Notification.status) == NotificationStatus.PENDING, col(Notification.next_attempt_at) <= now)
     query = (
-        select(Notification)
-        .where(Notification.status == NotificationStatus.PENDING)
-        .where(col(Notification.next_attempt_at) <= now)
+        select(col(Notification.id))
+        .where(*due)
         .order_by(col(Notification.next_attempt_at), col(Notification.id))
         .limit(limit)
     )
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    rows = list(session.exec(query))
-    lease_until = now + CLAIM_LEASE
-    for row in rows:
-        row.next_attempt_at = lease_until
-        session.add(row)
-    session.flush()
-    return [row.id for row in rows if row.id is not None]
+    candidates = list(session.exec(query))
+    if not candidates:
+        return []
+    lease = (
+        update(Notification.__table__)  # type: ignore[attr-defined]
+        .where(col(Notification.id).in_(candidates), *due)
+        .values(next_attempt_at=now + CLAIM_LEASE)
+        .returning(col(Notification.id))
+    )
+    won: set[int] = {row[0] for row in session.execute(lease)}
+    return [nid for nid in candidates if nid is not None and nid in won]
 
 
 def _get(session: Session, notification_id: int) -> Notification:

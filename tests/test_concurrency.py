@@ -156,3 +156,42 @@ def test_twenty_concurrent_actions_on_one_complaint_one_wins(shared_engine: Engi
             select(CaseEvent.seq).where(CaseEvent.case_kind == "complaint", CaseEvent.case_id == cid)
         ).all()
         assert sorted(timeline) == list(range(1, len(timeline) + 1))
+
+
+def test_concurrent_outbox_claims_are_disjoint(shared_engine: Engine) -> None:
+    from models.clock import utcnow
+    from models.outbox import NotificationStatus
+    from notifications.outbox_service import claim_due
+
+    now = utcnow()
+    with Session(shared_engine) as session:
+        for i in range(60):
+            session.add(
+                Notification(
+                    template="complaint_receipt",
+                    recipient_kind="complainant",
+                    recipient_name=f"投诉人{i}",
+                    recipient_email=f"c{i}@example.com",
+                    context={},
+                    status=NotificationStatus.PENDING,
+                    next_attempt_at=now,
+                    idempotency_key=f"race:{i}",
+                    created_at=now,
+                )
+            )
+        session.commit()
+    claimed: dict[int, list[int]] = {}
+
+    def claim(i: int) -> None:
+        with Session(shared_engine) as session:
+            claimed[i] = claim_due(session=session, now=now, limit=20)
+            session.commit()
+
+    _together(4, claim)
+
+    every = [nid for ids in claimed.values() for nid in ids]
+    assert len(every) == len(set(every))  # no row leased to two workers
+    with Session(shared_engine) as session:
+        rest = claim_due(session=session, now=now, limit=100)  # a loser's rows stay due, none is lost
+        session.commit()
+    assert sorted(every + rest) == list(range(1, 61))
