@@ -134,7 +134,10 @@ def list_register(*, session: Session, query: RegisterQuery) -> tuple[list[dict[
     """A page of currently shown records, newest decision first; keyset on (JDRQ, id)."""
     stmt = select(PublishedBreach).where(col(PublishedBreach.state).in_(SHOWN_STATES))
     if query.name:
-        stmt = stmt.where(col(PublishedBreach.subject_name).startswith(query.name, autoescape=True))
+        # A half-open range on the indexed column, not LIKE: SQLite cannot use an index for a LIKE with an
+        # ESCAPE clause, and a rare prefix then scanned the whole register. Case-sensitive, as on PostgreSQL.
+        name = col(PublishedBreach.subject_name)
+        stmt = stmt.where(name >= query.name, name < query.name + "\U0010ffff")
     if query.credit_code:
         stmt = stmt.where(PublishedBreach.subject_credit_code == validate_credit_code(query.credit_code))
     if query.department:
