@@ -1,5 +1,6 @@
 """Fault tests: the sweep killed with SIGKILL at random points, then re-run, loses and doubles nothing;
-the platform push through 500s and timeouts delivers every document once."""
+the platform push through 500s and timeouts delivers every document once; a database that goes away
+gives 503 and the API recovers by itself."""
 
 from __future__ import annotations
 
@@ -12,14 +13,23 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import NullPool
 from sqlmodel import Session, select
 
+from api.main import create_app
 from bench.fault_sweep import drill
-from models.clock import utcnow
+from models.accounts import create_user, import_departments
+from models.clock import Clock, utcnow
+from models.db import make_engine
+from models.lifecycle import Role
+from models.org import UserCreate
 from models.platform import DocumentStatus, PlatformDocument, push_due
+from models.schema import upgrade
 from models.settings import get_settings
-from tests.conftest import Staff
+from tests.conftest import DEPARTMENTS, Staff
+from tests.test_complaints_api import API, BODY
 from tests.test_publication import CODE
 from tests.test_register import publish
 
@@ -100,3 +110,51 @@ def test_platform_push_through_500s_and_timeouts_delivers_every_document_once(
         assert sum(_FlakyPlatform.attempts.values()) == 12
     finally:
         server.shutdown()
+
+
+def test_database_down_gives_503_with_a_message_and_the_api_recovers(
+    tmp_path: Path, clock: Clock, staff_tokens_db: tuple[Path, str]
+) -> None:
+    directory, token = staff_tokens_db
+    # NullPool: every request opens the database afresh, as after a PostgreSQL restart drops the pool.
+    engine = make_engine(f"sqlite:///{directory / 'shouxin.db'}", poolclass=NullPool)
+    client = TestClient(
+        create_app(engine=engine, clock=clock, check_schema=False), raise_server_exceptions=False
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get(f"{API}/complaints", headers=headers).status_code == 200
+
+    away = tmp_path / "unplugged"
+    directory.rename(away)  # the database disappears: connections cannot be opened
+    try:
+        for response in (
+            client.get(f"{API}/complaints", headers=headers),
+            client.post(f"{API}/complaints", json=BODY, headers=headers),
+            client.get(f"{API}/health"),
+        ):
+            assert response.status_code == 503, response.text
+            assert "数据库暂时不可用" in response.json()["message"]
+            assert response.headers["Retry-After"]
+    finally:
+        away.rename(directory)
+
+    # Back up: the same app answers again, and the refused write left nothing behind.
+    listed = client.get(f"{API}/complaints", headers=headers)
+    assert listed.status_code == 200
+    assert listed.json()["items"] == []
+    assert client.post(f"{API}/complaints", json=BODY, headers=headers).status_code == 201
+
+
+@pytest.fixture
+def staff_tokens_db(tmp_path: Path) -> tuple[Path, str]:
+    """A migrated file database in its own directory, with departments and an intake user."""
+    directory = tmp_path / "db"
+    directory.mkdir()
+    engine = make_engine(f"sqlite:///{directory / 'shouxin.db'}")
+    upgrade(engine)
+    with Session(engine) as session:
+        import_departments(session=session, items=DEPARTMENTS)
+        _, token = create_user(session=session, data=UserCreate(name="受理员", role=Role.INTAKE))
+        session.commit()
+    engine.dispose()
+    return directory, token
