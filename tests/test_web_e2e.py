@@ -2,9 +2,9 @@
 
 Window staff register a complaint; the department handler signs for it; the competent department verifies
 and orders rectification; the handler reports it; a supervisor sees it on the dashboard and closes it out.
-A member of the public finds a published breach by credit code, opens the objection form and tracks the
-case. Every page is photographed at 1366×768 and 390×844 under tests/artifacts/, and at 390 px no page
-may scroll sideways.
+A member of the public finds a published breach by credit code, files an objection and tracks the case.
+Every page is photographed at 1366×768 and 390×844 under tests/artifacts/, and at 390 px no page may
+scroll sideways.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ SUPERVISOR_PASSWORD = "督办-correct-horse-42"
 class Live:
     url: str
     tokens: dict[str, str]
+    pledge_number: str  # of the published breach
 
 
 def _free_port() -> int:
@@ -93,7 +94,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     SQLModel.metadata.create_all(engine)
     with Session(engine, expire_on_commit=False) as session:
         tokens = _seed(session)
-        new_pledge(session, dt.date(2026, 2, 12), name="示范建设有限公司", code=CODE)
+        pledge_number = new_pledge(session, dt.date(2026, 2, 12), name="示范建设有限公司", code=CODE).number
     sweep(engine=engine, today=dt.date(2026, 2, 28), actor=Actor.system("e2e"))
     clock = Clock.from_settings().__class__(tz=Clock.from_settings().tz, pinned_today=TODAY)
     app = create_app(engine=engine, clock=clock, check_schema=False)
@@ -105,7 +106,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     while not server.started:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
-    yield Live(url=f"http://127.0.0.1:{port}", tokens=tokens)
+    yield Live(url=f"http://127.0.0.1:{port}", tokens=tokens, pledge_number=pledge_number)
     server.should_exit = True
     thread.join(timeout=10)
     engine.dispose()
@@ -226,6 +227,7 @@ def test_complaint_from_window_to_close_and_the_public_pages(browser: Browser, l
     tiles = supervisor.locator("#state-counts").inner_text()
     assert re.search(r"1\s*整改已报告（待审核）", tiles), tiles
     assert "张小三" in supervisor.locator("#pledges-due").inner_text()  # publication within 10 working days
+    supervisor.wait_for_function("[...document.images].every(i => i.complete)")
     loaded = supervisor.evaluate("[...document.images].map(i => i.complete && i.naturalWidth > 0)")
     assert loaded == [True, True, True], supervisor.evaluate(
         "[...document.images].map(i => [i.src, i.complete, i.naturalWidth])"
@@ -270,6 +272,12 @@ def test_complaint_from_window_to_close_and_the_public_pages(browser: Browser, l
     shoot(public, "17-public-record")
     public.click("text=对本记录提出异议")
     shoot(public, "18-public-objection")
+    public.fill("input[name=credit_code]", CODE)
+    public.fill("input[name=pledge_number]", live.pledge_number)
+    public.fill("textarea[name=reason]", "施工图审查合格书已在承诺期限内提交，附受理回执。")
+    public.click("button:has-text('提交异议')")
+    assert "异议已提交" in public.locator(".alert.ok").inner_text()
+    assert "异议处理中" in public.locator("#record").inner_text()
     public.goto(f"{live.url}/track")
     public.fill("input[name=number]", number)
     public.fill("input[name=password]", password)

@@ -11,9 +11,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from models.accounts import authenticate, authenticate_password, set_password
+from models.calendar import CalendarYear
 from models.complaint import Complaint
 from models.errors import ValidationFailed
 from models.org import User
+from models.outbox import Notification, NotificationStatus
+from models.pledge import Pledge
 from tests.conftest import Staff
 from tests.test_register import CODE, publish
 from tests.web_support import csrf_of, post_form, sign_in
@@ -264,3 +267,77 @@ def test_public_search_pagination_objection_and_tracking(
     wrong = post_form(client, "/track", {"number": "TS-2026-000001", "password": "WRONGPWD"})
     assert wrong.status_code == 404
     assert "不正确" in wrong.text
+
+
+def test_admin_calendar_preview_then_save_and_notification_retry(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    sign_in(client, staff.admin)
+    assert "尚未载入" in client.get("/staff/admin/calendar?year=2027").text
+    broken = post_form(client, "/staff/admin/calendar", {"notice": "{not json", "confirm": "0"})
+    assert broken.status_code == 422
+    assert "不是有效的 JSON" in broken.text
+    preview = post_form(client, "/staff/admin/calendar", {"notice": NOTICE_2027, "confirm": "0"})
+    assert preview.status_code == 200
+    assert 'id="calendar-diff"' in preview.text
+    assert "2027-01-01" in preview.text
+    assert "确认保存" in preview.text
+    assert session.exec(select(CalendarYear).where(CalendarYear.year == 2027)).first() is None  # preview only
+    saved = post_form(
+        client, "/staff/admin/calendar", {"notice": NOTICE_2027, "confirm": "1"}, page="/staff/admin/calendar"
+    )
+    assert saved.status_code == 303
+    assert session.exec(select(CalendarYear).where(CalendarYear.year == 2027)).first() is not None
+    page = client.get(saved.headers["location"]).text
+    assert "已保存放假通知" in page
+    assert 'class="holiday"' in page
+
+    dead = Notification(
+        template="complaint_received",
+        recipient_kind="complainant",
+        recipient_name="示范公司",
+        recipient_email="a@example.com",
+        status=NotificationStatus.DEAD,
+        attempts=5,
+        last_error="550 mailbox unavailable",
+        idempotency_key="web-test-dead",
+    )
+    session.add(dead)
+    session.commit()
+    listing = client.get("/staff/admin/notifications").text
+    assert "550 mailbox unavailable" in listing
+    retried = post_form(
+        client, f"/staff/admin/notifications/{dead.id}/retry", {}, page="/staff/admin/notifications"
+    )
+    assert retried.status_code == 303
+    session.expire_all()
+    assert session.get(Notification, dead.id).status == NotificationStatus.PENDING  # type: ignore[union-attr]
+
+    client.cookies.clear()
+    sign_in(client, staff.supervisor)  # supervisors see the outbox but may not retry or load a calendar
+    assert "重新投递" not in client.get("/staff/admin/notifications").text
+    assert post_form(client, "/staff/admin/calendar", {"notice": NOTICE_2027}).status_code == 403
+
+
+def test_objection_form_checks_the_subject_then_marks_the_record(
+    client: TestClient, staff: Staff, engine: Engine, session: Session
+) -> None:
+    [breach] = publish(engine, session, ("示范建设有限公司", CODE))
+    pledge = session.get(Pledge, breach.pledge_id)
+    assert pledge is not None
+    path = f"/register/{breach.number}/objection"
+    empty = post_form(client, path, {"credit_code": CODE, "pledge_number": "", "reason": ""})
+    assert empty.status_code == 422
+    assert "请填写承诺编号" in empty.text
+    wrong = post_form(
+        client, path, {"credit_code": CODE, "pledge_number": "CN-2026-999999", "reason": "已补交"}
+    )
+    assert wrong.status_code == 422
+    assert "承诺编号" in wrong.text
+    ok = post_form(
+        client, path, {"credit_code": CODE, "pledge_number": pledge.number, "reason": "材料已于期限内补交"}
+    )
+    assert ok.status_code == 303
+    page = client.get(ok.headers["location"]).text
+    assert "异议已提交" in page
+    assert "异议处理中" in page

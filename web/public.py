@@ -132,7 +132,11 @@ async def track(request: Request, session: SessionDep, clock: ClockDep) -> Respo
             error="请填写投诉编号和查询密码。",
         )
     try:
-        result = service.track(session=session, number=number, password=password, clock=clock)
+        # The same per-case and per-address limit on wrong passwords as the API (models/ratelimit.py).
+        address = request.client.host if request.client else None
+        result = service.track(
+            session=session, number=number, password=password, clock=clock, address=address
+        )
     except DomainError as exc:
         return render(
             request,
