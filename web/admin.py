@@ -7,18 +7,20 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
-from sqlmodel import col, select
+from pydantic import ValidationError
+from sqlmodel import Session, col, select
 
 from api.deps import CalendarDep, SessionDep, TodayDep
 from api.errors import status_for
+from models.accounts import create_user, import_departments, set_password
 from models.calendar import WorkCalendar, diff_notice, parse_year_notice, save_year_notice
-from models.errors import DomainError
+from models.errors import DomainError, NotFound
 from models.lifecycle import Role
-from models.org import LEVEL_LABELS, Department, User
+from models.org import LEVEL_LABELS, Department, DepartmentCreate, User, UserCreate
 from models.outbox import NotificationStatus
 from notifications.outbox_service import list_notifications, retry_dead
 from notifications.sink import list_sink_messages
-from web.core import current_user, form_data, page_router, redirect, render
+from web.core import ROLE_LABELS, current_user, field_errors, form_data, page_router, redirect, render
 
 router = page_router("/staff/admin")
 ADMIN = (Role.ADMIN,)
@@ -26,22 +28,104 @@ OVERSIGHT = (Role.ADMIN, Role.SUPERVISOR)
 STATUS_LABELS = {"pending": "待发送", "sent": "已发送", "dead": "发送失败", "undeliverable": "无地址"}
 
 
-@router.get("/departments")
-def departments(request: Request, session: SessionDep) -> Response:
-    current_user(request, session, *OVERSIGHT)
+def _departments_page(request: Request, session: Session, **context: Any) -> Response:
+    context.setdefault("values", {})
+    context.setdefault("errors", {})
+    context.setdefault("status_code", 200)
+    context.setdefault("saved", None)
     rows = list(session.exec(select(Department).order_by(col(Department.code))))
     by_id = {d.id: d for d in rows}
     return render(
-        request, "admin_departments.html", title="部门管理", rows=rows, by_id=by_id, levels=LEVEL_LABELS
+        request,
+        "admin_departments.html",
+        title="部门管理",
+        rows=rows,
+        by_id=by_id,
+        levels=LEVEL_LABELS,
+        **context,
+    )
+
+
+@router.get("/departments")
+def departments(request: Request, session: SessionDep) -> Response:
+    current_user(request, session, *OVERSIGHT)
+    return _departments_page(request, session)
+
+
+@router.post("/departments")
+async def save_department(request: Request, session: SessionDep) -> Response:
+    """Add a department, or update the one with the same code (the same service as the file import)."""
+    current_user(request, session, *ADMIN)
+    form = await form_data(request)
+    try:
+        item = DepartmentCreate.model_validate({k: v for k, v in form.items() if v != ""})
+        created, _ = import_departments(session=session, items=[item])
+    except ValidationError as exc:
+        return _departments_page(request, session, values=form, errors=field_errors(exc), status_code=422)
+    except DomainError as exc:
+        session.rollback()
+        return _departments_page(
+            request, session, values=form, errors={"__all__": exc.message}, status_code=status_for(exc)
+        )
+    session.commit()
+    return _departments_page(
+        request, session, saved=("已新增" if created else "已更新") + f"部门 {item.code}"
+    )
+
+
+def _users_page(request: Request, session: Session, **context: Any) -> Response:
+    context.setdefault("values", {})
+    context.setdefault("errors", {})
+    context.setdefault("status_code", 200)
+    context.setdefault("created", None)
+    context.setdefault("message", None)
+    rows = list(session.exec(select(User).order_by(col(User.id))))
+    depts = {d.id: d for d in session.exec(select(Department).order_by(col(Department.code)))}
+    roles = {str(k): v for k, v in ROLE_LABELS.items()}
+    return render(
+        request, "admin_users.html", title="用户管理", rows=rows, depts=depts, roles=roles, **context
     )
 
 
 @router.get("/users")
 def users(request: Request, session: SessionDep) -> Response:
     current_user(request, session, *ADMIN)
-    rows = list(session.exec(select(User).order_by(col(User.id))))
-    depts = {d.id: d for d in session.exec(select(Department))}
-    return render(request, "admin_users.html", title="用户管理", rows=rows, depts=depts)
+    return _users_page(request, session)
+
+
+@router.post("/users")
+async def add_user(request: Request, session: SessionDep) -> Response:
+    """Create a staff account; its API token is shown on this page once, as `shouxin users add` prints it."""
+    current_user(request, session, *ADMIN)
+    form = await form_data(request)
+    try:
+        data = UserCreate.model_validate({k: v for k, v in form.items() if v != ""})
+        user, token = create_user(session=session, data=data)
+    except ValidationError as exc:
+        return _users_page(request, session, values=form, errors=field_errors(exc), status_code=422)
+    except DomainError as exc:
+        session.rollback()
+        return _users_page(
+            request, session, values=form, errors={"__all__": exc.message}, status_code=status_for(exc)
+        )
+    session.commit()
+    return _users_page(request, session, created={"user": user, "token": token})
+
+
+@router.post("/users/{user_id}/password")
+async def user_password(request: Request, user_id: int, session: SessionDep) -> Response:
+    current_user(request, session, *ADMIN)
+    form = await form_data(request)
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"用户 #{user_id} 不存在 (no user {user_id})")
+    try:
+        set_password(session=session, user=user, password=form.get("password", ""))
+    except DomainError as exc:
+        session.rollback()
+        return _users_page(request, session, errors={"__all__": exc.message}, status_code=status_for(exc))
+    session.commit()
+    return _users_page(request, session, message=f"已为 {user.name} 设置网页登录密码")
 
 
 def _month_grid(calendar: WorkCalendar, year: int) -> list[dict[str, Any]]:
