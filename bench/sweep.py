@@ -28,8 +28,11 @@ from models.publication import chunks, compute_publication_day, run_batch, sweep
 from models.settings import get_settings
 from models.workflow import Actor
 
-DUE_DEADLINE = dt.date(2026, 1, 20)  # its 7th working day is well before TODAY
-OPEN_DEADLINE = dt.date(2026, 6, 30)  # far enough that no reminder or warning is due on TODAY
+# Deadlines spread over many days, as in real data (the query planner's statistics depend on it): due
+# pledges over 60 days whose 7th working days are all before TODAY, open ones over 150 days starting far
+# enough ahead that no reminder or warning is due on TODAY.
+DUE_DEADLINES = [dt.date(2025, 12, 1) + dt.timedelta(days=k) for k in range(60)]
+OPEN_DEADLINES = [dt.date(2026, 3, 20) + dt.timedelta(days=k) for k in range(150)]
 CREATED = "2026-01-05 01:00:00.000000"
 
 
@@ -42,23 +45,27 @@ def seed_pledges(engine: Engine, total: int, due_every: int = 10, start: int = 1
     """``total`` open pledges with ids start..start+total-1; every ``due_every``-th is overdue and past its
     publication day (``due_every=1``: all of them). Returns counts."""
     calendar = _calendar(engine)
-    due_day, open_day = (compute_publication_day(calendar, d) for d in (DUE_DEADLINE, OPEN_DEADLINE))
-    assert due_day is not None
-    assert open_day is not None
-    assert due_day <= TODAY
+    days = [
+        {"k": k, "deadline": d, "day": compute_publication_day(calendar, d)}
+        for k, d in [*enumerate(DUE_DEADLINES), *enumerate(OPEN_DEADLINES, start=100)]
+    ]
+    assert all(row["day"] is not None for row in days)
+    assert max(row["day"] for row in days[: len(DUE_DEADLINES)]) <= TODAY
     overdue, registered = PledgeState.OVERDUE.name, PledgeState.REGISTERED.name
     with_, source = series(engine, total)
     pg = engine.dialect.name == "postgresql"
     created = dt.datetime(2026, 1, 5, 1, tzinfo=dt.UTC) if pg else CREATED
     pid = f"(i + {start - 1})"
     is_due = f"({pid} % {due_every} = 0)"
-    params: dict[str, Any] = {
-        "due_deadline": DUE_DEADLINE, "open_deadline": OPEN_DEADLINE, "due_day": due_day,
-        "open_day": open_day, "created": created, "version": calendar.version,
-    }  # fmt: skip
+    params: dict[str, Any] = {"created": created, "version": calendar.version}
+    day_key = (
+        f"CASE WHEN {is_due} THEN {pid} % {len(DUE_DEADLINES)} ELSE 100 + {pid} % {len(OPEN_DEADLINES)} END"
+    )
     code = pad(engine, pid, 16)
     with engine.begin() as conn:
         first_dept = conn.execute(text("SELECT min(id) FROM department")).scalar_one()
+        conn.execute(text("CREATE TABLE bench_day (k INTEGER PRIMARY KEY, deadline DATE, day DATE)"))
+        conn.execute(text("INSERT INTO bench_day VALUES (:k, :deadline, :day)"), days)
         conn.execute(
             text(
                 f"""{with_}INSERT INTO pledge (id, number, year, seq, state, version, authority_id,
@@ -67,16 +74,17 @@ def seed_pledges(engine: Engine, total: int, due_every: int = 10, start: int = 1
                 SELECT {pid}, 'CN-2026-' || {pad(engine, pid, 7)}, 2026, {pid},
                   CASE WHEN {is_due} THEN '{overdue}' ELSE '{registered}' END,
                   CASE WHEN {is_due} THEN 2 ELSE 1 END, {first_dept} + ({pid} % 3),
-                  CASE WHEN {is_due} THEN :due_day ELSE :open_day END, :version,
+                  d.day, :version,
                   CASE WHEN {is_due} THEN 1 ELSE 0 END, :created, :created, 'ENTERPRISE',
                   '基准建设工程有限公司' || {pid}, '91' || {code},
                   CASE WHEN {pid} % 2 = 0 THEN 'p' || {pid} || '@example.com' END,
                   '建筑工程施工许可证', '施工图审查合格书',
-                  CASE WHEN {is_due} THEN :due_deadline ELSE :open_deadline END, '告知承诺书'
-                FROM {source}"""
+                  d.deadline, '告知承诺书'
+                FROM {source} JOIN bench_day d ON d.k = {day_key}"""
             ),
             params,
         )
+        conn.execute(text("DROP TABLE bench_day"))
         _seed_events(conn, engine, total, pid, is_due, params)
         conn.execute(
             text("UPDATE case_counter SET last = :n WHERE prefix = 'CN' AND year = 2026"),

@@ -600,7 +600,9 @@ def candidates(
         cond = and_(c.state == PS.REGISTERED, c.deadline >= today, c.deadline <= high)
     else:
         raise ValueError(f"unknown sweep step {step!r}")
-    return [r[0] for r in session.execute(select(c.id).where(cond).order_by(c.id))]
+    # Sorted here, not by ORDER BY: with ORDER BY id SQLite walks the whole table in rowid order instead of
+    # the covering (state, date) index, and a sweep with nothing due took seconds over a million pledges.
+    return sorted(r[0] for r in session.execute(select(c.id).where(cond)))
 
 
 def _working_days_back(calendar: WorkCalendar, today: dt.date, n: int) -> dt.date:

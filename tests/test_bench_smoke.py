@@ -67,5 +67,5 @@ def test_report_writes_a_results_block_and_keeps_the_rest(tmp_path: Path) -> Non
     write_report([result], machine(), quick=True, db="sqlite", path=doc)
     text = doc.read_text(encoding="utf-8")
     assert "analysis by hand" in text
-    assert text.count("<!-- bench:quick:start -->") == 1
+    assert text.count("<!-- bench:quick:4:start -->") == 1
     assert "Bulk import of pledges from CSV" in text
