@@ -396,3 +396,30 @@ def test_admin_adds_a_department_and_a_user_who_then_signs_in_with_a_password(
     client.cookies.clear()
     sign_in(client, token.group(1))
     assert client.get("/staff").status_code == 200
+
+
+def test_cli_set_password_then_the_page_accepts_it() -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from models.db import get_engine
+    from models.schema import upgrade
+
+    upgrade(get_engine())  # the CLI's own database (SHOUXIN_DATABASE_URL, a temporary file per test)
+    runner = CliRunner()
+    added = runner.invoke(app, ["users", "add", "--name", "督办员老赵", "--role", "supervisor"])
+    assert added.exit_code == 0, added.output
+    with Session(get_engine()) as session:
+        user = session.exec(select(User).where(User.name == "督办员老赵")).one()
+    short = runner.invoke(app, ["users", "set-password", "--id", str(user.id), "--password", "short"])
+    assert short.exit_code == 1
+    assert "至少 10 位" in short.output
+    missing = runner.invoke(app, ["users", "set-password", "--id", "999", "--password", "long-enough-pw"])
+    assert missing.exit_code == 1
+    ok = runner.invoke(app, ["users", "set-password", "--id", str(user.id)], input="zhao-long-password\n" * 2)
+    assert ok.exit_code == 0, ok.output
+    assert "已为用户" in ok.output
+    with Session(get_engine()) as session:
+        signed_in = authenticate_password(session=session, name="督办员老赵", password="zhao-long-password")
+    assert signed_in is not None
+    assert signed_in.id == user.id

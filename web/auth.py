@@ -28,7 +28,11 @@ def _safe_next(target: str | None) -> str | None:
 
 @router.get("/static/site.css")
 def stylesheet() -> Response:
-    return FileResponse(STATIC / "site.css", media_type="text/css", headers={"Cache-Control": "max-age=3600"})
+    return FileResponse(
+        STATIC / "site.css",
+        media_type="text/css",
+        headers={"Cache-Control": "max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 @router.get("/")
