@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck pytest pg-binaries bench clean
+.PHONY: run test lint typecheck pytest pg-binaries scaleout-check bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ pytest: $(STAMP) pg-binaries
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
 test: lint typecheck pytest
+
+# Scale-out mode end to end (docs/deploy.md): PostgreSQL, a Prefect server on it, a process work pool
+# with every flow deployed, two workers, `shouxin serve --workers 2`; about two minutes, so not in `test`.
+scaleout-check: $(STAMP) pg-binaries
+	$(BIN)/python -m bench.scaleout_check
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -55,12 +55,20 @@ def run(
     console.print(f"流程 {name} 完成：{result}")
 
 
-def deployments() -> list[Any]:
+def deployments(*, module_path: bool = False) -> list[Any]:
+    """One deployment per flow with its schedule. ``module_path`` names each flow by its import path
+    (``flows.publish_breaches.publish_breaches``): a worker on any machine with the package installed
+    can load it, which Prefect requires for a ``process`` pool without an image or remote storage."""
     from prefect.schedules import Cron
+    from prefect.types.entrypoint import EntrypointType
 
+    kind = EntrypointType.MODULE_PATH if module_path else EntrypointType.FILE_PATH
     return [
         spec.load().to_deployment(
-            name=spec.name, schedules=[Cron(spec.cron, timezone=TIMEZONE)], description=spec.description
+            name=spec.name,
+            schedules=[Cron(spec.cron, timezone=TIMEZONE)],
+            description=spec.description,
+            entrypoint_type=kind,
         )
         for spec in FLOWS
     ]
@@ -84,8 +92,11 @@ def deploy(
     """把全部流程注册为工作池中的部署（扩展模式：Prefect 服务器 + worker）。"""
     from prefect import deploy as prefect_deploy
 
-    kwargs: dict[str, Any] = {"work_pool_name": work_pool, "build": False, "push": False}
     if image:
-        kwargs["image"] = image
-    ids: list[Any] = prefect_deploy(*deployments(), **kwargs)  # type: ignore[assignment]
+        kwargs: dict[str, Any] = {"work_pool_name": work_pool, "build": False, "push": False, "image": image}
+        ids: list[Any] = prefect_deploy(*deployments(), **kwargs)  # type: ignore[assignment]
+    else:
+        # A process pool: register each deployment directly. prefect.deploy() first lists the pool's
+        # workers with limit=None, which the 3.8 server refuses (422) under the pinned FastAPI.
+        ids = [d.apply(work_pool_name=work_pool) for d in deployments(module_path=True)]
     console.print(f"已注册 {len(ids)} 个部署到工作池 {work_pool}")

@@ -98,7 +98,7 @@ class PgServer:
         import psycopg
 
         with psycopg.connect(self.url().replace("+psycopg", ""), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+            conn.execute(f'CREATE DATABASE "{name}"')
 
     def stop(self) -> None:
         with contextlib.suppress(Exception):
