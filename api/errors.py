@@ -7,7 +7,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from models.errors import (
     Conflict,
@@ -47,6 +48,29 @@ _FIELD_MESSAGES = {
     "greater_than_equal": "数值过小",
     "less_than_equal": "数值过大",
     "extra_forbidden": "不认识的字段",
+}
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: the error class, a message for people, and details (e.g. ``fields``)."""
+
+    model_config = ConfigDict(extra="allow")
+    error: str
+    message: str
+
+
+# Documented on every operation, so clients (and the schema tests) know every answer they can get.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": text}
+    for status, text in (
+        (401, "未登录或令牌无效"),
+        (403, "当前角色无权执行"),
+        (404, "不存在或无权查看"),
+        (409, "状态不允许或已被他人更新"),
+        (422, "请求内容有误"),
+        (429, "尝试次数过多，请稍后再试"),
+        (503, "数据库暂时不可用"),
+    )
 }
 
 
@@ -93,6 +117,18 @@ def install(app: FastAPI) -> None:
                 "(conflicts with an existing record)",
             ),
             status_code=409,
+        )
+
+    # A number the database cannot store (an id beyond 64 bits on SQLite, 32 on a PostgreSQL INTEGER):
+    # the input is wrong, not the server.
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _out_of_range(_: Request, __: Exception) -> JSONResponse:
+        return JSONResponse(
+            error_body(
+                "ValidationError", "请求中的数值超出允许范围，请核对编号或金额后重试 (number out of range)"
+            ),
+            status_code=422,
         )
 
     @app.exception_handler(OperationalError)

@@ -37,7 +37,13 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
 
-    app = FastAPI(title="守信 Shouxin", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="守信 Shouxin",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        responses=errors.ERROR_RESPONSES,
+    )
     app.state.engine = engine
     app.state.clock = clock or Clock.from_settings()
     errors.install(app)
