@@ -14,6 +14,7 @@ from typing import ClassVar
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, select
@@ -21,6 +22,7 @@ from sqlmodel import Session, select
 from api.main import create_app
 from bench.fault_sweep import drill
 from models.accounts import create_user, import_departments
+from models.audit_verify import verify_audit
 from models.clock import Clock, utcnow
 from models.db import make_engine
 from models.lifecycle import Role
@@ -158,3 +160,76 @@ def staff_tokens_db(tmp_path: Path) -> tuple[Path, str]:
         session.commit()
     engine.dispose()
     return directory, token
+
+
+def test_twenty_concurrent_actions_over_http_on_a_real_server_one_wins(
+    staff_tokens_db: tuple[Path, str], clock: Clock
+) -> None:
+    import httpx
+    import uvicorn
+
+    directory, intake = staff_tokens_db
+    engine = make_engine(f"sqlite:///{directory / 'shouxin.db'}")
+    with Session(engine) as session:
+        handlers = [
+            create_user(
+                session=session, data=UserCreate(name=f"经办人{i}", role=Role.HANDLER, department_code="D01")
+            )[1]
+            for i in range(20)
+        ]
+        session.commit()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(engine=engine, clock=clock, check_schema=False), port=0, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    base = f"http://127.0.0.1:{port}{API}"
+    try:
+        with httpx.Client(timeout=30) as http:
+            h = {"Authorization": f"Bearer {intake}"}
+            cid = http.post(f"{base}/complaints", json=BODY, headers=h).json()["id"]
+            assert http.post(f"{base}/complaints/{cid}/actions/accept", json={}, headers=h).status_code == 200
+            r = http.post(
+                f"{base}/complaints/{cid}/actions/dispatch", json={"lead_department_code": "D01"}, headers=h
+            )
+            assert r.status_code == 200, r.text
+        barrier = threading.Barrier(20)
+        statuses: list[int] = []
+
+        def sign(token: str) -> None:
+            with httpx.Client(timeout=60) as http:
+                barrier.wait()
+                response = http.post(
+                    f"{base}/complaints/{cid}/actions/sign_for",
+                    json={},
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                statuses.append(response.status_code)
+
+        workers = [threading.Thread(target=sign, args=(t,)) for t in handlers]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    assert sorted(statuses) == [200] + [409] * 19
+    with engine.connect() as conn:
+        signs = conn.execute(
+            text(
+                "SELECT count(*) FROM case_event "
+                "WHERE case_kind='complaint' AND case_id=:c AND event='sign_for'"
+            ),
+            {"c": cid},
+        ).scalar_one()
+    assert signs == 1
+    with Session(engine) as session:
+        assert verify_audit(session=session, kind="complaint").ok
+    engine.dispose()
