@@ -15,14 +15,24 @@ from models.db import make_engine
 from models.errors import SchemaOutOfDate
 from models.schema import check_up_to_date, upgrade
 from models.tables import metadata
+from tests.conftest import BACKENDS
 
 
-def test_migrations_match_the_models(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty SQLite file, or the session's PostgreSQL database (already built by the migrations)."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("pg_url"))
+    return f"sqlite:///{tmp_path / 'm.db'}"
+
+
+def test_migrations_match_the_models(database_url: str) -> None:
+    engine = make_engine(database_url)
     upgrade(engine)
     check_up_to_date(engine)
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), metadata)
+    engine.dispose()
     assert diff == [], "models changed without a migration: alembic revision --autogenerate"
 
 
