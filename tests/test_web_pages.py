@@ -17,6 +17,7 @@ from models.errors import ValidationFailed
 from models.org import User
 from models.outbox import Notification, NotificationStatus
 from models.pledge import Pledge
+from models.settings import get_settings
 from tests.conftest import Staff
 from tests.test_register import CODE, publish
 from tests.web_support import csrf_of, post_form, sign_in
@@ -423,3 +424,21 @@ def test_cli_set_password_then_the_page_accepts_it() -> None:
         signed_in = authenticate_password(session=session, name="督办员老赵", password="zhao-long-password")
     assert signed_in is not None
     assert signed_in.id == user.id
+
+
+def test_repeated_failed_sign_ins_are_refused_for_a_while(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    user = session.exec(select(User).where(User.name == "督办员老李")).one()
+    set_password(session=session, user=user, password="督办-correct-horse")
+    session.commit()
+    limit = get_settings().tracking_max_failures_per_case
+    for _ in range(limit):
+        wrong = post_form(client, "/login", {"name": "督办员老李", "password": "not-the-password"})
+        assert wrong.status_code == 401
+    # Now even the right password waits: the name has used up its tries in the window.
+    blocked = post_form(client, "/login", {"name": "督办员老李", "password": "督办-correct-horse"})
+    assert blocked.status_code == 429
+    assert "登录失败次数过多" in blocked.text
+    # Another account from the same address still signs in (the address limit is higher).
+    assert post_form(client, "/login", {"token": staff.intake}).status_code == 303

@@ -9,8 +9,11 @@ from fastapi import Request
 from fastapi.responses import FileResponse, Response
 
 from api.deps import SessionDep
+from api.errors import status_for
 from models.accounts import authenticate, authenticate_password
+from models.errors import RateLimited
 from models.lifecycle import Role
+from models.signin_limit import check_sign_in_allowed, record_sign_in_failure
 from web.core import SESSION_COOKIE, form_data, page_router, redirect, render, set_session_cookie
 
 router = page_router()
@@ -47,27 +50,42 @@ def login_page(request: Request, next: str | None = None) -> Response:
     )
 
 
+def _login_failed(request: Request, form: dict[str, str], message: str, status_code: int) -> Response:
+    return render(
+        request,
+        "login.html",
+        title="工作人员登录",
+        status_code=status_code,
+        next=_safe_next(form.get("next")) or "",
+        name=form.get("name", ""),
+        error=message,
+    )
+
+
 @router.post("/login")
 async def login(request: Request, session: SessionDep) -> Response:
     form = await form_data(request)
+    name = form.get("name", "")
+    address = request.client.host if request.client else None
+    now = dt.datetime.now(dt.UTC)
+    try:
+        check_sign_in_allowed(session=session, name=name, address=address, now=now)
+    except RateLimited as exc:
+        return _login_failed(request, form, exc.message, status_for(exc))
     user = None
     if form.get("token"):
         user = authenticate(session=session, token=form["token"])
-    elif form.get("name") and form.get("password"):
-        user = authenticate_password(session=session, name=form["name"], password=form["password"])
+    elif name and form.get("password"):
+        user = authenticate_password(session=session, name=name, password=form["password"])
     if user is None:
-        return render(
-            request,
-            "login.html",
-            title="工作人员登录",
-            status_code=401,
-            next=_safe_next(form.get("next")) or "",
-            name=form.get("name", ""),
-            error="登录失败：姓名与密码不匹配，或访问令牌无效、账号已停用。请核对后重试。",
+        record_sign_in_failure(session=session, name=name, address=address, now=now)
+        session.commit()
+        return _login_failed(
+            request, form, "登录失败：姓名与密码不匹配，或访问令牌无效、账号已停用。请核对后重试。", 401
         )
     target = _safe_next(form.get("next")) or HOME.get(user.role, "/staff")
     response = redirect(target)
-    set_session_cookie(response, user, dt.datetime.now(dt.UTC))
+    set_session_cookie(response, user, now)
     return response
 
 

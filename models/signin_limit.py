@@ -1,0 +1,68 @@
+"""Rate limit on failed staff sign-ins to the pages, per account name and per client address.
+
+Staff passwords are chosen by people, so guessing must be slow. The failures share the ``auth_failure``
+table of the tracking limit (models/ratelimit.py), under their own scopes, so every process and host counts
+them together; names and addresses are stored only as keyed hashes. The window and the per-address limit
+are the tracking ones; an account name gets as few tries as a case number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+from sqlalchemy import delete, func
+from sqlmodel import Session, col, select
+
+from models.errors import RateLimited
+from models.ratelimit import AuthFailure, address_key
+from models.settings import get_settings
+
+NAME_SCOPE, ADDRESS_SCOPE = "login", "login-ip"
+
+
+def _keys(name: str, address: str | None) -> list[tuple[str, str, int]]:
+    s = get_settings()
+    keys = []
+    if name.strip():
+        keys.append((NAME_SCOPE, address_key(f"name:{name.strip()}"), s.tracking_max_failures_per_case))
+    if address:
+        keys.append((ADDRESS_SCOPE, address_key(address), s.tracking_max_failures_per_ip))
+    return keys
+
+
+def _window() -> dt.timedelta:
+    return dt.timedelta(minutes=get_settings().tracking_failure_window_minutes)
+
+
+def check_sign_in_allowed(*, session: Session, name: str, address: str | None, now: dt.datetime) -> None:
+    """Raise RateLimited when the name or the address has too many recent failed sign-ins."""
+    window = _window()
+    for scope, key, limit in _keys(name, address):
+        count, oldest = session.exec(
+            select(func.count(), func.min(AuthFailure.at)).where(
+                AuthFailure.scope == scope, AuthFailure.key == key, col(AuthFailure.at) > now - window
+            )
+        ).one()
+        if count >= limit and oldest is not None:
+            retry = max(1, math.ceil((oldest + window - now).total_seconds()))
+            raise RateLimited(
+                f"登录失败次数过多，请在 {math.ceil(retry / 60)} 分钟后再试；忘记密码请联系系统管理员 "
+                "(too many failed sign-ins; retry later)",
+                retry_after=retry,
+            )
+
+
+def record_sign_in_failure(*, session: Session, name: str, address: str | None, now: dt.datetime) -> None:
+    """Count one failure (the caller commits); rows older than the window are dropped on the way."""
+    window = _window()
+    for scope, key, _ in _keys(name, address):
+        session.execute(
+            delete(AuthFailure).where(
+                col(AuthFailure.scope) == scope,
+                col(AuthFailure.key) == key,
+                col(AuthFailure.at) <= now - window,
+            )
+        )
+        session.add(AuthFailure(scope=scope, key=key, at=now))
+    session.flush()
