@@ -245,6 +245,12 @@ def test_roles_and_actions_follow_the_lifecycle(client: TestClient, staff: Staff
     page = client.get(f"/staff/complaints/{case_id}").text
     assert "/act/sign_for" in page
     assert "/act/verify_true" not in page
+    case = session.get(Complaint, case_id)
+    assert case is not None
+    assert case.stage_deadline is not None
+    assert "签收（2 个工作日）" in page  # the stage, its span in working days, and its calendar date
+    assert case.stage_deadline.isoformat() in page
+    assert "2 个工作日" in page.split("剩余工作日")[1]
     _act(client, case_id, "sign_for")
     session.expire_all()
     assert session.get(Complaint, case_id).state == "signed"  # type: ignore[union-attr]

@@ -240,6 +240,10 @@ def _case_page(
         events=service.timeline(session=session, complaint=complaint),
         actions=_action_forms(session, complaint, actor),
         days_left=None if spec.clock_paused else _days_left(calendar, today, complaint.stage_deadline),
+        # The stage's own span, which an extension or a per-case rectification period may have changed.
+        stage_span=_days_left(calendar, complaint.stage_started_on, complaint.stage_deadline)
+        if complaint.stage_started_on
+        else None,
         today=today,
         state_label=service.state_label,
         channel_label=CHANNEL_LABELS.get(complaint.channel, complaint.channel),
