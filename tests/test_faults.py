@@ -4,8 +4,10 @@ gives 503 and the API recovers by itself."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import http.server
+import socket
 import threading
 import time
 from collections import Counter
@@ -14,7 +16,7 @@ from typing import ClassVar
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, select
@@ -30,7 +32,7 @@ from models.org import UserCreate
 from models.platform import DocumentStatus, PlatformDocument, push_due
 from models.schema import upgrade
 from models.settings import get_settings
-from tests.conftest import DEPARTMENTS, Staff
+from tests.conftest import DEPARTMENTS, Staff, empty_pg_database
 from tests.test_complaints_api import API, BODY
 from tests.test_publication import CODE
 from tests.test_register import publish
@@ -233,3 +235,103 @@ def test_twenty_concurrent_actions_over_http_on_a_real_server_one_wins(
     with Session(engine) as session:
         assert verify_audit(session=session, kind="complaint").ok
     engine.dispose()
+
+
+class _Plug:
+    """A TCP proxy in front of PostgreSQL that can be pulled out (every connection cut, new ones refused)
+    and put back: what the API sees while the database restarts."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.up = True
+        self.open: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.up:
+                client.close()
+                continue
+            server = socket.create_connection(self.target)
+            self.open += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def pull(self) -> None:
+        self.up = False
+        for s in self.open:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+        self.open = []
+
+    def close(self) -> None:
+        self.pull()
+        self.listener.close()
+
+
+@pytest.mark.postgres
+def test_postgresql_restart_under_load_gives_503_then_recovers(pg_url: str, clock: Clock) -> None:
+    direct = make_engine(pg_url)
+    empty_pg_database(direct)
+    with Session(direct) as session:
+        import_departments(session=session, items=DEPARTMENTS)
+        _, token = create_user(session=session, data=UserCreate(name="受理员", role=Role.INTAKE))
+        session.commit()
+    url = make_url(pg_url)
+    plug = _Plug(url.host or "127.0.0.1", url.port or 5432)
+    engine = make_engine(url.set(host="127.0.0.1", port=plug.port).render_as_string(hide_password=False))
+    client = TestClient(
+        create_app(engine=engine, clock=clock, check_schema=False), raise_server_exceptions=False
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        while not stop.is_set():
+            statuses.append(client.get(f"{API}/complaints", headers=headers).status_code)
+
+    workers = [threading.Thread(target=load) for _ in range(4)]
+    try:
+        for w in workers:
+            w.start()
+        time.sleep(0.3)
+        plug.pull()
+        time.sleep(0.3)
+        down = client.post(f"{API}/complaints", json=BODY, headers=headers)
+        assert down.status_code == 503, down.text
+        assert "数据库暂时不可用" in down.json()["message"]
+        plug.up = True
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for w in workers:
+            w.join()
+    assert set(statuses) <= {200, 503}, sorted(set(statuses))
+    assert 503 in statuses
+    # Recovered by itself (pre-ping replaces the cut pooled connections); the refused write left nothing.
+    listed = client.get(f"{API}/complaints", headers=headers)
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["items"] == []
+    assert client.post(f"{API}/complaints", json=BODY, headers=headers).status_code == 201
+    engine.dispose()
+    plug.close()
+    direct.dispose()
