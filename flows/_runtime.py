@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TypeVar
 
+from models.privacy import install_log_scrubber
+
 T = TypeVar("T")
+
+# Every flow module imports this one, so worker processes scrub personal data from their logs (and from
+# the logs they ship to the Prefect server) just as the API does.
+install_log_scrubber()
 
 
 def current_run_id() -> str | None:
