@@ -67,14 +67,30 @@ def pg_url() -> Iterator[str]:
         yield url
 
 
-def _truncate_all(eng: Engine) -> None:
-    # TRUNCATE of every table in one statement is far cheaper than a new database per test; RESTART
-    # IDENTITY makes ids start at 1 as they do on a fresh SQLite database.
-    quote = eng.dialect.identifier_preparer.quote
-    names = ", ".join(quote(t.name) for t in SQLModel.metadata.sorted_tables)
+_EMPTY_SQL: dict[tuple[str, int], str] = {}
+
+
+def empty_pg_database(eng: Engine) -> None:
+    """Delete every row and restart every sequence, so ids start at 1 as on a fresh SQLite database.
+
+    One round trip of DELETEs takes ~10 ms on these small tables, TRUNCATE ~150 ms (it swaps files) and a
+    new database from a template more; the replica role skips foreign-key triggers, so order is free.
+    """
+    # Keyed on the table count too: a test module may import a model that adds a table.
+    key = (eng.url.render_as_string(hide_password=False), len(SQLModel.metadata.tables))
+    if key not in _EMPTY_SQL:
+        quote = eng.dialect.identifier_preparer.quote
+        with eng.connect() as conn:
+            sequences = [
+                r[0] for r in conn.execute(text("SELECT quote_ident(sequencename) FROM pg_sequences"))
+            ]
+        _EMPTY_SQL[key] = "".join(
+            ["SET LOCAL lock_timeout = '10s';", "SET LOCAL session_replication_role = replica;"]
+            + [f"DELETE FROM {quote(t.name)};" for t in SQLModel.metadata.sorted_tables]
+            + [f"ALTER SEQUENCE {name} RESTART;" for name in sequences]
+        )
     with eng.begin() as conn:
-        conn.execute(text("SET lock_timeout = '10s'"))
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        conn.exec_driver_sql(_EMPTY_SQL[key])
 
 
 @pytest.fixture(params=BACKENDS)
@@ -82,7 +98,7 @@ def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     """A fresh, empty database with all tables: in-memory SQLite, or the session's PostgreSQL emptied."""
     if request.param == "postgres":
         eng = make_engine(request.getfixturevalue("pg_url"))
-        _truncate_all(eng)
+        empty_pg_database(eng)
     else:
         eng = make_engine("sqlite://", poolclass=StaticPool)
         SQLModel.metadata.create_all(eng)

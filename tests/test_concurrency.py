@@ -31,7 +31,7 @@ from models.platform import PlatformDocument
 from models.pledge import Pledge
 from models.publication import sweep
 from models.workflow import Actor
-from tests.conftest import BACKENDS, DEPARTMENTS, _truncate_all
+from tests.conftest import BACKENDS, DEPARTMENTS, empty_pg_database
 from tests.test_complaints_api import API, BODY
 from tests.test_publication import new_pledge
 
@@ -41,7 +41,7 @@ def shared_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[En
     """An engine whose connections are really separate (the in-memory test database shares one)."""
     if request.param == "postgres":
         engine = make_engine(request.getfixturevalue("pg_url"))
-        _truncate_all(engine)
+        empty_pg_database(engine)
     else:
         engine = make_engine(f"sqlite:///{tmp_path / 'race.db'}")
         SQLModel.metadata.create_all(engine)
