@@ -32,6 +32,7 @@ class Stats:
         self.latencies: list[float] = []
         self.by_kind: dict[str, list[float]] = {}
         self.errors = 0
+        self.statuses: dict[str, int] = {}
         self.registered = 0
         self.acted = 0
 
@@ -67,13 +68,17 @@ async def client(http: httpx.AsyncClient, stats: Stats, until: float, seed: int)
         start = time.perf_counter()
         try:
             response = await http.request(method, url, json=body, headers=headers)
-        except httpx.HTTPError:
+        except httpx.HTTPError as exc:
             stats.errors += 1
+            key = f"{kind}:{type(exc).__name__}"
+            stats.statuses[key] = stats.statuses.get(key, 0) + 1
             continue
         stats.latencies.append((time.perf_counter() - start) * 1000)
         stats.by_kind.setdefault(kind, []).append(stats.latencies[-1])
         if response.status_code >= 400:
             stats.errors += 1
+            key = f"{kind}:{response.status_code}"
+            stats.statuses[key] = stats.statuses.get(key, 0) + 1
             continue
         if kind == "register":
             stats.registered += 1
@@ -106,6 +111,7 @@ async def main(base: str, clients: int, seconds: float) -> dict[str, float]:
         "requests": len(lat), "errors": stats.errors, "rps": len(lat) / elapsed, "p50_ms": pct(50),
         "p99_ms": pct(99), "registered": stats.registered, "acted": stats.acted, "seconds": elapsed,
         **kinds,
+        **{f"error_{key}": count for key, count in stats.statuses.items()},
     }  # fmt: skip
 
 
