@@ -149,6 +149,11 @@ def pad(engine: Engine, expr: str, width: int) -> str:
     return f"printf('%0{width}d', {expr})"
 
 
+def enum(engine: Engine, expr: str, type_name: str) -> str:
+    """``expr`` cast to the PostgreSQL enum type SQLAlchemy created (SQLite stores the name as text)."""
+    return f"({expr})::{type_name}" if engine.dialect.name == "postgresql" else expr
+
+
 def analyze(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(text("ANALYZE"))

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bench.common import Figure, Result, Timer, analyze, fresh_database, pad, percentile, series
+from bench.common import Figure, Result, Timer, analyze, enum, fresh_database, pad, percentile, series
 from models.breach import Severity
 from models.lifecycle import BreachState
 from models.register import RegisterQuery, list_register
@@ -37,6 +37,8 @@ def seed_register(engine: Engine, total: int) -> list[str]:
         if pg
         else "date(:first, '+' || (i % 365 + 365) || ' days')"
     )
+    severity = enum(engine, f"'{Severity.GENERAL.name}'", "severity")
+    state = enum(engine, f"'{BreachState.PUBLISHED.name}'", "breachstate")
     with engine.begin() as conn:
         first_dept = conn.execute(text("SELECT min(id) FROM department")).scalar_one()
         conn.execute(
@@ -47,7 +49,7 @@ def seed_register(engine: Engine, total: int) -> list[str]:
                 SELECT i, 'GS-2025-' || {pad(engine, "i", 7)}, 'pledge', 'enterprise',
                   '公示主体' || (i % 997) || '号建设有限公司' || i, '92' || {pad(engine, "i", 16)},
                   '建筑工程施工许可证', '未在承诺期限内履行承诺', '告知承诺书', {first_dept} + (i % 3),
-                  '{Severity.GENERAL.name}', {day}, {end}, {end}, '{BreachState.PUBLISHED.name}', 1, 0,
+                  {severity}, {day}, {end}, {end}, {state}, 1, 0,
                   :now, :now
                 FROM {source}"""
             ),

@@ -20,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bench.common import TODAY, Figure, Result, Timer, analyze, fake_hash, fresh_database, pad, series
+from bench.common import TODAY, Figure, Result, Timer, analyze, enum, fake_hash, fresh_database, pad, series
 from models.calendar import WorkCalendar, load_calendar
 from models.db import make_engine
 from models.lifecycle import PledgeState
@@ -62,6 +62,8 @@ def seed_pledges(engine: Engine, total: int, due_every: int = 10, start: int = 1
         f"CASE WHEN {is_due} THEN {pid} % {len(DUE_DEADLINES)} ELSE 100 + {pid} % {len(OPEN_DEADLINES)} END"
     )
     code = pad(engine, pid, 16)
+    state = enum(engine, f"CASE WHEN {is_due} THEN '{overdue}' ELSE '{registered}' END", "pledgestate")
+    kind = enum(engine, "'ENTERPRISE'", "pledgorkind")
     with engine.begin() as conn:
         first_dept = conn.execute(text("SELECT min(id) FROM department")).scalar_one()
         conn.execute(text("CREATE TABLE bench_day (k INTEGER PRIMARY KEY, deadline DATE, day DATE)"))
@@ -72,10 +74,10 @@ def seed_pledges(engine: Engine, total: int, due_every: int = 10, start: int = 1
                 publication_day, calendar_version, stage_seq, created_at, updated_at, pledgor_kind,
                 pledgor_name, pledgor_credit_code, pledgor_email, matter, obligation, deadline, legal_basis)
                 SELECT {pid}, 'CN-2026-' || {pad(engine, pid, 7)}, 2026, {pid},
-                  CASE WHEN {is_due} THEN '{overdue}' ELSE '{registered}' END,
+                  {state},
                   CASE WHEN {is_due} THEN 2 ELSE 1 END, {first_dept} + ({pid} % 3),
                   d.day, :version,
-                  CASE WHEN {is_due} THEN 1 ELSE 0 END, :created, :created, 'ENTERPRISE',
+                  CASE WHEN {is_due} THEN 1 ELSE 0 END, :created, :created, {kind},
                   '基准建设工程有限公司' || {pid}, '91' || {code},
                   CASE WHEN {pid} % 2 = 0 THEN 'p' || {pid} || '@example.com' END,
                   '建筑工程施工许可证', '施工图审查合格书',
