@@ -4,16 +4,22 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck pytest pg-binaries scaleout-check bench clean
+.PHONY: run test lint typecheck pytest pg-binaries browser scaleout-check bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	# The page tests drive Debian's Chromium (Playwright never downloads a browser here); the CJK font
-	# makes the screenshots under tests/artifacts legible.
-	command -v chromium >/dev/null || { test "$$(id -u)" = 0 && apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-microhei; }
 	touch $(STAMP)
+
+# The page tests drive Debian's Chromium (Playwright never downloads a browser here); the CJK font
+# makes the screenshots under tests/artifacts legible. `make run` does not need either.
+browser:
+	@command -v chromium >/dev/null && exit 0; \
+	if [ "$$(id -u)" != 0 ]; then \
+	  echo "缺少 Chromium：请以 root 运行 make test，或 apt-get install chromium fonts-wqy-microhei (chromium missing)" >&2; \
+	  exit 1; fi; \
+	export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-microhei
 
 # Embedded default: SQLite under ./var, demo data, a local SMTP sink, the API on http://127.0.0.1:8000
 run: $(STAMP)
@@ -42,7 +48,7 @@ pg-binaries:
 	{ apt-get install -y -qq postgresql-15 || apt-get install -y -qq postgresql; }
 
 # pytest's exit code 5 (no tests collected) fails the run: a suite that collects nothing must not pass.
-pytest: $(STAMP) pg-binaries
+pytest: $(STAMP) pg-binaries browser
 	$(BIN)/pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
