@@ -15,10 +15,10 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
-from models.calendar import DayChange, diff_notice, load_calendar, parse_year_file, save_year_notice
+from models.calendar import DayChange, diff_notice, load_calendar, parse_year_file
+from models.calendar_admin import load_year_notice
 from models.db import session_scope
 from models.errors import Conflict, DomainError
-from models.publication import recompute_publication_days
 from models.workflow import Actor
 
 SYSTEM = Actor.system()  # pledges' publication days follow the calendar
@@ -119,8 +119,8 @@ def load(
     if not yes and not typer.confirm(f"确认载入 {notice.year} 年节假日安排？", default=False):
         _fail("已取消，未作任何更改 (cancelled; nothing stored)")
     with session_scope() as session:
-        changes, version = save_year_notice(
-            session=session, notice=notice, loaded_by=loaded_by or _default_loader()
+        changes, version, _ = load_year_notice(
+            session=session, notice=notice, loaded_by=loaded_by or _default_loader(), actor=SYSTEM
         )
         if changes != preview:
             # Someone loaded another notice for this year after the preview; what was confirmed is stale.
@@ -128,7 +128,6 @@ def load(
                 "预览之后日历已被他人修改，本次未载入；请重新运行 load 查看最新差异 "
                 "(calendar changed since the preview; nothing stored)"
             )
-        recompute_publication_days(session=session, calendar=load_calendar(session=session), actor=SYSTEM)
     console.print(f"已载入 {notice.year} 年节假日安排，{len(changes)} 天有变化；日历版本 {version}")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from models.calendar import WorkCalendar
 from models.outbox import Notification, NotificationStatus, enqueue
 from tests.conftest import Staff
 
@@ -82,3 +83,39 @@ def test_dead_notification_can_be_retried(client: TestClient, staff: Staff, sess
     stored = session.get(Notification, row.id)
     assert stored is not None
     assert stored.status == NotificationStatus.PENDING
+
+
+def test_loading_a_corrected_year_through_the_api_moves_pending_publication_days(
+    client: TestClient, staff: Staff, calendar: WorkCalendar
+) -> None:
+    pledge = {
+        "pledgor_kind": "enterprise",
+        "pledgor_name": "示范幕墙工程有限公司",
+        "pledgor_credit_code": "91440300708461136T",
+        "matter": "建筑工程施工许可证",
+        "obligation": "施工图审查合格书",
+        "deadline": "2026-09-29",
+        "authority_code": "D01",
+    }
+    r = client.post("/api/v1/pledges", json=pledge, headers=staff.auth("handler"))
+    assert r.status_code == 201, r.text
+    assert r.json()["publication_day"] == "2026-10-14"
+    days = calendar.describe_year(2026)
+    notice = {
+        "year": 2026,
+        "notice_title": "更正：2026年9月30日放假",
+        "source": "test",
+        "holidays": [
+            {"name": d.name, "start": d.date.isoformat(), "end": d.date.isoformat()}
+            for d in days
+            if d.kind == "holiday"
+        ]
+        + [{"name": "更正", "start": "2026-09-30", "end": "2026-09-30"}],
+        "workdays": [d.date.isoformat() for d in days if d.kind == "workday"],
+    }
+    saved = client.post("/api/v1/admin/calendar", json=notice, headers=staff.auth("admin"))
+    assert saved.status_code == 200, saved.text
+    again = client.get(f"/api/v1/pledges/{r.json()['id']}", headers=staff.auth("handler")).json()
+    assert again["publication_day"] == "2026-10-15"
+    events = client.get(f"/api/v1/pledges/{r.json()['id']}/events", headers=staff.auth("handler")).json()
+    assert events[-1]["event"] == "recompute"

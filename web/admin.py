@@ -10,10 +10,11 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from api.deps import CalendarDep, SessionDep, TodayDep
+from api.deps import CalendarDep, SessionDep, TodayDep, actor_of
 from api.errors import status_for
 from models.accounts import create_user, import_departments, set_password
-from models.calendar import WorkCalendar, diff_notice, parse_year_notice, save_year_notice
+from models.calendar import WorkCalendar, diff_notice, parse_year_notice
+from models.calendar_admin import load_year_notice
 from models.errors import DomainError, NotFound
 from models.lifecycle import Role
 from models.org import LEVEL_LABELS, Department, DepartmentCreate, User, UserCreate
@@ -198,7 +199,12 @@ async def load_year(
     try:
         notice = parse_year_notice(text, origin="粘贴的放假通知")
         if form.get("confirm") == "1":
-            changes, _ = save_year_notice(session=session, notice=notice, loaded_by=user.name)
+            changes, _, _ = load_year_notice(
+                session=session,
+                notice=notice,
+                loaded_by=user.name,
+                actor=actor_of(user),
+            )
             session.commit()
             return redirect(f"/staff/admin/calendar?year={notice.year}&saved={len(changes)}")
         preview = diff_notice(calendar, notice)

@@ -10,7 +10,8 @@ from sqlmodel import SQLModel, col, select
 
 from api.deps import ActorDep, CalendarDep, SessionDep, require_roles
 from models.accounts import create_user, import_departments
-from models.calendar import YearNotice, diff_notice, save_year_notice
+from models.calendar import YearNotice, diff_notice
+from models.calendar_admin import load_year_notice
 from models.lifecycle import Role
 from models.org import Department, DepartmentCreate, DepartmentPublic, User, UserCreate, UserPublic
 from models.outbox import NotificationPublic, NotificationStatus
@@ -106,7 +107,9 @@ def load_calendar_year(
     if dry_run:
         changes, version = diff_notice(calendar, notice), calendar.with_notice(notice).version
     else:
-        changes, version = save_year_notice(session=session, notice=notice, loaded_by=actor.name)
+        changes, version, _ = load_year_notice(
+            session=session, notice=notice, loaded_by=actor.name, actor=actor
+        )
         session.commit()
     return CalendarLoadResult(
         year=notice.year,
