@@ -904,12 +904,13 @@ def track(
         for e in events
         if e.event not in _NOT_PUBLIC_EVENTS
     ]
-    paused_or_closed = COMPLAINT.state(complaint.state)
+    # A paused stage's deadline moves when the case resumes, and a finished case has none: show neither.
+    spec = COMPLAINT.state(complaint.state)
     return TrackingResult(
         number=complaint.number,
         state_label=state_label(complaint.state),
         registered_on=clock.local_date(complaint.created_at),
-        stage_deadline=None if paused_or_closed.terminal else complaint.stage_deadline,
+        stage_deadline=None if spec.terminal or spec.clock_paused else complaint.stage_deadline,
         steps=steps,
     )
 

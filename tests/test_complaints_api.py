@@ -438,6 +438,16 @@ def test_public_tracking_shows_stages_and_dates_only(client: TestClient, staff: 
     assert wrong_password.json() == wrong_number.json()
 
 
+def test_public_tracking_hides_the_deadline_while_paused(client: TestClient, staff: Staff) -> None:
+    created = register(client, staff)
+    good = {"number": created["number"], "password": created["tracking_password"]}
+    assert client.post(f"{API}/public/complaints/track", json=good).json()["stage_deadline"]
+    act(client, staff, "intake", created["id"], "await_complainant", reason="请补充合同原件")
+    paused = client.post(f"{API}/public/complaints/track", json=good).json()
+    assert paused["state_label"] == "待投诉人补充（暂停计时）"
+    assert paused["stage_deadline"] is None  # it moves when the case resumes
+
+
 def test_two_handlers_at_once_one_wins(tmp_path: Path, clock: Clock) -> None:
     engine: Engine = make_engine(f"sqlite:///{tmp_path / 'race.db'}")
     SQLModel.metadata.create_all(engine)
