@@ -137,7 +137,11 @@ def list_register(*, session: Session, query: RegisterQuery) -> tuple[list[dict[
         # A half-open range on the indexed column, not LIKE: SQLite cannot use an index for a LIKE with an
         # ESCAPE clause, and a rare prefix then scanned the whole register. Case-sensitive, as on PostgreSQL.
         name = col(PublishedBreach.subject_name)
-        stmt = stmt.where(name >= query.name, name < query.name + "\U0010ffff")
+        prefix = (name >= query.name) & (name < query.name + "\U0010ffff")
+        # Individuals are shown masked (张*三); matching their real name by prefix would let anyone unmask
+        # it one character at a time, so for them only the full, exact name matches.
+        individual = col(PublishedBreach.subject_kind) == PledgorKind.INDIVIDUAL.value
+        stmt = stmt.where((prefix & ~individual) | (individual & (name == query.name)))
     if query.credit_code:
         stmt = stmt.where(PublishedBreach.subject_credit_code == validate_credit_code(query.credit_code))
     if query.department:

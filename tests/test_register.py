@@ -59,8 +59,13 @@ def test_register_filters_masking_and_keyset(
         item
     )
     assert "pledgor_email" not in json.dumps(page1)
-    by_name = client.get("/api/v1/public/breaches", params={"name": "张"}).json()["items"]
-    assert len(by_name) == 2
+    # Individuals' masked names cannot be unmasked by probing prefixes: only the exact full name matches.
+    assert client.get("/api/v1/public/breaches", params={"name": "张"}).json()["items"] == []
+    assert client.get("/api/v1/public/breaches", params={"name": "张小"}).json()["items"] == []
+    exact = client.get("/api/v1/public/breaches", params={"name": "张小三"}).json()["items"]
+    assert [i["XDR_MC"] for i in exact] == ["张*三"]
+    by_prefix = client.get("/api/v1/public/breaches", params={"name": "示范"}).json()["items"]
+    assert [i["XDR_MC"] for i in by_prefix] == ["示范建设有限公司"]
     by_code = client.get("/api/v1/public/breaches", params={"credit_code": CODE}).json()["items"]
     assert [i["XDR_MC"] for i in by_code] == ["示范建设有限公司"]
     assert by_code[0]["JDRQ"] == "2026-02-28"
