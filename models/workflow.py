@@ -99,9 +99,11 @@ def apply_event(
     paused stage keeps its clock, warnings and extension; the caller moves its deadline).
     """
     lifecycle = lifecycle_of(case)
-    transition = lifecycle.fire(case.state, event, actor.role)
+    # The key first: a re-run of an event that already moved the case must be a no-op, not a refusal
+    # because the case is no longer in the event's source state.
     if idempotency_key is not None and event_exists(session=session, idempotency_key=idempotency_key):
         return None
+    transition = lifecycle.fire(case.state, event, actor.role)
     if expected_version is not None and expected_version != case.version:
         raise Conflict(
             f"案件 {case.number} 已被他人更新（当前版本 {case.version}，提交的版本 {expected_version}），"

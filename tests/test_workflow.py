@@ -128,6 +128,26 @@ def test_idempotency_key_applies_once(session: Session, today: dt.date, calendar
     assert first.flow_run_id == "run-1"
     assert again is None
     assert c.state == ComplaintState.REGISTERED  # a supervision event does not move the case
+    moved = apply_event(
+        session=session,
+        case=c,
+        event="accept",
+        actor=INTAKE,
+        today=today,
+        calendar=calendar,
+        idempotency_key="k2",
+    )
+    replay = apply_event(
+        session=session,
+        case=c,
+        event="accept",
+        actor=INTAKE,
+        today=today,
+        calendar=calendar,
+        idempotency_key="k2",
+    )
+    assert moved is not None
+    assert replay is None  # already applied: not "accept is not allowed in state accepted"
 
 
 def test_events_form_a_hash_chain(session: Session, today: dt.date, calendar: WorkCalendar) -> None:
