@@ -201,12 +201,11 @@ def pledge_action(
     reason: str | None = None,
 ) -> Pledge:
     """The authority's decisions: confirm (fulfilled), reject_evidence (back to registered, same deadline),
-    confirm_false, cancel. Handlers act only on their own department's pledges."""
+    confirm_false, cancel. Handlers act only on their own department's pledges (others: not found)."""
     if action not in PLEDGE_ACTIONS:
         raise ValidationFailed(f"不支持的操作 {action}；可用：{', '.join(PLEDGE_ACTIONS)} (unknown action)")
-    pledge = get_pledge(session=session, pledge_id=pledge_id)
-    if actor.role == Role.HANDLER and actor.department_id != pledge.authority_id:
-        raise NotPermitted("只有受理该承诺的部门经办人或督办人员可以办理 (not your department's pledge)")
+    # Another department's handler gets "not found", as on reads: a 403 would confirm the pledge exists.
+    pledge = get_pledge(session=session, pledge_id=pledge_id, actor=actor)
     if action in ("reject_evidence", "confirm_false", "cancel") and not (reason or "").strip():
         raise ValidationFailed("请填写理由，告知承诺人需要如何补正 (a reason is required)")
     apply_event(
@@ -273,9 +272,7 @@ def store_evidence(
     if not content:
         raise ValidationFailed("文件为空；请选择要上传的材料 (empty file)")
     content_type = sniff(content)
-    pledge = get_pledge(session=session, pledge_id=pledge_id)
-    if actor.role == Role.HANDLER and actor.department_id != pledge.authority_id:
-        raise NotPermitted("只有受理该承诺的部门可以代为提交材料 (not your department's pledge)")
+    pledge = get_pledge(session=session, pledge_id=pledge_id, actor=actor)  # hidden from other departments
     PLEDGE.fire(pledge.state, "submit_evidence", actor.role)
     digest = hashlib.sha256(content).hexdigest()
     path = Path(settings.upload_dir) / digest[:2] / digest[2:4] / digest

@@ -39,7 +39,7 @@ STAFF_NOT_ADMIN = rule(admin=403)
 CASE_OF_D01 = rule(handler2=404)  # readable by all staff who may see D01's case
 ACT_ON_D01 = rule(default=SEEN, handler2=HIDDEN)
 PLEDGE_STAFF = rule(admin=403, handler2=404)
-PLEDGE_ACT = rule(admin=403, handler2=403, default=SEEN)
+PLEDGE_ACT = rule(admin=403, handler2=HIDDEN, default=SEEN)
 DECIDERS = rule(default=403, handler=OK, handler2=OK, supervisor=OK)
 ADMIN_ONLY = rule(default=403, admin=OK)
 OVERSIGHT = rule(default=403, admin=OK, supervisor=OK)

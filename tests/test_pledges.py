@@ -122,7 +122,17 @@ def test_evidence_upload_reject_and_confirm(client: TestClient, staff: Staff, tm
     other = client.post(
         f"/api/v1/pledges/{pid}/actions/cancel", json={"reason": "x"}, headers=staff.auth("handler2")
     )
-    assert other.status_code == 403
+    # Another department's handler learns nothing: acting or uploading answers 404, as reading does.
+    assert other.status_code == 404
+    upload = client.post(
+        f"/api/v1/pledges/{pid}/evidence",
+        files={"file": ("c.png", b"\x89PNG\r\n\x1a\n..")},
+        headers=staff.auth("handler2"),
+    )
+    assert upload.status_code == 404
+    missing = client.post("/api/v1/pledges/999999/actions/cancel", json={"reason": "x"}, headers=h)
+    assert missing.status_code == 404
+    assert other.json()["message"] == missing.json()["message"].replace("999999", str(pid))
 
 
 def test_evidence_size_limit(client: TestClient, staff: Staff, monkeypatch: Any) -> None:

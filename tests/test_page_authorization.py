@@ -1,0 +1,162 @@
+"""Every server-rendered page (GET and POST) × every role (and no login) against a table of expected outcomes.
+
+The page twin of test_authorization.py: the routes are enumerated from the app itself (everything not in
+the OpenAPI schema), so a new page without a row in ``RULES`` fails, and so does a row for a page that is
+gone. The world is the same as there: one complaint led by D01, one pledge of D01, and here also one
+published breach, so ``handler2`` (D02) must get "not found" on D01's case page and its actions.
+
+Outcomes: ``LOGIN`` = a redirect to the sign-in page that comes back to the page afterwards; ``OK`` =
+allowed (any answer past authorisation: 2xx, a redirect elsewhere, or 401/409/422 from the form's own
+checks on the empty form we send); ``SEEN`` = the case is visible and the lifecycle decides the action
+(any answer but the sign-in redirect and 404; the lifecycle's role checks are tested in
+test_lifecycle.py); 403 = the "无权访问" page (not the CSRF page: every POST carries a valid CSRF token,
+so what is asserted is authorisation); 404 = not found.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi.routing import iter_route_contexts
+from fastapi.testclient import TestClient
+from httpx import Response
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from models.org import User
+from tests.conftest import Staff
+from tests.test_authorization import WHO, world  # noqa: F401  (the fixture, shared with the API table)
+from tests.test_publication import CODE
+from tests.test_register import publish
+from tests.web_support import csrf_of, sign_in
+from web.core import CSRF_COOKIE, CSRF_FIELD, SESSION_COOKIE
+
+LOGIN, OK, SEEN = "login", "ok", "seen"
+# FastAPI's own documentation routes are not pages of the product; everything else must be in RULES.
+NOT_PAGES = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+
+
+def rule(anon: Any = LOGIN, default: Any = OK, **per_role: Any) -> dict[str, Any]:
+    return {"anon": anon, **{w: per_role.get(w, default) for w in WHO[1:]}}
+
+
+PUBLIC = rule(anon=OK)
+STAFF = rule()
+REGISTRARS = rule(default=403, intake=OK, supervisor=OK)
+PLEDGE_STAFF = rule(admin=403)
+OVERSIGHT = rule(default=403, supervisor=OK, admin=OK)
+ADMIN_ONLY = rule(default=403, admin=OK)
+
+RULES: dict[tuple[str, str], dict[str, Any]] = {
+    ("GET", "/static/site.css"): PUBLIC,
+    ("GET", "/"): PUBLIC,
+    ("GET", "/login"): PUBLIC,
+    ("POST", "/login"): rule(anon=401, default=401),  # the empty form is refused for everyone alike
+    ("POST", "/logout"): PUBLIC,
+    ("GET", "/staff"): STAFF,
+    ("GET", "/staff/complaints/new"): REGISTRARS,
+    ("POST", "/staff/complaints/new"): REGISTRARS,
+    ("GET", "/staff/pledges/new"): PLEDGE_STAFF,
+    ("POST", "/staff/pledges/new"): PLEDGE_STAFF,
+    ("GET", "/staff/complaints/{complaint_id}"): rule(handler2=404),
+    ("POST", "/staff/complaints/{complaint_id}/act/{action}"): rule(default=SEEN, handler2=404),
+    ("GET", "/staff/dashboard"): OVERSIGHT,
+    ("GET", "/staff/scorecard"): OVERSIGHT,
+    ("GET", "/staff/charts/{name}.svg"): OVERSIGHT,
+    ("GET", "/register"): PUBLIC,
+    ("GET", "/register/{number}"): PUBLIC,
+    ("GET", "/register/{number}/objection"): PUBLIC,
+    ("POST", "/register/{number}/objection"): PUBLIC,
+    ("GET", "/track"): PUBLIC,
+    ("POST", "/track"): PUBLIC,
+    ("GET", "/staff/admin/departments"): OVERSIGHT,
+    ("POST", "/staff/admin/departments"): ADMIN_ONLY,
+    ("GET", "/staff/admin/users"): ADMIN_ONLY,
+    ("POST", "/staff/admin/users"): ADMIN_ONLY,
+    ("POST", "/staff/admin/users/{user_id}/password"): ADMIN_ONLY,
+    ("GET", "/staff/admin/calendar"): OVERSIGHT,
+    ("POST", "/staff/admin/calendar"): ADMIN_ONLY,
+    ("GET", "/staff/admin/notifications"): OVERSIGHT,
+    ("POST", "/staff/admin/notifications/{notification_id}/retry"): rule(default=403, admin=404),
+    ("GET", "/staff/admin/mail"): OVERSIGHT,
+}
+
+
+def pages(client: TestClient) -> list[tuple[str, str]]:
+    found: set[tuple[str, str]] = set()
+    for route in iter_route_contexts(client.app.routes):  # type: ignore[attr-defined]
+        if route.include_in_schema or route.path in NOT_PAGES:
+            continue
+        found |= {(m, str(route.path)) for m in route.methods or () if m != "HEAD"}
+    return sorted(found)
+
+
+def test_every_page_has_a_rule(client: TestClient) -> None:
+    found = pages(client)
+    # The enumeration itself works: a public page and a staff form are both found.
+    assert ("GET", "/register") in found
+    assert ("POST", "/staff/complaints/new") in found
+    missing = [p for p in found if p not in RULES]
+    assert not missing, f"pages without an authorisation rule in RULES: {missing}"
+    stale = [p for p in RULES if p not in set(found)]
+    assert not stale, f"rules for pages that no longer exist: {stale}"
+
+
+def _matches(expected: Any, response: Response) -> bool:
+    status = response.status_code
+    to_login = status in (302, 303) and response.headers["location"].startswith("/login?next=")
+    if expected == LOGIN:
+        return to_login
+    if to_login or status >= 500:
+        return False
+    if expected == OK:
+        return status not in (403, 404)
+    if expected == SEEN:
+        return status != 404
+    if expected == 403:
+        return status == 403 and "无权访问" in response.text
+    return bool(status == expected)
+
+
+def test_every_page_times_every_role(
+    client: TestClient,
+    staff: Staff,
+    world: dict[str, str],  # noqa: F811
+    engine: Engine,
+    session: Session,
+) -> None:
+    [breach] = publish(engine, session, ("示范建设有限公司", CODE))
+    other_user = session.exec(select(User).where(User.name == "发改经办人")).one()
+    values = {
+        **world,
+        "action": "sign_for",
+        "name": "weekly",
+        "number": breach.number,
+        "user_id": str(other_user.id),
+    }
+    csrf = csrf_of(client)
+    sessions: dict[str, str | None] = {"anon": None}
+    for who in WHO[1:]:
+        client.cookies.clear()
+        sign_in(client, getattr(staff, who))
+        sessions[who] = client.cookies.get(SESSION_COOKIE)
+        assert sessions[who], f"no session cookie for {who}"
+
+    wrong = []
+    for method, path in pages(client):
+        url = re.sub(r"\{(\w+)\}", lambda m: values[m[1]], path)
+        for who in WHO:
+            # Set afresh for every request: POST /logout clears the session cookie in the client's jar.
+            client.cookies.clear()
+            client.cookies.set(CSRF_COOKIE, csrf)
+            if sessions[who]:
+                client.cookies.set(SESSION_COOKIE, str(sessions[who]))
+            if method == "GET":
+                response = client.get(url, follow_redirects=False)
+            else:
+                response = client.post(url, data={CSRF_FIELD: csrf}, follow_redirects=False)
+            expected = RULES.get((method, path), {}).get(who, "no rule")
+            if not _matches(expected, response):
+                wrong.append(f"{method} {path} as {who}: expected {expected}, got {response.status_code}")
+    assert not wrong, "\n".join(wrong)
