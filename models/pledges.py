@@ -38,11 +38,15 @@ from models.workflow import Actor, apply_event, record_event
 PLEDGE_ACTIONS = ("confirm", "reject_evidence", "confirm_false", "cancel")
 
 
-def publication_status(pledge: Pledge) -> dict[str, Any]:
+def publication_status(pledge: Pledge, calendar: WorkCalendar) -> dict[str, Any]:
     """``computed`` with the day, or ``pending_calendar`` with a message naming the missing year."""
     if pledge.publication_day is not None:
         return {"publication_day_status": "computed", "publication_day_message": None}
-    year = pledge.deadline.year if pledge.deadline.month < 12 else pledge.deadline.year + 1
+    # The first year from the deadline on that the calendar lacks is the one the count stopped at.
+    covered = set(calendar.covered_years())
+    year = pledge.deadline.year
+    while year in covered:
+        year += 1
     return {
         "publication_day_status": "pending_calendar",
         "publication_day_message": (
@@ -53,12 +57,14 @@ def publication_status(pledge: Pledge) -> dict[str, Any]:
     }
 
 
-def pledge_view(pledge: Pledge, authority: Department | None = None) -> dict[str, Any]:
+def pledge_view(
+    pledge: Pledge, calendar: WorkCalendar, authority: Department | None = None
+) -> dict[str, Any]:
     data = pledge.model_dump(exclude={"import_key", "year", "seq"})
     data["state_label"] = PLEDGE.state(pledge.state).label
     data["authority_code"] = authority.code if authority else None
     data["authority_name"] = authority.name if authority else None
-    data.update(publication_status(pledge))
+    data.update(publication_status(pledge, calendar))
     return data
 
 

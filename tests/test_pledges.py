@@ -46,6 +46,9 @@ def test_pending_calendar_names_the_year(client: TestClient, staff: Staff) -> No
     assert r.json()["publication_day"] is None
     assert r.json()["publication_day_status"] == "pending_calendar"
     assert "2027" in r.json()["publication_day_message"]
+    # December deadlines: the missing year is the first one the calendar lacks, not deadline year + 1.
+    late = client.post("/api/v1/pledges", json=body(deadline="2027-12-05"), headers=staff.auth("intake"))
+    assert "公示日落在 2027 年" in late.json()["publication_day_message"]
 
 
 def test_enterprise_needs_a_valid_credit_code(client: TestClient, staff: Staff) -> None:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from api.deps import ActorDep, CalendarDep, SessionDep, TodayDep, require_roles
+from models.calendar import load_calendar
 from models.errors import ValidationFailed
 from models.lifecycle import PLEDGE, BreachState, PledgeState, Role
 from models.org import Department
@@ -45,7 +46,7 @@ class ActionBody(BaseModel):
 
 
 def _view(session: SessionDep, pledge: Any) -> dict[str, Any]:
-    return pledge_view(pledge, session.get(Department, pledge.authority_id))
+    return pledge_view(pledge, load_calendar(session=session), session.get(Department, pledge.authority_id))
 
 
 @router.post("/pledges", status_code=201, dependencies=[STAFF])
