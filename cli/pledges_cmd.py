@@ -91,6 +91,8 @@ def _sweep_without_prefect(today: dt.date, dry_run: bool) -> dict[str, int]:
         report = run_sweep(engine=get_engine(), today=today, actor=Actor.system(), dry_run=dry_run)
     except DomainError as exc:
         _fail(exc.message)
+    for step, message in report.refused.items():
+        console.print(f"[yellow]{STEP_LABELS.get(step, step)}未执行：{message}[/yellow]")
     return dict(report.counts)
 
 

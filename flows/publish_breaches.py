@@ -18,7 +18,8 @@ from flows._runtime import batched, current_run_id
 from models.calendar import load_calendar
 from models.clock import Clock
 from models.db import get_engine
-from models.publication import SWEEP_ORDER, candidates, recompute_pending, run_batch
+from models.errors import OutOfCalendarCoverage
+from models.publication import STEP_LABELS, SWEEP_ORDER, candidates, recompute_pending, run_batch
 from models.settings import get_settings
 from models.workflow import Actor
 
@@ -40,14 +41,22 @@ def publish_breaches(as_of: dt.date | None = None, dry_run: bool = False) -> dic
     run_id = current_run_id()
     counts = {"recompute": 0 if dry_run else recompute(run_id)}
     for step in SWEEP_ORDER:
-        with Session(get_engine()) as session:
-            ids = candidates(
-                session=session,
-                step=step,
-                today=today,
-                calendar=load_calendar(session=session),
-                dry_run=dry_run,
+        # A step the calendar cannot serve (a year not loaded) must not keep the later steps from running.
+        try:
+            with Session(get_engine()) as session:
+                ids = candidates(
+                    session=session,
+                    step=step,
+                    today=today,
+                    calendar=load_calendar(session=session),
+                    dry_run=dry_run,
+                )
+        except OutOfCalendarCoverage as exc:
+            get_run_logger().warning(
+                "承诺巡检 %s：%s未执行：%s", today, STEP_LABELS.get(step, step), exc.message
             )
+            counts[step] = 0
+            continue
         if dry_run:
             counts[step] = len(ids)
             continue

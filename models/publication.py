@@ -150,10 +150,11 @@ def write_events(
     data: Callable[[Fired], dict[str, Any]] | None = None,
     note: Callable[[Fired], str | None] | None = None,
     key: Callable[[Fired], str | None] | None = None,
-) -> None:
-    """Append one audit event per case, continuing each case's seq and hash chain, in one bulk insert."""
+) -> dict[int, int]:
+    """Append one audit event per case, continuing each case's seq and hash chain, in one bulk insert.
+    Returns each case's new event seq."""
     if not fired:
-        return
+        return {}
     last: dict[int, tuple[int, str]] = {}
     for part in chunks([f.id for f in fired]):
         top = (
@@ -192,6 +193,7 @@ def write_events(
         row.hash = event_hash(prev, hashed_fields(cast(CaseEvent, row)))
         out.append(row.__dict__)
     session.execute(insert(_E), out)
+    return {row["case_id"]: row["seq"] for row in out}
 
 
 def existing_keys(*, session: Session, keys: Iterable[str]) -> set[str]:
@@ -245,9 +247,13 @@ def _iso(day: dt.date | None) -> str | None:
 
 
 def _insert_notifications(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Bulk insert, skipping rows whose idempotency key is already queued: a mail already queued for the
+    same occurrence must not fail the whole batch (and, through run_batch's retries, the whole sweep)."""
     if rows:
         # The table, not the mapped class: a Core executemany skips the ORM's per-row bulk bookkeeping.
-        session.execute(insert(_Notification.__table__), rows)  # type: ignore[attr-defined]
+        table = _Notification.__table__  # type: ignore[attr-defined]
+        builder = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        session.execute(builder(table).on_conflict_do_nothing(index_elements=["idempotency_key"]), rows)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -271,7 +277,7 @@ def mark_overdue(
         session=session, ids=ids, event="mark_overdue", actor=actor, now=now, where=[_T.c.deadline < today]
     )
     info = _pledges(session, [f.id for f in fired])
-    write_events(
+    seqs = write_events(
         session=session,
         kind="pledge",
         fired=fired,
@@ -282,7 +288,9 @@ def mark_overdue(
     )
     _insert_notifications(session, [
         notification_row(
-            template="pledge_overdue", pledge=info[f.id], key=f"pledge:{f.id}:overdue:pledge_overdue",
+            # Overdue again after rejected evidence: one mail per occurrence (its event's seq).
+            template="pledge_overdue", pledge=info[f.id],
+            key=f"pledge:{f.id}:overdue:{seqs[f.id]}:pledge_overdue",
             actor=actor, now=now,
             context={
                 "pledge_number": f.number, "pledgor_name": info[f.id].pledgor_name,
@@ -367,7 +375,10 @@ def send_reminders(
     left: dict[int, int] = {}
     for pid, p in info.items():
         if p.state == PS.REGISTERED and p.deadline >= today:
-            remaining = calendar.working_days_between(today, p.deadline)
+            try:
+                remaining = calendar.working_days_between(today, p.deadline)
+            except OutOfCalendarCoverage:
+                continue  # the deadline's year is not loaded yet; reminded once it is
             if remaining <= before:
                 left[pid] = remaining
     keys = {pid: f"pledge:{pid}:remind:{before}" for pid in left}
@@ -543,11 +554,16 @@ def recompute_publication_days(
         if new != old:
             changes[pid] = (old, new)
     version = calendar.version
+    fired: list[Fired] = []
     if changes:
         fired = claim(session=session, ids=sorted(changes), event="recompute", actor=actor, now=now)
-        for pid, (_, new) in changes.items():
+        # Only the pledges claim() changed: one a concurrent sweep holds (or moved on) gets neither a new
+        # day nor an event now, so the day never changes without its audit record; the next run retries it.
+        for f in fired:
             session.execute(
-                update(_T).where(_T.c.id == pid).values(publication_day=new, calendar_version=version)
+                update(_T)
+                .where(_T.c.id == f.id)
+                .values(publication_day=changes[f.id][1], calendar_version=version)
             )
         write_events(
             session=session, kind="pledge", fired=fired, event="recompute", actor=actor, now=now,
@@ -555,13 +571,15 @@ def recompute_publication_days(
                             "calendar_version": version},
         )  # fmt: skip
     if not only_pending:
+        # A skipped pledge keeps its old version too: its day was computed with the old calendar.
+        skipped = sorted(set(changes) - {f.id for f in fired})
         session.execute(
             update(_T)
             .where(_T.c.state.in_(OPEN_STATES), _T.c.publication_day.is_not(None),
-                   func.coalesce(_T.c.calendar_version, "") != version)
+                   func.coalesce(_T.c.calendar_version, "") != version, _T.c.id.not_in(skipped))
             .values(calendar_version=version)
         )  # fmt: skip
-    return len(changes)
+    return len(fired)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -596,13 +614,26 @@ def candidates(
         before = get_settings().pledge_reminder_days_before
         if before == 0:
             return []
-        high = calendar.nth_working_day_after(today, before)
+        high = _remind_window_end(calendar, today, before)
         cond = and_(c.state == PS.REGISTERED, c.deadline >= today, c.deadline <= high)
     else:
         raise ValueError(f"unknown sweep step {step!r}")
     # Sorted here, not by ORDER BY: with ORDER BY id SQLite walks the whole table in rowid order instead of
     # the covering (state, date) index, and a sweep with nothing due took seconds over a million pledges.
     return sorted(r[0] for r in session.execute(select(c.id).where(cond)))
+
+
+def _remind_window_end(calendar: WorkCalendar, today: dt.date, n: int) -> dt.date:
+    """The N-th working day after today, or, when that runs into a year not loaded yet (late December),
+    the last day loaded: deadlines beyond it are reminded once their year is loaded, and the refusal
+    must not abort the sweep's other steps."""
+    try:
+        return calendar.nth_working_day_after(today, n)
+    except OutOfCalendarCoverage:
+        year = today.year
+        while calendar.covers(year + 1):
+            year += 1
+        return dt.date(year, 12, 31)
 
 
 def _working_days_back(calendar: WorkCalendar, today: dt.date, n: int) -> dt.date:
@@ -655,6 +686,8 @@ class SweepReport:
     today: dt.date
     dry_run: bool
     counts: dict[str, int] = field(default_factory=dict)
+    # Steps the calendar refused (a year not loaded), with the message; the other steps still ran.
+    refused: dict[str, str] = field(default_factory=dict)
 
 
 SWEEP_ORDER = ("overdue", "warn", "remind", "publish")
@@ -675,19 +708,24 @@ def sweep(
     report = SweepReport(today=today, dry_run=dry_run)
     report.counts["recompute"] = 0 if dry_run else recompute_pending(engine=engine, actor=actor)
     for step in SWEEP_ORDER:
-        with Session(engine) as session:
-            ids = candidates(
-                session=session,
-                step=step,
-                today=today,
-                calendar=load_calendar(session=session),
-                dry_run=dry_run,
-            )
-        if dry_run:
-            report.counts[step] = len(ids)
-            continue
-        report.counts[step] = sum(
-            run_batch(engine=engine, step=step, ids=batch, today=today, actor=actor)
-            for batch in chunks(ids, size)
-        )
+        # A step the calendar cannot serve must not keep the later ones (publication above all) from running.
+        try:
+            with Session(engine) as session:
+                ids = candidates(
+                    session=session,
+                    step=step,
+                    today=today,
+                    calendar=load_calendar(session=session),
+                    dry_run=dry_run,
+                )
+            if dry_run:
+                report.counts[step] = len(ids)
+                continue
+            report.counts[step] = 0
+            for batch in chunks(ids, size):
+                report.counts[step] += run_batch(
+                    engine=engine, step=step, ids=batch, today=today, actor=actor
+                )
+        except OutOfCalendarCoverage as exc:
+            report.refused[step] = exc.message
     return report
