@@ -16,12 +16,22 @@ from sqlmodel import Session, col, select
 from models.clock import utcnow
 from models.errors import Conflict, NotFound
 from models.outbox import Notification, NotificationStatus
+from models.settings import get_settings
 
 MAX_ATTEMPTS = 12
 FIRST_BACKOFF = dt.timedelta(minutes=1)
 MAX_BACKOFF = dt.timedelta(hours=1)
-# Longer than one batch can take with the SMTP timeout, so a slow batch is not claimed twice.
+# The shortest lease; a batch gets longer if its worst case (every message waiting out the SMTP timeout
+# on each of its commands) is longer, so a slow server's batch is never claimed again while being sent.
 CLAIM_LEASE = dt.timedelta(minutes=10)
+_SMTP_COMMANDS_PER_MESSAGE = 3  # MAIL FROM, RCPT TO, DATA
+
+
+def claim_lease(count: int) -> dt.timedelta:
+    """How long ``count`` claimed rows stay leased to the claiming worker."""
+    per_message = get_settings().smtp_timeout_seconds * _SMTP_COMMANDS_PER_MESSAGE
+    worst = dt.timedelta(seconds=count * per_message + 60)
+    return max(CLAIM_LEASE, worst)
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -31,7 +41,7 @@ def backoff(attempts: int) -> dt.timedelta:
 
 
 def claim_due(*, session: Session, now: dt.datetime, limit: int) -> list[int]:
-    """Ids of pending rows due at ``now``, oldest first, leased to the caller until ``now + CLAIM_LEASE``.
+    """Ids of pending rows due at ``now``, oldest first, leased to the caller (see ``claim_lease``).
 
     The lease is a compare-and-set (only rows still due get it), so two workers never both win a row even
     on SQLite, whose driver runs the SELECT outside the writing transaction.
@@ -51,7 +61,7 @@ def claim_due(*, session: Session, now: dt.datetime, limit: int) -> list[int]:
     lease = (
         update(Notification.__table__)  # type: ignore[attr-defined]
         .where(col(Notification.id).in_(candidates), *due)
-        .values(next_attempt_at=now + CLAIM_LEASE)
+        .values(next_attempt_at=now + claim_lease(len(candidates)))
         .returning(col(Notification.id))
     )
     won: set[int] = {row[0] for row in session.execute(lease)}

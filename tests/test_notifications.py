@@ -403,3 +403,13 @@ def test_smtp_outage_loses_nothing_and_sends_each_message_once(db: Engine, port:
     assert per_id == Counter({message_id(nid, f"k-{index}"): 1 for index, nid in enumerate(ids)})
     assert {row.status for row in rows} == {NotificationStatus.SENT}
     assert {row.attempts for row in rows} == {2}
+
+
+def test_claim_lease_covers_a_slow_servers_worst_case_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    from notifications.outbox_service import CLAIM_LEASE, claim_lease
+
+    monkeypatch.setenv("SHOUXIN_SMTP_TIMEOUT_SECONDS", "10")
+    get_settings.cache_clear()
+    assert claim_lease(1) == CLAIM_LEASE  # never shorter than the floor
+    # 100 messages, each able to wait 10 s on each of 3 commands: 50 minutes plus a margin.
+    assert claim_lease(100) >= dt.timedelta(seconds=100 * 30)
