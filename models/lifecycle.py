@@ -367,7 +367,9 @@ BREACH = Lifecycle(
         _t("request_repair", "申请信用修复", [BS.PUBLISHED], BS.REPAIR_REQUESTED, P, I, S),
         _t("approve_repair", "准予信用修复", [BS.REPAIR_REQUESTED], BS.REPAIRED, H, S),
         _t("reject_repair", "不予信用修复", [BS.REPAIR_REQUESTED], BS.PUBLISHED, H, S),
-        _t("expire", "公示期满撤下", [BS.PUBLISHED], BS.EXPIRED, SYS),
+        _t(
+            "expire", "公示期满撤下", [BS.PUBLISHED, BS.UNDER_OBJECTION, BS.REPAIR_REQUESTED], BS.EXPIRED, SYS
+        ),
         _t("warn_yellow", "黄牌预警", [BS.UNDER_OBJECTION, BS.REPAIR_REQUESTED], None, SYS),
         _t("warn_red", "红牌预警", [BS.UNDER_OBJECTION, BS.REPAIR_REQUESTED], None, SYS),
         _t("remind", "催办", [BS.UNDER_OBJECTION, BS.REPAIR_REQUESTED], None, S, SYS),

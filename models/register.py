@@ -446,9 +446,14 @@ def _after_decision(
 # ---------------------------------------------------------------------------------------------------
 
 
+# The publication period ends whatever review is pending: an objection or repair request filed on the
+# last day must not keep a record public past its end date (GSJZQ).
+_EXPIRABLE = sorted(BREACH.transition("expire").sources)
+
+
 def expiry_candidates(*, session: Session, today: dt.date) -> list[int]:
     stmt = select(PublishedBreach.id).where(
-        PublishedBreach.state == BS.PUBLISHED, col(PublishedBreach.publication_end) < today
+        col(PublishedBreach.state).in_(_EXPIRABLE), col(PublishedBreach.publication_end) < today
     )
     return [i for i in session.exec(stmt.order_by(col(PublishedBreach.id))).all() if i is not None]
 
@@ -457,22 +462,25 @@ def expire_records(*, session: Session, ids: Sequence[int], today: dt.date, acto
     """Records past their end date stop showing (``expire``); set-based and idempotent by state."""
     from models.publication import Fired, write_events
 
-    BREACH.fire(BS.PUBLISHED, "expire", actor.role)
     table = PublishedBreach.__table__  # type: ignore[attr-defined]
     now = utcnow()
-    rows = session.execute(
-        update(table)
-        .where(table.c.id.in_(list(ids)), table.c.state == BS.PUBLISHED, table.c.publication_end < today)
-        .values(
-            state=BS.EXPIRED,
-            version=table.c.version + 1,
-            stage_seq=table.c.stage_seq + 1,
-            stage_deadline=None,
-            updated_at=now,
-        )
-        .returning(table.c.id, table.c.number)
-    ).all()
-    fired = [Fired(r.id, r.number, BS.PUBLISHED.value, BS.EXPIRED.value) for r in rows]
+    fired = []
+    # One statement per source state, so each audit event records the state the record really left.
+    for source in _EXPIRABLE:
+        BREACH.fire(source, "expire", actor.role)
+        rows = session.execute(
+            update(table)
+            .where(table.c.id.in_(list(ids)), table.c.state == source, table.c.publication_end < today)
+            .values(
+                state=BS.EXPIRED,
+                version=table.c.version + 1,
+                stage_seq=table.c.stage_seq + 1,
+                stage_deadline=None,
+                updated_at=now,
+            )
+            .returning(table.c.id, table.c.number)
+        ).all()
+        fired += [Fired(r.id, r.number, str(source), BS.EXPIRED.value) for r in rows]
     write_events(
         session=session,
         kind="breach",

@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from models.audit import CaseEvent
 from models.breach import PublishedBreach
 from models.clock import utcnow
 from models.lifecycle import BreachState
@@ -219,6 +221,24 @@ def test_expiry_is_idempotent(engine: Engine, session: Session, staff: Staff) ->
     session.commit()
     session.expire_all()
     assert session.get(PublishedBreach, breach.id).state == BreachState.EXPIRED  # type: ignore[union-attr]
+
+
+def test_a_pending_objection_does_not_keep_a_record_public_past_its_end(
+    engine: Engine, session: Session, staff: Staff
+) -> None:
+    [breach] = publish(engine, session, ("示范建设有限公司", CODE))
+    session.execute(
+        update(PublishedBreach)
+        .where(col(PublishedBreach.id) == breach.id)
+        .values(state=BreachState.UNDER_OBJECTION)
+    )
+    session.commit()
+    ids = expiry_candidates(session=session, today=dt.date(2027, 3, 1))
+    assert ids == [breach.id]
+    assert expire_records(session=session, ids=ids, today=dt.date(2027, 3, 1), actor=Actor.system()) == 1
+    session.commit()
+    event = session.exec(select(CaseEvent).where(CaseEvent.event == "expire")).one()
+    assert (event.from_state, event.to_state) == ("under_objection", "expired")
 
 
 class _Platform(http.server.BaseHTTPRequestHandler):
