@@ -61,6 +61,12 @@ def create_user(*, session: Session, data: UserCreate) -> tuple[User, str]:
     return user, token
 
 
+def active_supervisors(*, session: Session) -> list[User]:
+    """Every active supervisor account, in id order: the recipients of escalations and digests."""
+    stmt = select(User).where(User.role == Role.SUPERVISOR, col(User.active).is_(True)).order_by(col(User.id))
+    return list(session.exec(stmt).all())
+
+
 def authenticate(*, session: Session, token: str) -> User | None:
     user = session.exec(select(User).where(User.token_hash == hash_token(token))).first()
     return user if user is not None and user.active else None

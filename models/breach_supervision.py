@@ -16,12 +16,13 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from models.accounts import active_supervisors
 from models.audit import CaseEvent
 from models.breach import PublishedBreach
 from models.calendar import WorkCalendar
 from models.errors import Conflict
-from models.lifecycle import BREACH, Role
-from models.org import Department, User
+from models.lifecycle import BREACH
+from models.org import Department
 from models.outbox import enqueue
 from models.workflow import Actor, apply_event
 
@@ -103,10 +104,9 @@ def _notify(
     recipients: list[tuple[str, str, str | None, str]] = []
     if dept is not None:
         recipients.append(("department", dept.name, dept.email, f"dept{dept.id}"))
-    supervisors = session.exec(
-        select(User).where(User.role == Role.SUPERVISOR, col(User.active).is_(True)).order_by(col(User.id))
-    ).all()
-    recipients += [("supervisor", u.name, u.email, f"user{u.id}") for u in supervisors]
+    recipients += [
+        ("supervisor", u.name, u.email, f"user{u.id}") for u in active_supervisors(session=session)
+    ]
     context: dict[str, Any] = {
         "record_number": record.number,
         "department_name": dept_name,

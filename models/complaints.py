@@ -24,6 +24,7 @@ from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from models.accounts import active_supervisors
 from models.audit import CaseEvent, CaseEventPublic
 from models.breach import Severity
 from models.calendar import WorkCalendar
@@ -41,7 +42,7 @@ from models.government_credit import record_breach
 from models.lifecycle import COMPLAINT, Role, Transition
 from models.lifecycle import ComplaintState as CS
 from models.numbering import COMPLAINT_PREFIX, reserve_numbers
-from models.org import Department, User
+from models.org import Department
 from models.outbox import enqueue
 from models.ratelimit import check_tracking_allowed, record_tracking_failure
 from models.settings import get_settings
@@ -1212,10 +1213,7 @@ def _responsible_label(session: Session, case: Complaint) -> str:
 
 
 def _supervisors(session: Session) -> list[tuple[str, str, str | None, str]]:
-    users = session.exec(
-        select(User).where(User.role == Role.SUPERVISOR, col(User.active).is_(True)).order_by(col(User.id))
-    ).all()
-    return [("supervisor", u.name, u.email, f"user{u.id}") for u in users]
+    return [("supervisor", u.name, u.email, f"user{u.id}") for u in active_supervisors(session=session)]
 
 
 # ---------------------------------------------------------------------------------------------------------

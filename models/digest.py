@@ -8,10 +8,11 @@ from typing import Any
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
+from models.accounts import active_supervisors
 from models.calendar import WorkCalendar
 from models.complaint import Complaint
-from models.lifecycle import COMPLAINT, Role
-from models.org import Department, User
+from models.lifecycle import COMPLAINT
+from models.org import Department
 from models.outbox import Notification, enqueue
 
 DUE_SOON_WORKING_DAYS = 2
@@ -48,9 +49,8 @@ def queue_daily_digest(
     if not calendar.is_workday(today):
         return 0
     rows = digest_rows(session=session, today=today, calendar=calendar)
-    supervisors = session.exec(select(User).where(User.role == Role.SUPERVISOR, col(User.active))).all()
     queued = 0
-    for user in supervisors:
+    for user in active_supervisors(session=session):
         key = f"digest:{today.isoformat()}:{user.id}"
         if session.exec(select(Notification.id).where(Notification.idempotency_key == key)).first():
             continue
