@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, UploadFile
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -14,9 +14,10 @@ from sqlmodel import Session
 from models.accounts import authenticate
 from models.calendar import WorkCalendar, load_calendar
 from models.clock import Clock
-from models.errors import NotPermitted, Unauthenticated
+from models.errors import NotPermitted, Unauthenticated, ValidationFailed
 from models.lifecycle import Role
 from models.org import User
+from models.settings import get_settings
 from models.workflow import Actor
 
 
@@ -94,3 +95,13 @@ def require_roles(*roles: Role):  # type: ignore[no-untyped-def]
         return actor
 
     return Depends(check)
+
+
+async def read_upload(file: UploadFile) -> bytes:
+    """The upload's bytes, reading at most one byte past the limit so an oversized file is refused
+    without being held in memory whole (the services check the size again for other callers)."""
+    limit = get_settings().upload_max_bytes
+    content = await file.read(limit + 1)
+    if len(content) > limit:
+        raise ValidationFailed(f"文件过大：上限 {limit} 字节；请压缩或拆分后上传 (file too large)")
+    return content

@@ -8,11 +8,9 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Response, UploadFile
 
-from api.deps import ActorDep, CalendarDep, SessionDep, TodayDep, require_roles
-from models.errors import ValidationFailed
+from api.deps import ActorDep, CalendarDep, SessionDep, TodayDep, read_upload, require_roles
 from models.lifecycle import Role
 from models.pledge_evidence import list_evidence, read_evidence, submit_by_pledgor
-from models.settings import get_settings
 
 router = APIRouter(tags=["告知承诺"])
 
@@ -61,10 +59,7 @@ async def pledgor_upload(
     file: UploadFile = File(..., description="PDF、PNG、JPEG 或 OFD"),
 ) -> dict[str, Any]:
     """承诺编号与统一社会信用代码须与承诺一致，否则返回 404（不提示哪一项不符）。"""
-    limit = get_settings().upload_max_bytes
-    content = await file.read(limit + 1)
-    if len(content) > limit:
-        raise ValidationFailed(f"文件过大：上限 {limit} 字节；请压缩或拆分后上传 (file too large)")
+    content = await read_upload(file)
     row = submit_by_pledgor(
         session=session,
         number=number,

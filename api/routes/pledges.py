@@ -9,9 +9,8 @@ from fastapi import APIRouter, File, Query, UploadFile
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
-from api.deps import ActorDep, CalendarDep, SessionDep, TodayDep, require_roles
+from api.deps import ActorDep, CalendarDep, SessionDep, TodayDep, read_upload, require_roles
 from models.calendar import load_calendar
-from models.errors import ValidationFailed
 from models.lifecycle import PLEDGE, BreachState, PledgeState, Role
 from models.org import Department
 from models.pledge import PledgeCreate
@@ -28,7 +27,6 @@ from models.pledges import (
     store_evidence,
 )
 from models.register import decide, department_names, public_fields
-from models.settings import get_settings
 
 router = APIRouter(tags=["告知承诺"])
 
@@ -168,10 +166,7 @@ async def upload_evidence(
     file: UploadFile = File(..., description="PDF、PNG、JPEG 或 OFD"),
 ) -> dict[str, Any]:
     """上传履约材料（按内容识别类型，按 SHA-256 存放于数据库之外）。"""
-    limit = get_settings().upload_max_bytes
-    content = await file.read(limit + 1)
-    if len(content) > limit:
-        raise ValidationFailed(f"文件过大：上限 {limit} 字节；请压缩或拆分后上传 (file too large)")
+    content = await read_upload(file)
     row = store_evidence(
         session=session,
         pledge_id=pledge_id,
