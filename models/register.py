@@ -21,6 +21,7 @@ from models.org import Department
 from models.outbox import enqueue
 from models.platform import DocumentKind, document_row, enqueue_documents
 from models.pledge import PLEDGOR_KIND_LABELS, Pledge, PledgorKind
+from models.privacy import mask_name
 from models.uscc import validate_credit_code
 from models.workflow import Actor, apply_event
 
@@ -50,15 +51,6 @@ def publication_end(severity: Severity, decision_date: dt.date) -> dt.date:
 
 def repair_earliest(severity: Severity, decision_date: dt.date) -> dt.date:
     return add_months(decision_date, PERIODS[Severity(severity)][0])
-
-
-def mask_name(name: str) -> str:
-    """张三 → 张*, 张小三 → 张*三, 欧阳小明 → 欧**明: enough to recognise, not to identify."""
-    if len(name) <= 1:
-        return name
-    if len(name) == 2:
-        return name[0] + "*"
-    return name[0] + "*" * (len(name) - 2) + name[-1]
 
 
 def _get(record: Any, name: str) -> Any:

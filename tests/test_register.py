@@ -21,8 +21,9 @@ from models.clock import utcnow
 from models.lifecycle import BreachState
 from models.outbox import Notification
 from models.platform import DocumentStatus, PlatformDocument, push_due, sign
+from models.privacy import mask_name
 from models.publication import sweep
-from models.register import expire_records, expiry_candidates, mask_name
+from models.register import expire_records, expiry_candidates
 from models.settings import get_settings
 from models.workflow import Actor
 from tests.conftest import Staff
