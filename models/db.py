@@ -31,6 +31,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            # Measured on the publication sweep over a million pledges (docs/benchmarks.md): reading index
+            # pages through a memory map instead of read() calls, a 64 MB page cache, and checkpointing the
+            # WAL every ~40 MB instead of every 4 MB made bulk writes ~1.4x faster.
+            cursor.execute("PRAGMA cache_size=-65536")
+            cursor.execute("PRAGMA mmap_size=4294967296")
+            cursor.execute("PRAGMA wal_autocheckpoint=10000")
             cursor.close()
 
         return engine

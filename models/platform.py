@@ -13,10 +13,11 @@ from enum import StrEnum
 from typing import Any
 
 import httpx
-from sqlalchemy import JSON, Column, insert, update
+from sqlalchemy import JSON, Column, Index, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from models.bulk import insert_rows
 from models.clock import utcnow
 from models.settings import get_settings
 from models.types import UTCDateTime
@@ -37,15 +38,16 @@ class DocumentStatus(StrEnum):
 # One document to push; ``document_id`` is what the platform de-duplicates on (Idempotency-Key).
 class PlatformDocument(SQLModel, table=True):
     __tablename__ = "platform_document"
+    __table_args__ = (Index("ix_platform_document_due", "status", "next_attempt_at"),)
     id: int | None = Field(default=None, primary_key=True)
     document_id: str = Field(max_length=64, unique=True, index=True)
     kind: DocumentKind = Field(max_length=16)
     breach_id: int = Field(index=True)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    status: DocumentStatus = Field(default=DocumentStatus.PENDING, index=True, max_length=16)
+    status: DocumentStatus = Field(default=DocumentStatus.PENDING, max_length=16)
     attempts: int = 0
     next_attempt_at: dt.datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False, index=True)
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
     last_error: str | None = Field(default=None, max_length=2000)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
@@ -71,9 +73,7 @@ def document_row(
 
 
 def enqueue_documents(*, session: Session, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        # The table, not the mapped class: a Core executemany skips the ORM's per-row bulk bookkeeping.
-        session.execute(insert(PlatformDocument.__table__), rows)  # type: ignore[attr-defined]
+    insert_rows(session, PlatformDocument.__table__, rows)  # type: ignore[attr-defined]
 
 
 def sign(body: bytes, secret: str) -> str:

@@ -14,16 +14,16 @@ import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, and_, func, insert, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, and_, func, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, select
 
 from models.audit import CaseEvent, event_hash, hashed_fields
 from models.breach import PublishedBreach, Severity
+from models.bulk import insert_rows
 from models.calendar import WorkCalendar, load_calendar
 from models.clock import utcnow
 from models.errors import OutOfCalendarCoverage
@@ -43,6 +43,7 @@ PUBLISHABLE = (PS.OVERDUE, PS.EVIDENCE_SUBMITTED)
 # Bound parameters per IN list; SQLite allows 32,766 per statement.
 _CHUNK = 5000
 
+_Item = TypeVar("_Item")
 _T = Pledge.__table__  # type: ignore[attr-defined]
 _E = CaseEvent.__table__  # type: ignore[attr-defined]
 
@@ -79,7 +80,7 @@ class _EventRow:
     hash: str = ""
 
 
-def chunks(items: Sequence[int], size: int = _CHUNK) -> Iterator[list[int]]:
+def chunks(items: Sequence[_Item], size: int = _CHUNK) -> Iterator[list[_Item]]:
     for start in range(0, len(items), size):
         yield list(items[start : start + size])
 
@@ -192,7 +193,7 @@ def write_events(
         )
         row.hash = event_hash(prev, hashed_fields(cast(CaseEvent, row)))
         out.append(row.__dict__)
-    session.execute(insert(_E), out)
+    insert_rows(session, _E, out)
     return {row["case_id"]: row["seq"] for row in out}
 
 
@@ -249,11 +250,8 @@ def _iso(day: dt.date | None) -> str | None:
 def _insert_notifications(session: Session, rows: list[dict[str, Any]]) -> None:
     """Bulk insert, skipping rows whose idempotency key is already queued: a mail already queued for the
     same occurrence must not fail the whole batch (and, through run_batch's retries, the whole sweep)."""
-    if rows:
-        # The table, not the mapped class: a Core executemany skips the ORM's per-row bulk bookkeeping.
-        table = _Notification.__table__  # type: ignore[attr-defined]
-        builder = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-        session.execute(builder(table).on_conflict_do_nothing(index_elements=["idempotency_key"]), rows)
+    table = _Notification.__table__  # type: ignore[attr-defined]
+    insert_rows(session, table, rows, on_conflict_do_nothing=["idempotency_key"])
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -508,14 +506,17 @@ def publish_due(
 def _insert_breaches(session: Session, rows: list[dict[str, Any]]) -> dict[int, int]:
     """INSERT … ON CONFLICT (pledge_id) DO NOTHING; returns {pledge_id: breach_id} of rows inserted."""
     table = PublishedBreach.__table__  # type: ignore[attr-defined]
-    dialect = session.get_bind().dialect.name
-    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        builder(table)
-        .on_conflict_do_nothing(index_elements=["pledge_id"])
-        .returning(table.c.id, table.c.pledge_id)
-    )
-    return {r.pledge_id: r.id for r in session.execute(stmt, rows)}
+    insert_rows(session, table, rows, on_conflict_do_nothing=["pledge_id"])
+    # The numbers were reserved for this batch alone, so the rows carrying them are the ones inserted
+    # here (a pledge another sweep published keeps that sweep's number).
+    inserted: dict[int, int] = {}
+    numbers = [row["number"] for row in rows]
+    for start in range(0, len(numbers), _CHUNK):
+        stmt = select(table.c.pledge_id, table.c.id).where(
+            table.c.number.in_(numbers[start : start + _CHUNK])
+        )
+        inserted.update({r.pledge_id: r.id for r in session.execute(stmt)})
+    return inserted
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -1,0 +1,167 @@
+"""The driver-level bulk insert stores what SQLAlchemy stores, and the fast canonical JSON of the audit
+chain is byte-identical to the standard library's."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from models.audit import CaseEvent, canonical_json, event_hash
+from models.bulk import insert_rows
+from models.outbox import Notification, NotificationStatus
+from models.platform import DocumentKind, DocumentStatus, PlatformDocument
+
+
+def _stdlib(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+_scalars = st.none() | st.booleans() | st.integers() | st.text()
+_json = st.recursive(
+    _scalars | st.floats(allow_nan=False, allow_infinity=False),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_json)
+def test_canonical_json_matches_the_standard_library(value: Any) -> None:
+    # Any text (control characters, U+2028, CJK), integers beyond 64 bits, floats, nesting.
+    try:
+        expected = _stdlib(value)
+    except UnicodeEncodeError:  # a lone surrogate: neither library can write it as UTF-8
+        return
+    assert canonical_json(value) == expected
+
+
+class _Colour(enum.Enum):
+    RED = "red"
+
+
+class _Mode(enum.StrEnum):
+    FAST = "fast"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"day": dt.date(2026, 3, 2), "at": dt.datetime(2026, 3, 2, 1, tzinfo=dt.UTC)},
+        {"colour": _Colour.RED, "mode": _Mode.FAST},
+        {"nested": {"b": [1, (2, 3)], "a": None}, "x": 1.5e-7},
+        {1: "int key"},
+        {"big": 2**70},
+    ],
+)
+def test_canonical_json_matches_for_other_python_values(value: Any) -> None:
+    assert canonical_json(value) == _stdlib(value)
+
+
+def test_event_hash_is_unchanged_for_a_known_event() -> None:
+    # A chain written before the faster serializer must still verify: a fixed expected digest.
+    fields = {"kind": "pledge", "case": 7, "seq": 2, "event": "publish", "from": "overdue",
+              "to": "published", "actor": None, "actor_name": "系统自动", "role": "system",
+              "at": "2026-03-02T01:00:00.000000+00:00", "note": "逾期\n未履行",
+              "data": {"record_number": "XY-2026-0000001"}, "run": None}  # fmt: skip
+    expected = __import__("hashlib").sha256(("ab" + _stdlib(fields).decode()).encode()).hexdigest()
+    assert event_hash("ab", fields) == expected
+
+
+NOW = dt.datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+
+
+def _notification(key: str, email: str | None) -> dict[str, Any]:
+    return {
+        "template": "pledge_published", "recipient_kind": "pledgor", "recipient_name": "某某公司",
+        "recipient_email": email, "case_kind": "pledge", "case_id": 1, "case_number": "CN-2026-0000001",
+        "context": {"record_number": "XY-1", "days": [1, 2], "名称": "中文"},
+        "status": NotificationStatus.PENDING if email else NotificationStatus.UNDELIVERABLE,
+        "attempts": 0, "next_attempt_at": NOW, "last_error": None, "idempotency_key": key,
+        "created_at": NOW, "sent_at": None, "flow_run_id": None,
+    }  # fmt: skip
+
+
+def _read(engine: Engine, model: Any, key: str, value: Any) -> Any:
+    with Session(engine) as session:
+        return session.exec(select(model).where(getattr(model, key) == value)).one()[0]  # type: ignore[call-overload]
+
+
+def test_bulk_insert_reads_back_like_a_core_insert(engine: Engine) -> None:
+    table = Notification.__table__  # type: ignore[attr-defined]
+    with Session(engine) as session:
+        session.execute(insert(table), [_notification("core", "a@example.com")])
+        insert_rows(session, table, [_notification("bulk", "a@example.com"), _notification("none", None)])
+        session.commit()
+    core, bulk = (
+        _read(engine, Notification, "idempotency_key", "core"),
+        _read(engine, Notification, "idempotency_key", "bulk"),
+    )
+    for field in ("template", "recipient_name", "context", "status", "next_attempt_at", "created_at"):
+        assert getattr(bulk, field) == getattr(core, field), field
+    assert bulk.next_attempt_at == NOW
+    assert bulk.next_attempt_at.tzinfo is not None
+    assert _read(engine, Notification, "idempotency_key", "none").status == NotificationStatus.UNDELIVERABLE
+
+    with Session(engine) as session:  # the queue's own query still finds the row by status and time
+        due = session.exec(
+            select(Notification).where(
+                Notification.status == NotificationStatus.PENDING,  # type: ignore[arg-type]
+                Notification.next_attempt_at <= NOW + dt.timedelta(seconds=1),  # type: ignore[arg-type]
+            )
+        ).all()
+        assert {n[0].idempotency_key for n in due} == {"core", "bulk"}
+
+
+def test_bulk_insert_skips_duplicates_when_asked_and_fails_otherwise(engine: Engine) -> None:
+    table = Notification.__table__  # type: ignore[attr-defined]
+    with Session(engine) as session:
+        insert_rows(session, table, [_notification("k", "a@example.com")])
+        insert_rows(
+            session, table, [_notification("k", "b@example.com"), _notification("k2", None)],
+            on_conflict_do_nothing=["idempotency_key"],
+        )  # fmt: skip
+        session.commit()
+        assert session.exec(select(table.c.idempotency_key)).all() == [("k",), ("k2",)]
+        with pytest.raises(Exception, match="(?i)unique|duplicate"):
+            insert_rows(session, table, [_notification("k", None)])
+        session.rollback()
+
+
+def test_bulk_insert_of_enums_and_json_documents(engine: Engine) -> None:
+    row = {
+        "document_id": "XY-1:publish", "kind": DocumentKind.PUBLISH, "breach_id": 1,
+        "payload": {"record": {"name": "某某公司", "end": "2029-03-02"}}, "status": "pending",
+        "attempts": 0, "next_attempt_at": NOW, "last_error": None, "created_at": NOW, "sent_at": None,
+    }  # fmt: skip
+    with Session(engine) as session:
+        insert_rows(session, PlatformDocument.__table__, [row])  # type: ignore[attr-defined]
+        session.commit()
+    doc = _read(engine, PlatformDocument, "document_id", "XY-1:publish")
+    assert (doc.kind, doc.status) == (DocumentKind.PUBLISH, DocumentStatus.PENDING)
+    assert doc.payload == row["payload"]
+
+
+def test_bulk_insert_refuses_bad_rows_before_writing(engine: Engine) -> None:
+    table = CaseEvent.__table__  # type: ignore[attr-defined]
+    with Session(engine) as session:
+        with pytest.raises(ValueError, match="no column"):
+            insert_rows(session, table, [{"case_kind": "pledge", "colour": "red"}])
+        with pytest.raises(ValueError, match="needs values for"):
+            insert_rows(session, table, [{"case_kind": "pledge"}])
+        good = _notification("naive", None) | {"created_at": dt.datetime(2026, 3, 2)}
+        with pytest.raises(ValueError, match="naive datetime"):
+            insert_rows(session, Notification.__table__, [good])  # type: ignore[attr-defined]
+        bad_status = _notification("bad", None) | {"status": "lost"}
+        with pytest.raises(ValueError, match="not a valid"):
+            insert_rows(session, Notification.__table__, [bad_status])  # type: ignore[attr-defined]
+        session.rollback()
+        assert session.exec(select(Notification.__table__.c.id)).all() == []  # type: ignore[attr-defined]
