@@ -18,7 +18,7 @@ from models.complaints import ActionBody, DispatchBody, OrderRectificationBody, 
 from models.lifecycle import Role
 from models.org import Department, DepartmentCreate, DepartmentLevel, User
 from models.pledge import Pledge, PledgeCreate, PledgorKind
-from models.pledges import register_pledge
+from models.pledges import register_pledge_with_code
 from models.uscc import make_credit_code
 from models.workflow import Actor
 
@@ -130,7 +130,7 @@ def seed_demo_cases(*, session: Session, today: dt.date, calendar: WorkCalendar)
             )
         created.append(complaint.number)
     for kind, name, body17, matter, obligation, days in _DEMO_PLEDGES:
-        pledge = register_pledge(
+        pledge, access_code = register_pledge_with_code(
             session=session,
             data=PledgeCreate(
                 pledgor_kind=kind,
@@ -147,7 +147,8 @@ def seed_demo_cases(*, session: Session, today: dt.date, calendar: WorkCalendar)
             today=today,
             calendar=calendar,
         )
-        created.append(pledge.number)
+        # The code is printed so the public objection and evidence forms can be tried with the demo.
+        created.append(f"{pledge.number}（承诺人办理码 {access_code}）")
     session.commit()
     return created
 

@@ -325,6 +325,8 @@ PLEDGE = Lifecycle(
         _t("remind", "到期提醒", [PS.REGISTERED], None, SYS),
         _t("warn", "逾期预警", [PS.OVERDUE, PS.EVIDENCE_SUBMITTED, PS.REGISTERED], None, SYS),
         _t("recompute", "公示日重算（日历变更）", _PLEDGE_OPEN, None, SYS, A),
+        # While the pledgor may still need its access code: evidence (open), objection or repair (published).
+        _t("reissue_access_code", "重新发放办理码", [*_PLEDGE_OPEN, PS.PUBLISHED], None, I, H, S),
     ),
 )
 

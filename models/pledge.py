@@ -67,6 +67,9 @@ class Pledge(PledgeBase, table=True):
     stage_deadline: dt.date | None = None
     # Set by bulk import so that importing the same file twice does not duplicate pledges.
     import_key: str | None = Field(default=None, max_length=64)
+    # HMAC-SHA256 of the pledgor's access code (办理码, models/pledge_access.py); never the code itself.
+    # None for pledges registered before codes existed, until staff re-issue one.
+    access_code_digest: str | None = Field(default=None, max_length=64)
     registered_by_id: int | None = Field(default=None, foreign_key="app_user.id")
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))

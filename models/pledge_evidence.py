@@ -14,17 +14,16 @@ from pathlib import Path
 from sqlmodel import Session, col, select
 
 from models.calendar import WorkCalendar
-from models.errors import DomainError, NotFound
+from models.clock import utcnow
+from models.errors import NotFound
 from models.lifecycle import Role
 from models.pledge import Pledge, PledgeEvidence
+from models.pledge_access import check_pledgor
 from models.pledges import store_evidence
 from models.settings import get_settings
-from models.uscc import validate_credit_code
 from models.workflow import Actor
 
 PLEDGOR_ACTOR = Actor(name="承诺人（自行提交）", role=Role.PUBLIC)
-# One message for an unknown number and a wrong credit code, so the endpoint cannot probe either.
-_NO_MATCH = "承诺编号或统一社会信用代码不正确，请核对后重试 (pledge number or credit code is wrong)"
 
 
 def evidence_path(sha256: str) -> Path:
@@ -66,20 +65,16 @@ def submit_by_pledgor(
     *,
     session: Session,
     number: str,
-    credit_code: str,
+    access_code: str,
     filename: str,
     content: bytes,
     today: dt.date,
     calendar: WorkCalendar,
+    address: str | None = None,
 ) -> PledgeEvidence:
-    """The pledgor uploads evidence itself, proving who it is by the pledge number and its credit code."""
-    pledge = session.exec(select(Pledge).where(Pledge.number == number.strip().upper())).first()
-    try:
-        given = validate_credit_code(credit_code)
-    except DomainError:
-        given = None
-    if pledge is None or given is None or pledge.pledgor_credit_code != given:
-        raise NotFound(_NO_MATCH)
+    """The pledgor uploads evidence itself, proving who it is by the pledge's access code (办理码): the
+    number and the credit code are public. Wrong codes count per pledge and per client ``address``."""
+    pledge = check_pledgor(session=session, number=number, code=access_code, address=address, now=utcnow())
     assert pledge.id is not None
     return store_evidence(
         session=session,

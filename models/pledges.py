@@ -29,6 +29,7 @@ from models.numbering import PLEDGE_PREFIX, reserve_numbers
 from models.org import Department
 from models.outbox import enqueue
 from models.pledge import Pledge, PledgeCreate, PledgeEvidence, PledgorKind
+from models.pledge_access import new_access_code
 from models.publication import Fired, compute_publication_day, notification_row, write_events
 from models.register import SHOWN_STATES, false_pledge_of, has_current_breach
 from models.settings import get_settings
@@ -60,7 +61,7 @@ def publication_status(pledge: Pledge, calendar: WorkCalendar) -> dict[str, Any]
 def pledge_view(
     pledge: Pledge, calendar: WorkCalendar, authority: Department | None = None
 ) -> dict[str, Any]:
-    data = pledge.model_dump(exclude={"import_key", "year", "seq"})
+    data = pledge.model_dump(exclude={"import_key", "year", "seq", "access_code_digest"})
     data["state_label"] = PLEDGE.state(pledge.state).label
     data["authority_code"] = authority.code if authority else None
     data["authority_name"] = authority.name if authority else None
@@ -119,13 +120,25 @@ def _authority_for(session: Session, code: str, actor: Actor) -> Department:
 def register_pledge(
     *, session: Session, data: PledgeCreate, actor: Actor, today: dt.date, calendar: WorkCalendar
 ) -> Pledge:
-    """Register one pledge (a past deadline is accepted: back-registration) and commit."""
+    """Register one pledge and commit; the access code goes to the pledgor by mail only."""
+    pledge, _code = register_pledge_with_code(
+        session=session, data=data, actor=actor, today=today, calendar=calendar
+    )
+    return pledge
+
+
+def register_pledge_with_code(
+    *, session: Session, data: PledgeCreate, actor: Actor, today: dt.date, calendar: WorkCalendar
+) -> tuple[Pledge, str]:
+    """Register one pledge (a past deadline is accepted: back-registration) and commit; returns it with
+    the pledgor's access code (办理码), shown once: only its keyed hash is stored."""
     code = normalise_pledgor(data.pledgor_kind, data.pledgor_credit_code)
     authority = _authority_for(session, data.authority_code, actor)
     assert authority.id is not None
     credit_check(session=session, credit_code=code, name=data.pledgor_name.strip())
     [(seq, number)] = reserve_numbers(session=session, prefix=PLEDGE_PREFIX, year=today.year, count=1)
     day = compute_publication_day(calendar, data.deadline)
+    access_code, access_digest = new_access_code()
     pledge = Pledge(
         **data.model_dump(exclude={"authority_code", "pledgor_credit_code", "pledgor_email"}),
         pledgor_credit_code=code,
@@ -137,6 +150,7 @@ def register_pledge(
         publication_day=day,
         calendar_version=calendar.version if day else None,
         registered_by_id=actor.id,
+        access_code_digest=access_digest,
     )
     session.add(pledge)
     session.flush()
@@ -160,13 +174,13 @@ def register_pledge(
         recipient_name=pledge.pledgor_name,
         recipient_email=pledge.pledgor_email,
         key=f"pledge:{pledge.id}:register:pledge_registered",
-        context=_registered_context(pledge, authority),
+        context={**_registered_context(pledge, authority), "access_code": access_code},
         case_kind="pledge",
         case_id=pledge.id,
         case_number=pledge.number,
     )
     session.commit()
-    return pledge
+    return pledge, access_code
 
 
 def _iso(day: dt.date | None) -> str | None:

@@ -48,7 +48,17 @@ def _keys(number: str, address: str | None) -> list[tuple[str, str]]:
     return keys
 
 
-def check_tracking_allowed(*, session: Session, number: str, address: str | None, now: dt.datetime) -> None:
+# What was guessed wrong, and where its owner gets it again: the complaint's tracking password, or the
+# pledge's access code (models/pledge_access.py), which share this limit.
+_FORGOTTEN = {
+    "查询密码": ("该案件", "忘记查询密码请联系受理窗口或拨打 12345"),
+    "办理码": ("该承诺", "遗失办理码请联系审批部门重新发放"),
+}
+
+
+def check_tracking_allowed(
+    *, session: Session, number: str, address: str | None, now: dt.datetime, secret_label: str = "查询密码"
+) -> None:
     """Raise RateLimited when the case or the address has too many recent failures."""
     window = dt.timedelta(minutes=get_settings().tracking_failure_window_minutes)
     limits = _limits()
@@ -60,10 +70,11 @@ def check_tracking_allowed(*, session: Session, number: str, address: str | None
         ).one()
         if count >= limits[scope] and oldest is not None:
             retry = max(1, math.ceil((oldest + window - now).total_seconds()))
-            who = "该案件" if scope == "case" else "您的网络地址"
+            case_word, hint = _FORGOTTEN[secret_label]
+            who = case_word if scope == "case" else "您的网络地址"
             raise RateLimited(
-                f"{who}查询密码错误次数过多，请在 {math.ceil(retry / 60)} 分钟后再试；"
-                "忘记查询密码请联系受理窗口或拨打 12345 (too many wrong passwords; retry later)",
+                f"{who}{secret_label}错误次数过多，请在 {math.ceil(retry / 60)} 分钟后再试；"
+                f"{hint} (too many wrong passwords; retry later)",
                 retry_after=retry,
             )
 

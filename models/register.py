@@ -21,6 +21,7 @@ from models.org import Department
 from models.outbox import enqueue
 from models.platform import DocumentKind, document_row, enqueue_documents
 from models.pledge import PLEDGOR_KIND_LABELS, Pledge, PledgorKind
+from models.pledge_access import check_access_code
 from models.privacy import mask_name
 from models.uscc import validate_credit_code
 from models.workflow import Actor, apply_event
@@ -168,8 +169,18 @@ def get_public_record(*, session: Session, number: str) -> dict[str, Any]:
     return public_fields(breach_by_number(session=session, number=number), department_names(session))
 
 
+# Pledge outcomes that are public: kept (守信, 承诺事项闭合), and published as a breach while that record
+# is shown. An open or overdue-but-not-yet-published pledge is between the pledgor and the authority until
+# publication day (RULEBOOK, pledges §4: a pledge fulfilled before that day is never published), and a
+# withdrawn, repaired or expired record must not live on here.
+def _public_pledge_clause() -> Any:
+    fulfilled = col(Pledge.state) == PledgeState.FULFILLED
+    shown = (col(Pledge.state) == PledgeState.PUBLISHED) & col(PublishedBreach.state).in_(SHOWN_STATES)
+    return fulfilled | shown
+
+
 def credit_profile(*, session: Session, credit_code: str) -> dict[str, Any]:
-    """The subject's current published records and its pledge record (counts by state and the list)."""
+    """The subject's current published records and its public pledge outcomes (counts and the list)."""
     code = validate_credit_code(credit_code)
     departments = department_names(session)
     records = session.exec(
@@ -178,7 +189,10 @@ def credit_profile(*, session: Session, credit_code: str) -> dict[str, Any]:
         .order_by(col(PublishedBreach.decision_date).desc())
     ).all()
     pledges = session.exec(
-        select(Pledge).where(Pledge.pledgor_credit_code == code).order_by(col(Pledge.deadline).desc())
+        select(Pledge)
+        .outerjoin(PublishedBreach, col(PublishedBreach.pledge_id) == Pledge.id)
+        .where(Pledge.pledgor_credit_code == code, _public_pledge_clause())
+        .order_by(col(Pledge.deadline).desc())
     ).all()
     counts: dict[str, int] = {}
     for p in pledges:
@@ -223,22 +237,20 @@ def has_current_breach(*, session: Session, credit_code: str | None, name: str |
 
 
 def _check_subject(
-    session: Session, record: PublishedBreach, credit_code: str | None, pledge_number: str | None
+    session: Session, record: PublishedBreach, access_code: str | None, address: str | None
 ) -> None:
-    if record.subject_credit_code:
-        given = validate_credit_code(credit_code or "") if credit_code else None
-        if given != record.subject_credit_code:
-            raise ValidationFailed(
-                f"统一社会信用代码与公示记录 {record.number} 的失信主体不一致；请填写本主体的信用代码 "
-                "(credit code does not match the record)"
-            )
-    if pledge_number is not None:
-        pledge = session.get(Pledge, record.pledge_id) if record.pledge_id else None
-        if pledge is None or pledge.number != pledge_number.strip():
-            raise ValidationFailed(
-                f"承诺编号与公示记录 {record.number} 不一致；请填写该记录对应的承诺编号（CN-…）"
-                "(pledge number does not match the record)"
-            )
+    """Only the pledgor acts on the record: the credit code and the pledge number are public, so what
+    proves it is the pledge's access code (models/pledge_access.py), with wrong codes rate-limited."""
+    pledge = session.get(Pledge, record.pledge_id) if record.pledge_id else None
+    if pledge is None:
+        # Records from complaints name a government body, which has staff accounts and no access code:
+        # it files an objection or repair through the credit office (督办人员), not this public form.
+        raise NotPermitted(
+            f"公示记录 {record.number} 不是由告知承诺产生的，不能在此在线提出；"
+            "被认定部门请向信用办（督办人员）书面提出异议或信用修复申请 "
+            "(only pledge records can be acted on here)"
+        )
+    check_access_code(session=session, pledge=pledge, code=access_code, address=address, now=utcnow())
 
 
 PUBLIC_ACTOR = Actor(name="失信主体（社会公众）", role=Role.PUBLIC)
@@ -248,16 +260,17 @@ def submit_objection(
     *,
     session: Session,
     number: str,
-    credit_code: str | None,
-    pledge_number: str,
+    access_code: str | None,
     reason: str,
     evidence: str | None,
     today: dt.date,
     calendar: WorkCalendar,
+    address: str | None = None,
 ) -> PublishedBreach:
-    """The subject objects: the record shows "异议处理中" and the department has 5 working days."""
+    """The subject objects: the record shows "异议处理中" and the department has 5 working days.
+    ``address`` (the client's) counts wrong access codes per address as well as per pledge."""
     record = breach_by_number(session=session, number=number)
-    _check_subject(session, record, credit_code, pledge_number)
+    _check_subject(session, record, access_code, address)
     if not reason.strip():
         raise ValidationFailed("请填写异议理由 (reason is required)")
     apply_event(
@@ -278,15 +291,16 @@ def request_repair(
     *,
     session: Session,
     number: str,
-    credit_code: str | None,
+    access_code: str | None,
     statement: str,
     repair_pledge: str,
     today: dt.date,
     calendar: WorkCalendar,
+    address: str | None = None,
 ) -> PublishedBreach:
     """Credit repair, allowed from the class's minimum period on; the department decides in 3 WD."""
     record = breach_by_number(session=session, number=number)
-    _check_subject(session, record, credit_code, None)
+    _check_subject(session, record, access_code, address)
     if today < record.repair_earliest:
         raise ValidationFailed(
             f"该记录最早可于 {record.repair_earliest.isoformat()} 申请信用修复（最短公示期未满）；"

@@ -309,6 +309,19 @@ TEMPLATES: dict[str, TemplateSpec] = {
             },
         ),
         _spec(
+            "pledge_access_code",
+            "pledgor",
+            "重新发放办理码告知（原办理码作废）",
+            {
+                "pledge_number": "CN20260302-0001",
+                "pledgor_name": "某某建设工程有限公司",
+                "matter": "建筑工程施工许可证核发",
+                "authority_name": "市行政审批和政务服务局",
+                "access_code": "K7QM-2XRT-9PWD",
+                "register_url": "http://127.0.0.1:8000/register",
+            },
+        ),
+        _spec(
             "pledge_reminder",
             "pledgor",
             "承诺期限临近提醒",

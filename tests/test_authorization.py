@@ -70,6 +70,7 @@ RULES: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/pledges/{pledge_id}/actions"): PLEDGE_STAFF,
     ("POST", "/pledges/{pledge_id}/actions/{action}"): PLEDGE_ACT,
     ("POST", "/pledges/{pledge_id}/evidence"): rule(admin=403, handler2=HIDDEN, default=SEEN),
+    ("POST", "/pledges/{pledge_id}/access-code"): PLEDGE_ACT,
     ("GET", "/pledges/{pledge_id}/evidence"): rule(handler2=404),
     ("GET", "/pledges/{pledge_id}/evidence/{evidence_id}"): rule(default=404),
     ("GET", "/breaches"): DECIDERS,

@@ -16,25 +16,21 @@ from models.breach_supervision import supervise_breaches, supervision_ids
 from models.calendar import WorkCalendar
 from models.lifecycle import Role
 from models.outbox import Notification
-from models.pledge import Pledge
 from models.register import decide, request_repair, submit_objection
 from models.workflow import Actor
 from tests.conftest import Staff
 from tests.test_publication import CODE
-from tests.test_register import publish
+from tests.test_register import access_code, publish
 
 SYSTEM = Actor.system("run-b")
 
 
 def objected(engine: Engine, session: Session, calendar: WorkCalendar, on: dt.date) -> PublishedBreach:
     [record] = publish(engine, session, ("示范建设有限公司", CODE))
-    pledge = session.get(Pledge, record.pledge_id)
-    assert pledge is not None
     return submit_objection(
         session=session,
         number=record.number,
-        credit_code=CODE,
-        pledge_number=pledge.number,
+        access_code=access_code(session, record),
         reason="已按期提交材料",
         evidence=None,
         today=on,
@@ -115,7 +111,7 @@ def test_a_decision_ends_supervision_and_repair_is_chased_as_its_own_stage(
     request_repair(
         session=session,
         number=record.number,
-        credit_code=CODE,
+        access_code=access_code(session, record),
         statement="已补交合格书",
         repair_pledge="今后按期履行承诺",
         today=dt.date(2026, 6, 1),

@@ -1,4 +1,4 @@
-"""Pledge evidence read back by staff, and submitted by the pledgor itself with its credit code."""
+"""Pledge evidence read back by staff, and submitted by the pledgor itself with its access code."""
 
 from __future__ import annotations
 
@@ -70,25 +70,32 @@ def test_altered_file_is_not_served(client: TestClient, staff: Staff, session: S
     assert "损坏" in response.json()["message"]
 
 
-def test_pledgor_submits_with_number_and_credit_code(
+def test_pledgor_submits_with_number_and_access_code(
     client: TestClient, staff: Staff, session: Session
 ) -> None:
     pledge = new_pledge(client, staff)
+    code = str(pledge["access_code"])
     url = f"/api/v1/public/pledges/{pledge['number']}/evidence"
-    wrong_code = client.post(url, data={"credit_code": "91350100M000100Y43"}, files={"file": ("a.pdf", PDF)})
-    invalid_code = client.post(url, data={"credit_code": "nonsense"}, files={"file": ("a.pdf", PDF)})
+    # The credit code is public (it is on the register): it no longer proves anything.
+    by_credit_code = client.post(url, data={"credit_code": CODE}, files={"file": ("a.pdf", PDF)})
+    assert by_credit_code.status_code == 422
+    wrong_code = client.post(url, data={"access_code": "AAAA-BBBB-CCCC"}, files={"file": ("a.pdf", PDF)})
+    assert wrong_code.status_code == 403
+    assert "办理码不正确" in wrong_code.json()["message"]
+    assert "信用承诺登记告知" in wrong_code.json()["message"]  # says where to find it
     wrong_number = client.post(
         "/api/v1/public/pledges/CN-2026-999999/evidence",
-        data={"credit_code": CODE},
+        data={"access_code": code},
         files={"file": ("a.pdf", PDF)},
     )
-    assert wrong_code.status_code == invalid_code.status_code == wrong_number.status_code == 404
-    assert wrong_code.json() == invalid_code.json() == wrong_number.json()
+    assert wrong_number.status_code == 404
     assert session.exec(select(PledgeEvidence)).all() == []
 
-    bad_type = client.post(url, data={"credit_code": CODE}, files={"file": ("a.exe", b"MZ\x90\x00")})
+    bad_type = client.post(url, data={"access_code": code}, files={"file": ("a.exe", b"MZ\x90\x00")})
     assert bad_type.status_code == 422
-    ok = client.post(url, data={"credit_code": CODE.lower()}, files={"file": ("履约材料.pdf", PDF)})
+    # Case, dashes and spaces do not matter: the code is read out and typed back.
+    typed = code.replace("-", " ").lower()
+    ok = client.post(url, data={"access_code": typed}, files={"file": ("履约材料.pdf", PDF)})
     assert ok.status_code == 201, ok.text
     assert ok.json()["filename"] == "履约材料.pdf"
     state = client.get(f"/api/v1/pledges/{pledge['id']}", headers=staff.auth("handler")).json()["state"]
@@ -96,5 +103,5 @@ def test_pledgor_submits_with_number_and_credit_code(
     [event] = session.exec(select(CaseEvent).where(CaseEvent.event == "submit_evidence")).all()
     assert (event.actor_role, event.actor_name) == ("public", "承诺人（自行提交）")
     # Once submitted the lifecycle refuses a second submission until the authority decides.
-    again = client.post(url, data={"credit_code": CODE}, files={"file": ("b.pdf", PDF)})
+    again = client.post(url, data={"access_code": code}, files={"file": ("b.pdf", PDF)})
     assert again.status_code == 409

@@ -80,12 +80,35 @@ def test_register_filters_masking_and_keyset(
     assert one["state_label"] == "公示中"
 
 
-def test_credit_profile(client: TestClient, engine: Engine, session: Session, staff: Staff) -> None:
-    publish(engine, session, ("示范建设有限公司", CODE))
+def test_credit_profile_shows_only_public_outcomes(
+    client: TestClient, engine: Engine, session: Session, staff: Staff
+) -> None:
+    # Besides the pledge that gets published: one still open, one overdue but before its publication day.
+    open_pledge = new_pledge(session, dt.date(2026, 4, 30))
+    overdue = new_pledge(session, dt.date(2026, 2, 25))
+    [breach] = publish(engine, session, ("示范建设有限公司", CODE))
+    session.refresh(overdue)
+    assert (open_pledge.state, overdue.state) == ("registered", "overdue")
     profile = client.get(f"/api/v1/public/credit/{CODE}").json()
     assert len(profile["records"]) == 1
     assert profile["pledges"]["by_state"] == {"published": 1}
-    assert profile["pledges"]["items"][0]["number"].startswith("CN-")
+    [item] = profile["pledges"]["items"]
+    assert item["number"] not in (open_pledge.number, overdue.number)
+    assert open_pledge.number not in json.dumps(profile)
+    assert overdue.number not in json.dumps(profile)
+    # A withdrawn record takes its pledge off the profile too.
+    client.post(
+        f"/api/v1/public/breaches/{breach.number}/objection",
+        json={"access_code": access_code(session, breach), "reason": "已按期提交材料"},
+    )
+    r = client.post(
+        f"/api/v1/breaches/{breach.id}/actions/uphold_withdraw",
+        json={"reason": "材料已按期提交"},
+        headers=staff.auth("handler"),
+    )
+    assert r.status_code == 200, r.text
+    profile = client.get(f"/api/v1/public/credit/{CODE}").json()
+    assert (profile["records"], profile["pledges"]["total"]) == ([], 0)
     bad = client.get("/api/v1/public/credit/91440300708461136X")
     assert bad.status_code == 422
     assert "校验码" in bad.json()["message"]
@@ -102,12 +125,14 @@ def test_credit_check_refuses_subject_with_current_breach(
     assert r.json()["reason"] == "current_breach"
 
 
-def _pledge_number(session: Session, breach: PublishedBreach) -> str:
-    from models.pledge import Pledge
-
-    pledge = session.get(Pledge, breach.pledge_id)
-    assert pledge is not None
-    return pledge.number
+def access_code(session: Session, breach: PublishedBreach) -> str:
+    """The pledgor's access code, as the registration notice in the outbox gave it."""
+    mail = session.exec(
+        select(Notification).where(
+            Notification.template == "pledge_registered", Notification.case_id == breach.pledge_id
+        )
+    ).one()
+    return str(mail.context["access_code"])
 
 
 def test_objection_upheld_and_withdrawn(
@@ -115,15 +140,17 @@ def test_objection_upheld_and_withdrawn(
 ) -> None:
     [breach] = publish(engine, session, ("示范建设有限公司", CODE))
     url = f"/api/v1/public/breaches/{breach.number}/objection"
-    wrong = client.post(
-        url, json={"credit_code": CODE, "pledge_number": "CN-2026-999999", "reason": "已履约"}
-    )
-    assert wrong.status_code == 422
+    # The credit code and the pledge number are public: they do not let anyone object in the subject's name.
+    public_data = {"credit_code": CODE, "pledge_number": "CN-2026-000001", "reason": "x"}
+    assert client.post(url, json=public_data).status_code == 422
+    wrong = client.post(url, json={"access_code": "AAAA-BBBB-CCCC", "reason": "已履约"})
+    assert wrong.status_code == 403
+    assert "办理码不正确" in wrong.json()["message"]
+    assert session.get(PublishedBreach, breach.id).state == BreachState.PUBLISHED  # type: ignore[union-attr]
     r = client.post(
         url,
         json={
-            "credit_code": CODE,
-            "pledge_number": _pledge_number(session, breach),
+            "access_code": access_code(session, breach),
             "reason": "已按期提交材料",
             "evidence": "快递单号 SF123",
         },
@@ -157,7 +184,7 @@ def test_objection_rejected_and_corrected(
     client: TestClient, engine: Engine, session: Session, staff: Staff
 ) -> None:
     [breach] = publish(engine, session, ("示范建设有限公司", CODE))
-    payload = {"credit_code": CODE, "pledge_number": _pledge_number(session, breach), "reason": "不服"}
+    payload = {"access_code": access_code(session, breach), "reason": "不服"}
     client.post(f"/api/v1/public/breaches/{breach.number}/objection", json=payload)
     r = client.post(
         f"/api/v1/breaches/{breach.id}/actions/reject_objection",
@@ -190,13 +217,21 @@ def test_repair_only_after_minimum_period_then_approved(
     from api.main import create_app
 
     [breach] = publish(engine, session, ("示范建设有限公司", CODE))
-    body = {"credit_code": CODE, "statement": "已补交合格书", "repair_pledge": "今后按期履约"}
+    body = {
+        "access_code": access_code(session, breach),
+        "statement": "已补交合格书",
+        "repair_pledge": "今后按期履约",
+    }
     with TestClient(create_app(engine=engine, clock=clock, check_schema=False)) as early:
         r = early.post(f"/api/v1/public/breaches/{breach.number}/repair", json=body)
         assert r.status_code == 422
         assert "2026-05-28" in r.json()["message"]
     later = type(clock)(tz=clock.tz, pinned_today=dt.date(2026, 6, 1))
     with TestClient(create_app(engine=engine, clock=later, check_schema=False)) as c:
+        wrong = c.post(
+            f"/api/v1/public/breaches/{breach.number}/repair", json={**body, "access_code": "AAAABBBBCCCC"}
+        )
+        assert wrong.status_code == 403
         r = c.post(f"/api/v1/public/breaches/{breach.number}/repair", json=body)
         assert r.status_code == 201, r.text
         assert r.json()["state_label"] == "信用修复申请中"

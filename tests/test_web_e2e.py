@@ -32,6 +32,7 @@ from models.clock import Clock
 from models.db import make_engine
 from models.lifecycle import Role
 from models.org import User, UserCreate
+from models.outbox import Notification
 from models.publication import sweep
 from models.workflow import Actor
 from tests.conftest import DEPARTMENTS, TODAY
@@ -58,7 +59,7 @@ SUPERVISOR_PASSWORD = "督办-correct-horse-42"
 class Live:
     url: str
     tokens: dict[str, str]
-    pledge_number: str  # of the published breach
+    access_code: str  # of the pledge behind the published breach
 
 
 def _free_port() -> int:
@@ -94,7 +95,14 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     SQLModel.metadata.create_all(engine)
     with Session(engine, expire_on_commit=False) as session:
         tokens = _seed(session)
-        pledge_number = new_pledge(session, dt.date(2026, 2, 12), name="示范建设有限公司", code=CODE).number
+        pledge_id = new_pledge(session, dt.date(2026, 2, 12), name="示范建设有限公司", code=CODE).id
+        # The pledgor's code, as its registration notice gave it.
+        mail = session.exec(
+            select(Notification).where(
+                Notification.template == "pledge_registered", Notification.case_id == pledge_id
+            )
+        ).one()
+        access_code = str(mail.context["access_code"])
     sweep(engine=engine, today=dt.date(2026, 2, 28), actor=Actor.system("e2e"))
     clock = Clock.from_settings().__class__(tz=Clock.from_settings().tz, pinned_today=TODAY)
     app = create_app(engine=engine, clock=clock, check_schema=False)
@@ -106,7 +114,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     while not server.started:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
-    yield Live(url=f"http://127.0.0.1:{port}", tokens=tokens, pledge_number=pledge_number)
+    yield Live(url=f"http://127.0.0.1:{port}", tokens=tokens, access_code=access_code)
     server.should_exit = True
     thread.join(timeout=10)
     engine.dispose()
@@ -214,6 +222,7 @@ def test_complaint_from_window_to_close_and_the_public_pages(browser: Browser, l
     handler.fill("input[name=deadline]", "2026-03-04")
     handler.click("button:has-text('登记承诺')")
     assert "承诺已登记" in handler.locator(".alert.ok").inner_text()
+    assert "办理码" in handler.locator(".alert.ok").inner_text()
     shoot(handler, "15-register-pledge")
 
     # The supervisor signs in with a password, sees the case on the dashboard and closes it out.
@@ -272,8 +281,7 @@ def test_complaint_from_window_to_close_and_the_public_pages(browser: Browser, l
     shoot(public, "17-public-record")
     public.click("text=对本记录提出异议")
     shoot(public, "18-public-objection")
-    public.fill("input[name=credit_code]", CODE)
-    public.fill("input[name=pledge_number]", live.pledge_number)
+    public.fill("input[name=access_code]", live.access_code.lower().replace("-", " "))
     public.fill("textarea[name=reason]", "施工图审查合格书已在承诺期限内提交，附受理回执。")
     public.click("button:has-text('提交异议')")
     assert "异议已提交" in public.locator(".alert.ok").inner_text()

@@ -16,10 +16,9 @@ from models.complaint import Complaint
 from models.errors import ValidationFailed
 from models.org import User
 from models.outbox import Notification, NotificationStatus
-from models.pledge import Pledge
 from models.settings import get_settings
 from tests.conftest import Staff
-from tests.test_register import CODE, publish
+from tests.test_register import CODE, access_code, publish
 from tests.web_support import csrf_of, post_form, sign_in
 from web.core import CSRF_FIELD, SECURITY_HEADERS, SESSION_COOKIE, env
 
@@ -328,23 +327,23 @@ def test_admin_calendar_preview_then_save_and_notification_retry(
     assert post_form(client, "/staff/admin/calendar", {"notice": NOTICE_2027}).status_code == 403
 
 
-def test_objection_form_checks_the_subject_then_marks_the_record(
+def test_objection_form_checks_the_access_code_then_marks_the_record(
     client: TestClient, staff: Staff, engine: Engine, session: Session
 ) -> None:
     [breach] = publish(engine, session, ("示范建设有限公司", CODE))
-    pledge = session.get(Pledge, breach.pledge_id)
-    assert pledge is not None
     path = f"/register/{breach.number}/objection"
-    empty = post_form(client, path, {"credit_code": CODE, "pledge_number": "", "reason": ""})
+    form = client.get(path).text
+    assert 'name="access_code"' in form
+    assert "信用承诺登记告知" in form  # where the pledgor finds its code
+    empty = post_form(client, path, {"access_code": "", "reason": ""})
     assert empty.status_code == 422
-    assert "请填写承诺编号" in empty.text
-    wrong = post_form(
-        client, path, {"credit_code": CODE, "pledge_number": "CN-2026-999999", "reason": "已补交"}
-    )
-    assert wrong.status_code == 422
-    assert "承诺编号" in wrong.text
+    assert "请填写办理码" in empty.text
+    wrong = post_form(client, path, {"access_code": "AAAA-BBBB-CCCC", "reason": "已补交"})
+    assert wrong.status_code == 403
+    assert "办理码不正确" in wrong.text
+    assert "AAAA-BBBB-CCCC" not in wrong.text  # a code is never echoed back into the page
     ok = post_form(
-        client, path, {"credit_code": CODE, "pledge_number": pledge.number, "reason": "材料已于期限内补交"}
+        client, path, {"access_code": access_code(session, breach), "reason": "材料已于期限内补交"}
     )
     assert ok.status_code == 303
     page = client.get(ok.headers["location"]).text

@@ -9,6 +9,7 @@ from api.deps import CalendarDep, ClockDep, SessionDep, TodayDep
 from api.errors import status_for
 from models import complaints as service
 from models.errors import DomainError, ValidationFailed
+from models.pledge_access import WHERE_TO_FIND
 from models.register import RegisterQuery, get_public_record, list_register, submit_objection
 from web.core import form_data, page_router, redirect, render
 
@@ -75,7 +76,7 @@ async def objection(
 ) -> Response:
     form = await form_data(request)
     rec = get_public_record(session=session, number=number)
-    if not form.get("pledge_number") or len(form.get("reason", "")) < 2:
+    if not form.get("access_code") or len(form.get("reason", "")) < 2:
         return render(
             request,
             "objection.html",
@@ -83,18 +84,19 @@ async def objection(
             record=rec,
             values=form,
             status_code=422,
-            error="请填写承诺编号和异议理由（至少 2 个字）。",
+            error=f"请填写办理码和异议理由（至少 2 个字）。{WHERE_TO_FIND}。",
         )
     try:
         submit_objection(
             session=session,
             number=number,
-            credit_code=form.get("credit_code") or None,
-            pledge_number=form["pledge_number"],
+            access_code=form["access_code"],
             reason=form["reason"],
             evidence=form.get("evidence") or None,
             today=today,
             calendar=calendar,
+            # The same per-pledge and per-address limit on wrong codes as the API.
+            address=request.client.host if request.client else None,
         )
     except DomainError as exc:
         session.rollback()

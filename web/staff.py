@@ -20,7 +20,7 @@ from models.errors import DomainError
 from models.lifecycle import COMPLAINT, Role
 from models.org import Department
 from models.pledge import PLEDGOR_KIND_LABELS, PledgeCreate
-from models.pledges import register_pledge
+from models.pledges import register_pledge_with_code
 from models.settings import get_settings
 from models.workflow import Actor
 from web.core import current_actor, field_errors, form_data, page_router, redirect, render
@@ -193,7 +193,9 @@ async def create_pledge(
     form = await form_data(request)
     try:
         data = PledgeCreate.model_validate({k: v for k, v in form.items() if v != ""})
-        pledge = register_pledge(session=session, data=data, actor=actor, today=today, calendar=calendar)
+        pledge, access_code = register_pledge_with_code(
+            session=session, data=data, actor=actor, today=today, calendar=calendar
+        )
     except ValidationError as exc:
         return _pledge_form(request, session, values=form, errors=field_errors(exc), status_code=422)
     except DomainError as exc:
@@ -202,7 +204,11 @@ async def create_pledge(
         )
     session.commit()
     return _pledge_form(
-        request, session, values={"authority_code": form.get("authority_code", "")}, created=pledge
+        request,
+        session,
+        values={"authority_code": form.get("authority_code", "")},
+        created=pledge,
+        access_code=access_code,
     )
 
 

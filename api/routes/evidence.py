@@ -6,7 +6,7 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, Response, UploadFile
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 
 from api.deps import ActorDep, CalendarDep, SessionDep, TodayDep, read_upload, require_roles
 from models.lifecycle import Role
@@ -52,18 +52,20 @@ def evidence_download(pledge_id: int, evidence_id: int, session: SessionDep, act
 )
 async def pledgor_upload(
     number: str,
+    request: Request,
     session: SessionDep,
     today: TodayDep,
     calendar: CalendarDep,
-    credit_code: str = Form(..., max_length=32, description="承诺人的统一社会信用代码"),
+    access_code: str = Form(..., max_length=32, description="办理码（承诺登记时告知，形如 ABCD-EFGH-JKMN）"),
     file: UploadFile = File(..., description="PDF、PNG、JPEG 或 OFD"),
 ) -> dict[str, Any]:
-    """承诺编号与统一社会信用代码须与承诺一致，否则返回 404（不提示哪一项不符）。"""
+    """须填写承诺的办理码：编号不存在返回 404，办理码错误返回 403，错误次数过多返回 429。"""
     content = await read_upload(file)
     row = submit_by_pledgor(
         session=session,
         number=number,
-        credit_code=credit_code,
+        access_code=access_code,
+        address=request.client.host if request.client else None,
         filename=file.filename or "evidence",
         content=content,
         today=today,

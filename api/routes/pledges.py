@@ -14,6 +14,7 @@ from models.calendar import load_calendar
 from models.lifecycle import PLEDGE, BreachState, PledgeState, Role
 from models.org import Department
 from models.pledge import PledgeCreate
+from models.pledge_access import reissue_access_code
 from models.pledges import (
     PledgeQuery,
     get_pledge,
@@ -23,7 +24,7 @@ from models.pledges import (
     pledge_events,
     pledge_view,
     read_import_file,
-    register_pledge,
+    register_pledge_with_code,
     store_evidence,
 )
 from models.register import decide, department_names, public_fields
@@ -51,9 +52,44 @@ def _view(session: SessionDep, pledge: Any) -> dict[str, Any]:
 def create_pledge(
     body: PledgeCreate, session: SessionDep, actor: ActorDep, today: TodayDep, calendar: CalendarDep
 ) -> dict[str, Any]:
-    """登记告知承诺（逢办必查：有失信记录或虚假承诺的主体不适用承诺制）。"""
-    pledge = register_pledge(session=session, data=body, actor=actor, today=today, calendar=calendar)
-    return _view(session, pledge)
+    """登记告知承诺（逢办必查：有失信记录或虚假承诺的主体不适用承诺制）。
+
+    ``access_code`` 为承诺人的办理码（提交履约材料、异议、信用修复时使用），仅在此返回一次，
+    系统只保存其密钥散列；请当场告知承诺人（登记告知邮件中也载明）。"""
+    pledge, code = register_pledge_with_code(
+        session=session, data=body, actor=actor, today=today, calendar=calendar
+    )
+    return {**_view(session, pledge), "access_code": code}
+
+
+class ReissueBody(BaseModel):
+    """Why a new access code is issued (e.g. the pledgor lost the notice); ``expected_version`` as for
+    other actions."""
+
+    expected_version: int | None = None
+    reason: str | None = Field(default=None, max_length=500)
+
+
+@router.post("/pledges/{pledge_id}/access-code", dependencies=[STAFF])
+def reissue_code(
+    pledge_id: int,
+    body: ReissueBody,
+    session: SessionDep,
+    actor: ActorDep,
+    today: TodayDep,
+    calendar: CalendarDep,
+) -> dict[str, Any]:
+    """重新发放办理码：原办理码立即作废，新办理码仅在此返回一次并邮件告知承诺人；记入办理记录。"""
+    pledge, code = reissue_access_code(
+        session=session,
+        pledge_id=pledge_id,
+        actor=actor,
+        today=today,
+        calendar=calendar,
+        reason=body.reason,
+        expected_version=body.expected_version,
+    )
+    return {**_view(session, pledge), "access_code": code}
 
 
 @router.post("/pledges/import", dependencies=[STAFF])

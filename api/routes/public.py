@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from api.deps import CalendarDep, SessionDep, TodayDep
@@ -23,19 +23,26 @@ from models.register import (
 router = APIRouter(prefix="/public", tags=["信用公示"])
 
 
-class ObjectionBody(BaseModel):
-    """The subject's objection: its credit code and the pledge number must match the record."""
+ACCESS_CODE = Field(
+    min_length=1,
+    max_length=32,
+    description="办理码（承诺登记时告知承诺人，形如 ABCD-EFGH-JKMN；不区分大小写，可省略连字符或空格）",
+)
 
-    credit_code: str | None = Field(default=None, max_length=32)
-    pledge_number: str = Field(min_length=1, max_length=24)
+
+class ObjectionBody(BaseModel):
+    """The subject's objection, proven by the access code (办理码) of the pledge the record came from."""
+
+    access_code: str = ACCESS_CODE
     reason: str = Field(min_length=1, max_length=2000)
     evidence: str | None = Field(default=None, max_length=4000)
 
 
 class RepairBody(BaseModel):
-    """A credit-repair request: how the breach was corrected, and the repair pledge."""
+    """A credit-repair request: how the breach was corrected, and the repair pledge; the access code
+    proves the request comes from the pledgor."""
 
-    credit_code: str | None = Field(default=None, max_length=32)
+    access_code: str = ACCESS_CODE
     statement: str = Field(min_length=1, max_length=4000)
     repair_pledge: str = Field(min_length=1, max_length=4000)
 
@@ -72,40 +79,52 @@ def record(number: str, session: SessionDep) -> dict[str, Any]:
 
 @router.get("/credit/{credit_code}")
 def credit(credit_code: str, session: SessionDep) -> dict[str, Any]:
-    """主体信用档案：正在公示的失信记录和告知承诺履约记录。"""
+    """主体信用档案：正在公示的失信记录，已履约和已公示失信的告知承诺（履约期内、逾期待公示的不公开）。"""
     return credit_profile(session=session, credit_code=credit_code)
 
 
 @router.post("/breaches/{number}/objection", status_code=201)
 def objection(
-    number: str, body: ObjectionBody, session: SessionDep, today: TodayDep, calendar: CalendarDep
+    number: str,
+    body: ObjectionBody,
+    request: Request,
+    session: SessionDep,
+    today: TodayDep,
+    calendar: CalendarDep,
 ) -> dict[str, Any]:
-    """提出异议；记录显示“异议处理中”，认定部门 5 个工作日内答复。"""
+    """提出异议（须填写办理码）；记录显示“异议处理中”，认定部门 5 个工作日内答复。
+    办理码错误返回 403，错误次数过多返回 429。"""
     rec = submit_objection(
         session=session,
         number=number,
-        credit_code=body.credit_code,
-        pledge_number=body.pledge_number,
+        access_code=body.access_code,
         reason=body.reason,
         evidence=body.evidence,
         today=today,
         calendar=calendar,
+        address=request.client.host if request.client else None,
     )
     return {**public_fields(rec, department_names(session)), "reply_due": rec.stage_deadline}
 
 
 @router.post("/breaches/{number}/repair", status_code=201)
 def repair(
-    number: str, body: RepairBody, session: SessionDep, today: TodayDep, calendar: CalendarDep
+    number: str,
+    body: RepairBody,
+    request: Request,
+    session: SessionDep,
+    today: TodayDep,
+    calendar: CalendarDep,
 ) -> dict[str, Any]:
-    """申请信用修复（最短公示期满后）；认定部门 3 个工作日内决定。"""
+    """申请信用修复（最短公示期满后，须填写办理码）；认定部门 3 个工作日内决定。"""
     rec = request_repair(
         session=session,
         number=number,
-        credit_code=body.credit_code,
+        access_code=body.access_code,
         statement=body.statement,
         repair_pledge=body.repair_pledge,
         today=today,
         calendar=calendar,
+        address=request.client.host if request.client else None,
     )
     return {**public_fields(rec, department_names(session)), "decision_due": rec.stage_deadline}
