@@ -4,7 +4,8 @@ RULEBOOK (publication §2–3, issue 4): these decisions have deadlines in worki
 any other stage". The deciding department and the supervisors get a yellow warning from the last working
 day before the deadline, then a red warning and a 催办 on the first working day after it. Each step is an
 audit event keyed by record, stage and step, so a repeated or concurrent run adds nothing and a run after
-an outage catches up. Called by the ``supervise_deadlines`` flow as its own task per batch.
+an outage catches up (the steps: models/deadlines.py, as for complaints, without 督办 and 提级办理).
+Called by the ``supervise_deadlines`` flow as its own task per batch.
 """
 
 from __future__ import annotations
@@ -20,13 +21,12 @@ from models.accounts import active_supervisors
 from models.audit import CaseEvent
 from models.breach import PublishedBreach
 from models.calendar import WorkCalendar
+from models.deadlines import due_steps, step_event
 from models.errors import Conflict
 from models.lifecycle import BREACH
 from models.org import Department
 from models.outbox import enqueue
 from models.workflow import Actor, apply_event
-
-_STEP_EVENTS = {"yellow": "warn_yellow", "red": "warn_red", "remind": "remind"}
 
 
 def _states() -> frozenset[str]:
@@ -39,16 +39,6 @@ def supervision_ids(*, session: Session) -> list[int]:
         col(PublishedBreach.state).in_(_states()), col(PublishedBreach.stage_deadline).is_not(None)
     )
     return [i for i in session.exec(stmt.order_by(col(PublishedBreach.id))).all() if i is not None]
-
-
-def due_steps(*, deadline: dt.date | None, today: dt.date, calendar: WorkCalendar) -> list[str]:
-    """``yellow`` from the last working day before ``deadline`` through the deadline itself (never once red
-    is due); ``red`` and ``remind`` from the first working day after it. Taken steps are skipped by key."""
-    if deadline is None:
-        return []
-    if today <= deadline:
-        return ["yellow"] if calendar.working_days_between(today, deadline) <= 1 else []
-    return ["red", "remind"] if calendar.working_days_between(deadline, today) >= 1 else []
 
 
 def supervise_breaches(
@@ -82,7 +72,7 @@ def _supervise(
         event = apply_event(
             session=session,
             case=record,
-            event=_STEP_EVENTS[step],
+            event=step_event(step),
             actor=actor,
             today=today,
             data={"deadline": deadline.isoformat(), "working_days_left": left},

@@ -37,6 +37,7 @@ from models.complaint import (
     ComplaintAssignment,
     ComplaintCreate,
 )
+from models.deadlines import due_steps, step_event
 from models.errors import Conflict, DomainError, NotFound, NotPermitted, ValidationFailed
 from models.government_credit import record_breach
 from models.lifecycle import COMPLAINT, Role, Transition
@@ -1047,31 +1048,16 @@ def _overdue_days(case: Complaint, today: dt.date, calendar: WorkCalendar) -> in
     return calendar.working_days_between(case.stage_deadline, today)
 
 
-def due_steps(*, case: Complaint, today: dt.date, calendar: WorkCalendar) -> list[str]:
-    """The supervision steps due on ``today`` (a working day) for the case's current stage, in order.
-
-    With D the stage deadline: ``yellow`` from the last working day before D through D itself (the flow
-    catches up a missed day, but never warns yellow once red is due); once overdue by n working days
-    (counted strictly after D): ``red`` and ``remind`` at n >= 1, ``supervise`` at n >= N
-    (supervise_after_overdue_days), ``escalate`` at n >= M (escalate_after_overdue_days). Steps
-    already taken are filtered out by their idempotency keys, so "due" may include old ones.
-    """
-    deadline = case.stage_deadline
-    if deadline is None:
-        return []
-    if today <= deadline:
-        return ["yellow"] if calendar.working_days_between(today, deadline) <= 1 else []
-    overdue = calendar.working_days_between(deadline, today)
+def _due_steps(case: Complaint, today: dt.date, calendar: WorkCalendar) -> list[str]:
+    """A complaint's stage has every step: after 催办 come 督办 and 提级办理 (models/deadlines.py)."""
     settings = get_settings()
-    steps = ["red", "remind"] if overdue >= 1 else []
-    if overdue >= settings.supervise_after_overdue_days:
-        steps.append("supervise")
-    if overdue >= settings.escalate_after_overdue_days:
-        steps.append("escalate")
-    return steps
-
-
-_STEP_EVENTS = {"yellow": "warn_yellow", "red": "warn_red"}
+    return due_steps(
+        deadline=case.stage_deadline,
+        today=today,
+        calendar=calendar,
+        supervise_after=settings.supervise_after_overdue_days,
+        escalate_after=settings.escalate_after_overdue_days,
+    )
 
 
 def supervise_batch(
@@ -1102,8 +1088,8 @@ def _supervise_case(
 ) -> int:
     applied = 0
     overdue = _overdue_days(case, today, calendar)
-    for step in due_steps(case=case, today=today, calendar=calendar):
-        event_name = _STEP_EVENTS.get(step, step)
+    for step in _due_steps(case, today, calendar):
+        event_name = step_event(step)
         deadline = _iso(case.stage_deadline)
         event = apply_event(
             session=session,

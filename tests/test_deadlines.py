@@ -1,0 +1,43 @@
+"""The one deadline-warning rule shared by complaints and the register's review stages."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from models.calendar import WorkCalendar
+from models.deadlines import due_steps, step_event
+
+DEADLINE = dt.date(2026, 3, 9)  # a Monday
+
+
+@pytest.mark.parametrize(
+    ("today", "complaint", "breach"),
+    [
+        (dt.date(2026, 3, 5), [], []),  # two working days left
+        (dt.date(2026, 3, 6), ["yellow"], ["yellow"]),  # Friday: the last working day before
+        (dt.date(2026, 3, 9), ["yellow"], ["yellow"]),  # the deadline itself
+        (dt.date(2026, 3, 10), ["red", "remind"], ["red", "remind"]),
+        (dt.date(2026, 3, 12), ["red", "remind", "supervise"], ["red", "remind"]),  # 3 working days over
+        (dt.date(2026, 3, 16), ["red", "remind", "supervise", "escalate"], ["red", "remind"]),  # 5 over
+    ],
+)
+def test_steps_for_a_complaint_and_for_a_register_review(
+    calendar: WorkCalendar, today: dt.date, complaint: list[str], breach: list[str]
+) -> None:
+    # Complaints have 督办 and 提级办理 after 3 and 5 overdue working days; the register's stages do not.
+    got = due_steps(deadline=DEADLINE, today=today, calendar=calendar, supervise_after=3, escalate_after=5)
+    assert got == complaint
+    assert due_steps(deadline=DEADLINE, today=today, calendar=calendar) == breach
+
+
+def test_no_deadline_no_steps_and_the_events_fired(calendar: WorkCalendar) -> None:
+    assert due_steps(deadline=None, today=DEADLINE, calendar=calendar, supervise_after=1) == []
+    assert [step_event(s) for s in ("yellow", "red", "remind", "supervise", "escalate")] == [
+        "warn_yellow",
+        "warn_red",
+        "remind",
+        "supervise",
+        "escalate",
+    ]
