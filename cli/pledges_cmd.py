@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import sys
 from collections.abc import Iterator
@@ -38,6 +39,9 @@ def _fail(message: str) -> NoReturn:
 def import_file(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV（UTF-8）或 XLSX 文件"),
     authority: str | None = typer.Option(None, "--authority", help="文件中未填部门代码时使用的部门代码"),
+    codes_out: Path | None = typer.Option(
+        None, "--codes-out", dir_okay=False, help="无电子邮箱的承诺人的办理码写入此 CSV 文件（须书面告知）"
+    ),
 ) -> None:
     """导入承诺：正确的行导入，错误的行逐行报告（行号、列、原因）；有错误行时退出码为 1。"""
     try:
@@ -70,8 +74,28 @@ def import_file(
         _fail(exc.message)
         return
     _print_report(report)
+    _offline_codes(report, codes_out)
     if report.errors:
         raise typer.Exit(1)
+
+
+def _offline_codes(report: ImportReport, path: Path | None) -> None:
+    """Pledgors without an e-mail address get their access code on the printed notice, from staff."""
+    if not report.offline_codes:
+        return
+    header = ("承诺编号", "承诺人名称", "办理码")
+    rows = [(c["number"], c["pledgor_name"], c["access_code"]) for c in report.offline_codes]
+    if path is None:
+        table = Table(*header, title=f"{len(rows)} 位承诺人没有电子邮箱：请将办理码随告知书书面送达")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+        return
+    with path.open("w", encoding="utf-8-sig", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(header)
+        writer.writerows(rows)
+    console.print(f"{len(rows)} 位承诺人没有电子邮箱，办理码已写入 {path}：请随告知书书面送达")
 
 
 def _print_report(report: ImportReport) -> None:

@@ -31,11 +31,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
-            # Measured on the publication sweep over a million pledges (docs/benchmarks.md): reading index
-            # pages through a memory map instead of read() calls, a 64 MB page cache, and checkpointing the
-            # WAL every ~40 MB instead of every 4 MB made bulk writes ~1.4x faster.
+            # Bulk writes (the sweep, the import) touch index pages all over a large file: a 64 MB page cache
+            # (SQLite's default is 2 MB) and a WAL checkpoint every ~40 MB rather than every 4 MB keep them
+            # from re-reading and re-copying the same pages (docs/benchmarks.md). A memory map was tried and
+            # left out: ~10 % faster, but the mapped file counts in the process's resident memory.
             cursor.execute("PRAGMA cache_size=-65536")
-            cursor.execute("PRAGMA mmap_size=4294967296")
             cursor.execute("PRAGMA wal_autocheckpoint=10000")
             cursor.close()
 

@@ -58,7 +58,8 @@ class Pledge(PledgeBase, table=True):
     number: str = Field(max_length=20, unique=True, index=True)
     year: int
     seq: int
-    state: PledgeState = Field(default=PledgeState.REGISTERED, index=True, max_length=32)
+    # Indexed through the (state, date) pairs above, which serve a lookup by state alone too.
+    state: PledgeState = Field(default=PledgeState.REGISTERED, max_length=32)
     version: int = 1
     authority_id: int = Field(foreign_key="department.id", index=True)
     publication_day: dt.date | None = Field(default=None, index=True)

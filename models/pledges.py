@@ -7,7 +7,6 @@ import csv
 import datetime as dt
 import hashlib
 import io
-import json
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -15,22 +14,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from models.accounts import department_by_code
-from models.audit import CaseEvent
+from models.audit import CaseEvent, canonical_json
 from models.breach import PublishedBreach
+from models.bulk import insert_rows
 from models.calendar import WorkCalendar
 from models.clock import utcnow
 from models.errors import InvalidCreditCode, NotFound, NotPermitted, ValidationFailed
 from models.lifecycle import PLEDGE, PledgeState, Role
 from models.numbering import PLEDGE_PREFIX, reserve_numbers
 from models.org import Department
-from models.outbox import enqueue
+from models.outbox import Notification, enqueue
 from models.pledge import Pledge, PledgeCreate, PledgeEvidence, PledgorKind
-from models.pledge_access import new_access_code
-from models.publication import Fired, compute_publication_day, notification_row, write_events
+from models.pledge_access import new_access_code, new_access_codes
+from models.publication import Fired, chunks, compute_publication_day, notification_row, write_events
 from models.register import SHOWN_STATES, false_pledge_of, has_current_breach
 from models.settings import get_settings
 from models.uscc import validate_credit_code
@@ -421,6 +420,9 @@ class ImportReport:
     already_imported: int = 0
     errors: list[RowError] = field(default_factory=list)
     numbers: list[str] = field(default_factory=list)
+    # Access codes of imported pledgors without an e-mail address: their registration notice (with the
+    # code) has to be printed and handed over by the authority; everyone else gets it by mail.
+    offline_codes: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def failed_rows(self) -> int:
@@ -435,6 +437,7 @@ class ImportReport:
             "failed": self.failed_rows,
             "errors": [e.__dict__ for e in self.errors],
             "numbers": self.numbers,
+            "offline_codes": self.offline_codes,
         }
 
 
@@ -557,8 +560,9 @@ def _validate_row(
     v["pledgor_kind"], v["authority_id"] = kind, authorities[code]
     v["pledgor_email"] = v["pledgor_email"] or None
     del v["authority_code"]
-    canonical = json.dumps(v, sort_keys=True, ensure_ascii=False, default=str)
-    return _Row(number, v, hashlib.sha256(canonical.encode()).hexdigest()), []
+    # The deadline as text, as json's default=str wrote it: keys of earlier imports stay valid.
+    key = hashlib.sha256(canonical_json({**v, "deadline": v["deadline"].isoformat()})).hexdigest()
+    return _Row(number, v, key), []
 
 
 def _refused_by_credit_check(session: Session, rows: list[_Row]) -> dict[str, str]:
@@ -652,7 +656,9 @@ def import_pledges(
         else:
             accepted.append(row)
     if accepted:
-        report.numbers = _insert_pledges(session, accepted, actor, today, calendar, departments)
+        report.numbers, report.offline_codes = _insert_pledges(
+            session, accepted, actor, today, calendar, departments
+        )
         report.imported = len(accepted)
     session.commit()
     return report
@@ -673,12 +679,16 @@ def _insert_pledges(
     today: dt.date,
     calendar: WorkCalendar,
     departments: dict[str, Department],
-) -> list[str]:
+) -> tuple[list[str], list[dict[str, str]]]:
+    """Insert the pledges, their ``register`` events and registration notices (each with the pledge's
+    access code) through the driver-level bulk path. Returns the numbers, and the codes of pledgors
+    without an e-mail address, whose notice the authority must deliver on paper."""
     now = utcnow()
     numbers = reserve_numbers(session=session, prefix=PLEDGE_PREFIX, year=today.year, count=len(rows))
+    codes = new_access_codes(len(rows))
     days: dict[dt.date, dt.date | None] = {}
     records = []
-    for row, (seq, number) in zip(rows, numbers, strict=True):
+    for row, (seq, number), (_, digest) in zip(rows, numbers, codes, strict=True):
         deadline = row.values["deadline"]
         if deadline not in days:
             days[deadline] = compute_publication_day(calendar, deadline)
@@ -687,12 +697,15 @@ def _insert_pledges(
             "version": 1, "publication_day": days[deadline],
             "calendar_version": calendar.version if days[deadline] else None, "stage_seq": 0,
             "stage_deadline": None, "import_key": row.key, "registered_by_id": actor.id,
-            "created_at": now, "updated_at": now,
+            "access_code_digest": digest, "created_at": now, "updated_at": now,
         })  # fmt: skip
     table = Pledge.__table__  # type: ignore[attr-defined]
-    ids = {
-        r.number: r.id for r in session.execute(insert(table).returning(table.c.id, table.c.number), records)
-    }
+    insert_rows(session, table, records)
+    # The numbers were reserved for this import alone: the rows carrying them are the ones just inserted.
+    ids: dict[str, int] = {}
+    for part in chunks([r["number"] for r in records]):
+        stmt = select(table.c.number, table.c.id).where(table.c.number.in_(part))
+        ids.update((number, pid) for number, pid in session.execute(stmt))
     fired = [Fired(ids[r["number"]], r["number"], "", str(PledgeState.REGISTERED)) for r in records]
     by_number = {r["number"]: r for r in records}
     write_events(
@@ -705,39 +718,27 @@ def _insert_pledges(
         data=lambda f: {"publication_day": _iso(by_number[f.number]["publication_day"]), "source": "import"},
     )
     names = {d.id: d for d in departments.values()}
-    notifications = []
-    for f in fired:
-        r = by_number[f.number]
+    notifications, offline = [], []
+    for f, r, (code, _) in zip(fired, records, codes, strict=True):
         view = _PledgeRow(
-            id=f.id,
-            **{
-                k: r[k]
-                for k in (
-                    "number",
-                    "pledgor_name",
-                    "pledgor_email",
-                    "matter",
-                    "obligation",
-                    "deadline",
-                    "publication_day",
-                )
-            },
-        )
+            id=f.id, number=r["number"], pledgor_name=r["pledgor_name"], pledgor_email=r["pledgor_email"],
+            matter=r["matter"], obligation=r["obligation"], deadline=r["deadline"],
+            publication_day=r["publication_day"],
+        )  # fmt: skip
         notifications.append(
             notification_row(
                 template="pledge_registered",
                 pledge=view,
                 key=f"pledge:{f.id}:register:pledge_registered",
-                context=_registered_context(view, names[r["authority_id"]]),
+                context={**_registered_context(view, names[r["authority_id"]]), "access_code": code},
                 actor=actor,
                 now=now,
             )
         )
-    from models.outbox import Notification
-
-    # The table, not the mapped class: a Core executemany skips the ORM's per-row bulk bookkeeping.
-    session.execute(insert(Notification.__table__), notifications)  # type: ignore[attr-defined]
-    return [r["number"] for r in records]
+        if not r["pledgor_email"]:
+            offline.append({"number": r["number"], "pledgor_name": r["pledgor_name"], "access_code": code})
+    insert_rows(session, Notification.__table__, notifications)  # type: ignore[attr-defined]
+    return [r["number"] for r in records], offline
 
 
 @dataclass(frozen=True)

@@ -196,3 +196,25 @@ def test_import_xlsx_with_english_headers(client: TestClient, staff: Staff) -> N
     )
     assert r.status_code == 200, r.text
     assert r.json()["imported"] == 1  # the handler's own department is the default authority
+
+
+def test_imported_pledges_get_access_codes_by_mail_or_on_paper(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    from models.outbox import Notification
+    from models.pledge_access import verify
+
+    files = {"file": ("承诺.csv", CSV.encode())}
+    report = client.post("/api/v1/pledges/import", files=files, headers=staff.auth("supervisor")).json()
+    pledges = {p.number: p for p in session.exec(select(Pledge)).all()}
+    mails = {n.case_number: n for n in session.exec(select(Notification)).all()}
+    assert set(mails) == set(pledges)
+    for number, pledge in pledges.items():
+        code = mails[number].context["access_code"]
+        assert verify(code, pledge.access_code_digest)
+    # 张三 has no e-mail address: the authority hands the notice over, so the report lists the code.
+    [offline] = report["offline_codes"]
+    assert offline["pledgor_name"] == "张三"
+    assert offline["access_code"] == mails[offline["number"]].context["access_code"]
+    assert all(other.access_code_digest != pledges[offline["number"]].access_code_digest
+               for n, other in pledges.items() if n != offline["number"])  # fmt: skip

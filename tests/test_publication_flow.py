@@ -72,10 +72,16 @@ def test_cli_import_and_sweep(
     path = tmp_path / "p.csv"
     path.write_text(CSV.replace("2026-04-30", "2026-02-12"), encoding="utf-8")
     runner = CliRunner()
-    result = runner.invoke(_app(), ["import", str(path)])
+    codes = tmp_path / "codes.csv"
+    result = runner.invoke(_app(), ["import", str(path), "--codes-out", str(codes)])
     assert result.exit_code == 1, result.output
     assert "导入 2 行" in result.output
     assert "统一社会信用代码" in result.output
+    # The one pledgor without an e-mail address (张三) gets the code on paper, from this file.
+    lines = codes.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0] == "承诺编号,承诺人名称,办理码"
+    assert len(lines) == 2
+    assert ",张三," in lines[1]
     dry = runner.invoke(_app(), ["sweep", "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert "演练" in dry.output
