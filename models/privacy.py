@@ -24,14 +24,39 @@ def mask_name(name: str) -> str:
     return name[0] + "*" * (len(name) - 2) + name[-1]
 
 
+# A mainland mobile, with or without the country code (+86 / 0086).
+_MOBILE = re.compile(r"(?:(?:00)?86)?(1[3-9]\d{9})")
+# Mainland area codes: 010 and 02x have three digits, every other one (0xxx) four.
+_SHORT_AREA = re.compile(r"0[12]")
+# Fewer digits than this is a service number, an extension or a typo: the last four would be most of it.
+_SHORTEST_REVEALED = 7
+
+
 def mask_phone(phone: str | None) -> str | None:
-    """13812345678 → 138****5678; other numbers keep only their last four digits."""
+    """A phone number that shows no more of the subscriber than its last four digits.
+
+    - mobile ``13812345678`` (also ``+86 138 1234 5678``, ``0086…``) → ``138****5678``: the first three
+      digits name the carrier, not the person (the usual way of writing a masked mobile in China);
+    - landline ``0571-87654321`` (also ``057187654321``, ``(010)12345678``) → ``0571-****4321``: the area
+      code is shown, since it names only the city and tells staff where the caller is;
+    - any other number of 7 digits or more keeps its last four (``****4321``); a shorter one is masked
+      entirely (``*****``: the last four of a 5-digit number would be nearly all of it);
+    - only the digits are kept (spaces, dashes, brackets and ``+`` go); ``None`` and ``""`` come back
+      unchanged.
+    """
     if not phone:
         return phone
     digits = re.sub(r"\D", "", phone)
-    if len(digits) == 11:
-        return f"{digits[:3]}****{digits[-4:]}"
-    return "*" * max(0, len(digits) - 4) + digits[-4:]
+    mobile = _MOBILE.fullmatch(digits)
+    if mobile:
+        number = mobile[1]
+        return f"{number[:3]}****{number[-4:]}"
+    if digits.startswith("0") and 10 <= len(digits) <= 12:
+        area = digits[:3] if _SHORT_AREA.match(digits) else digits[:4]
+        return f"{area}-{'*' * (len(digits) - len(area) - 4)}{digits[-4:]}"
+    if len(digits) < _SHORTEST_REVEALED:
+        return "*" * len(digits)
+    return "*" * (len(digits) - 4) + digits[-4:]
 
 
 def mask_email(email: str | None) -> str | None:

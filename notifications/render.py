@@ -9,7 +9,6 @@ the forms an official notice uses (2026年3月2日).
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Undefined, select_autoescape
 
+from models import privacy
 from models.settings import get_settings
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -92,14 +92,9 @@ def cn_datetime(value: Any) -> str:
 
 
 def mask_phone(value: Any) -> str:
-    """``13812345678`` → ``138****5678``; other lengths keep at most the first 3 and last 4 characters."""
+    """The ``mask_phone`` filter: the same rule as public answers and exports (models/privacy.py)."""
     _require(value)
-    digits = re.sub(r"[\s-]", "", str(value))
-    if len(digits) <= 4:
-        return "*" * len(digits)
-    if len(digits) <= 7:
-        return digits[:1] + "*" * (len(digits) - 3) + digits[-2:]
-    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+    return privacy.mask_phone(str(value)) or ""
 
 
 def _make_environment() -> Environment:
