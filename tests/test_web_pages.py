@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -102,6 +103,8 @@ def test_every_template_is_rendered_by_a_page(
             "/register",
             f"/register/{record_number}",
             f"/register/{record_number}/objection",
+            f"/register/{record_number}/repair",
+            "/pledges/evidence",
             "/track",
         ):
             assert client.get(path).status_code == 200, path
@@ -349,6 +352,94 @@ def test_objection_form_checks_the_access_code_then_marks_the_record(
     page = client.get(ok.headers["location"]).text
     assert "异议已提交" in page
     assert "异议处理中" in page
+
+
+def test_repair_form_needs_the_access_code(
+    client: TestClient, staff: Staff, engine: Engine, session: Session, clock: Any
+) -> None:
+    from api.main import create_app
+
+    [breach] = publish(engine, session, ("示范建设有限公司", CODE))
+    path = f"/register/{breach.number}/repair"
+    assert f'href="{path}"' in client.get(f"/register/{breach.number}").text
+    later = type(clock)(tz=clock.tz, pinned_today=dt.date(2026, 6, 1))  # the 一般 minimum period is over
+    with TestClient(create_app(engine=engine, clock=later, check_schema=False)) as c:
+        form = c.get(path).text
+        assert 'name="access_code"' in form
+        fields = {"statement": "已补交合格书", "repair_pledge": "今后按期履约"}
+        empty = post_form(c, path, {"access_code": "", **fields})
+        assert empty.status_code == 422
+        assert "请填写办理码" in empty.text
+        wrong = post_form(c, path, {"access_code": "AAAA-BBBB-CCCC", **fields})
+        assert wrong.status_code == 403
+        assert "办理码不正确" in wrong.text
+        assert "已补交合格书" in wrong.text  # what was typed is kept, the code is not
+        ok = post_form(c, path, {"access_code": access_code(session, breach), **fields})
+        assert ok.status_code == 303, ok.text
+        page = c.get(ok.headers["location"]).text
+        assert "信用修复申请已提交" in page
+        assert "信用修复申请中" in page
+
+
+def test_pledgor_uploads_evidence_on_the_public_page(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    from tests.test_pledges import body
+
+    created = client.post(
+        "/api/v1/pledges", json=body(deadline="2026-04-30"), headers=staff.auth("intake")
+    ).json()
+    assert 'href="/pledges/evidence"' in client.get("/register").text
+    token = csrf_of(client, "/pledges/evidence")
+
+    def send(code: str) -> Any:
+        return client.post(
+            "/pledges/evidence",
+            data={CSRF_FIELD: token, "number": created["number"], "access_code": code},
+            files={"file": ("合格书.pdf", b"%PDF-1.7 evidence")},
+        )
+
+    wrong = send("AAAA-BBBB-CCCC")
+    assert wrong.status_code == 403
+    assert "办理码不正确" in wrong.text
+    ok = send(created["access_code"].lower())
+    assert ok.status_code == 201, ok.text
+    assert "合格书.pdf" in ok.text
+    state = client.get(f"/api/v1/pledges/{created['id']}", headers=staff.auth("handler")).json()["state"]
+    assert state == "evidence_submitted"
+
+
+def test_staff_reissue_an_access_code_on_the_pledge_page(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    from models.pledge import Pledge
+    from models.pledge_access import verify
+    from tests.test_pledges import body
+
+    created = client.post(
+        "/api/v1/pledges", json=body(deadline="2026-04-30"), headers=staff.auth("intake")
+    ).json()
+    sign_in(client, staff.handler2)
+    page = "/staff/pledges/new"
+    hidden = post_form(client, "/staff/pledges/access-code", {"number": created["number"]}, page=page)
+    assert hidden.status_code == 404  # another department's pledge
+    client.cookies.clear()
+    sign_in(client, staff.handler)
+    assert "重新发放办理码" in client.get(page).text
+    unknown = post_form(client, "/staff/pledges/access-code", {"number": "CN-2026-999999"}, page=page)
+    assert unknown.status_code == 404
+    assert "不存在" in unknown.text
+    ok = post_form(
+        client, "/staff/pledges/access-code", {"number": created["number"], "reason": "遗失告知书"}, page=page
+    )
+    assert ok.status_code == 200, ok.text
+    [code] = re.findall(r'class="access-code">([A-Z0-9-]+)<', ok.text)
+    assert code != created["access_code"]
+    pledge = session.get(Pledge, created["id"])
+    session.refresh(pledge)
+    assert pledge is not None
+    assert verify(code, pledge.access_code_digest)
+    assert not verify(created["access_code"], pledge.access_code_digest)
 
 
 def test_admin_adds_a_department_and_a_user_who_then_signs_in_with_a_password(

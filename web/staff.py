@@ -16,10 +16,11 @@ from api.errors import status_for
 from models import complaints as service
 from models.calendar import WorkCalendar
 from models.complaint import CATEGORY_LABELS, CHANNEL_LABELS, ComplaintCreate
-from models.errors import DomainError
+from models.errors import DomainError, NotFound, ValidationFailed
 from models.lifecycle import COMPLAINT, Role
 from models.org import Department
-from models.pledge import PLEDGOR_KIND_LABELS, PledgeCreate
+from models.pledge import PLEDGOR_KIND_LABELS, Pledge, PledgeCreate
+from models.pledge_access import reissue_access_code
 from models.pledges import register_pledge_with_code
 from models.settings import get_settings
 from models.workflow import Actor
@@ -168,6 +169,9 @@ def _pledge_form(request: Request, session: Session, **context: Any) -> Response
     context.setdefault("errors", {})
     context.setdefault("status_code", 200)
     context.setdefault("created", None)
+    context.setdefault("reissued", None)
+    context.setdefault("reissue_error", None)
+    context.setdefault("reissue_values", {})
     return render(
         request,
         "pledge_new.html",
@@ -210,6 +214,36 @@ async def create_pledge(
         created=pledge,
         access_code=access_code,
     )
+
+
+@router.post("/pledges/access-code")
+async def reissue_code(
+    request: Request, session: SessionDep, today: TodayDep, calendar: CalendarDep
+) -> Response:
+    """重新发放办理码 (the pledgor lost it, or the pledge predates codes): shown once and mailed."""
+    _, actor = current_actor(request, session, *PLEDGE_STAFF)
+    form = await form_data(request)
+    number = form.get("number", "").upper()
+    pledge_id = session.exec(select(Pledge.id).where(Pledge.number == number)).first() if number else None
+    try:
+        if not number:
+            raise ValidationFailed("请填写承诺编号 (pledge number is required)")
+        if pledge_id is None:
+            raise NotFound(f"承诺编号“{number}”不存在；请核对后重试 (no such pledge)")
+        pledge, code = reissue_access_code(
+            session=session,
+            pledge_id=pledge_id,
+            actor=actor,
+            today=today,
+            calendar=calendar,
+            reason=form.get("reason") or None,
+        )
+    except DomainError as exc:
+        session.rollback()
+        return _pledge_form(
+            request, session, reissue_values=form, reissue_error=exc.message, status_code=status_for(exc)
+        )
+    return _pledge_form(request, session, reissued={"number": pledge.number, "code": code})
 
 
 def _action_forms(session: Session, complaint: Any, actor: Actor) -> list[dict[str, Any]]:
