@@ -1,6 +1,7 @@
-"""Every minute: deliver pending publication, withdrawal and repair documents to the credit platform
-(signed JSON, ``Idempotency-Key`` = document id). Failures stay in the outbox with back-off, so the
-flow itself never retries; nothing happens while no platform URL is configured."""
+"""Every minute: deliver pending publication, correction, withdrawal, repair and expiry documents to the
+credit platform (signed JSON, ``Idempotency-Key`` = document id; one record's in the order written).
+Failures stay in the outbox with back-off, so the flow itself never retries; nothing happens while no
+platform URL is configured."""
 
 from __future__ import annotations
 

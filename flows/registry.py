@@ -56,7 +56,7 @@ FLOWS: tuple[FlowSpec, ...] = (
         "push_platform",
         "flows.push_platform:push_platform",
         "* * * * *",
-        "向信用平台推送公示、撤销、修复文档",
+        "向信用平台推送公示、更正、撤销、修复、期满撤下文档",
     ),
     FlowSpec(
         "daily_digest",

@@ -1,5 +1,6 @@
-"""The push outbox towards the external credit platform: one document per publication, withdrawal or
-repair, delivered as signed JSON, retried with back-off, idempotent by ``document_id``."""
+"""The push outbox towards the external credit platform: one document for every register change that
+alters what the public sees (publication, correction, withdrawal, repair, expiry), delivered as signed
+JSON, retried with back-off, idempotent by ``document_id``, in order per record."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from typing import Any
 
 import httpx
 from sqlalchemy import JSON, Column, Index, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import aliased
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.bulk import insert_rows
@@ -25,8 +28,12 @@ from models.types import UTCDateTime
 
 class DocumentKind(StrEnum):
     PUBLISH = "publish"
+    # An upheld objection changed the record's facts, basis, class or end date; it stays published.
+    CORRECT = "correct"
     WITHDRAW = "withdraw"
     REPAIR = "repair"
+    # The publication period ended (GSJZQ passed): the record stops showing.
+    EXPIRE = "expire"
 
 
 class DocumentStatus(StrEnum):
@@ -55,14 +62,25 @@ class PlatformDocument(SQLModel, table=True):
 
 
 def document_row(
-    *, kind: DocumentKind, breach_id: int, number: str, payload: dict[str, Any], now: dt.datetime
+    *,
+    kind: DocumentKind,
+    breach_id: int,
+    number: str,
+    payload: dict[str, Any],
+    now: dt.datetime,
+    revision: int | None = None,
 ) -> dict[str, Any]:
-    """A complete row for a bulk insert (core inserts skip the model's Python-side defaults)."""
+    """A complete row for a bulk insert (core inserts skip the model's Python-side defaults).
+
+    ``revision`` (the record's version after the change) tells apart changes that can happen more than
+    once to one record, such as two corrections; the others happen once and keep ``<number>:<kind>``.
+    """
+    document_id = f"{number}:{kind.value}" if revision is None else f"{number}:{kind.value}:{revision}"
     return {
-        "document_id": f"{number}:{kind.value}",
+        "document_id": document_id,
         "kind": kind,
         "breach_id": breach_id,
-        "payload": {"document_id": f"{number}:{kind.value}", "kind": kind.value, "record": payload},
+        "payload": {"document_id": document_id, "kind": kind.value, "record": payload},
         "status": DocumentStatus.PENDING,
         "attempts": 0,
         "next_attempt_at": now,
@@ -103,24 +121,44 @@ def push_due(
         report.skipped = True
         return report
     moment = now or utcnow()
+    # A record's documents go in the order they were written: a correction or withdrawal overtaking a
+    # publication still in back-off would be overwritten on the platform by the older facts. An earlier
+    # document that is due comes first in this same batch (ordered by id); one that fails holds the rest.
+    earlier = aliased(PlatformDocument)
+    waiting = (
+        select(earlier.id)
+        .where(
+            earlier.breach_id == PlatformDocument.breach_id,
+            col(earlier.id) < PlatformDocument.id,
+            earlier.status == DocumentStatus.PENDING,
+            col(earlier.next_attempt_at) > moment,
+        )
+        .exists()
+    )
     with Session(engine, expire_on_commit=False) as session:
-        due = session.exec(
-            select(
-                PlatformDocument.id,
-                PlatformDocument.document_id,
-                PlatformDocument.payload,
-                PlatformDocument.attempts,
+        # SQLAlchemy's select: sqlmodel's typed overloads stop at four columns.
+        due = session.execute(
+            sa_select(
+                col(PlatformDocument.id),
+                col(PlatformDocument.breach_id),
+                col(PlatformDocument.document_id),
+                col(PlatformDocument.payload),
+                col(PlatformDocument.attempts),
             )
             .where(
-                PlatformDocument.status == DocumentStatus.PENDING,
+                col(PlatformDocument.status) == DocumentStatus.PENDING,
                 col(PlatformDocument.next_attempt_at) <= moment,
+                ~waiting,
             )
             .order_by(col(PlatformDocument.id))
             .limit(limit)
         ).all()
+    held: set[int] = set()  # records whose document failed in this round: their later ones wait too
     with httpx.Client(timeout=timeout) as client:
-        for row_id, document_id, payload, attempts in due:
+        for row_id, breach_id, document_id, payload, attempts in due:
             assert row_id is not None
+            if breach_id in held:
+                continue
             outcome = _deliver(
                 client,
                 settings.credit_platform_url,
@@ -128,6 +166,8 @@ def push_due(
                 document_id,
                 payload,
             )
+            if outcome[0] == "retry":
+                held.add(breach_id)
             _record(engine, row_id, attempts + 1, outcome, moment, report)
     return report
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import RowMapping, func, update
 from sqlmodel import Session, col, select
 
 from models.breach import SEVERITY_LABELS, PublishedBreach, Severity
@@ -359,9 +359,11 @@ def decide(
         )
     if not reason.strip():
         raise ValidationFailed("请填写决定理由 (reason is required)")
+    changes: dict[str, Any] = {}
     data: dict[str, Any] = {}
     if action == "uphold_correct":
-        data = _correct(record, corrected or {})
+        changes = _corrections(corrected or {})
+        data = {"before": {k: str(getattr(record, k)) for k in changes}, "after": changes}
     apply_event(
         session=session,
         case=record,
@@ -373,32 +375,47 @@ def decide(
         data=data,
         expected_version=expected_version,
     )
-    _after_decision(session, record, action, reason.strip(), actor, today)
+    # Only once the lifecycle allowed the decision: a refused one must leave the record untouched.
+    _apply_corrections(record, changes)
+    _after_decision(session, record, action, reason.strip(), actor, today, data)
     session.commit()
     return record
 
 
-def _correct(record: PublishedBreach, corrected: dict[str, Any]) -> dict[str, Any]:
-    changes = {k: v for k, v in corrected.items() if k in CORRECTABLE and v not in (None, "")}
+def _corrections(corrected: dict[str, Any]) -> dict[str, str]:
+    changes = {k: str(v) for k, v in corrected.items() if k in CORRECTABLE and v not in (None, "")}
     if not changes:
         raise ValidationFailed(
             f"“异议成立，更正记录”需要提供更正后的字段（{', '.join(CORRECTABLE)} 之一）"
             "(corrected fields required)"
         )
-    before = {k: str(getattr(record, k)) for k in changes}
+    if "severity" in changes and changes["severity"] not in {s.value for s in Severity}:
+        raise ValidationFailed(
+            f"严重程度“{changes['severity']}”无效；可用：{', '.join(s.value for s in Severity)} "
+            "(unknown severity)"
+        )
+    return changes
+
+
+def _apply_corrections(record: PublishedBreach, changes: Mapping[str, str]) -> None:
     for k, v in changes.items():
-        setattr(record, k, Severity(v) if k == "severity" else str(v))
+        setattr(record, k, Severity(v) if k == "severity" else v)
     if "severity" in changes:
         record.publication_end = publication_end(record.severity, record.decision_date)
         record.repair_earliest = repair_earliest(record.severity, record.decision_date)
-    return {"before": before, "after": {k: str(v) for k, v in changes.items()}}
 
 
 _OUTCOME = {"uphold_withdraw": "withdrawn", "uphold_correct": "corrected", "reject_objection": "rejected"}
 
 
 def _after_decision(
-    session: Session, record: PublishedBreach, action: str, reason: str, actor: Actor, today: dt.date
+    session: Session,
+    record: PublishedBreach,
+    action: str,
+    reason: str,
+    actor: Actor,
+    today: dt.date,
+    data: dict[str, Any],
 ) -> None:
     pledge = session.get(Pledge, record.pledge_id) if record.pledge_id else None
     email = pledge.pledgor_email if pledge else None
@@ -432,19 +449,55 @@ def _after_decision(
         case_number=record.number,
         flow_run_id=actor.flow_run_id,
     )
-    kind = {"uphold_withdraw": DocumentKind.WITHDRAW, "approve_repair": DocumentKind.REPAIR}.get(action)
+    kind = PLATFORM_DOCUMENTS.get(action)
     if kind is not None:
         assert record.id is not None
-        payload = public_fields(record, department_names(session), mask=False)
-        payload["effective_date"] = today.isoformat()
-        enqueue_documents(
-            session=session,
-            rows=[
-                document_row(
-                    kind=kind, breach_id=record.id, number=record.number, payload=payload, now=utcnow()
-                )
-            ],
+        row = platform_document(
+            kind=kind,
+            record=record,
+            departments=department_names(session),
+            effective=today,
+            now=utcnow(),
+            # A record can be corrected more than once; each correction is its own document.
+            revision=record.version if kind == DocumentKind.CORRECT else None,
         )
+        if data:
+            row["payload"]["record"]["corrections"] = data
+        enqueue_documents(session=session, rows=[row])
+
+
+# The breach events that change what the public sees, and the document each sends to the credit platform
+# (publication sends PUBLISH from the sweep). The review marks (异议处理中, 信用修复申请中) and a
+# rejected objection or repair leave the record shown with the same facts, so the platform is not told.
+PLATFORM_DOCUMENTS: dict[str, DocumentKind] = {
+    "uphold_correct": DocumentKind.CORRECT,
+    "uphold_withdraw": DocumentKind.WITHDRAW,
+    "approve_repair": DocumentKind.REPAIR,
+    "expire": DocumentKind.EXPIRE,
+}
+
+
+def platform_document(
+    *,
+    kind: DocumentKind,
+    record: Any,
+    departments: Mapping[int, tuple[str, str]],
+    effective: dt.date,
+    now: dt.datetime,
+    revision: int | None = None,
+) -> dict[str, Any]:
+    """The platform's row for a change to ``record`` (a PublishedBreach or a row mapping): the whole
+    record as it now stands, unmasked (the platform is not the public), with the day it took effect."""
+    payload = public_fields(record, departments, mask=False)
+    payload["effective_date"] = effective.isoformat()
+    return document_row(
+        kind=kind,
+        breach_id=_get(record, "id"),
+        number=_get(record, "number"),
+        payload=payload,
+        now=now,
+        revision=revision,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -465,12 +518,14 @@ def expiry_candidates(*, session: Session, today: dt.date) -> list[int]:
 
 
 def expire_records(*, session: Session, ids: Sequence[int], today: dt.date, actor: Actor) -> int:
-    """Records past their end date stop showing (``expire``); set-based and idempotent by state."""
+    """Records past their end date stop showing (``expire``) and the platform is told (one EXPIRE
+    document each); set-based and idempotent by state."""
     from models.publication import Fired, write_events
 
     table = PublishedBreach.__table__  # type: ignore[attr-defined]
     now = utcnow()
     fired = []
+    expired: list[RowMapping] = []
     # One statement per source state, so each audit event records the state the record really left.
     for source in _EXPIRABLE:
         BREACH.fire(source, "expire", actor.role)
@@ -484,9 +539,19 @@ def expire_records(*, session: Session, ids: Sequence[int], today: dt.date, acto
                 stage_deadline=None,
                 updated_at=now,
             )
-            .returning(table.c.id, table.c.number)
+            .returning(*table.c)
         ).all()
         fired += [Fired(r.id, r.number, str(source), BS.EXPIRED.value) for r in rows]
+        expired += [r._mapping for r in rows]
+    departments = department_names(session) if expired else {}
+    kind = PLATFORM_DOCUMENTS["expire"]
+    enqueue_documents(
+        session=session,
+        rows=[
+            platform_document(kind=kind, record=r, departments=departments, effective=today, now=now)
+            for r in expired
+        ],
+    )
     write_events(
         session=session,
         kind="breach",
