@@ -439,10 +439,18 @@ def publish_due(
         return 0
     info = _pledges(session, [f.id for f in fired])
     numbers = reserve_numbers(session=session, prefix=BREACH_PREFIX, year=today.year, count=len(fired))
-    end, earliest = publication_end(severity, today), repair_earliest(severity, today)
+    # The decision date (JDRQ) is the pledge's publication day, the day the rule fixes, also when a sweep
+    # catches up later (the service was down, the calendar year was missing): the publication period
+    # runs from it, so a late run never keeps a record public longer than the rule allows. The events
+    # still record when the publication actually happened.
+    periods: dict[dt.date, tuple[dt.date, dt.date]] = {}
     breach_rows = []
     for f, (_, number) in zip(fired, numbers, strict=True):
         p = info[f.id]
+        decided = p.publication_day
+        if decided not in periods:
+            periods[decided] = (publication_end(severity, decided), repair_earliest(severity, decided))
+        end, earliest = periods[decided]
         breach_rows.append({
             "number": number, "source_kind": "pledge", "pledge_id": f.id, "complaint_id": None,
             "subject_kind": str(p.pledgor_kind), "subject_name": p.pledgor_name,
@@ -450,7 +458,7 @@ def publish_due(
             "facts": f"未在承诺期限内履行承诺：承诺于 {p.deadline.isoformat()} 前提交“{p.obligation}”，"
                      f"逾期未履行（承诺编号 {f.number}）",
             "basis": p.legal_basis or "告知承诺书", "department_id": p.authority_id, "severity": severity,
-            "decision_date": today, "publication_end": end, "repair_earliest": earliest,
+            "decision_date": decided, "publication_end": end, "repair_earliest": earliest,
             "state": BreachState.PUBLISHED, "version": 1, "stage_seq": 0, "stage_deadline": None,
             "created_at": now, "updated_at": now,
         })  # fmt: skip
@@ -490,7 +498,8 @@ def publish_due(
             context={
                 "pledge_number": f.number, "pledgor_name": info[f.id].pledgor_name,
                 "matter": info[f.id].matter, "record_number": by_pledge[f.id]["number"],
-                "decision_date": today.isoformat(), "publication_end": end.isoformat(),
+                "decision_date": by_pledge[f.id]["decision_date"].isoformat(),
+                "publication_end": by_pledge[f.id]["publication_end"].isoformat(),
             },
         )
         for f in fired

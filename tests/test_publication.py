@@ -148,6 +148,14 @@ def test_catch_up_two_weeks_late(engine: Engine, session: Session, staff: Staff)
         )
         == 5
     )
+    # The decision date is the rule's day (2026-02-28, 7th working day after the Spring Festival), not the
+    # day the late sweep ran: the publication period runs from it, so lateness never lengthens it.
+    for record in session.exec(select(PublishedBreach)).all():
+        assert record.decision_date == dt.date(2026, 2, 28)
+        assert record.publication_end == dt.date(2027, 2, 28)
+    mail = session.exec(select(Notification).where(Notification.template == "pledge_published")).first()
+    assert mail is not None
+    assert mail.context["decision_date"] == "2026-02-28"
 
 
 def test_dry_run_writes_nothing(engine: Engine, session: Session, staff: Staff) -> None:
