@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
@@ -47,19 +44,11 @@ from models.org import Department
 from models.outbox import enqueue
 from models.ratelimit import check_tracking_allowed, record_tracking_failure
 from models.settings import get_settings
+from models.tracking_password import new_tracking_password, verify_tracking_password
 from models.uscc import validate_credit_code
 from models.workflow import Actor, apply_event, record_event, rule_days
 
-# No 0/O, 1/I/L: the password is read out over the 12345 hotline and typed back by the complainant.
-PASSWORD_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-PASSWORD_LENGTH = 8
 TRACKING_PATH = "/track"
-# OWASP's argon2id profile (19 MiB, t=2, p=1): ~23 ms per hash on 2 cores instead of the library default's
-# ~280 ms (64 MiB, p=4), which capped registrations at a few per second per core. Existing hashes carry
-# their own parameters and still verify.
-_hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
-# Verified against when the number is unknown, so a wrong number costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("not-a-tracking-password")
 
 _STAFF_SEE_ALL = frozenset({Role.INTAKE, Role.SUPERVISOR, Role.ADMIN, Role.SYSTEM})
 # Timeline entries that are not table events.
@@ -243,10 +232,6 @@ class ComplaintFilter(BaseModel):
     limit: int = 50
 
 
-def new_tracking_password() -> str:
-    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(PASSWORD_LENGTH))
-
-
 def register_complaint(
     *, session: Session, data: ComplaintCreate, actor: Actor, today: dt.date, calendar: WorkCalendar
 ) -> tuple[Complaint, str]:
@@ -257,10 +242,8 @@ def register_complaint(
         respondent = _department_for_body(
             session, data.respondent_department_code, "respondent_department_code"
         )
-    password = new_tracking_password()
-    # Hashed before the first write: on SQLite the number reservation takes the database's write lock,
-    # and holding it through ~20 ms of argon2 serialised every other request behind this one.
-    password_hash = _hasher.hash(password)
+    # A keyed fast hash of a system-generated secret (models/tracking_password.py), not argon2.
+    password, password_hash = new_tracking_password()
     [(seq, number)] = reserve_numbers(session=session, prefix=COMPLAINT_PREFIX, year=today.year)
     spec = COMPLAINT.state(COMPLAINT.initial)
     assert spec.deadline is not None
@@ -887,14 +870,10 @@ def track(
     now = clock.now()
     check_tracking_allowed(session=session, number=number, address=address, now=now)
     complaint = session.exec(select(Complaint).where(Complaint.number == number.strip().upper())).first()
-    stored = complaint.tracking_password_hash if complaint else _DUMMY_HASH
-    try:
-        _hasher.verify(stored, password.strip().upper())
-    except (VerificationError, InvalidHashError):
+    stored = complaint.tracking_password_hash if complaint else None
+    if complaint is None or not verify_tracking_password(password, stored):
         record_tracking_failure(session=session, number=number, address=address, now=now)
         session.commit()
-        raise NotFound(_NOT_FOUND) from None
-    if complaint is None:
         raise NotFound(_NOT_FOUND)
     events = session.exec(
         select(CaseEvent)
