@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from models.breach import PublishedBreach
 from models.calendar import WorkCalendar
 from models.clock import utcnow
-from models.errors import TransitionNotAllowed
+from models.errors import TransitionNotAllowed, ValidationFailed
 from models.lifecycle import BreachState, Role
 from models.platform import DocumentKind, DocumentStatus, PlatformDocument, push_due
 from models.register import PUBLIC_ACTOR, decide, expire_records, expiry_candidates
@@ -230,3 +230,17 @@ def test_a_correction_waits_for_its_publication_in_back_off(
     assert platform.received == [f"{record.number}:publish", f"{record.number}:correct:{record.version}"]
     assert {d.status for d in documents(session)} == {DocumentStatus.SENT}
     assert session.get(PublishedBreach, record.id).state == BreachState.PUBLISHED  # type: ignore[union-attr]
+
+
+def test_a_refused_correction_changes_nothing(
+    engine: Engine, session: Session, staff: Staff, calendar: WorkCalendar
+) -> None:
+    record = objected(engine, session, calendar)
+    with pytest.raises(ValidationFailed, match="严重程度"):
+        correct(session, record, calendar, facts="新事实", severity="catastrophic")
+    session.rollback()
+    session.expire_all()
+    stored = session.get(PublishedBreach, record.id)
+    assert stored is not None
+    assert (stored.state, stored.facts != "新事实") == (BreachState.UNDER_OBJECTION, True)
+    assert [d.kind for d in documents(session)] == [DocumentKind.PUBLISH]
