@@ -14,15 +14,13 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from models.accounts import active_supervisors
 from models.audit import CaseEvent
 from models.breach import PublishedBreach
 from models.calendar import WorkCalendar
-from models.deadlines import due_steps, step_event
-from models.errors import Conflict
+from models.deadlines import due_steps, step_event, supervise_each
 from models.lifecycle import BREACH
 from models.org import Department
 from models.outbox import enqueue
@@ -46,19 +44,15 @@ def supervise_breaches(
 ) -> int:
     """Apply every due step once; returns how many were applied. Each record commits on its own; one that
     another run or a decision changed meanwhile is left for the next run."""
-    if not calendar.is_workday(today):
-        return 0
-    applied = 0
-    for breach_id in ids:
-        record = session.get(PublishedBreach, breach_id)
-        if record is None or record.state not in _states():
-            continue
-        try:
-            applied += _supervise(session, record, actor, today, calendar)
-            session.commit()
-        except (Conflict, IntegrityError):
-            session.rollback()
-    return applied
+    return supervise_each(
+        session=session,
+        model=PublishedBreach,
+        ids=ids,
+        states=_states(),
+        today=today,
+        calendar=calendar,
+        supervise=lambda record: _supervise(session, record, actor, today, calendar),
+    )
 
 
 def _supervise(

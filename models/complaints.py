@@ -34,7 +34,7 @@ from models.complaint import (
     ComplaintAssignment,
     ComplaintCreate,
 )
-from models.deadlines import due_steps, step_event
+from models.deadlines import due_steps, step_event, supervise_each
 from models.errors import Conflict, DomainError, NotFound, NotPermitted, ValidationFailed
 from models.government_credit import record_breach
 from models.lifecycle import COMPLAINT, Role, Transition
@@ -1047,19 +1047,15 @@ def supervise_batch(
     On a non-working day nothing new is due (a Sunday run adds nothing a working day would not).
     Each case commits on its own; a case another run or person changed meanwhile is left for the next run.
     """
-    if not calendar.is_workday(today):
-        return 0
-    applied = 0
-    for complaint_id in ids:
-        case = session.get(Complaint, complaint_id)
-        if case is None or case.state not in COMPLAINT.transition("warn_yellow").sources:
-            continue
-        try:
-            applied += _supervise_case(session, case, actor, today, calendar)
-            session.commit()
-        except (Conflict, IntegrityError):
-            session.rollback()
-    return applied
+    return supervise_each(
+        session=session,
+        model=Complaint,
+        ids=ids,
+        states=COMPLAINT.transition("warn_yellow").sources,
+        today=today,
+        calendar=calendar,
+        supervise=lambda case: _supervise_case(session, case, actor, today, calendar),
+    )
 
 
 def _supervise_case(

@@ -3,14 +3,23 @@
 One rule for every supervised stage, whether a complaint's (models/complaints.py) or a register record's
 objection or repair decision (models/breach_supervision.py). RULEBOOK (complaints §6–7): a yellow warning
 one working day before a deadline, a red one on the first working day after it, then chasing (催办),
-formal supervision (督办) and escalation (提级办理). Pure: no session, no clock.
+formal supervision (督办) and escalation (提级办理). ``due_steps`` is pure (no session, no clock);
+``supervise_each`` is the batch loop both supervision services share.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Collection, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
 
 from models.calendar import WorkCalendar
+from models.errors import Conflict
+
+Case = TypeVar("Case")
 
 # The lifecycle event each step fires; the other steps (remind, supervise, escalate) are events by name.
 STEP_EVENTS = {"yellow": "warn_yellow", "red": "warn_red"}
@@ -48,3 +57,34 @@ def due_steps(
     if escalate_after is not None and overdue >= escalate_after:
         steps.append("escalate")
     return steps
+
+
+def supervise_each(
+    *,
+    session: Session,
+    model: type[Case],
+    ids: Sequence[int],
+    states: Collection[str],
+    today: dt.date,
+    calendar: WorkCalendar,
+    supervise: Callable[[Case], int],
+) -> int:
+    """Run ``supervise`` (which returns how many steps it applied) on each case still in one of ``states``.
+
+    On a non-working day nothing new is due (a Sunday run adds nothing a working day would not). Each
+    case commits on its own; one that another run or person changed meanwhile (a stale version, or a
+    step's idempotency key taken first) is rolled back and left for the next run.
+    """
+    if not calendar.is_workday(today):
+        return 0
+    applied = 0
+    for case_id in ids:
+        case: Any = session.get(model, case_id)
+        if case is None or case.state not in states:
+            continue
+        try:
+            applied += supervise(case)
+            session.commit()
+        except (Conflict, IntegrityError):
+            session.rollback()
+    return applied
