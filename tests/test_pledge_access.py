@@ -217,6 +217,15 @@ def test_staff_reissue_a_code_audited_and_mailed_and_the_old_one_stops_working(
     assert client.post(upload, data={"access_code": old}, files={"file": ("a.pdf", PDF)}).status_code == 403
     ok = client.post(upload, data={"access_code": new}, files={"file": ("a.pdf", PDF)})
     assert ok.status_code == 201, ok.text
+    # Offered among the pledge's actions, and accepted through the generic action route as well.
+    offered = client.get(f"{API}/pledges/{pid}/actions", headers=staff.auth("handler")).json()
+    assert "reissue_access_code" in [a["event"] for a in offered]
+    via_action = client.post(
+        f"{API}/pledges/{pid}/actions/reissue_access_code", json={}, headers=staff.auth("handler")
+    )
+    assert via_action.status_code == 200, via_action.text
+    stored = session.exec(select(Pledge.access_code_digest).where(Pledge.id == pid)).one()
+    assert verify(via_action.json()["access_code"], stored)
     # Not once the pledge is closed: the pledgor has nothing left to do with it.
     client.post(f"{API}/pledges/{pid}/actions/confirm", json={}, headers=staff.auth("handler"))
     assert client.post(url, json={}, headers=staff.auth("handler")).status_code == 409

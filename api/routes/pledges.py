@@ -14,7 +14,7 @@ from models.calendar import load_calendar
 from models.lifecycle import PLEDGE, BreachState, PledgeState, Role
 from models.org import Department
 from models.pledge import PledgeCreate
-from models.pledge_access import reissue_access_code
+from models.pledge_access import REISSUE_EVENT, reissue_access_code
 from models.pledges import (
     PledgeQuery,
     get_pledge,
@@ -178,7 +178,19 @@ def act(
     today: TodayDep,
     calendar: CalendarDep,
 ) -> dict[str, Any]:
-    """确认履约 confirm、退回材料 reject_evidence（需理由）、认定虚假承诺 confirm_false、撤销 cancel。"""
+    """确认履约 confirm、退回材料 reject_evidence（需理由）、认定虚假承诺 confirm_false、撤销 cancel；
+    重新发放办理码 reissue_access_code（同 POST /pledges/{id}/access-code，返回新的 access_code）。"""
+    if action == REISSUE_EVENT:  # listed by /actions like the others, so it is accepted here too
+        pledge, code = reissue_access_code(
+            session=session,
+            pledge_id=pledge_id,
+            actor=actor,
+            today=today,
+            calendar=calendar,
+            reason=body.reason,
+            expected_version=body.expected_version,
+        )
+        return {**_view(session, pledge), "access_code": code}
     pledge = pledge_action(
         session=session,
         pledge_id=pledge_id,
