@@ -99,7 +99,8 @@ def seed_demo(*, session: Session) -> list[tuple[str, str, str]]:
 
 
 def seed_demo_cases(*, session: Session, today: dt.date, calendar: WorkCalendar) -> list[str]:
-    """A few complaints and pledges in different states, once (skipped when any case exists).
+    """A few complaints and pledges in different states, once (skipped when any case exists); returns
+    their numbers, each pledge's with its access code.
 
     Dates are relative to ``today`` so the sweep and the supervision flow have something to do.
     """
