@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 # Mainland mobile numbers, 18-character resident ID numbers, e-mail addresses.
-PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
+PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")
 EMAIL = re.compile(r"([A-Za-z0-9])[A-Za-z0-9._%+-]*(@[A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 
@@ -77,7 +77,7 @@ def mask_id_number(value: str | None) -> str | None:
 def scrub(text: str) -> str:
     """Mask every phone number, ID number and e-mail address inside free text."""
     text = ID_NUMBER.sub(lambda m: f"{m[1]}********{m[2]}", text)
-    text = PHONE.sub(lambda m: f"{m[1]}****{m[2]}", text)
+    text = PHONE.sub(lambda m: mask_phone(m[0]) or "", text)
     return EMAIL.sub(lambda m: f"{m[1]}***{m[2]}", text)
 
 
