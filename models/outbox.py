@@ -64,6 +64,48 @@ class NotificationPublic(SQLModel):
     sent_at: dt.datetime | None
 
 
+def outbox_row(
+    *,
+    template: str,
+    recipient_kind: str,
+    recipient_name: str,
+    recipient_email: str | None,
+    key: str,
+    context: dict[str, Any],
+    now: dt.datetime,
+    case_kind: str | None = None,
+    case_id: int | None = None,
+    case_number: str | None = None,
+    flow_run_id: str | None = None,
+) -> dict[str, Any]:
+    """Every column of one outbox message: for ``enqueue`` and for the bulk inserts of the sweep and the
+    import, so a message is the same whichever path queued it.
+
+    ``key`` must be unique for the decision (e.g. the audit event's key plus template and recipient), so a
+    re-run of the same decision cannot queue the message twice. With no address the row is recorded as
+    undeliverable for supervisors to see, never dropped and never a crash.
+    """
+    email = recipient_email or None
+    return {
+        "template": template,
+        "recipient_kind": recipient_kind,
+        "recipient_name": recipient_name,
+        "recipient_email": email,
+        "case_kind": case_kind,
+        "case_id": case_id,
+        "case_number": case_number,
+        "context": context,
+        "status": NotificationStatus.PENDING if email else NotificationStatus.UNDELIVERABLE,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_error": None if email else "收件人没有电子邮箱地址 (no e-mail address for the recipient)",
+        "idempotency_key": key[:200],
+        "created_at": now,
+        "sent_at": None,
+        "flow_run_id": flow_run_id,
+    }
+
+
 def enqueue(
     *,
     session: Any,
@@ -78,27 +120,21 @@ def enqueue(
     case_number: str | None = None,
     flow_run_id: str | None = None,
 ) -> Notification:
-    """Add one message to the outbox in the caller's transaction.
-
-    ``key`` must be unique for the decision (e.g. the audit event's key plus template and recipient), so a
-    re-run of the same decision cannot queue the message twice. With no address the row is recorded as
-    undeliverable for supervisors to see, never dropped and never a crash.
-    """
+    """Add one message to the outbox in the caller's transaction (the rules are ``outbox_row``'s)."""
     row = Notification(
-        template=template,
-        recipient_kind=recipient_kind,
-        recipient_name=recipient_name,
-        recipient_email=recipient_email or None,
-        case_kind=case_kind,
-        case_id=case_id,
-        case_number=case_number,
-        context=context,
-        idempotency_key=key[:200],
-        flow_run_id=flow_run_id,
-        status=NotificationStatus.PENDING if recipient_email else NotificationStatus.UNDELIVERABLE,
-        last_error=None
-        if recipient_email
-        else "收件人没有电子邮箱地址 (no e-mail address for the recipient)",
+        **outbox_row(
+            template=template,
+            recipient_kind=recipient_kind,
+            recipient_name=recipient_name,
+            recipient_email=recipient_email,
+            key=key,
+            context=context,
+            now=utcnow(),
+            case_kind=case_kind,
+            case_id=case_id,
+            case_number=case_number,
+            flow_run_id=flow_run_id,
+        )
     )
     session.add(row)
     return row

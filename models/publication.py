@@ -30,7 +30,7 @@ from models.errors import OutOfCalendarCoverage
 from models.lifecycle import PLEDGE, BreachState, PledgeState
 from models.numbering import BREACH_PREFIX, reserve_numbers
 from models.outbox import Notification as _Notification
-from models.outbox import NotificationStatus
+from models.outbox import outbox_row
 from models.platform import DocumentKind, document_row, enqueue_documents
 from models.pledge import Pledge
 from models.register import department_names, public_fields, publication_end, repair_earliest
@@ -209,26 +209,20 @@ def existing_keys(*, session: Session, keys: Iterable[str]) -> set[str]:
 def notification_row(
     *, template: str, pledge: Any, key: str, context: dict[str, Any], actor: Actor, now: dt.datetime
 ) -> dict[str, Any]:
-    """A complete outbox row for a bulk insert, with the same rules as ``outbox.enqueue``."""
-    email = pledge.pledgor_email or None
-    return {
-        "template": template,
-        "recipient_kind": "pledgor",
-        "recipient_name": pledge.pledgor_name,
-        "recipient_email": email,
-        "case_kind": "pledge",
-        "case_id": pledge.id,
-        "case_number": pledge.number,
-        "context": context,
-        "status": NotificationStatus.PENDING if email else NotificationStatus.UNDELIVERABLE,
-        "attempts": 0,
-        "next_attempt_at": now,
-        "last_error": None if email else "收件人没有电子邮箱地址 (no e-mail address for the recipient)",
-        "idempotency_key": key[:200],
-        "created_at": now,
-        "sent_at": None,
-        "flow_run_id": actor.flow_run_id,
-    }
+    """The pledgor's message as a complete outbox row for a bulk insert."""
+    return outbox_row(
+        template=template,
+        recipient_kind="pledgor",
+        recipient_name=pledge.pledgor_name,
+        recipient_email=pledge.pledgor_email,
+        key=key,
+        context=context,
+        now=now,
+        case_kind="pledge",
+        case_id=pledge.id,
+        case_number=pledge.number,
+        flow_run_id=actor.flow_run_id,
+    )
 
 
 def _pledges(session: Session, ids: Sequence[int]) -> dict[int, Any]:
