@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import json
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -17,7 +18,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from models.accounts import department_by_code
-from models.audit import CaseEvent, canonical_json
+from models.audit import CaseEvent
 from models.breach import PublishedBreach
 from models.bulk import insert_rows
 from models.calendar import WorkCalendar
@@ -560,8 +561,11 @@ def _validate_row(
     v["pledgor_kind"], v["authority_id"] = kind, authorities[code]
     v["pledgor_email"] = v["pledgor_email"] or None
     del v["authority_code"]
-    # The deadline as text, as json's default=str wrote it: keys of earlier imports stay valid.
-    key = hashlib.sha256(canonical_json({**v, "deadline": v["deadline"].isoformat()})).hexdigest()
+    # Exactly the bytes earlier releases hashed (json's default separators, ", " and ": "): a file
+    # imported before an upgrade and imported again after it must still count as already imported.
+    # canonical_json (the audit chain's compact form) would change every key.
+    canonical = json.dumps(v, sort_keys=True, ensure_ascii=False, default=str)
+    key = hashlib.sha256(canonical.encode()).hexdigest()
     return _Row(number, v, key), []
 
 
