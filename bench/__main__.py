@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from bench.common import Result, machine
+from bench.common import PG_ENV, Result, machine
 from bench.report import write_report
 
 # Full and --quick sizes; docs/benchmarks.md states the sizes each run used.
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="CI-sized run (about a minute)")
     parser.add_argument("--only", type=int, action="append", choices=range(1, 6), help="run benchmark N only")
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite",
-                        help="postgres: also use $SHOUXIN_BENCH_PG_URL")  # fmt: skip
+                        help="postgres: $SHOUXIN_BENCH_PG_URL, else a throwaway durable server")  # fmt: skip
     parser.add_argument("--size", action="append", default=[], metavar="N:key=value",
                         help="override a size, e.g. 2:publications=300")  # fmt: skip
     parser.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md")
@@ -84,6 +84,29 @@ def main(argv: list[str] | None = None) -> int:
         number, _, pair = item.partition(":")
         key, _, value = pair.partition("=")
         sizes[int(number)][key] = type(sizes[int(number)].get(key, 0))(value)
+    with postgres_server(args.db):
+        return _run(args, sizes)
+
+
+@contextlib.contextmanager
+def postgres_server(db: str) -> Iterator[None]:
+    """For ``--db postgres`` without $SHOUXIN_BENCH_PG_URL: a throwaway PostgreSQL 15 server (the one of
+    `make test`, tests/pgserver.py) but with durable commits, so the figures are those of a real server."""
+    if db != "postgres" or os.environ.get(PG_ENV):
+        yield
+        return
+    from tests.pgserver import DURABLE_OPTIONS, running_server
+
+    with running_server(DURABLE_OPTIONS) as server:
+        server.create_database("bench")
+        os.environ[PG_ENV] = server.url("bench")
+        try:
+            yield
+        finally:
+            del os.environ[PG_ENV]
+
+
+def _run(args: argparse.Namespace, sizes: dict[int, dict[str, Any]]) -> int:
     info = machine()
     print(
         f"Shouxin benchmarks — {info['cpu']}, {info['cores']} cores, {info['ram']}, commit {info['commit']}"

@@ -48,7 +48,8 @@ def write_report(
     results: list[Result], info: dict[str, str], *, quick: bool, db: str, path: Path = DOC
 ) -> Path:
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    mode = "quick" if quick else "full"
+    # PostgreSQL runs keep their own blocks, so the SQLite figures stay next to them.
+    mode = ("quick" if quick else "full") + ("-postgres" if db == "postgres" else "")
     for result in results:
         start, end = (
             f"<!-- bench:{mode}:{result.number}:start -->",

@@ -72,6 +72,9 @@ class Settings(BaseSettings):
 
     # Flows.
     batch_size: int = Field(default=2000, ge=1, le=100_000)
+    # Batches of one sweep step run at once on PostgreSQL (row locks with SKIP LOCKED keep them apart; the
+    # Prefect flow submits them as concurrent tasks). SQLite has one writer, so it always runs one.
+    sweep_parallel_batches: int = Field(default=4, ge=1, le=64)
     secret_key: str = "dev-only-secret-key-change-me-in-production"
 
     @field_validator("credit_platform_secret")

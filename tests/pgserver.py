@@ -26,6 +26,8 @@ FAST_OPTIONS = (
     "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
     " -c shared_buffers=64MB"
 )
+# Benchmarks measure a server as it would run: durable commits (fsync on), a larger buffer cache.
+DURABLE_OPTIONS = "-c max_connections=200 -c shared_buffers=512MB -c max_wal_size=4GB"
 
 
 class PostgresUnavailable(RuntimeError):
@@ -64,6 +66,7 @@ class PgServer:
     port: int
     bin_dir: Path
     as_root: bool
+    options: str = FAST_OPTIONS
 
     @property
     def data(self) -> Path:
@@ -83,7 +86,7 @@ class PgServer:
             "--locale=C.UTF-8", "--no-sync",
         )  # fmt: skip
         _run(initdb, "initdb")
-        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} {FAST_OPTIONS}"
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} {self.options}"
         pg_ctl = self._cmd(
             str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-l", str(log), "-o", options, "-w",
             "-t", "60", "start",
@@ -122,7 +125,7 @@ def _run(cmd: list[str], what: str) -> None:
         raise PostgresUnavailable(f"{what} failed ({proc.returncode}): {proc.stderr.strip() or proc.stdout}")
 
 
-def start_server() -> PgServer:
+def start_server(options: str = FAST_OPTIONS) -> PgServer:
     """Start a server in a fresh temporary directory; the caller stops it."""
     bin_dir = find_bin_dir()
     as_root = os.geteuid() == 0
@@ -132,7 +135,7 @@ def start_server() -> PgServer:
         shutil.chown(root, user=RUN_AS, group=None)
         # The postgres user must be able to reach the directory through its parents.
         root.chmod(0o700)
-    server = PgServer(root=root, port=free_port(), bin_dir=bin_dir, as_root=as_root)
+    server = PgServer(root=root, port=free_port(), bin_dir=bin_dir, as_root=as_root, options=options)
     last: Exception | None = None
     for _ in range(3):  # another process may take the free port between the probe and the start
         try:
@@ -148,8 +151,8 @@ def start_server() -> PgServer:
 
 
 @contextlib.contextmanager
-def running_server() -> Iterator[PgServer]:
-    server = start_server()
+def running_server(options: str = FAST_OPTIONS) -> Iterator[PgServer]:
+    server = start_server(options)
     try:
         yield server
     finally:
