@@ -80,14 +80,27 @@ def reissue_code(
     calendar: CalendarDep,
 ) -> dict[str, Any]:
     """重新发放办理码：原办理码立即作废，新办理码仅在此返回一次并邮件告知承诺人；记入办理记录。"""
+    return _reissue(session, pledge_id, actor, today, calendar, body.reason, body.expected_version)
+
+
+def _reissue(
+    session: SessionDep,
+    pledge_id: int,
+    actor: ActorDep,
+    today: dt.date,
+    calendar: CalendarDep,
+    reason: str | None,
+    expected_version: int | None,
+) -> dict[str, Any]:
+    """The pledge with its new access code, for both routes that re-issue one."""
     pledge, code = reissue_access_code(
         session=session,
         pledge_id=pledge_id,
         actor=actor,
         today=today,
         calendar=calendar,
-        reason=body.reason,
-        expected_version=body.expected_version,
+        reason=reason,
+        expected_version=expected_version,
     )
     return {**_view(session, pledge), "access_code": code}
 
@@ -181,16 +194,7 @@ def act(
     """确认履约 confirm、退回材料 reject_evidence（需理由）、认定虚假承诺 confirm_false、撤销 cancel；
     重新发放办理码 reissue_access_code（同 POST /pledges/{id}/access-code，返回新的 access_code）。"""
     if action == REISSUE_EVENT:  # listed by /actions like the others, so it is accepted here too
-        pledge, code = reissue_access_code(
-            session=session,
-            pledge_id=pledge_id,
-            actor=actor,
-            today=today,
-            calendar=calendar,
-            reason=body.reason,
-            expected_version=body.expected_version,
-        )
-        return {**_view(session, pledge), "access_code": code}
+        return _reissue(session, pledge_id, actor, today, calendar, body.reason, body.expected_version)
     pledge = pledge_action(
         session=session,
         pledge_id=pledge_id,
