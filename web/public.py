@@ -3,8 +3,11 @@ evidence upload, case tracking. What the pledgor does needs its access code (mod
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import Request
 from fastapi.responses import Response
+from sqlmodel import Session
 
 from api.deps import CalendarDep, ClockDep, SessionDep, TodayDep, read_upload
 from api.errors import status_for
@@ -95,20 +98,15 @@ def objection_form(request: Request, number: str, session: SessionDep) -> Respon
 async def objection(
     request: Request, number: str, session: SessionDep, today: TodayDep, calendar: CalendarDep
 ) -> Response:
-    form = await form_data(request)
-    rec = get_public_record(session=session, number=number)
-    if not form.get("access_code") or len(form.get("reason", "")) < 2:
-        return render(
-            request,
-            "objection.html",
-            title="提出异议",
-            record=rec,
-            values=form,
-            status_code=422,
-            error=f"请填写办理码和异议理由（至少 2 个字）。{WHERE_TO_FIND}。",
-        )
-    try:
-        submit_objection(
+    return await _record_action(
+        request,
+        session,
+        number,
+        template="objection.html",
+        title="提出异议",
+        complete=lambda form: bool(form.get("access_code")) and len(form.get("reason", "")) >= 2,
+        missing="请填写办理码和异议理由（至少 2 个字）。",
+        submit=lambda form, address: submit_objection(
             session=session,
             number=number,
             access_code=form["access_code"],
@@ -116,25 +114,10 @@ async def objection(
             evidence=form.get("evidence") or None,
             today=today,
             calendar=calendar,
-            # The same per-pledge and per-address limit on wrong codes as the API.
-            address=request.client.host if request.client else None,
-        )
-    except DomainError as exc:
-        session.rollback()
-        return render(
-            request,
-            "objection.html",
-            title="提出异议",
-            record=rec,
-            values=form,
-            status_code=status_for(exc),
-            error=exc.message,
-        )
-    return redirect(f"/register/{number}?objected=1")
-
-
-def _client(request: Request) -> str | None:
-    return request.client.host if request.client else None
+            address=address,
+        ),
+        done="objected",
+    )
 
 
 @router.get("/register/{number}/repair")
@@ -147,39 +130,67 @@ def repair_form(request: Request, number: str, session: SessionDep) -> Response:
 async def repair(
     request: Request, number: str, session: SessionDep, today: TodayDep, calendar: CalendarDep
 ) -> Response:
+    return await _record_action(
+        request,
+        session,
+        number,
+        template="repair.html",
+        title="申请信用修复",
+        complete=lambda form: all(form.get(k) for k in ("access_code", "statement", "repair_pledge")),
+        missing="请填写办理码、纠正失信行为的说明和信用修复承诺。",
+        submit=lambda form, address: request_repair(
+            session=session,
+            number=number,
+            access_code=form["access_code"],
+            statement=form["statement"],
+            repair_pledge=form["repair_pledge"],
+            today=today,
+            calendar=calendar,
+            address=address,
+        ),
+        done="repair",
+    )
+
+
+async def _record_action(
+    request: Request,
+    session: Session,
+    number: str,
+    *,
+    template: str,
+    title: str,
+    complete: Callable[[dict[str, str]], bool],
+    missing: str,
+    submit: Callable[[dict[str, str], str | None], object],
+    done: str,
+) -> Response:
+    """The pledgor's objection or repair form on a record: back to the record when accepted, else the
+    form again with why and the service's status code."""
     form = await form_data(request)
     rec = get_public_record(session=session, number=number)
-    error, status = None, 422
-    if not form.get("access_code") or not form.get("statement") or not form.get("repair_pledge"):
-        error = f"请填写办理码、纠正失信行为的说明和信用修复承诺。{WHERE_TO_FIND}。"
+    if not complete(form):
+        error, status = f"{missing}{WHERE_TO_FIND}。", 422
     else:
         try:
-            request_repair(
-                session=session,
-                number=number,
-                access_code=form["access_code"],
-                statement=form["statement"],
-                repair_pledge=form["repair_pledge"],
-                today=today,
-                calendar=calendar,
-                address=_client(request),
-            )
+            submit(form, _client(request))
+            return redirect(f"/register/{number}?{done}=1")
         except DomainError as exc:
-            session.rollback()
-            error, status = exc.message, status_for(exc)
-    if error:
-        # The code is not put back into the form: a page is no place to keep a secret.
-        values = {k: v for k, v in form.items() if k != "access_code"}
-        return render(
-            request,
-            "repair.html",
-            title="申请信用修复",
-            record=rec,
-            values=values,
-            error=error,
-            status_code=status,
-        )
-    return redirect(f"/register/{number}?repair=1")
+            error, status = _refused(session, exc)
+    # The code is not put back into the form: a page is no place to keep a secret.
+    values = {k: v for k, v in form.items() if k != "access_code"}
+    return render(request, template, title=title, record=rec, values=values, error=error, status_code=status)
+
+
+def _refused(session: Session, exc: DomainError) -> tuple[str, int]:
+    """A refused pledgor action leaves nothing behind; the page says why, with the service's status code
+    (a wrong access code 403, too many wrong ones 429)."""
+    session.rollback()
+    return exc.message, status_for(exc)
+
+
+def _client(request: Request) -> str | None:
+    # The same per-pledge and per-address limit on wrong access codes as the API.
+    return request.client.host if request.client else None
 
 
 @router.get("/pledges/evidence")
@@ -212,8 +223,7 @@ async def evidence(request: Request, session: SessionDep, today: TodayDep, calen
                 address=_client(request),
             )
         except DomainError as exc:
-            session.rollback()
-            error, status = exc.message, status_for(exc)
+            error, status = _refused(session, exc)
     return render(
         request,
         "pledge_evidence.html",
