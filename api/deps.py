@@ -21,7 +21,9 @@ from models.settings import get_settings
 from models.workflow import Actor
 
 
-def get_engine_dep(request: Request) -> Engine:
+# Dependencies that neither block nor touch the database are ``async def``: FastAPI runs a plain ``def``
+# dependency in the thread pool, and each such hop cost more CPU than the work it did (docs/benchmarks.md).
+async def get_engine_dep(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
@@ -34,7 +36,7 @@ def get_session(engine: Annotated[Engine, Depends(get_engine_dep)]) -> Iterator[
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 
@@ -42,7 +44,7 @@ def get_clock(request: Request) -> Clock:
 ClockDep = Annotated[Clock, Depends(get_clock)]
 
 
-def get_today(clock: ClockDep) -> dt.date:
+async def get_today(clock: ClockDep) -> dt.date:
     return clock.today()
 
 
@@ -76,7 +78,7 @@ def actor_of(user: User) -> Actor:
     return Actor(name=user.name, role=user.role, id=user.id, department_id=user.department_id)
 
 
-def get_actor(user: UserDep) -> Actor:
+async def get_actor(user: UserDep) -> Actor:
     return actor_of(user)
 
 
@@ -86,7 +88,7 @@ ActorDep = Annotated[Actor, Depends(get_actor)]
 def require_roles(*roles: Role):  # type: ignore[no-untyped-def]
     """A dependency refusing any role not listed (403 with the roles that may)."""
 
-    def check(actor: ActorDep) -> Actor:
+    async def check(actor: ActorDep) -> Actor:
         if actor.role not in roles:
             raise NotPermitted(
                 f"当前账号角色无权访问此功能；允许的角色：{', '.join(roles)} "

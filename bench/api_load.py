@@ -1,9 +1,10 @@
 """Benchmark 3: the HTTP API under 50 concurrent clients, measured from a separate process.
 
-The server is the real deployment shape for one machine: ``uvicorn api.app:app`` in its own process on a
-free loopback port, over a fresh database migrated with ``shouxin db upgrade`` and filled by
-``shouxin demo``. The load generator (``python -m bench.load``) is another process with asyncio + httpx:
-each client loops over a mix of registrations (POST /complaints), queue reads (GET /tasks) and actions
+The server is the real deployment shape for one machine: ``shouxin serve --workers 2`` (one uvicorn worker
+process per core, docs/deploy.md) on a free loopback port, over a fresh database migrated with
+``shouxin db upgrade`` and filled by ``shouxin demo``; access logging is off, as behind a reverse proxy
+that keeps the access log. The load generator (``python -m bench.load``) is another process with asyncio +
+httpx: each client loops over a mix of registrations (POST /complaints), queue reads (GET /tasks) and actions
 (accept, then dispatch, of complaints that client registered).
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -40,17 +42,39 @@ def _shouxin(env: dict[str, str], *args: str) -> None:
     )
 
 
+def cpu_seconds(root: int) -> float:
+    """User + system CPU seconds of process ``root`` and its living descendants (Linux /proc)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields[1])
+        times[pid] = (int(fields[11]) + int(fields[12])) / tick
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
+        tree.update(children)
+        frontier += children
+    return sum(times.get(pid, 0.0) for pid in tree)
+
+
 @contextlib.contextmanager
-def api_server(database_url: str) -> Iterator[str]:
-    """A migrated database with demo data and uvicorn serving it; yields the base URL."""
+def api_server(database_url: str, workers: int = 2) -> Iterator[tuple[str, int]]:
+    """A migrated database with demo data and ``shouxin serve`` on it; yields the base URL and the pid."""
     env = {**os.environ, "SHOUXIN_DATABASE_URL": database_url, "SHOUXIN_TODAY": TODAY.isoformat()}
     _shouxin(env, "db", "upgrade")
     _shouxin(env, "demo")
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning", "--no-access-log"],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [sys.executable, "-m", "cli.main", "serve", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", str(workers), "--no-access-log"],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
@@ -65,22 +89,30 @@ def api_server(database_url: str) -> Iterator[str]:
                 err = server.stderr.read().decode() if server.stderr else ""
                 raise RuntimeError(f"uvicorn did not start: {err[-2000:]}")
             time.sleep(0.2)
-        yield base
+        # Every worker answers: a request per worker would not prove it, so give them a moment to boot.
+        time.sleep(1 if workers > 1 else 0)
+        yield base, server.pid
     finally:
         server.terminate()
         try:
-            server.wait(timeout=10)
+            server.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            server.kill()
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
 
 
-def run_load(base: str, clients: int, seconds: float) -> dict[str, float]:
-    """Run ``python -m bench.load`` as a separate process; returns its JSON summary."""
+def run_load(base: str, clients: int, seconds: float, server_pid: int | None = None) -> dict[str, float]:
+    """Run ``python -m bench.load`` as a separate process; returns its JSON summary, with the CPU seconds
+    the server's processes spent per request when ``server_pid`` is given."""
+    before = cpu_seconds(server_pid) if server_pid else 0.0
     out = subprocess.run(
         [sys.executable, "-m", "bench.load", base, str(clients), str(seconds)],
         cwd=ROOT, check=True, capture_output=True, text=True, timeout=seconds + 120,
     )  # fmt: skip
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+    summary = dict(json.loads(out.stdout.strip().splitlines()[-1]))
+    if server_pid and summary["requests"]:
+        summary["server_cpu_ms_per_request"] = (cpu_seconds(server_pid) - before) * 1000 / summary["requests"]
+    return summary
 
 
 def _figures(label: str, summary: dict[str, float], sqlite: bool) -> list[Figure]:
@@ -94,14 +126,21 @@ def _figures(label: str, summary: dict[str, float], sqlite: bool) -> list[Figure
 
 
 def bench_api(
-    *, clients: int = 50, seconds: float = 60, db: str = "sqlite", log: Callable[[str], None] = print
+    *,
+    clients: int = 50,
+    seconds: float = 60,
+    workers: int = 2,
+    db: str = "sqlite",
+    log: Callable[[str], None] = print,
 ) -> Result:
     result = Result(
-        3, "HTTP API under concurrent clients", f"{clients} clients × {seconds:g} s, 1 uvicorn process"
+        3,
+        "HTTP API under concurrent clients",
+        f"{clients} clients × {seconds:g} s, `shouxin serve --workers {workers}`",
     )
     with tempfile.TemporaryDirectory(prefix="shouxin-bench-api-") as tmp:
-        with api_server(f"sqlite:///{tmp}/api.db") as base:
-            summary = run_load(base, clients, seconds)
+        with api_server(f"sqlite:///{tmp}/api.db", workers) as (base, pid):
+            summary = run_load(base, clients, seconds, pid)
         log(f"  SQLite: {summary}")
         result.figures += _figures("SQLite", summary, sqlite=True)
         result.checks = {
@@ -115,8 +154,8 @@ def bench_api(
         with engine.begin() as conn:  # a fresh schema for `db upgrade`
             conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         engine.dispose()
-        with api_server(pg_url) as base:
-            summary = run_load(base, clients, seconds)
+        with api_server(pg_url, workers) as (base, pid):
+            summary = run_load(base, clients, seconds, pid)
         log(f"  PostgreSQL: {summary}")
         result.figures += _figures("PostgreSQL", summary, sqlite=False)
     return result

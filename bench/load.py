@@ -1,6 +1,12 @@
 """The load generator of benchmark 3, run as its own process: ``python -m bench.load URL CLIENTS SECONDS``.
 
-Prints one JSON line: requests, errors, requests/s, p50/p99 in ms, and how many registrations and actions.
+Prints one JSON line: requests, errors, requests/s, p50/p99 in ms, how many registrations and actions, and
+the generator's own CPU per request.
+
+Each client is one keep-alive HTTP/1.1 connection driven by a few lines of asyncio (on uvloop when it is
+installed) rather than httpx: on this 2-core machine the generator shares the cores with the server, and
+httpx spent ~5 ms of CPU per request, more than the API itself (docs/benchmarks.md). The requests on the
+wire are the same: JSON bodies, a bearer token, a new connection only after an error.
 """
 
 from __future__ import annotations
@@ -10,8 +16,8 @@ import json
 import random
 import sys
 import time
-
-import httpx
+from typing import Any
+from urllib.parse import urlsplit
 
 INTAKE = {"Authorization": "Bearer sx_demo_intake"}
 HANDLER = {"Authorization": "Bearer sx_demo_handler_zjj"}
@@ -37,7 +43,68 @@ class Stats:
         self.acted = 0
 
 
-async def client(http: httpx.AsyncClient, stats: Stats, until: float, seed: int) -> None:
+class HTTPError(Exception):
+    pass
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection: a request, then its whole response (Content-Length or chunked)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, body: Any, headers: dict[str, str]) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        payload = b"" if body is None else json.dumps(body).encode()
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        if body is not None:
+            lines += ["Content-Type: application/json", f"Content-Length: {len(payload)}"]
+        try:
+            self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + payload)
+            status, content, close = await self._response()
+        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError) as exc:
+            self.close()
+            raise HTTPError(type(exc).__name__) from exc
+        if close:
+            self.close()
+        return status, content
+
+    async def _response(self) -> tuple[int, bytes, bool]:
+        assert self.reader is not None
+        status_line = await self.reader.readline()
+        if not status_line:
+            raise ValueError("connection closed")
+        status = int(status_line.split()[1])
+        length, chunked, close = 0, False, False
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"transfer-encoding":
+                chunked = b"chunked" in value.lower()
+            elif name == b"connection":
+                close = b"close" in value.lower()
+        if not chunked:
+            return status, await self.reader.readexactly(length), close
+        parts = []
+        while size := int((await self.reader.readline()).split(b";")[0], 16):
+            parts.append(await self.reader.readexactly(size))
+            await self.reader.readline()
+        await self.reader.readline()
+        return status, b"".join(parts), close
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+async def client(http: Connection, stats: Stats, until: float, seed: int) -> None:
     rng = random.Random(seed)
     accepted: list[int] = []
     fresh: list[int] = []
@@ -67,22 +134,22 @@ async def client(http: httpx.AsyncClient, stats: Stats, until: float, seed: int)
             )
         start = time.perf_counter()
         try:
-            response = await http.request(method, url, json=body, headers=headers)
-        except httpx.HTTPError as exc:
+            status, content = await http.request(method, url, body, headers)
+        except HTTPError as exc:
             stats.errors += 1
-            key = f"{kind}:{type(exc).__name__}"
+            key = f"{kind}:{exc}"
             stats.statuses[key] = stats.statuses.get(key, 0) + 1
             continue
         stats.latencies.append((time.perf_counter() - start) * 1000)
         stats.by_kind.setdefault(kind, []).append(stats.latencies[-1])
-        if response.status_code >= 400:
+        if status >= 400:
             stats.errors += 1
-            key = f"{kind}:{response.status_code}"
+            key = f"{kind}:{status}"
             stats.statuses[key] = stats.statuses.get(key, 0) + 1
             continue
         if kind == "register":
             stats.registered += 1
-            fresh.append(int(response.json()["id"]))
+            fresh.append(int(json.loads(content)["id"]))
         elif kind in ("accept", "dispatch"):
             stats.acted += 1
             if kind == "accept":
@@ -91,13 +158,17 @@ async def client(http: httpx.AsyncClient, stats: Stats, until: float, seed: int)
 
 async def main(base: str, clients: int, seconds: float) -> dict[str, float]:
     stats = Stats()
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as http:
-        await http.get("/api/v1/health")
-        start = time.perf_counter()
-        until = start + seconds
-        await asyncio.gather(*(client(http, stats, until, seed) for seed in range(clients)))
-        elapsed = time.perf_counter() - start
+    url = urlsplit(base)
+    connections = [Connection(url.hostname or "127.0.0.1", url.port or 80) for _ in range(clients)]
+    for http in connections:  # connected before the clock starts, as a warm pool would be
+        status, _ = await http.request("GET", "/api/v1/health", None, {})
+        assert status == 200, status
+    start, cpu = time.perf_counter(), time.process_time()
+    until = start + seconds
+    await asyncio.gather(*(client(http, stats, until, seed) for seed, http in enumerate(connections)))
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    for http in connections:
+        http.close()
     lat = sorted(stats.latencies)
 
     def pct(q: float, values: list[float] = lat) -> float:
@@ -110,6 +181,7 @@ async def main(base: str, clients: int, seconds: float) -> dict[str, float]:
     return {
         "requests": len(lat), "errors": stats.errors, "rps": len(lat) / elapsed, "p50_ms": pct(50),
         "p99_ms": pct(99), "registered": stats.registered, "acted": stats.acted, "seconds": elapsed,
+        "client_cpu_ms_per_request": cpu * 1000 / max(1, len(lat)),
         **kinds,
         **{f"error_{key}": count for key, count in stats.statuses.items()},
     }  # fmt: skip
@@ -117,4 +189,10 @@ async def main(base: str, clients: int, seconds: float) -> dict[str, float]:
 
 if __name__ == "__main__":
     url, n, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-    print(json.dumps(asyncio.run(main(url, n, secs))))
+    try:
+        import uvloop
+
+        summary = uvloop.run(main(url, n, secs))
+    except ImportError:
+        summary = asyncio.run(main(url, n, secs))
+    print(json.dumps(summary))

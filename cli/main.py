@@ -213,6 +213,9 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="监听地址"),
     port: int = typer.Option(8000, help="端口"),
     workers: int = typer.Option(1, help="API 进程数"),
+    access_log: bool = typer.Option(
+        True, "--access-log/--no-access-log", help="逐条记录请求日志（反向代理已记录时可关闭以省 CPU）"
+    ),
     with_flows: bool = typer.Option(
         False, "--with-flows", help="同时启动本地 Prefect 服务器并按计划运行流程"
     ),
@@ -235,7 +238,9 @@ def serve(
 
         children = start_embedded_prefect(console)
     try:
-        uvicorn.run("api.app:app", host=host, port=port, workers=workers, log_level="info")
+        uvicorn.run(
+            "api.app:app", host=host, port=port, workers=workers, log_level="info", access_log=access_log
+        )
     finally:
         for child in children:
             child.terminate()

@@ -14,10 +14,11 @@ import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import func, or_
+from sqlalchemy import bindparam, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -348,11 +349,17 @@ def _visible_clause(actor: Actor) -> Any:
         return None
     if actor.role != Role.HANDLER or actor.department_id is None:
         return col(Complaint.id) == -1
+    return _department_visible(actor.department_id)
+
+
+def _department_visible(department_id: Any) -> Any:
+    """A handler's department sees the cases it is assigned to and those of the departments it oversees;
+    ``department_id`` is a value or a bound parameter."""
     assigned = select(ComplaintAssignment.complaint_id).where(
-        ComplaintAssignment.department_id == actor.department_id,
+        ComplaintAssignment.department_id == department_id,
         col(ComplaintAssignment.active).is_(True),
     )
-    supervised = select(Department.id).where(Department.competent_id == actor.department_id)
+    supervised = select(Department.id).where(Department.competent_id == department_id)
     return or_(col(Complaint.id).in_(assigned), col(Complaint.lead_department_id).in_(supervised))
 
 
@@ -814,53 +821,26 @@ def work_queue(
 ) -> list[TaskItem]:
     """Open cases waiting on the actor's role (and, for handlers, on their department), soonest first.
 
-    One statement: the rows come back as plain tuples with the handler's part in each case (lead,
+    One statement, built once per role and reused with bound parameters (building and keying it cost more
+    than running it): the rows come back as plain tuples with the handler's part in each case (lead,
     verifier, assisting) computed in SQL, and the available actions are worked out from the lifecycle
     table once per (state, part) rather than with further queries per case (the busiest read of the API).
     """
-    states = [s.name for s in COMPLAINT.states if actor.role in s.waiting_on and not s.terminal]
-    if not states:
+    handler = actor.role == Role.HANDLER
+    if actor.role not in _STAFF_SEE_ALL and not (handler and actor.department_id is not None):
+        return []  # nobody else sees complaints (``_visible_clause``)
+    stmt = _queue_statement(actor.role)
+    if stmt is None:
         return []
-    columns: list[Any] = [
-        col(Complaint.id),
-        col(Complaint.number),
-        col(Complaint.state),
-        col(Complaint.summary),
-        col(Complaint.stage_deadline),
-    ]
-    department_id = actor.department_id if actor.role == Role.HANDLER else None
-    lead_department = aliased(Department)
-    if department_id is not None:
-        lead = col(Complaint.lead_department_id)
-        assigned = (
-            select(ComplaintAssignment.id)
-            .where(
-                ComplaintAssignment.complaint_id == Complaint.id,
-                ComplaintAssignment.department_id == department_id,
-                col(ComplaintAssignment.active).is_(True),
-            )
-            .exists()
-        )
-        columns += [
-            lead == department_id,
-            lead.is_not(None) & (func.coalesce(lead_department.competent_id, lead) == department_id),
-            assigned,
-        ]
-    stmt = select(*columns).where(col(Complaint.state).in_(states))
-    if department_id is not None:
-        stmt = stmt.outerjoin(lead_department, lead_department.id == Complaint.lead_department_id)
-    visible = _visible_clause(actor)
-    if visible is not None:
-        stmt = stmt.where(visible)
-    stmt = stmt.order_by(
-        col(Complaint.stage_deadline).is_(None), col(Complaint.stage_deadline), col(Complaint.id)
-    ).limit(limit)
+    params: dict[str, Any] = {"limit": limit}
+    if handler:
+        params["department_id"] = actor.department_id
     actions_for: dict[tuple[str, frozenset[str]], list[str]] = {}
     days_left: dict[dt.date, int] = {}
     items: list[TaskItem] = []
-    for row in session.execute(stmt).all():
+    for row in session.connection().execute(stmt, params).all():
         case_id, number, state, summary, deadline = row[:5]
-        parties = _parties(*row[5:]) if department_id is not None else frozenset()
+        parties = _parties(*row[5:]) if handler else frozenset()
         key = (str(state), parties)
         if key not in actions_for:
             actions_for[key] = _queue_actions(key[0], actor.role, parties)
@@ -887,6 +867,48 @@ def work_queue(
             )
         )
     return items
+
+
+@cache
+def _queue_statement(role: Role) -> Any:
+    """The work-queue query of ``role`` with bound ``limit`` (and ``department_id`` for handlers); None
+    when no open state waits on the role."""
+    states = [s.name for s in COMPLAINT.states if role in s.waiting_on and not s.terminal]
+    if not states:
+        return None
+    columns: list[Any] = [
+        col(Complaint.id),
+        col(Complaint.number),
+        col(Complaint.state),
+        col(Complaint.summary),
+        col(Complaint.stage_deadline),
+    ]
+    stmt_where: list[Any] = [col(Complaint.state).in_(states)]
+    lead_department = aliased(Department)
+    if role == Role.HANDLER:
+        department_id: Any = bindparam("department_id")
+        lead = col(Complaint.lead_department_id)
+        assigned = (
+            select(ComplaintAssignment.id)
+            .where(
+                ComplaintAssignment.complaint_id == Complaint.id,
+                ComplaintAssignment.department_id == department_id,
+                col(ComplaintAssignment.active).is_(True),
+            )
+            .exists()
+        )
+        columns += [
+            lead == department_id,
+            lead.is_not(None) & (func.coalesce(lead_department.competent_id, lead) == department_id),
+            assigned,
+        ]
+        stmt_where.append(_department_visible(department_id))
+    stmt = select(*columns).where(*stmt_where)
+    if role == Role.HANDLER:
+        stmt = stmt.outerjoin(lead_department, lead_department.id == Complaint.lead_department_id)
+    return stmt.order_by(
+        col(Complaint.stage_deadline).is_(None), col(Complaint.stage_deadline), col(Complaint.id)
+    ).limit(bindparam("limit"))
 
 
 def _parties(is_lead: bool, is_verifier: bool, is_assigned: bool) -> frozenset[str]:
