@@ -83,8 +83,10 @@ def supervise_each(
         if case is None or case.state not in states:
             continue
         try:
-            applied += supervise(case)
+            steps = supervise(case)
             session.commit()
         except (Conflict, IntegrityError):
             session.rollback()
+            continue
+        applied += steps  # only once committed: a rolled-back case applied nothing
     return applied

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -41,3 +42,35 @@ def test_no_deadline_no_steps_and_the_events_fired(calendar: WorkCalendar) -> No
         "supervise",
         "escalate",
     ]
+
+
+def test_a_case_whose_commit_is_refused_counts_no_steps(
+    session: Any, staff: Any, calendar: WorkCalendar
+) -> None:
+    """A step whose commit loses to another run (its idempotency key taken first) is rolled back, so the
+    count the flow reports must not include it."""
+    from models.deadlines import supervise_each
+    from models.outbox import Notification, outbox_row
+    from models.pledge import Pledge
+    from tests.test_publication import new_pledge
+
+    def queue() -> None:
+        row = outbox_row(
+            template="t", recipient_kind="k", recipient_name="n", recipient_email=None, key="same",
+            context={}, now=dt.datetime(2026, 3, 10, tzinfo=dt.UTC),
+        )  # fmt: skip
+        session.add(Notification(**row))
+
+    pledge = new_pledge(session, dt.date(2026, 3, 20))
+    queue()
+    session.commit()
+
+    def supervise(_case: Any) -> int:
+        queue()  # the same key again: the commit fails with an IntegrityError
+        return 1
+
+    applied = supervise_each(
+        session=session, model=Pledge, ids=[pledge.id], states={"registered"},
+        today=dt.date(2026, 3, 10), calendar=calendar, supervise=supervise,
+    )  # fmt: skip
+    assert applied == 0
