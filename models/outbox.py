@@ -64,6 +64,18 @@ class NotificationPublic(SQLModel):
     sent_at: dt.datetime | None
 
 
+# Context keys that are secrets for the recipient alone (the pledge access code, models/pledge_access.py):
+# kept only while a mail still has to carry them, so the outbox is not a store of them in clear.
+SECRET_CONTEXT_KEYS = frozenset({"access_code"})
+
+
+def without_secrets(context: dict[str, Any]) -> dict[str, Any]:
+    """``context`` without ``SECRET_CONTEXT_KEYS`` (the same dict when it has none)."""
+    if SECRET_CONTEXT_KEYS.isdisjoint(context):
+        return context
+    return {k: v for k, v in context.items() if k not in SECRET_CONTEXT_KEYS}
+
+
 def outbox_row(
     *,
     template: str,
@@ -94,7 +106,8 @@ def outbox_row(
         "case_kind": case_kind,
         "case_id": case_id,
         "case_number": case_number,
-        "context": context,
+        # Never sent without an address: a secret in it would only be stored (staff hand it over instead).
+        "context": context if email else without_secrets(context),
         "status": NotificationStatus.PENDING if email else NotificationStatus.UNDELIVERABLE,
         "attempts": 0,
         "next_attempt_at": now,

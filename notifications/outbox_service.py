@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from models.clock import utcnow
 from models.errors import Conflict, NotFound
-from models.outbox import Notification, NotificationStatus
+from models.outbox import Notification, NotificationStatus, without_secrets
 from models.settings import get_settings
 
 MAX_ATTEMPTS = 12
@@ -84,6 +84,8 @@ def mark_sent(*, session: Session, notification_id: int, now: dt.datetime) -> No
     row.attempts += 1
     row.sent_at = now
     row.last_error = None
+    # Delivered: the recipient has its secret (an access code); the outbox keeps no copy of it.
+    row.context = without_secrets(row.context)
     session.add(row)
     return row
 
@@ -125,6 +127,7 @@ def mark_undeliverable(*, session: Session, notification_id: int) -> Notificatio
         return row
     row.status = NotificationStatus.UNDELIVERABLE
     row.last_error = "收件人没有电子邮箱地址 (no e-mail address for the recipient)"
+    row.context = without_secrets(row.context)  # never sent now, so a secret in it would only be stored
     session.add(row)
     return row
 
