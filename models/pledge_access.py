@@ -146,7 +146,7 @@ def check_pledgor(
     *, session: Session, number: str, code: str | None, address: str | None, now: dt.datetime
 ) -> Pledge:
     """The pledge with ``number`` when ``code`` is its access code (unknown numbers count as failures)."""
-    plain_number = number.strip().upper()
+    plain_number = _plain_number(number)
     pledge = session.exec(select(Pledge).where(Pledge.number == plain_number)).first()
     if pledge is None:
         check_tracking_allowed(
@@ -157,6 +157,29 @@ def check_pledgor(
         raise NotFound(f"承诺编号 {plain_number} 不存在；请核对告知书上的承诺编号 (no such pledge)")
     check_access_code(session=session, pledge=pledge, code=code, address=address, now=now)
     return pledge
+
+
+def _plain_number(number: str) -> str:
+    return number.strip().upper()
+
+
+def pledge_id_by_number(*, session: Session, number: str, actor: Actor) -> int:
+    """The id of the pledge numbered ``number`` as staff type it (any case, spaces around), for the
+    re-issue form, which names the pledge by the number on the pledgor's notice. Another department's
+    pledge is answered like a number that does not exist, as everywhere else (404, same words)."""
+    plain = _plain_number(number)
+    if not plain:
+        raise ValidationFailed("请填写承诺编号（CN-…，见告知书）(pledge number is required)")
+    found = session.exec(select(Pledge.id, Pledge.authority_id).where(Pledge.number == plain)).first()
+    if found is None or not _sees(actor, found[1]):
+        raise NotFound(f"承诺编号“{plain}”不存在；请核对告知书上的承诺编号后重试 (no such pledge)")
+    assert found[0] is not None
+    return found[0]
+
+
+def _sees(actor: Actor, authority_id: int) -> bool:
+    # A handler acts for its own department only; intake and supervisors for every authority.
+    return actor.role != Role.HANDLER or actor.department_id == authority_id
 
 
 # A new code can be issued while the pledgor may still need one: to upload evidence (open states) or
@@ -177,7 +200,7 @@ def reissue_access_code(
     """Issue a new access code (the old one stops working), audited as an event and mailed to the
     pledgor; returns the code once so staff can hand it over when there is no e-mail address."""
     pledge = session.get(Pledge, pledge_id)
-    if pledge is None or (actor.role == Role.HANDLER and actor.department_id != pledge.authority_id):
+    if pledge is None or not _sees(actor, pledge.authority_id):
         raise NotFound(f"承诺 #{pledge_id} 不存在；请核对编号 (no pledge {pledge_id})")
     if actor.role == Role.PUBLIC:
         raise NotPermitted("办理码只能由审批部门工作人员发放 (staff only)")

@@ -16,11 +16,11 @@ from api.errors import status_for
 from models import complaints as service
 from models.calendar import WorkCalendar
 from models.complaint import CATEGORY_LABELS, CHANNEL_LABELS, ComplaintCreate
-from models.errors import DomainError, NotFound, ValidationFailed
+from models.errors import DomainError
 from models.lifecycle import COMPLAINT, Role
 from models.org import Department
-from models.pledge import PLEDGOR_KIND_LABELS, Pledge, PledgeCreate
-from models.pledge_access import reissue_access_code
+from models.pledge import PLEDGOR_KIND_LABELS, PledgeCreate
+from models.pledge_access import pledge_id_by_number, reissue_access_code
 from models.pledges import register_pledge_with_code
 from models.settings import get_settings
 from models.workflow import Actor
@@ -223,16 +223,10 @@ async def reissue_code(
     """重新发放办理码 (the pledgor lost it, or the pledge predates codes): shown once and mailed."""
     _, actor = current_actor(request, session, *PLEDGE_STAFF)
     form = await form_data(request)
-    number = form.get("number", "").upper()
-    pledge_id = session.exec(select(Pledge.id).where(Pledge.number == number)).first() if number else None
     try:
-        if not number:
-            raise ValidationFailed("请填写承诺编号 (pledge number is required)")
-        if pledge_id is None:
-            raise NotFound(f"承诺编号“{number}”不存在；请核对后重试 (no such pledge)")
         pledge, code = reissue_access_code(
             session=session,
-            pledge_id=pledge_id,
+            pledge_id=pledge_id_by_number(session=session, number=form.get("number", ""), actor=actor),
             actor=actor,
             today=today,
             calendar=calendar,
