@@ -207,7 +207,7 @@ def reissue_access_code(
     code, stored = new_access_code()
     note = (reason or "").strip() or None
     if note is not None and len(note) > 500:
-        raise ValidationFailed("理由过长（不超过 500 字）(reason too long)")
+        raise ValidationFailed(f"理由过长（{len(note)} 字）；请精简至 500 字以内后重新提交 (reason too long)")
     event = apply_event(
         session=session,
         case=pledge,

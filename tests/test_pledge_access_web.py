@@ -70,3 +70,22 @@ def test_reissue_form_answers_another_departments_pledge_as_an_unknown_number(
     # The same answer as for a number that does not exist: neither the pledge's existence nor its id.
     assert f"承诺编号“{created['number']}”不存在" in hidden.text
     assert f"#{created['id']}" not in hidden.text
+
+
+def test_a_too_long_reissue_reason_says_how_long_it_may_be(client: TestClient, staff: Staff) -> None:
+    from tests.test_pledges import body
+    from tests.web_support import sign_in
+
+    created = client.post(
+        "/api/v1/pledges", json=body(deadline="2026-04-30"), headers=staff.auth("intake")
+    ).json()
+    sign_in(client, staff.handler)
+    r = post_form(
+        client,
+        "/staff/pledges/access-code",
+        {"number": created["number"], "reason": "遗" * 501},
+        page="/staff/pledges/new",
+    )
+    assert r.status_code == 422
+    assert "500 字以内" in r.text
+    assert "遗" * 501 in r.text  # what was typed is kept for shortening
