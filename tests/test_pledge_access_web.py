@@ -53,25 +53,6 @@ def test_wrong_codes_on_the_web_forms_lock_the_pledge_on_every_form(
     assert session.get(PublishedBreach, breach.id).state == BreachState.PUBLISHED  # type: ignore[union-attr]
 
 
-def test_reissue_form_answers_another_departments_pledge_as_an_unknown_number(
-    client: TestClient, staff: Staff
-) -> None:
-    from tests.test_pledges import body
-    from tests.web_support import sign_in
-
-    created = client.post(
-        "/api/v1/pledges", json=body(deadline="2026-04-30"), headers=staff.auth("intake")
-    ).json()
-    sign_in(client, staff.handler2)
-    page = "/staff/pledges/new"
-    hidden = post_form(client, "/staff/pledges/access-code", {"number": created["number"]}, page=page)
-    unknown = post_form(client, "/staff/pledges/access-code", {"number": "CN-2026-999999"}, page=page)
-    assert hidden.status_code == unknown.status_code == 404
-    # The same answer as for a number that does not exist: neither the pledge's existence nor its id.
-    assert f"承诺编号“{created['number']}”不存在" in hidden.text
-    assert f"#{created['id']}" not in hidden.text
-
-
 def test_a_too_long_reissue_reason_says_how_long_it_may_be(client: TestClient, staff: Staff) -> None:
     from tests.test_pledges import body
     from tests.web_support import sign_in

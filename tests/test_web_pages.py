@@ -423,6 +423,9 @@ def test_staff_reissue_an_access_code_on_the_pledge_page(
     page = "/staff/pledges/new"
     hidden = post_form(client, "/staff/pledges/access-code", {"number": created["number"]}, page=page)
     assert hidden.status_code == 404  # another department's pledge
+    # The same answer as for a number that does not exist: neither the pledge's existence nor its id.
+    assert f"承诺编号“{created['number']}”不存在" in hidden.text
+    assert f"#{created['id']}" not in hidden.text
     client.cookies.clear()
     sign_in(client, staff.handler)
     assert "重新发放办理码" in client.get(page).text
