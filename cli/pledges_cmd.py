@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,7 +92,10 @@ def _offline_codes(report: ImportReport, path: Path | None) -> None:
             table.add_row(*row)
         console.print(table)
         return
-    with path.open("w", encoding="utf-8-sig", newline="") as out:
+    # Secrets: readable by the owner only, whatever the umask or the mode of a file written over.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with open(fd, "w", encoding="utf-8-sig", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(header)
         writer.writerows(rows)
