@@ -70,3 +70,29 @@ def test_a_too_long_reissue_reason_says_how_long_it_may_be(client: TestClient, s
     assert r.status_code == 422
     assert "500 字以内" in r.text
     assert "遗" * 501 in r.text  # what was typed is kept for shortening
+
+
+def test_responses_carrying_an_access_code_are_not_stored_by_browsers_or_proxies(
+    client: TestClient, staff: Staff
+) -> None:
+    from tests.test_pledges import CSV, body
+    from tests.web_support import sign_in
+
+    created = client.post("/api/v1/pledges", json=body(deadline="2026-04-30"), headers=staff.auth("intake"))
+    assert created.headers["Cache-Control"] == "no-store"
+    reissued = client.post(
+        f"/api/v1/pledges/{created.json()['id']}/access-code", json={}, headers=staff.auth("intake")
+    )
+    assert reissued.status_code == 200
+    assert reissued.headers["Cache-Control"] == "no-store"
+    imported = client.post(
+        "/api/v1/pledges/import", files={"file": ("p.csv", CSV.encode())}, headers=staff.auth("supervisor")
+    )
+    assert imported.json()["offline_codes"]
+    assert imported.headers["Cache-Control"] == "no-store"
+    sign_in(client, staff.handler)
+    page = post_form(
+        client, "/staff/pledges/access-code", {"number": created.json()["number"]}, page="/staff/pledges/new"
+    )
+    assert page.status_code == 200
+    assert page.headers["Cache-Control"] == "no-store"

@@ -172,7 +172,7 @@ def _pledge_form(request: Request, session: Session, **context: Any) -> Response
     context.setdefault("reissued", None)
     context.setdefault("reissue_error", None)
     context.setdefault("reissue_values", {})
-    return render(
+    page = render(
         request,
         "pledge_new.html",
         title="登记告知承诺",
@@ -180,6 +180,9 @@ def _pledge_form(request: Request, session: Session, **context: Any) -> Response
         departments=departments(session),
         **context,
     )
+    # It shows a new access code once: no browser cache or history may keep a copy.
+    page.headers["Cache-Control"] = "no-store"
+    return page
 
 
 @router.get("/pledges/new")

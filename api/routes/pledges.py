@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from fastapi import APIRouter, File, Query, UploadFile
+from fastapi import APIRouter, File, Query, Response, UploadFile
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
@@ -50,7 +50,12 @@ def _view(session: SessionDep, pledge: Any) -> dict[str, Any]:
 
 @router.post("/pledges", status_code=201, dependencies=[STAFF])
 def create_pledge(
-    body: PledgeCreate, session: SessionDep, actor: ActorDep, today: TodayDep, calendar: CalendarDep
+    body: PledgeCreate,
+    response: Response,
+    session: SessionDep,
+    actor: ActorDep,
+    today: TodayDep,
+    calendar: CalendarDep,
 ) -> dict[str, Any]:
     """登记告知承诺（逢办必查：有失信记录或虚假承诺的主体不适用承诺制）。
 
@@ -59,7 +64,13 @@ def create_pledge(
     pledge, code = register_pledge_with_code(
         session=session, data=body, actor=actor, today=today, calendar=calendar
     )
+    _no_store(response)
     return {**_view(session, pledge), "access_code": code}
+
+
+def _no_store(response: Response) -> None:
+    # The body carries access codes: no browser cache, history or proxy may keep a copy.
+    response.headers["Cache-Control"] = "no-store"
 
 
 class ReissueBody(BaseModel):
@@ -74,17 +85,19 @@ class ReissueBody(BaseModel):
 def reissue_code(
     pledge_id: int,
     body: ReissueBody,
+    response: Response,
     session: SessionDep,
     actor: ActorDep,
     today: TodayDep,
     calendar: CalendarDep,
 ) -> dict[str, Any]:
     """重新发放办理码：原办理码立即作废，新办理码仅在此返回一次并邮件告知承诺人；记入办理记录。"""
-    return _reissue(session, pledge_id, actor, today, calendar, body.reason, body.expected_version)
+    return _reissue(session, response, pledge_id, actor, today, calendar, body.reason, body.expected_version)
 
 
 def _reissue(
     session: SessionDep,
+    response: Response,
     pledge_id: int,
     actor: ActorDep,
     today: dt.date,
@@ -102,11 +115,13 @@ def _reissue(
         reason=reason,
         expected_version=expected_version,
     )
+    _no_store(response)
     return {**_view(session, pledge), "access_code": code}
 
 
 @router.post("/pledges/import", dependencies=[STAFF])
 async def import_file(
+    response: Response,
     session: SessionDep,
     actor: ActorDep,
     today: TodayDep,
@@ -129,6 +144,7 @@ async def import_file(
         calendar=calendar,
         default_authority=default,
     )
+    _no_store(response)  # offline_codes
     return report.to_dict()
 
 
@@ -186,6 +202,7 @@ def act(
     pledge_id: int,
     action: str,
     body: ActionBody,
+    response: Response,
     session: SessionDep,
     actor: ActorDep,
     today: TodayDep,
@@ -194,7 +211,9 @@ def act(
     """确认履约 confirm、退回材料 reject_evidence（需理由）、认定虚假承诺 confirm_false、撤销 cancel；
     重新发放办理码 reissue_access_code（同 POST /pledges/{id}/access-code，返回新的 access_code）。"""
     if action == REISSUE_EVENT:  # listed by /actions like the others, so it is accepted here too
-        return _reissue(session, pledge_id, actor, today, calendar, body.reason, body.expected_version)
+        return _reissue(
+            session, response, pledge_id, actor, today, calendar, body.reason, body.expected_version
+        )
     pledge = pledge_action(
         session=session,
         pledge_id=pledge_id,
