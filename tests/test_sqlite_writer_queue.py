@@ -1,0 +1,85 @@
+"""SQLite files: writers from every process queue on an flock beside the database (models/db.py), so a
+waiting writer goes as soon as the holder commits instead of polling, and nothing deadlocks on itself."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from models.db import make_engine
+
+
+def _table(path: Path) -> str:
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, who TEXT)"))
+    engine.dispose()
+    return url
+
+
+def test_a_writer_of_another_engine_waits_its_turn_and_goes_at_the_commit(tmp_path: Path) -> None:
+    url = _table(tmp_path / "q.db")
+    first, second = make_engine(url), make_engine(url)  # as two API processes would
+    done: dict[str, float] = {}
+
+    def write_second() -> None:
+        with second.begin() as conn:
+            conn.execute(text("INSERT INTO t (who) VALUES ('second')"))
+        done["second"] = time.monotonic()
+
+    with first.connect() as conn:
+        conn.execute(text("INSERT INTO t (who) VALUES ('first')"))  # holds the turn and SQLite's lock
+        waiter = threading.Thread(target=write_second)
+        waiter.start()
+        time.sleep(0.4)
+        assert "second" not in done  # still waiting for its turn
+        conn.commit()
+        committed = time.monotonic()
+    waiter.join(timeout=10)
+    assert done["second"] - committed < 0.2  # no polling interval to sit out
+    assert (tmp_path / "q.db-writer").exists()
+    with first.connect() as conn:
+        assert conn.execute(text("SELECT who FROM t ORDER BY id")).scalars().all() == ["first", "second"]
+    first.dispose()
+    second.dispose()
+
+
+def test_a_rollback_or_a_returned_connection_gives_the_turn_back(tmp_path: Path) -> None:
+    url = _table(tmp_path / "r.db")
+    first, second = make_engine(url), make_engine(url)
+    with first.connect() as conn:
+        conn.execute(text("INSERT INTO t (who) VALUES ('undone')"))
+        conn.rollback()
+    with second.begin() as conn:
+        conn.execute(text("INSERT INTO t (who) VALUES ('after rollback')"))
+    conn2 = first.connect()
+    conn2.execute(text("INSERT INTO t (who) VALUES ('abandoned')"))
+    conn2.close()  # back to the pool without commit: the pool rolls back
+    with second.begin() as conn:
+        conn.execute(text("INSERT INTO t (who) VALUES ('after close')"))
+        rows = conn.execute(text("SELECT who FROM t ORDER BY id")).scalars().all()
+    assert rows == ["after rollback", "after close"]
+    first.dispose()
+    second.dispose()
+
+
+def test_a_thread_holding_a_turn_does_not_wait_for_itself(tmp_path: Path) -> None:
+    url = _table(tmp_path / "s.db")
+    engine = make_engine(url)
+    with engine.connect() as outer:
+        outer.execute(text("INSERT INTO t (who) VALUES ('outer')"))
+        started = time.monotonic()
+        # A second write transaction from the same thread: SQLite's busy timeout answers, as before.
+        with engine.connect() as inner:
+            inner.execute(text("PRAGMA busy_timeout=300"))  # the engine's 30 s would only slow the test
+            with pytest.raises(OperationalError, match="locked"):
+                inner.execute(text("INSERT INTO t (who) VALUES ('inner')"))
+        assert time.monotonic() - started < 5
+        outer.commit()
+    engine.dispose()
