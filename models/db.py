@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
 from models.settings import get_settings
@@ -43,8 +43,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.execute("PRAGMA wal_autocheckpoint=10000")
             cursor.close()
 
-        if path and path != ":memory:" and not path.startswith("file:"):
-            _writer_queue(engine, Path(path).with_name(Path(path).name + "-writer"))
+        database = make_url(url).database  # None or ":memory:" for an in-memory database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            _writer_queue(engine, Path(database).with_name(Path(database).name + "-writer"))
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)

@@ -83,3 +83,14 @@ def test_a_thread_holding_a_turn_does_not_wait_for_itself(tmp_path: Path) -> Non
         assert time.monotonic() - started < 5
         outer.commit()
     engine.dispose()
+
+
+def test_in_memory_databases_have_no_writer_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for url in ("sqlite://", "sqlite:///:memory:"):
+        engine = make_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+            conn.execute(text("INSERT INTO t DEFAULT VALUES"))
+        engine.dispose()
+    assert list(tmp_path.iterdir()) == []
