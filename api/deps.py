@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request, UploadFile
+from fastapi import Depends, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
@@ -113,3 +113,9 @@ async def read_upload(file: UploadFile) -> bytes:
     if len(content) > limit:
         raise ValidationFailed(f"文件过大：上限 {limit} 字节；请压缩或拆分后上传 (file too large)")
     return content
+
+
+def no_store(response: Response) -> None:
+    """For a response that carries a secret shown once (a tracking password, an access code): no browser
+    cache, history or proxy may keep a copy."""
+    response.headers["Cache-Control"] = "no-store"

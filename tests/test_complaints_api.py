@@ -43,6 +43,7 @@ BODY: dict[str, Any] = {
 def register(client: TestClient, staff: Staff, **overrides: Any) -> dict[str, Any]:
     response = client.post(f"{API}/complaints", json={**BODY, **overrides}, headers=staff.auth("intake"))
     assert response.status_code == 201, response.text
+    assert response.headers["cache-control"] == "no-store"  # it carries the tracking password
     data: dict[str, Any] = response.json()
     return data
 

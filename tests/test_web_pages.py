@@ -41,6 +41,7 @@ def _register_complaint(client: TestClient, **overrides: str) -> tuple[str, str,
     }
     response = post_form(client, "/staff/complaints/new", data)
     assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "no-store"  # it shows the tracking password
     number = re.search(r'id="number">([^<]+)<', response.text)
     password = re.search(r'id="password">([^<]+)<', response.text)
     case = re.search(r'href="/staff/complaints/(\d+)"', response.text)

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from api.deps import CalendarDep, SessionDep, TodayDep
+from api.deps import CalendarDep, SessionDep, TodayDep, no_store
 from api.errors import status_for
 from models import complaints as service
 from models.calendar import WorkCalendar
@@ -154,7 +154,7 @@ async def create_complaint(
             request, session, values=form, errors={field: exc.message}, status_code=status_for(exc)
         )
     session.commit()
-    return render(
+    page = render(
         request,
         "complaint_created.html",
         title="投诉已登记",
@@ -162,6 +162,8 @@ async def create_complaint(
         password=password,
         state_label=service.state_label,
     )
+    no_store(page)  # the tracking password, shown this once
+    return page
 
 
 def _pledge_form(request: Request, session: Session, **context: Any) -> Response:
@@ -181,7 +183,7 @@ def _pledge_form(request: Request, session: Session, **context: Any) -> Response
         **context,
     )
     # It shows a new access code once: no browser cache or history may keep a copy.
-    page.headers["Cache-Control"] = "no-store"
+    no_store(page)
     return page
 
 

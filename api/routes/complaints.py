@@ -12,10 +12,10 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from api.deps import ActorDep, CalendarDep, ClockDep, SessionDep, TodayDep, require_roles
+from api.deps import ActorDep, CalendarDep, ClockDep, SessionDep, TodayDep, no_store, require_roles
 from models import complaints as service
 from models.audit import CaseEventPublic
 from models.complaint import Channel, ComplaintCreate, ComplaintPublic
@@ -60,12 +60,18 @@ def _public(complaint: Any) -> ComplaintPublic:
     dependencies=[require_roles(Role.INTAKE, Role.SUPERVISOR)],
 )
 def create_complaint(
-    data: ComplaintCreate, session: SessionDep, actor: ActorDep, today: TodayDep, calendar: CalendarDep
+    data: ComplaintCreate,
+    session: SessionDep,
+    actor: ActorDep,
+    today: TodayDep,
+    calendar: CalendarDep,
+    response: Response,
 ) -> ComplaintCreated:
     complaint, password = service.register_complaint(
         session=session, data=data, actor=actor, today=today, calendar=calendar
     )
     session.commit()
+    no_store(response)  # the tracking password, shown this once
     return ComplaintCreated.model_validate({**_public(complaint).model_dump(), "tracking_password": password})
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Query, Response, UploadFile
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
-from api.deps import ActorDep, CalendarDep, SessionDep, TodayDep, read_upload, require_roles
+from api.deps import ActorDep, CalendarDep, SessionDep, TodayDep, no_store, read_upload, require_roles
 from models.calendar import load_calendar
 from models.lifecycle import PLEDGE, BreachState, PledgeState, Role
 from models.org import Department
@@ -64,13 +64,8 @@ def create_pledge(
     pledge, code = register_pledge_with_code(
         session=session, data=body, actor=actor, today=today, calendar=calendar
     )
-    _no_store(response)
+    no_store(response)
     return {**_view(session, pledge), "access_code": code}
-
-
-def _no_store(response: Response) -> None:
-    # The body carries access codes: no browser cache, history or proxy may keep a copy.
-    response.headers["Cache-Control"] = "no-store"
 
 
 class ReissueBody(BaseModel):
@@ -115,7 +110,7 @@ def _reissue(
         reason=reason,
         expected_version=expected_version,
     )
-    _no_store(response)
+    no_store(response)
     return {**_view(session, pledge), "access_code": code}
 
 
@@ -144,7 +139,7 @@ async def import_file(
         calendar=calendar,
         default_authority=default,
     )
-    _no_store(response)  # offline_codes
+    no_store(response)  # offline_codes
     return report.to_dict()
 
 
