@@ -159,18 +159,15 @@ def write_events(
         return {}
     last: dict[int, tuple[int, str]] = {}
     for part in chunks([f.id for f in fired]):
-        top = (
-            select(_E.c.case_id, func.max(_E.c.seq).label("seq"))
+        # Every event of these cases in (case, seq) order, the last one kept: a range scan of the unique
+        # (kind, case, seq) index on both databases. The GROUP BY max(seq) join it replaces made
+        # PostgreSQL hash-join all 2 million events (30 s a batch over a million pledges).
+        stmt = (
+            select(_E.c.case_id, _E.c.seq, _E.c.hash)
             .where(_E.c.case_kind == kind, _E.c.case_id.in_(part))
-            .group_by(_E.c.case_id)
-            .subquery()
+            .order_by(_E.c.case_id, _E.c.seq)
         )
-        rows = session.execute(
-            select(_E.c.case_id, _E.c.seq, _E.c.hash).join(
-                top, and_(_E.c.case_id == top.c.case_id, _E.c.seq == top.c.seq, _E.c.case_kind == kind)
-            )
-        )
-        last.update({r.case_id: (r.seq, r.hash) for r in rows})
+        last.update({case_id: (seq, digest) for case_id, seq, digest in session.execute(stmt)})
     out = []
     for f in fired:
         seq, prev = last.get(f.id, (0, ""))
