@@ -176,7 +176,7 @@ def test_objection_upheld_and_withdrawn(
     assert client.get("/api/v1/public/breaches").json()["items"] == []
     mail = session.exec(select(Notification).where(Notification.template == "objection_decision")).one()
     assert mail.context["outcome"] == "withdrawn"
-    kinds = [d.kind for d in session.exec(select(PlatformDocument)).all()]
+    kinds = [d.kind for d in session.exec(select(PlatformDocument).order_by(col(PlatformDocument.id))).all()]
     assert kinds == ["publish", "withdraw"]
 
 
@@ -244,7 +244,8 @@ def test_repair_only_after_minimum_period_then_approved(
         assert c.get("/api/v1/public/breaches").json()["items"] == []
     mail = session.exec(select(Notification).where(Notification.template == "repair_decision")).one()
     assert mail.context["approved"] is True
-    assert [d.kind for d in session.exec(select(PlatformDocument)).all()] == ["publish", "repair"]
+    kinds = [d.kind for d in session.exec(select(PlatformDocument).order_by(col(PlatformDocument.id))).all()]
+    assert kinds == ["publish", "repair"]
 
 
 def test_expiry_is_idempotent(engine: Engine, session: Session, staff: Staff) -> None:
