@@ -54,7 +54,7 @@ def _complaint_with_events(minimum: int) -> tuple[int, int]:
         row = conn.execute(
             text(
                 "SELECT case_id, count(*) AS n FROM case_event WHERE case_kind='complaint' "
-                "GROUP BY case_id HAVING count(*) >= :m ORDER BY n DESC LIMIT 1"
+                "GROUP BY case_id HAVING count(*) >= :m ORDER BY n DESC, case_id LIMIT 1"
             ),
             {"m": minimum},
         ).one()

@@ -130,7 +130,7 @@ def test_bulk_insert_skips_duplicates_when_asked_and_fails_otherwise(engine: Eng
             on_conflict_do_nothing=["idempotency_key"],
         )  # fmt: skip
         session.commit()
-        assert session.exec(select(table.c.idempotency_key)).all() == [("k",), ("k2",)]
+        assert session.exec(select(table.c.idempotency_key).order_by(table.c.id)).all() == [("k",), ("k2",)]
         with pytest.raises(Exception, match="(?i)unique|duplicate"):
             insert_rows(session, table, [_notification("k", None)])
         session.rollback()

@@ -192,7 +192,11 @@ def test_the_whole_walk(client: TestClient, staff: Staff, session: Session) -> N
     )
     c = act(client, staff, "supervisor", cid, "accept_rectification")
     assert c["state"] == "reply_pending"
-    reviews = session.exec(select(Notification).where(Notification.template == "rectification_review")).all()
+    reviews = session.exec(
+        select(Notification)
+        .where(Notification.template == "rectification_review")
+        .order_by(col(Notification.id))
+    ).all()
     assert [r.context["accepted"] for r in reviews] == [False, True]
     assert reviews[0].context["reason"] == "尚未全额支付"
     assert get(session, cid).attachments == ["contract.pdf", "pay1.pdf", "pay2.pdf"]
@@ -301,7 +305,9 @@ def test_one_extension_per_stage(client: TestClient, staff: Staff, session: Sess
     act(client, staff, "handler", other, "request_extension", days=3, reason="需多方核对账目")
     c = act(client, staff, "supervisor", other, "refuse_extension", reason="理由不充分")
     assert c["stage_deadline"] == "2026-03-23"
-    refused = session.exec(select(Notification).where(Notification.case_id == other)).all()
+    refused = session.exec(
+        select(Notification).where(Notification.case_id == other).order_by(col(Notification.id))
+    ).all()
     assert refused[-1].context["approved"] is False
 
 
@@ -556,7 +562,9 @@ def test_manual_remind_then_supervise(client: TestClient, staff: Staff, session:
     ]
     session.expire_all()
     steps = session.exec(
-        select(CaseEvent).where(CaseEvent.case_id == cid, col(CaseEvent.event).in_(["remind", "supervise"]))
+        select(CaseEvent)
+        .where(CaseEvent.case_id == cid, col(CaseEvent.event).in_(["remind", "supervise"]))
+        .order_by(col(CaseEvent.id))
     ).all()
     assert [(e.event, e.actor_role, e.data["manual"]) for e in steps] == [
         ("remind", "supervisor", True),

@@ -206,7 +206,11 @@ def test_objection_rejected_and_corrected(
     )
     outcomes = [
         n.context["outcome"]
-        for n in session.exec(select(Notification).where(Notification.template == "objection_decision")).all()
+        for n in session.exec(
+            select(Notification)
+            .where(Notification.template == "objection_decision")
+            .order_by(col(Notification.id))
+        ).all()
     ]
     assert outcomes == ["rejected", "corrected"]
 

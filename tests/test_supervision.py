@@ -224,7 +224,9 @@ def test_the_flow_stamps_its_run_id(prefect_harness: None, calendar: WorkCalenda
     assert supervise_deadlines(as_of=dt.date(2026, 5, 6)) == 0
     with Session(engine) as session:
         rows = session.exec(
-            select(CaseEvent).where(CaseEvent.case_id == cid, col(CaseEvent.actor_role) == "system")
+            select(CaseEvent)
+            .where(CaseEvent.case_id == cid, col(CaseEvent.actor_role) == "system")
+            .order_by(col(CaseEvent.seq))
         ).all()
         assert [e.event for e in rows] == ["warn_red", "remind"]
         run_ids = {e.flow_run_id for e in rows}
