@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
@@ -45,6 +46,13 @@ def test_sweep_killed_at_random_points_publishes_each_due_pledge_exactly_once(tm
     assert result.interrupted >= 10, result
 
 
+# The client's timeout in the push test, and the platform's slow reply well past it. The prompt replies (500s
+# and acknowledgements) must beat the timeout on CI's two shared, busy cores too: at 0.3 s a descheduled
+# server thread could turn a 500 into a timeout or make an acknowledgement fail, and the counts then differ.
+PUSH_TIMEOUT = 1.0
+SLOW_REPLY = PUSH_TIMEOUT + 0.5
+
+
 class _FlakyPlatform(http.server.BaseHTTPRequestHandler):
     """First attempt per document: 500 or a reply slower than the client's timeout; then 200.
 
@@ -70,7 +78,7 @@ class _FlakyPlatform(http.server.BaseHTTPRequestHandler):
         if attempt == 1:
             with self.lock:
                 self.stored.setdefault(key, body)
-            time.sleep(0.6)  # longer than the client's timeout: the reply is lost
+            time.sleep(SLOW_REPLY)  # the reply is lost
         with self.lock:
             self.stored.setdefault(key, body)
         self.send_response(200)
@@ -96,21 +104,21 @@ def test_platform_push_through_500s_and_timeouts_delivers_every_document_once(
         documents = {d.document_id for d in session.exec(select(PlatformDocument)).all()}
         assert len(documents) == 6
         now = utcnow()
-        first = push_due(engine=engine, now=now, timeout=0.3)
+        first = push_due(engine=engine, now=now, timeout=PUSH_TIMEOUT)
         assert first.sent == 0
         assert first.retried == 6
         errors = [d.last_error or "" for d in session.exec(select(PlatformDocument)).all()]
         assert sum("HTTP 500" in e for e in errors) == 3
         assert sum("Timeout" in e for e in errors) == 3
         for minutes in (10, 60, 240, 1440):  # later passes, past every back-off
-            push_due(engine=engine, now=now + dt.timedelta(minutes=minutes), timeout=0.3)
+            push_due(engine=engine, now=now + dt.timedelta(minutes=minutes), timeout=PUSH_TIMEOUT)
         session.expire_all()
         rows = session.exec(select(PlatformDocument)).all()
         assert {r.status for r in rows} == {DocumentStatus.SENT}
         assert set(_FlakyPlatform.stored) == documents
         # Once acknowledged, a document is never sent again: two attempts each (failure, then success).
         assert set(_FlakyPlatform.attempts.values()) == {2}
-        assert push_due(engine=engine, now=now + dt.timedelta(days=7), timeout=0.3).sent == 0
+        assert push_due(engine=engine, now=now + dt.timedelta(days=7), timeout=PUSH_TIMEOUT).sent == 0
         assert sum(_FlakyPlatform.attempts.values()) == 12
     finally:
         server.shutdown()
@@ -287,6 +295,13 @@ class _Plug:
         self.listener.close()
 
 
+def _wait_for(condition: Callable[[], bool], *, within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, "the condition did not come true in time"
+        time.sleep(0.02)
+
+
 @pytest.mark.postgres
 def test_postgresql_restart_under_load_gives_503_then_recovers(pg_url: str, clock: Clock) -> None:
     direct = make_engine(pg_url)
@@ -313,9 +328,11 @@ def test_postgresql_restart_under_load_gives_503_then_recovers(pg_url: str, cloc
     try:
         for w in workers:
             w.start()
-        time.sleep(0.3)
+        # Waited for by what the load saw, not by fixed sleeps: on CI's two busy cores 0.3 s could pass
+        # before the first request came back, or before any of the load met the pulled database.
+        _wait_for(lambda: 200 in statuses)
         plug.pull()
-        time.sleep(0.3)
+        _wait_for(lambda: 503 in statuses)
         down = client.post(f"{API}/complaints", json=BODY, headers=headers)
         assert down.status_code == 503, down.text
         assert "数据库暂时不可用" in down.json()["message"]
