@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import operator
+from itertools import chain
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -26,6 +27,8 @@ Convert = Callable[[Any], Any]
 
 # SQLAlchemy's SQLite DATETIME storage format (timestamps are stored in UTC without an offset).
 _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
+# Bound parameters per SQLite statement: SQLite's compile-time default limit (some builds allow more).
+_SQLITE_PARAMS = 32766
 
 
 def _json(value: Any) -> str | None:
@@ -116,9 +119,22 @@ def insert_rows(
     sql = (
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) VALUES ({', '.join(marks)})"
     )
+    conflict = ""
     if on_conflict_do_nothing:
-        sql += f" ON CONFLICT ({', '.join(quote(n) for n in on_conflict_do_nothing)}) DO NOTHING"
-    connection.exec_driver_sql(sql, list(map(_row_builder(names, converters), rows)))
+        conflict = f" ON CONFLICT ({', '.join(quote(n) for n in on_conflict_do_nothing)}) DO NOTHING"
+    built = list(map(_row_builder(names, converters), rows))
+    if not sqlite:
+        connection.exec_driver_sql(sql + conflict, built)
+        return
+    # SQLite: many rows per statement. executemany steps once per row and takes the GIL back after each
+    # step; one multi-row INSERT does all its B-tree work in a single step with the GIL released, so a
+    # thread preparing the next batch (publication._run_batches) runs alongside it.
+    per = max(1, _SQLITE_PARAMS // len(names))
+    values = f"({', '.join(marks)})"
+    for start in range(0, len(built), per):
+        part = built[start : start + per]
+        many = f"{sql}, {', '.join([values] * (len(part) - 1))}" if len(part) > 1 else sql
+        connection.exec_driver_sql(many + conflict, tuple(chain.from_iterable(part)))
 
 
 def _row_builder(

@@ -165,3 +165,24 @@ def test_bulk_insert_refuses_bad_rows_before_writing(engine: Engine) -> None:
             insert_rows(session, Notification.__table__, [bad_status])  # type: ignore[attr-defined]
         session.rollback()
         assert session.exec(select(Notification.__table__.c.id)).all() == []  # type: ignore[attr-defined]
+
+
+def test_bulk_insert_spanning_several_statements_keeps_order_and_skips_duplicates(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite packs many rows into one statement; a small parameter budget makes these 7 rows take
+    # three statements, with a duplicate inside one and across two of them.
+    monkeypatch.setattr("models.bulk._SQLITE_PARAMS", 3 * len(_notification("x", None)))
+    table = Notification.__table__  # type: ignore[attr-defined]
+    keys = ["a", "b", "a", "c", "d", "b", "e"]
+    with Session(engine) as session:
+        insert_rows(
+            session, table, [_notification(k, f"{i}@example.com") for i, k in enumerate(keys)],
+            on_conflict_do_nothing=["idempotency_key"],
+        )  # fmt: skip
+        session.commit()
+        rows = session.exec(select(table.c.idempotency_key, table.c.recipient_email).order_by(table.c.id))
+        assert rows.all() == [
+            ("a", "0@example.com"), ("b", "1@example.com"), ("c", "3@example.com"),
+            ("d", "4@example.com"), ("e", "6@example.com"),
+        ]  # fmt: skip
