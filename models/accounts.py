@@ -144,7 +144,10 @@ def set_password(*, session: Session, user: User, password: str) -> None:
 
 def authenticate_password(*, session: Session, name: str, password: str) -> User | None:
     """The active user with this name whose password matches; None otherwise (same cost either way)."""
-    candidates = session.exec(select(User).where(User.name == name.strip(), col(User.active))).all()
+    # In id order: if two active accounts share a name and password, the same (oldest) one signs in each time.
+    candidates = session.exec(
+        select(User).where(User.name == name.strip(), col(User.active)).order_by(col(User.id))
+    ).all()
     for user in candidates:
         if user.password_hash is None:
             continue

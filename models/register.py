@@ -228,7 +228,9 @@ def has_current_breach(*, session: Session, credit_code: str | None, name: str |
         )
     else:
         return None
-    return session.exec(stmt.limit(1)).first()
+    # Newest first: with several shown records the refusal names the latest one, the same on every run and
+    # backend (without an ORDER BY, PostgreSQL returns whichever row its heap or index scan meets first).
+    return session.exec(stmt.order_by(col(PublishedBreach.id).desc()).limit(1)).first()
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -565,15 +567,19 @@ def expire_records(*, session: Session, ids: Sequence[int], today: dt.date, acto
 
 
 def false_pledge_of(*, session: Session, credit_code: str | None, name: str | None) -> str | None:
-    """The number of a past false pledge of the subject, if any."""
-    stmt = select(Pledge.number).where(Pledge.state == PledgeState.FALSE_PLEDGE)
+    """The number of the subject's newest false pledge, if any."""
+    stmt = select(Pledge.id, Pledge.number).where(Pledge.state == PledgeState.FALSE_PLEDGE)
     if credit_code:
         stmt = stmt.where(Pledge.pledgor_credit_code == credit_code)
     elif name:
         stmt = stmt.where(Pledge.pledgor_name == name, col(Pledge.pledgor_credit_code).is_(None))
     else:
         return None
-    return session.exec(stmt.limit(1)).first()
+    # The newest, as has_current_breach, so the same pledge is named on every run and backend; picked here
+    # rather than by ORDER BY id LIMIT 1, with which SQLite walks every pledge without a credit code (the
+    # id-ordered credit-code index) instead of the few false pledges. A subject has only a handful of these.
+    found = session.exec(stmt).all()
+    return max(found)[1] if found else None
 
 
 def count_shown(*, session: Session) -> int:
