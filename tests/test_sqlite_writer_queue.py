@@ -32,7 +32,7 @@ def test_a_writer_of_another_engine_waits_its_turn_and_goes_at_the_commit(tmp_pa
 
     # Registered after the queue's own listener, so it runs only once the statement got its turn: whether
     # the waiter sits in the queue or in SQLite's polling busy handler is seen without timing anything (a
-    # bound on the delay after the commit flaked on CI's two busy cores, and SQLite's polling met it too).
+    # bound on the delay after the commit can fail on CI's two busy cores, and SQLite's polling met it too).
     @event.listens_for(second, "before_cursor_execute")
     def _let_through(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         reached_sqlite.append(statement)

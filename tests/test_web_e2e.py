@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -62,12 +61,6 @@ class Live:
     access_code: str  # of the pledge behind the published breach
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _seed(session: Session) -> dict[str, str]:
     import_departments(session=session, items=DEPARTMENTS)
     tokens = {}
@@ -106,14 +99,15 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     sweep(engine=engine, today=dt.date(2026, 2, 28), actor=Actor.system("e2e"))
     clock = Clock.from_settings().__class__(tz=Clock.from_settings().tz, pinned_today=TODAY)
     app = create_app(engine=engine, clock=clock, check_schema=False)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    # Port 0: the server binds a free port itself (a port probed first could be taken before it bound).
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
     yield Live(url=f"http://127.0.0.1:{port}", tokens=tokens, access_code=access_code)
     server.should_exit = True
     thread.join(timeout=10)
@@ -236,7 +230,9 @@ def test_complaint_from_window_to_close_and_the_public_pages(browser: Browser, l
     tiles = supervisor.locator("#state-counts").inner_text()
     assert re.search(r"1\s*整改已报告（待审核）", tiles), tiles
     assert "张小三" in supervisor.locator("#pledges-due").inner_text()  # publication within 10 working days
-    supervisor.wait_for_function("[...document.images].every(i => i.complete)")
+    # The load event waits for the page's images. wait_for_function with a string predicate failed now and
+    # then (on a busy machine) with an EvalError: the page's CSP (script-src 'self') refuses eval.
+    supervisor.wait_for_load_state("load")
     loaded = supervisor.evaluate("[...document.images].map(i => i.complete && i.naturalWidth > 0)")
     assert loaded == [True, True, True], supervisor.evaluate(
         "[...document.images].map(i => [i.src, i.complete, i.naturalWidth])"
