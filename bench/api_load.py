@@ -3,9 +3,22 @@
 The server is the real deployment shape for one machine: ``shouxin serve --workers 2`` (one uvicorn worker
 process per core, docs/deploy.md) on a free loopback port, over a fresh database migrated with
 ``shouxin db upgrade`` and filled by ``shouxin demo``; access logging is off, as behind a reverse proxy
-that keeps the access log. The load generator (``python -m bench.load``) is another process with asyncio +
-httpx: each client loops over a mix of registrations (POST /complaints), queue reads (GET /tasks) and actions
-(accept, then dispatch, of complaints that client registered).
+that keeps the access log. The load generator (``python -m bench.load``) is another process: each client
+is one keep-alive connection sending a mix of registrations (POST /complaints, 10 %), queue reads
+(GET /tasks, 65 %) and actions (accept, then dispatch, of complaints that client registered; 25 %).
+
+Why the headline run is paced. Issue 7 asks for >= 500 req/s with p99 < 50 ms from 50 clients. In a
+closed loop with no think time (every client sends again as soon as it has its answer) 50 requests are
+always in flight, and by Little's law (in flight = throughput x mean latency) the mean latency is
+50 / throughput: 100 ms at 500 req/s. A p99 under 50 ms would need a mean well under 50 ms, i.e. more
+than 1,000 req/s, twice the throughput target; the two targets cannot be met together by such clients
+on any server of that speed. The target describes staff who pause between requests, so the headline run
+is open-loop: 50 clients together *offer* ``rate`` requests per second (600 by default, 12/s each) on
+Poisson schedules, latency is measured from each request's scheduled send time (so a stall also counts
+against the requests queued behind it, as wrk2 does), and the figures are the achieved rate (>= 500) and
+the p99 (< 50 ms) at that offered load. The closed loop is still run after it, on the same server, for
+``saturation_seconds``: its throughput is the server's saturation figure (info only), its latency just
+50 / throughput.
 """
 
 from __future__ import annotations
@@ -101,12 +114,16 @@ def api_server(database_url: str, workers: int = 2) -> Iterator[tuple[str, int]]
             server.wait()
 
 
-def run_load(base: str, clients: int, seconds: float, server_pid: int | None = None) -> dict[str, float]:
-    """Run ``python -m bench.load`` as a separate process; returns its JSON summary, with the CPU seconds
-    the server's processes spent per request when ``server_pid`` is given."""
+def run_load(
+    base: str, clients: int, seconds: float, server_pid: int | None = None, rate: float | None = None
+) -> dict[str, float]:
+    """Run ``python -m bench.load`` as a separate process (paced at ``rate`` requests/s in all, else a
+    closed loop); returns its JSON summary, with the CPU milliseconds the server's processes spent per
+    request when ``server_pid`` is given."""
     before = cpu_seconds(server_pid) if server_pid else 0.0
+    pace = [str(rate)] if rate else []
     out = subprocess.run(
-        [sys.executable, "-m", "bench.load", base, str(clients), str(seconds)],
+        [sys.executable, "-m", "bench.load", base, str(clients), str(seconds), *pace],
         cwd=ROOT, check=True, capture_output=True, text=True, timeout=seconds + 120,
     )  # fmt: skip
     summary = dict(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -115,20 +132,43 @@ def run_load(base: str, clients: int, seconds: float, server_pid: int | None = N
     return summary
 
 
-def _figures(label: str, summary: dict[str, float], sqlite: bool) -> list[Figure]:
-    errors = int(summary["errors"])
-    note = f"{int(summary['requests']):,} requests, {errors} errors"
+def _figures(label: str, paced: dict[str, float], closed: dict[str, float], sqlite: bool) -> list[Figure]:
+    errors = int(paced["errors"])
+    note = f"{int(paced['requests']):,} requests at {paced['offered_rps']:g} req/s offered, {errors} errors"
+    kinds = ", ".join(
+        f"{kind} {paced[f'{kind}_p99_ms']:,.0f}"
+        for kind in ("read", "register", "accept", "dispatch")
+        if f"{kind}_p99_ms" in paced
+    )
+    cpu = paced.get("server_cpu_ms_per_request")
     return [
-        Figure(f"{label}: requests per second", summary["rps"], "req/s", 500 if sqlite else None, note=note),
-        Figure(f"{label}: p50 latency", summary["p50_ms"], "ms"),
-        Figure(f"{label}: p99 latency", summary["p99_ms"], "ms", 50 if sqlite else None, higher=False),
-    ]
+        Figure(f"{label}: requests per second (paced)", paced["rps"], "req/s", 500 if sqlite else None,
+               note=note),
+        Figure(f"{label}: p50 latency (paced)", paced["p50_ms"], "ms"),
+        Figure(f"{label}: p99 latency (paced)", paced["p99_ms"], "ms", 50 if sqlite else None, higher=False,
+               note=f"p99 by kind, ms: {kinds}"),
+        *([Figure(f"{label}: server CPU per request (paced)", cpu, "ms")] if cpu is not None else []),
+        Figure(f"{label}: saturation, closed loop (requests per second)", closed["rps"], "req/s",
+               note=f"{int(closed['requests']):,} requests, {int(closed['errors'])} errors, "
+               f"p99 {closed['p99_ms']:,.0f} ms = Little's law at {closed['rps']:,.0f} req/s"),
+    ]  # fmt: skip
+
+
+def _measure(
+    url: str, clients: int, seconds: float, rate: float, saturation_seconds: float, workers: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    with api_server(url, workers) as (base, pid):
+        paced = run_load(base, clients, seconds, pid, rate=rate)
+        closed = run_load(base, clients, saturation_seconds, pid)
+    return paced, closed
 
 
 def bench_api(
     *,
     clients: int = 50,
     seconds: float = 60,
+    rate: float = 600,
+    saturation_seconds: float = 20,
     workers: int = 2,
     db: str = "sqlite",
     log: Callable[[str], None] = print,
@@ -136,15 +176,17 @@ def bench_api(
     result = Result(
         3,
         "HTTP API under concurrent clients",
-        f"{clients} clients × {seconds:g} s, `shouxin serve --workers {workers}`",
+        f"{clients} clients × {seconds:g} s offering {rate:g} req/s (Poisson), then a closed loop × "
+        f"{saturation_seconds:g} s, `shouxin serve --workers {workers}`",
     )
     with tempfile.TemporaryDirectory(prefix="shouxin-bench-api-") as tmp:
-        with api_server(f"sqlite:///{tmp}/api.db", workers) as (base, pid):
-            summary = run_load(base, clients, seconds, pid)
-        log(f"  SQLite: {summary}")
-        result.figures += _figures("SQLite", summary, sqlite=True)
+        url = f"sqlite:///{tmp}/api.db"
+        paced, closed = _measure(url, clients, seconds, rate, saturation_seconds, workers)
+        log(f"  SQLite paced: {paced}")
+        log(f"  SQLite closed loop: {closed}")
+        result.figures += _figures("SQLite", paced, closed, sqlite=True)
         result.checks = {
-            k: int(v) for k, v in summary.items() if k in ("requests", "errors", "registered", "acted")
+            k: int(v) for k, v in paced.items() if k in ("requests", "errors", "registered", "acted")
         }
     pg_url = os.environ.get(PG_ENV)
     if db == "postgres" and pg_url:
@@ -154,8 +196,8 @@ def bench_api(
         with engine.begin() as conn:  # a fresh schema for `db upgrade`
             conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         engine.dispose()
-        with api_server(pg_url, workers) as (base, pid):
-            summary = run_load(base, clients, seconds, pid)
-        log(f"  PostgreSQL: {summary}")
-        result.figures += _figures("PostgreSQL", summary, sqlite=False)
+        paced, closed = _measure(pg_url, clients, seconds, rate, saturation_seconds, workers)
+        log(f"  PostgreSQL paced: {paced}")
+        log(f"  PostgreSQL closed loop: {closed}")
+        result.figures += _figures("PostgreSQL", paced, closed, sqlite=False)
     return result

@@ -1,7 +1,16 @@
-"""The load generator of benchmark 3, run as its own process: ``python -m bench.load URL CLIENTS SECONDS``.
+"""The load generator of benchmark 3, run as its own process:
+``python -m bench.load URL CLIENTS SECONDS [RATE]``.
 
-Prints one JSON line: requests, errors, requests/s, p50/p99 in ms, how many registrations and actions, and
-the generator's own CPU per request.
+Without RATE it is a closed loop: every client sends its next request as soon as the previous answer is
+in, so CLIENTS requests are always in flight and the figure is the server's saturation throughput. With
+RATE (requests per second over all clients) it is paced: each client sends on a Poisson schedule of
+RATE / CLIENTS per second, and a request's latency is counted from the moment it was *scheduled*, not from
+when it could be sent, so a server that stalls cannot hide the wait of the requests queued behind the
+stall (coordinated omission, the correction wrk2 makes). Requests scheduled before the end that are still
+unsent after a grace period count as errors (``error_unsent``).
+
+Prints one JSON line: requests, errors, requests/s, p50/p99 in ms (overall and per kind), how many
+registrations and actions, and the generator's own CPU per request.
 
 Each client is one keep-alive HTTP/1.1 connection driven by a few lines of asyncio (on uvloop when it is
 installed) rather than httpx: on this 2-core machine the generator shares the cores with the server, and
@@ -41,6 +50,10 @@ class Stats:
         self.statuses: dict[str, int] = {}
         self.registered = 0
         self.acted = 0
+
+    def error(self, key: str, count: int = 1) -> None:
+        self.errors += count
+        self.statuses[key] = self.statuses.get(key, 0) + count
 
 
 class HTTPError(Exception):
@@ -104,59 +117,91 @@ class Connection:
         self.reader = self.writer = None
 
 
-async def client(http: Connection, stats: Stats, until: float, seed: int) -> None:
-    rng = random.Random(seed)
-    accepted: list[int] = []
-    fresh: list[int] = []
-    while time.perf_counter() < until:
-        roll = rng.random()
-        if roll < REGISTER or not (fresh or accepted) and roll < 2 * REGISTER:
-            method, url, body, headers, kind = "POST", "/api/v1/complaints", COMPLAINT, INTAKE, "register"
-        elif roll < REGISTER + READ or not (fresh or accepted):
-            method, url, body, headers, kind = "GET", "/api/v1/tasks?limit=50", None, HANDLER, "read"
-        elif fresh:
-            cid = fresh.pop()
-            method, url, body, headers, kind = (
-                "POST",
-                f"/api/v1/complaints/{cid}/actions/accept",
-                {},
-                INTAKE,
-                "accept",
-            )
-        else:
-            cid = accepted.pop()
-            body = {"lead_department_code": "ZJJ"}
-            method, url, headers, kind = (
-                "POST",
-                f"/api/v1/complaints/{cid}/actions/dispatch",
-                INTAKE,
-                "dispatch",
-            )
-        start = time.perf_counter()
-        try:
-            status, content = await http.request(method, url, body, headers)
-        except HTTPError as exc:
-            stats.errors += 1
-            key = f"{kind}:{exc}"
-            stats.statuses[key] = stats.statuses.get(key, 0) + 1
-            continue
-        stats.latencies.append((time.perf_counter() - start) * 1000)
-        stats.by_kind.setdefault(kind, []).append(stats.latencies[-1])
-        if status >= 400:
-            stats.errors += 1
-            key = f"{kind}:{status}"
-            stats.statuses[key] = stats.statuses.get(key, 0) + 1
-            continue
+class Mix:
+    """One client's choice of the next request: its own registrations feed its accepts and dispatches."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.accepted: list[int] = []
+        self.fresh: list[int] = []
+
+    def next(self) -> tuple[str, str, Any, dict[str, str], str, int | None]:
+        roll = self.rng.random()
+        if roll < REGISTER or not (self.fresh or self.accepted) and roll < 2 * REGISTER:
+            return "POST", "/api/v1/complaints", COMPLAINT, INTAKE, "register", None
+        if roll < REGISTER + READ or not (self.fresh or self.accepted):
+            return "GET", "/api/v1/tasks?limit=50", None, HANDLER, "read", None
+        if self.fresh:
+            cid = self.fresh.pop()
+            return "POST", f"/api/v1/complaints/{cid}/actions/accept", {}, INTAKE, "accept", cid
+        cid = self.accepted.pop()
+        body = {"lead_department_code": "ZJJ"}
+        return "POST", f"/api/v1/complaints/{cid}/actions/dispatch", body, INTAKE, "dispatch", cid
+
+    def answered(self, kind: str, cid: int | None, content: bytes, stats: Stats) -> None:
         if kind == "register":
             stats.registered += 1
-            fresh.append(int(json.loads(content)["id"]))
+            self.fresh.append(int(json.loads(content)["id"]))
         elif kind in ("accept", "dispatch"):
             stats.acted += 1
-            if kind == "accept":
-                accepted.append(cid)
+            if kind == "accept" and cid is not None:
+                self.accepted.append(cid)
 
 
-async def main(base: str, clients: int, seconds: float) -> dict[str, float]:
+async def send(http: Connection, mix: Mix, stats: Stats, since: float) -> None:
+    """One request of the mix; its latency runs from ``since`` (the send, or the scheduled send)."""
+    method, url, body, headers, kind, cid = mix.next()
+    try:
+        status, content = await http.request(method, url, body, headers)
+    except HTTPError as exc:
+        stats.error(f"{kind}:{exc}")
+        return
+    latency = (time.perf_counter() - since) * 1000
+    stats.latencies.append(latency)
+    stats.by_kind.setdefault(kind, []).append(latency)
+    if status >= 400:
+        stats.error(f"{kind}:{status}")
+        return
+    mix.answered(kind, cid, content, stats)
+
+
+async def client(http: Connection, stats: Stats, until: float, seed: int) -> None:
+    """Closed loop: the next request as soon as the previous answer is in."""
+    mix = Mix(seed)
+    while time.perf_counter() < until:
+        await send(http, mix, stats, time.perf_counter())
+
+
+async def paced_client(
+    http: Connection, stats: Stats, start: float, until: float, rate: float, seed: int, grace: float
+) -> None:
+    """Open loop on one connection: sends at Poisson times of ``rate`` per second from ``start`` to
+    ``until``. A request whose time came while the previous one was still out goes as soon as that one is
+    answered, and its wait counts in its latency."""
+    mix = Mix(seed)
+    schedule = random.Random(seed + 1_000_003)
+    due = start + schedule.expovariate(rate)
+    while due < until:
+        now = time.perf_counter()
+        if now > until + grace:
+            # The server fell this far behind: what is left of the schedule was never sent.
+            stats.error("unsent", count=_scheduled_before(due, until, rate, schedule))
+            return
+        if due > now:
+            await asyncio.sleep(due - now)
+        await send(http, mix, stats, due)
+        due += schedule.expovariate(rate)
+
+
+def _scheduled_before(due: float, until: float, rate: float, schedule: random.Random) -> int:
+    count = 0
+    while due < until:
+        count += 1
+        due += schedule.expovariate(rate)
+    return count
+
+
+async def main(base: str, clients: int, seconds: float, rate: float | None = None) -> dict[str, float]:
     stats = Stats()
     url = urlsplit(base)
     connections = [Connection(url.hostname or "127.0.0.1", url.port or 80) for _ in range(clients)]
@@ -165,7 +210,16 @@ async def main(base: str, clients: int, seconds: float) -> dict[str, float]:
         assert status == 200, status
     start, cpu = time.perf_counter(), time.process_time()
     until = start + seconds
-    await asyncio.gather(*(client(http, stats, until, seed) for seed, http in enumerate(connections)))
+    if rate:
+        grace = max(5.0, seconds / 4)
+        await asyncio.gather(
+            *(
+                paced_client(http, stats, start, until, rate / clients, seed, grace)
+                for seed, http in enumerate(connections)
+            )
+        )
+    else:
+        await asyncio.gather(*(client(http, stats, until, seed) for seed, http in enumerate(connections)))
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     for http in connections:
         http.close()
@@ -181,7 +235,7 @@ async def main(base: str, clients: int, seconds: float) -> dict[str, float]:
     return {
         "requests": len(lat), "errors": stats.errors, "rps": len(lat) / elapsed, "p50_ms": pct(50),
         "p99_ms": pct(99), "registered": stats.registered, "acted": stats.acted, "seconds": elapsed,
-        "client_cpu_ms_per_request": cpu * 1000 / max(1, len(lat)),
+        "client_cpu_ms_per_request": cpu * 1000 / max(1, len(lat)), "offered_rps": rate or 0.0,
         **kinds,
         **{f"error_{key}": count for key, count in stats.statuses.items()},
     }  # fmt: skip
@@ -189,10 +243,11 @@ async def main(base: str, clients: int, seconds: float) -> dict[str, float]:
 
 if __name__ == "__main__":
     url, n, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    offered = float(sys.argv[4]) if len(sys.argv) > 4 else None
     try:
         import uvloop
 
-        summary = uvloop.run(main(url, n, secs))
+        summary = uvloop.run(main(url, n, secs, offered))
     except ImportError:
-        summary = asyncio.run(main(url, n, secs))
+        summary = asyncio.run(main(url, n, secs, offered))
     print(json.dumps(summary))

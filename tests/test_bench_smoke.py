@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -41,7 +42,7 @@ def test_naive_flow_per_pledge_and_batch_publish_the_same_number() -> None:
 
 
 def test_api_load_runs_against_a_real_uvicorn_process() -> None:
-    result = bench_api(clients=2, seconds=1.5, log=_quiet)
+    result = bench_api(clients=2, seconds=1.5, rate=20, saturation_seconds=1, log=_quiet)
     assert result.checks["requests"] > 0
     assert result.checks["errors"] == 0
     assert result.checks["registered"] > 0
@@ -69,3 +70,29 @@ def test_report_writes_a_results_block_and_keeps_the_rest(tmp_path: Path) -> Non
     assert "analysis by hand" in text
     assert text.count("<!-- bench:quick:4:start -->") == 1
     assert "Bulk import of pledges from CSV" in text
+
+
+def test_paced_latency_counts_from_the_scheduled_send_time() -> None:
+    """A server slower than the schedule: the requests queued behind a slow answer carry their wait."""
+    import asyncio
+
+    from bench import load
+
+    class SlowConnection:
+        async def request(self, *_: object) -> tuple[int, bytes]:
+            await asyncio.sleep(0.05)
+            return 200, b"[]"
+
+    stats = load.Stats()
+
+    async def run() -> None:
+        start = time.perf_counter()
+        # ~100 requests scheduled in 0.5 s against a 50 ms answer: at most ~10 are answered in time.
+        await load.paced_client(SlowConnection(), stats, start, start + 0.5, 200, 0, grace=0.2)  # type: ignore[arg-type]
+
+    asyncio.run(run())
+    assert stats.errors > 0  # the part of the schedule the server could not reach in the grace period
+    assert "unsent" in stats.statuses
+    assert len(stats.latencies) >= 5
+    # Each answer waited behind the previous ones: the latencies grow well past the 50 ms service time.
+    assert max(stats.latencies) > 5 * 50
