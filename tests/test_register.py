@@ -80,6 +80,15 @@ def test_register_filters_masking_and_keyset(
     assert one["state_label"] == "公示中"
 
 
+def test_staff_breach_list_is_newest_first(
+    client: TestClient, engine: Engine, session: Session, staff: Staff
+) -> None:
+    breaches = publish(engine, session, ("示范建设有限公司", CODE), ("张小三", None), ("李四", None))
+    r = client.get("/api/v1/breaches", headers=staff.auth("handler"))
+    assert r.status_code == 200, r.text
+    assert [b["id"] for b in r.json()] == sorted((b.id for b in breaches), reverse=True)
+
+
 def test_credit_profile_shows_only_public_outcomes(
     client: TestClient, engine: Engine, session: Session, staff: Staff
 ) -> None:

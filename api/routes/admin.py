@@ -59,7 +59,9 @@ def upsert_departments(session: SessionDep, items: list[DepartmentCreate]) -> An
     import_departments(session=session, items=items)
     session.commit()
     codes = [i.code for i in items]
-    return session.exec(select(Department).where(col(Department.code).in_(codes))).all()
+    return session.exec(
+        select(Department).where(col(Department.code).in_(codes)).order_by(col(Department.code))
+    ).all()
 
 
 @router.get("/users", summary="用户列表", response_model=list[UserPublic], dependencies=[ADMIN])
