@@ -3,23 +3,27 @@ queries, and bulk import from CSV / XLSX."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import hashlib
 import io
+import itertools
 import json
+import multiprocessing
+import operator
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlmodel import Session, col, select
 
 from models.accounts import department_by_code
 from models.audit import CaseEvent
-from models.breach import PublishedBreach
 from models.bulk import insert_rows
 from models.calendar import WorkCalendar
 from models.clock import utcnow
@@ -27,10 +31,10 @@ from models.errors import InvalidCreditCode, NotFound, NotPermitted, ValidationF
 from models.lifecycle import PLEDGE, PledgeState, Role
 from models.numbering import PLEDGE_PREFIX, reserve_numbers
 from models.org import Department
-from models.outbox import Notification, enqueue
+from models.outbox import Notification, enqueue, outbox_row
 from models.pledge import Pledge, PledgeCreate, PledgeEvidence, PledgorKind
 from models.pledge_access import new_access_code, new_access_codes
-from models.publication import Fired, chunks, compute_publication_day, notification_row, write_events
+from models.publication import Fired, compute_publication_day, write_events
 from models.register import SHOWN_STATES, false_pledge_of, has_current_breach
 from models.settings import get_settings
 from models.uscc import validate_credit_code
@@ -442,10 +446,38 @@ class ImportReport:
         }
 
 
+class ImportRows(Iterator[tuple[int, dict[str, Any]]]):
+    """What ``read_import_file`` returns: the rows, one at a time, of a file held in memory.
+
+    It is an ordinary iterator; ``import_pledges`` also asks it whether the file is a CSV large enough to
+    validate in a second process, which needs the rows not yet started (a forked child iterates its own
+    copy of them, and this process only the rest if the child stops early).
+    """
+
+    def __init__(self, content: bytes, filename: str) -> None:
+        self.size = len(content)
+        self.is_csv = not _is_xlsx(content, filename)
+        self.started = False
+        self._rows = _read_import_file(content, filename)
+
+    def __next__(self) -> tuple[int, dict[str, Any]]:
+        self.started = True
+        return next(self._rows)
+
+
 def read_import_file(content: bytes, filename: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(row number, {field: value}) from a CSV (UTF-8, BOM or not) or XLSX file; unknown columns ignored."""
+    """(row number, {field: value}) from a CSV (UTF-8, BOM or not) or XLSX file; unknown columns ignored.
+    A file that cannot be read raises ``ValidationFailed`` when the first row is asked for."""
+    return ImportRows(content, filename)
+
+
+def _is_xlsx(content: bytes, filename: str) -> bool:
+    return Path(filename).suffix.lower() == ".xlsx" or content.startswith(b"PK\x03\x04")
+
+
+def _read_import_file(content: bytes, filename: str) -> Iterator[tuple[int, dict[str, Any]]]:
     suffix = Path(filename).suffix.lower()
-    if suffix == ".xlsx" or content.startswith(b"PK\x03\x04"):
+    if _is_xlsx(content, filename):
         yield from _read_xlsx(content)
     elif suffix in (".csv", ".txt", ""):
         try:
@@ -487,16 +519,30 @@ def _rows(reader: Iterable[Sequence[Any]]) -> Iterator[tuple[int, dict[str, Any]
             "导入文件缺少表头：至少需要“承诺人名称/pledgor_name”和“承诺期限/deadline”列；请使用导入模板 "
             "(header row missing required columns)"
         )
+    kept = [(i, f) for i, f in enumerate(fields) if f]
+    names = [f for _, f in kept]
+    # itemgetter picks the mapped cells in C; a short row (fewer cells than the header) takes the zip.
+    pick = operator.itemgetter(*(i for i, _ in kept))
+    width = kept[-1][0] + 1
     for number, values in enumerate(iterator, start=2):
-        if not any(v not in (None, "") for v in values):
+        # any() is the cheap test for a row with text in it; a row of blanks, zeros or False goes
+        # through the exact test (a 0 from a spreadsheet cell counts as content).
+        if not any(values) and not any(v not in (None, "") for v in values):
             continue
-        yield number, {f: v for f, v in zip(fields, values, strict=False) if f}
+        if len(values) >= width:
+            yield number, dict(zip(names, pick(values), strict=True))
+        else:
+            yield number, {f: v for f, v in zip(fields, values, strict=False) if f}
 
 
 def _text(value: Any) -> str:
     if value is None:
         return ""
-    return unicodedata.normalize("NFKC", str(value)).strip()
+    text = value if type(value) is str else str(value)
+    # ASCII is already in NFKC: only text with other characters pays for the normalisation.
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    return text.strip()
 
 
 def _parse_date(value: Any) -> dt.date:
@@ -522,18 +568,23 @@ def _check_text(v: dict[str, Any], bad: Callable[[str, str], None]) -> None:
         bad("pledgor_email", f"“{v['pledgor_email']}”不是有效的电子邮箱地址")
 
 
-@dataclass
-class _Row:
+class _Row(NamedTuple):
+    # A tuple: cheap to build, and to send from the validating child (_validated_in_child).
     number: int
     values: dict[str, Any]
     key: str
+    code: tuple[str, str] | None = None  # the access code (shown, digest), once made
+
+
+_TEXT_COLUMNS = tuple(k for k in COLUMN_LABELS if k != "deadline")
 
 
 def _validate_row(
     number: int, raw: dict[str, Any], authorities: dict[str, int], default_authority: str | None
 ) -> tuple[_Row | None, list[RowError]]:
     errors: list[RowError] = []
-    v: dict[str, Any] = {k: _text(raw.get(k)) for k in COLUMN_LABELS if k != "deadline"}
+    get = raw.get
+    v: dict[str, Any] = {k: _text(get(k)) for k in _TEXT_COLUMNS}
 
     def bad(column: str, message: str) -> None:
         errors.append(RowError(number, COLUMN_LABELS[column], message))
@@ -547,9 +598,9 @@ def _validate_row(
     except InvalidCreditCode as exc:
         bad("pledgor_credit_code", exc.message)
     try:
-        v["deadline"] = _parse_date(raw.get("deadline"))
+        v["deadline"] = _parse_date(get("deadline"))
     except (ValueError, TypeError):
-        bad("deadline", f"“{_text(raw.get('deadline'))}”不是有效日期；请写成 YYYY-MM-DD，如 2026-04-30")
+        bad("deadline", f"“{_text(get('deadline'))}”不是有效日期；请写成 YYYY-MM-DD，如 2026-04-30")
     code = v["authority_code"] or default_authority or ""
     if code not in authorities:
         bad(
@@ -561,12 +612,70 @@ def _validate_row(
     v["pledgor_kind"], v["authority_id"] = kind, authorities[code]
     v["pledgor_email"] = v["pledgor_email"] or None
     del v["authority_code"]
-    # Exactly the bytes earlier releases hashed (json's default separators, ", " and ": "): a file
-    # imported before an upgrade and imported again after it must still count as already imported.
-    # canonical_json (the audit chain's compact form) would change every key.
-    canonical = json.dumps(v, sort_keys=True, ensure_ascii=False, default=str)
-    key = hashlib.sha256(canonical.encode()).hexdigest()
-    return _Row(number, v, key), []
+    return _Row(number, v, _import_key(v)), []
+
+
+# What json.dumps(ensure_ascii=False) writes for one string (the C encoder, where the build has it).
+_json_string = json.encoder.encode_basestring
+_KEY_TEXT = ("legal_basis", "matter", "obligation")
+_KEY_OPTIONAL = ("pledgor_credit_code", "pledgor_email")
+
+
+def _import_key(v: dict[str, Any]) -> str:
+    """SHA-256 over exactly the bytes earlier releases hashed: ``json.dumps(v, sort_keys=True,
+    ensure_ascii=False, default=str)`` with json's default separators (", " and ": "). A file imported
+    before an upgrade and imported again after it must still count as already imported; canonical_json
+    (the audit chain's compact form) would change every key.
+
+    The row's nine fields are written in their sorted order by hand, a third of the cost of json.dumps
+    (tests compare the two); a value of any other type than the validated row has takes json.dumps.
+    """
+    authority, deadline, kind = v["authority_id"], v["deadline"], v["pledgor_kind"]
+    if (
+        len(v) != 9
+        or type(authority) is not int
+        or type(deadline) is not dt.date
+        or not isinstance(kind, str)
+        or any(type(v[k]) is not str for k in (*_KEY_TEXT, "pledgor_name"))
+        or any(v[k] is not None and type(v[k]) is not str for k in _KEY_OPTIONAL)
+    ):
+        canonical = json.dumps(v, sort_keys=True, ensure_ascii=False, default=str)
+    else:
+        code, email = v["pledgor_credit_code"], v["pledgor_email"]
+        canonical = (
+            f'{{"authority_id": {authority}, "deadline": "{deadline}", '
+            f'"legal_basis": {_json_string(v["legal_basis"])}, "matter": {_json_string(v["matter"])}, '
+            f'"obligation": {_json_string(v["obligation"])}, '
+            f'"pledgor_credit_code": {"null" if code is None else _json_string(code)}, '
+            f'"pledgor_email": {"null" if email is None else _json_string(email)}, '
+            f'"pledgor_kind": {_json_string(kind)}, "pledgor_name": {_json_string(v["pledgor_name"])}}}'
+        )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _fetch_in(
+    session: Session, sql: str, values: Sequence[Any], *, size: int = 5000
+) -> list[tuple[Any, ...]]:
+    """The rows of ``sql`` whose ``{values}`` is a membership test of a column in ``values``, run through
+    the driver a chunk at a time: SQLAlchemy's expanding IN rendered 5,000 bound parameters per query in
+    Python, as much as the validation of the rows they were for."""
+    connection = session.connection()
+    dialect = connection.dialect
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    out: list[tuple[Any, ...]] = []
+    for start in range(0, len(values), size):
+        part = list(values[start : start + size])
+        if dialect.name == "postgresql":
+            statement, params = sql.format(values=f"= ANY({mark})"), (part,)
+        else:
+            statement, params = sql.format(values=f"IN ({', '.join([mark] * len(part))})"), tuple(part)
+        out.extend(tuple(r) for r in connection.exec_driver_sql(statement, params))
+    return out
+
+
+def _names(states: Iterable[Any]) -> str:
+    # Enum columns store the member's name; these are our own enum names, safe to write as literals.
+    return ", ".join(f"'{s.name}'" for s in states)
 
 
 def _refused_by_credit_check(session: Session, rows: list[_Row]) -> dict[str, str]:
@@ -575,44 +684,46 @@ def _refused_by_credit_check(session: Session, rows: list[_Row]) -> dict[str, st
         return {}
     codes = list({r.values["pledgor_credit_code"] for r in rows if r.values["pledgor_credit_code"]})
     names = list({r.values["pledgor_name"] for r in rows if not r.values["pledgor_credit_code"]})
+    shown, false = _names(SHOWN_STATES), _names([PledgeState.FALSE_PLEDGE])
     refused: dict[str, str] = {}
-    for start in range(0, max(len(codes), len(names)), 5000):
-        part_codes, part_names = codes[start : start + 5000], names[start : start + 5000]
-        for code, number in session.exec(
-            select(PublishedBreach.subject_credit_code, PublishedBreach.number).where(
-                col(PublishedBreach.subject_credit_code).in_(part_codes),
-                col(PublishedBreach.state).in_(SHOWN_STATES),
-            )
-        ).all():
-            refused[str(code)] = f"信用核查未通过：有正在公示的失信记录 {number}，不适用告知承诺方式"
-        for code, number in session.exec(
-            select(Pledge.pledgor_credit_code, Pledge.number).where(
-                col(Pledge.pledgor_credit_code).in_(part_codes), Pledge.state == PledgeState.FALSE_PLEDGE
-            )
-        ).all():
-            refused.setdefault(str(code), f"信用核查未通过：曾有虚假承诺（{number}），不适用告知承诺方式")
-        # Subjects without a code, by exact name, as has_current_breach / false_pledge_of match them:
-        # two IN queries per chunk instead of two queries per name. A shown record outranks a false pledge.
-        by_name: dict[str, str] = {}
-        for name, number in session.exec(
-            select(PublishedBreach.subject_name, PublishedBreach.number).where(
-                col(PublishedBreach.subject_name).in_(part_names),
-                col(PublishedBreach.subject_credit_code).is_(None),
-                col(PublishedBreach.state).in_(SHOWN_STATES),
-            )
-        ).all():
-            by_name.setdefault(name, number)
-        for name, number in session.exec(
-            select(Pledge.pledgor_name, Pledge.number).where(
-                col(Pledge.pledgor_name).in_(part_names),
-                col(Pledge.pledgor_credit_code).is_(None),
-                Pledge.state == PledgeState.FALSE_PLEDGE,
-            )
-        ).all():
-            by_name.setdefault(name, number)
-        for name, reason in by_name.items():
-            refused[name] = f"信用核查未通过：有失信记录或虚假承诺（{reason}），不适用告知承诺方式"
+    for code, number in _fetch_in(
+        session,
+        f"SELECT subject_credit_code, number FROM published_breach WHERE state IN ({shown}) "
+        "AND subject_credit_code {values}",
+        codes,
+    ):
+        refused[str(code)] = f"信用核查未通过：有正在公示的失信记录 {number}，不适用告知承诺方式"
+    for code, number in _fetch_in(
+        session,
+        f"SELECT pledgor_credit_code, number FROM pledge WHERE state IN ({false}) "
+        "AND pledgor_credit_code {values}",
+        codes,
+    ):
+        refused.setdefault(str(code), f"信用核查未通过：曾有虚假承诺（{number}），不适用告知承诺方式")
+    # Subjects without a code, by exact name, as has_current_breach / false_pledge_of match them: two IN
+    # queries per chunk instead of two queries per name. A shown record outranks a false pledge.
+    by_name: dict[str, str] = {}
+    for name, number in _fetch_in(
+        session,
+        f"SELECT subject_name, number FROM published_breach WHERE subject_credit_code IS NULL "
+        f"AND state IN ({shown}) AND subject_name {{values}}",
+        names,
+    ):
+        by_name.setdefault(name, number)
+    for name, number in _fetch_in(
+        session,
+        f"SELECT pledgor_name, number FROM pledge WHERE pledgor_credit_code IS NULL "
+        f"AND state IN ({false}) AND pledgor_name {{values}}",
+        names,
+    ):
+        by_name.setdefault(name, number)
+    for name, reason in by_name.items():
+        refused[name] = f"信用核查未通过：有失信记录或虚假承诺（{reason}），不适用告知承诺方式"
     return refused
+
+
+# Rows validated, checked and inserted at a time: memory stays bounded for any file size.
+IMPORT_CHUNK = 5000
 
 
 def import_pledges(
@@ -625,10 +736,14 @@ def import_pledges(
     calendar: WorkCalendar,
     default_authority: str | None = None,
 ) -> ImportReport:
-    """Validate every row in Python, then insert the good ones in bulk in one transaction (and commit).
+    """Validate every row in Python and insert the good ones in bulk, in one transaction (and commit).
 
     Bad rows are reported (row, column, why) and not imported; a row whose content was imported before
     (same ``import_key``) is counted as already imported, so importing a file twice adds nothing.
+    The file is worked through in chunks of ``IMPORT_CHUNK`` rows, all in the one transaction: rows of a
+    chunk inserted earlier are only ever registered pledges, which neither the duplicate check (it also
+    remembers every key of the file) nor the credit check (breaches and false pledges) can be told apart
+    from a single pass by.
     """
     report = ImportReport(source=source_name)
     departments = {d.code: d for d in session.exec(select(Department)).all()}
@@ -636,16 +751,138 @@ def import_pledges(
         code: d.id for code, d in departments.items()
         if d.id is not None and (actor.role != Role.HANDLER or d.id == actor.department_id)
     }  # fmt: skip
-    good: list[_Row] = []
+    seen: set[str] = set()
+    refusals: list[RowError] = []
+    if isinstance(rows, ImportRows) and not rows.started and rows.is_csv and _forking_pays(rows.size):
+        batches = _validated_in_child(rows, authorities, default_authority)
+    else:
+        batches = _validated(rows, authorities, default_authority, 0)
+    for batch in batches:
+        report.total = batch.total
+        report.errors += batch.errors
+        _import_chunk(session, batch, seen, refusals, report, actor, today, calendar, departments)
+    # Refusals by the credit check follow every validation error, as when the whole file was one chunk.
+    report.errors += refusals
+    session.commit()
+    return report
+
+
+@dataclass
+class _Batch:
+    total: int  # rows of the file read so far
+    errors: list[RowError]  # of the rows read since the previous batch
+    rows: list[_Row]  # the valid ones among them
+
+
+def _validated(
+    rows: Iterable[tuple[int, dict[str, Any]]],
+    authorities: dict[str, int],
+    default_authority: str | None,
+    total: int,
+    first: int | None = None,
+) -> Iterator[_Batch]:
+    """The rows validated in batches of ``IMPORT_CHUNK`` valid rows (the first of ``first``, if given);
+    ``total`` counts the rows read before."""
+    batch, size = _Batch(total, [], []), first or IMPORT_CHUNK
     for number, raw in rows:
-        report.total += 1
+        batch.total += 1
         row, errors = _validate_row(number, raw, authorities, default_authority)
-        report.errors += errors
+        if errors:
+            batch.errors += errors
         if row is not None:
-            good.append(row)
-    seen = _existing_import_keys(session, [r.key for r in good])
+            batch.rows.append(row)
+            if len(batch.rows) >= size:
+                yield batch
+                batch, size = _Batch(batch.total, [], []), IMPORT_CHUNK
+    yield batch
+
+
+# A CSV from this size on is parsed and validated by a forked child while this process checks and
+# inserts the rows validated before: validation is pure Python and needs no database, and SQLite has one
+# writer, so this is how an import uses a second core. Smaller files are not worth the fork.
+FORK_MIN_BYTES = 512 * 1024
+# The child sends a batch at least this often; one that goes quiet longer is ended and the rest of the
+# file validated here (a fork taken while another thread held a lock the child needs can hang it).
+_CHILD_SILENCE_SECONDS = 60.0
+_FIRST_BATCH = 500
+
+
+def _forking_pays(size: int) -> bool:
+    return size >= FORK_MIN_BYTES and "fork" in multiprocessing.get_all_start_methods()
+
+
+def _validated_in_child(
+    rows: ImportRows, authorities: dict[str, int], default_authority: str | None
+) -> Iterator[_Batch]:
+    """``_validated``'s batches, made by a forked child from its copy of ``rows``. Whatever stops the
+    child (an unreadable file, a crash, a hang) stops it after its last whole batch; this process then
+    validates the rows after that one from its own, untouched copy, and meets the same error if any."""
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(
+        target=_validate_in_child, args=(rows, authorities, default_authority, sender), daemon=True
+    )
+    child.start()
+    sender.close()
+    total = 0
+    try:
+        while receiver.poll(_CHILD_SILENCE_SECONDS):
+            try:
+                message = receiver.recv()
+            except EOFError:
+                break
+            if message is None:
+                break
+            total, errors, packed, done = message
+            yield _Batch(total, errors, packed)
+            if done:
+                return
+    finally:
+        receiver.close()
+        if child.is_alive():
+            child.terminate()
+        child.join()
+    yield from _validated(itertools.islice(rows, total, None), authorities, default_authority, total)
+
+
+def _validate_in_child(
+    rows: ImportRows, authorities: dict[str, int], default_authority: str | None, sender: Connection
+) -> None:
+    total, done = 0, False
+    # Whatever goes wrong here, the parent validates the rows after the last batch sent and meets it.
+    with contextlib.suppress(BaseException):
+        # A small first batch: the parent has nothing to do until it arrives.
+        for batch in _validated(rows, authorities, default_authority, 0, first=_FIRST_BATCH):
+            # The access codes are made here too: an HMAC per row that the inserting process saves.
+            codes = new_access_codes(len(batch.rows))
+            packed = [
+                _Row(r.number, r.values, r.key, code) for r, code in zip(batch.rows, codes, strict=True)
+            ]
+            sender.send((batch.total, batch.errors, packed, False))
+            total = batch.total
+        done = True
+    with contextlib.suppress(OSError):
+        sender.send((total, [], [], True) if done else None)
+    sender.close()
+
+
+def _import_chunk(
+    session: Session,
+    batch: _Batch,
+    seen: set[str],
+    refusals: list[RowError],
+    report: ImportReport,
+    actor: Actor,
+    today: dt.date,
+    calendar: WorkCalendar,
+    departments: dict[str, Department],
+) -> None:
+    """Duplicate check, credit check and insert for one chunk of valid rows, in the caller's transaction."""
+    if not batch.rows:
+        return
+    seen |= _existing_import_keys(session, [r.key for r in batch.rows if r.key not in seen])
     fresh: list[_Row] = []
-    for row in good:
+    for row in batch.rows:
         if row.key in seen:
             report.already_imported += 1
         else:
@@ -656,24 +893,19 @@ def import_pledges(
     for row in fresh:
         reason = refused.get(row.values["pledgor_credit_code"] or row.values["pledgor_name"])
         if reason:
-            report.errors.append(RowError(row.number, COLUMN_LABELS["pledgor_credit_code"], reason))
+            refusals.append(RowError(row.number, COLUMN_LABELS["pledgor_credit_code"], reason))
         else:
             accepted.append(row)
     if accepted:
-        report.numbers, report.offline_codes = _insert_pledges(
-            session, accepted, actor, today, calendar, departments
-        )
-        report.imported = len(accepted)
-    session.commit()
-    return report
+        numbers, offline = _insert_pledges(session, accepted, actor, today, calendar, departments)
+        report.numbers += numbers
+        report.offline_codes += offline
+        report.imported += len(accepted)
 
 
 def _existing_import_keys(session: Session, keys: list[str]) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(keys), 5000):
-        stmt = select(Pledge.import_key).where(col(Pledge.import_key).in_(keys[start : start + 5000]))
-        found.update(k for k in session.exec(stmt).all() if k)
-    return found
+    found = _fetch_in(session, "SELECT import_key FROM pledge WHERE import_key {values}", keys)
+    return {k for (k,) in found if k}
 
 
 def _insert_pledges(
@@ -689,7 +921,8 @@ def _insert_pledges(
     without an e-mail address, whose notice the authority must deliver on paper."""
     now = utcnow()
     numbers = reserve_numbers(session=session, prefix=PLEDGE_PREFIX, year=today.year, count=len(rows))
-    codes = new_access_codes(len(rows))
+    fresh_codes = iter(new_access_codes(sum(r.code is None for r in rows)))
+    codes = [r.code or next(fresh_codes) for r in rows]
     days: dict[dt.date, dt.date | None] = {}
     records = []
     for row, (seq, number), (_, digest) in zip(rows, numbers, codes, strict=True):
@@ -705,13 +938,17 @@ def _insert_pledges(
         })  # fmt: skip
     table = Pledge.__table__  # type: ignore[attr-defined]
     insert_rows(session, table, records)
-    # The numbers were reserved for this import alone: the rows carrying them are the ones just inserted.
-    ids: dict[str, int] = {}
-    for part in chunks([r["number"] for r in records]):
-        stmt = select(table.c.number, table.c.id).where(table.c.number.in_(part))
-        ids.update((number, pid) for number, pid in session.execute(stmt))
-    fired = [Fired(ids[r["number"]], r["number"], "", str(PledgeState.REGISTERED)) for r in records]
-    by_number = {r["number"]: r for r in records}
+    # The numbers were reserved for this import alone, as one run of seqs: the rows carrying them are
+    # the ones just inserted, found by a range scan of the unique (year, seq) index.
+    found = session.connection().exec_driver_sql(
+        "SELECT seq, id FROM pledge WHERE year = {p} AND seq BETWEEN {p} AND {p}".format(
+            p="?" if session.connection().dialect.paramstyle == "qmark" else "%s"
+        ),
+        (today.year, numbers[0][0], numbers[-1][0]),
+    )
+    ids: dict[int, int] = dict(found.tuples().all())
+    fired = [Fired(ids[r["seq"]], r["number"], "", str(PledgeState.REGISTERED)) for r in records]
+    day_of = {r["number"]: r["publication_day"] for r in records}
     write_events(
         session=session,
         kind="pledge",
@@ -719,39 +956,35 @@ def _insert_pledges(
         event="register",
         actor=actor,
         now=now,
-        data=lambda f: {"publication_day": _iso(by_number[f.number]["publication_day"]), "source": "import"},
+        data=lambda f: {"publication_day": _iso(day_of[f.number]), "source": "import"},
     )
     names = {d.id: d for d in departments.values()}
     notifications, offline = [], []
     for f, r, (code, _) in zip(fired, records, codes, strict=True):
-        view = _PledgeRow(
-            id=f.id, number=r["number"], pledgor_name=r["pledgor_name"], pledgor_email=r["pledgor_email"],
-            matter=r["matter"], obligation=r["obligation"], deadline=r["deadline"],
-            publication_day=r["publication_day"],
-        )  # fmt: skip
+        pid, number, name, email = f.id, r["number"], r["pledgor_name"], r["pledgor_email"]
+        day, deadline = r["publication_day"], r["deadline"].isoformat()
+        # The keys and order of _registered_context (a test compares both paths' mails).
+        context = {
+            "pledge_number": number, "pledgor_name": name, "matter": r["matter"],
+            "obligation": r["obligation"], "deadline": deadline, "publication_day": _iso(day),
+            "authority_name": names[r["authority_id"]].name, "access_code": code,
+        }  # fmt: skip
         notifications.append(
-            notification_row(
+            outbox_row(
                 template="pledge_registered",
-                pledge=view,
-                key=f"pledge:{f.id}:register:pledge_registered",
-                context={**_registered_context(view, names[r["authority_id"]]), "access_code": code},
-                actor=actor,
+                recipient_kind="pledgor",
+                recipient_name=name,
+                recipient_email=email,
+                key=f"pledge:{pid}:register:pledge_registered",
+                context=context,
                 now=now,
+                case_kind="pledge",
+                case_id=pid,
+                case_number=number,
+                flow_run_id=actor.flow_run_id,
             )
         )
-        if not r["pledgor_email"]:
-            offline.append({"number": r["number"], "pledgor_name": r["pledgor_name"], "access_code": code})
+        if not email:
+            offline.append({"number": number, "pledgor_name": name, "access_code": code})
     insert_rows(session, Notification.__table__, notifications)  # type: ignore[attr-defined]
     return [r["number"] for r in records], offline
-
-
-@dataclass(frozen=True)
-class _PledgeRow:
-    id: int
-    number: str
-    pledgor_name: str
-    pledgor_email: str | None
-    matter: str
-    obligation: str
-    deadline: dt.date
-    publication_day: dt.date | None
