@@ -13,6 +13,7 @@ import yaml
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import ValidationError
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from models.errors import NotFound, ValidationFailed
@@ -67,8 +68,13 @@ def active_supervisors(*, session: Session) -> list[User]:
     return list(session.exec(stmt).all())
 
 
+# Every API request authenticates: the statement is built once with a bound parameter, since building
+# and cache-keying it cost several times SQLite's run of it (docs/benchmarks.md).
+_USER_BY_TOKEN_HASH = select(User).where(col(User.token_hash) == bindparam("token_hash"))
+
+
 def authenticate(*, session: Session, token: str) -> User | None:
-    user = session.exec(select(User).where(User.token_hash == hash_token(token))).first()
+    user = session.exec(_USER_BY_TOKEN_HASH, params={"token_hash": hash_token(token)}).first()
     return user if user is not None and user.active else None
 
 

@@ -407,16 +407,14 @@ class CalendarYear(SQLModel, table=True):
 
 _CALENDAR_CACHE: dict[tuple[tuple[int, str], ...], WorkCalendar] = {}
 _CALENDAR_CACHE_SIZE = 8
+# Built once: the API asks for the key on nearly every request, and building the statement cost more than
+# running it.
+_CALENDAR_KEY = select(CalendarYear.year, CalendarYear.version).order_by(col(CalendarYear.year))
 
 
 def load_calendar(*, session: Session) -> WorkCalendar:
     """The effective calendar; rebuilt only when the set of (year, version) rows changes."""
-    key = tuple(
-        (year, version)
-        for year, version in session.exec(
-            select(CalendarYear.year, CalendarYear.version).order_by(col(CalendarYear.year))
-        ).all()
-    )
+    key = tuple((year, version) for year, version in session.exec(_CALENDAR_KEY).all())
     cached = _CALENDAR_CACHE.get(key)
     if cached is not None:
         return cached

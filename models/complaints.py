@@ -575,8 +575,14 @@ def _dispatch(ctx: _Ctx, action: str, body: ActionBody) -> None:
         )
 
 
+_ASSIGNMENTS = select(ComplaintAssignment).where(
+    col(ComplaintAssignment.complaint_id) == bindparam("case_id")
+)
+_ASSIGNMENT = _ASSIGNMENTS.where(col(ComplaintAssignment.department_id) == bindparam("department_id"))
+
+
 def _deactivate_assignments(session: Session, complaint: Complaint) -> None:
-    rows = session.exec(select(ComplaintAssignment).where(ComplaintAssignment.complaint_id == complaint.id))
+    rows = session.exec(_ASSIGNMENTS, params={"case_id": complaint.id})
     for row in rows:
         row.active = False
         session.add(row)
@@ -585,11 +591,7 @@ def _deactivate_assignments(session: Session, complaint: Complaint) -> None:
 def _assign(session: Session, complaint: Complaint, dept: Department, *, lead: bool) -> None:
     assert complaint.id is not None
     assert dept.id is not None
-    row = session.exec(
-        select(ComplaintAssignment).where(
-            ComplaintAssignment.complaint_id == complaint.id, ComplaintAssignment.department_id == dept.id
-        )
-    ).first()
+    row = session.exec(_ASSIGNMENT, params={"case_id": complaint.id, "department_id": dept.id}).first()
     row = row or ComplaintAssignment(complaint_id=complaint.id, department_id=dept.id)
     row.lead, row.active = lead, True
     session.add(row)
@@ -1264,8 +1266,12 @@ def _iso(day: dt.date | None) -> str | None:
     return day.isoformat() if day else None
 
 
+# Registrations and dispatches look departments up by code: the statement is built once.
+_DEPARTMENT_BY_CODE = select(Department).where(col(Department.code) == bindparam("code"))
+
+
 def _department_for_body(session: Session, code: str, field: str) -> Department:
-    dept = session.exec(select(Department).where(Department.code == code.strip())).first()
+    dept = session.exec(_DEPARTMENT_BY_CODE, params={"code": code.strip()}).first()
     if dept is None or not dept.active:
         raise ValidationFailed(
             f"部门代码 {code} 不存在或已停用，请核对部门代码 (unknown department '{code}')", field=field

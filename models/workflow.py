@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Protocol
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
@@ -137,16 +138,33 @@ def apply_event(
     )
 
 
+@cache
+def _version_update(table: type[Case]) -> Any:
+    """The compare-and-set UPDATE of ``table``, built once: building and cache-keying a statement cost
+    more than SQLite's run of it (docs/benchmarks.md). On the table, not the mapped class: we set the
+    in-memory values ourselves, and the ORM's "synchronize" step would only cost time."""
+    t = table.__table__  # type: ignore[union-attr]
+    return (
+        update(t)
+        .where(t.c.id == bindparam("case_id"), t.c.version == bindparam("old_version"))
+        .values(version=bindparam("new_version"), state=bindparam("to_state"), updated_at=bindparam("moment"))
+    )
+
+
 def _bump_version(*, session: Session, case: Case, to_state: str, now: dt.datetime) -> None:
     """Compare-and-set on ``version``: the loser of a race sees zero rows and gets Conflict."""
-    table = type(case)
     new_version = case.version + 1
+    # What the ORM statement did first: pending changes go out before the case row is updated.
+    session.flush()
     result = session.execute(
-        update(table)
-        .where(col(table.id) == case.id, col(table.version) == case.version)
-        .values(version=new_version, state=to_state, updated_at=now)
-        # We set the in-memory values ourselves; letting the ORM "synchronize" would bump version twice.
-        .execution_options(synchronize_session=False)
+        _version_update(type(case)),
+        {
+            "case_id": case.id,
+            "old_version": case.version,
+            "new_version": new_version,
+            "to_state": to_state,
+            "moment": now,
+        },
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict(
@@ -186,6 +204,15 @@ def _start_stage(
     case.stage_deadline = calendar.nth_working_day_after(today, days)
 
 
+# The case's last event (the chain's tip), built once with bound parameters.
+_LAST_EVENT = (
+    select(CaseEvent.seq, CaseEvent.hash)
+    .where(col(CaseEvent.case_kind) == bindparam("kind"), col(CaseEvent.case_id) == bindparam("case_id"))
+    .order_by(col(CaseEvent.seq).desc())
+    .limit(1)
+)
+
+
 def record_event(
     *,
     session: Session,
@@ -203,12 +230,7 @@ def record_event(
     """Append the audit row, chained to the case's previous event by hash."""
     kind = kind_of(case)
     assert case.id is not None, "flush the case before recording its events"
-    last = session.exec(
-        select(CaseEvent.seq, CaseEvent.hash)
-        .where(CaseEvent.case_kind == kind, CaseEvent.case_id == case.id)
-        .order_by(col(CaseEvent.seq).desc())
-        .limit(1)
-    ).first()
+    last = session.exec(_LAST_EVENT, params={"kind": kind, "case_id": case.id}).first()
     seq, prev_hash = (last[0] + 1, last[1]) if last else (1, "")
     row = CaseEvent(
         case_kind=kind,

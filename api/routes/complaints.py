@@ -15,7 +15,16 @@ from typing import Any
 from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from api.deps import ActorDep, CalendarDep, ClockDep, SessionDep, TodayDep, no_store, require_roles
+from api.deps import (
+    ActorDep,
+    CalendarDep,
+    ClockDep,
+    SessionDep,
+    TodayDep,
+    json_response,
+    no_store,
+    require_roles,
+)
 from models import complaints as service
 from models.audit import CaseEventPublic
 from models.complaint import Channel, ComplaintCreate, ComplaintPublic
@@ -65,14 +74,17 @@ def create_complaint(
     actor: ActorDep,
     today: TodayDep,
     calendar: CalendarDep,
-    response: Response,
-) -> ComplaintCreated:
+) -> Response:
     complaint, password = service.register_complaint(
         session=session, data=data, actor=actor, today=today, calendar=calendar
     )
     session.commit()
+    created = ComplaintCreated.model_validate(
+        {**_public(complaint).model_dump(), "tracking_password": password}
+    )
+    response = json_response(created, ComplaintCreated, status_code=201)
     no_store(response)  # the tracking password, shown this once
-    return ComplaintCreated.model_validate({**_public(complaint).model_dump(), "tracking_password": password})
+    return response
 
 
 @router.get("/complaints", response_model=ComplaintPage, summary="投诉列表（筛选、分页）")
@@ -133,7 +145,7 @@ def _act(
     actor: Any,
     today: dt.date,
     calendar: Any,
-) -> ComplaintPublic:
+) -> Response:
     complaint = service.act(
         session=session,
         complaint_id=complaint_id,
@@ -144,10 +156,10 @@ def _act(
         calendar=calendar,
     )
     session.commit()
-    return _public(complaint)
+    return json_response(_public(complaint), ComplaintPublic)
 
 
-def _action_route(action: str, model: type[service.ActionBody]) -> Callable[..., ComplaintPublic]:
+def _action_route(action: str, model: type[service.ActionBody]) -> Callable[..., Response]:
     # A body with required fields must be sent; one without may be omitted.
     required = any(f.is_required() for f in model.model_fields.values())
     default = Body(...) if required else Body(default_factory=model)
@@ -159,7 +171,7 @@ def _action_route(action: str, model: type[service.ActionBody]) -> Callable[...,
         today: TodayDep,
         calendar: CalendarDep,
         body: model = default,  # type: ignore[valid-type]
-    ) -> ComplaintPublic:
+    ) -> Response:
         return _act(complaint_id, action, body, session, actor, today, calendar)
 
     endpoint.__name__ = f"complaint_{action}"
@@ -192,7 +204,7 @@ def other_action(
     today: TodayDep,
     calendar: CalendarDep,
     body: service.ActionBody = Body(default_factory=service.ActionBody),
-) -> ComplaintPublic:
+) -> Response:
     return _act(complaint_id, action, body, session, actor, today, calendar)
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
-from api.deps import ActorDep, CalendarDep, SessionDep, TodayDep
+from api.deps import ActorDep, CalendarDep, SessionDep, TodayDep, json_response
 from models.complaints import TaskItem, work_queue
 
 router = APIRouter(tags=["待办"])
@@ -17,5 +17,6 @@ def my_tasks(
     today: TodayDep,
     calendar: CalendarDep,
     limit: int = Query(200, ge=1, le=500, description="最多返回条数"),
-) -> list[TaskItem]:
-    return work_queue(session=session, actor=actor, today=today, calendar=calendar, limit=limit)
+) -> Response:
+    items = work_queue(session=session, actor=actor, today=today, calendar=calendar, limit=limit)
+    return json_response(items, list[TaskItem])
