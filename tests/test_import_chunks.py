@@ -4,6 +4,7 @@ import key is byte for byte the json.dumps one earlier releases stored."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import json
 import os
@@ -246,3 +247,26 @@ def test_an_unreadable_large_file_is_refused_as_before(
     del staff, forking
     with pytest.raises(ValidationFailed, match="UTF-8"):
         _import_file(session, "承诺人名称,承诺期限\n甲,2026-05-06\n".encode("gbk"))
+
+
+def test_the_collector_is_paused_only_while_an_import_runs(session: Session, staff: Staff) -> None:
+    del staff
+    states: list[bool] = []
+    real = pledges._import_chunk
+
+    def watched(*args: Any) -> None:
+        states.append(gc.isenabled())
+        real(*args)
+
+    assert gc.isenabled()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pledges, "_import_chunk", watched)
+        _import(session, [_raw(1)])
+        assert gc.isenabled()
+        gc.disable()
+        try:
+            _import(session, [_raw(2)])
+            assert not gc.isenabled()  # left as the caller had it
+        finally:
+            gc.enable()
+    assert states == [False, False]
