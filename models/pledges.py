@@ -802,9 +802,9 @@ def _validated(
     total: int,
     first: int | None = None,
 ) -> Iterator[_Batch]:
-    """The rows validated in batches of ``IMPORT_CHUNK`` valid rows (the first of ``first``, if given);
+    """The rows validated in batches of ``IMPORT_CHUNK`` rows read (the first of ``first``, if given);
     ``total`` counts the rows read before."""
-    batch, size = _Batch(total, [], []), first or IMPORT_CHUNK
+    batch, end = _Batch(total, [], []), total + (first or IMPORT_CHUNK)
     for number, raw in rows:
         batch.total += 1
         row, errors = _validate_row(number, raw, authorities, default_authority)
@@ -812,9 +812,9 @@ def _validated(
             batch.errors += errors
         if row is not None:
             batch.rows.append(row)
-            if len(batch.rows) >= size:
-                yield batch
-                batch, size = _Batch(batch.total, [], []), IMPORT_CHUNK
+        if batch.total >= end:
+            yield batch
+            batch, end = _Batch(batch.total, [], []), batch.total + IMPORT_CHUNK
     yield batch
 
 
@@ -843,9 +843,15 @@ def _validated_in_child(
     child = context.Process(
         target=_validate_in_child, args=(rows, authorities, default_authority, sender), daemon=True
     )
-    child.start()
-    sender.close()
     total = 0
+    try:
+        child.start()
+    except (AssertionError, OSError):  # a daemonic process may have no children; no process left
+        receiver.close()
+        sender.close()
+        yield from _validated(rows, authorities, default_authority, total)
+        return
+    sender.close()
     try:
         while receiver.poll(_CHILD_SILENCE_SECONDS):
             try:
@@ -861,7 +867,7 @@ def _validated_in_child(
     finally:
         receiver.close()
         if child.is_alive():
-            child.terminate()
+            child.kill()  # not SIGTERM: the child inherited the server's handlers for it
         child.join()
     yield from _validated(itertools.islice(rows, total, None), authorities, default_authority, total)
 

@@ -7,7 +7,9 @@ import datetime as dt
 import gc
 import hashlib
 import json
+import multiprocessing.process
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -270,3 +272,37 @@ def test_the_collector_is_paused_only_while_an_import_runs(session: Session, sta
         finally:
             gc.enable()
     assert states == [False, False]
+
+
+def test_a_child_that_goes_quiet_is_ended_and_the_rest_validated_here(
+    session: Session, staff: Staff, forking: pytest.MonkeyPatch
+) -> None:
+    del staff
+    parent, real = os.getpid(), pledges._validate_row
+
+    def hanging_in_child(number: int, *args: Any) -> Any:
+        if os.getpid() != parent and number > 12:
+            time.sleep(3600)  # as if stuck on a lock taken by another thread before the fork
+        return real(number, *args)
+
+    forking.setattr(pledges, "_validate_row", hanging_in_child)
+    forking.setattr(pledges, "_CHILD_SILENCE_SECONDS", 0.5)
+    content = _csv(30)
+    total, errors, valid = _expected(session, content)
+    report = _import_file(session, content)
+    assert (report.total, report.errors, report.imported) == (total, errors, valid)
+
+
+def test_without_a_child_process_the_file_is_validated_here(
+    session: Session, staff: Staff, forking: pytest.MonkeyPatch
+) -> None:
+    del staff
+
+    def refused(self: object) -> None:
+        raise AssertionError("daemonic processes are not allowed to have children")
+
+    forking.setattr(multiprocessing.process.BaseProcess, "start", refused)
+    content = _csv(20)
+    total, errors, valid = _expected(session, content)
+    report = _import_file(session, content)
+    assert (report.total, report.errors, report.imported) == (total, errors, valid)
