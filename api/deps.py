@@ -13,7 +13,7 @@ from pydantic import TypeAdapter
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from models.accounts import authenticate
+from models.accounts import authenticate, token_identity
 from models.calendar import WorkCalendar, load_calendar
 from models.clock import Clock
 from models.errors import NotPermitted, Unauthenticated, ValidationFailed
@@ -30,14 +30,21 @@ async def get_engine_dep(request: Request) -> Engine:
     return engine
 
 
-async def get_session(engine: Annotated[Engine, Depends(get_engine_dep)]) -> AsyncIterator[Session]:
-    # Creating a session does no I/O (it connects on first use); closing it returns the connection with a
-    # rollback, which may wait on the network, so that part runs in the thread pool.
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    # The engine straight from the app rather than through ``get_engine_dep``: every dependency in the
+    # graph costs FastAPI's solver time on each request. Creating a session does no I/O (it connects on
+    # first use). Closing it returns the connection with a rollback: on a server that may wait on the
+    # network, so it runs in the thread pool; an SQLite rollback is a local call (and a no-op after the
+    # commit), cheaper than the hop.
+    engine: Engine = request.app.state.engine
     session = Session(engine, expire_on_commit=False)
     try:
         yield session
     finally:
-        await run_in_threadpool(session.close)
+        if engine.dialect.name == "sqlite":
+            session.close()
+        else:
+            await run_in_threadpool(session.close)
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -51,7 +58,8 @@ async def get_clock(request: Request) -> Clock:
 ClockDep = Annotated[Clock, Depends(get_clock)]
 
 
-async def get_today(clock: ClockDep) -> dt.date:
+async def get_today(request: Request) -> dt.date:
+    clock: Clock = request.app.state.clock  # as get_clock, one dependency fewer to solve per request
     return clock.today()
 
 
@@ -85,8 +93,16 @@ def actor_of(user: User) -> Actor:
     return Actor(name=user.name, role=user.role, id=user.id, department_id=user.department_id)
 
 
-async def get_actor(user: UserDep) -> Actor:
-    return actor_of(user)
+def get_actor(
+    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Actor:
+    # ``get_user``'s check and answers, without building the User object (models.accounts.token_identity).
+    if credentials is None:
+        raise Unauthenticated("请先登录：请求头需要 `Authorization: Bearer <令牌>` (missing bearer token)")
+    identity = token_identity(session=session, token=credentials.credentials)
+    if identity is None:
+        raise Unauthenticated("访问令牌无效或账号已停用，请联系管理员 (invalid or revoked token)")
+    return Actor(name=identity.name, role=identity.role, id=identity.id, department_id=identity.department_id)
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]

@@ -15,12 +15,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import chinese_calendar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import Column, DateTime
+from sqlalchemy import select as core_select
 from sqlmodel import Field as SQLField
 from sqlmodel import Session, SQLModel, col, select
 
@@ -409,12 +410,18 @@ _CALENDAR_CACHE: dict[tuple[tuple[int, str], ...], WorkCalendar] = {}
 _CALENDAR_CACHE_SIZE = 8
 # Built once: the API asks for the key on nearly every request, and building the statement cost more than
 # running it.
-_CALENDAR_KEY = select(CalendarYear.year, CalendarYear.version).order_by(col(CalendarYear.year))
+_calendar_years: Any = CalendarYear.__table__  # type: ignore[attr-defined]
+_CALENDAR_KEY = core_select(_calendar_years.c.year, _calendar_years.c.version).order_by(
+    _calendar_years.c.year
+)
 
 
 def load_calendar(*, session: Session) -> WorkCalendar:
     """The effective calendar; rebuilt only when the set of (year, version) rows changes."""
-    key = tuple((year, version) for year, version in session.exec(_CALENDAR_KEY).all())
+    if session.autoflush:
+        session.flush()  # what the ORM query did before: the key must see the session's own changes
+    # A Core query: the ORM's per-statement work cost more than SQLite's run of it.
+    key = tuple((year, version) for year, version in session.connection().execute(_CALENDAR_KEY).all())
     cached = _CALENDAR_CACHE.get(key)
     if cached is not None:
         return cached

@@ -17,7 +17,6 @@ from pydantic import BaseModel, Field
 
 from api.deps import (
     ActorDep,
-    CalendarDep,
     ClockDep,
     SessionDep,
     TodayDep,
@@ -27,6 +26,7 @@ from api.deps import (
 )
 from models import complaints as service
 from models.audit import CaseEventPublic
+from models.calendar import load_calendar
 from models.complaint import Channel, ComplaintCreate, ComplaintPublic
 from models.lifecycle import COMPLAINT, ComplaintState, Role
 
@@ -73,8 +73,10 @@ def create_complaint(
     session: SessionDep,
     actor: ActorDep,
     today: TodayDep,
-    calendar: CalendarDep,
 ) -> Response:
+    # The calendar is loaded here rather than by CalendarDep: a plain ``def`` dependency is a thread-pool
+    # hop of its own, the busiest routes' largest fixed cost after authentication (docs/benchmarks.md).
+    calendar = load_calendar(session=session)
     complaint, password = service.register_complaint(
         session=session, data=data, actor=actor, today=today, calendar=calendar
     )
@@ -144,8 +146,8 @@ def _act(
     session: Any,
     actor: Any,
     today: dt.date,
-    calendar: Any,
 ) -> Response:
+    calendar = load_calendar(session=session)  # in the route's own thread, as in create_complaint
     complaint = service.act(
         session=session,
         complaint_id=complaint_id,
@@ -169,10 +171,9 @@ def _action_route(action: str, model: type[service.ActionBody]) -> Callable[...,
         session: SessionDep,
         actor: ActorDep,
         today: TodayDep,
-        calendar: CalendarDep,
         body: model = default,  # type: ignore[valid-type]
     ) -> Response:
-        return _act(complaint_id, action, body, session, actor, today, calendar)
+        return _act(complaint_id, action, body, session, actor, today)
 
     endpoint.__name__ = f"complaint_{action}"
     return endpoint
@@ -202,10 +203,9 @@ def other_action(
     session: SessionDep,
     actor: ActorDep,
     today: TodayDep,
-    calendar: CalendarDep,
     body: service.ActionBody = Body(default_factory=service.ActionBody),
 ) -> Response:
-    return _act(complaint_id, action, body, session, actor, today, calendar)
+    return _act(complaint_id, action, body, session, actor, today)
 
 
 @router.post(

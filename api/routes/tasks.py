@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Response
 
-from api.deps import ActorDep, CalendarDep, SessionDep, TodayDep, json_response
+from api.deps import ActorDep, SessionDep, TodayDep, json_response
+from models.calendar import load_calendar
 from models.complaints import TaskItem, work_queue
 
 router = APIRouter(tags=["待办"])
@@ -15,8 +16,9 @@ def my_tasks(
     session: SessionDep,
     actor: ActorDep,
     today: TodayDep,
-    calendar: CalendarDep,
     limit: int = Query(200, ge=1, le=500, description="最多返回条数"),
 ) -> Response:
+    # Loaded here rather than by CalendarDep, a thread-pool hop of its own (api/routes/complaints.py).
+    calendar = load_calendar(session=session)
     items = work_queue(session=session, actor=actor, today=today, calendar=calendar, limit=limit)
     return json_response(items, list[TaskItem])
