@@ -186,3 +186,16 @@ def test_bulk_insert_spanning_several_statements_keeps_order_and_skips_duplicate
             ("a", "0@example.com"), ("b", "1@example.com"), ("c", "3@example.com"),
             ("d", "4@example.com"), ("e", "6@example.com"),
         ]  # fmt: skip
+
+
+def test_bulk_insert_keeps_a_column_that_is_null_only_in_some_rows(engine: Engine) -> None:
+    # On SQLite a column NULL in every row of a statement becomes the literal NULL; one that is NULL in the
+    # first row only must still carry the later rows' values.
+    table = Notification.__table__  # type: ignore[attr-defined]
+    with Session(engine) as session:
+        insert_rows(session, table, [_notification("n1", None), _notification("n2", "b@example.com")])
+        session.commit()
+        rows = session.exec(
+            select(table.c.idempotency_key, table.c.recipient_email, table.c.sent_at).order_by(table.c.id)
+        )
+        assert rows.all() == [("n1", None, None), ("n2", "b@example.com", None)]
