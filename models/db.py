@@ -26,6 +26,15 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         if path and path != ":memory:" and not path.startswith("file:"):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
+        database = make_url(url).database  # None or ":memory:" for an in-memory database
+        on_file = bool(database) and database != ":memory:" and not str(database).startswith("file:")
+        if on_file and "poolclass" not in kwargs and "pool" not in kwargs:
+            # As many connections as the API's thread pool has threads (anyio's 40): with SQLAlchemy's
+            # default of 5 + 10 a request waited for a connection whenever more than 15 were in progress
+            # in one worker (a quarter of the thread samples in benchmark 3, docs/benchmarks.md). A file
+            # connection costs little until it reads pages, and SQLite's locks, not the pool, order writers.
+            kwargs.setdefault("pool_size", 40)
+            kwargs.setdefault("max_overflow", 10)
         engine = create_engine(url, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -43,8 +52,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.execute("PRAGMA wal_autocheckpoint=10000")
             cursor.close()
 
-        database = make_url(url).database  # None or ":memory:" for an in-memory database
-        if database and database != ":memory:" and not database.startswith("file:"):
+        if on_file:
+            assert database is not None
             _writer_queue(engine, Path(database).with_name(Path(database).name + "-writer"))
         return engine
     kwargs.setdefault("pool_pre_ping", True)
