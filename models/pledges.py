@@ -14,6 +14,8 @@ import json
 import multiprocessing
 import operator
 import re
+import signal
+import sys
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -829,7 +831,8 @@ _FIRST_BATCH = 500
 
 
 def _forking_pays(size: int) -> bool:
-    return size >= FORK_MIN_BYTES and "fork" in multiprocessing.get_all_start_methods()
+    # Linux only: elsewhere fork without exec is unsafe with system libraries (macOS) or missing.
+    return size >= FORK_MIN_BYTES and sys.platform.startswith("linux")
 
 
 def _validated_in_child(
@@ -892,6 +895,12 @@ def _unflat(values: dict[str, Any]) -> dict[str, Any]:
 def _validate_in_child(
     rows: ImportRows, authorities: dict[str, int], default_authority: str | None, sender: Connection
 ) -> None:
+    # The child of a server worker inherits its signal handlers and the event loop's wake-up descriptor:
+    # a signal here must end this process, not wake (or stop) the parent's loop.
+    with contextlib.suppress(ValueError, OSError):
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
     total, done = 0, False
     # Whatever goes wrong here, the parent validates the rows after the last batch sent and meets it.
     with contextlib.suppress(BaseException):
