@@ -468,7 +468,7 @@ class ImportRows(Iterator[tuple[int, dict[str, Any]]]):
         return next(self._rows)
 
 
-def read_import_file(content: bytes, filename: str) -> Iterator[tuple[int, dict[str, Any]]]:
+def read_import_file(content: bytes, filename: str) -> ImportRows:
     """(row number, {field: value}) from a CSV (UTF-8, BOM or not) or XLSX file; unknown columns ignored.
     A file that cannot be read raises ``ValidationFailed`` when the first row is asked for."""
     return ImportRows(content, filename)
@@ -738,8 +738,13 @@ def import_pledges(
     today: dt.date,
     calendar: WorkCalendar,
     default_authority: str | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Validate every row in Python and insert the good ones in bulk, in one transaction (and commit).
+
+    ``progress``, if given, is called with the number of rows read so far after each chunk (the CLI's
+    progress bar): wrapping ``rows`` in a counting generator instead would hide the file from the
+    second process that validates a large CSV.
 
     Bad rows are reported (row, column, why) and not imported; a row whose content was imported before
     (same ``import_key``) is counted as already imported, so importing a file twice adds nothing.
@@ -765,6 +770,8 @@ def import_pledges(
             report.total = batch.total
             report.errors += batch.errors
             _import_chunk(session, batch, seen, refusals, report, actor, today, calendar, departments)
+            if progress is not None:
+                progress(batch.total)
     # Refusals by the credit check follow every validation error, as when the whole file was one chunk.
     report.errors += refusals
     session.commit()

@@ -11,12 +11,13 @@ import multiprocessing.process
 import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 import models.pledges as pledges
 from models.audit import CaseEvent
@@ -306,3 +307,46 @@ def test_without_a_child_process_the_file_is_validated_here(
     total, errors, valid = _expected(session, content)
     report = _import_file(session, content)
     assert (report.total, report.errors, report.imported) == (total, errors, valid)
+
+
+def test_the_cli_import_hands_a_large_csv_to_the_child_and_reports_progress(
+    tmp_path: Path, forking: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from models.accounts import import_departments
+    from models.db import get_engine
+    from models.settings import get_settings
+    from tests.conftest import DEPARTMENTS
+
+    forking.setenv("SHOUXIN_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    forking.setenv("SHOUXIN_TODAY", TODAY.isoformat())
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    seen: list[int] = []
+    real = pledges.import_pledges
+
+    def watched(**kwargs: Any) -> pledges.ImportReport:
+        progress = kwargs.pop("progress")
+        return real(**kwargs, progress=lambda done: (seen.append(done), progress(done)))
+
+    forking.setattr("cli.pledges_cmd.import_pledges", watched)
+    try:
+        SQLModel.metadata.create_all(get_engine())
+        with Session(get_engine()) as session:
+            import_departments(session=session, items=DEPARTMENTS)
+            session.commit()
+        path = tmp_path / "big.csv"
+        path.write_bytes(_csv(40))
+        result = CliRunner().invoke(app, ["pledges", "import", str(path)])
+        assert result.exit_code == 1, result.output  # the file has bad rows, reported line by line
+        with Session(get_engine()) as session:
+            imported = len(session.exec(select(Pledge)).all())
+        assert imported == 40 - len([i for i in range(40) if i % 7 == 3])
+        assert seen == sorted(seen)
+        assert seen[-1] == 41
+    finally:
+        get_engine().dispose()
+        get_settings.cache_clear()
+        get_engine.cache_clear()
