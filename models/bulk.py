@@ -152,3 +152,61 @@ def _row_builder(
         return tuple(values)  # SQLAlchemy hands the driver tuples or dicts, not lists
 
     return build
+
+
+def row_converter(
+    table: Table, names: Sequence[str], dialect_name: str
+) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+    """The conversion ``insert_rows`` applies to a row of ``names``' values, as a function of a sequence:
+    for a caller that prepares rows in driver form elsewhere (the import's validating child process) and
+    hands them to ``insert_converted``."""
+    sqlite = dialect_name == "sqlite"
+    converters = [_converter(table.c[name], sqlite)[0] for name in names]
+    convert = [(i, c) for i, c in enumerate(converters) if c is not None]
+
+    def build(row: Sequence[Any]) -> tuple[Any, ...]:
+        values = list(row)
+        for i, c in convert:
+            values[i] = c(values[i])
+        return tuple(values)
+
+    return build
+
+
+def insert_converted(
+    session: Session, table: Table, names: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """``insert_rows`` for rows already in driver form (``row_converter``'s output, or constants converted
+    once), as tuples of ``names``' values: the same statements and stored values without the per-row
+    conversion in this process."""
+    if not rows:
+        return
+    unknown = [n for n in names if n not in table.c]
+    if unknown:
+        raise ValueError(f"{table.name} has no column(s) {', '.join(unknown)}")
+    missing = [c.name for c in table.c if c.name not in names and not c.primary_key and not c.nullable]
+    if missing:
+        raise ValueError(f"bulk insert into {table.name} needs values for {', '.join(missing)}")
+    connection = session.connection()
+    dialect = connection.dialect
+    sqlite = dialect.name == "sqlite"
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    marks = [mark + _converter(table.c[name], sqlite)[1] for name in names]
+    quote = dialect.identifier_preparer.quote
+    head = f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) VALUES "
+    if not sqlite:
+        connection.exec_driver_sql(f"{head}({', '.join(marks)})", list(rows))
+        return
+    # As insert_rows: many rows per statement, and a column NULL in every row of one as the literal NULL.
+    per = max(1, _SQLITE_PARAMS // len(names))
+    for start in range(0, len(rows), per):
+        part = rows[start : start + per]
+        columns = list(zip(*part, strict=True))
+        bound = [i for i, values in enumerate(columns) if values.count(None) != len(part)]
+        kept = set(bound)
+        row = f"({', '.join(marks[i] if i in kept else 'NULL' for i in range(len(names)))})"
+        if len(bound) == len(names):
+            params = tuple(chain.from_iterable(part))
+        else:
+            params = tuple(chain.from_iterable(zip(*[columns[i] for i in bound], strict=True)))
+        connection.exec_driver_sql(head + ", ".join([row] * len(part)), params)

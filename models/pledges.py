@@ -23,21 +23,22 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import orjson
 from sqlmodel import Session, col, select
 
 from models.accounts import department_by_code
-from models.audit import CaseEvent
-from models.bulk import insert_rows
+from models.audit import CaseEvent, canonical_json, canonical_json_template
+from models.bulk import insert_converted, row_converter
 from models.calendar import WorkCalendar
 from models.clock import utcnow
 from models.errors import InvalidCreditCode, NotFound, NotPermitted, ValidationFailed
 from models.lifecycle import PLEDGE, PledgeState, Role
 from models.numbering import PLEDGE_PREFIX, reserve_numbers
 from models.org import Department
-from models.outbox import Notification, enqueue, outbox_row
+from models.outbox import Notification, NotificationStatus, enqueue, outbox_row, without_secrets
 from models.pledge import Pledge, PledgeCreate, PledgeEvidence, PledgorKind
 from models.pledge_access import new_access_code, new_access_codes
-from models.publication import Fired, compute_publication_day, write_events
+from models.publication import Fired, compute_publication_day, last_events, write_events
 from models.register import SHOWN_STATES, false_pledge_of, has_current_breach
 from models.settings import get_settings
 from models.uscc import validate_credit_code
@@ -681,12 +682,12 @@ def _names(states: Iterable[Any]) -> str:
     return ", ".join(f"'{s.name}'" for s in states)
 
 
-def _refused_by_credit_check(session: Session, rows: list[_Row]) -> dict[str, str]:
+def _refused_by_credit_check(session: Session, rows: list[_Ready]) -> dict[str, str]:
     """Credit codes / names with a current breach or a past false pledge, with the reason (set-based)."""
     if not get_settings().credit_check_enabled or not rows:
         return {}
-    codes = list({r.values["pledgor_credit_code"] for r in rows if r.values["pledgor_credit_code"]})
-    names = list({r.values["pledgor_name"] for r in rows if not r.values["pledgor_credit_code"]})
+    codes = list({r.credit_code for r in rows if r.credit_code})
+    names = list({r.name for r in rows if not r.credit_code})
     shown, false = _names(SHOWN_STATES), _names([PledgeState.FALSE_PLEDGE])
     refused: dict[str, str] = {}
     for code, number in _fetch_in(
@@ -762,14 +763,15 @@ def import_pledges(
     seen: set[str] = set()
     refusals: list[RowError] = []
     with _collector_paused():
+        prep = _Preparer(calendar, departments, session.connection().dialect.name)
         if isinstance(rows, ImportRows) and not rows.started and rows.is_csv and _forking_pays(rows.size):
-            batches = _validated_in_child(rows, authorities, default_authority)
+            batches = _validated_in_child(rows, authorities, default_authority, prep)
         else:
-            batches = _validated(rows, authorities, default_authority, 0)
+            batches = prep.batches(_validated(rows, authorities, default_authority, 0))
         for batch in batches:
             report.total = batch.total
             report.errors += batch.errors
-            _import_chunk(session, batch, seen, refusals, report, actor, today, calendar, departments)
+            _import_chunk(session, batch, seen, refusals, report, actor, today)
             if progress is not None:
                 progress(batch.total)
     # Refusals by the credit check follow every validation error, as when the whole file was one chunk.
@@ -801,7 +803,7 @@ def _collector_paused() -> Iterator[None]:
 class _Batch:
     total: int  # rows of the file read so far
     errors: list[RowError]  # of the rows read since the previous batch
-    rows: list[_Row]  # the valid ones among them
+    rows: list[Any]  # the valid ones among them: _Row from _validated, _Ready once prepared
 
 
 def _validated(
@@ -843,15 +845,15 @@ def _forking_pays(size: int) -> bool:
 
 
 def _validated_in_child(
-    rows: ImportRows, authorities: dict[str, int], default_authority: str | None
+    rows: ImportRows, authorities: dict[str, int], default_authority: str | None, prep: _Preparer
 ) -> Iterator[_Batch]:
-    """``_validated``'s batches, made by a forked child from its copy of ``rows``. Whatever stops the
-    child (an unreadable file, a crash, a hang) stops it after its last whole batch; this process then
-    validates the rows after that one from its own, untouched copy, and meets the same error if any."""
+    """``_validated``'s batches, made ready to insert by a forked child from its copy of ``rows``. Whatever
+    stops the child (an unreadable file, a crash, a hang) stops it after its last whole batch; this process
+    then validates the rows after that one from its own, untouched copy, and meets the same error if any."""
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(
-        target=_validate_in_child, args=(rows, authorities, default_authority, sender), daemon=True
+        target=_validate_in_child, args=(rows, authorities, default_authority, prep, sender), daemon=True
     )
     total = 0
     try:
@@ -859,7 +861,7 @@ def _validated_in_child(
     except (AssertionError, OSError):  # a daemonic process may have no children; no process left
         receiver.close()
         sender.close()
-        yield from _validated(rows, authorities, default_authority, total)
+        yield from prep.batches(_validated(rows, authorities, default_authority, total))
         return
     sender.close()
     try:
@@ -870,8 +872,8 @@ def _validated_in_child(
                 break
             if message is None:
                 break
-            total, errors, packed, done = message
-            yield _Batch(total, errors, [_Row(n, _unflat(v), k, c) for n, v, k, c in packed])
+            total, errors, ready, done = message
+            yield _Batch(total, errors, ready)
             if done:
                 return
     finally:
@@ -879,28 +881,16 @@ def _validated_in_child(
         if child.is_alive():
             child.kill()  # not SIGTERM: the child inherited the server's handlers for it
         child.join()
-    yield from _validated(itertools.islice(rows, total, None), authorities, default_authority, total)
-
-
-# Pickle writes a date or an enum member as a call to make it again, several times the cost of the
-# ordinal or the plain string it is sent as here (most of the parent's cost of receiving a row).
-_KIND_OF = {kind.value: kind for kind in PledgorKind}
-_from_ordinal = dt.date.fromordinal
-
-
-def _flat(values: dict[str, Any]) -> dict[str, Any]:
-    values["pledgor_kind"], values["deadline"] = values["pledgor_kind"].value, values["deadline"].toordinal()
-    return values
-
-
-def _unflat(values: dict[str, Any]) -> dict[str, Any]:
-    values["pledgor_kind"] = _KIND_OF[values["pledgor_kind"]]
-    values["deadline"] = _from_ordinal(values["deadline"])
-    return values
+    rest = itertools.islice(rows, total, None)
+    yield from prep.batches(_validated(rest, authorities, default_authority, total))
 
 
 def _validate_in_child(
-    rows: ImportRows, authorities: dict[str, int], default_authority: str | None, sender: Connection
+    rows: ImportRows,
+    authorities: dict[str, int],
+    default_authority: str | None,
+    prep: _Preparer,
+    sender: Connection,
 ) -> None:
     # The child of a server worker inherits its signal handlers and the event loop's wake-up descriptor:
     # a signal here must end this process, not wake (or stop) the parent's loop.
@@ -912,18 +902,118 @@ def _validate_in_child(
     # Whatever goes wrong here, the parent validates the rows after the last batch sent and meets it.
     with contextlib.suppress(BaseException):
         # A small first batch: the parent has nothing to do until it arrives.
-        for batch in _validated(rows, authorities, default_authority, 0, first=_FIRST_BATCH):
-            # The access codes are made here too: an HMAC per row that the inserting process saves.
-            codes = new_access_codes(len(batch.rows))
-            packed = [
-                (r.number, _flat(r.values), r.key, code) for r, code in zip(batch.rows, codes, strict=True)
-            ]
-            sender.send((batch.total, batch.errors, packed, False))
+        for batch in prep.batches(_validated(rows, authorities, default_authority, 0, first=_FIRST_BATCH)):
+            sender.send((batch.total, batch.errors, batch.rows, False))
             total = batch.total
         done = True
     with contextlib.suppress(OSError):
         sender.send((total, [], [], True) if done else None)
     sender.close()
+
+
+class _Ready(NamedTuple):
+    """A valid row with everything about its pledge, event and mail that needs no database, in the form
+    the driver stores: made by the validating process (the child, for a large CSV), so the inserting one
+    only adds the number, the id and the hash chain. Plain values only: cheap to pickle."""
+
+    number: int  # the spreadsheet row
+    key: str  # the import key
+    credit_code: str | None
+    name: str
+    email: str | None
+    code: str  # the access code as shown
+    pledge: tuple[Any, ...]  # _PLEDGE_OWN's values, converted
+    data: str  # the register event's data, as stored
+    data_hashed: bytes  # and as its canonical JSON
+    mail: tuple[Any, ...]  # (status, last_error) converted, and the context after its pledge number
+
+
+# The pledge's columns whose values come from its row; _PLEDGE_COLUMNS adds the ones given at insert.
+_PLEDGE_OWN = (
+    "pledgor_kind", "pledgor_name", "pledgor_credit_code", "pledgor_email", "matter", "obligation",
+    "deadline", "legal_basis", "authority_id", "publication_day", "calendar_version", "import_key",
+    "access_code_digest", "state", "version", "stage_seq", "stage_deadline",
+)  # fmt: skip
+_PLEDGE_COLUMNS = (*_PLEDGE_OWN, "number", "year", "seq", "registered_by_id", "created_at", "updated_at")
+_EVENT_COLUMNS = (
+    "case_kind", "case_id", "case_number", "seq", "event", "from_state", "to_state", "actor_id",
+    "actor_name", "actor_role", "at", "note", "data", "flow_run_id", "idempotency_key", "prev_hash", "hash",
+)  # fmt: skip
+_MAIL_COLUMNS = (
+    "template", "recipient_kind", "recipient_name", "recipient_email", "case_kind", "case_id", "case_number",
+    "context", "status", "attempts", "next_attempt_at", "last_error", "idempotency_key", "created_at",
+    "sent_at", "flow_run_id",
+)  # fmt: skip
+_MAIL_TEMPLATE = "pledge_registered"
+
+
+class _Preparer:
+    """Makes validated rows ``_Ready``: the access codes, the publication day, and each stored value as
+    ``insert_rows``/``outbox_row``/``write_events`` would have written it (tests compare the rows)."""
+
+    def __init__(self, calendar: WorkCalendar, departments: dict[str, Department], dialect: str) -> None:
+        self.calendar = calendar
+        self.authority_names = {d.id: d.name for d in departments.values()}
+        self.convert = row_converter(Pledge.__table__, _PLEDGE_OWN, dialect)  # type: ignore[attr-defined]
+        mail_convert = row_converter(
+            Notification.__table__,  # type: ignore[attr-defined]
+            ("status", "context"),
+            dialect,
+        )
+        self.convert_mail = mail_convert
+        # What outbox_row records for a mail without an address, so both paths store the same words.
+        self.no_address = outbox_row(
+            template=_MAIL_TEMPLATE, recipient_kind="pledgor", recipient_name="", recipient_email=None,
+            key="", context={}, now=utcnow(),
+        )["last_error"]  # fmt: skip
+
+    def batches(self, batches: Iterable[_Batch]) -> Iterator[_Batch]:
+        for batch in batches:
+            yield _Batch(batch.total, batch.errors, self.ready(batch.rows))
+
+    def ready(self, rows: list[Any]) -> list[Any]:
+        days: dict[dt.date, tuple[dt.date | None, str | None]] = {}
+        calendar, names, convert = self.calendar, self.authority_names, self.convert
+        registered = PledgeState.REGISTERED
+        out = []
+        for row, (code, digest) in zip(rows, new_access_codes(len(rows)), strict=True):
+            v = row.values
+            deadline = v["deadline"]
+            if deadline not in days:
+                day = compute_publication_day(calendar, deadline)
+                days[deadline] = (day, calendar.version if day else None)
+            day, version = days[deadline]
+            email, name = v["pledgor_email"], v["pledgor_name"]
+            pledge = convert((
+                v["pledgor_kind"], name, v["pledgor_credit_code"], email, v["matter"], v["obligation"],
+                deadline, v["legal_basis"], v["authority_id"], day, version, row.key, digest, registered,
+                1, 0, None,
+            ))  # fmt: skip
+            data = {"publication_day": _iso(day), "source": "import"}
+            # The keys and order of _registered_context after the number (a test compares both paths'
+            # mails); a mail without an address keeps no secret (outbox_row).
+            context = {
+                "pledgor_name": name, "matter": v["matter"], "obligation": v["obligation"],
+                "deadline": deadline.isoformat(), "publication_day": _iso(day),
+                "authority_name": names[v["authority_id"]], "access_code": code,
+            }  # fmt: skip
+            status, tail = self.convert_mail(
+                (
+                    NotificationStatus.PENDING if email else NotificationStatus.UNDELIVERABLE,
+                    context if email else without_secrets(context),
+                )
+            )
+            mail = (status, None if email else self.no_address, tail[1:])
+            out.append(_Ready(
+                row.number, row.key, v["pledgor_credit_code"], name, email, code, pledge, _stored_json(data),
+                canonical_json(data), mail,
+            ))  # fmt: skip
+        return out
+
+
+def _stored_json(value: Any) -> str:
+    # What insert_rows stores for a JSON column (models.bulk).
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def _import_chunk(
@@ -934,14 +1024,12 @@ def _import_chunk(
     report: ImportReport,
     actor: Actor,
     today: dt.date,
-    calendar: WorkCalendar,
-    departments: dict[str, Department],
 ) -> None:
     """Duplicate check, credit check and insert for one chunk of valid rows, in the caller's transaction."""
     if not batch.rows:
         return
     seen |= _existing_import_keys(session, [r.key for r in batch.rows if r.key not in seen])
-    fresh: list[_Row] = []
+    fresh: list[_Ready] = []
     for row in batch.rows:
         if row.key in seen:
             report.already_imported += 1
@@ -951,13 +1039,13 @@ def _import_chunk(
     refused = _refused_by_credit_check(session, fresh)
     accepted = []
     for row in fresh:
-        reason = refused.get(row.values["pledgor_credit_code"] or row.values["pledgor_name"])
+        reason = refused.get(row.credit_code or row.name)
         if reason:
             refusals.append(RowError(row.number, COLUMN_LABELS["pledgor_credit_code"], reason))
         else:
             accepted.append(row)
     if accepted:
-        numbers, offline = _insert_pledges(session, accepted, actor, today, calendar, departments)
+        numbers, offline = _insert_pledges(session, accepted, actor, today)
         report.numbers += numbers
         report.offline_codes += offline
         report.imported += len(accepted)
@@ -969,82 +1057,109 @@ def _existing_import_keys(session: Session, keys: list[str]) -> set[str]:
 
 
 def _insert_pledges(
-    session: Session,
-    rows: list[_Row],
-    actor: Actor,
-    today: dt.date,
-    calendar: WorkCalendar,
-    departments: dict[str, Department],
+    session: Session, rows: list[_Ready], actor: Actor, today: dt.date
 ) -> tuple[list[str], list[dict[str, str]]]:
     """Insert the pledges, their ``register`` events and registration notices (each with the pledge's
     access code) through the driver-level bulk path. Returns the numbers, and the codes of pledgors
     without an e-mail address, whose notice the authority must deliver on paper."""
     now = utcnow()
+    connection = session.connection()
+    dialect = connection.dialect.name
     numbers = reserve_numbers(session=session, prefix=PLEDGE_PREFIX, year=today.year, count=len(rows))
-    fresh_codes = iter(new_access_codes(sum(r.code is None for r in rows)))
-    codes = [r.code or next(fresh_codes) for r in rows]
-    days: dict[dt.date, dt.date | None] = {}
-    records = []
-    for row, (seq, number), (_, digest) in zip(rows, numbers, codes, strict=True):
-        deadline = row.values["deadline"]
-        if deadline not in days:
-            days[deadline] = compute_publication_day(calendar, deadline)
-        records.append({
-            **row.values, "number": number, "year": today.year, "seq": seq, "state": PledgeState.REGISTERED,
-            "version": 1, "publication_day": days[deadline],
-            "calendar_version": calendar.version if days[deadline] else None, "stage_seq": 0,
-            "stage_deadline": None, "import_key": row.key, "registered_by_id": actor.id,
-            "access_code_digest": digest, "created_at": now, "updated_at": now,
-        })  # fmt: skip
-    table = Pledge.__table__  # type: ignore[attr-defined]
-    insert_rows(session, table, records)
+    # The values every row of the chunk shares, converted once.
+    stamp = row_converter(Notification.__table__, ("created_at",), dialect)((now,))[0]  # type: ignore[attr-defined]
+    year, by = today.year, actor.id
+    pledges = [
+        (*r.pledge, number, year, seq, by, stamp, stamp)
+        for r, (seq, number) in zip(rows, numbers, strict=True)
+    ]
+    insert_converted(session, Pledge.__table__, _PLEDGE_COLUMNS, pledges)  # type: ignore[attr-defined]
     # The numbers were reserved for this import alone, as one run of seqs: the rows carrying them are
     # the ones just inserted, found by a range scan of the unique (year, seq) index.
-    found = session.connection().exec_driver_sql(
+    found = connection.exec_driver_sql(
         "SELECT seq, id FROM pledge WHERE year = {p} AND seq BETWEEN {p} AND {p}".format(
-            p="?" if session.connection().dialect.paramstyle == "qmark" else "%s"
+            p="?" if connection.dialect.paramstyle == "qmark" else "%s"
         ),
-        (today.year, numbers[0][0], numbers[-1][0]),
+        (year, numbers[0][0], numbers[-1][0]),
     )
-    ids: dict[int, int] = dict(found.tuples().all())
-    fired = [Fired(ids[r["seq"]], r["number"], "", str(PledgeState.REGISTERED)) for r in records]
-    day_of = {r["number"]: r["publication_day"] for r in records}
-    write_events(
-        session=session,
-        kind="pledge",
-        fired=fired,
-        event="register",
-        actor=actor,
-        now=now,
-        data=lambda f: {"publication_day": _iso(day_of[f.number]), "source": "import"},
-    )
-    names = {d.id: d for d in departments.values()}
-    notifications, offline = [], []
-    for f, r, (code, _) in zip(fired, records, codes, strict=True):
-        pid, number, name, email = f.id, r["number"], r["pledgor_name"], r["pledgor_email"]
-        day, deadline = r["publication_day"], r["deadline"].isoformat()
-        # The keys and order of _registered_context (a test compares both paths' mails).
-        context = {
-            "pledge_number": number, "pledgor_name": name, "matter": r["matter"],
-            "obligation": r["obligation"], "deadline": deadline, "publication_day": _iso(day),
-            "authority_name": names[r["authority_id"]].name, "access_code": code,
-        }  # fmt: skip
-        notifications.append(
-            outbox_row(
-                template="pledge_registered",
-                recipient_kind="pledgor",
-                recipient_name=name,
-                recipient_email=email,
-                key=f"pledge:{pid}:register:pledge_registered",
-                context=context,
-                now=now,
-                case_kind="pledge",
-                case_id=pid,
-                case_number=number,
-                flow_run_id=actor.flow_run_id,
-            )
+    id_of: dict[int, int] = dict(found.tuples().all())
+    ids = [id_of[seq] for seq, _ in numbers]
+    _register_events(session, rows, ids, numbers, actor, now, stamp)
+    template, kind, run = _MAIL_TEMPLATE, "pledgor", actor.flow_run_id
+    mails = []
+    offline = []
+    for r, pid, (_, number) in zip(rows, ids, numbers, strict=True):
+        status, error, tail = r.mail
+        # The context's JSON as outbox_row's dict stores it: the number first, then the row's part.
+        context = f'{{"pledge_number":{orjson.dumps(number).decode()},{tail}'
+        mails.append((
+            template, kind, r.name, r.email, "pledge", pid, number, context, status, 0, stamp, error,
+            f"pledge:{pid}:register:{template}"[:200], stamp, None, run,
+        ))  # fmt: skip
+        if not r.email:
+            offline.append({"number": number, "pledgor_name": r.name, "access_code": r.code})
+    insert_converted(session, Notification.__table__, _MAIL_COLUMNS, mails)  # type: ignore[attr-defined]
+    return [number for _, number in numbers], offline
+
+
+def _register_events(
+    session: Session,
+    rows: list[_Ready],
+    ids: list[int],
+    numbers: list[tuple[int, str]],
+    actor: Actor,
+    now: dt.datetime,
+    stamp: Any,
+) -> None:
+    """The ``register`` event of each new pledge, as ``write_events`` writes it: the first of its case
+    (seq 1, no previous hash), its hash over a canonical form whose shared fields are written once."""
+    to, role = str(PledgeState.REGISTERED), str(actor.role)
+    fields = {
+        "kind": "pledge", "case": 0, "seq": 1, "event": "register", "from": None, "to": to,
+        "actor": actor.id, "actor_name": actor.name, "role": role,
+        "at": now.astimezone(dt.UTC).isoformat(timespec="microseconds"), "note": None, "data": {},
+        "run": actor.flow_run_id,
+    }  # fmt: skip
+    # "case" and "data" are neighbours in the sorted keys: the template is (before, between, after).
+    template = canonical_json_template(fields, ("case", "data"))
+    if template is None or last_events(session=session, kind="pledge", ids=ids):
+        # A shared value the template cannot write, or events already under these ids: the general path.
+        days = {
+            number: orjson.loads(r.data)["publication_day"]
+            for r, (_, number) in zip(rows, numbers, strict=True)
+        }
+        write_events(
+            session=session,
+            kind="pledge",
+            fired=[Fired(pid, number, "", to) for pid, (_, number) in zip(ids, numbers, strict=True)],
+            event="register",
+            actor=actor,
+            now=now,
+            data=lambda f: {"publication_day": days[f.number], "source": "import"},
         )
-        if not email:
-            offline.append({"number": number, "pledgor_name": name, "access_code": code})
-    insert_rows(session, Notification.__table__, notifications)  # type: ignore[attr-defined]
-    return [r["number"] for r in records], offline
+        return
+    before, between, after = template
+    sha256, actor_id, name, run = hashlib.sha256, actor.id, actor.name, actor.flow_run_id
+    events = [
+        (
+            "pledge",
+            pid,
+            number,
+            1,
+            "register",
+            None,
+            to,
+            actor_id,
+            name,
+            role,
+            stamp,
+            None,
+            r.data,
+            run,
+            None,
+            "",
+            sha256(b"".join((before, str(pid).encode(), between, r.data_hashed, after))).hexdigest(),
+        )  # fmt: skip
+        for r, pid, (_, number) in zip(rows, ids, numbers, strict=True)
+    ]
+    insert_converted(session, CaseEvent.__table__, _EVENT_COLUMNS, events)  # type: ignore[attr-defined]
