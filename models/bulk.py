@@ -154,6 +154,16 @@ def _row_builder(
     return build
 
 
+def column_converter(table: Table, name: str, dialect_name: str) -> Convert:
+    """The conversion ``insert_rows`` applies to a value of column ``name`` (the identity when none)."""
+    convert = _converter(table.c[name], dialect_name == "sqlite")[0]
+    return convert if convert is not None else _same
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
 def row_converter(
     table: Table, names: Sequence[str], dialect_name: str
 ) -> Callable[[Sequence[Any]], tuple[Any, ...]]:

@@ -28,7 +28,7 @@ from sqlmodel import Session, col, select
 
 from models.accounts import department_by_code
 from models.audit import CaseEvent, canonical_json, canonical_json_template
-from models.bulk import insert_converted, row_converter
+from models.bulk import column_converter, insert_converted, row_converter
 from models.calendar import WorkCalendar
 from models.clock import utcnow
 from models.errors import InvalidCreditCode, NotFound, NotPermitted, ValidationFailed
@@ -954,13 +954,17 @@ class _Preparer:
     def __init__(self, calendar: WorkCalendar, departments: dict[str, Department], dialect: str) -> None:
         self.calendar = calendar
         self.authority_names = {d.id: d.name for d in departments.values()}
-        self.convert = row_converter(Pledge.__table__, _PLEDGE_OWN, dialect)  # type: ignore[attr-defined]
-        mail_convert = row_converter(
-            Notification.__table__,  # type: ignore[attr-defined]
-            ("status", "context"),
-            dialect,
-        )
-        self.convert_mail = mail_convert
+        pledge, mail = Pledge.__table__, Notification.__table__  # type: ignore[attr-defined]
+        # Values a chunk repeats (kinds, deadlines, the state, the two mail states) are converted once.
+        kind = column_converter(pledge, "pledgor_kind", dialect)
+        self.kinds = {k: kind(k) for k in PledgorKind}
+        self.date = column_converter(pledge, "deadline", dialect)
+        self.registered = column_converter(pledge, "state", dialect)(PledgeState.REGISTERED)
+        status = column_converter(mail, "status", dialect)
+        self.pending = status(NotificationStatus.PENDING)
+        self.undeliverable = status(NotificationStatus.UNDELIVERABLE)
+        self.context_json = column_converter(mail, "context", dialect)
+        self.data_json = column_converter(CaseEvent.__table__, "data", dialect)  # type: ignore[attr-defined]
         # What outbox_row records for a mail without an address, so both paths store the same words.
         self.no_address = outbox_row(
             template=_MAIL_TEMPLATE, recipient_kind="pledgor", recipient_name="", recipient_email=None,
@@ -971,49 +975,59 @@ class _Preparer:
         for batch in batches:
             yield _Batch(batch.total, batch.errors, self.ready(batch.rows))
 
+    def _day(self, deadline: dt.date) -> tuple[Any, ...]:
+        """What a row's deadline decides: (deadline and publication day converted, calendar version, the
+        deadline and day as the mail writes them, the event's data as stored and as hashed)."""
+        day = compute_publication_day(self.calendar, deadline)
+        data = {"publication_day": _iso(day), "source": "import"}
+        return (
+            self.date(deadline), self.date(day), self.calendar.version if day else None,
+            deadline.isoformat(), _iso(day), self.data_json(data), canonical_json(data),
+        )  # fmt: skip
+
     def ready(self, rows: list[Any]) -> list[Any]:
-        days: dict[dt.date, tuple[dt.date | None, str | None]] = {}
-        calendar, names, convert = self.calendar, self.authority_names, self.convert
-        registered = PledgeState.REGISTERED
+        # One tuple per deadline, shared by its rows: pickle also sends each shared value once a batch.
+        days: dict[dt.date, tuple[Any, ...]] = {}
+        names, kinds, registered, context_json = (
+            self.authority_names,
+            self.kinds,
+            self.registered,
+            self.context_json,
+        )
+        pending, undeliverable, no_address = self.pending, self.undeliverable, self.no_address
         out = []
         for row, (code, digest) in zip(rows, new_access_codes(len(rows)), strict=True):
             v = row.values
             deadline = v["deadline"]
-            if deadline not in days:
-                day = compute_publication_day(calendar, deadline)
-                days[deadline] = (day, calendar.version if day else None)
-            day, version = days[deadline]
-            email, name = v["pledgor_email"], v["pledgor_name"]
-            pledge = convert((
-                v["pledgor_kind"], name, v["pledgor_credit_code"], email, v["matter"], v["obligation"],
-                deadline, v["legal_basis"], v["authority_id"], day, version, row.key, digest, registered,
-                1, 0, None,
-            ))  # fmt: skip
-            data = {"publication_day": _iso(day), "source": "import"}
+            known = days.get(deadline)
+            if known is None:
+                known = days[deadline] = self._day(deadline)
+            stored_deadline, stored_day, version, deadline_iso, day_iso, data, data_hashed = known
+            email, name, matter, obligation = (
+                v["pledgor_email"],
+                v["pledgor_name"],
+                v["matter"],
+                v["obligation"],
+            )
+            authority, credit_code = v["authority_id"], v["pledgor_credit_code"]
+            pledge = (
+                kinds[v["pledgor_kind"]], name, credit_code, email, matter, obligation, stored_deadline,
+                v["legal_basis"], authority, stored_day, version, row.key, digest, registered, 1, 0, None,
+            )  # fmt: skip
             # The keys and order of _registered_context after the number (a test compares both paths'
             # mails); a mail without an address keeps no secret (outbox_row).
             context = {
-                "pledgor_name": name, "matter": v["matter"], "obligation": v["obligation"],
-                "deadline": deadline.isoformat(), "publication_day": _iso(day),
-                "authority_name": names[v["authority_id"]], "access_code": code,
+                "pledgor_name": name, "matter": matter, "obligation": obligation, "deadline": deadline_iso,
+                "publication_day": day_iso, "authority_name": names[authority], "access_code": code,
             }  # fmt: skip
-            status, tail = self.convert_mail(
-                (
-                    NotificationStatus.PENDING if email else NotificationStatus.UNDELIVERABLE,
-                    context if email else without_secrets(context),
-                )
+            if email:
+                mail = (pending, None, context_json(context)[1:])
+            else:
+                mail = (undeliverable, no_address, context_json(without_secrets(context))[1:])
+            out.append(
+                _Ready(row.number, row.key, credit_code, name, email, code, pledge, data, data_hashed, mail)
             )
-            mail = (status, None if email else self.no_address, tail[1:])
-            out.append(_Ready(
-                row.number, row.key, v["pledgor_credit_code"], name, email, code, pledge, _stored_json(data),
-                canonical_json(data), mail,
-            ))  # fmt: skip
         return out
-
-
-def _stored_json(value: Any) -> str:
-    # What insert_rows stores for a JSON column (models.bulk).
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def _import_chunk(
