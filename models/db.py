@@ -6,7 +6,7 @@ import fcntl
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -103,11 +103,44 @@ def _writer_queue(engine: Engine, lock_path: Path) -> None:
         if fd is not None:
             os.close(fd)
 
-    event.listen(engine, "commit", lambda conn: _give_back(conn.info))
-    event.listen(engine, "rollback", lambda conn: _give_back(conn.info))
+    _after_commit_and_rollback(engine, _give_back)
     # A connection returned to the pool without either (the pool rolls it back) gives its turn back too.
     event.listen(engine.pool, "checkin", lambda _dbapi, record: _give_back(record.info) if record else None)
     event.listen(engine.pool, "close", lambda _dbapi, record: _close(record.info))
+
+
+def _after_commit_and_rollback(engine: Engine, give_back: Callable[[dict[Any, Any]], None]) -> None:
+    # The turn is given back once SQLite has committed or rolled back, not at SQLAlchemy's "commit" event,
+    # which fires before the DBAPI commit: the next writer woke while SQLite still held its lock (a WAL
+    # checkpoint runs inside the commit) and fell into the polling busy handler the queue is there to avoid.
+    dialect = engine.dialect
+    do_commit, do_rollback = dialect.do_commit, dialect.do_rollback
+
+    # Both are handed the pool's proxy of the connection (engine and pool reset alike), whose ``info`` is
+    # the connection record's, where the turn is kept; the ad-hoc proxy of a connection being set up has
+    # no record and cannot hold a turn.
+    def _after(connection: Any) -> None:
+        try:
+            info = connection.info
+        except NotImplementedError:
+            return
+        give_back(info)
+
+    def _commit(connection: Any) -> None:
+        try:
+            do_commit(connection)
+        finally:
+            _after(connection)
+
+    def _rollback(connection: Any) -> None:
+        try:
+            do_rollback(connection)
+        finally:
+            _after(connection)
+
+    # The engine has a dialect instance of its own (the pool's too), so only this engine is wrapped.
+    dialect.do_commit = _commit  # type: ignore[method-assign,assignment]
+    dialect.do_rollback = _rollback  # type: ignore[method-assign,assignment]
 
 
 @lru_cache

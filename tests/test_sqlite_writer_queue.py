@@ -104,3 +104,33 @@ def test_in_memory_databases_have_no_writer_file(tmp_path: Path, monkeypatch: py
             conn.execute(text("INSERT INTO t DEFAULT VALUES"))
         engine.dispose()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_turn_is_given_back_only_once_sqlite_has_committed(tmp_path: Path) -> None:
+    import fcntl
+    import os
+
+    url = _table(tmp_path / "c.db")
+    engine = make_engine(url)
+    lock = os.open(f"{tmp_path / 'c.db'}-writer", os.O_RDWR | os.O_CREAT, 0o600)
+    held: list[bool] = []
+
+    def turn_taken() -> bool:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        return False
+
+    # SQLAlchemy's "commit" event fires before the DBAPI commit: SQLite still holds its write lock then, so
+    # the next writer must not have been let go yet.
+    event.listen(engine, "commit", lambda _conn: held.append(turn_taken()))
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO t (who) VALUES ('a')"))
+        assert held == [True]
+        assert not turn_taken()  # and once committed, it is free
+    finally:
+        os.close(lock)
+        engine.dispose()
