@@ -101,39 +101,57 @@ def insert_rows(
     if not rows:
         return
     names = list(rows[0])
+    _check_columns(table, names)
+    sqlite = session.connection().dialect.name == "sqlite"
+    converters = [_converter(table.c[name], sqlite)[0] for name in names]
+    built = list(map(_row_builder(names, converters), rows))
+    _insert_driver_rows(session, table, names, built, on_conflict_do_nothing)
+
+
+def _check_columns(table: Table, names: Sequence[str]) -> None:
     unknown = [n for n in names if n not in table.c]
     if unknown:
         raise ValueError(f"{table.name} has no column(s) {', '.join(unknown)}")
     missing = [c.name for c in table.c if c.name not in names and not c.primary_key and not c.nullable]
     if missing:
         raise ValueError(f"bulk insert into {table.name} needs values for {', '.join(missing)}")
+
+
+def _insert_driver_rows(
+    session: Session,
+    table: Table,
+    names: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    on_conflict_do_nothing: Sequence[str],
+) -> None:
+    """The INSERT of rows already in driver form, on the session's connection."""
     connection = session.connection()
     dialect = connection.dialect
     sqlite = dialect.name == "sqlite"
-    converters, marks = [], []
-    for name in names:
-        convert, cast = _converter(table.c[name], sqlite)
-        converters.append(convert)
-        marks.append(("?" if dialect.paramstyle == "qmark" else "%s") + cast)
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    marks = [mark + _converter(table.c[name], sqlite)[1] for name in names]
     quote = dialect.identifier_preparer.quote
     head = f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) VALUES "
     conflict = ""
     if on_conflict_do_nothing:
         conflict = f" ON CONFLICT ({', '.join(quote(n) for n in on_conflict_do_nothing)}) DO NOTHING"
-    built = list(map(_row_builder(names, converters), rows))
     if not sqlite:
-        connection.exec_driver_sql(f"{head}({', '.join(marks)}){conflict}", built)
+        connection.exec_driver_sql(f"{head}({', '.join(marks)}){conflict}", list(rows))
         return
     # SQLite: many rows per statement, which costs less than executemany's reset, bind and step per row
     # (~10 % of the sweep's CPU). A column that is NULL in every row of a statement is written as the
     # literal NULL: the driver runs each bound None through its adapter lookup, a few percent more.
     per = max(1, _SQLITE_PARAMS // len(names))
-    for start in range(0, len(built), per):
-        part = built[start : start + per]
+    for start in range(0, len(rows), per):
+        part = rows[start : start + per]
         columns = list(zip(*part, strict=True))
-        bound = {i for i, values in enumerate(columns) if values.count(None) != len(part)}
-        row = f"({', '.join(marks[i] if i in bound else 'NULL' for i in range(len(names)))})"
-        params = tuple(chain.from_iterable(zip(*[columns[i] for i in sorted(bound)], strict=True)))
+        bound = [i for i, values in enumerate(columns) if values.count(None) != len(part)]
+        kept = set(bound)
+        row = f"({', '.join(marks[i] if i in kept else 'NULL' for i in range(len(names)))})"
+        if len(bound) == len(names):
+            params = tuple(chain.from_iterable(part))
+        else:
+            params = tuple(chain.from_iterable(zip(*[columns[i] for i in bound], strict=True)))
         connection.exec_driver_sql(head + ", ".join([row] * len(part)) + conflict, params)
 
 
@@ -191,32 +209,5 @@ def insert_converted(
     conversion in this process."""
     if not rows:
         return
-    unknown = [n for n in names if n not in table.c]
-    if unknown:
-        raise ValueError(f"{table.name} has no column(s) {', '.join(unknown)}")
-    missing = [c.name for c in table.c if c.name not in names and not c.primary_key and not c.nullable]
-    if missing:
-        raise ValueError(f"bulk insert into {table.name} needs values for {', '.join(missing)}")
-    connection = session.connection()
-    dialect = connection.dialect
-    sqlite = dialect.name == "sqlite"
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    marks = [mark + _converter(table.c[name], sqlite)[1] for name in names]
-    quote = dialect.identifier_preparer.quote
-    head = f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) VALUES "
-    if not sqlite:
-        connection.exec_driver_sql(f"{head}({', '.join(marks)})", list(rows))
-        return
-    # As insert_rows: many rows per statement, and a column NULL in every row of one as the literal NULL.
-    per = max(1, _SQLITE_PARAMS // len(names))
-    for start in range(0, len(rows), per):
-        part = rows[start : start + per]
-        columns = list(zip(*part, strict=True))
-        bound = [i for i, values in enumerate(columns) if values.count(None) != len(part)]
-        kept = set(bound)
-        row = f"({', '.join(marks[i] if i in kept else 'NULL' for i in range(len(names)))})"
-        if len(bound) == len(names):
-            params = tuple(chain.from_iterable(part))
-        else:
-            params = tuple(chain.from_iterable(zip(*[columns[i] for i in bound], strict=True)))
-        connection.exec_driver_sql(head + ", ".join([row] * len(part)), params)
+    _check_columns(table, names)
+    _insert_driver_rows(session, table, names, rows, ())
