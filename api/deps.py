@@ -13,7 +13,7 @@ from pydantic import TypeAdapter
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from models.accounts import authenticate, token_identity
+from models.accounts import token_identity
 from models.calendar import WorkCalendar, load_calendar
 from models.clock import Clock
 from models.errors import NotPermitted, Unauthenticated, ValidationFailed
@@ -75,20 +75,6 @@ CalendarDep = Annotated[WorkCalendar, Depends(get_calendar)]
 _bearer = HTTPBearer(auto_error=False, description="`shouxin users add` 打印的访问令牌")
 
 
-def get_user(
-    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> User:
-    if credentials is None:
-        raise Unauthenticated("请先登录：请求头需要 `Authorization: Bearer <令牌>` (missing bearer token)")
-    user = authenticate(session=session, token=credentials.credentials)
-    if user is None:
-        raise Unauthenticated("访问令牌无效或账号已停用，请联系管理员 (invalid or revoked token)")
-    return user
-
-
-UserDep = Annotated[User, Depends(get_user)]
-
-
 def actor_of(user: User) -> Actor:
     return Actor(name=user.name, role=user.role, id=user.id, department_id=user.department_id)
 
@@ -96,7 +82,8 @@ def actor_of(user: User) -> Actor:
 def get_actor(
     session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Actor:
-    # ``get_user``'s check and answers, without building the User object (models.accounts.token_identity).
+    # One Core row per request (models.accounts.token_identity), not an ORM User: the token is checked on
+    # every API call.
     if credentials is None:
         raise Unauthenticated("请先登录：请求头需要 `Authorization: Bearer <令牌>` (missing bearer token)")
     identity = token_identity(session=session, token=credentials.credentials)
