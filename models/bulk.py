@@ -211,3 +211,55 @@ def insert_converted(
         return
     _check_columns(table, names)
     _insert_driver_rows(session, table, names, rows, ())
+
+
+def insert_converted_shared(
+    session: Session,
+    table: Table,
+    shared: Mapping[str, Any],
+    names: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+) -> None:
+    """``insert_converted`` for rows whose ``shared`` columns hold one value (in driver form) for every
+    row, such as a batch's timestamp, actor and state: the same stored rows.
+
+    On SQLite the shared values are bound once per statement (``INSERT … SELECT ?, …, column1, … FROM
+    (VALUES …)``) instead of once per row: binding a parameter (its UTF-8 copy and the VALUES row's
+    register) cost more per row than some of the B-tree inserts, and a register event has 13 shared
+    columns of 17. The VALUES rows have no column affinity, so each value takes the table column's
+    affinity as in a plain ``INSERT … VALUES``. Other databases get the rows written out in full.
+    """
+    if not rows:
+        return
+    fixed = list(shared)
+    _check_columns(table, [*fixed, *names])
+    connection = session.connection()
+    dialect = connection.dialect
+    if dialect.name != "sqlite":
+        values = tuple(shared.values())
+        _insert_driver_rows(session, table, [*fixed, *names], [values + row for row in rows], ())
+        return
+    quote = dialect.identifier_preparer.quote
+    # A None shared by every row is the literal NULL, as _insert_driver_rows writes all-NULL columns.
+    bound_fixed = [n for n in fixed if shared[n] is not None]
+    select_fixed = ["?" if shared[n] is not None else "NULL" for n in fixed]
+    fixed_params = tuple(shared[n] for n in bound_fixed)
+    head = f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in [*fixed, *names])}) SELECT "
+    per = max(1, (_SQLITE_PARAMS - len(fixed_params)) // max(1, len(names)))
+    for start in range(0, len(rows), per):
+        part = rows[start : start + per]
+        columns = list(zip(*part, strict=True))
+        bound = [i for i, values in enumerate(columns) if values.count(None) != len(part)]
+        kept = {i: f"column{k + 1}" for k, i in enumerate(bound)}
+        picked = ", ".join([*select_fixed, *(kept.get(i, "NULL") for i in range(len(names)))])
+        if not bound:  # every varying column NULL throughout: one row of the select per row
+            sql = f"{head}{picked} FROM (VALUES {', '.join(['(NULL)'] * len(part))})"
+            connection.exec_driver_sql(sql, fixed_params)
+            continue
+        one = f"({', '.join(['?'] * len(bound))})"
+        if len(bound) == len(names):
+            params = tuple(chain.from_iterable(part))
+        else:
+            params = tuple(chain.from_iterable(zip(*[columns[i] for i in bound], strict=True)))
+        sql = f"{head}{picked} FROM (VALUES {', '.join([one] * len(part))})"
+        connection.exec_driver_sql(sql, fixed_params + params)

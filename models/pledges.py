@@ -28,7 +28,7 @@ from sqlmodel import Session, col, select
 
 from models.accounts import department_by_code
 from models.audit import CaseEvent, canonical_json, canonical_json_template
-from models.bulk import column_converter, insert_converted, row_converter
+from models.bulk import column_converter, insert_converted_shared, row_converter
 from models.calendar import WorkCalendar
 from models.clock import utcnow
 from models.errors import InvalidCreditCode, NotFound, NotPermitted, ValidationFailed
@@ -935,17 +935,15 @@ class _Ready(NamedTuple):
 _PLEDGE_OWN = (
     "pledgor_kind", "pledgor_name", "pledgor_credit_code", "pledgor_email", "matter", "obligation",
     "deadline", "legal_basis", "authority_id", "publication_day", "calendar_version", "import_key",
-    "access_code_digest", "state", "version", "stage_seq", "stage_deadline",
+    "access_code_digest",
 )  # fmt: skip
-_PLEDGE_COLUMNS = (*_PLEDGE_OWN, "number", "year", "seq", "registered_by_id", "created_at", "updated_at")
-_EVENT_COLUMNS = (
-    "case_kind", "case_id", "case_number", "seq", "event", "from_state", "to_state", "actor_id",
-    "actor_name", "actor_role", "at", "note", "data", "flow_run_id", "idempotency_key", "prev_hash", "hash",
-)  # fmt: skip
+# The columns each row has its own value of; the others' values are shared by a chunk's rows
+# (insert_converted_shared binds them once per statement).
+_PLEDGE_COLUMNS = (*_PLEDGE_OWN, "number", "seq")
+_EVENT_COLUMNS = ("case_id", "case_number", "data", "hash")
 _MAIL_COLUMNS = (
-    "template", "recipient_kind", "recipient_name", "recipient_email", "case_kind", "case_id", "case_number",
-    "context", "status", "attempts", "next_attempt_at", "last_error", "idempotency_key", "created_at",
-    "sent_at", "flow_run_id",
+    "recipient_name", "recipient_email", "case_id", "case_number", "context", "status", "last_error",
+    "idempotency_key",
 )  # fmt: skip
 _MAIL_TEMPLATE = "pledge_registered"
 
@@ -958,11 +956,10 @@ class _Preparer:
         self.calendar = calendar
         self.authority_names = {d.id: d.name for d in departments.values()}
         pledge, mail = Pledge.__table__, Notification.__table__  # type: ignore[attr-defined]
-        # Values a chunk repeats (kinds, deadlines, the state, the two mail states) are converted once.
+        # Values a chunk repeats (kinds, deadlines, the two mail states) are converted once.
         kind = column_converter(pledge, "pledgor_kind", dialect)
         self.kinds = {k: kind(k) for k in PledgorKind}
         self.date = column_converter(pledge, "deadline", dialect)
-        self.registered = column_converter(pledge, "state", dialect)(PledgeState.REGISTERED)
         status = column_converter(mail, "status", dialect)
         self.pending = status(NotificationStatus.PENDING)
         self.undeliverable = status(NotificationStatus.UNDELIVERABLE)
@@ -991,12 +988,7 @@ class _Preparer:
     def ready(self, rows: list[Any]) -> list[Any]:
         # One tuple per deadline, shared by its rows: pickle also sends each shared value once a batch.
         days: dict[dt.date, tuple[Any, ...]] = {}
-        names, kinds, registered, context_json = (
-            self.authority_names,
-            self.kinds,
-            self.registered,
-            self.context_json,
-        )
+        names, kinds, context_json = self.authority_names, self.kinds, self.context_json
         pending, undeliverable, no_address = self.pending, self.undeliverable, self.no_address
         out = []
         for row, (code, digest) in zip(rows, new_access_codes(len(rows)), strict=True):
@@ -1015,7 +1007,7 @@ class _Preparer:
             authority, credit_code = v["authority_id"], v["pledgor_credit_code"]
             pledge = (
                 kinds[v["pledgor_kind"]], name, credit_code, email, matter, obligation, stored_deadline,
-                v["legal_basis"], authority, stored_day, version, row.key, digest, registered, 1, 0, None,
+                v["legal_basis"], authority, stored_day, version, row.key, digest,
             )  # fmt: skip
             # The keys and order of _registered_context after the number (a test compares both paths'
             # mails); a mail without an address keeps no secret (outbox_row).
@@ -1085,12 +1077,14 @@ def _insert_pledges(
     numbers = reserve_numbers(session=session, prefix=PLEDGE_PREFIX, year=today.year, count=len(rows))
     # The values every row of the chunk shares, converted once.
     stamp = row_converter(Notification.__table__, ("created_at",), dialect)((now,))[0]  # type: ignore[attr-defined]
-    year, by = today.year, actor.id
-    pledges = [
-        (*r.pledge, number, year, seq, by, stamp, stamp)
-        for r, (seq, number) in zip(rows, numbers, strict=True)
-    ]
-    insert_converted(session, Pledge.__table__, _PLEDGE_COLUMNS, pledges)  # type: ignore[attr-defined]
+    year = today.year
+    registered = column_converter(Pledge.__table__, "state", dialect)(PledgeState.REGISTERED)  # type: ignore[attr-defined]
+    shared = {
+        "state": registered, "version": 1, "stage_seq": 0, "stage_deadline": None, "year": year,
+        "registered_by_id": actor.id, "created_at": stamp, "updated_at": stamp,
+    }  # fmt: skip
+    pledges = [(*r.pledge, number, seq) for r, (seq, number) in zip(rows, numbers, strict=True)]
+    insert_converted_shared(session, Pledge.__table__, shared, _PLEDGE_COLUMNS, pledges)  # type: ignore[attr-defined]
     # The numbers were reserved for this import alone, as one run of seqs: the rows carrying them are
     # the ones just inserted, found by a range scan of the unique (year, seq) index.
     found = connection.exec_driver_sql(
@@ -1102,7 +1096,7 @@ def _insert_pledges(
     id_of: dict[int, int] = dict(found.tuples().all())
     ids = [id_of[seq] for seq, _ in numbers]
     _register_events(session, rows, ids, numbers, actor, now, stamp)
-    template, kind, run = _MAIL_TEMPLATE, "pledgor", actor.flow_run_id
+    template = _MAIL_TEMPLATE
     mails = []
     offline = []
     for r, pid, (_, number) in zip(rows, ids, numbers, strict=True):
@@ -1110,12 +1104,15 @@ def _insert_pledges(
         # The context's JSON as outbox_row's dict stores it: the number first, then the row's part.
         context = f'{{"pledge_number":{orjson.dumps(number).decode()},{tail}'
         mails.append((
-            template, kind, r.name, r.email, "pledge", pid, number, context, status, 0, stamp, error,
-            f"pledge:{pid}:register:{template}"[:200], stamp, None, run,
+            r.name, r.email, pid, number, context, status, error, f"pledge:{pid}:register:{template}"[:200],
         ))  # fmt: skip
         if not r.email:
             offline.append({"number": number, "pledgor_name": r.name, "access_code": r.code})
-    insert_converted(session, Notification.__table__, _MAIL_COLUMNS, mails)  # type: ignore[attr-defined]
+    shared = {
+        "template": template, "recipient_kind": "pledgor", "case_kind": "pledge", "attempts": 0,
+        "next_attempt_at": stamp, "created_at": stamp, "sent_at": None, "flow_run_id": actor.flow_run_id,
+    }  # fmt: skip
+    insert_converted_shared(session, Notification.__table__, shared, _MAIL_COLUMNS, mails)  # type: ignore[attr-defined]
     return [number for _, number in numbers], offline
 
 
@@ -1156,27 +1153,19 @@ def _register_events(
         )
         return
     before, between, after = template
-    sha256, actor_id, name, run = hashlib.sha256, actor.id, actor.name, actor.flow_run_id
+    sha256 = hashlib.sha256
     events = [
         (
-            "pledge",
             pid,
             number,
-            1,
-            "register",
-            None,
-            to,
-            actor_id,
-            name,
-            role,
-            stamp,
-            None,
             r.data,
-            run,
-            None,
-            "",
             sha256(b"".join((before, str(pid).encode(), between, r.data_hashed, after))).hexdigest(),
-        )  # fmt: skip
+        )
         for r, pid, (_, number) in zip(rows, ids, numbers, strict=True)
     ]
-    insert_converted(session, CaseEvent.__table__, _EVENT_COLUMNS, events)  # type: ignore[attr-defined]
+    shared = {
+        "case_kind": "pledge", "seq": 1, "event": "register", "from_state": None, "to_state": to,
+        "actor_id": actor.id, "actor_name": actor.name, "actor_role": role, "at": stamp, "note": None,
+        "flow_run_id": actor.flow_run_id, "idempotency_key": None, "prev_hash": "",
+    }  # fmt: skip
+    insert_converted_shared(session, CaseEvent.__table__, shared, _EVENT_COLUMNS, events)  # type: ignore[attr-defined]
