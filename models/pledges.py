@@ -8,6 +8,7 @@ import csv
 import datetime as dt
 import gc
 import hashlib
+import importlib
 import io
 import itertools
 import json
@@ -37,7 +38,7 @@ from models.numbering import PLEDGE_PREFIX, reserve_numbers
 from models.org import Department
 from models.outbox import Notification, NotificationStatus, enqueue, outbox_row, without_secrets
 from models.pledge import Pledge, PledgeCreate, PledgeEvidence, PledgorKind
-from models.pledge_access import new_access_code, new_access_codes
+from models.pledge_access import access_code_maker, new_access_code, new_access_codes
 from models.publication import Fired, compute_publication_day, last_events, write_events
 from models.register import SHOWN_STATES, false_pledge_of, has_current_breach
 from models.settings import get_settings
@@ -623,6 +624,26 @@ def _validate_row(
 _json_string = json.encoder.encode_basestring
 
 
+def _cpython_sha256() -> Callable[[bytes], Any] | None:
+    """CPython's own SHA-256 (``_sha2`` from 3.12, ``_sha256`` before), or None if the build lacks it.
+
+    The validating child is forked, possibly from a server thread while other threads run; OpenSSL 3
+    (hashlib's usual SHA-256, and every hmac call) looks its algorithms up in a method store guarded by
+    read-write locks, which a thread of the parent may hold at the fork and nobody would release in the
+    child. CPython's implementation holds no lock, and for the short inputs here it is as fast (the
+    import key) or faster (the HMAC, with its padded-key states hashed once: models.pledge_access).
+    """
+    for name in ("_sha2", "_sha256"):
+        with contextlib.suppress(ImportError, AttributeError):
+            return importlib.import_module(name).sha256  # type: ignore[no-any-return]
+    return None
+
+
+# Imported here, in the parent: the child loads no module (dlopen and the import machinery take locks).
+_LOCK_FREE_SHA256 = _cpython_sha256()
+_key_sha256: Callable[[bytes], Any] = _LOCK_FREE_SHA256 or hashlib.sha256
+
+
 def _import_key(v: dict[str, Any]) -> str:
     """SHA-256 over exactly the bytes earlier releases hashed: ``json.dumps(v, sort_keys=True,
     ensure_ascii=False, default=str)`` with json's default separators (", " and ": "). A file imported
@@ -657,7 +678,7 @@ def _import_key(v: dict[str, Any]) -> str:
             f'"pledgor_email": {"null" if email is None else _json_string(email)}, '
             f'"pledgor_kind": {_json_string(kind)}, "pledgor_name": {_json_string(v["pledgor_name"])}}}'
         )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return _key_sha256(canonical.encode()).hexdigest()  # type: ignore[no-any-return]
 
 
 def _fetch_in(
@@ -835,16 +856,33 @@ def _validated(
 # A CSV from this size on is parsed and validated by a forked child while this process checks and
 # inserts the rows validated before: validation is pure Python and needs no database, and SQLite has one
 # writer, so this is how an import uses a second core. Smaller files are not worth the fork.
+#
+# Fork safety. The fork may be taken by a server worker thread while other threads run, and only the
+# forking thread exists in the child: any lock another thread held at that moment stays held there. The
+# child therefore runs only code that takes no such lock, all of it loaded and set up in the parent:
+# - the csv module, str/bytes, re, datetime, unicodedata, json's C string encoder, pickle and the pipe's
+#   os.write: C code under the GIL, which CPython re-creates in the child, with no locks of their own;
+# - models.uscc and the calendar (pure Python; functools.cache and lru_cache are lock-free in C), the
+#   settings already cached by get_settings in the parent (_Preparer), orjson (Rust, no locks);
+# - SHA-256 and HMAC from CPython's own hash module, never OpenSSL (_cpython_sha256: OpenSSL 3's method
+#   store is guarded by read-write locks); without it no child is started;
+# - random bytes from os.urandom (the getrandom system call); malloc, whose locks glibc resets at fork.
+# It touches no database connection (SQLite's mutexes may be held by another thread), logs nothing (a
+# handler's lock; logging re-creates its own at fork anyway), imports nothing, and the cyclic collector
+# stays off (_collector_paused), so no finaliser of an inherited object runs in it. Its exit flushes
+# stdout/stderr, whose buffer lock a printing thread may hold: that happens after its last message, and
+# this process kills a child still alive then. Whatever else hangs it is ended after the silence below.
 FORK_MIN_BYTES = 512 * 1024
 # The child sends a batch at least this often; one that goes quiet longer is ended and the rest of the
-# file validated here (a fork taken while another thread held a lock the child needs can hang it).
+# file validated here.
 _CHILD_SILENCE_SECONDS = 60.0
 _FIRST_BATCH = 500
 
 
 def _forking_pays(size: int) -> bool:
-    # Linux only: elsewhere fork without exec is unsafe with system libraries (macOS) or missing.
-    return size >= FORK_MIN_BYTES and sys.platform.startswith("linux")
+    # Linux only: elsewhere fork without exec is unsafe with system libraries (macOS) or missing. A build
+    # without CPython's SHA-256 would have the child call OpenSSL.
+    return size >= FORK_MIN_BYTES and sys.platform.startswith("linux") and _LOCK_FREE_SHA256 is not None
 
 
 def _validated_in_child(
@@ -964,6 +1002,10 @@ class _Preparer:
         self.pending = status(NotificationStatus.PENDING)
         self.undeliverable = status(NotificationStatus.UNDELIVERABLE)
         self.context_json = column_converter(mail, "context", dialect)
+        # The access codes' HMAC key and the settings compute_publication_day reads, taken here (before any
+        # fork): the child must not build the settings, and must not call OpenSSL.
+        get_settings()
+        self.codes = new_access_codes if _LOCK_FREE_SHA256 is None else access_code_maker(_LOCK_FREE_SHA256)
         self.data_json = column_converter(CaseEvent.__table__, "data", dialect)  # type: ignore[attr-defined]
         # What outbox_row records for a mail without an address, so both paths store the same words.
         self.no_address = outbox_row(
@@ -991,7 +1033,7 @@ class _Preparer:
         names, kinds, context_json = self.authority_names, self.kinds, self.context_json
         pending, undeliverable, no_address = self.pending, self.undeliverable, self.no_address
         out = []
-        for row, (code, digest) in zip(rows, new_access_codes(len(rows)), strict=True):
+        for row, (code, digest) in zip(rows, self.codes(len(rows)), strict=True):
             v = row.values
             deadline = v["deadline"]
             known = days.get(deadline)

@@ -19,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlmodel import Session, SQLModel, col, select
 
+import models.pledge_access as pledges_access
 import models.pledges as pledges
 from models.audit import CaseEvent
 from models.audit_verify import verify_case
@@ -350,3 +351,63 @@ def test_the_cli_import_hands_a_large_csv_to_the_child_and_reports_progress(
         get_engine().dispose()
         get_settings.cache_clear()
         get_engine.cache_clear()
+
+
+def test_the_child_calls_no_openssl(
+    session: Session, staff: Staff, forking: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # OpenSSL's method store is guarded by locks another thread may hold at the fork: the import keys and
+    # the access codes' HMACs in the child come from CPython's own SHA-256.
+    del staff
+    parent, marks = os.getpid(), tmp_path / "openssl-in-child"
+
+    def watched(real: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if os.getpid() != parent:
+                with marks.open("a") as out:
+                    out.write(f"{real.__name__}\n")
+            return real(*args, **kwargs)
+
+        return call
+
+    for name in ("sha256", "new"):
+        forking.setattr(hashlib, name, watched(getattr(hashlib, name)))
+    forking.setattr(pledges_access.hmac, "digest", watched(pledges_access.hmac.digest))
+    forking.setattr(pledges_access.hmac, "new", watched(pledges_access.hmac.new))
+    content = _csv(40)
+    total, errors, valid = _expected(session, content)
+    report = _import_file(session, content)
+    assert (report.total, report.errors, report.imported) == (total, errors, valid)
+    assert not marks.exists()
+    digests = {p.number: p.access_code_digest for p in session.exec(select(Pledge)).all()}
+    mails = session.exec(select(Notification)).all()
+    assert len(mails) == valid
+    assert all(verify(m.context["access_code"], digests[m.case_number]) for m in mails)
+
+
+@pytest.mark.parametrize("secret", ["short", "k" * 64, "长密钥" * 40])
+def test_the_lock_free_access_codes_have_the_hmac_digests(
+    monkeypatch: pytest.MonkeyPatch, secret: str
+) -> None:
+    # Keys shorter than, equal to and longer than SHA-256's block are padded or hashed as RFC 2104 says.
+    monkeypatch.setenv("SHOUXIN_SECRET_KEY", secret)
+    pledges_access.get_settings.cache_clear()
+    try:
+        assert pledges._LOCK_FREE_SHA256 is not None
+        codes = pledges_access.access_code_maker(pledges._LOCK_FREE_SHA256)(50)
+        assert len({code for code, _ in codes}) == 50
+        for code, digest in codes:
+            assert digest == pledges_access.digest(code)
+            assert verify(code, digest)
+    finally:
+        monkeypatch.undo()
+        pledges_access.get_settings.cache_clear()
+
+
+def test_the_import_key_is_the_same_with_either_sha256() -> None:
+    values = {
+        "pledgor_kind": PledgorKind.ENTERPRISE, "pledgor_name": "甲公司", "pledgor_credit_code": None,
+        "pledgor_email": None, "matter": "许可", "obligation": "承诺", "legal_basis": "", "authority_id": 1,
+        "deadline": dt.date(2026, 5, 6),
+    }  # fmt: skip
+    assert _import_key(values) == _json_key(values)
