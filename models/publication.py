@@ -33,15 +33,15 @@ from models.audit import CaseEvent, event_hash
 # The audit module's own test for values orjson writes exactly as the standard library does.
 from models.audit import _simple as _plain_json
 from models.breach import PublishedBreach, Severity
-from models.bulk import insert_rows
+from models.bulk import _check_columns, _insert_driver_rows, column_converter, insert_converted, insert_rows
 from models.calendar import WorkCalendar, load_calendar
 from models.clock import utcnow
 from models.errors import OutOfCalendarCoverage
 from models.lifecycle import PLEDGE, BreachState, PledgeState
 from models.numbering import BREACH_PREFIX, reserve_numbers
 from models.outbox import Notification as _Notification
-from models.outbox import outbox_row
-from models.platform import DocumentKind, document_row, enqueue_documents
+from models.outbox import outbox_row, without_secrets
+from models.platform import DocumentKind, PlatformDocument, document_row
 from models.pledge import Pledge
 from models.register import department_names, public_fields, publication_end, repair_earliest
 from models.settings import get_settings
@@ -176,7 +176,12 @@ def write_events(
     shared = {"kind": kind, "event": event, "actor": actor.id, "actor_name": actor.name, "role": role,
               "at": at, "run": actor.flow_run_id}  # fmt: skip
     plain = _plain_json(shared)
-    out: list[dict[str, Any]] = []
+    # Rows in driver form straight away: a dict per row converted column by column in insert_rows cost
+    # more than building the row.
+    dialect = session.get_bind().dialect.name
+    stamp = column_converter(_E, "at", dialect)(now)
+    to_json = column_converter(_E, "data", dialect)
+    out: list[tuple[Any, ...]] = []
     for f in fired:
         seq, prev = last.get(f.id, (0, ""))
         seq += 1
@@ -186,15 +191,19 @@ def write_events(
         fields = {"kind": kind, "case": f.id, "seq": seq, "event": event, "from": from_state,
                   "to": f.to_state, "actor": actor.id, "actor_name": actor.name, "role": role, "at": at,
                   "note": row_note, "data": row_data, "run": actor.flow_run_id}  # fmt: skip
-        out.append({
-            "case_kind": kind, "case_id": f.id, "case_number": f.number, "seq": seq, "event": event,
-            "from_state": from_state, "to_state": f.to_state, "actor_id": actor.id,
-            "actor_name": actor.name, "actor_role": role, "at": now, "note": row_note, "data": row_data,
-            "flow_run_id": actor.flow_run_id, "idempotency_key": key(f) if key else None,
-            "prev_hash": prev, "hash": _chain_hash(prev, fields, plain),
-        })  # fmt: skip
-    insert_rows(session, _E, out)
-    return {row["case_id"]: row["seq"] for row in out}
+        out.append((
+            kind, f.id, f.number, seq, event, from_state, f.to_state, actor.id, actor.name, role, stamp,
+            row_note, to_json(row_data), actor.flow_run_id, key(f) if key else None, prev,
+            _chain_hash(prev, fields, plain),
+        ))  # fmt: skip
+    insert_converted(session, _E, _EVENT_COLUMNS, out)
+    return {row[1]: row[3] for row in out}
+
+
+_EVENT_COLUMNS = (
+    "case_kind", "case_id", "case_number", "seq", "event", "from_state", "to_state", "actor_id",
+    "actor_name", "actor_role", "at", "note", "data", "flow_run_id", "idempotency_key", "prev_hash", "hash",
+)  # fmt: skip
 
 
 def _chain_hash(prev: str, fields: dict[str, Any], shared_plain: bool) -> str:
@@ -468,7 +477,7 @@ def publish_due(
     del calendar
     now = now or utcnow()
     departments = department_names(session)
-    plan = _plan_publications(session, ids, today, severity, departments, actor, now)
+    plan = _plan_publications(session, ids, today, severity, departments, now)
     fired = claim(
         session=session,
         ids=ids,
@@ -482,13 +491,13 @@ def publish_due(
     stale = [f.id for f in fired if f.id not in plan or plan[f.id].version + 1 != f.version]
     if stale:
         # Read again after the compare-and-set, so in its new state: every one of them is due.
-        plan.update(_plan_publications(session, stale, None, severity, departments, actor, now))
-    numbers = reserve_numbers(session=session, prefix=BREACH_PREFIX, year=today.year, count=len(fired))
-    for f, (_, number) in zip(fired, numbers, strict=True):
-        planned = plan[f.id]
-        planned.breach["number"] = planned.payload["record_number"] = number
-        planned.mail["context"]["record_number"] = number
-    inserted = _insert_breaches(session, [plan[f.id].breach for f in fired])
+        plan.update(_plan_publications(session, stale, None, severity, departments, now))
+    numbers = [n for _, n in reserve_numbers(session=session, prefix=BREACH_PREFIX, year=today.year,
+                                             count=len(fired))]  # fmt: skip
+    number_of = {f.id: n for f, n in zip(fired, numbers, strict=True)}
+    inserted = _insert_breaches(
+        session, [(n, *plan[f.id].breach) for f, n in zip(fired, numbers, strict=True)], numbers
+    )
     fired = [f for f in fired if f.id in inserted]
     write_events(
         session=session,
@@ -498,12 +507,10 @@ def publish_due(
         actor=actor,
         now=now,
         key=lambda f: f"pledge:{f.id}:publish",
-        data=lambda f: {"record_number": plan[f.id].breach["number"], "publication_day": plan[f.id].day},
+        data=lambda f: {"record_number": number_of[f.id], "publication_day": plan[f.id].day},
         last={f.id: plan[f.id].last for f in fired},
     )
-    created = [
-        Fired(inserted[f.id], plan[f.id].breach["number"], "", str(BreachState.PUBLISHED)) for f in fired
-    ]
+    created = [Fired(inserted[f.id], number_of[f.id], "", str(BreachState.PUBLISHED)) for f in fired]
     write_events(
         session=session,
         kind="breach",
@@ -513,26 +520,44 @@ def publish_due(
         now=now,
         data=lambda _: {"source": "pledge"},
     )
-    _insert_notifications(session, [plan[f.id].mail for f in fired])
-    enqueue_documents(session=session, rows=[
-        document_row(kind=DocumentKind.PUBLISH, breach_id=inserted[f.id], number=plan[f.id].breach["number"],
-                     now=now, payload=plan[f.id].payload)
-        for f in fired
-    ])  # fmt: skip
+    _insert_published_mails(session, [(plan[f.id], number_of[f.id]) for f in fired], actor, now)
+    _insert_publish_documents(session, [(plan[f.id], number_of[f.id], inserted[f.id]) for f in fired], now)
     return len(fired)
 
 
 @dataclass
 class _Planned:
-    """One pledge's publication as far as it can be prepared before the breach number is known; the
-    number goes into the three places left for it (``None`` until then)."""
+    """One pledge's publication as far as it can be prepared before the breach number is known."""
 
     version: int
     last: tuple[int, str]  # the pledge's last audit event (seq, hash), or (0, "")
     day: str | None  # the publication day as the publish event records it
-    breach: dict[str, Any]
-    payload: dict[str, Any]  # the platform document's record (public_fields)
-    mail: dict[str, Any]
+    # The breach row after its number (the columns of _BREACH_COLUMNS[1:]), in driver form.
+    breach: tuple[Any, ...]
+    # The platform document's record (public_fields) but for its number, under "record_number".
+    payload: dict[str, Any]
+    mail: tuple[Any, ...]  # (pledge id, pledge number, pledgor's name, e-mail, matter, decided, end)
+
+
+_BREACH_COLUMNS = (
+    "number", "source_kind", "pledge_id", "complaint_id", "subject_kind", "subject_name",
+    "subject_credit_code", "matter", "facts", "basis", "department_id", "severity", "decision_date",
+    "publication_end", "repair_earliest", "state", "version", "stage_seq", "stage_deadline", "created_at",
+    "updated_at",
+)  # fmt: skip
+_MAIL_COLUMNS = (
+    "template", "recipient_kind", "recipient_name", "recipient_email", "case_kind", "case_id",
+    "case_number", "context", "status", "attempts", "next_attempt_at", "last_error", "idempotency_key",
+    "created_at", "sent_at", "flow_run_id",
+)  # fmt: skip
+_DOCUMENT_COLUMNS = (
+    "document_id", "kind", "breach_id", "payload", "status", "attempts", "next_attempt_at", "last_error",
+    "created_at", "sent_at",
+)  # fmt: skip
+# public_fields' values that differ between records of one subject kind and department (the rest, labels
+# and codes, are taken from one public_fields call per kind and department). tests/test_publication_rows.py
+# compares the documents with those of the code that called public_fields per record.
+_RECORD_FIELDS = ("record_number", "XDR_MC", "XDR_SHXYM", "matter", "facts", "basis", "JDRQ", "GSJZQ")
 
 
 def _plan_publications(
@@ -541,7 +566,6 @@ def _plan_publications(
     today: dt.date | None,
     severity: Severity,
     departments: Mapping[int, tuple[str, str]],
-    actor: Actor,
     now: dt.datetime,
 ) -> dict[int, _Planned]:
     """Read-only: the pledges among ``ids`` that are publishable ``today`` (all of them when None), with
@@ -561,11 +585,20 @@ def _plan_publications(
         if today is None or (row[12] in PUBLISHABLE and row[11] is not None and row[11] <= today)
     ]
     last = last_events(session=session, kind="pledge", ids=[row[0] for row in due])
+    # Values every breach row of the batch shares, converted once, as insert_rows would convert them.
+    dialect = session.get_bind().dialect.name
+    table = PublishedBreach.__table__  # type: ignore[attr-defined]
+    convert_date = column_converter(table, "decision_date", dialect)
+    stamp = column_converter(table, "created_at", dialect)(now)
+    severity_value = column_converter(table, "severity", dialect)(severity)
+    state = column_converter(table, "state", dialect)(BreachState.PUBLISHED)
+    no_deadline = column_converter(table, "stage_deadline", dialect)(None)
     # The decision date (JDRQ) is the pledge's publication day, the day the rule fixes, also when a sweep
     # catches up later (the service was down, the calendar year was missing): the publication period
     # runs from it, so a late run never keeps a record public longer than the rule allows. The events
     # still record when the publication actually happened.
-    periods: dict[dt.date, tuple[dt.date, dt.date, str, str]] = {}
+    periods: dict[dt.date, tuple[Any, Any, Any, str, str]] = {}
+    templates: dict[tuple[Any, int], dict[str, Any]] = {}
     plan: dict[int, _Planned] = {}
     for (
         pid,
@@ -585,52 +618,121 @@ def _plan_publications(
     ) in due:
         if decided not in periods:
             end, earliest = publication_end(severity, decided), repair_earliest(severity, decided)
-            periods[decided] = (end, earliest, decided.isoformat(), end.isoformat())
-        end, earliest, decided_iso, end_iso = periods[decided]
-        breach = {
-            "number": None, "source_kind": "pledge", "pledge_id": pid, "complaint_id": None,
-            "subject_kind": str(kind), "subject_name": name, "subject_credit_code": code, "matter": matter,
-            "facts": f"未在承诺期限内履行承诺：承诺于 {deadline.isoformat()} 前提交“{obligation}”，"
-                     f"逾期未履行（承诺编号 {number}）",
-            "basis": basis or "告知承诺书", "department_id": dept, "severity": severity,
-            "decision_date": decided, "publication_end": end, "repair_earliest": earliest,
-            "state": BreachState.PUBLISHED, "version": 1, "stage_seq": 0, "stage_deadline": None,
-            "created_at": now, "updated_at": now,
-        }  # fmt: skip
-        # notification_row's outbox row, from the unpacked columns.
-        mail = outbox_row(
-            template="pledge_published", recipient_kind="pledgor", recipient_name=name, recipient_email=email,
-            key=f"pledge:{pid}:publish:pledge_published", now=now, case_kind="pledge", case_id=pid,
-            case_number=number, flow_run_id=actor.flow_run_id,
-            context={
-                "pledge_number": number, "pledgor_name": name, "matter": matter,
-                "record_number": None, "decision_date": decided_iso, "publication_end": end_iso,
-            },
+            periods[decided] = (convert_date(decided), convert_date(end), convert_date(earliest),
+                                decided.isoformat(), end.isoformat())  # fmt: skip
+        decided_db, end_db, earliest_db, decided_iso, end_iso = periods[decided]
+        facts = (
+            f"未在承诺期限内履行承诺：承诺于 {deadline.isoformat()} 前提交“{obligation}”，"
+            f"逾期未履行（承诺编号 {number}）"
+        )
+        basis = basis or "告知承诺书"
+        subject_kind = str(kind)
+        template = templates.get((subject_kind, dept))
+        if template is None:
+            template = templates[(subject_kind, dept)] = public_fields(
+                {"number": None, "subject_kind": subject_kind, "subject_name": name,
+                 "subject_credit_code": code, "matter": matter, "facts": facts, "basis": basis,
+                 "department_id": dept, "severity": severity, "decision_date": decided,
+                 "publication_end": publication_end(severity, decided), "state": BreachState.PUBLISHED},
+                departments, mask=False,
+            )  # fmt: skip
+        payload = template.copy()
+        payload.update(record_number=None, XDR_MC=name, XDR_SHXYM=code, matter=matter, facts=facts,
+                       basis=basis, JDRQ=decided_iso, GSJZQ=end_iso)  # fmt: skip
+        breach = (
+            "pledge", pid, None, subject_kind, name, code, matter, facts, basis, dept, severity_value,
+            decided_db, end_db, earliest_db, state, 1, 0, no_deadline, stamp, stamp,
         )  # fmt: skip
         plan[pid] = _Planned(
             version=version,
             last=last.get(pid, (0, "")),
             day=decided_iso,
             breach=breach,
-            payload=public_fields(breach, departments, mask=False),
-            mail=mail,
+            payload=payload,
+            mail=(pid, number, name, email, matter, decided_iso, end_iso),
         )
     return plan
 
 
-def _insert_breaches(session: Session, rows: list[dict[str, Any]]) -> dict[int, int]:
-    """INSERT … ON CONFLICT (pledge_id) DO NOTHING; returns {pledge_id: breach_id} of rows inserted."""
+def _insert_breaches(session: Session, rows: list[tuple[Any, ...]], numbers: list[str]) -> dict[int, int]:
+    """INSERT … ON CONFLICT (pledge_id) DO NOTHING of rows of _BREACH_COLUMNS in driver form; returns
+    {pledge_id: breach_id} of rows inserted."""
     table = PublishedBreach.__table__  # type: ignore[attr-defined]
-    insert_rows(session, table, rows, on_conflict_do_nothing=["pledge_id"])
+    _check_columns(table, _BREACH_COLUMNS)
+    _insert_driver_rows(session, table, _BREACH_COLUMNS, rows, ["pledge_id"])
     # The numbers were reserved for this batch alone, so the rows carrying them are the ones inserted
     # here (a pledge another sweep published keeps that sweep's number).
     inserted: dict[int, int] = {}
-    numbers = [row["number"] for row in rows]
     for start in range(0, len(numbers), _CHUNK):
         part = numbers[start : start + _CHUNK]
         stmt = select(table.c.pledge_id, table.c.id).where(in_list(session, table.c.number, part))
         inserted.update(list(session.execute(stmt).tuples()))
     return inserted
+
+
+def _insert_published_mails(
+    session: Session, planned: list[tuple[_Planned, str]], actor: Actor, now: dt.datetime
+) -> None:
+    """The pledgors' ``pledge_published`` mails, the rows ``outbox_row`` makes, in driver form."""
+    if not planned:
+        return
+    table = _Notification.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    to_json = column_converter(table, "context", dialect)
+    # outbox_row's columns for a recipient with and without an address, converted once; a row takes the
+    # recipient, case and context of its own.
+    shapes = {}
+    for email in ("-", None):
+        shape = outbox_row(
+            template="pledge_published", recipient_kind="pledgor", recipient_name="", recipient_email=email,
+            key="", now=now, case_kind="pledge", case_id=0, case_number="", flow_run_id=actor.flow_run_id,
+            context={},
+        )  # fmt: skip
+        shapes[email is not None] = tuple(
+            column_converter(table, name, dialect)(shape[name]) for name in _MAIL_COLUMNS
+        )
+    rows = []
+    for p, record_number in planned:
+        pid, number, name, email, matter, decided_iso, end_iso = p.mail
+        email = email or None
+        context = {
+            "pledge_number": number, "pledgor_name": name, "matter": matter,
+            "record_number": record_number, "decision_date": decided_iso, "publication_end": end_iso,
+        }  # fmt: skip
+        s = shapes[email is not None]
+        rows.append((
+            s[0], s[1], name, email, s[4], pid, number,
+            to_json(context if email else without_secrets(context)), s[8], s[9], s[10], s[11],
+            f"pledge:{pid}:publish:pledge_published"[:200], s[13], s[14], s[15],
+        ))  # fmt: skip
+    # Skipping a mail whose key is already queued, as _insert_notifications does.
+    _check_columns(table, _MAIL_COLUMNS)
+    _insert_driver_rows(session, table, _MAIL_COLUMNS, rows, ["idempotency_key"])
+
+
+def _insert_publish_documents(
+    session: Session, planned: list[tuple[_Planned, str, int]], now: dt.datetime
+) -> None:
+    """The platform's ``publish`` documents, the rows ``document_row`` makes, in driver form."""
+    if not planned:
+        return
+    table = PlatformDocument.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    to_json = column_converter(table, "payload", dialect)
+    shape = document_row(kind=DocumentKind.PUBLISH, breach_id=0, number="", payload={}, now=now)
+    s = tuple(column_converter(table, name, dialect)(shape[name]) for name in _DOCUMENT_COLUMNS)
+    kind = DocumentKind.PUBLISH.value
+    rows = []
+    for p, number, breach_id in planned:
+        document_id = f"{number}:{kind}"
+        record = p.payload
+        record["record_number"] = number
+        rows.append((
+            document_id, s[1], breach_id,
+            to_json({"document_id": document_id, "kind": kind, "record": record}),
+            s[4], s[5], s[6], s[7], s[8], s[9],
+        ))  # fmt: skip
+    insert_converted(session, table, _DOCUMENT_COLUMNS, rows)
 
 
 # ---------------------------------------------------------------------------------------------------
