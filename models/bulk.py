@@ -248,8 +248,9 @@ def insert_converted_shared(
     per = max(1, (_SQLITE_PARAMS - len(fixed_params)) // max(1, len(names)))
     for start in range(0, len(rows), per):
         part = rows[start : start + per]
-        columns = list(zip(*part, strict=True))
-        bound = [i for i, values in enumerate(columns) if values.count(None) != len(part)]
+        # Only a column None in the first row can be None in all: the others are not transposed.
+        empty = {i for i, v in enumerate(part[0]) if v is None and all(r[i] is None for r in part)}
+        bound = [i for i in range(len(names)) if i not in empty]
         kept = {i: f"column{k + 1}" for k, i in enumerate(bound)}
         picked = ", ".join([*select_fixed, *(kept.get(i, "NULL") for i in range(len(names)))])
         if not bound:  # every varying column NULL throughout: one row of the select per row
@@ -257,9 +258,11 @@ def insert_converted_shared(
             connection.exec_driver_sql(sql, fixed_params)
             continue
         one = f"({', '.join(['?'] * len(bound))})"
-        if len(bound) == len(names):
+        if not empty:
             params = tuple(chain.from_iterable(part))
+        elif len(bound) == 1:
+            params = tuple(r[bound[0]] for r in part)
         else:
-            params = tuple(chain.from_iterable(zip(*[columns[i] for i in bound], strict=True)))
+            params = tuple(chain.from_iterable(map(operator.itemgetter(*bound), part)))
         sql = f"{head}{picked} FROM (VALUES {', '.join([one] * len(part))})"
         connection.exec_driver_sql(sql, fixed_params + params)

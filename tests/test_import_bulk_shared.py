@@ -76,3 +76,18 @@ def test_shared_columns_are_checked_like_the_others(engine: Engine) -> None:
         with pytest.raises(ValueError, match="needs values for"):
             insert_converted_shared(session, TABLE, {}, OWN, [tuple(range(len(OWN)))])
         insert_converted_shared(session, TABLE, {}, OWN, [])  # nothing to insert: no statement
+
+
+def test_a_statement_left_with_one_varying_column(engine: Engine) -> None:
+    # Every address None: that column is the literal NULL and only the keys are bound per row.
+    general = [_mail(0, None) | {"idempotency_key": f"rows:{i}"} for i in range(3)]
+    own = ("idempotency_key", "recipient_email")
+    with Session(engine) as session:
+        dialect = session.connection().dialect.name
+        insert_rows(session, TABLE, general)
+        names = [n for n in general[0] if n not in own]
+        shared = dict(zip(names, row_converter(TABLE, names, dialect)([general[0][n] for n in names]),
+                          strict=True))  # fmt: skip
+        insert_converted_shared(session, TABLE, shared, own, [(f"shared:{i}", None) for i in range(3)])
+        session.commit()
+        assert _stored(session, "shared") == _stored(session, "rows")
