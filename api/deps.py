@@ -106,6 +106,8 @@ def require_roles(*roles: Role):  # type: ignore[no-untyped-def]
             )
         return actor
 
+    # Read by api.hot.HotRoute, which makes the same check in its thread without solving this dependency.
+    check.allowed_roles = roles  # type: ignore[attr-defined]
     return Depends(check)
 
 
