@@ -14,11 +14,13 @@ import itertools
 import json
 import multiprocessing
 import operator
+import queue
 import re
 import signal
 import sys
+import threading
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -789,7 +791,7 @@ def import_pledges(
     with _collector_paused():
         prep = _Preparer(calendar, departments, session.connection().dialect.name)
         if isinstance(rows, ImportRows) and not rows.started and rows.is_csv and _forking_pays(rows.size):
-            batches = _validated_in_child(rows, authorities, default_authority, prep)
+            batches = _read_ahead(_validated_in_child(rows, authorities, default_authority, prep))
         else:
             batches = prep.batches(_validated(rows, authorities, default_authority, 0))
         for batch in batches:
@@ -887,7 +889,7 @@ def _forking_pays(size: int) -> bool:
 
 def _validated_in_child(
     rows: ImportRows, authorities: dict[str, int], default_authority: str | None, prep: _Preparer
-) -> Iterator[_Batch]:
+) -> Generator[_Batch, None, None]:
     """``_validated``'s batches, made ready to insert by a forked child from its copy of ``rows``. Whatever
     stops the child (an unreadable file, a crash, a hang) stops it after its last whole batch; this process
     then validates the rows after that one from its own, untouched copy, and meets the same error if any."""
@@ -924,6 +926,55 @@ def _validated_in_child(
         child.join()
     rest = itertools.islice(rows, total, None)
     yield from prep.batches(_validated(rest, authorities, default_authority, total))
+
+
+def _read_ahead(batches: Generator[_Batch, None, None]) -> Iterator[_Batch]:
+    """``batches``, the next one received from the child (and unpickled, a tenth of this process's work)
+    by a thread while this one inserts the one before: the driver gives up the GIL while SQLite runs an
+    INSERT of a thousand rows. The thread runs the generator from start to end, so the child is started,
+    waited for and ended there (and the rest of the file validated there if it stops early); whatever
+    the generator raises is raised here. When the caller stops early the thread closes the generator."""
+    slots: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=_receive, args=(batches, slots, stop), name="import-read-ahead", daemon=True
+    )
+    thread.start()
+    try:
+        while True:
+            kind, value = slots.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _receive(
+    batches: Generator[_Batch, None, None], slots: queue.Queue[tuple[str, Any]], stop: threading.Event
+) -> None:
+    try:
+        for batch in batches:
+            if not _hand_over(slots, stop, ("batch", batch)):
+                return
+        _hand_over(slots, stop, ("end", None))
+    except BaseException as exc:  # raised again in the importing thread
+        _hand_over(slots, stop, ("error", exc))
+    finally:
+        batches.close()  # if stopped early: ends the child (_validated_in_child's finally)
+
+
+def _hand_over(slots: queue.Queue[tuple[str, Any]], stop: threading.Event, item: tuple[str, Any]) -> bool:
+    while not stop.is_set():
+        try:
+            slots.put(item, timeout=0.05)
+            return True
+        except queue.Full:
+            continue
+    return False
 
 
 def _validate_in_child(

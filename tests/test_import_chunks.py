@@ -9,6 +9,7 @@ import hashlib
 import json
 import multiprocessing.process
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -411,3 +412,29 @@ def test_the_import_key_is_the_same_with_either_sha256() -> None:
         "deadline": dt.date(2026, 5, 6),
     }  # fmt: skip
     assert _import_key(values) == _json_key(values)
+
+
+def test_reading_ahead_hands_over_batches_errors_and_stops_the_source() -> None:
+    # The child's batches are received by a thread: in order, its errors raised in the importing thread,
+    # and a caller that stops early has the source closed (for the child: ended) before it goes on.
+    closed: list[str] = []
+
+    def source(fail: bool) -> Iterator[pledges._Batch]:
+        try:
+            for i in range(5):
+                if fail and i == 2:
+                    raise ValidationFailed("坏文件")
+                yield pledges._Batch(i, [], [])
+        finally:
+            closed.append("fail" if fail else "ok")
+
+    assert [b.total for b in pledges._read_ahead(source(False))] == [0, 1, 2, 3, 4]  # type: ignore[arg-type]
+    failing = pledges._read_ahead(source(True))  # type: ignore[arg-type]
+    assert [next(failing).total, next(failing).total] == [0, 1]
+    with pytest.raises(ValidationFailed, match="坏文件"):
+        next(failing)
+    ahead = pledges._read_ahead(source(False))  # type: ignore[arg-type]
+    assert next(ahead).total == 0
+    ahead.close()  # type: ignore[attr-defined]
+    assert closed == ["ok", "fail", "ok"]
+    assert not [t for t in threading.enumerate() if t.name == "import-read-ahead"]
