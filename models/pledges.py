@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
+import functools
 import gc
 import hashlib
 import importlib
@@ -916,7 +917,7 @@ def _validated_in_child(
             if message is None:
                 break
             total, errors, ready, done = message
-            yield _Batch(total, errors, ready)
+            yield _Batch(total, errors, list(map(_as_ready, ready)))
             if done:
                 return
     finally:
@@ -995,7 +996,8 @@ def _validate_in_child(
     with contextlib.suppress(BaseException):
         # A small first batch: the parent has nothing to do until it arrives.
         for batch in prep.batches(_validated(rows, authorities, default_authority, 0, first=_FIRST_BATCH)):
-            sender.send((batch.total, batch.errors, batch.rows, False))
+            # As plain tuples: pickle writes and reads those in C, a NamedTuple through Python calls.
+            sender.send((batch.total, batch.errors, list(map(tuple, batch.rows)), False))
             total = batch.total
         done = True
     with contextlib.suppress(OSError):
@@ -1019,6 +1021,9 @@ class _Ready(NamedTuple):
     data_hashed: bytes  # and as its canonical JSON
     mail: tuple[Any, ...]  # (status, last_error) converted, and the context after its pledge number
 
+
+# A _Ready from its plain tuple, without the Python-level __new__ a NamedTuple has.
+_as_ready = functools.partial(tuple.__new__, _Ready)
 
 # The pledge's columns whose values come from its row; _PLEDGE_COLUMNS adds the ones given at insert.
 _PLEDGE_OWN = (
