@@ -114,9 +114,9 @@ def apply_event(
     from_state = str(case.state)
     to_state = lifecycle.target_of(transition, from_state, getattr(case, "paused_from_state", None))
     moment = now or dt.datetime.now(dt.UTC)
-    _bump_version(session=session, case=case, to_state=to_state, now=moment)
+    stage: dict[str, Any] = {}
     if to_state != from_state and not keep_stage:
-        _start_stage(
+        stage = _stage_values(
             case=case,
             lifecycle=lifecycle,
             to_state=to_state,
@@ -124,6 +124,9 @@ def apply_event(
             calendar=calendar,
             deadline_days=deadline_days,
         )
+    # The new stage's columns go out in the compare-and-set UPDATE itself: set on the object they were
+    # a second UPDATE through the ORM's unit of work at the next flush, which cost more than the first.
+    _bump_version(session=session, case=case, to_state=to_state, now=moment, stage=stage)
     return record_event(
         session=session,
         case=case,
@@ -139,31 +142,42 @@ def apply_event(
 
 
 @cache
-def _version_update(table: type[Case]) -> Any:
-    """The compare-and-set UPDATE of ``table``, built once: building and cache-keying a statement cost
-    more than SQLite's run of it (docs/benchmarks.md). On the table, not the mapped class: we set the
-    in-memory values ourselves, and the ORM's "synchronize" step would only cost time."""
+def _version_update(table: type[Case], stage_columns: tuple[str, ...] = ()) -> Any:
+    """The compare-and-set UPDATE of ``table``, also setting ``stage_columns`` (bound by their names),
+    built once per column set: building and cache-keying a statement cost more than SQLite's run of it
+    (docs/benchmarks.md). On the table, not the mapped class: we set the in-memory values ourselves, and
+    the ORM's "synchronize" step would only cost time."""
     t = table.__table__  # type: ignore[union-attr]
     return (
         update(t)
         .where(t.c.id == bindparam("case_id"), t.c.version == bindparam("old_version"))
-        .values(version=bindparam("new_version"), state=bindparam("to_state"), updated_at=bindparam("moment"))
+        .values(
+            version=bindparam("new_version"),
+            state=bindparam("to_state"),
+            updated_at=bindparam("moment"),
+            **{name: bindparam(f"stage_{name}") for name in stage_columns},
+        )
     )
 
 
-def _bump_version(*, session: Session, case: Case, to_state: str, now: dt.datetime) -> None:
-    """Compare-and-set on ``version``: the loser of a race sees zero rows and gets Conflict."""
+def _bump_version(
+    *, session: Session, case: Case, to_state: str, now: dt.datetime, stage: dict[str, Any] | None = None
+) -> None:
+    """Compare-and-set on ``version``: the loser of a race sees zero rows and gets Conflict. ``stage``:
+    further columns to set in the same statement (the new stage's, from ``_stage_values``)."""
     new_version = case.version + 1
+    stage = stage or {}
     if session.autoflush:
         session.flush()  # what the ORM statement did first: pending changes go out before the case row's
     result = session.execute(
-        _version_update(type(case)),
+        _version_update(type(case), tuple(stage)),
         {
             "case_id": case.id,
             "old_version": case.version,
             "new_version": new_version,
             "to_state": to_state,
             "moment": now,
+            **{f"stage_{name}": value for name, value in stage.items()},
         },
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -174,9 +188,11 @@ def _bump_version(*, session: Session, case: Case, to_state: str, now: dt.dateti
     set_committed_value(case, "version", new_version)
     set_committed_value(case, "state", to_state)
     set_committed_value(case, "updated_at", now)
+    for name, value in stage.items():
+        set_committed_value(case, name, value)
 
 
-def _start_stage(
+def _stage_values(
     *,
     case: Case,
     lifecycle: Lifecycle,
@@ -184,24 +200,29 @@ def _start_stage(
     today: dt.date,
     calendar: WorkCalendar | None,
     deadline_days: int | None,
-) -> None:
+) -> dict[str, Any]:
+    """The columns that start the stage of ``to_state`` on ``case`` and their new values: the stage count,
+    for a complaint its clock, warnings and extension, and the deadline unless the stage pauses it."""
     spec = lifecycle.state(to_state)
-    case.stage_seq += 1
+    values: dict[str, Any] = {"stage_seq": case.stage_seq + 1}
     if isinstance(case, Complaint):
-        case.stage_started_on = today
-        case.warning_level = None
-        case.escalation_level = 0
-        case.extension_requested_days = None
-        case.extension_used = False
+        values.update(
+            stage_started_on=today,
+            warning_level=None,
+            escalation_level=0,
+            extension_requested_days=None,
+            extension_used=False,
+        )
     if spec.clock_paused:
-        return  # the paused stage keeps its deadline; resume moves it
+        return values  # the paused stage keeps its deadline; resume moves it
     if spec.deadline is None:
-        case.stage_deadline = None
-        return
+        values["stage_deadline"] = None
+        return values
     if calendar is None:
         raise ValueError(f"a calendar is needed to start the '{spec.deadline.key}' deadline")
     days = rule_days(spec.deadline, override=deadline_days)
-    case.stage_deadline = calendar.nth_working_day_after(today, days)
+    values["stage_deadline"] = calendar.nth_working_day_after(today, days)
+    return values
 
 
 # The case's last event (the chain's tip), built once with bound parameters.
@@ -235,7 +256,10 @@ def record_event(
     """Append the audit row, chained to the case's previous event by hash."""
     kind = kind_of(case)
     assert case.id is not None, "flush the case before recording its events"
-    last = session.exec(_LAST_EVENT, params={"kind": kind, "case_id": case.id}).first()
+    if session.autoflush:
+        session.flush()  # what the ORM query did first
+    # On the connection: the ORM's per-statement work for a two-column row cost more than running it.
+    last = session.connection().execute(_LAST_EVENT, {"kind": kind, "case_id": case.id}).first()
     seq, prev_hash = (last[0] + 1, last[1]) if last else (1, "")
     row = CaseEvent(
         case_kind=kind,
