@@ -795,12 +795,15 @@ def import_pledges(
             batches = _read_ahead(_validated_in_child(rows, authorities, default_authority, prep))
         else:
             batches = prep.batches(_validated(rows, authorities, default_authority, 0))
-        for batch in batches:
-            report.total = batch.total
-            report.errors += batch.errors
-            _import_chunk(session, batch, seen, refusals, report, actor, today)
-            if progress is not None:
-                progress(batch.total)
+        # Closed here if a chunk fails, not whenever the traceback lets go of it: that ends the child
+        # and the thread receiving from it.
+        with contextlib.closing(batches):
+            for batch in batches:
+                report.total = batch.total
+                report.errors += batch.errors
+                _import_chunk(session, batch, seen, refusals, report, actor, today)
+                if progress is not None:
+                    progress(batch.total)
     # Refusals by the credit check follow every validation error, as when the whole file was one chunk.
     report.errors += refusals
     session.commit()
@@ -929,7 +932,7 @@ def _validated_in_child(
     yield from prep.batches(_validated(rest, authorities, default_authority, total))
 
 
-def _read_ahead(batches: Generator[_Batch, None, None]) -> Iterator[_Batch]:
+def _read_ahead(batches: Generator[_Batch, None, None]) -> Generator[_Batch, None, None]:
     """``batches``, the next one received from the child (and unpickled, a tenth of this process's work)
     by a thread while this one inserts the one before: the driver gives up the GIL while SQLite runs an
     INSERT of a thousand rows. The thread runs the generator from start to end, so the child is started,
@@ -1069,7 +1072,7 @@ class _Preparer:
             key="", context={}, now=utcnow(),
         )["last_error"]  # fmt: skip
 
-    def batches(self, batches: Iterable[_Batch]) -> Iterator[_Batch]:
+    def batches(self, batches: Iterable[_Batch]) -> Generator[_Batch, None, None]:
         for batch in batches:
             yield _Batch(batch.total, batch.errors, self.ready(batch.rows))
 

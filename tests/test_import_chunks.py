@@ -7,6 +7,7 @@ import datetime as dt
 import gc
 import hashlib
 import json
+import multiprocessing
 import multiprocessing.process
 import os
 import threading
@@ -438,3 +439,25 @@ def test_reading_ahead_hands_over_batches_errors_and_stops_the_source() -> None:
     ahead.close()  # type: ignore[attr-defined]
     assert closed == ["ok", "fail", "ok"]
     assert not [t for t in threading.enumerate() if t.name == "import-read-ahead"]
+
+
+def test_a_failing_chunk_ends_the_child_and_the_receiving_thread(
+    session: Session, staff: Staff, forking: pytest.MonkeyPatch
+) -> None:
+    # Even while the traceback (held by pytest.raises here) still refers to the batches.
+    del staff
+    real, calls = pledges._import_chunk, []
+
+    def failing(*args: Any) -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("磁盘已满")
+        real(*args)
+
+    forking.setattr(pledges, "_import_chunk", failing)
+    with pytest.raises(RuntimeError, match="磁盘已满") as raised:
+        _import_file(session, _csv(40))
+    assert raised.traceback
+    assert multiprocessing.active_children() == []
+    assert not [t for t in threading.enumerate() if t.name == "import-read-ahead"]
+    session.rollback()
