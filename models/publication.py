@@ -41,7 +41,13 @@ from models.audit import CaseEvent, event_hash
 # The audit module's own test for values orjson writes exactly as the standard library does.
 from models.audit import _simple as _plain_json
 from models.breach import PublishedBreach, Severity
-from models.bulk import _check_columns, _insert_driver_rows, column_converter, insert_converted, insert_rows
+from models.bulk import (
+    _check_columns,
+    _insert_driver_rows,
+    column_converter,
+    insert_converted_shared,
+    insert_rows,
+)
 from models.calendar import WorkCalendar, load_calendar
 from models.clock import utcnow
 from models.db import make_engine
@@ -201,17 +207,20 @@ def write_events(
                   "to": f.to_state, "actor": actor.id, "actor_name": actor.name, "role": role, "at": at,
                   "note": row_note, "data": row_data, "run": actor.flow_run_id}  # fmt: skip
         out.append((
-            kind, f.id, f.number, seq, event, from_state, f.to_state, actor.id, actor.name, role, stamp,
-            row_note, to_json(row_data), actor.flow_run_id, key(f) if key else None, prev,
-            _chain_hash(prev, fields, plain),
+            f.id, f.number, seq, from_state, f.to_state, row_note, to_json(row_data),
+            key(f) if key else None, prev, _chain_hash(prev, fields, plain),
         ))  # fmt: skip
-    insert_converted(session, _E, _EVENT_COLUMNS, out)
-    return {row[1]: row[3] for row in out}
+    # The batch's shared values are bound once per statement, not once per row.
+    shared_row = {"case_kind": kind, "event": event, "actor_id": actor.id, "actor_name": actor.name,
+                  "actor_role": role, "at": stamp, "flow_run_id": actor.flow_run_id}  # fmt: skip
+    insert_converted_shared(session, _E, shared_row, _EVENT_COLUMNS, out)
+    return {row[0]: row[2] for row in out}
 
 
+# An event's own columns (write_events binds the others once per statement).
 _EVENT_COLUMNS = (
-    "case_kind", "case_id", "case_number", "seq", "event", "from_state", "to_state", "actor_id",
-    "actor_name", "actor_role", "at", "note", "data", "flow_run_id", "idempotency_key", "prev_hash", "hash",
+    "case_id", "case_number", "seq", "from_state", "to_state", "note", "data", "idempotency_key",
+    "prev_hash", "hash",
 )  # fmt: skip
 
 
@@ -565,10 +574,7 @@ _MAIL_COLUMNS = (
     "case_number", "context", "status", "attempts", "next_attempt_at", "last_error", "idempotency_key",
     "created_at", "sent_at", "flow_run_id",
 )  # fmt: skip
-_DOCUMENT_COLUMNS = (
-    "document_id", "kind", "breach_id", "payload", "status", "attempts", "next_attempt_at", "last_error",
-    "created_at", "sent_at",
-)  # fmt: skip
+_DOCUMENT_SHARED = ("kind", "status", "attempts", "next_attempt_at", "last_error", "created_at", "sent_at")
 # public_fields' values that differ between records of one subject kind and department (the rest, labels
 # and codes, are taken from one public_fields call per kind and department). tests/test_publication_rows.py
 # compares the documents with those of the code that called public_fields per record.
@@ -733,19 +739,18 @@ def _insert_publish_documents(
     dialect = session.get_bind().dialect.name
     to_json = column_converter(table, "payload", dialect)
     shape = document_row(kind=DocumentKind.PUBLISH, breach_id=0, number="", payload={}, now=now)
-    s = tuple(column_converter(table, name, dialect)(shape[name]) for name in _DOCUMENT_COLUMNS)
+    # document_row's columns but the document's id, breach and payload, converted once and bound once.
+    shared = {name: column_converter(table, name, dialect)(shape[name]) for name in _DOCUMENT_SHARED}
     kind = DocumentKind.PUBLISH.value
     rows = []
     for p, number, breach_id in planned:
         document_id = f"{number}:{kind}"
         record = p.payload
         record["record_number"] = number
-        rows.append((
-            document_id, s[1], breach_id,
-            to_json({"document_id": document_id, "kind": kind, "record": record}),
-            s[4], s[5], s[6], s[7], s[8], s[9],
-        ))  # fmt: skip
-    insert_converted(session, table, _DOCUMENT_COLUMNS, rows)
+        rows.append(
+            (document_id, breach_id, to_json({"document_id": document_id, "kind": kind, "record": record}))
+        )
+    insert_converted_shared(session, table, shared, ("document_id", "breach_id", "payload"), rows)
 
 
 # ---------------------------------------------------------------------------------------------------
