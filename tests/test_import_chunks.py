@@ -461,3 +461,29 @@ def test_a_failing_chunk_ends_the_child_and_the_receiving_thread(
     assert multiprocessing.active_children() == []
     assert not [t for t in threading.enumerate() if t.name == "import-read-ahead"]
     session.rollback()
+
+
+def _parse_date_general(value: Any) -> dt.date:
+    # _parse_date before its YYYY-MM-DD shortcut.
+    text = pledges._text(value)
+    match = pledges._CN_DATE.match(text)
+    if match:
+        return dt.date(int(match[1]), int(match[2]), int(match[3]))
+    return dt.date.fromisoformat(text)
+
+
+@given(
+    st.dates().map(dt.date.isoformat)
+    | st.from_regex(r"\A[0-9٠-٩０-９]{4}-[0-9٠-٩]{2}-[0-9٠-٩x]{2}\Z")
+    | st.text(alphabet="0123456789-年月日/. W", max_size=12)
+)
+def test_the_iso_shortcut_reads_dates_as_the_general_way(text: str) -> None:
+    try:
+        expected: Any = _parse_date_general(text)
+    except (ValueError, TypeError) as exc:
+        expected = type(exc)
+    try:
+        got: Any = pledges._parse_date(text)
+    except (ValueError, TypeError) as exc:
+        got = type(exc)
+    assert got == expected
