@@ -1024,8 +1024,9 @@ class _Helper:
     events' hashes are made here under the write lock. Its reads are checked as publish_due's own are (a
     pledge whose version moved is read again, an event appended meanwhile fails the batch, whose retry
     reads in this process). A helper that fails, hangs or cannot start leaves the batches to this process.
-    It is spawned, not forked: it opens an SQLite connection, and a fork taken while another thread holds
-    one of SQLite's (or any library's) locks would leave that lock held in the child for good."""
+    It is a fresh interpreter, not a fork: it opens an SQLite connection, and a fork taken while another
+    thread holds one of SQLite's (or any library's) locks would leave that lock held in the child for good.
+    Not counted in this process's memory: it holds one batch's reads and its own page cache."""
 
     def __init__(self, process: Any, conn: Connection) -> None:
         self.process, self.conn = process, conn
@@ -1036,6 +1037,8 @@ class _Helper:
     @classmethod
     def start(cls, engine: Engine, today: dt.date) -> _Helper | None:
         database = engine.url.database
+        if engine.dialect.name != "sqlite":
+            return None  # PostgreSQL runs batches side by side instead (sweep_parallel_batches)
         if not database or database == ":memory:" or database.startswith("file:"):
             return None  # a database only this process can see
         if os.name != "posix" or not sys.executable:
