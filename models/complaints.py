@@ -43,7 +43,7 @@ from models.lifecycle import COMPLAINT, Role, Transition
 from models.lifecycle import ComplaintState as CS
 from models.numbering import COMPLAINT_PREFIX, reserve_numbers
 from models.org import Department
-from models.outbox import enqueue
+from models.outbox import enqueue_now
 from models.ratelimit import check_tracking_allowed, record_tracking_failure
 from models.settings import get_settings
 from models.tracking_password import new_tracking_password, verify_tracking_password
@@ -1297,7 +1297,7 @@ def _enqueue(
     recipient_key: str,
     **context: Any,
 ) -> None:
-    enqueue(
+    enqueue_now(
         session=session,
         template=template,
         recipient_kind=kind,
