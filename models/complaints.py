@@ -41,7 +41,7 @@ from models.errors import Conflict, DomainError, NotFound, NotPermitted, Validat
 from models.government_credit import record_breach
 from models.lifecycle import COMPLAINT, Role, Transition
 from models.lifecycle import ComplaintState as CS
-from models.numbering import COMPLAINT_PREFIX, reserve_numbers
+from models.numbering import COMPLAINT_PREFIX, reserve_numbers_apart
 from models.org import Department
 from models.outbox import enqueue_now
 from models.ratelimit import check_tracking_allowed, record_tracking_failure
@@ -246,7 +246,9 @@ def register_complaint(
         )
     # A keyed fast hash of a system-generated secret (models/tracking_password.py), not argon2.
     password, password_hash = new_tracking_password()
-    [(seq, number)] = reserve_numbers(session=session, prefix=COMPLAINT_PREFIX, year=today.year)
+    # Committed apart on PostgreSQL, so registrations do not queue on the counter row (gaps after a
+    # rollback are accepted: models/numbering.py).
+    [(seq, number)] = reserve_numbers_apart(session=session, prefix=COMPLAINT_PREFIX, year=today.year)
     spec = COMPLAINT.state(COMPLAINT.initial)
     assert spec.deadline is not None
     fields = data.model_dump(exclude={"respondent_department_code", "attachments", "complainant_credit_code"})
