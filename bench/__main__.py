@@ -65,6 +65,9 @@ def prefect_api() -> Iterator[None]:
         return
     from prefect.testing.utilities import prefect_test_harness
 
+    # The temporary server's telemetry heartbeat writes to its SQLite file while the benchmark's flow runs
+    # do, and logged "database is locked" tracebacks in the middle of the figures.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     with prefect_test_harness(server_startup_timeout=120):
         yield
 
