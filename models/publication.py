@@ -10,25 +10,17 @@ does, with the same ``hashed_fields``.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import gc
 import hashlib
-import os
-import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
-from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import ColumnElement, and_, func, update
@@ -50,7 +42,6 @@ from models.bulk import (
 )
 from models.calendar import WorkCalendar, load_calendar
 from models.clock import utcnow
-from models.db import make_engine
 from models.errors import OutOfCalendarCoverage
 from models.lifecycle import PLEDGE, BreachState, PledgeState
 from models.numbering import BREACH_PREFIX, reserve_numbers
@@ -479,7 +470,6 @@ def publish_due(
     calendar: WorkCalendar,
     now: dt.datetime | None = None,
     severity: Severity = Severity.GENERAL,
-    plan: dict[int, _Planned] | None = None,
 ) -> int:
     """Publish every pledge among ``ids`` still unfulfilled on or after its publication day.
 
@@ -492,15 +482,11 @@ def publish_due(
     pledge whose version moved between those reads and the compare-and-set is read again inside the
     transaction; an event appended without a version change fails the batch on the unique (kind, case,
     seq), and ``run_batch`` retries it.
-
-    ``plan`` is ``_plan_publications``' answer for ``ids`` and ``today`` when it was read already (by the
-    sweep's helper process); it is checked as the reads made here are.
     """
     del calendar
     now = now or utcnow()
     departments = department_names(session)
-    if plan is None:
-        plan = _plan_publications(session, ids, today, severity, departments)
+    plan = _plan_publications(session, ids, today, severity, departments, now)
     fired = claim(
         session=session,
         ids=ids,
@@ -514,14 +500,13 @@ def publish_due(
     stale = [f.id for f in fired if f.id not in plan or plan[f.id].version + 1 != f.version]
     if stale:
         # Read again after the compare-and-set, so in its new state: every one of them is due.
-        plan.update(_plan_publications(session, stale, None, severity, departments))
+        plan.update(_plan_publications(session, stale, None, severity, departments, now))
     numbers = [n for _, n in reserve_numbers(session=session, prefix=BREACH_PREFIX, year=today.year,
                                              count=len(fired))]  # fmt: skip
     number_of = {f.id: n for f, n in zip(fired, numbers, strict=True)}
-    breaches = PublishedBreach.__table__  # type: ignore[attr-defined]
-    stamp = column_converter(breaches, "created_at", session.get_bind().dialect.name)(now)
-    rows = [(n, *plan[f.id].breach, stamp, stamp) for f, n in zip(fired, numbers, strict=True)]
-    inserted = _insert_breaches(session, rows, numbers)
+    inserted = _insert_breaches(
+        session, [(n, *plan[f.id].breach) for f, n in zip(fired, numbers, strict=True)], numbers
+    )
     fired = [f for f in fired if f.id in inserted]
     write_events(
         session=session,
@@ -549,14 +534,14 @@ def publish_due(
     return len(fired)
 
 
-class _Planned(NamedTuple):
-    """One pledge's publication as far as it can be prepared before the breach number is known (a named
-    tuple: the helper process sends thousands, and a tuple is several times cheaper to unpickle)."""
+@dataclass
+class _Planned:
+    """One pledge's publication as far as it can be prepared before the breach number is known."""
 
     version: int
     last: tuple[int, str]  # the pledge's last audit event (seq, hash), or (0, "")
     day: str | None  # the publication day as the publish event records it
-    # The breach row between its number and its two timestamps (_BREACH_COLUMNS[1:-2]), in driver form.
+    # The breach row after its number (the columns of _BREACH_COLUMNS[1:]), in driver form.
     breach: tuple[Any, ...]
     # The platform document's record (public_fields) but for its number, under "record_number".
     payload: dict[str, Any]
@@ -587,6 +572,7 @@ def _plan_publications(
     today: dt.date | None,
     severity: Severity,
     departments: Mapping[int, tuple[str, str]],
+    now: dt.datetime,
 ) -> dict[int, _Planned]:
     """Read-only: the pledges among ``ids`` that are publishable ``today`` (all of them when None), with
     their rows prepared."""
@@ -609,6 +595,7 @@ def _plan_publications(
     dialect = session.get_bind().dialect.name
     table = PublishedBreach.__table__  # type: ignore[attr-defined]
     convert_date = column_converter(table, "decision_date", dialect)
+    stamp = column_converter(table, "created_at", dialect)(now)
     severity_value = column_converter(table, "severity", dialect)(severity)
     state = column_converter(table, "state", dialect)(BreachState.PUBLISHED)
     no_deadline = column_converter(table, "stage_deadline", dialect)(None)
@@ -660,7 +647,7 @@ def _plan_publications(
                        basis=basis, JDRQ=decided_iso, GSJZQ=end_iso)  # fmt: skip
         breach = (
             "pledge", pid, None, subject_kind, name, code, matter, facts, basis, dept, severity_value,
-            decided_db, end_db, earliest_db, state, 1, 0, no_deadline,
+            decided_db, end_db, earliest_db, state, 1, 0, no_deadline, stamp, stamp,
         )  # fmt: skip
         plan[pid] = _Planned(
             version=version,
@@ -888,26 +875,15 @@ def _working_days_back(calendar: WorkCalendar, today: dt.date, n: int) -> dt.dat
 
 
 def run_batch(
-    *,
-    engine: Engine,
-    step: str,
-    ids: Sequence[int],
-    today: dt.date,
-    actor: Actor,
-    attempts: int = 6,
-    plan: dict[int, _Planned] | None = None,
+    *, engine: Engine, step: str, ids: Sequence[int], today: dt.date, actor: Actor, attempts: int = 6
 ) -> int:
     """One transaction for one batch; a batch that loses a race with a concurrent sweep is rolled back
-    and retried, and the retry re-reads which pledges still need the step. ``plan`` is the publish
-    step's reads and rows for ``ids``, prepared by the sweep's helper process (first attempt only)."""
+    and retried, and the retry re-reads which pledges still need the step."""
     for attempt in range(attempts):
         try:
             with _collector_paused(), Session(engine, expire_on_commit=False) as session:
                 calendar = load_calendar(session=session)
-                extra = {"plan": plan} if plan is not None and attempt == 0 else {}
-                done = STEPS[step](
-                    session=session, ids=ids, today=today, actor=actor, calendar=calendar, **extra
-                )
+                done = STEPS[step](session=session, ids=ids, today=today, actor=actor, calendar=calendar)
                 session.commit()
                 return done
         except (IntegrityError, OperationalError):
@@ -982,185 +958,17 @@ def _run_batches(
     batches = list(chunks(ids, size))
     # SQLite keeps one writer. A second thread preparing the next batch was tried and gained nothing: the
     # driver gives up the GIL around every row it steps through, so the writer waited for the preparing
-    # thread at each one (wall time equal to CPU time, ~10 % more CPU). A second process does it instead.
+    # thread at each one (wall time equal to CPU time, ~10 % more CPU). A second *process* preparing batch
+    # N+1 (commit 440f4ea, reverted) gained 3-5 % at 100,000 publications: the writer's own SQLite work,
+    # ~100 us per publication, is most of a batch, and the plan cost 30-45 ms per batch to receive.
     parallel = 1 if engine.dialect.name == "sqlite" else get_settings().sweep_parallel_batches
     if parallel == 1 or len(batches) < 2:
-        helper = None
-        if step == "publish" and len(batches) >= _HELPER_MIN_BATCHES:
-            helper = _Helper.start(engine, today)
-        try:
-            total = 0
-            for i, batch in enumerate(batches):
-                plan = helper.take(i) if helper else None
-                if helper and i + 1 < len(batches):
-                    helper.ask(i + 1, batches[i + 1])
-                total += run_batch(engine=engine, step=step, ids=batch, today=today, actor=actor, plan=plan)
-            return total
-        finally:
-            if helper:
-                helper.close()
+        return sum(run_batch(engine=engine, step=step, ids=b, today=today, actor=actor) for b in batches)
     with ThreadPoolExecutor(max_workers=min(parallel, len(batches))) as pool:
         done = pool.map(
             lambda b: run_batch(engine=engine, step=step, ids=b, today=today, actor=actor), batches
         )
         return sum(done)
-
-
-# A sweep of this many publication batches or more on an SQLite file starts the helper process: its
-# start-up (a fresh interpreter importing the models, ~1-2 s of the other core) pays off over a few batches.
-_HELPER_MIN_BATCHES = 4
-# Seconds a batch waits for its preparation by the helper before preparing itself (tests wait longer).
-_HELPER_WAIT = 0.0
-# Seconds the sweep waits for the helper to be ready before its second batch (tests; 0: never waits).
-_HELPER_WAIT_READY = 0.0
-
-
-class _Helper:
-    """A second process that reads and prepares publication batch N+1 (``_plan_publications``) while
-    this one writes batch N, so the sweep uses both cores although SQLite has one writer.
-
-    Only reads happen there, on a connection of its own (WAL lets it read while this process writes), and
-    nothing it prepares depends on the write order: the breach numbers and ids, the timestamps and the
-    events' hashes are made here under the write lock. Its reads are checked as publish_due's own are (a
-    pledge whose version moved is read again, an event appended meanwhile fails the batch, whose retry
-    reads in this process). A helper that fails, hangs or cannot start leaves the batches to this process.
-    It is a fresh interpreter, not a fork: it opens an SQLite connection, and a fork taken while another
-    thread holds one of SQLite's (or any library's) locks would leave that lock held in the child for good.
-    Not counted in this process's memory: it holds one batch's reads and its own page cache."""
-
-    def __init__(self, process: Any, conn: Connection) -> None:
-        self.process, self.conn = process, conn
-        self.ready = False
-        self.asked: int | None = None
-        self.broken = False
-
-    @classmethod
-    def start(cls, engine: Engine, today: dt.date) -> _Helper | None:
-        database = engine.url.database
-        if engine.dialect.name != "sqlite":
-            return None  # PostgreSQL runs batches side by side instead (sweep_parallel_batches)
-        if not database or database == ":memory:" or database.startswith("file:"):
-            return None  # a database only this process can see
-        if os.name != "posix" or not sys.executable:
-            return None  # the descriptor handed over below is POSIX; an embedded interpreter has no binary
-        url = engine.url.render_as_string(hide_password=False)
-        # A fresh interpreter through subprocess rather than multiprocessing's spawn, which would run the
-        # top-level code of the calling script again in the child (bench/fault_sweep.py is such a script).
-        ours, theirs = socket.socketpair()
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [_ROOT, env.get("PYTHONPATH")]))
-        try:
-            with theirs:
-                process = subprocess.Popen(
-                    [sys.executable, "-c", _HELPER_COMMAND, str(theirs.fileno())],
-                    pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL,
-                )  # fmt: skip
-        except OSError:
-            ours.close()
-            return None
-        conn = Connection(ours.detach())
-        helper = cls(process, conn)
-        try:
-            conn.send((url, today.isoformat()))
-        except OSError:
-            helper.broken = True
-        if _HELPER_WAIT_READY:
-            helper._check_ready(_HELPER_WAIT_READY)
-        return helper
-
-    def _check_ready(self, wait: float = 0.0) -> bool:
-        if not self.ready and not self.broken:
-            try:
-                if self.conn.poll(wait):
-                    self.ready = self.conn.recv() == ("ready", None)
-                    self.broken = not self.ready
-            except (EOFError, OSError):
-                self.broken = True
-        return self.ready and not self.broken
-
-    def ask(self, index: int, ids: Sequence[int]) -> None:
-        """Have batch ``index`` prepared, if the helper is ready and idle."""
-        if not self._check_ready() or not self._idle():
-            return
-        try:
-            self.conn.send((index, list(ids)))
-            self.asked = index
-        except (OSError, ValueError):
-            self.broken = True
-
-    def take(self, index: int) -> dict[int, _Planned] | None:
-        """Batch ``index`` as prepared, or None when it is not ready yet (this process then prepares it
-        itself rather than wait: the helper only ever takes work off this process), was not asked for,
-        or the helper failed."""
-        if self.asked != index or self.broken:
-            return None
-        answer = self._answer(_HELPER_WAIT)
-        if answer is None:
-            return None  # late: its answer is dropped when it comes
-        self.asked = None
-        got, plan = answer
-        return plan if got == index and isinstance(plan, dict) else None
-
-    def _idle(self) -> bool:
-        """Whether the helper has answered what it was asked (a late answer is dropped here)."""
-        if self.asked is not None and self._answer(0) is not None:
-            self.asked = None
-        return self.asked is None and not self.broken
-
-    def _answer(self, wait: float) -> tuple[int, Any] | None:
-        try:
-            if self.conn.poll(wait):
-                answer = self.conn.recv()
-                if isinstance(answer, tuple) and len(answer) == 2:
-                    return answer
-                self.broken = True
-        except (EOFError, OSError, ValueError, TypeError):
-            self.broken = True  # gone or confused: not asked again
-        return None
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            self.conn.send(None)
-        try:
-            self.process.wait(0 if self.broken else 5)
-        except subprocess.TimeoutExpired:
-            pass
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        self.conn.close()
-
-
-# The directory models/ is in, for the helper's imports, and the helper's command line.
-_ROOT = str(Path(__file__).resolve().parent.parent)
-_HELPER_COMMAND = "import sys; from models.publication import _helper_main; _helper_main(int(sys.argv[1]))"
-
-
-def _helper_main(fd: int) -> None:
-    """The helper process: prepares each batch asked for until told to stop or the sweep is gone."""
-    # Ctrl-C reaches the whole process group: the sweep decides, and ends this process with its pipe.
-    with contextlib.suppress(ValueError, OSError):
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-    gc.disable()  # a batch's rows are acyclic and freed when sent; the collector would only walk them
-    conn = Connection(fd)
-    try:
-        url, today = conn.recv()
-    except (EOFError, OSError):
-        return
-    engine = make_engine(url)
-    day = dt.date.fromisoformat(today)
-    try:
-        conn.send(("ready", None))
-        while (message := conn.recv()) is not None:
-            index, ids = message
-            with Session(engine) as session:
-                plan = _plan_publications(session, ids, day, Severity.GENERAL, department_names(session))
-            conn.send((index, plan))
-    except (EOFError, OSError, KeyboardInterrupt):
-        pass  # the sweep is gone or done with us
-    finally:
-        engine.dispose()
-        conn.close()
 
 
 def sweep(

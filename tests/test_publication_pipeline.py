@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import threading
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,10 +14,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 import models.publication as publication
-from models.audit import CaseEvent, event_hash, hashed_fields
+from models.audit import CaseEvent, event_hash
 from models.audit_verify import verify_audit
-from models.breach import PublishedBreach, Severity
-from models.db import make_engine
+from models.breach import PublishedBreach
 from models.lifecycle import PledgeState
 from models.outbox import Notification
 from models.platform import PlatformDocument
@@ -152,88 +150,3 @@ def test_the_collector_is_paused_per_batch_and_restored() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
-
-
-def _prepared(engine: Engine, ids: list[int]) -> dict[int, Any]:
-    """What the sweep's helper process sends for ``ids``: their reads and rows, made in another session."""
-    with Session(engine) as s:
-        return publication._plan_publications(s, ids, DUE, Severity.GENERAL, publication.department_names(s))
-
-
-def test_a_pledge_changed_after_the_helper_read_it_is_published_as_it_is_now(
-    engine: Engine, session: Session, staff: Staff
-) -> None:
-    del staff
-    pid = _overdue_pledge(session)
-    plan = _prepared(engine, [pid])
-    session.execute(
-        update(Pledge)
-        .where(Pledge.id == pid)  # type: ignore[arg-type]
-        .values(pledgor_name="更名后有限公司", version=Pledge.version + 1)
-    )
-    session.commit()
-    assert run_batch(engine=engine, step="publish", ids=[pid], today=DUE, actor=SYSTEM, plan=plan) == 1
-    with Session(engine) as s:
-        assert s.exec(select(PublishedBreach.subject_name)).one() == "更名后有限公司"
-        document = s.exec(select(PlatformDocument)).one()
-        assert document.payload["record"]["XDR_MC"] == "更名后有限公司"
-        assert verify_audit(session=s).ok
-
-
-def test_an_event_appended_after_the_helper_read_fails_the_batch_which_reads_again(
-    engine: Engine, session: Session, staff: Staff
-) -> None:
-    del staff
-    pid = _overdue_pledge(session)
-    plan = _prepared(engine, [pid])
-    last = session.exec(
-        select(CaseEvent).where(CaseEvent.case_id == pid).order_by(CaseEvent.seq.desc())
-    ).first()  # type: ignore[attr-defined]
-    assert last is not None
-    note = CaseEvent(**last.model_dump(exclude={"id"}) | {"seq": last.seq + 1, "event": "note"})
-    note.prev_hash = last.hash
-    note.hash = event_hash(last.hash, hashed_fields(note))
-    session.add(note)
-    session.commit()
-    assert run_batch(engine=engine, step="publish", ids=[pid], today=DUE, actor=SYSTEM, plan=plan) == 1
-    with Session(engine) as s:
-        events = s.exec(select(CaseEvent.event).where(CaseEvent.case_id == pid).order_by(CaseEvent.seq)).all()  # type: ignore[arg-type]
-        assert events[-2:] == ["note", "publish"]
-        assert verify_audit(session=s).ok
-
-
-def test_a_helper_process_that_dies_leaves_the_batches_to_the_sweep(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from tests.test_publication_rows import _seed
-
-    path = tmp_path / "t.db"
-    _seed(path)
-    engine = make_engine(f"sqlite:///{path}")
-    monkeypatch.setattr(publication, "_HELPER_MIN_BATCHES", 2)
-    monkeypatch.setattr(publication, "_HELPER_WAIT_READY", 60.0)
-    monkeypatch.setattr(publication, "_HELPER_WAIT", 60.0)
-    started: list[Any] = []
-    real = publication._Helper.start
-
-    def start(engine: Engine, today: dt.date) -> Any:
-        helper = real(engine, today)
-        assert helper is not None
-        assert helper.ready
-        helper.process.kill()
-        helper.process.wait()
-        started.append(helper)
-        return helper
-
-    monkeypatch.setattr(publication._Helper, "start", staticmethod(start))
-    try:
-        for day in (dt.date(2026, 2, 13), DUE):
-            publication.sweep(engine=engine, today=day, actor=SYSTEM, batch_size=3)
-        with Session(engine) as s:
-            assert len(s.exec(select(PublishedBreach)).all()) == 15
-            assert len(s.exec(select(PlatformDocument)).all()) == 15
-            assert verify_audit(session=s).ok
-        assert started
-        assert all(h.broken and h.process.poll() is not None for h in started)
-    finally:
-        engine.dispose()

@@ -62,28 +62,10 @@ def _seed(path: Path) -> None:
     engine.dispose()
 
 
-@pytest.mark.parametrize(
-    ("batch_size", "helper"), [(3, False), (2000, False), (3, True)], ids=["small", "large", "helper"]
-)
+@pytest.mark.parametrize("batch_size", [3, 2000])
 def test_the_sweep_stores_the_rows_the_earlier_code_stored(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch_size: int, helper: bool
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch_size: int
 ) -> None:
-    prepared: list[int] = []
-    if helper:
-        # Every sweep of two batches or more has the helper process prepare them, and waits for it.
-        monkeypatch.setattr(publication, "_HELPER_MIN_BATCHES", 2)
-        monkeypatch.setattr(publication, "_HELPER_WAIT_READY", 60.0)
-        monkeypatch.setattr(publication, "_HELPER_WAIT", 60.0)
-        real = publication.run_batch
-
-        def run_batch(**kw: Any) -> int:
-            if kw.get("plan") is not None:
-                prepared.append(len(kw["plan"]))
-            return real(**kw)
-
-        monkeypatch.setattr(publication, "run_batch", run_batch)
-    else:
-        monkeypatch.setattr(publication, "_HELPER_MIN_BATCHES", 10**9)
     seeded = tmp_path / "seed.db"
     _seed(seeded)
     paths = {"now": tmp_path / "now.db", "before": tmp_path / "before.db"}
@@ -105,8 +87,6 @@ def test_the_sweep_stores_the_rows_the_earlier_code_stored(
         stored = _tables(paths["now"])
         assert len(stored["published_breach"]) == len(stored["platform_document"]) == 17
         templates = {row[1] for row in stored["notification"]}
-        if helper:  # it prepared the four batches after the first of 2026-03-02's 15 publications
-            assert prepared == [3, 3, 3, 3]
         assert {"pledge_overdue", "pledge_prepublication", "pledge_reminder", "pledge_published"} <= templates
     finally:
         for engine in engines.values():
