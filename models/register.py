@@ -146,9 +146,11 @@ def list_register(*, session: Session, query: RegisterQuery) -> tuple[list[dict[
         stmt = stmt.where(col(PublishedBreach.decision_date) <= query.date_to)
     if query.after:
         day, ident = _parse_cursor(query.after)
+        # The leading `<=` is implied by the OR but is what an index can seek on: without it PostgreSQL
+        # walked the decision-date index from the newest record and filtered, so page 2,000 cost ~100 ms.
         stmt = stmt.where(
-            (col(PublishedBreach.decision_date) < day)
-            | ((col(PublishedBreach.decision_date) == day) & (col(PublishedBreach.id) < ident))
+            col(PublishedBreach.decision_date) <= day,
+            (col(PublishedBreach.decision_date) < day) | (col(PublishedBreach.id) < ident),
         )
     limit = max(1, min(query.limit, 100))
     stmt = stmt.order_by(col(PublishedBreach.decision_date).desc(), col(PublishedBreach.id).desc())
