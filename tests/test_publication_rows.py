@@ -3,7 +3,11 @@
 Two copies of one SQLite file are swept day by day with the same pinned clock, one by the product and one
 by a frozen copy of the earlier module (tests/reference/publication_before.py); after every day each
 table must hold the same raw values in the same order (pledges, events and their hash chains, breach
-rows, mails, platform documents, counters)."""
+rows, mails, platform documents, counters).
+
+The reference is a copy on purpose (an oracle for refactorings that must not change a stored byte). When
+the sweep is meant to store something different, make that change in the reference too, in the same
+commit, so the difference is reviewed as such."""
 
 from __future__ import annotations
 
