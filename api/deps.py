@@ -13,7 +13,7 @@ from pydantic import TypeAdapter
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from models.accounts import token_identity
+from models.accounts import TokenIdentity, token_identity
 from models.calendar import WorkCalendar, load_calendar
 from models.clock import Clock
 from models.errors import NotPermitted, Unauthenticated, ValidationFailed
@@ -75,7 +75,7 @@ CalendarDep = Annotated[WorkCalendar, Depends(get_calendar)]
 _bearer = HTTPBearer(auto_error=False, description="`shouxin users add` 打印的访问令牌")
 
 
-def actor_of(user: User) -> Actor:
+def actor_of(user: User | TokenIdentity) -> Actor:
     return Actor(name=user.name, role=user.role, id=user.id, department_id=user.department_id)
 
 
@@ -89,7 +89,7 @@ def get_actor(
     identity = token_identity(session=session, token=credentials.credentials)
     if identity is None:
         raise Unauthenticated("访问令牌无效或账号已停用，请联系管理员 (invalid or revoked token)")
-    return Actor(name=identity.name, role=identity.role, id=identity.id, department_id=identity.department_id)
+    return actor_of(identity)
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]

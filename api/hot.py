@@ -34,7 +34,6 @@ from api import deps
 from models.accounts import token_identity
 from models.clock import Clock
 from models.lifecycle import Role
-from models.workflow import Actor
 
 # The dependencies the shortcut knows how to compute, by the endpoint parameter they fill.
 _PARAMETERS = {deps.get_session: "session", deps.get_actor: "actor", deps.get_today: "today"}
@@ -84,9 +83,7 @@ def _serve(
         identity = token_identity(session=session, token=token)
         if identity is None or (roles is not None and identity.role not in roles):
             return None
-        arguments["actor"] = Actor(
-            name=identity.name, role=identity.role, id=identity.id, department_id=identity.department_id
-        )
+        arguments["actor"] = deps.actor_of(identity)
         arguments["session"] = session
         return endpoint(**arguments)
     finally:

@@ -202,7 +202,12 @@ def row_converter(
 
 
 def insert_converted(
-    session: Session, table: Table, names: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    session: Session,
+    table: Table,
+    names: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    on_conflict_do_nothing: Sequence[str] = (),
 ) -> None:
     """``insert_rows`` for rows already in driver form (``row_converter``'s output, or constants converted
     once), as tuples of ``names``' values: the same statements and stored values without the per-row
@@ -210,7 +215,7 @@ def insert_converted(
     if not rows:
         return
     _check_columns(table, names)
-    _insert_driver_rows(session, table, names, rows, ())
+    _insert_driver_rows(session, table, names, rows, on_conflict_do_nothing)
 
 
 def insert_converted_shared(

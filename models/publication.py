@@ -33,13 +33,7 @@ from models.audit import CaseEvent, event_hash
 # The audit module's own test for values orjson writes exactly as the standard library does.
 from models.audit import _simple as _plain_json
 from models.breach import PublishedBreach, Severity
-from models.bulk import (
-    _check_columns,
-    _insert_driver_rows,
-    column_converter,
-    insert_converted_shared,
-    insert_rows,
-)
+from models.bulk import column_converter, insert_converted, insert_converted_shared, insert_rows
 from models.calendar import WorkCalendar, load_calendar
 from models.clock import utcnow
 from models.errors import OutOfCalendarCoverage
@@ -560,10 +554,6 @@ _MAIL_COLUMNS = (
     "created_at", "sent_at", "flow_run_id",
 )  # fmt: skip
 _DOCUMENT_SHARED = ("kind", "status", "attempts", "next_attempt_at", "last_error", "created_at", "sent_at")
-# public_fields' values that differ between records of one subject kind and department (the rest, labels
-# and codes, are taken from one public_fields call per kind and department). tests/test_publication_rows.py
-# compares the documents with those of the code that called public_fields per record.
-_RECORD_FIELDS = ("record_number", "XDR_MC", "XDR_SHXYM", "matter", "facts", "basis", "JDRQ", "GSJZQ")
 
 
 def _plan_publications(
@@ -642,6 +632,9 @@ def _plan_publications(
                  "publication_end": publication_end(severity, decided), "state": BreachState.PUBLISHED},
                 departments, mask=False,
             )  # fmt: skip
+        # public_fields' values that differ between records of one subject kind and department (labels and
+        # codes come from the one call above); tests/test_publication_rows.py compares the documents with
+        # those of the code that called public_fields per record.
         payload = template.copy()
         payload.update(record_number=None, XDR_MC=name, XDR_SHXYM=code, matter=matter, facts=facts,
                        basis=basis, JDRQ=decided_iso, GSJZQ=end_iso)  # fmt: skip
@@ -664,8 +657,7 @@ def _insert_breaches(session: Session, rows: list[tuple[Any, ...]], numbers: lis
     """INSERT … ON CONFLICT (pledge_id) DO NOTHING of rows of _BREACH_COLUMNS in driver form; returns
     {pledge_id: breach_id} of rows inserted."""
     table = PublishedBreach.__table__  # type: ignore[attr-defined]
-    _check_columns(table, _BREACH_COLUMNS)
-    _insert_driver_rows(session, table, _BREACH_COLUMNS, rows, ["pledge_id"])
+    insert_converted(session, table, _BREACH_COLUMNS, rows, on_conflict_do_nothing=["pledge_id"])
     # The numbers were reserved for this batch alone, so the rows carrying them are the ones inserted
     # here (a pledge another sweep published keeps that sweep's number).
     inserted: dict[int, int] = {}
@@ -712,8 +704,7 @@ def _insert_published_mails(
             f"pledge:{pid}:publish:pledge_published"[:200], s[13], s[14], s[15],
         ))  # fmt: skip
     # Skipping a mail whose key is already queued, as _insert_notifications does.
-    _check_columns(table, _MAIL_COLUMNS)
-    _insert_driver_rows(session, table, _MAIL_COLUMNS, rows, ["idempotency_key"])
+    insert_converted(session, table, _MAIL_COLUMNS, rows, on_conflict_do_nothing=["idempotency_key"])
 
 
 def _insert_publish_documents(
