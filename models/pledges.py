@@ -7,7 +7,6 @@ import contextlib
 import csv
 import datetime as dt
 import functools
-import gc
 import hashlib
 import importlib
 import io
@@ -36,6 +35,7 @@ from models.bulk import column_converter, insert_converted_shared, row_converter
 from models.calendar import WorkCalendar
 from models.clock import utcnow
 from models.errors import InvalidCreditCode, NotFound, NotPermitted, ValidationFailed
+from models.gcpause import collector_paused
 from models.lifecycle import PLEDGE, PledgeState, Role
 from models.numbering import PLEDGE_PREFIX, reserve_numbers
 from models.org import Department
@@ -796,7 +796,7 @@ def import_pledges(
     }  # fmt: skip
     seen: set[str] = set()
     refusals: list[RowError] = []
-    with _collector_paused():
+    with collector_paused():
         prep = _Preparer(calendar, departments, session.connection().dialect.name)
         if isinstance(rows, ImportRows) and not rows.started and rows.is_csv and _forking_pays(rows.size):
             batches = _read_ahead(_validated_in_child(rows, authorities, default_authority, prep))
@@ -815,25 +815,6 @@ def import_pledges(
     report.errors += refusals
     session.commit()
     return report
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection while the import runs.
-
-    An import allocates a few containers per row that live until their chunk is inserted, so the
-    collector runs every few hundred rows, and its older generations are walked again and again over
-    everything the application holds: a sixth to a fifth of the inserting process's CPU. Rows, records
-    and reports form no reference cycles (reference counting frees them); whatever cyclic garbage other
-    code makes meanwhile is collected once the import ends.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 @dataclass

@@ -11,14 +11,11 @@ does, with the same ``hashed_fields``.
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import hashlib
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -37,6 +34,7 @@ from models.bulk import column_converter, insert_converted, insert_converted_sha
 from models.calendar import WorkCalendar, load_calendar
 from models.clock import utcnow
 from models.errors import OutOfCalendarCoverage
+from models.gcpause import collector_paused
 from models.lifecycle import PLEDGE, BreachState, PledgeState
 from models.numbering import BREACH_PREFIX, reserve_numbers
 from models.outbox import Notification as _Notification
@@ -872,7 +870,7 @@ def run_batch(
     and retried, and the retry re-reads which pledges still need the step."""
     for attempt in range(attempts):
         try:
-            with _collector_paused(), Session(engine, expire_on_commit=False) as session:
+            with collector_paused(), Session(engine, expire_on_commit=False) as session:
                 calendar = load_calendar(session=session)
                 done = STEPS[step](session=session, ids=ids, today=today, actor=actor, calendar=calendar)
                 session.commit()
@@ -882,34 +880,6 @@ def run_batch(
                 raise
             time.sleep(0.02 * 2**attempt)
     return 0
-
-
-# Batches running with the cyclic collector paused (several threads may run batches), and whether it was
-# enabled when the first of them paused it.
-_pause_lock = threading.Lock()
-_pause = {"depth": 0, "resume": 0}
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector for one batch, then let it run as before.
-
-    A batch holds tens of thousands of freshly built rows until its commit; the collector kept passing
-    over all of them (and the whole heap, in its full collections) while they were being built, 14 % of
-    the sweep's time in a profile. Reference counting still frees everything acyclic at once; cycles a
-    batch leaves behind are collected once the collector runs again."""
-    with _pause_lock:
-        _pause["depth"] += 1
-        if _pause["depth"] == 1:
-            _pause["resume"] = gc.isenabled()
-            gc.disable()
-    try:
-        yield
-    finally:
-        with _pause_lock:
-            _pause["depth"] -= 1
-            if _pause["depth"] == 0 and _pause["resume"]:
-                gc.enable()
 
 
 def recompute_pending(*, engine: Engine, actor: Actor) -> int:

@@ -4,8 +4,6 @@ the faster hash of the bulk audit events, and the collector pause around a batch
 from __future__ import annotations
 
 import datetime as dt
-import gc
-import threading
 from typing import Any
 
 import pytest
@@ -121,32 +119,3 @@ def test_the_bulk_chain_hash_is_event_hash(data: dict[Any, Any]) -> None:
     assert publication._chain_hash("", fields | {"note": "说明"}, False) == event_hash(
         "", fields | {"note": "说明"}
     )
-
-
-def test_the_collector_is_paused_per_batch_and_restored() -> None:
-    assert gc.isenabled()
-    inside = threading.Event()
-    leave = threading.Event()
-
-    def other_batch() -> None:
-        with publication._collector_paused():
-            inside.set()
-            leave.wait(10)
-
-    thread = threading.Thread(target=other_batch)
-    thread.start()
-    inside.wait(10)
-    with publication._collector_paused():
-        assert not gc.isenabled()
-    assert not gc.isenabled()  # the other batch still runs
-    leave.set()
-    thread.join()
-    assert gc.isenabled()
-
-    gc.disable()  # an application that runs without the collector keeps it off
-    try:
-        with publication._collector_paused():
-            pass
-        assert not gc.isenabled()
-    finally:
-        gc.enable()
