@@ -21,14 +21,14 @@ SIZES: dict[str, dict[int, dict[str, Any]]] = {
     "full": {
         1: {"pledges": 1_000_000},
         2: {"publications": 1000},
-        3: {"clients": 50, "seconds": 60, "rate": 600.0, "saturation_seconds": 20.0},
+        3: {"clients": 50, "seconds": 60, "rate": 600.0, "saturation_seconds": 20.0, "step_seconds": 10.0},
         4: {"rows": 100_000},
         5: {"records": 1_000_000},
     },
     "quick": {
         1: {"pledges": 20_000},
         2: {"publications": 50},
-        3: {"clients": 10, "seconds": 5, "rate": 100.0, "saturation_seconds": 3.0},
+        3: {"clients": 10, "seconds": 5, "rate": 100.0, "saturation_seconds": 3.0, "step_seconds": 2.0},
         4: {"rows": 5_000},
         5: {"records": 20_000},
     },

@@ -41,11 +41,19 @@ def test_naive_flow_per_pledge_and_batch_publish_the_same_number() -> None:
     assert result.figures[-1].unit == "×"
 
 
-def test_api_load_runs_against_a_real_uvicorn_process() -> None:
-    result = bench_api(clients=2, seconds=1.5, rate=20, saturation_seconds=1, log=_quiet)
+def test_api_load_runs_against_a_real_uvicorn_process_and_steps_the_rate() -> None:
+    result = bench_api(
+        clients=2, seconds=1.5, rate=20, saturation_seconds=1, step_seconds=1, rates=(5.0, 10.0), log=_quiet
+    )
     assert result.checks["requests"] > 0
     assert result.checks["errors"] == 0
     assert result.checks["registered"] > 0
+    capacity = [f for f in result.figures if "capacity" in f.name]
+    assert [f.name.split(":")[0] for f in capacity] == ["SQLite, 2 API processes", "SQLite, 1 API process"]
+    # Each step tried is listed; a step that held is the figure, so the figure is one of the rates tried.
+    for figure in capacity:
+        assert figure.value in (0.0, 5.0, 10.0)
+        assert "5/s: p99" in figure.note
 
 
 def test_import_accepts_good_rows_and_reports_the_bad_ones() -> None:
