@@ -180,16 +180,19 @@ def authenticate_password(*, session: Session, name: str, password: str) -> User
     candidates = session.exec(
         select(User).where(User.name == name.strip(), col(User.active)).order_by(col(User.id))
     ).all()
+    verified = False
     for user in candidates:
         if user.password_hash is None:
             continue
+        verified = True
         try:
             _password_hasher.verify(user.password_hash, password)
         except (VerificationError, InvalidHashError):
             continue
         return user
-    if not candidates:
-        # Spend the same time on an unknown name, so a timing difference does not reveal who exists.
+    if not verified:
+        # An unknown name, or accounts that have no password yet (token-only): spend one argon2
+        # verification all the same, so the answer's timing does not reveal which staff names exist.
         try:
             _password_hasher.verify(_DUMMY_PASSWORD_HASH, password)
         except (VerificationError, InvalidHashError):
