@@ -25,7 +25,7 @@ browser:
 run: $(STAMP)
 	$(BIN)/shouxin db upgrade
 	$(BIN)/shouxin demo
-	SHOUXIN_MAIL_SINK=true $(BIN)/shouxin serve --with-flows
+	SHOUXIN_MAIL_SINK=true SHOUXIN_DEMO_MODE=true $(BIN)/shouxin serve --with-flows
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -85,7 +86,12 @@ def cpu_seconds(root: int) -> float:
 @contextlib.contextmanager
 def api_server(database_url: str, workers: int = 2) -> Iterator[tuple[str, int]]:
     """A migrated database with demo data and ``shouxin serve`` on it; yields the base URL and the pid."""
-    env = {**os.environ, "SHOUXIN_DATABASE_URL": database_url, "SHOUXIN_TODAY": TODAY.isoformat()}
+    env = {
+        **os.environ,
+        "SHOUXIN_DATABASE_URL": database_url,
+        "SHOUXIN_TODAY": TODAY.isoformat(),
+        "SHOUXIN_SECRET_KEY": secrets.token_urlsafe(48),  # serve refuses the development key
+    }
     _shouxin(env, "db", "upgrade")
     _shouxin(env, "demo")
     port = free_port()

@@ -14,6 +14,7 @@ import argparse
 import datetime as dt
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -154,6 +155,8 @@ def check(pg: PgServer, work: Path, pledges: int, workers: int) -> None:
         "SHOUXIN_DATABASE_URL": product_url,
         "SHOUXIN_TODAY": AS_OF.isoformat(),
         "SHOUXIN_MAIL_SINK": "false",
+        # A production-shaped run: a real random key (serve refuses the development one).
+        "SHOUXIN_SECRET_KEY": secrets.token_urlsafe(48),
         "PREFECT_HOME": str(work / "prefect-home"),
         "PREFECT_API_URL": prefect_api,
         "PREFECT_API_DATABASE_CONNECTION_URL": pg.url("prefect").replace("+psycopg", "+asyncpg"),

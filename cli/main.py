@@ -219,6 +219,12 @@ def serve(
     with_flows: bool = typer.Option(
         False, "--with-flows", help="同时启动本地 Prefect 服务器并按计划运行流程"
     ),
+    forwarded_allow_ips: str | None = typer.Option(
+        None,
+        "--forwarded-allow-ips",
+        help="信任其 X-Forwarded-For 头的反向代理地址（逗号分隔）；"
+        "默认取 SHOUXIN_FORWARDED_ALLOW_IPS，未设则不信任任何地址",
+    ),
 ) -> None:
     """启动 API 服务（以及 SHOUXIN_MAIL_SINK=true 时的本地邮件接收器）。"""
     import uvicorn
@@ -226,6 +232,13 @@ def serve(
     from models.schema import check_up_to_date
     from models.settings import get_settings
 
+    settings = get_settings()
+    problem = settings.secret_key_problem()
+    if problem and not settings.demo_mode:
+        fail(problem)
+    # uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise, and the rate limits count by
+    # the client address: without a trusted proxy, a client could pick a new address for every request.
+    trusted = (settings.forwarded_allow_ips if forwarded_allow_ips is None else forwarded_allow_ips).strip()
     check_up_to_date(get_engine())
     if get_settings().mail_sink:
         from notifications.sink import start_sink
@@ -239,7 +252,14 @@ def serve(
         children = start_embedded_prefect(console)
     try:
         uvicorn.run(
-            "api.app:app", host=host, port=port, workers=workers, log_level="info", access_log=access_log
+            "api.app:app",
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            access_log=access_log,
+            proxy_headers=bool(trusted),
+            forwarded_allow_ips=trusted or None,
         )
     finally:
         for child in children:

@@ -10,6 +10,8 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "password", "xxx", ""}
+DEV_SECRET_KEY = "dev-only-secret-key-change-me-in-production"
+MIN_SECRET_KEY_LENGTH = 32
 
 
 class Settings(BaseSettings):
@@ -75,7 +77,28 @@ class Settings(BaseSettings):
     # Batches of one sweep step run at once on PostgreSQL (row locks with SKIP LOCKED keep them apart; the
     # Prefect flow submits them as concurrent tasks). SQLite has one writer, so it always runs one.
     sweep_parallel_batches: int = Field(default=4, ge=1, le=64)
-    secret_key: str = "dev-only-secret-key-change-me-in-production"
+    secret_key: str = DEV_SECRET_KEY
+    # `make run`'s embedded demo: the development secret key is accepted only here.
+    demo_mode: bool = False
+    # Addresses of reverse proxies whose X-Forwarded-For / -Proto are believed (comma-separated, "*" for
+    # any); empty: none, so a client cannot choose the address its rate limits are counted under.
+    forwarded_allow_ips: str = ""
+
+    def secret_key_problem(self) -> str | None:
+        """Why ``secret_key`` must not serve real users (None when it may): it signs sign-in cookies and keys
+        the HMACs of tracking passwords and access codes, so a known or guessable key forges them."""
+        key = self.secret_key.strip()
+        if key == DEV_SECRET_KEY or key.lower() in _PLACEHOLDER_SECRETS or "change-me" in key.lower():
+            problem = "SHOUXIN_SECRET_KEY 仍是示例值"
+        elif len(key) < MIN_SECRET_KEY_LENGTH:
+            problem = f"SHOUXIN_SECRET_KEY 太短（{len(key)} 位，至少 {MIN_SECRET_KEY_LENGTH} 位）"
+        else:
+            return None
+        return (
+            f"{problem}：请用 python -c 'import secrets; print(secrets.token_urlsafe(48))' 生成一个并写入 "
+            "环境变量或 .env（仅演示时可设 SHOUXIN_DEMO_MODE=true）"
+            " (secret key is a placeholder or too short; generate one with secrets.token_urlsafe(48))"
+        )
 
     @field_validator("credit_platform_secret")
     @classmethod
