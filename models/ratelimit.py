@@ -1,4 +1,10 @@
-"""Rate limit on wrong tracking passwords, per case and per client address, shared through the database.
+"""Rate limit on wrong tracking passwords, shared through the database: per (client, case), per client,
+and per case over all clients.
+
+Counting per case alone let one client lock every case out in turn (case and pledge numbers are
+sequential), so the owner's own, correct password was refused: the limit an owner meets is the one on
+their own address for that case ("pair"). A client guessing across many cases meets the per-address
+limit ("ip"), and guessing one case from many addresses meets the much higher per-case limit ("case").
 
 The tracking password (6 characters) is the only thing between the public and a case's progress, so
 guessing must be slow. Failures are rows in ``auth_failure`` rather than counters in process memory:
@@ -22,7 +28,8 @@ from models.settings import get_settings
 from models.types import UTCDateTime
 
 
-# One failed attempt; ``scope`` is "case" (key = case number) or "ip" (key = keyed hash of the address).
+# One failed attempt; ``scope`` is "pair" (key = keyed hash of address and case number), "ip" (keyed hash of
+# the address) or "case" (the case number).
 class AuthFailure(SQLModel, table=True):
     __tablename__ = "auth_failure"
     id: int | None = Field(default=None, primary_key=True)
@@ -38,14 +45,18 @@ def address_key(address: str) -> str:
 
 def _limits() -> dict[str, int]:
     s = get_settings()
-    return {"case": s.tracking_max_failures_per_case, "ip": s.tracking_max_failures_per_ip}
+    return {
+        "pair": s.tracking_max_failures_per_case,
+        "ip": s.tracking_max_failures_per_ip,
+        "case": s.tracking_max_failures_per_case_all_clients,
+    }
 
 
 def _keys(number: str, address: str | None) -> list[tuple[str, str]]:
-    keys = [("case", number.strip().upper()[:64])]
-    if address:
-        keys.append(("ip", address_key(address)))
-    return keys
+    case = number.strip().upper()[:64]
+    if not address:  # no address known (not behind HTTP): the case's own limit is all there is
+        return [("pair", case), ("case", case)]
+    return [("pair", address_key(f"{address}|{case}")), ("ip", address_key(address)), ("case", case)]
 
 
 # What was guessed wrong, and where its owner gets it again: the complaint's tracking password, or the
@@ -71,7 +82,7 @@ def check_tracking_allowed(
         if count >= limits[scope] and oldest is not None:
             retry = max(1, math.ceil((oldest + window - now).total_seconds()))
             case_word, hint = _FORGOTTEN[secret_label]
-            who = case_word if scope == "case" else "您的网络地址"
+            who = "您的网络地址" if scope == "ip" else case_word
             raise RateLimited(
                 f"{who}{secret_label}错误次数过多，请在 {math.ceil(retry / 60)} 分钟后再试；"
                 f"{hint} (too many wrong passwords; retry later)",

@@ -67,9 +67,12 @@ class Settings(BaseSettings):
     upload_dir: Path = Path("./var/uploads")
     upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
 
-    # Public case tracking: wrong passwords allowed per case and per client address within the window.
+    # Public case tracking: wrong passwords allowed per (client, case) and per client address in the window.
     tracking_max_failures_per_case: int = Field(default=5, ge=1, le=1000)
     tracking_max_failures_per_ip: int = Field(default=20, ge=1, le=10000)
+    # Over all clients together: stops guessing one case from many addresses without letting one client
+    # lock an owner out (the per-case limit above counts per client).
+    tracking_max_failures_per_case_all_clients: int = Field(default=100, ge=1, le=100000)
     tracking_failure_window_minutes: int = Field(default=15, ge=1, le=1440)
 
     # Flows.

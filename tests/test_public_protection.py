@@ -35,7 +35,7 @@ def _track(client: TestClient, number: str, password: str) -> Any:
     return client.post(TRACK, json={"number": number, "password": password})
 
 
-def test_wrong_passwords_are_limited_per_case_with_429_and_retry_after(
+def test_wrong_passwords_are_limited_per_client_and_case_with_429_and_retry_after(
     client: TestClient, staff: Staff, engine: Engine
 ) -> None:
     created = register(client, staff)
@@ -50,6 +50,11 @@ def test_wrong_passwords_are_limited_per_case_with_429_and_retry_after(
     # Several API processes share the count: a second app on the same database refuses too.
     other = TestClient(create_app(engine=engine, clock=Clock.from_settings(), check_schema=False))
     assert _track(other, number, good).status_code == 429
+    # Another client is not locked out of the case by this one's guesses: the owner still gets in.
+    owner = TestClient(
+        create_app(engine=engine, clock=Clock.from_settings(), check_schema=False), client=("198.51.100.7", 1)
+    )
+    assert _track(owner, number, good).status_code == 200
     # Once the window has passed, the right password works again.
     with engine.begin() as conn:
         conn.execute(text("UPDATE auth_failure SET at = '2020-01-01 00:00:00+00:00'"))
@@ -67,6 +72,22 @@ def test_wrong_passwords_are_limited_per_address_across_cases(
     r = _track(client, created["number"], created["tracking_password"])
     assert r.status_code == 429
     assert "网络地址" in r.json()["message"]
+
+
+def test_guessing_one_case_from_many_addresses_meets_the_all_clients_limit(
+    client: TestClient, staff: Staff, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHOUXIN_TRACKING_MAX_FAILURES_PER_CASE_ALL_CLIENTS", "3")
+    get_settings.cache_clear()
+    created = register(client, staff)
+    app = create_app(engine=engine, clock=Clock.from_settings(), check_schema=False)
+    for n in range(3):
+        guesser = TestClient(app, client=(f"203.0.113.{n + 1}", 1))
+        assert _track(guesser, created["number"], "WRONG123").status_code == 404
+    fourth = TestClient(app, client=("203.0.113.99", 1))
+    r = _track(fourth, created["number"], created["tracking_password"])
+    assert r.status_code == 429
+    assert "该案件" in r.json()["message"]
 
 
 def test_the_address_is_stored_only_as_a_keyed_hash(client: TestClient, engine: Engine) -> None:
