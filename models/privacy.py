@@ -81,18 +81,61 @@ def scrub(text: str) -> str:
     return EMAIL.sub(lambda m: f"{m[1]}***{m[2]}", text)
 
 
-# Spreadsheet programs run a cell starting with one of these as a formula (CSV/formula injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Spreadsheet programs run a cell as a formula when its text, after any leading blanks or line breaks,
+# starts with one of these (the full-width forms too: Excel and WPS read ＝ as =). A leading tab, CR or LF
+# is neutralised on its own: some importers drop it and then read what follows.
+_FORMULA_CHARS = frozenset("=+-@＝＋－＠")
+_LEADING_BLANKS = " \t\r\n\u3000\u00a0"
+# Characters no spreadsheet cell may hold (openpyxl refuses them, which answered 500 to every export):
+# C0 controls but tab, LF and CR; DEL and the C1 controls; lone UTF-16 surrogates.
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def neutralise(value: Any) -> Any:
-    """A cell value that no spreadsheet will evaluate: text starting with = + - @ TAB CR gets a leading '."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    """A cell value that no spreadsheet will evaluate and every spreadsheet can store: control characters
+    already stored are dropped, and text that would start a formula gets a leading '."""
+    if not isinstance(value, str) or not value:
+        return value
+    value = _UNSTORABLE.sub("", value)
+    if value[:1] in ("\t", "\r", "\n") or value.lstrip(_LEADING_BLANKS)[:1] in _FORMULA_CHARS:
         return "'" + value
     return value
 
 
 _installed: list[Callable[..., logging.LogRecord]] = []
+
+
+def _scrubbed(value: Any) -> Any:
+    """``value`` with personal data masked; a non-text value only when its text carries some (uvicorn's
+    access formatter needs the status code as a number), then as its scrubbed text."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, int | float | bool) or value is None:
+        return value
+    text = str(value)
+    cleaned = scrub(text)
+    return value if cleaned == text else cleaned
+
+
+def scrub_record(record: logging.LogRecord) -> logging.LogRecord:
+    """Mask personal data in a record's message, each of its arguments, its traceback and stack.
+
+    The arguments are scrubbed one by one, keeping their shape: formatters such as uvicorn's access log
+    read them by position, and replacing them with the formatted message broke every access-log line
+    whose URL held a phone number. The traceback is formatted here (into ``exc_text``, which every
+    ``logging.Formatter`` uses instead of formatting ``exc_info`` again), since a handler would otherwise
+    write it unscrubbed."""
+    if isinstance(record.msg, str):
+        record.msg = scrub(record.msg)
+    if isinstance(record.args, tuple):
+        record.args = tuple(_scrubbed(a) for a in record.args)
+    elif isinstance(record.args, dict):
+        record.args = {k: _scrubbed(v) for k, v in record.args.items()}
+    if record.exc_info and record.exc_info[0] is not None and not record.exc_text:
+        record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
+    if record.stack_info:
+        record.stack_info = scrub(record.stack_info)
+    return record
 
 
 def install_log_scrubber() -> None:
@@ -106,15 +149,7 @@ def install_log_scrubber() -> None:
     base = logging.getLogRecordFactory()
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = base(*args, **kwargs)
-        try:
-            message = record.getMessage()
-        except (TypeError, ValueError):  # a malformed format string: leave it to logging to report
-            return record
-        cleaned = scrub(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        return record
+        return scrub_record(base(*args, **kwargs))
 
     logging.setLogRecordFactory(factory)
     _installed.append(base)
