@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from models.clock import utcnow
 from models.lifecycle import Role
+from models.text import Line
 from models.types import UTCDateTime
 
 
@@ -24,8 +25,8 @@ LEVEL_LABELS = {DepartmentLevel.CITY: "市级", DepartmentLevel.COUNTY: "县级"
 
 # Fields a department is created and shown with.
 class DepartmentBase(SQLModel):
-    code: str = Field(min_length=1, max_length=32, index=True, unique=True)
-    name: str = Field(min_length=1, max_length=128)
+    code: Line = Field(min_length=1, max_length=32, index=True, unique=True)
+    name: Line = Field(min_length=1, max_length=128)
     level: DepartmentLevel = DepartmentLevel.CITY
     email: str | None = Field(default=None, max_length=254)
 
@@ -50,7 +51,7 @@ class DepartmentPublic(DepartmentBase):
 
 # Fields of a staff account.
 class UserBase(SQLModel):
-    name: str = Field(min_length=1, max_length=64)
+    name: Line = Field(min_length=1, max_length=64)
     role: Role
     email: str | None = Field(default=None, max_length=254)
 

@@ -11,6 +11,7 @@ from sqlmodel import Field, SQLModel
 
 from models.clock import utcnow
 from models.lifecycle import PledgeState
+from models.text import Line, Paragraph
 from models.types import UTCDateTime
 
 
@@ -30,13 +31,13 @@ PLEDGOR_KIND_LABELS = {
 # What a pledge says: who promised what, to whom, by when.
 class PledgeBase(SQLModel):
     pledgor_kind: PledgorKind
-    pledgor_name: str = Field(min_length=1, max_length=128)
-    pledgor_credit_code: str | None = Field(default=None, max_length=18, index=True)
+    pledgor_name: Line = Field(min_length=1, max_length=128)
+    pledgor_credit_code: Line | None = Field(default=None, max_length=18, index=True)
     pledgor_email: str | None = Field(default=None, max_length=254)
-    matter: str = Field(min_length=1, max_length=200)  # 事项, e.g. 建筑工程施工许可证
-    obligation: str = Field(min_length=1, max_length=500)  # 承诺补交的材料, e.g. 施工图审查合格书
+    matter: Line = Field(min_length=1, max_length=200)  # 事项, e.g. 建筑工程施工许可证
+    obligation: Paragraph = Field(min_length=1, max_length=500)  # 承诺补交的材料, e.g. 施工图审查合格书
     deadline: dt.date = Field(index=True)
-    legal_basis: str = Field(default="", max_length=500)
+    legal_basis: Paragraph = Field(default="", max_length=500)
 
 
 # Input of POST /pledges and of each import row; the authority is given by department code.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from sqlmodel import SQLModel
 
+# Installs the check of every text column before each flush (models/text.py).
+import models.text  # noqa: F401
 from models.audit import CaseEvent
 from models.breach import PublishedBreach
 from models.calendar import CalendarYear
