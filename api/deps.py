@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import TypeAdapter
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -106,8 +105,6 @@ def require_roles(*roles: Role):  # type: ignore[no-untyped-def]
             )
         return actor
 
-    # Read by api.hot.HotRoute, which makes the same check in its thread without solving this dependency.
-    check.allowed_roles = roles  # type: ignore[attr-defined]
     return Depends(check)
 
 
@@ -125,22 +122,3 @@ def no_store(response: Response) -> None:
     """For a response that carries a secret shown once (a tracking password, an access code): no browser
     cache, history or proxy may keep a copy."""
     response.headers["Cache-Control"] = "no-store"
-
-
-_ADAPTERS: dict[Any, TypeAdapter[Any]] = {}
-
-
-def json_response(value: Any, annotation: Any, *, status_code: int = 200) -> Response:
-    """``value``, already an instance of the route's ``response_model`` ``annotation``, as the JSON bytes
-    FastAPI would send for it.
-
-    For a route that returns a model FastAPI validates it against the response model a second time, in a
-    thread-pool hop of its own for a plain ``def`` route, and only then serialises it; a returned Response
-    skips both (docs/benchmarks.md). The route keeps ``response_model`` in its decorator, so the OpenAPI
-    schema is unchanged, and the bytes are those of the same serialiser (``by_alias``, as FastAPI)."""
-    adapter = _ADAPTERS.get(annotation)
-    if adapter is None:
-        adapter = _ADAPTERS[annotation] = TypeAdapter(annotation)
-    return Response(
-        adapter.dump_json(value, by_alias=True), status_code=status_code, media_type="application/json"
-    )

@@ -14,22 +14,15 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import BaseModel, Field
+from sqlmodel import Session
 
-from api.deps import (
-    ActorDep,
-    ClockDep,
-    SessionDep,
-    TodayDep,
-    json_response,
-    no_store,
-    require_roles,
-)
-from api.hot import HotRoute
+from api.deps import ActorDep, CalendarDep, ClockDep, SessionDep, TodayDep, no_store, require_roles
 from models import complaints as service
 from models.audit import CaseEventPublic
-from models.calendar import load_calendar
+from models.calendar import WorkCalendar
 from models.complaint import Channel, ComplaintCreate, ComplaintPublic
 from models.lifecycle import COMPLAINT, ComplaintState, Role
+from models.workflow import Actor
 
 router = APIRouter(tags=["投诉"])
 
@@ -62,39 +55,27 @@ def _public(complaint: Any) -> ComplaintPublic:
     return ComplaintPublic.model_validate(complaint, from_attributes=True)
 
 
-def create_complaint(
-    data: ComplaintCreate,
-    session: SessionDep,
-    actor: ActorDep,
-    today: TodayDep,
-) -> Response:
-    # The calendar is loaded here rather than by CalendarDep: a plain ``def`` dependency is a thread-pool
-    # hop of its own, the busiest routes' largest fixed cost after authentication (docs/benchmarks.md).
-    calendar = load_calendar(session=session)
-    complaint, password = service.register_complaint(
-        session=session, data=data, actor=actor, today=today, calendar=calendar
-    )
-    session.commit()
-    created = ComplaintCreated.model_validate(
-        {**_public(complaint).model_dump(), "tracking_password": password}
-    )
-    response = json_response(created, ComplaintCreated, status_code=201)
-    no_store(response)  # the tracking password, shown this once
-    return response
-
-
-# Added here rather than by a decorator, which takes no route class; the place in the router (and so in
-# the OpenAPI document) is the one the decorator gave it.
-router.add_api_route(
+@router.post(
     "/complaints",
-    create_complaint,
-    methods=["POST"],
     status_code=201,
     response_model=ComplaintCreated,
     summary="登记投诉",
     dependencies=[require_roles(Role.INTAKE, Role.SUPERVISOR)],
-    route_class_override=HotRoute,
 )
+def create_complaint(
+    data: ComplaintCreate,
+    response: Response,
+    session: SessionDep,
+    actor: ActorDep,
+    today: TodayDep,
+    calendar: CalendarDep,
+) -> ComplaintCreated:
+    complaint, password = service.register_complaint(
+        session=session, data=data, actor=actor, today=today, calendar=calendar
+    )
+    session.commit()
+    no_store(response)  # the tracking password, shown this once
+    return ComplaintCreated.model_validate({**_public(complaint).model_dump(), "tracking_password": password})
 
 
 @router.get("/complaints", response_model=ComplaintPage, summary="投诉列表（筛选、分页）")
@@ -151,11 +132,11 @@ def _act(
     complaint_id: int,
     action: str,
     body: service.ActionBody,
-    session: Any,
-    actor: Any,
+    session: Session,
+    actor: Actor,
     today: dt.date,
-) -> Response:
-    calendar = load_calendar(session=session)  # in the route's own thread, as in create_complaint
+    calendar: WorkCalendar,
+) -> ComplaintPublic:
     complaint = service.act(
         session=session,
         complaint_id=complaint_id,
@@ -166,10 +147,10 @@ def _act(
         calendar=calendar,
     )
     session.commit()
-    return json_response(_public(complaint), ComplaintPublic)
+    return _public(complaint)
 
 
-def _action_route(action: str, model: type[service.ActionBody]) -> Callable[..., Response]:
+def _action_route(action: str, model: type[service.ActionBody]) -> Callable[..., ComplaintPublic]:
     # A body with required fields must be sent; one without may be omitted.
     required = any(f.is_required() for f in model.model_fields.values())
     default = Body(...) if required else Body(default_factory=model)
@@ -179,9 +160,10 @@ def _action_route(action: str, model: type[service.ActionBody]) -> Callable[...,
         session: SessionDep,
         actor: ActorDep,
         today: TodayDep,
+        calendar: CalendarDep,
         body: model = default,  # type: ignore[valid-type]
-    ) -> Response:
-        return _act(complaint_id, action, body, session, actor, today)
+    ) -> ComplaintPublic:
+        return _act(complaint_id, action, body, session, actor, today, calendar)
 
     endpoint.__name__ = f"complaint_{action}"
     return endpoint
@@ -195,7 +177,6 @@ for _action, _model in service.ACTION_BODIES.items():
         methods=["POST"],
         response_model=ComplaintPublic,
         summary=f"{_transition.label}（{_action}）",
-        route_class_override=HotRoute,
         description=f"操作“{_transition.label}”。状态不允许→409（含当前状态与可执行操作）；角色不允许→403；"
         "他部门案件→404；请求体无效→422；expected_version 过期→409。",
     )
@@ -212,9 +193,10 @@ def other_action(
     session: SessionDep,
     actor: ActorDep,
     today: TodayDep,
+    calendar: CalendarDep,
     body: service.ActionBody = Body(default_factory=service.ActionBody),
-) -> Response:
-    return _act(complaint_id, action, body, session, actor, today)
+) -> ComplaintPublic:
+    return _act(complaint_id, action, body, session, actor, today, calendar)
 
 
 @router.post(
