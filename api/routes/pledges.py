@@ -7,13 +7,24 @@ from typing import Any
 
 from fastapi import APIRouter, File, Query, Response, UploadFile
 from pydantic import BaseModel, Field
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from api.deps import ActorDep, CalendarDep, SessionDep, TodayDep, no_store, read_upload, require_roles
-from models.calendar import load_calendar
+from api.schemas import (
+    DecidedBreach,
+    EvidenceUploaded,
+    EvidenceView,
+    PledgeActionInfo,
+    PledgeEventView,
+    PledgePage,
+    PledgeView,
+    PledgeWithCode,
+    StaffBreach,
+)
+from models.calendar import WorkCalendar, load_calendar
 from models.lifecycle import PLEDGE, BreachState, PledgeState, Role
 from models.org import Department
-from models.pledge import PledgeCreate
+from models.pledge import Pledge, PledgeCreate
 from models.pledge_access import REISSUE_EVENT, reissue_access_code
 from models.pledges import (
     PledgeQuery,
@@ -28,6 +39,7 @@ from models.pledges import (
     store_evidence,
 )
 from models.register import decide, department_names, public_fields
+from models.workflow import Actor
 
 router = APIRouter(tags=["告知承诺"])
 
@@ -44,11 +56,15 @@ class ActionBody(BaseModel):
     corrected: dict[str, Any] | None = None
 
 
-def _view(session: SessionDep, pledge: Any) -> dict[str, Any]:
+def _view(session: Session, pledge: Pledge) -> PledgeView:
+    return PledgeView.model_validate(_fields(session, pledge))
+
+
+def _fields(session: Session, pledge: Pledge) -> dict[str, Any]:
     return pledge_view(pledge, load_calendar(session=session), session.get(Department, pledge.authority_id))
 
 
-@router.post("/pledges", status_code=201, dependencies=[STAFF])
+@router.post("/pledges", status_code=201, response_model=PledgeWithCode, dependencies=[STAFF])
 def create_pledge(
     body: PledgeCreate,
     response: Response,
@@ -56,7 +72,7 @@ def create_pledge(
     actor: ActorDep,
     today: TodayDep,
     calendar: CalendarDep,
-) -> dict[str, Any]:
+) -> PledgeWithCode:
     """登记告知承诺（逢办必查：有失信记录或虚假承诺的主体不适用承诺制）。
 
     ``access_code`` 为承诺人的办理码（提交履约材料、异议、信用修复时使用），仅在此返回一次，
@@ -65,7 +81,7 @@ def create_pledge(
         session=session, data=body, actor=actor, today=today, calendar=calendar
     )
     no_store(response)
-    return {**_view(session, pledge), "access_code": code}
+    return PledgeWithCode.model_validate({**_fields(session, pledge), "access_code": code})
 
 
 class ReissueBody(BaseModel):
@@ -76,7 +92,7 @@ class ReissueBody(BaseModel):
     reason: str | None = Field(default=None, max_length=500)
 
 
-@router.post("/pledges/{pledge_id}/access-code", dependencies=[STAFF])
+@router.post("/pledges/{pledge_id}/access-code", response_model=PledgeWithCode, dependencies=[STAFF])
 def reissue_code(
     pledge_id: int,
     body: ReissueBody,
@@ -85,21 +101,21 @@ def reissue_code(
     actor: ActorDep,
     today: TodayDep,
     calendar: CalendarDep,
-) -> dict[str, Any]:
+) -> PledgeWithCode:
     """重新发放办理码：原办理码立即作废，新办理码仅在此返回一次并邮件告知承诺人；记入办理记录。"""
     return _reissue(session, response, pledge_id, actor, today, calendar, body.reason, body.expected_version)
 
 
 def _reissue(
-    session: SessionDep,
+    session: Session,
     response: Response,
     pledge_id: int,
-    actor: ActorDep,
+    actor: Actor,
     today: dt.date,
-    calendar: CalendarDep,
+    calendar: WorkCalendar,
     reason: str | None,
     expected_version: int | None,
-) -> dict[str, Any]:
+) -> PledgeWithCode:
     """The pledge with its new access code, for both routes that re-issue one."""
     pledge, code = reissue_access_code(
         session=session,
@@ -111,7 +127,7 @@ def _reissue(
         expected_version=expected_version,
     )
     no_store(response)
-    return {**_view(session, pledge), "access_code": code}
+    return PledgeWithCode.model_validate({**_fields(session, pledge), "access_code": code})
 
 
 @router.post("/pledges/import", dependencies=[STAFF])
@@ -143,7 +159,7 @@ async def import_file(
     return report.to_dict()
 
 
-@router.get("/pledges", dependencies=[STAFF])
+@router.get("/pledges", response_model=PledgePage, dependencies=[STAFF])
 def list_(
     session: SessionDep,
     actor: ActorDep,
@@ -154,7 +170,7 @@ def list_(
     q: str | None = None,
     after: int | None = Query(None, description="上一页返回的 next_cursor"),
     limit: int = Query(50, ge=1, le=200),
-) -> dict[str, Any]:
+) -> PledgePage:
     """承诺列表（按编号倒序，键集分页）；经办人只看到本部门的承诺。"""
     query = PledgeQuery(
         state=state,
@@ -166,33 +182,39 @@ def list_(
         limit=limit,
     )
     rows, cursor = list_pledges(session=session, query=query, actor=actor)
-    return {"items": [_view(session, p) for p in rows], "next_cursor": cursor}
+    return PledgePage(items=[_view(session, p) for p in rows], next_cursor=cursor)
 
 
-@router.get("/pledges/{pledge_id}", dependencies=[STAFF])
-def get_(pledge_id: int, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
+@router.get("/pledges/{pledge_id}", response_model=PledgeView, dependencies=[STAFF])
+def get_(pledge_id: int, session: SessionDep, actor: ActorDep) -> PledgeView:
     return _view(session, get_pledge(session=session, pledge_id=pledge_id, actor=actor))
 
 
-@router.get("/pledges/{pledge_id}/events", dependencies=[STAFF])
-def events(pledge_id: int, session: SessionDep, actor: ActorDep) -> list[dict[str, Any]]:
+@router.get("/pledges/{pledge_id}/events", response_model=list[PledgeEventView], dependencies=[STAFF])
+def events(pledge_id: int, session: SessionDep, actor: ActorDep) -> list[PledgeEventView]:
     """办理记录（哈希链审计）。"""
     result = []
     for e in pledge_events(session=session, pledge_id=pledge_id, actor=actor):
         label = PLEDGE.transition(e.event).label if e.event in PLEDGE.event_names else "登记承诺"
-        fields = e.model_dump(exclude={"id", "prev_hash", "hash", "idempotency_key", "case_kind", "case_id"})
-        result.append({**fields, "label": label})
+        result.append(PledgeEventView.model_validate({**e.model_dump(), "label": label}))
     return result
 
 
-@router.get("/pledges/{pledge_id}/actions", dependencies=[STAFF])
-def actions(pledge_id: int, session: SessionDep, actor: ActorDep) -> list[dict[str, str]]:
+@router.get("/pledges/{pledge_id}/actions", response_model=list[PledgeActionInfo], dependencies=[STAFF])
+def actions(pledge_id: int, session: SessionDep, actor: ActorDep) -> list[PledgeActionInfo]:
     """当前账号可执行的操作。"""
     pledge = get_pledge(session=session, pledge_id=pledge_id, actor=actor)
-    return [{"event": t.event, "label": t.label} for t in PLEDGE.available(pledge.state, actor.role)]
+    return [
+        PledgeActionInfo(event=t.event, label=t.label) for t in PLEDGE.available(pledge.state, actor.role)
+    ]
 
 
-@router.post("/pledges/{pledge_id}/actions/{action}", dependencies=[STAFF])
+# A re-issue answers with the new access code (PledgeWithCode); any other action with the pledge.
+@router.post(
+    "/pledges/{pledge_id}/actions/{action}",
+    response_model=PledgeWithCode | PledgeView,
+    dependencies=[STAFF],
+)
 def act(
     pledge_id: int,
     action: str,
@@ -202,7 +224,7 @@ def act(
     actor: ActorDep,
     today: TodayDep,
     calendar: CalendarDep,
-) -> dict[str, Any]:
+) -> PledgeWithCode | PledgeView:
     """确认履约 confirm、退回材料 reject_evidence（需理由）、认定虚假承诺 confirm_false、撤销 cancel；
     重新发放办理码 reissue_access_code（同 POST /pledges/{id}/access-code，返回新的 access_code）。"""
     if action == REISSUE_EVENT:  # listed by /actions like the others, so it is accepted here too
@@ -222,7 +244,9 @@ def act(
     return _view(session, pledge)
 
 
-@router.post("/pledges/{pledge_id}/evidence", status_code=201, dependencies=[STAFF])
+@router.post(
+    "/pledges/{pledge_id}/evidence", status_code=201, response_model=EvidenceUploaded, dependencies=[STAFF]
+)
 async def upload_evidence(
     pledge_id: int,
     session: SessionDep,
@@ -230,7 +254,7 @@ async def upload_evidence(
     today: TodayDep,
     calendar: CalendarDep,
     file: UploadFile = File(..., description="PDF、PNG、JPEG 或 OFD"),
-) -> dict[str, Any]:
+) -> EvidenceUploaded:
     """上传履约材料（按内容识别类型，按 SHA-256 存放于数据库之外）。"""
     content = await read_upload(file)
     row = store_evidence(
@@ -242,16 +266,16 @@ async def upload_evidence(
         today=today,
         calendar=calendar,
     )
-    return {
-        "evidence": row.model_dump(),
-        "pledge": _view(session, get_pledge(session=session, pledge_id=pledge_id)),
-    }
+    return EvidenceUploaded(
+        evidence=EvidenceView.model_validate(row),
+        pledge=_view(session, get_pledge(session=session, pledge_id=pledge_id)),
+    )
 
 
-@router.get("/breaches", dependencies=[DECIDERS])
+@router.get("/breaches", response_model=list[StaffBreach], dependencies=[DECIDERS])
 def staff_breaches(
     session: SessionDep, actor: ActorDep, state: BreachState | None = None
-) -> list[dict[str, Any]]:
+) -> list[StaffBreach]:
     """认定部门待处理的公示记录（异议、修复申请）。"""
     from models.breach import PublishedBreach
 
@@ -262,19 +286,21 @@ def staff_breaches(
         stmt = stmt.where(PublishedBreach.state == state)
     departments = department_names(session)
     return [
-        {
-            "id": b.id,
-            "version": b.version,
-            "stage_deadline": b.stage_deadline,
-            **public_fields(b, departments, mask=False),
-        }
+        StaffBreach.model_validate(
+            {
+                "id": b.id,
+                "version": b.version,
+                "stage_deadline": b.stage_deadline,
+                **public_fields(b, departments, mask=False),
+            }
+        )
         # Newest first, by the primary key: the cap then keeps the latest records, not whatever pages the
         # database visits first, and no sort over a million-row register is needed.
         for b in session.exec(stmt.order_by(col(PublishedBreach.id).desc()).limit(500)).all()
     ]
 
 
-@router.post("/breaches/{breach_id}/actions/{action}", dependencies=[DECIDERS])
+@router.post("/breaches/{breach_id}/actions/{action}", response_model=DecidedBreach, dependencies=[DECIDERS])
 def decide_breach(
     breach_id: int,
     action: str,
@@ -283,7 +309,7 @@ def decide_breach(
     actor: ActorDep,
     today: TodayDep,
     calendar: CalendarDep,
-) -> dict[str, Any]:
+) -> DecidedBreach:
     """异议决定：uphold_withdraw / uphold_correct / reject_objection；
     修复决定：approve_repair / reject_repair。"""
     record = decide(
@@ -297,8 +323,10 @@ def decide_breach(
         expected_version=body.expected_version,
         corrected=body.corrected,
     )
-    return {
-        "id": record.id,
-        "version": record.version,
-        **public_fields(record, department_names(session), mask=False),
-    }
+    return DecidedBreach.model_validate(
+        {
+            "id": record.id,
+            "version": record.version,
+            **public_fields(record, department_names(session), mask=False),
+        }
+    )

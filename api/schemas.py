@@ -1,0 +1,194 @@
+"""What the pledge, evidence and breach-record routes answer: declared models, so FastAPI checks every answer
+against them and the OpenAPI document names every field.
+
+The services shape these answers as dicts (``pledge_view``, ``public_fields``, ``credit_profile``); the models
+list exactly the keys those dicts carry (tests/test_api_answers.py compares them), since FastAPI would drop a
+key a model does not declare. Output types are plain (``str``, not the input types that refuse
+control characters): a stored value that predates an input rule must still be shown, not answered with 500.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from models.audit import CaseEventPublic
+from models.breach import Severity
+from models.government_credit import GovernmentCreditRecordPublic
+from models.lifecycle import BreachState, PledgeState
+from models.pledge import PledgorKind
+
+
+# A pledge as staff see it: the stored fields, its state's label, its authority, and whether its
+# publication day could be computed yet.
+class PledgeView(BaseModel):
+    id: int
+    number: str
+    pledgor_kind: PledgorKind
+    pledgor_name: str
+    pledgor_credit_code: str | None
+    pledgor_email: str | None
+    matter: str
+    obligation: str
+    deadline: dt.date
+    legal_basis: str
+    state: PledgeState
+    state_label: str
+    version: int
+    authority_id: int
+    authority_code: str | None
+    authority_name: str | None
+    publication_day: dt.date | None
+    publication_day_status: Literal["computed", "pending_calendar"]
+    publication_day_message: str | None = Field(description="公示日暂无法计算时，说明缺少哪一年的日历")
+    calendar_version: str | None
+    stage_seq: int
+    stage_deadline: dt.date | None
+    registered_by_id: int | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+# A pledge with the access code just issued, shown this once.
+class PledgeWithCode(PledgeView):
+    access_code: str = Field(description="承诺人的办理码，仅显示这一次，请告知承诺人")
+
+
+# One page of the pledge list; pass ``next_cursor`` as ``after`` for the next page (null: no more).
+class PledgePage(BaseModel):
+    items: list[PledgeView]
+    next_cursor: int | None
+
+
+# One entry of a pledge's audit trail, with the event's label.
+class PledgeEventView(CaseEventPublic):
+    case_number: str
+    actor_id: int | None
+
+
+# One action the caller may take on a pledge now.
+class PledgeActionInfo(BaseModel):
+    event: str
+    label: str
+
+
+# A stored evidence file's description (its content is downloaded separately).
+class EvidenceView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    pledge_id: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    uploaded_by: str
+    uploaded_at: dt.datetime
+
+
+# Staff's upload: the file stored, and the pledge as it now stands.
+class EvidenceUploaded(BaseModel):
+    evidence: EvidenceView
+    pledge: PledgeView
+
+
+# The pledgor's own upload, as the pledgor may see it.
+class EvidenceReceived(BaseModel):
+    id: int
+    filename: str
+    size: int
+    uploaded_at: dt.datetime
+
+
+# A breach record in the 双公示 field style (individuals' names masked for the public, no contact data).
+class BreachRecord(BaseModel):
+    record_number: str
+    XDR_MC: str = Field(description="失信主体名称（个人姓名对公众脱敏）")
+    XDR_LB: str = Field(description="主体类别")
+    XDR_SHXYM: str | None = Field(description="统一社会信用代码")
+    matter: str
+    facts: str
+    basis: str
+    JDRQ: dt.date = Field(description="决定日期")
+    GSJZQ: dt.date = Field(description="公示截止日期")
+    department_code: str
+    department_name: str = Field(description="认定部门")
+    severity: Severity
+    severity_label: str
+    state: BreachState
+    state_label: str
+
+
+# A record as the deciding department sees it in its list: with the version and the stage's deadline.
+class StaffBreach(BreachRecord):
+    id: int
+    version: int
+    stage_deadline: dt.date | None
+
+
+# A record after a department's decision.
+class DecidedBreach(BreachRecord):
+    id: int
+    version: int
+
+
+# A record with its objection registered, and the day the department must reply by.
+class ObjectionReceived(BreachRecord):
+    reply_due: dt.date | None
+
+
+# A record with its repair request registered, and the day the department must decide by.
+class RepairReceived(BreachRecord):
+    decision_due: dt.date | None
+
+
+# One page of the public register; pass ``next_cursor`` as ``after`` for the next page (null: no more).
+class RegisterPage(BaseModel):
+    items: list[BreachRecord]
+    next_cursor: str | None
+
+
+# A pledge outcome shown on a credit profile (fulfilled, or published as a breach).
+class ProfilePledge(BaseModel):
+    number: str
+    matter: str
+    deadline: dt.date
+    state: PledgeState
+    state_label: str
+
+
+# The public pledge outcomes of one subject: how many, how many per state, and the list.
+class ProfilePledges(BaseModel):
+    total: int
+    by_state: dict[str, int]
+    items: list[ProfilePledge]
+
+
+# A subject's credit profile: its records now shown, and its public pledge outcomes.
+class CreditProfile(BaseModel):
+    credit_code: str
+    records: list[BreachRecord]
+    pledges: ProfilePledges
+
+
+# A department's government credit record (政务信用记录) and its count (the scorecard figure).
+class DepartmentCreditRecord(BaseModel):
+    department_code: str
+    department_name: str
+    confirmed_breaches: int
+    records: list[GovernmentCreditRecordPublic]
+
+
+# One confirmed government breach as the public sees it.
+class GovernmentBreach(BaseModel):
+    department_name: str
+    matter: str
+    category_label: str
+    decision_date: dt.date
+    severity_label: str
+
+
+# The public list of confirmed government breaches.
+class GovernmentBreaches(BaseModel):
+    items: list[GovernmentBreach]
