@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from starlette.exceptions import HTTPException
 
 from models.errors import (
     Conflict,
@@ -107,6 +109,24 @@ def install(app: FastAPI) -> None:
             error_body("ValidationError", f"请求内容有误，请按提示修改后重试：{summary}", fields=fields),
             status_code=422,
         )
+
+    # A JSON body nested deeper than the interpreter's recursion limit (~1,000 levels) makes the standard
+    # library's parser raise RecursionError; FastAPI wraps any error while reading the body in a bare
+    # 400 {"detail"}, undocumented and in neither language. It is malformed input like invalid JSON (422),
+    # answered before any authentication or service call, so nothing was read or written. Every other
+    # HTTPException (an unknown path's 404, a 405) keeps FastAPI's own answer.
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> Response:
+        if isinstance(exc.__cause__, RecursionError):
+            return JSONResponse(
+                error_body(
+                    "ValidationError",
+                    "请求内容嵌套层数过深，无法解析；请检查请求体的 JSON 结构后重试 "
+                    "(request body nested too deeply to parse)",
+                ),
+                status_code=422,
+            )
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_: Request, __: IntegrityError) -> JSONResponse:

@@ -6,11 +6,12 @@ import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import SQLModel, col, select
 
 from api.deps import ActorDep, CalendarDep, SessionDep, require_roles
 from models.accounts import create_user, import_departments
-from models.calendar import YearNotice, diff_notice
+from models.calendar import DayKind, YearNotice, diff_notice
 from models.calendar_admin import load_year_notice
 from models.lifecycle import Role
 from models.org import Department, DepartmentCreate, DepartmentPublic, User, UserCreate, UserPublic
@@ -40,6 +41,32 @@ class CalendarLoadResult(SQLModel):
     saved: bool
     calendar_version: str
     changes: list[CalendarChange]
+
+
+# One holiday or make-up workday of a year.
+class CalendarDayView(BaseModel):
+    date: dt.date
+    kind: DayKind
+    name: str
+
+
+# A year of the working calendar: its working-day count, and its days off the plain Mon–Fri pattern.
+class CalendarYear(BaseModel):
+    year: int
+    calendar_version: str
+    working_days: int
+    days: list[CalendarDayView]
+
+
+# A message the local mail sink received (demo set-up), without its body.
+class SinkMessageView(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    id: int
+    received_at: dt.datetime
+    mail_from: str = Field(alias="from")
+    to: list[str]
+    subject: str
+    message_id: str | None
 
 
 @router.get(
@@ -82,15 +109,15 @@ def add_user(session: SessionDep, data: UserCreate) -> Any:
     return UserCreated(**UserPublic.model_validate(user).model_dump(), token=token)
 
 
-@router.get("/calendar/{year}", summary="年度工作日日历（节假日与调休上班日）")
-def calendar_year(year: int, calendar: CalendarDep, _: ActorDep) -> dict[str, Any]:
+@router.get("/calendar/{year}", summary="年度工作日日历（节假日与调休上班日）", response_model=CalendarYear)
+def calendar_year(year: int, calendar: CalendarDep, _: ActorDep) -> CalendarYear:
     days = calendar.describe_year(year)
-    return {
-        "year": year,
-        "calendar_version": calendar.version,
-        "working_days": calendar.working_days_in_year(year),
-        "days": [{"date": d.date, "kind": d.kind, "name": d.name} for d in days],
-    }
+    return CalendarYear(
+        year=year,
+        calendar_version=calendar.version,
+        working_days=calendar.working_days_in_year(year),
+        days=[CalendarDayView(date=d.date, kind=d.kind, name=d.name) for d in days],
+    )
 
 
 @router.post(
@@ -153,16 +180,21 @@ def retry_notification(session: SessionDep, notification_id: int) -> Any:
     return row
 
 
-@router.get("/mail-sink", summary="本地邮件接收器收到的邮件（演示环境）", dependencies=[OVERSIGHT])
-def mail_sink(session: SessionDep, limit: int = Query(50, ge=1, le=500)) -> list[dict[str, Any]]:
+@router.get(
+    "/mail-sink",
+    summary="本地邮件接收器收到的邮件（演示环境）",
+    response_model=list[SinkMessageView],
+    dependencies=[OVERSIGHT],
+)
+def mail_sink(session: SessionDep, limit: int = Query(50, ge=1, le=500)) -> list[SinkMessageView]:
     return [
-        {
-            "id": m.id,
-            "received_at": m.received_at,
-            "from": m.mail_from,
-            "to": m.rcpt_tos,
-            "subject": m.subject,
-            "message_id": m.message_id,
-        }
+        SinkMessageView(
+            id=m.id,  # type: ignore[arg-type]  # stored rows have their id
+            received_at=m.received_at,
+            mail_from=m.mail_from,
+            to=m.rcpt_tos,
+            subject=m.subject,
+            message_id=m.message_id,
+        )
         for m in list_sink_messages(session=session, limit=limit)
     ]

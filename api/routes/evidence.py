@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 
 from api.deps import ActorDep, CalendarDep, SessionDep, TodayDep, read_upload, require_roles
+from api.schemas import EvidenceReceived, EvidenceView
 from models.lifecycle import Role
 from models.pledge_evidence import list_evidence, read_evidence, submit_by_pledgor
 
@@ -23,10 +23,15 @@ def attachment_header(filename: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-@router.get("/pledges/{pledge_id}/evidence", dependencies=[STAFF], summary="履约材料列表")
-def evidence_list(pledge_id: int, session: SessionDep, actor: ActorDep) -> list[dict[str, Any]]:
+@router.get(
+    "/pledges/{pledge_id}/evidence",
+    response_model=list[EvidenceView],
+    dependencies=[STAFF],
+    summary="履约材料列表",
+)
+def evidence_list(pledge_id: int, session: SessionDep, actor: ActorDep) -> list[EvidenceView]:
     return [
-        row.model_dump(mode="json")
+        EvidenceView.model_validate(row)
         for row in list_evidence(session=session, pledge_id=pledge_id, actor=actor)
     ]
 
@@ -47,6 +52,7 @@ def evidence_download(pledge_id: int, evidence_id: int, session: SessionDep, act
 @router.post(
     "/public/pledges/{number}/evidence",
     status_code=201,
+    response_model=EvidenceReceived,
     summary="承诺人自行提交履约材料（无需登录）",
     tags=["公众"],
 )
@@ -58,7 +64,7 @@ async def pledgor_upload(
     calendar: CalendarDep,
     access_code: str = Form(..., max_length=32, description="办理码（承诺登记时告知，形如 ABCD-EFGH-JKMN）"),
     file: UploadFile = File(..., description="PDF、PNG、JPEG 或 OFD"),
-) -> dict[str, Any]:
+) -> EvidenceReceived:
     """须填写承诺的办理码：编号不存在返回 404，办理码错误返回 403，错误次数过多返回 429。"""
     content = await read_upload(file)
     row = submit_by_pledgor(
@@ -71,4 +77,4 @@ async def pledgor_upload(
         today=today,
         calendar=calendar,
     )
-    return {"id": row.id, "filename": row.filename, "size": row.size, "uploaded_at": row.uploaded_at}
+    return EvidenceReceived.model_validate(row, from_attributes=True)

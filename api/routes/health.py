@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
 
 from fastapi import APIRouter
+from pydantic import BaseModel
 from sqlalchemy import text
 
 from api.deps import CalendarDep, SessionDep, TodayDep
@@ -12,12 +13,20 @@ from api.deps import CalendarDep, SessionDep, TodayDep
 router = APIRouter(tags=["系统"])
 
 
-@router.get("/health", summary="健康检查")
-def health(session: SessionDep, today: TodayDep, calendar: CalendarDep) -> dict[str, Any]:
+# The database answered; today's date, and the working calendar in use with its last three years.
+class Health(BaseModel):
+    status: str
+    today: dt.date
+    calendar_version: str
+    calendar_years: list[int]
+
+
+@router.get("/health", response_model=Health, summary="健康检查")
+def health(session: SessionDep, today: TodayDep, calendar: CalendarDep) -> Health:
     session.execute(text("SELECT 1"))
-    return {
-        "status": "ok",
-        "today": today.isoformat(),
-        "calendar_version": calendar.version,
-        "calendar_years": calendar.covered_years()[-3:],
-    }
+    return Health(
+        status="ok",
+        today=today,
+        calendar_version=calendar.version,
+        calendar_years=calendar.covered_years()[-3:],
+    )

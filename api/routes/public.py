@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from api.deps import CalendarDep, SessionDep, TodayDep
+from api.schemas import BreachRecord, CreditProfile, ObjectionReceived, RegisterPage, RepairReceived
 from models.register import (
     RegisterQuery,
     credit_profile,
@@ -47,7 +47,7 @@ class RepairBody(BaseModel):
     repair_pledge: str = Field(min_length=1, max_length=4000)
 
 
-@router.get("/breaches")
+@router.get("/breaches", response_model=RegisterPage)
 def register(
     session: SessionDep,
     name: str | None = Query(None, description="失信主体名称（前缀匹配）"),
@@ -57,7 +57,7 @@ def register(
     date_to: dt.date | None = Query(None, description="决定日期（JDRQ）止"),
     after: str | None = Query(None, description="上一页返回的 next_cursor"),
     limit: int = Query(20, ge=1, le=100),
-) -> dict[str, Any]:
+) -> RegisterPage:
     """失信公示记录（公示中、异议处理中、修复申请中）；个人姓名脱敏。"""
     query = RegisterQuery(
         name=name,
@@ -69,21 +69,21 @@ def register(
         limit=limit,
     )
     items, cursor = list_register(session=session, query=query)
-    return {"items": items, "next_cursor": cursor}
+    return RegisterPage.model_validate({"items": items, "next_cursor": cursor})
 
 
-@router.get("/breaches/{number}")
-def record(number: str, session: SessionDep) -> dict[str, Any]:
-    return get_public_record(session=session, number=number)
+@router.get("/breaches/{number}", response_model=BreachRecord)
+def record(number: str, session: SessionDep) -> BreachRecord:
+    return BreachRecord.model_validate(get_public_record(session=session, number=number))
 
 
-@router.get("/credit/{credit_code}")
-def credit(credit_code: str, session: SessionDep) -> dict[str, Any]:
+@router.get("/credit/{credit_code}", response_model=CreditProfile)
+def credit(credit_code: str, session: SessionDep) -> CreditProfile:
     """主体信用档案：正在公示的失信记录，已履约和已公示失信的告知承诺（履约期内、逾期待公示的不公开）。"""
-    return credit_profile(session=session, credit_code=credit_code)
+    return CreditProfile.model_validate(credit_profile(session=session, credit_code=credit_code))
 
 
-@router.post("/breaches/{number}/objection", status_code=201)
+@router.post("/breaches/{number}/objection", status_code=201, response_model=ObjectionReceived)
 def objection(
     number: str,
     body: ObjectionBody,
@@ -91,7 +91,7 @@ def objection(
     session: SessionDep,
     today: TodayDep,
     calendar: CalendarDep,
-) -> dict[str, Any]:
+) -> ObjectionReceived:
     """提出异议（须填写办理码）；记录显示“异议处理中”，认定部门 5 个工作日内答复。
     办理码错误返回 403，错误次数过多返回 429。"""
     rec = submit_objection(
@@ -104,10 +104,12 @@ def objection(
         calendar=calendar,
         address=request.client.host if request.client else None,
     )
-    return {**public_fields(rec, department_names(session)), "reply_due": rec.stage_deadline}
+    return ObjectionReceived.model_validate(
+        {**public_fields(rec, department_names(session)), "reply_due": rec.stage_deadline}
+    )
 
 
-@router.post("/breaches/{number}/repair", status_code=201)
+@router.post("/breaches/{number}/repair", status_code=201, response_model=RepairReceived)
 def repair(
     number: str,
     body: RepairBody,
@@ -115,7 +117,7 @@ def repair(
     session: SessionDep,
     today: TodayDep,
     calendar: CalendarDep,
-) -> dict[str, Any]:
+) -> RepairReceived:
     """申请信用修复（最短公示期满后，须填写办理码）；认定部门 3 个工作日内决定。"""
     rec = request_repair(
         session=session,
@@ -127,4 +129,6 @@ def repair(
         calendar=calendar,
         address=request.client.host if request.client else None,
     )
-    return {**public_fields(rec, department_names(session)), "decision_due": rec.stage_deadline}
+    return RepairReceived.model_validate(
+        {**public_fields(rec, department_names(session)), "decision_due": rec.stage_deadline}
+    )
