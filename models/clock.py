@@ -41,3 +41,8 @@ class Clock:
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def iso_date(day: dt.date | None) -> str | None:
+    """``day`` as ``YYYY-MM-DD`` for event data and mail context, None for no day (dates in JSON are text)."""
+    return day.isoformat() if day else None
