@@ -37,6 +37,9 @@ COMPLAINT = {
 }  # fmt: skip
 
 
+# Below uvicorn's keep-alive timeout (5 s), with room for the request's own time.
+IDLE_REOPEN_SECONDS = 4.0
+
 # The mix: a city's staff read their queues far more often than the hotline registers new complaints;
 # the rest are actions (accept, then dispatch) on complaints the same client registered.
 REGISTER, READ = 0.10, 0.65
@@ -67,8 +70,14 @@ class Connection:
         self.host, self.port = host, port
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.last_used = 0.0
 
     async def request(self, method: str, path: str, body: Any, headers: dict[str, str]) -> tuple[int, bytes]:
+        # uvicorn closes a keep-alive connection idle for 5 s; at low paced rates a client's next request
+        # often comes later than that and met a closed socket. A connection idle that long is opened anew
+        # (as an HTTP client's pool does), its cost counted in the request's latency.
+        if self.writer is not None and time.monotonic() - self.last_used > IDLE_REOPEN_SECONDS:
+            self.close()
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         payload = b"" if body is None else json.dumps(body).encode()
@@ -82,6 +91,7 @@ class Connection:
         except (OSError, ValueError, IndexError, asyncio.IncompleteReadError) as exc:
             self.close()
             raise HTTPError(type(exc).__name__) from exc
+        self.last_used = time.monotonic()
         if close:
             self.close()
         return status, content
