@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import orjson
@@ -101,22 +103,25 @@ def event_hash(prev_hash: str, fields: dict[str, Any]) -> str:
     return hashlib.sha256(prev_hash.encode() + canonical_json(fields)).hexdigest()
 
 
-def hashed_fields(e: CaseEvent) -> dict[str, Any]:
-    at = e.at.astimezone(dt.UTC).isoformat(timespec="microseconds")
+def hashed_fields(e: CaseEvent | Mapping[str, Any]) -> dict[str, Any]:
+    """The fields an event's hash covers, from a stored row or from the column values of one about to be
+    written (``workflow.event_row``): both writers and the verifier hash the same dict."""
+    get: Callable[[str], Any] = e.__getitem__ if isinstance(e, Mapping) else partial(getattr, e)
+    at = get("at").astimezone(dt.UTC).isoformat(timespec="microseconds")
     return {
-        "kind": e.case_kind,
-        "case": e.case_id,
-        "seq": e.seq,
-        "event": e.event,
-        "from": e.from_state,
-        "to": e.to_state,
-        "actor": e.actor_id,
-        "actor_name": e.actor_name,
-        "role": e.actor_role,
+        "kind": get("case_kind"),
+        "case": get("case_id"),
+        "seq": get("seq"),
+        "event": get("event"),
+        "from": get("from_state"),
+        "to": get("to_state"),
+        "actor": get("actor_id"),
+        "actor_name": get("actor_name"),
+        "role": get("actor_role"),
         "at": at,
-        "note": e.note,
-        "data": e.data,
-        "run": e.flow_run_id,
+        "note": get("note"),
+        "data": get("data"),
+        "run": get("flow_run_id"),
     }
 
 
