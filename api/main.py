@@ -10,7 +10,18 @@ from sqlalchemy.engine import Engine
 
 import web
 from api import errors
-from api.routes import admin, complaints, evidence, exports, government_credit, health, pledges, public, tasks
+from api.routes import (
+    admin,
+    complaints,
+    evidence,
+    exports,
+    government_credit,
+    health,
+    imports,
+    pledges,
+    public,
+    tasks,
+)
 from models.clock import Clock
 from models.db import get_engine
 from models.privacy import install_log_scrubber
@@ -48,7 +59,10 @@ def create_app(
     app.state.clock = clock or Clock.from_settings()
     errors.install(app)
     install_log_scrubber()
-    for module in (health, exports, complaints, tasks, pledges, evidence, public, government_credit, admin):
+    # imports before pledges: /pledges/imports must not be taken for /pledges/{pledge_id}.
+    for module in (
+        health, exports, complaints, tasks, imports, pledges, evidence, public, government_credit, admin,
+    ):  # fmt: skip
         app.include_router(module.router, prefix=API_PREFIX)
     web.install(app)
     return app

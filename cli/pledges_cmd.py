@@ -21,7 +21,8 @@ from models.clock import Clock
 from models.db import get_engine
 from models.errors import DomainError
 from models.lifecycle import Role
-from models.pledges import ImportReport, import_pledges, read_import_file
+from models.pledge_import import ImportReport, import_pledges
+from models.pledge_import_rows import estimate_rows, read_import_file
 from models.publication import STEP_LABELS
 from models.publication import sweep as run_sweep
 from models.workflow import Actor
@@ -46,7 +47,6 @@ def import_file(
     """导入承诺：正确的行导入，错误的行逐行报告（行号、列、原因）；有错误行时退出码为 1。"""
     try:
         content = file.read_bytes()
-        rows = read_import_file(content, file.name)
         progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -55,28 +55,27 @@ def import_file(
             console=console,
         )
         with progress, Session(get_engine(), expire_on_commit=False) as session:
-            # Lines less the header: a CSV's row count to within quoted line breaks, known before reading;
-            # the bar is set to the exact count at the end. The rows are handed over as read_import_file
-            # returns them, so a large CSV is validated by a second process (models/pledges.py).
-            estimate = max(1, content.count(b"\n") - 1) if rows.is_csv else None
-            task = progress.add_task("校验并导入", total=estimate)
+            # The bar's total is a CSV's line count until the exact count is known at the end. The same
+            # service as the import_pledges flow, here in this process and in one transaction.
+            task = progress.add_task("校验并导入", total=estimate_rows(content, file.name))
             report = import_pledges(
                 session=session,
-                rows=rows,
+                rows=read_import_file(content, file.name),
                 actor=Actor(name=f"批量导入（{file.name}）", role=Role.ADMIN),
                 source_name=file.name,
                 today=Clock.from_settings().today(),
                 calendar=load_calendar(session=session),
                 default_authority=authority,
-                progress=lambda done: progress.update(task, completed=done),
+                after_chunk=lambda so_far: progress.update(task, completed=so_far.total),
             )
+            session.commit()
             progress.update(task, total=report.total, completed=report.total)
     except DomainError as exc:
         _fail(exc.message)
         return
     _print_report(report)
     _offline_codes(report, codes_out)
-    if report.errors:
+    if report.all_errors:
         raise typer.Exit(1)
 
 
@@ -107,9 +106,9 @@ def _print_report(report: ImportReport) -> None:
         f"{report.source}：共 {report.total} 行，导入 {report.imported} 行，"
         f"已导入过 {report.already_imported} 行，错误 {report.failed_rows} 行"
     )
-    if report.errors:
+    if report.all_errors:
         table = Table("行号", "列", "原因", title="错误明细（这些行未导入，修改后可重新导入整个文件）")
-        for error in report.errors:
+        for error in report.all_errors:
             table.add_row(str(error.row), error.column, error.message)
         console.print(table)
 

@@ -59,6 +59,12 @@ FLOWS: tuple[FlowSpec, ...] = (
         "向信用平台推送公示、更正、撤销、修复、期满撤下文档",
     ),
     FlowSpec(
+        "import_pledges",
+        "flows.import_pledges:import_pledges",
+        "* * * * *",
+        "处理上传的承诺批量导入文件（逐行报告，重复导入不重复登记）",
+    ),
+    FlowSpec(
         "daily_digest",
         "flows.daily_digest:daily_digest",
         "30 8 * * 1-5",

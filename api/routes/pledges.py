@@ -29,12 +29,10 @@ from models.pledge_access import REISSUE_EVENT, reissue_access_code
 from models.pledges import (
     PledgeQuery,
     get_pledge,
-    import_pledges,
     list_pledges,
     pledge_action,
     pledge_events,
     pledge_view,
-    read_import_file,
     register_pledge_with_code,
     store_evidence,
 )
@@ -128,35 +126,6 @@ def _reissue(
     )
     no_store(response)
     return PledgeWithCode.model_validate({**_fields(session, pledge), "access_code": code})
-
-
-@router.post("/pledges/import", dependencies=[STAFF])
-async def import_file(
-    response: Response,
-    session: SessionDep,
-    actor: ActorDep,
-    today: TodayDep,
-    calendar: CalendarDep,
-    file: UploadFile = File(..., description="CSV（UTF-8）或 XLSX"),
-    authority: str | None = Query(None, description="文件中未填部门代码时使用的部门代码"),
-) -> dict[str, Any]:
-    """批量导入承诺；逐行报告错误（行号、列、原因），正确的行照常导入，重复导入不会重复登记。"""
-    content = await file.read()
-    name = file.filename or "upload.csv"
-    default = authority
-    if default is None and actor.role == Role.HANDLER:
-        default = session.get(Department, actor.department_id).code if actor.department_id else None  # type: ignore[union-attr]
-    report = import_pledges(
-        session=session,
-        rows=read_import_file(content, name),
-        actor=actor,
-        source_name=name,
-        today=today,
-        calendar=calendar,
-        default_authority=default,
-    )
-    no_store(response)  # offline_codes
-    return report.to_dict()
 
 
 @router.get("/pledges", response_model=PledgePage, dependencies=[STAFF])
