@@ -1,0 +1,100 @@
+"""Complaint use cases, one module per seam:
+
+- ``bodies``: what the services take and give (action bodies, list filter, work-queue item, tracking);
+- ``registration``: registering a complaint;
+- ``visibility``: who sees which complaint, a department's part in it, lookups, lists and the timeline;
+- ``actions``: the staff actions (``act``);
+- ``queue``: the work queue;
+- ``tracking``: public tracking by number and password;
+- ``screening``: duplicate and department suggestions (flow screen_intake);
+- ``supervision``: deadline warnings and supervision (flow supervise_deadlines);
+- ``notify``: the outbox rows (mails) a complaint's events queue.
+
+Every state change goes through ``models.workflow.apply_event``; what an action may do and who may do it
+comes from the ``COMPLAINT`` table. Services flush and never commit, except the batch services of the
+flows, which commit per case so one bad case cannot undo the others. Callers import from this package.
+"""
+
+from models.complaints.actions import act
+from models.complaints.bodies import (
+    ACTION_BODIES,
+    ROUTE_GUIDANCE,
+    ActionBody,
+    CloseBody,
+    ComplaintFilter,
+    ConfirmBreachBody,
+    DispatchBody,
+    ExplanationBody,
+    ExtensionRequestBody,
+    MergeBody,
+    OptionalReasonBody,
+    OrderRectificationBody,
+    ReasonBody,
+    RejectBody,
+    RejectRoute,
+    ReplyBody,
+    ReportRectificationBody,
+    TaskItem,
+    TrackingResult,
+    TrackingStep,
+    body_fields,
+)
+from models.complaints.queue import work_queue
+from models.complaints.registration import TRACKING_PATH, register_complaint
+from models.complaints.screening import SIMILAR_SUMMARY_RATIO, screen_batch, unscreened_ids
+from models.complaints.supervision import supervise_batch, supervision_ids
+from models.complaints.tracking import track
+from models.complaints.visibility import (
+    EXTRA_EVENT_LABELS,
+    available_actions,
+    can_see,
+    event_label,
+    get_complaint,
+    handler_parties,
+    list_complaints,
+    state_label,
+    timeline,
+)
+
+__all__ = [
+    "ACTION_BODIES",
+    "EXTRA_EVENT_LABELS",
+    "ROUTE_GUIDANCE",
+    "SIMILAR_SUMMARY_RATIO",
+    "TRACKING_PATH",
+    "ActionBody",
+    "CloseBody",
+    "ComplaintFilter",
+    "ConfirmBreachBody",
+    "DispatchBody",
+    "ExplanationBody",
+    "ExtensionRequestBody",
+    "MergeBody",
+    "OptionalReasonBody",
+    "OrderRectificationBody",
+    "ReasonBody",
+    "RejectBody",
+    "RejectRoute",
+    "ReplyBody",
+    "ReportRectificationBody",
+    "TaskItem",
+    "TrackingResult",
+    "TrackingStep",
+    "act",
+    "available_actions",
+    "body_fields",
+    "can_see",
+    "event_label",
+    "get_complaint",
+    "handler_parties",
+    "list_complaints",
+    "register_complaint",
+    "screen_batch",
+    "state_label",
+    "supervise_batch",
+    "supervision_ids",
+    "timeline",
+    "track",
+    "unscreened_ids",
+    "work_queue",
+]

@@ -1,0 +1,414 @@
+"""The staff actions on a complaint (``act``): the table says whether an action may be taken and by whom;
+each handler here adds what the table cannot say: the body it takes, which department may act, and its
+side effects (assignments, deadlines, mails). The caller commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam
+from sqlmodel import Session, col, select
+
+from models.audit import CaseEvent
+from models.calendar import WorkCalendar
+from models.clock import iso_date
+from models.complaint import CATEGORY_LABELS, CategoryRule, Complaint, ComplaintAssignment
+from models.complaints.bodies import (
+    ACTION_BODIES,
+    ActionBody,
+    CloseBody,
+    ConfirmBreachBody,
+    DispatchBody,
+    ExtensionRequestBody,
+    MergeBody,
+    OrderRectificationBody,
+    ReasonBody,
+    RejectBody,
+    ReplyBody,
+    ReportRectificationBody,
+)
+from models.complaints.notify import mail_complainant, mail_department
+from models.complaints.supervision import after_supervision_step, overdue_days
+from models.complaints.visibility import (
+    HANDLER_PARTIES,
+    LEAD,
+    department_by_code,
+    get_complaint,
+    handler_parties,
+    lead_department,
+    state_label,
+)
+from models.errors import NotPermitted, ValidationFailed
+from models.government_credit import record_breach
+from models.lifecycle import COMPLAINT, Role
+from models.lifecycle import ComplaintState as CS
+from models.org import Department
+from models.settings import get_settings
+from models.workflow import Actor, apply_event, record_event, rule_days
+
+
+@dataclass
+class _Ctx:
+    session: Session
+    case: Complaint
+    actor: Actor
+    today: dt.date
+    calendar: WorkCalendar
+
+    def fire(
+        self, event: str, body: ActionBody, *, note: str | None = None, keep_stage: bool = False, **extra: Any
+    ) -> CaseEvent:
+        data = {k: v for k, v in extra.items() if k != "deadline_days"}
+        result = apply_event(
+            session=self.session,
+            case=self.case,
+            event=event,
+            actor=self.actor,
+            today=self.today,
+            calendar=self.calendar,
+            note=note or body.note,
+            data=data,
+            expected_version=body.expected_version,
+            deadline_days=extra.get("deadline_days"),
+            keep_stage=keep_stage,
+        )
+        assert result is not None, "human actions carry no idempotency key"
+        return result
+
+
+def act(
+    *,
+    session: Session,
+    complaint_id: int,
+    action: str,
+    body: ActionBody,
+    actor: Actor,
+    today: dt.date,
+    calendar: WorkCalendar,
+) -> Complaint:
+    """Take ``action`` on a complaint as ``actor``; the caller commits. Raises the domain errors."""
+    complaint = get_complaint(session=session, complaint_id=complaint_id, actor=actor)
+    COMPLAINT.fire(complaint.state, action, actor.role)
+    if actor.role == Role.HANDLER:
+        _check_handler_party(session, complaint, actor, action)
+    expected = ACTION_BODIES.get(action, ActionBody)
+    if not isinstance(body, expected):
+        raise ValidationFailed(
+            f"操作 {action} 的请求内容类型不正确 (body for '{action}' must be {expected.__name__})"
+        )
+    handler = _HANDLERS.get(action, _plain)
+    handler(_Ctx(session, complaint, actor, today, calendar), action, body)
+    session.flush()
+    return complaint
+
+
+def _check_handler_party(session: Session, complaint: Complaint, actor: Actor, action: str) -> None:
+    parties = handler_parties(session=session, complaint=complaint, department_id=actor.department_id)
+    needed = HANDLER_PARTIES.get(action, frozenset())
+    if not needed & parties:
+        who = "主办部门" if needed == {LEAD} else "认定部门（主办部门的主管部门）"
+        raise NotPermitted(
+            f"本部门不是该投诉的{who}，不能执行“{COMPLAINT.transition(action).label}” "
+            f"(your department may not '{action}' this complaint)",
+            event=action,
+        )
+
+
+def _plain(ctx: _Ctx, action: str, body: ActionBody) -> None:
+    ctx.fire(action, body)
+
+
+def _reject(ctx: _Ctx, action: str, body: ActionBody) -> None:
+    assert isinstance(body, RejectBody)
+    event = ctx.fire(action, body, note=body.reason, reason=body.reason, route=str(body.route))
+    mail_complainant(
+        ctx.session, ctx.case, event, "complaint_not_accepted", reason=body.reason, route=body.guidance()
+    )
+
+
+def _merge(ctx: _Ctx, action: str, body: ActionBody) -> None:
+    assert isinstance(body, MergeBody)
+    target = ctx.session.exec(select(Complaint).where(Complaint.number == body.target_number.strip())).first()
+    if target is None:
+        raise ValidationFailed(f"并入的案件 {body.target_number} 不存在，请核对编号 (target not found)")
+    if target.id == ctx.case.id or (target.id or 0) > (ctx.case.id or 0):
+        raise ValidationFailed("只能并入更早登记的案件，请填写较早案件的编号 (merge into an earlier case)")
+    if target.state in (CS.MERGED, CS.CLOSED, CS.NOT_ACCEPTED):
+        raise ValidationFailed(
+            f"案件 {target.number} 当前为“{state_label(target.state)}”，不能作为并单目标 (target is closed)"
+        )
+    ctx.fire(action, body, target_number=target.number, target_id=target.id)
+    ctx.case.merged_into_id = target.id
+    record_event(
+        session=ctx.session,
+        case=target,
+        transition=None,
+        from_state=target.state,
+        to_state=target.state,
+        actor=ctx.actor,
+        at=dt.datetime.now(dt.UTC),
+        note=body.note,
+        data={"merged_number": ctx.case.number, "merged_id": ctx.case.id},
+        idempotency_key=None,
+        event="merged_in",
+    )
+
+
+def _dispatch(ctx: _Ctx, action: str, body: ActionBody) -> None:
+    assert isinstance(body, DispatchBody)
+    lead = department_by_code(ctx.session, body.lead_department_code, "lead_department_code")
+    assisting = [
+        department_by_code(ctx.session, code, "assisting_department_codes")
+        for code in dict.fromkeys(body.assisting_department_codes)
+        if code != lead.code
+    ]
+    event = ctx.fire(action, body, lead=lead.code, assisting=[d.code for d in assisting])
+    ctx.case.lead_department_id = lead.id
+    ctx.case.dispatched_on = ctx.today
+    _deactivate_assignments(ctx.session, ctx.case)
+    for dept, is_lead in [(lead, True), *((d, False) for d in assisting)]:
+        _assign(ctx.session, ctx.case, dept, lead=is_lead)
+        spec = COMPLAINT.state(ctx.case.state)
+        mail_department(
+            ctx.session,
+            ctx.case,
+            event,
+            "complaint_dispatched",
+            dept,
+            summary=ctx.case.summary,
+            category_label=CATEGORY_LABELS[ctx.case.category],
+            deadline=iso_date(ctx.case.stage_deadline),
+            working_days=rule_days(spec.deadline) if spec.deadline else 0,
+            role_label="主办" if is_lead else "协办",
+        )
+
+
+_ASSIGNMENTS = select(ComplaintAssignment).where(
+    col(ComplaintAssignment.complaint_id) == bindparam("case_id")
+)
+_ASSIGNMENT = _ASSIGNMENTS.where(col(ComplaintAssignment.department_id) == bindparam("department_id"))
+
+
+def _deactivate_assignments(session: Session, complaint: Complaint) -> None:
+    rows = session.exec(_ASSIGNMENTS, params={"case_id": complaint.id})
+    for row in rows:
+        row.active = False
+        session.add(row)
+
+
+def _assign(session: Session, complaint: Complaint, dept: Department, *, lead: bool) -> None:
+    assert complaint.id is not None
+    assert dept.id is not None
+    row = session.exec(_ASSIGNMENT, params={"case_id": complaint.id, "department_id": dept.id}).first()
+    row = row or ComplaintAssignment(complaint_id=complaint.id, department_id=dept.id)
+    row.lead, row.active = lead, True
+    session.add(row)
+
+
+def _return_order(ctx: _Ctx, action: str, body: ActionBody) -> None:
+    assert isinstance(body, ReasonBody)
+    window = get_settings().return_window_working_days
+    dispatched = ctx.case.dispatched_on or ctx.today
+    elapsed = ctx.calendar.working_days_between(dispatched, ctx.today)
+    if elapsed > window:
+        last = ctx.calendar.add_working_days(dispatched, window)
+        what = f"已超过退单时限：{window} 个工作日内（截至 {last.isoformat()}）可退单"
+        raise ValidationFailed(
+            f"{what}，现已过 {elapsed} 个工作日；请签收办理，或联系督办人员改派 (return window has passed)",
+            dispatched_on=dispatched.isoformat(),
+            last_day=last.isoformat(),
+        )
+    lead = ctx.case.lead_department_id
+    ctx.fire(action, body, note=body.reason, reason=body.reason, returned_by_department_id=lead)
+    _deactivate_assignments(ctx.session, ctx.case)
+    ctx.case.lead_department_id = None
+
+
+def _rectification_days(ctx: _Ctx, override: int | None) -> int:
+    if override is not None:
+        return override
+    rule = ctx.session.get(CategoryRule, ctx.case.category)
+    return rule.rectification_working_days if rule else get_settings().rectification_working_days
+
+
+def _order_rectification(ctx: _Ctx, action: str, body: ActionBody) -> None:
+    assert isinstance(body, OrderRectificationBody)
+    days = _rectification_days(ctx, body.deadline_days)
+    ctx.fire(action, body, note=body.requirements, deadline_days=days, working_days=days)
+
+
+def _report_rectification(ctx: _Ctx, action: str, body: ActionBody) -> None:
+    assert isinstance(body, ReportRectificationBody)
+    ctx.fire(action, body, note=body.evidence, attachments=body.attachments)
+    ctx.case.attachments = [*ctx.case.attachments, *body.attachments]
+
+
+def _review(ctx: _Ctx, action: str, body: ActionBody) -> None:
+    accepted = action == "accept_rectification"
+    reason = getattr(body, "reason", None) or ""
+    days = None if accepted else _rectification_days(ctx, None)
+    event = ctx.fire(action, body, note=reason or None, deadline_days=days, accepted=accepted)
+    dept = lead_department(ctx.session, ctx.case)
+    if dept is not None:
+        mail_department(
+            ctx.session, ctx.case, event, "rectification_review", dept, accepted=accepted, reason=reason
+        )
+
+
+def _confirm_breach(ctx: _Ctx, action: str, body: ActionBody) -> None:
+    assert isinstance(body, ConfirmBreachBody)
+    record = record_breach(
+        session=ctx.session,
+        complaint=ctx.case,
+        reason=body.reason,
+        severity=body.severity,
+        actor=ctx.actor,
+        today=ctx.today,
+    )
+    ctx.fire(
+        action,
+        body,
+        note=body.reason,
+        department_id=ctx.case.lead_department_id,
+        credit_record_id=record.id,
+        severity=str(body.severity),
+    )
+    ctx.case.breach_confirmed = True
+
+
+def _reply(ctx: _Ctx, action: str, body: ActionBody) -> None:
+    assert isinstance(body, ReplyBody)
+    event = ctx.fire(action, body, note=body.reply_text)
+    dept = lead_department(ctx.session, ctx.case)
+    name = dept.name if dept else "守信平台"
+    mail_complainant(
+        ctx.session, ctx.case, event, "complaint_replied", reply_text=body.reply_text, department_name=name
+    )
+    mail_complainant(ctx.session, ctx.case, event, "complaint_return_visit")
+
+
+def _close(ctx: _Ctx, action: str, body: ActionBody) -> None:
+    assert isinstance(body, CloseBody)
+    ctx.fire(action, body, satisfaction=body.satisfaction)
+    ctx.case.satisfaction = body.satisfaction
+    ctx.case.closed_at = dt.datetime.now(dt.UTC)
+
+
+def _redo(ctx: _Ctx, action: str, body: ActionBody) -> None:
+    assert isinstance(body, ReasonBody)
+    ctx.fire(action, body, note=body.reason, satisfaction="不满意", redo=ctx.case.redo_count + 1)
+    ctx.case.redo_count += 1
+    ctx.case.satisfaction = "不满意"
+
+
+def _await(ctx: _Ctx, action: str, body: ActionBody) -> None:
+    assert isinstance(body, ReasonBody)
+    paused_from = str(ctx.case.state)
+    ctx.fire(action, body, note=body.reason, keep_stage=True, paused_from=paused_from)
+    ctx.case.paused_from_state = paused_from
+    ctx.case.paused_on = ctx.today
+
+
+def _resume(ctx: _Ctx, action: str, body: ActionBody) -> None:
+    case = ctx.case
+    paused_on = case.paused_on or ctx.today
+    paused_days = max(ctx.calendar.working_days_between(paused_on, ctx.today), 0)
+    old = case.stage_deadline
+    new = ctx.calendar.add_working_days(old, paused_days) if old else None
+    ctx.fire(
+        action,
+        body,
+        keep_stage=True,
+        paused_working_days=paused_days,
+        old_deadline=iso_date(old),
+        new_deadline=iso_date(new),
+    )
+    case.stage_deadline = new
+    case.paused_from_state = None
+    case.paused_on = None
+
+
+def _reopen(ctx: _Ctx, action: str, body: ActionBody) -> None:
+    assert isinstance(body, ReasonBody)
+    ctx.fire(action, body, note=body.reason)
+    ctx.case.closed_at = None
+
+
+def _request_extension(ctx: _Ctx, action: str, body: ActionBody) -> None:
+    assert isinstance(body, ExtensionRequestBody)
+    limit = get_settings().extension_max_working_days
+    case = ctx.case
+    if body.days > limit:
+        raise ValidationFailed(f"延期最多 {limit} 个工作日，请减少申请天数 (at most {limit} working days)")
+    if case.extension_used or case.extension_requested_days is not None:
+        raise ValidationFailed("本环节已申请过延期，每个环节只能申请一次 (one extension request per stage)")
+    if case.stage_deadline is not None and ctx.today > case.stage_deadline:
+        raise ValidationFailed(
+            f"办理期限 {case.stage_deadline.isoformat()} 已过，延期须在期限届满前申请 "
+            "(request before the deadline)"
+        )
+    ctx.fire(action, body, note=body.reason, days=body.days)
+    case.extension_requested_days = body.days
+
+
+def _decide_extension(ctx: _Ctx, action: str, body: ActionBody) -> None:
+    case = ctx.case
+    if case.extension_requested_days is None or case.extension_used:
+        raise ValidationFailed("本环节没有待审批的延期申请 (no pending extension request)")
+    approved = action == "approve_extension"
+    days = case.extension_requested_days
+    reason = getattr(body, "reason", None) or ""
+    new_deadline = case.stage_deadline
+    if approved and case.stage_deadline is not None:
+        new_deadline = ctx.calendar.add_working_days(case.stage_deadline, days)
+    event = ctx.fire(action, body, note=reason or None, days=days, new_deadline=iso_date(new_deadline))
+    case.extension_used = True
+    case.stage_deadline = new_deadline
+    dept = lead_department(ctx.session, case)
+    if dept is not None:
+        mail_department(
+            ctx.session,
+            case,
+            event,
+            "extension_decision",
+            dept,
+            approved=approved,
+            days=days,
+            new_deadline=iso_date(new_deadline),
+            reason=reason,
+        )
+
+
+def _manual_supervision(ctx: _Ctx, action: str, body: ActionBody) -> None:
+    overdue = overdue_days(ctx.case, ctx.today, ctx.calendar)
+    event = ctx.fire(action, body, overdue_working_days=overdue, manual=True)
+    after_supervision_step(ctx.session, ctx.case, event, action, overdue)
+
+
+_HANDLERS: dict[str, Callable[[_Ctx, str, ActionBody], None]] = {
+    "reject": _reject,
+    "merge": _merge,
+    "dispatch": _dispatch,
+    "return_order": _return_order,
+    "order_rectification": _order_rectification,
+    "report_rectification": _report_rectification,
+    "accept_rectification": _review,
+    "send_back": _review,
+    "confirm_breach": _confirm_breach,
+    "reply": _reply,
+    "close": _close,
+    "redo": _redo,
+    "await_complainant": _await,
+    "resume": _resume,
+    "reopen": _reopen,
+    "request_extension": _request_extension,
+    "approve_extension": _decide_extension,
+    "refuse_extension": _decide_extension,
+    "remind": _manual_supervision,
+    "supervise": _manual_supervision,
+    "escalate": _manual_supervision,
+}

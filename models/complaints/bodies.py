@@ -1,0 +1,177 @@
+"""What the complaint services take and give: one body per staff action, the list filter, the work-queue
+item and the public tracking answer.
+
+Action bodies refuse unknown fields, so a typo is not silently ignored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from models.breach import Severity
+from models.lifecycle import ComplaintState as CS
+
+
+class ActionBody(BaseModel):
+    """Fields every action takes: the version the caller saw (stale → 409) and an optional note."""
+
+    model_config = ConfigDict(extra="forbid")
+    expected_version: int | None = Field(default=None, ge=1, description="调用方看到的案件版本号")
+    note: str | None = Field(default=None, max_length=2000, description="备注")
+
+
+class ReasonBody(ActionBody):
+    reason: str = Field(min_length=2, max_length=2000, description="理由")
+
+
+class RejectRoute(StrEnum):
+    LITIGATION = "litigation"
+    ARBITRATION = "arbitration"
+    RECONSIDERATION = "reconsideration"
+    DISCIPLINE = "discipline"
+    PETITION = "petition"
+    DISCLOSURE = "disclosure"
+    OTHER = "other"
+
+
+ROUTE_GUIDANCE = {
+    RejectRoute.LITIGATION: "该事项属于诉讼范围，请通过人民法院依法主张权利。",
+    RejectRoute.ARBITRATION: "该事项属于仲裁范围，请向约定的仲裁机构申请仲裁。",
+    RejectRoute.RECONSIDERATION: "该事项属于行政复议范围，请依法向行政复议机关申请行政复议。",
+    RejectRoute.DISCIPLINE: "该事项属于纪检监察范围，请向纪检监察机关反映。",
+    RejectRoute.PETITION: "该事项属于信访范围，请通过信访渠道反映。",
+    RejectRoute.DISCLOSURE: "该事项属于政府信息公开范围，请向有关行政机关申请政府信息公开。",
+}
+
+
+class RejectBody(ReasonBody):
+    route: RejectRoute = Field(description="应当通过的渠道")
+    route_detail: str | None = Field(default=None, max_length=500, description="其他渠道的说明")
+
+    @model_validator(mode="after")
+    def _other_needs_detail(self) -> RejectBody:
+        if self.route == RejectRoute.OTHER and not (self.route_detail or "").strip():
+            raise ValueError("渠道为“其他”时请在 route_detail 中写明应通过的渠道 (route_detail required)")
+        return self
+
+    def guidance(self) -> str:
+        return (self.route_detail or "") if self.route == RejectRoute.OTHER else ROUTE_GUIDANCE[self.route]
+
+
+class MergeBody(ActionBody):
+    target_number: str = Field(min_length=1, max_length=20, description="并入的较早案件编号")
+
+
+class DispatchBody(ActionBody):
+    lead_department_code: str = Field(min_length=1, max_length=32, description="主办部门代码")
+    assisting_department_codes: list[str] = Field(default_factory=list, max_length=10, description="协办部门")
+
+
+class ExplanationBody(ActionBody):
+    explanation: str = Field(min_length=2, max_length=4000, description="核实不属实的说明")
+
+
+class OrderRectificationBody(ActionBody):
+    deadline_days: int | None = Field(default=None, ge=1, le=120, description="整改期限（工作日）")
+    requirements: str | None = Field(default=None, max_length=4000, description="整改要求")
+
+
+class ReportRectificationBody(ActionBody):
+    evidence: str = Field(min_length=2, max_length=4000, description="整改情况及证明")
+    attachments: list[str] = Field(default_factory=list, max_length=20)
+
+
+class ConfirmBreachBody(ReasonBody):
+    severity: Severity = Field(default=Severity.GENERAL, description="失信程度（轻微、一般、严重）")
+
+
+class ReplyBody(ActionBody):
+    reply_text: str = Field(min_length=2, max_length=4000, description="答复内容")
+
+
+class CloseBody(ActionBody):
+    satisfaction: Literal["满意", "基本满意"] = Field(description="回访满意度")
+
+
+class ExtensionRequestBody(ReasonBody):
+    days: int = Field(ge=1, le=60, description="申请延长的工作日数")
+
+
+class OptionalReasonBody(ActionBody):
+    reason: str | None = Field(default=None, max_length=2000, description="理由")
+
+
+ACTION_BODIES: dict[str, type[ActionBody]] = {
+    "accept": ActionBody,
+    "reject": RejectBody,
+    "merge": MergeBody,
+    "dispatch": DispatchBody,
+    "return_order": ReasonBody,
+    "sign_for": ActionBody,
+    "verify_true": ActionBody,
+    "verify_untrue": ExplanationBody,
+    "order_rectification": OrderRectificationBody,
+    "report_rectification": ReportRectificationBody,
+    "accept_rectification": OptionalReasonBody,
+    "send_back": ReasonBody,
+    "confirm_breach": ConfirmBreachBody,
+    "reply": ReplyBody,
+    "close": CloseBody,
+    "redo": ReasonBody,
+    "await_complainant": ReasonBody,
+    "resume": ActionBody,
+    "reopen": ReasonBody,
+    "request_extension": ExtensionRequestBody,
+    "approve_extension": OptionalReasonBody,
+    "refuse_extension": ReasonBody,
+    "remind": ActionBody,
+    "supervise": ActionBody,
+    "escalate": ActionBody,
+}
+
+
+def body_fields(action: str) -> list[str]:
+    model = ACTION_BODIES.get(action, ActionBody)
+    return [name for name in model.model_fields if name not in ("expected_version", "note")]
+
+
+class ComplaintFilter(BaseModel):
+    """The list filters of GET /complaints."""
+
+    state: CS | None = None
+    department_code: str | None = None
+    due_before: dt.date | None = None
+    overdue: bool | None = None
+    channel: str | None = None
+    q: str | None = None
+    after: int | None = None
+    limit: int = 50
+
+
+class TaskItem(BaseModel):
+    id: int
+    number: str
+    state: str
+    state_label: str
+    summary: str
+    stage_deadline: dt.date | None
+    working_days_left: int | None = Field(description="剩余工作日（负数为已超期；暂停计时为空）")
+    paused: bool
+    actions: list[str]
+
+
+class TrackingStep(BaseModel):
+    label: str
+    date: dt.date
+
+
+class TrackingResult(BaseModel):
+    number: str
+    state_label: str
+    registered_on: dt.date
+    stage_deadline: dt.date | None
+    steps: list[TrackingStep]

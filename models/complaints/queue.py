@@ -1,0 +1,125 @@
+"""The work queue (GET /tasks and the workbench page): open cases waiting on the caller, soonest first."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cache
+from typing import Any
+
+from sqlalchemy import bindparam, func, literal
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
+
+from models.calendar import WorkCalendar
+from models.complaint import Complaint, ComplaintAssignment
+from models.complaints.bodies import TaskItem
+from models.complaints.visibility import (
+    STAFF_SEE_ALL,
+    actions_for_parties,
+    department_visible,
+    parties_from_flags,
+    state_label,
+)
+from models.lifecycle import COMPLAINT, Role
+from models.org import Department
+from models.workflow import Actor
+
+
+def work_queue(
+    *, session: Session, actor: Actor, today: dt.date, calendar: WorkCalendar, limit: int = 500
+) -> list[TaskItem]:
+    """Open cases waiting on the actor's role (and, for handlers, on their department), soonest first.
+
+    One statement, built once per role and reused with bound parameters (building and keying it cost more
+    than running it): the rows come back as plain tuples with the handler's part in each case (lead,
+    verifier, assisting) computed in SQL, and the available actions are worked out from the lifecycle
+    table once per (state, part) rather than with further queries per case (the busiest read of the API).
+    """
+    handler = actor.role == Role.HANDLER
+    if actor.role not in STAFF_SEE_ALL and not (handler and actor.department_id is not None):
+        return []  # nobody else sees complaints (``visibility._visible_clause``)
+    stmt = _queue_statement(actor.role)
+    if stmt is None:
+        return []
+    params: dict[str, Any] = {"limit": limit}
+    if handler:
+        params["department_id"] = actor.department_id
+    actions_for: dict[tuple[str, frozenset[str]], list[str]] = {}
+    days_left: dict[dt.date, int] = {}
+    items: list[TaskItem] = []
+    for row in session.connection().execute(stmt, params).all():
+        case_id, number, state, summary, deadline = row[:5]
+        parties = parties_from_flags(*row[5:]) if handler else frozenset()
+        key = (str(state), parties)
+        if key not in actions_for:
+            options = COMPLAINT.available(key[0], actor.role)
+            actions_for[key] = [t.event for t in actions_for_parties(options, actor.role, parties)]
+        actions = actions_for[key]
+        if not actions:
+            continue
+        paused = COMPLAINT.state(state).clock_paused
+        left = None
+        if deadline is not None and not paused:
+            if deadline not in days_left:
+                days_left[deadline] = calendar.working_days_between(today, deadline)
+            left = days_left[deadline]
+        items.append(
+            TaskItem(
+                id=case_id,
+                number=number,
+                state=state,
+                state_label=state_label(state),
+                summary=summary,
+                stage_deadline=deadline,
+                working_days_left=left,
+                paused=paused,
+                actions=actions,
+            )
+        )
+    return items
+
+
+@cache
+def _queue_statement(role: Role) -> Any:
+    """The work-queue query of ``role`` with bound ``limit`` (and ``department_id`` for handlers); None
+    when no open state waits on the role."""
+    states = [s.name for s in COMPLAINT.states if role in s.waiting_on and not s.terminal]
+    if not states:
+        return None
+    columns: list[Any] = [
+        col(Complaint.id),
+        col(Complaint.number),
+        col(Complaint.state),
+        col(Complaint.summary),
+        col(Complaint.stage_deadline),
+    ]
+    # The states as ordinary bound values: a plain list is an "expanding" parameter, re-rendered into the
+    # SQL string on every execution, a twentieth of a queue read's CPU.
+    state_column: Any = col(Complaint.state)
+    stmt_where: list[Any] = [state_column.in_([literal(s, state_column.type) for s in states])]
+    lead_department = aliased(Department)
+    if role == Role.HANDLER:
+        department_id: Any = bindparam("department_id")
+        lead = col(Complaint.lead_department_id)
+        assigned = (
+            select(ComplaintAssignment.id)
+            .where(
+                ComplaintAssignment.complaint_id == Complaint.id,
+                ComplaintAssignment.department_id == department_id,
+                col(ComplaintAssignment.active).is_(True),
+            )
+            .exists()
+        )
+        # The three facts of ``visibility.parties_from_flags``, in the order it takes them.
+        columns += [
+            lead == department_id,
+            lead.is_not(None) & (func.coalesce(lead_department.competent_id, lead) == department_id),
+            assigned,
+        ]
+        stmt_where.append(department_visible(department_id))
+    stmt = select(*columns).where(*stmt_where)
+    if role == Role.HANDLER:
+        stmt = stmt.outerjoin(lead_department, lead_department.id == Complaint.lead_department_id)
+    return stmt.order_by(
+        col(Complaint.stage_deadline).is_(None), col(Complaint.stage_deadline), col(Complaint.id)
+    ).limit(bindparam("limit"))

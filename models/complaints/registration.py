@@ -1,0 +1,83 @@
+"""Registering a complaint (登记): its number, its first deadline, its tracking password, its receipt mail."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlmodel import Session
+
+from models.calendar import WorkCalendar
+from models.complaint import CHANNEL_LABELS, Complaint, ComplaintCreate
+from models.complaints.notify import mail_complainant
+from models.complaints.visibility import department_by_code
+from models.lifecycle import COMPLAINT
+from models.lifecycle import ComplaintState as CS
+from models.numbering import COMPLAINT_PREFIX, reserve_numbers_apart
+from models.settings import get_settings
+from models.tracking_password import new_tracking_password
+from models.uscc import validate_credit_code
+from models.workflow import Actor, record_event, rule_days
+
+TRACKING_PATH = "/track"
+
+
+def register_complaint(
+    *, session: Session, data: ComplaintCreate, actor: Actor, today: dt.date, calendar: WorkCalendar
+) -> tuple[Complaint, str]:
+    """Register a complaint; returns it with the tracking password, which is stored only hashed."""
+    credit_code = validate_credit_code(data.complainant_credit_code) if data.complainant_credit_code else None
+    respondent = None
+    if data.respondent_department_code:
+        respondent = department_by_code(
+            session, data.respondent_department_code, "respondent_department_code"
+        )
+    # A keyed fast hash of a system-generated secret (models/tracking_password.py), not argon2.
+    password, password_hash = new_tracking_password()
+    # Committed apart on PostgreSQL, so registrations do not queue on the counter row (gaps after a
+    # rollback are accepted: models/numbering.py).
+    [(seq, number)] = reserve_numbers_apart(session=session, prefix=COMPLAINT_PREFIX, year=today.year)
+    spec = COMPLAINT.state(COMPLAINT.initial)
+    assert spec.deadline is not None
+    fields = data.model_dump(exclude={"respondent_department_code", "attachments", "complainant_credit_code"})
+    complaint = Complaint(
+        **fields,
+        complainant_credit_code=credit_code,
+        attachments=list(data.attachments),
+        number=number,
+        year=today.year,
+        seq=seq,
+        state=CS.REGISTERED,
+        respondent_department_id=respondent.id if respondent else None,
+        tracking_password_hash=password_hash,
+        stage_seq=1,
+        stage_started_on=today,
+        stage_deadline=calendar.nth_working_day_after(today, rule_days(spec.deadline)),
+        registered_by_id=actor.id,
+    )
+    if respondent is not None and not complaint.respondent_name:
+        complaint.respondent_name = respondent.name
+    session.add(complaint)
+    session.flush()
+    event = record_event(
+        session=session,
+        case=complaint,
+        transition=None,
+        from_state=None,
+        to_state=CS.REGISTERED,
+        actor=actor,
+        at=dt.datetime.now(dt.UTC),
+        note=None,
+        data={"channel": str(data.channel)},
+        idempotency_key=None,
+        event="register",
+    )
+    mail_complainant(
+        session,
+        complaint,
+        event,
+        "complaint_received",
+        channel_label=CHANNEL_LABELS[complaint.channel],
+        tracking_url=f"{get_settings().public_base_url.rstrip('/')}{TRACKING_PATH}?number={number}",
+        received_on=today.isoformat(),
+    )
+    return complaint, password

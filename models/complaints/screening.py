@@ -1,0 +1,127 @@
+"""Screening new complaints (flow screen_intake): possible duplicates and a suggested department.
+
+Suggestions only: nothing is merged or dispatched; intake staff decide.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import or_
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from models.complaint import CATEGORY_LABELS, CategoryRule, Complaint
+from models.errors import Conflict
+from models.lifecycle import COMPLAINT
+from models.org import Department
+from models.workflow import Actor, apply_event
+
+SIMILAR_SUMMARY_RATIO = 0.6
+
+
+def unscreened_ids(*, session: Session) -> list[int]:
+    sources = COMPLAINT.transition("suggest").sources
+    stmt = select(Complaint.id).where(col(Complaint.screened).is_(False), col(Complaint.state).in_(sources))
+    return [i for i in session.exec(stmt.order_by(col(Complaint.id))).all() if i is not None]
+
+
+def _duplicates(session: Session, case: Complaint) -> list[dict[str, Any]]:
+    same_person = [
+        clause
+        for value, column in (
+            (case.complainant_phone, Complaint.complainant_phone),
+            (case.complainant_email, Complaint.complainant_email),
+            (case.complainant_credit_code, Complaint.complainant_credit_code),
+        )
+        if value
+        for clause in [col(column) == value]
+    ]
+    same_respondent = [
+        col(c) == v
+        for v, c in ((case.respondent_department_id, Complaint.respondent_department_id),)
+        if v is not None
+    ]
+    if case.respondent_name:
+        same_respondent.append(col(Complaint.respondent_name) == case.respondent_name)
+    if not same_person and not same_respondent:
+        return []
+    open_states = COMPLAINT.open_states()
+    stmt = select(Complaint).where(
+        col(Complaint.id) != case.id,
+        col(Complaint.state).in_(open_states),
+        or_(*same_person, *same_respondent),
+    )
+    found: list[dict[str, Any]] = []
+    for other in session.exec(stmt.order_by(col(Complaint.id))).all():
+        ratio = round(difflib.SequenceMatcher(None, case.summary, other.summary).ratio(), 2)
+        person = _same_person(case, other)
+        if person or ratio >= SIMILAR_SUMMARY_RATIO:
+            reason = "同一投诉人" if person else "同一被投诉单位且诉求相似"
+            found.append({"id": other.id, "number": other.number, "reason": reason, "similarity": ratio})
+    return found
+
+
+def _same_person(a: Complaint, b: Complaint) -> bool:
+    pairs = (
+        (a.complainant_phone, b.complainant_phone),
+        (a.complainant_email, b.complainant_email),
+        (a.complainant_credit_code, b.complainant_credit_code),
+    )
+    return any(x is not None and x == y for x, y in pairs)
+
+
+def _suggested_department(session: Session, case: Complaint) -> dict[str, Any] | None:
+    rule = session.get(CategoryRule, case.category)
+    text = f"{case.summary}\n{case.description}"
+    if rule is not None and rule.department_id is not None:
+        hits = [k for k in rule.keywords if k and k in text]
+        if hits or not rule.keywords:
+            dept = session.get(Department, rule.department_id)
+            if dept is not None:
+                why = f"派单目录：{CATEGORY_LABELS[case.category]}" + (
+                    f"，关键词 {'、'.join(hits)}" if hits else ""
+                )
+                return {"code": dept.code, "name": dept.name, "reason": why}
+    if case.respondent_department_id is not None:
+        dept = session.get(Department, case.respondent_department_id)
+        if dept is not None:
+            return {"code": dept.code, "name": dept.name, "reason": "被投诉单位"}
+    return None
+
+
+def screen_batch(*, session: Session, ids: Sequence[int], actor: Actor, today: dt.date) -> int:
+    """Record duplicate and department suggestions on each unscreened case; returns how many were screened.
+
+    Suggestions only: nothing is merged or dispatched. Each case commits on its own.
+    """
+    done = 0
+    for complaint_id in ids:
+        case = session.get(Complaint, complaint_id)
+        if case is None or case.screened or case.state not in COMPLAINT.transition("suggest").sources:
+            continue
+        suggestions = {
+            "duplicates": _duplicates(session, case),
+            "department": _suggested_department(session, case),
+        }
+        try:
+            apply_event(
+                session=session,
+                case=case,
+                event="suggest",
+                actor=actor,
+                today=today,
+                data=suggestions,
+                idempotency_key=f"complaint:{complaint_id}:suggest",
+            )
+            case.suggestions = suggestions
+            case.screened = True
+            session.commit()
+            done += 1
+        except (Conflict, IntegrityError):
+            # Someone acted on the case meanwhile; the next run screens it again.
+            session.rollback()
+    return done

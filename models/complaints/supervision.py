@@ -1,0 +1,200 @@
+"""Deadline supervision of complaints (flow supervise_deadlines) and the manual 催办, 督办 and 提级办理.
+
+The steps due on a day come from models/deadlines.py; this module applies them to a complaint and says
+who hears of each: the lead department while handlers are awaited (else the supervisors), the competent
+department on escalation, and the supervisors on 督办 and 提级办理.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlmodel import Session, col, select
+
+from models.accounts import active_supervisors
+from models.audit import CaseEvent
+from models.calendar import WorkCalendar
+from models.clock import iso_date
+from models.complaint import Complaint
+from models.complaints.notify import enqueue_mail
+from models.complaints.visibility import competent_of, lead_department
+from models.deadlines import due_steps, step_event, supervise_each
+from models.lifecycle import COMPLAINT, Role
+from models.org import Department
+from models.settings import get_settings
+from models.workflow import Actor, apply_event
+
+_LEVELS = {"remind": 1, "supervise": 2, "escalate": 3}
+# A mail recipient: kind, name, e-mail address, and the key that tells recipients of one event apart.
+Recipient = tuple[str, str, str | None, str]
+
+
+def supervision_ids(*, session: Session) -> list[int]:
+    """Cases in a state the table lets the flow warn about, with a running deadline."""
+    states = COMPLAINT.transition("warn_yellow").sources
+    stmt = select(Complaint.id).where(
+        col(Complaint.state).in_(states), col(Complaint.stage_deadline).is_not(None)
+    )
+    return [i for i in session.exec(stmt.order_by(col(Complaint.id))).all() if i is not None]
+
+
+def overdue_days(case: Complaint, today: dt.date, calendar: WorkCalendar) -> int:
+    if case.stage_deadline is None or today <= case.stage_deadline:
+        return 0
+    return calendar.working_days_between(case.stage_deadline, today)
+
+
+def _due_steps(case: Complaint, today: dt.date, calendar: WorkCalendar) -> list[str]:
+    """A complaint's stage has every step: after 催办 come 督办 and 提级办理 (models/deadlines.py)."""
+    settings = get_settings()
+    return due_steps(
+        deadline=case.stage_deadline,
+        today=today,
+        calendar=calendar,
+        supervise_after=settings.supervise_after_overdue_days,
+        escalate_after=settings.escalate_after_overdue_days,
+    )
+
+
+def supervise_batch(
+    *, session: Session, ids: Sequence[int], actor: Actor, today: dt.date, calendar: WorkCalendar
+) -> int:
+    """Apply every due warning and supervision step once; returns the number of steps applied.
+
+    On a non-working day nothing new is due (a Sunday run adds nothing a working day would not).
+    Each case commits on its own; a case another run or person changed meanwhile is left for the next run.
+    """
+    return supervise_each(
+        session=session,
+        model=Complaint,
+        ids=ids,
+        states=COMPLAINT.transition("warn_yellow").sources,
+        today=today,
+        calendar=calendar,
+        supervise=lambda case: _supervise_case(session, case, actor, today, calendar),
+    )
+
+
+def _supervise_case(
+    session: Session, case: Complaint, actor: Actor, today: dt.date, calendar: WorkCalendar
+) -> int:
+    applied = 0
+    overdue = overdue_days(case, today, calendar)
+    for step in _due_steps(case, today, calendar):
+        event_name = step_event(step)
+        deadline = iso_date(case.stage_deadline)
+        event = apply_event(
+            session=session,
+            case=case,
+            event=event_name,
+            actor=actor,
+            today=today,
+            data={"deadline": deadline, "overdue_working_days": overdue},
+            idempotency_key=f"complaint:{case.id}:stage{case.stage_seq}:{step}",
+        )
+        if event is None:
+            continue
+        applied += 1
+        if step in ("yellow", "red"):
+            case.warning_level = step
+            left = calendar.working_days_between(today, case.stage_deadline) if case.stage_deadline else 0
+            for kind, name, email, key in _responsible(session, case):
+                enqueue_mail(
+                    session,
+                    case,
+                    event,
+                    "deadline_warning",
+                    kind,
+                    name,
+                    email,
+                    key,
+                    department_name=name if kind == "department" else _responsible_label(session, case),
+                    stage_label=_stage_label(case),
+                    deadline=deadline,
+                    level=step,
+                    working_days_left=left,
+                )
+        else:
+            after_supervision_step(session, case, event, step, overdue)
+    return applied
+
+
+def after_supervision_step(
+    session: Session, case: Complaint, event: CaseEvent, step: str, overdue: int
+) -> None:
+    case.escalation_level = max(case.escalation_level, _LEVELS[step])
+    context = {
+        "stage_label": _stage_label(case),
+        "deadline": iso_date(case.stage_deadline),
+        "overdue_working_days": overdue,
+        "step": step,
+    }
+    recipients = _responsible(session, case)
+    if step == "escalate":
+        competent = competent_of(session, case.lead_department_id)
+        if competent is not None:
+            case.escalated_to_department_id = competent
+            dept = session.get(Department, competent)
+            if dept is not None:
+                recipients = [*recipients, _department_recipient(dept)]
+    for kind, name, email, key in recipients:
+        enqueue_mail(
+            session,
+            case,
+            event,
+            "supervision_notice",
+            kind,
+            name,
+            email,
+            key,
+            department_name=name,
+            **context,
+        )
+    if step in ("supervise", "escalate"):
+        label = _responsible_label(session, case)
+        for kind, name, email, key in _supervisors(session):
+            alert = {k: v for k, v in context.items() if k != "deadline"}
+            enqueue_mail(
+                session,
+                case,
+                event,
+                "escalation_alert",
+                kind,
+                name,
+                email,
+                key,
+                department_name=label,
+                **alert,
+            )
+
+
+def _stage_label(case: Complaint) -> str:
+    spec = COMPLAINT.state(case.state)
+    return spec.deadline.label if spec.deadline else spec.label
+
+
+def _awaited_department(session: Session, case: Complaint) -> Department | None:
+    """The lead department when the current stage waits on handlers (else the supervisors must act)."""
+    if Role.HANDLER not in COMPLAINT.state(case.state).waiting_on:
+        return None
+    return lead_department(session, case)
+
+
+def _responsible(session: Session, case: Complaint) -> list[Recipient]:
+    """Who must act on the current stage: the lead department when handlers are awaited, else supervisors."""
+    dept = _awaited_department(session, case)
+    return [_department_recipient(dept)] if dept is not None else _supervisors(session)
+
+
+def _responsible_label(session: Session, case: Complaint) -> str:
+    dept = _awaited_department(session, case)
+    return dept.name if dept is not None else "受理及督办人员"
+
+
+def _department_recipient(dept: Department) -> Recipient:
+    return ("department", dept.name, dept.email, f"dept{dept.id}")
+
+
+def _supervisors(session: Session) -> list[Recipient]:
+    return [("supervisor", u.name, u.email, f"user{u.id}") for u in active_supervisors(session=session)]

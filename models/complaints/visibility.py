@@ -1,0 +1,226 @@
+"""Who sees which complaint and how a department stands to it; the lookups and labels the other parts share.
+
+Intake, supervisors and admins see every complaint; a handler's department sees the cases it is assigned
+to and those of the departments it oversees. Another department's case is "not found", not "forbidden".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import bindparam, or_
+from sqlmodel import Session, col, select
+
+from models.audit import CaseEvent, CaseEventPublic
+from models.complaint import Complaint, ComplaintAssignment
+from models.complaints.bodies import ComplaintFilter
+from models.errors import DomainError, NotFound, ValidationFailed
+from models.lifecycle import COMPLAINT, Role, Transition
+from models.org import Department
+from models.workflow import Actor
+
+STAFF_SEE_ALL = frozenset({Role.INTAKE, Role.SUPERVISOR, Role.ADMIN, Role.SYSTEM})
+# Timeline entries that are not table events.
+EXTRA_EVENT_LABELS = {"register": "登记", "merged_in": "并入重复投诉"}
+
+# Which department's handler may take a handler action: the lead (主办), the verifier (the lead's 主管部门,
+# the 认定部门; the lead itself when it has none), or either.
+LEAD, VERIFIER = "lead", "verifier"
+HANDLER_PARTIES: dict[str, frozenset[str]] = {
+    "return_order": frozenset({LEAD}),
+    "sign_for": frozenset({LEAD}),
+    "report_rectification": frozenset({LEAD}),
+    "request_extension": frozenset({LEAD}),
+    "verify_true": frozenset({VERIFIER}),
+    "verify_untrue": frozenset({VERIFIER}),
+    "order_rectification": frozenset({VERIFIER}),
+    "reply": frozenset({LEAD, VERIFIER}),
+    "await_complainant": frozenset({LEAD, VERIFIER}),
+    "resume": frozenset({LEAD, VERIFIER}),
+}
+
+
+def event_label(event: str) -> str:
+    if event in EXTRA_EVENT_LABELS:
+        return EXTRA_EVENT_LABELS[event]
+    try:
+        return COMPLAINT.transition(event).label
+    except DomainError:
+        return event
+
+
+def state_label(state: str) -> str:
+    return COMPLAINT.state(state).label
+
+
+def competent_of(session: Session, department_id: int | None) -> int | None:
+    """The department's 主管部门, if it has one."""
+    if department_id is None:
+        return None
+    dept = session.get(Department, department_id)
+    return dept.competent_id if dept else None
+
+
+def lead_department(session: Session, case: Complaint) -> Department | None:
+    return session.get(Department, case.lead_department_id) if case.lead_department_id else None
+
+
+# Registrations, dispatches and the list filter look departments up by code: the statement is built once.
+_DEPARTMENT_BY_CODE = select(Department).where(col(Department.code) == bindparam("code"))
+
+
+def department_by_code(session: Session, code: str, field: str) -> Department:
+    """The active department with ``code``; else a 422 naming the body ``field`` that held it."""
+    dept = session.exec(_DEPARTMENT_BY_CODE, params={"code": code.strip()}).first()
+    if dept is None or not dept.active:
+        raise ValidationFailed(
+            f"部门代码 {code} 不存在或已停用，请核对部门代码 (unknown department '{code}')", field=field
+        )
+    return dept
+
+
+def handler_parties(*, session: Session, complaint: Complaint, department_id: int | None) -> set[str]:
+    """How a handler's department stands to the complaint: lead, verifier, assisting (empty: not at all)."""
+    if department_id is None:
+        return set()
+    lead = complaint.lead_department_id
+    is_lead = lead is not None and department_id == lead
+    is_verifier = lead is not None and department_id == (competent_of(session, lead) or lead)
+    active = session.exec(
+        select(ComplaintAssignment.id).where(
+            ComplaintAssignment.complaint_id == complaint.id,
+            ComplaintAssignment.department_id == department_id,
+            col(ComplaintAssignment.active).is_(True),
+        )
+    ).first()
+    return set(parties_from_flags(is_lead, is_verifier, active is not None))
+
+
+def parties_from_flags(is_lead: bool, is_verifier: bool, is_assigned: bool) -> frozenset[str]:
+    """The department's parts in a case from three facts (the work-queue query computes them in SQL): an
+    assisting department is one assigned to the case that is neither its lead nor its verifier."""
+    parties = {name for name, flag in ((LEAD, is_lead), (VERIFIER, is_verifier)) if flag}
+    if is_assigned and not parties:
+        parties.add("assisting")
+    return frozenset(parties)
+
+
+def actions_for_parties(
+    options: list[Transition], role: Role, parties: frozenset[str] | set[str]
+) -> list[Transition]:
+    """The table's ``options``, narrowed for a handler to what their department's ``parties`` allow."""
+    if role != Role.HANDLER:
+        return options
+    return [t for t in options if HANDLER_PARTIES.get(t.event, frozenset()) & parties]
+
+
+def can_see(*, session: Session, complaint: Complaint, actor: Actor) -> bool:
+    if actor.role in STAFF_SEE_ALL:
+        return True
+    if actor.role == Role.HANDLER:
+        return bool(handler_parties(session=session, complaint=complaint, department_id=actor.department_id))
+    return False
+
+
+def get_complaint(*, session: Session, complaint_id: int, actor: Actor) -> Complaint:
+    """The complaint if the actor may see it; another department's case is "not found", not "forbidden"."""
+    complaint = session.get(Complaint, complaint_id)
+    if complaint is None or not can_see(session=session, complaint=complaint, actor=actor):
+        raise NotFound(f"投诉 {complaint_id} 不存在或无权查看 (complaint not found)", id=complaint_id)
+    return complaint
+
+
+def _visible_clause(actor: Actor) -> Any:
+    if actor.role in STAFF_SEE_ALL:
+        return None
+    if actor.role != Role.HANDLER or actor.department_id is None:
+        return col(Complaint.id) == -1
+    return department_visible(actor.department_id)
+
+
+def department_visible(department_id: Any) -> Any:
+    """A handler's department sees the cases it is assigned to and those of the departments it oversees;
+    ``department_id`` is a value or a bound parameter."""
+    assigned = select(ComplaintAssignment.complaint_id).where(
+        ComplaintAssignment.department_id == department_id,
+        col(ComplaintAssignment.active).is_(True),
+    )
+    supervised = select(Department.id).where(Department.competent_id == department_id)
+    return or_(col(Complaint.id).in_(assigned), col(Complaint.lead_department_id).in_(supervised))
+
+
+def list_complaints(
+    *, session: Session, actor: Actor, filters: ComplaintFilter, today: dt.date
+) -> tuple[list[Complaint], int | None]:
+    """Newest first, ``filters.limit`` at a time; the cursor is the last id returned (None at the end)."""
+    stmt = select(Complaint)
+    visible = _visible_clause(actor)
+    if visible is not None:
+        stmt = stmt.where(visible)
+    for clause in _filter_clauses(session, filters, today):
+        stmt = stmt.where(clause)
+    if filters.after is not None:
+        stmt = stmt.where(col(Complaint.id) < filters.after)
+    rows = list(session.exec(stmt.order_by(col(Complaint.id).desc()).limit(filters.limit + 1)).all())
+    more = len(rows) > filters.limit
+    rows = rows[: filters.limit]
+    return rows, (rows[-1].id if more and rows else None)
+
+
+def _filter_clauses(session: Session, f: ComplaintFilter, today: dt.date) -> list[Any]:
+    clauses: list[Any] = []
+    if f.state is not None:
+        clauses.append(col(Complaint.state) == f.state)
+    if f.department_code:
+        dept = department_by_code(session, f.department_code, "department")
+        involved = select(ComplaintAssignment.complaint_id).where(
+            ComplaintAssignment.department_id == dept.id, col(ComplaintAssignment.active).is_(True)
+        )
+        clauses.append(
+            or_(col(Complaint.id).in_(involved), col(Complaint.respondent_department_id) == dept.id)
+        )
+    if f.due_before is not None:
+        clauses.append(col(Complaint.stage_deadline) <= f.due_before)
+    if f.overdue is not None:
+        late = (col(Complaint.stage_deadline) < today) & col(Complaint.state).in_(_clocked_states())
+        clauses.append(late if f.overdue else ~late)
+    if f.channel:
+        clauses.append(col(Complaint.channel) == f.channel)
+    if f.q:
+        like = f"%{f.q.strip()}%"
+        clauses.append(
+            or_(
+                col(Complaint.summary).like(like),
+                col(Complaint.number).like(like),
+                col(Complaint.complainant_name).like(like),
+            )
+        )
+    return clauses
+
+
+def _clocked_states() -> list[str]:
+    """Open states whose deadline runs (a paused case is not overdue)."""
+    return [s.name for s in COMPLAINT.states if not s.terminal and not s.clock_paused and s.deadline]
+
+
+def case_events(session: Session, complaint: Complaint) -> list[CaseEvent]:
+    """The complaint's audit events, oldest first."""
+    stmt = select(CaseEvent).where(CaseEvent.case_kind == "complaint", CaseEvent.case_id == complaint.id)
+    return list(session.exec(stmt.order_by(col(CaseEvent.seq))).all())
+
+
+def timeline(*, session: Session, complaint: Complaint) -> list[CaseEventPublic]:
+    return [
+        CaseEventPublic.model_validate({**r.model_dump(), "label": event_label(r.event)})
+        for r in case_events(session, complaint)
+    ]
+
+
+def available_actions(*, session: Session, complaint: Complaint, actor: Actor) -> list[Transition]:
+    """What the actor may do now: the table's answer, narrowed to the handler's part in the case."""
+    options = COMPLAINT.available(complaint.state, actor.role)
+    if actor.role != Role.HANDLER:
+        return options
+    parties = handler_parties(session=session, complaint=complaint, department_id=actor.department_id)
+    return actions_for_parties(options, actor.role, parties)
