@@ -1,6 +1,6 @@
 """Which deadline-warning steps (黄牌/红牌预警, 催办, 督办, 提级办理) are due for a stage on a given day.
 
-One rule for every supervised stage, whether a complaint's (models/complaints.py) or a register record's
+One rule for every supervised stage, whether a complaint's (models/complaints/) or a register record's
 objection or repair decision (models/breach_supervision.py). RULEBOOK (complaints §6–7): a yellow warning
 one working day before a deadline, a red one on the first working day after it, then chasing (催办),
 formal supervision (督办) and escalation (提级办理). ``due_steps`` is pure (no session, no clock);
