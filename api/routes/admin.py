@@ -189,7 +189,7 @@ def retry_notification(session: SessionDep, notification_id: int) -> Any:
 def mail_sink(session: SessionDep, limit: int = Query(50, ge=1, le=500)) -> list[SinkMessageView]:
     return [
         SinkMessageView(
-            id=m.id,  # type: ignore[arg-type]  # stored rows have their id
+            id=m.id,
             received_at=m.received_at,
             mail_from=m.mail_from,
             to=m.rcpt_tos,

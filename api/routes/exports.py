@@ -4,7 +4,7 @@ Registered before the complaint and public routers so ``/complaints/export`` is 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
@@ -19,7 +19,9 @@ _MEDIA = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-_FILE = {200: {"content": {m: {} for m in _MEDIA.values()}, "description": "导出文件"}}
+_FILE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {m: {} for m in _MEDIA.values()}, "description": "导出文件"}
+}
 
 
 def _download(content: bytes, name: str, fmt: str) -> Response:
