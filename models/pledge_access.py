@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import secrets
 import unicodedata
-from collections.abc import Callable
 from typing import Any
 
 from sqlmodel import Session, select
@@ -106,34 +105,15 @@ def _grouped(plain: str) -> str:
 
 def new_access_codes(n: int) -> list[tuple[str, str]]:
     """``n`` fresh (code shown as ABCD-EFGH-JKMN, digest) pairs; a few µs each, for bulk import."""
-    key = _key()
-    return [(_grouped(plain), _digest(key, plain)) for plain in _random_codes(n)]
-
-
-def access_code_maker(sha256: Callable[[bytes], Any]) -> Callable[[int], list[tuple[str, str]]]:
-    """``new_access_codes`` with HMAC-SHA256 written out over ``sha256`` (a SHA-256 constructor whose
-    objects have ``copy``), keyed now: the same digests (RFC 2104), for the bulk import's forked child,
-    which must not call into OpenSSL (models.pledges). The padded key's two states are hashed once, so a
-    code costs two copies and two short updates instead of OpenSSL 3's HMAC fetch per call."""
-    key = _key()
-    block = (sha256(key).digest() if len(key) > _HMAC_BLOCK else key).ljust(_HMAC_BLOCK, b"\0")
-    inner0 = sha256(bytes(b ^ 0x36 for b in block))
-    outer0 = sha256(bytes(b ^ 0x5C for b in block))
-
-    def make(n: int) -> list[tuple[str, str]]:
-        out = []
-        for plain in _random_codes(n):
-            inner = inner0.copy()
-            inner.update(_PURPOSE + plain.encode())
-            outer = outer0.copy()
-            outer.update(inner.digest())
-            out.append((_grouped(plain), outer.hexdigest()))
-        return out
-
-    return make
-
-
-_HMAC_BLOCK = 64  # SHA-256's block size in bytes
+    # The HMAC state after the key and the purpose is computed once; each code copies it and adds its
+    # own text: the digests of ``digest`` without setting the key up again per code.
+    keyed = hmac.new(_key(), _PURPOSE, hashlib.sha256)
+    out = []
+    for plain in _random_codes(n):
+        mac = keyed.copy()
+        mac.update(plain.encode())
+        out.append((_grouped(plain), mac.hexdigest()))
+    return out
 
 
 def new_access_code() -> tuple[str, str]:
