@@ -18,7 +18,7 @@ from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from models.errors import NotFound, ValidationFailed
-from models.lifecycle import Role
+from models.lifecycle import STAFF_ROLES, Role
 from models.org import Department, DepartmentCreate, User, UserCreate
 
 TOKEN_PREFIX = "sx_"
@@ -48,7 +48,7 @@ def create_user(*, session: Session, data: UserCreate) -> tuple[User, str]:
         department_id = department_by_code(session=session, code=data.department_code).id
     elif data.role == Role.HANDLER:
         raise ValidationFailed("责任单位经办人必须指定所属部门 (--department is required for handlers)")
-    if data.role in (Role.SYSTEM, Role.PUBLIC):
+    if data.role not in STAFF_ROLES:
         raise ValidationFailed(f"不能创建角色为 {data.role} 的账号 (role '{data.role}' is not a staff role)")
     token = new_token()
     user = User(

@@ -31,6 +31,9 @@ ROLE_LABELS: dict[Role, str] = {
     Role.SYSTEM: "系统自动",
     Role.PUBLIC: "社会公众",
 }
+# The roles a staff account can hold, in the order forms offer them (the flows and the public are not
+# accounts).
+STAFF_ROLES: tuple[Role, ...] = (Role.INTAKE, Role.HANDLER, Role.SUPERVISOR, Role.ADMIN)
 
 # A transition whose target is RESUME returns the case to the state it was paused in.
 RESUME = "<resume>"

@@ -21,7 +21,7 @@ from models.org import LEVEL_LABELS, Department, DepartmentCreate, User, UserCre
 from models.outbox import NotificationStatus
 from notifications.outbox_service import list_notifications, retry_dead
 from notifications.sink import list_sink_messages
-from web.core import ROLE_LABELS, current_user, field_errors, form_data, page_router, redirect, render
+from web.core import STAFF_ROLE_CHOICES, current_user, field_errors, form_data, page_router, redirect, render
 
 router = page_router("/staff/admin")
 ADMIN = (Role.ADMIN,)
@@ -82,9 +82,14 @@ def _users_page(request: Request, session: Session, **context: Any) -> Response:
     context.setdefault("message", None)
     rows = list(session.exec(select(User).order_by(col(User.id))))
     depts = {d.id: d for d in session.exec(select(Department).order_by(col(Department.code)))}
-    roles = {str(k): v for k, v in ROLE_LABELS.items()}
     return render(
-        request, "admin_users.html", title="用户管理", rows=rows, depts=depts, roles=roles, **context
+        request,
+        "admin_users.html",
+        title="用户管理",
+        rows=rows,
+        depts=depts,
+        roles=STAFF_ROLE_CHOICES,
+        **context,
     )
 
 

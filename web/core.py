@@ -25,7 +25,7 @@ from sqlmodel import Session
 from api.deps import actor_of
 from api.errors import status_for
 from models.errors import DomainError, NotPermitted
-from models.lifecycle import Role
+from models.lifecycle import ROLE_LABELS, STAFF_ROLES, Role
 from models.org import User
 from models.settings import get_settings
 from models.workflow import Actor
@@ -46,12 +46,8 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
 }
 
-ROLE_LABELS = {
-    Role.INTAKE: "受理人员",
-    Role.HANDLER: "责任单位经办人",
-    Role.SUPERVISOR: "督办人员",
-    Role.ADMIN: "系统管理员",
-}
+# Staff roles by value with their labels: the user form's choices and the pages' role names.
+STAFF_ROLE_CHOICES = {str(role): ROLE_LABELS[role] for role in STAFF_ROLES}
 
 env = Environment(
     loader=PackageLoader("web", "templates"),
@@ -60,7 +56,7 @@ env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-env.globals["role_labels"] = {str(k): v for k, v in ROLE_LABELS.items()}
+env.globals["role_labels"] = STAFF_ROLE_CHOICES
 
 
 class LoginRequired(Exception):

@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from api.deps import CalendarDep, SessionDep, TodayDep, no_store
 from api.errors import status_for
 from models import complaints as service
+from models.breach import SEVERITY_LABELS
 from models.calendar import WorkCalendar
 from models.complaint import CATEGORY_LABELS, CHANNEL_LABELS, ComplaintCreate
 from models.errors import DomainError
@@ -69,10 +70,9 @@ ROUTE_LABELS = {
     "disclosure": "政府信息公开",
     "other": "其他",
 }
-SEVERITY_LABELS = {"minor": "轻微", "general": "一般", "serious": "严重"}
 CHOICES: dict[str, dict[str, str]] = {
     "route": ROUTE_LABELS,
-    "severity": SEVERITY_LABELS,
+    "severity": {str(severity): label for severity, label in SEVERITY_LABELS.items()},
     "satisfaction": {"满意": "满意", "基本满意": "基本满意"},
 }
 LONG_FIELDS = {"reason", "explanation", "requirements", "evidence", "reply_text", "description"}
