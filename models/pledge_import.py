@@ -27,10 +27,10 @@ from models.outbox import Notification, outbox_row
 from models.pledge import Pledge
 from models.pledge_access import new_access_codes
 from models.pledge_import_rows import COLUMN_LABELS, RowError, ValidRow, validate_row
-from models.publication import Fired, compute_publication_day, write_events
+from models.publication import compute_publication_day
 from models.register import SHOWN_STATES
 from models.settings import get_settings
-from models.workflow import Actor
+from models.workflow import Actor, Fired, record_events_many
 
 # Rows validated, checked and inserted at a time: memory stays bounded for any file size.
 IMPORT_CHUNK = 5000
@@ -228,10 +228,10 @@ class _Chunk:
         id_of: dict[int, int] = dict(found.tuples().all())
         ids = [id_of[seq] for seq in seqs]
         day_of = {number: _iso(p["publication_day"]) for p, (_, number) in zip(pledges, numbers, strict=True)}
-        write_events(
+        record_events_many(
             session=session,
             kind="pledge",
-            fired=[
+            cases=[
                 Fired(pid, number, "", str(PledgeState.REGISTERED))
                 for pid, (_, number) in zip(ids, numbers, strict=True)
             ],
@@ -239,6 +239,7 @@ class _Chunk:
             actor=actor,
             now=now,
             data=lambda f: {"publication_day": day_of[f.number], "source": "import"},
+            last={},  # new cases: no chain tips to read
         )
         mails = []
         for p, pid, (code, _) in zip(pledges, ids, codes, strict=True):

@@ -1,283 +1,53 @@
 """The pledge sweeps, set-based: mark overdue, warn, remind, publish due pledges, recompute publication days.
 
 Every step takes a batch of pledge ids and works with a handful of statements per batch (no ORM object per
-row), so a province-sized backlog publishes at thousands of records per second. Each step is idempotent:
-state changes are compare-and-set on the pledge's state, warnings carry an idempotency key, and a
-pledge's breach row is protected by the UNIQUE ``pledge_id``, so repeated or concurrent sweeps add
-nothing twice. The per-case audit chain (seq, prev_hash, hash) is continued exactly as ``record_event``
-does, with the same ``hashed_fields``.
+row): the state changes through ``workflow.apply_event_many`` (the lifecycle table, one compare-and-set
+UPDATE per source state, the audit events through ``record_events_many``, hash-chained as ``record_event``
+chains them), the mails, records and documents through ``bulk.insert_rows``. Each step is idempotent:
+state changes are compare-and-set on the pledge's state, warnings carry an idempotency key, and a pledge's
+breach row is protected by the UNIQUE ``pledge_id``, so repeated or concurrent sweeps add nothing twice.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
-import orjson
-from sqlalchemy import ColumnElement, and_, func, update
+from sqlalchemy import and_, func, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, select
 
-from models.audit import CaseEvent, event_hash
-
-# The audit module's own test for values orjson writes exactly as the standard library does.
-from models.audit import _simple as _plain_json
-from models.breach import PublishedBreach, Severity
-from models.bulk import column_converter, insert_converted, insert_converted_shared, insert_rows
+from models.breach import Severity
+from models.breach_record import department_names
+from models.bulk import insert_rows
 from models.calendar import WorkCalendar, load_calendar
-from models.clock import utcnow
+from models.clock import iso_date, utcnow
 from models.errors import OutOfCalendarCoverage
 from models.gcpause import collector_paused
-from models.lifecycle import PLEDGE, BreachState, PledgeState
+from models.id_sets import chunks, in_list
+from models.lifecycle import BreachState, PledgeState
 from models.numbering import BREACH_PREFIX, reserve_numbers
-from models.outbox import Notification as _Notification
-from models.outbox import outbox_row, without_secrets
-from models.platform import DocumentKind, PlatformDocument, document_row
+from models.outbox import Notification, outbox_row
 from models.pledge import Pledge
-from models.register import department_names, public_fields, publication_end, repair_earliest
+from models.publish_plan import PUBLISHABLE, insert_breaches, insert_notices, plan_publications
 from models.settings import get_settings
-from models.workflow import Actor
+from models.workflow import Actor, Fired, apply_event_many, record_events_many
 
 PS = PledgeState
 OPEN_STATES = (PS.REGISTERED, PS.EVIDENCE_SUBMITTED, PS.OVERDUE)
-PUBLISHABLE = (PS.OVERDUE, PS.EVIDENCE_SUBMITTED)
-# Bound parameters per IN list; SQLite allows 32,766 per statement.
-_CHUNK = 5000
-
-_Item = TypeVar("_Item")
-# JSON functions are built into SQLite from 3.38 on (an option before).
-_SQLITE_JSON = sqlite3.sqlite_version_info >= (3, 38)
 _T = Pledge.__table__  # type: ignore[attr-defined]
-_E = CaseEvent.__table__  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True)
-class Fired:
-    """One pledge an event was applied to."""
-
-    id: int
-    number: str
-    from_state: str
-    to_state: str
-    # The case's version after the change (claim() reads it back); 0 where nobody needs it.
-    version: int = field(default=0, compare=False)
-
-
-def in_list(session: Session, column: ColumnElement[Any], values: Sequence[Any]) -> ColumnElement[bool]:
-    """``column IN values`` for a batch of ids or keys.
-
-    On SQLite the values go as one JSON array through ``json_each``: an expanding IN has SQLAlchemy render
-    a bound parameter per value on every execution (7 % of the sweep's time over its 2,000-id statements),
-    and SQLite plans both forms as the same index search. PostgreSQL keeps the plain IN."""
-    if session.get_bind().dialect.name == "sqlite" and _SQLITE_JSON:
-        each = func.json_each(orjson.dumps(list(values)).decode()).table_valued("value")
-        return column.in_(select(each.c.value))
-    return column.in_(values)
-
-
-def chunks(items: Sequence[_Item], size: int = _CHUNK) -> Iterator[list[_Item]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])
-
-
-# ---------------------------------------------------------------------------------------------------
-# Set-based building blocks
-# ---------------------------------------------------------------------------------------------------
-
-
-def claim(
-    *,
-    session: Session,
-    ids: Sequence[int],
-    event: str,
-    actor: Actor,
-    now: dt.datetime,
-    where: Iterable[ColumnElement[bool]] = (),
-) -> list[Fired]:
-    """Apply ``event``'s state change to the pledges among ``ids`` that allow it, compare-and-set on the
-    state (and the version bumped, as ``apply_event`` does). Returns the pledges actually changed."""
-    transition = PLEDGE.transition(event)
-    conditions = list(where)
-    fired: list[Fired] = []
-    for source in sorted(transition.sources):
-        PLEDGE.fire(source, event, actor.role)
-        target = PLEDGE.target_of(transition, source, None)
-        if target != source and PLEDGE.state(target).deadline is not None:
-            raise ValueError(f"claim() cannot start the deadline of '{target}'; use apply_event")
-        values: dict[str, Any] = {"version": _T.c.version + 1, "updated_at": now}
-        if target != source:
-            values.update(state=PS(target), stage_seq=_T.c.stage_seq + 1, stage_deadline=None)
-        for part in chunks(ids):
-            part = _lock(session, part, PS(source), conditions)
-            if not part:
-                continue
-            stmt = (
-                update(_T)
-                .where(in_list(session, _T.c.id, part), _T.c.state == PS(source), *conditions)
-                .values(**values)
-                .returning(_T.c.id, _T.c.number, _T.c.version)
-            )
-            fired += [
-                Fired(pid, number, str(source), str(target), version)
-                for pid, number, version in session.execute(stmt)
-            ]
-    return fired
-
-
-def _lock(
-    session: Session, ids: list[int], state: PledgeState, conditions: list[ColumnElement[bool]]
-) -> list[int]:
-    """On PostgreSQL, lock the rows still in ``state``, skipping those a concurrent sweep holds."""
-    if session.get_bind().dialect.name != "postgresql":
-        return ids  # SQLite serialises writers; the compare-and-set UPDATE is the guard
-    stmt = (
-        select(_T.c.id)
-        .where(_T.c.id.in_(ids), _T.c.state == state, *conditions)
-        .with_for_update(skip_locked=True)
-    )
-    return [row[0] for row in session.execute(stmt)]
-
-
-def write_events(
-    *,
-    session: Session,
-    kind: str,
-    fired: Sequence[Fired],
-    event: str,
-    actor: Actor,
-    now: dt.datetime,
-    data: Callable[[Fired], dict[str, Any]] | None = None,
-    note: Callable[[Fired], str | None] | None = None,
-    key: Callable[[Fired], str | None] | None = None,
-    last: Mapping[int, tuple[int, str]] | None = None,
-) -> dict[int, int]:
-    """Append one audit event per case, continuing each case's seq and hash chain, in one bulk insert.
-    Returns each case's new event seq.
-
-    ``last`` is each case's last (seq, hash) when the caller read it already (``last_events``); a case
-    that gained an event since then makes the insert fail on the unique (kind, case, seq), never a fork."""
-    if not fired:
-        return {}
-    if last is None:
-        last = last_events(session=session, kind=kind, ids=[f.id for f in fired])
-    # The fields every event of the batch shares are checked and formatted once; hashed_fields formats
-    # the same ``at`` per row, which was a tenth of the sweep's Python time.
-    role = str(actor.role)
-    at = now.astimezone(dt.UTC).isoformat(timespec="microseconds")
-    shared = {"kind": kind, "event": event, "actor": actor.id, "actor_name": actor.name, "role": role,
-              "at": at, "run": actor.flow_run_id}  # fmt: skip
-    plain = _plain_json(shared)
-    # Rows in driver form straight away: a dict per row converted column by column in insert_rows cost
-    # more than building the row.
-    dialect = session.get_bind().dialect.name
-    stamp = column_converter(_E, "at", dialect)(now)
-    to_json = column_converter(_E, "data", dialect)
-    out: list[tuple[Any, ...]] = []
-    for f in fired:
-        seq, prev = last.get(f.id, (0, ""))
-        seq += 1
-        from_state = f.from_state or None
-        row_note = note(f) if note else None
-        row_data = data(f) if data else {}
-        fields = {"kind": kind, "case": f.id, "seq": seq, "event": event, "from": from_state,
-                  "to": f.to_state, "actor": actor.id, "actor_name": actor.name, "role": role, "at": at,
-                  "note": row_note, "data": row_data, "run": actor.flow_run_id}  # fmt: skip
-        out.append((
-            f.id, f.number, seq, from_state, f.to_state, row_note, to_json(row_data),
-            key(f) if key else None, prev, _chain_hash(prev, fields, plain),
-        ))  # fmt: skip
-    # The batch's shared values are bound once per statement, not once per row.
-    shared_row = {"case_kind": kind, "event": event, "actor_id": actor.id, "actor_name": actor.name,
-                  "actor_role": role, "at": stamp, "flow_run_id": actor.flow_run_id}  # fmt: skip
-    insert_converted_shared(session, _E, shared_row, _EVENT_COLUMNS, out)
-    return {row[0]: row[2] for row in out}
-
-
-# An event's own columns (write_events binds the others once per statement).
-_EVENT_COLUMNS = (
-    "case_id", "case_number", "seq", "from_state", "to_state", "note", "data", "idempotency_key",
-    "prev_hash", "hash",
-)  # fmt: skip
-
-
-def _chain_hash(prev: str, fields: dict[str, Any], shared_plain: bool) -> str:
-    """``event_hash(prev, fields)``, byte for byte; when the batch's shared fields are plain JSON only this
-    event's own values need checking before orjson writes the canonical form directly."""
-    if (
-        shared_plain
-        and type(fields["case"]) is int
-        and type(fields["seq"]) is int
-        and _plain_json(fields["from"])
-        and _plain_json(fields["to"])
-        and _plain_json(fields["note"])
-        and _plain_json(fields["data"])
-    ):
-        try:
-            return hashlib.sha256(
-                prev.encode() + orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
-            ).hexdigest()
-        except orjson.JSONEncodeError:
-            pass  # an integer beyond 64 bits: the standard library's form, as event_hash writes it
-    return event_hash(prev, fields)
-
-
-def last_events(*, session: Session, kind: str, ids: Sequence[int]) -> dict[int, tuple[int, str]]:
-    """Each case's last event as (seq, hash); cases without events are absent."""
-    last: dict[int, tuple[int, str]] = {}
-    for part in chunks(ids):
-        # Every event of these cases in (case, seq) order, the last one kept: a range scan of the unique
-        # (kind, case, seq) index on both databases. The GROUP BY max(seq) join it replaces made
-        # PostgreSQL hash-join all 2 million events (30 s a batch over a million pledges).
-        stmt = (
-            select(_E.c.case_id, _E.c.seq, _E.c.hash)
-            .where(_E.c.case_kind == kind, in_list(session, _E.c.case_id, part))
-            .order_by(_E.c.case_id, _E.c.seq)
-        )
-        last.update({case_id: (seq, digest) for case_id, seq, digest in session.execute(stmt)})
-    return last
-
-
-def existing_keys(*, session: Session, keys: Iterable[str]) -> set[str]:
-    wanted = list(keys)
-    found: set[str] = set()
-    for start in range(0, len(wanted), _CHUNK):
-        part = wanted[start : start + _CHUNK]
-        stmt = select(_E.c.idempotency_key).where(in_list(session, _E.c.idempotency_key, part))
-        found.update(r[0] for r in session.execute(stmt))
-    return found
-
-
-def notification_row(
-    *, template: str, pledge: Any, key: str, context: dict[str, Any], actor: Actor, now: dt.datetime
-) -> dict[str, Any]:
-    """The pledgor's message as a complete outbox row for a bulk insert."""
-    return outbox_row(
-        template=template,
-        recipient_kind="pledgor",
-        recipient_name=pledge.pledgor_name,
-        recipient_email=pledge.pledgor_email,
-        key=key,
-        context=context,
-        now=now,
-        case_kind="pledge",
-        case_id=pledge.id,
-        case_number=pledge.number,
-        flow_run_id=actor.flow_run_id,
-    )
 
 
 def _pledges(session: Session, ids: Sequence[int]) -> dict[int, Any]:
+    """The pledge columns the steps' mails and events need, by id."""
     cols = [
-        _T.c.id, _T.c.number, _T.c.pledgor_kind, _T.c.pledgor_name, _T.c.pledgor_credit_code,
-        _T.c.pledgor_email, _T.c.matter, _T.c.obligation, _T.c.deadline, _T.c.legal_basis,
-        _T.c.authority_id, _T.c.publication_day, _T.c.calendar_version, _T.c.state, _T.c.version,
+        _T.c.id, _T.c.number, _T.c.pledgor_name, _T.c.pledgor_email, _T.c.matter, _T.c.obligation,
+        _T.c.deadline, _T.c.publication_day, _T.c.state,
     ]  # fmt: skip
     result: dict[int, Any] = {}
     for part in chunks(ids):
@@ -287,15 +57,37 @@ def _pledges(session: Session, ids: Sequence[int]) -> dict[int, Any]:
     return result
 
 
-def _iso(day: dt.date | None) -> str | None:
-    return day.isoformat() if day else None
-
-
-def _insert_notifications(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Bulk insert, skipping rows whose idempotency key is already queued: a mail already queued for the
-    same occurrence must not fail the whole batch (and, through run_batch's retries, the whole sweep)."""
-    table = _Notification.__table__  # type: ignore[attr-defined]
-    insert_rows(session, table, rows, on_conflict_do_nothing=["idempotency_key"])
+def _notify(
+    session: Session,
+    *,
+    template: str,
+    fired: Sequence[Fired],
+    info: Mapping[int, Any],
+    key: Callable[[Fired], str],
+    context: Callable[[Fired], dict[str, Any]],
+    actor: Actor,
+    now: dt.datetime,
+) -> None:
+    """The pledgors' ``template`` mail for each of ``fired``, in one insert that skips a mail whose key is
+    already queued: a mail already queued for the same occurrence must not fail the whole batch (and,
+    through run_batch's retries, the whole sweep)."""
+    rows = [
+        outbox_row(
+            template=template,
+            recipient_kind="pledgor",
+            recipient_name=info[f.id].pledgor_name,
+            recipient_email=info[f.id].pledgor_email,
+            key=f"{key(f)}:{template}",
+            context=context(f),
+            now=now,
+            case_kind="pledge",
+            case_id=f.id,
+            case_number=f.number,
+            flow_run_id=actor.flow_run_id,
+        )  # fmt: skip
+        for f in fired
+    ]
+    insert_rows(session, Notification.__table__, rows, on_conflict_do_nothing=["idempotency_key"])  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -315,34 +107,25 @@ def mark_overdue(
     """Registered pledges whose deadline has passed become overdue; the pledgor is told the day."""
     del calendar  # same signature as the other steps
     now = now or utcnow()
-    fired = claim(
-        session=session, ids=ids, event="mark_overdue", actor=actor, now=now, where=[_T.c.deadline < today]
-    )
+    fired = apply_event_many(
+        session=session, kind="pledge", ids=ids, event="mark_overdue", actor=actor, now=now,
+        where=[_T.c.deadline < today], record=False,
+    )  # fmt: skip
     info = _pledges(session, [f.id for f in fired])
-    seqs = write_events(
-        session=session,
-        kind="pledge",
-        fired=fired,
-        event="mark_overdue",
-        actor=actor,
-        now=now,
+    seqs = record_events_many(
+        session=session, kind="pledge", cases=fired, event="mark_overdue", actor=actor, now=now,
         data=lambda f: {"deadline": info[f.id].deadline.isoformat()},
-    )
-    _insert_notifications(session, [
-        notification_row(
-            # Overdue again after rejected evidence: one mail per occurrence (its event's seq).
-            template="pledge_overdue", pledge=info[f.id],
-            key=f"pledge:{f.id}:overdue:{seqs[f.id]}:pledge_overdue",
-            actor=actor, now=now,
-            context={
-                "pledge_number": f.number, "pledgor_name": info[f.id].pledgor_name,
-                "matter": info[f.id].matter, "obligation": info[f.id].obligation,
-                "deadline": info[f.id].deadline.isoformat(),
-                "publication_day": _iso(info[f.id].publication_day),
-            },
-        )
-        for f in fired
-    ])  # fmt: skip
+    )  # fmt: skip
+    _notify(
+        session, template="pledge_overdue", fired=fired, info=info, actor=actor, now=now,
+        # Overdue again after rejected evidence: one mail per occurrence (its event's seq).
+        key=lambda f: f"pledge:{f.id}:overdue:{seqs[f.id]}",
+        context=lambda f: {
+            "pledge_number": f.number, "pledgor_name": info[f.id].pledgor_name, "matter": info[f.id].matter,
+            "obligation": info[f.id].obligation, "deadline": info[f.id].deadline.isoformat(),
+            "publication_day": iso_date(info[f.id].publication_day),
+        },
+    )  # fmt: skip
     return len(fired)
 
 
@@ -360,45 +143,27 @@ def send_warnings(
     A pledge gets the latest warning day it has reached (a sweep missed for a few days sends one warning,
     not a burst), keyed per pledge and day number so a re-run sends nothing twice.
     """
-    now = now or utcnow()
     days = sorted(get_settings().pledge_warning_days)
     info = _pledges(session, ids)
     due: dict[int, int] = {}
+    left: dict[int, int] = {}
     for pid, p in info.items():
         if p.state not in PUBLISHABLE or p.publication_day is None or p.publication_day <= today:
             continue
-        elapsed = calendar.working_days_between(p.deadline, today)
-        reached = [k for k in days if k <= elapsed]
+        reached = [k for k in days if k <= calendar.working_days_between(p.deadline, today)]
         if reached:
             due[pid] = reached[-1]
-    keys = {pid: f"pledge:{pid}:warn:{k}" for pid, k in due.items()}
-    done = existing_keys(session=session, keys=keys.values())
-    todo = [pid for pid in due if keys[pid] not in done]
-    fired = claim(session=session, ids=todo, event="warn", actor=actor, now=now)
-    left = {f.id: calendar.working_days_between(today, info[f.id].publication_day) for f in fired}
-    write_events(
-        session=session,
-        kind="pledge",
-        fired=fired,
-        event="warn",
-        actor=actor,
-        now=now,
-        key=lambda f: keys[f.id],
+            left[pid] = calendar.working_days_between(today, p.publication_day)
+    return _send_notices(
+        session, event="warn", template="pledge_prepublication", info=info, actor=actor, now=now or utcnow(),
+        keys={pid: f"pledge:{pid}:warn:{k}" for pid, k in due.items()},
         data=lambda f: {"overdue_working_day": due[f.id], "working_days_left": left[f.id]},
-    )
-    _insert_notifications(session, [
-        notification_row(
-            template="pledge_prepublication", pledge=info[f.id], key=f"{keys[f.id]}:pledge_prepublication",
-            actor=actor, now=now,
-            context={
-                "pledge_number": f.number, "pledgor_name": info[f.id].pledgor_name,
-                "matter": info[f.id].matter, "deadline": info[f.id].deadline.isoformat(),
-                "publication_day": _iso(info[f.id].publication_day), "working_days_left": left[f.id],
-            },
-        )
-        for f in fired
-    ])  # fmt: skip
-    return len(fired)
+        context=lambda f: {
+            "pledge_number": f.number, "pledgor_name": info[f.id].pledgor_name, "matter": info[f.id].matter,
+            "deadline": info[f.id].deadline.isoformat(),
+            "publication_day": iso_date(info[f.id].publication_day), "working_days_left": left[f.id],
+        },
+    )  # fmt: skip
 
 
 def send_reminders(
@@ -411,7 +176,6 @@ def send_reminders(
     now: dt.datetime | None = None,
 ) -> int:
     """Remind pledgors N working days (setting) before their deadline; once per pledge."""
-    now = now or utcnow()
     before = get_settings().pledge_reminder_days_before
     info = _pledges(session, ids)
     left: dict[int, int] = {}
@@ -423,33 +187,38 @@ def send_reminders(
                 continue  # the deadline's year is not loaded yet; reminded once it is
             if remaining <= before:
                 left[pid] = remaining
-    keys = {pid: f"pledge:{pid}:remind:{before}" for pid in left}
-    done = existing_keys(session=session, keys=keys.values())
-    fired = claim(
-        session=session, ids=[p for p in left if keys[p] not in done], event="remind", actor=actor, now=now
-    )
-    write_events(
-        session=session,
-        kind="pledge",
-        fired=fired,
-        event="remind",
-        actor=actor,
-        now=now,
-        key=lambda f: keys[f.id],
+    return _send_notices(
+        session, event="remind", template="pledge_reminder", info=info, actor=actor, now=now or utcnow(),
+        keys={pid: f"pledge:{pid}:remind:{before}" for pid in left},
         data=lambda f: {"working_days_left": left[f.id]},
-    )
-    _insert_notifications(session, [
-        notification_row(
-            template="pledge_reminder", pledge=info[f.id], key=f"{keys[f.id]}:pledge_reminder",
-            actor=actor, now=now,
-            context={
-                "pledge_number": f.number, "pledgor_name": info[f.id].pledgor_name,
-                "matter": info[f.id].matter, "obligation": info[f.id].obligation,
-                "deadline": info[f.id].deadline.isoformat(), "working_days_left": left[f.id],
-            },
-        )
-        for f in fired
-    ])  # fmt: skip
+        context=lambda f: {
+            "pledge_number": f.number, "pledgor_name": info[f.id].pledgor_name, "matter": info[f.id].matter,
+            "obligation": info[f.id].obligation, "deadline": info[f.id].deadline.isoformat(),
+            "working_days_left": left[f.id],
+        },
+    )  # fmt: skip
+
+
+def _send_notices(
+    session: Session,
+    *,
+    event: str,
+    template: str,
+    info: Mapping[int, Any],
+    keys: Mapping[int, str],
+    data: Callable[[Fired], dict[str, Any]],
+    context: Callable[[Fired], dict[str, Any]],
+    actor: Actor,
+    now: dt.datetime,
+) -> int:
+    """A warning or a reminder: the ``event`` (no state change, keyed so a re-run adds nothing) on each
+    pledge of ``keys`` and the pledgor's ``template`` mail."""
+    fired = apply_event_many(
+        session=session, kind="pledge", ids=list(keys), event=event, actor=actor, now=now,
+        idempotency_key=keys.__getitem__, data=data,
+    )  # fmt: skip
+    _notify(session, template=template, fired=fired, info=info, key=lambda f: keys[f.id], context=context,
+            actor=actor, now=now)  # fmt: skip
     return len(fired)
 
 
@@ -469,264 +238,40 @@ def publish_due(
     mail and a platform document per pledge, all in the caller's transaction. At most once: the state
     compare-and-set picks the winner, and the UNIQUE pledge_id refuses a second breach whatever happens.
 
-    Everything that does not depend on the breach numbers is worked out from reads made before the first
-    write, so the batch holds SQLite's write lock (or PostgreSQL's row locks) about a quarter less long. A
-    pledge whose version moved between those reads and the compare-and-set is read again inside the
-    transaction; an event appended without a version change fails the batch on the unique (kind, case,
-    seq), and ``run_batch`` retries it.
+    The rows are prepared from reads made before the first write (``publish_plan``). A pledge whose
+    version moved between those reads and the compare-and-set is read again inside the transaction; an
+    event appended without a version change fails the batch on the unique (kind, case, seq), and
+    ``run_batch`` retries it.
     """
     del calendar
     now = now or utcnow()
-    departments = department_names(session)
-    plan = _plan_publications(session, ids, today, severity, departments, now)
-    fired = claim(
-        session=session,
-        ids=ids,
-        event="publish",
-        actor=actor,
-        now=now,
+    plan = plan_publications(session, ids, today, severity, now)
+    fired = apply_event_many(
+        session=session, kind="pledge", ids=ids, event="publish", actor=actor, now=now, record=False,
         where=[_T.c.publication_day.is_not(None), _T.c.publication_day <= today],
-    )
+    )  # fmt: skip
     if not fired:
         return 0
-    stale = [f.id for f in fired if f.id not in plan or plan[f.id].version + 1 != f.version]
+    stale = [f.id for f in fired if f.id not in plan or plan[f.id].pledge.version + 1 != f.version]
     if stale:
         # Read again after the compare-and-set, so in its new state: every one of them is due.
-        plan.update(_plan_publications(session, stale, None, severity, departments, now))
-    numbers = [n for _, n in reserve_numbers(session=session, prefix=BREACH_PREFIX, year=today.year,
-                                             count=len(fired))]  # fmt: skip
-    number_of = {f.id: n for f, n in zip(fired, numbers, strict=True)}
-    inserted = _insert_breaches(
-        session, [(n, *plan[f.id].breach) for f, n in zip(fired, numbers, strict=True)], numbers
-    )
+        plan.update(plan_publications(session, stale, None, severity, now))
+    reserved = reserve_numbers(session=session, prefix=BREACH_PREFIX, year=today.year, count=len(fired))
+    number_of = {f.id: number for f, (_, number) in zip(fired, reserved, strict=True)}
+    inserted = insert_breaches(session, [(plan[f.id], number_of[f.id]) for f in fired])
     fired = [f for f in fired if f.id in inserted]
-    write_events(
-        session=session,
-        kind="pledge",
-        fired=fired,
-        event="publish",
-        actor=actor,
-        now=now,
-        key=lambda f: f"pledge:{f.id}:publish",
+    record_events_many(
+        session=session, kind="pledge", cases=fired, event="publish", actor=actor, now=now,
+        idempotency_key=lambda pid: f"pledge:{pid}:publish",
         data=lambda f: {"record_number": number_of[f.id], "publication_day": plan[f.id].day},
         last={f.id: plan[f.id].last for f in fired},
-    )
-    created = [Fired(inserted[f.id], number_of[f.id], "", str(BreachState.PUBLISHED)) for f in fired]
-    write_events(
-        session=session,
-        kind="breach",
-        fired=created,
-        event="create",
-        actor=actor,
-        now=now,
-        data=lambda _: {"source": "pledge"},
-    )
-    _insert_published_mails(session, [(plan[f.id], number_of[f.id]) for f in fired], actor, now)
-    _insert_publish_documents(session, [(plan[f.id], number_of[f.id], inserted[f.id]) for f in fired], now)
+    )  # fmt: skip
+    created = [Fired(inserted[f.id], number_of[f.id], None, BreachState.PUBLISHED.value) for f in fired]
+    record_events_many(session=session, kind="breach", cases=created, event="create", actor=actor, now=now,
+                       data={"source": "pledge"})  # fmt: skip
+    published = [(plan[f.id], number_of[f.id], inserted[f.id]) for f in fired]
+    insert_notices(session, published, department_names(session), actor, now)
     return len(fired)
-
-
-@dataclass
-class _Planned:
-    """One pledge's publication as far as it can be prepared before the breach number is known."""
-
-    version: int
-    last: tuple[int, str]  # the pledge's last audit event (seq, hash), or (0, "")
-    day: str | None  # the publication day as the publish event records it
-    # The breach row after its number (the columns of _BREACH_COLUMNS[1:]), in driver form.
-    breach: tuple[Any, ...]
-    # The platform document's record (public_fields) but for its number, under "record_number".
-    payload: dict[str, Any]
-    mail: tuple[Any, ...]  # (pledge id, pledge number, pledgor's name, e-mail, matter, decided, end)
-
-
-_BREACH_COLUMNS = (
-    "number", "source_kind", "pledge_id", "complaint_id", "subject_kind", "subject_name",
-    "subject_credit_code", "matter", "facts", "basis", "department_id", "severity", "decision_date",
-    "publication_end", "repair_earliest", "state", "version", "stage_seq", "stage_deadline", "created_at",
-    "updated_at",
-)  # fmt: skip
-_MAIL_COLUMNS = (
-    "template", "recipient_kind", "recipient_name", "recipient_email", "case_kind", "case_id",
-    "case_number", "context", "status", "attempts", "next_attempt_at", "last_error", "idempotency_key",
-    "created_at", "sent_at", "flow_run_id",
-)  # fmt: skip
-_DOCUMENT_SHARED = ("kind", "status", "attempts", "next_attempt_at", "last_error", "created_at", "sent_at")
-
-
-def _plan_publications(
-    session: Session,
-    ids: Sequence[int],
-    today: dt.date | None,
-    severity: Severity,
-    departments: Mapping[int, tuple[str, str]],
-    now: dt.datetime,
-) -> dict[int, _Planned]:
-    """Read-only: the pledges among ``ids`` that are publishable ``today`` (all of them when None), with
-    their rows prepared."""
-    c = _T.c
-    cols = [
-        c.id, c.number, c.pledgor_kind, c.pledgor_name, c.pledgor_credit_code, c.pledgor_email, c.matter,
-        c.obligation, c.deadline, c.legal_basis, c.authority_id, c.publication_day, c.state, c.version,
-    ]  # fmt: skip
-    rows: list[Any] = []
-    for part in chunks(ids):
-        # Tuples, not attribute access on each row: these reads are a tenth of the sweep's Python time.
-        rows += session.execute(select(*cols).where(in_list(session, c.id, part))).tuples().all()
-    due = [
-        row
-        for row in rows
-        if today is None or (row[12] in PUBLISHABLE and row[11] is not None and row[11] <= today)
-    ]
-    last = last_events(session=session, kind="pledge", ids=[row[0] for row in due])
-    # Values every breach row of the batch shares, converted once, as insert_rows would convert them.
-    dialect = session.get_bind().dialect.name
-    table = PublishedBreach.__table__  # type: ignore[attr-defined]
-    convert_date = column_converter(table, "decision_date", dialect)
-    stamp = column_converter(table, "created_at", dialect)(now)
-    severity_value = column_converter(table, "severity", dialect)(severity)
-    state = column_converter(table, "state", dialect)(BreachState.PUBLISHED)
-    no_deadline = column_converter(table, "stage_deadline", dialect)(None)
-    # The decision date (JDRQ) is the pledge's publication day, the day the rule fixes, also when a sweep
-    # catches up later (the service was down, the calendar year was missing): the publication period
-    # runs from it, so a late run never keeps a record public longer than the rule allows. The events
-    # still record when the publication actually happened.
-    periods: dict[dt.date, tuple[Any, Any, Any, str, str]] = {}
-    templates: dict[tuple[Any, int], dict[str, Any]] = {}
-    plan: dict[int, _Planned] = {}
-    for (
-        pid,
-        number,
-        kind,
-        name,
-        code,
-        email,
-        matter,
-        obligation,
-        deadline,
-        basis,
-        dept,
-        decided,
-        _,
-        version,
-    ) in due:
-        if decided not in periods:
-            end, earliest = publication_end(severity, decided), repair_earliest(severity, decided)
-            periods[decided] = (convert_date(decided), convert_date(end), convert_date(earliest),
-                                decided.isoformat(), end.isoformat())  # fmt: skip
-        decided_db, end_db, earliest_db, decided_iso, end_iso = periods[decided]
-        facts = (
-            f"未在承诺期限内履行承诺：承诺于 {deadline.isoformat()} 前提交“{obligation}”，"
-            f"逾期未履行（承诺编号 {number}）"
-        )
-        basis = basis or "告知承诺书"
-        subject_kind = str(kind)
-        template = templates.get((subject_kind, dept))
-        if template is None:
-            template = templates[(subject_kind, dept)] = public_fields(
-                {"number": None, "subject_kind": subject_kind, "subject_name": name,
-                 "subject_credit_code": code, "matter": matter, "facts": facts, "basis": basis,
-                 "department_id": dept, "severity": severity, "decision_date": decided,
-                 "publication_end": publication_end(severity, decided), "state": BreachState.PUBLISHED},
-                departments, mask=False,
-            )  # fmt: skip
-        # public_fields' values that differ between records of one subject kind and department (labels and
-        # codes come from the one call above); tests/test_publication_rows.py compares the documents with
-        # those of the code that called public_fields per record.
-        payload = template.copy()
-        payload.update(record_number=None, XDR_MC=name, XDR_SHXYM=code, matter=matter, facts=facts,
-                       basis=basis, JDRQ=decided_iso, GSJZQ=end_iso)  # fmt: skip
-        breach = (
-            "pledge", pid, None, subject_kind, name, code, matter, facts, basis, dept, severity_value,
-            decided_db, end_db, earliest_db, state, 1, 0, no_deadline, stamp, stamp,
-        )  # fmt: skip
-        plan[pid] = _Planned(
-            version=version,
-            last=last.get(pid, (0, "")),
-            day=decided_iso,
-            breach=breach,
-            payload=payload,
-            mail=(pid, number, name, email, matter, decided_iso, end_iso),
-        )
-    return plan
-
-
-def _insert_breaches(session: Session, rows: list[tuple[Any, ...]], numbers: list[str]) -> dict[int, int]:
-    """INSERT … ON CONFLICT (pledge_id) DO NOTHING of rows of _BREACH_COLUMNS in driver form; returns
-    {pledge_id: breach_id} of rows inserted."""
-    table = PublishedBreach.__table__  # type: ignore[attr-defined]
-    insert_converted(session, table, _BREACH_COLUMNS, rows, on_conflict_do_nothing=["pledge_id"])
-    # The numbers were reserved for this batch alone, so the rows carrying them are the ones inserted
-    # here (a pledge another sweep published keeps that sweep's number).
-    inserted: dict[int, int] = {}
-    for start in range(0, len(numbers), _CHUNK):
-        part = numbers[start : start + _CHUNK]
-        stmt = select(table.c.pledge_id, table.c.id).where(in_list(session, table.c.number, part))
-        inserted.update(list(session.execute(stmt).tuples()))
-    return inserted
-
-
-def _insert_published_mails(
-    session: Session, planned: list[tuple[_Planned, str]], actor: Actor, now: dt.datetime
-) -> None:
-    """The pledgors' ``pledge_published`` mails, the rows ``outbox_row`` makes, in driver form."""
-    if not planned:
-        return
-    table = _Notification.__table__  # type: ignore[attr-defined]
-    dialect = session.get_bind().dialect.name
-    to_json = column_converter(table, "context", dialect)
-    # outbox_row's columns for a recipient with and without an address, converted once; a row takes the
-    # recipient, case and context of its own.
-    shapes = {}
-    for email in ("-", None):
-        shape = outbox_row(
-            template="pledge_published", recipient_kind="pledgor", recipient_name="", recipient_email=email,
-            key="", now=now, case_kind="pledge", case_id=0, case_number="", flow_run_id=actor.flow_run_id,
-            context={},
-        )  # fmt: skip
-        shapes[email is not None] = tuple(
-            column_converter(table, name, dialect)(shape[name]) for name in _MAIL_COLUMNS
-        )
-    rows = []
-    for p, record_number in planned:
-        pid, number, name, email, matter, decided_iso, end_iso = p.mail
-        email = email or None
-        context = {
-            "pledge_number": number, "pledgor_name": name, "matter": matter,
-            "record_number": record_number, "decision_date": decided_iso, "publication_end": end_iso,
-        }  # fmt: skip
-        s = shapes[email is not None]
-        rows.append((
-            s[0], s[1], name, email, s[4], pid, number,
-            to_json(context if email else without_secrets(context)), s[8], s[9], s[10], s[11],
-            f"pledge:{pid}:publish:pledge_published"[:200], s[13], s[14], s[15],
-        ))  # fmt: skip
-    # Skipping a mail whose key is already queued, as _insert_notifications does.
-    insert_converted(session, table, _MAIL_COLUMNS, rows, on_conflict_do_nothing=["idempotency_key"])
-
-
-def _insert_publish_documents(
-    session: Session, planned: list[tuple[_Planned, str, int]], now: dt.datetime
-) -> None:
-    """The platform's ``publish`` documents, the rows ``document_row`` makes, in driver form."""
-    if not planned:
-        return
-    table = PlatformDocument.__table__  # type: ignore[attr-defined]
-    dialect = session.get_bind().dialect.name
-    to_json = column_converter(table, "payload", dialect)
-    shape = document_row(kind=DocumentKind.PUBLISH, breach_id=0, number="", payload={}, now=now)
-    # document_row's columns but the document's id, breach and payload, converted once and bound once.
-    shared = {name: column_converter(table, name, dialect)(shape[name]) for name in _DOCUMENT_SHARED}
-    kind = DocumentKind.PUBLISH.value
-    rows = []
-    for p, number, breach_id in planned:
-        document_id = f"{number}:{kind}"
-        record = p.payload
-        record["record_number"] = number
-        rows.append(
-            (document_id, breach_id, to_json({"document_id": document_id, "kind": kind, "record": record}))
-        )
-    insert_converted_shared(session, table, shared, ("document_id", "breach_id", "payload"), rows)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -761,26 +306,27 @@ def recompute_publication_days(
     for pid, deadline, old in session.execute(stmt):
         if deadline not in by_deadline:
             by_deadline[deadline] = compute_publication_day(calendar, deadline)
-        new = by_deadline[deadline]
-        if new != old:
-            changes[pid] = (old, new)
+        if by_deadline[deadline] != old:
+            changes[pid] = (old, by_deadline[deadline])
     version = calendar.version
-    fired: list[Fired] = []
-    if changes:
-        fired = claim(session=session, ids=sorted(changes), event="recompute", actor=actor, now=now)
-        # Only the pledges claim() changed: one a concurrent sweep holds (or moved on) gets neither a new
-        # day nor an event now, so the day never changes without its audit record; the next run retries it.
-        for f in fired:
+    # Only the pledges apply_event_many moved get their new day: one a concurrent sweep holds (or moved
+    # on) gets neither a new day nor an event now, so the day never changes without its audit record; the
+    # next run retries it.
+    fired = apply_event_many(
+        session=session, kind="pledge", ids=sorted(changes), event="recompute", actor=actor, now=now,
+        data=lambda f: {"old": iso_date(changes[f.id][0]), "new": iso_date(changes[f.id][1]),
+                        "calendar_version": version},
+    )  # fmt: skip
+    by_day: dict[dt.date | None, list[int]] = {}
+    for f in fired:
+        by_day.setdefault(changes[f.id][1], []).append(f.id)
+    for day, moved in by_day.items():
+        for part in chunks(moved):
             session.execute(
                 update(_T)
-                .where(_T.c.id == f.id)
-                .values(publication_day=changes[f.id][1], calendar_version=version)
+                .where(in_list(session, _T.c.id, part))
+                .values(publication_day=day, calendar_version=version)
             )
-        write_events(
-            session=session, kind="pledge", fired=fired, event="recompute", actor=actor, now=now,
-            data=lambda f: {"old": _iso(changes[f.id][0]), "new": _iso(changes[f.id][1]),
-                            "calendar_version": version},
-        )  # fmt: skip
     if not only_pending:
         # A skipped pledge keeps its old version too: its day was computed with the old calendar.
         skipped = sorted(set(changes) - {f.id for f in fired})

@@ -3,95 +3,42 @@ pagination, the subject's objection and credit repair, the deciding department's
 
 from __future__ import annotations
 
-import calendar as _month_calendar
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import RowMapping, func, update
+from sqlalchemy import func
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
-from models.breach import SEVERITY_LABELS, PublishedBreach, Severity
+from models.breach import PublishedBreach, Severity
+
+# The record's shared helpers live in models/breach_record.py; callers import some of them from here.
+from models.breach_record import (
+    PLATFORM_DOCUMENTS,
+    platform_document,
+    publication_end,
+    repair_earliest,
+)
+from models.breach_record import department_names as department_names
+from models.breach_record import public_fields as public_fields
 from models.calendar import WorkCalendar
 from models.clock import utcnow
 from models.errors import NotFound, NotPermitted, ValidationFailed
+from models.id_sets import chunks, in_list
 from models.lifecycle import BREACH, PLEDGE, BreachState, PledgeState, Role
 from models.org import Department
 from models.outbox import enqueue
-from models.platform import DocumentKind, document_row, enqueue_documents
-from models.pledge import PLEDGOR_KIND_LABELS, Pledge, PledgorKind
+from models.platform import DocumentKind, enqueue_documents
+from models.pledge import Pledge, PledgorKind
 from models.pledge_access import check_access_code
-from models.privacy import mask_name
 from models.uscc import validate_credit_code
-from models.workflow import Actor, apply_event
+from models.workflow import Actor, apply_event, apply_event_many
 
 BS = BreachState
 # Records the public sees: published, and those whose objection or repair is being decided.
 SHOWN_STATES = (BS.PUBLISHED, BS.UNDER_OBJECTION, BS.REPAIR_REQUESTED)
-
-# Publication periods by class, in months from the decision date: (minimum before repair, maximum shown).
-# Defaults from 国办发〔2025〕22号 / 国家发展改革委令第36号; the one place these numbers live.
-PERIODS: dict[Severity, tuple[int, int]] = {
-    Severity.MINOR: (0, 3),
-    Severity.GENERAL: (3, 12),
-    Severity.SERIOUS: (12, 36),
-}
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    """Same day ``months`` later, clamped to the month's end (01-31 + 1 month = 02-28)."""
-    index = day.month - 1 + months
-    year, month = day.year + index // 12, index % 12 + 1
-    return dt.date(year, month, min(day.day, _month_calendar.monthrange(year, month)[1]))
-
-
-def publication_end(severity: Severity, decision_date: dt.date) -> dt.date:
-    return add_months(decision_date, PERIODS[Severity(severity)][1])
-
-
-def repair_earliest(severity: Severity, decision_date: dt.date) -> dt.date:
-    return add_months(decision_date, PERIODS[Severity(severity)][0])
-
-
-def _get(record: Any, name: str) -> Any:
-    return record[name] if isinstance(record, Mapping) else getattr(record, name)
-
-
-def public_fields(
-    record: Any, departments: Mapping[int, tuple[str, str]], *, mask: bool = True
-) -> dict[str, Any]:
-    """A record in the 双公示 field style; individuals' names masked for the public, no contact data."""
-    kind = str(_get(record, "subject_kind"))
-    name = _get(record, "subject_name")
-    individual = kind == PledgorKind.INDIVIDUAL.value
-    code, dept_name = departments.get(_get(record, "department_id"), ("", ""))
-    severity = Severity(_get(record, "severity"))
-    state = BS(_get(record, "state"))
-    decision, end = _get(record, "decision_date"), _get(record, "publication_end")
-    return {
-        "record_number": _get(record, "number"),
-        "XDR_MC": mask_name(name) if individual and mask else name,
-        "XDR_LB": PLEDGOR_KIND_LABELS.get(PledgorKind(kind), kind),
-        "XDR_SHXYM": _get(record, "subject_credit_code"),
-        "matter": _get(record, "matter"),
-        "facts": _get(record, "facts"),
-        "basis": _get(record, "basis"),
-        "JDRQ": decision.isoformat(),
-        "GSJZQ": end.isoformat(),
-        "department_code": code,
-        "department_name": dept_name,  # 认定部门
-        "severity": severity.value,
-        "severity_label": SEVERITY_LABELS[severity],
-        "state": state.value,
-        "state_label": BREACH.state(state).label,
-    }
-
-
-def department_names(session: Session) -> dict[int, tuple[str, str]]:
-    rows = session.exec(select(Department.id, Department.code, Department.name)).all()
-    return {r[0]: (r[1], r[2]) for r in rows if r[0] is not None}
-
 
 # ---------------------------------------------------------------------------------------------------
 # Queries
@@ -470,40 +417,6 @@ def _after_decision(
         enqueue_documents(session=session, rows=[row])
 
 
-# The breach events that change what the public sees, and the document each sends to the credit platform
-# (publication sends PUBLISH from the sweep). The review marks (异议处理中, 信用修复申请中) and a
-# rejected objection or repair leave the record shown with the same facts, so the platform is not told.
-PLATFORM_DOCUMENTS: dict[str, DocumentKind] = {
-    "uphold_correct": DocumentKind.CORRECT,
-    "uphold_withdraw": DocumentKind.WITHDRAW,
-    "approve_repair": DocumentKind.REPAIR,
-    "expire": DocumentKind.EXPIRE,
-}
-
-
-def platform_document(
-    *,
-    kind: DocumentKind,
-    record: Any,
-    departments: Mapping[int, tuple[str, str]],
-    effective: dt.date,
-    now: dt.datetime,
-    revision: int | None = None,
-) -> dict[str, Any]:
-    """The platform's row for a change to ``record`` (a PublishedBreach or a row mapping): the whole
-    record as it now stands, unmasked (the platform is not the public), with the day it took effect."""
-    payload = public_fields(record, departments, mask=False)
-    payload["effective_date"] = effective.isoformat()
-    return document_row(
-        kind=kind,
-        breach_id=_get(record, "id"),
-        number=_get(record, "number"),
-        payload=payload,
-        now=now,
-        revision=revision,
-    )
-
-
 # ---------------------------------------------------------------------------------------------------
 # Expiry
 # ---------------------------------------------------------------------------------------------------
@@ -524,48 +437,35 @@ def expiry_candidates(*, session: Session, today: dt.date) -> list[int]:
 def expire_records(*, session: Session, ids: Sequence[int], today: dt.date, actor: Actor) -> int:
     """Records past their end date stop showing (``expire``) and the platform is told (one EXPIRE
     document each); set-based and idempotent by state."""
-    from models.publication import Fired, write_events
-
-    table = PublishedBreach.__table__  # type: ignore[attr-defined]
     now = utcnow()
-    fired = []
-    expired: list[RowMapping] = []
-    # One statement per source state, so each audit event records the state the record really left.
-    for source in _EXPIRABLE:
-        BREACH.fire(source, "expire", actor.role)
-        rows = session.execute(
-            update(table)
-            .where(table.c.id.in_(list(ids)), table.c.state == source, table.c.publication_end < today)
-            .values(
-                state=BS.EXPIRED,
-                version=table.c.version + 1,
-                stage_seq=table.c.stage_seq + 1,
-                stage_deadline=None,
-                updated_at=now,
-            )
-            .returning(*table.c)
-        ).all()
-        fired += [Fired(r.id, r.number, str(source), BS.EXPIRED.value) for r in rows]
-        expired += [r._mapping for r in rows]
-    departments = department_names(session) if expired else {}
-    kind = PLATFORM_DOCUMENTS["expire"]
-    enqueue_documents(
-        session=session,
-        rows=[
-            platform_document(kind=kind, record=r, departments=departments, effective=today, now=now)
-            for r in expired
-        ],
-    )
-    write_events(
+    table = PublishedBreach.__table__  # type: ignore[attr-defined]
+    # Each audit event records the state the record really left (apply_event_many moves each source
+    # state in a statement of its own).
+    expired = apply_event_many(
         session=session,
         kind="breach",
-        fired=fired,
+        ids=ids,
         event="expire",
         actor=actor,
         now=now,
-        data=lambda _: {"as_of": today.isoformat()},
+        where=[table.c.publication_end < today],
+        data={"as_of": today.isoformat()},
     )
-    return len(fired)
+    if not expired:
+        return 0
+    # The documents carry the records as they now stand, in the order the records left their states.
+    rows: dict[int, Any] = {}
+    for part in chunks([f.id for f in expired]):
+        found = session.execute(core_select(table).where(in_list(session, table.c.id, part)))
+        rows.update((r.id, r._mapping) for r in found)
+    departments = department_names(session)
+    kind = PLATFORM_DOCUMENTS["expire"]
+    documents = [
+        platform_document(kind=kind, record=rows[f.id], departments=departments, effective=today, now=now)
+        for f in expired
+    ]
+    enqueue_documents(session=session, rows=documents)
+    return len(expired)
 
 
 def false_pledge_of(*, session: Session, credit_code: str | None, name: str | None) -> str | None:

@@ -1,0 +1,115 @@
+"""A breach record as others see it: its publication period by class, its 双公示 fields, and the document
+the credit platform receives when it changes. Shared by the register (queries, decisions, expiry) and the
+publication sweep, which creates records."""
+
+from __future__ import annotations
+
+import calendar as _month_calendar
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from sqlmodel import Session, select
+
+from models.breach import SEVERITY_LABELS, Severity
+from models.lifecycle import BREACH, BreachState
+from models.org import Department
+from models.platform import DocumentKind, document_row
+from models.pledge import PLEDGOR_KIND_LABELS, PledgorKind
+from models.privacy import mask_name
+
+# Publication periods by class, in months from the decision date: (minimum before repair, maximum shown).
+# Defaults from 国办发〔2025〕22号 / 国家发展改革委令第36号; the one place these numbers live.
+PERIODS: dict[Severity, tuple[int, int]] = {
+    Severity.MINOR: (0, 3),
+    Severity.GENERAL: (3, 12),
+    Severity.SERIOUS: (12, 36),
+}
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """Same day ``months`` later, clamped to the month's end (01-31 + 1 month = 02-28)."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return dt.date(year, month, min(day.day, _month_calendar.monthrange(year, month)[1]))
+
+
+def publication_end(severity: Severity, decision_date: dt.date) -> dt.date:
+    return add_months(decision_date, PERIODS[Severity(severity)][1])
+
+
+def repair_earliest(severity: Severity, decision_date: dt.date) -> dt.date:
+    return add_months(decision_date, PERIODS[Severity(severity)][0])
+
+
+def _get(record: Any, name: str) -> Any:
+    return record[name] if isinstance(record, Mapping) else getattr(record, name)
+
+
+def public_fields(
+    record: Any, departments: Mapping[int, tuple[str, str]], *, mask: bool = True
+) -> dict[str, Any]:
+    """A record in the 双公示 field style; individuals' names masked for the public, no contact data."""
+    kind = str(_get(record, "subject_kind"))
+    name = _get(record, "subject_name")
+    individual = kind == PledgorKind.INDIVIDUAL.value
+    code, dept_name = departments.get(_get(record, "department_id"), ("", ""))
+    severity = Severity(_get(record, "severity"))
+    state = BreachState(_get(record, "state"))
+    decision, end = _get(record, "decision_date"), _get(record, "publication_end")
+    return {
+        "record_number": _get(record, "number"),
+        "XDR_MC": mask_name(name) if individual and mask else name,
+        "XDR_LB": PLEDGOR_KIND_LABELS.get(PledgorKind(kind), kind),
+        "XDR_SHXYM": _get(record, "subject_credit_code"),
+        "matter": _get(record, "matter"),
+        "facts": _get(record, "facts"),
+        "basis": _get(record, "basis"),
+        "JDRQ": decision.isoformat(),
+        "GSJZQ": end.isoformat(),
+        "department_code": code,
+        "department_name": dept_name,  # 认定部门
+        "severity": severity.value,
+        "severity_label": SEVERITY_LABELS[severity],
+        "state": state.value,
+        "state_label": BREACH.state(state).label,
+    }
+
+
+def department_names(session: Session) -> dict[int, tuple[str, str]]:
+    rows = session.exec(select(Department.id, Department.code, Department.name)).all()
+    return {r[0]: (r[1], r[2]) for r in rows if r[0] is not None}
+
+
+# The breach events that change what the public sees, and the document each sends to the credit platform
+# (publication sends PUBLISH from the sweep). The review marks (异议处理中, 信用修复申请中) and a
+# rejected objection or repair leave the record shown with the same facts, so the platform is not told.
+PLATFORM_DOCUMENTS: dict[str, DocumentKind] = {
+    "uphold_correct": DocumentKind.CORRECT,
+    "uphold_withdraw": DocumentKind.WITHDRAW,
+    "approve_repair": DocumentKind.REPAIR,
+    "expire": DocumentKind.EXPIRE,
+}
+
+
+def platform_document(
+    *,
+    kind: DocumentKind,
+    record: Any,
+    departments: Mapping[int, tuple[str, str]],
+    effective: dt.date,
+    now: dt.datetime,
+    revision: int | None = None,
+) -> dict[str, Any]:
+    """The platform's row for a change to ``record`` (a PublishedBreach or a row mapping): the whole
+    record as it now stands, unmasked (the platform is not the public), with the day it took effect."""
+    payload = public_fields(record, departments, mask=False)
+    payload["effective_date"] = effective.isoformat()
+    return document_row(
+        kind=kind,
+        breach_id=_get(record, "id"),
+        number=_get(record, "number"),
+        payload=payload,
+        now=now,
+        revision=revision,
+    )
