@@ -11,7 +11,7 @@ from models.calendar import load_calendar
 from models.lifecycle import BreachState, PledgeState, Role
 from models.org import Department
 from models.pledge import Pledge, PledgorKind
-from models.pledges import import_pledges
+from models.pledge_import import import_pledges
 from models.workflow import Actor
 from tests.conftest import Staff
 
@@ -53,7 +53,7 @@ def test_individuals_with_a_shown_breach_or_a_false_pledge_are_refused_by_name(
         today=TODAY,
         calendar=load_calendar(session=session),
     )
-    reasons = {e.row: e.message for e in report.errors}
+    reasons = {e.row: e.message for e in report.refusals}
     assert report.imported == 2  # 王五's record is withdrawn, 赵六 has none
     assert set(reasons) == {2, 3}
     assert "GS-2026-000001" in reasons[2]

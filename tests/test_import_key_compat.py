@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from models.pledges import _validate_row
+from models.pledge_import_rows import validate_row
 
 RAW = {
     "pledgor_kind": "企业", "pledgor_name": "甲公司", "pledgor_credit_code": "91440300708461136T",
@@ -22,7 +22,7 @@ def _key_before_orjson(values: dict[str, object]) -> str:
 
 
 def test_import_key_is_the_one_earlier_releases_stored() -> None:
-    row, errors = _validate_row(2, RAW, {"D01": 7}, None)
+    row, errors = validate_row(2, RAW, {"D01": 7}, None)
     assert errors == []
     assert row is not None
     assert row.key == _key_before_orjson(row.values)
@@ -30,7 +30,7 @@ def test_import_key_is_the_one_earlier_releases_stored() -> None:
 
 def test_import_key_without_optional_fields_matches_too() -> None:
     raw = {**RAW, "pledgor_email": "", "legal_basis": "", "pledgor_kind": "个人", "pledgor_credit_code": ""}
-    row, errors = _validate_row(3, raw, {"D01": 7}, None)
+    row, errors = validate_row(3, raw, {"D01": 7}, None)
     assert errors == []
     assert row is not None
     assert row.key == _key_before_orjson(row.values)

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import io
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from models.lifecycle import PledgeState
-from models.pledge import Pledge
 from models.settings import get_settings
 from tests.conftest import Staff
 
@@ -160,62 +156,3 @@ CSV = (
     "个人,张三,,,执业登记,学历证明,2026年5月8日,D01,\n"
     "个人,李四,,not-an-email,执业登记,学历证明,2026-13-01,D99,\n"
 )
-
-
-def test_import_reports_bad_rows_and_is_idempotent(
-    client: TestClient, staff: Staff, session: Session
-) -> None:
-    files = {"file": ("承诺.csv", CSV.encode())}
-    r = client.post("/api/v1/pledges/import", files=files, headers=staff.auth("supervisor"))
-    assert r.status_code == 200, r.text
-    report = r.json()
-    assert (report["total"], report["imported"], report["failed"]) == (4, 2, 2)
-    where = {(e["row"], e["column"]) for e in report["errors"]}
-    assert (3, "统一社会信用代码") in where
-    assert {(5, "电子邮箱"), (5, "承诺期限"), (5, "受理部门代码")} <= where
-    again = client.post("/api/v1/pledges/import", files=files, headers=staff.auth("supervisor")).json()
-    assert (again["imported"], again["already_imported"]) == (0, 2)
-    pledges = session.exec(select(Pledge)).all()
-    assert len(pledges) == 2
-    assert {p.deadline for p in pledges} == {dt.date(2026, 4, 30), dt.date(2026, 5, 8)}
-    assert all(p.state == PledgeState.REGISTERED and p.publication_day for p in pledges)
-
-
-def test_import_xlsx_with_english_headers(client: TestClient, staff: Staff) -> None:
-    from openpyxl import Workbook
-
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.append(["pledgor_kind", "pledgor_name", "credit_code", "matter", "obligation", "deadline"])
-    sheet.append(["enterprise", "丙公司", CODE, "施工许可", "合格书", dt.datetime(2026, 6, 1)])
-    buf = io.BytesIO()
-    book.save(buf)
-    r = client.post(
-        "/api/v1/pledges/import", files={"file": ("p.xlsx", buf.getvalue())}, headers=staff.auth("handler")
-    )
-    assert r.status_code == 200, r.text
-    assert r.json()["imported"] == 1  # the handler's own department is the default authority
-
-
-def test_imported_pledges_get_access_codes_by_mail_or_on_paper(
-    client: TestClient, staff: Staff, session: Session
-) -> None:
-    from models.outbox import Notification
-    from models.pledge_access import verify
-
-    files = {"file": ("承诺.csv", CSV.encode())}
-    report = client.post("/api/v1/pledges/import", files=files, headers=staff.auth("supervisor")).json()
-    pledges = {p.number: p for p in session.exec(select(Pledge)).all()}
-    mails = {n.case_number: n for n in session.exec(select(Notification)).all()}
-    assert set(mails) == set(pledges)
-    # 张三 has no e-mail address: the authority hands the notice over, so the report lists the code
-    # (and the undeliverable mail keeps no copy of it).
-    [offline] = report["offline_codes"]
-    assert offline["pledgor_name"] == "张三"
-    for number, pledge in pledges.items():
-        code = offline["access_code"] if number == offline["number"] else mails[number].context["access_code"]
-        assert verify(code, pledge.access_code_digest)
-    assert "access_code" not in mails[offline["number"]].context
-    assert all(other.access_code_digest != pledges[offline["number"]].access_code_digest
-               for n, other in pledges.items() if n != offline["number"])  # fmt: skip
