@@ -11,7 +11,6 @@ from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from api.deps import CalendarDep, SessionDep, TodayDep, actor_of
-from api.errors import status_for
 from models.accounts import create_user, import_departments, set_password
 from models.calendar import WorkCalendar, diff_notice, parse_year_notice
 from models.calendar_admin import load_year_notice
@@ -21,7 +20,16 @@ from models.org import LEVEL_LABELS, Department, DepartmentCreate, User, UserCre
 from models.outbox import NotificationStatus
 from notifications.outbox_service import list_notifications, retry_dead
 from notifications.sink import list_sink_messages
-from web.core import STAFF_ROLE_CHOICES, current_user, field_errors, form_data, page_router, redirect, render
+from web.core import (
+    STAFF_ROLE_CHOICES,
+    current_user,
+    form_data,
+    form_refused,
+    page_router,
+    redirect,
+    refused,
+    render,
+)
 
 router = page_router("/staff/admin")
 ADMIN = (Role.ADMIN,)
@@ -61,13 +69,9 @@ async def save_department(request: Request, session: SessionDep) -> Response:
     try:
         item = DepartmentCreate.model_validate({k: v for k, v in form.items() if v != ""})
         created, _ = import_departments(session=session, items=[item])
-    except ValidationError as exc:
-        return _departments_page(request, session, values=form, errors=field_errors(exc), status_code=422)
-    except DomainError as exc:
-        session.rollback()
-        return _departments_page(
-            request, session, values=form, errors={"__all__": exc.message}, status_code=status_for(exc)
-        )
+    except (ValidationError, DomainError) as exc:
+        errors, status = form_refused(session, exc)
+        return _departments_page(request, session, values=form, errors=errors, status_code=status)
     session.commit()
     return _departments_page(
         request, session, saved=("已新增" if created else "已更新") + f"部门 {item.code}"
@@ -107,13 +111,9 @@ async def add_user(request: Request, session: SessionDep) -> Response:
     try:
         data = UserCreate.model_validate({k: v for k, v in form.items() if v != ""})
         user, token = create_user(session=session, data=data)
-    except ValidationError as exc:
-        return _users_page(request, session, values=form, errors=field_errors(exc), status_code=422)
-    except DomainError as exc:
-        session.rollback()
-        return _users_page(
-            request, session, values=form, errors={"__all__": exc.message}, status_code=status_for(exc)
-        )
+    except (ValidationError, DomainError) as exc:
+        errors, status = form_refused(session, exc)
+        return _users_page(request, session, values=form, errors=errors, status_code=status)
     session.commit()
     return _users_page(request, session, created={"user": user, "token": token})
 
@@ -128,8 +128,8 @@ async def user_password(request: Request, user_id: int, session: SessionDep) -> 
     try:
         set_password(session=session, user=user, password=form.get("password", ""))
     except DomainError as exc:
-        session.rollback()
-        return _users_page(request, session, errors={"__all__": exc.message}, status_code=status_for(exc))
+        errors, status = form_refused(session, exc)
+        return _users_page(request, session, errors=errors, status_code=status)
     session.commit()
     return _users_page(request, session, message=f"已为 {user.name} 设置网页登录密码")
 
@@ -214,8 +214,9 @@ async def load_year(
             return redirect(f"/staff/admin/calendar?year={notice.year}&saved={len(changes)}")
         preview = diff_notice(calendar, notice)
     except DomainError as exc:
+        error, status = refused(session, exc)
         return _calendar_page(
-            request, calendar, today.year, notice_text=text, error=exc.message, status_code=status_for(exc)
+            request, calendar, today.year, notice_text=text, error=error, status_code=status
         )
     return _calendar_page(request, calendar, notice.year, notice_text=text, preview=preview)
 

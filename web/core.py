@@ -200,6 +200,25 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
     return result
 
 
+def refused(session: Session, exc: DomainError) -> tuple[str, int]:
+    """A refused form leaves nothing behind (its work is rolled back, so the page drawn next reads what is
+    stored); the page says why, with the service's status code (a wrong access code 403, too many 429)."""
+    session.rollback()
+    return exc.message, status_for(exc)
+
+
+def form_refused(
+    session: Session, exc: ValidationError | DomainError, *, at_field: bool = False
+) -> tuple[dict[str, str], int]:
+    """``refused`` for a page that shows errors by field: a validation error's message per field with 422;
+    a domain error's under ``__all__`` (under the field it names, when ``at_field``)."""
+    if isinstance(exc, ValidationError):
+        session.rollback()
+        return field_errors(exc), 422
+    message, status = refused(session, exc)
+    return {str(exc.details.get("field", "__all__")) if at_field else "__all__": message}, status
+
+
 class PageRoute(APIRoute):
     """A page route: sign-in, CSRF and domain errors become pages, never the API's JSON answers."""
 

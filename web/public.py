@@ -10,7 +10,6 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from api.deps import CalendarDep, ClockDep, SessionDep, TodayDep, read_upload
-from api.errors import status_for
 from models import complaints as service
 from models.errors import DomainError, ValidationFailed
 from models.pledge_access import WHERE_TO_FIND
@@ -22,7 +21,7 @@ from models.register import (
     request_repair,
     submit_objection,
 )
-from web.core import form_data, page_router, redirect, render
+from web.core import form_data, page_router, redirect, refused, render
 
 router = page_router()
 PAGE_SIZE = 20
@@ -175,17 +174,10 @@ async def _record_action(
             submit(form, _client(request))
             return redirect(f"/register/{number}?{done}=1")
         except DomainError as exc:
-            error, status = _refused(session, exc)
+            error, status = refused(session, exc)
     # The code is not put back into the form: a page is no place to keep a secret.
     values = {k: v for k, v in form.items() if k != "access_code"}
     return render(request, template, title=title, record=rec, values=values, error=error, status_code=status)
-
-
-def _refused(session: Session, exc: DomainError) -> tuple[str, int]:
-    """A refused pledgor action leaves nothing behind; the page says why, with the service's status code
-    (a wrong access code 403, too many wrong ones 429)."""
-    session.rollback()
-    return exc.message, status_for(exc)
 
 
 def _client(request: Request) -> str | None:
@@ -223,7 +215,7 @@ async def evidence(request: Request, session: SessionDep, today: TodayDep, calen
                 address=_client(request),
             )
         except DomainError as exc:
-            error, status = _refused(session, exc)
+            error, status = refused(session, exc)
     return render(
         request,
         "pledge_evidence.html",
@@ -263,13 +255,14 @@ async def track(request: Request, session: SessionDep, clock: ClockDep) -> Respo
             session=session, number=number, password=password, clock=clock, address=address
         )
     except DomainError as exc:
+        error, status = refused(session, exc)
         return render(
             request,
             "track.html",
             title="投诉办理进度查询",
             number=number,
             result=None,
-            status_code=status_for(exc),
-            error=exc.message,
+            status_code=status,
+            error=error,
         )
     return render(request, "track.html", title="投诉办理进度查询", number=number, result=result, error=None)

@@ -12,7 +12,6 @@ from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from api.deps import CalendarDep, SessionDep, TodayDep, no_store
-from api.errors import status_for
 from models import complaints as service
 from models.breach import SEVERITY_LABELS
 from models.calendar import WorkCalendar
@@ -25,7 +24,7 @@ from models.pledge_access import pledge_id_by_number, reissue_access_code
 from models.pledges import register_pledge_with_code
 from models.settings import get_settings
 from models.workflow import Actor
-from web.core import current_actor, field_errors, form_data, page_router, redirect, render
+from web.core import current_actor, form_data, form_refused, page_router, redirect, refused, render
 
 router = page_router("/staff")
 
@@ -146,13 +145,9 @@ async def create_complaint(
         complaint, password = service.register_complaint(
             session=session, data=data, actor=actor, today=today, calendar=calendar
         )
-    except ValidationError as exc:
-        return _complaint_form(request, session, values=form, errors=field_errors(exc), status_code=422)
-    except DomainError as exc:
-        field = str(exc.details.get("field", "__all__"))
-        return _complaint_form(
-            request, session, values=form, errors={field: exc.message}, status_code=status_for(exc)
-        )
+    except (ValidationError, DomainError) as exc:
+        errors, status = form_refused(session, exc, at_field=True)
+        return _complaint_form(request, session, values=form, errors=errors, status_code=status)
     session.commit()
     page = render(
         request,
@@ -205,12 +200,9 @@ async def create_pledge(
         pledge, access_code = register_pledge_with_code(
             session=session, data=data, actor=actor, today=today, calendar=calendar
         )
-    except ValidationError as exc:
-        return _pledge_form(request, session, values=form, errors=field_errors(exc), status_code=422)
-    except DomainError as exc:
-        return _pledge_form(
-            request, session, values=form, errors={"__all__": exc.message}, status_code=status_for(exc)
-        )
+    except (ValidationError, DomainError) as exc:
+        errors, status = form_refused(session, exc)
+        return _pledge_form(request, session, values=form, errors=errors, status_code=status)
     session.commit()
     return _pledge_form(
         request,
@@ -238,10 +230,8 @@ async def reissue_code(
             reason=form.get("reason") or None,
         )
     except DomainError as exc:
-        session.rollback()
-        return _pledge_form(
-            request, session, reissue_values=form, reissue_error=exc.message, status_code=status_for(exc)
-        )
+        error, status = refused(session, exc)
+        return _pledge_form(request, session, reissue_values=form, reissue_error=error, status_code=status)
     return _pledge_form(request, session, reissued={"number": pledge.number, "code": code})
 
 
@@ -348,8 +338,8 @@ async def take_action(
             today=today,
             calendar=calendar,
         )
-    except ValidationError as exc:
-        session.rollback()
+    except (ValidationError, DomainError) as exc:
+        errors, status = form_refused(session, exc)
         return _case_page(
             request,
             session,
@@ -357,24 +347,10 @@ async def take_action(
             complaint_id,
             today,
             calendar,
-            errors=field_errors(exc),
+            errors=errors,
             failed_action=action,
             values=form,
-            status_code=422,
-        )
-    except DomainError as exc:
-        session.rollback()
-        return _case_page(
-            request,
-            session,
-            actor,
-            complaint_id,
-            today,
-            calendar,
-            errors={"__all__": exc.message},
-            failed_action=action,
-            values=form,
-            status_code=status_for(exc),
+            status_code=status,
         )
     session.commit()
     return redirect(f"/staff/complaints/{complaint_id}?done={action}")
