@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SHOUXIN_", env_file=".env", extra="ignore")
 
     database_url: str = "sqlite:///./var/shouxin.db"
+    # How long a SQLite writer waits for the write lock (and for its turn in the writer queue) before
+    # the request fails with "database is locked" (503).
+    sqlite_busy_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     timezone: str = "Asia/Shanghai"
     # Pins "today" (Asia/Shanghai date) for demos and drills; None means the real clock.
     today: dt.date | None = None
