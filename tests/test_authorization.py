@@ -65,6 +65,8 @@ RULES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/pledges"): STAFF_NOT_ADMIN,
     ("GET", "/pledges"): STAFF_NOT_ADMIN,
     ("POST", "/pledges/import"): STAFF_NOT_ADMIN,
+    ("GET", "/pledges/imports"): STAFF_NOT_ADMIN,  # the caller's department's imports only
+    ("GET", "/pledges/imports/{import_id}"): rule(admin=403, default=404),
     ("GET", "/pledges/{pledge_id}"): PLEDGE_STAFF,
     ("GET", "/pledges/{pledge_id}/events"): PLEDGE_STAFF,
     ("GET", "/pledges/{pledge_id}/actions"): PLEDGE_STAFF,
@@ -126,6 +128,7 @@ def world(client: TestClient, staff: Staff) -> dict[str, str]:
         "code": "D01",
         "year": "2026",
         "notification_id": "999999",
+        "import_id": "999999",
     }
 
 
