@@ -6,33 +6,18 @@ real mail server and without any message leaving the machine.
 
 from __future__ import annotations
 
-import datetime as dt
 from email import message_from_bytes
 from email.policy import default as default_policy
 from typing import Any, cast
 
 from aiosmtpd.controller import Controller
-from sqlalchemy import JSON, Column, Text
 from sqlalchemy.engine import Engine
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel import Session, SQLModel
 
-from models.clock import utcnow
 from models.settings import get_settings
-from models.types import UTCDateTime
+from notifications.sink_store import SinkMessage, list_sink_messages
 
-
-# One message as the sink received it; ``raw`` is the whole message for "view source".
-class SinkMessage(SQLModel, table=True):
-    __tablename__ = "sink_message"
-    id: int | None = Field(default=None, primary_key=True)
-    received_at: dt.datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False, index=True)
-    )
-    mail_from: str = Field(max_length=254)
-    rcpt_tos: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    subject: str = Field(default="", max_length=1000)
-    message_id: str | None = Field(default=None, max_length=300, index=True)
-    raw: str = Field(sa_column=Column(Text, nullable=False))
+__all__ = ["SinkHandler", "SinkMessage", "list_sink_messages", "start_sink"]
 
 
 class SinkHandler:
@@ -71,9 +56,3 @@ def start_sink(engine: Engine, *, host: str | None = None, port: int | None = No
     )
     controller.start()
     return controller
-
-
-def list_sink_messages(*, session: Session, limit: int = 50) -> list[SinkMessage]:
-    """The most recent messages first."""
-    query = select(SinkMessage).order_by(col(SinkMessage.id).desc()).limit(limit)
-    return list(session.exec(query))

@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 import models.tables  # noqa: F401  (registers every table on the metadata)
-import notifications.sink  # noqa: F401
+import notifications.sink_store  # noqa: F401  (the mail sink's table, without its SMTP server)
 from models.db import make_engine
 from models.settings import get_settings
 from models.tables import metadata
