@@ -123,28 +123,3 @@ def hashed_fields(e: CaseEvent | Mapping[str, Any]) -> dict[str, Any]:
         "data": get("data"),
         "run": get("flow_run_id"),
     }
-
-
-def canonical_json_template(fields: dict[str, Any], slots: tuple[str, ...]) -> list[bytes] | None:
-    """``canonical_json(fields)`` cut around the values of ``slots``: for one event repeated over many
-    cases, ``parts[0] + v0 + parts[1] + v1 + ...`` with each slot's ``canonical_json`` is the whole
-    canonical form, so a batch writes its shared fields once instead of once per row. ``None`` when a
-    shared value is not plain JSON (canonical_json would then take the standard library's path for the
-    whole event, whose bytes a cut template cannot promise)."""
-    shared = {k: v for k, v in fields.items() if k not in slots}
-    if not _simple(shared) or any(type(k) is not str for k in fields):
-        return None
-    parts: list[bytes] = []
-    current = b"{"
-    for i, key in enumerate(sorted(fields)):
-        head = (b"," if i else b"") + orjson.dumps(key) + b":"
-        if key in slots:
-            parts.append(current + head)
-            current = b""
-        else:
-            try:
-                current += head + orjson.dumps(fields[key])
-            except orjson.JSONEncodeError:
-                return None  # an integer beyond 64 bits
-    parts.append(current + b"}")
-    return parts

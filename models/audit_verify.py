@@ -12,8 +12,8 @@ seq order and recomputing each hash finds:
   the hash of some other row of the case than the one before it, or seq order disagrees with insertion
   order (row ids).
 
-Both writers of events, ``workflow.record_event`` and the bulk ``publication.write_events``, use the same
-``hashed_fields``, so one verifier covers both.
+Both writers of events, ``workflow.record_event`` and its bulk twin ``record_events_many``, build their rows
+with ``workflow.event_row`` (``event_hash`` over ``hashed_fields``), so one verifier covers both.
 """
 
 from __future__ import annotations

@@ -1,10 +1,14 @@
-"""apply_event: the one way a case changes state."""
+"""apply_event: the one way a case changes state, its new stage written in the compare-and-set UPDATE
+itself (one UPDATE of the case row, nothing left for the next flush)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
+from sqlalchemy import event as sa_event
+from sqlalchemy import text
 from sqlmodel import Session, select
 
 from models.audit import CaseEvent, event_hash, hashed_fields
@@ -169,3 +173,65 @@ def test_case_numbers_are_unique_per_year(session: Session) -> None:
     c = reserve_numbers(session=session, prefix="TS", year=2027)
     numbers = [n for _, n in a + b + c]
     assert numbers == ["TS-2026-000001", "TS-2026-000002", "TS-2026-000003", "TS-2027-000001"]
+
+
+def _row(session: Session, case_id: int) -> dict[str, Any]:
+    columns = "version, state, stage_seq, stage_started_on, stage_deadline, warning_level, escalation_level, "
+    columns += "extension_requested_days, extension_used"
+    row = session.connection().execute(
+        text(f"SELECT {columns} FROM complaint WHERE id = :id"), {"id": case_id}
+    )
+    return dict(row.mappings().one())
+
+
+def test_a_state_change_writes_the_new_stage_in_one_update_of_the_case(
+    session: Session, today: dt.date, calendar: WorkCalendar
+) -> None:
+    c = _complaint(session)
+    assert c.id is not None
+    c.warning_level = "red"  # a stage's warning, extension and escalation are reset by the next stage
+    c.escalation_level = 2
+    c.extension_requested_days = 5
+    c.extension_used = True
+    session.flush()
+    before = c.stage_seq
+    updates: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE COMPLAINT "):
+            updates.append(statement)
+
+    engine = session.get_bind()
+    sa_event.listen(engine, "before_cursor_execute", count)
+    try:
+        apply_event(session=session, case=c, event="accept", actor=INTAKE, today=today, calendar=calendar)
+        session.flush()
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", count)
+    assert len(updates) == 1
+    assert not session.dirty
+    expected = {
+        "version": 2,
+        "state": "ACCEPTED",
+        "stage_seq": before + 1,
+        "stage_started_on": today,
+        "stage_deadline": c.stage_deadline,  # the accept stage's, as the lifecycle tests check
+        "warning_level": None,
+        "escalation_level": 0,
+        "extension_requested_days": None,
+        "extension_used": False,
+    }
+    assert c.stage_deadline is not None
+    assert c.stage_deadline > today
+    stored = _row(session, c.id)
+    stored["state"] = str(stored["state"]).upper()
+    for day in ("stage_started_on", "stage_deadline"):
+        stored[day] = dt.date.fromisoformat(str(stored[day]))
+    stored["extension_used"] = bool(stored["extension_used"])
+    assert stored == expected
+    in_memory = {name: getattr(c, name) for name in expected}
+    in_memory["state"] = str(in_memory["state"]).upper()
+    assert in_memory == expected
+    session.expire_all()
+    assert c.stage_seq == before + 1
+    assert c.version == 2
