@@ -6,7 +6,7 @@ nothing twice; the notification flow delivers them (notifications/).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlmodel import Session
 
@@ -16,25 +16,30 @@ from models.org import Department
 from models.outbox import enqueue_now
 
 
+class Recipient(NamedTuple):
+    """Who a mail goes to; ``key`` tells the recipients of one event apart in the outbox key."""
+
+    kind: str  # complainant, department, supervisor
+    name: str
+    email: str | None
+    key: str
+
+
+def department_recipient(dept: Department) -> Recipient:
+    return Recipient("department", dept.name, dept.email, f"dept{dept.id}")
+
+
 def enqueue_mail(
-    session: Session,
-    case: Complaint,
-    event: CaseEvent,
-    template: str,
-    kind: str,
-    name: str,
-    email: str | None,
-    recipient_key: str,
-    **context: Any,
+    session: Session, case: Complaint, event: CaseEvent, template: str, to: Recipient, **context: Any
 ) -> None:
     """Queue ``template`` for one recipient of ``event``; the context always carries the case number."""
     enqueue_now(
         session=session,
         template=template,
-        recipient_kind=kind,
-        recipient_name=name,
-        recipient_email=email,
-        key=f"complaint:{case.id}:{event.seq}:{template}:{recipient_key}",
+        recipient_kind=to.kind,
+        recipient_name=to.name,
+        recipient_email=to.email,
+        key=f"complaint:{case.id}:{event.seq}:{template}:{to.key}",
         context={"case_number": case.number, **context},
         case_kind="complaint",
         case_id=case.id,
@@ -46,32 +51,12 @@ def enqueue_mail(
 def mail_complainant(
     session: Session, case: Complaint, event: CaseEvent, template: str, **context: Any
 ) -> None:
-    enqueue_mail(
-        session,
-        case,
-        event,
-        template,
-        "complainant",
-        case.complainant_name,
-        case.complainant_email,
-        "complainant",
-        complainant_name=case.complainant_name,
-        **context,
-    )
+    to = Recipient("complainant", case.complainant_name, case.complainant_email, "complainant")
+    enqueue_mail(session, case, event, template, to, complainant_name=case.complainant_name, **context)
 
 
 def mail_department(
     session: Session, case: Complaint, event: CaseEvent, template: str, dept: Department, **context: Any
 ) -> None:
-    enqueue_mail(
-        session,
-        case,
-        event,
-        template,
-        "department",
-        dept.name,
-        dept.email,
-        f"dept{dept.id}",
-        department_name=dept.name,
-        **context,
-    )
+    to = department_recipient(dept)
+    enqueue_mail(session, case, event, template, to, department_name=dept.name, **context)

@@ -17,7 +17,7 @@ from models.audit import CaseEvent
 from models.calendar import WorkCalendar
 from models.clock import iso_date
 from models.complaint import Complaint
-from models.complaints.notify import enqueue_mail
+from models.complaints.notify import Recipient, department_recipient, enqueue_mail
 from models.complaints.visibility import competent_of, lead_department
 from models.deadlines import due_steps, step_event, supervise_each
 from models.lifecycle import COMPLAINT, Role
@@ -26,8 +26,6 @@ from models.settings import get_settings
 from models.workflow import Actor, apply_event
 
 _LEVELS = {"remind": 1, "supervise": 2, "escalate": 3}
-# A mail recipient: kind, name, e-mail address, and the key that tells recipients of one event apart.
-Recipient = tuple[str, str, str | None, str]
 
 
 def supervision_ids(*, session: Session) -> list[int]:
@@ -99,17 +97,14 @@ def _supervise_case(
         if step in ("yellow", "red"):
             case.warning_level = step
             left = calendar.working_days_between(today, case.stage_deadline) if case.stage_deadline else 0
-            for kind, name, email, key in _responsible(session, case):
+            for to in _responsible(session, case):
                 enqueue_mail(
                     session,
                     case,
                     event,
                     "deadline_warning",
-                    kind,
-                    name,
-                    email,
-                    key,
-                    department_name=name if kind == "department" else _responsible_label(session, case),
+                    to,
+                    department_name=to.name if to.kind == "department" else _responsible_label(session, case),
                     stage_label=_stage_label(case),
                     deadline=deadline,
                     level=step,
@@ -137,36 +132,14 @@ def after_supervision_step(
             case.escalated_to_department_id = competent
             dept = session.get(Department, competent)
             if dept is not None:
-                recipients = [*recipients, _department_recipient(dept)]
-    for kind, name, email, key in recipients:
-        enqueue_mail(
-            session,
-            case,
-            event,
-            "supervision_notice",
-            kind,
-            name,
-            email,
-            key,
-            department_name=name,
-            **context,
-        )
+                recipients = [*recipients, department_recipient(dept)]
+    for to in recipients:
+        enqueue_mail(session, case, event, "supervision_notice", to, department_name=to.name, **context)
     if step in ("supervise", "escalate"):
         label = _responsible_label(session, case)
-        for kind, name, email, key in _supervisors(session):
-            alert = {k: v for k, v in context.items() if k != "deadline"}
-            enqueue_mail(
-                session,
-                case,
-                event,
-                "escalation_alert",
-                kind,
-                name,
-                email,
-                key,
-                department_name=label,
-                **alert,
-            )
+        alert = {k: v for k, v in context.items() if k != "deadline"}
+        for to in _supervisors(session):
+            enqueue_mail(session, case, event, "escalation_alert", to, department_name=label, **alert)
 
 
 def _stage_label(case: Complaint) -> str:
@@ -184,7 +157,7 @@ def _awaited_department(session: Session, case: Complaint) -> Department | None:
 def _responsible(session: Session, case: Complaint) -> list[Recipient]:
     """Who must act on the current stage: the lead department when handlers are awaited, else supervisors."""
     dept = _awaited_department(session, case)
-    return [_department_recipient(dept)] if dept is not None else _supervisors(session)
+    return [department_recipient(dept)] if dept is not None else _supervisors(session)
 
 
 def _responsible_label(session: Session, case: Complaint) -> str:
@@ -192,9 +165,7 @@ def _responsible_label(session: Session, case: Complaint) -> str:
     return dept.name if dept is not None else "受理及督办人员"
 
 
-def _department_recipient(dept: Department) -> Recipient:
-    return ("department", dept.name, dept.email, f"dept{dept.id}")
-
-
 def _supervisors(session: Session) -> list[Recipient]:
-    return [("supervisor", u.name, u.email, f"user{u.id}") for u in active_supervisors(session=session)]
+    return [
+        Recipient("supervisor", u.name, u.email, f"user{u.id}") for u in active_supervisors(session=session)
+    ]
