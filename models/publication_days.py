@@ -1,0 +1,81 @@
+"""Publication days: the N-th working day after a pledge's deadline (``compute_publication_day``), and
+their recomputation, audited, when the working-day calendar changes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, update
+from sqlmodel import Session, select
+
+from models.calendar import WorkCalendar
+from models.clock import iso_date, utcnow
+from models.errors import OutOfCalendarCoverage
+from models.id_sets import chunks, in_list
+from models.lifecycle import PledgeState
+from models.pledge import Pledge
+from models.settings import get_settings
+from models.workflow import Actor, apply_event_many
+
+OPEN_STATES = (PledgeState.REGISTERED, PledgeState.EVIDENCE_SUBMITTED, PledgeState.OVERDUE)
+_T = Pledge.__table__  # type: ignore[attr-defined]
+
+
+def compute_publication_day(calendar: WorkCalendar, deadline: dt.date) -> dt.date | None:
+    """The N-th working day after the deadline, or None when that year's calendar is not loaded."""
+    try:
+        return calendar.nth_working_day_after(deadline, get_settings().publication_working_days)
+    except OutOfCalendarCoverage:
+        return None
+
+
+def recompute_publication_days(
+    *,
+    session: Session,
+    calendar: WorkCalendar,
+    actor: Actor,
+    only_pending: bool = False,
+    now: dt.datetime | None = None,
+) -> int:
+    """After a calendar change, recompute open pledges' publication days; each change is audited with the
+    old and new day and the calendar version. Returns the number of pledges whose day changed."""
+    now = now or utcnow()
+    stmt = select(_T.c.id, _T.c.deadline, _T.c.publication_day).where(_T.c.state.in_(OPEN_STATES))
+    if only_pending:
+        stmt = stmt.where(_T.c.publication_day.is_(None))
+    by_deadline: dict[dt.date, dt.date | None] = {}
+    changes: dict[int, tuple[dt.date | None, dt.date | None]] = {}
+    for pid, deadline, old in session.execute(stmt):
+        if deadline not in by_deadline:
+            by_deadline[deadline] = compute_publication_day(calendar, deadline)
+        if by_deadline[deadline] != old:
+            changes[pid] = (old, by_deadline[deadline])
+    version = calendar.version
+    # Only the pledges apply_event_many moved get their new day: one a concurrent sweep holds (or moved
+    # on) gets neither a new day nor an event now, so the day never changes without its audit record; the
+    # next run retries it.
+    fired = apply_event_many(
+        session=session, kind="pledge", ids=sorted(changes), event="recompute", actor=actor, now=now,
+        data=lambda f: {"old": iso_date(changes[f.id][0]), "new": iso_date(changes[f.id][1]),
+                        "calendar_version": version},
+    )  # fmt: skip
+    by_day: dict[dt.date | None, list[int]] = {}
+    for f in fired:
+        by_day.setdefault(changes[f.id][1], []).append(f.id)
+    for day, moved in by_day.items():
+        for part in chunks(moved):
+            session.execute(
+                update(_T)
+                .where(in_list(session, _T.c.id, part))
+                .values(publication_day=day, calendar_version=version)
+            )
+    if not only_pending:
+        # A skipped pledge keeps its old version too: its day was computed with the old calendar.
+        skipped = sorted(set(changes) - {f.id for f in fired})
+        session.execute(
+            update(_T)
+            .where(_T.c.state.in_(OPEN_STATES), _T.c.publication_day.is_not(None),
+                   func.coalesce(_T.c.calendar_version, "") != version, _T.c.id.not_in(skipped))
+            .values(calendar_version=version)
+        )  # fmt: skip
+    return len(fired)
