@@ -1,4 +1,5 @@
-"""``enqueue_now`` (one INSERT through the table) stores the row ``enqueue`` (the ORM object) stores."""
+"""A message queued in the outbox is the same row whichever way it is queued (both are built by
+``outbox_row``), and one decision's message is queued once."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ def _stored(session: Session, key: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("email", ["boss@example.com", None])
-def test_enqueue_now_stores_what_enqueue_stores(session: Session, email: str | None) -> None:
+def test_a_message_is_stored_alike_whether_queued_now_or_at_the_flush(
+    session: Session, email: str | None
+) -> None:
     common: dict[str, Any] = {
         "template": "complaint_received",
         "recipient_kind": "complainant",
