@@ -14,7 +14,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, col, func, select
 
-import models.publication as publication
+import models.publication_days as publication_days
 from models.audit import CaseEvent, event_hash, hashed_fields
 from models.breach import PublishedBreach
 from models.calendar import load_calendar
@@ -404,13 +404,13 @@ def test_recompute_changes_only_the_days_of_pledges_it_audits(
     wrong = dt.date(2026, 2, 20)
     session.execute(update(Pledge).values(publication_day=wrong))
     session.commit()
-    real = publication.apply_event_many
+    real = publication_days.apply_event_many
 
     def skipping_held(*, ids: Sequence[int], **kw: Any) -> list[Fired]:
         # As when a concurrent sweep holds the row (SKIP LOCKED) or moved it on first.
         return real(ids=[i for i in ids if i != _id(held)], **kw)
 
-    monkeypatch.setattr(publication, "apply_event_many", skipping_held)
+    monkeypatch.setattr(publication_days, "apply_event_many", skipping_held)
     done = recompute_publication_days(
         session=session, calendar=load_calendar(session=session), actor=Actor.system(None)
     )
