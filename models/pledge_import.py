@@ -27,7 +27,7 @@ from models.outbox import Notification, outbox_row
 from models.pledge import Pledge
 from models.pledge_access import new_access_codes
 from models.pledge_import_rows import COLUMN_LABELS, RowError, ValidRow, validate_row
-from models.publication import compute_publication_day
+from models.publication_days import compute_publication_day
 from models.register import SHOWN_STATES
 from models.settings import get_settings
 from models.workflow import Actor, Fired, record_events_many
