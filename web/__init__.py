@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from web import admin, auth, oversight, public, staff
+
 
 def install(app: FastAPI) -> None:
-    from web import admin, auth, oversight, public, staff
-
     for module in (auth, staff, oversight, public, admin):
         app.include_router(module.router)
