@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, insert, update
 from sqlalchemy.orm.attributes import set_committed_value
@@ -47,15 +47,6 @@ class Actor:
     @classmethod
     def system(cls, flow_run_id: str | None = None) -> Actor:
         return cls(name="系统自动", role=Role.SYSTEM, flow_run_id=flow_run_id)
-
-
-class _Versioned(Protocol):
-    id: int | None
-    number: str
-    state: Any
-    version: int
-    stage_seq: int
-    stage_deadline: dt.date | None
 
 
 def kind_of(case: Case) -> str:
