@@ -8,7 +8,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger, task
 
 from models.db import get_engine
-from models.platform import push_due
+from notifications.platform_push import push_due
 
 
 @task(name="push-due-documents")

@@ -1,28 +1,23 @@
 """The push outbox towards the external credit platform: one document for every register change that
-alters what the public sees (publication, correction, withdrawal, repair, expiry), delivered as signed
-JSON, retried with back-off, idempotent by ``document_id``, in order per record."""
+alters what the public sees (publication, correction, withdrawal, repair, expiry), idempotent by
+``document_id``, in order per record. The domain writes the documents and offers their state changes
+(which are due, sent, refused, failed with back-off); notifications/platform_push.py delivers them over
+HTTP."""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
-import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-import httpx
 from sqlalchemy import JSON, Column, Index, update
 from sqlalchemy import select as sa_select
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.bulk import insert_rows
 from models.clock import utcnow
-from models.settings import get_settings
 from models.types import UTCDateTime
 
 
@@ -94,36 +89,30 @@ def enqueue_documents(*, session: Session, rows: list[dict[str, Any]]) -> None:
     insert_rows(session, PlatformDocument.__table__, rows)  # type: ignore[attr-defined]
 
 
-def sign(body: bytes, secret: str) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
 # Back-off after the n-th failed attempt: 1 min, 2, 4 … capped at 6 hours.
 def backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(minutes=min(2 ** max(attempts - 1, 0), 360))
 
 
-@dataclass
-class PushReport:
-    sent: int = 0
-    retried: int = 0
-    dead: int = 0
-    skipped: bool = False  # no platform URL configured: documents stay pending
+@dataclass(frozen=True)
+class DueDocument:
+    """A pending document whose time has come, as the delivery adapter needs it."""
+
+    id: int
+    breach_id: int
+    document_id: str
+    payload: dict[str, Any]
+    attempts: int  # failed attempts so far
 
 
-def push_due(
-    *, engine: Engine, now: dt.datetime | None = None, limit: int = 500, timeout: float = 10.0
-) -> PushReport:
-    """Deliver the pending documents whose time has come; 2xx sent, 5xx/timeout retried later, 4xx dead."""
-    settings = get_settings()
-    report = PushReport()
-    if not settings.credit_platform_url:
-        report.skipped = True
-        return report
-    moment = now or utcnow()
-    # A record's documents go in the order they were written: a correction or withdrawal overtaking a
-    # publication still in back-off would be overwritten on the platform by the older facts. An earlier
-    # document that is due comes first in this same batch (ordered by id); one that fails holds the rest.
+def due_documents(*, session: Session, now: dt.datetime, limit: int = 500) -> list[DueDocument]:
+    """The pending documents due at ``now``, in the order written (by id), at most ``limit``.
+
+    A record's documents go in the order they were written: a correction or withdrawal overtaking a
+    publication still in back-off would be overwritten on the platform by the older facts. So a document
+    is left out while an earlier one of its record waits for its back-off; an earlier one that is due comes
+    first in this same list, and the caller holds the rest of its record when that one fails.
+    """
     earlier = aliased(PlatformDocument)
     waiting = (
         select(earlier.id)
@@ -131,87 +120,48 @@ def push_due(
             earlier.breach_id == PlatformDocument.breach_id,
             col(earlier.id) < PlatformDocument.id,
             earlier.status == DocumentStatus.PENDING,
-            col(earlier.next_attempt_at) > moment,
+            col(earlier.next_attempt_at) > now,
         )
         .exists()
     )
-    with Session(engine, expire_on_commit=False) as session:
-        # SQLAlchemy's select: sqlmodel's typed overloads stop at four columns.
-        due = session.execute(
-            sa_select(
-                col(PlatformDocument.id),
-                col(PlatformDocument.breach_id),
-                col(PlatformDocument.document_id),
-                col(PlatformDocument.payload),
-                col(PlatformDocument.attempts),
-            )
-            .where(
-                col(PlatformDocument.status) == DocumentStatus.PENDING,
-                col(PlatformDocument.next_attempt_at) <= moment,
-                ~waiting,
-            )
-            .order_by(col(PlatformDocument.id))
-            .limit(limit)
-        ).all()
-    held: set[int] = set()  # records whose document failed in this round: their later ones wait too
-    with httpx.Client(timeout=timeout) as client:
-        for row_id, breach_id, document_id, payload, attempts in due:
-            assert row_id is not None
-            if breach_id in held:
-                continue
-            outcome = _deliver(
-                client,
-                settings.credit_platform_url,
-                settings.credit_platform_secret or "",
-                document_id,
-                payload,
-            )
-            if outcome[0] == "retry":
-                held.add(breach_id)
-            _record(engine, row_id, attempts + 1, outcome, moment, report)
-    return report
+    # SQLAlchemy's select: sqlmodel's typed overloads stop at four columns.
+    rows = session.execute(
+        sa_select(
+            col(PlatformDocument.id),
+            col(PlatformDocument.breach_id),
+            col(PlatformDocument.document_id),
+            col(PlatformDocument.payload),
+            col(PlatformDocument.attempts),
+        )
+        .where(
+            col(PlatformDocument.status) == DocumentStatus.PENDING,
+            col(PlatformDocument.next_attempt_at) <= now,
+            ~waiting,
+        )
+        .order_by(col(PlatformDocument.id))
+        .limit(limit)
+    ).all()
+    return [DueDocument(*row) for row in rows]
 
 
-def _deliver(
-    client: httpx.Client, url: str, secret: str, document_id: str, payload: Mapping[str, Any]
-) -> tuple[str, str | None]:
-    body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
-    headers = {
-        "Content-Type": "application/json; charset=utf-8",
-        "X-Shouxin-Signature": sign(body, secret),
-        "Idempotency-Key": document_id,
-    }
-    try:
-        response = client.post(url, content=body, headers=headers)
-    except httpx.HTTPError as exc:
-        return "retry", f"{type(exc).__name__}: {exc}"
-    if response.is_success:
-        return "sent", None
-    answer = f"HTTP {response.status_code}: {response.text[:1500]}"
-    if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
-        return "dead", answer
-    return "retry", answer
+def _set(session: Session, document: DueDocument, **values: Any) -> None:
+    session.execute(
+        update(PlatformDocument)
+        .where(col(PlatformDocument.id) == document.id)
+        .values(attempts=document.attempts + 1, **values)
+    )
 
 
-def _record(
-    engine: Engine,
-    row_id: int,
-    attempts: int,
-    outcome: tuple[str, str | None],
-    now: dt.datetime,
-    report: PushReport,
-) -> None:
-    status, error = outcome
-    values: dict[str, Any] = {"attempts": attempts, "last_error": error}
-    if status == "sent":
-        values.update(status=DocumentStatus.SENT, sent_at=now)
-        report.sent += 1
-    elif status == "dead":
-        values.update(status=DocumentStatus.DEAD)
-        report.dead += 1
-    else:
-        values.update(next_attempt_at=now + backoff(attempts))
-        report.retried += 1
-    with Session(engine) as session:
-        session.execute(update(PlatformDocument).where(col(PlatformDocument.id) == row_id).values(**values))
-        session.commit()
+def mark_sent(*, session: Session, document: DueDocument, now: dt.datetime) -> None:
+    """The platform acknowledged ``document``: it is never sent again."""
+    _set(session, document, status=DocumentStatus.SENT, sent_at=now, last_error=None)
+
+
+def mark_refused(*, session: Session, document: DueDocument, error: str) -> None:
+    """The platform refused ``document`` for good (its answer kept in ``last_error``)."""
+    _set(session, document, status=DocumentStatus.DEAD, last_error=error)
+
+
+def mark_failed(*, session: Session, document: DueDocument, error: str, now: dt.datetime) -> None:
+    """The attempt failed in a way worth retrying: ``document`` comes due again after its back-off."""
+    _set(session, document, next_attempt_at=now + backoff(document.attempts + 1), last_error=error)

@@ -30,9 +30,10 @@ from models.clock import Clock, utcnow
 from models.db import make_engine
 from models.lifecycle import Role
 from models.org import UserCreate
-from models.platform import DocumentStatus, PlatformDocument, push_due
+from models.platform import DocumentStatus, PlatformDocument
 from models.schema import upgrade
 from models.settings import get_settings
+from notifications.platform_push import push_due
 from tests.conftest import DEPARTMENTS, Staff, empty_pg_database
 from tests.test_complaints_api import API, BODY
 from tests.test_publication import CODE

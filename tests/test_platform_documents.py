@@ -19,10 +19,11 @@ from models.calendar import WorkCalendar
 from models.clock import utcnow
 from models.errors import TransitionNotAllowed, ValidationFailed
 from models.lifecycle import BreachState, Role
-from models.platform import DocumentKind, DocumentStatus, PlatformDocument, push_due
+from models.platform import DocumentKind, DocumentStatus, PlatformDocument
 from models.register import PUBLIC_ACTOR, decide, expire_records, expiry_candidates
 from models.settings import get_settings
 from models.workflow import Actor, apply_event
+from notifications.platform_push import push_due
 from tests.conftest import Staff
 from tests.test_publication import CODE
 from tests.test_register import publish

@@ -20,12 +20,13 @@ from models.breach import PublishedBreach
 from models.clock import utcnow
 from models.lifecycle import BreachState
 from models.outbox import Notification
-from models.platform import DocumentStatus, PlatformDocument, push_due, sign
+from models.platform import DocumentStatus, PlatformDocument
 from models.privacy import mask_name
 from models.publication import sweep
 from models.register import expire_records, expiry_candidates
 from models.settings import get_settings
 from models.workflow import Actor
+from notifications.platform_push import push_due, sign
 from tests.conftest import Staff
 from tests.test_publication import CODE, new_pledge
 
