@@ -12,10 +12,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from api.body_limit import too_large
 from models.accounts import TokenIdentity, token_identity
 from models.calendar import WorkCalendar, load_calendar
 from models.clock import Clock
-from models.errors import NotPermitted, Unauthenticated, ValidationFailed
+from models.errors import NotPermitted, Unauthenticated
 from models.lifecycle import Role
 from models.org import User
 from models.settings import get_settings
@@ -108,13 +109,14 @@ def require_roles(*roles: Role):  # type: ignore[no-untyped-def]
     return Depends(check)
 
 
-async def read_upload(file: UploadFile) -> bytes:
-    """The upload's bytes, reading at most one byte past the limit so an oversized file is refused
-    without being held in memory whole (the services check the size again for other callers)."""
-    limit = get_settings().upload_max_bytes
+async def read_upload(file: UploadFile, limit: int | None = None) -> bytes:
+    """The upload's bytes (at most ``limit``, by default ``upload_max_bytes``; over it: 413), reading one
+    byte past the limit at most. The body around it was capped as it arrived (api/body_limit.py); the
+    services check the size again for other callers."""
+    limit = get_settings().upload_max_bytes if limit is None else limit
     content = await file.read(limit + 1)
     if len(content) > limit:
-        raise ValidationFailed(f"文件过大：上限 {limit} 字节；请压缩或拆分后上传 (file too large)")
+        raise too_large(limit)
     return content
 
 

@@ -20,6 +20,7 @@ from models.errors import (
     OutOfCalendarCoverage,
     RateLimited,
     SchemaOutOfDate,
+    TooLarge,
     TransitionNotAllowed,
     Unauthenticated,
     ValidationFailed,
@@ -32,6 +33,7 @@ STATUS: list[tuple[type[DomainError], int]] = [
     (TransitionNotAllowed, 409),
     (Conflict, 409),
     (OutOfCalendarCoverage, 422),
+    (TooLarge, 413),
     (ValidationFailed, 422),
     (RateLimited, 429),
     (SchemaOutOfDate, 503),
@@ -69,6 +71,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (403, "当前角色无权执行"),
         (404, "不存在或无权查看"),
         (409, "状态不允许或已被他人更新"),
+        (413, "文件或请求内容超过大小上限"),
         (422, "请求内容有误"),
         (429, "尝试次数过多，请稍后再试"),
         (503, "数据库暂时不可用"),
@@ -88,12 +91,16 @@ def error_body(error: str, message: str, /, **details: Any) -> dict[str, Any]:
     return {"error": error, "message": message, **details}
 
 
+def domain_answer(exc: DomainError) -> JSONResponse:
+    body = error_body(type(exc).__name__, exc.message, **exc.details)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    return JSONResponse(body, status_code=status_for(exc), headers=headers)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        body = error_body(type(exc).__name__, exc.message, **exc.details)
-        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
-        return JSONResponse(body, status_code=status_for(exc), headers=headers)
+        return domain_answer(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -117,6 +124,10 @@ def install(app: FastAPI) -> None:
     # HTTPException (an unknown path's 404, a 405) keeps FastAPI's own answer.
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> Response:
+        # FastAPI wraps an error raised while it reads the body; a body over its cap (api/body_limit.py)
+        # is the domain's TooLarge, answered as such (413).
+        if isinstance(exc.__cause__, DomainError):
+            return domain_answer(exc.__cause__)
         if isinstance(exc.__cause__, RecursionError):
             return JSONResponse(
                 error_body(

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 import web
 from api import errors
+from api.body_limit import BodyLimit
 from api.routes import (
     admin,
     complaints,
@@ -58,6 +59,7 @@ def create_app(
     app.state.engine = engine
     app.state.clock = clock or Clock.from_settings()
     errors.install(app)
+    app.add_middleware(BodyLimit)
     install_log_scrubber()
     # imports before pledges: /pledges/imports must not be taken for /pledges/{pledge_id}.
     for module in (

@@ -38,6 +38,11 @@ class ValidationFailed(DomainError):
     """Input that passed the schema but breaks a business rule."""
 
 
+class TooLarge(ValidationFailed):
+    """An upload or a request body over its size limit (413); a ValidationFailed for callers that catch
+    those."""
+
+
 class OutOfCalendarCoverage(DomainError):
     """A date falls in a year whose holiday notice is not loaded."""
 

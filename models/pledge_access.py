@@ -20,18 +20,19 @@ import secrets
 import unicodedata
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from models.calendar import WorkCalendar
 from models.clock import utcnow
-from models.errors import NotFound, NotPermitted, ValidationFailed
+from models.errors import Conflict, NotFound, NotPermitted, ValidationFailed
 from models.lifecycle import Role
 from models.org import Department
 from models.outbox import enqueue
 from models.pledge import Pledge
 from models.ratelimit import check_tracking_allowed, record_tracking_failure
 from models.settings import get_settings
-from models.workflow import Actor, apply_event
+from models.workflow import Actor, apply_event, event_exists
 
 # The complaint tracking password's alphabet: 31 symbols, so 12 of them carry 12·log2(31) ≈ 59.4 bits.
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -203,19 +204,62 @@ def reissue_access_code(
     calendar: WorkCalendar,
     reason: str | None = None,
     expected_version: int | None = None,
+    idempotency_key: str | None = None,
 ) -> tuple[Pledge, str]:
     """Issue a new access code (the old one stops working), audited as an event and mailed to the
-    pledgor; returns the code once so staff can hand it over when there is no e-mail address."""
+    pledgor; returns the code once so staff can hand it over when there is no e-mail address.
+
+    A repeated request must not issue and mail another code (a double-click issued four). With
+    ``expected_version`` a repeat finds the version moved and is refused (Conflict). With
+    ``idempotency_key`` (the client's, fresh per intended re-issue) a repeat by the same account answers
+    the same pledge and the same code, without a new event or mail: the code is derived from the server
+    secret, the pledge and the key (``_keyed_code``), so it is found again without being stored."""
     pledge = session.get(Pledge, pledge_id)
     if pledge is None or not _sees(actor, pledge.authority_id):
         raise NotFound(f"承诺 #{pledge_id} 不存在；请核对编号 (no pledge {pledge_id})")
     if actor.role == Role.PUBLIC:
         raise NotPermitted("办理码只能由审批部门工作人员发放 (staff only)")
-    code, stored = new_access_code()
     note = (reason or "").strip() or None
     if note is not None and len(note) > 500:
         raise ValidationFailed(f"理由过长（{len(note)} 字）；请精简至 500 字以内后重新提交 (reason too long)")
-    event = apply_event(
+    if idempotency_key is None:
+        code, stored = new_access_code()
+        event_key = None
+    else:
+        code = _keyed_code(pledge_id, actor, idempotency_key)
+        stored = digest(code)
+        event_key = _event_key(pledge_id, actor, idempotency_key)
+        if event_exists(session=session, idempotency_key=event_key):
+            return _repeated(session, pledge, code)
+    try:
+        _issue(session, pledge, actor, today, calendar, note, expected_version, event_key, code, stored)
+    except (Conflict, IntegrityError):
+        # A concurrent twin with the same key may have won the compare-and-set (Conflict) or the unique
+        # event key (IntegrityError): then this request is its repeat.
+        session.rollback()
+        if event_key is None or not event_exists(session=session, idempotency_key=event_key):
+            raise
+        pledge = session.get(Pledge, pledge_id, populate_existing=True)
+        assert pledge is not None
+        return _repeated(session, pledge, code)
+    session.commit()
+    session.refresh(pledge)  # the state column back as its enum, as on a fresh read
+    return pledge, code
+
+
+def _issue(
+    session: Session,
+    pledge: Pledge,
+    actor: Actor,
+    today: dt.date,
+    calendar: WorkCalendar,
+    note: str | None,
+    expected_version: int | None,
+    event_key: str | None,
+    code: str,
+    stored: str,
+) -> None:
+    apply_event(
         session=session,
         case=pledge,
         event=REISSUE_EVENT,
@@ -226,6 +270,7 @@ def reissue_access_code(
         # Never the code or its digest: the audit trail is read by many; only the fact is recorded.
         data={"had_code": pledge.access_code_digest is not None},
         expected_version=expected_version,
+        idempotency_key=event_key,
     )
     pledge.access_code_digest = stored
     pledge.updated_at = utcnow()
@@ -244,10 +289,47 @@ def reissue_access_code(
         case_number=pledge.number,
         flow_run_id=actor.flow_run_id,
     )
-    assert event is not None
-    session.commit()
-    session.refresh(pledge)  # the state column back as its enum, as on a fresh read
+    session.flush()
+
+
+def _repeated(session: Session, pledge: Pledge, code: str) -> tuple[Pledge, str]:
+    """The answer to a repeat of an applied re-issue: its code, while it is still the pledge's code."""
+    if not verify(code, pledge.access_code_digest):
+        raise Conflict(
+            f"承诺 {pledge.number} 的这次重新发放已办理，其办理码已被之后的重新发放作废；"
+            "如需再次发放，请刷新页面后重新提交 (this re-issue was superseded by a later one)",
+            current_version=pledge.version,
+        )
+    session.rollback()  # nothing of this request is written
     return pledge, code
+
+
+# Separate purposes under the one secret: the code a key derives, and the key as the event stores it
+# (not the client's key itself, from which the code could be derived by whoever holds the secret).
+_KEYED_CODE = b"shouxin-reissue-code:"
+_EVENT_KEY = b"shouxin-reissue-key:"
+
+
+def _keyed_material(purpose: bytes, pledge_id: int, actor: Actor, key: str) -> bytes:
+    text = f"{pledge_id}\x1f{actor.id}\x1f{actor.name}\x1f{key}".encode()
+    return hmac.digest(_key(), purpose + text, hashlib.sha256)
+
+
+def _keyed_code(pledge_id: int, actor: Actor, key: str) -> str:
+    """A code as random as ``new_access_code``'s to anyone without the secret, the same for the same
+    (pledge, account, key): HMAC bytes below 248 mapped onto the alphabet, as the random ones are."""
+    material = _keyed_material(_KEYED_CODE, pledge_id, actor, key)
+    symbols = b""
+    block = 0
+    while len(symbols) < LENGTH:  # 32 bytes give ~31 symbols; a second block is all but never needed
+        chunk = hmac.digest(material, block.to_bytes(4, "big"), hashlib.sha256)
+        symbols += chunk.translate(_TO_SYMBOL, _REJECTED)
+        block += 1
+    return _grouped(symbols[:LENGTH].decode("ascii"))
+
+
+def _event_key(pledge_id: int, actor: Actor, key: str) -> str:
+    return f"pledge:{pledge_id}:{REISSUE_EVENT}:{_keyed_material(_EVENT_KEY, pledge_id, actor, key).hex()}"
 
 
 def access_code_context(pledge: Pledge, authority: Department | None, code: str) -> dict[str, Any]:

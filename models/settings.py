@@ -69,6 +69,16 @@ class Settings(BaseSettings):
     # Files.
     upload_dir: Path = Path("./var/uploads")
     upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # Bulk import (POST /pledges/import): the file's size (413 beyond it) and its data rows (422 beyond).
+    import_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    import_max_rows: int = Field(default=100_000, ge=1)
+    # A complaint's attachments (references given at registration and with rectification reports), per
+    # case: how many (422 beyond) and their text in bytes altogether (413 beyond).
+    complaint_max_attachments: int = Field(default=20, ge=0, le=1000)
+    complaint_attachments_max_bytes: int = Field(default=64 * 1024, ge=1024)
+    # Plausible pledge deadlines, counted from the registration day (a deadline outside is refused).
+    pledge_deadline_years_before: int = Field(default=1, ge=0, le=10)
+    pledge_deadline_years_after: int = Field(default=5, ge=1, le=50)
 
     # Public case tracking: wrong passwords allowed per (client, case) and per client address in the window.
     tracking_max_failures_per_case: int = Field(default=5, ge=1, le=1000)

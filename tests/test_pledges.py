@@ -145,7 +145,7 @@ def test_evidence_size_limit(client: TestClient, staff: Staff, monkeypatch: Any)
         files={"file": ("a.pdf", b"%PDF-" + b"0" * 2000)},
         headers=staff.auth("handler"),
     )
-    assert r.status_code == 422
+    assert r.status_code == 413
     assert "文件过大" in r.json()["message"]
 
 

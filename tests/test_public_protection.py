@@ -226,7 +226,7 @@ def test_oversize_uploads_are_refused_before_storing(
         files={"file": ("big.pdf", b"%PDF-1.7" + b"0" * 4096)},
         headers=staff.auth("handler"),
     )
-    assert r.status_code == 422
+    assert r.status_code == 413
     assert "文件过大" in r.json()["message"]
     assert not Path(get_settings().upload_dir).exists() or not any(
         Path(get_settings().upload_dir).rglob("*.tmp")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -169,6 +170,8 @@ def _pledge_form(request: Request, session: Session, **context: Any) -> Response
     context.setdefault("reissued", None)
     context.setdefault("reissue_error", None)
     context.setdefault("reissue_values", {})
+    # A fresh key per drawn form: a double-clicked re-issue answers the first one's code, no second code.
+    context.setdefault("reissue_key", secrets.token_urlsafe(16))
     page = render(
         request,
         "pledge_new.html",
@@ -228,6 +231,7 @@ async def reissue_code(
             today=today,
             calendar=calendar,
             reason=form.get("reason") or None,
+            idempotency_key=form.get("idempotency_key", "")[:128] or None,
         )
     except DomainError as exc:
         error, status = refused(session, exc)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Query, Response, UploadFile
+from fastapi import APIRouter, File, Header, Query, Response, UploadFile
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
@@ -90,6 +90,20 @@ class ReissueBody(BaseModel):
     reason: str | None = Field(default=None, max_length=500)
 
 
+# A client's key for one intended re-issue: a repeat with the same key answers the same code, without a
+# new code or mail (a double-click issued four). Random, e.g. a UUID: with the secret it gives the code.
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=8,
+        max_length=128,
+        pattern=r"^[\x21-\x7e]+$",
+        description="本次发放的幂等键（如 UUID）；同一键重复提交返回同一办理码，不再发放新码或邮件",
+    ),
+]
+
+
 @router.post("/pledges/{pledge_id}/access-code", response_model=PledgeWithCode, dependencies=[STAFF])
 def reissue_code(
     pledge_id: int,
@@ -99,9 +113,14 @@ def reissue_code(
     actor: ActorDep,
     today: TodayDep,
     calendar: CalendarDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> PledgeWithCode:
-    """重新发放办理码：原办理码立即作废，新办理码仅在此返回一次并邮件告知承诺人；记入办理记录。"""
-    return _reissue(session, response, pledge_id, actor, today, calendar, body.reason, body.expected_version)
+    """重新发放办理码：原办理码立即作废，新办理码仅在此返回一次并邮件告知承诺人；记入办理记录。
+    带 `Idempotency-Key` 的重复提交返回同一办理码；带 `expected_version` 的重复提交返回 409。"""
+    return _reissue(
+        session, response, pledge_id, actor, today, calendar, body.reason, body.expected_version,
+        idempotency_key,
+    )  # fmt: skip
 
 
 def _reissue(
@@ -113,6 +132,7 @@ def _reissue(
     calendar: WorkCalendar,
     reason: str | None,
     expected_version: int | None,
+    idempotency_key: str | None = None,
 ) -> PledgeWithCode:
     """The pledge with its new access code, for both routes that re-issue one."""
     pledge, code = reissue_access_code(
@@ -123,6 +143,7 @@ def _reissue(
         calendar=calendar,
         reason=reason,
         expected_version=expected_version,
+        idempotency_key=idempotency_key,
     )
     no_store(response)
     return PledgeWithCode.model_validate({**_fields(session, pledge), "access_code": code})
@@ -193,13 +214,15 @@ def act(
     actor: ActorDep,
     today: TodayDep,
     calendar: CalendarDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> PledgeWithCode | PledgeView:
     """确认履约 confirm、退回材料 reject_evidence（需理由）、认定虚假承诺 confirm_false、撤销 cancel；
     重新发放办理码 reissue_access_code（同 POST /pledges/{id}/access-code，返回新的 access_code）。"""
     if action == REISSUE_EVENT:  # listed by /actions like the others, so it is accepted here too
         return _reissue(
-            session, response, pledge_id, actor, today, calendar, body.reason, body.expected_version
-        )
+            session, response, pledge_id, actor, today, calendar, body.reason, body.expected_version,
+            idempotency_key,
+        )  # fmt: skip
     pledge = pledge_action(
         session=session,
         pledge_id=pledge_id,

@@ -1,0 +1,237 @@
+"""Requests a client repeats or oversizes: a re-issued access code is issued once however often the
+request is repeated, and an oversized body is refused while it arrives, not after it was read whole."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from api.body_limit import FORM_ALLOWANCE, BodyLimit
+from models.audit import CaseEvent
+from models.errors import TooLarge
+from models.outbox import Notification
+from models.pledge import Pledge
+from models.pledge_access import verify
+from models.settings import get_settings
+from tests.conftest import Staff
+from tests.test_pledges import body
+
+API = "/api/v1"
+
+
+def _pledge(client: TestClient, staff: Staff) -> dict[str, Any]:
+    r = client.post(f"{API}/pledges", json=body(deadline="2026-04-30"), headers=staff.auth("intake"))
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+def _reissues(session: Session, pid: int) -> tuple[int, int]:
+    events = session.exec(
+        select(CaseEvent.id).where(
+            CaseEvent.case_kind == "pledge",
+            CaseEvent.case_id == pid,
+            CaseEvent.event == "reissue_access_code",
+        )
+    ).all()
+    mails = session.exec(
+        select(Notification.id).where(
+            Notification.template == "pledge_access_code", Notification.case_id == pid
+        )
+    ).all()
+    return len(events), len(mails)
+
+
+# ------------------------------------------------------------------------------ re-issue, repeated
+
+
+def test_a_repeated_reissue_with_the_same_key_answers_the_same_code_once_issued_and_mailed(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    pid = _pledge(client, staff)["id"]
+    url = f"{API}/pledges/{pid}/access-code"
+    key = {**staff.auth("handler"), "Idempotency-Key": "7f0c4f5e-double-click"}
+    answers = [client.post(url, json={"reason": "遗失"}, headers=key) for _ in range(4)]
+    assert [a.status_code for a in answers] == [200] * 4
+    codes = {a.json()["access_code"] for a in answers}
+    assert len(codes) == 1
+    assert {a.json()["version"] for a in answers} == {answers[0].json()["version"]}
+    assert _reissues(session, pid) == (1, 1)
+    stored = session.exec(select(Pledge.access_code_digest).where(Pledge.id == pid)).one()
+    assert verify(codes.pop(), stored)
+    # The generic action route shares the key's meaning.
+    again = client.post(f"{API}/pledges/{pid}/actions/reissue_access_code", json={}, headers=key)
+    assert again.json()["access_code"] == answers[0].json()["access_code"]
+    assert _reissues(session, pid) == (1, 1)
+
+
+def test_a_new_key_issues_a_new_code_and_the_old_key_then_answers_conflict(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    pid = _pledge(client, staff)["id"]
+    url = f"{API}/pledges/{pid}/access-code"
+    first = client.post(url, json={}, headers={**staff.auth("handler"), "Idempotency-Key": "key-one-0001"})
+    second = client.post(url, json={}, headers={**staff.auth("handler"), "Idempotency-Key": "key-two-0002"})
+    assert first.json()["access_code"] != second.json()["access_code"]
+    assert _reissues(session, pid) == (2, 2)
+    # The first key's code no longer works: repeating it must not hand out a dead code as if valid.
+    late = client.post(url, json={}, headers={**staff.auth("handler"), "Idempotency-Key": "key-one-0001"})
+    assert late.status_code == 409
+    assert _reissues(session, pid) == (2, 2)
+    # Another account's same key is its own re-issue, not a repeat of someone else's.
+    other = client.post(url, json={}, headers={**staff.auth("supervisor"), "Idempotency-Key": "key-two-0002"})
+    assert other.status_code == 200
+    assert other.json()["access_code"] != second.json()["access_code"]
+
+
+def test_a_repeated_reissue_of_the_same_version_is_refused_without_a_new_code(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    created = _pledge(client, staff)
+    url = f"{API}/pledges/{created['id']}/access-code"
+    version = {"expected_version": created["version"]}
+    assert client.post(url, json=version, headers=staff.auth("handler")).status_code == 200
+    assert client.post(url, json=version, headers=staff.auth("handler")).status_code == 409
+    assert _reissues(session, created["id"]) == (1, 1)
+
+
+def test_a_bad_idempotency_key_is_refused(client: TestClient, staff: Staff) -> None:
+    pid = _pledge(client, staff)["id"]
+    r = client.post(
+        f"{API}/pledges/{pid}/access-code", json={}, headers={**staff.auth("handler"), "Idempotency-Key": "x"}
+    )
+    assert r.status_code == 422
+
+
+def test_the_reissue_form_sends_a_key_so_a_double_submit_issues_one_code(
+    client: TestClient, session: Session, staff: Staff
+) -> None:
+    from tests.web_support import CSRF_FIELD, csrf_of, sign_in
+
+    created = _pledge(client, staff)
+    sign_in(client, staff.handler)
+    page = client.get("/staff/pledges/new")
+    form = {
+        "number": created["number"],
+        "reason": "遗失",
+        "idempotency_key": _hidden(page.text, "idempotency_key"),
+        CSRF_FIELD: csrf_of(client, "/staff/pledges/new"),
+    }
+    answers = [client.post("/staff/pledges/access-code", data=form) for _ in range(2)]
+    assert [a.status_code for a in answers] == [200, 200]
+    assert _reissues(session, created["id"]) == (1, 1)
+
+
+def _hidden(html: str, name: str) -> str:
+    import re
+
+    match = re.search(rf'name="{name}" value="([^"]+)"', html)
+    assert match, f"no hidden {name}"
+    return match.group(1)
+
+
+# ------------------------------------------------------------------------------ oversized bodies
+
+
+@pytest.fixture
+def small_uploads(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    monkeypatch.setenv("SHOUXIN_UPLOAD_MAX_BYTES", "2048")
+    get_settings.cache_clear()
+    yield 2048
+    get_settings.cache_clear()
+
+
+def test_an_oversized_declared_body_is_refused_before_it_is_read(
+    client: TestClient, small_uploads: int
+) -> None:
+    # Content-Length is checked first: the anonymous upload is answered 413 at once.
+    r = client.post(
+        f"{API}/public/pledges/CN-2026-000001/evidence",
+        data={"access_code": "ABCD-EFGH-JKMN"},
+        files={"file": ("big.pdf", b"%PDF-" + b"0" * (small_uploads + FORM_ALLOWANCE))},
+    )
+    assert r.status_code == 413
+    assert "文件过大" in r.json()["message"]
+
+
+def test_a_body_without_a_length_is_read_only_up_to_the_cap(small_uploads: int) -> None:
+    # Chunked (no Content-Length): the middleware counts and stops. The app below reads all it is given;
+    # the client would send 100 chunks of 8 KiB, and only those up to the cap are ever taken.
+    taken: list[int] = []
+    chunk = b"x" * 8192
+    cap = small_uploads + FORM_ALLOWANCE
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            taken.append(len(message.get("body", b"")))
+            if not message.get("more_body"):
+                break
+
+    async def client_chunks() -> AsyncIterator[dict[str, Any]]:
+        for i in range(100):
+            yield {"type": "http.request", "body": chunk, "more_body": i < 99}
+
+    async def run() -> list[dict[str, Any]]:
+        source = client_chunks()
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return await anext(source)
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": f"{API}/public/pledges/X/evidence", "headers": []}
+        with pytest.raises(TooLarge, match="文件过大"):
+            await BodyLimit(app)(scope, receive, send)
+        return sent
+
+    asyncio.run(run())
+    assert sum(taken) <= cap
+    assert len(taken) == cap // len(chunk)  # the chunk that crossed the cap was never handed on
+
+
+def test_a_chunked_oversized_upload_gets_the_413_answer(client: TestClient, small_uploads: int) -> None:
+    big = b"%PDF-" + b"0" * (small_uploads + FORM_ALLOWANCE)
+    boundary = "b0undary"
+    payload = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="access_code"\r\n\r\nABCD-EFGH-JKMN\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.pdf"\r\n'
+            "Content-Type: application/pdf\r\n\r\n"
+        ).encode()
+        + big
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+
+    def chunks() -> Iterator[bytes]:
+        for i in range(0, len(payload), 4096):
+            yield payload[i : i + 4096]
+
+    r = client.post(
+        f"{API}/public/pledges/CN-2026-000001/evidence",
+        content=chunks(),
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert r.status_code == 413, r.text
+    assert json.loads(r.text)["error"] == "TooLarge"
+
+
+def test_a_file_just_over_its_limit_is_refused_with_the_same_message(
+    client: TestClient, staff: Staff, small_uploads: int
+) -> None:
+    pid = _pledge(client, staff)["id"]
+    r = client.post(
+        f"{API}/pledges/{pid}/evidence",
+        files={"file": ("a.pdf", b"%PDF-" + b"0" * small_uploads)},
+        headers=staff.auth("handler"),
+    )
+    assert r.status_code == 413
+    assert "文件过大" in r.json()["message"]
+    assert client.get(f"{API}/pledges/{pid}", headers=staff.auth("handler")).json()["state"] == "registered"
