@@ -80,22 +80,26 @@ def canonical_json(value: Any) -> bytes:
 
 
 def _simple(value: Any) -> bool:
-    # Loops, not generators: this runs for every audit event the sweep writes.
+    # Runs for every audit event the sweep writes: the scalars of a dict or list are checked in the loop
+    # (a call per value cost more than the check), only nested containers recurse.
     kind = type(value)
     if kind is str or kind is int or kind is bool or value is None:
         return True
     if kind is dict:
-        for key, item in value.items():
-            if type(key) is not str or not _simple(item):
+        for key in value:
+            if type(key) is not str:
                 return False
-        return True
-    if kind is list or kind is tuple:
-        for item in value:
-            if not _simple(item):
-                return False
-        return True
-    # Enums and other subclasses of str and int serialise as their value in both libraries.
-    return isinstance(value, str | int) and not isinstance(value, float)
+        items: Any = value.values()
+    elif kind is list or kind is tuple:
+        items = value
+    else:
+        # Enums and other subclasses of str and int serialise as their value in both libraries.
+        return isinstance(value, str | int) and not isinstance(value, float)
+    for item in items:
+        t = type(item)
+        if not (t is str or t is int or t is bool or item is None or _simple(item)):
+            return False
+    return True
 
 
 def event_hash(prev_hash: str, fields: dict[str, Any]) -> str:

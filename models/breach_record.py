@@ -7,6 +7,7 @@ from __future__ import annotations
 import calendar as _month_calendar
 import datetime as dt
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 from sqlmodel import Session, select
@@ -34,10 +35,13 @@ def add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month, min(day.day, _month_calendar.monthrange(year, month)[1]))
 
 
+# Cached: a sweep batch publishes thousands of records on a handful of decision dates.
+@cache
 def publication_end(severity: Severity, decision_date: dt.date) -> dt.date:
     return add_months(decision_date, PERIODS[Severity(severity)][1])
 
 
+@cache
 def repair_earliest(severity: Severity, decision_date: dt.date) -> dt.date:
     return add_months(decision_date, PERIODS[Severity(severity)][0])
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
@@ -16,9 +18,22 @@ from models.settings import get_settings
 from models.sqlite_writer import install_writer_queue
 
 
+def json_text(value: Any) -> str:
+    """JSON columns' text: orjson's compact UTF-8 (what the bulk paths wrote before), at a fraction of the
+    standard library's cost for the sweep's and the import's hundreds of thousands of rows; integer keys
+    become text as with ``json.dumps``, and a value either refuses (an integer beyond 64 bits) goes
+    through the standard library."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value, ensure_ascii=False)
+
+
 def make_engine(url: str, *, busy_timeout: float | None = None, **kwargs: Any) -> Engine:
     """An engine for ``url``; SQLite files get WAL, foreign keys on, a busy timeout (``busy_timeout``
-    seconds, by default the setting ``sqlite_busy_timeout_seconds``) and the writer queue."""
+    seconds, by default the setting ``sqlite_busy_timeout_seconds``) and the writer queue. JSON columns
+    are written by ``json_text`` (SQLAlchemy's ``json_serializer``) on every database."""
+    kwargs.setdefault("json_serializer", json_text)
     if url.startswith("sqlite"):
         timeout = get_settings().sqlite_busy_timeout_seconds if busy_timeout is None else busy_timeout
         path = url.split("///", 1)[-1]
