@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, UniqueConstraint, insert
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Session, SQLModel, col
 
 from models.clock import utcnow
 from models.types import UTCDateTime
@@ -119,9 +119,12 @@ def outbox_row(
     }
 
 
+_INSERT_NOTIFICATION = insert(Notification.__table__).returning(col(Notification.id))  # type: ignore[attr-defined]
+
+
 def enqueue(
     *,
-    session: Any,
+    session: Session,
     template: str,
     recipient_kind: str,
     recipient_name: str,
@@ -132,49 +135,14 @@ def enqueue(
     case_id: int | None = None,
     case_number: str | None = None,
     flow_run_id: str | None = None,
-) -> Notification:
-    """Add one message to the outbox in the caller's transaction (the rules are ``outbox_row``'s)."""
-    row = Notification(
-        **outbox_row(
-            template=template,
-            recipient_kind=recipient_kind,
-            recipient_name=recipient_name,
-            recipient_email=recipient_email,
-            key=key,
-            context=context,
-            now=utcnow(),
-            case_kind=case_kind,
-            case_id=case_id,
-            case_number=case_number,
-            flow_run_id=flow_run_id,
-        )
-    )
-    session.add(row)
-    return row
+) -> int:
+    """Add one message to the outbox in the caller's transaction (the rules are ``outbox_row``'s) and
+    return its id.
 
-
-_INSERT_NOTIFICATION = insert(Notification.__table__)  # type: ignore[attr-defined]
-
-
-def enqueue_now(
-    *,
-    session: Any,
-    template: str,
-    recipient_kind: str,
-    recipient_name: str,
-    recipient_email: str | None,
-    key: str,
-    context: dict[str, Any],
-    case_kind: str | None = None,
-    case_id: int | None = None,
-    case_number: str | None = None,
-    flow_run_id: str | None = None,
-) -> None:
-    """``enqueue`` as one INSERT through the table, now, rather than an object the ORM's unit of work
-    inserts at the next flush (which cost several times the statement, inside the write transaction:
-    docs/benchmarks.md). The same row (``outbox_row``), in the same transaction; the caller's pending
-    changes are flushed first, so the statements keep their order. For callers that do not use the
-    returned object; a repeated ``key`` fails here instead of at the next flush."""
+    One INSERT through the table, now, rather than an object the ORM's unit of work inserts at the next
+    flush (which cost several times the statement, inside the write transaction: docs/benchmarks.md).
+    The caller's pending changes are flushed first, so the statements keep their order; a repeated
+    ``key`` fails here (the unique constraint) rather than at the next flush."""
     values = outbox_row(
         template=template,
         recipient_kind=recipient_kind,
@@ -189,4 +157,5 @@ def enqueue_now(
         flow_run_id=flow_run_id,
     )
     session.flush()
-    session.execute(_INSERT_NOTIFICATION, values)
+    new_id: int = session.execute(_INSERT_NOTIFICATION, values).scalar_one()
+    return new_id

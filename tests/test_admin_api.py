@@ -60,15 +60,19 @@ def test_calendar_rejects_a_weekday_make_up_day(client: TestClient, staff: Staff
 
 
 def test_dead_notification_can_be_retried(client: TestClient, staff: Staff, session: Session) -> None:
-    row = enqueue(
-        session=session,
-        template="complaint_received",
-        recipient_kind="complainant",
-        recipient_name="张三",
-        recipient_email="z@example.com",
-        key="k",
-        context={},
+    row = session.get(
+        Notification,
+        enqueue(
+            session=session,
+            template="complaint_received",
+            recipient_kind="complainant",
+            recipient_name="张三",
+            recipient_email="z@example.com",
+            key="k",
+            context={},
+        ),
     )
+    assert row is not None
     row.status = NotificationStatus.DEAD
     row.last_error = "550 mailbox unavailable"
     session.commit()

@@ -113,7 +113,7 @@ def _queue(
     prefix: str = "k",
 ) -> list[int]:
     with Session(engine, expire_on_commit=False) as session:
-        rows = [
+        ids = [
             enqueue(
                 session=session,
                 template=template,
@@ -128,7 +128,7 @@ def _queue(
             for index in range(count)
         ]
         session.commit()
-        return [row.id for row in rows if row.id is not None]
+        return ids
 
 
 def _row(engine: Engine, notification_id: int) -> Notification:

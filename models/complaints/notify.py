@@ -13,7 +13,7 @@ from sqlmodel import Session
 from models.audit import CaseEvent
 from models.complaint import Complaint
 from models.org import Department
-from models.outbox import enqueue_now
+from models.outbox import enqueue
 
 
 class Recipient(NamedTuple):
@@ -33,7 +33,7 @@ def enqueue_mail(
     session: Session, case: Complaint, event: CaseEvent, template: str, to: Recipient, **context: Any
 ) -> None:
     """Queue ``template`` for one recipient of ``event``; the context always carries the case number."""
-    enqueue_now(
+    enqueue(
         session=session,
         template=template,
         recipient_kind=to.kind,
