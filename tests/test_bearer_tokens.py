@@ -10,7 +10,7 @@ from models.org import User
 from tests.conftest import Staff
 
 
-def test_token_identity_matches_authenticate(session: Session, staff: Staff) -> None:
+def test_the_per_request_token_check_answers_as_sign_in_does(session: Session, staff: Staff) -> None:
     for who in ("intake", "supervisor", "admin", "handler", "handler2", "competent"):
         token = getattr(staff, who)
         user = authenticate(session=session, token=token)
