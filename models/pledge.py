@@ -9,8 +9,11 @@ from pydantic import EmailStr
 from sqlalchemy import Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from models.calendar import WorkCalendar
 from models.clock import utcnow
+from models.errors import OutOfCalendarCoverage, ValidationFailed
 from models.lifecycle import PledgeState
+from models.settings import get_settings
 from models.text import Line, Paragraph
 from models.types import UTCDateTime
 
@@ -26,6 +29,52 @@ PLEDGOR_KIND_LABELS = {
     PledgorKind.INDIVIDUAL: "个人",
     PledgorKind.GOVERNMENT: "政府部门",
 }
+
+
+def _years_from(day: dt.date, years: int) -> dt.date:
+    """The same day ``years`` later (or earlier); 29 February becomes the 28th in a common year."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+def check_deadline(*, deadline: dt.date, today: dt.date) -> None:
+    """Refuse (422, field ``deadline``) a deadline outside the plausible range around the registration
+    day ``today``: ``pledge_deadline_years_before`` years before it to ``pledge_deadline_years_after``
+    years after (defaults 1 and 5). Outside it a date is a typing slip (0001-01-01, 1900-01-01,
+    9999-12-31), not a promise: stored, it would never publish, or publish at once with its publication
+    period already over. Every registration path (form, API, bulk import) calls this one check."""
+    settings = get_settings()
+    before, after = settings.pledge_deadline_years_before, settings.pledge_deadline_years_after
+    low, high = _years_from(today, -before), _years_from(today, after)
+    if not low <= deadline <= high:
+        raise ValidationFailed(
+            f"承诺期限 {deadline.isoformat()} 不在合理范围内：应在登记日 {today.isoformat()} 前 {before} 年至"
+            f"后 {after} 年之间（{low.isoformat()} 至 {high.isoformat()}）；请核对日期后重新填写 "
+            "(deadline out of the plausible range)",
+            field="deadline",
+            earliest=low.isoformat(),
+            latest=high.isoformat(),
+        )
+
+
+def registration_publication_day(
+    calendar: WorkCalendar, *, deadline: dt.date, registered_on: dt.date
+) -> dt.date | None:
+    """The publication day a pledge gets at registration: the N-th working day after its deadline, but
+    never before the N-th working day after its registration. A back-registered pledge (deadline already
+    past) thus gets the same N working days to fulfil as an ordinary one gets after its deadline, instead of
+    being published at the next sweep, without warning, with a publication period counted from a day
+    already past. None while a needed year's calendar is not loaded (computed once it is)."""
+    n = get_settings().publication_working_days
+    try:
+        day = calendar.nth_working_day_after(deadline, n)
+        if deadline < registered_on:  # otherwise the deadline's day is the later one anyway
+            day = max(day, calendar.nth_working_day_after(registered_on, n))
+    except OutOfCalendarCoverage:
+        return None
+    return day
 
 
 # What a pledge says: who promised what, to whom, by when.

@@ -22,9 +22,15 @@ from models.lifecycle import PLEDGE, PledgeState, Role
 from models.numbering import PLEDGE_PREFIX, reserve_numbers
 from models.org import Department
 from models.outbox import enqueue
-from models.pledge import Pledge, PledgeCreate, PledgeEvidence, PledgorKind
+from models.pledge import (
+    Pledge,
+    PledgeCreate,
+    PledgeEvidence,
+    PledgorKind,
+    check_deadline,
+    registration_publication_day,
+)
 from models.pledge_access import new_access_code
-from models.publication import compute_publication_day
 from models.register import false_pledge_of, has_current_breach
 from models.settings import get_settings
 from models.uscc import validate_credit_code
@@ -124,14 +130,17 @@ def register_pledge(
 def register_pledge_with_code(
     *, session: Session, data: PledgeCreate, actor: Actor, today: dt.date, calendar: WorkCalendar
 ) -> tuple[Pledge, str]:
-    """Register one pledge (a past deadline is accepted: back-registration) and commit; returns it with
-    the pledgor's access code (办理码), shown once: only its keyed hash is stored."""
+    """Register one pledge and commit; returns it with the pledgor's access code (办理码), shown once: only
+    its keyed hash is stored. The deadline must be plausible (``check_deadline``); a past one is a
+    back-registration, published no earlier than N working days after today
+    (``registration_publication_day``)."""
+    check_deadline(deadline=data.deadline, today=today)
     code = normalise_pledgor(data.pledgor_kind, data.pledgor_credit_code)
     authority = _authority_for(session, data.authority_code, actor)
     assert authority.id is not None
     credit_check(session=session, credit_code=code, name=data.pledgor_name.strip())
     [(seq, number)] = reserve_numbers(session=session, prefix=PLEDGE_PREFIX, year=today.year, count=1)
-    day = compute_publication_day(calendar, data.deadline)
+    day = registration_publication_day(calendar, deadline=data.deadline, registered_on=today)
     access_code, access_digest = new_access_code()
     pledge = Pledge(
         **data.model_dump(exclude={"authority_code", "pledgor_credit_code", "pledgor_email"}),

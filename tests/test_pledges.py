@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, func, select
 
+from models.errors import ValidationFailed
+from models.pledge import Pledge, check_deadline
 from models.settings import get_settings
 from tests.conftest import Staff
 
@@ -23,17 +27,67 @@ def body(**over: Any) -> dict[str, Any]:
 
 
 def test_register_computes_publication_day(client: TestClient, staff: Staff) -> None:
-    r = client.post("/api/v1/pledges", json=body(), headers=staff.auth("intake"))
+    r = client.post("/api/v1/pledges", json=body(deadline="2026-09-29"), headers=staff.auth("intake"))
     assert r.status_code == 201, r.text
     data = r.json()
     assert data["number"].startswith("CN-2026-")
-    assert data["publication_day"] == "2026-02-28"
+    assert data["publication_day"] == "2026-10-14"  # 7th working day after, across the National Day week
     assert data["publication_day_status"] == "computed"
     assert data["calendar_version"]
     got = client.get(f"/api/v1/pledges/{data['id']}", headers=staff.auth("handler")).json()
-    assert got["publication_day"] == "2026-02-28"
+    assert got["publication_day"] == "2026-10-14"
     events = client.get(f"/api/v1/pledges/{data['id']}/events", headers=staff.auth("handler")).json()
     assert [e["event"] for e in events] == ["register"]
+
+
+def test_a_back_registered_pledge_gets_its_working_days_from_the_registration_day(
+    client: TestClient, staff: Staff
+) -> None:
+    # Registered on 2026-03-02 with a deadline of 2026-02-12: the deadline's 7th working day (02-28) is
+    # already past, so the pledgor gets 7 working days from registration (03-11), not publication at the
+    # next sweep with a publication period counted from a day already gone.
+    r = client.post("/api/v1/pledges", json=body(deadline="2026-02-12"), headers=staff.auth("intake"))
+    assert r.status_code == 201, r.text
+    assert r.json()["publication_day"] == "2026-03-11"
+    # Any past deadline counts from registration, however close; one not yet past keeps its own day.
+    recent = client.post("/api/v1/pledges", json=body(deadline="2026-03-01"), headers=staff.auth("intake"))
+    assert recent.json()["publication_day"] == "2026-03-11"
+    ahead = client.post("/api/v1/pledges", json=body(deadline="2026-03-04"), headers=staff.auth("intake"))
+    assert ahead.json()["publication_day"] == "2026-03-13"
+
+
+@pytest.mark.parametrize("deadline", ["0001-01-01", "1900-01-01", "2025-03-01", "2031-03-03", "9999-12-31"])
+def test_an_implausible_deadline_is_refused_naming_the_date(
+    client: TestClient, staff: Staff, session: Session, deadline: str
+) -> None:
+    r = client.post("/api/v1/pledges", json=body(deadline=deadline), headers=staff.auth("intake"))
+    assert r.status_code == 422, r.text
+    answer = r.json()
+    assert answer["field"] == "deadline"
+    assert f"承诺期限 {deadline}" in answer["message"]
+    assert "2025-03-02 至 2031-03-02" in answer["message"]
+    assert "数值" not in answer["message"]  # a date, not "a number out of range"
+    assert session.exec(select(func.count()).select_from(Pledge)).one() == 0
+
+
+def test_the_deadline_range_ends_are_accepted_and_follow_the_settings(
+    client: TestClient, staff: Staff, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for deadline in ("2025-03-02", "2031-03-02"):
+        r = client.post("/api/v1/pledges", json=body(deadline=deadline), headers=staff.auth("intake"))
+        assert r.status_code == 201, r.text
+    monkeypatch.setenv("SHOUXIN_PLEDGE_DEADLINE_YEARS_AFTER", "1")
+    get_settings.cache_clear()
+    r = client.post("/api/v1/pledges", json=body(deadline="2027-03-03"), headers=staff.auth("intake"))
+    assert r.status_code == 422
+    assert r.json()["latest"] == "2027-03-02"
+
+
+def test_check_deadline_clamps_a_leap_day() -> None:
+    # One year before 2028-02-29 is 2027-02-28: the range is computed, not an error.
+    check_deadline(deadline=dt.date(2027, 2, 28), today=dt.date(2028, 2, 29))
+    with pytest.raises(ValidationFailed):
+        check_deadline(deadline=dt.date(2027, 2, 27), today=dt.date(2028, 2, 29))
 
 
 def test_pending_calendar_names_the_year(client: TestClient, staff: Staff) -> None:
