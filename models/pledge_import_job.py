@@ -93,7 +93,7 @@ def submit_import(
     """Check and store an upload for the flow (flushed, not committed). A file too large, not CSV or
     XLSX, not UTF-8 or without the required header is refused now with ``ValidationFailed``. A handler's
     own department is the default authority, as for a registration."""
-    limit = get_settings().upload_max_bytes
+    limit = get_settings().import_max_bytes
     if len(content) > limit:
         raise ValidationFailed(f"文件过大：上限 {limit} 字节；请压缩或拆分后上传 (file too large)")
     check_import_file(content, filename)

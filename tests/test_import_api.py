@@ -184,10 +184,10 @@ def test_an_oversized_upload_is_refused(
 ) -> None:
     from models.settings import get_settings
 
-    monkeypatch.setenv("SHOUXIN_UPLOAD_MAX_BYTES", "1024")
+    monkeypatch.setenv("SHOUXIN_IMPORT_MAX_BYTES", "1024")
     get_settings.cache_clear()
     r = upload(client, staff.auth("supervisor"), "p.csv", CSV.encode() * 8)
-    assert r.status_code == 422, r.text
+    assert r.status_code == 413, r.text
     assert "文件过大" in r.json()["message"]
 
 

@@ -235,3 +235,82 @@ def test_a_file_just_over_its_limit_is_refused_with_the_same_message(
     assert r.status_code == 413
     assert "文件过大" in r.json()["message"]
     assert client.get(f"{API}/pledges/{pid}", headers=staff.auth("handler")).json()["state"] == "registered"
+
+
+# ------------------------------------------------------------------------------ bulk import caps
+
+
+def _import(client: TestClient, staff: Staff, name: str, content: bytes) -> Any:
+    return client.post(
+        f"{API}/pledges/import", files={"file": (name, content)}, headers=staff.auth("supervisor")
+    )
+
+
+def _stored_imports(session: Session) -> int:
+    from models.pledge_import_job import PledgeImport
+
+    return len(session.exec(select(PledgeImport.id)).all())
+
+
+@pytest.fixture
+def two_rows(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    monkeypatch.setenv("SHOUXIN_IMPORT_MAX_ROWS", "2")
+    get_settings.cache_clear()
+    yield 2
+    get_settings.cache_clear()
+
+
+def test_an_import_with_more_rows_than_the_cap_is_refused_before_it_is_stored(
+    client: TestClient, staff: Staff, session: Session, two_rows: int
+) -> None:
+    from tests.test_pledges import CSV
+
+    lines = CSV.splitlines(keepends=True)
+    small = "".join(lines[:3])  # the header and two rows
+    extra = lines[2].replace("乙公司", "丁公司")
+    r = _import(client, staff, "p.csv", (small + extra).encode())
+    assert r.status_code == 422, r.text
+    assert "行数过多" in r.json()["message"]
+    assert r.json()["max_rows"] == two_rows
+    assert _stored_imports(session) == 0
+    # Within the cap, even when quoted line breaks make more lines than rows.
+    quoted = small.replace("建筑法\n", '"建筑法\n第八条"\n', 1)
+    assert quoted.count("\n") > two_rows + 1
+    assert _import(client, staff, "p.csv", quoted.encode()).status_code == 202
+
+
+def test_a_spreadsheet_with_more_rows_than_the_cap_is_refused(
+    client: TestClient, staff: Staff, session: Session, two_rows: int
+) -> None:
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["pledgor_kind", "pledgor_name", "credit_code", "matter", "obligation", "deadline"])
+    for i in range(two_rows + 1):
+        sheet.append(["individual", f"个人{i}", "", "施工许可", "合格书", "2026-06-01"])
+    buf = io.BytesIO()
+    book.save(buf)
+    r = _import(client, staff, "p.xlsx", buf.getvalue())
+    assert r.status_code == 422, r.text
+    assert _stored_imports(session) == 0
+
+
+def test_an_import_over_its_byte_cap_is_refused_413_and_other_uploads_keep_theirs(
+    client: TestClient, staff: Staff, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_pledges import CSV
+
+    monkeypatch.setenv("SHOUXIN_IMPORT_MAX_BYTES", "4096")
+    monkeypatch.setenv("SHOUXIN_UPLOAD_MAX_BYTES", "1024")
+    get_settings.cache_clear()
+    # The import has its own, larger cap: a 2 KB file is over the upload limit but is accepted.
+    padded = CSV + "\n" * (2048 - len(CSV.encode()))
+    assert _import(client, staff, "p.csv", padded.encode()).status_code == 202
+    r = _import(client, staff, "p.csv", (CSV * 40).encode())
+    assert r.status_code == 413
+    assert "文件过大" in r.json()["message"]
+    assert _stored_imports(session) == 1

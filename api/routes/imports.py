@@ -8,7 +8,9 @@ import datetime as dt
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from pydantic import BaseModel
 
+from api.body_limit import too_large
 from api.deps import ActorDep, SessionDep, TodayDep, no_store, require_roles
+from api.import_caps import check_row_count
 from models.lifecycle import Role
 from models.pledge_import_job import (
     ImportStatus,
@@ -91,9 +93,14 @@ def import_file(
     authority: str | None = Query(None, description="文件中未填部门代码时使用的部门代码"),
 ) -> ImportSummary:
     """上传批量导入文件：校验格式与大小后保存并排队（202），由导入流程在一分钟内处理；进度与逐行报告见
-    `GET /pledges/imports/{id}`。重复导入不会重复登记。"""
-    # One byte past the limit is enough to refuse an oversized file without holding it whole.
-    content = file.file.read(get_settings().upload_max_bytes + 1)
+    `GET /pledges/imports/{id}`。重复导入不会重复登记。文件超过大小上限返回 413，数据行超过上限返回 422。"""
+    # One byte past the limit is enough to refuse an oversized file without holding it whole (the body
+    # itself was capped as it arrived: api/body_limit.py). Both caps before anything is stored.
+    limit = get_settings().import_max_bytes
+    content = file.file.read(limit + 1)
+    if len(content) > limit:
+        raise too_large(limit)
+    check_row_count(content, file.filename or "upload.csv")
     job = submit_import(
         session=session,
         content=content,
