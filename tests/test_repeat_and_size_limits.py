@@ -314,3 +314,53 @@ def test_an_import_over_its_byte_cap_is_refused_413_and_other_uploads_keep_their
     assert r.status_code == 413
     assert "文件过大" in r.json()["message"]
     assert _stored_imports(session) == 1
+
+
+# ------------------------------------------------------------------------------ complaint attachments
+
+
+def test_a_complaints_attachments_are_capped_in_number_and_text_per_case(
+    client: TestClient, staff: Staff, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from models.complaint import Complaint
+    from tests.test_complaints_api import act, dispatched_and_signed, register
+
+    # 20 attachments of 500 KB of text were accepted on one complaint: now their text is capped per case.
+    r = client.post(
+        f"{API}/complaints",
+        json={**_complaint_body(), "attachments": ["合同" * 250_000] * 2},
+        headers=staff.auth("intake"),
+    )
+    assert r.status_code == 413, r.text
+    assert r.json()["field"] == "attachments"
+    assert session.exec(select(Complaint.id)).all() == []
+    assert register(client, staff, attachments=["contract.pdf"] * 3)["attachments"] == ["contract.pdf"] * 3
+
+    # Reports add to the case: the count covers everything the case holds, not one body at a time.
+    monkeypatch.setenv("SHOUXIN_COMPLAINT_MAX_ATTACHMENTS", "3")
+    get_settings.cache_clear()
+    cid = dispatched_and_signed(client, staff)  # registered with one attachment
+    act(client, staff, "competent", cid, "verify_true")
+    act(client, staff, "competent", cid, "order_rectification", requirements="十日内付清")
+    refused = act(
+        client,
+        staff,
+        "handler",
+        cid,
+        "report_rectification",
+        status=422,
+        evidence="已支付",
+        attachments=["a", "b", "c"],
+    )
+    assert "附件过多" in refused["message"]
+    accepted = act(
+        client, staff, "handler", cid, "report_rectification", evidence="已支付", attachments=["a", "b"]
+    )
+    assert len(accepted["attachments"]) == 3
+    get_settings.cache_clear()
+
+
+def _complaint_body() -> dict[str, Any]:
+    from tests.test_complaints_api import BODY
+
+    return dict(BODY)

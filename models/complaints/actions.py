@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
+from models.attachments import check_attachments
 from models.audit import CaseEvent
 from models.calendar import WorkCalendar
 from models.clock import iso_date
@@ -243,6 +244,7 @@ def _order_rectification(ctx: _Ctx, action: str, body: ActionBody) -> None:
 
 def _report_rectification(ctx: _Ctx, action: str, body: ActionBody) -> None:
     assert isinstance(body, ReportRectificationBody)
+    check_attachments(existing=ctx.case.attachments, added=body.attachments)
     ctx.fire(action, body, note=body.evidence, attachments=body.attachments)
     ctx.case.attachments = [*ctx.case.attachments, *body.attachments]
 

@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlmodel import Session
 
+from models.attachments import check_attachments
 from models.calendar import WorkCalendar
 from models.complaint import CHANNEL_LABELS, Complaint, ComplaintCreate
 from models.complaints.notify import mail_complainant
@@ -26,6 +27,7 @@ def register_complaint(
 ) -> tuple[Complaint, str]:
     """Register a complaint; returns it with the tracking password, which is stored only hashed."""
     credit_code = validate_credit_code(data.complainant_credit_code) if data.complainant_credit_code else None
+    check_attachments(existing=(), added=data.attachments)
     respondent = None
     if data.respondent_department_code:
         respondent = department_by_code(
