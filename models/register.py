@@ -300,14 +300,12 @@ def decide(
 ) -> PublishedBreach:
     """The deciding department (谁认定、谁修复) or a supervisor decides an objection or a repair."""
     record = session.get(PublishedBreach, breach_id)
-    if record is None:
+    # Another department's record is answered as one that does not exist, as for every case: a 403 would
+    # confirm that it exists (docs/security.md).
+    if record is None or (actor.role == Role.HANDLER and actor.department_id != record.department_id):
         raise NotFound(f"公示记录 #{breach_id} 不存在 (no breach record {breach_id})")
     if action not in BREACH_DECISIONS:
         raise ValidationFailed(f"不支持的操作 {action}；可用：{', '.join(BREACH_DECISIONS)} (unknown action)")
-    if actor.role == Role.HANDLER and actor.department_id != record.department_id:
-        raise NotPermitted(
-            "只有认定部门的经办人或督办人员可以作出决定 (only the deciding department may decide)"
-        )
     if not reason.strip():
         raise ValidationFailed("请填写决定理由 (reason is required)")
     changes: dict[str, Any] = {}

@@ -231,3 +231,27 @@ def test_oversize_uploads_are_refused_before_storing(
     assert not Path(get_settings().upload_dir).exists() or not any(
         Path(get_settings().upload_dir).rglob("*.tmp")
     )
+
+
+def test_another_departments_breach_record_is_not_found_for_every_decision(
+    client: TestClient, engine: Engine, session: Session, staff: Staff
+) -> None:
+    from models.breach import PublishedBreach
+    from models.register import BREACH_DECISIONS
+
+    [breach] = publish(engine, session, ("示范建设有限公司", CODE))  # decided by D01
+    missing = client.post(
+        f"{API}/breaches/999999/actions/uphold_withdraw", json={"reason": "x"}, headers=staff.auth("handler2")
+    )
+    assert missing.status_code == 404
+    # Every decision, and an action that does not exist: a 403 or a 422 would confirm the record exists.
+    for action in (*BREACH_DECISIONS, "no_such_action"):
+        r = client.post(
+            f"{API}/breaches/{breach.id}/actions/{action}",
+            json={"reason": "x", "corrected": {"matter": "改"}},
+            headers=staff.auth("handler2"),
+        )
+        assert r.status_code == 404, (action, r.text)
+        assert r.json()["message"] == missing.json()["message"].replace("999999", str(breach.id))
+    session.expire_all()
+    assert session.get(PublishedBreach, breach.id).version == breach.version  # type: ignore[union-attr]
