@@ -13,7 +13,7 @@ import yaml
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import ValidationError
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, event, inspect
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
@@ -167,11 +167,30 @@ MIN_PASSWORD_LENGTH = 10
 
 
 def set_password(*, session: Session, user: User, password: str) -> None:
+    """A new page password; every page session of the user ends (someone who knew the old one is out)."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailed(f"密码至少 {MIN_PASSWORD_LENGTH} 位，请换一个更长的密码 (password too short)")
     user.password_hash = _password_hasher.hash(password)
+    end_sessions(session=session, user=user)
+
+
+def end_sessions(*, session: Session, user: User) -> None:
+    """End every page session of the user, on every device: the sign-in cookies carry the generation
+    they were issued under, and one that is no longer the user's is refused (web/core.py). Flushed."""
+    user.session_generation += 1
     session.add(user)
     session.flush()
+
+
+# Deactivating an account or changing its role ends its sessions wherever it is done (admin page, CLI,
+# a script): a cookie must never outlive the rights it was issued for, even if they are given back later.
+# active_history loads the old value, so assigning the same value again ends nothing.
+@event.listens_for(User.active, "set", active_history=True)
+@event.listens_for(User.role, "set", active_history=True)
+def _rights_changed(target: User, value: Any, oldvalue: Any, _initiator: Any) -> None:
+    state = inspect(target, raiseerr=True)
+    if state.has_identity and value != oldvalue:
+        target.session_generation = (target.session_generation or 0) + 1
 
 
 def authenticate_password(*, session: Session, name: str, password: str) -> User | None:

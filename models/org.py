@@ -68,6 +68,9 @@ class User(UserBase, table=True):
     department_id: int | None = Field(default=None, foreign_key="department.id", index=True)
     token_hash: str = Field(index=True, unique=True, max_length=128)
     password_hash: str | None = None
+    # Carried in each page sign-in cookie and bumped to end every session of the user at once (sign-out,
+    # new password, deactivation, role change): models/accounts.py end_sessions.
+    session_generation: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     active: bool = True
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
 

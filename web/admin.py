@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar as month_calendar
+import datetime as dt
 from typing import Any
 
 from fastapi import Request
@@ -29,6 +30,7 @@ from web.core import (
     redirect,
     refused,
     render,
+    set_session_cookie,
 )
 
 router = page_router("/staff/admin")
@@ -120,7 +122,7 @@ async def add_user(request: Request, session: SessionDep) -> Response:
 
 @router.post("/users/{user_id}/password")
 async def user_password(request: Request, user_id: int, session: SessionDep) -> Response:
-    current_user(request, session, *ADMIN)
+    me = current_user(request, session, *ADMIN)
     form = await form_data(request)
     user = session.get(User, user_id)
     if user is None:
@@ -131,7 +133,12 @@ async def user_password(request: Request, user_id: int, session: SessionDep) -> 
         errors, status = form_refused(session, exc)
         return _users_page(request, session, errors=errors, status_code=status)
     session.commit()
-    return _users_page(request, session, message=f"已为 {user.name} 设置网页登录密码")
+    response = _users_page(request, session, message=f"已为 {user.name} 设置网页登录密码")
+    if user.id == me.id:
+        # A new password ends every session of its user; the admin who set their own stays signed in
+        # here (a fresh cookie of the new generation) and is signed out everywhere else.
+        set_session_cookie(request, response, user, dt.datetime.now(dt.UTC))
+    return response
 
 
 def _month_grid(calendar: WorkCalendar, year: int) -> list[dict[str, Any]]:

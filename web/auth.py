@@ -10,11 +10,20 @@ from fastapi.responses import FileResponse, Response
 
 from api.deps import SessionDep
 from api.errors import status_for
-from models.accounts import authenticate, authenticate_password
+from models.accounts import authenticate, authenticate_password, end_sessions
 from models.errors import RateLimited
 from models.lifecycle import Role
 from models.signin_limit import check_sign_in_allowed, record_sign_in_failure
-from web.core import SESSION_COOKIE, form_data, page_router, redirect, render, set_session_cookie
+from web.core import (
+    SESSION_COOKIE,
+    form_data,
+    no_store,
+    page_router,
+    redirect,
+    render,
+    set_session_cookie,
+    user_from_cookie,
+)
 
 router = page_router()
 STATIC = Path(__file__).parent / "static"
@@ -45,6 +54,7 @@ def home() -> Response:
 
 @router.get("/login")
 def login_page(request: Request, next: str | None = None) -> Response:
+    no_store(request)
     return render(
         request, "login.html", title="工作人员登录", next=_safe_next(next) or "", error=None, name=""
     )
@@ -64,6 +74,7 @@ def _login_failed(request: Request, form: dict[str, str], message: str, status_c
 
 @router.post("/login")
 async def login(request: Request, session: SessionDep) -> Response:
+    no_store(request)
     form = await form_data(request)
     name = form.get("name", "")
     address = request.client.host if request.client else None
@@ -85,13 +96,20 @@ async def login(request: Request, session: SessionDep) -> Response:
         )
     target = _safe_next(form.get("next")) or HOME.get(user.role, "/staff")
     response = redirect(target)
-    set_session_cookie(response, user, now)
+    set_session_cookie(request, response, user, now)
     return response
 
 
 @router.post("/logout")
-async def logout(request: Request) -> Response:
+async def logout(request: Request, session: SessionDep) -> Response:
+    """Sign out: the user's sessions end on the server, on this device and every other, so a copy of
+    the cookie (another browser, a stolen one) is refused from now on, not only when it expires."""
+    no_store(request)
     await form_data(request)
+    user = user_from_cookie(request.cookies.get(SESSION_COOKIE), session, dt.datetime.now(dt.UTC))
+    if user is not None:
+        end_sessions(session=session, user=user)
+        session.commit()
     response = redirect("/login")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

@@ -1,8 +1,12 @@
 """What every page shares: the template environment, staff sign-in cookies, CSRF and security headers.
 
-The sign-in cookie is signed (HMAC-SHA256 with ``secret_key``) and carries its expiry; the signature also
-covers the user's current token and password hashes, so rotating either signs the user out everywhere.
-CSRF uses a random per-browser cookie whose value every POST form repeats in a hidden field.
+The sign-in cookie is signed (HMAC-SHA256 with ``secret_key``) and carries its expiry and the user's
+session generation: signing out, a new password, deactivation or a role change bump the generation
+(models/accounts.py), which ends every session of the user on every device at its next request. The
+signature also covers the user's current token and password hashes, so rotating either does the same.
+CSRF uses a random per-browser cookie whose value every POST form repeats in a hidden field. Both cookies
+are ``Secure`` when the request came over HTTPS (as uvicorn reports it: behind a proxy, only a trusted
+one's X-Forwarded-Proto counts). Every page that needs a sign-in, and the sign-in page, is ``no-store``.
 """
 
 from __future__ import annotations
@@ -82,37 +86,53 @@ def _fingerprint(user: User) -> str:
 
 def session_value(user: User, now: dt.datetime) -> str:
     expires = int((now + dt.timedelta(hours=SESSION_HOURS)).timestamp())
-    payload = f"{user.id}.{expires}"
+    payload = f"{user.id}.{user.session_generation}.{expires}"
     return f"{payload}.{_signature(f'{payload}.{_fingerprint(user)}')}"
 
 
 def user_from_cookie(value: str | None, session: Session, now: dt.datetime) -> User | None:
-    if not value or value.count(".") != 2:
+    """The user a sign-in cookie names, if its signature holds, it has not expired, and it was issued
+    under the user's current session generation (an ended session is refused like a forged one)."""
+    if not value or value.count(".") != 3:
         return None
-    user_id, expires, signature = value.split(".")
-    if not (user_id.isdigit() and expires.isdigit()) or int(expires) < now.timestamp():
+    user_id, generation, expires, signature = value.split(".")
+    if not (user_id.isdigit() and generation.isdigit() and expires.isdigit()):
+        return None
+    if int(expires) < now.timestamp():
         return None
     user = session.get(User, int(user_id))
-    if user is None or not user.active:
+    if user is None or not user.active or int(generation) != user.session_generation:
         return None
-    expected = _signature(f"{user_id}.{expires}.{_fingerprint(user)}")
+    expected = _signature(f"{user_id}.{generation}.{expires}.{_fingerprint(user)}")
     return user if hmac.compare_digest(expected, signature) else None
 
 
-def set_session_cookie(response: Response, user: User, now: dt.datetime) -> None:
+def over_https(request: Request) -> bool:
+    """Whether the browser reached us over HTTPS: its cookies then never travel over plain HTTP."""
+    return request.url.scheme == "https" or get_settings().public_base_url.startswith("https://")
+
+
+def set_session_cookie(request: Request, response: Response, user: User, now: dt.datetime) -> None:
     response.set_cookie(
         SESSION_COOKIE,
         session_value(user, now),
         max_age=SESSION_HOURS * 3600,
         httponly=True,
         samesite="lax",
-        secure=get_settings().public_base_url.startswith("https://"),
+        secure=over_https(request),
         path="/",
     )
 
 
+def no_store(request: Request) -> None:
+    """Mark the answer as one no browser or proxy may keep (PageRoute sets ``Cache-Control: no-store``):
+    a signed-in page shows personal data, and the back button after signing out must not show it again."""
+    request.state.no_store = True
+
+
 def current_user(request: Request, session: Session, *roles: Role) -> User:
     """The signed-in user (else a redirect to sign in); refuses roles not listed when any are given."""
+    no_store(request)
     user = user_from_cookie(request.cookies.get(SESSION_COOKIE), session, dt.datetime.now(dt.UTC))
     if user is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -155,7 +175,9 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     )
     response = HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
     if getattr(request.state, "new_csrf", None):
-        response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="lax", path="/")
+        response.set_cookie(
+            CSRF_COOKIE, token, httponly=True, samesite="lax", secure=over_https(request), path="/"
+        )
     return response
 
 
@@ -226,6 +248,12 @@ class PageRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def page_handler(request: Request) -> Response:
+            response = await answer(request)
+            if getattr(request.state, "no_store", False):
+                response.headers["Cache-Control"] = "no-store"
+            return response
+
+        async def answer(request: Request) -> Response:
             try:
                 return await handler(request)
             except LoginRequired as exc:
