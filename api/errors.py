@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -25,6 +26,8 @@ from models.errors import (
     Unauthenticated,
     ValidationFailed,
 )
+
+log = logging.getLogger(__name__)
 
 STATUS: list[tuple[type[DomainError], int]] = [
     (Unauthenticated, 401),
@@ -162,8 +165,16 @@ def install(app: FastAPI) -> None:
             status_code=422,
         )
 
+    # Logged, one line without the statement or its parameters (they may carry personal data): a database
+    # that went away (a missing SQLite file, a PostgreSQL restart) must show in the log, not only in 503s.
     @app.exception_handler(OperationalError)
-    async def _db_down(_: Request, __: OperationalError) -> JSONResponse:
+    async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:
+        log.error(
+            "数据库不可用，已答复 503 (database unavailable, answered 503): %s %s: %s",
+            request.method,
+            request.url.path,
+            str(exc.orig).split("\n", 1)[0],
+        )
         return JSONResponse(
             error_body(
                 "ServiceUnavailable",

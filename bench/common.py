@@ -98,7 +98,7 @@ def fresh_database(db: str = "sqlite", keep: Path | None = None) -> Iterator[Eng
         return
     with tempfile.TemporaryDirectory(prefix="shouxin-bench-") as tmp:
         path = keep or Path(tmp) / f"bench-{uuid.uuid4().hex[:8]}.db"
-        engine = make_engine(f"sqlite:///{path}")
+        engine = make_engine(f"sqlite:///{path}", create=True)
         SQLModel.metadata.create_all(engine)
         try:
             _departments(engine)

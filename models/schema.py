@@ -10,6 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
+from models.db import create_sqlite_file, sqlite_file
 from models.errors import SchemaOutOfDate
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -23,7 +24,9 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(engine: Engine) -> str | None:
-    """Apply all migrations; returns the new revision."""
+    """Apply all migrations; returns the new revision. The one place a SQLite database file is created
+    (``shouxin db upgrade`` on a new installation): engines only open an existing one (models/db.py)."""
+    create_sqlite_file(engine.url)
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
@@ -41,7 +44,15 @@ def head_revision() -> str | None:
 
 
 def check_up_to_date(engine: Engine) -> None:
-    """Refuse to run on a schema behind the code, naming the command that fixes it."""
+    """Refuse to run on a schema behind the code, or on a SQLite file that does not exist, naming the
+    command that fixes it."""
+    database = sqlite_file(engine.url)
+    if database is not None and not Path(database).exists():
+        raise SchemaOutOfDate(
+            f"数据库文件 {database} 不存在；新安装请先运行 `shouxin db upgrade` 创建，"
+            f"已有数据请检查文件是否被移动 (database file {database} does not exist: "
+            "run `shouxin db upgrade` for a new installation, or put the file back)"
+        )
     current, head = current_revision(engine), head_revision()
     if current != head:
         raise SchemaOutOfDate(

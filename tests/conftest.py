@@ -22,7 +22,7 @@ from api.main import create_app
 from models.accounts import create_user, import_departments
 from models.calendar import WorkCalendar, load_calendar
 from models.clock import Clock
-from models.db import get_engine, make_engine
+from models.db import create_sqlite_file, get_engine, make_engine
 from models.lifecycle import Role
 from models.org import DepartmentCreate, DepartmentLevel, UserCreate
 from models.settings import get_settings
@@ -40,7 +40,10 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Itera
     for var in ("SHOUXIN_TODAY", "SHOUXIN_DATABASE_URL", "SHOUXIN_MAIL_SINK"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("SHOUXIN_UPLOAD_DIR", str(tmp_path / "uploads"))
-    monkeypatch.setenv("SHOUXIN_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    database_url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("SHOUXIN_DATABASE_URL", database_url)
+    # The settings' database exists, empty (engines never create a SQLite file; `shouxin db upgrade` does).
+    create_sqlite_file(database_url)
     get_settings.cache_clear()
     get_engine.cache_clear()
     yield

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from cli.calendar_cmd import app
 from models.calendar import CalendarYear
-from models.db import get_engine
+from models.db import create_sqlite_file, get_engine
 from models.settings import get_settings
 
 EXAMPLE_2027 = Path(__file__).resolve().parents[1] / "docs" / "calendar-example-2027.json"
@@ -23,6 +23,7 @@ def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunne
     monkeypatch.setenv("SHOUXIN_DATABASE_URL", f"sqlite:///{tmp_path / 'calendar.db'}")
     get_settings.cache_clear()
     get_engine.cache_clear()
+    create_sqlite_file(get_engine().url)
     # All tables: loading a year also recomputes open pledges' publication days.
     SQLModel.metadata.create_all(get_engine())
     yield CliRunner()

@@ -317,8 +317,9 @@ def test_refusal_to_rectify_confirms_a_breach(client: TestClient, staff: Staff, 
     c = act(client, staff, "competent", cid, "order_rectification", deadline_days=5)
     assert c["stage_deadline"] == "2026-03-09"  # ordered on Monday 3/2 + 5 working days
     act(client, staff, "handler", cid, "confirm_breach", status=403, reason="拒不整改")
+    set_today(client, dt.date(2026, 3, 10))  # the rectification deadline has passed
     c = act(client, staff, "supervisor", cid, "confirm_breach", reason="期限届满仍拒不整改")
-    assert (c["state"], c["breach_confirmed"]) == ("breach_confirmed", True)
+    assert (c["state"], c["breach_confirmed"]) == ("explanation_ordered", True)
     dept = session.exec(select(Department).where(Department.code == "D01")).one()
     confirmed = session.exec(
         select(Complaint).where(
@@ -326,6 +327,15 @@ def test_refusal_to_rectify_confirms_a_breach(client: TestClient, staff: Staff, 
         )
     ).all()
     assert len(confirmed) == 1
+    act(
+        client,
+        staff,
+        "handler",
+        cid,
+        "submit_explanation",
+        written_explanation="资金未到位",
+        rectification="已付清",
+    )
     act(client, staff, "handler", cid, "reply", reply_text="已确认违约失信并记入政务信用记录。")
 
 
@@ -458,7 +468,7 @@ def test_public_tracking_hides_the_deadline_while_paused(client: TestClient, sta
 
 
 def test_two_handlers_at_once_one_wins(tmp_path: Path, clock: Clock) -> None:
-    engine: Engine = make_engine(f"sqlite:///{tmp_path / 'race.db'}")
+    engine: Engine = make_engine(f"sqlite:///{tmp_path / 'race.db'}", create=True)
     SQLModel.metadata.create_all(engine)
     with Session(engine) as session:
         import_departments(session=session, items=DEPARTMENTS)

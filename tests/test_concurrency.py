@@ -43,7 +43,7 @@ def shared_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[En
         engine = make_engine(request.getfixturevalue("pg_url"))
         empty_pg_database(engine)
     else:
-        engine = make_engine(f"sqlite:///{tmp_path / 'race.db'}")
+        engine = make_engine(f"sqlite:///{tmp_path / 'race.db'}", create=True)
         SQLModel.metadata.create_all(engine)
     with Session(engine) as session:
         import_departments(session=session, items=DEPARTMENTS)

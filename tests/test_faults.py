@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import http.server
+import logging
 import socket
 import threading
 import time
@@ -17,6 +18,7 @@ from typing import ClassVar
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import make_url, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
@@ -27,6 +29,7 @@ from bench.fault_sweep import drill
 from models.accounts import create_user, import_departments
 from models.audit_verify import verify_audit
 from models.clock import Clock, utcnow
+from models.complaint import Complaint
 from models.db import make_engine
 from models.lifecycle import Role
 from models.org import UserCreate
@@ -156,6 +159,52 @@ def test_database_down_gives_503_with_a_message_and_the_api_recovers(
     assert listed.status_code == 200
     assert listed.json()["items"] == []
     assert client.post(f"{API}/complaints", json=BODY, headers=headers).status_code == 201
+
+
+def test_a_database_file_moved_away_answers_503_creates_no_file_and_loses_no_acknowledged_write(
+    tmp_path: Path, clock: Clock, staff_tokens_db: tuple[Path, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    directory, token = staff_tokens_db
+    database = directory / "shouxin.db"
+    engine = make_engine(f"sqlite:///{database}")  # the API's own engine and pool
+    client = TestClient(
+        create_app(engine=engine, clock=clock, check_schema=False), raise_server_exceptions=False
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def register() -> Response:
+        return client.post(f"{API}/complaints", json=BODY, headers=headers)
+
+    acknowledged = [register().json()["id"] for _ in range(3)]
+    away = tmp_path / "away.db"
+    database.rename(away)
+    try:
+        # Under load the pool opens new connections: with the one it has held, the request needs another,
+        # which must not create a fresh empty database where the file was.
+        with engine.connect(), caplog.at_level(logging.ERROR, logger="api.errors"):
+            refused = register()
+            assert refused.status_code == 503, refused.text
+            assert "数据库暂时不可用" in refused.json()["message"]
+            assert not database.exists()
+            assert any("503" in r.getMessage() for r in caplog.records)  # and it shows in the log
+        # A connection opened before the move may still answer; whatever it acknowledges must last.
+        during = register()
+        assert during.status_code in (201, 503), during.text
+        if during.status_code == 201:
+            acknowledged.append(during.json()["id"])
+        assert not database.exists()
+    finally:
+        away.rename(database)
+
+    after = register()
+    assert after.status_code == 201, after.text
+    acknowledged.append(after.json()["id"])
+    engine.dispose()
+    # Opened afresh, as after a restart: exactly the acknowledged complaints, none lost, none refused kept.
+    reopened = make_engine(f"sqlite:///{database}")
+    with Session(reopened) as session:
+        assert sorted(session.exec(select(Complaint.id)).all()) == sorted(acknowledged)
+    reopened.dispose()
 
 
 @pytest.fixture

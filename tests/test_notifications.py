@@ -60,7 +60,7 @@ def port(monkeypatch: pytest.MonkeyPatch) -> int:
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine("sqlite:///" + str(tmp_path / "t.db"))
+    engine = make_engine("sqlite:///" + str(tmp_path / "t.db"), create=True)
     SQLModel.metadata.create_all(engine)
     yield engine
     engine.dispose()

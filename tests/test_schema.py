@@ -1,4 +1,5 @@
-"""Migrations build exactly the tables the code declares; the app refuses an out-of-date schema."""
+"""Migrations build exactly the tables the code declares; the app refuses an out-of-date schema or a missing
+database file, which only `shouxin db upgrade` creates."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from typer.testing import CliRunner
 
 from api.main import create_app
 from cli.main import app as cli
-from models.db import make_engine
+from models.db import get_engine, make_engine
 from models.errors import SchemaOutOfDate
 from models.schema import check_up_to_date, upgrade
+from models.settings import get_settings
 from models.tables import metadata
 from tests.conftest import BACKENDS
 
@@ -37,9 +39,27 @@ def test_migrations_match_the_models(database_url: str) -> None:
 
 
 def test_app_refuses_an_out_of_date_schema(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}", create=True)
     with pytest.raises(SchemaOutOfDate, match="shouxin db upgrade"):
         create_app(engine=engine)
+
+
+def test_only_db_upgrade_creates_a_missing_database_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = tmp_path / "var" / "new.db"
+    engine = make_engine(f"sqlite:///{database}")
+    with pytest.raises(SchemaOutOfDate, match="不存在.*shouxin db upgrade"):
+        create_app(engine=engine)  # the server refuses to start, naming the command
+    engine.dispose()
+    assert not database.exists()
+    monkeypatch.setenv("SHOUXIN_DATABASE_URL", f"sqlite:///{database}")
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    result = CliRunner().invoke(cli, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    check_up_to_date(get_engine())
+    get_engine().dispose()
 
 
 def test_cli_db_upgrade_then_users_add_prints_the_token_last(tmp_path: Path) -> None:

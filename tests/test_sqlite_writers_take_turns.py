@@ -19,7 +19,7 @@ from models.db import make_engine
 
 def _table(path: Path) -> str:
     url = f"sqlite:///{path}"
-    engine = make_engine(url)
+    engine = make_engine(url, create=True)
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, who TEXT)"))
     engine.dispose()
@@ -147,13 +147,14 @@ def test_a_thread_holding_a_turn_does_not_wait_for_itself(tmp_path: Path) -> Non
 
 def test_in_memory_databases_have_no_writer_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
+    before = set(tmp_path.iterdir())  # the settings' database file of tests/conftest.py
     for url in ("sqlite://", "sqlite:///:memory:"):
         engine = make_engine(url)
         with engine.begin() as conn:
             conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
             conn.execute(text("INSERT INTO t DEFAULT VALUES"))
         engine.dispose()
-    assert list(tmp_path.iterdir()) == []
+    assert set(tmp_path.iterdir()) == before
 
 
 def test_the_turn_is_given_back_only_once_sqlite_has_committed(tmp_path: Path) -> None:

@@ -175,7 +175,7 @@ def test_concurrent_runs_apply_each_step_once(tmp_path: Path, calendar: WorkCale
     from models.db import make_engine
     from tests.conftest import DEPARTMENTS
 
-    engine = make_engine(f"sqlite:///{tmp_path / 'flows.db'}")
+    engine = make_engine(f"sqlite:///{tmp_path / 'flows.db'}", create=True)
     SQLModel.metadata.create_all(engine)
     with Session(engine, expire_on_commit=False) as session:
         import_departments(session=session, items=DEPARTMENTS)

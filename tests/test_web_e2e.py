@@ -84,7 +84,7 @@ def _seed(session: Session) -> dict[str, str]:
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """The app on a free loopback port, over a temporary SQLite file holding one published breach."""
     db = tmp_path_factory.mktemp("e2e") / "e2e.db"
-    engine = make_engine(f"sqlite:///{db}")
+    engine = make_engine(f"sqlite:///{db}", create=True)
     SQLModel.metadata.create_all(engine)
     with Session(engine, expire_on_commit=False) as session:
         tokens = _seed(session)

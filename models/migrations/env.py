@@ -31,7 +31,7 @@ def run_migrations_online() -> None:
         _run(connection)
         return
     url = config.get_main_option("sqlalchemy.url") or get_settings().database_url
-    engine = make_engine(url)
+    engine = make_engine(url, create=True)  # alembic's own command line, as `shouxin db upgrade`
     with engine.connect() as conn:
         _run(conn)
     engine.dispose()
