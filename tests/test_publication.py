@@ -239,7 +239,7 @@ def test_submitted_but_unconfirmed_evidence_is_still_published(
 def test_two_concurrent_sweeps_publish_each_pledge_once(tmp_path: object) -> None:
     from models.accounts import import_departments
 
-    engine = make_engine(f"sqlite:///{tmp_path}/t.db")
+    engine = make_engine(f"sqlite:///{tmp_path}/t.db", create=True)
     SQLModel.metadata.create_all(engine)
     with Session(engine, expire_on_commit=False) as session:
         import_departments(session=session, items=DEPARTMENTS)
