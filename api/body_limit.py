@@ -21,7 +21,7 @@ from models.settings import get_settings
 
 # Multipart boundaries, part headers and the small fields beside the file (an access code, a reason).
 FORM_ALLOWANCE = 64 * 1024
-IMPORT_PATHS = frozenset({"/api/v1/pledges/import"})
+IMPORT_PATHS = frozenset({"/api/v1/pledges/import", "/staff/pledges/import"})  # the API and the page
 
 
 def body_cap(path: str) -> tuple[int, int]:

@@ -16,6 +16,7 @@ import logging
 import uuid
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import JSON, Column, Index, LargeBinary, or_, update
 from sqlalchemy.engine import Engine
@@ -23,7 +24,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.calendar import load_calendar
 from models.clock import utcnow
-from models.errors import DomainError, NotFound, ValidationFailed
+from models.errors import Conflict, DomainError, NotFound, NotPermitted, ValidationFailed
 from models.lifecycle import Role
 from models.org import Department
 from models.pledge_import import ImportReport, import_pledges
@@ -282,3 +283,49 @@ def _work_through(session: Session, job: PledgeImport, token: str, flow_run_id: 
         **_progress(report),
     )
     session.commit()
+
+
+# The download of an import's offline access codes: who took them, when and how many, kept in the report.
+CODES_TAKEN = "codes_taken"
+
+
+def take_offline_codes(
+    *, session: Session, import_id: int, actor: Actor, now: dt.datetime
+) -> tuple[PledgeImport, list[dict[str, str]]]:
+    """Hand out a finished import's offline access codes once, to its uploader or a supervisor, and erase
+    them from the stored report (who took them, when and how many stay), so the codes are not kept in
+    clear for anyone who can read the table later. Of two downloads at once only one gets the codes: the
+    report is replaced by a compare-and-set on the import's claim (unused once the import is done), given
+    a new token. Another department's import is "not found". Flushed, not committed: the caller commits
+    before handing the codes out, so a download that is not recorded is never given."""
+    job = get_import(session=session, import_id=import_id, actor=actor)
+    if actor.role != Role.SUPERVISOR and (job.uploader_id is None or job.uploader_id != actor.id):
+        raise NotPermitted(
+            "办理码仅限上传人或督办员下载 (only the uploader or a supervisor may take the codes)"
+        )
+    if job.status != ImportStatus.DONE:
+        raise Conflict("导入完成后才能下载办理码 (the import is not finished)")
+    taken = job.report.get(CODES_TAKEN)
+    if taken:
+        when = dt.datetime.fromisoformat(taken["at"]).astimezone(ZoneInfo(get_settings().timezone))
+        raise Conflict(
+            f"办理码已于 {when:%Y-%m-%d %H:%M} 由 {taken['by']} 下载，仅可下载一次 (already downloaded)"
+        )
+    codes = list(job.report.get("offline_codes", []))
+    if not codes:
+        raise Conflict("本次导入没有需要书面送达的办理码 (no offline codes in this import)")
+    report = {
+        **job.report,
+        "offline_codes": [],
+        CODES_TAKEN: {"by": actor.name, "by_id": actor.id, "at": now.isoformat(), "count": len(codes)},
+    }
+    result = session.execute(
+        update(_T)
+        .where(_T.c.id == import_id, _T.c.claim.is_(None) if job.claim is None else _T.c.claim == job.claim)
+        .values(report=report, claim=str(uuid.uuid4()))
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("办理码正在由他人下载，请刷新页面查看 (the codes were taken at the same moment)")
+    session.expire(job)
+    log.info("导入任务 %s 的 %d 个办理码已下载：%s（#%s）", import_id, len(codes), actor.name, actor.id)
+    return job, codes

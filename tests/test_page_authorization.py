@@ -27,6 +27,7 @@ from sqlmodel import Session, select
 from models.org import User
 from tests.conftest import Staff
 from tests.test_authorization import WHO, world  # noqa: F401  (the fixture, shared with the API table)
+from tests.test_pledges import CSV
 from tests.test_publication import CODE
 from tests.test_register import publish
 from tests.web_support import csrf_of, sign_in
@@ -60,6 +61,11 @@ RULES: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/staff/pledges/new"): PLEDGE_STAFF,
     ("POST", "/staff/pledges/new"): PLEDGE_STAFF,
     ("POST", "/staff/pledges/access-code"): PLEDGE_STAFF,
+    ("GET", "/staff/pledges/import"): PLEDGE_STAFF,
+    ("POST", "/staff/pledges/import"): PLEDGE_STAFF,
+    # The world's import was uploaded by window staff (no department): D01's and D02's handlers do not see it.
+    ("GET", "/staff/pledges/import/{import_id}"): rule(handler=404, handler2=404, admin=403),
+    ("POST", "/staff/pledges/import/{import_id}/codes"): rule(handler=404, handler2=404, admin=403),
     ("GET", "/staff/complaints/{complaint_id}"): rule(handler2=404),
     ("POST", "/staff/complaints/{complaint_id}/act/{action}"): rule(default=SEEN, handler2=404),
     ("GET", "/staff/dashboard"): OVERSIGHT,
@@ -133,8 +139,13 @@ def test_every_page_times_every_role(
 ) -> None:
     [breach] = publish(engine, session, ("示范建设有限公司", CODE))
     other_user = session.exec(select(User).where(User.name == "发改经办人")).one()
+    uploaded = client.post(
+        "/api/v1/pledges/import", files={"file": ("承诺.csv", CSV.encode())}, headers=staff.auth("intake")
+    )
+    assert uploaded.status_code == 202, uploaded.text
     values = {
         **world,
+        "import_id": str(uploaded.json()["id"]),
         "action": "sign_for",
         "name": "weekly",
         "number": breach.number,

@@ -19,6 +19,7 @@ from models.org import User
 from models.outbox import Notification, NotificationStatus
 from models.settings import get_settings
 from tests.conftest import Staff
+from tests.test_pledges import CSV
 from tests.test_register import CODE, access_code, publish
 from tests.web_support import csrf_of, post_form, sign_in
 from web.core import CSRF_FIELD, SECURITY_HEADERS, SESSION_COOKIE, env
@@ -77,6 +78,14 @@ def test_every_template_is_rendered_by_a_page(
         number, password, case_id = _register_complaint(client)
         for path in ("/staff", "/staff/complaints/new", f"/staff/complaints/{case_id}", "/staff/pledges/new"):
             assert client.get(path).status_code == 200, path
+        uploaded = client.post(
+            "/staff/pledges/import",
+            data={CSRF_FIELD: csrf_of(client, "/staff/pledges/import")},
+            files={"file": ("承诺.csv", CSV.encode())},
+            follow_redirects=False,
+        )
+        assert uploaded.status_code == 303, uploaded.text
+        assert client.get(uploaded.headers["location"]).status_code == 200
         client.cookies.clear()
         sign_in(client, staff.admin)
         for path in (

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from web import admin, auth, oversight, public, staff
+from web import admin, auth, imports, oversight, public, staff
 
 
 def install(app: FastAPI) -> None:
-    for module in (auth, staff, oversight, public, admin):
+    # imports before staff: its fixed paths (/staff/pledges/import) go before any /staff/pledges/{id}.
+    for module in (auth, imports, staff, oversight, public, admin):
         app.include_router(module.router)
