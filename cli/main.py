@@ -70,6 +70,7 @@ def db_upgrade() -> None:
 
 
 @db_app.command("current")
+@domain_errors
 def db_current() -> None:
     """显示数据库结构版本。"""
     from models.schema import current_revision, head_revision

@@ -35,6 +35,14 @@ def upgrade(engine: Engine) -> str | None:
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The database's revision; a SQLite file that does not exist is refused, naming the command."""
+    database = sqlite_file(engine.url)
+    if database is not None and not Path(database).exists():
+        raise SchemaOutOfDate(
+            f"数据库文件 {database} 不存在；新安装请先运行 `shouxin db upgrade` 创建，"
+            f"已有数据请检查文件是否被移动 (database file {database} does not exist: "
+            "run `shouxin db upgrade` for a new installation, or put the file back)"
+        )
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
@@ -46,13 +54,6 @@ def head_revision() -> str | None:
 def check_up_to_date(engine: Engine) -> None:
     """Refuse to run on a schema behind the code, or on a SQLite file that does not exist, naming the
     command that fixes it."""
-    database = sqlite_file(engine.url)
-    if database is not None and not Path(database).exists():
-        raise SchemaOutOfDate(
-            f"数据库文件 {database} 不存在；新安装请先运行 `shouxin db upgrade` 创建，"
-            f"已有数据请检查文件是否被移动 (database file {database} does not exist: "
-            "run `shouxin db upgrade` for a new installation, or put the file back)"
-        )
     current, head = current_revision(engine), head_revision()
     if current != head:
         raise SchemaOutOfDate(

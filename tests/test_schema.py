@@ -56,6 +56,9 @@ def test_only_db_upgrade_creates_a_missing_database_file(
     monkeypatch.setenv("SHOUXIN_DATABASE_URL", f"sqlite:///{database}")
     get_settings.cache_clear()
     get_engine.cache_clear()
+    current = CliRunner().invoke(cli, ["db", "current"])
+    assert (current.exit_code, "不存在" in current.output) == (1, True)
+    assert not database.exists()
     result = CliRunner().invoke(cli, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
     check_up_to_date(get_engine())
