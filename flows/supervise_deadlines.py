@@ -5,7 +5,8 @@ second or concurrent run adds nothing, and a run after an outage catches up on e
 non-working day nothing new is due. The flow queries ids and hands them to one task per batch; each task
 opens its own session and calls ``models.complaints.supervise_batch`` with the system actor. Register
 records under objection or repair are chased the same way, by their own task per batch
-(``models.breach_supervision.supervise_breaches``).
+(``models.breach_supervision.supervise_breaches``), and so are pledges whose evidence awaits the
+authority's review (``models.pledge_review.supervise_reviews``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import datetime as dt
 from prefect import flow, get_run_logger, task
 
 from flows._runtime import batched, current_run_id
-from models import breach_supervision
+from models import breach_supervision, pledge_review
 from models.calendar import load_calendar
 from models.clock import Clock
 from models.complaints import supervise_batch, supervision_ids
@@ -46,6 +47,16 @@ def supervise_breach_ids(ids: list[int], today: dt.date, flow_run_id: str | None
         )
 
 
+@task(name="supervise-evidence-reviews-batch")
+def supervise_review_ids(ids: list[int], today: dt.date, flow_run_id: str | None) -> int:
+    """Warn and chase one batch of pledges whose evidence awaits the authority's review."""
+    with session_scope() as session:
+        calendar = load_calendar(session=session)
+        return pledge_review.supervise_reviews(
+            session=session, ids=ids, actor=Actor.system(flow_run_id), today=today, calendar=calendar
+        )
+
+
 @flow(name="supervise_deadlines")
 def supervise_deadlines(as_of: dt.date | None = None) -> int:
     """Warn and chase every open complaint stage and register decision against its deadline; returns the
@@ -54,9 +65,11 @@ def supervise_deadlines(as_of: dt.date | None = None) -> int:
     with session_scope() as session:
         ids = supervision_ids(session=session)
         breach_ids = breach_supervision.supervision_ids(session=session)
+        review_ids = pledge_review.supervision_ids(session=session)
     run_id = current_run_id()
     size = get_settings().batch_size
     applied = sum(supervise_ids(batch, today, run_id) for batch in batched(ids, size))
     applied += sum(supervise_breach_ids(batch, today, run_id) for batch in batched(breach_ids, size))
+    applied += sum(supervise_review_ids(batch, today, run_id) for batch in batched(review_ids, size))
     get_run_logger().info("时限督办 %s：%s 项", today, applied)
     return applied

@@ -350,12 +350,21 @@ BREACH = Lifecycle(
     label="失信公示记录",
     initial=BS.PUBLISHED,
     states=(
+        # From evidence_submitted only under SHOUXIN_PLEDGE_LATE_EVIDENCE_RULE=publish_on_day, for evidence
+        # handed in late and still undecided; evidence on time always holds publication.
         StateSpec(BS.PUBLISHED, "公示中"),
+        _t("hold_publication", "暂缓公示（材料待核查）", [PS.EVIDENCE_SUBMITTED], None, SYS),
         StateSpec(
             BS.UNDER_OBJECTION, "异议处理中", frozenset({H, S}), DeadlineRule("objection", 5, "异议答复")
         ),
         StateSpec(
             BS.REPAIR_REQUESTED,
+        # The evidence review's deadline, supervised as a complaint stage is (models/pledge_review.py).
+        _t("review_warn_yellow", "材料核查黄牌预警", [PS.EVIDENCE_SUBMITTED], None, SYS),
+        _t("review_warn_red", "材料核查红牌预警", [PS.EVIDENCE_SUBMITTED], None, SYS),
+        _t("review_remind", "材料核查催办", [PS.EVIDENCE_SUBMITTED], None, S, SYS),
+        _t("review_supervise", "材料核查督办", [PS.EVIDENCE_SUBMITTED], None, S, SYS),
+        _t("review_escalate", "材料核查提级办理", [PS.EVIDENCE_SUBMITTED], None, S, SYS),
             "信用修复申请中",
             frozenset({H, S}),
             DeadlineRule("repair", 3, "信用修复决定"),

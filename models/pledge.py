@@ -116,6 +116,11 @@ class Pledge(PledgeBase, table=True):
     calendar_version: str | None = Field(default=None, max_length=32)
     stage_seq: int = 0
     stage_deadline: dt.date | None = None
+    # The day the latest evidence was handed in (Asia/Shanghai): after ``deadline`` it was late.
+    evidence_submitted_on: dt.date | None = None
+    # Evidence rejected on or after the publication day: the day the publication day is counted from
+    # again (the grace of ``pledge_rejection_grace_working_days``); None: counted from the deadline.
+    publication_counted_from: dt.date | None = None
     # Set by bulk import so that importing the same file twice does not duplicate pledges.
     import_key: str | None = Field(default=None, max_length=64)
     # HMAC-SHA256 of the pledgor's access code (办理码, models/pledge_access.py); never the code itself.

@@ -31,6 +31,7 @@ from models.pledge import (
     registration_publication_day,
 )
 from models.pledge_access import new_access_code
+from models.pledge_review import decide, note_submission
 from models.register import false_pledge_of, has_current_breach
 from models.settings import get_settings
 from models.uscc import validate_credit_code
@@ -231,7 +232,8 @@ def pledge_action(
     pledge = get_pledge(session=session, pledge_id=pledge_id, actor=actor)
     if action in ("reject_evidence", "confirm_false", "cancel") and not (reason or "").strip():
         raise ValidationFailed("请填写理由，告知承诺人需要如何补正 (a reason is required)")
-    apply_event(
+    # A rejection may move the publication day and tells the pledgor why (models/pledge_review.py).
+    decide(
         session=session,
         case=pledge,
         event=action,
@@ -321,7 +323,12 @@ def store_evidence(
         actor=actor,
         today=today,
         calendar=calendar,
-        data={"evidence_id": row.id, "sha256": digest, "filename": row.filename},
+        data={
+            "evidence_id": row.id,
+            "sha256": digest,
+            "filename": row.filename,
+            **note_submission(pledge=pledge, today=today),
+        },
     )
     session.commit()
     return row

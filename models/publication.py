@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_
+from sqlalchemy import and_, or_
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, select
@@ -39,7 +39,17 @@ from models.pledge import Pledge
 from models.publication_days import OPEN_STATES as OPEN_STATES
 from models.publication_days import compute_publication_day as compute_publication_day
 from models.publication_days import recompute_publication_days as recompute_publication_days
-from models.publish_plan import PUBLISHABLE, insert_breaches, insert_notices, plan_publications
+from models.publish_plan import (
+    PUBLISHABLE,
+    Planned,
+    held,
+    insert_breaches,
+    insert_notices,
+    late_evidence,
+    plan_publications,
+    publishable,
+    why_published,
+)
 from models.settings import get_settings
 from models.workflow import Actor, Fired, apply_event_many, record_events_many
 
@@ -51,7 +61,7 @@ def _pledges(session: Session, ids: Sequence[int]) -> dict[int, Any]:
     """The pledge columns the steps' mails and events need, by id."""
     cols = [
         _T.c.id, _T.c.number, _T.c.pledgor_name, _T.c.pledgor_email, _T.c.matter, _T.c.obligation,
-        _T.c.deadline, _T.c.publication_day, _T.c.state,
+        _T.c.deadline, _T.c.publication_day, _T.c.state, _T.c.evidence_submitted_on,
     ]  # fmt: skip
     result: dict[int, Any] = {}
     for part in chunks(ids):
@@ -154,6 +164,8 @@ def send_warnings(
     for pid, p in info.items():
         if p.state not in PUBLISHABLE or p.publication_day is None or p.publication_day <= today:
             continue
+        if held(p):
+            continue  # evidence under review: not published on its day, so not warned that it will be
         reached = [k for k in days if k <= calendar.working_days_between(p.deadline, today)]
         if reached:
             due[pid] = reached[-1]
@@ -242,6 +254,10 @@ def publish_due(
     mail and a platform document per pledge, all in the caller's transaction. At most once: the state
     compare-and-set picks the winner, and the UNIQUE pledge_id refuses a second breach whatever happens.
 
+    A due pledge whose evidence awaits the authority's decision is not published: it gets one
+    ``hold_publication`` event per review (``publish_plan.held``), saying why, and the publish event says
+    why the others were published (RULEBOOK pledges §3).
+
     The rows are prepared from reads made before the first write (``publish_plan``). A pledge whose
     version moved between those reads and the compare-and-set is read again inside the transaction; an
     event appended without a version change fails the batch on the unique (kind, case, seq), and
@@ -250,10 +266,13 @@ def publish_due(
     del calendar
     now = now or utcnow()
     plan = plan_publications(session, ids, today, severity, now)
+    holds = {pid: p for pid, p in plan.items() if held(p.pledge)}
     fired = apply_event_many(
-        session=session, kind="pledge", ids=ids, event="publish", actor=actor, now=now, record=False,
-        where=[_T.c.publication_day.is_not(None), _T.c.publication_day <= today],
+        session=session, kind="pledge", ids=[i for i in ids if i not in holds], event="publish", actor=actor,
+        now=now, record=False,
+        where=[_T.c.publication_day.is_not(None), _T.c.publication_day <= today, publishable()],
     )  # fmt: skip
+    _hold(session, holds, actor, now)
     if not fired:
         return 0
     stale = [f.id for f in fired if f.id not in plan or plan[f.id].pledge.version + 1 != f.version]
@@ -267,7 +286,8 @@ def publish_due(
     record_events_many(
         session=session, kind="pledge", cases=fired, event="publish", actor=actor, now=now,
         idempotency_key=lambda pid: f"pledge:{pid}:publish",
-        data=lambda f: {"record_number": number_of[f.id], "publication_day": plan[f.id].day},
+        data=lambda f: {"record_number": number_of[f.id], "publication_day": plan[f.id].day,
+                        **why_published(plan[f.id])},
         last={f.id: plan[f.id].last for f in fired},
     )  # fmt: skip
     created = [Fired(inserted[f.id], number_of[f.id], None, BreachState.PUBLISHED.value) for f in fired]
@@ -276,6 +296,26 @@ def publish_due(
     published = [(plan[f.id], number_of[f.id], inserted[f.id]) for f in fired]
     insert_notices(session, published, department_names(session), actor, now)
     return len(fired)
+
+
+def _hold(session: Session, holds: Mapping[int, Planned], actor: Actor, now: dt.datetime) -> None:
+    """The ``hold_publication`` event on each due pledge whose evidence awaits the authority's decision: once
+    per review (its stage) and publication day, so a pledge held for several nights has one event."""
+    if not holds:
+        return
+    keys = {pid: f"pledge:{pid}:hold:stage{p.pledge.stage_seq}:{p.day}" for pid, p in holds.items()}
+    late_rule = get_settings().pledge_late_evidence_rule
+    apply_event_many(
+        session=session, kind="pledge", ids=sorted(holds), event="hold_publication", actor=actor, now=now,
+        where=[_T.c.state == PS.EVIDENCE_SUBMITTED], idempotency_key=keys.__getitem__,
+        data=lambda f: {
+            "publication_day": holds[f.id].day, "reason": "evidence_under_review",
+            "evidence_submitted_on": iso_date(holds[f.id].pledge.evidence_submitted_on),
+            "late": late_evidence(holds[f.id].pledge),
+            **({"late_evidence_rule": late_rule} if late_evidence(holds[f.id].pledge) else {}),
+            "review_deadline": iso_date(holds[f.id].pledge.stage_deadline),
+        },
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -299,8 +339,10 @@ def candidates(
     if step == "overdue":
         cond = and_(c.state == PS.REGISTERED, c.deadline < today)
     elif step == "publish":
-        states = (*PUBLISHABLE, PS.REGISTERED) if dry_run else PUBLISHABLE
-        cond = and_(c.state.in_(states), c.publication_day <= today)
+        # A dry run counts what would be published (registered ones would be overdue first); a real run
+        # also takes the pledges under review that are due, to record why they are held.
+        states = or_(publishable(), c.state == PS.REGISTERED) if dry_run else c.state.in_(PUBLISHABLE)
+        cond = and_(states, c.publication_day <= today)
     elif step == "warn":
         # Overdue, not yet at the publication day: deadlines within the last N working days.
         low = _working_days_back(calendar, today, get_settings().publication_working_days + 1)

@@ -29,6 +29,22 @@ def compute_publication_day(calendar: WorkCalendar, deadline: dt.date) -> dt.dat
         return None
 
 
+def publication_day_of(
+    calendar: WorkCalendar, *, deadline: dt.date, counted_from: dt.date | None
+) -> dt.date | None:
+    """A pledge's publication day: from its deadline, or, after evidence rejected on or after that day,
+    the N-th working day (``pledge_rejection_grace_working_days``) after the rejection; None while the
+    year it falls in is not loaded."""
+    if counted_from is None:
+        return compute_publication_day(calendar, deadline)
+    try:
+        return calendar.nth_working_day_after(
+            counted_from, get_settings().pledge_rejection_grace_working_days
+        )
+    except OutOfCalendarCoverage:
+        return None
+
+
 def recompute_publication_days(
     *,
     session: Session,
@@ -40,16 +56,19 @@ def recompute_publication_days(
     """After a calendar change, recompute open pledges' publication days; each change is audited with the
     old and new day and the calendar version. Returns the number of pledges whose day changed."""
     now = now or utcnow()
-    stmt = select(_T.c.id, _T.c.deadline, _T.c.publication_day).where(_T.c.state.in_(OPEN_STATES))
+    stmt = select(_T.c.id, _T.c.deadline, _T.c.publication_counted_from, _T.c.publication_day).where(
+        _T.c.state.in_(OPEN_STATES)
+    )
     if only_pending:
         stmt = stmt.where(_T.c.publication_day.is_(None))
-    by_deadline: dict[dt.date, dt.date | None] = {}
+    by_start: dict[tuple[dt.date, dt.date | None], dt.date | None] = {}
     changes: dict[int, tuple[dt.date | None, dt.date | None]] = {}
-    for pid, deadline, old in session.execute(stmt):
-        if deadline not in by_deadline:
-            by_deadline[deadline] = compute_publication_day(calendar, deadline)
-        if by_deadline[deadline] != old:
-            changes[pid] = (old, by_deadline[deadline])
+    for pid, deadline, counted_from, old in session.execute(stmt):
+        start = (deadline, counted_from)
+        if start not in by_start:
+            by_start[start] = publication_day_of(calendar, deadline=deadline, counted_from=counted_from)
+        if by_start[start] != old:
+            changes[pid] = (old, by_start[start])
     version = calendar.version
     # Only the pledges apply_event_many moved get their new day: one a concurrent sweep holds (or moved
     # on) gets neither a new day nor an event now, so the day never changes without its audit record; the

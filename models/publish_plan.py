@@ -10,26 +10,60 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlmodel import Session
 
 from models.breach import PublishedBreach, Severity
 from models.breach_record import public_fields, publication_end, repair_earliest
 from models.bulk import insert_rows
+from models.clock import iso_date
 from models.id_sets import chunks, in_list
 from models.lifecycle import BreachState, PledgeState
 from models.outbox import Notification, outbox_row
 from models.platform import DocumentKind, document_row, enqueue_documents
 from models.pledge import Pledge
+from models.settings import get_settings
 from models.workflow import Actor, last_events
 
+# The states the publish step looks at: overdue, and under review (published only when the evidence came
+# late and SHOUXIN_PLEDGE_LATE_EVIDENCE_RULE=publish_on_day; otherwise held: ``publishable``).
 PUBLISHABLE = (PledgeState.OVERDUE, PledgeState.EVIDENCE_SUBMITTED)
+
+
+def publishable() -> ColumnElement[bool]:
+    """The pledges the publish step may publish on their day: overdue ones, and, under the
+    ``publish_on_day`` rule for late evidence, those whose evidence came after the deadline and is still
+    undecided. Evidence on time always holds publication until the authority decides."""
+    overdue: ColumnElement[bool] = _T.c.state == PledgeState.OVERDUE
+    if get_settings().pledge_late_evidence_rule != "publish_on_day":
+        return overdue
+    late = and_(
+        _T.c.state == PledgeState.EVIDENCE_SUBMITTED,
+        _T.c.evidence_submitted_on.is_not(None),
+        _T.c.evidence_submitted_on > _T.c.deadline,
+    )
+    return or_(overdue, late)
+
+
+def late_evidence(row: Any) -> bool:
+    """Whether the pledge's evidence under review came after its deadline (Asia/Shanghai dates)."""
+    return row.evidence_submitted_on is not None and row.evidence_submitted_on > row.deadline
+
+
+def held(row: Any) -> bool:
+    """Whether a due pledge is held, not published: its evidence awaits the authority's decision."""
+    if row.state != PledgeState.EVIDENCE_SUBMITTED:
+        return False
+    return not (get_settings().pledge_late_evidence_rule == "publish_on_day" and late_evidence(row))
+
+
 _T = Pledge.__table__  # type: ignore[attr-defined]
 _BREACHES = PublishedBreach.__table__  # type: ignore[attr-defined]
 _COLUMNS = (
     _T.c.id, _T.c.number, _T.c.pledgor_kind, _T.c.pledgor_name, _T.c.pledgor_credit_code,
     _T.c.pledgor_email, _T.c.matter, _T.c.obligation, _T.c.deadline, _T.c.legal_basis, _T.c.authority_id,
-    _T.c.publication_day, _T.c.state, _T.c.version,
+    _T.c.publication_day, _T.c.state, _T.c.version, _T.c.stage_seq, _T.c.stage_deadline,
+    _T.c.evidence_submitted_on, _T.c.publication_counted_from,
 )  # fmt: skip
 
 
@@ -47,6 +81,24 @@ class Planned:
         """The publication day as the publish event records it."""
         day: dt.date = self.breach["decision_date"]
         return day.isoformat()
+
+
+def why_published(p: Planned) -> dict[str, Any]:
+    """What the publish event records about why the pledge was published on its day."""
+    row = p.pledge
+    why: dict[str, Any]
+    if row.state == PledgeState.EVIDENCE_SUBMITTED:
+        # Only under the publish_on_day rule: late evidence the authority had not decided by the day.
+        why = {"reason": "late_evidence_undecided", "late_evidence_rule": "publish_on_day",
+               "evidence_submitted_on": iso_date(row.evidence_submitted_on)}  # fmt: skip
+    else:
+        why = {"reason": "not_fulfilled_by_publication_day"}
+    why["counted_from"] = (
+        {"rejection": iso_date(row.publication_counted_from)}
+        if row.publication_counted_from is not None
+        else {"deadline": row.deadline.isoformat()}
+    )
+    return why
 
 
 def plan_publications(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +33,15 @@ class Settings(BaseSettings):
     # Working days after the deadline on which the pledgor is warned before publication.
     pledge_warning_days: list[int] = Field(default_factory=lambda: [1, 5])
     pledge_reminder_days_before: int = Field(default=3, ge=0, le=30)
+    # The authority's review of a pledgor's evidence: its deadline in working days (a pledge under review
+    # is not published; the review climbs the warning → 催办 → 督办 → 提级 ladder like a complaint stage).
+    pledge_evidence_review_working_days: int = Field(default=5, ge=1, le=60)
+    # Evidence rejected on or after the publication day: the pledge is published on the N-th working day
+    # after the rejection (not the same night), unless new evidence is accepted first.
+    pledge_rejection_grace_working_days: int = Field(default=3, ge=1, le=60)
+    # Evidence handed in after the deadline but before publication: "wait" holds publication until the
+    # authority decides (as for evidence on time); "publish_on_day" publishes on the day if undecided.
+    pledge_late_evidence_rule: Literal["wait", "publish_on_day"] = "wait"
     # 逢办必查: refuse the pledge route to subjects with a current breach or a past false pledge.
     credit_check_enabled: bool = True
 

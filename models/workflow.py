@@ -64,6 +64,8 @@ def rule_days(rule: DeadlineRule, *, override: int | None = None) -> int:
     settings = get_settings()
     if rule.key == "rectification":
         return settings.rectification_working_days
+    if rule.key == "evidence_review":
+        return settings.pledge_evidence_review_working_days
     return settings.deadline_overrides.get(rule.key, rule.days)
 
 

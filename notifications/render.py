@@ -294,6 +294,20 @@ TEMPLATES: dict[str, TemplateSpec] = {
             "pledgor",
             "信用承诺登记告知，列明义务、期限与逾期公示规则",
             {
+        _spec(
+            "pledge_review_notice",
+            "department",
+            "告知承诺履约材料核查期限的黄牌/红牌预警、催办、督办与提级办理",
+            {
+                "pledge_number": "CN20260302-0001",
+                "department_name": "市住房和城乡建设局",
+                "pledgor_name": "某某建设工程有限公司",
+                "matter": "建筑工程施工许可证核发",
+                "step_label": "催办",
+                "deadline": "2026-05-08",
+                "working_days_left": -1,
+            },
+        ),
                 "pledge_number": "CN20260302-0001",
                 "pledgor_name": "某某建设工程有限公司",
                 "matter": "建筑工程施工许可证核发",
@@ -367,6 +381,21 @@ TEMPLATES: dict[str, TemplateSpec] = {
                 "decision_date": "2026-05-13",
                 "publication_end": "2027-05-12",
             },
+        _spec(
+            "pledge_evidence_rejected",
+            "pledgor",
+            "履约材料未通过核查告知，附理由与（顺延后的）公示日",
+            {
+                "pledge_number": "CN20260302-0001",
+                "pledgor_name": "某某建设工程有限公司",
+                "matter": "建筑工程施工许可证核发",
+                "obligation": "施工图审查合格书",
+                "deadline": "2026-04-30",
+                "reason": "合格书未加盖审查机构印章。",
+                "publication_day": "2026-05-18",
+                "rescheduled": True,
+            },
+        ),
         ),
         _spec(
             "objection_decision",

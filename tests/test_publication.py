@@ -219,23 +219,6 @@ def test_confirmed_evidence_after_deadline_stops_publication(
     assert count(session, PublishedBreach) == 0
 
 
-def test_submitted_but_unconfirmed_evidence_is_still_published(
-    engine: Engine, session: Session, staff: Staff
-) -> None:
-    pledge = new_pledge(session, dt.date(2026, 2, 12))
-    handler = Actor(name="住建经办人", role=Role.HANDLER, department_id=pledge.authority_id)
-    store_evidence(
-        session=session,
-        pledge_id=_id(pledge),
-        filename="x.png",
-        content=b"\x89PNG\r\n\x1a\nxx",
-        actor=handler,
-        today=dt.date(2026, 2, 25),
-        calendar=load_calendar(session=session),
-    )
-    assert run(engine, dt.date(2026, 2, 28))["publish"] == 1
-
-
 def test_two_concurrent_sweeps_publish_each_pledge_once(tmp_path: object) -> None:
     from models.accounts import import_departments
 

@@ -175,3 +175,5 @@ class TrackingResult(BaseModel):
     registered_on: dt.date
     stage_deadline: dt.date | None
     steps: list[TrackingStep]
+    # "complaint", or "pledge" for an evidence review (models/pledge_review.py), in the same queue.
+    kind: str = "complaint"

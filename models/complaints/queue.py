@@ -22,6 +22,7 @@ from models.complaints.visibility import (
 )
 from models.lifecycle import COMPLAINT, Role
 from models.org import Department
+from models.pledge_review_queue import merge_by_deadline, review_tasks
 from models.workflow import Actor
 
 
@@ -76,7 +77,8 @@ def work_queue(
                 actions=actions,
             )
         )
-    return items
+    reviews = review_tasks(session=session, actor=actor, today=today, calendar=calendar, limit=limit)
+    return merge_by_deadline(items, reviews, limit)
 
 
 @cache

@@ -1,0 +1,236 @@
+"""The authority's review of a pledgor's evidence (材料核查): it holds publication, is decided and chased.
+
+RULEBOOK (pledges §3): "Evidence handed in on time holds publication until the authority has decided; the
+authority's review has its own deadline and is supervised like any other stage. A pledgor is never
+published for the authority's delay." So:
+
+- Entering ``evidence_submitted`` starts the review deadline (``pledge_evidence_review_working_days``,
+  default 5); the publication sweep records ``hold_publication`` instead of publishing while it runs
+  (models/publication.py), and evidence handed in late (after the deadline, before publication) follows
+  ``pledge_late_evidence_rule`` (default ``wait``: the same hold).
+- A rejection on or after the publication day does not publish the pledge that night: the publication day
+  becomes the N-th working day after the rejection (``pledge_rejection_grace_working_days``, default 3),
+  and the pledgor is told the reason and the new day (``decide``).
+- The review deadline climbs the same yellow → red → 催办 → 督办 → 提级 ladder as a complaint stage
+  (``supervise_reviews``, run by the ``supervise_deadlines`` flow), and it is in the handlers' work queue
+  (``models.pledge_review_queue.review_tasks``, which the complaint queue merges in by deadline).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from models.accounts import active_supervisors
+from models.audit import CaseEvent
+from models.calendar import WorkCalendar
+from models.clock import iso_date
+from models.deadlines import due_steps, supervise_each
+from models.lifecycle import PledgeState
+from models.org import Department
+from models.outbox import enqueue
+from models.pledge import Pledge
+from models.publication_days import publication_day_of
+from models.settings import get_settings
+from models.workflow import Actor, apply_event
+
+PS = PledgeState
+# The ladder's steps (models/deadlines.py) as the pledge lifecycle names them: a pledge already has a
+# ``remind`` (到期提醒 to the pledgor) and a ``warn`` (逾期预警), which are different things.
+REVIEW_EVENTS = {
+    "yellow": "review_warn_yellow",
+    "red": "review_warn_red",
+    "remind": "review_remind",
+    "supervise": "review_supervise",
+    "escalate": "review_escalate",
+}
+STEP_LABELS = {
+    "yellow": "黄牌预警",
+    "red": "红牌预警",
+    "remind": "催办",
+    "supervise": "督办",
+    "escalate": "提级办理",
+}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Submission and decision
+# ---------------------------------------------------------------------------------------------------
+
+
+def note_submission(*, pledge: Pledge, today: dt.date) -> dict[str, Any]:
+    """Remember the day evidence was handed in (whether it was late is that day against the deadline) and
+    return what the ``submit_evidence`` event records about it."""
+    pledge.evidence_submitted_on = today
+    return {"submitted_on": today.isoformat(), "late": today > pledge.deadline}
+
+
+def decide(
+    *,
+    session: Session,
+    pledge: Pledge,
+    action: str,
+    actor: Actor,
+    today: dt.date,
+    calendar: WorkCalendar,
+    note: str | None,
+    expected_version: int | None,
+) -> CaseEvent | None:
+    """Apply the authority's ``action`` (confirm, reject_evidence, confirm_false, cancel) to ``pledge``.
+
+    A rejection on or after the publication day moves that day to the N-th working day after today, so the
+    pledgor, told the reason by mail, has those days to hand in new evidence; the event records the old
+    and new day and why. A rejection before the publication day keeps the day (it is still ahead)."""
+    data: dict[str, Any] = {}
+    new_day: dt.date | None = pledge.publication_day
+    rescheduled = False
+    if action == "reject_evidence":
+        old = pledge.publication_day
+        rescheduled = old is not None and old <= today
+        if rescheduled:
+            new_day = publication_day_of(calendar, deadline=pledge.deadline, counted_from=today)
+            data["publication_day"] = {
+                "old": iso_date(old),
+                "new": iso_date(new_day),
+                "reason": "evidence_rejected_on_or_after_publication_day",
+                "grace_working_days": get_settings().pledge_rejection_grace_working_days,
+            }
+        else:
+            data["publication_day"] = {"unchanged": iso_date(old), "reason": "publication_day_still_ahead"}
+    event = apply_event(
+        session=session,
+        case=pledge,
+        event=action,
+        actor=actor,
+        today=today,
+        calendar=calendar,
+        note=note,
+        data=data,
+        expected_version=expected_version,
+    )
+    if action != "reject_evidence" or event is None:
+        return event
+    if rescheduled:
+        pledge.publication_counted_from = today
+        pledge.publication_day = new_day
+    enqueue(
+        session=session,
+        template="pledge_evidence_rejected",
+        recipient_kind="pledgor",
+        recipient_name=pledge.pledgor_name,
+        recipient_email=pledge.pledgor_email,
+        key=f"pledge:{pledge.id}:{event.seq}:pledge_evidence_rejected",
+        context={
+            "pledge_number": pledge.number,
+            "pledgor_name": pledge.pledgor_name,
+            "matter": pledge.matter,
+            "obligation": pledge.obligation,
+            "deadline": pledge.deadline.isoformat(),
+            "reason": note or "",
+            "publication_day": iso_date(new_day),
+            "rescheduled": rescheduled,
+        },
+        case_kind="pledge",
+        case_id=pledge.id,
+        case_number=pledge.number,
+        flow_run_id=actor.flow_run_id,
+    )
+    return event
+
+
+# ---------------------------------------------------------------------------------------------------
+# Supervision of the review deadline
+# ---------------------------------------------------------------------------------------------------
+
+
+def supervision_ids(*, session: Session) -> list[int]:
+    """Pledges under review with a running review deadline, in id order."""
+    stmt = select(Pledge.id).where(
+        col(Pledge.state) == PS.EVIDENCE_SUBMITTED, col(Pledge.stage_deadline).is_not(None)
+    )
+    return [i for i in session.exec(stmt.order_by(col(Pledge.id))).all() if i is not None]
+
+
+def supervise_reviews(
+    *, session: Session, ids: Sequence[int], actor: Actor, today: dt.date, calendar: WorkCalendar
+) -> int:
+    """Apply every due step of the review ladder once; returns how many were applied. Each pledge commits
+    on its own; one that a decision changed meanwhile is left for the next run."""
+    return supervise_each(
+        session=session,
+        model=Pledge,
+        ids=ids,
+        states={PS.EVIDENCE_SUBMITTED},
+        today=today,
+        calendar=calendar,
+        supervise=lambda pledge: _supervise(session, pledge, actor, today, calendar),
+    )
+
+
+def _supervise(session: Session, pledge: Pledge, actor: Actor, today: dt.date, calendar: WorkCalendar) -> int:
+    settings = get_settings()
+    deadline = pledge.stage_deadline
+    applied = 0
+    steps = due_steps(
+        deadline=deadline,
+        today=today,
+        calendar=calendar,
+        supervise_after=settings.supervise_after_overdue_days,
+        escalate_after=settings.escalate_after_overdue_days,
+    )
+    for step in steps:
+        assert deadline is not None
+        left = calendar.working_days_between(today, deadline)
+        event = apply_event(
+            session=session,
+            case=pledge,
+            event=REVIEW_EVENTS[step],
+            actor=actor,
+            today=today,
+            data={"deadline": deadline.isoformat(), "working_days_left": left},
+            idempotency_key=f"pledge:{pledge.id}:stage{pledge.stage_seq}:review:{step}",
+        )
+        if event is None:
+            continue
+        applied += 1
+        _notify(session, pledge, event, step, deadline, left)
+    return applied
+
+
+def _notify(
+    session: Session, pledge: Pledge, event: CaseEvent, step: str, deadline: dt.date, left: int
+) -> None:
+    """The authority's department, and from 催办 on the supervisors too (they chase it)."""
+    dept = session.get(Department, pledge.authority_id)
+    recipients: list[tuple[str, str, str | None, str]] = []
+    if dept is not None:
+        recipients.append(("department", dept.name, dept.email, f"dept{dept.id}"))
+    if step not in ("yellow", "red"):
+        recipients += [
+            ("supervisor", u.name, u.email, f"user{u.id}") for u in active_supervisors(session=session)
+        ]
+    for kind, name, email, key in recipients:
+        enqueue(
+            session=session,
+            template="pledge_review_notice",
+            recipient_kind=kind,
+            recipient_name=name,
+            recipient_email=email,
+            key=f"pledge:{pledge.id}:{event.seq}:pledge_review_notice:{key}",
+            context={
+                "pledge_number": pledge.number,
+                "department_name": dept.name if dept else "审批部门",
+                "pledgor_name": pledge.pledgor_name,
+                "matter": pledge.matter,
+                "step_label": STEP_LABELS[step],
+                "deadline": deadline.isoformat(),
+                "working_days_left": left,
+            },
+            case_kind="pledge",
+            case_id=pledge.id,
+            case_number=pledge.number,
+            flow_run_id=event.flow_run_id,
+        )

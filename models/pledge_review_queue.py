@@ -1,0 +1,79 @@
+"""Evidence reviews in the work queue (GET /tasks and the workbench): pledges whose evidence awaits the
+authority's decision, by review deadline, merged with the complaints waiting on the same person
+(``models.complaints.queue.work_queue`` calls ``review_tasks`` and ``merge_by_deadline``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from models.calendar import WorkCalendar
+from models.complaints.bodies import TaskItem
+from models.errors import OutOfCalendarCoverage
+from models.lifecycle import PLEDGE, PledgeState, Role
+from models.pledge import Pledge
+from models.workflow import Actor
+
+PS = PledgeState
+_T = Pledge.__table__  # type: ignore[attr-defined]
+
+
+def review_tasks(
+    *, session: Session, actor: Actor, today: dt.date, calendar: WorkCalendar, limit: int = 500
+) -> list[TaskItem]:
+    """Evidence reviews waiting on ``actor``, soonest review deadline first: a handler's own department's
+    (the lifecycle's ``evidence_submitted`` waits on handlers), and every one for supervisors, who may
+    decide them too and chase them."""
+    if actor.role == Role.HANDLER and actor.department_id is not None:
+        where: list[Any] = [_T.c.authority_id == actor.department_id]
+    elif actor.role == Role.SUPERVISOR:
+        where = []
+    else:
+        return []
+    stmt = (
+        select(_T.c.id, _T.c.number, _T.c.state, _T.c.pledgor_name, _T.c.matter, _T.c.stage_deadline)
+        .where(_T.c.state == PS.EVIDENCE_SUBMITTED, *where)
+        .order_by(_T.c.stage_deadline.is_(None), _T.c.stage_deadline, _T.c.id)
+        .limit(limit)
+    )
+    actions = [t.event for t in PLEDGE.available(PS.EVIDENCE_SUBMITTED, actor.role) if t.event in _DECISIONS]
+    items = []
+    for pid, number, state, pledgor, matter, deadline in session.execute(stmt).all():
+        items.append(
+            TaskItem(
+                id=pid,
+                kind="pledge",
+                number=number,
+                state=state,
+                state_label=PLEDGE.state(state).label,
+                summary=f"{pledgor}：{matter}（告知承诺履约材料核查）",
+                stage_deadline=deadline,
+                working_days_left=_left(calendar, today, deadline),
+                paused=False,
+                actions=actions,
+            )
+        )
+    return items
+
+
+_DECISIONS = ("confirm", "reject_evidence", "confirm_false", "cancel")
+
+
+def _left(calendar: WorkCalendar, today: dt.date, deadline: dt.date | None) -> int | None:
+    if deadline is None:
+        return None
+    try:
+        return calendar.working_days_between(today, deadline)
+    except OutOfCalendarCoverage:
+        return None
+
+
+def merge_by_deadline(first: list[TaskItem], second: list[TaskItem], limit: int) -> list[TaskItem]:
+    """Two queues each ordered by deadline (None last) as one, still so ordered, at most ``limit`` long."""
+    merged = sorted(
+        [*first, *second], key=lambda t: (t.stage_deadline is None, t.stage_deadline or dt.date.max)
+    )
+    return merged[:limit]
