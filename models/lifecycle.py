@@ -184,6 +184,9 @@ class ComplaintState(StrEnum):
     CLOSED = "closed"
     AWAITING_COMPLAINANT = "awaiting_complainant"
     REOPENED = "reopened"
+    EXPLANATION_ORDERED = "explanation_ordered"
+    CLOSED_UNSATISFIED = "closed_unsatisfied"
+    CLOSED_UNREACHABLE = "closed_unreachable"
 
 
 CS = ComplaintState
@@ -196,12 +199,16 @@ _SUPERVISABLE = [
     CS.VERIFIED,
     CS.RECTIFYING,
     CS.RECTIFICATION_REPORTED,
+    CS.EXPLANATION_ORDERED,
     CS.BREACH_CONFIRMED,
     CS.REPLY_PENDING,
     CS.REPLIED,
     CS.REOPENED,
 ]
 _HANDLING = [CS.SIGNED, CS.VERIFIED, CS.RECTIFYING]
+# Cases whose complainant may be out of reach: the return visit, and a pause awaiting their supplement.
+_CONTACTING = [CS.REPLIED, CS.AWAITING_COMPLAINANT]
+_CLOSED = [CS.CLOSED, CS.CLOSED_UNSATISFIED, CS.CLOSED_UNREACHABLE]
 
 COMPLAINT = Lifecycle(
     kind="complaint",
@@ -230,6 +237,13 @@ COMPLAINT = Lifecycle(
             frozenset({S}),
             DeadlineRule("review", 3, "整改审核"),
         ),
+        # After 拒不整改 is confirmed the department explains in writing and rectifies within a deadline.
+        StateSpec(
+            CS.EXPLANATION_ORDERED,
+            "已确认违约失信（待书面说明原因并限期整改）",
+            frozenset({H}),
+            DeadlineRule("explanation", 10, "书面说明原因并限期整改"),
+        ),
         StateSpec(
             CS.BREACH_CONFIRMED,
             "已确认违约失信（待答复）",
@@ -239,6 +253,8 @@ COMPLAINT = Lifecycle(
         StateSpec(CS.REPLY_PENDING, "待答复投诉人", frozenset({H, S}), DeadlineRule("reply", 5, "答复")),
         StateSpec(CS.REPLIED, "已答复（待回访）", frozenset({I, S}), DeadlineRule("return_visit", 5, "回访")),
         StateSpec(CS.CLOSED, "已办结", terminal=True),
+        StateSpec(CS.CLOSED_UNSATISFIED, "不满意办结", terminal=True),
+        StateSpec(CS.CLOSED_UNREACHABLE, "无法联系办结", terminal=True),
         StateSpec(
             CS.AWAITING_COMPLAINANT, "待投诉人补充（暂停计时）", frozenset({I, H, S}), clock_paused=True
         ),
@@ -257,10 +273,22 @@ COMPLAINT = Lifecycle(
         _t("report_rectification", "报告整改结果", [CS.RECTIFYING], CS.RECTIFICATION_REPORTED, H),
         _t("accept_rectification", "整改审核通过", [CS.RECTIFICATION_REPORTED], CS.REPLY_PENDING, S),
         _t("send_back", "整改退回重办", [CS.RECTIFICATION_REPORTED], CS.RECTIFYING, S),
-        _t("confirm_breach", "确认违约失信（拒不整改）", [CS.RECTIFYING], CS.BREACH_CONFIRMED, S),
+        _t("record_refusal", "记录拒不整改及证据", [CS.RECTIFYING], None, H, S),
+        _t("confirm_breach", "确认违约失信（拒不整改）", [CS.RECTIFYING], CS.EXPLANATION_ORDERED, S),
+        _t(
+            "submit_explanation",
+            "报送书面说明及整改情况",
+            [CS.EXPLANATION_ORDERED],
+            CS.BREACH_CONFIRMED,
+            H,
+            S,
+        ),
         _t("reply", "答复投诉人", [CS.REPLY_PENDING, CS.BREACH_CONFIRMED], CS.REPLIED, H, S),
         _t("close", "回访满意并办结", [CS.REPLIED], CS.CLOSED, I, S),
         _t("redo", "回访不满意，重办", [CS.REPLIED], CS.SIGNED, I, S),
+        _t("close_unsatisfied", "不满意办结", [CS.REPLIED], CS.CLOSED_UNSATISFIED, S),
+        _t("record_contact_attempt", "记录联系投诉人未果", _CONTACTING, None, I, S),
+        _t("close_unreachable", "无法联系办结", _CONTACTING, CS.CLOSED_UNREACHABLE, S),
         _t(
             "await_complainant",
             "等待投诉人补充（暂停计时）",
@@ -271,7 +299,7 @@ COMPLAINT = Lifecycle(
             S,
         ),
         _t("resume", "恢复办理", [CS.AWAITING_COMPLAINANT], RESUME, I, H, S),
-        _t("reopen", "重启案件", [CS.CLOSED, CS.NOT_ACCEPTED], CS.REOPENED, S),
+        _t("reopen", "重启案件", [*_CLOSED, CS.NOT_ACCEPTED], CS.REOPENED, S),
         _t("request_extension", "申请延期", _HANDLING, None, H),
         _t("approve_extension", "批准延期", _HANDLING, None, S),
         _t("refuse_extension", "不批准延期", _HANDLING, None, S),
@@ -322,12 +350,21 @@ PLEDGE = Lifecycle(
         _t("confirm", "确认履约", [PS.EVIDENCE_SUBMITTED], PS.FULFILLED, H, S),
         _t("reject_evidence", "退回材料", [PS.EVIDENCE_SUBMITTED], PS.REGISTERED, H, S),
         _t("mark_overdue", "标记逾期", [PS.REGISTERED], PS.OVERDUE, SYS),
+        # From evidence_submitted only under SHOUXIN_PLEDGE_LATE_EVIDENCE_RULE=publish_on_day, for evidence
+        # handed in late and still undecided; evidence on time always holds publication.
         _t("publish", "公示失信", [PS.OVERDUE, PS.EVIDENCE_SUBMITTED], PS.PUBLISHED, SYS),
+        _t("hold_publication", "暂缓公示（材料待核查）", [PS.EVIDENCE_SUBMITTED], None, SYS),
         _t("confirm_false", "认定虚假承诺", _PLEDGE_OPEN, PS.FALSE_PLEDGE, H, S),
         _t("cancel", "撤销承诺", _PLEDGE_OPEN, PS.CANCELLED, H, S),
         _t("remind", "到期提醒", [PS.REGISTERED], None, SYS),
         _t("warn", "逾期预警", [PS.OVERDUE, PS.EVIDENCE_SUBMITTED, PS.REGISTERED], None, SYS),
         _t("recompute", "公示日重算（日历变更）", _PLEDGE_OPEN, None, SYS, A),
+        # The evidence review's deadline, supervised as a complaint stage is (models/pledge_review.py).
+        _t("review_warn_yellow", "材料核查黄牌预警", [PS.EVIDENCE_SUBMITTED], None, SYS),
+        _t("review_warn_red", "材料核查红牌预警", [PS.EVIDENCE_SUBMITTED], None, SYS),
+        _t("review_remind", "材料核查催办", [PS.EVIDENCE_SUBMITTED], None, S, SYS),
+        _t("review_supervise", "材料核查督办", [PS.EVIDENCE_SUBMITTED], None, S, SYS),
+        _t("review_escalate", "材料核查提级办理", [PS.EVIDENCE_SUBMITTED], None, S, SYS),
         # While the pledgor may still need its access code: evidence (open), objection or repair (published).
         _t("reissue_access_code", "重新发放办理码", [*_PLEDGE_OPEN, PS.PUBLISHED], None, I, H, S),
     ),
@@ -350,21 +387,12 @@ BREACH = Lifecycle(
     label="失信公示记录",
     initial=BS.PUBLISHED,
     states=(
-        # From evidence_submitted only under SHOUXIN_PLEDGE_LATE_EVIDENCE_RULE=publish_on_day, for evidence
-        # handed in late and still undecided; evidence on time always holds publication.
         StateSpec(BS.PUBLISHED, "公示中"),
-        _t("hold_publication", "暂缓公示（材料待核查）", [PS.EVIDENCE_SUBMITTED], None, SYS),
         StateSpec(
             BS.UNDER_OBJECTION, "异议处理中", frozenset({H, S}), DeadlineRule("objection", 5, "异议答复")
         ),
         StateSpec(
             BS.REPAIR_REQUESTED,
-        # The evidence review's deadline, supervised as a complaint stage is (models/pledge_review.py).
-        _t("review_warn_yellow", "材料核查黄牌预警", [PS.EVIDENCE_SUBMITTED], None, SYS),
-        _t("review_warn_red", "材料核查红牌预警", [PS.EVIDENCE_SUBMITTED], None, SYS),
-        _t("review_remind", "材料核查催办", [PS.EVIDENCE_SUBMITTED], None, S, SYS),
-        _t("review_supervise", "材料核查督办", [PS.EVIDENCE_SUBMITTED], None, S, SYS),
-        _t("review_escalate", "材料核查提级办理", [PS.EVIDENCE_SUBMITTED], None, S, SYS),
             "信用修复申请中",
             frozenset({H, S}),
             DeadlineRule("repair", 3, "信用修复决定"),

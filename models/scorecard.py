@@ -1,9 +1,10 @@
 """Oversight figures for the supervisor dashboard and the department scorecard.
 
 Read-only queries: counts by state, the escalation ladder, pledges about to be published, weekly
-opened/closed series, breaches per month and per-department scores. A case counts as handled on time
-when no stage of it ever went past its deadline, which the audit trail records as a red warning or a
-supervision step (催办/督办/提级); an open case past its deadline today is late as well.
+opened/closed series, breaches per month and per-department scores (cases closed satisfied, 不满意办结 and
+无法联系办结 each counted apart). A case counts as handled on time when no stage of it ever went past its
+deadline, which the audit trail records as a red warning or a supervision step (催办/督办/提级); an open
+case past its deadline today is late as well.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from models.pledge import Pledge
 # Audit events that show a stage went past its deadline.
 LATE_EVENTS = ("warn_red", "remind", "supervise", "escalate")
 ESCALATION_LABELS = {0: "正常办理", 1: "已催办", 2: "已督办", 3: "已提级办理"}
+# The endings without satisfaction (不满意办结, 无法联系办结), each counted on its own.
+_UNRESOLVED_ENDINGS = frozenset({CS.CLOSED_UNSATISFIED, CS.CLOSED_UNREACHABLE})
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,9 @@ class DepartmentScore:
     breaches: int
     satisfied: int
     rated: int
+    # Cases that ended without satisfaction, counted apart from ``closed`` (closed satisfied).
+    closed_unsatisfied: int = 0
+    closed_unreachable: int = 0
 
     @property
     def on_time_rate(self) -> float | None:
@@ -210,6 +216,8 @@ def department_scores(*, session: Session, today: dt.date) -> list[DepartmentSco
         if case.state == CS.CLOSED:
             t["closed"] += 1
             t["redone"] += 1 if case.redo_count else 0
+        elif case.state in _UNRESOLVED_ENDINGS:
+            t[case.state] += 1
         t["breaches"] += 1 if case.breach_confirmed else 0
         if case.satisfaction:
             t["rated"] += 1
@@ -226,6 +234,8 @@ def department_scores(*, session: Session, today: dt.date) -> list[DepartmentSco
             breaches=t["breaches"],
             satisfied=t["satisfied"],
             rated=t["rated"],
+            closed_unsatisfied=t[CS.CLOSED_UNSATISFIED],
+            closed_unreachable=t[CS.CLOSED_UNREACHABLE],
         )
         for dept_id, t in tallies.items()
         if dept_id in departments

@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     return_window_working_days: int = Field(default=2, ge=0, le=10)
     supervise_after_overdue_days: int = Field(default=3, ge=1, le=60)
     escalate_after_overdue_days: int = Field(default=5, ge=1, le=60)
+    # A supervisor may close a case as 不满意办结 once it has been redone this many times.
+    unsatisfied_close_after_redos: int = Field(default=2, ge=0, le=20)
+    # 无法联系办结 needs this many failed contact attempts, each on a different working day.
+    unreachable_contact_attempts: int = Field(default=3, ge=1, le=20)
     # RULEBOOK: a confirmed government breach "may be published"; a locality may keep it internal.
     publish_government_breaches: bool = True
 

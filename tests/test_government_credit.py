@@ -20,6 +20,16 @@ def confirmed(client: TestClient, staff: Staff, **body: Any) -> int:
     cid = dispatched_and_signed(client, staff)
     act(client, staff, "competent", cid, "verify_true")
     act(client, staff, "competent", cid, "order_rectification", deadline_days=5)
+    # Before the rectification deadline, 拒不整改 is confirmed on a refusal recorded with its evidence.
+    act(
+        client,
+        staff,
+        "competent",
+        cid,
+        "record_refusal",
+        refusal_facts="书面回复拒绝支付",
+        document_reference="住建函〔2026〕8号",
+    )
     act(client, staff, "supervisor", cid, "confirm_breach", reason="期限届满仍拒不整改", **body)
     return cid
 
@@ -49,10 +59,19 @@ def test_reply_from_breach_confirmed_by_the_competent_department(
     client: TestClient, staff: Staff, session: Session
 ) -> None:
     cid = confirmed(client, staff)
+    act(
+        client,
+        staff,
+        "handler",
+        cid,
+        "submit_explanation",
+        written_explanation="资金未到位",
+        rectification="已分期支付",
+    )
     act(client, staff, "handler2", cid, "reply", status=404, reply_text="不是本部门的案件")
     c = act(client, staff, "competent", cid, "reply", reply_text="已确认违约失信并记入政务信用记录。")
     assert c["state"] == "replied"
-    assert events(session, cid)[-2:] == ["confirm_breach", "reply"]
+    assert events(session, cid)[-3:] == ["confirm_breach", "submit_explanation", "reply"]
 
 
 def test_credit_record_endpoint_is_for_supervisors_admins_and_the_department(

@@ -57,3 +57,26 @@ def test_resume_returns_to_the_paused_state() -> None:
     assert COMPLAINT.target_of(resume, "awaiting_complainant", "signed") == "signed"
     with pytest.raises(TransitionNotAllowed):
         COMPLAINT.target_of(resume, "awaiting_complainant", None)
+
+
+def test_a_replied_case_has_three_endings_each_terminal_and_reopenable() -> None:
+    endings = {t.event: t.target for t in COMPLAINT.available("replied", Role.SUPERVISOR) if t.target}
+    assert endings == {
+        "close": "closed",
+        "redo": "signed",
+        "close_unsatisfied": "closed_unsatisfied",
+        "close_unreachable": "closed_unreachable",
+    }
+    for state in ("closed", "closed_unsatisfied", "closed_unreachable"):
+        assert COMPLAINT.state(state).terminal
+        assert COMPLAINT.fire(state, "reopen", Role.SUPERVISOR).target == "reopened"
+
+
+def test_a_confirmed_refusal_orders_a_written_explanation_with_its_own_deadline() -> None:
+    assert COMPLAINT.fire("rectifying", "confirm_breach", Role.SUPERVISOR).target == "explanation_ordered"
+    stage = COMPLAINT.state("explanation_ordered")
+    assert stage.deadline is not None
+    assert (stage.deadline.key, stage.deadline.days, stage.waiting_on) == ("explanation", 10, {Role.HANDLER})
+    # The ladder's events reach it like any other stage.
+    for event in ("warn_yellow", "warn_red", "remind", "supervise", "escalate"):
+        assert "explanation_ordered" in COMPLAINT.transition(event).sources

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -16,13 +17,17 @@ from models.complaint import Complaint, ComplaintCreate
 from models.complaints import (
     ActionBody,
     CloseBody,
+    ContactAttemptBody,
     DispatchBody,
     ExplanationBody,
+    OptionalReasonBody,
+    ReasonBody,
     ReplyBody,
     act,
     register_complaint,
 )
 from models.lifecycle import Role
+from models.settings import get_settings
 from models.workflow import Actor
 from tests.conftest import Staff
 from tests.test_publication import new_pledge
@@ -166,3 +171,36 @@ def test_weekly_flow_and_breaches_per_month(
     months = scorecard.breaches_per_month(session=session, clock=clock, today=dt.date(2026, 3, 2), months=3)
     assert [m for m, _, _ in months] == ["2026-01", "2026-02", "2026-03"]
     assert months[1] == ("2026-02", 1, 0)  # the record decided on 2026-02-28
+
+
+def test_cases_that_end_unsatisfied_or_unreachable_are_counted_apart(
+    session: Session, staff: Staff, calendar: WorkCalendar, today: dt.date, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHOUXIN_UNSATISFIED_CLOSE_AFTER_REDOS", "0")
+    monkeypatch.setenv("SHOUXIN_UNREACHABLE_CONTACT_ATTEMPTS", "1")
+    get_settings.cache_clear()
+    d01, d00 = _handler(session, "D01"), _handler(session, "D00")
+    replied = (
+        (d01, "sign_for", ActionBody()),
+        (d00, "verify_untrue", ExplanationBody(explanation="合同已履行")),
+        (SUPERVISOR, "reply", ReplyBody(reply_text="经核实合同已履行完毕")),
+    )
+    satisfied, unsatisfied, unreachable = (_complaint(session, calendar, today, "D01") for _ in range(3))
+    _run(session, calendar, today, satisfied, *replied, (INTAKE, "close", CloseBody(satisfaction="基本满意")))
+    _run(
+        session, calendar, today, unsatisfied, *replied,
+        (SUPERVISOR, "close_unsatisfied", ReasonBody(reason="诉求超出政策范围")),
+    )  # fmt: skip
+    _run(
+        session, calendar, today, unreachable, *replied,
+        (INTAKE, "record_contact_attempt", ContactAttemptBody(contact_result="无人接听")),
+        (SUPERVISOR, "close_unreachable", OptionalReasonBody()),
+    )  # fmt: skip
+    session.commit()
+
+    [row] = scorecard.department_scores(session=session, today=today)
+    assert (row.handled, row.closed, row.closed_unsatisfied, row.closed_unreachable) == (3, 1, 1, 1)
+    # The unsatisfied ending is a rating; the unreachable one is not.
+    assert (row.satisfied, row.rated) == (0, 2)
+    counts = {c.state: c.count for c in scorecard.state_counts(session=session)}
+    assert (counts["closed"], counts["closed_unsatisfied"], counts["closed_unreachable"]) == (1, 1, 1)

@@ -59,6 +59,11 @@ FIELD_LABELS = {
     "reply_text": "答复内容",
     "satisfaction": "回访满意度",
     "days": "申请延长的工作日数",
+    "refusal_facts": "拒不整改的事实及证据说明",
+    "document_reference": "证明文件名称或文号",
+    "written_explanation": "违约失信原因的书面说明",
+    "rectification": "整改措施及完成情况",
+    "contact_result": "联系情况（方式、号码、结果）",
     "note": "备注",
 }
 ROUTE_LABELS = {
@@ -75,7 +80,10 @@ CHOICES: dict[str, dict[str, str]] = {
     "severity": {str(severity): label for severity, label in SEVERITY_LABELS.items()},
     "satisfaction": {"满意": "满意", "基本满意": "基本满意"},
 }
-LONG_FIELDS = {"reason", "explanation", "requirements", "evidence", "reply_text", "description"}
+LONG_FIELDS = {
+    *("reason", "explanation", "requirements", "evidence", "reply_text", "description"),
+    *("refusal_facts", "written_explanation", "rectification", "contact_result"),
+}
 
 
 def departments(session: Session) -> list[Department]:
@@ -236,6 +244,7 @@ async def reissue_code(
     except DomainError as exc:
         error, status = refused(session, exc)
         return _pledge_form(request, session, reissue_values=form, reissue_error=error, status_code=status)
+    session.commit()
     return _pledge_form(request, session, reissued={"number": pledge.number, "code": code})
 
 

@@ -3,7 +3,8 @@
 - ``bodies``: what the services take and give (action bodies, list filter, work-queue item, tracking);
 - ``registration``: registering a complaint;
 - ``visibility``: who sees which complaint, a department's part in it, lookups, lists and the timeline;
-- ``actions``: the staff actions (``act``);
+- ``actions``: the staff actions (``act``), with ``context`` (what a handler works with), ``refusal``
+  (拒不整改 and the written explanation it orders) and ``closing`` (不满意办结, 无法联系办结);
 - ``queue``: the work queue;
 - ``tracking``: public tracking by number and password;
 - ``screening``: duplicate and department suggestions (flow screen_intake);
@@ -23,13 +24,16 @@ from models.complaints.bodies import (
     CloseBody,
     ComplaintFilter,
     ConfirmBreachBody,
+    ContactAttemptBody,
     DispatchBody,
     ExplanationBody,
+    ExplanationReportBody,
     ExtensionRequestBody,
     MergeBody,
     OptionalReasonBody,
     OrderRectificationBody,
     ReasonBody,
+    RefusalBody,
     RejectBody,
     RejectRoute,
     ReplyBody,
@@ -66,13 +70,16 @@ __all__ = [
     "CloseBody",
     "ComplaintFilter",
     "ConfirmBreachBody",
+    "ContactAttemptBody",
     "DispatchBody",
     "ExplanationBody",
+    "ExplanationReportBody",
     "ExtensionRequestBody",
     "MergeBody",
     "OptionalReasonBody",
     "OrderRectificationBody",
     "ReasonBody",
+    "RefusalBody",
     "RejectBody",
     "RejectRoute",
     "ReplyBody",

@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from models.attachments import check_attachments
-from models.audit import CaseEvent
 from models.calendar import WorkCalendar
 from models.clock import iso_date
 from models.complaint import CATEGORY_LABELS, CategoryRule, Complaint, ComplaintAssignment
@@ -32,7 +29,15 @@ from models.complaints.bodies import (
     ReplyBody,
     ReportRectificationBody,
 )
+from models.complaints.closing import close_unreachable, close_unsatisfied, record_contact_attempt
+from models.complaints.context import ActionContext as _Ctx
 from models.complaints.notify import mail_complainant, mail_department
+from models.complaints.refusal import (
+    check_refusal_established,
+    order_explanation,
+    record_refusal,
+    submit_explanation,
+)
 from models.complaints.supervision import after_supervision_step, overdue_days
 from models.complaints.visibility import (
     HANDLER_PARTIES,
@@ -46,39 +51,9 @@ from models.complaints.visibility import (
 from models.errors import NotPermitted, ValidationFailed
 from models.government_credit import record_breach
 from models.lifecycle import COMPLAINT, Role
-from models.lifecycle import ComplaintState as CS
 from models.org import Department
 from models.settings import get_settings
-from models.workflow import Actor, apply_event, record_event, rule_days
-
-
-@dataclass
-class _Ctx:
-    session: Session
-    case: Complaint
-    actor: Actor
-    today: dt.date
-    calendar: WorkCalendar
-
-    def fire(
-        self, event: str, body: ActionBody, *, note: str | None = None, keep_stage: bool = False, **extra: Any
-    ) -> CaseEvent:
-        data = {k: v for k, v in extra.items() if k != "deadline_days"}
-        result = apply_event(
-            session=self.session,
-            case=self.case,
-            event=event,
-            actor=self.actor,
-            today=self.today,
-            calendar=self.calendar,
-            note=note or body.note,
-            data=data,
-            expected_version=body.expected_version,
-            deadline_days=extra.get("deadline_days"),
-            keep_stage=keep_stage,
-        )
-        assert result is not None, "human actions carry no idempotency key"
-        return result
+from models.workflow import Actor, record_event, rule_days
 
 
 def act(
@@ -138,7 +113,7 @@ def _merge(ctx: _Ctx, action: str, body: ActionBody) -> None:
         raise ValidationFailed(f"并入的案件 {body.target_number} 不存在，请核对编号 (target not found)")
     if target.id == ctx.case.id or (target.id or 0) > (ctx.case.id or 0):
         raise ValidationFailed("只能并入更早登记的案件，请填写较早案件的编号 (merge into an earlier case)")
-    if target.state in (CS.MERGED, CS.CLOSED, CS.NOT_ACCEPTED):
+    if COMPLAINT.state(target.state).terminal:
         raise ValidationFailed(
             f"案件 {target.number} 当前为“{state_label(target.state)}”，不能作为并单目标 (target is closed)"
         )
@@ -263,6 +238,7 @@ def _review(ctx: _Ctx, action: str, body: ActionBody) -> None:
 
 def _confirm_breach(ctx: _Ctx, action: str, body: ActionBody) -> None:
     assert isinstance(body, ConfirmBreachBody)
+    grounds = check_refusal_established(ctx)
     record = record_breach(
         session=ctx.session,
         complaint=ctx.case,
@@ -271,15 +247,17 @@ def _confirm_breach(ctx: _Ctx, action: str, body: ActionBody) -> None:
         actor=ctx.actor,
         today=ctx.today,
     )
-    ctx.fire(
+    event = ctx.fire(
         action,
         body,
         note=body.reason,
         department_id=ctx.case.lead_department_id,
         credit_record_id=record.id,
         severity=str(body.severity),
+        **grounds,
     )
     ctx.case.breach_confirmed = True
+    order_explanation(ctx, event, reason=body.reason, severity=body.severity)
 
 
 def _reply(ctx: _Ctx, action: str, body: ActionBody) -> None:
@@ -400,10 +378,15 @@ _HANDLERS: dict[str, Callable[[_Ctx, str, ActionBody], None]] = {
     "report_rectification": _report_rectification,
     "accept_rectification": _review,
     "send_back": _review,
+    "record_refusal": record_refusal,
     "confirm_breach": _confirm_breach,
+    "submit_explanation": submit_explanation,
     "reply": _reply,
     "close": _close,
     "redo": _redo,
+    "close_unsatisfied": close_unsatisfied,
+    "record_contact_attempt": record_contact_attempt,
+    "close_unreachable": close_unreachable,
     "await_complainant": _await,
     "resume": _resume,
     "reopen": _reopen,

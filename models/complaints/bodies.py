@@ -85,6 +85,33 @@ class ReportRectificationBody(ActionBody):
     attachments: list[str] = Field(default_factory=list, max_length=20)
 
 
+class RefusalBody(ActionBody):
+    """A refusal to rectify, recorded with its evidence: what happened, and at least one attached file or
+    a document reference (e.g. the department's written refusal, 文号), as a rectification report carries."""
+
+    refusal_facts: str = Field(min_length=2, max_length=4000, description="拒不整改的事实及证据说明")
+    attachments: list[str] = Field(default_factory=list, max_length=20)
+    document_reference: str | None = Field(default=None, max_length=200, description="证明文件名称或文号")
+
+    @model_validator(mode="after")
+    def _evidence_required(self) -> RefusalBody:
+        if not any(a.strip() for a in self.attachments) and not (self.document_reference or "").strip():
+            raise ValueError(
+                "请附上至少一个证明文件，或填写证明文件名称或文号 (attach a file or give a document number)"
+            )
+        return self
+
+
+class ExplanationReportBody(ActionBody):
+    written_explanation: str = Field(min_length=2, max_length=4000, description="违约失信原因的书面说明")
+    rectification: str = Field(min_length=2, max_length=4000, description="整改措施及完成情况")
+    attachments: list[str] = Field(default_factory=list, max_length=20)
+
+
+class ContactAttemptBody(ActionBody):
+    contact_result: str = Field(min_length=2, max_length=2000, description="联系情况（方式、号码、结果）")
+
+
 class ConfirmBreachBody(ReasonBody):
     severity: Severity = Field(default=Severity.GENERAL, description="失信程度（轻微、一般、严重）")
 
@@ -118,10 +145,15 @@ ACTION_BODIES: dict[str, type[ActionBody]] = {
     "report_rectification": ReportRectificationBody,
     "accept_rectification": OptionalReasonBody,
     "send_back": ReasonBody,
+    "record_refusal": RefusalBody,
     "confirm_breach": ConfirmBreachBody,
+    "submit_explanation": ExplanationReportBody,
     "reply": ReplyBody,
     "close": CloseBody,
     "redo": ReasonBody,
+    "close_unsatisfied": ReasonBody,
+    "record_contact_attempt": ContactAttemptBody,
+    "close_unreachable": OptionalReasonBody,
     "await_complainant": ReasonBody,
     "resume": ActionBody,
     "reopen": ReasonBody,
@@ -154,6 +186,8 @@ class ComplaintFilter(BaseModel):
 
 class TaskItem(BaseModel):
     id: int
+    # "complaint", or "pledge" for an evidence review (models/pledge_review.py), in the same queue.
+    kind: str = "complaint"
     number: str
     state: str
     state_label: str
@@ -175,5 +209,3 @@ class TrackingResult(BaseModel):
     registered_on: dt.date
     stage_deadline: dt.date | None
     steps: list[TrackingStep]
-    # "complaint", or "pledge" for an evidence review (models/pledge_review.py), in the same queue.
-    kind: str = "complaint"

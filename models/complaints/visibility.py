@@ -35,6 +35,8 @@ HANDLER_PARTIES: dict[str, frozenset[str]] = {
     "verify_true": frozenset({VERIFIER}),
     "verify_untrue": frozenset({VERIFIER}),
     "order_rectification": frozenset({VERIFIER}),
+    "record_refusal": frozenset({VERIFIER}),
+    "submit_explanation": frozenset({LEAD}),
     "reply": frozenset({LEAD, VERIFIER}),
     "await_complainant": frozenset({LEAD, VERIFIER}),
     "resume": frozenset({LEAD, VERIFIER}),

@@ -1,0 +1,104 @@
+"""How a case ends when it cannot end satisfied: 不满意办结 and 无法联系办结.
+
+``close`` needs the complainant's 满意 or 基本满意, and ``redo`` loops. Two more endings, each a terminal
+state of the lifecycle table, taken by a supervisor and mailed to the complainant:
+
+- 不满意办结 (``close_unsatisfied``): the complainant is still dissatisfied at the return visit after the
+  case has been redone ``unsatisfied_close_after_redos`` times (default 2), with a written reason;
+- 无法联系办结 (``close_unreachable``): the complainant could not be reached at the return visit (or while
+  the case awaits their supplement) on ``unreachable_contact_attempts`` different working days (default 3),
+  each attempt recorded as a ``record_contact_attempt`` event with its note. A second attempt on the same
+  day is refused; an attempt on a rest day is recorded but does not count towards the working days.
+
+Attempts count within the current stage: a case redone and replied again starts counting afresh.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from models.audit import CaseEvent
+from models.complaints.bodies import ActionBody, ContactAttemptBody, OptionalReasonBody, ReasonBody
+from models.complaints.context import ActionContext
+from models.complaints.notify import mail_complainant
+from models.errors import ValidationFailed
+from models.settings import get_settings
+
+UNSATISFIED = "不满意"
+
+
+def record_contact_attempt(ctx: ActionContext, action: str, body: ActionBody) -> None:
+    assert isinstance(body, ContactAttemptBody)
+    earlier = ctx.stage_events("record_contact_attempt")
+    day = ctx.today.isoformat()
+    if any(e.data.get("contact_day") == day for e in earlier):
+        raise ValidationFailed(
+            f"{day} 已记录过一次联系未果；每天只记一次，请在另一个工作日再次联系 "
+            "(an attempt is already recorded today: try again on another working day)",
+            contact_day=day,
+        )
+    counted = ctx.calendar.is_workday(ctx.today)
+    attempt = len(_counted_days(earlier)) + (1 if counted else 0)
+    ctx.fire(
+        action,
+        body,
+        note=body.contact_result,
+        contact_day=day,
+        counted=counted,
+        attempt=attempt,
+        required=get_settings().unreachable_contact_attempts,
+        stage_seq=ctx.case.stage_seq,
+    )
+
+
+def close_unreachable(ctx: ActionContext, action: str, body: ActionBody) -> None:
+    assert isinstance(body, OptionalReasonBody)
+    days = _counted_days(ctx.stage_events("record_contact_attempt"))
+    required = get_settings().unreachable_contact_attempts
+    if len(days) < required:
+        tried = "、".join(days) or "无"
+        raise ValidationFailed(
+            f"无法联系办结须先在 {required} 个不同工作日联系投诉人未果；本阶段已记录 {len(days)} 个工作日"
+            f"（{tried}），请继续联系并记录 (needs {required} failed attempts on different working days)",
+            contact_days=days,
+            required=required,
+        )
+    reason = (body.reason or "").strip()
+    event = ctx.fire(action, body, note=reason or None, contact_days=days)
+    _closed(ctx, event, outcome="unreachable", reason=reason, contact_days=days)
+
+
+def close_unsatisfied(ctx: ActionContext, action: str, body: ActionBody) -> None:
+    assert isinstance(body, ReasonBody)
+    limit = get_settings().unsatisfied_close_after_redos
+    redone = ctx.case.redo_count
+    if redone < limit:
+        raise ValidationFailed(
+            f"不满意办结须在重办 {limit} 次之后；本案已重办 {redone} 次，请先执行“回访不满意，重办” "
+            f"(the case must be redone {limit} times first)",
+            redo_count=redone,
+            required=limit,
+        )
+    event = ctx.fire(action, body, note=body.reason, satisfaction=UNSATISFIED, redo_count=redone)
+    ctx.case.satisfaction = UNSATISFIED
+    _closed(ctx, event, outcome="unsatisfied", reason=body.reason, contact_days=[])
+
+
+def _counted_days(attempts: list[CaseEvent]) -> list[str]:
+    """The different working days of ``attempts``, in order."""
+    return list(dict.fromkeys(str(e.data["contact_day"]) for e in attempts if e.data.get("counted")))
+
+
+def _closed(
+    ctx: ActionContext, event: CaseEvent, *, outcome: str, reason: str, contact_days: list[str]
+) -> None:
+    ctx.case.closed_at = dt.datetime.now(dt.UTC)
+    mail_complainant(
+        ctx.session,
+        ctx.case,
+        event,
+        "complaint_closed_unresolved",
+        outcome=outcome,
+        reason=reason,
+        contact_days=contact_days,
+    )

@@ -1,0 +1,55 @@
+"""What a staff action's handler works with: the case, who acts, the day and the calendar, and ``fire``,
+the one way a handler moves the case (``models.workflow.apply_event``). Shared by ``actions`` and the
+modules of handlers it registers (``refusal``, ``closing``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from models.audit import CaseEvent
+from models.calendar import WorkCalendar
+from models.complaint import Complaint
+from models.complaints.bodies import ActionBody
+from models.workflow import Actor, apply_event
+
+
+@dataclass
+class ActionContext:
+    session: Session
+    case: Complaint
+    actor: Actor
+    today: dt.date
+    calendar: WorkCalendar
+
+    def fire(
+        self, event: str, body: ActionBody, *, note: str | None = None, keep_stage: bool = False, **extra: Any
+    ) -> CaseEvent:
+        data = {k: v for k, v in extra.items() if k != "deadline_days"}
+        result = apply_event(
+            session=self.session,
+            case=self.case,
+            event=event,
+            actor=self.actor,
+            today=self.today,
+            calendar=self.calendar,
+            note=note or body.note,
+            data=data,
+            expected_version=body.expected_version,
+            deadline_days=extra.get("deadline_days"),
+            keep_stage=keep_stage,
+        )
+        assert result is not None, "human actions carry no idempotency key"
+        return result
+
+    def stage_events(self, event: str) -> list[CaseEvent]:
+        """The case's ``event`` events of its current stage, oldest first (the handler stamps ``stage_seq``
+        in their data: a stage the case left, e.g. an earlier rectification period, does not count)."""
+        stmt = select(CaseEvent).where(
+            CaseEvent.case_kind == "complaint", CaseEvent.case_id == self.case.id, CaseEvent.event == event
+        )
+        rows = self.session.exec(stmt.order_by(col(CaseEvent.seq))).all()
+        return [e for e in rows if e.data.get("stage_seq") == self.case.stage_seq]
