@@ -210,6 +210,7 @@ def docs_lifecycle(
 
 
 @app.command("serve")
+@domain_errors
 def serve(
     host: str = typer.Option("127.0.0.1", help="监听地址"),
     port: int = typer.Option(8000, help="端口"),

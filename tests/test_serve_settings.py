@@ -73,3 +73,16 @@ def test_serve_trusts_no_forwarded_header_unless_a_proxy_is_named(
 
     assert _serve(monkeypatch, SHOUXIN_FORWARDED_ALLOW_IPS="10.0.0.6,10.0.0.7").exit_code == 0
     assert served[-1]["forwarded_allow_ips"] == "10.0.0.6,10.0.0.7"
+
+
+def test_serve_on_a_missing_database_file_says_so_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, served: list[dict[str, Any]]
+) -> None:
+    missing = tmp_path / "nowhere" / "gone.db"
+    get_engine.cache_clear()
+    result = _serve(monkeypatch, SHOUXIN_SECRET_KEY=GOOD_KEY, SHOUXIN_DATABASE_URL=f"sqlite:///{missing}")
+    assert result.exit_code == 1
+    assert "shouxin db upgrade" in result.output
+    assert "Traceback" not in result.output
+    assert not missing.exists()
+    assert served == []
