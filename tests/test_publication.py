@@ -60,6 +60,8 @@ def new_pledge(
         today=registered_on,
         calendar=load_calendar(session=session),
     )
+    session.commit()  # services flush, callers commit
+    return pledge
 
 
 def _id(pledge: Pledge) -> int:
@@ -215,6 +217,7 @@ def test_confirmed_evidence_after_deadline_stops_publication(
         calendar=calendar,
         expected_version=None,
     )
+    session.commit()  # services flush, callers commit
     assert run(engine, dt.date(2026, 3, 16))["publish"] == 0
     assert count(session, PublishedBreach) == 0
 
@@ -320,6 +323,7 @@ def test_pledge_overdue_again_after_rejected_evidence_gets_a_second_mail_and_bat
         session=session, pledge_id=_id(again), action="reject_evidence", actor=handler,
         today=dt.date(2026, 2, 26), calendar=calendar, expected_version=None, reason="缺少审查机构盖章",
     )  # fmt: skip
+    session.commit()
 
     counts = sweep(engine=engine, today=dt.date(2026, 2, 27), actor=SYSTEM).counts
 

@@ -42,6 +42,7 @@ def submit(session: Session, pledge: Pledge, day: dt.date) -> None:
         session=session, pledge_id=_id(pledge), filename="合格书.pdf", content=PDF, actor=handler_of(pledge),
         today=day, calendar=load_calendar(session=session),
     )  # fmt: skip
+    session.commit()  # services flush, callers commit
 
 
 def decide(session: Session, pledge: Pledge, action: str, day: dt.date, reason: str | None = None) -> None:
@@ -50,6 +51,7 @@ def decide(session: Session, pledge: Pledge, action: str, day: dt.date, reason: 
         session=session, pledge_id=_id(pledge), action=action, actor=handler_of(pledge), today=day,
         calendar=load_calendar(session=session), expected_version=None, reason=reason,
     )  # fmt: skip
+    session.commit()
 
 
 def state(session: Session, pledge: Pledge) -> Pledge:
@@ -217,7 +219,15 @@ def test_review_deadline_climbs_the_warning_ladder_once_per_step(
             session=session, ids=[_id(pledge)], actor=SYSTEM, today=day, calendar=calendar
         )
 
-    walked = {day: supervise(day) for day in [dt.date(2026, 3, d) for d in (9, 10, 11, 12, 13, 14, 16, 18)]}
+    def supervise_and_commit(day: dt.date) -> int:
+        applied = supervise(day)
+        session.commit()  # the flow task commits its batch
+        return applied
+
+    walked = {
+        day: supervise_and_commit(day)
+        for day in [dt.date(2026, 3, d) for d in (9, 10, 11, 12, 13, 14, 16, 18)]
+    }
     assert walked == {
         dt.date(2026, 3, 9): 0,
         dt.date(2026, 3, 10): 1,  # yellow: one working day before
