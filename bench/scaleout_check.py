@@ -109,6 +109,7 @@ def seed(url: str, pledges: int) -> None:
                 today=dt.date(2026, 1, 5),
                 calendar=calendar,
             )
+        session.commit()  # register_pledge flushes; its caller commits
     engine.dispose()
 
 

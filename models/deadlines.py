@@ -72,8 +72,9 @@ def supervise_each(
     """Run ``supervise`` (which returns how many steps it applied) on each case still in one of ``states``.
 
     On a non-working day nothing new is due (a Sunday run adds nothing a working day would not). Each
-    case commits on its own; one that another run or person changed meanwhile (a stale version, or a
-    step's idempotency key taken first) is rolled back and left for the next run.
+    case is applied in a savepoint of the caller's transaction (the flow task commits the batch); one
+    that another run or person changed meanwhile (a stale version, or a step's idempotency key taken
+    first) is rolled back to its savepoint and left for the next run.
     """
     if not calendar.is_workday(today):
         return 0
@@ -83,10 +84,9 @@ def supervise_each(
         if case is None or case.state not in states:
             continue
         try:
-            steps = supervise(case)
-            session.commit()
+            with session.begin_nested():  # flushed when the savepoint is released
+                steps = supervise(case)
         except (Conflict, IntegrityError):
-            session.rollback()
-            continue
-        applied += steps  # only once committed: a rolled-back case applied nothing
+            continue  # the savepoint is rolled back: this case wrote nothing
+        applied += steps  # only once its savepoint is released: a rolled-back case applied nothing
     return applied

@@ -150,7 +150,7 @@ def seed_demo_cases(*, session: Session, today: dt.date, calendar: WorkCalendar)
         )
         # The code is printed so the public objection and evidence forms can be tried with the demo.
         created.append(f"{pledge.number}（承诺人办理码 {access_code}）")
-    session.commit()
+    session.flush()
     return created
 
 

@@ -138,6 +138,8 @@ def check_access_code(
     if verify(code or "", pledge.access_code_digest):
         return
     record_tracking_failure(session=session, number=pledge.number, address=address, now=now)
+    # The one exception to "services flush, callers commit": the refusal below rolls the request back,
+    # and the rate limit must still count this wrong code.
     session.commit()
     if pledge.access_code_digest is None:
         raise NotPermitted(
@@ -161,7 +163,7 @@ def check_pledgor(
             session=session, number=plain_number, address=address, now=now, secret_label="办理码"
         )
         record_tracking_failure(session=session, number=plain_number, address=address, now=now)
-        session.commit()
+        session.commit()  # counted although the refusal rolls the request back (as in check_access_code)
         raise NotFound(f"承诺编号 {plain_number} 不存在；请核对告知书上的承诺编号 (no such pledge)")
     check_access_code(session=session, pledge=pledge, code=code, address=address, now=now)
     return pledge
@@ -213,7 +215,8 @@ def reissue_access_code(
     ``expected_version`` a repeat finds the version moved and is refused (Conflict). With
     ``idempotency_key`` (the client's, fresh per intended re-issue) a repeat by the same account answers
     the same pledge and the same code, without a new event or mail: the code is derived from the server
-    secret, the pledge and the key (``_keyed_code``), so it is found again without being stored."""
+    secret, the pledge and the key (``_keyed_code``), so it is found again without being stored.
+    Flushed, not committed: the caller commits before handing the code out."""
     pledge = session.get(Pledge, pledge_id)
     if pledge is None or not _sees(actor, pledge.authority_id):
         raise NotFound(f"承诺 #{pledge_id} 不存在；请核对编号 (no pledge {pledge_id})")
@@ -230,19 +233,19 @@ def reissue_access_code(
         stored = digest(code)
         event_key = _event_key(pledge_id, actor, idempotency_key)
         if event_exists(session=session, idempotency_key=event_key):
-            return _repeated(session, pledge, code)
+            return _repeated(pledge, code)
     try:
-        _issue(session, pledge, actor, today, calendar, note, expected_version, event_key, code, stored)
+        # In a savepoint: a lost race undoes this re-issue only, not the caller's transaction.
+        with session.begin_nested():
+            _issue(session, pledge, actor, today, calendar, note, expected_version, event_key, code, stored)
     except (Conflict, IntegrityError):
         # A concurrent twin with the same key may have won the compare-and-set (Conflict) or the unique
         # event key (IntegrityError): then this request is its repeat.
-        session.rollback()
         if event_key is None or not event_exists(session=session, idempotency_key=event_key):
             raise
         pledge = session.get(Pledge, pledge_id, populate_existing=True)
         assert pledge is not None
-        return _repeated(session, pledge, code)
-    session.commit()
+        return _repeated(pledge, code)
     session.refresh(pledge)  # the state column back as its enum, as on a fresh read
     return pledge, code
 
@@ -292,7 +295,7 @@ def _issue(
     session.flush()
 
 
-def _repeated(session: Session, pledge: Pledge, code: str) -> tuple[Pledge, str]:
+def _repeated(pledge: Pledge, code: str) -> tuple[Pledge, str]:
     """The answer to a repeat of an applied re-issue: its code, while it is still the pledge's code."""
     if not verify(code, pledge.access_code_digest):
         raise Conflict(
@@ -300,8 +303,7 @@ def _repeated(session: Session, pledge: Pledge, code: str) -> tuple[Pledge, str]
             "如需再次发放，请刷新页面后重新提交 (this re-issue was superseded by a later one)",
             current_version=pledge.version,
         )
-    session.rollback()  # nothing of this request is written
-    return pledge, code
+    return pledge, code  # nothing of this request is written
 
 
 # Separate purposes under the one secret: the code a key derives, and the key as the event stores it

@@ -18,16 +18,15 @@ from sqlmodel import Session
 from models.breach import PublishedBreach
 from models.bulk import insert_rows
 from models.calendar import WorkCalendar
-from models.clock import utcnow
+from models.clock import iso_date, utcnow
 from models.gcpause import collector_paused
 from models.lifecycle import PledgeState, Role
 from models.numbering import PLEDGE_PREFIX, reserve_numbers
 from models.org import Department
 from models.outbox import Notification, outbox_row
-from models.pledge import Pledge
+from models.pledge import Pledge, registration_publication_day
 from models.pledge_access import new_access_codes
 from models.pledge_import_rows import COLUMN_LABELS, RowError, ValidRow, validate_row
-from models.publication_days import compute_publication_day
 from models.register import SHOWN_STATES
 from models.settings import get_settings
 from models.workflow import Actor, Fired, record_events_many
@@ -132,7 +131,7 @@ def import_pledges(
     seen: set[str] = set()  # every key of this file met so far: a row repeated in the file counts once
     chunk = _Chunk(session, actor, today, calendar, names)
     with collector_paused():
-        for valid in _validated(rows, authorities, default_authority, report):
+        for valid in _validated(rows, authorities, default_authority, today, report):
             chunk.import_rows(valid, seen, report)
             if after_chunk is not None:
                 after_chunk(report)
@@ -143,6 +142,7 @@ def _validated(
     rows: Iterable[tuple[int, dict[str, Any]]],
     authorities: dict[str, int],
     default_authority: str | None,
+    today: dt.date,
     report: ImportReport,
 ) -> Iterator[list[ValidRow]]:
     """The valid rows of each ``IMPORT_CHUNK`` rows read; counts them and records the errors in ``report``."""
@@ -151,7 +151,7 @@ def _validated(
     for number, raw in rows:
         read += 1
         report.total += 1
-        row, errors = validate_row(number, raw, authorities, default_authority)
+        row, errors = validate_row(number, raw, authorities, default_authority, today=today)
         report.errors += errors
         if row is not None:
             valid.append(row)
@@ -195,8 +195,11 @@ class _Chunk:
             self._insert(accepted, report)
 
     def _publication_day(self, deadline: dt.date) -> dt.date | None:
+        # As single registration sets it: a back-registered pledge keeps its N working days.
         if deadline not in self.days:
-            self.days[deadline] = compute_publication_day(self.calendar, deadline)
+            self.days[deadline] = registration_publication_day(
+                self.calendar, deadline=deadline, registered_on=self.today
+            )
         return self.days[deadline]
 
     def _insert(self, rows: list[ValidRow], report: ImportReport) -> None:
@@ -227,7 +230,9 @@ class _Chunk:
         )
         id_of: dict[int, int] = dict(found.tuples().all())
         ids = [id_of[seq] for seq in seqs]
-        day_of = {number: _iso(p["publication_day"]) for p, (_, number) in zip(pledges, numbers, strict=True)}
+        day_of = {
+            number: iso_date(p["publication_day"]) for p, (_, number) in zip(pledges, numbers, strict=True)
+        }
         record_events_many(
             session=session,
             kind="pledge",
@@ -257,7 +262,8 @@ class _Chunk:
         context = {
             "pledge_number": pledge["number"], "pledgor_name": pledge["pledgor_name"],
             "matter": pledge["matter"], "obligation": pledge["obligation"],
-            "deadline": pledge["deadline"].isoformat(), "publication_day": _iso(pledge["publication_day"]),
+            "deadline": pledge["deadline"].isoformat(),
+            "publication_day": iso_date(pledge["publication_day"]),
             "authority_name": self.authority_names[pledge["authority_id"]], "access_code": code,
         }  # fmt: skip
         return outbox_row(
@@ -273,10 +279,6 @@ class _Chunk:
             case_number=pledge["number"],
             flow_run_id=self.actor.flow_run_id,
         )
-
-
-def _iso(day: dt.date | None) -> str | None:
-    return day.isoformat() if day else None
 
 
 def _in_chunks(values: Sequence[Any]) -> Iterator[list[Any]]:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from models.errors import InvalidCreditCode, ValidationFailed
-from models.pledge import PledgorKind
+from models.pledge import PledgorKind, check_deadline
 from models.pledges import normalise_pledgor
 
 # Column names accepted in an import file, Chinese or English, mapped to the field.
@@ -170,10 +170,17 @@ def import_key(values: dict[str, Any]) -> str:
 
 
 def validate_row(
-    number: int, raw: dict[str, Any], authorities: dict[str, int], default_authority: str | None
+    number: int,
+    raw: dict[str, Any],
+    authorities: dict[str, int],
+    default_authority: str | None,
+    *,
+    today: dt.date,
 ) -> tuple[ValidRow | None, list[RowError]]:
     """The row's pledge, or every reason it cannot be one. ``authorities`` maps the department codes the
-    importer may register for to their ids; ``default_authority`` stands in for an empty code cell."""
+    importer may register for to their ids; ``default_authority`` stands in for an empty code cell. The
+    deadline must be plausible for a registration on ``today``, by the check single registration makes
+    (``check_deadline``): a refused one is reported for its row, naming the deadline and the range."""
     errors: list[RowError] = []
     v: dict[str, Any] = {k: _text(raw.get(k)) for k in _TEXT_COLUMNS}
 
@@ -192,6 +199,11 @@ def validate_row(
         v["deadline"] = parse_date(raw.get("deadline"))
     except (ValueError, TypeError):
         bad("deadline", f"“{_text(raw.get('deadline'))}”不是有效日期；请写成 YYYY-MM-DD，如 2026-04-30")
+    else:
+        try:
+            check_deadline(deadline=v["deadline"], today=today)
+        except ValidationFailed as exc:
+            bad("deadline", exc.message)
     code = v["authority_code"] or default_authority or ""
     if code not in authorities:
         bad(

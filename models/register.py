@@ -234,7 +234,6 @@ def submit_objection(
         note=reason.strip(),
         data={"evidence": evidence or ""},
     )
-    session.commit()
     return record
 
 
@@ -272,7 +271,6 @@ def request_repair(
         note=statement.strip(),
         data={"repair_pledge": repair_pledge.strip()},
     )
-    session.commit()
     return record
 
 
@@ -327,7 +325,6 @@ def decide(
     # Only once the lifecycle allowed the decision: a refused one must leave the record untouched.
     _apply_corrections(record, changes)
     _after_decision(session, record, action, reason.strip(), actor, today, data)
-    session.commit()
     return record
 
 

@@ -28,8 +28,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 # pysqlite begins a transaction just before the first INSERT/UPDATE/DELETE; that statement takes SQLite's
-# one write lock, held until commit or rollback.
-_WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+# one write lock, held until commit or rollback. A SAVEPOINT (``session.begin_nested()``, which services
+# use to undo one case without the caller's transaction) begins the transaction itself, before the reads
+# that precede its writes: it takes the turn too, or its snapshot could be stale by the time it writes
+# (SQLite then refuses the write at once, "database is locked").
+_WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|SAVEPOINT)\b", re.IGNORECASE)
 
 
 def install_writer_queue(engine: Engine, lock_path: Path, *, busy_timeout: float) -> None:

@@ -27,7 +27,7 @@ SYSTEM = Actor.system("run-b")
 
 def objected(engine: Engine, session: Session, calendar: WorkCalendar, on: dt.date) -> PublishedBreach:
     [record] = publish(engine, session, ("示范建设有限公司", CODE))
-    return submit_objection(
+    objected = submit_objection(
         session=session,
         number=record.number,
         access_code=access_code(session, record),
@@ -36,6 +36,8 @@ def objected(engine: Engine, session: Session, calendar: WorkCalendar, on: dt.da
         today=on,
         calendar=calendar,
     )
+    session.commit()  # the service flushes; its caller commits
+    return objected
 
 
 def run(session: Session, calendar: WorkCalendar, day: dt.date) -> int:

@@ -19,6 +19,7 @@ def test_demo_seeds_once_and_its_tokens_work(
     today = dt.date(2026, 11, 23)
     tokens = seed_demo(session=session)
     created = seed_demo_cases(session=session, today=today, calendar=calendar)
+    session.commit()  # the services flush; the caller (here the CLI's session_scope) commits
     assert len(created) == 6
     assert seed_demo(session=session) == tokens
     assert seed_demo_cases(session=session, today=today, calendar=calendar) == []

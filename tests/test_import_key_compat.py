@@ -3,6 +3,7 @@ imported again after it must be counted as already imported, not duplicated."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 
@@ -13,6 +14,7 @@ RAW = {
     "pledgor_email": "a@example.com", "matter": "施工许可", "obligation": "审查合格书",
     "deadline": "2026-04-30", "authority_code": "D01", "legal_basis": "建筑法",
 }  # fmt: skip
+TODAY = dt.date(2026, 3, 2)
 
 
 def _key_before_orjson(values: dict[str, object]) -> str:
@@ -22,7 +24,7 @@ def _key_before_orjson(values: dict[str, object]) -> str:
 
 
 def test_import_key_is_the_one_earlier_releases_stored() -> None:
-    row, errors = validate_row(2, RAW, {"D01": 7}, None)
+    row, errors = validate_row(2, RAW, {"D01": 7}, None, today=TODAY)
     assert errors == []
     assert row is not None
     assert row.key == _key_before_orjson(row.values)
@@ -30,7 +32,7 @@ def test_import_key_is_the_one_earlier_releases_stored() -> None:
 
 def test_import_key_without_optional_fields_matches_too() -> None:
     raw = {**RAW, "pledgor_email": "", "legal_basis": "", "pledgor_kind": "个人", "pledgor_credit_code": ""}
-    row, errors = validate_row(3, raw, {"D01": 7}, None)
+    row, errors = validate_row(3, raw, {"D01": 7}, None, today=TODAY)
     assert errors == []
     assert row is not None
     assert row.key == _key_before_orjson(row.values)

@@ -78,6 +78,7 @@ def correct(session: Session, record: PublishedBreach, calendar: WorkCalendar, *
         calendar=calendar,
         corrected=fields,
     )
+    session.commit()  # the service flushes; its caller commits
 
 
 def test_a_correction_sends_the_new_facts_once(
@@ -152,6 +153,7 @@ def test_each_decision_queues_at_most_one_document_and_a_replay_none(
             calendar=calendar,
             corrected={"matter": "建筑工程施工许可证核发"},
         )
+        session.commit()
 
     decide_once()
     with pytest.raises(TransitionNotAllowed):

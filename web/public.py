@@ -172,6 +172,7 @@ async def _record_action(
     else:
         try:
             submit(form, _client(request))
+            session.commit()
             return redirect(f"/register/{number}?{done}=1")
         except DomainError as exc:
             error, status = refused(session, exc)
@@ -214,6 +215,7 @@ async def evidence(request: Request, session: SessionDep, today: TodayDep, calen
                 calendar=calendar,
                 address=_client(request),
             )
+            session.commit()
         except DomainError as exc:
             error, status = refused(session, exc)
     return render(

@@ -77,4 +77,5 @@ async def pledgor_upload(
         today=today,
         calendar=calendar,
     )
+    session.commit()
     return EvidenceReceived.model_validate(row, from_attributes=True)

@@ -78,6 +78,7 @@ def create_pledge(
     pledge, code = register_pledge_with_code(
         session=session, data=body, actor=actor, today=today, calendar=calendar
     )
+    session.commit()
     no_store(response)
     return PledgeWithCode.model_validate({**_fields(session, pledge), "access_code": code})
 
@@ -145,6 +146,7 @@ def _reissue(
         expected_version=expected_version,
         idempotency_key=idempotency_key,
     )
+    session.commit()  # before the code is handed out: a code that is not stored is never given
     no_store(response)
     return PledgeWithCode.model_validate({**_fields(session, pledge), "access_code": code})
 
@@ -233,6 +235,7 @@ def act(
         expected_version=body.expected_version,
         reason=body.reason,
     )
+    session.commit()
     return _view(session, pledge)
 
 
@@ -258,6 +261,7 @@ async def upload_evidence(
         today=today,
         calendar=calendar,
     )
+    session.commit()
     return EvidenceUploaded(
         evidence=EvidenceView.model_validate(row),
         pledge=_view(session, get_pledge(session=session, pledge_id=pledge_id)),
@@ -315,6 +319,7 @@ def decide_breach(
         expected_version=body.expected_version,
         corrected=body.corrected,
     )
+    session.commit()
     return DecidedBreach.model_validate(
         {
             "id": record.id,

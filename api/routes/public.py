@@ -104,6 +104,7 @@ def objection(
         calendar=calendar,
         address=request.client.host if request.client else None,
     )
+    session.commit()
     return ObjectionReceived.model_validate(
         {**public_fields(rec, department_names(session)), "reply_due": rec.stage_deadline}
     )
@@ -129,6 +130,7 @@ def repair(
         calendar=calendar,
         address=request.client.host if request.client else None,
     )
+    session.commit()
     return RepairReceived.model_validate(
         {**public_fields(rec, department_names(session)), "decision_due": rec.stage_deadline}
     )
