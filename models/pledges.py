@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from models.accounts import department_by_code
 from models.audit import CaseEvent
 from models.calendar import WorkCalendar
-from models.clock import utcnow
+from models.clock import iso_date, utcnow
 from models.errors import InvalidCreditCode, NotFound, NotPermitted, ValidationFailed
 from models.lifecycle import PLEDGE, PledgeState, Role
 from models.numbering import PLEDGE_PREFIX, reserve_numbers
@@ -121,7 +121,7 @@ def _authority_for(session: Session, code: str, actor: Actor) -> Department:
 def register_pledge(
     *, session: Session, data: PledgeCreate, actor: Actor, today: dt.date, calendar: WorkCalendar
 ) -> Pledge:
-    """Register one pledge and commit; the access code goes to the pledgor by mail only."""
+    """Register one pledge (flushed, not committed); the access code goes to the pledgor by mail only."""
     pledge, _code = register_pledge_with_code(
         session=session, data=data, actor=actor, today=today, calendar=calendar
     )
@@ -131,10 +131,10 @@ def register_pledge(
 def register_pledge_with_code(
     *, session: Session, data: PledgeCreate, actor: Actor, today: dt.date, calendar: WorkCalendar
 ) -> tuple[Pledge, str]:
-    """Register one pledge and commit; returns it with the pledgor's access code (办理码), shown once: only
-    its keyed hash is stored. The deadline must be plausible (``check_deadline``); a past one is a
-    back-registration, published no earlier than N working days after today
-    (``registration_publication_day``)."""
+    """Register one pledge (flushed; the caller commits); returns it with the pledgor's access code
+    (办理码), shown once: only its keyed hash is stored. The deadline must be plausible
+    (``check_deadline``); a past one is a back-registration, published no earlier than N working days
+    after today (``registration_publication_day``)."""
     check_deadline(deadline=data.deadline, today=today)
     code = normalise_pledgor(data.pledgor_kind, data.pledgor_credit_code)
     authority = _authority_for(session, data.authority_code, actor)
@@ -167,7 +167,7 @@ def register_pledge_with_code(
         actor=actor,
         at=utcnow(),
         note=None,
-        data={"publication_day": _iso(day)},
+        data={"publication_day": iso_date(day)},
         idempotency_key=None,
         event="register",
     )
@@ -183,12 +183,7 @@ def register_pledge_with_code(
         case_id=pledge.id,
         case_number=pledge.number,
     )
-    session.commit()
     return pledge, access_code
-
-
-def _iso(day: dt.date | None) -> str | None:
-    return day.isoformat() if day else None
 
 
 def _registered_context(pledge: Any, authority: Department) -> dict[str, Any]:
@@ -198,7 +193,7 @@ def _registered_context(pledge: Any, authority: Department) -> dict[str, Any]:
         "matter": pledge.matter,
         "obligation": pledge.obligation,
         "deadline": pledge.deadline.isoformat(),
-        "publication_day": _iso(pledge.publication_day),
+        "publication_day": iso_date(pledge.publication_day),
         "authority_name": authority.name,
     }
 
@@ -243,7 +238,6 @@ def pledge_action(
         note=(reason or "").strip() or None,
         expected_version=expected_version,
     )
-    session.commit()
     return pledge
 
 
@@ -330,7 +324,6 @@ def store_evidence(
             **note_submission(pledge=pledge, today=today),
         },
     )
-    session.commit()
     return row
 
 
