@@ -26,6 +26,7 @@ from models.pledge import Pledge, PledgeCreate, PledgorKind
 from models.pledge_import import ImportReport, import_pledges
 from models.pledge_import_rows import import_key, read_import_file
 from models.pledges import register_pledge
+from models.settings import get_settings
 from models.uscc import make_credit_code
 from models.workflow import Actor
 from tests.conftest import Staff
@@ -206,6 +207,48 @@ def test_imported_rows_are_stored_as_earlier_releases_stored_them(
     assert report.offline_codes == [
         {"number": "CN-2026-000001", "pledgor_name": '存储比对 "公司"\\0', "access_code": "CODE-0000"}
     ]
+
+
+def test_an_implausible_deadline_is_refused_for_its_row_and_the_other_rows_are_imported(
+    session: Session, staff: Staff
+) -> None:
+    """The deadline rule of single registration (check_deadline), row by row: a typing slip is reported
+    for its row, naming the deadline and the range, and does not stop the import."""
+    del staff
+    raws = [_raw(1, deadline="0001-01-01"), _raw(2), _raw(3, deadline="9999-12-31", pledgor_email="x")]
+    report = _import(session, raws)
+    assert (report.total, report.imported) == (3, 1)
+    errors = report.to_dict()["errors"]
+    assert [(e["row"], e["column"]) for e in errors] == [(2, "承诺期限"), (4, "电子邮箱"), (4, "承诺期限")]
+    assert "承诺期限 0001-01-01 不在合理范围内" in errors[0]["message"]
+    assert "2025-03-02 至 2031-03-02" in errors[0]["message"]
+    assert "承诺期限 9999-12-31 不在合理范围内" in errors[2]["message"]
+    assert session.exec(select(Pledge.pledgor_name)).all() == ["分块导入公司2"]
+
+
+def test_a_back_registered_row_gets_the_publication_day_a_single_registration_gives(
+    session: Session, staff: Staff
+) -> None:
+    """A deadline already past when the file is imported: published no earlier than N working days after
+    the import day, as registration_publication_day gives a single registration, not at the next sweep."""
+    del staff
+    calendar = load_calendar(session=session)
+    past, ahead = dt.date(2026, 2, 2), dt.date(2026, 5, 6)
+    report = _import(session, [_raw(1, deadline=past.isoformat()), _raw(2, deadline=ahead.isoformat())])
+    assert report.imported == 2
+    days = dict(session.exec(select(Pledge.deadline, Pledge.publication_day)).all())
+    for deadline in (past, ahead):
+        single = register_pledge(
+            session=session,
+            data=PledgeCreate(
+                pledgor_kind=PledgorKind.INDIVIDUAL, pledgor_name=f"单笔登记{deadline}", matter="施工许可",
+                obligation="审查合格书", deadline=deadline, authority_code="D01",
+            ),
+            actor=ADMIN, today=TODAY, calendar=calendar,
+        )  # fmt: skip
+        assert days[deadline] == single.publication_day
+    assert days[past] == calendar.nth_working_day_after(TODAY, get_settings().publication_working_days)
+    assert days[ahead] == calendar.nth_working_day_after(ahead, get_settings().publication_working_days)
 
 
 def test_an_unreadable_file_is_refused(session: Session, staff: Staff) -> None:
