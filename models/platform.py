@@ -10,14 +10,19 @@ import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, Column, Index, update
+from sqlalchemy import JSON, Column, Index, func, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.bulk import insert_rows
+from models.calendar import WorkCalendar
 from models.clock import utcnow
+from models.errors import Conflict, NotFound
+from models.platform_fields import add_national_fields
+from models.settings import get_settings
 from models.types import UTCDateTime
 
 
@@ -33,8 +38,23 @@ class DocumentKind(StrEnum):
 
 class DocumentStatus(StrEnum):
     PENDING = "pending"
+    # Delivered (2xx) but not yet acknowledged with a receipt id: asked again, by the same
+    # Idempotency-Key, every RECEIPT_POLL until the platform answers with its receipt.
     SENT = "sent"
-    DEAD = "dead"  # the platform refused it (4xx); its answer is kept in last_error
+    ACKNOWLEDGED = "acknowledged"  # the platform's receipt id is stored: the delivery is done
+    DEAD = "dead"  # failed: the platform refused it (4xx); its answer is kept in last_error
+
+
+# The states as the admin page and the CLI name them (a refused document is "failed").
+STATUS_LABELS = {
+    DocumentStatus.PENDING: "待推送",
+    DocumentStatus.SENT: "已推送待回执",
+    DocumentStatus.ACKNOWLEDGED: "已回执",
+    DocumentStatus.DEAD: "失败",
+}
+
+# How often a sent document without a receipt is asked about again.
+RECEIPT_POLL = dt.timedelta(hours=1)
 
 
 # One document to push; ``document_id`` is what the platform de-duplicates on (Idempotency-Key).
@@ -54,6 +74,9 @@ class PlatformDocument(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=2000)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     sent_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    # The platform's receipt (回执) for the document, from its answer; set once, with the time it came.
+    receipt_id: str | None = Field(default=None, max_length=128)
+    acknowledged_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
 
 
 def document_row(
@@ -82,10 +105,14 @@ def document_row(
         "last_error": None,
         "created_at": now,
         "sent_at": None,
+        "receipt_id": None,
+        "acknowledged_at": None,
     }
 
 
 def enqueue_documents(*, session: Session, rows: list[dict[str, Any]]) -> None:
+    """Write the document rows (``document_row``), each with the national exchange's fields added."""
+    add_national_fields(session, rows)
     insert_rows(session, PlatformDocument.__table__, rows)  # type: ignore[attr-defined]
 
 
@@ -106,7 +133,8 @@ class DueDocument:
 
 
 def due_documents(*, session: Session, now: dt.datetime, limit: int = 500) -> list[DueDocument]:
-    """The pending documents due at ``now``, in the order written (by id), at most ``limit``.
+    """The pending documents due at ``now``, and the sent ones whose receipt is due to be asked for again,
+    in the order written (by id), at most ``limit``.
 
     A record's documents go in the order they were written: a correction or withdrawal overtaking a
     publication still in back-off would be overwritten on the platform by the older facts. So a document
@@ -134,7 +162,7 @@ def due_documents(*, session: Session, now: dt.datetime, limit: int = 500) -> li
             col(PlatformDocument.attempts),
         )
         .where(
-            col(PlatformDocument.status) == DocumentStatus.PENDING,
+            col(PlatformDocument.status).in_((DocumentStatus.PENDING, DocumentStatus.SENT)),
             col(PlatformDocument.next_attempt_at) <= now,
             ~waiting,
         )
@@ -144,24 +172,162 @@ def due_documents(*, session: Session, now: dt.datetime, limit: int = 500) -> li
     return [DueDocument(*row) for row in rows]
 
 
-def _set(session: Session, document: DueDocument, **values: Any) -> None:
+def _set(session: Session, document: DueDocument, *, failed: bool, **values: Any) -> None:
+    attempts = document.attempts + 1 if failed else document.attempts
     session.execute(
         update(PlatformDocument)
         .where(col(PlatformDocument.id) == document.id)
-        .values(attempts=document.attempts + 1, **values)
+        .values(attempts=attempts, **values)
     )
 
 
-def mark_sent(*, session: Session, document: DueDocument, now: dt.datetime) -> None:
-    """The platform acknowledged ``document``: it is never sent again."""
-    _set(session, document, status=DocumentStatus.SENT, sent_at=now, last_error=None)
+def mark_sent(
+    *, session: Session, document: DueDocument, now: dt.datetime, receipt_id: str | None = None
+) -> None:
+    """The platform took ``document`` (2xx). With its receipt id the delivery is done (acknowledged) and
+    the document is never sent again; without one it is asked about again after ``RECEIPT_POLL``."""
+    first_sent = func.coalesce(PlatformDocument.sent_at, now)
+    if receipt_id:
+        _set(
+            session, document, failed=False, status=DocumentStatus.ACKNOWLEDGED, sent_at=first_sent,
+            receipt_id=receipt_id[:128], acknowledged_at=now, last_error=None,
+        )  # fmt: skip
+    else:
+        _set(
+            session, document, failed=False, status=DocumentStatus.SENT, sent_at=first_sent,
+            next_attempt_at=now + RECEIPT_POLL, last_error=None,
+        )  # fmt: skip
 
 
 def mark_refused(*, session: Session, document: DueDocument, error: str) -> None:
     """The platform refused ``document`` for good (its answer kept in ``last_error``)."""
-    _set(session, document, status=DocumentStatus.DEAD, last_error=error)
+    _set(session, document, failed=True, status=DocumentStatus.DEAD, last_error=error)
 
 
 def mark_failed(*, session: Session, document: DueDocument, error: str, now: dt.datetime) -> None:
-    """The attempt failed in a way worth retrying: ``document`` comes due again after its back-off."""
-    _set(session, document, next_attempt_at=now + backoff(document.attempts + 1), last_error=error)
+    """The attempt failed in a way worth retrying: ``document`` comes due again after its back-off (a sent
+    one stays sent: only its receipt is outstanding)."""
+    _set(
+        session, document, failed=True, next_attempt_at=now + backoff(document.attempts + 1), last_error=error
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Operating the outbox: the admin page and `shouxin platform`
+# ---------------------------------------------------------------------------------------------------
+
+
+def list_documents(
+    *, session: Session, status: DocumentStatus | None = None, limit: int = 100
+) -> list[PlatformDocument]:
+    """The newest documents first, of one state or all."""
+    stmt = select(PlatformDocument).order_by(col(PlatformDocument.id).desc()).limit(limit)
+    if status is not None:
+        stmt = stmt.where(PlatformDocument.status == status)
+    return list(session.exec(stmt).all())
+
+
+def status_counts(*, session: Session) -> dict[DocumentStatus, int]:
+    """How many documents are in each state (every state present, 0 when none)."""
+    rows = session.execute(
+        sa_select(col(PlatformDocument.status), func.count()).group_by(col(PlatformDocument.status))
+    ).all()
+    counts = dict.fromkeys(DocumentStatus, 0)
+    counts.update({DocumentStatus(status): int(n) for status, n in rows})
+    return counts
+
+
+def retry_document(*, session: Session, document_id: str, now: dt.datetime | None = None) -> PlatformDocument:
+    """An admin sends a failed (refused) document again: pending, due at once, a fresh back-off. Its last
+    error stays until the next answer, so the reason it failed is still shown."""
+    document = session.exec(
+        select(PlatformDocument).where(PlatformDocument.document_id == document_id)
+    ).first()
+    if document is None:
+        raise NotFound(
+            f"没有编号为 {document_id} 的推送文档 (no such platform document)", document_id=document_id
+        )
+    if document.status != DocumentStatus.DEAD:
+        raise Conflict(
+            f"只能重推失败的文档；该文档当前状态为{STATUS_LABELS[document.status]}，无需重推"
+            f" (only failed documents can be retried; this one is {document.status.value})",
+            document_id=document_id,
+            status=document.status.value,
+        )
+    document.status = DocumentStatus.PENDING
+    document.attempts = 0
+    document.next_attempt_at = now or utcnow()
+    session.add(document)
+    session.flush()
+    return document
+
+
+@dataclass(frozen=True)
+class PlatformAlarms:
+    """What the dashboard and the daily digest raise about the credit platform."""
+
+    # No platform URL configured outside demo mode: nothing is delivered, documents stay pending.
+    unconfigured: bool
+    # Documents without a receipt past the acknowledgement deadline, oldest first.
+    overdue: list[PlatformDocument]
+    working_days: int  # the deadline used, in working days after the document was written
+
+    @property
+    def any(self) -> bool:
+        return self.unconfigured or bool(self.overdue)
+
+
+def unconfigured() -> bool:
+    """Pushing is impossible and it is not a demo: an alarm, not a silent skip."""
+    settings = get_settings()
+    return not settings.credit_platform_url and not settings.demo_mode
+
+
+def _ack_cutoff(today: dt.date, calendar: WorkCalendar, working_days: int) -> dt.date | None:
+    """The last day a document could be written on and already be overdue on ``today``: the latest day
+    whose ``working_days``-th working day after it is before today (None when none in the last year)."""
+    day = today - dt.timedelta(days=1)
+    for _ in range(366):
+        if calendar.nth_working_day_after(day, working_days) < today:
+            return day
+        day -= dt.timedelta(days=1)
+    return None
+
+
+def overdue_documents(
+    *,
+    session: Session,
+    today: dt.date,
+    calendar: WorkCalendar,
+    working_days: int | None = None,
+    limit: int = 200,
+) -> list[PlatformDocument]:
+    """Documents not acknowledged (no receipt id) although written more than ``working_days`` working
+    days before ``today`` (default ``SHOUXIN_CREDIT_PLATFORM_ACK_WORKING_DAYS``, 7), oldest first."""
+    settings = get_settings()
+    n = working_days or settings.credit_platform_ack_working_days
+    cutoff = _ack_cutoff(today, calendar, n)
+    if cutoff is None:
+        return []
+    zone = ZoneInfo(settings.timezone)
+    # Written before the start of the day after the cutoff, in the office's time zone.
+    before = dt.datetime.combine(cutoff + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.UTC)
+    stmt = (
+        select(PlatformDocument)
+        .where(
+            col(PlatformDocument.status) != DocumentStatus.ACKNOWLEDGED,
+            col(PlatformDocument.created_at) < before,
+        )
+        .order_by(col(PlatformDocument.id))
+        .limit(limit)
+    )
+    return list(session.exec(stmt).all())
+
+
+def platform_alarms(*, session: Session, today: dt.date, calendar: WorkCalendar) -> PlatformAlarms:
+    """The credit platform's alarms for the dashboard and the digest."""
+    return PlatformAlarms(
+        unconfigured=unconfigured(),
+        overdue=overdue_documents(session=session, today=today, calendar=calendar),
+        working_days=get_settings().credit_platform_ack_working_days,
+    )

@@ -31,6 +31,46 @@ PLEDGOR_KIND_LABELS = {
 }
 
 
+class PledgeType(StrEnum):
+    """承诺类型 (CNLX in credit-platform documents): the categories of the credit-commitment rules."""
+
+    APPROVAL_SUBSTITUTE = "approval_substitute"  # 审批替代型
+    DEFERRED_DOCUMENTS = "deferred_documents"  # 容缺受理型
+    CERTIFICATE = "certificate"  # 证明事项型
+    CREDIT_REPAIR = "credit_repair"  # 信用修复型
+    INDUSTRY_SELF_DISCIPLINE = "industry_self_discipline"  # 行业自律型
+    VOLUNTARY = "voluntary"  # 主动型
+
+
+PLEDGE_TYPE_LABELS = {
+    PledgeType.APPROVAL_SUBSTITUTE: "审批替代型",
+    PledgeType.DEFERRED_DOCUMENTS: "容缺受理型",
+    PledgeType.CERTIFICATE: "证明事项型",
+    PledgeType.CREDIT_REPAIR: "信用修复型",
+    PledgeType.INDUSTRY_SELF_DISCIPLINE: "行业自律型",
+    PledgeType.VOLUNTARY: "主动型",
+}
+
+
+class IdType(StrEnum):
+    """证件类型 of an enterprise's legal representative (FDDBRZJLX)."""
+
+    RESIDENT_ID = "resident_id"  # 居民身份证
+    PASSPORT = "passport"  # 护照
+    HK_MACAO_PERMIT = "hk_macao_permit"  # 港澳居民来往内地通行证
+    TAIWAN_PERMIT = "taiwan_permit"  # 台湾居民来往大陆通行证
+    FOREIGN_PERMANENT_RESIDENT = "foreign_permanent_resident"  # 外国人永久居留身份证
+
+
+ID_TYPE_LABELS = {
+    IdType.RESIDENT_ID: "身份证",
+    IdType.PASSPORT: "护照号",
+    IdType.HK_MACAO_PERMIT: "港澳居民来往内地通行证",
+    IdType.TAIWAN_PERMIT: "台湾居民来往大陆通行证",
+    IdType.FOREIGN_PERMANENT_RESIDENT: "外国人永久居留身份证",
+}
+
+
 def _years_from(day: dt.date, years: int) -> dt.date:
     """The same day ``years`` later (or earlier); 29 February becomes the 28th in a common year."""
     try:
@@ -87,6 +127,12 @@ class PledgeBase(SQLModel):
     obligation: Paragraph = Field(min_length=1, max_length=500)  # 承诺补交的材料, e.g. 施工图审查合格书
     deadline: dt.date = Field(index=True)
     legal_basis: Paragraph = Field(default="", max_length=500)
+    # Optional, carried into the credit-platform documents: the pledge's type (CNLX) and, for an
+    # enterprise, its legal representative (FDDBR) with the ID type and number (FDDBRZJLX, FDDBRZJHM).
+    pledge_type: PledgeType | None = Field(default=None, max_length=32)
+    legal_representative: Line | None = Field(default=None, max_length=64)
+    legal_representative_id_type: IdType | None = Field(default=None, max_length=32)
+    legal_representative_id_number: Line | None = Field(default=None, max_length=32)
 
 
 # Input of POST /pledges and of each import row; the authority is given by department code.

@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     # Push of publication documents to the credit platform (off when the URL is unset).
     credit_platform_url: str | None = None
     credit_platform_secret: str | None = None
+    # A document the platform has not acknowledged (no receipt id) this many working days after it was
+    # written is an alarm on the dashboard and in the digest (the 双公示 7-working-day rule).
+    credit_platform_ack_working_days: int = Field(default=7, ge=1, le=60)
+    # 数据来源单位 (SJLY) and its 统一社会信用代码 (SJLYDM) in every document: the office running Shouxin.
+    credit_platform_source_name: str = ""
+    credit_platform_source_code: str = ""
 
     # Files.
     upload_dir: Path = Path("./var/uploads")
