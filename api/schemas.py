@@ -46,6 +46,10 @@ class PledgeView(BaseModel):
     calendar_version: str | None
     stage_seq: int
     stage_deadline: dt.date | None
+    evidence_submitted_on: dt.date | None = Field(description="材料提交日（按期提交的材料审核期间暂缓公示）")
+    publication_counted_from: dt.date | None = Field(
+        description="材料在公示日后被退回时，公示日自此日重新起算；为空则自承诺期限起算"
+    )
     registered_by_id: int | None
     created_at: dt.datetime
     updated_at: dt.datetime
