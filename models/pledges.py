@@ -230,8 +230,8 @@ def pledge_action(
     # A rejection may move the publication day and tells the pledgor why (models/pledge_review.py).
     decide(
         session=session,
-        case=pledge,
-        event=action,
+        pledge=pledge,
+        action=action,
         actor=actor,
         today=today,
         calendar=calendar,
