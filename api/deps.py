@@ -17,7 +17,7 @@ from models.accounts import TokenIdentity, token_identity
 from models.calendar import WorkCalendar, load_calendar
 from models.clock import Clock
 from models.errors import NotPermitted, Unauthenticated
-from models.lifecycle import Role
+from models.lifecycle import MACHINE_ROLES, Role
 from models.org import User
 from models.settings import get_settings
 from models.workflow import Actor
@@ -89,6 +89,10 @@ def get_actor(
     identity = token_identity(session=session, token=credentials.credentials)
     if identity is None:
         raise Unauthenticated("访问令牌无效或账号已停用，请联系管理员 (invalid or revoked token)")
+    if identity.role in MACHINE_ROLES:  # another system's token calls its own endpoint only
+        raise NotPermitted(
+            "该令牌属于对接系统，只能调用其专用接口 (a machine token may call only its own endpoint)"
+        )
     return actor_of(identity)
 
 

@@ -19,6 +19,7 @@ from api.routes import (
     government_credit,
     health,
     imports,
+    intake,
     pledges,
     public,
     tasks,
@@ -64,6 +65,7 @@ def create_app(
     # imports before pledges: /pledges/imports must not be taken for /pledges/{pledge_id}.
     for module in (
         health, exports, complaints, tasks, imports, pledges, evidence, public, government_credit, admin,
+        intake,
     ):  # fmt: skip
         app.include_router(module.router, prefix=API_PREFIX)
     web.install(app)

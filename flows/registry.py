@@ -59,6 +59,12 @@ FLOWS: tuple[FlowSpec, ...] = (
         "向信用平台推送公示、更正、撤销、修复、期满撤下文档",
     ),
     FlowSpec(
+        "push_hotline",
+        "flows.push_hotline:push_hotline",
+        "* * * * *",
+        "向 12345 平台回传工单办理结果（受理、不予受理、派单、答复、办结）",
+    ),
+    FlowSpec(
         "import_pledges",
         "flows.import_pledges:import_pledges",
         "* * * * *",

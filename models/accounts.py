@@ -18,7 +18,7 @@ from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from models.errors import NotFound, ValidationFailed
-from models.lifecycle import STAFF_ROLES, Role
+from models.lifecycle import MACHINE_ROLES, STAFF_ROLES, Role
 from models.org import Department, DepartmentCreate, User, UserCreate
 
 TOKEN_PREFIX = "sx_"
@@ -63,6 +63,19 @@ def create_user(*, session: Session, data: UserCreate) -> tuple[User, str]:
     return user, token
 
 
+def create_machine_user(*, session: Session, name: str, role: Role) -> tuple[User, str]:
+    """An account for another system (``MACHINE_ROLES``, e.g. the 12345 platform) and its token, shown
+    once and stored only hashed: it calls that system's own endpoint and nothing else, and never signs in
+    to the pages (no password can be set: ``set_password``)."""
+    if role not in MACHINE_ROLES:
+        raise ValidationFailed(f"角色 {role} 不是对接系统角色 (role '{role}' is not a machine role)")
+    token = new_token()
+    user = User(name=name.strip(), role=role, token_hash=hash_token(token))
+    session.add(user)
+    session.flush()
+    return user, token
+
+
 def active_supervisors(*, session: Session) -> list[User]:
     """Every active supervisor account, in id order: the recipients of escalations and digests."""
     stmt = select(User).where(User.role == Role.SUPERVISOR, col(User.active).is_(True)).order_by(col(User.id))
@@ -75,8 +88,9 @@ _USER_BY_TOKEN_HASH = select(User).where(col(User.token_hash) == bindparam("toke
 
 
 def authenticate(*, session: Session, token: str) -> User | None:
+    """The active staff account of ``token`` (the page sign-in): another system's token signs in nowhere."""
     user = session.exec(_USER_BY_TOKEN_HASH, params={"token_hash": hash_token(token)}).first()
-    return user if user is not None and user.active else None
+    return user if user is not None and user.active and user.role in STAFF_ROLES else None
 
 
 class TokenIdentity(NamedTuple):
@@ -168,6 +182,10 @@ MIN_PASSWORD_LENGTH = 10
 
 def set_password(*, session: Session, user: User, password: str) -> None:
     """A new page password; every page session of the user ends (someone who knew the old one is out)."""
+    if user.role in MACHINE_ROLES:
+        raise ValidationFailed(
+            "对接系统账号只用令牌，不能设置网页登录密码 (machine accounts have no password)"
+        )
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailed(f"密码至少 {MIN_PASSWORD_LENGTH} 位，请换一个更长的密码 (password too short)")
     user.password_hash = _password_hasher.hash(password)
@@ -197,7 +215,9 @@ def authenticate_password(*, session: Session, name: str, password: str) -> User
     """The active user with this name whose password matches; None otherwise (same cost either way)."""
     # In id order: if two active accounts share a name and password, the same (oldest) one signs in each time.
     candidates = session.exec(
-        select(User).where(User.name == name.strip(), col(User.active)).order_by(col(User.id))
+        select(User)
+        .where(User.name == name.strip(), col(User.active), col(User.role).in_(STAFF_ROLES))
+        .order_by(col(User.id))
     ).all()
     verified = False
     for user in candidates:

@@ -5,15 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
-from pydantic import EmailStr, model_validator
-from sqlalchemy import JSON, Column, Numeric, UniqueConstraint
+from pydantic import EmailStr, computed_field, model_validator
+from sqlalchemy import JSON, Column, Numeric, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from models.clock import utcnow
 from models.lifecycle import ComplaintState
 from models.types import UTCDateTime
+
+
+# How a deadline waiting for next year's holiday notice reads everywhere (models/pending_deadlines.py).
+PENDING_DEADLINE_LABEL = "待日历确定"
 
 
 class Channel(StrEnum):
@@ -91,7 +95,12 @@ class ComplaintCreate(ComplaintBase):
 
 # The stored complaint. ``state`` changes only through the lifecycle service; ``version`` guards races.
 class Complaint(ComplaintBase, table=True):
-    __table_args__ = (UniqueConstraint("year", "seq", name="uq_complaint_year_seq"),)
+    __table_args__ = (
+        UniqueConstraint("year", "seq", name="uq_complaint_year_seq"),
+        # A resent work order finds its case instead of registering a second one, even when two copies
+        # arrive at once (models/hotline_intake.py).
+        UniqueConstraint("source_system", "external_id", name="uq_complaint_external"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=20, unique=True, index=True)
     year: int
@@ -107,6 +116,11 @@ class Complaint(ComplaintBase, table=True):
     stage_seq: int = 0
     stage_started_on: dt.date | None = None
     stage_deadline: dt.date | None = Field(default=None, index=True)
+    # A deadline in a year the calendar does not cover yet (待日历确定, models/pending_deadlines.py): no
+    # date, the flag, and the working days still owed from a known day, computed when the year is loaded.
+    deadline_pending: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    deadline_counted_from: dt.date | None = None
+    deadline_working_days: int | None = None
     dispatched_on: dt.date | None = None
     extension_requested_days: int | None = None
     extension_used: bool = False
@@ -125,6 +139,21 @@ class Complaint(ComplaintBase, table=True):
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     closed_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    # A case handed in by another system (12345): that system, its own order id and channel, and when it
+    # received the call. All null for a case registered here.
+    source_system: str | None = Field(default=None, max_length=32)
+    external_id: str | None = Field(default=None, max_length=64)
+    external_channel: str | None = Field(default=None, max_length=32)
+    external_received_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+
+class ExternalOrder(NamedTuple):
+    """Where a case handed in by another system comes from (the columns of the same names)."""
+
+    source_system: str
+    external_id: str
+    external_channel: str | None
+    external_received_at: dt.datetime | None
 
 
 # Which departments a complaint is dispatched to: one lead (主办) and any assisting (协办).
@@ -158,6 +187,10 @@ class ComplaintPublic(ComplaintBase):
     lead_department_id: int | None
     stage_started_on: dt.date | None
     stage_deadline: dt.date | None
+    # A deadline in a year whose holiday notice is not loaded yet: no date until it is.
+    deadline_pending: bool = False
+    deadline_counted_from: dt.date | None = None
+    deadline_working_days: int | None = None
     extension_used: bool
     warning_level: str | None
     escalation_level: int
@@ -168,3 +201,12 @@ class ComplaintPublic(ComplaintBase):
     breach_confirmed: bool
     created_at: dt.datetime
     updated_at: dt.datetime
+
+    @computed_field(description="办理期限：日期，或“待日历确定”（该年节假日安排尚未载入）；无期限时为空")  # type: ignore[prop-decorator]
+    @property
+    def deadline_label(self) -> str | None:
+        if self.deadline_pending:
+            return PENDING_DEADLINE_LABEL
+        return self.stage_deadline.isoformat() if self.stage_deadline else None
+    source_system: str | None = Field(default=None, description="来源系统（如 12345），本系统登记的为空")
+    external_id: str | None = Field(default=None, description="来源系统的工单编号")

@@ -21,6 +21,7 @@ class Role(StrEnum):
     ADMIN = "admin"  # 系统管理员
     SYSTEM = "system"  # the Prefect flows
     PUBLIC = "public"  # 社会公众 / the subject of a record
+    HOTLINE = "hotline"  # 12345 热线平台: a machine token that may only hand in work orders
 
 
 ROLE_LABELS: dict[Role, str] = {
@@ -30,10 +31,13 @@ ROLE_LABELS: dict[Role, str] = {
     Role.ADMIN: "系统管理员",
     Role.SYSTEM: "系统自动",
     Role.PUBLIC: "社会公众",
+    Role.HOTLINE: "12345热线平台（系统对接）",
 }
 # The roles a staff account can hold, in the order forms offer them (the flows and the public are not
 # accounts).
 STAFF_ROLES: tuple[Role, ...] = (Role.INTAKE, Role.HANDLER, Role.SUPERVISOR, Role.ADMIN)
+# Accounts of other systems: an API token for their own endpoint only, never a page sign-in.
+MACHINE_ROLES: tuple[Role, ...] = (Role.HOTLINE,)
 
 # A transition whose target is RESUME returns the case to the state it was paused in.
 RESUME = "<resume>"

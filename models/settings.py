@@ -13,6 +13,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 _PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "password", "xxx", ""}
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-in-production"
 MIN_SECRET_KEY_LENGTH = 32
+# The people a case is about are texted as well as mailed; offices read their mail.
+_DEFAULT_CHANNELS: dict[str, Literal["email", "sms", "both"]] = {
+    "complainant": "both",
+    "pledgor": "both",
+    "department": "email",
+    "supervisor": "email",
+}
 
 
 class Settings(BaseSettings):
@@ -51,6 +58,9 @@ class Settings(BaseSettings):
     # Per-rule working-day overrides keyed by the lifecycle's DeadlineRule.key, e.g. {"reply": 7}.
     deadline_overrides: dict[str, int] = Field(default_factory=dict)
     return_window_working_days: int = Field(default=2, ge=0, le=10)
+    # From this day of the year (MM-DD) until next year's holiday notice is loaded, administrators are
+    # told: dashboard banner, daily digest, health warning (models/pending_deadlines.py).
+    calendar_warning_from: str = Field(default="11-01", pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
     supervise_after_overdue_days: int = Field(default=3, ge=1, le=60)
     escalate_after_overdue_days: int = Field(default=5, ge=1, le=60)
     # A supervisor may close a case as 不满意办结 once it has been redone this many times.
@@ -76,6 +86,24 @@ class Settings(BaseSettings):
     # When set, `make run` starts a local SMTP sink on smtp_host:smtp_port that stores messages here.
     mail_sink: bool = False
 
+    # SMS (docs/integrations.md, "SMS"). Off ("none") until a provider is configured: then a recipient
+    # with only a mobile number is texted, and one with both is reached by the channels chosen below.
+    sms_provider: Literal["none", "aliyun", "http"] = "none"
+    # Per recipient kind: "email", "sms" or "both"; kinds not listed take the defaults.
+    notification_channels: dict[str, Literal["email", "sms", "both"]] = Field(default_factory=dict)
+    sms_sign_name: str = "守信平台"
+    # Notice template name → the provider's approved template code (Alibaba Cloud: SMS_123456789).
+    sms_template_codes: dict[str, str] = Field(default_factory=dict)
+    sms_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # Alibaba Cloud SMS (SendSms); the endpoint and protocol are settable so tests can point at 127.0.0.1.
+    aliyun_sms_access_key_id: str | None = None
+    aliyun_sms_access_key_secret: str | None = None
+    aliyun_sms_endpoint: str = "dysmsapi.aliyuncs.com"
+    aliyun_sms_protocol: Literal["https", "http"] = "https"
+    # A generic HTTP SMS gateway: signed JSON POST, as the credit-platform push.
+    sms_gateway_url: str | None = None
+    sms_gateway_secret: str | None = None
+
     # Push of publication documents to the credit platform (off when the URL is unset).
     credit_platform_url: str | None = None
     credit_platform_secret: str | None = None
@@ -85,6 +113,11 @@ class Settings(BaseSettings):
     # 数据来源单位 (SJLY) and its 统一社会信用代码 (SJLYDM) in every document: the office running Shouxin.
     credit_platform_source_name: str = ""
     credit_platform_source_code: str = ""
+
+    # Results back to the 12345 hotline platform (docs/integrations.md); while the URL is unset the messages
+    # stay pending, to go once it is set.
+    hotline_url: str | None = None
+    hotline_secret: str | None = None
 
     # Files.
     upload_dir: Path = Path("./var/uploads")
@@ -136,11 +169,15 @@ class Settings(BaseSettings):
             " (secret key is a placeholder or too short; generate one with secrets.token_urlsafe(48))"
         )
 
-    @field_validator("credit_platform_secret")
+    def notification_channels_for(self, recipient_kind: str) -> Literal["email", "sms", "both"]:
+        """How a recipient reachable both by e-mail and by SMS is notified (``notification_channels``)."""
+        return self.notification_channels.get(recipient_kind, _DEFAULT_CHANNELS.get(recipient_kind, "email"))
+
+    @field_validator("credit_platform_secret", "sms_gateway_secret")
     @classmethod
     def _no_placeholder_secret(cls, value: str | None) -> str | None:
         if value is not None and value.strip().lower() in _PLACEHOLDER_SECRETS:
-            raise ValueError("SHOUXIN_CREDIT_PLATFORM_SECRET is a placeholder; set a real random secret")
+            raise ValueError("a SHOUXIN_*_SECRET is a placeholder; set a real random secret")
         return value
 
 

@@ -11,6 +11,7 @@ from models.breach import PublishedBreach
 from models.calendar import CalendarYear
 from models.complaint import CategoryRule, Complaint, ComplaintAssignment
 from models.government_credit import GovernmentCreditRecord
+from models.hotline import HotlineMessage
 from models.numbering import CaseCounter
 from models.org import Department, User
 from models.outbox import Notification
@@ -31,6 +32,7 @@ __all__ = [
     "ComplaintAssignment",
     "Department",
     "GovernmentCreditRecord",
+    "HotlineMessage",
     "Notification",
     "PlatformDocument",
     "Pledge",

@@ -14,6 +14,7 @@ from models.audit import CaseEvent
 from models.calendar import WorkCalendar
 from models.complaint import Complaint
 from models.complaints.bodies import ActionBody
+from models.hotline import report_stage_change
 from models.workflow import Actor, apply_event
 
 
@@ -43,6 +44,7 @@ class ActionContext:
             keep_stage=keep_stage,
         )
         assert result is not None, "human actions carry no idempotency key"
+        report_stage_change(self.session, self.case, result)  # a 12345 order's platform is told, same txn
         return result
 
     def stage_events(self, event: str) -> list[CaseEvent]:

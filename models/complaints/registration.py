@@ -8,12 +8,13 @@ from sqlmodel import Session
 
 from models.attachments import check_attachments
 from models.calendar import WorkCalendar
-from models.complaint import CHANNEL_LABELS, Complaint, ComplaintCreate
+from models.complaint import CHANNEL_LABELS, Complaint, ComplaintCreate, ExternalOrder
 from models.complaints.notify import mail_complainant
 from models.complaints.visibility import department_by_code
 from models.lifecycle import COMPLAINT
 from models.lifecycle import ComplaintState as CS
 from models.numbering import COMPLAINT_PREFIX, reserve_numbers_apart
+from models.pending_deadlines import deadline_values
 from models.settings import get_settings
 from models.tracking_password import new_tracking_password
 from models.uscc import validate_credit_code
@@ -23,9 +24,18 @@ TRACKING_PATH = "/track"
 
 
 def register_complaint(
-    *, session: Session, data: ComplaintCreate, actor: Actor, today: dt.date, calendar: WorkCalendar
+    *,
+    session: Session,
+    data: ComplaintCreate,
+    actor: Actor,
+    today: dt.date,
+    calendar: WorkCalendar,
+    external: ExternalOrder | None = None,
 ) -> tuple[Complaint, str]:
-    """Register a complaint; returns it with the tracking password, which is stored only hashed."""
+    """Register a complaint; returns it with the tracking password, which is stored only hashed.
+
+    ``external`` names the other system's order a case is handed in from (12345): kept on the case, and
+    a second case for the same order fails at the flush on ``uq_complaint_external``."""
     credit_code = validate_credit_code(data.complainant_credit_code) if data.complainant_credit_code else None
     check_attachments(existing=(), added=data.attachments)
     respondent = None
@@ -53,8 +63,10 @@ def register_complaint(
         tracking_password_hash=password_hash,
         stage_seq=1,
         stage_started_on=today,
-        stage_deadline=calendar.nth_working_day_after(today, rule_days(spec.deadline)),
+        # Pending (待日历确定) when it lands in a year whose holiday notice is not loaded yet.
+        **deadline_values(calendar, start=today, days=rule_days(spec.deadline)),
         registered_by_id=actor.id,
+        **(external._asdict() if external else {}),
     )
     if respondent is not None and not complaint.respondent_name:
         complaint.respondent_name = respondent.name
@@ -69,7 +81,7 @@ def register_complaint(
         actor=actor,
         at=dt.datetime.now(dt.UTC),
         note=None,
-        data={"channel": str(data.channel)},
+        data={"channel": str(data.channel), **_origin(external)},
         idempotency_key=None,
         event="register",
     )
@@ -83,3 +95,10 @@ def register_complaint(
         received_on=today.isoformat(),
     )
     return complaint, password
+
+
+def _origin(external: ExternalOrder | None) -> dict[str, str]:
+    """What the register event records of an order handed in by another system."""
+    if external is None:
+        return {}
+    return {"source_system": external.source_system, "external_id": external.external_id}

@@ -1,0 +1,93 @@
+"""Routes: work orders handed in by the 12345 hotline platform (12345 工单接入).
+
+Called with the platform's own machine token (role ``hotline``, `shouxin hotline token`), which may call
+nothing else; staff tokens may not call this. Idempotent on the platform's order id: the first copy
+registers the case (201), every later copy answers the same case (200).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from api.deps import CalendarDep, SessionDep, TodayDep, actor_of, no_store
+from models.accounts import token_identity
+from models.errors import NotPermitted, Unauthenticated
+from models.hotline_intake import WorkOrder, register_work_order
+from models.lifecycle import ComplaintState, Role
+from models.workflow import Actor
+
+router = APIRouter(tags=["12345 工单接入"])
+
+_machine_token = HTTPBearer(
+    auto_error=False, scheme_name="HotlineToken", description="`shouxin hotline token` 打印的 12345 平台令牌"
+)
+
+
+def hotline_actor(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_machine_token)],
+) -> Actor:
+    """The hotline platform's account: its token, and no other account's."""
+    if credentials is None:
+        raise Unauthenticated("请求头需要 `Authorization: Bearer <12345 平台令牌>` (missing bearer token)")
+    identity = token_identity(session=session, token=credentials.credentials)
+    if identity is None:
+        raise Unauthenticated("令牌无效或账号已停用，请联系管理员 (invalid or revoked token)")
+    if identity.role != Role.HOTLINE:
+        raise NotPermitted(
+            "只有 12345 平台的对接令牌可以推送工单 (only the hotline platform's token may call this)"
+        )
+    return actor_of(identity)
+
+
+# What the platform gets back for an order: the case it is now (or already was).
+class WorkOrderReceipt(BaseModel):
+    id: int
+    number: str = Field(description="本系统的投诉编号")
+    state: ComplaintState
+    source_system: str
+    external_id: str = Field(description="12345 平台的工单编号")
+    created: bool = Field(description="true：本次登记；false：该工单此前已登记（重复推送）")
+    tracking_password: str | None = Field(
+        description="投诉人查询密码，只在首次登记时返回一次（仅保存散列，重复推送时为 null）"
+    )
+
+
+@router.post(
+    "/intake/work-orders",
+    status_code=201,
+    response_model=WorkOrderReceipt,
+    summary="接收 12345 工单（按工单编号幂等）",
+    responses={200: {"model": WorkOrderReceipt, "description": "该工单此前已登记：返回同一案件"}},
+)
+def receive_work_order(
+    order: WorkOrder,
+    response: Response,
+    session: SessionDep,
+    actor: Annotated[Actor, Depends(hotline_actor)],
+    today: TodayDep,
+    calendar: CalendarDep,
+) -> WorkOrderReceipt:
+    complaint, password = register_work_order(
+        session=session, order=order, actor=actor, today=today, calendar=calendar
+    )
+    session.commit()
+    if password is None:
+        response.status_code = 200
+    no_store(response)  # the tracking password, shown this once
+    assert complaint.id is not None
+    assert complaint.source_system is not None
+    assert complaint.external_id is not None
+    return WorkOrderReceipt(
+        id=complaint.id,
+        number=complaint.number,
+        state=complaint.state,
+        source_system=complaint.source_system,
+        external_id=complaint.external_id,
+        created=password is not None,
+        tracking_password=password,
+    )

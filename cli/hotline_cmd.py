@@ -1,0 +1,69 @@
+"""`shouxin hotline …`: the 12345 platform's token, and the results sent back to it (list, retry, push)."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from models.accounts import create_machine_user
+from models.clock import utcnow
+from models.db import get_engine, session_scope
+from models.errors import DomainError
+from models.hotline import HotlineMessageStatus, list_messages, retry_dead
+from models.lifecycle import Role
+
+app = typer.Typer(help="12345 工单对接：平台令牌、结果回传", no_args_is_help=True)
+console = Console()
+
+
+@app.command("token")
+def token_cmd(name: str = typer.Option("12345热线平台", "--name", help="账号名称")) -> None:
+    """为 12345 平台创建对接账号并打印其令牌（最后一行，仅显示一次；只能调用工单接入接口）。"""
+    with session_scope() as session:
+        user, token = create_machine_user(session=session, name=name, role=Role.HOTLINE)
+        console.print(f"已创建对接账号 #{user.id} {user.name}（{user.role}），令牌仅显示一次：")
+    print(token)
+
+
+@app.command("list")
+def list_cmd(
+    status: HotlineMessageStatus | None = typer.Option(None, help="pending / sent / dead"),
+    limit: int = typer.Option(50, help="条数（最新的在前）"),
+) -> None:
+    """列出回传给 12345 平台的消息。"""
+    table = Table("ID", "消息编号", "工单编号", "阶段", "状态", "次数", "最后错误")
+    with session_scope() as session:
+        for m in list_messages(session=session, status=status, limit=limit):
+            table.add_row(
+                str(m.id),
+                m.message_id,
+                str(m.payload.get("order_id") or ""),
+                m.stage,
+                m.status,
+                str(m.attempts),
+                (m.last_error or "")[:60],
+            )
+    console.print(table)
+
+
+@app.command("retry")
+def retry_cmd(
+    message_id: int = typer.Argument(..., help="消息 ID（见 shouxin hotline list --status dead）"),
+) -> None:
+    """把一条失败（dead）的回传消息重新放回待发送。"""
+    try:
+        with session_scope() as session:
+            retry_dead(session=session, message_id=message_id, now=utcnow())
+    except DomainError as exc:
+        typer.echo(f"错误: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    console.print(f"回传消息 #{message_id} 已重新排队")
+
+
+@app.command("push")
+def push_cmd() -> None:
+    """立即回传到期的消息（不经 Prefect，用于排障）。"""
+    from notifications.hotline_push import push_due
+
+    console.print(f"回传结果：{push_due(engine=get_engine())}")

@@ -1,0 +1,237 @@
+"""Results back to the 12345 hotline platform (12345 工单结果回传): the outbox of messages it is owed.
+
+A case handed in by the platform (``Complaint.source_system`` = ``HOTLINE_SOURCE``) reports the stage
+changes the platform tracks its order by: accepted, not accepted (with the reason), dispatched, replied,
+closed (with the satisfaction). Each is one ``HotlineMessage`` written in the same transaction as the
+event (``report_stage_change``, called where an action fires its event), idempotent by ``message_id``
+(the platform de-duplicates on it too: ``Idempotency-Key``), delivered in the order written per case.
+The domain writes and changes the rows; notifications/hotline_push.py delivers them over HTTP.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, update
+from sqlalchemy import select as sa_select
+from sqlalchemy.orm import aliased
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from models.audit import CaseEvent
+from models.clock import utcnow
+from models.complaint import Complaint
+from models.errors import Conflict, NotFound
+from models.org import Department
+from models.types import UTCDateTime
+
+HOTLINE_SOURCE = "12345"
+# After this many failed attempts (about 8 hours of back-off) a message is dead: an admin retries it.
+MAX_ATTEMPTS = 12
+# A claimed message stays leased to its worker this long, so an overlapping run does not send it twice.
+CLAIM_LEASE = dt.timedelta(minutes=5)
+
+# The events the platform is told of, with the stage it knows them by (docs/integrations.md).
+STAGES: dict[str, str] = {
+    "accept": "accepted",
+    "reject": "not_accepted",
+    "dispatch": "dispatched",
+    "reply": "replied",
+    "close": "closed",
+    "close_unsatisfied": "closed",
+    "close_unreachable": "closed",
+}
+# The satisfaction each closing reports: ``close`` carries the complainant's own answer.
+_CLOSING_SATISFACTION = {"close_unsatisfied": "不满意", "close_unreachable": "无法联系"}
+
+
+class HotlineMessageStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    DEAD = "dead"  # refused (4xx) or out of attempts; the last answer is kept; an admin may retry
+
+
+class HotlineMessage(SQLModel, table=True):
+    __tablename__ = "hotline_message"
+    __table_args__ = (Index("ix_hotline_message_due", "status", "next_attempt_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(max_length=96, unique=True)
+    complaint_id: int = Field(foreign_key="complaint.id", index=True)
+    stage: str = Field(max_length=24)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: HotlineMessageStatus = Field(default=HotlineMessageStatus.PENDING, max_length=16)
+    attempts: int = 0
+    next_attempt_at: dt.datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    last_error: str | None = Field(default=None, max_length=2000)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    sent_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _department(session: Session, department_id: int | None) -> dict[str, str] | None:
+    dept = session.get(Department, department_id) if department_id else None
+    return {"code": dept.code, "name": dept.name} if dept else None
+
+
+def message_payload(session: Session, case: Complaint, event: CaseEvent, stage: str) -> dict[str, Any]:
+    """The message for ``event``: what the platform needs to update its order, and no personal data (it
+    has the caller's; the complaint's other parties are none of its business beyond the department)."""
+    payload: dict[str, Any] = {
+        "message_id": f"{case.number}:{event.seq}",
+        "source_system": case.source_system,
+        "order_id": case.external_id,
+        "case_number": case.number,
+        "stage": stage,
+        "event": event.event,
+        "occurred_at": _iso(event.at),
+    }
+    if event.event == "reject":
+        payload["reason"] = event.data.get("reason") or event.note
+    elif event.event == "dispatch":
+        payload["department"] = _department(session, case.lead_department_id)
+    elif event.event == "reply":
+        payload["department"] = _department(session, case.lead_department_id)
+        payload["reply"] = event.note
+    elif stage == "closed":
+        payload["result"] = str(case.state)
+        payload["satisfaction"] = _CLOSING_SATISFACTION.get(event.event) or event.data.get("satisfaction")
+        if event.note:
+            payload["note"] = event.note
+    return payload
+
+
+def report_stage_change(session: Session, case: Complaint, event: CaseEvent) -> None:
+    """Queue the platform's message for ``event`` if the case came from 12345 and the platform tracks
+    this stage; nothing otherwise. In the caller's transaction, so the message exists iff the change does.
+    """
+    stage = STAGES.get(event.event)
+    if stage is None or case.source_system != HOTLINE_SOURCE or case.id is None:
+        return
+    payload = message_payload(session, case, event, stage)
+    session.add(
+        HotlineMessage(message_id=payload["message_id"], complaint_id=case.id, stage=stage, payload=payload)
+    )
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """Wait after the ``attempts``-th failure: 1 min, 2, 4 … capped at 1 h."""
+    return dt.timedelta(minutes=min(2 ** min(max(attempts - 1, 0), 6), 60))
+
+
+def claim_due(*, session: Session, now: dt.datetime, limit: int = 200) -> list[HotlineMessage]:
+    """The pending messages due at ``now`` in the order written, leased to the caller (``CLAIM_LEASE``).
+
+    A case's messages go in order: one is left out while an earlier one of its case is pending and not
+    due (waiting for its back-off, or leased to another run). The lease is a compare-and-set, so two
+    runs never both win a message. The caller commits the lease before it starts sending.
+    """
+    earlier = aliased(HotlineMessage)
+    waiting = (
+        select(earlier.id)
+        .where(
+            earlier.complaint_id == HotlineMessage.complaint_id,
+            col(earlier.id) < HotlineMessage.id,
+            earlier.status == HotlineMessageStatus.PENDING,
+            col(earlier.next_attempt_at) > now,
+        )
+        .exists()
+    )
+    due = (
+        col(HotlineMessage.status) == HotlineMessageStatus.PENDING,
+        col(HotlineMessage.next_attempt_at) <= now,
+    )
+    candidates = list(
+        session.scalars(
+            sa_select(col(HotlineMessage.id))
+            .where(*due, ~waiting)
+            .order_by(col(HotlineMessage.id))
+            .limit(limit)
+        )
+    )
+    if not candidates:
+        return []
+    leased = session.execute(
+        update(HotlineMessage)
+        .where(col(HotlineMessage.id).in_(candidates), *due)
+        .values(next_attempt_at=now + CLAIM_LEASE)
+        .returning(col(HotlineMessage.id))
+    )
+    won = {row[0] for row in leased}
+    rows = session.exec(
+        select(HotlineMessage).where(col(HotlineMessage.id).in_(won)).order_by(col(HotlineMessage.id))
+    )
+    return list(rows)
+
+
+def _get(session: Session, message_id: int) -> HotlineMessage:
+    row = session.get(HotlineMessage, message_id)
+    if row is None:
+        raise NotFound(f"12345 回传消息 {message_id} 不存在 (hotline message not found)", id=message_id)
+    return row
+
+
+def release(*, session: Session, message_id: int, now: dt.datetime) -> None:
+    """Give back a claimed message that was not sent (an earlier one of its case failed): due at once, it
+    waits behind that one by the order rule of ``claim_due``."""
+    row = _get(session, message_id)
+    row.next_attempt_at = now
+    session.add(row)
+
+
+def mark_sent(*, session: Session, message_id: int, now: dt.datetime) -> None:
+    """The platform took the message: it is never sent again."""
+    row = _get(session, message_id)
+    row.status, row.sent_at, row.last_error = HotlineMessageStatus.SENT, now, None
+    row.attempts += 1
+    session.add(row)
+
+
+def mark_refused(*, session: Session, message_id: int, error: str) -> None:
+    """The platform refused the message for good (4xx): dead, its answer kept for an admin."""
+    row = _get(session, message_id)
+    row.status, row.last_error = HotlineMessageStatus.DEAD, error[:2000]
+    row.attempts += 1
+    session.add(row)
+
+
+def mark_failed(*, session: Session, message_id: int, error: str, now: dt.datetime) -> None:
+    """No answer, or one worth retrying: due again after the back-off; dead after ``MAX_ATTEMPTS``."""
+    row = _get(session, message_id)
+    row.attempts += 1
+    row.last_error = error[:2000]
+    if row.attempts >= MAX_ATTEMPTS:
+        row.status = HotlineMessageStatus.DEAD
+    else:
+        row.next_attempt_at = now + backoff(row.attempts)
+    session.add(row)
+
+
+def retry_dead(*, session: Session, message_id: int, now: dt.datetime) -> HotlineMessage:
+    """An admin sends a dead message again: pending, due at once, a fresh attempt budget."""
+    row = _get(session, message_id)
+    if row.status != HotlineMessageStatus.DEAD:
+        raise Conflict(
+            f"只能重发发送失败（dead）的回传消息；该消息当前状态为 {row.status.value}"
+            f" (only dead messages can be retried; this one is {row.status.value})",
+            id=message_id,
+            status=row.status.value,
+        )
+    row.status, row.attempts, row.next_attempt_at = HotlineMessageStatus.PENDING, 0, now
+    session.add(row)  # last_error stays until the next attempt: the admin still sees why it died
+    return row
+
+
+def list_messages(
+    *, session: Session, status: HotlineMessageStatus | None = None, limit: int = 50
+) -> list[HotlineMessage]:
+    """The latest messages (newest first), of one status if given."""
+    query = select(HotlineMessage)
+    if status is not None:
+        query = query.where(HotlineMessage.status == status)
+    return list(session.exec(query.order_by(col(HotlineMessage.id).desc()).limit(limit)))

@@ -1,0 +1,108 @@
+"""Work orders handed in by the 12345 hotline platform (12345 工单接入): one case per order, ever.
+
+The platform sends its order with its own order id; the case keeps that id (``Complaint.external_id``,
+with ``source_system`` = ``HOTLINE_SOURCE``), and a resent order, even two copies arriving at once,
+finds the case registered for the first: the unique constraint ``uq_complaint_external`` decides, on
+SQLite and PostgreSQL alike. The caller commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, EmailStr, Field, field_validator
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from models.calendar import WorkCalendar
+from models.complaint import CATEGORY_LABELS, Category, Channel, Complaint, ComplaintCreate, ExternalOrder
+from models.complaints import register_complaint
+from models.hotline import HOTLINE_SOURCE
+from models.workflow import Actor
+
+_CATEGORY_BY_LABEL = {label: category for category, label in CATEGORY_LABELS.items()}
+_SUMMARY_CHARS = 60
+
+
+class WorkOrder(BaseModel):
+    """A 12345 work order as the platform sends it (POST /api/v1/intake/work-orders)."""
+
+    order_id: str = Field(
+        min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$", description="12345 平台的工单编号"
+    )
+    channel: str | None = Field(
+        default=None, max_length=32, description="12345 受理渠道，如 phone、web、wechat、app"
+    )
+    received_at: AwareDatetime = Field(description="12345 平台受理时间（带时区，ISO 8601）")
+    caller_name: str = Field(min_length=1, max_length=128, description="来电人姓名")
+    caller_phone: str = Field(min_length=3, max_length=32, description="来电人联系电话")
+    caller_email: EmailStr | None = Field(default=None, description="来电人电子邮箱（可选）")
+    title: str | None = Field(default=None, max_length=200, description="工单标题；缺省时取诉求内容开头")
+    content: str = Field(min_length=2, max_length=20000, description="诉求内容")
+    category: Category = Field(default=Category.OTHER, description="投诉类别：代码或中文名称")
+    respondent_name: str | None = Field(default=None, max_length=128, description="被投诉单位名称")
+    respondent_department_code: str | None = Field(default=None, max_length=32, description="被投诉部门代码")
+
+    @field_validator("category", mode="before")
+    @classmethod
+    def _category_by_label(cls, value: Any) -> Any:
+        # The platform may send the Chinese name of the category, as its operators see it.
+        return _CATEGORY_BY_LABEL.get(value, value) if isinstance(value, str) else value
+
+    def complaint(self) -> ComplaintCreate:
+        """The complaint this order registers."""
+        summary = (self.title or "").strip() or self.content.strip()[:_SUMMARY_CHARS]
+        return ComplaintCreate(
+            channel=Channel.HOTLINE,
+            complainant_name=self.caller_name,
+            complainant_phone=self.caller_phone,
+            complainant_email=self.caller_email,
+            respondent_name=self.respondent_name,
+            respondent_department_code=self.respondent_department_code,
+            category=self.category,
+            summary=summary if len(summary) >= 2 else self.content[:_SUMMARY_CHARS],
+            description=self.content,
+        )
+
+    def origin(self) -> ExternalOrder:
+        return ExternalOrder(
+            source_system=HOTLINE_SOURCE,
+            external_id=self.order_id,
+            external_channel=self.channel,
+            external_received_at=self.received_at.astimezone(dt.UTC),
+        )
+
+
+def case_of_order(*, session: Session, order_id: str) -> Complaint | None:
+    """The case registered for the 12345 order ``order_id``, if any."""
+    stmt = select(Complaint).where(
+        Complaint.source_system == HOTLINE_SOURCE, Complaint.external_id == order_id
+    )
+    return session.exec(stmt).first()
+
+
+def register_work_order(
+    *, session: Session, order: WorkOrder, actor: Actor, today: dt.date, calendar: WorkCalendar
+) -> tuple[Complaint, str | None]:
+    """The case of ``order``: registered now (with its tracking password), or the one registered for an
+    earlier copy of it (password None: it is stored only hashed). Flushed; the caller commits."""
+    existing = case_of_order(session=session, order_id=order.order_id)
+    if existing is not None:
+        return existing, None
+    try:
+        # A savepoint, so a copy that lost the race to a concurrent one undoes only its own registration.
+        with session.begin_nested():
+            return register_complaint(
+                session=session,
+                data=order.complaint(),
+                actor=actor,
+                today=today,
+                calendar=calendar,
+                external=order.origin(),
+            )
+    except IntegrityError:
+        existing = case_of_order(session=session, order_id=order.order_id)
+        if existing is None:
+            raise
+        return existing, None

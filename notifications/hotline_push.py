@@ -1,0 +1,86 @@
+"""Delivering the 12345 platform's result messages (models/hotline.py) over HTTP.
+
+The same protocol as the credit-platform push (notifications/platform_push.py ``deliver``): signed JSON
+(``X-Shouxin-Signature: sha256=<HMAC-SHA256 of the body>``), ``Idempotency-Key`` = the message id, 2xx
+taken, 5xx/408/429/no answer retried after the back-off, any other 4xx dead. Messages are leased when
+claimed, and each outcome is committed the moment the platform answers, so a crash mid-batch re-sends at
+most the one message in flight (which the platform recognises by its id).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from models.clock import utcnow
+from models.hotline import HotlineMessage, claim_due, mark_failed, mark_refused, mark_sent, release
+from models.settings import get_settings
+from notifications.platform_push import Outcome, deliver
+
+
+@dataclass
+class HotlinePushReport:
+    sent: int = 0
+    retried: int = 0
+    dead: int = 0
+    held: int = 0  # later messages of a case whose earlier one failed in this run: they wait their turn
+    skipped: bool = False  # no hotline URL configured: messages stay pending
+
+
+def _record(
+    engine: Engine, message: HotlineMessage, outcome: Outcome, detail: str | None, now: dt.datetime
+) -> None:
+    assert message.id is not None
+    with Session(engine) as session:
+        if outcome is Outcome.SENT:
+            mark_sent(session=session, message_id=message.id, now=now)
+        elif outcome is Outcome.REFUSED:
+            mark_refused(session=session, message_id=message.id, error=detail or "")
+        else:
+            mark_failed(session=session, message_id=message.id, error=detail or "", now=now)
+        session.commit()
+
+
+def push_due(
+    *, engine: Engine, now: dt.datetime | None = None, limit: int = 200, timeout: float = 10.0
+) -> HotlinePushReport:
+    """Deliver the messages whose time has come, in the order written per case."""
+    settings = get_settings()
+    report = HotlinePushReport()
+    if not settings.hotline_url:
+        report.skipped = True
+        return report
+    moment = now or utcnow()
+    with Session(engine, expire_on_commit=False) as session:
+        claimed = claim_due(session=session, now=moment, limit=limit)
+        session.commit()
+    held: set[int] = set()  # cases whose message did not go in this run: their later ones wait
+    with httpx.Client(timeout=timeout) as client:
+        for message in claimed:
+            assert message.id is not None
+            if message.complaint_id in held:
+                with Session(engine) as session:
+                    release(session=session, message_id=message.id, now=moment)
+                    session.commit()
+                report.held += 1
+                continue
+            outcome, detail = deliver(
+                client,
+                settings.hotline_url,
+                settings.hotline_secret or "",
+                message.message_id,
+                message.payload,
+            )
+            _record(engine, message, outcome, detail, moment)
+            if outcome is Outcome.SENT:
+                report.sent += 1
+            elif outcome is Outcome.REFUSED:
+                report.dead += 1
+            else:
+                report.retried += 1
+                held.add(message.complaint_id)
+    return report
