@@ -1,7 +1,9 @@
 """Every minute: deliver pending publication, correction, withdrawal, repair and expiry documents to the
 credit platform (signed JSON, ``Idempotency-Key`` = document id; one record's in the order written).
-Failures stay in the outbox with back-off, so the flow itself never retries; nothing happens while no
-platform URL is configured."""
+A delivery is done when the platform answers with a receipt id; sent documents without one are asked
+about again. Failures stay in the outbox with back-off, so the flow itself never retries. With no platform
+URL nothing is sent: a skip in demo mode, otherwise an alarm (``unconfigured`` in the counts, an error in
+the log; documents stay pending)."""
 
 from __future__ import annotations
 
@@ -16,15 +18,21 @@ def push() -> dict[str, int]:
     report = push_due(engine=get_engine())
     return {
         "sent": report.sent,
+        "acknowledged": report.acknowledged,
         "retried": report.retried,
         "dead": report.dead,
         "skipped": int(report.skipped),
+        "unconfigured": int(report.unconfigured),
     }
 
 
 @flow(name="push_platform")
 def push_platform() -> dict[str, int]:
-    """Push what is due; returns counts (sent, retried, dead, skipped)."""
+    """Push what is due; returns counts (sent, acknowledged, retried, dead, skipped, unconfigured)."""
     counts = push()
-    get_run_logger().info("信用平台推送：%s", counts)
+    logger = get_run_logger()
+    if counts["unconfigured"]:
+        logger.error("信用平台未配置（SHOUXIN_CREDIT_PLATFORM_URL），文档滞留待推送：%s", counts)
+    else:
+        logger.info("信用平台推送：%s", counts)
     return counts

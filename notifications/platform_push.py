@@ -1,8 +1,11 @@
 """Delivering platform documents (models/platform.py) to the credit platform over HTTP.
 
 Each document goes as signed JSON with ``Idempotency-Key`` = its document id, so a re-send after a lost
-reply is recognised by the platform. Each outcome is committed the moment the platform answers, before
-the next document goes out: a crash mid-batch re-sends at most the one document in flight.
+reply is recognised by the platform. The delivery is done when the platform answers with a receipt id
+(``{"receipt_id": "…"}`` in a 2xx answer); a 2xx without one leaves the document sent, and it is posted
+again (same key) until the platform has a receipt for it. Each outcome is committed the moment the
+platform answers, before the next document goes out: a crash mid-batch re-sends at most the one document
+in flight. The messages are documented in docs/integrations.md ("信用平台").
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -21,32 +25,48 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from models.clock import utcnow
-from models.platform import DueDocument, due_documents, mark_failed, mark_refused, mark_sent
+from models.platform import DueDocument, due_documents, mark_failed, mark_refused, mark_sent, unconfigured
 from models.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 
 class Outcome(StrEnum):
-    SENT = "sent"
+    SENT = "sent"  # 2xx: with a receipt id acknowledged, without one sent and asked about again
     RETRY = "retry"  # 5xx, 408, 429 or no answer: try again after the back-off
     REFUSED = "refused"  # any other 4xx: the platform will not take this document
 
 
 @dataclass
 class PushReport:
-    sent: int = 0
+    sent: int = 0  # taken by the platform (acknowledged ones included)
+    acknowledged: int = 0  # with the platform's receipt id
     retried: int = 0
     dead: int = 0
-    skipped: bool = False  # no platform URL configured: documents stay pending
+    skipped: bool = False  # no platform URL configured (demo mode): documents stay pending
+    # No platform URL outside demo mode: an alarm (health, digest, dashboard), documents stay pending.
+    unconfigured: bool = False
 
 
 def sign(body: bytes, secret: str) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+def receipt_of(response: httpx.Response) -> str | None:
+    """The receipt id in the platform's 2xx answer, if it gave one."""
+    try:
+        answer = response.json()
+    except ValueError:
+        return None
+    receipt = answer.get("receipt_id") if isinstance(answer, dict) else None
+    return str(receipt) if receipt not in (None, "") else None
+
+
 def deliver(
     client: httpx.Client, url: str, secret: str, document_id: str, payload: Mapping[str, Any]
 ) -> tuple[Outcome, str | None]:
-    """POST one document; the outcome and, unless sent, the error or the platform's answer."""
+    """POST one document. The outcome and: when sent, the platform's receipt id (None without one);
+    otherwise the error or the platform's answer."""
     body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
     headers = {
         "Content-Type": "application/json; charset=utf-8",
@@ -58,7 +78,7 @@ def deliver(
     except httpx.HTTPError as exc:
         return Outcome.RETRY, f"{type(exc).__name__}: {exc}"
     if response.is_success:
-        return Outcome.SENT, None
+        return Outcome.SENT, receipt_of(response)
     answer = f"HTTP {response.status_code}: {response.text[:1500]}"
     if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
         return Outcome.REFUSED, answer
@@ -72,16 +92,17 @@ def _record(
     now: dt.datetime,
     report: PushReport,
 ) -> None:
-    status, error = outcome
+    status, detail = outcome
     with Session(engine) as session:
         if status is Outcome.SENT:
-            mark_sent(session=session, document=document, now=now)
+            mark_sent(session=session, document=document, now=now, receipt_id=detail)
             report.sent += 1
+            report.acknowledged += detail is not None
         elif status is Outcome.REFUSED:
-            mark_refused(session=session, document=document, error=error or "")
+            mark_refused(session=session, document=document, error=detail or "")
             report.dead += 1
         else:
-            mark_failed(session=session, document=document, error=error or "", now=now)
+            mark_failed(session=session, document=document, error=detail or "", now=now)
             report.retried += 1
         session.commit()
 
@@ -89,11 +110,19 @@ def _record(
 def push_due(
     *, engine: Engine, now: dt.datetime | None = None, limit: int = 500, timeout: float = 10.0
 ) -> PushReport:
-    """Deliver the pending documents whose time has come; 2xx sent, 5xx/timeout retried later, 4xx dead."""
+    """Deliver the pending documents whose time has come, and ask again about sent ones without a receipt;
+    2xx sent (acknowledged with a receipt id), 5xx/timeout retried later, 4xx dead.
+
+    Without a platform URL nothing is sent and the documents stay pending: in demo mode that is a skip,
+    otherwise an alarm (``unconfigured``, logged as an error; health and the digest show it)."""
     settings = get_settings()
     report = PushReport()
     if not settings.credit_platform_url:
-        report.skipped = True
+        if unconfigured():
+            report.unconfigured = True
+            log.error("未配置信用平台地址 SHOUXIN_CREDIT_PLATFORM_URL：推送文档滞留待推送 (no platform URL)")
+        else:
+            report.skipped = True
         return report
     moment = now or utcnow()
     with Session(engine) as session:

@@ -85,8 +85,11 @@ class _FlakyPlatform(http.server.BaseHTTPRequestHandler):
             time.sleep(SLOW_REPLY)  # the reply is lost
         with self.lock:
             self.stored.setdefault(key, body)
+        receipt = f'{{"receipt_id": "R-{key}"}}'.encode()
         self.send_response(200)
+        self.send_header("Content-Length", str(len(receipt)))
         self.end_headers()
+        self.wfile.write(receipt)
 
     def log_message(self, *_: object) -> None:
         pass
@@ -118,7 +121,7 @@ def test_platform_push_through_500s_and_timeouts_delivers_every_document_once(
             push_due(engine=engine, now=now + dt.timedelta(minutes=minutes), timeout=PUSH_TIMEOUT)
         session.expire_all()
         rows = session.exec(select(PlatformDocument)).all()
-        assert {r.status for r in rows} == {DocumentStatus.SENT}
+        assert {r.status for r in rows} == {DocumentStatus.ACKNOWLEDGED}
         assert set(_FlakyPlatform.stored) == documents
         # Once acknowledged, a document is never sent again: two attempts each (failure, then success).
         assert set(_FlakyPlatform.attempts.values()) == {2}

@@ -306,8 +306,11 @@ class _Platform(http.server.BaseHTTPRequestHandler):
         _Platform.received.append(
             (self.headers["Idempotency-Key"], self.headers["X-Shouxin-Signature"], body)
         )
+        receipt = json.dumps({"receipt_id": f"R-{self.headers['Idempotency-Key']}"}).encode()
         self.send_response(200)
+        self.send_header("Content-Length", str(len(receipt)))
         self.end_headers()
+        self.wfile.write(receipt)
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -345,10 +348,10 @@ def test_push_retried_then_delivered_once(
         assert signature == sign(body, "a-real-random-secret-for-tests")
         assert json.loads(body)["record"]["JDRQ"] == "2026-02-28"
     session.expire_all()
-    assert {d.status for d in session.exec(select(PlatformDocument)).all()} == {DocumentStatus.SENT}
+    assert {d.status for d in session.exec(select(PlatformDocument)).all()} == {DocumentStatus.ACKNOWLEDGED}
 
 
 def test_push_does_nothing_without_url(engine: Engine, session: Session, staff: Staff) -> None:
     publish(engine, session, ("示范建设有限公司", CODE))
-    assert push_due(engine=engine).skipped
+    assert push_due(engine=engine).unconfigured
     assert session.exec(select(PlatformDocument)).one().status == DocumentStatus.PENDING
