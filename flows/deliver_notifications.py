@@ -1,9 +1,10 @@
-"""Deliver the notification outbox by e-mail, every minute.
+"""Deliver the notification outbox by e-mail and SMS, every minute.
 
 Domain services only queue messages (``models.outbox.enqueue``) in the transaction that decides them; this
-flow is what sends them, so a slow or broken mail server never holds up a case. It claims due rows in
-batches and hands each batch (ids only) to one task that renders the messages, sends them over one SMTP
-connection and records each outcome as the server answers. Temporary failures back off (1 min doubling to
+flow is what sends them, so a slow or broken mail server or SMS gateway never holds up a case. It claims
+due rows in batches and hands each batch (ids only) to one task that renders the messages, sends the
+e-mails over one SMTP connection and the SMS through the configured provider (notifications/sms.py), and
+records each outcome as the server answers. Temporary failures back off (1 min doubling to
 1 h); permanent ones are kept as dead with the server's answer for an admin to retry. Missed runs need no
 catch-up of their own: whatever is due is simply still pending.
 """
@@ -20,7 +21,7 @@ from sqlalchemy.engine import Engine
 
 from models.clock import utcnow
 from models.db import get_engine, session_scope
-from models.outbox import Notification, NotificationStatus
+from models.outbox import NOT_A_MOBILE, Channel, Notification, NotificationStatus, mobile_number
 from models.settings import get_settings
 from notifications.mailer import Outcome, OutgoingMessage, SendResult, build_message, send_batch
 from notifications.outbox_service import (
@@ -31,6 +32,7 @@ from notifications.outbox_service import (
     mark_undeliverable,
 )
 from notifications.render import render
+from notifications.sms import SmsMessage, build_sms, send_sms_batch
 
 SCHEDULE = {"cron": "* * * * *", "timezone": "Asia/Shanghai"}
 
@@ -57,14 +59,27 @@ def _count(counts: Counts, row: Notification) -> None:
 
 def _prepare(
     engine: Engine, ids: list[int], stamp: Callable[[], dt.datetime], counts: Counts
-) -> list[OutgoingMessage]:
+) -> tuple[list[OutgoingMessage], list[SmsMessage]]:
     """Render the claimed rows; one that cannot be rendered is dead now, since retrying cannot fix it."""
     messages: list[OutgoingMessage] = []
+    texts: list[SmsMessage] = []
     settings = get_settings()
     with session_scope(engine) as session:
         for notification_id in ids:
             row = session.get(Notification, notification_id)
             if row is None or row.status != NotificationStatus.PENDING or row.id is None:
+                continue
+            if row.channel == Channel.SMS:
+                phone = mobile_number(row.recipient_phone)
+                if phone is None:
+                    mark_undeliverable(session=session, notification_id=row.id, reason=NOT_A_MOBILE)
+                    continue
+                try:
+                    texts.append(build_sms(row.id, row.idempotency_key, phone, row.template, row.context))
+                except Exception as exc:  # as for e-mail below: about this row only
+                    error = f"短信内容生成失败 (SMS render failed): {type(exc).__name__}: {exc}"
+                    mark_dead(session=session, notification_id=row.id, now=stamp(), error=error)
+                    _count(counts, row)
                 continue
             if not row.recipient_email:
                 # Only reachable if an address was removed after queueing: park it where supervisors look.
@@ -80,7 +95,7 @@ def _prepare(
                 _count(counts, row)
                 continue
             messages.append(OutgoingMessage(row.id, row.recipient_email, message))
-    return messages
+    return messages, texts
 
 
 def _record(engine: Engine, result: SendResult, stamp: Callable[[], dt.datetime], counts: Counts) -> None:
@@ -108,13 +123,19 @@ def _record(engine: Engine, result: SendResult, stamp: Callable[[], dt.datetime]
 async def deliver_ids(
     ids: list[int], *, engine: Engine | None = None, now: dt.datetime | None = None
 ) -> Counts:
-    """Render, send over one SMTP connection and record the outcome of each claimed notification."""
+    """Render, send (e-mails over one SMTP connection, SMS through the provider) and record the outcome
+    of each claimed notification."""
     engine = engine or get_engine()
     # A given ``now`` (tests, replays) stamps everything; otherwise each write gets the real time.
     stamp: Callable[[], dt.datetime] = (lambda: now) if now is not None else utcnow
     counts = _empty()
-    messages = _prepare(engine, ids, stamp, counts)
-    await send_batch(messages, on_outcome=lambda result: _record(engine, result, stamp, counts))
+    messages, texts = _prepare(engine, ids, stamp, counts)
+
+    def record(result: SendResult) -> None:
+        _record(engine, result, stamp, counts)
+
+    await send_batch(messages, on_outcome=record)
+    await send_sms_batch(texts, on_outcome=record)
     return counts
 
 
@@ -171,13 +192,13 @@ def deliver_due(
 # a Prefect retry would re-send messages the server had accepted.
 @task(name="deliver-notification-batch")
 async def deliver_batch(ids: list[int]) -> Counts:
-    """Send one batch of claimed notifications over one SMTP connection."""
+    """Send one batch of claimed notifications (e-mail over one SMTP connection, SMS one by one)."""
     return await deliver_ids(ids)
 
 
 @flow(name="deliver_notifications")
 async def deliver_notifications(limit: int | None = None, batch_size: int = MAIL_BATCH_SIZE) -> Counts:
-    """Send every due outbox e-mail, one task per batch of ``batch_size``; returns {sent, retry, dead}.
+    """Send every due outbox message, one task per batch of ``batch_size``; returns {sent, retry, dead}.
 
     Async so a short run does not wait for the heartbeat thread (shared/PREFECT_NOTES.md, pitfall 1).
     """

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint, insert
+from sqlalchemy import JSON, Column, Index, String, UniqueConstraint, insert
 from sqlmodel import Field, Session, SQLModel, col
 
 from models.clock import utcnow
+from models.settings import get_settings
 from models.types import UTCDateTime
 
 
@@ -20,7 +22,32 @@ class NotificationStatus(StrEnum):
     UNDELIVERABLE = "undeliverable"  # no address known: visible to supervisors, never sent
 
 
-# One message to one recipient; ``template`` names notifications/templates/<template>.{subject,txt,html}.j2.
+class Channel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+
+
+# Why a row is never sent, shown on the admin notifications page.
+NO_EMAIL = "收件人没有电子邮箱地址 (no e-mail address for the recipient)"
+NOT_A_MOBILE = "联系电话不是手机号码，不发送短信，请电话联系 (not a mobile number: landlines are not texted)"
+SMS_OFF = "未配置短信服务，且收件人没有电子邮箱地址 (no SMS provider configured and no e-mail address)"
+NO_SMS_TEXT = "该通知没有短信模板，且收件人没有电子邮箱地址 (no SMS text for this notice, no e-mail address)"
+
+# A mainland mobile: 11 digits starting 13-19, optionally written with +86 (or 0086) and spaces or dashes.
+_MOBILE = re.compile(r"(?:\+86|0086)?(1[3-9]\d{9})")
+_SEPARATORS = re.compile(r"[\s\-()]")
+
+
+def mobile_number(phone: str | None) -> str | None:
+    """The 11-digit mobile number in ``phone``, or None for a landline, a short number or anything else."""
+    if not phone:
+        return None
+    match = _MOBILE.fullmatch(_SEPARATORS.sub("", phone))
+    return match[1] if match else None
+
+
+# One message to one recipient over one channel; ``template`` names notifications/templates/
+# <template>.{subject,txt,html}.j2 for e-mail and <template>.sms.j2 for SMS.
 class Notification(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("idempotency_key", name="uq_notification_idem"),
@@ -33,6 +60,13 @@ class Notification(SQLModel, table=True):
     recipient_kind: str = Field(max_length=24)  # complainant, department, supervisor, pledgor
     recipient_name: str = Field(max_length=128)
     recipient_email: str | None = Field(default=None, max_length=254)
+    # The channel this row goes by; a recipient reached both ways has one row per channel.
+    # A plain string column (a ``Channel`` value): no database enum type to migrate when a channel is added.
+    channel: str = Field(
+        default=Channel.EMAIL.value,
+        sa_column=Column(String(8), nullable=False, server_default=Channel.EMAIL.value),
+    )
+    recipient_phone: str | None = Field(default=None, max_length=32)
     case_kind: str | None = Field(default=None, max_length=16)
     case_id: int | None = None
     case_number: str | None = Field(default=None, max_length=24)
@@ -56,6 +90,7 @@ class NotificationPublic(SQLModel):
     recipient_kind: str
     recipient_name: str
     recipient_email: str | None
+    channel: str = Channel.EMAIL.value
     case_number: str | None
     status: NotificationStatus
     attempts: int
@@ -76,6 +111,134 @@ def without_secrets(context: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in context.items() if k not in SECRET_CONTEXT_KEYS}
 
 
+# The notices that have an SMS text (notifications/templates/<name>.sms.j2): the complainant's, short and
+# with what to do next. Any other notice goes by e-mail only. tests/test_sms.py keeps this and the files
+# in step.
+SMS_TEMPLATES = frozenset(
+    {
+        "complaint_received",
+        "complaint_not_accepted",
+        "complaint_replied",
+        "complaint_return_visit",
+        "complaint_closed_unresolved",
+    }
+)
+_SMS_KEY_SUFFIX = ":sms"
+
+
+def preferred_channels(recipient_kind: str) -> frozenset[Channel]:
+    """The channels ``SHOUXIN_NOTIFICATION_CHANNELS`` asks for when a recipient can be reached both ways."""
+    choice = get_settings().notification_channels_for(recipient_kind)
+    if choice == "both":
+        return frozenset({Channel.EMAIL, Channel.SMS})
+    return frozenset({Channel(choice)})
+
+
+def _channels(
+    template: str, recipient_kind: str, email: str | None, phone: str | None
+) -> tuple[list[Channel], Channel, str]:
+    """The channels a message goes by, and when there is none the channel and reason of its one
+    undeliverable row."""
+    sms_on = get_settings().sms_provider != "none"
+    reachable = [Channel.EMAIL] if email else []
+    if sms_on and template in SMS_TEMPLATES and mobile_number(phone):
+        reachable.append(Channel.SMS)
+    if len(reachable) > 1:
+        preferred = preferred_channels(recipient_kind)
+        return [channel for channel in reachable if channel in preferred], Channel.EMAIL, ""
+    if reachable or not phone:
+        return reachable, Channel.EMAIL, NO_EMAIL
+    if not sms_on:
+        return [], Channel.EMAIL, SMS_OFF
+    if template not in SMS_TEMPLATES:
+        return [], Channel.EMAIL, NO_SMS_TEXT
+    # An SMS was the way to reach this recipient, and the number cannot take one: say so on that channel.
+    return [], Channel.SMS, NOT_A_MOBILE
+
+
+def _row(
+    channel: Channel,
+    *,
+    email: str | None,
+    phone: str | None,
+    error: str | None,
+    key: str,
+    context: dict[str, Any],
+    now: dt.datetime,
+    columns: dict[str, Any],
+) -> dict[str, Any]:
+    # The e-mail row keeps the decision's key as it always had; the SMS row's is suffixed.
+    if channel is Channel.EMAIL:
+        stored_key = key[:200]
+    else:
+        stored_key = key[: 200 - len(_SMS_KEY_SUFFIX)] + _SMS_KEY_SUFFIX
+    return {
+        **columns,
+        "recipient_email": email,
+        "channel": channel.value,
+        "recipient_phone": phone,
+        # Never sent without an address: a secret in it would only be stored (staff hand it over instead).
+        "context": without_secrets(context) if error else context,
+        "status": NotificationStatus.UNDELIVERABLE if error else NotificationStatus.PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_error": error,
+        "idempotency_key": stored_key,
+        "created_at": now,
+        "sent_at": None,
+    }
+
+
+def outbox_rows(
+    *,
+    template: str,
+    recipient_kind: str,
+    recipient_name: str,
+    recipient_email: str | None,
+    key: str,
+    context: dict[str, Any],
+    now: dt.datetime,
+    recipient_phone: str | None = None,
+    case_kind: str | None = None,
+    case_id: int | None = None,
+    case_number: str | None = None,
+    flow_run_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """Every column of the outbox rows of one message, one row per channel it goes by: for ``enqueue``
+    and for the bulk inserts of the sweep and the import, so a message is the same whichever path queued
+    it.
+
+    ``key`` must be unique for the decision (e.g. the audit event's key plus template and recipient), so a
+    re-run of the same decision cannot queue the message twice; the SMS row's key is ``key`` + ``:sms``.
+    A recipient with only an e-mail address gets e-mail; with only a mobile number, SMS (when an SMS
+    provider is configured and the notice has an SMS text); with both, ``preferred_channels`` decides.
+    A landline is kept on the row but never texted. With no way to reach the recipient there is one row,
+    undeliverable with the reason, for supervisors to see: never dropped and never a crash.
+    """
+    email = recipient_email or None
+    phone = recipient_phone or None
+    columns = {
+        "template": template,
+        "recipient_kind": recipient_kind,
+        "recipient_name": recipient_name,
+        "case_kind": case_kind,
+        "case_id": case_id,
+        "case_number": case_number,
+        "flow_run_id": flow_run_id,
+    }
+    chosen, fallback, reason = _channels(template, recipient_kind, email, phone)
+    shared: dict[str, Any] = {"key": key, "context": context, "now": now, "columns": columns}
+    if not chosen:
+        return [_row(fallback, email=email, phone=phone, error=reason, **shared)]
+    rows = []
+    for channel in chosen:
+        if channel is Channel.EMAIL:
+            rows.append(_row(channel, email=email, phone=None, error=None, **shared))
+        else:
+            rows.append(_row(channel, email=None, phone=mobile_number(phone), error=None, **shared))
+    return rows
+
+
 def outbox_row(
     *,
     template: str,
@@ -90,33 +253,22 @@ def outbox_row(
     case_number: str | None = None,
     flow_run_id: str | None = None,
 ) -> dict[str, Any]:
-    """Every column of one outbox message: for ``enqueue`` and for the bulk inserts of the sweep and the
-    import, so a message is the same whichever path queued it.
-
-    ``key`` must be unique for the decision (e.g. the audit event's key plus template and recipient), so a
-    re-run of the same decision cannot queue the message twice. With no address the row is recorded as
-    undeliverable for supervisors to see, never dropped and never a crash.
-    """
-    email = recipient_email or None
-    return {
-        "template": template,
-        "recipient_kind": recipient_kind,
-        "recipient_name": recipient_name,
-        "recipient_email": email,
-        "case_kind": case_kind,
-        "case_id": case_id,
-        "case_number": case_number,
-        # Never sent without an address: a secret in it would only be stored (staff hand it over instead).
-        "context": context if email else without_secrets(context),
-        "status": NotificationStatus.PENDING if email else NotificationStatus.UNDELIVERABLE,
-        "attempts": 0,
-        "next_attempt_at": now,
-        "last_error": None if email else "收件人没有电子邮箱地址 (no e-mail address for the recipient)",
-        "idempotency_key": key[:200],
-        "created_at": now,
-        "sent_at": None,
-        "flow_run_id": flow_run_id,
-    }
+    """The one e-mail row of a message to a recipient known by e-mail address only (the bulk paths'
+    pledgors and departments); the rules are ``outbox_rows``'s."""
+    (row,) = outbox_rows(
+        template=template,
+        recipient_kind=recipient_kind,
+        recipient_name=recipient_name,
+        recipient_email=recipient_email,
+        key=key,
+        context=context,
+        now=now,
+        case_kind=case_kind,
+        case_id=case_id,
+        case_number=case_number,
+        flow_run_id=flow_run_id,
+    )
+    return row
 
 
 _INSERT_NOTIFICATION = insert(Notification.__table__).returning(col(Notification.id))  # type: ignore[attr-defined]
@@ -131,19 +283,20 @@ def enqueue(
     recipient_email: str | None,
     key: str,
     context: dict[str, Any],
+    recipient_phone: str | None = None,
     case_kind: str | None = None,
     case_id: int | None = None,
     case_number: str | None = None,
     flow_run_id: str | None = None,
 ) -> int:
-    """Add one message to the outbox in the caller's transaction (the rules are ``outbox_row``'s) and
-    return its id.
+    """Add one message to the outbox in the caller's transaction, one row per channel (the rules are
+    ``outbox_rows``'s), and return the id of its first row (the e-mail one when it goes by both).
 
-    One INSERT through the table, now, rather than an object the ORM's unit of work inserts at the next
-    flush (which cost several times the statement, inside the write transaction: docs/benchmarks.md).
-    The caller's pending changes are flushed first, so the statements keep their order; a repeated
-    ``key`` fails here (the unique constraint) rather than at the next flush."""
-    values = outbox_row(
+    One INSERT per row through the table, now, rather than an object the ORM's unit of work inserts at
+    the next flush (which cost several times the statement, inside the write transaction:
+    docs/benchmarks.md). The caller's pending changes are flushed first, so the statements keep their
+    order; a repeated ``key`` fails here (the unique constraint) rather than at the next flush."""
+    rows = outbox_rows(
         template=template,
         recipient_kind=recipient_kind,
         recipient_name=recipient_name,
@@ -151,11 +304,12 @@ def enqueue(
         key=key,
         context=context,
         now=utcnow(),
+        recipient_phone=recipient_phone,
         case_kind=case_kind,
         case_id=case_id,
         case_number=case_number,
         flow_run_id=flow_run_id,
     )
     session.flush()
-    new_id: int = session.execute(_INSERT_NOTIFICATION, values).scalar_one()
-    return new_id
+    ids: list[int] = [session.execute(_INSERT_NOTIFICATION, values).scalar_one() for values in rows]
+    return ids[0]

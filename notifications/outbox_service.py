@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from models.clock import utcnow
 from models.errors import Conflict, NotFound
-from models.outbox import Notification, NotificationStatus, without_secrets
+from models.outbox import NO_EMAIL, Notification, NotificationStatus, without_secrets
 from models.settings import get_settings
 
 MAX_ATTEMPTS = 12
@@ -25,11 +25,17 @@ MAX_BACKOFF = dt.timedelta(hours=1)
 # on each of its commands) is longer, so a slow server's batch is never claimed again while being sent.
 CLAIM_LEASE = dt.timedelta(minutes=10)
 _SMTP_COMMANDS_PER_MESSAGE = 3  # MAIL FROM, RCPT TO, DATA
+_SMS_WAITS_PER_MESSAGE = 2  # connecting, then the provider's answer
 
 
 def claim_lease(count: int) -> dt.timedelta:
     """How long ``count`` claimed rows stay leased to the claiming worker."""
-    per_message = get_settings().smtp_timeout_seconds * _SMTP_COMMANDS_PER_MESSAGE
+    settings = get_settings()
+    # A batch holds one channel's messages; the slower channel's worst case covers either.
+    per_message = max(
+        settings.smtp_timeout_seconds * _SMTP_COMMANDS_PER_MESSAGE,
+        settings.sms_timeout_seconds * _SMS_WAITS_PER_MESSAGE,
+    )
     worst = dt.timedelta(seconds=count * per_message + 60)
     return max(CLAIM_LEASE, worst)
 
@@ -120,13 +126,13 @@ def mark_dead(*, session: Session, notification_id: int, now: dt.datetime, error
     return row
 
 
-def mark_undeliverable(*, session: Session, notification_id: int) -> Notification:
-    """A pending row that has lost its address: shown to supervisors, never sent."""
+def mark_undeliverable(*, session: Session, notification_id: int, reason: str = NO_EMAIL) -> Notification:
+    """A pending row that has lost its address: shown to supervisors with ``reason``, never sent."""
     row = _get(session, notification_id)
     if row.status != NotificationStatus.PENDING:
         return row
     row.status = NotificationStatus.UNDELIVERABLE
-    row.last_error = "收件人没有电子邮箱地址 (no e-mail address for the recipient)"
+    row.last_error = reason
     row.context = without_secrets(row.context)  # never sent now, so a secret in it would only be stored
     session.add(row)
     return row

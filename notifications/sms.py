@@ -1,0 +1,166 @@
+"""SMS notifications: their texts, the provider interface and sending a batch of them.
+
+An SMS row of the outbox (``Notification.channel == "sms"``) is rendered from
+``templates/<template>.sms.j2``: one short zh-CN line with the case number and what to do, using only plain
+context variables (no filters), so that the same template is what a cloud provider approves with
+``${name}`` placeholders (``approval_text``) and the values it substitutes are ``sms_params``.
+
+Providers (``sms_aliyun.AliyunSms``, ``sms_http.HttpGatewaySms``) answer each message with an ``Answer``:
+sent, temporary (retry after the outbox back-off) or permanent (dead with the reason). Each outcome is
+reported through ``on_outcome`` the moment the provider answers, so the caller records it before the next
+message goes out; every attempt at one row carries the same ``out_id`` so a provider can recognise a
+resend. A gateway that is down (no answer, 5xx) fails the rest of the batch temporarily without trying
+them: the back-off, not a burst of timeouts, decides when to try again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from jinja2 import meta
+
+from models.settings import Settings, get_settings
+from notifications.mailer import Outcome, SendResult
+from notifications.render import ENV
+
+
+@dataclass(frozen=True)
+class SmsMessage:
+    notification_id: int
+    out_id: str  # the same for every attempt at one row: a provider's way to recognise a resend
+    phone: str  # 11 digits
+    template: str
+    text: str
+    params: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Answer:
+    outcome: Outcome
+    detail: str | None = None  # the provider's answer or the error, kept on the outbox row
+    gateway_down: bool = False  # no answer or a server error: the rest of the batch waits too
+
+
+class SmsProvider(Protocol):
+    """One way of sending an SMS; ``send`` never raises for a delivery problem, it answers."""
+
+    name: str
+
+    async def send(self, message: SmsMessage) -> Answer: ...
+
+    async def aclose(self) -> None: ...
+
+
+def _source(template: str) -> str:
+    loader = ENV.loader
+    if loader is None:  # the module's environment always has one; this keeps mypy honest
+        raise RuntimeError("template environment without a loader")
+    source, _filename, _uptodate = loader.get_source(ENV, f"{template}.sms.j2")
+    return source
+
+
+def sms_variables(template: str) -> tuple[str, ...]:
+    """The context keys the SMS text of ``template`` uses, sorted: its provider template's parameters."""
+    return tuple(sorted(meta.find_undeclared_variables(ENV.parse(_source(template))) - set(ENV.globals)))
+
+
+def render_sms(template: str, context: dict[str, Any]) -> str:
+    """The text of one SMS, on one line; a missing context key raises ``jinja2.UndefinedError``."""
+    text = ENV.get_template(f"{template}.sms.j2").render(context)
+    return " ".join(text.split())
+
+
+def sms_params(template: str, context: dict[str, Any]) -> dict[str, str]:
+    """The values a provider substitutes into its approved template (TemplateParam for Alibaba Cloud)."""
+    values = {name: context[name] for name in sms_variables(template) if name in context}
+    missing = set(sms_variables(template)) - set(values)
+    if missing:
+        # The same failure rendering gives, so a row missing a key dies the same way on every channel.
+        render_sms(template, context)
+    return {name: str(value) for name, value in values.items()}
+
+
+def approval_text(template: str) -> str:
+    """The text to submit for a provider's approval: the template with ``${name}`` placeholders."""
+    return render_sms(template, {name: "${" + name + "}" for name in sms_variables(template)})
+
+
+def out_id(notification_id: int, idempotency_key: str) -> str:
+    """The id every attempt at one SMS row carries (Alibaba Cloud's OutId, the gateway's Idempotency-Key)."""
+    digest = hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()[:12]
+    return f"shouxin-{notification_id}-{digest}"
+
+
+def build_sms(
+    notification_id: int, idempotency_key: str, phone: str, template: str, context: dict[str, Any]
+) -> SmsMessage:
+    return SmsMessage(
+        notification_id=notification_id,
+        out_id=out_id(notification_id, idempotency_key),
+        phone=phone,
+        template=template,
+        text=render_sms(template, context),
+        params=sms_params(template, context),
+    )
+
+
+def provider_from_settings(settings: Settings) -> SmsProvider | None:
+    """The configured provider, or None when SMS is off or its settings are incomplete."""
+    if settings.sms_provider == "aliyun" and settings.aliyun_sms_access_key_id:
+        from notifications.sms_aliyun import AliyunSms
+
+        return AliyunSms(settings)
+    if settings.sms_provider == "http" and settings.sms_gateway_url:
+        from notifications.sms_http import HttpGatewaySms
+
+        return HttpGatewaySms(settings)
+    return None
+
+
+NO_PROVIDER = (
+    "未配置短信服务或配置不完整，未发送 (no SMS provider configured, or its key or URL is missing: not sent)"
+)
+
+
+async def send_sms_batch(
+    messages: Sequence[SmsMessage],
+    *,
+    settings: Settings | None = None,
+    on_outcome: Callable[[SendResult], None] | None = None,
+    provider: SmsProvider | None = None,
+) -> list[SendResult]:
+    """Send ``messages`` one by one through the configured provider; one result per message, in order.
+
+    With no provider configured (SMS turned off after these were queued) every message stays pending
+    with that reason: nothing is lost, and an admin sees why it has not gone.
+    """
+    settings = settings or get_settings()
+    results: list[SendResult] = []
+
+    def record(result: SendResult) -> None:
+        results.append(result)
+        if on_outcome is not None:
+            on_outcome(result)
+
+    if not messages:
+        return results
+    provider = provider or provider_from_settings(settings)
+    if provider is None:
+        for item in messages:
+            record(SendResult(item.notification_id, Outcome.TEMPORARY, NO_PROVIDER))
+        return results
+    try:
+        for index, item in enumerate(messages):
+            answer = await provider.send(item)
+            record(SendResult(item.notification_id, answer.outcome, answer.detail))
+            if answer.gateway_down:
+                detail = f"短信服务不可用，未发送 (SMS gateway unavailable, not sent): {answer.detail}"
+                for rest in messages[index + 1 :]:
+                    record(SendResult(rest.notification_id, Outcome.TEMPORARY, detail))
+                break
+    finally:
+        await provider.aclose()
+    return results
