@@ -23,6 +23,7 @@ class Recipient(NamedTuple):
     name: str
     email: str | None
     key: str
+    phone: str | None = None  # texted as well when it is a mobile (models/outbox.py, outbox_rows)
 
 
 def department_recipient(dept: Department) -> Recipient:
@@ -39,6 +40,7 @@ def enqueue_mail(
         recipient_kind=to.kind,
         recipient_name=to.name,
         recipient_email=to.email,
+        recipient_phone=to.phone,
         key=f"complaint:{case.id}:{event.seq}:{template}:{to.key}",
         context={"case_number": case.number, **context},
         case_kind="complaint",
@@ -51,7 +53,9 @@ def enqueue_mail(
 def mail_complainant(
     session: Session, case: Complaint, event: CaseEvent, template: str, **context: Any
 ) -> None:
-    to = Recipient("complainant", case.complainant_name, case.complainant_email, "complainant")
+    to = Recipient(
+        "complainant", case.complainant_name, case.complainant_email, "complainant", case.complainant_phone
+    )
     enqueue_mail(session, case, event, template, to, complainant_name=case.complainant_name, **context)
 
 
