@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import select
 
-from cli import audit_cmd, calendar_cmd, flows_cmd, hotline_cmd, notifications_cmd, pledges_cmd
+from cli import audit_cmd, calendar_cmd, flows_cmd, hotline_cmd, notifications_cmd, platform_cmd, pledges_cmd
 from models.accounts import create_user, import_departments, read_department_file
 from models.db import get_engine, session_scope
 from models.errors import DomainError
@@ -32,6 +32,7 @@ app.add_typer(flows_cmd.app, name="flows")
 app.add_typer(notifications_cmd.app, name="notifications")
 app.add_typer(hotline_cmd.app, name="hotline")
 app.add_typer(pledges_cmd.app, name="pledges")
+app.add_typer(platform_cmd.app, name="platform")
 app.command("sweep")(pledges_cmd.sweep)
 app.add_typer(audit_cmd.app, name="audit")
 app.command("backup")(audit_cmd.backup)

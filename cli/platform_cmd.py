@@ -1,0 +1,83 @@
+"""`shouxin platform …`: the credit-platform documents by state, the reason of the last failure, retry,
+push now, and the alarms (unacknowledged past the deadline, no platform configured)."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from models.calendar import load_calendar
+from models.clock import Clock
+from models.db import get_engine, session_scope
+from models.errors import DomainError
+from models.platform import (
+    STATUS_LABELS,
+    DocumentStatus,
+    list_documents,
+    platform_alarms,
+    retry_document,
+    status_counts,
+)
+from notifications.platform_push import push_due
+
+app = typer.Typer(help="信用平台推送文档", no_args_is_help=True)
+console = Console()
+
+
+@app.command("list")
+def list_cmd(
+    status: DocumentStatus | None = typer.Option(None, help="pending / sent / acknowledged / dead（失败）"),
+    limit: int = typer.Option(50, help="条数"),
+) -> None:
+    """按状态列出推送文档（最新在前），含回执编号和最后一次失败原因。"""
+    table = Table("文档编号", "类型", "状态", "次数", "回执编号", "最后错误")
+    with session_scope() as session:
+        counts = status_counts(session=session)
+        for d in list_documents(session=session, status=status, limit=limit):
+            table.add_row(
+                d.document_id, d.kind.value, STATUS_LABELS[d.status], str(d.attempts), d.receipt_id or "",
+                (d.last_error or "")[:60],
+            )  # fmt: skip
+    console.print("　".join(f"{STATUS_LABELS[s]} {n}" for s, n in counts.items()))
+    console.print(table)
+
+
+@app.command("retry")
+def retry_cmd(document_id: str = typer.Argument(..., help="文档编号，如 SX-2026-000001:publish")) -> None:
+    """把一份失败的文档重新放回待推送。"""
+    try:
+        with session_scope() as session:
+            retry_document(session=session, document_id=document_id)
+    except DomainError as exc:
+        typer.echo(f"错误: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    console.print(f"文档 {document_id} 已重新排队")
+
+
+@app.command("push")
+def push_cmd() -> None:
+    """立即推送到期的文档（不经 Prefect，用于排障）；未配置平台时以非零状态退出。"""
+    report = push_due(engine=get_engine())
+    console.print(
+        f"已推送 {report.sent}（已回执 {report.acknowledged}），待重试 {report.retried}，失败 {report.dead}"
+    )
+    if report.unconfigured:
+        typer.echo("错误: 未配置信用平台地址 SHOUXIN_CREDIT_PLATFORM_URL，文档滞留待推送", err=True)
+        raise typer.Exit(1)
+
+
+@app.command("alarms")
+def alarms_cmd() -> None:
+    """告警：超过回执期限（默认 7 个工作日）仍未回执的文档，及未配置信用平台；有告警时以非零状态退出。"""
+    with session_scope() as session:
+        alarms = platform_alarms(
+            session=session, today=Clock.from_settings().today(), calendar=load_calendar(session=session)
+        )
+        for d in alarms.overdue:
+            console.print(f"超期未回执：{d.document_id}（{STATUS_LABELS[d.status]}）{d.last_error or ''}")
+    if alarms.unconfigured:
+        console.print("未配置信用平台地址 SHOUXIN_CREDIT_PLATFORM_URL：文档滞留待推送")
+    if alarms.any:
+        raise typer.Exit(1)
+    console.print(f"无告警（回执期限 {alarms.working_days} 个工作日）")
