@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import Column, UniqueConstraint
+from sqlalchemy import Column, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from models.clock import utcnow
@@ -49,5 +49,10 @@ class PublishedBreach(SQLModel, table=True):
     version: int = 1
     stage_seq: int = 0
     stage_deadline: dt.date | None = None
+    # A deadline in a year the calendar does not cover yet (待日历确定, models/pending_deadlines.py): no
+    # date, the flag, and the working days still owed from a known day, computed when the year is loaded.
+    deadline_pending: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    deadline_counted_from: dt.date | None = None
+    deadline_working_days: int | None = None
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))

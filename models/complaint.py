@@ -15,7 +15,6 @@ from models.clock import utcnow
 from models.lifecycle import ComplaintState
 from models.types import UTCDateTime
 
-
 # How a deadline waiting for next year's holiday notice reads everywhere (models/pending_deadlines.py).
 PENDING_DEADLINE_LABEL = "待日历确定"
 
@@ -201,6 +200,8 @@ class ComplaintPublic(ComplaintBase):
     breach_confirmed: bool
     created_at: dt.datetime
     updated_at: dt.datetime
+    source_system: str | None = Field(default=None, description="来源系统（如 12345），本系统登记的为空")
+    external_id: str | None = Field(default=None, description="来源系统的工单编号")
 
     @computed_field(description="办理期限：日期，或“待日历确定”（该年节假日安排尚未载入）；无期限时为空")  # type: ignore[prop-decorator]
     @property
@@ -208,5 +209,3 @@ class ComplaintPublic(ComplaintBase):
         if self.deadline_pending:
             return PENDING_DEADLINE_LABEL
         return self.stage_deadline.isoformat() if self.stage_deadline else None
-    source_system: str | None = Field(default=None, description="来源系统（如 12345），本系统登记的为空")
-    external_id: str | None = Field(default=None, description="来源系统的工单编号")

@@ -6,7 +6,7 @@ import datetime as dt
 from enum import StrEnum
 
 from pydantic import EmailStr
-from sqlalchemy import Column, Index, UniqueConstraint
+from sqlalchemy import Column, Index, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from models.calendar import WorkCalendar
@@ -162,6 +162,11 @@ class Pledge(PledgeBase, table=True):
     calendar_version: str | None = Field(default=None, max_length=32)
     stage_seq: int = 0
     stage_deadline: dt.date | None = None
+    # A deadline in a year the calendar does not cover yet (待日历确定, models/pending_deadlines.py): no
+    # date, the flag, and the working days still owed from a known day, computed when the year is loaded.
+    deadline_pending: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    deadline_counted_from: dt.date | None = None
+    deadline_working_days: int | None = None
     # The day the latest evidence was handed in (Asia/Shanghai): after ``deadline`` it was late.
     evidence_submitted_on: dt.date | None = None
     # Evidence rejected on or after the publication day: the day the publication day is counted from

@@ -25,6 +25,7 @@ from models.complaint import Complaint
 from models.errors import Conflict
 from models.id_sets import chunks, in_list
 from models.lifecycle import LIFECYCLES, DeadlineRule, Lifecycle, Role, Transition
+from models.pending_deadlines import NO_PENDING, deadline_values
 from models.pledge import Pledge
 from models.settings import get_settings
 
@@ -284,7 +285,8 @@ def _stage_values(
 ) -> dict[str, Any]:
     """The columns that start the stage of ``to_state`` and their new values (the stage count as an SQL
     expression, so one statement serves many cases): for a complaint its clock, warnings and extension,
-    and the deadline unless the stage pauses it."""
+    and the deadline unless the stage pauses it: its date, or pending while the calendar does not cover
+    it (models/pending_deadlines.py)."""
     spec = lifecycle.state(to_state)
     values: dict[str, Any] = {"stage_seq": _table(model).c.stage_seq + 1}
     if model is Complaint:
@@ -298,13 +300,12 @@ def _stage_values(
     if spec.clock_paused:
         return values  # the paused stage keeps its deadline; resume moves it
     if spec.deadline is None:
-        values["stage_deadline"] = None
-        return values
+        return {**values, "stage_deadline": None, **NO_PENDING}
     if calendar is None or today is None:
         raise ValueError(f"a calendar and a day are needed to start the '{spec.deadline.key}' deadline")
     days = rule_days(spec.deadline, override=deadline_days)
-    values["stage_deadline"] = calendar.nth_working_day_after(today, days)
-    return values
+    # In a year whose notice is not loaded yet the stage still starts, its deadline pending (待日历确定).
+    return {**values, **deadline_values(calendar, start=today, days=days)}
 
 
 # The case's last event (the chain's tip), built once with bound parameters.

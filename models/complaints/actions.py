@@ -52,6 +52,7 @@ from models.errors import NotPermitted, ValidationFailed
 from models.government_credit import record_breach
 from models.lifecycle import COMPLAINT, Role
 from models.org import Department
+from models.pending_deadlines import PENDING_LABEL, apply_values, deadline_text, extended_values
 from models.settings import get_settings
 from models.workflow import Actor, record_event, rule_days
 
@@ -158,6 +159,7 @@ def _dispatch(ctx: _Ctx, action: str, body: ActionBody) -> None:
             summary=ctx.case.summary,
             category_label=CATEGORY_LABELS[ctx.case.category],
             deadline=iso_date(ctx.case.stage_deadline),
+            deadline_pending=ctx.case.deadline_pending,
             working_days=rule_days(spec.deadline) if spec.deadline else 0,
             role_label="主办" if is_lead else "协办",
         )
@@ -297,17 +299,18 @@ def _resume(ctx: _Ctx, action: str, body: ActionBody) -> None:
     case = ctx.case
     paused_on = case.paused_on or ctx.today
     paused_days = max(ctx.calendar.working_days_between(paused_on, ctx.today), 0)
-    old = case.stage_deadline
-    new = ctx.calendar.add_working_days(old, paused_days) if old else None
+    old = deadline_text(case)
+    moved = extended_values(ctx.calendar, case, paused_days)  # pending in an unloaded year
+    new = moved["stage_deadline"]
     ctx.fire(
         action,
         body,
         keep_stage=True,
         paused_working_days=paused_days,
-        old_deadline=iso_date(old),
-        new_deadline=iso_date(new),
+        old_deadline=old,
+        new_deadline=iso_date(new) or (PENDING_LABEL if moved["deadline_pending"] else None),
     )
-    case.stage_deadline = new
+    apply_values(case, moved)
     case.paused_from_state = None
     case.paused_on = None
 
@@ -342,12 +345,12 @@ def _decide_extension(ctx: _Ctx, action: str, body: ActionBody) -> None:
     approved = action == "approve_extension"
     days = case.extension_requested_days
     reason = getattr(body, "reason", None) or ""
-    new_deadline = case.stage_deadline
-    if approved and case.stage_deadline is not None:
-        new_deadline = ctx.calendar.add_working_days(case.stage_deadline, days)
-    event = ctx.fire(action, body, note=reason or None, days=days, new_deadline=iso_date(new_deadline))
+    # A pending deadline (待日历确定) owes the extra days on top, computed when the year is loaded.
+    moved = extended_values(ctx.calendar, case, days if approved else 0)
+    new_deadline = iso_date(moved["stage_deadline"]) or (PENDING_LABEL if moved["deadline_pending"] else None)
+    event = ctx.fire(action, body, note=reason or None, days=days, new_deadline=new_deadline)
     case.extension_used = True
-    case.stage_deadline = new_deadline
+    apply_values(case, moved)
     dept = lead_department(ctx.session, case)
     if dept is not None:
         mail_department(
@@ -358,7 +361,8 @@ def _decide_extension(ctx: _Ctx, action: str, body: ActionBody) -> None:
             dept,
             approved=approved,
             days=days,
-            new_deadline=iso_date(new_deadline),
+            new_deadline=iso_date(moved["stage_deadline"]),
+            deadline_pending=moved["deadline_pending"],
             reason=reason,
         )
 

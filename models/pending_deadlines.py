@@ -1,0 +1,209 @@
+"""Deadlines that wait for the calendar (待日历确定): work goes on while next year's notice is not loaded.
+
+"Never guess a working day" must not become "never work": a stage whose deadline lands in a year the
+calendar does not cover still starts. Its deadline is stored as pending — no date (``stage_deadline``
+None), ``deadline_pending`` set, and the working days still owed counted from a known day
+(``deadline_counted_from`` + ``deadline_working_days``) — so the date is exact once the year is loaded.
+Supervision sees no date and so nothing is due: nothing is warned, chased or escalated on a guess.
+
+``resolve_pending_deadlines`` gives every pending deadline of every kind (complaint stages and their
+extensions, the evidence review of a pledge, a record's objection and repair decisions) its date when a
+notice is loaded (models/calendar_admin.py), in the loader's transaction, one audit event per case.
+``calendar_warning`` tells administrators in time that next year is not loaded yet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlmodel import Session
+
+from models.breach import PublishedBreach
+from models.calendar import WorkCalendar
+from models.clock import utcnow
+from models.complaint import PENDING_DEADLINE_LABEL, Complaint
+from models.errors import OutOfCalendarCoverage
+from models.lifecycle import LIFECYCLES
+from models.pledge import Pledge
+from models.settings import get_settings
+
+PENDING_LABEL = PENDING_DEADLINE_LABEL
+# The audit event that gives a pending deadline its date (not a transition: the state stays).
+RESOLVED_EVENT = "deadline_resolved"
+
+_MODELS: dict[str, Any] = {"complaint": Complaint, "pledge": Pledge, "breach": PublishedBreach}
+# What ``calendar status`` and the digest call each kind's pending deadlines.
+KIND_LABELS = {"complaint": "投诉办理环节", "pledge": "告知承诺材料核查", "breach": "信用记录异议/修复决定"}
+
+
+def deadline_values(calendar: WorkCalendar, *, start: dt.date, days: int) -> dict[str, Any]:
+    """The deadline columns of a stage due ``days`` working days after ``start``: its date when the
+    calendar covers it, else pending with the start and the days kept to compute it later."""
+    try:
+        day = calendar.add_working_days(start, days)
+    except OutOfCalendarCoverage:
+        return {
+            "stage_deadline": None,
+            "deadline_pending": True,
+            "deadline_counted_from": start,
+            "deadline_working_days": days,
+        }
+    return {**NO_PENDING, "stage_deadline": day}
+
+
+# A stage with a known deadline, or none at all: nothing pending.
+NO_PENDING: dict[str, Any] = {
+    "deadline_pending": False,
+    "deadline_counted_from": None,
+    "deadline_working_days": None,
+}
+
+
+def extended_values(calendar: WorkCalendar, case: Any, days: int) -> dict[str, Any]:
+    """The deadline columns after ``days`` more working days (an approved extension, a paused clock
+    resumed): a pending deadline owes them on top, counted from the same day; a known one is moved (and
+    becomes pending if the new date lands in an unloaded year); a stage without a deadline keeps none."""
+    if case.deadline_pending:
+        return deadline_values(
+            calendar, start=case.deadline_counted_from, days=case.deadline_working_days + days
+        )
+    if case.stage_deadline is None:
+        return {**NO_PENDING, "stage_deadline": None}
+    return deadline_values(calendar, start=case.stage_deadline, days=days)
+
+
+def apply_values(case: Any, values: dict[str, Any]) -> None:
+    for name, value in values.items():
+        setattr(case, name, value)
+
+
+def deadline_text(case: Any) -> str | None:
+    """What a page or mail shows for a stage's deadline: the ISO date, 待日历确定, or None (no deadline)."""
+    if getattr(case, "deadline_pending", False):
+        return PENDING_LABEL
+    day = getattr(case, "stage_deadline", None)
+    return day.isoformat() if day is not None else None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Loading a year: every pending deadline gets its date
+# ---------------------------------------------------------------------------------------------------
+
+
+def resolve_pending_deadlines(
+    *, session: Session, calendar: WorkCalendar, actor: Any, now: dt.datetime | None = None
+) -> dict[str, int]:
+    """Give each pending deadline the calendar can now compute its date, audited (``deadline_resolved``
+    with the day counted from, the working days and the date); in the caller's transaction. A deadline
+    still beyond the calendar stays pending. Returns how many were resolved per kind.
+
+    The update is guarded by the stage the deadline belongs to (``stage_seq``) and the flag, and bumps
+    the version: a case another transaction moved meanwhile keeps its new stage's own deadline."""
+    now = now or utcnow()
+    return {
+        kind: _resolve_kind(session=session, model=model, kind=kind, calendar=calendar, actor=actor, now=now)
+        for kind, model in _MODELS.items()
+    }
+
+
+def _resolve_kind(
+    *, session: Session, model: Any, kind: str, calendar: WorkCalendar, actor: Any, now: dt.datetime
+) -> int:
+    from models.workflow import Fired, record_events_many  # workflow imports this module
+
+    t = model.__table__
+    rows = session.execute(
+        select(t.c.id, t.c.stage_seq, t.c.deadline_counted_from, t.c.deadline_working_days)
+        .where(t.c.deadline_pending.is_(True))
+        .order_by(t.c.id)
+    ).all()
+    fired: list[Fired] = []
+    dates: dict[int, tuple[dt.date, dt.date, int]] = {}
+    for case_id, stage_seq, start, days in rows:
+        try:
+            day = calendar.add_working_days(start, days)
+        except OutOfCalendarCoverage:
+            continue  # a later year still missing: it stays pending
+        moved = session.execute(
+            update(t)
+            .where(t.c.id == case_id, t.c.stage_seq == stage_seq, t.c.deadline_pending.is_(True))
+            .values(stage_deadline=day, version=t.c.version + 1, **NO_PENDING)
+            .returning(t.c.id, t.c.number, t.c.state, t.c.version)
+        ).first()
+        if moved is None:
+            continue
+        fired.append(Fired(moved.id, moved.number, str(moved.state), str(moved.state), moved.version))
+        dates[moved.id] = (start, day, days)
+    record_events_many(
+        session=session, kind=kind, cases=fired, event=RESOLVED_EVENT, actor=actor, now=now,
+        note=lambda f: f"办理期限已按载入的日历确定为 {dates[f.id][1].isoformat()}",
+        data=lambda f: {"counted_from": dates[f.id][0].isoformat(), "working_days": dates[f.id][2],
+                        "deadline": dates[f.id][1].isoformat(), "calendar_version": calendar.version},
+    )  # fmt: skip
+    _sync_session(session, model, list(dates))
+    return len(fired)
+
+
+def _sync_session(session: Session, model: Any, ids: list[int]) -> None:
+    """Cases of these ids already loaded in the session are expired, so they are read back as stored."""
+    wanted = set(ids)
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, model) and obj.id in wanted:
+            session.expire(obj)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Telling administrators in time
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PendingCount:
+    kind: str
+    label: str
+    count: int
+
+
+def pending_counts(*, session: Session) -> list[PendingCount]:
+    """How many open deadlines of each kind wait for the calendar, plus the open pledges whose
+    publication day does."""
+    result = []
+    for kind, model in _MODELS.items():
+        t = model.__table__
+        total = session.execute(
+            select(func.count()).select_from(t).where(t.c.deadline_pending.is_(True))
+        ).scalar_one()
+        result.append(PendingCount(kind, KIND_LABELS[kind], int(total)))
+    open_states = [s.name for s in LIFECYCLES["pledge"].states if not s.terminal]
+    t = Pledge.__table__  # type: ignore[attr-defined]
+    days = session.execute(
+        select(func.count()).select_from(t).where(t.c.publication_day.is_(None), t.c.state.in_(open_states))
+    ).scalar_one()
+    result.append(PendingCount("publication_day", "告知承诺公示日", int(days)))
+    return result
+
+
+def warning_starts(year: int) -> dt.date:
+    """The day from which a missing notice for ``year + 1`` is announced (``calendar_warning_from``)."""
+    month, day = (int(part) for part in get_settings().calendar_warning_from.split("-"))
+    return dt.date(year, month, day)
+
+
+def calendar_warning(calendar: WorkCalendar, today: dt.date) -> str | None:
+    """The warning administrators see from ``calendar_warning_from`` (default 11-01) until next year's
+    notice is loaded; None when there is nothing to say."""
+    following = today.year + 1
+    if calendar.covers(following) and calendar.covers(today.year):
+        return None
+    if not calendar.covers(today.year):
+        following = today.year
+    elif today < warning_starts(today.year):
+        return None
+    return (
+        f"{following} 年节假日安排尚未载入工作日历：落在 {following} 年的办理期限暂记为“{PENDING_LABEL}”，"
+        f"不预警、不催办、不公示；请管理员尽快载入国务院办公厅 {following} 年节假日安排通知"
+        f"（shouxin calendar load 或“工作日历”管理页）"
+    )

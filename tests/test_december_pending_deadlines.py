@@ -1,0 +1,218 @@
+"""December without next year's holiday notice: the work goes on, deadlines wait for the calendar.
+
+A fortnight of ordinary hotline and pledge work from 15 to 31 December 2026 while 2027 is not loaded:
+complaints are registered, dispatched, signed for, rectification is ordered and extended, pledges are
+registered and their evidence handed in. Every deadline that lands in 2027 is stored as 待日历确定 and
+nothing is warned about it; then docs/calendar-example-2027.json is loaded through the function behind
+``shouxin calendar load`` and every pending deadline gets its date, audited, and supervision goes on.
+
+In the example 2027 notice 1–3 January are 元旦 holidays, so Monday 4 January is the first working day;
+December 2026 has no holidays (12 working days after the 15th)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from models.accounts import department_by_code
+from models.audit import CaseEvent
+from models.calendar import load_calendar, parse_year_file
+from models.calendar_admin import load_year_notice
+from models.complaint import Complaint, ComplaintCreate, ComplaintPublic
+from models.complaints import (
+    ActionBody,
+    DispatchBody,
+    OptionalReasonBody,
+    act,
+    register_complaint,
+    supervise_batch,
+    supervision_ids,
+)
+from models.complaints.bodies import ExtensionRequestBody, OrderRectificationBody
+from models.lifecycle import PledgeState, Role
+from models.outbox import Notification
+from models.pending_deadlines import PENDING_LABEL, pending_counts
+from models.pledge import Pledge
+from models.pledges import store_evidence
+from models.workflow import Actor
+from notifications.render import render
+from tests.conftest import Staff
+from tests.test_publication import new_pledge
+
+EXAMPLE_2027 = Path(__file__).resolve().parents[1] / "docs" / "calendar-example-2027.json"
+INTAKE = Actor(name="受理员", role=Role.INTAKE)
+SUPERVISOR = Actor(name="督办员", role=Role.SUPERVISOR)
+ADMIN = Actor(name="管理员", role=Role.ADMIN)
+SYSTEM = Actor.system("run-december")
+DECEMBER = [dt.date(2026, 12, 15) + dt.timedelta(days=n) for n in range(17)]  # 12-15 .. 12-31
+
+DATA = ComplaintCreate.model_validate(
+    {
+        "channel": "hotline",
+        "complainant_name": "某某建材有限公司",
+        "complainant_phone": "13900000000",
+        "category": "procurement",
+        "summary": "政府采购合同款项逾期未付",
+        "respondent_department_code": "D01",
+    }
+)
+
+
+def handler(session: Session, code: str = "D01") -> Actor:
+    """A handler of the lead department D01, or of D00, its competent department, which verifies."""
+    return Actor(
+        name=f"{code}经办人",
+        role=Role.HANDLER,
+        department_id=department_by_code(session=session, code=code).id,
+    )
+
+
+def do(
+    session: Session, cid: int, action: str, actor: Actor, day: dt.date, body: ActionBody | None = None
+) -> None:
+    act(session=session, complaint_id=cid, action=action, body=body or ActionBody(), actor=actor, today=day,
+        calendar=load_calendar(session=session))  # fmt: skip
+    session.commit()
+
+
+def registered(session: Session, day: dt.date) -> int:
+    complaint, _ = register_complaint(
+        session=session, data=DATA, actor=INTAKE, today=day, calendar=load_calendar(session=session)
+    )
+    session.commit()
+    assert complaint.id is not None
+    return complaint.id
+
+
+def dispatched(session: Session, day: dt.date) -> int:
+    cid = registered(session, day)
+    do(session, cid, "accept", INTAKE, day)
+    do(session, cid, "dispatch", INTAKE, day, DispatchBody(lead_department_code="D01"))
+    return cid
+
+
+def case(session: Session, cid: int) -> Complaint:
+    session.expire_all()
+    found = session.get(Complaint, cid)
+    assert found is not None
+    return found
+
+
+def pending(row: Any) -> tuple[bool, dt.date | None, int | None, dt.date | None]:
+    return (row.deadline_pending, row.deadline_counted_from, row.deadline_working_days, row.stage_deadline)
+
+
+def events(session: Session, kind: str, cid: int, *names: str) -> list[CaseEvent]:
+    stmt = select(CaseEvent).where(CaseEvent.case_kind == kind, CaseEvent.case_id == cid)
+    if names:
+        stmt = stmt.where(col(CaseEvent.event).in_(names))
+    return list(session.exec(stmt.order_by(col(CaseEvent.seq))).all())
+
+
+def supervise(session: Session, day: dt.date) -> None:
+    supervise_batch(session=session, ids=supervision_ids(session=session), actor=SYSTEM, today=day,
+                    calendar=load_calendar(session=session))  # fmt: skip
+    session.commit()
+
+
+def test_a_december_without_2027_works_on_and_loading_2027_dates_every_pending_deadline(
+    session: Session, staff: Staff
+) -> None:
+    dec = dict(enumerate(DECEMBER, start=15))
+    h, verifier = handler(session), handler(session, "D00")
+    assert not load_calendar(session=session).covers(2027)
+
+    # 15 December: signed for, the 15-working-day verification lands in 2027.
+    signed = dispatched(session, dec[15])
+    do(session, signed, "sign_for", h, dec[15])
+    assert pending(case(session, signed)) == (True, dec[15], 15, None)
+    answer = ComplaintPublic.model_validate(case(session, signed), from_attributes=True).model_dump()
+    assert answer["deadline_pending"] is True
+    assert answer["deadline_label"] == PENDING_LABEL
+
+    # 16 December: verified and rectification ordered (15 working days), extended by 5 on the 17th/18th.
+    rectifying = dispatched(session, dec[15])
+    do(session, rectifying, "sign_for", h, dec[15])
+    do(session, rectifying, "verify_true", verifier, dec[16])
+    assert pending(case(session, rectifying)) == (False, None, None, dt.date(2026, 12, 18))
+    order = OrderRectificationBody(requirements="限期付款")
+    do(session, rectifying, "order_rectification", verifier, dec[16], order)
+    assert pending(case(session, rectifying)) == (True, dec[16], 15, None)
+    extension = ExtensionRequestBody(reason="审计未完成", days=5)
+    do(session, rectifying, "request_extension", h, dec[17], extension)
+    do(session, rectifying, "approve_extension", SUPERVISOR, dec[18], OptionalReasonBody(reason="同意"))
+    assert pending(case(session, rectifying)) == (True, dec[16], 20, None)
+    [approved] = events(session, "complaint", rectifying, "approve_extension")
+    assert approved.data["new_deadline"] == PENDING_LABEL
+
+    # 28 December: a new complaint's first review is due inside 2026, as always.
+    known = registered(session, dec[28])
+    assert pending(case(session, known)) == (False, None, None, dt.date(2026, 12, 30))
+
+    # 30 December: dispatched; signing for is due 2 working days on, in 2027; the mail says so.
+    late = dispatched(session, dec[30])
+    assert pending(case(session, late)) == (True, dec[30], 2, None)
+    mail = session.exec(
+        select(Notification).where(
+            Notification.case_id == late, Notification.template == "complaint_dispatched"
+        )
+    ).one()
+    rendered = render("complaint_dispatched", mail.context)
+    assert "待日历确定" in rendered.text
+    assert "待日历确定" in rendered.html
+
+    # Pledges: one due in 2027 (publication day pending), one whose evidence review lands in 2027.
+    due_2027 = new_pledge(session, dt.date(2027, 1, 15), registered_on=dec[16])
+    reviewed = new_pledge(session, dt.date(2026, 12, 31), registered_on=dec[15], name="甲建设有限公司")
+    session.commit()
+    assert due_2027.publication_day is None
+    store_evidence(session=session, pledge_id=reviewed.id or 0, filename="许可证.pdf", content=b"%PDF-1.7 x",
+                   actor=Actor(name="住建经办人", role=Role.HANDLER, department_id=reviewed.authority_id),
+                   today=dec[29], calendar=load_calendar(session=session))  # fmt: skip
+    session.commit()
+    session.expire_all()
+    review = session.get(Pledge, reviewed.id)
+    assert review is not None
+    assert review.state == PledgeState.EVIDENCE_SUBMITTED
+    assert pending(review) == (True, dec[29], 5, None)
+
+    # Supervision every day of the fortnight: nothing is warned on a pending deadline.
+    for day in DECEMBER:
+        supervise(session, day)
+    for cid in (signed, rectifying, late):
+        assert [e.event for e in events(session, "complaint", cid) if e.actor_role == "system"] == []
+    counts = {c.kind: c.count for c in pending_counts(session=session)}
+    assert counts == {"complaint": 3, "pledge": 1, "breach": 0, "publication_day": 2}
+
+    # An administrator loads 2027 through the function behind `shouxin calendar load`.
+    notice = parse_year_file(EXAMPLE_2027)
+    _, _, recomputed = load_year_notice(session=session, notice=notice, loaded_by="管理员", actor=ADMIN)
+    session.commit()
+    assert recomputed.deadlines == {"complaint": 3, "pledge": 1, "breach": 0}
+    assert recomputed.publication_days == 2
+    expected = {
+        signed: dt.date(2027, 1, 6),  # 12 December working days, then 4, 5, 6 January
+        rectifying: dt.date(2027, 1, 14),  # 11 + 9 of January's (4–8, 11–14)
+        late: dt.date(2027, 1, 4),  # 31 December, then 4 January
+    }
+    for cid, day in expected.items():
+        assert pending(case(session, cid)) == (False, None, None, day)
+        [resolved] = events(session, "complaint", cid, "deadline_resolved")
+        assert resolved.data["deadline"] == day.isoformat()
+        assert resolved.actor_name == "管理员"
+        assert resolved.from_state == resolved.to_state == case(session, cid).state
+    session.expire_all()
+    review = session.get(Pledge, reviewed.id)
+    assert review is not None
+    assert pending(review) == (False, None, None, dt.date(2027, 1, 6))
+    assert len(events(session, "pledge", reviewed.id or 0, "deadline_resolved")) == 1
+    assert {c.kind: c.count for c in pending_counts(session=session)}["complaint"] == 0
+
+    # Work goes on: the overdue verification is warned red on the first working day after its deadline.
+    supervise(session, dt.date(2027, 1, 7))
+    assert "warn_red" in [e.event for e in events(session, "complaint", signed)]
+    do(session, signed, "verify_true", verifier, dt.date(2027, 1, 7))
+    assert case(session, signed).stage_deadline == dt.date(2027, 1, 11)  # order_rectification: 2 working days
