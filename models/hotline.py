@@ -79,6 +79,11 @@ def _department(session: Session, department_id: int | None) -> dict[str, str] |
     return {"code": dept.code, "name": dept.name} if dept else None
 
 
+def _department_by_code(session: Session, code: str | None) -> dict[str, str] | None:
+    dept = session.exec(select(Department).where(Department.code == code)).first() if code else None
+    return {"code": dept.code, "name": dept.name} if dept else None
+
+
 def message_payload(session: Session, case: Complaint, event: CaseEvent, stage: str) -> dict[str, Any]:
     """The message for ``event``: what the platform needs to update its order, and no personal data (it
     has the caller's; the complaint's other parties are none of its business beyond the department)."""
@@ -94,7 +99,8 @@ def message_payload(session: Session, case: Complaint, event: CaseEvent, stage: 
     if event.event == "reject":
         payload["reason"] = event.data.get("reason") or event.note
     elif event.event == "dispatch":
-        payload["department"] = _department(session, case.lead_department_id)
+        # The event is recorded before the case's lead department is set: the event names it.
+        payload["department"] = _department_by_code(session, event.data.get("lead"))
     elif event.event == "reply":
         payload["department"] = _department(session, case.lead_department_id)
         payload["reply"] = event.note

@@ -54,6 +54,8 @@ COMPLAINT_ACTIONS = (
 RULES: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/health"): PUBLIC,
     ("POST", "/complaints"): INTAKE_OR_SUPERVISOR,
+    # The 12345 platform's machine token only (tests/test_hotline_intake.py); every staff role is refused.
+    ("POST", "/intake/work-orders"): rule(default=403),
     ("GET", "/complaints"): ANY_STAFF,
     ("GET", "/complaints/export"): ANY_STAFF,  # rows filtered by visibility
     ("GET", "/public/breaches/export"): PUBLIC,
