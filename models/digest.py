@@ -14,6 +14,7 @@ from models.complaint import Complaint
 from models.lifecycle import COMPLAINT
 from models.org import Department
 from models.outbox import Notification, enqueue
+from models.platform import platform_alarms
 
 DUE_SOON_WORKING_DAYS = 2
 
@@ -49,6 +50,14 @@ def queue_daily_digest(
     if not calendar.is_workday(today):
         return 0
     rows = digest_rows(session=session, today=today, calendar=calendar)
+    alarms = platform_alarms(session=session, today=today, calendar=calendar)
+    # The credit platform's alarms: documents without a receipt past the deadline, no platform configured.
+    platform = {
+        "unconfigured": alarms.unconfigured,
+        "overdue": len(alarms.overdue),
+        "overdue_documents": [d.document_id for d in alarms.overdue[:20]],
+        "working_days": alarms.working_days,
+    }
     queued = 0
     for user in active_supervisors(session=session):
         key = f"digest:{today.isoformat()}:{user.id}"
@@ -61,7 +70,7 @@ def queue_daily_digest(
             recipient_name=user.name,
             recipient_email=user.email,
             key=key,
-            context={"digest_date": today.isoformat(), "rows": rows},
+            context={"digest_date": today.isoformat(), "rows": rows, "platform": platform},
             flow_run_id=flow_run_id,
         )
         queued += 1

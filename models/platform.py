@@ -20,7 +20,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 from models.bulk import insert_rows
 from models.calendar import WorkCalendar
 from models.clock import utcnow
-from models.errors import Conflict, NotFound
+from models.errors import Conflict, NotFound, OutOfCalendarCoverage
 from models.platform_fields import add_national_fields
 from models.settings import get_settings
 from models.types import UTCDateTime
@@ -288,7 +288,13 @@ def _ack_cutoff(today: dt.date, calendar: WorkCalendar, working_days: int) -> dt
     whose ``working_days``-th working day after it is before today (None when none in the last year)."""
     day = today - dt.timedelta(days=1)
     for _ in range(366):
-        if calendar.nth_working_day_after(day, working_days) < today:
+        try:
+            due = calendar.nth_working_day_after(day, working_days)
+        except OutOfCalendarCoverage:
+            # Its deadline falls in a year whose holidays are not loaded yet: not before today.
+            day -= dt.timedelta(days=1)
+            continue
+        if due < today:
             return day
         day -= dt.timedelta(days=1)
     return None

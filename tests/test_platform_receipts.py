@@ -22,8 +22,10 @@ from sqlmodel import Session, col, select
 from models.breach import PublishedBreach
 from models.calendar import WorkCalendar
 from models.clock import utcnow
+from models.digest import queue_daily_digest
 from models.errors import Conflict
 from models.org import Department
+from models.outbox import Notification
 from models.platform import (
     RECEIPT_POLL,
     DocumentStatus,
@@ -37,6 +39,7 @@ from models.publication import sweep
 from models.settings import get_settings
 from models.workflow import Actor
 from notifications.platform_push import push_due, sign
+from notifications.render import render
 from tests.conftest import Staff
 from tests.test_publication import CODE, new_pledge
 from tests.test_register import PUBLISHED_ON, publish
@@ -269,3 +272,24 @@ def test_pledge_legal_representative_fields_are_optional(session: Session, staff
         None,
         None,
     )
+
+
+def test_the_daily_digest_raises_the_platform_alarms(
+    engine: Engine, session: Session, staff: Staff, calendar: WorkCalendar
+) -> None:
+    publish(engine, session, ("示范建设有限公司", CODE))
+    _written_on(session, dt.date(2026, 3, 2))
+    assert queue_daily_digest(session=session, today=dt.date(2026, 3, 12), calendar=calendar) > 0
+    session.commit()
+    digest = session.exec(select(Notification).where(Notification.template == "daily_digest")).first()
+    assert digest is not None
+    [doc] = documents(session)
+    assert digest.context["platform"] == {
+        "unconfigured": True,
+        "overdue": 1,
+        "overdue_documents": [doc.document_id],
+        "working_days": 7,
+    }
+    text = render("daily_digest", digest.context)
+    assert "未配置信用平台地址" in str(text)
+    assert doc.document_id in str(text)
