@@ -17,8 +17,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from models.calendar import DayChange, diff_notice, load_calendar, parse_year_file
 from models.calendar_admin import load_year_notice
+from models.clock import Clock
 from models.db import session_scope
 from models.errors import Conflict, DomainError
+from models.pending_deadlines import calendar_warning, pending_counts
 from models.workflow import Actor
 
 SYSTEM = Actor.system()  # pledges' publication days follow the calendar
@@ -119,7 +121,7 @@ def load(
     if not yes and not typer.confirm(f"确认载入 {notice.year} 年节假日安排？", default=False):
         _fail("已取消，未作任何更改 (cancelled; nothing stored)")
     with session_scope() as session:
-        changes, version, _ = load_year_notice(
+        changes, version, recomputed = load_year_notice(
             session=session, notice=notice, loaded_by=loaded_by or _default_loader(), actor=SYSTEM
         )
         if changes != preview:
@@ -129,6 +131,36 @@ def load(
                 "(calendar changed since the preview; nothing stored)"
             )
     console.print(f"已载入 {notice.year} 年节假日安排，{len(changes)} 天有变化；日历版本 {version}")
+    if recomputed.publication_days or recomputed.deadlines_total:
+        console.print(
+            f"已重新计算 {recomputed.publication_days} 件告知承诺的公示日，"
+            f"确定 {recomputed.deadlines_total} 个待日历确定的办理期限（均已记入审计）"
+        )
+
+
+@app.command("status")
+@_reported
+def status() -> None:
+    """列出日历覆盖的年份、已载入的通知，以及等待日历确定的期限与公示日；临近年底未载入次年时给出提醒。"""
+    with session_scope() as session:
+        calendar = load_calendar(session=session)
+        counts = pending_counts(session=session)
+        today = Clock.from_settings().today()
+    years = calendar.covered_years()
+    loaded = calendar.notices
+    console.print(f"日历版本 {calendar.version}；覆盖 {years[0]}–{years[-1]} 年（今天 {today.isoformat()}）")
+    for year in sorted(loaded):
+        console.print(f"  {year} 年：已载入通知 {loaded[year].notice_title}")
+    following = today.year + 1
+    covered = "已覆盖" if calendar.covers(following) else "未载入"
+    console.print(f"{following} 年节假日安排：{covered}")
+    table = Table("类别", "件数", title="待日历确定（载入相应年份后自动计算并记入审计）")
+    for item in counts:
+        table.add_row(item.label, str(item.count))
+    console.print(table)
+    warning = calendar_warning(calendar, today)
+    if warning:
+        console.print(f"提醒：{warning}")
 
 
 @app.command("nth-workday")

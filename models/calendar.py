@@ -305,6 +305,18 @@ class WorkCalendar:
             remaining -= available
             year, position = year + 1, 0
 
+    def horizon(self, d: dt.date, n: int) -> dt.date:
+        """The last day of "the next ``n`` working days after ``d``": the n-th working day, or, when that
+        lies in a year not covered yet, the last covered day (every known deadline is then within reach;
+        for "due soon" lists, which must not stop in a December without next year's notice)."""
+        try:
+            return self.nth_working_day_after(d, n)
+        except OutOfCalendarCoverage:
+            year = d.year
+            while self.covers(year + 1):
+                year += 1
+            return dt.date(year, 12, 31)
+
     def add_working_days(self, d: dt.date, n: int) -> dt.date:
         """``d`` itself for n == 0, otherwise the n-th working day after ``d``."""
         if n < 0:

@@ -11,9 +11,10 @@ from sqlmodel import Session, col, select
 from models.accounts import active_supervisors
 from models.calendar import WorkCalendar
 from models.complaint import Complaint
-from models.lifecycle import COMPLAINT
-from models.org import Department
+from models.lifecycle import COMPLAINT, Role
+from models.org import Department, User
 from models.outbox import Notification, enqueue
+from models.pending_deadlines import calendar_warning
 from models.platform import platform_alarms
 
 DUE_SOON_WORKING_DAYS = 2
@@ -21,7 +22,7 @@ DUE_SOON_WORKING_DAYS = 2
 
 def digest_rows(*, session: Session, today: dt.date, calendar: WorkCalendar) -> list[dict[str, Any]]:
     """Per lead department: open stages past their deadline, and those due within 2 working days."""
-    soon = calendar.nth_working_day_after(today, DUE_SOON_WORKING_DAYS)
+    soon = calendar.horizon(today, DUE_SOON_WORKING_DAYS)  # never stops on an unloaded next year
     overdue = func.sum(case((col(Complaint.stage_deadline) < today, 1), else_=0))
     due_soon = func.sum(
         case(((col(Complaint.stage_deadline) >= today) & (col(Complaint.stage_deadline) <= soon), 1), else_=0)
@@ -58,8 +59,15 @@ def queue_daily_digest(
         "overdue_documents": [d.document_id for d in alarms.overdue[:20]],
         "working_days": alarms.working_days,
     }
+    warning = calendar_warning(calendar, today)
+    recipients = active_supervisors(session=session)
+    if warning:
+        # Administrators load the holiday notice: while it is missing they get the digest too, saying so.
+        recipients += session.exec(
+            select(User).where(User.role == Role.ADMIN, col(User.active).is_(True)).order_by(col(User.id))
+        ).all()
     queued = 0
-    for user in active_supervisors(session=session):
+    for user in recipients:
         key = f"digest:{today.isoformat()}:{user.id}"
         if session.exec(select(Notification.id).where(Notification.idempotency_key == key)).first():
             continue
@@ -70,7 +78,12 @@ def queue_daily_digest(
             recipient_name=user.name,
             recipient_email=user.email,
             key=key,
-            context={"digest_date": today.isoformat(), "rows": rows, "platform": platform},
+            context={
+                "digest_date": today.isoformat(),
+                "rows": rows,
+                "platform": platform,
+                "calendar_warning": warning,
+            },
             flow_run_id=flow_run_id,
         )
         queued += 1

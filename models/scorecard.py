@@ -119,7 +119,7 @@ def pledges_due(
     *, session: Session, today: dt.date, calendar: WorkCalendar, working_days: int = 10
 ) -> list[PledgeDue]:
     """Open pledges whose publication day falls within the next ``working_days`` working days."""
-    horizon = calendar.nth_working_day_after(today, working_days)
+    horizon = calendar.horizon(today, working_days)  # a December without next year's notice still shows
     open_states = [s.name for s in PLEDGE.states if not s.terminal]
     rows = session.exec(
         select(Pledge)

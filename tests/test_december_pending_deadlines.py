@@ -15,11 +15,15 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, col, select
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, SQLModel, col, select
+from typer.testing import CliRunner
 
-from models.accounts import department_by_code
+from cli.calendar_cmd import app as calendar_app
+from models.accounts import department_by_code, import_departments
 from models.audit import CaseEvent
-from models.calendar import load_calendar, parse_year_file
+from models.calendar import WorkCalendar, load_calendar, parse_year_file
 from models.calendar_admin import load_year_notice
 from models.complaint import Complaint, ComplaintCreate, ComplaintPublic
 from models.complaints import (
@@ -32,15 +36,19 @@ from models.complaints import (
     supervision_ids,
 )
 from models.complaints.bodies import ExtensionRequestBody, OrderRectificationBody
+from models.db import create_sqlite_file, get_engine
+from models.digest import queue_daily_digest
 from models.lifecycle import PledgeState, Role
 from models.outbox import Notification
-from models.pending_deadlines import PENDING_LABEL, pending_counts
+from models.pending_deadlines import PENDING_LABEL, calendar_warning, pending_counts
 from models.pledge import Pledge
 from models.pledges import store_evidence
+from models.settings import get_settings
 from models.workflow import Actor
 from notifications.render import render
-from tests.conftest import Staff
+from tests.conftest import DEPARTMENTS, Staff
 from tests.test_publication import new_pledge
+from tests.web_support import sign_in
 
 EXAMPLE_2027 = Path(__file__).resolve().parents[1] / "docs" / "calendar-example-2027.json"
 INTAKE = Actor(name="受理员", role=Role.INTAKE)
@@ -216,3 +224,70 @@ def test_a_december_without_2027_works_on_and_loading_2027_dates_every_pending_d
     assert "warn_red" in [e.event for e in events(session, "complaint", signed)]
     do(session, signed, "verify_true", verifier, dt.date(2027, 1, 7))
     assert case(session, signed).stage_deadline == dt.date(2027, 1, 11)  # order_rectification: 2 working days
+
+
+@pytest.mark.parametrize(
+    ("day", "setting", "warned"),
+    [
+        (dt.date(2026, 10, 31), None, False),
+        (dt.date(2026, 11, 1), None, True),
+        (dt.date(2026, 12, 31), None, True),
+        (dt.date(2026, 11, 2), "12-01", False),
+        (dt.date(2026, 12, 1), "12-01", True),
+    ],
+)
+def test_administrators_are_told_from_the_configured_day_that_next_year_is_missing(
+    monkeypatch: pytest.MonkeyPatch, day: dt.date, setting: str | None, warned: bool
+) -> None:
+    if setting:
+        monkeypatch.setenv("SHOUXIN_CALENDAR_WARNING_FROM", setting)
+    get_settings.cache_clear()
+    warning = calendar_warning(WorkCalendar(), day)
+    assert (warning is not None) == warned
+    if warning:
+        assert "2027 年节假日安排尚未载入" in warning
+    assert calendar_warning(WorkCalendar().with_notice(parse_year_file(EXAMPLE_2027)), day) is None
+
+
+@pytest.mark.parametrize("today", [dt.date(2026, 11, 2)])
+def test_health_dashboard_and_digest_warn_until_2027_is_loaded(
+    client: TestClient, session: Session, staff: Staff, today: dt.date
+) -> None:
+    answer = client.get("/api/v1/health")
+    assert answer.status_code == 200
+    [warning] = answer.json()["warnings"]
+    assert "2027" in warning
+    sign_in(client, staff.supervisor)
+    assert "calendar-warning" in client.get("/staff/dashboard").text
+    assert queue_daily_digest(session=session, today=today, calendar=load_calendar(session=session)) == 2
+    digests = session.exec(select(Notification).where(Notification.template == "daily_digest")).all()
+    assert sorted(d.recipient_name for d in digests) == sorted(["管理员", "督办员老李"])
+    assert all(d.context["calendar_warning"] == warning for d in digests)
+    assert "工作日历提醒" in render("daily_digest", digests[0].context).text
+
+    load_year_notice(session=session, notice=parse_year_file(EXAMPLE_2027), loaded_by="管理员", actor=ADMIN)
+    session.commit()
+    assert client.get("/api/v1/health").json()["warnings"] == []
+    assert "calendar-warning" not in client.get("/staff/dashboard").text
+
+
+def test_calendar_status_prints_the_years_covered_and_what_waits_for_2027(
+    session: Session, staff: Staff, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'status.db'}"
+    monkeypatch.setenv("SHOUXIN_DATABASE_URL", url)
+    monkeypatch.setenv("SHOUXIN_TODAY", "2026-12-30")
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    create_sqlite_file(get_engine().url)
+    SQLModel.metadata.create_all(get_engine())
+    with Session(get_engine()) as other:
+        import_departments(session=other, items=DEPARTMENTS)
+        other.commit()
+        dispatched(other, dt.date(2026, 12, 30))
+    result = CliRunner().invoke(calendar_app, ["status"])
+    get_engine().dispose()
+    assert result.exit_code == 0, result.output
+    assert "2027 年节假日安排：未载入" in result.output
+    assert "投诉办理环节" in result.output
+    assert "提醒" in result.output

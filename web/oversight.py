@@ -10,6 +10,7 @@ from models import scorecard
 from models.digest import DUE_SOON_WORKING_DAYS, digest_rows
 from models.errors import NotFound
 from models.lifecycle import Role
+from models.pending_deadlines import calendar_warning
 from web import charts
 from web.core import current_user, page_router, render
 
@@ -36,6 +37,7 @@ def dashboard(request: Request, session: SessionDep, today: TodayDep, calendar: 
         due_soon_days=DUE_SOON_WORKING_DAYS,
         ladder=scorecard.escalation_ladder(session=session),
         pledges=scorecard.pledges_due(session=session, today=today, calendar=calendar),
+        calendar_warning=calendar_warning(calendar, today),
     )
 
 
