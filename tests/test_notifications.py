@@ -24,7 +24,7 @@ from flows.deliver_notifications import SCHEDULE, deliver_due
 from models.clock import utcnow
 from models.db import make_engine
 from models.errors import Conflict
-from models.outbox import Notification, NotificationStatus, enqueue
+from models.outbox import SMS_TEMPLATES, Notification, NotificationStatus, enqueue
 from models.settings import get_settings
 from notifications.mailer import message_id
 from notifications.outbox_service import (
@@ -37,6 +37,7 @@ from notifications.outbox_service import (
 )
 from notifications.render import TEMPLATES, cn_date, cn_datetime, mask_phone, render
 from notifications.sink import list_sink_messages, start_sink
+from notifications.sms import render_sms
 
 HOST = "127.0.0.1"
 
@@ -157,6 +158,9 @@ def test_every_template_renders_its_sample(name: str) -> None:
         if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
             assert value not in message.text
             assert cn_date(value) in message.text
+    # A notice that may go by SMS renders its SMS text from the same sample (tests/test_sms.py: the rest).
+    if name in SMS_TEMPLATES:
+        assert spec.sample["case_number"] in render_sms(name, spec.sample)
 
 
 @pytest.mark.parametrize(
