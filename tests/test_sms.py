@@ -216,3 +216,26 @@ def test_an_sms_text_missing_its_case_number_raises(name: str) -> None:
         render_sms(name, context)
     with pytest.raises(jinja2.UndefinedError):
         sms_params(name, context)
+
+
+def test_the_admin_notifications_page_shows_the_channel_and_the_landline_that_was_not_texted(
+    session: Session, sms_on: None, client: Any, staff: Any
+) -> None:
+    from tests.web_support import sign_in
+
+    common: dict[str, Any] = {
+        "template": "complaint_received",
+        "recipient_kind": "complainant",
+        "recipient_email": None,
+        "context": dict(TEMPLATES["complaint_received"].sample),
+    }
+    enqueue(session=session, recipient_name="李四", recipient_phone=MOBILE, key="page:1", **common)
+    enqueue(session=session, recipient_name="王五", recipient_phone=LANDLINE, key="page:2", **common)
+    session.commit()
+    sign_in(client, staff.supervisor)
+    page = client.get("/staff/admin/notifications").text
+    pending = page.split('id="pending"', 1)[1].split("</table>", 1)[0]
+    assert "李四 短信 13812345678" in pending
+    undeliverable = page.split('id="undeliverable"', 1)[1].split("</table>", 1)[0]
+    assert f"王五 短信 {LANDLINE}" in undeliverable
+    assert "不是手机号码，不发送短信" in undeliverable

@@ -233,12 +233,15 @@ def notifications(request: Request, session: SessionDep) -> Response:
     user = current_user(request, session, *OVERSIGHT)
     pending = list_notifications(session=session, status=NotificationStatus.PENDING, limit=100)
     dead = list_notifications(session=session, status=NotificationStatus.DEAD, limit=100)
+    # Never sent (no address, or a landline where an SMS was the way): staff reach these people otherwise.
+    undeliverable = list_notifications(session=session, status=NotificationStatus.UNDELIVERABLE, limit=100)
     return render(
         request,
         "admin_notifications.html",
         title="通知发送",
         pending=pending,
         dead=dead,
+        undeliverable=undeliverable,
         can_retry=user.role == Role.ADMIN,
         status_labels=STATUS_LABELS,
     )
