@@ -21,14 +21,14 @@ def list_cmd(
     limit: int = typer.Option(50, help="条数"),
 ) -> None:
     """列出通知。"""
-    table = Table("ID", "模板", "收件人", "邮箱", "案件", "状态", "次数", "最后错误")
+    table = Table("ID", "模板", "收件人", "地址", "案件", "状态", "次数", "最后错误")
     with session_scope() as session:
         for n in list_notifications(session=session, status=status, limit=limit):
             table.add_row(
                 str(n.id),
                 n.template,
                 n.recipient_name,
-                n.recipient_email or "",
+                f"短信 {n.recipient_phone}" if n.channel == "sms" else n.recipient_email or "",
                 n.case_number or "",
                 n.status,
                 str(n.attempts),
