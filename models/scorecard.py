@@ -5,6 +5,10 @@ opened/closed series, breaches per month and per-department scores (cases closed
 无法联系办结 each counted apart). A case counts as handled on time when no stage of it ever went past its
 deadline, which the audit trail records as a red warning or a supervision step (催办/督办/提级); an open
 case past its deadline today is late as well.
+
+A scorecard covers a period (``Period``: a month, a quarter, a year or custom dates, Asia/Shanghai): the
+complaints registered in it, by lead department, and every department whose staff acted on a complaint in
+it (a competent department that verified a case it does not lead included).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
@@ -20,10 +25,12 @@ from models.breach import PublishedBreach
 from models.calendar import WorkCalendar
 from models.clock import Clock
 from models.complaint import Complaint
+from models.errors import ValidationFailed
 from models.lifecycle import COMPLAINT, PLEDGE
 from models.lifecycle import ComplaintState as CS
-from models.org import Department
+from models.org import Department, User
 from models.pledge import Pledge
+from models.settings import get_settings
 
 # Audit events that show a stage went past its deadline.
 LATE_EVENTS = ("warn_red", "remind", "supervise", "escalate")
@@ -45,10 +52,13 @@ class LadderRow:
     label: str
     count: int
     numbers: list[str]
+    # (id, number) of the same cases, for links to them.
+    cases: list[tuple[int, str]]
 
 
 @dataclass(frozen=True)
 class PledgeDue:
+    id: int
     number: str
     pledgor_name: str
     matter: str
@@ -79,6 +89,9 @@ class DepartmentScore:
     # Cases that ended without satisfaction, counted apart from ``closed`` (closed satisfied).
     closed_unsatisfied: int = 0
     closed_unreachable: int = 0
+    # Complaints its staff acted on in the period (led or not), and of them those it verified.
+    acted: int = 0
+    verified: int = 0
 
     @property
     def on_time_rate(self) -> float | None:
@@ -102,16 +115,23 @@ def state_counts(*, session: Session) -> list[StateCount]:
 def escalation_ladder(*, session: Session, sample: int = 5) -> list[LadderRow]:
     """Open cases by escalation level of their current stage, with a few case numbers per level."""
     rows = session.exec(
-        select(Complaint.escalation_level, Complaint.number)
+        select(Complaint.escalation_level, Complaint.id, Complaint.number)
         .where(col(Complaint.state).in_(COMPLAINT.open_states()))
         .order_by(col(Complaint.stage_deadline))
     ).all()
-    by_level: dict[int, list[str]] = {level: [] for level in ESCALATION_LABELS}
-    for level, number in rows:
-        by_level.setdefault(int(level), []).append(number)
+    by_level: dict[int, list[tuple[int, str]]] = {level: [] for level in ESCALATION_LABELS}
+    for level, case_id, number in rows:
+        assert case_id is not None
+        by_level.setdefault(int(level), []).append((case_id, number))
     return [
-        LadderRow(level, ESCALATION_LABELS.get(level, f"第{level}级"), len(numbers), numbers[:sample])
-        for level, numbers in sorted(by_level.items())
+        LadderRow(
+            level,
+            ESCALATION_LABELS.get(level, f"第{level}级"),
+            len(cases),
+            [n for _, n in cases[:sample]],
+            cases[:sample],
+        )
+        for level, cases in sorted(by_level.items())
     ]
 
 
@@ -133,8 +153,10 @@ def pledges_due(
     result = []
     for p in rows:
         assert p.publication_day is not None
+        assert p.id is not None
         result.append(
             PledgeDue(
+                id=p.id,
                 number=p.number,
                 pledgor_name=p.pledgor_name,
                 matter=p.matter,
@@ -189,8 +211,107 @@ def breaches_per_month(
     return [(k, published.get(k, 0), confirmed.get(k, 0)) for k in keys]
 
 
-def department_scores(*, session: Session, today: dt.date) -> list[DepartmentScore]:
-    """One scorecard row per department that has led at least one complaint, by department code."""
+PERIOD_KINDS = {"month": "月度", "quarter": "季度", "year": "年度", "custom": "自定义"}
+# A custom period longer than this is refused: the scorecard reads every complaint in it.
+MAX_PERIOD_DAYS = 366 * 5
+
+
+@dataclass(frozen=True)
+class Period:
+    """A scorecard period, both ends included (Asia/Shanghai dates)."""
+
+    kind: str
+    start: dt.date
+    end: dt.date
+
+    @property
+    def label(self) -> str:
+        if self.kind == "month":
+            return f"{self.start.year}年{self.start.month}月"
+        if self.kind == "quarter":
+            return f"{self.start.year}年第{(self.start.month - 1) // 3 + 1}季度"
+        if self.kind == "year":
+            return f"{self.start.year}年"
+        return f"{self.start.isoformat()} 至 {self.end.isoformat()}"
+
+    def bounds(self) -> tuple[dt.datetime, dt.datetime]:
+        """The period as UTC instants [from, to): midnight to midnight in the office's time zone."""
+        zone = ZoneInfo(get_settings().timezone)
+        start = dt.datetime.combine(self.start, dt.time(), zone).astimezone(dt.UTC)
+        end = dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.UTC)
+        return start, end
+
+    def shifted(self, step: int) -> Period:
+        """The previous (-1) or next (+1) period of the same kind; a custom one moves by its length."""
+        if self.kind == "custom":
+            length = (self.end - self.start).days + 1
+            return Period(
+                "custom",
+                self.start + dt.timedelta(days=step * length),
+                self.end + dt.timedelta(days=step * length),
+            )
+        months = {"month": 1, "quarter": 3, "year": 12}[self.kind]
+        index = self.start.year * 12 + self.start.month - 1 + step * months
+        return period_of(self.kind, dt.date(index // 12, index % 12 + 1, 1))
+
+
+def period_of(kind: str, at: dt.date, *, start: dt.date | None = None, end: dt.date | None = None) -> Period:
+    """The month, quarter or year around ``at``, or the custom dates ``start``–``end``."""
+    if kind == "month":
+        first = at.replace(day=1)
+        return Period(kind, first, _month_end(first.year, first.month))
+    if kind == "quarter":
+        month = (at.month - 1) // 3 * 3 + 1
+        return Period(kind, dt.date(at.year, month, 1), _month_end(at.year, month + 2))
+    if kind == "year":
+        return Period(kind, dt.date(at.year, 1, 1), dt.date(at.year, 12, 31))
+    if kind != "custom":
+        raise ValidationFailed(
+            f"统计周期应为月度、季度、年度或自定义 (period must be one of {', '.join(PERIOD_KINDS)})",
+            field="period",
+        )
+    if start is None or end is None:
+        raise ValidationFailed("自定义周期需填写起止日期 (custom period needs from and to)", field="from")
+    if end < start:
+        raise ValidationFailed("结束日期早于开始日期 (to is before from)", field="to")
+    if (end - start).days > MAX_PERIOD_DAYS:
+        raise ValidationFailed("自定义周期不能超过 5 年 (custom period longer than 5 years)", field="to")
+    return Period(kind, start, end)
+
+
+def _month_end(year: int, month: int) -> dt.date:
+    following = dt.date(year + month // 12, month % 12 + 1, 1)
+    return following - dt.timedelta(days=1)
+
+
+def _acted(session: Session, period: Period | None) -> dict[int, Counter[str]]:
+    """Per department: the complaints its staff acted on (distinct cases) and those it verified."""
+    stmt = (
+        select(User.department_id, CaseEvent.case_id, CaseEvent.event)
+        .join(User, col(User.id) == col(CaseEvent.actor_id))
+        .where(CaseEvent.case_kind == "complaint", col(User.department_id).is_not(None))
+    )
+    if period is not None:
+        start, end = period.bounds()
+        stmt = stmt.where(col(CaseEvent.at) >= start, col(CaseEvent.at) < end)
+    cases: dict[int, set[int]] = {}
+    verified: dict[int, set[int]] = {}
+    for dept_id, case_id, event in session.exec(stmt).all():
+        assert dept_id is not None
+        cases.setdefault(dept_id, set()).add(case_id)
+        if event in VERIFY_EVENTS:
+            verified.setdefault(dept_id, set()).add(case_id)
+    return {d: Counter({"acted": len(ids), "verified": len(verified.get(d, ()))}) for d, ids in cases.items()}
+
+
+VERIFY_EVENTS = ("verify_true", "verify_untrue")
+
+
+def department_scores(
+    *, session: Session, today: dt.date, period: Period | None = None
+) -> list[DepartmentScore]:
+    """One scorecard row per department that led a complaint registered in ``period`` (all time when
+    None) or whose staff acted on a complaint in it, by department code."""
     late_ids = set(
         session.exec(
             select(CaseEvent.case_id).where(
@@ -201,7 +322,11 @@ def department_scores(*, session: Session, today: dt.date) -> list[DepartmentSco
     open_states = set(COMPLAINT.open_states())
     clocked = {s.name for s in COMPLAINT.states if s.deadline and not s.clock_paused and not s.terminal}
     tallies: dict[int, Counter[str]] = {}
-    for case in session.exec(select(Complaint).where(col(Complaint.lead_department_id).is_not(None))).all():
+    led = select(Complaint).where(col(Complaint.lead_department_id).is_not(None))
+    if period is not None:
+        start, end = period.bounds()
+        led = led.where(col(Complaint.created_at) >= start, col(Complaint.created_at) < end)
+    for case in session.exec(led).all():
         assert case.lead_department_id is not None
         t = tallies.setdefault(case.lead_department_id, Counter())
         t["handled"] += 1
@@ -222,6 +347,8 @@ def department_scores(*, session: Session, today: dt.date) -> list[DepartmentSco
         if case.satisfaction:
             t["rated"] += 1
             t["satisfied"] += 1 if case.satisfaction == "满意" else 0
+    for dept_id, acted in _acted(session, period).items():
+        tallies.setdefault(dept_id, Counter()).update(acted)
     departments = {d.id: d for d in session.exec(select(Department)).all()}
     rows = [
         DepartmentScore(
@@ -236,6 +363,8 @@ def department_scores(*, session: Session, today: dt.date) -> list[DepartmentSco
             rated=t["rated"],
             closed_unsatisfied=t[CS.CLOSED_UNSATISFIED],
             closed_unreachable=t[CS.CLOSED_UNREACHABLE],
+            acted=t["acted"],
+            verified=t["verified"],
         )
         for dept_id, t in tallies.items()
         if dept_id in departments
