@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Dialect, Table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 from sqlmodel import Session
 
 # Bound parameters per SQLite statement: SQLite's compile-time default limit (some builds allow more).
@@ -42,6 +43,15 @@ def insert_rows(
     ``rows``) are skipped; without it a duplicate raises the database's integrity error."""
     if not rows:
         return
+    # A column left out that has a plain default gets it, as an ORM insert would (a column added later,
+    # such as deadline_pending, need not be spelled out by every row builder).
+    defaults = {
+        c.name: c.default.arg
+        for c in table.c
+        if c.name not in rows[0] and isinstance(c.default, ScalarElementColumnDefault)
+    }
+    if defaults:
+        rows = [{**defaults, **row} for row in rows]
     names = list(rows[0])
     _check_columns(table, names)
     connection = session.connection()

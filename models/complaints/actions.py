@@ -158,8 +158,9 @@ def _dispatch(ctx: _Ctx, action: str, body: ActionBody) -> None:
             dept,
             summary=ctx.case.summary,
             category_label=CATEGORY_LABELS[ctx.case.category],
+            # The deadline of the stage the case is now in (签收), not of the whole handling (办结).
+            stage_label=spec.deadline.label if spec.deadline else spec.label,
             deadline=iso_date(ctx.case.stage_deadline),
-            deadline_pending=ctx.case.deadline_pending,
             working_days=rule_days(spec.deadline) if spec.deadline else 0,
             role_label="主办" if is_lead else "协办",
         )
@@ -362,7 +363,6 @@ def _decide_extension(ctx: _Ctx, action: str, body: ActionBody) -> None:
             approved=approved,
             days=days,
             new_deadline=iso_date(moved["stage_deadline"]),
-            deadline_pending=moved["deadline_pending"],
             reason=reason,
         )
 
@@ -370,7 +370,7 @@ def _decide_extension(ctx: _Ctx, action: str, body: ActionBody) -> None:
 def _manual_supervision(ctx: _Ctx, action: str, body: ActionBody) -> None:
     overdue = overdue_days(ctx.case, ctx.today, ctx.calendar)
     event = ctx.fire(action, body, overdue_working_days=overdue, manual=True)
-    after_supervision_step(ctx.session, ctx.case, event, action, overdue)
+    after_supervision_step(ctx.session, ctx.case, event, action, overdue, actor=ctx.actor)
 
 
 _HANDLERS: dict[str, Callable[[_Ctx, str, ActionBody], None]] = {
