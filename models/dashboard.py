@@ -1,0 +1,219 @@
+"""The supervisor dashboard's lists, each item naming the case it is about so the page links to it:
+overdue complaint stages, evidence reviews by deadline, objections and repair requests by decision
+deadline, and pledges past their publication day that the sweep did not publish (a missed sweep)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from models.breach import PublishedBreach
+from models.calendar import WorkCalendar
+from models.complaint import Complaint
+from models.errors import OutOfCalendarCoverage
+from models.lifecycle import BREACH, COMPLAINT, PLEDGE, BreachState, PledgeState
+from models.org import Department
+from models.pledge import Pledge
+from models.publish_plan import publishable
+
+_C = Complaint.__table__  # type: ignore[attr-defined]
+_P = Pledge.__table__  # type: ignore[attr-defined]
+_B = PublishedBreach.__table__  # type: ignore[attr-defined]
+_D = Department.__table__  # type: ignore[attr-defined]
+
+# Where each kind of case is opened on the staff pages.
+CASE_PAGES = {
+    "complaint": "/staff/complaints/{id}",
+    "pledge": "/staff/pledges/{id}",
+    "breach": "/staff/breaches/{id}",
+}
+
+
+@dataclass(frozen=True)
+class DueItem:
+    kind: str  # complaint, pledge or breach
+    id: int
+    number: str
+    title: str
+    state_label: str
+    department: str
+    deadline: dt.date | None  # the stage deadline, or for a missed publication its publication day
+    working_days_left: int | None  # negative: overdue; None: the calendar does not reach the date
+
+    @property
+    def href(self) -> str:
+        return CASE_PAGES[self.kind].format(id=self.id)
+
+    @property
+    def overdue(self) -> bool:
+        return self.working_days_left is not None and self.working_days_left < 0
+
+
+def _left(calendar: WorkCalendar, today: dt.date, day: dt.date | None) -> int | None:
+    if day is None:
+        return None
+    try:
+        return calendar.working_days_between(today, day)
+    except OutOfCalendarCoverage:
+        return None
+
+
+def overdue_complaints(
+    *, session: Session, today: dt.date, calendar: WorkCalendar, limit: int = 20
+) -> list[DueItem]:
+    """Open complaints whose running stage is past its deadline, the longest overdue first."""
+    stmt = (
+        select(_C.c.id, _C.c.number, _C.c.summary, _C.c.state, _D.c.name, _C.c.stage_deadline)
+        .outerjoin(_D, _D.c.id == _C.c.lead_department_id)
+        .where(_C.c.state.in_(_clocked()), _C.c.stage_deadline < today)
+        .order_by(_C.c.stage_deadline, _C.c.id)
+        .limit(limit)
+    )
+    return [
+        DueItem("complaint", i, n, s, COMPLAINT.state(st).label, d or "—", dl, _left(calendar, today, dl))
+        for i, n, s, st, d, dl in session.execute(stmt).all()
+    ]
+
+
+def review_deadlines(
+    *, session: Session, today: dt.date, calendar: WorkCalendar, limit: int = 20
+) -> list[DueItem]:
+    """Pledges whose evidence awaits the authority's review, soonest review deadline first."""
+    stmt = (
+        select(_P.c.id, _P.c.number, _P.c.pledgor_name, _P.c.matter, _D.c.name, _P.c.stage_deadline)
+        .join(_D, _D.c.id == _P.c.authority_id)
+        .where(_P.c.state == PledgeState.EVIDENCE_SUBMITTED)
+        .order_by(_P.c.stage_deadline.is_(None), _P.c.stage_deadline, _P.c.id)
+        .limit(limit)
+    )
+    label = PLEDGE.state(PledgeState.EVIDENCE_SUBMITTED).label
+    return [
+        DueItem("pledge", i, n, f"{who}：{matter}", label, d, dl, _left(calendar, today, dl))
+        for i, n, who, matter, d, dl in session.execute(stmt).all()
+    ]
+
+
+def record_deadlines(
+    *, session: Session, today: dt.date, calendar: WorkCalendar, limit: int = 20
+) -> list[DueItem]:
+    """Breach records under objection or with a repair request, soonest decision deadline first."""
+    stmt = (
+        select(_B.c.id, _B.c.number, _B.c.subject_name, _B.c.state, _D.c.name, _B.c.stage_deadline)
+        .join(_D, _D.c.id == _B.c.department_id)
+        .where(_B.c.state.in_([BreachState.UNDER_OBJECTION, BreachState.REPAIR_REQUESTED]))
+        .order_by(_B.c.stage_deadline.is_(None), _B.c.stage_deadline, _B.c.id)
+        .limit(limit)
+    )
+    return [
+        DueItem("breach", i, n, who, BREACH.state(st).label, d, dl, _left(calendar, today, dl))
+        for i, n, who, st, d, dl in session.execute(stmt).all()
+    ]
+
+
+def missed_publications(
+    *, session: Session, today: dt.date, calendar: WorkCalendar, limit: int = 50
+) -> list[DueItem]:
+    """公示日已过未公示: pledges the publish step may publish (``publishable``: overdue, not held for an
+    evidence review) whose publication day is before today, yet unpublished. The sweep publishes on the
+    day itself, so any such pledge means a sweep did not run."""
+    stmt = (
+        select(
+            _P.c.id, _P.c.number, _P.c.pledgor_name, _P.c.matter, _P.c.state, _D.c.name, _P.c.publication_day
+        )
+        .join(_D, _D.c.id == _P.c.authority_id)
+        .where(_P.c.publication_day.is_not(None), _P.c.publication_day < today, publishable())
+        .order_by(_P.c.publication_day, _P.c.id)
+        .limit(limit)
+    )
+    return [
+        DueItem("pledge", i, n, f"{who}：{m}", PLEDGE.state(st).label, d, day, _left(calendar, today, day))
+        for i, n, who, m, st, d, day in session.execute(stmt).all()
+    ]
+
+
+@dataclass(frozen=True)
+class DepartmentDue:
+    code: str
+    name: str
+    overdue: int
+    due_soon: int
+
+
+def _clocked() -> list[str]:
+    """Open states whose deadline runs: a case paused awaiting the complainant is never overdue."""
+    return [s.name for s in COMPLAINT.states if s.deadline and not s.clock_paused and not s.terminal]
+
+
+def due_by_department(
+    *, session: Session, today: dt.date, calendar: WorkCalendar, working_days: int
+) -> list[DepartmentDue]:
+    """Per lead department: running stages past their deadline, and those due within ``working_days``
+    working days; the counts are what ``find_complaints`` lists for the same department."""
+    soon = calendar.horizon(today, working_days)
+    stmt = (
+        select(_D.c.code, _D.c.name, _C.c.stage_deadline)
+        .join(_D, _D.c.id == _C.c.lead_department_id)
+        .where(_C.c.state.in_(_clocked()), _C.c.stage_deadline <= soon)
+    )
+    counts: dict[tuple[str, str], list[int]] = {}
+    for code, name, deadline in session.execute(stmt).all():
+        pair = counts.setdefault((code, name), [0, 0])
+        pair[0 if deadline < today else 1] += 1
+    return [DepartmentDue(code, name, o, s) for (code, name), (o, s) in sorted(counts.items())]
+
+
+@dataclass(frozen=True)
+class ComplaintQuery:
+    """The dashboard's doors into the complaint list: a state, a lead department, overdue or due soon."""
+
+    state: str | None = None
+    lead: str | None = None  # lead department code
+    overdue: bool = False  # running stage past its deadline
+    due_by: dt.date | None = None  # running stage due from today to this day
+
+
+@dataclass(frozen=True)
+class ComplaintLine:
+    id: int
+    number: str
+    summary: str
+    state_label: str
+    department: str
+    deadline: dt.date | None
+
+
+def find_complaints(
+    *, session: Session, today: dt.date, query: ComplaintQuery, limit: int = 200
+) -> tuple[list[ComplaintLine], int]:
+    """The complaints ``query`` selects, the soonest deadline first (at most ``limit``), and how many."""
+    where = []
+    if query.state:
+        COMPLAINT.state(query.state)  # an unknown state is refused, not an empty list
+        where.append(_C.c.state == query.state)
+    if query.lead:
+        where.append(_D.c.code == query.lead)
+    if query.overdue:
+        where += [_C.c.state.in_(_clocked()), _C.c.stage_deadline < today]
+    if query.due_by is not None:
+        where += [
+            _C.c.state.in_(_clocked()),
+            _C.c.stage_deadline >= today,
+            _C.c.stage_deadline <= query.due_by,
+        ]
+    base = select(_C.c.id).outerjoin(_D, _D.c.id == _C.c.lead_department_id).where(*where)
+    total = int(session.execute(select(func.count()).select_from(base.subquery())).scalar_one())
+    stmt = (
+        select(_C.c.id, _C.c.number, _C.c.summary, _C.c.state, _D.c.name, _C.c.stage_deadline)
+        .outerjoin(_D, _D.c.id == _C.c.lead_department_id)
+        .where(*where)
+        .order_by(_C.c.stage_deadline.is_(None), _C.c.stage_deadline, _C.c.id.desc())
+        .limit(limit)
+    )
+    lines = [
+        ComplaintLine(i, n, s, COMPLAINT.state(st).label, d or "—", dl)
+        for i, n, s, st, d, dl in session.execute(stmt).all()
+    ]
+    return lines, total

@@ -1,0 +1,145 @@
+"""The pledge half of the department scorecard, for a period: per authority, the pledges that fell due
+(fulfilment rate), the evidence reviews decided and how many on time, the breach records published, and
+the objections and repair requests lodged and decided, by outcome.
+
+A review is on time when no lateness event (red warning, 催办, 督办, 提级) came between the evidence it
+decided and the decision. The fulfilment rate counts the pledges due in the period that have an outcome:
+fulfilled, against published as broken or found false; open and cancelled ones are left out of it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from sqlmodel import Session, col, select
+
+from models.audit import CaseEvent
+from models.breach import PublishedBreach
+from models.lifecycle import PledgeState as PS
+from models.org import Department
+from models.pledge import Pledge
+from models.scorecard import Period
+
+REVIEW_DECISIONS = ("confirm", "reject_evidence", "confirm_false")
+REVIEW_LATE = ("review_warn_red", "review_remind", "review_supervise", "review_escalate")
+# Objection and repair events on breach records, each counted by outcome.
+RECORD_OUTCOMES = {
+    "object": "objections",
+    "uphold_withdraw": "objections_withdrawn",
+    "uphold_correct": "objections_corrected",
+    "reject_objection": "objections_rejected",
+    "request_repair": "repairs",
+    "approve_repair": "repairs_approved",
+    "reject_repair": "repairs_rejected",
+}
+
+
+@dataclass(frozen=True)
+class PledgeScore:
+    code: str
+    name: str
+    due: int = 0  # pledges whose deadline fell in the period
+    fulfilled: int = 0
+    broken: int = 0  # published as breaches, or found false
+    reviewed: int = 0  # evidence decisions taken in the period
+    reviewed_on_time: int = 0
+    published: int = 0  # breach records published (JDRQ in the period), pledges and complaints alike
+    objections: int = 0
+    objections_withdrawn: int = 0
+    objections_corrected: int = 0
+    objections_rejected: int = 0
+    repairs: int = 0
+    repairs_approved: int = 0
+    repairs_rejected: int = 0
+
+    @property
+    def fulfilment_rate(self) -> float | None:
+        decided = self.fulfilled + self.broken
+        return self.fulfilled / decided if decided else None
+
+    @property
+    def review_timeliness(self) -> float | None:
+        return self.reviewed_on_time / self.reviewed if self.reviewed else None
+
+
+def pledge_scores(*, session: Session, period: Period) -> list[PledgeScore]:
+    """One row per department with a pledge due, a review, a record or an objection or repair in
+    ``period``, by department code."""
+    tallies: dict[int, Counter[str]] = {}
+
+    def tally(dept_id: int) -> Counter[str]:
+        return tallies.setdefault(dept_id, Counter())
+
+    due = select(Pledge.authority_id, Pledge.state).where(
+        col(Pledge.deadline) >= period.start, col(Pledge.deadline) <= period.end
+    )
+    for dept_id, state in session.exec(due).all():
+        t = tally(dept_id)
+        t["due"] += 1
+        t["fulfilled"] += state == PS.FULFILLED
+        t["broken"] += state in (PS.PUBLISHED, PS.FALSE_PLEDGE)
+    for dept_id, on_time in _reviews(session, period):
+        tally(dept_id)["reviewed"] += 1
+        tally(dept_id)["reviewed_on_time"] += on_time
+    published = select(PublishedBreach.department_id).where(
+        col(PublishedBreach.decision_date) >= period.start, col(PublishedBreach.decision_date) <= period.end
+    )
+    for dept_id in session.exec(published).all():
+        tally(dept_id)["published"] += 1
+    start, end = period.bounds()
+    records = (
+        select(PublishedBreach.department_id, CaseEvent.event)
+        .join(PublishedBreach, col(PublishedBreach.id) == col(CaseEvent.case_id))
+        .where(
+            CaseEvent.case_kind == "breach",
+            col(CaseEvent.event).in_(RECORD_OUTCOMES),
+            col(CaseEvent.at) >= start,
+            col(CaseEvent.at) < end,
+        )
+    )
+    for dept_id, event in session.exec(records).all():
+        tally(dept_id)[RECORD_OUTCOMES[event]] += 1
+    departments = {d.id: d for d in session.exec(select(Department)).all()}
+    rows = [
+        PledgeScore(code=departments[d].code, name=departments[d].name, **dict(t))
+        for d, t in tallies.items()
+        if d in departments
+    ]
+    return sorted(rows, key=lambda r: r.code)
+
+
+def _reviews(session: Session, period: Period) -> list[tuple[int, bool]]:
+    """(authority id, on time) for every evidence decision taken in ``period``."""
+    start, end = period.bounds()
+    decided = select(CaseEvent.case_id).where(
+        CaseEvent.case_kind == "pledge",
+        col(CaseEvent.event).in_(REVIEW_DECISIONS),
+        col(CaseEvent.at) >= start,
+        col(CaseEvent.at) < end,
+    )
+    ids = set(session.exec(decided).all())
+    if not ids:
+        return []
+    authority = dict(
+        session.exec(select(Pledge.id, Pledge.authority_id).where(col(Pledge.id).in_(ids))).all()
+    )
+    events = session.exec(
+        select(CaseEvent.case_id, CaseEvent.event, CaseEvent.at)
+        .where(
+            CaseEvent.case_kind == "pledge",
+            col(CaseEvent.case_id).in_(ids),
+            col(CaseEvent.event).in_(("submit_evidence", *REVIEW_DECISIONS, *REVIEW_LATE)),
+        )
+        .order_by(col(CaseEvent.case_id), col(CaseEvent.seq))
+    ).all()
+    result: list[tuple[int, bool]] = []
+    late: dict[int, bool] = {}
+    for case_id, event, at in events:
+        if event == "submit_evidence":
+            late[case_id] = False  # a new review round
+        elif event in REVIEW_LATE:
+            late[case_id] = True
+        elif case_id in authority and start <= at < end:
+            result.append((authority[case_id], not late.get(case_id, False)))
+    return result
