@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8000"
     # The signing organisation (落款) on every notice.
     issuer_name: str = "XX市社会信用体系建设领导小组办公室"
+    # The organisation that signs every mail and SMS (落款), shown on the admin notifications page; when
+    # empty, issuer_name unless that is still the placeholder, else the platform's name (never "XX市…").
+    sender_organisation: str = ""
     # When set, `make run` starts a local SMTP sink on smtp_host:smtp_port that stores messages here.
     mail_sink: bool = False
 

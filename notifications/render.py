@@ -22,9 +22,8 @@ from models.settings import get_settings
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 
 PLATFORM_NAME = "守信平台"
-# The 落款 of every message; a locality overrides it per message with ``issuer_name`` in the context, or
-# for the whole deployment with a settings field of the same name once models/settings.py gains one.
-DEFAULT_ISSUER_NAME = "XX市社会信用体系建设领导小组办公室"
+# Marks of a name nobody filled in ("XX市…办公室", "××局", "某某单位"): never printed as a 落款.
+_PLACEHOLDER_MARKS = ("XX", "xx", "××", "某某")
 
 # Labels for the coded values services put in the context; unknown codes fail loudly under
 # StrictUndefined rather than printing an empty word into an official notice.
@@ -120,13 +119,29 @@ def _make_environment() -> Environment:
 ENV = _make_environment()
 
 
-def _issuer_name() -> str:
-    return str(getattr(get_settings(), "issuer_name", None) or DEFAULT_ISSUER_NAME)
+def is_placeholder_name(name: str) -> bool:
+    return not name.strip() or any(mark in name for mark in _PLACEHOLDER_MARKS)
+
+
+def sender_organisation() -> str:
+    """The 落款 of every message: SHOUXIN_SENDER_ORGANISATION, else SHOUXIN_ISSUER_NAME, else the platform.
+
+    A placeholder such as the shipped "XX市社会信用体系建设领导小组办公室" is skipped: a notice signed by
+    "XX市" tells the reader nothing, the platform's own name at least says who sent it.
+    """
+    settings = get_settings()
+    for name in (settings.sender_organisation, settings.issuer_name):
+        if not is_placeholder_name(name):
+            return name.strip()
+    return PLATFORM_NAME
 
 
 def render(template: str, context: dict[str, Any]) -> RenderedMessage:
     """Render the three parts of ``template``; a missing context key raises ``jinja2.UndefinedError``."""
-    values = {"issuer_name": _issuer_name(), **context}
+    # A context may name its own issuer (one office signing for the deployment), never a placeholder.
+    own = context.get("issuer_name")
+    issuer = own if isinstance(own, str) and not is_placeholder_name(own) else sender_organisation()
+    values = {**context, "issuer_name": issuer}
     subject = ENV.get_template(f"{template}.subject.j2").render(values)
     return RenderedMessage(
         # A newline in a header would let a context value inject headers; one line, trimmed.
@@ -212,8 +227,9 @@ TEMPLATES: dict[str, TemplateSpec] = {
                 "department_name": "市住房和城乡建设局",
                 "summary": "投诉人反映某工程项目竣工验收后工程款逾期未支付。",
                 "category_label": "拖欠中小企业账款",
-                "deadline": "2026-03-23",
-                "working_days": 15,
+                "stage_label": "签收",
+                "deadline": "2026-03-04",
+                "working_days": 2,
                 "role_label": "主办",
             },
         ),

@@ -529,8 +529,7 @@ def test_supervisor_can_chase_by_hand(client: TestClient, staff: Staff, session:
     assert notices == [
         ("supervision_notice", "市住房和城乡建设局"),
         ("supervision_notice", "市发展和改革委员会"),
-        ("escalation_alert", "督办员老李"),
-    ]
+    ]  # no escalation_alert: the only supervisor is the one who pressed 提级办理
 
 
 def test_reopen_from_not_accepted_then_dispatch(client: TestClient, staff: Staff, session: Session) -> None:
@@ -568,8 +567,7 @@ def test_manual_remind_then_supervise(client: TestClient, staff: Staff, session:
     assert notices == [
         ("supervision_notice", "市住房和城乡建设局"),
         ("supervision_notice", "市住房和城乡建设局"),
-        ("escalation_alert", "督办员老李"),
-    ]
+    ]  # no escalation_alert: the only supervisor is the one who pressed 督办
     session.expire_all()
     steps = session.exec(
         select(CaseEvent)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import calendar as month_calendar
 import datetime as dt
+from email import message_from_string
+from email.message import EmailMessage
+from email.policy import default as default_policy
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -19,6 +23,7 @@ from models.errors import DomainError, NotFound
 from models.lifecycle import Role
 from models.org import LEVEL_LABELS, Department, DepartmentCreate, User, UserCreate
 from models.outbox import NotificationStatus
+from models.settings import get_settings
 from notifications.outbox_service import list_notifications, retry_dead
 from notifications.sink import list_sink_messages
 from web.core import (
@@ -256,8 +261,28 @@ async def retry(request: Request, notification_id: int, session: SessionDep) -> 
     return redirect("/staff/admin/notifications")
 
 
+def _local_time(moment: dt.datetime) -> str:
+    """Stored times are UTC; people read them in the configured zone (Asia/Shanghai)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(ZoneInfo(get_settings().timezone)).strftime("%Y-%m-%d %H:%M")
+
+
+def _mail_body(raw: str) -> str:
+    """The plain-text part of a stored message (what the recipient reads), else its whole source."""
+    parsed = message_from_string(raw, policy=default_policy)
+    if isinstance(parsed, EmailMessage):
+        part = parsed.get_body(preferencelist=("plain",))
+        if isinstance(part, EmailMessage):
+            return str(part.get_content())
+    return raw
+
+
 @router.get("/mail")
 def mail(request: Request, session: SessionDep) -> Response:
     current_user(request, session, *OVERSIGHT)
-    messages = list_sink_messages(session=session, limit=100)
+    messages = [
+        {"message": m, "received": _local_time(m.received_at), "body": _mail_body(m.raw)}
+        for m in list_sink_messages(session=session, limit=100)
+    ]
     return render(request, "admin_mail.html", title="本地邮件接收器", messages=messages)

@@ -242,13 +242,14 @@ def _review(ctx: _Ctx, action: str, body: ActionBody) -> None:
 def _confirm_breach(ctx: _Ctx, action: str, body: ActionBody) -> None:
     assert isinstance(body, ConfirmBreachBody)
     grounds = check_refusal_established(ctx)
-    record = record_breach(
+    record, published = record_breach(
         session=ctx.session,
         complaint=ctx.case,
         reason=body.reason,
         severity=body.severity,
         actor=ctx.actor,
         today=ctx.today,
+        public_text=body.public_text,
     )
     event = ctx.fire(
         action,
@@ -256,6 +257,7 @@ def _confirm_breach(ctx: _Ctx, action: str, body: ActionBody) -> None:
         note=body.reason,
         department_id=ctx.case.lead_department_id,
         credit_record_id=record.id,
+        breach_record_number=published.number if published else None,
         severity=str(body.severity),
         **grounds,
     )

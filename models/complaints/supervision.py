@@ -116,8 +116,18 @@ def _supervise_case(
 
 
 def after_supervision_step(
-    session: Session, case: Complaint, event: CaseEvent, step: str, overdue: int
+    session: Session,
+    case: Complaint,
+    event: CaseEvent,
+    step: str,
+    overdue: int,
+    *,
+    actor: Actor | None = None,
 ) -> None:
+    """Mail the step to whoever must act on the stage and alert the supervisors of 督办 and 提级办理.
+
+    ``actor`` is the supervisor who pressed 催办/督办: they know already, so they are never mailed.
+    """
     case.escalation_level = max(case.escalation_level, _LEVELS[step])
     context = {
         "stage_label": _stage_label(case),
@@ -125,7 +135,8 @@ def after_supervision_step(
         "overdue_working_days": overdue,
         "step": step,
     }
-    recipients = _responsible(session, case)
+    pressed_by = actor.id if actor is not None else None  # a flow's actor has no id: nobody is left out
+    recipients = [to for to in _responsible(session, case) if to.key != f"user{pressed_by}"]
     if step == "escalate":
         competent = competent_of(session, case.lead_department_id)
         if competent is not None:
@@ -139,7 +150,8 @@ def after_supervision_step(
         label = _responsible_label(session, case)
         alert = {k: v for k, v in context.items() if k != "deadline"}
         for to in _supervisors(session):
-            enqueue_mail(session, case, event, "escalation_alert", to, department_name=label, **alert)
+            if to.key != f"user{pressed_by}":
+                enqueue_mail(session, case, event, "escalation_alert", to, department_name=label, **alert)
 
 
 def _stage_label(case: Complaint) -> str:

@@ -1,0 +1,81 @@
+"""The mails state the right facts: read the rendered text of what each step queues (issue 15)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, col, select
+
+from models.outbox import Notification
+from models.settings import get_settings
+from notifications.render import TEMPLATES, RenderedMessage, render
+from tests.conftest import Staff
+from tests.test_complaints_api import act, dispatched_and_signed, register
+
+PLACEHOLDER = "XX市社会信用体系建设领导小组办公室"
+
+
+def queued(session: Session, cid: int, template: str) -> list[Notification]:
+    session.expire_all()
+    stmt = select(Notification).where(Notification.case_id == cid, Notification.template == template)
+    return list(session.exec(stmt.order_by(col(Notification.id))))
+
+
+def rendered(row: Notification) -> RenderedMessage:
+    return render(row.template, row.context)
+
+
+def test_mails_are_signed_by_the_configured_sender_organisation(monkeypatch: pytest.MonkeyPatch) -> None:
+    sample: dict[str, Any] = TEMPLATES["complaint_return_visit"].sample
+    # Nothing configured: the shipped placeholder is never printed, the platform signs.
+    message = render("complaint_return_visit", sample)
+    assert PLACEHOLDER not in message.text and PLACEHOLDER not in message.html
+    assert "守信平台" in message.text.split("——")[0]
+
+    monkeypatch.setenv("SHOUXIN_SENDER_ORGANISATION", "呼和浩特市社会信用体系建设领导小组办公室")
+    get_settings.cache_clear()
+    message = render("complaint_return_visit", sample)
+    for part in (message.text, message.html):
+        assert "呼和浩特市社会信用体系建设领导小组办公室" in part
+        assert PLACEHOLDER not in part
+    # A context naming a placeholder issuer does not bring it back.
+    message = render("complaint_return_visit", dict(sample, issuer_name=PLACEHOLDER))
+    assert PLACEHOLDER not in message.text
+
+
+def test_dispatch_mail_names_the_signing_deadline_not_the_end_of_handling(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    cid = register(client, staff)["id"]
+    act(client, staff, "intake", cid, "accept")
+    case = act(client, staff, "intake", cid, "dispatch", lead_department_code="D01")
+    assert case["stage_deadline"] == "2026-03-04"  # 签收: 2 working days from Monday 2 March
+    [row] = queued(session, cid, "complaint_dispatched")
+    message = rendered(row)
+    for part in (message.text, message.html):
+        assert "2026年3月4日前完成签收" in part
+        assert "2个工作日" in part
+        assert "前办结" not in part
+
+
+def test_manual_remind_before_the_deadline_goes_to_the_department_without_zero_overdue(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    cid = dispatched_and_signed(client, staff)
+    act(client, staff, "supervisor", cid, "remind")
+    act(client, staff, "supervisor", cid, "supervise")
+    notices = queued(session, cid, "supervision_notice")
+    assert [(n.recipient_kind, n.recipient_email) for n in notices] == [
+        ("department", "zjj@example.gov.cn"),
+        ("department", "zjj@example.gov.cn"),
+    ]
+    for row in notices:
+        message = rendered(row)
+        for part in (message.text, message.html):
+            assert "超期0" not in part
+            assert "尚未超过期限" in part
+            assert "超期原因" not in part
+    # The supervisor who pressed 督办 is not told of it by mail; nobody else is a supervisor here.
+    assert queued(session, cid, "escalation_alert") == []
