@@ -186,11 +186,19 @@ class DepartmentCreditRecord(BaseModel):
 
 # One confirmed government breach as the public sees it.
 class GovernmentBreach(BaseModel):
-    department_name: str
-    matter: str
+    department_name: str = Field(description="被认定的部门（失信主体）")
+    matter: str = Field(description="事实摘要（公开文本，已遮蔽个人信息）")
     category_label: str
     decision_date: dt.date
     severity_label: str
+    record_number: str = Field(description="公示记录编号")
+    credit_code: str | None = Field(description="被认定部门的统一社会信用代码（如有）")
+    facts: str
+    basis: str
+    publication_end: dt.date = Field(description="公示截止日期")
+    deciding_department_name: str = Field(description="认定部门")
+    state: str
+    state_label: str
 
 
 # The public list of confirmed government breaches.

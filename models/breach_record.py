@@ -17,7 +17,7 @@ from models.lifecycle import BREACH, BreachState
 from models.org import Department
 from models.platform import DocumentKind, document_row
 from models.pledge import PLEDGOR_KIND_LABELS, PledgorKind
-from models.privacy import mask_name
+from models.privacy import mask_name, publication_text
 
 # Publication periods by class, in months from the decision date: (minimum before repair, maximum shown).
 # Defaults from 国办发〔2025〕22号 / 国家发展改革委令第36号; the one place these numbers live.
@@ -53,7 +53,11 @@ def _get(record: Any, name: str) -> Any:
 def public_fields(
     record: Any, departments: Mapping[int, tuple[str, str]], *, mask: bool = True
 ) -> dict[str, Any]:
-    """A record in the 双公示 field style; individuals' names masked for the public, no contact data."""
+    """A record in the 双公示 field style; individuals' names masked for the public, no contact data.
+
+    Every output of a record (pages, API, exports, platform documents) is built here, so its free text
+    goes through the publication filter here: contact data, ID and card numbers are masked for everyone,
+    an individual subject's name in the text too when ``mask`` (the platform gets the name as XDR_MC)."""
     kind = str(_get(record, "subject_kind"))
     name = _get(record, "subject_name")
     individual = kind == PledgorKind.INDIVIDUAL.value
@@ -61,14 +65,15 @@ def public_fields(
     severity = Severity(_get(record, "severity"))
     state = BreachState(_get(record, "state"))
     decision, end = _get(record, "decision_date"), _get(record, "publication_end")
+    names = (name,) if individual and mask else ()
     return {
         "record_number": _get(record, "number"),
         "XDR_MC": mask_name(name) if individual and mask else name,
         "XDR_LB": PLEDGOR_KIND_LABELS.get(PledgorKind(kind), kind),
         "XDR_SHXYM": _get(record, "subject_credit_code"),
-        "matter": _get(record, "matter"),
-        "facts": _get(record, "facts"),
-        "basis": _get(record, "basis"),
+        "matter": publication_text(_get(record, "matter"), names=names),
+        "facts": publication_text(_get(record, "facts"), names=names),
+        "basis": publication_text(_get(record, "basis"), names=names),
         "JDRQ": decision.isoformat(),
         "GSJZQ": end.isoformat(),
         "department_code": code,

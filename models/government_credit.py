@@ -4,6 +4,16 @@ RULEBOOK, complaints §8: only refusal to rectify confirms a body as in breach, 
 in the body's government credit record and "may be published". The record is written by the complaint's
 ``confirm_breach`` action in the same transaction as its audit event; one record per complaint, by a
 unique constraint, so a retried request cannot count a breach twice on the department's scorecard.
+
+The record is also a register record like the pledge breaches (``PublishedBreach`` with source_kind
+"complaint"): the respondent department is its subject, the department's 主管部门 (else the department
+itself, with the credit office's supervisors) decides objections and repairs, it has a class and an end
+date (GSJZQ) by class, expires with the others and is pushed to the credit platform. The register row is the
+source of truth for everything public (GET /public/government-breaches, the register pages and exports);
+this table stays the department's internal record of confirmations, which the scorecard counts and which
+does not end when the publication period does. The register row's matter is the 事实摘要 the deciding
+supervisor wrote for publication (prefilled with the summary masked); every public output of it goes
+through the publication filter (models/privacy.py ``publication_text``) as well.
 """
 
 from __future__ import annotations
@@ -16,15 +26,29 @@ from sqlalchemy import Column, UniqueConstraint, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.accounts import department_by_code
-from models.breach import SEVERITY_LABELS, Severity
+from models.audit import CaseEvent
+from models.breach import PublishedBreach, Severity
+from models.breach_record import (
+    department_names,
+    platform_document,
+    public_fields,
+    publication_end,
+    repair_earliest,
+)
+from models.calendar import WorkCalendar
 from models.clock import utcnow
 from models.complaint import CATEGORY_LABELS, Complaint
 from models.errors import NotFound, NotPermitted, ValidationFailed
-from models.lifecycle import Role
+from models.lifecycle import BreachState, Role
+from models.numbering import BREACH_PREFIX, reserve_numbers
 from models.org import Department
+from models.platform import DocumentKind, enqueue_documents
+from models.pledge import PledgorKind
+from models.privacy import publication_text
+from models.register import SHOWN_STATES
 from models.settings import get_settings
 from models.types import UTCDateTime
-from models.workflow import Actor
+from models.workflow import Actor, apply_event
 
 # The national rule under which a refusal to rectify is a government breach.
 BASIS = "发改财金〔2023〕1103号：拒不整改的，确认为违约失信"
@@ -65,17 +89,36 @@ class GovernmentCreditRecordPublic(BaseModel):
     created_at: dt.datetime
 
 
+# The longest public text: the register's matter column.
+PUBLIC_TEXT_MAX = 200
+
+
+def public_text_draft(complaint: Complaint) -> str:
+    """The 事实摘要 the confirm form (and an API call without one) starts from: the complaint summary with
+    the complainant's name, phone numbers, ID and card numbers and e-mail addresses masked."""
+    text = publication_text(complaint.summary, names=[complaint.complainant_name]) or ""
+    return text[:PUBLIC_TEXT_MAX]
+
+
 def record_breach(
-    *, session: Session, complaint: Complaint, reason: str, severity: Severity, actor: Actor, today: dt.date
-) -> GovernmentCreditRecord:
-    """Add the confirmed breach to the lead department's record (the caller fires the audit event)."""
+    *,
+    session: Session,
+    complaint: Complaint,
+    reason: str,
+    severity: Severity,
+    actor: Actor,
+    today: dt.date,
+    public_text: str | None = None,
+) -> tuple[GovernmentCreditRecord, PublishedBreach | None]:
+    """Add the confirmed breach to the lead department's record and, where government breaches are
+    published (a setting), to the register (the caller fires the complaint's audit event)."""
     if complaint.lead_department_id is None or complaint.id is None:
         raise ValidationFailed("该投诉没有主办部门，无法记入政务信用记录；请先派单 (no lead department)")
     existing = session.exec(
         select(GovernmentCreditRecord).where(GovernmentCreditRecord.complaint_id == complaint.id)
     ).first()
     if existing is not None:
-        return existing
+        return existing, register_record_of(session=session, complaint_id=complaint.id)
     row = GovernmentCreditRecord(
         department_id=complaint.lead_department_id,
         complaint_id=complaint.id,
@@ -91,7 +134,62 @@ def record_breach(
     )
     session.add(row)
     session.flush()
-    return row
+    breach = None
+    if get_settings().publish_government_breaches:
+        # The supervisor's text, and the filter again: a text typed in may still hold a phone number.
+        text = (public_text or "").strip() or public_text_draft(complaint)
+        text = publication_text(text, names=[complaint.complainant_name]) or text
+        breach = _register(session, row, complaint, text[:PUBLIC_TEXT_MAX], today)
+    return row, breach
+
+
+def _register(
+    session: Session, row: GovernmentCreditRecord, complaint: Complaint, text: str, today: dt.date
+) -> PublishedBreach:
+    """The register record of a confirmed breach, through the same numbering, periods and platform
+    document as a published pledge (models/publish_plan.py)."""
+    subject = session.get(Department, row.department_id)
+    assert subject is not None
+    [(_, number)] = reserve_numbers(session=session, prefix=BREACH_PREFIX, year=today.year)
+    severity = Severity(row.severity)
+    now = utcnow()
+    breach = PublishedBreach(
+        number=number,
+        source_kind="complaint",
+        complaint_id=complaint.id,
+        subject_kind=PledgorKind.GOVERNMENT.value,
+        subject_name=subject.name,
+        subject_credit_code=subject.credit_code or None,
+        matter=text,
+        facts=row.facts[:2000],
+        basis=row.basis,
+        # 认定部门: the department's 主管部门, who verified the complaint; a department without one is
+        # decided on by the credit office's supervisors (and, as for verification, by itself).
+        department_id=subject.competent_id or row.department_id,
+        severity=severity,
+        decision_date=row.decision_date,
+        publication_end=publication_end(severity, row.decision_date),
+        repair_earliest=repair_earliest(severity, row.decision_date),
+        state=BreachState.PUBLISHED,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(breach)
+    session.flush()
+    assert breach.id is not None
+    document = platform_document(
+        kind=DocumentKind.PUBLISH,
+        record=breach,
+        departments=department_names(session),
+        effective=row.decision_date,
+        now=now,
+    )
+    enqueue_documents(session=session, rows=[document])
+    return breach
+
+
+def register_record_of(*, session: Session, complaint_id: int) -> PublishedBreach | None:
+    return session.exec(select(PublishedBreach).where(PublishedBreach.complaint_id == complaint_id)).first()
 
 
 def department_record(*, session: Session, code: str, actor: Actor) -> dict[str, Any]:
@@ -126,26 +224,142 @@ def breach_counts(*, session: Session) -> dict[int, int]:
 
 
 def public_government_breaches(*, session: Session, limit: int = 100) -> list[dict[str, Any]]:
-    """Confirmed government breaches for the public, when the locality publishes them (a setting)."""
+    """Confirmed government breaches for the public, when the locality publishes them (a setting): the
+    register's records from complaints that are shown now (not withdrawn, repaired or expired), newest
+    decision first, each as the register shows it (publication filter included)."""
     if not get_settings().publish_government_breaches:
         raise NotFound("本地区未公开政府违约失信记录 (government breaches are not published here)")
     stmt = (
-        select(GovernmentCreditRecord, Department.name)
-        .join(Department, col(Department.id) == GovernmentCreditRecord.department_id)
-        .order_by(col(GovernmentCreditRecord.decision_date).desc(), col(GovernmentCreditRecord.id).desc())
+        select(PublishedBreach, Complaint.category)
+        .join(Complaint, col(Complaint.id) == PublishedBreach.complaint_id)
+        .where(
+            PublishedBreach.source_kind == "complaint",
+            col(PublishedBreach.state).in_(SHOWN_STATES),
+        )
+        .order_by(col(PublishedBreach.decision_date).desc(), col(PublishedBreach.id).desc())
         .limit(max(1, min(limit, 500)))
     )
-    return [
-        {
-            "department_name": name,
-            "matter": record.matter,
-            "category_label": _category_label(record.category),
-            "decision_date": record.decision_date.isoformat(),
-            "severity_label": SEVERITY_LABELS[Severity(record.severity)],
-        }
-        for record, name in session.exec(stmt).all()
-    ]
+    departments = department_names(session)
+    items = []
+    for record, category in session.exec(stmt).all():
+        shown = public_fields(record, departments)
+        items.append(
+            {
+                "department_name": shown["XDR_MC"],
+                "matter": shown["matter"],
+                "category_label": _category_label(str(category)),
+                "decision_date": shown["JDRQ"],
+                "severity_label": shown["severity_label"],
+                "record_number": shown["record_number"],
+                "credit_code": shown["XDR_SHXYM"],
+                "facts": shown["facts"],
+                "basis": shown["basis"],
+                "publication_end": shown["GSJZQ"],
+                "deciding_department_name": shown["department_name"],
+                "state": shown["state"],
+                "state_label": shown["state_label"],
+            }
+        )
+    return items
 
 
 def _category_label(category: str) -> str:
     return next((label for key, label in CATEGORY_LABELS.items() if key.value == category), category)
+
+
+def _government_record(session: Session, number: str) -> PublishedBreach:
+    record = session.exec(
+        select(PublishedBreach).where(
+            PublishedBreach.number == number, PublishedBreach.source_kind == "complaint"
+        )
+    ).first()
+    if record is None or record.state not in SHOWN_STATES:
+        raise NotFound(f"政府违约失信记录 {number} 不存在或已不在公示期内；请核对编号 (no record {number})")
+    return record
+
+
+def _check_credit_office(actor: Actor) -> None:
+    # The subject is a government department: it applies in writing to the credit office, whose
+    # supervisors file the application here (the public form is for pledgors, proven by access code).
+    if actor.role != Role.SUPERVISOR:
+        raise NotPermitted(
+            "政府违约失信记录的异议和信用修复申请由被认定部门书面提出，由督办人员（信用办）登记 "
+            "(supervisors file a department's objection or repair request)"
+        )
+
+
+def object_for_department(
+    *,
+    session: Session,
+    number: str,
+    actor: Actor,
+    reason: str,
+    document_reference: str | None,
+    today: dt.date,
+    calendar: WorkCalendar,
+) -> PublishedBreach:
+    """The respondent department objects to its record (filed by a supervisor from its written
+    objection): the record shows "异议处理中" and the deciding department has the objection deadline."""
+    _check_credit_office(actor)
+    record = _government_record(session, number)
+    if not reason.strip():
+        raise ValidationFailed("请填写异议理由 (reason is required)")
+    apply_event(
+        session=session,
+        case=record,
+        event="object",
+        actor=actor,
+        today=today,
+        calendar=calendar,
+        note=reason.strip(),
+        data={"filed_for": record.subject_name, "document_reference": (document_reference or "").strip()},
+    )
+    return record
+
+
+def request_repair_for_department(
+    *,
+    session: Session,
+    number: str,
+    actor: Actor,
+    statement: str,
+    repair_pledge: str,
+    today: dt.date,
+    calendar: WorkCalendar,
+) -> PublishedBreach:
+    """The respondent department applies for credit repair (filed by a supervisor): only once it has
+    explained in writing and reported its rectification on the complaint (书面说明原因并限期整改), and
+    not before the class's minimum publication period (repair_earliest)."""
+    _check_credit_office(actor)
+    record = _government_record(session, number)
+    rectified = session.exec(
+        select(CaseEvent.seq).where(
+            CaseEvent.case_kind == "complaint",
+            CaseEvent.case_id == record.complaint_id,
+            CaseEvent.event == "submit_explanation",
+        )
+    ).first()
+    if rectified is None:
+        raise ValidationFailed(
+            "被认定部门尚未提交违约失信原因的书面说明及整改情况，整改完成后方可申请信用修复 "
+            "(repair only after the written explanation and rectification)"
+        )
+    if today < record.repair_earliest:
+        raise ValidationFailed(
+            f"该记录最早可于 {record.repair_earliest.isoformat()} 申请信用修复（最短公示期未满） "
+            f"(repair not before {record.repair_earliest.isoformat()})",
+            repair_earliest=record.repair_earliest.isoformat(),
+        )
+    if not statement.strip() or not repair_pledge.strip():
+        raise ValidationFailed("请填写整改情况说明和信用修复承诺 (statement and repair pledge are required)")
+    apply_event(
+        session=session,
+        case=record,
+        event="request_repair",
+        actor=actor,
+        today=today,
+        calendar=calendar,
+        note=statement.strip(),
+        data={"repair_pledge": repair_pledge.strip(), "filed_for": record.subject_name},
+    )
+    return record

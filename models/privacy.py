@@ -1,4 +1,5 @@
-"""Personal data kept out of places it does not belong: masking for public answers and exports, formula
+"""Personal data kept out of places it does not belong: masking for public answers and exports (one
+publication filter, ``publication_text``, for everything shown to the public or sent outside), formula
 neutralisation for spreadsheets, and a logging hook that scrubs phone numbers, ID numbers and e-mail
 addresses from every log record (logs are read by operators and shipped to other systems)."""
 
@@ -6,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 # Mainland mobile numbers, 18-character resident ID numbers, e-mail addresses.
@@ -79,6 +80,45 @@ def scrub(text: str) -> str:
     text = ID_NUMBER.sub(lambda m: f"{m[1]}********{m[2]}", text)
     text = PHONE.sub(lambda m: mask_phone(m[0]) or "", text)
     return EMAIL.sub(lambda m: f"{m[1]}***{m[2]}", text)
+
+
+# What the publication filter finds in free text, besides the mobiles, ID numbers and e-mail addresses
+# above. Written for text people type: digits may be grouped by spaces or dashes.
+# A mobile, possibly grouped (138 1234 5678, 138-1234-5678) and with +86 / 0086.
+_PUBLIC_MOBILE = re.compile(r"(?<![\d+])(?:(?:\+|00)86[ -]?)?1[3-9]\d[ -]?\d{4}[ -]?\d{4}(?!\d)")
+# A landline with its area code: 0571-87654321, 010 12345678, (010)12345678, （0571）8765432.
+_PUBLIC_LANDLINE = re.compile(r"(?<!\d)(?:[(（]0\d{2,3}[)）]|0\d{2,3})[ -]?\d{3,4}[ -]?\d{4}(?!\d)")
+# A bank card: 16 to 19 digits, possibly in groups of four (6222 0212 3456 7890 123).
+_PUBLIC_CARD = re.compile(r"(?<!\d)\d{4}(?:[ -]?\d){12,15}(?!\d)")
+# An ID number, also with a lower-case x or with spaces after the region and the birth date.
+_PUBLIC_ID = re.compile(r"(?<![0-9A-Za-z])\d{6}[ ]?\d{8}[ ]?\d{3}[\dXx](?![0-9A-Za-z])")
+
+
+def _mask_digits(match: re.Match[str], keep_head: int = 0) -> str:
+    digits = re.sub(r"[ -]", "", match[0])
+    return digits[:keep_head] + "*" * (len(digits) - keep_head - 4) + digits[-4:]
+
+
+def publication_text(text: str | None, *, names: Iterable[str | None] = ()) -> str | None:
+    """THE publication filter: text as it may be shown to the public or sent outside (register pages, the
+    public API, exports, credit-platform documents, mails to third parties).
+
+    Masks ID numbers (110101********1234), bank card numbers (************7890), mobile numbers
+    (138****5678), landlines (0571-****4321), e-mail addresses (w***@example.com) and every name in
+    ``names`` (张三 → 张*: the complainant's or an individual subject's name, where it is known).
+    Idempotent: filtered text passes through unchanged. ``None`` and ``""`` come back unchanged."""
+    if not text:
+        return text
+    # Longest numbers first, so that an ID number is not read as a card or a phone number plus digits.
+    text = _PUBLIC_ID.sub(lambda m: _mask_digits(m, keep_head=6), text)
+    text = _PUBLIC_CARD.sub(_mask_digits, text)
+    text = _PUBLIC_MOBILE.sub(lambda m: mask_phone(m[0]) or "", text)
+    text = _PUBLIC_LANDLINE.sub(lambda m: mask_phone(m[0]) or "", text)
+    text = EMAIL.sub(lambda m: f"{m[1]}***{m[2]}", text)
+    # Longest names first: 欧阳小明 is masked whole before 欧阳 would be.
+    for name in sorted({n.strip() for n in names if n and len(n.strip()) > 1}, key=len, reverse=True):
+        text = text.replace(name, mask_name(name))
+    return text
 
 
 # Spreadsheet programs run a cell as a formula when its text, after any leading blanks or line breaks,

@@ -105,6 +105,14 @@ def test_public_list_of_government_breaches_follows_the_setting(
             "category_label": "拖欠中小企业账款",
             "decision_date": "2026-03-02",
             "severity_label": "一般",
+            "record_number": "GS-2026-000001",
+            "credit_code": None,
+            "facts": "经责令整改，拒不整改：期限届满仍拒不整改",
+            "basis": "发改财金〔2023〕1103号：拒不整改的，确认为违约失信",
+            "publication_end": "2027-03-02",  # 一般: 12 months
+            "deciding_department_name": "市发展和改革委员会",  # D01's 主管部门
+            "state": "published",
+            "state_label": "公示中",
         }
     ]
     monkeypatch.setenv("SHOUXIN_PUBLISH_GOVERNMENT_BREACHES", "false")

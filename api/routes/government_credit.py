@@ -1,14 +1,42 @@
-"""Routes: departments' government credit records (政务信用记录) and their public list."""
+"""Routes: departments' government credit records (政务信用记录), their public list, and the respondent
+department's objection and credit repair, filed by the credit office's supervisors."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
 
-from api.deps import ActorDep, SessionDep
-from api.schemas import DepartmentCreditRecord, GovernmentBreaches
-from models.government_credit import department_record, public_government_breaches
+from api.deps import ActorDep, CalendarDep, SessionDep, TodayDep, require_roles
+from api.schemas import BreachRecord, DepartmentCreditRecord, GovernmentBreaches
+from models.breach_record import department_names, public_fields
+from models.complaint import Complaint
+from models.errors import NotFound
+from models.government_credit import (
+    department_record,
+    object_for_department,
+    public_government_breaches,
+    public_text_draft,
+    request_repair_for_department,
+)
+from models.lifecycle import Role
+from models.text import Line, Paragraph
 
 router = APIRouter(tags=["政务信用记录"])
+SUPERVISORS = require_roles(Role.SUPERVISOR)
+
+
+class DepartmentObjection(BaseModel):
+    reason: Paragraph = Field(min_length=2, max_length=2000, description="被认定部门书面异议的理由")
+    document_reference: Line | None = Field(default=None, max_length=128, description="书面异议的文号")
+
+
+class DepartmentRepair(BaseModel):
+    statement: Paragraph = Field(min_length=2, max_length=2000, description="整改情况说明")
+    repair_pledge: Paragraph = Field(min_length=2, max_length=2000, description="信用修复承诺")
+
+
+class PublicTextDraft(BaseModel):
+    public_text: str = Field(description="事实摘要草稿：投诉摘要遮蔽个人信息后的文本，供确认违约失信时修改")
 
 
 @router.get(
@@ -22,6 +50,76 @@ def credit_record(code: str, session: SessionDep, actor: ActorDep) -> Department
 
 
 @router.get(
+    "/complaints/{complaint_id}/breach-public-text",
+    response_model=PublicTextDraft,
+    dependencies=[SUPERVISORS],
+    summary="确认违约失信的事实摘要草稿（遮蔽个人信息）",
+)
+def breach_public_text(complaint_id: int, session: SessionDep) -> PublicTextDraft:
+    """确认违约失信（confirm_breach）时 public_text 的预填内容；督办人员可在此基础上改写。"""
+    complaint = session.get(Complaint, complaint_id)
+    if complaint is None:
+        raise NotFound(f"投诉 #{complaint_id} 不存在 (no complaint {complaint_id})")
+    return PublicTextDraft(public_text=public_text_draft(complaint))
+
+
+@router.post(
+    "/government-breaches/{number}/objection",
+    response_model=BreachRecord,
+    dependencies=[SUPERVISORS],
+    summary="登记被认定部门对政府违约失信记录的书面异议",
+)
+def department_objection(
+    number: str,
+    body: DepartmentObjection,
+    session: SessionDep,
+    actor: ActorDep,
+    today: TodayDep,
+    calendar: CalendarDep,
+) -> BreachRecord:
+    """记录转为“异议处理中”，由认定部门（被认定部门的主管部门）或督办人员在期限内作出决定。"""
+    record = object_for_department(
+        session=session,
+        number=number,
+        actor=actor,
+        reason=body.reason,
+        document_reference=body.document_reference,
+        today=today,
+        calendar=calendar,
+    )
+    session.commit()
+    return BreachRecord.model_validate(public_fields(record, department_names(session)))
+
+
+@router.post(
+    "/government-breaches/{number}/repair",
+    response_model=BreachRecord,
+    dependencies=[SUPERVISORS],
+    summary="登记被认定部门整改后的信用修复申请",
+)
+def department_repair(
+    number: str,
+    body: DepartmentRepair,
+    session: SessionDep,
+    actor: ActorDep,
+    today: TodayDep,
+    calendar: CalendarDep,
+) -> BreachRecord:
+    """须已提交违约失信原因的书面说明及整改情况，且最短公示期已满；记录转为“信用修复申请中”。"""
+    record = request_repair_for_department(
+        session=session,
+        number=number,
+        actor=actor,
+        statement=body.statement,
+        repair_pledge=body.repair_pledge,
+        today=today,
+        calendar=calendar,
+    )
+    session.commit()
+    return BreachRecord.model_validate(public_fields(record, department_names(session)))
+
+
+@router.get(
     "/public/government-breaches",
     response_model=GovernmentBreaches,
     summary="政府违约失信公示（无需登录）",
@@ -30,7 +128,8 @@ def credit_record(code: str, session: SessionDep, actor: ActorDep) -> Department
 def government_breaches(
     session: SessionDep, limit: int = Query(100, ge=1, le=500, description="最多返回条数")
 ) -> GovernmentBreaches:
-    """经确认的政府违约失信记录：部门名称、事项摘要、认定日期。本地区未公开时返回 404。"""
+    """公示中的政府违约失信记录：部门名称、事实摘要（已遮蔽个人信息）、认定日期、失信程度、公示截止日期及状态。
+    已撤销、已修复或公示期满的记录不再列出。本地区未公开时返回 404。"""
     return GovernmentBreaches.model_validate(
         {"items": public_government_breaches(session=session, limit=limit)}
     )

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.breach import Severity
 from models.lifecycle import ComplaintState as CS
+from models.text import Line
 
 
 class ActionBody(BaseModel):
@@ -114,6 +115,15 @@ class ContactAttemptBody(ActionBody):
 
 class ConfirmBreachBody(ReasonBody):
     severity: Severity = Field(default=Severity.GENERAL, description="失信程度（轻微、一般、严重）")
+    # The text the public register shows as the record's matter. Written for publication by the deciding
+    # supervisor; the form is prefilled with the complaint summary masked (models/government_credit.py
+    # public_text_draft), and an API call that leaves it out gets that masked draft.
+    public_text: Line | None = Field(
+        default=None,
+        min_length=2,
+        max_length=200,
+        description="事实摘要（公开文本，将在失信公示中展示，不得含个人信息）；留空则使用遮蔽个人信息后的投诉摘要",
+    )
 
 
 class ReplyBody(ActionBody):
