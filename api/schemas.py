@@ -124,11 +124,20 @@ class BreachRecord(BaseModel):
     state_label: str
 
 
-# A record as the deciding department sees it in its list: with the version and the stage's deadline.
+# A record as the deciding department sees it: with the version, the decision's deadline, the subject's
+# latest objection or repair request (what is being decided) and the pledge's evidence files.
 class StaffBreach(BreachRecord):
     id: int
     version: int
-    stage_deadline: dt.date | None
+    stage_deadline: dt.date | None = Field(description="决定期限（异议答复或修复决定）")
+    deadline_pending: bool = Field(description="期限落在尚未载入节假日安排的年份（待日历确定）")
+    pledge_id: int | None = Field(description="产生该记录的承诺（其履约材料见 evidence_files）")
+    request_kind: Literal["objection", "repair"] | None = Field(description="最近一次异议或信用修复申请")
+    requested_at: dt.datetime | None
+    request_reason: str | None = Field(description="异议理由，或纠正失信行为的说明")
+    request_evidence: str | None = Field(description="异议人提交的证明材料说明")
+    repair_pledge: str | None = Field(description="信用修复承诺")
+    evidence_files: list[EvidenceView] = Field(description="承诺人提交的履约材料文件（下载见承诺材料接口）")
 
 
 # A record after a department's decision.

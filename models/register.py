@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import func
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
@@ -33,6 +35,7 @@ from models.outbox import enqueue
 from models.platform import DocumentKind, enqueue_documents
 from models.pledge import Pledge, PledgorKind
 from models.pledge_access import check_access_code
+from models.text import Line, Paragraph
 from models.uscc import validate_credit_code
 from models.workflow import Actor, apply_event, apply_event_many
 
@@ -282,6 +285,20 @@ BREACH_DECISIONS = (
     "reject_repair",
 )
 CORRECTABLE = ("matter", "facts", "basis", "severity")
+CORRECTION_LABELS = {"matter": "事项", "facts": "失信行为", "basis": "依据", "severity": "严重程度"}
+
+
+class BreachCorrection(BaseModel):
+    """What "异议成立，更正记录" may change: each field optional, typed and capped at its column's length
+    (SQLite does not enforce it), and no other field (422 naming it). A free dict let a nested object
+    become the public text and stored a 100,000-character ``facts``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    matter: Line | None = Field(default=None, max_length=200, description="事项（单行，≤200 字）")
+    facts: Paragraph | None = Field(default=None, max_length=2000, description="失信行为（≤2000 字）")
+    basis: Paragraph | None = Field(default=None, max_length=500, description="依据（≤500 字）")
+    severity: Severity | None = Field(default=None, description="失信程度")
 
 
 def decide(
@@ -294,9 +311,10 @@ def decide(
     today: dt.date,
     calendar: WorkCalendar,
     expected_version: int | None = None,
-    corrected: dict[str, Any] | None = None,
+    corrected: BreachCorrection | Mapping[str, Any] | None = None,
 ) -> PublishedBreach:
-    """The deciding department (谁认定、谁修复) or a supervisor decides an objection or a repair."""
+    """The deciding department (谁认定、谁修复) or a supervisor decides an objection or a repair.
+    ``corrected`` (uphold_correct only) is checked as a ``BreachCorrection`` whichever form it comes in."""
     record = session.get(PublishedBreach, breach_id)
     # Another department's record is answered as one that does not exist, as for every case: a 403 would
     # confirm that it exists (docs/security.md).
@@ -309,7 +327,7 @@ def decide(
     changes: dict[str, Any] = {}
     data: dict[str, Any] = {}
     if action == "uphold_correct":
-        changes = _corrections(corrected or {})
+        changes = _corrections(corrected)
         data = {"before": {k: str(getattr(record, k)) for k in changes}, "after": changes}
     apply_event(
         session=session,
@@ -328,17 +346,42 @@ def decide(
     return record
 
 
-def _corrections(corrected: dict[str, Any]) -> dict[str, str]:
-    changes = {k: str(v) for k, v in corrected.items() if k in CORRECTABLE and v not in (None, "")}
+def _corrections(corrected: BreachCorrection | Mapping[str, Any] | None) -> dict[str, str]:
+    """The given fields as stored text; a service caller's mapping is held to the same typed rules as
+    the API's body (the domain checks, whoever calls)."""
+    if corrected is None:
+        correction = BreachCorrection()
+    elif isinstance(corrected, BreachCorrection):
+        correction = corrected
+    else:
+        try:
+            correction = BreachCorrection.model_validate(dict(corrected))
+        except PydanticValidationError as exc:
+            # The same shape as the API's 422 (api/errors.py): each field named, with its reason.
+            fields = [
+                {
+                    "field": "corrected." + ".".join(str(p) for p in e["loc"]),
+                    "message": e["msg"],
+                    "type": e["type"],
+                }
+                for e in exc.errors()
+            ]
+            names = "、".join(
+                f"{CORRECTION_LABELS.get(str(e['loc'][0]), '不可更正的字段')} {f['field']}"
+                for e, f in zip(exc.errors(), fields, strict=True)
+            )
+            raise ValidationFailed(
+                f"更正内容有误：{names}；只能更正事项、失信行为、依据、严重程度，且不得超过字段长度，"
+                f"严重程度可用：{', '.join(s.value for s in Severity)} (invalid corrected fields)",
+                field="corrected",
+                fields=fields,
+            ) from None
+    values = correction.model_dump(exclude_none=True)
+    changes = {k: str(v) for k, v in values.items() if str(v) != ""}
     if not changes:
         raise ValidationFailed(
             f"“异议成立，更正记录”需要提供更正后的字段（{', '.join(CORRECTABLE)} 之一）"
             "(corrected fields required)"
-        )
-    if "severity" in changes and changes["severity"] not in {s.value for s in Severity}:
-        raise ValidationFailed(
-            f"严重程度“{changes['severity']}”无效；可用：{', '.join(s.value for s in Severity)} "
-            "(unknown severity)"
         )
     return changes
 

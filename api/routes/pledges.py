@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Header, Query, Response, UploadFile
 from pydantic import BaseModel, Field
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from api.deps import ActorDep, CalendarDep, SessionDep, TodayDep, no_store, read_upload, require_roles
 from api.schemas import (
@@ -21,6 +21,7 @@ from api.schemas import (
     PledgeWithCode,
     StaffBreach,
 )
+from models.breach_requests import list_staff_breaches, staff_views
 from models.calendar import WorkCalendar, load_calendar
 from models.lifecycle import PLEDGE, BreachState, PledgeState, Role
 from models.org import Department
@@ -36,7 +37,8 @@ from models.pledges import (
     register_pledge_with_code,
     store_evidence,
 )
-from models.register import decide, department_names, public_fields
+from models.register import BreachCorrection, decide, department_names, public_fields
+from models.text import Paragraph
 from models.workflow import Actor
 
 router = APIRouter(tags=["告知承诺"])
@@ -50,8 +52,6 @@ class ActionBody(BaseModel):
 
     expected_version: int | None = None
     reason: str | None = Field(default=None, max_length=2000)
-    # uphold_correct only: the corrected fields (matter, facts, basis, severity).
-    corrected: dict[str, Any] | None = None
 
 
 def _view(session: Session, pledge: Pledge) -> PledgeView:
@@ -272,42 +272,31 @@ async def upload_evidence(
 def staff_breaches(
     session: SessionDep, actor: ActorDep, state: BreachState | None = None
 ) -> list[StaffBreach]:
-    """认定部门待处理的公示记录（异议、修复申请）。"""
-    from models.breach import PublishedBreach
+    """认定部门的公示记录（最新的 500 条），含待决定的异议理由、证明材料、信用修复承诺和履约材料文件。"""
+    records = list_staff_breaches(session=session, actor=actor, state=state)
+    return [StaffBreach.model_validate(v) for v in staff_views(session=session, records=records)]
 
-    stmt = select(PublishedBreach)
-    if actor.role == Role.HANDLER:
-        stmt = stmt.where(PublishedBreach.department_id == actor.department_id)
-    if state:
-        stmt = stmt.where(PublishedBreach.state == state)
-    departments = department_names(session)
-    return [
-        StaffBreach.model_validate(
-            {
-                "id": b.id,
-                "version": b.version,
-                "stage_deadline": b.stage_deadline,
-                **public_fields(b, departments, mask=False),
-            }
-        )
-        # Newest first, by the primary key: the cap then keeps the latest records, not whatever pages the
-        # database visits first, and no sort over a million-row register is needed.
-        for b in session.exec(stmt.order_by(col(PublishedBreach.id).desc()).limit(500)).all()
-    ]
+
+class BreachDecisionBody(BaseModel):
+    """Body of a breach decision; ``corrected`` (uphold_correct only) names only correctable fields."""
+
+    expected_version: int | None = None
+    reason: Paragraph | None = Field(default=None, max_length=2000)
+    corrected: BreachCorrection | None = None
 
 
 @router.post("/breaches/{breach_id}/actions/{action}", response_model=DecidedBreach, dependencies=[DECIDERS])
 def decide_breach(
     breach_id: int,
     action: str,
-    body: ActionBody,
+    body: BreachDecisionBody,
     session: SessionDep,
     actor: ActorDep,
     today: TodayDep,
     calendar: CalendarDep,
 ) -> DecidedBreach:
-    """异议决定：uphold_withdraw / uphold_correct / reject_objection；
-    修复决定：approve_repair / reject_repair。"""
+    """异议决定：uphold_withdraw / uphold_correct（`corrected` 仅可含 matter、facts、basis、severity，
+    其他字段返回 422）/ reject_objection；修复决定：approve_repair / reject_repair。"""
     record = decide(
         session=session,
         breach_id=breach_id,
