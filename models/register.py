@@ -35,6 +35,7 @@ from models.outbox import enqueue
 from models.platform import DocumentKind, enqueue_documents
 from models.pledge import Pledge, PledgorKind
 from models.pledge_access import check_access_code
+from models.pledgor_self_service import acknowledge_objection, check_objection_allowed
 from models.text import Line, Paragraph
 from models.uscc import validate_credit_code
 from models.workflow import Actor, apply_event, apply_event_many
@@ -227,6 +228,7 @@ def submit_objection(
     _check_subject(session, record, access_code, address)
     if not reason.strip():
         raise ValidationFailed("请填写异议理由 (reason is required)")
+    check_objection_allowed(session=session, record=record, reason=reason, evidence=evidence)
     apply_event(
         session=session,
         case=record,
@@ -237,6 +239,7 @@ def submit_objection(
         note=reason.strip(),
         data={"evidence": evidence or ""},
     )
+    acknowledge_objection(session=session, record=record, reply_due=record.stage_deadline)
     return record
 
 

@@ -439,6 +439,18 @@ TEMPLATES: dict[str, TemplateSpec] = {
             },
         ),
         _spec(
+            "objection_received",
+            "pledgor",
+            "异议已收到，告知答复部门和答复期限",
+            {
+                "record_number": "SX20260513-0001",
+                "subject_name": "某某建设工程有限公司",
+                "department_name": "市住房和城乡建设局",
+                "reply_due": "2026-05-20",
+                "working_days": 5,
+            },
+        ),
+        _spec(
             "objection_decision",
             "pledgor",
             "异议处理结果",

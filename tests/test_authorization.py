@@ -83,6 +83,7 @@ RULES: dict[tuple[str, str], dict[str, Any]] = {
         default=403, handler=404, handler2=404, supervisor=404
     ),
     ("POST", "/public/pledges/{number}/evidence"): PUBLIC,
+    ("POST", "/public/pledges/{number}/status"): PUBLIC,
     ("GET", "/public/breaches"): PUBLIC,
     ("GET", "/public/breaches/{number}"): rule(anon=404, default=404),
     ("GET", "/public/credit/{credit_code}"): PUBLIC,

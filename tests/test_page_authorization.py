@@ -79,6 +79,8 @@ RULES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/register/{number}/repair"): PUBLIC,
     ("GET", "/pledges/evidence"): PUBLIC,
     ("POST", "/pledges/evidence"): PUBLIC,
+    ("GET", "/pledges/status"): PUBLIC,
+    ("POST", "/pledges/status"): PUBLIC,
     ("GET", "/track"): PUBLIC,
     ("POST", "/track"): PUBLIC,
     ("GET", "/staff/admin/departments"): OVERSIGHT,

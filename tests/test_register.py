@@ -202,7 +202,9 @@ def test_objection_rejected_and_corrected(
         headers=staff.auth("supervisor"),
     )
     assert r.json()["state"] == "published"
-    client.post(f"/api/v1/public/breaches/{breach.number}/objection", json=payload)
+    # After a rejection a new objection brings new facts.
+    again = {**payload, "evidence": "补交的施工图审查合格书（2026-02-10 出具）"}
+    assert client.post(f"/api/v1/public/breaches/{breach.number}/objection", json=again).status_code == 201
     r = client.post(
         f"/api/v1/breaches/{breach.id}/actions/uphold_correct",
         json={"reason": "严重程度更正", "corrected": {"severity": "minor"}},

@@ -115,6 +115,7 @@ def test_every_template_is_rendered_by_a_page(
             f"/register/{record_number}/objection",
             f"/register/{record_number}/repair",
             "/pledges/evidence",
+            "/pledges/status",
             "/track",
         ):
             assert client.get(path).status_code == 200, path

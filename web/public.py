@@ -3,7 +3,10 @@ evidence upload, case tracking. What the pledgor does needs its access code (mod
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Callable
+from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -11,11 +14,15 @@ from sqlmodel import Session
 
 from api.deps import CalendarDep, ClockDep, SessionDep, TodayDep, read_upload
 from models import complaints as service
+from models.calendar import WorkCalendar
+from models.clock import utcnow
 from models.errors import DomainError, ValidationFailed
 from models.pledge_access import WHERE_TO_FIND
 from models.pledge_evidence import submit_by_pledgor
+from models.pledgor_self_service import objection_reply_days, objection_reply_due, pledge_status
 from models.register import (
     RegisterQuery,
+    breach_by_number,
     get_public_record,
     list_register,
     request_repair,
@@ -25,6 +32,32 @@ from web.core import form_data, page_router, redirect, refused, render
 
 router = page_router()
 PAGE_SIZE = 20
+
+# The services end their messages with an English gloss in ASCII parentheses for staff and API clients;
+# the public reads Chinese only.
+_ENGLISH_GLOSS = re.compile(r"\s*\([\x20-\x7e]*\)\s*$")
+
+
+def public_message(message: str) -> str:
+    """``message`` without its trailing English gloss, e.g. "办理码不正确。… (wrong access code)"."""
+    return _ENGLISH_GLOSS.sub("", message)
+
+
+def _public_refused(session: Session, exc: DomainError) -> tuple[str, int]:
+    message, status = refused(session, exc)
+    return public_message(message), status
+
+
+def _form_dates(session: Session, number: str, today: dt.date, calendar: WorkCalendar) -> dict[str, Any]:
+    """What the objection and repair forms say before they are filled: when an objection lodged today
+    is answered, and from which day a repair may be requested."""
+    breach = breach_by_number(session=session, number=number)
+    return {
+        "reply_due": objection_reply_due(calendar=calendar, today=today),
+        "reply_days": objection_reply_days(),
+        "repair_earliest": breach.repair_earliest,
+        "repair_open": today >= breach.repair_earliest,
+    }
 
 
 @router.get("/register")
@@ -47,7 +80,7 @@ def register(
     try:
         items, cursor = list_register(session=session, query=query)
     except ValidationFailed as exc:
-        items, cursor, error = [], None, exc.message
+        items, cursor, error = [], None, public_message(exc.message)
     return render(
         request,
         "register.html",
@@ -80,7 +113,9 @@ def record(
 
 
 @router.get("/register/{number}/objection")
-def objection_form(request: Request, number: str, session: SessionDep) -> Response:
+def objection_form(
+    request: Request, number: str, session: SessionDep, today: TodayDep, calendar: CalendarDep
+) -> Response:
     rec = get_public_record(session=session, number=number)
     return render(
         request,
@@ -90,6 +125,7 @@ def objection_form(request: Request, number: str, session: SessionDep) -> Respon
         values={},
         error=None,
         status_code=200,
+        **_form_dates(session, number, today, calendar),
     )
 
 
@@ -103,6 +139,7 @@ async def objection(
         number,
         template="objection.html",
         title="提出异议",
+        dates=_form_dates(session, number, today, calendar),
         complete=lambda form: bool(form.get("access_code")) and len(form.get("reason", "")) >= 2,
         missing="请填写办理码和异议理由（至少 2 个字）。",
         submit=lambda form, address: submit_objection(
@@ -120,9 +157,19 @@ async def objection(
 
 
 @router.get("/register/{number}/repair")
-def repair_form(request: Request, number: str, session: SessionDep) -> Response:
+def repair_form(
+    request: Request, number: str, session: SessionDep, today: TodayDep, calendar: CalendarDep
+) -> Response:
     rec = get_public_record(session=session, number=number)
-    return render(request, "repair.html", title="申请信用修复", record=rec, values={}, error=None)
+    return render(
+        request,
+        "repair.html",
+        title="申请信用修复",
+        record=rec,
+        values={},
+        error=None,
+        **_form_dates(session, number, today, calendar),
+    )
 
 
 @router.post("/register/{number}/repair")
@@ -135,6 +182,7 @@ async def repair(
         number,
         template="repair.html",
         title="申请信用修复",
+        dates=_form_dates(session, number, today, calendar),
         complete=lambda form: all(form.get(k) for k in ("access_code", "statement", "repair_pledge")),
         missing="请填写办理码、纠正失信行为的说明和信用修复承诺。",
         submit=lambda form, address: request_repair(
@@ -158,6 +206,7 @@ async def _record_action(
     *,
     template: str,
     title: str,
+    dates: dict[str, Any],
     complete: Callable[[dict[str, str]], bool],
     missing: str,
     submit: Callable[[dict[str, str], str | None], object],
@@ -175,10 +224,12 @@ async def _record_action(
             session.commit()
             return redirect(f"/register/{number}?{done}=1")
         except DomainError as exc:
-            error, status = refused(session, exc)
+            error, status = _public_refused(session, exc)
     # The code is not put back into the form: a page is no place to keep a secret.
     values = {k: v for k, v in form.items() if k != "access_code"}
-    return render(request, template, title=title, record=rec, values=values, error=error, status_code=status)
+    return render(
+        request, template, title=title, record=rec, values=values, error=error, status_code=status, **dates
+    )
 
 
 def _client(request: Request) -> str | None:
@@ -217,7 +268,7 @@ async def evidence(request: Request, session: SessionDep, today: TodayDep, calen
             )
             session.commit()
         except DomainError as exc:
-            error, status = refused(session, exc)
+            error, status = _public_refused(session, exc)
     return render(
         request,
         "pledge_evidence.html",
@@ -257,7 +308,7 @@ async def track(request: Request, session: SessionDep, clock: ClockDep) -> Respo
             session=session, number=number, password=password, clock=clock, address=address
         )
     except DomainError as exc:
-        error, status = refused(session, exc)
+        error, status = _public_refused(session, exc)
         return render(
             request,
             "track.html",
@@ -268,3 +319,52 @@ async def track(request: Request, session: SessionDep, clock: ClockDep) -> Respo
             error=error,
         )
     return render(request, "track.html", title="投诉办理进度查询", number=number, result=result, error=None)
+
+
+_STATUS_TITLE = "承诺办理情况查询"
+
+
+@router.get("/pledges/status")
+def pledge_status_form(request: Request, number: str | None = None) -> Response:
+    return render(
+        request, "pledge_status.html", title=_STATUS_TITLE, number=number or "", result=None, error=None
+    )
+
+
+@router.post("/pledges/status")
+async def pledge_status_page(request: Request, session: SessionDep) -> Response:
+    """The pledgor reads their pledge's state with its number and access code."""
+    form = await form_data(request)
+    number = form.get("number", "").strip()
+    if not number or not form.get("access_code"):
+        return render(
+            request,
+            "pledge_status.html",
+            title=_STATUS_TITLE,
+            number=number,
+            result=None,
+            error=f"请填写承诺编号和办理码。{WHERE_TO_FIND}。",
+            status_code=422,
+        )
+    try:
+        result = pledge_status(
+            session=session,
+            number=number,
+            access_code=form["access_code"],
+            address=_client(request),
+            now=utcnow(),
+        )
+    except DomainError as exc:
+        error, status = _public_refused(session, exc)
+        return render(
+            request,
+            "pledge_status.html",
+            title=_STATUS_TITLE,
+            number=number,
+            result=None,
+            error=error,
+            status_code=status,
+        )
+    return render(
+        request, "pledge_status.html", title=_STATUS_TITLE, number=number, result=result, error=None
+    )

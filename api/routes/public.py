@@ -9,6 +9,8 @@ from pydantic import BaseModel, Field
 
 from api.deps import CalendarDep, SessionDep, TodayDep
 from api.schemas import BreachRecord, CreditProfile, ObjectionReceived, RegisterPage, RepairReceived
+from models.clock import utcnow
+from models.pledgor_self_service import pledge_status
 from models.register import (
     RegisterQuery,
     credit_profile,
@@ -134,3 +136,39 @@ def repair(
     return RepairReceived.model_validate(
         {**public_fields(rec, department_names(session)), "decision_due": rec.stage_deadline}
     )
+
+
+class PledgeStatusQuery(BaseModel):
+    access_code: str = ACCESS_CODE
+
+
+class PledgeStatus(BaseModel):
+    """A pledge's state as its pledgor sees it."""
+
+    number: str
+    pledgor_name: str
+    matter: str
+    obligation: str
+    authority_name: str | None
+    state: str
+    state_label: str
+    deadline: dt.date
+    publication_day: dt.date | None = Field(description="逾期未履约时的公示日（承诺已办结的为空）")
+    evidence_submitted_on: dt.date | None
+    review_due: dt.date | None = Field(description="已提交材料时，审批部门的核查期限")
+    record_number: str | None = Field(description="已公示失信的，公示记录编号")
+    record_state_label: str | None
+
+
+@router.post("/pledges/{number}/status", response_model=PledgeStatus)
+def pledge_state(number: str, body: PledgeStatusQuery, request: Request, session: SessionDep) -> PledgeStatus:
+    """承诺人凭承诺编号和办理码查询承诺办理情况（POST：办理码不出现在网址和日志中）。
+    办理码错误返回 403，错误次数过多返回 429。"""
+    result = pledge_status(
+        session=session,
+        number=number,
+        access_code=body.access_code,
+        address=request.client.host if request.client else None,
+        now=utcnow(),
+    )
+    return PledgeStatus.model_validate(result)

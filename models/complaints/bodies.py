@@ -219,3 +219,6 @@ class TrackingResult(BaseModel):
     registered_on: dt.date
     stage_deadline: dt.date | None
     steps: list[TrackingStep]
+    # The department handling the case (牵头/被投诉部门) and, once replied, the reply itself.
+    department_name: str | None = None
+    reply_text: str | None = None

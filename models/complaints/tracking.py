@@ -10,6 +10,7 @@ from models.complaints.bodies import TrackingResult, TrackingStep
 from models.complaints.visibility import case_events, event_label, state_label
 from models.errors import NotFound
 from models.lifecycle import COMPLAINT
+from models.org import Department
 from models.ratelimit import check_tracking_allowed, record_tracking_failure
 from models.tracking_password import verify_tracking_password
 
@@ -32,11 +33,14 @@ def track(
         record_tracking_failure(session=session, number=number, address=address, now=now)
         session.commit()
         raise NotFound(_NOT_FOUND)
+    events = case_events(session, complaint)
     steps = [
         TrackingStep(label=event_label(e.event), date=clock.local_date(e.at))
-        for e in case_events(session, complaint)
+        for e in events
         if e.event not in _NOT_PUBLIC_EVENTS
     ]
+    # The latest reply is the one the complainant was given (a reopened case is replied to again).
+    replies = [e.note for e in events if e.event == "reply" and e.note]
     # A paused stage's deadline moves when the case resumes, and a finished case has none: show neither.
     spec = COMPLAINT.state(complaint.state)
     return TrackingResult(
@@ -45,4 +49,13 @@ def track(
         registered_on=clock.local_date(complaint.created_at),
         stage_deadline=None if spec.terminal or spec.clock_paused else complaint.stage_deadline,
         steps=steps,
+        department_name=_handling_department(session, complaint),
+        reply_text=replies[-1] if replies else None,
     )
+
+
+def _handling_department(session: Session, complaint: Complaint) -> str | None:
+    """The lead department once the case is dispatched, else the department complained about."""
+    department_id = complaint.lead_department_id or complaint.respondent_department_id
+    department = session.get(Department, department_id) if department_id else None
+    return department.name if department else None

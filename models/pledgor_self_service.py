@@ -1,0 +1,125 @@
+"""What the pledgor does and reads on the public side beyond the register: the state of their pledge (number
++ access code), the dates the objection and repair forms state before they are filled, the rule against
+lodging the same objection again, and the acknowledgement of a lodged objection."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from models.audit import CaseEvent
+from models.breach import PublishedBreach
+from models.calendar import WorkCalendar
+from models.errors import Conflict, OutOfCalendarCoverage, ValidationFailed
+from models.lifecycle import BREACH, PLEDGE, BreachState, PledgeState
+from models.org import Department
+from models.outbox import enqueue
+from models.pledge import Pledge
+from models.pledge_access import check_pledgor
+from models.workflow import rule_days
+
+_OBJECTION_RULE = BREACH.state(BreachState.UNDER_OBJECTION).deadline
+
+
+def objection_reply_due(*, calendar: WorkCalendar, today: dt.date) -> dt.date | None:
+    """The day the deciding department must answer an objection lodged today (None while the calendar does
+    not cover it yet: the form then says the working days instead)."""
+    assert _OBJECTION_RULE is not None
+    try:
+        return calendar.add_working_days(today, rule_days(_OBJECTION_RULE))
+    except OutOfCalendarCoverage:
+        return None
+
+
+def objection_reply_days() -> int:
+    assert _OBJECTION_RULE is not None
+    return rule_days(_OBJECTION_RULE)
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    return " ".join((a or "").split()) == " ".join((b or "").split())
+
+
+def check_objection_allowed(
+    *, session: Session, record: PublishedBreach, reason: str, evidence: str | None
+) -> None:
+    """One objection at a time, and none repeated: while one is being decided a second is refused, and after
+    a rejection a new one must bring new facts — evidence, and not the rejected objection's words again."""
+    if record.state == BreachState.UNDER_OBJECTION:
+        raise Conflict(
+            f"记录 {record.number} 的异议正在处理中，认定部门作出答复前不能再次提出 "
+            "(an objection is being decided)"
+        )
+    if record.state != BreachState.PUBLISHED:
+        return  # the lifecycle refuses it with its own reason
+    stmt = (
+        select(CaseEvent)
+        .where(CaseEvent.case_kind == "breach", CaseEvent.case_id == record.id)
+        .where(col(CaseEvent.event).in_(("object", "reject_objection")))
+        .order_by(col(CaseEvent.seq))
+    )
+    events = list(session.exec(stmt).all())
+    if not events or events[-1].event != "reject_objection":
+        return
+    rejected_on = events[-1].at
+    lodged = [e for e in events if e.event == "object"]
+    repeated = any(_same(e.note, reason) and _same(e.data.get("evidence"), evidence) for e in lodged)
+    if not (evidence or "").strip() or repeated:
+        raise ValidationFailed(
+            f"该记录的异议已于 {rejected_on.date().isoformat()} 被认定不成立；再次提出异议须提供新的事实和"
+            "证明材料（请在“证明材料说明”中写明） (a new objection after a rejection needs new facts)",
+            field="evidence",
+        )
+
+
+def acknowledge_objection(*, session: Session, record: PublishedBreach, reply_due: dt.date | None) -> None:
+    """Tell the pledgor the objection was received, when it will be answered and by whom."""
+    pledge = session.get(Pledge, record.pledge_id) if record.pledge_id else None
+    department = session.get(Department, record.department_id)
+    enqueue(
+        session=session,
+        template="objection_received",
+        recipient_kind="subject",
+        recipient_name=record.subject_name,
+        recipient_email=pledge.pledgor_email if pledge else None,
+        key=f"breach:{record.id}:{record.version}:objection_received",
+        context={
+            "record_number": record.number,
+            "subject_name": record.subject_name,
+            "department_name": department.name if department else "认定部门",
+            "reply_due": reply_due.isoformat() if reply_due else None,
+            "working_days": objection_reply_days(),
+        },
+        case_kind="breach",
+        case_id=record.id,
+        case_number=record.number,
+    )
+
+
+def pledge_status(
+    *, session: Session, number: str, access_code: str | None, address: str | None, now: dt.datetime
+) -> dict[str, Any]:
+    """The pledge's state for its pledgor, proven by the access code (wrong codes are rate-limited like
+    every other use of the code)."""
+    pledge = check_pledgor(session=session, number=number, code=access_code, address=address, now=now)
+    authority = session.get(Department, pledge.authority_id)
+    record = session.exec(select(PublishedBreach).where(PublishedBreach.pledge_id == pledge.id)).first()
+    spec = PLEDGE.state(pledge.state)
+    return {
+        "number": pledge.number,
+        "pledgor_name": pledge.pledgor_name,
+        "matter": pledge.matter,
+        "obligation": pledge.obligation,
+        "authority_name": authority.name if authority else None,
+        "state": pledge.state.value,
+        "state_label": spec.label,
+        "deadline": pledge.deadline,
+        # The publication day concerns the pledgor only while the pledge is open.
+        "publication_day": None if spec.terminal else pledge.publication_day,
+        "evidence_submitted_on": pledge.evidence_submitted_on,
+        "review_due": pledge.stage_deadline if pledge.state == PledgeState.EVIDENCE_SUBMITTED else None,
+        "record_number": record.number if record is not None else None,
+        "record_state_label": BREACH.state(record.state).label if record is not None else None,
+    }
