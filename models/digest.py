@@ -16,8 +16,11 @@ from models.org import Department, User
 from models.outbox import Notification, enqueue
 from models.pending_deadlines import calendar_warning
 from models.platform import platform_alarms
+from models.settings import get_settings
 
 DUE_SOON_WORKING_DAYS = 2
+# A digest lists each department's most urgent cases by number; the rest are in the counts and the queue.
+DIGEST_CASES_PER_DEPARTMENT = 20
 
 
 def digest_rows(*, session: Session, today: dt.date, calendar: WorkCalendar) -> list[dict[str, Any]]:
@@ -35,10 +38,43 @@ def digest_rows(*, session: Session, today: dt.date, calendar: WorkCalendar) -> 
         .order_by(Department.name)
     )
     rows = [
-        {"department_name": name, "overdue": int(o or 0), "due_soon": int(s or 0)}
+        {"department_name": name, "overdue": int(o or 0), "due_soon": int(s or 0), "cases": []}
         for name, o, s in session.exec(stmt).all()
     ]
-    return [r for r in rows if r["overdue"] or r["due_soon"]]
+    rows = [r for r in rows if r["overdue"] or r["due_soon"]]
+    _name_the_cases(session, rows, today, soon)
+    return rows
+
+
+def _name_the_cases(session: Session, rows: list[dict[str, Any]], today: dt.date, soon: dt.date) -> None:
+    """Each department's cases by number with a link to the staff case page: counts alone send nobody
+    anywhere. Most urgent first, at most DIGEST_CASES_PER_DEPARTMENT (the counts stay whole)."""
+    if not rows:
+        return
+    base = get_settings().public_base_url.rstrip("/")
+    by_name = {r["department_name"]: r for r in rows}
+    stmt = (
+        select(Department.name, Complaint.id, Complaint.number, Complaint.stage_deadline)
+        .join(Department, col(Department.id) == col(Complaint.lead_department_id))
+        .where(
+            col(Complaint.state).in_(COMPLAINT.open_states()),
+            col(Complaint.stage_deadline).is_not(None),
+            col(Complaint.stage_deadline) <= soon,
+        )
+        .order_by(col(Complaint.stage_deadline), col(Complaint.id))
+    )
+    for name, case_id, number, deadline in session.exec(stmt).all():
+        row = by_name.get(name)
+        if row is None or deadline is None or len(row["cases"]) >= DIGEST_CASES_PER_DEPARTMENT:
+            continue
+        row["cases"].append(
+            {
+                "number": number,
+                "url": f"{base}/staff/complaints/{case_id}",
+                "deadline": deadline.isoformat(),
+                "overdue": deadline < today,
+            }
+        )
 
 
 def queue_daily_digest(

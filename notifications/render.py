@@ -156,9 +156,25 @@ def _spec(name: str, audience: str, description: str, sample: dict[str, Any]) ->
     return TemplateSpec(name, audience, description, tuple(sample), sample)
 
 
+_CASE_URL = "http://127.0.0.1:8000/staff/complaints/"
 _ROWS = [
-    {"department_name": "市住房和城乡建设局", "overdue": 2, "due_soon": 3},
-    {"department_name": "市工业和信息化局", "overdue": 0, "due_soon": 1},
+    {
+        "department_name": "市住房和城乡建设局",
+        "overdue": 1,
+        "due_soon": 1,
+        "cases": [
+            {"number": "TS-2026-000001", "url": _CASE_URL + "1", "deadline": "2026-02-27", "overdue": True},
+            {"number": "TS-2026-000004", "url": _CASE_URL + "4", "deadline": "2026-03-03", "overdue": False},
+        ],
+    },
+    {
+        "department_name": "市工业和信息化局",
+        "overdue": 0,
+        "due_soon": 1,
+        "cases": [
+            {"number": "TS-2026-000002", "url": _CASE_URL + "2", "deadline": "2026-03-04", "overdue": False}
+        ],
+    },
 ]
 
 TEMPLATES: dict[str, TemplateSpec] = {

@@ -11,6 +11,7 @@ from models.complaint import Category, Channel, Complaint
 from models.digest import digest_rows, queue_daily_digest
 from models.org import Department
 from models.outbox import Notification
+from notifications.render import render
 from tests.conftest import Staff
 
 
@@ -44,7 +45,31 @@ def test_rows_count_overdue_and_due_soon_per_department(
     _complaint(session, 4, "D02", dt.date(2026, 2, 20), state="closed")  # closed: not counted
     session.flush()
     rows = digest_rows(session=session, today=today, calendar=calendar)
-    assert rows == [{"department_name": "市住房和城乡建设局", "overdue": 1, "due_soon": 1}]
+    assert [(r["department_name"], r["overdue"], r["due_soon"]) for r in rows] == [
+        ("市住房和城乡建设局", 1, 1)
+    ]
+    assert [(c["number"], c["overdue"]) for c in rows[0]["cases"]] == [
+        ("TS-2026-000001", True),
+        ("TS-2026-000002", False),
+    ]
+
+
+def test_digest_mail_names_the_cases_with_links_to_their_pages(
+    session: Session, staff: Staff, calendar: WorkCalendar
+) -> None:
+    _complaint(session, 1, "D01", dt.date(2026, 2, 27))  # overdue
+    _complaint(session, 2, "D02", dt.date(2026, 3, 3))  # due soon
+    _complaint(session, 3, "D02", dt.date(2026, 3, 20))  # later: counted nowhere, not named
+    session.flush()
+    ids = {c.number: c.id for c in session.exec(select(Complaint)).all()}
+    assert queue_daily_digest(session=session, today=dt.date(2026, 3, 2), calendar=calendar) == 1
+    row = session.exec(select(Notification).where(Notification.template == "daily_digest")).one()
+    message = render(row.template, row.context)
+    base = "http://127.0.0.1:8000/staff/complaints/"
+    assert f"TS-2026-000001（已超期，期限2026年2月27日）{base}{ids['TS-2026-000001']}" in message.text
+    assert f"TS-2026-000002（临期，期限2026年3月3日）{base}{ids['TS-2026-000002']}" in message.text
+    assert f'<a href="{base}{ids["TS-2026-000002"]}"' in message.html
+    assert "TS-2026-000003" not in message.text
 
 
 def test_digest_goes_out_on_working_days_once(session: Session, staff: Staff, calendar: WorkCalendar) -> None:

@@ -79,3 +79,15 @@ def test_manual_remind_before_the_deadline_goes_to_the_department_without_zero_o
             assert "超期原因" not in part
     # The supervisor who pressed 督办 is not told of it by mail; nobody else is a supervisor here.
     assert queued(session, cid, "escalation_alert") == []
+
+
+def test_receipt_mail_says_tracking_needs_the_number_and_the_password(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    created = register(client, staff)
+    [row] = queued(session, created["id"], "complaint_received")
+    message = rendered(row)
+    for part in (message.text, message.html):
+        assert "投诉编号和查询密码" in part
+        assert created["number"] in part
+        assert created["tracking_password"] not in part  # the password itself never travels by mail
