@@ -91,6 +91,10 @@ RULES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/public/breaches/{number}/repair"): PUBLIC,
     ("GET", "/departments/{code}/credit-record"): rule(intake=403, handler2=403),
     ("GET", "/public/government-breaches"): PUBLIC,
+    # The credit office files a department's written objection or repair request, and drafts the 事实摘要.
+    ("GET", "/complaints/{complaint_id}/breach-public-text"): rule(default=403, supervisor=OK),
+    ("POST", "/government-breaches/{number}/objection"): rule(default=403, supervisor=OK),
+    ("POST", "/government-breaches/{number}/repair"): rule(default=403, supervisor=OK),
     ("GET", "/admin/departments"): OVERSIGHT,
     ("POST", "/admin/departments"): ADMIN_ONLY,
     ("GET", "/admin/users"): ADMIN_ONLY,
