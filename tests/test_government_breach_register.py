@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
 from models.breach import PublishedBreach
+from models.complaint import Complaint
 from models.platform import PlatformDocument
 from models.register import expire_records, expiry_candidates
 from models.workflow import Actor
@@ -226,3 +227,37 @@ def _confirm_with(client: TestClient, staff: Staff, cid: int, **body: Any) -> in
         client, staff, "supervisor", cid, "confirm_breach", **{k: v for k, v in body.items() if v is not None}
     )
     return cid
+
+
+def test_confirm_form_is_prefilled_with_the_masked_summary_and_publishes_what_is_sent(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    from tests.test_complaints_api import register
+    from tests.web_support import post_form, sign_in
+
+    overrides = {"complainant_name": NAME, "complainant_credit_code": None, "summary": SUMMARY}
+    cid = register(client, staff, **overrides)["id"]
+    for who, action, extra in (
+        ("intake", "accept", {}),
+        ("intake", "dispatch", {"lead_department_code": "D01"}),
+        ("handler", "sign_for", {}),
+        ("competent", "verify_true", {}),
+        ("competent", "order_rectification", {"deadline_days": 5}),
+        ("competent", "record_refusal", {"refusal_facts": "拒绝支付", "document_reference": "住建函8号"}),
+    ):
+        act(client, staff, who, cid, action, **extra)
+    sign_in(client, staff.supervisor)
+    page = client.get(f"/staff/complaints/{cid}").text
+    assert 'name="public_text" value="农民工王*明（电话139****5678' in page
+    assert _leaks(page.split('name="public_text"', 1)[1].split(">", 1)[0]) == []
+    version = session.get(Complaint, cid)
+    assert version is not None
+    response = post_form(
+        client,
+        f"/staff/complaints/{cid}/act/confirm_breach",
+        {"reason": "拒不整改", "severity": "general", "public_text": "拖欠工程款，经责令整改仍拒不整改",
+         "expected_version": version.version},
+        page=f"/staff/complaints/{cid}",
+    )  # fmt: skip
+    assert response.status_code == 303, response.text
+    assert _record(session).matter == "拖欠工程款，经责令整改仍拒不整改"

@@ -18,6 +18,7 @@ from models.breach import SEVERITY_LABELS
 from models.calendar import WorkCalendar
 from models.complaint import CATEGORY_LABELS, CHANNEL_LABELS, ComplaintCreate
 from models.errors import DomainError
+from models.government_credit import public_text_draft
 from models.lifecycle import COMPLAINT, Role
 from models.org import Department
 from models.pledge import PLEDGOR_KIND_LABELS, PledgeCreate
@@ -56,6 +57,7 @@ FIELD_LABELS = {
     "requirements": "整改要求",
     "evidence": "整改情况及证明",
     "severity": "失信程度",
+    "public_text": "事实摘要（公示文本，不得含个人信息）",
     "reply_text": "答复内容",
     "satisfaction": "回访满意度",
     "days": "申请延长的工作日数",
@@ -252,7 +254,9 @@ def _action_forms(session: Session, complaint: Any, actor: Actor) -> list[dict[s
     forms = []
     for t in service.available_actions(session=session, complaint=complaint, actor=actor):
         fields = [f for f in service.body_fields(t.event) if f != "attachments"]
-        forms.append({"event": t.event, "label": t.label, "fields": fields})
+        # The 事实摘要 for publication starts from the summary with personal data masked.
+        defaults = {"public_text": public_text_draft(complaint)} if t.event == "confirm_breach" else {}
+        forms.append({"event": t.event, "label": t.label, "fields": fields, "defaults": defaults})
     return forms
 
 
