@@ -271,11 +271,11 @@ def period_of(kind: str, at: dt.date, *, start: dt.date | None = None, end: dt.d
             field="period",
         )
     if start is None or end is None:
-        raise ValidationFailed("自定义周期需填写起止日期 (custom period needs from and to)", field="from")
+        raise ValidationFailed("自定义周期需填写起止日期 (custom period needs from and to)", field="start")
     if end < start:
-        raise ValidationFailed("结束日期早于开始日期 (to is before from)", field="to")
+        raise ValidationFailed("结束日期早于开始日期 (to is before from)", field="end")
     if (end - start).days > MAX_PERIOD_DAYS:
-        raise ValidationFailed("自定义周期不能超过 5 年 (custom period longer than 5 years)", field="to")
+        raise ValidationFailed("自定义周期不能超过 5 年 (custom period longer than 5 years)", field="end")
     return Period(kind, start, end)
 
 

@@ -19,7 +19,7 @@ from models.breach import PublishedBreach
 from models.lifecycle import PledgeState as PS
 from models.org import Department
 from models.pledge import Pledge
-from models.scorecard import Period
+from models.scorecard import DepartmentScore, Period
 
 REVIEW_DECISIONS = ("confirm", "reject_evidence", "confirm_false")
 REVIEW_LATE = ("review_warn_red", "review_remind", "review_supervise", "review_escalate")
@@ -143,3 +143,40 @@ def _reviews(session: Session, period: Period) -> list[tuple[int, bool]]:
         elif case_id in authority and start <= at < end:
             result.append((authority[case_id], not late.get(case_id, False)))
     return result
+
+
+EXPORT_HEADERS = [
+    "部门编码", "部门", "承办件数", "按时办理件数", "按时办理率", "办结件数", "不满意办结", "无法联系办结",
+    "重办率", "确认失信", "满意率", "参与办理件数", "核实件数", "到期承诺", "已履约", "失信（公示或虚假）",
+    "履约率", "材料核查件数", "按时核查件数", "核查及时率", "公示失信记录", "异议", "异议成立撤销",
+    "异议成立更正", "异议不成立", "信用修复申请", "准予修复", "不予修复",
+]  # fmt: skip
+
+
+def _pct(rate: float | None) -> str:
+    return "—" if rate is None else f"{rate * 100:.1f}%"
+
+
+def export_rows(complaints: list[DepartmentScore], pledges: list[PledgeScore]) -> list[list[object]]:
+    """One row per department of either half, by code, in ``EXPORT_HEADERS`` order."""
+    by_code: dict[str, tuple[DepartmentScore | None, PledgeScore | None]] = {}
+    for score in complaints:
+        by_code[score.code] = (score, None)
+    for pledge in pledges:
+        by_code[pledge.code] = (by_code.get(pledge.code, (None, None))[0], pledge)
+    rows: list[list[object]] = []
+    for code, (c, p) in sorted(by_code.items()):
+        name = c.name if c is not None else p.name if p is not None else ""
+        left: list[object] = (
+            [c.handled, c.on_time, _pct(c.on_time_rate), c.closed, c.closed_unsatisfied, c.closed_unreachable,
+             _pct(c.redo_rate), c.breaches, _pct(c.satisfaction_rate), c.acted, c.verified]
+            if c is not None else [0, 0, "—", 0, 0, 0, "—", 0, "—", 0, 0]
+        )  # fmt: skip
+        right: list[object] = (
+            [p.due, p.fulfilled, p.broken, _pct(p.fulfilment_rate), p.reviewed, p.reviewed_on_time,
+             _pct(p.review_timeliness), p.published, p.objections, p.objections_withdrawn,
+             p.objections_corrected, p.objections_rejected, p.repairs, p.repairs_approved, p.repairs_rejected]
+            if p is not None else [0, 0, 0, "—", 0, 0, "—", 0, 0, 0, 0, 0, 0, 0, 0]
+        )  # fmt: skip
+        rows.append([code, name, *left, *right])
+    return rows

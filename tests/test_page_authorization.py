@@ -71,6 +71,10 @@ RULES: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/staff/dashboard"): OVERSIGHT,
     ("GET", "/staff/scorecard"): OVERSIGHT,
     ("GET", "/staff/charts/{name}.svg"): OVERSIGHT,
+    ("GET", "/staff/complaints"): OVERSIGHT,
+    ("GET", "/staff/scorecard.xlsx"): OVERSIGHT,
+    ("GET", "/staff/admin/platform"): ADMIN_ONLY,
+    ("POST", "/staff/admin/platform/{document_id}/retry"): rule(default=403, admin=404),
     ("GET", "/register"): PUBLIC,
     ("GET", "/register/{number}"): PUBLIC,
     ("GET", "/register/{number}/objection"): PUBLIC,
@@ -152,6 +156,7 @@ def test_every_page_times_every_role(
         "name": "weekly",
         "number": breach.number,
         "user_id": str(other_user.id),
+        "document_id": "no-such-document",
     }
     csrf = csrf_of(client)
     sessions: dict[str, str | None] = {"anon": None}

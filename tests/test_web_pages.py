@@ -96,6 +96,8 @@ def test_every_template_is_rendered_by_a_page(
             "/staff/admin/calendar?year=2026",
             "/staff/admin/notifications",
             "/staff/admin/mail",
+            "/staff/admin/platform",
+            "/staff/complaints?state=registered",
         ):
             response = client.get(path)
             assert response.status_code == 200, path

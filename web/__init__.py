@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from web import admin, auth, imports, oversight, public, staff
+from web import admin, admin_platform, auth, imports, oversight, public, staff
 
 
 def install(app: FastAPI) -> None:
     # imports before staff: its fixed paths (/staff/pledges/import) go before any /staff/pledges/{id}.
-    for module in (auth, imports, staff, oversight, public, admin):
+    for module in (auth, imports, staff, oversight, public, admin, admin_platform):
         app.include_router(module.router)

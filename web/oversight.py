@@ -1,16 +1,21 @@
-"""Supervisor dashboard, department scorecard and their SVG charts."""
+"""Supervisor dashboard, the complaint list its counts open, the department scorecard by period (and its
+XLSX export) and their SVG charts."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 from fastapi import Request
 from fastapi.responses import Response
 
 from api.deps import CalendarDep, ClockDep, SessionDep, TodayDep
-from models import scorecard
-from models.digest import DUE_SOON_WORKING_DAYS, digest_rows
-from models.errors import NotFound
-from models.lifecycle import Role
+from models import dashboard, exports, scorecard
+from models.digest import DUE_SOON_WORKING_DAYS
+from models.errors import NotFound, ValidationFailed
+from models.lifecycle import COMPLAINT, Role
 from models.pending_deadlines import calendar_warning
+from models.platform import platform_alarms
+from models.scorecard_pledges import EXPORT_HEADERS, export_rows, pledge_scores
 from web import charts
 from web.core import current_user, page_router, render
 
@@ -22,10 +27,11 @@ SVG_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
 }
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @router.get("/dashboard")
-def dashboard(request: Request, session: SessionDep, today: TodayDep, calendar: CalendarDep) -> Response:
+def dashboard_page(request: Request, session: SessionDep, today: TodayDep, calendar: CalendarDep) -> Response:
     current_user(request, session, *OVERSIGHT)
     return render(
         request,
@@ -33,35 +39,154 @@ def dashboard(request: Request, session: SessionDep, today: TodayDep, calendar: 
         title="督办看板",
         today=today,
         states=scorecard.state_counts(session=session),
-        departments=digest_rows(session=session, today=today, calendar=calendar),
+        departments=dashboard.due_by_department(
+            session=session, today=today, calendar=calendar, working_days=DUE_SOON_WORKING_DAYS
+        ),
         due_soon_days=DUE_SOON_WORKING_DAYS,
+        due_soon_by=calendar.horizon(today, DUE_SOON_WORKING_DAYS),
+        overdue=dashboard.overdue_complaints(session=session, today=today, calendar=calendar),
+        reviews=dashboard.review_deadlines(session=session, today=today, calendar=calendar),
+        records=dashboard.record_deadlines(session=session, today=today, calendar=calendar),
+        missed=dashboard.missed_publications(session=session, today=today, calendar=calendar),
+        platform=platform_alarms(session=session, today=today, calendar=calendar),
         ladder=scorecard.escalation_ladder(session=session),
         pledges=scorecard.pledges_due(session=session, today=today, calendar=calendar),
         calendar_warning=calendar_warning(calendar, today),
     )
 
 
-@router.get("/scorecard")
-def scorecard_page(request: Request, session: SessionDep, today: TodayDep) -> Response:
+def _date(value: str | None, field: str) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValidationFailed(f"日期格式应为 YYYY-MM-DD：{value} (bad date)", field=field) from None
+
+
+@router.get("/complaints")
+def complaint_list(
+    request: Request,
+    session: SessionDep,
+    today: TodayDep,
+    state: str | None = None,
+    lead: str | None = None,
+    overdue: bool = False,
+    due_by: str | None = None,
+) -> Response:
+    """The complaints a dashboard count stands for (a state, a lead department, overdue or due soon)."""
     current_user(request, session, *OVERSIGHT)
+    query = dashboard.ComplaintQuery(
+        state=state or None, lead=lead or None, overdue=overdue, due_by=_date(due_by, "due_by")
+    )
+    lines, total = dashboard.find_complaints(session=session, today=today, query=query)
+    parts = [COMPLAINT.state(query.state).label] if query.state else []
+    parts += [f"主办部门 {query.lead}"] if query.lead else []
+    parts += ["已超期"] if query.overdue else []
+    parts += [f"{query.due_by.isoformat()} 前到期"] if query.due_by else []
+    return render(
+        request,
+        "complaint_list.html",
+        title="投诉列表",
+        today=today,
+        lines=lines,
+        total=total,
+        description="、".join(parts) or "全部投诉",
+    )
+
+
+def _period(
+    today: dt.date, period: str, at: str | None, start: str | None, end: str | None
+) -> scorecard.Period:
+    return scorecard.period_of(
+        period, _date(at, "at") or today, start=_date(start, "from"), end=_date(end, "to")
+    )
+
+
+@router.get("/scorecard")
+def scorecard_page(
+    request: Request,
+    session: SessionDep,
+    today: TodayDep,
+    period: str = "month",
+    at: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+) -> Response:
+    current_user(request, session, *OVERSIGHT)
+    chosen = _period(today, period, at, start, end)
     return render(
         request,
         "scorecard.html",
         title="部门考评",
         today=today,
-        rows=scorecard.department_scores(session=session, today=today),
+        period=chosen,
+        kinds=scorecard.PERIOD_KINDS,
+        query=_period_query(chosen),
+        previous=_period_query(chosen.shifted(-1)),
+        following=_period_query(chosen.shifted(1)),
+        rows=scorecard.department_scores(session=session, today=today, period=chosen),
+        pledge_rows=pledge_scores(session=session, period=chosen),
+    )
+
+
+def _period_query(p: scorecard.Period) -> str:
+    if p.kind == "custom":
+        return f"period=custom&start={p.start.isoformat()}&end={p.end.isoformat()}"
+    return f"period={p.kind}&at={p.start.isoformat()}"
+
+
+@router.get("/scorecard.xlsx")
+def scorecard_export(
+    request: Request,
+    session: SessionDep,
+    today: TodayDep,
+    period: str = "month",
+    at: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+) -> Response:
+    current_user(request, session, *OVERSIGHT)
+    chosen = _period(today, period, at, start, end)
+    rows = export_rows(
+        scorecard.department_scores(session=session, today=today, period=chosen),
+        pledge_scores(session=session, period=chosen),
+    )
+    name = f"scorecard-{chosen.start.isoformat()}-{chosen.end.isoformat()}.xlsx"
+    return Response(
+        exports.render(EXPORT_HEADERS, rows, "xlsx"),
+        media_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
     )
 
 
 @router.get("/charts/{name}.svg")
-def chart(request: Request, name: str, session: SessionDep, today: TodayDep, clock: ClockDep) -> Response:
+def chart(
+    request: Request,
+    name: str,
+    session: SessionDep,
+    today: TodayDep,
+    clock: ClockDep,
+    narrow: bool = False,
+    period: str | None = None,
+    at: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+) -> Response:
+    """A chart; ``narrow`` draws it for a phone (390 px wide), ``period`` limits the on-time chart."""
     current_user(request, session, *OVERSIGHT)
     if name == "weekly":
-        svg = charts.weekly_chart(scorecard.weekly_flow(session=session, clock=clock, today=today))
+        svg = charts.weekly_chart(
+            scorecard.weekly_flow(session=session, clock=clock, today=today), narrow=narrow
+        )
     elif name == "on-time":
-        svg = charts.on_time_chart(scorecard.department_scores(session=session, today=today))
+        chosen = _period(today, period, at, start, end) if period else None
+        rows = scorecard.department_scores(session=session, today=today, period=chosen)
+        svg = charts.on_time_chart(rows, narrow=narrow)
     elif name == "breaches":
-        svg = charts.breaches_chart(scorecard.breaches_per_month(session=session, clock=clock, today=today))
+        svg = charts.breaches_chart(
+            scorecard.breaches_per_month(session=session, clock=clock, today=today), narrow=narrow
+        )
     else:
         raise NotFound(f"没有名为 {name} 的图表 (no chart '{name}')")
     return Response(svg, media_type="image/svg+xml", headers=SVG_HEADERS)

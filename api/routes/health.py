@@ -7,9 +7,12 @@ import datetime as dt
 from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import text
+from sqlmodel import Session
 
 from api.deps import CalendarDep, SessionDep, TodayDep
+from models.calendar import WorkCalendar
 from models.pending_deadlines import calendar_warning
+from models.platform import platform_alarms
 
 router = APIRouter(tags=["系统"])
 
@@ -21,7 +24,8 @@ class Health(BaseModel):
     calendar_version: str
     calendar_years: list[int]
     # Things an administrator should act on while the service keeps working (the answer stays 200), e.g.
-    # next year's holiday notice not loaded yet from ``calendar_warning_from`` on.
+    # next year's holiday notice not loaded yet from ``calendar_warning_from`` on, or the credit platform's
+    # alarms (no platform configured outside demo mode, documents without a receipt past the deadline).
     warnings: list[str] = []
 
 
@@ -33,5 +37,22 @@ def health(session: SessionDep, today: TodayDep, calendar: CalendarDep) -> Healt
         today=today,
         calendar_version=calendar.version,
         calendar_years=calendar.covered_years()[-3:],
-        warnings=[w for w in [calendar_warning(calendar, today)] if w],
+        warnings=[w for w in [calendar_warning(calendar, today), *_platform(session, today, calendar)] if w],
     )
+
+
+def _platform(session: Session, today: dt.date, calendar: WorkCalendar) -> list[str]:
+    alarms = platform_alarms(session=session, today=today, calendar=calendar)
+    warnings = []
+    if alarms.unconfigured:
+        warnings.append(
+            "未配置信用平台推送地址，失信信息无法报送信用平台"
+            " (SHOUXIN_CREDIT_PLATFORM_URL not set outside demo mode)"
+        )
+    if alarms.overdue:
+        n, days = len(alarms.overdue), alarms.working_days
+        warnings.append(
+            f"{n} 份信用平台推送文档超过 {days} 个工作日未收到回执"
+            f" ({n} platform documents unacknowledged after {days} working days)"
+        )
+    return warnings

@@ -1,0 +1,75 @@
+"""The credit platform's push, for administrators: documents by state with counts, the receipt or the
+reason of the last failure, a retry of a failed document, and the alarms the dashboard raises."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import Response
+from sqlmodel import col, select
+
+from api.deps import CalendarDep, SessionDep, TodayDep
+from models.breach import PublishedBreach
+from models.errors import NotFound
+from models.lifecycle import Role
+from models.platform import (
+    STATUS_LABELS,
+    DocumentStatus,
+    list_documents,
+    platform_alarms,
+    retry_document,
+    status_counts,
+)
+from models.settings import get_settings
+from web.core import current_user, form_data, page_router, redirect, render
+
+router = page_router("/staff/admin")
+ADMIN = (Role.ADMIN,)
+KIND_LABELS = {
+    "publish": "公示",
+    "correct": "更正",
+    "withdraw": "撤销",
+    "repair": "信用修复",
+    "expire": "公示期满",
+}
+
+
+@router.get("/platform")
+def platform_page(
+    request: Request, session: SessionDep, today: TodayDep, calendar: CalendarDep, status: str | None = None
+) -> Response:
+    current_user(request, session, *ADMIN)
+    if status and status not in set(DocumentStatus):
+        raise NotFound(f"没有名为 {status} 的推送状态 (unknown document state)")
+    chosen = DocumentStatus(status) if status else None
+    documents = list_documents(session=session, status=chosen, limit=200)
+    ids = {d.breach_id for d in documents}
+    numbers = dict(
+        session.exec(
+            select(PublishedBreach.id, PublishedBreach.number).where(col(PublishedBreach.id).in_(ids))
+        ).all()
+    )
+    return render(
+        request,
+        "admin_platform.html",
+        title="信用平台推送",
+        counts=status_counts(session=session),
+        labels=STATUS_LABELS,
+        kind_labels=KIND_LABELS,
+        chosen=chosen,
+        documents=documents,
+        numbers=numbers,
+        alarms=platform_alarms(session=session, today=today, calendar=calendar),
+        zone=ZoneInfo(get_settings().timezone),
+        retried=request.query_params.get("retried") == "1",
+    )
+
+
+@router.post("/platform/{document_id}/retry")
+async def retry(request: Request, document_id: str, session: SessionDep) -> Response:
+    current_user(request, session, *ADMIN)
+    await form_data(request)
+    retry_document(session=session, document_id=document_id)
+    session.commit()
+    return redirect("/staff/admin/platform?status=pending&retried=1")
