@@ -54,7 +54,7 @@ def _name_the_cases(session: Session, rows: list[dict[str, Any]], today: dt.date
     base = get_settings().public_base_url.rstrip("/")
     by_name = {r["department_name"]: r for r in rows}
     stmt = (
-        select(Department.name, Complaint.id, Complaint.number, Complaint.stage_deadline)
+        select(Department.name, col(Complaint.id), Complaint.number, col(Complaint.stage_deadline))
         .join(Department, col(Department.id) == col(Complaint.lead_department_id))
         .where(
             col(Complaint.state).in_(COMPLAINT.open_states()),

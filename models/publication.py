@@ -118,7 +118,12 @@ def mark_overdue(
     calendar: WorkCalendar,
     now: dt.datetime | None = None,
 ) -> int:
-    """Registered pledges whose deadline has passed become overdue; the pledgor is told the day."""
+    """Registered pledges whose deadline has passed become overdue; the pledgor is told the day.
+
+    A catch-up sweep on or after the publication day does not send the overdue notice ("will be published
+    on …") in the same minute as the publication notice: its moment has passed, so the event records it
+    as skipped (``notice_skipped``) and no mail is queued.
+    """
     del calendar  # same signature as the other steps
     now = now or utcnow()
     fired = apply_event_many(
@@ -126,12 +131,18 @@ def mark_overdue(
         where=[_T.c.deadline < today], record=False,
     )  # fmt: skip
     info = _pledges(session, [f.id for f in fired])
+    late = {f.id for f in fired if (info[f.id].publication_day or dt.date.max) <= today}
     seqs = record_events_many(
         session=session, kind="pledge", cases=fired, event="mark_overdue", actor=actor, now=now,
-        data=lambda f: {"deadline": info[f.id].deadline.isoformat()},
+        data=lambda f: {
+            "deadline": info[f.id].deadline.isoformat(),
+            **({"notice_skipped": "pledge_overdue", "skipped_reason": "publication_day_reached"}
+               if f.id in late else {}),
+        },
     )  # fmt: skip
     _notify(
-        session, template="pledge_overdue", fired=fired, info=info, actor=actor, now=now,
+        session, template="pledge_overdue", fired=[f for f in fired if f.id not in late], info=info,
+        actor=actor, now=now,
         # Overdue again after rejected evidence: one mail per occurrence (its event's seq).
         key=lambda f: f"pledge:{f.id}:overdue:{seqs[f.id]}",
         context=lambda f: {

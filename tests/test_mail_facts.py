@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from models.audit import CaseEvent
 from models.outbox import Notification
+from models.publication import sweep
 from models.settings import get_settings
 from notifications.render import TEMPLATES, RenderedMessage, render
 from tests.conftest import Staff
 from tests.test_complaints_api import act, dispatched_and_signed, register
+from tests.test_publication import SYSTEM, new_pledge
 
 PLACEHOLDER = "XX市社会信用体系建设领导小组办公室"
 
@@ -31,7 +36,8 @@ def test_mails_are_signed_by_the_configured_sender_organisation(monkeypatch: pyt
     sample: dict[str, Any] = TEMPLATES["complaint_return_visit"].sample
     # Nothing configured: the shipped placeholder is never printed, the platform signs.
     message = render("complaint_return_visit", sample)
-    assert PLACEHOLDER not in message.text and PLACEHOLDER not in message.html
+    assert PLACEHOLDER not in message.text
+    assert PLACEHOLDER not in message.html
     assert "守信平台" in message.text.split("——")[0]
 
     monkeypatch.setenv("SHOUXIN_SENDER_ORGANISATION", "呼和浩特市社会信用体系建设领导小组办公室")
@@ -91,3 +97,32 @@ def test_receipt_mail_says_tracking_needs_the_number_and_the_password(
         assert "投诉编号和查询密码" in part
         assert created["number"] in part
         assert created["tracking_password"] not in part  # the password itself never travels by mail
+
+
+def test_catch_up_sweep_skips_the_overdue_notice_whose_moment_passed_and_records_it(
+    engine: Engine, session: Session, staff: Staff
+) -> None:
+    on_time = new_pledge(session, dt.date(2026, 2, 12), name="按时公司", code=None)
+    # The sweep ran on the first overdue working day: the pledgor is told, in time.
+    assert sweep(engine=engine, today=dt.date(2026, 2, 13), actor=SYSTEM).counts["overdue"] == 1
+    # A pledge entered afterwards (a late paper register) with the same deadline.
+    late = new_pledge(session, dt.date(2026, 2, 12), name="迟到公司", code=None)
+    assert late.publication_day == dt.date(2026, 2, 28)
+    # The sweep was down until after the publication day: the other is published, without a belated
+    # "will be published on 28 February" in the same minute.
+    counts = sweep(engine=engine, today=dt.date(2026, 3, 2), actor=SYSTEM).counts
+    assert (counts["overdue"], counts["publish"]) == (1, 2)
+    session.expire_all()
+    mails = session.exec(select(Notification).where(Notification.case_kind == "pledge")).all()
+    by_case = {(m.case_id, m.template) for m in mails}
+    assert (on_time.id, "pledge_overdue") in by_case
+    assert (on_time.id, "pledge_published") in by_case
+    assert (late.id, "pledge_overdue") not in by_case
+    assert (late.id, "pledge_published") in by_case
+    event = session.exec(
+        select(CaseEvent).where(
+            CaseEvent.case_kind == "pledge", CaseEvent.case_id == late.id, CaseEvent.event == "mark_overdue"
+        )
+    ).one()
+    assert event.data["notice_skipped"] == "pledge_overdue"
+    assert event.data["skipped_reason"] == "publication_day_reached"
