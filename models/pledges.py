@@ -338,6 +338,8 @@ class PledgeQuery:
     authority: str | None = None
     deadline_from: dt.date | None = None
     deadline_to: dt.date | None = None
+    publication_from: dt.date | None = None  # publication day on or after (pending days never match)
+    publication_to: dt.date | None = None
     q: str | None = None  # number, pledgor name or credit code (contains)
     after: int | None = None  # keyset: the last id of the previous page
     limit: int = 50
@@ -355,6 +357,10 @@ def list_pledges(*, session: Session, query: PledgeQuery, actor: Actor) -> tuple
         stmt = stmt.where(col(Pledge.deadline) >= query.deadline_from)
     if query.deadline_to:
         stmt = stmt.where(col(Pledge.deadline) <= query.deadline_to)
+    if query.publication_from:
+        stmt = stmt.where(col(Pledge.publication_day) >= query.publication_from)
+    if query.publication_to:
+        stmt = stmt.where(col(Pledge.publication_day) <= query.publication_to)
     if query.q:
         like = f"%{query.q.strip()}%"
         stmt = stmt.where(

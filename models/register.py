@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import func
 from sqlalchemy import select as core_select
@@ -36,7 +36,7 @@ from models.platform import DocumentKind, enqueue_documents
 from models.pledge import Pledge, PledgorKind
 from models.pledge_access import check_access_code
 from models.pledgor_self_service import acknowledge_objection, check_objection_allowed
-from models.text import Line, Paragraph
+from models.text import clean_text
 from models.uscc import validate_credit_code
 from models.workflow import Actor, apply_event, apply_event_many
 
@@ -291,6 +291,17 @@ CORRECTABLE = ("matter", "facts", "basis", "severity")
 CORRECTION_LABELS = {"matter": "事项", "facts": "失信行为", "basis": "依据", "severity": "严重程度"}
 
 
+def _cleaned(multiline: bool) -> BeforeValidator:
+    return BeforeValidator(lambda v: clean_text(v, multiline=multiline) if isinstance(v, str) else v)
+
+
+# The limit sits before the cleaning validator, so pydantic checks it as a string ("string_too_long",
+# said as too long a text), not as a generic length after validation ("too_long": too many items).
+_Matter = Annotated[str, StringConstraints(max_length=200), _cleaned(False)]
+_Facts = Annotated[str, StringConstraints(max_length=2000), _cleaned(True)]
+_Basis = Annotated[str, StringConstraints(max_length=500), _cleaned(True)]
+
+
 class BreachCorrection(BaseModel):
     """What "异议成立，更正记录" may change: each field optional, typed and capped at its column's length
     (SQLite does not enforce it), and no other field (422 naming it). A free dict let a nested object
@@ -298,9 +309,9 @@ class BreachCorrection(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    matter: Line | None = Field(default=None, max_length=200, description="事项（单行，≤200 字）")
-    facts: Paragraph | None = Field(default=None, max_length=2000, description="失信行为（≤2000 字）")
-    basis: Paragraph | None = Field(default=None, max_length=500, description="依据（≤500 字）")
+    matter: _Matter | None = Field(default=None, description="事项（单行，≤200 字）")
+    facts: _Facts | None = Field(default=None, description="失信行为（≤2000 字）")
+    basis: _Basis | None = Field(default=None, description="依据（≤500 字）")
     severity: Severity | None = Field(default=None, description="失信程度")
 
 

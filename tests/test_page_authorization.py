@@ -66,6 +66,17 @@ RULES: dict[tuple[str, str], dict[str, Any]] = {
     # The world's import was uploaded by window staff (no department): D01's and D02's handlers do not see it.
     ("GET", "/staff/pledges/import/{import_id}"): rule(handler=404, handler2=404, admin=403),
     ("POST", "/staff/pledges/import/{import_id}/codes"): rule(handler=404, handler2=404, admin=403),
+    ("GET", "/staff/pledges"): PLEDGE_STAFF,
+    ("GET", "/staff/pledges/{pledge_id}"): rule(admin=403, handler2=404),
+    ("POST", "/staff/pledges/{pledge_id}/act/{action}"): rule(default=SEEN, admin=403, handler2=404),
+    ("GET", "/staff/pledges/{pledge_id}/evidence/{evidence_id}"): rule(default=404, admin=403),
+    ("GET", "/staff/pledges/{pledge_id}/notice"): rule(admin=403, handler2=404),
+    # The published breach below is D01's: D02's handler gets "not found", intake and admin never decide.
+    ("GET", "/staff/breaches"): rule(default=403, handler=OK, handler2=OK, supervisor=OK),
+    ("GET", "/staff/breaches/{breach_id}"): rule(default=403, handler=OK, handler2=404, supervisor=OK),
+    ("POST", "/staff/breaches/{breach_id}/act/{action}"): rule(
+        default=403, handler=SEEN, handler2=404, supervisor=SEEN
+    ),
     ("GET", "/staff/complaints/{complaint_id}"): rule(handler2=404),
     ("POST", "/staff/complaints/{complaint_id}/act/{action}"): rule(default=SEEN, handler2=404),
     ("GET", "/staff/dashboard"): OVERSIGHT,
@@ -155,6 +166,7 @@ def test_every_page_times_every_role(
         "action": "sign_for",
         "name": "weekly",
         "number": breach.number,
+        "breach_id": str(breach.id),
         "user_id": str(other_user.id),
         "document_id": "no-such-document",
     }

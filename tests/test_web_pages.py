@@ -64,7 +64,7 @@ def test_every_template_is_rendered_by_a_page(
     client: TestClient, staff: Staff, engine: Engine, session: Session
 ) -> None:
     """Visit every page; together they must have rendered every template in web/templates."""
-    publish(engine, session, ("示范建设有限公司", CODE))
+    [breach] = publish(engine, session, ("示范建设有限公司", CODE))
     rendered: set[str] = set()
     original = env.get_template
 
@@ -86,6 +86,16 @@ def test_every_template_is_rendered_by_a_page(
         )
         assert uploaded.status_code == 303, uploaded.text
         assert client.get(uploaded.headers["location"]).status_code == 200
+        for path in (
+            "/staff/pledges",
+            f"/staff/pledges/{breach.pledge_id}",
+            f"/staff/pledges/{breach.pledge_id}/notice",
+        ):
+            assert client.get(path).status_code == 200, path
+        client.cookies.clear()
+        sign_in(client, staff.supervisor)
+        for path in ("/staff/breaches", f"/staff/breaches/{breach.id}"):
+            assert client.get(path).status_code == 200, path
         client.cookies.clear()
         sign_in(client, staff.admin)
         for path in (

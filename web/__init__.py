@@ -7,10 +7,21 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from web import admin, admin_platform, auth, imports, oversight, public, staff
+from web import admin, admin_platform, auth, imports, oversight, public, staff, staff_breaches, staff_pledges
 
 
 def install(app: FastAPI) -> None:
-    # imports before staff: its fixed paths (/staff/pledges/import) go before any /staff/pledges/{id}.
-    for module in (auth, imports, staff, oversight, public, admin, admin_platform):
+    # imports and staff before staff_pledges: their fixed paths (/staff/pledges/import, /staff/pledges/new)
+    # go before /staff/pledges/{pledge_id}.
+    for module in (
+        auth,
+        imports,
+        staff,
+        staff_pledges,
+        staff_breaches,
+        oversight,
+        public,
+        admin,
+        admin_platform,
+    ):
         app.include_router(module.router)

@@ -1,0 +1,259 @@
+"""Pledges on pages for the authority's staff: the department's list with filters, a pledge's page (facts,
+timeline, evidence files with preview and download, the actions the lifecycle offers), and the printable
+告知书 handed to the pledgor.
+
+The same services as the API (api/routes/pledges.py, api/routes/evidence.py): a handler sees only their
+own department's pledges (another's is "not found"), every action form carries the CSRF field and the
+pledge's version, and a refused action redraws the page with the service's reason and status.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ValidationError
+from sqlmodel import Session, select
+
+from api.deps import CalendarDep, SessionDep, TodayDep, no_store
+from api.routes.evidence import attachment_header
+from models.calendar import WorkCalendar
+from models.errors import DomainError, ValidationFailed
+from models.lifecycle import PLEDGE, PledgeState, Role
+from models.org import Department
+from models.pledge import ID_TYPE_LABELS, PLEDGE_TYPE_LABELS, PLEDGOR_KIND_LABELS, Pledge
+from models.pledge_access import REISSUE_EVENT, reissue_access_code
+from models.pledge_evidence import list_evidence, read_evidence
+from models.pledges import (
+    PLEDGE_ACTIONS,
+    PledgeQuery,
+    get_pledge,
+    list_pledges,
+    pledge_action,
+    pledge_events,
+    publication_status,
+)
+from models.settings import get_settings
+from models.workflow import Actor
+from web.core import current_actor, form_data, form_refused, page_router, redirect, render
+
+router = page_router("/staff/pledges")
+
+PLEDGE_STAFF = (Role.INTAKE, Role.HANDLER, Role.SUPERVISOR)  # as the API's pledge routes
+PAGE_ACTIONS = (*PLEDGE_ACTIONS, REISSUE_EVENT)
+# Actions that need a reason, and what the form calls it.
+REASON_LABELS = {
+    "reject_evidence": "退回理由（告知承诺人需要如何补正）",
+    "confirm_false": "认定虚假承诺的事实和理由",
+    "cancel": "撤销理由",
+    REISSUE_EVENT: "重新发放的原因（如承诺人遗失告知书）",
+}
+# Shown in the browser (an image, or the PDF viewer in a frame); other types are downloaded.
+PREVIEWABLE = {"application/pdf", "image/png", "image/jpeg"}
+STATE_LABELS = {str(s): PLEDGE.state(s).label for s in PledgeState}
+
+
+class ListFilters(BaseModel):
+    """The list page's query: each filter optional; a malformed date is a 422 naming it."""
+
+    state: PledgeState | None = None
+    deadline_from: dt.date | None = None
+    deadline_to: dt.date | None = None
+    publication_from: dt.date | None = None
+    publication_to: dt.date | None = None
+    q: str | None = None
+    after: int | None = None
+
+
+@router.get("")
+def pledge_list(request: Request, session: SessionDep, today: TodayDep) -> Response:
+    user, actor = current_actor(request, session, *PLEDGE_STAFF)
+    raw = {k: v.strip() for k, v in request.query_params.items() if v.strip()}
+    errors: dict[str, str] = {}
+    try:
+        filters = ListFilters.model_validate(raw)
+    except ValidationError as exc:
+        errors = {str(e["loc"][0]): "日期格式应为 YYYY-MM-DD，状态请从列表中选择" for e in exc.errors()}
+        filters = ListFilters()
+    query = PledgeQuery(**{k: v for k, v in filters.model_dump().items() if k != "q"}, q=filters.q, limit=50)
+    rows, cursor = list_pledges(session=session, query=query, actor=actor)
+    names = {d.id: d.name for d in session.exec(select(Department)).all()}
+    following = {k: v for k, v in raw.items() if k != "after"}
+    return render(
+        request,
+        "staff_pledges.html",
+        status_code=422 if errors else 200,
+        title="告知承诺",
+        pledges=rows,
+        values=raw,
+        errors=errors,
+        states=STATE_LABELS,
+        authority_names=names,
+        next_query={**following, "after": str(cursor)} if cursor else None,
+        today=today,
+        own_department=user.role == Role.HANDLER,
+    )
+
+
+def _action_forms(pledge: Pledge, actor: Actor) -> list[dict[str, Any]]:
+    return [
+        {"event": t.event, "label": t.label, "reason": REASON_LABELS.get(t.event)}
+        for t in PLEDGE.available(pledge.state, actor.role)
+        if t.event in PAGE_ACTIONS
+    ]
+
+
+def _pledge_page(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    pledge_id: int,
+    calendar: WorkCalendar,
+    **context: Any,
+) -> Response:
+    pledge = get_pledge(session=session, pledge_id=pledge_id, actor=actor)
+    context.setdefault("errors", {})
+    context.setdefault("failed_action", None)
+    context.setdefault("values", {})
+    context.setdefault("status_code", 200)
+    context.setdefault("done", None)
+    context.setdefault("reissued", None)
+    events = []
+    for e in pledge_events(session=session, pledge_id=pledge_id, actor=actor):
+        label = PLEDGE.transition(e.event).label if e.event in PLEDGE.event_names else "登记承诺"
+        events.append({"at": e.at, "label": label, "actor_name": e.actor_name, "note": e.note,
+                       "from_state": e.from_state, "to_state": e.to_state})  # fmt: skip
+    page = render(
+        request,
+        "staff_pledge.html",
+        title=f"告知承诺 {pledge.number}",
+        pledge=pledge,
+        authority=session.get(Department, pledge.authority_id),
+        kind_label=PLEDGOR_KIND_LABELS.get(pledge.pledgor_kind, str(pledge.pledgor_kind)),
+        type_label=PLEDGE_TYPE_LABELS.get(pledge.pledge_type) if pledge.pledge_type else None,
+        id_type_label=ID_TYPE_LABELS.get(pledge.legal_representative_id_type)
+        if pledge.legal_representative_id_type
+        else None,
+        state_label=STATE_LABELS.get(str(pledge.state), str(pledge.state)),
+        states=STATE_LABELS,
+        events=events,
+        files=list_evidence(session=session, pledge_id=pledge_id, actor=actor),
+        previewable=PREVIEWABLE,
+        actions=_action_forms(pledge, actor),
+        # A fresh key per drawn form: a double-clicked re-issue answers the first one's code, no second code.
+        reissue_key=secrets.token_urlsafe(16),
+        reissue_event=REISSUE_EVENT,
+        publication=publication_status(pledge, calendar),
+        tz=ZoneInfo(get_settings().timezone),
+        **context,
+    )
+    no_store(page)  # a re-issued access code may be on it
+    return page
+
+
+@router.get("/{pledge_id}")
+def pledge_page(
+    request: Request, pledge_id: int, session: SessionDep, calendar: CalendarDep, done: str | None = None
+) -> Response:
+    _, actor = current_actor(request, session, *PLEDGE_STAFF)
+    label = PLEDGE.transition(done).label if done in PLEDGE.event_names else None
+    return _pledge_page(request, session, actor, pledge_id, calendar, done=label)
+
+
+def _version(form: dict[str, str]) -> int | None:
+    raw = form.get("expected_version", "")
+    if raw and not raw.isdigit():
+        raise ValidationFailed("表单版本号无效，请刷新页面后重试 (invalid expected_version)")
+    return int(raw) if raw else None
+
+
+@router.post("/{pledge_id}/act/{action}")
+async def take_action(
+    request: Request,
+    pledge_id: int,
+    action: str,
+    session: SessionDep,
+    today: TodayDep,
+    calendar: CalendarDep,
+) -> Response:
+    _, actor = current_actor(request, session, *PLEDGE_STAFF)
+    form = await form_data(request)
+    reason = form.get("reason") or None
+    try:
+        if action == REISSUE_EVENT:
+            pledge, code = reissue_access_code(
+                session=session,
+                pledge_id=pledge_id,
+                actor=actor,
+                today=today,
+                calendar=calendar,
+                reason=reason,
+                expected_version=_version(form),
+                idempotency_key=form.get("idempotency_key", "")[:128] or None,
+            )
+        else:
+            pledge_action(
+                session=session,
+                pledge_id=pledge_id,
+                action=action,
+                actor=actor,
+                today=today,
+                calendar=calendar,
+                expected_version=_version(form),
+                reason=reason,
+            )
+    except DomainError as exc:
+        errors, status = form_refused(session, exc)
+        return _pledge_page(
+            request, session, actor, pledge_id, calendar,
+            errors=errors, failed_action=action, values=form, status_code=status,
+        )  # fmt: skip
+    session.commit()  # before a re-issued code is shown: a code that is not stored is never given
+    if action == REISSUE_EVENT:
+        return _pledge_page(
+            request, session, actor, pledge_id, calendar, reissued={"number": pledge.number, "code": code}
+        )
+    return redirect(f"/staff/pledges/{pledge_id}?done={action}")
+
+
+@router.get("/{pledge_id}/evidence/{evidence_id}")
+def evidence_file(
+    request: Request, pledge_id: int, evidence_id: int, session: SessionDep, inline: bool = False
+) -> Response:
+    """A stored evidence file: downloaded, or with ``inline`` shown in the page (PDF and images only)."""
+    _, actor = current_actor(request, session, *PLEDGE_STAFF)
+    row, content = read_evidence(session=session, pledge_id=pledge_id, evidence_id=evidence_id, actor=actor)
+    shown = inline and row.content_type in PREVIEWABLE
+    disposition = attachment_header(row.filename)
+    headers = {
+        "Content-Disposition": disposition.replace("attachment", "inline", 1) if shown else disposition,
+        "X-Content-Type-Options": "nosniff",
+        # The pledge page shows it in a frame of its own origin; nothing else may frame it or run in it.
+        "Content-Security-Policy": "default-src 'none'; img-src 'self'; frame-ancestors 'self'",
+        "X-Frame-Options": "SAMEORIGIN",
+    }
+    return Response(content=content, media_type=row.content_type, headers=headers)
+
+
+@router.get("/{pledge_id}/notice")
+def notice(request: Request, pledge_id: int, session: SessionDep, today: TodayDep) -> Response:
+    """告知书: the pledge's terms, to print and hand to the pledgor. It never carries the access code (only
+    its hash is stored): the code was shown once at registration or re-issue, and the notice says how to
+    use it and how to get a new one."""
+    _, actor = current_actor(request, session, *PLEDGE_STAFF)
+    pledge = get_pledge(session=session, pledge_id=pledge_id, actor=actor)
+    return render(
+        request,
+        "pledge_notice.html",
+        title=f"告知承诺书 {pledge.number}",
+        pledge=pledge,
+        authority=session.get(Department, pledge.authority_id),
+        kind_label=PLEDGOR_KIND_LABELS.get(pledge.pledgor_kind, str(pledge.pledgor_kind)),
+        days=get_settings().publication_working_days,
+        base_url=get_settings().public_base_url.rstrip("/"),
+        today=today,
+    )
