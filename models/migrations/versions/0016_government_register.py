@@ -1,7 +1,7 @@
 """Confirmed government breaches in the register: each government_credit_record without a register record
 gets a published_breach (source_kind complaint), as confirm_breach now creates
 
-Revision ID: 0016_government_breaches_in_register
+Revision ID: 0016_government_register
 Revises: 0015_pending_deadlines
 Create Date: 2026-12-11 09:00:00
 
@@ -26,7 +26,7 @@ from models.breach_record import publication_end, repair_earliest
 from models.privacy import publication_text
 from models.settings import get_settings
 
-revision: str = "0016_government_breaches_in_register"
+revision: str = "0016_government_register"
 down_revision: str | None = "0015_pending_deadlines"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
