@@ -15,9 +15,11 @@ from models.outbox import Notification
 from models.publication import sweep
 from models.settings import get_settings
 from notifications.render import TEMPLATES, RenderedMessage, render
+from notifications.sink_store import SinkMessage
 from tests.conftest import Staff
 from tests.test_complaints_api import act, dispatched_and_signed, register
 from tests.test_publication import SYSTEM, new_pledge
+from tests.web_support import sign_in
 
 PLACEHOLDER = "XX市社会信用体系建设领导小组办公室"
 
@@ -126,3 +128,34 @@ def test_catch_up_sweep_skips_the_overdue_notice_whose_moment_passed_and_records
     ).one()
     assert event.data["notice_skipped"] == "pledge_overdue"
     assert event.data["skipped_reason"] == "publication_day_reached"
+
+
+def test_admin_pages_list_the_unsendable_with_the_phone_and_open_mail_bodies(
+    client: TestClient, staff: Staff, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHOUXIN_SENDER_ORGANISATION", "呼和浩特市社会信用体系建设领导小组办公室")
+    get_settings.cache_clear()
+    # A complainant with a landline and no e-mail: the receipt cannot be sent, staff must call.
+    register(client, staff, complainant_email=None, complainant_phone="0471-6951234")
+    session.add(
+        SinkMessage(
+            received_at=dt.datetime(2026, 3, 2, 1, 5, tzinfo=dt.UTC),
+            mail_from="noreply@shouxin.local",
+            rcpt_tos=["zjj@example.gov.cn"],
+            subject="【守信平台】转办通知",
+            raw=(
+                "Subject: =?utf-8?b?44CQ5a6I5L+h5bmz5Y+w44CR?=\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                "Content-Transfer-Encoding: 8bit\r\n\r\n请于2026年3月4日前完成签收。\r\n"
+            ),
+        )
+    )
+    session.commit()
+    sign_in(client, staff.supervisor)
+    page = client.get("/staff/admin/notifications").text
+    assert "呼和浩特市社会信用体系建设领导小组办公室" in page
+    undeliverable = page.split('id="undeliverable"')[1]
+    assert "complaint_received" in undeliverable
+    assert "请致电 0471-6951234" in undeliverable
+    mail = client.get("/staff/admin/mail").text
+    assert "2026-03-02 09:05" in mail  # 01:05 UTC, shown in Asia/Shanghai
+    assert "请于2026年3月4日前完成签收。" in mail

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar as month_calendar
 import datetime as dt
-from email import message_from_string
+from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from typing import Any
@@ -25,6 +25,7 @@ from models.org import LEVEL_LABELS, Department, DepartmentCreate, User, UserCre
 from models.outbox import NotificationStatus
 from models.settings import get_settings
 from notifications.outbox_service import list_notifications, retry_dead
+from notifications.render import sender_organisation
 from notifications.sink import list_sink_messages
 from web.core import (
     STAFF_ROLE_CHOICES,
@@ -247,6 +248,8 @@ def notifications(request: Request, session: SessionDep) -> Response:
         pending=pending,
         dead=dead,
         undeliverable=undeliverable,
+        sender_organisation=sender_organisation(),
+        local_time=_local_time,
         can_retry=user.role == Role.ADMIN,
         status_labels=STATUS_LABELS,
     )
@@ -270,7 +273,8 @@ def _local_time(moment: dt.datetime) -> str:
 
 def _mail_body(raw: str) -> str:
     """The plain-text part of a stored message (what the recipient reads), else its whole source."""
-    parsed = message_from_string(raw, policy=default_policy)
+    # From bytes: the string parser garbles an 8bit UTF-8 body into \u escapes.
+    parsed = message_from_bytes(raw.encode("utf-8", errors="replace"), policy=default_policy)
     if isinstance(parsed, EmailMessage):
         part = parsed.get_body(preferencelist=("plain",))
         if isinstance(part, EmailMessage):
