@@ -53,7 +53,7 @@ def new_pledge(
         authority_code="D01",
         legal_basis="《建筑法》第八条",
     )
-    return register_pledge(
+    pledge = register_pledge(
         session=session,
         data=data,
         actor=SUPERVISOR,
