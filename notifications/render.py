@@ -250,6 +250,19 @@ TEMPLATES: dict[str, TemplateSpec] = {
             },
         ),
         _spec(
+            "complaint_verify_request",
+            "department",
+            "主办单位签收后通知主管部门（认定部门）核实",
+            {
+                "case_number": "TS20260302-0001",
+                "department_name": "市发展和改革委员会",
+                "lead_department_name": "市住房和城乡建设局",
+                "summary": "投诉人反映某工程项目竣工验收后工程款逾期未支付。",
+                "deadline": "2026-03-25",
+                "working_days": 15,
+            },
+        ),
+        _spec(
             "deadline_warning",
             "department",
             "办理期限黄牌/红牌预警",

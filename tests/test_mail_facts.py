@@ -159,3 +159,16 @@ def test_admin_pages_list_the_unsendable_with_the_phone_and_open_mail_bodies(
     mail = client.get("/staff/admin/mail").text
     assert "2026-03-02 09:05" in mail  # 01:05 UTC, shown in Asia/Shanghai
     assert "请于2026年3月4日前完成签收。" in mail
+
+
+def test_competent_department_is_mailed_to_verify_once_the_lead_signs_for_it(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    cid = dispatched_and_signed(client, staff)  # lead D01, whose 主管部门 is D00
+    [row] = queued(session, cid, "complaint_verify_request")
+    assert (row.recipient_name, row.recipient_email) == ("市发展和改革委员会", "fgw@example.gov.cn")
+    message = rendered(row)
+    for part in (message.text, message.html):
+        assert "市住房和城乡建设局" in part
+        assert "15个工作日" in part
+        assert "2026年3月23日" in part  # 核实: 15 working days from the signing day, 2 March

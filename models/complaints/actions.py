@@ -42,6 +42,7 @@ from models.complaints.supervision import after_supervision_step, overdue_days
 from models.complaints.visibility import (
     HANDLER_PARTIES,
     LEAD,
+    competent_of,
     department_by_code,
     get_complaint,
     handler_parties,
@@ -104,6 +105,28 @@ def _reject(ctx: _Ctx, action: str, body: ActionBody) -> None:
     event = ctx.fire(action, body, note=body.reason, reason=body.reason, route=str(body.route))
     mail_complainant(
         ctx.session, ctx.case, event, "complaint_not_accepted", reason=body.reason, route=body.guidance()
+    )
+
+
+def _sign_for(ctx: _Ctx, action: str, body: ActionBody) -> None:
+    """Signed for: the verifier (the lead's 主管部门) must now verify, within the 核实 deadline; tell it."""
+    event = ctx.fire(action, body)
+    lead = lead_department(ctx.session, ctx.case)
+    competent_id = competent_of(ctx.session, ctx.case.lead_department_id)
+    verifier = ctx.session.get(Department, competent_id) if competent_id else None
+    if lead is None or verifier is None:
+        return  # no 主管部门: the lead verifies itself and knows it from the dispatch mail
+    spec = COMPLAINT.state(ctx.case.state)
+    mail_department(
+        ctx.session,
+        ctx.case,
+        event,
+        "complaint_verify_request",
+        verifier,
+        lead_department_name=lead.name,
+        summary=ctx.case.summary,
+        deadline=iso_date(ctx.case.stage_deadline),
+        working_days=rule_days(spec.deadline) if spec.deadline else 0,
     )
 
 
@@ -379,6 +402,7 @@ _HANDLERS: dict[str, Callable[[_Ctx, str, ActionBody], None]] = {
     "reject": _reject,
     "merge": _merge,
     "dispatch": _dispatch,
+    "sign_for": _sign_for,
     "return_order": _return_order,
     "order_rectification": _order_rectification,
     "report_rectification": _report_rectification,
