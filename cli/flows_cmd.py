@@ -66,7 +66,8 @@ def deployments(*, module_path: bool = False) -> list[Any]:
     return [
         spec.load().to_deployment(
             name=spec.name,
-            schedules=[Cron(spec.cron, timezone=TIMEZONE)],
+            # The slug lets a re-served deployment update its one schedule instead of adding another.
+            schedules=[Cron(spec.cron, timezone=TIMEZONE, slug=spec.name)],
             description=spec.description,
             entrypoint_type=kind,
         )

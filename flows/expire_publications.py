@@ -8,7 +8,7 @@ import datetime as dt
 from prefect import flow, get_run_logger, task
 from sqlmodel import Session
 
-from flows._runtime import batched, current_run_id
+from flows._runtime import batched, current_run_id, last_event_id, publish_changes
 from models.clock import Clock
 from models.db import get_engine
 from models.register import expire_records, expiry_candidates
@@ -31,6 +31,10 @@ def expire_publications(as_of: dt.date | None = None) -> int:
     with Session(get_engine()) as session:
         ids = expiry_candidates(session=session, today=today)
     run_id = current_run_id()
+    first_event = last_event_id()
     done = sum(expire_batch(batch, today, run_id) for batch in batched(ids, get_settings().batch_size))
     get_run_logger().info("公示期满撤下 %s：%s 条", today, done)
+    publish_changes(
+        key="expire-publications", title=f"公示期满撤下 {today}", after_id=first_event, flow_run_id=run_id
+    )
     return done

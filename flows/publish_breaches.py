@@ -14,7 +14,7 @@ import datetime as dt
 from prefect import flow, get_run_logger, task
 from sqlmodel import Session
 
-from flows._runtime import batched, current_run_id
+from flows._runtime import batched, current_run_id, last_event_id, publish_changes
 from models.calendar import load_calendar
 from models.clock import Clock
 from models.db import get_engine
@@ -39,6 +39,7 @@ def publish_breaches(as_of: dt.date | None = None, dry_run: bool = False) -> dic
     """Run the pledge sweep for ``as_of`` (default: today in Asia/Shanghai); returns counts per step."""
     today = as_of or Clock.from_settings().today()
     run_id = current_run_id()
+    first_event = last_event_id()
     counts = {"recompute": 0 if dry_run else recompute(run_id)}
     for step in SWEEP_ORDER:
         # A step the calendar cannot serve (a year not loaded) must not keep the later steps from running.
@@ -65,4 +66,8 @@ def publish_breaches(as_of: dt.date | None = None, dry_run: bool = False) -> dic
         ]
         counts[step] = sum(f.result() for f in futures)
     get_run_logger().info("承诺巡检 %s%s：%s", today, "（演练）" if dry_run else "", counts)
+    if not dry_run:
+        publish_changes(
+            key="publish-breaches", title=f"承诺巡检 {today}", after_id=first_event, flow_run_id=run_id
+        )
     return counts

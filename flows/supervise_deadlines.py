@@ -15,7 +15,7 @@ import datetime as dt
 
 from prefect import flow, get_run_logger, task
 
-from flows._runtime import batched, current_run_id
+from flows._runtime import batched, current_run_id, last_event_id, publish_changes
 from models import breach_supervision, pledge_review
 from models.calendar import load_calendar
 from models.clock import Clock
@@ -67,9 +67,13 @@ def supervise_deadlines(as_of: dt.date | None = None) -> int:
         breach_ids = breach_supervision.supervision_ids(session=session)
         review_ids = pledge_review.supervision_ids(session=session)
     run_id = current_run_id()
+    first_event = last_event_id()
     size = get_settings().batch_size
     applied = sum(supervise_ids(batch, today, run_id) for batch in batched(ids, size))
     applied += sum(supervise_breach_ids(batch, today, run_id) for batch in batched(breach_ids, size))
     applied += sum(supervise_review_ids(batch, today, run_id) for batch in batched(review_ids, size))
     get_run_logger().info("时限督办 %s：%s 项", today, applied)
+    publish_changes(
+        key="supervise-deadlines", title=f"时限督办 {today}", after_id=first_event, flow_run_id=run_id
+    )
     return applied
