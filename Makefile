@@ -25,6 +25,12 @@ browser:
 run: $(STAMP)
 	$(BIN)/shouxin db upgrade
 	$(BIN)/shouxin demo
+	@echo ""
+	@echo "登录：http://127.0.0.1:8000/login ，粘贴上表中某个角色的令牌（服务就绪后打开）。"
+	@echo "先试：受理员登记一件投诉并派单；承办部门签收、答复；督办人员看 /staff/dashboard；"
+	@echo "      公众在 http://127.0.0.1:8000/register 查看公示记录，/track 查询投诉进度；"
+	@echo "      邮件在管理员的“邮件”页（/staff/admin/mail）；流程运行在 http://127.0.0.1:4200 。"
+	@echo ""
 	SHOUXIN_MAIL_SINK=true SHOUXIN_DEMO_MODE=true $(BIN)/shouxin serve --with-flows
 
 lint: $(STAMP)
