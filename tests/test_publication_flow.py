@@ -87,13 +87,19 @@ def test_cli_import_and_sweep(
     assert "演练" in dry.output
     with Session(cli_db) as session:
         assert session.exec(select(PublishedBreach)).all() == []
-    done = runner.invoke(_app(), ["sweep", "--as-of", "2026-03-02"])
+    # The 2026-02-12 pledge was registered late (back-registered on 2026-03-02): its publication day is
+    # the 7th working day after the registration, not after the deadline (models.pledge).
+    early = runner.invoke(_app(), ["sweep", "--as-of", "2026-03-10", "--no-prefect"])
+    assert early.exit_code == 0, early.output
+    with Session(cli_db) as session:
+        assert session.exec(select(PublishedBreach)).all() == []
+    done = runner.invoke(_app(), ["sweep", "--as-of", "2026-03-11"])
     assert done.exit_code == 0, done.output
     with Session(cli_db) as session:
         assert len(session.exec(select(PublishedBreach)).all()) == 1  # the 2026-02-12 pledge
         # `shouxin sweep` runs the Prefect flow, so its events carry the flow-run id.
         assert session.exec(select(CaseEvent).where(CaseEvent.event == "publish")).one().flow_run_id
-    again = runner.invoke(_app(), ["sweep", "--as-of", "2026-03-03", "--no-prefect"])
+    again = runner.invoke(_app(), ["sweep", "--as-of", "2026-03-12", "--no-prefect"])
     assert again.exit_code == 0, again.output
     with Session(cli_db) as session:
         assert len(session.exec(select(PublishedBreach)).all()) == 1
