@@ -82,7 +82,8 @@ NOW = dt.datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=dt.timezone(dt.timedelta
 def _notification(key: str, email: str | None) -> dict[str, Any]:
     return {
         "template": "pledge_published", "recipient_kind": "pledgor", "recipient_name": "某某公司",
-        "recipient_email": email, "channel": "email", "case_kind": "pledge", "case_id": 1, "case_number": "CN-2026-0000001",
+        "recipient_email": email, "channel": "email", "case_kind": "pledge", "case_id": 1,
+        "case_number": "CN-2026-0000001",
         "context": {"record_number": "XY-1", "days": [1, 2], "名称": "中文"},
         "status": NotificationStatus.PENDING if email else NotificationStatus.UNDELIVERABLE,
         "attempts": 0, "next_attempt_at": NOW, "last_error": None, "idempotency_key": key,
