@@ -36,6 +36,8 @@ router = page_router("/staff/breaches")
 DECIDERS = (Role.HANDLER, Role.SUPERVISOR)  # as the API's breach routes
 STATE_LABELS = {str(s): BREACH.state(s).label for s in BreachState}
 REQUEST_LABELS = {"objection": "异议", "repair": "信用修复申请"}
+# Events outside the lifecycle's transitions: the record's creation by the publication sweep.
+OTHER_EVENTS = {"create": "公示失信记录"}
 DECISION_EVENTS = {"uphold_withdraw", "uphold_correct", "reject_objection", "approve_repair", "reject_repair"}
 
 
@@ -83,7 +85,12 @@ def _record_page(
         title=f"失信记录 {record.number}",
         record=view,
         events=[
-            (e, BREACH.transition(e.event).label if e.event in BREACH.event_names else e.event)
+            (
+                e,
+                BREACH.transition(e.event).label
+                if e.event in BREACH.event_names
+                else OTHER_EVENTS.get(e.event, e.event),
+            )
             for e in events
         ],
         actions=[
