@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from api.deps import CalendarDep, SessionDep, TodayDep, actor_of
+from models.account_admin import change_role, revoke_token, set_active
 from models.accounts import create_user, import_departments, set_password
 from models.calendar import WorkCalendar, diff_notice, parse_year_notice
 from models.calendar_admin import load_year_notice
@@ -91,6 +92,7 @@ def _users_page(request: Request, session: Session, **context: Any) -> Response:
     context.setdefault("errors", {})
     context.setdefault("status_code", 200)
     context.setdefault("created", None)
+    context.setdefault("reissued", None)
     context.setdefault("message", None)
     rows = list(session.exec(select(User).order_by(col(User.id))))
     depts = {d.id: d for d in session.exec(select(Department).order_by(col(Department.code)))}
@@ -124,6 +126,79 @@ async def add_user(request: Request, session: SessionDep) -> Response:
         return _users_page(request, session, values=form, errors=errors, status_code=status)
     session.commit()
     return _users_page(request, session, created={"user": user, "token": token})
+
+
+def _target(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"用户 #{user_id} 不存在 (no user {user_id})")
+    return user
+
+
+@router.post("/users/{user_id}/active")
+async def user_active(request: Request, user_id: int, session: SessionDep) -> Response:
+    """Deactivate or reactivate an account; its page sessions end (models.account_admin)."""
+    me = current_user(request, session, *ADMIN)
+    form = await form_data(request)
+    user = _target(session, user_id)
+    if form.get("active") not in ("0", "1"):
+        return _users_page(request, session, errors={"__all__": "请选择停用或启用"}, status_code=422)
+    active = form.get("active") == "1"
+    try:
+        set_active(session=session, target=user, active=active, by=me)
+    except DomainError as exc:
+        errors, status = form_refused(session, exc)
+        return _users_page(request, session, errors=errors, status_code=status)
+    session.commit()
+    return _users_page(request, session, message=f"已{'启用' if active else '停用'}用户 {user.name}")
+
+
+@router.post("/users/{user_id}/role")
+async def user_role(request: Request, user_id: int, session: SessionDep) -> Response:
+    """Give an account another role (and department); its page sessions end."""
+    me = current_user(request, session, *ADMIN)
+    form = await form_data(request)
+    user = _target(session, user_id)
+    try:
+        role = Role(form.get("role", ""))
+        change_role(
+            session=session,
+            target=user,
+            role=role,
+            by=me,
+            department_code=form.get("department_code") or None,
+        )
+    except ValueError:
+        return _users_page(request, session, errors={"__all__": "请从列表中选择角色"}, status_code=422)
+    except DomainError as exc:
+        errors, status = form_refused(session, exc)
+        return _users_page(request, session, errors=errors, status_code=status)
+    session.commit()
+    return _users_page(
+        request, session, message=f"已将 {user.name} 的角色改为 {STAFF_ROLE_CHOICES[str(role)]}"
+    )
+
+
+@router.post("/users/{user_id}/token")
+async def user_token(request: Request, user_id: int, session: SessionDep) -> Response:
+    """Revoke an account's API token and show the new one once, as when the account was created."""
+    me = current_user(request, session, *ADMIN)
+    form = await form_data(request)
+    user = _target(session, user_id)
+    # The form says what it does: a stray post never takes someone's token away.
+    if form.get("revoke") != "1":
+        return _users_page(request, session, errors={"__all__": "请确认吊销令牌"}, status_code=422)
+    try:
+        token = revoke_token(session=session, target=user, by=me)
+    except DomainError as exc:
+        errors, status = form_refused(session, exc)
+        return _users_page(request, session, errors=errors, status_code=status)
+    session.commit()
+    response = _users_page(request, session, reissued={"user": user, "token": token})
+    if user.id == me.id:
+        # As for a new password: the admin who revoked their own token stays signed in here only.
+        set_session_cookie(request, response, user, dt.datetime.now(dt.UTC))
+    return response
 
 
 @router.post("/users/{user_id}/password")
