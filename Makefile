@@ -31,7 +31,7 @@ run: $(STAMP)
 	@echo "      公众在 http://127.0.0.1:8000/register 查看公示记录，/track 查询投诉进度；"
 	@echo "      邮件在管理员的“邮件”页（/staff/admin/mail）；流程运行在 http://127.0.0.1:4200 。"
 	@echo ""
-	SHOUXIN_MAIL_SINK=true SHOUXIN_DEMO_MODE=true $(BIN)/shouxin serve --with-flows
+	SHOUXIN_MAIL_SINK=true SHOUXIN_DEMO_MODE=true SHOUXIN_PREFECT_UI_URL=http://127.0.0.1:4200 $(BIN)/shouxin serve --with-flows
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     mail_from: str = "守信平台 <noreply@shouxin.local>"
     # Where the public reaches this system; used in links inside mails (e.g. the case-tracking page).
     public_base_url: str = "http://127.0.0.1:8000"
+    # The Prefect UI that shows the flow runs (e.g. http://127.0.0.1:4200): when set, a case timeline's
+    # system event links to the run that wrote it ({url}/runs/flow-run/{id}); empty shows the id only.
+    prefect_ui_url: str = ""
     # The signing organisation (落款) on every notice.
     issuer_name: str = "XX市社会信用体系建设领导小组办公室"
     # The organisation that signs every mail and SMS (落款), shown on the admin notifications page; when

@@ -16,7 +16,7 @@ from api.deps import CalendarDep, SessionDep, TodayDep, no_store
 from models import complaints as service
 from models.breach import SEVERITY_LABELS
 from models.calendar import WorkCalendar
-from models.complaint import CATEGORY_LABELS, CHANNEL_LABELS, ComplaintCreate
+from models.complaint import CATEGORY_LABELS, CHANNEL_LABELS, Channel, ComplaintCreate
 from models.errors import DomainError
 from models.government_credit import public_text_draft
 from models.lifecycle import COMPLAINT, Role
@@ -140,8 +140,10 @@ def _complaint_form(request: Request, session: Session, **context: Any) -> Respo
 
 @router.get("/complaints/new")
 def new_complaint(request: Request, session: SessionDep) -> Response:
-    current_actor(request, session, *REGISTRARS)
-    return _complaint_form(request, session, values={"channel": "window"})
+    user, _ = current_actor(request, session, *REGISTRARS)
+    # Intake staff take 12345 hotline calls; everyone else registering a complaint is usually at a window.
+    channel = Channel.HOTLINE if user.role == Role.INTAKE else Channel.WINDOW
+    return _complaint_form(request, session, values={"channel": channel})
 
 
 @router.post("/complaints/new")
@@ -301,6 +303,7 @@ def _case_page(
         choices=CHOICES,
         long_fields=LONG_FIELDS,
         tz=ZoneInfo(get_settings().timezone),
+        prefect_ui_url=get_settings().prefect_ui_url.rstrip("/"),
         **context,
     )
 
