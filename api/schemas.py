@@ -18,7 +18,7 @@ from models.audit import CaseEventPublic
 from models.breach import Severity
 from models.government_credit import GovernmentCreditRecordPublic
 from models.lifecycle import BreachState, PledgeState
-from models.pledge import PledgorKind
+from models.pledge import IdType, PledgeType, PledgorKind
 
 
 # A pledge as staff see it: the stored fields, its state's label, its authority, and whether its
@@ -53,6 +53,15 @@ class PledgeView(BaseModel):
     registered_by_id: int | None
     created_at: dt.datetime
     updated_at: dt.datetime
+    # The credit platform's optional fields (承诺类型, 法定代表人) and a review deadline pending the calendar
+    # (待日历确定): the service shapes them, so the answer declares them rather than dropping them.
+    pledge_type: PledgeType | None
+    legal_representative: str | None
+    legal_representative_id_type: IdType | None
+    legal_representative_id_number: str | None
+    deadline_pending: bool = Field(description="审核期限落在尚未载入节假日安排的年份（待日历确定）")
+    deadline_counted_from: dt.date | None
+    deadline_working_days: int | None
 
 
 # A pledge with the access code just issued, shown this once.
