@@ -20,7 +20,7 @@ from models.account_admin import change_role, revoke_token, set_active
 from models.accounts import create_user, import_departments, set_password
 from models.calendar import WorkCalendar, diff_notice, parse_year_notice
 from models.calendar_admin import load_year_notice
-from models.errors import DomainError, NotFound
+from models.errors import DomainError, NotFound, ValidationFailed
 from models.lifecycle import Role
 from models.org import LEVEL_LABELS, Department, DepartmentCreate, User, UserCreate
 from models.outbox import NotificationStatus
@@ -282,6 +282,24 @@ def calendar_page(
     return _calendar_page(request, calendar, year or today.year, saved=saved)
 
 
+CALENDAR_FILE_MAX_BYTES = 256 * 1024  # a year's notice is a few kilobytes
+
+
+def _calendar_file_text(content: bytes, filename: str) -> str:
+    """An uploaded notice as text, read as `shouxin calendar load` reads a file (UTF-8, a BOM tolerated)."""
+    if len(content) > CALENDAR_FILE_MAX_BYTES:
+        raise ValidationFailed(
+            f"节假日文件 {filename} 超过 {CALENDAR_FILE_MAX_BYTES // 1024} KB，不是一年的放假通知 "
+            "(file too large)"
+        )
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValidationFailed(
+            f"节假日文件 {filename} 不是 UTF-8 编码的 JSON；请另存为 UTF-8 后重新上传 (not UTF-8)"
+        ) from exc
+
+
 @router.post("/calendar")
 async def load_year(
     request: Request, session: SessionDep, calendar: CalendarDep, today: TodayDep
@@ -289,8 +307,15 @@ async def load_year(
     user = current_user(request, session, *ADMIN)
     form = await form_data(request)
     text = form.get("notice", "")
+    origin = "粘贴的放假通知"
     try:
-        notice = parse_year_notice(text, origin="粘贴的放假通知")
+        upload = (await request.form()).get("file")  # parsed once: Starlette keeps the form
+        if upload is not None and not isinstance(upload, str) and upload.filename:
+            # The file `shouxin calendar load` reads: it replaces the pasted text, which then shows it so
+            # the preview's confirmation saves exactly what was previewed.
+            text = _calendar_file_text(await upload.read(CALENDAR_FILE_MAX_BYTES + 1), upload.filename)
+            origin = f"节假日文件 {upload.filename}"
+        notice = parse_year_notice(text, origin=origin)
         if form.get("confirm") == "1":
             changes, _, _ = load_year_notice(
                 session=session,
