@@ -31,6 +31,7 @@ from models.pledge import (
     registration_publication_day,
 )
 from models.pledge_access import new_access_code
+from models.pledge_mail import mail_evidence_accepted, mail_evidence_received
 from models.pledge_review import decide, note_submission
 from models.register import false_pledge_of, has_current_breach
 from models.settings import get_settings
@@ -228,7 +229,7 @@ def pledge_action(
     if action in ("reject_evidence", "confirm_false", "cancel") and not (reason or "").strip():
         raise ValidationFailed("请填写理由，告知承诺人需要如何补正 (a reason is required)")
     # A rejection may move the publication day and tells the pledgor why (models/pledge_review.py).
-    decide(
+    event = decide(
         session=session,
         pledge=pledge,
         action=action,
@@ -238,6 +239,8 @@ def pledge_action(
         note=(reason or "").strip() or None,
         expected_version=expected_version,
     )
+    if action == "confirm" and event is not None:
+        mail_evidence_accepted(session=session, pledge=pledge, event=event, today=today)
     return pledge
 
 
@@ -310,7 +313,7 @@ def store_evidence(
     )
     session.add(row)
     session.flush()
-    apply_event(
+    event = apply_event(
         session=session,
         case=pledge,
         event="submit_evidence",
@@ -324,6 +327,8 @@ def store_evidence(
             **note_submission(pledge=pledge, today=today),
         },
     )
+    if event is not None:
+        mail_evidence_received(session=session, pledge=pledge, filename=row.filename, event=event)
     return row
 
 

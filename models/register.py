@@ -35,6 +35,7 @@ from models.outbox import enqueue
 from models.platform import DocumentKind, enqueue_documents
 from models.pledge import Pledge, PledgorKind
 from models.pledge_access import check_access_code
+from models.pledge_mail import mail_breach_request
 from models.pledgor_self_service import acknowledge_objection, check_objection_allowed
 from models.text import clean_text
 from models.uscc import validate_credit_code
@@ -229,7 +230,7 @@ def submit_objection(
     if not reason.strip():
         raise ValidationFailed("请填写异议理由 (reason is required)")
     check_objection_allowed(session=session, record=record, reason=reason, evidence=evidence)
-    apply_event(
+    event = apply_event(
         session=session,
         case=record,
         event="object",
@@ -240,6 +241,15 @@ def submit_objection(
         data={"evidence": evidence or ""},
     )
     acknowledge_objection(session=session, record=record, reply_due=record.stage_deadline)
+    if event is not None:
+        mail_breach_request(
+            session=session,
+            record=record,
+            kind="objection",
+            reason=reason.strip(),
+            detail=(evidence or "").strip(),
+            event=event,
+        )
     return record
 
 
@@ -267,7 +277,7 @@ def request_repair(
         raise ValidationFailed(
             "请填写纠正失信行为的说明和信用修复承诺 (statement and repair pledge are required)"
         )
-    apply_event(
+    event = apply_event(
         session=session,
         case=record,
         event="request_repair",
@@ -277,6 +287,15 @@ def request_repair(
         note=statement.strip(),
         data={"repair_pledge": repair_pledge.strip()},
     )
+    if event is not None:
+        mail_breach_request(
+            session=session,
+            record=record,
+            kind="repair",
+            reason=statement.strip(),
+            detail=repair_pledge.strip(),
+            event=event,
+        )
     return record
 
 

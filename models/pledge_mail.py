@@ -1,0 +1,133 @@
+"""Mails about a pledgor's evidence and a subject's requests on a breach record.
+
+- Evidence received: the pledgor is told which file arrived, who reviews it, by when, and whether
+  publication waits for the review (``pledge_evidence_received``).
+- Evidence accepted: the pledgor is told the pledge is fulfilled and will not be published
+  (``pledge_evidence_accepted``); a rejection has its own mail with the reason (models/pledge_review.py).
+- An objection or a repair request: the deciding department (认定部门) is told what it must decide, the
+  subject's reason and by when, with the link to its page (``breach_request_received``).
+
+Each is queued in the caller's transaction, keyed by the case event that caused it, so it goes out exactly
+once and only if that event is committed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from sqlmodel import Session
+
+from models.audit import CaseEvent
+from models.breach import PublishedBreach
+from models.clock import iso_date
+from models.lifecycle import BREACH, PLEDGE, Lifecycle
+from models.org import Department
+from models.outbox import enqueue
+from models.pledge import Pledge
+from models.settings import get_settings
+from models.workflow import rule_days
+
+
+def _state_days(lifecycle: Lifecycle, state: str) -> int:
+    rule = lifecycle.state(state).deadline
+    assert rule is not None, f"{lifecycle.kind} state {state} has no deadline"
+    return rule_days(rule)
+
+
+def _department_name(session: Session, department_id: int | None, fallback: str) -> str:
+    department = session.get(Department, department_id) if department_id is not None else None
+    return department.name if department is not None else fallback
+
+
+def mail_evidence_received(*, session: Session, pledge: Pledge, filename: str, event: CaseEvent) -> None:
+    """After ``submit_evidence``: the pledgor learns what arrived, the review's deadline (the pledge's
+    stage deadline, None while the calendar does not cover it) and whether publication waits for it."""
+    late = bool(event.data.get("late"))
+    enqueue(
+        session=session,
+        template="pledge_evidence_received",
+        recipient_kind="pledgor",
+        recipient_name=pledge.pledgor_name,
+        recipient_email=pledge.pledgor_email,
+        key=f"pledge:{pledge.id}:{event.seq}:pledge_evidence_received",
+        context={
+            "pledge_number": pledge.number,
+            "pledgor_name": pledge.pledgor_name,
+            "matter": pledge.matter,
+            "filename": filename,
+            "submitted_on": str(event.data.get("submitted_on") or iso_date(pledge.evidence_submitted_on)),
+            "deadline": pledge.deadline.isoformat(),
+            "authority_name": _department_name(session, pledge.authority_id, "审批部门"),
+            "review_due": iso_date(pledge.stage_deadline),
+            "working_days": _state_days(PLEDGE, pledge.state),
+            # Evidence on time always holds publication; late evidence only under the "wait" rule.
+            "held": not late or get_settings().pledge_late_evidence_rule == "wait",
+        },
+        case_kind="pledge",
+        case_id=pledge.id,
+        case_number=pledge.number,
+        flow_run_id=event.flow_run_id,
+    )
+
+
+def mail_evidence_accepted(*, session: Session, pledge: Pledge, event: CaseEvent, today: dt.date) -> None:
+    """After ``confirm``: the pledgor learns the evidence was accepted and nothing will be published."""
+    enqueue(
+        session=session,
+        template="pledge_evidence_accepted",
+        recipient_kind="pledgor",
+        recipient_name=pledge.pledgor_name,
+        recipient_email=pledge.pledgor_email,
+        key=f"pledge:{pledge.id}:{event.seq}:pledge_evidence_accepted",
+        context={
+            "pledge_number": pledge.number,
+            "pledgor_name": pledge.pledgor_name,
+            "matter": pledge.matter,
+            "obligation": pledge.obligation,
+            "authority_name": _department_name(session, pledge.authority_id, "审批部门"),
+            "decided_on": today.isoformat(),
+        },
+        case_kind="pledge",
+        case_id=pledge.id,
+        case_number=pledge.number,
+        flow_run_id=event.flow_run_id,
+    )
+
+
+def mail_breach_request(
+    *,
+    session: Session,
+    record: PublishedBreach,
+    kind: Literal["objection", "repair"],
+    reason: str,
+    detail: str,
+    event: CaseEvent,
+) -> None:
+    """After ``object`` or ``request_repair``: the deciding department (the record's 认定部门) learns what
+    it must decide, the subject's reason and the decision deadline, with the link to the record's page."""
+    department = session.get(Department, record.department_id)
+    base = get_settings().public_base_url.rstrip("/")
+    enqueue(
+        session=session,
+        template="breach_request_received",
+        recipient_kind="department",
+        recipient_name=department.name if department is not None else "认定部门",
+        recipient_email=department.email if department is not None else None,
+        key=f"breach:{record.id}:{event.seq}:breach_request_received",
+        context={
+            "record_number": record.number,
+            "department_name": department.name if department is not None else "认定部门",
+            "subject_name": record.subject_name,
+            "kind": kind,
+            "reason": reason,
+            "detail": detail,
+            "decision_due": iso_date(record.stage_deadline),
+            "working_days": _state_days(BREACH, record.state),
+            "url": f"{base}/staff/breaches/{record.id}",
+        },
+        case_kind="breach",
+        case_id=record.id,
+        case_number=record.number,
+        flow_run_id=event.flow_run_id,
+    )
