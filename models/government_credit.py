@@ -44,6 +44,7 @@ from models.numbering import BREACH_PREFIX, reserve_numbers
 from models.org import Department
 from models.platform import DocumentKind, enqueue_documents
 from models.pledge import PledgorKind
+from models.pledge_mail import mail_breach_request
 from models.privacy import publication_text
 from models.register import SHOWN_STATES
 from models.settings import get_settings
@@ -304,7 +305,7 @@ def object_for_department(
     record = _government_record(session, number)
     if not reason.strip():
         raise ValidationFailed("请填写异议理由 (reason is required)")
-    apply_event(
+    event = apply_event(
         session=session,
         case=record,
         event="object",
@@ -314,6 +315,15 @@ def object_for_department(
         note=reason.strip(),
         data={"filed_for": record.subject_name, "document_reference": (document_reference or "").strip()},
     )
+    if event is not None:
+        mail_breach_request(
+            session=session,
+            record=record,
+            kind="objection",
+            reason=reason.strip(),
+            detail=(document_reference or "").strip(),
+            event=event,
+        )
     return record
 
 
@@ -352,7 +362,7 @@ def request_repair_for_department(
         )
     if not statement.strip() or not repair_pledge.strip():
         raise ValidationFailed("请填写整改情况说明和信用修复承诺 (statement and repair pledge are required)")
-    apply_event(
+    event = apply_event(
         session=session,
         case=record,
         event="request_repair",
@@ -362,4 +372,13 @@ def request_repair_for_department(
         note=statement.strip(),
         data={"repair_pledge": repair_pledge.strip(), "filed_for": record.subject_name},
     )
+    if event is not None:
+        mail_breach_request(
+            session=session,
+            record=record,
+            kind="repair",
+            reason=statement.strip(),
+            detail=repair_pledge.strip(),
+            event=event,
+        )
     return record

@@ -10,11 +10,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from models.breach import PublishedBreach
 from models.calendar import load_calendar
 from models.outbox import Notification
 from models.register import request_repair
 from notifications.render import TEMPLATES, render
 from tests.conftest import Staff
+from tests.test_government_credit import confirmed
 from tests.test_pledge_evidence import PDF, new_pledge
 from tests.test_publication import CODE
 from tests.test_register import access_code, publish
@@ -128,3 +130,24 @@ def test_a_repair_request_mails_the_deciding_department(
         assert "今后按期履约" in part
         assert "3个工作日" in part
         assert "2026年6月4日" in part  # 3 working days after Monday 1 June
+
+
+def test_a_departments_objection_filed_by_the_credit_office_mails_its_competent_department(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    confirmed(client, staff)
+    record = session.exec(select(PublishedBreach)).one()
+    filed = client.post(
+        f"/api/v1/government-breaches/{record.number}/objection",
+        json={"reason": "已于2月底付清尾款，附银行回单", "document_reference": "住建函〔2026〕12号"},
+        headers=staff.auth("supervisor"),
+    )
+    assert filed.status_code == 200, filed.text
+    assert record.id is not None
+    [row] = _queued(session, "breach_request_received", "breach", record.id)
+    # The 主管部门 decides, not the department the record is about.
+    assert (row.recipient_name, row.recipient_email) == ("市发展和改革委员会", "fgw@example.gov.cn")
+    text = render(row.template, row.context).text
+    assert "市住房和城乡建设局就你单位认定的失信公示记录" in text
+    assert "已于2月底付清尾款，附银行回单" in text
+    assert "住建函〔2026〕12号" in text
