@@ -12,6 +12,7 @@ from decimal import Decimal
 from sqlmodel import Session, select
 
 from models.accounts import hash_token, import_departments
+from models.breach import PublishedBreach
 from models.calendar import WorkCalendar
 from models.complaint import Category, Channel, Complaint, ComplaintCreate
 from models.complaints import ActionBody, DispatchBody, OrderRectificationBody, act, register_complaint
@@ -19,6 +20,7 @@ from models.lifecycle import Role
 from models.org import Department, DepartmentCreate, DepartmentLevel, User
 from models.pledge import Pledge, PledgeCreate, PledgorKind
 from models.pledges import register_pledge_with_code
+from models.publication import mark_overdue, publish_due
 from models.uscc import make_credit_code
 from models.workflow import Actor
 
@@ -150,8 +152,54 @@ def seed_demo_cases(*, session: Session, today: dt.date, calendar: WorkCalendar)
         )
         # The code is printed so the public objection and evidence forms can be tried with the demo.
         created.append(f"{pledge.number}（承诺人办理码 {access_code}）")
+    published = _published_demo_record(session=session, today=today, calendar=calendar, authority=zjj)
+    if published:
+        created.append(published)
     session.flush()
     return created
+
+
+def _published_demo_record(
+    *, session: Session, today: dt.date, calendar: WorkCalendar, authority: Actor
+) -> str | None:
+    """One pledge left unfulfilled months ago and published by the sweep's own steps, run as the nightly
+    sweep ran them (overdue the day after its deadline, published on its publication day), so that an
+    objection and a credit repair (past the general class's 3-month minimum) can be tried at once.
+
+    Returns the printed line (record number, pledge number, access code), or None when the calendar does
+    not cover those months (the rest of the demo is created all the same)."""
+    registered_on = today - dt.timedelta(days=PUBLISHED_DEMO_AGE_DAYS)
+    deadline = registered_on + dt.timedelta(days=10)
+    if not calendar.covers(registered_on.year):
+        return None
+    pledge, access_code = register_pledge_with_code(
+        session=session,
+        data=PledgeCreate(
+            pledgor_kind=PledgorKind.ENTERPRISE,
+            pledgor_name="示范园林绿化工程有限公司",
+            pledgor_credit_code=make_credit_code("91110000MA01NPQR4"),
+            pledgor_email="contact@demo-enterprise.cn",
+            matter="城市园林绿化工程施工许可",
+            obligation="安全生产许可证",
+            deadline=deadline,
+            authority_code="ZJJ",
+            legal_basis="《国务院办公厅关于全面推行证明事项和涉企经营许可事项告知承诺制的指导意见》（国办发〔2020〕42号）",
+        ),
+        actor=authority,
+        today=registered_on,
+        calendar=calendar,
+    )
+    day = pledge.publication_day
+    if pledge.id is None or day is None or day > today:
+        return None
+    sweep = Actor.system()
+    mark_overdue(session=session, ids=[pledge.id], today=deadline + dt.timedelta(days=1), actor=sweep,
+                 calendar=calendar)  # fmt: skip
+    publish_due(session=session, ids=[pledge.id], today=day, actor=sweep, calendar=calendar)
+    record = session.exec(select(PublishedBreach).where(PublishedBreach.pledge_id == pledge.id)).first()
+    if record is None:
+        return None
+    return f"公示记录 {record.number}（承诺 {pledge.number}，承诺人办理码 {access_code}，可试异议与信用修复）"
 
 
 def _demo_complaints() -> list[tuple[ComplaintCreate, list[tuple[str, str, ActionBody]]]]:
@@ -215,6 +263,10 @@ def _demo_complaints() -> list[tuple[ComplaintCreate, list[tuple[str, str, Actio
         ),
     ]
 
+
+# How long before the demo's today the published pledge was registered: its record is then past the
+# general class's 3-month minimum, so credit repair can be requested at once.
+PUBLISHED_DEMO_AGE_DAYS = 150
 
 # (kind, name, credit code body (17 chars) or None, matter, obligation, deadline relative to today in days)
 _DEMO_PLEDGES = [
