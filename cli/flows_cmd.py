@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.embedded import running_prefect_server
 from flows.registry import BY_NAME, FLOWS, TIMEZONE, FlowSpec
 
 app = typer.Typer(help="自动化流程（Prefect）", no_args_is_help=True)
@@ -40,18 +41,20 @@ def run(
     as_of: dt.date | None = typer.Option(None, "--as-of", formats=["%Y-%m-%d"], help="按此日期运行（演练）"),
 ) -> None:
     """立即运行一个流程（批量处理，记录 flow-run id）。"""
-    flow_fn = _spec(name).load()
-    kwargs: dict[str, Any] = {}
-    if as_of is not None:
-        if "as_of" not in inspect.signature(flow_fn.fn).parameters:
-            print(f"错误: 流程 {name} 不接受 --as-of", file=sys.stderr)
-            raise typer.Exit(1)
-        kwargs["as_of"] = as_of.date() if isinstance(as_of, dt.datetime) else as_of
-    result = flow_fn(**kwargs)
-    if inspect.iscoroutine(result):
-        import asyncio
+    spec = _spec(name)
+    with running_prefect_server(console):
+        flow_fn = spec.load()
+        kwargs: dict[str, Any] = {}
+        if as_of is not None:
+            if "as_of" not in inspect.signature(flow_fn.fn).parameters:
+                print(f"错误: 流程 {name} 不接受 --as-of", file=sys.stderr)
+                raise typer.Exit(1)
+            kwargs["as_of"] = as_of.date() if isinstance(as_of, dt.datetime) else as_of
+        result = flow_fn(**kwargs)
+        if inspect.iscoroutine(result):
+            import asyncio
 
-        result = asyncio.run(result)
+            result = asyncio.run(result)
     console.print(f"流程 {name} 完成：{result}")
 
 

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlmodel import Session
 
+from cli.embedded import running_prefect_server
 from models.calendar import load_calendar
 from models.clock import Clock
 from models.db import get_engine
@@ -139,13 +140,14 @@ def sweep(
     if no_prefect:
         counts = _sweep_without_prefect(today, dry_run)
     else:
-        from flows.publish_breaches import publish_breaches
+        with running_prefect_server(console):
+            from flows.publish_breaches import publish_breaches
 
-        try:
-            counts = publish_breaches(as_of=today, dry_run=dry_run)
-        except DomainError as exc:
-            _fail(exc.message)
-            return
+            try:
+                counts = publish_breaches(as_of=today, dry_run=dry_run)
+            except DomainError as exc:
+                _fail(exc.message)
+                return
     table = Table(
         "步骤", "数量", title=f"承诺巡检 {today.isoformat()}{'（演练，未写入）' if dry_run else ''}"
     )
