@@ -6,7 +6,7 @@ import datetime as dt
 import re
 
 from fastapi.testclient import TestClient
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.audit import CaseEvent
 from models.breach import PublishedBreach
@@ -56,7 +56,9 @@ def test_demo_includes_a_published_record_open_to_objection_and_repair_at_once(
     assert pledge is not None
     assert pledge.state == PledgeState.PUBLISHED
     events = session.exec(
-        select(CaseEvent).where(CaseEvent.case_kind == "pledge", CaseEvent.case_id == pledge.id)
+        select(CaseEvent)
+        .where(CaseEvent.case_kind == "pledge", CaseEvent.case_id == pledge.id)
+        .order_by(col(CaseEvent.seq))
     ).all()
     assert [(e.event, e.actor_role) for e in events][-2:] == [
         ("mark_overdue", "system"),
