@@ -1,5 +1,6 @@
-"""Benchmark 4: bulk import of pledges from a generated CSV through ``models.pledge_import.import_pledges``,
-the service behind both the ``import_pledges`` flow and ``shouxin pledges import``.
+"""Benchmark 4: bulk import of pledges from a generated CSV through
+``models.pledges.importing.import_pledges``, the service behind both the ``import_pledges`` flow and
+``shouxin pledges import``.
 
 The figure covers the whole product path for a file: decoding and parsing the CSV, per-row validation
 (kinds, lengths, e-mail, USCC check character, dates, department), the credit check, the duplicate check,
@@ -20,8 +21,8 @@ from sqlmodel import Session
 from bench.common import TODAY, Figure, Result, Timer, fresh_database
 from models.calendar import load_calendar
 from models.lifecycle import Role
-from models.pledge_import import import_pledges
-from models.pledge_import_rows import read_import_file
+from models.pledges.import_rows import read_import_file
+from models.pledges.importing import import_pledges
 from models.uscc import make_credit_code
 from models.workflow import Actor
 

@@ -22,8 +22,8 @@ from models.clock import Clock
 from models.db import get_engine
 from models.errors import DomainError
 from models.lifecycle import Role
-from models.pledge_import import ImportReport, import_pledges
-from models.pledge_import_rows import estimate_rows, read_import_file
+from models.pledges.import_rows import estimate_rows, read_import_file
+from models.pledges.importing import ImportReport, import_pledges
 from models.publication import STEP_LABELS
 from models.publication import sweep as run_sweep
 from models.workflow import Actor

@@ -1,7 +1,7 @@
 """Every minute (Asia/Shanghai): import the pledge files uploaded through ``POST /pledges/import``.
 
 Thin on purpose: the flow lists the imports waiting (queued, or left by a run that died) and hands each
-id to one task, which calls ``models.pledge_import_job.run_import``. The service claims the import with a
+id to one task, which calls ``models.pledges.import_jobs.run_import``. The service claims the import with a
 compare-and-set on its status, so a second or concurrent run of this flow skips an import another run
 holds, and commits the progress after each chunk of rows, so ``GET /pledges/imports/{id}`` shows it. One
 import after another: on SQLite they would only queue on the one writer.
@@ -15,7 +15,7 @@ from sqlmodel import Session
 from flows._runtime import current_run_id
 from models.clock import utcnow
 from models.db import get_engine
-from models.pledge_import_job import ImportStatus, importable_ids, run_import
+from models.pledges.import_jobs import ImportStatus, importable_ids, run_import
 
 
 @task(name="import-pledge-file")

@@ -6,7 +6,7 @@ non-working day nothing new is due. The flow queries ids and hands them to one t
 opens its own session and calls ``models.complaints.supervise_batch`` with the system actor. Register
 records under objection or repair are chased the same way, by their own task per batch
 (``models.breach_supervision.supervise_breaches``), and so are pledges whose evidence awaits the
-authority's review (``models.pledge_review.supervise_reviews``).
+authority's review (``models.pledges.review.supervise_reviews``).
 """
 
 from __future__ import annotations

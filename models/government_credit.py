@@ -44,7 +44,7 @@ from models.numbering import BREACH_PREFIX, reserve_numbers
 from models.org import Department
 from models.platform import DocumentKind, enqueue_documents
 from models.pledge import PledgorKind
-from models.pledge_mail import mail_breach_request
+from models.pledges.mail import mail_breach_request
 from models.privacy import publication_text
 from models.register import SHOWN_STATES
 from models.settings import get_settings

@@ -363,7 +363,7 @@ PLEDGE = Lifecycle(
         _t("remind", "到期提醒", [PS.REGISTERED], None, SYS),
         _t("warn", "逾期预警", [PS.OVERDUE, PS.EVIDENCE_SUBMITTED, PS.REGISTERED], None, SYS),
         _t("recompute", "公示日重算（日历变更）", _PLEDGE_OPEN, None, SYS, A),
-        # The evidence review's deadline, supervised as a complaint stage is (models/pledge_review.py).
+        # The evidence review's deadline, supervised as a complaint stage is (models/pledges/review.py).
         _t("review_warn_yellow", "材料核查黄牌预警", [PS.EVIDENCE_SUBMITTED], None, SYS),
         _t("review_warn_red", "材料核查红牌预警", [PS.EVIDENCE_SUBMITTED], None, SYS),
         _t("review_remind", "材料核查催办", [PS.EVIDENCE_SUBMITTED], None, S, SYS),

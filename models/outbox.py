@@ -99,7 +99,7 @@ class NotificationPublic(SQLModel):
     sent_at: dt.datetime | None
 
 
-# Context keys that are secrets for the recipient alone (the pledge access code, models/pledge_access.py):
+# Context keys that are secrets for the recipient alone (the pledge access code, models/pledges/access.py):
 # kept only while a mail still has to carry them, so the outbox is not a store of them in clear.
 SECRET_CONTEXT_KEYS = frozenset({"access_code"})
 

@@ -174,7 +174,7 @@ class Pledge(PledgeBase, table=True):
     publication_counted_from: dt.date | None = None
     # Set by bulk import so that importing the same file twice does not duplicate pledges.
     import_key: str | None = Field(default=None, max_length=64)
-    # HMAC-SHA256 of the pledgor's access code (办理码, models/pledge_access.py); never the code itself.
+    # HMAC-SHA256 of the pledgor's access code (办理码, models/pledges/access.py); never the code itself.
     # None for pledges registered before codes existed, until staff re-issue one.
     access_code_digest: str | None = Field(default=None, max_length=64)
     registered_by_id: int | None = Field(default=None, foreign_key="app_user.id")

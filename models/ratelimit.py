@@ -60,7 +60,7 @@ def _keys(number: str, address: str | None) -> list[tuple[str, str]]:
 
 
 # What was guessed wrong, and where its owner gets it again: the complaint's tracking password, or the
-# pledge's access code (models/pledge_access.py), which share this limit.
+# pledge's access code (models/pledges/access.py), which share this limit.
 _FORGOTTEN = {
     "查询密码": ("该案件", "忘记查询密码请联系受理窗口或拨打 12345"),
     "办理码": ("该承诺", "遗失办理码请联系审批部门重新发放"),

@@ -17,7 +17,7 @@ from models.org import Department, User
 from models.outbox import Notification
 from models.platform import PlatformDocument
 from models.pledge import Pledge, PledgeEvidence
-from models.pledge_import_job import PledgeImport
+from models.pledges.import_jobs import PledgeImport
 from models.ratelimit import AuthFailure
 
 metadata = SQLModel.metadata

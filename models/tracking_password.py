@@ -24,7 +24,7 @@ from functools import lru_cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from models.pledge_access import display, normalise
+from models.pledges.access import display, normalise
 from models.settings import get_settings
 
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"

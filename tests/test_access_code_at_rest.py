@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from models.outbox import Notification, NotificationStatus
-from models.pledge_import_job import run_import
+from models.pledges.import_jobs import run_import
 from notifications.outbox_service import mark_sent
 from tests.conftest import Staff
 from tests.test_pledges import CSV, body

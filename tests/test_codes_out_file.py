@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 
 from cli.pledges_cmd import _offline_codes
-from models.pledge_import import ImportReport
+from models.pledges.importing import ImportReport
 
 
 def _report() -> ImportReport:

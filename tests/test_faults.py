@@ -390,7 +390,9 @@ def test_postgresql_restart_under_load_gives_503_then_recovers(pg_url: str, cloc
         assert down.status_code == 503, down.text
         assert "数据库暂时不可用" in down.json()["message"]
         plug.up = True
-        time.sleep(0.5)
+        # The load goes on until it has been answered again after the plug came back.
+        seen = len(statuses)
+        _wait_for(lambda: 200 in statuses[seen:])
     finally:
         stop.set()
         for w in workers:

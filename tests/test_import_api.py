@@ -13,11 +13,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-import models.pledge_import as service
+import models.pledges.importing as service
 from models.clock import utcnow
 from models.lifecycle import PledgeState
 from models.pledge import Pledge
-from models.pledge_import_job import (
+from models.pledges.import_jobs import (
     STALE_AFTER,
     ImportStatus,
     PledgeImport,
@@ -124,7 +124,7 @@ def test_an_import_left_by_a_run_that_died_is_taken_over_after_the_last_chunk(
 
         return service.import_pledges(**kwargs, after_chunk=once)
 
-    monkeypatch.setattr("models.pledge_import_job.import_pledges", dies_after_the_first_chunk)
+    monkeypatch.setattr("models.pledges.import_jobs.import_pledges", dies_after_the_first_chunk)
     with pytest.raises(SystemExit):
         run_import(engine=engine, import_id=import_id)
     monkeypatch.undo()
@@ -195,7 +195,7 @@ def test_imported_pledges_get_access_codes_by_mail_or_on_paper(
     client: TestClient, staff: Staff, session: Session
 ) -> None:
     from models.outbox import Notification
-    from models.pledge_access import verify
+    from models.pledges.access import verify
 
     report = imported(client, staff.auth("supervisor"), "承诺.csv", CSV.encode())
     pledges = {p.number: p for p in session.exec(select(Pledge)).all()}

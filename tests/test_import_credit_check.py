@@ -11,7 +11,7 @@ from models.calendar import load_calendar
 from models.lifecycle import BreachState, PledgeState, Role
 from models.org import Department
 from models.pledge import Pledge, PledgorKind
-from models.pledge_import import import_pledges
+from models.pledges.importing import import_pledges
 from models.workflow import Actor
 from tests.conftest import Staff
 

@@ -12,7 +12,7 @@ from models.audit import CaseEvent
 from models.db import get_engine
 from models.lifecycle import Role
 from models.pledge import Pledge
-from models.pledge_import_job import ImportStatus, PledgeImport, submit_import
+from models.pledges.import_jobs import ImportStatus, PledgeImport, submit_import
 from models.workflow import Actor
 from tests.conftest import DEPARTMENTS, TODAY
 from tests.test_pledges import CSV

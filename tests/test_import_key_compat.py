@@ -7,7 +7,7 @@ import datetime as dt
 import hashlib
 import json
 
-from models.pledge_import_rows import validate_row
+from models.pledges.import_rows import validate_row
 
 RAW = {
     "pledgor_kind": "企业", "pledgor_name": "甲公司", "pledgor_credit_code": "91440300708461136T",

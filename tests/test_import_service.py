@@ -1,4 +1,4 @@
-"""The bulk import service (models/pledge_import.py): chunks give the report and rows of a single pass,
+"""The bulk import service (models/pledges/importing.py): chunks give the report and rows of a single pass,
 the rows stored are those earlier releases stored, and the import key is json.dumps' as it always was."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlmodel import Session, SQLModel, col, select
 
-import models.pledge_import as service
+import models.pledges.importing as service
 from models.audit import CaseEvent
 from models.audit_verify import verify_case
 from models.calendar import load_calendar
@@ -23,9 +23,9 @@ from models.errors import ValidationFailed
 from models.lifecycle import PledgeState, Role
 from models.outbox import Notification
 from models.pledge import Pledge, PledgeCreate, PledgorKind
-from models.pledge_import import ImportReport, import_pledges
-from models.pledge_import_rows import import_key, read_import_file
 from models.pledges import register_pledge
+from models.pledges.import_rows import import_key, read_import_file
+from models.pledges.importing import ImportReport, import_pledges
 from models.settings import get_settings
 from models.uscc import make_credit_code
 from models.workflow import Actor

@@ -21,7 +21,7 @@ from models.breach import PublishedBreach
 from models.lifecycle import BreachState
 from models.outbox import Notification
 from models.pledge import Pledge, PledgeEvidence
-from models.pledge_access import ALPHABET, digest, new_access_code, new_access_codes, normalise, verify
+from models.pledges.access import ALPHABET, digest, new_access_code, new_access_codes, normalise, verify
 from models.settings import get_settings
 from notifications.render import TEMPLATES, render
 from tests.conftest import Staff

@@ -75,7 +75,7 @@ def test_a_too_long_reissue_reason_says_how_long_it_may_be(client: TestClient, s
 def test_responses_carrying_an_access_code_are_not_stored_by_browsers_or_proxies(
     client: TestClient, engine: Engine, staff: Staff
 ) -> None:
-    from models.pledge_import_job import run_import
+    from models.pledges.import_jobs import run_import
     from tests.test_pledges import CSV, body
     from tests.web_support import sign_in
 

@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 
 from models.audit import CaseEvent
 from models.pledge import PledgeEvidence
-from models.pledge_evidence import evidence_path
+from models.pledges.evidence_files import evidence_path
 from tests.conftest import Staff
 from tests.test_pledges import CODE, body
 

@@ -19,8 +19,8 @@ from models.complaints import work_queue
 from models.lifecycle import PledgeState, Role
 from models.outbox import Notification
 from models.pledge import Pledge
-from models.pledge_review import supervise_reviews
 from models.pledges import pledge_action, store_evidence
+from models.pledges.review import supervise_reviews
 from models.publication import recompute_publication_days
 from models.settings import get_settings
 from models.workflow import Actor

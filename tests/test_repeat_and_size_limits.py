@@ -17,7 +17,7 @@ from models.audit import CaseEvent
 from models.errors import TooLarge
 from models.outbox import Notification
 from models.pledge import Pledge
-from models.pledge_access import verify
+from models.pledges.access import verify
 from models.settings import get_settings
 from tests.conftest import Staff
 from tests.test_pledges import body
@@ -247,7 +247,7 @@ def _import(client: TestClient, staff: Staff, name: str, content: bytes) -> Any:
 
 
 def _stored_imports(session: Session) -> int:
-    from models.pledge_import_job import PledgeImport
+    from models.pledges.import_jobs import PledgeImport
 
     return len(session.exec(select(PledgeImport.id)).all())
 

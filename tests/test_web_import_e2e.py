@@ -19,7 +19,7 @@ import models.tables  # noqa: F401
 from api.main import create_app
 from models.clock import Clock
 from models.db import make_engine
-from models.pledge_import_job import run_import
+from models.pledges.import_jobs import run_import
 from tests.conftest import TODAY
 from tests.test_pledges import CSV
 from tests.test_web_e2e import DESKTOP, Live, _seed, browser, shoot, sign_in  # noqa: F401  (fixture)

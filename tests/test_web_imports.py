@@ -20,8 +20,8 @@ from models.errors import Conflict
 from models.lifecycle import Role
 from models.org import UserCreate
 from models.pledge import Pledge
-from models.pledge_access import verify
-from models.pledge_import_job import CODES_TAKEN, PledgeImport, run_import, take_offline_codes
+from models.pledges.access import verify
+from models.pledges.import_jobs import CODES_TAKEN, PledgeImport, run_import, take_offline_codes
 from tests.conftest import Staff
 from tests.test_pledges import CSV
 from tests.web_support import csrf_of, post_form, sign_in
@@ -87,7 +87,7 @@ def test_the_codes_file_is_given_once_then_erased_and_the_download_logged(
     import_id = _uploaded(client)
     run_import(engine=engine, import_id=import_id)
 
-    with caplog.at_level(logging.INFO, logger="models.pledge_import_job"):
+    with caplog.at_level(logging.INFO, logger="models.pledges.import_jobs"):
         download = _take_codes(client, import_id)
     assert download.status_code == 200  # type: ignore[attr-defined]
     assert download.headers["cache-control"] == "no-store"  # type: ignore[attr-defined]

@@ -436,7 +436,7 @@ def test_staff_reissue_an_access_code_on_the_pledge_page(
     client: TestClient, staff: Staff, session: Session
 ) -> None:
     from models.pledge import Pledge
-    from models.pledge_access import verify
+    from models.pledges.access import verify
     from tests.test_pledges import body
 
     created = client.post(

@@ -88,7 +88,7 @@ def test_the_queue_is_one_statement_whatever_its_length(
     _cases(client, staff)
     large = _queues(session, staff, engine)
     # One statement for the complaints and, for handlers and supervisors, one for the pledges whose evidence
-    # awaits review (models/pledge_review_queue.py). Nothing waits on an administrator: no statement at all.
+    # awaits review (models/pledges/review_queue.py). Nothing waits on an administrator: no statement at all.
     expected = {"admin": 0, "intake": 1}
     for who in WHO:
         assert small[who][1] == large[who][1] == expected.get(who, 2), who

@@ -22,7 +22,7 @@ from api.deps import SessionDep, TodayDep, read_upload
 from api.import_caps import check_row_count
 from models.errors import DomainError
 from models.lifecycle import Role
-from models.pledge_import_job import (
+from models.pledges.import_jobs import (
     CODES_TAKEN,
     ImportStatus,
     PledgeImport,

@@ -1,5 +1,5 @@
 """Public pages (no sign-in): the breach register, a record, the objection and repair forms, the pledgor's
-evidence upload, case tracking. What the pledgor does needs its access code (models/pledge_access.py)."""
+evidence upload, case tracking. What the pledgor does needs its access code (models/pledges/access.py)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from models import complaints as service
 from models.calendar import WorkCalendar
 from models.clock import utcnow
 from models.errors import DomainError, ValidationFailed
-from models.pledge_access import WHERE_TO_FIND
-from models.pledge_evidence import submit_by_pledgor
-from models.pledgor_self_service import objection_reply_days, objection_reply_due, pledge_status
+from models.pledges.access import WHERE_TO_FIND
+from models.pledges.evidence_files import submit_by_pledgor
+from models.pledges.self_service import objection_reply_days, objection_reply_due, pledge_status
 from models.register import (
     RegisterQuery,
     breach_by_number,

@@ -22,8 +22,8 @@ from models.government_credit import public_text_draft
 from models.lifecycle import COMPLAINT, Role
 from models.org import Department
 from models.pledge import PLEDGOR_KIND_LABELS, PledgeCreate
-from models.pledge_access import pledge_id_by_number, reissue_access_code
 from models.pledges import register_pledge_with_code
+from models.pledges.access import pledge_id_by_number, reissue_access_code
 from models.settings import get_settings
 from models.workflow import Actor
 from web.core import current_actor, form_data, form_refused, page_router, redirect, refused, render

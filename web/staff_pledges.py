@@ -26,8 +26,6 @@ from models.errors import DomainError, ValidationFailed
 from models.lifecycle import PLEDGE, PledgeState, Role
 from models.org import Department
 from models.pledge import ID_TYPE_LABELS, PLEDGE_TYPE_LABELS, PLEDGOR_KIND_LABELS, Pledge
-from models.pledge_access import REISSUE_EVENT, reissue_access_code
-from models.pledge_evidence import list_evidence, read_evidence
 from models.pledges import (
     PLEDGE_ACTIONS,
     PledgeQuery,
@@ -37,6 +35,8 @@ from models.pledges import (
     pledge_events,
     publication_status,
 )
+from models.pledges.access import REISSUE_EVENT, reissue_access_code
+from models.pledges.evidence_files import list_evidence, read_evidence
 from models.settings import get_settings
 from models.workflow import Actor
 from web.core import current_actor, form_data, form_refused, page_router, redirect, render

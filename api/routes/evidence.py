@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from api.deps import ActorDep, CalendarDep, SessionDep, TodayDep, read_upload, require_roles
 from api.schemas import EvidenceReceived, EvidenceView
 from models.lifecycle import Role
-from models.pledge_evidence import list_evidence, read_evidence, submit_by_pledgor
+from models.pledges.evidence_files import list_evidence, read_evidence, submit_by_pledgor
 
 router = APIRouter(tags=["告知承诺"])
 

@@ -12,7 +12,7 @@ from api.body_limit import too_large
 from api.deps import ActorDep, SessionDep, TodayDep, no_store, require_roles
 from api.import_caps import check_row_count
 from models.lifecycle import Role
-from models.pledge_import_job import (
+from models.pledges.import_jobs import (
     ImportStatus,
     PledgeImport,
     get_import,

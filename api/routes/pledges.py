@@ -26,7 +26,6 @@ from models.calendar import WorkCalendar, load_calendar
 from models.lifecycle import PLEDGE, BreachState, PledgeState, Role
 from models.org import Department
 from models.pledge import Pledge, PledgeCreate
-from models.pledge_access import REISSUE_EVENT, reissue_access_code
 from models.pledges import (
     PledgeQuery,
     get_pledge,
@@ -37,6 +36,7 @@ from models.pledges import (
     register_pledge_with_code,
     store_evidence,
 )
+from models.pledges.access import REISSUE_EVENT, reissue_access_code
 from models.register import BreachCorrection, decide, department_names, public_fields
 from models.text import Paragraph
 from models.workflow import Actor

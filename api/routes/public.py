@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from api.deps import CalendarDep, SessionDep, TodayDep
 from api.schemas import BreachRecord, CreditProfile, ObjectionReceived, RegisterPage, RepairReceived
 from models.clock import utcnow
-from models.pledgor_self_service import pledge_status
+from models.pledges.self_service import pledge_status
 from models.register import (
     RegisterQuery,
     credit_profile,

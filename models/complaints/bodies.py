@@ -196,7 +196,7 @@ class ComplaintFilter(BaseModel):
 
 class TaskItem(BaseModel):
     id: int
-    # "complaint", or "pledge" for an evidence review (models/pledge_review.py), in the same queue.
+    # "complaint", or "pledge" for an evidence review (models/pledges/review.py), in the same queue.
     kind: str = "complaint"
     number: str
     state: str

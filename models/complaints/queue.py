@@ -22,7 +22,7 @@ from models.complaints.visibility import (
 )
 from models.lifecycle import COMPLAINT, Role
 from models.org import Department
-from models.pledge_review_queue import merge_by_deadline, review_tasks
+from models.pledges.review_queue import merge_by_deadline, review_tasks
 from models.workflow import Actor
 
 

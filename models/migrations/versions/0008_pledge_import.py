@@ -5,7 +5,7 @@ Revises: 0007_platform_kinds
 Create Date: 2026-12-06 09:00:00
 
 ``POST /api/v1/pledges/import`` stores the upload here and answers 202; the flow imports it and keeps
-its progress and report here (models/pledge_import_job.py).
+its progress and report here (models/pledges/import_jobs.py).
 """
 
 from collections.abc import Sequence

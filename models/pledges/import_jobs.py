@@ -2,7 +2,7 @@
 
 The upload is checked (size, format, header) and stored as a ``queued`` ``PledgeImport``; the request
 answers at once. A run of the flow claims the import with a compare-and-set on its status (a second or
-concurrent run finds nothing to claim), imports it chunk by chunk through ``models.pledge_import``,
+concurrent run finds nothing to claim), imports it chunk by chunk through ``models.pledges.importing``,
 committing the progress and the report so far with each chunk, and marks it ``done`` (or ``failed``, with
 the reason). A run that died leaves its claim to go stale after ``STALE_AFTER``; the next run takes the
 import over and goes on after the last committed chunk.
@@ -27,8 +27,8 @@ from models.clock import utcnow
 from models.errors import Conflict, DomainError, NotFound, NotPermitted, ValidationFailed
 from models.lifecycle import Role
 from models.org import Department
-from models.pledge_import import ImportReport, import_pledges
-from models.pledge_import_rows import check_import_file, estimate_rows, read_import_file
+from models.pledges.import_rows import check_import_file, estimate_rows, read_import_file
+from models.pledges.importing import ImportReport, import_pledges
 from models.settings import get_settings
 from models.types import UTCDateTime
 from models.workflow import Actor

@@ -13,7 +13,7 @@ published for the authority's delay." So:
   and the pledgor is told the reason and the new day (``decide``).
 - The review deadline climbs the same yellow → red → 催办 → 督办 → 提级 ladder as a complaint stage
   (``supervise_reviews``, run by the ``supervise_deadlines`` flow), and it is in the handlers' work queue
-  (``models.pledge_review_queue.review_tasks``, which the complaint queue merges in by deadline).
+  (``models.pledges.review_queue.review_tasks``, which the complaint queue merges in by deadline).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from models.lifecycle import BREACH, PLEDGE, BreachState, PledgeState
 from models.org import Department
 from models.outbox import enqueue
 from models.pledge import Pledge
-from models.pledge_access import check_pledgor
+from models.pledges.access import check_pledgor
 from models.workflow import rule_days
 
 _OBJECTION_RULE = BREACH.state(BreachState.UNDER_OBJECTION).deadline

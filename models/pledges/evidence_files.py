@@ -18,8 +18,8 @@ from models.clock import utcnow
 from models.errors import NotFound
 from models.lifecycle import Role
 from models.pledge import Pledge, PledgeEvidence
-from models.pledge_access import check_pledgor
-from models.pledges import store_evidence
+from models.pledges.access import check_pledgor
+from models.pledges.evidence import store_evidence
 from models.settings import get_settings
 from models.workflow import Actor
 

@@ -3,7 +3,7 @@
 - Evidence received: the pledgor is told which file arrived, who reviews it, by when, and whether
   publication waits for the review (``pledge_evidence_received``).
 - Evidence accepted: the pledgor is told the pledge is fulfilled and will not be published
-  (``pledge_evidence_accepted``); a rejection has its own mail with the reason (models/pledge_review.py).
+  (``pledge_evidence_accepted``); a rejection has its own mail with the reason (models/pledges/review.py).
 - An objection or a repair request: the deciding department (认定部门) is told what it must decide, the
   subject's reason and by when, with the link to its page (``breach_request_received``).
 

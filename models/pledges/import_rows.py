@@ -21,7 +21,7 @@ from typing import Any
 
 from models.errors import InvalidCreditCode, ValidationFailed
 from models.pledge import PledgorKind, check_deadline
-from models.pledges import normalise_pledgor
+from models.pledges.registration import normalise_pledgor
 
 # Column names accepted in an import file, Chinese or English, mapped to the field.
 HEADERS: dict[str, str] = {

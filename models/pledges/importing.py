@@ -1,7 +1,7 @@
 """Bulk import of pledges: validate every row, register the good ones in bulk, report the rest.
 
 ``import_pledges`` is the one service behind every way in: the ``import_pledges`` flow working through an
-uploaded file (``models.pledge_import_job``) and ``shouxin pledges import``. It writes through the
+uploaded file (``models.pledges.import_jobs``) and ``shouxin pledges import``. It writes through the
 caller's session and commits nothing: the caller commits, after each chunk if it wants the progress seen.
 """
 
@@ -25,8 +25,8 @@ from models.numbering import PLEDGE_PREFIX, reserve_numbers
 from models.org import Department
 from models.outbox import Notification, outbox_row
 from models.pledge import Pledge, registration_publication_day
-from models.pledge_access import new_access_codes
-from models.pledge_import_rows import COLUMN_LABELS, RowError, ValidRow, validate_row
+from models.pledges.access import new_access_codes
+from models.pledges.import_rows import COLUMN_LABELS, RowError, ValidRow, validate_row
 from models.register import SHOWN_STATES
 from models.settings import get_settings
 from models.workflow import Actor, Fired, record_events_many

@@ -1,0 +1,112 @@
+"""Reading pledges: the staff view of one (with its publication status), one by id within the
+actor's visibility, the department's list with filters, and a pledge's timeline."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from models.accounts import department_by_code
+from models.audit import CaseEvent
+from models.calendar import WorkCalendar
+from models.errors import NotFound
+from models.lifecycle import PLEDGE, PledgeState, Role
+from models.org import Department
+from models.pledge import (
+    Pledge,
+)
+from models.workflow import Actor
+
+PLEDGE_ACTIONS = ("confirm", "reject_evidence", "confirm_false", "cancel")
+
+
+def publication_status(pledge: Pledge, calendar: WorkCalendar) -> dict[str, Any]:
+    """``computed`` with the day, or ``pending_calendar`` with a message naming the missing year."""
+    if pledge.publication_day is not None:
+        return {"publication_day_status": "computed", "publication_day_message": None}
+    # The first year from the deadline on that the calendar lacks is the one the count stopped at.
+    covered = set(calendar.covered_years())
+    year = pledge.deadline.year
+    while year in covered:
+        year += 1
+    return {
+        "publication_day_status": "pending_calendar",
+        "publication_day_message": (
+            f"公示日落在 {year} 年，该年节假日安排尚未载入，暂无法计算；"
+            f"载入 {year} 年国务院放假通知后自动计算 "
+            f"(publication day pending: calendar {year} not loaded)"
+        ),
+    }
+
+
+def pledge_view(
+    pledge: Pledge, calendar: WorkCalendar, authority: Department | None = None
+) -> dict[str, Any]:
+    data = pledge.model_dump(exclude={"import_key", "year", "seq", "access_code_digest"})
+    data["state_label"] = PLEDGE.state(pledge.state).label
+    data["authority_code"] = authority.code if authority else None
+    data["authority_name"] = authority.name if authority else None
+    data.update(publication_status(pledge, calendar))
+    return data
+
+
+def get_pledge(*, session: Session, pledge_id: int, actor: Actor | None = None) -> Pledge:
+    """The pledge; a handler of another department gets "not found", as for complaints."""
+    pledge = session.get(Pledge, pledge_id)
+    if pledge is None or (
+        actor is not None and actor.role == Role.HANDLER and actor.department_id != pledge.authority_id
+    ):
+        raise NotFound(f"承诺 #{pledge_id} 不存在；请核对编号 (no pledge {pledge_id})")
+    return pledge
+
+
+@dataclass(frozen=True)
+class PledgeQuery:
+    state: PledgeState | None = None
+    authority: str | None = None
+    deadline_from: dt.date | None = None
+    deadline_to: dt.date | None = None
+    publication_from: dt.date | None = None  # publication day on or after (pending days never match)
+    publication_to: dt.date | None = None
+    q: str | None = None  # number, pledgor name or credit code (contains)
+    after: int | None = None  # keyset: the last id of the previous page
+    limit: int = 50
+
+
+def list_pledges(*, session: Session, query: PledgeQuery, actor: Actor) -> tuple[list[Pledge], int | None]:
+    stmt = select(Pledge)
+    if actor.role == Role.HANDLER:
+        stmt = stmt.where(Pledge.authority_id == actor.department_id)
+    if query.state:
+        stmt = stmt.where(Pledge.state == query.state)
+    if query.authority:
+        stmt = stmt.where(Pledge.authority_id == department_by_code(session=session, code=query.authority).id)
+    if query.deadline_from:
+        stmt = stmt.where(col(Pledge.deadline) >= query.deadline_from)
+    if query.deadline_to:
+        stmt = stmt.where(col(Pledge.deadline) <= query.deadline_to)
+    if query.publication_from:
+        stmt = stmt.where(col(Pledge.publication_day) >= query.publication_from)
+    if query.publication_to:
+        stmt = stmt.where(col(Pledge.publication_day) <= query.publication_to)
+    if query.q:
+        like = f"%{query.q.strip()}%"
+        stmt = stmt.where(
+            col(Pledge.number).like(like)
+            | col(Pledge.pledgor_name).like(like)
+            | col(Pledge.pledgor_credit_code).like(like)
+        )
+    if query.after:
+        stmt = stmt.where(col(Pledge.id) < query.after)
+    limit = max(1, min(query.limit, 200))
+    rows = list(session.exec(stmt.order_by(col(Pledge.id).desc()).limit(limit + 1)).all())
+    return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)
+
+
+def pledge_events(*, session: Session, pledge_id: int, actor: Actor | None = None) -> list[CaseEvent]:
+    get_pledge(session=session, pledge_id=pledge_id, actor=actor)
+    stmt = select(CaseEvent).where(CaseEvent.case_kind == "pledge", CaseEvent.case_id == pledge_id)
+    return list(session.exec(stmt.order_by(col(CaseEvent.seq))).all())

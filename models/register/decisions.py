@@ -1,0 +1,218 @@
+"""The deciding department's decisions on objections and repair requests, and the corrections an
+upheld objection makes to the public record."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import ValidationError as PydanticValidationError
+from sqlmodel import Session
+
+from models.breach import PublishedBreach, Severity
+from models.breach_record import (
+    PLATFORM_DOCUMENTS,
+    department_names,
+    platform_document,
+    publication_end,
+    repair_earliest,
+)
+from models.calendar import WorkCalendar
+from models.clock import utcnow
+from models.errors import NotFound, ValidationFailed
+from models.lifecycle import Role
+from models.outbox import enqueue
+from models.platform import DocumentKind, enqueue_documents
+from models.pledge import Pledge
+from models.text import clean_text
+from models.workflow import Actor, apply_event
+
+BREACH_DECISIONS = (
+    "uphold_withdraw",
+    "uphold_correct",
+    "reject_objection",
+    "approve_repair",
+    "reject_repair",
+)
+CORRECTABLE = ("matter", "facts", "basis", "severity")
+CORRECTION_LABELS = {"matter": "事项", "facts": "失信行为", "basis": "依据", "severity": "严重程度"}
+
+
+def _cleaned(multiline: bool) -> BeforeValidator:
+    return BeforeValidator(lambda v: clean_text(v, multiline=multiline) if isinstance(v, str) else v)
+
+
+# The limit sits before the cleaning validator, so pydantic checks it as a string ("string_too_long",
+# said as too long a text), not as a generic length after validation ("too_long": too many items).
+_Matter = Annotated[str, StringConstraints(max_length=200), _cleaned(False)]
+_Facts = Annotated[str, StringConstraints(max_length=2000), _cleaned(True)]
+_Basis = Annotated[str, StringConstraints(max_length=500), _cleaned(True)]
+
+
+class BreachCorrection(BaseModel):
+    """What "异议成立，更正记录" may change: each field optional, typed and capped at its column's length
+    (SQLite does not enforce it), and no other field (422 naming it). A free dict let a nested object
+    become the public text and stored a 100,000-character ``facts``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    matter: _Matter | None = Field(default=None, description="事项（单行，≤200 字）")
+    facts: _Facts | None = Field(default=None, description="失信行为（≤2000 字）")
+    basis: _Basis | None = Field(default=None, description="依据（≤500 字）")
+    severity: Severity | None = Field(default=None, description="失信程度")
+
+
+def decide(
+    *,
+    session: Session,
+    breach_id: int,
+    action: str,
+    actor: Actor,
+    reason: str,
+    today: dt.date,
+    calendar: WorkCalendar,
+    expected_version: int | None = None,
+    corrected: BreachCorrection | Mapping[str, Any] | None = None,
+) -> PublishedBreach:
+    """The deciding department (谁认定、谁修复) or a supervisor decides an objection or a repair.
+    ``corrected`` (uphold_correct only) is checked as a ``BreachCorrection`` whichever form it comes in."""
+    record = session.get(PublishedBreach, breach_id)
+    # Another department's record is answered as one that does not exist, as for every case: a 403 would
+    # confirm that it exists (docs/security.md).
+    if record is None or (actor.role == Role.HANDLER and actor.department_id != record.department_id):
+        raise NotFound(f"公示记录 #{breach_id} 不存在 (no breach record {breach_id})")
+    if action not in BREACH_DECISIONS:
+        raise ValidationFailed(f"不支持的操作 {action}；可用：{', '.join(BREACH_DECISIONS)} (unknown action)")
+    if not reason.strip():
+        raise ValidationFailed("请填写决定理由 (reason is required)")
+    changes: dict[str, Any] = {}
+    data: dict[str, Any] = {}
+    if action == "uphold_correct":
+        changes = _corrections(corrected)
+        data = {"before": {k: str(getattr(record, k)) for k in changes}, "after": changes}
+    apply_event(
+        session=session,
+        case=record,
+        event=action,
+        actor=actor,
+        today=today,
+        calendar=calendar,
+        note=reason.strip(),
+        data=data,
+        expected_version=expected_version,
+    )
+    # Only once the lifecycle allowed the decision: a refused one must leave the record untouched.
+    _apply_corrections(record, changes)
+    _after_decision(session, record, action, reason.strip(), actor, today, data)
+    return record
+
+
+def _corrections(corrected: BreachCorrection | Mapping[str, Any] | None) -> dict[str, str]:
+    """The given fields as stored text; a service caller's mapping is held to the same typed rules as
+    the API's body (the domain checks, whoever calls)."""
+    if corrected is None:
+        correction = BreachCorrection()
+    elif isinstance(corrected, BreachCorrection):
+        correction = corrected
+    else:
+        try:
+            correction = BreachCorrection.model_validate(dict(corrected))
+        except PydanticValidationError as exc:
+            # The same shape as the API's 422 (api/errors.py): each field named, with its reason.
+            fields = [
+                {
+                    "field": "corrected." + ".".join(str(p) for p in e["loc"]),
+                    "message": e["msg"],
+                    "type": e["type"],
+                }
+                for e in exc.errors()
+            ]
+            names = "、".join(
+                f"{CORRECTION_LABELS.get(str(e['loc'][0]), '不可更正的字段')} {f['field']}"
+                for e, f in zip(exc.errors(), fields, strict=True)
+            )
+            raise ValidationFailed(
+                f"更正内容有误：{names}；只能更正事项、失信行为、依据、严重程度，且不得超过字段长度，"
+                f"严重程度可用：{', '.join(s.value for s in Severity)} (invalid corrected fields)",
+                field="corrected",
+                fields=fields,
+            ) from None
+    values = correction.model_dump(exclude_none=True)
+    changes = {k: str(v) for k, v in values.items() if str(v) != ""}
+    if not changes:
+        raise ValidationFailed(
+            f"“异议成立，更正记录”需要提供更正后的字段（{', '.join(CORRECTABLE)} 之一）"
+            "(corrected fields required)"
+        )
+    return changes
+
+
+def _apply_corrections(record: PublishedBreach, changes: Mapping[str, str]) -> None:
+    for k, v in changes.items():
+        setattr(record, k, Severity(v) if k == "severity" else v)
+    if "severity" in changes:
+        record.publication_end = publication_end(record.severity, record.decision_date)
+        record.repair_earliest = repair_earliest(record.severity, record.decision_date)
+
+
+_OUTCOME = {"uphold_withdraw": "withdrawn", "uphold_correct": "corrected", "reject_objection": "rejected"}
+
+
+def _after_decision(
+    session: Session,
+    record: PublishedBreach,
+    action: str,
+    reason: str,
+    actor: Actor,
+    today: dt.date,
+    data: dict[str, Any],
+) -> None:
+    pledge = session.get(Pledge, record.pledge_id) if record.pledge_id else None
+    email = pledge.pledgor_email if pledge else None
+    key = f"breach:{record.id}:{record.version}:{action}"
+    if action in _OUTCOME:
+        template = "objection_decision"
+        context: dict[str, Any] = {
+            "record_number": record.number,
+            "subject_name": record.subject_name,
+            "outcome": _OUTCOME[action],
+            "reason": reason,
+        }
+    else:
+        template = "repair_decision"
+        context = {
+            "record_number": record.number,
+            "subject_name": record.subject_name,
+            "approved": action == "approve_repair",
+            "reason": reason,
+        }
+    enqueue(
+        session=session,
+        template=template,
+        recipient_kind="subject",
+        recipient_name=record.subject_name,
+        recipient_email=email,
+        key=f"{key}:{template}",
+        context=context,
+        case_kind="breach",
+        case_id=record.id,
+        case_number=record.number,
+        flow_run_id=actor.flow_run_id,
+    )
+    kind = PLATFORM_DOCUMENTS.get(action)
+    if kind is not None:
+        assert record.id is not None
+        row = platform_document(
+            kind=kind,
+            record=record,
+            departments=department_names(session),
+            effective=today,
+            now=utcnow(),
+            # A record can be corrected more than once; each correction is its own document.
+            revision=record.version if kind == DocumentKind.CORRECT else None,
+        )
+        if data:
+            row["payload"]["record"]["corrections"] = data
+        enqueue_documents(session=session, rows=[row])

@@ -1,0 +1,127 @@
+"""What the subject asks of a record: an objection (异议) and credit repair (信用修复), with the access
+code of the pledge behind it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlmodel import Session
+
+from models.breach import PublishedBreach
+from models.calendar import WorkCalendar
+from models.clock import utcnow
+from models.errors import NotPermitted, ValidationFailed
+from models.lifecycle import Role
+from models.pledge import Pledge
+from models.pledges.access import check_access_code
+from models.pledges.mail import mail_breach_request
+from models.pledges.self_service import acknowledge_objection, check_objection_allowed
+from models.register.queries import breach_by_number
+from models.workflow import Actor, apply_event
+
+
+def _check_subject(
+    session: Session, record: PublishedBreach, access_code: str | None, address: str | None
+) -> None:
+    """Only the pledgor acts on the record: the credit code and the pledge number are public, so what
+    proves it is the pledge's access code (models/pledges/access.py), with wrong codes rate-limited."""
+    pledge = session.get(Pledge, record.pledge_id) if record.pledge_id else None
+    if pledge is None:
+        # Records from complaints name a government body, which has staff accounts and no access code:
+        # it files an objection or repair through the credit office (督办人员), not this public form.
+        raise NotPermitted(
+            f"公示记录 {record.number} 不是由告知承诺产生的，不能在此在线提出；"
+            "被认定部门请向信用办（督办人员）书面提出异议或信用修复申请 "
+            "(only pledge records can be acted on here)"
+        )
+    check_access_code(session=session, pledge=pledge, code=access_code, address=address, now=utcnow())
+
+
+PUBLIC_ACTOR = Actor(name="失信主体（社会公众）", role=Role.PUBLIC)
+
+
+def submit_objection(
+    *,
+    session: Session,
+    number: str,
+    access_code: str | None,
+    reason: str,
+    evidence: str | None,
+    today: dt.date,
+    calendar: WorkCalendar,
+    address: str | None = None,
+) -> PublishedBreach:
+    """The subject objects: the record shows "异议处理中" and the department has 5 working days.
+    ``address`` (the client's) counts wrong access codes per address as well as per pledge."""
+    record = breach_by_number(session=session, number=number)
+    _check_subject(session, record, access_code, address)
+    if not reason.strip():
+        raise ValidationFailed("请填写异议理由 (reason is required)")
+    check_objection_allowed(session=session, record=record, reason=reason, evidence=evidence)
+    event = apply_event(
+        session=session,
+        case=record,
+        event="object",
+        actor=PUBLIC_ACTOR,
+        today=today,
+        calendar=calendar,
+        note=reason.strip(),
+        data={"evidence": evidence or ""},
+    )
+    acknowledge_objection(session=session, record=record, reply_due=record.stage_deadline)
+    if event is not None:
+        mail_breach_request(
+            session=session,
+            record=record,
+            kind="objection",
+            reason=reason.strip(),
+            detail=(evidence or "").strip(),
+            event=event,
+        )
+    return record
+
+
+def request_repair(
+    *,
+    session: Session,
+    number: str,
+    access_code: str | None,
+    statement: str,
+    repair_pledge: str,
+    today: dt.date,
+    calendar: WorkCalendar,
+    address: str | None = None,
+) -> PublishedBreach:
+    """Credit repair, allowed from the class's minimum period on; the department decides in 3 WD."""
+    record = breach_by_number(session=session, number=number)
+    _check_subject(session, record, access_code, address)
+    if today < record.repair_earliest:
+        raise ValidationFailed(
+            f"该记录最早可于 {record.repair_earliest.isoformat()} 申请信用修复（最短公示期未满）；"
+            f"请届时再申请 (repair not before {record.repair_earliest.isoformat()})",
+            repair_earliest=record.repair_earliest.isoformat(),
+        )
+    if not statement.strip() or not repair_pledge.strip():
+        raise ValidationFailed(
+            "请填写纠正失信行为的说明和信用修复承诺 (statement and repair pledge are required)"
+        )
+    event = apply_event(
+        session=session,
+        case=record,
+        event="request_repair",
+        actor=PUBLIC_ACTOR,
+        today=today,
+        calendar=calendar,
+        note=statement.strip(),
+        data={"repair_pledge": repair_pledge.strip()},
+    )
+    if event is not None:
+        mail_breach_request(
+            session=session,
+            record=record,
+            kind="repair",
+            reason=statement.strip(),
+            detail=repair_pledge.strip(),
+            event=event,
+        )
+    return record
