@@ -44,12 +44,12 @@ from models.numbering import BREACH_PREFIX, reserve_numbers
 from models.org import Department
 from models.platform import DocumentKind, enqueue_documents
 from models.pledge import PledgorKind
-from models.pledges.mail import mail_breach_request
 from models.privacy import publication_text
 from models.register import SHOWN_STATES
+from models.register.requests import check_repair_open, file_request
 from models.settings import get_settings
 from models.types import UTCDateTime
-from models.workflow import Actor, apply_event
+from models.workflow import Actor
 
 # The national rule under which a refusal to rectify is a government breach.
 BASIS = "发改财金〔2023〕1103号：拒不整改的，确认为违约失信"
@@ -305,25 +305,12 @@ def object_for_department(
     record = _government_record(session, number)
     if not reason.strip():
         raise ValidationFailed("请填写异议理由 (reason is required)")
-    event = apply_event(
-        session=session,
-        case=record,
-        event="object",
-        actor=actor,
-        today=today,
+    document = (document_reference or "").strip()
+    file_request(
+        session=session, record=record, kind="objection", actor=actor, reason=reason.strip(), detail=document,
+        data={"filed_for": record.subject_name, "document_reference": document}, today=today,
         calendar=calendar,
-        note=reason.strip(),
-        data={"filed_for": record.subject_name, "document_reference": (document_reference or "").strip()},
-    )
-    if event is not None:
-        mail_breach_request(
-            session=session,
-            record=record,
-            kind="objection",
-            reason=reason.strip(),
-            detail=(document_reference or "").strip(),
-            event=event,
-        )
+    )  # fmt: skip
     return record
 
 
@@ -354,31 +341,12 @@ def request_repair_for_department(
             "被认定部门尚未提交违约失信原因的书面说明及整改情况，整改完成后方可申请信用修复 "
             "(repair only after the written explanation and rectification)"
         )
-    if today < record.repair_earliest:
-        raise ValidationFailed(
-            f"该记录最早可于 {record.repair_earliest.isoformat()} 申请信用修复（最短公示期未满） "
-            f"(repair not before {record.repair_earliest.isoformat()})",
-            repair_earliest=record.repair_earliest.isoformat(),
-        )
+    check_repair_open(record, today)
     if not statement.strip() or not repair_pledge.strip():
         raise ValidationFailed("请填写整改情况说明和信用修复承诺 (statement and repair pledge are required)")
-    event = apply_event(
-        session=session,
-        case=record,
-        event="request_repair",
-        actor=actor,
-        today=today,
-        calendar=calendar,
-        note=statement.strip(),
+    file_request(
+        session=session, record=record, kind="repair", actor=actor, reason=statement.strip(),
+        detail=repair_pledge.strip(), today=today, calendar=calendar,
         data={"repair_pledge": repair_pledge.strip(), "filed_for": record.subject_name},
-    )
-    if event is not None:
-        mail_breach_request(
-            session=session,
-            record=record,
-            kind="repair",
-            reason=statement.strip(),
-            detail=repair_pledge.strip(),
-            event=event,
-        )
+    )  # fmt: skip
     return record

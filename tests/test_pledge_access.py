@@ -15,7 +15,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from models import pledge_access
+from models.pledges import access as pledge_access
 from models.audit import CaseEvent
 from models.breach import PublishedBreach
 from models.lifecycle import BreachState

@@ -4,6 +4,7 @@ code of the pledge behind it."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 from sqlmodel import Session
 
@@ -40,6 +41,47 @@ def _check_subject(
 PUBLIC_ACTOR = Actor(name="失信主体（社会公众）", role=Role.PUBLIC)
 
 
+def check_repair_open(record: PublishedBreach, today: dt.date) -> None:
+    """Credit repair opens at the class's minimum publication period (repair_earliest)."""
+    if today < record.repair_earliest:
+        raise ValidationFailed(
+            f"该记录最早可于 {record.repair_earliest.isoformat()} 申请信用修复（最短公示期未满）；"
+            f"请届时再申请 (repair not before {record.repair_earliest.isoformat()})",
+            repair_earliest=record.repair_earliest.isoformat(),
+        )
+
+
+def file_request(
+    *,
+    session: Session,
+    record: PublishedBreach,
+    kind: Literal["objection", "repair"],
+    actor: Actor,
+    reason: str,
+    detail: str,
+    data: dict[str, str],
+    today: dt.date,
+    calendar: WorkCalendar,
+) -> bool:
+    """File an objection (``kind`` "objection") or a repair request ("repair") on ``record`` for whoever
+    ``actor`` acts for, and mail the deciding department; the one path behind the pledgor's public forms
+    and the credit office's filing for a government department. False when it was already filed."""
+    event = apply_event(
+        session=session,
+        case=record,
+        event="object" if kind == "objection" else "request_repair",
+        actor=actor,
+        today=today,
+        calendar=calendar,
+        note=reason,
+        data=data,
+    )
+    if event is None:
+        return False
+    mail_breach_request(session=session, record=record, kind=kind, reason=reason, detail=detail, event=event)
+    return True
+
+
 def submit_objection(
     *,
     session: Session,
@@ -58,26 +100,11 @@ def submit_objection(
     if not reason.strip():
         raise ValidationFailed("请填写异议理由 (reason is required)")
     check_objection_allowed(session=session, record=record, reason=reason, evidence=evidence)
-    event = apply_event(
-        session=session,
-        case=record,
-        event="object",
-        actor=PUBLIC_ACTOR,
-        today=today,
-        calendar=calendar,
-        note=reason.strip(),
-        data={"evidence": evidence or ""},
-    )
+    file_request(
+        session=session, record=record, kind="objection", actor=PUBLIC_ACTOR, reason=reason.strip(),
+        detail=(evidence or "").strip(), data={"evidence": evidence or ""}, today=today, calendar=calendar,
+    )  # fmt: skip
     acknowledge_objection(session=session, record=record, reply_due=record.stage_deadline)
-    if event is not None:
-        mail_breach_request(
-            session=session,
-            record=record,
-            kind="objection",
-            reason=reason.strip(),
-            detail=(evidence or "").strip(),
-            event=event,
-        )
     return record
 
 
@@ -95,33 +122,14 @@ def request_repair(
     """Credit repair, allowed from the class's minimum period on; the department decides in 3 WD."""
     record = breach_by_number(session=session, number=number)
     _check_subject(session, record, access_code, address)
-    if today < record.repair_earliest:
-        raise ValidationFailed(
-            f"该记录最早可于 {record.repair_earliest.isoformat()} 申请信用修复（最短公示期未满）；"
-            f"请届时再申请 (repair not before {record.repair_earliest.isoformat()})",
-            repair_earliest=record.repair_earliest.isoformat(),
-        )
+    check_repair_open(record, today)
     if not statement.strip() or not repair_pledge.strip():
         raise ValidationFailed(
             "请填写纠正失信行为的说明和信用修复承诺 (statement and repair pledge are required)"
         )
-    event = apply_event(
-        session=session,
-        case=record,
-        event="request_repair",
-        actor=PUBLIC_ACTOR,
-        today=today,
+    file_request(
+        session=session, record=record, kind="repair", actor=PUBLIC_ACTOR, reason=statement.strip(),
+        detail=repair_pledge.strip(), data={"repair_pledge": repair_pledge.strip()}, today=today,
         calendar=calendar,
-        note=statement.strip(),
-        data={"repair_pledge": repair_pledge.strip()},
-    )
-    if event is not None:
-        mail_breach_request(
-            session=session,
-            record=record,
-            kind="repair",
-            reason=statement.strip(),
-            detail=repair_pledge.strip(),
-            event=event,
-        )
+    )  # fmt: skip
     return record
