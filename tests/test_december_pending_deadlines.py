@@ -34,6 +34,7 @@ from models.complaints import (
     register_complaint,
     supervise_batch,
     supervision_ids,
+    work_queue,
 )
 from models.complaints.bodies import ExtensionRequestBody, OrderRectificationBody
 from models.db import create_sqlite_file, get_engine
@@ -292,3 +293,18 @@ def test_calendar_status_prints_the_years_covered_and_what_waits_for_2027(
     assert "2027 年节假日安排：未载入" in result.output
     assert "投诉办理环节" in result.output
     assert "提醒" in result.output
+
+
+def test_the_work_queue_shows_a_pending_deadline_as_waiting_for_the_calendar(
+    session: Session, staff: Staff
+) -> None:
+    dec = dict(enumerate(DECEMBER, start=15))
+    h = handler(session)
+    signed = dispatched(session, dec[15])
+    do(session, signed, "sign_for", h, dec[15])
+    queue = work_queue(session=session, actor=handler(session, "D00"), today=dec[15],
+                       calendar=load_calendar(session=session))  # fmt: skip
+    item = next(t for t in queue if t.id == signed)
+    assert item.stage_deadline is None
+    assert item.deadline_pending is True
+    assert item.working_days_left is None

@@ -203,6 +203,8 @@ class TaskItem(BaseModel):
     state_label: str
     summary: str
     stage_deadline: dt.date | None
+    # A deadline in a year whose holiday notice is not loaded yet: shown as 待日历确定 until it is.
+    deadline_pending: bool = False
     working_days_left: int | None = Field(description="剩余工作日（负数为已超期；暂停计时为空）")
     paused: bool
     actions: list[str]

@@ -49,8 +49,8 @@ def work_queue(
     days_left: dict[dt.date, int] = {}
     items: list[TaskItem] = []
     for row in session.connection().execute(stmt, params).all():
-        case_id, number, state, summary, deadline = row[:5]
-        parties = parties_from_flags(*row[5:]) if handler else frozenset()
+        case_id, number, state, summary, deadline, pending = row[:6]
+        parties = parties_from_flags(*row[6:]) if handler else frozenset()
         key = (str(state), parties)
         if key not in actions_for:
             options = COMPLAINT.available(key[0], actor.role)
@@ -72,6 +72,7 @@ def work_queue(
                 state_label=state_label(state),
                 summary=summary,
                 stage_deadline=deadline,
+                deadline_pending=bool(pending),
                 working_days_left=left,
                 paused=paused,
                 actions=actions,
@@ -94,6 +95,7 @@ def _queue_statement(role: Role) -> Any:
         col(Complaint.state),
         col(Complaint.summary),
         col(Complaint.stage_deadline),
+        col(Complaint.deadline_pending),
     ]
     # The states as ordinary bound values: a plain list is an "expanding" parameter, re-rendered into the
     # SQL string on every execution, a twentieth of a queue read's CPU.
