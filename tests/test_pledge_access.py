@@ -15,12 +15,12 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from models.pledges import access as pledge_access
 from models.audit import CaseEvent
 from models.breach import PublishedBreach
 from models.lifecycle import BreachState
 from models.outbox import Notification
 from models.pledge import Pledge, PledgeEvidence
+from models.pledges import access as pledge_access
 from models.pledges.access import ALPHABET, digest, new_access_code, new_access_codes, normalise, verify
 from models.settings import get_settings
 from notifications.render import TEMPLATES, render
