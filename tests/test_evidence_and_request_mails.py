@@ -14,7 +14,8 @@ from models.breach import PublishedBreach
 from models.calendar import load_calendar
 from models.outbox import Notification
 from models.register import request_repair
-from notifications.render import TEMPLATES, render
+from notifications.catalogue import TEMPLATES
+from notifications.render import render
 from tests.conftest import Staff
 from tests.test_government_credit import confirmed
 from tests.test_pledge_evidence import PDF, new_pledge

@@ -14,7 +14,8 @@ from models.audit import CaseEvent
 from models.outbox import Notification
 from models.publication import sweep
 from models.settings import get_settings
-from notifications.render import TEMPLATES, RenderedMessage, render
+from notifications.catalogue import TEMPLATES
+from notifications.render import RenderedMessage, render
 from notifications.sink_store import SinkMessage
 from tests.conftest import Staff
 from tests.test_complaints_api import act, dispatched_and_signed, register

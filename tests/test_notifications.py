@@ -26,6 +26,7 @@ from models.db import make_engine
 from models.errors import Conflict
 from models.outbox import SMS_TEMPLATES, Notification, NotificationStatus, enqueue
 from models.settings import get_settings
+from notifications.catalogue import TEMPLATES
 from notifications.mailer import message_id
 from notifications.outbox_service import (
     MAX_ATTEMPTS,
@@ -35,7 +36,7 @@ from notifications.outbox_service import (
     mark_temporary_failure,
     retry_dead,
 )
-from notifications.render import TEMPLATES, cn_date, cn_datetime, mask_phone, render
+from notifications.render import cn_date, cn_datetime, mask_phone, render
 from notifications.sink import list_sink_messages, start_sink
 from notifications.sms import render_sms
 

@@ -23,7 +23,8 @@ from models.pledge import Pledge, PledgeEvidence
 from models.pledges import access as pledge_access
 from models.pledges.access import ALPHABET, digest, new_access_code, new_access_codes, normalise, verify
 from models.settings import get_settings
-from notifications.render import TEMPLATES, render
+from notifications.catalogue import TEMPLATES
+from notifications.render import render
 from tests.conftest import Staff
 from tests.test_pledges import body
 from tests.test_publication import CODE, new_pledge

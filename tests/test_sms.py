@@ -23,7 +23,8 @@ from models.outbox import (
     outbox_rows,
 )
 from models.settings import get_settings
-from notifications.render import TEMPLATE_DIR, TEMPLATES
+from notifications.catalogue import TEMPLATES
+from notifications.render import TEMPLATE_DIR
 from notifications.sms import approval_text, render_sms, sms_params, sms_variables
 
 MOBILE = "138 1234 5678"

@@ -21,8 +21,8 @@ from models.clock import utcnow
 from models.db import make_engine
 from models.outbox import NOT_A_MOBILE, Notification, NotificationStatus, enqueue
 from models.settings import get_settings
+from notifications.catalogue import TEMPLATES
 from notifications.outbox_service import retry_dead
-from notifications.render import TEMPLATES
 from notifications.sms import out_id
 from tests.sms_servers import HOST, AliyunServer, GatewayServer
 
