@@ -25,6 +25,7 @@ from notifications.hotline_push import push_due
 from tests.conftest import Staff
 from tests.test_complaints_api import act, register
 from tests.test_hotline_intake import new_hotline_token, post
+from tests.web_support import post_form, sign_in
 
 SECRET = "a-real-random-secret-for-hotline-tests"
 # The first delivery run: after the messages were written (their first attempt is due when written).
@@ -183,3 +184,27 @@ def test_nothing_is_sent_while_no_hotline_url_is_configured(
     act(client, staff, "intake", case["id"], "accept")
     assert push_due(engine=engine, now=T0).skipped
     assert [m.status for m in messages(session)] == [HotlineMessageStatus.PENDING]
+
+
+def test_an_admin_sees_a_dead_message_on_the_page_with_its_reason_and_sends_it_again(
+    client: TestClient, engine: Engine, session: Session, staff: Staff, hotline_token: str, hotline: Any
+) -> None:
+    case = post(client, hotline_token).json()
+    act(client, staff, "intake", case["id"], "accept")
+    hotline.start()
+    hotline.refuse = 1
+    assert push_due(engine=engine, now=T0).dead == 1
+    [dead] = messages(session)
+
+    sign_in(client, staff.admin)
+    page = client.get("/staff/admin/hotline?status=dead")
+    assert page.status_code == 200
+    assert dead.message_id in page.text
+    assert "HTTP 400" in page.text
+    assert case["number"] in page.text
+    answer = post_form(client, f"/staff/admin/hotline/{dead.id}/retry", {}, page="/staff/admin/hotline")
+    assert answer.status_code == 303, answer.text
+    session.expire_all()
+    assert [m.status for m in messages(session)] == [HotlineMessageStatus.PENDING]
+    again = post_form(client, f"/staff/admin/hotline/{dead.id}/retry", {}, page="/staff/admin/hotline")
+    assert again.status_code == 409  # only a dead message is sent again

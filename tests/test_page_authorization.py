@@ -86,6 +86,8 @@ RULES: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/staff/scorecard.xlsx"): OVERSIGHT,
     ("GET", "/staff/admin/platform"): ADMIN_ONLY,
     ("POST", "/staff/admin/platform/{document_id}/retry"): rule(default=403, admin=404),
+    ("GET", "/staff/admin/hotline"): ADMIN_ONLY,
+    ("POST", "/staff/admin/hotline/{message_id}/retry"): rule(default=403, admin=404),
     ("GET", "/register"): PUBLIC,
     ("GET", "/register/{number}"): PUBLIC,
     ("GET", "/register/{number}/objection"): PUBLIC,
@@ -172,6 +174,7 @@ def test_every_page_times_every_role(
         "breach_id": str(breach.id),
         "user_id": str(other_user.id),
         "document_id": "no-such-document",
+        "message_id": "999999",
     }
     csrf = csrf_of(client)
     sessions: dict[str, str | None] = {"anon": None}

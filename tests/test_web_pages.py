@@ -107,6 +107,7 @@ def test_every_template_is_rendered_by_a_page(
             "/staff/admin/notifications",
             "/staff/admin/mail",
             "/staff/admin/platform",
+            "/staff/admin/hotline",
             "/staff/complaints?state=registered",
         ):
             response = client.get(path)

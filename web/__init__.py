@@ -7,7 +7,18 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from web import admin, admin_platform, auth, imports, oversight, public, staff, staff_breaches, staff_pledges
+from web import (
+    admin,
+    admin_hotline,
+    admin_platform,
+    auth,
+    imports,
+    oversight,
+    public,
+    staff,
+    staff_breaches,
+    staff_pledges,
+)
 
 
 def install(app: FastAPI) -> None:
@@ -23,5 +34,6 @@ def install(app: FastAPI) -> None:
         public,
         admin,
         admin_platform,
+        admin_hotline,
     ):
         app.include_router(module.router)
