@@ -25,6 +25,7 @@ from models.accounts import department_by_code, import_departments
 from models.audit import CaseEvent
 from models.calendar import WorkCalendar, load_calendar, parse_year_file
 from models.calendar_admin import load_year_notice
+from models.clock import Clock
 from models.complaint import Complaint, ComplaintCreate, ComplaintPublic
 from models.complaints import (
     ActionBody,
@@ -34,6 +35,7 @@ from models.complaints import (
     register_complaint,
     supervise_batch,
     supervision_ids,
+    track,
     work_queue,
 )
 from models.complaints.bodies import ExtensionRequestBody, OrderRectificationBody
@@ -308,3 +310,21 @@ def test_the_work_queue_shows_a_pending_deadline_as_waiting_for_the_calendar(
     assert item.stage_deadline is None
     assert item.deadline_pending is True
     assert item.working_days_left is None
+
+
+def test_tracking_tells_the_complainant_the_deadline_waits_for_the_calendar(
+    session: Session, staff: Staff, clock: Clock
+) -> None:
+    dec = dict(enumerate(DECEMBER, start=15))
+    complaint, password = register_complaint(
+        session=session, data=DATA, actor=INTAKE, today=dec[15], calendar=load_calendar(session=session)
+    )
+    session.commit()
+    assert complaint.id is not None
+    assert password is not None
+    do(session, complaint.id, "accept", INTAKE, dec[15])
+    do(session, complaint.id, "dispatch", INTAKE, dec[15], DispatchBody(lead_department_code="D01"))
+    do(session, complaint.id, "sign_for", handler(session), dec[15])
+    answer = track(session=session, number=complaint.number, password=password, clock=clock)
+    assert answer.stage_deadline is None
+    assert answer.deadline_pending is True

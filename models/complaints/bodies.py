@@ -220,6 +220,8 @@ class TrackingResult(BaseModel):
     state_label: str
     registered_on: dt.date
     stage_deadline: dt.date | None
+    # The current stage's deadline waits for next year's holiday notice (shown as 待日历确定).
+    deadline_pending: bool = False
     steps: list[TrackingStep]
     # The department handling the case (牵头/被投诉部门) and, once replied, the reply itself.
     department_name: str | None = None

@@ -48,6 +48,7 @@ def track(
         state_label=state_label(complaint.state),
         registered_on=clock.local_date(complaint.created_at),
         stage_deadline=None if spec.terminal or spec.clock_paused else complaint.stage_deadline,
+        deadline_pending=complaint.deadline_pending and not (spec.terminal or spec.clock_paused),
         steps=steps,
         department_name=_handling_department(session, complaint),
         reply_text=replies[-1] if replies else None,
