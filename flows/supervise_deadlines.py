@@ -16,11 +16,12 @@ import datetime as dt
 from prefect import flow, get_run_logger, task
 
 from flows._runtime import batched, current_run_id, last_event_id, publish_changes
-from models import breach_supervision, pledge_review
+from models import breach_supervision
 from models.calendar import load_calendar
 from models.clock import Clock
 from models.complaints import supervise_batch, supervision_ids
 from models.db import session_scope
+from models.pledges import review as pledge_review
 from models.settings import get_settings
 from models.workflow import Actor
 
