@@ -75,6 +75,32 @@ def test_duplicates_by_complainant_or_by_respondent_and_similar_summary(
     assert set(states) == {"registered"}
 
 
+def test_a_shared_domain_or_a_placeholder_address_does_not_make_complainants_the_same_person(
+    session: Session, staff: Staff, calendar: WorkCalendar, today: dt.date
+) -> None:
+    def person(phone: str, email: str, summary: str) -> Complaint:
+        return register(session, calendar, today, complainant_phone=phone, complainant_email=email,
+                        summary=summary)  # fmt: skip
+
+    first = person("13911110001", "wang@qq.com", "工程款逾期未支付")
+    same_domain = person("13911110002", "li@qq.com", "招商奖励未兑现")
+    demo_a = person("13911110003", "demo-complainant@example.com", "政府采购款拖欠")
+    demo_b = person("13911110004", "demo-complainant@example.com", "土地出让承诺未兑现")
+    same_address = person("13911110005", "Wang@QQ.com", "拆迁补偿未到位")
+    assert screen(session, today) == 5
+    session.expire_all()
+
+    def duplicates(c: Complaint) -> list[str]:
+        fresh = session.get(Complaint, c.id)
+        assert fresh is not None
+        return [d["number"] for d in fresh.suggestions["duplicates"]]
+
+    assert duplicates(same_domain) == []
+    assert duplicates(demo_a) == []
+    assert duplicates(demo_b) == []
+    assert duplicates(same_address) == [first.number]  # one real address, spelt in another case
+
+
 def test_department_from_the_dispatch_catalogue_or_the_respondent(
     session: Session, staff: Staff, calendar: WorkCalendar, today: dt.date
 ) -> None:

@@ -10,7 +10,7 @@ import difflib
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -29,17 +29,38 @@ def unscreened_ids(*, session: Session) -> list[int]:
     return [i for i in session.exec(stmt.order_by(col(Complaint.id))).all() if i is not None]
 
 
+# Addresses that name nobody: the reserved example and test domains (RFC 2606/6761), which demo data,
+# training and hotline operators typing a placeholder use for many different people.
+_NOBODY_DOMAINS = ("example.com", "example.org", "example.net")
+_NOBODY_SUFFIXES = (".example", ".test", ".invalid", ".localhost", ".local")
+
+
+def identifying_email(email: str | None) -> str | None:
+    """The address as it identifies one person (compared case-blind), or None for an address that does not
+    (a placeholder or demo address): two complainants are the same person by e-mail only when they share
+    a real address, never because they share a domain or a placeholder."""
+    if not email or "@" not in email:
+        return None
+    address = email.strip().lower()
+    domain = address.rsplit("@", 1)[1]
+    if domain in _NOBODY_DOMAINS or domain.endswith(_NOBODY_SUFFIXES) or domain == "localhost":
+        return None
+    return address
+
+
 def _duplicates(session: Session, case: Complaint) -> list[dict[str, Any]]:
+    email = identifying_email(case.complainant_email)
     same_person = [
         clause
         for value, column in (
             (case.complainant_phone, Complaint.complainant_phone),
-            (case.complainant_email, Complaint.complainant_email),
             (case.complainant_credit_code, Complaint.complainant_credit_code),
         )
         if value
         for clause in [col(column) == value]
     ]
+    if email is not None:
+        same_person.append(func.lower(col(Complaint.complainant_email)) == email)
     same_respondent = [
         col(c) == v
         for v, c in ((case.respondent_department_id, Complaint.respondent_department_id),)
@@ -68,7 +89,7 @@ def _duplicates(session: Session, case: Complaint) -> list[dict[str, Any]]:
 def _same_person(a: Complaint, b: Complaint) -> bool:
     pairs = (
         (a.complainant_phone, b.complainant_phone),
-        (a.complainant_email, b.complainant_email),
+        (identifying_email(a.complainant_email), identifying_email(b.complainant_email)),
         (a.complainant_credit_code, b.complainant_credit_code),
     )
     return any(x is not None and x == y for x, y in pairs)
