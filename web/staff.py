@@ -287,6 +287,7 @@ def _case_page(
         spec=spec,
         events=service.timeline(session=session, complaint=complaint),
         actions=_action_forms(session, complaint, actor),
+        next_actors=service.who_acts_next(session=session, complaint=complaint),
         days_left=None if spec.clock_paused else _days_left(calendar, today, complaint.stage_deadline),
         # The stage's own span, which an extension or a per-case rectification period may have changed.
         stage_span=_days_left(calendar, complaint.stage_started_on, complaint.stage_deadline)

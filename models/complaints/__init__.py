@@ -58,6 +58,7 @@ from models.complaints.visibility import (
     list_complaints,
     state_label,
     timeline,
+    who_acts_next,
 )
 
 __all__ = [
@@ -103,5 +104,6 @@ __all__ = [
     "timeline",
     "track",
     "unscreened_ids",
+    "who_acts_next",
     "work_queue",
 ]

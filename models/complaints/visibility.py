@@ -16,7 +16,7 @@ from models.audit import CaseEvent, CaseEventPublic
 from models.complaint import Complaint, ComplaintAssignment
 from models.complaints.bodies import ComplaintFilter
 from models.errors import DomainError, NotFound, ValidationFailed
-from models.lifecycle import COMPLAINT, Role, Transition
+from models.lifecycle import COMPLAINT, ROLE_LABELS, Role, Transition
 from models.org import Department
 from models.workflow import Actor
 
@@ -226,3 +226,30 @@ def available_actions(*, session: Session, complaint: Complaint, actor: Actor) -
         return options
     parties = handler_parties(session=session, complaint=complaint, department_id=actor.department_id)
     return actions_for_parties(options, actor.role, parties)
+
+
+def who_acts_next(*, session: Session, complaint: Complaint) -> list[tuple[str, list[str]]]:
+    """Who the case waits on now, each with the actions open to them: a department by name where a
+    handler acts (the lead department, or its 主管部门 where it verifies), otherwise the role
+    (受理人员, 督办人员 …). Empty for a finished case. For the case page's "待…办理" line, shown to a
+    viewer who cannot act."""
+    spec = COMPLAINT.state(complaint.state)
+    if spec.terminal:
+        return []
+    waiting: list[tuple[str, list[str]]] = []
+    for role in sorted(spec.waiting_on):
+        options = COMPLAINT.available(str(complaint.state), role)
+        if role != Role.HANDLER:
+            if options:
+                waiting.append((ROLE_LABELS[role], [t.label for t in options]))
+            continue
+        lead = lead_department(session, complaint)
+        if lead is None:
+            continue
+        verifier_id = competent_of(session, lead.id) or lead.id
+        verifier = session.get(Department, verifier_id)
+        for party, department in ((LEAD, lead), (VERIFIER, verifier)):
+            labels = [t.label for t in actions_for_parties(options, role, frozenset({party}))]
+            if labels and department is not None:
+                waiting.append((department.name, labels))
+    return waiting

@@ -1,0 +1,36 @@
+"""The case page tells every viewer whom the case now waits on: the department by name and
+what it must do (e.g. 待市发展和改革委员会核实属实或核实不实), not only that they themselves cannot act."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from models.complaint import Complaint
+from models.complaints import who_acts_next
+from tests.conftest import Staff
+from tests.test_complaints_api import act, register
+from tests.web_support import sign_in
+
+
+def test_the_case_page_says_which_department_acts_next_and_what_it_must_do(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    case = register(client, staff)
+    act(client, staff, "intake", case["id"], "accept")
+    act(client, staff, "intake", case["id"], "dispatch", lead_department_code="D01")
+    sign_in(client, staff.intake)
+    page = client.get(f"/staff/complaints/{case['id']}").text
+    assert "下一步：待市住房和城乡建设局退单或签收" in page
+
+    act(client, staff, "handler", case["id"], "sign_for")
+    complaint = session.get(Complaint, case["id"])
+    assert complaint is not None
+    session.refresh(complaint)
+    # Signed for: the lead department's 主管部门 (D00) verifies.
+    [(who, labels)] = [w for w in who_acts_next(session=session, complaint=complaint) if "委员会" in w[0]]
+    assert who == "市发展和改革委员会"
+    assert "核实属实" in labels
+    page = client.get(f"/staff/complaints/{case['id']}").text
+    assert 'id="next-actor"' in page
+    assert "待市发展和改革委员会核实属实" in page
