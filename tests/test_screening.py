@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlmodel import Session, SQLModel, col, select
 
 from models.accounts import department_by_code
@@ -16,6 +17,7 @@ from models.complaints import RejectBody, RejectRoute, act, register_complaint, 
 from models.lifecycle import Role
 from models.workflow import Actor
 from tests.conftest import Staff
+from tests.web_support import sign_in
 
 INTAKE = Actor(name="受理员", role=Role.INTAKE)
 SYSTEM = Actor.system("run-9")
@@ -198,3 +200,18 @@ def test_the_flow_stamps_its_run_id_on_suggestions(
         assert None not in run_ids
         assert rows[1].data["duplicates"][0]["number"] == first.number
         assert rows[1].data["department"]["code"] == "D01"
+
+
+def test_the_case_page_shows_the_screening_result_with_links(
+    client: TestClient, session: Session, staff: Staff, calendar: WorkCalendar, today: dt.date
+) -> None:
+    first = register(session, calendar, today, respondent_department_code="D01")
+    second = register(session, calendar, today, summary="完全不同的事情：招商奖励未兑现")
+    assert screen(session, today) == 2
+    session.commit()
+    sign_in(client, staff.intake)
+    page = client.get(f"/staff/complaints/{second.id}").text
+    assert 'id="screening"' in page
+    assert f'<a href="/staff/complaints/{first.id}">{first.number}</a> · 同一投诉人' in page
+    first_page = client.get(f"/staff/complaints/{first.id}").text
+    assert "建议主办部门：<strong>市住房和城乡建设局</strong>" in first_page
