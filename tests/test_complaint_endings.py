@@ -47,7 +47,7 @@ def _rectifying(client: TestClient, staff: Staff, days: int = 5) -> int:
     """A case ordered on Monday 2026-03-02 to rectify within ``days`` working days."""
     cid = dispatched_and_signed(client, staff)
     act(client, staff, "competent", cid, "verify_true")
-    act(client, staff, "competent", cid, "order_rectification", deadline_days=days)
+    act(client, staff, "competent", cid, "order_rectification", deadline_days=days, requirements="限期付款")
     return cid
 
 

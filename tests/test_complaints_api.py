@@ -314,7 +314,7 @@ def test_one_extension_per_stage(client: TestClient, staff: Staff, session: Sess
 def test_refusal_to_rectify_confirms_a_breach(client: TestClient, staff: Staff, session: Session) -> None:
     cid = dispatched_and_signed(client, staff)
     act(client, staff, "competent", cid, "verify_true")
-    c = act(client, staff, "competent", cid, "order_rectification", deadline_days=5)
+    c = act(client, staff, "competent", cid, "order_rectification", deadline_days=5, requirements="限期付款")
     assert c["stage_deadline"] == "2026-03-09"  # ordered on Monday 3/2 + 5 working days
     act(client, staff, "handler", cid, "confirm_breach", status=403, reason="拒不整改")
     set_today(client, dt.date(2026, 3, 10))  # the rectification deadline has passed
@@ -585,7 +585,7 @@ def test_default_rectification_period_and_repeated_redo(
 ) -> None:
     cid = dispatched_and_signed(client, staff)
     act(client, staff, "competent", cid, "verify_true")
-    c = act(client, staff, "supervisor", cid, "order_rectification")
+    c = act(client, staff, "supervisor", cid, "order_rectification", requirements="限期付款")
     assert c["stage_deadline"] == "2026-03-23"  # no category rule: the default 15 working days
     act(client, staff, "handler", cid, "report_rectification", evidence="已全额支付")
     act(client, staff, "supervisor", cid, "accept_rectification")

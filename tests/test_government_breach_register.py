@@ -217,7 +217,7 @@ def _confirm_with(client: TestClient, staff: Staff, cid: int, **body: Any) -> in
     act(client, staff, "intake", cid, "dispatch", lead_department_code="D01")
     act(client, staff, "handler", cid, "sign_for")
     act(client, staff, "competent", cid, "verify_true")
-    act(client, staff, "competent", cid, "order_rectification", deadline_days=5)
+    act(client, staff, "competent", cid, "order_rectification", deadline_days=5, requirements="限期付款")
     act(
         client, staff, "competent", cid, "record_refusal",
         refusal_facts="书面回复拒绝支付", document_reference="住建函〔2026〕8号",
@@ -242,7 +242,7 @@ def test_confirm_form_is_prefilled_with_the_masked_summary_and_publishes_what_is
         ("intake", "dispatch", {"lead_department_code": "D01"}),
         ("handler", "sign_for", {}),
         ("competent", "verify_true", {}),
-        ("competent", "order_rectification", {"deadline_days": 5}),
+        ("competent", "order_rectification", {"deadline_days": 5, "requirements": "限期付款"}),
         ("competent", "record_refusal", {"refusal_facts": "拒绝支付", "document_reference": "住建函8号"}),
     ):
         act(client, staff, who, cid, action, **extra)

@@ -19,7 +19,7 @@ from tests.test_complaints_api import API, act, dispatched_and_signed, events
 def confirmed(client: TestClient, staff: Staff, **body: Any) -> int:
     cid = dispatched_and_signed(client, staff)
     act(client, staff, "competent", cid, "verify_true")
-    act(client, staff, "competent", cid, "order_rectification", deadline_days=5)
+    act(client, staff, "competent", cid, "order_rectification", deadline_days=5, requirements="限期付款")
     # Before the rectification deadline, 拒不整改 is confirmed on a refusal recorded with its evidence.
     act(
         client,

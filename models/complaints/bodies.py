@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.breach import Severity
 from models.lifecycle import ComplaintState as CS
-from models.text import Line
+from models.text import Line, Paragraph
 
 
 class ActionBody(BaseModel):
@@ -78,7 +78,8 @@ class ExplanationBody(ActionBody):
 
 class OrderRectificationBody(ActionBody):
     deadline_days: int | None = Field(default=None, ge=1, le=120, description="整改期限（工作日）")
-    requirements: str | None = Field(default=None, max_length=4000, description="整改要求")
+    # What the department must do, in writing: an order to rectify without it cannot be checked later.
+    requirements: Paragraph = Field(min_length=2, max_length=4000, description="整改要求（必填）")
 
 
 class ReportRectificationBody(ActionBody):
