@@ -28,8 +28,8 @@ from models.clock import utcnow
 from models.errors import Conflict, NotFound, NotPermitted, ValidationFailed
 from models.lifecycle import Role
 from models.org import Department
-from models.outbox import enqueue
 from models.pledge import Pledge
+from models.pledges.mail import enqueue_for_pledgor
 from models.ratelimit import check_tracking_allowed, record_tracking_failure
 from models.settings import get_settings
 from models.workflow import Actor, apply_event, event_exists
@@ -279,17 +279,12 @@ def _issue(
     pledge.updated_at = utcnow()
     session.add(pledge)
     authority = session.get(Department, pledge.authority_id)
-    enqueue(
+    enqueue_for_pledgor(
         session=session,
+        pledge=pledge,
         template="pledge_access_code",
-        recipient_kind="pledgor",
-        recipient_name=pledge.pledgor_name,
-        recipient_email=pledge.pledgor_email,
         key=f"pledge:{pledge.id}:{pledge.version}:{REISSUE_EVENT}",
         context=access_code_context(pledge, authority, code),
-        case_kind="pledge",
-        case_id=pledge.id,
-        case_number=pledge.number,
         flow_run_id=actor.flow_run_id,
     )
     session.flush()

@@ -3,18 +3,21 @@
 - Evidence received: the pledgor is told which file arrived, who reviews it, by when, and whether
   publication waits for the review (``pledge_evidence_received``).
 - Evidence accepted: the pledgor is told the pledge is fulfilled and will not be published
-  (``pledge_evidence_accepted``); a rejection has its own mail with the reason (models/pledges/review.py).
+  (``pledge_evidence_accepted``).
+- Evidence rejected: the pledgor is told the reason and the publication day, moved or not
+  (``pledge_evidence_rejected``; models/pledges/review.py decides the day).
 - An objection or a repair request: the deciding department (认定部门) is told what it must decide, the
   subject's reason and by when, with the link to its page (``breach_request_received``).
 
 Each is queued in the caller's transaction, keyed by the case event that caused it, so it goes out exactly
-once and only if that event is committed.
+once and only if that event is committed. ``enqueue_for_pledgor`` is the one place that says how a pledgor
+is reached; registration and the access-code re-issue queue their messages through it too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from sqlmodel import Session
 
@@ -40,21 +43,60 @@ def _department_name(session: Session, department_id: int | None, fallback: str)
     return department.name if department is not None else fallback
 
 
-def mail_evidence_received(*, session: Session, pledge: Pledge, filename: str, event: CaseEvent) -> None:
-    """After ``submit_evidence``: the pledgor learns what arrived, the review's deadline (the pledge's
-    stage deadline, None while the calendar does not cover it) and whether publication waits for it."""
-    late = bool(event.data.get("late"))
-    enqueue(
+def enqueue_for_pledgor(
+    *,
+    session: Session,
+    pledge: Pledge,
+    template: str,
+    key: str,
+    context: dict[str, Any],
+    flow_run_id: str | None = None,
+) -> int:
+    """Queue ``template`` for the pledge's pledgor in the caller's transaction (``enqueue``'s answer)."""
+    return enqueue(
         session=session,
-        template="pledge_evidence_received",
+        template=template,
         recipient_kind="pledgor",
         recipient_name=pledge.pledgor_name,
         recipient_email=pledge.pledgor_email,
-        key=f"pledge:{pledge.id}:{event.seq}:pledge_evidence_received",
+        key=key,
+        context=context,
+        case_kind="pledge",
+        case_id=pledge.id,
+        case_number=pledge.number,
+        flow_run_id=flow_run_id,
+    )
+
+
+def _evidence_mail(
+    session: Session, pledge: Pledge, event: CaseEvent, template: str, facts: dict[str, Any]
+) -> None:
+    """``template`` to the pledgor about ``event``, keyed by it; ``facts`` follow the pledge's own."""
+    enqueue_for_pledgor(
+        session=session,
+        pledge=pledge,
+        template=template,
+        key=f"pledge:{pledge.id}:{event.seq}:{template}",
         context={
             "pledge_number": pledge.number,
             "pledgor_name": pledge.pledgor_name,
             "matter": pledge.matter,
+            **facts,
+        },
+        flow_run_id=event.flow_run_id,
+    )
+
+
+def mail_evidence_received(*, session: Session, pledge: Pledge, filename: str, event: CaseEvent) -> None:
+    """After ``submit_evidence``: the pledgor learns what arrived, the review's deadline (the pledge's
+    stage deadline, None while the calendar does not cover it) and whether publication waits for it."""
+    late = bool(event.data.get("late"))
+    _evidence_mail(
+        session,
+        pledge,
+        event,
+        "pledge_evidence_received",
+        {
             "filename": filename,
             "submitted_on": str(event.data.get("submitted_on") or iso_date(pledge.evidence_submitted_on)),
             "deadline": pledge.deadline.isoformat(),
@@ -64,34 +106,47 @@ def mail_evidence_received(*, session: Session, pledge: Pledge, filename: str, e
             # Evidence on time always holds publication; late evidence only under the "wait" rule.
             "held": not late or get_settings().pledge_late_evidence_rule == "wait",
         },
-        case_kind="pledge",
-        case_id=pledge.id,
-        case_number=pledge.number,
-        flow_run_id=event.flow_run_id,
     )
 
 
 def mail_evidence_accepted(*, session: Session, pledge: Pledge, event: CaseEvent, today: dt.date) -> None:
     """After ``confirm``: the pledgor learns the evidence was accepted and nothing will be published."""
-    enqueue(
-        session=session,
-        template="pledge_evidence_accepted",
-        recipient_kind="pledgor",
-        recipient_name=pledge.pledgor_name,
-        recipient_email=pledge.pledgor_email,
-        key=f"pledge:{pledge.id}:{event.seq}:pledge_evidence_accepted",
-        context={
-            "pledge_number": pledge.number,
-            "pledgor_name": pledge.pledgor_name,
-            "matter": pledge.matter,
+    _evidence_mail(
+        session,
+        pledge,
+        event,
+        "pledge_evidence_accepted",
+        {
             "obligation": pledge.obligation,
             "authority_name": _department_name(session, pledge.authority_id, "审批部门"),
             "decided_on": today.isoformat(),
         },
-        case_kind="pledge",
-        case_id=pledge.id,
-        case_number=pledge.number,
-        flow_run_id=event.flow_run_id,
+    )
+
+
+def mail_evidence_rejected(
+    *,
+    session: Session,
+    pledge: Pledge,
+    event: CaseEvent,
+    reason: str,
+    publication_day: dt.date | None,
+    rescheduled: bool,
+) -> None:
+    """After ``reject_evidence``: the pledgor learns the reason and the publication day (``rescheduled``
+    when the rejection moved it, giving the pledgor working days to hand in new evidence)."""
+    _evidence_mail(
+        session,
+        pledge,
+        event,
+        "pledge_evidence_rejected",
+        {
+            "obligation": pledge.obligation,
+            "deadline": pledge.deadline.isoformat(),
+            "reason": reason,
+            "publication_day": iso_date(publication_day),
+            "rescheduled": rescheduled,
+        },
     )
 
 

@@ -15,7 +15,6 @@ from models.errors import InvalidCreditCode, NotPermitted, ValidationFailed
 from models.lifecycle import Role
 from models.numbering import PLEDGE_PREFIX, reserve_numbers
 from models.org import Department
-from models.outbox import enqueue
 from models.pledge import (
     Pledge,
     PledgeCreate,
@@ -24,7 +23,7 @@ from models.pledge import (
     registration_publication_day,
 )
 from models.pledges.access import new_access_code
-from models.pledges.mail import mail_evidence_accepted
+from models.pledges.mail import enqueue_for_pledgor, mail_evidence_accepted
 from models.pledges.queries import PLEDGE_ACTIONS, get_pledge
 from models.pledges.review import decide
 from models.register import false_pledge_of, has_current_breach
@@ -129,17 +128,12 @@ def register_pledge_with_code(
         idempotency_key=None,
         event="register",
     )
-    enqueue(
+    enqueue_for_pledgor(
         session=session,
+        pledge=pledge,
         template="pledge_registered",
-        recipient_kind="pledgor",
-        recipient_name=pledge.pledgor_name,
-        recipient_email=pledge.pledgor_email,
         key=f"pledge:{pledge.id}:register:pledge_registered",
         context={**_registered_context(pledge, authority), "access_code": access_code},
-        case_kind="pledge",
-        case_id=pledge.id,
-        case_number=pledge.number,
     )
     return pledge, access_code
 

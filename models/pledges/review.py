@@ -33,6 +33,7 @@ from models.lifecycle import PledgeState
 from models.org import Department
 from models.outbox import enqueue
 from models.pledge import Pledge
+from models.pledges.mail import mail_evidence_rejected
 from models.publication_days import publication_day_of
 from models.settings import get_settings
 from models.workflow import Actor, apply_event
@@ -116,27 +117,13 @@ def decide(
     if rescheduled:
         pledge.publication_counted_from = today
         pledge.publication_day = new_day
-    enqueue(
+    mail_evidence_rejected(
         session=session,
-        template="pledge_evidence_rejected",
-        recipient_kind="pledgor",
-        recipient_name=pledge.pledgor_name,
-        recipient_email=pledge.pledgor_email,
-        key=f"pledge:{pledge.id}:{event.seq}:pledge_evidence_rejected",
-        context={
-            "pledge_number": pledge.number,
-            "pledgor_name": pledge.pledgor_name,
-            "matter": pledge.matter,
-            "obligation": pledge.obligation,
-            "deadline": pledge.deadline.isoformat(),
-            "reason": note or "",
-            "publication_day": iso_date(new_day),
-            "rescheduled": rescheduled,
-        },
-        case_kind="pledge",
-        case_id=pledge.id,
-        case_number=pledge.number,
-        flow_run_id=actor.flow_run_id,
+        pledge=pledge,
+        event=event,
+        reason=note or "",
+        publication_day=new_day,
+        rescheduled=rescheduled,
     )
     return event
 
