@@ -128,6 +128,8 @@ class Settings(BaseSettings):
     # Files.
     upload_dir: Path = Path("./var/uploads")
     upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # Files in one submission (an evidence upload, a rectification report, an objection or repair request).
+    upload_max_files: int = Field(default=10, ge=1, le=100)
     # Bulk import (POST /pledges/import): the file's size (413 beyond it) and its data rows (422 beyond).
     import_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     import_max_rows: int = Field(default=100_000, ge=1)

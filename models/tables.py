@@ -10,6 +10,7 @@ from models.audit import CaseEvent
 from models.breach import PublishedBreach
 from models.calendar import CalendarYear
 from models.complaint import CategoryRule, Complaint, ComplaintAssignment
+from models.files import CaseFile
 from models.government_credit import GovernmentCreditRecord
 from models.hotline import HotlineMessage
 from models.numbering import CaseCounter
@@ -25,6 +26,7 @@ metadata = SQLModel.metadata
 __all__ = [
     "AuthFailure",
     "CalendarYear",
+    "CaseFile",
     "CaseCounter",
     "CaseEvent",
     "CategoryRule",

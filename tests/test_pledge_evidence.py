@@ -6,8 +6,8 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from models.audit import CaseEvent
+from models.files import file_path
 from models.pledge import PledgeEvidence
-from models.pledges.evidence_files import evidence_path
 from tests.conftest import Staff
 from tests.test_pledges import CODE, body
 
@@ -64,7 +64,7 @@ def test_altered_file_is_not_served(client: TestClient, staff: Staff, session: S
         f"/api/v1/pledges/{pid}/evidence", files={"file": ("a.pdf", PDF)}, headers=staff.auth("intake")
     )
     row = session.exec(select(PledgeEvidence)).one()
-    evidence_path(row.sha256).write_bytes(b"%PDF-1.7 forged")
+    file_path(row.sha256).write_bytes(b"%PDF-1.7 forged")
     response = client.get(f"/api/v1/pledges/{pid}/evidence/{row.id}", headers=staff.auth("supervisor"))
     assert response.status_code == 404
     assert "损坏" in response.json()["message"]

@@ -5,7 +5,7 @@ review (``review``, ``review_queue``), reading pledges (``queries``), the pledgo
 reads and checks a file, ``importing`` stores its rows, ``import_jobs`` keeps an upload and its report
 for the ``import_pledges`` flow). The table itself is models/pledge.py."""
 
-from models.pledges.evidence import sanitise_filename, sniff, store_evidence
+from models.pledges.evidence import store_evidence
 from models.pledges.queries import (
     PLEDGE_ACTIONS,
     PledgeQuery,
@@ -36,7 +36,5 @@ __all__ = [
     "publication_status",
     "register_pledge",
     "register_pledge_with_code",
-    "sanitise_filename",
-    "sniff",
     "store_evidence",
 ]

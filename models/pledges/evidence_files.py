@@ -1,33 +1,28 @@
 """Reading a pledge's evidence back (staff), and the pledgor's own submission without an account.
 
-Files are stored by ``models.pledges.store_evidence`` under their SHA-256 outside the database; this module
-finds them again and checks who may see them: a handler only for their own department's pledges (another
-department's pledge is "not found", as for complaints), intake staff, supervisors and admins for all.
+Files are stored by ``models.pledges.store_evidence`` through ``models.files`` (under their SHA-256
+outside the database); this module finds them again and checks who may see them: a handler only for
+their own department's pledges (another department's pledge is "not found", as for complaints), intake
+staff, supervisors and admins for all.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-from pathlib import Path
 
 from sqlmodel import Session, col, select
 
 from models.calendar import WorkCalendar
 from models.clock import utcnow
 from models.errors import NotFound
+from models.files import load
 from models.lifecycle import Role
 from models.pledge import Pledge, PledgeEvidence
 from models.pledges.access import check_pledgor
 from models.pledges.evidence import store_evidence
-from models.settings import get_settings
 from models.workflow import Actor
 
 PLEDGOR_ACTOR = Actor(name="承诺人（自行提交）", role=Role.PUBLIC)
-
-
-def evidence_path(sha256: str) -> Path:
-    return Path(get_settings().upload_dir) / sha256[:2] / sha256[2:4] / sha256
 
 
 def visible_pledge(*, session: Session, pledge_id: int, actor: Actor) -> Pledge:
@@ -52,12 +47,7 @@ def read_evidence(
     row = session.get(PledgeEvidence, evidence_id)
     if row is None or row.pledge_id != pledge_id:
         raise NotFound(f"承诺 #{pledge_id} 没有编号为 {evidence_id} 的材料 (evidence not found)")
-    path = evidence_path(row.sha256)
-    content = path.read_bytes() if path.is_file() else None
-    if content is None or hashlib.sha256(content).hexdigest() != row.sha256:
-        raise NotFound(
-            f"材料 {row.filename} 的文件已丢失或损坏，请联系管理员从备份恢复 (stored file missing or altered)"
-        )
+    content = load(sha256=row.sha256, filename=row.filename)
     return row, content
 
 

@@ -1,0 +1,240 @@
+"""Files handed in with a case, one mechanism for every kind: a pledge's evidence (``pledge_evidence``), a
+complaint's rectification report and a breach record's objection or repair request (``case_file``).
+
+A submission is checked before anything is written: at most ``upload_max_files`` files, none empty, each
+and all together within ``upload_max_bytes``, each of an allowed type recognised by its first bytes (a
+renamed .exe is refused whatever its name). A file is stored outside the database under its SHA-256
+(content-addressed: the same bytes are stored once, and the path comes from the hash alone, never from
+the name the client gave). Reading it back checks the hash, so a file altered or lost on disk is not
+served. Who may read a file is the caller's check (the case's own visibility rule); nothing here serves
+the public.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import Column, Index
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from models.clock import utcnow
+from models.errors import NotFound, TooLarge, ValidationFailed
+from models.id_sets import chunks, in_list
+from models.settings import get_settings
+from models.types import UTCDateTime
+
+# Allowed types, recognised by their first bytes.
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF-", "application/pdf"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"PK\x03\x04", "application/ofd"),  # OFD is a ZIP container
+)
+ALLOWED_TYPES = "PDF、PNG、JPEG、OFD"
+# Shown in the browser (an image, or the PDF viewer in a frame); other types are only downloaded.
+PREVIEWABLE = frozenset({"application/pdf", "image/png", "image/jpeg"})
+
+FileKind = Literal["rectification", "objection", "repair"]
+FILE_KIND_LABELS: dict[str, str] = {
+    "rectification": "整改材料",
+    "objection": "异议证明材料",
+    "repair": "信用修复材料",
+}
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file as the client sent it: its name (only shown, never used as a path) and its bytes."""
+
+    filename: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """What is known of a checked file: the safe name, the type by content, the size and the hash."""
+
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+
+    def audit(self) -> dict[str, Any]:
+        """The file as the audit event records it (the hash chains the content into the case's history)."""
+        return {"filename": self.filename, "sha256": self.sha256, "size": self.size}
+
+
+class CaseFile(SQLModel, table=True):
+    """A file handed in with a complaint's or a breach record's event (``event_seq`` of that case)."""
+
+    __tablename__ = "case_file"
+    __table_args__ = (Index("ix_case_file_case", "case_kind", "case_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    case_kind: str = Field(max_length=16)
+    case_id: int
+    kind: str = Field(max_length=16)
+    event_seq: int
+    filename: str = Field(max_length=255)
+    content_type: str = Field(max_length=128)
+    size: int
+    sha256: str = Field(max_length=64)
+    uploaded_by: str = Field(max_length=128)
+    uploaded_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+def sniff(content: bytes, filename: str = "") -> str:
+    for magic, content_type in _SIGNATURES:
+        if content.startswith(magic):
+            return content_type
+    which = f"“{filename}”" if filename else ""
+    raise ValidationFailed(
+        f"文件{which}类型不受支持：仅接受 {ALLOWED_TYPES} 文件（按文件内容识别，与扩展名无关）；"
+        "请转换后重新上传 (unsupported file type)",
+        field="files",
+    )
+
+
+def sanitise_filename(name: str) -> str:
+    """The last path component, control and path characters removed, at most 120 characters."""
+    base = unicodedata.normalize("NFKC", name).replace("\\", "/").rsplit("/", 1)[-1]
+    base = re.sub(r"[\x00-\x1f\x7f<>:\"|?*]", "_", base).strip(" .")
+    return base[:120] or "evidence"
+
+
+def check_uploads(uploads: Sequence[Upload]) -> list[StoredFile]:
+    """Each upload checked (count, emptiness, size, type), in order; nothing is written."""
+    settings = get_settings()
+    if len(uploads) > settings.upload_max_files:
+        raise ValidationFailed(
+            f"文件过多：每次最多上传 {settings.upload_max_files} 个文件，本次 {len(uploads)} 个；"
+            "请合并为一个 PDF 或分次提交 (too many files)",
+            field="files",
+            max_files=settings.upload_max_files,
+        )
+    limit = settings.upload_max_bytes
+    checked = []
+    for upload in uploads:
+        name = sanitise_filename(upload.filename)
+        if not upload.content:
+            raise ValidationFailed(f"文件“{name}”为空；请选择要上传的材料 (empty file)", field="files")
+        if len(upload.content) > limit:
+            raise TooLarge(
+                f"文件过大：“{name}” {len(upload.content)} 字节，上限 {limit} 字节；请压缩或拆分后上传 "
+                "(file too large)",
+                field="files",
+                limit_bytes=limit,
+            )
+        digest = hashlib.sha256(upload.content).hexdigest()
+        checked.append(StoredFile(name, sniff(upload.content, name), len(upload.content), digest))
+    total = sum(f.size for f in checked)
+    if total > limit:
+        raise TooLarge(
+            f"文件过大：本次上传的文件合计 {total} 字节，上限 {limit} 字节；请压缩后上传或分次提交 "
+            "(files too large together)",
+            field="files",
+            limit_bytes=limit,
+        )
+    return checked
+
+
+def file_path(sha256: str) -> Path:
+    if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        raise NotFound("文件不存在 (no such file)")
+    return Path(get_settings().upload_dir) / sha256[:2] / sha256[2:4] / sha256
+
+
+def save(uploads: Sequence[Upload], checked: Sequence[StoredFile]) -> None:
+    """Write the checked uploads under their hashes (a file already there is the same bytes). Atomic: a
+    crash never leaves half a file under the final name. A transaction rolled back afterwards leaves an
+    unreferenced file, never a reference without its file."""
+    for upload, stored in zip(uploads, checked, strict=True):
+        path = file_path(stored.sha256)
+        if path.exists():
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{stored.sha256}.{secrets.token_hex(6)}.tmp")
+        tmp.write_bytes(upload.content)
+        tmp.replace(path)
+
+
+def store(uploads: Sequence[Upload]) -> list[StoredFile]:
+    """``check_uploads`` then ``save``: all files are checked before the first is written."""
+    checked = check_uploads(uploads)
+    save(uploads, checked)
+    return checked
+
+
+def load(*, sha256: str, filename: str) -> bytes:
+    """The stored bytes; a file whose content no longer matches its hash is not served."""
+    path = file_path(sha256)
+    content = path.read_bytes() if path.is_file() else None
+    if content is None or hashlib.sha256(content).hexdigest() != sha256:
+        raise NotFound(
+            f"材料 {filename} 的文件已丢失或损坏，请联系管理员从备份恢复 (stored file missing or altered)"
+        )
+    return content
+
+
+def attach(
+    *,
+    session: Session,
+    case_kind: Literal["complaint", "breach"],
+    case_id: int,
+    kind: FileKind,
+    event_seq: int,
+    files: Sequence[StoredFile],
+    uploaded_by: str,
+) -> list[CaseFile]:
+    """Rows for stored files handed in with the case's event ``event_seq``; flushed, not committed."""
+    rows = [
+        CaseFile(
+            case_kind=case_kind,
+            case_id=case_id,
+            kind=kind,
+            event_seq=event_seq,
+            filename=f.filename,
+            content_type=f.content_type,
+            size=f.size,
+            sha256=f.sha256,
+            uploaded_by=uploaded_by,
+        )
+        for f in files
+    ]
+    session.add_all(rows)
+    session.flush()
+    return rows
+
+
+_CASE_FILES = CaseFile.__table__  # type: ignore[attr-defined]
+
+
+def case_files(
+    *, session: Session, case_kind: Literal["complaint", "breach"], case_ids: Sequence[int]
+) -> dict[int, list[CaseFile]]:
+    """Each case's files, oldest first (one query per chunk of ids)."""
+    found: dict[int, list[CaseFile]] = {}
+    for part in chunks(list(case_ids)):
+        stmt = select(CaseFile).where(
+            CaseFile.case_kind == case_kind, in_list(session, _CASE_FILES.c.case_id, part)
+        )
+        for row in session.exec(stmt.order_by(col(CaseFile.id))).all():
+            found.setdefault(row.case_id, []).append(row)
+    return found
+
+
+def read_case_file(
+    *, session: Session, case_kind: Literal["complaint", "breach"], case_id: int, file_id: int
+) -> tuple[CaseFile, bytes]:
+    """A case's file and its bytes, for a caller that has checked the reader may see the case."""
+    row = session.get(CaseFile, file_id)
+    if row is None or row.case_kind != case_kind or row.case_id != case_id:
+        raise NotFound(f"没有编号为 {file_id} 的材料文件 (file not found)", id=file_id)
+    return row, load(sha256=row.sha256, filename=row.filename)
