@@ -4,11 +4,33 @@ Screenshots 30-32 under tests/artifacts/."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
-from playwright.sync_api import Browser, Locator, Page
+import pytest
+from playwright.sync_api import Locator, Page
+from sqlmodel import Session
 
-from tests.test_web_e2e import Live, browser, live, shoot, sign_in  # noqa: F401  (the fixtures)
+from tests.web_support import (  # noqa: F401  (browser_fixture, pages_fixture: the fixtures)
+    Live,
+    Pages,
+    browser_fixture,
+    fresh_engine,
+    pages_fixture,
+    running,
+    seed_staff,
+    shoot,
+)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    engine = fresh_engine(tmp_path_factory, "admin")
+    with Session(engine) as session:
+        tokens = seed_staff(session)
+    with running(engine, tokens) as served:
+        yield served
+
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "docs" / "calendar-example-2027.json"
 
@@ -17,10 +39,10 @@ def _row(page: Page, name: str) -> Locator:
     return page.locator("#users tbody tr", has_text=name)
 
 
-def test_admin_manages_accounts_and_uploads_a_calendar_file(browser: Browser, live: Live) -> None:  # noqa: F811
-    admin = sign_in(browser, live, "admin")
+def test_admin_manages_accounts_and_uploads_a_calendar_file(pages: Pages, live: Live) -> None:
+    admin = pages("admin")
     admin.goto(f"{live.url}/staff/admin/users")
-    shoot(admin, "30-admin-users-actions")
+    shoot(admin, "30-admin-users-actions", both=True)
 
     row = _row(admin, "住建经办人")
     row.locator("button:has-text('吊销并重发令牌')").click()
@@ -28,7 +50,7 @@ def test_admin_manages_accounts_and_uploads_a_calendar_file(browser: Browser, li
     new_token = admin.locator("#reissued-token").inner_text()
     assert new_token.startswith("sx_")
     assert new_token != live.tokens["handler"]
-    shoot(admin, "31-admin-users-token-revoked")
+    shoot(admin, "31-admin-users-token-revoked", both=True)
 
     row = _row(admin, "窗口受理员小王")
     row.locator("select[name=role]").select_option("supervisor")
@@ -40,7 +62,7 @@ def test_admin_manages_accounts_and_uploads_a_calendar_file(browser: Browser, li
     assert "已停用用户 窗口受理员小王" in admin.locator(".alert.ok").inner_text()
 
     # The old token no longer signs in; the new one does.
-    page = browser.new_context(locale="zh-CN").new_page()
+    page = pages()
     page.goto(f"{live.url}/login")
     page.fill("input[name=token]", live.tokens["handler"])
     page.click("button:has-text('登录')")
@@ -56,7 +78,7 @@ def test_admin_manages_accounts_and_uploads_a_calendar_file(browser: Browser, li
     admin.click("button:has-text('预览差异')")
     admin.wait_for_load_state()
     assert admin.locator("#calendar-diff tbody tr").count() > 0
-    shoot(admin, "32-admin-calendar-file-preview")
+    shoot(admin, "32-admin-calendar-file-preview", both=True)
     admin.click("button:has-text('确认保存')")
     admin.wait_for_load_state()
     assert "已保存放假通知" in admin.locator(".alert.ok").inner_text()
