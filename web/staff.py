@@ -249,7 +249,7 @@ async def reissue_code(
         error, status = refused(session, exc)
         return _pledge_form(request, session, reissue_values=form, reissue_error=error, status_code=status)
     session.commit()
-    return _pledge_form(request, session, reissued={"number": pledge.number, "code": code})
+    return _pledge_form(request, session, reissued={"id": pledge.id, "number": pledge.number, "code": code})
 
 
 def _action_forms(session: Session, complaint: Any, actor: Actor) -> list[dict[str, Any]]:

@@ -1,6 +1,6 @@
 """Pledges on pages for the authority's staff: the department's list with filters, a pledge's page (facts,
-timeline, evidence files with preview and download, the actions the lifecycle offers), and the printable
-告知书 handed to the pledgor.
+timeline, evidence files with preview and download, the actions the lifecycle offers), and the 告知书
+handed to the pledgor, printable or as a PDF (web/pledge_notice.py).
 
 The same services as the API (api/routes/pledges.py, api/routes/evidence.py): a handler sees only their
 own department's pledges (another's is "not found"), every action form carries the CSRF field and the
@@ -40,6 +40,7 @@ from models.pledges.evidence_files import list_evidence, read_evidence
 from models.settings import get_settings
 from models.workflow import Actor
 from web.core import current_actor, form_data, form_refused, page_router, redirect, render
+from web.pledge_notice import NoticeFacts, check_code, notice_facts, notice_pdf
 
 router = page_router("/staff/pledges")
 
@@ -239,21 +240,65 @@ def evidence_file(
     return Response(content=content, media_type=row.content_type, headers=headers)
 
 
-@router.get("/{pledge_id}/notice")
-def notice(request: Request, pledge_id: int, session: SessionDep, today: TodayDep) -> Response:
-    """告知书: the pledge's terms, to print and hand to the pledgor. It never carries the access code (only
-    its hash is stored): the code was shown once at registration or re-issue, and the notice says how to
-    use it and how to get a new one."""
+def _notice(
+    request: Request, session: Session, pledge_id: int, today: dt.date, code: str | None
+) -> NoticeFacts:
+    """The notice's facts for a member of staff who may see the pledge (another department's: not found);
+    ``code``, when given, must be the pledge's current access code."""
     _, actor = current_actor(request, session, *PLEDGE_STAFF)
     pledge = get_pledge(session=session, pledge_id=pledge_id, actor=actor)
-    return render(
-        request,
-        "pledge_notice.html",
-        title=f"告知承诺书 {pledge.number}",
+    return notice_facts(
         pledge=pledge,
         authority=session.get(Department, pledge.authority_id),
-        kind_label=PLEDGOR_KIND_LABELS.get(pledge.pledgor_kind, str(pledge.pledgor_kind)),
-        days=get_settings().publication_working_days,
-        base_url=get_settings().public_base_url.rstrip("/"),
         today=today,
+        access_code=check_code(pledge, code),
     )
+
+
+def _notice_page(request: Request, notice: NoticeFacts) -> Response:
+    page = render(request, "pledge_notice.html", title=f"告知承诺书 {notice.number}", notice=notice)
+    if notice.access_code:
+        no_store(page)
+    return page
+
+
+def _notice_pdf(notice: NoticeFacts) -> Response:
+    headers = {
+        "Content-Disposition": attachment_header(notice.filename),
+        "X-Content-Type-Options": "nosniff",
+        # A notice with its access code must not stay in a cache; one without is cheap to draw again.
+        "Cache-Control": "no-store" if notice.access_code else "private, no-cache",
+    }
+    return Response(content=notice_pdf(notice), media_type="application/pdf", headers=headers)
+
+
+@router.get("/{pledge_id}/notice")
+def notice(request: Request, pledge_id: int, session: SessionDep, today: TodayDep) -> Response:
+    """告知书: the pledge's terms, to print and hand to the pledgor. Drawn later, it cannot carry the access
+    code (only its hash is stored) and says how to use it and how to get a new one; the page that shows a
+    new code once offers the notice with it (the POST below)."""
+    return _notice_page(request, _notice(request, session, pledge_id, today, None))
+
+
+@router.post("/{pledge_id}/notice")
+async def notice_with_code(
+    request: Request, pledge_id: int, session: SessionDep, today: TodayDep
+) -> Response:
+    """The notice carrying the access code just shown (registration or re-issue), checked against its hash."""
+    form = await form_data(request)
+    return _notice_page(request, _notice(request, session, pledge_id, today, form.get("access_code", "")))
+
+
+@router.get("/{pledge_id}/notice.pdf")
+def notice_pdf_file(request: Request, pledge_id: int, session: SessionDep, today: TodayDep) -> Response:
+    """The same notice as a PDF download."""
+    return _notice_pdf(_notice(request, session, pledge_id, today, None))
+
+
+@router.post("/{pledge_id}/notice.pdf")
+async def notice_pdf_with_code(
+    request: Request, pledge_id: int, session: SessionDep, today: TodayDep
+) -> Response:
+    """The PDF carrying the access code just shown, checked against its hash."""
+    form = await form_data(request)
+    return _notice_pdf(_notice(request, session, pledge_id, today, form.get("access_code", "")))

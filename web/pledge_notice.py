@@ -1,0 +1,205 @@
+"""The 告知承诺书 handed to a pledgor: its facts, built once, and the two ways it is drawn — the printable
+HTML page (templates/pledge_notice.html) and a PDF made with ReportLab.
+
+``notice_facts`` is the one source of what the notice says; the HTML template and ``notice_pdf`` only lay
+those facts out, so the two cannot say different things. The PDF uses ReportLab's built-in CID font
+STSong-Light (Adobe's Chinese font that every PDF reader supplies), so no font file is shipped and the
+file stays small: the reader draws the characters.
+
+The access code (办理码) is only stored as its hash, so a notice carries it only when the caller hands it
+in — right after registration or a re-issue, when the page that shows the code once offers the notice
+with it — and ``check_code`` has verified it is the pledge's current code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from dataclasses import dataclass
+from xml.sax.saxutils import escape
+
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER, TA_RIGHT
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from models.errors import ValidationFailed
+from models.org import Department
+from models.pledge import PLEDGE_TYPE_LABELS, PLEDGOR_KIND_LABELS, Pledge
+from models.pledges.access import display, verify
+from models.settings import get_settings
+
+FONT = "STSong-Light"
+pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+CODE_FONT = "Courier-Bold"  # the code is ASCII: a fixed-width face keeps ABCD-EFGH-JKMN readable
+
+
+@dataclass(frozen=True)
+class Fact:
+    label: str
+    value: str
+    long: bool = False  # a paragraph that keeps its line breaks (obligation, legal basis)
+
+
+@dataclass(frozen=True)
+class NoticeFacts:
+    """Everything a 告知承诺书 states, in reading order."""
+
+    title: str
+    number: str
+    addressee: str
+    opening: str
+    facts: tuple[Fact, ...]
+    terms: tuple[str, ...]
+    access_code: str | None
+    authority_name: str
+    pledgor_sign: str
+    authority_sign: str
+    pledge_id: int
+    filename: str  # of the PDF download
+
+
+def check_code(pledge: Pledge, code: str | None) -> str | None:
+    """The code in its display form when it is ``pledge``'s current access code; None when none is given.
+    A code that is not the pledge's is refused (422): a notice must never carry a wrong code."""
+    if code is None or not code.strip():
+        return None
+    if not verify(code, pledge.access_code_digest):
+        raise ValidationFailed(
+            f"办理码与承诺 {pledge.number} 当前的办理码不符（可能已被重新发放作废）；请核对后重试，或重新发放"
+            "办理码 (the access code is not the pledge's current code)",
+            field="access_code",
+        )
+    return display(code)
+
+
+def _code_term(base_url: str, code: str | None) -> str:
+    where = f"提交地址：{base_url}/pledges/evidence。"
+    if code is None:
+        return (
+            "在线提交材料、提出异议或申请信用修复时，请使用登记时告知你的办理码（形如 ABCD-EFGH-JKMN），"
+            f"{where}办理码仅在登记或重新发放时告知一次，本告知书不载明；请妥善保管，勿告知他人。"
+            "遗失的，请持有效证件到受理部门申请重新发放，原办理码随即作废。"
+        )
+    return (
+        f"在线提交材料、提出异议或申请信用修复时，请使用本告知书载明的办理码 {code}，{where}"
+        "办理码相当于你的密码，请妥善保管，勿告知他人。遗失或泄露的，请持有效证件到受理部门申请重新发放，"
+        "原办理码随即作废。"
+    )
+
+
+def notice_facts(
+    *, pledge: Pledge, authority: Department | None, today: dt.date, access_code: str | None = None
+) -> NoticeFacts:
+    """The notice of ``pledge`` issued on ``today``; ``access_code`` (already checked) is printed on it."""
+    settings = get_settings()
+    days = settings.publication_working_days
+    base_url = settings.public_base_url.rstrip("/")
+    kind = PLEDGOR_KIND_LABELS.get(pledge.pledgor_kind, str(pledge.pledgor_kind))
+    code_part = f"，统一社会信用代码 {pledge.pledgor_credit_code}" if pledge.pledgor_credit_code else ""
+    authority_name = authority.name if authority is not None else "—"
+    facts = [
+        Fact("承诺事项", pledge.matter),
+        Fact("承诺补交材料", pledge.obligation, long=True),
+        Fact("承诺期限", f"{pledge.deadline.isoformat()} 前"),
+    ]
+    if pledge.pledge_type:
+        facts.append(Fact("承诺类型", PLEDGE_TYPE_LABELS.get(pledge.pledge_type, str(pledge.pledge_type))))
+    facts += [Fact("依据", pledge.legal_basis or "—", long=True), Fact("受理部门", authority_name)]
+    if access_code is not None:
+        facts.append(Fact("办理码", access_code))
+    day = f"（公示日：{pledge.publication_day.isoformat()}）" if pledge.publication_day else "（公示日）"
+    terms = (
+        f"请在承诺期限前向受理部门提交上述材料。期限届满后第 {days} 个工作日{day}仍未履约的，"
+        "将依法公示为违约失信记录。",
+        "按期提交的材料在受理部门审核期间不予公示；材料被退回的，请按退回理由补正。",
+        _code_term(base_url, access_code),
+        "作出虚假承诺的，将认定为虚假承诺，今后不再适用告知承诺方式办理。",
+    )
+    assert pledge.id is not None
+    return NoticeFacts(
+        title="告知承诺书",
+        number=pledge.number,
+        addressee=f"{pledge.pledgor_name}（{kind}{code_part}）：",
+        opening=f"你（单位）申请办理“{pledge.matter}”，已以告知承诺方式受理。现将承诺内容及有关事项告知如下：",
+        facts=tuple(facts),
+        terms=terms,
+        access_code=access_code,
+        authority_name=authority.name if authority is not None else "",
+        pledgor_sign="承诺人（签字/盖章）：________________　　日期：____年__月__日",
+        authority_sign=(
+            f"受理部门（盖章）：{authority.name if authority is not None else ''}　　"
+            f"日期：{today.year}年{today.month}月{today.day}日"
+        ),
+        pledge_id=pledge.id,
+        filename=f"告知承诺书_{pledge.number}.pdf",
+    )
+
+
+def _text(value: str) -> str:
+    """Plain text for a ReportLab paragraph: its markup characters escaped, line breaks kept."""
+    return escape(value).replace("\n", "<br/>")
+
+
+_BODY = ParagraphStyle("body", fontName=FONT, fontSize=11.5, leading=19, wordWrap="CJK")
+_TITLE = ParagraphStyle("title", parent=_BODY, fontSize=20, leading=28, alignment=TA_CENTER, spaceAfter=6)
+_NUMBER = ParagraphStyle("number", parent=_BODY, fontSize=10.5, alignment=TA_RIGHT, textColor=colors.grey)
+_LABEL = ParagraphStyle("label", parent=_BODY, textColor=colors.HexColor("#444444"))
+_TERM = ParagraphStyle("term", parent=_BODY, leftIndent=7 * mm, firstLineIndent=-7 * mm, spaceAfter=4)
+
+
+def notice_pdf(notice: NoticeFacts) -> bytes:
+    """The notice as an A4 PDF."""
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=20 * mm,
+        rightMargin=20 * mm,
+        topMargin=20 * mm,
+        bottomMargin=20 * mm,
+        title=f"{notice.title} {notice.number}",
+        author=notice.authority_name,
+        subject=notice.title,
+        creator="守信 Shouxin",
+    )
+    rows = []
+    for fact in notice.facts:
+        value = _text(fact.value)
+        if fact.label == "办理码":
+            value = f'<font name="{CODE_FONT}" size="14">{value}</font>'
+        rows.append([Paragraph(_text(fact.label), _LABEL), Paragraph(value, _BODY)])
+    table = Table(rows, colWidths=[32 * mm, None])
+    table.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LINEBELOW", (0, 0), (-1, -1), 0.4, colors.lightgrey),
+                ("TOPPADDING", (0, 0), (-1, -1), 4),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+            ]
+        )
+    )
+    story: list[Flowable] = [
+        Paragraph(_text(notice.title), _TITLE),
+        Paragraph(_text(f"编号：{notice.number}"), _NUMBER),
+        Spacer(1, 4 * mm),
+        Paragraph(_text(notice.addressee), _BODY),
+        Paragraph(_text(notice.opening), _BODY),
+        Spacer(1, 3 * mm),
+        table,
+        Spacer(1, 4 * mm),
+    ]
+    story += [Paragraph(_text(f"{i}. {term}"), _TERM) for i, term in enumerate(notice.terms, start=1)]
+    story += [
+        Spacer(1, 10 * mm),
+        Paragraph(_text(notice.pledgor_sign), _BODY),
+        Spacer(1, 4 * mm),
+        Paragraph(_text(notice.authority_sign), _BODY),
+    ]
+    doc.build(story)
+    return buffer.getvalue()
