@@ -16,12 +16,12 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, Index, update
 from sqlalchemy import select as sa_select
-from sqlalchemy.orm import aliased
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.audit import CaseEvent
 from models.clock import utcnow
 from models.complaint import Complaint
+from models.delivery_queue import doubling_backoff, due_in_order
 from models.errors import Conflict, NotFound
 from models.org import Department
 from models.types import UTCDateTime
@@ -29,6 +29,7 @@ from models.types import UTCDateTime
 HOTLINE_SOURCE = "12345"
 # After this many failed attempts (about 8 hours of back-off) a message is dead: an admin retries it.
 MAX_ATTEMPTS = 12
+MAX_BACKOFF = dt.timedelta(hours=1)
 # A claimed message stays leased to its worker this long, so an overlapping run does not send it twice.
 CLAIM_LEASE = dt.timedelta(minutes=5)
 
@@ -127,7 +128,7 @@ def report_stage_change(session: Session, case: Complaint, event: CaseEvent) -> 
 
 def backoff(attempts: int) -> dt.timedelta:
     """Wait after the ``attempts``-th failure: 1 min, 2, 4 … capped at 1 h."""
-    return dt.timedelta(minutes=min(2 ** min(max(attempts - 1, 0), 6), 60))
+    return doubling_backoff(attempts, cap=MAX_BACKOFF)
 
 
 def claim_due(*, session: Session, now: dt.datetime, limit: int = 200) -> list[HotlineMessage]:
@@ -137,34 +138,24 @@ def claim_due(*, session: Session, now: dt.datetime, limit: int = 200) -> list[H
     due (waiting for its back-off, or leased to another run). The lease is a compare-and-set, so two
     runs never both win a message. The caller commits the lease before it starts sending.
     """
-    earlier = aliased(HotlineMessage)
-    waiting = (
-        select(earlier.id)
-        .where(
-            earlier.complaint_id == HotlineMessage.complaint_id,
-            col(earlier.id) < HotlineMessage.id,
-            earlier.status == HotlineMessageStatus.PENDING,
-            col(earlier.next_attempt_at) > now,
-        )
-        .exists()
-    )
-    due = (
-        col(HotlineMessage.status) == HotlineMessageStatus.PENDING,
-        col(HotlineMessage.next_attempt_at) <= now,
+    pending = HotlineMessageStatus.PENDING
+    in_order = due_in_order(
+        HotlineMessage, "complaint_id", now=now, statuses=(pending,), waiting_status=pending
     )
     candidates = list(
         session.scalars(
-            sa_select(col(HotlineMessage.id))
-            .where(*due, ~waiting)
-            .order_by(col(HotlineMessage.id))
-            .limit(limit)
+            sa_select(col(HotlineMessage.id)).where(in_order).order_by(col(HotlineMessage.id)).limit(limit)
         )
     )
     if not candidates:
         return []
     leased = session.execute(
         update(HotlineMessage)
-        .where(col(HotlineMessage.id).in_(candidates), *due)
+        .where(
+            col(HotlineMessage.id).in_(candidates),
+            col(HotlineMessage.status) == pending,
+            col(HotlineMessage.next_attempt_at) <= now,
+        )
         .values(next_attempt_at=now + CLAIM_LEASE)
         .returning(col(HotlineMessage.id))
     )

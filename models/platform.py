@@ -14,12 +14,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import JSON, Column, Index, func, update
 from sqlalchemy import select as sa_select
-from sqlalchemy.orm import aliased
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.bulk import insert_rows
 from models.calendar import WorkCalendar
 from models.clock import utcnow
+from models.delivery_queue import due_in_order
 from models.errors import Conflict, NotFound, OutOfCalendarCoverage
 from models.platform_fields import add_national_fields
 from models.settings import get_settings
@@ -141,16 +141,12 @@ def due_documents(*, session: Session, now: dt.datetime, limit: int = 500) -> li
     is left out while an earlier one of its record waits for its back-off; an earlier one that is due comes
     first in this same list, and the caller holds the rest of its record when that one fails.
     """
-    earlier = aliased(PlatformDocument)
-    waiting = (
-        select(earlier.id)
-        .where(
-            earlier.breach_id == PlatformDocument.breach_id,
-            col(earlier.id) < PlatformDocument.id,
-            earlier.status == DocumentStatus.PENDING,
-            col(earlier.next_attempt_at) > now,
-        )
-        .exists()
+    in_order = due_in_order(
+        PlatformDocument,
+        "breach_id",
+        now=now,
+        statuses=(DocumentStatus.PENDING, DocumentStatus.SENT),
+        waiting_status=DocumentStatus.PENDING,
     )
     # SQLAlchemy's select: sqlmodel's typed overloads stop at four columns.
     rows = session.execute(
@@ -161,11 +157,7 @@ def due_documents(*, session: Session, now: dt.datetime, limit: int = 500) -> li
             col(PlatformDocument.payload),
             col(PlatformDocument.attempts),
         )
-        .where(
-            col(PlatformDocument.status).in_((DocumentStatus.PENDING, DocumentStatus.SENT)),
-            col(PlatformDocument.next_attempt_at) <= now,
-            ~waiting,
-        )
+        .where(in_order)
         .order_by(col(PlatformDocument.id))
         .limit(limit)
     ).all()

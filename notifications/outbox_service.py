@@ -14,12 +14,12 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from models.clock import utcnow
+from models.delivery_queue import doubling_backoff
 from models.errors import Conflict, NotFound
 from models.outbox import NO_EMAIL, Notification, NotificationStatus, without_secrets
 from models.settings import get_settings
 
 MAX_ATTEMPTS = 12
-FIRST_BACKOFF = dt.timedelta(minutes=1)
 MAX_BACKOFF = dt.timedelta(hours=1)
 # The shortest lease; a batch gets longer if its worst case (every message waiting out the SMTP timeout
 # on each of its commands) is longer, so a slow server's batch is never claimed again while being sent.
@@ -42,8 +42,7 @@ def claim_lease(count: int) -> dt.timedelta:
 
 def backoff(attempts: int) -> dt.timedelta:
     """Wait after the ``attempts``-th failure: 1 min, 2, 4 … capped at 1 h."""
-    # The shift is bounded so a large attempt count cannot overflow timedelta before the cap applies.
-    return min(FIRST_BACKOFF * (1 << min(max(attempts - 1, 0), 16)), MAX_BACKOFF)
+    return doubling_backoff(attempts, cap=MAX_BACKOFF)
 
 
 def claim_due(*, session: Session, now: dt.datetime, limit: int) -> list[int]:
