@@ -16,15 +16,13 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from models.accounts import active_supervisors
 from models.audit import CaseEvent
 from models.breach import PublishedBreach
 from models.calendar import WorkCalendar
-from models.deadlines import due_steps, step_event, supervise_each
+from models.deadlines import climb, due_steps, notify_stage, supervise_each
 from models.lifecycle import BREACH
 from models.org import Department
-from models.outbox import enqueue
-from models.workflow import Actor, apply_event
+from models.workflow import Actor
 
 
 def _states() -> frozenset[str]:
@@ -58,59 +56,41 @@ def supervise_breaches(
 def _supervise(
     session: Session, record: PublishedBreach, actor: Actor, today: dt.date, calendar: WorkCalendar
 ) -> int:
-    applied = 0
     deadline = record.stage_deadline
-    for step in due_steps(deadline=deadline, today=today, calendar=calendar):
-        assert deadline is not None
-        left = calendar.working_days_between(today, deadline)
-        event = apply_event(
+    if deadline is None:
+        return 0
+    left = calendar.working_days_between(today, deadline)
+
+    def notify(event: CaseEvent, step: str) -> None:
+        spec = BREACH.state(record.state)
+        department = session.get(Department, record.department_id)
+        context: dict[str, Any] = {
+            "record_number": record.number,
+            "department_name": department.name if department else "认定部门",
+            "subject_name": record.subject_name,
+            "stage_label": spec.deadline.label if spec.deadline else spec.label,
+            "deadline": deadline.isoformat(),
+            "step": step,
+            "working_days_left": left,
+        }
+        notify_stage(
             session=session,
+            kind="breach",
             case=record,
-            event=step_event(step),
-            actor=actor,
-            today=today,
-            data={"deadline": deadline.isoformat(), "working_days_left": left},
-            idempotency_key=f"breach:{record.id}:stage{record.stage_seq}:{step}",
-        )
-        if event is None:
-            continue
-        applied += 1
-        _notify(session, record, event, step, deadline, left)
-    return applied
-
-
-def _notify(
-    session: Session, record: PublishedBreach, event: CaseEvent, step: str, deadline: dt.date, left: int
-) -> None:
-    spec = BREACH.state(record.state)
-    dept = session.get(Department, record.department_id)
-    dept_name = dept.name if dept else "认定部门"
-    recipients: list[tuple[str, str, str | None, str]] = []
-    if dept is not None:
-        recipients.append(("department", dept.name, dept.email, f"dept{dept.id}"))
-    recipients += [
-        ("supervisor", u.name, u.email, f"user{u.id}") for u in active_supervisors(session=session)
-    ]
-    context: dict[str, Any] = {
-        "record_number": record.number,
-        "department_name": dept_name,
-        "subject_name": record.subject_name,
-        "stage_label": spec.deadline.label if spec.deadline else spec.label,
-        "deadline": deadline.isoformat(),
-        "step": step,
-        "working_days_left": left,
-    }
-    for kind, name, email, key in recipients:
-        enqueue(
-            session=session,
+            event=event,
             template="breach_stage_notice",
-            recipient_kind=kind,
-            recipient_name=name,
-            recipient_email=email,
-            key=f"breach:{record.id}:{event.seq}:breach_stage_notice:{key}",
+            department=department,
+            supervisors=True,
             context=context,
-            case_kind="breach",
-            case_id=record.id,
-            case_number=record.number,
-            flow_run_id=event.flow_run_id,
         )
+
+    return climb(
+        session=session,
+        case=record,
+        steps=due_steps(deadline=deadline, today=today, calendar=calendar),
+        key=f"breach:{record.id}:stage{record.stage_seq}",
+        actor=actor,
+        today=today,
+        data={"deadline": deadline.isoformat(), "working_days_left": left},
+        notify=notify,
+    )

@@ -4,20 +4,26 @@ One rule for every supervised stage, whether a complaint's (models/complaints/) 
 objection or repair decision (models/breach_supervision.py). RULEBOOK (complaints §6–7): a yellow warning
 one working day before a deadline, a red one on the first working day after it, then chasing (催办),
 formal supervision (督办) and escalation (提级办理). ``due_steps`` is pure (no session, no clock);
-``supervise_each`` is the batch loop both supervision services share.
+``supervise_each`` is the batch loop the supervision services share, ``climb`` fires a case's due steps
+as its lifecycle events, and ``notify_stage`` tells a stage's department and the supervisors of a step.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from models.accounts import active_supervisors
+from models.audit import CaseEvent
 from models.calendar import WorkCalendar
 from models.errors import Conflict
+from models.org import Department
+from models.outbox import enqueue
+from models.workflow import Actor, apply_event
 
 Case = TypeVar("Case")
 
@@ -90,3 +96,75 @@ def supervise_each(
             continue  # the savepoint is rolled back: this case wrote nothing
         applied += steps  # only once its savepoint is released: a rolled-back case applied nothing
     return applied
+
+
+def climb(
+    *,
+    session: Session,
+    case: Any,
+    steps: Sequence[str],
+    key: str,
+    actor: Actor,
+    today: dt.date,
+    data: Mapping[str, Any],
+    notify: Callable[[CaseEvent, str], None],
+    events: Mapping[str, str] = STEP_EVENTS,
+) -> int:
+    """Fire each of ``steps`` (``due_steps``'s answer) on ``case`` as the lifecycle event ``events`` names
+    it (a step not named there is an event by its own name), recording ``data``; returns how many were
+    applied.
+
+    Each step's idempotency key is ``{key}:{step}`` (``key`` names the case and its stage), so a step
+    already taken is skipped; ``notify(event, step)`` runs after each step that was applied."""
+    applied = 0
+    for step in steps:
+        event = apply_event(
+            session=session,
+            case=case,
+            event=events.get(step, step),
+            actor=actor,
+            today=today,
+            data=dict(data),
+            idempotency_key=f"{key}:{step}",
+        )
+        if event is None:
+            continue
+        applied += 1
+        notify(event, step)
+    return applied
+
+
+def notify_stage(
+    *,
+    session: Session,
+    kind: str,
+    case: Any,
+    event: CaseEvent,
+    template: str,
+    department: Department | None,
+    supervisors: bool,
+    context: dict[str, Any],
+) -> None:
+    """Queue ``template`` about a step (``event``) for the stage's ``department`` and, with ``supervisors``,
+    every active supervisor; each row is keyed by the case, the event and the recipient."""
+    recipients: list[tuple[str, str, str | None, str]] = []
+    if department is not None:
+        recipients.append(("department", department.name, department.email, f"dept{department.id}"))
+    if supervisors:
+        recipients += [
+            ("supervisor", u.name, u.email, f"user{u.id}") for u in active_supervisors(session=session)
+        ]
+    for recipient_kind, name, email, recipient_key in recipients:
+        enqueue(
+            session=session,
+            template=template,
+            recipient_kind=recipient_kind,
+            recipient_name=name,
+            recipient_email=email,
+            key=f"{kind}:{case.id}:{event.seq}:{template}:{recipient_key}",
+            context=context,
+            case_kind=kind,
+            case_id=case.id,
+            case_number=case.number,
+            flow_run_id=event.flow_run_id,
+        )

@@ -19,11 +19,11 @@ from models.clock import iso_date
 from models.complaint import Complaint
 from models.complaints.notify import Recipient, department_recipient, enqueue_mail
 from models.complaints.visibility import competent_of, lead_department
-from models.deadlines import due_steps, step_event, supervise_each
+from models.deadlines import climb, due_steps, supervise_each
 from models.lifecycle import COMPLAINT, Role
 from models.org import Department
 from models.settings import get_settings
-from models.workflow import Actor, apply_event
+from models.workflow import Actor
 
 _LEVELS = {"remind": 1, "supervise": 2, "escalate": 3}
 
@@ -77,42 +77,39 @@ def supervise_batch(
 def _supervise_case(
     session: Session, case: Complaint, actor: Actor, today: dt.date, calendar: WorkCalendar
 ) -> int:
-    applied = 0
     overdue = overdue_days(case, today, calendar)
-    for step in _due_steps(case, today, calendar):
-        event_name = step_event(step)
-        deadline = iso_date(case.stage_deadline)
-        event = apply_event(
-            session=session,
-            case=case,
-            event=event_name,
-            actor=actor,
-            today=today,
-            data={"deadline": deadline, "overdue_working_days": overdue},
-            idempotency_key=f"complaint:{case.id}:stage{case.stage_seq}:{step}",
-        )
-        if event is None:
-            continue
-        applied += 1
-        if step in ("yellow", "red"):
-            case.warning_level = step
-            left = calendar.working_days_between(today, case.stage_deadline) if case.stage_deadline else 0
-            for to in _responsible(session, case):
-                enqueue_mail(
-                    session,
-                    case,
-                    event,
-                    "deadline_warning",
-                    to,
-                    department_name=to.name if to.kind == "department" else _responsible_label(session, case),
-                    stage_label=_stage_label(case),
-                    deadline=deadline,
-                    level=step,
-                    working_days_left=left,
-                )
-        else:
+    deadline = iso_date(case.stage_deadline)
+
+    def notify(event: CaseEvent, step: str) -> None:
+        if step not in ("yellow", "red"):
             after_supervision_step(session, case, event, step, overdue)
-    return applied
+            return
+        case.warning_level = step
+        left = calendar.working_days_between(today, case.stage_deadline) if case.stage_deadline else 0
+        for to in _responsible(session, case):
+            enqueue_mail(
+                session,
+                case,
+                event,
+                "deadline_warning",
+                to,
+                department_name=to.name if to.kind == "department" else _responsible_label(session, case),
+                stage_label=_stage_label(case),
+                deadline=deadline,
+                level=step,
+                working_days_left=left,
+            )
+
+    return climb(
+        session=session,
+        case=case,
+        steps=_due_steps(case, today, calendar),
+        key=f"complaint:{case.id}:stage{case.stage_seq}",
+        actor=actor,
+        today=today,
+        data={"deadline": deadline, "overdue_working_days": overdue},
+        notify=notify,
+    )
 
 
 def after_supervision_step(

@@ -24,14 +24,12 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from models.accounts import active_supervisors
 from models.audit import CaseEvent
 from models.calendar import WorkCalendar
 from models.clock import iso_date
-from models.deadlines import due_steps, supervise_each
+from models.deadlines import climb, due_steps, notify_stage, supervise_each
 from models.lifecycle import PledgeState
 from models.org import Department
-from models.outbox import enqueue
 from models.pledge import Pledge
 from models.pledges.mail import mail_evidence_rejected
 from models.publication_days import publication_day_of
@@ -160,64 +158,46 @@ def supervise_reviews(
 def _supervise(session: Session, pledge: Pledge, actor: Actor, today: dt.date, calendar: WorkCalendar) -> int:
     settings = get_settings()
     deadline = pledge.stage_deadline
-    applied = 0
-    steps = due_steps(
-        deadline=deadline,
-        today=today,
-        calendar=calendar,
-        supervise_after=settings.supervise_after_overdue_days,
-        escalate_after=settings.escalate_after_overdue_days,
-    )
-    for step in steps:
-        assert deadline is not None
-        left = calendar.working_days_between(today, deadline)
-        event = apply_event(
+    if deadline is None:
+        return 0
+    left = calendar.working_days_between(today, deadline)
+
+    def notify(event: CaseEvent, step: str) -> None:
+        """The authority's department, and from 催办 on the supervisors too (they chase it)."""
+        department = session.get(Department, pledge.authority_id)
+        notify_stage(
             session=session,
+            kind="pledge",
             case=pledge,
-            event=REVIEW_EVENTS[step],
-            actor=actor,
-            today=today,
-            data={"deadline": deadline.isoformat(), "working_days_left": left},
-            idempotency_key=f"pledge:{pledge.id}:stage{pledge.stage_seq}:review:{step}",
-        )
-        if event is None:
-            continue
-        applied += 1
-        _notify(session, pledge, event, step, deadline, left)
-    return applied
-
-
-def _notify(
-    session: Session, pledge: Pledge, event: CaseEvent, step: str, deadline: dt.date, left: int
-) -> None:
-    """The authority's department, and from 催办 on the supervisors too (they chase it)."""
-    dept = session.get(Department, pledge.authority_id)
-    recipients: list[tuple[str, str, str | None, str]] = []
-    if dept is not None:
-        recipients.append(("department", dept.name, dept.email, f"dept{dept.id}"))
-    if step not in ("yellow", "red"):
-        recipients += [
-            ("supervisor", u.name, u.email, f"user{u.id}") for u in active_supervisors(session=session)
-        ]
-    for kind, name, email, key in recipients:
-        enqueue(
-            session=session,
+            event=event,
             template="pledge_review_notice",
-            recipient_kind=kind,
-            recipient_name=name,
-            recipient_email=email,
-            key=f"pledge:{pledge.id}:{event.seq}:pledge_review_notice:{key}",
+            department=department,
+            supervisors=step not in ("yellow", "red"),
             context={
                 "pledge_number": pledge.number,
-                "department_name": dept.name if dept else "审批部门",
+                "department_name": department.name if department else "审批部门",
                 "pledgor_name": pledge.pledgor_name,
                 "matter": pledge.matter,
                 "step_label": STEP_LABELS[step],
                 "deadline": deadline.isoformat(),
                 "working_days_left": left,
             },
-            case_kind="pledge",
-            case_id=pledge.id,
-            case_number=pledge.number,
-            flow_run_id=event.flow_run_id,
         )
+
+    return climb(
+        session=session,
+        case=pledge,
+        steps=due_steps(
+            deadline=deadline,
+            today=today,
+            calendar=calendar,
+            supervise_after=settings.supervise_after_overdue_days,
+            escalate_after=settings.escalate_after_overdue_days,
+        ),
+        key=f"pledge:{pledge.id}:stage{pledge.stage_seq}:review",
+        events=REVIEW_EVENTS,
+        actor=actor,
+        today=today,
+        data={"deadline": deadline.isoformat(), "working_days_left": left},
+        notify=notify,
+    )
