@@ -3,11 +3,15 @@ department's objection and credit repair, filed by the credit office's superviso
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from api.deps import ActorDep, CalendarDep, SessionDep, TodayDep, require_roles
 from api.schemas import BreachRecord, DepartmentCreditRecord, GovernmentBreaches
+from models.breach import PublishedBreach
 from models.breach_record import department_names, public_fields
 from models.complaint import Complaint
 from models.errors import NotFound
@@ -63,32 +67,36 @@ def breach_public_text(complaint_id: int, session: SessionDep) -> PublicTextDraf
     return PublicTextDraft(public_text=public_text_draft(complaint))
 
 
+class DepartmentFiling:
+    """What both filings on a department's record share, built by FastAPI for each request: the session,
+    the supervisor filing, today and the work calendar; ``file`` runs the service, commits and answers
+    with the record as the public sees it."""
+
+    def __init__(self, session: SessionDep, actor: ActorDep, today: TodayDep, calendar: CalendarDep) -> None:
+        self.session, self.actor, self.today, self.calendar = session, actor, today, calendar
+
+    def file(self, service: Callable[..., PublishedBreach], **fields: Any) -> BreachRecord:
+        record = service(
+            session=self.session, actor=self.actor, today=self.today, calendar=self.calendar, **fields
+        )
+        self.session.commit()
+        return BreachRecord.model_validate(public_fields(record, department_names(self.session)))
+
+
+FilingDep = Annotated[DepartmentFiling, Depends()]
+
+
 @router.post(
     "/government-breaches/{number}/objection",
     response_model=BreachRecord,
     dependencies=[SUPERVISORS],
     summary="登记被认定部门对政府违约失信记录的书面异议",
 )
-def department_objection(
-    number: str,
-    body: DepartmentObjection,
-    session: SessionDep,
-    actor: ActorDep,
-    today: TodayDep,
-    calendar: CalendarDep,
-) -> BreachRecord:
+def department_objection(number: str, body: DepartmentObjection, filing: FilingDep) -> BreachRecord:
     """记录转为“异议处理中”，由认定部门（被认定部门的主管部门）或督办人员在期限内作出决定。"""
-    record = object_for_department(
-        session=session,
-        number=number,
-        actor=actor,
-        reason=body.reason,
-        document_reference=body.document_reference,
-        today=today,
-        calendar=calendar,
+    return filing.file(
+        object_for_department, number=number, reason=body.reason, document_reference=body.document_reference
     )
-    session.commit()
-    return BreachRecord.model_validate(public_fields(record, department_names(session)))
 
 
 @router.post(
@@ -97,26 +105,14 @@ def department_objection(
     dependencies=[SUPERVISORS],
     summary="登记被认定部门整改后的信用修复申请",
 )
-def department_repair(
-    number: str,
-    body: DepartmentRepair,
-    session: SessionDep,
-    actor: ActorDep,
-    today: TodayDep,
-    calendar: CalendarDep,
-) -> BreachRecord:
+def department_repair(number: str, body: DepartmentRepair, filing: FilingDep) -> BreachRecord:
     """须已提交违约失信原因的书面说明及整改情况，且最短公示期已满；记录转为“信用修复申请中”。"""
-    record = request_repair_for_department(
-        session=session,
+    return filing.file(
+        request_repair_for_department,
         number=number,
-        actor=actor,
         statement=body.statement,
         repair_pledge=body.repair_pledge,
-        today=today,
-        calendar=calendar,
     )
-    session.commit()
-    return BreachRecord.model_validate(public_fields(record, department_names(session)))
 
 
 @router.get(
