@@ -19,6 +19,7 @@ import datetime as dt
 import hashlib
 import hmac
 import math
+from collections.abc import Iterable
 
 from sqlalchemy import Column, delete, func
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -67,20 +68,48 @@ _FORGOTTEN = {
 }
 
 
+def failure_window() -> dt.timedelta:
+    """How far back failures count (``tracking_failure_window_minutes``, for sign-ins too)."""
+    return dt.timedelta(minutes=get_settings().tracking_failure_window_minutes)
+
+
+def seconds_blocked(*, session: Session, scope: str, key: str, limit: int, now: dt.datetime) -> int | None:
+    """With ``limit`` or more failures under (``scope``, ``key``) in the window: the seconds until the
+    oldest of them leaves it (at least 1); None while under the limit."""
+    window = failure_window()
+    count, oldest = session.exec(
+        select(func.count(), func.min(AuthFailure.at)).where(
+            AuthFailure.scope == scope, AuthFailure.key == key, col(AuthFailure.at) > now - window
+        )
+    ).one()
+    if count < limit or oldest is None:
+        return None
+    return max(1, math.ceil((oldest + window - now).total_seconds()))
+
+
+def record_failures(*, session: Session, keys: Iterable[tuple[str, str]], now: dt.datetime) -> None:
+    """Count one failure under each (scope, key) (the caller commits); rows older than the window are
+    dropped on the way."""
+    window = failure_window()
+    for scope, key in keys:
+        session.execute(
+            delete(AuthFailure).where(
+                col(AuthFailure.scope) == scope,
+                col(AuthFailure.key) == key,
+                col(AuthFailure.at) <= now - window,
+            )
+        )
+        session.add(AuthFailure(scope=scope, key=key, at=now))
+
+
 def check_tracking_allowed(
     *, session: Session, number: str, address: str | None, now: dt.datetime, secret_label: str = "查询密码"
 ) -> None:
     """Raise RateLimited when the case or the address has too many recent failures."""
-    window = dt.timedelta(minutes=get_settings().tracking_failure_window_minutes)
     limits = _limits()
     for scope, key in _keys(number, address):
-        count, oldest = session.exec(
-            select(func.count(), func.min(AuthFailure.at)).where(
-                AuthFailure.scope == scope, AuthFailure.key == key, col(AuthFailure.at) > now - window
-            )
-        ).one()
-        if count >= limits[scope] and oldest is not None:
-            retry = max(1, math.ceil((oldest + window - now).total_seconds()))
+        retry = seconds_blocked(session=session, scope=scope, key=key, limit=limits[scope], now=now)
+        if retry is not None:
             case_word, hint = _FORGOTTEN[secret_label]
             who = "您的网络地址" if scope == "ip" else case_word
             raise RateLimited(
@@ -92,13 +121,4 @@ def check_tracking_allowed(
 
 def record_tracking_failure(*, session: Session, number: str, address: str | None, now: dt.datetime) -> None:
     """Count one failure (the caller commits); rows older than the window are dropped on the way."""
-    window = dt.timedelta(minutes=get_settings().tracking_failure_window_minutes)
-    for scope, key in _keys(number, address):
-        session.execute(
-            delete(AuthFailure).where(
-                col(AuthFailure.scope) == scope,
-                col(AuthFailure.key) == key,
-                col(AuthFailure.at) <= now - window,
-            )
-        )
-        session.add(AuthFailure(scope=scope, key=key, at=now))
+    record_failures(session=session, keys=_keys(number, address), now=now)

@@ -11,11 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-from sqlalchemy import delete, func
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from models.errors import RateLimited
-from models.ratelimit import AuthFailure, address_key
+from models.ratelimit import address_key, record_failures, seconds_blocked
 from models.settings import get_settings
 
 NAME_SCOPE, ADDRESS_SCOPE = "login", "login-ip"
@@ -31,21 +30,11 @@ def _keys(name: str, address: str | None) -> list[tuple[str, str, int]]:
     return keys
 
 
-def _window() -> dt.timedelta:
-    return dt.timedelta(minutes=get_settings().tracking_failure_window_minutes)
-
-
 def check_sign_in_allowed(*, session: Session, name: str, address: str | None, now: dt.datetime) -> None:
     """Raise RateLimited when the name or the address has too many recent failed sign-ins."""
-    window = _window()
     for scope, key, limit in _keys(name, address):
-        count, oldest = session.exec(
-            select(func.count(), func.min(AuthFailure.at)).where(
-                AuthFailure.scope == scope, AuthFailure.key == key, col(AuthFailure.at) > now - window
-            )
-        ).one()
-        if count >= limit and oldest is not None:
-            retry = max(1, math.ceil((oldest + window - now).total_seconds()))
+        retry = seconds_blocked(session=session, scope=scope, key=key, limit=limit, now=now)
+        if retry is not None:
             raise RateLimited(
                 f"登录失败次数过多，请在 {math.ceil(retry / 60)} 分钟后再试；忘记密码请联系系统管理员 "
                 "(too many failed sign-ins; retry later)",
@@ -55,14 +44,5 @@ def check_sign_in_allowed(*, session: Session, name: str, address: str | None, n
 
 def record_sign_in_failure(*, session: Session, name: str, address: str | None, now: dt.datetime) -> None:
     """Count one failure (the caller commits); rows older than the window are dropped on the way."""
-    window = _window()
-    for scope, key, _ in _keys(name, address):
-        session.execute(
-            delete(AuthFailure).where(
-                col(AuthFailure.scope) == scope,
-                col(AuthFailure.key) == key,
-                col(AuthFailure.at) <= now - window,
-            )
-        )
-        session.add(AuthFailure(scope=scope, key=key, at=now))
+    record_failures(session=session, keys=[(scope, key) for scope, key, _ in _keys(name, address)], now=now)
     session.flush()
