@@ -29,7 +29,7 @@ class DepartmentBase(SQLModel):
     name: Line = Field(min_length=1, max_length=128)
     level: DepartmentLevel = DepartmentLevel.CITY
     email: str | None = Field(default=None, max_length=254)
-    # 统一社会信用代码 of the department: the deciding body's code (RDBMDM) in credit-platform documents.
+    # 统一社会信用代码 of the department: the deciding body's code (SX_RDBMDM) in credit-platform documents.
     credit_code: Line | None = Field(default=None, max_length=18)
 
 

@@ -1,7 +1,12 @@
 """The national credit-information exchange's fields a platform document carries beyond the 双公示 record
 (models/breach_record.py ``public_fields``): who represents an enterprise, the decision's document number,
-the deciding body's and the data source's codes, the pledge's type and content. Field names and their
-sources are listed in docs/integrations.md ("信用平台").
+the data source and its code, and the deciding department's code and the pledge's type and content.
+
+Names follow the 双公示 data standard of the 全国信用信息共享平台 (行政处罚 catalogue ``CF_*``, without the
+catalogue prefix, as ``XDR_MC``, ``JDRQ`` and ``GSJZQ`` already are). The standard has no item for the
+deciding department of a breach finding (认定部门) or for a credit pledge (信用承诺): those three carry the
+``SX_`` prefix, a Shouxin extension, so no receiver takes them for national items. Sources, the mapping
+and the names used before issue 17 are in docs/integrations.md ("信用平台").
 
 Every document is written through ``models.platform.enqueue_documents``, which adds these fields to a
 whole batch with one query per few thousand records (the sweep publishes thousands at a time)."""
@@ -20,17 +25,17 @@ from models.org import Department
 from models.pledge import ID_TYPE_LABELS, PLEDGE_TYPE_LABELS, IdType, Pledge, PledgeType, PledgorKind
 from models.settings import get_settings
 
-# The fields this module adds, in the order docs/integrations.md lists them.
+# The fields this module adds, in the order docs/integrations.md lists them, with the standard's item.
 NATIONAL_FIELDS = (
-    "WSH",  # 决定文书号: the breach record's number, the document Shouxin issues for the decision
-    "FDDBR",  # 法定代表人 (enterprises only)
-    "FDDBRZJLX",  # 法定代表人证件类型
-    "FDDBRZJHM",  # 法定代表人证件号码
-    "RDBMDM",  # 认定部门统一社会信用代码
-    "SJLY",  # 数据来源单位
-    "SJLYDM",  # 数据来源单位统一社会信用代码
-    "CNLX",  # 承诺类型
-    "CNNR",  # 承诺内容
+    "WSH",  # CF_WSH 行政处罚决定书文号: the breach record's number, the document Shouxin issues
+    "FRDB",  # CF_FRDB 法定代表人 (enterprises only)
+    "FR_ZJLX",  # CF_FR_ZJLX 法定代表人证件类型
+    "FR_ZJHM",  # CF_FR_ZJHM 法定代表人证件号码
+    "SJLY",  # CF_SJLY 数据来源单位
+    "SJLYDM",  # CF_SJLYDM 数据来源单位统一社会信用代码
+    "SX_RDBMDM",  # Shouxin extension: 认定部门统一社会信用代码 (nearest national item: CF_CFJGDM)
+    "SX_CNLX",  # Shouxin extension: 承诺类型 (no national item)
+    "SX_CNNR",  # Shouxin extension: 承诺内容 (no national item)
 )
 
 _B = PublishedBreach.__table__  # type: ignore[attr-defined]
@@ -48,14 +53,14 @@ def national_fields(row: Any, *, source_name: str, source_code: str) -> dict[str
     enterprise = row.subject_kind == PledgorKind.ENTERPRISE.value
     return {
         "WSH": row.number,
-        "FDDBR": (row.legal_representative or "") if enterprise else "",
-        "FDDBRZJLX": _label(ID_TYPE_LABELS, row.legal_representative_id_type, IdType) if enterprise else "",
-        "FDDBRZJHM": (row.legal_representative_id_number or "") if enterprise else "",
-        "RDBMDM": row.credit_code or "",
+        "FRDB": (row.legal_representative or "") if enterprise else "",
+        "FR_ZJLX": _label(ID_TYPE_LABELS, row.legal_representative_id_type, IdType) if enterprise else "",
+        "FR_ZJHM": (row.legal_representative_id_number or "") if enterprise else "",
         "SJLY": source_name,
         "SJLYDM": source_code,
-        "CNLX": _label(PLEDGE_TYPE_LABELS, row.pledge_type, PledgeType),
-        "CNNR": row.obligation or "",
+        "SX_RDBMDM": row.credit_code or "",
+        "SX_CNLX": _label(PLEDGE_TYPE_LABELS, row.pledge_type, PledgeType),
+        "SX_CNNR": row.obligation or "",
     }
 
 

@@ -32,7 +32,7 @@ PLEDGOR_KIND_LABELS = {
 
 
 class PledgeType(StrEnum):
-    """承诺类型 (CNLX in credit-platform documents): the categories of the credit-commitment rules."""
+    """承诺类型 (SX_CNLX in credit-platform documents): the categories of the credit-commitment rules."""
 
     APPROVAL_SUBSTITUTE = "approval_substitute"  # 审批替代型
     DEFERRED_DOCUMENTS = "deferred_documents"  # 容缺受理型
@@ -53,7 +53,7 @@ PLEDGE_TYPE_LABELS = {
 
 
 class IdType(StrEnum):
-    """证件类型 of an enterprise's legal representative (FDDBRZJLX)."""
+    """证件类型 of an enterprise's legal representative (FR_ZJLX)."""
 
     RESIDENT_ID = "resident_id"  # 居民身份证
     PASSPORT = "passport"  # 护照
@@ -127,8 +127,8 @@ class PledgeBase(SQLModel):
     obligation: Paragraph = Field(min_length=1, max_length=500)  # 承诺补交的材料, e.g. 施工图审查合格书
     deadline: dt.date = Field(index=True)
     legal_basis: Paragraph = Field(default="", max_length=500)
-    # Optional, carried into the credit-platform documents: the pledge's type (CNLX) and, for an
-    # enterprise, its legal representative (FDDBR) with the ID type and number (FDDBRZJLX, FDDBRZJHM).
+    # Optional, carried into the credit-platform documents: the pledge's type (SX_CNLX) and, for an
+    # enterprise, its legal representative (FRDB) with the ID type and number (FR_ZJLX, FR_ZJHM).
     pledge_type: PledgeType | None = Field(default=None, max_length=32)
     legal_representative: Line | None = Field(default=None, max_length=64)
     legal_representative_id_type: IdType | None = Field(default=None, max_length=32)

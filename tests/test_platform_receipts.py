@@ -34,6 +34,7 @@ from models.platform import (
     platform_alarms,
     retry_document,
 )
+from models.platform_fields import NATIONAL_FIELDS
 from models.pledge import IdType, Pledge, PledgeType
 from models.publication import sweep
 from models.settings import get_settings
@@ -132,23 +133,35 @@ def test_documents_carry_the_national_exchange_fields(
     by_name = {d.payload["record"]["XDR_MC"]: d.payload["record"] for d in documents(session)}
     company, person = by_name["示范建设有限公司"], by_name["张小三"]
     breach = session.exec(select(PublishedBreach).where(PublishedBreach.pledge_id == enterprise.id)).one()
-    assert {k: company[k] for k in ("WSH", "FDDBR", "FDDBRZJLX", "FDDBRZJHM", "RDBMDM", "CNLX", "CNNR")} == {
+    assert {k: company[k] for k in NATIONAL_FIELDS} == {
         "WSH": breach.number,
-        "FDDBR": "王大明",
-        "FDDBRZJLX": "身份证",
-        "FDDBRZJHM": "150102198001011234",
-        "RDBMDM": "11150100MB1234567A",
-        "CNLX": "容缺受理型",
-        "CNNR": "施工图审查合格书",
+        "FRDB": "王大明",
+        "FR_ZJLX": "身份证",
+        "FR_ZJHM": "150102198001011234",
+        "SJLY": "示范市社会信用体系建设领导小组办公室",
+        "SJLYDM": "11150100MB0000000X",
+        "SX_RDBMDM": "11150100MB1234567A",
+        "SX_CNLX": "容缺受理型",
+        "SX_CNNR": "施工图审查合格书",
     }
-    assert (company["SJLY"], company["SJLYDM"]) == (
-        "示范市社会信用体系建设领导小组办公室",
-        "11150100MB0000000X",
-    )
     assert company["XDR_SHXYM"] == CODE
     # An individual has no legal representative; the pledge gave no type: empty, but present.
-    assert (person["FDDBR"], person["FDDBRZJLX"], person["FDDBRZJHM"], person["CNLX"]) == ("", "", "", "")
-    assert person["RDBMDM"] == "11150100MB1234567A"
+    assert (person["FRDB"], person["FR_ZJLX"], person["FR_ZJHM"], person["SX_CNLX"]) == ("", "", "", "")
+    assert person["SX_RDBMDM"] == "11150100MB1234567A"
+
+
+def test_documents_use_the_standard_names_not_the_ones_before_issue_17(
+    engine: Engine, session: Session, staff: Staff
+) -> None:
+    new_pledge(session, dt.date(2026, 2, 12))
+    sweep(engine=engine, today=PUBLISHED_ON, actor=Actor.system("r"))
+
+    (record,) = [d.payload["record"] for d in documents(session)]
+    assert set(NATIONAL_FIELDS) <= set(record)
+    # Invented names a receiver might still look for (docs/integrations.md lists what replaced each).
+    assert not {"FDDBR", "FDDBRZJLX", "FDDBRZJHM", "RDBMDM", "CNLX", "CNNR"} & set(record)
+    # Items the national standard does not define are marked as Shouxin's own.
+    assert {f for f in record if f.startswith("SX_")} == {"SX_RDBMDM", "SX_CNLX", "SX_CNNR"}
 
 
 def test_an_outage_loses_nothing_and_each_document_is_delivered_once_with_its_receipt_stored(
