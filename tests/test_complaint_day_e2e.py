@@ -75,7 +75,7 @@ def test_intake_registers_a_12345_call_then_accepts_and_dispatches_it_or_refuses
     assert intake.locator("select[name=channel] option:checked").inner_text() == "12345热线"
     intake.click("button:has-text('登记')")
     assert "必填项未填写" in intake.locator("main").inner_text()
-    shoot(intake, f"day-intake-01-form-errors-{size}")
+    shoot(intake, "day-intake-01-form-errors")
     intake.select_option("select[name=category]", "sme_arrears")
     intake.fill("input[name=complainant_name]", "示范幕墙工程有限公司")
     intake.fill("input[name=complainant_phone]", "13500135000")
@@ -86,7 +86,7 @@ def test_intake_registers_a_12345_call_then_accepts_and_dispatches_it_or_refuses
     intake.click("button:has-text('登记')")
     number = intake.locator("#number").inner_text()
     assert intake.locator("#password").inner_text()
-    shoot(intake, f"day-intake-02-registered-{size}")
+    shoot(intake, "day-intake-02-registered")
 
     intake.click("text=打开案件")
     assert intake.locator("#state").inner_text() == "已登记（待初审）"
@@ -97,7 +97,7 @@ def test_intake_registers_a_12345_call_then_accepts_and_dispatches_it_or_refuses
     assert intake.locator("#state").inner_text() == "已派单（待签收）"
     assert f"待{ZJJ}退单或签收" in intake.locator("#next-actor").inner_text()
     assert "签收" in intake.locator("#deadline").inner_text()
-    shoot(intake, f"day-intake-03-dispatched-{size}")
+    shoot(intake, "day-intake-03-dispatched")
 
     # A call about a matter outside the scheme is refused, with the channel it belongs to.
     intake.click("nav >> text=工作台")
@@ -121,7 +121,7 @@ def test_intake_registers_a_12345_call_then_accepts_and_dispatches_it_or_refuses
         route_detail="向所在街道人民调解委员会申请调解",
     )
     assert intake.locator("#state").inner_text() == "不予受理"
-    shoot(intake, f"day-intake-04-refused-{size}")
+    shoot(intake, "day-intake-04-refused")
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -133,14 +133,14 @@ def test_handler_and_competent_department_carry_a_case_from_signing_to_the_reply
 
     handler = pages("handler", size=size)
     assert number in handler.locator("#queue").inner_text()
-    shoot(handler, f"day-handler-01-queue-{size}")
+    shoot(handler, "day-handler-01-queue")
     handler.click(f"#queue >> text={number}")
     assert handler.locator("#state").inner_text() == "已派单（待签收）"
     act(handler, "sign_for")
     assert handler.locator("#state").inner_text() == "已签收（核实中）"
     # Verification is the competent department's: the handler's page says who acts next.
     assert f"待{FGW}核实" in handler.locator("#next-actor").inner_text()
-    shoot(handler, f"day-handler-02-signed-{size}")
+    shoot(handler, "day-handler-02-signed")
 
     competent = pages("competent", size=size)
     competent.goto(case_url)
@@ -154,7 +154,7 @@ def test_handler_and_competent_department_carry_a_case_from_signing_to_the_reply
     act(competent, "order_rectification", requirements="十五个工作日内按合同付清工程款并报送付款凭证")
     assert competent.locator("#state").inner_text() == "整改中"
     assert "十五个工作日内按合同付清工程款" in competent.locator("#timeline").inner_text()
-    shoot(competent, f"day-competent-01-rectification-ordered-{size}")
+    shoot(competent, "day-competent-01-rectification-ordered")
 
     handler.goto(case_url)
     act(handler, "report_rectification", evidence="已于本周付清全部工程款，银行回单编号 HD-2026-0311。")
@@ -165,7 +165,7 @@ def test_handler_and_competent_department_carry_a_case_from_signing_to_the_reply
     handler.reload()
     act(handler, "reply", reply_text="经核实，拖欠的工程款已全部付清，请查收。")
     assert handler.locator("#state").inner_text() == "已答复（待回访）"
-    shoot(handler, f"day-handler-03-replied-{size}")
+    shoot(handler, "day-handler-03-replied")
 
     # The complainant tracks the case: the reply and who handled it, never staff or complainant names.
     public = pages(size=size)
@@ -178,10 +178,10 @@ def test_handler_and_competent_department_carry_a_case_from_signing_to_the_reply
     assert f"办理部门：{ZJJ}" in tracking
     assert "拖欠的工程款已全部付清" in public.locator("#reply").inner_text()
     assert "住建局经办人" not in tracking
-    shoot(public, f"day-public-01-tracking-{size}")
+    shoot(public, "day-public-01-tracking")
     public.fill("input[name=number]", number)
     public.fill("input[name=password]", "WRONG-PASS-WORD")
     public.click("button:has-text('查询')")
     error = public.locator(".alert.error").inner_text()
     assert "密码" in error
-    assert not re.search(r"[A-Za-z]{3,}", error), error  # messages to the public are Chinese only
+    assert not re.search(r"[a-z]{3,}", error), error  # Chinese only: no English words in parentheses

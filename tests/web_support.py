@@ -200,6 +200,64 @@ def publish_a_breach(engine: Engine) -> str:
     return str(mail.context["access_code"])
 
 
+@dataclass
+class Published:
+    record_number: str
+    pledge_number: str
+    access_code: str
+
+
+def publish_old_pledge(
+    engine: Engine, *, name: str, credit_body17: str, authority: str = "ZJJ", today: dt.date = TODAY
+) -> Published:
+    """On the demo data: a pledge registered 150 days before ``today``, left unfulfilled, marked overdue and
+    published by the sweep's own steps on its publication day (as models.demo does for its one record), so
+    its record is past the 3-month minimum and both an objection and a credit repair can be lodged."""
+    from models.breach import PublishedBreach
+    from models.pledge import PledgeCreate, PledgorKind
+    from models.pledges import register_pledge_with_code
+    from models.publication import mark_overdue, publish_due
+    from models.uscc import make_credit_code
+    from models.workflow import Actor
+
+    registered_on = today - dt.timedelta(days=150)
+    deadline = registered_on + dt.timedelta(days=10)
+    with Session(engine, expire_on_commit=False) as session:
+        calendar = load_calendar(session=session)
+        handler = session.exec(select(User).where(User.name == "住建局经办人")).one()
+        actor = Actor(
+            name=handler.name, role=handler.role, id=handler.id, department_id=handler.department_id
+        )
+        pledge, code = register_pledge_with_code(
+            session=session,
+            data=PledgeCreate(
+                pledgor_kind=PledgorKind.ENTERPRISE,
+                pledgor_name=name,
+                pledgor_credit_code=make_credit_code(credit_body17),
+                pledgor_email="contact@demo-enterprise.cn",
+                matter="城市园林绿化工程施工许可",
+                obligation="安全生产许可证",
+                deadline=deadline,
+                authority_code=authority,
+                legal_basis="《国务院办公厅关于全面推行证明事项和涉企经营许可事项告知承诺制的指导意见》",
+            ),
+            actor=actor,
+            today=registered_on,
+            calendar=calendar,
+        )
+        assert pledge.id is not None
+        assert pledge.publication_day is not None
+        system = Actor.system()
+        day_after = deadline + dt.timedelta(days=1)
+        mark_overdue(session=session, ids=[pledge.id], today=day_after, actor=system, calendar=calendar)
+        publish_due(
+            session=session, ids=[pledge.id], today=pledge.publication_day, actor=system, calendar=calendar
+        )
+        record = session.exec(select(PublishedBreach).where(PublishedBreach.pledge_id == pledge.id)).one()
+        session.commit()
+        return Published(record_number=record.number, pledge_number=pledge.number, access_code=code)
+
+
 @pytest.fixture(scope="module", name="browser")
 def browser_fixture() -> Iterator[Browser]:
     """One headless Chromium per test module (each context a fresh profile)."""
