@@ -12,6 +12,7 @@ authority's review (``models.pledges.review.supervise_reviews``).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from prefect import flow, get_run_logger, task
 
@@ -28,34 +29,33 @@ from models.workflow import Actor
 SCHEDULE = {"cron": "*/15 * * * *", "timezone": "Asia/Shanghai"}
 
 
+def _in_session(
+    supervise: Callable[..., int], ids: list[int], today: dt.date, flow_run_id: str | None
+) -> int:
+    """Run one batch service in its own session (committed when it closes) as this run's system actor."""
+    with session_scope() as session:
+        calendar = load_calendar(session=session)
+        return supervise(
+            session=session, ids=ids, actor=Actor.system(flow_run_id), today=today, calendar=calendar
+        )
+
+
 @task(name="supervise-deadlines-batch")
 def supervise_ids(ids: list[int], today: dt.date, flow_run_id: str | None) -> int:
     """Apply the due steps to one batch of complaints; returns how many steps were applied."""
-    with session_scope() as session:
-        calendar = load_calendar(session=session)
-        return supervise_batch(
-            session=session, ids=ids, actor=Actor.system(flow_run_id), today=today, calendar=calendar
-        )
+    return _in_session(supervise_batch, ids, today, flow_run_id)
 
 
 @task(name="supervise-breach-deadlines-batch")
 def supervise_breach_ids(ids: list[int], today: dt.date, flow_run_id: str | None) -> int:
     """Warn and chase one batch of register records under objection or repair; returns the steps applied."""
-    with session_scope() as session:
-        calendar = load_calendar(session=session)
-        return breach_supervision.supervise_breaches(
-            session=session, ids=ids, actor=Actor.system(flow_run_id), today=today, calendar=calendar
-        )
+    return _in_session(breach_supervision.supervise_breaches, ids, today, flow_run_id)
 
 
 @task(name="supervise-evidence-reviews-batch")
 def supervise_review_ids(ids: list[int], today: dt.date, flow_run_id: str | None) -> int:
     """Warn and chase one batch of pledges whose evidence awaits the authority's review."""
-    with session_scope() as session:
-        calendar = load_calendar(session=session)
-        return pledge_review.supervise_reviews(
-            session=session, ids=ids, actor=Actor.system(flow_run_id), today=today, calendar=calendar
-        )
+    return _in_session(pledge_review.supervise_reviews, ids, today, flow_run_id)
 
 
 @flow(name="supervise_deadlines")
