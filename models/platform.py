@@ -19,7 +19,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 from models.bulk import insert_rows
 from models.calendar import WorkCalendar
 from models.clock import utcnow
-from models.delivery_queue import due_in_order
+from models.delivery_queue import doubling_backoff, due_in_order
 from models.errors import Conflict, NotFound, OutOfCalendarCoverage
 from models.platform_fields import add_national_fields
 from models.settings import get_settings
@@ -118,7 +118,8 @@ def enqueue_documents(*, session: Session, rows: list[dict[str, Any]]) -> None:
 
 # Back-off after the n-th failed attempt: 1 min, 2, 4 … capped at 6 hours.
 def backoff(attempts: int) -> dt.timedelta:
-    return dt.timedelta(minutes=min(2 ** max(attempts - 1, 0), 360))
+    # A receiving platform down for maintenance is down for hours: retries stop doubling at 6 h.
+    return doubling_backoff(attempts, cap=dt.timedelta(hours=6))
 
 
 @dataclass(frozen=True)
