@@ -4,8 +4,10 @@ XLSX export) and their SVG charts."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 
 from api.deps import CalendarDep, ClockDep, SessionDep, TodayDep
@@ -95,11 +97,32 @@ def complaint_list(
     )
 
 
-def _period(
-    today: dt.date, period: str, at: str | None, start: str | None, end: str | None
-) -> scorecard.Period:
+@dataclass(frozen=True)
+class PeriodQuery:
+    """The period a scorecard page, its export or a chart was asked for, as given in the query string."""
+
+    period: str | None
+    at: str | None
+    start: str | None
+    end: str | None
+
+
+def _asked_period(
+    period: str | None = None, at: str | None = None, start: str | None = None, end: str | None = None
+) -> PeriodQuery:
+    return PeriodQuery(period, at, start, end)
+
+
+PeriodQueryDep = Annotated[PeriodQuery, Depends(_asked_period)]
+
+
+def _period(today: dt.date, asked: PeriodQuery) -> scorecard.Period:
+    """The period asked for (a month by default), checked only once the user may see it."""
     return scorecard.period_of(
-        period, _date(at, "at") or today, start=_date(start, "from"), end=_date(end, "to")
+        "month" if asked.period is None else asked.period,
+        _date(asked.at, "at") or today,
+        start=_date(asked.start, "from"),
+        end=_date(asked.end, "to"),
     )
 
 
@@ -108,13 +131,10 @@ def scorecard_page(
     request: Request,
     session: SessionDep,
     today: TodayDep,
-    period: str = "month",
-    at: str | None = None,
-    start: str | None = None,
-    end: str | None = None,
+    asked: PeriodQueryDep,
 ) -> Response:
     current_user(request, session, *OVERSIGHT)
-    chosen = _period(today, period, at, start, end)
+    chosen = _period(today, asked)
     return render(
         request,
         "scorecard.html",
@@ -141,13 +161,10 @@ def scorecard_export(
     request: Request,
     session: SessionDep,
     today: TodayDep,
-    period: str = "month",
-    at: str | None = None,
-    start: str | None = None,
-    end: str | None = None,
+    asked: PeriodQueryDep,
 ) -> Response:
     current_user(request, session, *OVERSIGHT)
-    chosen = _period(today, period, at, start, end)
+    chosen = _period(today, asked)
     rows = export_rows(
         scorecard.department_scores(session=session, today=today, period=chosen),
         pledge_scores(session=session, period=chosen),
@@ -167,11 +184,8 @@ def chart(
     session: SessionDep,
     today: TodayDep,
     clock: ClockDep,
+    asked: PeriodQueryDep,
     narrow: bool = False,
-    period: str | None = None,
-    at: str | None = None,
-    start: str | None = None,
-    end: str | None = None,
 ) -> Response:
     """A chart; ``narrow`` draws it for a phone (390 px wide), ``period`` limits the on-time chart."""
     current_user(request, session, *OVERSIGHT)
@@ -180,7 +194,7 @@ def chart(
             scorecard.weekly_flow(session=session, clock=clock, today=today), narrow=narrow
         )
     elif name == "on-time":
-        chosen = _period(today, period, at, start, end) if period else None
+        chosen = _period(today, asked) if asked.period else None
         rows = scorecard.department_scores(session=session, today=today, period=chosen)
         svg = charts.on_time_chart(rows, narrow=narrow)
     elif name == "breaches":
