@@ -30,6 +30,9 @@ class PledgeView(BaseModel):
     pledgor_name: str
     pledgor_credit_code: str | None
     pledgor_email: str | None
+    pledgor_phone: str | None = Field(
+        description="联系电话：手机号码存为 11 位数字（可收短信）；固定电话按原样保存（不发短信）"
+    )
     matter: str
     obligation: str
     deadline: dt.date

@@ -1,5 +1,6 @@
 """What the deciding department reads before it decides: its breach records, and for each the subject's
-pending objection or repair request (reason, evidence, repair pledge) with the pledge's evidence files.
+pending objection or repair request (reason, evidence, repair pledge, the files handed in with it) with
+the pledge's evidence files.
 
 The subject's request is stored as the ``object`` / ``request_repair`` event (note = the reason, data =
 the evidence or the repair pledge); before this, the staff list answered only the public fields, so
@@ -17,6 +18,7 @@ from models.audit import CaseEvent
 from models.breach import PublishedBreach
 from models.breach_record import department_names, public_fields
 from models.errors import NotFound
+from models.files import CaseFile, case_files, read_case_file
 from models.id_sets import chunks, in_list
 from models.lifecycle import BreachState, Role
 from models.pledge import PledgeEvidence
@@ -74,9 +76,15 @@ def _evidence_files(session: Session, pledge_ids: Sequence[int]) -> dict[int, li
     return files
 
 
-def _request_fields(event: CaseEvent | None) -> dict[str, Any]:
+def _request_fields(event: CaseEvent | None, files: Sequence[CaseFile]) -> dict[str, Any]:
     if event is None:
-        return {"request_kind": None, "requested_at": None, "request_reason": None, "request_evidence": None}
+        return {
+            "request_kind": None,
+            "requested_at": None,
+            "request_reason": None,
+            "request_evidence": None,
+            "request_files": [],
+        }
     return {
         "request_kind": REQUEST_EVENTS[event.event],
         "requested_at": event.at,
@@ -84,14 +92,18 @@ def _request_fields(event: CaseEvent | None) -> dict[str, Any]:
         # An objection's evidence (what the subject handed in, as text) or a repair request's pledge.
         "request_evidence": (event.data or {}).get("evidence") or None,
         "repair_pledge": (event.data or {}).get("repair_pledge") or None,
+        # The files the objector or applicant handed in with this request.
+        "request_files": [f for f in files if f.event_seq == event.seq],
     }
 
 
 def staff_views(*, session: Session, records: Sequence[PublishedBreach]) -> list[dict[str, Any]]:
     """The records as the deciding department sees them: unmasked public fields, version, the stage's
-    deadline, the subject's latest request and the pledge's evidence files (three queries in all)."""
+    deadline, the subject's latest request with its files and the pledge's evidence files (four queries
+    in all)."""
     ids = [r.id for r in records if r.id is not None]
     requests = _latest_requests(session, ids)
+    request_files = case_files(session=session, case_kind="breach", case_ids=list(requests))
     files = _evidence_files(session, [r.pledge_id for r in records if r.pledge_id is not None])
     departments = department_names(session)
     views = []
@@ -106,8 +118,19 @@ def staff_views(*, session: Session, records: Sequence[PublishedBreach]) -> list
                 "pledge_id": record.pledge_id,
                 "repair_pledge": None,
                 **public_fields(record, departments, mask=False),
-                **_request_fields(requests.get(record.id)),
+                **_request_fields(requests.get(record.id), request_files.get(record.id, [])),
                 "evidence_files": files.get(record.pledge_id, []) if record.pledge_id else [],
             }
         )
     return views
+
+
+def read_request_file(
+    *, session: Session, breach_id: int, file_id: int, actor: Actor
+) -> tuple[CaseFile, bytes]:
+    """A file handed in with an objection or repair request on the record, for whoever decides on it (the
+    objector or applicant reads no file back: the public pages serve none)."""
+    if actor.role not in (Role.HANDLER, Role.SUPERVISOR):
+        raise NotFound(f"公示记录 #{breach_id} 不存在 (no breach record {breach_id})")
+    visible_breach(session=session, breach_id=breach_id, actor=actor)
+    return read_case_file(session=session, case_kind="breach", case_id=breach_id, file_id=file_id)

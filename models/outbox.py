@@ -111,9 +111,9 @@ def without_secrets(context: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in context.items() if k not in SECRET_CONTEXT_KEYS}
 
 
-# The notices that have an SMS text (notifications/templates/<name>.sms.j2): the complainant's, short and
-# with what to do next. Any other notice goes by e-mail only. tests/test_sms.py keeps this and the files
-# in step.
+# The notices that have an SMS text (notifications/templates/<name>.sms.j2): the complainant's and the
+# pledgor's, short and with what to do next. Any other notice goes by e-mail only. tests/test_sms.py keeps
+# this and the files in step.
 SMS_TEMPLATES = frozenset(
     {
         "complaint_received",
@@ -121,6 +121,15 @@ SMS_TEMPLATES = frozenset(
         "complaint_replied",
         "complaint_return_visit",
         "complaint_closed_unresolved",
+        "pledge_registered",
+        "pledge_access_code",
+        "pledge_reminder",
+        "pledge_overdue",
+        "pledge_prepublication",
+        "pledge_evidence_received",
+        "pledge_evidence_accepted",
+        "pledge_evidence_rejected",
+        "pledge_published",
     }
 )
 _SMS_KEY_SUFFIX = ":sms"

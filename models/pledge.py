@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 from enum import StrEnum
 
-from pydantic import EmailStr
+from pydantic import EmailStr, field_validator
 from sqlalchemy import Column, Index, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
@@ -13,6 +15,7 @@ from models.calendar import WorkCalendar
 from models.clock import utcnow
 from models.errors import OutOfCalendarCoverage, ValidationFailed
 from models.lifecycle import PledgeState
+from models.outbox import mobile_number
 from models.settings import get_settings
 from models.text import Line, Paragraph
 from models.types import UTCDateTime
@@ -71,6 +74,38 @@ ID_TYPE_LABELS = {
 }
 
 
+# A landline: area code 0 + 2-3 digits, then 7-8 digits, optionally an extension (转, ext, x or # and 1-6
+# digits); or a service number such as 95588 / 400-xxx-xxxx. Written with spaces, dashes or parentheses.
+_LANDLINE = re.compile(
+    r"(?:(?:\+86|0086)?0\d{2,3})?[2-9]\d{6,7}(?:(?:转|ext\.?|x|#)\d{1,6})?"  # 0571-87654321转123
+    r"|400\d{7}|9\d{4}"  # 400-810-8888, 95588
+)
+_PHONE_SEPARATORS = re.compile(r"[\s\-()（）]")
+PHONE_HINT = (
+    "手机号码为 11 位数字（以 13–19 开头，可带 +86）；"
+    "固定电话请写区号，如 0571-87654321 或 0571-87654321转123"
+)
+
+
+def normalise_phone(phone: str | None) -> str | None:
+    """The pledgor's 联系电话 as stored: None when blank, a mobile as its 11 digits (it will be texted), a
+    landline as written (trimmed; staff call it, it is never texted). Anything else is refused, saying what a
+    mobile and a landline look like: a mistyped mobile would otherwise be kept as a "landline" and the
+    pledgor never texted."""
+    if phone is None or not phone.strip():
+        return None
+    text = unicodedata.normalize("NFKC", phone).strip()
+    mobile = mobile_number(text)
+    if mobile:
+        return mobile
+    plain = _PHONE_SEPARATORS.sub("", text)
+    if len(text) <= 32 and not plain.startswith("1") and _LANDLINE.fullmatch(plain):
+        return text
+    raise ValueError(
+        f"联系电话“{phone.strip()[:40]}”格式不正确：{PHONE_HINT} (not a mobile or landline number)"
+    )
+
+
 def _years_from(day: dt.date, years: int) -> dt.date:
     """The same day ``years`` later (or earlier); 29 February becomes the 28th in a common year."""
     try:
@@ -123,6 +158,9 @@ class PledgeBase(SQLModel):
     pledgor_name: Line = Field(min_length=1, max_length=128)
     pledgor_credit_code: Line | None = Field(default=None, max_length=18, index=True)
     pledgor_email: str | None = Field(default=None, max_length=254)
+    # 联系电话 given by the authority at registration (form, API or import): a mobile is stored as its 11
+    # digits and texted; a landline is kept as written for staff to call, never texted (normalise_phone).
+    pledgor_phone: str | None = Field(default=None, max_length=32)
     matter: Line = Field(min_length=1, max_length=200)  # 事项, e.g. 建筑工程施工许可证
     obligation: Paragraph = Field(min_length=1, max_length=500)  # 承诺补交的材料, e.g. 施工图审查合格书
     deadline: dt.date = Field(index=True)
@@ -139,6 +177,13 @@ class PledgeBase(SQLModel):
 class PledgeCreate(PledgeBase):
     pledgor_email: EmailStr | None = None
     authority_code: str = Field(min_length=1, max_length=32)
+
+    @field_validator("pledgor_phone", mode="before")
+    @classmethod
+    def _phone(cls, value: object) -> str | None:
+        if value is None or isinstance(value, str):
+            return normalise_phone(value)
+        raise ValueError("联系电话应为文本，如 13812345678 或 0571-87654321 (phone must be a string)")
 
 
 # The stored pledge. ``publication_day`` is the N-th working day after the deadline (None: pending calendar).

@@ -32,7 +32,7 @@ from models.gcpause import collector_paused
 from models.id_sets import chunks, in_list
 from models.lifecycle import BreachState, PledgeState
 from models.numbering import BREACH_PREFIX, reserve_numbers
-from models.outbox import Notification, outbox_row
+from models.outbox import Notification, outbox_rows
 from models.pledge import Pledge
 
 # Callers find the publication days here too (the sweep recomputes the pending ones).
@@ -60,13 +60,14 @@ _T = Pledge.__table__  # type: ignore[attr-defined]
 def _pledges(session: Session, ids: Sequence[int]) -> dict[int, Any]:
     """The pledge columns the steps' mails and events need, by id."""
     cols = [
-        _T.c.id, _T.c.number, _T.c.pledgor_name, _T.c.pledgor_email, _T.c.matter, _T.c.obligation,
+        _T.c.id, _T.c.number, _T.c.pledgor_name, _T.c.pledgor_email, _T.c.pledgor_phone, _T.c.matter,
+        _T.c.obligation,
         _T.c.deadline, _T.c.publication_day, _T.c.state, _T.c.evidence_submitted_on,
     ]  # fmt: skip
     result: dict[int, Any] = {}
     for part in chunks(ids):
         result.update(
-            {r.id: r for r in session.execute(select(*cols).where(in_list(session, _T.c.id, part)))}
+            {r.id: r for r in session.execute(select(*cols).where(in_list(session, _T.c.id, part))).all()}
         )
     return result
 
@@ -82,15 +83,18 @@ def _notify(
     actor: Actor,
     now: dt.datetime,
 ) -> None:
-    """The pledgors' ``template`` mail for each of ``fired``, in one insert that skips a mail whose key is
-    already queued: a mail already queued for the same occurrence must not fail the whole batch (and,
-    through run_batch's retries, the whole sweep)."""
+    """The pledgors' ``template`` notice for each of ``fired`` (by e-mail, SMS or both, as ``outbox_rows``
+    decides), in one insert that skips a row whose key is already queued: a notice already queued for the
+    same occurrence must not fail the whole batch (and, through run_batch's retries, the whole sweep)."""
     rows = [
-        outbox_row(
+        row
+        for f in fired
+        for row in outbox_rows(
             template=template,
             recipient_kind="pledgor",
             recipient_name=info[f.id].pledgor_name,
             recipient_email=info[f.id].pledgor_email,
+            recipient_phone=info[f.id].pledgor_phone,
             key=f"{key(f)}:{template}",
             context=context(f),
             now=now,
@@ -99,7 +103,6 @@ def _notify(
             case_number=f.number,
             flow_run_id=actor.flow_run_id,
         )  # fmt: skip
-        for f in fired
     ]
     insert_rows(session, Notification.__table__, rows, on_conflict_do_nothing=["idempotency_key"])  # type: ignore[attr-defined]
 
@@ -369,7 +372,7 @@ def candidates(
         raise ValueError(f"unknown sweep step {step!r}")
     # Sorted here, not by ORDER BY: with ORDER BY id SQLite walks the whole table in rowid order instead of
     # the covering (state, date) index, and a sweep with nothing due took seconds over a million pledges.
-    return sorted(r[0] for r in session.execute(select(c.id).where(cond)))
+    return sorted(session.execute(select(c.id).where(cond)).scalars().all())
 
 
 def _remind_window_end(calendar: WorkCalendar, today: dt.date, n: int) -> dt.date:

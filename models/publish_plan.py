@@ -19,7 +19,7 @@ from models.bulk import insert_rows
 from models.clock import iso_date
 from models.id_sets import chunks, in_list
 from models.lifecycle import BreachState, PledgeState
-from models.outbox import Notification, outbox_row
+from models.outbox import Notification, outbox_rows
 from models.platform import DocumentKind, document_row, enqueue_documents
 from models.pledge import Pledge
 from models.settings import get_settings
@@ -61,7 +61,8 @@ _T = Pledge.__table__  # type: ignore[attr-defined]
 _BREACHES = PublishedBreach.__table__  # type: ignore[attr-defined]
 _COLUMNS = (
     _T.c.id, _T.c.number, _T.c.pledgor_kind, _T.c.pledgor_name, _T.c.pledgor_credit_code,
-    _T.c.pledgor_email, _T.c.matter, _T.c.obligation, _T.c.deadline, _T.c.legal_basis, _T.c.authority_id,
+    _T.c.pledgor_email, _T.c.pledgor_phone, _T.c.matter, _T.c.obligation, _T.c.deadline, _T.c.legal_basis,
+    _T.c.authority_id,
     _T.c.publication_day, _T.c.state, _T.c.version, _T.c.stage_seq, _T.c.stage_deadline,
     _T.c.evidence_submitted_on, _T.c.publication_counted_from,
 )  # fmt: skip
@@ -182,7 +183,7 @@ def insert_notices(
     actor: Actor,
     now: dt.datetime,
 ) -> None:
-    """For each published (plan, record number, breach id): the pledgor's ``pledge_published`` mail and
+    """For each published (plan, record number, breach id): the pledgor's ``pledge_published`` notice and
     the credit platform's ``publish`` document (the whole record, unmasked: the platform is not the
     public)."""
     mails, documents = [], []
@@ -193,12 +194,13 @@ def insert_notices(
             "record_number": number, "decision_date": p.day,
             "publication_end": breach["publication_end"].isoformat(),
         }  # fmt: skip
-        mails.append(
-            outbox_row(
+        mails.extend(
+            outbox_rows(
                 template="pledge_published",
                 recipient_kind="pledgor",
                 recipient_name=pledge.pledgor_name,
                 recipient_email=pledge.pledgor_email,
+                recipient_phone=pledge.pledgor_phone,
                 key=f"pledge:{pledge.id}:publish:pledge_published",
                 context=context,
                 now=now,

@@ -407,3 +407,13 @@ TEMPLATES: dict[str, TemplateSpec] = {
         ),
     ]
 }
+
+# Keys an SMS text needs that its mail treats as optional: the registration SMS always carries the access
+# code (every path that queues the notice, registration and import, passes one), while the mail still renders
+# rows queued before codes existed.
+SMS_ONLY_KEYS: dict[str, dict[str, Any]] = {"pledge_registered": {"access_code": "K7QM-2XRT-9PWD"}}
+
+
+def sms_sample(name: str) -> dict[str, Any]:
+    """The sample an SMS text of ``name`` is rendered from in tests and previews."""
+    return {**TEMPLATES[name].sample, **SMS_ONLY_KEYS.get(name, {})}

@@ -63,6 +63,15 @@ RULES: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/complaints/{complaint_id}/events"): CASE_OF_D01,
     ("GET", "/complaints/{complaint_id}/actions"): CASE_OF_D01,
     **{("POST", f"/complaints/{{complaint_id}}/actions/{a}"): ACT_ON_D01 for a in COMPLAINT_ACTIONS},
+    # Rectification files: uploaded with the report as the JSON report is; read by staff who see the case.
+    ("POST", "/complaints/{complaint_id}/actions/report_rectification/with-files"): ACT_ON_D01,
+    ("GET", "/complaints/{complaint_id}/files"): CASE_OF_D01,
+    ("GET", "/complaints/{complaint_id}/files/{file_id}"): rule(default=404),
+    ("GET", "/breaches/{breach_id}/files/{file_id}"): rule(
+        default=403, handler=404, handler2=404, supervisor=404
+    ),
+    ("POST", "/public/breaches/{number}/objection/with-files"): PUBLIC,
+    ("POST", "/public/breaches/{number}/repair/with-files"): PUBLIC,
     ("POST", "/public/complaints/track"): PUBLIC,
     ("GET", "/tasks"): ANY_STAFF,
     ("POST", "/pledges"): STAFF_NOT_ADMIN,
@@ -130,6 +139,7 @@ def world(client: TestClient, staff: Staff) -> dict[str, str]:
         "pledge_id": str(pledge["id"]),
         "action": "confirm",
         "evidence_id": "999999",
+        "file_id": "999999",
         "breach_id": "999999",
         "number": str(pledge["number"]),
         "credit_code": "91440300708461136T",

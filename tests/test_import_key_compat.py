@@ -18,8 +18,10 @@ TODAY = dt.date(2026, 3, 2)
 
 
 def _key_before_orjson(values: dict[str, object]) -> str:
-    # How releases up to f0fafa0 computed the key (json.dumps with its default separators).
-    canonical = json.dumps(values, sort_keys=True, ensure_ascii=False, default=str)
+    # How releases up to f0fafa0 computed the key (json.dumps with its default separators), over the values
+    # rows had then: the pledgor's phone came later and is not part of the key.
+    earlier = {k: v for k, v in values.items() if k != "pledgor_phone"}
+    canonical = json.dumps(earlier, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -71,6 +71,7 @@ RULES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/staff/pledges/{pledge_id}/act/{action}"): rule(default=SEEN, admin=403, handler2=404),
     ("GET", "/staff/pledges/{pledge_id}/evidence/{evidence_id}"): rule(default=404, admin=403),
     ("GET", "/staff/pledges/{pledge_id}/notice"): rule(admin=403, handler2=404),
+    ("POST", "/staff/pledges/{pledge_id}/evidence"): rule(default=SEEN, admin=403, handler2=404),
     # The published breach below is D01's: D02's handler gets "not found", intake and admin never decide.
     ("GET", "/staff/breaches"): rule(default=403, handler=OK, handler2=OK, supervisor=OK),
     ("GET", "/staff/breaches/{breach_id}"): rule(default=403, handler=OK, handler2=404, supervisor=OK),
@@ -78,6 +79,10 @@ RULES: dict[tuple[str, str], dict[str, Any]] = {
         default=403, handler=SEEN, handler2=404, supervisor=SEEN
     ),
     ("GET", "/staff/complaints/{complaint_id}"): rule(handler2=404),
+    ("GET", "/staff/complaints/{complaint_id}/files/{file_id}"): rule(default=404),
+    ("GET", "/staff/breaches/{breach_id}/files/{file_id}"): rule(
+        default=403, handler=404, handler2=404, supervisor=404
+    ),
     ("POST", "/staff/complaints/{complaint_id}/act/{action}"): rule(default=SEEN, handler2=404),
     ("GET", "/staff/dashboard"): OVERSIGHT,
     ("GET", "/staff/scorecard"): OVERSIGHT,
@@ -175,6 +180,7 @@ def test_every_page_times_every_role(
         "user_id": str(other_user.id),
         "document_id": "no-such-document",
         "message_id": "999999",
+        "file_id": "999999",
     }
     csrf = csrf_of(client)
     sessions: dict[str, str | None] = {"anon": None}

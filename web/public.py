@@ -17,6 +17,7 @@ from models import complaints as service
 from models.calendar import WorkCalendar
 from models.clock import utcnow
 from models.errors import DomainError, ValidationFailed
+from models.files import Upload
 from models.pledges.access import WHERE_TO_FIND
 from models.pledges.evidence_files import submit_by_pledgor
 from models.pledges.self_service import objection_reply_days, objection_reply_due, pledge_status
@@ -29,6 +30,7 @@ from models.register import (
     submit_objection,
 )
 from web.core import form_data, page_router, redirect, refused, render
+from web.files import form_uploads, upload_hint
 
 router = page_router()
 PAGE_SIZE = 20
@@ -50,9 +52,10 @@ def _public_refused(session: Session, exc: DomainError) -> tuple[str, int]:
 
 def _form_dates(session: Session, number: str, today: dt.date, calendar: WorkCalendar) -> dict[str, Any]:
     """What the objection and repair forms say before they are filled: when an objection lodged today
-    is answered, and from which day a repair may be requested."""
+    is answered, from which day a repair may be requested, and which files may be attached."""
     breach = breach_by_number(session=session, number=number)
     return {
+        "upload_hint": upload_hint(),
         "reply_due": objection_reply_due(calendar=calendar, today=today),
         "reply_days": objection_reply_days(),
         "repair_earliest": breach.repair_earliest,
@@ -142,7 +145,7 @@ async def objection(
         dates=_form_dates(session, number, today, calendar),
         complete=lambda form: bool(form.get("access_code")) and len(form.get("reason", "")) >= 2,
         missing="请填写办理码和异议理由（至少 2 个字）。",
-        submit=lambda form, address: submit_objection(
+        submit=lambda form, address, files: submit_objection(
             session=session,
             number=number,
             access_code=form["access_code"],
@@ -151,6 +154,7 @@ async def objection(
             today=today,
             calendar=calendar,
             address=address,
+            files=files,
         ),
         done="objected",
     )
@@ -185,7 +189,7 @@ async def repair(
         dates=_form_dates(session, number, today, calendar),
         complete=lambda form: all(form.get(k) for k in ("access_code", "statement", "repair_pledge")),
         missing="请填写办理码、纠正失信行为的说明和信用修复承诺。",
-        submit=lambda form, address: request_repair(
+        submit=lambda form, address, files: request_repair(
             session=session,
             number=number,
             access_code=form["access_code"],
@@ -194,6 +198,7 @@ async def repair(
             today=today,
             calendar=calendar,
             address=address,
+            files=files,
         ),
         done="repair",
     )
@@ -209,18 +214,19 @@ async def _record_action(
     dates: dict[str, Any],
     complete: Callable[[dict[str, str]], bool],
     missing: str,
-    submit: Callable[[dict[str, str], str | None], object],
+    submit: Callable[[dict[str, str], str | None, list[Upload]], object],
     done: str,
 ) -> Response:
-    """The pledgor's objection or repair form on a record: back to the record when accepted, else the
-    form again with why and the service's status code."""
+    """The pledgor's objection or repair form on a record, with its files: back to the record when
+    accepted, else the form again with why and the service's status code (a refused form's files are
+    chosen again: a page cannot hand them back)."""
     form = await form_data(request)
     rec = get_public_record(session=session, number=number)
     if not complete(form):
         error, status = f"{missing}{WHERE_TO_FIND}。", 422
     else:
         try:
-            submit(form, _client(request))
+            submit(form, _client(request), await form_uploads(request))
             session.commit()
             return redirect(f"/register/{number}?{done}=1")
         except DomainError as exc:

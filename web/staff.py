@@ -17,7 +17,10 @@ from models import complaints as service
 from models.breach import SEVERITY_LABELS
 from models.calendar import WorkCalendar
 from models.complaint import CATEGORY_LABELS, CHANNEL_LABELS, Channel, ComplaintCreate
+from models.complaints.actions import FILE_ACTIONS
+from models.complaints.files import complaint_files
 from models.errors import DomainError
+from models.files import PREVIEWABLE
 from models.government_credit import public_text_draft
 from models.lifecycle import COMPLAINT, Role
 from models.org import Department
@@ -27,6 +30,7 @@ from models.pledges.access import pledge_id_by_number, reissue_access_code
 from models.settings import get_settings
 from models.workflow import Actor
 from web.core import current_actor, form_data, form_refused, page_router, redirect, refused, render
+from web.files import form_uploads, upload_hint
 
 router = page_router("/staff")
 
@@ -305,6 +309,11 @@ def _case_page(
         long_fields=LONG_FIELDS,
         tz=ZoneInfo(get_settings().timezone),
         prefect_ui_url=get_settings().prefect_ui_url.rstrip("/"),
+        # The rectification files (staff only; the public tracking page lists none), and the file input.
+        files=complaint_files(session=session, complaint_id=complaint_id, actor=actor),
+        file_actions=FILE_ACTIONS,
+        upload_hint=upload_hint(),
+        previewable=PREVIEWABLE,
         **context,
     )
 
@@ -358,6 +367,7 @@ async def take_action(
             actor=actor,
             today=today,
             calendar=calendar,
+            files=await form_uploads(request),
         )
     except (ValidationError, DomainError) as exc:
         errors, status = form_refused(session, exc)

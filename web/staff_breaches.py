@@ -1,6 +1,6 @@
 """Breach records on pages for the deciding department (谁认定、谁修复): its records, and a record's page
-with what the subject asked (the objection's reason and evidence, or the repair request and pledge), the
-pledge's evidence files, the decision deadline, and the decisions the lifecycle offers.
+with what the subject asked (the objection's reason, evidence and files, or the repair request, pledge and
+files), the pledge's evidence files, the decision deadline, and the decisions the lifecycle offers.
 
 The same services as the API (``GET /api/v1/breaches``, ``POST /api/v1/breaches/{id}/actions/{action}``):
 a handler sees only their department's records (another's is "not found"); the correction is the typed
@@ -25,6 +25,7 @@ from models.breach import SEVERITY_LABELS
 from models.breach_requests import list_staff_breaches, staff_views, visible_breach
 from models.calendar import load_calendar
 from models.errors import DomainError, ValidationFailed
+from models.files import PREVIEWABLE
 from models.lifecycle import BREACH, BreachState, Role
 from models.register import CORRECTION_LABELS, BreachCorrection, decide
 from models.settings import get_settings
@@ -103,6 +104,7 @@ def _record_page(
         requests=REQUEST_LABELS,
         severities={str(k): v for k, v in SEVERITY_LABELS.items()},
         correction_labels=CORRECTION_LABELS,
+        previewable=PREVIEWABLE,
         tz=ZoneInfo(get_settings().timezone),
         **context,
     )

@@ -20,11 +20,13 @@ from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, select
 
 from api.deps import CalendarDep, SessionDep, TodayDep, no_store
-from api.routes.evidence import attachment_header
+from api.downloads import attachment_header, file_response
 from models.calendar import WorkCalendar
 from models.errors import DomainError, ValidationFailed
+from models.files import PREVIEWABLE
 from models.lifecycle import PLEDGE, PledgeState, Role
 from models.org import Department
+from models.outbox import mobile_number
 from models.pledge import ID_TYPE_LABELS, PLEDGE_TYPE_LABELS, PLEDGOR_KIND_LABELS, Pledge
 from models.pledges import (
     PLEDGE_ACTIONS,
@@ -36,10 +38,12 @@ from models.pledges import (
     publication_status,
 )
 from models.pledges.access import REISSUE_EVENT, reissue_access_code
+from models.pledges.evidence import store_evidence
 from models.pledges.evidence_files import list_evidence, read_evidence
 from models.settings import get_settings
 from models.workflow import Actor
 from web.core import current_actor, form_data, form_refused, page_router, redirect, render
+from web.files import form_uploads, upload_hint
 from web.pledge_notice import NoticeFacts, check_code, notice_facts, notice_pdf
 
 router = page_router("/staff/pledges")
@@ -53,8 +57,7 @@ REASON_LABELS = {
     "cancel": "撤销理由",
     REISSUE_EVENT: "重新发放的原因（如承诺人遗失告知书）",
 }
-# Shown in the browser (an image, or the PDF viewer in a frame); other types are downloaded.
-PREVIEWABLE = {"application/pdf", "image/png", "image/jpeg"}
+UPLOAD_EVENT = "submit_evidence"  # staff hand in the pledgor's evidence (the pledge page's upload form)
 STATE_LABELS = {str(s): PLEDGE.state(s).label for s in PledgeState}
 
 
@@ -141,9 +144,12 @@ def _pledge_page(
         else None,
         state_label=STATE_LABELS.get(str(pledge.state), str(pledge.state)),
         states=STATE_LABELS,
+        phone_texted=mobile_number(pledge.pledgor_phone) is not None,
         events=events,
         files=list_evidence(session=session, pledge_id=pledge_id, actor=actor),
         previewable=PREVIEWABLE,
+        can_upload=any(t.event == UPLOAD_EVENT for t in PLEDGE.available(pledge.state, actor.role)),
+        upload_hint=upload_hint(multiple=False),
         actions=_action_forms(pledge, actor),
         # A fresh key per drawn form: a double-clicked re-issue answers the first one's code, no second code.
         reissue_key=secrets.token_urlsafe(16),
@@ -228,16 +234,41 @@ def evidence_file(
     """A stored evidence file: downloaded, or with ``inline`` shown in the page (PDF and images only)."""
     _, actor = current_actor(request, session, *PLEDGE_STAFF)
     row, content = read_evidence(session=session, pledge_id=pledge_id, evidence_id=evidence_id, actor=actor)
-    shown = inline and row.content_type in PREVIEWABLE
-    disposition = attachment_header(row.filename)
-    headers = {
-        "Content-Disposition": disposition.replace("attachment", "inline", 1) if shown else disposition,
-        "X-Content-Type-Options": "nosniff",
-        # The pledge page shows it in a frame of its own origin; nothing else may frame it or run in it.
-        "Content-Security-Policy": "default-src 'none'; img-src 'self'; frame-ancestors 'self'",
-        "X-Frame-Options": "SAMEORIGIN",
-    }
-    return Response(content=content, media_type=row.content_type, headers=headers)
+    return file_response(filename=row.filename, content_type=row.content_type, content=content, inline=inline)
+
+
+@router.post("/{pledge_id}/evidence")
+async def upload_evidence(
+    request: Request, pledge_id: int, session: SessionDep, today: TodayDep, calendar: CalendarDep
+) -> Response:
+    """Staff hand in the pledgor's evidence (e.g. brought to the window on paper and scanned): audited as
+    uploaded by them on the pledgor's behalf, with the CSRF field and the pledge's version."""
+    _, actor = current_actor(request, session, *PLEDGE_STAFF)
+    form = await form_data(request)
+    try:
+        get_pledge(session=session, pledge_id=pledge_id, actor=actor)  # another department's: not found
+        files = await form_uploads(request, "file")
+        if len(files) != 1:
+            raise ValidationFailed("请选择一个材料文件后再上传 (choose one file)", field="file")
+        store_evidence(
+            session=session,
+            pledge_id=pledge_id,
+            filename=files[0].filename,
+            content=files[0].content,
+            actor=actor,
+            today=today,
+            calendar=calendar,
+            note=form.get("note") or None,
+            expected_version=_version(form),
+        )
+    except DomainError as exc:
+        errors, status = form_refused(session, exc)
+        return _pledge_page(
+            request, session, actor, pledge_id, calendar,
+            errors=errors, failed_action=UPLOAD_EVENT, values=form, status_code=status,
+        )  # fmt: skip
+    session.commit()
+    return redirect(f"/staff/pledges/{pledge_id}?done={UPLOAD_EVENT}")
 
 
 def _notice(

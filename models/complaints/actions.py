@@ -6,7 +6,8 @@ side effects (assignments, deadlines, mails). The caller commits.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
@@ -50,12 +51,18 @@ from models.complaints.visibility import (
     state_label,
 )
 from models.errors import NotPermitted, ValidationFailed
+from models.files import Upload, check_uploads
+from models.files import attach as attach_files
+from models.files import save as save_files
 from models.government_credit import record_breach
 from models.lifecycle import COMPLAINT, Role
 from models.org import Department
 from models.pending_deadlines import PENDING_LABEL, apply_values, deadline_text, extended_values
 from models.settings import get_settings
 from models.workflow import Actor, record_event, rule_days
+
+# Actions that take uploaded files with their body.
+FILE_ACTIONS = frozenset({"report_rectification"})
 
 
 def act(
@@ -67,8 +74,10 @@ def act(
     actor: Actor,
     today: dt.date,
     calendar: WorkCalendar,
+    files: Sequence[Upload] = (),
 ) -> Complaint:
-    """Take ``action`` on a complaint as ``actor``; the caller commits. Raises the domain errors."""
+    """Take ``action`` on a complaint as ``actor``; the caller commits. Raises the domain errors.
+    ``files``: uploaded with a rectification report (the only action that takes files)."""
     complaint = get_complaint(session=session, complaint_id=complaint_id, actor=actor)
     COMPLAINT.fire(complaint.state, action, actor.role)
     if actor.role == Role.HANDLER:
@@ -79,7 +88,12 @@ def act(
             f"操作 {action} 的请求内容类型不正确 (body for '{action}' must be {expected.__name__})"
         )
     handler = _HANDLERS.get(action, _plain)
-    handler(_Ctx(session, complaint, actor, today, calendar), action, body)
+    if files and action not in FILE_ACTIONS:
+        raise ValidationFailed(
+            f"操作“{COMPLAINT.transition(action).label}”不接受上传文件；文件随整改情况报告提交 "
+            f"(action '{action}' takes no files)"
+        )
+    handler(_Ctx(session, complaint, actor, today, calendar, tuple(files)), action, body)
     session.flush()
     return complaint
 
@@ -246,8 +260,15 @@ def _order_rectification(ctx: _Ctx, action: str, body: ActionBody) -> None:
 def _report_rectification(ctx: _Ctx, action: str, body: ActionBody) -> None:
     assert isinstance(body, ReportRectificationBody)
     check_attachments(existing=ctx.case.attachments, added=body.attachments)
-    ctx.fire(action, body, note=body.evidence, attachments=body.attachments)
+    stored = check_uploads(ctx.files)  # all checked before the event, and before the first is written
+    audit: dict[str, Any] = {"files": [f.audit() for f in stored]} if stored else {}
+    event = ctx.fire(action, body, note=body.evidence, attachments=body.attachments, **audit)
     ctx.case.attachments = [*ctx.case.attachments, *body.attachments]
+    if stored:
+        assert ctx.case.id is not None
+        save_files(ctx.files, stored)
+        attach_files(session=ctx.session, case_kind="complaint", case_id=ctx.case.id, kind="rectification",
+                     event_seq=event.seq, files=stored, uploaded_by=ctx.actor.name)  # fmt: skip
 
 
 def _review(ctx: _Ctx, action: str, body: ActionBody) -> None:

@@ -14,6 +14,7 @@ from models.audit import CaseEvent
 from models.calendar import WorkCalendar
 from models.complaint import Complaint
 from models.complaints.bodies import ActionBody
+from models.files import Upload
 from models.hotline import report_stage_change
 from models.workflow import Actor, apply_event
 
@@ -25,6 +26,7 @@ class ActionContext:
     actor: Actor
     today: dt.date
     calendar: WorkCalendar
+    files: tuple[Upload, ...] = ()  # uploaded with the action (a rectification report's files)
 
     def fire(
         self, event: str, body: ActionBody, *, note: str | None = None, keep_stage: bool = False, **extra: Any

@@ -8,6 +8,7 @@ import datetime as dt
 from sqlmodel import Session
 
 from models.calendar import WorkCalendar
+from models.errors import ValidationFailed
 from models.files import Upload, check_uploads, save
 from models.lifecycle import PLEDGE, Role
 from models.pledge import PledgeEvidence
@@ -18,6 +19,7 @@ from models.workflow import Actor, apply_event
 
 # Staff handing in the pledgor's evidence (e.g. brought to a window on paper and scanned): the event says so.
 ON_BEHALF_NOTE = "工作人员代承诺人提交（窗口收取的纸质材料扫描件等）"
+NOTE_MAX = 200
 
 
 def store_evidence(
@@ -76,4 +78,10 @@ def store_evidence(
 def _staff_note(actor: Actor, note: str | None) -> str | None:
     if actor.role == Role.PUBLIC:
         return note
+    if note and len(note.strip()) > NOTE_MAX:
+        raise ValidationFailed(
+            f"收取情况说明不超过 {NOTE_MAX} 字（现为 {len(note.strip())} 字）；请精简后重新提交 "
+            "(note too long)",
+            field="note",
+        )
     return f"{ON_BEHALF_NOTE}：{note.strip()}" if note and note.strip() else ON_BEHALF_NOTE

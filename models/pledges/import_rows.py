@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from models.errors import InvalidCreditCode, ValidationFailed
-from models.pledge import PledgorKind, check_deadline
+from models.pledge import PledgorKind, check_deadline, normalise_phone
 from models.pledges.registration import normalise_pledgor
 
 # Column names accepted in an import file, Chinese or English, mapped to the field.
@@ -31,6 +31,8 @@ HEADERS: dict[str, str] = {
     "统一社会信用代码": "pledgor_credit_code",
     "pledgor_email": "pledgor_email", "email": "pledgor_email", "电子邮箱": "pledgor_email",
     "联系邮箱": "pledgor_email",
+    "pledgor_phone": "pledgor_phone", "phone": "pledgor_phone", "联系电话": "pledgor_phone",
+    "手机号码": "pledgor_phone",
     "matter": "matter", "事项": "matter", "承诺事项": "matter",
     "obligation": "obligation", "承诺内容": "obligation", "应补交材料": "obligation",
     "deadline": "deadline", "承诺期限": "deadline", "履约期限": "deadline",
@@ -41,7 +43,7 @@ HEADERS: dict[str, str] = {
 COLUMN_LABELS = {
     "pledgor_kind": "承诺人类型", "pledgor_name": "承诺人名称", "pledgor_credit_code": "统一社会信用代码",
     "pledgor_email": "电子邮箱", "matter": "承诺事项", "obligation": "承诺内容", "deadline": "承诺期限",
-    "authority_code": "受理部门代码", "legal_basis": "依据",
+    "authority_code": "受理部门代码", "legal_basis": "依据", "pledgor_phone": "联系电话",
 }  # fmt: skip
 _KINDS = {
     "enterprise": PledgorKind.ENTERPRISE, "企业": PledgorKind.ENTERPRISE, "法人": PledgorKind.ENTERPRISE,
@@ -215,7 +217,9 @@ def validate_row(
     v["pledgor_kind"], v["authority_id"] = kind, authorities[code]
     v["pledgor_email"] = v["pledgor_email"] or None
     del v["authority_code"]
-    return ValidRow(number, v, import_key(v)), []
+    # The phone is contact data, not the pledge: a file imported again with the column added is the same
+    # pledges, and every file keeps the key earlier releases gave its rows.
+    return ValidRow(number, v, import_key({k: x for k, x in v.items() if k != "pledgor_phone"})), []
 
 
 def _check_text(v: dict[str, Any], bad: Any) -> None:
@@ -227,3 +231,7 @@ def _check_text(v: dict[str, Any], bad: Any) -> None:
             bad(column, f"内容过长（{len(v[column])} 字），上限 {limit} 字")
     if v["pledgor_email"] and not _EMAIL.match(v["pledgor_email"]):
         bad("pledgor_email", f"“{v['pledgor_email']}”不是有效的电子邮箱地址")
+    try:  # a mobile is stored as its 11 digits (texted), a landline as written (never texted)
+        v["pledgor_phone"] = normalise_phone(v["pledgor_phone"])
+    except ValueError as exc:
+        bad("pledgor_phone", str(exc))

@@ -52,13 +52,20 @@ def enqueue_for_pledgor(
     context: dict[str, Any],
     flow_run_id: str | None = None,
 ) -> int:
-    """Queue ``template`` for the pledge's pledgor in the caller's transaction (``enqueue``'s answer)."""
+    """Queue ``template`` for the pledge's pledgor in the caller's transaction (``enqueue``'s answer): by
+    e-mail, by SMS to a mobile when the pledgor has only a phone, by both when both are given (the rules are
+    ``models.outbox.outbox_rows``'s).
+
+    The access code (registration notice, re-issue) may go by SMS because the phone is the one the authority
+    entered at registration (form, API or import): no pledgor-facing path changes it, so a code is never
+    texted to a number someone else supplied."""
     return enqueue(
         session=session,
         template=template,
         recipient_kind="pledgor",
         recipient_name=pledge.pledgor_name,
         recipient_email=pledge.pledgor_email,
+        recipient_phone=pledge.pledgor_phone,
         key=key,
         context=context,
         case_kind="pledge",

@@ -4,7 +4,8 @@ code of the pledge behind it."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from collections.abc import Sequence
+from typing import Any, Literal
 
 from sqlmodel import Session
 
@@ -12,6 +13,7 @@ from models.breach import PublishedBreach
 from models.calendar import WorkCalendar
 from models.clock import utcnow
 from models.errors import NotPermitted, ValidationFailed
+from models.files import Upload, attach, check_uploads, save
 from models.lifecycle import Role
 from models.pledge import Pledge
 from models.pledges.access import check_access_code
@@ -59,13 +61,18 @@ def file_request(
     actor: Actor,
     reason: str,
     detail: str,
-    data: dict[str, str],
+    data: dict[str, Any],
     today: dt.date,
     calendar: WorkCalendar,
+    files: Sequence[Upload] = (),
 ) -> bool:
     """File an objection (``kind`` "objection") or a repair request ("repair") on ``record`` for whoever
-    ``actor`` acts for, and mail the deciding department; the one path behind the pledgor's public forms
-    and the credit office's filing for a government department. False when it was already filed."""
+    ``actor`` acts for, with its ``files`` (checked before anything changes, stored with the event), and
+    mail the deciding department; the one path behind the pledgor's public forms and the credit office's
+    filing for a government department. False when it was already filed."""
+    stored = check_uploads(files)
+    if stored:
+        data = {**data, "files": [f.audit() for f in stored]}
     event = apply_event(
         session=session,
         case=record,
@@ -78,6 +85,11 @@ def file_request(
     )
     if event is None:
         return False
+    if stored:
+        assert record.id is not None
+        save(files, stored)
+        attach(session=session, case_kind="breach", case_id=record.id, kind=kind, event_seq=event.seq,
+               files=stored, uploaded_by=actor.name)  # fmt: skip
     mail_breach_request(session=session, record=record, kind=kind, reason=reason, detail=detail, event=event)
     return True
 
@@ -92,9 +104,11 @@ def submit_objection(
     today: dt.date,
     calendar: WorkCalendar,
     address: str | None = None,
+    files: Sequence[Upload] = (),
 ) -> PublishedBreach:
     """The subject objects: the record shows "异议处理中" and the department has 5 working days.
-    ``address`` (the client's) counts wrong access codes per address as well as per pledge."""
+    ``address`` (the client's) counts wrong access codes per address as well as per pledge; ``files``
+    are its evidence files (only the deciding department reads them)."""
     record = breach_by_number(session=session, number=number)
     _check_subject(session, record, access_code, address)
     if not reason.strip():
@@ -103,6 +117,7 @@ def submit_objection(
     file_request(
         session=session, record=record, kind="objection", actor=PUBLIC_ACTOR, reason=reason.strip(),
         detail=(evidence or "").strip(), data={"evidence": evidence or ""}, today=today, calendar=calendar,
+        files=files,
     )  # fmt: skip
     acknowledge_objection(session=session, record=record, reply_due=record.stage_deadline)
     return record
@@ -118,8 +133,10 @@ def request_repair(
     today: dt.date,
     calendar: WorkCalendar,
     address: str | None = None,
+    files: Sequence[Upload] = (),
 ) -> PublishedBreach:
-    """Credit repair, allowed from the class's minimum period on; the department decides in 3 WD."""
+    """Credit repair, allowed from the class's minimum period on; the department decides in 3 WD.
+    ``files``: proof of the correction (only the deciding department reads them)."""
     record = breach_by_number(session=session, number=number)
     _check_subject(session, record, access_code, address)
     check_repair_open(record, today)
@@ -130,6 +147,6 @@ def request_repair(
     file_request(
         session=session, record=record, kind="repair", actor=PUBLIC_ACTOR, reason=statement.strip(),
         detail=repair_pledge.strip(), data={"repair_pledge": repair_pledge.strip()}, today=today,
-        calendar=calendar,
+        calendar=calendar, files=files,
     )  # fmt: skip
     return record

@@ -1,0 +1,326 @@
+"""The pledgor's 联系电话: given by the authority at registration (API, staff form, import), a mobile stored
+as its 11 digits and texted, a landline kept as written and never texted; every notice to the pledgor goes by
+SMS when the pledgor has only a mobile and by both when an e-mail address is given too."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from models.calendar import load_calendar
+from models.lifecycle import Role
+from models.outbox import NOT_A_MOBILE, Notification, NotificationStatus
+from models.pledge import Pledge, PledgeCreate, PledgorKind, normalise_phone
+from models.pledges import pledge_action, register_pledge
+from models.pledges.import_rows import validate_row
+from models.publication import sweep
+from models.settings import get_settings
+from models.workflow import Actor
+from notifications.render import render
+from notifications.sms import render_sms
+from tests.conftest import Staff
+from tests.test_pledges import body
+from tests.web_support import CSRF_FIELD, csrf_of, sign_in
+
+API = "/api/v1"
+MOBILE = "138 1234 5678"
+LANDLINE = "0571-87654321"
+SUPERVISOR = Actor(name="督办员", role=Role.SUPERVISOR)
+INTAKE = Actor(name="受理员", role=Role.INTAKE)
+
+
+@pytest.fixture
+def sms_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOUXIN_SMS_PROVIDER", "http")
+    monkeypatch.setenv("SHOUXIN_SMS_GATEWAY_URL", "http://127.0.0.1:9/sms")
+    get_settings.cache_clear()
+
+
+def rows(session: Session, pledge_id: int, template: str) -> list[tuple[str, str | None, str | None]]:
+    """(channel, e-mail, phone) of the outbox rows of ``template`` for the pledge, in order."""
+    session.expire_all()
+    found = session.exec(
+        select(Notification)
+        .where(Notification.case_kind == "pledge", Notification.case_id == pledge_id)
+        .where(Notification.template == template)
+        .order_by(col(Notification.id))
+    ).all()
+    return [(n.channel, n.recipient_email, n.recipient_phone) for n in found]
+
+
+def sms_row(session: Session, pledge_id: int, template: str) -> Notification:
+    session.expire_all()
+    return session.exec(
+        select(Notification).where(
+            Notification.case_id == pledge_id,
+            Notification.template == template,
+            Notification.channel == "sms",
+        )
+    ).one()
+
+
+# ------------------------------------------------------------------------------------------ the number
+
+
+@pytest.mark.parametrize(
+    ("written", "stored"),
+    [
+        ("13812345678", "13812345678"),
+        ("+86 138-1234-5678", "13812345678"),
+        ("１３８１２３４５６７８", "13812345678"),  # full-width digits from a Chinese IME
+        ("0571-87654321", "0571-87654321"),  # landlines are kept as written
+        ("(010)12345678", "(010)12345678"),
+        ("010-12345678转123", "010-12345678转123"),
+        ("400-810-8888", "400-810-8888"),
+        ("", None),
+        ("  ", None),
+        (None, None),
+    ],
+)
+def test_a_mobile_is_stored_as_its_digits_and_a_landline_as_written(written: str | None, stored: str) -> None:
+    assert normalise_phone(written) == stored
+
+
+@pytest.mark.parametrize("written", ["1381234567", "138123456789", "12812345678", "12345", "电话", "abc"])
+def test_a_number_that_is_neither_a_mobile_nor_a_landline_is_refused_saying_what_each_looks_like(
+    written: str,
+) -> None:
+    with pytest.raises(ValueError, match="11 位数字") as refused:
+        normalise_phone(written)
+    assert "区号" in str(refused.value)
+    assert written in str(refused.value)
+
+
+# ---------------------------------------------------------------------------------------- registering
+
+
+def test_registering_by_api_with_only_a_mobile_texts_the_notice_with_the_access_code(
+    client: TestClient, session: Session, staff: Staff, sms_on: None
+) -> None:
+    r = client.post(
+        f"{API}/pledges",
+        json=body(deadline="2026-04-30", pledgor_email=None, pledgor_phone=MOBILE),
+        headers=staff.auth("intake"),
+    )
+    assert r.status_code == 201, r.text
+    created = r.json()
+    assert created["pledgor_phone"] == "13812345678"
+    assert rows(session, created["id"], "pledge_registered") == [("sms", None, "13812345678")]
+    row = sms_row(session, created["id"], "pledge_registered")
+    assert row.status == NotificationStatus.PENDING
+    text = render_sms("pledge_registered", row.context)
+    assert created["number"] in text
+    assert created["access_code"] in text
+    assert "2026-04-30" in text
+    assert "示范建设有限公司" not in text  # a text message carries no names
+
+
+def test_a_pledgor_with_both_gets_the_registration_notice_by_mail_and_by_sms(
+    client: TestClient, session: Session, staff: Staff, sms_on: None
+) -> None:
+    r = client.post(
+        f"{API}/pledges", json=body(deadline="2026-04-30", pledgor_phone=MOBILE), headers=staff.auth("intake")
+    )
+    assert r.status_code == 201, r.text
+    assert rows(session, r.json()["id"], "pledge_registered") == [
+        ("email", "a@example.com", None),
+        ("sms", None, "13812345678"),
+    ]
+
+
+def test_a_landline_is_kept_for_staff_to_call_and_never_texted(
+    client: TestClient, session: Session, staff: Staff, sms_on: None
+) -> None:
+    r = client.post(
+        f"{API}/pledges",
+        json=body(deadline="2026-04-30", pledgor_email=None, pledgor_phone=LANDLINE),
+        headers=staff.auth("intake"),
+    )
+    assert r.status_code == 201, r.text
+    pid = r.json()["id"]
+    assert r.json()["pledgor_phone"] == LANDLINE
+    row = session.exec(select(Notification).where(Notification.case_id == pid)).one()
+    assert (row.channel, row.status, row.recipient_phone, row.last_error) == (
+        "sms",
+        NotificationStatus.UNDELIVERABLE,
+        LANDLINE,
+        NOT_A_MOBILE,
+    )
+    assert "access_code" not in row.context  # never sent, so the code is not stored
+    sign_in(client, staff.handler)
+    page = client.get(f"/staff/pledges/{pid}").text
+    assert f"{LANDLINE}（固定电话，不发短信，请电话联系）" in page
+
+
+def test_a_wrong_phone_is_refused_by_the_api_saying_how_to_write_it(client: TestClient, staff: Staff) -> None:
+    r = client.post(
+        f"{API}/pledges",
+        json=body(deadline="2026-04-30", pledgor_phone="1381234567"),
+        headers=staff.auth("intake"),
+    )
+    assert r.status_code == 422
+    assert "pledgor_phone" in r.text
+    assert "11 位数字" in r.text
+
+
+def test_the_staff_registration_form_takes_the_phone_and_explains_a_wrong_one(
+    client: TestClient, session: Session, staff: Staff
+) -> None:
+    sign_in(client, staff.intake)
+    form = {
+        CSRF_FIELD: csrf_of(client, "/staff/pledges/new"),
+        "pledgor_kind": "individual",
+        "pledgor_name": "王五",
+        "matter": "食品经营许可证",
+        "obligation": "健康证明",
+        "deadline": "2026-04-30",
+        "authority_code": "D01",
+    }
+    page = client.get("/staff/pledges/new").text
+    assert 'name="pledgor_phone" type="tel"' in page
+    refused = client.post("/staff/pledges/new", data={**form, "pledgor_phone": "139-1234"})
+    assert refused.status_code == 422
+    assert "联系电话“139-1234”格式不正确" in refused.text
+    assert 'value="139-1234"' in refused.text  # the form keeps what was typed
+    done = client.post("/staff/pledges/new", data={**form, "pledgor_phone": "+86 139 1234 5678"})
+    assert done.status_code == 200
+    stored = session.exec(select(Pledge).where(Pledge.pledgor_name == "王五")).one()
+    assert stored.pledgor_phone == "13912345678"
+
+
+# -------------------------------------------------------------------------------------- the import
+
+
+RAW = {
+    "pledgor_kind": "个人", "pledgor_name": "赵六", "pledgor_credit_code": "", "pledgor_email": "",
+    "matter": "施工许可", "obligation": "审查合格书", "deadline": "2026-04-30", "authority_code": "D01",
+    "legal_basis": "",
+}  # fmt: skip
+
+
+def test_an_import_row_takes_an_optional_phone_that_does_not_change_its_import_key() -> None:
+    today = dt.date(2026, 3, 2)
+    without, errors = validate_row(2, RAW, {"D01": 7}, None, today=today)
+    assert without is not None
+    assert errors == []
+    assert without.values["pledgor_phone"] is None
+    with_phone, errors = validate_row(2, {**RAW, "pledgor_phone": MOBILE}, {"D01": 7}, None, today=today)
+    assert with_phone is not None
+    assert errors == []
+    assert with_phone.values["pledgor_phone"] == "13812345678"
+    # A file imported again with the column added holds the same pledges.
+    assert with_phone.key == without.key
+    bad, errors = validate_row(5, {**RAW, "pledgor_phone": "12345"}, {"D01": 7}, None, today=today)
+    assert bad is None
+    assert [(e.row, e.column) for e in errors] == [(5, "联系电话")]
+    assert "格式不正确" in errors[0].message
+
+
+# ---------------------------------------------------------------------------- every later notice
+
+
+def _pledge(session: Session, deadline: dt.date, *, email: str | None, phone: str | None) -> Pledge:
+    data = PledgeCreate(
+        pledgor_kind=PledgorKind.INDIVIDUAL,
+        pledgor_name="钱七",
+        pledgor_email=email,
+        pledgor_phone=phone,
+        matter="建筑工程施工许可证",
+        obligation="施工图审查合格书",
+        deadline=deadline,
+        authority_code="D01",
+    )
+    calendar = load_calendar(session=session)
+    pledge = register_pledge(
+        session=session, data=data, actor=SUPERVISOR, today=dt.date(2026, 1, 5), calendar=calendar
+    )
+    session.commit()
+    return pledge
+
+
+def test_the_sweeps_reminder_overdue_warning_and_publication_notice_text_a_mobile_only_pledgor(
+    engine: Engine, session: Session, staff: Staff, sms_on: None
+) -> None:
+    pledge = _pledge(session, dt.date(2026, 2, 12), email=None, phone=MOBILE)
+    both = _pledge(session, dt.date(2026, 2, 12), email="q@example.com", phone=MOBILE)
+    assert pledge.id is not None
+    assert both.id is not None
+    system = Actor.system("run-sms")
+    sweep(engine=engine, today=dt.date(2026, 2, 9), actor=system)  # reminder, 3 working days before
+    sweep(engine=engine, today=dt.date(2026, 2, 13), actor=system)  # overdue, warning day 1
+    sweep(engine=engine, today=dt.date(2026, 2, 28), actor=system)  # published
+    for template in ("pledge_reminder", "pledge_overdue", "pledge_prepublication", "pledge_published"):
+        channels = rows(session, pledge.id, template)
+        assert channels, template
+        assert all(c == ("sms", None, "13812345678") for c in channels), template
+        assert {c[0] for c in rows(session, both.id, template)} == {"email", "sms"}, template
+        row = session.exec(
+            select(Notification).where(
+                Notification.case_id == pledge.id,
+                Notification.template == template,
+                Notification.channel == "sms",
+            )
+        ).first()
+        assert row is not None
+        text = render_sms(template, row.context)
+        assert pledge.number in text
+        assert "钱七" not in text
+    published = sms_row(session, pledge.id, "pledge_published")
+    assert published.context["record_number"] in render_sms("pledge_published", published.context)
+
+
+def test_evidence_received_accepted_and_rejected_text_a_mobile_only_pledgor(
+    session: Session, staff: Staff, sms_on: None, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from models.pledges import store_evidence
+
+    monkeypatch.setenv("SHOUXIN_UPLOAD_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    calendar = load_calendar(session=session)
+    today = dt.date(2026, 3, 2)
+    rejected = _pledge(session, dt.date(2026, 4, 30), email=None, phone=MOBILE)
+    accepted = _pledge(session, dt.date(2026, 4, 30), email=None, phone=MOBILE)
+    for p in (rejected, accepted):
+        assert p.id is not None
+        store_evidence(
+            session=session, pledge_id=p.id, filename="合格书.pdf", content=b"%PDF-1.7\n%x\n",
+            actor=INTAKE, today=today, calendar=calendar,
+        )  # fmt: skip
+        session.commit()
+    assert rejected.id is not None
+    assert accepted.id is not None
+    pledge_action(
+        session=session, pledge_id=rejected.id, action="reject_evidence", actor=SUPERVISOR, today=today,
+        calendar=calendar, expected_version=None, reason="合格书未盖章",
+    )  # fmt: skip
+    pledge_action(
+        session=session, pledge_id=accepted.id, action="confirm", actor=SUPERVISOR, today=today,
+        calendar=calendar, expected_version=None,
+    )  # fmt: skip
+    session.commit()
+    for pid, template in (
+        (rejected.id, "pledge_evidence_received"),
+        (rejected.id, "pledge_evidence_rejected"),
+        (accepted.id, "pledge_evidence_accepted"),
+    ):
+        assert rows(session, pid, template) == [("sms", None, "13812345678")], template
+        text = render_sms(template, sms_row(session, pid, template).context)
+        assert session.get(Pledge, pid).number in text  # type: ignore[union-attr]
+        assert "合格书" not in text  # neither the file's name nor the reason: the mail has them
+        assert "盖章" not in text
+
+
+def test_the_mail_of_a_pledgor_with_a_phone_is_unchanged(
+    session: Session, staff: Staff, sms_on: None
+) -> None:
+    pledge = _pledge(session, dt.date(2026, 4, 30), email="q@example.com", phone=LANDLINE)
+    assert pledge.id is not None
+    # A landline beside an e-mail address: the mail goes, nothing pretends the landline was texted.
+    assert rows(session, pledge.id, "pledge_registered") == [("email", "q@example.com", None)]
+    row = session.exec(select(Notification).where(Notification.case_id == pledge.id)).one()
+    assert pledge.number in render("pledge_registered", row.context).text
