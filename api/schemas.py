@@ -109,6 +109,22 @@ class EvidenceUploaded(BaseModel):
     pledge: PledgeView
 
 
+# A file handed in with a rectification report, an objection or a repair request (staff only).
+class CaseFileView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    kind: Literal["rectification", "objection", "repair"] = Field(
+        description="rectification 整改材料；objection 异议证明材料；repair 信用修复材料"
+    )
+    event_seq: int = Field(description="随之提交的办理事件序号")
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    uploaded_by: str
+    uploaded_at: dt.datetime
+
+
 # The pledgor's own upload, as the pledgor may see it.
 class EvidenceReceived(BaseModel):
     id: int
@@ -150,6 +166,9 @@ class StaffBreach(BreachRecord):
     request_evidence: str | None = Field(description="异议人提交的证明材料说明")
     repair_pledge: str | None = Field(description="信用修复承诺")
     evidence_files: list[EvidenceView] = Field(description="承诺人提交的履约材料文件（下载见承诺材料接口）")
+    request_files: list[CaseFileView] = Field(
+        description="随最近一次异议或信用修复申请提交的文件（下载：GET /breaches/{id}/files/{file_id}）"
+    )
 
 
 # A record after a department's decision.
