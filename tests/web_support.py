@@ -321,7 +321,8 @@ def assert_fits(page: Page, name: str) -> None:
     if overflow > 1:
         widest = page.evaluate(
             """() => [...document.querySelectorAll('body *')]
-                 .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+                 .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1
+                   || e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX === 'visible')
                  .slice(0, 5).map(e => e.tagName + (e.id ? '#' + e.id : '') + '.' + e.className)"""
         )
         raise AssertionError(f"{name}: {overflow}px wider than a {page.viewport_size} screen: {widest}")
