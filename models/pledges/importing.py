@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -26,7 +27,8 @@ from models.org import Department
 from models.outbox import Notification, outbox_row
 from models.pledge import Pledge, registration_publication_day
 from models.pledges.access import new_access_codes
-from models.pledges.import_rows import COLUMN_LABELS, RowError, ValidRow, validate_row
+from models.pledges.import_checks import checked_chunks
+from models.pledges.import_rows import COLUMN_LABELS, RowError, ValidRow
 from models.register import SHOWN_STATES
 from models.settings import get_settings
 from models.workflow import Actor, Fired, record_events_many
@@ -130,36 +132,17 @@ def import_pledges(
     }  # fmt: skip
     seen: set[str] = set()  # every key of this file met so far: a row repeated in the file counts once
     chunk = _Chunk(session, actor, today, calendar, names)
-    with collector_paused():
-        for valid in _validated(rows, authorities, default_authority, today, report):
-            chunk.import_rows(valid, seen, report)
+    checked = checked_chunks(
+        rows, size=IMPORT_CHUNK, authorities=authorities, default_authority=default_authority, today=today
+    )
+    with collector_paused(), closing(checked):
+        for part in checked:
+            report.total += part.read
+            report.errors += part.errors
+            chunk.import_rows(part.valid, seen, report)
             if after_chunk is not None:
                 after_chunk(report)
     return report
-
-
-def _validated(
-    rows: Iterable[tuple[int, dict[str, Any]]],
-    authorities: dict[str, int],
-    default_authority: str | None,
-    today: dt.date,
-    report: ImportReport,
-) -> Iterator[list[ValidRow]]:
-    """The valid rows of each ``IMPORT_CHUNK`` rows read; counts them and records the errors in ``report``."""
-    valid: list[ValidRow] = []
-    read = 0
-    for number, raw in rows:
-        read += 1
-        report.total += 1
-        row, errors = validate_row(number, raw, authorities, default_authority, today=today)
-        report.errors += errors
-        if row is not None:
-            valid.append(row)
-        if read == IMPORT_CHUNK:
-            yield valid
-            valid, read = [], 0
-    if read:
-        yield valid
 
 
 class _Chunk:
