@@ -324,3 +324,40 @@ def test_the_mail_of_a_pledgor_with_a_phone_is_unchanged(
     assert rows(session, pledge.id, "pledge_registered") == [("email", "q@example.com", None)]
     row = session.exec(select(Notification).where(Notification.case_id == pledge.id)).one()
     assert pledge.number in render("pledge_registered", row.context).text
+
+
+def test_an_imported_pledgor_with_only_a_mobile_is_texted_the_registration_notice_with_its_code(
+    session: Session, staff: Staff, sms_on: None
+) -> None:
+    from models.pledges.import_rows import read_import_file
+    from models.pledges.importing import import_pledges
+
+    csv = (
+        "承诺人类型,承诺人名称,承诺事项,承诺内容,承诺期限,受理部门代码,电子邮箱,联系电话\n"
+        "个人,孙八,施工许可,审查合格书,2026-04-30,D01,,+86 139 0000 1111\n"
+        "个人,周九,施工许可,审查合格书,2026-04-30,D01,z@example.com,0571-87654321\n"
+        "个人,吴十,施工许可,审查合格书,2026-04-30,D01,,139-0000\n"
+    )
+    report = import_pledges(
+        session=session,
+        rows=read_import_file(csv.encode(), "phones.csv"),
+        actor=SUPERVISOR,
+        source_name="phones.csv",
+        today=dt.date(2026, 3, 2),
+        calendar=load_calendar(session=session),
+    )
+    session.commit()
+    assert report.imported == 2
+    assert [(e.row, e.column) for e in report.errors] == [(4, "联系电话")]
+    texted = session.exec(select(Pledge).where(Pledge.pledgor_name == "孙八")).one()
+    assert texted.pledgor_phone == "13900001111"
+    assert texted.id is not None
+    assert rows(session, texted.id, "pledge_registered") == [("sms", None, "13900001111")]
+    code = next(c["access_code"] for c in report.offline_codes if c["number"] == texted.number)
+    text = render_sms("pledge_registered", sms_row(session, texted.id, "pledge_registered").context)
+    assert code in text
+    assert texted.number in text
+    landline = session.exec(select(Pledge).where(Pledge.pledgor_name == "周九")).one()
+    assert landline.pledgor_phone == "0571-87654321"
+    assert landline.id is not None
+    assert rows(session, landline.id, "pledge_registered") == [("email", "z@example.com", None)]

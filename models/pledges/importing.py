@@ -24,7 +24,7 @@ from models.gcpause import collector_paused
 from models.lifecycle import PledgeState, Role
 from models.numbering import PLEDGE_PREFIX, reserve_numbers
 from models.org import Department
-from models.outbox import Notification, outbox_row
+from models.outbox import Notification, outbox_rows
 from models.pledge import Pledge, registration_publication_day
 from models.pledges.access import new_access_codes
 from models.pledges.import_checks import checked_chunks
@@ -231,7 +231,7 @@ class _Chunk:
         )
         mails = []
         for p, pid, (code, _) in zip(pledges, ids, codes, strict=True):
-            mails.append(self._notice(p, pid, code, now))
+            mails.extend(self._notice(p, pid, code, now))
             if not p["pledgor_email"]:
                 report.offline_codes.append(
                     {"number": p["number"], "pledgor_name": p["pledgor_name"], "access_code": code}
@@ -240,8 +240,9 @@ class _Chunk:
         report.numbers += [number for _, number in numbers]
         report.imported += len(rows)
 
-    def _notice(self, pledge: dict[str, Any], pid: int, code: str, now: dt.datetime) -> dict[str, Any]:
-        # The context of register_pledge_with_code's notice, key for key and in the same order.
+    def _notice(self, pledge: dict[str, Any], pid: int, code: str, now: dt.datetime) -> list[dict[str, Any]]:
+        # The context of register_pledge_with_code's notice, key for key and in the same order; its rows by
+        # e-mail, SMS or both, as enqueue_for_pledgor's.
         context = {
             "pledge_number": pledge["number"], "pledgor_name": pledge["pledgor_name"],
             "matter": pledge["matter"], "obligation": pledge["obligation"],
@@ -249,11 +250,12 @@ class _Chunk:
             "publication_day": iso_date(pledge["publication_day"]),
             "authority_name": self.authority_names[pledge["authority_id"]], "access_code": code,
         }  # fmt: skip
-        return outbox_row(
+        return outbox_rows(
             template=_MAIL_TEMPLATE,
             recipient_kind="pledgor",
             recipient_name=pledge["pledgor_name"],
             recipient_email=pledge["pledgor_email"],
+            recipient_phone=pledge["pledgor_phone"],
             key=f"pledge:{pid}:register:{_MAIL_TEMPLATE}",
             context=context,
             now=now,
