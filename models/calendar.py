@@ -340,6 +340,17 @@ class WorkCalendar:
             total += high - low
         return total
 
+    def working_days_left(self, today: dt.date, deadline: dt.date | None) -> int | None:
+        """``working_days_between(today, deadline)`` for a list or a page (negative: overdue); None when
+        there is no deadline or it lies in a year whose holiday notice is not loaded (the date alone is
+        shown then)."""
+        if deadline is None:
+            return None
+        try:
+            return self.working_days_between(today, deadline)
+        except OutOfCalendarCoverage:
+            return None
+
     def working_days_in_year(self, year: int) -> int:
         return len(self._index(year).ordinals)
 

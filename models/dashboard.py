@@ -13,7 +13,6 @@ from sqlmodel import Session
 from models.breach import PublishedBreach
 from models.calendar import WorkCalendar
 from models.complaint import Complaint
-from models.errors import OutOfCalendarCoverage
 from models.lifecycle import BREACH, COMPLAINT, PLEDGE, BreachState, PledgeState
 from models.org import Department
 from models.pledge import Pledge
@@ -52,15 +51,6 @@ class DueItem:
         return self.working_days_left is not None and self.working_days_left < 0
 
 
-def _left(calendar: WorkCalendar, today: dt.date, day: dt.date | None) -> int | None:
-    if day is None:
-        return None
-    try:
-        return calendar.working_days_between(today, day)
-    except OutOfCalendarCoverage:
-        return None
-
-
 def overdue_complaints(
     *, session: Session, today: dt.date, calendar: WorkCalendar, limit: int = 20
 ) -> list[DueItem]:
@@ -72,8 +62,9 @@ def overdue_complaints(
         .order_by(_C.c.stage_deadline, _C.c.id)
         .limit(limit)
     )
+    left = calendar.working_days_left
     return [
-        DueItem("complaint", i, n, s, COMPLAINT.state(st).label, d or "—", dl, _left(calendar, today, dl))
+        DueItem("complaint", i, n, s, COMPLAINT.state(st).label, d or "—", dl, left(today, dl))
         for i, n, s, st, d, dl in session.execute(stmt).all()
     ]
 
@@ -91,7 +82,7 @@ def review_deadlines(
     )
     label = PLEDGE.state(PledgeState.EVIDENCE_SUBMITTED).label
     return [
-        DueItem("pledge", i, n, f"{who}：{matter}", label, d, dl, _left(calendar, today, dl))
+        DueItem("pledge", i, n, f"{who}：{matter}", label, d, dl, calendar.working_days_left(today, dl))
         for i, n, who, matter, d, dl in session.execute(stmt).all()
     ]
 
@@ -108,7 +99,7 @@ def record_deadlines(
         .limit(limit)
     )
     return [
-        DueItem("breach", i, n, who, BREACH.state(st).label, d, dl, _left(calendar, today, dl))
+        DueItem("breach", i, n, who, BREACH.state(st).label, d, dl, calendar.working_days_left(today, dl))
         for i, n, who, st, d, dl in session.execute(stmt).all()
     ]
 
@@ -128,8 +119,9 @@ def missed_publications(
         .order_by(_P.c.publication_day, _P.c.id)
         .limit(limit)
     )
+    left = calendar.working_days_left
     return [
-        DueItem("pledge", i, n, f"{who}：{m}", PLEDGE.state(st).label, d, day, _left(calendar, today, day))
+        DueItem("pledge", i, n, f"{who}：{m}", PLEDGE.state(st).label, d, day, left(today, day))
         for i, n, who, m, st, d, day in session.execute(stmt).all()
     ]
 

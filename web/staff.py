@@ -96,15 +96,6 @@ def departments(session: Session) -> list[Department]:
     return list(session.exec(select(Department).where(col(Department.active)).order_by(col(Department.code))))
 
 
-def _days_left(calendar: WorkCalendar, today: dt.date, day: dt.date | None) -> int | None:
-    if day is None:
-        return None
-    try:
-        return calendar.working_days_between(today, day)
-    except DomainError:
-        return None  # a date in a year whose holiday notice is not loaded: shown as a date only
-
-
 @router.get("")
 def workbench(request: Request, session: SessionDep, today: TodayDep, calendar: CalendarDep) -> Response:
     user, actor = current_actor(request, session, *STAFF)
@@ -292,9 +283,9 @@ def _case_page(
         events=service.timeline(session=session, complaint=complaint),
         actions=_action_forms(session, complaint, actor),
         next_actors=service.who_acts_next(session=session, complaint=complaint),
-        days_left=None if spec.clock_paused else _days_left(calendar, today, complaint.stage_deadline),
+        days_left=None if spec.clock_paused else calendar.working_days_left(today, complaint.stage_deadline),
         # The stage's own span, which an extension or a per-case rectification period may have changed.
-        stage_span=_days_left(calendar, complaint.stage_started_on, complaint.stage_deadline)
+        stage_span=calendar.working_days_left(complaint.stage_started_on, complaint.stage_deadline)
         if complaint.stage_started_on
         else None,
         today=today,

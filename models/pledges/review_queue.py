@@ -12,7 +12,6 @@ from sqlmodel import Session
 
 from models.calendar import WorkCalendar
 from models.complaints.bodies import TaskItem
-from models.errors import OutOfCalendarCoverage
 from models.lifecycle import PLEDGE, PledgeState, Role
 from models.pledge import Pledge
 from models.workflow import Actor
@@ -51,7 +50,7 @@ def review_tasks(
                 state_label=PLEDGE.state(state).label,
                 summary=f"{pledgor}：{matter}（告知承诺履约材料核查）",
                 stage_deadline=deadline,
-                working_days_left=_left(calendar, today, deadline),
+                working_days_left=calendar.working_days_left(today, deadline),
                 paused=False,
                 actions=actions,
             )
@@ -60,15 +59,6 @@ def review_tasks(
 
 
 _DECISIONS = ("confirm", "reject_evidence", "confirm_false", "cancel")
-
-
-def _left(calendar: WorkCalendar, today: dt.date, deadline: dt.date | None) -> int | None:
-    if deadline is None:
-        return None
-    try:
-        return calendar.working_days_between(today, deadline)
-    except OutOfCalendarCoverage:
-        return None
 
 
 def merge_by_deadline(first: list[TaskItem], second: list[TaskItem], limit: int) -> list[TaskItem]:
