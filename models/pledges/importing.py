@@ -8,7 +8,7 @@ caller's session and commits nothing: the caller commits, after each chunk if it
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -21,6 +21,7 @@ from models.bulk import insert_rows
 from models.calendar import WorkCalendar
 from models.clock import iso_date, utcnow
 from models.gcpause import collector_paused
+from models.id_sets import chunks, in_list
 from models.lifecycle import PledgeState, Role
 from models.numbering import PLEDGE_PREFIX, reserve_numbers
 from models.org import Department
@@ -35,8 +36,6 @@ from models.workflow import Actor, Fired, record_events_many
 
 # Rows validated, checked and inserted at a time: memory stays bounded for any file size.
 IMPORT_CHUNK = 5000
-# Values per IN (...) of the duplicate and credit checks: under SQLite's bound-parameter limit.
-_IN_CHUNK = 5000
 _MAIL_TEMPLATE = "pledge_registered"
 _PLEDGES = Pledge.__table__  # type: ignore[attr-defined]
 _MAILS = Notification.__table__  # type: ignore[attr-defined]
@@ -200,7 +199,8 @@ class _Chunk:
                 **row.values, "publication_day": day, "calendar_version": version if day else None,
                 "import_key": row.key, "access_code_digest": digest, "number": number, "year": year,
                 "seq": seq, "state": PledgeState.REGISTERED, "version": 1, "stage_seq": 0,
-                "stage_deadline": None, "registered_by_id": actor.id, "created_at": now, "updated_at": now,
+                "stage_deadline": None, "deadline_pending": False, "registered_by_id": actor.id,
+                "created_at": now, "updated_at": now,
             })  # fmt: skip
         insert_rows(session, _PLEDGES, pledges)
         # The numbers were reserved in this transaction: the rows carrying them are the ones just
@@ -266,18 +266,12 @@ class _Chunk:
         )
 
 
-def _in_chunks(values: Sequence[Any]) -> Iterator[list[Any]]:
-    for start in range(0, len(values), _IN_CHUNK):
-        yield list(values[start : start + _IN_CHUNK])
-
-
 def existing_import_keys(session: Session, keys: Sequence[str]) -> set[str]:
     """Those of ``keys`` a stored pledge has."""
+    column = _PLEDGES.c.import_key
     found: set[str] = set()
-    for part in _in_chunks(keys):
-        found.update(
-            session.execute(select(_PLEDGES.c.import_key).where(_PLEDGES.c.import_key.in_(part))).scalars()
-        )
+    for part in chunks(keys):
+        found.update(session.execute(select(column).where(in_list(session, column, part))).scalars().all())
     return found
 
 
@@ -291,32 +285,32 @@ def refused_by_credit_check(session: Session, rows: list[ValidRow]) -> dict[str,
     codes = list({r.values["pledgor_credit_code"] for r in rows if r.values["pledgor_credit_code"]})
     names = list({r.values["pledgor_name"] for r in rows if not r.values["pledgor_credit_code"]})
     refused: dict[str, str] = {}
-    for part in _in_chunks(codes):
+    for part in chunks(codes):
         shown = select(breaches.c.subject_credit_code, breaches.c.number).where(
-            breaches.c.state.in_(SHOWN_STATES), breaches.c.subject_credit_code.in_(part)
+            breaches.c.state.in_(SHOWN_STATES), in_list(session, breaches.c.subject_credit_code, part)
         )
-        for code, number in session.execute(shown):
+        for code, number in session.execute(shown).all():
             refused.setdefault(code, f"信用核查未通过：有正在公示的失信记录 {number}，不适用告知承诺方式")
         false = select(pledges.c.pledgor_credit_code, pledges.c.number).where(
-            pledges.c.state == PledgeState.FALSE_PLEDGE, pledges.c.pledgor_credit_code.in_(part)
+            pledges.c.state == PledgeState.FALSE_PLEDGE, in_list(session, pledges.c.pledgor_credit_code, part)
         )
-        for code, number in session.execute(false):
+        for code, number in session.execute(false).all():
             refused.setdefault(code, f"信用核查未通过：曾有虚假承诺（{number}），不适用告知承诺方式")
     by_name: dict[str, str] = {}
-    for part in _in_chunks(names):
+    for part in chunks(names):
         shown = select(breaches.c.subject_name, breaches.c.number).where(
             breaches.c.subject_credit_code.is_(None),
             breaches.c.state.in_(SHOWN_STATES),
-            breaches.c.subject_name.in_(part),
+            in_list(session, breaches.c.subject_name, part),
         )
-        for name, number in session.execute(shown):
+        for name, number in session.execute(shown).all():
             by_name.setdefault(name, number)
         false = select(pledges.c.pledgor_name, pledges.c.number).where(
             pledges.c.pledgor_credit_code.is_(None),
             pledges.c.state == PledgeState.FALSE_PLEDGE,
-            pledges.c.pledgor_name.in_(part),
+            in_list(session, pledges.c.pledgor_name, part),
         )
-        for name, number in session.execute(false):
+        for name, number in session.execute(false).all():
             by_name.setdefault(name, number)
     for name, number in by_name.items():
         refused[name] = f"信用核查未通过：有失信记录或虚假承诺（{number}），不适用告知承诺方式"
