@@ -366,26 +366,15 @@ def candidates(
         before = get_settings().pledge_reminder_days_before
         if before == 0:
             return []
-        high = _remind_window_end(calendar, today, before)
+        # Past the loaded holiday notices (late December) the window ends on the last loaded day: the
+        # deadlines beyond it are reminded once their year is loaded, and the sweep's other steps go on.
+        high = calendar.horizon(today, before)
         cond = and_(c.state == PS.REGISTERED, c.deadline >= today, c.deadline <= high)
     else:
         raise ValueError(f"unknown sweep step {step!r}")
     # Sorted here, not by ORDER BY: with ORDER BY id SQLite walks the whole table in rowid order instead of
     # the covering (state, date) index, and a sweep with nothing due took seconds over a million pledges.
     return sorted(session.execute(select(c.id).where(cond)).scalars().all())
-
-
-def _remind_window_end(calendar: WorkCalendar, today: dt.date, n: int) -> dt.date:
-    """The N-th working day after today, or, when that runs into a year not loaded yet (late December),
-    the last day loaded: deadlines beyond it are reminded once their year is loaded, and the refusal
-    must not abort the sweep's other steps."""
-    try:
-        return calendar.nth_working_day_after(today, n)
-    except OutOfCalendarCoverage:
-        year = today.year
-        while calendar.covers(year + 1):
-            year += 1
-        return dt.date(year, 12, 31)
 
 
 def _working_days_back(calendar: WorkCalendar, today: dt.date, n: int) -> dt.date:
