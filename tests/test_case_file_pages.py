@@ -19,7 +19,8 @@ from tests.test_case_files import PDF, PNG, rectifying
 from tests.test_publication import CODE
 from tests.test_register import access_code, publish
 from tests.test_staff_pledge_pages import pledge
-from tests.web_support import CSRF_FIELD, csrf_of, sign_in
+from tests.web_support import csrf_of, sign_in
+from web.core import CSRF_FIELD
 
 
 def post_files(
@@ -31,7 +32,9 @@ def post_files(
 
 def version(session: Session, model: type[Any], row_id: int) -> str:
     session.expire_all()
-    return str(session.get(model, row_id).version)
+    row = session.get(model, row_id)
+    assert row is not None
+    return str(row.version)
 
 
 def test_the_handler_reports_rectification_with_files_on_the_case_page(

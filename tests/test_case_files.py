@@ -46,7 +46,7 @@ def rectifying(client: TestClient, staff: Staff) -> int:
     cid = dispatched_and_signed(client, staff)
     act_api(client, staff, "competent", cid, "verify_true")
     act_api(client, staff, "competent", cid, "order_rectification", requirements="按合同约定支付剩余工程款")
-    return cid
+    return int(cid)
 
 
 def report(
