@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Table
@@ -78,28 +79,32 @@ def _check_columns(table: Table, names: Sequence[str]) -> None:
 def _driver_rows(
     dialect: Dialect, table: Table, names: Sequence[str], rows: Sequence[Mapping[str, Any]]
 ) -> list[tuple[Any, ...]]:
-    """The rows as tuples of ``names``' values in the form SQLAlchemy hands the driver."""
-    columns: list[list[Any]] = []
-    for name in names:
-        values = [row[name] for row in rows]
-        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-        if process is not None:
-            convert = _same_value_once(process)
-            values = [convert(value) for value in values]
-        columns.append(values)
+    """The rows as tuples of ``names``' values (in that order) in the form SQLAlchemy hands the driver."""
+    # Each row's values taken by one itemgetter call, then the columns that have a bind processor
+    # converted column by column (zip transposes).
+    take = itemgetter(*names)
+    built = [(value,) for value in map(take, rows)] if len(names) == 1 else list(map(take, rows))
+    processors = [(i, p) for i, name in enumerate(names) if (p := _bind_processor(dialect, table, name))]
+    if not processors:
+        return built
+    columns: list[Sequence[Any]] = list(zip(*built, strict=True))
+    for i, process in processors:
+        columns[i] = _processed(process, columns[i])
     return list(zip(*columns, strict=True))
 
 
-def _same_value_once(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    # A batch repeats one object in every row (its ``now``, its actor): convert it once.
-    last: list[Any] = [object(), None]
+def _bind_processor(dialect: Dialect, table: Table, name: str) -> Callable[[Any], Any] | None:
+    processor: Callable[[Any], Any] | None = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+    return processor
 
-    def convert(value: Any) -> Any:
-        if value is not last[0]:
-            last[0], last[1] = value, process(value)
-        return last[1]
 
-    return convert
+def _processed(process: Callable[[Any], Any], values: Sequence[Any]) -> Sequence[Any]:
+    # A batch repeats one object in every row of some columns (its ``now``, a state, a None): converted
+    # once. The check stops at the first other value, so a column of distinct values pays one comparison.
+    first = values[0]
+    if all(value is first for value in values):
+        return (process(first),) * len(values)
+    return [process(value) for value in values]
 
 
 def _insert_many_per_statement(
@@ -120,8 +125,7 @@ def _insert_many_per_statement(
     end = rest.index(")") + 1  # the group is "(?, ?, …)": bound parameters only
     group, tail = rest[:end], rest[end:]
     assert sorted(order) == sorted(names), compiled.string
-    ordered = [{key: row[key] for key in order} for row in rows] if order != list(names) else rows
-    built = _driver_rows(dialect, table, order, ordered)
+    built = _driver_rows(dialect, table, order, rows)
     per = max(1, _SQLITE_PARAMS // len(order))
     for start in range(0, len(built), per):
         part = built[start : start + per]

@@ -446,7 +446,8 @@ def last_events(*, session: Session, kind: str, ids: Sequence[int]) -> dict[int,
             .where(e.case_kind == kind, in_list(session, e.case_id, part))
             .order_by(e.case_id, e.seq)
         )
-        last.update({case_id: (seq, digest) for case_id, seq, digest in session.execute(stmt)})
+        # fetchall: iterating the result fetches row by row, a driver call per row.
+        last.update({case_id: (seq, digest) for case_id, seq, digest in session.execute(stmt).all()})
     return last
 
 
@@ -455,5 +456,5 @@ def existing_keys(*, session: Session, keys: Sequence[str]) -> set[str]:
     column = _EVENT_TABLE.c.idempotency_key
     found: set[str] = set()
     for part in chunks(keys):
-        found.update(r[0] for r in session.execute(select(column).where(in_list(session, column, part))))
+        found.update(session.execute(select(column).where(in_list(session, column, part))).scalars().all())
     return found
