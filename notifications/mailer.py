@@ -9,7 +9,7 @@ at most the one message in flight, and its stable Message-ID lets the recipient'
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -43,6 +43,25 @@ class SendResult:
     notification_id: int
     outcome: Outcome
     detail: str | None = None  # the server's answer or the error, kept on the outbox row
+
+
+class BatchResults(list[SendResult]):
+    """One result per message of a batch (mail or SMS), in order; each is passed to ``on_outcome`` the
+    moment it is known, so the caller records it before the next message goes out."""
+
+    def __init__(self, on_outcome: Callable[[SendResult], None] | None) -> None:
+        super().__init__()
+        self._on_outcome = on_outcome
+
+    def record(self, result: SendResult) -> None:
+        self.append(result)
+        if self._on_outcome is not None:
+            self._on_outcome(result)
+
+    def defer(self, notification_ids: Iterable[int], detail: str) -> None:
+        """A temporary result with ``detail`` for each message not sent (tried again after the back-off)."""
+        for notification_id in notification_ids:
+            self.record(SendResult(notification_id, Outcome.TEMPORARY, detail))
 
 
 def _mail_from(settings: Settings) -> Address:
@@ -121,21 +140,22 @@ _SEND_ERRORS = (aiosmtplib.SMTPException, OSError, TimeoutError)
 
 
 async def _send_each(
-    client: aiosmtplib.SMTP, messages: Sequence[OutgoingMessage], record: Callable[[SendResult], None]
+    client: aiosmtplib.SMTP, messages: Sequence[OutgoingMessage], results: BatchResults
 ) -> None:
     for index, item in enumerate(messages):
         try:
             _errors, answer = await client.send_message(item.message, recipients=[item.recipient])
         except _SEND_ERRORS as exc:
-            record(SendResult(item.notification_id, classify(exc), _describe(exc)))
+            results.record(SendResult(item.notification_id, classify(exc), _describe(exc)))
             if _connection_lost(exc) or not client.is_connected:
-                detail = f"连接中断，未发送 (connection lost before sending): {_describe(exc)}"
-                for rest in messages[index + 1 :]:
-                    record(SendResult(rest.notification_id, Outcome.TEMPORARY, detail))
+                results.defer(
+                    (rest.notification_id for rest in messages[index + 1 :]),
+                    f"连接中断，未发送 (connection lost before sending): {_describe(exc)}",
+                )
                 return
             continue
         # One recipient per message, so acceptance is all or nothing; the answer often names the queue id.
-        record(SendResult(item.notification_id, Outcome.SENT, answer or None))
+        results.record(SendResult(item.notification_id, Outcome.SENT, answer or None))
 
 
 async def send_batch(
@@ -151,13 +171,7 @@ async def send_batch(
     batch would hide an unhealthy server from the back-off.
     """
     settings = settings or get_settings()
-    results: list[SendResult] = []
-
-    def record(result: SendResult) -> None:
-        results.append(result)
-        if on_outcome is not None:
-            on_outcome(result)
-
+    results = BatchResults(on_outcome)
     if not messages:
         return results
     client = _client(settings)
@@ -165,12 +179,13 @@ async def send_batch(
         await client.connect()
     except _SEND_ERRORS as exc:
         client.close()
-        detail = f"无法连接邮件服务器 (connect/login failed): {_describe(exc)}"
-        for item in messages:
-            record(SendResult(item.notification_id, Outcome.TEMPORARY, detail))
+        results.defer(
+            (item.notification_id for item in messages),
+            f"无法连接邮件服务器 (connect/login failed): {_describe(exc)}",
+        )
         return results
     try:
-        await _send_each(client, messages, record)
+        await _send_each(client, messages, results)
     finally:
         if client.is_connected:
             try:

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from jinja2 import meta
 
 from models.settings import Settings, get_settings
-from notifications.mailer import Outcome, SendResult
+from notifications.mailer import BatchResults, Outcome, SendResult
 from notifications.render import ENV
 
 
@@ -138,28 +138,22 @@ async def send_sms_batch(
     with that reason: nothing is lost, and an admin sees why it has not gone.
     """
     settings = settings or get_settings()
-    results: list[SendResult] = []
-
-    def record(result: SendResult) -> None:
-        results.append(result)
-        if on_outcome is not None:
-            on_outcome(result)
-
+    results = BatchResults(on_outcome)
     if not messages:
         return results
     provider = provider or provider_from_settings(settings)
     if provider is None:
-        for item in messages:
-            record(SendResult(item.notification_id, Outcome.TEMPORARY, NO_PROVIDER))
+        results.defer((item.notification_id for item in messages), NO_PROVIDER)
         return results
     try:
         for index, item in enumerate(messages):
             answer = await provider.send(item)
-            record(SendResult(item.notification_id, answer.outcome, answer.detail))
+            results.record(SendResult(item.notification_id, answer.outcome, answer.detail))
             if answer.gateway_down:
-                detail = f"短信服务不可用，未发送 (SMS gateway unavailable, not sent): {answer.detail}"
-                for rest in messages[index + 1 :]:
-                    record(SendResult(rest.notification_id, Outcome.TEMPORARY, detail))
+                results.defer(
+                    (rest.notification_id for rest in messages[index + 1 :]),
+                    f"短信服务不可用，未发送 (SMS gateway unavailable, not sent): {answer.detail}",
+                )
                 break
     finally:
         await provider.aclose()
