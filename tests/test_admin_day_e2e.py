@@ -81,6 +81,18 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         yield served
 
 
+def _signs_in(pages: Pages, live: Live, size: str, token: str) -> str | None:
+    """Where the sign-in form leads with ``token``: the page's path, or None when it is refused."""
+    page = pages(size=size)
+    page.goto(f"{live.url}/login")
+    page.fill("input[name=token]", token)
+    page.click("button:has-text('登录')")
+    if "/login" in page.url:
+        assert page.locator(".alert.error").count() == 1
+        return None
+    return page.url.removeprefix(live.url)
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_admin_keeps_departments_calendar_accounts_and_outboxes(pages: Pages, live: Live, size: str) -> None:
     admin = pages("admin", size=size)
@@ -127,17 +139,12 @@ def test_admin_keeps_departments_calendar_accounts_and_outboxes(pages: Pages, li
     assert new_token.startswith("sx_")
     assert new_token != first_token
     shoot(admin, "day-admin-03-users-token-reissued")
-    signed_in = pages(size=size, token=new_token)
-    assert signed_in.url.endswith("/staff/dashboard")  # a supervisor now: the day starts on the dashboard
+    assert _signs_in(pages, live, size, first_token) is None  # revoked
+    assert _signs_in(pages, live, size, new_token) == "/staff/dashboard"  # a supervisor's day starts there
     admin.locator("#users tbody tr", has_text=person).locator("button:has-text('停用')").click()
     assert f"已停用用户 {person}" in admin.locator(".alert.ok").inner_text()
     assert admin.locator("#users tbody tr", has_text=person).locator("button:has-text('启用')").count() == 1
-    refused = pages(size=size)
-    refused.goto(f"{live.url}/login")
-    refused.fill("input[name=token]", new_token)
-    refused.click("button:has-text('登录')")
-    assert "/login" in refused.url
-    assert refused.locator(".alert.error").count() == 1
+    assert _signs_in(pages, live, size, new_token) is None  # deactivated
 
     # The outboxes: who could not be mailed and whom to call; the mail viewer shows a message's body.
     admin.goto(f"{live.url}/staff/admin/notifications")
