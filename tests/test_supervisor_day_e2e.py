@@ -1,8 +1,8 @@
 """The supervisor's day on the pages, in headless Chromium at 1280×800 and 390×844: from a count on the
 dashboard to the filtered list and a case, the overdue list to an overdue case and its 催办, the deadlines of
-evidence reviews and objections, and the scorecard by period with every department that acted (the verifying
-competent department too), exported to XLSX. On `make run`'s demo data plus two complaints dispatched a
-month ago, signed in with the demo supervisor's token."""
+an evidence review and an objection (each a door to its page), and the scorecard by period with every
+department that acted (the verifying competent department too), exported to XLSX. On `make run`'s demo data
+plus two complaints dispatched a month ago, signed in with the demo supervisor's token."""
 
 from __future__ import annotations
 
@@ -22,15 +22,18 @@ from tests.web_support import (  # noqa: F401  (browser_fixture, pages_fixture: 
     Live,
     Pages,
     act,
+    api,
     browser_fixture,
     fresh_engine,
     pages_fixture,
+    publish_old_pledge,
     running,
     seed_demo_data,
     shoot,
 )
 
 FGW = "示范市发展和改革委员会"
+PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +45,22 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         # Dispatched on 2 February and never signed for: overdue by 2 March. One per size, each reminded once.
         overdue = {size: _complaint(session, calendar, dt.date(2026, 2, 2), "CZJ").number for size in SIZES}
         session.commit()
-    with running(engine, tokens, overdue=overdue) as served:
+    record = publish_old_pledge(engine, name="示范绿化养护有限公司", credit_body17="91110000MA01PQRT7")
+    with running(engine, tokens, overdue=overdue, record=record.record_number) as served:
+        with api(served) as public:
+            objected = public.post(
+                f"/public/breaches/{record.record_number}/objection",
+                json={"access_code": record.access_code, "reason": "许可证已按期寄出"},
+            )
+            assert objected.status_code == 201, objected.text
+        with api(served, "handler") as handler:
+            [pledge] = handler.get("/pledges", params={"q": "示范建设工程有限公司"}).json()["items"]
+            uploaded = handler.post(
+                f"/pledges/{pledge['id']}/evidence",
+                files={"file": ("施工图审查合格书.pdf", PDF, "application/pdf")},
+            )
+            assert uploaded.status_code == 201, uploaded.text
+        served.facts["reviewed"] = pledge["number"]
         yield served
 
 
@@ -81,6 +99,16 @@ def test_supervisor_follows_a_count_to_its_cases_reminds_an_overdue_one_and_expo
     assert "已催办" in supervisor.locator("#deadline").inner_text()
     assert "催办" in supervisor.locator("#timeline").inner_text()
     shoot(supervisor, "day-supervisor-04-reminded")
+
+    # What awaits a decision, with its deadline: an evidence review and an objection, each a door.
+    supervisor.goto(f"{live.url}/staff/dashboard")
+    review = supervisor.locator("#review-deadlines tr", has_text=live.facts["reviewed"])
+    assert re.search(r"\d{4}-\d{2}-\d{2}", review.inner_text())
+    objection = supervisor.locator("#record-deadlines tr", has_text=live.facts["record"])
+    assert "异议处理中" in objection.inner_text()
+    objection.locator("a").click()
+    assert supervisor.locator("#state").inner_text() == "异议处理中"
+    assert "许可证已按期寄出" in supervisor.locator("#request-reason").inner_text()
 
     # The scorecard: a quarter by its label, then a custom period covering everything the demo did.
     supervisor.click("nav >> text=考评")
