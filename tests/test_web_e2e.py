@@ -1,7 +1,8 @@
 """End to end in a real headless Chromium (Debian's package, driven by Playwright) against uvicorn.
 
-Window staff register a complaint; the department handler signs for it; the competent department verifies
-and orders rectification; the handler reports it; a supervisor sees it on the dashboard and closes it out.
+A window complaint whose rectification was reported (set up through the API; the complaint day's tests
+click through those steps) is seen by a supervisor, signed in with a password, on the dashboard and closed
+out; the handler registers a pledge; the admin pages open.
 A member of the public finds a published breach by credit code, files an objection and tracks the case.
 Every page is photographed at 1280×800 and 390×844 under tests/artifacts/, and at 390 px no page may
 scroll sideways.
@@ -22,6 +23,7 @@ from tests.web_support import (  # noqa: F401  (browser_fixture, pages_fixture: 
     Live,
     Pages,
     act,
+    api,
     browser_fixture,
     fresh_engine,
     pages_fixture,
@@ -43,49 +45,47 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         yield served
 
 
+def _rectification_reported(live: Live) -> tuple[int, str, str]:
+    """Registered at the window, dispatched to D01, signed, verified by D00, rectification ordered and
+    reported; returns its id, number and tracking password."""
+    with api(live, "intake") as intake:
+        created = intake.post(
+            "/complaints",
+            json={
+                "channel": "window",
+                "complainant_name": "示范建工集团有限公司",
+                "complainant_phone": "13800138000",
+                "category": "sme_arrears",
+                "respondent_department_code": "D01",
+                "amount": "1250000",
+                "summary": "市住建局拖欠保障房项目工程款",
+                "description": "2024年竣工验收后，尾款至今未支付。",
+            },
+        )
+        assert created.status_code == 201, created.text
+    case = created.json()
+    for who, action, body in (
+        ("intake", "accept", {}),
+        ("intake", "dispatch", {"lead_department_code": "D01"}),
+        ("handler", "sign_for", {}),
+        ("competent", "verify_true", {}),
+        ("competent", "order_rectification", {"requirements": "按合同约定支付剩余工程款"}),
+        ("handler", "report_rectification", {"evidence": "已于本周支付全部尾款，附银行回单。"}),
+    ):
+        with api(live, who) as client:
+            done = client.post(f"/complaints/{case['id']}/actions/{action}", json=body)
+            assert done.status_code == 200, done.text
+    return case["id"], case["number"], case["tracking_password"]
+
+
 def test_complaint_from_window_to_close_and_the_public_pages(pages: Pages, live: Live) -> None:
-    # Window staff register a complaint; a first, empty submission shows the field messages in Chinese.
-    intake = pages("intake")
-    shoot(intake, "01-workbench-intake", both=True)
-    intake.click("text=登记投诉")
-    intake.click("button:has-text('登记')")
-    assert "必填项未填写" in intake.content()
-    shoot(intake, "02-register-complaint-errors", both=True)
-    intake.select_option("select[name=category]", "sme_arrears")
-    intake.fill("input[name=complainant_name]", "示范建工集团有限公司")
-    intake.fill("input[name=complainant_phone]", "13800138000")
-    intake.select_option("select[name=respondent_department_code]", "D01")
-    intake.fill("input[name=amount]", "1250000")
-    intake.fill("input[name=summary]", "市住建局拖欠保障房项目工程款")
-    intake.fill("textarea[name=description]", "2024年竣工验收后，尾款至今未支付。")
-    intake.click("button:has-text('登记')")
-    number = intake.locator("#number").inner_text()
-    password = intake.locator("#password").inner_text()
-    assert re.fullmatch(r"[A-Z0-9-]+", number)
-    shoot(intake, "03-complaint-registered", both=True)
-    intake.click("text=打开案件")
-    case_url = intake.url
-    act(intake, "accept")
-    act(intake, "dispatch", lead_department_code="D01")
-    shoot(intake, "04-case-dispatched", both=True)
-
-    # The department handler finds it in the queue and signs for it.
+    # A window complaint brought to 整改已报告 through the API: the pages of those steps are the complaint
+    # day's (tests/test_complaint_day_e2e.py), at both sizes.
+    complaint_id, number, password = _rectification_reported(live)
+    case_url = f"{live.url}/staff/complaints/{complaint_id}"
     handler = pages("handler")
-    assert number in handler.locator("#queue").inner_text()
-    shoot(handler, "05-workbench-handler", both=True)
-    handler.click(f"text={number}")
-    act(handler, "sign_for")
-
-    # The competent department (认定部门) verifies it and orders rectification.
-    competent = pages("competent")
-    competent.goto(case_url)
-    act(competent, "verify_true")
-    act(competent, "order_rectification", requirements="按合同约定支付剩余工程款")
-
-    # The handler reports the rectification.
     handler.goto(case_url)
-    act(handler, "report_rectification", evidence="已于本周支付全部尾款，附银行回单。")
-    shoot(handler, "06-case-rectification-reported", both=True)
+    assert handler.locator("#state").inner_text() == "整改已报告（待审核）"
 
     # The handler also registers an informed pledge for its department.
     handler.goto(f"{live.url}/staff/pledges/new")
