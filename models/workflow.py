@@ -223,10 +223,7 @@ def apply_event_many(
                                   calendar=calendar, deadline_days=deadline_days)  # fmt: skip
         for part in chunks(todo):
             where_source = [t.c.state == source, *conditions]
-            part = _unlocked(session, t, part, where_source)
-            if not part:
-                continue
-            stmt = _transition_update(model, where=[in_list(session, t.c.id, part), *where_source],
+            stmt = _transition_update(model, where=[_unlocked(session, t, part, where_source), *where_source],
                                       to_state=to_state, now=now, stage=stage)  # fmt: skip
             rows = session.execute(stmt).all()
             moved += sorted((Fired(r.id, r.number, source, to_state, r.version) for r in rows), key=_by_id)
@@ -240,13 +237,17 @@ def _by_id(fired: Fired) -> int:
     return fired.id
 
 
-def _unlocked(session: Session, t: Any, ids: list[int], where: list[ColumnElement[bool]]) -> list[int]:
-    """On PostgreSQL, lock the rows of ``ids`` still matching ``where``, skipping those a concurrent
-    transaction holds; SQLite serialises writers, and the compare-and-set UPDATE is the guard."""
+def _unlocked(
+    session: Session, t: Any, ids: list[int], where: list[ColumnElement[bool]]
+) -> ColumnElement[bool]:
+    """``id IN ids``; on PostgreSQL only the rows still matching ``where`` that no concurrent transaction
+    holds (a ``FOR UPDATE SKIP LOCKED`` subquery, so the lock and the UPDATE are one statement, one round
+    trip). SQLite serialises writers, and the compare-and-set UPDATE is the guard."""
     if session.get_bind().dialect.name != "postgresql":
-        return ids
-    stmt = select(t.c.id).where(t.c.id.in_(ids), *where).with_for_update(skip_locked=True)
-    return [row[0] for row in session.execute(stmt)]
+        return in_list(session, t.c.id, ids)
+    locked = select(t.c.id).where(t.c.id.in_(ids), *where).with_for_update(skip_locked=True)
+    condition: ColumnElement[bool] = t.c.id.in_(locked)
+    return condition
 
 
 def _table(model: type[Case]) -> Any:
