@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -52,6 +53,16 @@ SECURITY_HEADERS = {
 
 # Staff roles by value with their labels: the user form's choices and the pages' role names.
 STAFF_ROLE_CHOICES = {str(role): ROLE_LABELS[role] for role in STAFF_ROLES}
+
+# The services end their messages with an English gloss in ASCII parentheses for staff and API clients;
+# the public reads Chinese only (every page outside /staff).
+_ENGLISH_GLOSS = re.compile(r"\s*\([\x20-\x7e]*\)\s*$")
+
+
+def public_message(message: str) -> str:
+    """``message`` without its trailing English gloss, e.g. "办理码不正确。… (wrong access code)"."""
+    return _ENGLISH_GLOSS.sub("", message)
+
 
 env = Environment(
     loader=PackageLoader("web", "templates"),
@@ -268,8 +279,10 @@ class PageRoute(APIRoute):
                 )
             except DomainError as exc:
                 title = "无权访问" if isinstance(exc, NotPermitted) else "无法完成请求"
+                staff_page = request.url.path.startswith("/staff")
+                message = exc.message if staff_page else public_message(exc.message)
                 return render(
-                    request, "error.html", status_code=status_for(exc), title=title, message=exc.message
+                    request, "error.html", status_code=status_for(exc), title=title, message=message
                 )
 
         return page_handler

@@ -4,7 +4,6 @@ evidence upload, case tracking. What the pledgor does needs its access code (mod
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -29,20 +28,11 @@ from models.register import (
     request_repair,
     submit_objection,
 )
-from web.core import form_data, page_router, redirect, refused, render
+from web.core import form_data, page_router, public_message, redirect, refused, render
 from web.files import form_uploads, upload_hint
 
 router = page_router()
 PAGE_SIZE = 20
-
-# The services end their messages with an English gloss in ASCII parentheses for staff and API clients;
-# the public reads Chinese only.
-_ENGLISH_GLOSS = re.compile(r"\s*\([\x20-\x7e]*\)\s*$")
-
-
-def public_message(message: str) -> str:
-    """``message`` without its trailing English gloss, e.g. "办理码不正确。… (wrong access code)"."""
-    return _ENGLISH_GLOSS.sub("", message)
 
 
 def _public_refused(session: Session, exc: DomainError) -> tuple[str, int]:
