@@ -1,5 +1,6 @@
 """The cap on a complaint's attachments: references (file names, links, archive numbers) given at
-registration and with each rectification report, kept on the case as text.
+registration and with each rectification report, kept on the case as text. The files themselves, uploaded
+with a rectification report, are stored and capped by ``models.files`` (``case_file``).
 
 Each body allows 20 at a time, but reports add to the case without end, and nothing bounded their text:
 20 attachments of 500 KB each were accepted and stored on one case. The cap is per case, over everything

@@ -25,7 +25,7 @@ from models.org import Department
 from models.settings import get_settings
 from models.workflow import Actor
 from tests.conftest import Staff
-from tests.test_complaints_api import API, dispatched_and_signed
+from tests.test_complaints_api import API, dispatched_and_signed, register
 from tests.test_complaints_api import act as act_api
 from tests.test_publication import CODE
 from tests.test_register import access_code, publish
@@ -239,3 +239,22 @@ def test_a_repair_request_with_files_and_a_bad_file_refused(
         [view] = c.get(f"{API}/breaches", headers=staff.auth("handler")).json()
         assert view["request_kind"] == "repair"
         assert [(f["filename"], f["kind"]) for f in view["request_files"]] == [("补交回执.pdf", "repair")]
+
+
+def test_the_complainants_tracking_shows_no_rectification_file(client: TestClient, staff: Staff) -> None:
+    created = register(client, staff)
+    cid = int(created["id"])
+    act_api(client, staff, "intake", cid, "accept")
+    act_api(client, staff, "intake", cid, "dispatch", lead_department_code="D01")
+    act_api(client, staff, "handler", cid, "sign_for")
+    act_api(client, staff, "competent", cid, "verify_true")
+    act_api(client, staff, "competent", cid, "order_rectification", requirements="按合同约定支付剩余工程款")
+    assert report(client, staff, cid, [("付款凭证.pdf", PDF)]).status_code == 200
+    tracked = client.post(
+        f"{API}/public/complaints/track",
+        json={"number": created["number"], "password": created["tracking_password"]},
+    )
+    assert tracked.status_code == 200, tracked.text
+    assert tracked.json()["state_label"] == "整改已报告（待审核）"
+    assert "付款凭证.pdf" not in tracked.text
+    assert hashlib.sha256(PDF).hexdigest() not in tracked.text
