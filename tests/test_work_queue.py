@@ -20,7 +20,7 @@ from models.complaint import Complaint
 from models.complaints import available_actions, work_queue
 from models.lifecycle import COMPLAINT
 from tests.conftest import Staff
-from tests.test_complaints_api import act, dispatched_and_signed, register
+from tests.test_complaints_api import API, act, dispatched_and_signed, register
 
 TODAY = dt.date(2026, 3, 2)
 WHO = ("intake", "supervisor", "admin", "handler", "handler2", "competent")
@@ -88,10 +88,11 @@ def test_the_queue_is_one_statement_whatever_its_length(
     _cases(client, staff)
     large = _queues(session, staff, engine)
     # One statement for the complaints and, for handlers and supervisors, one for the pledges whose evidence
-    # awaits review (models/pledges/review_queue.py). Nothing waits on an administrator: no statement at all.
+    # awaits review (models/pledges/review_queue.py) and one for the objections and repair requests awaiting
+    # decision (models/breach_queue.py). Nothing waits on an administrator: no statement at all.
     expected = {"admin": 0, "intake": 1}
     for who in WHO:
-        assert small[who][1] == large[who][1] == expected.get(who, 2), who
+        assert small[who][1] == large[who][1] == expected.get(who, 3), who
     assert len(large["handler"][0]) > len(small["handler"][0]) > 0
     assert len(large["intake"][0]) > len(small["intake"][0]) > 0
 
@@ -120,3 +121,47 @@ def test_the_queue_offers_what_each_case_offers_on_its_own(
     # in these states, which the comparison above checks too).
     assert queues["handler"][0]
     assert any("verify_true" in item.actions for item in queues["competent"][0])
+
+
+def test_an_objection_awaiting_decision_is_in_the_deciding_departments_queue_by_deadline(
+    client: TestClient, engine: Engine, session: Session, staff: Staff
+) -> None:
+    from models.breach import PublishedBreach
+    from tests.test_publication import CODE
+    from tests.test_register import access_code, publish
+    from tests.web_support import sign_in
+
+    late = dispatched_and_signed(client, staff)  # a complaint of D01 (住建局), 办结 deadline far off
+    [breach] = publish(engine, session, ("示范建设有限公司", CODE))  # decided by D01 too
+    lodged = client.post(
+        f"{API}/public/breaches/{breach.number}/objection",
+        json={"access_code": access_code(session, breach), "reason": "已按期提交材料"},
+    )
+    assert lodged.status_code == 201, lodged.text
+    session.expire_all()
+    breach = session.get(PublishedBreach, breach.id)
+    assert breach is not None
+    assert breach.stage_deadline is not None
+
+    tasks = client.get(f"{API}/tasks", headers=staff.auth("handler")).json()
+    [task] = [t for t in tasks if t["kind"] == "breach"]
+    assert (task["id"], task["number"], task["stage_deadline"]) == (
+        breach.id,
+        breach.number,
+        breach.stage_deadline.isoformat(),
+    )
+    assert "异议待答复" in task["summary"]
+    assert set(task["actions"]) == {"uphold_withdraw", "uphold_correct", "reject_objection"}
+    deadlines = [t["stage_deadline"] for t in tasks if t["stage_deadline"]]
+    assert deadlines == sorted(deadlines)
+    assert any(t["id"] == late and t["kind"] == "complaint" for t in tasks)
+    # Another department does not decide it; the supervisor may, and chases it.
+    assert all(
+        t["kind"] != "breach" for t in client.get(f"{API}/tasks", headers=staff.auth("handler2")).json()
+    )
+    assert any(
+        t["kind"] == "breach" for t in client.get(f"{API}/tasks", headers=staff.auth("supervisor")).json()
+    )
+    # The workbench opens the record's page.
+    sign_in(client, staff.handler)
+    assert f'href="/staff/breaches/{breach.id}">{breach.number}</a>' in client.get("/staff").text

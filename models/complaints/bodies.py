@@ -197,7 +197,8 @@ class ComplaintFilter(BaseModel):
 
 class TaskItem(BaseModel):
     id: int
-    # "complaint", or "pledge" for an evidence review (models/pledges/review.py), in the same queue.
+    # "complaint", "pledge" for an evidence review (models/pledges/review_queue.py), or "breach" for an
+    # objection or repair request awaiting decision (models/breach_queue.py), in the same queue.
     kind: str = "complaint"
     number: str
     state: str

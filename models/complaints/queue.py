@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, func, literal
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from models.breach_queue import decision_tasks
 from models.calendar import WorkCalendar
 from models.complaint import Complaint, ComplaintAssignment
 from models.complaints.bodies import TaskItem
@@ -79,7 +80,8 @@ def work_queue(
             )
         )
     reviews = review_tasks(session=session, actor=actor, today=today, calendar=calendar, limit=limit)
-    return merge_by_deadline(items, reviews, limit)
+    decisions = decision_tasks(session=session, actor=actor, today=today, calendar=calendar, limit=limit)
+    return merge_by_deadline(merge_by_deadline(items, reviews, limit), decisions, limit)
 
 
 @cache

@@ -1,0 +1,66 @@
+"""Objections and credit-repair requests in the work queue (GET /tasks and the workbench): breach records
+awaiting the deciding department's decision, by decision deadline (``models.complaints.queue.work_queue``
+merges them with the complaints and evidence reviews waiting on the same person)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from models.breach import PublishedBreach
+from models.calendar import WorkCalendar
+from models.complaints.bodies import TaskItem
+from models.lifecycle import BREACH, BreachState, Role
+from models.workflow import Actor
+
+_B = PublishedBreach.__table__  # type: ignore[attr-defined]
+_WAITING = (BreachState.UNDER_OBJECTION, BreachState.REPAIR_REQUESTED)
+_WHAT = {BreachState.UNDER_OBJECTION: "异议待答复", BreachState.REPAIR_REQUESTED: "信用修复申请待决定"}
+
+
+def decision_tasks(
+    *, session: Session, actor: Actor, today: dt.date, calendar: WorkCalendar, limit: int = 500
+) -> list[TaskItem]:
+    """Records under objection or with a repair request waiting on ``actor``, soonest deadline first: the
+    deciding department's own for a handler (the lifecycle's states wait on handlers), every one for
+    supervisors, who may decide them too and chase them."""
+    if actor.role == Role.HANDLER and actor.department_id is not None:
+        where: list[Any] = [_B.c.department_id == actor.department_id]
+    elif actor.role == Role.SUPERVISOR:
+        where = []
+    else:
+        return []
+    stmt = (
+        select(
+            _B.c.id,
+            _B.c.number,
+            _B.c.state,
+            _B.c.subject_name,
+            _B.c.matter,
+            _B.c.stage_deadline,
+            _B.c.deadline_pending,
+        )
+        .where(_B.c.state.in_(_WAITING), *where)
+        .order_by(_B.c.stage_deadline.is_(None), _B.c.stage_deadline, _B.c.id)
+        .limit(limit)
+    )
+    actions = {s: [t.event for t in BREACH.available(s, actor.role) if t.event != "remind"] for s in _WAITING}
+    return [
+        TaskItem(
+            id=bid,
+            kind="breach",
+            number=number,
+            state=state,
+            state_label=BREACH.state(state).label,
+            summary=f"{subject}：{matter}（{_WHAT[BreachState(state)]}）",
+            stage_deadline=deadline,
+            deadline_pending=bool(pending),
+            working_days_left=calendar.working_days_left(today, deadline),
+            paused=False,
+            actions=actions[BreachState(state)],
+        )
+        for bid, number, state, subject, matter, deadline, pending in session.execute(stmt).all()
+    ]
