@@ -111,9 +111,9 @@ def without_secrets(context: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in context.items() if k not in SECRET_CONTEXT_KEYS}
 
 
-# The notices that have an SMS text (notifications/templates/<name>.sms.j2): the complainant's and the
-# pledgor's, short and with what to do next. Any other notice goes by e-mail only. tests/test_sms.py keeps
-# this and the files in step.
+# The notices that have an SMS text (notifications/templates/<name>.sms.j2): the complainant's, the
+# pledgor's and the breach record subject's, short and with what to do next. Any other notice goes by
+# e-mail only. tests/test_sms.py keeps this and the files in step.
 SMS_TEMPLATES = frozenset(
     {
         "complaint_received",
@@ -130,6 +130,10 @@ SMS_TEMPLATES = frozenset(
         "pledge_evidence_accepted",
         "pledge_evidence_rejected",
         "pledge_published",
+        "objection_received",
+        "objection_decision",
+        "repair_received",
+        "repair_decision",
     }
 )
 _SMS_KEY_SUFFIX = ":sms"

@@ -106,6 +106,22 @@ def normalise_phone(phone: str | None) -> str | None:
     )
 
 
+def normalise_mobile(phone: str | None) -> str | None:
+    """A mobile number someone gives to be texted (the objector's or applicant's 手机号码 on the public
+    forms): None when blank, else its 11 digits; a landline or anything else is refused, saying what a
+    mobile looks like (a landline cannot take an SMS, and the field is only for that)."""
+    if phone is None or not phone.strip():
+        return None
+    text = unicodedata.normalize("NFKC", phone).strip()
+    mobile = mobile_number(text)
+    if mobile is None:
+        raise ValueError(
+            f"手机号码“{phone.strip()[:40]}”格式不正确：请填写 11 位手机号码（以 13–19 开头，可带 +86）；"
+            "固定电话不能接收短信，可不填 (not a mobile number)"
+        )
+    return mobile
+
+
 def _years_from(day: dt.date, years: int) -> dt.date:
     """The same day ``years`` later (or earlier); 29 February becomes the 28th in a common year."""
     try:

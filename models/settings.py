@@ -17,6 +17,8 @@ MIN_SECRET_KEY_LENGTH = 32
 _DEFAULT_CHANNELS: dict[str, Literal["email", "sms", "both"]] = {
     "complainant": "both",
     "pledgor": "both",
+    # The subject of a pledge's breach record is its pledgor, reached the same way.
+    "subject": "both",
     "department": "email",
     "supervisor": "email",
 }

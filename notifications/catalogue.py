@@ -368,6 +368,18 @@ TEMPLATES: dict[str, TemplateSpec] = {
             },
         ),
         _spec(
+            "repair_received",
+            "pledgor",
+            "信用修复申请已收到，告知决定部门和决定期限",
+            {
+                "record_number": "SX20260513-0001",
+                "subject_name": "某某建设工程有限公司",
+                "department_name": "市住房和城乡建设局",
+                "decision_due": "2026-08-20",
+                "working_days": 3,
+            },
+        ),
+        _spec(
             "breach_request_received",
             "department",
             "失信主体提出异议或信用修复申请后通知认定部门处理，附理由、处理期限和办理页面",
@@ -408,10 +420,16 @@ TEMPLATES: dict[str, TemplateSpec] = {
     ]
 }
 
-# Keys an SMS text needs that its mail treats as optional: the registration SMS always carries the access
-# code (every path that queues the notice, registration and import, passes one), while the mail still renders
-# rows queued before codes existed.
-SMS_ONLY_KEYS: dict[str, dict[str, Any]] = {"pledge_registered": {"access_code": "K7QM-2XRT-9PWD"}}
+# Keys an SMS text needs that its mail treats as optional or does without: the registration SMS always carries
+# the access code (every path that queues the notice, registration and import, passes one), while the mail
+# still renders rows queued before codes existed.
+# The decisions on a subject's objection or repair state their outcome in the SMS as a phrase from a fixed
+# set (``result``, models/register/decisions.py): a provider's approved text cannot branch, the mail does.
+SMS_ONLY_KEYS: dict[str, dict[str, Any]] = {
+    "pledge_registered": {"access_code": "K7QM-2XRT-9PWD"},
+    "objection_decision": {"result": "异议不成立，维持原公示"},
+    "repair_decision": {"result": "予以修复，记录已停止公示"},
+}
 
 
 def sms_sample(name: str) -> dict[str, Any]:

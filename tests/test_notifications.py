@@ -161,7 +161,9 @@ def test_every_template_renders_its_sample(name: str) -> None:
             assert cn_date(value) in message.text
     # A notice that may go by SMS renders its SMS text from the same sample (tests/test_sms.py: the rest).
     if name in SMS_TEMPLATES:
-        number = spec.sample.get("case_number") or spec.sample["pledge_number"]
+        number = (
+            spec.sample.get("case_number") or spec.sample.get("pledge_number") or spec.sample["record_number"]
+        )
         assert number in render_sms(name, sms_sample(name))
 
 

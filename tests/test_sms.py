@@ -142,7 +142,7 @@ def test_without_an_sms_provider_a_mobile_only_recipient_is_undeliverable_with_t
 
 
 def test_a_notice_without_an_sms_text_is_not_texted(sms_on: None) -> None:
-    (row,) = _rows(None, MOBILE, kind="pledgor", template="objection_received")
+    (row,) = _rows(None, MOBILE, kind="department", template="breach_request_received")
     assert _shape([row]) == [("email", NotificationStatus.UNDELIVERABLE, None, MOBILE, NO_SMS_TEXT)]
     assert _shape(_rows(None, None)) == [("email", NotificationStatus.UNDELIVERABLE, None, None, NO_EMAIL)]
 
@@ -183,10 +183,11 @@ def test_the_sms_texts_are_the_notices_listed_as_having_one() -> None:
     assert SMS_TEMPLATES <= set(TEMPLATES)
 
 
-# The case's number (a complaint's or a pledge's) and what else an SMS may state: dates, a record number and
-# the recipient's own access code; never a name, a matter, a reason or a file name.
-NUMBER_KEYS = ("case_number", "pledge_number")
-SHOWN_KEYS = {*NUMBER_KEYS, "record_number", "access_code", "deadline", "publication_day"}
+# The case's number (a complaint's, a pledge's or a breach record's) and what else an SMS may state: dates,
+# a record number, the recipient's own access code and a decision's outcome as one of a fixed set of phrases
+# (models.register.decisions.SMS_RESULTS); never a name, a matter, a reason or a file name.
+NUMBER_KEYS = ("case_number", "pledge_number", "record_number")
+SHOWN_KEYS = {*NUMBER_KEYS, "access_code", "deadline", "publication_day", "result"}
 
 
 def number_key(name: str) -> str:

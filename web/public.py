@@ -145,6 +145,7 @@ async def objection(
             calendar=calendar,
             address=address,
             files=files,
+            phone=form.get("phone") or None,
         ),
         done="objected",
     )
@@ -189,6 +190,7 @@ async def repair(
             calendar=calendar,
             address=address,
             files=files,
+            phone=form.get("phone") or None,
         ),
         done="repair",
     )

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from api.deps import ActorDep, CalendarDep, SessionDep, TodayDep, read_upload, require_roles
 from api.downloads import file_response
+from api.routes.public import PHONE_DESCRIPTION
 from api.schemas import CaseFileView, EvidenceReceived, EvidenceView, ObjectionReceived, RepairReceived
 from models import complaints as service
 from models.breach_record import department_names, public_fields
@@ -182,6 +183,7 @@ async def objection_with_files(
     reason: str = Form(..., min_length=1, max_length=2000, description="异议理由"),
     evidence: str | None = Form(None, max_length=4000, description="证明材料说明"),
     files: list[UploadFile] = FILES,
+    phone: str | None = Form(None, max_length=32, description=PHONE_DESCRIPTION),
 ) -> ObjectionReceived:
     """与 ``POST /public/breaches/{number}/objection`` 相同，另附证明材料文件；文件只供认定部门查阅。"""
     record = submit_objection(
@@ -194,6 +196,7 @@ async def objection_with_files(
         calendar=calendar,
         address=_client(request),
         files=await read_files(files),
+        phone=phone,
     )
     session.commit()
     return ObjectionReceived.model_validate(
@@ -218,6 +221,7 @@ async def repair_with_files(
     statement: str = Form(..., min_length=1, max_length=4000, description="纠正失信行为的说明"),
     repair_pledge: str = Form(..., min_length=1, max_length=4000, description="信用修复承诺"),
     files: list[UploadFile] = FILES,
+    phone: str | None = Form(None, max_length=32, description=PHONE_DESCRIPTION),
 ) -> RepairReceived:
     """与 ``POST /public/breaches/{number}/repair`` 相同，另附纠正失信行为的证明文件；
     文件只供认定部门查阅。"""
@@ -231,6 +235,7 @@ async def repair_with_files(
         calendar=calendar,
         address=_client(request),
         files=await read_files(files),
+        phone=phone,
     )
     session.commit()
     return RepairReceived.model_validate(

@@ -30,6 +30,11 @@ ACCESS_CODE = Field(
     max_length=32,
     description="办理码（承诺登记时告知承诺人，形如 ABCD-EFGH-JKMN；不区分大小写，可省略连字符或空格）",
 )
+PHONE_DESCRIPTION = (
+    "手机号码（选填，11 位，可带 +86）：受理和处理结果以短信告知该号码；不填的，按承诺登记时的联系方式告知。"
+    "固定电话或格式不正确的返回 422"
+)
+PHONE = Field(default=None, max_length=32, description=PHONE_DESCRIPTION)
 
 
 class ObjectionBody(BaseModel):
@@ -38,6 +43,7 @@ class ObjectionBody(BaseModel):
     access_code: str = ACCESS_CODE
     reason: str = Field(min_length=1, max_length=2000)
     evidence: str | None = Field(default=None, max_length=4000)
+    phone: str | None = PHONE
 
 
 class RepairBody(BaseModel):
@@ -47,6 +53,7 @@ class RepairBody(BaseModel):
     access_code: str = ACCESS_CODE
     statement: str = Field(min_length=1, max_length=4000)
     repair_pledge: str = Field(min_length=1, max_length=4000)
+    phone: str | None = PHONE
 
 
 @router.get("/breaches", response_model=RegisterPage)
@@ -105,6 +112,7 @@ def objection(
         today=today,
         calendar=calendar,
         address=request.client.host if request.client else None,
+        phone=body.phone,
     )
     session.commit()
     return ObjectionReceived.model_validate(
@@ -131,6 +139,7 @@ def repair(
         today=today,
         calendar=calendar,
         address=request.client.host if request.client else None,
+        phone=body.phone,
     )
     session.commit()
     return RepairReceived.model_validate(

@@ -1,6 +1,6 @@
 """What the pledgor does and reads on the public side beyond the register: the state of their pledge (number
 + access code), the dates the objection and repair forms state before they are filled, the rule against
-lodging the same objection again, and the acknowledgement of a lodged objection."""
+lodging the same objection again, and the acknowledgement of a lodged objection or repair request."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from sqlmodel import Session, col, select
 
 from models.audit import CaseEvent
 from models.breach import PublishedBreach
+from models.breach_notices import enqueue_for_subject
 from models.calendar import WorkCalendar
+from models.clock import iso_date
 from models.errors import Conflict, OutOfCalendarCoverage, ValidationFailed
-from models.lifecycle import BREACH, PLEDGE, BreachState, PledgeState
+from models.lifecycle import BREACH, PLEDGE, BreachState, DeadlineRule, PledgeState
 from models.org import Department
-from models.outbox import enqueue
-from models.pledge import Pledge
 from models.pledges.access import check_pledgor
 from models.workflow import rule_days
 
@@ -74,28 +74,46 @@ def check_objection_allowed(
         )
 
 
-def acknowledge_objection(*, session: Session, record: PublishedBreach, reply_due: dt.date | None) -> None:
-    """Tell the pledgor the objection was received, when it will be answered and by whom."""
-    pledge = session.get(Pledge, record.pledge_id) if record.pledge_id else None
+def acknowledge_objection(
+    *, session: Session, record: PublishedBreach, reply_due: dt.date | None, phone: str | None = None
+) -> None:
+    """Tell the subject the objection was received, when it will be answered and by whom (by e-mail, SMS
+    or both: ``enqueue_for_subject``; ``phone`` is the mobile given with the objection)."""
+    _acknowledge(session, record, "objection_received", phone, reply_due=iso_date(reply_due))
+
+
+def acknowledge_repair(
+    *, session: Session, record: PublishedBreach, decision_due: dt.date | None, phone: str | None = None
+) -> None:
+    """Tell the subject the repair request was received, when it will be decided and by whom."""
+    _acknowledge(session, record, "repair_received", phone, decision_due=iso_date(decision_due))
+
+
+def _acknowledge(
+    session: Session, record: PublishedBreach, template: str, phone: str | None, **due: str | None
+) -> None:
     department = session.get(Department, record.department_id)
-    enqueue(
+    enqueue_for_subject(
         session=session,
-        template="objection_received",
-        recipient_kind="subject",
-        recipient_name=record.subject_name,
-        recipient_email=pledge.pledgor_email if pledge else None,
-        key=f"breach:{record.id}:{record.version}:objection_received",
+        record=record,
+        template=template,
+        key=f"breach:{record.id}:{record.version}:{template}",
         context={
             "record_number": record.number,
             "subject_name": record.subject_name,
             "department_name": department.name if department else "认定部门",
-            "reply_due": reply_due.isoformat() if reply_due else None,
-            "working_days": objection_reply_days(),
+            **due,
+            # The deadline's working days, from the state the request put the record in.
+            "working_days": rule_days(_deadline_rule(record.state)),
         },
-        case_kind="breach",
-        case_id=record.id,
-        case_number=record.number,
+        phone=phone,
     )
+
+
+def _deadline_rule(state: str) -> DeadlineRule:
+    rule = BREACH.state(state).deadline
+    assert rule is not None, f"breach state {state} has no deadline"
+    return rule
 
 
 def pledge_status(

@@ -12,6 +12,7 @@ from pydantic import ValidationError as PydanticValidationError
 from sqlmodel import Session
 
 from models.breach import PublishedBreach, Severity
+from models.breach_notices import enqueue_for_subject, request_phone
 from models.breach_record import (
     PLATFORM_DOCUMENTS,
     department_names,
@@ -23,9 +24,7 @@ from models.calendar import WorkCalendar
 from models.clock import utcnow
 from models.errors import NotFound, ValidationFailed
 from models.lifecycle import Role
-from models.outbox import enqueue
 from models.platform import DocumentKind, enqueue_documents
-from models.pledge import Pledge
 from models.text import clean_text
 from models.workflow import Actor, apply_event
 
@@ -160,6 +159,16 @@ def _apply_corrections(record: PublishedBreach, changes: Mapping[str, str]) -> N
 _OUTCOME = {"uphold_withdraw": "withdrawn", "uphold_correct": "corrected", "reject_objection": "rejected"}
 
 
+# The outcome as the subject's SMS states it (the provider's approved text cannot branch; the mail does).
+SMS_RESULTS = {
+    "uphold_withdraw": "异议成立，记录已撤销",
+    "uphold_correct": "异议成立，记录已更正",
+    "reject_objection": "异议不成立，维持原公示",
+    "approve_repair": "予以修复，记录已停止公示",
+    "reject_repair": "不予修复，记录继续公示",
+}
+
+
 def _after_decision(
     session: Session,
     record: PublishedBreach,
@@ -169,36 +178,27 @@ def _after_decision(
     today: dt.date,
     data: dict[str, Any],
 ) -> None:
-    pledge = session.get(Pledge, record.pledge_id) if record.pledge_id else None
-    email = pledge.pledgor_email if pledge else None
     key = f"breach:{record.id}:{record.version}:{action}"
+    context: dict[str, Any] = {
+        "record_number": record.number,
+        "subject_name": record.subject_name,
+        "reason": reason,
+        "result": SMS_RESULTS[action],
+    }
     if action in _OUTCOME:
-        template = "objection_decision"
-        context: dict[str, Any] = {
-            "record_number": record.number,
-            "subject_name": record.subject_name,
-            "outcome": _OUTCOME[action],
-            "reason": reason,
-        }
+        template, request = "objection_decision", "object"
+        context["outcome"] = _OUTCOME[action]
     else:
-        template = "repair_decision"
-        context = {
-            "record_number": record.number,
-            "subject_name": record.subject_name,
-            "approved": action == "approve_repair",
-            "reason": reason,
-        }
-    enqueue(
+        template, request = "repair_decision", "request_repair"
+        context["approved"] = action == "approve_repair"
+    # By e-mail, SMS or both, to the mobile given with the request decided on if one was.
+    enqueue_for_subject(
         session=session,
+        record=record,
         template=template,
-        recipient_kind="subject",
-        recipient_name=record.subject_name,
-        recipient_email=email,
         key=f"{key}:{template}",
         context=context,
-        case_kind="breach",
-        case_id=record.id,
-        case_number=record.number,
+        phone=request_phone(session=session, record=record, event=request),
         flow_run_id=actor.flow_run_id,
     )
     kind = PLATFORM_DOCUMENTS.get(action)

@@ -15,10 +15,10 @@ from models.clock import utcnow
 from models.errors import NotPermitted, ValidationFailed
 from models.files import Upload, attach, check_uploads, save
 from models.lifecycle import Role
-from models.pledge import Pledge
+from models.pledge import Pledge, normalise_mobile
 from models.pledges.access import check_access_code
 from models.pledges.mail import mail_breach_request
-from models.pledges.self_service import acknowledge_objection, check_objection_allowed
+from models.pledges.self_service import acknowledge_objection, acknowledge_repair, check_objection_allowed
 from models.register.queries import breach_by_number
 from models.workflow import Actor, apply_event
 
@@ -41,6 +41,16 @@ def _check_subject(
 
 
 PUBLIC_ACTOR = Actor(name="失信主体（社会公众）", role=Role.PUBLIC)
+
+
+def _contact(phone: str | None) -> dict[str, str]:
+    """The request's ``phone`` data: the mobile the subject gave to be texted about it (checked before
+    anything changes; 422 naming the field for a landline or a mistyped number), nothing when none."""
+    try:
+        mobile = normalise_mobile(phone)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), field="phone") from None
+    return {"phone": mobile} if mobile else {}
 
 
 def check_repair_open(record: PublishedBreach, today: dt.date) -> None:
@@ -105,21 +115,26 @@ def submit_objection(
     calendar: WorkCalendar,
     address: str | None = None,
     files: Sequence[Upload] = (),
+    phone: str | None = None,
 ) -> PublishedBreach:
     """The subject objects: the record shows "异议处理中" and the department has 5 working days.
     ``address`` (the client's) counts wrong access codes per address as well as per pledge; ``files``
-    are its evidence files (only the deciding department reads them)."""
+    are its evidence files (only the deciding department reads them); ``phone`` an optional mobile to
+    text the acknowledgement and the decision to (models/breach_notices.py)."""
     record = breach_by_number(session=session, number=number)
     _check_subject(session, record, access_code, address)
     if not reason.strip():
         raise ValidationFailed("请填写异议理由 (reason is required)")
     check_objection_allowed(session=session, record=record, reason=reason, evidence=evidence)
+    contact = _contact(phone)
     file_request(
         session=session, record=record, kind="objection", actor=PUBLIC_ACTOR, reason=reason.strip(),
-        detail=(evidence or "").strip(), data={"evidence": evidence or ""}, today=today, calendar=calendar,
-        files=files,
+        detail=(evidence or "").strip(), data={"evidence": evidence or "", **contact}, today=today,
+        calendar=calendar, files=files,
     )  # fmt: skip
-    acknowledge_objection(session=session, record=record, reply_due=record.stage_deadline)
+    acknowledge_objection(
+        session=session, record=record, reply_due=record.stage_deadline, phone=contact.get("phone")
+    )
     return record
 
 
@@ -134,9 +149,11 @@ def request_repair(
     calendar: WorkCalendar,
     address: str | None = None,
     files: Sequence[Upload] = (),
+    phone: str | None = None,
 ) -> PublishedBreach:
     """Credit repair, allowed from the class's minimum period on; the department decides in 3 WD.
-    ``files``: proof of the correction (only the deciding department reads them)."""
+    ``files``: proof of the correction (only the deciding department reads them); ``phone`` as for an
+    objection."""
     record = breach_by_number(session=session, number=number)
     _check_subject(session, record, access_code, address)
     check_repair_open(record, today)
@@ -144,9 +161,14 @@ def request_repair(
         raise ValidationFailed(
             "请填写纠正失信行为的说明和信用修复承诺 (statement and repair pledge are required)"
         )
-    file_request(
+    contact = _contact(phone)
+    filed = file_request(
         session=session, record=record, kind="repair", actor=PUBLIC_ACTOR, reason=statement.strip(),
-        detail=repair_pledge.strip(), data={"repair_pledge": repair_pledge.strip()}, today=today,
+        detail=repair_pledge.strip(), data={"repair_pledge": repair_pledge.strip(), **contact}, today=today,
         calendar=calendar, files=files,
     )  # fmt: skip
+    if filed:
+        acknowledge_repair(
+            session=session, record=record, decision_due=record.stage_deadline, phone=contact.get("phone")
+        )
     return record
