@@ -55,7 +55,7 @@ FIELD_LABELS = {
     "route_detail": "其他渠道说明",
     "target_number": "并入的案件编号",
     "lead_department_code": "主办部门",
-    "assisting_department_codes": "协办部门（代码，用逗号分隔）",
+    "assisting_department_codes": "协办部门（可多选，按住 Ctrl 或 ⌘ 选择多个）",
     "explanation": "核实不属实的说明",
     "deadline_days": "整改期限（工作日，留空用默认）",
     "requirements": "整改要求",
@@ -348,6 +348,10 @@ async def take_action(
 ) -> Response:
     _, actor = current_actor(request, session, *STAFF)
     form = await form_data(request)
+    # The 协办 picker selects several departments under one name; form_data keeps one value per name.
+    ticked = (await request.form()).getlist("assisting_department_codes")
+    if len(ticked) > 1:
+        form["assisting_department_codes"] = ",".join(str(code) for code in ticked)
     try:
         body = _body(action, form)
         service.act(
