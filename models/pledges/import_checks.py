@@ -87,8 +87,8 @@ def checked_chunks(
             try:
                 yield from with_worker(check, chain(first, chunks), pool, started)
             finally:
-                # A worker still starting up is not waited for: it exits once started.
-                pool.shutdown(wait=started.done(), cancel_futures=True)
+                # Not waited for: the worker exits on its own once its last task is done (or once started).
+                pool.shutdown(wait=False, cancel_futures=True)
             return
     yield from map(check, first)  # a small file: not worth a worker
 
