@@ -86,6 +86,11 @@ def test_an_order_registers_one_case_and_a_resend_answers_the_same_case(
     # Staff see where the case came from, in the API and on the case page.
     shown = client.get(f"{API}/complaints/{body['id']}", headers=staff.auth("supervisor")).json()
     assert (shown["source_system"], shown["external_id"]) == ("12345", ORDER["order_id"])
+    from tests.web_support import sign_in
+
+    sign_in(client, staff.supervisor)
+    page = client.get(f"/staff/complaints/{body['id']}").text
+    assert f'12345 工单 <span id="external-id">{ORDER["order_id"]}</span>' in page
 
 
 def test_a_case_registered_by_staff_has_no_external_order(client: TestClient, staff: Staff) -> None:
