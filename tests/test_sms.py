@@ -222,6 +222,12 @@ def test_the_provider_fills_the_approved_template_into_the_same_text(name: str) 
     assert set(sms_params(name, sample)) == set(sms_variables(name))
 
 
+def test_docs_list_every_sms_text_to_submit_for_approval_as_it_is() -> None:
+    docs = (Path(__file__).parent.parent / "docs" / "integrations.md").read_text(encoding="utf-8")
+    for name in sorted(SMS_TEMPLATES):
+        assert f"| `{name}` | {approval_text(name)} |" in docs, name
+
+
 @pytest.mark.parametrize("name", sorted(SMS_TEMPLATES))
 def test_an_sms_text_missing_its_case_number_raises(name: str) -> None:
     context = {k: v for k, v in sms_sample(name).items() if k != number_key(name)}
