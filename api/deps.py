@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -21,6 +21,8 @@ from models.lifecycle import MACHINE_ROLES, Role
 from models.org import User
 from models.settings import get_settings
 from models.workflow import Actor
+
+T = TypeVar("T")
 
 
 # Dependencies that neither block nor touch the database are ``async def``: FastAPI runs a plain ``def``
@@ -47,6 +49,21 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
             await run_in_threadpool(session.close)
 
 
+async def _read(session: Session, read: Callable[[], T]) -> T:
+    """Run a dependency's short database read: in place on a SQLite file, in the thread pool elsewhere.
+
+    A point read on SQLite is a local library call of a few tens of microseconds, and WAL readers never
+    wait for writers; FastAPI would run a plain ``def`` dependency in a thread-pool hop of its own, which
+    cost more than the read. With the token and the calendar read in place, a request makes one hop
+    (its endpoint) instead of three; under concurrent load the extra hops were the largest part of the
+    API's CPU per request and of its tail latency (docs/benchmarks.md, benchmark 3). A server database may
+    wait on the network, so there the read keeps its hop."""
+    bind = session.get_bind()
+    if bind.dialect.name == "sqlite":
+        return read()
+    return await run_in_threadpool(read)
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
@@ -66,8 +83,8 @@ async def get_today(request: Request) -> dt.date:
 TodayDep = Annotated[dt.date, Depends(get_today)]
 
 
-def get_calendar(session: SessionDep) -> WorkCalendar:
-    return load_calendar(session=session)
+async def get_calendar(session: SessionDep) -> WorkCalendar:
+    return await _read(session, lambda: load_calendar(session=session))
 
 
 CalendarDep = Annotated[WorkCalendar, Depends(get_calendar)]
@@ -79,14 +96,15 @@ def actor_of(user: User | TokenIdentity) -> Actor:
     return Actor(name=user.name, role=user.role, id=user.id, department_id=user.department_id)
 
 
-def get_actor(
+async def get_actor(
     session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Actor:
     # One Core row per request (models.accounts.token_identity), not an ORM User: the token is checked on
     # every API call.
     if credentials is None:
         raise Unauthenticated("请先登录：请求头需要 `Authorization: Bearer <令牌>` (missing bearer token)")
-    identity = token_identity(session=session, token=credentials.credentials)
+    token = credentials.credentials
+    identity = await _read(session, lambda: token_identity(session=session, token=token))
     if identity is None:
         raise Unauthenticated("访问令牌无效或账号已停用，请联系管理员 (invalid or revoked token)")
     if identity.role in MACHINE_ROLES:  # another system's token calls its own endpoint only

@@ -50,12 +50,15 @@ def make_engine(
         database = sqlite_file(url)
         on_file = database is not None
         if on_file and "poolclass" not in kwargs and "pool" not in kwargs:
-            # As many connections as the API's thread pool has threads (anyio's 40): with SQLAlchemy's
+            # As many kept connections as the API's thread pool has threads (anyio's 40): with SQLAlchemy's
             # default of 5 + 10 a request waited for a connection whenever more than 15 were in progress
-            # in one worker (a quarter of the thread samples in benchmark 3, docs/benchmarks.md). A file
-            # connection costs little until it reads pages, and SQLite's locks, not the pool, order writers.
+            # in one worker (a quarter of the thread samples in benchmark 3, docs/benchmarks.md). Beyond
+            # those the pool opens more rather than making anyone wait (and closes them when given back):
+            # the API reads the token and the calendar on the event loop on SQLite (api/deps.py), where
+            # a wait for a connection would stall every request of the worker. A file connection costs
+            # little until it reads pages, and SQLite's locks, not the pool, order writers.
             kwargs.setdefault("pool_size", 40)
-            kwargs.setdefault("max_overflow", 10)
+            kwargs.setdefault("max_overflow", -1)
         engine = create_engine(url, **kwargs)
 
         @event.listens_for(engine, "connect")

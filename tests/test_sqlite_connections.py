@@ -1,5 +1,6 @@
-"""SQLite file engines keep as many connections as the API's thread pool has threads, and open an
-existing database file only: a missing file is an error, never a new empty database."""
+"""SQLite file engines keep as many connections as the API's thread pool has threads (opening more
+rather than making anyone wait), and open an existing database file only: a missing file is an error,
+never a new empty database."""
 
 from __future__ import annotations
 
@@ -20,6 +21,20 @@ def test_a_file_engine_pools_a_connection_per_api_thread(tmp_path: Path) -> None
         assert engine.pool.size() == 40
         with engine.connect() as conn:
             assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    finally:
+        engine.dispose()
+
+
+def test_a_file_engine_opens_more_connections_rather_than_make_a_caller_wait(tmp_path: Path) -> None:
+    # The API reads the token on the event loop on SQLite (api/deps.py): a wait for a connection there
+    # would stall the whole worker, so more requests in progress than pooled connections get new ones.
+    engine = make_engine(f"sqlite:///{tmp_path / 'pool.db'}", create=True, pool_timeout=0.1)
+    try:
+        held = [engine.connect() for _ in range(engine.pool.size() + 25)]
+        assert [c.execute(text("SELECT 1")).scalar() for c in held] == [1] * len(held)
+        for conn in held:
+            conn.close()
+        assert engine.pool.checkedin() == engine.pool.size()  # the extra ones are closed when given back
     finally:
         engine.dispose()
 
