@@ -71,6 +71,10 @@ RULES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/staff/pledges/{pledge_id}/act/{action}"): rule(default=SEEN, admin=403, handler2=404),
     ("GET", "/staff/pledges/{pledge_id}/evidence/{evidence_id}"): rule(default=404, admin=403),
     ("GET", "/staff/pledges/{pledge_id}/notice"): rule(admin=403, handler2=404),
+    ("GET", "/staff/pledges/{pledge_id}/notice.pdf"): rule(admin=403, handler2=404),
+    # The notice with its access code: the code is checked only after the role and the department.
+    ("POST", "/staff/pledges/{pledge_id}/notice"): rule(default=SEEN, admin=403, handler2=404),
+    ("POST", "/staff/pledges/{pledge_id}/notice.pdf"): rule(default=SEEN, admin=403, handler2=404),
     ("POST", "/staff/pledges/{pledge_id}/evidence"): rule(default=SEEN, admin=403, handler2=404),
     # The published breach below is D01's: D02's handler gets "not found", intake and admin never decide.
     ("GET", "/staff/breaches"): rule(default=403, handler=OK, handler2=OK, supervisor=OK),
