@@ -279,7 +279,7 @@ def publish_due(
     """
     del calendar
     now = now or utcnow()
-    plan = plan_publications(session, ids, today, severity, now)
+    plan = plan_publications(session, ids, today)
     holds = {pid: p for pid, p in plan.items() if held(p.pledge)}
     fired = apply_event_many(
         session=session, kind="pledge", ids=[i for i in ids if i not in holds], event="publish", actor=actor,
@@ -292,10 +292,10 @@ def publish_due(
     stale = [f.id for f in fired if f.id not in plan or plan[f.id].pledge.version + 1 != f.version]
     if stale:
         # Read again after the compare-and-set, so in its new state: every one of them is due.
-        plan.update(plan_publications(session, stale, None, severity, now))
+        plan.update(plan_publications(session, stale, None))
     reserved = reserve_numbers(session=session, prefix=BREACH_PREFIX, year=today.year, count=len(fired))
     number_of = {f.id: number for f, (_, number) in zip(fired, reserved, strict=True)}
-    inserted = insert_breaches(session, [(plan[f.id], number_of[f.id]) for f in fired])
+    inserted = insert_breaches(session, [(plan[f.id], number_of[f.id]) for f in fired], severity, now)
     fired = [f for f in fired if f.id in inserted]
     record_events_many(
         session=session, kind="pledge", cases=fired, event="publish", actor=actor, now=now,
@@ -304,10 +304,10 @@ def publish_due(
                         **why_published(plan[f.id])},
         last={f.id: plan[f.id].last for f in fired},
     )  # fmt: skip
-    created = [Fired(inserted[f.id], number_of[f.id], None, BreachState.PUBLISHED.value) for f in fired]
+    created = [Fired(inserted[f.id].id, number_of[f.id], None, BreachState.PUBLISHED.value) for f in fired]
     record_events_many(session=session, kind="breach", cases=created, event="create", actor=actor, now=now,
                        data={"source": "pledge"})  # fmt: skip
-    published = [(plan[f.id], number_of[f.id], inserted[f.id]) for f in fired]
+    published = [(plan[f.id], inserted[f.id]) for f in fired]
     insert_notices(session, published, department_names(session), actor, now)
     return len(fired)
 

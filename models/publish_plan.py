@@ -10,7 +10,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+import orjson
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Integer,
+    String,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from models.breach import PublishedBreach, Severity
@@ -21,7 +35,7 @@ from models.id_sets import chunks, in_list
 from models.lifecycle import BreachState, PledgeState
 from models.outbox import Notification, outbox_rows
 from models.platform import DocumentKind, document_row, enqueue_documents
-from models.pledge import Pledge
+from models.pledge import Pledge, PledgorKind
 from models.settings import get_settings
 from models.workflow import Actor, last_events
 
@@ -74,13 +88,11 @@ class Planned:
 
     pledge: Any  # the pledge's row (the columns of _COLUMNS)
     last: tuple[int, str]  # the pledge's last audit event (seq, hash), or (0, "")
-    # The breach record's columns but its number.
-    breach: dict[str, Any]
 
     @property
     def day(self) -> str:
-        """The publication day as the publish event records it."""
-        day: dt.date = self.breach["decision_date"]
+        """The publication day as the publish event records it (the record's decision date)."""
+        day: dt.date = self.pledge.publication_day
         return day.isoformat()
 
 
@@ -102,15 +114,9 @@ def why_published(p: Planned) -> dict[str, Any]:
     return why
 
 
-def plan_publications(
-    session: Session,
-    ids: Sequence[int],
-    today: dt.date | None,
-    severity: Severity,
-    now: dt.datetime,
-) -> dict[int, Planned]:
+def plan_publications(session: Session, ids: Sequence[int], today: dt.date | None) -> dict[int, Planned]:
     """Read-only: the pledges among ``ids`` that are publishable ``today`` (all of them when None), with
-    their breach records prepared."""
+    their last audit events."""
     rows: list[Any] = []
     for part in chunks(ids):
         rows += session.execute(select(*_COLUMNS).where(in_list(session, _T.c.id, part))).all()
@@ -121,78 +127,121 @@ def plan_publications(
         or (row.state in PUBLISHABLE and row.publication_day is not None and row.publication_day <= today)
     ]
     last = last_events(session=session, kind="pledge", ids=[row.id for row in due])
-    return {
-        row.id: Planned(pledge=row, last=last.get(row.id, (0, "")), breach=_breach(row, severity, now))
-        for row in due
-    }
+    return {row.id: Planned(pledge=row, last=last.get(row.id, (0, ""))) for row in due}
 
 
-def _breach(pledge: Any, severity: Severity, now: dt.datetime) -> dict[str, Any]:
-    # The decision date (JDRQ) is the pledge's publication day, the day the rule fixes, also when a sweep
-    # catches up later (the service was down, the calendar year was missing): the publication period
-    # runs from it, so a late run never keeps a record public longer than the rule allows. The events
-    # still record when the publication actually happened.
-    decided = pledge.publication_day
-    facts = (
-        f"未在承诺期限内履行承诺：承诺于 {pledge.deadline.isoformat()} 前提交“{pledge.obligation}”，"
-        f"逾期未履行（承诺编号 {pledge.number}）"
-    )
-    return {
-        "source_kind": "pledge",
-        "pledge_id": pledge.id,
-        "complaint_id": None,
-        "subject_kind": str(pledge.pledgor_kind),
-        "subject_name": pledge.pledgor_name,
-        "subject_credit_code": pledge.pledgor_credit_code,
-        "matter": pledge.matter,
-        "facts": facts,
-        "basis": pledge.legal_basis or "告知承诺书",
-        "department_id": pledge.authority_id,
-        "severity": severity,
-        "decision_date": decided,
-        "publication_end": publication_end(severity, decided),
-        "repair_earliest": repair_earliest(severity, decided),
-        "state": BreachState.PUBLISHED,
-        "version": 1,
-        "stage_seq": 0,
-        "stage_deadline": None,
-        "created_at": now,
-        "updated_at": now,
-    }
+# What the sweep reads back of each record it inserts: what the mail and the platform document need.
+_RETURNED = (
+    _BREACHES.c.id, _BREACHES.c.pledge_id, _BREACHES.c.number, _BREACHES.c.subject_kind,
+    _BREACHES.c.subject_name, _BREACHES.c.subject_credit_code, _BREACHES.c.matter, _BREACHES.c.facts,
+    _BREACHES.c.basis, _BREACHES.c.department_id, _BREACHES.c.severity, _BREACHES.c.decision_date,
+    _BREACHES.c.publication_end, _BREACHES.c.state,
+)  # fmt: skip
 
 
-def insert_breaches(session: Session, planned: Sequence[tuple[Planned, str]]) -> dict[int, int]:
+def insert_breaches(
+    session: Session, planned: Sequence[tuple[Planned, str]], severity: Severity, now: dt.datetime
+) -> dict[int, Any]:
     """The records of ``planned`` with their numbers, skipping a pledge that already has one (the UNIQUE
-    pledge_id); returns {pledge_id: breach_id} of the records inserted."""
-    rows = [{"number": number, **p.breach} for p, number in planned]
-    insert_rows(session, _BREACHES, rows, on_conflict_do_nothing=["pledge_id"])
-    # The numbers were reserved for this batch alone, so the rows carrying them are the ones inserted
-    # here (a pledge another sweep published keeps that sweep's number).
-    numbers = [number for _, number in planned]
-    inserted: dict[int, int] = {}
-    for part in chunks(numbers):
-        stmt = select(_BREACHES.c.pledge_id, _BREACHES.c.id).where(in_list(session, _BREACHES.c.number, part))
-        inserted.update(session.execute(stmt).tuples().all())
+    pledge_id); returns {pledge_id: record row (the columns of ``_RETURNED``)} of the records inserted.
+
+    One ``INSERT … SELECT`` per chunk: the database copies the pledge's columns into its record and
+    writes the facts from them; only the (pledge id, number) pairs and the values shared by the batch
+    are bound. ``ON CONFLICT DO NOTHING … RETURNING`` returns just the rows inserted here (a pledge
+    another sweep published keeps that sweep's record)."""
+    inserted: dict[int, Any] = {}
+    for part in chunks(planned):
+        pairs = _numbered(session, [p.pledge.id for p, _ in part], [number for _, number in part])
+        days = {p.pledge.publication_day for p, _ in part}
+        # The decision date (JDRQ) is the pledge's publication day, the day the rule fixes, also when a
+        # sweep catches up later (the service was down, the calendar year was missing): the publication
+        # period runs from it, so a late run never keeps a record public longer than the rule allows.
+        # The events still record when the publication actually happened.
+        values = {
+            "number": pairs.c.number,
+            "source_kind": literal("pledge"),
+            "pledge_id": _T.c.id,
+            "subject_kind": case(*[(_T.c.pledgor_kind == kind, kind.value) for kind in PledgorKind]),
+            "subject_name": _T.c.pledgor_name,
+            "subject_credit_code": _T.c.pledgor_credit_code,
+            "matter": _T.c.matter,
+            "facts": _facts(session),
+            "basis": func.coalesce(func.nullif(_T.c.legal_basis, ""), "告知承诺书"),
+            "department_id": _T.c.authority_id,
+            "severity": literal(severity, _BREACHES.c.severity.type),
+            "decision_date": _T.c.publication_day,
+            "publication_end": _by_day(days, lambda day: publication_end(severity, day)),
+            "repair_earliest": _by_day(days, lambda day: repair_earliest(severity, day)),
+            "state": literal(BreachState.PUBLISHED, _BREACHES.c.state.type),
+            "version": literal(1),
+            "stage_seq": literal(0),
+            "created_at": literal(now, _BREACHES.c.created_at.type),
+            "updated_at": literal(now, _BREACHES.c.updated_at.type),
+        }
+        source = select(*values.values()).where(_T.c.id == pairs.c.pledge_id).order_by(pairs.c.position)
+        insert = (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert(_BREACHES)
+        stmt = (
+            insert.from_select(list(values), source)
+            .on_conflict_do_nothing(index_elements=["pledge_id"])
+            .returning(*_RETURNED)
+        )
+        inserted.update({row.pledge_id: row for row in session.execute(stmt).all()})
     return inserted
+
+
+def _numbered(session: Session, ids: list[int], numbers: list[str]) -> Any:
+    """The (pledge_id, number, position) rows as a table the INSERT reads: two bound arrays on PostgreSQL,
+    one JSON array of pairs on SQLite (as ``id_sets.in_list`` binds ids)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return (
+            func.unnest(literal(ids, postgresql.ARRAY(Integer)), literal(numbers, postgresql.ARRAY(String)))
+            .table_valued("pledge_id", "number", with_ordinality="position")
+            .render_derived()
+        )
+    pairs = func.json_each(orjson.dumps(list(zip(ids, numbers, strict=True))).decode())
+    each = pairs.table_valued("key", "value").alias("numbered")
+    return (
+        select(
+            func.json_extract(each.c.value, "$[0]").label("pledge_id"),
+            func.json_extract(each.c.value, "$[1]").label("number"),
+            each.c.key.label("position"),
+        )
+    ).subquery("numbered")
+
+
+def _facts(session: Session) -> Any:
+    """The record's 失信行为 from its pledge's deadline, obligation and number."""
+    deadline: Any = type_coerce(_T.c.deadline, String)  # SQLite stores a date as its ISO text
+    if session.get_bind().dialect.name == "postgresql":
+        deadline = func.to_char(_T.c.deadline, "YYYY-MM-DD")
+    return (
+        literal("未在承诺期限内履行承诺：承诺于 ") + deadline + literal(" 前提交“") + _T.c.obligation
+        + literal("”，逾期未履行（承诺编号 ") + _T.c.number + literal("）")
+    )  # fmt: skip
+
+
+def _by_day(days: set[dt.date], value_of: Any) -> Any:
+    """A date computed in Python for each decision date of the batch (a handful), chosen per row."""
+    return case({day: literal(value_of(day), Date()) for day in days}, value=_T.c.publication_day)
 
 
 def insert_notices(
     session: Session,
-    published: Sequence[tuple[Planned, str, int]],
+    published: Sequence[tuple[Planned, Any]],
     departments: Mapping[int, tuple[str, str]],
     actor: Actor,
     now: dt.datetime,
 ) -> None:
-    """For each published (plan, record number, breach id): the pledgor's ``pledge_published`` notice and
-    the credit platform's ``publish`` document (the whole record, unmasked: the platform is not the
-    public)."""
+    """For each published (plan, record row from ``insert_breaches``): the pledgor's ``pledge_published``
+    notice and the credit platform's ``publish`` document (the whole record, unmasked: the platform is
+    not the public)."""
     mails, documents = [], []
-    for p, number, breach_id in published:
-        pledge, breach = p.pledge, p.breach
+    for p, breach in published:
+        pledge, number = p.pledge, breach.number
         context = {
             "pledge_number": pledge.number, "pledgor_name": pledge.pledgor_name, "matter": pledge.matter,
             "record_number": number, "decision_date": p.day,
-            "publication_end": breach["publication_end"].isoformat(),
+            "publication_end": breach.publication_end.isoformat(),
         }  # fmt: skip
         mails.extend(
             outbox_rows(
@@ -210,10 +259,10 @@ def insert_notices(
                 flow_run_id=actor.flow_run_id,
             )  # fmt: skip
         )
-        record = public_fields({"number": number, **breach}, departments, mask=False)
+        record = public_fields(breach, departments, mask=False)
         documents.append(
             document_row(
-                kind=DocumentKind.PUBLISH, breach_id=breach_id, number=number, payload=record, now=now
+                kind=DocumentKind.PUBLISH, breach_id=breach.id, number=number, payload=record, now=now
             )
         )
     # A mail whose key is already queued is skipped, as for the sweep's other mails.
