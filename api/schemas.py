@@ -165,6 +165,7 @@ class StaffBreach(BreachRecord):
     request_reason: str | None = Field(description="异议理由，或纠正失信行为的说明")
     request_evidence: str | None = Field(description="异议人提交的证明材料说明")
     repair_pledge: str | None = Field(description="信用修复承诺")
+    request_phone: str | None = Field(description="异议人或申请人留下的手机号码（短信通知用）")
     evidence_files: list[EvidenceView] = Field(description="承诺人提交的履约材料文件（下载见承诺材料接口）")
     request_files: list[CaseFileView] = Field(
         description="随最近一次异议或信用修复申请提交的文件（下载：GET /breaches/{id}/files/{file_id}）"

@@ -83,6 +83,7 @@ def _request_fields(event: CaseEvent | None, files: Sequence[CaseFile]) -> dict[
             "requested_at": None,
             "request_reason": None,
             "request_evidence": None,
+            "request_phone": None,
             "request_files": [],
         }
     return {
@@ -92,6 +93,8 @@ def _request_fields(event: CaseEvent | None, files: Sequence[CaseFile]) -> dict[
         # An objection's evidence (what the subject handed in, as text) or a repair request's pledge.
         "request_evidence": (event.data or {}).get("evidence") or None,
         "repair_pledge": (event.data or {}).get("repair_pledge") or None,
+        # The mobile the objector or applicant gave for replies: whoever decides may need to call.
+        "request_phone": (event.data or {}).get("phone") or None,
         # The files the objector or applicant handed in with this request.
         "request_files": [f for f in files if f.event_seq == event.seq],
     }

@@ -30,7 +30,7 @@ from notifications.render import render
 from notifications.sms import render_sms
 from tests.conftest import Staff
 from tests.test_pledgor_phone import SUPERVISOR
-from tests.web_support import post_form
+from tests.web_support import post_form, sign_in
 
 API = "/api/v1"
 MOBILE = "13812345678"
@@ -256,3 +256,17 @@ def test_every_decision_outcome_fits_one_sms(action: str) -> None:
     text = render_sms(template, {**sms_sample(template), "result": SMS_RESULTS[action]})
     assert SMS_RESULTS[action] in text
     assert len("【守信平台】" + text) <= 70
+
+
+def test_whoever_decides_sees_the_mobile_given_with_the_objection(
+    client: TestClient, engine: Engine, session: Session, staff: Staff
+) -> None:
+    record, code = published(engine, session, email=None, phone=None)
+    body = {"access_code": code, "reason": REASON, "phone": GIVEN}
+    assert client.post(f"{API}/public/breaches/{record.number}/objection", json=body).status_code == 201
+    [item] = client.get(f"{API}/breaches", headers=staff.auth("handler")).json()
+    assert item["request_phone"] == "13900001111"
+    client.cookies.clear()
+    sign_in(client, staff.handler)
+    page = client.get(f"/staff/breaches/{record.id}").text
+    assert '<dd id="request-phone">13900001111</dd>' in page
