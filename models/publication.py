@@ -31,7 +31,7 @@ from models.errors import OutOfCalendarCoverage
 from models.gcpause import collector_paused
 from models.id_sets import chunks, in_list
 from models.lifecycle import BreachState, PledgeState
-from models.numbering import BREACH_PREFIX, reserve_numbers
+from models.numbering import BREACH_PREFIX, reserve_numbers_apart
 from models.outbox import Notification, outbox_rows
 from models.pledge import Pledge
 
@@ -293,7 +293,10 @@ def publish_due(
     if stale:
         # Read again after the compare-and-set, so in its new state: every one of them is due.
         plan.update(plan_publications(session, stale, None))
-    reserved = reserve_numbers(session=session, prefix=BREACH_PREFIX, year=today.year, count=len(fired))
+    # Committed apart on PostgreSQL: held to the end of the batch, the counter's row lock made the
+    # concurrent batches publish one after another. A batch rolled back leaves a gap (numbers are unique
+    # per year, not gap-free: models/numbering.py).
+    reserved = reserve_numbers_apart(session=session, prefix=BREACH_PREFIX, year=today.year, count=len(fired))
     number_of = {f.id: number for f, (_, number) in zip(fired, reserved, strict=True)}
     inserted = insert_breaches(session, [(plan[f.id], number_of[f.id]) for f in fired], severity, now)
     fired = [f for f in fired if f.id in inserted]

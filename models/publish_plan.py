@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import orjson
@@ -89,9 +90,9 @@ class Planned:
     pledge: Any  # the pledge's row (the columns of _COLUMNS)
     last: tuple[int, str]  # the pledge's last audit event (seq, hash), or (0, "")
 
-    @property
+    @cached_property
     def day(self) -> str:
-        """The publication day as the publish event records it (the record's decision date)."""
+        """The publication day as the publish event and the mail record it (the record's decision date)."""
         day: dt.date = self.pledge.publication_day
         return day.isoformat()
 
@@ -236,12 +237,14 @@ def insert_notices(
     notice and the credit platform's ``publish`` document (the whole record, unmasked: the platform is
     not the public)."""
     mails, documents = [], []
-    for p, breach in published:
-        pledge, number = p.pledge, breach.number
+    for p, row in published:
+        # By name through the row's mapping: a plain dict lookup where the row's attributes are not.
+        pledge, breach = p.pledge, row._mapping
+        number = breach["number"]
         context = {
             "pledge_number": pledge.number, "pledgor_name": pledge.pledgor_name, "matter": pledge.matter,
             "record_number": number, "decision_date": p.day,
-            "publication_end": breach.publication_end.isoformat(),
+            "publication_end": breach["publication_end"].isoformat(),
         }  # fmt: skip
         mails.extend(
             outbox_rows(
@@ -262,7 +265,7 @@ def insert_notices(
         record = public_fields(breach, departments, mask=False)
         documents.append(
             document_row(
-                kind=DocumentKind.PUBLISH, breach_id=breach.id, number=number, payload=record, now=now
+                kind=DocumentKind.PUBLISH, breach_id=breach["id"], number=number, payload=record, now=now
             )
         )
     # A mail whose key is already queued is skipped, as for the sweep's other mails.
