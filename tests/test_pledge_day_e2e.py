@@ -140,13 +140,18 @@ def test_handler_confirms_and_returns_evidence_and_decides_an_objection_and_a_re
         )
         assert objected.status_code in (201, 409), objected.text  # 409: the public's test lodged it first
 
+    # One work queue: the evidence reviews and the objection sit there with the complaints, each a door.
     handler = pages("handler", size=size)
+    queue = handler.locator("#queue").inner_text()
+    for number in (confirmed["number"], returned["number"], record.record_number):
+        assert number in queue
     handler.click("nav >> text=告知承诺")
     pledges = handler.locator("#pledges").inner_text()
     assert confirmed["number"] in pledges
     assert returned["number"] in pledges
     shoot(handler, "day-handler-04-pledges")
-    handler.click(f"#pledges >> text={confirmed['number']}")
+    handler.click("nav >> text=工作台")
+    handler.click(f"#queue >> text={confirmed['number']}")
     assert handler.locator("#state").inner_text() == "已提交材料（待核查）"
     assert "施工图审查合格书.pdf" in handler.locator("#evidence").inner_text()
     act(handler, "confirm")
@@ -164,8 +169,10 @@ def test_handler_confirms_and_returns_evidence_and_decides_an_objection_and_a_re
 
     # The objection: the handler reads the reason and the deadline, and rejects it with reasons.
     handler.click("nav >> text=失信记录")
+    assert "异议处理中" in handler.locator("#breaches tr", has_text=record.record_number).inner_text()
     shoot(handler, "day-handler-06-breaches")
-    handler.click(f"#breaches >> text={record.record_number}")
+    handler.click("nav >> text=工作台")
+    handler.click(f"#queue >> text={record.record_number}")
     assert handler.locator("#state").inner_text() == "异议处理中"
     assert "寄出" in handler.locator("#request-reason").inner_text()
     assert re.search(r"\d{4}-\d{2}-\d{2}", handler.locator("#deadline").inner_text())
