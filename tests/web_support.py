@@ -260,7 +260,10 @@ def publish_old_pledge(
 
 @pytest.fixture(scope="module", name="browser")
 def browser_fixture() -> Iterator[Browser]:
-    """One headless Chromium per test module (each context a fresh profile)."""
+    """One headless Chromium per test module (each context a fresh profile). Not per session: Playwright's
+    sync API keeps an event loop running on the main thread while it lives, so code under test that calls
+    asyncio.run() there (notification delivery, flows) fails; an e2e module that needs it runs it in a
+    thread of its own (see tests/test_admin_day_e2e.py)."""
     from playwright.sync_api import sync_playwright
 
     assert shutil.which("chromium"), "Chromium is missing: `make` installs Debian's chromium package"
