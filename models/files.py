@@ -3,20 +3,22 @@ complaint's rectification report and a breach record's objection or repair reque
 
 A submission is checked before anything is written: at most ``upload_max_files`` files, none empty, each
 and all together within ``upload_max_bytes``, each of an allowed type recognised by its first bytes (a
-renamed .exe is refused whatever its name). A file is stored outside the database under its SHA-256
-(content-addressed: the same bytes are stored once, and the path comes from the hash alone, never from
-the name the client gave). Reading it back checks the hash, so a file altered or lost on disk is not
-served. Who may read a file is the caller's check (the case's own visibility rule); nothing here serves
-the public.
+renamed .exe is refused whatever its name), and its name made to end in that type's extension. A file
+is stored outside the database under its SHA-256 (content-addressed: the same bytes are stored once, and
+the path comes from the hash alone, never from the name the client gave). Reading it back checks the
+hash, so a file altered or lost on disk is not served. Who may read a file is the caller's check (the
+case's own visibility rule); nothing here serves the public.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import re
 import secrets
 import unicodedata
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,8 +38,18 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"%PDF-", "application/pdf"),
     (b"\x89PNG\r\n\x1a\n", "image/png"),
     (b"\xff\xd8\xff", "image/jpeg"),
-    (b"PK\x03\x04", "application/ofd"),  # OFD is a ZIP container
+    (b"PK\x03\x04", "application/ofd"),  # OFD is a ZIP container with OFD.xml at its root (GB/T 33190)
 )
+# The extensions a file's name may end in for each type; a name ending in another gets the first added.
+# The reader's computer opens a downloaded file by its extension: "证明.hta" or "证明.html" whose bytes begin
+# with "%PDF-" would otherwise be run or opened as a page, and a .jar or .docm passes for an OFD's ZIP.
+EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "application/pdf": (".pdf",),
+    "image/png": (".png",),
+    "image/jpeg": (".jpg", ".jpeg"),
+    "application/ofd": (".ofd",),
+}
+NAME_MAX = 120
 ALLOWED_TYPES = "PDF、PNG、JPEG、OFD"
 # Shown in the browser (an image, or the PDF viewer in a frame); other types are only downloaded.
 PREVIEWABLE = frozenset({"application/pdf", "image/png", "image/jpeg"})
@@ -90,9 +102,19 @@ class CaseFile(SQLModel, table=True):
     uploaded_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
 
 
+def _is_ofd(content: bytes) -> bool:
+    """A ZIP whose central directory names OFD.xml at the root (read from the directory only, nothing is
+    unpacked): any other ZIP (a .docx, .jar or a plain archive) is not an OFD."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            return any(name.lower() == "ofd.xml" for name in archive.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return False
+
+
 def sniff(content: bytes, filename: str = "") -> str:
     for magic, content_type in _SIGNATURES:
-        if content.startswith(magic):
+        if content.startswith(magic) and (content_type != "application/ofd" or _is_ofd(content)):
             return content_type
     which = f"“{filename}”" if filename else ""
     raise ValidationFailed(
@@ -103,10 +125,22 @@ def sniff(content: bytes, filename: str = "") -> str:
 
 
 def sanitise_filename(name: str) -> str:
-    """The last path component, control and path characters removed, at most 120 characters."""
+    """The last path component, control and path characters removed, and the invisible format characters
+    (a right-to-left override shows "证明\u202efdp.exe" as "证明exe.pdf"), at most 120 characters."""
     base = unicodedata.normalize("NFKC", name).replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(ch for ch in base if unicodedata.category(ch) != "Cf")
     base = re.sub(r"[\x00-\x1f\x7f<>:\"|?*]", "_", base).strip(" .")
-    return base[:120] or "evidence"
+    return base[:NAME_MAX] or "evidence"
+
+
+def typed_name(filename: str, content_type: str) -> str:
+    """``filename`` ending in an extension of ``content_type`` (the type recognised from the content): kept
+    when it does, else with the type's extension added ("说明.html" holding a PDF is "说明.html.pdf"), so
+    whoever downloads it opens it with the program for what it is. At most ``NAME_MAX`` characters."""
+    extensions = EXTENSIONS.get(content_type)
+    if not extensions or filename.lower().endswith(extensions):
+        return filename
+    return filename[: NAME_MAX - len(extensions[0])] + extensions[0]
 
 
 def check_uploads(uploads: Sequence[Upload]) -> list[StoredFile]:
@@ -133,7 +167,8 @@ def check_uploads(uploads: Sequence[Upload]) -> list[StoredFile]:
                 limit_bytes=limit,
             )
         digest = hashlib.sha256(upload.content).hexdigest()
-        checked.append(StoredFile(name, sniff(upload.content, name), len(upload.content), digest))
+        content_type = sniff(upload.content, name)
+        checked.append(StoredFile(typed_name(name, content_type), content_type, len(upload.content), digest))
     total = sum(f.size for f in checked)
     if total > limit:
         raise TooLarge(
