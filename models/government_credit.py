@@ -19,6 +19,7 @@ through the publication filter (models/privacy.py ``publication_text``) as well.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -39,6 +40,7 @@ from models.calendar import WorkCalendar
 from models.clock import utcnow
 from models.complaint import CATEGORY_LABELS, Complaint
 from models.errors import NotFound, NotPermitted, ValidationFailed
+from models.files import Upload
 from models.lifecycle import BreachState, Role
 from models.numbering import BREACH_PREFIX, reserve_numbers
 from models.org import Department
@@ -298,9 +300,12 @@ def object_for_department(
     document_reference: str | None,
     today: dt.date,
     calendar: WorkCalendar,
+    files: Sequence[Upload] = (),
 ) -> PublishedBreach:
     """The respondent department objects to its record (filed by a supervisor from its written
-    objection): the record shows "异议处理中" and the deciding department has the objection deadline."""
+    objection): the record shows "异议处理中" and the deciding department has the objection deadline.
+    ``files`` (the written objection scanned, its proof) are checked and stored as the subject's are, for
+    the deciding department only."""
     _check_credit_office(actor)
     record = _government_record(session, number)
     if not reason.strip():
@@ -309,7 +314,7 @@ def object_for_department(
     file_request(
         session=session, record=record, kind="objection", actor=actor, reason=reason.strip(), detail=document,
         data={"filed_for": record.subject_name, "document_reference": document}, today=today,
-        calendar=calendar,
+        calendar=calendar, files=files,
     )  # fmt: skip
     return record
 
@@ -323,10 +328,12 @@ def request_repair_for_department(
     repair_pledge: str,
     today: dt.date,
     calendar: WorkCalendar,
+    files: Sequence[Upload] = (),
 ) -> PublishedBreach:
     """The respondent department applies for credit repair (filed by a supervisor): only once it has
     explained in writing and reported its rectification on the complaint (书面说明原因并限期整改), and
-    not before the class's minimum publication period (repair_earliest)."""
+    not before the class's minimum publication period (repair_earliest). ``files``: its application and
+    proof of the rectification, as for an objection."""
     _check_credit_office(actor)
     record = _government_record(session, number)
     rectified = session.exec(
@@ -346,7 +353,7 @@ def request_repair_for_department(
         raise ValidationFailed("请填写整改情况说明和信用修复承诺 (statement and repair pledge are required)")
     file_request(
         session=session, record=record, kind="repair", actor=actor, reason=statement.strip(),
-        detail=repair_pledge.strip(), today=today, calendar=calendar,
+        detail=repair_pledge.strip(), today=today, calendar=calendar, files=files,
         data={"repair_pledge": repair_pledge.strip(), "filed_for": record.subject_name},
     )  # fmt: skip
     return record

@@ -4,17 +4,20 @@ department's objection and credit repair, filed by the credit office's superviso
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Form, Query, UploadFile
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from api.deps import ActorDep, CalendarDep, SessionDep, TodayDep, require_roles
+from api.routes.evidence import FILES, read_files
 from api.schemas import BreachRecord, DepartmentCreditRecord, GovernmentBreaches
 from models.breach import PublishedBreach
 from models.breach_record import department_names, public_fields
 from models.complaint import Complaint
 from models.errors import NotFound
+from models.files import Upload
 from models.government_credit import (
     department_record,
     object_for_department,
@@ -86,6 +89,38 @@ class DepartmentFiling:
 FilingDep = Annotated[DepartmentFiling, Depends()]
 
 
+async def uploaded_files(files: list[UploadFile] = FILES) -> list[Upload]:
+    """The multipart filings' files, read here so the endpoint itself runs in the thread pool as the JSON
+    filings do (the service checks them: count, emptiness, size, type by content)."""
+    return await read_files(files)
+
+
+FilesDep = Annotated[list[Upload], Depends(uploaded_files)]
+M = TypeVar("M", bound=BaseModel)
+
+
+def _form(model: type[M], **fields: Any) -> M:
+    """The multipart form's fields checked by the JSON filing's model (same limits, same 422)."""
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from exc
+
+
+def objection_form(
+    reason: str = Form(..., description="被认定部门书面异议的理由"),
+    document_reference: str | None = Form(None, description="书面异议的文号"),
+) -> DepartmentObjection:
+    return _form(DepartmentObjection, reason=reason, document_reference=document_reference)
+
+
+def repair_form(
+    statement: str = Form(..., description="整改情况说明"),
+    repair_pledge: str = Form(..., description="信用修复承诺"),
+) -> DepartmentRepair:
+    return _form(DepartmentRepair, statement=statement, repair_pledge=repair_pledge)
+
+
 @router.post(
     "/government-breaches/{number}/objection",
     response_model=BreachRecord,
@@ -112,6 +147,50 @@ def department_repair(number: str, body: DepartmentRepair, filing: FilingDep) ->
         number=number,
         statement=body.statement,
         repair_pledge=body.repair_pledge,
+    )
+
+
+@router.post(
+    "/government-breaches/{number}/objection/with-files",
+    response_model=BreachRecord,
+    dependencies=[SUPERVISORS],
+    summary="登记被认定部门的书面异议并上传证明材料（multipart）",
+)
+def department_objection_with_files(
+    number: str,
+    body: Annotated[DepartmentObjection, Depends(objection_form)],
+    files: FilesDep,
+    filing: FilingDep,
+) -> BreachRecord:
+    """与 ``POST /government-breaches/{number}/objection`` 相同，另附书面异议扫描件及证明材料
+    （PDF、PNG、JPEG、OFD，按内容识别类型）；文件只供认定部门查阅
+    （``GET /breaches`` 的 request_files 及记录页）。文件为空、类型不符或过多→422，过大→413，均不登记异议。"""
+    return filing.file(
+        object_for_department,
+        number=number,
+        reason=body.reason,
+        document_reference=body.document_reference,
+        files=files,
+    )
+
+
+@router.post(
+    "/government-breaches/{number}/repair/with-files",
+    response_model=BreachRecord,
+    dependencies=[SUPERVISORS],
+    summary="登记被认定部门的信用修复申请并上传整改材料（multipart）",
+)
+def department_repair_with_files(
+    number: str, body: Annotated[DepartmentRepair, Depends(repair_form)], files: FilesDep, filing: FilingDep
+) -> BreachRecord:
+    """与 ``POST /government-breaches/{number}/repair`` 相同，另附申请书及整改证明材料；文件只供认定部门查阅。
+    文件的拒绝与异议相同。"""
+    return filing.file(
+        request_repair_for_department,
+        number=number,
+        statement=body.statement,
+        repair_pledge=body.repair_pledge,
+        files=files,
     )
 
 
