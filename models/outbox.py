@@ -34,7 +34,8 @@ SMS_OFF = "未配置短信服务，且收件人没有电子邮箱地址 (no SMS 
 NO_SMS_TEXT = "该通知没有短信模板，且收件人没有电子邮箱地址 (no SMS text for this notice, no e-mail address)"
 
 # A mainland mobile: 11 digits starting 13-19, optionally written with +86 (or 0086) and spaces or dashes.
-_MOBILE = re.compile(r"(?:\+86|0086)?(1[3-9]\d{9})")
+# ASCII digits only: \d would take Arabic-Indic and other scripts' digits, which no gateway can dial.
+_MOBILE = re.compile(r"(?:\+86|0086)?(1[3-9]\d{9})", re.ASCII)
 _SEPARATORS = re.compile(r"[\s\-()]")
 
 

@@ -78,7 +78,8 @@ ID_TYPE_LABELS = {
 # digits); or a service number such as 95588 / 400-xxx-xxxx. Written with spaces, dashes or parentheses.
 _LANDLINE = re.compile(
     r"(?:(?:\+86|0086)?0\d{2,3})?[2-9]\d{6,7}(?:(?:转|ext\.?|x|#)\d{1,6})?"  # 0571-87654321转123
-    r"|400\d{7}|9\d{4}"  # 400-810-8888, 95588
+    r"|400\d{7}|9\d{4}",  # 400-810-8888, 95588
+    re.ASCII,  # \d is 0-9 only, not another script's digits
 )
 _PHONE_SEPARATORS = re.compile(r"[\s\-()（）]")
 PHONE_HINT = (

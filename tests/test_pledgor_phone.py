@@ -14,8 +14,8 @@ from sqlmodel import Session, col, select
 
 from models.calendar import load_calendar
 from models.lifecycle import Role
-from models.outbox import NOT_A_MOBILE, Notification, NotificationStatus
-from models.pledge import Pledge, PledgeCreate, PledgorKind, normalise_phone
+from models.outbox import NOT_A_MOBILE, Notification, NotificationStatus, mobile_number
+from models.pledge import Pledge, PledgeCreate, PledgorKind, normalise_mobile, normalise_phone
 from models.pledges import pledge_action, register_pledge
 from models.pledges.import_rows import validate_row
 from models.publication import sweep
@@ -94,6 +94,17 @@ def test_a_number_that_is_neither_a_mobile_nor_a_landline_is_refused_saying_what
         normalise_phone(written)
     assert "区号" in str(refused.value)
     assert written in str(refused.value)
+
+
+# Arabic-Indic and other script digits are digits to Python's \d but to no SMS gateway or telephone: a
+# number written with them would be stored as a "mobile" and texted in vain.
+@pytest.mark.parametrize("written", ["13\u066812345678", "138\u0661\u0662345678", "0571-8\u0667654321"])
+def test_a_number_written_with_digits_of_another_script_is_refused_not_stored(written: str) -> None:
+    with pytest.raises(ValueError, match="格式不正确"):
+        normalise_phone(written)
+    with pytest.raises(ValueError, match="格式不正确"):
+        normalise_mobile(written)
+    assert mobile_number(written) is None
 
 
 # ---------------------------------------------------------------------------------------- registering
