@@ -1,0 +1,86 @@
+"""`shouxin hotline list / retry` on the 12345 results' dead letters: a message the platform never took
+within its attempts is listed as dead with the reason of its last failure, ``retry`` makes it due again
+(and the platform, back up, takes it), and a retry of an id that is no dead letter is one line on stderr
+and a non-zero exit. The platform is the local server of tests/test_hotline_results.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+from typer.testing import CliRunner
+
+from cli.hotline_cmd import app
+from models.clock import utcnow
+from models.hotline import MAX_ATTEMPTS, HotlineMessageStatus
+from notifications.hotline_push import push_due
+from tests.cli_support import cli_engine  # noqa: F401
+from tests.conftest import Staff
+from tests.test_complaints_api import act
+from tests.test_hotline_intake import new_hotline_token, post
+from tests.test_hotline_results import T0, hotline, messages  # noqa: F401
+
+
+def test_a_message_undelivered_past_its_attempts_is_listed_with_its_reason_and_retry_makes_it_due(
+    client: TestClient,
+    engine: Engine,
+    session: Session,
+    staff: Staff,
+    hotline: Any,  # noqa: F811
+) -> None:
+    case = post(client, new_hotline_token(session)).json()
+    act(client, staff, "intake", case["id"], "accept")
+    # The platform is down for every attempt, each after the previous one's back-off (at most an hour).
+    for attempt in range(MAX_ATTEMPTS):
+        push_due(engine=engine, now=T0 + dt.timedelta(hours=2 * attempt))
+    [dead] = messages(session)
+    assert (dead.status, dead.attempts) == (HotlineMessageStatus.DEAD, MAX_ATTEMPTS)
+    assert dead.last_error is not None
+    assert "ConnectError" in dead.last_error
+
+    runner = CliRunner()
+    listed = runner.invoke(app, ["list", "--status", "dead"])
+    assert listed.exit_code == 0, listed.output
+    [row] = [line for line in listed.stdout.splitlines() if dead.message_id in line]
+    assert "GD2026031600012" in row  # the platform's order number
+    assert "accepted" in row
+    assert f" {MAX_ATTEMPTS} " in row
+    assert dead.last_error[:60] in row  # why it died
+    assert dead.message_id not in runner.invoke(app, ["list", "--status", "sent"]).stdout
+
+    retried = runner.invoke(app, ["retry", str(dead.id)])
+    assert retried.exit_code == 0, retried.output
+    assert f"#{dead.id}" in retried.stdout
+    [again] = messages(session)
+    assert (again.status, again.attempts) == (HotlineMessageStatus.PENDING, 0)
+    assert again.next_attempt_at <= utcnow()  # due now, not after a back-off
+    assert again.last_error == dead.last_error  # the reason stays until the next attempt
+
+    hotline.start()
+    assert push_due(engine=engine, now=utcnow()).sent == 1
+    assert list(hotline.taken) == [dead.message_id]
+    assert [m.status for m in messages(session)] == [HotlineMessageStatus.SENT]
+
+
+def test_a_retry_of_an_unknown_or_undead_message_exits_non_zero_with_one_line(
+    client: TestClient, session: Session, staff: Staff
+) -> None:
+    runner = CliRunner()
+    unknown = runner.invoke(app, ["retry", "999"])
+    assert unknown.exit_code == 1
+    assert unknown.stdout == ""
+    assert unknown.stderr.strip().splitlines() == [
+        "错误: 12345 回传消息 999 不存在 (hotline message not found)"
+    ]
+
+    case = post(client, new_hotline_token(session)).json()
+    act(client, staff, "intake", case["id"], "accept")
+    [pending] = messages(session)
+    waiting = runner.invoke(app, ["retry", str(pending.id)])
+    assert waiting.exit_code == 1
+    assert len(waiting.stderr.strip().splitlines()) == 1
+    assert "只能重发发送失败（dead）的回传消息" in waiting.stderr
+    assert [m.status for m in messages(session)] == [HotlineMessageStatus.PENDING]
