@@ -47,6 +47,12 @@ FLOWS: tuple[FlowSpec, ...] = (
         "公示期满自动撤下",
     ),
     FlowSpec(
+        "purge_unreferenced_files",
+        "flows.purge_files:purge_unreferenced_files",
+        "40 3 * * *",
+        "清理上传目录中无记录引用且超过保留期的文件（事务失败或请求被拒后遗留）",
+    ),
+    FlowSpec(
         "deliver_notifications",
         "flows.deliver_notifications:deliver_notifications",
         "* * * * *",

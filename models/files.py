@@ -15,21 +15,24 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import os
 import re
 import secrets
+import time
 import unicodedata
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Column, Index
+from sqlalchemy import Column, Index, union
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.clock import utcnow
 from models.errors import NotFound, TooLarge, ValidationFailed
 from models.id_sets import chunks, in_list
+from models.pledge import PledgeEvidence
 from models.settings import get_settings
 from models.types import UTCDateTime
 
@@ -189,10 +192,12 @@ def file_path(sha256: str) -> Path:
 def save(uploads: Sequence[Upload], checked: Sequence[StoredFile]) -> None:
     """Write the checked uploads under their hashes (a file already there is the same bytes). Atomic: a
     crash never leaves half a file under the final name. A transaction rolled back afterwards leaves an
-    unreferenced file, never a reference without its file."""
+    unreferenced file, never a reference without its file (``purge_unreferenced`` removes it a grace
+    period later; a file stored again is written anew or its time refreshed, so the grace counts from the
+    latest upload)."""
     for upload, stored in zip(uploads, checked, strict=True):
         path = file_path(stored.sha256)
-        if path.exists():
+        if _refresh(path):
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{stored.sha256}.{secrets.token_hex(6)}.tmp")
@@ -273,3 +278,116 @@ def read_case_file(
     if row is None or row.case_kind != case_kind or row.case_id != case_id:
         raise NotFound(f"没有编号为 {file_id} 的材料文件 (file not found)", id=file_id)
     return row, load(sha256=row.sha256, filename=row.filename)
+
+
+# Unreferenced files. A file is written before the transaction that records it commits (save, then the
+# rows), so a transaction that fails, or a request refused after its files were stored, leaves a file that
+# no row names. The daily purge removes those once they are older than a grace period, which must exceed
+# the longest transaction: a file of a transaction still in flight is never removed.
+
+# Every table naming a stored file by its SHA-256.
+_REFERENCES: tuple[Any, ...] = (CaseFile.__table__, PledgeEvidence.__table__)  # type: ignore[attr-defined]
+_HEX2 = re.compile(r"[0-9a-f]{2}")
+_STORED = re.compile(r"[0-9a-f]{64}")
+# A write's temporary (save) or a purge's removal in progress: left behind only by a crash.
+_LEFTOVER = re.compile(r"[0-9a-f]{64}\.[0-9a-f]+\.(tmp|purge)")
+
+
+@dataclass(frozen=True)
+class Purged:
+    """What a purge removed: how many files and their bytes."""
+
+    files: int = 0
+    bytes: int = 0
+
+
+def _refresh(path: Path) -> bool:
+    """Mark a stored file as handed in again now (its modification time), so the purge's grace period
+    counts from this upload; False when it is not there (never stored, or being purged this instant)."""
+    try:
+        os.utime(path)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _referenced(session: Session) -> set[bytes]:
+    """The hashes every referencing table names (one query, its rows streamed; 32 bytes each in memory)."""
+    stmt = union(*(select(table.c.sha256) for table in _REFERENCES))
+    rows = session.connection().execution_options(yield_per=10_000).execute(stmt)
+    return {bytes.fromhex(sha) for (sha,) in rows if _STORED.fullmatch(sha)}
+
+
+def _old_entries(root: Path, cutoff: float) -> Iterator[tuple[os.DirEntry[str], int]]:
+    """Files under ``root``/xx/yy/ last written before ``cutoff`` (seconds since the epoch), with their
+    sizes; subdirectories are never removed (a concurrent save may be about to write into one)."""
+    for first in _subdirectories(root):
+        for second in _subdirectories(Path(first.path)):
+            try:
+                entries = list(os.scandir(second.path))
+            except FileNotFoundError:
+                continue
+            for entry in entries:
+                try:
+                    stat = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                if entry.is_file(follow_symlinks=False) and stat.st_mtime < cutoff:
+                    yield entry, stat.st_size
+
+
+def _subdirectories(path: Path) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(path) as entries:
+            return [e for e in entries if _HEX2.fullmatch(e.name) and e.is_dir(follow_symlinks=False)]
+    except FileNotFoundError:
+        return []
+
+
+def _remove(path: Path, cutoff: float) -> bool:
+    """Remove an unreferenced stored file unless it was stored again meanwhile. It is first renamed aside
+    (atomic): a save after that finds no file and writes it anew; one just before refreshed its time,
+    which the renamed file shows, and it is put back. False when another purge took it first."""
+    aside = path.with_name(f"{path.name}.{secrets.token_hex(6)}.purge")
+    try:
+        path.rename(aside)
+    except FileNotFoundError:
+        return False
+    try:
+        if aside.stat().st_mtime >= cutoff:
+            aside.replace(path)  # the same bytes as any file a save wrote there since
+            return False
+    except FileNotFoundError:
+        return False  # another purge removed it as an old leftover: counted there
+    return _unlink(aside)
+
+
+def purge_unreferenced(*, session: Session, now: float | None = None) -> Purged:
+    """Delete the files under ``upload_dir`` that no row references (``_REFERENCES``) and that were last
+    written more than ``upload_orphan_grace_hours`` before ``now`` (default: the current time; file times
+    are the machine's clock, never the product's pinned date), and temporaries a crash left as old. Only
+    names the store writes (xx/yy/<sha256>) are touched. Safe to run twice or concurrently: a file already
+    gone is skipped, not an error."""
+    cutoff = (time.time() if now is None else now) - get_settings().upload_orphan_grace_hours * 3600
+    referenced = _referenced(session)  # read before the walk: a row committed later names a newer file
+    root = Path(get_settings().upload_dir)
+    files = size = 0
+    for entry, entry_size in _old_entries(root, cutoff):
+        path, name = Path(entry.path), entry.name
+        if _LEFTOVER.fullmatch(name):
+            removed = _unlink(path)
+        elif _STORED.fullmatch(name) and name.startswith(path.parent.parent.name + path.parent.name):
+            removed = bytes.fromhex(name) not in referenced and _remove(path, cutoff)
+        else:
+            continue  # not a name the store writes: left alone
+        if removed:
+            files, size = files + 1, size + entry_size
+    return Purged(files=files, bytes=size)
+
+
+def _unlink(path: Path) -> bool:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True

@@ -132,6 +132,10 @@ class Settings(BaseSettings):
     upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     # Files in one submission (an evidence upload, a rectification report, an objection or repair request).
     upload_max_files: int = Field(default=10, ge=1, le=100)
+    # A stored file no row references (its transaction failed, or its request was refused after storing)
+    # is removed by the daily purge once this much older: more than any transaction takes, so a file of one
+    # still in flight is never removed.
+    upload_orphan_grace_hours: int = Field(default=24, ge=1, le=24 * 365)
     # Bulk import (POST /pledges/import): the file's size (413 beyond it) and its data rows (422 beyond).
     import_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     import_max_rows: int = Field(default=100_000, ge=1)
