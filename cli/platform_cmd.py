@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from models.calendar import load_calendar
 from models.clock import Clock
@@ -31,7 +31,15 @@ def list_cmd(
     limit: int = typer.Option(50, help="条数"),
 ) -> None:
     """按状态列出推送文档（最新在前），含回执编号和最后一次失败原因。"""
-    table = Table("文档编号", "类型", "状态", "次数", "回执编号", "最后错误")
+    # The document id is what `retry` takes: never cut, however narrow the terminal; the receipt folds.
+    table = Table(
+        Column("文档编号", no_wrap=True),
+        "类型",
+        "状态",
+        "次数",
+        Column("回执编号", overflow="fold"),
+        "最后错误",
+    )
     with session_scope() as session:
         counts = status_counts(session=session)
         for d in list_documents(session=session, status=status, limit=limit):
