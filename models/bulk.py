@@ -4,18 +4,19 @@
 engine's dialect (``UTCDateTime``'s UTC conversion, the JSON serializer, enums stored by name), so the
 stored values are exactly what the ORM stores. How the rows travel depends on the database:
 
-- SQLite: Core's compiled ``INSERT`` with its ``VALUES`` group repeated, many rows per statement (chunked
-  below SQLite's bound-parameter limit). That costs less than the driver's ``executemany`` (a reset, bind
-  and step per row), and converting column by column converts a batch's shared values (its ``now``) once:
-  Core's own ``executemany`` of the same rows took about three times as long.
-- PostgreSQL: a large batch without ``ON CONFLICT`` goes through ``COPY … FROM STDIN`` (psycopg 3's
-  ``cursor.copy``), the server's bulk-load path; other batches go through the driver's ``executemany`` of
-  Core's compiled INSERT (``ON CONFLICT … DO NOTHING`` where asked), which psycopg 3 sends as one pipeline.
+- Core's compiled ``INSERT`` (``ON CONFLICT … DO NOTHING`` where asked) with its ``VALUES`` group
+  repeated, many rows per statement (chunked below the database's bound-parameter limit). That costs less
+  than the driver's ``executemany`` (on SQLite a reset, bind and step per row; on PostgreSQL a statement
+  per row, even pipelined), and converting column by column converts a batch's shared values (its
+  ``now``) once: Core's own ``executemany`` of the same rows took about three times as long on SQLite.
+- PostgreSQL, a large batch without ``ON CONFLICT``: ``COPY … FROM STDIN`` (psycopg 3's ``cursor.copy``),
+  the server's bulk-load path.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import cache
 from itertools import chain
 from operator import itemgetter
 from typing import Any
@@ -27,7 +28,9 @@ from sqlmodel import Session
 
 # Bound parameters per SQLite statement: SQLite's compile-time default limit (some builds allow more).
 _SQLITE_PARAMS = 32766
-# From this many rows on, PostgreSQL loads through COPY: below it one pipelined INSERT per row is as quick.
+# Bound parameters per PostgreSQL statement: the protocol's limit (a 16-bit count).
+_POSTGRES_PARAMS = 65535
+# From this many rows on, PostgreSQL loads through COPY: below it an INSERT of many rows is as quick.
 _COPY_FROM = 1000
 
 
@@ -57,14 +60,12 @@ def insert_rows(
     _check_columns(table, names)
     connection = session.connection()
     dialect = connection.dialect.name
-    if dialect == "sqlite":
-        _insert_many_per_statement(connection, table, names, rows, on_conflict_do_nothing)
-    elif dialect != "postgresql":
+    if dialect not in ("sqlite", "postgresql"):
         raise NotImplementedError(f"bulk insert is written for SQLite and PostgreSQL, not {dialect}")
-    elif len(rows) >= _COPY_FROM and not on_conflict_do_nothing:
+    if dialect == "postgresql" and len(rows) >= _COPY_FROM and not on_conflict_do_nothing:
         _copy(connection, table, names, rows)
     else:
-        _insert_pipelined(connection, table, names, rows, on_conflict_do_nothing)
+        _insert_many_per_statement(connection, table, names, rows, on_conflict_do_nothing)
 
 
 def _check_columns(table: Table, names: Sequence[str]) -> None:
@@ -114,40 +115,45 @@ def _insert_many_per_statement(
     rows: Sequence[Mapping[str, Any]],
     on_conflict_do_nothing: Sequence[str],
 ) -> None:
-    """SQLite: Core compiles the one-row INSERT; each statement repeats its ``VALUES`` group per row."""
+    """Core compiles the one-row INSERT with positional parameters; each statement repeats its ``VALUES``
+    group per row, as many rows as the database's bound-parameter limit allows."""
     dialect = connection.dialect
-    statement = sqlite.insert(table)
+    postgres = dialect.name == "postgresql"
+    # inline(): no RETURNING of the generated key (PostgreSQL's compiler adds one for a single-row INSERT).
+    statement = (postgresql if postgres else sqlite).insert(table).inline()
     if on_conflict_do_nothing:
         statement = statement.on_conflict_do_nothing(index_elements=on_conflict_do_nothing)
-    compiled = statement.compile(dialect=dialect, column_keys=list(names))
+    kind: Any = type(dialect)
+    compiled = statement.compile(dialect=_positional(kind), column_keys=list(names))
     order = list(compiled.positiontup or ())  # the parameters in the compiled (table's column) order
     head, _, rest = compiled.string.partition(" VALUES ")
-    end = rest.index(")") + 1  # the group is "(?, ?, …)": bound parameters only
-    group, tail = rest[:end], rest[end:]
+    group, tail = _values_group(rest)
     assert sorted(order) == sorted(names), compiled.string
     built = _driver_rows(dialect, table, order, rows)
-    per = max(1, _SQLITE_PARAMS // len(order))
+    per = max(1, (_POSTGRES_PARAMS if postgres else _SQLITE_PARAMS) // len(order))
     for start in range(0, len(built), per):
         part = built[start : start + per]
         sql = f"{head} VALUES {', '.join([group] * len(part))}{tail}"
         connection.exec_driver_sql(sql, tuple(chain.from_iterable(part)))
 
 
-def _insert_pipelined(
-    connection: Connection,
-    table: Table,
-    names: Sequence[str],
-    rows: Sequence[Mapping[str, Any]],
-    on_conflict_do_nothing: Sequence[str],
-) -> None:
-    """PostgreSQL: Core's compiled INSERT through the driver's ``executemany`` (one pipeline in psycopg 3)."""
-    statement = postgresql.insert(table)
-    if on_conflict_do_nothing:
-        statement = statement.on_conflict_do_nothing(index_elements=on_conflict_do_nothing)
-    compiled = statement.compile(dialect=connection.dialect, column_keys=list(names))
-    assert set(compiled.binds) == set(names), compiled.string  # plain column names as parameter names
-    built = _driver_rows(connection.dialect, table, names, rows)
-    connection.exec_driver_sql(compiled.string, [dict(zip(names, row, strict=True)) for row in built])
+def _values_group(text: str) -> tuple[str, str]:
+    """The leading ``(…)`` group of ``text`` (bound parameters, on PostgreSQL with type casts such as
+    ``%s::NUMERIC(10, 2)``) and what follows it."""
+    depth = 0
+    for i, char in enumerate(text):
+        depth += (char == "(") - (char == ")")
+        if depth == 0:
+            return text[: i + 1], text[i + 1 :]
+    raise ValueError(f"no VALUES group in {text!r}")
+
+
+@cache
+def _positional(dialect: Any) -> Dialect:
+    """A dialect of the engine's kind that compiles positional parameters (SQLite's own ``?``, psycopg's
+    ``%s`` where the engine's uses named ones), so one ``VALUES`` group can be repeated."""
+    positional: Dialect = dialect() if dialect.name == "sqlite" else dialect(paramstyle="format")
+    return positional
 
 
 def _copy(
