@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -48,7 +49,15 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
+        # What start-up built (modules, routes, models, the engine: ~200,000 objects) lives as long as the
+        # process. Left to the collector, every full collection walked all of it while requests waited:
+        # ~100 ms once every few thousand requests, the p99 of benchmark 3 (docs/benchmarks.md). Frozen
+        # (the standard library's gc.freeze), a full collection walks only what requests allocated.
+        gc.freeze()
+        try:
+            yield
+        finally:
+            gc.unfreeze()  # an app started and stopped in a longer process (tests) leaves nothing frozen
 
     app = FastAPI(
         title="守信 Shouxin",
