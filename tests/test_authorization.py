@@ -104,6 +104,8 @@ RULES: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/complaints/{complaint_id}/breach-public-text"): rule(default=403, supervisor=OK),
     ("POST", "/government-breaches/{number}/objection"): rule(default=403, supervisor=OK),
     ("POST", "/government-breaches/{number}/repair"): rule(default=403, supervisor=OK),
+    ("POST", "/government-breaches/{number}/objection/with-files"): rule(default=403, supervisor=OK),
+    ("POST", "/government-breaches/{number}/repair/with-files"): rule(default=403, supervisor=OK),
     ("GET", "/admin/departments"): OVERSIGHT,
     ("POST", "/admin/departments"): ADMIN_ONLY,
     ("GET", "/admin/users"): ADMIN_ONLY,
