@@ -7,7 +7,7 @@ from __future__ import annotations
 import calendar as _month_calendar
 import datetime as dt
 from collections.abc import Callable, Mapping
-from functools import cache, partial
+from functools import cache, lru_cache, partial
 from typing import Any
 
 from sqlmodel import Session, select
@@ -62,18 +62,17 @@ def public_fields(
     get: Callable[[str], Any] = (
         record.__getitem__ if isinstance(record, Mapping) else partial(getattr, record)
     )
-    kind = str(get("subject_kind"))
+    individual, kind_label, severity, severity_label, state, state_label = _coded(
+        get("subject_kind"), get("severity"), get("state")
+    )
     name = get("subject_name")
-    individual = kind == PledgorKind.INDIVIDUAL.value
     code, dept_name = departments.get(get("department_id"), ("", ""))
-    severity = Severity(get("severity"))
-    state = BreachState(get("state"))
     decision, end = get("decision_date"), get("publication_end")
     names = (name,) if individual and mask else ()
     return {
         "record_number": get("number"),
         "XDR_MC": mask_name(name) if individual and mask else name,
-        "XDR_LB": PLEDGOR_KIND_LABELS.get(PledgorKind(kind), kind),
+        "XDR_LB": kind_label,
         "XDR_SHXYM": get("subject_credit_code"),
         "matter": publication_text(get("matter"), names=names),
         "facts": publication_text(get("facts"), names=names),
@@ -82,11 +81,29 @@ def public_fields(
         "GSJZQ": end.isoformat(),
         "department_code": code,
         "department_name": dept_name,  # 认定部门
-        "severity": severity.value,
-        "severity_label": SEVERITY_LABELS[severity],
-        "state": state.value,
-        "state_label": BREACH.state(state).label,
+        "severity": severity,
+        "severity_label": severity_label,
+        "state": state,
+        "state_label": state_label,
     }
+
+
+# Cached: the subject kind, class and state of a record take a handful of values, and the sweep builds
+# thousands of records per batch (``typed``: a member and its plain value are looked up apart).
+@lru_cache(maxsize=256, typed=True)
+def _coded(subject_kind: Any, severity_code: Any, state_code: Any) -> tuple[bool, str, str, str, str, str]:
+    """(individual, XDR_LB, severity, severity_label, state, state_label) of a record's stored codes."""
+    kind = str(subject_kind)
+    severity = Severity(severity_code)
+    state = BreachState(state_code)
+    return (
+        kind == PledgorKind.INDIVIDUAL.value,
+        PLEDGOR_KIND_LABELS.get(PledgorKind(kind), kind),
+        severity.value,
+        SEVERITY_LABELS[severity],
+        state.value,
+        BREACH.state(state).label,
+    )
 
 
 def department_names(session: Session) -> dict[int, tuple[str, str]]:

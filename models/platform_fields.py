@@ -14,6 +14,7 @@ whole batch with one query per few thousand records (the sweep publishes thousan
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
@@ -47,19 +48,33 @@ def _label(labels: Mapping[Any, str], value: str | None, kind: type) -> str:
     return labels.get(kind(value), value) if value else ""
 
 
+# Cached: a handful of stored codes, looked up for every document of a sweep batch.
+@lru_cache(maxsize=64, typed=True)
+def _id_type_label(value: str | None) -> str:
+    return _label(ID_TYPE_LABELS, value, IdType)
+
+
+@lru_cache(maxsize=64, typed=True)
+def _pledge_type_label(value: str | None) -> str:
+    return _label(PLEDGE_TYPE_LABELS, value, PledgeType)
+
+
+_ENTERPRISE = PledgorKind.ENTERPRISE.value
+
+
 def national_fields(row: Any, *, source_name: str, source_code: str) -> dict[str, str]:
     """The national fields of one record from its joined row (the columns ``_query`` selects); a field
     without a value is an empty string, as the exchange expects every field present."""
-    enterprise = row.subject_kind == PledgorKind.ENTERPRISE.value
+    enterprise = row.subject_kind == _ENTERPRISE
     return {
         "WSH": row.number,
         "FRDB": (row.legal_representative or "") if enterprise else "",
-        "FR_ZJLX": _label(ID_TYPE_LABELS, row.legal_representative_id_type, IdType) if enterprise else "",
+        "FR_ZJLX": _id_type_label(row.legal_representative_id_type) if enterprise else "",
         "FR_ZJHM": (row.legal_representative_id_number or "") if enterprise else "",
         "SJLY": source_name,
         "SJLYDM": source_code,
         "SX_RDBMDM": row.credit_code or "",
-        "SX_CNLX": _label(PLEDGE_TYPE_LABELS, row.pledge_type, PledgeType),
+        "SX_CNLX": _pledge_type_label(row.pledge_type),
         "SX_CNNR": row.obligation or "",
     }
 
