@@ -16,6 +16,7 @@ from openpyxl import load_workbook
 from sqlmodel import Session
 
 from models.calendar import load_calendar
+from models.clock import Clock
 from tests.test_scorecard import _complaint
 from tests.web_support import (  # noqa: F401  (browser_fixture, pages_fixture: the fixtures)
     SIZES,
@@ -117,7 +118,10 @@ def test_supervisor_follows_a_count_to_its_cases_reminds_an_overdue_one_and_expo
     supervisor.click("button:has-text('查看')")
     assert supervisor.locator("#period-label").inner_text() == "2026年第1季度"
     # Cases are counted by when they were registered (real timestamps), "today" is pinned to 2026-03-02.
-    until = max(dt.datetime.now(dt.UTC).date(), dt.date(2026, 3, 2)).isoformat()
+    # The scorecard dates registrations in the office's time zone (Asia/Shanghai), not UTC: from 16:00 UTC
+    # on, today's cases fall on tomorrow's date there.
+    registered_on = Clock.from_settings().local_date(dt.datetime.now(dt.UTC))
+    until = max(registered_on, dt.date(2026, 3, 2)).isoformat()
     supervisor.select_option("select[name=period]", "custom")
     supervisor.fill("input[name=start]", "2026-01-01")
     supervisor.fill("input[name=end]", until)

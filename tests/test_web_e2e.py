@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import pytest
 from sqlmodel import Session
 
+from models.clock import Clock
 from tests.test_publication import CODE
 from tests.web_support import (  # noqa: F401  (browser_fixture, pages_fixture: the fixtures)
     SUPERVISOR_PASSWORD,
@@ -129,7 +130,7 @@ def test_complaint_from_window_to_close_and_the_public_pages(pages: Pages, live:
     shoot(supervisor, "08-case-closed", both=True)
     # The scorecard counts complaints by when they were registered (real timestamps), while this test pins
     # "today" to 2026-03-02: ask for the period around the real registration time.
-    registered = dt.datetime.now(dt.UTC).date().isoformat()
+    registered = Clock.from_settings().local_date(dt.datetime.now(dt.UTC)).isoformat()
     supervisor.goto(f"{live.url}/staff/scorecard?period=month&at={registered}")
     assert "100.0%" in supervisor.locator("#scorecard").inner_text()
     shoot(supervisor, "09-scorecard", both=True)
