@@ -44,37 +44,29 @@ _P = Pledge.__table__  # type: ignore[attr-defined]
 _D = Department.__table__  # type: ignore[attr-defined]
 
 
-def _label(labels: Mapping[Any, str], value: str | None, kind: type) -> str:
-    return labels.get(kind(value), value) if value else ""
+# Each code type's labels; ``_label`` is cached because a sweep batch looks up the same few stored codes
+# for thousands of documents.
+_LABELS: dict[type, Mapping[Any, str]] = {IdType: ID_TYPE_LABELS, PledgeType: PLEDGE_TYPE_LABELS}
 
 
-# Cached: a handful of stored codes, looked up for every document of a sweep batch.
-@lru_cache(maxsize=64, typed=True)
-def _id_type_label(value: str | None) -> str:
-    return _label(ID_TYPE_LABELS, value, IdType)
-
-
-@lru_cache(maxsize=64, typed=True)
-def _pledge_type_label(value: str | None) -> str:
-    return _label(PLEDGE_TYPE_LABELS, value, PledgeType)
-
-
-_ENTERPRISE = PledgorKind.ENTERPRISE.value
+@lru_cache(maxsize=128)
+def _label(kind: type, value: str | None) -> str:
+    return _LABELS[kind].get(kind(value), value) if value else ""
 
 
 def national_fields(row: Any, *, source_name: str, source_code: str) -> dict[str, str]:
     """The national fields of one record from its joined row (the columns ``_query`` selects); a field
     without a value is an empty string, as the exchange expects every field present."""
-    enterprise = row.subject_kind == _ENTERPRISE
+    enterprise = row.subject_kind == PledgorKind.ENTERPRISE.value
     return {
         "WSH": row.number,
         "FRDB": (row.legal_representative or "") if enterprise else "",
-        "FR_ZJLX": _id_type_label(row.legal_representative_id_type) if enterprise else "",
+        "FR_ZJLX": _label(IdType, row.legal_representative_id_type) if enterprise else "",
         "FR_ZJHM": (row.legal_representative_id_number or "") if enterprise else "",
         "SJLY": source_name,
         "SJLYDM": source_code,
         "SX_RDBMDM": row.credit_code or "",
-        "SX_CNLX": _pledge_type_label(row.pledge_type),
+        "SX_CNLX": _label(PledgeType, row.pledge_type),
         "SX_CNNR": row.obligation or "",
     }
 
