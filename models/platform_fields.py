@@ -54,23 +54,6 @@ def _label(kind: type, value: str | None) -> str:
     return _LABELS[kind].get(kind(value), value) if value else ""
 
 
-def national_fields(row: Any, *, source_name: str, source_code: str) -> dict[str, str]:
-    """The national fields of one record from its joined row (the columns ``_query`` selects); a field
-    without a value is an empty string, as the exchange expects every field present."""
-    enterprise = row.subject_kind == PledgorKind.ENTERPRISE.value
-    return {
-        "WSH": row.number,
-        "FRDB": (row.legal_representative or "") if enterprise else "",
-        "FR_ZJLX": _label(IdType, row.legal_representative_id_type) if enterprise else "",
-        "FR_ZJHM": (row.legal_representative_id_number or "") if enterprise else "",
-        "SJLY": source_name,
-        "SJLYDM": source_code,
-        "SX_RDBMDM": row.credit_code or "",
-        "SX_CNLX": _label(PledgeType, row.pledge_type),
-        "SX_CNNR": row.obligation or "",
-    }
-
-
 def _query(session: Session, breach_ids: Sequence[int]) -> Any:
     joined = _B.outerjoin(_P, _P.c.id == _B.c.pledge_id).outerjoin(_D, _D.c.id == _B.c.department_id)
     return (
@@ -91,15 +74,31 @@ def _query(session: Session, breach_ids: Sequence[int]) -> Any:
 
 
 def add_national_fields(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Add the national fields to each document row's ``payload["record"]`` in place."""
+    """Add the national fields to each document row's ``payload["record"]`` in place: one dict a record
+    from its joined row (the columns ``_query`` selects, fetched at once and unpacked as tuples), the data
+    source's two fields read once a batch. A field without a value is an empty string, as the exchange
+    expects every field present."""
     settings = get_settings()
     source_name = settings.credit_platform_source_name or settings.issuer_name
     source_code = settings.credit_platform_source_code
+    enterprise_kind = PledgorKind.ENTERPRISE.value
     ids = sorted({row["breach_id"] for row in rows})
     found: dict[int, dict[str, str]] = {}
     for part in chunks(ids):
-        for r in session.execute(_query(session, part)):
-            found[r.id] = national_fields(r, source_name=source_name, source_code=source_code)
+        result = session.execute(_query(session, part)).all()
+        for id_, number, kind, credit_code, pledge_type, obligation, rep, rep_type, rep_number in result:
+            enterprise = kind == enterprise_kind
+            found[id_] = {
+                "WSH": number,
+                "FRDB": (rep or "") if enterprise else "",
+                "FR_ZJLX": _label(IdType, rep_type) if enterprise else "",
+                "FR_ZJHM": (rep_number or "") if enterprise else "",
+                "SJLY": source_name,
+                "SJLYDM": source_code,
+                "SX_RDBMDM": credit_code or "",
+                "SX_CNLX": _label(PledgeType, pledge_type),
+                "SX_CNNR": obligation or "",
+            }
     for row in rows:
         fields = found.get(row["breach_id"])
         if fields is not None:
