@@ -9,6 +9,8 @@ stored values are exactly what the ORM stores. How the rows travel depends on th
   than the driver's ``executemany`` (on SQLite a reset, bind and step per row; on PostgreSQL a statement
   per row, even pipelined), and converting column by column converts a batch's shared values (its
   ``now``) once: Core's own ``executemany`` of the same rows took about three times as long on SQLite.
+  On SQLite the columns every row of the batch shares are bound once per statement
+  (``INSERT … SELECT ?, column1, … FROM (VALUES …)``), the others once per row.
 - PostgreSQL, a large batch without ``ON CONFLICT``: ``COPY … FROM STDIN`` (psycopg 3's ``cursor.copy``),
   the server's bulk-load path.
 """
@@ -77,35 +79,43 @@ def _check_columns(table: Table, names: Sequence[str]) -> None:
         raise ValueError(f"bulk insert into {table.name} needs values for {', '.join(missing)}")
 
 
+def _driver_columns(
+    dialect: Dialect, table: Table, names: Sequence[str], rows: Sequence[Mapping[str, Any]]
+) -> tuple[list[Sequence[Any]], set[int]]:
+    """The rows' values of ``names`` column by column, in the form SQLAlchemy hands the driver, and the
+    positions of the columns that hold one object in every row (a batch's ``now``, actor, state, a None).
+
+    Each row's values are taken by one itemgetter call, then transposed (zip), so a bind processor runs
+    once per column of distinct values and once for a shared one."""
+    take = itemgetter(*names)
+    built = [(value,) for value in map(take, rows)] if len(names) == 1 else list(map(take, rows))
+    columns: list[Sequence[Any]] = list(zip(*built, strict=True))
+    shared: set[int] = set()
+    for i, name in enumerate(names):
+        values = columns[i]
+        first = values[0]
+        # The check stops at the first other value: a column of distinct values pays one comparison.
+        same = all(value is first for value in values)
+        process = _bind_processor(dialect, table, name)
+        if same:
+            shared.add(i)
+            columns[i] = (process(first) if process else first,) * len(values)
+        elif process:
+            columns[i] = [process(value) for value in values]
+    return columns, shared
+
+
 def _driver_rows(
     dialect: Dialect, table: Table, names: Sequence[str], rows: Sequence[Mapping[str, Any]]
 ) -> list[tuple[Any, ...]]:
     """The rows as tuples of ``names``' values (in that order) in the form SQLAlchemy hands the driver."""
-    # Each row's values taken by one itemgetter call, then the columns that have a bind processor
-    # converted column by column (zip transposes).
-    take = itemgetter(*names)
-    built = [(value,) for value in map(take, rows)] if len(names) == 1 else list(map(take, rows))
-    processors = [(i, p) for i, name in enumerate(names) if (p := _bind_processor(dialect, table, name))]
-    if not processors:
-        return built
-    columns: list[Sequence[Any]] = list(zip(*built, strict=True))
-    for i, process in processors:
-        columns[i] = _processed(process, columns[i])
+    columns, _ = _driver_columns(dialect, table, names, rows)
     return list(zip(*columns, strict=True))
 
 
 def _bind_processor(dialect: Dialect, table: Table, name: str) -> Callable[[Any], Any] | None:
     processor: Callable[[Any], Any] | None = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
     return processor
-
-
-def _processed(process: Callable[[Any], Any], values: Sequence[Any]) -> Sequence[Any]:
-    # A batch repeats one object in every row of some columns (its ``now``, a state, a None): converted
-    # once. The check stops at the first other value, so a column of distinct values pays one comparison.
-    first = values[0]
-    if all(value is first for value in values):
-        return (process(first),) * len(values)
-    return [process(value) for value in values]
 
 
 def _insert_many_per_statement(
@@ -129,12 +139,41 @@ def _insert_many_per_statement(
     head, _, rest = compiled.string.partition(" VALUES ")
     group, tail = _values_group(rest)
     assert sorted(order) == sorted(names), compiled.string
-    built = _driver_rows(dialect, table, order, rows)
+    columns, shared = _driver_columns(dialect, table, order, rows)
+    if not postgres and len(rows) > 1 and shared:
+        _insert_select_shared(connection, head, tail, columns, shared)
+        return
+    built = list(zip(*columns, strict=True))
     per = max(1, (_POSTGRES_PARAMS if postgres else _SQLITE_PARAMS) // len(order))
     for start in range(0, len(built), per):
         part = built[start : start + per]
         sql = f"{head} VALUES {', '.join([group] * len(part))}{tail}"
         connection.exec_driver_sql(sql, tuple(chain.from_iterable(part)))
+
+
+def _insert_select_shared(
+    connection: Connection, head: str, tail: str, columns: list[Sequence[Any]], shared: set[int]
+) -> None:
+    """SQLite: ``INSERT … SELECT ?, column1, … FROM (VALUES (…), …)``, the columns every row shares bound
+    once per statement instead of once per row (a register event shares 13 of its 17 columns, a batch's
+    mails most of theirs): binding a parameter cost more per row than some of the B-tree inserts.
+
+    A ``VALUES`` row has no column affinity, so each value takes the table column's affinity as in
+    ``INSERT … VALUES``; SQLite inserts the rows in their ``VALUES`` order. ``WHERE true`` is SQLite's way
+    to tell an upsert's ``ON CONFLICT`` from a join's ``ON`` after a ``SELECT``."""
+    if len(shared) == len(columns):
+        shared = shared - {0}  # identical rows: one column still gives the VALUES its rows
+    varying = [i for i in range(len(columns)) if i not in shared]
+    position = {i: k for k, i in enumerate(varying, start=1)}
+    picked = ", ".join("?" if i in shared else f"column{position[i]}" for i in range(len(columns)))
+    fixed = tuple(columns[i][0] for i in range(len(columns)) if i in shared)
+    built = list(zip(*(columns[i] for i in varying), strict=True))
+    group = f"({', '.join(['?'] * len(varying))})"
+    per = max(1, (_SQLITE_PARAMS - len(fixed)) // len(varying))
+    for start in range(0, len(built), per):
+        part = built[start : start + per]
+        sql = f"{head} SELECT {picked} FROM (VALUES {', '.join([group] * len(part))}) WHERE true{tail}"
+        connection.exec_driver_sql(sql, fixed + tuple(chain.from_iterable(part)))
 
 
 def _values_group(text: str) -> tuple[str, str]:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import insert, select, text
+from sqlalchemy import event, insert, select, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -212,16 +212,21 @@ def test_bulk_insert_spanning_several_statements_keeps_order_and_skips_duplicate
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # SQLite packs many rows into one statement; a small parameter budget makes these 7 rows take
-    # three statements, with a duplicate inside one and across two of them.
-    monkeypatch.setattr("models.bulk._SQLITE_PARAMS", 3 * len(_notification("x", None)))
+    # three statements, with a duplicate inside one and across two of them. The rows differ in three
+    # columns (address, context, key); the others are bound once per statement.
+    varying = 3
+    monkeypatch.setattr("models.bulk._SQLITE_PARAMS", len(_notification("x", None)) - varying + 3 * varying)
     table = Notification.__table__  # type: ignore[attr-defined]
     keys = ["a", "b", "a", "c", "d", "b", "e"]
+    statements = _inserts_into(engine, "notification")
     with Session(engine) as session:
         insert_rows(
             session, table, [_notification(k, f"{i}@example.com") for i, k in enumerate(keys)],
             on_conflict_do_nothing=["idempotency_key"],
         )  # fmt: skip
         session.commit()
+        if engine.dialect.name == "sqlite":
+            assert len(statements) == 3
         rows = session.exec(select(table.c.idempotency_key, table.c.recipient_email).order_by(table.c.id))
         assert rows.all() == [
             ("a", "0@example.com"), ("b", "1@example.com"), ("c", "3@example.com"),
@@ -238,3 +243,40 @@ def test_bulk_insert_keeps_a_column_that_is_null_only_in_some_rows(engine: Engin
             select(table.c.idempotency_key, table.c.recipient_email, table.c.sent_at).order_by(table.c.id)
         )
         assert rows.all() == [("n1", None, None), ("n2", "b@example.com", None)]
+
+
+def _inserts_into(engine: Engine, table: str) -> list[Any]:
+    """The parameters of each INSERT into ``table`` the engine runs from now on (for the test's life)."""
+    seen: list[Any] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if statement.startswith(f"INSERT INTO {table} "):
+            seen.append(parameters)
+
+    event.listen(engine, "before_cursor_execute", record)
+    return seen
+
+
+def test_bulk_insert_binds_a_batchs_shared_values_once_and_stores_them_as_one_row_inserts(
+    engine: Engine,
+) -> None:
+    # The rows share one ``now``, status, template … (the same objects, as a sweep batch's rows do) and
+    # differ in key and address: on SQLite the shared columns are bound once per statement.
+    table = Notification.__table__  # type: ignore[attr-defined]
+    rows = [_notification(f"m{i}", f"{i}@example.com") for i in range(3)]
+    statements = _inserts_into(engine, "notification")
+    with Session(engine) as session:
+        insert_rows(session, table, rows)
+        for i in range(3):  # one row per insert: every value bound for its row
+            insert_rows(session, table, [_notification(f"s{i}", f"{i}@example.com")])
+        session.commit()
+        stored = session.exec(select(table).order_by(table.c.id)).all()
+    if engine.dialect.name == "sqlite":
+        row_width = len(rows[0])
+        varying = 3  # recipient_email, context, idempotency_key
+        assert len(statements[0]) == (row_width - varying) + 3 * varying
+    columns = [c for c in table.c.keys() if c not in ("id", "idempotency_key")]
+    batch = [tuple(getattr(r, c) for c in columns) for r in stored[:3]]
+    alone = [tuple(getattr(r, c) for c in columns) for r in stored[3:]]
+    assert batch == alone
+    assert [r.idempotency_key for r in stored] == ["m0", "m1", "m2", "s0", "s1", "s2"]
