@@ -110,6 +110,8 @@ def publication_text(text: str | None, *, names: Iterable[str | None] = ()) -> s
     Idempotent: filtered text passes through unchanged. ``None`` and ``""`` come back unchanged."""
     if not text:
         return text
+    if not names:  # No names to mask (the platform's documents): nothing to collect or sort.
+        return _filtered(text, ())
     wanted = tuple(sorted({n.strip() for n in names if n and len(n.strip()) > 1}, key=len, reverse=True))
     return _filtered(text, wanted)
 

@@ -9,6 +9,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -226,6 +227,17 @@ def _by_day(days: set[dt.date], value_of: Any) -> Any:
     return case({day: literal(value_of(day), Date()) for day in days}, value=_T.c.publication_day)
 
 
+def _positions(columns: Sequence[Any], *names: str) -> itemgetter[Any]:
+    """A getter of the named columns of a row of ``columns``, by position."""
+    keys = [column.key for column in columns]
+    return itemgetter(*(keys.index(name) for name in names))
+
+
+# What the notices read of a pledge's row (_COLUMNS) and of its record's row (_RETURNED).
+_MAILED = _positions(_COLUMNS, "id", "number", "pledgor_name", "pledgor_email", "pledgor_phone", "matter")
+_NOTED = _positions(_RETURNED, "id", "number", "publication_end")
+
+
 def insert_notices(
     session: Session,
     published: Sequence[tuple[Planned, Any]],
@@ -238,34 +250,34 @@ def insert_notices(
     not the public)."""
     mails, documents = [], []
     for p, row in published:
-        # By name through the row's mapping: a plain dict lookup where the row's attributes are not.
-        pledge, breach = p.pledge, row._mapping
-        number = breach["number"]
+        # The pledge's and the record's columns by position, in one call each (a row's attributes are
+        # looked up by name one by one); the record's mapping for ``public_fields``, read by name.
+        pledge_id, pledge_number, name, email, phone, matter = _MAILED(p.pledge)
+        breach_id, number, end = _NOTED(row)
         context = {
-            "pledge_number": pledge.number, "pledgor_name": pledge.pledgor_name, "matter": pledge.matter,
-            "record_number": number, "decision_date": p.day,
-            "publication_end": breach["publication_end"].isoformat(),
+            "pledge_number": pledge_number, "pledgor_name": name, "matter": matter,
+            "record_number": number, "decision_date": p.day, "publication_end": end.isoformat(),
         }  # fmt: skip
         mails.extend(
             outbox_rows(
                 template="pledge_published",
                 recipient_kind="pledgor",
-                recipient_name=pledge.pledgor_name,
-                recipient_email=pledge.pledgor_email,
-                recipient_phone=pledge.pledgor_phone,
-                key=f"pledge:{pledge.id}:publish:pledge_published",
+                recipient_name=name,
+                recipient_email=email,
+                recipient_phone=phone,
+                key=f"pledge:{pledge_id}:publish:pledge_published",
                 context=context,
                 now=now,
                 case_kind="pledge",
-                case_id=pledge.id,
-                case_number=pledge.number,
+                case_id=pledge_id,
+                case_number=pledge_number,
                 flow_run_id=actor.flow_run_id,
             )  # fmt: skip
         )
-        record = public_fields(breach, departments, mask=False)
+        record = public_fields(row._mapping, departments, mask=False)
         documents.append(
             document_row(
-                kind=DocumentKind.PUBLISH, breach_id=breach["id"], number=number, payload=record, now=now
+                kind=DocumentKind.PUBLISH, breach_id=breach_id, number=number, payload=record, now=now
             )
         )
     # A mail whose key is already queued is skipped, as for the sweep's other mails.
