@@ -49,6 +49,11 @@ WHERE_TO_FIND = (
 )
 
 
+def secret_key() -> bytes:
+    """The key of the access codes' digests."""
+    return _key()
+
+
 def _key() -> bytes:
     return get_settings().secret_key.encode()
 
@@ -104,11 +109,13 @@ def _grouped(plain: str) -> str:
     return f"{plain[0:4]}-{plain[4:8]}-{plain[8:12]}"
 
 
-def new_access_codes(n: int) -> list[tuple[str, str]]:
-    """``n`` fresh (code shown as ABCD-EFGH-JKMN, digest) pairs; a few µs each, for bulk import."""
+def new_access_codes(n: int, key: bytes | None = None) -> list[tuple[str, str]]:
+    """``n`` fresh (code shown as ABCD-EFGH-JKMN, digest) pairs; a few µs each, for bulk import. ``key``
+    is this process's ``secret_key`` (the import's validating worker is handed it, so its digests are
+    the ones this process verifies)."""
     # The HMAC state after the key and the purpose is computed once; each code copies it and adds its
     # own text: the digests of ``digest`` without setting the key up again per code.
-    keyed = hmac.new(_key(), _PURPOSE, hashlib.sha256)
+    keyed = hmac.new(_key() if key is None else key, _PURPOSE, hashlib.sha256)
     out = []
     for plain in _random_codes(n):
         mac = keyed.copy()

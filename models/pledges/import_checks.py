@@ -32,6 +32,7 @@ from functools import partial
 from itertools import chain, islice
 from typing import Any, TypeVar
 
+from models.pledges.access import new_access_codes, secret_key
 from models.pledges.import_rows import RowError, ValidRow, validate_row
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ class CheckedChunk:
     read: int
     valid: list[ValidRow] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
+    # The access codes (code, digest) of the valid rows, one each, when the worker made them; else none.
+    codes: list[tuple[str, str]] = field(default_factory=list)
 
 
 def check_rows(
@@ -67,6 +70,34 @@ def check_rows(
     return checked
 
 
+def check_rows_in_worker(
+    rows: list[RawRow],
+    *,
+    authorities: dict[str, int],
+    default_authority: str | None,
+    today: dt.date,
+    key: bytes,
+) -> CheckedChunk:
+    """``check_rows`` for the worker, with the access codes of the valid rows made there too (``key`` is
+    the inserting process's ``secret_key``). Equal texts and dates of the valid rows are made one object
+    each (a file's matter, obligation and basis, its few deadlines), so the pool's pickling sends each
+    once and the inserting process unpickles a reference for the others instead of decoding the text
+    again."""
+    checked = check_rows(rows, authorities=authorities, default_authority=default_authority, today=today)
+    texts: dict[str, str] = {}
+    dates: dict[dt.date, dt.date] = {}
+    for row in checked.valid:
+        values = row.values
+        for name, value in values.items():
+            kind = type(value)
+            if kind is str:
+                values[name] = texts.setdefault(value, value)
+            elif kind is dt.date:
+                values[name] = dates.setdefault(value, value)
+    checked.codes = new_access_codes(len(checked.valid), key)
+    return checked
+
+
 def checked_chunks(
     rows: Iterable[RawRow],
     *,
@@ -76,7 +107,8 @@ def checked_chunks(
     today: dt.date,
 ) -> Generator[CheckedChunk, None, None]:
     """Each ``size`` rows of ``rows`` validated, in order; close the generator to stop the worker early."""
-    check = partial(check_rows, authorities=authorities, default_authority=default_authority, today=today)
+    options: dict[str, Any] = {"authorities": authorities, "default_authority": default_authority}
+    check = partial(check_rows, **options, today=today)
     chunks = _chunks(rows, size)
     first: list[list[RawRow]] = []
     read = 0
@@ -88,7 +120,8 @@ def checked_chunks(
             # The worker's answer to an empty chunk: it has started and imported the validation.
             started = pool.submit(check, [])
             try:
-                yield from with_worker(check, chain(first, chunks), pool, started)
+                remote = partial(check_rows_in_worker, **options, today=today, key=secret_key())
+                yield from with_worker(check, chain(first, chunks), pool, started, remote)
             finally:
                 # Not waited for: the worker exits on its own once its last task is done (or once started).
                 pool.shutdown(wait=False, cancel_futures=True)
@@ -114,12 +147,14 @@ def with_worker(
     chunks: Iterable[list[RawRow]],
     pool: ProcessPoolExecutor,
     started: Future[Any],
+    remote: Callable[[list[RawRow]], _T] | None = None,
 ) -> Iterator[_T]:
-    """``check`` of each chunk, in order: by ``pool`` once ``started`` is done, here until then (and
-    here again if the pool breaks)."""
+    """``check`` of each chunk, in order: by ``pool`` once ``started`` is done (``remote`` there, when
+    given: the same answer in a form cheaper to send back), here until then (and here again if the pool
+    breaks)."""
     ahead: deque[tuple[list[RawRow], Future[_T]]] = deque()  # handed over, oldest first
     for chunk in chunks:
-        if started.done() and started.exception() is None and _hand_over(pool, check, chunk, ahead):
+        if started.done() and started.exception() is None and _hand_over(pool, remote or check, chunk, ahead):
             if len(ahead) >= _AHEAD:
                 yield _answer(check, *ahead.popleft())
             continue

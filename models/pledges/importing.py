@@ -138,7 +138,7 @@ def import_pledges(
         for part in checked:
             report.total += part.read
             report.errors += part.errors
-            chunk.import_rows(part.valid, seen, report)
+            chunk.import_rows(part.valid, seen, report, part.codes)
             if after_chunk is not None:
                 after_chunk(report)
     return report
@@ -154,7 +154,14 @@ class _Chunk:
         self.authority_names = names
         self.days: dict[dt.date, dt.date | None] = {}  # publication day per deadline
 
-    def import_rows(self, rows: list[ValidRow], seen: set[str], report: ImportReport) -> None:
+    def import_rows(
+        self,
+        rows: list[ValidRow],
+        seen: set[str],
+        report: ImportReport,
+        codes: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        """``codes``: the rows' access codes when the validating worker made them, one per row."""
         if not rows:
             return
         seen |= existing_import_keys(self.session, [r.key for r in rows if r.key not in seen])
@@ -174,7 +181,11 @@ class _Chunk:
             else:
                 accepted.append(row)
         if accepted:
-            self._insert(accepted, report)
+            if codes:
+                code_of = dict(zip([row.number for row in rows], codes, strict=True))
+                self._insert(accepted, report, [code_of[row.number] for row in accepted])
+            else:
+                self._insert(accepted, report, new_access_codes(len(accepted)))
 
     def _publication_day(self, deadline: dt.date) -> dt.date | None:
         # As single registration sets it: a back-registered pledge keeps its N working days.
@@ -184,13 +195,12 @@ class _Chunk:
             )
         return self.days[deadline]
 
-    def _insert(self, rows: list[ValidRow], report: ImportReport) -> None:
+    def _insert(self, rows: list[ValidRow], report: ImportReport, codes: list[tuple[str, str]]) -> None:
         """The pledges, their ``register`` events and registration notices (each with the pledge's access
         code), as ``register_pledge_with_code`` stores one, in three bulk inserts."""
         session, actor, year = self.session, self.actor, self.today.year
         now = utcnow()
         numbers = reserve_numbers(session=session, prefix=PLEDGE_PREFIX, year=year, count=len(rows))
-        codes = new_access_codes(len(rows))
         version = self.calendar.version
         pledges = []
         for row, (seq, number), (_, digest) in zip(rows, numbers, codes, strict=True):
