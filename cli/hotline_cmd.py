@@ -6,6 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.tables import folded, whole
 from models.accounts import create_machine_user
 from models.clock import utcnow
 from models.db import get_engine, session_scope
@@ -32,7 +33,11 @@ def list_cmd(
     limit: int = typer.Option(50, help="条数（最新的在前）"),
 ) -> None:
     """列出回传给 12345 平台的消息。"""
-    table = Table("ID", "消息编号", "工单编号", "阶段", "状态", "次数", "最后错误")
+    # The id is what `retry` takes, the message and order numbers what the platform is asked about: never
+    # cut, however narrow the console (a pipe is 80 columns); the reason gives way, folded, not cut.
+    table = Table(
+        whole("ID"), whole("消息编号"), whole("工单编号"), "阶段", "状态", "次数", folded("最后错误")
+    )
     with session_scope() as session:
         for m in list_messages(session=session, status=status, limit=limit):
             table.add_row(

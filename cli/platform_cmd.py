@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
-from rich.table import Column, Table
+from rich.table import Table
 
+from cli.tables import folded, whole
 from models.calendar import load_calendar
 from models.clock import Clock
 from models.db import get_engine, session_scope
@@ -33,11 +34,11 @@ def list_cmd(
     """按状态列出推送文档（最新在前），含回执编号和最后一次失败原因。"""
     # The document id is what `retry` takes: never cut, however narrow the terminal; the receipt folds.
     table = Table(
-        Column("文档编号", no_wrap=True),
+        whole("文档编号"),
         "类型",
         "状态",
         "次数",
-        Column("回执编号", overflow="fold"),
+        folded("回执编号"),
         "最后错误",
     )
     with session_scope() as session:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -84,3 +85,25 @@ def test_a_retry_of_an_unknown_or_undead_message_exits_non_zero_with_one_line(
     assert len(waiting.stderr.strip().splitlines()) == 1
     assert "只能重发发送失败（dead）的回传消息" in waiting.stderr
     assert [m.status for m in messages(session)] == [HotlineMessageStatus.PENDING]
+
+
+def test_an_80_column_listing_prints_each_message_and_order_number_whole_to_be_copied(
+    client: TestClient,
+    engine: Engine,
+    session: Session,
+    staff: Staff,
+    hotline: Any,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    case = post(client, new_hotline_token(session)).json()
+    act(client, staff, "intake", case["id"], "accept")
+    for attempt in range(MAX_ATTEMPTS):
+        push_due(engine=engine, now=T0 + dt.timedelta(hours=2 * attempt))
+    [dead] = messages(session)
+    monkeypatch.setenv("COLUMNS", "80")  # a default terminal, or the output piped to a file
+    listed = CliRunner().invoke(app, ["list", "--status", "dead"])
+    assert listed.exit_code == 0, listed.output
+    assert max(len(line) for line in listed.stdout.splitlines()) <= 80
+    [row] = [line for line in listed.stdout.splitlines() if dead.message_id in line]
+    assert "GD2026031600012" in row
+    assert "…" not in listed.stdout  # nothing cut: the reason folds over the lines below
