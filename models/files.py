@@ -190,14 +190,17 @@ def file_path(sha256: str) -> Path:
 
 
 def save(uploads: Sequence[Upload], checked: Sequence[StoredFile]) -> None:
-    """Write the checked uploads under their hashes (a file already there is the same bytes). Atomic: a
-    crash never leaves half a file under the final name. A transaction rolled back afterwards leaves an
-    unreferenced file, never a reference without its file (``purge_unreferenced`` removes it a grace
-    period later; a file stored again is written anew or its time refreshed, so the grace counts from the
-    latest upload)."""
+    """Write the checked uploads under their hashes. A file already there is kept only when its bytes
+    still match its hash; one altered or damaged on disk (which ``load`` refuses to serve) is written
+    anew, so handing in the same bytes again heals it. Atomic: a crash never leaves half a file under the
+    final name. A transaction rolled back afterwards leaves an unreferenced file, never a reference
+    without its file (``purge_unreferenced`` removes it a grace period later; a file stored again is
+    written anew or its time refreshed, so the grace counts from the latest upload)."""
     for upload, stored in zip(uploads, checked, strict=True):
         path = file_path(stored.sha256)
-        if _refresh(path):
+        # Checked before it is refreshed: only a file with the right bytes gets a new time, so the one a
+        # purge puts back (``_remove``) is never a damaged file over the copy written here.
+        if _intact(path, stored.sha256) and _refresh(path):
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{stored.sha256}.{secrets.token_hex(6)}.tmp")
@@ -210,6 +213,16 @@ def store(uploads: Sequence[Upload]) -> list[StoredFile]:
     checked = check_uploads(uploads)
     save(uploads, checked)
     return checked
+
+
+def _intact(path: Path, sha256: str) -> bool:
+    """Whether the file at ``path`` holds bytes whose SHA-256 is ``sha256``; False when it is not there
+    (never stored, or being purged this instant) or was altered or damaged on disk."""
+    try:
+        with path.open("rb") as stored:
+            return hashlib.file_digest(stored, "sha256").hexdigest() == sha256
+    except FileNotFoundError:
+        return False
 
 
 def load(*, sha256: str, filename: str) -> bytes:
@@ -355,7 +368,7 @@ def _remove(path: Path, cutoff: float) -> bool:
         return False
     try:
         if aside.stat().st_mtime >= cutoff:
-            aside.replace(path)  # the same bytes as any file a save wrote there since
+            aside.replace(path)  # a save refreshes only a file it found intact: the bytes it would write
             return False
     except FileNotFoundError:
         return False  # another purge removed it as an old leftover: counted there

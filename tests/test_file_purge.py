@@ -125,6 +125,38 @@ def test_a_file_handed_in_again_while_the_purge_runs_is_kept(
     assert files.load(sha256=orphan.sha256, filename="材料.pdf").endswith(b"stored again mid-purge")
 
 
+def test_a_damaged_file_handed_in_again_while_the_purge_runs_is_healed_and_kept(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Damaged long ago: the new upload writes its bytes anew (a fresh time), and the purge keeps that copy.
+    orphan = stored(b"damaged then stored again", 3 * DAY)
+    path = file_path(orphan.sha256)
+    path.write_bytes(b"%PDF-1.7\ndamaged on disk")
+    aged(path, 3 * DAY)
+    listed = files._old_entries
+
+    def listed_then_stored_again(root: Path, cutoff: float) -> Iterator[tuple[os.DirEntry[str], int]]:
+        for entry, size in listed(root, cutoff):
+            store([Upload("再次上传.pdf", b"%PDF-1.7\ndamaged then stored again")])  # after the listing
+            yield entry, size
+
+    monkeypatch.setattr(files, "_old_entries", listed_then_stored_again)
+    assert purge_unreferenced(session=session) == Purged()
+    assert on_disk() == {orphan.sha256}
+    assert files.load(sha256=orphan.sha256, filename="材料.pdf").endswith(b"damaged then stored again")
+
+
+def test_a_damaged_file_handed_in_again_is_written_anew_with_a_fresh_time(session: Session) -> None:
+    orphan = stored(b"damaged before the purge", 3 * DAY)
+    file_path(orphan.sha256).write_bytes(b"%PDF-1.7\nbroken")
+    aged(file_path(orphan.sha256), 3 * DAY)
+    [again] = store([Upload("再次上传.pdf", b"%PDF-1.7\ndamaged before the purge")])
+    assert again.sha256 == orphan.sha256
+    assert purge_unreferenced(session=session) == Purged()
+    assert files.load(sha256=orphan.sha256, filename="材料.pdf").endswith(b"damaged before the purge")
+    assert on_disk() == {orphan.sha256}  # no temporary left behind
+
+
 def test_concurrent_purges_remove_each_file_once_and_fail_on_none(engine: Engine) -> None:
     orphans = [stored(str(n).encode(), 2 * DAY) for n in range(120)]
     results: list[Purged] = []

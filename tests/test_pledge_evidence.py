@@ -70,6 +70,23 @@ def test_altered_file_is_not_served(client: TestClient, staff: Staff, session: S
     assert "损坏" in response.json()["message"]
 
 
+def test_the_same_bytes_handed_in_again_heal_an_altered_stored_file(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    # Stored under the hash of its content: the second upload must not trust the altered file there.
+    urls = [f"/api/v1/pledges/{new_pledge(client, staff)['id']}/evidence" for _ in range(2)]
+    client.post(urls[0], files={"file": ("a.pdf", PDF)}, headers=staff.auth("intake"))
+    first = session.exec(select(PledgeEvidence)).one()
+    file_path(first.sha256).write_bytes(b"%PDF-1.7 forged")
+    again = client.post(urls[1], files={"file": ("b.pdf", PDF)}, headers=staff.auth("intake"))
+    assert again.status_code == 201, again.text
+    for url, eid in zip(urls, (first.id, again.json()["evidence"]["id"]), strict=True):
+        response = client.get(f"{url}/{eid}", headers=staff.auth("supervisor"))
+        assert response.status_code == 200, response.text
+        assert response.content == PDF
+    assert file_path(first.sha256).read_bytes() == PDF
+
+
 def test_pledgor_submits_with_number_and_access_code(
     client: TestClient, staff: Staff, session: Session
 ) -> None:
