@@ -101,8 +101,13 @@ class NotificationPublic(SQLModel):
 
 
 # Context keys that are secrets for the recipient alone (the pledge access code, models/pledges/access.py):
-# kept only while a mail still has to carry them, so the outbox is not a store of them in clear.
+# kept only while a mail still has to carry them, so the outbox is not a store of them in clear. A row
+# leaves the queue without them whatever its end: sent (the recipient has the secret), dead or
+# undeliverable (never sent as it stands; the pledgor gets a fresh code by a re-issue instead).
 SECRET_CONTEXT_KEYS = frozenset({"access_code"})
+# The notices queued with a secret in their context (registration and import, and the code's re-issue);
+# tests/test_access_code_at_rest.py keeps this and the template files in step.
+SECRET_TEMPLATES = frozenset({"pledge_registered", "pledge_access_code"})
 
 
 def without_secrets(context: dict[str, Any]) -> dict[str, Any]:
@@ -110,6 +115,12 @@ def without_secrets(context: dict[str, Any]) -> dict[str, Any]:
     if SECRET_CONTEXT_KEYS.isdisjoint(context):
         return context
     return {k: v for k, v in context.items() if k not in SECRET_CONTEXT_KEYS}
+
+
+def secret_removed(template: str, context: dict[str, Any]) -> bool:
+    """Whether a row of ``template`` has lost the secret it was queued with, so that sending it again
+    would carry no code (or fail to render): the pledgor needs a re-issued code instead."""
+    return template in SECRET_TEMPLATES and not SECRET_CONTEXT_KEYS <= context.keys()
 
 
 # The notices that have an SMS text (notifications/templates/<name>.sms.j2): the complainant's, the

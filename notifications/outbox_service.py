@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from models.clock import utcnow
 from models.delivery_queue import doubling_backoff
 from models.errors import Conflict, NotFound
-from models.outbox import NO_EMAIL, Notification, NotificationStatus, without_secrets
+from models.outbox import NO_EMAIL, Notification, NotificationStatus, secret_removed, without_secrets
 from models.settings import get_settings
 
 MAX_ATTEMPTS = 12
@@ -80,17 +80,23 @@ def _get(session: Session, notification_id: int) -> Notification:
     return row
 
 
+def _leave_queue(row: Notification, status: NotificationStatus) -> None:
+    """``row`` stops being sent, as ``status``. Sent, the recipient has its secret (an access code);
+    dead or undeliverable, it is not sent as it stands any more (``retry_dead`` refuses such a row):
+    either way the outbox keeps no copy of the secret."""
+    row.status = status
+    row.context = without_secrets(row.context)
+
+
 def mark_sent(*, session: Session, notification_id: int, now: dt.datetime) -> Notification:
     """The server accepted the message. A row that is no longer pending is left as it is."""
     row = _get(session, notification_id)
     if row.status != NotificationStatus.PENDING:
         return row
-    row.status = NotificationStatus.SENT
+    _leave_queue(row, NotificationStatus.SENT)
     row.attempts += 1
     row.sent_at = now
     row.last_error = None
-    # Delivered: the recipient has its secret (an access code); the outbox keeps no copy of it.
-    row.context = without_secrets(row.context)
     session.add(row)
     return row
 
@@ -105,7 +111,7 @@ def mark_temporary_failure(
     row.attempts += 1
     row.last_error = error[:2000]
     if row.attempts >= MAX_ATTEMPTS:
-        row.status = NotificationStatus.DEAD
+        _leave_queue(row, NotificationStatus.DEAD)
     else:
         row.next_attempt_at = now + backoff(row.attempts)
     session.add(row)
@@ -118,7 +124,7 @@ def mark_dead(*, session: Session, notification_id: int, now: dt.datetime, error
     if row.status != NotificationStatus.PENDING:
         return row
     row.attempts += 1
-    row.status = NotificationStatus.DEAD
+    _leave_queue(row, NotificationStatus.DEAD)
     row.last_error = error[:2000]
     row.next_attempt_at = now
     session.add(row)
@@ -130,15 +136,19 @@ def mark_undeliverable(*, session: Session, notification_id: int, reason: str = 
     row = _get(session, notification_id)
     if row.status != NotificationStatus.PENDING:
         return row
-    row.status = NotificationStatus.UNDELIVERABLE
+    _leave_queue(row, NotificationStatus.UNDELIVERABLE)
     row.last_error = reason
-    row.context = without_secrets(row.context)  # never sent now, so a secret in it would only be stored
     session.add(row)
     return row
 
 
 def retry_dead(*, session: Session, notification_id: int, now: dt.datetime | None = None) -> Notification:
-    """An admin sends a dead row again: back to pending, due at once, with a fresh attempt budget."""
+    """An admin sends a dead row again: back to pending, due at once, with a fresh attempt budget.
+
+    A row that was queued with an access code lost it when it died (``_leave_queue``): sent again it would
+    carry no code, or not render at all, so it is refused. The pledgor gets a fresh code through the
+    pledge's re-issue (``reissue_access_code``), which queues its own notice and voids the old code, never
+    delivered; the registration notice itself can be printed from the pledge's page."""
     row = _get(session, notification_id)
     if row.status != NotificationStatus.DEAD:
         raise Conflict(
@@ -146,6 +156,15 @@ def retry_dead(*, session: Session, notification_id: int, now: dt.datetime | Non
             f" (only dead notifications can be retried; this one is {row.status.value})",
             id=notification_id,
             status=row.status.value,
+        )
+    if secret_removed(row.template, row.context):
+        raise Conflict(
+            f"该通知原载有办理码，发送失败时已删除，不能重发；请在承诺 {row.case_number or ''} 页面"
+            "“重新发放办理码”，新办理码将另行发送给承诺人，原办理码作废"
+            " (this notice carried an access code, removed when it failed: re-issue the code on the pledge"
+            " instead, which sends a fresh one)",
+            id=notification_id,
+            case_number=row.case_number,
         )
     row.status = NotificationStatus.PENDING
     row.attempts = 0
