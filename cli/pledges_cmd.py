@@ -42,7 +42,10 @@ def import_file(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV（UTF-8）或 XLSX 文件"),
     authority: str | None = typer.Option(None, "--authority", help="文件中未填部门代码时使用的部门代码"),
     codes_out: Path | None = typer.Option(
-        None, "--codes-out", dir_okay=False, help="无电子邮箱的承诺人的办理码写入此 CSV 文件（须书面告知）"
+        None,
+        "--codes-out",
+        dir_okay=False,
+        help="无可用邮箱或短信的承诺人的办理码写入此 CSV 文件（须书面告知）",
     ),
 ) -> None:
     """导入承诺：正确的行导入，错误的行逐行报告（行号、列、原因）；有错误行时退出码为 1。"""
@@ -81,13 +84,14 @@ def import_file(
 
 
 def _offline_codes(report: ImportReport, path: Path | None) -> None:
-    """Pledgors without an e-mail address get their access code on the printed notice, from staff."""
+    """Pledgors their registration notice reaches by neither e-mail nor SMS get their access code on the
+    printed notice, from staff."""
     if not report.offline_codes:
         return
     header = ("承诺编号", "承诺人名称", "办理码")
     rows = [(c["number"], c["pledgor_name"], c["access_code"]) for c in report.offline_codes]
     if path is None:
-        table = Table(*header, title=f"{len(rows)} 位承诺人没有电子邮箱：请将办理码随告知书书面送达")
+        table = Table(*header, title=f"{len(rows)} 位承诺人无可用邮箱或短信：请将办理码随告知书书面送达")
         for row in rows:
             table.add_row(*row)
         console.print(table)
@@ -99,7 +103,7 @@ def _offline_codes(report: ImportReport, path: Path | None) -> None:
         writer = csv.writer(out)
         writer.writerow(header)
         writer.writerows(rows)
-    console.print(f"{len(rows)} 位承诺人没有电子邮箱，办理码已写入 {path}：请随告知书书面送达")
+    console.print(f"{len(rows)} 位承诺人无可用邮箱或短信，办理码已写入 {path}：请随告知书书面送达")
 
 
 def _print_report(report: ImportReport) -> None:

@@ -17,6 +17,7 @@ from models.lifecycle import Role
 from models.outbox import NOT_A_MOBILE, Notification, NotificationStatus, mobile_number
 from models.pledge import Pledge, PledgeCreate, PledgorKind, normalise_mobile, normalise_phone
 from models.pledges import pledge_action, register_pledge
+from models.pledges.access import verify
 from models.pledges.import_rows import validate_row
 from models.publication import sweep
 from models.settings import get_settings
@@ -364,11 +365,65 @@ def test_an_imported_pledgor_with_only_a_mobile_is_texted_the_registration_notic
     assert texted.pledgor_phone == "13900001111"
     assert texted.id is not None
     assert rows(session, texted.id, "pledge_registered") == [("sms", None, "13900001111")]
-    code = next(c["access_code"] for c in report.offline_codes if c["number"] == texted.number)
-    text = render_sms("pledge_registered", sms_row(session, texted.id, "pledge_registered").context)
+    assert report.offline_codes == []  # the text carries the code: nothing to hand over on paper
+    context = sms_row(session, texted.id, "pledge_registered").context
+    code = context["access_code"]
+    assert verify(code, texted.access_code_digest)  # the pledgor's real code
+    text = render_sms("pledge_registered", context)
     assert code in text
     assert texted.number in text
     landline = session.exec(select(Pledge).where(Pledge.pledgor_name == "周九")).one()
     assert landline.pledgor_phone == "0571-87654321"
     assert landline.id is not None
     assert rows(session, landline.id, "pledge_registered") == [("email", "z@example.com", None)]
+
+
+@pytest.mark.parametrize(
+    ("sms", "offline"),
+    [(True, ["郑十一", "王十二"]), (False, ["孙八", "郑十一", "王十二"])],
+    ids=["sms-configured", "no-sms"],
+)
+def test_the_import_lists_for_handing_over_exactly_the_codes_no_e_mail_or_text_carries(
+    session: Session, staff: Staff, monkeypatch: pytest.MonkeyPatch, sms: bool, offline: list[str]
+) -> None:
+    from models.pledges.import_rows import read_import_file
+    from models.pledges.importing import import_pledges
+
+    if sms:
+        monkeypatch.setenv("SHOUXIN_SMS_PROVIDER", "http")
+        monkeypatch.setenv("SHOUXIN_SMS_GATEWAY_URL", "http://127.0.0.1:9/sms")
+        get_settings.cache_clear()
+    csv = (
+        "承诺人类型,承诺人名称,承诺事项,承诺内容,承诺期限,受理部门代码,电子邮箱,联系电话\n"
+        "个人,孙八,施工许可,审查合格书,2026-04-30,D01,,13900001111\n"  # a mobile only
+        "个人,周九,施工许可,审查合格书,2026-04-30,D01,z@example.com,\n"  # an e-mail address only
+        "个人,吴十,施工许可,审查合格书,2026-04-30,D01,w@example.com,13900002222\n"  # both
+        "个人,郑十一,施工许可,审查合格书,2026-04-30,D01,,0571-87654321\n"  # a landline only
+        "个人,王十二,施工许可,审查合格书,2026-04-30,D01,,\n"  # nothing
+    )
+    report = import_pledges(
+        session=session,
+        rows=read_import_file(csv.encode(), "channels.csv"),
+        actor=SUPERVISOR,
+        source_name="channels.csv",
+        today=dt.date(2026, 3, 2),
+        calendar=load_calendar(session=session),
+    )
+    session.commit()
+    assert (report.imported, report.errors) == (5, [])
+    assert [c["pledgor_name"] for c in report.offline_codes] == offline
+    for pledge in session.exec(select(Pledge)).all():
+        session.expire_all()
+        statuses = {
+            n.status
+            for n in session.exec(
+                select(Notification).where(
+                    Notification.case_id == pledge.id, Notification.template == "pledge_registered"
+                )
+            )
+        }
+        # Listed exactly when the registration notice has no row that will be sent.
+        assert (statuses == {NotificationStatus.UNDELIVERABLE}) == (pledge.pledgor_name in offline), statuses
+    for listed in report.offline_codes:
+        pledge = session.exec(select(Pledge).where(Pledge.number == listed["number"])).one()
+        assert verify(listed["access_code"], pledge.access_code_digest)

@@ -22,6 +22,7 @@ from models.org import UserCreate
 from models.pledge import Pledge
 from models.pledges.access import verify
 from models.pledges.import_jobs import CODES_TAKEN, PledgeImport, run_import, take_offline_codes
+from models.settings import get_settings
 from tests.conftest import Staff
 from tests.test_pledges import CSV
 from tests.web_support import csrf_of, post_form, sign_in
@@ -188,3 +189,26 @@ def test_a_refused_upload_says_why_on_the_page(client: TestClient, staff: Staff)
     assert 'class="alert error"' in wrong.text  # type: ignore[attr-defined]
     no_csrf = client.post(PAGE, files={"file": ("承诺.csv", CSV.encode())}, follow_redirects=False)
     assert no_csrf.status_code == 403
+
+
+def test_a_pledgor_texted_the_code_is_not_among_the_codes_to_hand_over_and_the_page_says_who_is(
+    client: TestClient, staff: Staff, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHOUXIN_SMS_PROVIDER", "http")
+    monkeypatch.setenv("SHOUXIN_SMS_GATEWAY_URL", "http://127.0.0.1:9/sms")
+    get_settings.cache_clear()
+    sign_in(client, staff.intake)
+    content = (
+        "承诺人类型,承诺人名称,承诺事项,承诺内容,承诺期限,受理部门代码,电子邮箱,联系电话\n"
+        "个人,孙八,施工许可,审查合格书,2026-04-30,D01,,13900001111\n"
+        "个人,王十二,施工许可,审查合格书,2026-04-30,D01,,\n"
+    )
+    response = _upload(client, "短信.csv", content.encode())
+    import_id = int(response.headers["location"].rsplit("/", 1)[1])  # type: ignore[attr-defined]
+    run_import(engine=engine, import_id=import_id)
+
+    codes = client.get(f"{PAGE}/{import_id}").text.split('id="codes"')[1].split("</section>")[0]
+    assert "无可用邮箱或短信的承诺人" in codes
+    assert "<strong>1</strong> 位承诺人无可用邮箱或短信" in codes
+    rows = list(csv.reader(io.StringIO(_take_codes(client, import_id).content.decode("utf-8-sig"))))  # type: ignore[attr-defined]
+    assert [name for _, name, _ in rows[1:]] == ["王十二"]

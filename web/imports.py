@@ -1,5 +1,5 @@
 """Bulk import of pledges on a page: upload a CSV/XLSX, follow its progress, read the per-row report, and
-take the access codes of pledgors without an e-mail address (once).
+take the access codes of pledgors no e-mail or SMS reaches (once).
 
 The same services as ``POST /api/v1/pledges/import`` (api/routes/imports.py): the upload is checked,
 capped in bytes and rows, stored and imported later by the ``import_pledges`` flow; the pages only read

@@ -33,6 +33,8 @@ class RowErrorView(BaseModel):
     message: str
 
 
+# The access code of a pledgor the registration notice reaches by neither e-mail nor SMS (无可用邮箱或短信的
+# 承诺人): staff hand it over with the printed notice.
 class OfflineCode(BaseModel):
     number: str
     pledgor_name: str
@@ -127,7 +129,8 @@ def imports(
 
 @router.get("/pledges/imports/{import_id}", response_model=ImportDetail, dependencies=[STAFF])
 def import_status(import_id: int, response: Response, session: SessionDep, actor: ActorDep) -> ImportDetail:
-    """导入进度与逐行报告（行号、列、原因），完成后含承诺编号和须书面送达的办理码；其他部门的任务为 404。"""
+    """导入进度与逐行报告（行号、列、原因），完成后含承诺编号和须书面送达的办理码（无可用邮箱或短信的
+    承诺人）；其他部门的任务为 404。"""
     job = get_import(session=session, import_id=import_id, actor=actor)
     no_store(response)  # offline_codes
     return _detail(job)

@@ -25,7 +25,7 @@ from models.id_sets import chunks, in_list
 from models.lifecycle import PledgeState, Role
 from models.numbering import PLEDGE_PREFIX, reserve_numbers
 from models.org import Department
-from models.outbox import Notification, outbox_rows
+from models.outbox import Notification, NotificationStatus, outbox_rows
 from models.pledge import Pledge, registration_publication_day
 from models.pledges.access import new_access_codes
 from models.pledges.import_checks import checked_chunks
@@ -51,8 +51,9 @@ class ImportReport:
     errors: list[RowError] = field(default_factory=list)  # validation, row by row
     refusals: list[RowError] = field(default_factory=list)  # by the credit check (逢办必查)
     numbers: list[str] = field(default_factory=list)
-    # Access codes of imported pledgors without an e-mail address: their registration notice (with the
-    # code) has to be printed and handed over by the authority; everyone else gets it by mail.
+    # Access codes of imported pledgors their registration notice (with the code) reaches by no channel,
+    # neither e-mail nor SMS (the notice's one outbox row is undeliverable): it has to be printed and
+    # handed over by the authority; everyone else gets it by mail or text.
     offline_codes: list[dict[str, str]] = field(default_factory=list)
 
     @property
@@ -241,8 +242,9 @@ class _Chunk:
         )
         mails = []
         for p, pid, (code, _) in zip(pledges, ids, codes, strict=True):
-            mails.extend(self._notice(p, pid, code, now))
-            if not p["pledgor_email"]:
+            notice = self._notice(p, pid, code, now)
+            mails.extend(notice)
+            if undeliverable(notice):
                 report.offline_codes.append(
                     {"number": p["number"], "pledgor_name": p["pledgor_name"], "access_code": code}
                 )
@@ -274,6 +276,13 @@ class _Chunk:
             case_number=pledge["number"],
             flow_run_id=self.actor.flow_run_id,
         )
+
+
+def undeliverable(rows: Sequence[dict[str, Any]]) -> bool:
+    """Whether the outbox rows of one notice (``outbox_rows``'s) reach the recipient by no channel: then
+    there is one row, undeliverable with the reason, and a secret in it (the access code) must be handed
+    over by staff. Read off the rows, so the channels are decided in one place."""
+    return all(row["status"] == NotificationStatus.UNDELIVERABLE for row in rows)
 
 
 def existing_import_keys(session: Session, keys: Sequence[str]) -> set[str]:
