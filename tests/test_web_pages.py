@@ -354,6 +354,49 @@ def test_admin_calendar_preview_then_save_and_notification_retry(
     assert post_form(client, "/staff/admin/calendar", {"notice": NOTICE_2027}).status_code == 403
 
 
+def test_a_dead_notice_that_lost_its_access_code_links_to_the_pledge_instead_of_a_retry_button(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    def dead_row(template: str, key: str, **fields: Any) -> Notification:
+        row = Notification(
+            template=template,
+            recipient_kind="pledgor",
+            recipient_name="示范公司",
+            recipient_email="a@example.com",
+            status=NotificationStatus.DEAD,
+            attempts=1,
+            last_error="550 mailbox unavailable",
+            idempotency_key=key,
+            **fields,
+        )
+        session.add(row)
+        return row
+
+    # What _leave_queue keeps of a registration notice that died: no access code, the rest as it was.
+    lost = dead_row(
+        "pledge_registered",
+        "web-test-dead-code",
+        case_kind="pledge",
+        case_id=7,
+        case_number="CN-2026-000007",
+        context={"pledge_number": "CN-2026-000007"},
+    )
+    ordinary = dead_row("complaint_received", "web-test-dead-plain")
+    session.commit()
+    sign_in(client, staff.admin)
+    listing = client.get("/staff/admin/notifications").text
+    rows = {
+        m.group(1): m.group(0)
+        for m in re.finditer(r'<tr><td data-label="ID">(\d+)</td>.*?</tr>', listing, re.S)
+    }
+    assert "重新投递" not in rows[str(lost.id)]
+    assert f"/staff/admin/notifications/{lost.id}/retry" not in listing
+    assert '<a href="/staff/pledges/7">' in rows[str(lost.id)]
+    assert "重新发放办理码" in rows[str(lost.id)]
+    assert "重新投递" in rows[str(ordinary.id)]
+    assert f'action="/staff/admin/notifications/{ordinary.id}/retry"' in rows[str(ordinary.id)]
+
+
 def test_objection_form_checks_the_access_code_then_marks_the_record(
     client: TestClient, staff: Staff, engine: Engine, session: Session
 ) -> None:

@@ -23,7 +23,7 @@ from models.calendar_admin import load_year_notice
 from models.errors import DomainError, NotFound, ValidationFailed
 from models.lifecycle import Role
 from models.org import LEVEL_LABELS, Department, DepartmentCreate, User, UserCreate
-from models.outbox import NotificationStatus
+from models.outbox import NotificationStatus, secret_removed
 from models.settings import get_settings
 from notifications.outbox_service import list_notifications, retry_dead
 from notifications.render import sender_organisation
@@ -341,12 +341,16 @@ def notifications(request: Request, session: SessionDep) -> Response:
     dead = list_notifications(session=session, status=NotificationStatus.DEAD, limit=100)
     # Never sent (no address, or a landline where an SMS was the way): staff reach these people otherwise.
     undeliverable = list_notifications(session=session, status=NotificationStatus.UNDELIVERABLE, limit=100)
+    # Dead rows that lost their access code when they died: retry_dead refuses them (409), so they show
+    # the way to a fresh code (the pledge's re-issue) instead of a retry button.
+    code_removed = {n.id for n in dead if secret_removed(n.template, n.context)}
     return render(
         request,
         "admin_notifications.html",
         title="通知发送",
         pending=pending,
         dead=dead,
+        code_removed=code_removed,
         undeliverable=undeliverable,
         sender_organisation=sender_organisation(),
         local_time=_local_time,
