@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, String, UniqueConstraint, insert
-from sqlmodel import Field, Session, SQLModel, col
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.clock import utcnow
 from models.settings import get_settings
@@ -294,6 +294,37 @@ def outbox_row(
         flow_run_id=flow_run_id,
     )
     return row
+
+
+def _key_stem(stored: str) -> str:
+    """The part of a stored key that the e-mail and SMS rows of one message share (``_row`` cuts both)."""
+    return stored.removesuffix(_SMS_KEY_SUFFIX)[: 200 - len(_SMS_KEY_SUFFIX)]
+
+
+def queued_channels(*, session: Session, case_kind: str, case_id: int, template: str) -> list[Channel]:
+    """The channels the newest ``template`` notice about the case was queued for (``outbox_rows``'s rows
+    of one message: an e-mail row, an SMS row, or both, e-mail first), or none: its one row is
+    undeliverable (no address), or no such notice was queued. The staff pages say from this how the
+    recipient was told, and that a printed notice is the only way when nothing was sent.
+
+    The rows of one message are the newest of the case and template and share its key (the SMS row's with
+    ``:sms`` appended); a message has at most one row per channel."""
+    newest = session.exec(
+        select(Notification)
+        .where(Notification.case_kind == case_kind, Notification.case_id == case_id)
+        .where(Notification.template == template)
+        .order_by(col(Notification.id).desc())
+        .limit(len(Channel))
+    ).all()
+    if not newest:
+        return []
+    stem = _key_stem(newest[0].idempotency_key)
+    found = {
+        Channel(row.channel)
+        for row in newest
+        if _key_stem(row.idempotency_key) == stem and row.status != NotificationStatus.UNDELIVERABLE
+    }
+    return [channel for channel in Channel if channel in found]
 
 
 _INSERT_NOTIFICATION = insert(Notification.__table__).returning(col(Notification.id))  # type: ignore[attr-defined]

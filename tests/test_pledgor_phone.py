@@ -5,6 +5,7 @@ SMS when the pledgor has only a mobile and by both when an e-mail address is giv
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
@@ -26,7 +27,7 @@ from notifications.render import render
 from notifications.sms import render_sms
 from tests.conftest import Staff
 from tests.test_pledges import body
-from tests.web_support import CSRF_FIELD, csrf_of, sign_in
+from tests.web_support import CSRF_FIELD, csrf_of, post_form, sign_in
 
 API = "/api/v1"
 MOBILE = "138 1234 5678"
@@ -203,6 +204,89 @@ def test_the_staff_registration_form_takes_the_phone_and_explains_a_wrong_one(
     assert done.status_code == 200
     stored = session.exec(select(Pledge).where(Pledge.pledgor_name == "王五")).one()
     assert stored.pledgor_phone == "13912345678"
+
+
+def _register_and_reissue_on_the_staff_page(
+    client: TestClient, staff: Staff, *, email: str = "", phone: str = ""
+) -> tuple[str, str]:
+    """The pledge page after registering a pledge with ``email`` and ``phone``, and after re-issuing its
+    code: what each says about how the pledgor was told."""
+    sign_in(client, staff.intake)
+    page = "/staff/pledges/new"
+    form = {
+        "pledgor_kind": "individual",
+        "pledgor_name": "王五",
+        "pledgor_email": email,
+        "pledgor_phone": phone,
+        "matter": "食品经营许可证",
+        "obligation": "健康证明",
+        "deadline": "2026-04-30",
+        "authority_code": "D01",
+    }
+    registered = post_form(client, page, form)
+    assert registered.status_code == 200, registered.text
+    number = re.search(r"编号 <strong>(CN-[0-9-]+)</strong>", registered.text)
+    assert number
+    reissued = post_form(client, "/staff/pledges/access-code", {"number": number[1]}, page=page)
+    assert reissued.status_code == 200, reissued.text
+    return registered.text, reissued.text
+
+
+PRINT_IT = "无可用邮箱或短信"
+
+
+def test_the_staff_page_says_the_code_went_by_mail_to_a_pledgor_with_only_an_e_mail(
+    client: TestClient, staff: Staff, sms_on: None
+) -> None:
+    registered, reissued = _register_and_reissue_on_the_staff_page(client, staff, email="w@example.com")
+    assert "登记告知已通过邮件发送" in registered
+    assert "新办理码已通过邮件发送" in reissued
+    assert "短信" not in registered.split("<form")[0]
+    assert PRINT_IT not in registered
+    assert PRINT_IT not in reissued
+
+
+def test_the_staff_page_says_the_code_went_by_sms_to_a_pledgor_with_only_a_mobile(
+    client: TestClient, staff: Staff, sms_on: None
+) -> None:
+    registered, reissued = _register_and_reissue_on_the_staff_page(client, staff, phone=MOBILE)
+    assert "登记告知已通过短信发送" in registered
+    assert "新办理码已通过短信发送" in reissued
+    for page in (registered, reissued):
+        assert "邮件" not in page.split("<form")[0]
+        assert PRINT_IT not in page
+
+
+def test_the_staff_page_says_the_code_went_by_both_to_a_pledgor_with_both(
+    client: TestClient, staff: Staff, sms_on: None
+) -> None:
+    registered, reissued = _register_and_reissue_on_the_staff_page(
+        client, staff, email="w@example.com", phone=MOBILE
+    )
+    assert "登记告知已通过邮件和短信发送" in registered
+    assert "新办理码已通过邮件和短信发送" in reissued
+
+
+@pytest.mark.parametrize(
+    ("email", "phone", "sms"),
+    [("", "", True), ("", LANDLINE, True), ("", MOBILE, False)],
+    ids=["no-address", "landline", "sms-not-configured"],
+)
+def test_the_staff_page_asks_for_the_printed_notice_when_the_code_went_nowhere(
+    client: TestClient, staff: Staff, monkeypatch: pytest.MonkeyPatch, email: str, phone: str, sms: bool
+) -> None:
+    if sms:
+        monkeypatch.setenv("SHOUXIN_SMS_PROVIDER", "http")
+        monkeypatch.setenv("SHOUXIN_SMS_GATEWAY_URL", "http://127.0.0.1:9/sms")
+    else:
+        monkeypatch.setenv("SHOUXIN_SMS_PROVIDER", "none")
+    get_settings.cache_clear()
+    registered, reissued = _register_and_reissue_on_the_staff_page(client, staff, email=email, phone=phone)
+    for page in (registered, reissued):
+        assert "无可用邮箱或短信" in page
+        assert "请打印告知书当面交付承诺人" in page
+        assert "已通过" not in page
+        assert "打印载明办理码的告知承诺书" in page  # the way it is printed, on the same page
 
 
 # -------------------------------------------------------------------------------------- the import

@@ -24,6 +24,7 @@ from models.files import PREVIEWABLE
 from models.government_credit import public_text_draft
 from models.lifecycle import COMPLAINT, Role
 from models.org import Department
+from models.outbox import queued_channels
 from models.pledge import PLEDGOR_KIND_LABELS, PledgeCreate
 from models.pledges import register_pledge_with_code
 from models.pledges.access import pledge_id_by_number, reissue_access_code
@@ -169,11 +170,24 @@ async def create_complaint(
     return page
 
 
+_CHANNEL_WORDS = {"email": "邮件", "sms": "短信"}  # models.outbox.Channel values
+
+
+def _sent_by(session: Session, pledge_id: int | None, template: str) -> str | None:
+    """How the pledgor was told the code just shown ("邮件", "短信", "邮件和短信"), read off the notice's
+    outbox rows; None when it went by no channel (no e-mail, no texted mobile): the printed notice is the
+    only way."""
+    assert pledge_id is not None
+    channels = queued_channels(session=session, case_kind="pledge", case_id=pledge_id, template=template)
+    return "和".join(_CHANNEL_WORDS[channel] for channel in channels) or None
+
+
 def _pledge_form(request: Request, session: Session, **context: Any) -> Response:
     context.setdefault("values", {})
     context.setdefault("errors", {})
     context.setdefault("status_code", 200)
     context.setdefault("created", None)
+    context.setdefault("sent_by", None)
     context.setdefault("reissued", None)
     context.setdefault("reissue_error", None)
     context.setdefault("reissue_values", {})
@@ -220,6 +234,7 @@ async def create_pledge(
         values={"authority_code": form.get("authority_code", "")},
         created=pledge,
         access_code=access_code,
+        sent_by=_sent_by(session, pledge.id, "pledge_registered"),
     )
 
 
@@ -244,7 +259,13 @@ async def reissue_code(
         error, status = refused(session, exc)
         return _pledge_form(request, session, reissue_values=form, reissue_error=error, status_code=status)
     session.commit()
-    return _pledge_form(request, session, reissued={"id": pledge.id, "number": pledge.number, "code": code})
+    reissued = {
+        "id": pledge.id,
+        "number": pledge.number,
+        "code": code,
+        "sent_by": _sent_by(session, pledge.id, "pledge_access_code"),
+    }
+    return _pledge_form(request, session, reissued=reissued)
 
 
 def _action_forms(session: Session, complaint: Any, actor: Actor) -> list[dict[str, Any]]:
