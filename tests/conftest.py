@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import settings
+from prefect.logging.configuration import ensure_logging_setup
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
@@ -31,6 +32,13 @@ from models.settings import get_settings
 # a descheduled test thread can pass that for a computation of microseconds, and a test must not be timed.
 settings.register_profile("shouxin", deadline=None)
 settings.load_profile("shouxin")
+
+# Prefect configures logging once per process, when first imported: its console handler on the root logger
+# keeps the ``sys.stderr`` of that moment. The commands import their flows lazily, so in a session where the
+# first import happens inside `CliRunner.invoke` the handler keeps the runner's stderr, closed once the
+# command returns, and every later warning (a command's `log.error` too) prints "--- Logging error ---" into
+# the stderr of whichever command runs then. Configured here, before any test, it keeps the session's.
+ensure_logging_setup()
 
 TODAY = dt.date(2026, 3, 2)  # a Monday, a working day after Spring Festival
 
