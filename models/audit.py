@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from functools import partial
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import orjson
@@ -83,7 +83,7 @@ def _simple(value: Any) -> bool:
     # Runs for every audit event the sweep writes: the scalars of a dict or list are checked in the loop
     # (a call per value cost more than the check), only nested containers recurse.
     kind = type(value)
-    if kind is str or kind is int or kind is bool or value is None:
+    if kind in _SCALARS:
         return True
     if kind is dict:
         for key in value:
@@ -96,10 +96,13 @@ def _simple(value: Any) -> bool:
         # Enums and other subclasses of str and int serialise as their value in both libraries.
         return isinstance(value, str | int) and not isinstance(value, float)
     for item in items:
-        t = type(item)
-        if not (t is str or t is int or t is bool or item is None or _simple(item)):
+        if type(item) not in _SCALARS and not _simple(item):
             return False
     return True
+
+
+# The scalars both libraries write alike, by exact type (one set lookup instead of four tests).
+_SCALARS = frozenset({str, int, bool, type(None)})
 
 
 def event_hash(prev_hash: str, fields: dict[str, Any]) -> str:
@@ -107,23 +110,47 @@ def event_hash(prev_hash: str, fields: dict[str, Any]) -> str:
     return hashlib.sha256(prev_hash.encode() + canonical_json(fields)).hexdigest()
 
 
+# The columns an event's hash covers, in the order of their keys in the hashed dict (``hashed_fields``).
+_HASHED = {
+    "kind": "case_kind",
+    "case": "case_id",
+    "seq": "seq",
+    "event": "event",
+    "from": "from_state",
+    "to": "to_state",
+    "actor": "actor_id",
+    "actor_name": "actor_name",
+    "role": "actor_role",
+    "at": "at",
+    "note": "note",
+    "data": "data",
+    "run": "flow_run_id",
+}
+_HASHED_KEYS = tuple(_HASHED)
+_from_mapping = itemgetter(*_HASHED.values())
+_from_row = attrgetter(*_HASHED.values())
+
+
 def hashed_fields(e: CaseEvent | Mapping[str, Any]) -> dict[str, Any]:
     """The fields an event's hash covers, from a stored row or from the column values of one about to be
     written (``workflow.event_row``): both writers and the verifier hash the same dict."""
-    get: Callable[[str], Any] = e.__getitem__ if isinstance(e, Mapping) else partial(getattr, e)
-    at = get("at").astimezone(dt.UTC).isoformat(timespec="microseconds")
-    return {
-        "kind": get("case_kind"),
-        "case": get("case_id"),
-        "seq": get("seq"),
-        "event": get("event"),
-        "from": get("from_state"),
-        "to": get("to_state"),
-        "actor": get("actor_id"),
-        "actor_name": get("actor_name"),
-        "role": get("actor_role"),
-        "at": at,
-        "note": get("note"),
-        "data": get("data"),
-        "run": get("flow_run_id"),
-    }
+    values: Callable[[Any], tuple[Any, ...]] = _from_mapping if isinstance(e, Mapping) else _from_row
+    fields = dict(zip(_HASHED_KEYS, values(e), strict=True))
+    fields["at"] = _at_text(fields["at"])
+    return fields
+
+
+# The last ``at`` written as text, with its datetime: the events of a batch share one datetime object (its
+# ``now``), converted once instead of once per event. Compared by identity, never equality: datetimes equal
+# under ``==`` can still differ in offset (``fold``), and an object held here keeps its identity.
+_last_at: tuple[dt.datetime | None, str] = (None, "")
+
+
+def _at_text(at: dt.datetime) -> str:
+    global _last_at
+    last = _last_at
+    if last[0] is at:
+        return last[1]
+    text = at.astimezone(dt.UTC).isoformat(timespec="microseconds")
+    _last_at = (at, text)
+    return text
