@@ -183,7 +183,6 @@ def _channels(
 
 def _row(
     channel: Channel,
-    *,
     email: str | None,
     phone: str | None,
     error: str | None,
@@ -252,16 +251,15 @@ def outbox_rows(
         "flow_run_id": flow_run_id,
     }
     chosen, fallback, reason = _channels(template, recipient_kind, email, phone)
-    shared: dict[str, Any] = {"key": key, "context": context, "now": now, "columns": columns}
+    # _row's arguments by position (one call per row of every bulk path: no keyword dict to build).
     if not chosen:
-        return [_row(fallback, email=email, phone=phone, error=reason, **shared)]
-    rows = []
-    for channel in chosen:
-        if channel is Channel.EMAIL:
-            rows.append(_row(channel, email=email, phone=None, error=None, **shared))
-        else:
-            rows.append(_row(channel, email=None, phone=mobile_number(phone), error=None, **shared))
-    return rows
+        return [_row(fallback, email, phone, reason, key, context, now, columns)]
+    return [
+        _row(channel, email, None, None, key, context, now, columns)
+        if channel is Channel.EMAIL
+        else _row(channel, None, mobile_number(phone), None, key, context, now, columns)
+        for channel in chosen
+    ]
 
 
 def outbox_row(

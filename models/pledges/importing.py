@@ -154,6 +154,7 @@ class _Chunk:
         self.session, self.actor, self.today, self.calendar = session, actor, today, calendar
         self.authority_names = names
         self.days: dict[dt.date, dt.date | None] = {}  # publication day per deadline
+        self.iso: dict[dt.date | None, str | None] = {}  # iso_date per deadline and publication day
 
     def import_rows(
         self,
@@ -196,6 +197,14 @@ class _Chunk:
             )
         return self.days[deadline]
 
+    def _iso(self, day: dt.date | None) -> str | None:
+        # A chunk has a few hundred distinct deadlines and publication days: each formatted once.
+        try:
+            return self.iso[day]
+        except KeyError:
+            text = self.iso[day] = iso_date(day)
+            return text
+
     def _insert(self, rows: list[ValidRow], report: ImportReport, codes: list[tuple[str, str]]) -> None:
         """The pledges, their ``register`` events and registration notices (each with the pledge's access
         code), as ``register_pledge_with_code`` stores one, in three bulk inserts."""
@@ -203,15 +212,20 @@ class _Chunk:
         now = utcnow()
         numbers = reserve_numbers(session=session, prefix=PLEDGE_PREFIX, year=year, count=len(rows))
         version = self.calendar.version
+        # The columns every pledge of the chunk shares, merged into each row after its own ones (the
+        # keys in the order they always had).
+        shared = {
+            "state": PledgeState.REGISTERED, "version": 1, "stage_seq": 0, "stage_deadline": None,
+            "deadline_pending": False, "registered_by_id": actor.id, "created_at": now, "updated_at": now,
+        }  # fmt: skip
+        publication_day = self._publication_day
         pledges = []
         for row, (seq, number), (_, digest) in zip(rows, numbers, codes, strict=True):
-            day = self._publication_day(row.values["deadline"])
+            day = publication_day(row.values["deadline"])
             pledges.append({
                 **row.values, "publication_day": day, "calendar_version": version if day else None,
                 "import_key": row.key, "access_code_digest": digest, "number": number, "year": year,
-                "seq": seq, "state": PledgeState.REGISTERED, "version": 1, "stage_seq": 0,
-                "stage_deadline": None, "deadline_pending": False, "registered_by_id": actor.id,
-                "created_at": now, "updated_at": now,
+                "seq": seq, **shared,
             })  # fmt: skip
         insert_rows(session, _PLEDGES, pledges)
         # The numbers were reserved in this transaction: the rows carrying them are the ones just
@@ -224,9 +238,8 @@ class _Chunk:
         )
         id_of: dict[int, int] = dict(found.tuples().all())
         ids = [id_of[seq] for seq in seqs]
-        day_of = {
-            number: iso_date(p["publication_day"]) for p, (_, number) in zip(pledges, numbers, strict=True)
-        }
+        iso = self._iso
+        day_of = {number: iso(p["publication_day"]) for p, (_, number) in zip(pledges, numbers, strict=True)}
         record_events_many(
             session=session,
             kind="pledge",
@@ -255,11 +268,11 @@ class _Chunk:
     def _notice(self, pledge: dict[str, Any], pid: int, code: str, now: dt.datetime) -> list[dict[str, Any]]:
         # The context of register_pledge_with_code's notice, key for key and in the same order; its rows by
         # e-mail, SMS or both, as enqueue_for_pledgor's.
+        iso = self._iso
         context = {
             "pledge_number": pledge["number"], "pledgor_name": pledge["pledgor_name"],
             "matter": pledge["matter"], "obligation": pledge["obligation"],
-            "deadline": pledge["deadline"].isoformat(),
-            "publication_day": iso_date(pledge["publication_day"]),
+            "deadline": iso(pledge["deadline"]), "publication_day": iso(pledge["publication_day"]),
             "authority_name": self.authority_names[pledge["authority_id"]], "access_code": code,
         }  # fmt: skip
         return outbox_rows(
