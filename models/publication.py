@@ -47,7 +47,9 @@ from models.publish_plan import (
     insert_notices,
     late_evidence,
     plan_publications,
+    pledge_version,
     publishable,
+    record_id,
     why_published,
 )
 from models.settings import get_settings
@@ -289,7 +291,7 @@ def publish_due(
     _hold(session, holds, actor, now)
     if not fired:
         return 0
-    stale = [f.id for f in fired if f.id not in plan or plan[f.id].pledge.version + 1 != f.version]
+    stale = [f.id for f in fired if f.id not in plan or pledge_version(plan[f.id].pledge) + 1 != f.version]
     if stale:
         # Read again after the compare-and-set, so in its new state: every one of them is due.
         plan.update(plan_publications(session, stale, None))
@@ -300,14 +302,18 @@ def publish_due(
     number_of = {f.id: number for f, (_, number) in zip(fired, reserved, strict=True)}
     inserted = insert_breaches(session, [(plan[f.id], number_of[f.id]) for f in fired], severity, now)
     fired = [f for f in fired if f.id in inserted]
+
+    def published_data(f: Fired) -> dict[str, Any]:
+        p = plan[f.id]
+        return {"record_number": number_of[f.id], "publication_day": p.day, **why_published(p)}
+
     record_events_many(
         session=session, kind="pledge", cases=fired, event="publish", actor=actor, now=now,
-        idempotency_key=lambda pid: f"pledge:{pid}:publish",
-        data=lambda f: {"record_number": number_of[f.id], "publication_day": plan[f.id].day,
-                        **why_published(plan[f.id])},
+        idempotency_key=lambda pid: f"pledge:{pid}:publish", data=published_data,
         last={f.id: plan[f.id].last for f in fired},
     )  # fmt: skip
-    created = [Fired(inserted[f.id].id, number_of[f.id], None, BreachState.PUBLISHED.value) for f in fired]
+    state = BreachState.PUBLISHED.value
+    created = [Fired(record_id(inserted[f.id]), number_of[f.id], None, state) for f in fired]
     record_events_many(session=session, kind="breach", cases=created, event="create", actor=actor, now=now,
                        data={"source": "pledge"})  # fmt: skip
     published = [(plan[f.id], inserted[f.id]) for f in fired]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from operator import itemgetter
 from typing import Any
 
@@ -84,34 +83,44 @@ _COLUMNS = (
 )  # fmt: skip
 
 
+def _positions(columns: Sequence[Any], *names: str) -> itemgetter[Any]:
+    """A getter of the named columns of a row of ``columns``, by position."""
+    keys = [column.key for column in columns]
+    return itemgetter(*(keys.index(name) for name in names))
+
+
+# A pledge's row (_COLUMNS) read by position, in one call (a row's attributes are looked up by name one by
+# one): what the plan filters on, what why_published reads, and the version publish_due checks.
+_DUE = _positions(_COLUMNS, "id", "state", "publication_day")
+_ID_DAY = _positions(_COLUMNS, "id", "publication_day")
+_WHY = _positions(_COLUMNS, "state", "evidence_submitted_on", "publication_counted_from", "deadline")
+pledge_version = _positions(_COLUMNS, "version")
+
+
 @dataclass
 class Planned:
     """One pledge's publication as far as it can be prepared before its breach number is known."""
 
     pledge: Any  # the pledge's row (the columns of _COLUMNS)
     last: tuple[int, str]  # the pledge's last audit event (seq, hash), or (0, "")
-
-    @cached_property
-    def day(self) -> str:
-        """The publication day as the publish event and the mail record it (the record's decision date)."""
-        day: dt.date = self.pledge.publication_day
-        return day.isoformat()
+    # The publication day as the publish event and the mail record it (the record's decision date).
+    day: str
 
 
 def why_published(p: Planned) -> dict[str, Any]:
     """What the publish event records about why the pledge was published on its day."""
-    row = p.pledge
+    state, evidence_submitted_on, counted_from, deadline = _WHY(p.pledge)
     why: dict[str, Any]
-    if row.state == PledgeState.EVIDENCE_SUBMITTED:
+    if state == PledgeState.EVIDENCE_SUBMITTED:
         # Only under the publish_on_day rule: late evidence the authority had not decided by the day.
         why = {"reason": "late_evidence_undecided", "late_evidence_rule": "publish_on_day",
-               "evidence_submitted_on": iso_date(row.evidence_submitted_on)}  # fmt: skip
+               "evidence_submitted_on": iso_date(evidence_submitted_on)}  # fmt: skip
     else:
         why = {"reason": "not_fulfilled_by_publication_day"}
     why["counted_from"] = (
-        {"rejection": iso_date(row.publication_counted_from)}
-        if row.publication_counted_from is not None
-        else {"deadline": row.deadline.isoformat()}
+        {"rejection": iso_date(counted_from)}
+        if counted_from is not None
+        else {"deadline": deadline.isoformat()}
     )
     return why
 
@@ -122,14 +131,16 @@ def plan_publications(session: Session, ids: Sequence[int], today: dt.date | Non
     rows: list[Any] = []
     for part in chunks(ids):
         rows += session.execute(select(*_COLUMNS).where(in_list(session, _T.c.id, part))).all()
-    due = [
-        row
-        for row in rows
-        if today is None
-        or (row.state in PUBLISHABLE and row.publication_day is not None and row.publication_day <= today)
-    ]
-    last = last_events(session=session, kind="pledge", ids=[row.id for row in due])
-    return {row.id: Planned(pledge=row, last=last.get(row.id, (0, ""))) for row in due}
+    due: dict[int, tuple[Any, dt.date]] = {}
+    for row in rows:
+        pledge_id, state, day = _DUE(row)
+        if today is None or (state in PUBLISHABLE and day is not None and day <= today):
+            due[pledge_id] = row, day
+    last = last_events(session=session, kind="pledge", ids=list(due))
+    return {
+        pid: Planned(pledge=row, last=last.get(pid, (0, "")), day=day.isoformat())
+        for pid, (row, day) in due.items()
+    }
 
 
 # What the sweep reads back of each record it inserts: what the mail and the platform document need.
@@ -139,6 +150,9 @@ _RETURNED = (
     _BREACHES.c.basis, _BREACHES.c.department_id, _BREACHES.c.severity, _BREACHES.c.decision_date,
     _BREACHES.c.publication_end, _BREACHES.c.state,
 )  # fmt: skip
+# A record's row (_RETURNED) by position: its pledge, and its id for the breach's create event.
+_PLEDGE_OF = _positions(_RETURNED, "pledge_id")
+record_id = _positions(_RETURNED, "id")
 
 
 def insert_breaches(
@@ -153,8 +167,9 @@ def insert_breaches(
     another sweep published keeps that sweep's record)."""
     inserted: dict[int, Any] = {}
     for part in chunks(planned):
-        pairs = _numbered(session, [p.pledge.id for p, _ in part], [number for _, number in part])
-        days = {p.pledge.publication_day for p, _ in part}
+        ids_days = [_ID_DAY(p.pledge) for p, _ in part]
+        pairs = _numbered(session, [pledge_id for pledge_id, _ in ids_days], [number for _, number in part])
+        days = {day for _, day in ids_days}
         # The decision date (JDRQ) is the pledge's publication day, the day the rule fixes, also when a
         # sweep catches up later (the service was down, the calendar year was missing): the publication
         # period runs from it, so a late run never keeps a record public longer than the rule allows.
@@ -187,7 +202,8 @@ def insert_breaches(
             .on_conflict_do_nothing(index_elements=["pledge_id"])
             .returning(*_RETURNED)
         )
-        inserted.update({row.pledge_id: row for row in session.execute(stmt).all()})
+        rows = session.execute(stmt).all()
+        inserted.update(zip(map(_PLEDGE_OF, rows), rows, strict=True))
     return inserted
 
 
@@ -225,12 +241,6 @@ def _facts(session: Session) -> Any:
 def _by_day(days: set[dt.date], value_of: Any) -> Any:
     """A date computed in Python for each decision date of the batch (a handful), chosen per row."""
     return case({day: literal(value_of(day), Date()) for day in days}, value=_T.c.publication_day)
-
-
-def _positions(columns: Sequence[Any], *names: str) -> itemgetter[Any]:
-    """A getter of the named columns of a row of ``columns``, by position."""
-    keys = [column.key for column in columns]
-    return itemgetter(*(keys.index(name) for name in names))
 
 
 # What the notices read of a pledge's row (_COLUMNS) and of its record's row (_RETURNED).

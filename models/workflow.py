@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, insert, update
@@ -226,7 +227,11 @@ def apply_event_many(
             stmt = _transition_update(model, where=[_unlocked(session, t, part, where_source), *where_source],
                                       to_state=to_state, now=now, stage=stage)  # fmt: skip
             rows = session.execute(stmt).all()
-            moved += sorted((Fired(r.id, r.number, source, to_state, r.version) for r in rows), key=_by_id)
+            fired = (
+                Fired(case_id, number, source, to_state, version)
+                for case_id, number, version in map(_MOVED, rows)
+            )
+            moved += sorted(fired, key=_by_id)
     if record:
         record_events_many(session=session, kind=kind, cases=moved, event=event, actor=actor, now=now,
                            note=note, data=data, idempotency_key=keys.get if keys else None)  # fmt: skip
@@ -252,6 +257,11 @@ def _unlocked(
 
 def _table(model: type[Case]) -> Any:
     return model.__table__  # type: ignore[union-attr]
+
+
+# What apply_event_many reads of each row _transition_update returns: id, number, version (its first
+# columns), by position in one call (a row's attributes are looked up by name one by one).
+_MOVED = itemgetter(0, 1, 2)
 
 
 def _transition_update(
