@@ -86,7 +86,7 @@ def _driver_columns(
     positions of the columns that hold one object in every row (a batch's ``now``, actor, state, a None).
 
     Each row's values are taken by one itemgetter call, then transposed (zip), so a bind processor runs
-    once per column of distinct values and once for a shared one."""
+    column by column: once for a shared value, once per distinct object otherwise."""
     take = itemgetter(*names)
     built = [(value,) for value in map(take, rows)] if len(names) == 1 else list(map(take, rows))
     columns: list[Sequence[Any]] = list(zip(*built, strict=True))
@@ -101,8 +101,26 @@ def _driver_columns(
             shared.add(i)
             columns[i] = (process(first) if process else first,) * len(values)
         elif process:
-            columns[i] = [process(value) for value in values]
+            columns[i] = _converted(process, values)
     return columns, shared
+
+
+def _converted(process: Callable[[Any], Any], values: Sequence[Any]) -> list[Any]:
+    """``process`` of each value, once per distinct object: an import chunk's rows share a few deadline
+    and publication-day objects, its states are enum members. Keyed by identity, so values that are equal
+    but of different types (``1`` and ``True``) never share a conversion."""
+    done: dict[int, Any] = {}
+    out = []
+    for value in values:
+        key = id(value)
+        converted = done.get(key, _MISSING)
+        if converted is _MISSING:
+            converted = done[key] = process(value)
+        out.append(converted)
+    return out
+
+
+_MISSING = object()
 
 
 def _driver_rows(
