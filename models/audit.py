@@ -143,7 +143,8 @@ def hashed_fields(e: CaseEvent | Mapping[str, Any]) -> dict[str, Any]:
 # The last ``at`` written as text, with its datetime: the events of a batch share one datetime object (its
 # ``now``), converted once instead of once per event. Compared by identity, never equality: datetimes equal
 # under ``==`` can still differ in offset (``fold``), and an object held here keeps its identity.
-_last_at: tuple[dt.datetime | None, str] = (None, "")
+# Starts with an object no event carries, so a missing ``at`` (None) still fails as it always did.
+_last_at: tuple[object, str] = (object(), "")
 
 
 def _at_text(at: dt.datetime) -> str:
