@@ -354,16 +354,18 @@ def test_admin_calendar_preview_then_save_and_notification_retry(
     assert post_form(client, "/staff/admin/calendar", {"notice": NOTICE_2027}).status_code == 403
 
 
-def test_a_dead_notice_that_lost_its_access_code_links_to_the_pledge_instead_of_a_retry_button(
+def test_a_dead_notice_that_lost_its_access_code_links_to_the_pledge_unless_its_other_channel_was_sent(
     client: TestClient, staff: Staff, session: Session
 ) -> None:
-    def dead_row(template: str, key: str, **fields: Any) -> Notification:
+    def dead_row(
+        template: str, key: str, status: NotificationStatus = NotificationStatus.DEAD, **fields: Any
+    ) -> Notification:
         row = Notification(
             template=template,
             recipient_kind="pledgor",
             recipient_name="示范公司",
             recipient_email="a@example.com",
-            status=NotificationStatus.DEAD,
+            status=status,
             attempts=1,
             last_error="550 mailbox unavailable",
             idempotency_key=key,
@@ -382,6 +384,23 @@ def test_a_dead_notice_that_lost_its_access_code_links_to_the_pledge_instead_of_
         context={"pledge_number": "CN-2026-000007"},
     )
     ordinary = dead_row("complaint_received", "web-test-dead-plain")
+
+    # A notice that went by both channels: one row died, the other was sent, so the pledgor has the code
+    # and a re-issue would void it. Pledge 8's SMS row died and its e-mail was sent; pledge 9 the reverse.
+    def registration(key: str, case_id: int, channel: str, status: NotificationStatus) -> Notification:
+        return dead_row(
+            "pledge_registered", key, status, channel=channel, case_kind="pledge", case_id=case_id, context={}
+        )
+
+    sent, dead = NotificationStatus.SENT, NotificationStatus.DEAD
+    by_email = registration("web-test-both-8:sms", 8, "sms", dead)
+    registration("web-test-both-8", 8, "email", sent)
+    by_sms = registration("web-test-both-9", 9, "email", dead)
+    registration("web-test-both-9:sms", 9, "sms", sent)
+    # Pledge 7's sent SMS of another notice (a re-issued code's) is not the dead registration's other row.
+    dead_row(
+        "pledge_access_code", "web-test-dead-code:sms", sent, channel="sms", case_kind="pledge", case_id=7
+    )
     session.commit()
     sign_in(client, staff.admin)
     listing = client.get("/staff/admin/notifications").text
@@ -395,6 +414,12 @@ def test_a_dead_notice_that_lost_its_access_code_links_to_the_pledge_instead_of_
     assert "重新发放办理码" in rows[str(lost.id)]
     assert "重新投递" in rows[str(ordinary.id)]
     assert f'action="/staff/admin/notifications/{ordinary.id}/retry"' in rows[str(ordinary.id)]
+    for row, channel in ((by_email, "邮件"), (by_sms, "短信")):
+        assert f"已通过{channel}送达，承诺人已收到办理码，无需重新发放" in rows[str(row.id)]
+        assert "重新发放办理码" not in rows[str(row.id)]
+        assert "/staff/pledges/" not in rows[str(row.id)]
+        assert "重新投递" not in rows[str(row.id)]
+    assert "已收到办理码" not in rows[str(lost.id)]
 
 
 def test_objection_form_checks_the_access_code_then_marks_the_record(
