@@ -294,7 +294,7 @@ def outbox_row(
     return row
 
 
-def _key_stem(stored: str) -> str:
+def key_stem(stored: str) -> str:
     """The part of a stored key that the e-mail and SMS rows of one message share (``_row`` cuts both)."""
     return stored.removesuffix(_SMS_KEY_SUFFIX)[: 200 - len(_SMS_KEY_SUFFIX)]
 
@@ -316,11 +316,11 @@ def queued_channels(*, session: Session, case_kind: str, case_id: int, template:
     ).all()
     if not newest:
         return []
-    stem = _key_stem(newest[0].idempotency_key)
+    stem = key_stem(newest[0].idempotency_key)
     found = {
         Channel(row.channel)
         for row in newest
-        if _key_stem(row.idempotency_key) == stem and row.status != NotificationStatus.UNDELIVERABLE
+        if key_stem(row.idempotency_key) == stem and row.status != NotificationStatus.UNDELIVERABLE
     }
     return [channel for channel in Channel if channel in found]
 

@@ -23,7 +23,7 @@ from models.calendar_admin import load_year_notice
 from models.errors import DomainError, NotFound, ValidationFailed
 from models.lifecycle import Role
 from models.org import LEVEL_LABELS, Department, DepartmentCreate, User, UserCreate
-from models.outbox import Channel, Notification, NotificationStatus, _key_stem, secret_removed
+from models.outbox import Channel, Notification, NotificationStatus, key_stem, secret_removed
 from models.settings import get_settings
 from notifications.outbox_service import list_notifications, retry_dead
 from notifications.render import sender_organisation
@@ -339,7 +339,7 @@ def _code_delivered_by(session: Session, rows: list[Notification]) -> dict[int, 
     channel was sent, that channel (a ``Channel`` value): the pledgor already has the code by it.
 
     The rows of one notice share the case, the template and the key, the SMS row's with ``:sms``
-    appended (``outbox_rows``); ``_key_stem`` is that shared part."""
+    appended (``outbox_rows``); ``key_stem`` is that shared part."""
     rows = [n for n in rows if n.case_id is not None]
     if not rows:
         return {}
@@ -349,10 +349,10 @@ def _code_delivered_by(session: Session, rows: list[Notification]) -> dict[int, 
         .where(col(Notification.case_id).in_({n.case_id for n in rows}))
         .where(col(Notification.template).in_({n.template for n in rows}))
     ).all()
-    notices = {(s.case_kind, s.case_id, s.template, _key_stem(s.idempotency_key), s.channel) for s in sent}
+    notices = {(s.case_kind, s.case_id, s.template, key_stem(s.idempotency_key), s.channel) for s in sent}
     found: dict[int, str] = {}
     for n in rows:
-        stem = _key_stem(n.idempotency_key)
+        stem = key_stem(n.idempotency_key)
         for channel in Channel:
             if (
                 channel.value != n.channel
