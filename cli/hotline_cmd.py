@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from cli.tables import folded, whole
+from cli.tables import folded, table, whole
 from models.accounts import create_machine_user
 from models.clock import utcnow
 from models.db import get_engine, session_scope
@@ -33,23 +32,32 @@ def list_cmd(
     limit: int = typer.Option(50, help="条数（最新的在前）"),
 ) -> None:
     """列出回传给 12345 平台的消息。"""
-    # The id is what `retry` takes, the message and order numbers what the platform is asked about: never
-    # cut, however narrow the console (a pipe is 80 columns); the reason gives way, folded, not cut.
-    table = Table(
-        whole("ID"), whole("消息编号"), whole("工单编号"), "阶段", "状态", "次数", folded("最后错误")
-    )
+    # The id is what `retry` takes, the message number what the platform is asked about, the stage, status
+    # and attempts a word or two: never cut, however narrow the console (a pipe is 80 columns). The order
+    # number (up to 64 characters) and the reason give way, folded, not cut.
     with session_scope() as session:
-        for m in list_messages(session=session, status=status, limit=limit):
-            table.add_row(
-                str(m.id),
-                m.message_id,
-                str(m.payload.get("order_id") or ""),
-                m.stage,
-                m.status,
-                str(m.attempts),
-                (m.last_error or "")[:60],
-            )
-    console.print(table)
+        listed = table(
+            whole("ID"),
+            whole("消息编号"),
+            folded("工单编号"),
+            whole("阶段"),
+            whole("状态"),
+            whole("次数"),
+            folded("最后错误"),
+            rows=[
+                (
+                    str(m.id),
+                    m.message_id,
+                    str(m.payload.get("order_id") or ""),
+                    m.stage,
+                    m.status,
+                    str(m.attempts),
+                    (m.last_error or "")[:60],
+                )
+                for m in list_messages(session=session, status=status, limit=limit)
+            ],
+        )
+    console.print(listed)
 
 
 @app.command("retry")

@@ -107,3 +107,49 @@ def test_an_80_column_listing_prints_each_message_and_order_number_whole_to_be_c
     [row] = [line for line in listed.stdout.splitlines() if dead.message_id in line]
     assert "GD2026031600012" in row
     assert "…" not in listed.stdout  # nothing cut: the reason folds over the lines below
+
+
+def table_rows(output: str) -> list[list[list[str]]]:
+    """The rows of a `list` table as printed, each cell the pieces it is folded into, one a line: a row
+    starts on the line where the first column, never folded, has a value."""
+    rows: list[list[list[str]]] = []
+    for line in output.splitlines():
+        if line.startswith("│"):
+            pieces = [piece.strip() for piece in line.strip("│").split("│")]
+            if pieces[0]:
+                rows.append([[] for _ in pieces])
+            for cell, piece in zip(rows[-1], pieces, strict=True):
+                cell.append(piece)
+    return rows
+
+
+@pytest.mark.parametrize("length", [40, 64])
+def test_an_80_column_listing_folds_a_long_order_number_and_keeps_every_other_column(
+    length: int,
+    client: TestClient,
+    engine: Engine,
+    session: Session,
+    staff: Staff,
+    hotline: Any,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    order_id = ("GD2026031600012-" + "0123456789" * 7)[:length]  # the platform's may be 64 characters
+    case = post(client, new_hotline_token(session), order_id=order_id)
+    assert case.status_code == 201, case.text
+    act(client, staff, "intake", case.json()["id"], "accept")
+    for attempt in range(MAX_ATTEMPTS):
+        push_due(engine=engine, now=T0 + dt.timedelta(hours=2 * attempt))
+    [dead] = messages(session)
+    assert dead.last_error is not None
+
+    monkeypatch.setenv("COLUMNS", "80")
+    listed = CliRunner().invoke(app, ["list", "--status", "dead"])
+    assert listed.exit_code == 0, listed.output
+    assert max(len(line) for line in listed.stdout.splitlines()) <= 80
+    assert "…" not in listed.stdout
+    [[ids, message_ids, order_ids, stages, statuses, attempts, errors]] = table_rows(listed.stdout)
+    assert ids[0] == str(dead.id)  # whole on the row's first line, to be copied into `retry`
+    assert message_ids[0] == dead.message_id
+    assert "".join(order_ids) == order_id  # folded, not cut
+    assert (stages[0], statuses[0], attempts[0]) == ("accepted", "dead", str(MAX_ATTEMPTS))
+    assert "".join(errors).replace(" ", "") == dead.last_error[:60].replace(" ", "")

@@ -19,6 +19,7 @@ from models.settings import get_settings
 from notifications.platform_push import push_due
 from tests.cli_support import cli_engine  # noqa: F401
 from tests.conftest import Staff
+from tests.test_hotline_cli import table_rows
 from tests.test_platform_receipts import _Platform, _written_on, documents, platform  # noqa: F401
 from tests.test_publication import CODE
 from tests.test_register import publish
@@ -184,3 +185,37 @@ def test_an_80_column_listing_prints_each_document_id_whole_to_be_copied_into_re
     [row] = rows(listed.stdout, refused)
     assert "失败" in row
     assert runner.invoke(app, ["retry", refused]).exit_code == 0
+
+
+def test_an_80_column_listing_folds_the_receipt_and_the_reason_and_keeps_the_type_and_status_whole(
+    engine: Engine,
+    session: Session,
+    staff: Staff,
+    monkeypatch: pytest.MonkeyPatch,
+    platform: type[_Platform],  # noqa: F811
+) -> None:
+    refused = f"{published(engine, session, '示范建设有限公司', CODE).number}:publish"
+    platform.mode = "refuse"
+    assert push_due(engine=engine).dead == 1
+    taken = f"{published(engine, session, '张小三').number}:publish"
+    platform.mode = "up"
+    assert push_due(engine=engine).acknowledged == 1
+    waiting = f"{published(engine, session, '李四').number}:publish"
+    platform.mode = "later"  # taken, no receipt yet: 已推送待回执
+    assert push_due(engine=engine).sent == 1
+    by_id = {d.document_id: d for d in documents(session)}
+    assert "XDR_SHXYM" in (by_id[refused].last_error or "")  # the platform's own reason
+
+    monkeypatch.setenv("COLUMNS", "80")
+    listed = runner.invoke(app, ["list"])
+    assert listed.exit_code == 0, listed.output
+    assert max(len(line) for line in listed.stdout.splitlines()) <= 80
+    assert "…" not in listed.stdout
+    shown = {ids[0]: cells for ids, *cells in table_rows(listed.stdout)}
+    assert set(shown) == {refused, taken, waiting}  # each id whole on its row's first line
+    for document_id, label in ((refused, "失败"), (taken, "已回执"), (waiting, "已推送待回执")):
+        document = by_id[document_id]
+        kinds, statuses, attempts, receipts, errors = shown[document_id]
+        assert (kinds[0], statuses[0], attempts[0]) == ("publish", label, str(document.attempts))
+        assert "".join(receipts) == (document.receipt_id or "")  # folded, not cut
+        assert "".join(errors).replace(" ", "") == (document.last_error or "")[:60].replace(" ", "")
