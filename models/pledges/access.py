@@ -50,11 +50,7 @@ WHERE_TO_FIND = (
 
 
 def secret_key() -> bytes:
-    """The key of the access codes' digests."""
-    return _key()
-
-
-def _key() -> bytes:
+    """The key of the access codes' digests (the import's validating worker is handed it)."""
     return get_settings().secret_key.encode()
 
 
@@ -72,7 +68,7 @@ def display(code: str) -> str:
 
 def digest(code: str) -> str:
     """The stored form: hex HMAC-SHA256 of the normalised code under the server secret."""
-    return _digest(_key(), normalise(code))
+    return _digest(secret_key(), normalise(code))
 
 
 def _digest(key: bytes, plain: str) -> str:
@@ -115,7 +111,7 @@ def new_access_codes(n: int, key: bytes | None = None) -> list[tuple[str, str]]:
     the ones this process verifies)."""
     # The HMAC state after the key and the purpose is computed once; each code copies it and adds its
     # own text: the digests of ``digest`` without setting the key up again per code.
-    keyed = hmac.new(_key() if key is None else key, _PURPOSE, hashlib.sha256)
+    keyed = hmac.new(secret_key() if key is None else key, _PURPOSE, hashlib.sha256)
     out = []
     for plain in _random_codes(n):
         mac = keyed.copy()
@@ -316,7 +312,7 @@ _EVENT_KEY = b"shouxin-reissue-key:"
 
 def _keyed_material(purpose: bytes, pledge_id: int, actor: Actor, key: str) -> bytes:
     text = f"{pledge_id}\x1f{actor.id}\x1f{actor.name}\x1f{key}".encode()
-    return hmac.digest(_key(), purpose + text, hashlib.sha256)
+    return hmac.digest(secret_key(), purpose + text, hashlib.sha256)
 
 
 def _keyed_code(pledge_id: int, actor: Actor, key: str) -> str:
