@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -25,6 +26,10 @@ class NotificationStatus(StrEnum):
 class Channel(StrEnum):
     EMAIL = "email"
     SMS = "sms"
+
+
+# How staff pages name a channel a notice went by ("已通过邮件和短信发送").
+DELIVERY_CHANNEL_LABELS = {Channel.EMAIL: "邮件", Channel.SMS: "短信"}
 
 
 # Why a row is never sent, shown on the admin notifications page.
@@ -323,6 +328,30 @@ def queued_channels(*, session: Session, case_kind: str, case_id: int, template:
         if key_stem(row.idempotency_key) == stem and row.status != NotificationStatus.UNDELIVERABLE
     }
     return [channel for channel in Channel if channel in found]
+
+
+def delivered_by_other_channel(*, session: Session, rows: Sequence[Notification]) -> dict[int, Channel]:
+    """For each of ``rows`` (dead rows) whose message's row on the other channel was sent, that channel:
+    the recipient has what the message carried by it. A message's rows share the case, the template and
+    the key stem (``key_stem``), as ``queued_channels`` reads them."""
+    rows = [n for n in rows if n.case_id is not None]
+    if not rows:
+        return {}
+    sent = session.exec(
+        select(Notification)
+        .where(Notification.status == NotificationStatus.SENT)
+        .where(col(Notification.case_id).in_({n.case_id for n in rows}))
+        .where(col(Notification.template).in_({n.template for n in rows}))
+    ).all()
+    messages = {(s.case_kind, s.case_id, s.template, key_stem(s.idempotency_key), s.channel) for s in sent}
+    found: dict[int, Channel] = {}
+    for n in rows:
+        stem = key_stem(n.idempotency_key)
+        for channel in Channel:
+            if channel != n.channel and (n.case_kind, n.case_id, n.template, stem, channel) in messages:
+                assert n.id is not None
+                found[n.id] = channel
+    return found
 
 
 _INSERT_NOTIFICATION = insert(Notification.__table__).returning(col(Notification.id))  # type: ignore[attr-defined]

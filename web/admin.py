@@ -23,7 +23,12 @@ from models.calendar_admin import load_year_notice
 from models.errors import DomainError, NotFound, ValidationFailed
 from models.lifecycle import Role
 from models.org import LEVEL_LABELS, Department, DepartmentCreate, User, UserCreate
-from models.outbox import Channel, Notification, NotificationStatus, key_stem, secret_removed
+from models.outbox import (
+    DELIVERY_CHANNEL_LABELS,
+    NotificationStatus,
+    delivered_by_other_channel,
+    secret_removed,
+)
 from models.settings import get_settings
 from notifications.outbox_service import list_notifications, retry_dead
 from notifications.render import sender_organisation
@@ -334,35 +339,6 @@ async def load_year(
     return _calendar_page(request, calendar, notice.year, notice_text=text, preview=preview)
 
 
-def _code_delivered_by(session: Session, rows: list[Notification]) -> dict[int, str]:
-    """For each of ``rows`` (dead rows that lost their access code) whose notice's row on the other
-    channel was sent, that channel (a ``Channel`` value): the pledgor already has the code by it.
-
-    The rows of one notice share the case, the template and the key, the SMS row's with ``:sms``
-    appended (``outbox_rows``); ``key_stem`` is that shared part."""
-    rows = [n for n in rows if n.case_id is not None]
-    if not rows:
-        return {}
-    sent = session.exec(
-        select(Notification)
-        .where(Notification.status == NotificationStatus.SENT)
-        .where(col(Notification.case_id).in_({n.case_id for n in rows}))
-        .where(col(Notification.template).in_({n.template for n in rows}))
-    ).all()
-    notices = {(s.case_kind, s.case_id, s.template, key_stem(s.idempotency_key), s.channel) for s in sent}
-    found: dict[int, str] = {}
-    for n in rows:
-        stem = key_stem(n.idempotency_key)
-        for channel in Channel:
-            if (
-                channel.value != n.channel
-                and (n.case_kind, n.case_id, n.template, stem, channel.value) in notices
-            ):
-                assert n.id is not None
-                found[n.id] = channel.value
-    return found
-
-
 @router.get("/notifications")
 def notifications(request: Request, session: SessionDep) -> Response:
     user = current_user(request, session, *OVERSIGHT)
@@ -374,7 +350,8 @@ def notifications(request: Request, session: SessionDep) -> Response:
     # the way to a fresh code (the pledge's re-issue) instead of a retry button.
     code_removed = {n.id for n in dead if secret_removed(n.template, n.context)}
     # Unless the same notice's other channel was sent: the pledgor has the code, which a re-issue would void.
-    code_delivered = _code_delivered_by(session, [n for n in dead if n.id in code_removed])
+    delivered = delivered_by_other_channel(session=session, rows=[n for n in dead if n.id in code_removed])
+    code_delivered = {row_id: DELIVERY_CHANNEL_LABELS[channel] for row_id, channel in delivered.items()}
     return render(
         request,
         "admin_notifications.html",

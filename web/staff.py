@@ -24,7 +24,7 @@ from models.files import PREVIEWABLE
 from models.government_credit import public_text_draft
 from models.lifecycle import COMPLAINT, Role
 from models.org import Department
-from models.outbox import queued_channels
+from models.outbox import DELIVERY_CHANNEL_LABELS, queued_channels
 from models.pledge import PLEDGOR_KIND_LABELS, PledgeCreate
 from models.pledges import register_pledge_with_code
 from models.pledges.access import pledge_id_by_number, reissue_access_code
@@ -170,16 +170,13 @@ async def create_complaint(
     return page
 
 
-_CHANNEL_WORDS = {"email": "邮件", "sms": "短信"}  # models.outbox.Channel values
-
-
 def _sent_by(session: Session, pledge_id: int | None, template: str) -> str | None:
     """How the pledgor was told the code just shown ("邮件", "短信", "邮件和短信"), read off the notice's
     outbox rows; None when it went by no channel (no e-mail, no texted mobile): the printed notice is the
     only way."""
     assert pledge_id is not None
     channels = queued_channels(session=session, case_kind="pledge", case_id=pledge_id, template=template)
-    return "和".join(_CHANNEL_WORDS[channel] for channel in channels) or None
+    return "和".join(DELIVERY_CHANNEL_LABELS[channel] for channel in channels) or None
 
 
 def _pledge_form(request: Request, session: Session, **context: Any) -> Response:
