@@ -8,8 +8,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import typer
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
+from typer.testing import CliRunner, Result
 
 from models.db import get_engine, make_engine
 from models.settings import get_settings
@@ -33,3 +35,27 @@ def cli_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     yield eng
     eng.dispose()
     get_engine().dispose()
+
+
+def listed_at_80_columns(app: typer.Typer, monkeypatch: pytest.MonkeyPatch, *args: str) -> Result:
+    """``app``'s ``list`` with ``args`` as a default terminal or a pipe draws it (80 columns): it succeeds
+    and no line is wider."""
+    monkeypatch.setenv("COLUMNS", "80")
+    listed = CliRunner().invoke(app, ["list", *args])
+    assert listed.exit_code == 0, listed.output
+    assert max(len(line) for line in listed.stdout.splitlines()) <= 80
+    return listed
+
+
+def table_rows(output: str) -> list[list[list[str]]]:
+    """The rows of a `list` table as printed, each cell the pieces it is folded into, one a line: a row
+    starts on the line where the first column, never folded, has a value."""
+    rows: list[list[list[str]]] = []
+    for line in output.splitlines():
+        if line.startswith("│"):
+            pieces = [piece.strip() for piece in line.strip("│").split("│")]
+            if pieces[0]:
+                rows.append([[] for _ in pieces])
+            for cell, piece in zip(rows[-1], pieces, strict=True):
+                cell.append(piece)
+    return rows

@@ -18,11 +18,25 @@ from cli.hotline_cmd import app
 from models.clock import utcnow
 from models.hotline import MAX_ATTEMPTS, HotlineMessageStatus
 from notifications.hotline_push import push_due
-from tests.cli_support import cli_engine  # noqa: F401
+from tests.cli_support import cli_engine, listed_at_80_columns, table_rows  # noqa: F401
 from tests.conftest import Staff
 from tests.test_complaints_api import act
 from tests.test_hotline_intake import new_hotline_token, post
 from tests.test_hotline_results import T0, hotline, messages  # noqa: F401
+
+
+def dead_message(client: TestClient, engine: Engine, session: Session, staff: Staff, **order: Any) -> Any:
+    """A case registered from a 12345 order (``order`` overriding the sample's fields) and accepted, its
+    result message dead after ``MAX_ATTEMPTS`` pushes to a platform that is down, each after the previous
+    one's back-off (at most an hour)."""
+    case = post(client, new_hotline_token(session), **order)
+    assert case.status_code == 201, case.text
+    act(client, staff, "intake", case.json()["id"], "accept")
+    for attempt in range(MAX_ATTEMPTS):
+        push_due(engine=engine, now=T0 + dt.timedelta(hours=2 * attempt))
+    [dead] = messages(session)
+    assert dead.last_error is not None
+    return dead
 
 
 def test_a_message_undelivered_past_its_attempts_is_listed_with_its_reason_and_retry_makes_it_due(
@@ -32,14 +46,8 @@ def test_a_message_undelivered_past_its_attempts_is_listed_with_its_reason_and_r
     staff: Staff,
     hotline: Any,  # noqa: F811
 ) -> None:
-    case = post(client, new_hotline_token(session)).json()
-    act(client, staff, "intake", case["id"], "accept")
-    # The platform is down for every attempt, each after the previous one's back-off (at most an hour).
-    for attempt in range(MAX_ATTEMPTS):
-        push_due(engine=engine, now=T0 + dt.timedelta(hours=2 * attempt))
-    [dead] = messages(session)
+    dead = dead_message(client, engine, session, staff)
     assert (dead.status, dead.attempts) == (HotlineMessageStatus.DEAD, MAX_ATTEMPTS)
-    assert dead.last_error is not None
     assert "ConnectError" in dead.last_error
 
     runner = CliRunner()
@@ -95,32 +103,11 @@ def test_an_80_column_listing_prints_each_message_and_order_number_whole_to_be_c
     hotline: Any,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    case = post(client, new_hotline_token(session)).json()
-    act(client, staff, "intake", case["id"], "accept")
-    for attempt in range(MAX_ATTEMPTS):
-        push_due(engine=engine, now=T0 + dt.timedelta(hours=2 * attempt))
-    [dead] = messages(session)
-    monkeypatch.setenv("COLUMNS", "80")  # a default terminal, or the output piped to a file
-    listed = CliRunner().invoke(app, ["list", "--status", "dead"])
-    assert listed.exit_code == 0, listed.output
-    assert max(len(line) for line in listed.stdout.splitlines()) <= 80
+    dead = dead_message(client, engine, session, staff)
+    listed = listed_at_80_columns(app, monkeypatch, "--status", "dead")
     [row] = [line for line in listed.stdout.splitlines() if dead.message_id in line]
     assert "GD2026031600012" in row
     assert "…" not in listed.stdout  # nothing cut: the reason folds over the lines below
-
-
-def table_rows(output: str) -> list[list[list[str]]]:
-    """The rows of a `list` table as printed, each cell the pieces it is folded into, one a line: a row
-    starts on the line where the first column, never folded, has a value."""
-    rows: list[list[list[str]]] = []
-    for line in output.splitlines():
-        if line.startswith("│"):
-            pieces = [piece.strip() for piece in line.strip("│").split("│")]
-            if pieces[0]:
-                rows.append([[] for _ in pieces])
-            for cell, piece in zip(rows[-1], pieces, strict=True):
-                cell.append(piece)
-    return rows
 
 
 @pytest.mark.parametrize("length", [40, 64])
@@ -134,18 +121,9 @@ def test_an_80_column_listing_folds_a_long_order_number_and_keeps_every_other_co
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     order_id = ("GD2026031600012-" + "0123456789" * 7)[:length]  # the platform's may be 64 characters
-    case = post(client, new_hotline_token(session), order_id=order_id)
-    assert case.status_code == 201, case.text
-    act(client, staff, "intake", case.json()["id"], "accept")
-    for attempt in range(MAX_ATTEMPTS):
-        push_due(engine=engine, now=T0 + dt.timedelta(hours=2 * attempt))
-    [dead] = messages(session)
-    assert dead.last_error is not None
+    dead = dead_message(client, engine, session, staff, order_id=order_id)
 
-    monkeypatch.setenv("COLUMNS", "80")
-    listed = CliRunner().invoke(app, ["list", "--status", "dead"])
-    assert listed.exit_code == 0, listed.output
-    assert max(len(line) for line in listed.stdout.splitlines()) <= 80
+    listed = listed_at_80_columns(app, monkeypatch, "--status", "dead")
     assert "…" not in listed.stdout
     [[ids, message_ids, order_ids, stages, statuses, attempts, errors]] = table_rows(listed.stdout)
     assert ids[0] == str(dead.id)  # whole on the row's first line, to be copied into `retry`

@@ -17,9 +17,8 @@ from models.breach import PublishedBreach
 from models.platform import DocumentStatus
 from models.settings import get_settings
 from notifications.platform_push import push_due
-from tests.cli_support import cli_engine  # noqa: F401
+from tests.cli_support import cli_engine, listed_at_80_columns, table_rows  # noqa: F401
 from tests.conftest import Staff
-from tests.test_hotline_cli import table_rows
 from tests.test_platform_receipts import _Platform, _written_on, documents, platform  # noqa: F401
 from tests.test_publication import CODE
 from tests.test_register import publish
@@ -178,10 +177,7 @@ def test_an_80_column_listing_prints_each_document_id_whole_to_be_copied_into_re
     refused = f"{published(engine, session, '示范建设有限公司', CODE).number}:publish"
     platform.mode = "refuse"
     assert push_due(engine=engine).dead == 1
-    monkeypatch.setenv("COLUMNS", "80")  # a default terminal, or the output piped to a file
-    listed = runner.invoke(app, ["list", "--status", "dead"])
-    assert listed.exit_code == 0, listed.output
-    assert max(len(line) for line in listed.stdout.splitlines()) <= 80
+    listed = listed_at_80_columns(app, monkeypatch, "--status", "dead")
     [row] = rows(listed.stdout, refused)
     assert "失败" in row
     assert runner.invoke(app, ["retry", refused]).exit_code == 0
@@ -206,10 +202,7 @@ def test_an_80_column_listing_folds_the_receipt_and_the_reason_and_keeps_the_typ
     by_id = {d.document_id: d for d in documents(session)}
     assert "XDR_SHXYM" in (by_id[refused].last_error or "")  # the platform's own reason
 
-    monkeypatch.setenv("COLUMNS", "80")
-    listed = runner.invoke(app, ["list"])
-    assert listed.exit_code == 0, listed.output
-    assert max(len(line) for line in listed.stdout.splitlines()) <= 80
+    listed = listed_at_80_columns(app, monkeypatch)
     assert "…" not in listed.stdout
     shown = {ids[0]: cells for ids, *cells in table_rows(listed.stdout)}
     assert set(shown) == {refused, taken, waiting}  # each id whole on its row's first line
