@@ -43,6 +43,23 @@ def sms_on(monkeypatch: pytest.MonkeyPatch) -> None:
     get_settings.cache_clear()
 
 
+def imported(session: Session, csv: str, filename: str) -> Any:
+    """The report of importing ``csv`` (by the supervisor, on 2026-03-02), committed."""
+    from models.pledges.import_rows import read_import_file
+    from models.pledges.importing import import_pledges
+
+    report = import_pledges(
+        session=session,
+        rows=read_import_file(csv.encode(), filename),
+        actor=SUPERVISOR,
+        source_name=filename,
+        today=dt.date(2026, 3, 2),
+        calendar=load_calendar(session=session),
+    )
+    session.commit()
+    return report
+
+
 def rows(session: Session, pledge_id: int, template: str) -> list[tuple[str, str | None, str | None]]:
     """(channel, e-mail, phone) of the outbox rows of ``template`` for the pledge, in order."""
     session.expire_all()
@@ -425,24 +442,13 @@ def test_the_mail_of_a_pledgor_with_a_phone_is_unchanged(
 def test_an_imported_pledgor_with_only_a_mobile_is_texted_the_registration_notice_with_its_code(
     session: Session, staff: Staff, sms_on: None
 ) -> None:
-    from models.pledges.import_rows import read_import_file
-    from models.pledges.importing import import_pledges
-
     csv = (
         "承诺人类型,承诺人名称,承诺事项,承诺内容,承诺期限,受理部门代码,电子邮箱,联系电话\n"
         "个人,孙八,施工许可,审查合格书,2026-04-30,D01,,+86 139 0000 1111\n"
         "个人,周九,施工许可,审查合格书,2026-04-30,D01,z@example.com,0571-87654321\n"
         "个人,吴十,施工许可,审查合格书,2026-04-30,D01,,139-0000\n"
     )
-    report = import_pledges(
-        session=session,
-        rows=read_import_file(csv.encode(), "phones.csv"),
-        actor=SUPERVISOR,
-        source_name="phones.csv",
-        today=dt.date(2026, 3, 2),
-        calendar=load_calendar(session=session),
-    )
-    session.commit()
+    report = imported(session, csv, "phones.csv")
     assert report.imported == 2
     assert [(e.row, e.column) for e in report.errors] == [(4, "联系电话")]
     texted = session.exec(select(Pledge).where(Pledge.pledgor_name == "孙八")).one()
@@ -468,15 +474,10 @@ def test_an_imported_pledgor_with_only_a_mobile_is_texted_the_registration_notic
     ids=["sms-configured", "no-sms"],
 )
 def test_the_import_lists_for_handing_over_exactly_the_codes_no_e_mail_or_text_carries(
-    session: Session, staff: Staff, monkeypatch: pytest.MonkeyPatch, sms: bool, offline: list[str]
+    session: Session, staff: Staff, request: pytest.FixtureRequest, sms: bool, offline: list[str]
 ) -> None:
-    from models.pledges.import_rows import read_import_file
-    from models.pledges.importing import import_pledges
-
     if sms:
-        monkeypatch.setenv("SHOUXIN_SMS_PROVIDER", "http")
-        monkeypatch.setenv("SHOUXIN_SMS_GATEWAY_URL", "http://127.0.0.1:9/sms")
-        get_settings.cache_clear()
+        request.getfixturevalue("sms_on")
     csv = (
         "承诺人类型,承诺人名称,承诺事项,承诺内容,承诺期限,受理部门代码,电子邮箱,联系电话\n"
         "个人,孙八,施工许可,审查合格书,2026-04-30,D01,,13900001111\n"  # a mobile only
@@ -485,15 +486,7 @@ def test_the_import_lists_for_handing_over_exactly_the_codes_no_e_mail_or_text_c
         "个人,郑十一,施工许可,审查合格书,2026-04-30,D01,,0571-87654321\n"  # a landline only
         "个人,王十二,施工许可,审查合格书,2026-04-30,D01,,\n"  # nothing
     )
-    report = import_pledges(
-        session=session,
-        rows=read_import_file(csv.encode(), "channels.csv"),
-        actor=SUPERVISOR,
-        source_name="channels.csv",
-        today=dt.date(2026, 3, 2),
-        calendar=load_calendar(session=session),
-    )
-    session.commit()
+    report = imported(session, csv, "channels.csv")
     assert (report.imported, report.errors) == (5, [])
     assert [c["pledgor_name"] for c in report.offline_codes] == offline
     for pledge in session.exec(select(Pledge)).all():
