@@ -20,7 +20,7 @@ from models.pledges.import_jobs import run_import
 from notifications.outbox_service import MAX_ATTEMPTS, mark_dead, mark_sent, mark_temporary_failure
 from notifications.render import TEMPLATE_DIR
 from tests.conftest import Staff
-from tests.test_pledges import CSV, body
+from tests.test_pledges import CSV, body, registered
 
 API = "/api/v1"
 
@@ -37,9 +37,7 @@ NOW = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
 def test_the_registration_mail_drops_the_code_once_sent(
     client: TestClient, staff: Staff, session: Session
 ) -> None:
-    created = client.post(
-        f"{API}/pledges", json=body(deadline="2026-04-30"), headers=staff.auth("intake")
-    ).json()
+    created = registered(client, staff)
     mail = _mail(session, created["number"])
     assert mail.status == NotificationStatus.PENDING
     assert mail.context["access_code"] == created["access_code"]  # still needed to write the mail
@@ -89,9 +87,7 @@ def _fail_for_good(session: Session, mail: Notification, how: str) -> None:
 def test_a_registration_mail_that_dies_drops_the_code(
     client: TestClient, staff: Staff, session: Session, how: str
 ) -> None:
-    created = client.post(
-        f"{API}/pledges", json=body(deadline="2026-04-30"), headers=staff.auth("intake")
-    ).json()
+    created = registered(client, staff)
     mail = _mail(session, created["number"])
     assert mail.context["access_code"] == created["access_code"]
     _fail_for_good(session, mail, how)
@@ -104,9 +100,7 @@ def test_a_registration_mail_that_dies_drops_the_code(
 def test_a_dead_mail_that_lost_its_code_is_not_resent_the_code_is_reissued(
     client: TestClient, staff: Staff, session: Session
 ) -> None:
-    created = client.post(
-        f"{API}/pledges", json=body(deadline="2026-04-30"), headers=staff.auth("intake")
-    ).json()
+    created = registered(client, staff)
     mail = _mail(session, created["number"])
     _fail_for_good(session, mail, "permanent")
     refused = client.post(f"{API}/admin/notifications/{mail.id}/retry", headers=staff.auth("admin"))

@@ -26,7 +26,7 @@ from models.settings import get_settings
 from notifications.catalogue import TEMPLATES
 from notifications.render import render
 from tests.conftest import Staff
-from tests.test_pledges import body
+from tests.test_pledges import registered
 from tests.test_publication import CODE, new_pledge
 from tests.test_register import access_code, publish
 
@@ -113,9 +113,7 @@ def test_batch_codes_have_the_digests_a_single_code_gets(
 def test_registration_returns_the_code_once_and_mails_it(
     client: TestClient, staff: Staff, session: Session
 ) -> None:
-    r = client.post(f"{API}/pledges", json=body(deadline="2026-04-30"), headers=staff.auth("intake"))
-    assert r.status_code == 201, r.text
-    created = r.json()
+    created = registered(client, staff)
     code = created["access_code"]
     assert SHAPE.match(code)
     assert "access_code_digest" not in created
@@ -180,9 +178,7 @@ def test_probing_pledge_numbers_counts_against_the_address(
 ) -> None:
     monkeypatch.setenv("SHOUXIN_TRACKING_MAX_FAILURES_PER_IP", "3")
     get_settings.cache_clear()
-    created = client.post(
-        f"{API}/pledges", json=body(deadline="2026-04-30"), headers=staff.auth("intake")
-    ).json()
+    created = registered(client, staff)
     for n in range(3):
         r = client.post(
             f"{API}/public/pledges/CN-2026-{900000 + n}/evidence",
@@ -205,9 +201,7 @@ def test_probing_pledge_numbers_counts_against_the_address(
 def test_staff_reissue_a_code_audited_and_mailed_and_the_old_one_stops_working(
     client: TestClient, staff: Staff, session: Session
 ) -> None:
-    created = client.post(
-        f"{API}/pledges", json=body(deadline="2026-04-30"), headers=staff.auth("intake")
-    ).json()
+    created = registered(client, staff)
     pid, old = created["id"], created["access_code"]
     url = f"{API}/pledges/{pid}/access-code"
     assert client.post(url, json={}, headers=staff.auth("handler2")).status_code == 404

@@ -26,6 +26,14 @@ def body(**over: Any) -> dict[str, Any]:
     return {**data, **over}
 
 
+def registered(client: TestClient, staff: Staff) -> dict[str, Any]:
+    """A pledge registered through the API by intake (deadline 2026-04-30): its answer, with the code."""
+    answer = client.post("/api/v1/pledges", json=body(deadline="2026-04-30"), headers=staff.auth("intake"))
+    assert answer.status_code == 201, answer.text
+    created: dict[str, Any] = answer.json()
+    return created
+
+
 def test_register_computes_publication_day(client: TestClient, staff: Staff) -> None:
     r = client.post("/api/v1/pledges", json=body(deadline="2026-09-29"), headers=staff.auth("intake"))
     assert r.status_code == 201, r.text
