@@ -4,27 +4,30 @@
 engine's dialect (``UTCDateTime``'s UTC conversion, the JSON serializer, enums stored by name), so the
 stored values are exactly what the ORM stores. How the rows travel depends on the database:
 
-- Core's compiled ``INSERT`` (``ON CONFLICT … DO NOTHING`` where asked) with its ``VALUES`` group
-  repeated, many rows per statement (chunked below the database's bound-parameter limit). That costs less
-  than the driver's ``executemany`` (on SQLite a reset, bind and step per row; on PostgreSQL a statement
-  per row, even pipelined), and converting column by column converts a batch's shared values (its
-  ``now``) once: Core's own ``executemany`` of the same rows took about three times as long on SQLite.
-  On SQLite the columns every row of the batch shares are bound once per statement
+- SQLite: Core's compiled ``INSERT`` (``ON CONFLICT … DO NOTHING`` where asked) with its ``VALUES`` group
+  repeated, many rows per statement (chunked below the bound-parameter limit). That costs less than the
+  driver's ``executemany`` (a reset, bind and step per row), and converting column by column converts a
+  batch's shared values (its ``now``) once: Core's own ``executemany`` of the same rows took about three
+  times as long. The columns every row of the batch shares are bound once per statement
   (``INSERT … SELECT ?, column1, … FROM (VALUES …)``), the others once per row.
-- PostgreSQL, a large batch without ``ON CONFLICT``: ``COPY … FROM STDIN`` (psycopg 3's ``cursor.copy``),
-  the server's bulk-load path.
+- PostgreSQL: the same ``INSERT`` with PostgreSQL's numbered placeholders, a shared column's one
+  parameter named by every row, or, for a large batch without ``ON CONFLICT``, ``COPY … FROM STDIN``
+  (psycopg 3's ``cursor.copy``), the server's bulk-load path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import cache
 from itertools import chain
 from operator import itemgetter
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, Dialect, Table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 from sqlmodel import Session
 
@@ -143,8 +146,9 @@ def _insert_many_per_statement(
     rows: Sequence[Mapping[str, Any]],
     on_conflict_do_nothing: Sequence[str],
 ) -> None:
-    """Core compiles the one-row INSERT with positional parameters; each statement repeats its ``VALUES``
-    group per row, as many rows as the database's bound-parameter limit allows."""
+    """Core compiles the one-row INSERT with positional parameters; on SQLite each statement repeats its
+    ``VALUES`` group per row, as many rows as the bound-parameter limit allows (on PostgreSQL with
+    numbered placeholders, ``_insert_numbered``)."""
     dialect = connection.dialect
     postgres = dialect.name == "postgresql"
     # inline(): no RETURNING of the generated key (PostgreSQL's compiler adds one for a single-row INSERT).
@@ -158,11 +162,14 @@ def _insert_many_per_statement(
     group, tail = _values_group(rest)
     assert sorted(order) == sorted(names), compiled.string
     columns, shared = _driver_columns(dialect, table, order, rows)
-    if not postgres and len(rows) > 1 and shared:
+    if postgres:
+        _insert_numbered(connection, head, group, tail, columns, shared)
+        return
+    if len(rows) > 1 and shared:
         _insert_select_shared(connection, head, tail, columns, shared)
         return
     built = list(zip(*columns, strict=True))
-    per = max(1, (_POSTGRES_PARAMS if postgres else _SQLITE_PARAMS) // len(order))
+    per = max(1, _SQLITE_PARAMS // len(order))
     for start in range(0, len(built), per):
         part = built[start : start + per]
         sql = f"{head} VALUES {', '.join([group] * len(part))}{tail}"
@@ -194,6 +201,48 @@ def _insert_select_shared(
         connection.exec_driver_sql(sql, fixed + tuple(chain.from_iterable(part)))
 
 
+def _insert_numbered(
+    connection: Connection, head: str, group: str, tail: str, columns: list[Sequence[Any]], shared: set[int]
+) -> None:
+    """PostgreSQL: Core's ``VALUES`` group once per row with PostgreSQL's own numbered placeholders
+    (``$1``, ``$2`` …, Core's casts kept), sent by psycopg's ``RawCursor``; a column every row of the batch
+    shares is one parameter that each group names again, so it is bound once per statement.
+
+    psycopg's default cursor rewrites ``%s`` placeholders to ``$n`` on each execution of a statement over
+    4 KB or 50 parameters (it caches only shorter ones): with a group per row that was a quarter of the
+    PostgreSQL sweep's CPU. The raw cursor sends the text as written. Arrays through ``unnest`` were tried
+    and cost as much (psycopg dumps an array's elements one by one in Python)."""
+    pieces = group[1:-1].split("%s")  # the text around each placeholder: Core's casts and commas
+    assert len(pieces) == len(columns) + 1, group
+    if len(shared) == len(columns):
+        shared = shared - {0}  # identical rows: one column still varies per group
+    varying = [i for i in range(len(columns)) if i not in shared]
+    fixed = [columns[i][0] for i in range(len(columns)) if i in shared]
+    number = {i: k for k, i in enumerate(sorted(shared), start=1)}
+    # One row's group as a format string: a shared column's number written in, a varying one's ``{k}``,
+    # the k-th varying value of the row (Core's casts and commas escaped for format()).
+    text = [piece.replace("{", "{{").replace("}", "}}") for piece in pieces]
+    varying_slot = {i: k for k, i in enumerate(varying)}
+    slots = [f"${number[i]}" if i in number else f"${{{varying_slot[i]}}}" for i in range(len(columns))]
+    template = (
+        "(" + text[0] + "".join(slot + after for slot, after in zip(slots, text[1:], strict=True)) + ")"
+    )
+    built = list(zip(*(columns[i] for i in varying), strict=True))
+    per = max(1, (_POSTGRES_PARAMS - len(fixed)) // len(varying))
+    width = len(varying)
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    for start in range(0, len(built), per):
+        part = built[start : start + per]
+        base = len(fixed) + 1
+        groups = ", ".join(
+            template.format(*range(base + k * width, base + (k + 1) * width)) for k in range(len(part))
+        )
+        sql = f"{head} VALUES {groups}{tail}"
+        with _as_sqlalchemy_errors(sql), psycopg.RawCursor(driver) as cursor:
+            cursor.execute(sql, (*fixed, *chain.from_iterable(part)))
+
+
 def _values_group(text: str) -> tuple[str, str]:
     """The leading ``(…)`` group of ``text`` (bound parameters, on PostgreSQL with type casts such as
     ``%s::NUMERIC(10, 2)``) and what follows it."""
@@ -223,6 +272,17 @@ def _copy(
     sql = f"COPY {quote(table.name)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
     driver = connection.connection.driver_connection
     assert driver is not None
-    with driver.cursor() as cursor, cursor.copy(sql) as copy:
+    with _as_sqlalchemy_errors(sql), driver.cursor() as cursor, cursor.copy(sql) as copy:
         for row in _driver_rows(connection.dialect, table, names, rows):
             copy.write_row(row)
+
+
+@contextmanager
+def _as_sqlalchemy_errors(statement: str) -> Iterator[None]:
+    """A psycopg error of a statement sent on the driver's own cursor, raised as SQLAlchemy raises it for
+    its own statements (``IntegrityError`` for a duplicate …): the sweep retries a batch that lost a race
+    on that error, whichever way its rows went."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc

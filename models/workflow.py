@@ -250,7 +250,7 @@ def _unlocked(
     trip). SQLite serialises writers, and the compare-and-set UPDATE is the guard."""
     if session.get_bind().dialect.name != "postgresql":
         return in_list(session, t.c.id, ids)
-    locked = select(t.c.id).where(t.c.id.in_(ids), *where).with_for_update(skip_locked=True)
+    locked = select(t.c.id).where(in_list(session, t.c.id, ids), *where).with_for_update(skip_locked=True)
     condition: ColumnElement[bool] = t.c.id.in_(locked)
     return condition
 
