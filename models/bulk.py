@@ -239,7 +239,7 @@ def _insert_numbered(
             template.format(*range(base + k * width, base + (k + 1) * width)) for k in range(len(part))
         )
         sql = f"{head} VALUES {groups}{tail}"
-        with _as_sqlalchemy_errors(sql), psycopg.RawCursor(driver) as cursor:
+        with _as_sqlalchemy_errors(connection, sql), psycopg.RawCursor(driver) as cursor:
             cursor.execute(sql, (*fixed, *chain.from_iterable(part)))
 
 
@@ -272,17 +272,23 @@ def _copy(
     sql = f"COPY {quote(table.name)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
     driver = connection.connection.driver_connection
     assert driver is not None
-    with _as_sqlalchemy_errors(sql), driver.cursor() as cursor, cursor.copy(sql) as copy:
+    with _as_sqlalchemy_errors(connection, sql), driver.cursor() as cursor, cursor.copy(sql) as copy:
         for row in _driver_rows(connection.dialect, table, names, rows):
             copy.write_row(row)
 
 
 @contextmanager
-def _as_sqlalchemy_errors(statement: str) -> Iterator[None]:
+def _as_sqlalchemy_errors(connection: Connection, statement: str) -> Iterator[None]:
     """A psycopg error of a statement sent on the driver's own cursor, raised as SQLAlchemy raises it for
-    its own statements (``IntegrityError`` for a duplicate …): the sweep retries a batch that lost a race
-    on that error, whichever way its rows went."""
+    its own statements (``IntegrityError`` for a duplicate, ``OperationalError`` for a lock timeout …):
+    the sweep retries a batch that lost a race on those, whichever way its rows went. A lost server
+    connection invalidates the SQLAlchemy connection, as its own statements do, so the pool drops it and
+    the caller's rollback succeeds."""
     try:
         yield
     except psycopg.Error as exc:
-        raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
+        error: Any = exc  # psycopg's error class is the dialect's DBAPI Error, which the stubs do not know
+        lost = connection.dialect.is_disconnect(error, connection.connection.driver_connection, None)
+        if lost:
+            connection.invalidate(exc)
+        raise DBAPIError.instance(statement, None, exc, psycopg.Error, connection_invalidated=lost) from exc

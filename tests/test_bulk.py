@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event, insert, select, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from models.audit import CaseEvent, canonical_json, event_hash
@@ -298,3 +298,26 @@ def test_bulk_insert_of_identical_rows_and_of_rows_differing_in_one_column(engin
         session.commit()
         stored = session.exec(select(table.c.idempotency_key, table.c.recipient_email).order_by(table.c.id))
         assert stored.all() == [(k, "a@example.com") for k in ("i1", "i2", "i3", "x")]
+
+
+def test_bulk_insert_after_the_server_dropped_the_connection_fails_like_any_statement(engine: Engine) -> None:
+    # A lost connection: SQLAlchemy's OperationalError with the connection invalidated (as for its own
+    # statements), the rollback quiet, and the next session inserts on a fresh connection.
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the statements sent on the driver's own cursor are PostgreSQL's")
+    table = Notification.__table__  # type: ignore[attr-defined]
+    for size in (1, 1200):  # the numbered INSERT and COPY
+        with Session(engine) as session:
+            pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            with engine.connect() as other:
+                other.execute(text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": pid})  # waits for it
+            with pytest.raises(OperationalError) as raised:
+                insert_rows(session, table, [_notification(f"d{size}-{i}", None) for i in range(size)])
+            assert raised.value.connection_invalidated
+            session.rollback()
+        with Session(engine) as session:
+            insert_rows(session, table, [_notification(f"after{size}", None)])
+            session.commit()
+            assert session.exec(select(table.c.idempotency_key)).all() == [
+                (f"after{n}",) for n in (1, 1200) if n <= size
+            ]
