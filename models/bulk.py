@@ -230,17 +230,29 @@ def _insert_numbered(
     built = list(zip(*(columns[i] for i in varying), strict=True))
     per = max(1, (_POSTGRES_PARAMS - len(fixed)) // len(varying))
     width = len(varying)
+    base = len(fixed) + 1
+    with _raw_cursors(connection):
+        for start in range(0, len(built), per):
+            part = built[start : start + per]
+            groups = ", ".join(
+                template.format(*range(base + k * width, base + (k + 1) * width)) for k in range(len(part))
+            )
+            connection.exec_driver_sql(f"{head} VALUES {groups}{tail}", (*fixed, *chain.from_iterable(part)))
+
+
+@contextmanager
+def _raw_cursors(connection: Connection) -> Iterator[None]:
+    """The connection's statements in this block go by psycopg's ``RawCursor`` (``$n`` placeholders, the
+    text sent as written), still executed by SQLAlchemy: its events, logging, error classes and handling
+    of a lost connection stay those of every other statement."""
     driver = connection.connection.driver_connection
     assert driver is not None
-    for start in range(0, len(built), per):
-        part = built[start : start + per]
-        base = len(fixed) + 1
-        groups = ", ".join(
-            template.format(*range(base + k * width, base + (k + 1) * width)) for k in range(len(part))
-        )
-        sql = f"{head} VALUES {groups}{tail}"
-        with _as_sqlalchemy_errors(connection, sql), psycopg.RawCursor(driver) as cursor:
-            cursor.execute(sql, (*fixed, *chain.from_iterable(part)))
+    previous = driver.cursor_factory
+    driver.cursor_factory = psycopg.RawCursor
+    try:
+        yield
+    finally:
+        driver.cursor_factory = previous
 
 
 def _values_group(text: str) -> tuple[str, str]:

@@ -231,8 +231,7 @@ def test_bulk_insert_spanning_several_statements_keeps_order_and_skips_duplicate
             on_conflict_do_nothing=["idempotency_key"],
         )  # fmt: skip
         session.commit()
-        if engine.dialect.name == "sqlite":
-            assert len(statements) == 3
+        assert len(statements) == 3
         rows = session.exec(select(table.c.idempotency_key, table.c.recipient_email).order_by(table.c.id))
         assert rows.all() == [
             ("a", "0@example.com"), ("b", "1@example.com"), ("c", "3@example.com"),
@@ -267,7 +266,7 @@ def test_bulk_insert_binds_a_batchs_shared_values_once_and_stores_them_as_one_ro
     engine: Engine,
 ) -> None:
     # The rows share one ``now``, status, template … (the same objects, as a sweep batch's rows do) and
-    # differ in key and address: on SQLite the shared columns are bound once per statement.
+    # differ in key and address: the shared columns are bound once per statement.
     table = Notification.__table__  # type: ignore[attr-defined]
     rows = [_notification(f"m{i}", f"{i}@example.com") for i in range(3)]
     statements = _inserts_into(engine, "notification")
@@ -277,10 +276,9 @@ def test_bulk_insert_binds_a_batchs_shared_values_once_and_stores_them_as_one_ro
             insert_rows(session, table, [_notification(f"s{i}", f"{i}@example.com")])
         session.commit()
         stored = session.exec(select(table).order_by(table.c.id)).all()
-    if engine.dialect.name == "sqlite":
-        row_width = len(rows[0])
-        varying = 3  # recipient_email, context, idempotency_key
-        assert len(statements[0]) == (row_width - varying) + 3 * varying
+    row_width = len(rows[0])
+    varying = 3  # recipient_email, context, idempotency_key
+    assert len(statements[0]) == (row_width - varying) + 3 * varying
     columns = [c for c in table.c.keys() if c not in ("id", "idempotency_key")]
     batch = [tuple(getattr(r, c) for c in columns) for r in stored[:3]]
     alone = [tuple(getattr(r, c) for c in columns) for r in stored[3:]]
@@ -304,7 +302,7 @@ def test_bulk_insert_after_the_server_dropped_the_connection_fails_like_any_stat
     # A lost connection: SQLAlchemy's OperationalError with the connection invalidated (as for its own
     # statements), the rollback quiet, and the next session inserts on a fresh connection.
     if engine.dialect.name != "postgresql":
-        pytest.skip("the statements sent on the driver's own cursor are PostgreSQL's")
+        pytest.skip("the raw-cursor INSERT and COPY are PostgreSQL's")
     table = Notification.__table__  # type: ignore[attr-defined]
     for size in (1, 1200):  # the numbered INSERT and COPY
         with Session(engine) as session:
