@@ -18,8 +18,10 @@ from sqlmodel import Session
 
 from models.audit import CaseEvent, canonical_json, event_hash
 from models.bulk import insert_rows
+from models.db import make_engine
 from models.outbox import Notification, NotificationStatus
 from models.platform import DocumentKind, DocumentStatus, PlatformDocument
+from tests.conftest import empty_pg_database
 
 
 def _stdlib(value: Any) -> bytes:
@@ -298,11 +300,13 @@ def test_bulk_insert_of_identical_rows_and_of_rows_differing_in_one_column(engin
         assert stored.all() == [(k, "a@example.com") for k in ("i1", "i2", "i3", "x")]
 
 
-def test_bulk_insert_after_the_server_dropped_the_connection_fails_like_any_statement(engine: Engine) -> None:
-    # A lost connection: SQLAlchemy's OperationalError with the connection invalidated (as for its own
-    # statements), the rollback quiet, and the next session inserts on a fresh connection.
-    if engine.dialect.name != "postgresql":
-        pytest.skip("the raw-cursor INSERT and COPY are PostgreSQL's")
+@pytest.mark.postgres
+def test_bulk_insert_after_the_server_dropped_the_connection_fails_like_any_statement(pg_url: str) -> None:
+    # A lost connection under the raw-cursor INSERT and under COPY (PostgreSQL's): SQLAlchemy's
+    # OperationalError with the connection invalidated, the rollback quiet, and the next session inserts
+    # on a fresh connection.
+    engine = make_engine(pg_url)
+    empty_pg_database(engine)
     table = Notification.__table__  # type: ignore[attr-defined]
     for size in (1, 1200):  # the numbered INSERT and COPY
         with Session(engine) as session:
@@ -319,3 +323,4 @@ def test_bulk_insert_after_the_server_dropped_the_connection_fails_like_any_stat
             assert session.exec(select(table.c.idempotency_key)).all() == [
                 (f"after{n}",) for n in (1, 1200) if n <= size
             ]
+    engine.dispose()
