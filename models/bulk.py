@@ -205,8 +205,9 @@ def _insert_numbered(
     connection: Connection, head: str, group: str, tail: str, columns: list[Sequence[Any]], shared: set[int]
 ) -> None:
     """PostgreSQL: Core's ``VALUES`` group once per row with PostgreSQL's own numbered placeholders
-    (``$1``, ``$2`` …, Core's casts kept), sent by psycopg's ``RawCursor``; a column every row of the batch
-    shares is one parameter that each group names again, so it is bound once per statement.
+    (``$1``, ``$2`` …, Core's casts kept), executed with psycopg's ``RawCursor`` (``_raw_cursors``); a column
+    every row of the batch shares is one parameter that each group names again, so it is bound once per
+    statement.
 
     psycopg's default cursor rewrites ``%s`` placeholders to ``$n`` on each execution of a statement over
     4 KB or 50 parameters (it caches only shorter ones): with a group per row that was a quarter of the
