@@ -186,19 +186,13 @@ def _insert_select_shared(
     A ``VALUES`` row has no column affinity, so each value takes the table column's affinity as in
     ``INSERT … VALUES``; SQLite inserts the rows in their ``VALUES`` order. ``WHERE true`` is SQLite's way
     to tell an upsert's ``ON CONFLICT`` from a join's ``ON`` after a ``SELECT``."""
-    if len(shared) == len(columns):
-        shared = shared - {0}  # identical rows: one column still gives the VALUES its rows
-    varying = [i for i in range(len(columns)) if i not in shared]
+    fixed, varying, parts = _by_statement(columns, shared, _SQLITE_PARAMS)
     position = {i: k for k, i in enumerate(varying, start=1)}
-    picked = ", ".join("?" if i in shared else f"column{position[i]}" for i in range(len(columns)))
-    fixed = tuple(columns[i][0] for i in range(len(columns)) if i in shared)
-    built = list(zip(*(columns[i] for i in varying), strict=True))
+    picked = ", ".join(f"column{position[i]}" if i in position else "?" for i in range(len(columns)))
     group = f"({', '.join(['?'] * len(varying))})"
-    per = max(1, (_SQLITE_PARAMS - len(fixed)) // len(varying))
-    for start in range(0, len(built), per):
-        part = built[start : start + per]
+    for part in parts:
         sql = f"{head} SELECT {picked} FROM (VALUES {', '.join([group] * len(part))}) WHERE true{tail}"
-        connection.exec_driver_sql(sql, fixed + tuple(chain.from_iterable(part)))
+        connection.exec_driver_sql(sql, (*fixed, *chain.from_iterable(part)))
 
 
 def _insert_numbered(
@@ -215,30 +209,40 @@ def _insert_numbered(
     and cost as much (psycopg dumps an array's elements one by one in Python)."""
     pieces = group[1:-1].split("%s")  # the text around each placeholder: Core's casts and commas
     assert len(pieces) == len(columns) + 1, group
-    if len(shared) == len(columns):
-        shared = shared - {0}  # identical rows: one column still varies per group
-    varying = [i for i in range(len(columns)) if i not in shared]
-    fixed = [columns[i][0] for i in range(len(columns)) if i in shared]
-    number = {i: k for k, i in enumerate(sorted(shared), start=1)}
+    fixed, varying, parts = _by_statement(columns, shared, _POSTGRES_PARAMS)
+    slot_of = {i: k for k, i in enumerate(varying)}
+    number = {i: k for k, i in enumerate((i for i in range(len(columns)) if i not in slot_of), start=1)}
     # One row's group as a format string: a shared column's number written in, a varying one's ``{k}``,
     # the k-th varying value of the row (Core's casts and commas escaped for format()).
     text = [piece.replace("{", "{{").replace("}", "}}") for piece in pieces]
-    varying_slot = {i: k for k, i in enumerate(varying)}
-    slots = [f"${number[i]}" if i in number else f"${{{varying_slot[i]}}}" for i in range(len(columns))]
+    slots = [f"${{{slot_of[i]}}}" if i in slot_of else f"${number[i]}" for i in range(len(columns))]
     template = (
         "(" + text[0] + "".join(slot + after for slot, after in zip(slots, text[1:], strict=True)) + ")"
     )
-    built = list(zip(*(columns[i] for i in varying), strict=True))
-    per = max(1, (_POSTGRES_PARAMS - len(fixed)) // len(varying))
     width = len(varying)
     base = len(fixed) + 1
     with _raw_cursors(connection):
-        for start in range(0, len(built), per):
-            part = built[start : start + per]
+        for part in parts:
             groups = ", ".join(
                 template.format(*range(base + k * width, base + (k + 1) * width)) for k in range(len(part))
             )
             connection.exec_driver_sql(f"{head} VALUES {groups}{tail}", (*fixed, *chain.from_iterable(part)))
+
+
+def _by_statement(
+    columns: list[Sequence[Any]], shared: set[int], limit: int
+) -> tuple[list[Any], list[int], list[list[tuple[Any, ...]]]]:
+    """How a batch is bound when its shared columns go once per statement: the shared columns' values,
+    the positions of the others, and the rows' values of those in parts that fit ``limit`` bound
+    parameters each, the shared ones included. Rows identical in every column still vary in column 0,
+    which gives the statement its rows."""
+    if len(shared) == len(columns):
+        shared = shared - {0}
+    varying = [i for i in range(len(columns)) if i not in shared]
+    fixed = [columns[i][0] for i in range(len(columns)) if i in shared]
+    built = list(zip(*(columns[i] for i in varying), strict=True))
+    per = max(1, (limit - len(fixed)) // len(varying))
+    return fixed, varying, [built[start : start + per] for start in range(0, len(built), per)]
 
 
 @contextmanager
