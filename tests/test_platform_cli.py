@@ -32,6 +32,14 @@ def published(engine: Engine, session: Session, name: str, code: str | None = No
     return records[-1]
 
 
+def refused_document(engine: Engine, session: Session, platform: type[_Platform]) -> str:  # noqa: F811
+    """The id of an enterprise's publish document the platform refused: failed (dead), to be retried."""
+    refused = f"{published(engine, session, '示范建设有限公司', CODE).number}:publish"
+    platform.mode = "refuse"
+    assert push_due(engine=engine).dead == 1
+    return refused
+
+
 def rows(output: str, *document_ids: str) -> list[str]:
     """The table's lines naming one of ``document_ids``, in the order printed."""
     return [line for line in output.splitlines() if any(d in line for d in document_ids)]
@@ -48,9 +56,7 @@ def test_documents_are_listed_by_state_with_the_reason_of_the_last_failure_and_a
     staff: Staff,
     platform: type[_Platform],  # noqa: F811
 ) -> None:
-    refused = f"{published(engine, session, '示范建设有限公司', CODE).number}:publish"
-    platform.mode = "refuse"
-    assert push_due(engine=engine).dead == 1
+    refused = refused_document(engine, session, platform)
     taken = f"{published(engine, session, '张小三').number}:publish"
     platform.mode = "up"
     assert push_due(engine=engine).acknowledged == 1
@@ -174,9 +180,7 @@ def test_an_80_column_listing_prints_each_document_id_whole_to_be_copied_into_re
     monkeypatch: pytest.MonkeyPatch,
     platform: type[_Platform],  # noqa: F811
 ) -> None:
-    refused = f"{published(engine, session, '示范建设有限公司', CODE).number}:publish"
-    platform.mode = "refuse"
-    assert push_due(engine=engine).dead == 1
+    refused = refused_document(engine, session, platform)
     listed = listed_at_80_columns(app, monkeypatch, "--status", "dead")
     [row] = rows(listed.stdout, refused)
     assert "失败" in row
@@ -190,9 +194,7 @@ def test_an_80_column_listing_folds_the_receipt_and_the_reason_and_keeps_the_typ
     monkeypatch: pytest.MonkeyPatch,
     platform: type[_Platform],  # noqa: F811
 ) -> None:
-    refused = f"{published(engine, session, '示范建设有限公司', CODE).number}:publish"
-    platform.mode = "refuse"
-    assert push_due(engine=engine).dead == 1
+    refused = refused_document(engine, session, platform)
     taken = f"{published(engine, session, '张小三').number}:publish"
     platform.mode = "up"
     assert push_due(engine=engine).acknowledged == 1
