@@ -1,10 +1,10 @@
 """Deadlines that wait for the calendar (待日历确定): work goes on while next year's notice is not loaded.
 
 "Never guess a working day" must not become "never work": a stage whose deadline lands in a year the
-calendar does not cover still starts. Its deadline is stored as pending — no date (``stage_deadline``
-None), ``deadline_pending`` set, and the working days still owed counted from a known day
-(``deadline_counted_from`` + ``deadline_working_days``) — so the date is exact once the year is loaded.
-Supervision sees no date and so nothing is due: nothing is warned, chased or escalated on a guess.
+calendar does not cover still starts. Its deadline is stored as pending (``models.stage_deadline``: no
+date, the flag, and the working days still owed counted from a known day), so the date is exact once the
+year is loaded. Supervision sees no date and so nothing is due: nothing is warned, chased or escalated on
+a guess.
 
 ``resolve_pending_deadlines`` gives every pending deadline of every kind (complaint stages and their
 extensions, the evidence review of a pledge, a record's objection and repair decisions) its date when a
@@ -24,13 +24,14 @@ from sqlmodel import Session
 from models.breach import PublishedBreach
 from models.calendar import WorkCalendar
 from models.clock import utcnow
-from models.complaint import PENDING_DEADLINE_LABEL, Complaint
+from models.complaint import Complaint
 from models.errors import OutOfCalendarCoverage
 from models.lifecycle import LIFECYCLES
 from models.pledge import Pledge
 from models.settings import get_settings
+from models.stage_deadline import NO_PENDING, PENDING_LABEL
+from models.workflow import Actor, Fired, record_events_many
 
-PENDING_LABEL = PENDING_DEADLINE_LABEL
 # The audit event that gives a pending deadline its date (not a transition: the state stays).
 RESOLVED_EVENT = "deadline_resolved"
 
@@ -39,62 +40,8 @@ _MODELS: dict[str, Any] = {"complaint": Complaint, "pledge": Pledge, "breach": P
 KIND_LABELS = {"complaint": "投诉办理环节", "pledge": "告知承诺材料核查", "breach": "信用记录异议/修复决定"}
 
 
-def deadline_values(calendar: WorkCalendar, *, start: dt.date, days: int) -> dict[str, Any]:
-    """The deadline columns of a stage due ``days`` working days after ``start``: its date when the
-    calendar covers it, else pending with the start and the days kept to compute it later."""
-    try:
-        day = calendar.add_working_days(start, days)
-    except OutOfCalendarCoverage:
-        return {
-            "stage_deadline": None,
-            "deadline_pending": True,
-            "deadline_counted_from": start,
-            "deadline_working_days": days,
-        }
-    return {**NO_PENDING, "stage_deadline": day}
-
-
-# A stage with a known deadline, or none at all: nothing pending.
-NO_PENDING: dict[str, Any] = {
-    "deadline_pending": False,
-    "deadline_counted_from": None,
-    "deadline_working_days": None,
-}
-
-
-def extended_values(calendar: WorkCalendar, case: Any, days: int) -> dict[str, Any]:
-    """The deadline columns after ``days`` more working days (an approved extension, a paused clock
-    resumed): a pending deadline owes them on top, counted from the same day; a known one is moved (and
-    becomes pending if the new date lands in an unloaded year); a stage without a deadline keeps none."""
-    if case.deadline_pending:
-        return deadline_values(
-            calendar, start=case.deadline_counted_from, days=case.deadline_working_days + days
-        )
-    if case.stage_deadline is None:
-        return {**NO_PENDING, "stage_deadline": None}
-    return deadline_values(calendar, start=case.stage_deadline, days=days)
-
-
-def apply_values(case: Any, values: dict[str, Any]) -> None:
-    for name, value in values.items():
-        setattr(case, name, value)
-
-
-def deadline_text(case: Any) -> str | None:
-    """What a page or mail shows for a stage's deadline: the ISO date, 待日历确定, or None (no deadline)."""
-    if getattr(case, "deadline_pending", False):
-        return PENDING_LABEL
-    day = getattr(case, "stage_deadline", None)
-    return day.isoformat() if day is not None else None
-
-
-# ---------------------------------------------------------------------------------------------------
-# Loading a year: every pending deadline gets its date
-# ---------------------------------------------------------------------------------------------------
-
-
 def resolve_pending_deadlines(
-    *, session: Session, calendar: WorkCalendar, actor: Any, now: dt.datetime | None = None
+    *, session: Session, calendar: WorkCalendar, actor: Actor, now: dt.datetime | None = None
 ) -> dict[str, int]:
     """Give each pending deadline the calendar can now compute its date, audited (``deadline_resolved``
     with the day counted from, the working days and the date); in the caller's transaction. A deadline
@@ -110,10 +57,8 @@ def resolve_pending_deadlines(
 
 
 def _resolve_kind(
-    *, session: Session, model: Any, kind: str, calendar: WorkCalendar, actor: Any, now: dt.datetime
+    *, session: Session, model: Any, kind: str, calendar: WorkCalendar, actor: Actor, now: dt.datetime
 ) -> int:
-    from models.workflow import Fired, record_events_many  # workflow imports this module
-
     t = model.__table__
     rows = session.execute(
         select(t.c.id, t.c.stage_seq, t.c.deadline_counted_from, t.c.deadline_working_days)

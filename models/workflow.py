@@ -26,9 +26,9 @@ from models.complaint import Complaint
 from models.errors import Conflict
 from models.id_sets import chunks, in_list
 from models.lifecycle import LIFECYCLES, DeadlineRule, Lifecycle, Role, Transition
-from models.pending_deadlines import NO_PENDING, deadline_values
 from models.pledge import Pledge
 from models.settings import get_settings
+from models.stage_deadline import NO_PENDING, deadline_values
 
 Case = Complaint | Pledge | PublishedBreach
 
@@ -297,7 +297,7 @@ def _stage_values(
     """The columns that start the stage of ``to_state`` and their new values (the stage count as an SQL
     expression, so one statement serves many cases): for a complaint its clock, warnings and extension,
     and the deadline unless the stage pauses it: its date, or pending while the calendar does not cover
-    it (models/pending_deadlines.py)."""
+    it (models/stage_deadline.py)."""
     spec = lifecycle.state(to_state)
     values: dict[str, Any] = {"stage_seq": _table(model).c.stage_seq + 1}
     if model is Complaint:

@@ -43,10 +43,11 @@ from models.db import create_sqlite_file, get_engine
 from models.digest import queue_daily_digest
 from models.lifecycle import PledgeState, Role
 from models.outbox import Notification
-from models.pending_deadlines import PENDING_LABEL, calendar_warning, pending_counts
+from models.pending_deadlines import calendar_warning, pending_counts
 from models.pledge import Pledge
 from models.pledges import store_evidence
 from models.settings import get_settings
+from models.stage_deadline import PENDING_LABEL
 from models.workflow import Actor
 from notifications.render import render
 from tests.conftest import DEPARTMENTS, Staff

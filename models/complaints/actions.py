@@ -57,8 +57,8 @@ from models.files import save as save_files
 from models.government_credit import record_breach
 from models.lifecycle import COMPLAINT, Role
 from models.org import Department
-from models.pending_deadlines import PENDING_LABEL, apply_values, deadline_text, extended_values
 from models.settings import get_settings
+from models.stage_deadline import PENDING_LABEL, apply_values, deadline_text, extended_values
 from models.workflow import Actor, record_event, rule_days
 
 # Actions that take uploaded files with their body.

@@ -14,8 +14,8 @@ from models.complaints.visibility import department_by_code
 from models.lifecycle import COMPLAINT
 from models.lifecycle import ComplaintState as CS
 from models.numbering import COMPLAINT_PREFIX, reserve_numbers_apart
-from models.pending_deadlines import deadline_values
 from models.settings import get_settings
+from models.stage_deadline import deadline_values
 from models.tracking_password import new_tracking_password
 from models.uscc import validate_credit_code
 from models.workflow import Actor, record_event, rule_days
