@@ -168,6 +168,8 @@ def test_another_departments_import_is_not_found(client: TestClient, staff: Staf
         ("p.pdf", b"%PDF-1.4", "仅支持 .csv 或 .xlsx"),
         ("p.csv", "名称,日期\n甲公司,2026-05-06\n".encode(), "缺少表头"),
         ("p.xlsx", b"PK\x03\x04 not really a workbook", "无法读取 Excel"),
+        ("p.csv", b"", "导入文件是空的"),
+        ("p.csv", "\ufeff".encode(), "导入文件是空的"),
     ],
 )
 def test_a_file_the_import_cannot_read_is_refused_at_upload(
@@ -177,6 +179,23 @@ def test_a_file_the_import_cannot_read_is_refused_at_upload(
     assert r.status_code == 422, r.text
     assert says in r.json()["message"]
     assert session.exec(select(PledgeImport)).all() == []
+
+
+def test_a_row_the_csv_reader_cannot_read_fails_the_import_with_its_line(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    huge = "x" * 200_000  # over the csv module's cell limit (131,072 characters)
+    content = CSV.encode() + f"企业,{huge},{CODE},,事项,材料,2026-06-01,D01\n".encode()
+    r = upload(client, staff.auth("supervisor"), "承诺.csv", content)
+    assert r.status_code == 202, r.text  # the upload check reads the header and the first row only
+    engine: Engine = client.app.state.engine  # type: ignore[attr-defined]
+    assert run_import(engine=engine, import_id=r.json()["id"]) == ImportStatus.FAILED
+    job = session.get(PledgeImport, r.json()["id"])
+    assert job is not None
+    lines = CSV.count("\n") + 1
+    assert job.error is not None
+    assert f"第 {lines} 行 CSV 格式错误" in job.error, job.error
+    assert "内部错误" not in job.error
 
 
 def test_an_oversized_upload_is_refused(

@@ -93,7 +93,16 @@ def read_import_file(content: bytes, filename: str) -> Generator[tuple[int, dict
             raise ValidationFailed(
                 f"{filename} 不是 UTF-8 编码；请在 Excel 中“另存为 CSV UTF-8”后重新导入 (file is not UTF-8)"
             ) from None
-        yield from _rows(csv.reader(io.StringIO(text)))
+        reader = csv.reader(io.StringIO(text))
+        try:
+            yield from _rows(reader)
+        except csv.Error as exc:
+            # A row the csv module cannot read (an unclosed quote, a cell over its size limit): the import
+            # stops there with the line, as the upload check stops a file it cannot read at all.
+            raise ValidationFailed(
+                f"{filename} 第 {reader.line_num} 行 CSV 格式错误：{exc}；"
+                f"请检查该行的引号和单元格长度后重新导入 (malformed CSV at line {reader.line_num})"
+            ) from exc
     else:
         raise ValidationFailed(f"{filename}: 仅支持 .csv 或 .xlsx 文件 (use a CSV or XLSX file)")
 
@@ -104,8 +113,6 @@ def check_import_file(content: bytes, filename: str) -> None:
     rows = read_import_file(content, filename)
     try:
         next(rows, None)
-    except csv.Error as exc:
-        raise ValidationFailed(f"{filename}: CSV 格式错误：{exc} (malformed CSV)") from exc
     finally:
         rows.close()
 
@@ -127,7 +134,9 @@ def _rows(reader: Iterable[Sequence[Any]]) -> Iterator[tuple[int, dict[str, Any]
     iterator = iter(reader)
     header = next(iterator, None)
     if header is None:
-        return
+        raise ValidationFailed(
+            "导入文件是空的：没有表头，也没有数据行；请使用导入模板填写后重新导入 (the file is empty)"
+        )
     fields = [
         HEADERS.get(str(h or "").strip().lstrip("\ufeff").lower()) or HEADERS.get(str(h or "").strip())
         for h in header
