@@ -58,3 +58,31 @@ def test_individuals_with_a_shown_breach_or_a_false_pledge_are_refused_by_name(
     assert set(reasons) == {2, 3}
     assert "GS-2026-000001" in reasons[2]
     assert "CN-2025-000900" in reasons[3]
+
+
+def test_a_refused_row_repeated_in_the_file_is_refused_again_not_counted_as_imported(
+    session: Session, staff: Staff
+) -> None:
+    del staff
+    dept = session.exec(select(Department.id).where(Department.code == "D01")).one()
+    session.add(
+        Pledge(
+            number="CN-2025-000900", year=2025, seq=900, state=PledgeState.FALSE_PLEDGE, authority_id=dept,
+            pledgor_kind=PledgorKind.INDIVIDUAL, pledgor_name="李四", matter="事项", obligation="材料",
+            deadline=TODAY,
+        )
+    )  # fmt: skip
+    session.commit()
+    report = import_pledges(
+        session=session,
+        rows=enumerate([_row("李四"), _row("赵六"), _row("李四"), _row("赵六")], start=2),
+        actor=Actor(name="导入", role=Role.ADMIN),
+        source_name="t.csv",
+        today=TODAY,
+        calendar=load_calendar(session=session),
+    )
+    # Row 4 repeats row 2, which was refused: it is refused too, never "already imported".
+    assert [e.row for e in report.refusals] == [2, 4]
+    assert (report.imported, report.already_imported) == (1, 1)  # row 5 repeats row 3, imported
+    lis = session.exec(select(Pledge).where(Pledge.pledgor_name == "李四")).all()
+    assert [p.number for p in lis] == ["CN-2025-000900"]  # nothing new stored for 李四

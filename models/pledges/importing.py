@@ -8,12 +8,14 @@ caller's session and commits nothing: the caller commits, after each chunk if it
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from models.breach import PublishedBreach
@@ -34,8 +36,12 @@ from models.register import SHOWN_STATES
 from models.settings import get_settings
 from models.workflow import Actor, Fired, record_events_many
 
+log = logging.getLogger(__name__)
+
 # Rows validated, checked and inserted at a time: memory stays bounded for any file size.
 IMPORT_CHUNK = 5000
+# Tries of a chunk whose rows another import stored meanwhile (each after that import committed them).
+_ATTEMPTS = 3
 _MAIL_TEMPLATE = "pledge_registered"
 _PLEDGES = Pledge.__table__  # type: ignore[attr-defined]
 _MAILS = Notification.__table__  # type: ignore[attr-defined]
@@ -86,6 +92,15 @@ class ImportReport:
             "numbers": self.numbers,
             "offline_codes": self.offline_codes,
         }
+
+    def add(self, other: ImportReport) -> None:
+        """Count ``other``'s rows (one chunk's inserts and checks) into this report."""
+        self.imported += other.imported
+        self.already_imported += other.already_imported
+        self.errors += other.errors
+        self.refusals += other.refusals
+        self.numbers += other.numbers
+        self.offline_codes += other.offline_codes
 
     @classmethod
     def restore(
@@ -163,31 +178,59 @@ class _Chunk:
         report: ImportReport,
         codes: Sequence[tuple[str, str]] = (),
     ) -> None:
-        """``codes``: the rows' access codes when the validating worker made them, one per row."""
+        """``codes``: the rows' access codes when the validating worker made them, one per row.
+
+        A chunk is one savepoint. Two uploads of the same file worked through at once both find a row
+        new before either has stored it; the later insert then fails on the unique import key, the chunk
+        is rolled back to its savepoint and checked again, and finds those rows already imported."""
         if not rows:
             return
-        seen |= existing_import_keys(self.session, [r.key for r in rows if r.key not in seen])
-        fresh: list[ValidRow] = []
+        code_of = dict(zip([row.number for row in rows], codes, strict=True)) if codes else None
+        for attempt in range(1, _ATTEMPTS + 1):
+            outcome = ImportReport(source=report.source)
+            try:
+                with self.session.begin_nested():
+                    keys = self._import(rows, seen, outcome, code_of)
+            except IntegrityError:
+                if attempt == _ATTEMPTS:
+                    raise
+                log.info("导入块的承诺已由另一导入登记，重新核对 (import key taken meanwhile, retrying)")
+                continue
+            seen |= keys
+            report.add(outcome)
+            return
+
+    def _import(
+        self,
+        rows: list[ValidRow],
+        seen: set[str],
+        outcome: ImportReport,
+        code_of: dict[int, tuple[str, str]] | None,
+    ) -> set[str]:
+        """The duplicate and credit checks and the inserts of one chunk, counted in ``outcome``; returns
+        the keys now stored (found or inserted). A row repeated in the file shares its first occurrence's
+        fate: already imported if that one is imported, refused with the same reason if it is refused."""
+        stored = existing_import_keys(self.session, [r.key for r in rows if r.key not in seen])
+        first: dict[str, ValidRow] = {}
         for row in rows:
-            if row.key in seen:
-                report.already_imported += 1
-            else:
-                seen.add(row.key)
-                fresh.append(row)
-        refused = refused_by_credit_check(self.session, fresh)
+            if row.key not in seen and row.key not in stored:
+                first.setdefault(row.key, row)
+        refused = refused_by_credit_check(self.session, list(first.values()))
         accepted = []
-        for row in fresh:
+        for row in rows:
             reason = refused.get(row.values["pledgor_credit_code"] or row.values["pledgor_name"])
-            if reason:
-                report.refusals.append(RowError(row.number, COLUMN_LABELS["pledgor_credit_code"], reason))
+            if row.key in seen or row.key in stored:
+                outcome.already_imported += 1
+            elif reason:
+                outcome.refusals.append(RowError(row.number, COLUMN_LABELS["pledgor_credit_code"], reason))
+            elif first[row.key] is not row:
+                outcome.already_imported += 1  # imported with its first occurrence, above it in the file
             else:
                 accepted.append(row)
         if accepted:
-            if codes:
-                code_of = dict(zip([row.number for row in rows], codes, strict=True))
-                self._insert(accepted, report, [code_of[row.number] for row in accepted])
-            else:
-                self._insert(accepted, report, new_access_codes(len(accepted)))
+            codes = [code_of[row.number] for row in accepted] if code_of else new_access_codes(len(accepted))
+            self._insert(accepted, outcome, codes)
+        return stored | {row.key for row in accepted}
 
     def _publication_day(self, deadline: dt.date) -> dt.date | None:
         # As single registration sets it: a back-registered pledge keeps its N working days.
