@@ -305,7 +305,7 @@ def publish_due(
 
     def published_data(f: Fired) -> dict[str, Any]:
         p = plan[f.id]
-        return {"record_number": number_of[f.id], "publication_day": p.day, **why_published(p)}
+        return {"record_number": number_of[f.id], "publication_day": p.day, **why_published(p, f.from_state)}
 
     record_events_many(
         session=session, kind="pledge", cases=fired, event="publish", actor=actor, now=now,

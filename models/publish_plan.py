@@ -93,7 +93,7 @@ def _positions(columns: Sequence[Any], *names: str) -> itemgetter[Any]:
 # one): what the plan filters on, what why_published reads, and the version publish_due checks.
 _DUE = _positions(_COLUMNS, "id", "state", "publication_day")
 _ID_DAY = _positions(_COLUMNS, "id", "publication_day")
-_WHY = _positions(_COLUMNS, "state", "evidence_submitted_on", "publication_counted_from", "deadline")
+_WHY = _positions(_COLUMNS, "evidence_submitted_on", "publication_counted_from", "deadline")
 pledge_version = _positions(_COLUMNS, "version")
 
 
@@ -107,11 +107,13 @@ class Planned:
     day: str
 
 
-def why_published(p: Planned) -> dict[str, Any]:
-    """What the publish event records about why the pledge was published on its day."""
-    state, evidence_submitted_on, counted_from, deadline = _WHY(p.pledge)
+def why_published(p: Planned, from_state: str | None) -> dict[str, Any]:
+    """What the publish event records about why the pledge was published on its day. ``from_state`` is
+    the state the compare-and-set moved it from: a pledge read again after that UPDATE (its version
+    moved since the plan's read) is already ``published`` in its row."""
+    evidence_submitted_on, counted_from, deadline = _WHY(p.pledge)
     why: dict[str, Any]
-    if state == PledgeState.EVIDENCE_SUBMITTED:
+    if from_state == PledgeState.EVIDENCE_SUBMITTED:
         # Only under the publish_on_day rule: late evidence the authority had not decided by the day.
         why = {"reason": "late_evidence_undecided", "late_evidence_rule": "publish_on_day",
                "evidence_submitted_on": iso_date(evidence_submitted_on)}  # fmt: skip

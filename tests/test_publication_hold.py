@@ -207,6 +207,32 @@ def test_late_evidence_rule_publish_on_day_publishes_undecided_late_evidence_onl
     assert events(session, on_time, "hold_publication")[0]["late"] is False
 
 
+def test_late_evidence_handed_in_while_the_sweep_runs_is_named_in_the_publish_event(
+    engine: Engine, session: Session, staff: Staff, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The evidence arrives between the sweep's read of its batch and its compare-and-set: the pledge is
+    read again after the UPDATE (its version moved), and the event still says it was published with late
+    evidence undecided, not as unfulfilled."""
+    import models.publication as publication
+
+    monkeypatch.setenv("SHOUXIN_PLEDGE_LATE_EVIDENCE_RULE", "publish_on_day")
+    get_settings.cache_clear()
+    late = new_pledge(session, DEADLINE)
+    run(engine, dt.date(2026, 3, 6))  # overdue
+    claim = publication.apply_event_many
+
+    def evidence_first(**kwargs: Any) -> Any:
+        if kwargs["event"] == "publish":
+            with Session(engine) as other:  # the pledgor's upload, committed before the sweep's UPDATE
+                submit(other, late, PUBLICATION_DAY)
+        return claim(**kwargs)
+
+    monkeypatch.setattr(publication, "apply_event_many", evidence_first)
+    assert run(engine, PUBLICATION_DAY)["publish"] == 1
+    why = events(session, late, "publish")[0]
+    assert (why["reason"], why["evidence_submitted_on"]) == ("late_evidence_undecided", "2026-03-16")
+
+
 def test_review_deadline_climbs_the_warning_ladder_once_per_step(
     engine: Engine, session: Session, staff: Staff
 ) -> None:
