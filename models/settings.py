@@ -157,7 +157,7 @@ class Settings(BaseSettings):
 
     # Flows.
     batch_size: int = Field(default=2000, ge=1, le=100_000)
-    # Batches of one sweep step run at once on PostgreSQL (row locks with SKIP LOCKED keep them apart; the
+    # Batches of one sweep step run at once on PostgreSQL (disjoint ids, each locking its rows; the
     # Prefect flow submits them as concurrent tasks). SQLite has one writer, so it always runs one.
     sweep_parallel_batches: int = Field(default=4, ge=1, le=64)
     secret_key: str = DEV_SECRET_KEY

@@ -200,8 +200,8 @@ def apply_event_many(
     once it knows their data). Returns the cases actually moved, by source state and then id.
 
     ``where``: further conditions on the case rows; ``idempotency_key``: the key of a case's event, and
-    a case whose key is already recorded is skipped (a flow re-run). On PostgreSQL rows a concurrent
-    transaction holds are skipped too (SKIP LOCKED), where ``apply_event`` would wait for them."""
+    a case whose key is already recorded is skipped (a flow re-run). On PostgreSQL the rows are locked in
+    id order, waiting for a concurrent transaction that holds one, as ``apply_event`` waits (``_locked``)."""
     lifecycle = LIFECYCLES[kind]
     model = _MODELS[kind]
     t = _table(model)
@@ -224,7 +224,7 @@ def apply_event_many(
                                   calendar=calendar, deadline_days=deadline_days)  # fmt: skip
         for part in chunks(todo):
             where_source = [t.c.state == source, *conditions]
-            stmt = _transition_update(model, where=[_unlocked(session, t, part, where_source), *where_source],
+            stmt = _transition_update(model, where=[_locked(session, t, part, where_source), *where_source],
                                       to_state=to_state, now=now, stage=stage)  # fmt: skip
             rows = session.execute(stmt).all()
             fired = (
@@ -242,16 +242,22 @@ def _by_id(fired: Fired) -> int:
     return fired.id
 
 
-def _unlocked(
+def _locked(
     session: Session, t: Any, ids: list[int], where: list[ColumnElement[bool]]
 ) -> ColumnElement[bool]:
-    """``id IN ids``; on PostgreSQL only the rows still matching ``where`` that no concurrent transaction
-    holds (a ``FOR UPDATE SKIP LOCKED`` subquery, so the lock and the UPDATE are one statement, one round
-    trip). SQLite serialises writers, and the compare-and-set UPDATE is the guard."""
+    """``id IN ids``; on PostgreSQL the rows still matching ``where``, locked first in id order (a ``FOR NO
+    KEY UPDATE`` subquery, so the lock and the UPDATE are one statement, one round trip). SQLite
+    serialises writers, and the compare-and-set UPDATE is the guard.
+
+    A row another transaction holds is waited for, not skipped: a due pledge someone is editing at the
+    sweep's moment is still published that night (skipped, it waited for the next day's sweep). Locking
+    in id order keeps two sweeps over the same rows from deadlocking; the one that waited finds them
+    moved (the compare-and-set). ``NO KEY``: the UPDATE changes no key, so a foreign-key check on the row
+    (evidence being filed for the pledge) does not hold it up."""
     if session.get_bind().dialect.name != "postgresql":
         return in_list(session, t.c.id, ids)
-    locked = select(t.c.id).where(in_list(session, t.c.id, ids), *where).with_for_update(skip_locked=True)
-    condition: ColumnElement[bool] = t.c.id.in_(locked)
+    rows = select(t.c.id).where(in_list(session, t.c.id, ids), *where).order_by(t.c.id)
+    condition: ColumnElement[bool] = t.c.id.in_(rows.with_for_update(key_share=True))
     return condition
 
 

@@ -1,19 +1,21 @@
 """Races on a real multi-connection database: concurrent sweeps and concurrent actions on one case.
 
 These run on a file-backed SQLite (writers serialised by the database lock) and on PostgreSQL (row locks
-with SKIP LOCKED, compare-and-set updates under READ COMMITTED), the two ways the product is deployed.
+taken in id order, compare-and-set updates under READ COMMITTED), the two ways the product is deployed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
 
@@ -110,6 +112,67 @@ def test_two_concurrent_sweeps_publish_each_due_pledge_exactly_once(shared_engin
         for kind, cid, seq in session.exec(select(CaseEvent.case_kind, CaseEvent.case_id, CaseEvent.seq)):
             seqs.setdefault((kind, cid), []).append(seq)
         assert all(sorted(s) == list(range(1, len(s) + 1)) for s in seqs.values())
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("lock", "waits"),
+    [("FOR NO KEY UPDATE", True), ("FOR KEY SHARE", False)],
+    ids=["being-edited", "evidence-being-filed"],
+)
+def test_a_due_pledge_another_transaction_holds_is_published_that_night(
+    pg_url: str, lock: str, waits: bool
+) -> None:
+    """PostgreSQL: the sweep waits for a transaction that holds a due pledge (a staff edit) instead of
+    skipping it to the next day's sweep; a foreign-key check on the row (evidence being filed, which
+    takes FOR KEY SHARE) does not hold it up at all."""
+    engine = make_engine(pg_url)
+    empty_pg_database(engine)
+    with Session(engine, expire_on_commit=False) as session:
+        import_departments(session=session, items=DEPARTMENTS)
+        pledge = new_pledge(session, dt.date(2026, 2, 12))
+        pledge.state = PledgeState.OVERDUE
+        session.add(pledge)
+        session.commit()
+    holder = engine.connect()
+    held = holder.begin()
+    holder.execute(text(f"SELECT id FROM pledge WHERE id = :id {lock}"), {"id": pledge.id})
+    counts: dict[str, int] = {}
+    sweeper = threading.Thread(
+        target=lambda: counts.update(
+            sweep(engine=engine, today=dt.date(2026, 3, 2), actor=Actor.system()).counts
+        )
+    )
+    sweeper.start()
+    try:
+        if waits:
+            deadline = time.monotonic() + 30
+            while not _waiting_on_a_lock(engine):
+                assert sweeper.is_alive(), "the sweep ended without waiting for the pledge's row"
+                assert time.monotonic() < deadline, "the sweep never waited for the held row"
+                time.sleep(0.02)
+        else:
+            sweeper.join(timeout=60)
+            assert not sweeper.is_alive(), "the sweep waited for a foreign-key check's lock"
+    finally:
+        held.rollback()
+        holder.close()
+        sweeper.join(timeout=60)
+    assert counts["publish"] == 1
+    with Session(engine) as session:
+        assert session.get(Pledge, pledge.id).state == PledgeState.PUBLISHED  # type: ignore[union-attr]
+    engine.dispose()
+
+
+def _waiting_on_a_lock(engine: Engine) -> bool:
+    with engine.connect() as c:
+        waiting = c.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'"
+            )
+        ).scalar_one()
+    return bool(waiting)
 
 
 def test_twenty_concurrent_actions_on_one_complaint_one_wins(shared_engine: Engine, clock: Clock) -> None:

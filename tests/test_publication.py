@@ -394,7 +394,7 @@ def test_recompute_changes_only_the_days_of_pledges_it_audits(
     real = publication_days.apply_event_many
 
     def skipping_held(*, ids: Sequence[int], **kw: Any) -> list[Fired]:
-        # As when a concurrent sweep holds the row (SKIP LOCKED) or moved it on first.
+        # As when a concurrent sweep moved the row on first (its compare-and-set finds it gone).
         return real(ids=[i for i in ids if i != _id(held)], **kw)
 
     monkeypatch.setattr(publication_days, "apply_event_many", skipping_held)
