@@ -69,6 +69,23 @@ def test_the_pledge_list_shows_the_departments_pledges_by_filter(client: TestCli
     assert "日期格式应为 YYYY-MM-DD" in bad.text
 
 
+def test_a_search_term_too_long_to_be_a_number_or_name_is_refused_with_422_not_503(
+    client: TestClient, staff: Staff
+) -> None:
+    # SQLite refuses LIKE patterns of 50,000 bytes, which answered 503 "database unavailable" and logged
+    # an outage on every such request.
+    pledge(client, staff, pledgor_name="甲建设有限公司")
+    long = "甲" * 101
+    api = client.get(f"{API}/pledges", params={"q": long}, headers=staff.auth("handler"))
+    assert api.status_code == 422, api.text
+    longest = client.get(f"{API}/pledges", params={"q": "甲" * 100}, headers=staff.auth("handler"))
+    assert longest.status_code == 200, longest.text
+    sign_in(client, staff.handler)
+    page = client.get("/staff/pledges", params={"q": "x" * 50_001})
+    assert page.status_code == 422
+    assert "搜索词最多 100 个字" in page.text
+
+
 def test_the_pledge_page_previews_and_downloads_its_evidence(client: TestClient, staff: Staff) -> None:
     created, evidence_id = with_evidence(client, staff)
     sign_in(client, staff.handler)

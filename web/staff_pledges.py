@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from sqlmodel import Session, select
 
 from api.deps import CalendarDep, SessionDep, TodayDep, no_store
@@ -40,6 +40,7 @@ from models.pledges import (
 from models.pledges.access import REISSUE_EVENT, reissue_access_code
 from models.pledges.evidence import store_evidence
 from models.pledges.evidence_files import list_evidence, read_evidence
+from models.pledges.queries import SEARCH_MAX_LENGTH
 from models.settings import get_settings
 from models.workflow import Actor
 from web.core import current_actor, form_data, form_refused, page_router, redirect, render
@@ -61,6 +62,10 @@ UPLOAD_EVENT = "submit_evidence"  # staff hand in the pledgor's evidence (the pl
 STATE_LABELS = {str(s): PLEDGE.state(s).label for s in PledgeState}
 
 
+_BAD_FILTER = "日期格式应为 YYYY-MM-DD，状态请从列表中选择"
+_FILTER_ERRORS = {"q": f"搜索词最多 {SEARCH_MAX_LENGTH} 个字；请输入编号、承诺人名称或信用代码的一部分"}
+
+
 class ListFilters(BaseModel):
     """The list page's query: each filter optional; a malformed date is a 422 naming it."""
 
@@ -69,7 +74,7 @@ class ListFilters(BaseModel):
     deadline_to: dt.date | None = None
     publication_from: dt.date | None = None
     publication_to: dt.date | None = None
-    q: str | None = None
+    q: str | None = Field(None, max_length=SEARCH_MAX_LENGTH)
     after: int | None = None
 
 
@@ -81,7 +86,7 @@ def pledge_list(request: Request, session: SessionDep, today: TodayDep) -> Respo
     try:
         filters = ListFilters.model_validate(raw)
     except ValidationError as exc:
-        errors = {str(e["loc"][0]): "日期格式应为 YYYY-MM-DD，状态请从列表中选择" for e in exc.errors()}
+        errors = {str(e["loc"][0]): _FILTER_ERRORS.get(str(e["loc"][0]), _BAD_FILTER) for e in exc.errors()}
         filters = ListFilters()
     query = PledgeQuery(**{k: v for k, v in filters.model_dump().items() if k != "q"}, q=filters.q, limit=50)
     rows, cursor = list_pledges(session=session, query=query, actor=actor)
@@ -92,6 +97,7 @@ def pledge_list(request: Request, session: SessionDep, today: TodayDep) -> Respo
         "staff_pledges.html",
         status_code=422 if errors else 200,
         title="告知承诺",
+        search_max_length=SEARCH_MAX_LENGTH,
         pledges=rows,
         values=raw,
         errors=errors,

@@ -37,6 +37,7 @@ from models.pledges import (
     store_evidence,
 )
 from models.pledges.access import REISSUE_EVENT, reissue_access_code
+from models.pledges.queries import SEARCH_MAX_LENGTH
 from models.register import BreachCorrection, decide, department_names, public_fields
 from models.text import Paragraph
 from models.workflow import Actor
@@ -159,7 +160,9 @@ def list_(
     authority: str | None = None,
     deadline_from: dt.date | None = None,
     deadline_to: dt.date | None = None,
-    q: str | None = None,
+    q: str | None = Query(
+        None, max_length=SEARCH_MAX_LENGTH, description="在编号、承诺人名称、信用代码中搜索"
+    ),
     after: int | None = Query(None, description="上一页返回的 next_cursor"),
     limit: int = Query(50, ge=1, le=200),
 ) -> PledgePage:

@@ -63,6 +63,11 @@ def get_pledge(*, session: Session, pledge_id: int, actor: Actor | None = None) 
     return pledge
 
 
+# The longest search term the list takes (the API and the page refuse a longer one with 422): a number,
+# name or credit code is far shorter, and SQLite refuses LIKE patterns beyond 50,000 bytes.
+SEARCH_MAX_LENGTH = 100
+
+
 @dataclass(frozen=True)
 class PledgeQuery:
     state: PledgeState | None = None
