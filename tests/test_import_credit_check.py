@@ -11,7 +11,7 @@ from models.calendar import load_calendar
 from models.lifecycle import BreachState, PledgeState, Role
 from models.org import Department
 from models.pledge import Pledge, PledgorKind
-from models.pledges.importing import import_pledges
+from models.pledges.importing import ImportReport, import_pledges
 from models.workflow import Actor
 from tests.conftest import Staff
 
@@ -23,6 +23,25 @@ def _row(name: str) -> dict[str, object]:
         "pledgor_kind": "个人", "pledgor_name": name, "matter": "建筑工程施工许可证",
         "obligation": "施工图审查合格书", "deadline": "2026-05-06", "authority_code": "D01",
     }  # fmt: skip
+
+
+def _false_pledge_of_li_si(dept: int) -> Pledge:
+    return Pledge(
+        number="CN-2025-000900", year=2025, seq=900, state=PledgeState.FALSE_PLEDGE, authority_id=dept,
+        pledgor_kind=PledgorKind.INDIVIDUAL, pledgor_name="李四", matter="事项", obligation="材料",
+        deadline=TODAY,
+    )  # fmt: skip
+
+
+def _import(session: Session, names: list[str]) -> ImportReport:
+    return import_pledges(
+        session=session,
+        rows=enumerate([_row(name) for name in names], start=2),
+        actor=Actor(name="导入", role=Role.ADMIN),
+        source_name="t.csv",
+        today=TODAY,
+        calendar=load_calendar(session=session),
+    )
 
 
 def test_individuals_with_a_shown_breach_or_a_false_pledge_are_refused_by_name(
@@ -37,22 +56,9 @@ def test_individuals_with_a_shown_breach_or_a_false_pledge_are_refused_by_name(
     withdrawn = PublishedBreach(number="GS-2026-000002", subject_name="王五", **common)
     withdrawn.state = BreachState.WITHDRAWN
     session.add(withdrawn)
-    session.add(
-        Pledge(
-            number="CN-2025-000900", year=2025, seq=900, state=PledgeState.FALSE_PLEDGE, authority_id=dept,
-            pledgor_kind=PledgorKind.INDIVIDUAL, pledgor_name="李四", matter="事项", obligation="材料",
-            deadline=TODAY,
-        )
-    )  # fmt: skip
+    session.add(_false_pledge_of_li_si(dept))
     session.commit()
-    report = import_pledges(
-        session=session,
-        rows=enumerate([_row("张三"), _row("李四"), _row("王五"), _row("赵六")], start=2),
-        actor=Actor(name="导入", role=Role.ADMIN),
-        source_name="t.csv",
-        today=TODAY,
-        calendar=load_calendar(session=session),
-    )
+    report = _import(session, ["张三", "李四", "王五", "赵六"])
     reasons = {e.row: e.message for e in report.refusals}
     assert report.imported == 2  # 王五's record is withdrawn, 赵六 has none
     assert set(reasons) == {2, 3}
@@ -65,22 +71,9 @@ def test_a_refused_row_repeated_in_the_file_is_refused_again_not_counted_as_impo
 ) -> None:
     del staff
     dept = session.exec(select(Department.id).where(Department.code == "D01")).one()
-    session.add(
-        Pledge(
-            number="CN-2025-000900", year=2025, seq=900, state=PledgeState.FALSE_PLEDGE, authority_id=dept,
-            pledgor_kind=PledgorKind.INDIVIDUAL, pledgor_name="李四", matter="事项", obligation="材料",
-            deadline=TODAY,
-        )
-    )  # fmt: skip
+    session.add(_false_pledge_of_li_si(dept))
     session.commit()
-    report = import_pledges(
-        session=session,
-        rows=enumerate([_row("李四"), _row("赵六"), _row("李四"), _row("赵六")], start=2),
-        actor=Actor(name="导入", role=Role.ADMIN),
-        source_name="t.csv",
-        today=TODAY,
-        calendar=load_calendar(session=session),
-    )
+    report = _import(session, ["李四", "赵六", "李四", "赵六"])
     # Row 4 repeats row 2, which was refused: it is refused too, never "already imported".
     assert [e.row for e in report.refusals] == [2, 4]
     assert (report.imported, report.already_imported) == (1, 1)  # row 5 repeats row 3, imported
