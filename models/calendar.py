@@ -290,6 +290,23 @@ class WorkCalendar:
     def is_workday(self, d: dt.date) -> bool:
         return d.toordinal() in self._index(d.year).members
 
+    def is_workday_if_known(self, d: dt.date) -> bool | None:
+        """``is_workday(d)``, or None while ``d``'s year has no holiday notice: a January before the notice
+        is loaded. What runs only on working days waits then, rather than guess."""
+        return self.is_workday(d) if self.covers(d.year) else None
+
+    def working_days_at_least(self, start: dt.date, end: dt.date) -> tuple[int, bool]:
+        """Working days in (start, end] (``start <= end``) counted over the years the calendar covers, and
+        whether that is all of them: a lower bound while a year in between has no notice."""
+        if all(self.covers(year) for year in range(start.year, end.year + 1)):
+            return self.working_days_between(start, end), True
+        year = start.year - 1  # the last year of the covered run from start's year on
+        while self.covers(year + 1):
+            year += 1
+        if year < start.year:
+            return 0, False
+        return self.working_days_between(start, dt.date(year, 12, 31)), False
+
     def nth_working_day_after(self, d: dt.date, n: int) -> dt.date:
         """The n-th working day strictly after ``d`` (n >= 1): a deadline on a holiday is not day 1."""
         if n < 1:

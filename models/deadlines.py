@@ -11,6 +11,7 @@ as its lifecycle events, and ``notify_stage`` tells a stage's department and the
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -24,6 +25,8 @@ from models.errors import Conflict
 from models.org import Department
 from models.outbox import enqueue
 from models.workflow import Actor, apply_event
+
+log = logging.getLogger(__name__)
 
 Case = TypeVar("Case")
 
@@ -82,7 +85,18 @@ def supervise_each(
     that another run or person changed meanwhile (a stale version, or a step's idempotency key taken
     first) is rolled back to its savepoint and left for the next run.
     """
-    if not calendar.is_workday(today):
+    workday = calendar.is_workday_if_known(today)
+    if workday is None:
+        # Which days are working days is not known before the year's notice is loaded: warnings, chasing
+        # and escalation are counted in working days, so they wait for it (administrators are warned from
+        # December, models/pending_deadlines.py ``calendar_warning``).
+        log.warning(
+            "%s 年节假日安排尚未载入工作日历，期限督办暂停，载入后恢复 (no %s notice: supervision waits)",
+            today.year,
+            today.year,
+        )
+        return 0
+    if not workday:
         return 0
     applied = 0
     for case_id in ids:

@@ -50,7 +50,7 @@ from models.complaints.visibility import (
     lead_department,
     state_label,
 )
-from models.errors import NotPermitted, ValidationFailed
+from models.errors import NotPermitted, OutOfCalendarCoverage, ValidationFailed
 from models.files import Upload, check_uploads
 from models.files import attach as attach_files
 from models.files import save as save_files
@@ -58,7 +58,7 @@ from models.government_credit import record_breach
 from models.lifecycle import COMPLAINT, Role
 from models.org import Department
 from models.settings import get_settings
-from models.stage_deadline import PENDING_LABEL, apply_values, deadline_text, extended_values
+from models.stage_deadline import PENDING_LABEL, apply_values, deadline_text, deadline_values, extended_values
 from models.workflow import Actor, record_event, rule_days
 
 # Actions that take uploaded files with their body.
@@ -229,7 +229,9 @@ def _return_order(ctx: _Ctx, action: str, body: ActionBody) -> None:
     assert isinstance(body, ReasonBody)
     window = get_settings().return_window_working_days
     dispatched = ctx.case.dispatched_on or ctx.today
-    elapsed = ctx.calendar.working_days_between(dispatched, ctx.today)
+    # Before next year's notice is loaded only the days of the loaded years are counted: the return is
+    # refused when those alone pass the window, never on a guess about the days after them.
+    elapsed, _ = ctx.calendar.working_days_at_least(dispatched, ctx.today)
     if elapsed > window:
         last = ctx.calendar.add_working_days(dispatched, window)
         what = f"已超过退单时限：{window} 个工作日内（截至 {last.isoformat()}）可退单"
@@ -342,12 +344,40 @@ def _await(ctx: _Ctx, action: str, body: ActionBody) -> None:
     ctx.case.paused_on = ctx.today
 
 
+def _left_from_today(ctx: _Ctx, case: Complaint, paused_on: dt.date) -> dict[str, Any]:
+    """The deadline columns of a stage resumed today with the working days it had left when it paused."""
+    if case.stage_deadline is None and not case.deadline_pending:
+        return extended_values(ctx.calendar, case, 0)  # no deadline: none after the pause either
+    if case.deadline_pending:
+        start, days = case.deadline_counted_from, case.deadline_working_days
+        assert start is not None
+        assert days is not None
+        left = days - (ctx.calendar.working_days_between(start, paused_on) if paused_on > start else 0)
+    else:
+        assert case.stage_deadline is not None
+        left = ctx.calendar.working_days_between(paused_on, case.stage_deadline)
+    if left < 1:
+        raise ValidationFailed(
+            f"本环节暂停时已超期，恢复后的期限须按 {ctx.today.year} 年节假日安排计算；请管理员先载入该年"
+            "节假日安排，再恢复办理 (paused when overdue: load the year's holiday notice first)"
+        )
+    return deadline_values(ctx.calendar, start=ctx.today, days=left)
+
+
 def _resume(ctx: _Ctx, action: str, body: ActionBody) -> None:
     case = ctx.case
     paused_on = case.paused_on or ctx.today
-    paused_days = max(ctx.calendar.working_days_between(paused_on, ctx.today), 0)
     old = deadline_text(case)
-    moved = extended_values(ctx.calendar, case, paused_days)  # pending in an unloaded year
+    paused_days: int | None
+    try:
+        paused_days = max(ctx.calendar.working_days_between(paused_on, ctx.today), 0)
+    except OutOfCalendarCoverage:
+        # Resumed in a year whose notice is not loaded: the working days the pause lasted are not known,
+        # the working days the stage had left when it paused are. They are owed from today, pending until
+        # the notice is loaded (the same date once it is).
+        paused_days, moved = None, _left_from_today(ctx, case, paused_on)
+    else:
+        moved = extended_values(ctx.calendar, case, paused_days)  # pending in an unloaded year
     new = moved["stage_deadline"]
     ctx.fire(
         action,

@@ -37,7 +37,9 @@ def record_contact_attempt(ctx: ActionContext, action: str, body: ActionBody) ->
             "(an attempt is already recorded today: try again on another working day)",
             contact_day=day,
         )
-    counted = ctx.calendar.is_workday(ctx.today)
+    # Not counted while today's year has no holiday notice (a January before it is loaded): whether it is
+    # a working day is not known, and attempts count on different working days only.
+    counted = bool(ctx.calendar.is_workday_if_known(ctx.today))
     attempt = len(_counted_days(earlier)) + (1 if counted else 0)
     ctx.fire(
         action,

@@ -47,7 +47,7 @@ def work_queue(
     if handler:
         params["department_id"] = actor.department_id
     actions_for: dict[tuple[str, frozenset[str]], list[str]] = {}
-    days_left: dict[dt.date, int] = {}
+    days_left: dict[dt.date, int | None] = {}
     items: list[TaskItem] = []
     for row in session.connection().execute(stmt, params).all():
         case_id, number, state, summary, deadline, pending = row[:6]
@@ -63,7 +63,8 @@ def work_queue(
         left = None
         if deadline is not None and not paused:
             if deadline not in days_left:
-                days_left[deadline] = calendar.working_days_between(today, deadline)
+                # None in a January before the notice is loaded: the date alone is shown.
+                days_left[deadline] = calendar.working_days_left(today, deadline)
             left = days_left[deadline]
         items.append(
             TaskItem(
