@@ -80,11 +80,17 @@ def _name_the_cases(session: Session, rows: list[dict[str, Any]], today: dt.date
 def queue_daily_digest(
     *, session: Session, today: dt.date, calendar: WorkCalendar, flow_run_id: str | None = None
 ) -> int:
-    """Queue today's digest to every active supervisor, once per day; nothing on non-working days.
+    """Queue today's digest to every active supervisor, once per day; nothing on non-working days (Monday
+    to Friday while the year has no holiday notice).
 
     Returns the number of messages queued (0 on a holiday, or when today's digest was already queued).
     """
-    if not calendar.is_workday(today):
+    workday = calendar.is_workday_if_known(today)
+    if workday is None:
+        # A January before the year's notice is loaded: the digest is what tells supervisors it is
+        # missing, so it goes out Monday to Friday (a mail on a holiday harms nothing; a missed one would).
+        workday = today.weekday() < 5
+    if not workday:
         return 0
     rows = digest_rows(session=session, today=today, calendar=calendar)
     alarms = platform_alarms(session=session, today=today, calendar=calendar)

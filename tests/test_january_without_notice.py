@@ -7,12 +7,14 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from models.calendar import WorkCalendar, load_calendar, parse_year_file
 from models.calendar_admin import load_year_notice
 from models.complaints import ContactAttemptBody, ReasonBody, work_queue
+from models.digest import queue_daily_digest
 from models.errors import ValidationFailed
+from models.outbox import Notification
 from tests.conftest import Staff
 from tests.test_december_pending_deadlines import (
     ADMIN,
@@ -116,3 +118,14 @@ def test_working_days_at_least_counts_the_loaded_years_only() -> None:
     assert calendar.working_days_at_least(dt.date(2027, 1, 4), dt.date(2027, 1, 8)) == (0, False)
     assert calendar.is_workday_if_known(JANUARY_4) is None
     assert calendar.is_workday_if_known(dt.date(2026, 12, 31)) is True
+
+
+def test_the_digest_goes_out_on_weekdays_and_says_the_notice_is_missing(
+    session: Session, staff: Staff
+) -> None:
+    registered(session, dt.date(2026, 12, 24))
+    calendar = load_calendar(session=session)
+    assert queue_daily_digest(session=session, today=dt.date(2027, 1, 9), calendar=calendar) == 0  # Saturday
+    assert queue_daily_digest(session=session, today=JANUARY_4, calendar=calendar) == 2
+    digests = session.exec(select(Notification).where(Notification.template == "daily_digest")).all()
+    assert all("2027" in d.context["calendar_warning"] for d in digests)
