@@ -121,6 +121,8 @@ class Complaint(ComplaintBase, table=True):
     deadline_counted_from: dt.date | None = None
     deadline_working_days: int | None = None
     dispatched_on: dt.date | None = None
+    # A stage's one extension: requested (days set), then decided (used); a rejected request's days are
+    # cleared, so an approved extension is ``extended_stage``'s test.
     extension_requested_days: int | None = None
     extension_used: bool = False
     paused_from_state: str | None = None

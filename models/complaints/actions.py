@@ -428,6 +428,12 @@ def _decide_extension(ctx: _Ctx, action: str, body: ActionBody) -> None:
     event = ctx.fire(action, body, note=reason or None, days=days, new_deadline=new_deadline)
     case.extension_used = True
     apply_values(case, moved)
+    if approved:
+        # The extended deadline gets its own warning ladder (supervision keys an extended stage apart):
+        # the case is within its deadline again, neither yellow nor red, nothing chased.
+        case.warning_level, case.escalation_level = None, 0
+    else:
+        case.extension_requested_days = None
     dept = lead_department(ctx.session, case)
     if dept is not None:
         mail_department(

@@ -37,6 +37,12 @@ def supervision_ids(*, session: Session) -> list[int]:
     return [i for i in session.exec(stmt.order_by(col(Complaint.id))).all() if i is not None]
 
 
+def extended_stage(case: Complaint) -> bool:
+    """Whether the stage's deadline is an approved extension's (its warnings, chasing and escalation then
+    count from the new deadline, keyed apart from those of the deadline it replaced)."""
+    return case.extension_used and case.extension_requested_days is not None
+
+
 def overdue_days(case: Complaint, today: dt.date, calendar: WorkCalendar) -> int:
     if case.stage_deadline is None or today <= case.stage_deadline:
         return 0
@@ -104,7 +110,7 @@ def _supervise_case(
         session=session,
         case=case,
         steps=_due_steps(case, today, calendar),
-        key=f"complaint:{case.id}:stage{case.stage_seq}",
+        key=f"complaint:{case.id}:stage{case.stage_seq}" + (":extended" if extended_stage(case) else ""),
         actor=actor,
         today=today,
         data={"deadline": deadline, "overdue_working_days": overdue},
