@@ -122,6 +122,15 @@ def without_secrets(context: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in context.items() if k not in SECRET_CONTEXT_KEYS}
 
 
+def leave_queue(row: Notification, status: NotificationStatus) -> None:
+    """``row`` stops being sent, as ``status``. Sent, the recipient has its secret (an access code);
+    dead or undeliverable, it is not sent as it stands any more (``retry_dead`` refuses such a row):
+    either way the outbox keeps no copy of the secret. Here, not in notifications/, so the domain can end
+    a row too (a re-issued code voids the one a pending notice carries: models/pledges/access.py)."""
+    row.status = status
+    row.context = without_secrets(row.context)
+
+
 def secret_removed(template: str, context: dict[str, Any]) -> bool:
     """Whether a row of ``template`` has lost the secret it was queued with, so that sending it again
     would carry no code (or fail to render): the pledgor needs a re-issued code instead."""

@@ -21,13 +21,14 @@ import unicodedata
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.calendar import WorkCalendar
 from models.clock import utcnow
 from models.errors import Conflict, NotFound, NotPermitted, ValidationFailed
 from models.lifecycle import Role
 from models.org import Department
+from models.outbox import SECRET_TEMPLATES, Notification, NotificationStatus, leave_queue
 from models.pledge import Pledge
 from models.pledges.mail import enqueue_for_pledgor
 from models.ratelimit import check_tracking_allowed, record_tracking_failure
@@ -281,6 +282,7 @@ def _issue(
     pledge.access_code_digest = stored
     pledge.updated_at = utcnow()
     session.add(pledge)
+    _end_void_code_notices(session, pledge)
     authority = session.get(Department, pledge.authority_id)
     enqueue_for_pledgor(
         session=session,
@@ -291,6 +293,36 @@ def _issue(
         flow_run_id=actor.flow_run_id,
     )
     session.flush()
+
+
+# Why a notice queued with the previous code is never sent, shown on the admin notifications page.
+SUPERSEDED = (
+    "办理码已重新发放，本通知所载原办理码已作废，不再发送；新办理码以重新发放通知另行送达"
+    " (superseded by a re-issued access code: not sent)"
+)
+
+
+def _end_void_code_notices(session: Session, pledge: Pledge) -> None:
+    """The pledge's notices still waiting to go out with its previous code (the registration notice, an
+    earlier re-issue's, retrying after a temporary failure) leave the queue: sent later, they would hand
+    the pledgor a code that no longer works, after or instead of the new one. Sent rows are history."""
+    rows = session.exec(
+        select(Notification)
+        .where(Notification.case_kind == "pledge", Notification.case_id == pledge.id)
+        .where(col(Notification.template).in_(sorted(SECRET_TEMPLATES)))
+        .where(Notification.status == NotificationStatus.PENDING)
+        .order_by(col(Notification.id))
+        # PostgreSQL: waits for a delivery worker recording this row's outcome, then skips it if it was
+        # sent meanwhile (the row no longer matches it).
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    for row in rows:
+        # Undeliverable rather than dead: nothing failed, and a dead row with its code removed tells the
+        # admin to re-issue the code, which would void the new one too.
+        leave_queue(row, NotificationStatus.UNDELIVERABLE)
+        row.last_error = SUPERSEDED
+        session.add(row)
 
 
 def _repeated(pledge: Pledge, code: str) -> tuple[Pledge, str]:
