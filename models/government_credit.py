@@ -122,6 +122,11 @@ def record_breach(
     ).first()
     if existing is not None:
         return existing, register_record_of(session=session, complaint_id=complaint.id)
+    # The supervisor's reason becomes the published 失信行为, and public_fields masks only an individual
+    # subject's name: the subject here is the department, so the complainant's name (and any contact
+    # data) in the reason is masked as it is stored (an upheld correction of it too, register/decisions).
+    refusal = f"经责令整改，拒不整改：{reason.strip()}"
+    facts = publication_text(refusal, names=[complaint.complainant_name]) or refusal
     row = GovernmentCreditRecord(
         department_id=complaint.lead_department_id,
         complaint_id=complaint.id,
@@ -129,7 +134,7 @@ def record_breach(
         matter=complaint.summary,
         category=str(complaint.category),
         decision_date=today,
-        facts=f"经责令整改，拒不整改：{reason.strip()}",
+        facts=facts,
         basis=BASIS,
         severity=severity,
         recorded_by_id=actor.id,

@@ -22,9 +22,11 @@ from models.breach_record import (
 )
 from models.calendar import WorkCalendar
 from models.clock import utcnow
+from models.complaint import Complaint
 from models.errors import NotFound, ValidationFailed
 from models.lifecycle import Role
 from models.platform import DocumentKind, enqueue_documents
+from models.privacy import publication_text
 from models.text import clean_text
 from models.workflow import Actor, apply_event
 
@@ -37,6 +39,8 @@ BREACH_DECISIONS = (
 )
 CORRECTABLE = ("matter", "facts", "basis", "severity")
 CORRECTION_LABELS = {"matter": "事项", "facts": "失信行为", "basis": "依据", "severity": "严重程度"}
+# The correctable fields that are free text, and so go through the publication filter.
+_TEXT_FIELDS = frozenset({"matter", "facts", "basis"})
 
 
 def _cleaned(multiline: bool) -> BeforeValidator:
@@ -88,8 +92,12 @@ def decide(
         raise ValidationFailed("请填写决定理由 (reason is required)")
     changes: dict[str, Any] = {}
     data: dict[str, Any] = {}
+    names: tuple[str, ...] = ()
     if action == "uphold_correct":
+        names = _stored_names(session, record)
         changes = _corrections(corrected)
+        if names:  # A government record's text is stored filtered, a correction of it too.
+            changes = _filtered(changes, names)
         data = {"before": {k: str(getattr(record, k)) for k in changes}, "after": changes}
     apply_event(
         session=session,
@@ -104,8 +112,23 @@ def decide(
     )
     # Only once the lifecycle allowed the decision: a refused one must leave the record untouched.
     _apply_corrections(record, changes)
-    _after_decision(session, record, action, reason.strip(), actor, today, data)
+    _after_decision(session, record, action, reason.strip(), actor, today, data, names)
     return record
+
+
+def _stored_names(session: Session, record: PublishedBreach) -> tuple[str, ...]:
+    """The names a record's text is stored filtered with: a government record's (from a complaint) with
+    the complainant's, since public_fields masks only an individual subject's name and its subject is the
+    department (models/government_credit.py); a pledge record's text is stored as typed."""
+    if record.complaint_id is None:
+        return ()
+    complaint = session.get(Complaint, record.complaint_id)
+    return (complaint.complainant_name,) if complaint is not None else ()
+
+
+def _filtered(values: Mapping[str, str], names: tuple[str, ...]) -> dict[str, str]:
+    """``values`` with their free text through the publication filter (severity is a code, kept)."""
+    return {k: (publication_text(v, names=names) or v) if k in _TEXT_FIELDS else v for k, v in values.items()}
 
 
 def _corrections(corrected: BreachCorrection | Mapping[str, Any] | None) -> dict[str, str]:
@@ -177,6 +200,7 @@ def _after_decision(
     actor: Actor,
     today: dt.date,
     data: dict[str, Any],
+    names: tuple[str, ...],
 ) -> None:
     key = f"breach:{record.id}:{record.version}:{action}"
     context: dict[str, Any] = {
@@ -214,5 +238,11 @@ def _after_decision(
             revision=record.version if kind == DocumentKind.CORRECT else None,
         )
         if data:
-            row["payload"]["record"]["corrections"] = data
+            # The platform is outside: the text before and after goes through the publication filter as
+            # the record's own text in the document does (public_fields), with the names it is stored
+            # filtered with; the audit event keeps what was stored.
+            row["payload"]["record"]["corrections"] = {
+                "before": _filtered(data["before"], names),
+                "after": _filtered(data["after"], names),
+            }
         enqueue_documents(session=session, rows=[row])
