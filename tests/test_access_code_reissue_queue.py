@@ -20,6 +20,7 @@ from notifications.outbox_service import claim_due, mark_sent, mark_temporary_fa
 from tests.conftest import Staff
 from tests.test_access_code_at_rest import _mail
 from tests.test_pledges import body, registered
+from tests.web_support import sign_in
 
 API = "/api/v1"
 NOW = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
@@ -65,6 +66,19 @@ def test_a_registration_notice_still_retrying_is_not_sent_with_the_code_a_reissu
     # Only the new code's notice is ever claimed for delivery again, whenever the worker next looks.
     later = max(NOW, fresh.next_attempt_at) + dt.timedelta(days=1)
     assert claim_due(session=session, now=later, limit=10) == [fresh.id]
+
+
+def test_the_admin_page_shows_a_superseded_notice_without_asking_staff_to_deliver_it(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    created = registered(client, staff)
+    _retrying(session, _mail(session, created["number"]))
+    _reissue(client, staff, created["id"])
+    sign_in(client, staff.admin)
+    page = client.get("/staff/admin/notifications").text
+    superseded = page.split(SUPERSEDED[:12])[0].rsplit("<tr>", 1)[1]  # the superseded row's cells
+    assert "请致电" not in superseded
+    assert "书面送达" not in superseded
 
 
 def test_a_second_reissue_ends_the_first_reissues_notice_still_pending(

@@ -29,6 +29,7 @@ from models.outbox import (
     delivered_by_other_channel,
     secret_removed,
 )
+from models.pledges.access import SUPERSEDED
 from models.settings import get_settings
 from notifications.outbox_service import list_notifications, retry_dead
 from notifications.render import sender_organisation
@@ -346,6 +347,9 @@ def notifications(request: Request, session: SessionDep) -> Response:
     dead = list_notifications(session=session, status=NotificationStatus.DEAD, limit=100)
     # Never sent (no address, or a landline where an SMS was the way): staff reach these people otherwise.
     undeliverable = list_notifications(session=session, status=NotificationStatus.UNDELIVERABLE, limit=100)
+    # Ended because their access code was re-issued: the new code's notice reaches the pledgor, nobody
+    # needs to call or write to deliver these.
+    superseded = {n.id for n in undeliverable if n.last_error == SUPERSEDED}
     # Dead rows that lost their access code when they died: retry_dead refuses them (409), so they show
     # the way to a fresh code (the pledge's re-issue) instead of a retry button.
     code_removed = {n.id for n in dead if secret_removed(n.template, n.context)}
@@ -361,6 +365,7 @@ def notifications(request: Request, session: SessionDep) -> Response:
         code_removed=code_removed,
         code_delivered=code_delivered,
         undeliverable=undeliverable,
+        superseded=superseded,
         sender_organisation=sender_organisation(),
         local_time=_local_time,
         can_retry=user.role == Role.ADMIN,
