@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bench.common import Figure, Result, Timer, analyze, enum, fresh_database, pad, percentile, series
+from bench.common import TODAY, Figure, Result, Timer, analyze, enum, fresh_database, pad, percentile, series
 from models.breach import Severity
 from models.lifecycle import BreachState
 from models.register import RegisterQuery, list_register
@@ -82,7 +82,9 @@ def _deep_pages(session: Session, pages: int) -> tuple[list[float], int]:
     timings, cursor, seen = [], None, 0
     for _ in range(pages):
         t = Timer()
-        page, cursor = list_register(session=session, query=RegisterQuery(after=cursor, limit=PAGE))
+        page, cursor = list_register(
+            session=session, query=RegisterQuery(after=cursor, limit=PAGE), today=TODAY
+        )
         timings.append(t.elapsed * 1000)
         seen += len(page)
         if cursor is None:
@@ -101,16 +103,18 @@ def bench_register(
         log(f"  seeded {records:,} records in {t.elapsed:.1f} s")
         with Session(engine) as session:
             by_code = _time([
-                (lambda c=c: list_register(session=session, query=RegisterQuery(credit_code=c)))
+                (lambda c=c: list_register(session=session, query=RegisterQuery(credit_code=c), today=TODAY))
                 for c in (rng.choice(codes) for _ in range(queries))
             ])  # fmt: skip
             prefixes = [f"公示主体{rng.randrange(997)}号" for _ in range(queries)]
             by_name = _time([
-                (lambda p=p: list_register(session=session, query=RegisterQuery(name=p)))
+                (lambda p=p: list_register(session=session, query=RegisterQuery(name=p), today=TODAY))
                 for p in prefixes
             ])  # fmt: skip
             pages, seen = _deep_pages(session, max(10, min(records // PAGE, 2000)))
-            hits = len(list_register(session=session, query=RegisterQuery(credit_code=codes[0]))[0])
+            hits = len(
+                list_register(session=session, query=RegisterQuery(credit_code=codes[0]), today=TODAY)[0]
+            )
         http = _http_pages(engine, codes, rng, queries // 4 or 1)
         result.checks = {"records": records, "code_hits": hits, "rows_paged": seen}
         result.figures = [

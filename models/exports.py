@@ -16,7 +16,8 @@ from models.complaint import Complaint
 from models.complaints import ComplaintFilter, list_complaints, state_label
 from models.errors import ValidationFailed
 from models.privacy import mask_email, mask_phone, neutralise, scrub
-from models.register import SHOWN_STATES, department_names, public_fields
+from models.register import department_names, public_fields
+from models.register.states import shown_on
 from models.workflow import Actor
 
 MAX_ROWS = 50_000
@@ -94,12 +95,12 @@ def _complaint_row(c: Complaint) -> list[Any]:
     ]
 
 
-def breach_rows(*, session: Session) -> tuple[list[str], list[list[Any]]]:
-    """The public register as rows in the 双公示 field style, individuals' names masked."""
+def breach_rows(*, session: Session, today: dt.date) -> tuple[list[str], list[list[Any]]]:
+    """The public register of ``today`` as rows in the 双公示 field style, individuals' names masked."""
     departments = department_names(session)
     stmt = (
         select(PublishedBreach)
-        .where(col(PublishedBreach.state).in_(SHOWN_STATES))
+        .where(shown_on(today))
         .order_by(col(PublishedBreach.decision_date).desc(), col(PublishedBreach.id).desc())
         .limit(MAX_ROWS)
     )

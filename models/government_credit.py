@@ -47,8 +47,8 @@ from models.org import Department
 from models.platform import DocumentKind, enqueue_documents
 from models.pledge import PledgorKind
 from models.privacy import publication_text
-from models.register import SHOWN_STATES
 from models.register.requests import check_repair_open, file_request
+from models.register.states import shown_on
 from models.settings import get_settings
 from models.types import UTCDateTime
 from models.workflow import Actor
@@ -231,10 +231,10 @@ def breach_counts(*, session: Session) -> dict[int, int]:
     return {dept: int(n) for dept, n in session.exec(stmt).all()}
 
 
-def public_government_breaches(*, session: Session, limit: int = 100) -> list[dict[str, Any]]:
+def public_government_breaches(*, session: Session, today: dt.date, limit: int = 100) -> list[dict[str, Any]]:
     """Confirmed government breaches for the public, when the locality publishes them (a setting): the
-    register's records from complaints that are shown now (not withdrawn, repaired or expired), newest
-    decision first, each as the register shows it (publication filter included)."""
+    register's records from complaints shown on ``today`` (not withdrawn, repaired or past their period),
+    newest decision first, each as the register shows it (publication filter included)."""
     if not get_settings().publish_government_breaches:
         raise NotFound("本地区未公开政府违约失信记录 (government breaches are not published here)")
     stmt = (
@@ -242,7 +242,7 @@ def public_government_breaches(*, session: Session, limit: int = 100) -> list[di
         .join(Complaint, col(Complaint.id) == PublishedBreach.complaint_id)
         .where(
             PublishedBreach.source_kind == "complaint",
-            col(PublishedBreach.state).in_(SHOWN_STATES),
+            shown_on(today),
         )
         .order_by(col(PublishedBreach.decision_date).desc(), col(PublishedBreach.id).desc())
         .limit(max(1, min(limit, 500)))
@@ -275,13 +275,13 @@ def _category_label(category: str) -> str:
     return next((label for key, label in CATEGORY_LABELS.items() if key.value == category), category)
 
 
-def _government_record(session: Session, number: str) -> PublishedBreach:
+def _government_record(session: Session, number: str, today: dt.date) -> PublishedBreach:
     record = session.exec(
         select(PublishedBreach).where(
-            PublishedBreach.number == number, PublishedBreach.source_kind == "complaint"
+            PublishedBreach.number == number, PublishedBreach.source_kind == "complaint", shown_on(today)
         )
     ).first()
-    if record is None or record.state not in SHOWN_STATES:
+    if record is None:
         raise NotFound(f"政府违约失信记录 {number} 不存在或已不在公示期内；请核对编号 (no record {number})")
     return record
 
@@ -312,7 +312,7 @@ def object_for_department(
     ``files`` (the written objection scanned, its proof) are checked and stored as the subject's are, for
     the deciding department only."""
     _check_credit_office(actor)
-    record = _government_record(session, number)
+    record = _government_record(session, number, today)
     if not reason.strip():
         raise ValidationFailed("请填写异议理由 (reason is required)")
     document = (document_reference or "").strip()
@@ -340,7 +340,7 @@ def request_repair_for_department(
     not before the class's minimum publication period (repair_earliest). ``files``: its application and
     proof of the rectification, as for an objection."""
     _check_credit_office(actor)
-    record = _government_record(session, number)
+    record = _government_record(session, number, today)
     rectified = session.exec(
         select(CaseEvent.seq).where(
             CaseEvent.case_kind == "complaint",

@@ -23,7 +23,7 @@ from api.schemas import (
 )
 from models.complaint import Complaint
 from notifications.sink import SinkMessage
-from tests.conftest import Staff
+from tests.conftest import TODAY, Staff
 from tests.test_complaints_api import API
 from tests.test_government_credit import confirmed
 from tests.test_pledges import body
@@ -109,7 +109,7 @@ def test_breach_answers_carry_every_field_the_register_shapes(
     assert set(public_fields(breach, department_names(session))) == fields(BreachRecord)
     [staff_item] = client.get(f"{API}/breaches", headers=staff.auth("handler")).json()
     assert set(staff_item) == fields(StaffBreach)
-    profile = credit_profile(session=session, credit_code=CODE)
+    profile = credit_profile(session=session, credit_code=CODE, today=TODAY)
     assert set(profile) == fields(CreditProfile)
     assert [set(item) for item in profile["pledges"]["items"]] == [fields(ProfilePledge)]
     shown = client.get(f"{API}/public/credit/{CODE}").json()
@@ -129,7 +129,7 @@ def test_government_credit_answers_carry_every_field(
     shaped = department_record(session=session, code="D01", actor=Actor(name="督办", role=Role.SUPERVISOR))
     assert set(shaped) == fields(DepartmentCreditRecord) == set(record)
     assert record["records"] == shaped["records"]
-    [item] = public_government_breaches(session=session)
+    [item] = public_government_breaches(session=session, today=TODAY)
     assert set(item) == fields(GovernmentBreach)
     assert client.get(f"{API}/public/government-breaches").json() == {"items": [item]}
 

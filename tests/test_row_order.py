@@ -50,10 +50,10 @@ def test_the_credit_check_names_the_newest_of_several_records(session: Session, 
     session.commit()
 
     with pytest.raises(ValidationFailed) as breach:
-        credit_check(session=session, credit_code=None, name="张三")
+        credit_check(session=session, credit_code=None, name="张三", today=TODAY)
     assert breach.value.details["record_number"] == "GS-2026-000002"
     with pytest.raises(ValidationFailed) as false:
-        credit_check(session=session, credit_code=None, name="李四")
+        credit_check(session=session, credit_code=None, name="李四", today=TODAY)
     assert false.value.details["pledge_number"] == "CN-2025-000901"
 
 

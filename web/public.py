@@ -43,7 +43,7 @@ def _public_refused(session: Session, exc: DomainError) -> tuple[str, int]:
 def _form_dates(session: Session, number: str, today: dt.date, calendar: WorkCalendar) -> dict[str, Any]:
     """What the objection and repair forms say before they are filled: when an objection lodged today
     is answered, from which day a repair may be requested, and which files may be attached."""
-    breach = breach_by_number(session=session, number=number)
+    breach = breach_by_number(session=session, number=number, today=today)
     return {
         "upload_hint": upload_hint(),
         "reply_due": objection_reply_due(calendar=calendar, today=today),
@@ -57,6 +57,7 @@ def _form_dates(session: Session, number: str, today: dt.date, calendar: WorkCal
 def register(
     request: Request,
     session: SessionDep,
+    today: TodayDep,
     q: str | None = None,
     after: str | None = None,
 ) -> Response:
@@ -71,7 +72,7 @@ def register(
     )
     error = None
     try:
-        items, cursor = list_register(session=session, query=query)
+        items, cursor = list_register(session=session, query=query, today=today)
     except ValidationFailed as exc:
         items, cursor, error = [], None, public_message(exc.message)
     return render(
@@ -91,10 +92,11 @@ def record(
     request: Request,
     number: str,
     session: SessionDep,
+    today: TodayDep,
     objected: int | None = None,
     repair: int | None = None,
 ) -> Response:
-    rec = get_public_record(session=session, number=number)
+    rec = get_public_record(session=session, number=number, today=today)
     return render(
         request,
         "record.html",
@@ -109,7 +111,7 @@ def record(
 def objection_form(
     request: Request, number: str, session: SessionDep, today: TodayDep, calendar: CalendarDep
 ) -> Response:
-    rec = get_public_record(session=session, number=number)
+    rec = get_public_record(session=session, number=number, today=today)
     return render(
         request,
         "objection.html",
@@ -130,6 +132,7 @@ async def objection(
         request,
         session,
         number,
+        today=today,
         template="objection.html",
         title="提出异议",
         dates=_form_dates(session, number, today, calendar),
@@ -155,7 +158,7 @@ async def objection(
 def repair_form(
     request: Request, number: str, session: SessionDep, today: TodayDep, calendar: CalendarDep
 ) -> Response:
-    rec = get_public_record(session=session, number=number)
+    rec = get_public_record(session=session, number=number, today=today)
     return render(
         request,
         "repair.html",
@@ -175,6 +178,7 @@ async def repair(
         request,
         session,
         number,
+        today=today,
         template="repair.html",
         title="申请信用修复",
         dates=_form_dates(session, number, today, calendar),
@@ -201,6 +205,7 @@ async def _record_action(
     session: Session,
     number: str,
     *,
+    today: dt.date,
     template: str,
     title: str,
     dates: dict[str, Any],
@@ -213,7 +218,7 @@ async def _record_action(
     accepted, else the form again with why and the service's status code (a refused form's files are
     chosen again: a page cannot hand them back)."""
     form = await form_data(request)
-    rec = get_public_record(session=session, number=number)
+    rec = get_public_record(session=session, number=number, today=today)
     if not complete(form):
         error, status = f"{missing}{WHERE_TO_FIND}。", 422
     else:

@@ -69,5 +69,5 @@ def export_register(
     today: TodayDep,
     format: Literal["csv", "xlsx"] = Query("csv", description="csv 或 xlsx"),  # noqa: A002
 ) -> Response:
-    headers, rows = breach_rows(session=session)
+    headers, rows = breach_rows(session=session, today=today)
     return _download(render(headers, rows, format), f"breaches-{today:%Y%m%d}", format)

@@ -201,10 +201,10 @@ def department_repair_with_files(
     tags=["信用公示"],
 )
 def government_breaches(
-    session: SessionDep, limit: int = Query(100, ge=1, le=500, description="最多返回条数")
+    session: SessionDep, today: TodayDep, limit: int = Query(100, ge=1, le=500, description="最多返回条数")
 ) -> GovernmentBreaches:
     """公示中的政府违约失信记录：部门名称、事实摘要（已遮蔽个人信息）、认定日期、失信程度、公示截止日期及状态。
     已撤销、已修复或公示期满的记录不再列出。本地区未公开时返回 404。"""
     return GovernmentBreaches.model_validate(
-        {"items": public_government_breaches(session=session, limit=limit)}
+        {"items": public_government_breaches(session=session, today=today, limit=limit)}
     )

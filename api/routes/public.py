@@ -59,6 +59,7 @@ class RepairBody(BaseModel):
 @router.get("/breaches", response_model=RegisterPage)
 def register(
     session: SessionDep,
+    today: TodayDep,
     name: str | None = Query(None, description="失信主体名称（前缀匹配）"),
     credit_code: str | None = None,
     department: str | None = Query(None, description="认定部门代码"),
@@ -77,19 +78,19 @@ def register(
         after=after,
         limit=limit,
     )
-    items, cursor = list_register(session=session, query=query)
+    items, cursor = list_register(session=session, query=query, today=today)
     return RegisterPage.model_validate({"items": items, "next_cursor": cursor})
 
 
 @router.get("/breaches/{number}", response_model=BreachRecord)
-def record(number: str, session: SessionDep) -> BreachRecord:
-    return BreachRecord.model_validate(get_public_record(session=session, number=number))
+def record(number: str, session: SessionDep, today: TodayDep) -> BreachRecord:
+    return BreachRecord.model_validate(get_public_record(session=session, number=number, today=today))
 
 
 @router.get("/credit/{credit_code}", response_model=CreditProfile)
-def credit(credit_code: str, session: SessionDep) -> CreditProfile:
+def credit(credit_code: str, session: SessionDep, today: TodayDep) -> CreditProfile:
     """主体信用档案：正在公示的失信记录，已履约和已公示失信的告知承诺（履约期内、逾期待公示的不公开）。"""
-    return CreditProfile.model_validate(credit_profile(session=session, credit_code=credit_code))
+    return CreditProfile.model_validate(credit_profile(session=session, credit_code=credit_code, today=today))
 
 
 @router.post("/breaches/{number}/objection", status_code=201, response_model=ObjectionReceived)

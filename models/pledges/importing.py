@@ -32,7 +32,7 @@ from models.pledge import Pledge, registration_publication_day
 from models.pledges.access import new_access_codes
 from models.pledges.import_checks import checked_chunks
 from models.pledges.import_rows import COLUMN_LABELS, RowError, ValidRow
-from models.register import SHOWN_STATES
+from models.register.states import shown_on
 from models.settings import get_settings
 from models.workflow import Actor, Fired, record_events_many
 
@@ -215,7 +215,7 @@ class _Chunk:
         for row in rows:
             if row.key not in seen and row.key not in stored:
                 first.setdefault(row.key, row)
-        refused = refused_by_credit_check(self.session, list(first.values()))
+        refused = refused_by_credit_check(self.session, list(first.values()), today=self.today)
         accepted = []
         for row in rows:
             reason = refused.get(row.values["pledgor_credit_code"] or row.values["pledgor_name"])
@@ -350,10 +350,11 @@ def existing_import_keys(session: Session, keys: Sequence[str]) -> set[str]:
     return found
 
 
-def refused_by_credit_check(session: Session, rows: list[ValidRow]) -> dict[str, str]:
+def refused_by_credit_check(session: Session, rows: list[ValidRow], *, today: dt.date) -> dict[str, str]:
     """Credit codes (or, for subjects without one, exact names, as ``has_current_breach`` and
-    ``false_pledge_of`` match them) with a current breach or a past false pledge, with the reason: a few
-    set-based queries per chunk instead of two per row. A shown record outranks a false pledge."""
+    ``false_pledge_of`` match them) with a breach shown on ``today`` or a past false pledge, with the
+    reason: a few set-based queries per chunk instead of two per row. A shown record outranks a false
+    pledge."""
     if not get_settings().credit_check_enabled or not rows:
         return {}
     breaches, pledges = _BREACHES, _PLEDGES
@@ -362,7 +363,7 @@ def refused_by_credit_check(session: Session, rows: list[ValidRow]) -> dict[str,
     refused: dict[str, str] = {}
     for part in chunks(codes):
         shown = select(breaches.c.subject_credit_code, breaches.c.number).where(
-            breaches.c.state.in_(SHOWN_STATES), in_list(session, breaches.c.subject_credit_code, part)
+            shown_on(today), in_list(session, breaches.c.subject_credit_code, part)
         )
         for code, number in session.execute(shown).all():
             refused.setdefault(code, f"信用核查未通过：有正在公示的失信记录 {number}，不适用告知承诺方式")
@@ -375,7 +376,7 @@ def refused_by_credit_check(session: Session, rows: list[ValidRow]) -> dict[str,
     for part in chunks(names):
         shown = select(breaches.c.subject_name, breaches.c.number).where(
             breaches.c.subject_credit_code.is_(None),
-            breaches.c.state.in_(SHOWN_STATES),
+            shown_on(today),
             in_list(session, breaches.c.subject_name, part),
         )
         for name, number in session.execute(shown).all():

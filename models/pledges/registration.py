@@ -43,11 +43,11 @@ def normalise_pledgor(kind: PledgorKind, credit_code: str | None) -> str | None:
     return None
 
 
-def credit_check(*, session: Session, credit_code: str | None, name: str) -> None:
+def credit_check(*, session: Session, credit_code: str | None, name: str, today: dt.date) -> None:
     """逢办必查: refuse the pledge route to a subject with a current breach or a past false pledge."""
     if not get_settings().credit_check_enabled:
         return
-    record = has_current_breach(session=session, credit_code=credit_code, name=name)
+    record = has_current_breach(session=session, credit_code=credit_code, name=name, today=today)
     if record:
         raise ValidationFailed(
             f"信用核查未通过：承诺人“{name}”有正在公示的失信记录 {record}，不适用告知承诺方式；"
@@ -96,7 +96,7 @@ def register_pledge_with_code(
     code = normalise_pledgor(data.pledgor_kind, data.pledgor_credit_code)
     authority = _authority_for(session, data.authority_code, actor)
     assert authority.id is not None
-    credit_check(session=session, credit_code=code, name=data.pledgor_name.strip())
+    credit_check(session=session, credit_code=code, name=data.pledgor_name.strip(), today=today)
     [(seq, number)] = reserve_numbers(session=session, prefix=PLEDGE_PREFIX, year=today.year, count=1)
     day = registration_publication_day(calendar, deadline=data.deadline, registered_on=today)
     access_code, access_digest = new_access_code()

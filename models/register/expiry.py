@@ -60,8 +60,16 @@ def expire_records(*, session: Session, ids: Sequence[int], today: dt.date, acto
         rows.update((r.id, r._mapping) for r in found)
     departments = department_names(session)
     kind = PLATFORM_DOCUMENTS["expire"]
+    # The record stopped showing the day after its GSJZQ whatever day the flow got to it (a run missed
+    # for days must not tell the platform a later end).
     documents = [
-        platform_document(kind=kind, record=rows[f.id], departments=departments, effective=today, now=now)
+        platform_document(
+            kind=kind,
+            record=rows[f.id],
+            departments=departments,
+            effective=rows[f.id]["publication_end"] + dt.timedelta(days=1),
+            now=now,
+        )
         for f in expired
     ]
     enqueue_documents(session=session, rows=documents)

@@ -19,7 +19,7 @@ from models.errors import NotFound, ValidationFailed
 from models.lifecycle import PLEDGE, PledgeState
 from models.org import Department
 from models.pledge import Pledge, PledgorKind
-from models.register.states import SHOWN_STATES
+from models.register.states import shown_on
 from models.uscc import validate_credit_code
 
 
@@ -48,9 +48,15 @@ def _parse_cursor(cursor: str) -> tuple[dt.date, int]:
         ) from None
 
 
-def list_register(*, session: Session, query: RegisterQuery) -> tuple[list[dict[str, Any]], str | None]:
-    """A page of currently shown records, newest decision first; keyset on (JDRQ, id)."""
-    stmt = select(PublishedBreach).where(col(PublishedBreach.state).in_(SHOWN_STATES))
+# ``today`` below is the caller's day (the request's clock): a record past its GSJZQ is no longer shown
+# even if the expire flow has not run yet (models/register/states.py, ``shown_on``).
+
+
+def list_register(
+    *, session: Session, query: RegisterQuery, today: dt.date
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of the records shown on ``today``, newest decision first; keyset on (JDRQ, id)."""
+    stmt = select(PublishedBreach).where(shown_on(today))
     if query.name:
         # A half-open range on the indexed column, not LIKE: SQLite cannot use an index for a LIKE with an
         # ESCAPE clause, and a rare prefix then scanned the whole register. Case-sensitive, as on PostgreSQL.
@@ -85,40 +91,46 @@ def list_register(*, session: Session, query: RegisterQuery) -> tuple[list[dict[
     return page, (_cursor(rows[limit - 1]) if len(rows) > limit else None)
 
 
-def breach_by_number(*, session: Session, number: str, shown_only: bool = True) -> PublishedBreach:
-    record = session.exec(select(PublishedBreach).where(PublishedBreach.number == number)).first()
-    if record is None or (shown_only and record.state not in SHOWN_STATES):
+def breach_by_number(
+    *, session: Session, number: str, shown_only: bool = True, today: dt.date
+) -> PublishedBreach:
+    stmt = select(PublishedBreach).where(PublishedBreach.number == number)
+    if shown_only:
+        stmt = stmt.where(shown_on(today))
+    record = session.exec(stmt).first()
+    if record is None:
         raise NotFound(f"公示记录 {number} 不存在或已不在公示期内；请核对编号 (no record {number})")
     return record
 
 
-def get_public_record(*, session: Session, number: str) -> dict[str, Any]:
-    return public_fields(breach_by_number(session=session, number=number), department_names(session))
+def get_public_record(*, session: Session, number: str, today: dt.date) -> dict[str, Any]:
+    record = breach_by_number(session=session, number=number, today=today)
+    return public_fields(record, department_names(session))
 
 
 # Pledge outcomes that are public: kept (守信, 承诺事项闭合), and published as a breach while that record
 # is shown. An open or overdue-but-not-yet-published pledge is between the pledgor and the authority until
 # publication day (RULEBOOK, pledges §4: a pledge fulfilled before that day is never published), and a
 # withdrawn, repaired or expired record must not live on here.
-def _public_pledge_clause() -> Any:
+def _public_pledge_clause(today: dt.date) -> Any:
     fulfilled = col(Pledge.state) == PledgeState.FULFILLED
-    shown = (col(Pledge.state) == PledgeState.PUBLISHED) & col(PublishedBreach.state).in_(SHOWN_STATES)
+    shown = (col(Pledge.state) == PledgeState.PUBLISHED) & shown_on(today)
     return fulfilled | shown
 
 
-def credit_profile(*, session: Session, credit_code: str) -> dict[str, Any]:
+def credit_profile(*, session: Session, credit_code: str, today: dt.date) -> dict[str, Any]:
     """The subject's current published records and its public pledge outcomes (counts and the list)."""
     code = validate_credit_code(credit_code)
     departments = department_names(session)
     records = session.exec(
         select(PublishedBreach)
-        .where(PublishedBreach.subject_credit_code == code, col(PublishedBreach.state).in_(SHOWN_STATES))
+        .where(PublishedBreach.subject_credit_code == code, shown_on(today))
         .order_by(col(PublishedBreach.decision_date).desc())
     ).all()
     pledges = session.exec(
         select(Pledge)
         .outerjoin(PublishedBreach, col(PublishedBreach.pledge_id) == Pledge.id)
-        .where(Pledge.pledgor_credit_code == code, _public_pledge_clause())
+        .where(Pledge.pledgor_credit_code == code, _public_pledge_clause(today))
         .order_by(col(Pledge.deadline).desc())
     ).all()
     counts: dict[str, int] = {}
@@ -144,9 +156,11 @@ def credit_profile(*, session: Session, credit_code: str) -> dict[str, Any]:
     }
 
 
-def has_current_breach(*, session: Session, credit_code: str | None, name: str | None) -> str | None:
-    """The number of a currently shown record of the subject, if any (by code, or exact name without)."""
-    stmt = select(PublishedBreach.number).where(col(PublishedBreach.state).in_(SHOWN_STATES))
+def has_current_breach(
+    *, session: Session, credit_code: str | None, name: str | None, today: dt.date
+) -> str | None:
+    """The number of a record of the subject shown on ``today``, if any (by code, or exact name without)."""
+    stmt = select(PublishedBreach.number).where(shown_on(today))
     if credit_code:
         stmt = stmt.where(PublishedBreach.subject_credit_code == credit_code)
     elif name:
@@ -176,8 +190,6 @@ def false_pledge_of(*, session: Session, credit_code: str | None, name: str | No
     return max(found)[1] if found else None
 
 
-def count_shown(*, session: Session) -> int:
-    stmt = (
-        select(func.count()).select_from(PublishedBreach).where(col(PublishedBreach.state).in_(SHOWN_STATES))
-    )
+def count_shown(*, session: Session, today: dt.date) -> int:
+    stmt = select(func.count()).select_from(PublishedBreach).where(shown_on(today))
     return int(session.exec(stmt).one())

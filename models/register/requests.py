@@ -121,7 +121,7 @@ def submit_objection(
     ``address`` (the client's) counts wrong access codes per address as well as per pledge; ``files``
     are its evidence files (only the deciding department reads them); ``phone`` an optional mobile to
     text the acknowledgement and the decision to (models/breach_notices.py)."""
-    record = breach_by_number(session=session, number=number)
+    record = breach_by_number(session=session, number=number, today=today)
     _check_subject(session, record, access_code, address)
     if not reason.strip():
         raise ValidationFailed("请填写异议理由 (reason is required)")
@@ -154,7 +154,7 @@ def request_repair(
     """Credit repair, allowed from the class's minimum period on; the department decides in 3 WD.
     ``files``: proof of the correction (only the deciding department reads them); ``phone`` as for an
     objection."""
-    record = breach_by_number(session=session, number=number)
+    record = breach_by_number(session=session, number=number, today=today)
     _check_subject(session, record, access_code, address)
     check_repair_open(record, today)
     if not statement.strip() or not repair_pledge.strip():
