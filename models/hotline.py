@@ -15,13 +15,17 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, update
-from sqlalchemy import select as sa_select
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.audit import CaseEvent
 from models.clock import utcnow
 from models.complaint import Complaint
-from models.delivery_queue import doubling_backoff, due_in_order
+from models.delivery_queue import (
+    HTTP_TIMEOUT_SECONDS,
+    claim_in_order,
+    doubling_backoff,
+    still_claimed,
+)
 from models.errors import Conflict, NotFound
 from models.org import Department
 from models.types import UTCDateTime
@@ -30,8 +34,6 @@ HOTLINE_SOURCE = "12345"
 # After this many failed attempts (about 8 hours of back-off) a message is dead: an admin retries it.
 MAX_ATTEMPTS = 12
 MAX_BACKOFF = dt.timedelta(hours=1)
-# A claimed message stays leased to its worker this long, so an overlapping run does not send it twice.
-CLAIM_LEASE = dt.timedelta(minutes=5)
 
 # The events the platform is told of, with the stage it knows them by (docs/integrations.md).
 STAGES: dict[str, str] = {
@@ -131,37 +133,35 @@ def backoff(attempts: int) -> dt.timedelta:
     return doubling_backoff(attempts, cap=MAX_BACKOFF)
 
 
-def claim_due(*, session: Session, now: dt.datetime, limit: int = 200) -> list[HotlineMessage]:
-    """The pending messages due at ``now`` in the order written, leased to the caller (``CLAIM_LEASE``).
+def claim_due(
+    *, session: Session, now: dt.datetime, limit: int = 200, timeout: float = HTTP_TIMEOUT_SECONDS
+) -> list[HotlineMessage]:
+    """The pending messages due at ``now`` in the order written, leased to the caller for as long as the
+    batch can take with ``timeout`` (seconds) per request (models/delivery_queue.py ``http_lease``).
 
     A case's messages go in order: one is left out while an earlier one of its case is pending and not
-    due (waiting for its back-off, or leased to another run). The lease is a compare-and-set, so two
-    runs never both win a message. The caller commits the lease before it starts sending.
+    due (waiting for its back-off, or leased to another run), or dead (waiting for an admin). Each row's
+    ``next_attempt_at`` is its lease's end: pass it as ``leased_until`` when recording the outcome. The
+    caller commits the claim before it starts sending.
     """
-    pending = HotlineMessageStatus.PENDING
-    in_order = due_in_order(
-        HotlineMessage, "complaint_id", now=now, statuses=(pending,), waiting_status=pending
+    pending, dead = HotlineMessageStatus.PENDING, HotlineMessageStatus.DEAD
+    claimed = claim_in_order(
+        session,
+        HotlineMessage,
+        "complaint_id",
+        now=now,
+        statuses=(pending,),
+        waiting_status=pending,
+        blocking_status=dead,
+        limit=limit,
+        timeout=timeout,
     )
-    candidates = list(
-        session.scalars(
-            sa_select(col(HotlineMessage.id)).where(in_order).order_by(col(HotlineMessage.id)).limit(limit)
-        )
-    )
-    if not candidates:
-        return []
-    leased = session.execute(
-        update(HotlineMessage)
-        .where(
-            col(HotlineMessage.id).in_(candidates),
-            col(HotlineMessage.status) == pending,
-            col(HotlineMessage.next_attempt_at) <= now,
-        )
-        .values(next_attempt_at=now + CLAIM_LEASE)
-        .returning(col(HotlineMessage.id))
-    )
-    won = {row[0] for row in leased}
+    # populate_existing: rows already in the session get their lease, not the values read before it.
     rows = session.exec(
-        select(HotlineMessage).where(col(HotlineMessage.id).in_(won)).order_by(col(HotlineMessage.id))
+        select(HotlineMessage)
+        .where(col(HotlineMessage.id).in_(claimed.statuses))
+        .order_by(col(HotlineMessage.id))
+        .execution_options(populate_existing=True)
     )
     return list(rows)
 
@@ -173,40 +173,55 @@ def _get(session: Session, message_id: int) -> HotlineMessage:
     return row
 
 
-def release(*, session: Session, message_id: int, now: dt.datetime) -> None:
+def _settle(session: Session, message_id: int, leased_until: dt.datetime, **values: Any) -> bool:
+    """Record an outcome on a message still pending under the lease ending ``leased_until``; False (and
+    nothing changed) when it was claimed again since, or already settled."""
+    claimed = still_claimed(
+        HotlineMessage, message_id, status=HotlineMessageStatus.PENDING, leased_until=leased_until
+    )
+    settled = session.execute(
+        update(HotlineMessage).where(*claimed).values(**values).returning(col(HotlineMessage.id))
+    )
+    return settled.first() is not None
+
+
+def release(*, session: Session, message_id: int, now: dt.datetime, leased_until: dt.datetime) -> bool:
     """Give back a claimed message that was not sent (an earlier one of its case failed): due at once, it
     waits behind that one by the order rule of ``claim_due``."""
-    row = _get(session, message_id)
-    row.next_attempt_at = now
-    session.add(row)
+    return _settle(session, message_id, leased_until, next_attempt_at=now)
 
 
-def mark_sent(*, session: Session, message_id: int, now: dt.datetime) -> None:
+def mark_sent(*, session: Session, message_id: int, now: dt.datetime, leased_until: dt.datetime) -> bool:
     """The platform took the message: it is never sent again."""
-    row = _get(session, message_id)
-    row.status, row.sent_at, row.last_error = HotlineMessageStatus.SENT, now, None
-    row.attempts += 1
-    session.add(row)
+    return _settle(
+        session, message_id, leased_until, status=HotlineMessageStatus.SENT, sent_at=now, last_error=None,
+        attempts=HotlineMessage.attempts + 1,
+    )  # fmt: skip
 
 
-def mark_refused(*, session: Session, message_id: int, error: str) -> None:
+def mark_refused(*, session: Session, message_id: int, error: str, leased_until: dt.datetime) -> bool:
     """The platform refused the message for good (4xx): dead, its answer kept for an admin."""
-    row = _get(session, message_id)
-    row.status, row.last_error = HotlineMessageStatus.DEAD, error[:2000]
-    row.attempts += 1
-    session.add(row)
+    return _settle(
+        session, message_id, leased_until, status=HotlineMessageStatus.DEAD, last_error=error[:2000],
+        attempts=HotlineMessage.attempts + 1,
+    )  # fmt: skip
 
 
-def mark_failed(*, session: Session, message_id: int, error: str, now: dt.datetime) -> None:
+def mark_failed(
+    *, session: Session, message_id: int, error: str, now: dt.datetime, leased_until: dt.datetime
+) -> bool:
     """No answer, or one worth retrying: due again after the back-off; dead after ``MAX_ATTEMPTS``."""
-    row = _get(session, message_id)
-    row.attempts += 1
-    row.last_error = error[:2000]
-    if row.attempts >= MAX_ATTEMPTS:
-        row.status = HotlineMessageStatus.DEAD
-    else:
-        row.next_attempt_at = now + backoff(row.attempts)
-    session.add(row)
+    attempts = _get(session, message_id).attempts + 1
+    # The lease guards the count read above too: no other run records on this row while it holds.
+    if attempts >= MAX_ATTEMPTS:
+        return _settle(
+            session, message_id, leased_until, status=HotlineMessageStatus.DEAD, attempts=attempts,
+            last_error=error[:2000],
+        )  # fmt: skip
+    return _settle(
+        session, message_id, leased_until, attempts=attempts, last_error=error[:2000],
+        next_attempt_at=now + backoff(attempts),
+    )  # fmt: skip
 
 
 def retry_dead(*, session: Session, message_id: int, now: dt.datetime) -> HotlineMessage:

@@ -19,7 +19,12 @@ from sqlmodel import Field, Session, SQLModel, col, select
 from models.bulk import insert_rows
 from models.calendar import WorkCalendar
 from models.clock import utcnow
-from models.delivery_queue import doubling_backoff, due_in_order
+from models.delivery_queue import (
+    HTTP_TIMEOUT_SECONDS,
+    claim_in_order,
+    doubling_backoff,
+    still_claimed,
+)
 from models.errors import Conflict, NotFound, OutOfCalendarCoverage
 from models.platform_fields import add_national_fields
 from models.settings import get_settings
@@ -124,30 +129,43 @@ def backoff(attempts: int) -> dt.timedelta:
 
 @dataclass(frozen=True)
 class DueDocument:
-    """A pending document whose time has come, as the delivery adapter needs it."""
+    """A document claimed for delivery (pending, or sent and due to be asked for its receipt again), as
+    the delivery adapter needs it."""
 
     id: int
     breach_id: int
     document_id: str
     payload: dict[str, Any]
     attempts: int  # failed attempts so far
+    status: DocumentStatus  # as claimed: an outcome is recorded only while it still is
+    leased_until: dt.datetime  # the claim's lease: an outcome is recorded only while it holds
 
 
-def due_documents(*, session: Session, now: dt.datetime, limit: int = 500) -> list[DueDocument]:
+def claim_due(
+    *, session: Session, now: dt.datetime, limit: int = 500, timeout: float = HTTP_TIMEOUT_SECONDS
+) -> list[DueDocument]:
     """The pending documents due at ``now``, and the sent ones whose receipt is due to be asked for again,
-    in the order written (by id), at most ``limit``.
+    in the order written (by id), at most ``limit``, leased to the caller for as long as the batch can
+    take with ``timeout`` (seconds) per request (models/delivery_queue.py ``http_lease``), so a run that
+    starts meanwhile does not post them again. The caller commits the claim before it starts sending.
 
     A record's documents go in the order they were written: a correction or withdrawal overtaking a
     publication still in back-off would be overwritten on the platform by the older facts. So a document
-    is left out while an earlier one of its record waits for its back-off; an earlier one that is due comes
-    first in this same list, and the caller holds the rest of its record when that one fails.
+    is left out while an earlier one of its record waits for its back-off or another run's lease, or is
+    dead (refused, waiting for an admin to retry it); an earlier one that is due comes first in this same
+    list, and the caller holds (``release``) the rest of its record when that one fails.
     """
-    in_order = due_in_order(
+    statuses = (DocumentStatus.PENDING, DocumentStatus.SENT)
+    claimed = claim_in_order(
+        session,
         PlatformDocument,
         "breach_id",
         now=now,
-        statuses=(DocumentStatus.PENDING, DocumentStatus.SENT),
+        statuses=statuses,
         waiting_status=DocumentStatus.PENDING,
+        blocking_status=DocumentStatus.DEAD,
+        limit=limit,
+        timeout=timeout,
     )
     # SQLAlchemy's select: sqlmodel's typed overloads stop at four columns.
     rows = session.execute(
@@ -158,49 +176,71 @@ def due_documents(*, session: Session, now: dt.datetime, limit: int = 500) -> li
             col(PlatformDocument.payload),
             col(PlatformDocument.attempts),
         )
-        .where(in_order)
+        .where(col(PlatformDocument.id).in_(claimed.statuses))
         .order_by(col(PlatformDocument.id))
-        .limit(limit)
     ).all()
-    return [DueDocument(*row) for row in rows]
+    return [
+        DueDocument(
+            id=row_id,
+            breach_id=breach_id,
+            document_id=document_id,
+            payload=payload,
+            attempts=attempts,
+            status=DocumentStatus(claimed.statuses[row_id]),
+            leased_until=claimed.until,
+        )  # fmt: skip
+        for row_id, breach_id, document_id, payload, attempts in rows
+    ]
 
 
-def _set(session: Session, document: DueDocument, *, failed: bool, **values: Any) -> None:
+def _set(session: Session, document: DueDocument, *, failed: bool, **values: Any) -> bool:
+    """Record an outcome on ``document`` while it is still in the status and lease it was claimed in;
+    False (and nothing changed) when another run claimed it since, or it is already settled."""
     attempts = document.attempts + 1 if failed else document.attempts
-    session.execute(
-        update(PlatformDocument)
-        .where(col(PlatformDocument.id) == document.id)
-        .values(attempts=attempts, **values)
+    claimed = still_claimed(
+        PlatformDocument, document.id, status=document.status, leased_until=document.leased_until
     )
+    settled = session.execute(
+        update(PlatformDocument)
+        .where(*claimed)
+        .values(attempts=attempts, **values)
+        .returning(col(PlatformDocument.id))
+    )
+    return settled.first() is not None
+
+
+def release(*, session: Session, document: DueDocument, now: dt.datetime) -> bool:
+    """Give back a claimed document that was not sent (an earlier one of its record failed): due at once,
+    it waits behind that one by the order rule of ``claim_due``."""
+    return _set(session, document, failed=False, next_attempt_at=now)
 
 
 def mark_sent(
     *, session: Session, document: DueDocument, now: dt.datetime, receipt_id: str | None = None
-) -> None:
+) -> bool:
     """The platform took ``document`` (2xx). With its receipt id the delivery is done (acknowledged) and
     the document is never sent again; without one it is asked about again after ``RECEIPT_POLL``."""
     first_sent = func.coalesce(PlatformDocument.sent_at, now)
     if receipt_id:
-        _set(
+        return _set(
             session, document, failed=False, status=DocumentStatus.ACKNOWLEDGED, sent_at=first_sent,
             receipt_id=receipt_id[:128], acknowledged_at=now, last_error=None,
         )  # fmt: skip
-    else:
-        _set(
-            session, document, failed=False, status=DocumentStatus.SENT, sent_at=first_sent,
-            next_attempt_at=now + RECEIPT_POLL, last_error=None,
-        )  # fmt: skip
+    return _set(
+        session, document, failed=False, status=DocumentStatus.SENT, sent_at=first_sent,
+        next_attempt_at=now + RECEIPT_POLL, last_error=None,
+    )  # fmt: skip
 
 
-def mark_refused(*, session: Session, document: DueDocument, error: str) -> None:
+def mark_refused(*, session: Session, document: DueDocument, error: str) -> bool:
     """The platform refused ``document`` for good (its answer kept in ``last_error``)."""
-    _set(session, document, failed=True, status=DocumentStatus.DEAD, last_error=error)
+    return _set(session, document, failed=True, status=DocumentStatus.DEAD, last_error=error)
 
 
-def mark_failed(*, session: Session, document: DueDocument, error: str, now: dt.datetime) -> None:
+def mark_failed(*, session: Session, document: DueDocument, error: str, now: dt.datetime) -> bool:
     """The attempt failed in a way worth retrying: ``document`` comes due again after its back-off (a sent
     one stays sent: only its receipt is outstanding)."""
-    _set(
+    return _set(
         session, document, failed=True, next_attempt_at=now + backoff(document.attempts + 1), last_error=error
     )
 

@@ -3,13 +3,15 @@
 The same protocol as the credit-platform push (notifications/platform_push.py ``deliver``): signed JSON
 (``X-Shouxin-Signature: sha256=<HMAC-SHA256 of the body>``), ``Idempotency-Key`` = the message id, 2xx
 taken, 5xx/408/429/no answer retried after the back-off, any other 4xx dead. Messages are leased when
-claimed, and each outcome is committed the moment the platform answers, so a crash mid-batch re-sends at
-most the one message in flight (which the platform recognises by its id).
+claimed, for as long as the whole batch can take, and each outcome is committed the moment the platform
+answers (only while the lease holds), so a crash mid-batch re-sends at most the one message in flight
+(which the platform recognises by its id).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 
 import httpx
@@ -20,6 +22,8 @@ from models.clock import utcnow
 from models.hotline import HotlineMessage, claim_due, mark_failed, mark_refused, mark_sent, release
 from models.settings import get_settings
 from notifications.platform_push import Outcome, deliver
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -35,14 +39,22 @@ def _record(
     engine: Engine, message: HotlineMessage, outcome: Outcome, detail: str | None, now: dt.datetime
 ) -> None:
     assert message.id is not None
+    # The claim left the lease's end on the row: the outcome is recorded only while that lease holds.
+    lease = message.next_attempt_at
     with Session(engine) as session:
         if outcome is Outcome.SENT:
-            mark_sent(session=session, message_id=message.id, now=now)
+            done = mark_sent(session=session, message_id=message.id, now=now, leased_until=lease)
         elif outcome is Outcome.REFUSED:
-            mark_refused(session=session, message_id=message.id, error=detail or "")
+            done = mark_refused(
+                session=session, message_id=message.id, error=detail or "", leased_until=lease
+            )
         else:
-            mark_failed(session=session, message_id=message.id, error=detail or "", now=now)
+            done = mark_failed(
+                session=session, message_id=message.id, error=detail or "", now=now, leased_until=lease
+            )
         session.commit()
+    if not done:
+        log.warning("12345 回传消息 %s 已被另一次推送接管，本次结果未记录 (lease lost)", message.message_id)
 
 
 def push_due(
@@ -56,7 +68,7 @@ def push_due(
         return report
     moment = now or utcnow()
     with Session(engine, expire_on_commit=False) as session:
-        claimed = claim_due(session=session, now=moment, limit=limit)
+        claimed = claim_due(session=session, now=moment, limit=limit, timeout=timeout)
         session.commit()
     held: set[int] = set()  # cases whose message did not go in this run: their later ones wait
     with httpx.Client(timeout=timeout) as client:
@@ -64,7 +76,12 @@ def push_due(
             assert message.id is not None
             if message.complaint_id in held:
                 with Session(engine) as session:
-                    release(session=session, message_id=message.id, now=moment)
+                    release(
+                        session=session,
+                        message_id=message.id,
+                        now=moment,
+                        leased_until=message.next_attempt_at,
+                    )
                     session.commit()
                 report.held += 1
                 continue
@@ -80,6 +97,7 @@ def push_due(
                 report.sent += 1
             elif outcome is Outcome.REFUSED:
                 report.dead += 1
+                held.add(message.complaint_id)  # dead until an admin retries it: the rest wait for that
             else:
                 report.retried += 1
                 held.add(message.complaint_id)

@@ -1,43 +1,40 @@
 """Outbox state changes: claim what is due, record each delivery outcome, let an admin retry.
 
-Claiming leases rows by pushing ``next_attempt_at`` forward in the claiming transaction: the row lock of
-``FOR UPDATE SKIP LOCKED`` ends with that transaction, and the lease is what keeps a second worker off a
-row while the first is still talking to the mail server. A worker that dies mid-batch leaves its rows to
-come due again when the lease runs out.
+Claiming leases rows the way every outbox does (models/delivery_queue.py ``claim``): a second worker stays
+off a row while the first is still talking to the mail server, and a worker that dies mid-batch leaves its
+rows to come due again when the lease runs out.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from models.clock import utcnow
-from models.delivery_queue import doubling_backoff
+from models.delivery_queue import MIN_LEASE, claim, doubling_backoff, lease_for
 from models.errors import Conflict, NotFound
-from models.outbox import NO_EMAIL, Notification, NotificationStatus, secret_removed, without_secrets
+from models.outbox import NO_EMAIL, Notification, NotificationStatus, leave_queue, secret_removed
 from models.settings import get_settings
 
 MAX_ATTEMPTS = 12
 MAX_BACKOFF = dt.timedelta(hours=1)
-# The shortest lease; a batch gets longer if its worst case (every message waiting out the SMTP timeout
-# on each of its commands) is longer, so a slow server's batch is never claimed again while being sent.
-CLAIM_LEASE = dt.timedelta(minutes=10)
+# The shortest lease (the shared one); see ``claim_lease`` for a slow server's longer batch.
+CLAIM_LEASE = MIN_LEASE
 _SMTP_COMMANDS_PER_MESSAGE = 3  # MAIL FROM, RCPT TO, DATA
 _SMS_WAITS_PER_MESSAGE = 2  # connecting, then the provider's answer
 
 
 def claim_lease(count: int) -> dt.timedelta:
-    """How long ``count`` claimed rows stay leased to the claiming worker."""
+    """How long ``count`` claimed rows stay leased to the claiming worker: a batch's worst case (every
+    message waiting out the SMTP timeout on each of its commands), never under ``CLAIM_LEASE``."""
     settings = get_settings()
     # A batch holds one channel's messages; the slower channel's worst case covers either.
     per_message = max(
         settings.smtp_timeout_seconds * _SMTP_COMMANDS_PER_MESSAGE,
         settings.sms_timeout_seconds * _SMS_WAITS_PER_MESSAGE,
     )
-    worst = dt.timedelta(seconds=count * per_message + 60)
-    return max(CLAIM_LEASE, worst)
+    return lease_for(count, seconds_per_row=per_message)
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -46,31 +43,17 @@ def backoff(attempts: int) -> dt.timedelta:
 
 
 def claim_due(*, session: Session, now: dt.datetime, limit: int) -> list[int]:
-    """Ids of pending rows due at ``now``, oldest first, leased to the caller (see ``claim_lease``).
-
-    The lease is a compare-and-set (only rows still due get it), so two workers never both win a row even
-    on SQLite, whose driver runs the SELECT outside the writing transaction.
-    """
-    due = (col(Notification.status) == NotificationStatus.PENDING, col(Notification.next_attempt_at) <= now)
-    query = (
-        select(col(Notification.id))
-        .where(*due)
-        .order_by(col(Notification.next_attempt_at), col(Notification.id))
-        .limit(limit)
+    """Ids of pending rows due at ``now``, oldest first, leased to the caller (see ``claim_lease``)."""
+    claimed = claim(
+        session,
+        Notification,
+        now=now,
+        statuses=(NotificationStatus.PENDING,),
+        limit=limit,
+        lease=claim_lease,
+        order_by=(col(Notification.next_attempt_at), col(Notification.id)),
     )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    candidates = list(session.exec(query))
-    if not candidates:
-        return []
-    lease = (
-        update(Notification.__table__)  # type: ignore[attr-defined]
-        .where(col(Notification.id).in_(candidates), *due)
-        .values(next_attempt_at=now + claim_lease(len(candidates)))
-        .returning(col(Notification.id))
-    )
-    won: set[int] = {row[0] for row in session.execute(lease)}
-    return [nid for nid in candidates if nid is not None and nid in won]
+    return list(claimed.statuses)
 
 
 def _get(session: Session, notification_id: int) -> Notification:
@@ -80,20 +63,12 @@ def _get(session: Session, notification_id: int) -> Notification:
     return row
 
 
-def _leave_queue(row: Notification, status: NotificationStatus) -> None:
-    """``row`` stops being sent, as ``status``. Sent, the recipient has its secret (an access code);
-    dead or undeliverable, it is not sent as it stands any more (``retry_dead`` refuses such a row):
-    either way the outbox keeps no copy of the secret."""
-    row.status = status
-    row.context = without_secrets(row.context)
-
-
 def mark_sent(*, session: Session, notification_id: int, now: dt.datetime) -> Notification:
     """The server accepted the message. A row that is no longer pending is left as it is."""
     row = _get(session, notification_id)
     if row.status != NotificationStatus.PENDING:
         return row
-    _leave_queue(row, NotificationStatus.SENT)
+    leave_queue(row, NotificationStatus.SENT)
     row.attempts += 1
     row.sent_at = now
     row.last_error = None
@@ -111,7 +86,7 @@ def mark_temporary_failure(
     row.attempts += 1
     row.last_error = error[:2000]
     if row.attempts >= MAX_ATTEMPTS:
-        _leave_queue(row, NotificationStatus.DEAD)
+        leave_queue(row, NotificationStatus.DEAD)
     else:
         row.next_attempt_at = now + backoff(row.attempts)
     session.add(row)
@@ -124,7 +99,7 @@ def mark_dead(*, session: Session, notification_id: int, now: dt.datetime, error
     if row.status != NotificationStatus.PENDING:
         return row
     row.attempts += 1
-    _leave_queue(row, NotificationStatus.DEAD)
+    leave_queue(row, NotificationStatus.DEAD)
     row.last_error = error[:2000]
     row.next_attempt_at = now
     session.add(row)
@@ -136,7 +111,7 @@ def mark_undeliverable(*, session: Session, notification_id: int, reason: str = 
     row = _get(session, notification_id)
     if row.status != NotificationStatus.PENDING:
         return row
-    _leave_queue(row, NotificationStatus.UNDELIVERABLE)
+    leave_queue(row, NotificationStatus.UNDELIVERABLE)
     row.last_error = reason
     session.add(row)
     return row
@@ -145,7 +120,7 @@ def mark_undeliverable(*, session: Session, notification_id: int, reason: str = 
 def retry_dead(*, session: Session, notification_id: int, now: dt.datetime | None = None) -> Notification:
     """An admin sends a dead row again: back to pending, due at once, with a fresh attempt budget.
 
-    A row that was queued with an access code lost it when it died (``_leave_queue``): sent again it would
+    A row that was queued with an access code lost it when it died (``leave_queue``): sent again it would
     carry no code, or not render at all, so it is refused. The pledgor gets a fresh code through the
     pledge's re-issue (``reissue_access_code``), which queues its own notice and voids the old code, never
     delivered; the registration notice itself can be printed from the pledge's page."""

@@ -5,7 +5,9 @@ reply is recognised by the platform. The delivery is done when the platform answ
 (``{"receipt_id": "…"}`` in a 2xx answer); a 2xx without one leaves the document sent, and it is posted
 again (same key) until the platform has a receipt for it. Each outcome is committed the moment the
 platform answers, before the next document goes out: a crash mid-batch re-sends at most the one document
-in flight. The messages are documented in docs/integrations.md ("信用平台").
+in flight. A run leases what it claims for as long as its whole batch can take, so a run that starts
+meanwhile (the flow runs every minute) leaves those documents alone, and an outcome is recorded only
+while its lease holds. The messages are documented in docs/integrations.md ("信用平台").
 """
 
 from __future__ import annotations
@@ -25,7 +27,15 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from models.clock import utcnow
-from models.platform import DueDocument, due_documents, mark_failed, mark_refused, mark_sent, unconfigured
+from models.platform import (
+    DueDocument,
+    claim_due,
+    mark_failed,
+    mark_refused,
+    mark_sent,
+    release,
+    unconfigured,
+)
 from models.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -95,15 +105,23 @@ def _record(
     status, detail = outcome
     with Session(engine) as session:
         if status is Outcome.SENT:
-            mark_sent(session=session, document=document, now=now, receipt_id=detail)
+            done = mark_sent(session=session, document=document, now=now, receipt_id=detail)
             report.sent += 1
             report.acknowledged += detail is not None
         elif status is Outcome.REFUSED:
-            mark_refused(session=session, document=document, error=detail or "")
+            done = mark_refused(session=session, document=document, error=detail or "")
             report.dead += 1
         else:
-            mark_failed(session=session, document=document, error=detail or "", now=now)
+            done = mark_failed(session=session, document=document, error=detail or "", now=now)
             report.retried += 1
+        session.commit()
+    if not done:
+        log.warning("推送文档 %s 已被另一次推送接管，本次结果未记录 (lease lost)", document.document_id)
+
+
+def _release(engine: Engine, document: DueDocument, now: dt.datetime) -> None:
+    with Session(engine) as session:
+        release(session=session, document=document, now=now)
         session.commit()
 
 
@@ -126,11 +144,13 @@ def push_due(
         return report
     moment = now or utcnow()
     with Session(engine) as session:
-        due = due_documents(session=session, now=moment, limit=limit)
-    held: set[int] = set()  # records whose document failed in this round: their later ones wait too
+        due = claim_due(session=session, now=moment, limit=limit, timeout=timeout)
+        session.commit()
+    held: set[int] = set()  # records whose document did not go in this round: their later ones wait too
     with httpx.Client(timeout=timeout) as client:
         for document in due:
             if document.breach_id in held:
+                _release(engine, document, moment)
                 continue
             outcome = deliver(
                 client,
@@ -139,7 +159,8 @@ def push_due(
                 document.document_id,
                 document.payload,
             )
-            if outcome[0] is Outcome.RETRY:
+            if outcome[0] is not Outcome.SENT:
+                # Retried later or dead until an admin retries it: either way the rest must not overtake.
                 held.add(document.breach_id)
             _record(engine, document, outcome, moment, report)
     return report

@@ -5,7 +5,7 @@ Revises: 0018_pledgor_phone
 Create Date: 2026-12-14 09:00:00
 
 Data only. A notification that leaves the queue (sent, dead or undeliverable) keeps no copy of the
-pledgor's access code (notifications/outbox_service.py ``_leave_queue``), but rows that died before that
+pledgor's access code (``models.outbox.leave_queue``), but rows that died before that
 rule still hold it: each row no longer pending, of a template queued with a secret (``SECRET_TEMPLATES``)
 and whose context still has a secret key gets the context ``without_secrets`` gives, so the rule stays in
 models/outbox.py. Pending rows keep theirs: their message has yet to carry it. Read by id in batches, so
