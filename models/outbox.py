@@ -145,6 +145,7 @@ SMS_TEMPLATES = frozenset(
         "complaint_received",
         "complaint_not_accepted",
         "complaint_replied",
+        "complaint_merged",
         "complaint_return_visit",
         "complaint_closed_unresolved",
         "pledge_registered",

@@ -74,6 +74,16 @@ TEMPLATES: dict[str, TemplateSpec] = {
             },
         ),
         _spec(
+            "complaint_merged",
+            "complainant",
+            "并单告知：并入较早登记的同一事项投诉，结果一并答复",
+            {
+                "case_number": "TS20260302-0003",
+                "complainant_name": "某某建材有限公司",
+                "target_number": "TS20260302-0001",
+            },
+        ),
+        _spec(
             "complaint_return_visit",
             "complainant",
             "回访：请评价办理结果",

@@ -320,3 +320,32 @@ def test_attempts_count_again_after_a_redo(client: TestClient, staff: Staff) -> 
     set_today(client, dt.date(2026, 3, 4))
     act(client, staff, "intake", cid, "record_contact_attempt", contact_result="无人接听")
     act(client, staff, "supervisor", cid, "close_unreachable", status=422)
+
+
+# ------------------------------------------------------------------------------------------- 并单
+
+
+def test_a_merged_complainant_is_told_and_gets_the_reply_of_the_case_it_joined(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    first = register(client, staff)
+    duplicate = register(client, staff, complainant_name="某某建材有限公司", complainant_email="jc@ex.cn")
+    act(client, staff, "intake", duplicate["id"], "merge", target_number=first["number"])
+    [told] = _mails(session, duplicate["id"], "complaint_merged")
+    assert (told.recipient_name, told.context["target_number"]) == ("某某建材有限公司", first["number"])
+    assert first["number"] in render("complaint_merged", told.context).text
+    merged = _track(client, duplicate)
+    assert (merged["merged_into"], merged["reply_text"]) == (first["number"], None)
+
+    cid = first["id"]
+    act(client, staff, "intake", cid, "accept")
+    act(client, staff, "intake", cid, "dispatch", lead_department_code="D01")
+    act(client, staff, "handler", cid, "sign_for")
+    act(client, staff, "competent", cid, "verify_untrue", explanation="合同款项已按约支付")
+    act(client, staff, "handler", cid, "reply", reply_text="经核实，款项已按合同约定支付。")
+    [copy] = _mails(session, duplicate["id"], "complaint_replied")
+    assert (copy.recipient_name, copy.context["case_number"]) == ("某某建材有限公司", duplicate["number"])
+    assert copy.context["reply_text"] == "经核实，款项已按合同约定支付。"
+    replied = _track(client, duplicate)
+    assert replied["reply_text"] == "经核实，款项已按合同约定支付。"
+    assert replied["department_name"] == _track(client, first)["department_name"]

@@ -155,8 +155,11 @@ def _merge(ctx: _Ctx, action: str, body: ActionBody) -> None:
         raise ValidationFailed(
             f"案件 {target.number} 当前为“{state_label(target.state)}”，不能作为并单目标 (target is closed)"
         )
-    ctx.fire(action, body, target_number=target.number, target_id=target.id)
+    event = ctx.fire(action, body, target_number=target.number, target_id=target.id)
     ctx.case.merged_into_id = target.id
+    # Feedback is owed to every complainant (RULEBOOK complaints §3): told now, and given the reply of the
+    # case it joined (``_reply``).
+    mail_complainant(ctx.session, ctx.case, event, "complaint_merged", target_number=target.number)
     record_event(
         session=ctx.session,
         case=target,
@@ -320,6 +323,12 @@ def _reply(ctx: _Ctx, action: str, body: ActionBody) -> None:
         ctx.session, ctx.case, event, "complaint_replied", reply_text=body.reply_text, department_name=name
     )
     mail_complainant(ctx.session, ctx.case, event, "complaint_return_visit")
+    # The complainants of the cases merged into this one get the same reply, under their own number.
+    merged = ctx.session.exec(select(Complaint).where(Complaint.merged_into_id == ctx.case.id)).all()
+    for case in merged:
+        mail_complainant(
+            ctx.session, case, event, "complaint_replied", reply_text=body.reply_text, department_name=name
+        )
 
 
 def _close(ctx: _Ctx, action: str, body: ActionBody) -> None:

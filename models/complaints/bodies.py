@@ -228,3 +228,5 @@ class TrackingResult(BaseModel):
     # The department handling the case (牵头/被投诉部门) and, once replied, the reply itself.
     department_name: str | None = None
     reply_text: str | None = None
+    # A case merged into an earlier one (并单): that case's number; its department and reply are shown.
+    merged_into: str | None = None

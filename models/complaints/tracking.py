@@ -39,8 +39,12 @@ def track(
         for e in events
         if e.event not in _NOT_PUBLIC_EVENTS
     ]
+    # A merged case is handled, and replied to, as the case it joined: its complainant follows that one.
+    handling = session.get(Complaint, complaint.merged_into_id) if complaint.merged_into_id else complaint
+    handling = handling or complaint
     # The latest reply is the one the complainant was given (a reopened case is replied to again).
-    replies = [e.note for e in events if e.event == "reply" and e.note]
+    handled = events if handling is complaint else case_events(session, handling)
+    replies = [e.note for e in handled if e.event == "reply" and e.note]
     # A paused stage's deadline moves when the case resumes, and a finished case has none: show neither.
     spec = COMPLAINT.state(complaint.state)
     return TrackingResult(
@@ -50,8 +54,9 @@ def track(
         stage_deadline=None if spec.terminal or spec.clock_paused else complaint.stage_deadline,
         deadline_pending=complaint.deadline_pending and not (spec.terminal or spec.clock_paused),
         steps=steps,
-        department_name=_handling_department(session, complaint),
+        department_name=_handling_department(session, handling),
         reply_text=replies[-1] if replies else None,
+        merged_into=handling.number if handling is not complaint else None,
     )
 
 
