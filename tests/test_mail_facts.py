@@ -131,6 +131,19 @@ def test_catch_up_sweep_skips_the_overdue_notice_whose_moment_passed_and_records
     assert event.data["skipped_reason"] == "publication_day_reached"
 
 
+def test_the_overdue_notice_of_a_pledge_whose_publication_day_waits_for_the_calendar_says_so(
+    engine: Engine, session: Session, staff: Staff
+) -> None:
+    # Due 28 December: its 7th working day falls in 2027, whose holiday notice is not loaded yet.
+    pledge = new_pledge(session, dt.date(2026, 12, 28), registered_on=dt.date(2026, 11, 2))
+    assert pledge.publication_day is None
+    sweep(engine=engine, today=dt.date(2026, 12, 29), actor=SYSTEM)
+    [notice] = session.exec(select(Notification).where(Notification.template == "pledge_overdue")).all()
+    mail = render(notice.template, notice.context)  # it rendered None as a date, and failed
+    assert "待日历确定" in mail.html
+    assert "节假日安排公布后确定" in mail.text
+
+
 def test_admin_pages_list_the_unsendable_with_the_phone_and_open_mail_bodies(
     client: TestClient, staff: Staff, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
