@@ -358,7 +358,8 @@ PLEDGE = Lifecycle(
         # handed in late and still undecided; evidence on time always holds publication.
         _t("publish", "公示失信", [PS.OVERDUE, PS.EVIDENCE_SUBMITTED], PS.PUBLISHED, SYS),
         _t("hold_publication", "暂缓公示（材料待核查）", [PS.EVIDENCE_SUBMITTED], None, SYS),
-        _t("confirm_false", "认定虚假承诺", _PLEDGE_OPEN, PS.FALSE_PLEDGE, H, S),
+        # Also after fulfilment: a forged certificate found by a later check (RULEBOOK pledges §5).
+        _t("confirm_false", "认定虚假承诺", [*_PLEDGE_OPEN, PS.FULFILLED], PS.FALSE_PLEDGE, H, S),
         _t("cancel", "撤销承诺", _PLEDGE_OPEN, PS.CANCELLED, H, S),
         _t("remind", "到期提醒", [PS.REGISTERED], None, SYS),
         _t("warn", "逾期预警", [PS.OVERDUE, PS.EVIDENCE_SUBMITTED, PS.REGISTERED], None, SYS),

@@ -47,8 +47,9 @@ def test_terminal_states_offer_nothing_but_reopening(lifecycle: Lifecycle) -> No
         if spec.terminal:
             assert not spec.waiting_on
             offered = {t.event for role in Role for t in lifecycle.available(spec.name, role)}
-            # A published pledge's pledgor still needs its access code to object to or repair the record.
-            assert offered <= {"reopen", "reissue_access_code"}
+            # A published pledge's pledgor still needs its access code to object to or repair the record;
+            # a fulfilled pledge can still be found false (a forged certificate, RULEBOOK pledges §5).
+            assert offered <= {"reopen", "reissue_access_code", "confirm_false"}
 
 
 def test_resume_returns_to_the_paused_state() -> None:

@@ -142,6 +142,29 @@ def test_credit_check_refuses_false_pledgor(client: TestClient, staff: Staff, se
         get_settings.cache_clear()
 
 
+def test_a_fulfilled_pledge_found_false_later_bars_its_pledgor(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    """A forged certificate found after the authority confirmed fulfilment (RULEBOOK pledges §5)."""
+    pid = client.post(
+        "/api/v1/pledges", json=body(deadline="2026-04-30"), headers=staff.auth("intake")
+    ).json()["id"]
+    h = staff.auth("handler")
+    r = client.post(
+        f"/api/v1/pledges/{pid}/evidence", files={"file": ("合格书.pdf", b"%PDF-1.7 x")}, headers=h
+    )
+    assert r.status_code == 201, r.text
+    assert client.post(f"/api/v1/pledges/{pid}/actions/confirm", json={}, headers=h).status_code == 200
+    false = client.post(
+        f"/api/v1/pledges/{pid}/actions/confirm_false", json={"reason": "事后核查发现合格书系伪造"}, headers=h
+    )
+    assert false.status_code == 200, false.text
+    assert false.json()["state"] == "false_pledge"
+    again = client.post("/api/v1/pledges", json=body(), headers=staff.auth("intake"))
+    assert again.status_code == 422
+    assert "虚假承诺" in again.json()["message"]
+
+
 def test_evidence_upload_reject_and_confirm(client: TestClient, staff: Staff, tmp_path: Any) -> None:
     pid = client.post(
         "/api/v1/pledges", json=body(deadline="2026-04-30"), headers=staff.auth("intake")
