@@ -32,9 +32,10 @@ def compute_publication_day(calendar: WorkCalendar, deadline: dt.date) -> dt.dat
 def publication_day_of(
     calendar: WorkCalendar, *, deadline: dt.date, counted_from: dt.date | None
 ) -> dt.date | None:
-    """A pledge's publication day: from its deadline, or, after evidence rejected on or after that day,
-    the N-th working day (``pledge_rejection_grace_working_days``) after the rejection; None while the
-    year it falls in is not loaded."""
+    """A pledge's publication day: from its deadline, or, after evidence rejected too late to leave the
+    pledgor the grace before that day (``models.pledges.review.decide``), the N-th working day
+    (``pledge_rejection_grace_working_days``) after the rejection; None while the year it falls in is not
+    loaded."""
     if counted_from is None:
         return compute_publication_day(calendar, deadline)
     try:

@@ -8,9 +8,11 @@ published for the authority's delay." So:
   default 5); the publication sweep records ``hold_publication`` instead of publishing while it runs
   (models/publication.py), and evidence handed in late (after the deadline, before publication) follows
   ``pledge_late_evidence_rule`` (default ``wait``: the same hold).
-- A rejection on or after the publication day does not publish the pledge that night: the publication day
-  becomes the N-th working day after the rejection (``pledge_rejection_grace_working_days``, default 3),
-  and the pledgor is told the reason and the new day (``decide``).
+- A rejection always leaves the pledgor the grace to hand in new evidence: the publication day becomes
+  the later of the day and the N-th working day after the rejection (``pledge_rejection_grace_working_days``,
+  default 3). So a rejection on or after the day, or one the authority made too close to it (a review
+  that ran late), does not publish the pledge before that grace ends; the pledgor is told the reason and
+  the day (``decide``).
 - The review deadline climbs the same yellow → red → 催办 → 督办 → 提级 ladder as a complaint stage
   (``supervise_reviews``, run by the ``supervise_deadlines`` flow), and it is in the handlers' work queue
   (``models.pledges.review_queue.review_tasks``, which the complaint queue merges in by deadline).
@@ -80,21 +82,28 @@ def decide(
 ) -> CaseEvent | None:
     """Apply the authority's ``action`` (confirm, reject_evidence, confirm_false, cancel) to ``pledge``.
 
-    A rejection on or after the publication day moves that day to the N-th working day after today, so the
+    A rejection moves the publication day to the N-th working day after today when that is later, so the
     pledgor, told the reason by mail, has those days to hand in new evidence; the event records the old
-    and new day and why. A rejection before the publication day keeps the day (it is still ahead)."""
+    and new day and why. A rejection early enough to leave those days keeps the day."""
     data: dict[str, Any] = {}
     new_day: dt.date | None = pledge.publication_day
     rescheduled = False
     if action == "reject_evidence":
         old = pledge.publication_day
-        rescheduled = old is not None and old <= today
+        graced = publication_day_of(calendar, deadline=pledge.deadline, counted_from=today)
+        # One rule for every rejection: the pledgor is never published for the authority's delay (RULEBOOK
+        # pledges §3), so however late the review ran, the grace after it is kept. A rejection on or after
+        # the day always lands here (its grace ends after today). None: the grace ends in a year not
+        # loaded yet, so past the day; the calendar recompute fills the day in, as it does for the deadline.
+        rescheduled = old is not None and (graced is None or graced > old)
         if rescheduled:
-            new_day = publication_day_of(calendar, deadline=pledge.deadline, counted_from=today)
+            new_day = graced
             data["publication_day"] = {
                 "old": iso_date(old),
                 "new": iso_date(new_day),
-                "reason": "evidence_rejected_on_or_after_publication_day",
+                "reason": "evidence_rejected_on_or_after_publication_day"
+                if old is not None and old <= today
+                else "evidence_rejected_within_grace_of_publication_day",
                 "grace_working_days": get_settings().pledge_rejection_grace_working_days,
             }
         else:
