@@ -229,6 +229,11 @@ class Pledge(PledgeBase, table=True):
     deadline_pending: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     deadline_counted_from: dt.date | None = None
     deadline_working_days: int | None = None
+    # The day the pledge was registered (the service's today, Asia/Shanghai): a back-registered pledge's
+    # publication day is never before the N-th working day after it (``registration_publication_day``),
+    # also when the calendar changes and the day is computed again. None only for rows written outside
+    # the services (as the benchmarks' generated ones), counted from the deadline alone.
+    registered_on: dt.date | None = None
     # The day the latest evidence was handed in (Asia/Shanghai): after ``deadline`` it was late.
     evidence_submitted_on: dt.date | None = None
     # Evidence rejected on or after the publication day: the day the publication day is counted from

@@ -259,7 +259,8 @@ class _Chunk:
         # keys in the order they always had).
         shared = {
             "state": PledgeState.REGISTERED, "version": 1, "stage_seq": 0, "stage_deadline": None,
-            "deadline_pending": False, "registered_by_id": actor.id, "created_at": now, "updated_at": now,
+            "deadline_pending": False, "registered_by_id": actor.id, "registered_on": self.today,
+            "created_at": now, "updated_at": now,
         }  # fmt: skip
         publication_day = self._publication_day
         pledges = []

@@ -110,6 +110,7 @@ def register_pledge_with_code(
         authority_id=authority.id,
         publication_day=day,
         calendar_version=calendar.version if day else None,
+        registered_on=today,
         registered_by_id=actor.id,
         access_code_digest=access_digest,
     )

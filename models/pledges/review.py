@@ -90,7 +90,8 @@ def decide(
     rescheduled = False
     if action == "reject_evidence":
         old = pledge.publication_day
-        graced = publication_day_of(calendar, deadline=pledge.deadline, counted_from=today)
+        deadline = pledge.deadline
+        graced = publication_day_of(calendar, deadline=deadline, counted_from=today, registered_on=None)
         # One rule for every rejection: the pledgor is never published for the authority's delay (RULEBOOK
         # pledges §3), so however late the review ran, the grace after it is kept. A rejection on or after
         # the day always lands here (its grace ends after today). None: the grace ends in a year not
