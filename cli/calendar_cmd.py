@@ -134,7 +134,7 @@ def load(
     if recomputed.publication_days or recomputed.deadlines_total:
         console.print(
             f"已重新计算 {recomputed.publication_days} 件告知承诺的公示日，"
-            f"确定 {recomputed.deadlines_total} 个待日历确定的办理期限（均已记入审计）"
+            f"确定或调整 {recomputed.deadlines_total} 个办理期限（待定的或因更正而变的，均已记入审计）"
         )
 
 

@@ -20,8 +20,8 @@ from models.workflow import Actor
 
 @dataclass(frozen=True)
 class Recomputed:
-    """What a load brought up to date: pledges with a new publication day, and pending deadlines that got
-    their date, by kind (complaint, pledge, breach)."""
+    """What a load brought up to date: pledges with a new publication day, and deadlines that got their
+    date (pending ones) or a new one (a corrected notice), by kind (complaint, pledge, breach)."""
 
     publication_days: int
     deadlines: dict[str, int] = field(default_factory=dict)
@@ -34,8 +34,8 @@ class Recomputed:
 def load_year_notice(
     *, session: Session, notice: YearNotice, loaded_by: str, actor: Actor
 ) -> tuple[list[DayChange], str, Recomputed]:
-    """Store ``notice``, recompute open pledges' publication days and date the pending deadlines, all in
-    the caller's transaction.
+    """Store ``notice``, recompute open pledges' publication days and date the open stages' deadlines
+    (pending ones, and known ones a corrected notice moved), all in the caller's transaction.
 
     Returns the day changes, the new calendar version and what was recomputed.
     """

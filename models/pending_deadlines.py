@@ -8,7 +8,8 @@ a guess.
 
 ``resolve_pending_deadlines`` gives every pending deadline of every kind (complaint stages and their
 extensions, the evidence review of a pledge, a record's objection and repair decisions) its date when a
-notice is loaded (models/calendar_admin.py), in the loader's transaction, one audit event per case.
+notice is loaded (models/calendar_admin.py), in the loader's transaction, one audit event per case; a
+loaded year's notice corrected later moves the known deadlines it changes the same way.
 ``calendar_warning`` tells administrators in time that next year is not loaded yet.
 """
 
@@ -23,17 +24,19 @@ from sqlmodel import Session
 
 from models.breach import PublishedBreach
 from models.calendar import WorkCalendar
-from models.clock import utcnow
+from models.clock import iso_date, utcnow
 from models.complaint import Complaint
 from models.errors import OutOfCalendarCoverage
 from models.lifecycle import LIFECYCLES
 from models.pledge import Pledge
 from models.settings import get_settings
-from models.stage_deadline import NO_PENDING, PENDING_LABEL
+from models.stage_deadline import PENDING_LABEL
 from models.workflow import Actor, Fired, record_events_many
 
 # The audit event that gives a pending deadline its date (not a transition: the state stays).
 RESOLVED_EVENT = "deadline_resolved"
+# The audit event that moves a known deadline after a loaded year's notice was corrected.
+RECOMPUTED_EVENT = "deadline_recomputed"
 
 _MODELS: dict[str, Any] = {"complaint": Complaint, "pledge": Pledge, "breach": PublishedBreach}
 # What ``calendar status`` and the digest call each kind's pending deadlines.
@@ -43,12 +46,14 @@ KIND_LABELS = {"complaint": "投诉办理环节", "pledge": "告知承诺材料�
 def resolve_pending_deadlines(
     *, session: Session, calendar: WorkCalendar, actor: Actor, now: dt.datetime | None = None
 ) -> dict[str, int]:
-    """Give each pending deadline the calendar can now compute its date, audited (``deadline_resolved``
-    with the day counted from, the working days and the date); in the caller's transaction. A deadline
-    still beyond the calendar stays pending. Returns how many were resolved per kind.
+    """Date every open stage's deadline by ``calendar``, just loaded or corrected, in the caller's
+    transaction: a pending deadline the calendar can now compute gets its date (``deadline_resolved``),
+    and a known one whose working days a corrected notice moved gets the new date (``deadline_recomputed``,
+    with the old one), each counted from the day and working days the stage keeps. A deadline still beyond
+    the calendar stays pending. Returns how many deadlines were dated or moved per kind.
 
-    The update is guarded by the stage the deadline belongs to (``stage_seq``) and the flag, and bumps
-    the version: a case another transaction moved meanwhile keeps its new stage's own deadline."""
+    The update is guarded by the stage the deadline belongs to (``stage_seq``) and the date or flag it
+    had, and bumps the version: a case another transaction moved meanwhile keeps its new stage's own."""
     now = now or utcnow()
     return {
         kind: _resolve_kind(session=session, model=model, kind=kind, calendar=calendar, actor=actor, now=now)
@@ -62,34 +67,54 @@ def _resolve_kind(
     t = model.__table__
     rows = session.execute(
         select(t.c.id, t.c.stage_seq, t.c.deadline_counted_from, t.c.deadline_working_days)
-        .where(t.c.deadline_pending.is_(True))
+        .add_columns(t.c.stage_deadline)
+        .where(
+            t.c.deadline_counted_from.is_not(None),
+            t.c.deadline_working_days.is_not(None),
+            t.c.deadline_pending.is_(True) | t.c.stage_deadline.is_not(None),
+        )
         .order_by(t.c.id)
     ).all()
-    fired: list[Fired] = []
-    dates: dict[int, tuple[dt.date, dt.date, int]] = {}
-    for case_id, stage_seq, start, days in rows:
+    resolved: list[Fired] = []
+    recomputed: list[Fired] = []
+    dates: dict[int, tuple[dt.date, dt.date, int, dt.date | None]] = {}
+    for case_id, stage_seq, start, days, old in rows:
         try:
             day = calendar.add_working_days(start, days)
         except OutOfCalendarCoverage:
             continue  # a later year still missing: it stays pending
+        if day == old:
+            continue
+        unchanged = t.c.deadline_pending.is_(True) if old is None else t.c.stage_deadline == old
         moved = session.execute(
             update(t)
-            .where(t.c.id == case_id, t.c.stage_seq == stage_seq, t.c.deadline_pending.is_(True))
-            .values(stage_deadline=day, version=t.c.version + 1, **NO_PENDING)
+            .where(t.c.id == case_id, t.c.stage_seq == stage_seq, unchanged)
+            .values(stage_deadline=day, deadline_pending=False, version=t.c.version + 1)
             .returning(t.c.id, t.c.number, t.c.state, t.c.version)
         ).first()
         if moved is None:
             continue
-        fired.append(Fired(moved.id, moved.number, str(moved.state), str(moved.state), moved.version))
-        dates[moved.id] = (start, day, days)
+        fired = Fired(moved.id, moved.number, str(moved.state), str(moved.state), moved.version)
+        (resolved if old is None else recomputed).append(fired)
+        dates[moved.id] = (start, day, days, old)
+
+    def data(f: Fired) -> dict[str, Any]:
+        start, day, days, old = dates[f.id]
+        moved = {"old_deadline": old.isoformat()} if old is not None else {}
+        return {"counted_from": start.isoformat(), "working_days": days, "deadline": day.isoformat(),
+                **moved, "calendar_version": calendar.version}  # fmt: skip
+
     record_events_many(
-        session=session, kind=kind, cases=fired, event=RESOLVED_EVENT, actor=actor, now=now,
-        note=lambda f: f"办理期限已按载入的日历确定为 {dates[f.id][1].isoformat()}",
-        data=lambda f: {"counted_from": dates[f.id][0].isoformat(), "working_days": dates[f.id][2],
-                        "deadline": dates[f.id][1].isoformat(), "calendar_version": calendar.version},
+        session=session, kind=kind, cases=resolved, event=RESOLVED_EVENT, actor=actor, now=now,
+        note=lambda f: f"办理期限已按载入的日历确定为 {dates[f.id][1].isoformat()}", data=data,
+    )  # fmt: skip
+    record_events_many(
+        session=session, kind=kind, cases=recomputed, event=RECOMPUTED_EVENT, actor=actor, now=now,
+        note=lambda f: f"日历更正，办理期限由 {iso_date(dates[f.id][3])} 调整为 {dates[f.id][1].isoformat()}",
+        data=data,
     )  # fmt: skip
     _sync_session(session, model, list(dates))
-    return len(fired)
+    return len(resolved) + len(recomputed)
 
 
 def _sync_session(session: Session, model: Any, ids: list[int]) -> None:

@@ -21,20 +21,18 @@ PENDING_LABEL = PENDING_DEADLINE_LABEL
 
 def deadline_values(calendar: WorkCalendar, *, start: dt.date, days: int) -> dict[str, Any]:
     """The deadline columns of a stage due ``days`` working days after ``start``: its date when the
-    calendar covers it, else pending with the start and the days kept to compute it later."""
+    calendar covers it, else pending. The start and the days are kept either way: a pending date is
+    computed from them once its year is loaded, a known one again when a loaded year is corrected
+    (models/pending_deadlines.py)."""
+    counted = {"deadline_counted_from": start, "deadline_working_days": days}
     try:
         day = calendar.add_working_days(start, days)
     except OutOfCalendarCoverage:
-        return {
-            "stage_deadline": None,
-            "deadline_pending": True,
-            "deadline_counted_from": start,
-            "deadline_working_days": days,
-        }
-    return {**NO_PENDING, "stage_deadline": day}
+        return {"stage_deadline": None, "deadline_pending": True, **counted}
+    return {"stage_deadline": day, "deadline_pending": False, **counted}
 
 
-# A stage with a known deadline, or none at all: nothing pending.
+# A stage without a deadline: nothing pending, nothing to count from.
 NO_PENDING: dict[str, Any] = {
     "deadline_pending": False,
     "deadline_counted_from": None,
@@ -44,9 +42,10 @@ NO_PENDING: dict[str, Any] = {
 
 def extended_values(calendar: WorkCalendar, case: Any, days: int) -> dict[str, Any]:
     """The deadline columns after ``days`` more working days (an approved extension, a paused clock
-    resumed): a pending deadline owes them on top, counted from the same day; a known one is moved (and
-    becomes pending if the new date lands in an unloaded year); a stage without a deadline keeps none."""
-    if case.deadline_pending:
+    resumed): owed on top, counted from the same day (the date becomes pending if it lands in an unloaded
+    year); a stage without a deadline keeps none. A known deadline stored without them (before every
+    deadline kept its start and days) is moved from its date."""
+    if case.deadline_counted_from is not None and case.deadline_working_days is not None:
         return deadline_values(
             calendar, start=case.deadline_counted_from, days=case.deadline_working_days + days
         )

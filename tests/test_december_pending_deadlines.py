@@ -12,6 +12,7 @@ December 2026 has no holidays (12 working days after the 15th)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from typer.testing import CliRunner
 from cli.calendar_cmd import app as calendar_app
 from models.accounts import department_by_code, import_departments
 from models.audit import CaseEvent
-from models.calendar import WorkCalendar, load_calendar, parse_year_file
+from models.calendar import WorkCalendar, load_calendar, parse_year_file, parse_year_notice
 from models.calendar_admin import load_year_notice
 from models.clock import Clock
 from models.complaint import Complaint, ComplaintCreate, ComplaintPublic
@@ -39,6 +40,7 @@ from models.complaints import (
     work_queue,
 )
 from models.complaints.bodies import ExtensionRequestBody, OrderRectificationBody
+from models.complaints.visibility import event_label
 from models.db import create_sqlite_file, get_engine
 from models.digest import queue_daily_digest
 from models.lifecycle import PledgeState, Role
@@ -149,7 +151,7 @@ def test_a_december_without_2027_works_on_and_loading_2027_dates_every_pending_d
     rectifying = dispatched(session, dec[15])
     do(session, rectifying, "sign_for", h, dec[15])
     do(session, rectifying, "verify_true", verifier, dec[16])
-    assert pending(case(session, rectifying)) == (False, None, None, dt.date(2026, 12, 18))
+    assert pending(case(session, rectifying)) == (False, dec[16], 2, dt.date(2026, 12, 18))
     order = OrderRectificationBody(requirements="限期付款")
     do(session, rectifying, "order_rectification", verifier, dec[16], order)
     assert pending(case(session, rectifying)) == (True, dec[16], 15, None)
@@ -162,7 +164,7 @@ def test_a_december_without_2027_works_on_and_loading_2027_dates_every_pending_d
 
     # 28 December: a new complaint's first review is due inside 2026, as always.
     known = registered(session, dec[28])
-    assert pending(case(session, known)) == (False, None, None, dt.date(2026, 12, 30))
+    assert pending(case(session, known)) == (False, dec[28], 2, dt.date(2026, 12, 30))
 
     # 30 December: dispatched; signing for is due 2 working days on, in 2027; the mail says so.
     late = dispatched(session, dec[30])
@@ -206,12 +208,12 @@ def test_a_december_without_2027_works_on_and_loading_2027_dates_every_pending_d
     assert recomputed.deadlines == {"complaint": 3, "pledge": 1, "breach": 0}
     assert recomputed.publication_days == 2
     expected = {
-        signed: dt.date(2027, 1, 6),  # 12 December working days, then 4, 5, 6 January
-        rectifying: dt.date(2027, 1, 14),  # 11 + 9 of January's (4–8, 11–14)
-        late: dt.date(2027, 1, 4),  # 31 December, then 4 January
+        signed: (dec[15], 15, dt.date(2027, 1, 6)),  # 12 December working days, then 4, 5, 6 January
+        rectifying: (dec[16], 20, dt.date(2027, 1, 14)),  # 11 + 9 of January's (4–8, 11–14)
+        late: (dec[30], 2, dt.date(2027, 1, 4)),  # 31 December, then 4 January
     }
-    for cid, day in expected.items():
-        assert pending(case(session, cid)) == (False, None, None, day)
+    for cid, (start, days, day) in expected.items():
+        assert pending(case(session, cid)) == (False, start, days, day)
         [resolved] = events(session, "complaint", cid, "deadline_resolved")
         assert resolved.data["deadline"] == day.isoformat()
         assert resolved.actor_name == "管理员"
@@ -219,7 +221,7 @@ def test_a_december_without_2027_works_on_and_loading_2027_dates_every_pending_d
     session.expire_all()
     review = session.get(Pledge, reviewed.id)
     assert review is not None
-    assert pending(review) == (False, None, None, dt.date(2027, 1, 6))
+    assert pending(review) == (False, dec[29], 5, dt.date(2027, 1, 6))
     assert len(events(session, "pledge", reviewed.id or 0, "deadline_resolved")) == 1
     assert {c.kind: c.count for c in pending_counts(session=session)}["complaint"] == 0
 
@@ -228,6 +230,36 @@ def test_a_december_without_2027_works_on_and_loading_2027_dates_every_pending_d
     assert "warn_red" in [e.event for e in events(session, "complaint", signed)]
     do(session, signed, "verify_true", verifier, dt.date(2027, 1, 7))
     assert case(session, signed).stage_deadline == dt.date(2027, 1, 11)  # order_rectification: 2 working days
+
+
+def test_a_corrected_notice_moves_the_known_deadlines_whose_working_days_it_changed(
+    session: Session, staff: Staff
+) -> None:
+    load_year_notice(session=session, notice=parse_year_file(EXAMPLE_2027), loaded_by="管理员", actor=ADMIN)
+    session.commit()
+    h = handler(session)
+    across = dispatched(session, dt.date(2027, 1, 27))
+    do(session, across, "sign_for", h, dt.date(2027, 1, 27))  # 15 working days to verify, across 春节
+    before = case(session, across).stage_deadline
+    assert before is not None
+    untouched = registered(session, dt.date(2027, 3, 1))  # its 2 working days are not corrected
+    march = case(session, untouched).stage_deadline
+    # The notice is corrected: 春节 one day longer, and no make-up working day on 20 February.
+    data = json.loads(EXAMPLE_2027.read_text(encoding="utf-8"))
+    data["holidays"][1]["end"] = "2027-02-15"
+    data["workdays"].remove("2027-02-20")
+    _, _, recomputed = load_year_notice(
+        session=session, notice=parse_year_notice(json.dumps(data)), loaded_by="管理员", actor=ADMIN
+    )
+    session.commit()
+    corrected = load_calendar(session=session).add_working_days(dt.date(2027, 1, 27), 15)
+    assert corrected > before
+    assert case(session, across).stage_deadline == corrected
+    assert case(session, untouched).stage_deadline == march
+    assert recomputed.deadlines["complaint"] == 1
+    [moved] = events(session, "complaint", across, "deadline_recomputed")
+    assert (moved.data["old_deadline"], moved.data["deadline"]) == (before.isoformat(), corrected.isoformat())
+    assert event_label(moved.event) == "办理期限调整（节假日安排更正）"
 
 
 @pytest.mark.parametrize(

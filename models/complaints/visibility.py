@@ -22,7 +22,12 @@ from models.workflow import Actor
 
 STAFF_SEE_ALL = frozenset({Role.INTAKE, Role.SUPERVISOR, Role.ADMIN, Role.SYSTEM})
 # Timeline entries that are not table events.
-EXTRA_EVENT_LABELS = {"register": "登记", "merged_in": "并入重复投诉"}
+EXTRA_EVENT_LABELS = {
+    "register": "登记",
+    "merged_in": "并入重复投诉",
+    "deadline_resolved": "办理期限确定（节假日安排载入）",
+    "deadline_recomputed": "办理期限调整（节假日安排更正）",
+}
 
 # Which department's handler may take a handler action: the lead (主办), the verifier (the lead's 主管部门,
 # the 认定部门; the lead itself when it has none), or either.
