@@ -65,6 +65,7 @@ class PledgeView(BaseModel):
     deadline_pending: bool = Field(description="审核期限落在尚未载入节假日安排的年份（待日历确定）")
     deadline_counted_from: dt.date | None
     deadline_working_days: int | None
+    registered_on: dt.date | None = Field(description="登记日（补登记的承诺自登记日起计足公示前的工作日）")
 
 
 # A pledge with the access code just issued, shown this once.
