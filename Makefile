@@ -24,7 +24,7 @@ browser:
 # Embedded default: SQLite under ./var, demo data, a local SMTP sink, the API on http://127.0.0.1:8000
 run: $(STAMP)
 	$(BIN)/shouxin db upgrade
-	$(BIN)/shouxin demo
+	SHOUXIN_DEMO_MODE=true $(BIN)/shouxin demo
 	@echo ""
 	@echo "登录：http://127.0.0.1:8000/login ，粘贴上表中某个角色的令牌（服务就绪后打开）。"
 	@echo "先试：受理员登记一件投诉并派单；承办部门签收、答复；督办人员看 /staff/dashboard；"

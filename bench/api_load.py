@@ -91,6 +91,9 @@ def api_server(database_url: str, workers: int = 2) -> Iterator[tuple[str, int]]
         "SHOUXIN_DATABASE_URL": database_url,
         "SHOUXIN_TODAY": TODAY.isoformat(),
         "SHOUXIN_SECRET_KEY": secrets.token_urlsafe(48),  # serve refuses the development key
+        # The load signs in with the demo's public tokens: `demo` loads them and `serve` accepts a
+        # database holding them only in demo mode.
+        "SHOUXIN_DEMO_MODE": "true",
     }
     _shouxin(env, "db", "upgrade")
     _shouxin(env, "demo")

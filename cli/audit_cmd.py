@@ -13,10 +13,11 @@ from models.audit_verify import verify_audit
 from models.backup import backup as run_backup
 from models.backup import restore as run_restore
 from models.db import get_engine
-from models.errors import DomainError
+from models.errors import DomainError, NotFound, ValidationFailed
 from models.settings import get_settings
 
 app = typer.Typer(help="审计记录核验", no_args_is_help=True)
+CASE_KINDS = ("complaint", "pledge", "breach")
 console = Console()
 
 
@@ -26,8 +27,18 @@ def verify(
     case: int | None = typer.Option(None, "--case", help="只核验一个案件（案件 ID）"),
 ) -> None:
     """核验审计哈希链：报告被篡改、删除或调换顺序的事件；有问题时退出码为 1。"""
+    # A mistyped filter matches nothing, and nothing verified must not read as "chain intact".
+    if kind is not None and kind not in CASE_KINDS:
+        raise ValidationFailed(
+            f"--kind 只能是 {' / '.join(CASE_KINDS)}，而不是 {kind!r} (unknown case kind {kind!r})"
+        )
     with Session(get_engine()) as session:
         report = verify_audit(session=session, kind=kind, case_id=case)
+    if case is not None and report.cases == 0:
+        of_kind = f"（{kind}）" if kind else ""
+        raise NotFound(
+            f"没有案件 #{case}{of_kind}的审计事件；请检查案件 ID (no audit events for case {case})"
+        )
     for line in report.lines():
         print(line)
     if not report.ok:
@@ -48,11 +59,17 @@ def restore(
     file: Path = typer.Argument(..., dir_okay=False, help="由 `shouxin backup` 生成的备份文件"),
     yes: bool = typer.Option(False, "--yes", help="确认覆盖现有数据库"),
 ) -> None:
-    """从备份恢复 SQLite 数据库；覆盖现有数据库须加 --yes。恢复后建议运行 `shouxin audit verify`。"""
+    """从备份恢复 SQLite 数据库；覆盖现有数据库须加 --yes。旧版本程序的备份在恢复时升级到当前数据库结构。
+    恢复后建议运行 `shouxin audit verify`。"""
     get_engine().dispose()
     try:
-        path = run_restore(source=file, database_url=get_settings().database_url, overwrite=yes)
+        restored = run_restore(source=file, database_url=get_settings().database_url, overwrite=yes)
     except DomainError as exc:
         print(f"错误: {exc.message}", file=sys.stderr)
         raise typer.Exit(1) from None
-    console.print(f"已从 {file} 恢复到 {path}")
+    if restored.backup_revision != restored.revision:
+        console.print(
+            f"备份的数据库结构版本为 {restored.backup_revision}，已升级到 {restored.revision} "
+            f"(backup upgraded from {restored.backup_revision} to {restored.revision})"
+        )
+    console.print(f"已从 {file} 恢复到 {restored.path}")

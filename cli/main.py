@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import typer
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import select
+from typer.core import TyperGroup
 
 from cli import audit_cmd, calendar_cmd, flows_cmd, hotline_cmd, notifications_cmd, platform_cmd, pledges_cmd
 from models.accounts import create_user, import_departments, read_department_file
@@ -19,8 +22,29 @@ from models.db import get_engine, session_scope
 from models.errors import DomainError
 from models.lifecycle import Role
 from models.org import Department, User, UserCreate
+from models.settings import Settings, get_settings
 
-app = typer.Typer(help="守信 Shouxin：政务诚信案件办理平台", no_args_is_help=True)
+
+class OneLineErrors(TyperGroup):
+    """The root command: a mistake in the input or the set-up ends as one line on stderr and a non-zero
+    exit, here for every command (a domain error, an invalid setting or model input, a missing database
+    file), not as a traceback; anything else is a bug and keeps its traceback."""
+
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]  # (typer vendors click)
+        try:
+            return super().invoke(ctx)
+        except DomainError as exc:
+            fail(exc.message)
+        except SettingsError as exc:
+            fail(_settings_error_line(exc), code=2)
+        except ValidationError as exc:
+            fail(_validation_error_line(exc), code=2)
+        except OperationalError:
+            _refuse_missing_database()
+            raise
+
+
+app = typer.Typer(help="守信 Shouxin：政务诚信案件办理平台", no_args_is_help=True, cls=OneLineErrors)
 db_app = typer.Typer(help="数据库结构迁移", no_args_is_help=True)
 users_app = typer.Typer(help="用户账号", no_args_is_help=True)
 departments_app = typer.Typer(help="部门", no_args_is_help=True)
@@ -41,7 +65,6 @@ docs_app = typer.Typer(help="文档", no_args_is_help=True)
 app.add_typer(docs_app, name="docs")
 
 console = Console()
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -50,19 +73,45 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def domain_errors(func: F) -> F:
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except DomainError as exc:
-            fail(exc.message)
+def _validation_error_line(exc: ValidationError) -> str:
+    """Every failed field on one line: a setting by its environment variable, other input by its field."""
+    settings = exc.title == Settings.__name__
+    parts = []
+    for error in exc.errors(include_url=False):
+        loc = [str(part) for part in error["loc"]]
+        if not settings:
+            name = ".".join(loc) or exc.title
+        elif loc:  # a key inside a dict or list setting follows the variable: SHOUXIN_X[key]
+            name = f"SHOUXIN_{loc[0].upper()}" + "".join(f"[{part}]" for part in loc[1:])
+        else:
+            name = "SHOUXIN_*"
+        parts.append(f"{name}: {error['msg']}")
+    text = "；".join(parts)
+    return text if settings else f"输入无效 (invalid input)：{text}"
 
-    return wrapper  # type: ignore[return-value]
+
+def _settings_error_line(exc: SettingsError) -> str:
+    """pydantic-settings names the field in its message only (a list or dict setting that is not JSON)."""
+    field = re.search(r'field "(\w+)"', str(exc))
+    cause = f"：{exc.__cause__}" if exc.__cause__ else ""
+    if field is None:
+        return f"{exc}{cause}"
+    return f"SHOUXIN_{field[1].upper()}: 不是有效的 JSON 值 (not valid JSON){cause}"
+
+
+def _refuse_missing_database() -> None:
+    """A SQLite file that is not there fails the first query; say so as `shouxin db current` does."""
+    from models.schema import current_revision
+
+    try:
+        current_revision(get_engine())
+    except DomainError as exc:
+        fail(exc.message)
+    except SQLAlchemyError:
+        return  # the file is there: the original error is the one to show
 
 
 @db_app.command("upgrade")
-@domain_errors
 def db_upgrade() -> None:
     """把数据库结构升级到最新版本 (apply all migrations)."""
     from models.schema import upgrade
@@ -72,7 +121,6 @@ def db_upgrade() -> None:
 
 
 @db_app.command("current")
-@domain_errors
 def db_current() -> None:
     """显示数据库结构版本。"""
     from models.schema import current_revision, head_revision
@@ -81,7 +129,6 @@ def db_current() -> None:
 
 
 @users_app.command("add")
-@domain_errors
 def users_add(
     name: str = typer.Option(..., "--name", help="姓名"),
     role: Role = typer.Option(..., "--role", help="intake / handler / supervisor / admin"),
@@ -98,7 +145,6 @@ def users_add(
 
 
 @users_app.command("set-password")
-@domain_errors
 def users_set_password(
     user_id: int = typer.Option(..., "--id", help="用户 ID（见 shouxin users list）"),
     password: str = typer.Option(
@@ -136,7 +182,6 @@ def users_list() -> None:
 
 
 @departments_app.command("import")
-@domain_errors
 def departments_import(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV 或 YAML"),
 ) -> None:
@@ -160,14 +205,30 @@ def departments_list() -> None:
 
 
 @app.command("demo")
-@domain_errors
-def demo() -> None:
-    """载入演示数据（部门、各角色用户、若干投诉与承诺），可重复执行。"""
+def demo(
+    remove: bool = typer.Option(
+        False, "--remove", help="停用演示账号并作废其公开令牌（演示数据用过的数据库投入使用前）"
+    ),
+) -> None:
+    """载入演示数据（部门、各角色用户、若干投诉与承诺），可重复执行；仅限 SHOUXIN_DEMO_MODE=true。"""
     from models.calendar import load_calendar
     from models.clock import Clock
-    from models.demo import seed_demo, seed_demo_cases
+    from models.demo import remove_demo_accounts, seed_demo, seed_demo_cases
     from models.errors import OutOfCalendarCoverage
 
+    if remove:
+        with session_scope() as session:
+            removed = remove_demo_accounts(session=session)
+        console.print(f"已停用 {len(removed)} 个演示账号，其公开令牌不再有效")
+        return
+    if not get_settings().demo_mode:
+        # Its accounts' tokens (sx_demo_admin …) are printed in the README: on a real database they are
+        # an open door, so the demo only goes where the operator said this is a demo.
+        fail(
+            "演示数据只能在演示模式下载入：其账号令牌（如 sx_demo_admin）是公开的；仅演示时请设 "
+            "SHOUXIN_DEMO_MODE=true（`make run` 已设置）(demo data need SHOUXIN_DEMO_MODE=true: "
+            "their tokens are public)"
+        )
     with session_scope() as session:
         tokens = seed_demo(session=session)
     today = Clock.from_settings().today()
@@ -211,8 +272,22 @@ def docs_lifecycle(
     console.print("README.md 已更新")
 
 
+def _refuse_demo_accounts() -> None:
+    """Outside demo mode, no account may answer to a token printed in the README."""
+    from models.demo import demo_accounts
+
+    with session_scope() as session:
+        names = [user.name for user in demo_accounts(session=session)]
+    if names:
+        fail(
+            f"数据库中有 {len(names)} 个演示账号（{'、'.join(names)}），其令牌（如 sx_demo_admin）是公开的："
+            "请运行 `shouxin demo --remove` 停用它们，或仅演示时设 SHOUXIN_DEMO_MODE=true "
+            "(demo accounts with public tokens exist: run `shouxin demo --remove`, "
+            "or set SHOUXIN_DEMO_MODE=true)"
+        )
+
+
 @app.command("serve")
-@domain_errors
 def serve(
     host: str = typer.Option("127.0.0.1", help="监听地址"),
     port: int = typer.Option(8000, help="端口"),
@@ -234,7 +309,6 @@ def serve(
     import uvicorn
 
     from models.schema import check_up_to_date
-    from models.settings import get_settings
 
     settings = get_settings()
     problem = settings.secret_key_problem()
@@ -244,6 +318,8 @@ def serve(
     # the client address: without a trusted proxy, a client could pick a new address for every request.
     trusted = (settings.forwarded_allow_ips if forwarded_allow_ips is None else forwarded_allow_ips).strip()
     check_up_to_date(get_engine())
+    if not settings.demo_mode:
+        _refuse_demo_accounts()
     if get_settings().mail_sink:
         from notifications.sink import start_sink
 

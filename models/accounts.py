@@ -118,23 +118,47 @@ def token_identity(*, session: Session, token: str) -> TokenIdentity | None:
     return TokenIdentity(row.id, row.name, Role(row.role), row.department_id)
 
 
+def _load_yaml(path: Path, text: str) -> Any:
+    """The YAML document of ``path``, or ValidationFailed naming the file and where it stops parsing."""
+    try:
+        return yaml.safe_load(text) or []
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"第 {mark.line + 1} 行第 {mark.column + 1} 列" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ValidationFailed(f"{path.name}: YAML 格式错误 {where}：{problem} (invalid YAML)") from exc
+
+
 def read_department_file(path: Path) -> list[DepartmentCreate]:
     """Parse a CSV or YAML file of departments (code, name, level, competent department code)."""
-    text = path.read_text(encoding="utf-8-sig")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValidationFailed(
+            f"{path.name}: 不是 UTF-8 编码的文本文件（第 {exc.start + 1} 字节起无法解码）；请另存为 UTF-8 "
+            "(not a UTF-8 text file)"
+        ) from exc
     rows: list[dict[str, Any]]
     if path.suffix.lower() in (".yaml", ".yml"):
-        loaded = yaml.safe_load(text) or []
+        loaded = _load_yaml(path, text)
         if isinstance(loaded, dict):
             loaded = loaded.get("departments", [])
         if not isinstance(loaded, list):
             raise ValidationFailed(f"{path.name}: YAML 应为部门列表 (expected a list of departments)")
         rows = loaded
     elif path.suffix.lower() == ".csv":
-        rows = list(csv.DictReader(io.StringIO(text)))
+        try:
+            rows = list(csv.DictReader(io.StringIO(text)))
+        except csv.Error as exc:
+            raise ValidationFailed(f"{path.name}: CSV 格式错误：{exc} (invalid CSV)") from exc
     else:
         raise ValidationFailed(f"{path.name}: 仅支持 .csv 或 .yaml 文件 (use a CSV or YAML file)")
     result = []
     for number, row in enumerate(rows, start=1):
+        if not isinstance(row, dict):
+            raise ValidationFailed(
+                f"{path.name} 第{number}项: 应为含 code、name、level 的部门 (expected a mapping)"
+            )
         clean = {k.strip(): (v.strip() if isinstance(v, str) else v) for k, v in row.items() if k}
         competent = clean.pop("competent", None) or clean.pop("competent_department", None)
         clean["competent_code"] = clean.get("competent_code") or competent or None

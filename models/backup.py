@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 
+from alembic.util import CommandError
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
-from models.errors import ValidationFailed
-from models.schema import head_revision
+from models.db import make_engine
+from models.errors import DomainError, ValidationFailed
+from models.schema import head_revision, known_revisions, upgrade
 
 _MAGIC = b"SQLite format 3\x00"
 
@@ -55,12 +59,31 @@ def backup(*, database_url: str, target: Path) -> Path:
 
 
 def check_backup_file(path: Path) -> str:
-    """The schema revision of a Shouxin backup; refuses anything else with the reason."""
+    """The schema revision of a Shouxin backup, at the head or one this code can upgrade; refuses anything
+    else (missing, not SQLite, corrupt, not Shouxin's, from a newer program) with the reason."""
     if not path.is_file():
         raise ValidationFailed(f"备份文件 {path} 不存在 (backup file not found)")
     with path.open("rb") as fh:
         if fh.read(16) != _MAGIC:
             raise ValidationFailed(f"{path} 不是 SQLite 数据库文件，无法恢复 (not a SQLite database)")
+    try:
+        revision = _read_revision(path)
+    except sqlite3.DatabaseError as exc:
+        # A truncated or overwritten file fails inside SQLite before integrity_check can answer.
+        raise ValidationFailed(
+            f"备份文件 {path} 已损坏（{exc}），无法恢复 (backup file is corrupt)"
+        ) from None
+    if revision not in known_revisions():
+        raise ValidationFailed(
+            f"备份的数据库结构版本为 {revision}，比当前程序（{head_revision()}）新或无法识别；"
+            f"请用生成该备份的程序版本（或更新的版本）恢复 (backup schema {revision} is newer than "
+            "this program or unknown: restore it with the version that made it)",
+            revision=revision,
+        )
+    return str(revision)
+
+
+def _read_revision(path: Path) -> str | None:
     with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
         ok = conn.execute("PRAGMA integrity_check").fetchone()
         if not ok or ok[0] != "ok":
@@ -71,21 +94,24 @@ def check_backup_file(path: Path) -> str:
                 f"{path} 不是守信数据库（缺少必要的表），无法恢复 (not a Shouxin database)"
             )
         row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-    revision = row[0] if row else None
-    head = head_revision()
-    if revision != head:
-        raise ValidationFailed(
-            f"备份的数据库结构版本为 {revision}，当前程序需要 {head}；请用对应版本的程序恢复，"
-            f"或恢复后运行 `shouxin db upgrade` (backup schema {revision} != code {head})",
-            revision=revision,
-            head=head,
-        )
-    return revision or ""
+    return row[0] if row else None
 
 
-def restore(*, source: Path, database_url: str, overwrite: bool) -> Path:
-    """Replace the database with the backup ``source``; refuses to overwrite unless ``overwrite``."""
-    check_backup_file(source)
+@dataclass(frozen=True)
+class Restored:
+    """Where a backup went, the revision it was taken at, and the revision it is at now (the head)."""
+
+    path: Path
+    backup_revision: str
+    revision: str
+
+
+def restore(*, source: Path, database_url: str, overwrite: bool) -> Restored:
+    """Replace the database with the backup ``source``; refuses to overwrite unless ``overwrite``.
+
+    A backup from an older version of the program is upgraded on the way, in a copy beside the target:
+    the backup file stays as it was, and the live database is replaced only once the upgrade succeeded."""
+    backup_revision = check_backup_file(source)
     target = sqlite_path(database_url)
     if target.exists() and target.stat().st_size > 0 and not overwrite:
         raise ValidationFailed(
@@ -93,8 +119,49 @@ def restore(*, source: Path, database_url: str, overwrite: bool) -> Path:
             "(target exists; pass --yes to overwrite)"
         )
     target.parent.mkdir(parents=True, exist_ok=True)
+    head = head_revision() or ""
+    if backup_revision == head:
+        _copy_into(source, target)
+        return Restored(path=target, backup_revision=backup_revision, revision=head)
+    staged = target.with_name(target.name + ".restoring")
+    try:
+        _remove_sqlite_files(staged)
+        _copy_into(source, staged)
+        _upgrade_staged(staged, backup_revision=backup_revision, head=head)
+        _copy_into(staged, target)
+    finally:
+        _remove_sqlite_files(staged)
+    return Restored(path=target, backup_revision=backup_revision, revision=head)
+
+
+def _copy_into(source: Path, target: Path) -> None:
     # Backup API into the live file: other connections see the old or the new database, never a mix.
     with closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as src:
         with closing(sqlite3.connect(target)) as dest:
             _pages(src, dest)
-    return target
+
+
+def _upgrade_staged(staged: Path, *, backup_revision: str, head: str) -> None:
+    """Migrate the staged copy as ``shouxin db upgrade`` does; a failure refuses the restore."""
+    engine = make_engine(f"sqlite:///{staged}")
+    try:
+        upgrade(engine)
+    except (DomainError, SQLAlchemyError, CommandError) as exc:
+        reason = exc.message if isinstance(exc, DomainError) else str(exc).splitlines()[0]
+        raise ValidationFailed(
+            f"备份的数据库结构版本为 {backup_revision}，升级到 {head} 失败：{reason}；"
+            f"现有数据库未改动 (backup schema {backup_revision} could not be upgraded to {head}; "
+            "the database was left as it was)",
+            revision=backup_revision,
+            head=head,
+        ) from None
+    finally:
+        engine.dispose()
+    with closing(sqlite3.connect(staged)) as conn:
+        # As a backup file is: the restored database is read without the staged copy's WAL.
+        conn.execute("PRAGMA journal_mode=DELETE")
+
+
+def _remove_sqlite_files(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal", "-writer"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)

@@ -1,7 +1,8 @@
 """Demo data for `make run`: departments of a fictional city, one user per role, some cases.
 
 Demo users get fixed, well-known tokens (``sx_demo_<role>``) so the README's curl examples work; they
-exist only in databases where someone ran `shouxin demo`, never in a production set-up.
+exist only in databases where someone ran `shouxin demo` in demo mode (SHOUXIN_DEMO_MODE=true), and
+`shouxin serve` refuses such a database outside demo mode until `shouxin demo --remove` revokes them.
 """
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from models.accounts import hash_token, import_departments
+from models.accounts import hash_token, import_departments, new_token
 from models.breach import PublishedBreach
 from models.calendar import WorkCalendar
 from models.complaint import Category, Channel, Complaint, ComplaintCreate
@@ -76,6 +77,27 @@ DEMO_USERS = [
 
 def demo_token(role: Role, department: str | None) -> str:
     return f"sx_demo_{role}" + (f"_{department.lower()}" if department else "")
+
+
+def demo_accounts(*, session: Session) -> list[User]:
+    """Accounts that still carry a demo token: anyone who read the README can use them, so they must not
+    exist where real users are served (``shouxin serve`` refuses outside demo mode)."""
+    hashes = [hash_token(demo_token(role, dept)) for role, _, dept, _ in DEMO_USERS]
+    return list(
+        session.exec(select(User).where(col(User.token_hash).in_(hashes)).order_by(col(User.id))).all()
+    )
+
+
+def remove_demo_accounts(*, session: Session) -> list[User]:
+    """Deactivate the demo accounts and give each an unknown token; returns them. The rows stay: their
+    names are in the audit trail of the demo cases. Flushed."""
+    accounts = demo_accounts(session=session)
+    for user in accounts:
+        user.token_hash = hash_token(new_token())  # nobody holds it: the public token no longer matches
+        user.active = False
+        session.add(user)
+    session.flush()
+    return accounts
 
 
 def seed_demo(*, session: Session) -> list[tuple[str, str, str]]:

@@ -8,6 +8,7 @@ from sqlalchemy import Connection
 import models.tables  # noqa: F401  (registers every table on the metadata)
 import notifications.sink_store  # noqa: F401  (the mail sink's table, without its SMTP server)
 from models.db import make_engine
+from models.schema import migration_transaction
 from models.settings import get_settings
 from models.tables import metadata
 
@@ -32,7 +33,7 @@ def run_migrations_online() -> None:
         return
     url = config.get_main_option("sqlalchemy.url") or get_settings().database_url
     engine = make_engine(url, create=True)  # alembic's own command line, as `shouxin db upgrade`
-    with engine.connect() as conn:
+    with engine.connect() as conn, migration_transaction(conn):
         _run(conn)
     engine.dispose()
 
