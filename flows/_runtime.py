@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from prefect import get_run_logger
+from prefect.futures import PrefectFuture
+from prefect.states import State
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
@@ -42,6 +46,41 @@ def current_run_id() -> str | None:
 def batched(items: Sequence[T], size: int) -> Iterator[list[T]]:
     for start in range(0, len(items), size):
         yield list(items[start : start + size])
+
+
+@dataclass
+class Batches:
+    """What a flow's batches came to: the sum of those that completed, and the ones that failed. One
+    failed batch (its transaction rolled back, its cases left for the next run) must not keep the other
+    batches, or a flow's later steps, from running; the run still ends failed, naming it (``check``)."""
+
+    flow: str
+    done: int = 0
+    failed: list[str] = field(default_factory=list)
+
+    def add(self, state: State[int], label: str) -> int:
+        """Count a batch's final state (from ``task(..., return_state=True)`` or a future's ``state``);
+        returns what it added."""
+        if state.is_completed():
+            done: int = state.result()
+            self.done += done
+            return done
+        self.failed.append(label)
+        get_run_logger().error("%s：批次 %s 失败，下次运行重试：%s", self.flow, label, state.message)
+        return 0
+
+    def add_future(self, future: PrefectFuture[int], label: str) -> int:
+        future.wait()
+        return self.add(future.state, label)
+
+    def check(self) -> None:
+        """Fail the run, after everything else ran, when a batch failed."""
+        if self.failed:
+            shown = "、".join(self.failed[:10]) + ("等" if len(self.failed) > 10 else "")
+            raise RuntimeError(
+                f"{self.flow}：{len(self.failed)} 个批次失败（{shown}），其余批次已完成；"
+                "失败批次的案件由下次运行重试"
+            )
 
 
 def last_event_id() -> int:

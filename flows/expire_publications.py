@@ -8,7 +8,7 @@ import datetime as dt
 from prefect import flow, get_run_logger, task
 from sqlmodel import Session
 
-from flows._runtime import batched, current_run_id, last_event_id, publish_changes
+from flows._runtime import Batches, batched, current_run_id, last_event_id, publish_changes
 from models.clock import Clock
 from models.db import get_engine
 from models.register import expire_records, expiry_candidates
@@ -32,9 +32,12 @@ def expire_publications(as_of: dt.date | None = None) -> int:
         ids = expiry_candidates(session=session, today=today)
     run_id = current_run_id()
     first_event = last_event_id()
-    done = sum(expire_batch(batch, today, run_id) for batch in batched(ids, get_settings().batch_size))
-    get_run_logger().info("公示期满撤下 %s：%s 条", today, done)
+    batches = Batches("公示期满撤下")
+    for batch in batched(ids, get_settings().batch_size):
+        batches.add(expire_batch(batch, today, run_id, return_state=True), f"{batch[0]}–{batch[-1]}")
+    get_run_logger().info("公示期满撤下 %s：%s 条", today, batches.done)
     publish_changes(
         key="expire-publications", title=f"公示期满撤下 {today}", after_id=first_event, flow_run_id=run_id
     )
-    return done
+    batches.check()
+    return batches.done

@@ -14,7 +14,7 @@ import datetime as dt
 from prefect import flow, get_run_logger, task
 from sqlmodel import Session
 
-from flows._runtime import batched, current_run_id, last_event_id, publish_changes
+from flows._runtime import Batches, batched, current_run_id, last_event_id, publish_changes
 from models.calendar import load_calendar
 from models.clock import Clock
 from models.db import get_engine
@@ -41,6 +41,7 @@ def publish_breaches(as_of: dt.date | None = None, dry_run: bool = False) -> dic
     run_id = current_run_id()
     first_event = last_event_id()
     counts = {"recompute": 0 if dry_run else recompute(run_id)}
+    batches = Batches("承诺巡检")
     for step in SWEEP_ORDER:
         # A step the calendar cannot serve (a year not loaded) must not keep the later steps from running.
         try:
@@ -61,13 +62,17 @@ def publish_breaches(as_of: dt.date | None = None, dry_run: bool = False) -> dic
         if dry_run:
             counts[step] = len(ids)
             continue
-        futures = [
-            step_batch.submit(step, batch, today, run_id) for batch in batched(ids, get_settings().batch_size)
-        ]
-        counts[step] = sum(f.result() for f in futures)
+        parts = list(batched(ids, get_settings().batch_size))
+        futures = [step_batch.submit(step, batch, today, run_id) for batch in parts]
+        label = STEP_LABELS.get(step, step)
+        counts[step] = sum(
+            batches.add_future(f, f"{label} #{i}（{part[0]}–{part[-1]}）")
+            for i, (f, part) in enumerate(zip(futures, parts, strict=True), start=1)
+        )
     get_run_logger().info("承诺巡检 %s%s：%s", today, "（演练）" if dry_run else "", counts)
     if not dry_run:
         publish_changes(
             key="publish-breaches", title=f"承诺巡检 {today}", after_id=first_event, flow_run_id=run_id
         )
+    batches.check()
     return counts

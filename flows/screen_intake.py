@@ -12,7 +12,7 @@ import datetime as dt
 
 from prefect import flow, get_run_logger, task
 
-from flows._runtime import batched, current_run_id
+from flows._runtime import Batches, batched, current_run_id
 from models.clock import Clock
 from models.complaints import screen_batch, unscreened_ids
 from models.db import session_scope
@@ -36,6 +36,9 @@ def screen_intake(as_of: dt.date | None = None) -> int:
     with session_scope() as session:
         ids = unscreened_ids(session=session)
     run_id = current_run_id()
-    screened = sum(screen_ids(batch, today, run_id) for batch in batched(ids, get_settings().batch_size))
-    get_run_logger().info("投诉研判 %s：%s 件", today, screened)
-    return screened
+    batches = Batches("投诉研判")
+    for batch in batched(ids, get_settings().batch_size):
+        batches.add(screen_ids(batch, today, run_id, return_state=True), f"{batch[0]}–{batch[-1]}")
+    get_run_logger().info("投诉研判 %s：%s 件", today, batches.done)
+    batches.check()
+    return batches.done

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from prefect import flow, get_run_logger, task
 
-from flows._runtime import batched, current_run_id, last_event_id, publish_changes
+from flows._runtime import Batches, batched, current_run_id, last_event_id, publish_changes
 from models import breach_supervision
 from models.calendar import load_calendar
 from models.clock import Clock
@@ -70,11 +70,17 @@ def supervise_deadlines(as_of: dt.date | None = None) -> int:
     run_id = current_run_id()
     first_event = last_event_id()
     size = get_settings().batch_size
-    applied = sum(supervise_ids(batch, today, run_id) for batch in batched(ids, size))
-    applied += sum(supervise_breach_ids(batch, today, run_id) for batch in batched(breach_ids, size))
-    applied += sum(supervise_review_ids(batch, today, run_id) for batch in batched(review_ids, size))
-    get_run_logger().info("时限督办 %s：%s 项", today, applied)
+    batches = Batches("时限督办")
+    for task_, kind_ids, label in (
+        (supervise_ids, ids, "投诉"),
+        (supervise_breach_ids, breach_ids, "公示记录"),
+        (supervise_review_ids, review_ids, "材料核查"),
+    ):
+        for batch in batched(kind_ids, size):
+            batches.add(task_(batch, today, run_id, return_state=True), f"{label}（{batch[0]}–{batch[-1]}）")
+    get_run_logger().info("时限督办 %s：%s 项", today, batches.done)
     publish_changes(
         key="supervise-deadlines", title=f"时限督办 {today}", after_id=first_event, flow_run_id=run_id
     )
-    return applied
+    batches.check()
+    return batches.done

@@ -117,3 +117,30 @@ def test_real_flow_stamps_flow_run_id(cli_db: Engine, prefect_harness: None) -> 
         event = session.exec(select(CaseEvent).where(CaseEvent.event == "publish")).one()
         assert event.flow_run_id
         assert event.actor_role == "system"
+
+
+@pytest.mark.prefect
+def test_a_failed_batch_leaves_the_other_batches_and_steps_to_run_and_fails_the_run_naming_it(
+    cli_db: Engine, prefect_harness: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flows.publish_breaches as publish_flow
+    from models.settings import get_settings
+
+    monkeypatch.setenv("SHOUXIN_BATCH_SIZE", "1")
+    get_settings.cache_clear()
+    with Session(cli_db, expire_on_commit=False) as session:
+        broken = new_pledge(session, dt.date(2026, 2, 12), name="甲公司")
+        other = new_pledge(session, dt.date(2026, 2, 12), name="乙公司", code=None)
+    run_batch = publish_flow.run_batch
+
+    def failing_once_for_broken(**kwargs: object) -> int:
+        if kwargs["step"] == "overdue" and broken.id in kwargs["ids"]:  # type: ignore[operator]
+            raise RuntimeError("the database went away for this batch")
+        return run_batch(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(publish_flow, "run_batch", failing_once_for_broken)
+    with pytest.raises(RuntimeError, match=rf"1 个批次失败（标记逾期 #\d+（{broken.id}–{broken.id}）"):
+        publish_flow.publish_breaches(as_of=dt.date(2026, 3, 2))
+    with Session(cli_db) as session:
+        assert session.get(Pledge, other.id).state == "published"  # type: ignore[union-attr]
+        assert session.get(Pledge, broken.id).state == "registered"  # type: ignore[union-attr]
