@@ -31,6 +31,7 @@ from models.outbox import (
 )
 from models.pledges.access import SUPERSEDED
 from models.settings import get_settings
+from notifications.catalogue import TEMPLATES
 from notifications.outbox_service import list_notifications, retry_dead
 from notifications.render import sender_organisation
 from notifications.sink import list_sink_messages
@@ -50,6 +51,8 @@ router = page_router("/staff/admin")
 ADMIN = (Role.ADMIN,)
 OVERSIGHT = (Role.ADMIN, Role.SUPERVISOR)
 STATUS_LABELS = {"pending": "待发送", "sent": "已发送", "dead": "发送失败", "undeliverable": "无地址"}
+# The outbox stores each message's template key; the page says what the message is for.
+TEMPLATE_LABELS = {name: spec.description for name, spec in TEMPLATES.items()}
 
 
 def _departments_page(request: Request, session: Session, **context: Any) -> Response:
@@ -370,6 +373,7 @@ def notifications(request: Request, session: SessionDep) -> Response:
         local_time=_local_time,
         can_retry=user.role == Role.ADMIN,
         status_labels=STATUS_LABELS,
+        template_labels=TEMPLATE_LABELS,
     )
 
 

@@ -335,7 +335,7 @@ def pledge_status_form(request: Request, number: str | None = None) -> Response:
 
 
 @router.post("/pledges/status")
-async def pledge_status_page(request: Request, session: SessionDep) -> Response:
+async def pledge_status_page(request: Request, session: SessionDep, today: TodayDep) -> Response:
     """The pledgor reads their pledge's state with its number and access code."""
     form = await form_data(request)
     number = form.get("number", "").strip()
@@ -356,6 +356,7 @@ async def pledge_status_page(request: Request, session: SessionDep) -> Response:
             access_code=form["access_code"],
             address=_client(request),
             now=utcnow(),
+            today=today,
         )
     except DomainError as exc:
         error, status = _public_refused(session, exc)

@@ -168,10 +168,13 @@ class PledgeStatus(BaseModel):
     review_due: dt.date | None = Field(description="已提交材料时，审批部门的核查期限")
     record_number: str | None = Field(description="已公示失信的，公示记录编号")
     record_state_label: str | None
+    record_shown: bool | None = Field(description="公示记录今天是否仍在公示（已修复、撤销或期满的为否）")
 
 
 @router.post("/pledges/{number}/status", response_model=PledgeStatus)
-def pledge_state(number: str, body: PledgeStatusQuery, request: Request, session: SessionDep) -> PledgeStatus:
+def pledge_state(
+    number: str, body: PledgeStatusQuery, request: Request, session: SessionDep, today: TodayDep
+) -> PledgeStatus:
     """承诺人凭承诺编号和办理码查询承诺办理情况（POST：办理码不出现在网址和日志中）。
     办理码错误返回 403，错误次数过多返回 429。"""
     result = pledge_status(
@@ -180,5 +183,6 @@ def pledge_state(number: str, body: PledgeStatusQuery, request: Request, session
         access_code=body.access_code,
         address=request.client.host if request.client else None,
         now=utcnow(),
+        today=today,
     )
     return PledgeStatus.model_validate(result)

@@ -18,6 +18,7 @@ from models.errors import Conflict, OutOfCalendarCoverage, ValidationFailed
 from models.lifecycle import BREACH, PLEDGE, BreachState, DeadlineRule, PledgeState
 from models.org import Department
 from models.pledges.access import check_pledgor
+from models.register.states import shown_on
 from models.workflow import rule_days
 
 _OBJECTION_RULE = BREACH.state(BreachState.UNDER_OBJECTION).deadline
@@ -117,13 +118,28 @@ def _deadline_rule(state: str) -> DeadlineRule:
 
 
 def pledge_status(
-    *, session: Session, number: str, access_code: str | None, address: str | None, now: dt.datetime
+    *,
+    session: Session,
+    number: str,
+    access_code: str | None,
+    address: str | None,
+    now: dt.datetime,
+    today: dt.date,
 ) -> dict[str, Any]:
     """The pledge's state for its pledgor, proven by the access code (wrong codes are rate-limited like
-    every other use of the code)."""
+    every other use of the code).
+
+    ``record_shown`` says whether the register shows the pledge's breach record on ``today``, so the page
+    links to it only then (a repaired, withdrawn or expired record's register page is not found); None
+    without a record."""
     pledge = check_pledgor(session=session, number=number, code=access_code, address=address, now=now)
     authority = session.get(Department, pledge.authority_id)
     record = session.exec(select(PublishedBreach).where(PublishedBreach.pledge_id == pledge.id)).first()
+    record_shown = None
+    if record is not None:
+        # The register's own condition, asked of the database, so the rule is written once.
+        shown = select(PublishedBreach.id).where(PublishedBreach.id == record.id, shown_on(today))
+        record_shown = session.exec(shown).first() is not None
     spec = PLEDGE.state(pledge.state)
     return {
         "number": pledge.number,
@@ -140,4 +156,5 @@ def pledge_status(
         "review_due": pledge.stage_deadline if pledge.state == PledgeState.EVIDENCE_SUBMITTED else None,
         "record_number": record.number if record is not None else None,
         "record_state_label": BREACH.state(record.state).label if record is not None else None,
+        "record_shown": record_shown,
     }
