@@ -158,15 +158,19 @@ def notify_stage(
     department: Department | None,
     supervisors: bool,
     context: dict[str, Any],
+    pressed_by: int | None = None,
 ) -> None:
     """Queue ``template`` about a step (``event``) for the stage's ``department`` and, with ``supervisors``,
-    every active supervisor; each row is keyed by the case, the event and the recipient."""
+    every active supervisor but the one who pressed it by hand (``pressed_by``: they know already); each
+    row is keyed by the case, the event and the recipient."""
     recipients: list[tuple[str, str, str | None, str]] = []
     if department is not None:
         recipients.append(("department", department.name, department.email, f"dept{department.id}"))
     if supervisors:
         recipients += [
-            ("supervisor", u.name, u.email, f"user{u.id}") for u in active_supervisors(session=session)
+            ("supervisor", u.name, u.email, f"user{u.id}")
+            for u in active_supervisors(session=session)
+            if pressed_by is None or u.id != pressed_by
         ]
     for recipient_kind, name, email, recipient_key in recipients:
         enqueue(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from operator import itemgetter
 from typing import Any
 
@@ -146,7 +147,10 @@ def apply_event(
         )
     # The new values are the stored ones, so the ORM has nothing left to write at the next flush.
     set_committed_value(case, "version", moved.version)
-    set_committed_value(case, "state", to_state)
+    # As the state enum the ORM loads (the lifecycle table names states as text): the answers built from
+    # the case serialise it without a type warning.
+    state_type = type(case.state) if isinstance(case.state, StrEnum) else str
+    set_committed_value(case, "state", state_type(to_state))
     set_committed_value(case, "updated_at", moment)
     for name in stage:
         set_committed_value(case, name, moved._mapping[name])

@@ -57,7 +57,12 @@ REASON_LABELS = {
     "confirm_false": "认定虚假承诺的事实和理由",
     "cancel": "撤销理由",
     REISSUE_EVENT: "重新发放的原因（如承诺人遗失告知书）",
+    "review_remind": "催办说明（可不填）",
+    "review_supervise": "督办要求（可不填）",
+    "review_escalate": "提级办理说明（可不填）",
 }
+# Actions whose reason may be left empty (the form marks the others required).
+OPTIONAL_REASON = frozenset({REISSUE_EVENT, "review_remind", "review_supervise", "review_escalate"})
 UPLOAD_EVENT = "submit_evidence"  # staff hand in the pledgor's evidence (the pledge page's upload form)
 STATE_LABELS = {str(s): PLEDGE.state(s).label for s in PledgeState}
 
@@ -111,7 +116,12 @@ def pledge_list(request: Request, session: SessionDep, today: TodayDep) -> Respo
 
 def _action_forms(pledge: Pledge, actor: Actor) -> list[dict[str, Any]]:
     return [
-        {"event": t.event, "label": t.label, "reason": REASON_LABELS.get(t.event)}
+        {
+            "event": t.event,
+            "label": t.label,
+            "reason": REASON_LABELS.get(t.event),
+            "required": t.event in REASON_LABELS and t.event not in OPTIONAL_REASON,
+        }
         for t in PLEDGE.available(pledge.state, actor.role)
         if t.event in PAGE_ACTIONS
     ]

@@ -222,6 +222,7 @@ def act(
     idempotency_key: IdempotencyKey = None,
 ) -> PledgeWithCode | PledgeView:
     """确认履约 confirm、退回材料 reject_evidence（需理由）、认定虚假承诺 confirm_false、撤销 cancel；
+    督办人员催办 review_remind、督办 review_supervise、提级办理 review_escalate 材料核查；
     重新发放办理码 reissue_access_code（同 POST /pledges/{id}/access-code，返回新的 access_code）。"""
     if action == REISSUE_EVENT:  # listed by /actions like the others, so it is accepted here too
         return _reissue(

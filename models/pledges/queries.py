@@ -20,7 +20,16 @@ from models.pledge import (
 )
 from models.workflow import Actor
 
-PLEDGE_ACTIONS = ("confirm", "reject_evidence", "confirm_false", "cancel")
+# The authority's decisions, then a supervisor's chasing of an evidence review (催办, 督办, 提级办理).
+PLEDGE_ACTIONS = (
+    "confirm",
+    "reject_evidence",
+    "confirm_false",
+    "cancel",
+    "review_remind",
+    "review_supervise",
+    "review_escalate",
+)
 
 
 def publication_status(pledge: Pledge, calendar: WorkCalendar) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from models.pledge import (
 from models.pledges.access import new_access_code
 from models.pledges.mail import enqueue_for_pledgor, mail_evidence_accepted
 from models.pledges.queries import PLEDGE_ACTIONS, get_pledge
-from models.pledges.review import decide
+from models.pledges.review import chase_review, decide
 from models.register import false_pledge_of, has_current_breach
 from models.settings import get_settings
 from models.uscc import validate_credit_code
@@ -163,13 +163,21 @@ def pledge_action(
     reason: str | None = None,
 ) -> Pledge:
     """The authority's decisions: confirm (fulfilled), reject_evidence (back to registered, same deadline),
-    confirm_false, cancel. Handlers act only on their own department's pledges (others: not found)."""
+    confirm_false, cancel; and a supervisor's chasing of the evidence review (review_remind, review_supervise,
+    review_escalate, ``chase_review``). Handlers act only on their own department's pledges (others: not
+    found); the lifecycle table says who may do which."""
     if action not in PLEDGE_ACTIONS:
         raise ValidationFailed(f"不支持的操作 {action}；可用：{', '.join(PLEDGE_ACTIONS)} (unknown action)")
     # Another department's handler gets "not found", as on reads: a 403 would confirm the pledge exists.
     pledge = get_pledge(session=session, pledge_id=pledge_id, actor=actor)
     if action in ("reject_evidence", "confirm_false", "cancel") and not (reason or "").strip():
         raise ValidationFailed("请填写理由，告知承诺人需要如何补正 (a reason is required)")
+    if action.startswith("review_"):
+        chase_review(
+            session=session, pledge=pledge, action=action, actor=actor, today=today, calendar=calendar,
+            note=(reason or "").strip() or None, expected_version=expected_version,
+        )  # fmt: skip
+        return pledge
     # A rejection may move the publication day and tells the pledgor why (models/pledges/review.py).
     event = decide(
         session=session,

@@ -30,6 +30,7 @@ from models.audit import CaseEvent
 from models.calendar import WorkCalendar
 from models.clock import iso_date
 from models.deadlines import climb, due_steps, notify_stage, supervise_each
+from models.errors import ValidationFailed
 from models.lifecycle import PledgeState
 from models.org import Department
 from models.pledge import Pledge
@@ -171,29 +172,6 @@ def _supervise(session: Session, pledge: Pledge, actor: Actor, today: dt.date, c
     if deadline is None:
         return 0
     left = calendar.working_days_between(today, deadline)
-
-    def notify(event: CaseEvent, step: str) -> None:
-        """The authority's department, and from 催办 on the supervisors too (they chase it)."""
-        department = session.get(Department, pledge.authority_id)
-        notify_stage(
-            session=session,
-            kind="pledge",
-            case=pledge,
-            event=event,
-            template="pledge_review_notice",
-            department=department,
-            supervisors=step not in ("yellow", "red"),
-            context={
-                "pledge_number": pledge.number,
-                "department_name": department.name if department else "审批部门",
-                "pledgor_name": pledge.pledgor_name,
-                "matter": pledge.matter,
-                "step_label": STEP_LABELS[step],
-                "deadline": deadline.isoformat(),
-                "working_days_left": left,
-            },
-        )
-
     return climb(
         session=session,
         case=pledge,
@@ -209,5 +187,75 @@ def _supervise(session: Session, pledge: Pledge, actor: Actor, today: dt.date, c
         actor=actor,
         today=today,
         data={"deadline": deadline.isoformat(), "working_days_left": left},
-        notify=notify,
+        notify=lambda event, step: _notify(session, pledge, event, step, left),
+    )
+
+
+def chase_review(
+    *,
+    session: Session,
+    pledge: Pledge,
+    action: str,
+    actor: Actor,
+    today: dt.date,
+    calendar: WorkCalendar,
+    note: str | None,
+    expected_version: int | None,
+) -> CaseEvent | None:
+    """A supervisor chases an evidence review by hand (``review_remind`` 催办, ``review_supervise`` 督办,
+    ``review_escalate`` 提级办理), as a complaint stage can be chased: the event, and the mail the ladder's
+    step sends, to the authority and (督办, 提级办理) the other supervisors."""
+    step = next(step for step, event in REVIEW_EVENTS.items() if event == action)
+    left = calendar.working_days_left(today, pledge.stage_deadline)
+    if left is None:
+        # The mail names the deadline and the working days left, which the calendar cannot give yet.
+        raise ValidationFailed(
+            "核查期限待日历确定（该年度节假日安排尚未载入），暂不能催办；请管理员先载入节假日安排 "
+            "(the review deadline waits for the calendar)"
+        )
+    event = apply_event(
+        session=session,
+        case=pledge,
+        event=action,
+        actor=actor,
+        today=today,
+        calendar=calendar,
+        note=note,
+        data={"deadline": iso_date(pledge.stage_deadline), "working_days_left": left, "manual": True},
+        expected_version=expected_version,
+    )
+    if event is not None:
+        _notify(session, pledge, event, step, left, pressed_by=actor.id)
+    return event
+
+
+def _notify(
+    session: Session,
+    pledge: Pledge,
+    event: CaseEvent,
+    step: str,
+    left: int,
+    pressed_by: int | None = None,
+) -> None:
+    """The authority's department, and from 催办 on the supervisors too (they chase it)."""
+    department = session.get(Department, pledge.authority_id)
+    assert pledge.stage_deadline is not None
+    notify_stage(
+        session=session,
+        kind="pledge",
+        case=pledge,
+        event=event,
+        template="pledge_review_notice",
+        department=department,
+        supervisors=step not in ("yellow", "red"),
+        context={
+            "pledge_number": pledge.number,
+            "department_name": department.name if department else "审批部门",
+            "pledgor_name": pledge.pledgor_name,
+            "matter": pledge.matter,
+            "step_label": STEP_LABELS[step],
+            "deadline": pledge.stage_deadline.isoformat(),
+            "working_days_left": left,
+        },
+        pressed_by=pressed_by,
     )
