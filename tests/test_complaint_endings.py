@@ -349,3 +349,27 @@ def test_a_merged_complainant_is_told_and_gets_the_reply_of_the_case_it_joined(
     replied = _track(client, duplicate)
     assert replied["reply_text"] == "经核实，款项已按合同约定支付。"
     assert replied["department_name"] == _track(client, first)["department_name"]
+
+
+def test_a_complaint_merged_into_a_case_merged_later_still_gets_the_reply(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    first = register(client, staff)
+    middle = register(client, staff, complainant_name="乙公司", complainant_email="b@ex.cn")
+    last = register(client, staff, complainant_name="丙公司", complainant_email="c@ex.cn")
+    act(client, staff, "intake", last["id"], "merge", target_number=middle["number"])
+    act(client, staff, "intake", middle["id"], "merge", target_number=first["number"])
+    cid = first["id"]
+    act(client, staff, "intake", cid, "accept")
+    act(client, staff, "intake", cid, "dispatch", lead_department_code="D01")
+    act(client, staff, "handler", cid, "sign_for")
+    act(client, staff, "competent", cid, "verify_untrue", explanation="合同款项已按约支付")
+    act(client, staff, "handler", cid, "reply", reply_text="经核实，款项已按合同约定支付。")
+    for merged in (middle, last):
+        [copy] = _mails(session, merged["id"], "complaint_replied")
+        assert copy.context["case_number"] == merged["number"]
+    tracked = _track(client, last)
+    assert (tracked["merged_into"], tracked["reply_text"]) == (
+        first["number"],
+        "经核实，款项已按合同约定支付。",
+    )

@@ -39,7 +39,7 @@ from models.complaints import (
     track,
     work_queue,
 )
-from models.complaints.bodies import ExtensionRequestBody, OrderRectificationBody
+from models.complaints.bodies import ExtensionRequestBody, OrderRectificationBody, ReasonBody
 from models.complaints.visibility import event_label
 from models.db import create_sqlite_file, get_engine
 from models.digest import queue_daily_digest
@@ -260,6 +260,31 @@ def test_a_corrected_notice_moves_the_known_deadlines_whose_working_days_it_chan
     [moved] = events(session, "complaint", across, "deadline_recomputed")
     assert (moved.data["old_deadline"], moved.data["deadline"]) == (before.isoformat(), corrected.isoformat())
     assert event_label(moved.event) == "办理期限调整（节假日安排更正）"
+
+
+def test_a_correction_of_days_inside_a_finished_pause_leaves_the_resumed_deadline_where_it_was(
+    session: Session, staff: Staff
+) -> None:
+    load_year_notice(session=session, notice=parse_year_file(EXAMPLE_2027), loaded_by="管理员", actor=ADMIN)
+    session.commit()
+    cid = registered(session, dt.date(2027, 2, 1))
+    owed = case(session, cid).deadline_working_days
+    assert owed is not None
+    do(session, cid, "await_complainant", INTAKE, dt.date(2027, 2, 1), ReasonBody(reason="待补充合同材料"))
+    resumed_on = dt.date(2027, 2, 22)
+    do(session, cid, "resume", INTAKE, resumed_on)
+    before = case(session, cid).stage_deadline
+    # Corrected: 春节 one day longer and no make-up day on 20 February, both inside the pause.
+    data = json.loads(EXAMPLE_2027.read_text(encoding="utf-8"))
+    data["holidays"][1]["end"] = "2027-02-15"
+    data["workdays"].remove("2027-02-20")
+    load_year_notice(
+        session=session, notice=parse_year_notice(json.dumps(data)), loaded_by="管理员", actor=ADMIN
+    )
+    session.commit()
+    # Paused on its first day, the stage owes all its days after the resume, on either calendar.
+    assert case(session, cid).stage_deadline == before
+    assert before == load_calendar(session=session).add_working_days(resumed_on, owed)
 
 
 @pytest.mark.parametrize(

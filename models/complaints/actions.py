@@ -48,6 +48,7 @@ from models.complaints.visibility import (
     get_complaint,
     handler_parties,
     lead_department,
+    merged_into,
     state_label,
 )
 from models.errors import NotPermitted, OutOfCalendarCoverage, ValidationFailed
@@ -323,9 +324,10 @@ def _reply(ctx: _Ctx, action: str, body: ActionBody) -> None:
         ctx.session, ctx.case, event, "complaint_replied", reply_text=body.reply_text, department_name=name
     )
     mail_complainant(ctx.session, ctx.case, event, "complaint_return_visit")
-    # The complainants of the cases merged into this one get the same reply, under their own number.
-    merged = ctx.session.exec(select(Complaint).where(Complaint.merged_into_id == ctx.case.id)).all()
-    for case in merged:
+    # The complainants of the cases merged into this one (also through a case merged into it later) get the
+    # same reply, under their own number.
+    assert ctx.case.id is not None
+    for case in merged_into(ctx.session, ctx.case.id):
         mail_complainant(
             ctx.session, case, event, "complaint_replied", reply_text=body.reply_text, department_name=name
         )
@@ -353,24 +355,18 @@ def _await(ctx: _Ctx, action: str, body: ActionBody) -> None:
     ctx.case.paused_on = ctx.today
 
 
-def _left_from_today(ctx: _Ctx, case: Complaint, paused_on: dt.date) -> dict[str, Any]:
-    """The deadline columns of a stage resumed today with the working days it had left when it paused."""
-    if case.stage_deadline is None and not case.deadline_pending:
-        return extended_values(ctx.calendar, case, 0)  # no deadline: none after the pause either
-    if case.deadline_pending:
-        start, days = case.deadline_counted_from, case.deadline_working_days
-        assert start is not None
-        assert days is not None
-        left = days - (ctx.calendar.working_days_between(start, paused_on) if paused_on > start else 0)
-    else:
-        assert case.stage_deadline is not None
-        left = ctx.calendar.working_days_between(paused_on, case.stage_deadline)
-    if left < 1:
-        raise ValidationFailed(
-            f"本环节暂停时已超期，恢复后的期限须按 {ctx.today.year} 年节假日安排计算；请管理员先载入该年"
-            "节假日安排，再恢复办理 (paused when overdue: load the year's holiday notice first)"
-        )
-    return deadline_values(ctx.calendar, start=ctx.today, days=left)
+def _days_left_at_pause(ctx: _Ctx, case: Complaint, paused_on: dt.date) -> int | None:
+    """The working days the stage had left when it paused (counted from the day and working days it keeps,
+    or, for a deadline stored without them, up to its date); None when no deadline or not countable."""
+    start, days = case.deadline_counted_from, case.deadline_working_days
+    try:
+        if start is not None and days is not None:
+            return days - (ctx.calendar.working_days_between(start, paused_on) if paused_on > start else 0)
+        if case.stage_deadline is not None:
+            return ctx.calendar.working_days_between(paused_on, case.stage_deadline)
+    except OutOfCalendarCoverage:
+        return None
+    return None
 
 
 def _resume(ctx: _Ctx, action: str, body: ActionBody) -> None:
@@ -381,12 +377,22 @@ def _resume(ctx: _Ctx, action: str, body: ActionBody) -> None:
     try:
         paused_days = max(ctx.calendar.working_days_between(paused_on, ctx.today), 0)
     except OutOfCalendarCoverage:
-        # Resumed in a year whose notice is not loaded: the working days the pause lasted are not known,
-        # the working days the stage had left when it paused are. They are owed from today, pending until
-        # the notice is loaded (the same date once it is).
-        paused_days, moved = None, _left_from_today(ctx, case, paused_on)
+        paused_days = None  # resumed in a year whose notice is not loaded: the pause cannot be counted
+    left = _days_left_at_pause(ctx, case, paused_on)
+    if left is not None and left >= 1:
+        # The days the stage had left are owed from today (pending in an unloaded year): the date a pause
+        # of ``paused_days`` added to the deadline gives, and counted from today, a corrected notice that
+        # changes a day inside the pause does not charge it to the stage (models/pending_deadlines.py).
+        moved = deadline_values(ctx.calendar, start=ctx.today, days=left)
+    elif case.stage_deadline is None and not case.deadline_pending:
+        moved = extended_values(ctx.calendar, case, 0)  # no deadline: none after the pause either
+    elif paused_days is not None:
+        moved = extended_values(ctx.calendar, case, paused_days)  # paused when already overdue
     else:
-        moved = extended_values(ctx.calendar, case, paused_days)  # pending in an unloaded year
+        raise ValidationFailed(
+            f"本环节暂停时已超期，恢复后的期限须按 {ctx.today.year} 年节假日安排计算；请管理员先载入该年"
+            "节假日安排，再恢复办理 (paused when overdue: load the year's holiday notice first)"
+        )
     new = moved["stage_deadline"]
     ctx.fire(
         action,

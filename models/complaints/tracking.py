@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 from models.clock import Clock
 from models.complaint import Complaint
 from models.complaints.bodies import TrackingResult, TrackingStep
-from models.complaints.visibility import case_events, event_label, state_label
+from models.complaints.visibility import case_events, event_label, handling_case, state_label
 from models.errors import NotFound
 from models.lifecycle import COMPLAINT
 from models.org import Department
@@ -40,8 +40,7 @@ def track(
         if e.event not in _NOT_PUBLIC_EVENTS
     ]
     # A merged case is handled, and replied to, as the case it joined: its complainant follows that one.
-    handling = session.get(Complaint, complaint.merged_into_id) if complaint.merged_into_id else complaint
-    handling = handling or complaint
+    handling = handling_case(session, complaint)
     # The latest reply is the one the complainant was given (a reopened case is replied to again).
     handled = events if handling is complaint else case_events(session, handling)
     replies = [e.note for e in handled if e.event == "reply" and e.note]
