@@ -18,7 +18,7 @@ from models.errors import Conflict, OutOfCalendarCoverage, ValidationFailed
 from models.lifecycle import BREACH, PLEDGE, BreachState, DeadlineRule, PledgeState
 from models.org import Department
 from models.pledges.access import check_pledgor
-from models.register.states import shown_on
+from models.register.states import SHOWN_STATES, shown_on
 from models.workflow import rule_days
 
 _OBJECTION_RULE = BREACH.state(BreachState.UNDER_OBJECTION).deadline
@@ -155,6 +155,17 @@ def pledge_status(
         "evidence_submitted_on": pledge.evidence_submitted_on,
         "review_due": pledge.stage_deadline if pledge.state == PledgeState.EVIDENCE_SUBMITTED else None,
         "record_number": record.number if record is not None else None,
-        "record_state_label": BREACH.state(record.state).label if record is not None else None,
+        "record_state_label": _record_label(record, record_shown),
         "record_shown": record_shown,
     }
+
+
+def _record_label(record: PublishedBreach | None, shown: bool | None) -> str | None:
+    """The record's state as the pledgor should read it: one past its publication end is 公示期满 even
+    before the expire flow has recorded it (the register already hides it)."""
+    if record is None:
+        return None
+    state = record.state
+    if not shown and state in SHOWN_STATES:
+        state = BreachState.EXPIRED
+    return BREACH.state(state).label
