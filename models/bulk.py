@@ -11,8 +11,9 @@ stored values are exactly what the ORM stores. How the rows travel depends on th
   times as long. The columns every row of the batch shares are bound once per statement
   (``INSERT … SELECT ?, column1, … FROM (VALUES …)``), the others once per row.
 - PostgreSQL: the same ``INSERT`` with PostgreSQL's numbered placeholders, a shared column's one
-  parameter named by every row, or, for a large batch without ``ON CONFLICT``, ``COPY … FROM STDIN``
-  (psycopg 3's ``cursor.copy``), the server's bulk-load path.
+  parameter named by every row, or, for a large batch, ``COPY … FROM STDIN`` (psycopg 3's
+  ``cursor.copy``), the server's bulk-load path: into the table, or, with ``ON CONFLICT``, into a
+  temporary table and from there by one ``INSERT … SELECT … ON CONFLICT DO NOTHING``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cache
-from itertools import chain
+from itertools import chain, count
 from operator import itemgetter
 from typing import Any
 
@@ -67,8 +68,11 @@ def insert_rows(
     dialect = connection.dialect.name
     if dialect not in ("sqlite", "postgresql"):
         raise NotImplementedError(f"bulk insert is written for SQLite and PostgreSQL, not {dialect}")
-    if dialect == "postgresql" and len(rows) >= _COPY_FROM and not on_conflict_do_nothing:
-        _copy(connection, table, names, rows)
+    if dialect == "postgresql" and len(rows) >= _COPY_FROM:
+        if on_conflict_do_nothing:
+            _copy_skipping_conflicts(connection, table, names, rows, on_conflict_do_nothing)
+        else:
+            _copy(connection, table, names, rows)
     else:
         _insert_many_per_statement(connection, table, names, rows, on_conflict_do_nothing)
 
@@ -292,6 +296,42 @@ def _copy(
     with _as_sqlalchemy_errors(connection, sql), driver.cursor() as cursor, cursor.copy(sql) as copy:
         for row in _driver_rows(connection.dialect, table, names, rows):
             copy.write_row(row)
+
+
+def _copy_skipping_conflicts(
+    connection: Connection,
+    table: Table,
+    names: Sequence[str],
+    rows: Sequence[Mapping[str, Any]],
+    conflict: Sequence[str],
+) -> None:
+    """PostgreSQL, a large batch with ``ON CONFLICT DO NOTHING``: ``COPY`` into a temporary table of the
+    rows' columns (their types taken from ``table``, no defaults, so no id is drawn for it), then one
+    ``INSERT … SELECT … ORDER BY`` their position ``ON CONFLICT (…) DO NOTHING``, PostgreSQL's bulk-upsert
+    path; the temporary table is dropped at once (and with the transaction at the latest)."""
+    quote = connection.dialect.identifier_preparer.quote
+    staging = quote(f"bulk_{table.name}_{next(_staging_numbers)}")
+    columns = ", ".join(quote(n) for n in names)
+    connection.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS SELECT {columns}, 0 AS bulk_position "
+        f"FROM {quote(table.name)} WITH NO DATA"
+    )
+    sql = f"COPY {staging} ({columns}, bulk_position) FROM STDIN"
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    with _as_sqlalchemy_errors(connection, sql), driver.cursor() as cursor, cursor.copy(sql) as copy:
+        for position, row in enumerate(_driver_rows(connection.dialect, table, names, rows)):
+            copy.write_row((*row, position))
+    keys = ", ".join(quote(n) for n in conflict)
+    connection.exec_driver_sql(
+        f"INSERT INTO {quote(table.name)} ({columns}) SELECT {columns} FROM {staging} "
+        f"ORDER BY bulk_position ON CONFLICT ({keys}) DO NOTHING"
+    )
+    connection.exec_driver_sql(f"DROP TABLE {staging}")
+
+
+# Temporary tables of one connection's bulk upserts get distinct names (one per call, dropped after it).
+_staging_numbers = count(1)
 
 
 @contextmanager

@@ -241,6 +241,31 @@ def test_bulk_insert_spanning_several_statements_keeps_order_and_skips_duplicate
         ]  # fmt: skip
 
 
+@pytest.mark.parametrize("copy_from", [1, 10_000], ids=["copy", "insert"])
+def test_bulk_insert_skipping_duplicates_stores_what_the_orm_stores_in_order(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, copy_from: int
+) -> None:
+    # ``copy_from`` 1: PostgreSQL's COPY into a temporary table, then INSERT … SELECT … ON CONFLICT.
+    monkeypatch.setattr("models.bulk._COPY_FROM", copy_from)
+    table = Notification.__table__  # type: ignore[attr-defined]
+    with Session(engine) as session:
+        session.add(Notification(**_notification("orm", "a@example.com")))
+        session.add(Notification(**_notification("stored", "s@example.com")))
+        session.commit()
+        keys = ["a", "stored", "b", "a", "c"]  # one stored already, one repeated in the batch
+        rows = [_notification(k, f"{i}@example.com") for i, k in enumerate(keys)]
+        rows.append(_notification("bulk", "a@example.com"))
+        insert_rows(session, table, rows, on_conflict_do_nothing=["idempotency_key"])
+        insert_rows(session, table, [_notification("d", None)], on_conflict_do_nothing=["idempotency_key"])
+        session.commit()
+        stored = session.exec(select(table.c.idempotency_key, table.c.recipient_email).order_by(table.c.id))
+        assert stored.all() == [
+            ("orm", "a@example.com"), ("stored", "s@example.com"), ("a", "0@example.com"),
+            ("b", "2@example.com"), ("c", "4@example.com"), ("bulk", "a@example.com"), ("d", None),
+        ]  # fmt: skip
+    assert _stored_as_text(engine, "bulk") == _stored_as_text(engine, "orm")
+
+
 def test_bulk_insert_keeps_a_column_that_is_null_only_in_some_rows(engine: Engine) -> None:
     table = Notification.__table__  # type: ignore[attr-defined]
     with Session(engine) as session:

@@ -8,14 +8,12 @@ caller's session and commits nothing: the caller commits, after each chunk if it
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from models.breach import PublishedBreach
@@ -36,12 +34,8 @@ from models.register.states import shown_on
 from models.settings import get_settings
 from models.workflow import Actor, Fired, record_events_many
 
-log = logging.getLogger(__name__)
-
 # Rows validated, checked and inserted at a time: memory stays bounded for any file size.
 IMPORT_CHUNK = 5000
-# Tries of a chunk whose rows another import stored meanwhile (each after that import committed them).
-_ATTEMPTS = 3
 _MAIL_TEMPLATE = "pledge_registered"
 _PLEDGES = Pledge.__table__  # type: ignore[attr-defined]
 _MAILS = Notification.__table__  # type: ignore[attr-defined]
@@ -92,15 +86,6 @@ class ImportReport:
             "numbers": self.numbers,
             "offline_codes": self.offline_codes,
         }
-
-    def add(self, other: ImportReport) -> None:
-        """Count ``other``'s rows (one chunk's inserts and checks) into this report."""
-        self.imported += other.imported
-        self.already_imported += other.already_imported
-        self.errors += other.errors
-        self.refusals += other.refusals
-        self.numbers += other.numbers
-        self.offline_codes += other.offline_codes
 
     @classmethod
     def restore(
@@ -178,36 +163,20 @@ class _Chunk:
         report: ImportReport,
         codes: Sequence[tuple[str, str]] = (),
     ) -> None:
-        """``codes``: the rows' access codes when the validating worker made them, one per row.
-
-        A chunk is one savepoint. Two uploads of the same file worked through at once both find a row
-        new before either has stored it; the later insert then fails on the unique import key, the chunk
-        is rolled back to its savepoint and checked again, and finds those rows already imported."""
+        """``codes``: the rows' access codes when the validating worker made them, one per row."""
         if not rows:
             return
         code_of = dict(zip([row.number for row in rows], codes, strict=True)) if codes else None
-        for attempt in range(1, _ATTEMPTS + 1):
-            outcome = ImportReport(source=report.source)
-            try:
-                with self.session.begin_nested():
-                    keys = self._import(rows, seen, outcome, code_of)
-            except IntegrityError:
-                if attempt == _ATTEMPTS:
-                    raise
-                log.info("导入块的承诺已由另一导入登记，重新核对 (import key taken meanwhile, retrying)")
-                continue
-            seen |= keys
-            report.add(outcome)
-            return
+        seen |= self._import(rows, seen, report, code_of)
 
     def _import(
         self,
         rows: list[ValidRow],
         seen: set[str],
-        outcome: ImportReport,
+        report: ImportReport,
         code_of: dict[int, tuple[str, str]] | None,
     ) -> set[str]:
-        """The duplicate and credit checks and the inserts of one chunk, counted in ``outcome``; returns
+        """The duplicate and credit checks and the inserts of one chunk, counted in ``report``; returns
         the keys now stored (found or inserted). A row repeated in the file shares its first occurrence's
         fate: already imported if that one is imported, refused with the same reason if it is refused."""
         stored = existing_import_keys(self.session, [r.key for r in rows if r.key not in seen])
@@ -220,16 +189,16 @@ class _Chunk:
         for row in rows:
             reason = refused.get(row.values["pledgor_credit_code"] or row.values["pledgor_name"])
             if row.key in seen or row.key in stored:
-                outcome.already_imported += 1
+                report.already_imported += 1
             elif reason:
-                outcome.refusals.append(RowError(row.number, COLUMN_LABELS["pledgor_credit_code"], reason))
+                report.refusals.append(RowError(row.number, COLUMN_LABELS["pledgor_credit_code"], reason))
             elif first[row.key] is not row:
-                outcome.already_imported += 1  # imported with its first occurrence, above it in the file
+                report.already_imported += 1  # imported with its first occurrence, above it in the file
             else:
                 accepted.append(row)
         if accepted:
             codes = [code_of[row.number] for row in accepted] if code_of else new_access_codes(len(accepted))
-            self._insert(accepted, outcome, codes)
+            self._insert(accepted, report, codes)
         return stored | {row.key for row in accepted}
 
     def _publication_day(self, deadline: dt.date) -> dt.date | None:
@@ -271,7 +240,11 @@ class _Chunk:
                 "import_key": row.key, "access_code_digest": digest, "number": number, "year": year,
                 "seq": seq, **shared,
             })  # fmt: skip
-        insert_rows(session, _PLEDGES, pledges)
+        # Another import of the same file, worked through at the same time, may store a row between this
+        # chunk's duplicate check and here: the unique import key skips it (a standard upsert), and it counts
+        # as already imported below; the number reserved for it stays unused (numbers are unique, not
+        # gap-free: models/numbering.py).
+        insert_rows(session, _PLEDGES, pledges, on_conflict_do_nothing=["import_key"])
         # The numbers were reserved in this transaction: the rows carrying them are the ones just
         # inserted, found by a range scan of the unique (year, seq) index.
         seqs = [seq for seq, _ in numbers]
@@ -281,6 +254,12 @@ class _Chunk:
             )
         )
         id_of: dict[int, int] = dict(found.tuples().all())
+        if len(id_of) < len(pledges):
+            report.already_imported += len(pledges) - len(id_of)
+            kept = [i for i, seq in enumerate(seqs) if seq in id_of]
+            pledges, numbers = [pledges[i] for i in kept], [numbers[i] for i in kept]
+            codes = [codes[i] for i in kept]
+            seqs = [seq for seq, _ in numbers]
         ids = [id_of[seq] for seq in seqs]
         iso = self._iso
         day_of = {number: iso(p["publication_day"]) for p, (_, number) in zip(pledges, numbers, strict=True)}
@@ -307,7 +286,7 @@ class _Chunk:
                 )
         insert_rows(session, _MAILS, mails)
         report.numbers += [number for _, number in numbers]
-        report.imported += len(rows)
+        report.imported += len(pledges)
 
     def _notice(self, pledge: dict[str, Any], pid: int, code: str, now: dt.datetime) -> list[dict[str, Any]]:
         # The context of register_pledge_with_code's notice, key for key and in the same order; its rows by
