@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ from fastapi.testclient import TestClient
 from hypothesis import settings
 from prefect.logging.configuration import ensure_logging_setup
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel
 
@@ -218,3 +219,26 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new empty SQLite file, or a new database on the session's PostgreSQL server (its own database
+    holds the schema at head, which a migration test must not take back): for upgrades from an older
+    revision with rows in it."""
+    if request.param != "postgres":
+        url = f"sqlite:///{tmp_path / 'old.db'}"
+        create_sqlite_file(url)
+        yield url
+        return
+    server = make_url(request.getfixturevalue("pg_url"))
+    name = f"migration_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(server.set(database="postgres").render_as_string(hide_password=False))
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()

@@ -4,19 +4,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from alembic import command
-from sqlalchemy.engine import make_url
 
-from models.db import create_sqlite_file, make_engine
+from models.db import make_engine
 from models.schema import alembic_config
-from tests.conftest import BACKENDS
 
 BEFORE = "0018_pledgor_phone"
 NOW = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
@@ -40,28 +34,6 @@ notification = sa.table(
     sa.column("idempotency_key", sa.String),
     sa.column("created_at", sa.DateTime(timezone=True)),
 )
-
-
-@pytest.fixture(params=BACKENDS)
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A new empty SQLite file, or a new database on the session's PostgreSQL server (its own database
-    holds the schema at head, which this test must not take back)."""
-    if request.param != "postgres":
-        url = f"sqlite:///{tmp_path / 'old.db'}"
-        create_sqlite_file(url)
-        yield url
-        return
-    server = make_url(request.getfixturevalue("pg_url"))
-    name = f"migration_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(server.set(database="postgres").render_as_string(hide_password=False))
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 def _row(key: str, template: str, status: str, context: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from alembic import command
 
 from models.db import make_engine
 from models.schema import alembic_config
-from tests.test_outbox_secrets_migration import empty_database as empty_database
 
 BEFORE = "0019_outbox_secrets_at_rest"
 
