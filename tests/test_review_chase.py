@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 from models.audit import CaseEvent
 from models.outbox import Notification
 from tests.conftest import Staff
+from tests.test_pledges import body
 from tests.test_staff_pledge_pages import API, with_evidence
 from tests.web_support import sign_in
 
@@ -55,3 +56,13 @@ def test_the_pledge_page_offers_supervisors_the_chase_with_an_optional_note(
     assert "催办说明（可不填）" in page
     sign_in(client, staff.handler)
     assert "催办说明" not in client.get(f"/staff/pledges/{created['id']}").text
+
+
+def test_a_chase_of_a_pledge_not_under_review_is_refused_by_the_lifecycle_table(
+    client: TestClient, staff: Staff
+) -> None:
+    # Registered, no evidence: nothing to chase (409); a handler may never chase (403).
+    answer = client.post(f"{API}/pledges", json=body(deadline="2026-04-30"), headers=staff.auth("intake"))
+    pid = answer.json()["id"]
+    assert chase(client, staff, pid, "review_remind") == 409
+    assert chase(client, staff, pid, "review_remind", who="handler") == 403

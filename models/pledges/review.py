@@ -31,7 +31,7 @@ from models.calendar import WorkCalendar
 from models.clock import iso_date
 from models.deadlines import climb, due_steps, notify_stage, supervise_each
 from models.errors import ValidationFailed
-from models.lifecycle import PledgeState
+from models.lifecycle import PLEDGE, PledgeState
 from models.org import Department
 from models.pledge import Pledge
 from models.pledges.mail import mail_evidence_rejected
@@ -206,6 +206,9 @@ def chase_review(
     ``review_escalate`` 提级办理), as a complaint stage can be chased: the event, and the mail the ladder's
     step sends, to the authority and (督办, 提级办理) the other supervisors."""
     step = next(step for step, event in REVIEW_EVENTS.items() if event == action)
+    # The lifecycle table first: a pledge not under review, or a role that may not chase, is refused as
+    # every other action is (409, 403), not for a deadline it has no reason to have.
+    PLEDGE.fire(str(pledge.state), action, actor.role)
     left = calendar.working_days_left(today, pledge.stage_deadline)
     if left is None:
         # The mail names the deadline and the working days left, which the calendar cannot give yet.
