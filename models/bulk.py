@@ -18,7 +18,7 @@ stored values are exactly what the ORM stores. How the rows travel depends on th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cache
 from itertools import chain, count
@@ -290,11 +290,18 @@ def _copy(
     transaction). psycopg writes each driver value (psycopg's ``Json`` wrapper for JSON) in COPY's text
     format, which the server parses by the column's type as it parses a bound parameter."""
     quote = connection.dialect.identifier_preparer.quote
-    sql = f"COPY {quote(table.name)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
+    columns = ", ".join(quote(n) for n in names)
+    converted = _driver_rows(connection.dialect, table, names, rows)
+    _copy_into(connection, f"{quote(table.name)} ({columns})", converted)
+
+
+def _copy_into(connection: Connection, target: str, rows: Iterable[Sequence[Any]]) -> None:
+    """``COPY target FROM STDIN`` of driver-form ``rows`` on the session's psycopg connection."""
+    sql = f"COPY {target} FROM STDIN"
     driver = connection.connection.driver_connection
     assert driver is not None
     with _as_sqlalchemy_errors(connection, sql), driver.cursor() as cursor, cursor.copy(sql) as copy:
-        for row in _driver_rows(connection.dialect, table, names, rows):
+        for row in rows:
             copy.write_row(row)
 
 
@@ -316,12 +323,10 @@ def _copy_skipping_conflicts(
         f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS SELECT {columns}, 0 AS bulk_position "
         f"FROM {quote(table.name)} WITH NO DATA"
     )
-    sql = f"COPY {staging} ({columns}, bulk_position) FROM STDIN"
-    driver = connection.connection.driver_connection
-    assert driver is not None
-    with _as_sqlalchemy_errors(connection, sql), driver.cursor() as cursor, cursor.copy(sql) as copy:
-        for position, row in enumerate(_driver_rows(connection.dialect, table, names, rows)):
-            copy.write_row((*row, position))
+    converted = _driver_rows(connection.dialect, table, names, rows)
+    _copy_into(
+        connection, f"{staging} ({columns}, bulk_position)", ((*row, i) for i, row in enumerate(converted))
+    )
     keys = ", ".join(quote(n) for n in conflict)
     connection.exec_driver_sql(
         f"INSERT INTO {quote(table.name)} ({columns}) SELECT {columns} FROM {staging} "

@@ -66,8 +66,9 @@ def _resolve_kind(
 ) -> int:
     t = model.__table__
     rows = session.execute(
-        select(t.c.id, t.c.stage_seq, t.c.deadline_counted_from, t.c.deadline_working_days)
-        .add_columns(t.c.stage_deadline)
+        select(
+            t.c.id, t.c.stage_seq, t.c.deadline_counted_from, t.c.deadline_working_days, t.c.stage_deadline
+        )
         .where(
             t.c.deadline_counted_from.is_not(None),
             t.c.deadline_working_days.is_not(None),
