@@ -14,7 +14,7 @@ from typing import Any
 
 from models.calendar import WorkCalendar
 from models.complaint import PENDING_DEADLINE_LABEL
-from models.errors import OutOfCalendarCoverage
+from models.errors import OutOfCalendarCoverage, ValidationFailed
 
 PENDING_LABEL = PENDING_DEADLINE_LABEL
 
@@ -52,6 +52,49 @@ def extended_values(calendar: WorkCalendar, case: Any, days: int) -> dict[str, A
     if case.stage_deadline is None:
         return {**NO_PENDING, "stage_deadline": None}
     return deadline_values(calendar, start=case.stage_deadline, days=days)
+
+
+def resumed_values(
+    calendar: WorkCalendar, case: Any, *, paused_on: dt.date, today: dt.date
+) -> tuple[dict[str, Any], int | None]:
+    """The deadline columns of a paused stage resumed ``today``, and the working days the pause lasted
+    (None while ``today``'s year has no notice, when they cannot be counted).
+
+    The working days the stage had left when it paused are owed from today (pending in an unloaded year):
+    the date the pause's working days added to the deadline give, and, counted from today, a corrected
+    notice that changes a day inside the pause does not charge it to the stage (models/pending_deadlines.py).
+    A stage paused when already overdue is moved by the pause, as an extension moves it."""
+    paused_days: int | None
+    try:
+        paused_days = max(calendar.working_days_between(paused_on, today), 0)
+    except OutOfCalendarCoverage:
+        paused_days = None
+    left = _days_left_at(calendar, case, paused_on)
+    if left is not None and left >= 1:
+        return deadline_values(calendar, start=today, days=left), paused_days
+    if case.stage_deadline is None and not case.deadline_pending:
+        return extended_values(calendar, case, 0), paused_days  # no deadline: none after the pause either
+    if paused_days is not None:
+        return extended_values(calendar, case, paused_days), paused_days
+    raise ValidationFailed(
+        f"本环节暂停时已超期，恢复后的期限须按 {today.year} 年节假日安排计算；请管理员先载入该年"
+        "节假日安排，再恢复办理 (paused when overdue: load the year's holiday notice first)"
+    )
+
+
+def _days_left_at(calendar: WorkCalendar, case: Any, day: dt.date) -> int | None:
+    """The working days the stage had left on ``day`` (counted from the day and working days it keeps, or,
+    for a deadline stored without them, up to its date); None with no deadline or when not countable."""
+    start: dt.date | None = case.deadline_counted_from
+    days: int | None = case.deadline_working_days
+    try:
+        if start is not None and days is not None:
+            return days - (calendar.working_days_between(start, day) if day > start else 0)
+        if case.stage_deadline is not None:
+            return calendar.working_days_between(day, case.stage_deadline)
+    except OutOfCalendarCoverage:
+        return None
+    return None
 
 
 def apply_values(case: Any, values: dict[str, Any]) -> None:

@@ -51,7 +51,7 @@ from models.complaints.visibility import (
     merged_into,
     state_label,
 )
-from models.errors import NotPermitted, OutOfCalendarCoverage, ValidationFailed
+from models.errors import NotPermitted, ValidationFailed
 from models.files import Upload, check_uploads
 from models.files import attach as attach_files
 from models.files import save as save_files
@@ -59,7 +59,7 @@ from models.government_credit import record_breach
 from models.lifecycle import COMPLAINT, Role
 from models.org import Department
 from models.settings import get_settings
-from models.stage_deadline import PENDING_LABEL, apply_values, deadline_text, deadline_values, extended_values
+from models.stage_deadline import PENDING_LABEL, apply_values, deadline_text, extended_values, resumed_values
 from models.workflow import Actor, record_event, rule_days
 
 # Actions that take uploaded files with their body.
@@ -355,44 +355,11 @@ def _await(ctx: _Ctx, action: str, body: ActionBody) -> None:
     ctx.case.paused_on = ctx.today
 
 
-def _days_left_at_pause(ctx: _Ctx, case: Complaint, paused_on: dt.date) -> int | None:
-    """The working days the stage had left when it paused (counted from the day and working days it keeps,
-    or, for a deadline stored without them, up to its date); None when no deadline or not countable."""
-    start, days = case.deadline_counted_from, case.deadline_working_days
-    try:
-        if start is not None and days is not None:
-            return days - (ctx.calendar.working_days_between(start, paused_on) if paused_on > start else 0)
-        if case.stage_deadline is not None:
-            return ctx.calendar.working_days_between(paused_on, case.stage_deadline)
-    except OutOfCalendarCoverage:
-        return None
-    return None
-
-
 def _resume(ctx: _Ctx, action: str, body: ActionBody) -> None:
     case = ctx.case
     paused_on = case.paused_on or ctx.today
     old = deadline_text(case)
-    paused_days: int | None
-    try:
-        paused_days = max(ctx.calendar.working_days_between(paused_on, ctx.today), 0)
-    except OutOfCalendarCoverage:
-        paused_days = None  # resumed in a year whose notice is not loaded: the pause cannot be counted
-    left = _days_left_at_pause(ctx, case, paused_on)
-    if left is not None and left >= 1:
-        # The days the stage had left are owed from today (pending in an unloaded year): the date a pause
-        # of ``paused_days`` added to the deadline gives, and counted from today, a corrected notice that
-        # changes a day inside the pause does not charge it to the stage (models/pending_deadlines.py).
-        moved = deadline_values(ctx.calendar, start=ctx.today, days=left)
-    elif case.stage_deadline is None and not case.deadline_pending:
-        moved = extended_values(ctx.calendar, case, 0)  # no deadline: none after the pause either
-    elif paused_days is not None:
-        moved = extended_values(ctx.calendar, case, paused_days)  # paused when already overdue
-    else:
-        raise ValidationFailed(
-            f"本环节暂停时已超期，恢复后的期限须按 {ctx.today.year} 年节假日安排计算；请管理员先载入该年"
-            "节假日安排，再恢复办理 (paused when overdue: load the year's holiday notice first)"
-        )
+    moved, paused_days = resumed_values(ctx.calendar, case, paused_on=paused_on, today=ctx.today)
     new = moved["stage_deadline"]
     ctx.fire(
         action,
