@@ -163,22 +163,13 @@ class _Chunk:
         report: ImportReport,
         codes: Sequence[tuple[str, str]] = (),
     ) -> None:
-        """``codes``: the rows' access codes when the validating worker made them, one per row."""
+        """The duplicate and credit checks and the inserts of one chunk, counted in ``report``; the keys
+        now stored (found or inserted) join ``seen``. ``codes``: the rows' access codes when the validating
+        worker made them, one per row. A row repeated in the file shares its first occurrence's fate:
+        already imported if that one is imported, refused with the same reason if it is refused."""
         if not rows:
             return
         code_of = dict(zip([row.number for row in rows], codes, strict=True)) if codes else None
-        seen |= self._import(rows, seen, report, code_of)
-
-    def _import(
-        self,
-        rows: list[ValidRow],
-        seen: set[str],
-        report: ImportReport,
-        code_of: dict[int, tuple[str, str]] | None,
-    ) -> set[str]:
-        """The duplicate and credit checks and the inserts of one chunk, counted in ``report``; returns
-        the keys now stored (found or inserted). A row repeated in the file shares its first occurrence's
-        fate: already imported if that one is imported, refused with the same reason if it is refused."""
         stored = existing_import_keys(self.session, [r.key for r in rows if r.key not in seen])
         first: dict[str, ValidRow] = {}
         for row in rows:
@@ -197,9 +188,9 @@ class _Chunk:
             else:
                 accepted.append(row)
         if accepted:
-            codes = [code_of[row.number] for row in accepted] if code_of else new_access_codes(len(accepted))
-            self._insert(accepted, report, codes)
-        return stored | {row.key for row in accepted}
+            made = [code_of[row.number] for row in accepted] if code_of else new_access_codes(len(accepted))
+            self._insert(accepted, report, made)
+        seen |= stored | {row.key for row in accepted}
 
     def _publication_day(self, deadline: dt.date) -> dt.date | None:
         # As single registration sets it: a back-registered pledge keeps its N working days.
