@@ -63,7 +63,7 @@ def due_in_order(
     now: dt.datetime,
     statuses: Collection[str],
     waiting_status: str,
-    blocking_status: str | None = None,
+    blocking_status: str,
 ) -> ColumnElement[bool]:
     """The condition for rows of ``model`` (a table with ``id``, ``status``, ``next_attempt_at``) due at
     ``now`` in one of ``statuses``, each only while no earlier row (lower id) of the same ``parent`` is
@@ -71,9 +71,8 @@ def due_in_order(
     order written, so a later one never overtakes an earlier one waiting for its back-off, leased to
     another run, or waiting for an admin to retry it."""
     earlier = aliased(model)
-    holding = and_(earlier.status == waiting_status, earlier.next_attempt_at > now)
-    if blocking_status is not None:
-        holding = or_(holding, earlier.status == blocking_status)
+    backing_off = and_(earlier.status == waiting_status, earlier.next_attempt_at > now)
+    holding = or_(backing_off, earlier.status == blocking_status)
     waiting = exists().where(
         getattr(earlier, parent) == getattr(model, parent), earlier.id < model.id, holding
     )
