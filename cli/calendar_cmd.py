@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -15,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
+from cli.operator import operator_name
 from models.calendar import DayChange, diff_notice, load_calendar, parse_year_file
 from models.calendar_admin import load_year_notice
 from models.clock import Clock
@@ -57,13 +57,6 @@ def _reported(func: F) -> F:
             )
 
     return wrapper  # type: ignore[return-value]
-
-
-def _default_loader() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no login name in some containers
-        return "cli"
 
 
 def _changes_table(changes: list[DayChange]) -> Table:
@@ -122,7 +115,7 @@ def load(
         _fail("已取消，未作任何更改 (cancelled; nothing stored)")
     with session_scope() as session:
         changes, version, recomputed = load_year_notice(
-            session=session, notice=notice, loaded_by=loaded_by or _default_loader(), actor=SYSTEM
+            session=session, notice=notice, loaded_by=loaded_by or operator_name(), actor=SYSTEM
         )
         if changes != preview:
             # Someone loaded another notice for this year after the preview; what was confirmed is stale.

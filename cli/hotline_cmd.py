@@ -1,16 +1,18 @@
-"""`shouxin hotline …`: the 12345 platform's token, and the results sent back to it (list, retry, push)."""
+"""`shouxin hotline …`: the 12345 platform's token, and the results sent back to it (list, retry, settle
+by hand, push)."""
 
 from __future__ import annotations
 
 import typer
 from rich.console import Console
 
+from cli.operator import operator_name
 from cli.tables import folded, table, whole
 from models.accounts import create_machine_user
 from models.clock import utcnow
 from models.db import get_engine, session_scope
 from models.errors import DomainError
-from models.hotline import HotlineMessageStatus, list_messages, retry_dead
+from models.hotline import HotlineMessageStatus, list_messages, mark_handled, retry_dead
 from models.lifecycle import Role
 
 app = typer.Typer(help="12345 工单对接：平台令牌、结果回传", no_args_is_help=True)
@@ -28,7 +30,7 @@ def token_cmd(name: str = typer.Option("12345热线平台", "--name", help="账�
 
 @app.command("list")
 def list_cmd(
-    status: HotlineMessageStatus | None = typer.Option(None, help="pending / sent / dead"),
+    status: HotlineMessageStatus | None = typer.Option(None, help="pending / sent / dead / handled"),
     limit: int = typer.Option(50, help="条数（最新的在前）"),
 ) -> None:
     """列出回传给 12345 平台的消息。"""
@@ -72,6 +74,24 @@ def retry_cmd(
         typer.echo(f"错误: {exc.message}", err=True)
         raise typer.Exit(1) from None
     console.print(f"回传消息 #{message_id} 已重新排队")
+
+
+@app.command("handled")
+def handled_cmd(
+    message_id: int = typer.Argument(..., help="消息 ID（见 shouxin hotline list --status dead）"),
+    by: str = typer.Option(None, "--by", help="处理人（默认为当前系统用户）"),
+    note: str = typer.Option(..., "--note", help="如何已在 12345 系统中处理"),
+) -> None:
+    """平台始终拒收时：将失败（dead）的消息标记为已人工处理，不再发送，同一投诉此后的消息继续发送。"""
+    try:
+        with session_scope() as session:
+            mark_handled(
+                session=session, message_id=message_id, note=note, by=by or operator_name(), now=utcnow()
+            )
+    except DomainError as exc:
+        typer.echo(f"错误: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    console.print(f"回传消息 #{message_id} 已标记为已人工处理")
 
 
 @app.command("push")

@@ -1,20 +1,22 @@
 """`shouxin platform …`: the credit-platform documents by state, the reason of the last failure, retry,
-push now, and the alarms (unacknowledged past the deadline, no platform configured)."""
+settle by hand, push now, and the alarms (unacknowledged past the deadline, no platform configured)."""
 
 from __future__ import annotations
 
 import typer
 from rich.console import Console
 
+from cli.operator import operator_name
 from cli.tables import folded, table, whole
 from models.calendar import load_calendar
-from models.clock import Clock
+from models.clock import Clock, utcnow
 from models.db import get_engine, session_scope
 from models.errors import DomainError
 from models.platform import (
     STATUS_LABELS,
     DocumentStatus,
     list_documents,
+    mark_handled,
     platform_alarms,
     retry_document,
     status_counts,
@@ -27,7 +29,7 @@ console = Console()
 
 @app.command("list")
 def list_cmd(
-    status: DocumentStatus | None = typer.Option(None, help="pending / sent / acknowledged / dead（失败）"),
+    status: DocumentStatus | None = typer.Option(None, help="pending / sent / acknowledged / dead / handled"),
     limit: int = typer.Option(50, help="条数"),
 ) -> None:
     """按状态列出推送文档（最新在前），含回执编号和最后一次失败原因。"""
@@ -68,6 +70,24 @@ def retry_cmd(document_id: str = typer.Argument(..., help="文档编号，如 SX
         typer.echo(f"错误: {exc.message}", err=True)
         raise typer.Exit(1) from None
     console.print(f"文档 {document_id} 已重新排队")
+
+
+@app.command("handled")
+def handled_cmd(
+    document_id: str = typer.Argument(..., help="文档编号，如 SX-2026-000001:publish"),
+    by: str = typer.Option(None, "--by", help="处理人（默认为当前系统用户）"),
+    note: str = typer.Option(..., "--note", help="如何已向信用平台报送"),
+) -> None:
+    """平台始终拒收时：将失败的文档标记为已人工处理，不再推送，同一失信记录此后的文档继续推送。"""
+    try:
+        with session_scope() as session:
+            mark_handled(
+                session=session, document_id=document_id, note=note, by=by or operator_name(), now=utcnow()
+            )
+    except DomainError as exc:
+        typer.echo(f"错误: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    console.print(f"文档 {document_id} 已标记为已人工处理")
 
 
 @app.command("push")

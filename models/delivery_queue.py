@@ -3,7 +3,10 @@ due in the order they were written, and how a run claims them.
 
 Three outboxes use them: the notifications (notifications/outbox_service.py), the 12345 hotline's result
 messages (models/hotline.py) and the credit platform's documents (models/platform.py). Each keeps its own
-table, states and cap; the rules below are the same for all and live only here.
+table, states and cap; the rules below are the same for all and live only here. The two ordered ones (12345
+and the platform) also share how an admin settles a dead row by hand (``settle_by_hand``): when the other
+system refuses a row for good, its content is passed on another way, and the rows after it must not wait
+for ever.
 
 Claiming leases rows by pushing ``next_attempt_at`` forward in the claiming transaction: a row lock (``FOR
 UPDATE SKIP LOCKED`` on PostgreSQL) ends with that transaction, and the lease is what keeps a second run
@@ -22,6 +25,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
+
+from models.errors import ValidationFailed
 
 FIRST_BACKOFF = dt.timedelta(minutes=1)
 # Doubling past this many steps changes nothing under any cap used here (2**30 minutes is ~2,000 years),
@@ -167,3 +172,51 @@ def still_claimed(
     (it can only claim once this one ran out), and every outcome changes the status or the lease, so a
     row that fails this was since claimed again or already settled: it is left as it is."""
     return (model.id == row_id, model.status == status, model.next_attempt_at == leased_until)
+
+
+# The longest explanation an admin may give for settling a dead row by hand.
+HANDLED_NOTE_MAX = 500
+_HANDLED_NOTE_MIN = 4
+
+
+def handled_note(note: str) -> str:
+    """The admin's account of how a dead row's content reached the other system outside Shouxin (entered
+    there by hand, sent on paper …), whitespace folded: required, so the trail says why it was never
+    delivered."""
+    text = " ".join(note.split())
+    if len(text) < _HANDLED_NOTE_MIN:
+        raise ValidationFailed(
+            f"请写明该条内容已如何在系统外送达（至少 {_HANDLED_NOTE_MIN} 个字），"
+            "例如“已于 12 月 7 日在对方系统中手工录入” (say how it was delivered outside Shouxin)",
+            field="note",
+        )
+    if len(text) > HANDLED_NOTE_MAX:
+        raise ValidationFailed(
+            f"处理说明最多 {HANDLED_NOTE_MAX} 个字，当前 {len(text)} 个字 (the note is too long)",
+            field="note",
+        )
+    return text
+
+
+def settle_by_hand(
+    session: Session,
+    model: Any,
+    row_id: int,
+    *,
+    dead: str,
+    handled: str,
+    note: str,
+    by: str,
+    now: dt.datetime,
+) -> bool:
+    """Row ``row_id`` of ``model``, if still ``dead``, becomes ``handled`` with the admin's ``note`` (see
+    ``handled_note``), name and time: it is never sent, and the rows after it of the same parent go on
+    (``due_in_order`` holds back only behind a dead or waiting row). A compare-and-set, like a claim: a row
+    someone retried meanwhile (and a run may be sending) is left as it is, and the answer is False."""
+    settled = session.execute(
+        update(model.__table__)
+        .where(model.id == row_id, model.status == dead)
+        .values(status=handled, handled_note=handled_note(note), handled_by=by[:64], handled_at=now)
+        .returning(model.id)
+    )
+    return settled.first() is not None

@@ -21,9 +21,11 @@ from models.audit import CaseEvent
 from models.clock import utcnow
 from models.complaint import Complaint
 from models.delivery_queue import (
+    HANDLED_NOTE_MAX,
     HTTP_TIMEOUT_SECONDS,
     claim_in_order,
     doubling_backoff,
+    settle_by_hand,
     still_claimed,
 )
 from models.errors import Conflict, NotFound
@@ -53,6 +55,9 @@ class HotlineMessageStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     DEAD = "dead"  # refused (4xx) or out of attempts; the last answer is kept; an admin may retry
+    # An admin passed the result on another way (entered it on the 12345 system by hand) and said how:
+    # never sent, and the later messages of its case go on.
+    HANDLED = "handled"
 
 
 class HotlineMessage(SQLModel, table=True):
@@ -71,6 +76,10 @@ class HotlineMessage(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=2000)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     sent_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    # Who settled a dead message by hand, how, and when (``mark_handled``).
+    handled_by: str | None = Field(default=None, max_length=64)
+    handled_note: str | None = Field(default=None, max_length=HANDLED_NOTE_MAX)
+    handled_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
 
 
 def _iso(moment: dt.datetime) -> str:
@@ -236,6 +245,27 @@ def retry_dead(*, session: Session, message_id: int, now: dt.datetime) -> Hotlin
         )
     row.status, row.attempts, row.next_attempt_at = HotlineMessageStatus.PENDING, 0, now
     session.add(row)  # last_error stays until the next attempt: the admin still sees why it died
+    return row
+
+
+def mark_handled(
+    *, session: Session, message_id: int, note: str, by: str, now: dt.datetime
+) -> HotlineMessage:
+    """An admin records that a dead message's result reached the 12345 platform another way (``note``
+    says how): it is never sent, and the later messages of its case, held back behind it, go on."""
+    row = _get(session, message_id)
+    dead, handled = HotlineMessageStatus.DEAD, HotlineMessageStatus.HANDLED
+    if not settle_by_hand(
+        session, HotlineMessage, message_id, dead=dead, handled=handled, note=note, by=by, now=now
+    ):
+        session.refresh(row)
+        raise Conflict(
+            f"只能将发送失败（dead）的回传消息标记为已人工处理；该消息当前状态为 {row.status.value}"
+            f" (only dead messages can be settled by hand; this one is {row.status.value})",
+            id=message_id,
+            status=row.status.value,
+        )
+    session.refresh(row)
     return row
 
 

@@ -20,9 +20,11 @@ from models.bulk import insert_rows
 from models.calendar import WorkCalendar
 from models.clock import utcnow
 from models.delivery_queue import (
+    HANDLED_NOTE_MAX,
     HTTP_TIMEOUT_SECONDS,
     claim_in_order,
     doubling_backoff,
+    settle_by_hand,
     still_claimed,
 )
 from models.errors import Conflict, NotFound, OutOfCalendarCoverage
@@ -48,6 +50,9 @@ class DocumentStatus(StrEnum):
     SENT = "sent"
     ACKNOWLEDGED = "acknowledged"  # the platform's receipt id is stored: the delivery is done
     DEAD = "dead"  # failed: the platform refused it (4xx); its answer is kept in last_error
+    # An admin reported it to the platform another way and said how: never sent, and the later documents
+    # of its record go on.
+    HANDLED = "handled"
 
 
 # The states as the admin page and the CLI name them (a refused document is "failed").
@@ -56,6 +61,7 @@ STATUS_LABELS = {
     DocumentStatus.SENT: "已推送待回执",
     DocumentStatus.ACKNOWLEDGED: "已回执",
     DocumentStatus.DEAD: "失败",
+    DocumentStatus.HANDLED: "已人工处理",
 }
 
 # How often a sent document without a receipt is asked about again.
@@ -82,6 +88,10 @@ class PlatformDocument(SQLModel, table=True):
     # The platform's receipt (回执) for the document, from its answer; set once, with the time it came.
     receipt_id: str | None = Field(default=None, max_length=128)
     acknowledged_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    # Who settled a failed document by hand, how, and when (``mark_handled``).
+    handled_by: str | None = Field(default=None, max_length=64)
+    handled_note: str | None = Field(default=None, max_length=HANDLED_NOTE_MAX)
+    handled_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
 
 
 def document_row(
@@ -270,9 +280,7 @@ def status_counts(*, session: Session) -> dict[DocumentStatus, int]:
     return counts
 
 
-def retry_document(*, session: Session, document_id: str, now: dt.datetime | None = None) -> PlatformDocument:
-    """An admin sends a failed (refused) document again: pending, due at once, a fresh back-off. Its last
-    error stays until the next answer, so the reason it failed is still shown."""
+def _document(session: Session, document_id: str) -> PlatformDocument:
     document = session.exec(
         select(PlatformDocument).where(PlatformDocument.document_id == document_id)
     ).first()
@@ -280,6 +288,13 @@ def retry_document(*, session: Session, document_id: str, now: dt.datetime | Non
         raise NotFound(
             f"没有编号为 {document_id} 的推送文档 (no such platform document)", document_id=document_id
         )
+    return document
+
+
+def retry_document(*, session: Session, document_id: str, now: dt.datetime | None = None) -> PlatformDocument:
+    """An admin sends a failed (refused) document again: pending, due at once, a fresh back-off. Its last
+    error stays until the next answer, so the reason it failed is still shown."""
+    document = _document(session, document_id)
     if document.status != DocumentStatus.DEAD:
         raise Conflict(
             f"只能重推失败的文档；该文档当前状态为{STATUS_LABELS[document.status]}，无需重推"
@@ -292,6 +307,27 @@ def retry_document(*, session: Session, document_id: str, now: dt.datetime | Non
     document.next_attempt_at = now or utcnow()
     session.add(document)
     session.flush()
+    return document
+
+
+def mark_handled(
+    *, session: Session, document_id: str, note: str, by: str, now: dt.datetime
+) -> PlatformDocument:
+    """An admin records that a failed document reached the platform another way (``note`` says how): it
+    is never sent, and the later documents of its record, held back behind it, go on."""
+    document = _document(session, document_id)
+    dead, handled = DocumentStatus.DEAD, DocumentStatus.HANDLED
+    if not settle_by_hand(
+        session, PlatformDocument, document.id or 0, dead=dead, handled=handled, note=note, by=by, now=now
+    ):
+        session.refresh(document)
+        raise Conflict(
+            f"只能将失败的文档标记为已人工处理；该文档当前状态为{STATUS_LABELS[document.status]}"
+            f" (only failed documents can be settled by hand; this one is {document.status.value})",
+            document_id=document_id,
+            status=document.status.value,
+        )
+    session.refresh(document)
     return document
 
 
@@ -341,8 +377,9 @@ def overdue_documents(
     working_days: int | None = None,
     limit: int = 200,
 ) -> list[PlatformDocument]:
-    """Documents not acknowledged (no receipt id) although written more than ``working_days`` working
-    days before ``today`` (default ``SHOUXIN_CREDIT_PLATFORM_ACK_WORKING_DAYS``, 7), oldest first."""
+    """Documents neither acknowledged (no receipt id) nor settled by hand although written more than
+    ``working_days`` working days before ``today`` (default ``SHOUXIN_CREDIT_PLATFORM_ACK_WORKING_DAYS``,
+    7), oldest first."""
     settings = get_settings()
     n = working_days or settings.credit_platform_ack_working_days
     cutoff = _ack_cutoff(today, calendar, n)
@@ -354,7 +391,7 @@ def overdue_documents(
     stmt = (
         select(PlatformDocument)
         .where(
-            col(PlatformDocument.status) != DocumentStatus.ACKNOWLEDGED,
+            col(PlatformDocument.status).not_in((DocumentStatus.ACKNOWLEDGED, DocumentStatus.HANDLED)),
             col(PlatformDocument.created_at) < before,
         )
         .order_by(col(PlatformDocument.id))

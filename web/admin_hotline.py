@@ -1,5 +1,6 @@
 """The results sent back to the 12345 hotline platform, for administrators: messages by state, the reason
-a message died, and a retry of a dead one (the CLI's `shouxin hotline list|retry` on a page)."""
+a message died, a retry of a dead one, and settling one by hand when the platform keeps refusing it (the
+CLI's `shouxin hotline list|retry|handled` on a page)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ from sqlmodel import col, select
 from api.deps import SessionDep
 from models.clock import utcnow
 from models.complaint import Complaint
-from models.errors import NotFound
-from models.hotline import HotlineMessageStatus, list_messages, retry_dead
+from models.errors import DomainError, NotFound
+from models.hotline import HotlineMessageStatus, list_messages, mark_handled, retry_dead
 from models.lifecycle import Role
 from models.settings import get_settings
-from web.core import current_user, form_data, page_router, redirect, render
+from web.core import current_user, form_data, page_router, redirect, refused, render
 
 router = page_router("/staff/admin")
 ADMIN = (Role.ADMIN,)
@@ -24,6 +25,7 @@ STATUS_LABELS = {
     HotlineMessageStatus.PENDING: "待发送",
     HotlineMessageStatus.SENT: "已送达",
     HotlineMessageStatus.DEAD: "发送失败",
+    HotlineMessageStatus.HANDLED: "已人工处理",
 }
 STAGE_LABELS = {
     "accepted": "已受理",
@@ -39,16 +41,34 @@ def hotline_page(request: Request, session: SessionDep, status: str | None = Non
     current_user(request, session, *ADMIN)
     if status and status not in set(HotlineMessageStatus):
         raise NotFound(f"没有名为 {status} 的回传状态 (unknown message state)")
-    chosen = HotlineMessageStatus(status) if status else None
+    return _page(
+        request,
+        session,
+        HotlineMessageStatus(status) if status else None,
+        retried=request.query_params.get("retried") == "1",
+        handled=request.query_params.get("handled") == "1",
+    )
+
+
+def _page(
+    request: Request,
+    session: SessionDep,
+    chosen: HotlineMessageStatus | None,
+    *,
+    status_code: int = 200,
+    **context: object,
+) -> Response:
     messages = list_messages(session=session, status=chosen, limit=200)
     ids = {m.complaint_id for m in messages}
     numbers = dict(
         session.exec(select(Complaint.id, Complaint.number).where(col(Complaint.id).in_(ids))).all()
     )
     settings = get_settings()
+    context = {"retried": False, "handled": False, "error": None, "failed_id": None, "note": "", **context}
     return render(
         request,
         "admin_hotline.html",
+        status_code=status_code,
         title="12345 工单回传",
         labels=STATUS_LABELS,
         stage_labels=STAGE_LABELS,
@@ -57,7 +77,7 @@ def hotline_page(request: Request, session: SessionDep, status: str | None = Non
         numbers=numbers,
         configured=bool(settings.hotline_url),
         zone=ZoneInfo(settings.timezone),
-        retried=request.query_params.get("retried") == "1",
+        **context,
     )
 
 
@@ -68,3 +88,22 @@ async def retry(request: Request, message_id: int, session: SessionDep) -> Respo
     retry_dead(session=session, message_id=message_id, now=utcnow())
     session.commit()
     return redirect("/staff/admin/hotline?status=pending&retried=1")
+
+
+@router.post("/hotline/{message_id}/handled")
+async def handled(request: Request, message_id: int, session: SessionDep) -> Response:
+    """The result reached the 12345 platform another way: the message is settled, its case's later
+    messages go on. A refused note comes back on the failed messages' page with what was typed."""
+    me = current_user(request, session, *ADMIN)
+    form = await form_data(request)
+    note = form.get("note", "")
+    try:
+        mark_handled(session=session, message_id=message_id, note=note, by=me.name, now=utcnow())
+    except DomainError as exc:
+        message, status = refused(session, exc)
+        return _page(
+            request, session, HotlineMessageStatus.DEAD, status_code=status, error=message,
+            failed_id=message_id, note=note,
+        )  # fmt: skip
+    session.commit()
+    return redirect("/staff/admin/hotline?status=handled&handled=1")

@@ -1,5 +1,6 @@
 """The credit platform's push, for administrators: documents by state with counts, the receipt or the
-reason of the last failure, a retry of a failed document, and the alarms the dashboard raises."""
+reason of the last failure, a retry of a failed document, settling one by hand when the platform keeps
+refusing it, and the alarms the dashboard raises."""
 
 from __future__ import annotations
 
@@ -11,18 +12,20 @@ from sqlmodel import col, select
 
 from api.deps import CalendarDep, SessionDep, TodayDep
 from models.breach import PublishedBreach
-from models.errors import NotFound
+from models.clock import utcnow
+from models.errors import DomainError, NotFound
 from models.lifecycle import Role
 from models.platform import (
     STATUS_LABELS,
     DocumentStatus,
     list_documents,
+    mark_handled,
     platform_alarms,
     retry_document,
     status_counts,
 )
 from models.settings import get_settings
-from web.core import current_user, form_data, page_router, redirect, render
+from web.core import current_user, form_data, page_router, redirect, refused, render
 
 router = page_router("/staff/admin")
 ADMIN = (Role.ADMIN,)
@@ -42,7 +45,27 @@ def platform_page(
     current_user(request, session, *ADMIN)
     if status and status not in set(DocumentStatus):
         raise NotFound(f"没有名为 {status} 的推送状态 (unknown document state)")
-    chosen = DocumentStatus(status) if status else None
+    return _page(
+        request,
+        session,
+        today,
+        calendar,
+        DocumentStatus(status) if status else None,
+        retried=request.query_params.get("retried") == "1",
+        handled=request.query_params.get("handled") == "1",
+    )
+
+
+def _page(
+    request: Request,
+    session: SessionDep,
+    today: TodayDep,
+    calendar: CalendarDep,
+    chosen: DocumentStatus | None,
+    *,
+    status_code: int = 200,
+    **context: object,
+) -> Response:
     documents = list_documents(session=session, status=chosen, limit=200)
     ids = {d.breach_id for d in documents}
     numbers = dict(
@@ -50,9 +73,11 @@ def platform_page(
             select(PublishedBreach.id, PublishedBreach.number).where(col(PublishedBreach.id).in_(ids))
         ).all()
     )
+    context = {"retried": False, "handled": False, "error": None, "failed_id": None, "note": "", **context}
     return render(
         request,
         "admin_platform.html",
+        status_code=status_code,
         title="信用平台推送",
         counts=status_counts(session=session),
         labels=STATUS_LABELS,
@@ -62,7 +87,7 @@ def platform_page(
         numbers=numbers,
         alarms=platform_alarms(session=session, today=today, calendar=calendar),
         zone=ZoneInfo(get_settings().timezone),
-        retried=request.query_params.get("retried") == "1",
+        **context,
     )
 
 
@@ -73,3 +98,24 @@ async def retry(request: Request, document_id: str, session: SessionDep) -> Resp
     retry_document(session=session, document_id=document_id)
     session.commit()
     return redirect("/staff/admin/platform?status=pending&retried=1")
+
+
+@router.post("/platform/{document_id}/handled")
+async def handled(
+    request: Request, document_id: str, session: SessionDep, today: TodayDep, calendar: CalendarDep
+) -> Response:
+    """The document reached the platform another way: it is settled, its record's later documents go
+    on. A refused note comes back on the failed documents' page with what was typed."""
+    me = current_user(request, session, *ADMIN)
+    form = await form_data(request)
+    note = form.get("note", "")
+    try:
+        mark_handled(session=session, document_id=document_id, note=note, by=me.name, now=utcnow())
+    except DomainError as exc:
+        message, status = refused(session, exc)
+        return _page(
+            request, session, today, calendar, DocumentStatus.DEAD, status_code=status, error=message,
+            failed_id=document_id, note=note,
+        )  # fmt: skip
+    session.commit()
+    return redirect("/staff/admin/platform?status=handled&handled=1")
