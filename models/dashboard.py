@@ -40,15 +40,27 @@ class DueItem:
     state_label: str
     department: str
     deadline: dt.date | None  # the stage deadline, or for a missed publication its publication day
-    working_days_left: int | None  # negative: overdue; None: the calendar does not reach the date
+    working_days_left: int | None  # negative: working days overdue; None: the calendar does not reach it
+    # By the date, as the counts: the day after a deadline is overdue even when it is a holiday or a
+    # weekend, though no working day has passed yet (working_days_left is then 0).
+    overdue: bool
 
     @property
     def href(self) -> str:
         return CASE_PAGES[self.kind].format(id=self.id)
 
-    @property
-    def overdue(self) -> bool:
-        return self.working_days_left is not None and self.working_days_left < 0
+
+def _due(
+    kind: str,
+    row: tuple[int, str, str, str, str | None, dt.date | None],
+    today: dt.date,
+    calendar: WorkCalendar,
+) -> DueItem:
+    """A list row (id, number, title, state label, department, deadline) with its days and overdue mark."""
+    i, number, title, label, department, deadline = row
+    left = calendar.working_days_left(today, deadline)
+    late = deadline is not None and deadline < today
+    return DueItem(kind, i, number, title, label, department or "—", deadline, left, late)
 
 
 def overdue_complaints(
@@ -58,13 +70,12 @@ def overdue_complaints(
     stmt = (
         select(_C.c.id, _C.c.number, _C.c.summary, _C.c.state, _D.c.name, _C.c.stage_deadline)
         .outerjoin(_D, _D.c.id == _C.c.lead_department_id)
-        .where(_C.c.state.in_(_clocked()), _C.c.stage_deadline < today)
+        .where(_C.c.state.in_(COMPLAINT.clocked_states()), _C.c.stage_deadline < today)
         .order_by(_C.c.stage_deadline, _C.c.id)
         .limit(limit)
     )
-    left = calendar.working_days_left
     return [
-        DueItem("complaint", i, n, s, COMPLAINT.state(st).label, d or "—", dl, left(today, dl))
+        _due("complaint", (i, n, s, COMPLAINT.state(st).label, d, dl), today, calendar)
         for i, n, s, st, d, dl in session.execute(stmt).all()
     ]
 
@@ -82,7 +93,7 @@ def review_deadlines(
     )
     label = PLEDGE.state(PledgeState.EVIDENCE_SUBMITTED).label
     return [
-        DueItem("pledge", i, n, f"{who}：{matter}", label, d, dl, calendar.working_days_left(today, dl))
+        _due("pledge", (i, n, f"{who}：{matter}", label, d, dl), today, calendar)
         for i, n, who, matter, d, dl in session.execute(stmt).all()
     ]
 
@@ -99,7 +110,7 @@ def record_deadlines(
         .limit(limit)
     )
     return [
-        DueItem("breach", i, n, who, BREACH.state(st).label, d, dl, calendar.working_days_left(today, dl))
+        _due("breach", (i, n, who, BREACH.state(st).label, d, dl), today, calendar)
         for i, n, who, st, d, dl in session.execute(stmt).all()
     ]
 
@@ -119,9 +130,8 @@ def missed_publications(
         .order_by(_P.c.publication_day, _P.c.id)
         .limit(limit)
     )
-    left = calendar.working_days_left
     return [
-        DueItem("pledge", i, n, f"{who}：{m}", PLEDGE.state(st).label, d, day, left(today, day))
+        _due("pledge", (i, n, f"{who}：{m}", PLEDGE.state(st).label, d, day), today, calendar)
         for i, n, who, m, st, d, day in session.execute(stmt).all()
     ]
 
@@ -134,11 +144,6 @@ class DepartmentDue:
     due_soon: int
 
 
-def _clocked() -> list[str]:
-    """Open states whose deadline runs: a case paused awaiting the complainant is never overdue."""
-    return [s.name for s in COMPLAINT.states if s.deadline and not s.clock_paused and not s.terminal]
-
-
 def due_by_department(
     *, session: Session, today: dt.date, calendar: WorkCalendar, working_days: int
 ) -> list[DepartmentDue]:
@@ -148,7 +153,7 @@ def due_by_department(
     stmt = (
         select(_D.c.code, _D.c.name, _C.c.stage_deadline)
         .join(_D, _D.c.id == _C.c.lead_department_id)
-        .where(_C.c.state.in_(_clocked()), _C.c.stage_deadline <= soon)
+        .where(_C.c.state.in_(COMPLAINT.clocked_states()), _C.c.stage_deadline <= soon)
     )
     counts: dict[tuple[str, str], list[int]] = {}
     for code, name, deadline in session.execute(stmt).all():
@@ -188,10 +193,10 @@ def find_complaints(
     if query.lead:
         where.append(_D.c.code == query.lead)
     if query.overdue:
-        where += [_C.c.state.in_(_clocked()), _C.c.stage_deadline < today]
+        where += [_C.c.state.in_(COMPLAINT.clocked_states()), _C.c.stage_deadline < today]
     if query.due_by is not None:
         where += [
-            _C.c.state.in_(_clocked()),
+            _C.c.state.in_(COMPLAINT.clocked_states()),
             _C.c.stage_deadline >= today,
             _C.c.stage_deadline <= query.due_by,
         ]

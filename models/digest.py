@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
 from models.accounts import active_supervisors
 from models.calendar import WorkCalendar
 from models.complaint import Complaint
+from models.dashboard import due_by_department
 from models.lifecycle import COMPLAINT, Role
 from models.org import Department, User
 from models.outbox import Notification, enqueue
@@ -24,24 +24,25 @@ DIGEST_CASES_PER_DEPARTMENT = 20
 
 
 def digest_rows(*, session: Session, today: dt.date, calendar: WorkCalendar) -> list[dict[str, Any]]:
-    """Per lead department: open stages past their deadline, and those due within 2 working days."""
+    """Per lead department: running stages past their deadline, and those due within 2 working days.
+
+    The counts are the dashboard's (``due_by_department``): a case paused awaiting the complainant has a
+    frozen deadline and is neither overdue nor due soon, in the mail as on the page."""
     soon = calendar.horizon(today, DUE_SOON_WORKING_DAYS)  # never stops on an unloaded next year
-    overdue = func.sum(case((col(Complaint.stage_deadline) < today, 1), else_=0))
-    due_soon = func.sum(
-        case(((col(Complaint.stage_deadline) >= today) & (col(Complaint.stage_deadline) <= soon), 1), else_=0)
-    )
-    stmt = (
-        select(Department.name, overdue, due_soon)
-        .join(Department, col(Department.id) == col(Complaint.lead_department_id))
-        .where(col(Complaint.state).in_(COMPLAINT.open_states()), col(Complaint.stage_deadline).is_not(None))
-        .group_by(Department.name)
-        .order_by(Department.name)
+    session.flush()  # the dashboard's Core statements do not autoflush: this session's changes count too
+    counts = due_by_department(
+        session=session, today=today, calendar=calendar, working_days=DUE_SOON_WORKING_DAYS
     )
     rows = [
-        {"department_name": name, "overdue": int(o or 0), "due_soon": int(s or 0), "cases": []}
-        for name, o, s in session.exec(stmt).all()
+        {
+            "department_name": d.name,
+            "department_code": d.code,
+            "overdue": d.overdue,
+            "due_soon": d.due_soon,
+            "cases": [],
+        }
+        for d in sorted(counts, key=lambda d: (d.name, d.code))
     ]
-    rows = [r for r in rows if r["overdue"] or r["due_soon"]]
     _name_the_cases(session, rows, today, soon)
     return rows
 
@@ -52,19 +53,18 @@ def _name_the_cases(session: Session, rows: list[dict[str, Any]], today: dt.date
     if not rows:
         return
     base = get_settings().public_base_url.rstrip("/")
-    by_name = {r["department_name"]: r for r in rows}
+    by_code = {r["department_code"]: r for r in rows}  # names need not be unique; codes are
     stmt = (
-        select(Department.name, col(Complaint.id), Complaint.number, col(Complaint.stage_deadline))
+        select(Department.code, col(Complaint.id), Complaint.number, col(Complaint.stage_deadline))
         .join(Department, col(Department.id) == col(Complaint.lead_department_id))
         .where(
-            col(Complaint.state).in_(COMPLAINT.open_states()),
-            col(Complaint.stage_deadline).is_not(None),
+            col(Complaint.state).in_(COMPLAINT.clocked_states()),
             col(Complaint.stage_deadline) <= soon,
         )
         .order_by(col(Complaint.stage_deadline), col(Complaint.id))
     )
-    for name, case_id, number, deadline in session.exec(stmt).all():
-        row = by_name.get(name)
+    for code, case_id, number, deadline in session.exec(stmt).all():
+        row = by_code.get(code)
         if row is None or deadline is None or len(row["cases"]) >= DIGEST_CASES_PER_DEPARTMENT:
             continue
         row["cases"].append(

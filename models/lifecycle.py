@@ -159,6 +159,12 @@ class Lifecycle:
     def open_states(self) -> list[str]:
         return [s.name for s in self.states if not s.terminal]
 
+    def clocked_states(self) -> list[str]:
+        """Open states whose deadline runs: a case paused (awaiting the complainant) is never overdue, its
+        deadline frozen and recomputed on resume. The dashboard, the digest and the case list's overdue
+        filter all count by it."""
+        return [s.name for s in self.states if s.deadline and not s.clock_paused and not s.terminal]
+
 
 def _roles(roles: Iterable[Role]) -> str:
     return "、".join(ROLE_LABELS[r] for r in sorted(roles))

@@ -145,7 +145,7 @@ def test_admin_platform_page_lists_documents_by_state_and_retries_a_failed_one(
     sign_in(client, staff.admin)
     page = client.get("/staff/admin/platform").text
     counts = dict(re.findall(r'status=(\w+)"[^>]*><span class="n">(\d+)</span>', page))
-    assert counts == {"pending": "0", "sent": "0", "acknowledged": "1", "dead": "1"}
+    assert counts == {"pending": "0", "sent": "0", "acknowledged": "1", "dead": "1", "handled": "0"}
     assert "统一社会信用代码校验位错误" in page
     assert "回执 R-42" in page
     failed = client.get("/staff/admin/platform?status=dead").text

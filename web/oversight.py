@@ -20,6 +20,8 @@ from models.platform import platform_alarms
 from models.scorecard_pledges import EXPORT_HEADERS, export_rows, pledge_scores
 from web import charts
 from web.core import current_user, page_router, render
+from web.staff_breaches import DECIDERS
+from web.staff_pledges import PLEDGE_STAFF
 
 router = page_router("/staff")
 OVERSIGHT = (Role.SUPERVISOR, Role.ADMIN)
@@ -34,12 +36,15 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 @router.get("/dashboard")
 def dashboard_page(request: Request, session: SessionDep, today: TodayDep, calendar: CalendarDep) -> Response:
-    current_user(request, session, *OVERSIGHT)
+    user = current_user(request, session, *OVERSIGHT)
     return render(
         request,
         "dashboard.html",
         title="督办看板",
         today=today,
+        # The kinds of case page this user may open: the others' numbers are shown without a link, as a
+        # link an administrator cannot follow would only answer 403.
+        opens={"complaint": True, "pledge": user.role in PLEDGE_STAFF, "breach": user.role in DECIDERS},
         states=scorecard.state_counts(session=session),
         departments=dashboard.due_by_department(
             session=session, today=today, calendar=calendar, working_days=DUE_SOON_WORKING_DAYS

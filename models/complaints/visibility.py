@@ -190,7 +190,7 @@ def _filter_clauses(session: Session, f: ComplaintFilter, today: dt.date) -> lis
     if f.due_before is not None:
         clauses.append(col(Complaint.stage_deadline) <= f.due_before)
     if f.overdue is not None:
-        late = (col(Complaint.stage_deadline) < today) & col(Complaint.state).in_(_clocked_states())
+        late = (col(Complaint.stage_deadline) < today) & col(Complaint.state).in_(COMPLAINT.clocked_states())
         clauses.append(late if f.overdue else ~late)
     if f.channel:
         clauses.append(col(Complaint.channel) == f.channel)
@@ -204,11 +204,6 @@ def _filter_clauses(session: Session, f: ComplaintFilter, today: dt.date) -> lis
             )
         )
     return clauses
-
-
-def _clocked_states() -> list[str]:
-    """Open states whose deadline runs (a paused case is not overdue)."""
-    return [s.name for s in COMPLAINT.states if not s.terminal and not s.clock_paused and s.deadline]
 
 
 def case_events(session: Session, complaint: Complaint) -> list[CaseEvent]:
