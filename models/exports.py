@@ -7,17 +7,19 @@ import datetime as dt
 import io
 from collections.abc import Iterable, Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from sqlmodel import Session, col, select
 
 from models.breach import PublishedBreach
-from models.complaint import Complaint
+from models.complaint import CATEGORY_LABELS, CHANNEL_LABELS, Complaint
 from models.complaints import ComplaintFilter, list_complaints, state_label
 from models.errors import ValidationFailed
 from models.privacy import mask_email, mask_phone, neutralise, scrub
 from models.register import department_names, public_fields
 from models.register.states import shown_on
+from models.settings import get_settings
 from models.workflow import Actor
 
 MAX_ROWS = 50_000
@@ -70,28 +72,31 @@ def complaint_rows(
 ) -> list[list[Any]]:
     """The complaints the actor may see, contacts masked, free text scrubbed."""
     out: list[list[Any]] = []
+    zone = ZoneInfo(get_settings().timezone)
     page = filters.model_copy(update={"limit": 200, "after": None})
     while len(out) < MAX_ROWS:
         items, cursor = list_complaints(session=session, actor=actor, filters=page, today=today)
-        out.extend(_complaint_row(c) for c in items)
+        out.extend(_complaint_row(c, zone) for c in items)
         if cursor is None:
             break
         page = page.model_copy(update={"after": cursor})
     return out
 
 
-def _complaint_row(c: Complaint) -> list[Any]:
+def _complaint_row(c: Complaint, zone: ZoneInfo) -> list[Any]:
+    """One case as the case page shows it: channel and category by their labels, the registration time
+    in the configured zone (stored in UTC, a case registered before 08:00 would show the day before)."""
     return [
         c.number,
         state_label(c.state),
-        str(c.channel),
-        str(c.category),
+        CHANNEL_LABELS.get(c.channel, str(c.channel)),
+        CATEGORY_LABELS.get(c.category, str(c.category)),
         c.complainant_name,
         mask_phone(c.complainant_phone),
         mask_email(c.complainant_email),
         scrub(c.summary),
         c.stage_deadline,
-        c.created_at,
+        c.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
     ]
 
 

@@ -30,6 +30,7 @@ from models.lifecycle import COMPLAINT, PLEDGE
 from models.lifecycle import ComplaintState as CS
 from models.org import Department, User
 from models.pledge import Pledge
+from models.publish_plan import held
 from models.settings import get_settings
 
 # Audit events that show a stage went past its deadline.
@@ -138,7 +139,8 @@ def escalation_ladder(*, session: Session, sample: int = 5) -> list[LadderRow]:
 def pledges_due(
     *, session: Session, today: dt.date, calendar: WorkCalendar, working_days: int = 10
 ) -> list[PledgeDue]:
-    """Open pledges whose publication day falls within the next ``working_days`` working days."""
+    """Open pledges whose publication day falls within the next ``working_days`` working days; not those
+    held for an evidence review (``publish_plan.held``), which the day does not publish."""
     horizon = calendar.horizon(today, working_days)  # a December without next year's notice still shows
     open_states = [s.name for s in PLEDGE.states if not s.terminal]
     rows = session.exec(
@@ -154,6 +156,8 @@ def pledges_due(
     for p in rows:
         assert p.publication_day is not None
         assert p.id is not None
+        if held(p):
+            continue
         result.append(
             PledgeDue(
                 id=p.id,

@@ -6,7 +6,7 @@ import datetime as dt
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, func, literal
+from sqlalchemy import bindparam, func, literal, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -15,7 +15,9 @@ from models.calendar import WorkCalendar
 from models.complaint import Complaint, ComplaintAssignment
 from models.complaints.bodies import TaskItem
 from models.complaints.visibility import (
+    LEAD,
     STAFF_SEE_ALL,
+    VERIFIER,
     actions_for_parties,
     department_visible,
     parties_from_flags,
@@ -36,6 +38,7 @@ def work_queue(
     than running it): the rows come back as plain tuples with the handler's part in each case (lead,
     verifier, assisting) computed in SQL, and the available actions are worked out from the lifecycle
     table once per (state, part) rather than with further queries per case (the busiest read of the API).
+    The statement returns only cases the actor has an action in, so ``limit`` counts those.
     """
     handler = actor.role == Role.HANDLER
     if actor.role not in STAFF_SEE_ALL and not (handler and actor.department_id is not None):
@@ -57,8 +60,6 @@ def work_queue(
             options = COMPLAINT.available(key[0], actor.role)
             actions_for[key] = [t.event for t in actions_for_parties(options, actor.role, parties)]
         actions = actions_for[key]
-        if not actions:
-            continue
         paused = COMPLAINT.state(state).clock_paused
         left = None
         if deadline is not None and not paused:
@@ -87,9 +88,14 @@ def work_queue(
 
 @cache
 def _queue_statement(role: Role) -> Any:
-    """The work-queue query of ``role`` with bound ``limit`` (and ``department_id`` for handlers); None
-    when no open state waits on the role."""
-    states = [s.name for s in COMPLAINT.states if role in s.waiting_on and not s.terminal]
+    """The work-queue query of ``role`` with bound ``limit`` (and ``department_id`` for handlers): the open
+    cases in which the role (for a handler, their department's part in the case) has an action, as the
+    lifecycle table and ``visibility.actions_for_parties`` say; None when no open state waits on the role."""
+    states = [
+        s.name
+        for s in COMPLAINT.states
+        if role in s.waiting_on and not s.terminal and COMPLAINT.available(s.name, role)
+    ]
     if not states:
         return None
     columns: list[Any] = [
@@ -103,7 +109,11 @@ def _queue_statement(role: Role) -> Any:
     # The states as ordinary bound values: a plain list is an "expanding" parameter, re-rendered into the
     # SQL string on every execution, a twentieth of a queue read's CPU.
     state_column: Any = col(Complaint.state)
-    stmt_where: list[Any] = [state_column.in_([literal(s, state_column.type) for s in states])]
+
+    def in_states(names: list[str]) -> Any:
+        return state_column.in_([literal(s, state_column.type) for s in names])
+
+    stmt_where: list[Any] = [in_states(states)]
     lead_department = aliased(Department)
     if role == Role.HANDLER:
         department_id: Any = bindparam("department_id")
@@ -117,16 +127,29 @@ def _queue_statement(role: Role) -> Any:
             )
             .exists()
         )
+        is_lead = lead == department_id
+        is_verifier = lead.is_not(None) & (func.coalesce(lead_department.competent_id, lead) == department_id)
         # The three facts of ``visibility.parties_from_flags``, in the order it takes them.
-        columns += [
-            lead == department_id,
-            lead.is_not(None) & (func.coalesce(lead_department.competent_id, lead) == department_id),
-            assigned,
-        ]
+        columns += [is_lead, is_verifier, assigned]
         stmt_where.append(department_visible(department_id))
+        # A 主管部门 sees every case of the departments under it and an assisting department its cases, yet
+        # acts in few of them: keeping only the cases where the department's part has an action (in SQL,
+        # before the limit) keeps those few from falling behind ``limit`` rows it cannot act on.
+        assisting = assigned & (lead.is_(None) | ~(is_lead | is_verifier))
+        acting = [
+            in_states(party_states) & flag
+            for party, flag in ((LEAD, is_lead), (VERIFIER, is_verifier), ("assisting", assisting))
+            if (party_states := _states_with_actions(states, role, party))
+        ]
+        stmt_where.append(or_(*acting) if acting else literal(False))
     stmt = select(*columns).where(*stmt_where)
     if role == Role.HANDLER:
         stmt = stmt.outerjoin(lead_department, lead_department.id == Complaint.lead_department_id)
     return stmt.order_by(
         col(Complaint.stage_deadline).is_(None), col(Complaint.stage_deadline), col(Complaint.id)
     ).limit(bindparam("limit"))
+
+
+def _states_with_actions(states: list[str], role: Role, party: str) -> list[str]:
+    """The ``states`` in which a handler whose department has ``party`` in the case has an action."""
+    return [s for s in states if actions_for_parties(COMPLAINT.available(s, role), role, frozenset({party}))]

@@ -33,14 +33,22 @@ def review_tasks(
     else:
         return []
     stmt = (
-        select(_T.c.id, _T.c.number, _T.c.state, _T.c.pledgor_name, _T.c.matter, _T.c.stage_deadline)
+        select(
+            _T.c.id,
+            _T.c.number,
+            _T.c.state,
+            _T.c.pledgor_name,
+            _T.c.matter,
+            _T.c.stage_deadline,
+            _T.c.deadline_pending,
+        )
         .where(_T.c.state == PS.EVIDENCE_SUBMITTED, *where)
         .order_by(_T.c.stage_deadline.is_(None), _T.c.stage_deadline, _T.c.id)
         .limit(limit)
     )
     actions = [t.event for t in PLEDGE.available(PS.EVIDENCE_SUBMITTED, actor.role) if t.event in _DECISIONS]
     items = []
-    for pid, number, state, pledgor, matter, deadline in session.execute(stmt).all():
+    for pid, number, state, pledgor, matter, deadline, pending in session.execute(stmt).all():
         items.append(
             TaskItem(
                 id=pid,
@@ -50,6 +58,8 @@ def review_tasks(
                 state_label=PLEDGE.state(state).label,
                 summary=f"{pledgor}：{matter}（告知承诺履约材料核查）",
                 stage_deadline=deadline,
+                # Evidence handed in late in December, the review deadline in a year not yet loaded.
+                deadline_pending=bool(pending),
                 working_days_left=calendar.working_days_left(today, deadline),
                 paused=False,
                 actions=actions,
