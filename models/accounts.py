@@ -192,11 +192,47 @@ def import_departments(*, session: Session, items: list[DepartmentCreate]) -> tu
             competent = existing.get(item.competent_code)
             if competent is None:
                 raise ValidationFailed(
-                    f"部门 {item.code} 的主管部门 {item.competent_code} 不存在 (unknown competent department)"
+                    f"部门 {item.code} 的主管部门 {item.competent_code} 不存在"
+                    " (unknown competent department)",
+                    field="competent_code",
                 )
             existing[item.code].competent_id = competent.id
+        elif "competent_code" in item.model_fields_set:
+            # Given and empty (the page's “（无）”, JSON null): the department has no 主管部门 any more.
+            # Left out (a file without the column) it keeps the one it has.
+            existing[item.code].competent_id = None
+    _refuse_competent_cycles(existing, [item.code for item in items])
     session.flush()
     return created, updated
+
+
+def _refuse_competent_cycles(departments: dict[str, Department], codes: list[str]) -> None:
+    """A 主管部门 verifies what its departments sign for (complaints/actions.py ``_sign_for``): one that is
+    its own, or reached again up the chain, would verify complaints about itself."""
+    by_id = {d.id: d for d in departments.values()}
+    for code in codes:
+        start = departments[code]
+        chain = [start.code]
+        seen = {start.id}
+        current = by_id.get(start.competent_id)
+        while current is not None:
+            chain.append(current.code)
+            if current.id == start.id:
+                if len(chain) == 2:
+                    raise ValidationFailed(
+                        f"部门 {code} 不能以自己为主管部门；请选择其他部门，没有主管部门请选“（无）”"
+                        " (a department cannot be its own competent department)",
+                        field="competent_code",
+                    )
+                raise ValidationFailed(
+                    f"部门 {code} 的主管部门形成循环（{' → '.join(chain)}）：主管部门不能互相指向；"
+                    "请为其中一个部门改选其他主管部门或选“（无）” (competent departments form a cycle)",
+                    field="competent_code",
+                )
+            if current.id in seen:
+                break  # a loop further up that does not return here is reported for its own members
+            seen.add(current.id)
+            current = by_id.get(current.competent_id)
 
 
 # Page sign-in passwords are chosen by people, so they get a slow salted hash (argon2), unlike tokens.

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
+from typing import Annotated, Any
 
+from pydantic import BeforeValidator, EmailStr, TypeAdapter, ValidationError
 from sqlalchemy import Column
 from sqlmodel import Field, SQLModel
 
@@ -22,6 +24,31 @@ class DepartmentLevel(StrEnum):
 
 LEVEL_LABELS = {DepartmentLevel.CITY: "市级", DepartmentLevel.COUNTY: "县级", DepartmentLevel.ZONE: "开发区"}
 
+# The check every typed contact address already gets (PledgeCreate, ComplaintCreate: pydantic's EmailStr),
+# so a department's or an account's address is refused on entry rather than dying in the outbox later.
+_EMAIL_ADDRESS = TypeAdapter(EmailStr)
+
+
+def _email_address(value: Any) -> Any:
+    """A blank address is no address; any other must be one, with a message saying how to write it."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        return _EMAIL_ADDRESS.validate_python(text)
+    except ValidationError:
+        shown = text if len(text) <= 60 else text[:60] + "…"
+        raise ValueError(
+            f"“{shown}”不是有效的电子邮箱地址；请填写完整的地址，如 bangongshi@example.gov.cn"
+            "（一个 @，其后是带“.”的域名，不含空格），没有邮箱请留空 (not a valid e-mail address)"
+        ) from None
+
+
+# An e-mail address as entered (the stored rows keep plain ``str``: they are read back, never re-checked).
+EmailAddress = Annotated[str | None, BeforeValidator(_email_address)]
+
 
 # Fields a department is created and shown with.
 class DepartmentBase(SQLModel):
@@ -33,8 +60,10 @@ class DepartmentBase(SQLModel):
     credit_code: Line | None = Field(default=None, max_length=18)
 
 
-# Input for creating or importing a department; the competent department is given by code.
+# Input for creating or importing a department; the competent department is given by code: given as
+# None it is cleared, left out (a file without that column) it stays as it is.
 class DepartmentCreate(DepartmentBase):
+    email: EmailAddress = Field(default=None, max_length=254)
     competent_code: str | None = None
 
 
@@ -60,6 +89,7 @@ class UserBase(SQLModel):
 
 # Input for creating a user; the department is given by code (required for handlers).
 class UserCreate(UserBase):
+    email: EmailAddress = Field(default=None, max_length=254)
     department_code: str | None = None
 
 

@@ -14,10 +14,13 @@ from sqlmodel import Session, col, select
 from models.clock import utcnow
 from models.delivery_queue import MIN_LEASE, claim, doubling_backoff, lease_for
 from models.errors import Conflict, NotFound
+from models.lifecycle import PLEDGE, ROLE_LABELS, STAFF_ROLES
 from models.outbox import NO_EMAIL, Notification, NotificationStatus, leave_queue, secret_removed
 from models.settings import get_settings
 
 MAX_ATTEMPTS = 12
+# The pledge action that replaces a code lost with a dead notice (models/pledges/access.py REISSUE_EVENT).
+_REISSUE_EVENT = "reissue_access_code"
 MAX_BACKOFF = dt.timedelta(hours=1)
 # The shortest lease (the shared one); see ``claim_lease`` for a slow server's longer batch.
 CLAIM_LEASE = MIN_LEASE
@@ -117,6 +120,13 @@ def mark_undeliverable(*, session: Session, notification_id: int, reason: str = 
     return row
 
 
+def code_reissuers() -> str:
+    """Who may re-issue a pledge's access code, from the lifecycle table: not the admin who retries dead
+    notices, and who cannot open a pledge, so the messages that send them there name who can."""
+    roles = PLEDGE.transition(_REISSUE_EVENT).roles
+    return "、".join(ROLE_LABELS[role] for role in STAFF_ROLES if role in roles)
+
+
 def retry_dead(*, session: Session, notification_id: int, now: dt.datetime | None = None) -> Notification:
     """An admin sends a dead row again: back to pending, due at once, with a fresh attempt budget.
 
@@ -134,10 +144,10 @@ def retry_dead(*, session: Session, notification_id: int, now: dt.datetime | Non
         )
     if secret_removed(row.template, row.context):
         raise Conflict(
-            f"该通知原载有办理码，发送失败时已删除，不能重发；请在承诺 {row.case_number or ''} 页面"
-            "“重新发放办理码”，新办理码将另行发送给承诺人，原办理码作废"
-            " (this notice carried an access code, removed when it failed: re-issue the code on the pledge"
-            " instead, which sends a fresh one)",
+            f"该通知原载有办理码，发送失败时已删除，不能重发；请联系{code_reissuers()}在承诺"
+            f" {row.case_number or ''} 的页面“重新发放办理码”，新办理码将另行发送给承诺人，原办理码作废"
+            " (this notice carried an access code, removed when it failed: intake, the authority's handler"
+            " or a supervisor re-issues the code on the pledge, which sends a fresh one)",
             id=notification_id,
             case_number=row.case_number,
         )

@@ -410,7 +410,9 @@ def test_a_dead_notice_that_lost_its_access_code_links_to_the_pledge_unless_its_
     }
     assert "重新投递" not in rows[str(lost.id)]
     assert f"/staff/admin/notifications/{lost.id}/retry" not in listing
-    assert '<a href="/staff/pledges/7">' in rows[str(lost.id)]
+    # The admin cannot open the pledge page: the row names the pledge and who re-issues the code.
+    assert "/staff/pledges/7" not in rows[str(lost.id)]
+    assert "请联系受理人员" in rows[str(lost.id)]
     assert "重新发放办理码" in rows[str(lost.id)]
     assert "重新投递" in rows[str(ordinary.id)]
     assert f'action="/staff/admin/notifications/{ordinary.id}/retry"' in rows[str(ordinary.id)]

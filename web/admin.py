@@ -32,7 +32,7 @@ from models.outbox import (
 from models.pledges.access import SUPERSEDED
 from models.settings import get_settings
 from notifications.catalogue import TEMPLATES
-from notifications.outbox_service import list_notifications, retry_dead
+from notifications.outbox_service import code_reissuers, list_notifications, retry_dead
 from notifications.render import sender_organisation
 from notifications.sink import list_sink_messages
 from web.core import (
@@ -46,6 +46,7 @@ from web.core import (
     render,
     set_session_cookie,
 )
+from web.staff_pledges import PLEDGE_STAFF
 
 router = page_router("/staff/admin")
 ADMIN = (Role.ADMIN,)
@@ -84,11 +85,16 @@ async def save_department(request: Request, session: SessionDep) -> Response:
     """Add a department, or update the one with the same code (the same service as the file import)."""
     current_user(request, session, *ADMIN)
     form = await form_data(request)
+    data: dict[str, Any] = {k: v for k, v in form.items() if v != ""}
+    if "competent_code" in form:
+        # The form always sends its choice: “（无）” clears the 主管部门 (a file import without the column
+        # leaves it alone, so the service tells the two apart by whether the field was given).
+        data.setdefault("competent_code", None)
     try:
-        item = DepartmentCreate.model_validate({k: v for k, v in form.items() if v != ""})
+        item = DepartmentCreate.model_validate(data)
         created, _ = import_departments(session=session, items=[item])
     except (ValidationError, DomainError) as exc:
-        errors, status = form_refused(session, exc)
+        errors, status = form_refused(session, exc, at_field=True)
         return _departments_page(request, session, values=form, errors=errors, status_code=status)
     session.commit()
     return _departments_page(
@@ -372,6 +378,9 @@ def notifications(request: Request, session: SessionDep) -> Response:
         sender_organisation=sender_organisation(),
         local_time=_local_time,
         can_retry=user.role == Role.ADMIN,
+        # The admin cannot open a pledge (403): a lost code's row names who re-issues it instead of linking.
+        can_open_pledges=user.role in PLEDGE_STAFF,
+        code_reissuers=code_reissuers(),
         status_labels=STATUS_LABELS,
         template_labels=TEMPLATE_LABELS,
     )
