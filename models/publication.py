@@ -226,7 +226,7 @@ def send_reminders(
         context=lambda f: {
             "pledge_number": f.number, "pledgor_name": info[f.id].pledgor_name, "matter": info[f.id].matter,
             "obligation": info[f.id].obligation, "deadline": info[f.id].deadline.isoformat(),
-            "working_days_left": left[f.id],
+            "working_days_left": left[f.id], "deadline_today": info[f.id].deadline == today,
         },
     )  # fmt: skip
 

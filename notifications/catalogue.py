@@ -102,6 +102,8 @@ TEMPLATES: dict[str, TemplateSpec] = {
             },
         ),
         # Department.
+        # Optional ``lead_department_name``: set on an assisting (协办) department's mail, naming the lead it
+        # assists; that mail leaves out signing for, returning and extending, which only the lead may do.
         _spec(
             "complaint_dispatched",
             "department",
@@ -268,6 +270,8 @@ TEMPLATES: dict[str, TemplateSpec] = {
                 "register_url": "http://127.0.0.1:8000/register",
             },
         ),
+        # Optional ``deadline_today``: a deadline on a holiday can have 0 working days left yet be days
+        # away, so the reminder says "today" only when this is true (rows queued without it: when 0 left).
         _spec(
             "pledge_reminder",
             "pledgor",

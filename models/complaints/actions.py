@@ -204,6 +204,7 @@ def _dispatch(ctx: _Ctx, action: str, body: ActionBody) -> None:
             deadline=iso_date(ctx.case.stage_deadline),
             working_days=rule_days(spec.deadline) if spec.deadline else 0,
             role_label="主办" if is_lead else "协办",
+            lead_department_name=None if is_lead else lead.name,
         )
 
 
