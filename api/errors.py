@@ -42,6 +42,11 @@ STATUS: list[tuple[type[DomainError], int]] = [
     (SchemaOutOfDate, 503),
 ]
 
+OUT_OF_RANGE = (
+    "请求中的编号、数值或文字超出允许范围，或含有控制字符；请核对后重试 "
+    "(a value out of range or holding control characters)"
+)
+
 _FIELD_MESSAGES = {
     "missing": "必填项未填写",
     "string_too_short": "内容过短",
@@ -153,17 +158,14 @@ def install(app: FastAPI) -> None:
             status_code=409,
         )
 
-    # A number the database cannot store (an id beyond 64 bits on SQLite, 32 on a PostgreSQL INTEGER):
-    # the input is wrong, not the server.
+    # A value the database cannot store or compare (an id beyond 64 bits on SQLite, 32 on a PostgreSQL
+    # INTEGER; a NUL, which PostgreSQL refuses in any text): the input is wrong, not the server. Inputs are
+    # checked before their queries; this is the net for one that was not. Pages answer it with their error
+    # page (web/core.py PageRoute), never with this JSON.
     @app.exception_handler(OverflowError)
     @app.exception_handler(DataError)
     async def _out_of_range(_: Request, __: Exception) -> JSONResponse:
-        return JSONResponse(
-            error_body(
-                "ValidationError", "请求中的数值超出允许范围，请核对编号或金额后重试 (number out of range)"
-            ),
-            status_code=422,
-        )
+        return JSONResponse(error_body("ValidationError", OUT_OF_RANGE), status_code=422)
 
     # Logged, one line without the statement or its parameters (they may carry personal data): a database
     # that went away (a missing SQLite file, a PostgreSQL restart) must show in the log, not only in 503s.

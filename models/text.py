@@ -24,8 +24,11 @@ from models.errors import ValidationFailed
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 # A line break or tab in a one-line field (a name, a number, a title).
 _BREAK = re.compile("[\t\n\r\u2028\u2029]")
-# Whitespace and the invisible characters that make a text look filled in when it is not.
-_BLANK = re.compile("[\\s\u200b\u200c\u200d\u2060\ufeff\u3000]*")
+# The invisible characters (zero-width spaces and joiners, the byte-order mark) that make a text look
+# filled in, or different from another, when it is not.
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+_BLANK = re.compile(f"[\\s{_INVISIBLE}\u3000]*")
+_INVISIBLE_CHAR = re.compile(f"[{_INVISIBLE}]")
 
 
 def clean_text(value: str, *, multiline: bool) -> str:
@@ -38,6 +41,31 @@ def clean_text(value: str, *, multiline: bool) -> str:
     if _BLANK.fullmatch(value):
         return ""
     return value
+
+
+def checked_text(
+    value: str, *, label: str, multiline: bool, max_length: int | None = None, **details: Any
+) -> str:
+    """``clean_text`` for a service that takes plain strings (a page's form, a query's term): the same rule
+    as ``Line`` and ``Paragraph``, refused as ValidationFailed naming ``label`` (``details``, e.g.
+    ``field``, go with it) before any query sees the text (PostgreSQL refuses a NUL with a database error)."""
+    try:
+        cleaned = clean_text(value, multiline=multiline)
+    except ValueError as exc:
+        raise ValidationFailed(f"{label}{exc}", **details) from None
+    if max_length is not None and len(cleaned) > max_length:
+        raise ValidationFailed(
+            f"{label}超过 {max_length} 字（实际 {len(cleaned)} 字），请精简后重试 "
+            f"(longer than {max_length} characters)",
+            **details,
+        )
+    return cleaned
+
+
+def visible_text(value: str | None) -> str:
+    """What a reader sees of ``value``, to tell whether two texts say the same: invisible characters
+    dropped, each run of whitespace one space, none at the ends."""
+    return " ".join(_INVISIBLE_CHAR.sub("", value or "").split())
 
 
 def _line(value: Any) -> Any:

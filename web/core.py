@@ -25,10 +25,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from pydantic import ValidationError
+from sqlalchemy.exc import DataError
 from sqlmodel import Session
 
 from api.deps import actor_of
-from api.errors import status_for
+from api.errors import OUT_OF_RANGE, status_for
 from models.errors import DomainError, NotPermitted
 from models.lifecycle import ROLE_LABELS, STAFF_ROLES, Role
 from models.org import User
@@ -284,6 +285,11 @@ class PageRoute(APIRoute):
                 return render(
                     request, "error.html", status_code=status_for(exc), title=title, message=message
                 )
+            except (OverflowError, DataError):
+                # The net api/errors.py has for the API, as a page: a value the database cannot store.
+                staff_page = request.url.path.startswith("/staff")
+                message = OUT_OF_RANGE if staff_page else public_message(OUT_OF_RANGE)
+                return render(request, "error.html", status_code=422, title="无法完成请求", message=message)
 
         return page_handler
 

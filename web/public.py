@@ -28,6 +28,7 @@ from models.register import (
     request_repair,
     submit_objection,
 )
+from models.text import checked_text, visible_text
 from web.core import form_data, page_router, public_message, redirect, refused, render
 from web.files import form_uploads, upload_hint
 
@@ -38,6 +39,16 @@ PAGE_SIZE = 20
 def _public_refused(session: Session, exc: DomainError) -> tuple[str, int]:
     message, status = refused(session, exc)
     return public_message(message), status
+
+
+def _line(value: str, label: str) -> str:
+    """A number, code or search term from the address or a form, refused before any query when it holds a
+    control character (PostgreSQL refuses a NUL with a database error, not a page)."""
+    return checked_text(value, label=label, multiline=False)
+
+
+def _record_number(number: str) -> str:
+    return _line(number, "公示记录编号")
 
 
 def _form_dates(session: Session, number: str, today: dt.date, calendar: WorkCalendar) -> dict[str, Any]:
@@ -63,15 +74,16 @@ def register(
 ) -> Response:
     """One search box: an 18-character credit code is searched exactly, anything else as a name prefix."""
     term = (q or "").strip()
-    looks_like_code = len(term) == 18 and term.isalnum() and term.isascii()
-    query = RegisterQuery(
-        name=None if looks_like_code or not term else term,
-        credit_code=term.upper() if looks_like_code else None,
-        after=after,
-        limit=PAGE_SIZE,
-    )
     error = None
     try:
+        term = _line(term, "搜索内容")
+        looks_like_code = len(term) == 18 and term.isalnum() and term.isascii()
+        query = RegisterQuery(
+            name=None if looks_like_code or not term else term,
+            credit_code=term.upper() if looks_like_code else None,
+            after=after,
+            limit=PAGE_SIZE,
+        )
         items, cursor = list_register(session=session, query=query, today=today)
     except ValidationFailed as exc:
         items, cursor, error = [], None, public_message(exc.message)
@@ -96,6 +108,7 @@ def record(
     objected: int | None = None,
     repair: int | None = None,
 ) -> Response:
+    _record_number(number)
     rec = get_public_record(session=session, number=number, today=today)
     return render(
         request,
@@ -111,6 +124,7 @@ def record(
 def objection_form(
     request: Request, number: str, session: SessionDep, today: TodayDep, calendar: CalendarDep
 ) -> Response:
+    _record_number(number)
     rec = get_public_record(session=session, number=number, today=today)
     return render(
         request,
@@ -128,6 +142,7 @@ def objection_form(
 async def objection(
     request: Request, number: str, session: SessionDep, today: TodayDep, calendar: CalendarDep
 ) -> Response:
+    _record_number(number)
     return await _record_action(
         request,
         session,
@@ -136,7 +151,7 @@ async def objection(
         template="objection.html",
         title="提出异议",
         dates=_form_dates(session, number, today, calendar),
-        complete=lambda form: bool(form.get("access_code")) and len(form.get("reason", "")) >= 2,
+        complete=lambda form: bool(form.get("access_code")) and len(visible_text(form.get("reason"))) >= 2,
         missing="请填写办理码和异议理由（至少 2 个字）。",
         submit=lambda form, address, files: submit_objection(
             session=session,
@@ -158,6 +173,7 @@ async def objection(
 def repair_form(
     request: Request, number: str, session: SessionDep, today: TodayDep, calendar: CalendarDep
 ) -> Response:
+    _record_number(number)
     rec = get_public_record(session=session, number=number, today=today)
     return render(
         request,
@@ -174,6 +190,7 @@ def repair_form(
 async def repair(
     request: Request, number: str, session: SessionDep, today: TodayDep, calendar: CalendarDep
 ) -> Response:
+    _record_number(number)
     return await _record_action(
         request,
         session,
@@ -258,6 +275,7 @@ async def evidence(request: Request, session: SessionDep, today: TodayDep, calen
     else:
         try:
             # Starlette's form parser gives its own UploadFile; read_upload only reads from it.
+            _line(number, "承诺编号")
             content = await read_upload(upload)  # type: ignore[arg-type]
             done = submit_by_pledgor(
                 session=session,
@@ -307,6 +325,8 @@ async def track(request: Request, session: SessionDep, clock: ClockDep) -> Respo
     try:
         # The same per-case and per-address limit on wrong passwords as the API (models/ratelimit.py).
         address = request.client.host if request.client else None
+        _line(number, "投诉编号")
+        _line(password, "查询密码")
         result = service.track(
             session=session, number=number, password=password, clock=clock, address=address
         )
@@ -350,6 +370,8 @@ async def pledge_status_page(request: Request, session: SessionDep, today: Today
             status_code=422,
         )
     try:
+        _line(number, "承诺编号")
+        _line(form["access_code"], "办理码")
         result = pledge_status(
             session=session,
             number=number,

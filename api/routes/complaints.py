@@ -22,6 +22,7 @@ from models.audit import CaseEventPublic
 from models.calendar import WorkCalendar
 from models.complaint import Channel, ComplaintCreate, ComplaintPublic
 from models.lifecycle import COMPLAINT, ComplaintState, Role
+from models.text import Line
 from models.workflow import Actor
 
 router = APIRouter(tags=["投诉"])
@@ -47,8 +48,9 @@ class ActionInfo(BaseModel):
 
 # Input of the public lookup.
 class TrackRequest(BaseModel):
-    number: str = Field(min_length=1, max_length=20, description="投诉编号")
-    password: str = Field(min_length=1, max_length=32, description="登记时告知的查询密码")
+    # Line: a control character (a NUL, which PostgreSQL refuses in any text) is a 422 naming the field.
+    number: Line = Field(min_length=1, max_length=20, description="投诉编号")
+    password: Line = Field(min_length=1, max_length=32, description="登记时告知的查询密码")
 
 
 def _public(complaint: Any) -> ComplaintPublic:

@@ -21,8 +21,14 @@ from models.register import (
     request_repair,
     submit_objection,
 )
+from models.register.requests import EVIDENCE_MAX, REASON_MAX, REPAIR_PLEDGE_MAX, STATEMENT_MAX
+from models.text import Line, Paragraph
 
 router = APIRouter(prefix="/public", tags=["信用公示"])
+
+# Every text from the path, the query or the body is a ``Line`` or ``Paragraph`` (models/text.py): a NUL
+# or another control character is refused naming the parameter (422) before a query sees it — PostgreSQL
+# refuses a NUL with a database error, and SQLite stored what the pages then showed.
 
 
 ACCESS_CODE = Field(
@@ -41,8 +47,8 @@ class ObjectionBody(BaseModel):
     """The subject's objection, proven by the access code (办理码) of the pledge the record came from."""
 
     access_code: str = ACCESS_CODE
-    reason: str = Field(min_length=1, max_length=2000)
-    evidence: str | None = Field(default=None, max_length=4000)
+    reason: Paragraph = Field(min_length=1, max_length=REASON_MAX)
+    evidence: Paragraph | None = Field(default=None, max_length=EVIDENCE_MAX)
     phone: str | None = PHONE
 
 
@@ -51,8 +57,8 @@ class RepairBody(BaseModel):
     proves the request comes from the pledgor."""
 
     access_code: str = ACCESS_CODE
-    statement: str = Field(min_length=1, max_length=4000)
-    repair_pledge: str = Field(min_length=1, max_length=4000)
+    statement: Paragraph = Field(min_length=1, max_length=STATEMENT_MAX)
+    repair_pledge: Paragraph = Field(min_length=1, max_length=REPAIR_PLEDGE_MAX)
     phone: str | None = PHONE
 
 
@@ -60,12 +66,12 @@ class RepairBody(BaseModel):
 def register(
     session: SessionDep,
     today: TodayDep,
-    name: str | None = Query(None, description="失信主体名称（前缀匹配）"),
-    credit_code: str | None = None,
-    department: str | None = Query(None, description="认定部门代码"),
+    name: Line | None = Query(None, description="失信主体名称（前缀匹配）"),
+    credit_code: Line | None = None,
+    department: Line | None = Query(None, description="认定部门代码"),
     date_from: dt.date | None = Query(None, description="决定日期（JDRQ）起"),
     date_to: dt.date | None = Query(None, description="决定日期（JDRQ）止"),
-    after: str | None = Query(None, description="上一页返回的 next_cursor"),
+    after: Line | None = Query(None, description="上一页返回的 next_cursor"),
     limit: int = Query(20, ge=1, le=100),
 ) -> RegisterPage:
     """失信公示记录（公示中、异议处理中、修复申请中）；个人姓名脱敏。"""
@@ -83,19 +89,19 @@ def register(
 
 
 @router.get("/breaches/{number}", response_model=BreachRecord)
-def record(number: str, session: SessionDep, today: TodayDep) -> BreachRecord:
+def record(number: Line, session: SessionDep, today: TodayDep) -> BreachRecord:
     return BreachRecord.model_validate(get_public_record(session=session, number=number, today=today))
 
 
 @router.get("/credit/{credit_code}", response_model=CreditProfile)
-def credit(credit_code: str, session: SessionDep, today: TodayDep) -> CreditProfile:
+def credit(credit_code: Line, session: SessionDep, today: TodayDep) -> CreditProfile:
     """主体信用档案：正在公示的失信记录，已履约和已公示失信的告知承诺（履约期内、逾期待公示的不公开）。"""
     return CreditProfile.model_validate(credit_profile(session=session, credit_code=credit_code, today=today))
 
 
 @router.post("/breaches/{number}/objection", status_code=201, response_model=ObjectionReceived)
 def objection(
-    number: str,
+    number: Line,
     body: ObjectionBody,
     request: Request,
     session: SessionDep,
@@ -123,7 +129,7 @@ def objection(
 
 @router.post("/breaches/{number}/repair", status_code=201, response_model=RepairReceived)
 def repair(
-    number: str,
+    number: Line,
     body: RepairBody,
     request: Request,
     session: SessionDep,
@@ -173,7 +179,7 @@ class PledgeStatus(BaseModel):
 
 @router.post("/pledges/{number}/status", response_model=PledgeStatus)
 def pledge_state(
-    number: str, body: PledgeStatusQuery, request: Request, session: SessionDep, today: TodayDep
+    number: Line, body: PledgeStatusQuery, request: Request, session: SessionDep, today: TodayDep
 ) -> PledgeStatus:
     """承诺人凭承诺编号和办理码查询承诺办理情况（POST：办理码不出现在网址和日志中）。
     办理码错误返回 403，错误次数过多返回 429。"""

@@ -13,12 +13,13 @@ from models.audit import CaseEvent
 from models.breach import PublishedBreach
 from models.breach_notices import enqueue_for_subject
 from models.calendar import WorkCalendar
-from models.clock import iso_date
+from models.clock import Clock, iso_date
 from models.errors import Conflict, OutOfCalendarCoverage, ValidationFailed
 from models.lifecycle import BREACH, PLEDGE, BreachState, DeadlineRule, PledgeState
 from models.org import Department
 from models.pledges.access import check_pledgor
 from models.register.states import SHOWN_STATES, shown_on
+from models.text import visible_text
 from models.workflow import rule_days
 
 _OBJECTION_RULE = BREACH.state(BreachState.UNDER_OBJECTION).deadline
@@ -40,7 +41,8 @@ def objection_reply_days() -> int:
 
 
 def _same(a: str | None, b: str | None) -> bool:
-    return " ".join((a or "").split()) == " ".join((b or "").split())
+    # Compared as read: spaces or invisible characters added to the rejected words are not new facts.
+    return visible_text(a) == visible_text(b)
 
 
 def check_objection_allowed(
@@ -64,12 +66,14 @@ def check_objection_allowed(
     events = list(session.exec(stmt).all())
     if not events or events[-1].event != "reject_objection":
         return
-    rejected_on = events[-1].at
+    # The office's day of the decision (events are stored in UTC: a rejection at 07:30 Beijing time is
+    # the previous UTC day).
+    rejected_on = Clock.from_settings().local_date(events[-1].at)
     lodged = [e for e in events if e.event == "object"]
     repeated = any(_same(e.note, reason) and _same(e.data.get("evidence"), evidence) for e in lodged)
-    if not (evidence or "").strip() or repeated:
+    if not visible_text(evidence) or repeated:
         raise ValidationFailed(
-            f"该记录的异议已于 {rejected_on.date().isoformat()} 被认定不成立；再次提出异议须提供新的事实和"
+            f"该记录的异议已于 {rejected_on.isoformat()} 被认定不成立；再次提出异议须提供新的事实和"
             "证明材料（请在“证明材料说明”中写明） (a new objection after a rejection needs new facts)",
             field="evidence",
         )

@@ -38,14 +38,21 @@ def _cursor(record: PublishedBreach) -> str:
     return f"{record.decision_date.isoformat()}:{record.id}"
 
 
+# The largest id the register's INTEGER key holds on PostgreSQL: a larger one in a cursor was never
+# handed out, and the database would refuse it with an error of its own instead of this message.
+_MAX_ID = 2**31 - 1
+
+
 def _parse_cursor(cursor: str) -> tuple[dt.date, int]:
     try:
         day, ident = cursor.split(":", 1)
-        return dt.date.fromisoformat(day), int(ident)
+        parsed = dt.date.fromisoformat(day), int(ident)
     except ValueError:
-        raise ValidationFailed(
-            f"分页游标“{cursor}”无效；请使用上一页返回的 next_cursor (invalid cursor)"
-        ) from None
+        parsed = None
+    if parsed is None or not 0 <= parsed[1] <= _MAX_ID:
+        shown = cursor if cursor.isprintable() else repr(cursor)
+        raise ValidationFailed(f"分页游标“{shown}”无效；请使用上一页返回的 next_cursor (invalid cursor)")
+    return parsed
 
 
 # ``today`` below is the caller's day (the request's clock): a record past its GSJZQ is no longer shown

@@ -20,7 +20,15 @@ from models.pledges.access import check_access_code
 from models.pledges.mail import mail_breach_request
 from models.pledges.self_service import acknowledge_objection, acknowledge_repair, check_objection_allowed
 from models.register.queries import breach_by_number
+from models.text import checked_text
 from models.workflow import Actor, apply_event
+
+# What the subject may write, for the API's fields and the pages' forms alike (the event's note column
+# holds 4,000 characters; SQLite does not enforce it).
+REASON_MAX = 2000
+EVIDENCE_MAX = 4000
+STATEMENT_MAX = 4000
+REPAIR_PLEDGE_MAX = 4000
 
 
 def _check_subject(
@@ -51,6 +59,12 @@ def _contact(phone: str | None) -> dict[str, str]:
     except ValueError as exc:
         raise ValidationFailed(str(exc), field="phone") from None
     return {"phone": mobile} if mobile else {}
+
+
+def _typed(value: str | None, *, field: str, label: str, max_length: int) -> str:
+    """One text of an objection or repair request, by the rule of every typed text (models/text.py):
+    control characters and overlong text refused naming the field, invisible text counted as empty."""
+    return checked_text(value or "", label=label, multiline=True, max_length=max_length, field=field).strip()
 
 
 def check_repair_open(record: PublishedBreach, today: dt.date) -> None:
@@ -121,16 +135,18 @@ def submit_objection(
     ``address`` (the client's) counts wrong access codes per address as well as per pledge; ``files``
     are its evidence files (only the deciding department reads them); ``phone`` an optional mobile to
     text the acknowledgement and the decision to (models/breach_notices.py)."""
+    reason = _typed(reason, field="reason", label="异议理由", max_length=REASON_MAX)
+    evidence = _typed(evidence, field="evidence", label="证明材料说明", max_length=EVIDENCE_MAX)
     record = breach_by_number(session=session, number=number, today=today)
     _check_subject(session, record, access_code, address)
-    if not reason.strip():
-        raise ValidationFailed("请填写异议理由 (reason is required)")
-    check_objection_allowed(session=session, record=record, reason=reason, evidence=evidence)
+    if not reason:
+        raise ValidationFailed("请填写异议理由 (reason is required)", field="reason")
+    check_objection_allowed(session=session, record=record, reason=reason, evidence=evidence or None)
     contact = _contact(phone)
     file_request(
-        session=session, record=record, kind="objection", actor=PUBLIC_ACTOR, reason=reason.strip(),
-        detail=(evidence or "").strip(), data={"evidence": evidence or "", **contact}, today=today,
-        calendar=calendar, files=files,
+        session=session, record=record, kind="objection", actor=PUBLIC_ACTOR, reason=reason,
+        detail=evidence, data={"evidence": evidence, **contact}, today=today, calendar=calendar,
+        files=files,
     )  # fmt: skip
     acknowledge_objection(
         session=session, record=record, reply_due=record.stage_deadline, phone=contact.get("phone")
@@ -154,17 +170,21 @@ def request_repair(
     """Credit repair, allowed from the class's minimum period on; the department decides in 3 WD.
     ``files``: proof of the correction (only the deciding department reads them); ``phone`` as for an
     objection."""
+    statement = _typed(statement, field="statement", label="纠正失信行为的说明", max_length=STATEMENT_MAX)
+    repair_pledge = _typed(
+        repair_pledge, field="repair_pledge", label="信用修复承诺", max_length=REPAIR_PLEDGE_MAX
+    )
     record = breach_by_number(session=session, number=number, today=today)
     _check_subject(session, record, access_code, address)
     check_repair_open(record, today)
-    if not statement.strip() or not repair_pledge.strip():
+    if not statement or not repair_pledge:
         raise ValidationFailed(
             "请填写纠正失信行为的说明和信用修复承诺 (statement and repair pledge are required)"
         )
     contact = _contact(phone)
     filed = file_request(
-        session=session, record=record, kind="repair", actor=PUBLIC_ACTOR, reason=statement.strip(),
-        detail=repair_pledge.strip(), data={"repair_pledge": repair_pledge.strip(), **contact}, today=today,
+        session=session, record=record, kind="repair", actor=PUBLIC_ACTOR, reason=statement,
+        detail=repair_pledge, data={"repair_pledge": repair_pledge, **contact}, today=today,
         calendar=calendar, files=files,
     )  # fmt: skip
     if filed:
