@@ -75,8 +75,13 @@ def failure_window() -> dt.timedelta:
 
 def seconds_blocked(*, session: Session, scope: str, key: str, limit: int, now: dt.datetime) -> int | None:
     """With ``limit`` or more failures under (``scope``, ``key``) in the window: the seconds until the
-    oldest of them leaves it (at least 1); None while under the limit."""
+    oldest of them leaves it (at least 1); None while under the limit.
+
+    Attempts under one (``scope``, ``key``) take turns from here to the end of the caller's transaction
+    (``_take_turn``), which commits the failure it records: the count is then never read while another
+    attempt is between its own count and its failure's commit."""
     window = failure_window()
+    _take_turn(session, scope, key, now)
     count, oldest = session.exec(
         select(func.count(), func.min(AuthFailure.at)).where(
             AuthFailure.scope == scope, AuthFailure.key == key, col(AuthFailure.at) > now - window
@@ -87,18 +92,39 @@ def seconds_blocked(*, session: Session, scope: str, key: str, limit: int, now: 
     return max(1, math.ceil((oldest + window - now).total_seconds()))
 
 
+def _take_turn(session: Session, scope: str, key: str, now: dt.datetime) -> None:
+    """Wait for the other attempts under (``scope``, ``key``) until the end of their transactions.
+
+    Counted unserialised, wrong codes sent at once from one address were counted before any of them was
+    recorded, and many more than the limit were compared (a right code among them would have got
+    through). PostgreSQL: a transaction-level advisory lock on the key's 64-bit hash
+    (stable across processes and hosts, unlike ``hash()``). SQLite: the purge of the key's expired rows
+    comes first; a write begins the transaction and takes the database's one write lock, so the count
+    after it sees every committed failure and no other attempt commits before this one ends. A right
+    code keeps its turn to the end of its request too: compared against a count that missed failures in
+    flight, it would be let through beyond the limit."""
+    if session.get_bind().dialect.name == "postgresql":
+        digest = hashlib.blake2b(f"{scope}|{key}".encode(), digest_size=8).digest()
+        session.execute(select(func.pg_advisory_xact_lock(int.from_bytes(digest, "big", signed=True))))
+    else:
+        _purge(session, scope, key, now)
+
+
+def _purge(session: Session, scope: str, key: str, now: dt.datetime) -> None:
+    session.execute(
+        delete(AuthFailure).where(
+            col(AuthFailure.scope) == scope,
+            col(AuthFailure.key) == key,
+            col(AuthFailure.at) <= now - failure_window(),
+        )
+    )
+
+
 def record_failures(*, session: Session, keys: Iterable[tuple[str, str]], now: dt.datetime) -> None:
     """Count one failure under each (scope, key) (the caller commits); rows older than the window are
     dropped on the way."""
-    window = failure_window()
     for scope, key in keys:
-        session.execute(
-            delete(AuthFailure).where(
-                col(AuthFailure.scope) == scope,
-                col(AuthFailure.key) == key,
-                col(AuthFailure.at) <= now - window,
-            )
-        )
+        _purge(session, scope, key, now)
         session.add(AuthFailure(scope=scope, key=key, at=now))
 
 

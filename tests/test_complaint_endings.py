@@ -367,3 +367,16 @@ def test_a_complaint_merged_into_a_case_merged_later_still_gets_the_reply(
         first["number"],
         "经核实，款项已按合同约定支付。",
     )
+
+
+def test_complainants_merged_into_a_case_that_is_not_accepted_are_told_so_under_their_own_number(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    first = register(client, staff)
+    duplicate = register(client, staff, complainant_name="某某建材有限公司", complainant_email="jc@ex.cn")
+    act(client, staff, "intake", duplicate["id"], "merge", target_number=first["number"])
+    act(client, staff, "intake", first["id"], "reject", reason="该事项已进入诉讼程序。", route="litigation")
+    [told] = _mails(session, duplicate["id"], "complaint_not_accepted")
+    assert (told.recipient_name, told.context["case_number"]) == ("某某建材有限公司", duplicate["number"])
+    assert "该事项已进入诉讼程序。" in render("complaint_not_accepted", told.context).text
+    assert len(_mails(session, first["id"], "complaint_not_accepted")) == 1

@@ -9,7 +9,8 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from models.attachments import check_attachments
@@ -51,7 +52,7 @@ from models.complaints.visibility import (
     merged_into,
     state_label,
 )
-from models.errors import NotPermitted, ValidationFailed
+from models.errors import Conflict, NotPermitted, ValidationFailed
 from models.files import Upload, check_uploads
 from models.files import attach as attach_files
 from models.files import save as save_files
@@ -118,9 +119,14 @@ def _plain(ctx: _Ctx, action: str, body: ActionBody) -> None:
 def _reject(ctx: _Ctx, action: str, body: ActionBody) -> None:
     assert isinstance(body, RejectBody)
     event = ctx.fire(action, body, note=body.reason, reason=body.reason, route=str(body.route))
-    mail_complainant(
-        ctx.session, ctx.case, event, "complaint_not_accepted", reason=body.reason, route=body.guidance()
-    )
+    # Complaints merged into this one (at intake, before it was reviewed) share its fate: their
+    # complainants are told it is not accepted, why and where to go, under their own number, as ``_reply``
+    # gives them the reply (RULEBOOK complaints §3: feedback to every complainant).
+    assert ctx.case.id is not None
+    for case in [ctx.case, *merged_into(ctx.session, ctx.case.id)]:
+        mail_complainant(
+            ctx.session, case, event, "complaint_not_accepted", reason=body.reason, route=body.guidance()
+        )
 
 
 def _sign_for(ctx: _Ctx, action: str, body: ActionBody) -> None:
@@ -161,6 +167,8 @@ def _merge(ctx: _Ctx, action: str, body: ActionBody) -> None:
     # Feedback is owed to every complainant (RULEBOOK complaints §3): told now, and given the reply of the
     # case it joined (``_reply``).
     mail_complainant(ctx.session, ctx.case, event, "complaint_merged", target_number=target.number)
+    at = dt.datetime.now(dt.UTC)
+    _hold_unchanged(ctx.session, target, at)
     record_event(
         session=ctx.session,
         case=target,
@@ -168,12 +176,30 @@ def _merge(ctx: _Ctx, action: str, body: ActionBody) -> None:
         from_state=target.state,
         to_state=target.state,
         actor=ctx.actor,
-        at=dt.datetime.now(dt.UTC),
+        at=at,
         note=body.note,
         data={"merged_number": ctx.case.number, "merged_id": ctx.case.id},
         idempotency_key=None,
         event="merged_in",
     )
+
+
+def _hold_unchanged(session: Session, target: Complaint, at: dt.datetime) -> None:
+    """Bump the merge target's version with a compare-and-set on the version it was checked at, as
+    ``apply_event`` does for every event: a target another transaction moved since (rejected, replied,
+    merged itself) refuses the merge, and one that moves it after waits for this commit (PostgreSQL's row
+    lock) and then meets a stale version. Every state change bumps the version, so an unchanged version
+    means the target is still as open as when it was checked."""
+    t: Any = Complaint.__table__  # type: ignore[attr-defined]
+    stmt = update(t).where(t.c.id == target.id, t.c.version == target.version)
+    held = session.execute(stmt.values(version=t.c.version + 1, updated_at=at).returning(t.c.version)).first()
+    if held is None:
+        raise Conflict(
+            f"并单目标案件 {target.number} 已被他人更新（可能已不予受理、已办结或已并入其他案件），"
+            "本次并单未生效，请刷新后重试 (the target case changed meanwhile: reload and try again)"
+        )
+    set_committed_value(target, "version", held.version)
+    set_committed_value(target, "updated_at", at)
 
 
 def _dispatch(ctx: _Ctx, action: str, body: ActionBody) -> None:
