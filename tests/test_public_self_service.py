@@ -62,8 +62,11 @@ def test_pledgor_reads_the_pledge_state_with_number_and_access_code(
         f"{API}/public/pledges/{pledge.number}/status", json={"access_code": "AAAA-BBBB-CCCC"}
     )
     assert wrong.status_code == 403
+    # The pledgor's name and pledge, answered for the code: no browser or proxy keeps a copy.
+    assert api.headers["cache-control"] == "no-store"
     page = post_form(client, "/pledges/status", {"number": pledge.number, "access_code": code})
     assert page.status_code == 200
+    assert page.headers["cache-control"] == "no-store"
     assert "已公示失信" in page.text
     assert breach.number in page.text
     assert code not in page.text

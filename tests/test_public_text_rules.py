@@ -23,7 +23,7 @@ from models.lifecycle import BreachState
 from tests.conftest import Staff
 from tests.test_publication import CODE
 from tests.test_register import access_code, publish
-from tests.web_support import post_form
+from tests.web_support import post_form, sign_in
 
 API = "/api/v1"
 
@@ -242,3 +242,14 @@ def test_a_repeat_objection_names_the_office_day_of_the_rejection_not_the_utc_da
     again = client.post(url, json=first)
     assert again.status_code == 422
     assert "已于 2026-03-04 被认定不成立" in again.json()["message"]
+
+
+def test_a_refused_staff_form_then_a_value_the_database_refuses_still_gets_the_error_page(
+    client: TestClient, staff: Staff
+) -> None:
+    """The refused form rolled the session back (the signed-in user is reloaded for the page); on
+    PostgreSQL the out-of-range id then aborts the transaction: the error page starts a fresh one."""
+    sign_in(client, staff.intake)
+    answer = post_form(client, "/staff/pledges/2147483648/act/nope", {}, page="/staff/pledges")
+    assert answer.status_code in (404, 422), answer.text
+    assert answer.headers["content-type"].startswith("text/html")

@@ -26,6 +26,7 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from pydantic import ValidationError
 from sqlalchemy.exc import DataError
+from sqlalchemy.orm import object_session
 from sqlmodel import Session
 
 from api.deps import actor_of
@@ -287,6 +288,11 @@ class PageRoute(APIRoute):
                 )
             except (OverflowError, DataError):
                 # The net api/errors.py has for the API, as a page: a value the database cannot store.
+                # PostgreSQL has aborted the request's transaction; the page names the signed-in user,
+                # who may need reloading (a refused form rolled back before), so it starts a fresh one.
+                user_session = object_session(getattr(request.state, "user", None) or object())
+                if user_session is not None:
+                    user_session.rollback()
                 staff_page = request.url.path.startswith("/staff")
                 message = OUT_OF_RANGE if staff_page else public_message(OUT_OF_RANGE)
                 return render(request, "error.html", status_code=422, title="无法完成请求", message=message)

@@ -29,7 +29,7 @@ from models.register import (
     submit_objection,
 )
 from models.text import checked_text, visible_text
-from web.core import form_data, page_router, public_message, redirect, refused, render
+from web.core import form_data, no_store, page_router, public_message, redirect, refused, render
 from web.files import form_uploads, upload_hint
 
 router = page_router()
@@ -391,6 +391,7 @@ async def pledge_status_page(request: Request, session: SessionDep, today: Today
             error=error,
             status_code=status,
         )
+    no_store(request)  # the pledgor's name and pledge, shown for the code: no shared-computer cache
     return render(
         request, "pledge_status.html", title=_STATUS_TITLE, number=number, result=result, error=None
     )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from api.deps import CalendarDep, SessionDep, TodayDep
+from api.deps import CalendarDep, SessionDep, TodayDep, no_store
 from api.schemas import BreachRecord, CreditProfile, ObjectionReceived, RegisterPage, RepairReceived
 from models.clock import utcnow
 from models.pledges.self_service import pledge_status
@@ -179,10 +179,16 @@ class PledgeStatus(BaseModel):
 
 @router.post("/pledges/{number}/status", response_model=PledgeStatus)
 def pledge_state(
-    number: Line, body: PledgeStatusQuery, request: Request, session: SessionDep, today: TodayDep
+    number: Line,
+    body: PledgeStatusQuery,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    today: TodayDep,
 ) -> PledgeStatus:
     """承诺人凭承诺编号和办理码查询承诺办理情况（POST：办理码不出现在网址和日志中）。
     办理码错误返回 403，错误次数过多返回 429。"""
+    no_store(response)  # the pledgor's name and pledge, shown for the code: no shared-computer cache keeps it
     result = pledge_status(
         session=session,
         number=number,
