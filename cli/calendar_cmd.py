@@ -16,10 +16,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cli.operator import operator_name
 from models.calendar import DayChange, diff_notice, load_calendar, parse_year_file
-from models.calendar_admin import load_year_notice
+from models.calendar_admin import load_year_notice, year_version
 from models.clock import Clock
 from models.db import session_scope
-from models.errors import Conflict, DomainError
+from models.errors import DomainError
 from models.pending_deadlines import calendar_warning, pending_counts
 from models.workflow import Actor
 
@@ -106,6 +106,7 @@ def load(
     with session_scope() as session:
         current = load_calendar(session=session)
     preview = diff_notice(current, notice)
+    previewed = year_version(current, notice.year)
     console.print(f"{notice.year} 年：{notice.notice_title}（{notice.source}）")
     if preview:
         console.print(_changes_table(preview))
@@ -114,15 +115,14 @@ def load(
     if not yes and not typer.confirm(f"确认载入 {notice.year} 年节假日安排？", default=False):
         _fail("已取消，未作任何更改 (cancelled; nothing stored)")
     with session_scope() as session:
+        # Refused (Conflict) when someone loaded another notice for this year after the preview.
         changes, version, recomputed = load_year_notice(
-            session=session, notice=notice, loaded_by=loaded_by or operator_name(), actor=SYSTEM
+            session=session,
+            notice=notice,
+            loaded_by=loaded_by or operator_name(),
+            actor=SYSTEM,
+            previewed=previewed,
         )
-        if changes != preview:
-            # Someone loaded another notice for this year after the preview; what was confirmed is stale.
-            raise Conflict(
-                "预览之后日历已被他人修改，本次未载入；请重新运行 load 查看最新差异 "
-                "(calendar changed since the preview; nothing stored)"
-            )
     console.print(f"已载入 {notice.year} 年节假日安排，{len(changes)} 天有变化；日历版本 {version}")
     if recomputed.publication_days or recomputed.deadlines_total:
         console.print(

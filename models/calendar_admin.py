@@ -9,10 +9,20 @@ and extensions, evidence reviews, objection and repair decisions; models/pending
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
+from sqlalchemy import update
 from sqlmodel import Session
 
-from models.calendar import DayChange, YearNotice, load_calendar, save_year_notice
+from models.calendar import (
+    CalendarYear,
+    DayChange,
+    WorkCalendar,
+    YearNotice,
+    load_calendar,
+    save_year_notice,
+)
+from models.errors import Conflict
 from models.pending_deadlines import resolve_pending_deadlines
 from models.publication import recompute_publication_days
 from models.workflow import Actor
@@ -31,14 +41,58 @@ class Recomputed:
         return sum(self.deadlines.values())
 
 
+# A year without a loaded notice: its preview was computed from the chinese_calendar package (or from
+# plain Mon–Fri), which only a deploy changes.
+NO_NOTICE = "none"
+
+
+def year_version(calendar: WorkCalendar, year: int) -> str:
+    """What a preview of ``year``'s notice is computed from: the loaded notice's content version, or
+    ``NO_NOTICE``. A preview carries it to the confirmation (``load_year_notice(previewed=...)``).
+
+    Taken from the calendar the preview diffed against, not read again, so the two always agree.
+    """
+    notice = calendar.notices.get(year)
+    return NO_NOTICE if notice is None else notice.content_version()
+
+
+def _refuse_if_stale(*, session: Session, year: int, previewed: str) -> None:
+    # A no-op write first, so the check and the save are one step: it takes the year's row lock on
+    # PostgreSQL and SQLite's write lock (pysqlite runs reads before a transaction's first write outside
+    # it), so two confirmations of the same preview cannot both pass and the second silently undo the first.
+    table: Any = CalendarYear.__table__  # type: ignore[attr-defined]
+    session.execute(update(table).where(table.c.year == year).values(version=table.c.version))
+    if year_version(load_calendar(session=session), year) == previewed:
+        return
+    row = session.get(CalendarYear, year, populate_existing=True)  # this session may hold it from before
+    who = f"另一位管理员（{row.loaded_by}）" if row is not None else "他人"
+    title = f"（“{row.notice_title}”）" if row is not None else ""
+    raise Conflict(
+        f"预览之后，{who}已重新载入 {year} 年的放假通知{title}，本次未保存；请按最新日历重新预览差异后再确认 "
+        f"(another administrator changed {year} since the preview; nothing stored)",
+        year=year,
+    )
+
+
 def load_year_notice(
-    *, session: Session, notice: YearNotice, loaded_by: str, actor: Actor
+    *,
+    session: Session,
+    notice: YearNotice,
+    loaded_by: str,
+    actor: Actor,
+    previewed: str | None = None,
 ) -> tuple[list[DayChange], str, Recomputed]:
     """Store ``notice``, recompute open pledges' publication days and date the open stages' deadlines
     (pending ones, and known ones a corrected notice moved), all in the caller's transaction.
 
+    ``previewed``: the ``year_version`` the confirmed preview was computed from; when the stored year
+    has changed since (another administrator loaded a notice for it), nothing is stored and ``Conflict``
+    is raised, since saving would silently undo a correction the confirming person never saw.
+
     Returns the day changes, the new calendar version and what was recomputed.
     """
+    if previewed is not None:
+        _refuse_if_stale(session=session, year=notice.year, previewed=previewed)
     changes, version = save_year_notice(session=session, notice=notice, loaded_by=loaded_by)
     calendar = load_calendar(session=session)
     recomputed = recompute_publication_days(session=session, calendar=calendar, actor=actor)

@@ -52,10 +52,17 @@ def test_an_uploaded_notice_is_previewed_then_saved_as_shown(
     box = re.search(r'<textarea name="notice"[^>]*>(.*?)</textarea>', preview.text, re.S)
     assert box
     assert '"year": 2027' in html.unescape(box.group(1))
+    previewed = re.search(r'name="previewed" value="([^"]*)"', preview.text)
+    assert previewed
     token = csrf_of(client, PAGE)
     saved = client.post(
         PAGE,
-        data={CSRF_FIELD: token, "confirm": "1", "notice": html.unescape(box.group(1))},
+        data={
+            CSRF_FIELD: token,
+            "confirm": "1",
+            "notice": html.unescape(box.group(1)),
+            "previewed": previewed.group(1),
+        },
         follow_redirects=False,
     )
     assert saved.status_code == 303

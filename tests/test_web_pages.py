@@ -318,8 +318,13 @@ def test_admin_calendar_preview_then_save_and_notification_retry(
     assert "2027-01-01" in preview.text
     assert "确认保存" in preview.text
     assert session.exec(select(CalendarYear).where(CalendarYear.year == 2027)).first() is None  # preview only
+    previewed = re.search(r'name="previewed" value="([^"]*)"', preview.text)
+    assert previewed  # what the preview was computed from, checked on confirmation
     saved = post_form(
-        client, "/staff/admin/calendar", {"notice": NOTICE_2027, "confirm": "1"}, page="/staff/admin/calendar"
+        client,
+        "/staff/admin/calendar",
+        {"notice": NOTICE_2027, "confirm": "1", "previewed": previewed.group(1)},
+        page="/staff/admin/calendar",
     )
     assert saved.status_code == 303
     assert session.exec(select(CalendarYear).where(CalendarYear.year == 2027)).first() is not None

@@ -18,9 +18,9 @@ from sqlmodel import Session, col, select
 from api.deps import CalendarDep, SessionDep, TodayDep, actor_of
 from models.account_admin import change_role, revoke_token, set_active
 from models.accounts import create_user, import_departments, set_password
-from models.calendar import WorkCalendar, diff_notice, parse_year_notice
-from models.calendar_admin import load_year_notice
-from models.errors import DomainError, NotFound, ValidationFailed
+from models.calendar import WorkCalendar, YearNotice, diff_notice, load_calendar, parse_year_notice
+from models.calendar_admin import load_year_notice, year_version
+from models.errors import Conflict, DomainError, NotFound, ValidationFailed
 from models.lifecycle import Role
 from models.org import LEVEL_LABELS, Department, DepartmentCreate, User, UserCreate
 from models.outbox import (
@@ -263,6 +263,8 @@ def _month_grid(calendar: WorkCalendar, year: int) -> list[dict[str, Any]]:
 
 def _calendar_page(request: Request, calendar: WorkCalendar, year: int, **context: Any) -> Response:
     context.setdefault("preview", None)
+    context.setdefault("previewed", "")
+    context.setdefault("repreviewed", False)
     context.setdefault("notice_text", "")
     context.setdefault("error", None)
     context.setdefault("saved", None)
@@ -337,16 +339,42 @@ async def load_year(
                 notice=notice,
                 loaded_by=user.name,
                 actor=actor_of(user),
+                # What the preview was computed from. A confirmation without it (a page drawn before the
+                # field existed, a script) is checked like a stale one: it gets the preview to confirm.
+                previewed=form.get("previewed", ""),
             )
             session.commit()
             return redirect(f"/staff/admin/calendar?year={notice.year}&saved={len(changes)}")
-        preview = diff_notice(calendar, notice)
+    except Conflict as exc:
+        # Another administrator loaded this year after the preview: show the same notice diffed against
+        # what is stored now, so what is confirmed next is what was seen.
+        error, status = refused(session, exc)
+        calendar = load_calendar(session=session)
+        return _calendar_preview(
+            request, calendar, notice, text, error=error, status_code=status, repreviewed=True
+        )
     except DomainError as exc:
         error, status = refused(session, exc)
         return _calendar_page(
             request, calendar, today.year, notice_text=text, error=error, status_code=status
         )
-    return _calendar_page(request, calendar, notice.year, notice_text=text, preview=preview)
+    return _calendar_preview(request, calendar, notice, text)
+
+
+def _calendar_preview(
+    request: Request, calendar: WorkCalendar, notice: YearNotice, text: str, **context: Any
+) -> Response:
+    """The notice's diff against ``calendar``, with the year version it was computed from for the
+    confirmation to check (``load_year_notice(previewed=...)``)."""
+    return _calendar_page(
+        request,
+        calendar,
+        notice.year,
+        notice_text=text,
+        preview=diff_notice(calendar, notice),
+        previewed=year_version(calendar, notice.year),
+        **context,
+    )
 
 
 @router.get("/notifications")
