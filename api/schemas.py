@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from models.audit import CaseEventPublic
 from models.breach import Severity
-from models.government_credit import GovernmentCreditRecordPublic
+from models.government_credit_record import GovernmentCreditRecordPublic
 from models.lifecycle import BreachState, PledgeState
 from models.pledge import IdType, PledgeType, PledgorKind
 

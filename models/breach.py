@@ -22,13 +22,12 @@ class Severity(StrEnum):
 SEVERITY_LABELS = {Severity.MINOR: "轻微", Severity.GENERAL: "一般", Severity.SERIOUS: "严重"}
 
 
-# A published record. The unique pledge_id / complaint_id is what makes publication happen at most once.
+# A published record. The unique pledge_id is what makes a pledge's publication happen at most once; a
+# complaint's record is written with its department's credit record, whose unique (complaint, department)
+# does the same for each department a breach was confirmed against (models/government_credit.py).
 class PublishedBreach(SQLModel, table=True):
     __tablename__ = "published_breach"
-    __table_args__ = (
-        UniqueConstraint("pledge_id", name="uq_breach_pledge"),
-        UniqueConstraint("complaint_id", name="uq_breach_complaint"),
-    )
+    __table_args__ = (UniqueConstraint("pledge_id", name="uq_breach_pledge"),)
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=24, unique=True, index=True)
     source_kind: str = Field(max_length=16)  # pledge / complaint

@@ -2,8 +2,14 @@
 
 RULEBOOK, complaints §8: only refusal to rectify confirms a body as in breach, and the finding is recorded
 in the body's government credit record and "may be published". The record is written by the complaint's
-``confirm_breach`` action in the same transaction as its audit event; one record per complaint, by a
-unique constraint, so a retried request cannot count a breach twice on the department's scorecard.
+``confirm_breach`` action in the same transaction as its audit event; one record per complaint and
+department, by a unique constraint, so a retried request cannot count a breach twice on the department's
+scorecard, while a case reopened, re-dispatched and confirmed against another department records that
+department's breach as its own (the first department's record stays where it was).
+
+A finding withdrawn on an upheld objection (the finding was wrong) keeps its row, marked withdrawn, for the
+audit trail, and is no longer counted; a severity corrected on an upheld objection is carried here
+(``follow_register_decision``, called by models/register/decisions.py).
 
 The record is also a register record like the pledge breaches (``PublishedBreach`` with source_kind
 "complaint"): the respondent department is its subject, the department's 主管部门 (else the department
@@ -22,9 +28,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Column, UniqueConstraint, func
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
 from models.accounts import department_by_code
 from models.audit import CaseEvent
@@ -41,6 +45,7 @@ from models.clock import utcnow
 from models.complaint import CATEGORY_LABELS, Complaint
 from models.errors import NotFound, NotPermitted, ValidationFailed
 from models.files import Upload
+from models.government_credit_record import GovernmentCreditRecord, GovernmentCreditRecordPublic
 from models.lifecycle import BreachState, Role
 from models.numbering import BREACH_PREFIX, reserve_numbers
 from models.org import Department
@@ -50,46 +55,10 @@ from models.privacy import publication_text
 from models.register.requests import check_repair_open, file_request
 from models.register.states import shown_on
 from models.settings import get_settings
-from models.types import UTCDateTime
 from models.workflow import Actor
 
 # The national rule under which a refusal to rectify is a government breach.
 BASIS = "发改财金〔2023〕1103号：拒不整改的，确认为违约失信"
-
-
-# One confirmed government breach in a department's credit record; unique per complaint.
-class GovernmentCreditRecord(SQLModel, table=True):
-    __tablename__ = "government_credit_record"
-    __table_args__ = (UniqueConstraint("complaint_id", name="uq_government_credit_complaint"),)
-    id: int | None = Field(default=None, primary_key=True)
-    department_id: int = Field(foreign_key="department.id", index=True)
-    complaint_id: int = Field(foreign_key="complaint.id")
-    complaint_number: str = Field(max_length=20)
-    matter: str = Field(max_length=200)  # the complaint's summary
-    category: str = Field(max_length=32)
-    decision_date: dt.date = Field(index=True)
-    facts: str = Field(max_length=4000)
-    basis: str = Field(max_length=500)
-    severity: Severity = Field(default=Severity.GENERAL, max_length=16)
-    recorded_by_id: int | None = Field(default=None, foreign_key="app_user.id")
-    recorded_by: str = Field(max_length=128)
-    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
-
-
-# What staff see of one record.
-class GovernmentCreditRecordPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: int
-    complaint_id: int
-    complaint_number: str
-    matter: str
-    category: str
-    decision_date: dt.date
-    facts: str
-    basis: str
-    severity: Severity
-    recorded_by: str
-    created_at: dt.datetime
 
 
 # The longest public text: the register's matter column.
@@ -114,14 +83,19 @@ def record_breach(
     public_text: str | None = None,
 ) -> tuple[GovernmentCreditRecord, PublishedBreach | None]:
     """Add the confirmed breach to the lead department's record and, where government breaches are
-    published (a setting), to the register (the caller fires the complaint's audit event)."""
+    published (a setting), to the register (the caller fires the complaint's audit event). The record is
+    the lead department's: a case reopened and confirmed against another department gives that one its
+    own record, and a retry against the same department returns the one already written."""
     if complaint.lead_department_id is None or complaint.id is None:
         raise ValidationFailed("该投诉没有主办部门，无法记入政务信用记录；请先派单 (no lead department)")
     existing = session.exec(
-        select(GovernmentCreditRecord).where(GovernmentCreditRecord.complaint_id == complaint.id)
+        select(GovernmentCreditRecord).where(
+            GovernmentCreditRecord.complaint_id == complaint.id,
+            GovernmentCreditRecord.department_id == complaint.lead_department_id,
+        )
     ).first()
     if existing is not None:
-        return existing, register_record_of(session=session, complaint_id=complaint.id)
+        return existing, _register_row(session, existing)
     # The supervisor's reason becomes the published 失信行为, and public_fields masks only an individual
     # subject's name: the subject here is the department, so the complainant's name (and any contact
     # data) in the reason is masked as it is stored (an upheld correction of it too, register/decisions).
@@ -143,11 +117,15 @@ def record_breach(
     session.add(row)
     session.flush()
     breach = None
+    # Registered with the credit record, whose unique (complaint, department) makes it once per department:
+    # a case reopened and confirmed against another department registers that department's breach too.
     if get_settings().publish_government_breaches:
         # The supervisor's text, and the filter again: a text typed in may still hold a phone number.
         text = (public_text or "").strip() or public_text_draft(complaint)
         text = publication_text(text, names=[complaint.complainant_name]) or text
         breach = _register(session, row, complaint, text[:PUBLIC_TEXT_MAX], today)
+        row.breach_id = breach.id
+        session.add(row)
     return row, breach
 
 
@@ -196,8 +174,8 @@ def _register(
     return breach
 
 
-def register_record_of(*, session: Session, complaint_id: int) -> PublishedBreach | None:
-    return session.exec(select(PublishedBreach).where(PublishedBreach.complaint_id == complaint_id)).first()
+def _register_row(session: Session, row: GovernmentCreditRecord) -> PublishedBreach | None:
+    return session.get(PublishedBreach, row.breach_id) if row.breach_id is not None else None
 
 
 def department_record(*, session: Session, code: str, actor: Actor) -> dict[str, Any]:
@@ -218,17 +196,10 @@ def department_record(*, session: Session, code: str, actor: Actor) -> dict[str,
     return {
         "department_code": dept.code,
         "department_name": dept.name,
-        "confirmed_breaches": len(rows),
+        # Withdrawn findings are listed (marked) but not counted.
+        "confirmed_breaches": sum(1 for r in rows if r.withdrawn_on is None),
         "records": [GovernmentCreditRecordPublic.model_validate(r).model_dump(mode="json") for r in rows],
     }
-
-
-def breach_counts(*, session: Session) -> dict[int, int]:
-    """Confirmed government breaches per department id (the scorecard column)."""
-    stmt = select(GovernmentCreditRecord.department_id, func.count()).group_by(
-        col(GovernmentCreditRecord.department_id)
-    )
-    return {dept: int(n) for dept, n in session.exec(stmt).all()}
 
 
 def public_government_breaches(*, session: Session, today: dt.date, limit: int = 100) -> list[dict[str, Any]]:

@@ -8,7 +8,8 @@ case past its deadline today is late as well.
 
 A scorecard covers a period (``Period``: a month, a quarter, a year or custom dates, Asia/Shanghai): the
 complaints registered in it, by lead department, and every department whose staff acted on a complaint in
-it (a competent department that verified a case it does not lead included).
+it (a competent department that verified a case it does not lead included). Its government breaches are
+the credit records decided in it, on the department each was confirmed against (models/government_credit.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from models.calendar import WorkCalendar
 from models.clock import Clock
 from models.complaint import Complaint
 from models.errors import ValidationFailed
+from models.government_credit_record import GovernmentCreditRecord, breach_counts, counted
 from models.lifecycle import COMPLAINT, PLEDGE
 from models.lifecycle import ComplaintState as CS
 from models.org import Department, User
@@ -192,9 +194,16 @@ def weekly_flow(*, session: Session, clock: Clock, today: dt.date, weeks: int = 
 
 
 def breaches_per_month(
-    *, session: Session, clock: Clock, today: dt.date, months: int = 12
+    *,
+    session: Session,
+    clock: Clock,  # noqa: ARG001  (kept for callers: both series are now read from stored decision dates)
+    today: dt.date,
+    months: int = 12,
 ) -> list[tuple[str, int, int]]:
-    """Per month, oldest first: pledge breaches published (by JDRQ) and government breaches confirmed."""
+    """Per month, oldest first: pledge breaches published (by JDRQ) and government breaches confirmed
+    (credit records by decision date, one per department confirmed against, withdrawn ones not counted).
+    The register also holds government breaches (source_kind complaint, since migration 0016): only the
+    pledge rows are the first series, or each confirmation would count in both."""
     keys = []
     year, month = today.year, today.month
     for _ in range(months):
@@ -202,15 +211,14 @@ def breaches_per_month(
         year, month = (year, month - 1) if month > 1 else (year - 1, 12)
     keys.reverse()
     published: Counter[str] = Counter(
-        d.strftime("%Y-%m") for d in session.exec(select(col(PublishedBreach.decision_date))).all()
+        d.strftime("%Y-%m")
+        for d in session.exec(
+            select(col(PublishedBreach.decision_date)).where(PublishedBreach.source_kind == "pledge")
+        ).all()
     )
     confirmed: Counter[str] = Counter(
-        clock.local_date(at).strftime("%Y-%m")
-        for at in session.exec(
-            select(CaseEvent.at).where(
-                CaseEvent.case_kind == "complaint", CaseEvent.event == "confirm_breach"
-            )
-        ).all()
+        d.strftime("%Y-%m")
+        for d in session.exec(select(col(GovernmentCreditRecord.decision_date)).where(counted())).all()
     )
     return [(k, published.get(k, 0), confirmed.get(k, 0)) for k in keys]
 
@@ -315,7 +323,8 @@ def department_scores(
     *, session: Session, today: dt.date, period: Period | None = None
 ) -> list[DepartmentScore]:
     """One scorecard row per department that led a complaint registered in ``period`` (all time when
-    None) or whose staff acted on a complaint in it, by department code."""
+    None), whose staff acted on a complaint in it or that had a breach confirmed in it, by department
+    code."""
     late_ids = set(
         session.exec(
             select(CaseEvent.case_id).where(
@@ -347,12 +356,16 @@ def department_scores(
             t["redone"] += 1 if case.redo_count else 0
         elif case.state in _UNRESOLVED_ENDINGS:
             t[case.state] += 1
-        t["breaches"] += 1 if case.breach_confirmed else 0
         if case.satisfaction:
             t["rated"] += 1
             t["satisfied"] += 1 if case.satisfaction == "满意" else 0
     for dept_id, acted in _acted(session, period).items():
         tallies.setdefault(dept_id, Counter()).update(acted)
+    # By the credit records, each on the department it was confirmed against (not the case's lead now,
+    # which a reopened and re-dispatched case changes), decided in the period; withdrawn ones not counted.
+    since, until = (period.start, period.end) if period is not None else (None, None)
+    for dept_id, n in breach_counts(session=session, since=since, until=until).items():
+        tallies.setdefault(dept_id, Counter())["breaches"] += n
     departments = {d.id: d for d in session.exec(select(Department)).all()}
     rows = [
         DepartmentScore(

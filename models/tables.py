@@ -11,7 +11,7 @@ from models.breach import PublishedBreach
 from models.calendar import CalendarYear
 from models.complaint import CategoryRule, Complaint, ComplaintAssignment
 from models.files import CaseFile
-from models.government_credit import GovernmentCreditRecord
+from models.government_credit_record import GovernmentCreditRecord
 from models.hotline import HotlineMessage
 from models.numbering import CaseCounter
 from models.org import Department, User

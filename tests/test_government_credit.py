@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from models.audit import CaseEvent
-from models.government_credit import GovernmentCreditRecord, breach_counts
+from models.government_credit_record import GovernmentCreditRecord, breach_counts
 from models.org import Department
 from models.settings import get_settings
 from tests.conftest import Staff

@@ -10,9 +10,13 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 from sqlalchemy.engine import Engine, make_url
+from sqlmodel import Session, select
 
+from models.breach import PublishedBreach, Severity
 from models.db import make_engine
 from models.errors import SchemaOutOfDate
+from models.government_credit_record import GovernmentCreditRecord
+from models.lifecycle import BreachState
 from models.schema import alembic_config, current_revision, head_revision, upgrade
 
 BEFORE = "0013_notification_channel"
@@ -149,4 +153,49 @@ def test_an_upgrade_leaving_a_broken_reference_is_refused_naming_the_table_and_c
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM complaint_assignment").scalar() == 2
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()
+
+
+credit_record = sa.table(
+    "government_credit_record",
+    sa.column("id", sa.Integer),
+    sa.column("department_id", sa.Integer),
+    sa.column("complaint_id", sa.Integer),
+    sa.column("complaint_number", sa.String),
+    sa.column("matter", sa.String),
+    sa.column("category", sa.String),
+    sa.column("decision_date", sa.Date),
+    sa.column("facts", sa.String),
+    sa.column("basis", sa.String),
+    sa.column("severity", sa.Enum("GENERAL", "SERIOUS", name="severity")),
+    sa.column("recorded_by", sa.String),
+    sa.column("created_at", sa.DateTime(timezone=True)),
+)
+
+
+def test_a_government_breach_confirmed_before_the_register_took_them_is_registered_readably(
+    empty_database: str,
+) -> None:
+    """0016 registers each confirmed government breach (where they are published): its state and class
+    are stored by name like every enum, so the record reads back and shows."""
+    engine = _at_before(empty_database)
+    with engine.begin() as conn:
+        _dispatched_complaint(conn)
+        conn.execute(
+            sa.insert(credit_record),
+            {
+                "id": 1, "department_id": 1, "complaint_id": 1, "complaint_number": "TS-2026-000001",
+                "matter": "拖欠工程款", "category": "procurement", "decision_date": dt.date(2026, 3, 2),
+                "facts": "拒不整改", "basis": "发改财金〔2023〕1103号", "severity": "GENERAL",
+                "recorded_by": "督办员", "created_at": NOW,
+            },
+        )  # fmt: skip
+    assert upgrade(engine) == head_revision()
+    with Session(engine) as session:
+        [record] = session.exec(select(PublishedBreach)).all()
+        assert (record.state, record.severity, record.source_kind) == (
+            BreachState.PUBLISHED, Severity.GENERAL, "complaint",
+        )  # fmt: skip
+        credit = session.exec(select(GovernmentCreditRecord)).one()
+        assert credit.breach_id == record.id
     engine.dispose()

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from models.breach import PublishedBreach
-from models.government_credit import GovernmentCreditRecord
+from models.government_credit_record import GovernmentCreditRecord
 from models.platform import PlatformDocument
 from tests.conftest import Staff
 from tests.test_complaints_api import API, register

@@ -24,6 +24,7 @@ from models.calendar import WorkCalendar
 from models.clock import utcnow
 from models.complaint import Complaint
 from models.errors import NotFound, ValidationFailed
+from models.government_credit_record import follow_register_decision
 from models.lifecycle import Role
 from models.platform import DocumentKind, enqueue_documents
 from models.privacy import publication_text
@@ -112,6 +113,7 @@ def decide(
     )
     # Only once the lifecycle allowed the decision: a refused one must leave the record untouched.
     _apply_corrections(record, changes)
+    follow_register_decision(session=session, record=record, action=action, today=today)
     _after_decision(session, record, action, reason.strip(), actor, today, data, names)
     return record
 

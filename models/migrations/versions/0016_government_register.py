@@ -53,7 +53,7 @@ def upgrade() -> None:
             if isinstance(row.decision_date, dt.date)
             else dt.date.fromisoformat(row.decision_date)
         )
-        severity = Severity(row.severity)
+        severity = Severity[row.severity]  # enum columns store the member's name
         bind.execute(
             sa.text(
                 "INSERT INTO case_counter (prefix, year, last) SELECT 'GS', :year, 0 "
@@ -77,7 +77,7 @@ def upgrade() -> None:
                 "decision_date, publication_end, repair_earliest, state, version, stage_seq, "
                 "deadline_pending, created_at, updated_at) VALUES (:number, 'complaint', NULL, "
                 ":complaint_id, 'government', :subject_name, :credit_code, :matter, :facts, :basis, "
-                ":department_id, :severity, :decided, :end, :repair, 'published', 1, 0, :pending, :now, :now)"
+                ":department_id, :severity, :decided, :end, :repair, 'PUBLISHED', 1, 0, :pending, :now, :now)"
             ),
             {
                 "number": f"GS-{decided.year}-{seq:06d}",
@@ -88,7 +88,7 @@ def upgrade() -> None:
                 "facts": row.facts[:2000],
                 "basis": row.basis,
                 "department_id": row.competent_id or row.department_id,
-                "severity": severity.value,
+                "severity": severity.name,
                 "decided": decided,
                 "end": publication_end(severity, decided),
                 "repair": repair_earliest(severity, decided),
