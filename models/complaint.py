@@ -5,14 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
-from pydantic import EmailStr, computed_field, model_validator
+from pydantic import AfterValidator, EmailStr, computed_field, field_validator, model_validator
 from sqlalchemy import JSON, Column, Numeric, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from models.clock import utcnow
 from models.lifecycle import ComplaintState
+from models.text import Line, Paragraph
 from models.types import UTCDateTime
 
 # How a deadline waiting for next year's holiday notice reads everywhere (models/pending_deadlines.py).
@@ -77,11 +78,35 @@ class ComplaintBase(SQLModel):
     description: str = Field(default="", max_length=20000)
 
 
-# Input of POST /complaints. Contact details are required: feedback is owed to the complainant.
+def _reference(value: str) -> str:
+    if not value:
+        raise ValueError("附件不能为空：请填写文件名、链接或档案号，或删除该项 (blank attachment reference)")
+    return value
+
+
+# One attachment reference given at registration (a file name, a link, an archive number): one line.
+AttachmentRef = Annotated[Line, AfterValidator(_reference)]
+
+
+# Input of POST /complaints (the staff form and 12345 orders too). Contact details are required: feedback
+# is owed to the complainant. Typed text is cleaned (``Line``, ``Paragraph``): a name, phone or summary of
+# spaces or invisible characters only is empty, so the length and contact rules are not met by blanks.
 class ComplaintCreate(ComplaintBase):
+    complainant_name: Line = Field(min_length=1, max_length=128)
+    complainant_phone: Line | None = Field(default=None, max_length=32)
     complainant_email: EmailStr | None = None
+    complainant_credit_code: Line | None = Field(default=None, max_length=18)
+    respondent_name: Line | None = Field(default=None, max_length=128)
+    summary: Line = Field(min_length=2, max_length=200)
+    description: Paragraph = Field(default="", max_length=20000)
     respondent_department_code: str | None = None
-    attachments: list[str] = Field(default_factory=list, max_length=20)
+    attachments: list[AttachmentRef] = Field(default_factory=list, max_length=20)
+
+    @field_validator("complainant_phone", "complainant_credit_code", "respondent_name")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        # Cleaned to "" when blank: stored as not given, as an omitted field is.
+        return value or None
 
     @model_validator(mode="after")
     def _contact_required(self) -> ComplaintCreate:

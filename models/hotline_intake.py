@@ -11,14 +11,23 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, EmailStr, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, field_validator
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from models.calendar import WorkCalendar
-from models.complaint import CATEGORY_LABELS, Category, Channel, Complaint, ComplaintCreate, ExternalOrder
+from models.complaint import (
+    CATEGORY_LABELS,
+    AttachmentRef,
+    Category,
+    Channel,
+    Complaint,
+    ComplaintCreate,
+    ExternalOrder,
+)
 from models.complaints import register_complaint
 from models.hotline import HOTLINE_SOURCE
+from models.text import Line, Paragraph, visible_text
 from models.workflow import Actor
 
 _CATEGORY_BY_LABEL = {label: category for category, label in CATEGORY_LABELS.items()}
@@ -26,7 +35,14 @@ _SUMMARY_CHARS = 60
 
 
 class WorkOrder(BaseModel):
-    """A 12345 work order as the platform sends it (POST /api/v1/intake/work-orders)."""
+    """A 12345 work order as the platform sends it (POST /api/v1/intake/work-orders).
+
+    Checked here, under the order's own field names, so the complaint it registers is always valid: a
+    blank name, phone or content is refused as caller_name … (not as a complaint field the platform never
+    sent). A field this protocol does not know is refused (docs/integrations.md): an order whose data
+    would otherwise be dropped unseen is sent back, not half registered."""
+
+    model_config = ConfigDict(extra="forbid")
 
     order_id: str = Field(
         min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$", description="12345 平台的工单编号"
@@ -35,14 +51,17 @@ class WorkOrder(BaseModel):
         default=None, max_length=32, description="12345 受理渠道，如 phone、web、wechat、app"
     )
     received_at: AwareDatetime = Field(description="12345 平台受理时间（带时区，ISO 8601）")
-    caller_name: str = Field(min_length=1, max_length=128, description="来电人姓名")
-    caller_phone: str = Field(min_length=3, max_length=32, description="来电人联系电话")
+    caller_name: Line = Field(min_length=1, max_length=128, description="来电人姓名")
+    caller_phone: Line = Field(min_length=3, max_length=32, description="来电人联系电话")
     caller_email: EmailStr | None = Field(default=None, description="来电人电子邮箱（可选）")
-    title: str | None = Field(default=None, max_length=200, description="工单标题；缺省时取诉求内容开头")
-    content: str = Field(min_length=2, max_length=20000, description="诉求内容")
+    title: Line | None = Field(default=None, max_length=200, description="工单标题；缺省时取诉求内容开头")
+    content: Paragraph = Field(min_length=2, max_length=20000, description="诉求内容")
     category: Category = Field(default=Category.OTHER, description="投诉类别：代码或中文名称")
-    respondent_name: str | None = Field(default=None, max_length=128, description="被投诉单位名称")
+    respondent_name: Line | None = Field(default=None, max_length=128, description="被投诉单位名称")
     respondent_department_code: str | None = Field(default=None, max_length=32, description="被投诉部门代码")
+    attachments: list[AttachmentRef] = Field(
+        default_factory=list, max_length=20, description="附件：文件名、链接或档案号（文字，每项一个）"
+    )
 
     @field_validator("category", mode="before")
     @classmethod
@@ -50,9 +69,20 @@ class WorkOrder(BaseModel):
         # The platform may send the Chinese name of the category, as its operators see it.
         return _CATEGORY_BY_LABEL.get(value, value) if isinstance(value, str) else value
 
+    @field_validator("content")
+    @classmethod
+    def _content_says_something(cls, value: str) -> str:
+        # The summary falls back to the content's opening: it must hold two visible characters.
+        if len(visible_text(value)) < 2:
+            raise ValueError("诉求内容过短，至少 2 个字 (content must say something)")
+        return value
+
     def complaint(self) -> ComplaintCreate:
         """The complaint this order registers."""
-        summary = (self.title or "").strip() or self.content.strip()[:_SUMMARY_CHARS]
+        # One line of visible text: the summary is a one-line field, the content may span many.
+        summary = visible_text(self.title)
+        if len(summary) < 2:
+            summary = visible_text(self.content)[:_SUMMARY_CHARS]
         return ComplaintCreate(
             channel=Channel.HOTLINE,
             complainant_name=self.caller_name,
@@ -61,8 +91,9 @@ class WorkOrder(BaseModel):
             respondent_name=self.respondent_name,
             respondent_department_code=self.respondent_department_code,
             category=self.category,
-            summary=summary if len(summary) >= 2 else self.content[:_SUMMARY_CHARS],
+            summary=summary,
             description=self.content,
+            attachments=self.attachments,
         )
 
     def origin(self) -> ExternalOrder:

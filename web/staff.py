@@ -16,9 +16,10 @@ from api.deps import CalendarDep, SessionDep, TodayDep, no_store
 from models import complaints as service
 from models.breach import SEVERITY_LABELS
 from models.calendar import WorkCalendar
-from models.complaint import CATEGORY_LABELS, CHANNEL_LABELS, Channel, ComplaintCreate
+from models.complaint import CATEGORY_LABELS, CHANNEL_LABELS, Channel, Complaint, ComplaintCreate
 from models.complaints.actions import FILE_ACTIONS
 from models.complaints.files import complaint_files
+from models.complaints.visibility import handling_case
 from models.errors import DomainError
 from models.files import PREVIEWABLE
 from models.government_credit import public_text_draft
@@ -292,11 +293,16 @@ def _case_page(
     context.setdefault("status_code", 200)
     context.setdefault("done", None)
     names = {d.id: d for d in departments(session)}
+    # The case a merged complaint joined, and the one handling it now if that one was merged later.
+    joined = session.get(Complaint, complaint.merged_into_id) if complaint.merged_into_id else None
+    handling = handling_case(session, complaint)
     return render(
         request,
         "complaint.html",
         title=f"投诉 {complaint.number}",
         complaint=complaint,
+        joined=joined,
+        handling=handling if handling is not complaint and handling is not joined else None,
         spec=spec,
         events=service.timeline(session=session, complaint=complaint),
         actions=_action_forms(session, complaint, actor),

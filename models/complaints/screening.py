@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +20,7 @@ from models.complaint import CATEGORY_LABELS, CategoryRule, Complaint
 from models.errors import Conflict
 from models.lifecycle import COMPLAINT
 from models.org import Department
+from models.outbox import mobile_number
 from models.workflow import Actor, apply_event
 
 SIMILAR_SUMMARY_RATIO = 0.6
@@ -48,17 +51,40 @@ def identifying_email(email: str | None) -> str | None:
     return address
 
 
+# ASCII digits only, as ``mobile_number`` reads them.
+_NOT_DIGIT = re.compile(r"\D", re.ASCII)
+# What a phone is written with besides its digits ("138 0000 0001", "+86-138…", "(0571)8765…").
+_PHONE_MARKS = (" ", "-", "+", "(", ")", ".", "\u3000")
+
+
+def phone_key(phone: str | None) -> str | None:
+    """The number a phone dials, to tell whether two complainants gave the same one: its digits only, a
+    mobile as its 11 digits (a leading 86 or 0086 dropped, as ``mobile_number`` reads it), None when it
+    holds no digit."""
+    digits = _NOT_DIGIT.sub("", unicodedata.normalize("NFKC", phone or ""))
+    return mobile_number(digits.removeprefix("86")) or mobile_number(digits) or digits or None
+
+
+def _digits_only(column: Any) -> Any:
+    """``column`` with the marks people write a number with removed, in SQL (both databases)."""
+    expr: Any = col(column)
+    for mark in _PHONE_MARKS:
+        expr = func.replace(expr, mark, "")
+    return expr
+
+
+def _same_phone(key: str) -> Any:
+    """Stored phones that dial ``key``: written with spaces, dashes or brackets, with +86 or without."""
+    written = {key, f"86{key}", f"0086{key}"} if mobile_number(key) else {key}
+    return _digits_only(Complaint.complainant_phone).in_(sorted(written))
+
+
 def _duplicates(session: Session, case: Complaint) -> list[dict[str, Any]]:
     email = identifying_email(case.complainant_email)
-    same_person = [
-        clause
-        for value, column in (
-            (case.complainant_phone, Complaint.complainant_phone),
-            (case.complainant_credit_code, Complaint.complainant_credit_code),
-        )
-        if value
-        for clause in [col(column) == value]
-    ]
+    phone = phone_key(case.complainant_phone)
+    same_person = [_same_phone(phone)] if phone else []
+    if case.complainant_credit_code:
+        same_person.append(col(Complaint.complainant_credit_code) == case.complainant_credit_code)
     if email is not None:
         same_person.append(func.lower(col(Complaint.complainant_email)) == email)
     same_respondent = [
@@ -88,7 +114,7 @@ def _duplicates(session: Session, case: Complaint) -> list[dict[str, Any]]:
 
 def _same_person(a: Complaint, b: Complaint) -> bool:
     pairs = (
-        (a.complainant_phone, b.complainant_phone),
+        (phone_key(a.complainant_phone), phone_key(b.complainant_phone)),
         (identifying_email(a.complainant_email), identifying_email(b.complainant_email)),
         (a.complainant_credit_code, b.complainant_credit_code),
     )
@@ -102,14 +128,15 @@ def _suggested_department(session: Session, case: Complaint) -> dict[str, Any] |
         hits = [k for k in rule.keywords if k and k in text]
         if hits or not rule.keywords:
             dept = session.get(Department, rule.department_id)
-            if dept is not None:
+            # A department closed since the catalogue was set cannot be dispatched to: the next rule.
+            if dept is not None and dept.active:
                 why = f"派单目录：{CATEGORY_LABELS[case.category]}" + (
                     f"，关键词 {'、'.join(hits)}" if hits else ""
                 )
                 return {"code": dept.code, "name": dept.name, "reason": why}
     if case.respondent_department_id is not None:
         dept = session.get(Department, case.respondent_department_id)
-        if dept is not None:
+        if dept is not None and dept.active:
             return {"code": dept.code, "name": dept.name, "reason": "被投诉单位"}
     return None
 

@@ -1,7 +1,9 @@
 """Who sees which complaint and how a department stands to it; the lookups and labels the other parts share.
 
 Intake, supervisors and admins see every complaint; a handler's department sees the cases it is assigned
-to and those of the departments it oversees. Another department's case is "not found", not "forbidden".
+to and those of the departments it oversees, and, read-only, the complaints merged into one of those (their
+descriptions and attachments are part of the case it handles). Another department's case is "not found",
+not "forbidden".
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import bindparam, or_
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from models.audit import CaseEvent, CaseEventPublic
@@ -123,10 +126,19 @@ def actions_for_parties(
 
 
 def can_see(*, session: Session, complaint: Complaint, actor: Actor) -> bool:
+    """The rule ``_visible_clause`` applies to lists, for one case: a handler sees a case its department
+    is a party of, and a case merged into one (also through a case merged later: C into B, B into A)."""
     if actor.role in STAFF_SEE_ALL:
         return True
-    if actor.role == Role.HANDLER:
-        return bool(handler_parties(session=session, complaint=complaint, department_id=actor.department_id))
+    if actor.role != Role.HANDLER or actor.department_id is None:
+        return False
+    case: Complaint | None = complaint
+    for _ in range(_MAX_MERGE_DEPTH):
+        if case is None:
+            break
+        if handler_parties(session=session, complaint=case, department_id=actor.department_id):
+            return True
+        case = session.get(Complaint, case.merged_into_id) if case.merged_into_id is not None else None
     return False
 
 
@@ -143,18 +155,28 @@ def _visible_clause(actor: Actor) -> Any:
         return None
     if actor.role != Role.HANDLER or actor.department_id is None:
         return col(Complaint.id) == -1
-    return department_visible(actor.department_id)
+    return or_(department_visible(actor.department_id), _merged_into_visible(actor.department_id))
 
 
-def department_visible(department_id: Any) -> Any:
+def department_visible(department_id: Any, case: Any = Complaint) -> Any:
     """A handler's department sees the cases it is assigned to and those of the departments it oversees;
-    ``department_id`` is a value or a bound parameter."""
+    ``department_id`` is a value or a bound parameter, ``case`` the complaint entity (or an alias of it)."""
     assigned = select(ComplaintAssignment.complaint_id).where(
         ComplaintAssignment.department_id == department_id,
         col(ComplaintAssignment.active).is_(True),
     )
     supervised = select(Department.id).where(Department.competent_id == department_id)
-    return or_(col(Complaint.id).in_(assigned), col(Complaint.lead_department_id).in_(supervised))
+    return or_(case.id.in_(assigned), case.lead_department_id.in_(supervised))
+
+
+def _merged_into_visible(department_id: Any) -> Any:
+    """Complaints merged into a case the department sees, directly or down a chain of merges (the rule
+    ``can_see`` follows case by case). Aliased: the subquery must not correlate with the outer complaint."""
+    target, merged, later = aliased(Complaint), aliased(Complaint), aliased(Complaint)
+    seen = select(target.id).where(department_visible(department_id, target))
+    chain = select(merged.id).where(col(merged.merged_into_id).in_(seen)).cte("merged_chain", recursive=True)
+    chain = chain.union_all(select(later.id).where(later.merged_into_id == chain.c.id))
+    return col(Complaint.id).in_(select(chain.c.id))
 
 
 def list_complaints(
