@@ -9,25 +9,31 @@ a guess.
 ``resolve_pending_deadlines`` gives every pending deadline of every kind (complaint stages and their
 extensions, the evidence review of a pledge, a record's objection and repair decisions) its date when a
 notice is loaded (models/calendar_admin.py), in the loader's transaction, one audit event per case; a
-loaded year's notice corrected later moves the known deadlines it changes the same way.
+loaded year's notice corrected later moves the known deadlines it changes the same way. Either way the
+party the deadline binds is told the date (``deadline_set``), as the mail that said 待日历确定 promised.
 ``calendar_warning`` tells administrators in time that next year is not loaded yet.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select, update
 from sqlmodel import Session
 
 from models.breach import PublishedBreach
+from models.bulk import insert_rows
 from models.calendar import WorkCalendar
 from models.clock import iso_date, utcnow
 from models.complaint import Complaint
 from models.errors import OutOfCalendarCoverage
-from models.lifecycle import LIFECYCLES
+from models.id_sets import chunks, in_list
+from models.lifecycle import COMPLAINT, LIFECYCLES, ComplaintState, Role
+from models.org import Department
+from models.outbox import Notification, outbox_rows
 from models.pledge import Pledge
 from models.settings import get_settings
 from models.stage_deadline import PENDING_LABEL
@@ -39,6 +45,11 @@ RESOLVED_EVENT = "deadline_resolved"
 RECOMPUTED_EVENT = "deadline_recomputed"
 
 _MODELS: dict[str, Any] = {"complaint": Complaint, "pledge": Pledge, "breach": PublishedBreach}
+# The notice a dated or moved deadline sends (``_tell_bound_parties``), and what it calls each kind's case.
+SET_TEMPLATE = "deadline_set"
+CASE_LABELS = {"complaint": "投诉", "pledge": "告知承诺", "breach": "信用记录"}
+# The complaint stages the verifier acts on (verify, order rectification: models/complaints/visibility.py).
+_VERIFIER_STAGES = frozenset({ComplaintState.SIGNED, ComplaintState.VERIFIED})
 # What ``calendar status`` and the digest call each kind's pending deadlines.
 KIND_LABELS = {"complaint": "投诉办理环节", "pledge": "告知承诺材料核查", "breach": "信用记录异议/修复决定"}
 
@@ -79,6 +90,7 @@ def _resolve_kind(
     resolved: list[Fired] = []
     recomputed: list[Fired] = []
     dates: dict[int, tuple[dt.date, dt.date, int, dt.date | None]] = {}
+    stages: dict[int, int] = {}
     for case_id, stage_seq, start, days, old in rows:
         try:
             day = calendar.add_working_days(start, days)
@@ -98,6 +110,7 @@ def _resolve_kind(
         fired = Fired(moved.id, moved.number, str(moved.state), str(moved.state), moved.version)
         (resolved if old is None else recomputed).append(fired)
         dates[moved.id] = (start, day, days, old)
+        stages[moved.id] = stage_seq
 
     def data(f: Fired) -> dict[str, Any]:
         start, day, days, old = dates[f.id]
@@ -114,8 +127,122 @@ def _resolve_kind(
         note=lambda f: f"日历更正，办理期限由 {iso_date(dates[f.id][3])} 调整为 {dates[f.id][1].isoformat()}",
         data=data,
     )  # fmt: skip
+    told = [(f, stages[f.id], dates[f.id][1], dates[f.id][3]) for f in [*resolved, *recomputed]]
+    _tell_bound_parties(
+        session=session, kind=kind, cases=told, version=calendar.version, actor=actor, now=now
+    )
     _sync_session(session, model, list(dates))
     return len(resolved) + len(recomputed)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Telling the party a dated or moved deadline binds
+# ---------------------------------------------------------------------------------------------------
+
+
+class _Party(NamedTuple):
+    kind: str  # the outbox's recipient kind: department, pledgor
+    name: str
+    email: str | None
+    key: str  # tells the recipients of one case apart in the outbox key
+    phone: str | None = None
+
+
+# (case, its stage_seq, the new deadline, the old one: None when it was pending)
+_Dated = tuple[Fired, int, dt.date, dt.date | None]
+
+
+def _tell_bound_parties(
+    *, session: Session, kind: str, cases: list[_Dated], version: str, actor: Actor, now: dt.datetime
+) -> None:
+    """Queue ``deadline_set`` (the case, the stage, the new deadline, and why: loaded or corrected) to the
+    party each case's deadline binds (``_PARTIES``), in one insert that skips a key already queued. The mails
+    that gave these stages 待日历确定 promised to tell the date once the year is loaded (另行告知), and a
+    party works to the date it was given, so a corrected one is told too.
+
+    Keyed by the case, the stage, the new date and the calendar version: a re-run queues nothing twice,
+    and a date corrected away and back again is told again."""
+    if not cases:
+        return
+    parties = _PARTIES[kind](session, [f.id for f, *_ in cases])
+    lifecycle = LIFECYCLES[kind]
+    rows: list[dict[str, Any]] = []
+    for f, stage_seq, day, old in cases:
+        spec = lifecycle.state(f.to_state)
+        stage_label = spec.deadline.label if spec.deadline else spec.label
+        for to in parties.get(f.id, ()):
+            rows += outbox_rows(
+                template=SET_TEMPLATE, recipient_kind=to.kind, recipient_name=to.name,
+                recipient_email=to.email, recipient_phone=to.phone,
+                key=f"{kind}:{f.id}:stage{stage_seq}:{SET_TEMPLATE}:{day.isoformat()}:{version}:{to.key}",
+                context={"recipient_name": to.name, "case_label": CASE_LABELS[kind],
+                         "case_number": f.number, "stage_label": stage_label, "deadline": day.isoformat(),
+                         "old_deadline": iso_date(old)},
+                now=now, case_kind=kind, case_id=f.id, case_number=f.number, flow_run_id=actor.flow_run_id,
+            )  # fmt: skip
+    insert_rows(session, Notification.__table__, rows, on_conflict_do_nothing=["idempotency_key"])  # type: ignore[attr-defined]
+
+
+def _departments(session: Session) -> dict[int, Any]:
+    """Every department (a few hundred at most): one query instead of one per case."""
+    d = Department.__table__  # type: ignore[attr-defined]
+    return {r.id: r for r in session.execute(select(d.c.id, d.c.name, d.c.email, d.c.competent_id))}
+
+
+def _department(row: Any) -> _Party:
+    return _Party("department", row.name, row.email, f"dept{row.id}")
+
+
+def _rows_of(session: Session, model: Any, ids: list[int], *columns: str) -> list[Any]:
+    t = model.__table__
+    cols = [t.c.id, *(t.c[name] for name in columns)]
+    return [
+        r
+        for part in chunks(ids)
+        for r in session.execute(select(*cols).where(in_list(session, t.c.id, part)))
+    ]
+
+
+def _complaint_parties(session: Session, ids: list[int]) -> dict[int, list[_Party]]:
+    """A stage that waits on handlers binds the lead department, which the dispatch mail told; a stage
+    the verifier acts on (核实, 责令整改) binds the verifier too (the lead's 主管部门, told by the verify
+    request). A stage that waits on intake or supervisors (初审, 派单, 改派, 回访) was promised to nobody
+    by mail: its date shows in their work queue."""
+    departments = _departments(session)
+    parties: dict[int, list[_Party]] = {}
+    for row in _rows_of(session, Complaint, ids, "state", "lead_department_id"):
+        lead = departments.get(row.lead_department_id)
+        if lead is None or Role.HANDLER not in COMPLAINT.state(row.state).waiting_on:
+            continue
+        parties[row.id] = [_department(lead)]
+        verifier = departments.get(lead.competent_id)
+        if row.state in _VERIFIER_STAGES and verifier is not None and verifier.id != lead.id:
+            parties[row.id].append(_department(verifier))
+    return parties
+
+
+def _pledge_parties(session: Session, ids: list[int]) -> dict[int, list[_Party]]:
+    """The evidence review's deadline: the pledgor, told of it when the evidence arrived, reached as
+    ``models.pledges.mail.enqueue_for_pledgor`` reaches one."""
+    rows = _rows_of(session, Pledge, ids, "pledgor_name", "pledgor_email", "pledgor_phone")
+    return {
+        r.id: [_Party("pledgor", r.pledgor_name, r.pledgor_email, "pledgor", r.pledgor_phone)] for r in rows
+    }
+
+
+def _breach_parties(session: Session, ids: list[int]) -> dict[int, list[_Party]]:
+    """An objection's or repair request's decision deadline: the deciding department (认定部门), told of
+    it by ``breach_request_received``."""
+    departments = _departments(session)
+    rows = _rows_of(session, PublishedBreach, ids, "department_id")
+    return {r.id: [_department(departments[r.department_id])] for r in rows if r.department_id in departments}
+
+
+_PARTIES: dict[str, Callable[[Session, list[int]], dict[int, list[_Party]]]] = {
+    "complaint": _complaint_parties,
+    "pledge": _pledge_parties,
+    "breach": _breach_parties,
+}
 
 
 def _sync_session(session: Session, model: Any, ids: list[int]) -> None:

@@ -223,6 +223,22 @@ TEMPLATES: dict[str, TemplateSpec] = {
                 "working_days_left": -1,
             },
         ),
+        # The party a stage's deadline binds (the lead or verifying department, the pledgor, the deciding
+        # department): a deadline 待日历确定 got its date, or a corrected notice moved it
+        # (models/pending_deadlines.py). ``old_deadline`` None: it was pending.
+        _spec(
+            "deadline_set",
+            "department",
+            "节假日安排载入或更正后，告知办理期限已确定或已调整",
+            {
+                "recipient_name": "市住房和城乡建设局",
+                "case_label": "投诉",
+                "case_number": "TS20261231-0001",
+                "stage_label": "签收",
+                "deadline": "2027-01-06",
+                "old_deadline": "2027-01-05",
+            },
+        ),
         # Supervisors.
         _spec(
             "escalation_alert",
@@ -344,6 +360,34 @@ TEMPLATES: dict[str, TemplateSpec] = {
             },
         ),
         _spec(
+            "pledge_cancelled",
+            "pledgor",
+            "告知承诺撤销告知，附理由及需要补正的事项（不予公示）",
+            {
+                "pledge_number": "CN20260302-0001",
+                "pledgor_name": "某某建设工程有限公司",
+                "matter": "建筑工程施工许可证核发",
+                "obligation": "施工图审查合格书",
+                "authority_name": "市住房和城乡建设局",
+                "reason": "承诺人名称录入有误，请核对营业执照上的名称后重新申请。",
+                "decided_on": "2026-03-02",
+            },
+        ),
+        _spec(
+            "pledge_found_false",
+            "pledgor",
+            "虚假承诺认定告知，附理由及后果（终止办理、责令整改、撤销决定、记录在案）",
+            {
+                "pledge_number": "CN20260302-0001",
+                "pledgor_name": "某某建设工程有限公司",
+                "matter": "建筑工程施工许可证核发",
+                "obligation": "施工图审查合格书",
+                "authority_name": "市住房和城乡建设局",
+                "reason": "提交的施工图审查合格书系伪造，审查机构无此编号。",
+                "decided_on": "2026-05-06",
+            },
+        ),
+        _spec(
             "pledge_prepublication",
             "pledgor",
             "逾期未履约即将公示的提醒",
@@ -354,6 +398,22 @@ TEMPLATES: dict[str, TemplateSpec] = {
                 "deadline": "2026-04-30",
                 "publication_day": "2026-05-13",
                 "working_days_left": 2,
+            },
+        ),
+        # ``told_day`` None: the pledgor was told the day was pending; ``corrected``: a corrected notice
+        # moved a known day (models/publication_days.py), else its year was loaded.
+        _spec(
+            "pledge_publication_day_set",
+            "pledgor",
+            "节假日安排载入或更正后，告知公示日已确定或已推后",
+            {
+                "pledge_number": "CN20270104-0001",
+                "pledgor_name": "某某建设工程有限公司",
+                "matter": "建筑工程施工许可证核发",
+                "deadline": "2027-01-27",
+                "publication_day": "2027-02-05",
+                "told_day": "2027-02-04",
+                "corrected": True,
             },
         ),
         _spec(

@@ -28,6 +28,7 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from models.errors import ValidationFailed
+from models.lifecycle import PLEDGE, PledgeState
 from models.org import Department
 from models.pledge import PLEDGE_TYPE_LABELS, PLEDGOR_KIND_LABELS, Pledge
 from models.pledges.access import display, verify
@@ -92,12 +93,57 @@ def _code_term(base_url: str, code: str | None) -> str:
     )
 
 
+# How a closed pledge ended, as its notice states it instead of the publication rule.
+_CLOSED = {
+    PledgeState.FULFILLED: "本承诺已履行，材料经受理部门确认，承诺事项已闭合，不予公示。本告知书仅作存档。",
+    PledgeState.PUBLISHED: "本承诺逾期未履行，已依法公示为违约失信记录。本告知书仅作存档。",
+    PledgeState.FALSE_PLEDGE: (
+        "本承诺已被认定为虚假承诺：终止告知承诺办理，责令整改，依法撤销据此作出的审批决定并记录在案；"
+        "今后不再适用告知承诺方式办理。本告知书仅作存档。"
+    ),
+    PledgeState.CANCELLED: "本承诺已撤销，不再办理，不予公示。本告知书仅作存档。",
+}
+_CLOSED_MARK = {
+    PledgeState.FULFILLED: "已办结",
+    PledgeState.PUBLISHED: "已办结",
+    PledgeState.FALSE_PLEDGE: "已办结",
+    PledgeState.CANCELLED: "已撤销",
+}
+
+
+def _publication_term(pledge: Pledge) -> str:
+    """The publication sentence, naming the rule that gave the pledge its day (models/publication_days.py
+    ``publication_day_of``): counted again from a rejection, from a back-registration, or from the
+    deadline."""
+    settings = get_settings()
+    n = settings.publication_working_days
+    day = pledge.publication_day
+    if day is None:
+        return (
+            f"期限届满后第 {n} 个工作日仍未履约的，将依法公示为违约失信记录（公示日所在年度的节假日安排"
+            "尚未公布，确定后另行告知）。"
+        )
+    if pledge.publication_counted_from is not None:
+        grace = settings.pledge_rejection_grace_working_days
+        rule = (
+            f"材料于 {pledge.publication_counted_from.isoformat()} 被退回，公示日顺延至退回之日后第 {grace} "
+            "个工作日"
+        )
+    elif pledge.registered_on is not None and pledge.deadline < pledge.registered_on:
+        # Back-registered: the deadline had passed, so the N days run from registration
+        # (``registration_publication_day``, which then always gives the later day).
+        registered = pledge.registered_on.isoformat()
+        rule = f"本承诺登记时期限已届满，公示日为登记之日（{registered}）后第 {n} 个工作日"
+    else:
+        rule = f"公示日为期限届满后第 {n} 个工作日"
+    return f"{rule}（{day.isoformat()}）；届时仍未履约的，将依法公示为违约失信记录。"
+
+
 def notice_facts(
     *, pledge: Pledge, authority: Department | None, today: dt.date, access_code: str | None = None
 ) -> NoticeFacts:
     """The notice of ``pledge`` issued on ``today``; ``access_code`` (already checked) is printed on it."""
     settings = get_settings()
-    days = settings.publication_working_days
     base_url = settings.public_base_url.rstrip("/")
     kind = PLEDGOR_KIND_LABELS.get(pledge.pledgor_kind, str(pledge.pledgor_kind))
     code_part = f"，统一社会信用代码 {pledge.pledgor_credit_code}" if pledge.pledgor_credit_code else ""
@@ -112,17 +158,24 @@ def notice_facts(
     facts += [Fact("依据", pledge.legal_basis or "—", long=True), Fact("受理部门", authority_name)]
     if access_code is not None:
         facts.append(Fact("办理码", access_code))
-    day = f"（公示日：{pledge.publication_day.isoformat()}）" if pledge.publication_day else "（公示日）"
-    terms = (
-        f"请在承诺期限前向受理部门提交上述材料。期限届满后第 {days} 个工作日{day}仍未履约的，"
-        "将依法公示为违约失信记录。",
-        "按期提交的材料在受理部门审核期间不予公示；材料被退回的，请按退回理由补正。",
-        _code_term(base_url, access_code),
-        "作出虚假承诺的，将认定为虚假承诺，今后不再适用告知承诺方式办理。",
-    )
+    spec = PLEDGE.state(pledge.state)
+    terms: tuple[str, ...]
+    if spec.terminal:
+        # A closed pledge's notice is a copy for the file: it says how the pledge ended, never that it will
+        # be published; the access code still serves a published one (objection, repair).
+        facts.append(Fact("办理状态", f"已办结（{spec.label}）"))
+        code_terms = (_code_term(base_url, access_code),) if pledge.state == PledgeState.PUBLISHED else ()
+        terms = (_CLOSED[pledge.state], *code_terms)
+    else:
+        terms = (
+            f"请在承诺期限前向受理部门提交上述材料。{_publication_term(pledge)}",
+            "按期提交的材料在受理部门审核期间不予公示；材料被退回的，请按退回理由补正。",
+            _code_term(base_url, access_code),
+            "作出虚假承诺的，将认定为虚假承诺，今后不再适用告知承诺方式办理。",
+        )
     assert pledge.id is not None
     return NoticeFacts(
-        title="告知承诺书",
+        title="告知承诺书" if not spec.terminal else f"告知承诺书（{_CLOSED_MARK[pledge.state]}）",
         number=pledge.number,
         addressee=f"{pledge.pledgor_name}（{kind}{code_part}）：",
         opening=f"你（单位）申请办理“{pledge.matter}”，已以告知承诺方式受理。现将承诺内容及有关事项告知如下：",

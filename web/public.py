@@ -19,7 +19,12 @@ from models.errors import DomainError, ValidationFailed
 from models.files import Upload
 from models.pledges.access import WHERE_TO_FIND
 from models.pledges.evidence_files import submit_by_pledgor
-from models.pledges.self_service import objection_reply_days, objection_reply_due, pledge_status
+from models.pledges.self_service import (
+    evidence_receipt,
+    objection_reply_days,
+    objection_reply_due,
+    pledge_status,
+)
 from models.register import (
     RegisterQuery,
     breach_by_number,
@@ -296,6 +301,8 @@ async def evidence(request: Request, session: SessionDep, today: TodayDep, calen
         title="提交履约材料",
         number=number,
         done=done,
+        # The review's working days and due date, as the receipt mail states them.
+        receipt=evidence_receipt(session=session, pledge_id=done.pledge_id) if done else None,
         error=error,
         status_code=201 if done else status,
     )

@@ -6,6 +6,8 @@
   (``pledge_evidence_accepted``).
 - Evidence rejected: the pledgor is told the reason and the publication day, moved or not
   (``pledge_evidence_rejected``; models/pledges/review.py decides the day).
+- Pledge cancelled or found false: the pledgor is told the reason, what to correct and, for a false
+  pledge, what follows from it (``pledge_cancelled``, ``pledge_found_false``).
 - An objection or a repair request: the deciding department (认定部门) is told what it must decide, the
   subject's reason and by when, with the link to its page (``breach_request_received``).
 
@@ -153,6 +155,27 @@ def mail_evidence_rejected(
             "reason": reason,
             "publication_day": iso_date(publication_day),
             "rescheduled": rescheduled,
+        },
+    )
+
+
+def mail_pledge_closed(
+    *, session: Session, pledge: Pledge, event: CaseEvent, reason: str, today: dt.date
+) -> None:
+    """After ``cancel`` or ``confirm_false``: the pledgor learns the pledge was cancelled
+    (``pledge_cancelled``) or found false (``pledge_found_false``, with what follows: RULEBOOK pledges §5),
+    with the reason the authority gave, which says what the pledgor must correct."""
+    template = {"cancel": "pledge_cancelled", "confirm_false": "pledge_found_false"}[event.event]
+    _evidence_mail(
+        session,
+        pledge,
+        event,
+        template,
+        {
+            "obligation": pledge.obligation,
+            "authority_name": _department_name(session, pledge.authority_id, "审批部门"),
+            "reason": reason,
+            "decided_on": today.isoformat(),
         },
     )
 

@@ -34,7 +34,7 @@ from models.errors import ValidationFailed
 from models.lifecycle import PLEDGE, PledgeState
 from models.org import Department
 from models.pledge import Pledge
-from models.pledges.mail import mail_evidence_rejected
+from models.pledges.mail import mail_evidence_rejected, mail_pledge_closed
 from models.publication_days import publication_day_of
 from models.settings import get_settings
 from models.workflow import Actor, apply_event
@@ -85,7 +85,8 @@ def decide(
 
     A rejection moves the publication day to the N-th working day after today when that is later, so the
     pledgor, told the reason by mail, has those days to hand in new evidence; the event records the old
-    and new day and why. A rejection early enough to leave those days keeps the day."""
+    and new day and why. A rejection early enough to leave those days keeps the day. A cancellation or a
+    false-pledge finding is told to the pledgor with its reason (``mail_pledge_closed``)."""
     data: dict[str, Any] = {}
     new_day: dt.date | None = pledge.publication_day
     rescheduled = False
@@ -121,6 +122,9 @@ def decide(
         data=data,
         expected_version=expected_version,
     )
+    if event is not None and action in ("cancel", "confirm_false"):
+        # The reason tells the pledgor what to correct: it goes to the pledgor, not only into the audit.
+        mail_pledge_closed(session=session, pledge=pledge, event=event, reason=note or "", today=today)
     if action != "reject_evidence" or event is None:
         return event
     if rescheduled:

@@ -17,8 +17,11 @@ from models.clock import Clock, iso_date
 from models.errors import Conflict, OutOfCalendarCoverage, ValidationFailed
 from models.lifecycle import BREACH, PLEDGE, BreachState, DeadlineRule, PledgeState
 from models.org import Department
+from models.pledge import Pledge
 from models.pledges.access import check_pledgor
+from models.publish_plan import held, late_evidence
 from models.register.states import SHOWN_STATES, shown_on
+from models.stage_deadline import deadline_text
 from models.text import visible_text
 from models.workflow import rule_days
 
@@ -145,6 +148,8 @@ def pledge_status(
         shown = select(PublishedBreach.id).where(PublishedBreach.id == record.id, shown_on(today))
         record_shown = session.exec(shown).first() is not None
     spec = PLEDGE.state(pledge.state)
+    under_review = pledge.state == PledgeState.EVIDENCE_SUBMITTED
+    returned = _evidence_returned(session, pledge)
     return {
         "number": pledge.number,
         "pledgor_name": pledge.pledgor_name,
@@ -156,12 +161,60 @@ def pledge_status(
         "deadline": pledge.deadline,
         # The publication day concerns the pledgor only while the pledge is open.
         "publication_day": None if spec.terminal else pledge.publication_day,
-        "evidence_submitted_on": pledge.evidence_submitted_on,
-        "review_due": pledge.stage_deadline if pledge.state == PledgeState.EVIDENCE_SUBMITTED else None,
+        "publication_day_text": None if spec.terminal else _publication_day_text(pledge),
+        # Only the evidence still standing: a rejected file's day is not the pledgor's submission any more.
+        "evidence_submitted_on": None if returned else pledge.evidence_submitted_on,
+        "evidence_returned": returned,
+        "review_due": pledge.stage_deadline if under_review else None,
+        "review_due_text": deadline_text(pledge) if under_review else None,
         "record_number": record.number if record is not None else None,
         "record_state_label": _record_label(record, record_shown),
         "record_shown": record_shown,
     }
+
+
+def evidence_receipt(*, session: Session, pledge_id: int) -> dict[str, Any]:
+    """What the upload page confirms after evidence is handed in, as the ``pledge_evidence_received`` mail
+    says it: the review's working days (the configured rule), its due date (待日历确定 while the year is
+    not loaded) and whether publication waits for the decision (``held``)."""
+    pledge = session.get(Pledge, pledge_id)
+    assert pledge is not None
+    rule = PLEDGE.state(PledgeState.EVIDENCE_SUBMITTED).deadline
+    assert rule is not None
+    under_review = pledge.state == PledgeState.EVIDENCE_SUBMITTED
+    return {
+        "working_days": rule_days(rule),
+        "review_due": deadline_text(pledge) if under_review else None,
+        "held": held(pledge),
+    }
+
+
+def _publication_day_text(pledge: Pledge) -> str:
+    """The open pledge's publication day as its pledgor should read it: on hold while the publish step
+    holds it (``held``, the sweep's own rule), 待日历确定 while its year is not loaded, else the date."""
+    if held(pledge):
+        return "核查期间暂缓公示（材料经确认的不予公示；被退回的，退回告知中载明公示日）"
+    if pledge.publication_day is None:
+        return "待日历确定（该年度节假日安排公布后计算）"
+    day = pledge.publication_day.isoformat()
+    if pledge.state == PledgeState.EVIDENCE_SUBMITTED and late_evidence(pledge):
+        # Late evidence under the publish_on_day rule does not hold the day (``publishable``).
+        return f"{day}（材料在履约期限后提交，该日前未确认的仍将公示）"
+    return day
+
+
+def _evidence_returned(session: Session, pledge: Pledge) -> bool:
+    """Whether the pledge's latest evidence was rejected (its last evidence event is a rejection)."""
+    if pledge.evidence_submitted_on is None:
+        return False
+    stmt = (
+        select(CaseEvent.event)
+        .where(CaseEvent.case_kind == "pledge", CaseEvent.case_id == pledge.id)
+        .where(col(CaseEvent.event).in_(("submit_evidence", "reject_evidence")))
+        .order_by(col(CaseEvent.seq).desc())
+        .limit(1)
+    )
+    return session.exec(stmt).first() == "reject_evidence"
 
 
 def _record_label(record: PublishedBreach | None, shown: bool | None) -> str | None:
