@@ -156,7 +156,7 @@ class Complaint(ComplaintBase, table=True):
     escalation_level: int = 0  # 0 none, 1 催办, 2 督办, 3 提级 (current stage)
     escalated_to_department_id: int | None = Field(default=None, foreign_key="department.id")
     redo_count: int = 0
-    merged_into_id: int | None = Field(default=None, foreign_key="complaint.id")
+    merged_into_id: int | None = Field(default=None, foreign_key="complaint.id", index=True)
     suggestions: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     screened: bool = Field(default=False, index=True)
     satisfaction: str | None = None
