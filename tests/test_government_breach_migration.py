@@ -19,10 +19,11 @@ def test_existing_government_breaches_become_register_records(tmp_path: Path) ->
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0015_pending_deadlines")
+        # Enum columns as SQLAlchemy stores them: the member's name.
         conn.execute(
             text(
                 "INSERT INTO department (id, code, name, level, credit_code, active) VALUES "
-                "(1, 'D00', '市发展和改革委员会', 'city', NULL, 1), (2, 'D01', '市住房和城乡建设局', 'city', "
+                "(1, 'D00', '市发展和改革委员会', 'CITY', NULL, 1), (2, 'D01', '市住房和城乡建设局', 'CITY', "
                 "'11330100002497456X', 1)"
             )
         )
@@ -34,9 +35,9 @@ def test_existing_government_breaches_become_register_records(tmp_path: Path) ->
                 "extension_used, escalation_level, redo_count, suggestions, screened, breach_confirmed, "
                 "created_at, updated_at) "
                 "VALUES "
-                "(7, 'TS-2026-000007', 2026, 7, 'hotline', '王小明', 'sme_arrears', "
+                "(7, 'TS-2026-000007', 2026, 7, 'HOTLINE', '王小明', 'SME_ARREARS', "
                 "'王小明（电话13912345678，身份证110101199003071234）反映工程款未付', '详情', "
-                "'replied', 1, '[]', 'x', 0, 0, 0, 0, '[]', 1, 1, '2026-03-02 00:00:00', "
+                "'REPLIED', 1, '[]', 'x', 0, 0, 0, 0, '[]', 1, 1, '2026-03-02 00:00:00', "
                 "'2026-03-02 00:00:00')"
             )
         )
@@ -45,7 +46,7 @@ def test_existing_government_breaches_become_register_records(tmp_path: Path) ->
                 "INSERT INTO government_credit_record (department_id, complaint_id, complaint_number, "
                 "matter, category, decision_date, facts, basis, severity, recorded_by, created_at) VALUES "
                 "(2, 7, 'TS-2026-000007', 'x', 'sme_arrears', '2026-03-02', '经责令整改，拒不整改：拒绝', "
-                "'发改财金〔2023〕1103号', 'general', '督办员', '2026-03-02 00:00:00')"
+                "'发改财金〔2023〕1103号', 'GENERAL', '督办员', '2026-03-02 00:00:00')"
             )
         )
         command.upgrade(cfg, "head")
@@ -69,5 +70,5 @@ def test_existing_government_breaches_become_register_records(tmp_path: Path) ->
         "2026-03-02",
         "2027-03-02",
         "2026-06-02",
-        "published",
+        "PUBLISHED",  # enum columns store the member's name
     )

@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from api.main import create_app
 from models.clock import Clock
+from models.complaint import Complaint
 from models.privacy import install_log_scrubber, mask_email, mask_id_number, mask_phone, neutralise, scrub
 from models.settings import get_settings
 from tests.conftest import Staff
@@ -129,9 +130,21 @@ def _csv(response: Any) -> list[list[str]]:
     return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
 
 
-def test_complaint_export_neutralises_formulas_and_masks_contacts(client: TestClient, staff: Staff) -> None:
+def test_complaint_export_neutralises_formulas_and_masks_contacts(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
     for formula in FORMULAS:
-        register(client, staff, complainant_name=formula, summary=formula + " 摘要，联系13912345678")
+        if formula[0] in "\t\r":
+            # A tab or a line break is no longer accepted in a name (models/text.py Line), but rows stored
+            # before that rule may hold one: stored as such here, and the export must still neutralise it.
+            created = register(client, staff, complainant_name="占位", summary="占位 摘要，联系13912345678")
+            complaint = session.get(Complaint, created["id"])
+            assert complaint is not None
+            complaint.complainant_name, complaint.summary = formula, formula + " 摘要，联系13912345678"
+            session.add(complaint)
+            session.commit()
+        else:
+            register(client, staff, complainant_name=formula, summary=formula + " 摘要，联系13912345678")
     rows = _csv(client.get(f"{API}/complaints/export?format=csv", headers=staff.auth("supervisor")))
     header, data = rows[0], rows[1:]
     assert header[0] == "投诉编号"

@@ -290,7 +290,8 @@ class PageRoute(APIRoute):
                 # The net api/errors.py has for the API, as a page: a value the database cannot store.
                 # PostgreSQL has aborted the request's transaction; the page names the signed-in user,
                 # who may need reloading (a refused form rolled back before), so it starts a fresh one.
-                user_session = object_session(getattr(request.state, "user", None) or object())
+                user = getattr(request.state, "user", None)
+                user_session = object_session(user) if user is not None else None
                 if user_session is not None:
                     user_session.rollback()
                 staff_page = request.url.path.startswith("/staff")
