@@ -52,6 +52,32 @@ def test_calendar_preview_does_not_store_and_load_does(client: TestClient, staff
     assert {"date": "2027-01-01", "kind": "holiday", "name": "元旦"} in year["days"]
 
 
+def test_a_calendar_save_carrying_its_preview_is_refused_after_another_admin_loaded_the_year(
+    client: TestClient, staff: Staff
+) -> None:
+    admin = staff.auth("admin")
+    notice = {"year": 2027, "notice_title": "示例", "source": "test", "holidays": [], "workdays": []}
+    notice["holidays"] = [{"name": "元旦", "start": "2027-01-01", "end": "2027-01-03"}]
+    preview = client.post("/api/v1/admin/calendar?dry_run=true", json=notice, headers=admin).json()
+    corrected = {
+        **notice,
+        "notice_title": "更正",
+        "holidays": [{"name": "元旦", "start": "2027-01-01", "end": "2027-01-04"}],
+    }
+    assert client.post("/api/v1/admin/calendar", json=corrected, headers=admin).status_code == 200
+    stale = client.post(
+        "/api/v1/admin/calendar", params={"previewed": preview["previewed"]}, json=notice, headers=admin
+    )
+    assert stale.status_code == 409, stale.text
+    year = client.get("/api/v1/admin/calendar/2027", headers=admin).json()
+    assert {"date": "2027-01-04", "kind": "holiday", "name": "元旦"} in year["days"]  # the correction stays
+    fresh = client.post("/api/v1/admin/calendar?dry_run=true", json=notice, headers=admin).json()
+    again = client.post(
+        "/api/v1/admin/calendar", params={"previewed": fresh["previewed"]}, json=notice, headers=admin
+    )
+    assert again.status_code == 200, again.text
+
+
 def test_calendar_rejects_a_weekday_make_up_day(client: TestClient, staff: Staff) -> None:
     notice = {"year": 2027, "notice_title": "x", "source": "y", "holidays": [], "workdays": ["2027-01-05"]}
     r = client.post("/api/v1/admin/calendar", json=notice, headers=staff.auth("admin"))

@@ -57,9 +57,8 @@ def test_the_month_chart_counts_a_confirmed_government_breach_once(
     assert _month(session) == (0, 1)
 
 
-def test_a_case_reopened_and_confirmed_against_another_department_is_each_departments_own_breach(
-    client: TestClient, staff: Staff, session: Session
-) -> None:
+def reopened_and_redispatched(client: TestClient, staff: Staff) -> int:
+    """A breach confirmed against D01, replied and closed, then reopened and dispatched to D02."""
     cid = confirmed(client, staff)
     act(
         client,
@@ -74,9 +73,16 @@ def test_a_case_reopened_and_confirmed_against_another_department_is_each_depart
     act(client, staff, "intake", cid, "close", satisfaction="满意")
     act(client, staff, "supervisor", cid, "reopen", reason="实际应由财政局支付")
     act(client, staff, "intake", cid, "dispatch", lead_department_code="D02")
-    # Reopening and re-dispatching alone does not move D01's breach to D02.
-    assert (_scores(session)["D01"], _scores(session).get("D02", 0)) == (1, 0)
+    return cid
 
+
+def confirmed_against_two_departments(client: TestClient, staff: Staff) -> int:
+    """``reopened_and_redispatched``, then confirmed against D02 too."""
+    return confirm_again_against_d02(client, staff, reopened_and_redispatched(client, staff))
+
+
+def confirm_again_against_d02(client: TestClient, staff: Staff, cid: int) -> int:
+    """The reopened case signed for by D02 and confirmed against it."""
     act(client, staff, "handler2", cid, "sign_for")
     act(client, staff, "competent", cid, "verify_true")
     act(client, staff, "competent", cid, "order_rectification", deadline_days=5, requirements="限期拨付")
@@ -90,6 +96,16 @@ def test_a_case_reopened_and_confirmed_against_another_department_is_each_depart
         document_reference="财函8号",
     )
     act(client, staff, "supervisor", cid, "confirm_breach", reason="财政局拒不整改")
+    return cid
+
+
+def test_a_case_reopened_and_confirmed_against_another_department_is_each_departments_own_breach(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    cid = reopened_and_redispatched(client, staff)
+    # Reopening and re-dispatching alone does not move D01's breach to D02.
+    assert (_scores(session)["D01"], _scores(session).get("D02", 0)) == (1, 0)
+    confirm_again_against_d02(client, staff, cid)
 
     session.expire_all()
     records = session.exec(select(GovernmentCreditRecord).order_by(GovernmentCreditRecord.id)).all()
@@ -192,3 +208,4 @@ def test_a_severity_corrected_on_an_upheld_objection_reaches_the_credit_record(
     [record] = session.exec(select(GovernmentCreditRecord)).all()
     assert (record.severity, record.withdrawn_on) == (Severity.MINOR, None)
     assert _credit(client, staff, "D01")["confirmed_breaches"] == 1
+

@@ -12,7 +12,7 @@ from sqlmodel import SQLModel, col, select
 from api.deps import ActorDep, CalendarDep, SessionDep, require_roles
 from models.accounts import create_user, import_departments
 from models.calendar import DayKind, YearNotice, diff_notice
-from models.calendar_admin import load_year_notice
+from models.calendar_admin import load_year_notice, year_version
 from models.lifecycle import Role
 from models.org import Department, DepartmentCreate, DepartmentPublic, User, UserCreate, UserPublic
 from models.outbox import NotificationPublic, NotificationStatus
@@ -40,6 +40,9 @@ class CalendarLoadResult(SQLModel):
     year: int
     saved: bool
     calendar_version: str
+    # What the changes were computed from (the stored year's version): send it back as ``previewed`` when
+    # saving, and the save is refused (409) if another administrator loaded the year in between.
+    previewed: str
     changes: list[CalendarChange]
 
 
@@ -132,18 +135,25 @@ def load_calendar_year(
     actor: ActorDep,
     notice: YearNotice,
     dry_run: bool = Query(False),
+    previewed: str | None = Query(
+        None,
+        max_length=64,
+        description="预览（dry_run）返回的 previewed；保存时带上，期间他人已重新载入该年则返回 409",
+    ),
 ) -> Any:
+    basis = year_version(calendar, notice.year)
     if dry_run:
         changes, version = diff_notice(calendar, notice), calendar.with_notice(notice).version
     else:
         changes, version, _ = load_year_notice(
-            session=session, notice=notice, loaded_by=actor.name, actor=actor
+            session=session, notice=notice, loaded_by=actor.name, actor=actor, previewed=previewed
         )
         session.commit()
     return CalendarLoadResult(
         year=notice.year,
         saved=not dry_run,
         calendar_version=version,
+        previewed=basis,
         changes=[
             CalendarChange(
                 date=c.date, was_workday=c.was_workday, now_workday=c.now_workday, description=c.description

@@ -94,17 +94,21 @@ def _local_day(at: dt.datetime | None, zone: ZoneInfo) -> dt.date:
 
 
 def downgrade() -> None:
-    # The older code allows one record per complaint: a second department's records are dropped (their
-    # complaints' audit events keep them), and withdrawn findings count again as they did before.
-    op.execute(
-        "DELETE FROM government_credit_record WHERE id NOT IN "
-        "(SELECT MIN(id) FROM government_credit_record GROUP BY complaint_id)"
-    )
-    # The older code allows one register row per complaint: a second department's rows go too.
-    op.execute(
-        "DELETE FROM published_breach WHERE source_kind = 'complaint' AND id NOT IN "
-        "(SELECT MIN(id) FROM published_breach WHERE source_kind = 'complaint' GROUP BY complaint_id)"
-    )
+    # The older code holds one credit record and one register record per complaint. A complaint confirmed
+    # against a second department has a second of each, public and pushed to the platform: deleting them
+    # would orphan their documents and events, so the downgrade is refused while any exists.
+    doubled = op.get_bind().execute(
+        sa.text(
+            "SELECT complaint_number FROM government_credit_record GROUP BY complaint_id, complaint_number "
+            "HAVING COUNT(*) > 1 ORDER BY complaint_number"
+        )
+    ).scalars().all()
+    if doubled:
+        raise RuntimeError(
+            "无法降级：以下投诉已对多个部门确认违约失信，旧版本只能保存其中一条记录，请先保留当前版本 "
+            f"(cannot downgrade below 0022: complaints with breaches confirmed against two departments: "
+            f"{', '.join(doubled)})"
+        )
     with op.batch_alter_table("published_breach") as batch:
         batch.create_unique_constraint("uq_breach_complaint", ["complaint_id"])
     with op.batch_alter_table("government_credit_record") as batch:
