@@ -12,8 +12,8 @@ from sqlmodel import Session
 
 from models.breach import PublishedBreach
 from models.calendar import WorkCalendar
-from models.complaints.bodies import TaskItem
 from models.lifecycle import BREACH, BreachState, Role
+from models.tasks import TaskItem
 from models.workflow import Actor
 
 _B = PublishedBreach.__table__  # type: ignore[attr-defined]

@@ -16,7 +16,8 @@ from models.breach_supervision import supervise_breaches, supervision_ids
 from models.calendar import WorkCalendar
 from models.lifecycle import Role
 from models.outbox import Notification
-from models.register import decide, request_repair, submit_objection
+from models.register import decide
+from models.register.requests import request_repair, submit_objection
 from models.workflow import Actor
 from tests.conftest import Staff
 from tests.test_publication import CODE

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from models.breach import PublishedBreach
 from models.calendar import load_calendar
 from models.outbox import Notification
-from models.register import request_repair
+from models.register.requests import request_repair
 from notifications.catalogue import TEMPLATES
 from notifications.render import render
 from tests.conftest import Staff

@@ -208,4 +208,3 @@ def test_a_severity_corrected_on_an_upheld_objection_reaches_the_credit_record(
     [record] = session.exec(select(GovernmentCreditRecord)).all()
     assert (record.severity, record.withdrawn_on) == (Severity.MINOR, None)
     assert _credit(client, staff, "D01")["confirmed_breaches"] == 1
-

@@ -20,7 +20,8 @@ from models.clock import utcnow
 from models.errors import TransitionNotAllowed, ValidationFailed
 from models.lifecycle import BreachState, Role
 from models.platform import DocumentKind, DocumentStatus, PlatformDocument
-from models.register import PUBLIC_ACTOR, decide, expire_records, expiry_candidates
+from models.register import decide, expire_records, expiry_candidates
+from models.register.requests import PUBLIC_ACTOR
 from models.settings import get_settings
 from models.workflow import Actor, apply_event
 from notifications.platform_push import push_due

@@ -25,14 +25,8 @@ from models.pledges.self_service import (
     objection_reply_due,
     pledge_status,
 )
-from models.register import (
-    RegisterQuery,
-    breach_by_number,
-    get_public_record,
-    list_register,
-    request_repair,
-    submit_objection,
-)
+from models.register import RegisterQuery, breach_by_number, get_public_record, list_register
+from models.register.requests import request_repair, submit_objection
 from models.text import checked_text, visible_text
 from web.core import form_data, no_store, page_router, public_message, redirect, refused, render
 from web.files import form_uploads, upload_hint

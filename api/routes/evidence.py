@@ -22,7 +22,7 @@ from models.complaints.files import complaint_files, read_complaint_file
 from models.files import Upload
 from models.lifecycle import Role
 from models.pledges.evidence_files import list_evidence, read_evidence, submit_by_pledgor
-from models.register import request_repair, submit_objection
+from models.register.requests import request_repair, submit_objection
 
 router = APIRouter(tags=["告知承诺"])
 

@@ -18,10 +18,15 @@ from models.register import (
     get_public_record,
     list_register,
     public_fields,
+)
+from models.register.requests import (
+    EVIDENCE_MAX,
+    REASON_MAX,
+    REPAIR_PLEDGE_MAX,
+    STATEMENT_MAX,
     request_repair,
     submit_objection,
 )
-from models.register.requests import EVIDENCE_MAX, REASON_MAX, REPAIR_PLEDGE_MAX, STATEMENT_MAX
 from models.text import Line, Paragraph
 
 router = APIRouter(prefix="/public", tags=["信用公示"])

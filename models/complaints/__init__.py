@@ -38,7 +38,6 @@ from models.complaints.bodies import (
     RejectRoute,
     ReplyBody,
     ReportRectificationBody,
-    TaskItem,
     TrackingResult,
     TrackingStep,
     body_fields,
@@ -60,6 +59,7 @@ from models.complaints.visibility import (
     timeline,
     who_acts_next,
 )
+from models.tasks import TaskItem
 
 __all__ = [
     "ACTION_BODIES",

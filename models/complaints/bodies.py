@@ -195,23 +195,6 @@ class ComplaintFilter(BaseModel):
     limit: int = 50
 
 
-class TaskItem(BaseModel):
-    id: int
-    # "complaint", "pledge" for an evidence review (models/pledges/review_queue.py), or "breach" for an
-    # objection or repair request awaiting decision (models/breach_queue.py), in the same queue.
-    kind: str = "complaint"
-    number: str
-    state: str
-    state_label: str
-    summary: str
-    stage_deadline: dt.date | None
-    # A deadline in a year whose holiday notice is not loaded yet: shown as 待日历确定 until it is.
-    deadline_pending: bool = False
-    working_days_left: int | None = Field(description="剩余工作日（负数为已超期；暂停计时为空）")
-    paused: bool
-    actions: list[str]
-
-
 class TrackingStep(BaseModel):
     label: str
     date: dt.date

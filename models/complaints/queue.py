@@ -13,7 +13,6 @@ from sqlmodel import Session, col, select
 from models.breach_queue import decision_tasks
 from models.calendar import WorkCalendar
 from models.complaint import Complaint, ComplaintAssignment
-from models.complaints.bodies import TaskItem
 from models.complaints.visibility import (
     LEAD,
     STAFF_SEE_ALL,
@@ -25,7 +24,8 @@ from models.complaints.visibility import (
 )
 from models.lifecycle import COMPLAINT, Role
 from models.org import Department
-from models.pledges.review_queue import merge_by_deadline, review_tasks
+from models.pledges.review_queue import review_tasks
+from models.tasks import TaskItem, merge_by_deadline
 from models.workflow import Actor
 
 

@@ -1,6 +1,6 @@
 """Evidence reviews in the work queue (GET /tasks and the workbench): pledges whose evidence awaits the
 authority's decision, by review deadline, merged with the complaints waiting on the same person
-(``models.complaints.queue.work_queue`` calls ``review_tasks`` and ``merge_by_deadline``)."""
+(``models.complaints.queue.work_queue`` calls ``review_tasks``)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from models.calendar import WorkCalendar
-from models.complaints.bodies import TaskItem
 from models.lifecycle import PLEDGE, PledgeState, Role
 from models.pledge import Pledge
+from models.tasks import TaskItem
 from models.workflow import Actor
 
 PS = PledgeState
@@ -69,11 +69,3 @@ def review_tasks(
 
 
 _DECISIONS = ("confirm", "reject_evidence", "confirm_false", "cancel")
-
-
-def merge_by_deadline(first: list[TaskItem], second: list[TaskItem], limit: int) -> list[TaskItem]:
-    """Two queues each ordered by deadline (None last) as one, still so ordered, at most ``limit`` long."""
-    merged = sorted(
-        [*first, *second], key=lambda t: (t.stage_deadline is None, t.stage_deadline or dt.date.max)
-    )
-    return merged[:limit]

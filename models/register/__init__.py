@@ -1,6 +1,8 @@
 """The public register of breach records: queries with keyset pagination and the credit profile
-(``queries``), the subject's objection and credit repair (``requests``), the deciding department's
-decisions (``decisions``), and expiry at the end of the publication period (``expiry``). The record's
+(``queries``), the subject's objection and credit repair (``requests``, imported from there: it uses the
+pledgor's access code and notices, and models/pledges uses the queries here, so this package's
+initialiser leaves it out), the deciding department's decisions (``decisions``), and expiry at the end of
+the publication period (``expiry``). The record's
 shared fields and periods live in models/breach_record.py, beside the publication sweep that also uses
 them."""
 
@@ -23,14 +25,12 @@ from models.register.queries import (
     has_current_breach,
     list_register,
 )
-from models.register.requests import PUBLIC_ACTOR, request_repair, submit_objection
 from models.register.states import SHOWN_STATES
 
 __all__ = [
     "BREACH_DECISIONS",
     "CORRECTABLE",
     "CORRECTION_LABELS",
-    "PUBLIC_ACTOR",
     "SHOWN_STATES",
     "BreachCorrection",
     "RegisterQuery",
@@ -46,6 +46,4 @@ __all__ = [
     "has_current_breach",
     "list_register",
     "public_fields",
-    "request_repair",
-    "submit_objection",
 ]
