@@ -266,8 +266,10 @@ def _return_order(ctx: _Ctx, action: str, body: ActionBody) -> None:
     if elapsed > window:
         last = ctx.calendar.add_working_days(dispatched, window)
         what = f"已超过退单时限：{window} 个工作日内（截至 {last.isoformat()}）可退单"
+        # The RULEBOOK re-dispatches (改派) only a returned order: past the window nobody can reassign it.
         raise ValidationFailed(
-            f"{what}，现已过 {elapsed} 个工作日；请签收办理，或联系督办人员改派 (return window has passed)",
+            f"{what}，现已过 {elapsed} 个工作日，不能再退单；请签收办理，对派单有异议的可在签收备注中写明"
+            " (return window has passed: sign for the order; note any objection when signing)",
             dispatched_on=dispatched.isoformat(),
             last_day=last.isoformat(),
         )
