@@ -105,6 +105,43 @@ def domain_answer(exc: DomainError) -> JSONResponse:
     return JSONResponse(body, status_code=status_for(exc), headers=headers)
 
 
+def validation_answer(exc: RequestValidationError) -> JSONResponse:
+    """The API's answer to a malformed request: 422 with a Chinese message for each field (``fields``).
+    The pages (web/core.py) draw their error page from it, with its status code."""
+    fields = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+        zh = _FIELD_MESSAGES.get(str(err.get("type")), "取值无效")
+        fields.append({"field": ".".join(loc), "message": f"{zh}：{err.get('msg')}", "type": err.get("type")})
+    summary = "；".join(f"{f['field'] or '请求'}: {f['message']}" for f in fields[:5])
+    return JSONResponse(
+        error_body("ValidationError", f"请求内容有误，请按提示修改后重试：{summary}", fields=fields),
+        status_code=422,
+    )
+
+
+async def http_answer(request: Request, exc: HTTPException) -> Response:
+    """The API's answer to an HTTPException: FastAPI's own (an unknown path's 404, a 405), except for an
+    error raised while FastAPI read the body (below). The pages draw their error page from it."""
+    # A JSON body nested deeper than the interpreter's recursion limit (~1,000 levels) makes the standard
+    # library's parser raise RecursionError; FastAPI wraps any error while reading the body in a bare
+    # 400 {"detail"}, undocumented and in neither language. It is malformed input like invalid JSON (422),
+    # answered before any authentication or service call, so nothing was read or written.
+    # A body over its cap (api/body_limit.py) is the domain's TooLarge, answered as such (413).
+    if isinstance(exc.__cause__, DomainError):
+        return domain_answer(exc.__cause__)
+    if isinstance(exc.__cause__, RecursionError):
+        return JSONResponse(
+            error_body(
+                "ValidationError",
+                "请求内容嵌套层数过深，无法解析；请检查请求体的 JSON 结构后重试 "
+                "(request body nested too deeply to parse)",
+            ),
+            status_code=422,
+        )
+    return await http_exception_handler(request, exc)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
@@ -112,40 +149,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        fields = []
-        for err in exc.errors():
-            loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
-            zh = _FIELD_MESSAGES.get(str(err.get("type")), "取值无效")
-            fields.append(
-                {"field": ".".join(loc), "message": f"{zh}：{err.get('msg')}", "type": err.get("type")}
-            )
-        summary = "；".join(f"{f['field'] or '请求'}: {f['message']}" for f in fields[:5])
-        return JSONResponse(
-            error_body("ValidationError", f"请求内容有误，请按提示修改后重试：{summary}", fields=fields),
-            status_code=422,
-        )
+        return validation_answer(exc)
 
-    # A JSON body nested deeper than the interpreter's recursion limit (~1,000 levels) makes the standard
-    # library's parser raise RecursionError; FastAPI wraps any error while reading the body in a bare
-    # 400 {"detail"}, undocumented and in neither language. It is malformed input like invalid JSON (422),
-    # answered before any authentication or service call, so nothing was read or written. Every other
-    # HTTPException (an unknown path's 404, a 405) keeps FastAPI's own answer.
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> Response:
-        # FastAPI wraps an error raised while it reads the body; a body over its cap (api/body_limit.py)
-        # is the domain's TooLarge, answered as such (413).
-        if isinstance(exc.__cause__, DomainError):
-            return domain_answer(exc.__cause__)
-        if isinstance(exc.__cause__, RecursionError):
-            return JSONResponse(
-                error_body(
-                    "ValidationError",
-                    "请求内容嵌套层数过深，无法解析；请检查请求体的 JSON 结构后重试 "
-                    "(request body nested too deeply to parse)",
-                ),
-                status_code=422,
-            )
-        return await http_exception_handler(request, exc)
+        return await http_answer(request, exc)
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_: Request, __: IntegrityError) -> JSONResponse:

@@ -151,6 +151,10 @@ class BreachRecord(BaseModel):
     severity_label: str
     state: BreachState
     state_label: str
+    source_kind: Literal["pledge", "complaint"] = Field(
+        description="记录来源：pledge 告知承诺（失信主体凭办理码在线提出异议、信用修复）；"
+        "complaint 政府违约失信投诉（被认定部门向信用办书面提出）"
+    )
 
 
 # A record as the deciding department sees it: with the version, the decision's deadline, the subject's

@@ -85,7 +85,19 @@ def public_fields(
         "severity_label": severity_label,
         "state": state,
         "state_label": state_label,
+        # Only a pledge's record has an access code to prove its subject by, so only it takes an objection
+        # or repair online (models/register/requests.py); a complaint's goes through the credit office.
+        "source_kind": "pledge" if get("pledge_id") is not None else "complaint",
     }
+
+
+def offline_requests_only(number: str) -> str:
+    """Why a record that came from a complaint takes no objection or repair online, and where its subject
+    (a government department) files them instead: the record's page, its forms and the refusal say it."""
+    return (
+        f"公示记录 {number} 不是由告知承诺产生的，不能在此在线提出；"
+        "被认定部门请向信用办（督办人员）书面提出异议或信用修复申请"
+    )
 
 
 # Cached: the subject kind, class and state of a record take a handful of values, and the sweep builds

@@ -12,6 +12,7 @@ from web import (
     admin_hotline,
     admin_platform,
     auth,
+    core,
     files,
     imports,
     oversight,
@@ -39,3 +40,4 @@ def install(app: FastAPI) -> None:
         admin_hotline,
     ):
         app.include_router(module.router)
+    core.install_page_errors(app)

@@ -14,23 +14,26 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
 import re
 import secrets
 from collections.abc import Callable, Coroutine
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from pydantic import ValidationError
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import object_session
 from sqlmodel import Session
+from starlette.exceptions import HTTPException
 
 from api.deps import actor_of
-from api.errors import OUT_OF_RANGE, status_for
+from api.errors import OUT_OF_RANGE, http_answer, status_for, validation_answer
 from models.errors import DomainError, NotPermitted
 from models.lifecycle import ROLE_LABELS, STAFF_ROLES, Role
 from models.org import User
@@ -303,3 +306,60 @@ class PageRoute(APIRoute):
 
 def page_router(prefix: str = "") -> APIRouter:
     return APIRouter(prefix=prefix, route_class=PageRoute, include_in_schema=False)
+
+
+# What a page says for an answer that came from no page route: an unknown path or a wrong method.
+_NO_ROUTE = {
+    404: ("页面不存在", "您访问的页面不存在，请检查网址，或从首页重新进入。"),
+    405: ("无法完成请求", "此页面不支持该请求方式，请从页面上的链接或按钮进入。"),
+}
+
+
+def install_page_errors(app: FastAPI) -> None:
+    """Answers that come before any page route (an unknown path, a wrong method, a path or query value of
+    the wrong type) as the error page in Chinese for the site, and as the API's JSON under /api/. Installed
+    after api.errors.install, whose answers decide the status code and are kept as they are for the API
+    (api/errors.py cannot draw pages: web imports it)."""
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> Response:
+        answer = await http_answer(request, exc)
+        if _api_path(request) or not isinstance(answer, JSONResponse):
+            return answer
+        return _error_page(request, answer)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        answer = validation_answer(exc)
+        return answer if _api_path(request) else _error_page(request, answer)
+
+
+def _api_path(request: Request) -> bool:
+    return request.url.path == "/api" or request.url.path.startswith("/api/")
+
+
+def _error_page(request: Request, answer: JSONResponse) -> Response:
+    """The error page for the API's ``answer``, with its status code: its Chinese message (a malformed
+    request's fields named with the pages' words), or the page's own for FastAPI's bare {"detail"}."""
+    body = json.loads(bytes(answer.body))
+    status = answer.status_code
+    if status in _NO_ROUTE and "message" not in body:
+        title, message = _NO_ROUTE[status]
+    else:
+        title = "无法完成请求"
+        fields = body.get("fields") or []
+        if fields:
+            named = "；".join(
+                f"{f['field'] or '请求'}：{FIELD_MESSAGES.get(str(f['type']), '取值无效')}"
+                for f in fields[:5]
+            )
+            message = f"网址或表单中的内容有误，请检查后重试：{named}"
+        else:
+            message = str(body.get("message") or "请求有误，请返回上一页检查后重试。")
+        if not request.url.path.startswith("/staff"):
+            message = public_message(message)
+    response = render(request, "error.html", status_code=status, title=title, message=message)
+    for name in ("Allow", "Retry-After"):  # a 405's methods, a rate limit's wait
+        if name in answer.headers:
+            response.headers[name] = answer.headers[name]
+    return response

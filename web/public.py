@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from api.deps import CalendarDep, ClockDep, SessionDep, TodayDep, read_upload
 from models import complaints as service
+from models.breach_record import offline_requests_only
 from models.calendar import WorkCalendar
 from models.clock import utcnow
 from models.errors import DomainError, ValidationFailed
@@ -48,6 +49,12 @@ def _line(value: str, label: str) -> str:
 
 def _record_number(number: str) -> str:
     return _line(number, "公示记录编号")
+
+
+def _offline_only(rec: dict[str, Any]) -> str | None:
+    """What the record's page and forms say instead of offering the forms, for a record that came from a
+    complaint: its subject has no access code, and the service refuses it (models/register/requests.py)."""
+    return None if rec["source_kind"] == "pledge" else offline_requests_only(rec["record_number"])
 
 
 def _form_dates(session: Session, number: str, today: dt.date, calendar: WorkCalendar) -> dict[str, Any]:
@@ -114,6 +121,7 @@ def record(
         "record.html",
         title=f"公示记录 {number}",
         record=rec,
+        offline_only=_offline_only(rec),
         objected=bool(objected),
         repair=bool(repair),
     )
@@ -130,6 +138,7 @@ def objection_form(
         "objection.html",
         title="提出异议",
         record=rec,
+        offline_only=_offline_only(rec),
         values={},
         error=None,
         status_code=200,
@@ -179,6 +188,7 @@ def repair_form(
         "repair.html",
         title="申请信用修复",
         record=rec,
+        offline_only=_offline_only(rec),
         values={},
         error=None,
         **_form_dates(session, number, today, calendar),
@@ -247,7 +257,15 @@ async def _record_action(
     # The code is not put back into the form: a page is no place to keep a secret.
     values = {k: v for k, v in form.items() if k != "access_code"}
     return render(
-        request, template, title=title, record=rec, values=values, error=error, status_code=status, **dates
+        request,
+        template,
+        title=title,
+        record=rec,
+        offline_only=_offline_only(rec),
+        values=values,
+        error=error,
+        status_code=status,
+        **dates,
     )
 
 

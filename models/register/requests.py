@@ -10,6 +10,7 @@ from typing import Any, Literal
 from sqlmodel import Session
 
 from models.breach import PublishedBreach
+from models.breach_record import offline_requests_only
 from models.calendar import WorkCalendar
 from models.clock import utcnow
 from models.errors import NotPermitted, ValidationFailed
@@ -41,9 +42,7 @@ def _check_subject(
         # Records from complaints name a government body, which has staff accounts and no access code:
         # it files an objection or repair through the credit office (督办人员), not this public form.
         raise NotPermitted(
-            f"公示记录 {record.number} 不是由告知承诺产生的，不能在此在线提出；"
-            "被认定部门请向信用办（督办人员）书面提出异议或信用修复申请 "
-            "(only pledge records can be acted on here)"
+            f"{offline_requests_only(record.number)} (only pledge records can be acted on here)"
         )
     check_access_code(session=session, pledge=pledge, code=access_code, address=address, now=utcnow())
 
