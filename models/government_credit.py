@@ -8,8 +8,8 @@ scorecard, while a case reopened, re-dispatched and confirmed against another de
 department's breach as its own (the first department's record stays where it was).
 
 A finding withdrawn on an upheld objection (the finding was wrong) keeps its row, marked withdrawn, for the
-audit trail, and is no longer counted; a severity corrected on an upheld objection is carried here
-(``follow_register_decision``, called by models/register/decisions.py).
+audit trail, and is no longer counted; a severity, facts or basis corrected on an upheld objection is
+carried here (``follow_register_decision``, called by models/register/decisions.py).
 
 The record is also a register record like the pledge breaches (``PublishedBreach`` with source_kind
 "complaint"): the respondent department is its subject, the department's 主管部门 (else the department

@@ -9,6 +9,7 @@ government_credit.py files the register's requests: each depends on this module,
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -63,12 +64,20 @@ class GovernmentCreditRecordPublic(BaseModel):
 
 
 def follow_register_decision(
-    *, session: Session, record: PublishedBreach, action: str, today: dt.date
+    *,
+    session: Session,
+    record: PublishedBreach,
+    action: str,
+    today: dt.date,
+    corrected: Mapping[str, str] | None = None,
 ) -> None:
     """Carry an upheld objection on a government breach's register record to its credit record: a
     withdrawn finding (it was wrong) is marked withdrawn and no longer counted, the row kept for the
-    audit trail; a corrected severity replaces the recorded one. Other decisions leave the record as it
-    is: a repaired or expired publication was still a breach."""
+    audit trail; a correction replaces the recorded severity, and the facts and basis where it changed
+    them (``corrected``: the fields the decision changed), as the register row now has them (filtered).
+    The matter stays: here it is the complaint's summary, an internal text the register's published
+    matter was written from. Other decisions leave the record as it is: a repaired or expired
+    publication was still a breach."""
     if record.source_kind != "complaint" or record.id is None:
         return
     row = session.exec(
@@ -80,6 +89,11 @@ def follow_register_decision(
         row.withdrawn_on = today
     elif action == "uphold_correct":
         row.severity = record.severity
+        # Only the texts corrected: the register's facts are capped shorter than this row's, so copying
+        # uncorrected facts could cut them.
+        for name in ("facts", "basis"):
+            if name in (corrected or {}):
+                setattr(row, name, getattr(record, name))
     session.add(row)
 
 

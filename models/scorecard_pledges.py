@@ -4,7 +4,9 @@ the objections and repair requests lodged and decided, by outcome.
 
 A review is on time when no lateness event (red warning, 催办, 督办, 提级) came between the evidence it
 decided and the decision. The fulfilment rate counts the pledges due in the period that have an outcome:
-fulfilled, against published as broken or found false; open and cancelled ones are left out of it.
+fulfilled, against published as broken or found false; open and cancelled ones are left out of it, and so
+is a published one whose record was withdrawn on an upheld objection (the finding was wrong, and the
+pledge is not thereby shown fulfilled).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from models.breach import PublishedBreach
 from models.lifecycle import PledgeState as PS
 from models.org import Department
 from models.pledge import Pledge
+from models.register.states import finding_stands
 from models.scorecard import DepartmentScore, Period
 
 REVIEW_DECISIONS = ("confirm", "reject_evidence", "confirm_false")
@@ -41,7 +44,7 @@ class PledgeScore:
     name: str
     due: int = 0  # pledges whose deadline fell in the period
     fulfilled: int = 0
-    broken: int = 0  # published as breaches, or found false
+    broken: int = 0  # published as breaches that stand (not withdrawn), or found false
     reviewed: int = 0  # evidence decisions taken in the period
     reviewed_on_time: int = 0
     published: int = 0  # breach records published (JDRQ in the period), pledges and complaints alike
@@ -71,14 +74,16 @@ def pledge_scores(*, session: Session, period: Period) -> list[PledgeScore]:
     def tally(dept_id: int) -> Counter[str]:
         return tallies.setdefault(dept_id, Counter())
 
-    due = select(Pledge.authority_id, Pledge.state).where(
-        col(Pledge.deadline) >= period.start, col(Pledge.deadline) <= period.end
+    due = (
+        select(Pledge.authority_id, Pledge.state, PublishedBreach.state)
+        .outerjoin(PublishedBreach, col(PublishedBreach.pledge_id) == col(Pledge.id))
+        .where(col(Pledge.deadline) >= period.start, col(Pledge.deadline) <= period.end)
     )
-    for dept_id, state in session.exec(due).all():
+    for dept_id, state, record_state in session.exec(due).all():
         t = tally(dept_id)
         t["due"] += 1
         t["fulfilled"] += state == PS.FULFILLED
-        t["broken"] += state in (PS.PUBLISHED, PS.FALSE_PLEDGE)
+        t["broken"] += _broken(state, record_state)
     for dept_id, on_time in _reviews(session, period):
         tally(dept_id)["reviewed"] += 1
         tally(dept_id)["reviewed_on_time"] += on_time
@@ -107,6 +112,15 @@ def pledge_scores(*, session: Session, period: Period) -> list[PledgeScore]:
         if d in departments
     ]
     return sorted(rows, key=lambda r: r.code)
+
+
+def _broken(state: str, record_state: str | None) -> bool:
+    """A false pledge, or a published one whose record still stands as a breach (``finding_stands``): a
+    record withdrawn on an upheld objection was a wrong finding and leaves the pledge out of the rate,
+    while a repaired or expired one was a breach all the same."""
+    if state == PS.FALSE_PLEDGE:
+        return True
+    return state == PS.PUBLISHED and (record_state is None or finding_stands(record_state))
 
 
 def _reviews(session: Session, period: Period) -> list[tuple[int, bool]]:

@@ -26,12 +26,16 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from sqlalchemy.orm import object_session
+from sqlmodel import Session
 
 from models.errors import ValidationFailed
 from models.lifecycle import PLEDGE, PledgeState
 from models.org import Department
 from models.pledge import PLEDGE_TYPE_LABELS, PLEDGOR_KIND_LABELS, Pledge
 from models.pledges.access import display, verify
+from models.pledges.self_service import pledge_record, pledge_state_label
+from models.register.states import RecordOutcome, record_outcome
 from models.settings import get_settings
 
 FONT = "STSong-Light"
@@ -93,10 +97,10 @@ def _code_term(base_url: str, code: str | None) -> str:
     )
 
 
-# How a closed pledge ended, as its notice states it instead of the publication rule.
+# How a closed pledge ended, as its notice states it instead of the publication rule; a published one's
+# by its record's outcome (``_published_term``).
 _CLOSED = {
     PledgeState.FULFILLED: "本承诺已履行，材料经受理部门确认，承诺事项已闭合，不予公示。本告知书仅作存档。",
-    PledgeState.PUBLISHED: "本承诺逾期未履行，已依法公示为违约失信记录。本告知书仅作存档。",
     PledgeState.FALSE_PLEDGE: (
         "本承诺已被认定为虚假承诺：终止告知承诺办理，责令整改，依法撤销据此作出的审批决定并记录在案；"
         "今后不再适用告知承诺方式办理。本告知书仅作存档。"
@@ -109,6 +113,16 @@ _CLOSED_MARK = {
     PledgeState.FALSE_PLEDGE: "已办结",
     PledgeState.CANCELLED: "已撤销",
 }
+
+
+def _published_term(outcome: RecordOutcome | None) -> str:
+    """What became of a published pledge, as its record's outcome says (``record_outcome``): still
+    published, withdrawn on an upheld objection (no breach), repaired, or past its publication period."""
+    if outcome is None:
+        return "本承诺逾期未履行，已依法公示为违约失信记录。本告知书仅作存档。"
+    if not outcome.breach:
+        return f"本承诺曾被公示为违约失信记录，{outcome.summary}。本告知书仅作存档。"
+    return f"本承诺逾期未履行，{outcome.summary}。本告知书仅作存档。"
 
 
 def _publication_term(pledge: Pledge) -> str:
@@ -162,10 +176,13 @@ def notice_facts(
     terms: tuple[str, ...]
     if spec.terminal:
         # A closed pledge's notice is a copy for the file: it says how the pledge ended, never that it will
-        # be published; the access code still serves a published one (objection, repair).
-        facts.append(Fact("办理状态", f"已办结（{spec.label}）"))
-        code_terms = (_code_term(base_url, access_code),) if pledge.state == PledgeState.PUBLISHED else ()
-        terms = (_CLOSED[pledge.state], *code_terms)
+        # be published; the access code still serves a published one (objection, repair, its status).
+        outcome = _outcome(pledge, today)
+        facts.append(Fact("办理状态", f"已办结（{pledge_state_label(pledge, outcome)}）"))
+        if pledge.state == PledgeState.PUBLISHED:
+            terms = (_published_term(outcome), _code_term(base_url, access_code))
+        else:
+            terms = (_CLOSED[pledge.state],)
     else:
         terms = (
             f"请在承诺期限前向受理部门提交上述材料。{_publication_term(pledge)}",
@@ -191,6 +208,16 @@ def notice_facts(
         pledge_id=pledge.id,
         filename=f"告知承诺书_{pledge.number}.pdf",
     )
+
+
+def _outcome(pledge: Pledge, today: dt.date) -> RecordOutcome | None:
+    """A published pledge's record outcome on ``today``, read through the session the pledge was loaded
+    with (the notice's callers hand in the pledge, not the session); None for any other pledge."""
+    session = object_session(pledge)
+    if pledge.state != PledgeState.PUBLISHED or not isinstance(session, Session):
+        return None
+    record = pledge_record(session=session, pledge=pledge)
+    return record_outcome(record, today) if record is not None else None
 
 
 def _text(value: str) -> str:

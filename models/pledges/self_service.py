@@ -20,7 +20,7 @@ from models.org import Department
 from models.pledge import Pledge
 from models.pledges.access import check_pledgor
 from models.publish_plan import held, late_evidence
-from models.register.states import SHOWN_STATES, shown_on
+from models.register.states import RecordOutcome, record_outcome
 from models.stage_deadline import deadline_text
 from models.text import visible_text
 from models.workflow import rule_days
@@ -138,15 +138,13 @@ def pledge_status(
 
     ``record_shown`` says whether the register shows the pledge's breach record on ``today``, so the page
     links to it only then (a repaired, withdrawn or expired record's register page is not found); None
-    without a record."""
+    without a record. The headline and the record's label follow the record's outcome on ``today``
+    (``record_outcome``): one past its publication end is 公示期满 even before the expire flow has
+    recorded it, and a withdrawn one is not a breach."""
     pledge = check_pledgor(session=session, number=number, code=access_code, address=address, now=now)
     authority = session.get(Department, pledge.authority_id)
-    record = session.exec(select(PublishedBreach).where(PublishedBreach.pledge_id == pledge.id)).first()
-    record_shown = None
-    if record is not None:
-        # The register's own condition, asked of the database, so the rule is written once.
-        shown = select(PublishedBreach.id).where(PublishedBreach.id == record.id, shown_on(today))
-        record_shown = session.exec(shown).first() is not None
+    record = pledge_record(session=session, pledge=pledge)
+    outcome = record_outcome(record, today) if record is not None else None
     spec = PLEDGE.state(pledge.state)
     under_review = pledge.state == PledgeState.EVIDENCE_SUBMITTED
     returned = _evidence_returned(session, pledge)
@@ -157,7 +155,7 @@ def pledge_status(
         "obligation": pledge.obligation,
         "authority_name": authority.name if authority else None,
         "state": pledge.state.value,
-        "state_label": spec.label,
+        "state_label": pledge_state_label(pledge, outcome),
         "deadline": pledge.deadline,
         # The publication day concerns the pledgor only while the pledge is open.
         "publication_day": None if spec.terminal else pledge.publication_day,
@@ -168,8 +166,8 @@ def pledge_status(
         "review_due": pledge.stage_deadline if under_review else None,
         "review_due_text": deadline_text(pledge) if under_review else None,
         "record_number": record.number if record is not None else None,
-        "record_state_label": _record_label(record, record_shown),
-        "record_shown": record_shown,
+        "record_state_label": outcome.label if outcome is not None else None,
+        "record_shown": outcome.shown if outcome is not None else None,
     }
 
 
@@ -217,12 +215,24 @@ def _evidence_returned(session: Session, pledge: Pledge) -> bool:
     return session.exec(stmt).first() == "reject_evidence"
 
 
-def _record_label(record: PublishedBreach | None, shown: bool | None) -> str | None:
-    """The record's state as the pledgor should read it: one past its publication end is 公示期满 even
-    before the expire flow has recorded it (the register already hides it)."""
-    if record is None:
-        return None
-    state = record.state
-    if not shown and state in SHOWN_STATES:
-        state = BreachState.EXPIRED
-    return BREACH.state(state).label
+def pledge_record(*, session: Session, pledge: Pledge) -> PublishedBreach | None:
+    """The breach record published for ``pledge``, if any (at most one: the publish step writes it once)."""
+    return session.exec(select(PublishedBreach).where(PublishedBreach.pledge_id == pledge.id)).first()
+
+
+# A published pledge whose record no longer shows, as its headline says it: the pledge stays 已公示失信 in
+# its own lifecycle (terminal), but the record's outcome decides what that means now.
+_PUBLISHED_NOW = {
+    BreachState.WITHDRAWN: "失信公示已撤销（异议成立，不属违约失信）",
+    BreachState.REPAIRED: "曾公示失信（已信用修复，停止公示）",
+    BreachState.EXPIRED: "曾公示失信（公示期满，停止公示）",
+}
+
+
+def pledge_state_label(pledge: Pledge, outcome: RecordOutcome | None) -> str:
+    """The pledge's state as its pledgor and the printed notice read it: a published pledge's by its
+    record's outcome (``record_outcome``), so a withdrawn finding is never headed as a breach."""
+    label = PLEDGE.state(pledge.state).label
+    if pledge.state != PledgeState.PUBLISHED or outcome is None:
+        return label
+    return _PUBLISHED_NOW.get(outcome.state, label)

@@ -23,11 +23,12 @@ from models.breach_record import (
 from models.calendar import WorkCalendar
 from models.clock import utcnow
 from models.complaint import Complaint
-from models.errors import NotFound, ValidationFailed
+from models.errors import Conflict, NotFound, ValidationFailed
 from models.government_credit_record import follow_register_decision
 from models.lifecycle import Role
 from models.platform import DocumentKind, enqueue_documents
 from models.privacy import publication_text
+from models.register.states import past_publication
 from models.text import clean_text
 from models.workflow import Actor, apply_event
 
@@ -91,6 +92,15 @@ def decide(
         raise ValidationFailed(f"不支持的操作 {action}；可用：{', '.join(BREACH_DECISIONS)} (unknown action)")
     if not reason.strip():
         raise ValidationFailed("请填写决定理由 (reason is required)")
+    if past_publication(record, today):
+        # The record stopped showing by itself at its GSJZQ (RULEBOOK); whether the expire flow has
+        # recorded that yet must not decide the answer: a decision accepted before it ran could raise the
+        # severity and publish again for years what the register had already taken down.
+        raise Conflict(
+            f"记录 {record.number} 的公示期已于 {record.publication_end.isoformat()} 届满，已停止公示，"
+            "不能再作出异议或修复决定 (the publication period ended on "
+            f"{record.publication_end.isoformat()})"
+        )
     changes: dict[str, Any] = {}
     data: dict[str, Any] = {}
     names: tuple[str, ...] = ()
@@ -113,7 +123,7 @@ def decide(
     )
     # Only once the lifecycle allowed the decision: a refused one must leave the record untouched.
     _apply_corrections(record, changes)
-    follow_register_decision(session=session, record=record, action=action, today=today)
+    follow_register_decision(session=session, record=record, action=action, today=today, corrected=changes)
     _after_decision(session, record, action, reason.strip(), actor, today, data, names)
     return record
 

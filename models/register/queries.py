@@ -134,12 +134,13 @@ def credit_profile(*, session: Session, credit_code: str, today: dt.date) -> dic
         .where(PublishedBreach.subject_credit_code == code, shown_on(today))
         .order_by(col(PublishedBreach.decision_date).desc())
     ).all()
-    pledges = session.exec(
-        select(Pledge)
+    rows = session.exec(
+        select(Pledge, PublishedBreach)
         .outerjoin(PublishedBreach, col(PublishedBreach.pledge_id) == Pledge.id)
         .where(Pledge.pledgor_credit_code == code, _public_pledge_clause(today))
         .order_by(col(Pledge.deadline).desc())
     ).all()
+    pledges = [p for p, _ in rows]
     counts: dict[str, int] = {}
     for p in pledges:
         counts[str(p.state)] = counts.get(str(p.state), 0) + 1
@@ -152,15 +153,25 @@ def credit_profile(*, session: Session, credit_code: str, today: dt.date) -> dic
             "items": [
                 {
                     "number": p.number,
-                    "matter": p.matter,
+                    "matter": _pledge_matter(p, record, departments),
                     "deadline": p.deadline.isoformat(),
                     "state": str(p.state),
                     "state_label": PLEDGE.state(p.state).label,
                 }
-                for p in pledges
+                for p, record in rows
             ],
         },
     }
+
+
+def _pledge_matter(
+    pledge: Pledge, record: PublishedBreach | None, departments: dict[int, tuple[str, str]]
+) -> str:
+    """A published pledge's matter as its record states it: an upheld objection may have corrected the
+    record's matter, and the profile must not show the old one beside it (the record's own list entry)."""
+    if pledge.state == PledgeState.PUBLISHED and record is not None:
+        return str(public_fields(record, departments)["matter"])
+    return pledge.matter
 
 
 def has_current_breach(

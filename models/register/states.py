@@ -1,14 +1,17 @@
-"""The register's states that the public sees, and the one condition for a record shown on a day."""
+"""The register's states that the public sees, the one condition for a record shown on a day, and what a
+record's outcome means for its subject (``record_outcome``)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_
+from sqlalchemy import ColumnElement, and_, exists, select
+from sqlalchemy.orm import object_session
 from sqlmodel import col
 
 from models.breach import PublishedBreach
-from models.lifecycle import BreachState
+from models.lifecycle import BREACH, BreachState
 from models.settings import get_settings
 
 BS = BreachState
@@ -30,3 +33,62 @@ def shown_on(today: dt.date) -> ColumnElement[bool]:
     if get_settings().publish_government_breaches:
         return shown
     return and_(shown, col(PublishedBreach.source_kind) != "complaint")
+
+
+def _shown(record: PublishedBreach, today: dt.date) -> bool:
+    """``shown_on`` for a record already loaded, asked of the database it came from: one rule, not a
+    second copy of it in Python."""
+    session = object_session(record)
+    assert session is not None, "a record read through a session"
+    query = select(exists().where(col(PublishedBreach.id) == record.id, shown_on(today)))
+    return bool(session.scalar(query))
+
+
+def finding_stands(state: str) -> bool:
+    """Whether a record in ``state`` is still a breach finding: a withdrawn one (objection upheld) was
+    wrong and is no breach at all; a repaired or expired one was a breach that is no longer published."""
+    return state != BS.WITHDRAWN
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    """What a breach record means for its subject on a day, the one answer the views of a pledge give
+    (the pledgor's status page, the printed notice; the scorecard counts by ``finding_stands``, the rule
+    ``breach`` comes from): whether it is still a breach, whether the register shows it, how to say so."""
+
+    state: BreachState  # as read on the day: a shown state past its GSJZQ reads as expired
+    breach: bool
+    shown: bool
+
+    @property
+    def label(self) -> str:
+        return BREACH.state(self.state).label
+
+    @property
+    def summary(self) -> str:
+        """The outcome in a phrase (中文), for a sentence about the pledge or the subject."""
+        return _SUMMARIES.get(self.state, "已依法公示为违约失信记录")
+
+
+_SUMMARIES = {
+    BS.WITHDRAWN: "经异议核查认定有误，失信记录已撤销，不属违约失信",
+    BS.REPAIRED: "曾依法公示为违约失信记录，已信用修复，停止公示",
+    BS.EXPIRED: "曾依法公示为违约失信记录，公示期满，停止公示",
+}
+
+
+def record_outcome(record: PublishedBreach, today: dt.date) -> RecordOutcome:
+    """The record's outcome on ``today``. A record past its publication end reads as expired before the
+    expire flow has recorded it, as the register already hides it (``shown_on``)."""
+    shown = _shown(record, today)
+    state = BreachState(record.state)
+    if state in SHOWN_STATES and record.publication_end < today:
+        state = BS.EXPIRED
+    return RecordOutcome(state=state, breach=finding_stands(state), shown=shown)
+
+
+def past_publication(record: PublishedBreach, today: dt.date) -> bool:
+    """Whether ``record``'s publication period ended before ``today`` while it was still in a shown state,
+    whether or not the expire flow has recorded it yet (then it is ``expired``)."""
+    lapsed = record.state in (*SHOWN_STATES, BS.EXPIRED)
+    return lapsed and record.publication_end < today
