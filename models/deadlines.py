@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from models.accounts import active_supervisors
 from models.audit import CaseEvent
@@ -24,7 +24,7 @@ from models.calendar import WorkCalendar
 from models.errors import Conflict
 from models.org import Department
 from models.outbox import enqueue
-from models.workflow import Actor, apply_event
+from models.workflow import Actor, apply_event, lifecycle_of
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,11 @@ Case = TypeVar("Case")
 
 # The lifecycle event each step fires; the other steps (remind, supervise, escalate) are events by name.
 STEP_EVENTS = {"yellow": "warn_yellow", "red": "warn_red"}
+
+
+# The supervision steps, lowest first (催办 < 督办 < 提级办理): a stage that had one, by the flow or by a
+# supervisor's hand, is not sent it or a lower one again.
+LADDER = ("remind", "supervise", "escalate")
 
 
 def step_event(step: str) -> str:
@@ -123,15 +128,26 @@ def climb(
     data: Mapping[str, Any],
     notify: Callable[[CaseEvent, str], None],
     events: Mapping[str, str] = STEP_EVENTS,
+    restarts: Collection[str] = (),
 ) -> int:
     """Fire each of ``steps`` (``due_steps``'s answer) on ``case`` as the lifecycle event ``events`` names
     it (a step not named there is an event by its own name), recording ``data``; returns how many were
     applied.
 
     Each step's idempotency key is ``{key}:{step}`` (``key`` names the case and its stage), so a step
-    already taken is skipped; ``notify(event, step)`` runs after each step that was applied."""
+    already taken is skipped; ``notify(event, step)`` runs after each step that was applied. A supervision
+    step (``LADDER``) is skipped too when the stage already had it or a higher one from a supervisor's
+    hand, which writes no key: the department is not sent a second 督办 for one stage (``taken_rank``;
+    ``restarts``: the events that start the stage's ladder afresh without a new stage)."""
     applied = 0
+    taken: int | None = None  # looked up once, and only when a supervision step is due
     for step in steps:
+        rank = LADDER.index(step) + 1 if step in LADDER else 0
+        if rank:
+            if taken is None:
+                taken = taken_rank(session=session, case=case, events=events, restarts=restarts)
+            if rank <= taken:
+                continue
         event = apply_event(
             session=session,
             case=case,
@@ -144,8 +160,36 @@ def climb(
         if event is None:
             continue
         applied += 1
+        if rank:
+            taken = rank
         notify(event, step)
     return applied
+
+
+def taken_rank(
+    *, session: Session, case: Any, events: Mapping[str, str] = STEP_EVENTS, restarts: Collection[str] = ()
+) -> int:
+    """The highest supervision step (1 催办, 2 督办, 3 提级办理; 0 none) the case's current stage had.
+
+    The stage is the one its key names (``stage_seq``): its events are those after the last one that
+    started a stage — the case's creation or a move to another state — other than pausing and resuming,
+    which keep the stage (the paused clock resumes it, ``keep_stage``), or after the last of ``restarts``
+    (an approved extension: the extended deadline's ladder is keyed apart, ``:extended``)."""
+    ranks = {events.get(step, step): i for i, step in enumerate(LADDER, start=1)}
+    lifecycle = lifecycle_of(case)
+    paused = {s.name for s in lifecycle.states if s.clock_paused}
+    rows = session.exec(
+        select(CaseEvent.event, CaseEvent.from_state, CaseEvent.to_state)
+        .where(CaseEvent.case_kind == lifecycle.kind, CaseEvent.case_id == case.id)
+        .order_by(col(CaseEvent.seq).desc())
+    )
+    best = 0
+    for name, from_state, to_state in rows:
+        best = max(best, ranks.get(name, 0))
+        moved = from_state != to_state and from_state not in paused and to_state not in paused
+        if from_state is None or moved or name in restarts:
+            break
+    return best
 
 
 def notify_stage(

@@ -36,7 +36,7 @@ from models.org import Department
 from models.outbox import Notification, outbox_rows
 from models.pledge import Pledge
 from models.settings import get_settings
-from models.stage_deadline import PENDING_LABEL
+from models.stage_deadline import PENDING_LABEL, due_day
 from models.workflow import Actor, Fired, record_events_many
 
 # The audit event that gives a pending deadline its date (not a transition: the state stays).
@@ -93,7 +93,7 @@ def _resolve_kind(
     stages: dict[int, int] = {}
     for case_id, stage_seq, start, days, old in rows:
         try:
-            day = calendar.add_working_days(start, days)
+            day = due_day(calendar, start, days)  # a resumed overdue stage owes fewer than none
         except OutOfCalendarCoverage:
             continue  # a later year still missing: it stays pending
         if day == old:

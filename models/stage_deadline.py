@@ -26,10 +26,31 @@ def deadline_values(calendar: WorkCalendar, *, start: dt.date, days: int) -> dic
     (models/pending_deadlines.py)."""
     counted = {"deadline_counted_from": start, "deadline_working_days": days}
     try:
-        day = calendar.add_working_days(start, days)
+        day = due_day(calendar, start, days)
     except OutOfCalendarCoverage:
         return {"stage_deadline": None, "deadline_pending": True, **counted}
     return {"stage_deadline": day, "deadline_pending": False, **counted}
+
+
+def due_day(calendar: WorkCalendar, start: dt.date, days: int) -> dt.date:
+    """The date of a deadline ``days`` working days after ``start`` (``add_working_days``).
+
+    A stage paused when already overdue and resumed in a year not loaded yet owes less than nothing: it is
+    counted from the resume day with the working days it was overdue by when it paused, taken back
+    (``resumed_values``). Its date is then the working day that many working days before ``start`` (the
+    last working day on or before it counting as none), the date the pause's working days added to the
+    old deadline give. Raises OutOfCalendarCoverage for a day whose year has no notice."""
+    if days >= 0:
+        return calendar.add_working_days(start, days)
+    one = dt.timedelta(days=1)
+    day = start
+    while not calendar.is_workday(day):
+        day -= one
+    for _ in range(-days):
+        day -= one
+        while not calendar.is_workday(day):
+            day -= one
+    return day
 
 
 # A stage without a deadline: nothing pending, nothing to count from.
@@ -63,7 +84,9 @@ def resumed_values(
     The working days the stage had left when it paused are owed from today (pending in an unloaded year):
     the date the pause's working days added to the deadline give, and, counted from today, a corrected
     notice that changes a day inside the pause does not charge it to the stage (models/pending_deadlines.py).
-    A stage paused when already overdue is moved by the pause, as an extension moves it."""
+    A stage paused when already overdue is moved by the pause, as an extension moves it; while the pause's
+    working days cannot be counted yet, its deadline is pending, owed from today less the days it was
+    overdue by (``due_day``), which is the same date once the year is loaded."""
     paused_days: int | None
     try:
         paused_days = max(calendar.working_days_between(paused_on, today), 0)
@@ -76,6 +99,11 @@ def resumed_values(
         return extended_values(calendar, case, 0), paused_days  # no deadline: none after the pause either
     if paused_days is not None:
         return extended_values(calendar, case, paused_days), paused_days
+    if left is not None:
+        # Work never stops for a missing year (RULEBOOK, working days): the pause's working days cannot be
+        # counted yet, so the deadline waits for the calendar (待日历确定), counted from today with the
+        # days it was overdue by taken back (``due_day``); loading the year dates it.
+        return deadline_values(calendar, start=today, days=left), paused_days
     raise ValidationFailed(
         f"本环节暂停时已超期，恢复后的期限须按 {today.year} 年节假日安排计算；请管理员先载入该年"
         "节假日安排，再恢复办理 (paused when overdue: load the year's holiday notice first)"

@@ -1,8 +1,10 @@
 """Deadline supervision of complaints (flow supervise_deadlines) and the manual 催办, 督办 and 提级办理.
 
 The steps due on a day come from models/deadlines.py; this module applies them to a complaint and says
-who hears of each: the lead department while handlers are awaited (else the supervisors), the competent
-department on escalation, and the supervisors on 督办 and 提级办理.
+who hears of each: the lead department while handlers are awaited (else the supervisors), its competent
+department on escalation of a stage it holds, and the supervisors on 督办 and 提级办理 (by one alert).
+A step the stage already had, from the flow or a supervisor's hand, is not sent again
+(models/deadlines.py ``climb``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from models.settings import get_settings
 from models.workflow import Actor
 
 _LEVELS = {"remind": 1, "supervise": 2, "escalate": 3}
+_SUPERVISORS_LABEL = "受理及督办人员"
 
 
 def supervision_ids(*, session: Session) -> list[int]:
@@ -115,6 +118,8 @@ def _supervise_case(
         today=today,
         data={"deadline": deadline, "overdue_working_days": overdue},
         notify=notify,
+        # An approved extension starts the ladder afresh (keyed ":extended"): its 催办 before it is spent.
+        restarts=("approve_extension",),
     )
 
 
@@ -127,7 +132,8 @@ def after_supervision_step(
     *,
     actor: Actor | None = None,
 ) -> None:
-    """Mail the step to whoever must act on the stage and alert the supervisors of 督办 and 提级办理.
+    """Mail the step to whoever must act on the stage and alert the supervisors of 督办 and 提级办理 (the
+    alert is all they get of those: a stage they hold is not also sent them as a notice).
 
     ``actor`` is the supervisor who pressed 催办/督办: they know already, so they are never mailed.
     """
@@ -139,8 +145,17 @@ def after_supervision_step(
         "step": step,
     }
     pressed_by = actor.id if actor is not None else None  # a flow's actor has no id: nobody is left out
-    recipients = [to for to in _responsible(session, case) if to.key != f"user{pressed_by}"]
-    if step == "escalate":
+    alerted = step in ("supervise", "escalate")
+    awaited = _awaited_department(session, case)
+    # The supervisors hear of 督办 and 提级办理 by the alert below: one message per event, not two.
+    recipients = [
+        to
+        for to in ([department_recipient(awaited)] if awaited is not None else _supervisors(session))
+        if to.key != f"user{pressed_by}" and not (alerted and to.kind == "supervisor")
+    ]
+    if step == "escalate" and awaited is not None:
+        # The 主管部门 is asked to make its department report the delay: not for a stage the supervisors
+        # themselves hold (整改审核, 回访), whose delay is their own.
         competent = competent_of(session, case.lead_department_id)
         if competent is not None:
             case.escalated_to_department_id = competent
@@ -149,8 +164,8 @@ def after_supervision_step(
                 recipients = [*recipients, department_recipient(dept)]
     for to in recipients:
         enqueue_mail(session, case, event, "supervision_notice", to, department_name=to.name, **context)
-    if step in ("supervise", "escalate"):
-        label = _responsible_label(session, case)
+    if alerted:
+        label = awaited.name if awaited is not None else _SUPERVISORS_LABEL
         alert = {k: v for k, v in context.items() if k != "deadline"}
         for to in _supervisors(session):
             if to.key != f"user{pressed_by}":
@@ -177,7 +192,7 @@ def _responsible(session: Session, case: Complaint) -> list[Recipient]:
 
 def _responsible_label(session: Session, case: Complaint) -> str:
     dept = _awaited_department(session, case)
-    return dept.name if dept is not None else "受理及督办人员"
+    return dept.name if dept is not None else _SUPERVISORS_LABEL
 
 
 def _supervisors(session: Session) -> list[Recipient]:

@@ -244,9 +244,19 @@ def _notify(
     left: int,
     pressed_by: int | None = None,
 ) -> None:
-    """The authority's department, and from 催办 on the supervisors too (they chase it)."""
+    """The authority's department, and from 催办 on the supervisors too (they chase it); a 提级办理 also
+    its 主管部门, as a complaint stage's escalation tells the lead department's."""
     department = session.get(Department, pledge.authority_id)
     assert pledge.stage_deadline is not None
+    context = {
+        "pledge_number": pledge.number,
+        "department_name": department.name if department else "审批部门",
+        "pledgor_name": pledge.pledgor_name,
+        "matter": pledge.matter,
+        "step_label": STEP_LABELS[step],
+        "deadline": pledge.stage_deadline.isoformat(),
+        "working_days_left": left,
+    }
     notify_stage(
         session=session,
         kind="pledge",
@@ -255,14 +265,23 @@ def _notify(
         template="pledge_review_notice",
         department=department,
         supervisors=step not in ("yellow", "red"),
-        context={
-            "pledge_number": pledge.number,
-            "department_name": department.name if department else "审批部门",
-            "pledgor_name": pledge.pledgor_name,
-            "matter": pledge.matter,
-            "step_label": STEP_LABELS[step],
-            "deadline": pledge.stage_deadline.isoformat(),
-            "working_days_left": left,
-        },
+        context=context,
         pressed_by=pressed_by,
     )
+    # The department's own 主管部门 (what ``models.complaints.visibility.competent_of`` reads; importing
+    # it from here would close an import cycle through the complaint queue).
+    competent_id = department.competent_id if step == "escalate" and department is not None else None
+    competent = (
+        session.get(Department, competent_id) if competent_id not in (None, pledge.authority_id) else None
+    )
+    if competent is not None:
+        notify_stage(
+            session=session,
+            kind="pledge",
+            case=pledge,
+            event=event,
+            template="pledge_review_notice",
+            department=competent,
+            supervisors=False,
+            context={**context, "department_name": competent.name},
+        )
