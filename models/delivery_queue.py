@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from models.errors import ValidationFailed
+from models.errors import Conflict, ValidationFailed
 
 FIRST_BACKOFF = dt.timedelta(minutes=1)
 # Doubling past this many steps changes nothing under any cap used here (2**30 minutes is ~2,000 years),
@@ -200,23 +200,32 @@ def handled_note(note: str) -> str:
 
 def settle_by_hand(
     session: Session,
-    model: Any,
-    row_id: int,
+    row: Any,
     *,
     dead: str,
     handled: str,
     note: str,
     by: str,
     now: dt.datetime,
-) -> bool:
-    """Row ``row_id`` of ``model``, if still ``dead``, becomes ``handled`` with the admin's ``note`` (see
+    what: str,
+    state_label: Callable[[Any], str],
+) -> None:
+    """``row`` (an outbox row), if still ``dead``, becomes ``handled`` with the admin's ``note`` (see
     ``handled_note``), name and time: it is never sent, and the rows after it of the same parent go on
     (``due_in_order`` holds back only behind a dead or waiting row). A compare-and-set, like a claim: a row
-    someone retried meanwhile (and a run may be sending) is left as it is, and the answer is False."""
+    someone retried meanwhile (and a run may be sending) is left as it is, and ``Conflict`` names ``what``
+    it is and its state now (``state_label``). ``row`` is refreshed either way."""
+    model = type(row)
     settled = session.execute(
         update(model.__table__)
-        .where(model.id == row_id, model.status == dead)
+        .where(model.id == row.id, model.status == dead)
         .values(status=handled, handled_note=handled_note(note), handled_by=by[:64], handled_at=now)
         .returning(model.id)
-    )
-    return settled.first() is not None
+    ).first()
+    session.refresh(row)
+    if settled is None:
+        raise Conflict(
+            f"只能将{what}标记为已人工处理；其当前状态为 {state_label(row.status)}"
+            f" (only a dead row can be settled by hand; this one is {row.status.value})",
+            status=row.status.value,
+        )

@@ -254,18 +254,10 @@ def mark_handled(
     """An admin records that a dead message's result reached the 12345 platform another way (``note``
     says how): it is never sent, and the later messages of its case, held back behind it, go on."""
     row = _get(session, message_id)
-    dead, handled = HotlineMessageStatus.DEAD, HotlineMessageStatus.HANDLED
-    if not settle_by_hand(
-        session, HotlineMessage, message_id, dead=dead, handled=handled, note=note, by=by, now=now
-    ):
-        session.refresh(row)
-        raise Conflict(
-            f"只能将发送失败（dead）的回传消息标记为已人工处理；该消息当前状态为 {row.status.value}"
-            f" (only dead messages can be settled by hand; this one is {row.status.value})",
-            id=message_id,
-            status=row.status.value,
-        )
-    session.refresh(row)
+    settle_by_hand(
+        session, row, dead=HotlineMessageStatus.DEAD, handled=HotlineMessageStatus.HANDLED, note=note, by=by,
+        now=now, what="发送失败（dead）的回传消息", state_label=lambda status: str(status.value),
+    )  # fmt: skip
     return row
 
 

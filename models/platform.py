@@ -316,18 +316,10 @@ def mark_handled(
     """An admin records that a failed document reached the platform another way (``note`` says how): it
     is never sent, and the later documents of its record, held back behind it, go on."""
     document = _document(session, document_id)
-    dead, handled = DocumentStatus.DEAD, DocumentStatus.HANDLED
-    if not settle_by_hand(
-        session, PlatformDocument, document.id or 0, dead=dead, handled=handled, note=note, by=by, now=now
-    ):
-        session.refresh(document)
-        raise Conflict(
-            f"只能将失败的文档标记为已人工处理；该文档当前状态为{STATUS_LABELS[document.status]}"
-            f" (only failed documents can be settled by hand; this one is {document.status.value})",
-            document_id=document_id,
-            status=document.status.value,
-        )
-    session.refresh(document)
+    settle_by_hand(
+        session, document, dead=DocumentStatus.DEAD, handled=DocumentStatus.HANDLED, note=note, by=by,
+        now=now, what="失败的文档", state_label=STATUS_LABELS.__getitem__,
+    )  # fmt: skip
     return document
 
 
