@@ -83,14 +83,11 @@ def handled_cmd(
     note: str = typer.Option(..., "--note", help="如何已在 12345 系统中处理"),
 ) -> None:
     """平台始终拒收时：将失败（dead）的消息标记为已人工处理，不再发送，同一投诉此后的消息继续发送。"""
-    try:
-        with session_scope() as session:
-            mark_handled(
-                session=session, message_id=message_id, note=note, by=by or operator_name(), now=utcnow()
-            )
-    except DomainError as exc:
-        typer.echo(f"错误: {exc.message}", err=True)
-        raise typer.Exit(1) from None
+    # A refusal (no such message, not dead, no note) is one line on stderr by the root command's handler.
+    with session_scope() as session:
+        mark_handled(
+            session=session, message_id=message_id, note=note, by=by or operator_name(), now=utcnow()
+        )
     console.print(f"回传消息 #{message_id} 已标记为已人工处理")
 
 

@@ -79,14 +79,11 @@ def handled_cmd(
     note: str = typer.Option(..., "--note", help="如何已向信用平台报送"),
 ) -> None:
     """平台始终拒收时：将失败的文档标记为已人工处理，不再推送，同一失信记录此后的文档继续推送。"""
-    try:
-        with session_scope() as session:
-            mark_handled(
-                session=session, document_id=document_id, note=note, by=by or operator_name(), now=utcnow()
-            )
-    except DomainError as exc:
-        typer.echo(f"错误: {exc.message}", err=True)
-        raise typer.Exit(1) from None
+    # A refusal (no such document, not failed, no note) is one line on stderr by the root command's handler.
+    with session_scope() as session:
+        mark_handled(
+            session=session, document_id=document_id, note=note, by=by or operator_name(), now=utcnow()
+        )
     console.print(f"文档 {document_id} 已标记为已人工处理")
 
 

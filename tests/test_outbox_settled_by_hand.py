@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
-from cli.platform_cmd import app as platform_cli
+from cli.main import app as shouxin
 from models.calendar import WorkCalendar
 from models.errors import Conflict, ValidationFailed
 from models.hotline import HotlineMessage, HotlineMessageStatus, mark_handled
@@ -192,14 +192,17 @@ def test_shouxin_platform_handled_settles_a_failed_document_and_refuses_without_
     session.commit()
     runner = CliRunner()
 
-    empty = runner.invoke(platform_cli, ["handled", "SX-1:publish", "--note", " "])
+    # Through the root command, whose handler turns a refusal into one line on stderr.
+    empty = runner.invoke(shouxin, ["platform", "handled", "SX-1:publish", "--note", " "])
     assert empty.exit_code == 1
     assert "至少 4 个字" in empty.output
-    done = runner.invoke(platform_cli, ["handled", "SX-1:publish", "--note", "已手工补报", "--by", "李运维"])
+    done = runner.invoke(
+        shouxin, ["platform", "handled", "SX-1:publish", "--note", "已手工补报", "--by", "李运维"]
+    )
     assert done.exit_code == 0, done.output
     session.expire_all()
     document = session.exec(select(PlatformDocument)).one()
     assert (document.status, document.handled_by) == (DocumentStatus.HANDLED, "李运维")
-    listed = runner.invoke(platform_cli, ["list", "--status", "handled"])
+    listed = runner.invoke(shouxin, ["platform", "list", "--status", "handled"])
     assert "SX-1:publish" in listed.output
     assert "已人工处理" in listed.output
