@@ -81,9 +81,7 @@ def record_outcome(record: PublishedBreach, today: dt.date) -> RecordOutcome:
     """The record's outcome on ``today``. A record past its publication end reads as expired before the
     expire flow has recorded it, as the register already hides it (``shown_on``)."""
     shown = _shown(record, today)
-    state = BreachState(record.state)
-    if state in SHOWN_STATES and record.publication_end < today:
-        state = BS.EXPIRED
+    state = BS.EXPIRED if past_publication(record, today) else BreachState(record.state)
     return RecordOutcome(state=state, breach=finding_stands(state), shown=shown)
 
 
