@@ -47,7 +47,8 @@ OUT_OF_RANGE = (
     "(a value out of range or holding control characters)"
 )
 
-_FIELD_MESSAGES = {
+# Each kind of malformed field in words (pydantic's error types); the pages say a few of them their own way.
+FIELD_MESSAGES = {
     "missing": "必填项未填写",
     "string_too_short": "内容过短",
     "string_too_long": "内容过长",
@@ -111,7 +112,7 @@ def validation_answer(exc: RequestValidationError) -> JSONResponse:
     fields = []
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
-        zh = _FIELD_MESSAGES.get(str(err.get("type")), "取值无效")
+        zh = FIELD_MESSAGES.get(str(err.get("type")), "取值无效")
         fields.append({"field": ".".join(loc), "message": f"{zh}：{err.get('msg')}", "type": err.get("type")})
     summary = "；".join(f"{f['field'] or '请求'}: {f['message']}" for f in fields[:5])
     return JSONResponse(

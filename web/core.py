@@ -33,6 +33,7 @@ from sqlmodel import Session
 from starlette.exceptions import HTTPException
 
 from api.deps import actor_of
+from api.errors import FIELD_MESSAGES as API_FIELD_MESSAGES
 from api.errors import OUT_OF_RANGE, http_answer, status_for, validation_answer
 from models.errors import DomainError, NotPermitted
 from models.lifecycle import ROLE_LABELS, STAFF_ROLES, Role
@@ -206,18 +207,10 @@ def login_redirect(path: str) -> RedirectResponse:
 
 
 FIELD_MESSAGES = {
-    "missing": "必填项未填写",
-    "string_too_short": "内容过短",
-    "string_too_long": "内容过长",
+    **API_FIELD_MESSAGES,
+    # A form's choices are a list to pick from.
     "enum": "请从列表中选择",
     "literal_error": "请从列表中选择",
-    "int_parsing": "应为整数",
-    "decimal_parsing": "应为数字",
-    "date_from_datetime_parsing": "日期格式应为 YYYY-MM-DD",
-    "date_parsing": "日期格式应为 YYYY-MM-DD",
-    "greater_than_equal": "数值过小",
-    "less_than_equal": "数值过大",
-    "value_error": "取值无效",
     "too_long": "项目过多",
 }
 
