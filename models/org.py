@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, EmailStr, TypeAdapter, ValidationError
 from sqlalchemy import Column
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Session, SQLModel
 
 from models.clock import utcnow
 from models.lifecycle import Role
@@ -72,6 +72,14 @@ class Department(DepartmentBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     competent_id: int | None = Field(default=None, foreign_key="department.id")
     active: bool = True
+
+
+def competent_of(session: Session, department_id: int | None) -> int | None:
+    """The department's 主管部门 (the 认定部门 for complaints against it), if it has one."""
+    if department_id is None:
+        return None
+    dept = session.get(Department, department_id)
+    return dept.competent_id if dept else None
 
 
 # What the API returns.

@@ -44,7 +44,6 @@ from models.complaints.supervision import after_supervision_step, overdue_days
 from models.complaints.visibility import (
     HANDLER_PARTIES,
     LEAD,
-    competent_of,
     department_by_code,
     get_complaint,
     handler_parties,
@@ -58,7 +57,7 @@ from models.files import attach as attach_files
 from models.files import save as save_files
 from models.government_credit import record_breach
 from models.lifecycle import COMPLAINT, Role
-from models.org import Department
+from models.org import Department, competent_of
 from models.settings import get_settings
 from models.stage_deadline import PENDING_LABEL, apply_values, deadline_text, extended_values, resumed_values
 from models.workflow import Actor, record_event, rule_days

@@ -20,10 +20,10 @@ from models.calendar import WorkCalendar
 from models.clock import iso_date
 from models.complaint import Complaint
 from models.complaints.notify import Recipient, department_recipient, enqueue_mail
-from models.complaints.visibility import competent_of, lead_department
+from models.complaints.visibility import lead_department
 from models.deadlines import climb, due_steps, supervise_each
 from models.lifecycle import COMPLAINT, Role
-from models.org import Department
+from models.org import Department, competent_of
 from models.settings import get_settings
 from models.workflow import Actor
 

@@ -20,7 +20,7 @@ from models.complaint import Complaint, ComplaintAssignment
 from models.complaints.bodies import ComplaintFilter
 from models.errors import DomainError, NotFound, ValidationFailed
 from models.lifecycle import COMPLAINT, ROLE_LABELS, Role, Transition
-from models.org import Department
+from models.org import Department, competent_of
 from models.workflow import Actor
 
 STAFF_SEE_ALL = frozenset({Role.INTAKE, Role.SUPERVISOR, Role.ADMIN, Role.SYSTEM})
@@ -62,14 +62,6 @@ def event_label(event: str) -> str:
 
 def state_label(state: str) -> str:
     return COMPLAINT.state(state).label
-
-
-def competent_of(session: Session, department_id: int | None) -> int | None:
-    """The department's 主管部门, if it has one."""
-    if department_id is None:
-        return None
-    dept = session.get(Department, department_id)
-    return dept.competent_id if dept else None
 
 
 def lead_department(session: Session, case: Complaint) -> Department | None:

@@ -32,7 +32,7 @@ from models.clock import iso_date
 from models.deadlines import climb, due_steps, notify_stage, supervise_each
 from models.errors import ValidationFailed
 from models.lifecycle import PLEDGE, PledgeState
-from models.org import Department
+from models.org import Department, competent_of
 from models.pledge import Pledge
 from models.pledges.mail import mail_evidence_rejected, mail_pledge_closed
 from models.publication_days import publication_day_of
@@ -268,9 +268,7 @@ def _notify(
         context=context,
         pressed_by=pressed_by,
     )
-    # The department's own 主管部门 (what ``models.complaints.visibility.competent_of`` reads; importing
-    # it from here would close an import cycle through the complaint queue).
-    competent_id = department.competent_id if step == "escalate" and department is not None else None
+    competent_id = competent_of(session, pledge.authority_id) if step == "escalate" else None
     competent = (
         session.get(Department, competent_id) if competent_id not in (None, pledge.authority_id) else None
     )
