@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import typer
@@ -13,7 +12,7 @@ from models.audit_verify import verify_audit
 from models.backup import backup as run_backup
 from models.backup import restore as run_restore
 from models.db import get_engine
-from models.errors import DomainError, NotFound, ValidationFailed
+from models.errors import NotFound, ValidationFailed
 from models.settings import get_settings
 
 app = typer.Typer(help="审计记录核验", no_args_is_help=True)
@@ -47,11 +46,7 @@ def verify(
 
 def backup(file: Path = typer.Argument(..., dir_okay=False, help="备份文件路径")) -> None:
     """在线备份 SQLite 数据库（服务可继续运行）。"""
-    try:
-        path = run_backup(database_url=get_settings().database_url, target=file)
-    except DomainError as exc:
-        print(f"错误: {exc.message}", file=sys.stderr)
-        raise typer.Exit(1) from None
+    path = run_backup(database_url=get_settings().database_url, target=file)
     console.print(f"已备份到 {path}")
 
 
@@ -62,11 +57,7 @@ def restore(
     """从备份恢复 SQLite 数据库；覆盖现有数据库须加 --yes。旧版本程序的备份在恢复时升级到当前数据库结构。
     恢复后建议运行 `shouxin audit verify`。"""
     get_engine().dispose()
-    try:
-        restored = run_restore(source=file, database_url=get_settings().database_url, overwrite=yes)
-    except DomainError as exc:
-        print(f"错误: {exc.message}", file=sys.stderr)
-        raise typer.Exit(1) from None
+    restored = run_restore(source=file, database_url=get_settings().database_url, overwrite=yes)
     if restored.backup_revision != restored.revision:
         console.print(
             f"备份的数据库结构版本为 {restored.backup_revision}，已升级到 {restored.revision} "

@@ -11,7 +11,6 @@ from cli.tables import folded, table, whole
 from models.accounts import create_machine_user
 from models.clock import utcnow
 from models.db import get_engine, session_scope
-from models.errors import DomainError
 from models.hotline import HotlineMessageStatus, list_messages, mark_handled, retry_dead
 from models.lifecycle import Role
 
@@ -67,12 +66,8 @@ def retry_cmd(
     message_id: int = typer.Argument(..., help="消息 ID（见 shouxin hotline list --status dead）"),
 ) -> None:
     """把一条失败（dead）的回传消息重新放回待发送。"""
-    try:
-        with session_scope() as session:
-            retry_dead(session=session, message_id=message_id, now=utcnow())
-    except DomainError as exc:
-        typer.echo(f"错误: {exc.message}", err=True)
-        raise typer.Exit(1) from None
+    with session_scope() as session:
+        retry_dead(session=session, message_id=message_id, now=utcnow())
     console.print(f"回传消息 #{message_id} 已重新排队")
 
 

@@ -7,7 +7,6 @@ from rich.console import Console
 from rich.table import Table
 
 from models.db import session_scope
-from models.errors import DomainError
 from models.outbox import NotificationStatus
 from notifications.outbox_service import list_notifications, retry_dead
 
@@ -40,12 +39,8 @@ def list_cmd(
 @app.command("retry")
 def retry_cmd(notification_id: int = typer.Argument(..., help="通知 ID")) -> None:
     """把一条失败（dead）的通知重新放回待发送。"""
-    try:
-        with session_scope() as session:
-            retry_dead(session=session, notification_id=notification_id)
-    except DomainError as exc:
-        typer.echo(f"错误: {exc.message}", err=True)
-        raise typer.Exit(1) from None
+    with session_scope() as session:
+        retry_dead(session=session, notification_id=notification_id)
     console.print(f"通知 #{notification_id} 已重新排队")
 
 

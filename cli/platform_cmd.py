@@ -11,7 +11,6 @@ from cli.tables import folded, table, whole
 from models.calendar import load_calendar
 from models.clock import Clock, utcnow
 from models.db import get_engine, session_scope
-from models.errors import DomainError
 from models.platform import (
     STATUS_LABELS,
     DocumentStatus,
@@ -63,12 +62,8 @@ def list_cmd(
 @app.command("retry")
 def retry_cmd(document_id: str = typer.Argument(..., help="文档编号，如 SX-2026-000001:publish")) -> None:
     """把一份失败的文档重新放回待推送。"""
-    try:
-        with session_scope() as session:
-            retry_document(session=session, document_id=document_id)
-    except DomainError as exc:
-        typer.echo(f"错误: {exc.message}", err=True)
-        raise typer.Exit(1) from None
+    with session_scope() as session:
+        retry_document(session=session, document_id=document_id)
     console.print(f"文档 {document_id} 已重新排队")
 
 

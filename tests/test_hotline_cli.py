@@ -15,6 +15,7 @@ from sqlmodel import Session
 from typer.testing import CliRunner
 
 from cli.hotline_cmd import app
+from cli.main import app as shouxin
 from models.clock import utcnow
 from models.hotline import MAX_ATTEMPTS, HotlineMessageStatus
 from notifications.hotline_push import push_due
@@ -51,16 +52,16 @@ def test_a_message_undelivered_past_its_attempts_is_listed_with_its_reason_and_r
     assert "ConnectError" in dead.last_error
 
     runner = CliRunner()
-    listed = runner.invoke(app, ["list", "--status", "dead"])
+    listed = runner.invoke(shouxin, ["hotline", "list", "--status", "dead"])
     assert listed.exit_code == 0, listed.output
     [row] = [line for line in listed.stdout.splitlines() if dead.message_id in line]
     assert "GD2026031600012" in row  # the platform's order number
     assert "accepted" in row
     assert f" {MAX_ATTEMPTS} " in row
     assert dead.last_error[:60] in row  # why it died
-    assert dead.message_id not in runner.invoke(app, ["list", "--status", "sent"]).stdout
+    assert dead.message_id not in runner.invoke(shouxin, ["hotline", "list", "--status", "sent"]).stdout
 
-    retried = runner.invoke(app, ["retry", str(dead.id)])
+    retried = runner.invoke(shouxin, ["hotline", "retry", str(dead.id)])
     assert retried.exit_code == 0, retried.output
     assert f"#{dead.id}" in retried.stdout
     [again] = messages(session)
@@ -78,7 +79,7 @@ def test_a_retry_of_an_unknown_or_undead_message_exits_non_zero_with_one_line(
     client: TestClient, session: Session, staff: Staff
 ) -> None:
     runner = CliRunner()
-    unknown = runner.invoke(app, ["retry", "999"])
+    unknown = runner.invoke(shouxin, ["hotline", "retry", "999"])
     assert unknown.exit_code == 1
     assert unknown.stdout == ""
     assert unknown.stderr.strip().splitlines() == [
@@ -88,7 +89,7 @@ def test_a_retry_of_an_unknown_or_undead_message_exits_non_zero_with_one_line(
     case = post(client, new_hotline_token(session)).json()
     act(client, staff, "intake", case["id"], "accept")
     [pending] = messages(session)
-    waiting = runner.invoke(app, ["retry", str(pending.id)])
+    waiting = runner.invoke(shouxin, ["hotline", "retry", str(pending.id)])
     assert waiting.exit_code == 1
     assert len(waiting.stderr.strip().splitlines()) == 1
     assert "只能重发发送失败（dead）的回传消息" in waiting.stderr

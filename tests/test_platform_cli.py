@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from typer.testing import CliRunner
 
+from cli.main import app as shouxin
 from cli.platform_cmd import app
 from models.breach import PublishedBreach
 from models.platform import DocumentStatus
@@ -62,31 +63,38 @@ def test_documents_are_listed_by_state_with_the_reason_of_the_last_failure_and_a
     assert push_due(engine=engine).acknowledged == 1
     waiting = f"{published(engine, session, '李四').number}:publish"
 
-    everything = runner.invoke(app, ["list"])
+    everything = runner.invoke(shouxin, ["platform", "list"])
     assert everything.exit_code == 0, everything.output
     assert "待推送 1　已推送待回执 0　已回执 1　失败 1" in everything.stdout
     assert len(rows(everything.stdout, refused, taken, waiting)) == 3
 
-    failed = runner.invoke(app, ["list", "--status", "dead"])
+    failed = runner.invoke(shouxin, ["platform", "list", "--status", "dead"])
     assert failed.exit_code == 0, failed.output
     [row] = rows(failed.stdout, refused, taken, waiting)
     assert refused in row
     assert "失败" in row
     assert 'HTTP 400: {"error": "XDR_SHXYM 校验位错误"}' in row  # the platform's own reason
-    [row] = rows(runner.invoke(app, ["list", "--status", "acknowledged"]).stdout, refused, taken, waiting)
+    [row] = rows(
+        runner.invoke(shouxin, ["platform", "list", "--status", "acknowledged"]).stdout,
+        refused,
+        taken,
+        waiting,
+    )
     assert taken in row
     assert f"R-{taken}" in row  # the receipt
-    [row] = rows(runner.invoke(app, ["list", "--status", "pending"]).stdout, refused, taken, waiting)
+    [row] = rows(
+        runner.invoke(shouxin, ["platform", "list", "--status", "pending"]).stdout, refused, taken, waiting
+    )
     assert waiting in row
 
-    retried = runner.invoke(app, ["retry", refused])
+    retried = runner.invoke(shouxin, ["platform", "retry", refused])
     assert retried.exit_code == 0, retried.output
     assert f"文档 {refused} 已重新排队" in retried.stdout
     by_id = {d.document_id: d for d in documents(session)}
     assert by_id[refused].status == DocumentStatus.PENDING
     assert "校验位错误" in (by_id[refused].last_error or "")  # still shown until the next answer
 
-    pushed = runner.invoke(app, ["push"])
+    pushed = runner.invoke(shouxin, ["platform", "push"])
     assert pushed.exit_code == 0, pushed.output
     assert "已推送 2（已回执 2）" in pushed.stdout
     assert {d.status for d in documents(session)} == {DocumentStatus.ACKNOWLEDGED}
@@ -104,7 +112,7 @@ def test_a_retry_of_an_unknown_or_unfailed_document_exits_non_zero_with_one_line
     engine: Engine, session: Session, staff: Staff, document_id: str | None, message: str
 ) -> None:
     pending = f"{published(engine, session, '示范建设有限公司', CODE).number}:publish"
-    answer = runner.invoke(app, ["retry", document_id or pending])
+    answer = runner.invoke(shouxin, ["platform", "retry", document_id or pending])
     assert answer.exit_code == 1
     assert answer.stdout == ""
     [line] = answer.stderr.strip().splitlines()
@@ -129,21 +137,21 @@ def test_documents_without_a_receipt_past_the_configured_working_days_are_an_ala
 
     # By default 7 working days: overdue from Thursday 03-12.
     setenv(monkeypatch, "SHOUXIN_TODAY", "2026-03-11")
-    calm = runner.invoke(app, ["alarms"])
+    calm = runner.invoke(shouxin, ["platform", "alarms"])
     assert (calm.exit_code, calm.stdout.strip()) == (0, "无告警（回执期限 7 个工作日）")
     setenv(monkeypatch, "SHOUXIN_TODAY", "2026-03-12")
-    late = runner.invoke(app, ["alarms"])
+    late = runner.invoke(shouxin, ["platform", "alarms"])
     assert late.exit_code == 1
     assert rows(late.stdout, acknowledged, unanswered) == [f"超期未回执：{unanswered}（已推送待回执）"]
 
     # Configured to 10 working days: not overdue until 03-17.
     setenv(monkeypatch, "SHOUXIN_CREDIT_PLATFORM_ACK_WORKING_DAYS", "10")
-    calm = runner.invoke(app, ["alarms"])
+    calm = runner.invoke(shouxin, ["platform", "alarms"])
     assert (calm.exit_code, calm.stdout.strip()) == (0, "无告警（回执期限 10 个工作日）")
     setenv(monkeypatch, "SHOUXIN_TODAY", "2026-03-16")
-    assert runner.invoke(app, ["alarms"]).exit_code == 0
+    assert runner.invoke(shouxin, ["platform", "alarms"]).exit_code == 0
     setenv(monkeypatch, "SHOUXIN_TODAY", "2026-03-17")
-    late = runner.invoke(app, ["alarms"])
+    late = runner.invoke(shouxin, ["platform", "alarms"])
     assert late.exit_code == 1
     assert rows(late.stdout, acknowledged, unanswered) == [f"超期未回执：{unanswered}（已推送待回执）"]
 
@@ -153,21 +161,21 @@ def test_pushing_with_no_platform_configured_outside_demo_mode_is_an_alarm_and_e
 ) -> None:
     published(engine, session, "示范建设有限公司", CODE)
     setenv(monkeypatch, "SHOUXIN_TODAY", "2026-03-02")
-    pushed = runner.invoke(app, ["push"])
+    pushed = runner.invoke(shouxin, ["platform", "push"])
     assert pushed.exit_code == 1
     assert pushed.stderr.strip().splitlines() == [
         "错误: 未配置信用平台地址 SHOUXIN_CREDIT_PLATFORM_URL，文档滞留待推送"
     ]
     assert [d.status for d in documents(session)] == [DocumentStatus.PENDING]
-    alarms = runner.invoke(app, ["alarms"])
+    alarms = runner.invoke(shouxin, ["platform", "alarms"])
     assert alarms.exit_code == 1
     assert "未配置信用平台地址 SHOUXIN_CREDIT_PLATFORM_URL：文档滞留待推送" in alarms.stdout
 
     # A demo has no platform on purpose: nothing to alarm about, the documents wait quietly.
     setenv(monkeypatch, "SHOUXIN_DEMO_MODE", "true")
-    pushed = runner.invoke(app, ["push"])
+    pushed = runner.invoke(shouxin, ["platform", "push"])
     assert (pushed.exit_code, pushed.stderr) == (0, "")
-    alarms = runner.invoke(app, ["alarms"])
+    alarms = runner.invoke(shouxin, ["platform", "alarms"])
     assert alarms.exit_code == 0, alarms.output
     assert "未配置信用平台地址" not in alarms.stdout
     assert [d.status for d in documents(session)] == [DocumentStatus.PENDING]
@@ -184,7 +192,7 @@ def test_an_80_column_listing_prints_each_document_id_whole_to_be_copied_into_re
     listed = listed_at_80_columns(app, monkeypatch, "--status", "dead")
     [row] = rows(listed.stdout, refused)
     assert "失败" in row
-    assert runner.invoke(app, ["retry", refused]).exit_code == 0
+    assert runner.invoke(shouxin, ["platform", "retry", refused]).exit_code == 0
 
 
 def test_an_80_column_listing_folds_the_receipt_and_the_reason_and_keeps_the_type_and_status_whole(
