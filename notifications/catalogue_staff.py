@@ -1,0 +1,259 @@
+"""The messages of the complaint lifecycle and of staff work (deadlines, supervision, the digest): to the
+complainant, the departments and the supervisors. Part of ``notifications.catalogue``, which lists every
+message; data, like the lifecycle tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from notifications.render import TemplateSpec
+
+
+def spec(name: str, audience: str, description: str, sample: dict[str, Any]) -> TemplateSpec:
+    # The sample holds exactly the required keys, so the two cannot drift apart.
+    return TemplateSpec(name, audience, description, tuple(sample), sample)
+
+
+_CASE_URL = "http://127.0.0.1:8000/staff/complaints/"
+_ROWS = [
+    {
+        "department_name": "市住房和城乡建设局",
+        "overdue": 1,
+        "due_soon": 1,
+        "cases": [
+            {"number": "TS-2026-000001", "url": _CASE_URL + "1", "deadline": "2026-02-27", "overdue": True},
+            {"number": "TS-2026-000004", "url": _CASE_URL + "4", "deadline": "2026-03-03", "overdue": False},
+        ],
+    },
+    {
+        "department_name": "市工业和信息化局",
+        "overdue": 0,
+        "due_soon": 1,
+        "cases": [
+            {"number": "TS-2026-000002", "url": _CASE_URL + "2", "deadline": "2026-03-04", "overdue": False}
+        ],
+    },
+]
+
+COMPLAINT_AND_STAFF: list[TemplateSpec] = [
+    # Complainant.
+    spec(
+        "complaint_received",
+        "complainant",
+        "投诉已登记，告知编号与查询方式",
+        {
+            "case_number": "TS20260302-0001",
+            "complainant_name": "某某科技有限公司",
+            "channel_label": "12345热线",
+            "tracking_url": "https://xinyong.example.gov.cn/track/TS20260302-0001",
+            "received_on": "2026-03-02",
+        },
+    ),
+    spec(
+        "complaint_not_accepted",
+        "complainant",
+        "不予受理告知，附理由与正确渠道",
+        {
+            "case_number": "TS20260302-0002",
+            "complainant_name": "张某某",
+            "reason": "该事项已进入诉讼程序，不属于政府违约失信投诉受理范围。",
+            "route": "请通过人民法院依法主张权利。",
+        },
+    ),
+    spec(
+        "complaint_replied",
+        "complainant",
+        "办结答复",
+        {
+            "case_number": "TS20260302-0001",
+            "complainant_name": "某某科技有限公司",
+            "reply_text": "经核实，所涉账款已于2026年3月20日全额支付。\n感谢您对政务诚信建设的支持。",
+            "department_name": "市住房和城乡建设局",
+        },
+    ),
+    spec(
+        "complaint_merged",
+        "complainant",
+        "并单告知：并入较早登记的同一事项投诉，结果一并答复",
+        {
+            "case_number": "TS20260302-0003",
+            "complainant_name": "某某建材有限公司",
+            "target_number": "TS20260302-0001",
+        },
+    ),
+    spec(
+        "complaint_return_visit",
+        "complainant",
+        "回访：请评价办理结果",
+        {"case_number": "TS20260302-0001", "complainant_name": "某某科技有限公司"},
+    ),
+    spec(
+        "complaint_closed_unresolved",
+        "complainant",
+        "不满意办结、无法联系办结告知",
+        {
+            "case_number": "TS20260302-0001",
+            "complainant_name": "某某科技有限公司",
+            "outcome": "unreachable",
+            "reason": "回访期间投诉人电话均无人接听。",
+            "contact_days": ["2026-04-01", "2026-04-02", "2026-04-03"],
+        },
+    ),
+    # Department.
+    # Optional ``lead_department_name``: set on an assisting (协办) department's mail, naming the lead it
+    # assists; that mail leaves out signing for, returning and extending, which only the lead may do.
+    spec(
+        "complaint_dispatched",
+        "department",
+        "派单通知（主办/协办）",
+        {
+            "case_number": "TS20260302-0001",
+            "department_name": "市住房和城乡建设局",
+            "summary": "投诉人反映某工程项目竣工验收后工程款逾期未支付。",
+            "category_label": "拖欠中小企业账款",
+            "stage_label": "签收",
+            "deadline": "2026-03-04",
+            "working_days": 2,
+            "role_label": "主办",
+        },
+    ),
+    spec(
+        "complaint_verify_request",
+        "department",
+        "主办单位签收后通知主管部门（认定部门）核实",
+        {
+            "case_number": "TS20260302-0001",
+            "department_name": "市发展和改革委员会",
+            "lead_department_name": "市住房和城乡建设局",
+            "summary": "投诉人反映某工程项目竣工验收后工程款逾期未支付。",
+            "deadline": "2026-03-25",
+            "working_days": 15,
+        },
+    ),
+    spec(
+        "deadline_warning",
+        "department",
+        "办理期限黄牌/红牌预警",
+        {
+            "case_number": "TS20260302-0001",
+            "department_name": "市住房和城乡建设局",
+            "stage_label": "核实办理",
+            "deadline": "2026-03-23",
+            "level": "yellow",
+            "working_days_left": 1,
+        },
+    ),
+    spec(
+        "supervision_notice",
+        "department",
+        "催办/督办/提级办理通知",
+        {
+            "case_number": "TS20260302-0001",
+            "department_name": "市住房和城乡建设局",
+            "step": "supervise",
+            "stage_label": "核实办理",
+            "deadline": "2026-03-23",
+            "overdue_working_days": 3,
+        },
+    ),
+    spec(
+        "extension_decision",
+        "department",
+        "延期申请审核结果",
+        {
+            "case_number": "TS20260302-0001",
+            "department_name": "市住房和城乡建设局",
+            "approved": True,
+            "days": 10,
+            "new_deadline": "2026-04-07",
+            "reason": "涉及多方核对账目，确需延长办理时限。",
+        },
+    ),
+    spec(
+        "rectification_review",
+        "department",
+        "整改情况审核结果",
+        {
+            "case_number": "TS20260302-0001",
+            "department_name": "市住房和城乡建设局",
+            "accepted": False,
+            "reason": "未提供付款凭证，请补充后重新提交。",
+        },
+    ),
+    spec(
+        "breach_explanation_order",
+        "department",
+        "确认违约失信（拒不整改）后责令书面说明原因并限期整改",
+        {
+            "case_number": "TS20260302-0001",
+            "department_name": "市住房和城乡建设局",
+            "reason": "整改期限届满，仍未支付所欠工程款。",
+            "severity_label": "一般",
+            "deadline": "2026-04-14",
+            "working_days": 10,
+        },
+    ),
+    spec(
+        "breach_stage_notice",
+        "department",
+        "异议答复、信用修复决定期限的黄牌/红牌预警与催办",
+        {
+            "record_number": "SX20260513-0001",
+            "department_name": "市住房和城乡建设局",
+            "subject_name": "某某建设工程有限公司",
+            "stage_label": "异议答复",
+            "deadline": "2026-05-20",
+            "step": "red",
+            "working_days_left": -1,
+        },
+    ),
+    spec(
+        "pledge_review_notice",
+        "department",
+        "告知承诺履约材料核查期限的黄牌/红牌预警、催办、督办与提级办理",
+        {
+            "pledge_number": "CN20260302-0001",
+            "department_name": "市住房和城乡建设局",
+            "pledgor_name": "某某建设工程有限公司",
+            "matter": "建筑工程施工许可证核发",
+            "step_label": "催办",
+            "deadline": "2026-05-08",
+            "working_days_left": -1,
+        },
+    ),
+    # The party a stage's deadline binds (the lead or verifying department, the pledgor, the deciding
+    # department): a deadline 待日历确定 got its date, or a corrected notice moved it
+    # (models/pending_deadlines.py). ``old_deadline`` None: it was pending.
+    spec(
+        "deadline_set",
+        "department",
+        "节假日安排载入或更正后，告知办理期限已确定或已调整",
+        {
+            "recipient_name": "市住房和城乡建设局",
+            "case_label": "投诉",
+            "case_number": "TS20261231-0001",
+            "stage_label": "签收",
+            "deadline": "2027-01-06",
+            "old_deadline": "2027-01-05",
+        },
+    ),
+    # Supervisors.
+    spec(
+        "escalation_alert",
+        "supervisor",
+        "案件进入督办/提级办理的提示",
+        {
+            "case_number": "TS20260302-0001",
+            "department_name": "市住房和城乡建设局",
+            "step": "escalate",
+            "stage_label": "核实办理",
+            "overdue_working_days": 5,
+        },
+    ),
+    spec(
+        "daily_digest",
+        "supervisor",
+        "每日超期与临期汇总",
+        {"digest_date": "2026-03-02", "rows": _ROWS},
+    ),
+]
