@@ -63,6 +63,25 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # The older code has no machine accounts, and the complaints a hotline account registered still name it:
+    # the downgrade is refused while any exists rather than failing on (or, on SQLite, orphaning) them.
+    handed_in = (
+        op.get_bind()
+        .execute(
+            sa.text(
+                "SELECT c.number FROM complaint c JOIN app_user u ON u.id = c.registered_by_id "
+                "WHERE u.role = 'HOTLINE' ORDER BY c.number LIMIT 5"
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if handed_in:
+        raise RuntimeError(
+            "无法降级：已有由 12345 热线账号登记的投诉（如 "
+            f"{'、'.join(handed_in)}），旧版本没有热线账号，请保留当前版本 "
+            f"(cannot downgrade below 0014: complaints registered by a hotline account, e.g. {', '.join(handed_in)})"
+        )
     op.drop_index("ix_hotline_message_due", table_name="hotline_message")
     op.drop_index("ix_hotline_message_complaint_id", table_name="hotline_message")
     op.drop_table("hotline_message")
