@@ -2,9 +2,9 @@
 
 Read-only queries: counts by state, the escalation ladder, pledges about to be published, weekly
 opened/closed series, breaches per month and per-department scores (cases closed satisfied, 不满意办结 and
-无法联系办结 each counted apart). A case counts as handled on time when no stage of it ever went past its
-deadline, which the audit trail records as a red warning or a supervision step (催办/督办/提级); an open
-case past its deadline today is late as well.
+无法联系办结 each counted apart; the redo rate, 重办率, is over all three). A case counts as handled on
+time when no stage of it ever went past its deadline, which the audit trail records as a red warning or a
+supervision step (催办/督办/提级); an open case past its deadline today is late as well.
 
 A scorecard covers a period (``Period``: a month, a quarter, a year or custom dates, Asia/Shanghai): the
 complaints registered in it, by lead department, and every department whose staff acted on a complaint in
@@ -85,6 +85,7 @@ class DepartmentScore:
     handled: int
     on_time: int
     closed: int
+    # Ended cases (all three endings) redone at least once.
     redone: int
     breaches: int
     satisfied: int
@@ -101,8 +102,14 @@ class DepartmentScore:
         return self.on_time / self.handled if self.handled else None
 
     @property
+    def ended(self) -> int:
+        """Cases ended any way: 已办结, 不满意办结 and 无法联系办结."""
+        return self.closed + self.closed_unsatisfied + self.closed_unreachable
+
+    @property
     def redo_rate(self) -> float | None:
-        return self.redone / self.closed if self.closed else None
+        """Of the ended cases, those redone at least once."""
+        return self.redone / self.ended if self.ended else None
 
     @property
     def satisfaction_rate(self) -> float | None:
@@ -353,9 +360,12 @@ def department_scores(
             t["on_time"] += 1
         if case.state == CS.CLOSED:
             t["closed"] += 1
-            t["redone"] += 1 if case.redo_count else 0
         elif case.state in _UNRESOLVED_ENDINGS:
             t[case.state] += 1
+        # Redone per case (RULEBOOK §Complaints 9) over every ending: a case redone and still closed
+        # 不满意办结 is the one most redone, and counting only 已办结 dropped it.
+        if case.state == CS.CLOSED or case.state in _UNRESOLVED_ENDINGS:
+            t["redone"] += 1 if case.redo_count else 0
         if case.satisfaction:
             t["rated"] += 1
             t["satisfied"] += 1 if case.satisfaction == "满意" else 0

@@ -276,6 +276,13 @@ def _action_forms(session: Session, complaint: Any, actor: Actor) -> list[dict[s
     return forms
 
 
+def _return_visit(events: list[Any]) -> dict[str, Any] | None:
+    """The latest return visit's rating and when it was recorded: the closing or redo event that carries
+    it (a case reopened later keeps the last answer the complainant gave)."""
+    rated = [e for e in events if e.data.get("satisfaction")]
+    return {"satisfaction": rated[-1].data["satisfaction"], "at": rated[-1].at} if rated else None
+
+
 def _case_page(
     request: Request,
     session: Session,
@@ -296,6 +303,7 @@ def _case_page(
     # The case a merged complaint joined, and the one handling it now if that one was merged later.
     joined = session.get(Complaint, complaint.merged_into_id) if complaint.merged_into_id else None
     handling = handling_case(session, complaint)
+    events = service.timeline(session=session, complaint=complaint)
     return render(
         request,
         "complaint.html",
@@ -304,7 +312,10 @@ def _case_page(
         joined=joined,
         handling=handling if handling is not complaint and handling is not joined else None,
         spec=spec,
-        events=service.timeline(session=session, complaint=complaint),
+        events=events,
+        # A supervisor needs both to know whether 不满意办结 is open yet without counting the timeline.
+        return_visit=_return_visit(events),
+        redos_before_unsatisfied=get_settings().unsatisfied_close_after_redos,
         actions=_action_forms(session, complaint, actor),
         next_actors=service.who_acts_next(session=session, complaint=complaint),
         days_left=None if spec.clock_paused else calendar.working_days_left(today, complaint.stage_deadline),
