@@ -1,7 +1,8 @@
 """Every minute: send the 12345 platform the stage changes of the cases it handed in (accepted, not
-accepted, dispatched, replied, closed), signed, ``Idempotency-Key`` = message id, in the order written per
-case. Failures stay in the outbox with back-off (dead after the last attempt, for `shouxin hotline retry`),
-so the flow itself never retries; nothing is sent while no hotline URL is configured."""
+accepted, merged, dispatched, returned, replied, redone, closed, reopened), signed, ``Idempotency-Key`` =
+message id, in the order written per case. Failures stay in the outbox with back-off (dead after the last
+attempt, for `shouxin hotline retry`), so the flow itself never retries; nothing is sent while no hotline
+URL is configured, nor while the URL has no secret to sign with (an error in the log)."""
 
 from __future__ import annotations
 
@@ -20,12 +21,16 @@ def push() -> dict[str, int]:
         "dead": report.dead,
         "held": report.held,
         "skipped": int(report.skipped),
+        "unsigned": int(report.unsigned),
     }
 
 
 @flow(name="push_hotline")
 def push_hotline() -> dict[str, int]:
-    """Push what is due; returns counts (sent, retried, dead, held, skipped)."""
+    """Push what is due; returns counts (sent, retried, dead, held, skipped, unsigned)."""
     counts = push()
-    get_run_logger().info("12345 结果回传：%s", counts)
+    if counts["unsigned"]:
+        get_run_logger().error("12345 结果回传未发送：缺少 SHOUXIN_HOTLINE_SECRET (hotline secret missing)")
+    else:
+        get_run_logger().info("12345 结果回传：%s", counts)
     return counts

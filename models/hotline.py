@@ -1,10 +1,13 @@
 """Results back to the 12345 hotline platform (12345 工单结果回传): the outbox of messages it is owed.
 
 A case handed in by the platform (``Complaint.source_system`` = ``HOTLINE_SOURCE``) reports the stage
-changes the platform tracks its order by: accepted, not accepted (with the reason), dispatched, replied,
-closed (with the satisfaction). Each is one ``HotlineMessage`` written in the same transaction as the
-event (``report_stage_change``, called where an action fires its event), idempotent by ``message_id``
-(the platform de-duplicates on it too: ``Idempotency-Key``), delivered in the order written per case.
+changes the platform tracks its order by: accepted, not accepted (with the reason), merged into another
+case, dispatched, returned by the department, replied, redone, closed (with the satisfaction), reopened.
+Each is one ``HotlineMessage`` written in the same transaction as the event (``report_stage_change``,
+called where an action fires its event), idempotent by ``message_id`` (the platform de-duplicates on it
+too: ``Idempotency-Key``), delivered in the order written per case. An order merged into another case
+(并单) is handled as that case: each stage of the case it joined is also written for it, under its own
+order id, so every order reaches its ending.
 The domain writes and changes the rows; notifications/hotline_push.py delivers them over HTTP.
 """
 
@@ -41,11 +44,18 @@ MAX_BACKOFF = dt.timedelta(hours=1)
 STAGES: dict[str, str] = {
     "accept": "accepted",
     "reject": "not_accepted",
+    "merge": "merged",
     "dispatch": "dispatched",
+    # The department gave the order back: nobody handles it until it is dispatched again.
+    "return_order": "returned",
     "reply": "replied",
+    # Sent back after an unsatisfied return visit, or reopened after closing: the earlier reply or closing
+    # no longer stands, and the platform must not keep showing it.
+    "redo": "redone",
     "close": "closed",
     "close_unsatisfied": "closed",
     "close_unreachable": "closed",
+    "reopen": "reopened",
 }
 # The satisfaction each closing reports: ``close`` carries the complainant's own answer.
 _CLOSING_SATISFACTION = {"close_unsatisfied": "不满意", "close_unreachable": "无法联系"}
@@ -96,6 +106,14 @@ def _department_by_code(session: Session, code: str | None) -> dict[str, str] | 
     return {"code": dept.code, "name": dept.name} if dept else None
 
 
+def _case_ref(case: Complaint | None) -> dict[str, str | None] | None:
+    """A case as the platform can name it: our number, and its own order id if the case came from it."""
+    if case is None:
+        return None
+    order = case.external_id if case.source_system == HOTLINE_SOURCE else None
+    return {"case_number": case.number, "order_id": order}
+
+
 def message_payload(session: Session, case: Complaint, event: CaseEvent, stage: str) -> dict[str, Any]:
     """The message for ``event``: what the platform needs to update its order, and no personal data (it
     has the caller's; the complaint's other parties are none of its business beyond the department)."""
@@ -108,8 +126,17 @@ def message_payload(session: Session, case: Complaint, event: CaseEvent, stage: 
         "event": event.event,
         "occurred_at": _iso(event.at),
     }
-    if event.event == "reject":
+    if event.event in ("reject", "return_order", "redo", "reopen"):
         payload["reason"] = event.data.get("reason") or event.note
+    if event.event == "merge":
+        target_id = event.data.get("target_id")
+        payload["merged_into"] = _case_ref(session.get(Complaint, target_id) if target_id else None)
+    elif event.event == "return_order":
+        payload["department"] = _department(session, event.data.get("returned_by_department_id"))
+    elif event.event == "redo":
+        payload["department"] = _department(session, case.lead_department_id)
+        payload["redo_count"] = event.data.get("redo")
+        payload["satisfaction"] = event.data.get("satisfaction")  # the return visit's answer: 不满意
     elif event.event == "dispatch":
         # The event is recorded before the case's lead department is set: the event names it.
         payload["department"] = _department_by_code(session, event.data.get("lead"))
@@ -124,17 +151,44 @@ def message_payload(session: Session, case: Complaint, event: CaseEvent, stage: 
     return payload
 
 
+def _merged_hotline_cases(session: Session, case_id: int) -> list[Complaint]:
+    """The 12345 cases merged into ``case_id``, directly or through a case merged into it."""
+    # Imported here: models.complaints imports this module (its actions report through it).
+    from models.complaints.visibility import merged_into
+
+    return [c for c in merged_into(session, case_id) if c.source_system == HOTLINE_SOURCE]
+
+
 def report_stage_change(session: Session, case: Complaint, event: CaseEvent) -> None:
-    """Queue the platform's message for ``event`` if the case came from 12345 and the platform tracks
-    this stage; nothing otherwise. In the caller's transaction, so the message exists iff the change does.
-    """
+    """Queue the platform's message for ``event`` if the platform tracks this stage: for the case if it
+    came from 12345, and for each 12345 case merged into it (whatever the case's own source), which the
+    platform knows only by its own order. Nothing otherwise. In the caller's transaction, so the messages
+    exist iff the change does."""
     stage = STAGES.get(event.event)
-    if stage is None or case.source_system != HOTLINE_SOURCE or case.id is None:
+    if stage is None or case.id is None:
         return
     payload = message_payload(session, case, event, stage)
-    session.add(
-        HotlineMessage(message_id=payload["message_id"], complaint_id=case.id, stage=stage, payload=payload)
-    )
+    if case.source_system == HOTLINE_SOURCE:
+        session.add(
+            HotlineMessage(
+                message_id=payload["message_id"], complaint_id=case.id, stage=stage, payload=payload
+            )
+        )
+    # A merged order follows the case handling it (for a merge, the case this one joined).
+    handling = payload.get("merged_into") or _case_ref(case)
+    for merged in _merged_hotline_cases(session, case.id):
+        assert merged.id is not None
+        # Its own id per order: the handling case's number and event seq make it unique and stable.
+        message_id = f"{merged.number}:{case.number}:{event.seq}"
+        copy = {
+            **payload,
+            "message_id": message_id,
+            "source_system": HOTLINE_SOURCE,
+            "order_id": merged.external_id,
+            "case_number": merged.number,
+            "merged_into": handling,
+        }
+        session.add(HotlineMessage(message_id=message_id, complaint_id=merged.id, stage=stage, payload=copy))
 
 
 def backoff(attempts: int) -> dt.timedelta:

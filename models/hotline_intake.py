@@ -4,6 +4,10 @@ The platform sends its order with its own order id; the case keeps that id (``Co
 with ``source_system`` = ``HOTLINE_SOURCE``), and a resent order, even two copies arriving at once,
 finds the case registered for the first: the unique constraint ``uq_complaint_external`` decides, on
 SQLite and PostgreSQL alike. The caller commits.
+
+The tracking password goes back only with the first answer (it is stored hashed). When that answer was
+lost (the platform timed out after the case was committed), the platform's resend may ask for a new one
+(``reissue_order_password``): the case gets a new password, the old one stops working.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from models.complaint import (
 from models.complaints import register_complaint
 from models.hotline import HOTLINE_SOURCE
 from models.text import Line, Paragraph, visible_text
+from models.tracking_password import reissue_tracking_password
 from models.workflow import Actor
 
 _CATEGORY_BY_LABEL = {label: category for category, label in CATEGORY_LABELS.items()}
@@ -117,7 +122,8 @@ def register_work_order(
     *, session: Session, order: WorkOrder, actor: Actor, today: dt.date, calendar: WorkCalendar
 ) -> tuple[Complaint, str | None]:
     """The case of ``order``: registered now (with its tracking password), or the one registered for an
-    earlier copy of it (password None: it is stored only hashed). Flushed; the caller commits."""
+    earlier copy of it (password None: it is stored only hashed; ``reissue_order_password`` replaces it).
+    Flushed; the caller commits."""
     existing = case_of_order(session=session, order_id=order.order_id)
     if existing is not None:
         return existing, None
@@ -137,3 +143,10 @@ def register_work_order(
         if existing is None:
             raise
         return existing, None
+
+
+def reissue_order_password(*, session: Session, case: Complaint, actor: Actor) -> str:
+    """A new tracking password for the case of a resent order whose first answer (with the password)
+    never reached the platform: the old one stops working. Flushed; the caller commits."""
+    reason = "12345 平台重复推送工单并要求重新生成查询密码（首次应答未送达）"
+    return reissue_tracking_password(session=session, complaint=case, actor=actor, reason=reason)

@@ -187,7 +187,7 @@ class Settings(BaseSettings):
         """How a recipient reachable both by e-mail and by SMS is notified (``notification_channels``)."""
         return self.notification_channels.get(recipient_kind, _DEFAULT_CHANNELS.get(recipient_kind, "email"))
 
-    @field_validator("credit_platform_secret", "sms_gateway_secret")
+    @field_validator("credit_platform_secret", "sms_gateway_secret", "hotline_secret")
     @classmethod
     def _no_placeholder_secret(cls, value: str | None) -> str | None:
         if value is not None and value.strip().lower() in _PLACEHOLDER_SECRETS:

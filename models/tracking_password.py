@@ -12,6 +12,9 @@ Complaints registered before this scheme have 8-symbol passwords (~40 bits) stor
 verifying with argon2 and are deliberately not re-hashed on a successful lookup: 40 bits under a fast hash
 could be brute-forced by whoever obtained both the database and the secret, so argon2 stays their store.
 Changing ``SHOUXIN_SECRET_KEY`` voids every password of the new scheme (as it voids pledge access codes).
+
+A password that never reached the complainant (the 12345 platform lost the answer that carried it, a
+staff member did not hand it on) cannot be shown again, only replaced: ``reissue_tracking_password``.
 """
 
 from __future__ import annotations
@@ -20,12 +23,19 @@ import hashlib
 import hmac
 import secrets
 from functools import lru_cache
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import update
+from sqlmodel import Session
 
+from models.clock import utcnow
+from models.complaint import Complaint
+from models.errors import Conflict, ValidationFailed
 from models.pledges.access import display, normalise
 from models.settings import get_settings
+from models.workflow import Actor, record_event
 
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 LENGTH = 12
@@ -74,3 +84,53 @@ def verify_tracking_password(password: str, stored: str | None) -> bool:
         return legacy
     expected = hash_tracking_password(plain)
     return stored is not None and hmac.compare_digest(expected.encode(), stored.encode())
+
+
+# The audit event of a re-issue: the fact, who and why, never the password or its hash.
+REISSUE_EVENT = "reissue_tracking_password"
+_REASON_MAX = 500
+
+
+def reissue_tracking_password(
+    *, session: Session, complaint: Complaint, actor: Actor, reason: str | None = None
+) -> str:
+    """A new tracking password for ``complaint``, returned this once (stored hashed; the old one stops
+    working at commit), audited as a ``reissue_tracking_password`` event. The caller checked that
+    ``actor`` may do it, and commits before handing the password out.
+
+    The case's version is left alone (nothing of its handling changed, and a staff action in progress
+    must not be refused for it); the hash is swapped with a compare-and-set on the one read, so two
+    re-issues at once cannot both answer a password: the later one is refused (Conflict)."""
+    assert complaint.id is not None
+    note = (reason or "").strip() or None
+    if note is not None and len(note) > _REASON_MAX:
+        raise ValidationFailed(
+            f"理由过长（{len(note)} 字）；请精简至 {_REASON_MAX} 字以内后重新提交 (reason too long)"
+        )
+    password, stored = new_tracking_password()
+    now = utcnow()
+    t: Any = Complaint.__table__  # type: ignore[attr-defined]
+    stmt = update(t).where(
+        t.c.id == complaint.id, t.c.tracking_password_hash == complaint.tracking_password_hash
+    )
+    swapped = session.execute(stmt.values(tracking_password_hash=stored, updated_at=now).returning(t.c.id))
+    if swapped.first() is None:
+        raise Conflict(
+            f"投诉 {complaint.number} 的查询密码刚被另一次操作重新生成；如仍需新密码，请刷新后重试"
+            " (the tracking password was re-issued concurrently; retry)"
+        )
+    session.expire(complaint, ["tracking_password_hash", "updated_at"])
+    record_event(
+        session=session,
+        case=complaint,
+        transition=None,
+        from_state=complaint.state,
+        to_state=complaint.state,
+        actor=actor,
+        at=now,
+        note=note,
+        data={},
+        idempotency_key=None,
+        event=REISSUE_EVENT,
+    )
+    return password

@@ -2,7 +2,8 @@
 
 The same protocol as the credit-platform push (notifications/platform_push.py ``deliver``): signed JSON
 (``X-Shouxin-Signature: sha256=<HMAC-SHA256 of the body>``), ``Idempotency-Key`` = the message id, 2xx
-taken, 5xx/408/429/no answer retried after the back-off, any other 4xx dead. Messages are leased when
+taken, 5xx/408/429/no answer retried after the back-off, any other 4xx dead. Nothing goes unsigned: with
+the URL set and no secret the run sends nothing and logs an error. Messages are leased when
 claimed, for as long as the whole batch can take, and each outcome is committed the moment the platform
 answers (only while the lease holds), so a crash mid-batch re-sends at most the one message in flight
 (which the platform recognises by its id).
@@ -33,6 +34,9 @@ class HotlinePushReport:
     dead: int = 0
     held: int = 0  # later messages of a case whose earlier one failed in this run: they wait their turn
     skipped: bool = False  # no hotline URL configured: messages stay pending
+    # A URL without a secret: nothing is sent (unsigned results could be forged by anyone), messages stay
+    # pending; logged as an error.
+    unsigned: bool = False
 
 
 def _record(
@@ -66,6 +70,14 @@ def push_due(
     if not settings.hotline_url:
         report.skipped = True
         return report
+    if not settings.hotline_secret:
+        # Signing with an empty key would let anyone forge our results: hold them until a secret is set.
+        report.unsigned = True
+        log.error(
+            "已配置 SHOUXIN_HOTLINE_URL 但未配置 SHOUXIN_HOTLINE_SECRET：12345 回传消息不发送，滞留待发送"
+            " (hotline URL set without a secret: results are not sent and stay pending)"
+        )
+        return report
     moment = now or utcnow()
     with Session(engine, expire_on_commit=False) as session:
         claimed = claim_due(session=session, now=moment, limit=limit, timeout=timeout)
@@ -88,7 +100,7 @@ def push_due(
             outcome, detail = deliver(
                 client,
                 settings.hotline_url,
-                settings.hotline_secret or "",
+                settings.hotline_secret,
                 message.message_id,
                 message.payload,
             )

@@ -62,6 +62,8 @@ RULES: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/complaints/{complaint_id}"): CASE_OF_D01,
     ("GET", "/complaints/{complaint_id}/events"): CASE_OF_D01,
     ("GET", "/complaints/{complaint_id}/actions"): CASE_OF_D01,
+    # A new tracking password for a complainant who lost theirs: the staff who register complaints.
+    ("POST", "/complaints/{complaint_id}/tracking-password"): INTAKE_OR_SUPERVISOR,
     **{("POST", f"/complaints/{{complaint_id}}/actions/{a}"): ACT_ON_D01 for a in COMPLAINT_ACTIONS},
     # Rectification files: uploaded with the report as the JSON report is; read by staff who see the case.
     ("POST", "/complaints/{complaint_id}/actions/report_rectification/with-files"): ACT_ON_D01,

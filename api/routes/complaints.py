@@ -23,6 +23,7 @@ from models.calendar import WorkCalendar
 from models.complaint import Channel, ComplaintCreate, ComplaintPublic
 from models.lifecycle import COMPLAINT, ComplaintState, Role
 from models.text import Line
+from models.tracking_password import reissue_tracking_password
 from models.workflow import Actor
 
 router = APIRouter(tags=["投诉"])
@@ -199,6 +200,43 @@ def other_action(
     body: service.ActionBody = Body(default_factory=service.ActionBody),
 ) -> ComplaintPublic:
     return _act(complaint_id, action, body, session, actor, today, calendar)
+
+
+# Why the tracking password is re-issued (optional; recorded on the case's timeline).
+class TrackingPasswordReissue(BaseModel):
+    reason: Line | None = Field(default=None, max_length=500, description="重新生成的原因（记入办理过程）")
+
+
+# The complaint's new tracking password, shown this once.
+class TrackingPasswordIssued(BaseModel):
+    id: int
+    number: str
+    tracking_password: str = Field(description="新的查询密码，仅显示这一次，请告知投诉人；原密码已作废")
+
+
+@router.post(
+    "/complaints/{complaint_id}/tracking-password",
+    response_model=TrackingPasswordIssued,
+    summary="重新生成投诉人查询密码（原密码作废）",
+    dependencies=[require_roles(Role.INTAKE, Role.SUPERVISOR)],
+)
+def reissue_complaint_tracking_password(
+    complaint_id: int,
+    response: Response,
+    session: SessionDep,
+    actor: ActorDep,
+    body: TrackingPasswordReissue = Body(default_factory=TrackingPasswordReissue),
+) -> TrackingPasswordIssued:
+    """投诉人未收到或遗失查询密码时（如 12345 平台未收到首次应答）：生成新密码，仅在此返回一次，
+    原密码立即作废；记入办理过程（不含密码）。"""
+    complaint = service.get_complaint(session=session, complaint_id=complaint_id, actor=actor)
+    password = reissue_tracking_password(
+        session=session, complaint=complaint, actor=actor, reason=body.reason
+    )
+    session.commit()  # before the password is handed out: a password that is not stored is never given
+    no_store(response)
+    assert complaint.id is not None
+    return TrackingPasswordIssued(id=complaint.id, number=complaint.number, tracking_password=password)
 
 
 @router.post(

@@ -2,21 +2,23 @@
 
 Called with the platform's own machine token (role ``hotline``, `shouxin hotline token`), which may call
 nothing else; staff tokens may not call this. Idempotent on the platform's order id: the first copy
-registers the case (201), every later copy answers the same case (200).
+registers the case (201), every later copy answers the same case (200). A later copy sent with
+``?reissue_tracking_password=true`` (the first answer, with the password, was lost) also answers a new
+tracking password; the old one stops working.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from api.deps import CalendarDep, SessionDep, TodayDep, actor_of, no_store
 from models.accounts import token_identity
 from models.errors import NotPermitted, Unauthenticated
-from models.hotline_intake import WorkOrder, register_work_order
+from models.hotline_intake import WorkOrder, register_work_order, reissue_order_password
 from models.lifecycle import ComplaintState, Role
 from models.workflow import Actor
 
@@ -53,7 +55,8 @@ class WorkOrderReceipt(BaseModel):
     external_id: str = Field(description="12345 平台的工单编号")
     created: bool = Field(description="true：本次登记；false：该工单此前已登记（重复推送）")
     tracking_password: str | None = Field(
-        description="投诉人查询密码，只在首次登记时返回一次（仅保存散列，重复推送时为 null）"
+        description="投诉人查询密码，只在首次登记时返回一次（仅保存散列，重复推送时为 null）；"
+        "重复推送并带 reissue_tracking_password=true 时为新生成的密码（原密码作废）"
     )
 
 
@@ -71,12 +74,19 @@ def receive_work_order(
     actor: Annotated[Actor, Depends(hotline_actor)],
     today: TodayDep,
     calendar: CalendarDep,
+    reissue_tracking_password: bool = Query(
+        False,
+        description="重复推送时：首次应答（含查询密码）未送达，要求重新生成查询密码；原密码作废。首次登记时无影响",
+    ),
 ) -> WorkOrderReceipt:
     complaint, password = register_work_order(
         session=session, order=order, actor=actor, today=today, calendar=calendar
     )
-    session.commit()
-    if password is None:
+    created = password is not None
+    if not created and reissue_tracking_password:
+        password = reissue_order_password(session=session, case=complaint, actor=actor)
+    session.commit()  # before the password is handed out: a password that is not stored is never given
+    if not created:
         response.status_code = 200
     no_store(response)  # the tracking password, shown this once
     assert complaint.id is not None
@@ -88,6 +98,6 @@ def receive_work_order(
         state=complaint.state,
         source_system=complaint.source_system,
         external_id=complaint.external_id,
-        created=password is not None,
+        created=created,
         tracking_password=password,
     )
