@@ -57,6 +57,18 @@ STAGES: dict[str, str] = {
     "close_unreachable": "closed",
     "reopen": "reopened",
 }
+# What each stage is called on the admin's outbox page.
+STAGE_LABELS: dict[str, str] = {
+    "accepted": "已受理",
+    "not_accepted": "不予受理",
+    "merged": "已并单",
+    "dispatched": "已转办",
+    "returned": "已退单",
+    "replied": "已答复",
+    "redone": "重办",
+    "closed": "已办结",
+    "reopened": "已重启",
+}
 # The satisfaction each closing reports: ``close`` carries the complainant's own answer.
 _CLOSING_SATISFACTION = {"close_unsatisfied": "不满意", "close_unreachable": "无法联系"}
 

@@ -147,3 +147,9 @@ def test_a_redo_a_return_and_a_reopening_are_reported_so_no_stale_ending_stands(
     )
     assert redone["department"] == department
     assert reopened["reason"] == "发现新情况，重启办理"
+
+
+def test_every_stage_reported_to_12345_has_a_label_on_the_admin_outbox_page() -> None:
+    from models.hotline import STAGE_LABELS, STAGES
+
+    assert set(STAGES.values()) <= set(STAGE_LABELS)

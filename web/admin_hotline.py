@@ -14,7 +14,7 @@ from api.deps import SessionDep
 from models.clock import utcnow
 from models.complaint import Complaint
 from models.errors import DomainError, NotFound
-from models.hotline import HotlineMessageStatus, list_messages, mark_handled, retry_dead
+from models.hotline import STAGE_LABELS, HotlineMessageStatus, list_messages, mark_handled, retry_dead
 from models.lifecycle import Role
 from models.settings import get_settings
 from web.core import current_user, form_data, page_router, redirect, refused, render
@@ -26,13 +26,6 @@ STATUS_LABELS = {
     HotlineMessageStatus.SENT: "已送达",
     HotlineMessageStatus.DEAD: "发送失败",
     HotlineMessageStatus.HANDLED: "已人工处理",
-}
-STAGE_LABELS = {
-    "accepted": "已受理",
-    "not_accepted": "不予受理",
-    "dispatched": "已转办",
-    "replied": "已答复",
-    "closed": "已办结",
 }
 
 
