@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 
 from models.errors import (
     Conflict,
@@ -131,6 +133,10 @@ async def http_answer(request: Request, exc: HTTPException) -> Response:
     # A body over its cap (api/body_limit.py) is the domain's TooLarge, answered as such (413).
     if isinstance(exc.__cause__, DomainError):
         return domain_answer(exc.__cause__)
+    # Starlette refuses a form past its limits (parts, a field's size) or malformed with a bare English
+    # 400, raised while handling its MultiPartException: answered as the domain's refusal instead.
+    if isinstance(exc.__context__, MultiPartException):
+        return domain_answer(multipart_refusal(exc.__context__.message))
     if isinstance(exc.__cause__, RecursionError):
         return JSONResponse(
             error_body(
@@ -141,6 +147,28 @@ async def http_answer(request: Request, exc: HTTPException) -> Response:
             status_code=422,
         )
     return await http_exception_handler(request, exc)
+
+
+_MULTIPART_LIMIT = re.compile(r"^Too many (files|fields)\. Maximum number of \w+ is (\d+)\.$")
+
+
+def multipart_refusal(message: str) -> DomainError:
+    """Starlette's multipart error ``message`` as the domain's refusal: 413 for a form past a limit of
+    the parser (naming the limit), 422 for one it cannot read."""
+    limit = _MULTIPART_LIMIT.match(message)
+    if limit:
+        kind = "文件" if limit[1] == "files" else "表单字段"
+        return TooLarge(
+            f"一次提交的{kind}过多：上限 {limit[2]} 个；请分批提交 (too many {limit[1]}: at most {limit[2]})",
+            max_parts=int(limit[2]),
+        )
+    if message.startswith(("Field exceeded", "Part exceeded")):
+        size = message.rsplit(" ", 1)[-1].rstrip(".")
+        return TooLarge(f"表单中的某一项内容过大：上限 {size}；请缩短后重试 (a form field over {size})")
+    return ValidationFailed(
+        "无法解析提交的表单（multipart 格式错误）；请从页面重新提交，或检查客户端的请求格式 "
+        "(malformed multipart form)"
+    )
 
 
 def install(app: FastAPI) -> None:

@@ -12,6 +12,7 @@ import io
 from pathlib import Path
 
 from models.errors import ValidationFailed
+from models.pledges.import_rows import check_csv_width, check_xlsx_unpacked
 from models.settings import get_settings
 
 
@@ -37,6 +38,8 @@ def _data_rows(content: bytes, filename: str, cap: int) -> int | None:
     if bound <= cap:
         return bound
     try:
+        # A line too wide is refused before the csv module splits it into millions of cells.
+        check_csv_width(content)
         reader = csv.reader(io.StringIO(content.decode("utf-8-sig")))
         return sum(1 for _, _row in zip(range(cap + 2), reader, strict=False)) - 1
     except (UnicodeDecodeError, csv.Error):
@@ -46,6 +49,8 @@ def _data_rows(content: bytes, filename: str, cap: int) -> int | None:
 def _xlsx_rows(content: bytes, cap: int) -> int | None:
     from openpyxl import load_workbook
 
+    # Refused before openpyxl opens it: opening parses the shared strings whole, a zip bomb's included.
+    check_xlsx_unpacked(content)
     try:
         book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception:  # openpyxl raises many kinds for a damaged file; the import names it
@@ -55,6 +60,8 @@ def _xlsx_rows(content: bytes, cap: int) -> int | None:
         if sheet is None:
             return None
         # Read-only sheets stream rows; stop one past the cap rather than trust the stated dimension.
-        return sum(1 for _, _row in zip(range(cap + 2), sheet.iter_rows(values_only=True), strict=False)) - 1
+        # One column is enough to count rows: a stated dimension of thousands of columns pads none.
+        rows = sheet.iter_rows(values_only=True, max_col=1)
+        return sum(1 for _, _row in zip(range(cap + 2), rows, strict=False)) - 1
     finally:
         book.close()

@@ -24,6 +24,7 @@ from models.errors import DomainError
 from models.lifecycle import Role
 from models.pledges.import_rows import estimate_rows, read_import_file
 from models.pledges.importing import ImportReport, import_pledges
+from models.privacy import neutralise
 from models.publication import STEP_LABELS
 from models.publication import sweep as run_sweep
 from models.workflow import Actor
@@ -102,7 +103,9 @@ def _offline_codes(report: ImportReport, path: Path | None) -> None:
     with open(fd, "w", encoding="utf-8-sig", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(header)
-        writer.writerows(rows)
+        # Names come from the imported file: neutralised, as the web download does, so a spreadsheet
+        # never runs one as a formula (a HYPERLINK could send the row's access code away).
+        writer.writerows(tuple(neutralise(cell) for cell in row) for row in rows)
     console.print(f"{len(rows)} 位承诺人无可用邮箱或短信，办理码已写入 {path}：请随告知书书面送达")
 
 

