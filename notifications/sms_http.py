@@ -62,9 +62,12 @@ class HttpGatewaySms:
     name = "http"
 
     def __init__(self, settings: Settings) -> None:
-        if not settings.sms_gateway_url:
-            raise ValueError("SHOUXIN_SMS_PROVIDER=http needs SHOUXIN_SMS_GATEWAY_URL")
+        if not settings.sms_gateway_url or not settings.sms_gateway_secret:
+            raise ValueError(
+                "SHOUXIN_SMS_PROVIDER=http needs SHOUXIN_SMS_GATEWAY_URL and SHOUXIN_SMS_GATEWAY_SECRET"
+            )
         self.settings = settings
+        self.secret: str = settings.sms_gateway_secret
         self.url = settings.sms_gateway_url
         self.client = httpx.AsyncClient(timeout=settings.sms_timeout_seconds)
 
@@ -72,7 +75,7 @@ class HttpGatewaySms:
         body = json.dumps(payload(message, self.settings), ensure_ascii=False, sort_keys=True).encode()
         headers = {
             "Content-Type": "application/json; charset=utf-8",
-            "X-Shouxin-Signature": sign(body, self.settings.sms_gateway_secret or ""),
+            "X-Shouxin-Signature": sign(body, self.secret),
             "Idempotency-Key": message.out_id,
         }
         try:

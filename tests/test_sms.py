@@ -258,3 +258,16 @@ def test_the_admin_notifications_page_shows_the_channel_and_the_landline_that_wa
     undeliverable = page.split('id="undeliverable"', 1)[1].split("</table>", 1)[0]
     assert f"王五 短信 {LANDLINE}" in undeliverable
     assert "不是手机号码，不发送短信" in undeliverable
+
+
+def test_an_http_gateway_without_its_secret_sends_nothing_rather_than_sign_with_an_empty_key() -> None:
+    from models.settings import Settings
+    from notifications.sms import provider_from_settings
+    from notifications.sms_http import HttpGatewaySms
+
+    unsigned = Settings(sms_provider="http", sms_gateway_url="http://127.0.0.1:9/sms")
+    assert provider_from_settings(unsigned) is None  # its messages are answered NO_PROVIDER, never sent
+    with pytest.raises(ValueError, match="SHOUXIN_SMS_GATEWAY_SECRET"):
+        HttpGatewaySms(unsigned)
+    signed = unsigned.model_copy(update={"sms_gateway_secret": "a-real-shared-secret-1"})
+    assert isinstance(provider_from_settings(signed), HttpGatewaySms)
