@@ -84,10 +84,39 @@ COMPLAINT_AND_STAFF: list[TemplateSpec] = [
     spec(
         "complaint_return_visit",
         "complainant",
-        "回访：请评价办理结果",
+        "已答复，告知将电话回访评价满意度，不满意可在回访时提出",
         {"case_number": "TS20260302-0001", "complainant_name": "某某科技有限公司"},
     ),
+    # ``target_number`` None: to the case's own complainant; set (the case joined) to a complainant merged
+    # into it (并单), who was not part of the return visit.
     spec(
+        "complaint_redone",
+        "complainant",
+        "回访不满意，告知案件已退回重新办理、第几次重办和核实期限（None：待日历确定）",
+        {
+            "case_number": "TS20260302-0001",
+            "complainant_name": "某某科技有限公司",
+            "redo_count": 1,
+            "deadline": "2026-04-21",
+            "target_number": None,
+        },
+    ),
+    spec(
+        "complaint_closed",
+        "complainant",
+        "并单投诉人：所并入的投诉经回访办结告知",
+        {
+            "case_number": "TS20260302-0003",
+            "complainant_name": "某某建材有限公司",
+            "target_number": "TS20260302-0001",
+        },
+    ),
+    # ``contact_stage``: what the failed contact attempts were for, ``return_visit`` or ``supplement``
+    # (the case awaited the complainant's supplement, never replied); ``redo_count``: the case's real
+    # number of redos; ``target_number`` as for ``complaint_redone``.
+    spec(
+        # Optional ``contact_stage`` (return_visit, supplement), ``redo_count`` and ``target_number`` (for a
+        # complainant merged into the case): rows queued before them render as a return visit's.
         "complaint_closed_unresolved",
         "complainant",
         "不满意办结、无法联系办结告知",
@@ -127,6 +156,25 @@ COMPLAINT_AND_STAFF: list[TemplateSpec] = [
             "lead_department_name": "市住房和城乡建设局",
             "summary": "投诉人反映某工程项目竣工验收后工程款逾期未支付。",
             "deadline": "2026-03-25",
+            "working_days": 15,
+        },
+    ),
+    # ``role``: ``lead`` or ``verifier`` (the lead's 主管部门), or ``lead_verifier`` for a lead without one;
+    # ``deadline`` None: the new 核实 deadline waits for the calendar (待日历确定).
+    spec(
+        "complaint_redo",
+        "department",
+        "回访不满意重办：告知主办单位和认定部门重新核实，附不满意理由、此前答复和新的核实期限",
+        {
+            "case_number": "TS20260302-0001",
+            "department_name": "市发展和改革委员会",
+            "role": "verifier",
+            "lead_department_name": "市住房和城乡建设局",
+            "summary": "投诉人反映某工程项目竣工验收后工程款逾期未支付。",
+            "redo_count": 1,
+            "reason": "投诉人称答复所述付款时间与实际到账时间不符。",
+            "previous_reply": "经核实，所涉账款已于2026年3月20日全额支付。",
+            "deadline": "2026-04-21",
             "working_days": 15,
         },
     ),

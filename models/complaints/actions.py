@@ -20,7 +20,6 @@ from models.complaint import CATEGORY_LABELS, CategoryRule, Complaint, Complaint
 from models.complaints.bodies import (
     ACTION_BODIES,
     ActionBody,
-    CloseBody,
     ConfirmBreachBody,
     DispatchBody,
     ExtensionRequestBody,
@@ -40,6 +39,7 @@ from models.complaints.refusal import (
     record_refusal,
     submit_explanation,
 )
+from models.complaints.return_visit import close, redo
 from models.complaints.supervision import after_supervision_step, overdue_days
 from models.complaints.visibility import (
     HANDLER_PARTIES,
@@ -361,20 +361,6 @@ def _reply(ctx: _Ctx, action: str, body: ActionBody) -> None:
         )
 
 
-def _close(ctx: _Ctx, action: str, body: ActionBody) -> None:
-    assert isinstance(body, CloseBody)
-    ctx.fire(action, body, satisfaction=body.satisfaction)
-    ctx.case.satisfaction = body.satisfaction
-    ctx.case.closed_at = dt.datetime.now(dt.UTC)
-
-
-def _redo(ctx: _Ctx, action: str, body: ActionBody) -> None:
-    assert isinstance(body, ReasonBody)
-    ctx.fire(action, body, note=body.reason, satisfaction="不满意", redo=ctx.case.redo_count + 1)
-    ctx.case.redo_count += 1
-    ctx.case.satisfaction = "不满意"
-
-
 def _await(ctx: _Ctx, action: str, body: ActionBody) -> None:
     assert isinstance(body, ReasonBody)
     paused_from = str(ctx.case.state)
@@ -479,8 +465,8 @@ _HANDLERS: dict[str, Callable[[_Ctx, str, ActionBody], None]] = {
     "confirm_breach": _confirm_breach,
     "submit_explanation": submit_explanation,
     "reply": _reply,
-    "close": _close,
-    "redo": _redo,
+    "close": close,
+    "redo": redo,
     "close_unsatisfied": close_unsatisfied,
     "record_contact_attempt": record_contact_attempt,
     "close_unreachable": close_unreachable,

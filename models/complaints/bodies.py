@@ -208,8 +208,15 @@ class TrackingResult(BaseModel):
     # The current stage's deadline waits for next year's holiday notice (shown as 待日历确定).
     deadline_pending: bool = False
     steps: list[TrackingStep]
-    # The department handling the case (牵头/被投诉部门) and, once replied, the reply itself.
+    # The department handling the case (牵头/被投诉部门) and, once replied, the reply that stands.
     department_name: str | None = None
     reply_text: str | None = None
-    # A case merged into an earlier one (并单): that case's number; its department and reply are shown.
+    # A case merged into an earlier one (并单): that case's number; its state, deadline, department and
+    # reply are shown.
     merged_into: str | None = None
+    # The case is handled again after its latest reply: ``redo`` (回访不满意，重办) or ``reopen`` (重启).
+    # That reply no longer stands: it is ``previous_reply_text``, and ``reply_text`` is None until the
+    # case is replied to again.
+    handled_again: Literal["redo", "reopen"] | None = None
+    previous_reply_text: str | None = None
+    redo_count: int = 0

@@ -10,7 +10,8 @@ state of the lifecycle table, taken by a supervisor and mailed to the complainan
   each attempt recorded as a ``record_contact_attempt`` event with its note. A second attempt on the same
   day is refused; an attempt on a rest day is recorded but does not count towards the working days.
 
-Attempts count within the current stage: a case redone and replied again starts counting afresh.
+Attempts count within the current stage: a case redone and replied again starts counting afresh. The
+complainants of the cases merged into it (并单) are told of either ending too, as they were of its reply.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from models.audit import CaseEvent
 from models.complaints.bodies import ActionBody, ContactAttemptBody, OptionalReasonBody, ReasonBody
 from models.complaints.context import ActionContext
 from models.complaints.notify import mail_complainant
+from models.complaints.visibility import merged_into
 from models.errors import ValidationFailed
+from models.lifecycle import ComplaintState
 from models.settings import get_settings
 
 UNSATISFIED = "不满意"
@@ -65,9 +68,18 @@ def close_unreachable(ctx: ActionContext, action: str, body: ActionBody) -> None
             contact_days=days,
             required=required,
         )
+    # Read before the event moves the case: the attempts were a return visit only once it was replied to.
+    awaiting = ctx.case.state == ComplaintState.AWAITING_COMPLAINANT
     reason = (body.reason or "").strip()
     event = ctx.fire(action, body, note=reason or None, contact_days=days)
-    _closed(ctx, event, outcome="unreachable", reason=reason, contact_days=days)
+    _closed(
+        ctx,
+        event,
+        outcome="unreachable",
+        reason=reason,
+        contact_days=days,
+        contact_stage="supplement" if awaiting else "return_visit",
+    )
 
 
 def close_unsatisfied(ctx: ActionContext, action: str, body: ActionBody) -> None:
@@ -83,7 +95,9 @@ def close_unsatisfied(ctx: ActionContext, action: str, body: ActionBody) -> None
         )
     event = ctx.fire(action, body, note=body.reason, satisfaction=UNSATISFIED, redo_count=redone)
     ctx.case.satisfaction = UNSATISFIED
-    _closed(ctx, event, outcome="unsatisfied", reason=body.reason, contact_days=[])
+    _closed(
+        ctx, event, outcome="unsatisfied", reason=body.reason, contact_days=[], contact_stage="return_visit"
+    )
 
 
 def _counted_days(attempts: list[CaseEvent]) -> list[str]:
@@ -92,15 +106,39 @@ def _counted_days(attempts: list[CaseEvent]) -> list[str]:
 
 
 def _closed(
-    ctx: ActionContext, event: CaseEvent, *, outcome: str, reason: str, contact_days: list[str]
+    ctx: ActionContext,
+    event: CaseEvent,
+    *,
+    outcome: str,
+    reason: str,
+    contact_days: list[str],
+    contact_stage: str,
 ) -> None:
+    """Tell the complainant how the case ended, and what happened before: the mail states only that (a
+    return visit, the real number of redos). The complainants merged into the case are told too, under
+    their own number: the attempts to reach someone were not attempts to reach them, so their mail names
+    neither the days nor the note on them, only the case they joined and how it ended."""
     ctx.case.closed_at = dt.datetime.now(dt.UTC)
+    common = {"outcome": outcome, "redo_count": ctx.case.redo_count, "contact_stage": contact_stage}
     mail_complainant(
         ctx.session,
         ctx.case,
         event,
         "complaint_closed_unresolved",
-        outcome=outcome,
         reason=reason,
         contact_days=contact_days,
+        target_number=None,
+        **common,
     )
+    assert ctx.case.id is not None
+    for case in merged_into(ctx.session, ctx.case.id):
+        mail_complainant(
+            ctx.session,
+            case,
+            event,
+            "complaint_closed_unresolved",
+            reason=reason if outcome == "unsatisfied" else "",
+            contact_days=[],
+            target_number=ctx.case.number,
+            **common,
+        )

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from sqlmodel import Session, select
 
+from models.audit import CaseEvent
 from models.clock import Clock
 from models.complaint import Complaint
 from models.complaints.bodies import TrackingResult, TrackingStep
@@ -34,29 +37,50 @@ def track(
         session.commit()
         raise NotFound(_NOT_FOUND)
     events = case_events(session, complaint)
+    # A merged case is handled, and replied to, as the case it joined: its complainant follows that one,
+    # its state and deadline, and its steps since the merge.
+    handling = handling_case(session, complaint)
+    handled = events if handling is complaint else case_events(session, handling)
+    shown = events
+    if handling is not complaint:
+        merged_at = max((e.at for e in events if e.event == "merge"), default=complaint.created_at)
+        shown = [*events, *(e for e in handled if e.at >= merged_at)]
     steps = [
         TrackingStep(label=event_label(e.event), date=clock.local_date(e.at))
-        for e in events
+        for e in shown
         if e.event not in _NOT_PUBLIC_EVENTS
     ]
-    # A merged case is handled, and replied to, as the case it joined: its complainant follows that one.
-    handling = handling_case(session, complaint)
-    # The latest reply is the one the complainant was given (a reopened case is replied to again).
-    handled = events if handling is complaint else case_events(session, handling)
-    replies = [e.note for e in handled if e.event == "reply" and e.note]
+    reply, again = _standing_reply(handled)
     # A paused stage's deadline moves when the case resumes, and a finished case has none: show neither.
-    spec = COMPLAINT.state(complaint.state)
+    spec = COMPLAINT.state(handling.state)
+    hidden = spec.terminal or spec.clock_paused
     return TrackingResult(
         number=complaint.number,
-        state_label=state_label(complaint.state),
+        state_label=state_label(handling.state),
         registered_on=clock.local_date(complaint.created_at),
-        stage_deadline=None if spec.terminal or spec.clock_paused else complaint.stage_deadline,
-        deadline_pending=complaint.deadline_pending and not (spec.terminal or spec.clock_paused),
+        stage_deadline=None if hidden else handling.stage_deadline,
+        deadline_pending=handling.deadline_pending and not hidden,
         steps=steps,
         department_name=_handling_department(session, handling),
-        reply_text=replies[-1] if replies else None,
+        reply_text=None if again else reply,
         merged_into=handling.number if handling is not complaint else None,
+        handled_again=again,
+        previous_reply_text=reply if again else None,
+        redo_count=handling.redo_count,
     )
+
+
+def _standing_reply(events: list[CaseEvent]) -> tuple[str | None, Literal["redo", "reopen"] | None]:
+    """The latest reply, and what sent the case back to be handled again after it (a redo, a reopening),
+    if anything did: that reply was rejected or reopened and no longer stands."""
+    reply: str | None = None
+    again: Literal["redo", "reopen"] | None = None
+    for e in events:
+        if e.event == "reply" and e.note:
+            reply, again = e.note, None
+        elif e.event in ("redo", "reopen") and reply is not None:
+            again = "redo" if e.event == "redo" else "reopen"
+    return reply, again
 
 
 def _handling_department(session: Session, complaint: Complaint) -> str | None:
