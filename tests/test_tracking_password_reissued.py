@@ -109,6 +109,9 @@ def test_intake_staff_and_supervisors_reissue_a_complaints_password_the_old_one_
     [event] = reissues(session, created["id"])
     assert event.note == "投诉人遗失查询密码，来电要求重新告知"
     assert body["tracking_password"] not in str(event.data)
+    # The complainant sees on their timeline that the password was replaced, in words, as staff do.
+    shown = client.post(TRACK, json={"number": created["number"], "password": body["tracking_password"]})
+    assert "重新生成查询密码（原密码作废）" in [step["label"] for step in shown.json()["steps"]]
 
 
 def test_handlers_and_the_hotline_token_may_not_reissue_a_complaints_password(
