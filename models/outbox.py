@@ -148,6 +148,8 @@ SMS_TEMPLATES = frozenset(
         "complaint_merged",
         "complaint_return_visit",
         "complaint_closed_unresolved",
+        "complaint_redone",
+        "complaint_closed",
         "pledge_registered",
         "pledge_access_code",
         "pledge_reminder",

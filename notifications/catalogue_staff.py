@@ -60,6 +60,8 @@ COMPLAINT_AND_STAFF: list[TemplateSpec] = [
             "route": "请通过人民法院依法主张权利。",
         },
     ),
+    # Optional ``target_number``: set on the mail of a complainant merged into the replied case, who gets no
+    # return visit of their own and is told to raise dissatisfaction through 12345 instead.
     spec(
         "complaint_replied",
         "complainant",

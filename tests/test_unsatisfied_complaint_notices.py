@@ -176,6 +176,20 @@ def test_a_merged_complainant_is_told_of_the_redo_and_the_unsatisfied_ending_and
     assert _track(client, duplicate)["state_label"] == "不满意办结"
 
 
+def test_a_merged_complainants_reply_sends_dissatisfaction_to_12345_as_they_get_no_return_visit(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    first, duplicate = _merged_pair(client, staff)
+    _reply_to(client, staff, first["id"])
+    [own] = _mails(session, first["id"], "complaint_replied")
+    assert "可在回访时提出" in _text(own)
+    [merged] = _mails(session, duplicate["id"], "complaint_replied")
+    assert merged.context["target_number"] == first["number"]
+    text = _text(merged)
+    assert "可拨打12345政务服务便民热线提出" in text
+    assert "回访" not in text
+
+
 def test_a_merged_complainant_is_told_when_the_joined_case_closes_satisfied_or_unreachable(
     client: TestClient, staff: Staff, session: Session
 ) -> None:

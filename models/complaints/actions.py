@@ -356,8 +356,15 @@ def _reply(ctx: _Ctx, action: str, body: ActionBody) -> None:
     # same reply, under their own number.
     assert ctx.case.id is not None
     for case in merged_into(ctx.session, ctx.case.id):
+        # They get no return visit of their own: their mail says where dissatisfaction goes instead.
         mail_complainant(
-            ctx.session, case, event, "complaint_replied", reply_text=body.reply_text, department_name=name
+            ctx.session,
+            case,
+            event,
+            "complaint_replied",
+            reply_text=body.reply_text,
+            department_name=name,
+            target_number=ctx.case.number,
         )
 
 
