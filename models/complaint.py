@@ -9,7 +9,7 @@ from typing import Annotated, Any, NamedTuple
 
 from pydantic import AfterValidator, EmailStr, computed_field, field_validator, model_validator
 from sqlalchemy import JSON, Column, Numeric, UniqueConstraint, false
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.clock import utcnow
 from models.lifecycle import ComplaintState
@@ -236,3 +236,34 @@ class ComplaintPublic(ComplaintBase):
         if self.deadline_pending:
             return PENDING_DEADLINE_LABEL
         return self.stage_deadline.isoformat() if self.stage_deadline else None
+
+
+# A merge chain never gets longer than this (each merge goes into an earlier case): a guard, not a rule.
+MAX_MERGE_DEPTH = 100
+
+
+def handling_case(session: Session, complaint: Complaint) -> Complaint:
+    """The case that handles ``complaint``: itself, or the one it was merged into, followed through a case
+    that was itself merged later (C into B, then B into A: A)."""
+    case = complaint
+    for _ in range(MAX_MERGE_DEPTH):
+        if case.merged_into_id is None:
+            break
+        target = session.get(Complaint, case.merged_into_id)
+        if target is None:
+            break
+        case = target
+    return case
+
+
+def merged_into(session: Session, complaint_id: int) -> list[Complaint]:
+    """Every case merged into ``complaint_id``, directly or through a case merged into it."""
+    found: list[Complaint] = []
+    frontier = [complaint_id]
+    for _ in range(MAX_MERGE_DEPTH):
+        if not frontier:
+            break
+        rows = session.exec(select(Complaint).where(col(Complaint.merged_into_id).in_(frontier))).all()
+        found += rows
+        frontier = [c.id for c in rows if c.id is not None]
+    return found

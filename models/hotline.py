@@ -22,7 +22,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.audit import CaseEvent
 from models.clock import utcnow
-from models.complaint import Complaint
+from models.complaint import Complaint, merged_into
 from models.delivery_queue import (
     HANDLED_NOTE_MAX,
     HTTP_TIMEOUT_SECONDS,
@@ -165,9 +165,6 @@ def message_payload(session: Session, case: Complaint, event: CaseEvent, stage: 
 
 def _merged_hotline_cases(session: Session, case_id: int) -> list[Complaint]:
     """The 12345 cases merged into ``case_id``, directly or through a case merged into it."""
-    # Imported here: models.complaints imports this module (its actions report through it).
-    from models.complaints.visibility import merged_into
-
     return [c for c in merged_into(session, case_id) if c.source_system == HOTLINE_SOURCE]
 
 

@@ -16,10 +16,16 @@ from api.deps import CalendarDep, SessionDep, TodayDep, no_store
 from models import complaints as service
 from models.breach import SEVERITY_LABELS
 from models.calendar import WorkCalendar
-from models.complaint import CATEGORY_LABELS, CHANNEL_LABELS, Channel, Complaint, ComplaintCreate
+from models.complaint import (
+    CATEGORY_LABELS,
+    CHANNEL_LABELS,
+    Channel,
+    Complaint,
+    ComplaintCreate,
+    handling_case,
+)
 from models.complaints.actions import FILE_ACTIONS
 from models.complaints.files import complaint_files
-from models.complaints.visibility import handling_case
 from models.errors import DomainError
 from models.files import PREVIEWABLE
 from models.government_credit import public_text_draft

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from models.attachments import check_attachments
 from models.calendar import WorkCalendar
 from models.clock import iso_date
-from models.complaint import CATEGORY_LABELS, CategoryRule, Complaint, ComplaintAssignment
+from models.complaint import CATEGORY_LABELS, CategoryRule, Complaint, ComplaintAssignment, merged_into
 from models.complaints.bodies import (
     ACTION_BODIES,
     ActionBody,
@@ -48,7 +48,6 @@ from models.complaints.visibility import (
     get_complaint,
     handler_parties,
     lead_department,
-    merged_into,
     state_label,
 )
 from models.errors import Conflict, NotPermitted, ValidationFailed

@@ -19,10 +19,10 @@ from __future__ import annotations
 import datetime as dt
 
 from models.audit import CaseEvent
+from models.complaint import merged_into
 from models.complaints.bodies import ActionBody, ContactAttemptBody, OptionalReasonBody, ReasonBody
 from models.complaints.context import ActionContext
 from models.complaints.notify import mail_complainant
-from models.complaints.visibility import merged_into
 from models.errors import ValidationFailed
 from models.lifecycle import ComplaintState
 from models.settings import get_settings

@@ -13,10 +13,11 @@ import datetime as dt
 
 from models.audit import CaseEvent
 from models.clock import iso_date
+from models.complaint import merged_into
 from models.complaints.bodies import ActionBody, CloseBody, ReasonBody
 from models.complaints.context import ActionContext
 from models.complaints.notify import mail_complainant, mail_department
-from models.complaints.visibility import case_events, lead_department, merged_into
+from models.complaints.visibility import case_events, lead_department
 from models.lifecycle import COMPLAINT
 from models.org import Department, competent_of
 from models.workflow import rule_days

@@ -8,9 +8,9 @@ from sqlmodel import Session, select
 
 from models.audit import CaseEvent
 from models.clock import Clock
-from models.complaint import Complaint
+from models.complaint import Complaint, handling_case
 from models.complaints.bodies import TrackingResult, TrackingStep
-from models.complaints.visibility import case_events, event_label, handling_case, state_label
+from models.complaints.visibility import case_events, event_label, state_label
 from models.errors import NotFound
 from models.lifecycle import COMPLAINT
 from models.org import Department

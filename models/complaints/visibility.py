@@ -16,7 +16,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from models.audit import CaseEvent, CaseEventPublic
-from models.complaint import Complaint, ComplaintAssignment
+from models.complaint import MAX_MERGE_DEPTH, Complaint, ComplaintAssignment
 from models.complaints.bodies import ComplaintFilter
 from models.errors import DomainError, NotFound, ValidationFailed
 from models.lifecycle import COMPLAINT, ROLE_LABELS, Role, Transition
@@ -126,7 +126,7 @@ def can_see(*, session: Session, complaint: Complaint, actor: Actor) -> bool:
     if actor.role != Role.HANDLER or actor.department_id is None:
         return False
     case: Complaint | None = complaint
-    for _ in range(_MAX_MERGE_DEPTH):
+    for _ in range(MAX_MERGE_DEPTH):
         if case is None:
             break
         if handler_parties(session=session, complaint=case, department_id=actor.department_id):
@@ -268,34 +268,3 @@ def who_acts_next(*, session: Session, complaint: Complaint) -> list[tuple[str, 
             if labels and department is not None:
                 waiting.append((department.name, labels))
     return waiting
-
-
-# A merge chain never gets longer than this (each merge goes into an earlier case): a guard, not a rule.
-_MAX_MERGE_DEPTH = 100
-
-
-def handling_case(session: Session, complaint: Complaint) -> Complaint:
-    """The case that handles ``complaint``: itself, or the one it was merged into, followed through a case
-    that was itself merged later (C into B, then B into A: A)."""
-    case = complaint
-    for _ in range(_MAX_MERGE_DEPTH):
-        if case.merged_into_id is None:
-            break
-        target = session.get(Complaint, case.merged_into_id)
-        if target is None:
-            break
-        case = target
-    return case
-
-
-def merged_into(session: Session, complaint_id: int) -> list[Complaint]:
-    """Every case merged into ``complaint_id``, directly or through a case merged into it."""
-    found: list[Complaint] = []
-    frontier = [complaint_id]
-    for _ in range(_MAX_MERGE_DEPTH):
-        if not frontier:
-            break
-        rows = session.exec(select(Complaint).where(col(Complaint.merged_into_id).in_(frontier))).all()
-        found += rows
-        frontier = [c.id for c in rows if c.id is not None]
-    return found
