@@ -3,7 +3,8 @@ credit platform (signed JSON, ``Idempotency-Key`` = document id; one record's in
 A delivery is done when the platform answers with a receipt id; sent documents without one are asked
 about again. Failures stay in the outbox with back-off, so the flow itself never retries. With no platform
 URL nothing is sent: a skip in demo mode, otherwise an alarm (``unconfigured`` in the counts, an error in
-the log; documents stay pending)."""
+the log; documents stay pending). While SHOUXIN_PUBLISH_GOVERNMENT_BREACHES is off, government records'
+documents wait, and those the platform shows are withdrawn from it (``government`` in the counts)."""
 
 from __future__ import annotations
 
@@ -23,12 +24,14 @@ def push() -> dict[str, int]:
         "dead": report.dead,
         "skipped": int(report.skipped),
         "unconfigured": int(report.unconfigured),
+        "government": report.government,
     }
 
 
 @flow(name="push_platform")
 def push_platform() -> dict[str, int]:
-    """Push what is due; returns counts (sent, acknowledged, retried, dead, skipped, unconfigured)."""
+    """Push what is due; returns counts (sent, acknowledged, retried, dead, skipped, unconfigured, and
+    government: documents written to follow SHOUXIN_PUBLISH_GOVERNMENT_BREACHES)."""
     counts = push()
     logger = get_run_logger()
     if counts["unconfigured"]:

@@ -73,6 +73,7 @@ def public_fields(
         "record_number": get("number"),
         "XDR_MC": mask_name(name) if individual and mask else name,
         "XDR_LB": kind_label,
+        # None without a code; the platform's documents send it as "" (models/platform.py).
         "XDR_SHXYM": get("subject_credit_code"),
         "matter": publication_text(get("matter"), names=names),
         "facts": publication_text(get("facts"), names=names),
@@ -141,7 +142,7 @@ def platform_document(
     departments: Mapping[int, tuple[str, str]],
     effective: dt.date,
     now: dt.datetime,
-    revision: int | None = None,
+    revision: int | str | None = None,
 ) -> dict[str, Any]:
     """The platform's row for a change to ``record`` (a PublishedBreach or a row mapping): the whole
     record as it now stands, unmasked (the platform is not the public), with the day it took effect."""

@@ -12,22 +12,26 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, Column, Index, func, update
+from sqlalchemy import JSON, Column, ColumnElement, Index, and_, exists, func, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from models.breach import PublishedBreach
 from models.bulk import insert_rows
 from models.calendar import WorkCalendar
 from models.clock import utcnow
 from models.delivery_queue import (
     HANDLED_NOTE_MAX,
     HTTP_TIMEOUT_SECONDS,
-    claim_in_order,
+    claim,
     doubling_backoff,
+    due_in_order,
+    http_lease,
     settle_by_hand,
     still_claimed,
 )
 from models.errors import Conflict, NotFound, OutOfCalendarCoverage
+from models.id_sets import chunks, in_list
 from models.platform_fields import add_national_fields
 from models.settings import get_settings
 from models.types import UTCDateTime
@@ -41,6 +45,10 @@ class DocumentKind(StrEnum):
     REPAIR = "repair"
     # The publication period ended (GSJZQ passed): the record stops showing.
     EXPIRE = "expire"
+
+
+# The kinds after which the platform no longer shows a record.
+STOP_KINDS = (DocumentKind.WITHDRAW, DocumentKind.REPAIR, DocumentKind.EXPIRE)
 
 
 class DocumentStatus(StrEnum):
@@ -63,6 +71,9 @@ STATUS_LABELS = {
     DocumentStatus.DEAD: "失败",
     DocumentStatus.HANDLED: "已人工处理",
 }
+
+# The states in which the platform has had a document: posted and taken, or passed on by an admin.
+DELIVERED = (DocumentStatus.SENT, DocumentStatus.ACKNOWLEDGED, DocumentStatus.HANDLED)
 
 # How often a sent document without a receipt is asked about again.
 RECEIPT_POLL = dt.timedelta(hours=1)
@@ -101,12 +112,13 @@ def document_row(
     number: str,
     payload: dict[str, Any],
     now: dt.datetime,
-    revision: int | None = None,
+    revision: int | str | None = None,
 ) -> dict[str, Any]:
     """A complete row for a bulk insert (core inserts skip the model's Python-side defaults).
 
-    ``revision`` (the record's version after the change) tells apart changes that can happen more than
-    once to one record, such as two corrections; the others happen once and keep ``<number>:<kind>``.
+    ``revision`` (the record's version after the change, or a mark and count) tells apart changes that
+    can happen more than once to one record, such as two corrections; the others happen once and keep
+    ``<number>:<kind>``.
     """
     document_id = f"{number}:{kind.value}" if revision is None else f"{number}:{kind.value}:{revision}"
     return {
@@ -125,10 +137,58 @@ def document_row(
     }
 
 
-def enqueue_documents(*, session: Session, rows: list[dict[str, Any]]) -> None:
-    """Write the document rows (``document_row``), each with the national exchange's fields added."""
+def enqueue_documents(*, session: Session, rows: list[dict[str, Any]], skip_existing: bool = False) -> None:
+    """Write the document rows (``document_row``), each with the national exchange's fields added and
+    every field without a value as an empty string (the exchange expects each field present, never null).
+
+    A record the platform never had a PUBLISH for (a government breach registered by migration 0016
+    before the push knew it) gets one instead of a CORRECT, with the record's current values; its
+    WITHDRAW, REPAIR or EXPIRE is not written at all: the platform never showed it. ``skip_existing``
+    leaves out a row whose ``document_id`` is already stored (a run that raced another to the same
+    document)."""
+    rows = _first_publish(session, rows)
     add_national_fields(session, rows)
-    insert_rows(session, PlatformDocument.__table__, rows)  # type: ignore[attr-defined]
+    for row in rows:
+        record = row["payload"]["record"]
+        record.update({name: "" for name, value in record.items() if value is None})
+    table = PlatformDocument.__table__  # type: ignore[attr-defined]
+    insert_rows(session, table, rows, on_conflict_do_nothing=["document_id"] if skip_existing else ())
+
+
+def _first_publish(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` as the platform can take them: each record's first document a PUBLISH (see
+    ``enqueue_documents``). The sweep's batches are all PUBLISH and cost no query."""
+    later = sorted({row["breach_id"] for row in rows if row["kind"] != DocumentKind.PUBLISH})
+    if not later:
+        return rows
+    table = PlatformDocument.__table__  # type: ignore[attr-defined]
+    published: set[int] = set()
+    for part in chunks(later):
+        query = sa_select(table.c.breach_id).where(
+            in_list(session, table.c.breach_id, part), table.c.kind == DocumentKind.PUBLISH
+        )
+        published.update(session.scalars(query))
+    kept: list[dict[str, Any]] = []
+    for row in rows:
+        if row["kind"] == DocumentKind.PUBLISH:
+            published.add(row["breach_id"])
+        elif row["breach_id"] not in published:
+            if row["kind"] != DocumentKind.CORRECT:
+                continue  # never shown there: nothing to take down
+            row = _as_publish(row)
+            published.add(row["breach_id"])
+        kept.append(row)
+    return kept
+
+
+def _as_publish(row: dict[str, Any]) -> dict[str, Any]:
+    """A CORRECT row turned into the record's PUBLISH: the record as it now stands, without what only a
+    change carries (the values before, the day it took effect)."""
+    record = {k: v for k, v in row["payload"]["record"].items() if k not in ("corrections", "effective_date")}
+    document_id = f"{record['record_number']}:{DocumentKind.PUBLISH.value}"
+    kind = DocumentKind.PUBLISH
+    payload = {"document_id": document_id, "kind": kind.value, "record": record}
+    return {**row, "document_id": document_id, "kind": kind, "payload": payload}
 
 
 # Back-off after the n-th failed attempt: 1 min, 2, 4 … capped at 6 hours.
@@ -164,18 +224,33 @@ def claim_due(
     is left out while an earlier one of its record waits for its back-off or another run's lease, or is
     dead (refused, waiting for an admin to retry it); an earlier one that is due comes first in this same
     list, and the caller holds (``release``) the rest of its record when that one fails.
+
+    Where government breaches are internal only (SHOUXIN_PUBLISH_GOVERNMENT_BREACHES=false) a government
+    record's documents wait (``government_held``) until it is on again, but for those that take the
+    record off the platform.
     """
     statuses = (DocumentStatus.PENDING, DocumentStatus.SENT)
-    claimed = claim_in_order(
+    where = [
+        due_in_order(
+            PlatformDocument,
+            "breach_id",
+            now=now,
+            statuses=statuses,
+            waiting_status=DocumentStatus.PENDING,
+            blocking_status=DocumentStatus.DEAD,
+        )
+    ]
+    if not get_settings().publish_government_breaches:
+        where.append(~government_held())
+    claimed = claim(
         session,
         PlatformDocument,
-        "breach_id",
         now=now,
         statuses=statuses,
-        waiting_status=DocumentStatus.PENDING,
-        blocking_status=DocumentStatus.DEAD,
         limit=limit,
-        timeout=timeout,
+        lease=lambda count: http_lease(count, timeout=timeout),
+        order_by=(col(PlatformDocument.id),),
+        where=where,
     )
     # SQLAlchemy's select: sqlmodel's typed overloads stop at four columns.
     rows = session.execute(
@@ -201,6 +276,26 @@ def claim_due(
         )  # fmt: skip
         for row_id, breach_id, document_id, payload, attempts in rows
     ]
+
+
+def government_held() -> ColumnElement[bool]:
+    """SQL condition, while government breaches are internal only: a government record's (from a
+    complaint) document that waits until they are published again. Only what ends with the record off a
+    platform that showed it (a PUBLISH of it delivered) goes: each document up to its last WITHDRAW,
+    REPAIR or EXPIRE, that one included (models/register/government_feed.py writes such a WITHDRAW)."""
+    table = PlatformDocument.__table__  # type: ignore[attr-defined]
+    later, publish = table.alias(), table.alias()
+    ends_off = exists().where(
+        later.c.breach_id == table.c.breach_id, later.c.id >= table.c.id, later.c.kind.in_(STOP_KINDS)
+    )
+    was_shown = exists().where(
+        publish.c.breach_id == table.c.breach_id,
+        publish.c.kind == DocumentKind.PUBLISH,
+        publish.c.status.in_(DELIVERED),
+    )
+    breaches = PublishedBreach.__table__  # type: ignore[attr-defined]
+    government = exists().where(breaches.c.id == table.c.breach_id, breaches.c.source_kind == "complaint")
+    return and_(government, ~and_(ends_off, was_shown))
 
 
 def _set(session: Session, document: DueDocument, *, failed: bool, **values: Any) -> bool:

@@ -26,7 +26,7 @@ import httpx
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from models.clock import utcnow
+from models.clock import Clock, utcnow
 from models.platform import (
     DueDocument,
     claim_due,
@@ -36,6 +36,7 @@ from models.platform import (
     release,
     unconfigured,
 )
+from models.register.government_feed import follow_government_setting
 from models.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,9 @@ class PushReport:
     skipped: bool = False  # no platform URL configured (demo mode): documents stay pending
     # No platform URL outside demo mode: an alarm (health, digest, dashboard), documents stay pending.
     unconfigured: bool = False
+    # Documents written this run to take government records off the platform, or show them again, as
+    # SHOUXIN_PUBLISH_GOVERNMENT_BREACHES says (models/register/government_feed.py).
+    government: int = 0
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -129,7 +133,9 @@ def push_due(
     *, engine: Engine, now: dt.datetime | None = None, limit: int = 500, timeout: float = 10.0
 ) -> PushReport:
     """Deliver the pending documents whose time has come, and ask again about sent ones without a receipt;
-    2xx sent (acknowledged with a receipt id), 5xx/timeout retried later, 4xx dead.
+    2xx sent (acknowledged with a receipt id), 5xx/timeout retried later, 4xx dead. First the platform's
+    government records are brought in line with SHOUXIN_PUBLISH_GOVERNMENT_BREACHES (their documents
+    written, then delivered with the rest).
 
     Without a platform URL nothing is sent and the documents stay pending: in demo mode that is a skip,
     otherwise an alarm (``unconfigured``, logged as an error; health and the digest show it)."""
@@ -143,6 +149,11 @@ def push_due(
             report.skipped = True
         return report
     moment = now or utcnow()
+    clock = Clock.from_settings(settings)
+    with Session(engine) as session:
+        today = clock.pinned_today or clock.local_date(moment)
+        report.government = follow_government_setting(session=session, today=today, now=moment)
+        session.commit()
     with Session(engine) as session:
         due = claim_due(session=session, now=moment, limit=limit, timeout=timeout)
         session.commit()

@@ -25,9 +25,10 @@ from models.clock import utcnow
 from models.complaint import Complaint
 from models.errors import Conflict, NotFound, ValidationFailed
 from models.government_credit_record import follow_register_decision
-from models.lifecycle import Role
+from models.lifecycle import BreachState, Role
 from models.platform import DocumentKind, enqueue_documents
 from models.privacy import publication_text
+from models.register.expiry import end_now
 from models.register.states import past_publication
 from models.text import clean_text
 from models.workflow import Actor, apply_event
@@ -123,6 +124,9 @@ def decide(
     )
     # Only once the lifecycle allowed the decision: a refused one must leave the record untouched.
     _apply_corrections(record, changes)
+    if "severity" in changes and record.publication_end < today:
+        # A lighter class can put the new GSJZQ in the past: the publication ends now, with this decision.
+        end_now(session=session, record=record, today=today, calendar=calendar, actor=actor)
     follow_register_decision(session=session, record=record, action=action, today=today, corrected=changes)
     _after_decision(session, record, action, reason.strip(), actor, today, data, names)
     return record
@@ -257,4 +261,16 @@ def _after_decision(
                 "before": _filtered(data["before"], names),
                 "after": _filtered(data["after"], names),
             }
-        enqueue_documents(session=session, rows=[row])
+        rows = [row]
+        if record.state == BreachState.EXPIRED:
+            # Ended by this decision (``end_now``): dated today, never before the correction just sent.
+            rows.append(
+                platform_document(
+                    kind=DocumentKind.EXPIRE,
+                    record=record,
+                    departments=department_names(session),
+                    effective=today,
+                    now=utcnow(),
+                )
+            )
+        enqueue_documents(session=session, rows=rows)

@@ -16,11 +16,12 @@ from models.breach_record import (
     department_names,
     platform_document,
 )
+from models.calendar import WorkCalendar
 from models.clock import utcnow
 from models.id_sets import chunks, in_list
 from models.lifecycle import BREACH
 from models.platform import enqueue_documents
-from models.workflow import Actor, apply_event_many
+from models.workflow import Actor, apply_event, apply_event_many
 
 # The publication period ends whatever review is pending: an objection or repair request filed on the
 # last day must not keep a record public past its end date (GSJZQ).
@@ -74,3 +75,21 @@ def expire_records(*, session: Session, ids: Sequence[int], today: dt.date, acto
     ]
     enqueue_documents(session=session, rows=documents)
     return len(expired)
+
+
+def end_now(
+    *, session: Session, record: PublishedBreach, today: dt.date, calendar: WorkCalendar, actor: Actor
+) -> None:
+    """A decision (a correction to a lighter class) moved ``record``'s GSJZQ before ``today``: the
+    publication ends with that decision, not on the past day, which the platform was told nothing of.
+    The record is expired as of ``today`` (its audit event says so); the decision writes the EXPIRE
+    document, dated ``today``, after its own."""
+    apply_event(
+        session=session,
+        case=record,
+        event="expire",
+        actor=Actor.system(flow_run_id=actor.flow_run_id),
+        today=today,
+        calendar=calendar,
+        data={"as_of": today.isoformat(), "publication_end": record.publication_end.isoformat()},
+    )
