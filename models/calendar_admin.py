@@ -8,6 +8,7 @@ and extensions, evidence reviews, objection and repair decisions; models/pending
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +82,7 @@ def load_year_notice(
     loaded_by: str,
     actor: Actor,
     previewed: str | None = None,
+    today: dt.date | None = None,
 ) -> tuple[list[DayChange], str, Recomputed]:
     """Store ``notice``, recompute open pledges' publication days and date the open stages' deadlines
     (pending ones, and known ones a corrected notice moved), all in the caller's transaction.
@@ -89,12 +91,15 @@ def load_year_notice(
     has changed since (another administrator loaded a notice for it), nothing is stored and ``Conflict``
     is raised, since saving would silently undo a correction the confirming person never saw.
 
+    ``today`` (default: the clock's, Asia/Shanghai): the day a pending publication day gets its date,
+    never earlier than the grace after it (``models.publication_days``).
+
     Returns the day changes, the new calendar version and what was recomputed.
     """
     if previewed is not None:
         _refuse_if_stale(session=session, year=notice.year, previewed=previewed)
     changes, version = save_year_notice(session=session, notice=notice, loaded_by=loaded_by)
     calendar = load_calendar(session=session)
-    recomputed = recompute_publication_days(session=session, calendar=calendar, actor=actor)
+    recomputed = recompute_publication_days(session=session, calendar=calendar, actor=actor, today=today)
     deadlines = resolve_pending_deadlines(session=session, calendar=calendar, actor=actor)
     return changes, version, Recomputed(publication_days=recomputed, deadlines=deadlines)

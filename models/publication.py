@@ -421,11 +421,12 @@ def run_batch(
     return 0
 
 
-def recompute_pending(*, engine: Engine, actor: Actor) -> int:
-    """Pledges waiting for a calendar year get their publication day once the year is loaded."""
+def recompute_pending(*, engine: Engine, actor: Actor, today: dt.date | None = None) -> int:
+    """Pending publication days get their date once the year is loaded, the grace after ``today`` kept."""
     with Session(engine, expire_on_commit=False) as session:
+        calendar = load_calendar(session=session)
         done = recompute_publication_days(
-            session=session, calendar=load_calendar(session=session), actor=actor, only_pending=True
+            session=session, calendar=calendar, actor=actor, only_pending=True, today=today
         )
         session.commit()
         return done
@@ -477,7 +478,7 @@ def sweep(
     """All steps in order, batch by batch (what the flow does, without Prefect)."""
     size = batch_size or get_settings().batch_size
     report = SweepReport(today=today, dry_run=dry_run)
-    report.counts["recompute"] = 0 if dry_run else recompute_pending(engine=engine, actor=actor)
+    report.counts["recompute"] = 0 if dry_run else recompute_pending(engine=engine, actor=actor, today=today)
     for step in SWEEP_ORDER:
         # A step the calendar cannot serve must not keep the later ones (publication above all) from running.
         try:

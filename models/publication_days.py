@@ -1,6 +1,12 @@
 """Publication days: the N-th working day after a pledge's deadline (``compute_publication_day``), and
 their recomputation, audited, when the working-day calendar changes: never earlier than a day the pledgor
-was told, and told to the pledgor when it moves later or gets its date (``recompute_publication_days``)."""
+was told, and told to the pledgor when it moves later or gets its date (``recompute_publication_days``).
+
+A pending day (待日历确定) that gets its date on day L (a holiday notice loaded late, e.g. next year's in
+January) is never earlier than the N-th working day after L (``pledge_rejection_grace_working_days``, the
+grace a late rejection of evidence gets): the pledgor, told only then, is never told a day already past
+nor published for the authority's delay (RULEBOOK informed pledges §3). Once told, that day binds as any
+told day does."""
 
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ from sqlmodel import Session
 
 from models.bulk import insert_rows
 from models.calendar import WorkCalendar
-from models.clock import iso_date, utcnow
+from models.clock import Clock, iso_date, utcnow
 from models.errors import OutOfCalendarCoverage
 from models.id_sets import chunks, in_list
 from models.lifecycle import PledgeState
@@ -64,6 +70,7 @@ def recompute_publication_days(
     actor: Actor,
     only_pending: bool = False,
     now: dt.datetime | None = None,
+    today: dt.date | None = None,
 ) -> int:
     """After a calendar change, recompute open pledges' publication days; each change is audited with the
     old and new day and the calendar version. Returns the number of pledges whose day changed (or whose
@@ -75,10 +82,17 @@ def recompute_publication_days(
     version. A day that ends later than every day told — or a pending day that gets its date for a
     pledgor told it was pending — is told to the pledgor (``pledge_publication_day_set``) in the same
     transaction, keyed by the pledge, the day and the calendar version, so a re-run queues nothing twice.
-    A pledgor never told anything about the day (no such notice) is not told of a change either."""
+    A pledgor never told anything about the day (no such notice) is not told of a change either.
+
+    ``today`` (default: the Asia/Shanghai date of ``now``, or the clock's today) is the day a pending day
+    gets its date: it is never earlier than the grace after it (``_known_late_floor``), and the event
+    records the day the calendar gives and why (``known_late``)."""
+    if today is None:
+        today = Clock.from_settings().local_date(now) if now is not None else Clock.from_settings().today()
     now = now or utcnow()
     version = calendar.version
-    computed = _computed_days(session=session, calendar=calendar, only_pending=only_pending)
+    computed, floored = _computed_days(session=session, calendar=calendar, only_pending=only_pending,
+                                       today=today)  # fmt: skip
     told = told_publication_days(session=session, ids=sorted(computed))
     changes, kept = _bound_by_told(computed, told, version)
     # Only the pledges apply_event_many moved get their new day: one a concurrent sweep holds (or moved
@@ -86,9 +100,10 @@ def recompute_publication_days(
     # next run retries it.
     fired = apply_event_many(
         session=session, kind="pledge", ids=sorted(changes), event="recompute", actor=actor, now=now,
-        note=lambda f: _kept_note(changes[f.id][1], kept[f.id]) if f.id in kept else None,
+        note=lambda f: _note(f.id, changes[f.id][1], kept, floored, today),
         data=lambda f: {"old": iso_date(changes[f.id][0]), "new": iso_date(changes[f.id][1]),
-                        "calendar_version": version, **_kept_data(kept, f.id)},
+                        "calendar_version": version, **_kept_data(kept, f.id),
+                        **_floored_data(floored, f.id, today)},
     )  # fmt: skip
     by_day: dict[dt.date | None, list[int]] = {}
     for f in fired:
@@ -118,9 +133,13 @@ _Computed = dict[int, tuple[dt.date | None, dt.date | None, str | None]]
 _Changes = dict[int, tuple[dt.date | None, dt.date | None]]
 
 
-def _computed_days(*, session: Session, calendar: WorkCalendar, only_pending: bool) -> _Computed:
+def _computed_days(
+    *, session: Session, calendar: WorkCalendar, only_pending: bool, today: dt.date
+) -> tuple[_Computed, dict[int, dt.date]]:
     """The open pledges whose day ``calendar`` computes differently from the stored one: (stored day,
-    computed day, the calendar version the stored one was computed with), by pledge."""
+    computed day, the calendar version the stored one was computed with), by pledge; and the pending
+    ones whose day the grace after ``today`` put later (``_known_late_floor``), with the day the calendar
+    gives."""
     stmt = select(
         _T.c.id, _T.c.deadline, _T.c.publication_counted_from, _T.c.registered_on, _T.c.publication_day,
         _T.c.calendar_version,
@@ -129,6 +148,8 @@ def _computed_days(*, session: Session, calendar: WorkCalendar, only_pending: bo
         stmt = stmt.where(_T.c.publication_day.is_(None))
     by_start: dict[tuple[dt.date, dt.date | None, dt.date | None], dt.date | None] = {}
     computed: _Computed = {}
+    floored: dict[int, dt.date] = {}
+    floor = _known_late_floor(calendar, today)
     for pid, deadline, counted_from, registered_on, old, old_version in session.execute(stmt):
         # The registration day counts only for a pledge registered after its deadline (and not since
         # rejected): otherwise it stays out of the key, and each deadline's day is computed once.
@@ -138,9 +159,27 @@ def _computed_days(*, session: Session, calendar: WorkCalendar, only_pending: bo
             by_start[start] = publication_day_of(
                 calendar, deadline=deadline, counted_from=counted_from, registered_on=since
             )
-        if by_start[start] != old:
-            computed[pid] = (old, by_start[start], old_version)
-    return computed
+        day = by_start[start]
+        if old is None and day is not None and (floor is None or day < floor):
+            # A pending day getting its date now: the pledgor learns it only now, so it is never a day
+            # already past nor one too close to act on. No floor (the grace runs into a year not loaded):
+            # it stays pending until that year is.
+            if floor is None:
+                continue
+            floored[pid], day = day, floor
+        if day != old:
+            computed[pid] = (old, day, old_version)
+    return computed, floored
+
+
+def _known_late_floor(calendar: WorkCalendar, today: dt.date) -> dt.date | None:
+    """The earliest publication day a pending day getting its date ``today`` may have: the N-th working
+    day after ``today`` (``pledge_rejection_grace_working_days``, the grace a late rejection gets); None
+    while that day lies in a year not loaded."""
+    try:
+        return calendar.nth_working_day_after(today, get_settings().pledge_rejection_grace_working_days)
+    except OutOfCalendarCoverage:
+        return None
 
 
 def _bound_by_told(
@@ -164,6 +203,29 @@ def _bound_by_told(
 
 def _kept_data(kept: dict[int, dt.date], pid: int) -> dict[str, Any]:
     return {"computed": kept[pid].isoformat(), "kept_told_day": True} if pid in kept else {}
+
+
+def _floored_data(floored: dict[int, dt.date], pid: int, today: dt.date) -> dict[str, Any]:
+    if pid not in floored:
+        return {}
+    grace = get_settings().pledge_rejection_grace_working_days
+    return {"known_late": {"computed": floored[pid].isoformat(), "known_on": today.isoformat(),
+                           "grace_working_days": grace, "reason": "publication_day_known_late"}}  # fmt: skip
+
+
+def _note(
+    pid: int, day: dt.date | None, kept: dict[int, dt.date], floored: dict[int, dt.date], today: dt.date
+) -> str | None:
+    if pid in kept:
+        return _kept_note(day, kept[pid])
+    if pid in floored:
+        grace = get_settings().pledge_rejection_grace_working_days
+        return (
+            f"按载入的日历公示日应为 {floored[pid].isoformat()}，但该日期于 {today.isoformat()} 方才确定，"
+            f"顺延至确定之日后第 {grace} 个工作日 {iso_date(day)} "
+            "(the day became known too late to act on: the grace after it is kept)"
+        )
+    return None
 
 
 def _told_later(told: dict[int, dt.date | None], pid: int, old: dt.date | None, day: dt.date | None) -> bool:
