@@ -30,8 +30,9 @@ def step_batch(step: str, ids: list[int], today: dt.date, flow_run_id: str | Non
 
 
 @task(name="recompute-pending-publication-days")
-def recompute(flow_run_id: str | None) -> int:
-    return recompute_pending(engine=get_engine(), actor=Actor.system(flow_run_id))
+def recompute(flow_run_id: str | None, today: dt.date) -> int:
+    # The sweep's day, so a run for an earlier day (as_of) floors a day it dates from that day.
+    return recompute_pending(engine=get_engine(), actor=Actor.system(flow_run_id), today=today)
 
 
 @flow(name="publish_breaches")
@@ -40,7 +41,7 @@ def publish_breaches(as_of: dt.date | None = None, dry_run: bool = False) -> dic
     today = as_of or Clock.from_settings().today()
     run_id = current_run_id()
     first_event = last_event_id()
-    counts = {"recompute": 0 if dry_run else recompute(run_id)}
+    counts = {"recompute": 0 if dry_run else recompute(run_id, today)}
     batches = Batches("承诺巡检")
     for step in SWEEP_ORDER:
         # A step the calendar cannot serve (a year not loaded) must not keep the later steps from running.

@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -160,3 +162,15 @@ def test_a_pending_day_known_well_ahead_keeps_the_day_the_calendar_gives(
     session.commit()
     assert [day_of(session, p) for p in pledges] == [dt.date(2027, 1, 4), dt.date(2027, 1, 5)]
     assert all("known_late" not in e.data for p in pledges for e in recompute_events(session, p))
+
+
+@pytest.mark.parametrize("today", [LOADED_ON])
+def test_loading_the_year_through_the_admin_api_floors_the_day_by_the_apps_today(
+    client: TestClient, session: Session, staff: Staff
+) -> None:
+    pledges = two_pending_pledges(session)
+    session.commit()
+    notice = json.loads(EXAMPLE_2027.read_text(encoding="utf-8"))
+    saved = client.post("/api/v1/admin/calendar", json=notice, headers=staff.auth("admin"))
+    assert saved.status_code == 200, saved.text
+    assert [day_of(session, p) for p in pledges] == [GRACE_DAY, GRACE_DAY]

@@ -32,7 +32,12 @@ def test_pending_publication_day_computed_when_year_loaded(session: Session, sta
     notice = parse_year_file(ROOT / "docs" / "calendar-example-2027.json")
     save_year_notice(session=session, notice=notice, loaded_by="test")
     calendar = load_calendar(session=session)
-    assert recompute_publication_days(session=session, calendar=calendar, actor=Actor.system()) == 1
+    assert (
+        recompute_publication_days(
+            session=session, calendar=calendar, actor=Actor.system(), today=dt.date(2026, 12, 1)
+        )
+        == 1
+    )
     session.commit()
     session.expire_all()
     pledge = session.get(Pledge, pledge.id)  # type: ignore[assignment]
@@ -41,7 +46,12 @@ def test_pending_publication_day_computed_when_year_loaded(session: Session, sta
     event = session.exec(select(CaseEvent).where(CaseEvent.event == "recompute")).one()
     assert event.data["old"] is None
     assert event.data["calendar_version"] == calendar.version
-    assert recompute_publication_days(session=session, calendar=calendar, actor=Actor.system()) == 0
+    assert (
+        recompute_publication_days(
+            session=session, calendar=calendar, actor=Actor.system(), today=dt.date(2026, 12, 1)
+        )
+        == 0
+    )
 
 
 @pytest.fixture

@@ -342,6 +342,7 @@ async def load_year(
                 # What the preview was computed from. A confirmation without it (a page drawn before the
                 # field existed, a script) is checked like a stale one: it gets the preview to confirm.
                 previewed=form.get("previewed", ""),
+                today=today,
             )
             session.commit()
             return redirect(f"/staff/admin/calendar?year={notice.year}&saved={len(changes)}")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import SQLModel, col, select
 
-from api.deps import ActorDep, CalendarDep, SessionDep, require_roles
+from api.deps import ActorDep, CalendarDep, SessionDep, TodayDep, require_roles
 from models.accounts import create_user, import_departments
 from models.calendar import DayKind, YearNotice, diff_notice
 from models.calendar_admin import load_year_notice, year_version
@@ -133,6 +133,7 @@ def load_calendar_year(
     session: SessionDep,
     calendar: CalendarDep,
     actor: ActorDep,
+    today: TodayDep,
     notice: YearNotice,
     dry_run: bool = Query(False),
     previewed: str | None = Query(
@@ -146,7 +147,12 @@ def load_calendar_year(
         changes, version = diff_notice(calendar, notice), calendar.with_notice(notice).version
     else:
         changes, version, _ = load_year_notice(
-            session=session, notice=notice, loaded_by=actor.name, actor=actor, previewed=previewed
+            session=session,
+            notice=notice,
+            loaded_by=actor.name,
+            actor=actor,
+            previewed=previewed,
+            today=today,
         )
         session.commit()
     return CalendarLoadResult(
