@@ -23,7 +23,11 @@ console = Console()
 @app.command("verify")
 def verify(
     kind: str | None = typer.Option(None, "--kind", help="只核验一类案件：complaint / pledge / breach"),
-    case: int | None = typer.Option(None, "--case", help="只核验一个案件（案件 ID）"),
+    case: int | None = typer.Option(
+        None,
+        "--case",
+        help="只核验 ID 为此值的案件；不加 --kind 时投诉、承诺、失信记录中该 ID 的案件都核验",
+    ),
 ) -> None:
     """核验审计哈希链：报告被篡改、删除或调换顺序的事件；有问题时退出码为 1。"""
     # A mistyped filter matches nothing, and nothing verified must not read as "chain intact".

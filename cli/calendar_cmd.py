@@ -12,7 +12,6 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
 
 from cli.operator import operator_name
 from models.calendar import DayChange, diff_notice, load_calendar, parse_year_file
@@ -44,17 +43,15 @@ def _fail(message: str) -> None:
 
 
 def _reported(func: F) -> F:
+    """A refusal as one line when this group runs on its own (tests); under `shouxin` the root command
+    reports it the same way, and the database's errors too (cli.main.OneLineErrors)."""
+
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except DomainError as exc:
             _fail(exc.message)
-        except SQLAlchemyError as exc:
-            _fail(
-                f"数据库访问失败：{getattr(exc, 'orig', None) or exc}；若是新数据库，请先运行 "
-                "`shouxin db upgrade` (database error)"
-            )
 
     return wrapper  # type: ignore[return-value]
 

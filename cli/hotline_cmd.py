@@ -13,6 +13,7 @@ from models.clock import utcnow
 from models.db import get_engine, session_scope
 from models.hotline import HotlineMessageStatus, list_messages, mark_handled, retry_dead
 from models.lifecycle import Role
+from models.settings import get_settings
 
 app = typer.Typer(help="12345 工单对接：平台令牌、结果回传", no_args_is_help=True)
 console = Console()
@@ -30,7 +31,7 @@ def token_cmd(name: str = typer.Option("12345热线平台", "--name", help="账�
 @app.command("list")
 def list_cmd(
     status: HotlineMessageStatus | None = typer.Option(None, help="pending / sent / dead / handled"),
-    limit: int = typer.Option(50, help="条数（最新的在前）"),
+    limit: int = typer.Option(50, min=1, help="条数（最新的在前）"),
 ) -> None:
     """列出回传给 12345 平台的消息。"""
     # The id is what `retry` takes, the message number what the platform is asked about, the stage, status
@@ -88,7 +89,30 @@ def handled_cmd(
 
 @app.command("push")
 def push_cmd() -> None:
-    """立即回传到期的消息（不经 Prefect，用于排障）。"""
+    """立即回传到期的消息（不经 Prefect，用于排障）；未配置 12345 平台时以非零状态退出。"""
     from notifications.hotline_push import push_due
 
-    console.print(f"回传结果：{push_due(engine=get_engine())}")
+    # Refused here before push_due, which would log the missing secret as a second line.
+    settings = get_settings()
+    if not settings.hotline_url:
+        _fail("未配置 12345 平台地址 SHOUXIN_HOTLINE_URL，回传消息滞留待发送；请设置后重试 (no hotline URL)")
+    if not settings.hotline_secret:
+        _fail(_UNSIGNED)
+    report = push_due(engine=get_engine())
+    console.print(
+        f"已回传 {report.sent}，待重试 {report.retried}，失败 {report.dead}，"
+        f"因同一投诉的前一条失败而暂缓 {report.held}"
+    )
+    if report.skipped or report.unsigned:  # the settings changed under the run
+        _fail(_UNSIGNED if report.unsigned else "未配置 12345 平台地址 SHOUXIN_HOTLINE_URL (no hotline URL)")
+
+
+_UNSIGNED = (
+    "已配置 SHOUXIN_HOTLINE_URL 但未配置 SHOUXIN_HOTLINE_SECRET：回传消息不签名就不发送，滞留待发送；"
+    "请设置密钥后重试 (hotline URL set without a secret: nothing sent)"
+)
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"错误: {message}", err=True)
+    raise typer.Exit(1)

@@ -27,11 +27,20 @@ from models.settings import Settings, get_settings
 
 class OneLineErrors(TyperGroup):
     """The root command: a mistake in the input or the set-up ends as one line on stderr and a non-zero
-    exit, here for every command (a domain error, an invalid setting or model input, a missing database
-    file), not as a traceback; anything else is a bug and keeps its traceback."""
+    exit, here for every command (a domain error, an invalid setting or model input, a database that is
+    missing, unreachable, read-only or behind the code), not as a traceback; anything else is a bug and
+    keeps its traceback."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
+        # The whole command line, before click takes the subcommand's part: which command runs decides
+        # whether the schema is checked first (invoke).
+        ctx.meta[_ARGV] = list(args)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]  # (typer vendors click)
         try:
+            if _uses_schema(self, ctx, ctx.meta.get(_ARGV, [])):
+                _refuse_schema_behind()
             return super().invoke(ctx)
         except DomainError as exc:
             fail(exc.message)
@@ -39,9 +48,58 @@ class OneLineErrors(TyperGroup):
             fail(_settings_error_line(exc), code=2)
         except ValidationError as exc:
             fail(_validation_error_line(exc), code=2)
-        except OperationalError:
-            _refuse_missing_database()
-            raise
+        except SQLAlchemyError as exc:
+            fail(_database_error_line(exc))
+        except PermissionError as exc:
+            # The account running shouxin may not open a file it needs (the database's lock file, say).
+            fail(
+                f"没有权限访问 {exc.filename}：请让运行 shouxin 的账号对该文件及其所在目录有读写权限 "
+                f"(permission denied: {exc.filename})"
+            )
+
+
+_ARGV = "shouxin.argv"
+# Commands that run on a schema behind the code (they are how it is brought up to date, or they copy the
+# file as it is) or never open the database: no check first.
+_NO_SCHEMA_CHECK = {
+    ("db",),
+    ("backup",),
+    ("restore",),
+    ("docs",),
+    ("serve",),  # checks it itself, after the settings
+    ("flows", "list"),
+    ("flows", "serve"),
+    ("flows", "deploy"),
+}
+
+
+def _uses_schema(root: TyperGroup, ctx: typer.Context, argv: list[str]) -> bool:
+    """Whether ``argv`` runs a command that works on the database (not its help, not a group's help)."""
+    if "--help" in argv:
+        return False
+    command: Any = root
+    path: list[str] = []
+    for token in argv:
+        if not isinstance(command, TyperGroup):
+            break
+        found = command.get_command(ctx, token)
+        if found is None:
+            return False  # click says what is wrong with the command line
+        path.append(token)
+        command = found
+    if isinstance(command, TyperGroup) or not path:
+        return False
+    return not any(tuple(path[: len(prefix)]) == prefix for prefix in _NO_SCHEMA_CHECK)
+
+
+def _refuse_schema_behind() -> None:
+    """A schema at an older revision than the code would take writes in the old shape, and fail reads
+    with a traceback: refused up front, naming `shouxin db upgrade`. A database with no revision at all
+    (never migrated: no tables) fails on its first query instead, and is named the same way there."""
+    from models.schema import check_up_to_date, current_revision
+
+    if current_revision(get_engine()) is not None:
+        check_up_to_date(get_engine())
 
 
 app = typer.Typer(help="守信 Shouxin：政务诚信案件办理平台", no_args_is_help=True, cls=OneLineErrors)
@@ -68,8 +126,8 @@ console = Console()
 
 
 def fail(message: str, code: int = 1) -> None:
-    """One line on stderr, then exit non-zero."""
-    print(f"错误: {message}", file=sys.stderr)
+    """One line on stderr, then exit non-zero (a message over several lines is joined into one)."""
+    print(f"错误: {' '.join(message.split())}", file=sys.stderr)
     raise typer.Exit(code)
 
 
@@ -85,7 +143,9 @@ def _validation_error_line(exc: ValidationError) -> str:
             name = f"SHOUXIN_{loc[0].upper()}" + "".join(f"[{part}]" for part in loc[1:])
         else:
             name = "SHOUXIN_*"
-        parts.append(f"{name}: {error['msg']}")
+        # A validator's own message (Chinese first) without pydantic's "Value error, " before it.
+        message = error["msg"].removeprefix("Value error, ")
+        parts.append(f"{name}: {message}")
     text = "；".join(parts)
     return text if settings else f"输入无效 (invalid input)：{text}"
 
@@ -99,16 +159,36 @@ def _settings_error_line(exc: SettingsError) -> str:
     return f"SHOUXIN_{field[1].upper()}: 不是有效的 JSON 值 (not valid JSON){cause}"
 
 
-def _refuse_missing_database() -> None:
-    """A SQLite file that is not there fails the first query; say so as `shouxin db current` does."""
-    from models.schema import current_revision
+def _database_error_line(exc: SQLAlchemyError) -> str:
+    """What the database refused, in the operator's terms: the server unreachable, the file read-only, the
+    file missing or not migrated (naming `shouxin db upgrade`); otherwise the driver's first line."""
+    from models.db import sqlite_file
+    from models.schema import check_up_to_date
 
+    url = get_engine().url
+    database = sqlite_file(url)
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    reason = lines[0] if lines else type(exc).__name__
+    lowered = reason.lower()
+    if isinstance(exc, OperationalError) and database is None and exc.statement is None:
+        return (
+            f"无法连接数据库 {url.render_as_string(hide_password=True)}：{reason}；请检查数据库服务是否运行、"
+            "SHOUXIN_DATABASE_URL 是否正确 (cannot connect to the database server)"
+        )
+    if "readonly" in lowered or "read-only" in lowered:
+        return (
+            f"数据库 {database or url.database} 只读，无法写入：请让运行 shouxin 的账号对数据库文件及其所在"
+            f"目录有写权限 (the database is read-only: {reason})"
+        )
     try:
-        current_revision(get_engine())
-    except DomainError as exc:
-        fail(exc.message)
+        # A missing file, or a schema never migrated or behind the code, fails the first query: the
+        # check names the cause and `shouxin db upgrade`.
+        check_up_to_date(get_engine())
+    except DomainError as refused:
+        return refused.message
     except SQLAlchemyError:
-        return  # the file is there: the original error is the one to show
+        pass
+    return f"数据库访问失败：{reason}；请检查 SHOUXIN_DATABASE_URL 与数据库状态 (database error: {reason})"
 
 
 @db_app.command("upgrade")
@@ -259,7 +339,13 @@ def docs_lifecycle(
         print(tables)
         return
     readme = Path("README.md")
-    text = readme.read_text(encoding="utf-8")
+    try:
+        text = readme.read_text(encoding="utf-8")
+    except OSError as exc:
+        fail(
+            f"无法读取 {readme.resolve()}：{exc.strerror}；--write 写回当前目录下的 README.md，请在项目根目录"
+            f"运行 (--write updates ./README.md: run it in the project's root)"
+        )
     new, count = re.subn(
         r"(<!-- lifecycle:start -->\n).*(<!-- lifecycle:end -->)",
         lambda m: m[1] + tables + m[2],
@@ -268,7 +354,10 @@ def docs_lifecycle(
     )
     if count != 1:
         fail("README.md 中没有找到 lifecycle 标记")
-    readme.write_text(new, encoding="utf-8")
+    try:
+        readme.write_text(new, encoding="utf-8")
+    except OSError as exc:
+        fail(f"无法写入 {readme.resolve()}：{exc.strerror} (cannot write README.md)")
     console.print("README.md 已更新")
 
 
@@ -290,8 +379,8 @@ def _refuse_demo_accounts() -> None:
 @app.command("serve")
 def serve(
     host: str = typer.Option("127.0.0.1", help="监听地址"),
-    port: int = typer.Option(8000, help="端口"),
-    workers: int = typer.Option(1, help="API 进程数"),
+    port: int = typer.Option(8000, min=1, max=65535, help="端口（1–65535）"),
+    workers: int = typer.Option(1, min=1, help="API 进程数"),
     access_log: bool = typer.Option(
         True, "--access-log/--no-access-log", help="逐条记录请求日志（反向代理已记录时可关闭以省 CPU）"
     ),

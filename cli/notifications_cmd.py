@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from cli.tables import folded, table, whole
 from models.db import session_scope
 from models.outbox import NotificationStatus
 from notifications.outbox_service import list_notifications, retry_dead
@@ -17,23 +17,37 @@ console = Console()
 @app.command("list")
 def list_cmd(
     status: NotificationStatus | None = typer.Option(None, help="pending / sent / dead / undeliverable"),
-    limit: int = typer.Option(50, help="条数"),
+    limit: int = typer.Option(50, min=1, help="条数"),
 ) -> None:
     """列出通知。"""
-    table = Table("ID", "模板", "收件人", "地址", "案件", "状态", "次数", "最后错误")
+    # The id is what `retry` takes, the case number what staff look up, the status and attempts a word:
+    # never cut, however narrow the console (a pipe is 80 columns). The template, recipient, address and
+    # reason give way, folded, not cut.
     with session_scope() as session:
-        for n in list_notifications(session=session, status=status, limit=limit):
-            table.add_row(
-                str(n.id),
-                n.template,
-                n.recipient_name,
-                f"短信 {n.recipient_phone}" if n.channel == "sms" else n.recipient_email or "",
-                n.case_number or "",
-                n.status,
-                str(n.attempts),
-                (n.last_error or "")[:60],
-            )
-    console.print(table)
+        listed = table(
+            whole("ID"),
+            whole("案件"),
+            folded("模板"),
+            folded("收件人"),
+            folded("地址"),
+            whole("状态"),
+            whole("次数"),
+            folded("最后错误"),
+            rows=[
+                (
+                    str(n.id),
+                    n.case_number or "",
+                    n.template,
+                    n.recipient_name,
+                    f"短信 {n.recipient_phone}" if n.channel == "sms" else n.recipient_email or "",
+                    n.status,
+                    str(n.attempts),
+                    (n.last_error or "")[:60],
+                )
+                for n in list_notifications(session=session, status=status, limit=limit)
+            ],
+        )
+    console.print(listed)
 
 
 @app.command("retry")

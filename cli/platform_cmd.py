@@ -19,6 +19,7 @@ from models.platform import (
     platform_alarms,
     retry_document,
     status_counts,
+    unconfigured,
 )
 from notifications.platform_push import push_due
 
@@ -29,7 +30,7 @@ console = Console()
 @app.command("list")
 def list_cmd(
     status: DocumentStatus | None = typer.Option(None, help="pending / sent / acknowledged / dead / handled"),
-    limit: int = typer.Option(50, help="条数"),
+    limit: int = typer.Option(50, min=1, help="条数"),
 ) -> None:
     """按状态列出推送文档（最新在前），含回执编号和最后一次失败原因。"""
     # The document id is what `retry` takes, the type, status and attempts a word or two: never cut, however
@@ -85,13 +86,20 @@ def handled_cmd(
 @app.command("push")
 def push_cmd() -> None:
     """立即推送到期的文档（不经 Prefect，用于排障）；未配置平台时以非零状态退出。"""
+    # Refused here before push_due, which would log the same alarm as a second line.
+    if unconfigured():
+        _fail_unconfigured()
     report = push_due(engine=get_engine())
     console.print(
         f"已推送 {report.sent}（已回执 {report.acknowledged}），待重试 {report.retried}，失败 {report.dead}"
     )
     if report.unconfigured:
-        typer.echo("错误: 未配置信用平台地址 SHOUXIN_CREDIT_PLATFORM_URL，文档滞留待推送", err=True)
-        raise typer.Exit(1)
+        _fail_unconfigured()
+
+
+def _fail_unconfigured() -> None:
+    typer.echo("错误: 未配置信用平台地址 SHOUXIN_CREDIT_PLATFORM_URL，文档滞留待推送", err=True)
+    raise typer.Exit(1)
 
 
 @app.command("alarms")

@@ -12,6 +12,7 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlmodel import Session
@@ -50,6 +51,10 @@ def import_file(
     ),
 ) -> None:
     """导入承诺：正确的行导入，错误的行逐行报告（行号、列、原因）；有错误行时退出码为 1。"""
+    if codes_out is not None:
+        # The codes exist only in this run's output: a file that cannot be written is found out before the
+        # import commits, not after (a re-run imports nothing, "已导入过", and prints no codes).
+        _check_writable(codes_out)
     try:
         content = file.read_bytes()
         progress = Progress(
@@ -84,6 +89,21 @@ def import_file(
         raise typer.Exit(1)
 
 
+def _check_writable(path: Path) -> None:
+    """Open ``path`` for writing without changing it (a file made for the check is removed again), or stop
+    with the reason on one line."""
+    existed = path.exists()
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    except OSError as exc:
+        _fail(
+            f"无法写入办理码文件 {path}：{exc.strerror}；请指定已存在且可写的目录中的文件，未导入任何承诺 "
+            f"(cannot write --codes-out {path}: {exc.strerror}; nothing imported)"
+        )
+    if not existed:
+        path.unlink()
+
+
 def _offline_codes(report: ImportReport, path: Path | None) -> None:
     """Pledgors their registration notice reaches by neither e-mail nor SMS get their access code on the
     printed notice, from staff."""
@@ -92,11 +112,29 @@ def _offline_codes(report: ImportReport, path: Path | None) -> None:
     header = ("承诺编号", "承诺人名称", "办理码")
     rows = [(c["number"], c["pledgor_name"], c["access_code"]) for c in report.offline_codes]
     if path is None:
-        table = Table(*header, title=f"{len(rows)} 位承诺人无可用邮箱或短信：请将办理码随告知书书面送达")
-        for row in rows:
-            table.add_row(*row)
-        console.print(table)
+        _print_codes(header, rows)
         return
+    try:
+        _write_codes(path, header, rows)
+    except OSError as exc:
+        # The pledges are committed: the codes go to the terminal rather than nowhere.
+        _print_codes(header, rows)
+        _fail(
+            f"办理码文件 {path} 写入失败：{exc.strerror}；承诺已导入，办理码已显示在上方，请妥善保存 "
+            f"(could not write {path}: the codes are printed above)"
+        )
+    console.print(f"{len(rows)} 位承诺人无可用邮箱或短信，办理码已写入 {path}：请随告知书书面送达")
+
+
+def _print_codes(header: tuple[str, ...], rows: list[tuple[str, str, str]]) -> None:
+    table = Table(*header, title=f"{len(rows)} 位承诺人无可用邮箱或短信：请将办理码随告知书书面送达")
+    for row in rows:
+        # Names come from the imported file: a "[red]" in one is text, not rich markup.
+        table.add_row(*(escape(cell) for cell in row))
+    console.print(table)
+
+
+def _write_codes(path: Path, header: tuple[str, ...], rows: list[tuple[str, str, str]]) -> None:
     # Secrets: readable by the owner only, whatever the umask or the mode of a file written over.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)
@@ -106,7 +144,6 @@ def _offline_codes(report: ImportReport, path: Path | None) -> None:
         # Names come from the imported file: neutralised, as the web download does, so a spreadsheet
         # never runs one as a formula (a HYPERLINK could send the row's access code away).
         writer.writerows(tuple(neutralise(cell) for cell in row) for row in rows)
-    console.print(f"{len(rows)} 位承诺人无可用邮箱或短信，办理码已写入 {path}：请随告知书书面送达")
 
 
 def _print_report(report: ImportReport) -> None:
@@ -117,7 +154,7 @@ def _print_report(report: ImportReport) -> None:
     if report.all_errors:
         table = Table("行号", "列", "原因", title="错误明细（这些行未导入，修改后可重新导入整个文件）")
         for error in report.all_errors:
-            table.add_row(str(error.row), error.column, error.message)
+            table.add_row(str(error.row), escape(error.column), escape(error.message))
         console.print(table)
 
 

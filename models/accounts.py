@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from models.errors import NotFound, ValidationFailed
 from models.lifecycle import MACHINE_ROLES, STAFF_ROLES, Role
-from models.org import Department, DepartmentCreate, User, UserCreate
+from models.org import LEVEL_LABELS, Department, DepartmentCreate, User, UserCreate
 
 TOKEN_PREFIX = "sx_"
 
@@ -153,11 +153,14 @@ def read_department_file(path: Path) -> list[DepartmentCreate]:
             raise ValidationFailed(f"{path.name}: CSV 格式错误：{exc} (invalid CSV)") from exc
     else:
         raise ValidationFailed(f"{path.name}: 仅支持 .csv 或 .yaml 文件 (use a CSV or YAML file)")
+    # A CSV row is named as a spreadsheet shows it (the header is row 1), a YAML department by its place.
+    csv_file = path.suffix.lower() == ".csv"
     result = []
-    for number, row in enumerate(rows, start=1):
+    for number, row in enumerate(rows, start=2 if csv_file else 1):
+        where = f"第{number}行" if csv_file else f"第{number}项"
         if not isinstance(row, dict):
             raise ValidationFailed(
-                f"{path.name} 第{number}项: 应为含 code、name、level 的部门 (expected a mapping)"
+                f"{path.name} {where}: 应为含 code、name、level 的部门 (expected a mapping)"
             )
         clean = {k.strip(): (v.strip() if isinstance(v, str) else v) for k, v in row.items() if k}
         competent = clean.pop("competent", None) or clean.pop("competent_department", None)
@@ -168,8 +171,28 @@ def read_department_file(path: Path) -> list[DepartmentCreate]:
         except ValidationError as exc:
             first = exc.errors()[0]
             field = ".".join(str(p) for p in first["loc"])
-            raise ValidationFailed(f"{path.name} 第{number}行 字段 {field}: {first['msg']}") from exc
+            raise ValidationFailed(
+                f"{path.name} {where} 列 {field}：{_field_problem(first)} ({field}: {first['msg']})",
+                field=field,
+            ) from exc
     return result
+
+
+def _field_problem(error: Any) -> str:
+    """A department file's cell refused by the model, said in Chinese with what would be accepted."""
+    kind, context = error["type"], error.get("ctx") or {}
+    if kind == "enum":
+        allowed = " / ".join(f"{level.value}（{label}）" for level, label in LEVEL_LABELS.items())
+        return f"“{error['input']}”不是可选值；可选：{allowed}"
+    if kind == "missing":
+        return "必填，不能为空"
+    if kind == "string_too_long":
+        return f"不能超过 {context.get('max_length')} 个字符"
+    if kind == "string_too_short":
+        return "不能为空"
+    if kind == "value_error":
+        return str(error["msg"]).removeprefix("Value error, ")
+    return f"取值无效：{error['msg']}"
 
 
 def import_departments(*, session: Session, items: list[DepartmentCreate]) -> tuple[int, int]:

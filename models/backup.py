@@ -8,7 +8,7 @@ PostgreSQL is backed up with ``pg_dump`` / ``pg_restore`` (docs/security.md); th
 from __future__ import annotations
 
 import sqlite3
-from contextlib import closing
+from contextlib import closing, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,16 +46,46 @@ def backup(*, database_url: str, target: Path) -> Path:
     source = sqlite_path(database_url)
     if not source.exists():
         raise ValidationFailed(f"数据库文件 {source} 不存在，无法备份 (database file not found)")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    _refuse_live_files(source, target)
     partial = target.with_name(target.name + ".partial")
-    partial.unlink(missing_ok=True)
-    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(partial)) as dest:
-        _pages(src, dest)
-        # A backup file is read on its own later: fold the WAL into the main file now.
-        dest.execute("PRAGMA journal_mode=DELETE")
-    # Rename last: a crash mid-copy never leaves a truncated file under the name the operator gave.
-    partial.replace(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial.unlink(missing_ok=True)
+        with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(partial)) as dest:
+            _pages(src, dest)
+            # A backup file is read on its own later: fold the WAL into the main file now.
+            dest.execute("PRAGMA journal_mode=DELETE")
+        # Rename last: a crash mid-copy never leaves a truncated file under the name the operator gave.
+        partial.replace(target)
+    except (OSError, sqlite3.Error) as exc:
+        with suppress(OSError):  # a path under a file, say: nothing was made there
+            _remove_sqlite_files(partial)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ValidationFailed(
+            f"无法写入备份文件 {target}：{reason}；请指定可写目录中的文件路径，数据库未改动 "
+            f"(cannot write the backup {target}: {reason})",
+            target=str(target),
+        ) from None
     return target
+
+
+def _refuse_live_files(source: Path, target: Path) -> None:
+    """A backup written over the live database (or its WAL or shared memory) would swap the file under
+    the open connections: their later writes are lost."""
+    live = [source.with_name(source.name + suffix) for suffix in ("", "-wal", "-shm", "-journal", "-writer")]
+    for path in (target, target.with_name(target.name + ".partial")):
+        if any(_same_file(path, other) for other in live):
+            raise ValidationFailed(
+                f"备份文件 {target} 是正在使用的数据库文件 {source}（或其日志文件）本身；请指定另一个路径 "
+                f"(the backup target is the live database {source}: choose another path)",
+                target=str(target),
+            )
+
+
+def _same_file(one: Path, other: Path) -> bool:
+    if one.exists() and other.exists():
+        return one.samefile(other)
+    return one.resolve() == other.resolve()
 
 
 def check_backup_file(path: Path) -> str:
@@ -118,19 +148,29 @@ def restore(*, source: Path, database_url: str, overwrite: bool) -> Restored:
             f"数据库文件 {target} 已存在，恢复会覆盖其中全部数据；确认无误后加 --yes 重试 "
             "(target exists; pass --yes to overwrite)"
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
     head = head_revision() or ""
-    if backup_revision == head:
-        _copy_into(source, target)
-        return Restored(path=target, backup_revision=backup_revision, revision=head)
-    staged = target.with_name(target.name + ".restoring")
     try:
-        _remove_sqlite_files(staged)
-        _copy_into(source, staged)
-        _upgrade_staged(staged, backup_revision=backup_revision, head=head)
-        _copy_into(staged, target)
-    finally:
-        _remove_sqlite_files(staged)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if backup_revision == head:
+            _copy_into(source, target)
+            return Restored(path=target, backup_revision=backup_revision, revision=head)
+        staged = target.with_name(target.name + ".restoring")
+        try:
+            _remove_sqlite_files(staged)
+            _copy_into(source, staged)
+            _upgrade_staged(staged, backup_revision=backup_revision, head=head)
+            _copy_into(staged, target)
+        finally:
+            with suppress(OSError):
+                _remove_sqlite_files(staged)
+    except (OSError, sqlite3.Error) as exc:
+        # The backup API writes the live file in one step at the end: refused there, it is unchanged.
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ValidationFailed(
+            f"无法写入数据库文件 {target}：{reason}；请让运行 shouxin 的账号对该文件及其所在目录有写权限，"
+            f"数据库未改动 (cannot write the database {target}: {reason}; it was left as it was)",
+            target=str(target),
+        ) from None
     return Restored(path=target, backup_revision=backup_revision, revision=head)
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -192,6 +193,18 @@ class Settings(BaseSettings):
     def _no_placeholder_secret(cls, value: str | None) -> str | None:
         if value is not None and value.strip().lower() in _PLACEHOLDER_SECRETS:
             raise ValueError("a SHOUXIN_*_SECRET is a placeholder; set a real random secret")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        # "Today" is this zone's date: a name the tz database does not know would fail at the first date.
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"时区 {value!r} 不存在；请填 IANA 时区名，如 Asia/Shanghai (unknown time zone)"
+            ) from None
         return value
 
 

@@ -4,6 +4,7 @@ departments file, an `audit verify` filter that matches nothing (ops review, ite
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,110 @@ def test_audit_verify_of_a_case_without_events_says_so_instead_of_reporting_a_cl
     assert "没有案件 #99999" in _one_error_line(result)
     # Checking every case of a kind that has none yet is still a clean (empty) chain.
     assert _run(monkeypatch, "audit", "verify", "--kind", "breach").exit_code == 0
+
+
+DATABASE_COMMANDS = [
+    ("users", "list"),
+    ("users", "add", "--name", "张三", "--role", "admin"),
+    ("notifications", "list"),
+    ("hotline", "list"),
+    ("hotline", "token"),
+    ("platform", "alarms"),
+    ("audit", "verify"),
+    ("sweep", "--no-prefect", "--dry-run"),
+]
+
+
+@pytest.mark.parametrize("args", DATABASE_COMMANDS)
+def test_a_database_never_migrated_is_one_line_naming_db_upgrade(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    result = _run(monkeypatch, *args, SHOUXIN_DATABASE_URL=f"sqlite:///{empty}")
+    assert result.exit_code == 1
+    line = _one_error_line(result)
+    assert "数据库结构版本为 空" in line
+    assert "shouxin db upgrade" in line
+
+
+def _migrated_to(path: Path, revision: str) -> None:
+    from alembic import command
+
+    from models.db import create_sqlite_file, make_engine
+    from models.schema import alembic_config
+
+    url = f"sqlite:///{path}"
+    create_sqlite_file(url)
+    engine = make_engine(url)
+    cfg = alembic_config(url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+    engine.dispose()
+
+
+@pytest.mark.parametrize("args", [*DATABASE_COMMANDS, ("departments", "import", "DEPARTMENTS_FILE")])
+def test_a_database_behind_the_code_is_refused_before_it_is_read_or_written(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    old = tmp_path / "old.db"
+    _migrated_to(old, "0017_case_files")
+    departments = tmp_path / "d.csv"
+    departments.write_text("code,name,level\nFGW,发改委,city\n", encoding="utf-8")
+    args = tuple(str(departments) if arg == "DEPARTMENTS_FILE" else arg for arg in args)
+    result = _run(monkeypatch, *args, SHOUXIN_DATABASE_URL=f"sqlite:///{old}")
+    assert result.exit_code == 1
+    line = _one_error_line(result)
+    assert "数据库结构版本为 0017_case_files" in line
+    assert "shouxin db upgrade" in line
+    with sqlite3.connect(old) as conn:
+        assert conn.execute("SELECT count(*) FROM app_user").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM department").fetchone() == (0,)
+    # The commands that bring it up to date still run on it.
+    current = _run(monkeypatch, "db", "current")
+    assert current.exit_code == 0
+    assert "0017_case_files" in current.output
+
+
+@pytest.mark.parametrize(
+    "args", [("db", "current"), ("db", "upgrade"), ("users", "list"), ("audit", "verify")]
+)
+def test_an_unreachable_database_server_is_one_line_without_the_password(
+    monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...]
+) -> None:
+    result = _run(monkeypatch, *args, SHOUXIN_DATABASE_URL="postgresql+psycopg://u:secret@127.0.0.1:1/x")
+    assert result.exit_code == 1
+    line = _one_error_line(result)
+    assert "无法连接数据库 postgresql+psycopg://u:***@127.0.0.1:1/x" in line
+    assert "secret" not in line
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("users", "add", "--name", "张三", "--role", "admin"),
+        ("hotline", "token"),
+        ("departments", "import", "DEPARTMENTS_FILE"),
+    ],
+)
+def test_a_read_only_database_is_one_line_and_keeps_what_it_holds(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    from models.schema import upgrade
+
+    path = tmp_path / "ro.db"
+    _run(monkeypatch, "users", "list", SHOUXIN_DATABASE_URL=f"sqlite:///{path}")
+    upgrade(get_engine())
+    get_engine().dispose()
+    departments = tmp_path / "d.csv"
+    departments.write_text("code,name,level\nFGW,发改委,city\n", encoding="utf-8")
+    args = tuple(str(departments) if arg == "DEPARTMENTS_FILE" else arg for arg in args)
+    # Opened read-only as a file without write permission is (the tests may run as root, who has it).
+    read_only = f"sqlite:///file:{path}?mode=ro&uri=true"
+    result = _run(monkeypatch, *args, SHOUXIN_DATABASE_URL=read_only)
+    assert result.exit_code == 1
+    assert "只读，无法写入" in _one_error_line(result)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM app_user").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM department").fetchone() == (0,)

@@ -96,4 +96,4 @@ def test_cli_errors_are_one_line_and_non_zero(tmp_path: Path) -> None:
     bad.write_text("code,name,level\nD9,某局,province\n", encoding="utf-8")
     result = runner.invoke(cli, ["departments", "import", str(bad)])
     assert result.exit_code == 1
-    assert "第1行" in result.output
+    assert "第2行" in result.output
