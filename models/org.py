@@ -72,6 +72,9 @@ class Department(DepartmentBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     competent_id: int | None = Field(default=None, foreign_key="department.id")
     active: bool = True
+    # The department that took over a retired one's open work (机构改革: merged, abolished, renamed);
+    # set with ``active`` false by models/department_retire.py, so a later reader can follow the chain.
+    successor_id: int | None = Field(default=None, foreign_key="department.id")
 
 
 def competent_of(session: Session, department_id: int | None) -> int | None:

@@ -287,6 +287,24 @@ COMPLAINT_AND_STAFF: list[TemplateSpec] = [
             "old_deadline": "2027-01-05",
         },
     ),
+    # The successor of a retired department (机构改革, models/department_retire.py): what it inherited.
+    # The number lists hold at most 50 each; the counts are the whole.
+    spec(
+        "department_succession",
+        "department",
+        "部门撤并（机构改革）后告知承接部门：承接的未办结投诉、未闭合告知承诺和下属部门",
+        {
+            "department_name": "市住房和城乡建设局",
+            "predecessor_name": "市城市管理局",
+            "reason": "根据《市级机构改革方案》，市城市管理局并入市住房和城乡建设局。",
+            "retired_on": "2026-03-02",
+            "complaint_count": 2,
+            "complaint_numbers": ["TS20260302-0001", "TS20260302-0004"],
+            "pledge_count": 1,
+            "pledge_numbers": ["CN20260302-0001"],
+            "departments": ["市市政设施管理中心"],
+        },
+    ),
     # Supervisors.
     spec(
         "escalation_alert",

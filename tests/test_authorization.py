@@ -110,6 +110,7 @@ RULES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/government-breaches/{number}/repair/with-files"): rule(default=403, supervisor=OK),
     ("GET", "/admin/departments"): OVERSIGHT,
     ("POST", "/admin/departments"): ADMIN_ONLY,
+    ("POST", "/admin/departments/{code}/retire"): ADMIN_ONLY,
     ("GET", "/admin/users"): ADMIN_ONLY,
     ("POST", "/admin/users"): ADMIN_ONLY,
     ("GET", "/admin/calendar/{year}"): ANY_STAFF,

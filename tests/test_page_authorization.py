@@ -113,6 +113,7 @@ RULES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/track"): PUBLIC,
     ("GET", "/staff/admin/departments"): OVERSIGHT,
     ("POST", "/staff/admin/departments"): ADMIN_ONLY,
+    ("POST", "/staff/admin/departments/{code}/retire"): ADMIN_ONLY,
     ("GET", "/staff/admin/users"): ADMIN_ONLY,
     ("POST", "/staff/admin/users"): ADMIN_ONLY,
     ("POST", "/staff/admin/users/{user_id}/password"): ADMIN_ONLY,

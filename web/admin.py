@@ -15,11 +15,12 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from api.deps import CalendarDep, SessionDep, TodayDep, actor_of
+from api.deps import CalendarDep, ClockDep, SessionDep, TodayDep, actor_of
 from models.account_admin import change_role, revoke_token, set_active
 from models.accounts import create_user, import_departments, set_password
 from models.calendar import WorkCalendar, YearNotice, diff_notice, load_calendar, parse_year_notice
 from models.calendar_admin import load_year_notice, year_version
+from models.department_retire import retire_by_code
 from models.errors import Conflict, DomainError, NotFound, ValidationFailed
 from models.lifecycle import Role
 from models.org import LEVEL_LABELS, Department, DepartmentCreate, User, UserCreate
@@ -61,6 +62,11 @@ def _departments_page(request: Request, session: Session, **context: Any) -> Res
     context.setdefault("errors", {})
     context.setdefault("status_code", 200)
     context.setdefault("saved", None)
+    # The 撤并 form's answer, and a refused form's message and entries, shown at the department's row.
+    context.setdefault("retired", None)
+    context.setdefault("retire_error", None)
+    context.setdefault("retire_code", None)
+    context.setdefault("retire_values", {})
     rows = list(session.exec(select(Department).order_by(col(Department.code))))
     by_id = {d.id: d for d in rows}
     return render(
@@ -100,6 +106,29 @@ async def save_department(request: Request, session: SessionDep) -> Response:
     return _departments_page(
         request, session, saved=("已新增" if created else "已更新") + f"部门 {item.code}"
     )
+
+
+@router.post("/departments/{code}/retire")
+async def retire_department(request: Request, code: str, session: SessionDep, clock: ClockDep) -> Response:
+    """撤并 (机构改革): the department's open work moves to the chosen successor; its staff are listed."""
+    user = current_user(request, session, *ADMIN)
+    form = await form_data(request)
+    try:
+        result = retire_by_code(
+            session=session,
+            code=code,
+            successor_code=form.get("successor_code") or None,
+            actor=actor_of(user),
+            now=clock.now(),
+            reason=form.get("reason", ""),
+        )
+    except DomainError as exc:
+        message, status = refused(session, exc)
+        return _departments_page(
+            request, session, retire_error=message, retire_code=code, retire_values=form, status_code=status
+        )
+    session.commit()
+    return _departments_page(request, session, retired=result)
 
 
 def _users_page(request: Request, session: Session, **context: Any) -> Response:

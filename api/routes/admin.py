@@ -9,10 +9,11 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import SQLModel, col, select
 
-from api.deps import ActorDep, CalendarDep, SessionDep, TodayDep, require_roles
+from api.deps import ActorDep, CalendarDep, ClockDep, SessionDep, TodayDep, require_roles
 from models.accounts import create_user, import_departments
 from models.calendar import DayKind, YearNotice, diff_notice
 from models.calendar_admin import load_year_notice, year_version
+from models.department_retire import DepartmentRetired, retire_by_code
 from models.lifecycle import Role
 from models.org import Department, DepartmentCreate, DepartmentPublic, User, UserCreate, UserPublic
 from models.outbox import NotificationPublic, NotificationStatus
@@ -92,6 +93,33 @@ def upsert_departments(session: SessionDep, items: list[DepartmentCreate]) -> An
     return session.exec(
         select(Department).where(col(Department.code).in_(codes)).order_by(col(Department.code))
     ).all()
+
+
+# A department to retire (机构改革) and who takes over its open work; no successor only when it has none.
+class RetireRequest(BaseModel):
+    successor_code: str | None = Field(default=None, max_length=32)
+    reason: str = Field(min_length=1, max_length=500)
+
+
+@router.post(
+    "/departments/{code}/retire",
+    summary="撤并部门（机构改革）：未办结工作移交承接部门，列出需调整的用户",
+    response_model=DepartmentRetired,
+    dependencies=[ADMIN],
+)
+def retire(
+    session: SessionDep, actor: ActorDep, clock: ClockDep, code: str, body: RetireRequest
+) -> DepartmentRetired:
+    result = retire_by_code(
+        session=session,
+        code=code,
+        successor_code=body.successor_code,
+        actor=actor,
+        now=clock.now(),
+        reason=body.reason,
+    )
+    session.commit()
+    return result
 
 
 @router.get("/users", summary="用户列表", response_model=list[UserPublic], dependencies=[ADMIN])

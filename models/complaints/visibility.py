@@ -31,6 +31,7 @@ EXTRA_EVENT_LABELS = {
     "deadline_resolved": "办理期限确定（节假日安排载入）",
     "deadline_recomputed": "办理期限调整（节假日安排更正）",
     "reissue_tracking_password": "重新生成查询密码（原密码作废）",
+    "department_succeeded": "承办部门撤并，由承接部门继续办理（机构改革）",
 }
 
 # Which department's handler may take a handler action: the lead (主办), the verifier (the lead's 主管部门,

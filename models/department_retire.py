@@ -1,0 +1,400 @@
+"""Retiring a department (机构改革: merged, abolished, renamed) and handing its open work to a successor.
+
+The RULEBOOK counts 新官不理旧账 as a breach: a reorganisation must not orphan a promise. So a retired
+department's open work moves to its successor in the same transaction as the retirement: the complaints it
+leads or assists that are not finished, the open pledges it is the authority of, and the departments whose
+主管部门 it is. Each moved case gets a ``department_succeeded`` audit event (not a state change), and the
+successor gets one mail listing what it inherited. Finished cases, published records and government credit
+records keep the old department: history is not rewritten. Staff accounts are listed, never moved.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, or_, update
+from sqlmodel import Session, SQLModel, col, select
+
+from models.clock import Clock
+from models.complaint import Complaint, ComplaintAssignment
+from models.errors import Conflict, NotFound, ValidationFailed
+from models.id_sets import chunks, in_list
+from models.lifecycle import COMPLAINT, Role
+from models.org import Department, User
+from models.outbox import enqueue
+from models.pledge import Pledge
+from models.publication_days import OPEN_STATES
+from models.workflow import Actor, Fired, record_events_many
+
+SUCCEEDED_EVENT = "department_succeeded"
+MAIL_TEMPLATE = "department_succession"
+# The mail lists at most this many numbers per kind and says how many more there are: an authority of
+# pledges can hand over tens of thousands, which the successor finds in its own lists.
+MAIL_LIST_LIMIT = 50
+
+_C = Complaint.__table__  # type: ignore[attr-defined]
+_P = Pledge.__table__  # type: ignore[attr-defined]
+_A = ComplaintAssignment.__table__  # type: ignore[attr-defined]
+
+
+# A staff account of the retired department: the administrator moves it (or deactivates it) by hand.
+class StaffToMove(SQLModel):
+    id: int
+    name: str
+    role: Role
+
+
+# What a retirement did; a repeated call answers ``already_retired`` with nothing moved.
+class DepartmentRetired(SQLModel):
+    code: str
+    name: str
+    successor_code: str | None
+    successor_name: str | None
+    already_retired: bool
+    complaints: int
+    pledges: int
+    complaint_numbers: list[str]
+    # Departments whose 主管部门 (认定部门) is now the successor.
+    departments: list[str]
+    staff_to_move: list[StaffToMove]
+    notification_id: int | None
+
+
+def retire_by_code(
+    *, session: Session, code: str, successor_code: str | None, actor: Actor, now: dt.datetime, reason: str
+) -> DepartmentRetired:
+    """``retire_department`` for the API, the page and the CLI, which name departments by code."""
+    dept = _by_code(session, code)
+    if dept is None:
+        raise NotFound(f"部门代码 {code} 不存在，请核对部门代码 (unknown department '{code}')", field="code")
+    successor_id = None
+    if successor_code and successor_code.strip():
+        successor = _by_code(session, successor_code)
+        if successor is None:
+            raise ValidationFailed(
+                f"承接部门代码 {successor_code} 不存在，请从部门列表中选择承接部门"
+                f" (unknown successor department '{successor_code}')",
+                field="successor_code",
+            )
+        successor_id = successor.id
+    assert dept.id is not None
+    return retire_department(
+        session=session, department_id=dept.id, successor_id=successor_id, actor=actor, now=now, reason=reason
+    )
+
+
+def retire_department(
+    *,
+    session: Session,
+    department_id: int,
+    successor_id: int | None,
+    actor: Actor,
+    now: dt.datetime,
+    reason: str,
+) -> DepartmentRetired:
+    """Mark the department inactive with its successor and move its open work there, in the caller's
+    transaction (flushed, not committed). Refused, with nothing changed, for a successor that is the
+    department itself, unknown or inactive, for no successor while open work remains, for a move that would
+    make 主管部门 point in a circle, and for a department already retired into another successor."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed(
+            "请填写撤并原因，如机构改革文件的名称和文号 (a reason is required)", field="reason"
+        )
+    dept = session.get(Department, department_id)
+    if dept is None:
+        raise NotFound(f"部门 #{department_id} 不存在 (no department {department_id})")
+    successor = _successor(session, dept, successor_id)
+    already = not dept.active
+    if already and dept.successor_id is not None and dept.successor_id != successor_id:
+        recorded = session.get(Department, dept.successor_id)
+        shown = f"{recorded.code} {recorded.name}" if recorded else f"#{dept.successor_id}"
+        raise Conflict(
+            f"部门 {dept.code} {dept.name} 已撤并，承接部门为 {shown}，不能再改由其他部门承接；"
+            "如需调整，请对承接部门办理撤并 (already retired into another successor)",
+            field="successor_code",
+        )
+    complaint_ids = _open_complaint_ids(session, department_id)
+    pledges = _open_pledge_count(session, department_id)
+    subordinates = _subordinates(session, department_id)
+    if successor is None:
+        if complaint_ids or pledges or subordinates:
+            raise ValidationFailed(
+                f"部门 {dept.code} {dept.name} 尚有未办结投诉 {len(complaint_ids)} 件、未闭合告知承诺 "
+                f"{pledges} 件、下属部门 {len(subordinates)} 个，撤并时必须指定承接部门；请选择一个启用中的"
+                "部门承接 (open work remains: choose a successor department)",
+                field="successor_code",
+            )
+        return _done(session, dept, None, already=already, retire=not already)
+    competent = _competent_moves(session, dept, successor, subordinates)
+    dept.active, dept.successor_id = False, successor.id
+    for moved_id, new_competent in competent.items():
+        moved = session.get(Department, moved_id)
+        assert moved is not None
+        moved.competent_id = new_competent
+        session.add(moved)
+    session.add(dept)
+    session.flush()
+    data = {"from": dept.code, "to": successor.code, "reason": reason}
+    note = f"机构改革：{dept.name}已撤并，由{successor.name}承接办理。原因：{reason}"
+    numbers = _move_complaints(session, dept, successor, complaint_ids, actor, now, note, data)
+    pledge_numbers = _move_pledges(session, dept, successor, actor, now, note, data)
+    # The successor's own link (when it was under the retired department) is not something it inherits.
+    under = [d for d in subordinates if d.id != successor.id]
+    notification_id = None
+    if numbers or pledge_numbers or under:
+        notification_id = _tell_successor(
+            session, dept, successor, reason, now, numbers, pledge_numbers, [d.name for d in under]
+        )
+    result = _done(session, dept, successor, already=already, retire=False)
+    result.complaints, result.pledges = len(numbers), len(pledge_numbers)
+    result.complaint_numbers, result.departments = numbers, [d.code for d in under]
+    result.notification_id = notification_id
+    return result
+
+
+def _by_code(session: Session, code: str) -> Department | None:
+    return session.exec(select(Department).where(col(Department.code) == code.strip())).first()
+
+
+def _successor(session: Session, dept: Department, successor_id: int | None) -> Department | None:
+    if successor_id is None:
+        return None
+    if successor_id == dept.id:
+        raise ValidationFailed(
+            f"部门 {dept.code} 不能由自己承接；请选择合并后的部门或接手其职责的部门"
+            " (a department cannot succeed itself)",
+            field="successor_code",
+        )
+    successor = session.get(Department, successor_id)
+    if successor is None:
+        raise ValidationFailed(
+            f"承接部门 #{successor_id} 不存在，请从部门列表中选择 (unknown successor)", field="successor_code"
+        )
+    if not successor.active:
+        raise ValidationFailed(
+            f"承接部门 {successor.code} {successor.name} 已停用或已撤并，不能承接工作；请选择启用中的部门"
+            "（它若已撤并，请选择它的承接部门） (the successor is inactive)",
+            field="successor_code",
+        )
+    return successor
+
+
+def _open_complaint_ids(session: Session, department_id: int) -> list[int]:
+    """Unfinished complaints the department leads (主办) or assists (协办)."""
+    assisted = select(ComplaintAssignment.complaint_id).where(
+        ComplaintAssignment.department_id == department_id, col(ComplaintAssignment.active).is_(True)
+    )
+    stmt = (
+        select(Complaint.id)
+        .where(col(Complaint.state).in_(COMPLAINT.open_states()))
+        .where(or_(col(Complaint.lead_department_id) == department_id, col(Complaint.id).in_(assisted)))
+        .order_by(col(Complaint.id))
+    )
+    return [i for i in session.exec(stmt).all() if i is not None]
+
+
+def _open_pledge_count(session: Session, department_id: int) -> int:
+    stmt = select(func.count()).where(_P.c.authority_id == department_id, _P.c.state.in_(OPEN_STATES))
+    return int(session.execute(stmt).scalar_one())
+
+
+def _subordinates(session: Session, department_id: int) -> list[Department]:
+    """Active departments whose 主管部门 it is; a retired one keeps its link as history."""
+    stmt = (
+        select(Department)
+        .where(col(Department.competent_id) == department_id, col(Department.active).is_(True))
+        .order_by(col(Department.code))
+    )
+    return list(session.exec(stmt).all())
+
+
+def _competent_moves(
+    session: Session, dept: Department, successor: Department, subordinates: Sequence[Department]
+) -> dict[int, int | None]:
+    """The new 主管部门 id of each department whose link changes: the subordinates go to the successor, and
+    a successor that was itself under the retired department takes its place under that one's 主管部门.
+    Refused when the result would lead back to the successor (the 主管部门 verifies complaints against the
+    departments under it, so a circle would have a department verify itself)."""
+    assert successor.id is not None
+    moves: dict[int, int | None] = {
+        d.id: successor.id for d in subordinates if d.id not in (None, successor.id)
+    }
+    if successor.competent_id == dept.id:
+        moves[successor.id] = dept.competent_id if dept.competent_id != successor.id else None
+    # Every department (a few hundred at most): a circle can pass through ones the move does not touch.
+    rows = session.execute(select(Department.id, Department.competent_id, Department.code)).all()
+    links: dict[Any, int | None] = {i: c for i, c, _ in rows}
+    codes = {i: code for i, _, code in rows}
+    links.update(moves)
+    chain, seen = [successor.code], {successor.id}
+    current = links.get(successor.id)
+    while current is not None and current not in seen:
+        seen.add(current)
+        chain.append(codes.get(current, f"#{current}"))
+        current = links.get(current)
+    if current == successor.id:
+        raise ValidationFailed(
+            f"由 {successor.code} 承接会使主管部门形成循环（{' → '.join([*chain, successor.code])}）；请先为"
+            "其中一个部门改选主管部门，或另选承接部门 (the move would make competent departments a cycle)",
+            field="successor_code",
+        )
+    return moves
+
+
+def _move_complaints(
+    session: Session,
+    dept: Department,
+    successor: Department,
+    ids: list[int],
+    actor: Actor,
+    now: dt.datetime,
+    note: str,
+    data: dict[str, Any],
+) -> list[str]:
+    """Move the lead and the assignments of the complaints still open when the UPDATE runs (one closed in
+    between keeps its department) and record one event each; returns their numbers."""
+    fired: list[Fired] = []
+    for part in chunks(ids):
+        rows = session.execute(
+            update(_C)
+            .where(in_list(session, _C.c.id, part), _C.c.state.in_(COMPLAINT.open_states()))
+            .values(version=_C.c.version + 1, updated_at=now)
+            .returning(_C.c.id, _C.c.number, _C.c.state, _C.c.version)
+        ).all()
+        moved = sorted(r.id for r in rows)
+        if not moved:
+            continue
+        session.execute(
+            update(_C)
+            .where(in_list(session, _C.c.id, moved), _C.c.lead_department_id == dept.id)
+            .values(lead_department_id=successor.id)
+        )
+        _move_assignments(session, dept, successor, moved)
+        fired += [Fired(r.id, r.number, str(r.state), str(r.state), r.version) for r in rows]
+    fired.sort(key=lambda f: f.id)
+    record_events_many(
+        session=session, kind="complaint", cases=fired, event=SUCCEEDED_EVENT, actor=actor, now=now,
+        note=note, data=data,
+    )  # fmt: skip
+    _expire(session, Complaint, {f.id for f in fired})
+    return [f.number for f in fired]
+
+
+def _move_assignments(session: Session, dept: Department, successor: Department, ids: list[int]) -> None:
+    """The retired department's active assignment becomes the successor's (its own row, reactivated, when it
+    had one: one row per complaint and department); the old row stays, inactive, as the trace."""
+    rows = session.exec(
+        select(ComplaintAssignment).where(
+            in_list(session, _A.c.complaint_id, ids),
+            col(ComplaintAssignment.department_id).in_([dept.id, successor.id]),
+        )
+    ).all()
+    assert successor.id is not None
+    theirs = {r.complaint_id: r for r in rows if r.department_id == successor.id}
+    for old in (r for r in rows if r.department_id == dept.id and r.active):
+        new = theirs.get(old.complaint_id)
+        was_active = new is not None and new.active
+        new = new or ComplaintAssignment(complaint_id=old.complaint_id, department_id=successor.id)
+        # A successor already assisting a case the retired department led becomes its lead.
+        new.lead = old.lead or (was_active and new.lead)
+        new.active, old.active = True, False
+        session.add_all([old, new])
+    session.flush()
+
+
+def _move_pledges(
+    session: Session,
+    dept: Department,
+    successor: Department,
+    actor: Actor,
+    now: dt.datetime,
+    note: str,
+    data: dict[str, Any],
+) -> list[str]:
+    rows = session.execute(
+        update(_P)
+        .where(_P.c.authority_id == dept.id, _P.c.state.in_(OPEN_STATES))
+        .values(authority_id=successor.id, version=_P.c.version + 1, updated_at=now)
+        .returning(_P.c.id, _P.c.number, _P.c.state, _P.c.version)
+    ).all()
+    fired = sorted((Fired(r.id, r.number, str(r.state), str(r.state), r.version) for r in rows), key=_id)
+    for part in chunks(fired):
+        record_events_many(
+            session=session, kind="pledge", cases=part, event=SUCCEEDED_EVENT, actor=actor, now=now,
+            note=note, data=data,
+        )  # fmt: skip
+    _expire(session, Pledge, {f.id for f in fired})
+    return [f.number for f in fired]
+
+
+def _id(fired: Fired) -> int:
+    return fired.id
+
+
+def _expire(session: Session, model: type[Any], ids: set[int]) -> None:
+    """Cases moved by the UPDATEs above that the session already holds are read back as stored."""
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, model) and obj.id in ids:
+            session.expire(obj)
+
+
+def _tell_successor(
+    session: Session,
+    dept: Department,
+    successor: Department,
+    reason: str,
+    now: dt.datetime,
+    complaints: list[str],
+    pledges: list[str],
+    departments: list[str],
+) -> int:
+    # Keyed by the moment: a second run moves nothing and sends nothing; leftovers moved later are told.
+    return enqueue(
+        session=session,
+        template=MAIL_TEMPLATE,
+        recipient_kind="department",
+        recipient_name=successor.name,
+        recipient_email=successor.email,
+        key=f"{MAIL_TEMPLATE}:{dept.id}:{successor.id}:{now.isoformat()}",
+        context={
+            "department_name": successor.name,
+            "predecessor_name": dept.name,
+            "reason": reason,
+            "retired_on": Clock.from_settings().local_date(now).isoformat(),
+            "complaint_count": len(complaints),
+            "complaint_numbers": complaints[:MAIL_LIST_LIMIT],
+            "pledge_count": len(pledges),
+            "pledge_numbers": pledges[:MAIL_LIST_LIMIT],
+            "departments": departments,
+        },
+    )
+
+
+def _done(
+    session: Session, dept: Department, successor: Department | None, *, already: bool, retire: bool
+) -> DepartmentRetired:
+    if retire:
+        dept.active = False
+        session.add(dept)
+        session.flush()
+    staff = session.exec(
+        select(User)
+        .where(col(User.department_id) == dept.id, col(User.active).is_(True))
+        .order_by(col(User.id))
+    ).all()
+    return DepartmentRetired(
+        code=dept.code,
+        name=dept.name,
+        successor_code=successor.code if successor else None,
+        successor_name=successor.name if successor else None,
+        already_retired=already,
+        complaints=0,
+        pledges=0,
+        complaint_numbers=[],
+        departments=[],
+        staff_to_move=[StaffToMove(id=u.id or 0, name=u.name, role=u.role) for u in staff],
+        notification_id=None,
+    )

@@ -1,0 +1,270 @@
+"""A department retired in a reorganisation (机构改革) hands its open work to its successor: the complaints it
+leads or assists, its open pledges and the departments under it move, each case with an audit event and the
+successor with one mail; finished cases keep the old department; refusals change nothing; a second run
+moves nothing (新官不理旧账 must not happen because of a reorganisation)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import inspect
+from sqlmodel import Session, col, select
+
+from models.accounts import import_departments
+from models.audit import CaseEvent
+from models.audit_verify import verify_audit
+from models.calendar import load_calendar
+from models.complaint import Complaint, ComplaintAssignment
+from models.db import make_engine
+from models.department_retire import SUCCEEDED_EVENT
+from models.lifecycle import PledgeState
+from models.org import Department, DepartmentCreate, DepartmentLevel
+from models.outbox import Notification
+from models.pledge import Pledge
+from models.pledges import pledge_action
+from models.schema import upgrade
+from tests.conftest import Staff
+from tests.test_complaints_api import API, act, dispatched_and_signed, register
+from tests.test_government_breach_downgrade import _downgrade
+from tests.test_publication import SUPERVISOR, new_pledge
+from tests.web_support import post_form, sign_in
+
+REASON = "根据《市级机构改革方案》，市住房和城乡建设局并入市财政局"
+
+
+def retire(
+    client: TestClient, staff: Staff, code: str, successor: str | None, status: int = 200, **extra: Any
+) -> dict[str, Any]:
+    body = {"successor_code": successor, "reason": REASON, **extra}
+    response = client.post(f"{API}/admin/departments/{code}/retire", json=body, headers=staff.auth("admin"))
+    assert response.status_code == status, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+def dept(session: Session, code: str) -> Department:
+    session.expire_all()
+    found = session.exec(select(Department).where(Department.code == code)).one()
+    return found
+
+
+def add_department(session: Session, code: str, name: str, competent: str | None) -> None:
+    item = DepartmentCreate(code=code, name=name, level=DepartmentLevel.CITY, competent_code=competent)
+    import_departments(session=session, items=[item])
+    session.commit()
+
+
+def dispatched(client: TestClient, staff: Staff, lead: str, assisting: list[str]) -> int:
+    cid = int(register(client, staff)["id"])
+    act(client, staff, "intake", cid, "accept")
+    act(
+        client,
+        staff,
+        "intake",
+        cid,
+        "dispatch",
+        lead_department_code=lead,
+        assisting_department_codes=assisting,
+    )
+    return cid
+
+
+def closed(client: TestClient, staff: Staff) -> int:
+    cid = dispatched_and_signed(client, staff)
+    act(client, staff, "competent", cid, "verify_untrue", explanation="合同未约定该笔款项")
+    act(client, staff, "handler", cid, "reply", reply_text="经核实，合同未约定该笔款项，特此说明。")
+    act(client, staff, "intake", cid, "close", satisfaction="满意")
+    return cid
+
+
+def assignments(session: Session, cid: int) -> dict[str, tuple[bool, bool]]:
+    """Each department's (lead, active) on the complaint, by code."""
+    session.expire_all()
+    rows = session.exec(
+        select(Department.code, ComplaintAssignment.lead, ComplaintAssignment.active)
+        .join(Department, col(Department.id) == ComplaintAssignment.department_id)
+        .where(ComplaintAssignment.complaint_id == cid)
+    ).all()
+    return {code: (lead, active) for code, lead, active in rows}
+
+
+def events(session: Session, kind: str, case_id: int) -> list[CaseEvent]:
+    stmt = select(CaseEvent).where(CaseEvent.case_kind == kind, CaseEvent.case_id == case_id)
+    return list(session.exec(stmt.where(CaseEvent.event == SUCCEEDED_EVENT)).all())
+
+
+def succession_mails(session: Session) -> list[Notification]:
+    stmt = select(Notification).where(Notification.template == "department_succession")
+    return list(session.exec(stmt).all())
+
+
+@pytest.fixture
+def world(client: TestClient, staff: Staff, session: Session) -> dict[str, int]:
+    """D01 (to retire) leads one open complaint (K01 assisting), assists one D02 leads, led one now closed;
+    it is the authority of an open pledge and a cancelled one, and the 主管部门 of D03."""
+    add_department(session, "D03", "市住房保障中心", "D01")
+    led = dispatched(client, staff, "D01", ["K01"])
+    assisted = dispatched(client, staff, "D02", ["D01"])
+    finished = closed(client, staff)
+    open_pledge = new_pledge(session, dt.date(2026, 4, 30))
+    cancelled = new_pledge(session, dt.date(2026, 4, 30), name="另一建设有限公司")
+    assert cancelled.id is not None
+    assert open_pledge.id is not None
+    pledge_action(
+        session=session, pledge_id=cancelled.id, action="cancel", actor=SUPERVISOR, today=dt.date(2026, 3, 2),
+        calendar=load_calendar(session=session), expected_version=None, reason="申请人撤回申请",
+    )  # fmt: skip
+    session.commit()
+    return {
+        "led": led, "assisted": assisted, "finished": finished,
+        "open_pledge": open_pledge.id, "cancelled_pledge": cancelled.id,
+    }  # fmt: skip
+
+
+def test_retiring_moves_open_complaints_pledges_and_subordinates_with_events_and_one_mail(
+    client: TestClient, staff: Staff, session: Session, world: dict[str, int]
+) -> None:
+    answer = retire(client, staff, "D01", "D02")
+
+    assert (answer["complaints"], answer["pledges"], answer["departments"]) == (2, 1, ["D03"])
+    assert answer["already_retired"] is False
+    assert [u["name"] for u in answer["staff_to_move"]] == ["住建经办人"]  # listed, not moved
+    retired, successor = dept(session, "D01"), dept(session, "D02")
+    assert (retired.active, retired.successor_id) == (False, successor.id)
+    assert dept(session, "D03").competent_id == successor.id
+    led, assisted = session.get(Complaint, world["led"]), session.get(Complaint, world["assisted"])
+    assert led is not None
+    assert assisted is not None
+    assert (led.lead_department_id, assisted.lead_department_id) == (successor.id, successor.id)
+    assert assignments(session, world["led"]) == {
+        "D01": (True, False),
+        "D02": (True, True),
+        "K01": (False, True),
+    }
+    assert assignments(session, world["assisted"]) == {"D02": (True, True), "D01": (False, False)}
+    pledge = session.get(Pledge, world["open_pledge"])
+    assert pledge is not None
+    assert pledge.authority_id == successor.id
+
+    for kind, case_id in (("complaint", world["led"]), ("complaint", world["assisted"]),
+                          ("pledge", world["open_pledge"])):  # fmt: skip
+        (event,) = events(session, kind, case_id)
+        assert event.data == {"from": "D01", "to": "D02", "reason": REASON}
+        assert event.from_state == event.to_state  # not a state change
+    assert verify_audit(session=session).ok
+
+    (mail,) = succession_mails(session)
+    assert (mail.recipient_email, mail.context["predecessor_name"]) == (
+        "czj@example.gov.cn",
+        "市住房和城乡建设局",
+    )
+    assert (mail.context["complaint_count"], mail.context["pledge_count"]) == (2, 1)
+    assert mail.context["departments"] == ["市住房保障中心"]
+
+    # The successor's handler works the case the retired department led; the old handler no longer sees it.
+    act(client, staff, "handler2", world["led"], "sign_for")
+    assert client.get(f"{API}/complaints/{world['led']}", headers=staff.auth("handler")).status_code == 404
+
+
+def test_finished_cases_keep_the_retired_department(
+    client: TestClient, staff: Staff, session: Session, world: dict[str, int]
+) -> None:
+    retire(client, staff, "D01", "D02")
+
+    old = dept(session, "D01").id
+    finished = session.get(Complaint, world["finished"])
+    assert finished is not None
+    assert finished.lead_department_id == old
+    assert assignments(session, world["finished"]) == {"D01": (True, True)}
+    cancelled = session.get(Pledge, world["cancelled_pledge"])
+    assert cancelled is not None
+    assert (cancelled.state, cancelled.authority_id) == (PledgeState.CANCELLED, old)
+    assert events(session, "complaint", world["finished"]) == []
+    assert events(session, "pledge", world["cancelled_pledge"]) == []
+
+
+@pytest.mark.usefixtures("world")
+def test_refusals_say_what_is_wrong_and_change_nothing(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    assert "不能由自己承接" in retire(client, staff, "D01", "D01", status=422)["message"]
+    assert "必须指定承接部门" in retire(client, staff, "D01", None, status=422)["message"]
+    assert "不存在" in retire(client, staff, "D01", "NOPE", status=422)["message"]
+    retire(client, staff, "NOPE", "D02", status=404)
+    retire(client, staff, "D01", "D02", status=422, reason="")  # a reason is required
+    # K01 assists an open complaint: it needs a successor. D03 has no open work: retired without one, it
+    # cannot take over D01's.
+    assert "尚有未办结投诉 1 件" in retire(client, staff, "K01", None, status=422)["message"]
+    assert retire(client, staff, "D03", None)["complaints"] == 0
+    assert "已停用或已撤并" in retire(client, staff, "D01", "D03", status=422)["message"]
+    # D04 under D03 under D01... retiring D00 into D04 would put D01 under D04 and D04 under D01.
+    add_department(session, "D04", "市房屋征收中心", "D01")
+    assert "循环" in retire(client, staff, "D00", "D04", status=422)["message"]
+
+    assert dept(session, "D01").active
+    assert dept(session, "D00").active
+    assert session.exec(select(CaseEvent).where(CaseEvent.event == SUCCEEDED_EVENT)).all() == []
+    assert succession_mails(session) == []
+
+
+def test_a_successor_under_the_retired_department_takes_its_place(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    answer = retire(client, staff, "D00", "D01")
+    assert answer["departments"] == ["D02"]
+    assert dept(session, "D01").competent_id is None  # D00 had no 主管部门 of its own
+    assert dept(session, "D02").competent_id == dept(session, "D01").id
+
+
+def test_running_twice_moves_nothing_and_another_successor_is_refused(
+    client: TestClient, staff: Staff, session: Session, world: dict[str, int]
+) -> None:
+    retire(client, staff, "D01", "D02")
+    again = retire(client, staff, "D01", "D02")
+    assert (again["already_retired"], again["complaints"], again["pledges"], again["departments"]) == (
+        True, 0, 0, [],
+    )  # fmt: skip
+    assert again["notification_id"] is None
+    assert "已撤并" in retire(client, staff, "D01", "D00", status=409)["message"]
+    assert len(succession_mails(session)) == 1
+    assert len(events(session, "complaint", world["led"])) == 1
+
+
+@pytest.mark.usefixtures("world")
+def test_admin_page_retires_with_a_form_and_shows_the_successor(client: TestClient, staff: Staff) -> None:
+    sign_in(client, staff.admin)
+    page = client.get("/staff/admin/departments")
+    assert 'action="/staff/admin/departments/D01/retire"' in page.text
+    page = post_form(
+        client, "/staff/admin/departments/D01/retire", {"successor_code": "", "reason": REASON},
+        page="/staff/admin/departments",
+    )  # fmt: skip
+    assert page.status_code == 422
+    assert "必须指定承接部门" in page.text
+    page = post_form(
+        client, "/staff/admin/departments/D01/retire", {"successor_code": "D02", "reason": REASON},
+        page="/staff/admin/departments",
+    )  # fmt: skip
+    assert page.status_code == 200, page.text
+    assert "移交未办结投诉 2 件、未闭合告知承诺 1 件、下属部门 1 个" in page.text
+    assert "住建经办人" in page.text  # the account still to move
+    assert "已撤并 → D02 市财政局" in page.text
+    assert 'action="/staff/admin/departments/D01/retire"' not in page.text
+
+
+def test_the_successor_column_migrates_down_and_up(empty_database: str) -> None:
+    engine = make_engine(empty_database)
+    upgrade(engine)
+
+    def columns() -> set[str]:
+        return {c["name"] for c in inspect(engine).get_columns("department")}
+
+    assert "successor_id" in columns()
+    _downgrade(engine, "0023_complaint_merged_into_index")
+    assert "successor_id" not in columns()
+    upgrade(engine)
+    assert "successor_id" in columns()
+    engine.dispose()
