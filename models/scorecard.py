@@ -19,6 +19,8 @@ from collections import Counter
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import ColumnElement, case, distinct, exists, func, or_
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from models.audit import CaseEvent
@@ -118,31 +120,43 @@ class DepartmentScore:
 
 def state_counts(*, session: Session) -> list[StateCount]:
     """Every complaint state in lifecycle order, with how many cases are in it (zeros included)."""
-    counts: Counter[str] = Counter(str(s) for s in session.exec(select(Complaint.state)).all())
+    # Counted by the database: one row per state, however many cases there are.
+    counts = {
+        str(state): n
+        for state, n in session.exec(
+            select(Complaint.state, func.count()).group_by(col(Complaint.state))
+        ).all()
+    }
     return [StateCount(str(s.name), s.label, counts.get(str(s.name), 0)) for s in COMPLAINT.states]
 
 
 def escalation_ladder(*, session: Session, sample: int = 5) -> list[LadderRow]:
     """Open cases by escalation level of their current stage, with a few case numbers per level."""
-    rows = session.exec(
-        select(Complaint.escalation_level, Complaint.id, Complaint.number)
-        .where(col(Complaint.state).in_(COMPLAINT.open_states()))
-        .order_by(col(Complaint.stage_deadline))
-    ).all()
-    by_level: dict[int, list[tuple[int, str]]] = {level: [] for level in ESCALATION_LABELS}
-    for level, case_id, number in rows:
-        assert case_id is not None
-        by_level.setdefault(int(level), []).append((case_id, number))
-    return [
-        LadderRow(
-            level,
-            ESCALATION_LABELS.get(level, f"第{level}级"),
-            len(cases),
-            [n for _, n in cases[:sample]],
-            cases[:sample],
-        )
-        for level, cases in sorted(by_level.items())
-    ]
+    is_open = col(Complaint.state).in_(COMPLAINT.open_states())
+    # Counted by the database, and only the sampled cases read: not every open case loaded to show five.
+    counts = dict.fromkeys(ESCALATION_LABELS, 0)
+    for level, n in session.exec(
+        select(Complaint.escalation_level, func.count())
+        .where(is_open)
+        .group_by(col(Complaint.escalation_level))
+    ).all():
+        counts[int(level)] = n
+    rows = []
+    for level, n in sorted(counts.items()):
+        cases: list[tuple[int, str]] = []
+        if n and sample > 0:
+            # Earliest deadline first; the id breaks ties so the sample does not change between loads.
+            for case_id, number in session.exec(
+                select(Complaint.id, Complaint.number)
+                .where(is_open, Complaint.escalation_level == level)
+                .order_by(col(Complaint.stage_deadline), col(Complaint.id))
+                .limit(sample)
+            ).all():
+                assert case_id is not None
+                cases.append((case_id, number))
+        label = ESCALATION_LABELS.get(level, f"第{level}级")
+        rows.append(LadderRow(level, label, n, [number for _, number in cases], cases))
+    return rows
 
 
 def pledges_due(
@@ -193,7 +207,12 @@ def weekly_flow(*, session: Session, clock: Clock, today: dt.date, weeks: int = 
         day = clock.local_date(at)
         return day - dt.timedelta(days=day.weekday())
 
-    for created, closed_at in session.exec(select(Complaint.created_at, Complaint.closed_at)).all():
+    # Only the cases opened or closed in the weeks drawn: older ones would be read and never shown.
+    since = dt.datetime.combine(starts[0], dt.time(), clock.tz).astimezone(dt.UTC)
+    recent = select(Complaint.created_at, Complaint.closed_at).where(
+        or_(col(Complaint.created_at) >= since, col(Complaint.closed_at) >= since)
+    )
+    for created, closed_at in session.exec(recent).all():
         opened[week_of(created)] += 1
         if closed_at is not None:
             closed[week_of(closed_at)] += 1
@@ -305,25 +324,31 @@ def _month_end(year: int, month: int) -> dt.date:
 
 def _acted(session: Session, period: Period | None) -> dict[int, Counter[str]]:
     """Per department: the complaints its staff acted on (distinct cases) and those it verified."""
+    verified = case((col(CaseEvent.event).in_(VERIFY_EVENTS), col(CaseEvent.case_id)))
     stmt = (
-        select(User.department_id, CaseEvent.case_id, CaseEvent.event)
+        select(
+            User.department_id, func.count(distinct(col(CaseEvent.case_id))), func.count(distinct(verified))
+        )
         .join(User, col(User.id) == col(CaseEvent.actor_id))
         .where(CaseEvent.case_kind == "complaint", col(User.department_id).is_not(None))
+        .group_by(col(User.department_id))
     )
     if period is not None:
         start, end = period.bounds()
         stmt = stmt.where(col(CaseEvent.at) >= start, col(CaseEvent.at) < end)
-    cases: dict[int, set[int]] = {}
-    verified: dict[int, set[int]] = {}
-    for dept_id, case_id, event in session.exec(stmt).all():
+    result: dict[int, Counter[str]] = {}
+    for dept_id, acted, verified_n in session.exec(stmt).all():
         assert dept_id is not None
-        cases.setdefault(dept_id, set()).add(case_id)
-        if event in VERIFY_EVENTS:
-            verified.setdefault(dept_id, set()).add(case_id)
-    return {d: Counter({"acted": len(ids), "verified": len(verified.get(d, ()))}) for d, ids in cases.items()}
+        result[dept_id] = Counter({"acted": acted, "verified": verified_n})
+    return result
 
 
 VERIFY_EVENTS = ("verify_true", "verify_untrue")
+
+
+def _how_many(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    """How many rows of the group meet ``condition`` (a NULL condition counts as not met)."""
+    return func.sum(case((condition, 1), else_=0))
 
 
 def department_scores(
@@ -332,43 +357,46 @@ def department_scores(
     """One scorecard row per department that led a complaint registered in ``period`` (all time when
     None), whose staff acted on a complaint in it or that had a breach confirmed in it, by department
     code."""
-    late_ids = set(
-        session.exec(
-            select(CaseEvent.case_id).where(
-                CaseEvent.case_kind == "complaint", col(CaseEvent.event).in_(LATE_EVENTS)
-            )
-        ).all()
+    # Tallied by the database, one row per lead department: the cases of a period (of all time for the
+    # on-time chart) and their audit trails are never loaded into Python.
+    ended = [CS.CLOSED, *_UNRESOLVED_ENDINGS]
+    clocked = [s.name for s in COMPLAINT.states if s.deadline and not s.clock_paused and not s.terminal]
+    went_late = exists().where(
+        col(CaseEvent.case_kind) == "complaint",
+        col(CaseEvent.case_id) == col(Complaint.id),
+        col(CaseEvent.event).in_(LATE_EVENTS),
     )
-    open_states = set(COMPLAINT.open_states())
-    clocked = {s.name for s in COMPLAINT.states if s.deadline and not s.clock_paused and not s.terminal}
-    tallies: dict[int, Counter[str]] = {}
-    led = select(Complaint).where(col(Complaint.lead_department_id).is_not(None))
+    overdue_now = (
+        col(Complaint.state).in_(clocked)
+        & col(Complaint.stage_deadline).is_not(None)
+        & (col(Complaint.stage_deadline) < today)
+    )
+    # A satisfaction given is any non-empty answer, as Python's truth test read it.
+    rated = col(Complaint.satisfaction).is_not(None) & (col(Complaint.satisfaction) != "")
+    columns = {
+        "handled": func.count(),
+        "on_time": _how_many(~went_late & ~overdue_now),
+        "closed": _how_many(col(Complaint.state) == CS.CLOSED),
+        CS.CLOSED_UNSATISFIED: _how_many(col(Complaint.state) == CS.CLOSED_UNSATISFIED),
+        CS.CLOSED_UNREACHABLE: _how_many(col(Complaint.state) == CS.CLOSED_UNREACHABLE),
+        # Redone per case (RULEBOOK §Complaints 9) over every ending: a case redone and still closed
+        # 不满意办结 is the one most redone, and counting only 已办结 dropped it.
+        "redone": _how_many(col(Complaint.state).in_(ended) & (col(Complaint.redo_count) != 0)),
+        "rated": _how_many(rated),
+        "satisfied": _how_many(col(Complaint.satisfaction) == "满意"),
+    }
+    led = (
+        core_select(col(Complaint.lead_department_id), *columns.values())
+        .where(col(Complaint.lead_department_id).is_not(None))
+        .group_by(col(Complaint.lead_department_id))
+    )
     if period is not None:
         start, end = period.bounds()
         led = led.where(col(Complaint.created_at) >= start, col(Complaint.created_at) < end)
-    for case in session.exec(led).all():
-        assert case.lead_department_id is not None
-        t = tallies.setdefault(case.lead_department_id, Counter())
-        t["handled"] += 1
-        overdue_now = (
-            case.state in clocked
-            and case.state in open_states
-            and case.stage_deadline is not None
-            and case.stage_deadline < today
-        )
-        if case.id not in late_ids and not overdue_now:
-            t["on_time"] += 1
-        if case.state == CS.CLOSED:
-            t["closed"] += 1
-        elif case.state in _UNRESOLVED_ENDINGS:
-            t[case.state] += 1
-        # Redone per case (RULEBOOK §Complaints 9) over every ending: a case redone and still closed
-        # 不满意办结 is the one most redone, and counting only 已办结 dropped it.
-        if case.state == CS.CLOSED or case.state in _UNRESOLVED_ENDINGS:
-            t["redone"] += 1 if case.redo_count else 0
-        if case.satisfaction:
-            t["rated"] += 1
-            t["satisfied"] += 1 if case.satisfaction == "满意" else 0
+    tallies: dict[int, Counter[str]] = {}
+    for dept_id, *values in session.execute(led).all():
+        assert dept_id is not None
+        tallies[dept_id] = Counter({key: int(v) for key, v in zip(columns, values, strict=True)})
     for dept_id, acted in _acted(session, period).items():
         tallies.setdefault(dept_id, Counter()).update(acted)
     # By the credit records, each on the department it was confirmed against (not the case's lead now,
