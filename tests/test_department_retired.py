@@ -164,6 +164,12 @@ def test_retiring_moves_open_complaints_pledges_and_subordinates_with_events_and
     assert (mail.context["complaint_count"], mail.context["pledge_count"]) == (2, 1)
     assert mail.context["departments"] == ["市住房保障中心"]
 
+    # The pledge's timeline says so in words, on the API and the staff page alike.
+    timeline = client.get(
+        f"{API}/pledges/{world['open_pledge']}/events", headers=staff.auth("supervisor")
+    ).json()
+    assert timeline[-1]["label"] == "审批部门撤并，由承接部门继续办理（机构改革）"
+
     # The successor's handler works the case the retired department led; the old handler no longer sees it.
     act(client, staff, "handler2", world["led"], "sign_for")
     assert client.get(f"{API}/complaints/{world['led']}", headers=staff.auth("handler")).status_code == 404

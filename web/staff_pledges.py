@@ -40,7 +40,7 @@ from models.pledges import (
 from models.pledges.access import REISSUE_EVENT, reissue_access_code
 from models.pledges.evidence import store_evidence
 from models.pledges.evidence_files import list_evidence, read_evidence
-from models.pledges.queries import SEARCH_MAX_LENGTH
+from models.pledges.queries import SEARCH_MAX_LENGTH, event_label
 from models.settings import get_settings
 from models.workflow import Actor
 from web.core import current_actor, form_data, form_refused, page_router, redirect, render
@@ -144,7 +144,7 @@ def _pledge_page(
     context.setdefault("reissued", None)
     events = []
     for e in pledge_events(session=session, pledge_id=pledge_id, actor=actor):
-        label = PLEDGE.transition(e.event).label if e.event in PLEDGE.event_names else "登记承诺"
+        label = event_label(e.event)
         events.append({"at": e.at, "label": label, "actor_name": e.actor_name, "note": e.note,
                        "from_state": e.from_state, "to_state": e.to_state})  # fmt: skip
     page = render(

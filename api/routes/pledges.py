@@ -37,7 +37,7 @@ from models.pledges import (
     store_evidence,
 )
 from models.pledges.access import REISSUE_EVENT, reissue_access_code
-from models.pledges.queries import SEARCH_MAX_LENGTH
+from models.pledges.queries import SEARCH_MAX_LENGTH, event_label
 from models.register import BreachCorrection, decide, department_names, public_fields
 from models.text import Paragraph
 from models.workflow import Actor
@@ -190,7 +190,7 @@ def events(pledge_id: int, session: SessionDep, actor: ActorDep) -> list[PledgeE
     """办理记录（哈希链审计）。"""
     result = []
     for e in pledge_events(session=session, pledge_id=pledge_id, actor=actor):
-        label = PLEDGE.transition(e.event).label if e.event in PLEDGE.event_names else "登记承诺"
+        label = event_label(e.event)
         result.append(PledgeEventView.model_validate({**e.model_dump(), "label": label}))
     return result
 

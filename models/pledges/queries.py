@@ -120,6 +120,22 @@ def list_pledges(*, session: Session, query: PledgeQuery, actor: Actor) -> tuple
     return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)
 
 
+# Events a pledge records besides the lifecycle's transitions, in words.
+EXTRA_EVENT_LABELS = {
+    "register": "登记承诺",
+    "deadline_resolved": "核查期限确定（节假日安排载入）",
+    "deadline_recomputed": "核查期限调整（节假日安排更正）",
+    "department_succeeded": "审批部门撤并，由承接部门继续办理（机构改革）",
+}
+
+
+def event_label(event: str) -> str:
+    """What a pledge's event is called on the staff pages and in the API (its raw name if unknown)."""
+    if event in PLEDGE.event_names:
+        return PLEDGE.transition(event).label
+    return EXTRA_EVENT_LABELS.get(event, event)
+
+
 def pledge_events(*, session: Session, pledge_id: int, actor: Actor | None = None) -> list[CaseEvent]:
     get_pledge(session=session, pledge_id=pledge_id, actor=actor)
     stmt = select(CaseEvent).where(CaseEvent.case_kind == "pledge", CaseEvent.case_id == pledge_id)
