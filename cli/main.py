@@ -274,14 +274,46 @@ def departments_import(
 
 @departments_app.command("list")
 def departments_list() -> None:
-    """列出部门。"""
-    table = Table("代码", "名称", "层级", "主管部门")
+    """列出部门（含已撤并部门及其承接部门）。"""
+    table = Table("代码", "名称", "层级", "主管部门", "状态")
     with session_scope() as session:
         rows = session.exec(select(Department).order_by(Department.code)).all()
         by_id = {d.id: d.code for d in rows}
         for d in rows:
-            table.add_row(d.code, d.name, d.level, by_id.get(d.competent_id, "") or "")
+            status = "启用" if d.active else f"已撤并 → {by_id.get(d.successor_id) or '—'}"
+            table.add_row(d.code, d.name, d.level, by_id.get(d.competent_id, "") or "", status)
     console.print(table)
+
+
+@departments_app.command("retire")
+def departments_retire(
+    code: str = typer.Argument(..., help="撤并的部门代码"),
+    successor: str | None = typer.Option(None, "--successor", help="承接部门代码（有未办结工作时必填）"),
+    reason: str = typer.Option(..., "--reason", help="撤并原因，如：根据机构改革方案并入某局"),
+    by: str | None = typer.Option(None, "--by", help="办理人（默认当前系统用户）"),
+) -> None:
+    """撤并部门（机构改革）：未办结投诉、未闭合告知承诺和下属部门移交承接部门，并通知承接部门。"""
+    from cli.operator import operator_name
+    from models.clock import utcnow
+    from models.department_retire import retire_by_code
+    from models.workflow import Actor
+
+    actor = Actor(name=by or operator_name(), role=Role.ADMIN)
+    with session_scope() as session:
+        done = retire_by_code(
+            session=session, code=code, successor_code=successor, actor=actor, now=utcnow(), reason=reason
+        )
+    if done.already_retired and not (done.complaints or done.pledges or done.departments):
+        console.print(f"部门 {done.code} {done.name} 此前已撤并，没有需要再移交的工作")
+        return
+    heir = f"{done.successor_code} {done.successor_name}" if done.successor_code else "（未指定承接部门）"
+    console.print(
+        f"已撤并 {done.code} {done.name}，承接部门 {heir}：移交未办结投诉 {done.complaints} 件、"
+        f"未闭合告知承诺 {done.pledges} 件、下属部门 {len(done.departments)} 个"
+    )
+    if done.staff_to_move:
+        names = "、".join(f"{u.name}（#{u.id}）" for u in done.staff_to_move)
+        console.print(f"以下用户仍属原部门，请改为承接部门或停用（shouxin users …）：{names}")
 
 
 @app.command("demo")

@@ -230,3 +230,25 @@ def test_a_hotline_push_reports_in_chinese(engine: Engine, monkeypatch: pytest.M
 def test_the_audit_case_filter_says_it_checks_every_kind_without_kind() -> None:
     result = CliRunner().invoke(app, ["audit", "verify", "--help"], env={"COLUMNS": "200"})
     assert "不加 --kind 时投诉、承诺、失信记录中该 ID 的案件都核验" in result.output
+
+
+def test_a_department_is_retired_from_the_command_line_into_its_successor(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Session(engine) as session:
+        import_departments(session=session, items=DEPARTMENTS)
+        session.commit()
+    refused = _run(monkeypatch, "departments", "retire", "D01", "--successor", "D01", "--reason", "并入")
+    assert refused.exit_code == 1
+    assert _one_error_line(refused).startswith("错误:")
+
+    done = _run(
+        monkeypatch, "departments", "retire", "D01", "--successor", "D02", "--reason", "机构改革并入财政局"
+    )
+    assert done.exit_code == 0, done.output
+    assert "已撤并 D01 市住房和城乡建设局，承接部门 D02 市财政局" in done.output
+    listed = _run(monkeypatch, "departments", "list")
+    assert "已撤并 → D02" in listed.output
+    again = _run(monkeypatch, "departments", "retire", "D01", "--successor", "D02", "--reason", "重复执行")
+    assert again.exit_code == 0
+    assert "此前已撤并" in again.output
