@@ -89,6 +89,8 @@ def competent_of(session: Session, department_id: int | None) -> int | None:
 class DepartmentPublic(DepartmentBase):
     id: int
     competent_id: int | None
+    active: bool = True
+    successor_id: int | None = None  # set when retired in a reorganisation (撤并): who carries its work on
 
 
 # Fields of a staff account.

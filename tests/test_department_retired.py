@@ -164,6 +164,13 @@ def test_retiring_moves_open_complaints_pledges_and_subordinates_with_events_and
     assert (mail.context["complaint_count"], mail.context["pledge_count"]) == (2, 1)
     assert mail.context["departments"] == ["市住房保障中心"]
 
+    # The department list answers who carries a retired department's work on.
+    listed = {
+        d["code"]: d for d in client.get(f"{API}/admin/departments", headers=staff.auth("admin")).json()
+    }
+    assert (listed["D01"]["active"], listed["D01"]["successor_id"]) == (False, successor.id)
+    assert (listed["D02"]["active"], listed["D02"]["successor_id"]) == (True, None)
+
     # The pledge's timeline says so in words, on the API and the staff page alike.
     timeline = client.get(
         f"{API}/pledges/{world['open_pledge']}/events", headers=staff.auth("supervisor")
