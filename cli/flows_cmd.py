@@ -84,7 +84,7 @@ def serve_all(limit: int = typer.Option(2, help="同时运行的流程数上限�
     from prefect import serve
 
     # Without limit= a burst of missed schedules starts one process per run; without
-    # pause_on_shutdown=False a restart would leave every schedule paused (PREFECT_NOTES 4).
+    # pause_on_shutdown=False a restart would leave every schedule paused.
     serve(*deployments(), limit=limit, pause_on_shutdown=False)
 
 

@@ -228,7 +228,12 @@ def users_add(
 def users_set_password(
     user_id: int = typer.Option(..., "--id", help="用户 ID（见 shouxin users list）"),
     password: str = typer.Option(
-        ..., "--password", prompt="新密码", hide_input=True, confirmation_prompt=True, help="网页登录密码"
+        ...,
+        "--password",
+        prompt="新密码",
+        hide_input=True,
+        confirmation_prompt="再次输入新密码",
+        help="网页登录密码",
     ),
 ) -> None:
     """设置用户的网页登录密码（至少 10 位；以 argon2 散列保存）。"""

@@ -200,7 +200,8 @@ async def deliver_batch(ids: list[int]) -> Counts:
 async def deliver_notifications(limit: int | None = None, batch_size: int = MAIL_BATCH_SIZE) -> Counts:
     """Send every due outbox message, one task per batch of ``batch_size``; returns {sent, retry, dead}.
 
-    Async so a short run does not wait for the heartbeat thread (shared/PREFECT_NOTES.md, pitfall 1).
+    Async: a sync flow run waits about a second at its end for Prefect's heartbeat thread, which a short
+    run every minute would spend waiting.
     """
 
     async def run_batch(ids: list[int]) -> Counts:
