@@ -12,7 +12,7 @@ import logging
 
 from sqlmodel import Session
 
-from models.accounts import department_by_code, end_sessions, hash_token, new_token
+from models.accounts import active_department_by_code, end_sessions, hash_token, new_token
 from models.errors import ValidationFailed
 from models.lifecycle import STAFF_ROLES, Role
 from models.org import User
@@ -65,7 +65,7 @@ def change_role(
         raise ValidationFailed("不能取消自己的管理员角色 (you cannot change your own role)")
     department_id = target.department_id
     if department_code:
-        department_id = department_by_code(session=session, code=department_code).id
+        department_id = active_department_by_code(session=session, code=department_code).id
     if role == Role.HANDLER and department_id is None:
         raise ValidationFailed("责任单位经办人必须指定所属部门 (a handler needs a department)")
     if target.role == role and target.department_id == department_id:

@@ -41,11 +41,35 @@ def department_by_code(*, session: Session, code: str) -> Department:
     return dept
 
 
+def active_department_by_code(*, session: Session, code: str, field: str | None = None) -> Department:
+    """The department with ``code`` that new work or staff may go to: one retired in a reorganisation (撤并)
+    is refused, naming its successor. Read with a share lock: a retirement of it running at the same
+    moment waits for this transaction, and its move of the open work then sees what this one stored (or
+    this one waits for the retirement and is refused)."""
+    dept = session.exec(
+        select(Department).where(Department.code == code.strip()).with_for_update(read=True)
+    ).first()
+    if dept is None:
+        raise NotFound(f"部门代码 {code} 不存在；请先导入部门 (unknown department code '{code}')", code=code)
+    if not dept.active:
+        successor = session.get(Department, dept.successor_id) if dept.successor_id is not None else None
+        instead = (
+            f"，由 {successor.code} {successor.name} 承接；请改用 {successor.code}"
+            if successor
+            else "；请选择启用中的部门"
+        )
+        raise ValidationFailed(
+            f"部门 {dept.code} {dept.name} 已撤并{instead} (department '{code}' is retired)",
+            **({"field": field} if field else {}),
+        )
+    return dept
+
+
 def create_user(*, session: Session, data: UserCreate) -> tuple[User, str]:
     """Create a user and return it with its token, which is shown once and stored only hashed."""
     department_id = None
     if data.department_code:
-        department_id = department_by_code(session=session, code=data.department_code).id
+        department_id = active_department_by_code(session=session, code=data.department_code).id
     elif data.role == Role.HANDLER:
         raise ValidationFailed("责任单位经办人必须指定所属部门 (--department is required for handlers)")
     if data.role not in STAFF_ROLES:

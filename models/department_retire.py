@@ -103,6 +103,7 @@ def retire_department(
         raise ValidationFailed(
             "请填写撤并原因，如机构改革文件的名称和文号 (a reason is required)", field="reason"
         )
+    _lock(session, department_id, successor_id)
     dept = session.get(Department, department_id)
     if dept is None:
         raise NotFound(f"部门 #{department_id} 不存在 (no department {department_id})")
@@ -153,6 +154,20 @@ def retire_department(
     result.complaint_numbers, result.departments = numbers, [d.code for d in under]
     result.notification_id = notification_id
     return result
+
+
+def _lock(session: Session, *ids: int | None) -> None:
+    """Both departments' rows locked, lower id first, and re-read: two retirements at once (of one
+    department into two successors, or of two into each other) take turns, and the second one sees what
+    the first committed and is refused; a registration or dispatch to either holds a share lock on it
+    (``active_department_by_code``), so the open work this one moves includes what it stored."""
+    wanted = sorted({i for i in ids if i is not None})
+    rows = select(Department).where(col(Department.id).in_(wanted)).order_by(col(Department.id))
+    session.exec(rows.with_for_update()).all()
+    # SQLite has no row locks and pysqlite begins a transaction only at the first write: a write that changes
+    # nothing takes the database's one write turn here, so the reads below see the other's commit.
+    session.execute(update(Department).where(col(Department.id).in_(wanted)).values(active=Department.active))
+    session.exec(rows.execution_options(populate_existing=True)).all()
 
 
 def _by_code(session: Session, code: str) -> Department | None:

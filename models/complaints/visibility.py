@@ -71,7 +71,11 @@ def lead_department(session: Session, case: Complaint) -> Department | None:
 
 
 # Registrations, dispatches and the list filter look departments up by code: the statement is built once.
-_DEPARTMENT_BY_CODE = select(Department).where(col(Department.code) == bindparam("code"))
+# A share lock: a retirement (撤并) of the department running at the same moment waits for this transaction
+# and then moves what it stored, or this one waits for the retirement and is refused.
+_DEPARTMENT_BY_CODE = (
+    select(Department).where(col(Department.code) == bindparam("code")).with_for_update(read=True)
+)
 
 
 def department_by_code(session: Session, code: str, field: str) -> Department:

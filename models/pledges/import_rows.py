@@ -306,7 +306,9 @@ def validate_row(
     if code not in authorities:
         bad(
             "authority_code",
-            f"部门代码“{code}”不存在或无权导入；请填写本部门代码" if code else "必填项未填写",
+            f"部门代码“{code}”不存在、已撤并或无权导入；请填写本部门（启用中的）代码"
+            if code
+            else "必填项未填写",
         )
     if errors:
         return None, errors

@@ -128,7 +128,7 @@ def import_pledges(
     names = {d.id: d.name for d in departments}
     authorities = {
         d.code: d.id for d in departments
-        if d.id is not None and (actor.role != Role.HANDLER or d.id == actor.department_id)
+        if d.id is not None and d.active and (actor.role != Role.HANDLER or d.id == actor.department_id)
     }  # fmt: skip
     seen: set[str] = set()  # every key of this file met so far: a row repeated in the file counts once
     chunk = _Chunk(session, actor, today, calendar, names)

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from models.accounts import department_by_code
+from models.accounts import active_department_by_code
 from models.calendar import WorkCalendar
 from models.clock import iso_date, utcnow
 from models.errors import InvalidCreditCode, NotPermitted, ValidationFailed
@@ -66,7 +66,7 @@ def credit_check(*, session: Session, credit_code: str | None, name: str, today:
 
 
 def _authority_for(session: Session, code: str, actor: Actor) -> Department:
-    authority = department_by_code(session=session, code=code)
+    authority = active_department_by_code(session=session, code=code, field="authority_code")
     if actor.role == Role.HANDLER and authority.id != actor.department_id:
         raise NotPermitted(
             f"经办人只能登记本部门受理的承诺；部门 {code} 不是您所在的部门 "

@@ -20,13 +20,21 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    # Batch: SQLite adds a foreign key only by rebuilding the table; PostgreSQL gets plain ALTERs.
-    with op.batch_alter_table("department") as batch:
-        batch.add_column(sa.Column("successor_id", sa.Integer(), nullable=True))
-        batch.create_foreign_key("fk_department_successor_id", "department", ["successor_id"], ["id"])
+    # A plain ADD COLUMN with its REFERENCES on both databases: SQLite adds a nullable column with a foreign
+    # key in place, where batch mode would rebuild ``department``, which every case table refers to.
+    column = sa.Column(
+        "successor_id",
+        sa.Integer(),
+        sa.ForeignKey("department.id"),
+        nullable=True,
+    )
+    op.add_column("department", column, inline_references=True)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("department") as batch:
-        batch.drop_constraint("fk_department_successor_id", type_="foreignkey")
-        batch.drop_column("successor_id")
+    if op.get_bind().dialect.name == "sqlite":
+        # SQLite cannot drop a column a foreign key names: batch mode rebuilds the table without it.
+        with op.batch_alter_table("department") as batch:
+            batch.drop_column("successor_id")
+    else:
+        op.drop_column("department", "successor_id")  # its foreign key goes with it
