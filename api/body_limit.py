@@ -9,6 +9,10 @@ bytes as they arrive and stops at the cap, whatever the client declared (or chun
 The cap is the route's file limit (``import_max_bytes`` for the bulk import, ``upload_max_bytes`` for
 everything else) plus room for the form's other fields and multipart headers; the routes still check the
 file itself, so a file a little over its limit gets the same message, from them.
+
+A declared length over the cap is answered at once on the API (its JSON 413). A page's form is refused
+by the page instead (its error page in Chinese, as for a chunked body over the cap): the request goes on
+with a body that refuses its first read, so no byte of it is read either way.
 """
 
 from __future__ import annotations
@@ -24,6 +28,16 @@ FORM_ALLOWANCE = 64 * 1024
 IMPORT_PATHS = frozenset({"/api/v1/pledges/import", "/staff/pledges/import"})  # the API and the page
 
 
+def api_path(path: str) -> bool:
+    """Whether ``path`` is the API's (answered in JSON) rather than a page's (web/core.py draws those)."""
+    return path == "/api" or path.startswith("/api/")
+
+
+def megabytes(size: int) -> str:
+    """A byte limit as people read it on a page or in a message, e.g. "10 MB"."""
+    return f"{size / (1024 * 1024):.3g} MB"
+
+
 def body_cap(path: str) -> tuple[int, int]:
     """(the file limit the message names, the cap on the whole body) for a request to ``path``."""
     settings = get_settings()
@@ -32,7 +46,9 @@ def body_cap(path: str) -> tuple[int, int]:
 
 
 def too_large(limit: int) -> TooLarge:
-    return TooLarge(f"文件过大：上限 {limit} 字节；请压缩或拆分后上传 (file too large)", limit_bytes=limit)
+    return TooLarge(
+        f"文件过大：上限 {megabytes(limit)}；请压缩或拆分后上传 (file too large)", limit_bytes=limit
+    )
 
 
 class BodyLimit:
@@ -49,7 +65,16 @@ class BodyLimit:
         declared = _content_length(scope)
         if declared is not None and declared > cap:
             # Answered before a byte of the body is read; the server discards or closes the rest.
-            await domain_answer(too_large(limit))(scope, receive, send)
+            if api_path(scope["path"]):
+                await domain_answer(too_large(limit))(scope, receive, send)
+                return
+
+            async def refused() -> Message:
+                # What the browser sent (it always declares the length) is refused by the page it was
+                # sent to, with the page's own words, when the page reads its form.
+                raise too_large(limit)
+
+            await self.app(scope, refused, send)
             return
         received = 0
 

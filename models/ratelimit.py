@@ -5,6 +5,9 @@ Counting per case alone let one client lock every case out in turn (case and ple
 sequential), so the owner's own, correct password was refused: the limit an owner meets is the one on
 their own address for that case ("pair"). A client guessing across many cases meets the per-address
 limit ("ip"), and guessing one case from many addresses meets the much higher per-case limit ("case").
+A "pair" key starts with a keyed hash of the case alone, so a case's rows can be found without its
+addresses: a re-issued pledge access code clears them (``clear_case_failures``), else the owner it was
+re-issued for stays locked out until the window ends.
 
 The tracking password (6 characters) is the only thing between the public and a case's progress, so
 guessing must be slow. Failures are rows in ``auth_failure`` rather than counters in process memory:
@@ -53,11 +56,21 @@ def _limits() -> dict[str, int]:
     }
 
 
+def _case(number: str) -> str:
+    return number.strip().upper()[:64]
+
+
+def _pair_prefix(case: str) -> str:
+    # 16 hex digits and a colon: no case number (upper case, stored plain when no address is known) has it.
+    return f"{address_key(f'case:{case}')[:16]}:"
+
+
 def _keys(number: str, address: str | None) -> list[tuple[str, str]]:
-    case = number.strip().upper()[:64]
+    case = _case(number)
     if not address:  # no address known (not behind HTTP): the case's own limit is all there is
         return [("pair", case), ("case", case)]
-    return [("pair", address_key(f"{address}|{case}")), ("ip", address_key(address)), ("case", case)]
+    pair = f"{_pair_prefix(case)}{address_key(f'{address}|{case}')}"  # 49 characters, within the column's 64
+    return [("pair", pair), ("ip", address_key(address)), ("case", case)]
 
 
 # What was guessed wrong, and where its owner gets it again: the complaint's tracking password, or the
@@ -148,3 +161,16 @@ def check_tracking_allowed(
 def record_tracking_failure(*, session: Session, number: str, address: str | None, now: dt.datetime) -> None:
     """Count one failure (the caller commits); rows older than the window are dropped on the way."""
     record_failures(session=session, keys=_keys(number, address), now=now)
+
+
+def clear_case_failures(*, session: Session, number: str) -> None:
+    """Forget the wrong codes counted against case ``number`` from every address ("pair") and over all
+    ("case"), in the caller's transaction: the owner's new secret must not meet the lock the old one's
+    guesses set. An address's own count ("ip") stays: it spans other cases too."""
+    case = _case(number)
+    prefix = _pair_prefix(case)
+    pair = col(AuthFailure.key) == case
+    # substr, not LIKE: SQLite's LIKE ignores case, and the prefix must match exactly.
+    pair = pair | (func.substr(col(AuthFailure.key), 1, len(prefix)) == prefix)
+    session.execute(delete(AuthFailure).where(col(AuthFailure.scope) == "pair", pair))
+    session.execute(delete(AuthFailure).where(col(AuthFailure.scope) == "case", col(AuthFailure.key) == case))

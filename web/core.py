@@ -32,6 +32,7 @@ from sqlalchemy.orm import object_session
 from sqlmodel import Session
 from starlette.exceptions import HTTPException
 
+from api.body_limit import api_path
 from api.deps import actor_of
 from api.errors import FIELD_MESSAGES as API_FIELD_MESSAGES
 from api.errors import OUT_OF_RANGE, http_answer, status_for, validation_answer
@@ -328,7 +329,7 @@ def install_page_errors(app: FastAPI) -> None:
 
 
 def _api_path(request: Request) -> bool:
-    return request.url.path == "/api" or request.url.path.startswith("/api/")
+    return api_path(request.url.path)
 
 
 def _error_page(request: Request, answer: JSONResponse) -> Response:

@@ -277,7 +277,13 @@ def _client(request: Request) -> str | None:
 @router.get("/pledges/evidence")
 def evidence_form(request: Request, number: str | None = None) -> Response:
     return render(
-        request, "pledge_evidence.html", title="提交履约材料", number=number or "", done=None, error=None
+        request,
+        "pledge_evidence.html",
+        title="提交履约材料",
+        number=number or "",
+        done=None,
+        error=None,
+        upload_hint=upload_hint(multiple=False),
     )
 
 
@@ -317,6 +323,7 @@ async def evidence(request: Request, session: SessionDep, today: TodayDep, calen
         receipt=evidence_receipt(session=session, pledge_id=done.pledge_id) if done else None,
         error=error,
         status_code=201 if done else status,
+        upload_hint=upload_hint(multiple=False),
     )
 
 

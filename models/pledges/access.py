@@ -31,7 +31,7 @@ from models.org import Department
 from models.outbox import SECRET_TEMPLATES, Notification, NotificationStatus, leave_queue
 from models.pledge import Pledge
 from models.pledges.mail import enqueue_for_pledgor
-from models.ratelimit import check_tracking_allowed, record_tracking_failure
+from models.ratelimit import check_tracking_allowed, clear_case_failures, record_tracking_failure
 from models.settings import get_settings
 from models.workflow import Actor, apply_event, event_exists
 
@@ -282,6 +282,9 @@ def _issue(
     pledge.access_code_digest = stored
     pledge.updated_at = utcnow()
     session.add(pledge)
+    # The lock-out message sends the pledgor here for a new code; the old code's wrong guesses must not
+    # refuse it (undone with the re-issue if it is).
+    clear_case_failures(session=session, number=pledge.number)
     _end_void_code_notices(session, pledge)
     authority = session.get(Department, pledge.authority_id)
     enqueue_for_pledgor(

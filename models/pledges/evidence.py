@@ -15,6 +15,7 @@ from models.pledge import PledgeEvidence
 from models.pledges.mail import mail_evidence_received
 from models.pledges.queries import get_pledge
 from models.pledges.review import note_submission
+from models.pledges.self_service import check_pledgor_may_submit
 from models.workflow import Actor, apply_event
 
 # Staff handing in the pledgor's evidence (e.g. brought to a window on paper and scanned): the event says so.
@@ -40,6 +41,8 @@ def store_evidence(
     upload = [Upload(filename, content)]
     [stored] = check_uploads(upload)
     pledge = get_pledge(session=session, pledge_id=pledge_id, actor=actor)  # hidden from other departments
+    if actor.role == Role.PUBLIC:
+        check_pledgor_may_submit(session=session, pledge=pledge, today=today)
     PLEDGE.fire(pledge.state, "submit_evidence", actor.role)
     save(upload, [stored])
     digest = stored.sha256

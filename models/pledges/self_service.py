@@ -1,6 +1,7 @@
 """What the pledgor does and reads on the public side beyond the register: the state of their pledge (number
-+ access code), the dates the objection and repair forms state before they are filled, the rule against
-lodging the same objection again, and the acknowledgement of a lodged objection or repair request."""
++ access code), why evidence cannot be handed in now and what to do instead, the dates the objection and
+repair forms state before they are filled, the rule against lodging the same objection again, and the
+acknowledgement of a lodged objection or repair request."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from models.breach import PublishedBreach
 from models.breach_notices import enqueue_for_subject
 from models.calendar import WorkCalendar
 from models.clock import Clock, iso_date
-from models.errors import Conflict, OutOfCalendarCoverage, ValidationFailed
+from models.errors import Conflict, OutOfCalendarCoverage, TransitionNotAllowed, ValidationFailed
 from models.lifecycle import BREACH, PLEDGE, BreachState, DeadlineRule, PledgeState
 from models.org import Department
 from models.pledge import Pledge
@@ -236,3 +237,48 @@ def pledge_state_label(pledge: Pledge, outcome: RecordOutcome | None) -> str:
     if pledge.state != PledgeState.PUBLISHED or outcome is None:
         return label
     return _PUBLISHED_NOW.get(outcome.state, label)
+
+
+# A pledge its pledgor may still hand evidence in for (the lifecycle's ``submit_evidence`` sources).
+_EVIDENCE_OPEN = frozenset({PledgeState.REGISTERED, PledgeState.OVERDUE})
+
+
+def check_pledgor_may_submit(*, session: Session, pledge: Pledge, today: dt.date) -> None:
+    """Refuse (409) evidence the pledge no longer takes, saying why and what the pledgor does instead: the
+    lifecycle's own refusal names states and actions in staff words ("当前可执行：无")."""
+    if pledge.state in _EVIDENCE_OPEN:
+        return
+    authority = session.get(Department, pledge.authority_id)
+    name = authority.name if authority else "审批部门"
+    contact = f"{name}（邮箱 {authority.email}）" if authority and authority.email else name
+    if pledge.state == PledgeState.EVIDENCE_SUBMITTED:
+        on = f"于 {pledge.evidence_submitted_on.isoformat()} " if pledge.evidence_submitted_on else ""
+        message = (
+            f"材料已{on}提交、正在核查，核查结果将另行告知，核查期间不能再次提交；"
+            f"需补充材料的请联系{contact} (evidence is under review)"
+        )
+    elif pledge.state == PledgeState.FULFILLED:
+        message = "承诺已履行完毕（审批部门已确认履约），无需再提交材料 (pledge already fulfilled)"
+    elif pledge.state == PledgeState.PUBLISHED:
+        message = _published_refusal(session, pledge, today)
+    elif pledge.state == PledgeState.FALSE_PLEDGE:
+        message = (
+            f"该承诺已被认定为虚假承诺，不能再提交履约材料；有异议的请联系{contact} (pledge found false)"
+        )
+    else:
+        message = f"该承诺已撤销，无需再提交材料；如有疑问请联系{contact} (pledge cancelled)"
+    # The lifecycle's error class, as before (API clients tell refusals apart by it), in the pledgor's words.
+    raise TransitionNotAllowed(message, state=pledge.state.value)
+
+
+def _published_refusal(session: Session, pledge: Pledge, today: dt.date) -> str:
+    record = pledge_record(session=session, pledge=pledge)
+    outcome = record_outcome(record, today) if record is not None else None
+    if record is None or outcome is None or outcome.shown:
+        on = f"（公示记录 {record.number}）" if record is not None else ""
+        return (
+            f"该承诺已逾期未履约并公示为失信{on}，不能再提交履约材料；已纠正失信行为的，可在公示记录页面"
+            "申请信用修复，对公示有异议的可提出异议 (pledge published as a breach)"
+        )
+    label = pledge_state_label(pledge, outcome)
+    return f"该承诺已办结（{label}），不能再提交履约材料 (pledge closed)"
