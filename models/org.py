@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, EmailStr, TypeAdapter, ValidationError
+from pydantic import BeforeValidator, EmailStr, TypeAdapter, ValidationError, field_validator
 from sqlalchemy import Column
 from sqlmodel import Field, Session, SQLModel
 
@@ -60,11 +61,25 @@ class DepartmentBase(SQLModel):
     credit_code: Line | None = Field(default=None, max_length=18)
 
 
+_DEPARTMENT_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
 # Input for creating or importing a department; the competent department is given by code: given as
 # None it is cleared, left out (a file without that column) it stays as it is.
 class DepartmentCreate(DepartmentBase):
     email: EmailAddress = Field(default=None, max_length=254)
     competent_code: str | None = None
+
+    @field_validator("code")
+    @classmethod
+    def _code_fits_a_path(cls, value: str) -> str:
+        # A code names the department in page and API paths (/departments/{code}/…), files and commands.
+        if not _DEPARTMENT_CODE.fullmatch(value):
+            raise ValueError(
+                f"部门代码“{value}”只能由字母、数字和 - _ . 组成，且以字母或数字开头"
+                " (letters, digits, - _ . only)"
+            )
+        return value
 
 
 # The stored department; ``competent_id`` is its 主管部门 (the 认定部门 for complaints against it).

@@ -211,3 +211,18 @@ def test_a_lost_access_code_names_who_reissues_it_for_the_admin_and_links_the_pl
     assert f'<a href="/staff/pledges/{pledge["id"]}">' in page
     assert client.get(f"/staff/pledges/{pledge['id']}").status_code == 200
     assert "重新投递" not in page
+
+
+def test_a_department_code_that_could_not_name_it_in_a_path_is_refused(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    # Its code names a department in page and API paths (/departments/GA/01/retire would be another path).
+    for code in ("GA/01", "GA 01", "GA#1", "-GA"):
+        answer = client.post(
+            f"{API}/departments", json=[{**D01, "code": code, "name": "公安局"}], headers=staff.auth("admin")
+        )
+        assert answer.status_code == 422, code
+        assert "只能由字母、数字和 - _ . 组成" in answer.text
+        assert _department(session, code) is None
+    ok = client.post(f"{API}/departments", json=[{**D01, "code": "GA-01.x_2"}], headers=staff.auth("admin"))
+    assert ok.status_code == 200, ok.text

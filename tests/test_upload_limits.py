@@ -15,7 +15,13 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from models.pledges.import_jobs import PledgeImport
-from models.pledges.import_rows import MAX_COLUMNS, MAX_LINE_COMMAS, XLSX_MAX_RATIO, check_xlsx_unpacked
+from models.pledges.import_rows import (
+    MAX_COLUMNS,
+    MAX_LINE_COMMAS,
+    XLSX_MAX_RATIO,
+    XLSX_UNPACKED_FACTOR,
+    check_xlsx_unpacked,
+)
 from models.settings import get_settings
 from tests.conftest import Staff
 from tests.test_pledges import CSV
@@ -88,9 +94,9 @@ def openpyxl_never_opens(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def small_import_cap(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
-    monkeypatch.setenv("SHOUXIN_IMPORT_MAX_BYTES", "65536")
+    monkeypatch.setenv("SHOUXIN_IMPORT_MAX_BYTES", "16384")
     get_settings.cache_clear()
-    yield 65536
+    yield 16384
     get_settings.cache_clear()
 
 
@@ -126,14 +132,14 @@ def test_an_xlsx_unpacking_past_the_cap_is_refused_on_the_api_and_the_page(
     small_import_cap: int,
     openpyxl_never_opens: None,
 ) -> None:
-    # Under the ratio's floor, so only the total counts: 400 KB unpacked, over 5 × 64 KB.
+    # Under the ratio's floor, so only the total counts: 400 KB unpacked, over 20 × 16 KB.
     bomb = _xlsx(24_000)
     assert len(bomb) < small_import_cap
     r = _import(client, staff, "bomb.xlsx", bomb)
     assert r.status_code == 422, r.text
     assert "解压后过大" in r.json()["message"]
     assert "拆分" in r.json()["message"]
-    assert r.json()["max_unpacked_bytes"] == 5 * small_import_cap
+    assert r.json()["max_unpacked_bytes"] == XLSX_UNPACKED_FACTOR * small_import_cap
 
     sign_in(client, staff.handler)
     page = client.post(

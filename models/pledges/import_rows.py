@@ -65,9 +65,10 @@ MAX_COLUMNS = 200
 MAX_LINE_COMMAS = 20 * MAX_COLUMNS
 # An XLSX is zipped XML, and openpyxl (even read-only) parses its shared strings whole when it opens
 # it: a 43 KB file unpacking to 17 MB held an upload 23 s. Its parts may unpack to this many times the
-# upload limit in all, none compressed tighter than the ratio (spreadsheets' own XML is ~16:1); parts
-# under a megabyte cannot hurt whatever their ratio.
-XLSX_UNPACKED_FACTOR = 5
+# upload limit in all, none compressed tighter than the ratio (spreadsheets' own XML is ~16:1, so a
+# workbook at the upload limit may unpack to ~16 times it); parts under a megabyte cannot hurt whatever
+# their ratio. The ratio is what stops a bomb; the total only bounds an honest file's parsing.
+XLSX_UNPACKED_FACTOR = 20
 XLSX_MAX_RATIO = 100
 _RATIO_FLOOR = 1024 * 1024
 _NOT_COMMA_OR_NEWLINE = bytes(b for b in range(256) if b not in b",\n")
