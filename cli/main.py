@@ -308,13 +308,14 @@ def departments_retire(
         done = retire_by_code(
             session=session, code=code, successor_code=successor, actor=actor, now=utcnow(), reason=reason
         )
-    if done.already_retired and not (done.complaints or done.pledges or done.departments):
+    if done.already_retired and not (done.complaints or done.pledges or done.records or done.departments):
         console.print(f"部门 {done.code} {done.name} 此前已撤并，没有需要再移交的工作")
         return
     heir = f"{done.successor_code} {done.successor_name}" if done.successor_code else "（未指定承接部门）"
     console.print(
         f"已撤并 {done.code} {done.name}，承接部门 {heir}：移交未办结投诉 {done.complaints} 件、"
-        f"未闭合告知承诺 {done.pledges} 件、下属部门 {len(done.departments)} 个"
+        f"未闭合告知承诺 {done.pledges} 件、公示中的失信记录 {done.records} 件、"
+        f"下属部门 {len(done.departments)} 个"
     )
     if done.staff_to_move:
         names = "、".join(f"{u.name}（#{u.id}）" for u in done.staff_to_move)

@@ -52,17 +52,20 @@ def active_department_by_code(*, session: Session, code: str, field: str | None 
     if dept is None:
         raise NotFound(f"部门代码 {code} 不存在；请先导入部门 (unknown department code '{code}')", code=code)
     if not dept.active:
-        successor = session.get(Department, dept.successor_id) if dept.successor_id is not None else None
-        instead = (
-            f"，由 {successor.code} {successor.name} 承接；请改用 {successor.code}"
-            if successor
-            else "；请选择启用中的部门"
-        )
-        raise ValidationFailed(
-            f"部门 {dept.code} {dept.name} 已撤并{instead} (department '{code}' is retired)",
-            **({"field": field} if field else {}),
-        )
+        raise ValidationFailed(retired_message(session, dept), **({"field": field} if field else {}))
     return dept
+
+
+def retired_message(session: Session, dept: Department) -> str:
+    """Why new work cannot go to a retired department (撤并), naming its successor when it has one: every
+    refusal of a retired department says the same."""
+    successor = session.get(Department, dept.successor_id) if dept.successor_id is not None else None
+    instead = (
+        f"，由 {successor.code} {successor.name} 承接；请改用 {successor.code}"
+        if successor
+        else "；请选择启用中的部门"
+    )
+    return f"部门 {dept.code} {dept.name} 已撤并{instead} (department '{dept.code}' is retired)"
 
 
 def create_user(*, session: Session, data: UserCreate) -> tuple[User, str]:

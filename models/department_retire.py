@@ -2,10 +2,12 @@
 
 The RULEBOOK counts 新官不理旧账 as a breach: a reorganisation must not orphan a promise. So a retired
 department's open work moves to its successor in the same transaction as the retirement: the complaints it
-leads or assists that are not finished, the open pledges it is the authority of, and the departments whose
-主管部门 it is. Each moved case gets a ``department_succeeded`` audit event (not a state change), and the
-successor gets one mail listing what it inherited. Finished cases, published records and government credit
-records keep the old department: history is not rewritten. Staff accounts are listed, never moved.
+leads or assists that are not finished, the open pledges it is the authority of, the published breach
+records it decides objections and repairs on (认定部门) while they are still shown or decidable, and the
+departments whose 主管部门 it is. Each moved case gets a ``department_succeeded`` audit event (not a state
+change), and the successor gets one mail listing what it inherited. Finished cases, records no longer
+shown (withdrawn, repaired, expired) and government credit records keep the old department: history is not
+rewritten. Staff accounts are listed, never moved.
 """
 
 from __future__ import annotations
@@ -17,15 +19,17 @@ from typing import Any
 from sqlalchemy import func, or_, update
 from sqlmodel import Session, SQLModel, col, select
 
+from models.breach import PublishedBreach
 from models.clock import Clock
 from models.complaint import Complaint, ComplaintAssignment
 from models.errors import Conflict, NotFound, ValidationFailed
 from models.id_sets import chunks, in_list
-from models.lifecycle import COMPLAINT, Role
+from models.lifecycle import BREACH, COMPLAINT, Role
 from models.org import Department, User
 from models.outbox import enqueue
 from models.pledge import Pledge
 from models.publication_days import OPEN_STATES
+from models.register.states import SHOWN_STATES, past_publication
 from models.workflow import Actor, Fired, record_events_many
 
 SUCCEEDED_EVENT = "department_succeeded"
@@ -37,6 +41,7 @@ MAIL_LIST_LIMIT = 50
 _C = Complaint.__table__  # type: ignore[attr-defined]
 _P = Pledge.__table__  # type: ignore[attr-defined]
 _A = ComplaintAssignment.__table__  # type: ignore[attr-defined]
+_B = PublishedBreach.__table__  # type: ignore[attr-defined]
 
 
 # A staff account of the retired department: the administrator moves it (or deactivates it) by hand.
@@ -55,6 +60,8 @@ class DepartmentRetired(SQLModel):
     already_retired: bool
     complaints: int
     pledges: int
+    # Published breach records whose objections and repairs the successor now decides (认定部门).
+    records: int
     complaint_numbers: list[str]
     # Departments whose 主管部门 (认定部门) is now the successor.
     departments: list[str]
@@ -96,8 +103,9 @@ def retire_department(
 ) -> DepartmentRetired:
     """Mark the department inactive with its successor and move its open work there, in the caller's
     transaction (flushed, not committed). Refused, with nothing changed, for a successor that is the
-    department itself, unknown or inactive, for no successor while open work remains, for a move that would
-    make 主管部门 point in a circle, and for a department already retired into another successor."""
+    department itself, unknown or inactive, for no successor while open work remains (an objection or a
+    repair request waiting on its decision counts), for a move that would make 主管部门 point in a circle,
+    and for a department already retired into another successor."""
     reason = reason.strip()
     if not reason:
         raise ValidationFailed(
@@ -120,12 +128,18 @@ def retire_department(
     complaint_ids = _open_complaint_ids(session, department_id)
     pledges = _open_pledge_count(session, department_id)
     subordinates = _subordinates(session, department_id)
+    today = _today(now)
+    records = _current_records(session, department_id, today)
     if successor is None:
-        if complaint_ids or pledges or subordinates:
+        # A record merely shown may stay with a department that has no successor; one whose subject
+        # waits on a decision (异议、信用修复) would have nobody to decide it.
+        waiting = [r for r in records if BREACH.state(r.state).waiting_on]
+        if complaint_ids or pledges or subordinates or waiting:
             raise ValidationFailed(
                 f"部门 {dept.code} {dept.name} 尚有未办结投诉 {len(complaint_ids)} 件、未闭合告知承诺 "
-                f"{pledges} 件、下属部门 {len(subordinates)} 个，撤并时必须指定承接部门；请选择一个启用中的"
-                "部门承接 (open work remains: choose a successor department)",
+                f"{pledges} 件、待决定的信用记录异议或修复申请 {len(waiting)} 件、下属部门 "
+                f"{len(subordinates)} 个，撤并时必须指定承接部门；请选择一个启用中的部门承接"
+                " (open work remains: choose a successor department)",
                 field="successor_code",
             )
         return _done(session, dept, None, already=already, retire=not already)
@@ -142,15 +156,18 @@ def retire_department(
     note = f"机构改革：{dept.name}已撤并，由{successor.name}承接办理。原因：{reason}"
     numbers = _move_complaints(session, dept, successor, complaint_ids, actor, now, note, data)
     pledge_numbers = _move_pledges(session, dept, successor, actor, now, note, data)
+    record_numbers = _move_records(session, dept, successor, [r.id for r in records], actor, now, note, data)
     # The successor's own link (when it was under the retired department) is not something it inherits.
     under = [d for d in subordinates if d.id != successor.id]
     notification_id = None
-    if numbers or pledge_numbers or under:
+    if numbers or pledge_numbers or record_numbers or under:
         notification_id = _tell_successor(
-            session, dept, successor, reason, now, numbers, pledge_numbers, [d.name for d in under]
-        )
+            session, dept, successor, reason, now, numbers, pledge_numbers, record_numbers,
+            [d.name for d in under],
+        )  # fmt: skip
     result = _done(session, dept, successor, already=already, retire=False)
     result.complaints, result.pledges = len(numbers), len(pledge_numbers)
+    result.records = len(record_numbers)
     result.complaint_numbers, result.departments = numbers, [d.code for d in under]
     result.notification_id = notification_id
     return result
@@ -214,6 +231,24 @@ def _open_complaint_ids(session: Session, department_id: int) -> list[int]:
 def _open_pledge_count(session: Session, department_id: int) -> int:
     stmt = select(func.count()).where(_P.c.authority_id == department_id, _P.c.state.in_(OPEN_STATES))
     return int(session.execute(stmt).scalar_one())
+
+
+def _today(now: dt.datetime) -> dt.date:
+    """The office's day of the retirement: SHOUXIN_TODAY when pinned, as for every other date the
+    application decides by, else the local date of ``now``."""
+    clock = Clock.from_settings()
+    return clock.pinned_today or clock.local_date(now)
+
+
+def _current_records(session: Session, department_id: int, today: dt.date) -> list[PublishedBreach]:
+    """The department's breach records still shown or still decidable on ``today``: in a shown state and
+    not past their publication period (then they read as expired and nobody decides on them any more)."""
+    stmt = (
+        select(PublishedBreach)
+        .where(PublishedBreach.department_id == department_id, col(PublishedBreach.state).in_(SHOWN_STATES))
+        .order_by(col(PublishedBreach.id))
+    )
+    return [r for r in session.exec(stmt).all() if not past_publication(r, today)]
 
 
 def _subordinates(session: Session, department_id: int) -> list[Department]:
@@ -345,6 +380,39 @@ def _move_pledges(
     return [f.number for f in fired]
 
 
+def _move_records(
+    session: Session,
+    dept: Department,
+    successor: Department,
+    ids: list[int | None],
+    actor: Actor,
+    now: dt.datetime,
+    note: str,
+    data: dict[str, Any],
+) -> list[str]:
+    """The successor becomes the 认定部门 of the records still in a shown state when the UPDATE runs (one
+    withdrawn, repaired or expired in between keeps its department), with one event each on the record's
+    chain; the subject and the record's text are not touched. Returns their numbers."""
+    fired: list[Fired] = []
+    for part in chunks([i for i in ids if i is not None]):
+        rows = session.execute(
+            update(_B)
+            .where(
+                in_list(session, _B.c.id, part), _B.c.department_id == dept.id, _B.c.state.in_(SHOWN_STATES)
+            )
+            .values(department_id=successor.id, version=_B.c.version + 1, updated_at=now)
+            .returning(_B.c.id, _B.c.number, _B.c.state, _B.c.version)
+        ).all()
+        moved = sorted((Fired(r.id, r.number, str(r.state), str(r.state), r.version) for r in rows), key=_id)
+        record_events_many(
+            session=session, kind="breach", cases=moved, event=SUCCEEDED_EVENT, actor=actor, now=now,
+            note=note, data=data,
+        )  # fmt: skip
+        fired += moved
+    _expire(session, PublishedBreach, {f.id for f in fired})
+    return [f.number for f in fired]
+
+
 def _id(fired: Fired) -> int:
     return fired.id
 
@@ -364,6 +432,7 @@ def _tell_successor(
     now: dt.datetime,
     complaints: list[str],
     pledges: list[str],
+    records: list[str],
     departments: list[str],
 ) -> int:
     # Keyed by the moment: a second run moves nothing and sends nothing; leftovers moved later are told.
@@ -383,6 +452,8 @@ def _tell_successor(
             "complaint_numbers": complaints[:MAIL_LIST_LIMIT],
             "pledge_count": len(pledges),
             "pledge_numbers": pledges[:MAIL_LIST_LIMIT],
+            "record_count": len(records),
+            "record_numbers": records[:MAIL_LIST_LIMIT],
             "departments": departments,
         },
     )
@@ -408,6 +479,7 @@ def _done(
         already_retired=already,
         complaints=0,
         pledges=0,
+        records=0,
         complaint_numbers=[],
         departments=[],
         staff_to_move=[StaffToMove(id=u.id or 0, name=u.name, role=u.role) for u in staff],

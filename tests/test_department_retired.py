@@ -11,11 +11,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from models.accounts import import_departments
 from models.audit import CaseEvent
 from models.audit_verify import verify_audit
+from models.breach import PublishedBreach
 from models.calendar import load_calendar
 from models.complaint import Complaint, ComplaintAssignment
 from models.db import make_engine
@@ -26,10 +28,14 @@ from models.outbox import Notification
 from models.pledge import Pledge
 from models.pledges import pledge_action
 from models.schema import upgrade
-from tests.conftest import Staff
-from tests.test_complaints_api import API, act, dispatched_and_signed, register
+from models.settings import get_settings
+from tests.conftest import TODAY, Staff
+from tests.test_complaints_api import API, BODY, act, dispatched_and_signed, register
 from tests.test_government_breach_downgrade import _downgrade
-from tests.test_publication import SUPERVISOR, new_pledge
+from tests.test_hotline_intake import new_hotline_token
+from tests.test_hotline_intake import post as post_order
+from tests.test_publication import CODE, SUPERVISOR, new_pledge
+from tests.test_register import access_code, publish
 from tests.web_support import post_form, sign_in
 
 REASON = "根据《市级机构改革方案》，市住房和城乡建设局并入市财政局"
@@ -262,7 +268,7 @@ def test_admin_page_retires_with_a_form_and_shows_the_successor(client: TestClie
         page="/staff/admin/departments",
     )  # fmt: skip
     assert page.status_code == 200, page.text
-    assert "移交未办结投诉 2 件、未闭合告知承诺 1 件、下属部门 1 个" in page.text
+    assert "移交未办结投诉 2 件、未闭合告知承诺 1 件、公示中的失信记录 0 件、下属部门 1 个" in page.text
     assert "住建经办人" in page.text  # the account still to move
     assert "已撤并 → D02 市财政局" in page.text
     assert 'action="/staff/admin/departments/D01/retire"' not in page.text
@@ -281,3 +287,146 @@ def test_the_successor_column_migrates_down_and_up(empty_database: str) -> None:
     upgrade(engine)
     assert "successor_id" in columns()
     engine.dispose()
+
+
+@pytest.fixture
+def pinned(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The retirement's day is the day the API's clock pins (2026-03-02), not the wall clock's."""
+    monkeypatch.setenv("SHOUXIN_TODAY", TODAY.isoformat())
+    get_settings.cache_clear()
+
+
+def _object(client: TestClient, session: Session, record: PublishedBreach, status: int = 201) -> None:
+    body = {"access_code": access_code(session, record), "reason": "已按期提交材料"}
+    response = client.post(f"{API}/public/breaches/{record.number}/objection", json=body)
+    assert response.status_code == status, response.text
+
+
+def _decide(client: TestClient, staff: Staff, who: str, record_id: int | None, status: int) -> None:
+    response = client.post(
+        f"{API}/breaches/{record_id}/actions/uphold_withdraw", json={"reason": "材料已按期提交"},
+        headers=staff.auth(who),
+    )  # fmt: skip
+    assert response.status_code == status, response.text
+
+
+def _queue(client: TestClient, staff: Staff, who: str) -> set[str]:
+    return {i["record_number"] for i in client.get(f"{API}/breaches", headers=staff.auth(who)).json()}
+
+
+@pytest.mark.usefixtures("pinned")
+def test_current_breach_records_move_to_the_successor_who_then_decides_and_hears_of_objections(
+    client: TestClient, staff: Staff, session: Session, engine: Engine
+) -> None:
+    waiting, shown, withdrawn, lapsed = publish(
+        engine, session, ("示范建设有限公司", CODE), ("另一建设有限公司", "91110000100000000R"),
+        ("张小三", None), ("李四", None),
+    )  # fmt: skip
+    _object(client, session, waiting)
+    _object(client, session, withdrawn)
+    _decide(client, staff, "handler", withdrawn.id, 200)
+    stored = session.get(PublishedBreach, lapsed.id)
+    assert stored is not None
+    stored.publication_end = dt.date(2026, 2, 27)  # past its GSJZQ, not yet recorded as expired
+    session.add(stored)
+    session.commit()
+
+    answer = retire(client, staff, "D01", "D02")
+
+    assert answer["records"] == 2
+    old, successor = dept(session, "D01").id, dept(session, "D02").id
+    holders = {r.number: r.department_id for r in session.exec(select(PublishedBreach)).all()}
+    assert holders == {
+        waiting.number: successor,
+        shown.number: successor,
+        withdrawn.number: old,
+        lapsed.number: old,
+    }
+    for record in (waiting, shown):
+        assert record.id is not None
+        (event,) = events(session, "breach", record.id)
+        assert (event.data, event.from_state == event.to_state) == (
+            {"from": "D01", "to": "D02", "reason": REASON},
+            True,
+        )
+    for record in (withdrawn, lapsed):
+        assert record.id is not None
+        assert events(session, "breach", record.id) == []
+    assert verify_audit(session=session).ok
+    (mail,) = succession_mails(session)
+    assert (mail.context["record_count"], set(mail.context["record_numbers"])) == (
+        2,
+        {waiting.number, shown.number},
+    )
+
+    # The successor's handler lists and decides them; the retired department's no longer does.
+    assert _queue(client, staff, "handler2") >= {waiting.number, shown.number}
+    assert _queue(client, staff, "handler") & {waiting.number, shown.number} == set()
+    _decide(client, staff, "handler", waiting.id, 404)
+    _decide(client, staff, "handler2", waiting.id, 200)
+    # An objection filed now reaches the successor's mailbox.
+    _object(client, session, shown)
+    session.expire_all()
+    told = session.exec(
+        select(Notification).where(
+            Notification.template == "breach_request_received", Notification.case_number == shown.number
+        )
+    ).one()
+    assert told.recipient_email == "czj@example.gov.cn"
+    # The record's timeline on the staff page says what happened, in words.
+    sign_in(client, staff.handler2)
+    assert "认定部门撤并，由承接部门继续办理（机构改革）" in client.get(f"/staff/breaches/{shown.id}").text
+
+
+@pytest.mark.usefixtures("pinned")
+def test_no_successor_is_refused_while_an_objection_waits_on_the_department(
+    client: TestClient, staff: Staff, session: Session, engine: Engine
+) -> None:
+    [record] = publish(engine, session, ("示范建设有限公司", CODE))
+    _object(client, session, record)
+
+    refused = retire(client, staff, "D01", None, status=422)
+
+    assert "待决定的信用记录异议或修复申请 1 件" in refused["message"]
+    assert dept(session, "D01").active
+
+
+def test_a_complaint_about_a_retired_department_is_registered_against_its_successor(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    retire(client, staff, "D01", "D02")
+    retire(client, staff, "D02", "K01")  # a second reorganisation: D01's work is now K01's
+
+    cid = int(register(client, staff, respondent_department_code="D01")["id"])
+
+    case = session.get(Complaint, cid)
+    assert case is not None
+    assert case.respondent_department_id == dept(session, "K01").id
+    (registered,) = session.exec(
+        select(CaseEvent).where(CaseEvent.case_kind == "complaint", CaseEvent.case_id == cid)
+    ).all()
+    codes = registered.data["respondent_department_code_given"], registered.data["respondent_department_code"]
+    assert codes == ("D01", "K01")
+    assert "按承接部门 K01" in (registered.note or "")
+    # The 12345 platform keeps its old department list: its order naming D01 is registered too.
+    order = post_order(client, new_hotline_token(session), respondent_department_code="D01")
+    assert order.status_code == 201, order.text
+    # Dispatch names the department to work the case: a retired one is refused, naming who took over.
+    act(client, staff, "intake", cid, "accept")
+    refused = act(client, staff, "intake", cid, "dispatch", status=422, lead_department_code="D02")
+    assert "已撤并，由 K01" in refused["message"]
+    assert "请改用 K01" in refused["message"]
+
+
+def test_a_complaint_about_a_department_retired_without_successor_is_refused(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    add_department(session, "D03", "市住房保障中心", None)
+    retire(client, staff, "D03", None)
+
+    response = client.post(
+        f"{API}/complaints", json={**BODY, "respondent_department_code": "D03"}, headers=staff.auth("intake")
+    )
+
+    assert response.status_code == 422
+    assert "已撤并；请选择启用中的部门" in response.json()["message"]

@@ -37,8 +37,12 @@ router = page_router("/staff/breaches")
 DECIDERS = (Role.HANDLER, Role.SUPERVISOR)  # as the API's breach routes
 STATE_LABELS = {str(s): BREACH.state(s).label for s in BreachState}
 REQUEST_LABELS = {"objection": "异议", "repair": "信用修复申请"}
-# Events outside the lifecycle's transitions: the record's creation by the publication sweep.
-OTHER_EVENTS = {"create": "公示失信记录"}
+# Events outside the lifecycle's transitions: the record's creation by the publication sweep, and its
+# deciding department retired into a successor (models/department_retire.py).
+OTHER_EVENTS = {
+    "create": "公示失信记录",
+    "department_succeeded": "认定部门撤并，由承接部门继续办理（机构改革）",
+}
 DECISION_EVENTS = {"uphold_withdraw", "uphold_correct", "reject_objection", "approve_repair", "reject_repair"}
 
 

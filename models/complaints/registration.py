@@ -10,10 +10,11 @@ from models.attachments import check_attachments
 from models.calendar import WorkCalendar
 from models.complaint import CHANNEL_LABELS, Complaint, ComplaintCreate, ExternalOrder
 from models.complaints.notify import mail_complainant
-from models.complaints.visibility import department_by_code
+from models.complaints.visibility import respondent_by_code
 from models.lifecycle import COMPLAINT
 from models.lifecycle import ComplaintState as CS
 from models.numbering import COMPLAINT_PREFIX, reserve_numbers_apart
+from models.org import Department
 from models.settings import get_settings
 from models.stage_deadline import deadline_values
 from models.tracking_password import new_tracking_password
@@ -40,7 +41,7 @@ def register_complaint(
     check_attachments(existing=(), added=data.attachments)
     respondent = None
     if data.respondent_department_code:
-        respondent = department_by_code(
+        respondent = respondent_by_code(
             session, data.respondent_department_code, "respondent_department_code"
         )
     # A keyed fast hash of a system-generated secret (models/tracking_password.py), not argon2.
@@ -80,8 +81,8 @@ def register_complaint(
         to_state=CS.REGISTERED,
         actor=actor,
         at=dt.datetime.now(dt.UTC),
-        note=None,
-        data={"channel": str(data.channel), **_origin(external)},
+        note=_succession_note(data.respondent_department_code, respondent),
+        data={"channel": str(data.channel), **_origin(external), **_respondent(data, respondent)},
         idempotency_key=None,
         event="register",
     )
@@ -95,6 +96,24 @@ def register_complaint(
         received_on=today.isoformat(),
     )
     return complaint, password
+
+
+def _respondent(data: ComplaintCreate, respondent: Department | None) -> dict[str, str]:
+    """The respondent's code as given and the one registered, when a retired department's successor was
+    taken for it (``respondent_by_code``)."""
+    given = (data.respondent_department_code or "").strip()
+    if respondent is None or respondent.code == given:
+        return {}
+    return {"respondent_department_code_given": given, "respondent_department_code": respondent.code}
+
+
+def _succession_note(given: str | None, respondent: Department | None) -> str | None:
+    if respondent is None or not given or respondent.code == given.strip():
+        return None
+    return (
+        f"被投诉部门代码 {given.strip()} 的部门已撤并（机构改革），按承接部门 {respondent.code} "
+        f"{respondent.name} 登记"
+    )
 
 
 def _origin(external: ExternalOrder | None) -> dict[str, str]:

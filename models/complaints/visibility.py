@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from models.accounts import retired_message
 from models.audit import CaseEvent, CaseEventPublic
 from models.complaint import MAX_MERGE_DEPTH, Complaint, ComplaintAssignment
 from models.complaints.bodies import ComplaintFilter
@@ -78,12 +79,46 @@ _DEPARTMENT_BY_CODE = (
 )
 
 
+_DEPARTMENT_BY_ID = select(Department).where(col(Department.id) == bindparam("id")).with_for_update(read=True)
+# How many retirements a respondent's code is followed through (D01 into D02 into D03 ...): reorganisations
+# come years apart, so a longer chain is a data error, as is a loop.
+MAX_SUCCESSION_STEPS = 5
+
+
 def department_by_code(session: Session, code: str, field: str) -> Department:
-    """The active department with ``code``; else a 422 naming the body ``field`` that held it."""
+    """The active department with ``code``; else a 422 naming the body ``field`` that held it (a retired
+    one named with its successor, the department to choose instead)."""
+    dept = _by_code(session, code, field)
+    if not dept.active:
+        raise ValidationFailed(retired_message(session, dept), field=field)
+    return dept
+
+
+def respondent_by_code(session: Session, code: str, field: str) -> Department:
+    """The department a complaint is about (被投诉主体): a retired one (撤并) is the department that carries
+    its work on now, its successor's successor when that was retired too. The 12345 platform and the
+    complainant still know the old name, and refusing it would leave the complaint unregistered; dispatch
+    and assignment (``department_by_code``) still name the department explicitly."""
+    dept = _by_code(session, code, field)
+    seen = {dept.id}
+    for _ in range(MAX_SUCCESSION_STEPS):
+        if dept.active or dept.successor_id is None or dept.successor_id in seen:
+            break
+        successor = session.exec(_DEPARTMENT_BY_ID, params={"id": dept.successor_id}).first()
+        if successor is None:
+            break
+        seen.add(successor.id)
+        dept = successor
+    if not dept.active:
+        raise ValidationFailed(retired_message(session, dept), field=field)
+    return dept
+
+
+def _by_code(session: Session, code: str, field: str) -> Department:
     dept = session.exec(_DEPARTMENT_BY_CODE, params={"code": code.strip()}).first()
-    if dept is None or not dept.active:
+    if dept is None:
         raise ValidationFailed(
-            f"部门代码 {code} 不存在或已停用，请核对部门代码 (unknown department '{code}')", field=field
+            f"部门代码 {code} 不存在，请核对部门代码 (unknown department '{code}')", field=field
         )
     return dept
 
