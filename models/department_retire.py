@@ -7,7 +7,8 @@ records it decides objections and repairs on (认定部门) while they are still
 departments whose 主管部门 it is. Each moved case gets a ``department_succeeded`` audit event (not a state
 change), and the successor gets one mail listing what it inherited. Finished cases, records no longer
 shown (withdrawn, repaired, expired) and government credit records keep the old department: history is not
-rewritten. Staff accounts are listed, never moved.
+rewritten. Staff accounts are listed, never moved. This module decides and refuses; the moves and the mail
+are ``models.department_handover``'s.
 """
 
 from __future__ import annotations
@@ -22,26 +23,21 @@ from sqlmodel import Session, SQLModel, col, select
 from models.breach import PublishedBreach
 from models.clock import Clock
 from models.complaint import Complaint, ComplaintAssignment
+from models.department_handover import (
+    move_complaints,
+    move_pledges,
+    move_records,
+    tell_successor,
+)
 from models.errors import Conflict, NotFound, ValidationFailed
-from models.id_sets import chunks, in_list
 from models.lifecycle import BREACH, COMPLAINT, Role
 from models.org import Department, User
-from models.outbox import enqueue
 from models.pledge import Pledge
 from models.publication_days import OPEN_STATES
 from models.register.states import SHOWN_STATES, past_publication
-from models.workflow import Actor, Fired, record_events_many
+from models.workflow import Actor
 
-SUCCEEDED_EVENT = "department_succeeded"
-MAIL_TEMPLATE = "department_succession"
-# The mail lists at most this many numbers per kind and says how many more there are: an authority of
-# pledges can hand over tens of thousands, which the successor finds in its own lists.
-MAIL_LIST_LIMIT = 50
-
-_C = Complaint.__table__  # type: ignore[attr-defined]
 _P = Pledge.__table__  # type: ignore[attr-defined]
-_A = ComplaintAssignment.__table__  # type: ignore[attr-defined]
-_B = PublishedBreach.__table__  # type: ignore[attr-defined]
 
 
 # A staff account of the retired department: the administrator moves it (or deactivates it) by hand.
@@ -154,14 +150,14 @@ def retire_department(
     session.flush()
     data = {"from": dept.code, "to": successor.code, "reason": reason}
     note = f"机构改革：{dept.name}已撤并，由{successor.name}承接办理。原因：{reason}"
-    numbers = _move_complaints(session, dept, successor, complaint_ids, actor, now, note, data)
-    pledge_numbers = _move_pledges(session, dept, successor, actor, now, note, data)
-    record_numbers = _move_records(session, dept, successor, [r.id for r in records], actor, now, note, data)
+    numbers = move_complaints(session, dept, successor, complaint_ids, actor, now, note, data)
+    pledge_numbers = move_pledges(session, dept, successor, actor, now, note, data)
+    record_numbers = move_records(session, dept, successor, [r.id for r in records], actor, now, note, data)
     # The successor's own link (when it was under the retired department) is not something it inherits.
     under = [d for d in subordinates if d.id != successor.id]
     notification_id = None
     if numbers or pledge_numbers or record_numbers or under:
-        notification_id = _tell_successor(
+        notification_id = tell_successor(
             session, dept, successor, reason, now, numbers, pledge_numbers, record_numbers,
             [d.name for d in under],
         )  # fmt: skip
@@ -292,171 +288,6 @@ def _competent_moves(
             field="successor_code",
         )
     return moves
-
-
-def _move_complaints(
-    session: Session,
-    dept: Department,
-    successor: Department,
-    ids: list[int],
-    actor: Actor,
-    now: dt.datetime,
-    note: str,
-    data: dict[str, Any],
-) -> list[str]:
-    """Move the lead and the assignments of the complaints still open when the UPDATE runs (one closed in
-    between keeps its department) and record one event each; returns their numbers."""
-    fired: list[Fired] = []
-    for part in chunks(ids):
-        rows = session.execute(
-            update(_C)
-            .where(in_list(session, _C.c.id, part), _C.c.state.in_(COMPLAINT.open_states()))
-            .values(version=_C.c.version + 1, updated_at=now)
-            .returning(_C.c.id, _C.c.number, _C.c.state, _C.c.version)
-        ).all()
-        moved = sorted(r.id for r in rows)
-        if not moved:
-            continue
-        session.execute(
-            update(_C)
-            .where(in_list(session, _C.c.id, moved), _C.c.lead_department_id == dept.id)
-            .values(lead_department_id=successor.id)
-        )
-        _move_assignments(session, dept, successor, moved)
-        fired += [Fired(r.id, r.number, str(r.state), str(r.state), r.version) for r in rows]
-    fired.sort(key=lambda f: f.id)
-    record_events_many(
-        session=session, kind="complaint", cases=fired, event=SUCCEEDED_EVENT, actor=actor, now=now,
-        note=note, data=data,
-    )  # fmt: skip
-    _expire(session, Complaint, {f.id for f in fired})
-    return [f.number for f in fired]
-
-
-def _move_assignments(session: Session, dept: Department, successor: Department, ids: list[int]) -> None:
-    """The retired department's active assignment becomes the successor's (its own row, reactivated, when it
-    had one: one row per complaint and department); the old row stays, inactive, as the trace."""
-    rows = session.exec(
-        select(ComplaintAssignment).where(
-            in_list(session, _A.c.complaint_id, ids),
-            col(ComplaintAssignment.department_id).in_([dept.id, successor.id]),
-        )
-    ).all()
-    assert successor.id is not None
-    theirs = {r.complaint_id: r for r in rows if r.department_id == successor.id}
-    for old in (r for r in rows if r.department_id == dept.id and r.active):
-        new = theirs.get(old.complaint_id)
-        was_active = new is not None and new.active
-        new = new or ComplaintAssignment(complaint_id=old.complaint_id, department_id=successor.id)
-        # A successor already assisting a case the retired department led becomes its lead.
-        new.lead = old.lead or (was_active and new.lead)
-        new.active, old.active = True, False
-        session.add_all([old, new])
-    session.flush()
-
-
-def _move_pledges(
-    session: Session,
-    dept: Department,
-    successor: Department,
-    actor: Actor,
-    now: dt.datetime,
-    note: str,
-    data: dict[str, Any],
-) -> list[str]:
-    rows = session.execute(
-        update(_P)
-        .where(_P.c.authority_id == dept.id, _P.c.state.in_(OPEN_STATES))
-        .values(authority_id=successor.id, version=_P.c.version + 1, updated_at=now)
-        .returning(_P.c.id, _P.c.number, _P.c.state, _P.c.version)
-    ).all()
-    fired = sorted((Fired(r.id, r.number, str(r.state), str(r.state), r.version) for r in rows), key=_id)
-    for part in chunks(fired):
-        record_events_many(
-            session=session, kind="pledge", cases=part, event=SUCCEEDED_EVENT, actor=actor, now=now,
-            note=note, data=data,
-        )  # fmt: skip
-    _expire(session, Pledge, {f.id for f in fired})
-    return [f.number for f in fired]
-
-
-def _move_records(
-    session: Session,
-    dept: Department,
-    successor: Department,
-    ids: list[int | None],
-    actor: Actor,
-    now: dt.datetime,
-    note: str,
-    data: dict[str, Any],
-) -> list[str]:
-    """The successor becomes the 认定部门 of the records still in a shown state when the UPDATE runs (one
-    withdrawn, repaired or expired in between keeps its department), with one event each on the record's
-    chain; the subject and the record's text are not touched. Returns their numbers."""
-    fired: list[Fired] = []
-    for part in chunks([i for i in ids if i is not None]):
-        rows = session.execute(
-            update(_B)
-            .where(
-                in_list(session, _B.c.id, part), _B.c.department_id == dept.id, _B.c.state.in_(SHOWN_STATES)
-            )
-            .values(department_id=successor.id, version=_B.c.version + 1, updated_at=now)
-            .returning(_B.c.id, _B.c.number, _B.c.state, _B.c.version)
-        ).all()
-        moved = sorted((Fired(r.id, r.number, str(r.state), str(r.state), r.version) for r in rows), key=_id)
-        record_events_many(
-            session=session, kind="breach", cases=moved, event=SUCCEEDED_EVENT, actor=actor, now=now,
-            note=note, data=data,
-        )  # fmt: skip
-        fired += moved
-    _expire(session, PublishedBreach, {f.id for f in fired})
-    return [f.number for f in fired]
-
-
-def _id(fired: Fired) -> int:
-    return fired.id
-
-
-def _expire(session: Session, model: type[Any], ids: set[int]) -> None:
-    """Cases moved by the UPDATEs above that the session already holds are read back as stored."""
-    for obj in list(session.identity_map.values()):
-        if isinstance(obj, model) and obj.id in ids:
-            session.expire(obj)
-
-
-def _tell_successor(
-    session: Session,
-    dept: Department,
-    successor: Department,
-    reason: str,
-    now: dt.datetime,
-    complaints: list[str],
-    pledges: list[str],
-    records: list[str],
-    departments: list[str],
-) -> int:
-    # Keyed by the moment: a second run moves nothing and sends nothing; leftovers moved later are told.
-    return enqueue(
-        session=session,
-        template=MAIL_TEMPLATE,
-        recipient_kind="department",
-        recipient_name=successor.name,
-        recipient_email=successor.email,
-        key=f"{MAIL_TEMPLATE}:{dept.id}:{successor.id}:{now.isoformat()}",
-        context={
-            "department_name": successor.name,
-            "predecessor_name": dept.name,
-            "reason": reason,
-            "retired_on": Clock.from_settings().local_date(now).isoformat(),
-            "complaint_count": len(complaints),
-            "complaint_numbers": complaints[:MAIL_LIST_LIMIT],
-            "pledge_count": len(pledges),
-            "pledge_numbers": pledges[:MAIL_LIST_LIMIT],
-            "record_count": len(records),
-            "record_numbers": records[:MAIL_LIST_LIMIT],
-            "departments": departments,
-        },
-    )
 
 
 def _done(

@@ -21,7 +21,7 @@ from models.breach import PublishedBreach
 from models.calendar import load_calendar
 from models.complaint import Complaint, ComplaintAssignment
 from models.db import make_engine
-from models.department_retire import SUCCEEDED_EVENT
+from models.department_handover import SUCCEEDED_EVENT
 from models.lifecycle import PledgeState
 from models.org import Department, DepartmentCreate, DepartmentLevel
 from models.outbox import Notification
@@ -430,3 +430,24 @@ def test_a_complaint_about_a_department_retired_without_successor_is_refused(
 
     assert response.status_code == 422
     assert "已撤并；请选择启用中的部门" in response.json()["message"]
+
+
+def test_a_successor_never_becomes_the_deciding_department_of_a_finding_against_itself(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    from tests.test_government_credit import confirmed
+
+    add_department(session, "C00", "市政府办公室", None)
+    add_department(session, "D00", "市发展和改革委员会", "C00")  # D01 is under D00, D00 under C00
+    confirmed(client, staff, severity="general")  # against D01, decided by its 主管部门 D00
+    [record] = session.exec(select(PublishedBreach)).all()
+    assert record.department_id == dept(session, "D00").id
+
+    retire(client, staff, "D00", "D01")  # D01 takes D00's place under C00
+
+    session.expire_all()
+    moved = session.get(PublishedBreach, record.id)
+    assert moved is not None
+    assert moved.department_id == dept(session, "C00").id  # D01's 主管部门 now, as a new finding would get
+    queue = client.get(f"{API}/breaches", headers=staff.auth("handler")).json()  # D01's handler
+    assert record.number not in [item["record_number"] for item in queue]
