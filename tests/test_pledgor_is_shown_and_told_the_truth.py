@@ -26,6 +26,7 @@ from notifications.render import render as render_mail
 from tests.conftest import Staff
 from tests.web_support import CSRF_FIELD, csrf_of, post_form, sign_in
 from web.core import env
+from web.files import upload_hint
 
 API = "/api/v1"
 PDF = b"%PDF-1.7\n% evidence\n"
@@ -105,6 +106,7 @@ def test_upload_confirmation_states_the_configured_review_days_not_a_fixed_five(
     html = env.get_template("pledge_evidence.html").render(
         done=row, receipt=receipt, error=None, number=created["number"], csrf_field=CSRF_FIELD,
         csrf_token="t", request_path="/pledges/evidence", user=None, title="提交履约材料",
+        upload_hint=upload_hint(multiple=False),
     )  # fmt: skip
     assert "审批部门将在 10 个工作日内核查（核查期限：2026-03-16），核查期间暂缓公示" in html
 
