@@ -1,7 +1,7 @@
 """What a department's retirement hands over (``models.department_retire``): its open complaints (and its
-assignments on them), open pledges and current breach records move to the successor in set-based UPDATEs
-that re-check each case's state, each moved case with a ``department_succeeded`` event on its chain; and
-the successor's one mail listing what it inherited."""
+assignments on them), the pledges it can still act on and current breach records move to the successor in
+set-based UPDATEs that re-check each case's state, each moved case with a ``department_succeeded`` event on
+its chain; and the successor's one mail listing what it inherited."""
 
 from __future__ import annotations
 
@@ -16,11 +16,10 @@ from models.clock import Clock
 from models.complaint import Complaint, ComplaintAssignment
 from models.government_credit_record import GovernmentCreditRecord
 from models.id_sets import chunks, in_list
-from models.lifecycle import COMPLAINT
+from models.lifecycle import COMPLAINT, PLEDGE, Role
 from models.org import Department
 from models.outbox import enqueue
 from models.pledge import Pledge
-from models.publication_days import OPEN_STATES
 from models.register.states import SHOWN_STATES
 from models.workflow import Actor, Fired, record_events_many
 
@@ -29,6 +28,11 @@ MAIL_TEMPLATE = "department_succession"
 # The mail lists at most this many numbers per kind and says how many more there are: an authority of
 # pledges can hand over tens of thousands, which the successor finds in its own lists.
 MAIL_LIST_LIMIT = 50
+
+# The pledges an authority can still act on, read off the lifecycle: the open ones, and the closed ones
+# its handler still may (a fulfilled pledge found false, a published pledgor's new access code). Left with a
+# retired authority these could be acted on by nobody but the retired department's own accounts.
+HANDED_OVER_PLEDGE_STATES = tuple(s for s in PLEDGE.state_names if PLEDGE.available(s, Role.HANDLER))
 
 _C = Complaint.__table__  # type: ignore[attr-defined]
 _P = Pledge.__table__  # type: ignore[attr-defined]
@@ -108,7 +112,7 @@ def move_pledges(
 ) -> list[str]:
     rows = session.execute(
         update(_P)
-        .where(_P.c.authority_id == dept.id, _P.c.state.in_(OPEN_STATES))
+        .where(_P.c.authority_id == dept.id, _P.c.state.in_(HANDED_OVER_PLEDGE_STATES))
         .values(authority_id=successor.id, version=_P.c.version + 1, updated_at=now)
         .returning(_P.c.id, _P.c.number, _P.c.state, _P.c.version)
     ).all()

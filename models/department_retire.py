@@ -2,13 +2,14 @@
 
 The RULEBOOK counts 新官不理旧账 as a breach: a reorganisation must not orphan a promise. So a retired
 department's open work moves to its successor in the same transaction as the retirement: the complaints it
-leads or assists that are not finished, the open pledges it is the authority of, the published breach
-records it decides objections and repairs on (认定部门) while they are still shown or decidable, and the
-departments whose 主管部门 it is. Each moved case gets a ``department_succeeded`` audit event (not a state
-change), and the successor gets one mail listing what it inherited. Finished cases, records no longer
-shown (withdrawn, repaired, expired) and government credit records keep the old department: history is not
-rewritten. Staff accounts are listed, never moved. This module decides and refuses; the moves and the mail
-are ``models.department_handover``'s.
+leads or assists that are not finished, the pledges it is the authority of and can still act on (open,
+fulfilled ones that may yet be found false, published ones whose pledgor may need a new access code), the
+published breach records it decides objections and repairs on (认定部门) while they are still shown or
+decidable, and the departments whose 主管部门 it is. Each moved case gets a ``department_succeeded`` audit
+event (not a state change), and the successor gets one mail listing what it inherited. Finished cases,
+records no longer shown (withdrawn, repaired, expired) and government credit records keep the old
+department: history is not rewritten. Staff accounts are listed, never moved. This module decides and
+refuses; the moves and the mail are ``models.department_handover``'s.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from models.breach import PublishedBreach
 from models.clock import Clock
 from models.complaint import Complaint, ComplaintAssignment
 from models.department_handover import (
+    HANDED_OVER_PLEDGE_STATES,
     move_complaints,
     move_pledges,
     move_records,
@@ -33,7 +35,6 @@ from models.errors import Conflict, NotFound, ValidationFailed
 from models.lifecycle import BREACH, COMPLAINT, Role
 from models.org import Department, User
 from models.pledge import Pledge
-from models.publication_days import OPEN_STATES
 from models.register.states import SHOWN_STATES, past_publication
 from models.workflow import Actor
 
@@ -132,7 +133,7 @@ def retire_department(
         waiting = [r for r in records if BREACH.state(r.state).waiting_on]
         if complaint_ids or pledges or subordinates or waiting:
             raise ValidationFailed(
-                f"部门 {dept.code} {dept.name} 尚有未办结投诉 {len(complaint_ids)} 件、未闭合告知承诺 "
+                f"部门 {dept.code} {dept.name} 尚有未办结投诉 {len(complaint_ids)} 件、仍可办理的告知承诺 "
                 f"{pledges} 件、待决定的信用记录异议或修复申请 {len(waiting)} 件、下属部门 "
                 f"{len(subordinates)} 个，撤并时必须指定承接部门；请选择一个启用中的部门承接"
                 " (open work remains: choose a successor department)",
@@ -225,7 +226,8 @@ def _open_complaint_ids(session: Session, department_id: int) -> list[int]:
 
 
 def _open_pledge_count(session: Session, department_id: int) -> int:
-    stmt = select(func.count()).where(_P.c.authority_id == department_id, _P.c.state.in_(OPEN_STATES))
+    moved = _P.c.state.in_(HANDED_OVER_PLEDGE_STATES)
+    stmt = select(func.count()).where(_P.c.authority_id == department_id, moved)
     return int(session.execute(stmt).scalar_one())
 
 

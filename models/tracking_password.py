@@ -34,6 +34,7 @@ from models.clock import utcnow
 from models.complaint import Complaint
 from models.errors import Conflict, ValidationFailed
 from models.pledges.access import display, normalise
+from models.ratelimit import clear_case_failures
 from models.settings import get_settings
 from models.workflow import Actor, record_event
 
@@ -120,6 +121,9 @@ def reissue_tracking_password(
             " (the tracking password was re-issued concurrently; retry)"
         )
     session.expire(complaint, ["tracking_password_hash", "updated_at"])
+    # The lockout tells the complainant to ask for a new password: the new one must work at once, as a
+    # pledgor's re-issued access code does (the per-address count stays, so this frees no guesser).
+    clear_case_failures(session=session, number=complaint.number)
     record_event(
         session=session,
         case=complaint,

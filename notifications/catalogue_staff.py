@@ -292,7 +292,7 @@ COMPLAINT_AND_STAFF: list[TemplateSpec] = [
     spec(
         "department_succession",
         "department",
-        "部门撤并（机构改革）后告知承接部门：承接的未办结投诉、未闭合告知承诺、公示中的失信记录和下属部门",
+        "部门撤并（机构改革）后告知承接部门：承接的未办结投诉、仍可办理的告知承诺、公示中的失信记录和下属部门",
         {
             "department_name": "市住房和城乡建设局",
             "predecessor_name": "市城市管理局",

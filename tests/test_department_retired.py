@@ -205,6 +205,32 @@ def test_finished_cases_keep_the_retired_department(
     assert events(session, "pledge", world["cancelled_pledge"]) == []
 
 
+def test_fulfilled_and_published_pledges_are_acted_on_by_the_successor_not_the_retired_department(
+    client: TestClient, staff: Staff, session: Session, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A fulfilled pledge can still be found false (虚假承诺), a published pledgor still needs a new access
+    # code: left with the retired authority, only its old accounts could do either.
+    monkeypatch.setenv("SHOUXIN_TODAY", TODAY.isoformat())
+    get_settings.cache_clear()
+    [record] = publish(engine, session, ("示范建设有限公司", "91110000100000000R"))
+    fulfilled = new_pledge(session, dt.date(2026, 4, 30))
+    fulfilled.state = PledgeState.FULFILLED
+    session.add(fulfilled)
+    session.commit()
+
+    answer = retire(client, staff, "D01", "D02")
+
+    assert answer["pledges"] == 2
+    reissue = f"{API}/pledges/{record.pledge_id}/access-code"
+    find_false = f"{API}/pledges/{fulfilled.id}/actions/confirm_false"
+    body = {"reason": "承诺人提交的施工图审查合格书系伪造"}
+    assert client.post(reissue, json={"reason": "遗失"}, headers=staff.auth("handler")).status_code == 404
+    assert client.post(find_false, json=body, headers=staff.auth("handler")).status_code == 404
+    assert client.post(reissue, json={"reason": "遗失"}, headers=staff.auth("handler2")).status_code == 200
+    assert client.post(find_false, json=body, headers=staff.auth("handler2")).status_code == 200
+    assert len(events(session, "pledge", record.pledge_id)) == 1
+
+
 @pytest.mark.usefixtures("world")
 def test_refusals_say_what_is_wrong_and_change_nothing(
     client: TestClient, staff: Staff, session: Session
@@ -268,7 +294,7 @@ def test_admin_page_retires_with_a_form_and_shows_the_successor(client: TestClie
         page="/staff/admin/departments",
     )  # fmt: skip
     assert page.status_code == 200, page.text
-    assert "移交未办结投诉 2 件、未闭合告知承诺 1 件、公示中的失信记录 0 件、下属部门 1 个" in page.text
+    assert "移交未办结投诉 2 件、告知承诺 1 件、公示中的失信记录 0 件、下属部门 1 个" in page.text
     assert "住建经办人" in page.text  # the account still to move
     assert "已撤并 → D02 市财政局" in page.text
     assert 'action="/staff/admin/departments/D01/retire"' not in page.text
