@@ -16,6 +16,7 @@ from models.audit import CaseEvent
 from models.complaint import Complaint
 from models.errors import Conflict
 from models.lifecycle import Role
+from models.settings import get_settings
 from models.tracking_password import hash_tracking_password, reissue_tracking_password
 from models.workflow import Actor
 from tests.conftest import Staff
@@ -141,3 +142,19 @@ def test_two_reissues_at_once_never_both_answer_a_password(
     actor = Actor(name="受理员", role=Role.INTAKE)
     with pytest.raises(Conflict):
         reissue_tracking_password(session=session, complaint=complaint, actor=actor)
+
+
+def test_a_password_reissued_after_a_lockout_works_at_once(client: TestClient, staff: Staff) -> None:
+    # The lockout message sends the complainant to intake or 12345 for a new password; the old one's
+    # wrong guesses must not refuse the new one for the rest of the window.
+    case = register(client, staff)
+    for _ in range(get_settings().tracking_max_failures_per_case):
+        track(client, case["number"], "AAAA-AAAA-AAAA")
+    assert track(client, case["number"], case["tracking_password"]) == 429
+    answer = client.post(
+        f"/api/v1/complaints/{case['id']}/tracking-password", json={"reason": "投诉人多次输错被锁定"},
+        headers=staff.auth("intake"),
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    assert track(client, case["number"], answer.json()["tracking_password"]) == 200
+    assert track(client, case["number"], case["tracking_password"]) == 404  # the old one: as any wrong one
