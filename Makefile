@@ -38,7 +38,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy models
+	$(BIN)/mypy models api web flows notifications bench
 
 # The suite runs on SQLite and on a throwaway PostgreSQL server (tests/pgserver.py) unless
 # SHOUXIN_TEST_BACKENDS says otherwise; a fresh machine gets the server binaries here when run as root.

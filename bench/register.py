@@ -11,6 +11,7 @@ import datetime as dt
 import random
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from sqlalchemy import text
@@ -104,12 +105,12 @@ def bench_register(
         log(f"  seeded {records:,} records in {t.elapsed:.1f} s")
         with Session(engine) as session:
             by_code = _time([
-                (lambda c=c: list_register(session=session, query=RegisterQuery(credit_code=c), today=TODAY))
+                partial(list_register, session=session, query=RegisterQuery(credit_code=c), today=TODAY)
                 for c in (rng.choice(codes) for _ in range(queries))
             ])  # fmt: skip
             prefixes = [f"公示主体{rng.randrange(997)}号" for _ in range(queries)]
             by_name = _time([
-                (lambda p=p: list_register(session=session, query=RegisterQuery(name=p), today=TODAY))
+                partial(list_register, session=session, query=RegisterQuery(name=p), today=TODAY)
                 for p in prefixes
             ])  # fmt: skip
             pages, seen = _deep_pages(session, max(10, min(records // PAGE, 2000)))

@@ -24,8 +24,9 @@ from sqlmodel import Session
 from bench.common import TODAY, Figure, Result, Timer, analyze, enum, fake_hash, fresh_database, pad, series
 from models.calendar import WorkCalendar, load_calendar
 from models.db import make_engine
+from models.id_sets import chunks
 from models.lifecycle import PledgeState
-from models.publication import chunks, compute_publication_day, run_batch, sweep
+from models.publication import compute_publication_day, run_batch, sweep
 from models.settings import get_settings
 from models.workflow import Actor
 
@@ -51,7 +52,7 @@ def seed_pledges(engine: Engine, total: int, due_every: int = 10, start: int = 1
         for k, d in [*enumerate(DUE_DEADLINES), *enumerate(OPEN_DEADLINES, start=100)]
     ]
     assert all(row["day"] is not None for row in days)
-    assert max(row["day"] for row in days[: len(DUE_DEADLINES)]) <= TODAY
+    assert max(compute_publication_day(calendar, d) or dt.date.max for d in DUE_DEADLINES) <= TODAY
     overdue, registered = PledgeState.OVERDUE.name, PledgeState.REGISTERED.name
     with_, source = series(engine, total)
     pg = engine.dialect.name == "postgresql"
