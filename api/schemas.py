@@ -104,9 +104,11 @@ class EvidenceView(BaseModel):
     uploaded_at: dt.datetime
 
 
-# Staff's upload: the file stored, and the pledge as it now stands.
+# Staff's upload: the files stored (``evidence`` the first, as a one-file client reads it), and the
+# pledge as it now stands.
 class EvidenceUploaded(BaseModel):
-    evidence: EvidenceView
+    evidence: EvidenceView = Field(description="本次提交的第一个文件")
+    files: list[EvidenceView] = Field(description="本次提交的全部文件（按上传顺序）")
     pledge: PledgeView
 
 

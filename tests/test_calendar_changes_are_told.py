@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from models.calendar import load_calendar, parse_year_notice
 from models.calendar_admin import load_year_notice
+from models.files import Upload
 from models.lifecycle import PledgeState, Role
 from models.org import Department
 from models.outbox import Notification
@@ -179,7 +180,7 @@ def test_a_deadline_a_corrected_notice_moves_is_told_with_the_old_date(
 
 def test_an_evidence_review_dated_by_the_load_is_told_to_the_pledgor(session: Session, staff: Staff) -> None:
     pledge = new_pledge(session, dt.date(2026, 12, 31), registered_on=dt.date(2026, 12, 15))
-    store_evidence(session=session, pledge_id=pledge.id or 0, filename="许可证.pdf", content=b"%PDF-1.7 x",
+    store_evidence(session=session, pledge_id=pledge.id or 0, uploads=[Upload("许可证.pdf", b"%PDF-1.7 x")],
                    actor=Actor(name="住建经办人", role=Role.HANDLER, department_id=pledge.authority_id),
                    today=dt.date(2026, 12, 29), calendar=load_calendar(session=session))  # fmt: skip
     session.commit()

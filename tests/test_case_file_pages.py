@@ -120,7 +120,7 @@ def test_staff_upload_the_pledgors_evidence_on_the_pledge_page_audited_as_on_its
     assert forged.status_code == 403
     none = post_files(client, url, {"expected_version": fresh}, [], page=page)
     assert none.status_code == 422
-    assert "请选择一个材料文件" in none.text
+    assert "请至少选择一个材料文件" in none.text
     stale = post_files(client, url, {"expected_version": "0"}, [("file", ("合格书.pdf", PDF))], page=page)
     assert stale.status_code == 409
     assert session.exec(select(PledgeEvidence)).all() == []

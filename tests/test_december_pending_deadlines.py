@@ -43,6 +43,7 @@ from models.complaints.bodies import ExtensionRequestBody, OrderRectificationBod
 from models.complaints.visibility import event_label
 from models.db import create_sqlite_file, get_engine
 from models.digest import queue_daily_digest
+from models.files import Upload
 from models.lifecycle import PledgeState, Role
 from models.outbox import Notification
 from models.pending_deadlines import calendar_warning, pending_counts
@@ -183,7 +184,7 @@ def test_a_december_without_2027_works_on_and_loading_2027_dates_every_pending_d
     reviewed = new_pledge(session, dt.date(2026, 12, 31), registered_on=dec[15], name="甲建设有限公司")
     session.commit()
     assert due_2027.publication_day is None
-    store_evidence(session=session, pledge_id=reviewed.id or 0, filename="许可证.pdf", content=b"%PDF-1.7 x",
+    store_evidence(session=session, pledge_id=reviewed.id or 0, uploads=[Upload("许可证.pdf", b"%PDF-1.7 x")],
                    actor=Actor(name="住建经办人", role=Role.HANDLER, department_id=reviewed.authority_id),
                    today=dec[29], calendar=load_calendar(session=session))  # fmt: skip
     session.commit()

@@ -104,9 +104,9 @@ def test_upload_confirmation_states_the_configured_review_days_not_a_fixed_five(
     assert receipt == {"working_days": 10, "review_due": mail["review_due"], "held": True}
     row = session.exec(select(PledgeEvidence)).one()
     html = env.get_template("pledge_evidence.html").render(
-        done=row, receipt=receipt, error=None, number=created["number"], csrf_field=CSRF_FIELD,
+        done=[row], receipt=receipt, error=None, number=created["number"], csrf_field=CSRF_FIELD,
         csrf_token="t", request_path="/pledges/evidence", user=None, title="提交履约材料",
-        upload_hint=upload_hint(multiple=False),
+        upload_hint=upload_hint(multiple=True),
     )  # fmt: skip
     assert "审批部门将在 10 个工作日内核查（核查期限：2026-03-16），核查期间暂缓公示" in html
 

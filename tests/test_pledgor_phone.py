@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from models.calendar import load_calendar
+from models.files import Upload
 from models.lifecycle import Role
 from models.outbox import NOT_A_MOBILE, Notification, NotificationStatus, mobile_number
 from models.pledge import Pledge, PledgeCreate, PledgorKind, normalise_mobile, normalise_phone
@@ -401,7 +402,7 @@ def test_evidence_received_accepted_and_rejected_text_a_mobile_only_pledgor(
     for p in (rejected, accepted):
         assert p.id is not None
         store_evidence(
-            session=session, pledge_id=p.id, filename="合格书.pdf", content=b"%PDF-1.7\n%x\n",
+            session=session, pledge_id=p.id, uploads=[Upload("合格书.pdf", b"%PDF-1.7\n%x\n")],
             actor=INTAKE, today=today, calendar=calendar,
         )  # fmt: skip
         session.commit()

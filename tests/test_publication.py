@@ -19,6 +19,7 @@ from models.audit import CaseEvent, event_hash, hashed_fields
 from models.breach import PublishedBreach
 from models.calendar import load_calendar
 from models.db import make_engine
+from models.files import Upload
 from models.lifecycle import PledgeState, Role
 from models.outbox import Notification, enqueue
 from models.platform import PlatformDocument
@@ -202,8 +203,7 @@ def test_confirmed_evidence_after_deadline_stops_publication(
     store_evidence(
         session=session,
         pledge_id=_id(pledge),
-        filename="合格书.pdf",
-        content=b"%PDF-1.7 test",
+        uploads=[Upload("合格书.pdf", b"%PDF-1.7 test")],
         actor=handler,
         today=dt.date(2026, 2, 25),
         calendar=calendar,
@@ -316,7 +316,7 @@ def test_pledge_overdue_again_after_rejected_evidence_gets_a_second_mail_and_bat
     session.expire_all()
     handler = Actor(name="住建经办人", role=Role.HANDLER, department_id=again.authority_id)
     store_evidence(
-        session=session, pledge_id=_id(again), filename="合格书.pdf", content=b"%PDF-1.7 test",
+        session=session, pledge_id=_id(again), uploads=[Upload("合格书.pdf", b"%PDF-1.7 test")],
         actor=handler, today=dt.date(2026, 2, 25), calendar=calendar,
     )  # fmt: skip
     pledge_action(

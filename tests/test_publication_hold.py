@@ -16,6 +16,7 @@ from models.audit import CaseEvent
 from models.breach import PublishedBreach
 from models.calendar import load_calendar
 from models.complaints import work_queue
+from models.files import Upload
 from models.lifecycle import PledgeState, Role
 from models.outbox import Notification
 from models.pledge import Pledge
@@ -39,7 +40,7 @@ def handler_of(pledge: Pledge) -> Actor:
 def submit(session: Session, pledge: Pledge, day: dt.date) -> None:
     session.expire_all()
     store_evidence(
-        session=session, pledge_id=_id(pledge), filename="合格书.pdf", content=PDF, actor=handler_of(pledge),
+        session=session, pledge_id=_id(pledge), uploads=[Upload("合格书.pdf", PDF)], actor=handler_of(pledge),
         today=day, calendar=load_calendar(session=session),
     )  # fmt: skip
     session.commit()  # services flush, callers commit

@@ -11,7 +11,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from api.deps import CalendarDep, ClockDep, SessionDep, TodayDep, read_upload
+from api.deps import CalendarDep, ClockDep, SessionDep, TodayDep
 from models import complaints as service
 from models.breach_record import offline_requests_only
 from models.calendar import WorkCalendar
@@ -283,36 +283,33 @@ def evidence_form(request: Request, number: str | None = None) -> Response:
         number=number or "",
         done=None,
         error=None,
-        upload_hint=upload_hint(multiple=False),
+        upload_hint=upload_hint(multiple=True),
     )
 
 
 @router.post("/pledges/evidence")
 async def evidence(request: Request, session: SessionDep, today: TodayDep, calendar: CalendarDep) -> Response:
     form = await form_data(request)
-    upload = (await request.form()).get("file")  # parsed once: Starlette keeps the form
     number = form.get("number", "")
     error, status, done = None, 422, None
-    if not number or not form.get("access_code") or upload is None or isinstance(upload, str):
-        error = f"请填写承诺编号、办理码并选择材料文件。{WHERE_TO_FIND}。"
-    else:
-        try:
-            # Starlette's form parser gives its own UploadFile; read_upload only reads from it.
+    try:
+        uploads = await form_uploads(request, "file")
+        if not number or not form.get("access_code") or not uploads:
+            error = f"请填写承诺编号、办理码并选择材料文件。{WHERE_TO_FIND}。"
+        else:
             _line(number, "承诺编号")
-            content = await read_upload(upload)  # type: ignore[arg-type]
             done = submit_by_pledgor(
                 session=session,
                 number=number,
                 access_code=form["access_code"],
-                filename=upload.filename or "evidence",
-                content=content,
+                uploads=uploads,
                 today=today,
                 calendar=calendar,
                 address=_client(request),
             )
             session.commit()
-        except DomainError as exc:
-            error, status = _public_refused(session, exc)
+    except DomainError as exc:
+        error, status = _public_refused(session, exc)
     return render(
         request,
         "pledge_evidence.html",
@@ -320,10 +317,10 @@ async def evidence(request: Request, session: SessionDep, today: TodayDep, calen
         number=number,
         done=done,
         # The review's working days and due date, as the receipt mail states them.
-        receipt=evidence_receipt(session=session, pledge_id=done.pledge_id) if done else None,
+        receipt=evidence_receipt(session=session, pledge_id=done[0].pledge_id) if done else None,
         error=error,
         status_code=201 if done else status,
-        upload_hint=upload_hint(multiple=False),
+        upload_hint=upload_hint(multiple=True),
     )
 
 

@@ -165,7 +165,7 @@ def _pledge_page(
         files=list_evidence(session=session, pledge_id=pledge_id, actor=actor),
         previewable=PREVIEWABLE,
         can_upload=any(t.event == UPLOAD_EVENT for t in PLEDGE.available(pledge.state, actor.role)),
-        upload_hint=upload_hint(multiple=False),
+        upload_hint=upload_hint(multiple=True),
         actions=_action_forms(pledge, actor),
         # A fresh key per drawn form: a double-clicked re-issue answers the first one's code, no second code.
         reissue_key=secrets.token_urlsafe(16),
@@ -263,14 +263,10 @@ async def upload_evidence(
     form = await form_data(request)
     try:
         get_pledge(session=session, pledge_id=pledge_id, actor=actor)  # another department's: not found
-        files = await form_uploads(request, "file")
-        if len(files) != 1:
-            raise ValidationFailed("请选择一个材料文件后再上传 (choose one file)", field="file")
         store_evidence(
             session=session,
             pledge_id=pledge_id,
-            filename=files[0].filename,
-            content=files[0].content,
+            uploads=await form_uploads(request, "file"),
             actor=actor,
             today=today,
             calendar=calendar,

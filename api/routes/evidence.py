@@ -80,13 +80,12 @@ async def pledgor_upload(
 ) -> EvidenceReceived:
     """须填写承诺的办理码：编号不存在返回 404，办理码错误返回 403，错误次数过多返回 429。"""
     content = await read_upload(file)
-    row = submit_by_pledgor(
+    [row] = submit_by_pledgor(
         session=session,
         number=number,
         access_code=access_code,
         address=_client(request),
-        filename=file.filename or "evidence",
-        content=content,
+        uploads=[Upload(file.filename or "evidence", content)],
         today=today,
         calendar=calendar,
     )

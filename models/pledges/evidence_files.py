@@ -9,13 +9,14 @@ staff, supervisors and admins for all.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from sqlmodel import Session, col, select
 
 from models.calendar import WorkCalendar
 from models.clock import utcnow
 from models.errors import NotFound
-from models.files import load
+from models.files import Upload, load
 from models.lifecycle import Role
 from models.pledge import Pledge, PledgeEvidence
 from models.pledges.access import check_pledgor
@@ -56,21 +57,20 @@ def submit_by_pledgor(
     session: Session,
     number: str,
     access_code: str,
-    filename: str,
-    content: bytes,
+    uploads: Sequence[Upload],
     today: dt.date,
     calendar: WorkCalendar,
     address: str | None = None,
-) -> PledgeEvidence:
-    """The pledgor uploads evidence itself, proving who it is by the pledge's access code (办理码): the
-    number and the credit code are public. Wrong codes count per pledge and per client ``address``."""
+) -> list[PledgeEvidence]:
+    """The pledgor uploads evidence itself (one or several files, one submission), proving who it is by
+    the pledge's access code (办理码): the number and the credit code are public. Wrong codes count per
+    pledge and per client ``address``."""
     pledge = check_pledgor(session=session, number=number, code=access_code, address=address, now=utcnow())
     assert pledge.id is not None
     return store_evidence(
         session=session,
         pledge_id=pledge.id,
-        filename=filename,
-        content=content,
+        uploads=uploads,
         actor=PLEDGOR_ACTOR,
         today=today,
         calendar=calendar,

@@ -19,6 +19,7 @@ is reached; registration and the access-code re-issue queue their messages throu
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from sqlmodel import Session
@@ -96,9 +97,12 @@ def _evidence_mail(
     )
 
 
-def mail_evidence_received(*, session: Session, pledge: Pledge, filename: str, event: CaseEvent) -> None:
-    """After ``submit_evidence``: the pledgor learns what arrived, the review's deadline (the pledge's
-    stage deadline, None while the calendar does not cover it) and whether publication waits for it."""
+def mail_evidence_received(
+    *, session: Session, pledge: Pledge, filenames: Sequence[str], event: CaseEvent
+) -> None:
+    """After ``submit_evidence``: the pledgor learns what arrived (every file of the submission), the
+    review's deadline (the pledge's stage deadline, None while the calendar does not cover it) and whether
+    publication waits for it."""
     late = bool(event.data.get("late"))
     _evidence_mail(
         session,
@@ -106,7 +110,10 @@ def mail_evidence_received(*, session: Session, pledge: Pledge, filename: str, e
         event,
         "pledge_evidence_received",
         {
-            "filename": filename,
+            # ``filename`` stays the first file's: a mail queued before several files were possible has
+            # only it, and the templates fall back to it.
+            "filename": filenames[0],
+            "filenames": list(filenames),
             "submitted_on": str(event.data.get("submitted_on") or iso_date(pledge.evidence_submitted_on)),
             "deadline": pledge.deadline.isoformat(),
             "authority_name": _department_name(session, pledge.authority_id, "审批部门"),
