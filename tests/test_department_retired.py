@@ -231,6 +231,20 @@ def test_fulfilled_and_published_pledges_are_acted_on_by_the_successor_not_the_r
     assert len(events(session, "pledge", record.pledge_id)) == 1
 
 
+def test_a_retired_departments_history_is_still_listed_and_exported_by_its_code(
+    client: TestClient, staff: Staff
+) -> None:
+    cid = closed(client, staff)
+    retire(client, staff, "D01", "D02")
+
+    listed = client.get(f"{API}/complaints", params={"department": "D01"}, headers=staff.auth("supervisor"))
+    assert listed.status_code == 200, listed.text
+    assert cid in [c["id"] for c in listed.json()["items"]]
+    export = f"{API}/complaints/export"
+    exported = client.get(export, params={"department": "D01"}, headers=staff.auth("supervisor"))
+    assert exported.status_code == 200, exported.text
+
+
 @pytest.mark.usefixtures("world")
 def test_refusals_say_what_is_wrong_and_change_nothing(
     client: TestClient, staff: Staff, session: Session

@@ -235,7 +235,7 @@ def _filter_clauses(session: Session, f: ComplaintFilter, today: dt.date) -> lis
     if f.state is not None:
         clauses.append(col(Complaint.state) == f.state)
     if f.department_code:
-        dept = department_by_code(session, f.department_code, "department")
+        dept = _by_code(session, f.department_code, "department")  # a retired one has its history
         involved = select(ComplaintAssignment.complaint_id).where(
             ComplaintAssignment.department_id == dept.id, col(ComplaintAssignment.active).is_(True)
         )
