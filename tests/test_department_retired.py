@@ -22,13 +22,15 @@ from models.calendar import load_calendar
 from models.complaint import Complaint, ComplaintAssignment
 from models.db import make_engine
 from models.department_handover import SUCCEEDED_EVENT
-from models.lifecycle import PledgeState
+from models.lifecycle import PledgeState, Role
 from models.org import Department, DepartmentCreate, DepartmentLevel
 from models.outbox import Notification
 from models.pledge import Pledge
-from models.pledges import pledge_action
+from models.pledges import importing, pledge_action
+from models.pledges.importing import ImportReport, import_pledges
 from models.schema import upgrade
 from models.settings import get_settings
+from models.workflow import Actor
 from tests.conftest import TODAY, Staff
 from tests.test_complaints_api import API, BODY, act, dispatched_and_signed, register
 from tests.test_government_breach_downgrade import _downgrade
@@ -243,6 +245,36 @@ def test_a_retired_departments_history_is_still_listed_and_exported_by_its_code(
     export = f"{API}/complaints/export"
     exported = client.get(export, params={"department": "D01"}, headers=staff.auth("supervisor"))
     assert exported.status_code == 200, exported.text
+
+
+def test_an_import_running_across_a_retirement_refuses_the_rows_after_it_naming_the_successor(
+    client: TestClient, staff: Staff, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The flow commits after each chunk; a retirement between two chunks must not leave the later rows'
+    # pledges with the retired authority, where only its old accounts could act on them.
+    monkeypatch.setattr(importing, "IMPORT_CHUNK", 1)
+    moved: list[dict[str, Any]] = []
+
+    def after_chunk(_report: ImportReport) -> None:
+        session.commit()
+        if not moved:
+            moved.append(retire(client, staff, "D01", "D02"))
+
+    row = {
+        "pledgor_kind": "个人", "matter": "建筑工程施工许可证", "obligation": "施工图审查合格书",
+        "deadline": "2026-05-06", "authority_code": "D01",
+    }  # fmt: skip
+    report = import_pledges(
+        session=session, rows=enumerate([{**row, "pledgor_name": n} for n in ("张三", "李四", "王五")], 2),
+        actor=Actor(name="导入", role=Role.ADMIN), source_name="t.csv", today=TODAY,
+        calendar=load_calendar(session=session), after_chunk=after_chunk,
+    )  # fmt: skip
+    session.commit()
+
+    assert (report.imported, moved[0]["pledges"]) == (1, 1)
+    assert [(e.row, e.column) for e in report.refusals] == [(3, "受理部门代码"), (4, "受理部门代码")]
+    assert "已撤并，由 D02" in report.refusals[0].message
+    assert session.exec(select(Pledge).where(Pledge.authority_id == dept(session, "D01").id)).all() == []
 
 
 @pytest.mark.usefixtures("world")

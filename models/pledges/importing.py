@@ -14,8 +14,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
+from models.accounts import retired_message
 from models.breach import PublishedBreach
 from models.bulk import insert_rows
 from models.calendar import WorkCalendar
@@ -49,7 +50,8 @@ class ImportReport:
     imported: int = 0
     already_imported: int = 0
     errors: list[RowError] = field(default_factory=list)  # validation, row by row
-    refusals: list[RowError] = field(default_factory=list)  # by the credit check (逢办必查)
+    # By the credit check (逢办必查), or for an authority retired (撤并) while the import ran.
+    refusals: list[RowError] = field(default_factory=list)
     numbers: list[str] = field(default_factory=list)
     # Access codes of imported pledgors their registration notice (with the code) reaches by no channel,
     # neither e-mail nor SMS (the notice's one outbox row is undeliverable): it has to be printed and
@@ -189,7 +191,7 @@ class _Chunk:
                 accepted.append(row)
         if accepted:
             made = [code_of[row.number] for row in accepted] if code_of else new_access_codes(len(accepted))
-            self._insert(accepted, report, made)
+            accepted = self._insert(accepted, report, made)
         seen |= stored | {row.key for row in accepted}
 
     def _publication_day(self, deadline: dt.date) -> dt.date | None:
@@ -208,12 +210,18 @@ class _Chunk:
             text = self.iso[day] = iso_date(day)
             return text
 
-    def _insert(self, rows: list[ValidRow], report: ImportReport, codes: list[tuple[str, str]]) -> None:
+    def _insert(
+        self, rows: list[ValidRow], report: ImportReport, codes: list[tuple[str, str]]
+    ) -> list[ValidRow]:
         """The pledges, their ``register`` events and registration notices (each with the pledge's access
-        code), as ``register_pledge_with_code`` stores one, in three bulk inserts."""
+        code), as ``register_pledge_with_code`` stores one, in three bulk inserts. Returns the rows stored
+        or found stored meanwhile; a row whose authority was retired since the import began is refused."""
         session, actor, year = self.session, self.actor, self.today.year
         now = utcnow()
         numbers = reserve_numbers(session=session, prefix=PLEDGE_PREFIX, year=year, count=len(rows))
+        rows, numbers, codes = self._without_retired_authorities(rows, numbers, codes, report)
+        if not rows:
+            return rows
         version = self.calendar.version
         # The columns every pledge of the chunk shares, merged into each row after its own ones (the
         # keys in the order they always had).
@@ -278,6 +286,37 @@ class _Chunk:
         insert_rows(session, _MAILS, mails)
         report.numbers += [number for _, number in numbers]
         report.imported += len(pledges)
+        return rows
+
+    def _without_retired_authorities(
+        self,
+        rows: list[ValidRow],
+        numbers: list[tuple[int, str]],
+        codes: list[tuple[str, str]],
+        report: ImportReport,
+    ) -> tuple[list[ValidRow], list[tuple[int, str]], list[tuple[str, str]]]:
+        """The rows whose authority is still active, the others refused naming the successor. The
+        authorities were read when the import began, and a retirement (撤并) may have committed between two
+        chunks: its move of the open pledges would have missed these. Read after the chunk's first write
+        (SQLite's write turn is then this transaction's) and with a share lock (PostgreSQL), so a
+        retirement that starts now waits for this chunk and then moves its pledges too."""
+        ids = {row.values["authority_id"] for row in rows}
+        locked = select(Department).where(col(Department.id).in_(ids)).with_for_update(read=True)
+        retired = {
+            d.id: retired_message(self.session, d)
+            for d in self.session.scalars(locked.execution_options(populate_existing=True))
+            if not d.active
+        }
+        if not retired:
+            return rows, numbers, codes
+        label = COLUMN_LABELS["authority_code"]
+        report.refusals += [
+            RowError(row.number, label, retired[row.values["authority_id"]])
+            for row in rows
+            if row.values["authority_id"] in retired
+        ]
+        kept = [i for i, row in enumerate(rows) if row.values["authority_id"] not in retired]
+        return [rows[i] for i in kept], [numbers[i] for i in kept], [codes[i] for i in kept]
 
     def _notice(self, pledge: dict[str, Any], pid: int, code: str, now: dt.datetime) -> list[dict[str, Any]]:
         # The context of register_pledge_with_code's notice, key for key and in the same order; its rows by
