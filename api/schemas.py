@@ -128,12 +128,17 @@ class CaseFileView(BaseModel):
     uploaded_at: dt.datetime
 
 
-# The pledgor's own upload, as the pledgor may see it.
-class EvidenceReceived(BaseModel):
+# One file of the pledgor's own upload, as the pledgor may see it.
+class ReceivedFile(BaseModel):
     id: int
     filename: str
     size: int
     uploaded_at: dt.datetime
+
+
+# The pledgor's own upload: the first file's fields (as a one-file client reads them) and every file.
+class EvidenceReceived(ReceivedFile):
+    files: list[ReceivedFile] = Field(description="本次提交的全部文件（按上传顺序）")
 
 
 # A breach record in the 双公示 field style (individuals' names masked for the public, no contact data).

@@ -175,6 +175,24 @@ def test_the_pledgor_hands_in_two_files_on_its_page_and_the_confirmation_names_b
     assert len(_received_mails(session, int(pledge["id"]))) == 1
 
 
+def test_the_pledgor_hands_in_two_files_through_the_public_api_in_one_submission(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    pledge = new_pledge(client, staff)
+    r = client.post(
+        f"/api/v1/public/pledges/{pledge['number']}/evidence",
+        data={"access_code": pledge["access_code"]},
+        files=[("file", ("合格书.pdf", PDF)), ("file", ("附件一.png", PNG))],
+    )
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["filename"] == "合格书.pdf"  # the first file, as a one-file client reads the answer
+    assert [f["filename"] for f in body["files"]] == ["合格书.pdf", "附件一.png"]
+    assert "sha256" not in body["files"][0]  # what the pledgor sees of a file, as before
+    assert len(_submissions(session, int(pledge["id"]))) == 1
+    assert len(_received_mails(session, int(pledge["id"]))) == 1
+
+
 def test_too_many_files_on_the_pledgors_page_show_the_refusal_on_the_page_and_store_nothing(
     client: TestClient, staff: Staff, session: Session, two_files_at_most: int
 ) -> None:

@@ -13,7 +13,14 @@ from pydantic import ValidationError
 from api.deps import ActorDep, CalendarDep, SessionDep, TodayDep, read_upload, require_roles
 from api.downloads import file_response
 from api.routes.public import PHONE_DESCRIPTION
-from api.schemas import CaseFileView, EvidenceReceived, EvidenceView, ObjectionReceived, RepairReceived
+from api.schemas import (
+    CaseFileView,
+    EvidenceReceived,
+    EvidenceView,
+    ObjectionReceived,
+    ReceivedFile,
+    RepairReceived,
+)
 from models import complaints as service
 from models.breach_record import department_names, public_fields
 from models.breach_requests import read_request_file
@@ -76,21 +83,23 @@ async def pledgor_upload(
     today: TodayDep,
     calendar: CalendarDep,
     access_code: str = ACCESS_CODE,
-    file: UploadFile = File(..., description="PDF、PNG、JPEG 或 OFD"),
+    # A list under the one field name ``file``: a client that sends one part is answered as before.
+    file: list[UploadFile] = FILES,
 ) -> EvidenceReceived:
-    """须填写承诺的办理码：编号不存在返回 404，办理码错误返回 403，错误次数过多返回 429。"""
-    content = await read_upload(file)
-    [row] = submit_by_pledgor(
+    """须填写承诺的办理码：编号不存在返回 404，办理码错误返回 403，错误次数过多返回 429。一次可提交多个文件
+    （同名字段 ``file`` 重复），记为一次提交。"""
+    rows = submit_by_pledgor(
         session=session,
         number=number,
         access_code=access_code,
         address=_client(request),
-        uploads=[Upload(file.filename or "evidence", content)],
+        uploads=await read_files(file),
         today=today,
         calendar=calendar,
     )
     session.commit()
-    return EvidenceReceived.model_validate(row, from_attributes=True)
+    files = [ReceivedFile.model_validate(row, from_attributes=True) for row in rows]
+    return EvidenceReceived(**files[0].model_dump(), files=files)
 
 
 @router.post(
