@@ -7,7 +7,8 @@ time when no stage of it ever went past its deadline, which the audit trail reco
 supervision step (催办/督办/提级); an open case past its deadline today is late as well.
 
 A scorecard covers a period (``Period``: a month, a quarter, a year or custom dates, Asia/Shanghai): the
-complaints registered in it, by lead department, and every department whose staff acted on a complaint in
+complaints registered in it, by the lead department they had at the period's end (a later retirement's
+moves undone, ``models.department_history``), and every department whose staff acted on a complaint in
 it (a competent department that verified a case it does not lead included). Its government breaches are
 the credit records decided in it, on the department each was confirmed against (models/government_credit.py).
 """
@@ -17,9 +18,10 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, case, distinct, exists, func, or_
+from sqlalchemy import ColumnElement, Select, case, distinct, exists, func, or_
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
@@ -28,8 +30,10 @@ from models.breach import PublishedBreach
 from models.calendar import WorkCalendar
 from models.clock import Clock
 from models.complaint import Complaint
+from models.department_history import departments_at
 from models.errors import ValidationFailed
 from models.government_credit_record import GovernmentCreditRecord, breach_counts, counted
+from models.id_sets import chunks, in_list
 from models.lifecycle import COMPLAINT, PLEDGE
 from models.lifecycle import ComplaintState as CS
 from models.org import Department, User
@@ -37,6 +41,7 @@ from models.pledge import Pledge
 from models.publish_plan import held
 from models.settings import get_settings
 
+_C = Complaint.__table__  # type: ignore[attr-defined]
 # Audit events that show a stage went past its deadline.
 LATE_EVENTS = ("warn_red", "remind", "supervise", "escalate")
 ESCALATION_LABELS = {0: "正常办理", 1: "已催办", 2: "已督办", 3: "已提级办理"}
@@ -346,6 +351,31 @@ def _acted(session: Session, period: Period | None) -> dict[int, Counter[str]]:
 VERIFY_EVENTS = ("verify_true", "verify_untrue")
 
 
+def _lead_at_end(
+    session: Session,
+    led: Select[Any],
+    columns: dict[str, ColumnElement[int]],
+    tallies: dict[int, Counter[str]],
+    end: dt.datetime,
+) -> None:
+    """Move the complaints a retirement took from their lead after ``end`` back to the lead they had then,
+    in ``tallies`` (``led``'s counts by the lead now, cases without one left out): the retired department
+    keeps the period's work and the successor is not credited with it. Only the moved cases are read
+    again, one row each (a case its successor has since returned, without a lead now, included)."""
+    moved = departments_at(session=session, kind="complaint", end=end)
+    for part in chunks(sorted(moved)):
+        per_case = led.add_columns(col(Complaint.id)).where(in_list(session, _C.c.id, part))
+        per_case = per_case.group_by(None).group_by(col(Complaint.lead_department_id), col(Complaint.id))
+        for now_id, *values, case_id in session.execute(per_case).all():
+            counts = Counter({key: int(v) for key, v in zip(columns, values, strict=True)})
+            if now_id is not None:
+                tallies[now_id].subtract(counts)
+            tallies.setdefault(moved[case_id], Counter()).update(counts)
+    # A lead whose every case of the period went back to its predecessor has no row of its own.
+    for dept_id in [d for d, t in tallies.items() if t["handled"] <= 0]:
+        del tallies[dept_id]
+
+
 def _how_many(condition: ColumnElement[bool]) -> ColumnElement[int]:
     """How many rows of the group meet ``condition`` (a NULL condition counts as not met)."""
     return func.sum(case((condition, 1), else_=0))
@@ -385,18 +415,18 @@ def department_scores(
         "rated": _how_many(rated),
         "satisfied": _how_many(col(Complaint.satisfaction) == "满意"),
     }
-    led = (
-        core_select(col(Complaint.lead_department_id), *columns.values())
-        .where(col(Complaint.lead_department_id).is_not(None))
-        .group_by(col(Complaint.lead_department_id))
+    led = core_select(col(Complaint.lead_department_id), *columns.values()).group_by(
+        col(Complaint.lead_department_id)
     )
     if period is not None:
         start, end = period.bounds()
         led = led.where(col(Complaint.created_at) >= start, col(Complaint.created_at) < end)
     tallies: dict[int, Counter[str]] = {}
-    for dept_id, *values in session.execute(led).all():
+    for dept_id, *values in session.execute(led.where(col(Complaint.lead_department_id).is_not(None))).all():
         assert dept_id is not None
         tallies[dept_id] = Counter({key: int(v) for key, v in zip(columns, values, strict=True)})
+    if period is not None:
+        _lead_at_end(session, led, columns, tallies, end)
     for dept_id, acted in _acted(session, period).items():
         tallies.setdefault(dept_id, Counter()).update(acted)
     # By the credit records, each on the department it was confirmed against (not the case's lead now,

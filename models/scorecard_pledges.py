@@ -7,6 +7,9 @@ decided and the decision. The fulfilment rate counts the pledges due in the peri
 fulfilled, against published as broken or found false; open and cancelled ones are left out of it, and so
 is a published one whose record was withdrawn on an upheld objection (the finding was wrong, and the
 pledge is not thereby shown fulfilled).
+
+Pledges count for the authority, and breach records for the deciding department, they had at the period's
+end: a later retirement moved them on (``models.department_history``), not the work done before it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from models.audit import CaseEvent
 from models.breach import PublishedBreach
+from models.department_history import departments_at
 from models.lifecycle import PledgeState as PS
 from models.org import Department
 from models.pledge import Pledge
@@ -74,27 +78,30 @@ def pledge_scores(*, session: Session, period: Period) -> list[PledgeScore]:
     def tally(dept_id: int) -> Counter[str]:
         return tallies.setdefault(dept_id, Counter())
 
+    start, end = period.bounds()
+    # Each case counts for the department it had at the period's end: a later retirement moved it on.
+    authority = departments_at(session=session, kind="pledge", end=end)
+    decider = departments_at(session=session, kind="breach", end=end)
     due = (
-        select(Pledge.authority_id, Pledge.state, PublishedBreach.state)
+        select(Pledge.id, Pledge.authority_id, Pledge.state, PublishedBreach.state)
         .outerjoin(PublishedBreach, col(PublishedBreach.pledge_id) == col(Pledge.id))
         .where(col(Pledge.deadline) >= period.start, col(Pledge.deadline) <= period.end)
     )
-    for dept_id, state, record_state in session.exec(due).all():
-        t = tally(dept_id)
+    for pledge_id, dept_id, state, record_state in session.exec(due).all():
+        t = tally(authority.get(pledge_id or 0, dept_id))
         t["due"] += 1
         t["fulfilled"] += state == PS.FULFILLED
         t["broken"] += _broken(state, record_state)
-    for dept_id, on_time in _reviews(session, period):
+    for dept_id, on_time in _reviews(session, period, authority):
         tally(dept_id)["reviewed"] += 1
         tally(dept_id)["reviewed_on_time"] += on_time
-    published = select(PublishedBreach.department_id).where(
+    published = select(PublishedBreach.id, PublishedBreach.department_id).where(
         col(PublishedBreach.decision_date) >= period.start, col(PublishedBreach.decision_date) <= period.end
     )
-    for dept_id in session.exec(published).all():
-        tally(dept_id)["published"] += 1
-    start, end = period.bounds()
+    for record_id, dept_id in session.exec(published).all():
+        tally(decider.get(record_id or 0, dept_id))["published"] += 1
     records = (
-        select(PublishedBreach.department_id, CaseEvent.event)
+        select(PublishedBreach.id, PublishedBreach.department_id, CaseEvent.event)
         .join(PublishedBreach, col(PublishedBreach.id) == col(CaseEvent.case_id))
         .where(
             CaseEvent.case_kind == "breach",
@@ -103,8 +110,8 @@ def pledge_scores(*, session: Session, period: Period) -> list[PledgeScore]:
             col(CaseEvent.at) < end,
         )
     )
-    for dept_id, event in session.exec(records).all():
-        tally(dept_id)[RECORD_OUTCOMES[event]] += 1
+    for record_id, dept_id, event in session.exec(records).all():
+        tally(decider.get(record_id or 0, dept_id))[RECORD_OUTCOMES[event]] += 1
     departments = {d.id: d for d in session.exec(select(Department)).all()}
     rows = [
         PledgeScore(code=departments[d].code, name=departments[d].name, **dict(t))
@@ -123,8 +130,9 @@ def _broken(state: str, record_state: str | None) -> bool:
     return state == PS.PUBLISHED and (record_state is None or finding_stands(record_state))
 
 
-def _reviews(session: Session, period: Period) -> list[tuple[int, bool]]:
-    """(authority id, on time) for every evidence decision taken in ``period``."""
+def _reviews(session: Session, period: Period, moved: dict[int, int]) -> list[tuple[int, bool]]:
+    """(authority id, on time) for every evidence decision taken in ``period``; ``moved`` gives the
+    authority at the period's end of the pledges a later retirement moved."""
     start, end = period.bounds()
     decided = select(CaseEvent.case_id).where(
         CaseEvent.case_kind == "pledge",
@@ -138,6 +146,7 @@ def _reviews(session: Session, period: Period) -> list[tuple[int, bool]]:
     authority = dict(
         session.exec(select(Pledge.id, Pledge.authority_id).where(col(Pledge.id).in_(ids))).all()
     )
+    authority.update((i, d) for i, d in moved.items() if i in authority)
     events = session.exec(
         select(CaseEvent.case_id, CaseEvent.event, CaseEvent.at)
         .where(
