@@ -5,7 +5,6 @@ page alike. A submission refused for its files (too many, a bad type) stores not
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,24 +15,15 @@ from models.audit import CaseEvent
 from models.files import file_path
 from models.outbox import Notification
 from models.pledge import Pledge, PledgeEvidence
-from models.settings import get_settings
 from notifications.render import render
 from tests.conftest import Staff
 from tests.test_case_file_pages import post_files, version
-from tests.test_case_files import PNG
+from tests.test_case_files import PNG, two_files_at_most  # noqa: F401  (a fixture)
 from tests.test_pledge_evidence import PDF, new_pledge
 from tests.web_support import csrf_of, sign_in
 from web.core import CSRF_FIELD
 
 ATTACHMENT = b"%PDF-1.7 attachment to the certificate"
-
-
-@pytest.fixture
-def two_files_at_most(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
-    monkeypatch.setenv("SHOUXIN_UPLOAD_MAX_FILES", "2")
-    get_settings.cache_clear()
-    yield 2
-    get_settings.cache_clear()
 
 
 def _api_upload(client: TestClient, staff: Staff, pid: Any, files: list[tuple[str, bytes]]) -> Any:
@@ -135,8 +125,9 @@ def test_a_mail_queued_with_only_the_first_filename_still_renders(
     assert "合格书.pdf" in render(mail.template, older).text
 
 
+@pytest.mark.usefixtures("two_files_at_most")
 def test_one_file_more_than_allowed_is_refused_through_the_api_and_nothing_is_stored(
-    client: TestClient, staff: Staff, session: Session, two_files_at_most: int
+    client: TestClient, staff: Staff, session: Session
 ) -> None:
     pid = int(new_pledge(client, staff)["id"])
     files = [("合格书.pdf", PDF), ("附件一.png", PNG), ("附件二.pdf", ATTACHMENT)]
@@ -193,8 +184,9 @@ def test_the_pledgor_hands_in_two_files_through_the_public_api_in_one_submission
     assert len(_received_mails(session, int(pledge["id"]))) == 1
 
 
+@pytest.mark.usefixtures("two_files_at_most")
 def test_too_many_files_on_the_pledgors_page_show_the_refusal_on_the_page_and_store_nothing(
-    client: TestClient, staff: Staff, session: Session, two_files_at_most: int
+    client: TestClient, staff: Staff, session: Session
 ) -> None:
     pledge = new_pledge(client, staff)
     files = [("合格书.pdf", PDF), ("附件一.png", PNG), ("附件二.pdf", ATTACHMENT)]
