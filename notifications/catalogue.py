@@ -258,6 +258,9 @@ SMS_ONLY_KEYS: dict[str, dict[str, Any]] = {
     "pledge_registered": {"access_code": "K7QM-2XRT-9PWD"},
     "objection_decision": {"result": "异议不成立，维持原公示"},
     "repair_decision": {"result": "予以修复，记录已停止公示"},
+    # By when a pledgor whose evidence was returned hands in new evidence: its publication day, or a phrase
+    # while the calendar does not cover it.
+    "pledge_evidence_rejected": {"resubmit_by": "于2026-05-18前"},
 }
 
 

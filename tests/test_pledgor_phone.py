@@ -427,6 +427,12 @@ def test_evidence_received_accepted_and_rejected_text_a_mobile_only_pledgor(
         assert session.get(Pledge, pid).number in text  # type: ignore[union-attr]
         assert "合格书" not in text  # neither the file's name nor the reason: the mail has them
         assert "盖章" not in text
+    # The text of a returned submission says by when to hand in again: the (kept) publication day.
+    day = session.get(Pledge, rejected.id).publication_day  # type: ignore[union-attr]
+    assert day is not None
+    assert f"于{day.isoformat()}前补正提交" in render_sms(
+        "pledge_evidence_rejected", sms_row(session, rejected.id, "pledge_evidence_rejected").context
+    )
 
 
 def test_the_mail_of_a_pledgor_with_a_phone_is_unchanged(

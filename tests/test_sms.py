@@ -187,7 +187,15 @@ def test_the_sms_texts_are_the_notices_listed_as_having_one() -> None:
 # a record number, the recipient's own access code and a decision's outcome as one of a fixed set of phrases
 # (models.register.decisions.SMS_RESULTS); never a name, a matter, a reason or a file name.
 NUMBER_KEYS = ("case_number", "pledge_number", "record_number")
-SHOWN_KEYS = {*NUMBER_KEYS, "access_code", "deadline", "publication_day", "result", "target_number"}
+SHOWN_KEYS = {
+    *NUMBER_KEYS,
+    "access_code",
+    "deadline",
+    "publication_day",
+    "result",
+    "resubmit_by",
+    "target_number",
+}
 
 
 def number_key(name: str) -> str:

@@ -162,6 +162,8 @@ def mail_evidence_rejected(
             "reason": reason,
             "publication_day": iso_date(publication_day),
             "rescheduled": rescheduled,
+            # The SMS's by-when as one parameter (a provider's approved text cannot branch; the mail does).
+            "resubmit_by": f"于{iso_date(publication_day)}前" if publication_day else "在另行告知的公示日前",
         },
     )
 
