@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -108,13 +109,24 @@ def domain_answer(exc: DomainError) -> JSONResponse:
     return JSONResponse(body, status_code=status_for(exc), headers=headers)
 
 
+def field_message(err: Mapping[str, Any], messages: Mapping[str, str] = FIELD_MESSAGES) -> str:
+    """The Chinese name of what is wrong with one field (pydantic's ``err``): a text over its limit says
+    the limit and its length, whichever check found it (a string's, or a cleaned value's ``too_long``,
+    whose own wording speaks of items)."""
+    kind, value = str(err.get("type")), err.get("input")
+    limit = (err.get("ctx") or {}).get("max_length")
+    if kind in ("string_too_long", "too_long") and isinstance(value, str) and limit is not None:
+        return f"内容过长：最多 {limit} 个字，现为 {len(value)} 个字"
+    return messages.get(kind, "取值无效")
+
+
 def validation_answer(exc: RequestValidationError) -> JSONResponse:
     """The API's answer to a malformed request: 422 with a Chinese message for each field (``fields``).
     The pages (web/core.py) draw their error page from it, with its status code."""
     fields = []
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
-        zh = FIELD_MESSAGES.get(str(err.get("type")), "取值无效")
+        zh = field_message(err)
         fields.append({"field": ".".join(loc), "message": f"{zh}：{err.get('msg')}", "type": err.get("type")})
     summary = "；".join(f"{f['field'] or '请求'}: {f['message']}" for f in fields[:5])
     return JSONResponse(

@@ -239,6 +239,31 @@ def test_complaint_form_shows_chinese_field_messages(
     assert session.exec(select(Complaint)).first() is None
 
 
+def test_a_text_over_its_limit_says_the_limit_and_keeps_what_was_typed(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    # A clerk who typed 19 characters into the 18-character credit code (a value cleaned before its length
+    # is checked, which pydantic words as too many "items").
+    sign_in(client, staff.intake)
+    data = {
+        "channel": "window", "category": "sme_arrears", "complainant_name": "某公司",
+        "complainant_phone": "13800138000", "summary": "拖欠工程款", "description": "尾款未付。",
+        "complainant_credit_code": "91440300708461136TX",
+    }  # fmt: skip
+    response = post_form(client, "/staff/complaints/new", data)
+    assert response.status_code == 422
+    assert "内容过长：最多 18 个字，现为 19 个字" in response.text
+    assert "项目过多" not in response.text
+    assert "拖欠工程款" in response.text
+    assert "13800138000" in response.text
+    api = client.post(
+        "/api/v1/complaints", json={**data, "complainant_phone": "1" * 40}, headers=staff.auth("intake")
+    )
+    assert api.status_code == 422
+    assert "内容过长：最多 32 个字，现为 40 个字" in api.json()["message"]
+    assert session.exec(select(Complaint)).first() is None
+
+
 def test_roles_and_actions_follow_the_lifecycle(client: TestClient, staff: Staff, session: Session) -> None:
     sign_in(client, staff.handler)
     assert client.get("/staff/complaints/new").status_code == 403  # handlers do not register complaints

@@ -35,7 +35,7 @@ from starlette.exceptions import HTTPException
 from api.body_limit import api_path
 from api.deps import actor_of
 from api.errors import FIELD_MESSAGES as API_FIELD_MESSAGES
-from api.errors import OUT_OF_RANGE, http_answer, status_for, validation_answer
+from api.errors import OUT_OF_RANGE, field_message, http_answer, status_for, validation_answer
 from models.errors import DomainError, NotPermitted
 from models.lifecycle import ROLE_LABELS, STAFF_ROLES, Role
 from models.org import User
@@ -212,7 +212,7 @@ FIELD_MESSAGES = {
     # A form's choices are a list to pick from.
     "enum": "请从列表中选择",
     "literal_error": "请从列表中选择",
-    "too_long": "项目过多",
+    "too_long": "项目过多",  # a list's; a text's says its limit (field_message)
 }
 
 
@@ -224,7 +224,7 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
         field = loc[0] if loc else "__all__"
         message = str(err.get("msg", ""))
         message = message.removeprefix("Value error, ")
-        zh = FIELD_MESSAGES.get(str(err.get("type")), "取值无效")
+        zh = field_message(err, FIELD_MESSAGES)
         if any("\u4e00" <= ch <= "\u9fff" for ch in message):
             result.setdefault(field, message)
         else:
