@@ -139,6 +139,28 @@ def test_rejecting_evidence_without_a_reason_is_refused_on_the_page(
     assert session.get(Pledge, pid).state == PledgeState.EVIDENCE_SUBMITTED  # type: ignore[union-attr]
 
 
+def test_returned_evidence_is_marked_returned_on_the_page_and_a_new_submission_waits(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    created, first = with_evidence(client, staff)
+    pid = created["id"]
+    sign_in(client, staff.handler)
+    data = {"expected_version": str(version_of(session, pid)), "reason": "合格书未盖章"}
+    done = post_form(client, f"/staff/pledges/{pid}/act/reject_evidence", data, page=f"/staff/pledges/{pid}")
+    assert done.status_code == 303, done.text
+    page = client.get(f"/staff/pledges/{pid}").text
+    assert "（已退回，待承诺人重新提交）" in page
+    assert re.search(r"审查合格书\.pdf</strong> <span class=\"tag amber\">已退回</span>", page)
+    resubmitted = {"file": ("盖章合格书.pdf", PDF)}
+    again = client.post(f"{API}/pledges/{pid}/evidence", files=resubmitted, headers=staff.auth("handler"))
+    assert again.status_code == 201, again.text
+    page = client.get(f"/staff/pledges/{pid}").text
+    assert "已退回，待承诺人重新提交" not in page
+    assert re.search(r"盖章合格书\.pdf</strong> <span class=\"tag\">待核查</span>", page)
+    assert re.search(r"审查合格书\.pdf</strong> <span class=\"tag amber\">已退回</span>", page)
+    assert first != again.json()["evidence"]["id"]
+
+
 def test_a_reissued_access_code_is_shown_once_on_the_pledge_page(
     client: TestClient, staff: Staff, session: Session
 ) -> None:
@@ -161,6 +183,7 @@ def test_a_reissued_access_code_is_shown_once_on_the_pledge_page(
     code = re.search(r'class="password">([A-Z0-9-]+)<', shown.text)
     assert code
     assert created["access_code"] != code[1]
+    assert "新办理码已通过邮件发送" in shown.text  # how it went, read off the outbox: e-mail only here
     # The printable notice carries the terms and how to use the code, never a code itself.
     notice = client.get(f"/staff/pledges/{pid}/notice")
     assert notice.status_code == 200

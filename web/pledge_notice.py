@@ -32,6 +32,7 @@ from sqlmodel import Session
 from models.errors import ValidationFailed
 from models.lifecycle import PLEDGE, PledgeState
 from models.org import Department
+from models.outbox import DELIVERY_CHANNEL_LABELS, queued_channels
 from models.pledge import PLEDGE_TYPE_LABELS, PLEDGOR_KIND_LABELS, Pledge
 from models.pledges.access import display, verify
 from models.pledges.self_service import pledge_record, pledge_state_label
@@ -283,3 +284,12 @@ def notice_pdf(notice: NoticeFacts) -> bytes:
     ]
     doc.build(story)
     return buffer.getvalue()
+
+
+def sent_by(session: Session, pledge_id: int | None, template: str) -> str | None:
+    """How the pledgor was told the code just shown ("邮件", "短信", "邮件和短信"), read off the notice's
+    outbox rows; None when it went by no channel (no e-mail, no texted mobile): the printed notice is the
+    only way."""
+    assert pledge_id is not None
+    channels = queued_channels(session=session, case_kind="pledge", case_id=pledge_id, template=template)
+    return "和".join(DELIVERY_CHANNEL_LABELS[channel] for channel in channels) or None

@@ -31,7 +31,6 @@ from models.files import PREVIEWABLE
 from models.government_credit import public_text_draft
 from models.lifecycle import COMPLAINT, Role
 from models.org import Department
-from models.outbox import DELIVERY_CHANNEL_LABELS, queued_channels
 from models.pledge import PLEDGOR_KIND_LABELS, PledgeCreate
 from models.pledges import register_pledge_with_code
 from models.pledges.access import pledge_id_by_number, reissue_access_code
@@ -39,6 +38,7 @@ from models.settings import get_settings
 from models.workflow import Actor
 from web.core import current_actor, form_data, form_refused, page_router, redirect, refused, render
 from web.files import form_uploads, upload_hint
+from web.pledge_notice import sent_by
 
 router = page_router("/staff")
 
@@ -177,15 +177,6 @@ async def create_complaint(
     return page
 
 
-def _sent_by(session: Session, pledge_id: int | None, template: str) -> str | None:
-    """How the pledgor was told the code just shown ("邮件", "短信", "邮件和短信"), read off the notice's
-    outbox rows; None when it went by no channel (no e-mail, no texted mobile): the printed notice is the
-    only way."""
-    assert pledge_id is not None
-    channels = queued_channels(session=session, case_kind="pledge", case_id=pledge_id, template=template)
-    return "和".join(DELIVERY_CHANNEL_LABELS[channel] for channel in channels) or None
-
-
 def _pledge_form(request: Request, session: Session, **context: Any) -> Response:
     context.setdefault("values", {})
     context.setdefault("errors", {})
@@ -238,7 +229,7 @@ async def create_pledge(
         values={"authority_code": form.get("authority_code", "")},
         created=pledge,
         access_code=access_code,
-        sent_by=_sent_by(session, pledge.id, "pledge_registered"),
+        sent_by=sent_by(session, pledge.id, "pledge_registered"),
     )
 
 
@@ -267,7 +258,7 @@ async def reissue_code(
         "id": pledge.id,
         "number": pledge.number,
         "code": code,
-        "sent_by": _sent_by(session, pledge.id, "pledge_access_code"),
+        "sent_by": sent_by(session, pledge.id, "pledge_access_code"),
     }
     return _pledge_form(request, session, reissued=reissued)
 

@@ -39,13 +39,14 @@ from models.pledges import (
 )
 from models.pledges.access import REISSUE_EVENT, reissue_access_code
 from models.pledges.evidence import store_evidence
-from models.pledges.evidence_files import list_evidence, read_evidence
+from models.pledges.evidence_files import evidence_outcomes, list_evidence, read_evidence
 from models.pledges.queries import SEARCH_MAX_LENGTH, event_label
+from models.pledges.self_service import evidence_returned
 from models.settings import get_settings
 from models.workflow import Actor
 from web.core import current_actor, form_data, form_refused, page_router, redirect, render
 from web.files import form_uploads, upload_hint
-from web.pledge_notice import NoticeFacts, check_code, notice_facts, notice_pdf
+from web.pledge_notice import NoticeFacts, check_code, notice_facts, notice_pdf, sent_by
 
 router = page_router("/staff/pledges")
 
@@ -163,6 +164,8 @@ def _pledge_page(
         phone_texted=mobile_number(pledge.pledgor_phone) is not None,
         events=events,
         files=list_evidence(session=session, pledge_id=pledge_id, actor=actor),
+        outcomes=evidence_outcomes(session=session, pledge_id=pledge_id),
+        evidence_returned=evidence_returned(session, pledge),
         previewable=PREVIEWABLE,
         can_upload=any(t.event == UPLOAD_EVENT for t in PLEDGE.available(pledge.state, actor.role)),
         upload_hint=upload_hint(multiple=True),
@@ -237,9 +240,9 @@ async def take_action(
         )  # fmt: skip
     session.commit()  # before a re-issued code is shown: a code that is not stored is never given
     if action == REISSUE_EVENT:
-        return _pledge_page(
-            request, session, actor, pledge_id, calendar, reissued={"number": pledge.number, "code": code}
-        )
+        told = sent_by(session, pledge.id, "pledge_access_code")
+        reissued = {"number": pledge.number, "code": code, "sent_by": told}
+        return _pledge_page(request, session, actor, pledge_id, calendar, reissued=reissued)
     return redirect(f"/staff/pledges/{pledge_id}?done={action}")
 
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from sqlmodel import Session, col, select
 
+from models.audit import CaseEvent
 from models.calendar import WorkCalendar
 from models.clock import utcnow
 from models.errors import NotFound
@@ -38,6 +39,31 @@ def list_evidence(*, session: Session, pledge_id: int, actor: Actor) -> list[Ple
     visible_pledge(session=session, pledge_id=pledge_id, actor=actor)
     stmt = select(PledgeEvidence).where(PledgeEvidence.pledge_id == pledge_id)
     return list(session.exec(stmt.order_by(col(PledgeEvidence.id))).all())
+
+
+# The authority's decision on a submission, shown beside its files: the first of these after it.
+_DECISIONS = {"confirm": "已确认", "reject_evidence": "已退回", "confirm_false": "认定为虚假"}
+
+
+def evidence_outcomes(*, session: Session, pledge_id: int) -> dict[int, str]:
+    """Evidence id -> what the authority decided on the submission the file came with (a decision covers
+    every submission before it still waiting); a file still waiting is absent. Read off the audit events,
+    which name the files of each submission."""
+    stmt = (
+        select(CaseEvent.event, CaseEvent.data)
+        .where(CaseEvent.case_kind == "pledge", CaseEvent.case_id == pledge_id)
+        .where(col(CaseEvent.event).in_(("submit_evidence", *_DECISIONS)))
+        .order_by(col(CaseEvent.seq))
+    )
+    outcomes: dict[int, str] = {}
+    waiting: list[int] = []
+    for event, data in session.exec(stmt).all():
+        if event == "submit_evidence":
+            waiting += data.get("evidence_ids") or [data.get("evidence_id")]
+        else:
+            outcomes.update((i, _DECISIONS[event]) for i in waiting if i is not None)
+            waiting = []
+    return outcomes
 
 
 def read_evidence(

@@ -148,7 +148,7 @@ def pledge_status(
     outcome = record_outcome(record, today) if record is not None else None
     spec = PLEDGE.state(pledge.state)
     under_review = pledge.state == PledgeState.EVIDENCE_SUBMITTED
-    returned = _evidence_returned(session, pledge)
+    returned = evidence_returned(session, pledge)
     return {
         "number": pledge.number,
         "pledgor_name": pledge.pledgor_name,
@@ -202,7 +202,7 @@ def _publication_day_text(pledge: Pledge) -> str:
     return day
 
 
-def _evidence_returned(session: Session, pledge: Pledge) -> bool:
+def evidence_returned(session: Session, pledge: Pledge) -> bool:
     """Whether the pledge's latest evidence was rejected (its last evidence event is a rejection)."""
     if pledge.evidence_submitted_on is None:
         return False
