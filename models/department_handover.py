@@ -12,6 +12,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from models.breach import PublishedBreach
+from models.breach_record import department_names, platform_document
 from models.clock import Clock
 from models.complaint import Complaint, ComplaintAssignment
 from models.government_credit_record import GovernmentCreditRecord
@@ -19,6 +20,7 @@ from models.id_sets import chunks, in_list
 from models.lifecycle import COMPLAINT, PLEDGE, Role
 from models.org import Department
 from models.outbox import enqueue
+from models.platform import DocumentKind, enqueue_documents
 from models.pledge import Pledge
 from models.register.states import SHOWN_STATES
 from models.workflow import Actor, Fired, record_events_many
@@ -133,12 +135,14 @@ def move_records(
     ids: list[int | None],
     actor: Actor,
     now: dt.datetime,
+    today: dt.date,
     note: str,
     data: dict[str, Any],
 ) -> list[str]:
     """The successor becomes the 认定部门 of the records still in a shown state when the UPDATE runs (one
     withdrawn, repaired or expired in between keeps its department), with one event each on the record's
-    chain; the subject and the record's text are not touched. Returns their numbers.
+    chain and one correction to the credit platform, which shows the deciding body too; the subject and
+    the record's text are not touched. Returns their numbers.
 
     A finding against the successor itself is not its own to decide: it goes, as a new finding would
     (``models.government_credit``), to the successor's 主管部门 as it stands after the retirement, and to
@@ -158,7 +162,31 @@ def move_records(
         part_ids = [i for i in wanted if (i in own) == is_own]
         fired += _move_record_part(session, dept, decider[is_own], part_ids, actor, now, note, data)
     _expire(session, PublishedBreach, {f.id for f in fired})
+    _correct_on_platform(session, dept, [f.id for f in fired], now, today)
     return [f.number for f in fired]
+
+
+def _correct_on_platform(
+    session: Session, dept: Department, ids: list[int], now: dt.datetime, today: dt.date
+) -> None:
+    """One CORRECT per moved record, as a decision's correction is sent: the record as it now stands and
+    the deciding body before and after, so the platform stops naming the retired department (a record
+    the platform never had gets its PUBLISH instead: ``enqueue_documents``)."""
+    names = department_names(session)
+    before = {"department_code": dept.code, "department_name": dept.name}
+    rows = []
+    for part in chunks(ids):
+        for record in session.exec(select(PublishedBreach).where(in_list(session, _B.c.id, part))).all():
+            row = platform_document(
+                kind=DocumentKind.CORRECT, record=record, departments=names, effective=today, now=now,
+                revision=record.version,
+            )  # fmt: skip
+            code, name = names.get(record.department_id, ("", ""))
+            after = {"department_code": code, "department_name": name}
+            row["payload"]["record"]["corrections"] = {"before": before, "after": after}
+            rows.append(row)
+    if rows:
+        enqueue_documents(session=session, rows=rows)
 
 
 def _move_record_part(

@@ -153,7 +153,9 @@ def retire_department(
     note = f"机构改革：{dept.name}已撤并，由{successor.name}承接办理。原因：{reason}"
     numbers = move_complaints(session, dept, successor, complaint_ids, actor, now, note, data)
     pledge_numbers = move_pledges(session, dept, successor, actor, now, note, data)
-    record_numbers = move_records(session, dept, successor, [r.id for r in records], actor, now, note, data)
+    record_numbers = move_records(
+        session, dept, successor, [r.id for r in records], actor, now, today, note, data
+    )
     # The successor's own link (when it was under the retired department) is not something it inherits.
     under = [d for d in subordinates if d.id != successor.id]
     notification_id = None

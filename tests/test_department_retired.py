@@ -25,6 +25,7 @@ from models.department_handover import SUCCEEDED_EVENT
 from models.lifecycle import PledgeState, Role
 from models.org import Department, DepartmentCreate, DepartmentLevel
 from models.outbox import Notification
+from models.platform import DocumentKind, PlatformDocument
 from models.pledge import Pledge
 from models.pledges import importing, pledge_action
 from models.pledges.importing import ImportReport, import_pledges
@@ -275,6 +276,29 @@ def test_an_import_running_across_a_retirement_refuses_the_rows_after_it_naming_
     assert [(e.row, e.column) for e in report.refusals] == [(3, "受理部门代码"), (4, "受理部门代码")]
     assert "已撤并，由 D02" in report.refusals[0].message
     assert session.exec(select(Pledge).where(Pledge.authority_id == dept(session, "D01").id)).all() == []
+
+
+@pytest.mark.usefixtures("pinned")
+def test_the_credit_platform_is_sent_a_correction_naming_the_successor_as_deciding_body(
+    client: TestClient, staff: Staff, session: Session, engine: Engine
+) -> None:
+    for code, credit_code in (("D01", "11110000000000001A"), ("D02", "11110000000000002B")):
+        found = dept(session, code)
+        found.credit_code = credit_code
+        session.add(found)
+    session.commit()
+    [record] = publish(engine, session, ("示范建设有限公司", "91110000100000000R"))
+
+    retire(client, staff, "D01", "D02")
+
+    session.expire_all()
+    stmt = select(PlatformDocument).where(PlatformDocument.breach_id == record.id)
+    documents = list(session.exec(stmt.order_by(col(PlatformDocument.id))).all())
+    assert [d.kind for d in documents] == [DocumentKind.PUBLISH, DocumentKind.CORRECT]
+    sent = documents[-1].payload["record"]
+    assert (sent["department_code"], sent["SX_RDBMDM"]) == ("D02", "11110000000000002B")
+    assert sent["corrections"]["before"]["department_code"] == "D01"
+    assert sent["corrections"]["after"]["department_code"] == "D02"
 
 
 @pytest.mark.usefixtures("world")
