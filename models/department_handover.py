@@ -11,11 +11,13 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from models.audit import CaseEvent
 from models.breach import PublishedBreach
 from models.breach_record import department_names, platform_document
 from models.clock import Clock
 from models.complaint import Complaint, ComplaintAssignment
 from models.government_credit_record import GovernmentCreditRecord
+from models.hotline import report_stage_change
 from models.id_sets import chunks, in_list
 from models.lifecycle import COMPLAINT, PLEDGE, Role
 from models.org import Department
@@ -55,6 +57,7 @@ def move_complaints(
     """Move the lead and the assignments of the complaints still open when the UPDATE runs (one closed in
     between keeps its department) and record one event each; returns their numbers."""
     fired: list[Fired] = []
+    led: list[int] = []  # the moved complaints the retired department led
     for part in chunks(ids):
         rows = session.execute(
             update(_C)
@@ -65,20 +68,40 @@ def move_complaints(
         moved = sorted(r.id for r in rows)
         if not moved:
             continue
-        session.execute(
+        led += session.scalars(
             update(_C)
             .where(in_list(session, _C.c.id, moved), _C.c.lead_department_id == dept.id)
             .values(lead_department_id=successor.id)
-        )
+            .returning(_C.c.id)
+        ).all()
         _move_assignments(session, dept, successor, moved)
         fired += [Fired(r.id, r.number, str(r.state), str(r.state), r.version) for r in rows]
     fired.sort(key=lambda f: f.id)
-    record_events_many(
+    seqs = record_events_many(
         session=session, kind="complaint", cases=fired, event=SUCCEEDED_EVENT, actor=actor, now=now,
         note=note, data=data,
     )  # fmt: skip
     _expire(session, Complaint, {f.id for f in fired})
+    _tell_hotline(session, sorted(led), seqs)
     return [f.number for f in fired]
+
+
+def _tell_hotline(session: Session, ids: list[int], seqs: dict[int, int]) -> None:
+    """12345 knows an order by the department handling it: a moved lead is told as a dispatch to the
+    successor (``models.hotline.STAGES``), for the order and the orders merged into it."""
+    for part in chunks(ids):
+        cases = session.exec(select(Complaint).where(in_list(session, _C.c.id, part))).all()
+        events = session.exec(
+            select(CaseEvent).where(
+                CaseEvent.case_kind == "complaint",
+                CaseEvent.event == SUCCEEDED_EVENT,
+                in_list(session, CaseEvent.__table__.c.case_id, part),  # type: ignore[attr-defined]
+            )
+        ).all()
+        current = {e.case_id: e for e in events if seqs.get(e.case_id) == e.seq}
+        for case in cases:
+            assert case.id is not None
+            report_stage_change(session, case, current[case.id])
 
 
 def _move_assignments(session: Session, dept: Department, successor: Department, ids: list[int]) -> None:

@@ -56,6 +56,8 @@ STAGES: dict[str, str] = {
     "close_unsatisfied": "closed",
     "close_unreachable": "closed",
     "reopen": "reopened",
+    # The lead department was retired (机构改革) and its successor handles the order: a dispatch to it.
+    "department_succeeded": "dispatched",
 }
 # What each stage is called on the admin's outbox page.
 STAGE_LABELS: dict[str, str] = {
@@ -152,6 +154,9 @@ def message_payload(session: Session, case: Complaint, event: CaseEvent, stage: 
     elif event.event == "dispatch":
         # The event is recorded before the case's lead department is set: the event names it.
         payload["department"] = _department_by_code(session, event.data.get("lead"))
+    elif event.event == "department_succeeded":
+        payload["department"] = _department(session, case.lead_department_id)
+        payload["reason"] = event.note
     elif event.event == "reply":
         payload["department"] = _department(session, case.lead_department_id)
         payload["reply"] = event.note

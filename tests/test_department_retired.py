@@ -37,6 +37,7 @@ from tests.test_complaints_api import API, BODY, act, dispatched_and_signed, reg
 from tests.test_government_breach_downgrade import _downgrade
 from tests.test_hotline_intake import new_hotline_token
 from tests.test_hotline_intake import post as post_order
+from tests.test_hotline_results import messages as hotline_messages
 from tests.test_publication import CODE, SUPERVISOR, new_pledge
 from tests.test_register import access_code, publish
 from tests.web_support import post_form, sign_in
@@ -299,6 +300,30 @@ def test_the_credit_platform_is_sent_a_correction_naming_the_successor_as_decidi
     assert (sent["department_code"], sent["SX_RDBMDM"]) == ("D02", "11110000000000002B")
     assert sent["corrections"]["before"]["department_code"] == "D01"
     assert sent["corrections"]["after"]["department_code"] == "D02"
+
+
+def test_12345_is_told_the_successor_handles_an_order_the_retired_department_led(
+    client: TestClient, session: Session, staff: Staff
+) -> None:
+    hotline_token = new_hotline_token(session)
+    led = post_order(client, hotline_token).json()["id"]
+    act(client, staff, "intake", led, "accept")
+    act(client, staff, "intake", led, "dispatch", lead_department_code="D01")
+    assisted = post_order(client, hotline_token, order_id="GD2026030200099").json()["id"]
+    act(client, staff, "intake", assisted, "accept")
+    act(
+        client, staff, "intake", assisted, "dispatch", lead_department_code="D02",
+        assisting_department_codes=["D01"],
+    )  # fmt: skip
+    before = len(hotline_messages(session))
+
+    retire(client, staff, "D01", "D02")
+
+    told = hotline_messages(session)[before:]
+    assert [(m.complaint_id, m.stage) for m in told] == [(led, "dispatched")]  # the lead moved, nothing else
+    assert told[0].payload["department"]["code"] == "D02"
+    assert told[0].payload["event"] == SUCCEEDED_EVENT
+    assert told[0].payload["reason"].endswith(REASON)
 
 
 @pytest.mark.usefixtures("world")
