@@ -27,13 +27,15 @@ from collections.abc import Iterable
 from sqlalchemy import Column, delete, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from models.errors import RateLimited
+from models.errors import NotFound, RateLimited
 from models.settings import get_settings
 from models.types import UTCDateTime
 
 
 # One failed attempt; ``scope`` is "pair" (key = keyed hash of address and case number), "ip" (keyed hash of
-# the address) or "case" (the case number).
+# the address) or "case" (the case number). Other limits count under scopes of their own: failed sign-ins
+# (models/signin_limit.py) and complaints submitted online ("submit", below), which are not failures but
+# are counted the same way.
 class AuthFailure(SQLModel, table=True):
     __tablename__ = "auth_failure"
     id: int | None = Field(default=None, primary_key=True)
@@ -86,15 +88,23 @@ def failure_window() -> dt.timedelta:
     return dt.timedelta(minutes=get_settings().tracking_failure_window_minutes)
 
 
-def seconds_blocked(*, session: Session, scope: str, key: str, limit: int, now: dt.datetime) -> int | None:
-    """With ``limit`` or more failures under (``scope``, ``key``) in the window: the seconds until the
-    oldest of them leaves it (at least 1); None while under the limit.
+def seconds_blocked(
+    *,
+    session: Session,
+    scope: str,
+    key: str,
+    limit: int,
+    now: dt.datetime,
+    window: dt.timedelta | None = None,
+) -> int | None:
+    """With ``limit`` or more failures under (``scope``, ``key``) in the window (``failure_window()``
+    unless given): the seconds until the oldest of them leaves it (at least 1); None while under the limit.
 
     Attempts under one (``scope``, ``key``) take turns from here to the end of the caller's transaction
     (``_take_turn``), which commits the failure it records: the count is then never read while another
     attempt is between its own count and its failure's commit."""
-    window = failure_window()
-    _take_turn(session, scope, key, now)
+    window = window or failure_window()
+    _take_turn(session, scope, key, now, window)
     count, oldest = session.exec(
         select(func.count(), func.min(AuthFailure.at)).where(
             AuthFailure.scope == scope, AuthFailure.key == key, col(AuthFailure.at) > now - window
@@ -105,7 +115,7 @@ def seconds_blocked(*, session: Session, scope: str, key: str, limit: int, now: 
     return max(1, math.ceil((oldest + window - now).total_seconds()))
 
 
-def _take_turn(session: Session, scope: str, key: str, now: dt.datetime) -> None:
+def _take_turn(session: Session, scope: str, key: str, now: dt.datetime, window: dt.timedelta) -> None:
     """Wait for the other attempts under (``scope``, ``key``) until the end of their transactions.
 
     Counted unserialised, wrong codes sent at once from one address were counted before any of them was
@@ -120,24 +130,30 @@ def _take_turn(session: Session, scope: str, key: str, now: dt.datetime) -> None
         digest = hashlib.blake2b(f"{scope}|{key}".encode(), digest_size=8).digest()
         session.execute(select(func.pg_advisory_xact_lock(int.from_bytes(digest, "big", signed=True))))
     else:
-        _purge(session, scope, key, now)
+        _purge(session, scope, key, now, window)
 
 
-def _purge(session: Session, scope: str, key: str, now: dt.datetime) -> None:
+def _purge(session: Session, scope: str, key: str, now: dt.datetime, window: dt.timedelta) -> None:
     session.execute(
         delete(AuthFailure).where(
             col(AuthFailure.scope) == scope,
             col(AuthFailure.key) == key,
-            col(AuthFailure.at) <= now - failure_window(),
+            col(AuthFailure.at) <= now - window,
         )
     )
 
 
-def record_failures(*, session: Session, keys: Iterable[tuple[str, str]], now: dt.datetime) -> None:
-    """Count one failure under each (scope, key) (the caller commits); rows older than the window are
-    dropped on the way."""
+def record_failures(
+    *,
+    session: Session,
+    keys: Iterable[tuple[str, str]],
+    now: dt.datetime,
+    window: dt.timedelta | None = None,
+) -> None:
+    """Count one failure under each (scope, key) (the caller commits); rows older than the window
+    (``failure_window()`` unless given) are dropped on the way."""
     for scope, key in keys:
-        _purge(session, scope, key, now)
+        _purge(session, scope, key, now, window or failure_window())
         session.add(AuthFailure(scope=scope, key=key, at=now))
 
 
@@ -174,3 +190,44 @@ def clear_case_failures(*, session: Session, number: str) -> None:
     pair = pair | (func.substr(col(AuthFailure.key), 1, len(prefix)) == prefix)
     session.execute(delete(AuthFailure).where(col(AuthFailure.scope) == "pair", pair))
     session.execute(delete(AuthFailure).where(col(AuthFailure.scope) == "case", col(AuthFailure.key) == case))
+
+
+# Complaints submitted online (the credit website column), per client address. Not failures, but the same
+# table and turn-taking serve: several processes count together, and submissions sent at once from one
+# address are counted one after the other, so none passes the limit unseen.
+SUBMISSION_SCOPE = "submit"
+SUBMISSION_WINDOW = dt.timedelta(hours=1)
+ONLINE_COMPLAINTS_CLOSED = (
+    "信用网站政府违约失信投诉专栏暂停在线受理。请拨打 12345 政务服务便民热线（政务失信举报专席，7×24 小时），"
+    "或到政务服务大厅的诚信建设投诉窗口提出投诉 (online complaints are closed; call 12345)"
+)
+
+
+def _submission_key(address: str | None) -> str:
+    # Without an address (not behind HTTP) every such submission shares one count.
+    return address_key(f"submit:{address or '-'}")
+
+
+def check_submission_allowed(*, session: Session, address: str | None, now: dt.datetime) -> None:
+    """Raise NotFound when the online column is closed (``public_complaints_per_hour`` 0), RateLimited when
+    ``address`` has submitted that many complaints in the last hour. Call it in the transaction that
+    registers the complaint and records it (``record_submission``): the address's turn lasts until then."""
+    limit = get_settings().public_complaints_per_hour
+    if limit == 0:
+        raise NotFound(ONLINE_COMPLAINTS_CLOSED)
+    key = _submission_key(address)
+    retry = seconds_blocked(
+        session=session, scope=SUBMISSION_SCOPE, key=key, limit=limit, now=now, window=SUBMISSION_WINDOW
+    )
+    if retry is not None:
+        raise RateLimited(
+            f"同一网络地址每小时最多在线提交 {limit} 件投诉，请在 {math.ceil(retry / 60)} 分钟后再试；"
+            "情况紧急的请拨打 12345 (too many complaints submitted from this address; retry later)",
+            retry_after=retry,
+        )
+
+
+def record_submission(*, session: Session, address: str | None, now: dt.datetime) -> None:
+    """Count one complaint accepted online from ``address`` (the caller commits it with the complaint)."""
+    keys = [(SUBMISSION_SCOPE, _submission_key(address))]
+    record_failures(session=session, keys=keys, now=now, window=SUBMISSION_WINDOW)

@@ -155,6 +155,9 @@ class Settings(BaseSettings):
     # lock an owner out (the per-case limit above counts per client).
     tracking_max_failures_per_case_all_clients: int = Field(default=100, ge=1, le=100000)
     tracking_failure_window_minutes: int = Field(default=15, ge=1, le=1440)
+    # The credit website column (政府违约失信投诉专栏): complaints accepted online per client address in an
+    # hour, so one script cannot fill intake's queue; 0 closes the column (the pages name 12345 instead).
+    public_complaints_per_hour: int = Field(default=5, ge=0, le=10000)
 
     # Flows.
     batch_size: int = Field(default=2000, ge=1, le=100_000)

@@ -1,16 +1,22 @@
-"""Routes: the public register of breach records, credit profiles, objection and repair (no login)."""
+"""Routes: the public register of breach records, credit profiles, objection and repair, and complaints
+submitted online through the credit website column (no login)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from api.deps import CalendarDep, SessionDep, TodayDep, no_store
 from api.schemas import BreachRecord, CreditProfile, ObjectionReceived, RegisterPage, RepairReceived
 from models.clock import utcnow
+from models.complaint import Channel, ComplaintCreate
+from models.complaints import TRACKING_PATH, register_complaint, state_label
+from models.complaints.registration import WEBSITE_ACTOR
+from models.lifecycle import ComplaintState
 from models.pledges.self_service import pledge_status
+from models.ratelimit import check_submission_allowed, record_submission
 from models.register import (
     RegisterQuery,
     credit_profile,
@@ -203,3 +209,65 @@ def pledge_state(
         today=today,
     )
     return PledgeStatus.model_validate(result)
+
+
+class OnlineComplaint(ComplaintCreate):
+    """A complaint the complainant submits through the credit website column (政府违约失信投诉专栏): the
+    same fields and rules as intake's registration."""
+
+    channel: Channel = Field(
+        default=Channel.WEBSITE,
+        description="受理渠道：在线提交的一律登记为 website（信用网站专栏），所填的值不予理会",
+    )
+
+    @field_validator("channel", mode="before")
+    @classmethod
+    def _always_website(cls, _value: object) -> Channel:
+        # The column is the channel: a body claiming the hotline or a window must not pass for one.
+        return Channel.WEBSITE
+
+
+class OnlineComplaintReceived(BaseModel):
+    """The registered complaint's number and its tracking password, given only in this answer."""
+
+    number: str
+    tracking_password: str = Field(description="查询密码：仅在此返回一次，不再以邮件或短信发送")
+    state: ComplaintState
+    state_label: str
+    registered_on: dt.date
+    tracking_path: str = Field(description="投诉进度查询页面（凭投诉编号和查询密码）")
+
+
+@router.post(
+    "/complaints",
+    status_code=201,
+    response_model=OnlineComplaintReceived,
+    summary="在线提交政府违约失信投诉（信用网站专栏，无需登录）",
+    tags=["公众"],
+)
+def submit_complaint(
+    body: OnlineComplaint,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    today: TodayDep,
+    calendar: CalendarDep,
+) -> OnlineComplaintReceived:
+    """投诉登记为“已登记（待初审）”，与 12345 热线、线下窗口的投诉一并初审。联系电话和电子邮箱至少填写一项。
+    同一网络地址每小时可提交的件数有上限（超过返回 429 及 Retry-After）；专栏暂停在线受理时返回 404。"""
+    address = request.client.host if request.client else None
+    check_submission_allowed(session=session, address=address, now=utcnow())
+    complaint, password = register_complaint(
+        session=session, data=body, actor=WEBSITE_ACTOR, today=today, calendar=calendar
+    )
+    record_submission(session=session, address=address, now=utcnow())
+    session.commit()  # before the password is handed out: a password that is not stored is never given
+    no_store(response)
+    return OnlineComplaintReceived(
+        number=complaint.number,
+        tracking_password=password,
+        state=complaint.state,
+        state_label=state_label(complaint.state),
+        registered_on=today,
+        tracking_path=f"{TRACKING_PATH}?number={complaint.number}",
+    )

@@ -11,7 +11,7 @@ from models.calendar import WorkCalendar
 from models.complaint import CHANNEL_LABELS, Complaint, ComplaintCreate, ExternalOrder
 from models.complaints.notify import mail_complainant
 from models.complaints.visibility import respondent_by_code
-from models.lifecycle import COMPLAINT
+from models.lifecycle import COMPLAINT, Role
 from models.lifecycle import ComplaintState as CS
 from models.numbering import COMPLAINT_PREFIX, reserve_numbers_apart
 from models.org import Department
@@ -22,6 +22,9 @@ from models.uscc import validate_credit_code
 from models.workflow import Actor, record_event, rule_days
 
 TRACKING_PATH = "/track"
+# Who registers a complaint the complainant submitted online (信用网站专栏): no account, like a pledgor's own
+# evidence (PLEDGOR_ACTOR); the register event names the complainant's channel, not a staff member.
+WEBSITE_ACTOR = Actor(name="投诉人（信用网站在线提交）", role=Role.PUBLIC)
 
 
 def register_complaint(
