@@ -83,8 +83,9 @@ async def pledgor_upload(
     today: TodayDep,
     calendar: CalendarDep,
     access_code: str = ACCESS_CODE,
-    # A list under the one field name ``file``: a client that sends one part is answered as before.
-    file: list[UploadFile] = FILES,
+    # A list under the one field name ``file``: a client that sends one part is answered as before. Its
+    # own File(): FastAPI keeps a parameter's name on the object, so sharing FILES would rename the others.
+    file: list[UploadFile] = File(..., description=FILES.description),
 ) -> EvidenceReceived:
     """须填写承诺的办理码：编号不存在返回 404，办理码错误返回 403，错误次数过多返回 429。一次可提交多个文件
     （同名字段 ``file`` 重复），记为一次提交。"""
