@@ -74,6 +74,7 @@ RULES: dict[tuple[str, str], dict[str, Any]] = {
     ),
     ("POST", "/public/breaches/{number}/objection/with-files"): PUBLIC,
     ("POST", "/public/breaches/{number}/repair/with-files"): PUBLIC,
+    ("POST", "/public/complaints"): PUBLIC,
     ("POST", "/public/complaints/track"): PUBLIC,
     ("GET", "/tasks"): ANY_STAFF,
     ("POST", "/pledges"): STAFF_NOT_ADMIN,

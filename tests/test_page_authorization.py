@@ -105,6 +105,8 @@ RULES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/register/{number}/objection"): PUBLIC,
     ("GET", "/register/{number}/repair"): PUBLIC,
     ("POST", "/register/{number}/repair"): PUBLIC,
+    ("GET", "/complaints/new"): PUBLIC,
+    ("POST", "/complaints/new"): PUBLIC,
     ("GET", "/pledges/evidence"): PUBLIC,
     ("POST", "/pledges/evidence"): PUBLIC,
     ("GET", "/pledges/status"): PUBLIC,

@@ -19,6 +19,7 @@ from models.org import User
 from models.outbox import Notification, NotificationStatus
 from models.settings import get_settings
 from tests.conftest import Staff
+from tests.test_online_complaint_submission import FORM as ONLINE_FORM
 from tests.test_pledges import CSV
 from tests.test_register import CODE, access_code, publish
 from tests.web_support import csrf_of, post_form, sign_in
@@ -133,6 +134,8 @@ def test_every_template_is_rendered_by_a_page(
         ):
             assert client.get(path).status_code == 200, path
         assert post_form(client, "/track", {"number": number, "password": password}).status_code == 200
+        assert client.get("/complaints/new").status_code == 200
+        assert post_form(client, "/complaints/new", ONLINE_FORM).status_code == 201
         assert client.get("/staff/complaints/999999", follow_redirects=False).status_code == 303  # to sign-in
         sign_in(client, staff.handler2)
         assert client.get(f"/staff/complaints/{case_id}").status_code == 404  # another department's case

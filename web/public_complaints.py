@@ -1,0 +1,122 @@
+"""The credit website column (政府违约失信投诉专栏): a complainant submits a complaint online, without an
+account. It is registered as intake registers a 12345 or window complaint (models/complaints/registration.py)
+and waits in the same queue for initial review; only the channel and the actor say where it came from."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+from sqlmodel import Session, col, select
+
+from api.deps import CalendarDep, SessionDep, TodayDep
+from models.clock import utcnow
+from models.complaint import CATEGORY_LABELS, Channel, ComplaintCreate
+from models.complaints import TRACKING_PATH, register_complaint, state_label
+from models.complaints.registration import WEBSITE_ACTOR
+from models.errors import DomainError, RateLimited
+from models.org import Department
+from models.ratelimit import ONLINE_COMPLAINTS_CLOSED, check_submission_allowed, record_submission
+from models.settings import get_settings
+from web.core import form_data, form_refused, no_store, page_router, public_message, render
+
+router = page_router()
+
+TITLE = "政府违约失信投诉"
+# What the form asks, in the words the staff form uses where they are the same.
+LABELS = {
+    "complainant_name": "投诉人名称（企业名称或个人姓名）",
+    "complainant_credit_code": "统一社会信用代码",
+    "complainant_phone": "联系电话",
+    "complainant_email": "电子邮箱",
+    "respondent_department_code": "被投诉单位",
+    "respondent_name": "被投诉单位名称（列表中没有时填写）",
+    "category": "投诉类别",
+    "amount": "涉及金额（元）",
+    "summary": "投诉事项（一句话概括）",
+    "description": "详细情况",
+    "attachments": "证明材料",
+}
+# Only these are read from the form: a "channel" or anything else sent along is ignored.
+FIELDS = tuple(LABELS)
+# A validation message's English detail in full-width brackets, e.g. "内容过短（String should have …）":
+# the public reads Chinese only (web/core.py public_message drops the ASCII-bracketed gloss).
+_ENGLISH_DETAIL = re.compile(r"（[\x20-\x7e]*）$")
+
+
+def _active_departments(session: Session) -> dict[str, str]:
+    """Code → name of the departments a complaint may name; a retired one is no longer offered."""
+    rows = session.exec(select(Department).where(col(Department.active)).order_by(col(Department.code)))
+    return {d.code: d.name for d in rows}
+
+
+def _public_errors(errors: dict[str, str]) -> dict[str, str]:
+    return {field: _ENGLISH_DETAIL.sub("", public_message(message)) for field, message in errors.items()}
+
+
+def _lines(text: str) -> list[str]:
+    """The attachments box, one reference a line; blank lines are gaps, not empty references."""
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _form(request: Request, session: Session, **context: Any) -> Response:
+    context.setdefault("values", {})
+    context.setdefault("errors", {})
+    context.setdefault("status_code", 200)
+    closed = get_settings().public_complaints_per_hour == 0
+    return render(
+        request,
+        "complaint_online.html",
+        title=TITLE,
+        labels=LABELS,
+        categories=CATEGORY_LABELS,
+        departments=_active_departments(session),
+        closed=public_message(ONLINE_COMPLAINTS_CLOSED) if closed else None,
+        per_hour=get_settings().public_complaints_per_hour,
+        **context,
+    )
+
+
+@router.get("/complaints/new")
+def complaint_form(request: Request, session: SessionDep) -> Response:
+    return _form(request, session)
+
+
+@router.post("/complaints/new")
+async def submit_complaint(
+    request: Request, session: SessionDep, today: TodayDep, calendar: CalendarDep
+) -> Response:
+    form = await form_data(request)
+    values = {k: form.get(k, "") for k in FIELDS}
+    payload: dict[str, Any] = {k: v for k, v in values.items() if v != "" and k != "attachments"}
+    address = request.client.host if request.client else None
+    try:
+        data = ComplaintCreate.model_validate(
+            {**payload, "channel": Channel.WEBSITE, "attachments": _lines(values["attachments"])}
+        )
+        check_submission_allowed(session=session, address=address, now=utcnow())
+        complaint, password = register_complaint(
+            session=session, data=data, actor=WEBSITE_ACTOR, today=today, calendar=calendar
+        )
+        record_submission(session=session, address=address, now=utcnow())
+    except (ValidationError, DomainError) as exc:
+        errors, status = form_refused(session, exc, at_field=True)
+        page = _form(request, session, values=values, errors=_public_errors(errors), status_code=status)
+        if isinstance(exc, RateLimited):
+            page.headers["Retry-After"] = str(exc.retry_after)
+        return page
+    session.commit()  # before the password is shown: a password that is not stored is never given
+    no_store(request)  # the tracking password, shown this once
+    return render(
+        request,
+        "complaint_online_received.html",
+        title="投诉已提交",
+        status_code=201,
+        complaint=complaint,
+        password=password,
+        state=state_label(complaint.state),
+        tracking_url=f"{TRACKING_PATH}?number={complaint.number}",
+    )
