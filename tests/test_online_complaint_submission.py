@@ -17,6 +17,7 @@ from models.complaints.registration import WEBSITE_ACTOR
 from models.lifecycle import ComplaintState
 from models.outbox import Notification
 from models.settings import get_settings
+from notifications.render import render
 from tests.conftest import Staff
 from tests.web_support import post_form, sign_in
 
@@ -87,6 +88,18 @@ def test_the_page_registers_a_website_case_awaiting_initial_review_and_shows_the
     tracked = post_form(client, "/track", {"number": number.group(1), "password": password.group(1)})
     assert tracked.status_code == 200
     assert 'id="tracking"' in tracked.text
+
+
+def test_the_first_notice_of_an_online_submission_never_opens_with_the_typed_name(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    # Anyone can name any address: the platform's mail must not carry unchecked text as its greeting or
+    # as the recipient's name.
+    lure = "退款请致电客服010-88886666领取"
+    assert _submit(client, complainant_name=lure, complainant_email="victim@example.org").status_code == 201
+    [mail] = session.exec(select(Notification)).all()
+    assert (mail.recipient_name, mail.context["complainant_name"]) == ("投诉人", "投诉人")
+    assert lure not in render("complaint_received", mail.context).text
 
 
 def test_a_channel_sent_by_the_form_is_ignored(client: TestClient, staff: Staff, session: Session) -> None:

@@ -17,6 +17,7 @@ complainants of the cases merged into it (并单) are told of either ending too,
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from models.audit import CaseEvent
 from models.complaint import merged_into
@@ -119,7 +120,11 @@ def _closed(
     their own number: the attempts to reach someone were not attempts to reach them, so their mail names
     neither the days nor the note on them, only the case they joined and how it ended."""
     ctx.case.closed_at = dt.datetime.now(dt.UTC)
-    common = {"outcome": outcome, "redo_count": ctx.case.redo_count, "contact_stage": contact_stage}
+    common: dict[str, Any] = {
+        "outcome": outcome,
+        "redo_count": ctx.case.redo_count,
+        "contact_stage": contact_stage,
+    }
     mail_complainant(
         ctx.session,
         ctx.case,

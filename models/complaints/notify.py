@@ -51,12 +51,19 @@ def enqueue_mail(
 
 
 def mail_complainant(
-    session: Session, case: Complaint, event: CaseEvent, template: str, **context: Any
+    session: Session,
+    case: Complaint,
+    event: CaseEvent,
+    template: str,
+    *,
+    addressed_as: str | None = None,
+    **context: Any,
 ) -> None:
-    to = Recipient(
-        "complainant", case.complainant_name, case.complainant_email, "complainant", case.complainant_phone
-    )
-    enqueue_mail(session, case, event, template, to, complainant_name=case.complainant_name, **context)
+    """``template`` to the complainant, greeted (and addressed) by name, or as ``addressed_as`` when the
+    name is not one anybody checked yet."""
+    name = addressed_as or case.complainant_name
+    to = Recipient("complainant", name, case.complainant_email, "complainant", case.complainant_phone)
+    enqueue_mail(session, case, event, template, to, complainant_name=name, **context)
 
 
 def mail_department(

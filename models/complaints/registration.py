@@ -25,6 +25,7 @@ TRACKING_PATH = "/track"
 # Who registers a complaint the complainant submitted online (信用网站专栏): no account, like a pledgor's own
 # evidence (PLEDGOR_ACTOR); the register event names the complainant's channel, not a staff member.
 WEBSITE_ACTOR = Actor(name="投诉人（信用网站在线提交）", role=Role.PUBLIC)
+ONLINE_GREETING = "投诉人"
 
 
 def register_complaint(
@@ -94,6 +95,9 @@ def register_complaint(
         complaint,
         event,
         "complaint_received",
+        # Anyone can submit online, naming any address: the platform's first mail must not open with text
+        # nobody checked (a name such as "请点击 … 领取退款"). Staff registrations greet by name.
+        addressed_as=ONLINE_GREETING if actor.role == Role.PUBLIC else None,
         channel_label=CHANNEL_LABELS[complaint.channel],
         tracking_url=f"{get_settings().public_base_url.rstrip('/')}{TRACKING_PATH}?number={number}",
         received_on=today.isoformat(),
