@@ -140,6 +140,12 @@ def mail_evidence_accepted(*, session: Session, pledge: Pledge, event: CaseEvent
     )
 
 
+def resubmit_by(publication_day: str | None) -> str:
+    """By when a pledgor whose evidence was returned hands in new evidence, as the rejection SMS says it:
+    one parameter, since a provider's approved text cannot branch (the mail does)."""
+    return f"于{publication_day}前" if publication_day else "在另行告知的公示日前"
+
+
 def mail_evidence_rejected(
     *,
     session: Session,
@@ -162,8 +168,7 @@ def mail_evidence_rejected(
             "reason": reason,
             "publication_day": iso_date(publication_day),
             "rescheduled": rescheduled,
-            # The SMS's by-when as one parameter (a provider's approved text cannot branch; the mail does).
-            "resubmit_by": f"于{iso_date(publication_day)}前" if publication_day else "在另行告知的公示日前",
+            "resubmit_by": resubmit_by(iso_date(publication_day)),
         },
     )
 
