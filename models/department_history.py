@@ -39,24 +39,34 @@ def departments_at(*, session: Session, kind: CaseKind, end: dt.datetime) -> dic
     if not moves:
         return {}
     codes = dict(session.exec(select(Department.code, Department.id)).all())
-    result: dict[int, int] = {}
+    froms: dict[int, list[int]] = {}  # each case's "from" departments, earliest move first
     for case_id, data in moves:
         dept_id = codes.get(str(data.get("from")))
-        if case_id not in result and dept_id is not None:
-            result[case_id] = dept_id
-    return _led(session, result) if kind == "complaint" else result
+        if dept_id is not None:
+            froms.setdefault(case_id, []).append(dept_id)
+    if kind == "complaint":
+        return _led(session, froms)
+    return {case_id: found[0] for case_id, found in froms.items()}
 
 
-def _led(session: Session, moved: dict[int, int]) -> dict[int, int]:
-    """The moved complaints their "from" department led. The retired department's assignment keeps the lead
-    flag it had when the move made it inactive (a retired department is never dispatched to again)."""
-    led: dict[int, int] = {}
-    for part in chunks(sorted(moved)):
+def _led(session: Session, froms: dict[int, list[int]]) -> dict[int, int]:
+    """For each moved complaint, the first "from" department that led it (主办): a move of a department
+    that only assisted (协办) left the lead as it was, and a later move may still have taken the lead. The
+    retired department's assignment keeps the lead flag it had when the move made it inactive (a retired
+    department is never dispatched to again)."""
+    leads: dict[int, set[int]] = {}
+    for part in chunks(sorted(froms)):
         rows = session.exec(
             select(ComplaintAssignment.complaint_id, ComplaintAssignment.department_id).where(
                 in_list(session, _A.c.complaint_id, part),
                 col(ComplaintAssignment.lead).is_(True),
             )
         ).all()
-        led.update((cid, dept) for cid, dept in rows if moved[cid] == dept)
+        for cid, dept in rows:
+            leads.setdefault(cid, set()).add(dept)
+    led: dict[int, int] = {}
+    for cid, found in froms.items():
+        first = next((d for d in found if d in leads.get(cid, set())), None)
+        if first is not None:
+            led[cid] = first
     return led

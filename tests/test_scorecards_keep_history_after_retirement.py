@@ -153,3 +153,20 @@ def _department_of(session: Session, record_id: int | None) -> str:
     stored = session.get(PublishedBreach, record_id)
     assert stored is not None
     return session.exec(select(Department.code).where(Department.id == stored.department_id)).one()
+
+
+def test_a_complaint_whose_assisting_then_lead_department_retired_stays_with_its_lead_of_then(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    cid = dispatched(client, staff, "D01", ["K01"])
+    session.expire_all()
+    case = session.get(Complaint, cid)
+    assert case is not None
+    case.created_at = dt.datetime(2026, 1, 15, 2, tzinfo=dt.UTC)
+    session.add(case)
+    session.commit()
+
+    _retire(session, "K01", "D02")  # K01 only assisted: the lead stays D01
+    _retire(session, "D01", "D00", now=dt.datetime(2026, 4, 1, 2, tzinfo=dt.UTC))
+
+    assert _handled(session, JANUARY) == {"D01": 1}
