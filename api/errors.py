@@ -113,10 +113,11 @@ def field_message(err: Mapping[str, Any], messages: Mapping[str, str] = FIELD_ME
     """The Chinese name of what is wrong with one field (pydantic's ``err``): a text over its limit says
     the limit and its length, whichever check found it (a string's, or a cleaned value's ``too_long``,
     whose own wording speaks of items)."""
-    kind, value = str(err.get("type")), err.get("input")
-    limit = (err.get("ctx") or {}).get("max_length")
+    kind, value, ctx = str(err.get("type")), err.get("input"), err.get("ctx") or {}
+    limit = ctx.get("max_length")
     if kind in ("string_too_long", "too_long") and isinstance(value, str) and limit is not None:
-        return f"内容过长：最多 {limit} 个字，现为 {len(value)} 个字"
+        # The length checked (of the cleaned text, when a cleaner ran first), else the text's own.
+        return f"内容过长：最多 {limit} 个字，现为 {ctx.get('actual_length', len(value))} 个字"
     return messages.get(kind, "取值无效")
 
 
