@@ -26,6 +26,8 @@ class TaskItem(BaseModel):
     working_days_left: int | None = Field(description="剩余工作日（负数为已超期；暂停计时为空）")
     paused: bool
     actions: list[str]
+    # How a complaint came in (12345, the window, the credit website column): the queue mixes them.
+    channel: str | None = Field(default=None, description="投诉渠道（仅投诉）：hotline / window / website …")
 
 
 def merge_by_deadline(first: list[TaskItem], second: list[TaskItem], limit: int) -> list[TaskItem]:

@@ -104,10 +104,16 @@ def departments(session: Session) -> list[Department]:
     return list(session.exec(select(Department).where(col(Department.active)).order_by(col(Department.code))))
 
 
+# The workbench shows the soonest-due tasks; a longer queue says so and points to the filtered lists.
+QUEUE_SHOWN = 200
+
+
 @router.get("")
 def workbench(request: Request, session: SessionDep, today: TodayDep, calendar: CalendarDep) -> Response:
     user, actor = current_actor(request, session, *STAFF)
-    queue = service.work_queue(session=session, actor=actor, today=today, calendar=calendar, limit=200)
+    queue = service.work_queue(
+        session=session, actor=actor, today=today, calendar=calendar, limit=QUEUE_SHOWN
+    )
     recent, _ = service.list_complaints(
         session=session, actor=actor, filters=service.ComplaintFilter(limit=20), today=today
     )
@@ -116,6 +122,8 @@ def workbench(request: Request, session: SessionDep, today: TodayDep, calendar: 
         "workbench.html",
         title="我的工作台",
         queue=queue,
+        queue_shown=QUEUE_SHOWN,
+        channel_labels=CHANNEL_LABELS,
         recent=recent,
         today=today,
         state_label=service.state_label,

@@ -53,8 +53,8 @@ def work_queue(
     days_left: dict[dt.date, int | None] = {}
     items: list[TaskItem] = []
     for row in session.connection().execute(stmt, params).all():
-        case_id, number, state, summary, deadline, pending = row[:6]
-        parties = parties_from_flags(*row[6:]) if handler else frozenset()
+        case_id, number, state, summary, deadline, pending, channel = row[:7]
+        parties = parties_from_flags(*row[7:]) if handler else frozenset()
         key = (str(state), parties)
         if key not in actions_for:
             options = COMPLAINT.available(key[0], actor.role)
@@ -79,6 +79,7 @@ def work_queue(
                 working_days_left=left,
                 paused=paused,
                 actions=actions,
+                channel=str(channel),
             )
         )
     reviews = review_tasks(session=session, actor=actor, today=today, calendar=calendar, limit=limit)
@@ -105,6 +106,7 @@ def _queue_statement(role: Role) -> Any:
         col(Complaint.summary),
         col(Complaint.stage_deadline),
         col(Complaint.deadline_pending),
+        col(Complaint.channel),
     ]
     # The states as ordinary bound values: a plain list is an "expanding" parameter, re-rendered into the
     # SQL string on every execution, a twentieth of a queue read's CPU.
