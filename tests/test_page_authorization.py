@@ -88,6 +88,7 @@ RULES: dict[tuple[str, str], dict[str, Any]] = {
         default=403, handler=404, handler2=404, supervisor=404
     ),
     ("POST", "/staff/complaints/{complaint_id}/act/{action}"): rule(default=SEEN, handler2=404),
+    ("POST", "/staff/complaints/{complaint_id}/tracking-password"): REGISTRARS,
     ("GET", "/staff/dashboard"): OVERSIGHT,
     ("GET", "/staff/scorecard"): OVERSIGHT,
     ("GET", "/staff/charts/{name}.svg"): OVERSIGHT,

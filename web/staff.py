@@ -288,7 +288,7 @@ def _return_visit(events: list[Any]) -> dict[str, Any] | None:
     return {"satisfaction": rated[-1].data["satisfaction"], "at": rated[-1].at} if rated else None
 
 
-def _case_page(
+def draw_case_page(
     request: Request,
     session: Session,
     actor: Actor,
@@ -301,6 +301,7 @@ def _case_page(
     spec = COMPLAINT.state(complaint.state)
     context.setdefault("errors", {})
     context.setdefault("failed_action", None)
+    context.setdefault("reissued", None)  # a new tracking password, drawn once (web/complaint_password.py)
     context.setdefault("values", {})
     context.setdefault("status_code", 200)
     context.setdefault("done", None)
@@ -360,7 +361,7 @@ def case_page(
 ) -> Response:
     _, actor = current_actor(request, session, *STAFF)
     label = service.event_label(done) if done else None
-    return _case_page(request, session, actor, complaint_id, today, calendar, done=label)
+    return draw_case_page(request, session, actor, complaint_id, today, calendar, done=label)
 
 
 def _body(action: str, form: dict[str, str]) -> service.ActionBody:
@@ -406,7 +407,7 @@ async def take_action(
         )
     except (ValidationError, DomainError) as exc:
         errors, status = form_refused(session, exc)
-        return _case_page(
+        return draw_case_page(
             request,
             session,
             actor,
