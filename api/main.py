@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.engine import Engine
 
 import web
@@ -59,7 +60,8 @@ def create_app(
         finally:
             gc.unfreeze()  # an app started and stopped in a longer process (tests) leaves nothing frozen
 
-    app = FastAPI(
+    # FastAPI's own /docs loads Swagger UI from a CDN, blank on an office network without the internet.
+    app = FastAPIOffline(
         title="守信 Shouxin",
         version="0.1.0",
         description=DESCRIPTION,
