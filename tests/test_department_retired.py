@@ -326,6 +326,25 @@ def test_12345_is_told_the_successor_handles_an_order_the_retired_department_led
     assert told[0].payload["reason"].endswith(REASON)
 
 
+def test_the_case_page_names_the_assisting_departments_and_a_finished_cases_retired_lead(
+    client: TestClient, staff: Staff
+) -> None:
+    listed = client.get(f"{API}/admin/departments", headers=staff.auth("admin")).json()
+    name = {d["code"]: d["name"] for d in listed}
+    open_case = dispatched(client, staff, "D01", ["K01"])
+    finished = closed(client, staff)
+    sign_in(client, staff.supervisor)
+    page = client.get(f"/staff/complaints/{open_case}").text
+    assert f"<dt>协办部门</dt><dd>{name['K01']}</dd>" in page
+    client.cookies.clear()
+
+    retire(client, staff, "D01", "D02")
+
+    sign_in(client, staff.supervisor)
+    page = client.get(f"/staff/complaints/{finished}").text
+    assert f"<dt>主办部门</dt><dd>{name['D01']}（已撤并）</dd>" in page  # not 未派单: history keeps it
+
+
 @pytest.mark.usefixtures("world")
 def test_refusals_say_what_is_wrong_and_change_nothing(
     client: TestClient, staff: Staff, session: Session

@@ -21,6 +21,7 @@ from models.complaint import (
     CHANNEL_LABELS,
     Channel,
     Complaint,
+    ComplaintAssignment,
     ComplaintCreate,
     handling_case,
 )
@@ -305,7 +306,16 @@ def draw_case_page(
     context.setdefault("values", {})
     context.setdefault("status_code", 200)
     context.setdefault("done", None)
-    names = {d.id: d for d in departments(session)}
+    names = {d.id: d for d in departments(session)}  # the active ones: what a dispatch may choose
+    # Any department, retired ones too: a finished case keeps the departments that handled it.
+    every = {d.id: d for d in session.exec(select(Department)).all()}
+    assisting = session.exec(
+        select(ComplaintAssignment.department_id).where(
+            ComplaintAssignment.complaint_id == complaint_id,
+            col(ComplaintAssignment.active).is_(True),
+            col(ComplaintAssignment.lead).is_(False),
+        )
+    ).all()
     # The case a merged complaint joined, and the one handling it now if that one was merged later.
     joined = session.get(Complaint, complaint.merged_into_id) if complaint.merged_into_id else None
     handling = handling_case(session, complaint)
@@ -333,8 +343,9 @@ def draw_case_page(
         state_label=service.state_label,
         channel_label=CHANNEL_LABELS.get(complaint.channel, complaint.channel),
         category_label=CATEGORY_LABELS.get(complaint.category, complaint.category),
-        lead=names.get(complaint.lead_department_id),
-        respondent=names.get(complaint.respondent_department_id),
+        lead=every.get(complaint.lead_department_id),
+        assisting=[every[i].name for i in assisting if i in every],
+        respondent=every.get(complaint.respondent_department_id),
         departments=list(names.values()),
         labels=FIELD_LABELS,
         choices=CHOICES,
