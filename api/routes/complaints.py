@@ -21,6 +21,7 @@ from models import complaints as service
 from models.audit import CaseEventPublic
 from models.calendar import WorkCalendar
 from models.complaint import Channel, ComplaintCreate, ComplaintPublic
+from models.complaints.tracking import PublicTracking
 from models.lifecycle import COMPLAINT, ComplaintState, Role
 from models.text import Line
 from models.tracking_password import reissue_tracking_password
@@ -91,7 +92,9 @@ def list_complaints(
     due_before: dt.date | None = Query(None, description="办理期限不晚于此日期"),
     overdue: bool | None = Query(None, description="true：只看已超期；false：只看未超期"),
     channel: Channel | None = Query(None, description="受理渠道"),
-    q: str | None = Query(None, max_length=100, description="在编号、摘要、投诉人中搜索"),
+    q: str | None = Query(
+        None, max_length=100, description="在编号、摘要、投诉人及其信用代码、被投诉主体中搜索"
+    ),
     after: int | None = Query(None, description="上一页返回的 next_cursor"),
     limit: int = Query(50, ge=1, le=200, description="每页条数"),
 ) -> ComplaintPage:
@@ -241,13 +244,13 @@ def reissue_complaint_tracking_password(
 
 @router.post(
     "/public/complaints/track",
-    response_model=service.TrackingResult,
+    response_model=PublicTracking,
     summary="投诉人查询办理进度（无需登录）",
     tags=["公众"],
 )
 def track_complaint(
     data: TrackRequest, request: Request, session: SessionDep, clock: ClockDep
-) -> service.TrackingResult:
+) -> PublicTracking:
     address = request.client.host if request.client else None
     return service.track(
         session=session, number=data.number, password=data.password, clock=clock, address=address

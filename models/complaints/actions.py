@@ -116,7 +116,15 @@ def _plain(ctx: _Ctx, action: str, body: ActionBody) -> None:
 
 def _reject(ctx: _Ctx, action: str, body: ActionBody) -> None:
     assert isinstance(body, RejectBody)
-    event = ctx.fire(action, body, note=body.reason, reason=body.reason, route=str(body.route))
+    # The clerk's own wording of an "other" route is kept too: the tracking page shows the route.
+    event = ctx.fire(
+        action,
+        body,
+        note=body.reason,
+        reason=body.reason,
+        route=str(body.route),
+        route_detail=body.route_detail,
+    )
     # Complaints merged into this one (at intake, before it was reviewed) share its fate: their
     # complainants are told it is not accepted, why and where to go, under their own number, as ``_reply``
     # gives them the reply (RULEBOOK complaints §3: feedback to every complainant).

@@ -9,10 +9,10 @@ from sqlmodel import Session, select
 from models.audit import CaseEvent
 from models.clock import Clock
 from models.complaint import Complaint, handling_case
-from models.complaints.bodies import TrackingResult, TrackingStep
+from models.complaints.bodies import ROUTE_GUIDANCE, RejectRoute, TrackingResult, TrackingStep
 from models.complaints.visibility import case_events, event_label, state_label
 from models.errors import NotFound
-from models.lifecycle import COMPLAINT
+from models.lifecycle import COMPLAINT, ComplaintState
 from models.org import Department
 from models.ratelimit import check_tracking_allowed, record_tracking_failure
 from models.tracking_password import verify_tracking_password
@@ -22,9 +22,17 @@ _NOT_PUBLIC_EVENTS = frozenset({"suggest", "warn_yellow", "warn_red", "merged_in
 _NOT_FOUND = "投诉编号或查询密码不正确，请核对后重试 (number or password is wrong)"
 
 
+# What the complainant sees on /track and gets from the public API: ``TrackingResult`` and, for a case not
+# accepted (不予受理), why and where to go — the SMS sends them here for both (RULEBOOK complaints §3).
+class PublicTracking(TrackingResult):
+    # The reason the clerk gave the complainant, and the route (建议途径) they were pointed to.
+    not_accepted_reason: str | None = None
+    suggested_route: str | None = None
+
+
 def track(
     *, session: Session, number: str, password: str, clock: Clock, address: str | None = None
-) -> TrackingResult:
+) -> PublicTracking:
     """Stages and dates of a case for its complainant; names and contacts are never part of it.
 
     Wrong passwords are counted per case number and per client ``address`` (models/ratelimit.py)."""
@@ -54,7 +62,10 @@ def track(
     # A paused stage's deadline moves when the case resumes, and a finished case has none: show neither.
     spec = COMPLAINT.state(handling.state)
     hidden = spec.terminal or spec.clock_paused
-    return TrackingResult(
+    reason, route = (
+        _why_not_accepted(handled) if handling.state == ComplaintState.NOT_ACCEPTED else (None, None)
+    )
+    return PublicTracking(
         number=complaint.number,
         state_label=state_label(handling.state),
         registered_on=clock.local_date(complaint.created_at),
@@ -67,7 +78,25 @@ def track(
         handled_again=again,
         previous_reply_text=reply if again else None,
         redo_count=handling.redo_count,
+        not_accepted_reason=reason,
+        suggested_route=route,
     )
+
+
+def _why_not_accepted(events: list[CaseEvent]) -> tuple[str | None, str | None]:
+    """The reason and the route of the case's latest ``reject``, as the complainant was told them.
+
+    Only ``data`` is read, never the actor or a staff note: the reason and the route are what the clerk
+    addressed to the complainant (models/complaints/actions.py ``_reject``)."""
+    reject = next((e for e in reversed(events) if e.event == "reject"), None)
+    if reject is None:
+        return None, None
+    reason = reject.data.get("reason") or None
+    route = reject.data.get("route")
+    if route == RejectRoute.OTHER:
+        # The clerk's own wording (``RejectBody.route_detail``): an event that did not keep it has none.
+        return reason, (reject.data.get("route_detail") or "").strip() or None
+    return reason, ROUTE_GUIDANCE[RejectRoute(route)] if route in set(RejectRoute) else None
 
 
 def _standing_reply(events: list[CaseEvent]) -> tuple[str | None, Literal["redo", "reopen"] | None]:
