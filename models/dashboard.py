@@ -1,18 +1,21 @@
 """The supervisor dashboard's lists, each item naming the case it is about so the page links to it:
 overdue complaint stages, evidence reviews by deadline, objections and repair requests by decision
-deadline, and pledges past their publication day that the sweep did not publish (a missed sweep)."""
+deadline, and pledges past their publication day that the sweep did not publish (a missed sweep); the
+complaints by channel; and the complaint list its counts open."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlmodel import Session
 
 from models.breach import PublishedBreach
 from models.calendar import WorkCalendar
-from models.complaint import Complaint
+from models.complaint import CHANNEL_LABELS, Complaint
+from models.complaints.visibility import search_clause
+from models.errors import ValidationFailed
 from models.lifecycle import BREACH, COMPLAINT, PLEDGE, BreachState, PledgeState
 from models.org import Department
 from models.pledge import Pledge
@@ -163,13 +166,36 @@ def due_by_department(
 
 
 @dataclass(frozen=True)
+class ChannelCount:
+    channel: str
+    label: str
+    count: int  # every complaint that came by it, as the state tiles count every complaint
+    open: int  # of those, still being handled
+
+
+def channel_counts(*, session: Session) -> list[ChannelCount]:
+    """Every channel (12345, the window, the 信用网站专栏 …) in its listed order, zeros included, with how
+    many complaints came by it and how many of those are open; one grouped query."""
+    is_open = case((_C.c.state.in_(COMPLAINT.open_states()), 1), else_=0)
+    stmt = select(_C.c.channel, func.count(), func.coalesce(func.sum(is_open), 0)).group_by(_C.c.channel)
+    counts = {str(channel): (int(n), int(o)) for channel, n, o in session.execute(stmt).all()}
+    return [
+        ChannelCount(str(channel), label, *counts.get(str(channel), (0, 0)))
+        for channel, label in CHANNEL_LABELS.items()
+    ]
+
+
+@dataclass(frozen=True)
 class ComplaintQuery:
-    """The dashboard's doors into the complaint list: a state, a lead department, overdue or due soon."""
+    """The dashboard's doors into the complaint list (a state, a lead department, overdue or due soon, a
+    channel) and the list page's own filter and search box."""
 
     state: str | None = None
     lead: str | None = None  # lead department code
     overdue: bool = False  # running stage past its deadline
     due_by: dt.date | None = None  # running stage due from today to this day
+    channel: str | None = None  # how it arrived (models.complaint.Channel)
+    q: str | None = None  # the search box, matched as the API's list matches it
 
 
 @dataclass(frozen=True)
@@ -200,6 +226,14 @@ def find_complaints(
             _C.c.stage_deadline >= today,
             _C.c.stage_deadline <= query.due_by,
         ]
+    if query.channel:
+        if query.channel not in CHANNEL_LABELS:
+            raise ValidationFailed(
+                f"没有名为 {query.channel} 的投诉渠道，请从列表中选择 (unknown channel)", field="channel"
+            )
+        where.append(_C.c.channel == query.channel)
+    if query.q and query.q.strip():
+        where.append(search_clause(query.q))
     base = select(_C.c.id).outerjoin(_D, _D.c.id == _C.c.lead_department_id).where(*where)
     total = int(session.execute(select(func.count()).select_from(base.subquery())).scalar_one())
     stmt = (

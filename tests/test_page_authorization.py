@@ -93,7 +93,7 @@ RULES: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/staff/dashboard"): OVERSIGHT,
     ("GET", "/staff/scorecard"): OVERSIGHT,
     ("GET", "/staff/charts/{name}.svg"): OVERSIGHT,
-    ("GET", "/staff/complaints"): OVERSIGHT,
+    ("GET", "/staff/complaints"): rule(default=403, intake=OK, supervisor=OK, admin=OK),
     ("GET", "/staff/scorecard.xlsx"): OVERSIGHT,
     ("GET", "/staff/admin/platform"): ADMIN_ONLY,
     ("POST", "/staff/admin/platform/{document_id}/retry"): rule(default=403, admin=404),

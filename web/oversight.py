@@ -12,6 +12,8 @@ from fastapi.responses import Response
 
 from api.deps import CalendarDep, ClockDep, SessionDep, TodayDep
 from models import dashboard, exports, scorecard
+from models.complaint import CHANNEL_LABELS
+from models.complaints.visibility import STAFF_SEE_ALL
 from models.digest import DUE_SOON_WORKING_DAYS
 from models.errors import NotFound, ValidationFailed
 from models.lifecycle import COMPLAINT, Role
@@ -25,6 +27,10 @@ from web.staff_pledges import PLEDGE_STAFF
 
 router = page_router("/staff")
 OVERSIGHT = (Role.SUPERVISOR, Role.ADMIN)
+# The complaint list is also the intake clerk's way to find a duplicate before merging (并单) or a channel's
+# cases. It lists without a visibility filter, so only roles that see every complaint may open it.
+LIST_READERS = (Role.INTAKE, *OVERSIGHT)
+assert set(LIST_READERS) <= STAFF_SEE_ALL
 # An SVG opened as an image runs no script; its own policy still forbids any, and allows its inline styles.
 SVG_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
@@ -46,6 +52,7 @@ def dashboard_page(request: Request, session: SessionDep, today: TodayDep, calen
         # link an administrator cannot follow would only answer 403.
         opens={"complaint": True, "pledge": user.role in PLEDGE_STAFF, "breach": user.role in DECIDERS},
         states=scorecard.state_counts(session=session),
+        channels=dashboard.channel_counts(session=session),
         departments=dashboard.due_by_department(
             session=session, today=today, calendar=calendar, working_days=DUE_SOON_WORKING_DAYS
         ),
@@ -80,17 +87,21 @@ def complaint_list(
     lead: str | None = None,
     overdue: bool = False,
     due_by: str | None = None,
+    channel: str | None = None,
+    q: str | None = None,
 ) -> Response:
-    """The complaints a dashboard count stands for (a state, a lead department, overdue or due soon)."""
-    current_user(request, session, *OVERSIGHT)
+    """The complaints a dashboard count stands for (a state, a lead department, overdue or due soon, a
+    channel), narrowed by the page's channel choice and search box."""
+    user = current_user(request, session, *LIST_READERS)
     query = dashboard.ComplaintQuery(
-        state=state or None, lead=lead or None, overdue=overdue, due_by=_date(due_by, "due_by")
+        state=state or None,
+        lead=lead or None,
+        overdue=overdue,
+        due_by=_date(due_by, "due_by"),
+        channel=channel or None,
+        q=(q or "").strip() or None,
     )
     lines, total = dashboard.find_complaints(session=session, today=today, query=query)
-    parts = [COMPLAINT.state(query.state).label] if query.state else []
-    parts += [f"主办部门 {query.lead}"] if query.lead else []
-    parts += ["已超期"] if query.overdue else []
-    parts += [f"{query.due_by.isoformat()} 前到期"] if query.due_by else []
     return render(
         request,
         "complaint_list.html",
@@ -98,8 +109,22 @@ def complaint_list(
         today=today,
         lines=lines,
         total=total,
-        description="、".join(parts) or "全部投诉",
+        description=_list_description(query),
+        query=query,
+        channels=CHANNEL_LABELS,
+        # The intake clerk cannot open the dashboard: a link there would only answer 403.
+        dashboard_link=user.role in OVERSIGHT,
     )
+
+
+def _list_description(query: dashboard.ComplaintQuery) -> str:
+    parts = [COMPLAINT.state(query.state).label] if query.state else []
+    parts += [f"主办部门 {query.lead}"] if query.lead else []
+    parts += ["已超期"] if query.overdue else []
+    parts += [f"{query.due_by.isoformat()} 前到期"] if query.due_by else []
+    parts += [f"来自{CHANNEL_LABELS[query.channel]}"] if query.channel else []  # type: ignore[index]
+    parts += [f"含“{query.q}”"] if query.q else []
+    return "、".join(parts) or "全部投诉"
 
 
 @dataclass(frozen=True)

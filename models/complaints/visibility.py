@@ -9,6 +9,7 @@ not "forbidden".
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from typing import Any
 
 from sqlalchemy import bindparam, or_
@@ -249,16 +250,25 @@ def _filter_clauses(session: Session, f: ComplaintFilter, today: dt.date) -> lis
         clauses.append(late if f.overdue else ~late)
     if f.channel:
         clauses.append(col(Complaint.channel) == f.channel)
-    if f.q:
-        like = f"%{f.q.strip()}%"
-        clauses.append(
-            or_(
-                col(Complaint.summary).like(like),
-                col(Complaint.number).like(like),
-                col(Complaint.complainant_name).like(like),
-            )
-        )
+    if f.q and f.q.strip():
+        clauses.append(search_clause(f.q))
     return clauses
+
+
+def search_clause(q: str) -> Any:
+    """What the search box matches: summary, number, complainant or respondent name (contains), and the
+    complainant's credit code from its start. The clerk looking for a duplicate before merging (并单) often
+    has only the code or the company complained about; the code is matched as stored (full-width folded,
+    upper-case, as registration keeps it), since PostgreSQL's LIKE is case-sensitive."""
+    term = q.strip()
+    code = unicodedata.normalize("NFKC", term).replace(" ", "").upper()
+    return or_(
+        col(Complaint.summary).contains(term, autoescape=True),
+        col(Complaint.number).contains(term, autoescape=True),
+        col(Complaint.complainant_name).contains(term, autoescape=True),
+        col(Complaint.respondent_name).contains(term, autoescape=True),
+        col(Complaint.complainant_credit_code).startswith(code, autoescape=True),
+    )
 
 
 def case_events(session: Session, complaint: Complaint) -> list[CaseEvent]:
