@@ -7,11 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi_offline import FastAPIOffline
 from sqlalchemy.engine import Engine
 
 import web
-from api import errors
+from api import docs, errors
 from api.body_limit import BodyLimit
 from api.routes import (
     admin,
@@ -60,14 +59,18 @@ def create_app(
         finally:
             gc.unfreeze()  # an app started and stopped in a longer process (tests) leaves nothing frozen
 
-    # FastAPI's own /docs loads Swagger UI from a CDN, blank on an office network without the internet.
-    app = FastAPIOffline(
+    app = FastAPI(
         title="守信 Shouxin",
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
         responses=errors.ERROR_RESPONSES,
+        # FastAPI's own pages load Swagger UI and ReDoc from a CDN, blank on an office network without the
+        # internet: api/docs.py serves them from the installed fastapi-offline package instead.
+        docs_url=None,
+        redoc_url=None,
     )
+    docs.install(app)
     app.state.engine = engine
     app.state.clock = clock or Clock.from_settings()
     errors.install(app)

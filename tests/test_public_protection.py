@@ -221,10 +221,9 @@ def test_uploads_with_traversal_names_stay_inside_the_upload_dir(
     assert len(new) == len(names)
     assert all(p.resolve().is_relative_to(upload_dir) for p in new)
     # Nothing serves the upload directory as static files: evidence goes out only through the
-    # authorised download route; the one static mount is the API documentation's scripts.
-    mounts = [r for r in client.app.routes if type(r).__name__ == "Mount"]  # type: ignore[attr-defined]
-    assert [m.path for m in mounts] == ["/static-offline-docs"]
-    assert not any(Path(m.app.directory).resolve().is_relative_to(upload_dir) for m in mounts)
+    # authorised download route.
+    mounts = [getattr(r, "path", "") for r in client.app.routes if type(r).__name__ == "Mount"]  # type: ignore[attr-defined]
+    assert mounts == []
 
 
 def test_oversize_uploads_are_refused_before_storing(
