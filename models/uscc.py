@@ -48,7 +48,8 @@ def check_character(body17: str) -> str:
     return CHARSET[(31 - total % 31) % 31]
 
 
-def _normalise(code: str) -> str:
+def normalise_credit_code(code: str) -> str:
+    """A typed credit code as it is checked and stored: full-width folded, trimmed, upper-case."""
     # NFKC turns full-width ９１４４… (common when pasted from Word or a PDF) into ASCII; ASCII is
     # already in NFKC, so the common case skips it.
     text = code if code.isascii() else unicodedata.normalize("NFKC", code)
@@ -91,7 +92,7 @@ def _check_structure(code: str, original: str) -> None:
 
 def validate_credit_code(code: str) -> str:
     """The normalised code (full-width folded, stripped, upper-case) or ``InvalidCreditCode`` saying why."""
-    normalised = _normalise(code)
+    normalised = normalise_credit_code(code)
     if len(normalised) != 18:
         raise _fail(
             f"长度为 {len(normalised)} 位，应为 18 位；请核对是否漏输或多输",
@@ -120,7 +121,7 @@ def is_valid_credit_code(code: str) -> bool:
 
 def make_credit_code(body17: str) -> str:
     """``body17`` plus its check character, validated as a whole (for tests and demo data)."""
-    body = _normalise(body17)
+    body = normalise_credit_code(body17)
     if len(body) != 17:
         raise _fail(
             f"主体部分长度为 {len(body)} 位，应为 17 位", f"body length is {len(body)}, must be 17", body17
@@ -136,7 +137,7 @@ def organisation_code_check_ok(code: str) -> bool:
     GB 11714 in positions 9–17 (e.g. codes assigned to 个体工商户), and refusing a real subject is worse
     than the typo it might catch, which the mod-31 check already does for any single substitution.
     """
-    org = _normalise(code)[8:17]
+    org = normalise_credit_code(code)[8:17]
     if len(org) != 9 or not all(char in _ORG_CHARS for char in org[:8]):
         return False
     # GB 11714 values: digits as themselves, letters A=10 … Z=35.

@@ -9,7 +9,6 @@ not "forbidden".
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 from typing import Any
 
 from sqlalchemy import bindparam, or_
@@ -23,6 +22,7 @@ from models.complaints.bodies import ComplaintFilter
 from models.errors import DomainError, NotFound, ValidationFailed
 from models.lifecycle import COMPLAINT, ROLE_LABELS, Role, Transition
 from models.org import Department, competent_of
+from models.uscc import normalise_credit_code
 from models.workflow import Actor
 
 STAFF_SEE_ALL = frozenset({Role.INTAKE, Role.SUPERVISOR, Role.ADMIN, Role.SYSTEM})
@@ -261,7 +261,7 @@ def search_clause(q: str) -> Any:
     has only the code or the company complained about; the code is matched as stored (full-width folded,
     upper-case, as registration keeps it), since PostgreSQL's LIKE is case-sensitive."""
     term = q.strip()
-    code = unicodedata.normalize("NFKC", term).replace(" ", "").upper()
+    code = normalise_credit_code(term).replace(" ", "")
     return or_(
         col(Complaint.summary).contains(term, autoescape=True),
         col(Complaint.number).contains(term, autoescape=True),
