@@ -13,13 +13,12 @@ from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from api.deps import CalendarDep, SessionDep, TodayDep
-from models.clock import utcnow
 from models.complaint import CATEGORY_LABELS, Channel, ComplaintCreate
-from models.complaints import TRACKING_PATH, register_complaint, state_label
-from models.complaints.registration import WEBSITE_ACTOR
+from models.complaints import TRACKING_PATH, state_label
+from models.complaints.registration import register_online
 from models.errors import DomainError, RateLimited
 from models.org import Department
-from models.ratelimit import ONLINE_COMPLAINTS_CLOSED, check_submission_allowed, record_submission
+from models.ratelimit import ONLINE_COMPLAINTS_CLOSED
 from models.settings import get_settings
 from web.core import form_data, form_refused, no_store, page_router, public_message, render
 
@@ -97,11 +96,9 @@ async def submit_complaint(
         data = ComplaintCreate.model_validate(
             {**payload, "channel": Channel.WEBSITE, "attachments": _lines(values["attachments"])}
         )
-        check_submission_allowed(session=session, address=address, now=utcnow())
-        complaint, password = register_complaint(
-            session=session, data=data, actor=WEBSITE_ACTOR, today=today, calendar=calendar
+        complaint, password = register_online(
+            session=session, data=data, address=address, today=today, calendar=calendar
         )
-        record_submission(session=session, address=address, now=utcnow())
     except (ValidationError, DomainError) as exc:
         errors, status = form_refused(session, exc, at_field=True)
         page = _form(request, session, values=values, errors=_public_errors(errors), status_code=status)

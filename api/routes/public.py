@@ -12,11 +12,10 @@ from api.deps import CalendarDep, SessionDep, TodayDep, no_store
 from api.schemas import BreachRecord, CreditProfile, ObjectionReceived, RegisterPage, RepairReceived
 from models.clock import utcnow
 from models.complaint import Channel, ComplaintCreate
-from models.complaints import TRACKING_PATH, register_complaint, state_label
-from models.complaints.registration import WEBSITE_ACTOR
+from models.complaints import TRACKING_PATH, state_label
+from models.complaints.registration import register_online
 from models.lifecycle import ComplaintState
 from models.pledges.self_service import pledge_status
-from models.ratelimit import check_submission_allowed, record_submission
 from models.register import (
     RegisterQuery,
     credit_profile,
@@ -256,11 +255,9 @@ def submit_complaint(
     """投诉登记为“已登记（待初审）”，与 12345 热线、线下窗口的投诉一并初审。联系电话和电子邮箱至少填写一项。
     同一网络地址每小时可提交的件数有上限（超过返回 429 及 Retry-After）；专栏暂停在线受理时返回 404。"""
     address = request.client.host if request.client else None
-    check_submission_allowed(session=session, address=address, now=utcnow())
-    complaint, password = register_complaint(
-        session=session, data=body, actor=WEBSITE_ACTOR, today=today, calendar=calendar
+    complaint, password = register_online(
+        session=session, data=body, address=address, today=today, calendar=calendar
     )
-    record_submission(session=session, address=address, now=utcnow())
     session.commit()  # before the password is handed out: a password that is not stored is never given
     no_store(response)
     return OnlineComplaintReceived(

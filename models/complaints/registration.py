@@ -8,13 +8,15 @@ from sqlmodel import Session
 
 from models.attachments import check_attachments
 from models.calendar import WorkCalendar
-from models.complaint import CHANNEL_LABELS, Complaint, ComplaintCreate, ExternalOrder
+from models.clock import utcnow
+from models.complaint import CHANNEL_LABELS, Channel, Complaint, ComplaintCreate, ExternalOrder
 from models.complaints.notify import mail_complainant
 from models.complaints.visibility import respondent_by_code
 from models.lifecycle import COMPLAINT, Role
 from models.lifecycle import ComplaintState as CS
 from models.numbering import COMPLAINT_PREFIX, reserve_numbers_apart
 from models.org import Department
+from models.ratelimit import check_submission_allowed, record_submission
 from models.settings import get_settings
 from models.stage_deadline import deadline_values
 from models.tracking_password import new_tracking_password
@@ -128,3 +130,20 @@ def _origin(external: ExternalOrder | None) -> dict[str, str]:
     if external is None:
         return {}
     return {"source_system": external.source_system, "external_id": external.external_id}
+
+
+def register_online(
+    *, session: Session, data: ComplaintCreate, address: str | None, today: dt.date, calendar: WorkCalendar
+) -> tuple[Complaint, str]:
+    """A complaint the complainant submitted through the credit website column (page or API): registered
+    on channel website by ``WEBSITE_ACTOR`` whatever ``data`` says, within ``address``'s hourly limit, which
+    is checked and counted in the caller's transaction (``models.ratelimit``: the address's turn lasts until
+    the caller commits)."""
+    now = utcnow()
+    check_submission_allowed(session=session, address=address, now=now)
+    online = data.model_copy(update={"channel": Channel.WEBSITE})
+    complaint, password = register_complaint(
+        session=session, data=online, actor=WEBSITE_ACTOR, today=today, calendar=calendar
+    )
+    record_submission(session=session, address=address, now=now)
+    return complaint, password
