@@ -10,17 +10,17 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 from pydantic import ValidationError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from api.deps import CalendarDep, SessionDep, TodayDep
 from models.complaint import CATEGORY_LABELS, Channel, ComplaintCreate
 from models.complaints import TRACKING_PATH, state_label
 from models.complaints.registration import register_online
 from models.errors import DomainError, RateLimited
-from models.org import Department
 from models.ratelimit import ONLINE_COMPLAINTS_CLOSED
 from models.settings import get_settings
 from web.core import form_data, form_refused, no_store, page_router, public_message, render
+from web.staff import departments
 
 router = page_router()
 
@@ -46,12 +46,6 @@ FIELDS = tuple(LABELS)
 _ENGLISH_DETAIL = re.compile(r"（[\x20-\x7e]*）$")
 
 
-def _active_departments(session: Session) -> dict[str, str]:
-    """Code → name of the departments a complaint may name; a retired one is no longer offered."""
-    rows = session.exec(select(Department).where(col(Department.active)).order_by(col(Department.code)))
-    return {d.code: d.name for d in rows}
-
-
 def _public_errors(errors: dict[str, str]) -> dict[str, str]:
     return {field: _ENGLISH_DETAIL.sub("", public_message(message)) for field, message in errors.items()}
 
@@ -72,7 +66,8 @@ def _form(request: Request, session: Session, **context: Any) -> Response:
         title=TITLE,
         labels=LABELS,
         categories=CATEGORY_LABELS,
-        departments=_active_departments(session),
+        # The departments a complaint may name, as the staff form offers them: a retired one is not.
+        departments={d.code: d.name for d in departments(session)},
         closed=public_message(ONLINE_COMPLAINTS_CLOSED) if closed else None,
         per_hour=get_settings().public_complaints_per_hour,
         **context,

@@ -306,9 +306,10 @@ def draw_case_page(
     context.setdefault("values", {})
     context.setdefault("status_code", 200)
     context.setdefault("done", None)
-    names = {d.id: d for d in departments(session)}  # the active ones: what a dispatch may choose
-    # Any department, retired ones too: a finished case keeps the departments that handled it.
-    every = {d.id: d for d in session.exec(select(Department)).all()}
+    # Any department, retired ones too: a finished case keeps the departments that handled it; a dispatch
+    # chooses among the active ones.
+    every = {d.id: d for d in session.exec(select(Department).order_by(col(Department.code))).all()}
+    names = {i: d for i, d in every.items() if d.active}
     assisting = session.exec(
         select(ComplaintAssignment.department_id).where(
             ComplaintAssignment.complaint_id == complaint_id,

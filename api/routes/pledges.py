@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from api.deps import ActorDep, CalendarDep, SessionDep, TodayDep, no_store, require_roles
-from api.routes.evidence import read_files
+from api.routes.evidence import FILES, read_files
 from api.schemas import (
     DecidedBreach,
     EvidenceUploaded,
@@ -47,7 +47,6 @@ router = APIRouter(tags=["告知承诺"])
 
 STAFF = require_roles(Role.INTAKE, Role.HANDLER, Role.SUPERVISOR)
 DECIDERS = require_roles(Role.HANDLER, Role.SUPERVISOR)
-EVIDENCE_FILES = "PDF、PNG、JPEG 或 OFD；可多个，每次最多 upload_max_files 个，合计不超过 upload_max_bytes"
 
 
 class ActionBody(BaseModel):
@@ -255,7 +254,7 @@ async def upload_evidence(
     today: TodayDep,
     calendar: CalendarDep,
     # A list under the one field name ``file``: a client that sends one part is answered as before.
-    file: list[UploadFile] = File(..., description=EVIDENCE_FILES),
+    file: list[UploadFile] = File(..., description=FILES.description),
 ) -> EvidenceUploaded:
     """上传履约材料（按内容识别类型，按 SHA-256 存放于数据库之外）。一次可上传多个文件（同名字段 ``file``
     重复），记为一次提交：一个办理事件、一封收到告知。文件为空、类型不符或过多→422，过大→413，均不存任何文件。"""
