@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import ipaddress
 import math
 from collections.abc import Iterable
 
@@ -32,10 +33,10 @@ from models.settings import get_settings
 from models.types import UTCDateTime
 
 
-# One failed attempt; ``scope`` is "pair" (key = keyed hash of address and case number), "ip" (keyed hash of
-# the address) or "case" (the case number). Other limits count under scopes of their own: failed sign-ins
-# (models/signin_limit.py) and complaints submitted online ("submit", below), which are not failures but
-# are counted the same way.
+# One failed attempt; ``scope`` is "pair" (key = keyed hash of client and case number), "ip" (keyed hash of
+# the client) or "case" (the case number); a client is an address as ``client_network`` counts it. Other
+# limits count under scopes of their own: failed sign-ins (models/signin_limit.py) and complaints submitted
+# online ("submit", below), which are not failures but are counted the same way.
 class AuthFailure(SQLModel, table=True):
     __tablename__ = "auth_failure"
     id: int | None = Field(default=None, primary_key=True)
@@ -47,6 +48,26 @@ class AuthFailure(SQLModel, table=True):
 def address_key(address: str) -> str:
     secret = get_settings().secret_key.encode()
     return hmac.new(secret, address.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def client_network(address: str) -> str:
+    """What an address limit counts for ``address``: an IPv4 address itself, an IPv6 address's /64.
+
+    An IPv6 client is usually handed a whole /64 and its privacy addresses rotate within it, so counted
+    per address one client would have 2**64 fresh counts. ``::ffff:a.b.c.d`` is the IPv4 client a.b.c.d
+    (a dual-stack server reports IPv4 clients so). Anything else (a test client's "testclient") is
+    counted as it is. The counts stored before this are keyed per IPv6 address: they no longer match and
+    simply leave the window."""
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is None:
+            # From the integer, so a zone ("fe80::1%eth0") is dropped too: it names the server's interface.
+            return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+        ip = ip.ipv4_mapped
+    return str(ip)
 
 
 def _limits() -> dict[str, int]:
@@ -71,8 +92,9 @@ def _keys(number: str, address: str | None) -> list[tuple[str, str]]:
     case = _case(number)
     if not address:  # no address known (not behind HTTP): the case's own limit is all there is
         return [("pair", case), ("case", case)]
-    pair = f"{_pair_prefix(case)}{address_key(f'{address}|{case}')}"  # 49 characters, within the column's 64
-    return [("pair", pair), ("ip", address_key(address)), ("case", case)]
+    client = client_network(address)
+    pair = f"{_pair_prefix(case)}{address_key(f'{client}|{case}')}"  # 49 characters, within the column's 64
+    return [("pair", pair), ("ip", address_key(client)), ("case", case)]
 
 
 # What was guessed wrong, and where its owner gets it again: the complaint's tracking password, or the
@@ -205,7 +227,7 @@ ONLINE_COMPLAINTS_CLOSED = (
 
 def _submission_key(address: str | None) -> str:
     # Without an address (not behind HTTP) every such submission shares one count.
-    return address_key(f"submit:{address or '-'}")
+    return address_key(f"submit:{client_network(address) if address else '-'}")
 
 
 def check_submission_allowed(*, session: Session, address: str | None, now: dt.datetime) -> None:

@@ -1,4 +1,5 @@
-"""Rate limit on failed staff sign-ins to the pages, per account name and per client address.
+"""Rate limit on failed staff sign-ins to the pages, per account name and per client address
+(an IPv6 client per /64, ``client_network``).
 
 Staff passwords are chosen by people, so guessing must be slow. The failures share the ``auth_failure``
 table of the tracking limit (models/ratelimit.py), under their own scopes, so every process and host counts
@@ -14,7 +15,7 @@ import math
 from sqlmodel import Session
 
 from models.errors import RateLimited
-from models.ratelimit import address_key, record_failures, seconds_blocked
+from models.ratelimit import address_key, client_network, record_failures, seconds_blocked
 from models.settings import get_settings
 
 NAME_SCOPE, ADDRESS_SCOPE = "login", "login-ip"
@@ -26,7 +27,7 @@ def _keys(name: str, address: str | None) -> list[tuple[str, str, int]]:
     if name.strip():
         keys.append((NAME_SCOPE, address_key(f"name:{name.strip()}"), s.tracking_max_failures_per_case))
     if address:
-        keys.append((ADDRESS_SCOPE, address_key(address), s.tracking_max_failures_per_ip))
+        keys.append((ADDRESS_SCOPE, address_key(client_network(address)), s.tracking_max_failures_per_ip))
     return keys
 
 
