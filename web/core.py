@@ -216,8 +216,10 @@ FIELD_MESSAGES = {
 }
 
 
-def field_errors(exc: ValidationError) -> dict[str, str]:
-    """Field name → a Chinese message; validators' own Chinese messages are kept as they are."""
+def field_errors(exc: ValidationError, *, public: bool = False) -> dict[str, str]:
+    """Field name → a Chinese message; validators' own Chinese messages are kept as they are. Staff also
+    read pydantic's English detail in brackets; ``public`` (a page the public reads) gives the Chinese
+    alone, without a validator's English gloss either (``public_message``)."""
     result: dict[str, str] = {}
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ()) if not isinstance(p, int)]
@@ -226,9 +228,9 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
         message = message.removeprefix("Value error, ")
         zh = field_message(err, FIELD_MESSAGES)
         if any("\u4e00" <= ch <= "\u9fff" for ch in message):
-            result.setdefault(field, message)
+            result.setdefault(field, public_message(message) if public else message)
         else:
-            result.setdefault(field, f"{zh}（{message}）")
+            result.setdefault(field, zh if public else f"{zh}（{message}）")
     return result
 
 
@@ -240,15 +242,17 @@ def refused(session: Session, exc: DomainError) -> tuple[str, int]:
 
 
 def form_refused(
-    session: Session, exc: ValidationError | DomainError, *, at_field: bool = False
+    session: Session, exc: ValidationError | DomainError, *, at_field: bool = False, public: bool = False
 ) -> tuple[dict[str, str], int]:
     """``refused`` for a page that shows errors by field: a validation error's message per field with 422;
-    a domain error's under ``__all__`` (under the field it names, when ``at_field``)."""
+    a domain error's under ``__all__`` (under the field it names, when ``at_field``). ``public``: Chinese
+    only, as ``field_errors`` gives it for a page the public reads."""
     if isinstance(exc, ValidationError):
         session.rollback()
-        return field_errors(exc), 422
+        return field_errors(exc, public=public), 422
     message, status = refused(session, exc)
-    return {str(exc.details.get("field", "__all__")) if at_field else "__all__": message}, status
+    field = str(exc.details.get("field", "__all__")) if at_field else "__all__"
+    return {field: public_message(message) if public else message}, status
 
 
 class PageRoute(APIRoute):

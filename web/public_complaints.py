@@ -4,7 +4,6 @@ and waits in the same queue for initial review; only the channel and the actor s
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from fastapi import Request
@@ -41,13 +40,6 @@ LABELS = {
 }
 # Only these are read from the form: a "channel" or anything else sent along is ignored.
 FIELDS = tuple(LABELS)
-# A validation message's English detail in full-width brackets, e.g. "内容过短（String should have …）":
-# the public reads Chinese only (web/core.py public_message drops the ASCII-bracketed gloss).
-_ENGLISH_DETAIL = re.compile(r"（[\x20-\x7e]*）$")
-
-
-def _public_errors(errors: dict[str, str]) -> dict[str, str]:
-    return {field: _ENGLISH_DETAIL.sub("", public_message(message)) for field, message in errors.items()}
 
 
 def _lines(text: str) -> list[str]:
@@ -95,8 +87,8 @@ async def submit_complaint(
             session=session, data=data, address=address, today=today, calendar=calendar
         )
     except (ValidationError, DomainError) as exc:
-        errors, status = form_refused(session, exc, at_field=True)
-        page = _form(request, session, values=values, errors=_public_errors(errors), status_code=status)
+        errors, status = form_refused(session, exc, at_field=True, public=True)
+        page = _form(request, session, values=values, errors=errors, status_code=status)
         if isinstance(exc, RateLimited):
             page.headers["Retry-After"] = str(exc.retry_after)
         return page
