@@ -1,5 +1,5 @@
-"""What the pledge, evidence and breach-record routes answer: declared models, so FastAPI checks every answer
-against them and the OpenAPI document names every field.
+"""What the complaint, pledge, evidence and breach-record routes answer: declared models, so FastAPI checks
+every answer against them and the OpenAPI document names every field.
 
 The services shape these answers as dicts (``pledge_view``, ``public_fields``, ``credit_profile``); the models
 list exactly the keys those dicts carry (tests/test_api_answers.py compares them), since FastAPI would drop a
@@ -10,15 +10,55 @@ control characters): a stored value that predates an input rule must still be sh
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session
 
 from models.audit import CaseEventPublic
 from models.breach import Severity
+from models.complaint import Complaint, ComplaintPublic
+from models.complaints.visibility import assisting_departments
 from models.government_credit_record import GovernmentCreditRecordPublic
 from models.lifecycle import BreachState, PledgeState
 from models.pledge import IdType, PledgeType, PledgorKind
+
+
+# A department assisting a complaint (协办部门), as the answer names it.
+class AssistingDepartment(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    code: str
+    name: str
+    active: bool = Field(description="false：该部门已撤并（机构改革），已办结的案件仍记其协办")
+
+
+# A complaint as staff and other systems (12345, a department's client) read it: the stored fields and
+# who assists the lead, which the complaint row itself does not hold.
+class ComplaintView(ComplaintPublic):
+    assisting_departments: list[AssistingDepartment] = Field(
+        description="协办部门（派单时指定；主办部门见 lead_department_id）"
+    )
+
+
+def complaint_views(session: Session, complaints: Sequence[Complaint]) -> list[ComplaintView]:
+    """Complaints as the API answers them, with one query for the assisting departments of all of them
+    (a list page is not a query per complaint)."""
+    assisting = assisting_departments(session=session, complaint_ids=[c.id for c in complaints if c.id])
+    return [
+        ComplaintView(
+            **ComplaintPublic.model_validate(complaint, from_attributes=True).model_dump(),
+            assisting_departments=[
+                AssistingDepartment.model_validate(d, from_attributes=True)
+                for d in assisting[complaint.id or 0]
+            ],
+        )
+        for complaint in complaints
+    ]
+
+
+def complaint_view(session: Session, complaint: Complaint) -> ComplaintView:
+    return complaint_views(session, [complaint])[0]
 
 
 # A pledge as staff see it: the stored fields, its state's label, its authority, and whether its

@@ -21,12 +21,12 @@ from models.complaint import (
     CHANNEL_LABELS,
     Channel,
     Complaint,
-    ComplaintAssignment,
     ComplaintCreate,
     handling_case,
 )
 from models.complaints.actions import FILE_ACTIONS
 from models.complaints.files import complaint_files
+from models.complaints.visibility import assisting_departments
 from models.errors import DomainError
 from models.files import PREVIEWABLE
 from models.government_credit import public_text_draft
@@ -310,13 +310,7 @@ def draw_case_page(
     # chooses among the active ones.
     every = {d.id: d for d in session.exec(select(Department).order_by(col(Department.code))).all()}
     names = {i: d for i, d in every.items() if d.active}
-    assisting = session.exec(
-        select(ComplaintAssignment.department_id).where(
-            ComplaintAssignment.complaint_id == complaint_id,
-            col(ComplaintAssignment.active).is_(True),
-            col(ComplaintAssignment.lead).is_(False),
-        )
-    ).all()
+    assisting = assisting_departments(session=session, complaint_ids=[complaint_id])[complaint_id]
     # The case a merged complaint joined, and the one handling it now if that one was merged later.
     joined = session.get(Complaint, complaint.merged_into_id) if complaint.merged_into_id else None
     handling = handling_case(session, complaint)
@@ -345,7 +339,7 @@ def draw_case_page(
         channel_label=CHANNEL_LABELS.get(complaint.channel, complaint.channel),
         category_label=CATEGORY_LABELS.get(complaint.category, complaint.category),
         lead=every.get(complaint.lead_department_id),
-        assisting=[every[i].name for i in assisting if i in every],
+        assisting=[d.name for d in assisting],
         respondent=every.get(complaint.respondent_department_id),
         departments=list(names.values()),
         labels=FIELD_LABELS,

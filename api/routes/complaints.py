@@ -10,17 +10,17 @@ invalid one with 422 and field messages.
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from api.deps import ActorDep, CalendarDep, ClockDep, SessionDep, TodayDep, no_store, require_roles
+from api.schemas import ComplaintView, complaint_view, complaint_views
 from models import complaints as service
 from models.audit import CaseEventPublic
 from models.calendar import WorkCalendar
-from models.complaint import Channel, ComplaintCreate, ComplaintPublic
+from models.complaint import Channel, ComplaintCreate
 from models.complaints.tracking import PublicTracking
 from models.lifecycle import COMPLAINT, ComplaintState, Role
 from models.text import Line
@@ -31,13 +31,13 @@ router = APIRouter(tags=["投诉"])
 
 
 # The created complaint, with the tracking password shown this once.
-class ComplaintCreated(ComplaintPublic):
+class ComplaintCreated(ComplaintView):
     tracking_password: str = Field(description="投诉人查询密码，仅显示这一次，请告知投诉人")
 
 
 # One page of the list; pass ``next_cursor`` as ``after`` for the next page (null: no more).
 class ComplaintPage(BaseModel):
-    items: list[ComplaintPublic]
+    items: list[ComplaintView]
     next_cursor: int | None
 
 
@@ -53,10 +53,6 @@ class TrackRequest(BaseModel):
     # Line: a control character (a NUL, which PostgreSQL refuses in any text) is a 422 naming the field.
     number: Line = Field(min_length=1, max_length=20, description="投诉编号")
     password: Line = Field(min_length=1, max_length=32, description="登记时告知的查询密码")
-
-
-def _public(complaint: Any) -> ComplaintPublic:
-    return ComplaintPublic.model_validate(complaint, from_attributes=True)
 
 
 @router.post(
@@ -79,7 +75,7 @@ def create_complaint(
     )
     session.commit()
     no_store(response)  # the tracking password, shown this once
-    return ComplaintCreated.model_validate({**_public(complaint).model_dump(), "tracking_password": password})
+    return ComplaintCreated(**complaint_view(session, complaint).model_dump(), tracking_password=password)
 
 
 @router.get("/complaints", response_model=ComplaintPage, summary="投诉列表（筛选、分页）")
@@ -109,12 +105,13 @@ def list_complaints(
         limit=limit,
     )
     rows, cursor = service.list_complaints(session=session, actor=actor, filters=filters, today=today)
-    return ComplaintPage(items=[_public(r) for r in rows], next_cursor=cursor)
+    return ComplaintPage(items=complaint_views(session, rows), next_cursor=cursor)
 
 
-@router.get("/complaints/{complaint_id}", response_model=ComplaintPublic, summary="投诉详情")
-def get_complaint(complaint_id: int, session: SessionDep, actor: ActorDep) -> ComplaintPublic:
-    return _public(service.get_complaint(session=session, complaint_id=complaint_id, actor=actor))
+@router.get("/complaints/{complaint_id}", response_model=ComplaintView, summary="投诉详情")
+def get_complaint(complaint_id: int, session: SessionDep, actor: ActorDep) -> ComplaintView:
+    complaint = service.get_complaint(session=session, complaint_id=complaint_id, actor=actor)
+    return complaint_view(session, complaint)
 
 
 @router.get(
@@ -142,7 +139,7 @@ def _act(
     actor: Actor,
     today: dt.date,
     calendar: WorkCalendar,
-) -> ComplaintPublic:
+) -> ComplaintView:
     complaint = service.act(
         session=session,
         complaint_id=complaint_id,
@@ -153,10 +150,10 @@ def _act(
         calendar=calendar,
     )
     session.commit()
-    return _public(complaint)
+    return complaint_view(session, complaint)
 
 
-def _action_route(action: str, model: type[service.ActionBody]) -> Callable[..., ComplaintPublic]:
+def _action_route(action: str, model: type[service.ActionBody]) -> Callable[..., ComplaintView]:
     # A body with required fields must be sent; one without may be omitted.
     required = any(f.is_required() for f in model.model_fields.values())
     default = Body(...) if required else Body(default_factory=model)
@@ -168,7 +165,7 @@ def _action_route(action: str, model: type[service.ActionBody]) -> Callable[...,
         today: TodayDep,
         calendar: CalendarDep,
         body: model = default,  # type: ignore[valid-type]
-    ) -> ComplaintPublic:
+    ) -> ComplaintView:
         return _act(complaint_id, action, body, session, actor, today, calendar)
 
     endpoint.__name__ = f"complaint_{action}"
@@ -181,7 +178,7 @@ for _action, _model in service.ACTION_BODIES.items():
         f"/complaints/{{complaint_id}}/actions/{_action}",
         _action_route(_action, _model),
         methods=["POST"],
-        response_model=ComplaintPublic,
+        response_model=ComplaintView,
         summary=f"{_transition.label}（{_action}）",
         description=f"操作“{_transition.label}”。状态不允许→409（含当前状态与可执行操作）；角色不允许→403；"
         "他部门案件→404；请求体无效→422；expected_version 过期→409。",
@@ -190,7 +187,7 @@ for _action, _model in service.ACTION_BODIES.items():
 
 @router.post(
     "/complaints/{complaint_id}/actions/{action}",
-    response_model=ComplaintPublic,
+    response_model=ComplaintView,
     summary="执行其他操作（系统操作或未知操作将被拒绝）",
 )
 def other_action(
@@ -201,7 +198,7 @@ def other_action(
     today: TodayDep,
     calendar: CalendarDep,
     body: service.ActionBody = Body(default_factory=service.ActionBody),
-) -> ComplaintPublic:
+) -> ComplaintView:
     return _act(complaint_id, action, body, session, actor, today, calendar)
 
 

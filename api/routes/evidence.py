@@ -15,16 +15,17 @@ from api.downloads import file_response
 from api.routes.public import PHONE_DESCRIPTION
 from api.schemas import (
     CaseFileView,
+    ComplaintView,
     EvidenceReceived,
     EvidenceView,
     ObjectionReceived,
     ReceivedFile,
     RepairReceived,
+    complaint_view,
 )
 from models import complaints as service
 from models.breach_record import department_names, public_fields
 from models.breach_requests import read_request_file
-from models.complaint import ComplaintPublic
 from models.complaints.files import complaint_files, read_complaint_file
 from models.files import Upload
 from models.lifecycle import Role
@@ -105,7 +106,7 @@ async def pledgor_upload(
 
 @router.post(
     "/complaints/{complaint_id}/actions/report_rectification/with-files",
-    response_model=ComplaintPublic,
+    response_model=ComplaintView,
     summary="报送整改情况并上传整改材料（multipart）",
     tags=["投诉"],
 )
@@ -120,7 +121,7 @@ async def report_rectification_with_files(
     expected_version: int | None = Form(None),
     note: str | None = Form(None),
     files: list[UploadFile] = FILES,
-) -> ComplaintPublic:
+) -> ComplaintView:
     """与 ``report_rectification`` 相同，另附整改材料文件（按内容识别类型）。文件为空、类型不符或过多→422，
     过大→413；状态、角色、部门和版本的拒绝与 JSON 接口相同。"""
     try:
@@ -140,7 +141,7 @@ async def report_rectification_with_files(
         files=await read_files(files),
     )
     session.commit()
-    return ComplaintPublic.model_validate(complaint, from_attributes=True)
+    return complaint_view(session, complaint)
 
 
 @router.get(

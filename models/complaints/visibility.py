@@ -9,6 +9,7 @@ not "forbidden".
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, or_
@@ -20,6 +21,7 @@ from models.audit import CaseEvent, CaseEventPublic
 from models.complaint import MAX_MERGE_DEPTH, Complaint, ComplaintAssignment
 from models.complaints.bodies import ComplaintFilter
 from models.errors import DomainError, NotFound, ValidationFailed
+from models.id_sets import in_list
 from models.lifecycle import COMPLAINT, ROLE_LABELS, Role, Transition
 from models.org import Department, competent_of
 from models.uscc import normalise_credit_code
@@ -269,6 +271,27 @@ def search_clause(q: str) -> Any:
         col(Complaint.respondent_name).contains(term, autoescape=True),
         col(Complaint.complainant_credit_code).startswith(code, autoescape=True),
     )
+
+
+def assisting_departments(*, session: Session, complaint_ids: Sequence[int]) -> dict[int, list[Department]]:
+    """The assisting departments (协办部门) of each complaint, in the order they were assigned, in one query
+    for a whole page. Retired ones too: a finished case keeps the departments that assisted it."""
+    if not complaint_ids:
+        return {}
+    rows = session.exec(
+        select(ComplaintAssignment.complaint_id, Department)
+        .join(Department, col(Department.id) == col(ComplaintAssignment.department_id))
+        .where(
+            in_list(session, ComplaintAssignment.__table__.c.complaint_id, complaint_ids),  # type: ignore[attr-defined]
+            col(ComplaintAssignment.active).is_(True),
+            col(ComplaintAssignment.lead).is_(False),
+        )
+        .order_by(col(ComplaintAssignment.id))
+    ).all()
+    found: dict[int, list[Department]] = {i: [] for i in complaint_ids}
+    for complaint_id, department in rows:
+        found[complaint_id].append(department)
+    return found
 
 
 def case_events(session: Session, complaint: Complaint) -> list[CaseEvent]:
