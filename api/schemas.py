@@ -84,7 +84,7 @@ class PledgeView(BaseModel):
     authority_code: str | None
     authority_name: str | None
     publication_day: dt.date | None
-    publication_day_status: Literal["computed", "pending_calendar"]
+    publication_day_status: Literal["computed", "pending_calendar", "not_applicable"]
     publication_day_message: str | None = Field(description="公示日暂无法计算时，说明缺少哪一年的日历")
     calendar_version: str | None
     stage_seq: int

@@ -109,6 +109,28 @@ def test_pending_calendar_names_the_year(client: TestClient, staff: Staff) -> No
     assert "公示日落在 2027 年" in late.json()["publication_day_message"]
 
 
+def test_a_pledge_fulfilled_before_its_year_is_loaded_says_it_is_not_published(
+    client: TestClient, staff: Staff
+) -> None:
+    """Not "load the calendar of year N": a fulfilled pledge is never published, and the year it named was
+    guessed (it moved to the year after once the next notice was loaded)."""
+    pid = client.post(
+        "/api/v1/pledges", json=body(deadline="2027-03-01"), headers=staff.auth("intake")
+    ).json()["id"]
+    h = staff.auth("handler")
+    r = client.post(
+        f"/api/v1/pledges/{pid}/evidence", files={"file": ("合格书.pdf", b"%PDF-1.7 x")}, headers=h
+    )
+    assert r.status_code == 201, r.text
+    done = client.post(f"/api/v1/pledges/{pid}/actions/confirm", json={}, headers=h)
+    assert done.status_code == 200, done.text
+    shown = client.get(f"/api/v1/pledges/{pid}", headers=h).json()
+    assert shown["publication_day"] is None
+    assert shown["publication_day_status"] == "not_applicable"
+    assert "不公示" in shown["publication_day_message"]
+    assert "2027" not in shown["publication_day_message"]
+
+
 def test_enterprise_needs_a_valid_credit_code(client: TestClient, staff: Staff) -> None:
     r = client.post("/api/v1/pledges", json=body(pledgor_credit_code=None), headers=staff.auth("intake"))
     assert r.status_code == 422

@@ -33,9 +33,19 @@ PLEDGE_ACTIONS = (
 
 
 def publication_status(pledge: Pledge, calendar: WorkCalendar) -> dict[str, Any]:
-    """``computed`` with the day, or ``pending_calendar`` with a message naming the missing year."""
+    """``computed`` with the day; ``not_applicable`` for a pledge that can no longer be published without
+    a day (fulfilled, cancelled, found false before its year was loaded); else ``pending_calendar`` with a
+    message naming the missing year."""
     if pledge.publication_day is not None:
         return {"publication_day_status": "computed", "publication_day_message": None}
+    if pledge.state not in PLEDGE.open_states():
+        # Closed before its day could be counted: naming a year to load would promise a publication that
+        # will never come (and guess the year wrong once the next one is loaded).
+        label = PLEDGE.state(pledge.state).label
+        return {
+            "publication_day_status": "not_applicable",
+            "publication_day_message": f"不公示：承诺状态为“{label}” (not published: pledge closed)",
+        }
     # The first year from the deadline on that the calendar lacks is the one the count stopped at.
     covered = set(calendar.covered_years())
     year = pledge.deadline.year
