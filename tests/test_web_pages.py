@@ -310,6 +310,29 @@ def test_roles_and_actions_follow_the_lifecycle(client: TestClient, staff: Staff
     assert session.get(Complaint, case_id).state == "signed"  # type: ignore[union-attr]
 
 
+def test_a_returned_order_leads_the_handler_back_to_the_workbench_not_to_a_not_found_page(
+    client: TestClient, staff: Staff
+) -> None:
+    sign_in(client, staff.intake)
+    number, _, case_id = _register_complaint(client)
+    _act(client, case_id, "accept")
+    _act(client, case_id, "dispatch", lead_department_code="D01")
+    client.cookies.clear()
+    sign_in(client, staff.handler)
+    returned = post_form(
+        client,
+        f"/staff/complaints/{case_id}/act/return_order",
+        {"reason": "不属于本单位职责"},
+        page=f"/staff/complaints/{case_id}",
+    )
+    assert returned.status_code == 303, returned.text
+    assert returned.headers["location"] == f"/staff?done=return_order&number={number}"
+    assert client.get(f"/staff/complaints/{case_id}").status_code == 404  # the order left the department
+    workbench = client.get(returned.headers["location"])
+    assert workbench.status_code == 200
+    assert f"已完成操作：退单（{number}），该件已不在本部门办理" in workbench.text
+
+
 def test_public_search_pagination_objection_and_tracking(
     client: TestClient, staff: Staff, engine: Engine, session: Session
 ) -> None:

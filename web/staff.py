@@ -7,7 +7,7 @@ import secrets
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import Request
+from fastapi import Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
@@ -110,7 +110,14 @@ QUEUE_SHOWN = 200
 
 
 @router.get("")
-def workbench(request: Request, session: SessionDep, today: TodayDep, calendar: CalendarDep) -> Response:
+def workbench(
+    request: Request,
+    session: SessionDep,
+    today: TodayDep,
+    calendar: CalendarDep,
+    done: str | None = None,
+    number: str | None = Query(None, max_length=32),
+) -> Response:
     user, actor = current_actor(request, session, *STAFF)
     queue = service.work_queue(
         session=session, actor=actor, today=today, calendar=calendar, limit=QUEUE_SHOWN
@@ -131,6 +138,8 @@ def workbench(request: Request, session: SessionDep, today: TodayDep, calendar: 
         event_label=service.event_label,
         can_register=user.role in REGISTRARS,
         can_pledge=user.role in PLEDGE_STAFF,
+        done=service.event_label(done) if done else None,
+        done_number=number,
     )
 
 
@@ -401,7 +410,7 @@ async def take_action(
         form["assisting_department_codes"] = ",".join(str(code) for code in ticked)
     try:
         body = _body(action, form)
-        service.act(
+        complaint = service.act(
             session=session,
             complaint_id=complaint_id,
             action=action,
@@ -426,4 +435,7 @@ async def take_action(
             status_code=status,
         )
     session.commit()
+    if not service.can_see(session=session, complaint=complaint, actor=actor):
+        # A returned order (退单) leaves the department: its case page would now answer "not found".
+        return redirect(f"/staff?done={action}&number={complaint.number}")
     return redirect(f"/staff/complaints/{complaint_id}?done={action}")
