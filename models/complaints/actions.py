@@ -9,8 +9,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, update
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from models.attachments import check_attachments
@@ -23,15 +22,14 @@ from models.complaints.bodies import (
     ConfirmBreachBody,
     DispatchBody,
     ExtensionRequestBody,
-    MergeBody,
     OrderRectificationBody,
     ReasonBody,
     RejectBody,
-    ReplyBody,
     ReportRectificationBody,
 )
 from models.complaints.closing import close_unreachable, close_unsatisfied, record_contact_attempt
 from models.complaints.context import ActionContext as _Ctx
+from models.complaints.merging import merge, reply
 from models.complaints.notify import mail_complainant, mail_department
 from models.complaints.refusal import (
     check_refusal_established,
@@ -48,9 +46,8 @@ from models.complaints.visibility import (
     get_complaint,
     handler_parties,
     lead_department,
-    state_label,
 )
-from models.errors import Conflict, NotPermitted, ValidationFailed
+from models.errors import NotPermitted, ValidationFailed
 from models.files import Upload, check_uploads
 from models.files import attach as attach_files
 from models.files import save as save_files
@@ -59,7 +56,7 @@ from models.lifecycle import COMPLAINT, Role
 from models.org import Department, competent_of
 from models.settings import get_settings
 from models.stage_deadline import PENDING_LABEL, apply_values, deadline_text, extended_values, resumed_values
-from models.workflow import Actor, record_event, rule_days
+from models.workflow import Actor, rule_days
 
 # Actions that take uploaded files with their body.
 FILE_ACTIONS = frozenset({"report_rectification"})
@@ -155,57 +152,6 @@ def _sign_for(ctx: _Ctx, action: str, body: ActionBody) -> None:
         deadline=iso_date(ctx.case.stage_deadline),
         working_days=rule_days(spec.deadline) if spec.deadline else 0,
     )
-
-
-def _merge(ctx: _Ctx, action: str, body: ActionBody) -> None:
-    assert isinstance(body, MergeBody)
-    target = ctx.session.exec(select(Complaint).where(Complaint.number == body.target_number.strip())).first()
-    if target is None:
-        raise ValidationFailed(f"并入的案件 {body.target_number} 不存在，请核对编号 (target not found)")
-    if target.id == ctx.case.id or (target.id or 0) > (ctx.case.id or 0):
-        raise ValidationFailed("只能并入更早登记的案件，请填写较早案件的编号 (merge into an earlier case)")
-    if COMPLAINT.state(target.state).terminal:
-        raise ValidationFailed(
-            f"案件 {target.number} 当前为“{state_label(target.state)}”，不能作为并单目标 (target is closed)"
-        )
-    event = ctx.fire(action, body, target_number=target.number, target_id=target.id)
-    ctx.case.merged_into_id = target.id
-    # Feedback is owed to every complainant (RULEBOOK complaints §3): told now, and given the reply of the
-    # case it joined (``_reply``).
-    mail_complainant(ctx.session, ctx.case, event, "complaint_merged", target_number=target.number)
-    at = dt.datetime.now(dt.UTC)
-    _hold_unchanged(ctx.session, target, at)
-    record_event(
-        session=ctx.session,
-        case=target,
-        transition=None,
-        from_state=target.state,
-        to_state=target.state,
-        actor=ctx.actor,
-        at=at,
-        note=body.note,
-        data={"merged_number": ctx.case.number, "merged_id": ctx.case.id},
-        idempotency_key=None,
-        event="merged_in",
-    )
-
-
-def _hold_unchanged(session: Session, target: Complaint, at: dt.datetime) -> None:
-    """Bump the merge target's version with a compare-and-set on the version it was checked at, as
-    ``apply_event`` does for every event: a target another transaction moved since (rejected, replied,
-    merged itself) refuses the merge, and one that moves it after waits for this commit (PostgreSQL's row
-    lock) and then meets a stale version. Every state change bumps the version, so an unchanged version
-    means the target is still as open as when it was checked."""
-    t: Any = Complaint.__table__  # type: ignore[attr-defined]
-    stmt = update(t).where(t.c.id == target.id, t.c.version == target.version)
-    held = session.execute(stmt.values(version=t.c.version + 1, updated_at=at).returning(t.c.version)).first()
-    if held is None:
-        raise Conflict(
-            f"并单目标案件 {target.number} 已被他人更新（可能已不予受理、已办结或已并入其他案件），"
-            "本次并单未生效，请刷新后重试 (the target case changed meanwhile: reload and try again)"
-        )
-    set_committed_value(target, "version", held.version)
-    set_committed_value(target, "updated_at", at)
 
 
 def _dispatch(ctx: _Ctx, action: str, body: ActionBody) -> None:
@@ -350,31 +296,6 @@ def _confirm_breach(ctx: _Ctx, action: str, body: ActionBody) -> None:
     order_explanation(ctx, event, reason=body.reason, severity=body.severity)
 
 
-def _reply(ctx: _Ctx, action: str, body: ActionBody) -> None:
-    assert isinstance(body, ReplyBody)
-    event = ctx.fire(action, body, note=body.reply_text)
-    dept = lead_department(ctx.session, ctx.case)
-    name = dept.name if dept else "守信平台"
-    mail_complainant(
-        ctx.session, ctx.case, event, "complaint_replied", reply_text=body.reply_text, department_name=name
-    )
-    mail_complainant(ctx.session, ctx.case, event, "complaint_return_visit")
-    # The complainants of the cases merged into this one (also through a case merged into it later) get the
-    # same reply, under their own number.
-    assert ctx.case.id is not None
-    for case in merged_into(ctx.session, ctx.case.id):
-        # They get no return visit of their own: their mail says where dissatisfaction goes instead.
-        mail_complainant(
-            ctx.session,
-            case,
-            event,
-            "complaint_replied",
-            reply_text=body.reply_text,
-            department_name=name,
-            target_number=ctx.case.number,
-        )
-
-
 def _await(ctx: _Ctx, action: str, body: ActionBody) -> None:
     assert isinstance(body, ReasonBody)
     paused_from = str(ctx.case.state)
@@ -467,7 +388,7 @@ def _manual_supervision(ctx: _Ctx, action: str, body: ActionBody) -> None:
 
 _HANDLERS: dict[str, Callable[[_Ctx, str, ActionBody], None]] = {
     "reject": _reject,
-    "merge": _merge,
+    "merge": merge,
     "dispatch": _dispatch,
     "sign_for": _sign_for,
     "return_order": _return_order,
@@ -478,7 +399,7 @@ _HANDLERS: dict[str, Callable[[_Ctx, str, ActionBody], None]] = {
     "record_refusal": record_refusal,
     "confirm_breach": _confirm_breach,
     "submit_explanation": submit_explanation,
-    "reply": _reply,
+    "reply": reply,
     "close": close,
     "redo": redo,
     "close_unsatisfied": close_unsatisfied,
