@@ -7,12 +7,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlmodel import Session
 
 from models.breach import PublishedBreach
 from models.calendar import WorkCalendar
 from models.lifecycle import BREACH, BreachState, Role
+from models.register.decisions import may_decide
 from models.tasks import TaskItem
 from models.workflow import Actor
 
@@ -25,12 +26,14 @@ def decision_tasks(
     *, session: Session, actor: Actor, today: dt.date, calendar: WorkCalendar, limit: int = 500
 ) -> list[TaskItem]:
     """Records under objection or with a repair request waiting on ``actor``, soonest deadline first: the
-    deciding department's own for a handler (the lifecycle's states wait on handlers), every one for
-    supervisors, who may decide them too and chase them."""
+    deciding department's own for a handler (the lifecycle's states wait on handlers); for supervisors,
+    who may decide them too and chase them, every one they may decide (``may_decide``: not the repair
+    of a pledge's record, which its authority decides; the dashboard shows those for chasing)."""
     if actor.role == Role.HANDLER and actor.department_id is not None:
         where: list[Any] = [_B.c.department_id == actor.department_id]
     elif actor.role == Role.SUPERVISOR:
-        where = []
+        # ``may_decide`` in SQL, so the limit counts only records the supervisor can act on.
+        where = [or_(_B.c.state != BreachState.REPAIR_REQUESTED, _B.c.complaint_id.is_not(None))]
     else:
         return []
     stmt = (
@@ -42,12 +45,22 @@ def decision_tasks(
             _B.c.matter,
             _B.c.stage_deadline,
             _B.c.deadline_pending,
+            _B.c.complaint_id,
         )
         .where(_B.c.state.in_(_WAITING), *where)
         .order_by(_B.c.stage_deadline.is_(None), _B.c.stage_deadline, _B.c.id)
         .limit(limit)
     )
-    actions = {s: [t.event for t in BREACH.available(s, actor.role) if t.event != "remind"] for s in _WAITING}
+    offered = {s: [t.event for t in BREACH.available(s, actor.role) if t.event != "remind"] for s in _WAITING}
+
+    def actions(state: str, complaint_id: int | None) -> list[str]:
+        return [
+            e
+            for e in offered[BreachState(state)]
+            if may_decide(complaint_id=complaint_id, action=e, role=actor.role)
+        ]
+
+    rows = session.execute(stmt).all()
     return [
         TaskItem(
             id=bid,
@@ -60,7 +73,7 @@ def decision_tasks(
             deadline_pending=bool(pending),
             working_days_left=calendar.working_days_left(today, deadline),
             paused=False,
-            actions=actions[BreachState(state)],
+            actions=actions(state, complaint_id),
         )
-        for bid, number, state, subject, matter, deadline, pending in session.execute(stmt).all()
+        for bid, number, state, subject, matter, deadline, pending, complaint_id in rows
     ]

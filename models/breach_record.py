@@ -18,14 +18,13 @@ from models.org import Department
 from models.platform import DocumentKind, document_row
 from models.pledge import PLEDGOR_KIND_LABELS, PledgorKind
 from models.privacy import mask_name, publication_text
+from models.settings import get_settings
 
-# Publication periods by class, in months from the decision date: (minimum before repair, maximum shown).
-# Defaults from 国办发〔2025〕22号 / 国家发展改革委令第36号; the one place these numbers live.
-PERIODS: dict[Severity, tuple[int, int]] = {
-    Severity.MINOR: (0, 3),
-    Severity.GENERAL: (3, 12),
-    Severity.SERIOUS: (12, 36),
-}
+
+def publication_period(severity: Severity) -> tuple[int, int]:
+    """A class's publication period in months from the decision date: (minimum before repair, maximum
+    shown). Set per locality (SHOUXIN_PUBLICATION_MIN_MONTHS_* / _MAX_MONTHS_*, models/settings.py)."""
+    return get_settings().publication_months(Severity(severity).value)
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
@@ -35,15 +34,17 @@ def add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month, min(day.day, _month_calendar.monthrange(year, month)[1]))
 
 
-# Cached: a sweep batch publishes thousands of records on a handful of decision dates.
-@cache
+# Cached: a sweep batch publishes thousands of records on a handful of decision dates. Keyed on the months,
+# not the class, so a changed setting is never answered from an entry computed under the old one.
+_months_later = cache(add_months)
+
+
 def publication_end(severity: Severity, decision_date: dt.date) -> dt.date:
-    return add_months(decision_date, PERIODS[Severity(severity)][1])
+    return _months_later(decision_date, publication_period(severity)[1])
 
 
-@cache
 def repair_earliest(severity: Severity, decision_date: dt.date) -> dt.date:
-    return add_months(decision_date, PERIODS[Severity(severity)][0])
+    return _months_later(decision_date, publication_period(severity)[0])
 
 
 def _get(record: Any, name: str) -> Any:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "password", "xxx", ""}
@@ -23,6 +23,9 @@ _DEFAULT_CHANNELS: dict[str, Literal["email", "sms", "both"]] = {
     "department": "email",
     "supervisor": "email",
 }
+# The classes of a breach record (models.breach.Severity's values, not imported: the settings come first),
+# in the order their publication periods must keep, with the label a refusal names them by.
+PUBLICATION_CLASSES = {"minor": "轻微", "general": "一般", "serious": "严重"}
 
 
 class Settings(BaseSettings):
@@ -64,6 +67,8 @@ class Settings(BaseSettings):
     # From this day of the year (MM-DD) until next year's holiday notice is loaded, administrators are
     # told: dashboard banner, daily digest, health warning (models/pending_deadlines.py).
     calendar_warning_from: str = Field(default="11-01", pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
+    # 催办 comes on the first overdue working day, then 督办, then 提级办理 (RULEBOOK complaints §7): the
+    # escalation threshold may not come before the supervision one (``_supervision_in_order``).
     supervise_after_overdue_days: int = Field(default=3, ge=1, le=60)
     escalate_after_overdue_days: int = Field(default=5, ge=1, le=60)
     # A supervisor may close a case as 不满意办结 once it has been redone this many times.
@@ -72,6 +77,15 @@ class Settings(BaseSettings):
     unreachable_contact_attempts: int = Field(default=3, ge=1, le=20)
     # RULEBOOK: a confirmed government breach "may be published"; a locality may keep it internal.
     publish_government_breaches: bool = True
+    # Publication periods of a breach record by class, in months from the decision date: the minimum before
+    # credit repair may be asked for, and the maximum it is shown (国办发〔2025〕22号 / 国家发展改革委令第36号
+    # defaults). Only new decisions take a changed value: a record keeps the end dates it was stored with.
+    publication_min_months_minor: int = Field(default=0, ge=0, le=120)
+    publication_max_months_minor: int = Field(default=3, ge=0, le=120)
+    publication_min_months_general: int = Field(default=3, ge=0, le=120)
+    publication_max_months_general: int = Field(default=12, ge=0, le=120)
+    publication_min_months_serious: int = Field(default=12, ge=0, le=120)
+    publication_max_months_serious: int = Field(default=36, ge=0, le=120)
 
     # Mail.
     smtp_host: str = "127.0.0.1"
@@ -190,6 +204,48 @@ class Settings(BaseSettings):
     def notification_channels_for(self, recipient_kind: str) -> Literal["email", "sms", "both"]:
         """How a recipient reachable both by e-mail and by SMS is notified (``notification_channels``)."""
         return self.notification_channels.get(recipient_kind, _DEFAULT_CHANNELS.get(recipient_kind, "email"))
+
+    def publication_months(self, severity: str) -> tuple[int, int]:
+        """(minimum before repair, maximum shown) of a record's class, in months from its decision date."""
+        return (
+            getattr(self, f"publication_min_months_{severity}"),
+            getattr(self, f"publication_max_months_{severity}"),
+        )
+
+    @model_validator(mode="after")
+    def _supervision_in_order(self) -> Settings:
+        # Escalating first would skip 督办: the case goes up before the office that should chase it has.
+        if self.escalate_after_overdue_days < self.supervise_after_overdue_days:
+            raise ValueError(
+                f"SHOUXIN_ESCALATE_AFTER_OVERDUE_DAYS（{self.escalate_after_overdue_days}）不能小于 "
+                f"SHOUXIN_SUPERVISE_AFTER_OVERDUE_DAYS（{self.supervise_after_overdue_days}）："
+                "先催办、再督办、后提级办理 (escalation cannot come before supervision)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _publication_periods_in_order(self) -> Settings:
+        # A minimum above its maximum would open repair only after the record stopped showing, and a
+        # lighter class shown longer than a heavier one would punish the lesser breach more.
+        previous: tuple[str, int] | None = None
+        for severity, label in PUBLICATION_CLASSES.items():
+            low, high = self.publication_months(severity)
+            low_name = f"SHOUXIN_PUBLICATION_MIN_MONTHS_{severity.upper()}"
+            high_name = f"SHOUXIN_PUBLICATION_MAX_MONTHS_{severity.upper()}"
+            if low > high:
+                raise ValueError(
+                    f"{label}失信的最短公示期 {low_name}（{low} 个月）不能长于最长公示期 "
+                    f"{high_name}（{high} 个月） (the minimum publication period of {severity} records "
+                    "exceeds its maximum)"
+                )
+            if previous is not None and high < previous[1]:
+                raise ValueError(
+                    f"{label}失信的最长公示期 {high_name}（{high} 个月）不能短于较轻一类的 {previous[0]}"
+                    f"（{previous[1]} 个月）：应为 轻微 ≤ 一般 ≤ 严重"
+                    " (a heavier class cannot be shown for less time than a lighter one)"
+                )
+            previous = (high_name, high)
+        return self
 
     @field_validator("credit_platform_secret", "sms_gateway_secret", "hotline_secret")
     @classmethod

@@ -31,9 +31,14 @@ from tests.test_register import access_code, publish
 from web.pledge_notice import notice_facts
 
 API = "/api/v1"
-SUPERVISOR = Actor(name="督办员", role=Role.SUPERVISOR)
+
 DAY = dt.date(2026, 6, 1)  # within the records' publication period (JDRQ 2026-02-28, GSJZQ 2027-02-28)
 FEBRUARY = Period("month", dt.date(2026, 2, 1), dt.date(2026, 2, 28))  # the pledges' deadline month
+
+
+def _handler_of(record: PublishedBreach) -> Actor:
+    """The deciding department's handler: a pledge record's repair is its department's to decide."""
+    return Actor(name="经办人", role=Role.HANDLER, department_id=record.department_id)
 
 
 def _request(session: Session, record: PublishedBreach, event: str, day: dt.date = DAY) -> None:
@@ -55,7 +60,7 @@ def _decide(session: Session, record: PublishedBreach, action: str, day: dt.date
         session=session,
         breach_id=record.id,
         action=action,
-        actor=SUPERVISOR,
+        actor=_handler_of(record),
         reason="经核查",
         today=day,
         calendar=load_calendar(session=session),

@@ -148,7 +148,8 @@ def test_each_decision_queues_at_most_one_document_and_a_replay_none(
             session=session,
             breach_id=record.id,  # type: ignore[arg-type]
             action=action,
-            actor=SUPERVISOR,
+            # The deciding department's handler: a pledge record's repair is not the supervisors' to decide.
+            actor=Actor(name="经办人", role=Role.HANDLER, department_id=record.department_id),
             reason="决定理由",
             today=REPAIR_DAY,
             calendar=calendar,

@@ -28,6 +28,7 @@ from models.errors import DomainError, ValidationFailed
 from models.files import PREVIEWABLE
 from models.lifecycle import BREACH, BreachState, Role
 from models.register import CORRECTION_LABELS, BreachCorrection, decide
+from models.register.decisions import may_decide
 from models.settings import get_settings
 from models.workflow import Actor
 from web.core import current_actor, form_data, form_refused, page_router, redirect, render
@@ -101,7 +102,9 @@ def _record_page(
         actions=[
             {"event": t.event, "label": t.label}
             for t in BREACH.available(record.state, actor.role)
+            # Not a button that would be refused: a supervisor does not decide a department's repair.
             if t.event in DECISION_EVENTS
+            and may_decide(complaint_id=record.complaint_id, action=t.event, role=actor.role)
         ],
         days_left=days_left,
         states=STATE_LABELS,

@@ -23,9 +23,10 @@ from models.breach_record import (
 from models.calendar import WorkCalendar
 from models.clock import utcnow
 from models.complaint import Complaint
-from models.errors import Conflict, NotFound, ValidationFailed
+from models.errors import Conflict, NotFound, NotPermitted, ValidationFailed
 from models.government_credit_record import follow_register_decision
 from models.lifecycle import BreachState, Role
+from models.org import Department
 from models.platform import DocumentKind, enqueue_documents
 from models.privacy import publication_text
 from models.register.expiry import end_now
@@ -40,6 +41,7 @@ BREACH_DECISIONS = (
     "approve_repair",
     "reject_repair",
 )
+REPAIR_DECISIONS = frozenset({"approve_repair", "reject_repair"})
 CORRECTABLE = ("matter", "facts", "basis", "severity")
 CORRECTION_LABELS = {"matter": "事项", "facts": "失信行为", "basis": "依据", "severity": "严重程度"}
 # The correctable fields that are free text, and so go through the publication filter.
@@ -70,6 +72,16 @@ class BreachCorrection(BaseModel):
     severity: Severity | None = Field(default=None, description="失信程度")
 
 
+def may_decide(*, complaint_id: int | None, action: str, role: Role) -> bool:
+    """Whether ``role`` may take ``action`` on ``record`` as far as who decides goes (the lifecycle still
+    decides whether the state allows it; a handler must be of the record's department). 谁认定、谁修复: a
+    pledge's record was decided by its authority, so only that department's handlers (its successor's,
+    once it is retired: the record moved there) decide its repair; supervisors chase it. A government
+    record from a complaint was confirmed by the credit office (confirm_breach is the supervisors' alone),
+    so its supervisors keep deciding its repair. ``complaint_id`` is the record's (None: a pledge's)."""
+    return not (action in REPAIR_DECISIONS and role == Role.SUPERVISOR and complaint_id is None)
+
+
 def decide(
     *,
     session: Session,
@@ -82,8 +94,9 @@ def decide(
     expected_version: int | None = None,
     corrected: BreachCorrection | Mapping[str, Any] | None = None,
 ) -> PublishedBreach:
-    """The deciding department (谁认定、谁修复) or a supervisor decides an objection or a repair.
-    ``corrected`` (uphold_correct only) is checked as a ``BreachCorrection`` whichever form it comes in."""
+    """The deciding department (谁认定、谁修复) or a supervisor decides an objection or a repair; the
+    repair of a department's record only that department (``may_decide``). ``corrected`` (uphold_correct
+    only) is checked as a ``BreachCorrection`` whichever form it comes in."""
     record = session.get(PublishedBreach, breach_id)
     # Another department's record is answered as one that does not exist, as for every case: a 403 would
     # confirm that it exists (docs/security.md).
@@ -91,6 +104,13 @@ def decide(
         raise NotFound(f"公示记录 #{breach_id} 不存在 (no breach record {breach_id})")
     if action not in BREACH_DECISIONS:
         raise ValidationFailed(f"不支持的操作 {action}；可用：{', '.join(BREACH_DECISIONS)} (unknown action)")
+    if not may_decide(complaint_id=record.complaint_id, action=action, role=actor.role):
+        department = session.get(Department, record.department_id)
+        name = department.name if department else "认定部门"
+        raise NotPermitted(
+            f"记录 {record.number} 由{name}认定，是否准予信用修复由该部门经办人决定（谁认定、谁修复）；"
+            "督办人员可催办 (repair is decided by the deciding department)"
+        )
     if not reason.strip():
         raise ValidationFailed("请填写决定理由 (reason is required)")
     if past_publication(record, today):
