@@ -116,6 +116,7 @@ def _record(engine: Engine, result: SendResult, stamp: Callable[[], dt.datetime]
                 notification_id=result.notification_id,
                 now=stamp(),
                 error=result.detail or "temporary failure",
+                outcome=result.outcome,
             )
         _count(counts, row)
 

@@ -10,20 +10,23 @@ for ever.
 
 Claiming leases rows by pushing ``next_attempt_at`` forward in the claiming transaction: a row lock (``FOR
 UPDATE SKIP LOCKED`` on PostgreSQL) ends with that transaction, and the lease is what keeps a second run
-off a row while the first is still talking to the other system. A run that dies mid-batch leaves its rows
-to come due again when the lease runs out. The lease's end is also the claim's token: a run records an
-outcome only on a row still in the state and lease it claimed (``still_claimed``), so a run that outlived
-its lease cannot overwrite what a later run recorded.
+off a row while the first is still talking to the other system. An ordered outbox's claims are taken one
+at a time (a transaction-level advisory lock per table): SKIP LOCKED would let a second run pass over a
+row the first has leased but not yet committed, and take the next row of the same parent. A run that
+dies mid-batch leaves its rows to come due again when the lease runs out. The lease's end is also the
+claim's token: a run records an outcome only on a row still in the state and lease it claimed
+(``still_claimed``), so a run that outlived its lease cannot overwrite what a later run recorded.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from models.errors import Conflict, ValidationFailed
@@ -110,10 +113,18 @@ def claim(
     The lease is a compare-and-set (only rows still due get it), so two runs never both win a row even on
     SQLite, whose driver runs the SELECT outside the writing transaction. The caller commits the claim
     before it starts sending.
+
+    A ``where`` may look at other rows of the table (``due_in_order`` does: a row is due only while no
+    earlier row of its parent waits), and to this claim's snapshot a row another run has leased but not
+    yet committed still looks due, not waiting. So on PostgreSQL a claim with a ``where`` first waits for
+    any other such claim on the table to commit (``_serialise_claims``); a claim without one (the
+    notifications) only skips the locked rows. SQLite has one writer at a time already.
     """
     due = (model.status.in_(statuses), model.next_attempt_at <= now)
     query = select(model.id).where(*due, *where).order_by(*order_by).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
+        if where:
+            _serialise_claims(session, model)
         query = query.with_for_update(skip_locked=True)
     candidates = list(session.scalars(query))
     if not candidates:
@@ -127,6 +138,16 @@ def claim(
     )
     won: dict[int, Any] = dict(leased.tuples().all())
     return Claim(until=until, statuses={i: won[i] for i in candidates if i in won})
+
+
+def _serialise_claims(session: Session, model: Any) -> None:
+    """Wait for the other open claims on ``model``'s table, and hold them off until this transaction ends.
+
+    Taken before the claim's SELECT, so that under READ COMMITTED the SELECT's snapshot already shows the
+    leases the earlier claim committed. The key is fixed per table (crc32, not ``hash``, which differs
+    between processes)."""
+    key = zlib.crc32(f"shouxin.claim.{model.__tablename__}".encode())
+    session.execute(select(func.pg_advisory_xact_lock(key)))
 
 
 def claim_in_order(

@@ -29,6 +29,9 @@ class Outcome(StrEnum):
     SENT = "sent"
     TEMPORARY = "temporary"  # try again later with back-off
     PERMANENT = "permanent"  # the server refused this message for good; retrying will not help
+    # Temporary too, told apart for the outbox (notifications/outbox_service.py mark_temporary_failure):
+    UNTRIED = "untried"  # never handed to the server (none configured, it is down): no attempt is spent
+    UNANSWERED = "unanswered"  # no answer once the request may have arrived: the next attempt asks first
 
 
 @dataclass(frozen=True)
@@ -59,9 +62,10 @@ class BatchResults(list[SendResult]):
             self._on_outcome(result)
 
     def defer(self, notification_ids: Iterable[int], detail: str) -> None:
-        """A temporary result with ``detail`` for each message not sent (tried again after the back-off)."""
+        """A temporary result with ``detail`` for each message not handed to the server: tried again after
+        the back-off without spending an attempt (``UNTRIED``), since nothing about it has failed."""
         for notification_id in notification_ids:
-            self.record(SendResult(notification_id, Outcome.TEMPORARY, detail))
+            self.record(SendResult(notification_id, Outcome.UNTRIED, detail))
 
 
 def _mail_from(settings: Settings) -> Address:
@@ -167,8 +171,9 @@ async def send_batch(
     """Send ``messages`` over one SMTP connection and return one result per message, in order.
 
     A failure to connect or log in is not about any message: every message gets a temporary result with
-    that error. A connection lost mid-batch fails the rest temporarily too, since reconnecting inside a
-    batch would hide an unhealthy server from the back-off.
+    that error, which spends none of its attempts. A connection lost mid-batch fails the rest temporarily
+    too (nor do they spend one), since reconnecting inside a batch would hide an unhealthy server from the
+    back-off.
     """
     settings = settings or get_settings()
     results = BatchResults(on_outcome)

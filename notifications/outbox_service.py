@@ -12,11 +12,12 @@ import datetime as dt
 from sqlmodel import Session, col, select
 
 from models.clock import utcnow
-from models.delivery_queue import MIN_LEASE, claim, doubling_backoff, lease_for
+from models.delivery_queue import FIRST_BACKOFF, MIN_LEASE, claim, doubling_backoff, lease_for
 from models.errors import Conflict, NotFound
 from models.lifecycle import PLEDGE, ROLE_LABELS, STAFF_ROLES
 from models.outbox import NO_EMAIL, Notification, NotificationStatus, leave_queue, secret_removed
 from models.settings import get_settings
+from notifications.mailer import Outcome
 
 MAX_ATTEMPTS = 12
 # The pledge action that replaces a code lost with a dead notice (models/pledges/access.py REISSUE_EVENT).
@@ -26,6 +27,11 @@ MAX_BACKOFF = dt.timedelta(hours=1)
 CLAIM_LEASE = MIN_LEASE
 _SMTP_COMMANDS_PER_MESSAGE = 3  # MAIL FROM, RCPT TO, DATA
 _SMS_WAITS_PER_MESSAGE = 2  # connecting, then the provider's answer
+
+
+# Context key of an SMS row: the ISO times of attempts that may have been sent. In the context because
+# that is what reaches the sender (notifications/sms.py ``build_sms``); templates never name it.
+MAYBE_SENT_KEY = "_maybe_sent_at"
 
 
 def claim_lease(count: int) -> dt.timedelta:
@@ -43,6 +49,13 @@ def claim_lease(count: int) -> dt.timedelta:
 def backoff(attempts: int) -> dt.timedelta:
     """Wait after the ``attempts``-th failure: 1 min, 2, 4 … capped at 1 h."""
     return doubling_backoff(attempts, cap=MAX_BACKOFF)
+
+
+def untried_wait(row: Notification, now: dt.datetime) -> dt.timedelta:
+    """Wait after a run that could not try the row (``Outcome.UNTRIED``): as long again as it has been queued,
+    1 min to 1 h. That doubles like ``backoff`` without counting anything, so a long outage costs a row
+    one write an hour rather than one a minute."""
+    return min(max(now - row.created_at, FIRST_BACKOFF), MAX_BACKOFF)
 
 
 def claim_due(*, session: Session, now: dt.datetime, limit: int) -> list[int]:
@@ -80,14 +93,31 @@ def mark_sent(*, session: Session, notification_id: int, now: dt.datetime) -> No
 
 
 def mark_temporary_failure(
-    *, session: Session, notification_id: int, now: dt.datetime, error: str
+    *,
+    session: Session,
+    notification_id: int,
+    now: dt.datetime,
+    error: str,
+    outcome: Outcome = Outcome.TEMPORARY,
 ) -> Notification:
-    """Count the attempt and back off; after ``MAX_ATTEMPTS`` the row is dead for an admin to look at."""
+    """Count the attempt and back off; after ``MAX_ATTEMPTS`` the row is dead for an admin to look at.
+
+    An ``UNTRIED`` outcome (nothing reached the server: none configured, it is down) backs off without
+    counting (``untried_wait``), so an outage, however long, cannot make a row dead; an ``UNANSWERED`` one
+    (the request may have reached a provider that does not recognise a resend) also notes the time on the
+    row, and the next attempt asks the provider first. Either way ``last_error`` says why the row waits."""
     row = _get(session, notification_id)
     if row.status != NotificationStatus.PENDING:
         return row
-    row.attempts += 1
     row.last_error = error[:2000]
+    if outcome is Outcome.UNTRIED:
+        row.next_attempt_at = now + untried_wait(row, now)
+        session.add(row)
+        return row
+    row.attempts += 1
+    if outcome is Outcome.UNANSWERED:
+        # A new dict: the JSON column notices an assignment, not a change inside it.
+        row.context = {**row.context, MAYBE_SENT_KEY: [*row.context.get(MAYBE_SENT_KEY, []), now.isoformat()]}
     if row.attempts >= MAX_ATTEMPTS:
         leave_queue(row, NotificationStatus.DEAD)
     else:

@@ -8,13 +8,16 @@ context variables (no filters), so that the same template is what a cloud provid
 Providers (``sms_aliyun.AliyunSms``, ``sms_http.HttpGatewaySms``) answer each message with an ``Answer``:
 sent, temporary (retry after the outbox back-off) or permanent (dead with the reason). Each outcome is
 reported through ``on_outcome`` the moment the provider answers, so the caller records it before the next
-message goes out; every attempt at one row carries the same ``out_id`` so a provider can recognise a
-resend. A gateway that is down (no answer, 5xx) fails the rest of the batch temporarily without trying
-them: the back-off, not a burst of timeouts, decides when to try again.
+message goes out. Every attempt at one row carries the same ``out_id``: the generic gateway must answer a
+repeated one without sending again, while Alibaba Cloud keeps it only as a tracking field, so after an
+attempt without an answer (``maybe_sent_at``) that adapter looks the id up before sending again. A
+gateway that is down (no answer, 5xx) fails the rest of the batch temporarily without trying them, and
+without spending their attempts: the back-off, not a burst of timeouts, decides when to try again.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,17 +27,20 @@ from jinja2 import meta
 
 from models.settings import Settings, get_settings
 from notifications.mailer import BatchResults, Outcome, SendResult
+from notifications.outbox_service import MAYBE_SENT_KEY
 from notifications.render import ENV
 
 
 @dataclass(frozen=True)
 class SmsMessage:
     notification_id: int
-    out_id: str  # the same for every attempt at one row: a provider's way to recognise a resend
+    out_id: str  # the same for every attempt at one row, to look it up or (the gateway) refuse a resend
     phone: str  # 11 digits
     template: str
     text: str
     params: dict[str, str]
+    # When earlier attempts ended without an answer once the provider may have had them (``MaybeSent``).
+    maybe_sent_at: tuple[dt.datetime, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,7 @@ def build_sms(
         template=template,
         text=render_sms(template, context),
         params=sms_params(template, context),
+        maybe_sent_at=tuple(dt.datetime.fromisoformat(at) for at in context.get(MAYBE_SENT_KEY, [])),
     )
 
 
@@ -140,7 +147,7 @@ async def send_sms_batch(
     """Send ``messages`` one by one through the configured provider; one result per message, in order.
 
     With no provider configured (SMS turned off after these were queued) every message stays pending
-    with that reason: nothing is lost, and an admin sees why it has not gone.
+    with that reason, spending no attempt: nothing is lost, and an admin sees why it has not gone.
     """
     settings = settings or get_settings()
     results = BatchResults(on_outcome)

@@ -5,13 +5,22 @@ SendSms takes PhoneNumbers, SignName, TemplateCode (an approved template, config
 the message, the same on every attempt). It answers ``{"Code": "OK", "BizId": …, "RequestId": …}`` or an
 error code, in the body of a 200 answer or of a 4xx one (which the SDK raises); the codes are mapped here
 to retry or dead letter (docs/integrations.md, "SMS").
+
+SendSms is not idempotent: OutId is only echoed in the delivery records, and a second SendSms is a second
+SMS, billed. So an attempt that got no answer after its request may have gone out is ``UNANSWERED``, and
+the next attempt first looks for the OutId with QuerySendDetails (by number and date): found, the row is
+sent; not found, it is sent now; the lookup failing, nothing is sent and the row waits.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from collections.abc import Iterable
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import aiohttp
 from alibabacloud_dysmsapi20170525 import models as sms_models
 from alibabacloud_dysmsapi20170525.client import Client
 from alibabacloud_tea_openapi import utils_models as openapi_models
@@ -21,6 +30,15 @@ from Tea.exceptions import TeaException
 from models.settings import Settings
 from notifications.mailer import Outcome
 from notifications.sms import Answer, SmsMessage
+
+# QuerySendDetails' SendDate is the mainland date, whatever timezone Shouxin is configured with.
+_SEND_DATE_TZ = ZoneInfo("Asia/Shanghai")
+_PAGE_SIZE = 50  # QuerySendDetails' largest page
+# A number gets a handful of texts a day from one account (the provider's own per-number day limit), so
+# a few pages always hold them all.
+_MAX_PAGES = 4
+# Errors that mean the request never left: nothing can have been sent, so no lookup is needed later.
+_NOT_CONNECTED = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 
 # Codes about this message that no retry can fix: dead, with the reason, for an admin to look at.
 PERMANENT_CODES = {
@@ -82,6 +100,10 @@ class AliyunSms:
                 f"未配置该通知的短信模板编号 (no Alibaba Cloud template code for {message.template}: "
                 "set SHOUXIN_SMS_TEMPLATE_CODES)",
             )
+        if message.maybe_sent_at:
+            earlier = await self._earlier_send(message)
+            if earlier is not None:
+                return earlier
         request = sms_models.SendSmsRequest(
             phone_numbers=message.phone,
             sign_name=self.settings.sms_sign_name,
@@ -93,26 +115,109 @@ class AliyunSms:
             response = await self.client.send_sms_with_options_async(request, self.runtime)
         except TeaException as exc:
             return _from_exception(exc)
-        # Anything else before an answer (a reset connection, a timeout, a malformed reply) is an attempt
-        # that did not get through: retried, and the rest of the batch waits for the back-off.
+        # Anything else before an answer (a reset connection, a timeout, a malformed reply): retried, and
+        # the rest of the batch waits for the back-off.
         except Exception as exc:
-            return Answer(Outcome.TEMPORARY, f"{type(exc).__name__}: {exc}", gateway_down=True)
+            return Answer(_unanswered(exc), f"{type(exc).__name__}: {exc}", gateway_down=True)
         body = response.body
         answer = classify_code(str(body.code or ""), body.message)
         if answer.outcome is Outcome.SENT:
             return Answer(Outcome.SENT, f"BizId {body.biz_id}, RequestId {body.request_id}")
         return answer
 
+    async def _earlier_send(self, message: SmsMessage) -> Answer | None:
+        """Sent, if Alibaba Cloud has a record with the message's OutId on a date an unanswered attempt
+        may have reached it; None if it has none; a temporary answer, not sending, if the lookup fails."""
+        # The request of an attempt recorded at ``at`` left up to both timeouts earlier, maybe the day before.
+        window = dt.timedelta(seconds=2 * self.settings.sms_timeout_seconds + 60)
+        for send_date in send_dates(message.maybe_sent_at, window=window):
+            for page in range(1, _MAX_PAGES + 1):
+                request = sms_models.QuerySendDetailsRequest(
+                    phone_number=message.phone, send_date=send_date, page_size=_PAGE_SIZE, current_page=page
+                )
+                try:
+                    response = await self.client.query_send_details_with_options_async(request, self.runtime)
+                except Exception as exc:
+                    return _lookup_failed(f"{type(exc).__name__}: {exc}", gateway_down=_no_answer(exc))
+                body = response.body
+                if str(body.code or "") != "OK":
+                    return _lookup_failed(f"{body.code}: {body.message or ''}", gateway_down=False)
+                records = (
+                    (body.sms_send_detail_dtos.sms_send_detail_dto or []) if body.sms_send_detail_dtos else []
+                )
+                found = next((r for r in records if r.out_id == message.out_id), None)
+                if found is not None:
+                    return Answer(Outcome.SENT, _already_sent(found.send_date, found.send_status))
+                if len(records) < _PAGE_SIZE:
+                    break
+        return None
+
     async def aclose(self) -> None:
         return None
+
+
+def send_dates(moments: Iterable[dt.datetime], *, window: dt.timedelta) -> list[str]:
+    """The SendDate values (yyyyMMdd, mainland dates) that attempts recorded at ``moments`` may carry, each
+    attempt having started up to ``window`` before it was recorded."""
+    days = {
+        (at - lag).astimezone(_SEND_DATE_TZ).strftime("%Y%m%d")
+        for at in moments
+        for lag in (window, dt.timedelta())
+    }
+    return sorted(days)
+
+
+def _already_sent(send_date: object, send_status: object) -> str:
+    return (
+        "阿里云已有该短信的发送记录，未重发 (Alibaba Cloud took it on an earlier attempt, not sent again):"
+        f" SendDate {send_date}, SendStatus {send_status}"
+    )
+
+
+def _lookup_failed(detail: str, *, gateway_down: bool) -> Answer:
+    # Not sent blind (that could be the second copy), and no attempt spent: nothing went to the recipient.
+    return Answer(
+        Outcome.UNTRIED,
+        f"查询阿里云发送记录失败，暂不重发 (could not look up the earlier attempt, not sent again): {detail}",
+        gateway_down=gateway_down,
+    )
+
+
+def _causes(exc: BaseException) -> Iterable[BaseException]:
+    """``exc`` and what it wraps: the SDK keeps aiohttp's error as the context of the one it raises."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        inner = getattr(current, "inner_exception", None)
+        current = inner if isinstance(inner, BaseException) else (current.__cause__ or current.__context__)
+
+
+def _unanswered(exc: BaseException) -> Outcome:
+    """The outcome of an attempt without an answer: the connection never made, the request cannot have
+    been sent (``UNTRIED``); otherwise it may have been (``UNANSWERED``)."""
+    if any(isinstance(cause, _NOT_CONNECTED) for cause in _causes(exc)):
+        return Outcome.UNTRIED
+    return Outcome.UNANSWERED
+
+
+def _no_answer(exc: BaseException) -> bool:
+    """Whether ``exc`` is the SDK's way of saying no answer came (or a 5xx), not a coded refusal."""
+    if not isinstance(exc, TeaException):
+        return True
+    data: dict[str, Any] = exc.data if isinstance(exc.data, dict) else {}
+    status = data.get("statusCode")
+    return not exc.code or (isinstance(status, int) and status >= 500)
 
 
 def _from_exception(exc: TeaException) -> Answer:
     data: dict[str, Any] = exc.data if isinstance(exc.data, dict) else {}
     status = data.get("statusCode")
-    if exc.code and not (isinstance(status, int) and status >= 500):
+    if not _no_answer(exc):
         return classify_code(str(exc.code), data.get("Message") or exc.message)
     detail = f"{exc.code or type(exc).__name__}: {exc.message}"
     if isinstance(status, int):
         detail = f"HTTP {status} {detail}"
-    return Answer(Outcome.TEMPORARY, detail, gateway_down=True)
+    # A 5xx too: the provider may have taken the message before failing.
+    return Answer(_unanswered(exc), detail, gateway_down=True)

@@ -81,7 +81,11 @@ class HttpGatewaySms:
         try:
             response = await self.client.post(self.url, content=body, headers=headers)
         except httpx.HTTPError as exc:
-            return Answer(Outcome.TEMPORARY, f"{type(exc).__name__}: {exc}", gateway_down=True)
+            # Not connected: the request never left, so no attempt is spent. Otherwise an attempt: the
+            # gateway answers a resend of this Idempotency-Key without sending again.
+            untried = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+            outcome = Outcome.UNTRIED if untried else Outcome.TEMPORARY
+            return Answer(outcome, f"{type(exc).__name__}: {exc}", gateway_down=True)
         return classify(response)
 
     async def aclose(self) -> None:

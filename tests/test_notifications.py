@@ -380,13 +380,13 @@ def test_smtp_outage_loses_nothing_and_sends_each_message_once(db: Engine, port:
     ids = _queue(db, 200)
     t0 = utcnow()
 
-    # No server listening: every message stays pending with one attempt counted.
+    # No server listening: every message stays pending, none of its attempts spent (none was made).
     assert deliver_due(engine=db, now=t0) == {"sent": 0, "retry": 200, "dead": 0}
     with Session(db) as session:
         rows = list(session.exec(select(Notification)))
     assert len(rows) == 200
     assert {row.status for row in rows} == {NotificationStatus.PENDING}
-    assert {row.attempts for row in rows} == {1}
+    assert {row.attempts for row in rows} == {0}
     assert all(row.last_error and "connect" in row.last_error for row in rows)
 
     # Before the back-off has passed nothing is due.
@@ -410,7 +410,7 @@ def test_smtp_outage_loses_nothing_and_sends_each_message_once(db: Engine, port:
     assert len(received) == 200
     assert per_id == Counter({message_id(nid, f"k-{index}"): 1 for index, nid in enumerate(ids)})
     assert {row.status for row in rows} == {NotificationStatus.SENT}
-    assert {row.attempts for row in rows} == {2}
+    assert {row.attempts for row in rows} == {1}
 
 
 def test_claim_lease_covers_a_slow_servers_worst_case_batch(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -206,11 +206,11 @@ def test_aliyun_outage_loses_nothing_and_sends_each_message_once(
     ids = _queue_sms(db, [f"1380000{index:04d}" for index in range(30)])
     t0 = utcnow()
 
-    # Nothing listening: every message stays pending, one attempt counted, the first error kept.
+    # Nothing listening: every message stays pending, no attempt spent (none was made), the error kept.
     assert deliver_due(engine=db, now=t0) == {"sent": 0, "retry": 30, "dead": 0}
     with Session(db) as session:
         rows = list(session.exec(select(Notification)))
-    assert {(row.status, row.attempts) for row in rows} == {(NotificationStatus.PENDING, 1)}
+    assert {(row.status, row.attempts) for row in rows} == {(NotificationStatus.PENDING, 0)}
     assert all(row.last_error for row in rows)
     assert deliver_due(engine=db, now=t0 + dt.timedelta(seconds=30)) == {"sent": 0, "retry": 0, "dead": 0}
 
