@@ -12,10 +12,12 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from models.breach import SEVERITY_LABELS, Severity
+from models.breach import SEVERITY_LABELS, PublishedBreach, Severity
+from models.clock import utcnow
 from models.lifecycle import BREACH, BreachState
+from models.numbering import BREACH_PREFIX, reserve_numbers
 from models.org import Department
-from models.platform import DocumentKind, document_row
+from models.platform import DocumentKind, document_row, enqueue_documents
 from models.pledge import PLEDGOR_KIND_LABELS, PledgorKind
 from models.privacy import mask_name, publication_text
 from models.settings import get_settings
@@ -157,3 +159,60 @@ def platform_document(
         now=now,
         revision=revision,
     )
+
+
+def register_record(
+    *,
+    session: Session,
+    source_kind: str,
+    subject_kind: str,
+    subject_name: str,
+    subject_credit_code: str | None,
+    matter: str,
+    facts: str,
+    basis: str,
+    department_id: int,
+    severity: Severity,
+    decision_date: dt.date,
+    today: dt.date,
+    pledge_id: int | None = None,
+    complaint_id: int | None = None,
+) -> PublishedBreach:
+    """One register record made outside the publication sweep (a confirmed government breach, a false
+    pledge: models/pledges/review.py), flushed in the caller's transaction: numbered, its period by class
+    and the PUBLISH document to the credit platform, as the sweep gives its records (models/publish_plan.py),
+    so the record then lives as any other (objection, repair, expiry, platform corrections)."""
+    [(_, number)] = reserve_numbers(session=session, prefix=BREACH_PREFIX, year=today.year)
+    now = utcnow()
+    breach = PublishedBreach(
+        number=number,
+        source_kind=source_kind,
+        pledge_id=pledge_id,
+        complaint_id=complaint_id,
+        subject_kind=subject_kind,
+        subject_name=subject_name,
+        subject_credit_code=subject_credit_code,
+        matter=matter,
+        facts=facts,
+        basis=basis,
+        department_id=department_id,
+        severity=severity,
+        decision_date=decision_date,
+        publication_end=publication_end(severity, decision_date),
+        repair_earliest=repair_earliest(severity, decision_date),
+        state=BreachState.PUBLISHED,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(breach)
+    session.flush()
+    assert breach.id is not None
+    document = platform_document(
+        kind=DocumentKind.PUBLISH,
+        record=breach,
+        departments=department_names(session),
+        effective=decision_date,
+        now=now,
+    )
+    enqueue_documents(session=session, rows=[document])
+    return breach

@@ -33,23 +33,14 @@ from sqlmodel import Session, col, select
 from models.accounts import department_by_code
 from models.audit import CaseEvent
 from models.breach import PublishedBreach, Severity
-from models.breach_record import (
-    department_names,
-    platform_document,
-    public_fields,
-    publication_end,
-    repair_earliest,
-)
+from models.breach_record import department_names, public_fields, register_record
 from models.calendar import WorkCalendar
-from models.clock import utcnow
 from models.complaint import CATEGORY_LABELS, Complaint
 from models.errors import NotFound, NotPermitted, ValidationFailed
 from models.files import Upload
 from models.government_credit_record import GovernmentCreditRecord, GovernmentCreditRecordPublic
-from models.lifecycle import BreachState, Role
-from models.numbering import BREACH_PREFIX, reserve_numbers
+from models.lifecycle import Role
 from models.org import Department
-from models.platform import DocumentKind, enqueue_documents
 from models.pledge import PledgorKind
 from models.privacy import publication_text
 from models.register.requests import check_repair_open, file_request
@@ -132,15 +123,11 @@ def record_breach(
 def _register(
     session: Session, row: GovernmentCreditRecord, complaint: Complaint, text: str, today: dt.date
 ) -> PublishedBreach:
-    """The register record of a confirmed breach, through the same numbering, periods and platform
-    document as a published pledge (models/publish_plan.py)."""
+    """The register record of a confirmed breach (``register_record``)."""
     subject = session.get(Department, row.department_id)
     assert subject is not None
-    [(_, number)] = reserve_numbers(session=session, prefix=BREACH_PREFIX, year=today.year)
-    severity = Severity(row.severity)
-    now = utcnow()
-    breach = PublishedBreach(
-        number=number,
+    return register_record(
+        session=session,
         source_kind="complaint",
         complaint_id=complaint.id,
         subject_kind=PledgorKind.GOVERNMENT.value,
@@ -152,26 +139,10 @@ def _register(
         # 认定部门: the department's 主管部门, who verified the complaint; a department without one is
         # decided on by the credit office's supervisors (and, as for verification, by itself).
         department_id=subject.competent_id or row.department_id,
-        severity=severity,
+        severity=Severity(row.severity),
         decision_date=row.decision_date,
-        publication_end=publication_end(severity, row.decision_date),
-        repair_earliest=repair_earliest(severity, row.decision_date),
-        state=BreachState.PUBLISHED,
-        created_at=now,
-        updated_at=now,
+        today=today,
     )
-    session.add(breach)
-    session.flush()
-    assert breach.id is not None
-    document = platform_document(
-        kind=DocumentKind.PUBLISH,
-        record=breach,
-        departments=department_names(session),
-        effective=row.decision_date,
-        now=now,
-    )
-    enqueue_documents(session=session, rows=[document])
-    return breach
 
 
 def _register_row(session: Session, row: GovernmentCreditRecord) -> PublishedBreach | None:

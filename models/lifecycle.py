@@ -335,6 +335,7 @@ class PledgeState(StrEnum):
 
 PS = PledgeState
 _PLEDGE_OPEN = [PS.REGISTERED, PS.EVIDENCE_SUBMITTED, PS.OVERDUE]
+_PLEDGE_CODE_NEEDED = [*_PLEDGE_OPEN, PS.PUBLISHED, PS.FALSE_PLEDGE]
 
 PLEDGE = Lifecycle(
     kind="pledge",
@@ -376,8 +377,9 @@ PLEDGE = Lifecycle(
         _t("review_remind", "材料核查催办", [PS.EVIDENCE_SUBMITTED], None, S, SYS),
         _t("review_supervise", "材料核查督办", [PS.EVIDENCE_SUBMITTED], None, S, SYS),
         _t("review_escalate", "材料核查提级办理", [PS.EVIDENCE_SUBMITTED], None, S, SYS),
-        # While the pledgor may still need its access code: evidence (open), objection or repair (published).
-        _t("reissue_access_code", "重新发放办理码", [*_PLEDGE_OPEN, PS.PUBLISHED], None, I, H, S),
+        # While the pledgor may still need its access code: evidence (open), objection or repair (published,
+        # or found false: that finding is a register record too).
+        _t("reissue_access_code", "重新发放办理码", _PLEDGE_CODE_NEEDED, None, I, H, S),
     ),
 )
 

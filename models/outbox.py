@@ -162,6 +162,7 @@ SMS_TEMPLATES = frozenset(
         "pledge_publication_day_set",
         "pledge_cancelled",
         "pledge_found_false",
+        "pledge_false_recorded",
         "deadline_set",
         "objection_received",
         "objection_decision",

@@ -184,6 +184,21 @@ TEMPLATES: dict[str, TemplateSpec] = {
                 "publication_end": "2027-05-12",
             },
         ),
+        # E-mail only: a pledgor with only a phone learns of the finding by pledge_found_false's SMS text.
+        spec(
+            "pledge_false_recorded",
+            "pledgor",
+            "虚假承诺已记为严重失信记录并公示告知，附异议与信用修复途径",
+            {
+                "pledge_number": "CN20260302-0001",
+                "pledgor_name": "某某建设工程有限公司",
+                "matter": "建筑工程施工许可证核发",
+                "record_number": "SX20260506-0001",
+                "decision_date": "2026-05-06",
+                "publication_end": "2029-05-06",
+                "repair_earliest": "2027-05-06",
+            },
+        ),
         spec(
             "objection_received",
             "pledgor",

@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlmodel import Session, select
 
-from models.breach import PublishedBreach
+from models.breach import PublishedBreach, Severity
 from models.calendar import load_calendar
 from models.lifecycle import BreachState, PledgeState, Role
 from models.org import Department
@@ -44,14 +44,14 @@ def _import(session: Session, names: list[str]) -> ImportReport:
     )
 
 
-def test_individuals_with_a_shown_breach_or_a_false_pledge_are_refused_by_name(
+def test_individuals_with_a_shown_serious_breach_or_a_false_pledge_are_refused_by_name(
     session: Session, staff: Staff
 ) -> None:
     del staff  # departments D00–D02
     dept = session.exec(select(Department.id).where(Department.code == "D01")).one()
     common = {"matter": "事项", "department_id": dept, "decision_date": TODAY, "publication_end": TODAY,
               "repair_earliest": TODAY, "source_kind": "pledge", "subject_kind": "individual",
-              "facts": "逾期", "basis": "告知承诺书"}  # fmt: skip
+              "facts": "逾期", "basis": "告知承诺书", "severity": Severity.SERIOUS}  # fmt: skip
     session.add(PublishedBreach(number="GS-2026-000001", subject_name="张三", **common))
     withdrawn = PublishedBreach(number="GS-2026-000002", subject_name="王五", **common)
     withdrawn.state = BreachState.WITHDRAWN

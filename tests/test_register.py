@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from models.audit import CaseEvent
-from models.breach import PublishedBreach
+from models.breach import PublishedBreach, Severity
 from models.clock import utcnow
 from models.lifecycle import BreachState
 from models.outbox import Notification
@@ -124,12 +124,15 @@ def test_credit_profile_shows_only_public_outcomes(
     assert "校验码" in bad.json()["message"]
 
 
-def test_credit_check_refuses_subject_with_current_breach(
+def test_credit_check_refuses_subject_with_current_serious_breach(
     client: TestClient, engine: Engine, session: Session, staff: Staff
 ) -> None:
     from tests.test_pledges import body
 
     publish(engine, session, ("示范建设有限公司", CODE))
+    # Only a 严重 record bars the pledge route (RULEBOOK pledges §2); the sweep publishes as 一般.
+    session.execute(update(PublishedBreach).values(severity=Severity.SERIOUS))
+    session.commit()
     r = client.post("/api/v1/pledges", json=body(), headers=staff.auth("intake"))
     assert r.status_code == 422
     assert r.json()["reason"] == "current_breach"

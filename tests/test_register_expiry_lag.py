@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from api.main import create_app
-from models.breach import PublishedBreach
+from models.breach import PublishedBreach, Severity
 from models.calendar import load_calendar
 from models.clock import Clock
 from models.lifecycle import Role
@@ -60,6 +60,9 @@ def test_the_credit_check_stops_refusing_the_subject_the_day_after_gsjzq(
 ) -> None:
     del staff
     [breach] = publish(engine, session, ("示范建设有限公司", CODE))
+    # Only a 严重 record bars the pledge route (RULEBOOK pledges §2); the sweep publishes as 一般.
+    session.execute(update(PublishedBreach).values(severity=Severity.SERIOUS))
+    session.commit()
     on_last_day = has_current_breach(session=session, credit_code=CODE, name=None, today=GSJZQ)
     after = has_current_breach(session=session, credit_code=CODE, name=None, today=dt.date(2027, 3, 3))
     assert (on_last_day, after) == (breach.number, None)
@@ -88,7 +91,7 @@ def test_the_import_credit_check_refuses_only_subjects_whose_record_is_shown_on_
             number=number, subject_name=name, subject_credit_code=code, publication_end=end,
             subject_kind="enterprise" if code else "individual", matter="事项", department_id=dept,
             decision_date=dt.date(2025, 3, 1), repair_earliest=dt.date(2025, 6, 1), source_kind="pledge",
-            facts="逾期", basis="告知承诺书",
+            facts="逾期", basis="告知承诺书", severity=Severity.SERIOUS,
         )  # fmt: skip
 
     # Both ended yesterday and are still in their shown state (the expire flow has not run today).

@@ -10,7 +10,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from models.accounts import authenticate_password, create_user, set_password
-from models.breach import PublishedBreach
+from models.breach import PublishedBreach, Severity
 from models.errors import ValidationFailed
 from models.lifecycle import PledgeState, Role
 from models.org import Department, User, UserCreate
@@ -25,7 +25,7 @@ def _breach(dept: int, number: str, name: str) -> PublishedBreach:
     return PublishedBreach(
         number=number, subject_name=name, matter="事项", department_id=dept, decision_date=TODAY,
         publication_end=TODAY, repair_earliest=TODAY, source_kind="pledge", subject_kind="individual",
-        facts="逾期", basis="告知承诺书",
+        facts="逾期", basis="告知承诺书", severity=Severity.SERIOUS,
     )  # fmt: skip
 
 

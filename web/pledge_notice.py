@@ -104,7 +104,7 @@ _CLOSED = {
     PledgeState.FULFILLED: "本承诺已履行，材料经受理部门确认，承诺事项已闭合，不予公示。本告知书仅作存档。",
     PledgeState.FALSE_PLEDGE: (
         "本承诺已被认定为虚假承诺：终止告知承诺办理，责令整改，依法撤销据此作出的审批决定并记录在案；"
-        "今后不再适用告知承诺方式办理。本告知书仅作存档。"
+        "失信记录信用修复前不再适用告知承诺方式办理。本告知书仅作存档。"
     ),
     PledgeState.CANCELLED: "本承诺已撤销，不再办理，不予公示。本告知书仅作存档。",
 }
@@ -189,7 +189,7 @@ def notice_facts(
             f"请在承诺期限前向受理部门提交上述材料。{_publication_term(pledge)}",
             "按期提交的材料在受理部门审核期间不予公示；材料被退回的，请按退回理由补正。",
             _code_term(base_url, access_code),
-            "作出虚假承诺的，将认定为虚假承诺，今后不再适用告知承诺方式办理。",
+            "作出虚假承诺的，将认定为虚假承诺并记入失信记录，信用修复前不再适用告知承诺方式办理。",
         )
     assert pledge.id is not None
     return NoticeFacts(

@@ -31,7 +31,7 @@ from models.pledge import Pledge, registration_publication_day
 from models.pledges.access import new_access_codes
 from models.pledges.import_checks import checked_chunks
 from models.pledges.import_rows import COLUMN_LABELS, RowError, ValidRow
-from models.register.states import shown_on
+from models.register.queries import bars_pledge_route, false_pledge_bars
 from models.settings import get_settings
 from models.workflow import Actor, Fired, record_events_many
 
@@ -362,9 +362,9 @@ def existing_import_keys(session: Session, keys: Sequence[str]) -> set[str]:
 
 def refused_by_credit_check(session: Session, rows: list[ValidRow], *, today: dt.date) -> dict[str, str]:
     """Credit codes (or, for subjects without one, exact names, as ``has_current_breach`` and
-    ``false_pledge_of`` match them) with a breach shown on ``today`` or a past false pledge, with the
-    reason: a few set-based queries per chunk instead of two per row. A shown record outranks a false
-    pledge."""
+    ``false_pledge_of`` match them) that ``credit_check`` refuses on ``today``, with the reason: a few
+    set-based queries per chunk instead of two per row, filtered by the same conditions
+    (``false_pledge_bars``, ``bars_pledge_route``). As there, a false pledge outranks a shown record."""
     if not get_settings().credit_check_enabled or not rows:
         return {}
     breaches, pledges = _BREACHES, _PLEDGES
@@ -372,32 +372,32 @@ def refused_by_credit_check(session: Session, rows: list[ValidRow], *, today: dt
     names = list({r.values["pledgor_name"] for r in rows if not r.values["pledgor_credit_code"]})
     refused: dict[str, str] = {}
     for part in chunks(codes):
-        shown = select(breaches.c.subject_credit_code, breaches.c.number).where(
-            shown_on(today), in_list(session, breaches.c.subject_credit_code, part)
-        )
-        for code, number in session.execute(shown).all():
-            refused.setdefault(code, f"信用核查未通过：有正在公示的失信记录 {number}，不适用告知承诺方式")
         false = select(pledges.c.pledgor_credit_code, pledges.c.number).where(
-            pledges.c.state == PledgeState.FALSE_PLEDGE, in_list(session, pledges.c.pledgor_credit_code, part)
+            false_pledge_bars(today), in_list(session, pledges.c.pledgor_credit_code, part)
         )
         for code, number in session.execute(false).all():
             refused.setdefault(code, f"信用核查未通过：曾有虚假承诺（{number}），不适用告知承诺方式")
+        shown = select(breaches.c.subject_credit_code, breaches.c.number).where(
+            bars_pledge_route(today), in_list(session, breaches.c.subject_credit_code, part)
+        )
+        for code, number in session.execute(shown).all():
+            refused.setdefault(code, f"信用核查未通过：有正在公示的严重失信记录 {number}，不适用告知承诺方式")
     by_name: dict[str, str] = {}
     for part in chunks(names):
-        shown = select(breaches.c.subject_name, breaches.c.number).where(
-            breaches.c.subject_credit_code.is_(None),
-            shown_on(today),
-            in_list(session, breaches.c.subject_name, part),
-        )
-        for name, number in session.execute(shown).all():
-            by_name.setdefault(name, number)
         false = select(pledges.c.pledgor_name, pledges.c.number).where(
             pledges.c.pledgor_credit_code.is_(None),
-            pledges.c.state == PledgeState.FALSE_PLEDGE,
+            false_pledge_bars(today),
             in_list(session, pledges.c.pledgor_name, part),
         )
         for name, number in session.execute(false).all():
             by_name.setdefault(name, number)
+        shown = select(breaches.c.subject_name, breaches.c.number).where(
+            breaches.c.subject_credit_code.is_(None),
+            bars_pledge_route(today),
+            in_list(session, breaches.c.subject_name, part),
+        )
+        for name, number in session.execute(shown).all():
+            by_name.setdefault(name, number)
     for name, number in by_name.items():
-        refused[name] = f"信用核查未通过：有失信记录或虚假承诺（{number}），不适用告知承诺方式"
+        refused[name] = f"信用核查未通过：有严重失信记录或虚假承诺（{number}），不适用告知承诺方式"
     return refused

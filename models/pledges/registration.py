@@ -44,24 +44,28 @@ def normalise_pledgor(kind: PledgorKind, credit_code: str | None) -> str | None:
 
 
 def credit_check(*, session: Session, credit_code: str | None, name: str, today: dt.date) -> None:
-    """逢办必查: refuse the pledge route to a subject with a current breach or a past false pledge."""
+    """逢办必查: refuse the pledge route to a subject with a serious record shown or a false pledge not yet
+    repaired (RULEBOOK pledges §2; the conditions are models/register/queries.py's, the import's too).
+
+    The false pledge is asked first: its finding is itself a shown 严重 record, and the pledge it came from
+    is the more telling reason (the import's check gives the same one)."""
     if not get_settings().credit_check_enabled:
         return
-    record = has_current_breach(session=session, credit_code=credit_code, name=name, today=today)
-    if record:
-        raise ValidationFailed(
-            f"信用核查未通过：承诺人“{name}”有正在公示的失信记录 {record}，不适用告知承诺方式；"
-            "请按一般程序提交完整材料，或在信用修复后再申请 (subject has a current breach record)",
-            reason="current_breach",
-            record_number=record,
-        )
-    false = false_pledge_of(session=session, credit_code=credit_code, name=name)
+    false = false_pledge_of(session=session, credit_code=credit_code, name=name, today=today)
     if false:
         raise ValidationFailed(
             f"信用核查未通过：承诺人“{name}”曾有虚假承诺（承诺编号 {false}），不适用告知承诺方式；"
-            "请按一般程序提交完整材料 (subject made a false pledge before)",
+            "请按一般程序提交完整材料，或在信用修复后再申请 (subject made a false pledge before)",
             reason="false_pledge",
             pledge_number=false,
+        )
+    record = has_current_breach(session=session, credit_code=credit_code, name=name, today=today)
+    if record:
+        raise ValidationFailed(
+            f"信用核查未通过：承诺人“{name}”有正在公示的严重失信记录 {record}，不适用告知承诺方式；"
+            "请按一般程序提交完整材料，或在信用修复后再申请 (subject has a current serious breach record)",
+            reason="current_breach",
+            record_number=record,
         )
 
 

@@ -27,17 +27,19 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from models.audit import CaseEvent
+from models.breach import PublishedBreach, Severity
+from models.breach_record import register_record
 from models.calendar import WorkCalendar
 from models.clock import iso_date
 from models.deadlines import climb, due_steps, notify_stage, supervise_each
 from models.errors import ValidationFailed
 from models.lifecycle import PLEDGE, PledgeState
 from models.org import Department, competent_of
-from models.pledge import Pledge
-from models.pledges.mail import mail_evidence_rejected, mail_pledge_closed
+from models.pledge import Pledge, PledgorKind
+from models.pledges.mail import enqueue_for_pledgor, mail_evidence_rejected, mail_pledge_closed
 from models.publication_days import publication_day_of
 from models.settings import get_settings
-from models.workflow import Actor, apply_event
+from models.workflow import Actor, apply_event, record_event
 
 PS = PledgeState
 # The ladder's steps (models/deadlines.py) as the pledge lifecycle names them: a pledge already has a
@@ -86,7 +88,8 @@ def decide(
     A rejection moves the publication day to the N-th working day after today when that is later, so the
     pledgor, told the reason by mail, has those days to hand in new evidence; the event records the old
     and new day and why. A rejection early enough to leave those days keeps the day. A cancellation or a
-    false-pledge finding is told to the pledgor with its reason (``mail_pledge_closed``)."""
+    false-pledge finding is told to the pledgor with its reason (``mail_pledge_closed``); a false-pledge
+    finding is also recorded on the register (``record_false_pledge``)."""
     data: dict[str, Any] = {}
     new_day: dt.date | None = pledge.publication_day
     rescheduled = False
@@ -122,6 +125,8 @@ def decide(
         data=data,
         expected_version=expected_version,
     )
+    if event is not None and action == "confirm_false":
+        record_false_pledge(session=session, pledge=pledge, actor=actor, today=today, reason=note or "")
     if event is not None and action in ("cancel", "confirm_false"):
         # The reason tells the pledgor what to correct: it goes to the pledgor, not only into the audit.
         mail_pledge_closed(session=session, pledge=pledge, event=event, reason=note or "", today=today)
@@ -139,6 +144,63 @@ def decide(
         rescheduled=rescheduled,
     )
     return event
+
+
+# RULEBOOK pledges §5: a false pledge is "recorded", and §2 bars a false pledgor from the pledge route
+# "until repaired". So the finding is a register record like a published pledge's, of class 严重 (serious
+# bad credit, as a false pledge is): objected to, repaired and expired as any record, and the bar lifts
+# with it (models/register/queries.py, ``false_pledge_bars``).
+FALSE_PLEDGE_BASIS = (
+    "国办发〔2020〕42号：申请人作出虚假承诺的，终止办理、责令限期整改、撤销行政决定，并记入信用记录"
+)
+
+
+def record_false_pledge(
+    *, session: Session, pledge: Pledge, actor: Actor, today: dt.date, reason: str
+) -> PublishedBreach:
+    """The 严重 record of ``pledge`` found false today, in the caller's transaction, with what the sweep
+    writes beside a record it publishes: the record's ``create`` event, the credit platform's document
+    (``register_record``) and the pledgor's notice of the record (its route to object or repair)."""
+    assert pledge.id is not None
+    facts = f"经核查认定为虚假承诺（承诺编号 {pledge.number}，承诺补交“{pledge.obligation}”）：{reason}"
+    record = register_record(
+        session=session,
+        source_kind="pledge",
+        pledge_id=pledge.id,
+        subject_kind=PledgorKind(pledge.pledgor_kind).value,
+        subject_name=pledge.pledgor_name,
+        subject_credit_code=pledge.pledgor_credit_code,
+        matter=pledge.matter,
+        facts=facts[:2000],
+        basis=FALSE_PLEDGE_BASIS,
+        department_id=pledge.authority_id,
+        severity=Severity.SERIOUS,
+        decision_date=today,
+        today=today,
+    )
+    record_event(
+        session=session, case=record, transition=None, from_state=None, to_state=record.state, actor=actor,
+        at=record.created_at, note=None, idempotency_key=None, event="create",
+        data={"source": "pledge", "finding": "false_pledge", "pledge_number": pledge.number},
+    )  # fmt: skip
+    # Its own notice, not the sweep's pledge_published (whose text, SMS included, says "overdue").
+    enqueue_for_pledgor(
+        session=session,
+        pledge=pledge,
+        template="pledge_false_recorded",
+        key=f"pledge:{pledge.id}:confirm_false:pledge_false_recorded",
+        context={
+            "pledge_number": pledge.number,
+            "pledgor_name": pledge.pledgor_name,
+            "matter": pledge.matter,
+            "record_number": record.number,
+            "decision_date": today.isoformat(),
+            "publication_end": record.publication_end.isoformat(),
+            "repair_earliest": record.repair_earliest.isoformat(),
+        },
+        flow_run_id=actor.flow_run_id,
+    )
+    return record
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -7,10 +7,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, and_, exists, func
 from sqlmodel import Session, col, select
 
-from models.breach import PublishedBreach
+from models.breach import PublishedBreach, Severity
 from models.breach_record import (
     department_names,
     public_fields,
@@ -174,11 +174,33 @@ def _pledge_matter(
     return pledge.matter
 
 
+# RULEBOOK pledges §2: "serious bad credit or a past false pledge" bars the pledge route "until repaired".
+# The two conditions below are the whole rule: the single check here and the import's set-based one
+# (models/pledges/importing.py) both filter by them, so the two cannot drift apart.
+
+
+def bars_pledge_route(today: dt.date) -> ColumnElement[bool]:
+    """SQL condition on a record: it bars its subject from the pledge route on ``today``, being shown and
+    of class 严重. A 一般 or 轻微 record does not: every overdue pledge is published as 一般, and one missed
+    deadline must not shut a subject out of the pledge route for the year it is shown."""
+    return and_(shown_on(today), col(PublishedBreach.severity) == Severity.SERIOUS)
+
+
+def false_pledge_bars(today: dt.date) -> ColumnElement[bool]:
+    """SQL condition on a pledge: a false pledge that still bars its pledgor on ``today``. Its finding is
+    a 严重 record (models/pledges/review.py), and the bar lifts with that record: repaired, withdrawn on an
+    objection, or past its period, i.e. no longer shown. A false pledge confirmed before findings were
+    recorded has no record, so nothing can lift it: it stays barred, as it always was."""
+    lifted = exists().where(col(PublishedBreach.pledge_id) == col(Pledge.id), ~shown_on(today))
+    return and_(col(Pledge.state) == PledgeState.FALSE_PLEDGE, ~lifted)
+
+
 def has_current_breach(
     *, session: Session, credit_code: str | None, name: str | None, today: dt.date
 ) -> str | None:
-    """The number of a record of the subject shown on ``today``, if any (by code, or exact name without)."""
-    stmt = select(PublishedBreach.number).where(shown_on(today))
+    """The number of a record of the subject that bars the pledge route on ``today`` (``bars_pledge_route``:
+    shown and 严重), if any (by code, or exact name without)."""
+    stmt = select(PublishedBreach.number).where(bars_pledge_route(today))
     if credit_code:
         stmt = stmt.where(PublishedBreach.subject_credit_code == credit_code)
     elif name:
@@ -192,9 +214,12 @@ def has_current_breach(
     return session.exec(stmt.order_by(col(PublishedBreach.id).desc()).limit(1)).first()
 
 
-def false_pledge_of(*, session: Session, credit_code: str | None, name: str | None) -> str | None:
-    """The number of the subject's newest false pledge, if any."""
-    stmt = select(Pledge.id, Pledge.number).where(Pledge.state == PledgeState.FALSE_PLEDGE)
+def false_pledge_of(
+    *, session: Session, credit_code: str | None, name: str | None, today: dt.date
+) -> str | None:
+    """The number of the subject's newest false pledge that still bars it on ``today``
+    (``false_pledge_bars``), if any."""
+    stmt = select(Pledge.id, Pledge.number).where(false_pledge_bars(today))
     if credit_code:
         stmt = stmt.where(Pledge.pledgor_credit_code == credit_code)
     elif name:
