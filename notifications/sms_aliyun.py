@@ -175,9 +175,11 @@ def _already_sent(send_date: object, send_status: object) -> str:
 
 
 def _lookup_failed(detail: str, *, gateway_down: bool) -> Answer:
-    # Not sent blind (that could be the second copy), and no attempt spent: nothing went to the recipient.
+    # Not sent blind (that could be the second copy). No answer (the provider is down): no attempt spent,
+    # as for any outage. A coded refusal (a key without dysms:QuerySendDetails) may never change: it spends
+    # an attempt, so the row ends dead on the admin's outbox page, with this reason, to be retried there.
     return Answer(
-        Outcome.UNTRIED,
+        Outcome.UNTRIED if gateway_down else Outcome.TEMPORARY,
         f"查询阿里云发送记录失败，暂不重发 (could not look up the earlier attempt, not sent again): {detail}",
         gateway_down=gateway_down,
     )

@@ -17,11 +17,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from flows.deliver_notifications import deliver_due
 from models.clock import utcnow
 from models.outbox import NotificationStatus
 from models.settings import get_settings
+from notifications.outbox_service import MAX_ATTEMPTS, retry_dead
 from notifications.sms_aliyun import send_dates
 from tests.sms_servers import AliyunServer, _acs3_signature_ok
 from tests.test_sms_delivery import OK_PHONE, SECRET, _key, _queue_sms, _row, _use_aliyun, db  # noqa: F401
@@ -173,6 +175,27 @@ def test_a_failed_lookup_sends_nothing_and_the_row_waits_for_the_next_one(
     assert deliver_due(engine=db, now=t0 + dt.timedelta(hours=2)) == {"sent": 1, "retry": 0, "dead": 0}
     assert server.actions() == ["SendSms", "QuerySendDetails", "QuerySendDetails"]
     assert server.delivered[_key(db, nid)] == 1
+
+
+def test_a_lookup_refused_for_good_ends_dead_for_the_admin_not_pending_for_ever(
+    db: Engine,  # noqa: F811
+    taken_then_timed_out: RecordingAliyun,
+) -> None:
+    """A key without dysms:QuerySendDetails: the lookup never works, so the row must reach the admin's
+    dead letters (with the reason) rather than wait unseen and unretryable; still never sent blind."""
+    server = taken_then_timed_out
+    nid, t0 = _first_attempt_times_out(db, server)
+    server.lookup_error = (403, "Forbidden.RAM")
+    for run in range(1, 3 * MAX_ATTEMPTS):
+        deliver_due(engine=db, now=t0 + dt.timedelta(hours=2 * run))
+    row = _row(db, nid)
+    assert row.status == NotificationStatus.DEAD
+    assert row.last_error is not None
+    assert "查询阿里云发送记录失败" in row.last_error
+    assert server.actions().count("SendSms") == 1
+    with Session(db) as session:
+        retry_dead(session=session, notification_id=nid)  # the admin can send it again once the key is fixed
+        session.commit()
 
 
 def test_an_attempt_just_after_midnight_is_looked_up_on_both_days() -> None:
