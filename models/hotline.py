@@ -7,7 +7,8 @@ Each is one ``HotlineMessage`` written in the same transaction as the event (``r
 called where an action fires its event), idempotent by ``message_id`` (the platform de-duplicates on it
 too: ``Idempotency-Key``), delivered in the order written per case. An order merged into another case
 (并单) is handled as that case: each stage of the case it joined is also written for it, under its own
-order id, so every order reaches its ending.
+order id, so every order reaches its ending; one merged into a case already replied to gets that reply
+when it joins (``report_standing_reply``).
 The domain writes and changes the rows; notifications/hotline_push.py delivers them over HTTP.
 """
 
@@ -191,18 +192,51 @@ def report_stage_change(session: Session, case: Complaint, event: CaseEvent) -> 
     # A merged order follows the case handling it (for a merge, the case this one joined).
     handling = payload.get("merged_into") or _case_ref(case)
     for merged in _merged_hotline_cases(session, case.id):
-        assert merged.id is not None
-        # Its own id per order: the handling case's number and event seq make it unique and stable.
-        message_id = f"{merged.number}:{case.number}:{event.seq}"
-        copy = {
-            **payload,
-            "message_id": message_id,
-            "source_system": HOTLINE_SOURCE,
-            "order_id": merged.external_id,
-            "case_number": merged.number,
-            "merged_into": handling,
-        }
-        session.add(HotlineMessage(message_id=message_id, complaint_id=merged.id, stage=stage, payload=copy))
+        _add_for_merged(session, merged, case, event, payload, handling)
+
+
+def report_standing_reply(session: Session, *, target: Complaint, merged: Complaint) -> None:
+    """``merged`` has just joined ``target``, which was already replied to (已答复（待回访）): the reply
+    reaches the 12345 order(s) joining with it now, as it reaches their complainant
+    (models/complaints/merging.py), since ``report_stage_change`` wrote it only for the orders merged
+    before it. The message is the one such an order got, under the same id, so it is never written twice.
+    Nothing when no 12345 order joins, or the target has no reply on record."""
+    assert merged.id is not None
+    joining = [c for c in (merged, *merged_into(session, merged.id)) if c.source_system == HOTLINE_SOURCE]
+    stmt = select(CaseEvent).where(
+        CaseEvent.case_kind == "complaint", CaseEvent.case_id == target.id, CaseEvent.event == "reply"
+    )
+    reply = session.exec(stmt.order_by(col(CaseEvent.seq).desc())).first()
+    if not joining or reply is None:
+        return
+    payload = message_payload(session, target, reply, STAGES["reply"])
+    for order in joining:
+        _add_for_merged(session, order, target, reply, payload, _case_ref(target))
+
+
+def _add_for_merged(
+    session: Session,
+    merged: Complaint,
+    case: Complaint,
+    event: CaseEvent,
+    payload: dict[str, Any],
+    handling: dict[str, str | None] | None,
+) -> None:
+    """``case``'s message for ``event`` to the 12345 order ``merged`` (joined to ``handling``)."""
+    assert merged.id is not None
+    # Its own id per order: the handling case's number and event seq make it unique and stable.
+    message_id = f"{merged.number}:{case.number}:{event.seq}"
+    copy = {
+        **payload,
+        "message_id": message_id,
+        "source_system": HOTLINE_SOURCE,
+        "order_id": merged.external_id,
+        "case_number": merged.number,
+        "merged_into": handling,
+    }
+    session.add(
+        HotlineMessage(message_id=message_id, complaint_id=merged.id, stage=payload["stage"], payload=copy)
+    )
 
 
 def backoff(attempts: int) -> dt.timedelta:

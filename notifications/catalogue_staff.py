@@ -219,6 +219,20 @@ COMPLAINT_AND_STAFF: list[TemplateSpec] = [
             "reason": "涉及多方核对账目，确需延长办理时限。",
         },
     ),
+    # ``deadline`` None: the rectification deadline waits for the calendar (待日历确定).
+    spec(
+        "rectification_ordered",
+        "department",
+        "核实属实后责令主办单位限期整改，附整改要求和整改期限",
+        {
+            "case_number": "TS20260302-0001",
+            "department_name": "市住房和城乡建设局",
+            "summary": "投诉人反映某工程项目竣工验收后工程款逾期未支付。",
+            "requirements": "按合同约定支付剩余工程款，并报送付款凭证。",
+            "deadline": "2026-04-07",
+            "working_days": 15,
+        },
+    ),
     spec(
         "rectification_review",
         "department",

@@ -281,9 +281,9 @@ async def reissue_code(
     return _pledge_form(request, session, reissued=reissued)
 
 
-def _action_forms(session: Session, complaint: Any, actor: Actor) -> list[dict[str, Any]]:
+def _action_forms(session: Session, complaint: Any, actor: Actor, today: dt.date) -> list[dict[str, Any]]:
     forms = []
-    for t in service.available_actions(session=session, complaint=complaint, actor=actor):
+    for t in service.available_actions(session=session, complaint=complaint, actor=actor, today=today):
         fields = [f for f in service.body_fields(t.event) if f != "attachments"]
         # The 事实摘要 for publication starts from the summary with personal data masked.
         defaults = {"public_text": public_text_draft(complaint)} if t.event == "confirm_breach" else {}
@@ -336,7 +336,9 @@ def draw_case_page(
         # A supervisor needs both to know whether 不满意办结 is open yet without counting the timeline.
         return_visit=_return_visit(events),
         redos_before_unsatisfied=get_settings().unsatisfied_close_after_redos,
-        actions=_action_forms(session, complaint, actor),
+        actions=_action_forms(session, complaint, actor, today),
+        # Why an action the role has in this state is not offered yet (e.g. 确认违约失信 before it is due).
+        withheld=service.withheld_actions(session=session, complaint=complaint, actor=actor, today=today),
         next_actors=service.who_acts_next(session=session, complaint=complaint),
         days_left=None if spec.clock_paused else calendar.working_days_left(today, complaint.stage_deadline),
         # The stage's own span, which an extension or a per-case rectification period may have changed.

@@ -123,11 +123,11 @@ def get_events(complaint_id: int, session: SessionDep, actor: ActorDep) -> list[
 
 
 @router.get("/complaints/{complaint_id}/actions", response_model=list[ActionInfo], summary="当前可执行的操作")
-def get_actions(complaint_id: int, session: SessionDep, actor: ActorDep) -> list[ActionInfo]:
+def get_actions(complaint_id: int, session: SessionDep, actor: ActorDep, today: TodayDep) -> list[ActionInfo]:
     complaint = service.get_complaint(session=session, complaint_id=complaint_id, actor=actor)
     return [
         ActionInfo(event=t.event, label=t.label, fields=service.body_fields(t.event))
-        for t in service.available_actions(session=session, complaint=complaint, actor=actor)
+        for t in service.available_actions(session=session, complaint=complaint, actor=actor, today=today)
     ]
 
 

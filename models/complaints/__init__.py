@@ -58,6 +58,7 @@ from models.complaints.visibility import (
     state_label,
     timeline,
     who_acts_next,
+    withheld_actions,
 )
 from models.tasks import TaskItem
 
@@ -105,5 +106,6 @@ __all__ = [
     "track",
     "unscreened_ids",
     "who_acts_next",
+    "withheld_actions",
     "work_queue",
 ]

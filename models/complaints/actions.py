@@ -31,12 +31,8 @@ from models.complaints.closing import close_unreachable, close_unsatisfied, reco
 from models.complaints.context import ActionContext as _Ctx
 from models.complaints.merging import merge, reply
 from models.complaints.notify import mail_complainant, mail_department
-from models.complaints.refusal import (
-    check_refusal_established,
-    order_explanation,
-    record_refusal,
-    submit_explanation,
-)
+from models.complaints.preconditions import require
+from models.complaints.refusal import order_explanation, record_refusal, submit_explanation
 from models.complaints.return_visit import close, redo
 from models.complaints.supervision import after_supervision_step, overdue_days
 from models.complaints.visibility import (
@@ -90,7 +86,9 @@ def act(
             f"操作“{COMPLAINT.transition(action).label}”不接受上传文件；文件随整改情况报告提交 "
             f"(action '{action}' takes no files)"
         )
-    handler(_Ctx(session, complaint, actor, today, calendar, tuple(files)), action, body)
+    # Checked once, here, by the rule the pages use to leave the action out (preconditions.py).
+    grounds = require(session=session, case=complaint, action=action, today=today)
+    handler(_Ctx(session, complaint, actor, today, calendar, tuple(files), grounds), action, body)
     session.flush()
     return complaint
 
@@ -241,7 +239,22 @@ def _rectification_days(ctx: _Ctx, override: int | None) -> int:
 def _order_rectification(ctx: _Ctx, action: str, body: ActionBody) -> None:
     assert isinstance(body, OrderRectificationBody)
     days = _rectification_days(ctx, body.deadline_days)
-    ctx.fire(action, body, note=body.requirements, deadline_days=days, working_days=days)
+    event = ctx.fire(action, body, note=body.requirements, deadline_days=days, working_days=days)
+    # The lead department rectifies: it learns what and by when from this order, as it learns each other
+    # stage it owes (dispatch, redo, the breach order) by mail.
+    dept = lead_department(ctx.session, ctx.case)
+    if dept is not None:
+        mail_department(
+            ctx.session,
+            ctx.case,
+            event,
+            "rectification_ordered",
+            dept,
+            summary=ctx.case.summary,
+            requirements=body.requirements,
+            deadline=iso_date(ctx.case.stage_deadline),  # None: 待日历确定 until the year is loaded
+            working_days=days,
+        )
 
 
 def _report_rectification(ctx: _Ctx, action: str, body: ActionBody) -> None:
@@ -272,7 +285,6 @@ def _review(ctx: _Ctx, action: str, body: ActionBody) -> None:
 
 def _confirm_breach(ctx: _Ctx, action: str, body: ActionBody) -> None:
     assert isinstance(body, ConfirmBreachBody)
-    grounds = check_refusal_established(ctx)
     record, published = record_breach(
         session=ctx.session,
         complaint=ctx.case,
@@ -290,7 +302,7 @@ def _confirm_breach(ctx: _Ctx, action: str, body: ActionBody) -> None:
         credit_record_id=record.id,
         breach_record_number=published.number if published else None,
         severity=str(body.severity),
-        **grounds,
+        **ctx.grounds,
     )
     ctx.case.breach_confirmed = True
     order_explanation(ctx, event, reason=body.reason, severity=body.severity)
@@ -333,25 +345,18 @@ def _request_extension(ctx: _Ctx, action: str, body: ActionBody) -> None:
     assert isinstance(body, ExtensionRequestBody)
     limit = get_settings().extension_max_working_days
     case = ctx.case
+    # Once per stage and before the deadline: preconditions.extension_may_be_requested held.
     if body.days > limit:
         raise ValidationFailed(f"延期最多 {limit} 个工作日，请减少申请天数 (at most {limit} working days)")
-    if case.extension_used or case.extension_requested_days is not None:
-        raise ValidationFailed("本环节已申请过延期，每个环节只能申请一次 (one extension request per stage)")
-    if case.stage_deadline is not None and ctx.today > case.stage_deadline:
-        raise ValidationFailed(
-            f"办理期限 {case.stage_deadline.isoformat()} 已过，延期须在期限届满前申请 "
-            "(request before the deadline)"
-        )
     ctx.fire(action, body, note=body.reason, days=body.days)
     case.extension_requested_days = body.days
 
 
 def _decide_extension(ctx: _Ctx, action: str, body: ActionBody) -> None:
-    case = ctx.case
-    if case.extension_requested_days is None or case.extension_used:
-        raise ValidationFailed("本环节没有待审批的延期申请 (no pending extension request)")
+    case = ctx.case  # with a request pending: preconditions.extension_to_decide held
     approved = action == "approve_extension"
     days = case.extension_requested_days
+    assert days is not None, "extension_to_decide found a pending request"
     reason = getattr(body, "reason", None) or ""
     # A pending deadline (待日历确定) owes the extra days on top, computed when the year is loaded.
     moved = extended_values(ctx.calendar, case, days if approved else 0)

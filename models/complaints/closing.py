@@ -24,6 +24,7 @@ from models.complaint import merged_into
 from models.complaints.bodies import ActionBody, ContactAttemptBody, OptionalReasonBody, ReasonBody
 from models.complaints.context import ActionContext
 from models.complaints.notify import mail_complainant
+from models.complaints.preconditions import counted_days
 from models.errors import ValidationFailed
 from models.lifecycle import ComplaintState
 from models.settings import get_settings
@@ -44,7 +45,7 @@ def record_contact_attempt(ctx: ActionContext, action: str, body: ActionBody) ->
     # Not counted while today's year has no holiday notice (a January before it is loaded): whether it is
     # a working day is not known, and attempts count on different working days only.
     counted = bool(ctx.calendar.is_workday_if_known(ctx.today))
-    attempt = len(_counted_days(earlier)) + (1 if counted else 0)
+    attempt = len(counted_days(earlier)) + (1 if counted else 0)
     ctx.fire(
         action,
         body,
@@ -59,16 +60,7 @@ def record_contact_attempt(ctx: ActionContext, action: str, body: ActionBody) ->
 
 def close_unreachable(ctx: ActionContext, action: str, body: ActionBody) -> None:
     assert isinstance(body, OptionalReasonBody)
-    days = _counted_days(ctx.stage_events("record_contact_attempt"))
-    required = get_settings().unreachable_contact_attempts
-    if len(days) < required:
-        tried = "、".join(days) or "无"
-        raise ValidationFailed(
-            f"无法联系办结须先在 {required} 个不同工作日联系投诉人未果；本阶段已记录 {len(days)} 个工作日"
-            f"（{tried}），请继续联系并记录 (needs {required} failed attempts on different working days)",
-            contact_days=days,
-            required=required,
-        )
+    days: list[str] = ctx.grounds["contact_days"]  # preconditions.unreachable_established counted them
     # Read before the event moves the case: the attempts were a return visit only once it was replied to.
     awaiting = ctx.case.state == ComplaintState.AWAITING_COMPLAINANT
     reason = (body.reason or "").strip()
@@ -85,25 +77,12 @@ def close_unreachable(ctx: ActionContext, action: str, body: ActionBody) -> None
 
 def close_unsatisfied(ctx: ActionContext, action: str, body: ActionBody) -> None:
     assert isinstance(body, ReasonBody)
-    limit = get_settings().unsatisfied_close_after_redos
-    redone = ctx.case.redo_count
-    if redone < limit:
-        raise ValidationFailed(
-            f"不满意办结须在重办 {limit} 次之后；本案已重办 {redone} 次，请先执行“回访不满意，重办” "
-            f"(the case must be redone {limit} times first)",
-            redo_count=redone,
-            required=limit,
-        )
+    redone = ctx.case.redo_count  # enough: preconditions.redone_enough held
     event = ctx.fire(action, body, note=body.reason, satisfaction=UNSATISFIED, redo_count=redone)
     ctx.case.satisfaction = UNSATISFIED
     _closed(
         ctx, event, outcome="unsatisfied", reason=body.reason, contact_days=[], contact_stage="return_visit"
     )
-
-
-def _counted_days(attempts: list[CaseEvent]) -> list[str]:
-    """The different working days of ``attempts``, in order."""
-    return list(dict.fromkeys(str(e.data["contact_day"]) for e in attempts if e.data.get("counted")))
 
 
 def _closed(

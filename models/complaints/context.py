@@ -5,15 +5,16 @@ modules of handlers it registers (``refusal``, ``closing``)."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from models.audit import CaseEvent
 from models.calendar import WorkCalendar
 from models.complaint import Complaint
 from models.complaints.bodies import ActionBody
+from models.complaints.preconditions import stage_events
 from models.files import Upload
 from models.hotline import report_stage_change
 from models.workflow import Actor, apply_event
@@ -27,6 +28,8 @@ class ActionContext:
     today: dt.date
     calendar: WorkCalendar
     files: tuple[Upload, ...] = ()  # uploaded with the action (a rectification report's files)
+    # What the action's precondition found (models/complaints/preconditions.py), for its audit event.
+    grounds: dict[str, Any] = field(default_factory=dict)
 
     def fire(
         self, event: str, body: ActionBody, *, note: str | None = None, keep_stage: bool = False, **extra: Any
@@ -50,10 +53,5 @@ class ActionContext:
         return result
 
     def stage_events(self, event: str) -> list[CaseEvent]:
-        """The case's ``event`` events of its current stage, oldest first (the handler stamps ``stage_seq``
-        in their data: a stage the case left, e.g. an earlier rectification period, does not count)."""
-        stmt = select(CaseEvent).where(
-            CaseEvent.case_kind == "complaint", CaseEvent.case_id == self.case.id, CaseEvent.event == event
-        )
-        rows = self.session.exec(stmt.order_by(col(CaseEvent.seq))).all()
-        return [e for e in rows if e.data.get("stage_seq") == self.case.stage_seq]
+        """The case's ``event`` events of its current stage, oldest first."""
+        return stage_events(self.session, self.case, event)

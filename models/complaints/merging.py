@@ -23,6 +23,7 @@ from models.complaints.context import ActionContext
 from models.complaints.notify import mail_complainant
 from models.complaints.visibility import case_events, lead_department, state_label
 from models.errors import Conflict, ValidationFailed
+from models.hotline import report_standing_reply
 from models.lifecycle import COMPLAINT, ComplaintState
 from models.workflow import record_event
 
@@ -83,6 +84,7 @@ def merge(ctx: ActionContext, action: str, body: ActionBody) -> None:
     )
     if standing is not None:
         mail_reply(ctx.session, target, event, reply_text=standing, to=[ctx.case])
+        report_standing_reply(ctx.session, target=target, merged=ctx.case)  # a 12345 order's platform too
     at = dt.datetime.now(dt.UTC)
     _hold_unchanged(ctx.session, target, at)
     record_event(

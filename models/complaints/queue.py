@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, func, literal, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from models.audit import CaseEvent
 from models.breach_queue import decision_tasks
 from models.calendar import WorkCalendar
 from models.complaint import Complaint, ComplaintAssignment
+from models.complaints.preconditions import PRECONDITIONS, EventsOf, unmet
 from models.complaints.visibility import (
     LEAD,
     STAFF_SEE_ALL,
@@ -22,6 +25,7 @@ from models.complaints.visibility import (
     parties_from_flags,
     state_label,
 )
+from models.id_sets import in_list
 from models.lifecycle import COMPLAINT, Role
 from models.org import Department
 from models.pledges.review_queue import review_tasks
@@ -37,8 +41,10 @@ def work_queue(
     One statement, built once per role and reused with bound parameters (building and keying it cost more
     than running it): the rows come back as plain tuples with the handler's part in each case (lead,
     verifier, assisting) computed in SQL, and the available actions are worked out from the lifecycle
-    table once per (state, part) rather than with further queries per case (the busiest read of the API).
-    The statement returns only cases the actor has an action in, so ``limit`` counts those.
+    table once per (state, part) rather than with further queries per case (the busiest read of the API),
+    then narrowed per case by the actions' preconditions (``preconditions``) from the row's own columns,
+    and from one more statement for all the cases when an offered action's rule reads their events. The
+    statement returns only cases the actor has an action in by the table, so ``limit`` counts those.
     """
     handler = actor.role == Role.HANDLER
     if actor.role not in STAFF_SEE_ALL and not (handler and actor.department_id is not None):
@@ -51,15 +57,29 @@ def work_queue(
         params["department_id"] = actor.department_id
     actions_for: dict[tuple[str, frozenset[str]], list[str]] = {}
     days_left: dict[dt.date, int | None] = {}
-    items: list[TaskItem] = []
-    for row in session.connection().execute(stmt, params).all():
-        case_id, number, state, summary, deadline, pending, channel = row[:7]
-        parties = parties_from_flags(*row[7:]) if handler else frozenset()
-        key = (str(state), parties)
+    rows = session.connection().execute(stmt, params).all()
+    offered: list[list[str]] = []
+    for row in rows:
+        parties = parties_from_flags(*row[_FLAGS:]) if handler else frozenset()
+        key = (str(row[2]), parties)
         if key not in actions_for:
             options = COMPLAINT.available(key[0], actor.role)
             actions_for[key] = [t.event for t in actions_for_parties(options, actor.role, parties)]
-        actions = actions_for[key]
+        offered.append(actions_for[key])
+    events = _stage_events(session, rows, offered)
+    items: list[TaskItem] = []
+    for row, table_actions in zip(rows, offered, strict=True):
+        case_id, number, state, summary, deadline, pending, channel = row[:7]
+        facts = _RowFacts(case_id, row[7], deadline, *row[8:_FLAGS])
+        # As ``available_actions``: what the case's preconditions refuse today is not offered.
+        actions = [
+            a
+            for a in table_actions
+            if a not in PRECONDITIONS
+            or unmet(session=session, case=facts, action=a, today=today, events=events.of(facts)) is None
+        ]
+        if not actions:
+            continue
         paused = COMPLAINT.state(state).clock_paused
         left = None
         if deadline is not None and not paused:
@@ -87,6 +107,57 @@ def work_queue(
     return merge_by_deadline(merge_by_deadline(items, reviews, limit), decisions, limit)
 
 
+# Where the handler's three facts (``parties_from_flags``) start in a row.
+_FLAGS = 11
+
+
+class _RowFacts(NamedTuple):
+    """A queue row's columns the preconditions read (``preconditions.CaseFacts``)."""
+
+    id: int
+    stage_seq: int
+    stage_deadline: dt.date | None
+    extension_requested_days: int | None
+    extension_used: bool
+    redo_count: int
+
+
+class _LoadedEvents:
+    """The stage events the preconditions of a queue's cases read, loaded in one statement for all of them
+    (none when no offered action reads any): a read per case would multiply the busiest read of the API."""
+
+    def __init__(self, rows: list[CaseEvent]) -> None:
+        self._by_case: dict[tuple[int, str], list[CaseEvent]] = {}
+        for e in rows:
+            self._by_case.setdefault((e.case_id, e.event), []).append(e)
+
+    def of(self, case: _RowFacts) -> EventsOf:
+        def events(event: str) -> list[CaseEvent]:
+            found = self._by_case.get((case.id, event), [])
+            return [e for e in found if e.data.get("stage_seq") == case.stage_seq]
+
+        return events
+
+
+def _stage_events(session: Session, rows: Sequence[Any], offered: list[list[str]]) -> _LoadedEvents:
+    reads = {
+        name for actions in offered for a in actions if a in PRECONDITIONS for name in PRECONDITIONS[a].reads
+    }
+    ids = [
+        row[0]
+        for row, actions in zip(rows, offered, strict=True)
+        if any(PRECONDITIONS[a].reads for a in actions if a in PRECONDITIONS)
+    ]
+    if not reads or not ids:
+        return _LoadedEvents([])
+    stmt = select(CaseEvent).where(
+        CaseEvent.case_kind == "complaint",
+        in_list(session, CaseEvent.__table__.c.case_id, ids),  # type: ignore[attr-defined]
+        col(CaseEvent.event).in_(sorted(reads)),
+    )
+    return _LoadedEvents(list(session.exec(stmt.order_by(col(CaseEvent.seq))).all()))
+
+
 @cache
 def _queue_statement(role: Role) -> Any:
     """The work-queue query of ``role`` with bound ``limit`` (and ``department_id`` for handlers): the open
@@ -107,6 +178,11 @@ def _queue_statement(role: Role) -> Any:
         col(Complaint.stage_deadline),
         col(Complaint.deadline_pending),
         col(Complaint.channel),
+        # What the preconditions of the actions read besides the deadline (``_RowFacts``), in its order.
+        col(Complaint.stage_seq),
+        col(Complaint.extension_requested_days),
+        col(Complaint.extension_used),
+        col(Complaint.redo_count),
     ]
     # The states as ordinary bound values: a plain list is an "expanding" parameter, re-rendered into the
     # SQL string on every execution, a twentieth of a queue read's CPU.

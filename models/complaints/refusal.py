@@ -7,12 +7,11 @@ in the current rectification period with its evidence (a note and at least one a
 reference, as a rectification report carries its evidence); that ground holds with an extension pending.
 The confirmation orders the department to explain the breach in writing and rectify within a deadline
 (the ``explanation`` rule of the lifecycle table, configurable through ``SHOUXIN_DEADLINE_OVERRIDES``);
-that stage is chased like every other complaint stage.
+that stage is chased like every other complaint stage. The rule is ``preconditions.refusal_established``:
+``act`` refuses a confirmation with it, and the pages do not offer one it refuses.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from models.attachments import check_attachments
 from models.audit import CaseEvent
@@ -22,7 +21,6 @@ from models.complaints.bodies import ActionBody, ExplanationReportBody, RefusalB
 from models.complaints.context import ActionContext
 from models.complaints.notify import mail_department
 from models.complaints.visibility import lead_department
-from models.errors import ValidationFailed
 from models.lifecycle import COMPLAINT
 from models.workflow import rule_days
 
@@ -40,36 +38,6 @@ def record_refusal(ctx: ActionContext, action: str, body: ActionBody) -> None:
         stage_seq=ctx.case.stage_seq,
     )
     ctx.case.attachments = [*ctx.case.attachments, *files]
-
-
-def check_refusal_established(ctx: ActionContext) -> dict[str, Any]:
-    """Why 拒不整改 may be confirmed now (for the audit event), or a 422 saying what is missing."""
-    case = ctx.case
-    deadline = case.stage_deadline
-    # A pending request was made before the deadline (``request_extension`` refuses a late one), and
-    # RULEBOOK §6 allows such a request up to 10 more working days: until the supervisor decides it the
-    # deadline may yet move, so its passing proves no refusal.
-    pending = case.extension_requested_days is not None and not case.extension_used
-    if deadline is not None and ctx.today > deadline and not pending:
-        return {"grounds": "deadline_passed", "rectification_deadline": deadline.isoformat()}
-    refusals = ctx.stage_events("record_refusal")
-    if refusals:
-        return {"grounds": "refusal_recorded", "refusal_event_seq": refusals[-1].seq}
-    if deadline is not None and ctx.today > deadline:
-        raise ValidationFailed(
-            f"整改期限（{deadline.isoformat()}）届满前主办部门已申请延期 {case.extension_requested_days} "
-            "个工作日，尚未审批：请先审批该延期申请，再按审批后的期限确认拒不整改；已掌握拒不整改证据的，"
-            "可先“记录拒不整改及证据”后确认 (an extension requested before the deadline is pending: "
-            "decide it first)",
-            rectification_deadline=deadline.isoformat(),
-            extension_requested_days=case.extension_requested_days,
-        )
-    until = f"整改期限（{deadline.isoformat()}）尚未届满" if deadline else "整改期限尚未确定"
-    raise ValidationFailed(
-        f"{until}，且本整改期内未记录拒不整改及证据：请在期限届满后确认，或先执行“记录拒不整改及证据”"
-        "（附证明文件或文号） (the rectification deadline has not passed and no refusal is recorded)",
-        rectification_deadline=iso_date(deadline),
-    )
 
 
 def order_explanation(ctx: ActionContext, event: CaseEvent, *, reason: str, severity: Severity) -> None:

@@ -20,6 +20,7 @@ from models.accounts import retired_message
 from models.audit import CaseEvent, CaseEventPublic
 from models.complaint import MAX_MERGE_DEPTH, Complaint, ComplaintAssignment
 from models.complaints.bodies import ComplaintFilter
+from models.complaints.preconditions import PRECONDITIONS, unmet
 from models.errors import DomainError, NotFound, ValidationFailed
 from models.id_sets import in_list
 from models.lifecycle import COMPLAINT, ROLE_LABELS, Role, Transition
@@ -307,13 +308,34 @@ def timeline(*, session: Session, complaint: Complaint) -> list[CaseEventPublic]
     ]
 
 
-def available_actions(*, session: Session, complaint: Complaint, actor: Actor) -> list[Transition]:
-    """What the actor may do now: the table's answer, narrowed to the handler's part in the case."""
+def available_actions(
+    *, session: Session, complaint: Complaint, actor: Actor, today: dt.date
+) -> list[Transition]:
+    """What the actor may do now: the table's answer, narrowed to the handler's part in the case and to the
+    actions whose precondition of the case holds today (``preconditions``: what ``act`` would refuse)."""
+    return [t for t, refusal in _table_actions(session, complaint, actor, today) if refusal is None]
+
+
+def withheld_actions(
+    *, session: Session, complaint: Complaint, actor: Actor, today: dt.date
+) -> list[tuple[str, str]]:
+    """The actions the table gives the actor now that ``available_actions`` leaves out and the case page
+    explains, each with what the case still lacks: the label and its precondition's own message."""
+    return [
+        (t.label, refusal.message)
+        for t, refusal in _table_actions(session, complaint, actor, today)
+        if refusal is not None and PRECONDITIONS[t.event].explained
+    ]
+
+
+def _table_actions(
+    session: Session, complaint: Complaint, actor: Actor, today: dt.date
+) -> list[tuple[Transition, ValidationFailed | None]]:
     options = COMPLAINT.available(complaint.state, actor.role)
-    if actor.role != Role.HANDLER:
-        return options
-    parties = handler_parties(session=session, complaint=complaint, department_id=actor.department_id)
-    return actions_for_parties(options, actor.role, parties)
+    if actor.role == Role.HANDLER:
+        parties = handler_parties(session=session, complaint=complaint, department_id=actor.department_id)
+        options = actions_for_parties(options, actor.role, parties)
+    return [(t, unmet(session=session, case=complaint, action=t.event, today=today)) for t in options]
 
 
 def who_acts_next(*, session: Session, complaint: Complaint) -> list[tuple[str, list[str]]]:

@@ -1,0 +1,179 @@
+"""What a case must show before some staff actions may be taken, beyond its state and the actor's role.
+
+The lifecycle table answers by state and role only. A few actions also need a fact of the case: a pending
+extension request to decide, a refusal to rectify that is established, enough redos or contact attempts
+to end the case unresolved. Each such rule is here once, as a function of the case and the day that
+returns what it found (for the action's audit event) or raises ``ValidationFailed`` saying what is
+missing. ``actions.act`` refuses with it; ``visibility.available_actions`` leaves the action out, so the
+API and the pages offer nothing that is then refused, and the case page can say why an action is missing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlmodel import Session, col, select
+
+from models.audit import CaseEvent
+from models.clock import iso_date
+from models.errors import ValidationFailed
+from models.settings import get_settings
+
+
+class CaseFacts(Protocol):
+    """The columns the rules read: a ``Complaint``, or a work-queue row carrying the same columns."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def stage_seq(self) -> int: ...
+    @property
+    def stage_deadline(self) -> dt.date | None: ...
+    @property
+    def extension_requested_days(self) -> int | None: ...
+    @property
+    def extension_used(self) -> bool: ...
+    @property
+    def redo_count(self) -> int: ...
+
+
+# The case's events of a name in its current stage, oldest first: read per case (``stage_events``), or
+# from the events the work queue loaded for all its cases at once.
+EventsOf = Callable[[str], list[CaseEvent]]
+Rule = Callable[[CaseFacts, EventsOf, dt.date], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Precondition:
+    check: Rule
+    reads: tuple[str, ...] = ()  # the events the rule reads, besides the case's columns
+    # The case page says why the action is missing when the page has no other hint of it (a supervisor
+    # looking for 确认违约失信 must learn when it opens; the redo count already says when 不满意办结 does).
+    explained: bool = False
+
+
+def stage_events(session: Session, case: CaseFacts, event: str) -> list[CaseEvent]:
+    """The case's ``event`` events of its current stage, oldest first (the handler stamps ``stage_seq`` in
+    their data: a stage the case left, e.g. an earlier rectification period, does not count)."""
+    stmt = select(CaseEvent).where(
+        CaseEvent.case_kind == "complaint", CaseEvent.case_id == case.id, CaseEvent.event == event
+    )
+    rows = session.exec(stmt.order_by(col(CaseEvent.seq))).all()
+    return [e for e in rows if e.data.get("stage_seq") == case.stage_seq]
+
+
+def counted_days(attempts: list[CaseEvent]) -> list[str]:
+    """The different working days of contact ``attempts``, in order."""
+    return list(dict.fromkeys(str(e.data["contact_day"]) for e in attempts if e.data.get("counted")))
+
+
+def _extension_pending(case: CaseFacts) -> bool:
+    return case.extension_requested_days is not None and not case.extension_used
+
+
+def extension_may_be_requested(case: CaseFacts, _events: EventsOf, today: dt.date) -> dict[str, Any]:
+    """RULEBOOK §6: once per stage, before the stage's deadline."""
+    if case.extension_used or case.extension_requested_days is not None:
+        raise ValidationFailed("本环节已申请过延期，每个环节只能申请一次 (one extension request per stage)")
+    if case.stage_deadline is not None and today > case.stage_deadline:
+        raise ValidationFailed(
+            f"办理期限 {case.stage_deadline.isoformat()} 已过，延期须在期限届满前申请 "
+            "(request before the deadline)"
+        )
+    return {}
+
+
+def extension_to_decide(case: CaseFacts, _events: EventsOf, _today: dt.date) -> dict[str, Any]:
+    if not _extension_pending(case):
+        raise ValidationFailed("本环节没有待审批的延期申请 (no pending extension request)")
+    return {}
+
+
+def refusal_established(case: CaseFacts, events: EventsOf, today: dt.date) -> dict[str, Any]:
+    """Why 拒不整改 may be confirmed now (models/complaints/refusal.py tells the rule), or what is missing."""
+    deadline = case.stage_deadline
+    # A pending request was made before the deadline (``request_extension`` refuses a late one), and
+    # RULEBOOK §6 allows such a request up to 10 more working days: until the supervisor decides it the
+    # deadline may yet move, so its passing proves no refusal.
+    pending = _extension_pending(case)
+    if deadline is not None and today > deadline and not pending:
+        return {"grounds": "deadline_passed", "rectification_deadline": deadline.isoformat()}
+    refusals = events("record_refusal")
+    if refusals:
+        return {"grounds": "refusal_recorded", "refusal_event_seq": refusals[-1].seq}
+    if deadline is not None and today > deadline:
+        raise ValidationFailed(
+            f"整改期限（{deadline.isoformat()}）届满前主办部门已申请延期 {case.extension_requested_days} "
+            "个工作日，尚未审批：请先审批该延期申请，再按审批后的期限确认拒不整改；已掌握拒不整改证据的，"
+            "可先“记录拒不整改及证据”后确认 (an extension requested before the deadline is pending: "
+            "decide it first)",
+            rectification_deadline=deadline.isoformat(),
+            extension_requested_days=case.extension_requested_days,
+        )
+    until = f"整改期限（{deadline.isoformat()}）尚未届满" if deadline else "整改期限尚未确定"
+    raise ValidationFailed(
+        f"{until}，且本整改期内未记录拒不整改及证据：请在期限届满后确认，或先执行“记录拒不整改及证据”"
+        "（附证明文件或文号） (the rectification deadline has not passed and no refusal is recorded)",
+        rectification_deadline=iso_date(deadline),
+    )
+
+
+def redone_enough(case: CaseFacts, _events: EventsOf, _today: dt.date) -> dict[str, Any]:
+    limit = get_settings().unsatisfied_close_after_redos
+    if case.redo_count < limit:
+        raise ValidationFailed(
+            f"不满意办结须在重办 {limit} 次之后；本案已重办 {case.redo_count} 次，请先执行“回访不满意，重办” "
+            f"(the case must be redone {limit} times first)",
+            redo_count=case.redo_count,
+            required=limit,
+        )
+    return {"redo_count": case.redo_count}
+
+
+def unreachable_established(_case: CaseFacts, events: EventsOf, _today: dt.date) -> dict[str, Any]:
+    days = counted_days(events("record_contact_attempt"))
+    required = get_settings().unreachable_contact_attempts
+    if len(days) < required:
+        tried = "、".join(days) or "无"
+        raise ValidationFailed(
+            f"无法联系办结须先在 {required} 个不同工作日联系投诉人未果；本阶段已记录 {len(days)} 个工作日"
+            f"（{tried}），请继续联系并记录 (needs {required} failed attempts on different working days)",
+            contact_days=days,
+            required=required,
+        )
+    return {"contact_days": days}
+
+
+PRECONDITIONS: dict[str, Precondition] = {
+    "request_extension": Precondition(extension_may_be_requested),
+    "approve_extension": Precondition(extension_to_decide),
+    "refuse_extension": Precondition(extension_to_decide),
+    "confirm_breach": Precondition(refusal_established, ("record_refusal",), explained=True),
+    "close_unsatisfied": Precondition(redone_enough),
+    "close_unreachable": Precondition(unreachable_established, ("record_contact_attempt",), explained=True),
+}
+
+
+def require(
+    *, session: Session, case: CaseFacts, action: str, today: dt.date, events: EventsOf | None = None
+) -> dict[str, Any]:
+    """What ``action``'s precondition found (empty when it has none); raises when it does not hold.
+    ``events``: the case's stage events already loaded (the work queue's); read from ``session`` if not."""
+    rule = PRECONDITIONS.get(action)
+    if rule is None:
+        return {}
+    return rule.check(case, events or (lambda event: stage_events(session, case, event)), today)
+
+
+def unmet(
+    *, session: Session, case: CaseFacts, action: str, today: dt.date, events: EventsOf | None = None
+) -> ValidationFailed | None:
+    """Why ``action`` may not be taken on the case now, or None when nothing of the case stands in its way."""
+    try:
+        require(session=session, case=case, action=action, today=today, events=events)
+    except ValidationFailed as refusal:
+        return refusal
+    return None
