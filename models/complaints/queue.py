@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, func, literal, or_
+from sqlalchemy import Boolean, Date, Integer, and_, bindparam, func, literal, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -44,64 +44,30 @@ def work_queue(
     table once per (state, part) rather than with further queries per case (the busiest read of the API),
     then narrowed per case by the actions' preconditions (``preconditions``) from the row's own columns,
     and from one more statement for all the cases when an offered action's rule reads their events. The
-    statement returns only cases the actor has an action in by the table, so ``limit`` counts those.
+    statement returns only cases the actor has an action in by the table, so ``limit`` counts those; when
+    the preconditions then drop some of a full answer, the queue reads on after its last row.
     """
     handler = actor.role == Role.HANDLER
     if actor.role not in STAFF_SEE_ALL and not (handler and actor.department_id is not None):
         return []  # nobody else sees complaints (``visibility._visible_clause``)
-    stmt = _queue_statement(actor.role)
+    stmt = _queue_statement(actor.role, after=False)
     if stmt is None:
         return []
     params: dict[str, Any] = {"limit": limit}
     if handler:
         params["department_id"] = actor.department_id
-    actions_for: dict[tuple[str, frozenset[str]], list[str]] = {}
-    days_left: dict[dt.date, int | None] = {}
+    reading = _QueueRows(session=session, actor=actor, today=today, calendar=calendar)
     rows = session.connection().execute(stmt, params).all()
-    offered: list[list[str]] = []
-    for row in rows:
-        parties = parties_from_flags(*row[_FLAGS:]) if handler else frozenset()
-        key = (str(row[2]), parties)
-        if key not in actions_for:
-            options = COMPLAINT.available(key[0], actor.role)
-            actions_for[key] = [t.event for t in actions_for_parties(options, actor.role, parties)]
-        offered.append(actions_for[key])
-    events = _stage_events(session, rows, offered)
-    items: list[TaskItem] = []
-    for row, table_actions in zip(rows, offered, strict=True):
-        case_id, number, state, summary, deadline, pending, channel = row[:7]
-        facts = _RowFacts(case_id, row[7], deadline, *row[8:_FLAGS])
-        # As ``available_actions``: what the case's preconditions refuse today is not offered.
-        actions = [
-            a
-            for a in table_actions
-            if a not in PRECONDITIONS
-            or unmet(session=session, case=facts, action=a, today=today, events=events.of(facts)) is None
-        ]
-        if not actions:
-            continue
-        paused = COMPLAINT.state(state).clock_paused
-        left = None
-        if deadline is not None and not paused:
-            if deadline not in days_left:
-                # None in a January before the notice is loaded: the date alone is shown.
-                days_left[deadline] = calendar.working_days_left(today, deadline)
-            left = days_left[deadline]
-        items.append(
-            TaskItem(
-                id=case_id,
-                number=number,
-                state=state,
-                state_label=state_label(state),
-                summary=summary,
-                stage_deadline=deadline,
-                deadline_pending=bool(pending),
-                working_days_left=left,
-                paused=paused,
-                actions=actions,
-                channel=str(channel),
-            )
-        )
+    items = reading.items(rows)
+    # The LIMIT counts cases by the table, and the preconditions drop some after it: read on past the last
+    # row, in the statement's own order, until ``limit`` cases are found or none are left (the rules stay
+    # in Python, once; nothing is dropped in the common case, which stays one statement).
+    while len(rows) == limit and len(items) < limit:
+        last = rows[-1]
+        keyset = {"after_null": last[4] is None, "after_deadline": last[4], "after_id": last[0]}
+        rows = session.connection().execute(_queue_statement(actor.role, after=True), params | keyset).all()
+        items += reading.items(rows)
+    del items[limit:]
     reviews = review_tasks(session=session, actor=actor, today=today, calendar=calendar, limit=limit)
     decisions = decision_tasks(session=session, actor=actor, today=today, calendar=calendar, limit=limit)
     return merge_by_deadline(merge_by_deadline(items, reviews, limit), decisions, limit)
@@ -120,6 +86,69 @@ class _RowFacts(NamedTuple):
     extension_requested_days: int | None
     extension_used: bool
     redo_count: int
+
+
+class _QueueRows:
+    """Rows of the queue statement made task items, with what one read works out once kept for the next
+    (when the preconditions dropped cases and the queue reads on)."""
+
+    def __init__(self, *, session: Session, actor: Actor, today: dt.date, calendar: WorkCalendar) -> None:
+        self.session, self.actor, self.today, self.calendar = session, actor, today, calendar
+        self.actions_for: dict[tuple[str, frozenset[str]], list[str]] = {}
+        self.days_left: dict[dt.date, int | None] = {}
+
+    def items(self, rows: Sequence[Any]) -> list[TaskItem]:
+        """The rows' cases with what the actor may do in each today; one left with nothing is dropped."""
+        offered = [self._table_actions(row) for row in rows]
+        events = _stage_events(self.session, rows, offered)
+        items: list[TaskItem] = []
+        for row, table_actions in zip(rows, offered, strict=True):
+            case_id, number, state, summary, deadline, pending, channel = row[:7]
+            facts = _RowFacts(case_id, row[7], deadline, *row[8:_FLAGS])
+            # As ``available_actions``: what the case's preconditions refuse today is not offered.
+            actions = [
+                a
+                for a in table_actions
+                if a not in PRECONDITIONS
+                or unmet(
+                    session=self.session, case=facts, action=a, today=self.today, events=events.of(facts)
+                )
+                is None
+            ]
+            if not actions:
+                continue
+            paused = COMPLAINT.state(state).clock_paused
+            items.append(
+                TaskItem(
+                    id=case_id,
+                    number=number,
+                    state=state,
+                    state_label=state_label(state),
+                    summary=summary,
+                    stage_deadline=deadline,
+                    deadline_pending=bool(pending),
+                    working_days_left=None if deadline is None or paused else self._days_left(deadline),
+                    paused=paused,
+                    actions=actions,
+                    channel=str(channel),
+                )
+            )
+        return items
+
+    def _table_actions(self, row: Any) -> list[str]:
+        handler = self.actor.role == Role.HANDLER
+        parties = parties_from_flags(*row[_FLAGS:]) if handler else frozenset()
+        key = (str(row[2]), parties)
+        if key not in self.actions_for:
+            options = COMPLAINT.available(key[0], self.actor.role)
+            self.actions_for[key] = [t.event for t in actions_for_parties(options, self.actor.role, parties)]
+        return self.actions_for[key]
+
+    def _days_left(self, deadline: dt.date) -> int | None:
+        if deadline not in self.days_left:
+            # None in a January before the notice is loaded: the date alone is shown.
+            self.days_left[deadline] = self.calendar.working_days_left(self.today, deadline)
+        return self.days_left[deadline]
 
 
 class _LoadedEvents:
@@ -159,10 +188,13 @@ def _stage_events(session: Session, rows: Sequence[Any], offered: list[list[str]
 
 
 @cache
-def _queue_statement(role: Role) -> Any:
+def _queue_statement(role: Role, *, after: bool) -> Any:
     """The work-queue query of ``role`` with bound ``limit`` (and ``department_id`` for handlers): the open
     cases in which the role (for a handler, their department's part in the case) has an action, as the
-    lifecycle table and ``visibility.actions_for_parties`` say; None when no open state waits on the role."""
+    lifecycle table and ``visibility.actions_for_parties`` say; None when no open state waits on the role.
+    ``after``: only the rows past a given one in the query's order, by its bound ``after_null``,
+    ``after_deadline`` and ``after_id`` (a keyset: OFFSET would re-read the skipped rows and shift under
+    cases that changed in between)."""
     states = [
         s.name
         for s in COMPLAINT.states
@@ -223,9 +255,25 @@ def _queue_statement(role: Role) -> Any:
     stmt = select(*columns).where(*stmt_where)
     if role == Role.HANDLER:
         stmt = stmt.outerjoin(lead_department, lead_department.id == Complaint.lead_department_id)
+    if after:
+        stmt = stmt.where(_past_keyset())
     return stmt.order_by(
         col(Complaint.stage_deadline).is_(None), col(Complaint.stage_deadline), col(Complaint.id)
     ).limit(bindparam("limit"))
+
+
+def _past_keyset() -> Any:
+    """The rows after (``after_null``, ``after_deadline``, ``after_id``) in the queue's order: dated cases by
+    deadline then id, then the undated ones by id."""
+    deadline: Any = col(Complaint.stage_deadline)
+    case_id: Any = col(Complaint.id)
+    after_null: Any = bindparam("after_null", type_=Boolean)
+    after_deadline: Any = bindparam("after_deadline", type_=Date)
+    after_id: Any = bindparam("after_id", type_=Integer)
+    past_dated = or_(
+        deadline.is_(None), deadline > after_deadline, and_(deadline == after_deadline, case_id > after_id)
+    )
+    return or_(and_(~after_null, past_dated), and_(after_null, deadline.is_(None), case_id > after_id))
 
 
 def _states_with_actions(states: list[str], role: Role, party: str) -> list[str]:
