@@ -194,10 +194,12 @@ def test_every_page_times_every_role(
     }
     csrf = csrf_of(client)
     sessions: dict[str, str | None] = {"anon": None}
+    tokens = {"anon": csrf}  # a token is bound to its session: each signed-in user has their own
     for who in WHO[1:]:
         client.cookies.clear()
         sign_in(client, getattr(staff, who))
         sessions[who] = client.cookies.get(SESSION_COOKIE)
+        tokens[who] = str(client.cookies.get(CSRF_COOKIE))
         assert sessions[who], f"no session cookie for {who}"
 
     wrong = []
@@ -207,13 +209,13 @@ def test_every_page_times_every_role(
         for who in WHO:
             # Set afresh for every request: POST /logout clears the session cookie in the client's jar.
             client.cookies.clear()
-            client.cookies.set(CSRF_COOKIE, csrf)
+            client.cookies.set(CSRF_COOKIE, tokens[who])
             if sessions[who]:
                 client.cookies.set(SESSION_COOKIE, str(sessions[who]))
             if method == "GET":
                 response = client.get(url, follow_redirects=False)
             else:
-                response = client.post(url, data={CSRF_FIELD: csrf}, follow_redirects=False)
+                response = client.post(url, data={CSRF_FIELD: tokens[who]}, follow_redirects=False)
             expected = RULES.get((method, path), {}).get(who, "no rule")
             if not _matches(expected, response):
                 wrong.append(f"{method} {path} as {who}: expected {expected}, got {response.status_code}")

@@ -46,6 +46,7 @@ from web.core import (
     refused,
     render,
     set_session_cookie,
+    start_session,
 )
 from web.staff_pledges import PLEDGE_STAFF
 
@@ -238,10 +239,14 @@ async def user_token(request: Request, user_id: int, session: SessionDep) -> Res
         errors, status = form_refused(session, exc)
         return _users_page(request, session, errors=errors, status_code=status)
     session.commit()
+    now = dt.datetime.now(dt.UTC)
+    if user.id == me.id:
+        # As for a new password: the admin who revoked their own token stays signed in here only, and
+        # this page's forms carry the CSRF token of that new session.
+        start_session(request, user, now)
     response = _users_page(request, session, reissued={"user": user, "token": token})
     if user.id == me.id:
-        # As for a new password: the admin who revoked their own token stays signed in here only.
-        set_session_cookie(request, response, user, dt.datetime.now(dt.UTC))
+        set_session_cookie(request, response, user, now)
     return response
 
 
@@ -258,11 +263,15 @@ async def user_password(request: Request, user_id: int, session: SessionDep) -> 
         errors, status = form_refused(session, exc)
         return _users_page(request, session, errors=errors, status_code=status)
     session.commit()
-    response = _users_page(request, session, message=f"已为 {user.name} 设置网页登录密码")
+    now = dt.datetime.now(dt.UTC)
     if user.id == me.id:
         # A new password ends every session of its user; the admin who set their own stays signed in
-        # here (a fresh cookie of the new generation) and is signed out everywhere else.
-        set_session_cookie(request, response, user, dt.datetime.now(dt.UTC))
+        # here (a fresh cookie of the new generation, and this page's forms carry its CSRF token) and is
+        # signed out everywhere else.
+        start_session(request, user, now)
+    response = _users_page(request, session, message=f"已为 {user.name} 设置网页登录密码")
+    if user.id == me.id:
+        set_session_cookie(request, response, user, now)
     return response
 
 

@@ -4,9 +4,12 @@ The sign-in cookie is signed (HMAC-SHA256 with ``secret_key``) and carries its e
 session generation: signing out, a new password, deactivation or a role change bump the generation
 (models/accounts.py), which ends every session of the user on every device at its next request. The
 signature also covers the user's current token and password hashes, so rotating either does the same.
-CSRF uses a random per-browser cookie whose value every POST form repeats in a hidden field. Both cookies
-are ``Secure`` when the request came over HTTPS (as uvicorn reports it: behind a proxy, only a trusted
-one's X-Forwarded-Proto counts). Every page that needs a sign-in, and the sign-in page, is ``no-store``.
+CSRF is a signed double-submit cookie: a random part and an HMAC over it and the browser's sign-in cookie
+(empty before signing in), which every POST form repeats in a hidden field. Someone who can plant a cookie
+for the site (a sibling subdomain, plain HTTP) cannot mint a token for another's session without the key,
+and signing in (or any new sign-in cookie) issues a fresh token. Both cookies are ``Secure`` when the
+request came over HTTPS (as uvicorn reports it: behind a proxy, only a trusted one's X-Forwarded-Proto
+counts). Every page that needs a sign-in, and the sign-in page, is ``no-store``.
 """
 
 from __future__ import annotations
@@ -130,16 +133,31 @@ def over_https(request: Request) -> bool:
     return request.url.scheme == "https" or get_settings().public_base_url.startswith("https://")
 
 
+def start_session(request: Request, user: User, now: dt.datetime) -> None:
+    """Mint the sign-in cookie this response will set (``set_session_cookie``) and a CSRF token bound to
+    it, before a page is drawn: the page's forms then carry the token that will be valid (an admin who
+    set their own password gets a new session on the page that says so)."""
+    value = session_value(user, now)
+    request.state.new_session = value
+    request.state.new_csrf = new_csrf_token(value)
+
+
 def set_session_cookie(request: Request, response: Response, user: User, now: dt.datetime) -> None:
+    """The sign-in cookie, with a fresh CSRF token bound to it: a token planted or seen before signing in
+    is worthless after. Minted here unless ``start_session`` did it for this request already."""
+    if getattr(request.state, "new_session", None) is None:
+        start_session(request, user, now)
+    value = str(request.state.new_session)
     response.set_cookie(
         SESSION_COOKIE,
-        session_value(user, now),
+        value,
         max_age=SESSION_HOURS * 3600,
         httponly=True,
         samesite="lax",
         secure=over_https(request),
         path="/",
     )
+    _set_csrf_cookie(request, response, str(request.state.new_csrf))
 
 
 def no_store(request: Request) -> None:
@@ -167,20 +185,66 @@ def current_actor(request: Request, session: Session, *roles: Role) -> tuple[Use
     return user, actor_of(user)
 
 
+def _csrf_mac(session_cookie: str, nonce: str) -> str:
+    # The sign-in cookie is hashed to a fixed length so the payload splits one way only; the "csrf|"
+    # prefix keeps these MACs apart from the session cookie's own signatures under the same key.
+    bound = hashlib.sha256(session_cookie.encode()).hexdigest()
+    return _signature(f"csrf|{bound}|{nonce}")
+
+
+def new_csrf_token(session_cookie: str) -> str:
+    """A fresh token bound to ``session_cookie`` (the sign-in cookie's value, "" when signed out)."""
+    nonce = secrets.token_urlsafe(24)
+    return f"{nonce}.{_csrf_mac(session_cookie, nonce)}"
+
+
+def csrf_token_valid(token: str, session_cookie: str) -> bool:
+    nonce, _, mac = token.partition(".")
+    return bool(nonce and mac) and hmac.compare_digest(
+        mac.encode(), _csrf_mac(session_cookie, nonce).encode()
+    )
+
+
+def _session_of(request: Request) -> str:
+    # The cookie as the browser sent it, not the signed-in user: a public page visited while signed in
+    # must keep the staff token, or it would overwrite the cookie that the staff tabs' forms repeat. A
+    # session started by this request (``start_session``) is the one its page's forms will be sent with.
+    return getattr(request.state, "new_session", None) or request.cookies.get(SESSION_COOKIE) or ""
+
+
 def csrf_token(request: Request) -> str:
-    token = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf", None)
-    if not token:
-        token = secrets.token_urlsafe(32)
-        request.state.new_csrf = token
-    return str(token)
+    """The browser's token while it is valid for its sign-in cookie (so several tabs share it), else a
+    fresh one that ``render`` sets as the cookie."""
+    token = request.cookies.get(CSRF_COOKIE) or ""
+    if token and csrf_token_valid(token, _session_of(request)):
+        return token
+    pending = getattr(request.state, "new_csrf", None)
+    if not pending:
+        pending = new_csrf_token(_session_of(request))
+        request.state.new_csrf = pending
+    return str(pending)
+
+
+def _set_csrf_cookie(request: Request, response: Response, token: str) -> None:
+    # One Set-Cookie per response for the token, the last one issued: two would leave it to the browser.
+    prefix = f"{CSRF_COOKIE}=".encode()
+    response.raw_headers[:] = [
+        (k, v) for k, v in response.raw_headers if not (k == b"set-cookie" and v.startswith(prefix))
+    ]
+    response.set_cookie(
+        CSRF_COOKIE, token, httponly=True, samesite="lax", secure=over_https(request), path="/"
+    )
 
 
 async def form_data(request: Request) -> dict[str, str]:
-    """The POSTed form as plain strings, after checking its CSRF field against the cookie."""
+    """The POSTed form as plain strings, after checking its CSRF field against the cookie and the cookie's
+    MAC against the browser's sign-in cookie."""
     form = await request.form()
     sent = str(form.get(CSRF_FIELD) or "")
     cookie = request.cookies.get(CSRF_COOKIE) or ""
     if not cookie or not hmac.compare_digest(sent.encode(), cookie.encode()):
+        raise CsrfFailed
+    if not csrf_token_valid(cookie, _session_of(request)):
         raise CsrfFailed
     return {k: str(v).strip() for k, v in form.items() if k != CSRF_FIELD and isinstance(v, str)}
 
@@ -193,9 +257,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     )
     response = HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
     if getattr(request.state, "new_csrf", None):
-        response.set_cookie(
-            CSRF_COOKIE, token, httponly=True, samesite="lax", secure=over_https(request), path="/"
-        )
+        _set_csrf_cookie(request, response, token)
     return response
 
 
