@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from models.complaint import Complaint
 from models.complaints import who_acts_next
-from tests.conftest import Staff
+from tests.conftest import TODAY, Staff
 from tests.test_complaints_api import act, register
 from tests.web_support import sign_in
 
@@ -28,7 +28,8 @@ def test_the_case_page_says_which_department_acts_next_and_what_it_must_do(
     assert complaint is not None
     session.refresh(complaint)
     # Signed for: the lead department's 主管部门 (D00) verifies.
-    [(who, labels)] = [w for w in who_acts_next(session=session, complaint=complaint) if "委员会" in w[0]]
+    waiting = who_acts_next(session=session, complaint=complaint, today=TODAY)
+    [(who, labels)] = [w for w in waiting if "委员会" in w[0]]
     assert who == "市发展和改革委员会"
     assert "核实属实" in labels
     page = client.get(f"/staff/complaints/{case['id']}").text

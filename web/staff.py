@@ -339,7 +339,7 @@ def draw_case_page(
         actions=_action_forms(session, complaint, actor, today),
         # Why an action the role has in this state is not offered yet (e.g. 确认违约失信 before it is due).
         withheld=service.withheld_actions(session=session, complaint=complaint, actor=actor, today=today),
-        next_actors=service.who_acts_next(session=session, complaint=complaint),
+        next_actors=service.who_acts_next(session=session, complaint=complaint, today=today),
         days_left=None if spec.clock_paused else calendar.working_days_left(today, complaint.stage_deadline),
         # The stage's own span, which an extension or a per-case rectification period may have changed.
         stage_span=calendar.working_days_left(complaint.stage_started_on, complaint.stage_deadline)

@@ -83,7 +83,12 @@ def merge(ctx: ActionContext, action: str, body: ActionBody) -> None:
         replied=standing is not None,
     )
     if standing is not None:
-        mail_reply(ctx.session, target, event, reply_text=standing, to=[ctx.case])
+        # The cases merged into this one before (C into B, now B into A) join with it, and ``reply`` sent
+        # the target's reply only to the chain it had then. Keyed by the reply event, as ``reply`` keys it:
+        # one reply reaches one complainant under one outbox key, whichever way it is sent.
+        assert ctx.case.id is not None
+        chain = [ctx.case, *merged_into(ctx.session, ctx.case.id)]
+        mail_reply(ctx.session, target, standing, reply_text=str(standing.note), to=chain)
         report_standing_reply(ctx.session, target=target, merged=ctx.case)  # a 12345 order's platform too
     at = dt.datetime.now(dt.UTC)
     _hold_unchanged(ctx.session, target, at)
@@ -102,12 +107,13 @@ def merge(ctx: ActionContext, action: str, body: ActionBody) -> None:
     )
 
 
-def _reply_sent(session: Session, target: Complaint) -> str | None:
-    """The reply ``target``'s complainants were sent and which stands, awaiting the return visit; None while
-    the reply is still to come (a redone or reopened case is replied to again, and ``reply`` sends that)."""
+def _reply_sent(session: Session, target: Complaint) -> CaseEvent | None:
+    """The reply event whose text ``target``'s complainants were sent and which stands, awaiting the return
+    visit; None while the reply is still to come (a redone or reopened case is replied to again, and
+    ``reply`` sends that)."""
     if target.state != ComplaintState.REPLIED:
         return None
-    replies = [e.note for e in case_events(session, target) if e.event == "reply" and e.note]
+    replies = [e for e in case_events(session, target) if e.event == "reply" and e.note]
     return replies[-1] if replies else None
 
 

@@ -338,17 +338,21 @@ def _table_actions(
     return [(t, unmet(session=session, case=complaint, action=t.event, today=today)) for t in options]
 
 
-def who_acts_next(*, session: Session, complaint: Complaint) -> list[tuple[str, list[str]]]:
+def who_acts_next(
+    *, session: Session, complaint: Complaint, today: dt.date
+) -> list[tuple[str, list[str]]]:
     """Who the case waits on now, each with the actions open to them: a department by name where a
     handler acts (the lead department, or its 主管部门 where it verifies), otherwise the role
     (受理人员, 督办人员 …). Empty for a finished case. For the case page's "待…办理" line, shown to a
-    viewer who cannot act."""
+    viewer who cannot act. The actions are those the buttons offer (``available_actions``): an action whose
+    precondition does not hold ``today`` (批准延期 with no request pending) is left out, and a party left
+    with nothing to do is not named."""
     spec = COMPLAINT.state(complaint.state)
     if spec.terminal:
         return []
     waiting: list[tuple[str, list[str]]] = []
     for role in sorted(spec.waiting_on):
-        options = COMPLAINT.available(str(complaint.state), role)
+        options = _open_now(session, complaint, COMPLAINT.available(str(complaint.state), role), today)
         if role != Role.HANDLER:
             if options:
                 waiting.append((ROLE_LABELS[role], [t.label for t in options]))
@@ -363,3 +367,10 @@ def who_acts_next(*, session: Session, complaint: Complaint) -> list[tuple[str, 
             if labels and department is not None:
                 waiting.append((department.name, labels))
     return waiting
+
+
+def _open_now(
+    session: Session, complaint: Complaint, options: list[Transition], today: dt.date
+) -> list[Transition]:
+    """``options`` without the actions ``preconditions`` would refuse on the case ``today``."""
+    return [t for t in options if unmet(session=session, case=complaint, action=t.event, today=today) is None]
