@@ -53,6 +53,11 @@ class Precondition:
     # The case page says why the action is missing when the page has no other hint of it (a supervisor
     # looking for 确认违约失信 must learn when it opens; the redo count already says when 不满意办结 does).
     explained: bool = False
+    # Once the rule holds, the case waits on the action's roles for it even in a state that does not wait
+    # on them (整改中 waits on the department, yet a pending extension or a passed deadline waits on the
+    # supervisor's decision): the work queue and the case page's 待…办理 line name them then. Not for an
+    # action a role may take but nobody waits for (an extension request, an optional ending).
+    awaited: bool = False
 
 
 def stage_events(session: Session, case: CaseFacts, event: str) -> list[CaseEvent]:
@@ -149,9 +154,9 @@ def unreachable_established(_case: CaseFacts, events: EventsOf, _today: dt.date)
 
 PRECONDITIONS: dict[str, Precondition] = {
     "request_extension": Precondition(extension_may_be_requested),
-    "approve_extension": Precondition(extension_to_decide),
-    "refuse_extension": Precondition(extension_to_decide),
-    "confirm_breach": Precondition(refusal_established, ("record_refusal",), explained=True),
+    "approve_extension": Precondition(extension_to_decide, awaited=True),
+    "refuse_extension": Precondition(extension_to_decide, awaited=True),
+    "confirm_breach": Precondition(refusal_established, ("record_refusal",), explained=True, awaited=True),
     "close_unsatisfied": Precondition(redone_enough),
     "close_unreachable": Precondition(unreachable_established, ("record_contact_attempt",), explained=True),
 }

@@ -21,6 +21,7 @@ from models.complaints.visibility import (
     STAFF_SEE_ALL,
     VERIFIER,
     actions_for_parties,
+    awaited_actions,
     department_visible,
     parties_from_flags,
     state_label,
@@ -140,7 +141,7 @@ class _QueueRows:
         parties = parties_from_flags(*row[_FLAGS:]) if handler else frozenset()
         key = (str(row[2]), parties)
         if key not in self.actions_for:
-            options = COMPLAINT.available(key[0], self.actor.role)
+            options = awaited_actions(key[0], self.actor.role)
             self.actions_for[key] = [t.event for t in actions_for_parties(options, self.actor.role, parties)]
         return self.actions_for[key]
 
@@ -195,11 +196,9 @@ def _queue_statement(role: Role, *, after: bool) -> Any:
     ``after``: only the rows past a given one in the query's order, by its bound ``after_null``,
     ``after_deadline`` and ``after_id`` (a keyset: OFFSET would re-read the skipped rows and shift under
     cases that changed in between)."""
-    states = [
-        s.name
-        for s in COMPLAINT.states
-        if role in s.waiting_on and not s.terminal and COMPLAINT.available(s.name, role)
-    ]
+    # Also the states where the role has only an awaited action (a supervisor's extension decision in
+    # 整改中): the preconditions then keep the cases where it holds.
+    states = [s.name for s in COMPLAINT.states if not s.terminal and awaited_actions(s.name, role)]
     if not states:
         return None
     columns: list[Any] = [

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, or_
@@ -338,9 +339,24 @@ def _table_actions(
     return [(t, unmet(session=session, case=complaint, action=t.event, today=today)) for t in options]
 
 
-def who_acts_next(
-    *, session: Session, complaint: Complaint, today: dt.date
-) -> list[tuple[str, list[str]]]:
+def awaited_actions(state: str, role: Role) -> list[Transition]:
+    """The table's actions of ``role`` in ``state`` the case may wait on it for: all of them where the
+    state waits on the role, elsewhere only those whose precondition makes the case wait once it holds
+    (``Precondition.awaited``: an extension to decide, a refusal to confirm in 整改中), not a 催办 that
+    could always be sent."""
+    options = COMPLAINT.available(state, role)
+    if role in COMPLAINT.state(state).waiting_on:
+        return options
+    return [t for t in options if t.event in PRECONDITIONS and PRECONDITIONS[t.event].awaited]
+
+
+@cache
+def waited_roles(state: str) -> list[Role]:
+    """The roles a case in ``state`` may wait on: the state's own, and those with an awaited action."""
+    return sorted({*COMPLAINT.state(state).waiting_on, *(r for r in Role if awaited_actions(state, r))})
+
+
+def who_acts_next(*, session: Session, complaint: Complaint, today: dt.date) -> list[tuple[str, list[str]]]:
     """Who the case waits on now, each with the actions open to them: a department by name where a
     handler acts (the lead department, or its 主管部门 where it verifies), otherwise the role
     (受理人员, 督办人员 …). Empty for a finished case. For the case page's "待…办理" line, shown to a
@@ -351,8 +367,8 @@ def who_acts_next(
     if spec.terminal:
         return []
     waiting: list[tuple[str, list[str]]] = []
-    for role in sorted(spec.waiting_on):
-        options = _open_now(session, complaint, COMPLAINT.available(str(complaint.state), role), today)
+    for role in waited_roles(str(complaint.state)):
+        options = _open_now(session, complaint, awaited_actions(str(complaint.state), role), today)
         if role != Role.HANDLER:
             if options:
                 waiting.append((ROLE_LABELS[role], [t.label for t in options]))
