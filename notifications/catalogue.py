@@ -184,7 +184,7 @@ TEMPLATES: dict[str, TemplateSpec] = {
                 "publication_end": "2027-05-12",
             },
         ),
-        # E-mail only: a pledgor with only a phone learns of the finding by pledge_found_false's SMS text.
+        # The finding as a register record, with its number and how to object or ask for repair.
         spec(
             "pledge_false_recorded",
             "pledgor",

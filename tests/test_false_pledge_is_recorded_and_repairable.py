@@ -22,13 +22,17 @@ from models.platform import PlatformDocument
 from models.pledge import Pledge, PledgorKind
 from models.pledges import credit_check, pledge_action
 from models.pledges.importing import import_pledges
+from models.pledges.queries import publication_status
+from models.pledges.self_service import pledge_state_label
 from models.register import decide
 from models.register.requests import request_repair, submit_objection
+from models.register.states import record_outcome
 from models.workflow import Actor
 from notifications.render import render
 from tests.conftest import Staff
 from tests.test_publication import CODE, SUPERVISOR, new_pledge
 from tests.test_register import access_code
+from web.pledge_notice import notice_facts
 
 NAME = "示范建设有限公司"
 FOUND_FALSE = dt.date(2026, 3, 3)
@@ -190,3 +194,36 @@ def test_a_false_pledge_confirmed_before_findings_were_recorded_still_bars(
     years_later = dt.date(2030, 3, 4)
     assert single_refusal(session, years_later, code=code, name=name) == "false_pledge"
     assert "CN-2025-000900" in (import_refusal(session, years_later, code=code, name=name) or "")
+
+
+def test_a_withdrawn_false_finding_is_no_longer_told_as_a_false_pledge(
+    session: Session, staff: Staff
+) -> None:
+    """The pledgor's status label and the printed notice read the record's outcome, as for a published
+    pledge; the staff page's publication line names the finding, not a day counted from the deadline."""
+    del staff
+    record = _found_false(session)
+    pledge = session.get(Pledge, record.pledge_id)
+    assert pledge is not None
+    authority = session.get(Department, pledge.authority_id)
+    assert publication_status(pledge, load_calendar(session=session))["publication_day_status"] == (
+        "not_applicable"
+    )
+    day = dt.date(2026, 3, 10)
+    in_force = notice_facts(pledge=pledge, authority=authority, today=day)
+    assert "信用修复前不再适用告知承诺方式" in "".join(in_force.terms)
+
+    submit_objection(
+        session=session, number=record.number, access_code=access_code(session, record),
+        reason="合格书真实有效，审查机构可核验", evidence="审查机构出具的证明", today=day,
+        calendar=load_calendar(session=session),
+    )  # fmt: skip
+    session.commit()
+    _decided(session, record, "uphold_withdraw", day)
+    session.refresh(pledge)
+    outcome = record_outcome(session.get(PublishedBreach, record.id), day)  # type: ignore[arg-type]
+    assert pledge_state_label(pledge, outcome) == "虚假承诺认定已撤销（异议成立）"
+    withdrawn = notice_facts(pledge=pledge, authority=authority, today=day)
+    terms = "".join(withdrawn.terms)
+    assert "不再适用告知承诺方式" not in terms
+    assert "失信记录已撤销" in terms

@@ -126,6 +126,16 @@ def _published_term(outcome: RecordOutcome | None) -> str:
     return f"本承诺逾期未履行，{outcome.summary}。本告知书仅作存档。"
 
 
+def _false_term(outcome: RecordOutcome) -> str:
+    """What became of a pledge found false, as its record's outcome says: in force (the route barred until
+    repaired), withdrawn on an upheld objection (no false pledge after all), repaired or expired."""
+    if not outcome.breach:
+        return f"本承诺曾被认定为虚假承诺，{outcome.summary}。本告知书仅作存档。"
+    if outcome.shown:
+        return _CLOSED[PledgeState.FALSE_PLEDGE]
+    return f"本承诺曾被认定为虚假承诺并记入失信记录，{outcome.summary}。本告知书仅作存档。"
+
+
 def _publication_term(pledge: Pledge) -> str:
     """The publication sentence, naming the rule that gave the pledge its day (models/publication_days.py
     ``publication_day_of``): counted again from a rejection, from a back-registration, or from the
@@ -182,6 +192,8 @@ def notice_facts(
         facts.append(Fact("办理状态", f"已办结（{pledge_state_label(pledge, outcome)}）"))
         if pledge.state == PledgeState.PUBLISHED:
             terms = (_published_term(outcome), _code_term(base_url, access_code))
+        elif pledge.state == PledgeState.FALSE_PLEDGE and outcome is not None:
+            terms = (_false_term(outcome), _code_term(base_url, access_code))
         else:
             terms = (_CLOSED[pledge.state],)
     else:
@@ -212,10 +224,12 @@ def notice_facts(
 
 
 def _outcome(pledge: Pledge, today: dt.date) -> RecordOutcome | None:
-    """A published pledge's record outcome on ``today``, read through the session the pledge was loaded
-    with (the notice's callers hand in the pledge, not the session); None for any other pledge."""
+    """A published or found-false pledge's record outcome on ``today``, read through the session the pledge
+    was loaded with (the notice's callers hand in the pledge, not the session); None for any other pledge
+    (and for a pledge found false before findings were recorded: it has no record)."""
     session = object_session(pledge)
-    if pledge.state != PledgeState.PUBLISHED or not isinstance(session, Session):
+    recorded = (PledgeState.PUBLISHED, PledgeState.FALSE_PLEDGE)
+    if pledge.state not in recorded or not isinstance(session, Session):
         return None
     record = pledge_record(session=session, pledge=pledge)
     return record_outcome(record, today) if record is not None else None

@@ -36,6 +36,14 @@ def publication_status(pledge: Pledge, calendar: WorkCalendar) -> dict[str, Any]
     """``computed`` with the day; ``not_applicable`` for a pledge that can no longer be published without
     a day (fulfilled, cancelled, found false before its year was loaded); else ``pending_calendar`` with a
     message naming the missing year."""
+    if pledge.state == PledgeState.FALSE_PLEDGE:
+        # Its record comes from the finding, on the day of the finding, not from the overdue rule: a
+        # publication day counted from the deadline would be a second, wrong date.
+        return {
+            "publication_day_status": "not_applicable",
+            "publication_day_message": "已认定为虚假承诺，另行记入失信记录（不按逾期规则公示）"
+            " (found false: recorded on the register by the finding)",
+        }
     if pledge.publication_day is not None:
         return {"publication_day_status": "computed", "publication_day_message": None}
     if pledge.state not in PLEDGE.open_states():

@@ -230,13 +230,26 @@ _PUBLISHED_NOW = {
 }
 
 
+# A pledge found false is recorded too (models/pledges/review.py ``record_false_pledge``): the same reading.
+_FALSE_NOW = {
+    BreachState.WITHDRAWN: "虚假承诺认定已撤销（异议成立）",
+    BreachState.REPAIRED: "曾认定虚假承诺（已信用修复）",
+    BreachState.EXPIRED: "曾认定虚假承诺（记录期满）",
+}
+
+
 def pledge_state_label(pledge: Pledge, outcome: RecordOutcome | None) -> str:
-    """The pledge's state as its pledgor and the printed notice read it: a published pledge's by its
-    record's outcome (``record_outcome``), so a withdrawn finding is never headed as a breach."""
+    """The pledge's state as its pledgor and the printed notice read it: a published or found-false
+    pledge's by its record's outcome (``record_outcome``), so a withdrawn finding is never headed as a
+    breach."""
     label = PLEDGE.state(pledge.state).label
-    if pledge.state != PledgeState.PUBLISHED or outcome is None:
+    if outcome is None:
         return label
-    return _PUBLISHED_NOW.get(outcome.state, label)
+    if pledge.state == PledgeState.PUBLISHED:
+        return _PUBLISHED_NOW.get(outcome.state, label)
+    if pledge.state == PledgeState.FALSE_PLEDGE:
+        return _FALSE_NOW.get(outcome.state, label)
+    return label
 
 
 # A pledge its pledgor may still hand evidence in for (the lifecycle's ``submit_evidence`` sources).
