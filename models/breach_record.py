@@ -29,6 +29,13 @@ def publication_period(severity: Severity) -> tuple[int, int]:
     return get_settings().publication_months(Severity(severity).value)
 
 
+def published_class(severity: Severity | str) -> bool:
+    """Whether a record of class ``severity`` is published at all: 轻微 is in principle not (RULEBOOK,
+    publication §1). It is kept for its period, for its subject's objection and repair and for staff,
+    but not shown to the public (models/register/states.py ``shown_on``) nor sent to the credit platform."""
+    return Severity(severity) != Severity.MINOR
+
+
 def add_months(day: dt.date, months: int) -> dt.date:
     """Same day ``months`` later, clamped to the month's end (01-31 + 1 month = 02-28)."""
     index = day.month - 1 + months
@@ -181,7 +188,9 @@ def register_record(
     """One register record made outside the publication sweep (a confirmed government breach, a false
     pledge: models/pledges/review.py), flushed in the caller's transaction: numbered, its period by class
     and the PUBLISH document to the credit platform, as the sweep gives its records (models/publish_plan.py),
-    so the record then lives as any other (objection, repair, expiry, platform corrections)."""
+    so the record then lives as any other (objection, repair, expiry, platform corrections). A record of
+    class 轻微 gets no PUBLISH (``published_class``), and the platform then takes none of its later
+    documents but a PUBLISH (models/platform.py ``enqueue_documents``)."""
     [(_, number)] = reserve_numbers(session=session, prefix=BREACH_PREFIX, year=today.year)
     now = utcnow()
     breach = PublishedBreach(
@@ -207,6 +216,8 @@ def register_record(
     session.add(breach)
     session.flush()
     assert breach.id is not None
+    if not published_class(severity):
+        return breach
     document = platform_document(
         kind=DocumentKind.PUBLISH,
         record=breach,

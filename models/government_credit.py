@@ -220,7 +220,10 @@ def _category_label(category: str) -> str:
 def _government_record(session: Session, number: str, today: dt.date) -> PublishedBreach:
     record = session.exec(
         select(PublishedBreach).where(
-            PublishedBreach.number == number, PublishedBreach.source_kind == "complaint", shown_on(today)
+            PublishedBreach.number == number,
+            PublishedBreach.source_kind == "complaint",
+            # A 轻微 record is not published, but its subject still objects or asks for repair.
+            shown_on(today, with_minor=True),
         )
     ).first()
     if record is None:

@@ -5,8 +5,8 @@ the objections and repair requests lodged and decided, by outcome.
 A review is on time when no lateness event (red warning, 催办, 督办, 提级) came between the evidence it
 decided and the decision. The fulfilment rate counts the pledges due in the period that have an outcome:
 fulfilled, against published as broken or found false; open and cancelled ones are left out of it, and so
-is a published one whose record was withdrawn on an upheld objection (the finding was wrong, and the
-pledge is not thereby shown fulfilled).
+is a published or false one whose record was withdrawn on an upheld objection (the finding was wrong, and
+the pledge is not thereby shown fulfilled).
 
 Pledges count for the authority, and breach records for the deciding department, they had at the period's
 end: a later retirement moved them on (``models.department_history``), not the work done before it.
@@ -122,12 +122,14 @@ def pledge_scores(*, session: Session, period: Period) -> list[PledgeScore]:
 
 
 def _broken(state: str, record_state: str | None) -> bool:
-    """A false pledge, or a published one whose record still stands as a breach (``finding_stands``): a
-    record withdrawn on an upheld objection was a wrong finding and leaves the pledge out of the rate,
-    while a repaired or expired one was a breach all the same."""
-    if state == PS.FALSE_PLEDGE:
-        return True
-    return state == PS.PUBLISHED and (record_state is None or finding_stands(record_state))
+    """A published or false pledge whose record still stands as a breach (``finding_stands``): a record
+    withdrawn on an upheld objection was a wrong finding and leaves the pledge out of the rate, while a
+    repaired or expired one was a breach all the same. A false pledge has its record since findings were
+    recorded (models/pledges/review.py ``record_false_pledge``); one confirmed before has none, and its
+    finding stands."""
+    if state not in (PS.FALSE_PLEDGE, PS.PUBLISHED):
+        return False
+    return record_state is None or finding_stands(record_state)
 
 
 def _reviews(session: Session, period: Period, moved: dict[int, int]) -> list[tuple[int, bool]]:

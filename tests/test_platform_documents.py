@@ -86,19 +86,20 @@ def test_a_correction_sends_the_new_facts_once(
     engine: Engine, session: Session, staff: Staff, calendar: WorkCalendar
 ) -> None:
     record = objected(engine, session, calendar)
-    correct(session, record, calendar, facts="逾期未提交施工图审查合格书（更正）", severity="minor")
+    # To 严重: one corrected to 轻微 leaves the platform instead (test_minor_records_are_not_published)
+    correct(session, record, calendar, facts="逾期未提交施工图审查合格书（更正）", severity="serious")
     publish_doc, doc = documents(session)
     assert publish_doc.kind == DocumentKind.PUBLISH
     assert (doc.kind, doc.status, doc.breach_id) == (DocumentKind.CORRECT, DocumentStatus.PENDING, record.id)
     assert doc.document_id == f"{record.number}:correct:{record.version}"
     sent = doc.payload["record"]
     assert sent["facts"] == "逾期未提交施工图审查合格书（更正）"
-    assert (sent["severity"], sent["severity_label"], sent["GSJZQ"]) == ("minor", "轻微", "2026-05-28")
+    assert (sent["severity"], sent["severity_label"], sent["GSJZQ"]) == ("serious", "严重", "2029-02-28")
     assert (sent["state"], sent["effective_date"]) == ("published", "2026-03-04")
     assert sent["corrections"]["before"]["severity"] == "general"
     assert sent["corrections"]["after"] == {
         "facts": "逾期未提交施工图审查合格书（更正）",
-        "severity": "minor",
+        "severity": "serious",
     }
     assert doc.payload["kind"] == "correct"
     assert doc.payload["document_id"] == doc.document_id

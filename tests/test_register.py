@@ -219,6 +219,9 @@ def test_objection_rejected_and_corrected(
         "轻微",
         "2026-05-28",
     )
+    # 轻微 is kept for its period but not published (RULEBOOK publication §1): the public no longer sees it.
+    assert client.get("/api/v1/public/breaches").json()["items"] == []
+    assert client.get(f"/api/v1/public/breaches/{breach.number}").status_code == 404
     outcomes = [
         n.context["outcome"]
         for n in session.exec(

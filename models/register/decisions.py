@@ -18,6 +18,7 @@ from models.breach_record import (
     department_names,
     platform_document,
     publication_end,
+    published_class,
     repair_earliest,
 )
 from models.calendar import WorkCalendar
@@ -30,6 +31,7 @@ from models.org import Department
 from models.platform import DocumentKind, enqueue_documents
 from models.privacy import publication_text
 from models.register.expiry import end_now
+from models.register.government_feed import follow_class
 from models.register.states import past_publication
 from models.text import clean_text
 from models.workflow import Actor, apply_event
@@ -125,6 +127,7 @@ def decide(
     changes: dict[str, Any] = {}
     data: dict[str, Any] = {}
     names: tuple[str, ...] = ()
+    was_published = published_class(record.severity)
     if action == "uphold_correct":
         names = _stored_names(session, record)
         changes = _corrections(corrected)
@@ -148,7 +151,7 @@ def decide(
         # A lighter class can put the new GSJZQ in the past: the publication ends now, with this decision.
         end_now(session=session, record=record, today=today, calendar=calendar, actor=actor)
     follow_register_decision(session=session, record=record, action=action, today=today, corrected=changes)
-    _after_decision(session, record, action, reason.strip(), actor, today, data, names)
+    _after_decision(session, record, action, reason.strip(), actor, today, data, names, was_published)
     return record
 
 
@@ -222,6 +225,8 @@ _OUTCOME = {"uphold_withdraw": "withdrawn", "uphold_correct": "corrected", "reje
 SMS_RESULTS = {
     "uphold_withdraw": "异议成立，记录已撤销",
     "uphold_correct": "异议成立，记录已更正",
+    # A correction to 轻微: the record is kept but no longer published, which "已更正" alone does not say.
+    "uphold_correct_minor": "异议成立，记录已更正为轻微失信，不予公示",
     "reject_objection": "异议不成立，维持原公示",
     "approve_repair": "予以修复，记录已停止公示",
     "reject_repair": "不予修复，记录继续公示",
@@ -237,17 +242,21 @@ def _after_decision(
     today: dt.date,
     data: dict[str, Any],
     names: tuple[str, ...],
+    was_published: bool,
 ) -> None:
     key = f"breach:{record.id}:{record.version}:{action}"
+    # A record corrected to 轻微 stays in force but is not published: the notice must not say it stays so.
+    unpublished = action == "uphold_correct" and not published_class(record.severity)
     context: dict[str, Any] = {
         "record_number": record.number,
         "subject_name": record.subject_name,
         "reason": reason,
-        "result": SMS_RESULTS[action],
+        "result": SMS_RESULTS["uphold_correct_minor" if unpublished else action],
     }
     if action in _OUTCOME:
         template, request = "objection_decision", "object"
         context["outcome"] = _OUTCOME[action]
+        context["not_published"] = unpublished
     else:
         template, request = "repair_decision", "request_repair"
         context["approved"] = action == "approve_repair"
@@ -262,7 +271,15 @@ def _after_decision(
         flow_run_id=actor.flow_run_id,
     )
     kind = PLATFORM_DOCUMENTS.get(action)
-    if kind is not None:
+    follow: list[dict[str, Any]] | None = []
+    if kind == DocumentKind.CORRECT:
+        # To or from 轻微: the platform stops or starts showing the record, or never hears of it (None).
+        follow = follow_class(
+            session=session, record=record, was_published=was_published, today=today, now=utcnow()
+        )
+        if follow and record.state == BreachState.EXPIRED:
+            follow = []  # ended by this decision: the EXPIRE below takes it off, nothing to show again
+    if kind is not None and follow is not None:
         assert record.id is not None
         row = platform_document(
             kind=kind,
@@ -281,7 +298,7 @@ def _after_decision(
                 "before": _filtered(data["before"], names),
                 "after": _filtered(data["after"], names),
             }
-        rows = [row]
+        rows = [row, *follow]
         if record.state == BreachState.EXPIRED:
             # Ended by this decision (``end_now``): dated today, never before the correction just sent.
             rows.append(

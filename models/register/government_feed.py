@@ -6,7 +6,12 @@ and each government record the platform was told to show gets one WITHDRAW sayin
 记录); once it is on again, each such record the register shows again gets one PUBLISH of its current
 values. The push run calls ``follow_government_setting`` before it claims what is due; the documents'
 ids are fixed by what the record already has, so a second run, or one racing it, writes nothing more.
-The messages are documented in docs/integrations.md ("信用平台")."""
+The messages are documented in docs/integrations.md ("信用平台").
+
+Records of class 轻微 are not published either (RULEBOOK, publication §1), and the same documents say so
+(``follow_class``): a record the platform shows that an upheld objection corrects to 轻微 gets one
+WITHDRAW (本记录为轻微失信记录，依规不予公示), and one so taken down that a later correction makes 一般 or
+严重 again one PUBLISH. The setting leaves 轻微 records alone: with it on they are still not shown."""
 
 from __future__ import annotations
 
@@ -17,8 +22,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from models.breach import PublishedBreach
-from models.breach_record import department_names, platform_document
+from models.breach import PublishedBreach, Severity
+from models.breach_record import department_names, platform_document, published_class
 from models.clock import utcnow
 from models.platform import (
     DELIVERED,
@@ -35,10 +40,15 @@ from models.settings import get_settings
 # ``<number>:publish:public-again:<n>``, the n-th of its kind for the record.
 NOT_PUBLIC = "not-public"
 PUBLIC_AGAIN = "public-again"
+# ``<number>:withdraw:minor:<n>`` and ``<number>:publish:not-minor:<n>``: a correction to or from 轻微.
+MINOR = "minor"
+NOT_MINOR = "not-minor"
 # The reason each carries (top-level ``reason``), for the platform's operator.
 REASONS = {
     NOT_PUBLIC: "本地不公示政府失信记录 (government breaches are not published locally)",
     PUBLIC_AGAIN: "本地恢复公示政府失信记录 (government breaches are published locally again)",
+    MINOR: "经异议更正为轻微失信记录，依规不予公示 (corrected to a minor record, which is not published)",
+    NOT_MINOR: "经异议更正，不再属轻微失信记录，依规公示 (corrected from a minor record: published again)",
 }
 
 
@@ -53,6 +63,8 @@ def follow_government_setting(*, session: Session, today: dt.date, now: dt.datet
                 col(PublishedBreach.source_kind) == "complaint",
                 col(PublishedBreach.state).in_(SHOWN_STATES),
                 col(PublishedBreach.publication_end) >= today,
+                # Not shown whatever the setting: taken down on its correction, never published again.
+                col(PublishedBreach.severity) != Severity.MINOR,
             )
         )
     }
@@ -72,6 +84,7 @@ def follow_government_setting(*, session: Session, today: dt.date, now: dt.datet
             col(PublishedBreach.source_kind) == "complaint",
             col(PublishedBreach.state).in_(SHOWN_STATES),
             col(PublishedBreach.publication_end) >= today,
+            col(PublishedBreach.severity) != Severity.MINOR,
         )
         .order_by(col(PlatformDocument.id))
     )
@@ -107,6 +120,51 @@ def follow_government_setting(*, session: Session, today: dt.date, now: dt.datet
     return len(rows)
 
 
+def follow_class(
+    *, session: Session, record: PublishedBreach, was_published: bool, today: dt.date, now: dt.datetime
+) -> list[dict[str, Any]] | None:
+    """The document an upheld correction of ``record``'s class to or from 轻微 adds after its CORRECT
+    (see the module), as ``follow_government_setting`` writes them: [] when the platform needs none, None
+    when it should not hear of the correction at all, since it does not show the record and will not (a
+    轻微 record never published, or already taken down). ``was_published``: the class before."""
+    published = published_class(record.severity)
+    if published == was_published:
+        return [] if published else None
+    assert record.id is not None
+    docs = [
+        list(d)
+        for d in session.execute(
+            select(
+                col(PlatformDocument.id),
+                col(PlatformDocument.kind),
+                col(PlatformDocument.status),
+                col(PlatformDocument.document_id),
+            )
+            .where(col(PlatformDocument.breach_id) == record.id)
+            .order_by(col(PlatformDocument.id))
+        )
+    ]
+    if published:
+        # Published again only if this module took it down: never published, the CORRECT becomes its
+        # PUBLISH (models/platform.py); taken down otherwise, it stays down.
+        mark, kind, due = NOT_MINOR, DocumentKind.PUBLISH, _last_change_is(docs, MINOR)
+    else:
+        # A PUBLISH not yet delivered is taken down all the same: the WITHDRAW goes after it, in order.
+        mark, kind, due = MINOR, DocumentKind.WITHDRAW, _showing(docs)
+    if not due:
+        return [] if published else None
+    row = platform_document(
+        kind=kind,
+        record=record,
+        departments=department_names(session),
+        effective=today,
+        now=now,
+        revision=f"{mark}:{_count(docs, kind, mark) + 1}",
+    )
+    row["payload"]["reason"] = REASONS[mark]
+    return [row]
+
+
 def _count(docs: list[Any], kind: DocumentKind, mark: str) -> int:
     return sum(1 for _, k, _, document_id in docs if k == kind and f":{kind.value}:{mark}:" in document_id)
 
@@ -125,8 +183,25 @@ def _to_take_down(docs: list[Any]) -> bool:
 def _to_show_again(docs: list[Any]) -> bool:
     """Whether the last document that changed whether the platform shows the record is this module's
     WITHDRAW: it was taken down for the setting only, and nothing has published it again since."""
-    changes = [(k, document_id) for _, k, _, document_id in docs if k in (DocumentKind.PUBLISH, *STOP_KINDS)]
+    return _last_change_is(docs, NOT_PUBLIC)
+
+
+def _changes(docs: list[Any]) -> list[tuple[str, str]]:
+    """(kind, document id) of the documents that changed whether the platform shows the record."""
+    return [(k, document_id) for _, k, _, document_id in docs if k in (DocumentKind.PUBLISH, *STOP_KINDS)]
+
+
+def _last_change_is(docs: list[Any], mark: str) -> bool:
+    """Whether the record's last showing change is a WITHDRAW of this module with ``mark``."""
+    changes = _changes(docs)
     if not changes:
         return False
     kind, document_id = changes[-1]
-    return kind == DocumentKind.WITHDRAW and f":{kind.value}:{NOT_PUBLIC}:" in document_id
+    return kind == DocumentKind.WITHDRAW and f":{DocumentKind.WITHDRAW.value}:{mark}:" in document_id
+
+
+def _showing(docs: list[Any]) -> bool:
+    """Whether the platform shows the record once what is written is delivered: its last showing change
+    is a PUBLISH."""
+    changes = _changes(docs)
+    return bool(changes) and changes[-1][0] == DocumentKind.PUBLISH

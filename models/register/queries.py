@@ -99,11 +99,13 @@ def list_register(
 
 
 def breach_by_number(
-    *, session: Session, number: str, shown_only: bool = True, today: dt.date
+    *, session: Session, number: str, shown_only: bool = True, today: dt.date, with_minor: bool = False
 ) -> PublishedBreach:
+    """The record by number, if shown on ``today`` (``shown_only``); ``with_minor`` also finds one of
+    class 轻微, kept but not published, for its subject's objection or repair (``shown_on``)."""
     stmt = select(PublishedBreach).where(PublishedBreach.number == number)
     if shown_only:
-        stmt = stmt.where(shown_on(today))
+        stmt = stmt.where(shown_on(today, with_minor=with_minor))
     record = session.exec(stmt).first()
     if record is None:
         raise NotFound(f"公示记录 {number} 不存在或已不在公示期内；请核对编号 (no record {number})")
@@ -189,9 +191,11 @@ def bars_pledge_route(today: dt.date) -> ColumnElement[bool]:
 def false_pledge_bars(today: dt.date) -> ColumnElement[bool]:
     """SQL condition on a pledge: a false pledge that still bars its pledgor on ``today``. Its finding is
     a 严重 record (models/pledges/review.py), and the bar lifts with that record: repaired, withdrawn on an
-    objection, or past its period, i.e. no longer shown. A false pledge confirmed before findings were
-    recorded has no record, so nothing can lift it: it stays barred, as it always was."""
-    lifted = exists().where(col(PublishedBreach.pledge_id) == col(Pledge.id), ~shown_on(today))
+    objection, or past its period, i.e. no longer shown. One corrected to 轻微 is not published but still
+    in force, so it still bars. A false pledge confirmed before findings were recorded has no record, so
+    nothing can lift it: it stays barred, as it always was."""
+    in_force = shown_on(today, with_minor=True)
+    lifted = exists().where(col(PublishedBreach.pledge_id) == col(Pledge.id), ~in_force)
     return and_(col(Pledge.state) == PledgeState.FALSE_PLEDGE, ~lifted)
 
 

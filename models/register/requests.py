@@ -136,7 +136,8 @@ def submit_objection(
     text the acknowledgement and the decision to (models/breach_notices.py)."""
     reason = _typed(reason, field="reason", label="异议理由", max_length=REASON_MAX)
     evidence = _typed(evidence, field="evidence", label="证明材料说明", max_length=EVIDENCE_MAX)
-    record = breach_by_number(session=session, number=number, today=today)
+    # A 轻微 record is not published but in force: its subject, proven by the access code, still acts on it.
+    record = breach_by_number(session=session, number=number, today=today, with_minor=True)
     _check_subject(session, record, access_code, address)
     if not reason:
         raise ValidationFailed("请填写异议理由 (reason is required)", field="reason")
@@ -173,7 +174,7 @@ def request_repair(
     repair_pledge = _typed(
         repair_pledge, field="repair_pledge", label="信用修复承诺", max_length=REPAIR_PLEDGE_MAX
     )
-    record = breach_by_number(session=session, number=number, today=today)
+    record = breach_by_number(session=session, number=number, today=today, with_minor=True)
     _check_subject(session, record, access_code, address)
     check_repair_open(record, today)
     if not statement or not repair_pledge:
