@@ -27,6 +27,7 @@ from sqlmodel import Session, col, select
 
 from models.audit import CaseEvent
 from models.breach import PublishedBreach
+from models.breach_record import published_class
 from models.calendar import WorkCalendar
 from models.clock import Clock
 from models.complaint import Complaint
@@ -241,11 +242,12 @@ def breaches_per_month(
         keys.append(f"{year:04d}-{month:02d}")
         year, month = (year, month - 1) if month > 1 else (year - 1, 12)
     keys.reverse()
+    pledge_records = select(col(PublishedBreach.decision_date), col(PublishedBreach.severity)).where(
+        PublishedBreach.source_kind == "pledge"
+    )
+    # A record of class 轻微 is kept but not published (``published_class``): not one of the series.
     published: Counter[str] = Counter(
-        d.strftime("%Y-%m")
-        for d in session.exec(
-            select(col(PublishedBreach.decision_date)).where(PublishedBreach.source_kind == "pledge")
-        ).all()
+        d.strftime("%Y-%m") for d, severity in session.exec(pledge_records).all() if published_class(severity)
     )
     confirmed: Counter[str] = Counter(
         d.strftime("%Y-%m")

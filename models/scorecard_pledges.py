@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from models.audit import CaseEvent
 from models.breach import PublishedBreach
+from models.breach_record import published_class
 from models.department_history import departments_at
 from models.lifecycle import PledgeState as PS
 from models.org import Department
@@ -51,7 +52,9 @@ class PledgeScore:
     broken: int = 0  # published as breaches that stand (not withdrawn), or found false
     reviewed: int = 0  # evidence decisions taken in the period
     reviewed_on_time: int = 0
-    published: int = 0  # breach records published (JDRQ in the period), pledges and complaints alike
+    # Breach records published (JDRQ in the period), pledges and complaints alike; one of class 轻微 is kept
+    # but not published (``published_class``), so it is not one of them.
+    published: int = 0
     objections: int = 0
     objections_withdrawn: int = 0
     objections_corrected: int = 0
@@ -95,11 +98,11 @@ def pledge_scores(*, session: Session, period: Period) -> list[PledgeScore]:
     for dept_id, on_time in _reviews(session, period, authority):
         tally(dept_id)["reviewed"] += 1
         tally(dept_id)["reviewed_on_time"] += on_time
-    published = select(PublishedBreach.id, PublishedBreach.department_id).where(
+    published = select(PublishedBreach.id, PublishedBreach.department_id, PublishedBreach.severity).where(
         col(PublishedBreach.decision_date) >= period.start, col(PublishedBreach.decision_date) <= period.end
     )
-    for record_id, dept_id in session.exec(published).all():
-        tally(decider.get(record_id or 0, dept_id))["published"] += 1
+    for record_id, dept_id, severity in session.exec(published).all():
+        tally(decider.get(record_id or 0, dept_id))["published"] += published_class(severity)
     records = (
         select(PublishedBreach.id, PublishedBreach.department_id, CaseEvent.event)
         .join(PublishedBreach, col(PublishedBreach.id) == col(CaseEvent.case_id))

@@ -13,7 +13,8 @@ from sqlmodel import Session
 
 from api.deps import CalendarDep, ClockDep, SessionDep, TodayDep
 from models import complaints as service
-from models.breach_record import offline_requests_only
+from models.breach import PublishedBreach
+from models.breach_record import offline_requests_only, published_class
 from models.calendar import WorkCalendar
 from models.clock import utcnow
 from models.errors import DomainError, ValidationFailed
@@ -26,7 +27,14 @@ from models.pledges.self_service import (
     objection_reply_due,
     pledge_status,
 )
-from models.register import RegisterQuery, breach_by_number, get_public_record, list_register
+from models.register import (
+    RegisterQuery,
+    breach_by_number,
+    department_names,
+    get_public_record,
+    list_register,
+    public_fields,
+)
 from models.register.requests import request_repair, submit_objection
 from models.text import checked_text, visible_text
 from web.core import form_data, no_store, page_router, public_message, redirect, refused, render
@@ -57,10 +65,27 @@ def _offline_only(rec: dict[str, Any]) -> str | None:
     return None if rec["source_kind"] == "pledge" else offline_requests_only(rec["record_number"])
 
 
-def _form_dates(session: Session, number: str, today: dt.date, calendar: WorkCalendar) -> dict[str, Any]:
+def _form_record(session: Session, number: str, today: dt.date) -> tuple[PublishedBreach, dict[str, Any]]:
+    """The record an objection or repair form is about, as the form may show it. A record of class 轻微 is
+    in force but not published (``published_class``): its subject still objects or asks for repair with
+    the access code, but anyone may type its number here, so the form shows only the number and class."""
+    breach = breach_by_number(session=session, number=number, today=today, with_minor=True)
+    if not _unpublished(breach):
+        return breach, public_fields(breach, department_names(session))
+    unpublished = {
+        "record_number": breach.number,
+        "source_kind": "pledge" if breach.pledge_id is not None else "complaint",
+    }
+    return breach, unpublished
+
+
+def _unpublished(breach: PublishedBreach) -> bool:
+    return not published_class(breach.severity)
+
+
+def _form_dates(breach: PublishedBreach, today: dt.date, calendar: WorkCalendar) -> dict[str, Any]:
     """What the objection and repair forms say before they are filled: when an objection lodged today
     is answered, from which day a repair may be requested, and which files may be attached."""
-    breach = breach_by_number(session=session, number=number, today=today)
     return {
         "upload_hint": upload_hint(),
         "reply_due": objection_reply_due(calendar=calendar, today=today),
@@ -68,6 +93,34 @@ def _form_dates(session: Session, number: str, today: dt.date, calendar: WorkCal
         "repair_earliest": breach.repair_earliest,
         "repair_open": today >= breach.repair_earliest,
     }
+
+
+def _form_page(
+    request: Request,
+    breach: PublishedBreach,
+    rec: dict[str, Any],
+    *,
+    template: str,
+    title: str,
+    values: dict[str, str],
+    error: str | None,
+    sent: bool,
+    dates: dict[str, Any],
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        template,
+        title=title,
+        record=rec,
+        unpublished=_unpublished(breach),
+        sent=sent,
+        offline_only=_offline_only(rec),
+        values=values,
+        error=error,
+        status_code=status_code,
+        **dates,
+    )
 
 
 @router.get("/register")
@@ -129,20 +182,25 @@ def record(
 
 @router.get("/register/{number}/objection")
 def objection_form(
-    request: Request, number: str, session: SessionDep, today: TodayDep, calendar: CalendarDep
+    request: Request,
+    number: str,
+    session: SessionDep,
+    today: TodayDep,
+    calendar: CalendarDep,
+    sent: int | None = None,
 ) -> Response:
     _record_number(number)
-    rec = get_public_record(session=session, number=number, today=today)
-    return render(
+    breach, rec = _form_record(session, number, today)
+    return _form_page(
         request,
-        "objection.html",
+        breach,
+        rec,
+        template="objection.html",
         title="提出异议",
-        record=rec,
-        offline_only=_offline_only(rec),
         values={},
         error=None,
-        status_code=200,
-        **_form_dates(session, number, today, calendar),
+        sent=bool(sent),
+        dates=_form_dates(breach, today, calendar),
     )
 
 
@@ -156,9 +214,9 @@ async def objection(
         session,
         number,
         today=today,
-        template="objection.html",
+        calendar=calendar,
+        form_name="objection",
         title="提出异议",
-        dates=_form_dates(session, number, today, calendar),
         complete=lambda form: bool(form.get("access_code")) and len(visible_text(form.get("reason"))) >= 2,
         missing="请填写办理码和异议理由（至少 2 个字）。",
         submit=lambda form, address, files: submit_objection(
@@ -179,19 +237,25 @@ async def objection(
 
 @router.get("/register/{number}/repair")
 def repair_form(
-    request: Request, number: str, session: SessionDep, today: TodayDep, calendar: CalendarDep
+    request: Request,
+    number: str,
+    session: SessionDep,
+    today: TodayDep,
+    calendar: CalendarDep,
+    sent: int | None = None,
 ) -> Response:
     _record_number(number)
-    rec = get_public_record(session=session, number=number, today=today)
-    return render(
+    breach, rec = _form_record(session, number, today)
+    return _form_page(
         request,
-        "repair.html",
+        breach,
+        rec,
+        template="repair.html",
         title="申请信用修复",
-        record=rec,
-        offline_only=_offline_only(rec),
         values={},
         error=None,
-        **_form_dates(session, number, today, calendar),
+        sent=bool(sent),
+        dates=_form_dates(breach, today, calendar),
     )
 
 
@@ -205,9 +269,9 @@ async def repair(
         session,
         number,
         today=today,
-        template="repair.html",
+        calendar=calendar,
+        form_name="repair",
         title="申请信用修复",
-        dates=_form_dates(session, number, today, calendar),
         complete=lambda form: all(form.get(k) for k in ("access_code", "statement", "repair_pledge")),
         missing="请填写办理码、纠正失信行为的说明和信用修复承诺。",
         submit=lambda form, address, files: request_repair(
@@ -232,9 +296,9 @@ async def _record_action(
     number: str,
     *,
     today: dt.date,
-    template: str,
+    calendar: WorkCalendar,
+    form_name: str,
     title: str,
-    dates: dict[str, Any],
     complete: Callable[[dict[str, str]], bool],
     missing: str,
     submit: Callable[[dict[str, str], str | None, list[Upload]], object],
@@ -242,30 +306,36 @@ async def _record_action(
 ) -> Response:
     """The pledgor's objection or repair form on a record, with its files: back to the record when
     accepted, else the form again with why and the service's status code (a refused form's files are
-    chosen again: a page cannot hand them back)."""
+    chosen again: a page cannot hand them back). A record that is not published has no page of its own
+    to go back to (it answers 404), so its form itself says the request was received."""
     form = await form_data(request)
-    rec = get_public_record(session=session, number=number, today=today)
+    breach, rec = _form_record(session, number, today)
+    # The dates as the form showed them, before the request moves the record on.
+    dates = _form_dates(breach, today, calendar)
     if not complete(form):
         error, status = f"{missing}{WHERE_TO_FIND}。", 422
     else:
         try:
             submit(form, _client(request), await form_uploads(request))
             session.commit()
+            if _unpublished(breach):
+                return redirect(f"/register/{number}/{form_name}?sent=1")
             return redirect(f"/register/{number}?{done}=1")
         except DomainError as exc:
             error, status = _public_refused(session, exc)
     # The code is not put back into the form: a page is no place to keep a secret.
     values = {k: v for k, v in form.items() if k != "access_code"}
-    return render(
+    return _form_page(
         request,
-        template,
+        breach,
+        rec,
+        template=f"{form_name}.html",
         title=title,
-        record=rec,
-        offline_only=_offline_only(rec),
         values=values,
         error=error,
+        sent=False,
+        dates=dates,
         status_code=status,
-        **dates,
     )
 
 

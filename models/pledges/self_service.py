@@ -169,6 +169,11 @@ def pledge_status(
         "record_number": record.number if record is not None else None,
         "record_state_label": outcome.label if outcome is not None else None,
         "record_shown": outcome.shown if outcome is not None else None,
+        # A 轻微 record has no register page to link (it is not published), yet its subject may still
+        # object or ask for repair: the page links the forms themselves, while the record takes either.
+        "record_forms": outcome is not None
+        and outcome.unpublished
+        and outcome.state == BreachState.PUBLISHED,
     }
 
 
@@ -230,6 +235,10 @@ _PUBLISHED_NOW = {
 }
 
 
+# A broken pledge whose record is in force but of class 轻微: not published (RULEBOOK, publication §1).
+_PUBLISHED_UNSHOWN = "逾期未履约，轻微失信依规不予公示"
+
+
 # A pledge found false is recorded too (models/pledges/review.py ``record_false_pledge``): the same reading.
 _FALSE_NOW = {
     BreachState.WITHDRAWN: "虚假承诺认定已撤销（异议成立）",
@@ -245,6 +254,8 @@ def pledge_state_label(pledge: Pledge, outcome: RecordOutcome | None) -> str:
     label = PLEDGE.state(pledge.state).label
     if outcome is None:
         return label
+    if pledge.state == PledgeState.PUBLISHED and outcome.unpublished:
+        return _PUBLISHED_UNSHOWN
     if pledge.state == PledgeState.PUBLISHED:
         return _PUBLISHED_NOW.get(outcome.state, label)
     if pledge.state == PledgeState.FALSE_PLEDGE:
@@ -292,6 +303,12 @@ def _published_refusal(session: Session, pledge: Pledge, today: dt.date) -> str:
         return (
             f"该承诺已逾期未履约并公示为失信{on}，不能再提交履约材料；已纠正失信行为的，可在公示记录页面"
             "申请信用修复，对公示有异议的可提出异议 (pledge published as a breach)"
+        )
+    if outcome.unpublished:
+        return (
+            f"该承诺已逾期未履约，失信记录 {record.number} 为轻微失信记录、依规不予公示，不能再提交履约材料；"
+            "已纠正失信行为的，可凭办理码对该记录申请信用修复，有异议的可提出异议（见承诺办理情况查询页面） "
+            "(pledge recorded as a minor breach, not published)"
         )
     label = pledge_state_label(pledge, outcome)
     return f"该承诺已办结（{label}），不能再提交履约材料 (pledge closed)"
