@@ -15,13 +15,17 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
+import models.complaints.queue as queue
+from models.calendar import load_calendar
 from models.complaint import Complaint
 from models.complaints.preconditions import PRECONDITIONS, CaseFacts, EventsOf, Precondition
 from models.errors import ValidationFailed
 from models.lifecycle import COMPLAINT, ComplaintState, Role
-from tests.conftest import Staff
+from models.workflow import Actor
+from tests.conftest import TODAY, Staff
 from tests.test_complaints_api import API, act, dispatched_and_signed
 
 DECISIONS = {"approve_extension", "refuse_extension"}
@@ -74,3 +78,37 @@ def test_cases_with_a_pending_extension_behind_a_full_limit_of_refused_cases_are
     assert all(DECISIONS <= set(t["actions"]) for t in tasks)
     # The limit still holds when reading on finds more than it lacks.
     assert [t["id"] for t in _tasks(client, staff, limit=1)] == requested[:1]
+
+
+def test_a_case_whose_deadline_moves_while_the_queue_reads_on_is_listed_once(
+    client: TestClient, staff: Staff, session: Session, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each read is its own snapshot: a case listed by the first read whose deadline moves later before
+    the next one would come again."""
+    first = dispatched_and_signed(client, staff)
+    act(client, staff, "handler", first, "request_extension", days=5, reason="需协调财政资金")
+    dropped = dispatched_and_signed(client, staff)  # nothing for the supervisor yet: read on past it
+    tomorrow = TODAY + dt.timedelta(days=1)
+    session.execute(
+        update(Complaint).where(col(Complaint.id).in_([first, dropped])).values(stage_deadline=tomorrow)
+    )
+    session.commit()
+    real = queue._QueueRows.items
+    reads: list[list[int]] = []
+
+    def items(self: Any, rows: Any) -> Any:
+        found = real(self, rows)
+        reads.append([row[0] for row in rows])
+        if len(reads) == 1:  # between the two reads the case is verified: a new stage, a later deadline
+            act(client, staff, "competent", first, "verify_true")
+        return found
+
+    monkeypatch.setattr(queue._QueueRows, "items", items)
+    with Session(engine) as fresh:
+        tasks = queue.work_queue(
+            session=fresh, actor=Actor(name="督办员", role=Role.SUPERVISOR), today=TODAY,
+            calendar=load_calendar(session=fresh), limit=2,
+        )  # fmt: skip
+    assert len(reads) > 1  # it did read on
+    ids = [t.id for t in tasks]
+    assert len(ids) == len(set(ids)), ids

@@ -67,7 +67,9 @@ def work_queue(
         last = rows[-1]
         keyset = {"after_null": last[4] is None, "after_deadline": last[4], "after_id": last[0]}
         rows = session.connection().execute(_queue_statement(actor.role, after=True), params | keyset).all()
-        items += reading.items(rows)
+        # Each read is its own snapshot: a listed case whose deadline moved later meanwhile comes again.
+        listed = {item.id for item in items}
+        items += [item for item in reading.items(rows) if item.id not in listed]
     del items[limit:]
     reviews = review_tasks(session=session, actor=actor, today=today, calendar=calendar, limit=limit)
     decisions = decision_tasks(session=session, actor=actor, today=today, calendar=calendar, limit=limit)
