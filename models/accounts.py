@@ -239,14 +239,7 @@ def import_departments(*, session: Session, items: list[DepartmentCreate]) -> tu
     session.flush()
     for item in items:
         if item.competent_code:
-            competent = existing.get(item.competent_code)
-            if competent is None:
-                raise ValidationFailed(
-                    f"部门 {item.code} 的主管部门 {item.competent_code} 不存在"
-                    " (unknown competent department)",
-                    field="competent_code",
-                )
-            existing[item.code].competent_id = competent.id
+            existing[item.code].competent_id = _usable_competent(session, existing, item).id
         elif "competent_code" in item.model_fields_set:
             # Given and empty (the page's “（无）”, JSON null): the department has no 主管部门 any more.
             # Left out (a file without the column) it keeps the one it has.
@@ -254,6 +247,34 @@ def import_departments(*, session: Session, items: list[DepartmentCreate]) -> tu
     _refuse_competent_cycles(existing, [item.code for item in items])
     session.flush()
     return created, updated
+
+
+def _usable_competent(
+    session: Session, existing: dict[str, Department], item: DepartmentCreate
+) -> Department:
+    """The department ``item`` names as its 主管部门, which must exist and not be retired: a retired one
+    would be sent every verification of its departments' complaints, and nobody can act for it.
+
+    Re-read with a share lock, as ``active_department_by_code`` does: a retirement of it running at the
+    same moment moves the departments under it, so it must either see this one or refuse it here."""
+    code = item.competent_code or ""
+    if code not in existing:
+        raise ValidationFailed(
+            f"部门 {item.code} 的主管部门 {code} 不存在 (unknown competent department)",
+            field="competent_code",
+        )
+    competent = session.exec(
+        select(Department)
+        .where(Department.code == code)
+        .with_for_update(read=True)
+        .execution_options(populate_existing=True)
+    ).one()
+    if not competent.active:
+        raise ValidationFailed(
+            f"部门 {item.code} 的主管部门不可用：{retired_message(session, competent)}",
+            field="competent_code",
+        )
+    return competent
 
 
 def _refuse_competent_cycles(departments: dict[str, Department], codes: list[str]) -> None:

@@ -418,7 +418,10 @@ def diff_notice(calendar: WorkCalendar, notice: YearNotice) -> list[DayChange]:
         if before == now:
             continue
         reason = MAKEUP_NAME if now else names.get(day, "周末")
-        if covered:
+        if covered and now and day.weekday() < 5:
+            # A weekday that works again is a holiday given back, not a weekend worked in exchange (调休).
+            text = f"{_weekday_label(day)}：由假日改为工作日（取消放假）"
+        elif covered:
             text = f"{_weekday_label(day)}：由{_state(before)}改为{_state(now)}（{reason}）"
         else:
             text = f"{_weekday_label(day)}：{_state(now)}（{reason}；该年原未载入）"

@@ -35,7 +35,10 @@ DELIVERY_CHANNEL_LABELS = {Channel.EMAIL: "邮件", Channel.SMS: "短信"}
 # Why a row is never sent, shown on the admin notifications page.
 NO_EMAIL = "收件人没有电子邮箱地址 (no e-mail address for the recipient)"
 NOT_A_MOBILE = "联系电话不是手机号码，不发送短信，请电话联系 (not a mobile number: landlines are not texted)"
-SMS_OFF = "未配置短信服务，且收件人没有电子邮箱地址 (no SMS provider configured and no e-mail address)"
+SMS_OFF = (
+    "未配置短信服务或配置不完整，且收件人没有电子邮箱地址"
+    " (no SMS provider configured, or its key or URL is missing, and no e-mail address)"
+)
 NO_SMS_TEXT = "该通知没有短信模板，且收件人没有电子邮箱地址 (no SMS text for this notice, no e-mail address)"
 
 # A mainland mobile: 11 digits starting 13-19, optionally written with +86 (or 0086) and spaces or dashes.
@@ -186,7 +189,7 @@ def _channels(
 ) -> tuple[list[Channel], Channel, str]:
     """The channels a message goes by, and when there is none the channel and reason of its one
     undeliverable row."""
-    sms_on = get_settings().sms_provider != "none"
+    sms_on = get_settings().sms_configured
     reachable = [Channel.EMAIL] if email else []
     if sms_on and template in SMS_TEMPLATES and mobile_number(phone):
         reachable.append(Channel.SMS)

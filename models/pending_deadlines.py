@@ -118,19 +118,17 @@ def _resolve_kind(
         return {"counted_from": start.isoformat(), "working_days": days, "deadline": day.isoformat(),
                 **moved, "calendar_version": calendar.version}  # fmt: skip
 
-    record_events_many(
+    seqs = record_events_many(
         session=session, kind=kind, cases=resolved, event=RESOLVED_EVENT, actor=actor, now=now,
         note=lambda f: f"办理期限已按载入的日历确定为 {dates[f.id][1].isoformat()}", data=data,
     )  # fmt: skip
-    record_events_many(
+    seqs |= record_events_many(
         session=session, kind=kind, cases=recomputed, event=RECOMPUTED_EVENT, actor=actor, now=now,
         note=lambda f: f"日历更正，办理期限由 {iso_date(dates[f.id][3])} 调整为 {dates[f.id][1].isoformat()}",
         data=data,
     )  # fmt: skip
-    told = [(f, stages[f.id], dates[f.id][1], dates[f.id][3]) for f in [*resolved, *recomputed]]
-    _tell_bound_parties(
-        session=session, kind=kind, cases=told, version=calendar.version, actor=actor, now=now
-    )
+    told = [(f, stages[f.id], seqs[f.id], dates[f.id][1], dates[f.id][3]) for f in [*resolved, *recomputed]]
+    _tell_bound_parties(session=session, kind=kind, cases=told, actor=actor, now=now)
     _sync_session(session, model, list(dates))
     return len(resolved) + len(recomputed)
 
@@ -148,33 +146,36 @@ class _Party(NamedTuple):
     phone: str | None = None
 
 
-# (case, its stage_seq, the new deadline, the old one: None when it was pending)
-_Dated = tuple[Fired, int, dt.date, dt.date | None]
+# (case, its stage_seq, the seq of the audit event that dated or moved it, the new deadline, the old one:
+# None when it was pending)
+_Dated = tuple[Fired, int, int, dt.date, dt.date | None]
 
 
 def _tell_bound_parties(
-    *, session: Session, kind: str, cases: list[_Dated], version: str, actor: Actor, now: dt.datetime
+    *, session: Session, kind: str, cases: list[_Dated], actor: Actor, now: dt.datetime
 ) -> None:
     """Queue ``deadline_set`` (the case, the stage, the new deadline, and why: loaded or corrected) to the
     party each case's deadline binds (``_PARTIES``), in one insert that skips a key already queued. The mails
     that gave these stages 待日历确定 promised to tell the date once the year is loaded (另行告知), and a
     party works to the date it was given, so a corrected one is told too.
 
-    Keyed by the case, the stage, the new date and the calendar version: a re-run queues nothing twice,
-    and a date corrected away and back again is told again."""
+    Keyed by the case, the stage and the audit event that dated or moved the deadline: a re-run moves
+    nothing and so queues nothing twice, and a date corrected away and back again is told again. The
+    calendar version could not tell the change back apart: reloading the first notice gives its hash again,
+    and the key of the first mail with it."""
     if not cases:
         return
     parties = _PARTIES[kind](session, [f.id for f, *_ in cases])
     lifecycle = LIFECYCLES[kind]
     rows: list[dict[str, Any]] = []
-    for f, stage_seq, day, old in cases:
+    for f, stage_seq, event_seq, day, old in cases:
         spec = lifecycle.state(f.to_state)
         stage_label = spec.deadline.label if spec.deadline else spec.label
         for to in parties.get(f.id, ()):
             rows += outbox_rows(
                 template=SET_TEMPLATE, recipient_kind=to.kind, recipient_name=to.name,
                 recipient_email=to.email, recipient_phone=to.phone,
-                key=f"{kind}:{f.id}:stage{stage_seq}:{SET_TEMPLATE}:{day.isoformat()}:{version}:{to.key}",
+                key=f"{kind}:{f.id}:stage{stage_seq}:{SET_TEMPLATE}:{day.isoformat()}:ev{event_seq}:{to.key}",
                 context={"recipient_name": to.name, "case_label": CASE_LABELS[kind],
                          "case_number": f.number, "stage_label": stage_label, "deadline": day.isoformat(),
                          "old_deadline": iso_date(old)},

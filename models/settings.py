@@ -201,6 +201,28 @@ class Settings(BaseSettings):
             " (secret key is a placeholder or too short; generate one with secrets.token_urlsafe(48))"
         )
 
+    def sms_missing(self) -> list[str]:
+        """The settings the chosen SMS provider still lacks (empty when it has them all, or SMS is off)."""
+        needed = {
+            "none": {},
+            "aliyun": {
+                "SHOUXIN_ALIYUN_SMS_ACCESS_KEY_ID": self.aliyun_sms_access_key_id,
+                "SHOUXIN_ALIYUN_SMS_ACCESS_KEY_SECRET": self.aliyun_sms_access_key_secret,
+            },
+            "http": {
+                "SHOUXIN_SMS_GATEWAY_URL": self.sms_gateway_url,
+                "SHOUXIN_SMS_GATEWAY_SECRET": self.sms_gateway_secret,
+            },
+        }[self.sms_provider]
+        return [name for name, value in needed.items() if not (value or "").strip()]
+
+    @property
+    def sms_configured(self) -> bool:
+        """Whether SMS is on: a provider chosen with every key it needs. One chosen without them can send
+        nothing (a request signed with an empty key is one anybody could forge), so it counts as off: a
+        mobile-only recipient is then undeliverable at once (请致电) instead of queued to wait for ever."""
+        return self.sms_provider != "none" and not self.sms_missing()
+
     def notification_channels_for(self, recipient_kind: str) -> Literal["email", "sms", "both"]:
         """How a recipient reachable both by e-mail and by SMS is notified (``notification_channels``)."""
         return self.notification_channels.get(recipient_kind, _DEFAULT_CHANNELS.get(recipient_kind, "email"))

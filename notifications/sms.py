@@ -117,15 +117,14 @@ def build_sms(
 def provider_from_settings(settings: Settings) -> SmsProvider | None:
     """The configured provider, or None when SMS is off or its settings are incomplete: a key or secret
     missing too, since a request signed with an empty key is one anybody could forge."""
-    if (
-        settings.sms_provider == "aliyun"
-        and settings.aliyun_sms_access_key_id
-        and settings.aliyun_sms_access_key_secret
-    ):
+    # The same predicate that decides at queueing time whether SMS is on (models/outbox.py ``_channels``).
+    if not settings.sms_configured:
+        return None
+    if settings.sms_provider == "aliyun":
         from notifications.sms_aliyun import AliyunSms
 
         return AliyunSms(settings)
-    if settings.sms_provider == "http" and settings.sms_gateway_url and settings.sms_gateway_secret:
+    if settings.sms_provider == "http":
         from notifications.sms_http import HttpGatewaySms
 
         return HttpGatewaySms(settings)

@@ -114,6 +114,7 @@ def test_the_registration_text_message_is_ended_with_the_mail(
 ) -> None:
     monkeypatch.setenv("SHOUXIN_SMS_PROVIDER", "http")
     monkeypatch.setenv("SHOUXIN_SMS_GATEWAY_URL", "http://127.0.0.1:9/sms")
+    monkeypatch.setenv("SHOUXIN_SMS_GATEWAY_SECRET", "a-real-shared-secret-1")
     get_settings.cache_clear()
     answer = client.post(
         f"{API}/pledges",

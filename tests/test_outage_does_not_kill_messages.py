@@ -116,9 +116,9 @@ def test_an_untried_row_waits_longer_the_longer_it_has_waited(
     gateway: GatewayServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    (nid,) = _queue_sms(db, [OK_PHONE])  # queued while SMS was on, then its secret removed
     monkeypatch.delenv("SHOUXIN_SMS_GATEWAY_SECRET")
     get_settings.cache_clear()
-    (nid,) = _queue_sms(db, [OK_PHONE])
     created = _row(db, nid).created_at
     deliver_due(engine=db, now=created)
     assert _row(db, nid).next_attempt_at == created + dt.timedelta(minutes=1)

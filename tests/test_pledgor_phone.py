@@ -41,6 +41,7 @@ INTAKE = Actor(name="受理员", role=Role.INTAKE)
 def sms_on(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SHOUXIN_SMS_PROVIDER", "http")
     monkeypatch.setenv("SHOUXIN_SMS_GATEWAY_URL", "http://127.0.0.1:9/sms")
+    monkeypatch.setenv("SHOUXIN_SMS_GATEWAY_SECRET", "a-real-shared-secret-1")
     get_settings.cache_clear()
 
 
@@ -296,6 +297,7 @@ def test_the_staff_page_asks_for_the_printed_notice_when_the_code_went_nowhere(
     if sms:
         monkeypatch.setenv("SHOUXIN_SMS_PROVIDER", "http")
         monkeypatch.setenv("SHOUXIN_SMS_GATEWAY_URL", "http://127.0.0.1:9/sms")
+        monkeypatch.setenv("SHOUXIN_SMS_GATEWAY_SECRET", "a-real-shared-secret-1")
     else:
         monkeypatch.setenv("SHOUXIN_SMS_PROVIDER", "none")
     get_settings.cache_clear()

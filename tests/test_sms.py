@@ -35,6 +35,7 @@ LANDLINE = "0571-87654321"
 def sms_on(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SHOUXIN_SMS_PROVIDER", "http")
     monkeypatch.setenv("SHOUXIN_SMS_GATEWAY_URL", "http://127.0.0.1:9/sms")
+    monkeypatch.setenv("SHOUXIN_SMS_GATEWAY_SECRET", "a-real-shared-secret-1")
     get_settings.cache_clear()
 
 

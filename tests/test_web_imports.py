@@ -196,6 +196,7 @@ def test_a_pledgor_texted_the_code_is_not_among_the_codes_to_hand_over_and_the_p
 ) -> None:
     monkeypatch.setenv("SHOUXIN_SMS_PROVIDER", "http")
     monkeypatch.setenv("SHOUXIN_SMS_GATEWAY_URL", "http://127.0.0.1:9/sms")
+    monkeypatch.setenv("SHOUXIN_SMS_GATEWAY_SECRET", "a-real-shared-secret-1")
     get_settings.cache_clear()
     sign_in(client, staff.intake)
     content = (

@@ -13,6 +13,7 @@ from api.deps import CalendarDep, SessionDep, TodayDep
 from models.calendar import WorkCalendar
 from models.pending_deadlines import calendar_warning
 from models.platform import platform_alarms
+from models.settings import get_settings
 
 router = APIRouter(tags=["系统"])
 
@@ -37,7 +38,24 @@ def health(session: SessionDep, today: TodayDep, calendar: CalendarDep) -> Healt
         today=today,
         calendar_version=calendar.version,
         calendar_years=calendar.covered_years()[-3:],
-        warnings=[w for w in [calendar_warning(calendar, today), *_platform(session, today, calendar)] if w],
+        warnings=[
+            w for w in [calendar_warning(calendar, today), _sms(), *_platform(session, today, calendar)] if w
+        ],
+    )
+
+
+def _sms() -> str | None:
+    # A provider chosen without its keys is SMS off (``Settings.sms_configured``): mobile-only recipients
+    # are marked undeliverable, which an administrator who meant to turn SMS on should hear of.
+    settings = get_settings()
+    missing = settings.sms_missing()
+    if not missing:
+        return None
+    names = "、".join(missing)
+    return (
+        f"已选择短信服务 {settings.sms_provider}，但缺少 {names}："
+        "短信不会发送，仅有手机号码的收件人记为无法送达"
+        f" (SMS provider '{settings.sms_provider}' chosen but {', '.join(missing)} missing: SMS is off)"
     )
 
 
