@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from models.audit import CaseEvent
 from models.breach import PublishedBreach
-from models.breach_record import department_names, platform_document
+from models.breach_record import department_names, platform_document, published_class
 from models.clock import Clock
 from models.complaint import Complaint, ComplaintAssignment
 from models.government_credit_record import GovernmentCreditRecord
@@ -200,6 +200,8 @@ def _correct_on_platform(
     rows = []
     for part in chunks(ids):
         for record in session.exec(select(PublishedBreach).where(in_list(session, _B.c.id, part))).all():
+            if not published_class(record.severity):
+                continue  # a 轻微 record is not on the platform: moving it must not put it there
             row = platform_document(
                 kind=DocumentKind.CORRECT, record=record, departments=names, effective=today, now=now,
                 revision=record.version,

@@ -21,6 +21,7 @@ from models.workflow import Actor
 from notifications.render import render
 from tests.conftest import Staff
 from tests.test_complaints_api import API
+from tests.test_department_retired import add_department, pinned, retire  # noqa: F401
 from tests.test_false_pledge_is_recorded_and_repairable import _found_false, single_refusal
 from tests.test_government_credit import confirmed
 from tests.test_platform_documents import correct, objected, subject_files
@@ -162,3 +163,20 @@ def _decided_to_minor(session: Session, record: PublishedBreach) -> None:
     )  # fmt: skip
     session.commit()
     assert session.get(PublishedBreach, record.id).severity == "minor"  # type: ignore[union-attr]
+
+
+def test_a_minor_record_moved_by_a_retirement_is_not_sent_to_the_platform(
+    client: TestClient,
+    staff: Staff,
+    session: Session,
+    pinned: None,  # noqa: F811
+) -> None:
+    """Retirement tells the platform the new deciding body of each moved record; a record the platform
+    never had would go as a PUBLISH, which a 轻微 record must never get."""
+    add_department(session, "C00", "市政府办公室", None)
+    add_department(session, "D00", "市发展和改革委员会", "C00")
+    confirmed(client, staff, severity="minor")
+    assert session.exec(select(PlatformDocument)).all() == []
+    retire(client, staff, "D00", "D01")
+    session.expire_all()
+    assert session.exec(select(PlatformDocument)).all() == []

@@ -82,11 +82,12 @@ def test_forms_state_the_reply_deadline_and_the_earliest_repair_day(
     [breach] = publish(engine, session, ("示范建设有限公司", CODE))
     objection = client.get(f"/register/{breach.number}/objection").text
     assert "5 个工作日内" in objection
+    # Read before the objection is lodged: while it is pending the repair form is not offered.
+    repair = client.get(f"/register/{breach.number}/repair").text
+    assert f"最早可于 {breach.repair_earliest.isoformat()} 申请信用修复" in repair
     body = {"access_code": access_code(session, breach), "reason": "材料已于期限内补交"}
     lodged = client.post(f"{API}/public/breaches/{breach.number}/objection", json=body).json()
     assert f"（{lodged['reply_due']} 前）答复" in objection
-    repair = client.get(f"/register/{breach.number}/repair").text
-    assert f"最早可于 {breach.repair_earliest.isoformat()} 申请信用修复" in repair
 
 
 def test_an_objection_is_not_lodged_twice_and_needs_new_facts_after_a_rejection(

@@ -531,6 +531,30 @@ def test_repair_form_needs_the_access_code(
         assert "信用修复申请中" in page
 
 
+def test_the_repair_form_is_not_offered_while_an_objection_is_pending(
+    client: TestClient, staff: Staff, engine: Engine, session: Session, clock: Any
+) -> None:
+    """It said "现在可以申请信用修复" and then refused in staff words ("当前可执行：无") once filled in."""
+    from api.main import create_app
+
+    [breach] = publish(engine, session, ("示范建设有限公司", CODE))
+    code = access_code(session, breach)
+    objection = {"access_code": code, "reason": "合格书已按期提交"}
+    assert post_form(client, f"/register/{breach.number}/objection", objection).status_code == 303
+    path = f"/register/{breach.number}/repair"
+    later = type(clock)(tz=clock.tz, pinned_today=dt.date(2026, 6, 1))  # the 一般 minimum period is over
+    with TestClient(create_app(engine=engine, clock=later, check_schema=False)) as c:
+        form = c.get(path).text
+        assert "该记录正在异议处理中，异议答复后方可申请信用修复" in form
+        assert 'name="access_code"' not in form
+        assert "现在可以申请信用修复" not in form
+        fields = {"access_code": code, "statement": "已补交合格书", "repair_pledge": "今后按期履约"}
+        refused = post_form(c, path, fields, page="/login")  # a direct POST: the page has no form
+        assert refused.status_code == 422
+        assert "异议答复后方可申请信用修复" in refused.text
+        assert "当前可执行" not in refused.text
+
+
 def test_pledgor_uploads_evidence_on_the_public_page(
     client: TestClient, staff: Staff, session: Session
 ) -> None:

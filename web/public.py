@@ -35,7 +35,7 @@ from models.register import (
     list_register,
     public_fields,
 )
-from models.register.requests import request_repair, submit_objection
+from models.register.requests import repair_busy, request_repair, submit_objection
 from models.text import checked_text, visible_text
 from web.core import form_data, no_store, page_router, public_message, redirect, refused, render
 from web.files import form_uploads, upload_hint
@@ -92,6 +92,8 @@ def _form_dates(breach: PublishedBreach, today: dt.date, calendar: WorkCalendar)
         "reply_days": objection_reply_days(),
         "repair_earliest": breach.repair_earliest,
         "repair_open": today >= breach.repair_earliest,
+        # Another request pending: the form is not offered, the service would refuse it (one rule).
+        "repair_busy": public_message(busy) if (busy := repair_busy(breach)) else None,
     }
 
 

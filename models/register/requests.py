@@ -15,7 +15,7 @@ from models.calendar import WorkCalendar
 from models.clock import utcnow
 from models.errors import NotPermitted, ValidationFailed
 from models.files import Upload, attach, check_uploads, save
-from models.lifecycle import Role
+from models.lifecycle import BreachState, Role
 from models.pledge import Pledge, normalise_mobile
 from models.pledges.access import check_access_code
 from models.pledges.mail import mail_breach_request
@@ -66,8 +66,27 @@ def _typed(value: str | None, *, field: str, label: str, max_length: int) -> str
     return checked_text(value or "", label=label, multiline=True, max_length=max_length, field=field).strip()
 
 
+# Why a repair request cannot be filed now whatever the date, in the subject's words (the lifecycle's own
+# refusal names states and actions in staff terms): the record is busy with another request.
+_BUSY = {
+    BreachState.UNDER_OBJECTION: "该记录正在异议处理中，异议答复后方可申请信用修复 (an objection is pending)",
+    BreachState.REPAIR_REQUESTED: (
+        "该记录已有信用修复申请正在审查，决定结果将另行告知，无需重复申请 (a repair request is pending)"
+    ),
+}
+
+
+def repair_busy(record: PublishedBreach) -> str | None:
+    """Why the record takes no repair request now (another request pending), or None."""
+    return _BUSY.get(BreachState(record.state))
+
+
 def check_repair_open(record: PublishedBreach, today: dt.date) -> None:
-    """Credit repair opens at the class's minimum publication period (repair_earliest)."""
+    """Credit repair opens at the class's minimum publication period (repair_earliest), on a record not
+    busy with another request (``repair_busy``)."""
+    busy = repair_busy(record)
+    if busy is not None:
+        raise ValidationFailed(busy, state=str(record.state))
     if today < record.repair_earliest:
         raise ValidationFailed(
             f"该记录最早可于 {record.repair_earliest.isoformat()} 申请信用修复（最短公示期未满）；"
