@@ -36,7 +36,7 @@ from models.platform import (
     release,
     unconfigured,
 )
-from models.register.government_feed import follow_government_setting
+from models.register.government_feed import follow_government_setting, follow_minor_records
 from models.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,8 @@ class PushReport:
     # No platform URL outside demo mode: an alarm (health, digest, dashboard), documents stay pending.
     unconfigured: bool = False
     # Documents written this run to take government records off the platform, or show them again, as
-    # SHOUXIN_PUBLISH_GOVERNMENT_BREACHES says (models/register/government_feed.py).
+    # SHOUXIN_PUBLISH_GOVERNMENT_BREACHES says, and to take down 轻微 records it still shows
+    # (models/register/government_feed.py).
     government: int = 0
 
 
@@ -153,6 +154,7 @@ def push_due(
     with Session(engine) as session:
         today = clock.pinned_today or clock.local_date(moment)
         report.government = follow_government_setting(session=session, today=today, now=moment)
+        report.government += follow_minor_records(session=session, today=today, now=moment)
         session.commit()
     with Session(engine) as session:
         due = claim_due(session=session, now=moment, limit=limit, timeout=timeout)

@@ -8,15 +8,17 @@ from __future__ import annotations
 import datetime as dt
 
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from models.breach import PublishedBreach
+from models.breach import PublishedBreach, Severity
 from models.calendar import WorkCalendar, load_calendar
 from models.lifecycle import BreachState, Role
 from models.outbox import Notification
-from models.platform import PlatformDocument
+from models.platform import DocumentStatus, PlatformDocument
 from models.register import count_shown, decide
+from models.register.government_feed import follow_minor_records
 from models.workflow import Actor
 from notifications.render import render
 from tests.conftest import Staff
@@ -180,3 +182,20 @@ def test_a_minor_record_moved_by_a_retirement_is_not_sent_to_the_platform(
     retire(client, staff, "D00", "D01")
     session.expire_all()
     assert session.exec(select(PlatformDocument)).all() == []
+
+
+def test_a_minor_record_the_platform_still_shows_is_taken_down_once_by_the_push_run(
+    engine: Engine, session: Session, staff: Staff
+) -> None:
+    """A 轻微 record the platform got before 轻微 records were kept off it (an upgrade, or a record whose
+    class was changed without its correction's documents) is withdrawn by the push run's reconciliation,
+    once, so no one-off step is needed."""
+    del staff  # the departments
+    [breach] = publish(engine, session, ("示范建设有限公司", CODE))
+    session.execute(update(PlatformDocument).values(status=DocumentStatus.ACKNOWLEDGED))
+    session.execute(update(PublishedBreach).values(severity=Severity.MINOR))
+    session.commit()
+    assert follow_minor_records(session=session, today=dt.date(2026, 3, 20)) == 1
+    session.commit()
+    assert _documents(session)[-1] == ("withdraw", f"{breach.number}:withdraw:minor:1")
+    assert follow_minor_records(session=session, today=dt.date(2026, 3, 20)) == 0  # once only

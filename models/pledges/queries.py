@@ -41,8 +41,8 @@ def publication_status(pledge: Pledge, calendar: WorkCalendar) -> dict[str, Any]
         # publication day counted from the deadline would be a second, wrong date.
         return {
             "publication_day_status": "not_applicable",
-            "publication_day_message": "已认定为虚假承诺，另行记入失信记录（不按逾期规则公示）"
-            " (found false: recorded on the register by the finding)",
+            # Not "recorded": a pledge found false before findings were recorded has no record.
+            "publication_day_message": "已认定为虚假承诺，不按逾期规则公示 (found false: not published as overdue)",
         }
     if pledge.publication_day is not None:
         return {"publication_day_status": "computed", "publication_day_message": None}

@@ -56,40 +56,13 @@ def follow_government_setting(*, session: Session, today: dt.date, now: dt.datet
     """Write the documents that bring the platform in line with the setting (see the module); how many.
     Only government records the register would show on ``today`` with the setting on are considered: a
     record past its GSJZQ, withdrawn or repaired has, or is about to get, its own document."""
-    records = {
-        r.id: r
-        for r in session.scalars(
-            select(PublishedBreach).where(
-                col(PublishedBreach.source_kind) == "complaint",
-                col(PublishedBreach.state).in_(SHOWN_STATES),
-                col(PublishedBreach.publication_end) >= today,
-                # Not shown whatever the setting: taken down on its correction, never published again.
-                col(PublishedBreach.severity) != Severity.MINOR,
-            )
-        )
-    }
-    if not records:
-        return 0
-    documents: dict[int, list[Any]] = defaultdict(list)
-    found = session.execute(
-        select(
-            col(PlatformDocument.breach_id),
-            col(PlatformDocument.id),
-            col(PlatformDocument.kind),
-            col(PlatformDocument.status),
-            col(PlatformDocument.document_id),
-        )
-        .join(PublishedBreach, col(PublishedBreach.id) == col(PlatformDocument.breach_id))
-        .where(
-            col(PublishedBreach.source_kind) == "complaint",
-            col(PublishedBreach.state).in_(SHOWN_STATES),
-            col(PublishedBreach.publication_end) >= today,
-            col(PublishedBreach.severity) != Severity.MINOR,
-        )
-        .order_by(col(PlatformDocument.id))
+    records, documents = _in_force(
+        session,
+        today,
+        col(PublishedBreach.source_kind) == "complaint",
+        # Not shown whatever the setting: taken down on its correction, never published again.
+        col(PublishedBreach.severity) != Severity.MINOR,
     )
-    for breach_id, *document in found:
-        documents[breach_id].append(document)
     mark, kind = (
         (PUBLIC_AGAIN, DocumentKind.PUBLISH)
         if get_settings().publish_government_breaches
@@ -100,6 +73,69 @@ def follow_government_setting(*, session: Session, today: dt.date, now: dt.datet
         for breach_id, docs in documents.items()
         if (_to_take_down(docs) if mark == NOT_PUBLIC else _to_show_again(docs))
     ]
+    return _enqueue(session, due, kind, mark, REASONS[mark], today, now)
+
+
+# The reason of a 轻微 record taken down by ``follow_minor_records``: it need not have come by a correction.
+MINOR_SHOWN = "轻微失信记录，依规不予公示 (a minor record, which is not published)"
+
+
+def follow_minor_records(*, session: Session, today: dt.date, now: dt.datetime | None = None) -> int:
+    """Take down, once, each 轻微 record in force that the platform still shows (one WITHDRAW each, marked
+    as ``follow_class`` marks them); how many. A correction to 轻微 writes its own (``follow_class``):
+    this catches the records the platform got before 轻微 records were kept off it, e.g. a government
+    breach confirmed as 轻微 and pushed by an earlier version, so an upgrade needs no one-off step."""
+    records, documents = _in_force(session, today, col(PublishedBreach.severity) == Severity.MINOR)
+    kind = DocumentKind.WITHDRAW
+    due = [
+        (records[breach_id], _count(docs, kind, MINOR) + 1)
+        for breach_id, docs in documents.items()
+        if _showing(docs)
+    ]
+    return _enqueue(session, due, kind, MINOR, MINOR_SHOWN, today, now)
+
+
+def _in_force(
+    session: Session, today: dt.date, *where: Any
+) -> tuple[dict[int, PublishedBreach], dict[int, list[Any]]]:
+    """The records in a shown state and within their period that match ``where``, and each one's platform
+    documents (id, kind, status, document id), oldest first; a record without documents is left out."""
+    scope = (
+        col(PublishedBreach.state).in_(SHOWN_STATES),
+        col(PublishedBreach.publication_end) >= today,
+        *where,
+    )
+    records = {r.id: r for r in session.scalars(select(PublishedBreach).where(*scope)) if r.id is not None}
+    documents: dict[int, list[Any]] = defaultdict(list)
+    if not records:
+        return records, documents
+    found = session.execute(
+        select(
+            col(PlatformDocument.breach_id),
+            col(PlatformDocument.id),
+            col(PlatformDocument.kind),
+            col(PlatformDocument.status),
+            col(PlatformDocument.document_id),
+        )
+        .join(PublishedBreach, col(PublishedBreach.id) == col(PlatformDocument.breach_id))
+        .where(*scope)
+        .order_by(col(PlatformDocument.id))
+    )
+    for breach_id, *document in found:
+        documents[breach_id].append(document)
+    return records, documents
+
+
+def _enqueue(
+    session: Session,
+    due: list[tuple[PublishedBreach, int]],
+    kind: DocumentKind,
+    mark: str,
+    reason: str,
+    today: dt.date,
+    now: dt.datetime | None,
+) -> int:
+    """One ``kind`` document per due record, its id the n-th with ``mark`` (a second run writes none)."""
     if not due:
         return 0
     moment = now or utcnow()
@@ -107,14 +143,10 @@ def follow_government_setting(*, session: Session, today: dt.date, now: dt.datet
     rows = []
     for record, n in due:
         row = platform_document(
-            kind=kind,
-            record=record,
-            departments=departments,
-            effective=today,
-            now=moment,
+            kind=kind, record=record, departments=departments, effective=today, now=moment,
             revision=f"{mark}:{n}",
-        )
-        row["payload"]["reason"] = REASONS[mark]
+        )  # fmt: skip
+        row["payload"]["reason"] = reason
         rows.append(row)
     enqueue_documents(session=session, rows=rows, skip_existing=True)
     return len(rows)
