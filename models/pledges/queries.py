@@ -42,7 +42,9 @@ def publication_status(pledge: Pledge, calendar: WorkCalendar) -> dict[str, Any]
         return {
             "publication_day_status": "not_applicable",
             # Not "recorded": a pledge found false before findings were recorded has no record.
-            "publication_day_message": "已认定为虚假承诺，不按逾期规则公示 (found false: not published as overdue)",
+            "publication_day_message": (
+                "已认定为虚假承诺，不按逾期规则公示 (found false: not published as overdue)"
+            ),
         }
     if pledge.publication_day is not None:
         return {"publication_day_status": "computed", "publication_day_message": None}
