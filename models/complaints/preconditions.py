@@ -11,7 +11,7 @@ API and the pages offer nothing that is then refused, and the case page can say 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -66,8 +66,12 @@ def stage_events(session: Session, case: CaseFacts, event: str) -> list[CaseEven
     stmt = select(CaseEvent).where(
         CaseEvent.case_kind == "complaint", CaseEvent.case_id == case.id, CaseEvent.event == event
     )
-    rows = session.exec(stmt.order_by(col(CaseEvent.seq))).all()
-    return [e for e in rows if e.data.get("stage_seq") == case.stage_seq]
+    return in_stage(case, session.exec(stmt.order_by(col(CaseEvent.seq))).all())
+
+
+def in_stage(case: CaseFacts, events: Sequence[CaseEvent]) -> list[CaseEvent]:
+    """Those of ``events`` stamped with the case's current stage (``stage_seq`` in their data)."""
+    return [e for e in events if e.data.get("stage_seq") == case.stage_seq]
 
 
 def counted_days(attempts: list[CaseEvent]) -> list[str]:

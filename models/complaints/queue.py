@@ -15,7 +15,7 @@ from models.audit import CaseEvent
 from models.breach_queue import decision_tasks
 from models.calendar import WorkCalendar
 from models.complaint import Complaint, ComplaintAssignment
-from models.complaints.preconditions import PRECONDITIONS, EventsOf, unmet
+from models.complaints.preconditions import PRECONDITIONS, EventsOf, in_stage, unmet
 from models.complaints.visibility import (
     LEAD,
     STAFF_SEE_ALL,
@@ -165,8 +165,7 @@ class _LoadedEvents:
 
     def of(self, case: _RowFacts) -> EventsOf:
         def events(event: str) -> list[CaseEvent]:
-            found = self._by_case.get((case.id, event), [])
-            return [e for e in found if e.data.get("stage_seq") == case.stage_seq]
+            return in_stage(case, self._by_case.get((case.id, event), []))
 
         return events
 
