@@ -15,6 +15,7 @@ The domain writes and changes the rows; notifications/hotline_push.py delivers t
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -195,22 +196,19 @@ def report_stage_change(session: Session, case: Complaint, event: CaseEvent) -> 
         _add_for_merged(session, merged, case, event, payload, handling)
 
 
-def report_standing_reply(session: Session, *, target: Complaint, merged: Complaint) -> None:
-    """``merged`` has just joined ``target``, which was already replied to (已答复（待回访）): the reply
-    reaches the 12345 order(s) joining with it now, as it reaches their complainant
-    (models/complaints/merging.py), since ``report_stage_change`` wrote it only for the orders merged
-    before it. The message is the one such an order got, under the same id, so it is never written twice.
-    Nothing when no 12345 order joins, or the target has no reply on record."""
-    assert merged.id is not None
-    joining = [c for c in (merged, *merged_into(session, merged.id)) if c.source_system == HOTLINE_SOURCE]
-    stmt = select(CaseEvent).where(
-        CaseEvent.case_kind == "complaint", CaseEvent.case_id == target.id, CaseEvent.event == "reply"
-    )
-    reply = session.exec(stmt.order_by(col(CaseEvent.seq).desc())).first()
-    if not joining or reply is None:
+def report_standing_reply(
+    session: Session, *, target: Complaint, reply: CaseEvent, joining: Sequence[Complaint]
+) -> None:
+    """The cases ``joining`` have just been merged into ``target``, which was already replied to
+    (已答复（待回访）, its ``reply`` event): the reply reaches their 12345 orders now, as it reaches their
+    complainants (models/complaints/merging.py, which found the reply and the cases), since
+    ``report_stage_change`` wrote it only for the orders merged before. The message is the one such an
+    order got, under the same id, so it is never written twice. Nothing for a case from another channel."""
+    orders = [c for c in joining if c.source_system == HOTLINE_SOURCE]
+    if not orders:
         return
     payload = message_payload(session, target, reply, STAGES["reply"])
-    for order in joining:
+    for order in orders:
         _add_for_merged(session, order, target, reply, payload, _case_ref(target))
 
 

@@ -89,7 +89,7 @@ def merge(ctx: ActionContext, action: str, body: ActionBody) -> None:
         assert ctx.case.id is not None
         chain = [ctx.case, *merged_into(ctx.session, ctx.case.id)]
         mail_reply(ctx.session, target, standing, reply_text=str(standing.note), to=chain)
-        report_standing_reply(ctx.session, target=target, merged=ctx.case)  # a 12345 order's platform too
+        report_standing_reply(ctx.session, target=target, reply=standing, joining=chain)  # 12345 orders too
     at = dt.datetime.now(dt.UTC)
     _hold_unchanged(ctx.session, target, at)
     record_event(
