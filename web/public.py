@@ -74,7 +74,7 @@ def _form_record(session: Session, number: str, today: dt.date) -> tuple[Publish
         return breach, public_fields(breach, department_names(session))
     unpublished = {
         "record_number": breach.number,
-        "source_kind": "pledge" if breach.pledge_id is not None else "complaint",
+        "source_kind": breach.source_kind,
     }
     return breach, unpublished
 
