@@ -20,6 +20,7 @@ from models.privacy import mask_email, mask_phone, neutralise, scrub
 from models.register import department_names, public_fields
 from models.register.states import shown_on
 from models.settings import get_settings
+from models.stage_deadline import PENDING_LABEL
 from models.workflow import Actor
 
 MAX_ROWS = 50_000
@@ -95,7 +96,8 @@ def _complaint_row(c: Complaint, zone: ZoneInfo) -> list[Any]:
         mask_phone(c.complainant_phone),
         mask_email(c.complainant_email),
         scrub(c.summary),
-        c.stage_deadline,
+        # A deadline waiting for next year's calendar is running, not absent: say so as the pages do.
+        PENDING_LABEL if c.deadline_pending else c.stage_deadline,
         c.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
     ]
 

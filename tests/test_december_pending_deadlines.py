@@ -30,6 +30,7 @@ from models.clock import Clock
 from models.complaint import Complaint, ComplaintCreate, ComplaintPublic
 from models.complaints import (
     ActionBody,
+    ComplaintFilter,
     DispatchBody,
     OptionalReasonBody,
     act,
@@ -43,6 +44,7 @@ from models.complaints.bodies import ExtensionRequestBody, OrderRectificationBod
 from models.complaints.visibility import event_label
 from models.db import create_sqlite_file, get_engine
 from models.digest import queue_daily_digest
+from models.exports import COMPLAINT_COLUMNS, complaint_rows
 from models.files import Upload
 from models.lifecycle import PledgeState, Role
 from models.outbox import Notification
@@ -369,6 +371,20 @@ def test_the_work_queue_shows_a_pending_deadline_as_waiting_for_the_calendar(
     assert item.stage_deadline is None
     assert item.deadline_pending is True
     assert item.working_days_left is None
+
+
+def test_the_complaint_export_says_a_pending_deadline_waits_for_the_calendar(
+    session: Session, staff: Staff
+) -> None:
+    dec = dict(enumerate(DECEMBER, start=15))
+    signed = dispatched(session, dec[15])
+    do(session, signed, "sign_for", handler(session), dec[15])
+    known = registered(session, dec[28])
+    rows = complaint_rows(session=session, actor=SUPERVISOR, filters=ComplaintFilter(), today=dec[28])
+    deadline_column = [key for key, _ in COMPLAINT_COLUMNS].index("stage_deadline")
+    by_number = {row[0]: row[deadline_column] for row in rows}
+    assert by_number[case(session, signed).number] == PENDING_LABEL
+    assert by_number[case(session, known).number] == dt.date(2026, 12, 30)
 
 
 def test_tracking_tells_the_complainant_the_deadline_waits_for_the_calendar(
