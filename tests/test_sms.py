@@ -211,12 +211,19 @@ def test_every_sms_text_is_short_names_the_case_and_says_what_to_do(name: str) -
     assert sample[number_key(name)] in text
     # What to do next.
     assert any(verb in text for verb in ("查询", "查看", "评价", "提交", "申请", "保管", "联系"))
+    # Texted alone to a recipient with only a mobile, so it never points to a mail that may not exist.
+    assert "邮件" not in text
     # One SMS: 70 characters with the 【守信平台】 signature the provider puts in front.
     assert len("【守信平台】" + text) <= 70
     # Nobody's personal data: not even the complainant's own name or the other side's details.
     for key, value in sample.items():
         if key not in SHOWN_KEYS and isinstance(value, str) and len(value) > 1:
             assert value not in text, key
+
+
+def test_the_reply_sms_a_merged_complainant_also_gets_promises_no_return_visit() -> None:
+    # One approved text for both: a complainant merged into the replied case is never visited.
+    assert "回访" not in render_sms("complaint_replied", sms_sample("complaint_replied"))
 
 
 @pytest.mark.parametrize("name", sorted(SMS_TEMPLATES))
