@@ -111,7 +111,9 @@ def _is_ofd(content: bytes) -> bool:
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             return any(name.lower() == "ofd.xml" for name in archive.namelist())
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+    # An upload's directory is untrusted: one the zipfile module cannot read (corrupt, truncated, or an
+    # unsupported "version needed", which raises NotImplementedError) is not an OFD, never a 500.
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
         return False
 
 

@@ -30,6 +30,14 @@ def zipped(*names: str) -> bytes:
     return buffer.getvalue()
 
 
+def unreadable_zip_version(content: bytes) -> bytes:
+    """``content`` with its central directory asking for ZIP version 9.9, which zipfile refuses to read."""
+    data = bytearray(content)
+    entry = data.find(b"PK\x01\x02")
+    data[entry + 6 : entry + 8] = (99).to_bytes(2, "little")
+    return bytes(data)
+
+
 def utf8_name(disposition: str) -> str:
     return unquote(disposition.split("filename*=UTF-8''", 1)[1])
 
@@ -58,6 +66,7 @@ def test_a_file_named_as_another_type_is_stored_and_downloaded_with_its_own_type
         ("合同.ofd", zipped("word/document.xml", "[Content_Types].xml")),
         ("tool.ofd", zipped("META-INF/MANIFEST.MF", "Main.class")),
         ("broken.ofd", b"PK\x03\x04 not a zip at all"),
+        ("version.ofd", unreadable_zip_version(zipped("OFD.xml", "Doc_0/Document.xml"))),
     ],
 )
 def test_pages_images_of_text_and_zips_that_are_not_ofd_are_refused(name: str, content: bytes) -> None:
