@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -184,6 +185,28 @@ def multipart_refusal(message: str) -> DomainError:
     )
 
 
+def internal_answer(request: Request, exc: Exception) -> JSONResponse:
+    """A bug's answer: 500 with a reference the user can quote, logged with the request (the message never
+    carries the error: it may hold personal data or the server's internals). No traceback here: Starlette
+    re-raises the exception after this answer and the ASGI server logs it in full right after this line."""
+    reference = secrets.token_hex(4)
+    log.error(
+        "未处理的错误，已答复 500 (unhandled error, answered 500) [%s] %s %s: %s",
+        reference,
+        request.method,
+        request.url.path,
+        type(exc).__name__,
+    )
+    return JSONResponse(
+        error_body(
+            "InternalError",
+            f"服务器内部错误，操作可能未完成；请稍后刷新核对后重试，如仍出错请联系管理员并提供错误编号 "
+            f"{reference} (internal error, reference {reference})",
+        ),
+        status_code=500,
+    )
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
@@ -219,6 +242,11 @@ def install(app: FastAPI) -> None:
 
     # Logged, one line without the statement or its parameters (they may carry personal data): a database
     # that went away (a missing SQLite file, a PostgreSQL restart) must show in the log, not only in 503s.
+    # Starlette's ServerErrorMiddleware runs this for any exception no other handler took.
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> JSONResponse:
+        return internal_answer(request, exc)
+
     @app.exception_handler(OperationalError)
     async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:
         log.error(

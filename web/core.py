@@ -21,6 +21,7 @@ import json
 import re
 import secrets
 from collections.abc import Callable, Coroutine
+from html import escape
 from typing import Any
 from urllib.parse import quote
 
@@ -38,7 +39,14 @@ from starlette.exceptions import HTTPException
 from api.body_limit import api_path
 from api.deps import actor_of
 from api.errors import FIELD_MESSAGES as API_FIELD_MESSAGES
-from api.errors import OUT_OF_RANGE, field_message, http_answer, status_for, validation_answer
+from api.errors import (
+    OUT_OF_RANGE,
+    field_message,
+    http_answer,
+    internal_answer,
+    status_for,
+    validation_answer,
+)
 from models.errors import DomainError, NotPermitted
 from models.lifecycle import ROLE_LABELS, STAFF_ROLES, Role
 from models.org import User
@@ -392,6 +400,19 @@ def install_page_errors(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         answer = validation_answer(exc)
         return answer if _api_path(request) else _error_page(request, answer)
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> Response:
+        answer = internal_answer(request, exc)
+        if _api_path(request):
+            return answer
+        try:
+            return _error_page(request, answer)
+        except Exception:  # noqa: BLE001 - the page itself may be what fails (a database gone): say it plainly
+            message = json.loads(bytes(answer.body))["message"]
+            return HTMLResponse(
+                f"<!doctype html><meta charset=utf-8><p>{escape(message)}</p>", status_code=500
+            )
 
 
 def _api_path(request: Request) -> bool:
