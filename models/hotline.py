@@ -232,6 +232,12 @@ def _add_for_merged(
         "case_number": merged.number,
         "merged_into": handling,
     }
+    if "satisfaction" in copy:
+        # The answer was the handling case's complainant's (or 无法联系: they could not be reached); this
+        # order's caller was never visited, and the platform would record it against their order. The
+        # closing note is about that visit too (it may name the other caller's number): not theirs to get.
+        copy["satisfaction"] = None
+        copy.pop("note", None)
     session.add(
         HotlineMessage(message_id=message_id, complaint_id=merged.id, stage=payload["stage"], payload=copy)
     )

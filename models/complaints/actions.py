@@ -339,6 +339,9 @@ def _reopen(ctx: _Ctx, action: str, body: ActionBody) -> None:
     assert isinstance(body, ReasonBody)
     ctx.fire(action, body, note=body.reason)
     ctx.case.closed_at = None
+    # The rating was the answer to the visit that ended the handling now reopened: it no longer stands
+    # (the scorecard would count an open case as rated). The closing event keeps it in the history.
+    ctx.case.satisfaction = None
 
 
 def _request_extension(ctx: _Ctx, action: str, body: ActionBody) -> None:

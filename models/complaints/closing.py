@@ -65,6 +65,9 @@ def close_unreachable(ctx: ActionContext, action: str, body: ActionBody) -> None
     awaiting = ctx.case.state == ComplaintState.AWAITING_COMPLAINANT
     reason = (body.reason or "").strip()
     event = ctx.fire(action, body, note=reason or None, contact_days=days)
+    # Nobody answered a visit for this handling: an answer still on the case (the 不满意 that sent it to be
+    # redone) belongs to an earlier one, and an unreachable ending is no rating. The events keep it.
+    ctx.case.satisfaction = None
     _closed(
         ctx,
         event,

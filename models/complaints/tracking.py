@@ -19,6 +19,9 @@ from models.tracking_password import verify_tracking_password
 
 # Internal working notes the complainant does not see on the public tracking page.
 _NOT_PUBLIC_EVENTS = frozenset({"suggest", "warn_yellow", "warn_red", "merged_in"})
+# The handling case's attempts to reach its own complainant: a complainant merged into it (并单) was not the
+# one called, and seeing them on their page would tell them they were (closing.py says the same of mails).
+_OTHER_COMPLAINANTS_EVENTS = frozenset({"record_contact_attempt"})
 _NOT_FOUND = "投诉编号或查询密码不正确，请核对后重试 (number or password is wrong)"
 
 
@@ -52,7 +55,8 @@ def track(
     shown = events
     if handling is not complaint:
         merged_at = max((e.at for e in events if e.event == "merge"), default=complaint.created_at)
-        shown = [*events, *(e for e in handled if e.at >= merged_at)]
+        joined = (e for e in handled if e.at >= merged_at and e.event not in _OTHER_COMPLAINANTS_EVENTS)
+        shown = [*events, *joined]
     steps = [
         TrackingStep(label=event_label(e.event), date=clock.local_date(e.at))
         for e in shown
