@@ -8,12 +8,14 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from models.accounts import active_supervisors
+from models.bulk import insert_rows
 from models.calendar import WorkCalendar
+from models.clock import utcnow
 from models.complaint import Complaint
 from models.dashboard import due_by_department
 from models.lifecycle import COMPLAINT, Role
 from models.org import Department, User
-from models.outbox import Notification, enqueue
+from models.outbox import Notification, outbox_rows
 from models.pending_deadlines import calendar_warning
 from models.platform import platform_alarms
 from models.settings import get_settings
@@ -108,25 +110,36 @@ def queue_daily_digest(
         recipients += session.exec(
             select(User).where(User.role == Role.ADMIN, col(User.active).is_(True)).order_by(col(User.id))
         ).all()
-    queued = 0
-    for user in recipients:
-        key = f"digest:{today.isoformat()}:{user.id}"
-        if session.exec(select(Notification.id).where(Notification.idempotency_key == key)).first():
-            continue
-        enqueue(
-            session=session,
+    keys = {user.id: f"digest:{today.isoformat()}:{user.id}" for user in recipients}
+    queued_before = set(
+        session.exec(
+            select(Notification.idempotency_key).where(col(Notification.idempotency_key).in_(keys.values()))
+        )
+    )
+    context = {
+        "digest_date": today.isoformat(),
+        "rows": rows,
+        "platform": platform,
+        "calendar_warning": warning,
+    }
+    now = utcnow()
+    messages = [
+        row
+        for user in recipients
+        if keys[user.id] not in queued_before
+        for row in outbox_rows(
             template="daily_digest",
             recipient_kind="supervisor",
             recipient_name=user.name,
             recipient_email=user.email,
-            key=key,
-            context={
-                "digest_date": today.isoformat(),
-                "rows": rows,
-                "platform": platform,
-                "calendar_warning": warning,
-            },
+            key=keys[user.id],
+            context=context,
+            now=now,
             flow_run_id=flow_run_id,
         )
-        queued += 1
+    ]
+    # A second run at the same time (a manual run beside the schedule, two workers) read the same keys as
+    # missing: the unique key decides which run queues each message, and neither fails.
+    insert_rows(session, Notification.__table__, messages, on_conflict_do_nothing=["idempotency_key"])  # type: ignore[attr-defined]
+    queued = sum(1 for user in recipients if keys[user.id] not in queued_before)
     return queued

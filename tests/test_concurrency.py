@@ -27,7 +27,7 @@ from models.clock import Clock
 from models.complaint import Complaint
 from models.db import make_engine
 from models.lifecycle import PledgeState, Role
-from models.org import UserCreate
+from models.org import User, UserCreate
 from models.outbox import Notification
 from models.platform import PlatformDocument
 from models.pledge import Pledge
@@ -258,3 +258,32 @@ def test_concurrent_outbox_claims_are_disjoint(shared_engine: Engine) -> None:
         rest = claim_due(session=session, now=now, limit=100)  # a loser's rows stay due, none is lost
         session.commit()
     assert sorted(every + rest) == list(range(1, 61))
+
+
+def test_two_daily_digest_runs_at_once_queue_each_supervisors_digest_once_and_neither_fails(
+    shared_engine: Engine,
+) -> None:
+    from models.calendar import load_calendar
+    from models.digest import queue_daily_digest
+
+    with Session(shared_engine) as session:
+        for i in range(3):
+            create_user(
+                session=session, data=UserCreate(name=f"督办{i}", role=Role.SUPERVISOR, email=f"s{i}@x.cn")
+            )
+        session.commit()
+
+    def run(i: int) -> None:
+        with Session(shared_engine) as session:
+            today = dt.date(2026, 3, 2)
+            queue_daily_digest(session=session, today=today, calendar=load_calendar(session=session))
+            session.commit()
+
+    _together(2, run)  # a manual run beside the schedule: both read the day's keys as missing
+
+    with Session(shared_engine) as session:
+        keys = session.exec(
+            select(Notification.idempotency_key).where(Notification.template == "daily_digest")
+        ).all()
+        supervisors = session.exec(select(User.id).where(User.role == Role.SUPERVISOR)).all()
+    assert sorted(keys) == sorted(f"digest:2026-03-02:{uid}" for uid in supervisors)
