@@ -160,6 +160,16 @@ async def http_answer(request: Request, exc: HTTPException) -> Response:
             ),
             status_code=422,
         )
+    # Bytes that are not text in any encoding JSON allows (b'{"a":"\xff"}'): the same bare 400 otherwise.
+    if isinstance(exc.__cause__, UnicodeDecodeError):
+        return JSONResponse(
+            error_body(
+                "ValidationError",
+                "请求体不是有效的 UTF-8 编码 JSON，无法解析；请以 UTF-8 编码发送 JSON 后重试 "
+                "(request body must be UTF-8 encoded JSON)",
+            ),
+            status_code=422,
+        )
     return await http_exception_handler(request, exc)
 
 

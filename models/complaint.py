@@ -13,6 +13,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.clock import utcnow
 from models.lifecycle import ComplaintState
+from models.pledge import normalise_phone
 from models.text import Line, Paragraph
 from models.types import UTCDateTime
 
@@ -90,7 +91,9 @@ AttachmentRef = Annotated[Line, AfterValidator(_reference)]
 
 # Input of POST /complaints (the staff form and 12345 orders too). Contact details are required: feedback
 # is owed to the complainant. Typed text is cleaned (``Line``, ``Paragraph``): a name, phone or summary of
-# spaces or invisible characters only is empty, so the length and contact rules are not met by blanks.
+# spaces or invisible characters only is empty, so the length and contact rules are not met by blanks. The
+# phone must be one the result can be given on (a mobile or a landline, as a pledgor's): "😀😀" as the only
+# contact would register a complaint nobody can answer.
 class ComplaintCreate(ComplaintBase):
     complainant_name: Line = Field(min_length=1, max_length=128)
     complainant_phone: Line | None = Field(default=None, max_length=32)
@@ -99,14 +102,19 @@ class ComplaintCreate(ComplaintBase):
     respondent_name: Line | None = Field(default=None, max_length=128)
     summary: Line = Field(min_length=2, max_length=200)
     description: Paragraph = Field(default="", max_length=20000)
-    respondent_department_code: str | None = None
+    respondent_department_code: Line | None = Field(default=None, max_length=32)
     attachments: list[AttachmentRef] = Field(default_factory=list, max_length=20)
 
-    @field_validator("complainant_phone", "complainant_credit_code", "respondent_name")
+    @field_validator("complainant_credit_code", "respondent_name")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         # Cleaned to "" when blank: stored as not given, as an omitted field is.
         return value or None
+
+    @field_validator("complainant_phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        return normalise_phone(value)
 
     @model_validator(mode="after")
     def _contact_required(self) -> ComplaintCreate:

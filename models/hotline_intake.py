@@ -31,6 +31,7 @@ from models.complaint import (
 )
 from models.complaints import register_complaint
 from models.hotline import HOTLINE_SOURCE
+from models.pledge import normalise_phone
 from models.text import Line, Paragraph, visible_text
 from models.tracking_password import reissue_tracking_password
 from models.workflow import Actor
@@ -52,18 +53,20 @@ class WorkOrder(BaseModel):
     order_id: str = Field(
         min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$", description="12345 平台的工单编号"
     )
-    channel: str | None = Field(
+    channel: Line | None = Field(
         default=None, max_length=32, description="12345 受理渠道，如 phone、web、wechat、app"
     )
     received_at: AwareDatetime = Field(description="12345 平台受理时间（带时区，ISO 8601）")
     caller_name: Line = Field(min_length=1, max_length=128, description="来电人姓名")
-    caller_phone: Line = Field(min_length=3, max_length=32, description="来电人联系电话")
+    caller_phone: Line = Field(
+        min_length=3, max_length=32, description="来电人联系电话：手机号码，或带区号的固定电话"
+    )
     caller_email: EmailStr | None = Field(default=None, description="来电人电子邮箱（可选）")
     title: Line | None = Field(default=None, max_length=200, description="工单标题；缺省时取诉求内容开头")
     content: Paragraph = Field(min_length=2, max_length=20000, description="诉求内容")
     category: Category = Field(default=Category.OTHER, description="投诉类别：代码或中文名称")
     respondent_name: Line | None = Field(default=None, max_length=128, description="被投诉单位名称")
-    respondent_department_code: str | None = Field(default=None, max_length=32, description="被投诉部门代码")
+    respondent_department_code: Line | None = Field(default=None, max_length=32, description="被投诉部门代码")
     attachments: list[AttachmentRef] = Field(
         default_factory=list, max_length=20, description="附件：文件名、链接或档案号（文字，每项一个）"
     )
@@ -73,6 +76,18 @@ class WorkOrder(BaseModel):
     def _category_by_label(cls, value: Any) -> Any:
         # The platform may send the Chinese name of the category, as its operators see it.
         return _CATEGORY_BY_LABEL.get(value, value) if isinstance(value, str) else value
+
+    @field_validator("caller_phone")
+    @classmethod
+    def _phone(cls, value: str) -> str:
+        # Checked here as the complaint checks it, so a bad number is refused as caller_phone.
+        return normalise_phone(value) or value
+
+    @field_validator("channel")
+    @classmethod
+    def _blank_channel_is_none(cls, value: str | None) -> str | None:
+        # Cleaned to "" when blank: stored as not given, as an omitted channel is.
+        return value or None
 
     @field_validator("content")
     @classmethod

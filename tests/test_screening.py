@@ -118,10 +118,10 @@ def test_department_from_the_dispatch_catalogue_or_the_respondent(
     session.commit()
     by_keyword = register(session, calendar, today, summary="拖欠货物账款三年未付")
     by_respondent = register(
-        session, calendar, today, complainant_phone="139", respondent_department_code="D01"
+        session, calendar, today, complainant_phone="13900000139", respondent_department_code="D01"
     )
     nothing = register(
-        session, calendar, today, complainant_phone="137", category="other", summary="其他事项"
+        session, calendar, today, complainant_phone="13700000137", category="other", summary="其他事项"
     )
     screen(session, today)
     session.expire_all()

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import SQLModel, col, select
 
 from api.deps import ActorDep, CalendarDep, ClockDep, SessionDep, TodayDep, require_roles
+from api.routes.complaints import MAX_ID
 from models.accounts import create_user, import_departments
 from models.calendar import DayKind, YearNotice, diff_notice
 from models.calendar_admin import load_year_notice, year_version
@@ -206,7 +207,7 @@ def load_calendar_year(
 def notifications(
     session: SessionDep,
     status: NotificationStatus | None = None,
-    after: int | None = Query(None, description="上一页最后一条的 id"),
+    after: int | None = Query(None, ge=0, le=MAX_ID, description="上一页最后一条的 id"),
     limit: int = Query(50, ge=1, le=500),
 ) -> Any:
     return list_notifications(session=session, status=status, after_id=after, limit=limit)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from api.deps import ActorDep, CalendarDep, SessionDep, TodayDep, no_store, require_roles
+from api.routes.complaints import MAX_ID
 from api.routes.evidence import FILES, read_files
 from api.schemas import (
     DecidedBreach,
@@ -164,7 +165,7 @@ def list_(
     q: str | None = Query(
         None, max_length=SEARCH_MAX_LENGTH, description="在编号、承诺人名称、信用代码中搜索"
     ),
-    after: int | None = Query(None, description="上一页返回的 next_cursor"),
+    after: int | None = Query(None, ge=0, le=MAX_ID, description="上一页返回的 next_cursor"),
     limit: int = Query(50, ge=1, le=200),
 ) -> PledgePage:
     """承诺列表（按编号倒序，键集分页）；经办人只看到本部门的承诺。"""
