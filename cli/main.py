@@ -12,7 +12,8 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlmodel import select
 from typer.core import TyperGroup
 
@@ -165,7 +166,10 @@ def _database_error_line(exc: SQLAlchemyError) -> str:
     from models.db import sqlite_file
     from models.schema import check_up_to_date
 
-    url = get_engine().url
+    # Not get_engine(): when making the engine is what failed, asking for it again here raised the same
+    # error inside the handler (a traceback instead of this line). The settings were read before the
+    # engine was made, and their validation refuses an address that cannot make one.
+    url = make_url(get_settings().database_url)
     database = sqlite_file(url)
     lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     reason = lines[0] if lines else type(exc).__name__
@@ -180,14 +184,15 @@ def _database_error_line(exc: SQLAlchemyError) -> str:
             f"数据库 {database or url.database} 只读，无法写入：请让运行 shouxin 的账号对数据库文件及其所在"
             f"目录有写权限 (the database is read-only: {reason})"
         )
-    try:
-        # A missing file, or a schema never migrated or behind the code, fails the first query: the
-        # check names the cause and `shouxin db upgrade`.
-        check_up_to_date(get_engine())
-    except DomainError as refused:
-        return refused.message
-    except SQLAlchemyError:
-        pass
+    if isinstance(exc, DBAPIError):
+        try:
+            # A missing file, or a schema never migrated or behind the code, fails the first query: the
+            # check names the cause and `shouxin db upgrade`. The database answered, so the engine exists.
+            check_up_to_date(get_engine())
+        except DomainError as refused:
+            return refused.message
+        except SQLAlchemyError:
+            pass
     return f"数据库访问失败：{reason}；请检查 SHOUXIN_DATABASE_URL 与数据库状态 (database error: {reason})"
 
 

@@ -10,6 +10,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+# The lifecycle tables are plain data importing nothing but models.errors, never the settings: reading their
+# rule keys here makes no import cycle, and the keys stay the table's own (not a copy that could drift).
+from models.lifecycle import LIFECYCLES
 
 _PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "password", "xxx", ""}
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-in-production"
@@ -26,6 +32,25 @@ _DEFAULT_CHANNELS: dict[str, Literal["email", "sms", "both"]] = {
 # The classes of a breach record (models.breach.Severity's values, not imported: the settings come first),
 # in the order their publication periods must keep, with the label a refusal names them by.
 PUBLICATION_CLASSES = {"minor": "轻微", "general": "一般", "serious": "严重"}
+# The lifecycles' deadline rules (DeadlineRule.key → label) a locality may override in working days. Two
+# have a setting of their own, which models.workflow.rule_days reads first: an override of either would be
+# silently ignored, so it is refused naming that setting.
+DEDICATED_DEADLINE_SETTINGS = {
+    "rectification": "rectification_working_days",
+    "evidence_review": "pledge_evidence_review_working_days",
+}
+OVERRIDABLE_DEADLINE_RULES: dict[str, str] = {
+    state.deadline.key: state.deadline.label
+    for lifecycle in LIFECYCLES.values()
+    for state in lifecycle.states
+    if state.deadline is not None and state.deadline.key not in DEDICATED_DEADLINE_SETTINGS
+}
+DEADLINE_OVERRIDE_DAYS = range(1, 121)
+_DATABASE_URL_FORMS = (
+    "请写成 sqlite:///文件路径（如 sqlite:///./var/shouxin.db）或 "
+    "postgresql+psycopg://用户:密码@主机:5432/库名 "
+    "(accepted forms: sqlite:///path, postgresql+psycopg://user:password@host:5432/database)"
+)
 
 
 class Settings(BaseSettings):
@@ -274,6 +299,52 @@ class Settings(BaseSettings):
     def _no_placeholder_secret(cls, value: str | None) -> str | None:
         if value is not None and value.strip().lower() in _PLACEHOLDER_SECRETS:
             raise ValueError("a SHOUXIN_*_SECRET is a placeholder; set a real random secret")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _usable_database_url(cls, value: str) -> str:
+        # An address SQLAlchemy cannot parse, or whose dialect or driver is not installed (postgres://,
+        # postgresql:// meaning psycopg2), failed at the first command with a traceback of a hundred lines:
+        # refused here, at start-up, as every other setting is. The value is not echoed when it cannot be
+        # parsed, as it may hold a password.
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError(
+                f"数据库地址无法解析 (cannot parse the database URL)；{_DATABASE_URL_FORMS}"
+            ) from None
+        shown = url.render_as_string(hide_password=True)
+        try:
+            url.get_dialect().import_dbapi()
+        except (NoSuchModuleError, ImportError) as exc:
+            raise ValueError(
+                f"数据库地址 {shown} 的数据库类型或驱动 {url.drivername} 不可用：{exc}；{_DATABASE_URL_FORMS}"
+            ) from None
+        return value
+
+    @field_validator("deadline_overrides")
+    @classmethod
+    def _known_deadline_overrides(cls, value: dict[str, int]) -> dict[str, int]:
+        # A misspelt rule was silently ignored, and a day count below 1 put the deadline on or before the
+        # stage's first day: the case arrived overdue and was warned and escalated at once.
+        problems = []
+        for key, days in value.items():
+            if key in DEDICATED_DEADLINE_SETTINGS:
+                problems.append(f"{key} 的期限请用 SHOUXIN_{DEDICATED_DEADLINE_SETTINGS[key].upper()} 设置")
+            elif key not in OVERRIDABLE_DEADLINE_RULES:
+                problems.append(f"没有名为 {key!r} 的期限规则")
+            elif days not in DEADLINE_OVERRIDE_DAYS:
+                first, last = DEADLINE_OVERRIDE_DAYS[0], DEADLINE_OVERRIDE_DAYS[-1]
+                problems.append(f"{key} 的期限 {days} 不在 {first}–{last} 个工作日之内")
+        if problems:
+            valid = "、".join(
+                f"{key}（{label}）" for key, label in sorted(OVERRIDABLE_DEADLINE_RULES.items())
+            )
+            raise ValueError(
+                f"{'；'.join(problems)}；可设置的规则：{valid} (unknown deadline rule or a day count outside "
+                f"{DEADLINE_OVERRIDE_DAYS[0]}..{DEADLINE_OVERRIDE_DAYS[-1]} working days)"
+            )
         return value
 
     @field_validator("timezone")

@@ -28,7 +28,7 @@ from models.errors import Conflict
 from models.id_sets import chunks, in_list
 from models.lifecycle import LIFECYCLES, DeadlineRule, Lifecycle, Role, Transition
 from models.pledge import Pledge
-from models.settings import get_settings
+from models.settings import DEDICATED_DEADLINE_SETTINGS, get_settings
 from models.stage_deadline import NO_PENDING, deadline_values
 
 Case = Complaint | Pledge | PublishedBreach
@@ -65,10 +65,9 @@ def rule_days(rule: DeadlineRule, *, override: int | None = None) -> int:
     if override is not None:
         return override
     settings = get_settings()
-    if rule.key == "rectification":
-        return settings.rectification_working_days
-    if rule.key == "evidence_review":
-        return settings.pledge_evidence_review_working_days
+    dedicated = DEDICATED_DEADLINE_SETTINGS.get(rule.key)
+    if dedicated is not None:
+        return int(getattr(settings, dedicated))
     return settings.deadline_overrides.get(rule.key, rule.days)
 
 

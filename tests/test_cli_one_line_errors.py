@@ -240,3 +240,26 @@ def test_a_read_only_database_is_one_line_and_keeps_what_it_holds(
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT count(*) FROM app_user").fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM department").fetchone() == (0,)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "postgresql://u:secret@127.0.0.1:5432/x",  # the default driver, psycopg2, is not installed
+        "postgres://u:secret@127.0.0.1:5432/x",  # no such SQLAlchemy dialect
+        "sqlite:/x.db",  # cannot be parsed
+        "nonsense",
+    ],
+)
+@pytest.mark.parametrize("args", [("users", "list"), ("db", "upgrade"), ("db", "current"), ("serve",)])
+def test_an_unusable_database_address_is_one_line_naming_the_variable_and_the_accepted_forms(
+    monkeypatch: pytest.MonkeyPatch, address: str, args: tuple[str, ...]
+) -> None:
+    # A real key, so `serve` gets past its own secret-key check to the database.
+    result = _run(monkeypatch, *args, SHOUXIN_DATABASE_URL=address, SHOUXIN_SECRET_KEY="k" * 48)
+    assert result.exit_code == 2
+    line = _one_error_line(result)
+    assert "SHOUXIN_DATABASE_URL" in line
+    assert "sqlite:///" in line
+    assert "postgresql+psycopg://" in line
+    assert "secret" not in line
