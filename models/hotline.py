@@ -2,7 +2,8 @@
 
 A case handed in by the platform (``Complaint.source_system`` = ``HOTLINE_SOURCE``) reports the stage
 changes the platform tracks its order by: accepted, not accepted (with the reason), merged into another
-case, dispatched, returned by the department, replied, redone, closed (with the satisfaction), reopened.
+case, dispatched, returned by the department, replied, redone, closed (with the satisfaction; a complaint
+withdrawn by the complainant is closed too), reopened.
 Each is one ``HotlineMessage`` written in the same transaction as the event (``report_stage_change``,
 called where an action fires its event), idempotent by ``message_id`` (the platform de-duplicates on it
 too: ``Idempotency-Key``), delivered in the order written per case. An order merged into another case
@@ -57,6 +58,8 @@ STAGES: dict[str, str] = {
     "close": "closed",
     "close_unsatisfied": "closed",
     "close_unreachable": "closed",
+    # 投诉人撤回: the order ends closed, ``result`` closed_withdrawn, no satisfaction (nobody was visited).
+    "withdraw": "closed",
     "reopen": "reopened",
     # The lead department was retired (机构改革) and its successor handles the order: a dispatch to it.
     "department_succeeded": "dispatched",

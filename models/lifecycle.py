@@ -69,6 +69,10 @@ class Transition:
     sources: frozenset[str]
     target: str | None  # None: the state does not change (warnings, supervision, extensions)
     roles: frozenset[Role]
+    # States where a user may well ask for the event yet it is refused on purpose: ``fire`` says why and
+    # what to do instead (``refused_note``), not only that it is not allowed.
+    refused_in: frozenset[str] = frozenset()
+    refused_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,7 @@ class Lifecycle:
         if self.initial not in by_state:
             raise ValueError(f"{self.kind}: unknown initial state {self.initial}")
         for t in self.transitions:
-            unknown = {s for s in t.sources if s not in by_state}
+            unknown = {s for s in t.sources | t.refused_in if s not in by_state}
             if t.target not in (None, RESUME) and t.target not in by_state:
                 unknown.add(str(t.target))
             if unknown:
@@ -133,8 +137,9 @@ class Lifecycle:
             )
         if state not in t.sources:
             allowed = [a.event for a in self.available(state, role)]
+            why = f"{t.refused_note}；" if state in t.refused_in else ""
             raise TransitionNotAllowed(
-                f"案件当前状态为“{spec.label}”，不能执行“{t.label}”；"
+                f"案件当前状态为“{spec.label}”，不能执行“{t.label}”；{why}"
                 f"当前可执行：{', '.join(allowed) or '无'} "
                 f"('{event}' is not allowed in state '{state}')",
                 state=state,
@@ -197,6 +202,7 @@ class ComplaintState(StrEnum):
     EXPLANATION_ORDERED = "explanation_ordered"
     CLOSED_UNSATISFIED = "closed_unsatisfied"
     CLOSED_UNREACHABLE = "closed_unreachable"
+    CLOSED_WITHDRAWN = "closed_withdrawn"
 
 
 CS = ComplaintState
@@ -218,7 +224,30 @@ _SUPERVISABLE = [
 _HANDLING = [CS.SIGNED, CS.VERIFIED, CS.RECTIFYING]
 # Cases whose complainant may be out of reach: the return visit, and a pause awaiting their supplement.
 _CONTACTING = [CS.REPLIED, CS.AWAITING_COMPLAINANT]
-_CLOSED = [CS.CLOSED, CS.CLOSED_UNSATISFIED, CS.CLOSED_UNREACHABLE]
+_CLOSED = [CS.CLOSED, CS.CLOSED_UNSATISFIED, CS.CLOSED_UNREACHABLE, CS.CLOSED_WITHDRAWN]
+# 投诉人撤回: the complainant may drop their complaint until it is verified (核实). A pause awaiting their
+# supplement counts as the stage it began in (models/complaints/preconditions.py ``withdrawal_allowed``); a
+# merged complaint (并单) drops only its own part in the case it joined.
+_WITHDRAWABLE = [CS.REGISTERED, CS.ACCEPTED, CS.DISPATCHED, CS.RETURNED, CS.SIGNED, CS.REOPENED]
+# Once verified the matter is the credit office's: a breach of a government promise, once found, is not the
+# complainant's to drop, and a complaint found untrue is owed its reply. Said wherever a withdrawal is
+# refused for it (here, and for a pause that began after verification).
+WITHDRAWAL_REFUSED_WHY = (
+    "投诉已经核实，不能撤回：核实属实的，政府部门违约失信的纠正由信用办继续督办，不因投诉人撤回而终止；"
+    "核实不属实的，应当答复投诉人"
+)
+WITHDRAWAL_AFTER_VERIFICATION = (
+    f"{WITHDRAWAL_REFUSED_WHY}。请将投诉人的撤回意愿及理由写入答复，按“答复投诉人”、回访办结的流程结束案件"
+)
+_VERIFIED_OPEN = [
+    CS.VERIFIED,
+    CS.RECTIFYING,
+    CS.RECTIFICATION_REPORTED,
+    CS.EXPLANATION_ORDERED,
+    CS.BREACH_CONFIRMED,
+    CS.REPLY_PENDING,
+    CS.REPLIED,
+]
 
 COMPLAINT = Lifecycle(
     kind="complaint",
@@ -265,6 +294,7 @@ COMPLAINT = Lifecycle(
         StateSpec(CS.CLOSED, "已办结", terminal=True),
         StateSpec(CS.CLOSED_UNSATISFIED, "不满意办结", terminal=True),
         StateSpec(CS.CLOSED_UNREACHABLE, "无法联系办结", terminal=True),
+        StateSpec(CS.CLOSED_WITHDRAWN, "撤回办结", terminal=True),
         StateSpec(
             CS.AWAITING_COMPLAINANT, "待投诉人补充（暂停计时）", frozenset({I, H, S}), clock_paused=True
         ),
@@ -299,6 +329,15 @@ COMPLAINT = Lifecycle(
         _t("close_unsatisfied", "不满意办结", [CS.REPLIED], CS.CLOSED_UNSATISFIED, S),
         _t("record_contact_attempt", "记录联系投诉人未果", _CONTACTING, None, I, S),
         _t("close_unreachable", "无法联系办结", _CONTACTING, CS.CLOSED_UNREACHABLE, S),
+        Transition(
+            "withdraw",
+            "投诉人撤回",
+            frozenset([*_WITHDRAWABLE, CS.MERGED, CS.AWAITING_COMPLAINANT]),
+            CS.CLOSED_WITHDRAWN,
+            frozenset({I, S}),
+            refused_in=frozenset(_VERIFIED_OPEN),
+            refused_note=WITHDRAWAL_AFTER_VERIFICATION,
+        ),
         _t(
             "await_complainant",
             "等待投诉人补充（暂停计时）",

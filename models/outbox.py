@@ -153,6 +153,7 @@ SMS_TEMPLATES = frozenset(
         "complaint_closed_unresolved",
         "complaint_redone",
         "complaint_closed",
+        "complaint_withdrawn",
         "pledge_registered",
         "pledge_access_code",
         "pledge_reminder",

@@ -101,6 +101,9 @@ class DepartmentScore:
     # Cases that ended without satisfaction, counted apart from ``closed`` (closed satisfied).
     closed_unsatisfied: int = 0
     closed_unreachable: int = 0
+    # Withdrawn by the complainant before verification (撤回办结): closed, yet no outcome of the department's
+    # handling, so neither in ``ended`` (the redo rate) nor rated.
+    closed_withdrawn: int = 0
     # Complaints its staff acted on in the period (led or not), and of them those it verified.
     acted: int = 0
     verified: int = 0
@@ -411,6 +414,7 @@ def department_scores(
         "closed": _how_many(col(Complaint.state) == CS.CLOSED),
         CS.CLOSED_UNSATISFIED: _how_many(col(Complaint.state) == CS.CLOSED_UNSATISFIED),
         CS.CLOSED_UNREACHABLE: _how_many(col(Complaint.state) == CS.CLOSED_UNREACHABLE),
+        CS.CLOSED_WITHDRAWN: _how_many(col(Complaint.state) == CS.CLOSED_WITHDRAWN),
         # Redone per case (RULEBOOK §Complaints 9) over every ending: a case redone and still closed
         # 不满意办结 is the one most redone, and counting only 已办结 dropped it.
         "redone": _how_many(col(Complaint.state).in_(ended) & (col(Complaint.redo_count) != 0)),
@@ -450,6 +454,7 @@ def department_scores(
             rated=t["rated"],
             closed_unsatisfied=t[CS.CLOSED_UNSATISFIED],
             closed_unreachable=t[CS.CLOSED_UNREACHABLE],
+            closed_withdrawn=t[CS.CLOSED_WITHDRAWN],
             acted=t["acted"],
             verified=t["verified"],
         )

@@ -130,6 +130,19 @@ COMPLAINT_AND_STAFF: list[TemplateSpec] = [
             "contact_days": ["2026-04-01", "2026-04-02", "2026-04-03"],
         },
     ),
+    # ``target_number`` None: the complaint was handled on its own; set: it had been merged into that case
+    # (并单), which goes on for its own complainant.
+    spec(
+        "complaint_withdrawn",
+        "complainant",
+        "投诉人撤回投诉，告知已撤回办结、撤回理由及如非本人意愿的反映途径",
+        {
+            "case_number": "TS20260302-0001",
+            "complainant_name": "某某科技有限公司",
+            "reason": "所欠工程款已于2026年3月10日全额支付，申请撤回投诉。",
+            "target_number": None,
+        },
+    ),
     # Department.
     # Optional ``lead_department_name``: set on an assisting (协办) department's mail, naming the lead it
     # assists; that mail leaves out signing for, returning and extending, which only the lead may do.
@@ -178,6 +191,19 @@ COMPLAINT_AND_STAFF: list[TemplateSpec] = [
             "previous_reply": "经核实，所涉账款已于2026年3月20日全额支付。",
             "deadline": "2026-04-21",
             "working_days": 15,
+        },
+    ),
+    # ``role_label``: 主办 or 协办 (dispatched to it), 核实 (the lead's 主管部门, asked to verify it).
+    spec(
+        "complaint_withdrawn_department",
+        "department",
+        "投诉人撤回投诉后通知持有案件的部门（主办、协办、核实）停止办理",
+        {
+            "case_number": "TS20260302-0001",
+            "department_name": "市住房和城乡建设局",
+            "role_label": "主办",
+            "summary": "投诉人反映某工程项目竣工验收后工程款逾期未支付。",
+            "reason": "所欠工程款已于2026年3月10日全额支付，申请撤回投诉。",
         },
     ),
     spec(

@@ -137,7 +137,7 @@ def test_the_whole_walk(client: TestClient, staff: Staff, session: Session) -> N
     cid = register(client, staff)["id"]
 
     offered = client.get(f"{API}/complaints/{cid}/actions", headers=staff.auth("intake")).json()
-    assert [a["event"] for a in offered] == ["accept", "reject", "merge", "await_complainant"]
+    assert [a["event"] for a in offered] == ["accept", "reject", "merge", "withdraw", "await_complainant"]
     assert offered[1]["fields"] == ["reason", "route", "route_detail"]
     act(client, staff, "intake", cid, "accept")
 
@@ -357,7 +357,7 @@ def test_errors_403_404_409_422(client: TestClient, staff: Staff, session: Sessi
     assert client.get(f"{API}/complaints/{cid}", headers=staff.auth("admin")).status_code == 200
     body = act(client, staff, "intake", cid, "close", status=409, satisfaction="满意")
     assert body["state"] == "registered"
-    assert body["allowed"] == ["accept", "reject", "merge", "await_complainant"]
+    assert body["allowed"] == ["accept", "reject", "merge", "withdraw", "await_complainant"]
     assert "已登记" in body["message"]
     body = act(client, staff, "intake", cid, "warn_yellow", status=403)
     body = act(client, staff, "intake", cid, "no_such_action", status=409)

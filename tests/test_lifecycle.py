@@ -48,8 +48,9 @@ def test_terminal_states_offer_nothing_but_reopening(lifecycle: Lifecycle) -> No
             assert not spec.waiting_on
             offered = {t.event for role in Role for t in lifecycle.available(spec.name, role)}
             # A published pledge's pledgor still needs its access code to object to or repair the record;
-            # a fulfilled pledge can still be found false (a forged certificate, RULEBOOK pledges §5).
-            assert offered <= {"reopen", "reissue_access_code", "confirm_false"}
+            # a fulfilled pledge can still be found false (a forged certificate, RULEBOOK pledges §5); a
+            # complainant merged into another case (并单) may still withdraw their own part of it.
+            assert offered <= {"reopen", "reissue_access_code", "confirm_false", "withdraw"}
 
 
 def test_resume_returns_to_the_paused_state() -> None:

@@ -4,7 +4,8 @@
 - ``registration``: registering a complaint;
 - ``visibility``: who sees which complaint, a department's part in it, lookups, lists and the timeline;
 - ``actions``: the staff actions (``act``), with ``context`` (what a handler works with), ``refusal``
-  (拒不整改 and the written explanation it orders) and ``closing`` (不满意办结, 无法联系办结);
+  (拒不整改 and the written explanation it orders), ``closing`` (不满意办结, 无法联系办结) and
+  ``withdrawal`` (投诉人撤回);
 - ``queue``: the work queue;
 - ``tracking``: public tracking by number and password;
 - ``screening``: duplicate and department suggestions (flow screen_intake);
@@ -40,6 +41,7 @@ from models.complaints.bodies import (
     ReportRectificationBody,
     TrackingResult,
     TrackingStep,
+    WithdrawBody,
     body_fields,
 )
 from models.complaints.queue import work_queue
@@ -89,6 +91,7 @@ __all__ = [
     "TaskItem",
     "TrackingResult",
     "TrackingStep",
+    "WithdrawBody",
     "act",
     "available_actions",
     "body_fields",

@@ -43,6 +43,7 @@ from models.complaints.visibility import (
     handler_parties,
     lead_department,
 )
+from models.complaints.withdrawal import withdraw
 from models.errors import NotPermitted, ValidationFailed
 from models.files import Upload, check_uploads
 from models.files import attach as attach_files
@@ -413,6 +414,7 @@ _HANDLERS: dict[str, Callable[[_Ctx, str, ActionBody], None]] = {
     "close_unsatisfied": close_unsatisfied,
     "record_contact_attempt": record_contact_attempt,
     "close_unreachable": close_unreachable,
+    "withdraw": withdraw,
     "await_complainant": _await,
     "resume": _resume,
     "reopen": _reopen,

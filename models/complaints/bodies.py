@@ -139,6 +139,17 @@ class ExtensionRequestBody(ReasonBody):
     days: int = Field(ge=1, le=60, description="申请延长的工作日数")
 
 
+class WithdrawBody(ActionBody):
+    """投诉人撤回: the complainant's own reason, as they gave it by phone or in writing (the case ends on it,
+    and it is what the complainant and the departments are told)."""
+
+    reason: Paragraph = Field(
+        min_length=2,
+        max_length=2000,
+        description="投诉人撤回的理由（如欠款已支付），按来电或书面申请记录",
+    )
+
+
 class OptionalReasonBody(ActionBody):
     reason: str | None = Field(default=None, max_length=2000, description="理由")
 
@@ -165,6 +176,7 @@ ACTION_BODIES: dict[str, type[ActionBody]] = {
     "close_unsatisfied": ReasonBody,
     "record_contact_attempt": ContactAttemptBody,
     "close_unreachable": OptionalReasonBody,
+    "withdraw": WithdrawBody,
     "await_complainant": ReasonBody,
     "resume": ActionBody,
     "reopen": ReasonBody,

@@ -19,7 +19,9 @@ from sqlmodel import Session, col, select
 
 from models.audit import CaseEvent
 from models.clock import iso_date
+from models.complaint import Complaint
 from models.errors import ValidationFailed
+from models.lifecycle import COMPLAINT, WITHDRAWAL_REFUSED_WHY, ComplaintState
 from models.settings import get_settings
 
 
@@ -38,6 +40,10 @@ class CaseFacts(Protocol):
     def extension_used(self) -> bool: ...
     @property
     def redo_count(self) -> int: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def paused_from_state(self) -> str | None: ...
 
 
 # The case's events of a name in its current stage, oldest first: read per case (``stage_events``), or
@@ -156,6 +162,36 @@ def unreachable_established(_case: CaseFacts, events: EventsOf, _today: dt.date)
     return {"contact_days": days}
 
 
+def withdrawal_allowed(case: CaseFacts, _events: EventsOf, _today: dt.date) -> dict[str, Any]:
+    """A pause awaiting the complainant stands for the stage it began in (``resume`` returns there): the
+    complaint may be withdrawn from it only if it may be from that stage, i.e. it was not yet verified."""
+    if case.state != ComplaintState.AWAITING_COMPLAINANT:
+        return {"withdrawn_in": str(case.state)}
+    paused_from = case.paused_from_state
+    if paused_from is not None and paused_from not in COMPLAINT.transition("withdraw").sources:
+        raise ValidationFailed(
+            f"案件暂停前处于“{COMPLAINT.state(paused_from).label}”。{WITHDRAWAL_REFUSED_WHY}。请先“恢复办理”，"
+            "继续办理至答复投诉人，并将投诉人的撤回意愿及理由写入答复，按回访办结的流程结束案件 "
+            "(the pause began after verification: resume, and close through the reply and return visit)",
+            paused_from=paused_from,
+        )
+    return {"withdrawn_in": paused_from or str(case.state)}
+
+
+def nothing_merged_in(session: Session, case: CaseFacts) -> None:
+    """A withdrawal speaks for one complainant: a case other complaints were merged into (并单) is handled
+    for them too and goes on. Read by the withdrawal itself, not listed in ``PRECONDITIONS``: it takes a
+    query per case, and the work queue reads those rules for every row it lists."""
+    joined = session.exec(select(Complaint.number).where(Complaint.merged_into_id == case.id)).all()
+    if joined:
+        raise ValidationFailed(
+            f"已有其他投诉（{'、'.join(sorted(joined))}）并入本案一并办理，本投诉人的撤回不能代表其他投诉人，"
+            "本案须继续办理：请在答复中一并说明本投诉人的撤回意愿，按答复、回访办结的流程结束案件 "
+            "(other complaints were merged into this case: it must go on for them)",
+            merged_numbers=sorted(joined),
+        )
+
+
 PRECONDITIONS: dict[str, Precondition] = {
     "request_extension": Precondition(extension_may_be_requested),
     "approve_extension": Precondition(extension_to_decide, awaited=True),
@@ -163,6 +199,7 @@ PRECONDITIONS: dict[str, Precondition] = {
     "confirm_breach": Precondition(refusal_established, ("record_refusal",), explained=True, awaited=True),
     "close_unsatisfied": Precondition(redone_enough),
     "close_unreachable": Precondition(unreachable_established, ("record_contact_attempt",), explained=True),
+    "withdraw": Precondition(withdrawal_allowed, explained=True),
 }
 
 

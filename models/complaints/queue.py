@@ -77,7 +77,7 @@ def work_queue(
 
 
 # Where the handler's three facts (``parties_from_flags``) start in a row.
-_FLAGS = 11
+_FLAGS = 12
 
 
 class _RowFacts(NamedTuple):
@@ -89,6 +89,8 @@ class _RowFacts(NamedTuple):
     extension_requested_days: int | None
     extension_used: bool
     redo_count: int
+    state: str
+    paused_from_state: str | None
 
 
 class _QueueRows:
@@ -107,7 +109,7 @@ class _QueueRows:
         items: list[TaskItem] = []
         for row, table_actions in zip(rows, offered, strict=True):
             case_id, number, state, summary, deadline, pending, channel = row[:7]
-            facts = _RowFacts(case_id, row[7], deadline, *row[8:_FLAGS])
+            facts = _RowFacts(case_id, row[7], deadline, row[8], row[9], row[10], state, row[11])
             # As ``available_actions``: what the case's preconditions refuse today is not offered.
             actions = [
                 a
@@ -215,6 +217,7 @@ def _queue_statement(role: Role, *, after: bool) -> Any:
         col(Complaint.extension_requested_days),
         col(Complaint.extension_used),
         col(Complaint.redo_count),
+        col(Complaint.paused_from_state),
     ]
     # The states as ordinary bound values: a plain list is an "expanding" parameter, re-rendered into the
     # SQL string on every execution, a twentieth of a queue read's CPU.

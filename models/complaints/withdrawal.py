@@ -1,0 +1,93 @@
+"""投诉人撤回 (``withdraw``): the complainant drops their complaint before it is verified, e.g. the arrears
+were paid after they complained, and intake staff or a supervisor record their call or written request.
+
+The lifecycle table says from which stages (not once verified: the breach of a promise is then the credit
+office's matter), and ``preconditions.withdrawal_allowed`` which pauses. The case ends 撤回办结: closed,
+no deadline running, no rating. The complainant is told; the departments holding the case (dispatched to
+them, or signed for and being verified) are told to stop; a 12345 order gets its closing
+(models/hotline.py). A case other complaints were merged into is refused (``nothing_merged_in``): the
+withdrawal speaks for one complainant only. A complaint merged into another (并单) leaves it: it no longer
+gets that case's reply and closing, which follow ``merged_into_id``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlmodel import col, select
+
+from models.complaint import Complaint, ComplaintAssignment
+from models.complaints.bodies import ActionBody, WithdrawBody
+from models.complaints.context import ActionContext
+from models.complaints.notify import mail_complainant, mail_department
+from models.complaints.preconditions import nothing_merged_in
+from models.lifecycle import ComplaintState
+from models.org import Department, competent_of
+
+# The stages in which departments hold the case and must be told to stop: dispatched to them (签收 due),
+# or signed for and being verified. Returned or reopened, nobody holds it.
+_HELD = frozenset({ComplaintState.DISPATCHED, ComplaintState.SIGNED})
+
+
+def withdraw(ctx: ActionContext, action: str, body: ActionBody) -> None:
+    assert isinstance(body, WithdrawBody)
+    case = ctx.case
+    nothing_merged_in(ctx.session, case)
+    stage: str = ctx.grounds["withdrawn_in"]  # the stage, or the one a pause began in
+    holders = _holders(ctx, stage)
+    joined = ctx.session.get(Complaint, case.merged_into_id) if case.merged_into_id else None
+    event = ctx.fire(
+        action,
+        body,
+        note=body.reason,
+        reason=body.reason,
+        withdrawn_in=stage,
+        merged_into=joined.number if joined else None,
+    )
+    case.closed_at = dt.datetime.now(dt.UTC)
+    # A redone case carries the 不满意 that sent it back: no visit answers this ending, so no rating stands
+    # (the scorecard counts a rated case by it). The events keep the earlier answer.
+    case.satisfaction = None
+    case.paused_from_state, case.paused_on = None, None
+    # Its part in the case it joined ends here: the reply, closing and 12345 copies of that case follow
+    # ``merged_into_id``, and its own tracking page then shows its own ending. The merge event keeps the link.
+    case.merged_into_id = None
+    mail_complainant(
+        ctx.session,
+        case,
+        event,
+        "complaint_withdrawn",
+        reason=body.reason,
+        target_number=joined.number if joined else None,
+    )
+    for dept, role_label in holders:
+        mail_department(
+            ctx.session,
+            case,
+            event,
+            "complaint_withdrawn_department",
+            dept,
+            role_label=role_label,
+            summary=case.summary,
+            reason=body.reason,
+        )
+
+
+def _holders(ctx: ActionContext, stage: str) -> list[tuple[Department, str]]:
+    """The departments holding the case in ``stage``, each with its part: the lead and the assisting ones
+    it was dispatched to, and once signed for, the verifier (the lead's 主管部门) asked to verify it."""
+    if stage not in _HELD:
+        return []
+    rows = ctx.session.exec(
+        select(Department, ComplaintAssignment.lead)
+        .join(ComplaintAssignment, col(ComplaintAssignment.department_id) == Department.id)
+        .where(ComplaintAssignment.complaint_id == ctx.case.id, col(ComplaintAssignment.active).is_(True))
+        .order_by(col(ComplaintAssignment.lead).desc(), col(Department.code))
+    ).all()
+    holders = [(dept, "主办" if lead else "协办") for dept, lead in rows]
+    if stage == ComplaintState.SIGNED and ctx.case.lead_department_id is not None:
+        verifier_id = competent_of(ctx.session, ctx.case.lead_department_id)
+        verifier = ctx.session.get(Department, verifier_id) if verifier_id else None
+        if verifier is not None and all(verifier.id != dept.id for dept, _ in holders):
+            holders.append((verifier, "核实"))
+    return holders
