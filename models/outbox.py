@@ -154,6 +154,7 @@ SMS_TEMPLATES = frozenset(
         "complaint_redone",
         "complaint_closed",
         "complaint_withdrawn",
+        "complaint_awaiting_supplement",
         "pledge_registered",
         "pledge_access_code",
         "pledge_reminder",

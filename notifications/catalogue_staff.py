@@ -143,6 +143,17 @@ COMPLAINT_AND_STAFF: list[TemplateSpec] = [
             "target_number": None,
         },
     ),
+    # ``reason``: what the staff member who paused the case asked for, written for the complainant.
+    spec(
+        "complaint_awaiting_supplement",
+        "complainant",
+        "投诉暂停计时等待投诉人补充，告知需补充的内容、提交途径及暂停计时",
+        {
+            "case_number": "TS20260302-0001",
+            "complainant_name": "某某科技有限公司",
+            "reason": "请补充招商引资协议复印件及奖励承诺文件。",
+        },
+    ),
     # Department.
     # Optional ``lead_department_name``: set on an assisting (协办) department's mail, naming the lead it
     # assists; that mail leaves out signing for, returning and extending, which only the lead may do.

@@ -312,9 +312,15 @@ def _confirm_breach(ctx: _Ctx, action: str, body: ActionBody) -> None:
 def _await(ctx: _Ctx, action: str, body: ActionBody) -> None:
     assert isinstance(body, ReasonBody)
     paused_from = str(ctx.case.state)
-    ctx.fire(action, body, note=body.reason, keep_stage=True, paused_from=paused_from)
+    # The reason is what the complainant must supply: kept in the event's data, as a rejection's is, for
+    # the tracking page to show while the case waits (a staff note never is).
+    event = ctx.fire(
+        action, body, note=body.reason, keep_stage=True, paused_from=paused_from, reason=body.reason
+    )
     ctx.case.paused_from_state = paused_from
     ctx.case.paused_on = ctx.today
+    # Only this case's own complainant is asked: those merged into it (并单) are not, and are not told.
+    mail_complainant(ctx.session, ctx.case, event, "complaint_awaiting_supplement", reason=body.reason)
 
 
 def _resume(ctx: _Ctx, action: str, body: ActionBody) -> None:

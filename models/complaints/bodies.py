@@ -10,7 +10,7 @@ import datetime as dt
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from models.breach import Severity
 from models.lifecycle import ComplaintState as CS
@@ -51,13 +51,19 @@ ROUTE_GUIDANCE = {
 
 class RejectBody(ReasonBody):
     route: RejectRoute = Field(description="应当通过的渠道")
-    route_detail: str | None = Field(default=None, max_length=500, description="其他渠道的说明")
+    # Checked even when left out (validate_default), so a missing detail is reported at this field and the
+    # page shows it under the box it names, not as a message above the form naming a code.
+    route_detail: str | None = Field(
+        default=None, max_length=500, validate_default=True, description="其他渠道的说明"
+    )
 
-    @model_validator(mode="after")
-    def _other_needs_detail(self) -> RejectBody:
-        if self.route == RejectRoute.OTHER and not (self.route_detail or "").strip():
-            raise ValueError("渠道为“其他”时请在 route_detail 中写明应通过的渠道 (route_detail required)")
-        return self
+    @field_validator("route_detail")
+    @classmethod
+    def _other_needs_detail(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # ``route`` is declared first: it is in ``info.data`` when it was valid.
+        if info.data.get("route") == RejectRoute.OTHER and not (value or "").strip():
+            raise ValueError("渠道为“其他”时请填写其他渠道说明，写明应通过的渠道 (route_detail required)")
+        return value
 
     def guidance(self) -> str:
         return (self.route_detail or "") if self.route == RejectRoute.OTHER else ROUTE_GUIDANCE[self.route]

@@ -31,6 +31,8 @@ class PublicTracking(TrackingResult):
     # The reason the clerk gave the complainant, and the route (建议途径) they were pointed to.
     not_accepted_reason: str | None = None
     suggested_route: str | None = None
+    # While the case is paused for the complainant's supplement: what they were asked to supply.
+    supplement_requested: str | None = None
 
 
 def track(
@@ -66,6 +68,8 @@ def track(
     # A paused stage's deadline moves when the case resumes, and a finished case has none: show neither.
     spec = COMPLAINT.state(handling.state)
     hidden = spec.terminal or spec.clock_paused
+    # A complainant merged into the case was not the one asked (closing.py says the same of its mails).
+    own_pause = handling is complaint and handling.state == ComplaintState.AWAITING_COMPLAINANT
     reason, route = (
         _why_not_accepted(handled) if handling.state == ComplaintState.NOT_ACCEPTED else (None, None)
     )
@@ -84,6 +88,7 @@ def track(
         redo_count=handling.redo_count,
         not_accepted_reason=reason,
         suggested_route=route,
+        supplement_requested=_supplement_requested(handled) if own_pause else None,
     )
 
 
@@ -101,6 +106,16 @@ def _why_not_accepted(events: list[CaseEvent]) -> tuple[str | None, str | None]:
         # The clerk's own wording (``RejectBody.route_detail``): an event that did not keep it has none.
         return reason, (reject.data.get("route_detail") or "").strip() or None
     return reason, ROUTE_GUIDANCE[RejectRoute(route)] if route in set(RejectRoute) else None
+
+
+def _supplement_requested(events: list[CaseEvent]) -> str | None:
+    """What the complainant was asked to supply: the reason of the ``await_complainant`` that paused the
+    case (the latest; a paused case cannot be paused again).
+
+    Only ``data`` is read, as for a rejection: the reason is addressed to the complainant
+    (models/complaints/actions.py ``_await``); a pause recorded before it was kept there shows none."""
+    pause = next((e for e in reversed(events) if e.event == "await_complainant"), None)
+    return ((pause.data.get("reason") or "").strip() or None) if pause else None
 
 
 def _standing_reply(events: list[CaseEvent]) -> tuple[str | None, Literal["redo", "reopen"] | None]:
