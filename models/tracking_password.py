@@ -28,6 +28,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from models.clock import utcnow
@@ -36,7 +37,7 @@ from models.errors import Conflict, ValidationFailed
 from models.pledges.access import display, normalise
 from models.ratelimit import clear_case_failures
 from models.settings import get_settings
-from models.workflow import Actor, record_event
+from models.workflow import Actor, event_exists, record_event
 
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 LENGTH = 12
@@ -102,12 +103,46 @@ def reissue_tracking_password(
     The case's version is left alone (nothing of its handling changed, and a staff action in progress
     must not be refused for it); the hash is swapped with a compare-and-set on the one read, so two
     re-issues at once cannot both answer a password: the later one is refused (Conflict)."""
+    return _reissue(session, complaint, actor, _reason(reason), event_key=None)
+
+
+def reissue_tracking_password_once(
+    *, session: Session, complaint: Complaint, actor: Actor, idempotency_key: str, reason: str | None = None
+) -> str | None:
+    """As ``reissue_tracking_password``, once per ``idempotency_key`` (fresh per drawn form) and account:
+    a repeat (a reloaded page, a double-click) answers None and issues nothing, since another password
+    would void the one just read out to the complainant, and the one issued is not kept to be shown
+    again. Of two at once, the one that lost the compare-and-set or the unique event key answers as a
+    repeat."""
     assert complaint.id is not None
+    note = _reason(reason)
+    digest = hashlib.sha256(f"{actor.id}:{idempotency_key}".encode()).hexdigest()
+    key = f"complaint:{complaint.id}:{REISSUE_EVENT}:{digest}"
+    if event_exists(session=session, idempotency_key=key):
+        return None
+    try:
+        # In a savepoint: a lost race undoes this re-issue only, not the caller's transaction.
+        with session.begin_nested():
+            return _reissue(session, complaint, actor, note, event_key=key)
+    except (Conflict, IntegrityError):
+        if not event_exists(session=session, idempotency_key=key):
+            raise
+        return None
+
+
+def _reason(reason: str | None) -> str | None:
     note = (reason or "").strip() or None
     if note is not None and len(note) > _REASON_MAX:
         raise ValidationFailed(
             f"理由过长（{len(note)} 字）；请精简至 {_REASON_MAX} 字以内后重新提交 (reason too long)"
         )
+    return note
+
+
+def _reissue(
+    session: Session, complaint: Complaint, actor: Actor, note: str | None, *, event_key: str | None
+) -> str:
+    assert complaint.id is not None
     password, stored = new_tracking_password()
     now = utcnow()
     t: Any = Complaint.__table__  # type: ignore[attr-defined]
@@ -134,7 +169,7 @@ def reissue_tracking_password(
         at=now,
         note=note,
         data={},
-        idempotency_key=None,
+        idempotency_key=event_key,
         event=REISSUE_EVENT,
     )
     return password

@@ -30,7 +30,7 @@ from models.complaints.visibility import assisting_departments
 from models.errors import DomainError
 from models.files import PREVIEWABLE
 from models.government_credit import public_text_draft
-from models.lifecycle import COMPLAINT, Role
+from models.lifecycle import COMPLAINT, ComplaintState, Role
 from models.org import Department
 from models.pledge import PLEDGOR_KIND_LABELS, PledgeCreate
 from models.pledges import register_pledge_with_code
@@ -164,7 +164,9 @@ def new_complaint(request: Request, session: SessionDep) -> Response:
     user, _ = current_actor(request, session, *REGISTRARS)
     # Intake staff take 12345 hotline calls; everyone else registering a complaint is usually at a window.
     channel = Channel.HOTLINE if user.role == Role.INTAKE else Channel.WINDOW
-    return _complaint_form(request, session, values={"channel": channel})
+    # A fresh key per drawn form: a reloaded or double-clicked result registers nothing a second time.
+    values = {"channel": channel, "idempotency_key": secrets.token_urlsafe(16)}
+    return _complaint_form(request, session, values=values)
 
 
 @router.post("/complaints/new")
@@ -173,22 +175,33 @@ async def create_complaint(
 ) -> Response:
     _, actor = current_actor(request, session, *REGISTRARS)
     form = await form_data(request)
+    key = form.pop("idempotency_key", "")[:128]
     values = {k: v for k, v in form.items() if v != ""}
     try:
         data = ComplaintCreate.model_validate(values)
-        complaint, password = service.register_complaint(
-            session=session, data=data, actor=actor, today=today, calendar=calendar
-        )
+        if key:
+            complaint, password = service.register_complaint_once(
+                session=session, data=data, actor=actor, today=today, calendar=calendar, idempotency_key=key
+            )
+        else:
+            complaint, password = service.register_complaint(
+                session=session, data=data, actor=actor, today=today, calendar=calendar
+            )
     except (ValidationError, DomainError) as exc:
         errors, status = form_refused(session, exc, at_field=True)
-        return _complaint_form(request, session, values=form, errors=errors, status_code=status)
+        # The same key again: the corrected form is still the one registration.
+        values = {**form, "idempotency_key": key}
+        return _complaint_form(request, session, values=values, errors=errors, status_code=status)
     session.commit()
     page = render(
         request,
         "complaint_created.html",
         title="投诉已登记",
         complaint=complaint,
-        password=password,
+        password=password,  # None: a repeat of a registration whose password was shown the first time
+        reissue_key=secrets.token_urlsafe(16),
+        # The caller may be calling about a case of theirs still open: shown for merging (并单).
+        same_complainant=service.open_cases_of_complainant(session=session, complaint=complaint, actor=actor),
         state_label=service.state_label,
     )
     no_store(page)  # the tracking password, shown this once
@@ -312,6 +325,8 @@ def draw_case_page(
     context.setdefault("errors", {})
     context.setdefault("failed_action", None)
     context.setdefault("reissued", None)  # a new tracking password, drawn once (web/complaint_password.py)
+    # A fresh key per drawn re-issue form: a reloaded result issues no second password.
+    context.setdefault("reissue_key", secrets.token_urlsafe(16))
     context.setdefault("values", {})
     context.setdefault("status_code", 200)
     context.setdefault("done", None)
@@ -324,6 +339,12 @@ def draw_case_page(
     joined = session.get(Complaint, complaint.merged_into_id) if complaint.merged_into_id else None
     handling = handling_case(session, complaint)
     events = service.timeline(session=session, complaint=complaint)
+    # What the complainant was told of a 不予受理 (the /track page's wording), for a clerk taking their call.
+    reason, route = (
+        service.why_not_accepted(service.case_events(session, complaint))
+        if complaint.state == ComplaintState.NOT_ACCEPTED
+        else (None, None)
+    )
     return render(
         request,
         "complaint.html",
@@ -335,6 +356,8 @@ def draw_case_page(
         events=events,
         # A supervisor needs both to know whether 不满意办结 is open yet without counting the timeline.
         return_visit=_return_visit(events),
+        not_accepted_reason=reason,
+        suggested_route=route,
         redos_before_unsatisfied=get_settings().unsatisfied_close_after_redos,
         actions=_action_forms(session, complaint, actor, today),
         # Why an action the role has in this state is not offered yet (e.g. 确认违约失信 before it is due).

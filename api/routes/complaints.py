@@ -10,8 +10,9 @@ invalid one with 422 and field messages.
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import APIRouter, Body, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
@@ -34,9 +35,25 @@ router = APIRouter(tags=["投诉"])
 MAX_ID = 2**31 - 1
 
 
-# The created complaint, with the tracking password shown this once.
+# The created complaint, with the tracking password shown this once (null on a repeat of the same key).
 class ComplaintCreated(ComplaintView):
-    tracking_password: str = Field(description="投诉人查询密码，仅显示这一次，请告知投诉人")
+    tracking_password: str | None = Field(
+        description="投诉人查询密码，仅显示这一次，请告知投诉人；带同一 Idempotency-Key 的重复提交为 null"
+    )
+
+
+# A client's key for one intended registration: a repeat with the same key (a retry after a lost answer)
+# answers the case it registered, without registering another. Random, e.g. a UUID; scoped to the account.
+RegistrationKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=8,
+        max_length=128,
+        pattern=r"^[\x21-\x7e]+$",
+        description="本次登记的幂等键（如 UUID）；同一键重复提交返回已登记的投诉（不含查询密码），不再登记",
+    ),
+]
 
 
 # One page of the list; pass ``next_cursor`` as ``after`` for the next page (null: no more).
@@ -73,10 +90,23 @@ def create_complaint(
     actor: ActorDep,
     today: TodayDep,
     calendar: CalendarDep,
+    idempotency_key: RegistrationKey = None,
 ) -> ComplaintCreated:
-    complaint, password = service.register_complaint(
-        session=session, data=data, actor=actor, today=today, calendar=calendar
-    )
+    """登记投诉；`tracking_password` 为投诉人查询密码，仅在此返回一次（系统只保存其散列）。
+
+    可带 `Idempotency-Key` 请求头（每次登记一个新的随机值，如 UUID）：同一账号以同一键重复提交（如应答丢失后
+    重试）不再登记新案件，返回首次登记的投诉，`tracking_password` 为 null（密码只显示一次；如投诉人未获知，
+    请用 POST /complaints/{id}/tracking-password 重新生成）。两次同时提交时只登记一件。"""
+    password: str | None
+    if idempotency_key is None:
+        complaint, password = service.register_complaint(
+            session=session, data=data, actor=actor, today=today, calendar=calendar
+        )
+    else:
+        complaint, password = service.register_complaint_once(
+            session=session, data=data, actor=actor, today=today, calendar=calendar,
+            idempotency_key=idempotency_key,
+        )  # fmt: skip
     session.commit()
     no_store(response)  # the tracking password, shown this once
     return ComplaintCreated(**complaint_view(session, complaint).model_dump(), tracking_password=password)
@@ -93,7 +123,7 @@ def list_complaints(
     overdue: bool | None = Query(None, description="true：只看已超期；false：只看未超期"),
     channel: Channel | None = Query(None, description="受理渠道"),
     q: str | None = Query(
-        None, max_length=100, description="在编号、摘要、投诉人及其信用代码、被投诉主体中搜索"
+        None, max_length=100, description="在编号、摘要、投诉人及其电话、邮箱、信用代码、被投诉主体中搜索"
     ),
     after: int | None = Query(None, ge=0, le=MAX_ID, description="上一页返回的 next_cursor"),
     limit: int = Query(50, ge=1, le=200, description="每页条数"),

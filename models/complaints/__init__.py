@@ -45,18 +45,20 @@ from models.complaints.bodies import (
     body_fields,
 )
 from models.complaints.queue import work_queue
-from models.complaints.registration import TRACKING_PATH, register_complaint
+from models.complaints.registration import TRACKING_PATH, register_complaint, register_complaint_once
 from models.complaints.screening import SIMILAR_SUMMARY_RATIO, screen_batch, unscreened_ids
 from models.complaints.supervision import supervise_batch, supervision_ids
-from models.complaints.tracking import track
+from models.complaints.tracking import track, why_not_accepted
 from models.complaints.visibility import (
     EXTRA_EVENT_LABELS,
     available_actions,
     can_see,
+    case_events,
     event_label,
     get_complaint,
     handler_parties,
     list_complaints,
+    open_cases_of_complainant,
     state_label,
     timeline,
     who_acts_next,
@@ -96,11 +98,14 @@ __all__ = [
     "available_actions",
     "body_fields",
     "can_see",
+    "case_events",
     "event_label",
     "get_complaint",
     "handler_parties",
     "list_complaints",
+    "open_cases_of_complainant",
     "register_complaint",
+    "register_complaint_once",
     "screen_batch",
     "state_label",
     "supervise_batch",
@@ -109,6 +114,7 @@ __all__ = [
     "track",
     "unscreened_ids",
     "who_acts_next",
+    "why_not_accepted",
     "withheld_actions",
     "work_queue",
 ]

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
-from sqlmodel import Session
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
 
 from models.attachments import check_attachments
+from models.audit import CaseEvent
 from models.calendar import WorkCalendar
 from models.clock import utcnow
 from models.complaint import CHANNEL_LABELS, Channel, Complaint, ComplaintCreate, ExternalOrder
@@ -43,6 +46,61 @@ def register_complaint(
 
     ``external`` names the other system's order a case is handed in from (12345): kept on the case, and
     a second case for the same order fails at the flush on ``uq_complaint_external``."""
+    return _register(session, data, actor, today, calendar, external, event_key=None)
+
+
+def register_complaint_once(
+    *,
+    session: Session,
+    data: ComplaintCreate,
+    actor: Actor,
+    today: dt.date,
+    calendar: WorkCalendar,
+    idempotency_key: str,
+) -> tuple[Complaint, str | None]:
+    """Register a complaint once per ``idempotency_key`` (the client's, fresh per drawn form or intended
+    registration) and account: a repeat (a reloaded result page, a double-click) answers the case the
+    first submission registered, without a password (None): only its hash is kept, and a second password
+    would be a second case or a void first one. The register event carries the key, so of two submissions
+    at once the unique key decides and the loser answers as a repeat. Flushed, not committed."""
+    key = _register_key(actor, idempotency_key)
+    found = _registered_with(session, key)
+    if found is not None:
+        return found, None
+    try:
+        # In a savepoint: a lost race undoes this registration only, not the caller's transaction.
+        with session.begin_nested():
+            return _register(session, data, actor, today, calendar, None, event_key=key)
+    except IntegrityError:
+        found = _registered_with(session, key)
+        if found is None:
+            raise
+        return found, None
+
+
+def _register_key(actor: Actor, key: str) -> str:
+    # Scoped to the account: another user's key (guessed or copied) never answers this user's case. Hashed
+    # to the column's size whatever the client sent.
+    digest = hashlib.sha256(f"{actor.id}:{key}".encode()).hexdigest()
+    return f"complaint:register:{digest}"
+
+
+def _registered_with(session: Session, key: str) -> Complaint | None:
+    stmt = select(CaseEvent.case_id).where(col(CaseEvent.idempotency_key) == key)
+    case_id = session.exec(stmt).first()
+    return session.get(Complaint, case_id) if case_id is not None else None
+
+
+def _register(
+    session: Session,
+    data: ComplaintCreate,
+    actor: Actor,
+    today: dt.date,
+    calendar: WorkCalendar,
+    external: ExternalOrder | None,
+    *,
+    event_key: str | None,
+) -> tuple[Complaint, str]:
     credit_code = validate_credit_code(data.complainant_credit_code) if data.complainant_credit_code else None
     check_attachments(existing=(), added=data.attachments)
     respondent = None
@@ -89,7 +147,7 @@ def register_complaint(
         at=dt.datetime.now(dt.UTC),
         note=_succession_note(data.respondent_department_code, respondent),
         data={"channel": str(data.channel), **_origin(external), **_respondent(data, respondent)},
-        idempotency_key=None,
+        idempotency_key=event_key,
         event="register",
     )
     mail_complainant(

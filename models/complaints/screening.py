@@ -65,7 +65,7 @@ def phone_key(phone: str | None) -> str | None:
     return mobile_number(digits.removeprefix("86")) or mobile_number(digits) or digits or None
 
 
-def _digits_only(column: Any) -> Any:
+def digits_only(column: Any) -> Any:
     """``column`` with the marks people write a number with removed, in SQL (both databases)."""
     expr: Any = col(column)
     for mark in _PHONE_MARKS:
@@ -73,16 +73,16 @@ def _digits_only(column: Any) -> Any:
     return expr
 
 
-def _same_phone(key: str) -> Any:
+def same_phone(key: str) -> Any:
     """Stored phones that dial ``key``: written with spaces, dashes or brackets, with +86 or without."""
     written = {key, f"86{key}", f"0086{key}"} if mobile_number(key) else {key}
-    return _digits_only(Complaint.complainant_phone).in_(sorted(written))
+    return digits_only(Complaint.complainant_phone).in_(sorted(written))
 
 
 def _duplicates(session: Session, case: Complaint) -> list[dict[str, Any]]:
     email = identifying_email(case.complainant_email)
     phone = phone_key(case.complainant_phone)
-    same_person = [_same_phone(phone)] if phone else []
+    same_person = [same_phone(phone)] if phone else []
     if case.complainant_credit_code:
         same_person.append(col(Complaint.complainant_credit_code) == case.complainant_credit_code)
     if email is not None:

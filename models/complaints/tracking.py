@@ -71,7 +71,7 @@ def track(
     # A complainant merged into the case was not the one asked (closing.py says the same of its mails).
     own_pause = handling is complaint and handling.state == ComplaintState.AWAITING_COMPLAINANT
     reason, route = (
-        _why_not_accepted(handled) if handling.state == ComplaintState.NOT_ACCEPTED else (None, None)
+        why_not_accepted(handled) if handling.state == ComplaintState.NOT_ACCEPTED else (None, None)
     )
     return PublicTracking(
         number=complaint.number,
@@ -92,7 +92,7 @@ def track(
     )
 
 
-def _why_not_accepted(events: list[CaseEvent]) -> tuple[str | None, str | None]:
+def why_not_accepted(events: list[CaseEvent]) -> tuple[str | None, str | None]:
     """The reason and the route of the case's latest ``reject``, as the complainant was told them.
 
     Only ``data`` is read, never the actor or a staff note: the reason and the route are what the clerk

@@ -9,11 +9,13 @@ not "forbidden".
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, or_
+from sqlalchemy import bindparam, func, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -22,6 +24,7 @@ from models.audit import CaseEvent, CaseEventPublic
 from models.complaint import MAX_MERGE_DEPTH, Complaint, ComplaintAssignment
 from models.complaints.bodies import ComplaintFilter
 from models.complaints.preconditions import PRECONDITIONS, unmet
+from models.complaints.screening import digits_only, identifying_email, phone_key, same_phone
 from models.errors import DomainError, NotFound, ValidationFailed
 from models.id_sets import in_list
 from models.lifecycle import COMPLAINT, ROLE_LABELS, Role, Transition
@@ -260,19 +263,62 @@ def _filter_clauses(session: Session, f: ComplaintFilter, today: dt.date) -> lis
 
 
 def search_clause(q: str) -> Any:
-    """What the search box matches: summary, number, complainant or respondent name (contains), and the
-    complainant's credit code from its start. The clerk looking for a duplicate before merging (并单) often
-    has only the code or the company complained about; the code is matched as stored (full-width folded,
-    upper-case, as registration keeps it), since PostgreSQL's LIKE is case-sensitive."""
+    """What the search box matches: summary, number, complainant or respondent name (contains), the
+    complainant's credit code from its start, phone and e-mail. The clerk looking for a duplicate before
+    merging (并单) often has only the code or the company complained about; the code is matched as stored
+    (full-width folded, upper-case, as registration keeps it), since PostgreSQL's LIKE is case-sensitive.
+    A caller who calls back gives a number or an address: a phone is matched on the digits typed, so
+    "139 1234 5678", "+86…" or a landline's last digits find it however it was written; an e-mail
+    case-blind."""
     term = q.strip()
     code = normalise_credit_code(term).replace(" ", "")
-    return or_(
+    clauses = [
         col(Complaint.summary).contains(term, autoescape=True),
         col(Complaint.number).contains(term, autoescape=True),
         col(Complaint.complainant_name).contains(term, autoescape=True),
         col(Complaint.respondent_name).contains(term, autoescape=True),
         col(Complaint.complainant_credit_code).startswith(code, autoescape=True),
+        func.lower(col(Complaint.complainant_email)).contains(term.lower(), autoescape=True),
+    ]
+    digits = _phone_digits(term)
+    if digits is not None:
+        clauses.append(digits_only(Complaint.complainant_phone).contains(digits, autoescape=True))
+    return or_(*clauses)
+
+
+# A term is read as a phone when it is digits and the marks numbers are written with, with this many digits
+# at least (a mobile's last four, as callers often give): fewer would match most numbers.
+_PHONE_TERM = re.compile(r"[+(（]?\d[\d\s\-()（）.\u3000]*", re.ASCII)
+_PHONE_TERM_DIGITS = 4
+
+
+def _phone_digits(term: str) -> str | None:
+    text = unicodedata.normalize("NFKC", term)
+    if not _PHONE_TERM.fullmatch(text):
+        return None
+    key = phone_key(text)
+    return key if key is not None and len(key) >= _PHONE_TERM_DIGITS else None
+
+
+def open_cases_of_complainant(*, session: Session, complaint: Complaint, actor: Actor) -> list[Complaint]:
+    """The other open (not finished) complaints the actor sees from the same phone or e-mail address, oldest
+    first: at registration the clerk is shown them, as the caller may be calling about one of them again
+    (a duplicate is merged, 并单, from its page). The same rules as the screening's duplicates: a phone as
+    dialled, an address case-blind, a placeholder address (example.com …) matching nobody."""
+    phone = phone_key(complaint.complainant_phone)
+    email = identifying_email(complaint.complainant_email)
+    same = [same_phone(phone)] if phone else []
+    if email is not None:
+        same.append(func.lower(col(Complaint.complainant_email)) == email)
+    if not same:
+        return []
+    stmt = select(Complaint).where(
+        col(Complaint.id) != complaint.id, col(Complaint.state).in_(COMPLAINT.open_states()), or_(*same)
     )
+    visible = _visible_clause(actor)
+    if visible is not None:
+        stmt = stmt.where(visible)
+    return list(session.exec(stmt.order_by(col(Complaint.id))).all())
 
 
 def assisting_departments(*, session: Session, complaint_ids: Sequence[int]) -> dict[int, list[Department]]:
