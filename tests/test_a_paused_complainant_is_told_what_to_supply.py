@@ -147,3 +147,13 @@ def test_a_refusal_to_another_route_without_details_is_refused_at_the_field_it_n
     after_field = form.split('name="route_detail"', 1)[1]
     assert '<span class="field-error" role="alert">渠道为“其他”时请填写其他渠道说明' in after_field
     assert 'class="alert error"' not in response.text
+
+
+def test_the_pause_form_tells_staff_its_reason_is_shown_to_the_complainant(
+    client: TestClient, staff: Staff
+) -> None:
+    cid = register(client, staff)["id"]
+    sign_in(client, staff.intake)
+    page = client.get(f"/staff/complaints/{cid}").text
+    form = page.split(f'action="/staff/complaints/{cid}/act/await_complainant"', 1)[1].split("</form>", 1)[0]
+    assert "需投诉人补充的内容（将告知投诉人）" in form

@@ -81,6 +81,13 @@ FIELD_LABELS = {
     "contact_result": "联系情况（方式、号码、结果）",
     "note": "备注",
 }
+# A field whose meaning depends on the action: the pause's reason is shown to the complainant as what to
+# supply, a withdrawal's is the complainant's own; the template looks here first.
+ACTION_FIELD_LABELS = {
+    ("await_complainant", "reason"): "需投诉人补充的内容（将告知投诉人）",
+    ("withdraw", "reason"): "投诉人撤回的理由",
+    ("reject", "reason"): "不予受理的理由（将告知投诉人）",
+}
 ROUTE_LABELS = {
     "litigation": "诉讼",
     "arbitration": "仲裁",
@@ -377,6 +384,7 @@ def draw_case_page(
         respondent=every.get(complaint.respondent_department_id),
         departments=list(names.values()),
         labels=FIELD_LABELS,
+        action_labels=ACTION_FIELD_LABELS,
         choices=CHOICES,
         long_fields=LONG_FIELDS,
         tz=ZoneInfo(get_settings().timezone),
