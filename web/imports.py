@@ -22,6 +22,7 @@ from api.deps import SessionDep, TodayDep, read_upload
 from api.import_caps import check_row_count
 from models.errors import DomainError
 from models.lifecycle import Role
+from models.org import Department
 from models.pledges.import_jobs import (
     CODES_TAKEN,
     ImportStatus,
@@ -65,10 +66,19 @@ def may_take_codes(job: PledgeImport, actor: Actor) -> bool:
     return actor.role == Role.SUPERVISOR or (job.uploader_id is not None and job.uploader_id == actor.id)
 
 
+def _own_department(session: Session, actor: Actor) -> Department | None:
+    """A handler's department, the only authority its imports may name (the import refuses every row
+    naming another); None for intake and supervisors, who import for any department."""
+    if actor.role != Role.HANDLER or actor.department_id is None:
+        return None
+    return session.get(Department, actor.department_id)
+
+
 def _list_page(request: Request, session: Session, actor: Actor, **context: Any) -> Response:
     context.setdefault("error", None)
     context.setdefault("status_code", 200)
     jobs = list_imports(session=session, actor=actor)
+    own = _own_department(session, actor)
     return render(
         request,
         "imports.html",
@@ -76,7 +86,9 @@ def _list_page(request: Request, session: Session, actor: Actor, **context: Any)
         jobs=jobs,
         labels=STATUS_LABELS,
         local=_local,
-        departments=departments(session),
+        # A handler is offered no other department: choosing one only had every row refused, after the run.
+        departments=[] if actor.role == Role.HANDLER else departments(session),
+        own_department=own,
         is_handler=actor.role == Role.HANDLER,
         refresh=REFRESH_SECONDS if any(j.status in UNFINISHED for j in jobs) else None,
         max_mb=get_settings().import_max_bytes // (1024 * 1024),
@@ -99,6 +111,15 @@ async def upload(request: Request, session: SessionDep, today: TodayDep) -> Resp
     file = (await request.form()).get("file")  # parsed once: Starlette keeps the form
     if file is None or isinstance(file, str) or not file.filename:
         return _list_page(request, session, actor, error="请选择要导入的 CSV 或 XLSX 文件。", status_code=422)
+    own = _own_department(session, actor)
+    chosen = (form.get("authority") or "").strip().upper()
+    if own is not None and chosen and chosen != own.code.upper():
+        # Refused now rather than row by row once the flow has run (a hand-made form still names one).
+        error = (
+            f"经办人只能导入本部门（{own.code} {own.name}）的告知承诺；请将默认审批部门留空或选择本部门 "
+            "(handlers import for their own department only)"
+        )
+        return _list_page(request, session, actor, error=error, status_code=422)
     try:
         # Starlette's form parser gives its own UploadFile; read_upload only reads from it.
         content = await read_upload(file, get_settings().import_max_bytes)  # type: ignore[arg-type]

@@ -40,8 +40,8 @@ from models.pledges import (
 from models.pledges.access import REISSUE_EVENT, reissue_access_code
 from models.pledges.evidence import store_evidence
 from models.pledges.evidence_files import evidence_outcomes, list_evidence, read_evidence
-from models.pledges.queries import SEARCH_MAX_LENGTH, event_label
-from models.pledges.self_service import evidence_returned
+from models.pledges.queries import SEARCH_MAX_LENGTH, event_label, pledge_records
+from models.pledges.self_service import returned_evidence
 from models.settings import get_settings
 from models.workflow import Actor
 from web.core import current_actor, form_data, form_refused, page_router, redirect, render
@@ -65,6 +65,8 @@ REASON_LABELS = {
 # Actions whose reason may be left empty (the form marks the others required).
 OPTIONAL_REASON = frozenset({REISSUE_EVENT, "review_remind", "review_supervise", "review_escalate"})
 UPLOAD_EVENT = "submit_evidence"  # staff hand in the pledgor's evidence (the pledge page's upload form)
+CODE_NOTICE = "notice_with_code"  # the page's form printing the notice with a code typed in from a list
+REJECTED_TEMPLATE = "pledge_evidence_rejected"  # the notice a rejection sends (models/pledges/mail.py)
 STATE_LABELS = {str(s): PLEDGE.state(s).label for s in PledgeState}
 
 
@@ -143,6 +145,7 @@ def _pledge_page(
     context.setdefault("status_code", 200)
     context.setdefault("done", None)
     context.setdefault("reissued", None)
+    rejection = returned_evidence(session, pledge)
     events = []
     for e in pledge_events(session=session, pledge_id=pledge_id, actor=actor):
         label = event_label(e.event)
@@ -165,7 +168,14 @@ def _pledge_page(
         events=events,
         files=list_evidence(session=session, pledge_id=pledge_id, actor=actor),
         outcomes=evidence_outcomes(session=session, pledge_id=pledge_id),
-        evidence_returned=evidence_returned(session, pledge),
+        evidence_returned=rejection is not None,
+        rejection=_untold_rejection(session, pledge, rejection),
+        records=pledge_records(session=session, pledge_id=pledge_id),
+        # An imported pledgor's code is handed over on paper from the import's list: the notice can carry
+        # it once typed in, wherever a re-issue could hand out a new one (the code still serves there).
+        code_printable=pledge.access_code_digest is not None
+        and any(t.event == REISSUE_EVENT for t in PLEDGE.available(pledge.state, actor.role)),
+        code_notice=CODE_NOTICE,
         previewable=PREVIEWABLE,
         can_upload=any(t.event == UPLOAD_EVENT for t in PLEDGE.available(pledge.state, actor.role)),
         upload_hint=upload_hint(multiple=True),
@@ -179,6 +189,17 @@ def _pledge_page(
     )
     no_store(page)  # a re-issued access code may be on it
     return page
+
+
+def _untold_rejection(session: Session, pledge: Pledge, rejection: Any) -> dict[str, Any] | None:
+    """The returned evidence's reason and resubmit-by day when its rejection notice went by no channel (no
+    e-mail, no mobile) and the pledgor may still resubmit: only staff can tell them, in person or by phone.
+    As registration and re-issue warn of an undelivered code."""
+    if rejection is None or pledge.state not in (PledgeState.REGISTERED, PledgeState.OVERDUE):
+        return None
+    if sent_by(session, pledge.id, REJECTED_TEMPLATE) is not None:
+        return None
+    return {"reason": rejection.note or "", "resubmit_by": pledge.publication_day}
 
 
 @router.get("/{pledge_id}")
@@ -320,19 +341,44 @@ def _notice_pdf(notice: NoticeFacts) -> Response:
 
 @router.get("/{pledge_id}/notice")
 def notice(request: Request, pledge_id: int, session: SessionDep, today: TodayDep) -> Response:
-    """告知书: the pledge's terms, to print and hand to the pledgor. Drawn later, it cannot carry the access
-    code (only its hash is stored) and says how to use it and how to get a new one; the page that shows a
-    new code once offers the notice with it (the POST below)."""
+    """告知书: the pledge's terms, to print and hand to the pledgor. Drawn without a code handed in, it
+    cannot carry the access code (only its hash is stored) and says how to use it and how to get a new one;
+    the page that shows a new code once, and the pledge page for a code typed in, offer the notice with it
+    (the POST below)."""
     return _notice_page(request, _notice(request, session, pledge_id, today, None))
+
+
+async def _typed_notice(
+    request: Request, session: Session, pledge_id: int, today: dt.date, calendar: WorkCalendar
+) -> NoticeFacts | Response:
+    """The notice carrying the code handed in: the one just shown (registration, re-issue), or one staff
+    typed in on the pledge page from an import's list of offline codes. A typed code that is not the
+    pledge's redraws the pledge page with the refusal at the field, never echoing the wrong code.
+
+    Checked by ``check_code`` (the hash alone), not ``check_access_code``: that one counts wrong codes
+    against the pledge number's rate limit, so a handler's typos would lock the pledgor out of their own
+    pledge. Staff here are signed in and see only pledges they may re-issue a code for anyway."""
+    form = await form_data(request)
+    try:
+        return _notice(request, session, pledge_id, today, form.get("access_code", ""))
+    except ValidationFailed as exc:
+        if form.get("form") != CODE_NOTICE:
+            raise
+        _, actor = current_actor(request, session, *PLEDGE_STAFF)
+        errors, status = form_refused(session, exc, at_field=True)
+        return _pledge_page(
+            request, session, actor, pledge_id, calendar,
+            errors=errors, failed_action=CODE_NOTICE, status_code=status,
+        )  # fmt: skip
 
 
 @router.post("/{pledge_id}/notice")
 async def notice_with_code(
-    request: Request, pledge_id: int, session: SessionDep, today: TodayDep
+    request: Request, pledge_id: int, session: SessionDep, today: TodayDep, calendar: CalendarDep
 ) -> Response:
-    """The notice carrying the access code just shown (registration or re-issue), checked against its hash."""
-    form = await form_data(request)
-    return _notice_page(request, _notice(request, session, pledge_id, today, form.get("access_code", "")))
+    """The notice carrying a code handed in (``_typed_notice``), checked against its hash."""
+    notice = await _typed_notice(request, session, pledge_id, today, calendar)
+    return notice if isinstance(notice, Response) else _notice_page(request, notice)
 
 
 @router.get("/{pledge_id}/notice.pdf")
@@ -343,8 +389,8 @@ def notice_pdf_file(request: Request, pledge_id: int, session: SessionDep, today
 
 @router.post("/{pledge_id}/notice.pdf")
 async def notice_pdf_with_code(
-    request: Request, pledge_id: int, session: SessionDep, today: TodayDep
+    request: Request, pledge_id: int, session: SessionDep, today: TodayDep, calendar: CalendarDep
 ) -> Response:
-    """The PDF carrying the access code just shown, checked against its hash."""
-    form = await form_data(request)
-    return _notice_pdf(_notice(request, session, pledge_id, today, form.get("access_code", "")))
+    """The PDF carrying a code handed in, checked against its hash."""
+    notice = await _typed_notice(request, session, pledge_id, today, calendar)
+    return notice if isinstance(notice, Response) else _notice_pdf(notice)

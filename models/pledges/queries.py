@@ -11,9 +11,10 @@ from sqlmodel import Session, col, select
 
 from models.accounts import department_by_code
 from models.audit import CaseEvent
+from models.breach import SEVERITY_LABELS, PublishedBreach
 from models.calendar import WorkCalendar
 from models.errors import NotFound
-from models.lifecycle import PLEDGE, PledgeState, Role
+from models.lifecycle import BREACH, PLEDGE, PledgeState, Role
 from models.org import Department
 from models.pledge import (
     Pledge,
@@ -41,9 +42,11 @@ def publication_status(pledge: Pledge, calendar: WorkCalendar) -> dict[str, Any]
         # publication day counted from the deadline would be a second, wrong date.
         return {
             "publication_day_status": "not_applicable",
-            # Not "recorded": a pledge found false before findings were recorded has no record.
+            # Not "recorded": a pledge found false before findings were recorded has no record. Nor "not
+            # published": its record is on the register from the finding (``pledge_records``).
             "publication_day_message": (
-                "已认定为虚假承诺，不按逾期规则公示 (found false: not published as overdue)"
+                "已认定为虚假承诺：不按逾期规则计算公示日，按认定记入失信记录 "
+                "(found false: recorded from the finding, not published as overdue)"
             ),
         }
     if pledge.publication_day is not None:
@@ -69,6 +72,26 @@ def publication_status(pledge: Pledge, calendar: WorkCalendar) -> dict[str, Any]
             f"(publication day pending: calendar {year} not loaded)"
         ),
     }
+
+
+def pledge_records(*, session: Session, pledge_id: int) -> list[dict[str, Any]]:
+    """The register records made from the pledge (its publication as overdue, or the false-pledge finding),
+    oldest first, with the class and state as the breach pages name them, so the pledge's page can say
+    what became of it (公示中, 异议处理中, 已信用修复 …) and link the record: the pledge's own state stays
+    已公示失信 or 虚假承诺 whatever the record's outcome."""
+    stmt = select(PublishedBreach).where(PublishedBreach.pledge_id == pledge_id)
+    return [
+        {
+            "id": r.id,
+            "number": r.number,
+            "severity_label": SEVERITY_LABELS[r.severity],
+            "state": str(r.state),
+            "state_label": BREACH.state(r.state).label,
+            "decision_date": r.decision_date,
+            "publication_end": r.publication_end,
+        }
+        for r in session.exec(stmt.order_by(col(PublishedBreach.id))).all()
+    ]
 
 
 def pledge_view(

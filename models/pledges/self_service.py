@@ -148,7 +148,11 @@ def pledge_status(
     outcome = record_outcome(record, today) if record is not None else None
     spec = PLEDGE.state(pledge.state)
     under_review = pledge.state == PledgeState.EVIDENCE_SUBMITTED
-    returned = evidence_returned(session, pledge)
+    rejection = returned_evidence(session, pledge)
+    returned = rejection is not None
+    # The rejection notice may have reached no one (no e-mail, no mobile): the page behind the code is
+    # where the pledgor can still read why and by when, as the notice would have said.
+    resubmit = returned and pledge.state in _EVIDENCE_OPEN
     return {
         "number": pledge.number,
         "pledgor_name": pledge.pledgor_name,
@@ -164,6 +168,8 @@ def pledge_status(
         # Only the evidence still standing: a rejected file's day is not the pledgor's submission any more.
         "evidence_submitted_on": None if returned else pledge.evidence_submitted_on,
         "evidence_returned": returned,
+        "returned_reason": rejection.note if rejection is not None and resubmit else None,
+        "resubmit_by": pledge.publication_day if resubmit else None,
         "review_due": pledge.stage_deadline if under_review else None,
         "review_due_text": deadline_text(pledge) if under_review else None,
         "record_number": record.number if record is not None else None,
@@ -209,16 +215,23 @@ def _publication_day_text(pledge: Pledge) -> str:
 
 def evidence_returned(session: Session, pledge: Pledge) -> bool:
     """Whether the pledge's latest evidence was rejected (its last evidence event is a rejection)."""
+    return returned_evidence(session, pledge) is not None
+
+
+def returned_evidence(session: Session, pledge: Pledge) -> CaseEvent | None:
+    """The rejection of the pledge's latest evidence (its note is the reason the pledgor was given), or
+    None when the latest evidence was not rejected."""
     if pledge.evidence_submitted_on is None:
-        return False
+        return None
     stmt = (
-        select(CaseEvent.event)
+        select(CaseEvent)
         .where(CaseEvent.case_kind == "pledge", CaseEvent.case_id == pledge.id)
         .where(col(CaseEvent.event).in_(("submit_evidence", "reject_evidence")))
         .order_by(col(CaseEvent.seq).desc())
         .limit(1)
     )
-    return session.exec(stmt).first() == "reject_evidence"
+    event = session.exec(stmt).first()
+    return event if event is not None and event.event == "reject_evidence" else None
 
 
 def pledge_record(*, session: Session, pledge: Pledge) -> PublishedBreach | None:
