@@ -13,9 +13,9 @@ lost (the platform timed out after the case was committed), the platform's resen
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, WithJsonSchema, field_validator
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -64,7 +64,19 @@ class WorkOrder(BaseModel):
     caller_email: EmailStr | None = Field(default=None, description="来电人电子邮箱（可选）")
     title: Line | None = Field(default=None, max_length=200, description="工单标题；缺省时取诉求内容开头")
     content: Paragraph = Field(min_length=2, max_length=20000, description="诉求内容")
-    category: Category = Field(default=Category.OTHER, description="投诉类别：代码或中文名称")
+    # Documented as it is read (``_category_by_label``): the schema lists the Chinese names beside the codes,
+    # or a client validating against /openapi.json would refuse the platform's own orders.
+    category: Annotated[
+        Category,
+        WithJsonSchema(
+            {
+                "type": "string",
+                "enum": [*(str(c) for c in Category), *CATEGORY_LABELS.values()],
+                "default": str(Category.OTHER),
+                "description": "投诉类别：代码或中文名称",
+            }
+        ),
+    ] = Field(default=Category.OTHER, description="投诉类别：代码或中文名称")
     respondent_name: Line | None = Field(default=None, max_length=128, description="被投诉单位名称")
     respondent_department_code: Line | None = Field(default=None, max_length=32, description="被投诉部门代码")
     attachments: list[AttachmentRef] = Field(

@@ -189,3 +189,10 @@ def test_concurrent_copies_of_an_order_register_one_case(shared_engine: Engine) 
     assert sum(created for _, created in results.values()) == 1
     with Session(shared_engine) as session:
         assert len(session.exec(select(col(Complaint.id))).all()) == 1
+
+
+def test_the_order_schema_lists_the_category_names_the_platform_may_send(client: TestClient) -> None:
+    # A client validating its orders against /openapi.json must accept the documented Chinese names.
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["WorkOrder"]
+    categories = schema["properties"]["category"]["enum"]
+    assert {"sme_arrears", "拖欠中小企业账款", "other", "其他"} <= set(categories)
