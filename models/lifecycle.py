@@ -349,6 +349,12 @@ COMPLAINT = Lifecycle(
         ),
         _t("resume", "恢复办理", [CS.AWAITING_COMPLAINANT], RESUME, I, H, S),
         _t("reopen", "重启案件", [*_CLOSED, CS.NOT_ACCEPTED], CS.REOPENED, S),
+        # Right after ``reopen``, for a complaint withdrawn before its initial review: nobody accepted it,
+        # so it is owed 受理/不予受理/并单, not the dispatch 已重启 offers. Its own row (the system's, so no
+        # one is offered it by hand) rather than a target computed per case: the table keeps every move
+        # it allows, and the reopening stays one event for 12345 and the rules keyed on it
+        # (models/complaints/withdrawal.py ``back_to_review``).
+        _t("return_to_review", "撤回时尚未初审，回到初审", [CS.REOPENED], CS.REGISTERED, SYS),
         _t("request_extension", "申请延期", _HANDLING, None, H),
         _t("approve_extension", "批准延期", _HANDLING, None, S),
         _t("refuse_extension", "不批准延期", _HANDLING, None, S),

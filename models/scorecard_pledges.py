@@ -175,9 +175,9 @@ def _reviews(session: Session, period: Period, moved: dict[int, int]) -> list[tu
 
 EXPORT_HEADERS = [
     "部门编码", "部门", "承办件数", "按时办理件数", "按时办理率", "办结件数", "不满意办结", "无法联系办结",
-    "重办率（占三类办结合计）", "确认失信", "满意率", "参与办理件数", "核实件数", "到期承诺", "已履约",
-    "失信（公示或虚假）", "履约率", "材料核查件数", "按时核查件数", "核查及时率", "公示失信记录", "异议",
-    "异议成立撤销", "异议成立更正", "异议不成立", "信用修复申请", "准予修复", "不予修复",
+    "撤回办结", "重办率（占三类办结合计）", "确认失信", "满意率", "参与办理件数", "核实件数", "到期承诺",
+    "已履约", "失信（公示或虚假）", "履约率", "材料核查件数", "按时核查件数", "核查及时率", "公示失信记录",
+    "异议", "异议成立撤销", "异议成立更正", "异议不成立", "信用修复申请", "准予修复", "不予修复",
 ]  # fmt: skip
 
 
@@ -197,8 +197,9 @@ def export_rows(complaints: list[DepartmentScore], pledges: list[PledgeScore]) -
         name = c.name if c is not None else p.name if p is not None else ""
         left: list[object] = (
             [c.handled, c.on_time, _pct(c.on_time_rate), c.closed, c.closed_unsatisfied, c.closed_unreachable,
-             _pct(c.redo_rate), c.breaches, _pct(c.satisfaction_rate), c.acted, c.verified]
-            if c is not None else [0, 0, "—", 0, 0, 0, "—", 0, "—", 0, 0]
+             c.closed_withdrawn, _pct(c.redo_rate), c.breaches, _pct(c.satisfaction_rate), c.acted,
+             c.verified]
+            if c is not None else [0, 0, "—", 0, 0, 0, 0, "—", 0, "—", 0, 0]
         )  # fmt: skip
         right: list[object] = (
             [p.due, p.fulfilled, p.broken, _pct(p.fulfilment_rate), p.reviewed, p.reviewed_on_time,

@@ -6,24 +6,40 @@ complaints were merged into goes on for them; a complaint merged into another le
 from __future__ import annotations
 
 import datetime as dt
+import io
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from models.audit import CaseEvent
 from models.calendar import load_calendar
+from models.clock import Clock, iso_date, utcnow
+from models.complaint import Complaint
+from models.complaints import act as act_on
+from models.complaints import register_complaint
+from models.complaints.bodies import MergeBody, RejectBody, WithdrawBody
+from models.complaints.context import ActionContext
 from models.dashboard import overdue_complaints
+from models.errors import Conflict
 from models.hotline import HotlineMessage
+from models.lifecycle import Role
 from models.outbox import Notification
 from models.scorecard import department_scores
+from models.workflow import Actor
 from notifications.render import render
-from tests.conftest import Staff
+from tests.conftest import TODAY, Staff
 from tests.test_complaints_api import API, act, dispatched_and_signed, get, register
 from tests.test_hotline_intake import new_hotline_token, post
+from tests.test_merge_and_rate_limit_races import separate_engine  # noqa: F401 - a fixture
+from tests.test_supervision import DATA
 from tests.web_support import post_form, sign_in
 
 REASON = "所欠工程款已于3月10日全额支付，申请撤回投诉。"
+INTAKE = Actor(name="受理员甲", role=Role.INTAKE)
 
 
 def _mails(session: Session, cid: int, template: str) -> list[Notification]:
@@ -155,6 +171,132 @@ def test_a_pause_may_be_withdrawn_only_if_it_began_before_verification(
     assert "withdraw" not in [a["event"] for a in offered]
 
 
+def _replied_untrue(client: TestClient, staff: Staff, cid: int) -> None:
+    act(client, staff, "competent", cid, "verify_untrue", explanation="合同款项已按约支付")
+    act(client, staff, "handler", cid, "reply", reply_text="经核实，款项已按合同约定支付。")
+
+
+def test_a_case_verified_before_it_was_redone_or_reopened_is_not_withdrawn_nor_offered_it(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    redone = dispatched_and_signed(client, staff)
+    _replied_untrue(client, staff, redone)
+    act(client, staff, "intake", redone, "redo", reason="投诉人对答复不满意")
+    reopened = dispatched_and_signed(client, staff)
+    _replied_untrue(client, staff, reopened)
+    act(client, staff, "intake", reopened, "close", satisfaction="满意")
+    act(client, staff, "supervisor", reopened, "reopen", reason="投诉人反映仍未付款")
+
+    for cid, state in ((redone, "signed"), (reopened, "reopened")):
+        refused = act(client, staff, "intake", cid, "withdraw", status=422, reason=REASON)
+        assert "此前已“核实不属实”" in refused["message"]
+        assert "不因投诉人撤回而终止" in refused["message"]
+        assert get(session, cid).state == state
+        assert _events(session, cid, "withdraw") == []
+        offered = client.get(f"{API}/complaints/{cid}/actions", headers=staff.auth("supervisor")).json()
+        assert "withdraw" not in [a["event"] for a in offered]
+    # The work queue leaves it out too (its rows' verifications read in one statement for the page).
+    [row] = [
+        t for t in client.get(f"{API}/tasks", headers=staff.auth("intake")).json() if t["id"] == reopened
+    ]
+    assert row["actions"] == ["dispatch"]
+
+
+def test_a_merged_complaint_is_not_withdrawn_once_the_case_it_joined_has_ended_or_is_verified(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    token = new_hotline_token(session)
+    first: dict[str, Any] = post(client, token).json()
+    second: dict[str, Any] = post(client, token, order_id="GD2").json()
+    act(client, staff, "intake", second["id"], "merge", target_number=first["number"])
+    act(client, staff, "intake", first["id"], "accept")
+    act(client, staff, "intake", first["id"], "dispatch", lead_department_code="D01")
+    act(client, staff, "handler", first["id"], "sign_for")
+    act(client, staff, "competent", first["id"], "verify_untrue", explanation="合同款项已按约支付")
+
+    verified = act(client, staff, "intake", second["id"], "withdraw", status=422, reason=REASON)
+    assert f"已并入案件 {first['number']}" in verified["message"]
+    assert "不因投诉人撤回而终止" in verified["message"]
+
+    act(client, staff, "handler", first["id"], "reply", reply_text="经核实，款项已按合同约定支付。")
+    act(client, staff, "intake", first["id"], "close", satisfaction="满意")
+    ended = act(client, staff, "intake", second["id"], "withdraw", status=422, reason=REASON)
+    assert f"已并入案件 {first['number']}" in ended["message"]
+    assert "随之结束" in ended["message"]
+
+    case = get(session, second["id"])
+    assert (case.state, case.merged_into_id) == ("merged", first["id"])
+    assert _mails(session, second["id"], "complaint_withdrawn") == []
+    # 12345 closed the order once, with the case it joined.
+    assert [m.stage for m in _hotline(session, second["id"])].count("closed") == 1
+
+
+def test_a_merged_complaint_withdrawn_while_the_case_it_joined_is_rejected_is_refused(
+    separate_engine: Engine,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with Session(separate_engine, expire_on_commit=False) as session:
+        calendar = load_calendar(session=session)
+        target, _ = register_complaint(
+            session=session, data=DATA, actor=INTAKE, today=TODAY, calendar=calendar
+        )
+        dup, _ = register_complaint(session=session, data=DATA, actor=INTAKE, today=TODAY, calendar=calendar)
+        act_on(session=session, complaint_id=dup.id or 0, action="merge",
+               body=MergeBody(target_number=target.number), actor=INTAKE, today=TODAY,
+               calendar=calendar)  # fmt: skip
+        session.commit()
+    real_fire = ActionContext.fire
+
+    def reject_target_first(self: ActionContext, event: str, *args: Any, **kwargs: Any) -> CaseEvent:
+        # The withdrawal has checked the case the complaint joined and written nothing yet: another clerk
+        # rejects that case, telling its merged complainants too, and commits in that moment.
+        if event == "withdraw":
+            with Session(separate_engine) as other:
+                act_on(session=other, complaint_id=target.id or 0, action="reject",
+                       body=RejectBody(reason="属于诉讼范围", route="litigation"), actor=INTAKE, today=TODAY,
+                       calendar=load_calendar(session=other))  # fmt: skip
+                other.commit()
+        return real_fire(self, event, *args, **kwargs)
+
+    monkeypatch.setattr(ActionContext, "fire", reject_target_first)
+    with Session(separate_engine) as session, pytest.raises(Conflict, match="所并入的案件.*已被他人更新"):
+        act_on(session=session, complaint_id=dup.id or 0, action="withdraw", body=WithdrawBody(reason=REASON),
+               actor=INTAKE, today=TODAY, calendar=load_calendar(session=session))  # fmt: skip
+
+    with Session(separate_engine) as session:
+        left = session.get(Complaint, dup.id)
+        assert left is not None
+        assert (left.state, left.merged_into_id) == ("merged", target.id)
+        assert _mails(session, dup.id or 0, "complaint_withdrawn") == []
+        assert len(_mails(session, dup.id or 0, "complaint_not_accepted")) == 1
+
+
+def test_a_merged_complaints_withdrawal_refuses_a_stale_action_on_the_case_it_joined(
+    separate_engine: Engine,  # noqa: F811
+) -> None:
+    with Session(separate_engine, expire_on_commit=False) as session:
+        calendar = load_calendar(session=session)
+        target, _ = register_complaint(
+            session=session, data=DATA, actor=INTAKE, today=TODAY, calendar=calendar
+        )
+        dup, _ = register_complaint(session=session, data=DATA, actor=INTAKE, today=TODAY, calendar=calendar)
+        act_on(session=session, complaint_id=dup.id or 0, action="merge",
+               body=MergeBody(target_number=target.number), actor=INTAKE, today=TODAY,
+               calendar=calendar)  # fmt: skip
+        session.commit()
+        read_at = session.get(Complaint, target.id)
+        assert read_at is not None
+    with Session(separate_engine) as session:
+        act_on(session=session, complaint_id=dup.id or 0, action="withdraw", body=WithdrawBody(reason=REASON),
+               actor=INTAKE, today=TODAY, calendar=load_calendar(session=session))  # fmt: skip
+        session.commit()
+    # A clerk who read the case before the complainant left it would still tell them of its rejection.
+    with Session(separate_engine) as session, pytest.raises(Conflict):
+        act_on(session=session, complaint_id=target.id or 0, action="reject",
+               body=RejectBody(reason="属于诉讼范围", route="litigation", expected_version=read_at.version),
+               actor=INTAKE, today=TODAY, calendar=load_calendar(session=session))  # fmt: skip
+
+
 def test_a_case_other_complaints_were_merged_into_is_not_withdrawn(
     client: TestClient, staff: Staff, session: Session
 ) -> None:
@@ -221,10 +363,12 @@ def test_a_12345_order_withdrawn_is_closed_on_the_platform_without_a_satisfactio
     assert (own[-1].payload["result"], own[-1].payload["satisfaction"]) == ("closed_withdrawn", None)
 
 
-def test_a_withdrawn_complaint_may_be_reopened_by_a_supervisor(
+def test_a_withdrawn_complaint_may_be_reopened_by_a_supervisor_and_goes_on_where_it_left(
     client: TestClient, staff: Staff, session: Session
 ) -> None:
     cid = register(client, staff)["id"]
+    act(client, staff, "intake", cid, "accept")
+    act(client, staff, "intake", cid, "dispatch", lead_department_code="D01")
     act(client, staff, "intake", cid, "withdraw", reason=REASON)
 
     act(client, staff, "intake", cid, "reopen", status=403, reason="投诉人称撤回并非本人意愿")
@@ -234,14 +378,35 @@ def test_a_withdrawn_complaint_may_be_reopened_by_a_supervisor(
     assert get(session, cid).closed_at is None
 
 
+def test_a_complaint_withdrawn_before_its_initial_review_is_reopened_to_that_review(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    token = new_hotline_token(session)
+    fresh: dict[str, Any] = post(client, token).json()
+    paused = register(client, staff)
+    first_review = get(session, paused["id"]).stage_deadline
+    assert first_review is not None
+    act(client, staff, "intake", paused["id"], "await_complainant", reason="请补充合同")
+    for created in (fresh, paused):
+        act(client, staff, "intake", created["id"], "withdraw", reason=REASON)
+
+        c = act(client, staff, "supervisor", created["id"], "reopen", reason="投诉人称撤回并非本人意愿")
+
+        # Nobody accepted it: 受理/不予受理/并单 are owed, on a new 初审 deadline, not the dispatch of 已重启.
+        assert (c["state"], c["stage_deadline"]) == ("registered", iso_date(first_review))
+        offered = client.get(f"{API}/complaints/{created['id']}/actions", headers=staff.auth("intake")).json()
+        assert {"accept", "reject", "merge"} <= {a["event"] for a in offered}
+        assert "dispatch" not in {a["event"] for a in offered}
+        [back] = _events(session, created["id"], "return_to_review")
+        assert (back.from_state, back.to_state, back.actor_role) == ("reopened", "registered", "system")
+    # 12345 hears of the reopening once.
+    assert [m.stage for m in _hotline(session, fresh["id"])] == ["closed", "reopened"]
+
+
 def test_the_scorecard_and_dashboard_count_a_withdrawal_as_closed_unrated_and_never_overdue(
     client: TestClient, staff: Staff, session: Session
 ) -> None:
     cid = dispatched_and_signed(client, staff)
-    act(client, staff, "competent", cid, "verify_untrue", explanation="合同款项已按约支付")
-    act(client, staff, "handler", cid, "reply", reply_text="经核实，款项已按合同约定支付。")
-    # Redone after an unsatisfied visit: the case carries that 不满意 until the withdrawal ends it.
-    act(client, staff, "intake", cid, "redo", reason="投诉人对答复不满意")
     act(client, staff, "intake", cid, "withdraw", reason=REASON)
     session.expire_all()
 
@@ -250,6 +415,28 @@ def test_the_scorecard_and_dashboard_count_a_withdrawal_as_closed_unrated_and_ne
     assert (row.closed_withdrawn, row.closed, row.rated, row.ended) == (1, 0, 0, 0)
     assert row.on_time == 1
     assert overdue_complaints(session=session, today=later, calendar=load_calendar(session=session)) == []
+
+
+def test_the_scorecard_page_and_its_export_show_the_withdrawals(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    cid = dispatched_and_signed(client, staff)
+    act(client, staff, "intake", cid, "withdraw", reason=REASON)
+    sign_in(client, staff.supervisor)
+    # Rows and events are stamped with the real time, not the pinned today.
+    today = Clock.from_settings().local_date(utcnow())
+
+    page = client.get(f"/staff/scorecard?period=month&at={today.isoformat()}")
+    assert page.status_code == 200
+    assert "<th>撤回办结</th>" in page.text
+    assert '<td data-label="撤回办结">1</td>' in page.text
+    export = client.get(f"/staff/scorecard.xlsx?period=month&at={today.isoformat()}")
+    sheet = load_workbook(io.BytesIO(export.content)).active
+    assert sheet is not None
+    header, *rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    [d01] = [r for r in rows if r[0] == "D01"]
+    assert d01[header.index("撤回办结")] == 1
+    assert d01[header.index("办结件数")] == 0
 
 
 def test_the_staff_case_page_offers_the_withdrawal_with_its_reason_field(

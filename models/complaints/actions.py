@@ -43,7 +43,7 @@ from models.complaints.visibility import (
     handler_parties,
     lead_department,
 )
-from models.complaints.withdrawal import withdraw
+from models.complaints.withdrawal import back_to_review, withdraw
 from models.errors import NotPermitted, ValidationFailed
 from models.files import Upload, check_uploads
 from models.files import attach as attach_files
@@ -344,11 +344,12 @@ def _resume(ctx: _Ctx, action: str, body: ActionBody) -> None:
 
 def _reopen(ctx: _Ctx, action: str, body: ActionBody) -> None:
     assert isinstance(body, ReasonBody)
-    ctx.fire(action, body, note=body.reason)
+    event = ctx.fire(action, body, note=body.reason)
     ctx.case.closed_at = None
     # The rating was the answer to the visit that ended the handling now reopened: it no longer stands
     # (the scorecard would count an open case as rated). The closing event keeps it in the history.
     ctx.case.satisfaction = None
+    back_to_review(ctx, event)  # withdrawn before its initial review: owed that review, not a dispatch
 
 
 def _request_extension(ctx: _Ctx, action: str, body: ActionBody) -> None:

@@ -91,7 +91,13 @@ def merge(ctx: ActionContext, action: str, body: ActionBody) -> None:
         mail_reply(ctx.session, target, standing, reply_text=str(standing.note), to=chain)
         report_standing_reply(ctx.session, target=target, reply=standing, joining=chain)  # 12345 orders too
     at = dt.datetime.now(dt.UTC)
-    _hold_unchanged(ctx.session, target, at)
+    hold_unchanged(
+        ctx.session,
+        target,
+        at,
+        refusal=f"并单目标案件 {target.number} 已被他人更新（可能已不予受理、已办结或已并入其他案件），"
+        "本次并单未生效，请刷新后重试 (the target case changed meanwhile: reload and try again)",
+    )
     record_event(
         session=ctx.session,
         case=target,
@@ -117,19 +123,17 @@ def _reply_sent(session: Session, target: Complaint) -> CaseEvent | None:
     return replies[-1] if replies else None
 
 
-def _hold_unchanged(session: Session, target: Complaint, at: dt.datetime) -> None:
+def hold_unchanged(session: Session, target: Complaint, at: dt.datetime, *, refusal: str) -> None:
     """Bump the merge target's version with a compare-and-set on the version it was checked at, as
     ``apply_event`` does for every event: a target another transaction moved since (rejected, replied,
-    merged itself) refuses the merge, and one that moves it after waits for this commit (PostgreSQL's row
-    lock) and then meets a stale version. Every state change bumps the version, so an unchanged version
-    means the target is still as open as when it was checked."""
+    merged itself) refuses the merge with ``refusal`` (409), and one that moves it after waits for this
+    commit (PostgreSQL's row lock) and then meets a stale version. Every state change bumps the version, so
+    an unchanged version means the target is still as open as when it was checked. A merged complaint's
+    withdrawal holds the case it leaves so too (models/complaints/withdrawal.py)."""
     t: Any = Complaint.__table__  # type: ignore[attr-defined]
     stmt = update(t).where(t.c.id == target.id, t.c.version == target.version)
     held = session.execute(stmt.values(version=t.c.version + 1, updated_at=at).returning(t.c.version)).first()
     if held is None:
-        raise Conflict(
-            f"并单目标案件 {target.number} 已被他人更新（可能已不予受理、已办结或已并入其他案件），"
-            "本次并单未生效，请刷新后重试 (the target case changed meanwhile: reload and try again)"
-        )
+        raise Conflict(refusal)
     set_committed_value(target, "version", held.version)
     set_committed_value(target, "updated_at", at)

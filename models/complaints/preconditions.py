@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from models.audit import CaseEvent
 from models.clock import iso_date
-from models.complaint import Complaint
+from models.complaint import MAX_MERGE_DEPTH, Complaint
 from models.errors import ValidationFailed
 from models.lifecycle import COMPLAINT, WITHDRAWAL_REFUSED_WHY, ComplaintState
 from models.settings import get_settings
@@ -46,9 +46,15 @@ class CaseFacts(Protocol):
     def paused_from_state(self) -> str | None: ...
 
 
-# The case's events of a name in its current stage, oldest first: read per case (``stage_events``), or
-# from the events the work queue loaded for all its cases at once.
+# The case's events of a name in its current stage (of its whole history for ``_LIFELONG``), oldest first:
+# read per case (``stage_events``), or from the events the work queue loaded for all its cases at once.
 EventsOf = Callable[[str], list[CaseEvent]]
+# 核实 (verification): a case verified once stays verified when redone (redo → 已签收) or closed and
+# reopened, and its breach stays the credit office's matter (``withdrawal_allowed``). Found true also
+# precedes any 确认违约失信, so these two cover it.
+VERIFICATIONS = ("verify_true", "verify_untrue")
+# Events that mark the case for good rather than for one stage: every one counts, whatever its stage.
+_LIFELONG = frozenset(VERIFICATIONS)
 Rule = Callable[[CaseFacts, EventsOf, dt.date], dict[str, Any]]
 
 
@@ -76,8 +82,9 @@ def stage_events(session: Session, case: CaseFacts, event: str) -> list[CaseEven
 
 
 def in_stage(case: CaseFacts, events: Sequence[CaseEvent]) -> list[CaseEvent]:
-    """Those of ``events`` stamped with the case's current stage (``stage_seq`` in their data)."""
-    return [e for e in events if e.data.get("stage_seq") == case.stage_seq]
+    """Those of ``events`` stamped with the case's current stage (``stage_seq`` in their data), and all of
+    those that mark it for good (``_LIFELONG``)."""
+    return [e for e in events if e.event in _LIFELONG or e.data.get("stage_seq") == case.stage_seq]
 
 
 def counted_days(attempts: list[CaseEvent]) -> list[str]:
@@ -162,20 +169,31 @@ def unreachable_established(_case: CaseFacts, events: EventsOf, _today: dt.date)
     return {"contact_days": days}
 
 
-def withdrawal_allowed(case: CaseFacts, _events: EventsOf, _today: dt.date) -> dict[str, Any]:
+def withdrawal_allowed(case: CaseFacts, events: EventsOf, _today: dt.date) -> dict[str, Any]:
     """A pause awaiting the complainant stands for the stage it began in (``resume`` returns there): the
-    complaint may be withdrawn from it only if it may be from that stage, i.e. it was not yet verified."""
-    if case.state != ComplaintState.AWAITING_COMPLAINANT:
-        return {"withdrawn_in": str(case.state)}
-    paused_from = case.paused_from_state
-    if paused_from is not None and paused_from not in COMPLAINT.transition("withdraw").sources:
+    complaint may be withdrawn from it only if it may be from that stage. And a case verified once may not
+    be withdrawn even where the table allows it: redone (back to 已签收) or closed and reopened, it is still
+    a case verified (``VERIFICATIONS``)."""
+    stage = str(case.state)
+    if case.state == ComplaintState.AWAITING_COMPLAINANT and case.paused_from_state is not None:
+        stage = case.paused_from_state
+        if stage not in COMPLAINT.transition("withdraw").sources:
+            raise ValidationFailed(
+                f"案件暂停前处于“{COMPLAINT.state(stage).label}”。{WITHDRAWAL_REFUSED_WHY}。请先“恢复办理”，"
+                "继续办理至答复投诉人，并将投诉人的撤回意愿及理由写入答复，按回访办结的流程结束案件 "
+                "(the pause began after verification: resume, and close through the reply and return visit)",
+                paused_from=stage,
+            )
+    verified = [e for name in VERIFICATIONS for e in events(name)]
+    if verified:
+        found = COMPLAINT.transition(verified[-1].event).label
         raise ValidationFailed(
-            f"案件暂停前处于“{COMPLAINT.state(paused_from).label}”。{WITHDRAWAL_REFUSED_WHY}。请先“恢复办理”，"
-            "继续办理至答复投诉人，并将投诉人的撤回意愿及理由写入答复，按回访办结的流程结束案件 "
-            "(the pause began after verification: resume, and close through the reply and return visit)",
-            paused_from=paused_from,
+            f"本案此前已“{found}”，其后重办或重启的仍是已核实的案件。{WITHDRAWAL_REFUSED_WHY}。请继续办理至"
+            "答复投诉人，并将投诉人的撤回意愿及理由写入答复，按回访办结的流程结束案件 "
+            "(the case was verified before it was redone or reopened: close it through the reply)",
+            verified_event=verified[-1].event,
         )
-    return {"withdrawn_in": paused_from or str(case.state)}
+    return {"withdrawn_in": stage}
 
 
 def nothing_merged_in(session: Session, case: CaseFacts) -> None:
@@ -192,6 +210,46 @@ def nothing_merged_in(session: Session, case: CaseFacts) -> None:
         )
 
 
+def handling_case_open(session: Session, merged: Complaint) -> Complaint | None:
+    """The case a merged complaint is handled with (through a chain of merges, C into B, B into A: the one
+    not merged itself), while the complaint may still leave it: not once it has ended (its ending was the
+    complaint's too, and the withdrawal mail would say the case goes on) nor once it is verified (as for
+    the complaint's own case). None for a complaint not merged. Read by the withdrawal itself, as
+    ``nothing_merged_in``: a merged complaint has ended, so no work queue lists it."""
+    handling: Complaint | None = None
+    joined = merged.merged_into_id
+    for _ in range(MAX_MERGE_DEPTH):
+        if joined is None:
+            break
+        handling = session.get(Complaint, joined)
+        joined = handling.merged_into_id if handling is not None else None
+    if handling is None:
+        return None
+    spec = COMPLAINT.state(handling.state)
+    if spec.terminal:
+        raise ValidationFailed(
+            f"本投诉已并入案件 {handling.number} 一并办理，该案已“{spec.label}”，本投诉随之结束，"
+            "无从撤回；投诉人对结果有异议的，可由督办人员重启该案 "
+            "(the case it joined has ended, and this complaint with it: nothing is left to withdraw)",
+            handling_number=handling.number,
+        )
+    verified = session.exec(
+        select(CaseEvent.event).where(
+            CaseEvent.case_kind == "complaint",
+            CaseEvent.case_id == handling.id,
+            col(CaseEvent.event).in_(VERIFICATIONS),
+        )
+    ).first()
+    if verified is not None:
+        raise ValidationFailed(
+            f"本投诉已并入案件 {handling.number} 一并办理，该案已“{COMPLAINT.transition(verified).label}”。"
+            f"{WITHDRAWAL_REFUSED_WHY}。请将投诉人的撤回意愿及理由转告该案办理部门，写入该案的答复 "
+            "(the case it joined has been verified: the withdrawal goes into that case's reply)",
+            handling_number=handling.number,
+        )
+    return handling
+
+
 PRECONDITIONS: dict[str, Precondition] = {
     "request_extension": Precondition(extension_may_be_requested),
     "approve_extension": Precondition(extension_to_decide, awaited=True),
@@ -199,7 +257,7 @@ PRECONDITIONS: dict[str, Precondition] = {
     "confirm_breach": Precondition(refusal_established, ("record_refusal",), explained=True, awaited=True),
     "close_unsatisfied": Precondition(redone_enough),
     "close_unreachable": Precondition(unreachable_established, ("record_contact_attempt",), explained=True),
-    "withdraw": Precondition(withdrawal_allowed, explained=True),
+    "withdraw": Precondition(withdrawal_allowed, VERIFICATIONS, explained=True),
 }
 
 

@@ -2,27 +2,37 @@
 were paid after they complained, and intake staff or a supervisor record their call or written request.
 
 The lifecycle table says from which stages (not once verified: the breach of a promise is then the credit
-office's matter), and ``preconditions.withdrawal_allowed`` which pauses. The case ends 撤回办结: closed,
-no deadline running, no rating. The complainant is told; the departments holding the case (dispatched to
-them, or signed for and being verified) are told to stop; a 12345 order gets its closing
-(models/hotline.py). A case other complaints were merged into is refused (``nothing_merged_in``): the
-withdrawal speaks for one complainant only. A complaint merged into another (并单) leaves it: it no longer
-gets that case's reply and closing, which follow ``merged_into_id``.
+office's matter), and ``preconditions.withdrawal_allowed`` which pauses, and that a case verified before
+(then redone or reopened) stays refused. The case ends 撤回办结: closed, no deadline running, no rating.
+The complainant is told; the departments holding the case (dispatched to them, or signed for and being
+verified) are told to stop; a 12345 order gets its closing (models/hotline.py). A case other complaints
+were merged into is refused (``nothing_merged_in``): the withdrawal speaks for one complainant only. A
+complaint merged into another (并单) leaves it, while that case is open and not verified
+(``handling_case_open``): it no longer gets that case's reply and closing, which follow
+``merged_into_id``, and the withdrawal holds that case's version so an action on it racing this one is
+refused (409) rather than reaching the complainant after the ending.
+
+Reopened (``reopen``, a supervisor), a complaint withdrawn before its initial review goes back to it
+(``back_to_review``): nobody had accepted it, so 重启 owes it 受理/不予受理/并单, not a dispatch.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 from sqlmodel import col, select
 
+from models.audit import CaseEvent
 from models.complaint import Complaint, ComplaintAssignment
 from models.complaints.bodies import ActionBody, WithdrawBody
 from models.complaints.context import ActionContext
+from models.complaints.merging import hold_unchanged
 from models.complaints.notify import mail_complainant, mail_department
-from models.complaints.preconditions import nothing_merged_in
+from models.complaints.preconditions import handling_case_open, nothing_merged_in
 from models.lifecycle import ComplaintState
 from models.org import Department, competent_of
+from models.workflow import Actor
 
 # The stages in which departments hold the case and must be told to stop: dispatched to them (签收 due),
 # or signed for and being verified. Returned or reopened, nobody holds it.
@@ -33,6 +43,7 @@ def withdraw(ctx: ActionContext, action: str, body: ActionBody) -> None:
     assert isinstance(body, WithdrawBody)
     case = ctx.case
     nothing_merged_in(ctx.session, case)
+    handling = handling_case_open(ctx.session, case)
     stage: str = ctx.grounds["withdrawn_in"]  # the stage, or the one a pause began in
     holders = _holders(ctx, stage)
     joined = ctx.session.get(Complaint, case.merged_into_id) if case.merged_into_id else None
@@ -44,9 +55,19 @@ def withdraw(ctx: ActionContext, action: str, body: ActionBody) -> None:
         withdrawn_in=stage,
         merged_into=joined.number if joined else None,
     )
+    if handling is not None:
+        # As a merge holds its target: the handling case's version checked above, bumped now. Its reply
+        # (or closing, rejection, verification) racing this reached this complainant through
+        # ``merged_into_id`` as it stood: whichever commits second meets a stale version, 409.
+        hold_unchanged(
+            ctx.session,
+            handling,
+            dt.datetime.now(dt.UTC),
+            refusal=f"本投诉所并入的案件 {handling.number} 已被他人更新（可能已答复、已核实或已办结），"
+            "本次撤回未生效，请刷新后重试 (the case it joined changed meanwhile: reload and try again)",
+        )
     case.closed_at = dt.datetime.now(dt.UTC)
-    # A redone case carries the 不满意 that sent it back: no visit answers this ending, so no rating stands
-    # (the scorecard counts a rated case by it). The events keep the earlier answer.
+    # No return visit answers this ending, so no rating stands (the scorecard counts a rated case by it).
     case.satisfaction = None
     case.paused_from_state, case.paused_on = None, None
     # Its part in the case it joined ends here: the reply, closing and 12345 copies of that case follow
@@ -91,3 +112,28 @@ def _holders(ctx: ActionContext, stage: str) -> list[tuple[Department, str]]:
         if verifier is not None and all(verifier.id != dept.id for dept, _ in holders):
             holders.append((verifier, "核实"))
     return holders
+
+
+def back_to_review(ctx: ActionContext, reopened: CaseEvent) -> None:
+    """After ``reopened`` (重启案件 → 已重启（待派单）): a complaint withdrawn in 已登记（待初审）, or in a
+    pause that began there (``withdrawn_in`` of its withdrawal), returns to it with a new 初审 deadline, by
+    the table's ``return_to_review``. A system step, so no one is offered it by hand."""
+    if reopened.from_state != ComplaintState.CLOSED_WITHDRAWN:
+        return
+    withdrawal = ctx.session.exec(
+        select(CaseEvent)
+        .where(
+            CaseEvent.case_kind == "complaint",
+            CaseEvent.case_id == ctx.case.id,
+            CaseEvent.event == "withdraw",
+        )
+        .order_by(col(CaseEvent.seq).desc())
+    ).first()
+    if withdrawal is None or withdrawal.data.get("withdrawn_in") != ComplaintState.REGISTERED:
+        return
+    replace(ctx, actor=Actor.system()).fire(
+        "return_to_review",
+        ActionBody(),
+        note="投诉人撤回时尚未初审，重启后回到初审",
+        withdrawal_seq=withdrawal.seq,
+    )
