@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, TypeVar
 
-from fastapi import Depends, Request, Response, UploadFile
+from fastapi import Depends, Header, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
@@ -146,3 +146,21 @@ def no_store(response: Response) -> None:
     """For a response that carries a secret shown once (a tracking password, an access code): no browser
     cache, history or proxy may keep a copy."""
     response.headers["Cache-Control"] = "no-store"
+
+
+# A client's key for one intended write (a registration, a code re-issue): a repeat with the same key by the
+# same account (a retry after a lost answer, a double click) answers the first result and does nothing
+# again. Random, e.g. a UUID. Each route's docstring says what its repeat answers.
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=8,
+        max_length=128,
+        pattern=r"^[\x21-\x7e]+$",
+        description=(
+            "幂等键（如 UUID，8–128 个可见 ASCII 字符）；同一账号以同一键重复提交，"
+            "返回首次提交的结果，不再重复办理"
+        ),
+    ),
+]

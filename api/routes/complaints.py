@@ -10,13 +10,21 @@ invalid one with 422 and field messages.
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Query, Request, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from api.deps import ActorDep, CalendarDep, ClockDep, SessionDep, TodayDep, no_store, require_roles
+from api.deps import (
+    ActorDep,
+    CalendarDep,
+    ClockDep,
+    IdempotencyKey,
+    SessionDep,
+    TodayDep,
+    no_store,
+    require_roles,
+)
 from api.schemas import ComplaintView, complaint_view, complaint_views
 from models import complaints as service
 from models.audit import CaseEventPublic
@@ -40,20 +48,6 @@ class ComplaintCreated(ComplaintView):
     tracking_password: str | None = Field(
         description="投诉人查询密码，仅显示这一次，请告知投诉人；带同一 Idempotency-Key 的重复提交为 null"
     )
-
-
-# A client's key for one intended registration: a repeat with the same key (a retry after a lost answer)
-# answers the case it registered, without registering another. Random, e.g. a UUID; scoped to the account.
-RegistrationKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=8,
-        max_length=128,
-        pattern=r"^[\x21-\x7e]+$",
-        description="本次登记的幂等键（如 UUID）；同一键重复提交返回已登记的投诉（不含查询密码），不再登记",
-    ),
-]
 
 
 # One page of the list; pass ``next_cursor`` as ``after`` for the next page (null: no more).
@@ -90,7 +84,7 @@ def create_complaint(
     actor: ActorDep,
     today: TodayDep,
     calendar: CalendarDep,
-    idempotency_key: RegistrationKey = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> ComplaintCreated:
     """登记投诉；`tracking_password` 为投诉人查询密码，仅在此返回一次（系统只保存其散列）。
 

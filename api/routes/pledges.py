@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, File, Header, Query, Response, UploadFile
+from fastapi import APIRouter, File, Query, Response, UploadFile
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from api.deps import ActorDep, CalendarDep, SessionDep, TodayDep, no_store, require_roles
+from api.deps import ActorDep, CalendarDep, IdempotencyKey, SessionDep, TodayDep, no_store, require_roles
 from api.routes.complaints import MAX_ID
 from api.routes.evidence import FILES, read_files
 from api.schemas import (
@@ -92,20 +92,6 @@ class ReissueBody(BaseModel):
 
     expected_version: int | None = None
     reason: str | None = Field(default=None, max_length=500)
-
-
-# A client's key for one intended re-issue: a repeat with the same key answers the same code, without a
-# new code or mail (a double-click issued four). Random, e.g. a UUID: with the secret it gives the code.
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=8,
-        max_length=128,
-        pattern=r"^[\x21-\x7e]+$",
-        description="本次发放的幂等键（如 UUID）；同一键重复提交返回同一办理码，不再发放新码或邮件",
-    ),
-]
 
 
 @router.post("/pledges/{pledge_id}/access-code", response_model=PledgeWithCode, dependencies=[STAFF])
@@ -225,7 +211,8 @@ def act(
 ) -> PledgeWithCode | PledgeView:
     """确认履约 confirm、退回材料 reject_evidence（需理由）、认定虚假承诺 confirm_false、撤销 cancel；
     督办人员催办 review_remind、督办 review_supervise、提级办理 review_escalate 材料核查；
-    重新发放办理码 reissue_access_code（同 POST /pledges/{id}/access-code，返回新的 access_code）。"""
+    重新发放办理码 reissue_access_code（同 POST /pledges/{id}/access-code，返回新的 access_code；带
+    `Idempotency-Key` 的重复提交返回同一办理码）。"""
     if action == REISSUE_EVENT:  # listed by /actions like the others, so it is accepted here too
         return _reissue(
             session, response, pledge_id, actor, today, calendar, body.reason, body.expected_version,
