@@ -15,6 +15,7 @@ from api.deps import CalendarDep, SessionDep, TodayDep
 from models.complaint import CATEGORY_LABELS, Channel, ComplaintCreate
 from models.complaints import TRACKING_PATH, state_label
 from models.complaints.registration import register_online
+from models.complaints.tracking import receipt_channels
 from models.errors import DomainError, RateLimited
 from models.ratelimit import ONLINE_COMPLAINTS_CLOSED
 from models.settings import get_settings
@@ -62,6 +63,8 @@ def _form(request: Request, session: Session, **context: Any) -> Response:
         departments={d.code: d.name for d in departments(session)},
         closed=public_message(ONLINE_COMPLAINTS_CLOSED) if closed else None,
         per_hour=get_settings().public_complaints_per_hour,
+        # With SMS off a phone only lets staff call: every notice goes by e-mail (models/outbox.py).
+        sms_on=get_settings().sms_configured,
         **context,
     )
 
@@ -103,4 +106,7 @@ async def submit_complaint(
         password=password,
         state=state_label(complaint.state),
         tracking_url=f"{TRACKING_PATH}?number={complaint.number}",
+        # The receipt's channels as queued, so the page promises only what will arrive.
+        receipt=receipt_channels(session=session, complaint=complaint),
+        sms_on=get_settings().sms_configured,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.audit import CaseEvent
 from models.clock import Clock
@@ -14,6 +14,7 @@ from models.complaints.visibility import case_events, event_label, state_label
 from models.errors import NotFound
 from models.lifecycle import COMPLAINT, ComplaintState
 from models.org import Department
+from models.outbox import Notification, NotificationStatus
 from models.ratelimit import check_tracking_allowed, record_tracking_failure
 from models.tracking_password import verify_tracking_password
 
@@ -23,6 +24,13 @@ _NOT_PUBLIC_EVENTS = frozenset({"suggest", "warn_yellow", "warn_red", "merged_in
 # one called, and seeing them on their page would tell them they were (closing.py says the same of mails).
 _OTHER_COMPLAINANTS_EVENTS = frozenset({"record_contact_attempt"})
 _NOT_FOUND = "投诉编号或查询密码不正确，请核对后重试 (number or password is wrong)"
+# A pause of the case it joined is for that case's complainant (``_supplement_requested``): a complainant
+# merged into it owes nothing, and "待投诉人补充" alone would read as if they did.
+_OTHERS_PAUSE_STATE = "待其他投诉人补充（暂停计时）"
+_OTHERS_PAUSE_STEP = "等待其他投诉人补充材料（暂停计时）"
+# The route the withdrawal notice gives (notifications/templates/complaint_withdrawn.txt.j2): staff record
+# the withdrawal for the complainant, so the page says, as the notice does, how to contest one not theirs.
+WITHDRAWAL_ROUTE = "如撤回并非您本人的意愿，或您仍有诉求，可拨打12345政务服务便民热线反映，经审核可重启案件。"
 
 
 # What the complainant sees on /track and gets from the public API: ``TrackingResult`` and, for a case not
@@ -33,6 +41,12 @@ class PublicTracking(TrackingResult):
     suggested_route: str | None = None
     # While the case is paused for the complainant's supplement: what they were asked to supply.
     supplement_requested: str | None = None
+    # A complainant merged (并单) into a case paused for its own complainant's supplement: nothing is asked
+    # of them, and the pause is said to be another complainant's.
+    awaiting_other_complainant: bool = False
+    # A withdrawn case (撤回办结, recorded by staff): the reason recorded, and how to contest it.
+    withdrawal_reason: str | None = None
+    withdrawal_route: str | None = None
 
 
 def track(
@@ -60,7 +74,7 @@ def track(
         joined = (e for e in handled if e.at >= merged_at and e.event not in _OTHER_COMPLAINANTS_EVENTS)
         shown = [*events, *joined]
     steps = [
-        TrackingStep(label=event_label(e.event), date=clock.local_date(e.at))
+        TrackingStep(label=_step_label(e, complaint), date=clock.local_date(e.at))
         for e in shown
         if e.event not in _NOT_PUBLIC_EVENTS
     ]
@@ -69,13 +83,15 @@ def track(
     spec = COMPLAINT.state(handling.state)
     hidden = spec.terminal or spec.clock_paused
     # A complainant merged into the case was not the one asked (closing.py says the same of its mails).
-    own_pause = handling is complaint and handling.state == ComplaintState.AWAITING_COMPLAINANT
+    paused = handling.state == ComplaintState.AWAITING_COMPLAINANT
+    own_pause = paused and handling is complaint
     reason, route = (
         why_not_accepted(handled) if handling.state == ComplaintState.NOT_ACCEPTED else (None, None)
     )
+    withdrawn = _withdrawal_reason(handled) if handling.state == ComplaintState.CLOSED_WITHDRAWN else None
     return PublicTracking(
         number=complaint.number,
-        state_label=state_label(handling.state),
+        state_label=_OTHERS_PAUSE_STATE if paused and not own_pause else state_label(handling.state),
         registered_on=clock.local_date(complaint.created_at),
         stage_deadline=None if hidden else handling.stage_deadline,
         deadline_pending=handling.deadline_pending and not hidden,
@@ -89,7 +105,33 @@ def track(
         not_accepted_reason=reason,
         suggested_route=route,
         supplement_requested=_supplement_requested(handled) if own_pause else None,
+        awaiting_other_complainant=paused and not own_pause,
+        withdrawal_reason=withdrawn,
+        withdrawal_route=WITHDRAWAL_ROUTE if handling.state == ComplaintState.CLOSED_WITHDRAWN else None,
     )
+
+
+def receipt_channels(*, session: Session, complaint: Complaint) -> frozenset[str]:
+    """The channels (``email``, ``sms``) the registration receipt (登记回执) goes to the complainant by;
+    empty when it reaches them by none (a mobile only while SMS is off: its one row is undeliverable,
+    as ``models.pledges.importing.undeliverable`` reads a pledgor's). Read off the outbox rows, so the
+    channels are decided in one place (models/outbox.py ``outbox_rows``)."""
+    rows = session.exec(
+        select(Notification.channel).where(
+            Notification.case_kind == "complaint",
+            Notification.case_id == complaint.id,
+            Notification.template == "complaint_received",
+            col(Notification.status) != NotificationStatus.UNDELIVERABLE,
+        )
+    ).all()
+    return frozenset(rows)
+
+
+def _step_label(event: CaseEvent, complaint: Complaint) -> str:
+    """A step as the complainant reads it: a pause in the case they were merged into is another's."""
+    if event.event == "await_complainant" and event.case_id != complaint.id:
+        return _OTHERS_PAUSE_STEP
+    return event_label(event.event)
 
 
 def why_not_accepted(events: list[CaseEvent]) -> tuple[str | None, str | None]:
@@ -116,6 +158,13 @@ def _supplement_requested(events: list[CaseEvent]) -> str | None:
     (models/complaints/actions.py ``_await``); a pause recorded before it was kept there shows none."""
     pause = next((e for e in reversed(events) if e.event == "await_complainant"), None)
     return ((pause.data.get("reason") or "").strip() or None) if pause else None
+
+
+def _withdrawal_reason(events: list[CaseEvent]) -> str | None:
+    """The reason of the latest ``withdraw``, as recorded for the complainant and mailed to them
+    (models/complaints/withdrawal.py); only ``data`` is read, as for a rejection."""
+    withdrawal = next((e for e in reversed(events) if e.event == "withdraw"), None)
+    return ((withdrawal.data.get("reason") or "").strip() or None) if withdrawal else None
 
 
 def _standing_reply(events: list[CaseEvent]) -> tuple[str | None, Literal["redo", "reopen"] | None]:
