@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple, get_args
 
 from pydantic import AfterValidator, EmailStr, computed_field, field_validator, model_validator
 from sqlalchemy import JSON, Column, Numeric, UniqueConstraint, false
@@ -87,6 +87,12 @@ def _reference(value: str) -> str:
 
 # One attachment reference given at registration (a file name, a link, an archive number): one line.
 AttachmentRef = Annotated[Line, AfterValidator(_reference)]
+
+
+# The return visit's answers that close a case (回访满意并办结); 不满意 sends it to be redone. Both count as
+# satisfied in the scorecard's 满意率, as 12345 assessments count them.
+SatisfiedAnswer = Literal["满意", "基本满意"]
+SATISFIED_ANSWERS: tuple[str, ...] = get_args(SatisfiedAnswer)
 
 
 # Input of POST /complaints (the staff form and 12345 orders too). Contact details are required: feedback

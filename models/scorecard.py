@@ -30,7 +30,7 @@ from models.breach import PublishedBreach
 from models.breach_record import published_class
 from models.calendar import WorkCalendar
 from models.clock import Clock
-from models.complaint import Complaint
+from models.complaint import SATISFIED_ANSWERS, Complaint
 from models.department_history import departments_at
 from models.errors import ValidationFailed
 from models.government_credit_record import GovernmentCreditRecord, breach_counts, counted
@@ -419,7 +419,9 @@ def department_scores(
         # 不满意办结 is the one most redone, and counting only 已办结 dropped it.
         "redone": _how_many(col(Complaint.state).in_(ended) & (col(Complaint.redo_count) != 0)),
         "rated": _how_many(rated),
-        "satisfied": _how_many(col(Complaint.satisfaction) == "满意"),
+        # 满意率 as 12345 assessments count it: 满意 and 基本满意 (the two answers that close a case) over
+        # every answer given; counting 满意 alone put a department whose cases all closed 基本满意 at 0 %.
+        "satisfied": _how_many(col(Complaint.satisfaction).in_(SATISFIED_ANSWERS)),
     }
     led = core_select(col(Complaint.lead_department_id), *columns.values()).group_by(
         col(Complaint.lead_department_id)

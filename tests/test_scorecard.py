@@ -200,7 +200,8 @@ def test_cases_that_end_unsatisfied_or_unreachable_are_counted_apart(
 
     [row] = scorecard.department_scores(session=session, today=today)
     assert (row.handled, row.closed, row.closed_unsatisfied, row.closed_unreachable) == (3, 1, 1, 1)
-    # The unsatisfied ending is a rating; the unreachable one is not.
-    assert (row.satisfied, row.rated) == (0, 2)
+    # The unsatisfied ending is a rating; the unreachable one is not. 基本满意 counts as satisfied, as 12345
+    # assessments count it: one of the two rated cases.
+    assert (row.satisfied, row.rated, row.satisfaction_rate) == (1, 2, 0.5)
     counts = {c.state: c.count for c in scorecard.state_counts(session=session)}
     assert (counts["closed"], counts["closed_unsatisfied"], counts["closed_unreachable"]) == (1, 1, 1)

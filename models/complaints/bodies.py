@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from models.breach import Severity
+from models.complaint import SatisfiedAnswer
 from models.lifecycle import ComplaintState as CS
 from models.text import Line, Paragraph
 
@@ -138,7 +139,7 @@ class ReplyBody(ActionBody):
 
 
 class CloseBody(ActionBody):
-    satisfaction: Literal["满意", "基本满意"] = Field(description="回访满意度")
+    satisfaction: SatisfiedAnswer = Field(description="回访满意度")
 
 
 class ExtensionRequestBody(ReasonBody):
