@@ -1,5 +1,6 @@
 """How the subject of a breach record is told that its objection or repair request was received and
-decided: by e-mail, by SMS or both, as the pledgor of the pledge behind the record is (issue 17).
+decided: by e-mail, by SMS or both, as the pledgor of the pledge behind the record is (issue 17); a
+department with a record from a complaint, by e-mail to the address on file for it.
 
 The subject of a pledge's record is its pledgor. It may give a mobile number with the request (the public
 objection and repair forms' optional 手机号码), stored in the request's audit event as ``phone``; the
@@ -15,6 +16,8 @@ from sqlmodel import Session, col, select
 
 from models.audit import CaseEvent
 from models.breach import PublishedBreach
+from models.government_credit_record import GovernmentCreditRecord
+from models.org import Department
 from models.outbox import enqueue
 from models.pledge import Pledge
 
@@ -33,16 +36,21 @@ def enqueue_for_subject(
     decided) in the caller's transaction. A pledge's record names its pledgor, reached as
     ``enqueue_for_pledgor`` reaches it: e-mail to the pledge's address, SMS to ``phone`` (the mobile the
     subject gave with the request) or else to the pledge's phone, both when both are known. A record from a
-    complaint names a government body, which has neither here: undeliverable, for the credit office to
-    forward (it filed the request for it)."""
+    complaint names the department found in breach, mailed at its address (``subject_department``): it
+    applied through the credit office, but the outcome is its own to act on."""
     pledge = session.get(Pledge, record.pledge_id) if record.pledge_id else None
+    if pledge is not None:
+        email, phone = pledge.pledgor_email, phone or pledge.pledgor_phone
+    else:
+        department = subject_department(session=session, record=record)
+        email = department.email if department is not None else None
     return enqueue(
         session=session,
         template=template,
         recipient_kind="subject",
         recipient_name=record.subject_name,
-        recipient_email=pledge.pledgor_email if pledge else None,
-        recipient_phone=phone or (pledge.pledgor_phone if pledge else None),
+        recipient_email=email,
+        recipient_phone=phone,
         key=key,
         context=context,
         case_kind="breach",
@@ -50,6 +58,17 @@ def enqueue_for_subject(
         case_number=record.number,
         flow_run_id=flow_run_id,
     )
+
+
+def subject_department(*, session: Session, record: PublishedBreach) -> Department | None:
+    """The department a record from a complaint names: the one whose credit record holds the finding (the
+    register row names it only by name, and its ``department_id`` is the 认定部门). None for a pledge's."""
+    if record.complaint_id is None or record.id is None:
+        return None
+    row = session.exec(
+        select(GovernmentCreditRecord).where(GovernmentCreditRecord.breach_id == record.id)
+    ).first()
+    return session.get(Department, row.department_id) if row is not None else None
 
 
 def request_phone(*, session: Session, record: PublishedBreach, event: str) -> str | None:

@@ -26,11 +26,12 @@ def decision_tasks(
     *, session: Session, actor: Actor, today: dt.date, calendar: WorkCalendar, limit: int = 500
 ) -> list[TaskItem]:
     """Records under objection or with a repair request waiting on ``actor``, soonest deadline first: the
-    deciding department's own for a handler (the lifecycle's states wait on handlers); for supervisors,
-    who may decide them too and chase them, every one they may decide (``may_decide``: not the repair
-    of a pledge's record, which its authority decides; the dashboard shows those for chasing)."""
+    deciding department's own pledge records for a handler (the lifecycle's states wait on handlers; a
+    record from a complaint is the credit office's to decide, whatever department it names); for
+    supervisors, who may decide them too and chase them, every one they may decide (``may_decide``: not
+    the repair of a pledge's record, which its authority decides; the dashboard shows those for chasing)."""
     if actor.role == Role.HANDLER and actor.department_id is not None:
-        where: list[Any] = [_B.c.department_id == actor.department_id]
+        where: list[Any] = [_B.c.department_id == actor.department_id, _B.c.complaint_id.is_(None)]
     elif actor.role == Role.SUPERVISOR:
         # ``may_decide`` in SQL, so the limit counts only records the supervisor can act on.
         where = [or_(_B.c.state != BreachState.REPAIR_REQUESTED, _B.c.complaint_id.is_not(None))]

@@ -1,6 +1,6 @@
 """What the deciding department reads before it decides: its breach records, and for each the subject's
-pending objection or repair request (reason, evidence, repair pledge, the files handed in with it) with
-the pledge's evidence files.
+pending objection or repair request (reason, evidence or the written objection's 文号, repair pledge, the
+files handed in with it) with the pledge's evidence files.
 
 The subject's request is stored as the ``object`` / ``request_repair`` event (note = the reason, data =
 the evidence or the repair pledge); before this, the staff list answered only the public fields, so
@@ -31,10 +31,16 @@ _FILES = PledgeEvidence.__table__  # type: ignore[attr-defined]
 
 
 def visible_breach(*, session: Session, breach_id: int, actor: Actor) -> PublishedBreach:
-    """The record, if the actor decides on it: a handler only its own department's (another's is "not
-    found", as for every case), supervisors all."""
+    """The record, if the actor decides on it: a handler only its own department's pledge records
+    (another's is "not found", as for every case), supervisors all. A record from a complaint is the
+    credit office's alone, whatever department it names: the office confirmed the breach (confirm_breach
+    is the supervisors'), so its supervisors decide its objections and repairs (谁认定、谁修复), and no
+    handler reads the department's written objection or its files."""
     record = session.get(PublishedBreach, breach_id)
-    if record is None or (actor.role == Role.HANDLER and actor.department_id != record.department_id):
+    if record is None or (
+        actor.role == Role.HANDLER
+        and (record.complaint_id is not None or actor.department_id != record.department_id)
+    ):
         raise NotFound(f"公示记录 #{breach_id} 不存在 (no breach record {breach_id})")
     return record
 
@@ -46,7 +52,10 @@ def list_staff_breaches(
     records, not whatever pages the database visits first, and no sort over a large register is needed."""
     stmt = select(PublishedBreach)
     if actor.role == Role.HANDLER:
-        stmt = stmt.where(PublishedBreach.department_id == actor.department_id)
+        # As ``visible_breach``: records from complaints are the credit office's.
+        stmt = stmt.where(
+            PublishedBreach.department_id == actor.department_id, col(PublishedBreach.complaint_id).is_(None)
+        )
     if state:
         stmt = stmt.where(PublishedBreach.state == state)
     return list(session.exec(stmt.order_by(col(PublishedBreach.id).desc()).limit(limit)).all())
@@ -83,6 +92,7 @@ def _request_fields(event: CaseEvent | None, files: Sequence[CaseFile]) -> dict[
             "requested_at": None,
             "request_reason": None,
             "request_evidence": None,
+            "request_document_reference": None,
             "request_phone": None,
             "request_files": [],
         }
@@ -93,6 +103,9 @@ def _request_fields(event: CaseEvent | None, files: Sequence[CaseFile]) -> dict[
         # An objection's evidence (what the subject handed in, as text) or a repair request's pledge.
         "request_evidence": (event.data or {}).get("evidence") or None,
         "repair_pledge": (event.data or {}).get("repair_pledge") or None,
+        # The 文号 of a department's written objection, as the credit office filed it: the paper the
+        # decision answers (models/government_credit.py).
+        "request_document_reference": (event.data or {}).get("document_reference") or None,
         # The mobile the objector or applicant gave for replies: whoever decides may need to call.
         "request_phone": (event.data or {}).get("phone") or None,
         # The files the objector or applicant handed in with this request.

@@ -12,20 +12,24 @@ audit trail, and is no longer counted; a severity, facts or basis corrected on a
 carried here (``follow_register_decision``, called by models/register/decisions.py).
 
 The record is also a register record like the pledge breaches (``PublishedBreach`` with source_kind
-"complaint"): the respondent department is its subject, the department's 主管部门 (else the department
-itself, with the credit office's supervisors) decides objections and repairs, it has a class and an end
-date (GSJZQ) by class, expires with the others and is pushed to the credit platform. The register row is the
-source of truth for everything public (GET /public/government-breaches, the register pages and exports);
-this table stays the department's internal record of confirmations, which the scorecard counts and which
-does not end when the publication period does. The register row's matter is the 事实摘要 the deciding
-supervisor wrote for publication (prefilled with the summary masked); every public output of it goes
-through the publication filter (models/privacy.py ``publication_text``) as well.
+"complaint"): the respondent department is its subject, it has a class and an end date (GSJZQ) by class,
+expires with the others and is pushed to the credit platform. The credit office confirmed the breach
+(confirm_breach is the supervisors' alone), so 谁认定、谁修复: its supervisors file the department's
+written objection or repair request (from the record's staff page or the API) and decide it
+(models/register/decisions.py ``may_decide``); the record's ``department_id`` still names the
+department's 主管部门 (else the department itself), as records already written do, and decides nothing.
+The department is mailed the acknowledgement and the decision (models/breach_notices.py). The register
+row is the source of truth for everything public (GET /public/government-breaches, the register pages and
+exports); this table stays the department's internal record of confirmations, which the scorecard counts
+and which does not end when the publication period does. The register row's matter is the 事实摘要 the
+deciding supervisor wrote for publication (prefilled with the summary masked); every public output of it
+goes through the publication filter (models/privacy.py ``publication_text``) as well.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -33,20 +37,23 @@ from sqlmodel import Session, col, select
 from models.accounts import department_by_code
 from models.audit import CaseEvent
 from models.breach import PublishedBreach, Severity
+from models.breach_notices import enqueue_for_subject
 from models.breach_record import department_names, public_fields, register_record
 from models.calendar import WorkCalendar
+from models.clock import iso_date
 from models.complaint import CATEGORY_LABELS, Complaint
-from models.errors import NotFound, NotPermitted, ValidationFailed
+from models.errors import DomainError, NotFound, NotPermitted, ValidationFailed
 from models.files import Upload
 from models.government_credit_record import GovernmentCreditRecord, GovernmentCreditRecordPublic
-from models.lifecycle import Role
+from models.lifecycle import BREACH, Role
 from models.org import Department
 from models.pledge import PledgorKind
 from models.privacy import publication_text
 from models.register.requests import check_repair_open, file_request
 from models.register.states import shown_on
 from models.settings import get_settings
-from models.workflow import Actor
+from models.text import checked_text
+from models.workflow import Actor, rule_days
 
 # The national rule under which a refusal to rectify is a government breach.
 BASIS = "发改财金〔2023〕1103号：拒不整改的，确认为违约失信"
@@ -136,8 +143,8 @@ def _register(
         matter=text,
         facts=row.facts[:2000],
         basis=row.basis,
-        # 认定部门: the department's 主管部门, who verified the complaint; a department without one is
-        # decided on by the credit office's supervisors (and, as for verification, by itself).
+        # The department's 主管部门, who verified the complaint (else the department itself), named as on
+        # the records already written; it decides nothing: supervisors decide (``may_decide``).
         department_id=subject.competent_id or row.department_id,
         severity=Severity(row.severity),
         decision_date=row.decision_date,
@@ -241,6 +248,90 @@ def _check_credit_office(actor: Actor) -> None:
         )
 
 
+# The limits of the API's filing bodies (api/routes/government_credit.py), held here for every caller.
+REASON_MAX = 2000
+REFERENCE_MAX = 128
+# Who answers the department: the acknowledgement names the credit office, not the record's 认定部门.
+CREDIT_OFFICE = "信用办（督办人员）"
+
+
+def _typed(value: str | None, *, field: str, label: str, max_length: int, multiline: bool = True) -> str:
+    return checked_text(
+        value or "", label=label, multiline=multiline, max_length=max_length, field=field
+    ).strip()
+
+
+def _check_objection_open(record: PublishedBreach) -> None:
+    """A state of the record that takes an objection (the lifecycle's refusal, before anything changes)."""
+    BREACH.fire(record.state, "object", Role.SUPERVISOR)
+
+
+def _check_repair_filing(session: Session, record: PublishedBreach, today: dt.date) -> None:
+    """A repair request can be filed: the department's written explanation and rectification reported on
+    the complaint (书面说明原因并限期整改), the class's minimum publication period past and no other
+    request pending (``check_repair_open``), and a state that takes one."""
+    rectified = session.exec(
+        select(CaseEvent.seq).where(
+            CaseEvent.case_kind == "complaint",
+            CaseEvent.case_id == record.complaint_id,
+            CaseEvent.event == "submit_explanation",
+        )
+    ).first()
+    if rectified is None:
+        raise ValidationFailed(
+            "被认定部门尚未提交违约失信原因的书面说明及整改情况，整改完成后方可申请信用修复 "
+            "(repair only after the written explanation and rectification)"
+        )
+    check_repair_open(record, today)
+    BREACH.fire(record.state, "request_repair", Role.SUPERVISOR)
+
+
+def department_filings(
+    *, session: Session, record: PublishedBreach, actor: Actor, today: dt.date
+) -> dict[str, str | None]:
+    """What the record's staff page offers the credit office to file for the department: for "objection"
+    and "repair", None when it can be filed now, else why not (the filings' own checks, so nothing offered
+    is refused). Empty for a pledge's record, and for anyone but a supervisor."""
+    if actor.role != Role.SUPERVISOR or record.source_kind != "complaint":
+        return {}
+    try:
+        found = _government_record(session, record.number, today)
+    except NotFound as exc:
+        return dict.fromkeys(("objection", "repair"), exc.message)
+    return {
+        "objection": _why_not(lambda: _check_objection_open(found)),
+        "repair": _why_not(lambda: _check_repair_filing(session, found, today)),
+    }
+
+
+def _why_not(check: Callable[[], None]) -> str | None:
+    try:
+        check()
+    except DomainError as exc:
+        return exc.message
+    return None
+
+
+def _acknowledge(session: Session, record: PublishedBreach, template: str, **due: str | None) -> None:
+    """Tell the department its application was filed, by when and by whom it is answered, as the pledgor
+    of a pledge's record is told (models/pledges/self_service.py), naming the credit office."""
+    rule = BREACH.state(record.state).deadline
+    assert rule is not None, f"breach state {record.state} has no deadline"
+    enqueue_for_subject(
+        session=session,
+        record=record,
+        template=template,
+        key=f"breach:{record.id}:{record.version}:{template}",
+        context={
+            "record_number": record.number,
+            "subject_name": record.subject_name,
+            "department_name": CREDIT_OFFICE,
+            "working_days": rule_days(rule),
+            **due,
+        },
+    )
+
+
 def object_for_department(
     *,
     session: Session,
@@ -253,19 +344,26 @@ def object_for_department(
     files: Sequence[Upload] = (),
 ) -> PublishedBreach:
     """The respondent department objects to its record (filed by a supervisor from its written
-    objection): the record shows "异议处理中" and the deciding department has the objection deadline.
-    ``files`` (the written objection scanned, its proof) are checked and stored as the subject's are, for
-    the deciding department only."""
+    objection, its 文号 ``document_reference``): the record shows "异议处理中", the supervisors have the
+    objection deadline and the department is mailed the acknowledgement. ``files`` (the written objection
+    scanned, its proof) are checked and stored as the subject's are, for the supervisors only."""
     _check_credit_office(actor)
+    reason = _typed(reason, field="reason", label="异议理由", max_length=REASON_MAX)
+    document = _typed(
+        document_reference, field="document_reference", label="书面异议文号", max_length=REFERENCE_MAX,
+        multiline=False,
+    )  # fmt: skip
     record = _government_record(session, number, today)
-    if not reason.strip():
-        raise ValidationFailed("请填写异议理由 (reason is required)")
-    document = (document_reference or "").strip()
-    file_request(
-        session=session, record=record, kind="objection", actor=actor, reason=reason.strip(), detail=document,
+    _check_objection_open(record)
+    if not reason:
+        raise ValidationFailed("请填写异议理由 (reason is required)", field="reason")
+    filed = file_request(
+        session=session, record=record, kind="objection", actor=actor, reason=reason, detail=document,
         data={"filed_for": record.subject_name, "document_reference": document}, today=today,
         calendar=calendar, files=files,
     )  # fmt: skip
+    if filed:
+        _acknowledge(session, record, "objection_received", reply_due=iso_date(record.stage_deadline))
     return record
 
 
@@ -282,28 +380,20 @@ def request_repair_for_department(
 ) -> PublishedBreach:
     """The respondent department applies for credit repair (filed by a supervisor): only once it has
     explained in writing and reported its rectification on the complaint (书面说明原因并限期整改), and
-    not before the class's minimum publication period (repair_earliest). ``files``: its application and
-    proof of the rectification, as for an objection."""
+    not before the class's minimum publication period (repair_earliest); the department is mailed the
+    acknowledgement. ``files``: its application and proof of the rectification, as for an objection."""
     _check_credit_office(actor)
+    statement = _typed(statement, field="statement", label="整改情况说明", max_length=REASON_MAX)
+    repair_pledge = _typed(repair_pledge, field="repair_pledge", label="信用修复承诺", max_length=REASON_MAX)
     record = _government_record(session, number, today)
-    rectified = session.exec(
-        select(CaseEvent.seq).where(
-            CaseEvent.case_kind == "complaint",
-            CaseEvent.case_id == record.complaint_id,
-            CaseEvent.event == "submit_explanation",
-        )
-    ).first()
-    if rectified is None:
-        raise ValidationFailed(
-            "被认定部门尚未提交违约失信原因的书面说明及整改情况，整改完成后方可申请信用修复 "
-            "(repair only after the written explanation and rectification)"
-        )
-    check_repair_open(record, today)
-    if not statement.strip() or not repair_pledge.strip():
+    _check_repair_filing(session, record, today)
+    if not statement or not repair_pledge:
         raise ValidationFailed("请填写整改情况说明和信用修复承诺 (statement and repair pledge are required)")
-    file_request(
-        session=session, record=record, kind="repair", actor=actor, reason=statement.strip(),
-        detail=repair_pledge.strip(), today=today, calendar=calendar, files=files,
-        data={"repair_pledge": repair_pledge.strip(), "filed_for": record.subject_name},
+    filed = file_request(
+        session=session, record=record, kind="repair", actor=actor, reason=statement,
+        detail=repair_pledge, today=today, calendar=calendar, files=files,
+        data={"repair_pledge": repair_pledge, "filed_for": record.subject_name},
     )  # fmt: skip
+    if filed:
+        _acknowledge(session, record, "repair_received", decision_due=iso_date(record.stage_deadline))
     return record

@@ -36,8 +36,11 @@ DAY = dt.date(2026, 6, 1)  # within the records' publication period (JDRQ 2026-0
 FEBRUARY = Period("month", dt.date(2026, 2, 1), dt.date(2026, 2, 28))  # the pledges' deadline month
 
 
-def _handler_of(record: PublishedBreach) -> Actor:
-    """The deciding department's handler: a pledge record's repair is its department's to decide."""
+def _decider_of(record: PublishedBreach) -> Actor:
+    """Who decides: a pledge record's department's handler (its repair is that department's to decide); a
+    record from a complaint, confirmed by the credit office, its supervisors."""
+    if record.complaint_id is not None:
+        return Actor(name="督办员", role=Role.SUPERVISOR)
     return Actor(name="经办人", role=Role.HANDLER, department_id=record.department_id)
 
 
@@ -60,7 +63,7 @@ def _decide(session: Session, record: PublishedBreach, action: str, day: dt.date
         session=session,
         breach_id=record.id,
         action=action,
-        actor=_handler_of(record),
+        actor=_decider_of(record),
         reason="经核查",
         today=day,
         calendar=load_calendar(session=session),
@@ -104,7 +107,7 @@ def test_corrected_facts_and_basis_reach_the_department_credit_record(
     r = client.post(
         f"{API}/breaches/{record.id}/actions/uphold_correct",
         json={"reason": "成立", "corrected": corrected},
-        headers=staff.auth("competent"),
+        headers=staff.auth("supervisor"),
     )
     assert r.status_code == 200, r.text
     [shown] = client.get(f"{API}/departments/D01/credit-record", headers=staff.auth("supervisor")).json()[

@@ -1,7 +1,7 @@
 """Files with a government department's objection or repair request (issue 15): the credit office files
 them with the department's written application exactly as the subject of a pledge record hands in its
-own (the same checks of models/files.py, stored in case_file), and only the deciding department (the
-department's 主管部门) lists and downloads them, on the API and on /staff/breaches/{id}."""
+own (the same checks of models/files.py, stored in case_file), and only the credit office's supervisors,
+who decide (谁认定、谁修复), list and download them, on the API and on /staff/breaches/{id}."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def request_events(session: Session, breach_id: int) -> list[CaseEvent]:
     return list(session.exec(stmt).all())
 
 
-def test_a_department_objection_filed_with_files_is_read_only_by_the_deciding_department(
+def test_a_department_objection_filed_with_files_is_read_only_by_the_credit_office(
     client: TestClient, staff: Staff, session: Session
 ) -> None:
     confirmed(client, staff)
@@ -81,23 +81,24 @@ def test_a_department_objection_filed_with_files_is_read_only_by_the_deciding_de
     ] * 2
     assert rows[0].uploaded_by == event.actor_name
     assert file_path(rows[0].sha256).read_bytes() == PDF
-    # The deciding department (D00, the 主管部门 of the subject D01) reads them, in the list and one by one.
-    [view] = client.get(f"{API}/breaches", headers=staff.auth("competent")).json()
+    # The credit office, which decides (谁认定、谁修复), reads them, in the list and one by one.
+    [view] = client.get(f"{API}/breaches", headers=staff.auth("supervisor")).json()
     assert view["request_kind"] == "objection"
     assert [(f["filename"], f["kind"]) for f in view["request_files"]] == [
         ("住建函〔2026〕12号.pdf", "objection"),
         ("银行回单.png", "objection"),
     ]
     url = f"{API}/breaches/{record.id}/files/{view['request_files'][1]['id']}"
-    got = client.get(url, headers=staff.auth("competent"))
+    got = client.get(url, headers=staff.auth("supervisor"))
     assert (got.status_code, got.content, got.headers["content-type"]) == (200, PNG, "image/png")
-    # The subject department does not decide its own objection and does not read the files; nor the public.
+    # No department decides it or reads the files, the subject nor its 主管部门; nor the public.
     assert client.get(url, headers=staff.auth("handler")).status_code == 404
+    assert client.get(url, headers=staff.auth("competent")).status_code == 404
     assert client.get(url).status_code == 401
     assert "银行回单.png" not in client.get(f"{API}/public/breaches/{record.number}").text
     assert "银行回单.png" not in client.get(f"{API}/public/government-breaches").text
-    # The record page of the deciding department lists them with their download links.
-    sign_in(client, staff.competent)
+    # The record page of the deciding credit office lists them with their download links.
+    sign_in(client, staff.supervisor)
     page = client.get(f"/staff/breaches/{record.id}")
     assert page.status_code == 200
     assert "银行回单.png" in page.text
@@ -171,6 +172,6 @@ def test_a_department_repair_request_carries_its_files_after_rectification(
     r = file_with(client, staff, record.number, "repair", REPAIR, [("付款凭证.pdf", PDF)], "supervisor")
     assert r.status_code == 200, r.text
     assert r.json()["state"] == "repair_requested"
-    [view] = client.get(f"{API}/breaches", headers=staff.auth("competent")).json()
+    [view] = client.get(f"{API}/breaches", headers=staff.auth("supervisor")).json()
     assert (view["request_kind"], view["repair_pledge"]) == ("repair", REPAIR["repair_pledge"])
     assert [(f["filename"], f["kind"]) for f in view["request_files"]] == [("付款凭证.pdf", "repair")]

@@ -174,7 +174,7 @@ def test_a_finding_withdrawn_on_an_upheld_objection_is_kept_marked_and_not_count
     r = client.post(
         f"{API}/breaches/{row.id}/actions/uphold_withdraw",
         json={"reason": "异议成立，认定错误"},
-        headers=staff.auth("competent"),
+        headers=staff.auth("supervisor"),
     )
     assert r.status_code == 200, r.text
 
@@ -200,7 +200,7 @@ def test_a_severity_corrected_on_an_upheld_objection_reaches_the_credit_record(
     r = client.post(
         f"{API}/breaches/{row.id}/actions/uphold_correct",
         json={"reason": "异议成立，更正严重程度", "corrected": {"severity": "minor"}},
-        headers=staff.auth("competent"),
+        headers=staff.auth("supervisor"),
     )
     assert r.status_code == 200, r.text
 

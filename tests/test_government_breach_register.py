@@ -76,7 +76,7 @@ def test_confirmation_creates_a_register_record_of_the_department_pushed_to_the_
     assert client.get(f"{API}/public/breaches/{record.number}").status_code == 200
 
 
-def test_department_objection_is_decided_by_its_competent_department(
+def test_department_objection_is_decided_by_the_credit_office(
     client: TestClient, staff: Staff, session: Session
 ) -> None:
     confirmed(client, staff)
@@ -90,10 +90,12 @@ def test_department_objection_is_decided_by_its_competent_department(
     )  # fmt: skip
     assert shown["state_label"] == "异议处理中"
     assert _listed(client) == [record.number]  # still shown while it is decided
-    # The subject department does not decide its own objection; its 主管部门 (D00) does.
+    # 谁认定、谁修复: the credit office confirmed the breach, so its supervisors decide; neither the subject
+    # department nor its 主管部门 (D00) does.
     assert record.id is not None
     _decide(client, staff, "handler", record.id, "uphold_withdraw", status=404)
-    decided = _decide(client, staff, "competent", record.id, "uphold_withdraw")
+    _decide(client, staff, "competent", record.id, "uphold_withdraw", status=404)
+    decided = _decide(client, staff, "supervisor", record.id, "uphold_withdraw")
     assert decided["state"] == "withdrawn"
     assert _listed(client) == []
     assert _documents(session) == [("publish", "published"), ("withdraw", "withdrawn")]
@@ -120,7 +122,7 @@ def test_repair_only_after_rectification_and_the_minimum_period(
         "repair_requested"
     )
     assert record.id is not None
-    _decide(client, staff, "competent", record.id, "approve_repair")
+    _decide(client, staff, "supervisor", record.id, "approve_repair")
     assert _listed(client) == []
     assert _documents(session)[-1] == ("repair", "repaired")
 

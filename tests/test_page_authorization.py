@@ -82,6 +82,9 @@ RULES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/staff/breaches/{breach_id}/act/{action}"): rule(
         default=403, handler=SEEN, handler2=404, supervisor=SEEN
     ),
+    # The credit office files a department's written application on a record from a complaint; the breach
+    # here is a pledge's, which takes none: "not found" as a government record.
+    ("POST", "/staff/breaches/{breach_id}/file/{kind}"): rule(default=403, supervisor=404),
     ("GET", "/staff/complaints/{complaint_id}"): rule(handler2=404),
     ("GET", "/staff/complaints/{complaint_id}/files/{file_id}"): rule(default=404),
     ("GET", "/staff/breaches/{breach_id}/files/{file_id}"): rule(
@@ -184,6 +187,7 @@ def test_every_page_times_every_role(
         **world,
         "import_id": str(uploaded.json()["id"]),
         "action": "sign_for",
+        "kind": "objection",
         "name": "weekly",
         "number": breach.number,
         "breach_id": str(breach.id),

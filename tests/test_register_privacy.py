@@ -80,7 +80,7 @@ def test_correcting_a_government_record_masks_the_complainant_name_in_the_new_te
     decided = client.post(
         f"{API}/breaches/{record.id}/actions/uphold_correct",
         json={"reason": "更正失信行为", "corrected": {"facts": facts, "matter": f"拖欠{NAME}工程款"}},
-        headers=staff.auth("competent"),
+        headers=staff.auth("supervisor"),
     )
     assert decided.status_code == 200, decided.text
     outputs = _public_outputs(client, record.number)

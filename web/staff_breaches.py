@@ -6,6 +6,11 @@ The same services as the API (``GET /api/v1/breaches``, ``POST /api/v1/breaches/
 a handler sees only their department's records (another's is "not found"); the correction is the typed
 ``BreachCorrection`` (the form's fields are exactly its fields), and every form carries the CSRF field and
 the record's version.
+
+A record from a complaint names a department, which applies in writing to the credit office: its
+supervisors file the written objection or repair request on the record's page, through the same services
+as ``POST /api/v1/government-breaches/{number}/objection|repair``, offered only when that filing would be
+taken (``department_filings``), and decide it there.
 """
 
 from __future__ import annotations
@@ -26,12 +31,14 @@ from models.breach_requests import list_staff_breaches, staff_views, visible_bre
 from models.calendar import load_calendar
 from models.errors import DomainError, ValidationFailed
 from models.files import PREVIEWABLE
+from models.government_credit import department_filings, object_for_department, request_repair_for_department
 from models.lifecycle import BREACH, BreachState, Role
 from models.register import CORRECTION_LABELS, BreachCorrection, decide
 from models.register.decisions import may_decide
 from models.settings import get_settings
 from models.workflow import Actor
 from web.core import current_actor, form_data, form_refused, page_router, redirect, render
+from web.files import form_uploads, upload_hint
 
 router = page_router("/staff/breaches")
 
@@ -45,6 +52,8 @@ OTHER_EVENTS = {
     "department_succeeded": "认定部门撤并，由承接部门继续办理（机构改革）",
 }
 DECISION_EVENTS = {"uphold_withdraw", "uphold_correct", "reject_objection", "approve_repair", "reject_repair"}
+# The department's written applications the credit office files on a record from a complaint.
+FILINGS = {"objection": "登记部门书面异议", "repair": "登记部门信用修复申请"}
 
 
 @router.get("")
@@ -107,6 +116,9 @@ def _record_page(
             and may_decide(complaint_id=record.complaint_id, action=t.event, role=actor.role)
         ],
         days_left=days_left,
+        filings=department_filings(session=session, record=record, actor=actor, today=today),
+        filing_labels=FILINGS,
+        upload_hint=upload_hint(),
         states=STATE_LABELS,
         requests=REQUEST_LABELS,
         severities={str(k): v for k, v in SEVERITY_LABELS.items()},
@@ -119,10 +131,15 @@ def _record_page(
 
 @router.get("/{breach_id}")
 def breach_page(
-    request: Request, breach_id: int, session: SessionDep, today: TodayDep, done: str | None = None
+    request: Request,
+    breach_id: int,
+    session: SessionDep,
+    today: TodayDep,
+    done: str | None = None,
+    filed: str | None = None,
 ) -> Response:
     _, actor = current_actor(request, session, *DECIDERS)
-    label = BREACH.transition(done).label if done in DECISION_EVENTS else None
+    label = BREACH.transition(done).label if done in DECISION_EVENTS else FILINGS.get(filed or "")
     return _record_page(request, session, actor, breach_id, today, done=label)
 
 
@@ -161,3 +178,35 @@ async def take_action(
         )  # fmt: skip
     session.commit()
     return redirect(f"/staff/breaches/{breach_id}?done={action}")
+
+
+@router.post("/{breach_id}/file/{kind}")
+async def file_for_department(
+    request: Request, breach_id: int, kind: str, session: SessionDep, today: TodayDep
+) -> Response:
+    _, actor = current_actor(request, session, Role.SUPERVISOR)
+    form = await form_data(request)
+    record = visible_breach(session=session, breach_id=breach_id, actor=actor)
+    common: dict[str, Any] = {
+        "session": session, "number": record.number, "actor": actor, "today": today,
+        "calendar": load_calendar(session=session), "files": await form_uploads(request),
+    }  # fmt: skip
+    try:
+        if kind == "objection":
+            object_for_department(
+                reason=form.get("reason", ""), document_reference=form.get("document_reference"), **common
+            )
+        elif kind == "repair":
+            request_repair_for_department(
+                statement=form.get("statement", ""), repair_pledge=form.get("repair_pledge", ""), **common
+            )
+        else:
+            raise ValidationFailed(f"不支持的登记 {kind}；可用：{', '.join(FILINGS)} (unknown filing)")
+    except DomainError as exc:
+        errors, status = form_refused(session, exc, at_field=True)
+        return _record_page(
+            request, session, actor, breach_id, today,
+            errors=errors, failed_action=f"file_{kind}", values=form, status_code=status,
+        )  # fmt: skip
+    session.commit()
+    return redirect(f"/staff/breaches/{breach_id}?filed={kind}")

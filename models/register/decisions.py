@@ -21,10 +21,11 @@ from models.breach_record import (
     published_class,
     repair_earliest,
 )
+from models.breach_requests import visible_breach
 from models.calendar import WorkCalendar
 from models.clock import utcnow
 from models.complaint import Complaint
-from models.errors import Conflict, NotFound, NotPermitted, ValidationFailed
+from models.errors import Conflict, NotPermitted, ValidationFailed
 from models.government_credit_record import follow_register_decision
 from models.lifecycle import BreachState, Role
 from models.org import Department
@@ -80,8 +81,12 @@ def may_decide(*, complaint_id: int | None, action: str, role: Role) -> bool:
     pledge's record was decided by its authority, so only that department's handlers (its successor's,
     once it is retired: the record moved there) decide its repair; supervisors chase it. A government
     record from a complaint was confirmed by the credit office (confirm_breach is the supervisors' alone),
-    so its supervisors keep deciding its repair. ``complaint_id`` is the record's (None: a pledge's)."""
-    return not (action in REPAIR_DECISIONS and role == Role.SUPERVISOR and complaint_id is None)
+    so only its supervisors decide that record's objections and repairs: not the department found in
+    breach, nor its 主管部门, whichever of them the record names as 认定部门. ``complaint_id`` is the
+    record's (None: a pledge's)."""
+    if complaint_id is not None:
+        return role == Role.SUPERVISOR
+    return not (action in REPAIR_DECISIONS and role == Role.SUPERVISOR)
 
 
 def decide(
@@ -96,17 +101,21 @@ def decide(
     expected_version: int | None = None,
     corrected: BreachCorrection | Mapping[str, Any] | None = None,
 ) -> PublishedBreach:
-    """The deciding department (谁认定、谁修复) or a supervisor decides an objection or a repair; the
-    repair of a department's record only that department (``may_decide``). ``corrected`` (uphold_correct
-    only) is checked as a ``BreachCorrection`` whichever form it comes in."""
-    record = session.get(PublishedBreach, breach_id)
-    # Another department's record is answered as one that does not exist, as for every case: a 403 would
-    # confirm that it exists (docs/security.md).
-    if record is None or (actor.role == Role.HANDLER and actor.department_id != record.department_id):
-        raise NotFound(f"公示记录 #{breach_id} 不存在 (no breach record {breach_id})")
+    """The deciding body (谁认定、谁修复) decides an objection or a repair (``may_decide``): of a pledge's
+    record its department's handlers, or a supervisor save for its repair; of a record from a complaint
+    the credit office's supervisors only. ``corrected`` (uphold_correct only) is checked as a
+    ``BreachCorrection`` whichever form it comes in."""
+    # A record the handler may not see (another department's, or any from a complaint) is answered as one
+    # that does not exist, as for every case: a 403 would confirm that it exists (docs/security.md).
+    record = visible_breach(session=session, breach_id=breach_id, actor=actor)
     if action not in BREACH_DECISIONS:
         raise ValidationFailed(f"不支持的操作 {action}；可用：{', '.join(BREACH_DECISIONS)} (unknown action)")
     if not may_decide(complaint_id=record.complaint_id, action=action, role=actor.role):
+        if record.complaint_id is not None:
+            raise NotPermitted(
+                f"记录 {record.number} 由信用办确认，其异议和信用修复由督办人员决定（谁认定、谁修复） "
+                "(a record from a complaint is decided by supervisors)"
+            )
         department = session.get(Department, record.department_id)
         name = department.name if department else "认定部门"
         raise NotPermitted(
