@@ -354,7 +354,7 @@ COMPLAINT = Lifecycle(
         # one is offered it by hand) rather than a target computed per case: the table keeps every move
         # it allows, and the reopening stays one event for 12345 and the rules keyed on it
         # (models/complaints/withdrawal.py ``back_to_review``).
-        _t("return_to_review", "撤回时尚未初审，回到初审", [CS.REOPENED], CS.REGISTERED, SYS),
+        _t("return_to_review", "撤回后重启，回到初审", [CS.REOPENED], CS.REGISTERED, SYS),
         _t("request_extension", "申请延期", _HANDLING, None, H),
         _t("approve_extension", "批准延期", _HANDLING, None, S),
         _t("refuse_extension", "不批准延期", _HANDLING, None, S),

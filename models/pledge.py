@@ -77,10 +77,14 @@ ID_TYPE_LABELS = {
 # A landline: area code 0 + 2-3 digits, then 7-8 digits, optionally an extension (转, ext, x or # and 1-6
 # digits); or a service number such as 95588 / 400-xxx-xxxx. Written with spaces, dashes or parentheses.
 _LANDLINE = re.compile(
-    r"(?:(?:\+86|0086)?0\d{2,3})?[2-9]\d{6,7}(?:(?:转|ext\.?|x|#)\d{1,6})?"  # 0571-87654321转123
+    # 0571-87654321转123; +86-571-87654321 (the trunk 0 dropped after the country code, as it is dialled)
+    r"(?:(?:(?:\+86|0086)0?|0)\d{2,3})?[2-9]\d{6,7}(?:(?:转|分机|ext\.?|x|#)\d{1,6})?"
     r"|400\d{7}|9\d{4}",  # 400-810-8888, 95588
     re.ASCII,  # \d is 0-9 only, not another script's digits
 )
+# An extension written after a dash (0471-6234567-8001), the way 12345 operators and switchboards write it:
+# once the separators are gone it cannot be told from the number, so it is split off first.
+_DASHED_EXTENSION = re.compile(r"(?P<number>.*\d)\s*[-－—]\s*(?P<extension>\d{1,6})", re.ASCII)
 _PHONE_SEPARATORS = re.compile(r"[\s\-()（）]")
 PHONE_HINT = (
     "手机号码为 11 位数字（以 13–19 开头，可带 +86）；"
@@ -99,12 +103,21 @@ def normalise_phone(phone: str | None) -> str | None:
     mobile = mobile_number(text)
     if mobile:
         return mobile
-    plain = _PHONE_SEPARATORS.sub("", text)
-    if len(text) <= 32 and not plain.startswith("1") and _LANDLINE.fullmatch(plain):
+    if len(text) <= 32 and (_is_landline(text) or _is_landline_with_dashed_extension(text)):
         return text
     raise ValueError(
         f"联系电话“{phone.strip()[:40]}”格式不正确：{PHONE_HINT} (not a mobile or landline number)"
     )
+
+
+def _is_landline(text: str) -> bool:
+    plain = _PHONE_SEPARATORS.sub("", text)
+    return not plain.startswith("1") and _LANDLINE.fullmatch(plain) is not None
+
+
+def _is_landline_with_dashed_extension(text: str) -> bool:
+    dashed = _DASHED_EXTENSION.fullmatch(text)
+    return dashed is not None and _is_landline(dashed["number"])
 
 
 def normalise_mobile(phone: str | None) -> str | None:

@@ -403,6 +403,21 @@ def test_a_complaint_withdrawn_before_its_initial_review_is_reopened_to_that_rev
     assert [m.stage for m in _hotline(session, fresh["id"])] == ["closed", "reopened"]
 
 
+def test_a_merged_complaint_withdrawn_and_reopened_is_reviewed_as_a_case_of_its_own(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    first, second = register(client, staff), register(client, staff)
+    act(client, staff, "intake", second["id"], "merge", target_number=first["number"])
+    act(client, staff, "intake", second["id"], "withdraw", reason=REASON)
+
+    c = act(client, staff, "supervisor", second["id"], "reopen", reason="投诉人称撤回并非本人意愿")
+
+    # It left the case it joined: nobody accepted it on its own, so its first review is owed.
+    assert c["state"] == "registered"
+    offered = client.get(f"{API}/complaints/{second['id']}/actions", headers=staff.auth("intake")).json()
+    assert {"accept", "reject", "merge"} <= {a["event"] for a in offered}
+
+
 def test_the_scorecard_and_dashboard_count_a_withdrawal_as_closed_unrated_and_never_overdue(
     client: TestClient, staff: Staff, session: Session
 ) -> None:

@@ -102,6 +102,18 @@ def test_a_mobile_is_stored_as_its_digits_and_a_landline_as_written(
     assert stored == {"13800000001", "0571-87654321转123", "010-12345678"}
 
 
+@pytest.mark.parametrize(
+    "phone",
+    ["0471-6234567-8001", "010-62345678-123", "0471-6234567分机8001", "+86-10-62345678"],
+)
+def test_a_12345_order_keeps_the_phone_forms_switchboards_write(
+    client: TestClient, session: Session, phone: str
+) -> None:
+    # An extension after a dash, 分机, +86 without the trunk 0: refusing them would keep
+    # the caller's order out of the system altogether.
+    assert order(client, session, caller_phone=phone).status_code == 201
+
+
 @pytest.mark.parametrize("raw", [b'{"a":"\xff"}', b"\xff\xfe\x00"])
 @pytest.mark.parametrize("path", ["/complaints", "/pledges"])
 def test_a_json_body_that_is_not_utf8_is_refused_in_chinese(

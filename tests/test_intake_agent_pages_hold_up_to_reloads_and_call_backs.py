@@ -286,6 +286,18 @@ def test_a_registration_names_the_callers_other_open_cases_for_merging(
     assert "并单" in named
 
 
+def test_a_landline_with_an_extension_finds_the_callers_other_cases(client: TestClient, staff: Staff) -> None:
+    phone = "0471-6234567转8001"
+    first = register(client, staff, complainant_phone=phone, complainant_email=None)
+    sign_in(client, staff.intake)
+    found = client.get("/staff/complaints", params={"q": phone}).text
+    assert first["number"] in found
+    form = {**_drawn_form(client, "/staff/complaints/new"), **FORM, "complainant_phone": phone}
+    form.pop("complainant_email", None)
+    page = client.post("/staff/complaints/new", data=form).text
+    assert first["number"] in page[page.index('id="same-complainant"') :]
+
+
 def test_the_staff_page_of_a_case_not_accepted_shows_the_route_the_caller_was_given(
     client: TestClient, staff: Staff
 ) -> None:

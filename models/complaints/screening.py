@@ -54,7 +54,9 @@ def identifying_email(email: str | None) -> str | None:
 # ASCII digits only, as ``mobile_number`` reads them.
 _NOT_DIGIT = re.compile(r"\D", re.ASCII)
 # What a phone is written with besides its digits ("138 0000 0001", "+86-138…", "(0571)8765…").
-_PHONE_MARKS = (" ", "-", "+", "(", ")", ".", "\u3000")
+# The marks a number is written with, extension marks included (0471-6234567转8001): removed in SQL, the
+# stored phone compares with ``phone_key``'s digits.
+_PHONE_MARKS = (" ", "-", "+", "(", ")", ".", "\u3000", "转", "分机", "ext", "x", "#")
 
 
 def phone_key(phone: str | None) -> str | None:

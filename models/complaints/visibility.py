@@ -288,7 +288,8 @@ def search_clause(q: str) -> Any:
 
 # A term is read as a phone when it is digits and the marks numbers are written with, with this many digits
 # at least (a mobile's last four, as callers often give): fewer would match most numbers.
-_PHONE_TERM = re.compile(r"[+(（]?\d[\d\s\-()（）.\u3000]*", re.ASCII)
+# A number as typed, an extension included (0471-6234567转8001): searched by its digits.
+_PHONE_TERM = re.compile(r"[+(（]?\d[\d\s\-()（）.\u3000]*(?:(?:转|分机|ext\.?|x|#)\d{1,6})?", re.ASCII)
 _PHONE_TERM_DIGITS = 4
 
 

@@ -114,10 +114,19 @@ def _holders(ctx: ActionContext, stage: str) -> list[tuple[Department, str]]:
     return holders
 
 
+# Withdrawn where no one had yet decided how the complaint is handled on its own: not reviewed yet, or merged
+# into another case (it left that case; as a case of its own nobody accepted it). Reopened, it is reviewed.
+_BACK_TO_REVIEW = {
+    ComplaintState.REGISTERED: "投诉人撤回时尚未初审，重启后回到初审",
+    ComplaintState.MERGED: "投诉人撤回时已并入他案办理，重启后作为单独案件回到初审",
+}
+
+
 def back_to_review(ctx: ActionContext, reopened: CaseEvent) -> None:
-    """After ``reopened`` (重启案件 → 已重启（待派单）): a complaint withdrawn in 已登记（待初审）, or in a
-    pause that began there (``withdrawn_in`` of its withdrawal), returns to it with a new 初审 deadline, by
-    the table's ``return_to_review``. A system step, so no one is offered it by hand."""
+    """After ``reopened`` (重启案件 → 已重启（待派单）): a complaint withdrawn in 已登记（待初审） (or in a
+    pause that began there) or while merged into another case (``withdrawn_in`` of its withdrawal) returns
+    to 已登记 with a new 初审 deadline, by the table's ``return_to_review``. A system step, so no one is
+    offered it by hand."""
     if reopened.from_state != ComplaintState.CLOSED_WITHDRAWN:
         return
     withdrawal = ctx.session.exec(
@@ -129,11 +138,12 @@ def back_to_review(ctx: ActionContext, reopened: CaseEvent) -> None:
         )
         .order_by(col(CaseEvent.seq).desc())
     ).first()
-    if withdrawal is None or withdrawal.data.get("withdrawn_in") != ComplaintState.REGISTERED:
+    withdrawn_in = withdrawal.data.get("withdrawn_in") if withdrawal is not None else None
+    if withdrawal is None or withdrawn_in not in _BACK_TO_REVIEW:
         return
     replace(ctx, actor=Actor.system()).fire(
         "return_to_review",
         ActionBody(),
-        note="投诉人撤回时尚未初审，重启后回到初审",
+        note=_BACK_TO_REVIEW[withdrawn_in],
         withdrawal_seq=withdrawal.seq,
     )
