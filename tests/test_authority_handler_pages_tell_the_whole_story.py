@@ -170,6 +170,21 @@ def test_a_false_pledges_page_names_and_links_the_record_it_created(
     assert "不按逾期规则公示" not in text
     assert f"{record.number} 严重 公示中" in text
     assert f"于 {record.decision_date.isoformat()} 记入失信记录 {record.number}" in text
+    # Intake staff open pledge pages but not breach records: they see the number, not a link to a 403.
+    client.cookies.clear()
+    sign_in(client, staff.intake)
+    html = client.get(page).text
+    assert record.number in html
+    assert f'href="/staff/breaches/{record.id}"' not in html
+
+
+def test_a_mobile_only_pledgors_untold_rejection_says_the_platform_sends_no_sms(
+    client: TestClient, session: Session, staff: Staff
+) -> None:
+    created = _returned(client, session, staff, pledgor_email=None, pledgor_phone="13900000009")
+    shown = text_of(client.get(f"/staff/pledges/{created['id']}?done=reject_evidence").text)
+    assert "未留电子邮箱，本平台未开通短信" in shown
+    assert "未留电子邮箱或手机号码" not in shown
 
 
 def test_a_repaired_records_pledge_page_says_it_was_repaired(

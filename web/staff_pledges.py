@@ -165,6 +165,8 @@ def _pledge_page(
         state_label=STATE_LABELS.get(str(pledge.state), str(pledge.state)),
         states=STATE_LABELS,
         phone_texted=mobile_number(pledge.pledgor_phone) is not None,
+        # Only deciders open breach record pages (web/staff_breaches.py): others see the number alone.
+        record_links=actor.role in (Role.HANDLER, Role.SUPERVISOR),
         events=events,
         files=list_evidence(session=session, pledge_id=pledge_id, actor=actor),
         outcomes=evidence_outcomes(session=session, pledge_id=pledge_id),
