@@ -204,8 +204,9 @@ class BreachRecord(BaseModel):
     )
 
 
-# A record as the deciding department sees it: with the version, the decision's deadline, the subject's
-# latest objection or repair request (what is being decided) and the pledge's evidence files.
+# A record as its decider sees it (a pledge's: its department; one from a complaint: the supervisors): with
+# the version, the decision's deadline, the subject's latest objection or repair request (what is being
+# decided) and the pledge's evidence files.
 class StaffBreach(BreachRecord):
     id: int
     version: int
@@ -216,6 +217,7 @@ class StaffBreach(BreachRecord):
     requested_at: dt.datetime | None
     request_reason: str | None = Field(description="异议理由，或纠正失信行为的说明")
     request_evidence: str | None = Field(description="异议人提交的证明材料说明")
+    request_document_reference: str | None = Field(description="被认定部门书面异议的文号（信用办登记时填写）")
     repair_pledge: str | None = Field(description="信用修复承诺")
     request_phone: str | None = Field(description="异议人或申请人留下的手机号码（短信通知用）")
     evidence_files: list[EvidenceView] = Field(description="承诺人提交的履约材料文件（下载见承诺材料接口）")

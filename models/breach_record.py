@@ -102,12 +102,18 @@ def public_fields(
     }
 
 
+# Who decides a record from a complaint, as mails and pages name it: the credit office confirmed the breach,
+# so its supervisors decide the objections and repairs (谁认定、谁修复), not the department the record's
+# 认定部门 field names (models/register/decisions.py ``may_decide``).
+CREDIT_OFFICE = "信用办（督办人员）"
+
+
 def offline_requests_only(number: str) -> str:
     """Why a record that came from a complaint takes no objection or repair online, and where its subject
     (a government department) files them instead: the record's page, its forms and the refusal say it."""
     return (
         f"公示记录 {number} 不是由告知承诺产生的，不能在此在线提出；"
-        "被认定部门请向信用办（督办人员）书面提出异议或信用修复申请"
+        f"被认定部门请向{CREDIT_OFFICE}书面提出异议或信用修复申请"
     )
 
 

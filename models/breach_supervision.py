@@ -1,7 +1,8 @@
 """Supervision of the register's own stages: objections (异议答复) and repair requests (信用修复决定).
 
 RULEBOOK (publication §2–3, issue 4): these decisions have deadlines in working days "with supervision like
-any other stage". The deciding department and the supervisors get a yellow warning from the last working
+any other stage". The deciding department (none for a record from a complaint: its supervisors decide it,
+whatever department it names) and the supervisors get a yellow warning from the last working
 day before the deadline, then a red warning and a 催办 on the first working day after it. Each step is an
 audit event keyed by record, stage and step, so a repeated or concurrent run adds nothing and a run after
 an outage catches up (the steps: models/deadlines.py, as for complaints, without 督办 and 提级办理).
@@ -18,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from models.audit import CaseEvent
 from models.breach import PublishedBreach
+from models.breach_record import CREDIT_OFFICE
 from models.calendar import WorkCalendar
 from models.deadlines import climb, due_steps, notify_stage, supervise_each
 from models.lifecycle import BREACH
@@ -63,10 +65,16 @@ def _supervise(
 
     def notify(event: CaseEvent, step: str) -> None:
         spec = BREACH.state(record.state)
-        department = session.get(Department, record.department_id)
+        # A record from a complaint is decided by the supervisors alone (``may_decide``): the department it
+        # names is not the one late, and the one in breach must not be pressed to decide on itself.
+        if record.complaint_id is not None:
+            department, name = None, CREDIT_OFFICE
+        else:
+            department = session.get(Department, record.department_id)
+            name = department.name if department else "认定部门"
         context: dict[str, Any] = {
             "record_number": record.number,
-            "department_name": department.name if department else "认定部门",
+            "department_name": name,
             "subject_name": record.subject_name,
             "stage_label": spec.deadline.label if spec.deadline else spec.label,
             "deadline": deadline.isoformat(),

@@ -38,7 +38,7 @@ from models.accounts import department_by_code
 from models.audit import CaseEvent
 from models.breach import PublishedBreach, Severity
 from models.breach_notices import enqueue_for_subject
-from models.breach_record import department_names, public_fields, register_record
+from models.breach_record import CREDIT_OFFICE, department_names, public_fields, register_record
 from models.calendar import WorkCalendar
 from models.clock import iso_date
 from models.complaint import CATEGORY_LABELS, Complaint
@@ -251,8 +251,6 @@ def _check_credit_office(actor: Actor) -> None:
 # The limits of the API's filing bodies (api/routes/government_credit.py), held here for every caller.
 REASON_MAX = 2000
 REFERENCE_MAX = 128
-# Who answers the department: the acknowledgement names the credit office, not the record's 认定部门.
-CREDIT_OFFICE = "信用办（督办人员）"
 
 
 def _typed(value: str | None, *, field: str, label: str, max_length: int, multiline: bool = True) -> str:

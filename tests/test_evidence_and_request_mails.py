@@ -1,5 +1,5 @@
 """Mails of the pledge and breach side (issue 15): the pledgor is told when evidence arrives and when it is
-accepted; the deciding department is told of an objection or a repair request. Each test reads the
+accepted; whoever decides is told of an objection or a repair request. Each test reads the
 rendered text of what the step queued (the templates render under StrictUndefined)."""
 
 from __future__ import annotations
@@ -10,8 +10,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from models.accounts import create_user
 from models.breach import PublishedBreach
 from models.calendar import load_calendar
+from models.lifecycle import Role
+from models.org import UserCreate
 from models.outbox import Notification
 from models.register.requests import request_repair
 from notifications.catalogue import TEMPLATES
@@ -133,9 +136,14 @@ def test_a_repair_request_mails_the_deciding_department(
         assert "2026年6月4日" in part  # 3 working days after Monday 1 June
 
 
-def test_a_departments_objection_filed_by_the_credit_office_mails_its_competent_department(
+def test_a_departments_objection_filed_by_the_credit_office_mails_the_other_supervisors(
     client: TestClient, staff: Staff, session: Session
 ) -> None:
+    create_user(
+        session=session,
+        data=UserCreate(name="督办员小赵", role=Role.SUPERVISOR, email="zhao@example.gov.cn"),
+    )
+    session.commit()
     confirmed(client, staff)
     record = session.exec(select(PublishedBreach)).one()
     filed = client.post(
@@ -146,8 +154,9 @@ def test_a_departments_objection_filed_by_the_credit_office_mails_its_competent_
     assert filed.status_code == 200, filed.text
     assert record.id is not None
     [row] = _queued(session, "breach_request_received", "breach", record.id)
-    # The 主管部门 decides, not the department the record is about.
-    assert (row.recipient_name, row.recipient_email) == ("市发展和改革委员会", "fgw@example.gov.cn")
+    # The credit office's supervisors decide (谁认定、谁修复), not the 主管部门 the record names; the one
+    # who filed it knows already.
+    assert (row.recipient_name, row.recipient_email) == ("督办员小赵", "zhao@example.gov.cn")
     text = render(row.template, row.context).text
     assert "市住房和城乡建设局就你单位认定的失信公示记录" in text
     assert "已于2月底付清尾款，附银行回单" in text

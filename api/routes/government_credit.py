@@ -1,5 +1,5 @@
 """Routes: departments' government credit records (政务信用记录), their public list, and the respondent
-department's objection and credit repair, filed by the credit office's supervisors."""
+department's objection and credit repair, filed and decided by the credit office's supervisors."""
 
 from __future__ import annotations
 
@@ -128,7 +128,8 @@ def repair_form(
     summary="登记被认定部门对政府违约失信记录的书面异议",
 )
 def department_objection(number: str, body: DepartmentObjection, filing: FilingDep) -> BreachRecord:
-    """记录转为“异议处理中”，由认定部门（被认定部门的主管部门）或督办人员在期限内作出决定。"""
+    """记录转为“异议处理中”，由信用办（督办人员）在期限内作出决定（谁认定、谁修复）；
+    被认定部门及其主管部门均不作决定。"""
     return filing.file(
         object_for_department, number=number, reason=body.reason, document_reference=body.document_reference
     )
@@ -141,7 +142,8 @@ def department_objection(number: str, body: DepartmentObjection, filing: FilingD
     summary="登记被认定部门整改后的信用修复申请",
 )
 def department_repair(number: str, body: DepartmentRepair, filing: FilingDep) -> BreachRecord:
-    """须已提交违约失信原因的书面说明及整改情况，且最短公示期已满；记录转为“信用修复申请中”。"""
+    """须已提交违约失信原因的书面说明及整改情况，且最短公示期已满；记录转为“信用修复申请中”，
+    由信用办（督办人员）在期限内作出决定。"""
     return filing.file(
         request_repair_for_department,
         number=number,
@@ -163,7 +165,7 @@ def department_objection_with_files(
     filing: FilingDep,
 ) -> BreachRecord:
     """与 ``POST /government-breaches/{number}/objection`` 相同，另附书面异议扫描件及证明材料
-    （PDF、PNG、JPEG、OFD，按内容识别类型）；文件只供认定部门查阅
+    （PDF、PNG、JPEG、OFD，按内容识别类型）；文件只供作出决定的督办人员查阅
     （``GET /breaches`` 的 request_files 及记录页）。文件为空、类型不符或过多→422，过大→413，均不登记异议。"""
     return filing.file(
         object_for_department,
@@ -183,8 +185,8 @@ def department_objection_with_files(
 def department_repair_with_files(
     number: str, body: Annotated[DepartmentRepair, Depends(repair_form)], files: FilesDep, filing: FilingDep
 ) -> BreachRecord:
-    """与 ``POST /government-breaches/{number}/repair`` 相同，另附申请书及整改证明材料；文件只供认定部门查阅。
-    文件的拒绝与异议相同。"""
+    """与 ``POST /government-breaches/{number}/repair`` 相同，另附申请书及整改证明材料；
+    文件只供作出决定的督办人员查阅。文件的拒绝与异议相同。"""
     return filing.file(
         request_repair_for_department,
         number=number,

@@ -8,8 +8,9 @@
   (``pledge_evidence_rejected``; models/pledges/review.py decides the day).
 - Pledge cancelled or found false: the pledgor is told the reason, what to correct and, for a false
   pledge, what follows from it (``pledge_cancelled``, ``pledge_found_false``).
-- An objection or a repair request: the deciding department (认定部门) is told what it must decide, the
-  subject's reason and by when, with the link to its page (``breach_request_received``).
+- An objection or a repair request: whoever decides is told what it must decide, the subject's reason and
+  by when, with the link to its page (``breach_request_received``): a pledge's record's 认定部门, the
+  credit office's supervisors for a record from a complaint.
 
 Each is queued in the caller's transaction, keyed by the case event that caused it, so it goes out exactly
 once and only if that event is committed. ``enqueue_for_pledgor`` is the one place that says how a pledgor
@@ -26,7 +27,9 @@ from sqlmodel import Session
 
 from models.audit import CaseEvent
 from models.breach import PublishedBreach
+from models.breach_record import CREDIT_OFFICE
 from models.clock import iso_date
+from models.deadlines import notify_stage
 from models.lifecycle import BREACH, PLEDGE, Lifecycle
 from models.org import Department
 from models.outbox import enqueue
@@ -203,28 +206,46 @@ def mail_breach_request(
     detail: str,
     event: CaseEvent,
 ) -> None:
-    """After ``object`` or ``request_repair``: the deciding department (the record's 认定部门) learns what
-    it must decide, the subject's reason and the decision deadline, with the link to the record's page."""
-    department = session.get(Department, record.department_id)
+    """After ``object`` or ``request_repair``: whoever decides learns what it must decide, the subject's
+    reason and the decision deadline, with the link to the record's page. A pledge's record is decided by
+    its 认定部门 (the record's department); a record from a complaint by the credit office's supervisors
+    (``may_decide``), whatever department it names, so they are told, all but the one who filed it."""
     base = get_settings().public_base_url.rstrip("/")
+    context: dict[str, Any] = {
+        "record_number": record.number,
+        "subject_name": record.subject_name,
+        "kind": kind,
+        "reason": reason,
+        "detail": detail,
+        "decision_due": iso_date(record.stage_deadline),
+        "working_days": _state_days(BREACH, record.state),
+        "url": f"{base}/staff/breaches/{record.id}",
+    }
+    if record.complaint_id is not None:
+        # The named department (a 主管部门, or the one in breach) would get a page it cannot open, and the
+        # one in breach would be asked to decide on itself.
+        notify_stage(
+            session=session,
+            kind="breach",
+            case=record,
+            event=event,
+            template="breach_request_received",
+            department=None,
+            supervisors=True,
+            context={**context, "department_name": CREDIT_OFFICE},
+            pressed_by=event.actor_id,
+        )
+        return
+    department = session.get(Department, record.department_id)
+    name = department.name if department is not None else "认定部门"
     enqueue(
         session=session,
         template="breach_request_received",
         recipient_kind="department",
-        recipient_name=department.name if department is not None else "认定部门",
+        recipient_name=name,
         recipient_email=department.email if department is not None else None,
         key=f"breach:{record.id}:{event.seq}:breach_request_received",
-        context={
-            "record_number": record.number,
-            "department_name": department.name if department is not None else "认定部门",
-            "subject_name": record.subject_name,
-            "kind": kind,
-            "reason": reason,
-            "detail": detail,
-            "decision_due": iso_date(record.stage_deadline),
-            "working_days": _state_days(BREACH, record.state),
-            "url": f"{base}/staff/breaches/{record.id}",
-        },
+        context={**context, "department_name": name},
         case_kind="breach",
         case_id=record.id,
         case_number=record.number,
