@@ -17,9 +17,11 @@ from sqlmodel import Session, col, select
 from models.audit import CaseEvent
 from models.breach import PublishedBreach
 from models.government_credit_record import GovernmentCreditRecord
+from models.lifecycle import BREACH
 from models.org import Department
 from models.outbox import enqueue
 from models.pledge import Pledge
+from models.workflow import rule_days
 
 
 def enqueue_for_subject(
@@ -83,3 +85,33 @@ def request_phone(*, session: Session, record: PublishedBreach, event: str) -> s
     latest = session.exec(stmt).first()
     phone = (latest.data or {}).get("phone") if latest is not None else None
     return phone if isinstance(phone, str) and phone else None
+
+
+def acknowledge_request(
+    *,
+    session: Session,
+    record: PublishedBreach,
+    template: str,
+    answered_by: str,
+    phone: str | None = None,
+    **due: str | None,
+) -> None:
+    """Tell the subject its objection or repair request was filed (objection_received, repair_received):
+    by when (``due``: the reply or decision day) and by whom (``answered_by``) it is answered, and in how many
+    working days, the deadline of the state the request put ``record`` in. One message per record version."""
+    rule = BREACH.state(record.state).deadline
+    assert rule is not None, f"breach state {record.state} has no deadline"
+    enqueue_for_subject(
+        session=session,
+        record=record,
+        template=template,
+        key=f"breach:{record.id}:{record.version}:{template}",
+        context={
+            "record_number": record.number,
+            "subject_name": record.subject_name,
+            "department_name": answered_by,
+            **due,
+            "working_days": rule_days(rule),
+        },
+        phone=phone,
+    )

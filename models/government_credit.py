@@ -37,7 +37,7 @@ from sqlmodel import Session, col, select
 from models.accounts import department_by_code
 from models.audit import CaseEvent
 from models.breach import PublishedBreach, Severity
-from models.breach_notices import enqueue_for_subject
+from models.breach_notices import acknowledge_request
 from models.breach_record import CREDIT_OFFICE, department_names, public_fields, register_record
 from models.calendar import WorkCalendar
 from models.clock import iso_date
@@ -53,7 +53,7 @@ from models.register.requests import check_repair_open, file_request
 from models.register.states import shown_on
 from models.settings import get_settings
 from models.text import checked_text
-from models.workflow import Actor, rule_days
+from models.workflow import Actor
 
 # The national rule under which a refusal to rectify is a government breach.
 BASIS = "发改财金〔2023〕1103号：拒不整改的，确认为违约失信"
@@ -310,26 +310,6 @@ def _why_not(check: Callable[[], None]) -> str | None:
     return None
 
 
-def _acknowledge(session: Session, record: PublishedBreach, template: str, **due: str | None) -> None:
-    """Tell the department its application was filed, by when and by whom it is answered, as the pledgor
-    of a pledge's record is told (models/pledges/self_service.py), naming the credit office."""
-    rule = BREACH.state(record.state).deadline
-    assert rule is not None, f"breach state {record.state} has no deadline"
-    enqueue_for_subject(
-        session=session,
-        record=record,
-        template=template,
-        key=f"breach:{record.id}:{record.version}:{template}",
-        context={
-            "record_number": record.number,
-            "subject_name": record.subject_name,
-            "department_name": CREDIT_OFFICE,
-            "working_days": rule_days(rule),
-            **due,
-        },
-    )
-
-
 def object_for_department(
     *,
     session: Session,
@@ -361,7 +341,14 @@ def object_for_department(
         calendar=calendar, files=files,
     )  # fmt: skip
     if filed:
-        _acknowledge(session, record, "objection_received", reply_due=iso_date(record.stage_deadline))
+        # The credit office answers the department (it confirmed the breach), not the record's 认定部门.
+        acknowledge_request(
+            session=session,
+            record=record,
+            template="objection_received",
+            answered_by=CREDIT_OFFICE,
+            reply_due=iso_date(record.stage_deadline),
+        )
     return record
 
 
@@ -393,5 +380,11 @@ def request_repair_for_department(
         data={"repair_pledge": repair_pledge, "filed_for": record.subject_name},
     )  # fmt: skip
     if filed:
-        _acknowledge(session, record, "repair_received", decision_due=iso_date(record.stage_deadline))
+        acknowledge_request(
+            session=session,
+            record=record,
+            template="repair_received",
+            answered_by=CREDIT_OFFICE,
+            decision_due=iso_date(record.stage_deadline),
+        )
     return record

@@ -12,11 +12,11 @@ from sqlmodel import Session, col, select
 
 from models.audit import CaseEvent
 from models.breach import PublishedBreach
-from models.breach_notices import enqueue_for_subject
+from models.breach_notices import acknowledge_request
 from models.calendar import WorkCalendar
 from models.clock import Clock, iso_date
 from models.errors import Conflict, OutOfCalendarCoverage, TransitionNotAllowed, ValidationFailed
-from models.lifecycle import BREACH, PLEDGE, BreachState, DeadlineRule, PledgeState
+from models.lifecycle import BREACH, PLEDGE, BreachState, PledgeState
 from models.org import Department
 from models.pledge import Pledge
 from models.pledges.access import check_pledgor
@@ -101,28 +101,12 @@ def acknowledge_repair(
 def _acknowledge(
     session: Session, record: PublishedBreach, template: str, phone: str | None, **due: str | None
 ) -> None:
+    # A pledge's record is answered by its deciding department (谁认定、谁修复).
     department = session.get(Department, record.department_id)
-    enqueue_for_subject(
-        session=session,
-        record=record,
-        template=template,
-        key=f"breach:{record.id}:{record.version}:{template}",
-        context={
-            "record_number": record.number,
-            "subject_name": record.subject_name,
-            "department_name": department.name if department else "认定部门",
-            **due,
-            # The deadline's working days, from the state the request put the record in.
-            "working_days": rule_days(_deadline_rule(record.state)),
-        },
-        phone=phone,
+    name = department.name if department else "认定部门"
+    acknowledge_request(
+        session=session, record=record, template=template, answered_by=name, phone=phone, **due
     )
-
-
-def _deadline_rule(state: str) -> DeadlineRule:
-    rule = BREACH.state(state).deadline
-    assert rule is not None, f"breach state {state} has no deadline"
-    return rule
 
 
 def pledge_status(
