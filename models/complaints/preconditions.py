@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from models.audit import CaseEvent
 from models.clock import iso_date
-from models.complaint import MAX_MERGE_DEPTH, Complaint
+from models.complaint import Complaint, handling_case
 from models.errors import ValidationFailed
 from models.lifecycle import COMPLAINT, WITHDRAWAL_REFUSED_WHY, ComplaintState
 from models.settings import get_settings
@@ -216,15 +216,9 @@ def handling_case_open(session: Session, merged: Complaint) -> Complaint | None:
     complaint's too, and the withdrawal mail would say the case goes on) nor once it is verified (as for
     the complaint's own case). None for a complaint not merged. Read by the withdrawal itself, as
     ``nothing_merged_in``: a merged complaint has ended, so no work queue lists it."""
-    handling: Complaint | None = None
-    joined = merged.merged_into_id
-    for _ in range(MAX_MERGE_DEPTH):
-        if joined is None:
-            break
-        handling = session.get(Complaint, joined)
-        joined = handling.merged_into_id if handling is not None else None
-    if handling is None:
+    if merged.merged_into_id is None:
         return None
+    handling = handling_case(session, merged)
     spec = COMPLAINT.state(handling.state)
     if spec.terminal:
         raise ValidationFailed(
