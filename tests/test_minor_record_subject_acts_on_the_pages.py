@@ -1,6 +1,6 @@
 """A record of class 轻微 is in force but not published (RULEBOOK, publication §1): its subject still objects
-and asks for repair on the public forms, which show anyone who merely knows the number no more than the
-number and that the record is not published; the pledgor's status page links those forms; the refusal of
+and asks for repair on the public forms, which answer anyone who merely knows the number as they answer a
+number that does not exist; the pledgor's status page links those forms; the refusal of
 late evidence and the staff scorecard do not call the record published."""
 
 from __future__ import annotations
@@ -49,19 +49,51 @@ def _state(session: Session, record: PublishedBreach) -> str:
 
 
 @pytest.mark.parametrize("form", ["objection", "repair"])
-def test_a_minor_records_form_shows_its_number_and_class_but_none_of_its_details(
+def test_a_minor_records_form_is_the_same_page_as_an_unknown_numbers(
     client: TestClient, engine: Engine, session: Session, staff: Staff, form: str
 ) -> None:
     record = _minor(client, engine, session, staff)
+    unknown = record.number[:-1] + ("9" if record.number[-1] != "9" else "8")
     page = client.get(f"/register/{record.number}/{form}")
-    assert page.status_code == 200
-    assert record.number in page.text
-    assert "轻微失信记录，依规不予公示" in page.text
+    other = client.get(f"/register/{unknown}/{form}")
+    assert (page.status_code, other.status_code) == (200, 200)
+    # Nothing but the number typed tells the two apart: not the class, the dates or the source.
+    assert page.text.replace(record.number, "N") == other.text.replace(unknown, "N")
     assert "办理码" in page.text
-    for detail in (SUBJECT, CODE, record.matter, record.facts):
+    for detail in (SUBJECT, CODE, record.matter, record.facts, "轻微失信记录，依规不予公示"):
         assert detail not in page.text
     # Its register page stays unknown to the public.
     assert client.get(f"/register/{record.number}").status_code == 404
+
+
+@pytest.mark.parametrize("form", ["objection", "repair"])
+def test_a_wrong_code_on_a_minor_record_is_answered_as_on_an_unknown_number(
+    client: TestClient, engine: Engine, session: Session, staff: Staff, form: str
+) -> None:
+    record = _minor(client, engine, session, staff)
+    unknown = record.number[:-1] + ("9" if record.number[-1] != "9" else "8")
+    body = {
+        "access_code": "AAAA-BBBB-CCCC",
+        "reason": "事实有出入",
+        "statement": "已补交材料",
+        "repair_pledge": "今后按期履约",
+    }
+    answers = [post_form(client, f"/register/{n}/{form}", body) for n in (record.number, unknown)]
+    assert [a.status_code for a in answers] == [403, 403]
+    texts = [a.text.replace(n, "N") for a, n in zip(answers, (record.number, unknown), strict=True)]
+    assert texts[0] == texts[1]
+    assert "公示记录编号或办理码不正确" in texts[0]
+    # The API's answer is the same sentence for both.
+    api = [
+        client.post(
+            f"/api/v1/public/breaches/{n}/objection",
+            json={"access_code": "AAAA-BBBB-CCCC", "reason": "事实有出入"},
+        )
+        for n in (record.number, unknown)
+    ]
+    assert [a.status_code for a in api] == [403, 403]
+    assert api[0].json() == api[1].json()
+    assert "公示记录编号或办理码不正确" in api[0].text
 
 
 def test_the_subject_objects_to_a_minor_record_on_the_page(
@@ -71,7 +103,7 @@ def test_the_subject_objects_to_a_minor_record_on_the_page(
     path = f"/register/{record.number}/objection"
     wrong = post_form(client, path, {"access_code": "AAAA-BBBB-CCCC", "reason": "事实有出入"})
     assert wrong.status_code == 403
-    assert "办理码不正确" in wrong.text
+    assert "公示记录编号或办理码不正确" in wrong.text
     assert SUBJECT not in wrong.text
     body = {"access_code": access_code(session, record), "reason": "事实有出入", "evidence": "付款凭证"}
     lodged = post_form(client, path, body)

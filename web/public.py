@@ -17,7 +17,7 @@ from models.breach import PublishedBreach
 from models.breach_record import offline_requests_only, published_class
 from models.calendar import WorkCalendar
 from models.clock import utcnow
-from models.errors import DomainError, ValidationFailed
+from models.errors import DomainError, NotFound, ValidationFailed
 from models.files import Upload
 from models.pledges.access import WHERE_TO_FIND
 from models.pledges.evidence_files import submit_by_pledgor
@@ -60,46 +60,54 @@ def _record_number(number: str) -> str:
 
 
 def _offline_only(rec: dict[str, Any]) -> str | None:
-    """What the record's page and forms say instead of offering the forms, for a record that came from a
-    complaint: its subject has no access code, and the service refuses it (models/register/requests.py)."""
-    return None if rec["source_kind"] == "pledge" else offline_requests_only(rec["record_number"])
+    """What the record's page and forms say instead of offering the forms, for a published record that
+    came from a complaint: its subject has no access code, and the service refuses it
+    (models/register/requests.py). An unpublished record's form does not say where it came from."""
+    if "source_kind" not in rec or rec["source_kind"] == "pledge":
+        return None
+    return offline_requests_only(rec["record_number"])
 
 
-def _form_record(session: Session, number: str, today: dt.date) -> tuple[PublishedBreach, dict[str, Any]]:
-    """The record an objection or repair form is about, as the form may show it. A record of class 轻微 is
-    in force but not published (``published_class``): its subject still objects or asks for repair with
-    the access code, but anyone may type its number here, so the form shows only the number and class."""
-    breach = breach_by_number(session=session, number=number, today=today, with_minor=True)
-    if not _unpublished(breach):
-        return breach, public_fields(breach, department_names(session))
-    unpublished = {
-        "record_number": breach.number,
-        "source_kind": breach.source_kind,
-    }
-    return breach, unpublished
+def _form_record(
+    session: Session, number: str, today: dt.date
+) -> tuple[PublishedBreach | None, dict[str, Any]]:
+    """The record an objection or repair form is about, as the form may show it. A record the register
+    shows is shown; any other number (unknown, past its period, or of class 轻微: in force but not
+    published, its subject still objecting or asking for repair with the access code) gets the same form
+    with only the number typed, so the form tells nobody whether such a record exists, nor its class or
+    source (the service answers them alike: ``requests.UNSHOWN_REFUSAL``)."""
+    try:
+        breach = breach_by_number(session=session, number=number, today=today, with_minor=True)
+    except NotFound:
+        return None, {"record_number": number}
+    if _unpublished(breach):
+        return None, {"record_number": number}
+    return breach, public_fields(breach, department_names(session))
 
 
-def _unpublished(breach: PublishedBreach) -> bool:
-    return not published_class(breach.severity)
+def _unpublished(breach: PublishedBreach | None) -> bool:
+    return breach is None or not published_class(breach.severity)
 
 
-def _form_dates(breach: PublishedBreach, today: dt.date, calendar: WorkCalendar) -> dict[str, Any]:
+def _form_dates(breach: PublishedBreach | None, today: dt.date, calendar: WorkCalendar) -> dict[str, Any]:
     """What the objection and repair forms say before they are filled: when an objection lodged today
-    is answered, from which day a repair may be requested, and which files may be attached."""
+    is answered, from which day a repair may be requested, and which files may be attached. For a
+    record not shown (``breach`` None) only what holds for any record: its own dates are for its subject,
+    whom the service tells on submission."""
     return {
         "upload_hint": upload_hint(),
         "reply_due": objection_reply_due(calendar=calendar, today=today),
         "reply_days": objection_reply_days(),
-        "repair_earliest": breach.repair_earliest,
-        "repair_open": today >= breach.repair_earliest,
+        "repair_earliest": breach.repair_earliest if breach else None,
+        "repair_open": breach is not None and today >= breach.repair_earliest,
         # Another request pending: the form is not offered, the service would refuse it (one rule).
-        "repair_busy": public_message(busy) if (busy := repair_busy(breach)) else None,
+        "repair_busy": public_message(busy) if breach and (busy := repair_busy(breach)) else None,
     }
 
 
 def _form_page(
     request: Request,
-    breach: PublishedBreach,
+    breach: PublishedBreach | None,
     rec: dict[str, Any],
     *,
     template: str,

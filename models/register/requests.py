@@ -10,16 +10,17 @@ from typing import Any, Literal
 from sqlmodel import Session
 
 from models.breach import PublishedBreach
-from models.breach_record import offline_requests_only
+from models.breach_record import offline_requests_only, published_class
 from models.calendar import WorkCalendar
 from models.clock import utcnow
-from models.errors import NotPermitted, ValidationFailed
+from models.errors import NotFound, NotPermitted, ValidationFailed
 from models.files import Upload, attach, check_uploads, save
 from models.lifecycle import BreachState, Role
 from models.pledge import Pledge, normalise_mobile
 from models.pledges.access import check_access_code
 from models.pledges.mail import mail_breach_request
 from models.pledges.self_service import acknowledge_objection, acknowledge_repair, check_objection_allowed
+from models.ratelimit import check_tracking_allowed, record_tracking_failure
 from models.register.queries import breach_by_number
 from models.text import checked_text
 from models.workflow import Actor, apply_event
@@ -30,6 +31,48 @@ REASON_MAX = 2000
 EVIDENCE_MAX = 4000
 STATEMENT_MAX = 4000
 REPAIR_PLEDGE_MAX = 4000
+
+
+# The one answer for a number the register does not show (unknown, expired, or of class 轻微) without its
+# access code: whether such a record exists, its class and its source are its subject's business only.
+UNSHOWN_REFUSAL = (
+    "公示记录编号或办理码不正确，或该记录已不在公示期内；请核对告知书上的编号和办理码。"
+    "由投诉认定的政府机构记录请向信用办书面提出 (wrong record number or access code)"
+)
+
+
+def subject_record(
+    *, session: Session, number: str, access_code: str | None, address: str | None, today: dt.date
+) -> PublishedBreach:
+    """The record ``number`` whose subject the access code proves the caller to be. A record the register
+    shows answers as its page does (a wrong code, or a record from a complaint, is refused by name); any
+    other number, unknown or unpublished, gets ``UNSHOWN_REFUSAL`` alike, its wrong codes rate-limited as
+    a pledge's are (models/pledges/access.py), so the forms cannot be used to learn that it exists."""
+    try:
+        # A 轻微 record is not published but in force: its subject, proven by the code, still acts on it.
+        record: PublishedBreach | None = breach_by_number(
+            session=session, number=number, today=today, with_minor=True
+        )
+    except NotFound:
+        record = None
+    if record is not None and published_class(record.severity):
+        _check_subject(session, record, access_code, address)
+        return record
+    pledge = session.get(Pledge, record.pledge_id) if record is not None and record.pledge_id else None
+    if pledge is None:
+        now = utcnow()
+        check_tracking_allowed(
+            session=session, number=number, address=address, now=now, secret_label="办理码"
+        )
+        record_tracking_failure(session=session, number=number, address=address, now=now)
+        session.commit()  # counted although the refusal rolls the request back (as check_access_code does)
+        raise NotPermitted(UNSHOWN_REFUSAL)
+    try:
+        check_access_code(session=session, pledge=pledge, code=access_code, address=address, now=utcnow())
+    except NotPermitted:
+        raise NotPermitted(UNSHOWN_REFUSAL) from None
+    assert record is not None
+    return record
 
 
 def _check_subject(
@@ -155,9 +198,9 @@ def submit_objection(
     text the acknowledgement and the decision to (models/breach_notices.py)."""
     reason = _typed(reason, field="reason", label="异议理由", max_length=REASON_MAX)
     evidence = _typed(evidence, field="evidence", label="证明材料说明", max_length=EVIDENCE_MAX)
-    # A 轻微 record is not published but in force: its subject, proven by the access code, still acts on it.
-    record = breach_by_number(session=session, number=number, today=today, with_minor=True)
-    _check_subject(session, record, access_code, address)
+    record = subject_record(
+        session=session, number=number, access_code=access_code, address=address, today=today
+    )
     if not reason:
         raise ValidationFailed("请填写异议理由 (reason is required)", field="reason")
     check_objection_allowed(session=session, record=record, reason=reason, evidence=evidence or None)
@@ -193,8 +236,9 @@ def request_repair(
     repair_pledge = _typed(
         repair_pledge, field="repair_pledge", label="信用修复承诺", max_length=REPAIR_PLEDGE_MAX
     )
-    record = breach_by_number(session=session, number=number, today=today, with_minor=True)
-    _check_subject(session, record, access_code, address)
+    record = subject_record(
+        session=session, number=number, access_code=access_code, address=address, today=today
+    )
     check_repair_open(record, today)
     if not statement or not repair_pledge:
         raise ValidationFailed(
