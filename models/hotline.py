@@ -36,6 +36,7 @@ from models.delivery_queue import (
 )
 from models.errors import Conflict, NotFound
 from models.org import Department
+from models.privacy import publication_text
 from models.types import UTCDateTime
 
 HOTLINE_SOURCE = "12345"
@@ -235,6 +236,11 @@ def _add_for_merged(
         "case_number": merged.number,
         "merged_into": handling,
     }
+    # The reply and reasons were written about ``case``'s complainant, and may name them or their phone:
+    # another caller's order gets them through the publication filter, as a third party would.
+    for key in ("reply", "reason"):
+        if copy.get(key):
+            copy[key] = publication_text(copy[key], names=[case.complainant_name])
     if "satisfaction" in copy:
         # The answer was the handling case's complainant's (or 无法联系: they could not be reached); this
         # order's caller was never visited, and the platform would record it against their order. The

@@ -25,6 +25,7 @@ from models.complaints.visibility import case_events, lead_department, state_lab
 from models.errors import Conflict, ValidationFailed
 from models.hotline import report_standing_reply
 from models.lifecycle import COMPLAINT, ComplaintState
+from models.privacy import publication_text
 from models.workflow import record_event
 
 
@@ -48,11 +49,15 @@ def mail_reply(
     merged into it, whose mail names the case it joined."""
     dept = lead_department(session, handled)
     name = dept.name if dept else "守信平台"
+    # The reply is written to ``handled``'s complainant and may name them or their phone (经电话 139… 联系):
+    # another complainant gets it through the publication filter, as a third party would.
+    others_text = publication_text(reply_text, names=[handled.complainant_name]) or ""
     for case in to:
         # A merged complainant gets no return visit of their own: the mail says where dissatisfaction goes.
         joined = {} if case is handled else {"target_number": handled.number}
+        text = reply_text if case is handled else others_text
         mail_complainant(
-            session, case, event, "complaint_replied", reply_text=reply_text, department_name=name, **joined
+            session, case, event, "complaint_replied", reply_text=text, department_name=name, **joined
         )
 
 
