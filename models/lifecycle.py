@@ -236,6 +236,10 @@ WITHDRAWAL_REFUSED_WHY = (
     "投诉已经核实，不能撤回：核实属实的，政府部门违约失信的纠正由信用办继续督办，不因投诉人撤回而终止；"
     "核实不属实的，应当答复投诉人"
 )
+# How a complainant contests a withdrawal not theirs (staff record one from a call or letter, and anyone
+# holding the tracking password can withdraw online): the tracking page and the withdrawal notice say it,
+# this one sentence (notifications/render.py gives it to the templates).
+WITHDRAWAL_ROUTE = "如撤回并非您本人的意愿，或您仍有诉求，可拨打12345政务服务便民热线反映，经审核可重启案件。"
 WITHDRAWAL_AFTER_VERIFICATION = (
     f"{WITHDRAWAL_REFUSED_WHY}。请将投诉人的撤回意愿及理由写入答复，按“答复投诉人”、回访办结的流程结束案件"
 )
@@ -334,7 +338,8 @@ COMPLAINT = Lifecycle(
             "投诉人撤回",
             frozenset([*_WITHDRAWABLE, CS.MERGED, CS.AWAITING_COMPLAINANT]),
             CS.CLOSED_WITHDRAWN,
-            frozenset({I, S}),
+            # P: the complainant online (withdrawal.py ``withdraw_online``), its one complaint event.
+            frozenset({I, S, P}),
             refused_in=frozenset(_VERIFIED_OPEN),
             refused_note=WITHDRAWAL_AFTER_VERIFICATION,
         ),

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Undefined, select_autoescape
 
 from models import privacy
+from models.lifecycle import WITHDRAWAL_ROUTE
 from models.settings import get_settings
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -112,6 +113,7 @@ def _make_environment() -> Environment:
         step_labels=STEP_LABELS,
         level_labels=LEVEL_LABELS,
         outcome_labels=OUTCOME_LABELS,
+        withdrawal_route=WITHDRAWAL_ROUTE,
     )
     return env
 

@@ -16,6 +16,7 @@ from tests.test_complaints_api import act, register
 from tests.test_hotline_intake import new_hotline_token, post
 from tests.test_hotline_results_follow_merge_and_redo import messages
 
+TRACK = "/api/v1/public/complaints/track"
 MOBILE = "13912345678"
 REPLY = f"张小三先生：经电话（{MOBILE}）联系核实，款项已按合同约定支付。"
 
@@ -64,3 +65,19 @@ def test_the_merged_12345_order_gets_the_reply_without_the_other_callers_data(
     assert MOBILE not in reply.payload["reply"]
     assert "张小三" not in reply.payload["reply"]
     assert "款项已按合同约定支付" in reply.payload["reply"]
+
+
+def test_the_merged_complainants_tracking_shows_the_reply_without_the_other_callers_data(
+    client: TestClient, session: Session, staff: Staff
+) -> None:
+    first, _ = _replied_with_a_merged_order(client, session, staff)
+    later = register(client, staff, complainant_name="李四", complainant_email="li@example.cn")
+    act(client, staff, "intake", later["id"], "merge", target_number=first["number"])
+    theirs = client.post(
+        TRACK, json={"number": later["number"], "password": later["tracking_password"]}
+    ).json()
+    assert MOBILE not in theirs["reply_text"]
+    assert "张小三" not in theirs["reply_text"]
+    assert "款项已按合同约定支付" in theirs["reply_text"]
+    own = client.post(TRACK, json={"number": first["number"], "password": first["tracking_password"]})
+    assert own.json()["reply_text"] == REPLY

@@ -76,6 +76,8 @@ RULES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/public/breaches/{number}/repair/with-files"): PUBLIC,
     ("POST", "/public/complaints"): PUBLIC,
     ("POST", "/public/complaints/track"): PUBLIC,
+    # The complainant's own withdrawal, proven by the tracking password as tracking is.
+    ("POST", "/public/complaints/{number}/withdrawal"): PUBLIC,
     ("GET", "/tasks"): ANY_STAFF,
     ("POST", "/pledges"): STAFF_NOT_ADMIN,
     ("GET", "/pledges"): STAFF_NOT_ADMIN,

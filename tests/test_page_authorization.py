@@ -117,6 +117,7 @@ RULES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/pledges/status"): PUBLIC,
     ("GET", "/track"): PUBLIC,
     ("POST", "/track"): PUBLIC,
+    ("POST", "/track/withdrawal"): PUBLIC,
     ("GET", "/staff/admin/departments"): OVERSIGHT,
     ("POST", "/staff/admin/departments"): ADMIN_ONLY,
     ("POST", "/staff/admin/departments/{code}/retire"): ADMIN_ONLY,

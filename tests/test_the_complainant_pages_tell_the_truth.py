@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from models.complaints.tracking import WITHDRAWAL_ROUTE
+from models.lifecycle import WITHDRAWAL_ROUTE
 from models.settings import get_settings
 from tests.conftest import Staff
 from tests.test_complaints_api import API, act, register

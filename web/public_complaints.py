@@ -1,6 +1,10 @@
 """The credit website column (政府违约失信投诉专栏): a complainant submits a complaint online, without an
 account. It is registered as intake registers a 12345 or window complaint (models/complaints/registration.py)
-and waits in the same queue for initial review; only the channel and the actor say where it came from."""
+and waits in the same queue for initial review; only the channel and the actor say where it came from.
+
+From the tracking page (/track) the complainant may also withdraw it before it is verified, proving it again
+with the tracking password (``withdraw_online``): the password is asked for in the withdrawal form itself, so
+it never travels in a URL or a hidden field."""
 
 from __future__ import annotations
 
@@ -11,14 +15,16 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from api.deps import CalendarDep, SessionDep, TodayDep
+from api.deps import CalendarDep, ClockDep, SessionDep, TodayDep
 from models.complaint import CATEGORY_LABELS, Channel, ComplaintCreate
 from models.complaints import TRACKING_PATH, state_label
 from models.complaints.registration import register_online
-from models.complaints.tracking import receipt_channels
-from models.errors import DomainError, RateLimited
+from models.complaints.tracking import WITHDRAWAL_CONFIRMATION, receipt_channels, tracked
+from models.complaints.withdrawal import OnlineWithdrawBody, withdraw_online
+from models.errors import DomainError, RateLimited, ValidationFailed
 from models.ratelimit import ONLINE_COMPLAINTS_CLOSED
 from models.settings import get_settings
+from models.text import checked_text
 from web.core import form_data, form_refused, no_store, page_router, public_message, render
 from web.staff import departments
 
@@ -110,3 +116,59 @@ async def submit_complaint(
         receipt=receipt_channels(session=session, complaint=complaint),
         sms_on=get_settings().sms_configured,
     )
+
+
+_TRACK_TITLE = "投诉办理进度查询"
+
+
+@router.post("/track/withdrawal")
+async def withdraw_complaint(
+    request: Request, session: SessionDep, clock: ClockDep, calendar: CalendarDep
+) -> Response:
+    """The withdrawal form of /track: on success the tracking result (撤回办结); refused, the form again
+    with why, above it or under the field at fault."""
+    form = await form_data(request)
+    number, reason = form.get("number", ""), form.get("reason", "")
+    try:
+        if not number or not form.get("password"):
+            # Refused before the password is checked: a blank one is no attempt, and is not counted.
+            raise ValidationFailed("请填写投诉编号和查询密码。", field="password")
+        checked_text(number, label="投诉编号", multiline=False)
+        checked_text(form.get("password", ""), label="查询密码", multiline=False)
+        body = OnlineWithdrawBody(reason=reason, confirmed=form.get("confirmed") == "yes")
+        complaint = withdraw_online(
+            session=session,
+            number=number,
+            password=form.get("password", ""),
+            body=body,
+            clock=clock,
+            calendar=calendar,
+            address=request.client.host if request.client else None,
+        )
+    except (ValidationError, DomainError) as exc:
+        errors, status = form_refused(session, exc, at_field=True, public=True)
+        page = render(
+            request,
+            "track.html",
+            title=_TRACK_TITLE,
+            number=number,
+            result=None,
+            error=None,
+            status_code=status,
+            withdraw={
+                "number": number,
+                "reason": reason,
+                "errors": errors,
+                "confirmation": WITHDRAWAL_CONFIRMATION,
+            },
+        )
+        if isinstance(exc, RateLimited):
+            page.headers["Retry-After"] = str(exc.retry_after)
+        return page
+    session.commit()
+    no_store(request)  # the case's progress and reply, shown for the password
+    result = tracked(session=session, complaint=complaint, clock=clock)
+    return render(
+        request, "track.html", title=_TRACK_TITLE, number=complaint.number, result=result, error=None,
+        withdrawn_now=True,
+    )  # fmt: skip

@@ -8,12 +8,14 @@ import datetime as dt
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field, field_validator
 
-from api.deps import CalendarDep, SessionDep, TodayDep, no_store
+from api.deps import CalendarDep, ClockDep, SessionDep, TodayDep, no_store
 from api.schemas import BreachRecord, CreditProfile, ObjectionReceived, RegisterPage, RepairReceived
 from models.clock import utcnow
 from models.complaint import Channel, ComplaintCreate
 from models.complaints import TRACKING_PATH, state_label
 from models.complaints.registration import register_online
+from models.complaints.tracking import PublicTracking, tracked
+from models.complaints.withdrawal import OnlineWithdrawBody, withdraw_online
 from models.lifecycle import ComplaintState
 from models.pledges.self_service import pledge_status
 from models.register import (
@@ -270,3 +272,42 @@ def submit_complaint(
         registered_on=today,
         tracking_path=f"{TRACKING_PATH}?number={complaint.number}",
     )
+
+
+class ComplaintWithdrawal(OnlineWithdrawBody):
+    """The complainant's own withdrawal: the tracking password proves it (in the body, never the URL)."""
+
+    password: Line = Field(min_length=1, max_length=32, description="登记时告知的查询密码（与进度查询相同）")
+
+
+@router.post(
+    "/complaints/{number}/withdrawal",
+    response_model=PublicTracking,
+    summary="投诉人在线撤回投诉（凭投诉编号和查询密码，无需登录）",
+    tags=["公众"],
+)
+def withdraw_complaint(
+    number: Line,
+    body: ComplaintWithdrawal,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    clock: ClockDep,
+    calendar: CalendarDep,
+) -> PublicTracking:
+    """核实前，投诉人可凭投诉编号和查询密码撤回自己的投诉（须填写撤回理由，`confirmed` 须为 true），案件即
+    撤回办结，与工作人员按来电或书面申请记录的撤回相同；答复为撤回后的办理进度。能否撤回见进度查询的
+    `withdrawal_possible`、`withdrawal_refused`。编号或密码错误返回 404（不区分编号是否存在），错误次数过多
+    返回 429，已核实、已办结或有其他投诉并入的返回 409 及原因。"""
+    complaint = withdraw_online(
+        session=session,
+        number=number,
+        password=body.password,
+        body=body,
+        clock=clock,
+        calendar=calendar,
+        address=request.client.host if request.client else None,
+    )
+    session.commit()
+    no_store(response)  # the case's progress and reply, shown for the password
+    return tracked(session=session, complaint=complaint, clock=clock)

@@ -1,5 +1,9 @@
 """投诉人撤回 (``withdraw``): the complainant drops their complaint before it is verified, e.g. the arrears
-were paid after they complained, and intake staff or a supervisor record their call or written request.
+were paid after they complained: intake staff or a supervisor record their call or written request, or the
+complainant withdraws online (``withdraw_online``), proven as on the tracking page by the case number and
+the tracking password, under the same limit on wrong passwords. Both are the one event with the one set of
+checks; online the actor is the complainant (the public role: its only complaint event), the event keeps
+the client address, and the mail says they withdrew it online themselves.
 
 The lifecycle table says from which stages (not once verified: the breach of a promise is then the credit
 office's matter), and ``preconditions.withdrawal_allowed`` which pauses, and that a case verified before
@@ -18,29 +22,94 @@ Reopened (``reopen``, a supervisor), a complaint withdrawn before its initial re
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from dataclasses import replace
+from typing import Any
 
-from sqlmodel import col, select
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session, col, select
 
 from models.audit import CaseEvent
+from models.calendar import WorkCalendar
+from models.clock import Clock
 from models.complaint import Complaint, ComplaintAssignment
 from models.complaints.bodies import ActionBody, WithdrawBody
 from models.complaints.context import ActionContext
 from models.complaints.merging import hold_unchanged
 from models.complaints.notify import mail_complainant, mail_department
-from models.complaints.preconditions import handling_case_open, nothing_merged_in
-from models.lifecycle import ComplaintState
+from models.complaints.preconditions import handling_case_open, nothing_merged_in, require
+from models.complaints.tracking import WITHDRAWAL_CONFIRMATION as CONFIRMATION
+from models.complaints.tracking import authenticate, online_withdrawal_refused
+from models.errors import TransitionNotAllowed, ValidationFailed
+from models.lifecycle import ComplaintState, Role
 from models.org import Department, competent_of
+from models.text import Paragraph
 from models.workflow import Actor
 
 # The stages in which departments hold the case and must be told to stop: dispatched to them (签收 due),
 # or signed for and being verified. Returned or reopened, nobody holds it.
 _HELD = frozenset({ComplaintState.DISPATCHED, ComplaintState.SIGNED})
 
+# Who withdraws online: the complainant, without an account, as WEBSITE_ACTOR registers online complaints.
+ONLINE_ACTOR = Actor(name="投诉人（在线撤回）", role=Role.PUBLIC)
+
+
+def _reason_field() -> Any:
+    # The staff body's own field (its length bounds and text checks), so the two cannot drift apart; only
+    # the description speaks to the complainant instead of the clerk.
+    field = copy.copy(WithdrawBody.model_fields["reason"])
+    field.description = "撤回理由（如欠款已支付），2 至 2000 字"
+    return field
+
+
+class OnlineWithdrawBody(BaseModel):
+    """What the complainant sends to withdraw online: the reason, checked as the staff form checks it
+    (trimmed first), and their explicit confirmation, since the case ends on it."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    reason: Paragraph = _reason_field()
+    confirmed: bool = Field(default=False, description=f"须为 true：{CONFIRMATION}")
+
+
+def withdraw_online(
+    *,
+    session: Session,
+    number: str,
+    password: str,
+    body: OnlineWithdrawBody,
+    clock: Clock,
+    calendar: WorkCalendar,
+    address: str | None,
+) -> Complaint:
+    """The complainant withdraws their complaint: proven by ``authenticate`` (a wrong password counted and
+    committed, as on /track), refused with the sentence /track shows (``online_withdrawal_refused``), else
+    the staff withdrawal's every step, as ``ONLINE_ACTOR``. Flushed, not committed."""
+    if not body.confirmed:
+        # Before the password is checked: an unconfirmed request is no attempt at the password.
+        raise ValidationFailed(f"请勾选“{CONFIRMATION}”后再提交 (confirm the withdrawal)", field="confirmed")
+    complaint = authenticate(session=session, number=number, password=password, clock=clock, address=address)
+    today = clock.today()
+    refused = online_withdrawal_refused(session=session, complaint=complaint, today=today)
+    if refused is not None:
+        raise TransitionNotAllowed(refused, state=str(complaint.state))
+    grounds = require(session=session, case=complaint, action="withdraw", today=today)
+    ctx = ActionContext(session, complaint, ONLINE_ACTOR, today, calendar, grounds=grounds)
+    _withdraw(ctx, "withdraw", WithdrawBody(reason=body.reason), address=address)
+    session.flush()
+    return complaint
+
 
 def withdraw(ctx: ActionContext, action: str, body: ActionBody) -> None:
     assert isinstance(body, WithdrawBody)
+    _withdraw(ctx, action, body)
+
+
+def _withdraw(ctx: ActionContext, action: str, body: WithdrawBody, *, address: str | None = None) -> None:
+    # Online (the public role), the event keeps the client address, as a withdrawal contested as not the
+    # complainant's own needs it, and the mail says who withdrew it and how.
+    online: dict[str, Any] = {"online": True, "address": address} if ctx.actor.role == Role.PUBLIC else {}
+    mailed: dict[str, Any] = {"online": True} if online else {}
     case = ctx.case
     nothing_merged_in(ctx.session, case)
     handling = handling_case_open(ctx.session, case)
@@ -54,6 +123,7 @@ def withdraw(ctx: ActionContext, action: str, body: ActionBody) -> None:
         reason=body.reason,
         withdrawn_in=stage,
         merged_into=joined.number if joined else None,
+        **online,
     )
     if handling is not None:
         # As a merge holds its target: the handling case's version checked above, bumped now. Its reply
@@ -80,6 +150,7 @@ def withdraw(ctx: ActionContext, action: str, body: ActionBody) -> None:
         "complaint_withdrawn",
         reason=body.reason,
         target_number=joined.number if joined else None,
+        **mailed,
     )
     for dept, role_label in holders:
         mail_department(
