@@ -25,10 +25,11 @@ from sqlalchemy import select as core_select
 from sqlmodel import Field as SQLField
 from sqlmodel import Session, SQLModel, col, select
 
+from models.calendar_notice import refuse_holiday_workday_clashes, refuse_overlapping_periods
+from models.calendar_notice import weekday_label as _weekday_label
 from models.clock import utcnow
 from models.errors import OutOfCalendarCoverage, ValidationFailed
 
-_WEEKDAY_NAMES = ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日")
 # The package refuses years outside the span of its holiday table; mirror that rule exactly.
 _LIBRARY_YEARS = range(
     min(chinese_calendar.holidays).year,
@@ -37,10 +38,6 @@ _LIBRARY_YEARS = range(
 MAKEUP_NAME = "调休上班"
 
 DayKind = Literal["holiday", "workday"]
-
-
-def _weekday_label(day: dt.date) -> str:
-    return f"{day.isoformat()}（{_WEEKDAY_NAMES[day.weekday()]}）"
 
 
 def _days_of_year(year: int) -> Iterator[dt.date]:
@@ -99,12 +96,8 @@ class YearNotice(BaseModel):
                     f"调休上班日 {_weekday_label(day)} 不是周末；调休上班日只能是星期六或星期日，"
                     f"请核对通知原文 (make-up workday {day} is not a Saturday or Sunday)"
                 )
-        clashes = sorted(self.holiday_dates() & set(self.workdays))
-        if clashes:
-            raise ValidationFailed(
-                f"{_weekday_label(clashes[0])} 同时列为放假日和调休上班日；请删去其中一个 "
-                f"(date {clashes[0]} is both a holiday and a make-up workday)"
-            )
+        refuse_overlapping_periods(self.holidays)
+        refuse_holiday_workday_clashes(self.holiday_dates(), self.workdays)
         return self
 
     def _check_period(self, period: HolidayPeriod) -> None:

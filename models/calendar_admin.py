@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlmodel import Session
 
 from models.calendar import (
@@ -24,9 +24,13 @@ from models.calendar import (
     save_year_notice,
 )
 from models.errors import Conflict
+from models.outbox import Notification
 from models.pending_deadlines import resolve_pending_deadlines
 from models.publication import recompute_publication_days
+from models.publication_days import TOLD_TEMPLATE
 from models.workflow import Actor
+
+_N: Any = Notification.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,11 @@ class Recomputed:
 
     publication_days: int
     deadlines: dict[str, int] = field(default_factory=dict)
+    # The case and pledge numbers whose date, already told (a stage deadline, a publication day), moved:
+    # the people told are mailed the new one, and an administrator may be asked why.
+    told_moved: list[str] = field(default_factory=list)
+    # The numbers whose told deadline the corrected calendar puts earlier: the told date is kept.
+    kept: list[str] = field(default_factory=list)
 
     @property
     def deadlines_total(self) -> int:
@@ -100,6 +109,34 @@ def load_year_notice(
         _refuse_if_stale(session=session, year=notice.year, previewed=previewed)
     changes, version = save_year_notice(session=session, notice=notice, loaded_by=loaded_by)
     calendar = load_calendar(session=session)
+    queued_before = session.execute(select(func.max(_N.c.id))).scalar_one() or 0
     recomputed = recompute_publication_days(session=session, calendar=calendar, actor=actor, today=today)
+    told_days = _told_publication_days_moved(session=session, after=queued_before, version=calendar.version)
     deadlines = resolve_pending_deadlines(session=session, calendar=calendar, actor=actor)
-    return changes, version, Recomputed(publication_days=recomputed, deadlines=deadlines)
+    return (
+        changes,
+        version,
+        Recomputed(
+            publication_days=recomputed,
+            deadlines=deadlines.counts,
+            told_moved=[*deadlines.told_moved, *told_days],
+            kept=deadlines.kept,
+        ),
+    )
+
+
+def _told_publication_days_moved(*, session: Session, after: int, version: str) -> list[str]:
+    """The pledges whose pledgor, told a publication day, was just told it moved: the corrections
+    ``recompute_publication_days`` queued in this transaction (outbox rows past ``after``, keyed by the
+    calendar version), not the days a newly loaded year dated for the first time."""
+    rows = session.execute(
+        select(_N.c.case_number, _N.c.context, _N.c.idempotency_key)
+        .where(_N.c.id > after, _N.c.template == TOLD_TEMPLATE, _N.c.case_kind == "pledge")
+        .order_by(_N.c.id)
+    )
+    numbers = [
+        number
+        for number, context, key in rows
+        if context.get("corrected") and f":{version}:{TOLD_TEMPLATE}" in key
+    ]
+    return list(dict.fromkeys(numbers))  # an e-mail and an SMS row tell the same pledgor once

@@ -9,8 +9,9 @@ a guess.
 ``resolve_pending_deadlines`` gives every pending deadline of every kind (complaint stages and their
 extensions, the evidence review of a pledge, a record's objection and repair decisions) its date when a
 notice is loaded (models/calendar_admin.py), in the loader's transaction, one audit event per case; a
-loaded year's notice corrected later moves the known deadlines it changes the same way. Either way the
-party the deadline binds is told the date (``deadline_set``), as the mail that said 待日历确定 promised.
+loaded year's notice corrected later moves the known deadlines it changes the same way, except that a
+deadline already told never moves earlier than the told date. Either way the party the deadline binds is
+told the date (``deadline_set``), as the mail that said 待日历确定 promised.
 ``calendar_warning`` tells administrators in time that next year is not loaded yet.
 """
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from sqlalchemy import func, select, update
@@ -54,31 +55,71 @@ _VERIFIER_STAGES = frozenset({ComplaintState.SIGNED, ComplaintState.VERIFIED})
 KIND_LABELS = {"complaint": "投诉办理环节", "pledge": "告知承诺材料核查", "breach": "信用记录异议/修复决定"}
 
 
+@dataclass(frozen=True)
+class DeadlineUpdates:
+    """What dating deadlines by a loaded or corrected calendar did (``resolve_pending_deadlines``)."""
+
+    # Deadlines dated (pending ones) or moved (a corrected notice), by kind: complaint, pledge, breach.
+    counts: dict[str, int]
+    # The numbers of the cases whose deadline, already told to the party it binds, moved (later).
+    told_moved: list[str] = field(default_factory=list)
+    # The numbers of the cases whose told deadline the calendar now puts earlier: the told date is kept.
+    kept: list[str] = field(default_factory=list)
+
+
 def resolve_pending_deadlines(
     *, session: Session, calendar: WorkCalendar, actor: Actor, now: dt.datetime | None = None
-) -> dict[str, int]:
+) -> DeadlineUpdates:
     """Date every open stage's deadline by ``calendar``, just loaded or corrected, in the caller's
     transaction: a pending deadline the calendar can now compute gets its date (``deadline_resolved``),
     and a known one whose working days a corrected notice moved gets the new date (``deadline_recomputed``,
     with the old one), each counted from the day and working days the stage keeps. A deadline still beyond
-    the calendar stays pending. Returns how many deadlines were dated or moved per kind.
+    the calendar stays pending.
+
+    A known deadline the party it binds was told (``_PARTIES``: the dispatch mail, the verify request, a
+    ``deadline_set``…) never moves earlier than the told date, as a pledge's publication day never moves
+    earlier than the day the pledgor was told (models/publication_days.py): the department works to it,
+    and an earlier date, maybe already past, would be warned red and chased the same day with no warning
+    ever sent (for a rectification, towards 拒不整改). A later one still moves, audited and told.
 
     The update is guarded by the stage the deadline belongs to (``stage_seq``) and the date or flag it
     had, and bumps the version: a case another transaction moved meanwhile keeps its new stage's own."""
     now = now or utcnow()
-    return {
-        kind: _resolve_kind(session=session, model=model, kind=kind, calendar=calendar, actor=actor, now=now)
-        for kind, model in _MODELS.items()
-    }
+    counts: dict[str, int] = {}
+    told_moved: list[str] = []
+    kept: list[str] = []
+    for kind, model in _MODELS.items():
+        done = _resolve_kind(session=session, model=model, kind=kind, calendar=calendar, actor=actor, now=now)
+        counts[kind] = done.dated
+        told_moved += done.told_moved
+        kept += done.kept
+    return DeadlineUpdates(counts=counts, told_moved=told_moved, kept=kept)
 
 
-def _resolve_kind(
-    *, session: Session, model: Any, kind: str, calendar: WorkCalendar, actor: Actor, now: dt.datetime
-) -> int:
+class _Move(NamedTuple):
+    """A stage's deadline the calendar computes differently from the stored one (None: pending)."""
+
+    id: int
+    number: str
+    stage_seq: int
+    start: dt.date
+    days: int
+    old: dt.date | None
+    day: dt.date
+
+
+class _KindDone(NamedTuple):
+    dated: int  # dated or moved
+    told_moved: list[str]
+    kept: list[str]
+
+
+def _moves(*, session: Session, model: Any, calendar: WorkCalendar) -> list[_Move]:
     t = model.__table__
     rows = session.execute(
         select(
-            t.c.id, t.c.stage_seq, t.c.deadline_counted_from, t.c.deadline_working_days, t.c.stage_deadline
+            t.c.id, t.c.number, t.c.stage_seq, t.c.deadline_counted_from, t.c.deadline_working_days,
+            t.c.stage_deadline,
         )
         .where(
             t.c.deadline_counted_from.is_not(None),
@@ -86,51 +127,69 @@ def _resolve_kind(
             t.c.deadline_pending.is_(True) | t.c.stage_deadline.is_not(None),
         )
         .order_by(t.c.id)
-    ).all()
-    resolved: list[Fired] = []
-    recomputed: list[Fired] = []
-    dates: dict[int, tuple[dt.date, dt.date, int, dt.date | None]] = {}
-    stages: dict[int, int] = {}
-    for case_id, stage_seq, start, days, old in rows:
+    ).all()  # fmt: skip
+    moves = []
+    for case_id, number, stage_seq, start, days, old in rows:
         try:
             day = due_day(calendar, start, days)  # a resumed overdue stage owes fewer than none
         except OutOfCalendarCoverage:
             continue  # a later year still missing: it stays pending
-        if day == old:
+        if day != old:
+            moves.append(_Move(case_id, number, stage_seq, start, days, old, day))
+    return moves
+
+
+def _resolve_kind(
+    *, session: Session, model: Any, kind: str, calendar: WorkCalendar, actor: Actor, now: dt.datetime
+) -> _KindDone:
+    t = model.__table__
+    moves = _moves(session=session, model=model, calendar=calendar)
+    parties = _PARTIES[kind](session, [m.id for m in moves]) if moves else {}
+    kept = [m for m in moves if m.old is not None and m.day < m.old and m.id in parties]
+    keep = {m.id for m in kept}
+    resolved: list[Fired] = []
+    recomputed: list[Fired] = []
+    dates: dict[int, _Move] = {}
+    for m in moves:
+        if m.id in keep:
             continue
-        unchanged = t.c.deadline_pending.is_(True) if old is None else t.c.stage_deadline == old
+        unchanged = t.c.deadline_pending.is_(True) if m.old is None else t.c.stage_deadline == m.old
         moved = session.execute(
             update(t)
-            .where(t.c.id == case_id, t.c.stage_seq == stage_seq, unchanged)
-            .values(stage_deadline=day, deadline_pending=False, version=t.c.version + 1)
+            .where(t.c.id == m.id, t.c.stage_seq == m.stage_seq, unchanged)
+            .values(stage_deadline=m.day, deadline_pending=False, version=t.c.version + 1)
             .returning(t.c.id, t.c.number, t.c.state, t.c.version)
         ).first()
         if moved is None:
             continue
         fired = Fired(moved.id, moved.number, str(moved.state), str(moved.state), moved.version)
-        (resolved if old is None else recomputed).append(fired)
-        dates[moved.id] = (start, day, days, old)
-        stages[moved.id] = stage_seq
+        (resolved if m.old is None else recomputed).append(fired)
+        dates[moved.id] = m
 
     def data(f: Fired) -> dict[str, Any]:
-        start, day, days, old = dates[f.id]
-        moved = {"old_deadline": old.isoformat()} if old is not None else {}
-        return {"counted_from": start.isoformat(), "working_days": days, "deadline": day.isoformat(),
+        m = dates[f.id]
+        moved = {"old_deadline": m.old.isoformat()} if m.old is not None else {}
+        return {"counted_from": m.start.isoformat(), "working_days": m.days, "deadline": m.day.isoformat(),
                 **moved, "calendar_version": calendar.version}  # fmt: skip
 
     seqs = record_events_many(
         session=session, kind=kind, cases=resolved, event=RESOLVED_EVENT, actor=actor, now=now,
-        note=lambda f: f"办理期限已按载入的日历确定为 {dates[f.id][1].isoformat()}", data=data,
+        note=lambda f: f"办理期限已按载入的日历确定为 {dates[f.id].day.isoformat()}", data=data,
     )  # fmt: skip
     seqs |= record_events_many(
         session=session, kind=kind, cases=recomputed, event=RECOMPUTED_EVENT, actor=actor, now=now,
-        note=lambda f: f"日历更正，办理期限由 {iso_date(dates[f.id][3])} 调整为 {dates[f.id][1].isoformat()}",
+        note=lambda f: f"日历更正，办理期限由 {iso_date(dates[f.id].old)} 调整为 {iso_date(dates[f.id].day)}",
         data=data,
     )  # fmt: skip
-    told = [(f, stages[f.id], seqs[f.id], dates[f.id][1], dates[f.id][3]) for f in [*resolved, *recomputed]]
-    _tell_bound_parties(session=session, kind=kind, cases=told, actor=actor, now=now)
+    told = [(f, dates[f.id].stage_seq, seqs[f.id], dates[f.id].day, dates[f.id].old)
+            for f in [*resolved, *recomputed]]  # fmt: skip
+    _tell_bound_parties(session=session, kind=kind, cases=told, parties=parties, actor=actor, now=now)
     _sync_session(session, model, list(dates))
-    return len(resolved) + len(recomputed)
+    return _KindDone(
+        dated=len(resolved) + len(recomputed),
+        told_moved=[f.number for f in recomputed if f.id in parties],
+        kept=[m.number for m in kept],
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -152,20 +211,24 @@ _Dated = tuple[Fired, int, int, dt.date, dt.date | None]
 
 
 def _tell_bound_parties(
-    *, session: Session, kind: str, cases: list[_Dated], actor: Actor, now: dt.datetime
+    *,
+    session: Session,
+    kind: str,
+    cases: list[_Dated],
+    parties: dict[int, list[_Party]],
+    actor: Actor,
+    now: dt.datetime,
 ) -> None:
     """Queue ``deadline_set`` (the case, the stage, the new deadline, and why: loaded or corrected) to the
-    party each case's deadline binds (``_PARTIES``), in one insert that skips a key already queued. The mails
-    that gave these stages 待日历确定 promised to tell the date once the year is loaded (另行告知), and a
-    party works to the date it was given, so a corrected one is told too.
+    party each case's deadline binds (``parties``, read by ``_PARTIES``), in one insert that skips a key
+    already queued. The mails that gave these stages 待日历确定 promised to tell the date once the year is
+    loaded (另行告知), and a party works to the date it was given, so a corrected one is told too.
 
     Keyed by the case, the stage and the audit event that dated or moved the deadline: a re-run moves
-    nothing and so queues nothing twice, and a date corrected away and back again is told again. The
-    calendar version could not tell the change back apart: reloading the first notice gives its hash again,
-    and the key of the first mail with it."""
+    nothing and so queues nothing twice. The calendar version would not do: reloading an earlier notice
+    gives its hash again, and so the key of a mail already queued for another date."""
     if not cases:
         return
-    parties = _PARTIES[kind](session, [f.id for f, *_ in cases])
     lifecycle = LIFECYCLES[kind]
     rows: list[dict[str, Any]] = []
     for f, stage_seq, event_seq, day, old in cases:

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from models.calendar import CalendarYear
 from tests.conftest import Staff
 from tests.web_support import csrf_of, sign_in
-from web.admin import CALENDAR_FILE_MAX_BYTES
+from web.admin_calendar import CALENDAR_FILE_MAX_BYTES
 from web.core import CSRF_FIELD
 
 PAGE = "/staff/admin/calendar"

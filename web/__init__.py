@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from web import (
     admin,
+    admin_calendar,
     admin_hotline,
     admin_platform,
     auth,
@@ -40,6 +41,7 @@ def install(app: FastAPI) -> None:
         public,
         public_complaints,
         admin,
+        admin_calendar,
         admin_platform,
         admin_hotline,
     ):

@@ -1,8 +1,8 @@
-"""Administration pages: departments, users, the working-day calendar, notifications, the mail sink."""
+"""Administration pages: departments, users, notifications, the mail sink (the working-day calendar is
+web/admin_calendar.py)."""
 
 from __future__ import annotations
 
-import calendar as month_calendar
 import datetime as dt
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -15,13 +15,11 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from api.deps import CalendarDep, ClockDep, SessionDep, TodayDep, actor_of
+from api.deps import ClockDep, SessionDep, actor_of
 from models.account_admin import change_role, revoke_token, set_active
 from models.accounts import create_user, import_departments, set_password
-from models.calendar import WorkCalendar, YearNotice, diff_notice, load_calendar, parse_year_notice
-from models.calendar_admin import load_year_notice, year_version
 from models.department_retire import retire_by_code
-from models.errors import Conflict, DomainError, NotFound, ValidationFailed
+from models.errors import DomainError, NotFound
 from models.lifecycle import Role
 from models.org import LEVEL_LABELS, Department, DepartmentCreate, User, UserCreate
 from models.outbox import (
@@ -273,147 +271,6 @@ async def user_password(request: Request, user_id: int, session: SessionDep) -> 
     if user.id == me.id:
         set_session_cookie(request, response, user, now)
     return response
-
-
-def _month_grid(calendar: WorkCalendar, year: int) -> list[dict[str, Any]]:
-    """Twelve months of weeks; each day marked holiday, make-up workday, weekend or working day."""
-    special = {d.date: d for d in calendar.describe_year(year)}
-    months = []
-    for month in range(1, 13):
-        weeks = []
-        for week in month_calendar.Calendar(firstweekday=0).monthdatescalendar(year, month):
-            cells: list[dict[str, Any] | None] = []
-            for day in week:
-                if day.month != month:
-                    cells.append(None)
-                    continue
-                mark = special.get(day)
-                if mark is not None:
-                    kind = "holiday" if mark.kind == "holiday" else "makeup"
-                    name = mark.name
-                else:
-                    kind, name = ("weekend" if day.weekday() >= 5 else "workday"), ""
-                cells.append({"day": day.day, "kind": kind, "name": name, "date": day.isoformat()})
-            weeks.append(cells)
-        months.append({"month": month, "weeks": weeks})
-    return months
-
-
-def _calendar_page(request: Request, calendar: WorkCalendar, year: int, **context: Any) -> Response:
-    context.setdefault("preview", None)
-    context.setdefault("previewed", "")
-    context.setdefault("repreviewed", False)
-    context.setdefault("notice_text", "")
-    context.setdefault("error", None)
-    context.setdefault("saved", None)
-    context.setdefault("status_code", 200)
-    covered = calendar.covers(year)
-    return render(
-        request,
-        "admin_calendar.html",
-        title=f"{year} 年工作日日历",
-        year=year,
-        covered=covered,
-        covered_years=calendar.covered_years(),
-        months=_month_grid(calendar, year) if covered else [],
-        working_days=calendar.working_days_in_year(year) if covered else None,
-        special=calendar.describe_year(year) if covered else [],
-        version=calendar.version,
-        weekday_names=["一", "二", "三", "四", "五", "六", "日"],
-        **context,
-    )
-
-
-@router.get("/calendar")
-def calendar_page(
-    request: Request,
-    session: SessionDep,
-    calendar: CalendarDep,
-    today: TodayDep,
-    year: int | None = None,
-    saved: int | None = None,
-) -> Response:
-    current_user(request, session, *OVERSIGHT)
-    return _calendar_page(request, calendar, year or today.year, saved=saved)
-
-
-CALENDAR_FILE_MAX_BYTES = 256 * 1024  # a year's notice is a few kilobytes
-
-
-def _calendar_file_text(content: bytes, filename: str) -> str:
-    """An uploaded notice as text, read as `shouxin calendar load` reads a file (UTF-8, a BOM tolerated)."""
-    if len(content) > CALENDAR_FILE_MAX_BYTES:
-        raise ValidationFailed(
-            f"节假日文件 {filename} 超过 {CALENDAR_FILE_MAX_BYTES // 1024} KB，不是一年的放假通知 "
-            "(file too large)"
-        )
-    try:
-        return content.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ValidationFailed(
-            f"节假日文件 {filename} 不是 UTF-8 编码的 JSON；请另存为 UTF-8 后重新上传 (not UTF-8)"
-        ) from exc
-
-
-@router.post("/calendar")
-async def load_year(
-    request: Request, session: SessionDep, calendar: CalendarDep, today: TodayDep
-) -> Response:
-    user = current_user(request, session, *ADMIN)
-    form = await form_data(request)
-    text = form.get("notice", "")
-    origin = "粘贴的放假通知"
-    try:
-        upload = (await request.form()).get("file")  # parsed once: Starlette keeps the form
-        if upload is not None and not isinstance(upload, str) and upload.filename:
-            # The file `shouxin calendar load` reads: it replaces the pasted text, which then shows it so
-            # the preview's confirmation saves exactly what was previewed.
-            text = _calendar_file_text(await upload.read(CALENDAR_FILE_MAX_BYTES + 1), upload.filename)
-            origin = f"节假日文件 {upload.filename}"
-        notice = parse_year_notice(text, origin=origin)
-        if form.get("confirm") == "1":
-            changes, _, _ = load_year_notice(
-                session=session,
-                notice=notice,
-                loaded_by=user.name,
-                actor=actor_of(user),
-                # What the preview was computed from. A confirmation without it (a page drawn before the
-                # field existed, a script) is checked like a stale one: it gets the preview to confirm.
-                previewed=form.get("previewed", ""),
-                today=today,
-            )
-            session.commit()
-            return redirect(f"/staff/admin/calendar?year={notice.year}&saved={len(changes)}")
-    except Conflict as exc:
-        # Another administrator loaded this year after the preview: show the same notice diffed against
-        # what is stored now, so what is confirmed next is what was seen.
-        error, status = refused(session, exc)
-        calendar = load_calendar(session=session)
-        return _calendar_preview(
-            request, calendar, notice, text, error=error, status_code=status, repreviewed=True
-        )
-    except DomainError as exc:
-        error, status = refused(session, exc)
-        return _calendar_page(
-            request, calendar, today.year, notice_text=text, error=error, status_code=status
-        )
-    return _calendar_preview(request, calendar, notice, text)
-
-
-def _calendar_preview(
-    request: Request, calendar: WorkCalendar, notice: YearNotice, text: str, **context: Any
-) -> Response:
-    """The notice's diff against ``calendar``, with the year version it was computed from for the
-    confirmation to check (``load_year_notice(previewed=...)``)."""
-    return _calendar_page(
-        request,
-        calendar,
-        notice.year,
-        notice_text=text,
-        preview=diff_notice(calendar, notice),
-        previewed=year_version(calendar, notice.year),
-        **context,
-    )
 
 
 @router.get("/notifications")
