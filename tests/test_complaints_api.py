@@ -520,14 +520,10 @@ def test_supervisor_can_chase_by_hand(client: TestClient, staff: Staff, session:
     act(client, staff, "handler", cid, "remind", status=403)
     c = act(client, staff, "supervisor", cid, "escalate", note="多次催办未果")
     assert c["escalation_level"] == 3
-    complaint = get(session, cid)
-    assert (
-        complaint.escalated_to_department_id
-        == session.exec(select(Department.id).where(Department.code == "D00")).one()
-    )
+    # 核实 awaits the 主管部门 (D00), which has no 主管部门 above it: it alone is told, nobody escalated to.
+    assert get(session, cid).escalated_to_department_id is None
     notices = [m for m in mails(session, cid) if m[0] in ("supervision_notice", "escalation_alert")]
     assert notices == [
-        ("supervision_notice", "市住房和城乡建设局"),
         ("supervision_notice", "市发展和改革委员会"),
     ]  # no escalation_alert: the only supervisor is the one who pressed 提级办理
 
@@ -565,8 +561,8 @@ def test_manual_remind_then_supervise(client: TestClient, staff: Staff, session:
     assert get(session, cid).escalated_to_department_id is None  # only 提级 moves it up
     notices = [m for m in mails(session, cid) if m[0] in ("supervision_notice", "escalation_alert")]
     assert notices == [
-        ("supervision_notice", "市住房和城乡建设局"),
-        ("supervision_notice", "市住房和城乡建设局"),
+        ("supervision_notice", "市发展和改革委员会"),  # 核实 is the 主管部门's move
+        ("supervision_notice", "市发展和改革委员会"),
     ]  # no escalation_alert: the only supervisor is the one who pressed 督办
     session.expire_all()
     steps = session.exec(

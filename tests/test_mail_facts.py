@@ -77,8 +77,8 @@ def test_manual_remind_before_the_deadline_goes_to_the_department_without_zero_o
     act(client, staff, "supervisor", cid, "supervise")
     notices = queued(session, cid, "supervision_notice")
     assert [(n.recipient_kind, n.recipient_email) for n in notices] == [
-        ("department", "zjj@example.gov.cn"),
-        ("department", "zjj@example.gov.cn"),
+        ("department", "fgw@example.gov.cn"),  # 核实 is the 主管部门's move
+        ("department", "fgw@example.gov.cn"),
     ]
     for row in notices:
         message = rendered(row)

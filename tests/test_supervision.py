@@ -107,7 +107,10 @@ def test_a_fortnight_across_labour_day(
     assert complaint is not None
     competent = department_by_code(session=session, code="D00")
     assert (complaint.warning_level, complaint.escalation_level) == ("red", 3)
-    assert complaint.escalated_to_department_id == competent.id
+    # 核实 is the 主管部门's move (D00 verifies D01's cases): the warnings and the chasing go to it, and it
+    # has no 主管部门 of its own to be escalated to; the supervisors' alert is the 提级办理.
+    assert complaint.escalated_to_department_id is None
+    assert competent.name == "市发展和改革委员会"
 
     sent = session.exec(
         select(Notification)
@@ -116,18 +119,18 @@ def test_a_fortnight_across_labour_day(
     ).all()
     summary = [(n.template, n.recipient_name, n.context.get("level") or n.context.get("step")) for n in sent]
     assert summary == [
-        ("deadline_warning", "市住房和城乡建设局", "yellow"),
-        ("deadline_warning", "市住房和城乡建设局", "red"),
-        ("supervision_notice", "市住房和城乡建设局", "remind"),
-        ("supervision_notice", "市住房和城乡建设局", "supervise"),
+        ("deadline_warning", "市发展和改革委员会", "yellow"),
+        ("deadline_warning", "市发展和改革委员会", "red"),
+        ("supervision_notice", "市发展和改革委员会", "remind"),
+        ("supervision_notice", "市发展和改革委员会", "supervise"),
         ("escalation_alert", "督办员老李", "supervise"),
-        ("supervision_notice", "市住房和城乡建设局", "escalate"),
         ("supervision_notice", "市发展和改革委员会", "escalate"),
         ("escalation_alert", "督办员老李", "escalate"),
     ]
+    assert {n.context["department_name"] for n in sent} == {"市发展和改革委员会"}
     assert sent[0].context == {
         "case_number": complaint.number,
-        "department_name": "市住房和城乡建设局",
+        "department_name": "市发展和改革委员会",
         "stage_label": "核实",
         "deadline": "2026-04-30",
         "level": "yellow",

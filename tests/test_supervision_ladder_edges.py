@@ -88,7 +88,8 @@ def test_a_manual_escalation_leaves_the_flow_no_lower_step_to_send(session: Sess
         supervise(session, overdue(calendar, deadline, n))
     # The red warning is a warning, not a chase: it still goes out; no 催办 or 督办 after a 提级办理.
     assert [e.event for e in events(session, "complaint", cid, *LADDER)] == ["escalate", "warn_red"]
-    assert [m.context["step"] for m in mails(session, cid, "supervision_notice")] == ["escalate", "escalate"]
+    # 核实 awaits the 主管部门, which has none above it: one notice, to it.
+    assert [m.context["step"] for m in mails(session, cid, "supervision_notice")] == ["escalate"]
 
 
 def test_a_manual_step_before_a_pause_still_counts_after_the_resume(session: Session, staff: Staff) -> None:
@@ -162,7 +163,11 @@ def test_a_stage_a_department_holds_is_still_escalated_to_its_competent_departme
     session: Session, staff: Staff
 ) -> None:
     calendar = load_calendar(session=session)
-    cid, deadline = signed(session)
+    cid, _ = signed(session)
+    verifier = handler(session, "D00")
+    do(session, cid, "verify_true", verifier, MARCH_2)
+    do(session, cid, "order_rectification", verifier, MARCH_2, OrderRectificationBody(requirements="付款"))
+    deadline = case(session, cid).stage_deadline  # 整改: the lead's own move
     supervise(session, overdue(calendar, deadline, 5))
     escalated = [
         m.recipient_name for m in mails(session, cid, "supervision_notice") if m.context["step"] == "escalate"

@@ -26,6 +26,7 @@ from models.complaint import (
 )
 from models.complaints.actions import FILE_ACTIONS
 from models.complaints.files import complaint_files
+from models.complaints.queue import warned_yellow
 from models.complaints.visibility import assisting_departments
 from models.errors import DomainError
 from models.files import PREVIEWABLE
@@ -137,6 +138,7 @@ def workbench(
         "workbench.html",
         title="我的工作台",
         queue=queue,
+        yellow=warned_yellow(tasks=queue, today=today, calendar=calendar),
         queue_shown=QUEUE_SHOWN,
         channel_labels=CHANNEL_LABELS,
         recent=recent,

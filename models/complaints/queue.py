@@ -26,6 +26,7 @@ from models.complaints.visibility import (
     parties_from_flags,
     state_label,
 )
+from models.deadlines import due_steps
 from models.id_sets import in_list
 from models.lifecycle import COMPLAINT, Role
 from models.org import Department
@@ -74,6 +75,22 @@ def work_queue(
     reviews = review_tasks(session=session, actor=actor, today=today, calendar=calendar, limit=limit)
     decisions = decision_tasks(session=session, actor=actor, today=today, calendar=calendar, limit=limit)
     return merge_by_deadline(merge_by_deadline(items, reviews, limit), decisions, limit)
+
+
+def warned_yellow(
+    *, tasks: Sequence[TaskItem], today: dt.date, calendar: WorkCalendar
+) -> set[tuple[str, int]]:
+    """The (kind, id) of the ``tasks`` whose deadline the supervision flows warn yellow on ``today`` (临期):
+    decided by their own rule (``deadlines.due_steps``) on the same deadline, so the queue marks what the
+    department is mailed. A paused stage, a deadline still pending the year's notice or one the calendar
+    cannot count to yet (``working_days_left`` None) is not warned by the flows, so not marked."""
+    return {
+        (t.kind, t.id)
+        for t in tasks
+        if t.stage_deadline is not None
+        and not (t.paused or t.deadline_pending or t.working_days_left is None)
+        and "yellow" in due_steps(deadline=t.stage_deadline, today=today, calendar=calendar)
+    }
 
 
 # Where the handler's three facts (``parties_from_flags``) start in a row.

@@ -1,8 +1,9 @@
 """Deadline supervision of complaints (flow supervise_deadlines) and the manual 催办, 督办 and 提级办理.
 
 The steps due on a day come from models/deadlines.py; this module applies them to a complaint and says
-who hears of each: the lead department while handlers are awaited (else the supervisors), its competent
-department on escalation of a stage it holds, and the supervisors on 督办 and 提级办理 (by one alert).
+who hears of each: the department whose move the stage awaits (the lead, or its 主管部门 in the stages
+it verifies; else the supervisors), that department's own 主管部门 on escalation, and the supervisors on
+督办 and 提级办理 (by one alert).
 A step the stage already had, from the flow or a supervisor's hand, is not sent again
 (models/deadlines.py ``climb``).
 """
@@ -20,9 +21,9 @@ from models.calendar import WorkCalendar
 from models.clock import iso_date
 from models.complaint import Complaint
 from models.complaints.notify import Recipient, department_recipient, enqueue_mail
-from models.complaints.visibility import lead_department
+from models.complaints.visibility import HANDLER_PARTIES, LEAD, VERIFIER, lead_department
 from models.deadlines import climb, due_steps, supervise_each
-from models.lifecycle import COMPLAINT, Role
+from models.lifecycle import COMPLAINT, RESUME, Role
 from models.org import Department, competent_of
 from models.settings import get_settings
 from models.workflow import Actor
@@ -154,9 +155,10 @@ def after_supervision_step(
         if to.key != f"user{pressed_by}" and not (alerted and to.kind == "supervisor")
     ]
     if step == "escalate" and awaited is not None:
-        # The 主管部门 is asked to make its department report the delay: not for a stage the supervisors
-        # themselves hold (整改审核, 回访), whose delay is their own.
-        competent = competent_of(session, case.lead_department_id)
+        # The 主管部门 is asked to make its department report the delay: the late department's own (a
+        # verifier late with its 核实 answers to its superior, not to itself), and not for a stage the
+        # supervisors themselves hold (整改审核, 回访), whose delay is their own.
+        competent = competent_of(session, awaited.id)
         if competent is not None:
             case.escalated_to_department_id = competent
             dept = session.get(Department, competent)
@@ -178,10 +180,33 @@ def _stage_label(case: Complaint) -> str:
 
 
 def _awaited_department(session: Session, case: Complaint) -> Department | None:
-    """The lead department when the current stage waits on handlers (else the supervisors must act)."""
-    if Role.HANDLER not in COMPLAINT.state(case.state).waiting_on:
+    """The department whose move the current stage waits on: the lead, or the verifier (its 主管部门, the
+    lead itself when it has none) in the stages only the verifier can move on (核实, 责令整改); None when
+    handlers are not awaited (the supervisors must act)."""
+    party = _awaited_party(str(case.state))
+    if party is None:
         return None
-    return lead_department(session, case)
+    lead = lead_department(session, case)
+    if lead is None or party == LEAD:
+        return lead
+    return session.get(Department, competent_of(session, lead.id) or lead.id)
+
+
+def _awaited_party(state: str) -> str | None:
+    """Whose move a stage in ``state`` awaits (``LEAD`` or ``VERIFIER``), read from the party table the
+    case page decides who may act by (``visibility.HANDLER_PARTIES``); None when no handler is awaited.
+
+    Only the moves that finish the stage count: a pause awaiting the complainant, an extension request or
+    a refusal recorded leaves the stage and its deadline where they were, so whoever may take those is not
+    the one late. Where either party may finish it (答复), the lead answers for it."""
+    if Role.HANDLER not in COMPLAINT.state(state).waiting_on:
+        return None
+    parties: set[str] = set()
+    for t in COMPLAINT.available(state, Role.HANDLER):
+        if t.target is None or t.target == RESUME or COMPLAINT.state(t.target).clock_paused:
+            continue
+        parties |= HANDLER_PARTIES.get(t.event, frozenset())
+    return VERIFIER if parties == {VERIFIER} else LEAD
 
 
 def _responsible(session: Session, case: Complaint) -> list[Recipient]:
