@@ -24,6 +24,7 @@ from models.breach import PublishedBreach
 from models.id_sets import chunks, in_list
 from models.org import Department
 from models.pledge import ID_TYPE_LABELS, PLEDGE_TYPE_LABELS, IdType, Pledge, PledgeType, PledgorKind
+from models.privacy import publication_text
 from models.settings import get_settings
 
 # The fields this module adds, in the order docs/integrations.md lists them, with the standard's item.
@@ -77,7 +78,8 @@ def add_national_fields(session: Session, rows: Sequence[dict[str, Any]]) -> Non
     """Add the national fields to each document row's ``payload["record"]`` in place: one dict a record
     from its joined row (the columns ``_query`` selects, fetched at once and unpacked as tuples), the data
     source's two fields read once a batch. A field without a value is an empty string, as the exchange
-    expects every field present."""
+    expects every field present. The pledge's obligation goes through the publication filter
+    (models/privacy.py ``publication_text``), as everything sent outside does."""
     settings = get_settings()
     source_name = settings.credit_platform_source_name or settings.issuer_name
     source_code = settings.credit_platform_source_code
@@ -97,7 +99,11 @@ def add_national_fields(session: Session, rows: Sequence[dict[str, Any]]) -> Non
                 "SJLYDM": source_code,
                 "SX_RDBMDM": credit_code or "",
                 "SX_CNLX": _label(PledgeType, pledge_type),
-                "SX_CNNR": obligation or "",
+                # The one field here that is free text a person typed: it goes through the publication
+                # filter like the record's facts (names unmasked, as the platform gets XDR_MC). The rest
+                # are codes, labels or the standard's own items (FRDB, FR_ZJHM: the exchange requires
+                # the legal representative's name and full ID number).
+                "SX_CNNR": publication_text(obligation) or "",
             }
     for row in rows:
         fields = found.get(row["breach_id"])

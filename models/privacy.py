@@ -10,11 +10,19 @@ import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote_plus, unquote_plus
 
-# Mainland mobile numbers, 18-character resident ID numbers, e-mail addresses.
-PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
-ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")
+# The one set of patterns for personal data in free text, used by the publication filter and the log
+# scrubber alike. Written for text people type: digits may be grouped by spaces or dashes.
 EMAIL = re.compile(r"([A-Za-z0-9])[A-Za-z0-9._%+-]*(@[A-Za-z0-9.-]+\.[A-Za-z]{2,})")
+# A mobile, possibly grouped (138 1234 5678, 138-1234-5678) and with +86 / 0086.
+_PUBLIC_MOBILE = re.compile(r"(?<![\d+])(?:(?:\+|00)86[ -]?)?1[3-9]\d[ -]?\d{4}[ -]?\d{4}(?!\d)")
+# A landline with its area code: 0571-87654321, 010 12345678, (010)12345678, （0571）8765432.
+_PUBLIC_LANDLINE = re.compile(r"(?<!\d)(?:[(（]0\d{2,3}[)）]|0\d{2,3})[ -]?\d{3,4}[ -]?\d{4}(?!\d)")
+# A bank card: 16 to 19 digits, possibly in groups of four (6222 0212 3456 7890 123).
+_PUBLIC_CARD = re.compile(r"(?<!\d)\d{4}(?:[ -]?\d){12,15}(?!\d)")
+# An ID number, also with a lower-case x or with spaces after the region and the birth date.
+_PUBLIC_ID = re.compile(r"(?<![0-9A-Za-z])\d{6}[ ]?\d{8}[ ]?\d{3}[\dXx](?![0-9A-Za-z])")
 
 
 def mask_name(name: str) -> str:
@@ -76,28 +84,45 @@ def mask_id_number(value: str | None) -> str | None:
     return value[:6] + "*" * (len(value) - 10) + value[-4:]
 
 
-def scrub(text: str) -> str:
-    """Mask every phone number, ID number and e-mail address inside free text."""
-    text = ID_NUMBER.sub(lambda m: f"{m[1]}********{m[2]}", text)
-    text = PHONE.sub(lambda m: mask_phone(m[0]) or "", text)
-    return EMAIL.sub(lambda m: f"{m[1]}***{m[2]}", text)
-
-
-# What the publication filter finds in free text, besides the mobiles, ID numbers and e-mail addresses
-# above. Written for text people type: digits may be grouped by spaces or dashes.
-# A mobile, possibly grouped (138 1234 5678, 138-1234-5678) and with +86 / 0086.
-_PUBLIC_MOBILE = re.compile(r"(?<![\d+])(?:(?:\+|00)86[ -]?)?1[3-9]\d[ -]?\d{4}[ -]?\d{4}(?!\d)")
-# A landline with its area code: 0571-87654321, 010 12345678, (010)12345678, （0571）8765432.
-_PUBLIC_LANDLINE = re.compile(r"(?<!\d)(?:[(（]0\d{2,3}[)）]|0\d{2,3})[ -]?\d{3,4}[ -]?\d{4}(?!\d)")
-# A bank card: 16 to 19 digits, possibly in groups of four (6222 0212 3456 7890 123).
-_PUBLIC_CARD = re.compile(r"(?<!\d)\d{4}(?:[ -]?\d){12,15}(?!\d)")
-# An ID number, also with a lower-case x or with spaces after the region and the birth date.
-_PUBLIC_ID = re.compile(r"(?<![0-9A-Za-z])\d{6}[ ]?\d{8}[ ]?\d{3}[\dXx](?![0-9A-Za-z])")
-
-
 def _mask_digits(match: re.Match[str], keep_head: int = 0) -> str:
     digits = re.sub(r"[ -]", "", match[0])
     return digits[:keep_head] + "*" * (len(digits) - keep_head - 4) + digits[-4:]
+
+
+def _mask_contacts(text: str, *, cards: bool) -> str:
+    """``text`` with its ID numbers, mobiles, landlines, e-mail addresses (and bank cards) masked."""
+    # Longest numbers first, so that an ID number is not read as a card or a phone number plus digits.
+    text = _PUBLIC_ID.sub(lambda m: _mask_digits(m, keep_head=6), text)
+    if cards:
+        text = _PUBLIC_CARD.sub(_mask_digits, text)
+    text = _PUBLIC_MOBILE.sub(lambda m: mask_phone(m[0]) or "", text)
+    text = _PUBLIC_LANDLINE.sub(lambda m: mask_phone(m[0]) or "", text)
+    return EMAIL.sub(lambda m: f"{m[1]}***{m[2]}", text)
+
+
+# A run of URL text holding a percent-escape or a '+' (a space in a query string), up to the delimiters
+# of a query: the staff search is a GET form, so what a person typed reaches the access log encoded
+# (zhang.san%40example.com, 139+1234+5678), where the patterns above do not see it.
+_URL_ENCODED = re.compile(r"[^\s?&=#\"'<>]*(?:%[0-9A-Fa-f]{2}|\+)[^\s?&=#\"'<>]*")
+
+
+def _scrub_encoded(match: re.Match[str]) -> str:
+    raw = match[0]
+    decoded = unquote_plus(raw)
+    cleaned = _mask_contacts(decoded, cards=False)
+    # Encoded again, so that an access-log line keeps its shape (a space would split the request line);
+    # a run with nothing to mask stays byte for byte as it was.
+    return raw if cleaned == decoded else quote_plus(cleaned, safe="*@()")
+
+
+def scrub(text: str) -> str:
+    """Mask every phone number (mobile or landline, grouped or not), ID number and e-mail address inside
+    free text, also where a URL carries it percent-encoded. Bank cards are left to the publication filter:
+    in a log, 16 to 19 digits are as often a timestamp or a trace id."""
+    text = _mask_contacts(text, cards=False)
+    if "%" in text or "+" in text:
+        text = _URL_ENCODED.sub(_scrub_encoded, text)
+    return text
 
 
 def publication_text(text: str | None, *, names: Iterable[str | None] = ()) -> str | None:
@@ -120,12 +145,7 @@ def publication_text(text: str | None, *, names: Iterable[str | None] = ()) -> s
 # filtered twice, for the public and for the platform document); the regular expressions dominated.
 @lru_cache(maxsize=4096)
 def _filtered(text: str, names: tuple[str, ...]) -> str:
-    # Longest numbers first, so that an ID number is not read as a card or a phone number plus digits.
-    text = _PUBLIC_ID.sub(lambda m: _mask_digits(m, keep_head=6), text)
-    text = _PUBLIC_CARD.sub(_mask_digits, text)
-    text = _PUBLIC_MOBILE.sub(lambda m: mask_phone(m[0]) or "", text)
-    text = _PUBLIC_LANDLINE.sub(lambda m: mask_phone(m[0]) or "", text)
-    text = EMAIL.sub(lambda m: f"{m[1]}***{m[2]}", text)
+    text = _mask_contacts(text, cards=True)
     # Longest names first (``names`` is sorted so): 欧阳小明 is masked whole before 欧阳 would be.
     for name in names:
         text = text.replace(name, mask_name(name))
