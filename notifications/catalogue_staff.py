@@ -282,6 +282,20 @@ COMPLAINT_AND_STAFF: list[TemplateSpec] = [
         },
     ),
     spec(
+        "complaint_reply_due",
+        "department",
+        "核实不属实后告知主办单位限期答复投诉人，附核实说明和答复期限",
+        {
+            "case_number": "TS20260302-0001",
+            "department_name": "市住房和城乡建设局",
+            "summary": "投诉人反映某工程项目竣工验收后工程款逾期未支付。",
+            "finding": "核实不属实",
+            "explanation": "合同约定的付款条件尚未成就。",
+            "deadline": "2026-03-20",
+            "working_days": 5,
+        },
+    ),
+    spec(
         "breach_explanation_order",
         "department",
         "确认违约失信（拒不整改）后责令书面说明原因并限期整改",

@@ -21,6 +21,7 @@ from models.complaints.bodies import (
     ActionBody,
     ConfirmBreachBody,
     DispatchBody,
+    ExplanationBody,
     ExtensionRequestBody,
     OrderRectificationBody,
     ReasonBody,
@@ -88,7 +89,7 @@ def act(
             f"(action '{action}' takes no files)"
         )
     # Checked once, here, by the rule the pages use to leave the action out (preconditions.py).
-    grounds = require(session=session, case=complaint, action=action, today=today)
+    grounds = require(session=session, case=complaint, action=action, today=today, calendar=calendar)
     handler(_Ctx(session, complaint, actor, today, calendar, tuple(files), grounds), action, body)
     session.flush()
     return complaint
@@ -208,22 +209,7 @@ def _assign(session: Session, complaint: Complaint, dept: Department, *, lead: b
 
 
 def _return_order(ctx: _Ctx, action: str, body: ActionBody) -> None:
-    assert isinstance(body, ReasonBody)
-    window = get_settings().return_window_working_days
-    dispatched = ctx.case.dispatched_on or ctx.today
-    # Before next year's notice is loaded only the days of the loaded years are counted: the return is
-    # refused when those alone pass the window, never on a guess about the days after them.
-    elapsed, _ = ctx.calendar.working_days_at_least(dispatched, ctx.today)
-    if elapsed > window:
-        last = ctx.calendar.add_working_days(dispatched, window)
-        what = f"已超过退单时限：{window} 个工作日内（截至 {last.isoformat()}）可退单"
-        # The RULEBOOK re-dispatches (改派) only a returned order: past the window nobody can reassign it.
-        raise ValidationFailed(
-            f"{what}，现已过 {elapsed} 个工作日，不能再退单；请签收办理，对派单有异议的可在签收备注中写明"
-            " (return window has passed: sign for the order; note any objection when signing)",
-            dispatched_on=dispatched.isoformat(),
-            last_day=last.isoformat(),
-        )
+    assert isinstance(body, ReasonBody)  # within the window: preconditions.return_window_open held
     lead = ctx.case.lead_department_id
     ctx.fire(action, body, note=body.reason, reason=body.reason, returned_by_department_id=lead)
     _deactivate_assignments(ctx.session, ctx.case)
@@ -279,9 +265,48 @@ def _review(ctx: _Ctx, action: str, body: ActionBody) -> None:
     event = ctx.fire(action, body, note=reason or None, deadline_days=days, accepted=accepted)
     dept = lead_department(ctx.session, ctx.case)
     if dept is not None:
+        # Sent back: the new rectification period; accepted: the reply the lead now owes the complainant
+        # (答复). Either way the stage the case is now in, with its deadline (None: 待日历确定).
         mail_department(
-            ctx.session, ctx.case, event, "rectification_review", dept, accepted=accepted, reason=reason
+            ctx.session,
+            ctx.case,
+            event,
+            "rectification_review",
+            dept,
+            accepted=accepted,
+            reason=reason,
+            **_stage_due(ctx, days),
         )
+
+
+def _verify_untrue(ctx: _Ctx, action: str, body: ActionBody) -> None:
+    """Found not true: the complainant is owed a reply (答复) within the stage's deadline. The lead replies
+    (HANDLER_PARTIES), yet the finding may be its 主管部门's: tell the lead what is due and by when."""
+    event = ctx.fire(action, body)
+    dept = lead_department(ctx.session, ctx.case)
+    if dept is not None:
+        assert isinstance(body, ExplanationBody)
+        mail_department(
+            ctx.session,
+            ctx.case,
+            event,
+            "complaint_reply_due",
+            dept,
+            summary=ctx.case.summary,
+            finding=COMPLAINT.transition(action).label,
+            explanation=body.explanation,
+            **_stage_due(ctx),
+        )
+
+
+def _stage_due(ctx: _Ctx, days: int | None = None) -> dict[str, Any]:
+    """The deadline of the stage the case is now in, for a mail: ISO date (None while pending, which the
+    templates print as 待日历确定) and its working days (``days``: the period the event gave the stage)."""
+    spec = COMPLAINT.state(ctx.case.state)
+    return {
+        "deadline": iso_date(ctx.case.stage_deadline),
+        "working_days": rule_days(spec.deadline, override=days) if spec.deadline else 0,
+    }
 
 
 def _confirm_breach(ctx: _Ctx, action: str, body: ActionBody) -> None:
@@ -410,6 +435,7 @@ _HANDLERS: dict[str, Callable[[_Ctx, str, ActionBody], None]] = {
     "return_order": _return_order,
     "order_rectification": _order_rectification,
     "report_rectification": _report_rectification,
+    "verify_untrue": _verify_untrue,
     "accept_rectification": _review,
     "send_back": _review,
     "record_refusal": record_refusal,

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from sqlmodel import Session, col, select
 
 from models.audit import CaseEvent
+from models.calendar import WorkCalendar, load_calendar
 from models.clock import iso_date
 from models.complaint import Complaint, handling_case
 from models.errors import ValidationFailed
@@ -44,6 +45,8 @@ class CaseFacts(Protocol):
     def state(self) -> str: ...
     @property
     def paused_from_state(self) -> str | None: ...
+    @property
+    def dispatched_on(self) -> dt.date | None: ...
 
 
 # The case's events of a name in its current stage (of its whole history for ``_LIFELONG``), oldest first:
@@ -56,6 +59,13 @@ VERIFICATIONS = ("verify_true", "verify_untrue")
 # Events that mark the case for good rather than for one stage: every one counts, whatever its stage.
 _LIFELONG = frozenset(VERIFICATIONS)
 Rule = Callable[[CaseFacts, EventsOf, dt.date], dict[str, Any]]
+# A rule that counts working days is handed the calendar as well, to load when it counts (``load_calendar``
+# is a key read per call: the work queue reads the rules of every row it lists).
+DatedRule = Callable[[CaseFacts, EventsOf, dt.date, Callable[[], WorkCalendar]], dict[str, Any]]
+
+
+def _holds(_case: CaseFacts, _events: EventsOf, _today: dt.date) -> dict[str, Any]:
+    return {}
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,8 @@ class Precondition:
     # supervisor's decision): the work queue and the case page's 待…办理 line name them then. Not for an
     # action a role may take but nobody waits for (an extension request, an optional ending).
     awaited: bool = False
+    # Checked after ``check``, with the calendar: for a rule that counts working days.
+    dated: DatedRule | None = None
 
 
 def stage_events(session: Session, case: CaseFacts, event: str) -> list[CaseEvent]:
@@ -140,6 +152,31 @@ def refusal_established(case: CaseFacts, events: EventsOf, today: dt.date) -> di
         f"{until}，且本整改期内未记录拒不整改及证据：请在期限届满后确认，或先执行“记录拒不整改及证据”"
         "（附证明文件或文号） (the rectification deadline has not passed and no refusal is recorded)",
         rectification_deadline=iso_date(deadline),
+    )
+
+
+def return_window_open(
+    case: CaseFacts, _events: EventsOf, today: dt.date, calendar_of: Callable[[], WorkCalendar]
+) -> dict[str, Any]:
+    """RULEBOOK complaints §4: a wrongly dispatched order is returned (退单) within 2 working days."""
+    window = get_settings().return_window_working_days
+    dispatched = case.dispatched_on
+    if dispatched is None:
+        return {}
+    calendar = calendar_of()
+    # Before next year's notice is loaded only the days of the loaded years are counted: the return is
+    # refused when those alone pass the window, never on a guess about the days after them.
+    elapsed, _ = calendar.working_days_at_least(dispatched, today)
+    if elapsed <= window:
+        return {}
+    last = calendar.add_working_days(dispatched, window)
+    # The RULEBOOK re-dispatches (改派) only a returned order: past the window nobody can reassign it.
+    raise ValidationFailed(
+        f"已超过退单时限：{window} 个工作日内（截至 {last.isoformat()}）可退单，现已过 {elapsed} 个工作日，"
+        "不能再退单；请签收办理，对派单有异议的可在签收备注中写明"
+        " (return window has passed: sign for the order; note any objection when signing)",
+        dispatched_on=dispatched.isoformat(),
+        last_day=last.isoformat(),
     )
 
 
@@ -252,26 +289,48 @@ PRECONDITIONS: dict[str, Precondition] = {
     "close_unsatisfied": Precondition(redone_enough),
     "close_unreachable": Precondition(unreachable_established, ("record_contact_attempt",), explained=True),
     "withdraw": Precondition(withdrawal_allowed, VERIFICATIONS, explained=True),
+    # Explained: a handler who finds 退单 gone from a page that offered it yesterday must learn why.
+    "return_order": Precondition(_holds, dated=return_window_open, explained=True),
 }
 
 
 def require(
-    *, session: Session, case: CaseFacts, action: str, today: dt.date, events: EventsOf | None = None
+    *,
+    session: Session,
+    case: CaseFacts,
+    action: str,
+    today: dt.date,
+    events: EventsOf | None = None,
+    calendar: WorkCalendar | None = None,
 ) -> dict[str, Any]:
     """What ``action``'s precondition found (empty when it has none); raises when it does not hold.
-    ``events``: the case's stage events already loaded (the work queue's); read from ``session`` if not."""
+    ``events``: the case's stage events already loaded (the work queue's); read from ``session`` if not.
+    ``calendar``: the one the action runs with (``act``'s); the stored one is loaded if a rule needs it."""
     rule = PRECONDITIONS.get(action)
     if rule is None:
         return {}
-    return rule.check(case, events or (lambda event: stage_events(session, case, event)), today)
+    reader = events or (lambda event: stage_events(session, case, event))
+    found = rule.check(case, reader, today)
+    if rule.dated is not None:
+        found = {
+            **found,
+            **rule.dated(case, reader, today, lambda: calendar or load_calendar(session=session)),
+        }
+    return found
 
 
 def unmet(
-    *, session: Session, case: CaseFacts, action: str, today: dt.date, events: EventsOf | None = None
+    *,
+    session: Session,
+    case: CaseFacts,
+    action: str,
+    today: dt.date,
+    events: EventsOf | None = None,
+    calendar: WorkCalendar | None = None,
 ) -> ValidationFailed | None:
     """Why ``action`` may not be taken on the case now, or None when nothing of the case stands in its way."""
     try:
-        require(session=session, case=case, action=action, today=today, events=events)
+        require(session=session, case=case, action=action, today=today, events=events, calendar=calendar)
     except ValidationFailed as refusal:
         return refusal
     return None

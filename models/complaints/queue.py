@@ -94,7 +94,7 @@ def warned_yellow(
 
 
 # Where the handler's three facts (``parties_from_flags``) start in a row.
-_FLAGS = 12
+_FLAGS = 13
 
 
 class _RowFacts(NamedTuple):
@@ -108,6 +108,7 @@ class _RowFacts(NamedTuple):
     redo_count: int
     state: str
     paused_from_state: str | None
+    dispatched_on: dt.date | None
 
 
 class _QueueRows:
@@ -126,14 +127,19 @@ class _QueueRows:
         items: list[TaskItem] = []
         for row, table_actions in zip(rows, offered, strict=True):
             case_id, number, state, summary, deadline, pending, channel = row[:7]
-            facts = _RowFacts(case_id, row[7], deadline, row[8], row[9], row[10], state, row[11])
+            facts = _RowFacts(case_id, row[7], deadline, row[8], row[9], row[10], state, row[11], row[12])
             # As ``available_actions``: what the case's preconditions refuse today is not offered.
             actions = [
                 a
                 for a in table_actions
                 if a not in PRECONDITIONS
                 or unmet(
-                    session=self.session, case=facts, action=a, today=self.today, events=events.of(facts)
+                    session=self.session,
+                    case=facts,
+                    action=a,
+                    today=self.today,
+                    events=events.of(facts),
+                    calendar=self.calendar,
                 )
                 is None
             ]
@@ -235,6 +241,7 @@ def _queue_statement(role: Role, *, after: bool) -> Any:
         col(Complaint.extension_used),
         col(Complaint.redo_count),
         col(Complaint.paused_from_state),
+        col(Complaint.dispatched_on),
     ]
     # The states as ordinary bound values: a plain list is an "expanding" parameter, re-rendered into the
     # SQL string on every execution, a twentieth of a queue read's CPU.
