@@ -1,4 +1,5 @@
-"""Which department a case belonged to at a past moment, undoing the moves of later retirements.
+"""Which department a pledge or breach record belonged to at a past moment, undoing the moves of later
+retirements (a complaint's lead: models/scorecard_lead.py).
 
 A retirement (``models.department_retire``) rewrites the department on a retired department's open cases
 and leaves a ``department_succeeded`` event on each, naming the department it came "from". A figure for a
@@ -15,22 +16,16 @@ from typing import Literal
 from sqlmodel import Session, col, select
 
 from models.audit import CaseEvent
-from models.complaint import ComplaintAssignment
 from models.department_handover import SUCCEEDED_EVENT
-from models.id_sets import chunks, in_list
 from models.org import Department
 
-_A = ComplaintAssignment.__table__  # type: ignore[attr-defined]
-
-CaseKind = Literal["complaint", "pledge", "breach"]
+# A complaint's lead also changes by 退单 and 改派: models/scorecard_lead.py walks all three moves.
+CaseKind = Literal["pledge", "breach"]
 
 
 def departments_at(*, session: Session, kind: CaseKind, end: dt.datetime) -> dict[int, int]:
     """Case id -> the department the case of ``kind`` belonged to at ``end`` (a UTC instant), for the cases
-    a retirement moved at or after ``end``; a case moved twice answers the first move's "from".
-
-    For a complaint the department is its lead (主办): one the retired department only assisted (协办)
-    kept its lead through the move and is not answered."""
+    a retirement moved at or after ``end``; a case moved twice answers the first move's "from"."""
     moves = session.exec(
         select(CaseEvent.case_id, CaseEvent.data)
         .where(CaseEvent.case_kind == kind, CaseEvent.event == SUCCEEDED_EVENT, col(CaseEvent.at) >= end)
@@ -44,29 +39,4 @@ def departments_at(*, session: Session, kind: CaseKind, end: dt.datetime) -> dic
         dept_id = codes.get(str(data.get("from")))
         if dept_id is not None:
             froms.setdefault(case_id, []).append(dept_id)
-    if kind == "complaint":
-        return _led(session, froms)
     return {case_id: found[0] for case_id, found in froms.items()}
-
-
-def _led(session: Session, froms: dict[int, list[int]]) -> dict[int, int]:
-    """For each moved complaint, the first "from" department that led it (主办): a move of a department
-    that only assisted (协办) left the lead as it was, and a later move may still have taken the lead. The
-    retired department's assignment keeps the lead flag it had when the move made it inactive (a retired
-    department is never dispatched to again)."""
-    leads: dict[int, set[int]] = {}
-    for part in chunks(sorted(froms)):
-        rows = session.exec(
-            select(ComplaintAssignment.complaint_id, ComplaintAssignment.department_id).where(
-                in_list(session, _A.c.complaint_id, part),
-                col(ComplaintAssignment.lead).is_(True),
-            )
-        ).all()
-        for cid, dept in rows:
-            leads.setdefault(cid, set()).add(dept)
-    led: dict[int, int] = {}
-    for cid, found in froms.items():
-        first = next((d for d in found if d in leads.get(cid, set())), None)
-        if first is not None:
-            led[cid] = first
-    return led

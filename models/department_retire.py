@@ -6,10 +6,11 @@ leads or assists that are not finished, the pledges it is the authority of and c
 fulfilled ones that may yet be found false, published ones whose pledgor may need a new access code), the
 published breach records it decides objections and repairs on (认定部门) while they are still shown or
 decidable, and the departments whose 主管部门 it is. Each moved case gets a ``department_succeeded`` audit
-event (not a state change), and the successor gets one mail listing what it inherited. Finished cases,
+event (not a state change), the successor gets one mail listing what it inherited, and the mail still
+queued to the retired department (a deadline set, a stage warned) is readdressed to it. Finished cases,
 records no longer shown (withdrawn, repaired, expired) and government credit records keep the old
 department: history is not rewritten. Staff accounts are listed, never moved. This module decides and
-refuses; the moves and the mail are ``models.department_handover``'s.
+refuses; the moves and the successor's mail are ``models.department_handover``'s.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import and_, func, or_, update
 from sqlmodel import Session, SQLModel, col, select
 
 from models.breach import PublishedBreach
@@ -34,11 +35,14 @@ from models.department_handover import (
 from models.errors import Conflict, NotFound, ValidationFailed
 from models.lifecycle import BREACH, COMPLAINT, Role
 from models.org import Department, User
+from models.outbox import NO_EMAIL, Notification, NotificationStatus, leave_queue
 from models.pledge import Pledge
 from models.register.states import SHOWN_STATES, past_publication
 from models.workflow import Actor
 
 _P = Pledge.__table__  # type: ignore[attr-defined]
+# The context keys a department's mail greets it by.
+_GREETED_AS = frozenset({"department_name", "recipient_name"})
 
 
 # A staff account of the retired department: the administrator moves it (or deactivates it) by hand.
@@ -64,6 +68,8 @@ class DepartmentRetired(SQLModel):
     departments: list[str]
     staff_to_move: list[StaffToMove]
     notification_id: int | None
+    # Mails queued to the retired department and not yet sent, now addressed to the successor.
+    notifications_readdressed: int = 0
 
 
 def retire_by_code(
@@ -169,7 +175,40 @@ def retire_department(
     result.records = len(record_numbers)
     result.complaint_numbers, result.departments = numbers, [d.code for d in under]
     result.notification_id = notification_id
+    result.notifications_readdressed = _readdress_mail(session, dept, successor)
     return result
+
+
+def _readdress_mail(session: Session, dept: Department, successor: Department) -> int:
+    """Readdress the mail still queued to the retired department (pending, a retry waiting included) to
+    the successor, greeted by its name: a deadline set or a stage warned before the retirement is now the
+    successor's to meet, and the retired department's mailbox may no longer be read. A row is the
+    department's by its key (``dept<id>``, which a rename does not change) or by its name and address.
+    With no address for the successor the row cannot be sent and says so, as a new one would."""
+    assert dept.id is not None
+    addressed = or_(
+        col(Notification.idempotency_key).like(f"%:dept{dept.id}"),
+        and_(col(Notification.recipient_name) == dept.name, col(Notification.recipient_email) == dept.email),
+    )
+    rows = session.exec(
+        select(Notification).where(
+            Notification.recipient_kind == "department",
+            Notification.status == NotificationStatus.PENDING,
+            addressed,
+        )
+    ).all()
+    for row in rows:
+        row.recipient_name, row.recipient_email = successor.name, successor.email
+        # The greeting names the recipient from the context (``department_name``, ``recipient_name``).
+        row.context = {
+            k: successor.name if k in _GREETED_AS and v == dept.name else v for k, v in row.context.items()
+        }
+        if not successor.email:
+            leave_queue(row, NotificationStatus.UNDELIVERABLE)
+            row.last_error = NO_EMAIL
+        session.add(row)
+    session.flush()
+    return len(rows)
 
 
 def _lock(session: Session, *ids: int | None) -> None:

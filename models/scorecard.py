@@ -7,8 +7,8 @@ time when no stage of it ever went past its deadline, which the audit trail reco
 supervision step (催办/督办/提级); an open case past its deadline today is late as well.
 
 A scorecard covers a period (``Period``: a month, a quarter, a year or custom dates, Asia/Shanghai): the
-complaints registered in it, by the lead department they had at the period's end (a later retirement's
-moves undone, ``models.department_history``), and every department whose staff acted on a complaint in
+complaints registered in it, by the lead department they had at the period's end (a later 退单, 改派 or
+retirement's move undone, ``models.scorecard_lead``), and every department whose staff acted on a complaint in
 it (a competent department that verified a case it does not lead included). Its government breaches are
 the credit records decided in it, on the department each was confirmed against (models/government_credit.py).
 """
@@ -31,7 +31,6 @@ from models.breach_record import published_class
 from models.calendar import WorkCalendar
 from models.clock import Clock
 from models.complaint import SATISFIED_ANSWERS, Complaint
-from models.department_history import departments_at
 from models.errors import ValidationFailed
 from models.government_credit_record import GovernmentCreditRecord, breach_counts, counted
 from models.id_sets import chunks, in_list
@@ -40,6 +39,7 @@ from models.lifecycle import ComplaintState as CS
 from models.org import Department, User
 from models.pledge import Pledge
 from models.publish_plan import held
+from models.scorecard_lead import leads_at
 from models.settings import get_settings
 
 _C = Complaint.__table__  # type: ignore[attr-defined]
@@ -361,13 +361,18 @@ def _lead_at_end(
     led: Select[Any],
     columns: dict[str, ColumnElement[int]],
     tallies: dict[int, Counter[str]],
-    end: dt.datetime,
+    period: Period,
 ) -> None:
-    """Move the complaints a retirement took from their lead after ``end`` back to the lead they had then,
-    in ``tallies`` (``led``'s counts by the lead now, cases without one left out): the retired department
-    keeps the period's work and the successor is not credited with it. Only the moved cases are read
-    again, one row each (a case its successor has since returned, without a lead now, included)."""
-    moved = departments_at(session=session, kind="complaint", end=end)
+    """Move the complaints whose lead changed after the period's end (a 退单, a 改派, a retirement's move)
+    back to the lead they had then (``models.scorecard_lead``), in ``tallies`` (``led``'s counts by the lead
+    now, cases without one left out): the department that had the case keeps the period's work and the one
+    that took it on later is not credited with it. Only those cases are read again, one row each (a case
+    without a lead now, returned and not yet re-dispatched, included)."""
+    start, end = period.bounds()
+    cases = core_select(col(Complaint.id)).where(
+        col(Complaint.created_at) >= start, col(Complaint.created_at) < end
+    )
+    moved = leads_at(session=session, cases=cases, end=end)
     for part in chunks(sorted(moved)):
         per_case = led.add_columns(col(Complaint.id)).where(in_list(session, _C.c.id, part))
         per_case = per_case.group_by(None).group_by(col(Complaint.lead_department_id), col(Complaint.id))
@@ -376,7 +381,7 @@ def _lead_at_end(
             if now_id is not None:
                 tallies[now_id].subtract(counts)
             tallies.setdefault(moved[case_id], Counter()).update(counts)
-    # A lead whose every case of the period went back to its predecessor has no row of its own.
+    # A lead whose every case of the period went back to the department it had then has no row of its own.
     for dept_id in [d for d, t in tallies.items() if t["handled"] <= 0]:
         del tallies[dept_id]
 
@@ -434,7 +439,7 @@ def department_scores(
         assert dept_id is not None
         tallies[dept_id] = Counter({key: int(v) for key, v in zip(columns, values, strict=True)})
     if period is not None:
-        _lead_at_end(session, led, columns, tallies, end)
+        _lead_at_end(session, led, columns, tallies, period)
     for dept_id, acted in _acted(session, period).items():
         tallies.setdefault(dept_id, Counter()).update(acted)
     # By the credit records, each on the department it was confirmed against (not the case's lead now,

@@ -6,9 +6,10 @@ import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
@@ -51,6 +52,53 @@ _DATABASE_URL_FORMS = (
     "postgresql+psycopg://用户:密码@主机:5432/库名 "
     "(accepted forms: sqlite:///path, postgresql+psycopg://user:password@host:5432/database)"
 )
+
+# The addresses of the systems Shouxin calls (and the links it writes), by what a refusal calls them. A
+# scheme httpx cannot speak (ftp://) or an address without a host was accepted and then retried for ever
+# with "UnsupportedProtocol": refused at start-up instead. The ones that may be empty are off when empty.
+_HTTP_URL_SETTINGS = {
+    "credit_platform_url": "信用平台推送地址",
+    "sms_gateway_url": "短信网关地址",
+    "hotline_url": "12345 热线平台地址",
+    "prefect_ui_url": "Prefect 界面地址",
+    "public_base_url": "本系统对外访问地址",
+}
+_MAY_BE_EMPTY = frozenset({"credit_platform_url", "sms_gateway_url", "hotline_url", "prefect_ui_url"})
+_HTTP_URL_FORM = (
+    "应为 http:// 或 https:// 开头、带主机名的地址，如 https://xinyong.example.gov.cn/api "
+    "(expected an http(s) URL with a host)"
+)
+PORTS = range(1, 65536)
+
+
+def _port_problem(port: object) -> str | None:
+    """Why ``port`` is no TCP port (None when it is one)."""
+    try:
+        number = int(str(port).strip())
+    except ValueError:
+        return f"端口 {str(port)!r} 不是整数，应为 1–65535 之间的整数 (port must be an integer 1..65535)"
+    if number not in PORTS:
+        return f"端口 {number} 不在 1–65535 之内 (port must be 1..65535)"
+    return None
+
+
+def _http_url_problem(value: str) -> str | None:
+    """Why ``value`` is no http(s) address with a host (None when it is one). The address itself is not
+    echoed: it may carry a user and password."""
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        # urlsplit refuses a port that is no number or out of range, and a malformed IPv6 host.
+        return f"地址无法解析（端口应为 1–65535 之间的整数），{_HTTP_URL_FORM}"
+    if parts.scheme.lower() not in ("http", "https"):
+        shown = f"协议 {parts.scheme}:// 不受支持" if parts.scheme else "缺少 http:// 或 https://"
+        return f"{shown}，{_HTTP_URL_FORM}"
+    if not parts.hostname:
+        return f"缺少主机名，{_HTTP_URL_FORM}"
+    if port is not None and port not in PORTS:
+        return _port_problem(port)
+    return None
 
 
 class Settings(BaseSettings):
@@ -321,6 +369,43 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"数据库地址 {shown} 的数据库类型或驱动 {url.drivername} 不可用：{exc}；{_DATABASE_URL_FORMS}"
             ) from None
+        return value
+
+    @field_validator(*_HTTP_URL_SETTINGS)
+    @classmethod
+    def _http_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
+        text = value.strip()
+        if not text and info.field_name in _MAY_BE_EMPTY:
+            return text
+        problem = _http_url_problem(text)
+        if problem is not None:
+            raise ValueError(f"{_HTTP_URL_SETTINGS[str(info.field_name)]}：{problem}")
+        return text
+
+    @field_validator("aliyun_sms_endpoint")
+    @classmethod
+    def _host_and_port(cls, value: str) -> str:
+        # The SDK puts the protocol (SHOUXIN_ALIYUN_SMS_PROTOCOL) before this host: a scheme or a path here
+        # makes an address no request reaches.
+        text = value.strip()
+        as_url = f"https://{text}"
+        unusable = not text or "://" in text or _http_url_problem(as_url) is not None
+        if unusable or any(urlsplit(as_url)[2:]):  # a path, a query or a fragment
+            raise ValueError(
+                "阿里云短信接入地址应为主机名（可带端口），如 dysmsapi.aliyuncs.com，不含 http:// 和路径；"
+                "协议由 SHOUXIN_ALIYUN_SMS_PROTOCOL 设置 (expected host[:port], without scheme or path)"
+            )
+        return text
+
+    @field_validator("smtp_port", mode="before")
+    @classmethod
+    def _tcp_port(cls, value: object) -> object:
+        # Checked before pydantic's own integer check, whose refusal is English only.
+        problem = _port_problem(value)
+        if problem is not None:
+            raise ValueError(f"邮件服务器{problem}")
         return value
 
     @field_validator("deadline_overrides")
