@@ -24,6 +24,7 @@ from models.calendar import WorkCalendar
 from models.errors import Conflict
 from models.org import Department
 from models.outbox import enqueue
+from models.settings import get_settings
 from models.workflow import Actor, apply_event, lifecycle_of
 
 log = logging.getLogger(__name__)
@@ -53,8 +54,9 @@ def due_steps(
 ) -> list[str]:
     """The steps due on ``today`` (a working day) for a stage due on ``deadline``, in order.
 
-    ``yellow`` from the last working day before the deadline through the deadline itself (a run catches
-    up a missed day, but never warns yellow once red is due); once overdue by n working days (counted
+    ``yellow`` from ``SHOUXIN_YELLOW_WARNING_WORKING_DAYS`` working days before the deadline (the last
+    working day before it, by default) through the deadline itself (a run catches up a missed day, but
+    never warns yellow once red is due); once overdue by n working days (counted
     strictly after the deadline): ``red`` and ``remind`` at n >= 1, ``supervise`` at n >=
     ``supervise_after`` and ``escalate`` at n >= ``escalate_after`` where the stage has those steps
     (None: it has not). Steps already taken are filtered out by the callers' idempotency keys, so "due"
@@ -63,7 +65,8 @@ def due_steps(
     if deadline is None:
         return []
     if today <= deadline:
-        return ["yellow"] if calendar.working_days_between(today, deadline) <= 1 else []
+        lead = get_settings().yellow_warning_working_days
+        return ["yellow"] if calendar.working_days_between(today, deadline) <= lead else []
     overdue = calendar.working_days_between(deadline, today)
     steps = ["red", "remind"] if overdue >= 1 else []
     if supervise_after is not None and overdue >= supervise_after:

@@ -140,6 +140,9 @@ class Settings(BaseSettings):
     # From this day of the year (MM-DD) until next year's holiday notice is loaded, administrators are
     # told: dashboard banner, daily digest, health warning (models/pending_deadlines.py).
     calendar_warning_from: str = Field(default="11-01", pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
+    # 黄牌预警 from this many working days before a deadline (RULEBOOK complaints §6: 1 by default); 红牌 is
+    # always the first working day after it (models/deadlines.py ``due_steps``).
+    yellow_warning_working_days: int = Field(default=1, ge=1, le=10)
     # 催办 comes on the first overdue working day, then 督办, then 提级办理 (RULEBOOK complaints §7): the
     # escalation threshold may not come before the supervision one (``_supervision_in_order``).
     supervise_after_overdue_days: int = Field(default=3, ge=1, le=60)

@@ -9,6 +9,7 @@ import pytest
 
 from models.calendar import WorkCalendar
 from models.deadlines import due_steps, step_event
+from models.settings import get_settings
 
 DEADLINE = dt.date(2026, 3, 9)  # a Monday
 
@@ -74,3 +75,18 @@ def test_a_case_whose_commit_is_refused_counts_no_steps(
         today=dt.date(2026, 3, 10), calendar=calendar, supervise=supervise,
     )  # fmt: skip
     assert applied == 0
+
+
+def test_a_locality_warns_yellow_earlier_by_setting(
+    calendar: WorkCalendar, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # RULEBOOK: every duration is a default; a locality warning two working days ahead says so once.
+
+    monkeypatch.setenv("SHOUXIN_YELLOW_WARNING_WORKING_DAYS", "2")
+    get_settings.cache_clear()
+    try:
+        assert due_steps(deadline=DEADLINE, today=dt.date(2026, 3, 5), calendar=calendar) == ["yellow"]
+        assert due_steps(deadline=DEADLINE, today=dt.date(2026, 3, 4), calendar=calendar) == []
+    finally:
+        monkeypatch.delenv("SHOUXIN_YELLOW_WARNING_WORKING_DAYS")
+        get_settings.cache_clear()
