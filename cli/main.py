@@ -321,6 +321,11 @@ def departments_retire(
         f"已撤并 {done.code} {done.name}，承接部门 {heir}：移交未办结投诉 {done.complaints} 件、"
         f"未闭合告知承诺 {done.pledges} 件、公示中的失信记录 {done.records} 件、"
         f"下属部门 {len(done.departments)} 个"
+        + (
+            f"；原部门待发送的 {done.notifications_readdressed} 封通知已改发承接部门"
+            if done.notifications_readdressed
+            else ""
+        )
     )
     if done.staff_to_move:
         names = "、".join(f"{u.name}（#{u.id}）" for u in done.staff_to_move)

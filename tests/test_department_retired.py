@@ -409,6 +409,8 @@ def test_admin_page_retires_with_a_form_and_shows_the_successor(client: TestClie
     )  # fmt: skip
     assert page.status_code == 200, page.text
     assert "移交未办结投诉 2 件、告知承诺 1 件、公示中的失信记录 0 件、下属部门 1 个" in page.text
+    # The dispatch mails still queued to D01 go to D02 now, and the page says so.
+    assert "封通知已改发承接部门" in page.text
     assert "住建经办人" in page.text  # the account still to move
     assert "已撤并 → D02 市财政局" in page.text
     assert 'action="/staff/admin/departments/D01/retire"' not in page.text
