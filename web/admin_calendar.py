@@ -16,7 +16,7 @@ from api.deps import CalendarDep, SessionDep, TodayDep, actor_of
 from models.calendar import WorkCalendar, YearNotice, diff_notice, load_calendar, parse_year_notice
 from models.calendar_admin import Recomputed, load_year_notice, year_version
 from models.errors import Conflict, DomainError, ValidationFailed
-from models.lifecycle import Role
+from web.admin import ADMIN, OVERSIGHT
 from web.core import (
     current_user,
     form_data,
@@ -27,8 +27,6 @@ from web.core import (
 )
 
 router = page_router("/staff/admin")
-ADMIN = (Role.ADMIN,)
-OVERSIGHT = (Role.ADMIN, Role.SUPERVISOR)
 
 
 def _month_grid(calendar: WorkCalendar, year: int) -> list[dict[str, Any]]:
