@@ -10,19 +10,26 @@ import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
-from urllib.parse import quote_plus, unquote_plus
+from urllib.parse import quote_plus, unquote, unquote_plus
 
 # The one set of patterns for personal data in free text, used by the publication filter and the log
-# scrubber alike. Written for text people type: digits may be grouped by spaces or dashes.
+# scrubber alike. Written for text people type: digits may be grouped by spaces, dashes or dots, and are
+# matched after ``_FOLD`` (a Chinese input method types full-width digits, １３８, and 　 as a space).
 EMAIL = re.compile(r"([A-Za-z0-9])[A-Za-z0-9._%+-]*(@[A-Za-z0-9.-]+\.[A-Za-z]{2,})")
-# A mobile, possibly grouped (138 1234 5678, 138-1234-5678) and with +86 / 0086.
-_PUBLIC_MOBILE = re.compile(r"(?<![\d+])(?:(?:\+|00)86[ -]?)?1[3-9]\d[ -]?\d{4}[ -]?\d{4}(?!\d)")
+_FOLD = str.maketrans(
+    {
+        **{chr(0xFF10 + i): str(i) for i in range(10)},
+        **{"\u3000": " ", "－": "-", "．": ".", "＋": "+", "＠": "@"},
+    }
+)
+# A mobile, possibly grouped (138 1234 5678, 138-1234-5678, 138.1234.5678) and with +86 / 0086.
+_PUBLIC_MOBILE = re.compile(r"(?<![\d+])(?:(?:\+|00)86[ -]?)?1[3-9]\d[ .-]?\d{4}[ .-]?\d{4}(?!\d)")
 # A landline with its area code: 0571-87654321, 010 12345678, (010)12345678, （0571）8765432.
 _PUBLIC_LANDLINE = re.compile(r"(?<!\d)(?:[(（]0\d{2,3}[)）]|0\d{2,3})[ -]?\d{3,4}[ -]?\d{4}(?!\d)")
 # A bank card: 16 to 19 digits, possibly in groups of four (6222 0212 3456 7890 123).
 _PUBLIC_CARD = re.compile(r"(?<!\d)\d{4}(?:[ -]?\d){12,15}(?!\d)")
-# An ID number, also with a lower-case x or with spaces after the region and the birth date.
-_PUBLIC_ID = re.compile(r"(?<![0-9A-Za-z])\d{6}[ ]?\d{8}[ ]?\d{3}[\dXx](?![0-9A-Za-z])")
+# An ID number, also with a lower-case x or with a space or dash after the region and the birth date.
+_PUBLIC_ID = re.compile(r"(?<![0-9A-Za-z])\d{6}[ -]?\d{8}[ -]?\d{3}[\dXx](?![0-9A-Za-z])")
 
 
 def mask_name(name: str) -> str:
@@ -85,12 +92,15 @@ def mask_id_number(value: str | None) -> str | None:
 
 
 def _mask_digits(match: re.Match[str], keep_head: int = 0) -> str:
-    digits = re.sub(r"[ -]", "", match[0])
+    digits = re.sub(r"[ .-]", "", match[0])
     return digits[:keep_head] + "*" * (len(digits) - keep_head - 4) + digits[-4:]
 
 
 def _mask_contacts(text: str, *, cards: bool) -> str:
-    """``text`` with its ID numbers, mobiles, landlines, e-mail addresses (and bank cards) masked."""
+    """``text`` with its ID numbers, mobiles, landlines, e-mail addresses (and bank cards) masked. Text
+    with full-width digits comes back with them folded to ASCII (the same characters, as a reader sees)."""
+    folded = text.translate(_FOLD)
+    text = folded
     # Longest numbers first, so that an ID number is not read as a card or a phone number plus digits.
     text = _PUBLIC_ID.sub(lambda m: _mask_digits(m, keep_head=6), text)
     if cards:
@@ -109,6 +119,12 @@ _URL_ENCODED = re.compile(r"[^\s?&=#\"'<>]*(?:%[0-9A-Fa-f]{2}|\+)[^\s?&=#\"'<>]*
 def _scrub_encoded(match: re.Match[str]) -> str:
     raw = match[0]
     decoded = unquote_plus(raw)
+    # Encoded twice (%2540) is still an address a reader decodes: peel until nothing changes (bounded).
+    for _ in range(3):
+        again = unquote(decoded)  # a '+' decoded once is a plus sign now, not a space
+        if again == decoded:
+            break
+        decoded = again
     cleaned = _mask_contacts(decoded, cards=False)
     # Encoded again, so that an access-log line keeps its shape (a space would split the request line);
     # a run with nothing to mask stays byte for byte as it was.

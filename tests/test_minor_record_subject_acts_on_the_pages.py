@@ -169,3 +169,21 @@ def test_the_scorecard_does_not_count_a_minor_record_as_published(
     assert (row.published, row.broken) == (0, 1)
     months = scorecard.breaches_per_month(session=session, clock=clock, today=TODAY, months=2)
     assert months == [("2026-02", 0, 0), ("2026-03", 0, 0)]
+
+
+def test_a_pledges_exhausted_status_limit_does_not_tell_its_minor_record_apart(
+    client: TestClient, engine: Engine, session: Session, staff: Staff
+) -> None:
+    record = _minor(client, engine, session, staff)
+    pledge = session.get(Pledge, record.pledge_id)
+    assert pledge is not None
+    unknown = record.number[:-1] + ("9" if record.number[-1] != "9" else "8")
+    # Pledge numbers are public: anyone may spend the pledge's wrong-code limit on its status page.
+    for _ in range(6):
+        client.post(f"/api/v1/public/pledges/{pledge.number}/status", json={"access_code": "AAAA-BBBB-CCCC"})
+    body = {"access_code": "AAAA-BBBB-CCCC", "reason": "事实有出入"}
+    answers = [
+        client.post(f"/api/v1/public/breaches/{n}/objection", json=body) for n in (record.number, unknown)
+    ]
+    assert [a.status_code for a in answers] == [403, 403]
+    assert answers[0].json() == answers[1].json()

@@ -85,6 +85,13 @@ def test_the_platform_document_sends_the_pledge_obligation_masked_like_its_facts
         ("q=%28010%2912345678", "q=010-****5678"),
         (f"q={ID}", f"q={MASKED_ID}"),
         ("q=%E7%8E%8B%E5%B0%8F%E6%98%8E+13912345678", f"q=%E7%8E%8B%E5%B0%8F%E6%98%8E+{MASKED_MOBILE}"),
+        # What a Chinese input method types, and what the staff search still finds: full-width digits,
+        # an ideographic space, dots; an address encoded twice; an ID number grouped by dashes.
+        ("q=" + "".join(f"%EF%BC%{0x90 + int(d):02X}" for d in "13912345678"), f"q={MASKED_MOBILE}"),
+        ("q=139%E3%80%801234%E3%80%805678", f"q={MASKED_MOBILE}"),
+        ("q=139.1234.5678", f"q={MASKED_MOBILE}"),
+        ("q=zhang.san%2540example.com", f"q={MASKED_EMAIL}"),
+        (f"q={ID[:6]}-{ID[6:14]}-{ID[14:]}", f"q={MASKED_ID}"),
     ],
 )
 def test_scrub_masks_contacts_a_url_carries_encoded(encoded: str, masked: str) -> None:

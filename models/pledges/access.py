@@ -132,16 +132,22 @@ def new_access_code() -> tuple[str, str]:
 
 
 def check_access_code(
-    *, session: Session, pledge: Pledge, code: str | None, address: str | None, now: dt.datetime
+    *,
+    session: Session,
+    pledge: Pledge,
+    code: str | None,
+    address: str | None,
+    now: dt.datetime,
+    counted_as: str | None = None,
 ) -> None:
     """Refuse (403) unless ``code`` is the pledge's access code; wrong codes count towards the tracking
-    rate limit per pledge number and per client address, so guessing stops after a few tries (429)."""
-    check_tracking_allowed(
-        session=session, number=pledge.number, address=address, now=now, secret_label="办理码"
-    )
+    rate limit per pledge number (``counted_as``: per the number the caller typed instead, where saying
+    which pledge it is would tell too much) and per client address, so guessing stops after a few tries."""
+    number = counted_as or pledge.number
+    check_tracking_allowed(session=session, number=number, address=address, now=now, secret_label="办理码")
     if verify(code or "", pledge.access_code_digest):
         return
-    record_tracking_failure(session=session, number=pledge.number, address=address, now=now)
+    record_tracking_failure(session=session, number=number, address=address, now=now)
     # The one exception to "services flush, callers commit": the refusal below rolls the request back,
     # and the rate limit must still count this wrong code.
     session.commit()

@@ -68,7 +68,11 @@ def subject_record(
         session.commit()  # counted although the refusal rolls the request back (as check_access_code does)
         raise NotPermitted(UNSHOWN_REFUSAL)
     try:
-        check_access_code(session=session, pledge=pledge, code=access_code, address=address, now=utcnow())
+        # Counted under the number typed, as an unknown one is: under the pledge's, a limit reached on its
+        # status page would answer here 429 where an unknown number answers 403, and name the pledge.
+        check_access_code(
+            session=session, pledge=pledge, code=access_code, address=address, now=utcnow(), counted_as=number
+        )
     except NotPermitted:
         raise NotPermitted(UNSHOWN_REFUSAL) from None
     assert record is not None
