@@ -14,7 +14,8 @@ from sqlmodel import Session
 from models.breach import PublishedBreach
 from models.calendar import WorkCalendar
 from models.complaint import CHANNEL_LABELS, Complaint
-from models.complaints.visibility import search_clause
+from models.complaints.supervision import awaited_party
+from models.complaints.visibility import VERIFIER, search_clause
 from models.errors import ValidationFailed
 from models.lifecycle import BREACH, COMPLAINT, PLEDGE, BreachState, PledgeState
 from models.org import Department
@@ -69,18 +70,30 @@ def _due(
 def overdue_complaints(
     *, session: Session, today: dt.date, calendar: WorkCalendar, limit: int = 20
 ) -> list[DueItem]:
-    """Open complaints whose running stage is past its deadline, the longest overdue first."""
+    """Open complaints whose running stage is past its deadline, the longest overdue first. The department
+    is the lead (主办), as the per-department counts are; where the stage awaits its 主管部门 (核实,
+    责令整改), which the warnings and 催办 go to (models/complaints/supervision.py), the row names it too."""
+    competent = _D.alias("competent")
     stmt = (
-        select(_C.c.id, _C.c.number, _C.c.summary, _C.c.state, _D.c.name, _C.c.stage_deadline)
+        select(
+            _C.c.id, _C.c.number, _C.c.summary, _C.c.state, _D.c.name, competent.c.name, _C.c.stage_deadline
+        )
         .outerjoin(_D, _D.c.id == _C.c.lead_department_id)
+        .outerjoin(competent, competent.c.id == _D.c.competent_id)
         .where(_C.c.state.in_(COMPLAINT.clocked_states()), _C.c.stage_deadline < today)
         .order_by(_C.c.stage_deadline, _C.c.id)
         .limit(limit)
     )
     return [
-        _due("complaint", (i, n, s, COMPLAINT.state(st).label, d, dl), today, calendar)
-        for i, n, s, st, d, dl in session.execute(stmt).all()
+        _due("complaint", (i, n, s, COMPLAINT.state(st).label, _awaiting(st, d, c), dl), today, calendar)
+        for i, n, s, st, d, c, dl in session.execute(stmt).all()
     ]
+
+
+def _awaiting(state: str, lead: str | None, competent: str | None) -> str | None:
+    if lead and competent and awaited_party(state) == VERIFIER:
+        return f"{lead}（待{competent}办理）"
+    return lead
 
 
 def review_deadlines(

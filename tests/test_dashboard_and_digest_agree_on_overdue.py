@@ -149,3 +149,24 @@ def test_an_administrator_sees_pledge_numbers_without_links_to_pages_only_pledge
     assert due.number in page
     assert reviewed.number in page
     assert 'href="/staff/pledges/' not in page
+
+
+def test_an_overdue_verification_names_the_competent_department_it_awaits(
+    session: Session, staff: Staff, calendar: WorkCalendar
+) -> None:
+    # 核实 is the 主管部门's move: the row names it beside the lead, as the red warning and 催办 go to it.
+    day = dt.date(2026, 3, 2)
+    case = _complaint(session, calendar, day, "D01")
+    _run(session, calendar, day, case, (_handler(session, "D01"), "sign_for", ActionBody()))
+    session.commit()
+    session.refresh(case)
+    assert case.state == "signed"
+    assert case.stage_deadline is not None
+    later = case.stage_deadline + dt.timedelta(days=7)
+    [row] = dashboard.overdue_complaints(session=session, today=later, calendar=calendar)
+    assert row.department == "市住房和城乡建设局（待市发展和改革委员会办理）"
+    # A stage of the lead's own names the lead alone.
+    other = _complaint(session, calendar, day, "D01")
+    session.commit()
+    rows = dashboard.overdue_complaints(session=session, today=later, calendar=calendar)
+    assert {r.number: r.department for r in rows}[other.number] == "市住房和城乡建设局"

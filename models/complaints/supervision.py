@@ -183,7 +183,7 @@ def _awaited_department(session: Session, case: Complaint) -> Department | None:
     """The department whose move the current stage waits on: the lead, or the verifier (its 主管部门, the
     lead itself when it has none) in the stages only the verifier can move on (核实, 责令整改); None when
     handlers are not awaited (the supervisors must act)."""
-    party = _awaited_party(str(case.state))
+    party = awaited_party(str(case.state))
     if party is None:
         return None
     lead = lead_department(session, case)
@@ -192,7 +192,7 @@ def _awaited_department(session: Session, case: Complaint) -> Department | None:
     return session.get(Department, competent_of(session, lead.id) or lead.id)
 
 
-def _awaited_party(state: str) -> str | None:
+def awaited_party(state: str) -> str | None:
     """Whose move a stage in ``state`` awaits (``LEAD`` or ``VERIFIER``), read from the party table the
     case page decides who may act by (``visibility.HANDLER_PARTIES``); None when no handler is awaited.
 
