@@ -243,6 +243,19 @@ WITHDRAWAL_ROUTE = "如撤回并非您本人的意愿，或您仍有诉求，可
 WITHDRAWAL_AFTER_VERIFICATION = (
     f"{WITHDRAWAL_REFUSED_WHY}。请将投诉人的撤回意愿及理由写入答复，按“答复投诉人”、回访办结的流程结束案件"
 )
+# 协办意见: an assisting department gives its view while the departments handle the case, from the lead's
+# 签收 to its reply (答复): 核实, 责令整改, 整改 and its review, 书面说明, and the reply pending. Not before
+# the lead signs for the order (it may yet be returned and dispatched elsewhere), nor while the case is
+# paused for the complainant (the stage waits on them) or after the reply (the lead can no longer use it).
+_ASSISTING = [
+    CS.SIGNED,
+    CS.VERIFIED,
+    CS.RECTIFYING,
+    CS.RECTIFICATION_REPORTED,
+    CS.EXPLANATION_ORDERED,
+    CS.BREACH_CONFIRMED,
+    CS.REPLY_PENDING,
+]
 _VERIFIED_OPEN = [
     CS.VERIFIED,
     CS.RECTIFYING,
@@ -360,6 +373,9 @@ COMPLAINT = Lifecycle(
         # it allows, and the reopening stays one event for 12345 and the rules keyed on it
         # (models/complaints/withdrawal.py ``back_to_review``).
         _t("return_to_review", "撤回后重启，回到初审", [CS.REOPENED], CS.REGISTERED, SYS),
+        # The assisting department's own step (visibility.HANDLER_PARTIES): it changes no state, and may be
+        # taken again, a later opinion adding to the earlier ones.
+        _t("assist_opinion", "报送协办意见", _ASSISTING, None, H),
         _t("request_extension", "申请延期", _HANDLING, None, H),
         _t("approve_extension", "批准延期", _HANDLING, None, S),
         _t("refuse_extension", "不批准延期", _HANDLING, None, S),

@@ -281,6 +281,19 @@ COMPLAINT_AND_STAFF: list[TemplateSpec] = [
             "reason": "未提供付款凭证，请补充后重新提交。",
         },
     ),
+    # The lead, told each opinion an assisting department gives (models/complaints/assisting.py).
+    spec(
+        "complaint_assist_opinion",
+        "department",
+        "协办单位报送协办意见后转告主办单位",
+        {
+            "case_number": "TS20260302-0001",
+            "department_name": "市住房和城乡建设局",
+            "summary": "投诉人反映某工程项目竣工验收后工程款逾期未支付。",
+            "assisting_department_name": "市财政局",
+            "opinion": "该项目资金已于2025年12月拨付至主办单位专户，请主办单位核实支付进度。",
+        },
+    ),
     spec(
         "complaint_reply_due",
         "department",

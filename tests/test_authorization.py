@@ -48,7 +48,8 @@ COMPLAINT_ACTIONS = (
     "accept reject merge dispatch return_order sign_for verify_true verify_untrue order_rectification "
     "report_rectification accept_rectification send_back confirm_breach reply close redo await_complainant "
     "resume reopen request_extension approve_extension refuse_extension remind supervise escalate {action} "
-    "record_refusal submit_explanation close_unsatisfied record_contact_attempt close_unreachable withdraw"
+    "record_refusal submit_explanation close_unsatisfied record_contact_attempt close_unreachable withdraw "
+    "assist_opinion"
 ).split()
 
 RULES: dict[tuple[str, str], dict[str, Any]] = {

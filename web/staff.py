@@ -25,6 +25,7 @@ from models.complaint import (
     handling_case,
 )
 from models.complaints.actions import FILE_ACTIONS
+from models.complaints.assisting import assist_opinions, without_opinion
 from models.complaints.files import complaint_files
 from models.complaints.queue import warned_yellow
 from models.complaints.visibility import assisting_departments
@@ -80,6 +81,7 @@ FIELD_LABELS = {
     "written_explanation": "违约失信原因的书面说明",
     "rectification": "整改措施及完成情况",
     "contact_result": "联系情况（方式、号码、结果）",
+    "opinion": "协办意见（掌握的情况、材料和意见，将告知主办单位）",
     "note": "备注",
 }
 # A field whose meaning depends on the action: the pause's reason is shown to the complainant as what to
@@ -105,7 +107,7 @@ CHOICES: dict[str, dict[str, str]] = {
 }
 LONG_FIELDS = {
     *("reason", "explanation", "requirements", "evidence", "reply_text", "description"),
-    *("refusal_facts", "written_explanation", "rectification", "contact_result"),
+    *("refusal_facts", "written_explanation", "rectification", "contact_result", "opinion"),
 }
 
 
@@ -348,6 +350,7 @@ def draw_case_page(
     joined = session.get(Complaint, complaint.merged_into_id) if complaint.merged_into_id else None
     handling = handling_case(session, complaint)
     events = service.timeline(session=session, complaint=complaint)
+    opinions = assist_opinions(session=session, complaint=complaint)
     # What the complainant was told of a 不予受理 (the /track page's wording), for a clerk taking their call.
     reason, route = (
         service.why_not_accepted(service.case_events(session, complaint))
@@ -383,6 +386,9 @@ def draw_case_page(
         category_label=CATEGORY_LABELS.get(complaint.category, complaint.category),
         lead=every.get(complaint.lead_department_id),
         assisting=[d.name for d in assisting],
+        # 协办意见 for every viewer; beside the reply form, the assisting departments that gave none yet.
+        assist_opinions=opinions,
+        opinions_missing=[d.name for d in without_opinion(assisting, opinions)],
         respondent=every.get(complaint.respondent_department_id),
         departments=list(names.values()),
         labels=FIELD_LABELS,

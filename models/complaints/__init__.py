@@ -4,8 +4,8 @@
 - ``registration``: registering a complaint;
 - ``visibility``: who sees which complaint, a department's part in it, lookups, lists and the timeline;
 - ``actions``: the staff actions (``act``), with ``context`` (what a handler works with), ``refusal``
-  (拒不整改 and the written explanation it orders), ``closing`` (不满意办结, 无法联系办结) and
-  ``withdrawal`` (投诉人撤回);
+  (拒不整改 and the written explanation it orders), ``closing`` (不满意办结, 无法联系办结),
+  ``withdrawal`` (投诉人撤回) and ``assisting`` (协办意见);
 - ``queue``: the work queue;
 - ``tracking``: public tracking by number and password;
 - ``screening``: duplicate and department suggestions (flow screen_intake);
@@ -22,6 +22,7 @@ from models.complaints.bodies import (
     ACTION_BODIES,
     ROUTE_GUIDANCE,
     ActionBody,
+    AssistOpinionBody,
     CloseBody,
     ComplaintFilter,
     ConfirmBreachBody,
@@ -73,6 +74,7 @@ __all__ = [
     "SIMILAR_SUMMARY_RATIO",
     "TRACKING_PATH",
     "ActionBody",
+    "AssistOpinionBody",
     "CloseBody",
     "ComplaintFilter",
     "ConfirmBreachBody",

@@ -16,6 +16,7 @@ from models.attachments import check_attachments
 from models.calendar import WorkCalendar
 from models.clock import iso_date
 from models.complaint import CATEGORY_LABELS, CategoryRule, Complaint, ComplaintAssignment, merged_into
+from models.complaints.assisting import give_opinion
 from models.complaints.bodies import (
     ACTION_BODIES,
     ActionBody,
@@ -37,6 +38,7 @@ from models.complaints.refusal import order_explanation, record_refusal, submit_
 from models.complaints.return_visit import close, redo
 from models.complaints.supervision import after_supervision_step, overdue_days
 from models.complaints.visibility import (
+    ASSISTING,
     HANDLER_PARTIES,
     LEAD,
     department_by_code,
@@ -99,7 +101,9 @@ def _check_handler_party(session: Session, complaint: Complaint, actor: Actor, a
     parties = handler_parties(session=session, complaint=complaint, department_id=actor.department_id)
     needed = HANDLER_PARTIES.get(action, frozenset())
     if not needed & parties:
-        who = "主办部门" if needed == {LEAD} else "认定部门（主办部门的主管部门）"
+        who = {frozenset({LEAD}): "主办部门", frozenset({ASSISTING}): "协办部门"}.get(
+            needed, "认定部门（主办部门的主管部门）"
+        )
         raise NotPermitted(
             f"本部门不是该投诉的{who}，不能执行“{COMPLAINT.transition(action).label}” "
             f"(your department may not '{action}' this complaint)",
@@ -451,6 +455,7 @@ _HANDLERS: dict[str, Callable[[_Ctx, str, ActionBody], None]] = {
     "await_complainant": _await,
     "resume": _resume,
     "reopen": _reopen,
+    "assist_opinion": give_opinion,
     "request_extension": _request_extension,
     "approve_extension": _decide_extension,
     "refuse_extension": _decide_extension,

@@ -121,6 +121,13 @@ class ContactAttemptBody(ActionBody):
     contact_result: str = Field(min_length=2, max_length=2000, description="联系情况（方式、号码、结果）")
 
 
+class AssistOpinionBody(ActionBody):
+    """协办意见: what an assisting department knows of the case and its view, for the lead to use in the
+    verification, the rectification and the reply (models/complaints/assisting.py mails it to the lead)."""
+
+    opinion: Paragraph = Field(min_length=2, max_length=2000, description="协办意见（将告知主办单位）")
+
+
 class ConfirmBreachBody(ReasonBody):
     severity: Severity = Field(default=Severity.GENERAL, description="失信程度（轻微、一般、严重）")
     # The text the public register shows as the record's matter. Written for publication by the deciding
@@ -187,6 +194,7 @@ ACTION_BODIES: dict[str, type[ActionBody]] = {
     "await_complainant": ReasonBody,
     "resume": ActionBody,
     "reopen": ReasonBody,
+    "assist_opinion": AssistOpinionBody,
     "request_extension": ExtensionRequestBody,
     "approve_extension": OptionalReasonBody,
     "refuse_extension": ReasonBody,

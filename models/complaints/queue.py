@@ -15,6 +15,7 @@ from models.audit import CaseEvent
 from models.breach_queue import decision_tasks
 from models.calendar import WorkCalendar
 from models.complaint import Complaint, ComplaintAssignment
+from models.complaints.assisting import ASSIST_OPINION
 from models.complaints.preconditions import PRECONDITIONS, EventsOf, in_stage, unmet
 from models.complaints.visibility import (
     LEAD,
@@ -120,10 +121,25 @@ class _QueueRows:
         self.actions_for: dict[tuple[str, frozenset[str]], list[str]] = {}
         self.days_left: dict[dt.date, int | None] = {}
 
+    def _opinions_given(self, rows: Sequence[Any], offered: list[list[str]]) -> set[int]:
+        """Of the rows offered 协办意见, the cases the actor's department has given one on (one query)."""
+        ids = [row[0] for row, actions in zip(rows, offered, strict=True) if ASSIST_OPINION in actions]
+        if not ids or self.actor.department_id is None:
+            return set()
+        found = self.session.execute(
+            select(col(CaseEvent.case_id), col(CaseEvent.data)).where(
+                col(CaseEvent.case_kind) == "complaint",
+                col(CaseEvent.event) == ASSIST_OPINION,
+                in_list(self.session, CaseEvent.__table__.c.case_id, ids),  # type: ignore[attr-defined]
+            )
+        ).all()
+        return {cid for cid, data in found if (data or {}).get("department_id") == self.actor.department_id}
+
     def items(self, rows: Sequence[Any]) -> list[TaskItem]:
         """The rows' cases with what the actor may do in each today; one left with nothing is dropped."""
         offered = [self._table_actions(row) for row in rows]
         events = _stage_events(self.session, rows, offered)
+        given = self._opinions_given(rows, offered)
         items: list[TaskItem] = []
         for row, table_actions in zip(rows, offered, strict=True):
             case_id, number, state, summary, deadline, pending, channel = row[:7]
@@ -132,16 +148,21 @@ class _QueueRows:
             actions = [
                 a
                 for a in table_actions
-                if a not in PRECONDITIONS
-                or unmet(
-                    session=self.session,
-                    case=facts,
-                    action=a,
-                    today=self.today,
-                    events=events.of(facts),
-                    calendar=self.calendar,
+                if (
+                    a not in PRECONDITIONS
+                    or unmet(
+                        session=self.session,
+                        case=facts,
+                        action=a,
+                        today=self.today,
+                        events=events.of(facts),
+                        calendar=self.calendar,
+                    )
+                    is None
                 )
-                is None
+                # An assisting department that gave its opinion may add to it on the case page, but the
+                # case is no longer work waiting on it (its queue would list every case until the reply).
+                and not (a == ASSIST_OPINION and case_id in given)
             ]
             if not actions:
                 continue

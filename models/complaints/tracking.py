@@ -22,8 +22,9 @@ from models.privacy import publication_text
 from models.ratelimit import check_tracking_allowed, record_tracking_failure
 from models.tracking_password import verify_tracking_password
 
-# Internal working notes the complainant does not see on the public tracking page.
-_NOT_PUBLIC_EVENTS = frozenset({"suggest", "warn_yellow", "warn_red", "merged_in"})
+# Internal working notes the complainant does not see on the public tracking page; a 协办意见 is the
+# departments' exchange, and the complainant hears its outcome in the lead's reply.
+_NOT_PUBLIC_EVENTS = frozenset({"suggest", "warn_yellow", "warn_red", "merged_in", "assist_opinion"})
 # The handling case's attempts to reach its own complainant: a complainant merged into it (并单) was not the
 # one called, and seeing them on their page would tell them they were (closing.py says the same of mails).
 _OTHER_COMPLAINANTS_EVENTS = frozenset({"record_contact_attempt"})

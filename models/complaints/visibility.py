@@ -44,8 +44,9 @@ EXTRA_EVENT_LABELS = {
 }
 
 # Which department's handler may take a handler action: the lead (主办), the verifier (the lead's 主管部门,
-# the 认定部门; the lead itself when it has none), or either.
-LEAD, VERIFIER = "lead", "verifier"
+# the 认定部门; the lead itself when it has none), or either; an assisting department (协办) only gives its
+# opinion.
+LEAD, VERIFIER, ASSISTING = "lead", "verifier", "assisting"
 HANDLER_PARTIES: dict[str, frozenset[str]] = {
     "return_order": frozenset({LEAD}),
     "sign_for": frozenset({LEAD}),
@@ -59,6 +60,7 @@ HANDLER_PARTIES: dict[str, frozenset[str]] = {
     "reply": frozenset({LEAD, VERIFIER}),
     "await_complainant": frozenset({LEAD, VERIFIER}),
     "resume": frozenset({LEAD, VERIFIER}),
+    "assist_opinion": frozenset({ASSISTING}),
 }
 
 
@@ -153,7 +155,7 @@ def parties_from_flags(is_lead: bool, is_verifier: bool, is_assigned: bool) -> f
     assisting department is one assigned to the case that is neither its lead nor its verifier."""
     parties = {name for name, flag in ((LEAD, is_lead), (VERIFIER, is_verifier)) if flag}
     if is_assigned and not parties:
-        parties.add("assisting")
+        parties.add(ASSISTING)
     return frozenset(parties)
 
 
