@@ -97,6 +97,12 @@ def mask_phone(value: Any) -> str:
     return privacy.mask_phone(str(value)) or ""
 
 
+def public_url(path: str) -> str:
+    """The address of a public page (``SHOUXIN_PUBLIC_BASE_URL`` + ``path``), read when the mail is
+    rendered, so a notice queued before the address changed points to where the page is now."""
+    return get_settings().public_base_url.rstrip("/") + path
+
+
 def _make_environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATE_DIR),
@@ -114,6 +120,7 @@ def _make_environment() -> Environment:
         level_labels=LEVEL_LABELS,
         outcome_labels=OUTCOME_LABELS,
         withdrawal_route=WITHDRAWAL_ROUTE,
+        public_url=public_url,
     )
     return env
 

@@ -139,7 +139,7 @@ def test_a_rejection_that_reached_nobody_is_for_the_handler_to_tell_and_on_the_s
     shown = text_of(client.get(f"/staff/pledges/{created['id']}?done=reject_evidence").text)
     assert "退回告知未能送达" in shown
     assert "合格书缺少审查机构盖章" in shown
-    assert f"请其于 {day.isoformat()} 前补正后重新提交" in shown
+    assert f"请其于 {day.isoformat()} 零时前（公示日当天零时起即予公示）补正后重新提交" in shown
     client.cookies.clear()
     status = post_form(
         client, "/pledges/status", {"number": created["number"], "access_code": created["access_code"]}
@@ -147,7 +147,7 @@ def test_a_rejection_that_reached_nobody_is_for_the_handler_to_tell_and_on_the_s
     told = text_of(status.text)
     assert "已退回，请按退回告知补正后重新提交" in told
     assert "退回理由 合格书缺少审查机构盖章" in told
-    assert f"请于 {day.isoformat()} 前补正后重新提交" in told
+    assert f"请于 {day.isoformat()} 零时前（公示日当天零时起即予公示）补正后重新提交" in told
     # The API answers the same to a client of the pledgor's own.
     answer = client.post(
         f"{API}/public/pledges/{created['number']}/status", json={"access_code": created["access_code"]}

@@ -421,3 +421,26 @@ def test_claim_lease_covers_a_slow_servers_worst_case_batch(monkeypatch: pytest.
     assert claim_lease(1) == CLAIM_LEASE  # never shorter than the floor
     # 100 messages, each able to wait 10 s on each of 3 commands: 50 minutes plus a margin.
     assert claim_lease(100) >= dt.timedelta(seconds=100 * 30)
+
+
+def test_the_pledgors_mails_give_the_addresses_of_the_pages_they_send_them_to(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The registration mail carries the access code and the published mail invites an objection: a pledgor
+    # holding only the mail must find the pages, at the address the deployment serves them on.
+    monkeypatch.setenv("SHOUXIN_PUBLIC_BASE_URL", "https://xy.example.gov.cn/")
+    get_settings.cache_clear()
+    try:
+        with_code = dict(TEMPLATES["pledge_registered"].sample, access_code="ABCD-EFGH-JKMN")
+        registered = render("pledge_registered", with_code)
+        published = render("pledge_published", TEMPLATES["pledge_published"].sample)
+    finally:
+        monkeypatch.delenv("SHOUXIN_PUBLIC_BASE_URL")
+        get_settings.cache_clear()
+    record = TEMPLATES["pledge_published"].sample["record_number"]
+    for part in (registered.text, registered.html):
+        assert "https://xy.example.gov.cn/pledges/evidence" in part
+        assert "https://xy.example.gov.cn/pledges/status" in part
+    for part in (published.text, published.html):
+        assert f"https://xy.example.gov.cn/register/{record}/objection" in part
+        assert f"https://xy.example.gov.cn/register/{record}/repair" in part
