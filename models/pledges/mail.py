@@ -146,7 +146,7 @@ def mail_evidence_accepted(*, session: Session, pledge: Pledge, event: CaseEvent
 def resubmit_by(publication_day: str | None) -> str:
     """By when a pledgor whose evidence was returned hands in new evidence, as the rejection SMS says it:
     one parameter, since a provider's approved text cannot branch (the mail does)."""
-    return f"于{publication_day}前" if publication_day else "在另行告知的公示日前"
+    return f"于{publication_day}零时前" if publication_day else "在另行告知的公示日零时前"
 
 
 def mail_evidence_rejected(
