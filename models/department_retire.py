@@ -175,11 +175,11 @@ def retire_department(
     result.records = len(record_numbers)
     result.complaint_numbers, result.departments = numbers, [d.code for d in under]
     result.notification_id = notification_id
-    result.notifications_readdressed = _readdress_mail(session, dept, successor)
+    result.notifications_readdressed = _readdress_mail(session, dept, successor, now)
     return result
 
 
-def _readdress_mail(session: Session, dept: Department, successor: Department) -> int:
+def _readdress_mail(session: Session, dept: Department, successor: Department, now: dt.datetime) -> int:
     """Readdress the mail still queued to the retired department (pending, a retry waiting included) to
     the successor, greeted by its name: a deadline set or a stage warned before the retirement is now the
     successor's to meet, and the retired department's mailbox may no longer be read. A row is the
@@ -199,6 +199,10 @@ def _readdress_mail(session: Session, dept: Department, successor: Department) -
     ).all()
     for row in rows:
         row.recipient_name, row.recipient_email = successor.name, successor.email
+        # Due now: a delivery run holding the row (its lease is ``next_attempt_at``) may be sending it to the
+        # old address; moving the time ends that lease, so its outcome is not recorded and the row goes
+        # again, to the successor (models/delivery_queue.py ``still_claimed``).
+        row.next_attempt_at = now
         # The greeting names the recipient from the context (``department_name``, ``recipient_name``).
         row.context = {
             k: successor.name if k in _GREETED_AS and v == dept.name else v for k, v in row.context.items()

@@ -30,9 +30,11 @@ from models.bulk import insert_rows
 from models.calendar import WorkCalendar
 from models.clock import iso_date, utcnow
 from models.complaint import Complaint
+from models.complaints.supervision import awaited_party
+from models.complaints.visibility import VERIFIER
 from models.errors import OutOfCalendarCoverage
 from models.id_sets import chunks, in_list
-from models.lifecycle import COMPLAINT, LIFECYCLES, ComplaintState, Role
+from models.lifecycle import COMPLAINT, LIFECYCLES, Role
 from models.org import Department
 from models.outbox import Notification, outbox_rows
 from models.pledge import Pledge
@@ -49,8 +51,6 @@ _MODELS: dict[str, Any] = {"complaint": Complaint, "pledge": Pledge, "breach": P
 # The notice a dated or moved deadline sends (``_tell_bound_parties``), and what it calls each kind's case.
 SET_TEMPLATE = "deadline_set"
 CASE_LABELS = {"complaint": "投诉", "pledge": "告知承诺", "breach": "信用记录"}
-# The complaint stages the verifier acts on (verify, order rectification: models/complaints/visibility.py).
-_VERIFIER_STAGES = frozenset({ComplaintState.SIGNED, ComplaintState.VERIFIED})
 # What ``calendar status`` and the digest call each kind's pending deadlines.
 KIND_LABELS = {"complaint": "投诉办理环节", "pledge": "告知承诺材料核查", "breach": "信用记录异议/修复决定"}
 
@@ -139,6 +139,21 @@ def _moves(*, session: Session, model: Any, calendar: WorkCalendar) -> list[_Mov
     return moves
 
 
+def _count_to_told_date(session: Session, t: Any, m: _Move, calendar: WorkCalendar) -> None:
+    """A kept told date stays the stage's deadline for whatever counts it again from the stage's start and
+    working days (an extension decided, a pause resumed: models/stage_deadline.py): the working days grow
+    until the corrected calendar reaches the told date, so no later recount lands before it."""
+    assert m.old is not None
+    days = m.days + calendar.working_days_between(m.day, m.old)
+    if due_day(calendar, m.start, days) < m.old:  # the told date is no working day by the corrected notice
+        days += 1
+    session.execute(
+        update(t)
+        .where(t.c.id == m.id, t.c.stage_seq == m.stage_seq, t.c.stage_deadline == m.old)
+        .values(deadline_working_days=days, version=t.c.version + 1)
+    )
+
+
 def _resolve_kind(
     *, session: Session, model: Any, kind: str, calendar: WorkCalendar, actor: Actor, now: dt.datetime
 ) -> _KindDone:
@@ -152,6 +167,7 @@ def _resolve_kind(
     dates: dict[int, _Move] = {}
     for m in moves:
         if m.id in keep:
+            _count_to_told_date(session, t, m, calendar)
             continue
         unchanged = t.c.deadline_pending.is_(True) if m.old is None else t.c.stage_deadline == m.old
         moved = session.execute(
@@ -280,7 +296,7 @@ def _complaint_parties(session: Session, ids: list[int]) -> dict[int, list[_Part
             continue
         parties[row.id] = [_department(lead)]
         verifier = departments.get(lead.competent_id)
-        if row.state in _VERIFIER_STAGES and verifier is not None and verifier.id != lead.id:
+        if awaited_party(row.state) == VERIFIER and verifier is not None and verifier.id != lead.id:
             parties[row.id].append(_department(verifier))
     return parties
 

@@ -72,6 +72,9 @@ def test_mail_queued_to_a_retired_department_goes_to_its_successor(
             NotificationStatus.PENDING,
         )
         assert row.context["department_name"] == "市财政局"
+        # Due again now: a delivery run that claimed it for the old address can no longer record it sent.
+        assert row.next_attempt_at is not None
+        assert row.next_attempt_at.replace(tzinfo=dt.UTC) == RETIRED_AT
     sent = rows["breach:2:3:breach_request_received"]
     assert (sent.recipient_name, sent.recipient_email) == (OLD_NAME, OLD_EMAIL)
     other = rows["breach:3:3:x"]

@@ -22,13 +22,14 @@ from sqlmodel import Session, select
 
 from models.calendar import CalendarYear, parse_year_file, parse_year_notice
 from models.calendar_admin import Recomputed, load_year_notice
-from models.complaints.bodies import OrderRectificationBody
+from models.complaints.bodies import ExtensionRequestBody, OrderRectificationBody, ReasonBody
 from models.errors import ValidationFailed
 from tests.conftest import Staff
 from tests.test_calendar_changes_are_told import queued
 from tests.test_december_pending_deadlines import (
     ADMIN,
     EXAMPLE_2027,
+    SUPERVISOR,
     case,
     dispatched,
     do,
@@ -119,6 +120,33 @@ def test_a_corrected_notice_never_moves_a_told_rectification_deadline_earlier_no
     supervise(session, dt.date(2027, 1, 15))
     fired = {e.event for e in events(session, "complaint", cid)}
     assert not fired & {"warn_red", "remind", "supervise", "escalate"}
+
+
+@pytest.mark.parametrize("detour", ["extension refused", "paused and resumed"])
+def test_a_kept_told_deadline_stays_when_the_stage_is_counted_again(
+    session: Session, staff: Staff, detour: str
+) -> None:
+    # An extension decided or a pause resumed counts the stage again from its start and working days:
+    # from those of the corrected calendar, that gave 14 January, already past.
+    load_year_notice(session=session, notice=parse_year_file(EXAMPLE_2027), loaded_by="管理员", actor=ADMIN)
+    load(session, WITH_DECEMBER_HOLIDAYS, dt.date(2026, 12, 1))
+    cid = rectifying(session)
+    load(session, NOTICE_2026, dt.date(2027, 1, 15))
+    day = dt.date(2027, 1, 15)
+    if detour == "extension refused":
+        body = ExtensionRequestBody(days=5, reason="需协调资金拨付")
+        do(session, cid, "request_extension", handler(session), day, body)
+        do(session, cid, "refuse_extension", SUPERVISOR, day, ReasonBody(reason="理由不充分，不予延期"))
+        assert [m.context["new_deadline"] for m in queued(session, "extension_decision", cid)] == [
+            "2027-01-18"
+        ]
+    else:
+        do(session, cid, "await_complainant", handler(session), day, ReasonBody(reason="待补充合同材料"))
+        do(session, cid, "resume", handler(session), day)
+    assert case(session, cid).stage_deadline == dt.date(2027, 1, 18)
+    supervise(session, day)
+    fired = {e.event for e in events(session, "complaint", cid)}
+    assert not fired & {"warn_red", "remind"}
 
 
 def test_a_correction_that_makes_a_told_deadline_later_still_moves_it_and_tells_the_department(
