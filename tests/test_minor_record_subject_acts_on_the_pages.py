@@ -187,3 +187,23 @@ def test_a_pledges_exhausted_status_limit_does_not_tell_its_minor_record_apart(
     ]
     assert [a.status_code for a in answers] == [403, 403]
     assert answers[0].json() == answers[1].json()
+
+
+def test_a_reissued_code_opens_a_minor_records_form_its_old_guesses_locked(
+    client: TestClient, engine: Engine, session: Session, staff: Staff
+) -> None:
+    record = _minor(client, engine, session, staff)
+    path = f"/register/{record.number}/objection"
+    answers = [
+        post_form(client, path, {"access_code": "AAAA-BBBB-CCCC", "reason": "事实有出入"}).status_code
+        for _ in range(7)
+    ]
+    assert answers[-1] == 429  # the lock the refusal tells the pledgor to lift with a new code
+    reissued = client.post(
+        f"/api/v1/pledges/{record.pledge_id}/access-code",
+        json={"reason": "遗失"},
+        headers=staff.auth("handler"),
+    )
+    assert reissued.status_code == 200, reissued.text
+    lodged = post_form(client, path, {"access_code": reissued.json()["access_code"], "reason": "事实有出入"})
+    assert lodged.status_code == 303, lodged.text

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from models.breach import PublishedBreach
 from models.calendar import WorkCalendar
 from models.clock import utcnow
 from models.errors import Conflict, NotFound, NotPermitted, ValidationFailed
@@ -134,7 +135,7 @@ def new_access_code() -> tuple[str, str]:
 def check_access_code(
     *,
     session: Session,
-    pledge: Pledge,
+    pledge: Pledge | None,
     code: str | None,
     address: str | None,
     now: dt.datetime,
@@ -142,15 +143,18 @@ def check_access_code(
 ) -> None:
     """Refuse (403) unless ``code`` is the pledge's access code; wrong codes count towards the tracking
     rate limit per pledge number (``counted_as``: per the number the caller typed instead, where saying
-    which pledge it is would tell too much) and per client address, so guessing stops after a few tries."""
-    number = counted_as or pledge.number
+    which pledge it is would tell too much; with no ``pledge``, a number naming none, any code is wrong)
+    and per client address, so guessing stops after a few tries (429)."""
+    number = counted_as or (pledge.number if pledge is not None else "")
     check_tracking_allowed(session=session, number=number, address=address, now=now, secret_label="办理码")
-    if verify(code or "", pledge.access_code_digest):
+    if pledge is not None and verify(code or "", pledge.access_code_digest):
         return
     record_tracking_failure(session=session, number=number, address=address, now=now)
     # The one exception to "services flush, callers commit": the refusal below rolls the request back,
     # and the rate limit must still count this wrong code.
     session.commit()
+    if pledge is None:
+        raise NotPermitted(f"办理码不正确。{WHERE_TO_FIND} (wrong access code)")
     if pledge.access_code_digest is None:
         raise NotPermitted(
             f"承诺 {pledge.number} 尚未发放办理码（系统启用办理码之前登记）；"
@@ -168,15 +172,16 @@ def check_pledgor(
     """The pledge with ``number`` when ``code`` is its access code (unknown numbers count as failures)."""
     plain_number = _plain_number(number)
     pledge = session.exec(select(Pledge).where(Pledge.number == plain_number)).first()
-    if pledge is None:
-        check_tracking_allowed(
-            session=session, number=plain_number, address=address, now=now, secret_label="办理码"
+    if pledge is not None:
+        check_access_code(session=session, pledge=pledge, code=code, address=address, now=now)
+        return pledge
+    try:  # an unknown number's try counts as a wrong code does
+        check_access_code(
+            session=session, pledge=None, code=code, address=address, now=now, counted_as=plain_number
         )
-        record_tracking_failure(session=session, number=plain_number, address=address, now=now)
-        session.commit()  # counted although the refusal rolls the request back (as in check_access_code)
-        raise NotFound(f"承诺编号 {plain_number} 不存在；请核对告知书上的承诺编号 (no such pledge)")
-    check_access_code(session=session, pledge=pledge, code=code, address=address, now=now)
-    return pledge
+    except NotPermitted:
+        raise NotFound(f"承诺编号 {plain_number} 不存在；请核对告知书上的承诺编号 (no such pledge)") from None
+    raise AssertionError("check_access_code refuses every code for a number that names no pledge")
 
 
 def _plain_number(number: str) -> str:
@@ -291,6 +296,12 @@ def _issue(
     # The lock-out message sends the pledgor here for a new code; the old code's wrong guesses must not
     # refuse it (undone with the re-issue if it is).
     clear_case_failures(session=session, number=pledge.number)
+    # Its records' forms count wrong codes under the record's number (models/register/requests.py
+    # ``subject_record``): the new code must not meet their lock either.
+    for record_number in session.exec(
+        select(PublishedBreach.number).where(PublishedBreach.pledge_id == pledge.id)
+    ):
+        clear_case_failures(session=session, number=record_number)
     _end_void_code_notices(session, pledge)
     authority = session.get(Department, pledge.authority_id)
     enqueue_for_pledgor(

@@ -20,7 +20,6 @@ from models.pledge import Pledge, normalise_mobile
 from models.pledges.access import check_access_code
 from models.pledges.mail import mail_breach_request
 from models.pledges.self_service import acknowledge_objection, acknowledge_repair, check_objection_allowed
-from models.ratelimit import check_tracking_allowed, record_tracking_failure
 from models.register.queries import breach_by_number
 from models.text import checked_text
 from models.workflow import Actor, apply_event
@@ -59,17 +58,10 @@ def subject_record(
         _check_subject(session, record, access_code, address)
         return record
     pledge = session.get(Pledge, record.pledge_id) if record is not None and record.pledge_id else None
-    if pledge is None:
-        now = utcnow()
-        check_tracking_allowed(
-            session=session, number=number, address=address, now=now, secret_label="办理码"
-        )
-        record_tracking_failure(session=session, number=number, address=address, now=now)
-        session.commit()  # counted although the refusal rolls the request back (as check_access_code does)
-        raise NotPermitted(UNSHOWN_REFUSAL)
     try:
-        # Counted under the number typed, as an unknown one is: under the pledge's, a limit reached on its
-        # status page would answer here 429 where an unknown number answers 403, and name the pledge.
+        # Counted under the number typed, as for a number that names nothing: under the pledge's, a limit
+        # reached on its status page would answer here 429 where an unknown number answers 403, and name
+        # the pledge.
         check_access_code(
             session=session, pledge=pledge, code=access_code, address=address, now=utcnow(), counted_as=number
         )
