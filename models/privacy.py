@@ -14,7 +14,9 @@ from urllib.parse import quote_plus, unquote, unquote_plus
 
 # The one set of patterns for personal data in free text, used by the publication filter and the log
 # scrubber alike. Written for text people type: digits may be grouped by spaces, dashes or dots, and are
-# matched after ``_FOLD`` (a Chinese input method types full-width digits, １３８, and 　 as a space).
+# matched after ``_FOLD`` (a Chinese input method types full-width digits, １３８, and 　 as a space). A
+# number runs between characters that are neither digits nor Latin letters: a hex id (a run id, a trace id,
+# a credit code ending in a letter) is not a phone or a card.
 EMAIL = re.compile(r"([A-Za-z0-9])[A-Za-z0-9._%+-]*(@[A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 _FOLD = str.maketrans(
     {
@@ -23,11 +25,15 @@ _FOLD = str.maketrans(
     }
 )
 # A mobile, possibly grouped (138 1234 5678, 138-1234-5678, 138.1234.5678) and with +86 / 0086.
-_PUBLIC_MOBILE = re.compile(r"(?<![\d+])(?:(?:\+|00)86[ -]?)?1[3-9]\d[ .-]?\d{4}[ .-]?\d{4}(?!\d)")
+_PUBLIC_MOBILE = re.compile(
+    r"(?<![0-9A-Za-z+])(?:(?:\+|00)86[ -]?)?1[3-9]\d[ .-]?\d{4}[ .-]?\d{4}(?![0-9A-Za-z])"
+)
 # A landline with its area code: 0571-87654321, 010 12345678, (010)12345678, （0571）8765432.
-_PUBLIC_LANDLINE = re.compile(r"(?<!\d)(?:[(（]0\d{2,3}[)）]|0\d{2,3})[ -]?\d{3,4}[ -]?\d{4}(?!\d)")
+_PUBLIC_LANDLINE = re.compile(
+    r"(?<![0-9A-Za-z])(?:[(（]0\d{2,3}[)）]|0\d{2,3})[ -]?\d{3,4}[ -]?\d{4}(?![0-9A-Za-z])"
+)
 # A bank card: 16 to 19 digits, possibly in groups of four (6222 0212 3456 7890 123).
-_PUBLIC_CARD = re.compile(r"(?<!\d)\d{4}(?:[ -]?\d){12,15}(?!\d)")
+_PUBLIC_CARD = re.compile(r"(?<![0-9A-Za-z])\d{4}(?:[ -]?\d){12,15}(?![0-9A-Za-z])")
 # An ID number, also with a lower-case x or with a space or dash after the region and the birth date.
 _PUBLIC_ID = re.compile(r"(?<![0-9A-Za-z])\d{6}[ -]?\d{8}[ -]?\d{3}[\dXx](?![0-9A-Za-z])")
 
@@ -97,17 +103,32 @@ def _mask_digits(match: re.Match[str], keep_head: int = 0) -> str:
 
 
 def _mask_contacts(text: str, *, cards: bool) -> str:
-    """``text`` with its ID numbers, mobiles, landlines, e-mail addresses (and bank cards) masked. Text
-    with full-width digits comes back with them folded to ASCII (the same characters, as a reader sees)."""
+    """``text`` with its ID numbers, mobiles, landlines, e-mail addresses (and bank cards) masked, the rest
+    as it was: the patterns match the folded text (``_FOLD`` maps each character to one, so positions
+    agree) and only the matches are replaced, so full-width text with no personal data is not rewritten."""
     folded = text.translate(_FOLD)
-    text = folded
+    taken: list[tuple[int, int, str]] = []
+
+    def take(pattern: re.Pattern[str], mask: Callable[[re.Match[str]], str]) -> None:
+        for m in pattern.finditer(folded):
+            start, end = m.span()
+            if not any(start < e and s < end for s, e, _ in taken):
+                taken.append((start, end, mask(m)))
+
     # Longest numbers first, so that an ID number is not read as a card or a phone number plus digits.
-    text = _PUBLIC_ID.sub(lambda m: _mask_digits(m, keep_head=6), text)
+    take(_PUBLIC_ID, lambda m: _mask_digits(m, keep_head=6))
     if cards:
-        text = _PUBLIC_CARD.sub(_mask_digits, text)
-    text = _PUBLIC_MOBILE.sub(lambda m: mask_phone(m[0]) or "", text)
-    text = _PUBLIC_LANDLINE.sub(lambda m: mask_phone(m[0]) or "", text)
-    return EMAIL.sub(lambda m: f"{m[1]}***{m[2]}", text)
+        take(_PUBLIC_CARD, _mask_digits)
+    take(_PUBLIC_MOBILE, lambda m: mask_phone(m[0]) or "")
+    take(_PUBLIC_LANDLINE, lambda m: mask_phone(m[0]) or "")
+    take(EMAIL, lambda m: f"{m[1]}***{m[2]}")
+    if not taken:
+        return text
+    parts, at = [], 0
+    for start, end, mask in sorted(taken):
+        parts += [text[at:start], mask]
+        at = end
+    return "".join([*parts, text[at:]])
 
 
 # A run of URL text holding a percent-escape or a '+' (a space in a query string), up to the delimiters
@@ -128,7 +149,7 @@ def _scrub_encoded(match: re.Match[str]) -> str:
     cleaned = _mask_contacts(decoded, cards=False)
     # Encoded again, so that an access-log line keeps its shape (a space would split the request line);
     # a run with nothing to mask stays byte for byte as it was.
-    return raw if cleaned == decoded else quote_plus(cleaned, safe="*@()")
+    return raw if cleaned == decoded else quote_plus(cleaned, safe="*@()/")
 
 
 def scrub(text: str) -> str:

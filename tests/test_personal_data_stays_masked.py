@@ -26,7 +26,7 @@ from models.clock import Clock
 from models.platform import PlatformDocument
 from models.pledge import PledgeCreate, PledgorKind
 from models.pledges import register_pledge
-from models.privacy import scrub
+from models.privacy import publication_text, scrub
 from models.publication import sweep
 from models.workflow import Actor
 from tests.conftest import Staff
@@ -186,3 +186,18 @@ def test_the_access_log_line_of_a_search_masks_what_the_query_string_encodes(
     log = "\n".join(lines)
     for leak in ("zhang.san", "139+1234+5678", "87654321", "1234+5678", ID, MOBILE):
         assert leak not in log
+
+
+def test_the_filters_leave_text_without_personal_data_as_it_was() -> None:
+    # Full-width text is matched folded but only the matches are replaced: an indent and 全角 digits stay.
+    assert publication_text("　　经查，该单位于２０２６年１月") == "　　经查，该单位于２０２６年１月"
+    assert publication_text("　　联系电话１３９１２３４５６７８。") == f"　　联系电话{MASKED_MOBILE}。"
+    # A credit code ending in a letter is no card; ids and trace ids in a log are not phone numbers.
+    assert publication_text("统一社会信用代码11330000002482162J") == "统一社会信用代码11330000002482162J"
+    run = (
+        "run 6f1c2a9e-0813-4cde-9a1b-0813013859ef "
+        "traceparent 00-0123456789abcdef0123456789abcdef-0123456789abcdef-01"
+    )
+    assert scrub(run) == run
+    # A masked path keeps its slashes.
+    assert scrub("/a/139%201234%205678/b") == f"/a/{MASKED_MOBILE}/b"
