@@ -155,6 +155,7 @@ SMS_TEMPLATES = frozenset(
         "complaint_closed",
         "complaint_withdrawn",
         "complaint_awaiting_supplement",
+        "complaint_reopened",
         "pledge_registered",
         "pledge_access_code",
         "pledge_reminder",

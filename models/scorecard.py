@@ -3,8 +3,11 @@
 Read-only queries: counts by state, the escalation ladder, pledges about to be published, weekly
 opened/closed series, breaches per month and per-department scores (cases closed satisfied, 不满意办结 and
 无法联系办结 each counted apart; the redo rate, 重办率, is over all three). A case counts as handled on
-time when no stage of it ever went past its deadline, which the audit trail records as a red warning or a
-supervision step (催办/督办/提级); an open case past its deadline today is late as well.
+time when no stage of it ever went past its deadline while awaiting the lead, which the audit trail records
+as a red warning or a supervision step (催办/督办/提级) whose data names the lead as awaited (events written
+before they named anyone count as they always did); an open case past its deadline today in a stage the
+lead holds is late as well. A delay of the 主管部门 in the stages it verifies, or of the supervisors in
+their own, is not the lead's.
 
 A scorecard covers a period (``Period``: a month, a quarter, a year or custom dates, Asia/Shanghai): the
 complaints registered in it, by the lead department they had at the period's end (a later 退单, 改派 or
@@ -31,6 +34,8 @@ from models.breach_record import published_class
 from models.calendar import WorkCalendar
 from models.clock import Clock
 from models.complaint import SATISFIED_ANSWERS, Complaint
+from models.complaints.supervision import awaited_party
+from models.complaints.visibility import LEAD, VERIFIER
 from models.errors import ValidationFailed
 from models.government_credit_record import GovernmentCreditRecord, breach_counts, counted
 from models.id_sets import chunks, in_list
@@ -43,6 +48,7 @@ from models.scorecard_lead import leads_at
 from models.settings import get_settings
 
 _C = Complaint.__table__  # type: ignore[attr-defined]
+_E = CaseEvent.__table__  # type: ignore[attr-defined]
 # Audit events that show a stage went past its deadline.
 LATE_EVENTS = ("warn_red", "remind", "supervise", "escalate")
 ESCALATION_LABELS = {0: "正常办理", 1: "已催办", 2: "已督办", 3: "已提级办理"}
@@ -391,6 +397,27 @@ def _how_many(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.sum(case((condition, 1), else_=0))
 
 
+def _awaited_the_lead() -> ColumnElement[bool]:
+    """Whether a late event (``LATE_EVENTS``) awaited the case's lead: its data names the lead party (a
+    case's lead then, though a 改派 may have changed it since, as before), or the lead's own department (a
+    lead without a 主管部门 verifies its own cases); an event written before the data named anyone counts,
+    as it always did. Read from the JSON data in SQL, on SQLite and PostgreSQL alike."""
+    awaited = _E.c.data["awaited"].as_string()
+    department = _E.c.data["awaited_department_id"].as_integer()
+    return or_(awaited.is_(None), awaited == LEAD, department == col(Complaint.lead_department_id))
+
+
+def _held_by_the_lead(clocked: list[str]) -> ColumnElement[bool]:
+    """Whether a case in one of the ``clocked`` states waits on its lead's move there: a stage the lead
+    holds, or one its verifier holds when the lead has no 主管部门 and verifies its own cases."""
+    held = [s for s in clocked if awaited_party(s) == LEAD]
+    verified = [s for s in clocked if awaited_party(s) == VERIFIER]
+    own_verifier = ~exists().where(
+        col(Department.id) == col(Complaint.lead_department_id), col(Department.competent_id).is_not(None)
+    )
+    return col(Complaint.state).in_(held) | (col(Complaint.state).in_(verified) & own_verifier)
+
+
 def department_scores(
     *, session: Session, today: dt.date, period: Period | None = None
 ) -> list[DepartmentScore]:
@@ -405,9 +432,10 @@ def department_scores(
         col(CaseEvent.case_kind) == "complaint",
         col(CaseEvent.case_id) == col(Complaint.id),
         col(CaseEvent.event).in_(LATE_EVENTS),
+        _awaited_the_lead(),
     )
     overdue_now = (
-        col(Complaint.state).in_(clocked)
+        _held_by_the_lead(clocked)
         & col(Complaint.stage_deadline).is_not(None)
         & (col(Complaint.stage_deadline) < today)
     )

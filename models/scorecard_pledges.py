@@ -10,6 +10,11 @@ the pledge is not thereby shown fulfilled).
 
 Pledges count for the authority, and breach records for the deciding department, they had at the period's
 end: a later retirement moved them on (``models.department_history``), not the work done before it.
+
+Only records of pledges count here. A government breach record (source_kind "complaint") names the
+department's 主管部门 in ``department_id`` but was confirmed by the credit office, whose supervisors decide
+its objection and repair (models/government_credit.py): counted under that 主管部门 it would credit it with
+decisions it never took. The complaint half of the scorecard counts those breaches (确认失信).
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from models.pledge import Pledge
 from models.register.states import finding_stands
 from models.scorecard import DepartmentScore, Period
 
+# The records this half counts: a government breach record's named department decides nothing on it.
+PLEDGE_RECORD = "pledge"
 REVIEW_DECISIONS = ("confirm", "reject_evidence", "confirm_false")
 REVIEW_LATE = ("review_warn_red", "review_remind", "review_supervise", "review_escalate")
 # Objection and repair events on breach records, each counted by outcome.
@@ -52,8 +59,8 @@ class PledgeScore:
     broken: int = 0  # published as breaches that stand (not withdrawn), or found false
     reviewed: int = 0  # evidence decisions taken in the period
     reviewed_on_time: int = 0
-    # Breach records published (JDRQ in the period), pledges and complaints alike; one of class 轻微 is kept
-    # but not published (``published_class``), so it is not one of them.
+    # Pledge breach records published (JDRQ in the period); one of class 轻微 is kept but not published
+    # (``published_class``), so it is not one of them.
     published: int = 0
     objections: int = 0
     objections_withdrawn: int = 0
@@ -99,7 +106,9 @@ def pledge_scores(*, session: Session, period: Period) -> list[PledgeScore]:
         tally(dept_id)["reviewed"] += 1
         tally(dept_id)["reviewed_on_time"] += on_time
     published = select(PublishedBreach.id, PublishedBreach.department_id, PublishedBreach.severity).where(
-        col(PublishedBreach.decision_date) >= period.start, col(PublishedBreach.decision_date) <= period.end
+        PublishedBreach.source_kind == PLEDGE_RECORD,
+        col(PublishedBreach.decision_date) >= period.start,
+        col(PublishedBreach.decision_date) <= period.end,
     )
     for record_id, dept_id, severity in session.exec(published).all():
         tally(decider.get(record_id or 0, dept_id))["published"] += published_class(severity)
@@ -108,6 +117,7 @@ def pledge_scores(*, session: Session, period: Period) -> list[PledgeScore]:
         .join(PublishedBreach, col(PublishedBreach.id) == col(CaseEvent.case_id))
         .where(
             CaseEvent.case_kind == "breach",
+            PublishedBreach.source_kind == PLEDGE_RECORD,
             col(CaseEvent.event).in_(RECORD_OUTCOMES),
             col(CaseEvent.at) >= start,
             col(CaseEvent.at) < end,

@@ -143,6 +143,20 @@ COMPLAINT_AND_STAFF: list[TemplateSpec] = [
             "target_number": None,
         },
     ),
+    # ``ended_label``: the ending reopened (不予受理, 已办结, 不满意办结, 无法联系办结, 撤回办结);
+    # ``to_review``: back to 初审 (withdrawn before its first review or while merged), else dispatched again.
+    spec(
+        "complaint_reopened",
+        "complainant",
+        "案件重启，告知此前的办理结果、重启理由及下一步（重新初审或重新派单）",
+        {
+            "case_number": "TS20260302-0001",
+            "complainant_name": "某某科技有限公司",
+            "reason": "投诉人致电12345反映撤回并非本人意愿，申请继续办理。",
+            "ended_label": "撤回办结",
+            "to_review": False,
+        },
+    ),
     # ``reason``: what the staff member who paused the case asked for, written for the complainant.
     spec(
         "complaint_awaiting_supplement",
@@ -241,6 +255,19 @@ COMPLAINT_AND_STAFF: list[TemplateSpec] = [
             "stage_label": "核实办理",
             "deadline": "2026-03-23",
             "overdue_working_days": 3,
+        },
+    ),
+    spec(
+        "escalation_superior_notice",
+        "department",
+        "提级办理：告知超期部门的主管部门，督促其办理",
+        {
+            "case_number": "TS20260302-0001",
+            "department_name": "市发展和改革委员会",
+            "late_department_name": "市住房和城乡建设局",
+            "stage_label": "整改",
+            "deadline": "2026-03-23",
+            "overdue_working_days": 5,
         },
     ),
     spec(

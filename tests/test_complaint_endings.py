@@ -203,10 +203,17 @@ def test_the_explanation_stage_climbs_the_ladder_and_its_period_is_a_setting(
     d00 = session.exec(select(Department).where(Department.code == "D00")).one()
     assert case.escalated_to_department_id == d00.id
     notices = _mails(session, cid, "supervision_notice")
-    assert {n.recipient_name for n in notices} == {"市住房和城乡建设局", "市发展和改革委员会"}
-    assert {n.context["stage_label"] for n in notices} == {"书面说明原因并限期整改"}
+    assert {n.recipient_name for n in notices} == {"市住房和城乡建设局"}
+    superior = _mails(session, cid, "escalation_superior_notice")
+    assert [n.recipient_name for n in superior] == ["市发展和改革委员会"]
+    assert {n.context["stage_label"] for n in [*notices, *superior]} == {"书面说明原因并限期整改"}
     assert {n.context["step"] for n in _mails(session, cid, "escalation_alert")} == {"supervise", "escalate"}
-    for template in ("deadline_warning", "supervision_notice", "escalation_alert"):
+    for template in (
+        "deadline_warning",
+        "supervision_notice",
+        "escalation_superior_notice",
+        "escalation_alert",
+    ):
         for n in _mails(session, cid, template):
             render(n.template, n.context)
 

@@ -99,7 +99,14 @@ def test_a_fortnight_across_labour_day(
     ).one()
     assert events.flow_run_id == "run-1"
     assert events.idempotency_key == f"complaint:{cid}:stage4:escalate"
-    assert events.data == {"deadline": "2026-04-30", "overdue_working_days": 5}
+    # Whose move was awaited: 核实 is the 主管部门's (D00), read by the scorecard.
+    d00 = department_by_code(session=session, code="D00")
+    assert events.data == {
+        "deadline": "2026-04-30",
+        "overdue_working_days": 5,
+        "awaited": "verifier",
+        "awaited_department_id": d00.id,
+    }
 
     from models.complaint import Complaint
 

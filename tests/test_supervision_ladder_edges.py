@@ -172,7 +172,12 @@ def test_a_stage_a_department_holds_is_still_escalated_to_its_competent_departme
     escalated = [
         m.recipient_name for m in mails(session, cid, "supervision_notice") if m.context["step"] == "escalate"
     ]
-    assert escalated == ["市住房和城乡建设局", "市发展和改革委员会"]
+    assert escalated == ["市住房和城乡建设局"]
+    # The 主管部门 handles nothing of the case: it is told in words of its own, naming the late department.
+    superior = mails(session, cid, "escalation_superior_notice")
+    assert [(m.recipient_name, m.context["late_department_name"]) for m in superior] == [
+        ("市发展和改革委员会", "市住房和城乡建设局")
+    ]
     assert [m.context["step"] for m in mails(session, cid, "escalation_alert")] == ["supervise", "escalate"]
 
 

@@ -122,7 +122,8 @@ def test_a_late_rectification_is_still_chased_at_the_lead_and_escalated_to_its_c
     escalated = [
         n.recipient_name for n in sent(session, cid, "supervision_notice") if n.context["step"] == "escalate"
     ]
-    assert escalated == [LEAD, COMPETENT]
+    assert escalated == [LEAD]
+    assert [n.recipient_name for n in sent(session, cid, "escalation_superior_notice")] == [COMPETENT]
     alerts = {n.context["department_name"] for n in sent(session, cid, "escalation_alert")}
     assert alerts == {LEAD}
 

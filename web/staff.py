@@ -385,6 +385,8 @@ def draw_case_page(
         channel_label=CHANNEL_LABELS.get(complaint.channel, complaint.channel),
         category_label=CATEGORY_LABELS.get(complaint.category, complaint.category),
         lead=every.get(complaint.lead_department_id),
+        # Whom the stage's 提级办理 raised the case to (the late department's 主管部门), for the 督办 line.
+        escalated_to=every.get(complaint.escalated_to_department_id),
         assisting=[d.name for d in assisting],
         # 协办意见 for every viewer; beside the reply form, the assisting departments that gave none yet.
         assist_opinions=opinions,

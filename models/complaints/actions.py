@@ -36,7 +36,7 @@ from models.complaints.notify import mail_complainant, mail_department
 from models.complaints.preconditions import require
 from models.complaints.refusal import order_explanation, record_refusal, submit_explanation
 from models.complaints.return_visit import close, redo
-from models.complaints.supervision import after_supervision_step, overdue_days
+from models.complaints.supervision import after_supervision_step, awaited_data, overdue_days
 from models.complaints.visibility import (
     ASSISTING,
     HANDLER_PARTIES,
@@ -45,6 +45,7 @@ from models.complaints.visibility import (
     get_complaint,
     handler_parties,
     lead_department,
+    state_label,
 )
 from models.complaints.withdrawal import back_to_review, withdraw
 from models.errors import NotPermitted, ValidationFailed
@@ -52,7 +53,7 @@ from models.files import Upload, check_uploads
 from models.files import attach as attach_files
 from models.files import save as save_files
 from models.government_credit import record_breach
-from models.lifecycle import COMPLAINT, Role
+from models.lifecycle import COMPLAINT, ComplaintState, Role
 from models.org import Department, competent_of
 from models.settings import get_settings
 from models.stage_deadline import PENDING_LABEL, apply_values, deadline_text, extended_values, resumed_values
@@ -379,6 +380,18 @@ def _reopen(ctx: _Ctx, action: str, body: ActionBody) -> None:
     # (the scorecard would count an open case as rated). The closing event keeps it in the history.
     ctx.case.satisfaction = None
     back_to_review(ctx, event)  # withdrawn before its initial review: owed that review, not a dispatch
+    # The complainant's case had ended (they may have asked for this, after a withdrawal not their own
+    # wish): they learn it is handled again. Those merged into it hear from its new reply, which reaches
+    # them too; the departments from the re-dispatch.
+    mail_complainant(
+        ctx.session,
+        ctx.case,
+        event,
+        "complaint_reopened",
+        reason=body.reason,
+        ended_label=state_label(str(event.from_state)),
+        to_review=ctx.case.state == ComplaintState.REGISTERED,
+    )
 
 
 def _request_extension(ctx: _Ctx, action: str, body: ActionBody) -> None:
@@ -427,7 +440,9 @@ def _decide_extension(ctx: _Ctx, action: str, body: ActionBody) -> None:
 
 def _manual_supervision(ctx: _Ctx, action: str, body: ActionBody) -> None:
     overdue = overdue_days(ctx.case, ctx.today, ctx.calendar)
-    event = ctx.fire(action, body, overdue_working_days=overdue, manual=True)
+    # Whose move was chased, as the flow's steps record it: the scorecard blames the lead for its own only.
+    awaited = awaited_data(ctx.session, ctx.case)
+    event = ctx.fire(action, body, overdue_working_days=overdue, manual=True, **awaited)
     after_supervision_step(ctx.session, ctx.case, event, action, overdue, actor=ctx.actor)
 
 

@@ -22,7 +22,7 @@ from models.calendar import WorkCalendar, load_calendar
 from models.clock import iso_date
 from models.complaint import Complaint, handling_case
 from models.errors import ValidationFailed
-from models.lifecycle import COMPLAINT, WITHDRAWAL_REFUSED_WHY, ComplaintState
+from models.lifecycle import COMPLAINT, WITHDRAWAL_REFUSED_WHY, ComplaintState, Role
 from models.settings import get_settings
 
 
@@ -233,6 +233,23 @@ def withdrawal_allowed(case: CaseFacts, events: EventsOf, _today: dt.date) -> di
     return {"withdrawn_in": stage}
 
 
+def department_awaited(case: CaseFacts, _events: EventsOf, _today: dt.date) -> dict[str, Any]:
+    """A supervisor's 催办/督办/提级办理 is a notice to the department whose move the stage awaits
+    (models/complaints/supervision.py). A stage that waits on intake staff or the supervisors themselves
+    (初审, 派单, 改派, 整改审核, 回访) has no such department: the chase would reach nobody while the page
+    said it was done, and mailing every intake agent of a 12345 centre is no chase either. The deadline
+    flow fires its steps without this rule (``deadlines.climb``), so the supervisors' alert still comes."""
+    spec = COMPLAINT.state(str(case.state))
+    if Role.HANDLER not in spec.waiting_on:
+        raise ValidationFailed(
+            f"本案处于“{spec.label}”，该环节由受理及督办人员办理，不待承办部门办理，没有可催办、督办或"
+            "提级办理的部门；请直接办理本环节 (the stage waits on intake staff or supervisors, not on a "
+            "department: there is nobody to chase)",
+            state=str(case.state),
+        )
+    return {}
+
+
 def nothing_merged_in(session: Session, case: CaseFacts) -> None:
     """A withdrawal speaks for one complainant: a case other complaints were merged into (并单) is handled
     for them too and goes on. Read by the withdrawal itself, not listed in ``PRECONDITIONS``: it takes a
@@ -291,6 +308,9 @@ PRECONDITIONS: dict[str, Precondition] = {
     "withdraw": Precondition(withdrawal_allowed, VERIFICATIONS, explained=True),
     # Explained: a handler who finds 退单 gone from a page that offered it yesterday must learn why.
     "return_order": Precondition(_holds, dated=return_window_open, explained=True),
+    "remind": Precondition(department_awaited),
+    "supervise": Precondition(department_awaited),
+    "escalate": Precondition(department_awaited),
 }
 
 

@@ -2,8 +2,10 @@
 
 The steps due on a day come from models/deadlines.py; this module applies them to a complaint and says
 who hears of each: the department whose move the stage awaits (the lead, or its 主管部门 in the stages
-it verifies; else the supervisors), that department's own 主管部门 on escalation, and the supervisors on
-督办 and 提级办理 (by one alert).
+it verifies; else the supervisors), that department's own 主管部门 on escalation (in words of its own:
+it handles nothing, the case was raised to it), and the supervisors on 督办 and 提级办理 (by one alert).
+Each late step records whose move it awaited (``awaited_data``): the scorecard blames the lead only for its
+own delays (models/scorecard.py).
 A step the stage already had, from the flow or a supervisor's hand, is not sent again
 (models/deadlines.py ``climb``).
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -30,6 +33,8 @@ from models.workflow import Actor
 
 _LEVELS = {"remind": 1, "supervise": 2, "escalate": 3}
 _SUPERVISORS_LABEL = "受理及督办人员"
+# ``awaited`` in a late event's data when no handler was awaited (the stage is the supervisors' own).
+SUPERVISORS = "supervisors"
 
 
 def supervision_ids(*, session: Session) -> list[int]:
@@ -117,7 +122,7 @@ def _supervise_case(
         key=f"complaint:{case.id}:stage{case.stage_seq}" + (":extended" if extended_stage(case) else ""),
         actor=actor,
         today=today,
-        data={"deadline": deadline, "overdue_working_days": overdue},
+        data={"deadline": deadline, "overdue_working_days": overdue, **awaited_data(session, case)},
         notify=notify,
         # An approved extension starts the ladder afresh (keyed ":extended"): its 催办 before it is spent.
         restarts=("approve_extension",),
@@ -133,13 +138,14 @@ def after_supervision_step(
     *,
     actor: Actor | None = None,
 ) -> None:
-    """Mail the step to whoever must act on the stage and alert the supervisors of 督办 and 提级办理 (the
-    alert is all they get of those: a stage they hold is not also sent them as a notice).
+    """Mail the step to whoever must act on the stage, on 提级办理 also to the department the case is raised
+    to, and alert the supervisors of 督办 and 提级办理 (the alert is all they get of those: a stage they
+    hold is not also sent them as a notice).
 
     ``actor`` is the supervisor who pressed 催办/督办: they know already, so they are never mailed.
     """
     case.escalation_level = max(case.escalation_level, _LEVELS[step])
-    context = {
+    context: dict[str, Any] = {
         "stage_label": _stage_label(case),
         "deadline": iso_date(case.stage_deadline),
         "overdue_working_days": overdue,
@@ -154,24 +160,55 @@ def after_supervision_step(
         for to in ([department_recipient(awaited)] if awaited is not None else _supervisors(session))
         if to.key != f"user{pressed_by}" and not (alerted and to.kind == "supervisor")
     ]
+    superior = _escalate(session, case, awaited) if step == "escalate" else None
     if step == "escalate" and awaited is not None:
-        # The 主管部门 is asked to make its department report the delay: the late department's own (a
-        # verifier late with its 核实 answers to its superior, not to itself), and not for a stage the
-        # supervisors themselves hold (整改审核, 回访), whose delay is their own.
-        competent = competent_of(session, awaited.id)
-        if competent is not None:
-            case.escalated_to_department_id = competent
-            dept = session.get(Department, competent)
-            if dept is not None:
-                recipients = [*recipients, department_recipient(dept)]
+        # Told either way: a late department without a 主管部门 must not read that someone above it now
+        # holds the case (None: the supervisors take the escalation themselves).
+        context["escalated_to"] = superior.name if superior is not None else None
     for to in recipients:
         enqueue_mail(session, case, event, "supervision_notice", to, department_name=to.name, **context)
+    if superior is not None and awaited is not None:
+        # The superior handles nothing of the case: it is asked to make its department act and report.
+        enqueue_mail(
+            session,
+            case,
+            event,
+            "escalation_superior_notice",
+            department_recipient(superior),
+            department_name=superior.name,
+            late_department_name=awaited.name,
+            **{k: v for k, v in context.items() if k not in ("step", "escalated_to")},
+        )
     if alerted:
         label = awaited.name if awaited is not None else _SUPERVISORS_LABEL
         alert = {k: v for k, v in context.items() if k != "deadline"}
         for to in _supervisors(session):
             if to.key != f"user{pressed_by}":
                 enqueue_mail(session, case, event, "escalation_alert", to, department_name=label, **alert)
+
+
+def _escalate(session: Session, case: Complaint, awaited: Department | None) -> Department | None:
+    """The department the case is raised to (提级办理), recorded on the case for its page: the late
+    department's own 主管部门 (a verifier late with its 核实 answers to its superior, not to itself). None
+    when there is none on record, and for a stage the supervisors themselves hold (整改审核, 回访), whose
+    delay is their own: the supervisors take the escalation. Set on every escalation, so a target of an
+    earlier stage is not shown for this one."""
+    competent = competent_of(session, awaited.id) if awaited is not None else None
+    superior = session.get(Department, competent) if competent is not None else None
+    case.escalated_to_department_id = superior.id if superior is not None else None
+    return superior
+
+
+def awaited_data(session: Session, case: Complaint) -> dict[str, Any]:
+    """Whose move the current stage awaits, for the data of a late event (a warning or a supervision step):
+    ``awaited`` the party (``LEAD``, ``VERIFIER`` or ``SUPERVISORS``) and ``awaited_department_id`` the
+    department (None for the supervisors). The scorecard reads them to count a case late for its lead only
+    on the lead's own delays."""
+    dept = _awaited_department(session, case)
+    return {
+        "awaited": awaited_party(str(case.state)) or SUPERVISORS,
+        "awaited_department_id": dept.id if dept is not None else None,
+    }
 
 
 def _stage_label(case: Complaint) -> str:
