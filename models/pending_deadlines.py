@@ -139,19 +139,17 @@ def _moves(*, session: Session, model: Any, calendar: WorkCalendar) -> list[_Mov
     return moves
 
 
-def _count_to_told_date(session: Session, t: Any, m: _Move, calendar: WorkCalendar) -> None:
-    """A kept told date stays the stage's deadline for whatever counts it again from the stage's start and
-    working days (an extension decided, a pause resumed: models/stage_deadline.py): the working days grow
-    until the corrected calendar reaches the told date, so no later recount lands before it."""
+def _toward_told_date(m: _Move, calendar: WorkCalendar) -> _Move:
+    """A told date the corrected calendar would bring earlier, counted again to stay: the stage's working
+    days grow until the calendar reaches the told date, so whatever counts it again from its start and
+    working days (an extension decided, a pause resumed: models/stage_deadline.py) lands no earlier. Where
+    the correction made the told date itself a holiday, the count reaches the next working day: a later
+    move, dated and told as one."""
     assert m.old is not None
     days = m.days + calendar.working_days_between(m.day, m.old)
-    if due_day(calendar, m.start, days) < m.old:  # the told date is no working day by the corrected notice
+    if due_day(calendar, m.start, days) < m.old:
         days += 1
-    session.execute(
-        update(t)
-        .where(t.c.id == m.id, t.c.stage_seq == m.stage_seq, t.c.stage_deadline == m.old)
-        .values(deadline_working_days=days, version=t.c.version + 1)
-    )
+    return m._replace(days=days, day=due_day(calendar, m.start, days))
 
 
 def _resolve_kind(
@@ -160,20 +158,30 @@ def _resolve_kind(
     t = model.__table__
     moves = _moves(session=session, model=model, calendar=calendar)
     parties = _PARTIES[kind](session, [m.id for m in moves]) if moves else {}
-    kept = [m for m in moves if m.old is not None and m.day < m.old and m.id in parties]
+    moves = [
+        _toward_told_date(m, calendar) if m.old is not None and m.day < m.old and m.id in parties else m
+        for m in moves
+    ]
+    kept = [m for m in moves if m.day == m.old]
+    for m in kept:
+        session.execute(
+            update(t)
+            .where(t.c.id == m.id, t.c.stage_seq == m.stage_seq, t.c.stage_deadline == m.old)
+            .values(deadline_working_days=m.days, version=t.c.version + 1)
+        )
     keep = {m.id for m in kept}
     resolved: list[Fired] = []
     recomputed: list[Fired] = []
     dates: dict[int, _Move] = {}
     for m in moves:
         if m.id in keep:
-            _count_to_told_date(session, t, m, calendar)
             continue
         unchanged = t.c.deadline_pending.is_(True) if m.old is None else t.c.stage_deadline == m.old
         moved = session.execute(
             update(t)
             .where(t.c.id == m.id, t.c.stage_seq == m.stage_seq, unchanged)
-            .values(stage_deadline=m.day, deadline_pending=False, version=t.c.version + 1)
+            .values(stage_deadline=m.day, deadline_working_days=m.days, deadline_pending=False)
+            .values(version=t.c.version + 1)
             .returning(t.c.id, t.c.number, t.c.state, t.c.version)
         ).first()
         if moved is None:

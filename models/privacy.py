@@ -15,8 +15,13 @@ from urllib.parse import quote_plus, unquote, unquote_plus
 # The one set of patterns for personal data in free text, used by the publication filter and the log
 # scrubber alike. Written for text people type: digits may be grouped by spaces, dashes or dots, and are
 # matched after ``_FOLD`` (a Chinese input method types full-width digits, １３８, and 　 as a space). A
-# number runs between characters that are neither digits nor Latin letters: a hex id (a run id, a trace id,
-# a credit code ending in a letter) is not a phone or a card.
+# number inside a hex token (a run id, a trace id: digits running into a-f letters up to a non-letter) is
+# no phone or card, but one beside a word is (Tel13812345678, 87654321Fax, a credit code's last letter).
+# Before a number: not the end of a hex token (two hex characters ending in a letter, as in 9a1b or
+# abcdef). After it: not a run of hex letters and digits that ends where letters end (possessive, so a
+# word such as Fax or ext, hex-like only at its start, does not count).
+_NOT_IN_HEX = r"(?<![0-9A-Fa-f][A-Fa-f])"
+_HEX_AFTER = r"(?![A-Fa-f][0-9A-Fa-f]*+(?![G-Zg-z]))"
 EMAIL = re.compile(r"([A-Za-z0-9])[A-Za-z0-9._%+-]*(@[A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 _FOLD = str.maketrans(
     {
@@ -26,14 +31,15 @@ _FOLD = str.maketrans(
 )
 # A mobile, possibly grouped (138 1234 5678, 138-1234-5678, 138.1234.5678) and with +86 / 0086.
 _PUBLIC_MOBILE = re.compile(
-    r"(?<![0-9A-Za-z+])(?:(?:\+|00)86[ -]?)?1[3-9]\d[ .-]?\d{4}[ .-]?\d{4}(?![0-9A-Za-z])"
+    rf"(?<![\d+]){_NOT_IN_HEX}(?:(?:\+|00)86[ -]?)?1[3-9]\d[ .-]?\d{{4}}[ .-]?\d{{4}}(?!\d){_HEX_AFTER}"
 )
 # A landline with its area code: 0571-87654321, 010 12345678, (010)12345678, （0571）8765432.
 _PUBLIC_LANDLINE = re.compile(
-    r"(?<![0-9A-Za-z])(?:[(（]0\d{2,3}[)）]|0\d{2,3})[ -]?\d{3,4}[ -]?\d{4}(?![0-9A-Za-z])"
+    rf"(?<!\d){_NOT_IN_HEX}(?:[(（]0\d{{2,3}}[)）]|0\d{{2,3}})[ -]?\d{{3,4}}[ -]?\d{{4}}(?!\d){_HEX_AFTER}"
 )
 # A bank card: 16 to 19 digits, possibly in groups of four (6222 0212 3456 7890 123).
-_PUBLIC_CARD = re.compile(r"(?<![0-9A-Za-z])\d{4}(?:[ -]?\d){12,15}(?![0-9A-Za-z])")
+# Not before a letter: 17 digits and a letter are a credit code (91440300708461136T), not a card.
+_PUBLIC_CARD = re.compile(rf"(?<!\d){_NOT_IN_HEX}\d{{4}}(?:[ -]?\d){{12,15}}(?![0-9A-Za-z])")
 # An ID number, also with a lower-case x or with a space or dash after the region and the birth date.
 _PUBLIC_ID = re.compile(r"(?<![0-9A-Za-z])\d{6}[ -]?\d{8}[ -]?\d{3}[\dXx](?![0-9A-Za-z])")
 
@@ -115,13 +121,14 @@ def _mask_contacts(text: str, *, cards: bool) -> str:
             if not any(start < e and s < end for s, e, _ in taken):
                 taken.append((start, end, mask(m)))
 
-    # Longest numbers first, so that an ID number is not read as a card or a phone number plus digits.
+    # An e-mail address whole first (its local part may be a phone number); then the longest numbers, so
+    # that an ID number is not read as a card or a phone number plus digits.
+    take(EMAIL, lambda m: f"{m[1]}***{m[2]}")
     take(_PUBLIC_ID, lambda m: _mask_digits(m, keep_head=6))
     if cards:
         take(_PUBLIC_CARD, _mask_digits)
     take(_PUBLIC_MOBILE, lambda m: mask_phone(m[0]) or "")
     take(_PUBLIC_LANDLINE, lambda m: mask_phone(m[0]) or "")
-    take(EMAIL, lambda m: f"{m[1]}***{m[2]}")
     if not taken:
         return text
     parts, at = [], 0
@@ -152,10 +159,22 @@ def _scrub_encoded(match: re.Match[str]) -> str:
     return raw if cleaned == decoded else quote_plus(cleaned, safe="*@()/")
 
 
+# A non-ASCII character as a JSON log line escapes it (手机号： is \u624b\u673a\u53f7\uff1a): decoded before
+# matching, as a reader would; ASCII escapes (a quote, a backslash) stay, so the line stays valid JSON.
+_JSON_ESCAPE = re.compile(r"\\u(?!00[0-7])([0-9A-Fa-f]{4})")
+
+
+def _unescaped(match: re.Match[str]) -> str:
+    point = int(match[1], 16)
+    return match[0] if 0xD800 <= point <= 0xDFFF else chr(point)
+
+
 def scrub(text: str) -> str:
     """Mask every phone number (mobile or landline, grouped or not), ID number and e-mail address inside
-    free text, also where a URL carries it percent-encoded. Bank cards are left to the publication filter:
-    in a log, 16 to 19 digits are as often a timestamp or a trace id."""
+    free text, also where a URL carries it percent-encoded or JSON escapes the text around it. Bank cards
+    are left to the publication filter: in a log, 16 to 19 digits are as often a timestamp or a trace id."""
+    if "\\u" in text:
+        text = _JSON_ESCAPE.sub(_unescaped, text)
     text = _mask_contacts(text, cards=False)
     if "%" in text or "+" in text:
         text = _URL_ENCODED.sub(_scrub_encoded, text)

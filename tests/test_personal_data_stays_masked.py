@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import io
+import json
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -201,3 +202,19 @@ def test_the_filters_leave_text_without_personal_data_as_it_was() -> None:
     assert scrub(run) == run
     # A masked path keeps its slashes.
     assert scrub("/a/139%201234%205678/b") == f"/a/{MASKED_MOBILE}/b"
+
+
+def test_the_filters_mask_numbers_beside_words_addresses_and_json_escapes() -> None:
+    # A hex token is no phone, but a word beside a number does not hide it.
+    assert publication_text("Tel13912345678") == f"Tel{MASKED_MOBILE}"
+    assert publication_text("Tel:0571-87654321Fax:0571-87654322") == "Tel:0571-****4321Fax:0571-****4322"
+    assert publication_text("0571-87654321ext801") == "0571-****4321ext801"
+    assert publication_text("卡号NO6222021234567890123") == "卡号NO***************0123"
+    # An address whose local part is a phone number is masked as an address.
+    assert publication_text("13912345678@qq.com") == "1***@qq.com"
+    assert publication_text("zhang.13912345678@163.com") == "z***@163.com"
+    # A JSON log line escapes non-ASCII text: the number after 手机号： is still found.
+    line = json.dumps({"msg": f"手机号：{MOBILE}，身份证：{ID}"})
+    assert scrub(line) == json.dumps(
+        {"msg": f"手机号：{MASKED_MOBILE}，身份证：{MASKED_ID}"}, ensure_ascii=False
+    )

@@ -246,3 +246,28 @@ def test_the_admin_page_names_the_first_twenty_told_dates_moved_and_counts_the_r
                                     "moved": numbers, "moved_total": 25}).text  # fmt: skip
     assert "已重新计算 3 件告知承诺的公示日，确定或调整 25 个办理期限" in page
     assert "TS2027000020 等 25 件" in page
+
+
+def test_a_told_date_a_correction_makes_a_holiday_moves_to_the_next_working_day_once(
+    session: Session, staff: Staff
+) -> None:
+    # Told 31 December; the correction drops 28–29 December as holidays and makes the 31st one: the told
+    # day cannot stay (no working day) nor come earlier, so it goes to the next working day, told once.
+    load_year_notice(session=session, notice=parse_year_file(EXAMPLE_2027), loaded_by="管理员", actor=ADMIN)
+    load(session, WITH_DECEMBER_HOLIDAYS, dt.date(2026, 12, 1))
+    cid = dispatched(session, dt.date(2026, 12, 15))
+    do(session, cid, "sign_for", handler(session), dt.date(2026, 12, 15))
+    do(session, cid, "verify_true", handler(session, "D00"), dt.date(2026, 12, 16))
+    body = OrderRectificationBody(requirements="限期支付合同款项", deadline_days=9)
+    do(session, cid, "order_rectification", handler(session, "D00"), dt.date(2026, 12, 16), body)
+    assert case(session, cid).stage_deadline == dt.date(2026, 12, 31)
+
+    corrected = notice_2026({"name": "临时放假", "start": "2026-12-31", "end": "2026-12-31"})
+    first = load(session, corrected, dt.date(2026, 12, 21))
+    assert case(session, cid).stage_deadline == dt.date(2027, 1, 4)
+    assert first.told_moved == [case(session, cid).number]
+    assert told_deadlines(session, cid) == {"2026-12-31", "2027-01-04"}
+    # The same notice loaded again changes nothing and tells nobody.
+    again = load(session, corrected, dt.date(2026, 12, 22))
+    assert (again.told_moved, again.kept) == ([], [])
+    assert len(events(session, "complaint", cid, "deadline_recomputed")) == 1
