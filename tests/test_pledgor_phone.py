@@ -432,7 +432,7 @@ def test_evidence_received_accepted_and_rejected_text_a_mobile_only_pledgor(
     # The text of a returned submission says by when to hand in again: the (kept) publication day.
     day = session.get(Pledge, rejected.id).publication_day  # type: ignore[union-attr]
     assert day is not None
-    assert f"于{day.isoformat()}前补正提交" in render_sms(
+    assert f"于{day.isoformat()}零时前补正提交" in render_sms(
         "pledge_evidence_rejected", sms_row(session, rejected.id, "pledge_evidence_rejected").context
     )
 

@@ -36,6 +36,6 @@ def test_queued_rejection_texts_get_their_by_when_and_render(empty_database: str
         )
         command.upgrade(cfg, "head")
         found = dict(conn.execute(sa.select(notification.c.idempotency_key, notification.c.context)).all())
-    assert "于2026-05-18前补正提交" in render_sms("pledge_evidence_rejected", found["dated"])
-    assert "在另行告知的公示日前补正提交" in render_sms("pledge_evidence_rejected", found["undated"])
+    assert "于2026-05-18零时前补正提交" in render_sms("pledge_evidence_rejected", found["dated"])
+    assert "在另行告知的公示日零时前补正提交" in render_sms("pledge_evidence_rejected", found["undated"])
     assert "resubmit_by" not in found["sent"]
