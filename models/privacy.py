@@ -29,6 +29,7 @@ _FOLD = str.maketrans(
         **{"\u3000": " ", "－": "-", "．": ".", "＋": "+", "＠": "@"},
     }
 )
+_FOLDABLE = re.compile("[\uff10-\uff19\u3000－．＋＠]")
 # A mobile, possibly grouped (138 1234 5678, 138-1234-5678, 138.1234.5678) and with +86 / 0086.
 _PUBLIC_MOBILE = re.compile(
     rf"(?<![\d+]){_NOT_IN_HEX}(?:(?:\+|00)86[ -]?)?1[3-9]\d[ .-]?\d{{4}}[ .-]?\d{{4}}(?!\d){_HEX_AFTER}"
@@ -112,7 +113,8 @@ def _mask_contacts(text: str, *, cards: bool) -> str:
     """``text`` with its ID numbers, mobiles, landlines, e-mail addresses (and bank cards) masked, the rest
     as it was: the patterns match the folded text (``_FOLD`` maps each character to one, so positions
     agree) and only the matches are replaced, so full-width text with no personal data is not rewritten."""
-    folded = text.translate(_FOLD)
+    # str.translate walks the text in Python-level steps on non-ASCII text: most texts hold nothing to fold.
+    folded = text.translate(_FOLD) if _FOLDABLE.search(text) else text
     taken: list[tuple[int, int, str]] = []
 
     def take(pattern: re.Pattern[str], mask: Callable[[re.Match[str]], str]) -> None:
