@@ -261,3 +261,15 @@ def find_complaints(
         for i, n, s, st, d, dl in session.execute(stmt).all()
     ]
     return lines, total
+
+
+def departments_without_email(*, session: Session) -> list[str]:
+    """The active departments with no e-mail address, by code: every notice to them (a dispatch, a
+    deadline, a 催办) is undeliverable, which only the admin outbox page showed; the supervisors chasing
+    them must know the chase reaches nobody."""
+    stmt = (
+        select(_D.c.name)
+        .where(_D.c.active.is_(True), (_D.c.email.is_(None)) | (func.trim(_D.c.email) == ""))
+        .order_by(_D.c.code)
+    )
+    return list(session.execute(stmt).scalars())

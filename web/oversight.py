@@ -66,6 +66,7 @@ def dashboard_page(request: Request, session: SessionDep, today: TodayDep, calen
         ladder=scorecard.escalation_ladder(session=session),
         pledges=scorecard.pledges_due(session=session, today=today, calendar=calendar),
         calendar_warning=calendar_warning(calendar, today),
+        no_email=dashboard.departments_without_email(session=session),
     )
 
 
