@@ -39,6 +39,7 @@ from models.register.requests import repair_busy, request_repair, submit_objecti
 from models.text import checked_text, visible_text
 from web.core import form_data, no_store, page_router, public_message, redirect, refused, render
 from web.files import form_uploads, upload_hint
+from web.public_complaints import TRACK_TITLE
 
 router = page_router()
 PAGE_SIZE = 20
@@ -406,9 +407,7 @@ async def evidence(request: Request, session: SessionDep, today: TodayDep, calen
 
 @router.get("/track")
 def track_form(request: Request, number: str | None = None) -> Response:
-    return render(
-        request, "track.html", title="投诉办理进度查询", number=number or "", result=None, error=None
-    )
+    return render(request, "track.html", title=TRACK_TITLE, number=number or "", result=None, error=None)
 
 
 @router.post("/track")
@@ -419,7 +418,7 @@ async def track(request: Request, session: SessionDep, clock: ClockDep) -> Respo
         return render(
             request,
             "track.html",
-            title="投诉办理进度查询",
+            title=TRACK_TITLE,
             number=number,
             result=None,
             status_code=422,
@@ -438,13 +437,13 @@ async def track(request: Request, session: SessionDep, clock: ClockDep) -> Respo
         return render(
             request,
             "track.html",
-            title="投诉办理进度查询",
+            title=TRACK_TITLE,
             number=number,
             result=None,
             status_code=status,
             error=error,
         )
-    return render(request, "track.html", title="投诉办理进度查询", number=number, result=result, error=None)
+    return render(request, "track.html", title=TRACK_TITLE, number=number, result=result, error=None)
 
 
 _STATUS_TITLE = "承诺办理情况查询"

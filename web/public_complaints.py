@@ -118,7 +118,8 @@ async def submit_complaint(
     )
 
 
-_TRACK_TITLE = "投诉办理进度查询"
+# The tracking page's title: its form (web/public.py) and the withdrawal it offers answer on the same page.
+TRACK_TITLE = "投诉办理进度查询"
 
 
 @router.post("/track/withdrawal")
@@ -150,7 +151,7 @@ async def withdraw_complaint(
         page = render(
             request,
             "track.html",
-            title=_TRACK_TITLE,
+            title=TRACK_TITLE,
             number=number,
             result=None,
             error=None,
@@ -169,6 +170,6 @@ async def withdraw_complaint(
     no_store(request)  # the case's progress and reply, shown for the password
     result = tracked(session=session, complaint=complaint, clock=clock)
     return render(
-        request, "track.html", title=_TRACK_TITLE, number=complaint.number, result=result, error=None,
+        request, "track.html", title=TRACK_TITLE, number=complaint.number, result=result, error=None,
         withdrawn_now=True,
     )  # fmt: skip
