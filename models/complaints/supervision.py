@@ -115,10 +115,13 @@ def _supervise_case(
                 working_days_left=left,
             )
 
+    steps = _due_steps(case, today, calendar)
+    if not steps:  # most cases of a run: nothing due, so nobody's move need be read
+        return 0
     return climb(
         session=session,
         case=case,
-        steps=_due_steps(case, today, calendar),
+        steps=steps,
         key=f"complaint:{case.id}:stage{case.stage_seq}" + (":extended" if extended_stage(case) else ""),
         actor=actor,
         today=today,
