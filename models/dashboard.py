@@ -14,8 +14,7 @@ from sqlmodel import Session
 from models.breach import PublishedBreach
 from models.calendar import WorkCalendar
 from models.complaint import CHANNEL_LABELS, Complaint
-from models.complaints.supervision import awaited_party
-from models.complaints.visibility import VERIFIER, search_clause
+from models.complaints.visibility import VERIFIER, awaited_party, search_clause
 from models.errors import ValidationFailed
 from models.lifecycle import BREACH, COMPLAINT, PLEDGE, BreachState, PledgeState
 from models.org import Department

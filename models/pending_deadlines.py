@@ -30,8 +30,7 @@ from models.bulk import insert_rows
 from models.calendar import WorkCalendar
 from models.clock import iso_date, utcnow
 from models.complaint import Complaint
-from models.complaints.supervision import awaited_party
-from models.complaints.visibility import VERIFIER
+from models.complaints.visibility import VERIFIER, awaited_party
 from models.errors import OutOfCalendarCoverage
 from models.id_sets import chunks, in_list
 from models.lifecycle import COMPLAINT, LIFECYCLES, Role

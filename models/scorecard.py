@@ -34,8 +34,7 @@ from models.breach_record import published_class
 from models.calendar import WorkCalendar
 from models.clock import Clock
 from models.complaint import SATISFIED_ANSWERS, Complaint
-from models.complaints.supervision import awaited_party
-from models.complaints.visibility import LEAD, VERIFIER
+from models.complaints.visibility import LEAD, VERIFIER, awaited_party
 from models.errors import ValidationFailed
 from models.government_credit_record import GovernmentCreditRecord, breach_counts, counted
 from models.id_sets import chunks, in_list

@@ -24,9 +24,9 @@ from models.calendar import WorkCalendar
 from models.clock import iso_date
 from models.complaint import Complaint
 from models.complaints.notify import Recipient, department_recipient, enqueue_mail
-from models.complaints.visibility import HANDLER_PARTIES, LEAD, VERIFIER, lead_department
+from models.complaints.visibility import LEAD, awaited_party, lead_department
 from models.deadlines import climb, due_steps, supervise_each
-from models.lifecycle import COMPLAINT, RESUME, Role
+from models.lifecycle import COMPLAINT
 from models.org import Department, competent_of
 from models.settings import get_settings
 from models.workflow import Actor
@@ -230,23 +230,6 @@ def _awaited_department(session: Session, case: Complaint) -> Department | None:
     if lead is None or party == LEAD:
         return lead
     return session.get(Department, competent_of(session, lead.id) or lead.id)
-
-
-def awaited_party(state: str) -> str | None:
-    """Whose move a stage in ``state`` awaits (``LEAD`` or ``VERIFIER``), read from the party table the
-    case page decides who may act by (``visibility.HANDLER_PARTIES``); None when no handler is awaited.
-
-    Only the moves that finish the stage count: a pause awaiting the complainant, an extension request or
-    a refusal recorded leaves the stage and its deadline where they were, so whoever may take those is not
-    the one late. Where either party may finish it (答复), the lead answers for it."""
-    if Role.HANDLER not in COMPLAINT.state(state).waiting_on:
-        return None
-    parties: set[str] = set()
-    for t in COMPLAINT.available(state, Role.HANDLER):
-        if t.target is None or t.target == RESUME or COMPLAINT.state(t.target).clock_paused:
-            continue
-        parties |= HANDLER_PARTIES.get(t.event, frozenset())
-    return VERIFIER if parties == {VERIFIER} else LEAD
 
 
 def _responsible(session: Session, case: Complaint) -> list[Recipient]:

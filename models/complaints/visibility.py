@@ -27,7 +27,7 @@ from models.complaints.preconditions import PRECONDITIONS, unmet
 from models.complaints.screening import digits_only, identifying_email, phone_key, same_phone
 from models.errors import DomainError, NotFound, ValidationFailed
 from models.id_sets import in_list
-from models.lifecycle import COMPLAINT, ROLE_LABELS, Role, Transition
+from models.lifecycle import COMPLAINT, RESUME, ROLE_LABELS, Role, Transition
 from models.org import Department, competent_of
 from models.uscc import normalise_credit_code
 from models.workflow import Actor
@@ -62,6 +62,23 @@ HANDLER_PARTIES: dict[str, frozenset[str]] = {
     "resume": frozenset({LEAD, VERIFIER}),
     "assist_opinion": frozenset({ASSISTING}),
 }
+
+
+def awaited_party(state: str) -> str | None:
+    """Whose move a stage in ``state`` awaits (``LEAD`` or ``VERIFIER``), read from the party table the
+    case page decides who may act by (``HANDLER_PARTIES``); None when no handler is awaited.
+
+    Only the moves that finish the stage count: a pause awaiting the complainant, an extension request or
+    a refusal recorded leaves the stage and its deadline where they were, so whoever may take those is not
+    the one late. Where either party may finish it (答复), the lead answers for it."""
+    if Role.HANDLER not in COMPLAINT.state(state).waiting_on:
+        return None
+    parties: set[str] = set()
+    for t in COMPLAINT.available(state, Role.HANDLER):
+        if t.target is None or t.target == RESUME or COMPLAINT.state(t.target).clock_paused:
+            continue
+        parties |= HANDLER_PARTIES.get(t.event, frozenset())
+    return VERIFIER if parties == {VERIFIER} else LEAD
 
 
 def event_label(event: str) -> str:
