@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal, NamedTuple, get_args
+from urllib.parse import quote
 
 from pydantic import AfterValidator, EmailStr, computed_field, field_validator, model_validator
 from sqlalchemy import JSON, Column, Numeric, UniqueConstraint, false
@@ -16,6 +17,16 @@ from models.lifecycle import ComplaintState
 from models.pledge import normalise_phone
 from models.text import Line, Paragraph
 from models.types import UTCDateTime
+
+# The public progress page (/track), where a complainant follows a case with its number and password.
+TRACKING_PATH = "/track"
+
+
+def tracking_path(number: str) -> str:
+    """The tracking page's path with the case's number filled in: for the receipt page, the online
+    registration's answer and the complainant's mails (``public_url`` of this, when the mail is rendered)."""
+    return f"{TRACKING_PATH}?number={quote(number)}"
+
 
 # How a deadline waiting for next year's holiday notice reads everywhere (models/pending_deadlines.py).
 PENDING_DEADLINE_LABEL = "待日历确定"

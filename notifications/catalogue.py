@@ -38,7 +38,6 @@ TEMPLATES: dict[str, TemplateSpec] = {
                 "matter": "建筑工程施工许可证核发",
                 "authority_name": "市行政审批和政务服务局",
                 "access_code": "K7QM-2XRT-9PWD",
-                "register_url": "http://127.0.0.1:8000/register",
             },
         ),
         # Optional ``deadline_today``: a deadline on a holiday can have 0 working days left yet be days

@@ -45,7 +45,6 @@ COMPLAINT_AND_STAFF: list[TemplateSpec] = [
             "case_number": "TS20260302-0001",
             "complainant_name": "某某科技有限公司",
             "channel_label": "12345热线",
-            "tracking_url": "https://xinyong.example.gov.cn/track/TS20260302-0001",
             "received_on": "2026-03-02",
         },
     ),

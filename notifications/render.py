@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Undefined, select_autoescape
 
 from models import privacy
+from models.complaint import tracking_path
 from models.lifecycle import WITHDRAWAL_ROUTE
 from models.settings import get_settings
 
@@ -121,6 +122,7 @@ def _make_environment() -> Environment:
         outcome_labels=OUTCOME_LABELS,
         withdrawal_route=WITHDRAWAL_ROUTE,
         public_url=public_url,
+        tracking_path=tracking_path,
     )
     return env
 

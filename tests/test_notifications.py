@@ -423,20 +423,29 @@ def test_claim_lease_covers_a_slow_servers_worst_case_batch(monkeypatch: pytest.
     assert claim_lease(100) >= dt.timedelta(seconds=100 * 30)
 
 
-def test_the_pledgors_mails_give_the_addresses_of_the_pages_they_send_them_to(
+def test_the_mails_give_the_addresses_of_the_public_pages_they_send_readers_to(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The registration mail carries the access code and the published mail invites an objection: a pledgor
-    # holding only the mail must find the pages, at the address the deployment serves them on.
+    # holding only the mail must find the pages, at the address the deployment serves them on when the
+    # mail is rendered (a mail queued before the address changed included). Likewise the re-issued code's
+    # mail and the complainant's receipt.
     monkeypatch.setenv("SHOUXIN_PUBLIC_BASE_URL", "https://xy.example.gov.cn/")
     get_settings.cache_clear()
     try:
         with_code = dict(TEMPLATES["pledge_registered"].sample, access_code="ABCD-EFGH-JKMN")
         registered = render("pledge_registered", with_code)
         published = render("pledge_published", TEMPLATES["pledge_published"].sample)
+        reissued = render("pledge_access_code", TEMPLATES["pledge_access_code"].sample)
+        received = render("complaint_received", TEMPLATES["complaint_received"].sample)
     finally:
         monkeypatch.delenv("SHOUXIN_PUBLIC_BASE_URL")
         get_settings.cache_clear()
+    case = TEMPLATES["complaint_received"].sample["case_number"]
+    for part in (reissued.text, reissued.html):
+        assert "https://xy.example.gov.cn/register" in part
+    for part in (received.text, received.html):
+        assert f"https://xy.example.gov.cn/track?number={case}" in part
     record = TEMPLATES["pledge_published"].sample["record_number"]
     for part in (registered.text, registered.html):
         assert "https://xy.example.gov.cn/pledges/evidence" in part

@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from api.deps import CalendarDep, ClockDep, SessionDep, TodayDep
 from models.complaint import CATEGORY_LABELS, Channel, ComplaintCreate
-from models.complaints import TRACKING_PATH, state_label
+from models.complaints import state_label, tracking_path
 from models.complaints.registration import register_online
 from models.complaints.tracking import WITHDRAWAL_CONFIRMATION, receipt_channels, tracked
 from models.complaints.withdrawal import OnlineWithdrawBody, withdraw_online
@@ -111,7 +111,7 @@ async def submit_complaint(
         complaint=complaint,
         password=password,
         state=state_label(complaint.state),
-        tracking_url=f"{TRACKING_PATH}?number={complaint.number}",
+        tracking_url=tracking_path(complaint.number),
         # The receipt's channels as queued, so the page promises only what will arrive.
         receipt=receipt_channels(session=session, complaint=complaint),
         sms_on=get_settings().sms_configured,

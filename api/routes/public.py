@@ -12,7 +12,7 @@ from api.deps import CalendarDep, ClockDep, SessionDep, TodayDep, no_store
 from api.schemas import BreachRecord, CreditProfile, ObjectionReceived, RegisterPage, RepairReceived
 from models.clock import utcnow
 from models.complaint import Channel, ComplaintCreate
-from models.complaints import TRACKING_PATH, state_label
+from models.complaints import state_label, tracking_path
 from models.complaints.registration import register_online
 from models.complaints.tracking import PublicTracking, tracked
 from models.complaints.withdrawal import OnlineWithdrawBody, withdraw_online
@@ -270,7 +270,7 @@ def submit_complaint(
         state=complaint.state,
         state_label=state_label(complaint.state),
         registered_on=today,
-        tracking_path=f"{TRACKING_PATH}?number={complaint.number}",
+        tracking_path=tracking_path(complaint.number),
     )
 
 

@@ -17,6 +17,7 @@ comes from the ``COMPLAINT`` table. Services flush and never commit, except the 
 flows, which commit per case so one bad case cannot undo the others. Callers import from this package.
 """
 
+from models.complaint import tracking_path
 from models.complaints.actions import act
 from models.complaints.bodies import (
     ACTION_BODIES,
@@ -46,7 +47,7 @@ from models.complaints.bodies import (
     body_fields,
 )
 from models.complaints.queue import work_queue
-from models.complaints.registration import TRACKING_PATH, register_complaint, register_complaint_once
+from models.complaints.registration import register_complaint, register_complaint_once
 from models.complaints.screening import SIMILAR_SUMMARY_RATIO, screen_batch, unscreened_ids
 from models.complaints.supervision import supervise_batch, supervision_ids
 from models.complaints.tracking import track, why_not_accepted
@@ -72,7 +73,7 @@ __all__ = [
     "EXTRA_EVENT_LABELS",
     "ROUTE_GUIDANCE",
     "SIMILAR_SUMMARY_RATIO",
-    "TRACKING_PATH",
+    "tracking_path",
     "ActionBody",
     "AssistOpinionBody",
     "CloseBody",

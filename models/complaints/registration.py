@@ -20,13 +20,11 @@ from models.lifecycle import ComplaintState as CS
 from models.numbering import COMPLAINT_PREFIX, reserve_numbers_apart
 from models.org import Department
 from models.ratelimit import check_submission_allowed, record_submission
-from models.settings import get_settings
 from models.stage_deadline import deadline_values
 from models.tracking_password import new_tracking_password
 from models.uscc import validate_credit_code
 from models.workflow import Actor, record_event, rule_days
 
-TRACKING_PATH = "/track"
 # Who registers a complaint the complainant submitted online (信用网站专栏): no account, like a pledgor's own
 # evidence (PLEDGOR_ACTOR); the register event names the complainant's channel, not a staff member.
 WEBSITE_ACTOR = Actor(name="投诉人（信用网站在线提交）", role=Role.PUBLIC)
@@ -159,7 +157,6 @@ def _register(
         # nobody checked (a name such as "请点击 … 领取退款"). Staff registrations greet by name.
         addressed_as=ONLINE_GREETING if actor.role == Role.PUBLIC else None,
         channel_label=CHANNEL_LABELS[complaint.channel],
-        tracking_url=f"{get_settings().public_base_url.rstrip('/')}{TRACKING_PATH}?number={number}",
         received_on=today.isoformat(),
     )
     return complaint, password

@@ -385,12 +385,10 @@ def _event_key(pledge_id: int, actor: Actor, key: str) -> str:
 
 
 def access_code_context(pledge: Pledge, authority: Department | None, code: str) -> dict[str, Any]:
-    base = get_settings().public_base_url.rstrip("/")
     return {
         "pledge_number": pledge.number,
         "pledgor_name": pledge.pledgor_name,
         "matter": pledge.matter,
         "authority_name": authority.name if authority else "",
         "access_code": code,
-        "register_url": f"{base}/register",
     }
