@@ -12,6 +12,8 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import quote_plus, unquote, unquote_plus
 
+from models.uscc import is_valid_credit_code
+
 # The one set of patterns for personal data in free text, used by the publication filter and the log
 # scrubber alike. Written for text people type: digits may be grouped by spaces, dashes or dots, and are
 # matched after ``_FOLD`` (a Chinese input method types full-width digits, １３８, and 　 as a space). A
@@ -41,8 +43,19 @@ _PUBLIC_LANDLINE = re.compile(
 # A bank card: 16 to 19 digits, possibly in groups of four (6222 0212 3456 7890 123).
 # Not before a letter: 17 digits and a letter are a credit code (91440300708461136T), not a card.
 _PUBLIC_CARD = re.compile(rf"(?<!\d){_NOT_IN_HEX}\d{{4}}(?:[ -]?\d){{12,15}}(?![0-9A-Za-z])")
-# An ID number, also with a lower-case x or with a space or dash after the region and the birth date.
-_PUBLIC_ID = re.compile(r"(?<![0-9A-Za-z])\d{6}[ -]?\d{8}[ -]?\d{3}[\dXx](?![0-9A-Za-z])")
+# A date written as eight digits (YYYYMMDD, years 1900–2099): the birth date inside an ID number (GB 11643).
+_DATE8 = r"(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
+# An ID number, also with a lower-case x or with a space or dash after the region and the birth date. The
+# birth date must read as one: 18 digits that do not (an all-digit credit code) are no ID number.
+_PUBLIC_ID = re.compile(rf"(?<![0-9A-Za-z])\d{{6}}[ -]?{_DATE8}[ -]?\d{{3}}[\dXx](?![0-9A-Za-z])")
+_TWO_DATES = re.compile(_DATE8 * 2)
+
+
+def _no_card(digits: str) -> bool:
+    """Digits the card pattern finds that are something public instead: a period written as two dates
+    (20260101-20261231, 2026-01-01-2026-12-31) or an all-digit unified social credit code, whose check
+    character a card number meets by chance once in 31 (a code is public in the register anyway)."""
+    return bool(_TWO_DATES.fullmatch(digits)) or (len(digits) == 18 and is_valid_credit_code(digits))
 
 
 def mask_name(name: str) -> str:
@@ -104,8 +117,12 @@ def mask_id_number(value: str | None) -> str | None:
     return value[:6] + "*" * (len(value) - 10) + value[-4:]
 
 
+def _digits(match: re.Match[str]) -> str:
+    return re.sub(r"[ .-]", "", match[0])
+
+
 def _mask_digits(match: re.Match[str], keep_head: int = 0) -> str:
-    digits = re.sub(r"[ .-]", "", match[0])
+    digits = _digits(match)
     return digits[:keep_head] + "*" * (len(digits) - keep_head - 4) + digits[-4:]
 
 
@@ -117,9 +134,15 @@ def _mask_contacts(text: str, *, cards: bool) -> str:
     folded = text.translate(_FOLD) if _FOLDABLE.search(text) else text
     taken: list[tuple[int, int, str]] = []
 
-    def take(pattern: re.Pattern[str], mask: Callable[[re.Match[str]], str]) -> None:
+    def take(
+        pattern: re.Pattern[str],
+        mask: Callable[[re.Match[str]], str],
+        unless: Callable[[str], bool] | None = None,
+    ) -> None:
         for m in pattern.finditer(folded):
             start, end = m.span()
+            if unless is not None and unless(_digits(m)):
+                continue
             if not any(start < e and s < end for s, e, _ in taken):
                 taken.append((start, end, mask(m)))
 
@@ -128,7 +151,7 @@ def _mask_contacts(text: str, *, cards: bool) -> str:
     take(EMAIL, lambda m: f"{m[1]}***{m[2]}")
     take(_PUBLIC_ID, lambda m: _mask_digits(m, keep_head=6))
     if cards:
-        take(_PUBLIC_CARD, _mask_digits)
+        take(_PUBLIC_CARD, _mask_digits, unless=_no_card)
     take(_PUBLIC_MOBILE, lambda m: mask_phone(m[0]) or "")
     take(_PUBLIC_LANDLINE, lambda m: mask_phone(m[0]) or "")
     if not taken:

@@ -32,3 +32,24 @@ def test_known_names_are_masked_longest_first() -> None:
     text = "欧阳小明和王五反映"
     assert publication_text(text, names=["王五", "欧阳小明", None, "欧"]) == "欧**明和王*反映"
     assert publication_text(None) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "承诺期限20260101-20261231",
+        "承诺期限2026-01-01-2026-12-31",
+        "统一社会信用代码911100001234500051的企业",  # all digits, its check character valid
+    ],
+)
+def test_a_period_of_two_dates_and_an_all_digit_credit_code_are_shown_as_written(text: str) -> None:
+    # A card is 16 to 19 digits and an ID number 18: these are neither, and a reader of the register needs
+    # them (the credit code is a public column of the record anyway).
+    assert publication_text(text) == text
+
+
+def test_digits_that_only_look_like_a_credit_code_or_a_period_are_still_masked() -> None:
+    # One check character off, the 18 digits may be a card; an ID number's birth date reads as a date.
+    assert publication_text("卡号911100001234500052") == "卡号**************0052"
+    assert publication_text("身份证110101200001011234") == "身份证110101********1234"
+    assert publication_text("卡号2026010120261399") == "卡号************1399"  # no 13th month
