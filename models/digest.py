@@ -83,15 +83,17 @@ def queue_daily_digest(
     *, session: Session, today: dt.date, calendar: WorkCalendar, flow_run_id: str | None = None
 ) -> int:
     """Queue today's digest to every active supervisor, once per day; nothing on non-working days (Monday
-    to Friday while the year has no holiday notice).
+    to Friday but 1 January while the year has no holiday notice).
 
     Returns the number of messages queued (0 on a holiday, or when today's digest was already queued).
     """
     workday = calendar.is_workday_if_known(today)
     if workday is None:
         # A January before the year's notice is loaded: the digest is what tells supervisors it is
-        # missing, so it goes out Monday to Friday (a mail on a holiday harms nothing; a missed one would).
-        workday = today.weekday() < 5
+        # missing, so it goes out Monday to Friday (a mail on a holiday harms nothing; a missed one would),
+        # except on 1 January, 元旦, a holiday every year by statute (全国年节及纪念日放假办法) whatever the
+        # notice will say.
+        workday = today.weekday() < 5 and (today.month, today.day) != (1, 1)
     if not workday:
         return 0
     rows = digest_rows(session=session, today=today, calendar=calendar)

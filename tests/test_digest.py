@@ -87,3 +87,16 @@ def test_digest_goes_out_on_working_days_once(session: Session, staff: Staff, ca
     assert len(sent) == 1
     assert sent[0].recipient_name == "督办员老李"
     assert sent[0].context["rows"][0]["overdue"] == 1
+
+
+def test_before_the_years_notice_the_digest_goes_out_monday_to_friday_but_not_on_new_years_day(
+    session: Session, staff: Staff
+) -> None:
+    unknown = WorkCalendar()  # the package's years only: 2027's notice is not loaded yet
+    assert not unknown.covers(2027)
+    _complaint(session, 1, "D01", dt.date(2026, 12, 1))
+    assert (
+        queue_daily_digest(session=session, today=dt.date(2027, 1, 1), calendar=unknown) == 0
+    )  # Friday, 元旦
+    assert queue_daily_digest(session=session, today=dt.date(2027, 1, 2), calendar=unknown) == 0  # Saturday
+    assert queue_daily_digest(session=session, today=dt.date(2027, 1, 4), calendar=unknown) >= 1  # Monday
