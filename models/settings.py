@@ -21,6 +21,8 @@ from models.lifecycle import LIFECYCLES
 _PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "password", "xxx", ""}
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-in-production"
 MIN_SECRET_KEY_LENGTH = 32
+# The shortest shared secret with a peer system (12345, the SMS gateway, the credit platform) accepted.
+MIN_SHARED_SECRET_LENGTH = 16
 # The people a case is about are texted as well as mailed; offices read their mail.
 _DEFAULT_CHANNELS: dict[str, Literal["email", "sms", "both"]] = {
     "complainant": "both",
@@ -350,6 +352,15 @@ class Settings(BaseSettings):
     def _no_placeholder_secret(cls, value: str | None) -> str | None:
         if value is not None and value.strip().lower() in _PLACEHOLDER_SECRETS:
             raise ValueError("a SHOUXIN_*_SECRET is a placeholder; set a real random secret")
+        # The key of the HMAC a peer checks each message by: a short one can be guessed offline from one
+        # signed message, which anyone on the path may read.
+        if value is not None and len(value.strip()) < MIN_SHARED_SECRET_LENGTH:
+            raise ValueError(
+                f"共享密钥太短（{len(value.strip())} 位，至少 {MIN_SHARED_SECRET_LENGTH} 位）："
+                "请与对方系统约定一个随机密钥，"
+                "例如 python -c 'import secrets; print(secrets.token_urlsafe(32))' 生成的 "
+                f"(a SHOUXIN_*_SECRET shorter than {MIN_SHARED_SECRET_LENGTH} characters can be guessed)"
+            )
         return value
 
     @field_validator("database_url")

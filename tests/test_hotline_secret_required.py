@@ -54,8 +54,10 @@ def platform_url() -> Iterator[str]:
     server.server_close()
 
 
-@pytest.mark.parametrize("placeholder", ["changeme", "secret", " ", ""])
-def test_a_placeholder_hotline_secret_is_refused_like_the_other_platform_secrets(placeholder: str) -> None:
+@pytest.mark.parametrize("placeholder", ["changeme", "secret", " ", "", "abc", "fifteen-chars-x"])
+def test_a_placeholder_or_short_hotline_secret_is_refused_like_the_other_platform_secrets(
+    placeholder: str,
+) -> None:
     with pytest.raises(ValidationError, match="hotline_secret"):
         Settings(hotline_secret=placeholder)
     with pytest.raises(ValidationError, match="credit_platform_secret"):
@@ -92,3 +94,7 @@ def test_with_the_url_set_and_no_secret_nothing_is_sent_until_the_secret_is_set(
     assert push_due(engine=engine, now=T0).sent == 1
     [(signature, body)] = _Platform.received
     assert signature == "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+
+
+def test_a_shared_secret_of_sixteen_characters_is_accepted() -> None:
+    assert Settings(hotline_secret="sixteen-chars-ok").hotline_secret == "sixteen-chars-ok"
