@@ -51,21 +51,44 @@ OUT_OF_RANGE = (
     "(a value out of range or holding control characters)"
 )
 
-# Each kind of malformed field in words (pydantic's error types); the pages say a few of them their own way.
+# Each kind of malformed field in words that say what is wrong and how to put it right, for people who
+# never read pydantic's English (pydantic's error types); ``field_message`` adds the limits a field's
+# error carries, and the pages say a few of them their own way (web/core.py).
 FIELD_MESSAGES = {
-    "missing": "必填项未填写",
-    "string_too_short": "内容过短",
-    "string_too_long": "内容过长",
+    "missing": "必填项未填写，请填写后重新提交",
+    "string_too_short": "内容过短，请补充",
+    "string_too_long": "内容过长，请删减",
+    "too_short": "项目过少，请补充",
+    "too_long": "项目过多，请删减",
+    "string_pattern_mismatch": "格式不正确，请按说明填写",
     "enum": "取值不在允许范围内",
-    "value_error": "取值无效",
-    "date_from_datetime_parsing": "日期格式应为 YYYY-MM-DD",
-    "date_parsing": "日期格式应为 YYYY-MM-DD",
-    "int_parsing": "应为整数",
-    "decimal_parsing": "应为数字",
+    "literal_error": "取值不在允许范围内",
+    "value_error": "取值无效，请核对后重新填写",
+    "date_from_datetime_parsing": "日期格式应为 YYYY-MM-DD，例如 2026-03-01",
+    "date_from_datetime_inexact": "日期格式应为 YYYY-MM-DD，只填日期、不带时间，例如 2026-03-01",
+    "date_parsing": "日期格式应为 YYYY-MM-DD，例如 2026-03-01",
+    "date_type": "日期格式应为 YYYY-MM-DD，例如 2026-03-01",
+    "int_parsing": "应为整数，请只填阿拉伯数字，例如 15",
+    "int_from_float": "应为整数，请只填阿拉伯数字，例如 15",
+    "int_type": "应为整数，请只填阿拉伯数字，例如 15",
+    "bool_parsing": "应为“是”或“否”，请重新选择",
+    # The only decimals anywhere are amounts of money in yuan (a complaint's 涉及金额): what people type
+    # there is "38万" or "380,000", so the message shows the form that is taken.
+    "decimal_parsing": "金额应为数字，单位元，例如 380000.00",
+    "decimal_type": "金额应为数字，单位元，例如 380000.00",
+    "decimal_max_places": "金额最多保留 2 位小数，例如 380000.00",
+    "decimal_max_digits": "金额过大，单位元，例如 380000.00",
+    "decimal_whole_digits": "金额过大，单位元，例如 380000.00",
     "greater_than_equal": "数值过小",
+    "greater_than": "数值过小",
     "less_than_equal": "数值过大",
-    "extra_forbidden": "不认识的字段",
+    "less_than": "数值过大",
+    "extra_forbidden": "不认识的字段，请删除",
 }
+
+# pydantic's own e-mail check (EmailStr) reports a plain value_error; this is how its message begins.
+_EMAIL_ERROR = "value is not a valid email address"
+EMAIL_MESSAGE = "电子邮箱格式不正确：请填写完整的地址，例如 name@example.com；没有邮箱请留空"
 
 
 class ErrorBody(BaseModel):
@@ -110,16 +133,36 @@ def domain_answer(exc: DomainError) -> JSONResponse:
     return JSONResponse(body, status_code=status_for(exc), headers=headers)
 
 
+# A bound's key in pydantic's error context, and how the message names it.
+_BOUNDS = {
+    "greater_than_equal": ("ge", "不能小于"),
+    "greater_than": ("gt", "应大于"),
+    "less_than_equal": ("le", "不能大于"),
+    "less_than": ("lt", "应小于"),
+}
+
+
 def field_message(err: Mapping[str, Any], messages: Mapping[str, str] = FIELD_MESSAGES) -> str:
-    """The Chinese name of what is wrong with one field (pydantic's ``err``): a text over its limit says
-    the limit and its length, whichever check found it (a string's, or a cleaned value's ``too_long``,
-    whose own wording speaks of items)."""
+    """What is wrong with one field (pydantic's ``err``) in Chinese, with the limit it broke when the error
+    carries one: a text over its limit says the limit and its length, whichever check found it (a
+    string's, or a cleaned value's ``too_long``, whose own wording speaks of items)."""
     kind, value, ctx = str(err.get("type")), err.get("input"), err.get("ctx") or {}
-    limit = ctx.get("max_length")
-    if kind in ("string_too_long", "too_long") and isinstance(value, str) and limit is not None:
+    if kind == "value_error" and str(err.get("msg", "")).startswith(_EMAIL_ERROR):
+        return EMAIL_MESSAGE
+    if kind in ("string_too_long", "too_long") and isinstance(value, str) and "max_length" in ctx:
         # The length checked (of the cleaned text, when a cleaner ran first), else the text's own.
-        return f"内容过长：最多 {limit} 个字，现为 {ctx.get('actual_length', len(value))} 个字"
-    return messages.get(kind, "取值无效")
+        length = ctx.get("actual_length", len(value))
+        return f"内容过长：最多 {ctx['max_length']} 个字，现为 {length} 个字，请删减"
+    if kind == "string_too_short" and isinstance(value, str) and "min_length" in ctx:
+        return f"内容过短：至少 {ctx['min_length']} 个字，现为 {len(value)} 个字，请补充"
+    if kind == "too_long" and "max_length" in ctx and "actual_length" in ctx:
+        return f"项目过多：最多 {ctx['max_length']} 项，现为 {ctx['actual_length']} 项，请删减"
+    if kind == "decimal_max_digits" and "max_digits" in ctx:
+        return f"金额过大：最多 {ctx['max_digits']} 位数字，单位元，例如 380000.00"
+    bound = _BOUNDS.get(kind)
+    if bound is not None and bound[0] in ctx:
+        return f"{messages.get(kind, '取值无效')}：{bound[1]} {ctx[bound[0]]}"
+    return messages.get(kind, "取值无效，请核对后重新填写")
 
 
 def validation_answer(exc: RequestValidationError) -> JSONResponse:

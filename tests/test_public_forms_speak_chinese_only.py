@@ -1,7 +1,7 @@
-"""A form the public reads says what is wrong in Chinese only; a staff form keeps the English detail.
+"""A form the public reads says what is wrong in Chinese only, as a staff form does.
 
-Both go through the one helper (``web.core.field_errors``, with ``public=True`` for public pages), so the
-public pages cannot drift apart with patterns of their own.
+Both go through the one helper (``web.core.field_errors``), so the pages cannot drift apart with patterns
+of their own (tests/test_staff_pages_speak_chinese_only.py covers the staff side).
 """
 
 from __future__ import annotations
@@ -33,32 +33,26 @@ class _Form(BaseModel):
         return self
 
 
-def _errors(*, public: bool, **data: object) -> dict[str, str]:
+def _errors(**data: object) -> dict[str, str]:
     with pytest.raises(ValidationError) as caught:
         _Form.model_validate(data)
-    return field_errors(caught.value, public=public)
+    return field_errors(caught.value)
 
 
 def test_public_field_errors_name_the_problem_in_chinese_without_pydantics_detail() -> None:
-    assert _errors(public=True, summary="短", amount="abc") == {"summary": "内容过短", "amount": "应为整数"}
+    assert _errors(summary="短", amount="abc") == {
+        "summary": "内容过短：至少 2 个字，现为 1 个字，请补充",
+        "amount": "应为整数，请只填阿拉伯数字，例如 15",
+    }
 
 
 def test_public_field_errors_drop_a_validators_english_gloss() -> None:
-    assert _errors(public=True, summary="两字", phone="x") == {"__all__": "联系电话格式不正确"}
-
-
-def test_staff_field_errors_keep_the_english_detail() -> None:
-    errors = _errors(public=False, summary="短", phone="x")
-    assert errors["summary"].startswith("内容过短（String should have at least 2 characters")
-    assert _errors(public=False, summary="两字", phone="x") == {
-        "__all__": "联系电话格式不正确 (invalid phone)"
-    }
+    assert _errors(summary="两字", phone="x") == {"__all__": "联系电话格式不正确"}
 
 
 def test_a_public_forms_refusal_by_the_service_drops_the_english_gloss(session: Session) -> None:
     refusal = RateLimited("请在 5 分钟后再试 (retry later)", retry_after=300)
-    assert form_refused(session, refusal, public=True) == ({"__all__": "请在 5 分钟后再试"}, 429)
-    assert form_refused(session, refusal) == ({"__all__": "请在 5 分钟后再试 (retry later)"}, 429)
+    assert form_refused(session, refusal) == ({"__all__": "请在 5 分钟后再试"}, 429)
 
 
 def test_the_online_complaint_form_shows_its_field_errors_in_chinese_only(client: TestClient) -> None:
@@ -76,6 +70,6 @@ def test_the_online_complaint_form_shows_its_field_errors_in_chinese_only(client
     answer = post_form(client, "/complaints/new", form)
     assert answer.status_code == 422
     shown = re.findall(r'class="field-error"[^>]*>([^<]*)<', answer.text)
-    assert "内容过短" in shown
-    assert "应为数字" in shown
+    assert "内容过短：至少 2 个字，现为 1 个字，请补充" in shown
+    assert "金额应为数字，单位元，例如 380000.00" in shown
     assert [message for message in shown if ENGLISH.search(message)] == []

@@ -19,6 +19,7 @@ from web.core import (
     form_data,
     no_store,
     page_router,
+    public_message,
     redirect,
     render,
     set_session_cookie,
@@ -82,7 +83,7 @@ async def login(request: Request, session: SessionDep) -> Response:
     try:
         check_sign_in_allowed(session=session, name=name, address=address, now=now)
     except RateLimited as exc:
-        return _login_failed(request, form, exc.message, status_for(exc))
+        return _login_failed(request, form, public_message(exc.message), status_for(exc))
     user = None
     if form.get("token"):
         user = authenticate(session=session, token=form["token"])

@@ -72,13 +72,14 @@ SECURITY_HEADERS = {
 # Staff roles by value with their labels: the user form's choices and the pages' role names.
 STAFF_ROLE_CHOICES = {str(role): ROLE_LABELS[role] for role in STAFF_ROLES}
 
-# The services end their messages with an English gloss in ASCII parentheses for staff and API clients;
-# the public reads Chinese only (every page outside /staff).
+# The services end their messages with an English gloss in ASCII parentheses for API clients and logs;
+# people read Chinese only, on every page, staff's as the public's.
 _ENGLISH_GLOSS = re.compile(r"\s*\([\x20-\x7e]*\)\s*$")
 
 
 def public_message(message: str) -> str:
-    """``message`` without its trailing English gloss, e.g. "办理码不正确。… (wrong access code)"."""
+    """``message`` as a page shows it: without its trailing English gloss, e.g. "办理码不正确。… (wrong
+    access code)". Templates that show a service's text have it as the ``chinese`` filter."""
     return _ENGLISH_GLOSS.sub("", message)
 
 
@@ -90,6 +91,7 @@ env = Environment(
     lstrip_blocks=True,
 )
 env.globals["role_labels"] = STAFF_ROLE_CHOICES
+env.filters["chinese"] = public_message
 
 
 class LoginRequired(Exception):
@@ -184,7 +186,7 @@ def current_user(request: Request, session: Session, *roles: Role) -> User:
     request.state.user = user
     if roles and user.role not in roles:
         names = "、".join(ROLE_LABELS.get(r, str(r)) for r in roles)
-        raise NotPermitted(f"当前账号无权访问此页面；仅限：{names} (role not allowed)")
+        raise NotPermitted(f"当前账号无权访问此页面；仅限：{names}。如需办理，请联系管理员调整角色")
     return user
 
 
@@ -280,49 +282,47 @@ def login_redirect(path: str) -> RedirectResponse:
 FIELD_MESSAGES = {
     **API_FIELD_MESSAGES,
     # A form's choices are a list to pick from.
-    "enum": "请从列表中选择",
-    "literal_error": "请从列表中选择",
-    "too_long": "项目过多",  # a list's; a text's says its limit (field_message)
+    "enum": "不在可选范围内，请从列表中选择",
+    "literal_error": "不在可选范围内，请从列表中选择",
 }
 
 
-def field_errors(exc: ValidationError, *, public: bool = False) -> dict[str, str]:
-    """Field name → a Chinese message; validators' own Chinese messages are kept as they are. Staff also
-    read pydantic's English detail in brackets; ``public`` (a page the public reads) gives the Chinese
-    alone, without a validator's English gloss either (``public_message``)."""
+def field_errors(exc: ValidationError) -> dict[str, str]:
+    """Field name → what is wrong and how to fix it, in Chinese: a validator's own message without its
+    English gloss (``public_message``), else pydantic's error in words (``field_message``); never
+    pydantic's English, which no one at a form reads (staff and public pages alike)."""
     result: dict[str, str] = {}
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ()) if not isinstance(p, int)]
         field = loc[0] if loc else "__all__"
-        message = str(err.get("msg", ""))
-        message = message.removeprefix("Value error, ")
-        zh = field_message(err, FIELD_MESSAGES)
+        message = str(err.get("msg", "")).removeprefix("Value error, ")
         if any("\u4e00" <= ch <= "\u9fff" for ch in message):
-            result.setdefault(field, public_message(message) if public else message)
+            result.setdefault(field, public_message(message))
         else:
-            result.setdefault(field, zh if public else f"{zh}（{message}）")
+            result.setdefault(field, field_message(err, FIELD_MESSAGES))
     return result
 
 
 def refused(session: Session, exc: DomainError) -> tuple[str, int]:
     """A refused form leaves nothing behind (its work is rolled back, so the page drawn next reads what is
-    stored); the page says why, with the service's status code (a wrong access code 403, too many 429)."""
+    stored); the page says why in Chinese (``public_message``), with the service's status code (a wrong
+    access code 403, too many 429)."""
     session.rollback()
-    return exc.message, status_for(exc)
+    return public_message(exc.message), status_for(exc)
 
 
 def form_refused(
-    session: Session, exc: ValidationError | DomainError, *, at_field: bool = False, public: bool = False
+    session: Session, exc: ValidationError | DomainError, *, at_field: bool = False
 ) -> tuple[dict[str, str], int]:
     """``refused`` for a page that shows errors by field: a validation error's message per field with 422;
-    a domain error's under ``__all__`` (under the field it names, when ``at_field``). ``public``: Chinese
-    only, as ``field_errors`` gives it for a page the public reads."""
+    a domain error's under ``__all__`` (under the field it names, when ``at_field``). Chinese only, on
+    every page."""
     if isinstance(exc, ValidationError):
         session.rollback()
-        return field_errors(exc, public=public), 422
+        return field_errors(exc), 422
     message, status = refused(session, exc)
     field = str(exc.details.get("field", "__all__")) if at_field else "__all__"
-    return {field: public_message(message) if public else message}, status
+    return {field: message}, status
 
 
 class PageRoute(APIRoute):
@@ -352,8 +352,7 @@ class PageRoute(APIRoute):
                 )
             except DomainError as exc:
                 title = "无权访问" if isinstance(exc, NotPermitted) else "无法完成请求"
-                staff_page = request.url.path.startswith("/staff")
-                message = exc.message if staff_page else public_message(exc.message)
+                message = public_message(exc.message)
                 return render(
                     request, "error.html", status_code=status_for(exc), title=title, message=message
                 )
@@ -365,8 +364,7 @@ class PageRoute(APIRoute):
                 user_session = object_session(user) if user is not None else None
                 if user_session is not None:
                     user_session.rollback()
-                staff_page = request.url.path.startswith("/staff")
-                message = OUT_OF_RANGE if staff_page else public_message(OUT_OF_RANGE)
+                message = public_message(OUT_OF_RANGE)
                 return render(request, "error.html", status_code=422, title="无法完成请求", message=message)
 
         return page_handler
@@ -431,14 +429,12 @@ def _error_page(request: Request, answer: JSONResponse) -> Response:
         fields = body.get("fields") or []
         if fields:
             named = "；".join(
-                f"{f['field'] or '请求'}：{FIELD_MESSAGES.get(str(f['type']), '取值无效')}"
+                f"{f['field'] or '请求'}：{FIELD_MESSAGES.get(str(f['type']), '取值无效，请核对后重新填写')}"
                 for f in fields[:5]
             )
             message = f"网址或表单中的内容有误，请检查后重试：{named}"
         else:
-            message = str(body.get("message") or "请求有误，请返回上一页检查后重试。")
-        if not request.url.path.startswith("/staff"):
-            message = public_message(message)
+            message = public_message(str(body.get("message") or "请求有误，请返回上一页检查后重试。"))
     response = render(request, "error.html", status_code=status, title=title, message=message)
     for name in ("Allow", "Retry-After"):  # a 405's methods, a rate limit's wait
         if name in answer.headers:

@@ -96,7 +96,7 @@ async def submit_complaint(
             session=session, data=data, address=address, today=today, calendar=calendar
         )
     except (ValidationError, DomainError) as exc:
-        errors, status = form_refused(session, exc, at_field=True, public=True)
+        errors, status = form_refused(session, exc, at_field=True)
         page = _form(request, session, values=values, errors=errors, status_code=status)
         if isinstance(exc, RateLimited):
             page.headers["Retry-After"] = str(exc.retry_after)
@@ -147,7 +147,7 @@ async def withdraw_complaint(
             address=request.client.host if request.client else None,
         )
     except (ValidationError, DomainError) as exc:
-        errors, status = form_refused(session, exc, at_field=True, public=True)
+        errors, status = form_refused(session, exc, at_field=True)
         page = render(
             request,
             "track.html",

@@ -33,45 +33,44 @@ PLEDGE_ACTIONS = (
 )
 
 
-def publication_status(pledge: Pledge, calendar: WorkCalendar) -> dict[str, Any]:
-    """``computed`` with the day; ``not_applicable`` for a pledge that can no longer be published without
-    a day (fulfilled, cancelled, found false before its year was loaded); else ``pending_calendar`` with a
-    message naming the missing year."""
+def _publication(pledge: Pledge, calendar: WorkCalendar) -> tuple[str, str | None, str | None]:
+    """The publication day's status, what people are told of it, and the same in English for the API."""
     if pledge.state == PledgeState.FALSE_PLEDGE:
         # Its record comes from the finding, on the day of the finding, not from the overdue rule: a
-        # publication day counted from the deadline would be a second, wrong date.
-        return {
-            "publication_day_status": "not_applicable",
-            # Not "recorded": a pledge found false before findings were recorded has no record. Nor "not
-            # published": its record is on the register from the finding (``pledge_records``).
-            "publication_day_message": (
-                "已认定为虚假承诺：不按逾期规则计算公示日，按认定记入失信记录 "
-                "(found false: recorded from the finding, not published as overdue)"
-            ),
-        }
+        # publication day counted from the deadline would be a second, wrong date. Not "recorded": a pledge
+        # found false before findings were recorded has no record. Nor "not published": its record is on
+        # the register from the finding (``pledge_records``).
+        return (
+            "not_applicable",
+            "已认定为虚假承诺：不按逾期规则计算公示日，按认定记入失信记录",
+            "found false: recorded from the finding, not published as overdue",
+        )
     if pledge.publication_day is not None:
-        return {"publication_day_status": "computed", "publication_day_message": None}
+        return "computed", None, None
     if pledge.state not in PLEDGE.open_states():
         # Closed before its day could be counted: naming a year to load would promise a publication that
         # will never come (and guess the year wrong once the next one is loaded).
         label = PLEDGE.state(pledge.state).label
-        return {
-            "publication_day_status": "not_applicable",
-            "publication_day_message": f"不公示：承诺状态为“{label}” (not published: pledge closed)",
-        }
+        return "not_applicable", f"不公示：承诺状态为“{label}”", "not published: pledge closed"
     # The first year from the deadline on that the calendar lacks is the one the count stopped at.
     covered = set(calendar.covered_years())
     year = pledge.deadline.year
     while year in covered:
         year += 1
-    return {
-        "publication_day_status": "pending_calendar",
-        "publication_day_message": (
-            f"公示日落在 {year} 年，该年节假日安排尚未载入，暂无法计算；"
-            f"载入 {year} 年国务院放假通知后自动计算 "
-            f"(publication day pending: calendar {year} not loaded)"
-        ),
-    }
+    return (
+        "pending_calendar",
+        f"公示日落在 {year} 年，该年节假日安排尚未载入，暂无法计算；载入 {year} 年国务院放假通知后自动计算",
+        f"publication day pending: calendar {year} not loaded",
+    )
+
+
+def publication_status(pledge: Pledge, calendar: WorkCalendar) -> dict[str, Any]:
+    """``computed`` with the day; ``not_applicable`` for a pledge that can no longer be published without
+    a day (fulfilled, cancelled, found false before its year was loaded); else ``pending_calendar`` with a
+    message naming the missing year. The message is in Chinese alone, as the pages show it to people;
+    ``pledge_view`` (the API's answer) adds the English gloss integrators read."""
+    status, message, _ = _publication(pledge, calendar)
+    return {"publication_day_status": status, "publication_day_message": message}
 
 
 def pledge_records(*, session: Session, pledge_id: int) -> list[dict[str, Any]]:
@@ -101,7 +100,9 @@ def pledge_view(
     data["state_label"] = PLEDGE.state(pledge.state).label
     data["authority_code"] = authority.code if authority else None
     data["authority_name"] = authority.name if authority else None
-    data.update(publication_status(pledge, calendar))
+    status, message, english = _publication(pledge, calendar)
+    data["publication_day_status"] = status
+    data["publication_day_message"] = f"{message} ({english})" if message else None
     return data
 
 
