@@ -16,8 +16,10 @@ The record is also a register record like the pledge breaches (``PublishedBreach
 expires with the others and is pushed to the credit platform. The credit office confirmed the breach
 (confirm_breach is the supervisors' alone), so 谁认定、谁修复: its supervisors file the department's
 written objection or repair request (from the record's staff page or the API) and decide it
-(models/register/decisions.py ``may_decide``); the record's ``department_id`` still names the
-department's 主管部门 (else the department itself), as records already written do, and decides nothing.
+(models/register/decisions.py ``may_decide``). The record's ``department_id`` is its 认定部门: the
+department's 主管部门, which verified the complaint (RULEBOOK, people: "主管部门 that verifies complaints
+against them (the 认定部门)"), else the department itself; every output names it as stored (pages, API,
+exports, the credit platform), while who decides its objections and repairs is said where they are filed.
 The department is mailed the acknowledgement and the decision (models/breach_notices.py). The register
 row is the source of truth for everything public (GET /public/government-breaches, the register pages and
 exports); this table stays the department's internal record of confirmations, which the scorecard counts
@@ -143,8 +145,8 @@ def _register(
         matter=text,
         facts=row.facts[:2000],
         basis=row.basis,
-        # The department's 主管部门, who verified the complaint (else the department itself), named as on
-        # the records already written; it decides nothing: supervisors decide (``may_decide``).
+        # The 认定部门: the department's 主管部门, who verified the complaint (else the department itself).
+        # Requests on the record are decided by the credit office's supervisors (``may_decide``).
         department_id=subject.competent_id or row.department_id,
         severity=Severity(row.severity),
         decision_date=row.decision_date,

@@ -11,37 +11,80 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from models.audit import CaseEvent
-from models.breach import PublishedBreach
+from models.breach import PublishedBreach, Severity
 from models.breach_notices import acknowledge_request
 from models.calendar import WorkCalendar
 from models.clock import Clock, iso_date
 from models.errors import Conflict, OutOfCalendarCoverage, TransitionNotAllowed, ValidationFailed
-from models.lifecycle import BREACH, PLEDGE, BreachState, PledgeState
+from models.lifecycle import BREACH, PLEDGE, BreachState, DeadlineRule, PledgeState
 from models.org import Department
 from models.pledge import Pledge
 from models.pledges.access import check_pledgor
 from models.publish_plan import held, late_evidence
+from models.register.decisions import SMS_RESULTS
 from models.register.states import RecordOutcome, record_outcome
 from models.stage_deadline import deadline_text
 from models.text import visible_text
 from models.workflow import rule_days
 
-_OBJECTION_RULE = BREACH.state(BreachState.UNDER_OBJECTION).deadline
+
+# The deadlines of the states an objection and a repair request put a record in: every promise of an
+# answer time (forms, pages, mails, the status answer) is read from these rules (``rule_days``), which a
+# locality may override (SHOUXIN_DEADLINE_OVERRIDES).
+def _rule(state: BreachState) -> DeadlineRule:
+    rule = BREACH.state(state).deadline
+    assert rule is not None, f"breach state {state} has no deadline"
+    return rule
+
+
+OBJECTION_RULE = _rule(BreachState.UNDER_OBJECTION)
+REPAIR_RULE = _rule(BreachState.REPAIR_REQUESTED)
+
+
+def _due(rule: DeadlineRule, calendar: WorkCalendar, today: dt.date) -> dt.date | None:
+    try:
+        return calendar.add_working_days(today, rule_days(rule))
+    except OutOfCalendarCoverage:
+        return None
 
 
 def objection_reply_due(*, calendar: WorkCalendar, today: dt.date) -> dt.date | None:
     """The day the deciding department must answer an objection lodged today (None while the calendar does
     not cover it yet: the form then says the working days instead)."""
-    assert _OBJECTION_RULE is not None
-    try:
-        return calendar.add_working_days(today, rule_days(_OBJECTION_RULE))
-    except OutOfCalendarCoverage:
-        return None
+    return _due(OBJECTION_RULE, calendar, today)
 
 
 def objection_reply_days() -> int:
-    assert _OBJECTION_RULE is not None
-    return rule_days(_OBJECTION_RULE)
+    return rule_days(OBJECTION_RULE)
+
+
+def repair_decision_due(*, calendar: WorkCalendar, today: dt.date) -> dt.date | None:
+    """The day the deciding department must decide a repair request filed today (None as for an
+    objection's)."""
+    return _due(REPAIR_RULE, calendar, today)
+
+
+def repair_decision_days() -> int:
+    return rule_days(REPAIR_RULE)
+
+
+def pending_request(record: PublishedBreach) -> dict[str, Any] | None:
+    """The request the record is being decided on now, as the record's page confirms it after filing: its
+    kind, the working days of its rule and its stored deadline (``due`` None and ``due_pending`` while its
+    year is not loaded: 待日历确定), as the acknowledgement mail states them; None when nothing is pending."""
+    rule = _PENDING_RULES.get(BreachState(record.state))
+    if rule is None:
+        return None
+    kind = "objection" if rule is OBJECTION_RULE else "repair"
+    return {
+        "kind": kind,
+        "working_days": rule_days(rule),
+        "due": record.stage_deadline,
+        "due_pending": bool(record.deadline_pending),
+    }
+
+
+_PENDING_RULES = {BreachState.UNDER_OBJECTION: OBJECTION_RULE, BreachState.REPAIR_REQUESTED: REPAIR_RULE}
 
 
 def _same(a: str | None, b: str | None) -> bool:
@@ -164,7 +207,73 @@ def pledge_status(
         "record_forms": outcome is not None
         and outcome.unpublished
         and outcome.state == BreachState.PUBLISHED,
+        # The objections and repair requests on the record, so their filer can follow each online.
+        "record_requests": record_requests(session=session, record=record) if record is not None else [],
     }
+
+
+_REQUEST_KINDS = {"object": "objection", "request_repair": "repair"}
+_REQUEST_LABELS = {"objection": "异议", "repair": "信用修复申请"}
+_DECISIONS = {
+    "uphold_withdraw": "objection",
+    "uphold_correct": "objection",
+    "reject_objection": "objection",
+    "approve_repair": "repair",
+    "reject_repair": "repair",
+}
+
+
+def record_requests(*, session: Session, record: PublishedBreach) -> list[dict[str, Any]]:
+    """The objections and repair requests filed on ``record``, oldest first, as its subject follows them:
+    each pending one with its due date (the stored deadline, 待日历确定 while its year is not loaded), each
+    decided one with its day, outcome and reason as the decision notice told them (the notice's
+    ``result`` and ``reason``: models/register/decisions.py ``_after_decision`` sends the event's note)."""
+    stmt = (
+        select(CaseEvent)
+        .where(CaseEvent.case_kind == "breach", CaseEvent.case_id == record.id)
+        .where(col(CaseEvent.event).in_((*_REQUEST_KINDS, *_DECISIONS)))
+        .order_by(col(CaseEvent.seq))
+    )
+    clock = Clock.from_settings()
+    items: list[dict[str, Any]] = []
+    for event in session.exec(stmt).all():
+        if event.event in _REQUEST_KINDS:
+            kind = _REQUEST_KINDS[event.event]
+            items.append(
+                {
+                    "kind": kind,
+                    "kind_label": _REQUEST_LABELS[kind],
+                    "lodged_on": clock.local_date(event.at),
+                    "pending": True,
+                    "due": None,
+                    "due_pending": False,
+                    "decided_on": None,
+                    "outcome": None,
+                    "reason": None,
+                }
+            )
+            continue
+        open_ = [i for i in items if i["pending"] and i["kind"] == _DECISIONS[event.event]]
+        if not open_:
+            continue  # a decision without its request in the trail: nothing the subject filed to follow
+        open_[-1].update(
+            pending=False,
+            decided_on=clock.local_date(event.at),
+            outcome=SMS_RESULTS[_result_key(event)],
+            reason=event.note,
+        )
+    pending = pending_request(record)
+    for item in items:
+        if item["pending"] and pending is not None and pending["kind"] == item["kind"]:
+            item.update(due=pending["due"], due_pending=pending["due_pending"])
+    return items
+
+
+def _result_key(event: CaseEvent) -> str:
+    # As the notice words it: a correction to 轻微 keeps the record but ends its publication.
+    after = event.data.get("after") if isinstance(event.data, dict) else None
+    minor = isinstance(after, dict) and after.get("severity") == Severity.MINOR.value
+    return "uphold_correct_minor" if event.event == "uphold_correct" and minor else event.event
 
 
 def evidence_receipt(*, session: Session, pledge_id: int) -> dict[str, Any]:
