@@ -134,14 +134,18 @@ def test_admin_keeps_departments_calendar_accounts_and_outboxes(pages: Pages, li
     row.locator("select[name=role]").select_option("supervisor")
     row.locator("button:has-text('改角色')").click()
     assert f"已将 {person} 的角色改为 督办人员" in admin.locator(".alert.ok").inner_text()
-    admin.locator("#users tbody tr", has_text=person).locator("button:has-text('吊销并重发令牌')").click()
+    row = admin.locator("#users tbody tr", has_text=person)
+    row.locator("input[name=revoke]").check()  # the stated confirmation of an irreversible step
+    row.locator("button:has-text('吊销并重发令牌')").click()
     new_token = admin.locator("#reissued-token").inner_text()
     assert new_token.startswith("sx_")
     assert new_token != first_token
     shoot(admin, "day-admin-03-users-token-reissued")
     assert _signs_in(pages, live, size, first_token) is None  # revoked
     assert _signs_in(pages, live, size, new_token) == "/staff/dashboard"  # a supervisor's day starts there
-    admin.locator("#users tbody tr", has_text=person).locator("button:has-text('停用')").click()
+    row = admin.locator("#users tbody tr", has_text=person)
+    row.locator("input[name=active][type=checkbox]").check()
+    row.locator("button:has-text('停用')").click()
     assert f"已停用用户 {person}" in admin.locator(".alert.ok").inner_text()
     assert admin.locator("#users tbody tr", has_text=person).locator("button:has-text('启用')").count() == 1
     assert _signs_in(pages, live, size, new_token) is None  # deactivated

@@ -161,7 +161,7 @@ def test_a_false_pledges_page_names_and_links_the_record_it_created(
     created = pledge(client, staff)
     sign_in(client, staff.handler)
     page = f"/staff/pledges/{created['id']}"
-    form = {"expected_version": version(session, created["id"]), "reason": "合格书系伪造"}
+    form = {"expected_version": version(session, created["id"]), "reason": "合格书系伪造", "confirmed": "yes"}
     assert post_form(client, f"{page}/act/confirm_false", form, page=page).status_code == 303
     record = session.exec(select(PublishedBreach).where(PublishedBreach.pledge_id == created["id"])).one()
     html = client.get(page).text

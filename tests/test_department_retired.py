@@ -398,13 +398,15 @@ def test_admin_page_retires_with_a_form_and_shows_the_successor(client: TestClie
     page = client.get("/staff/admin/departments")
     assert 'action="/staff/admin/departments/D01/retire"' in page.text
     page = post_form(
-        client, "/staff/admin/departments/D01/retire", {"successor_code": "", "reason": REASON},
+        client, "/staff/admin/departments/D01/retire",
+        {"successor_code": "", "reason": REASON, "confirmed": "yes"},
         page="/staff/admin/departments",
     )  # fmt: skip
     assert page.status_code == 422
     assert "必须指定承接部门" in page.text
     page = post_form(
-        client, "/staff/admin/departments/D01/retire", {"successor_code": "D02", "reason": REASON},
+        client, "/staff/admin/departments/D01/retire",
+        {"successor_code": "D02", "reason": REASON, "confirmed": "yes"},
         page="/staff/admin/departments",
     )  # fmt: skip
     assert page.status_code == 200, page.text

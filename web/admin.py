@@ -19,7 +19,7 @@ from api.deps import ClockDep, SessionDep, actor_of
 from models.account_admin import change_role, revoke_token, set_active
 from models.accounts import create_user, import_departments, set_password
 from models.department_retire import retire_by_code
-from models.errors import DomainError, NotFound
+from models.errors import DomainError, NotFound, ValidationFailed
 from models.lifecycle import Role
 from models.org import LEVEL_LABELS, Department, DepartmentCreate, User, UserCreate
 from models.outbox import (
@@ -41,7 +41,6 @@ from web.core import (
     form_refused,
     page_router,
     redirect,
-    refused,
     render,
     set_session_cookie,
     start_session,
@@ -54,6 +53,17 @@ OVERSIGHT = (Role.ADMIN, Role.SUPERVISOR)
 STATUS_LABELS = {"pending": "待发送", "sent": "已发送", "dead": "发送失败", "undeliverable": "无地址"}
 # The outbox stores each message's template key; the page says what the message is for.
 TEMPLATE_LABELS = {name: spec.description for name, spec in TEMPLATES.items()}
+# Steps the pages cannot undo, or that cut someone off at once: each form states what follows beside a box
+# the admin ticks, and the handler refuses it unticked, as the public online withdrawal does
+# (models/complaints/tracking.py WITHDRAWAL_CONFIRMATION). The forms put the department's or user's name
+# in front of these.
+RETIRE_CONFIRMATION = (
+    "撤并后不能撤销：该部门即停用，此后涉及它的新投诉、新告知承诺改由承接部门办理；其未办结投诉（主办、"
+    "协办）、仍可办理的告知承诺、公示中的失信记录和下属部门立即移交所选承接部门，承接部门收到移交清单，"
+    "信用平台收到认定部门的更正，12345 工单改派承接部门"
+)
+DEACTIVATE_CONFIRMATION = "即刻不能登录，令牌停用，网页登录全部退出（可再启用）"
+REVOKE_CONFIRMATION = "旧令牌即刻失效（用它的程序随之无法访问），网页登录全部退出；新令牌只显示一次"
 
 
 def _departments_page(request: Request, session: Session, **context: Any) -> Response:
@@ -66,6 +76,7 @@ def _departments_page(request: Request, session: Session, **context: Any) -> Res
     context.setdefault("retire_error", None)
     context.setdefault("retire_code", None)
     context.setdefault("retire_values", {})
+    context.setdefault("retire_errors", {})
     rows = list(session.exec(select(Department).order_by(col(Department.code))))
     by_id = {d.id: d for d in rows}
     return render(
@@ -75,6 +86,7 @@ def _departments_page(request: Request, session: Session, **context: Any) -> Res
         rows=rows,
         by_id=by_id,
         levels=LEVEL_LABELS,
+        retire_confirmation=RETIRE_CONFIRMATION,
         **context,
     )
 
@@ -113,6 +125,7 @@ async def retire_department(request: Request, code: str, session: SessionDep, cl
     user = current_user(request, session, *ADMIN)
     form = await form_data(request)
     try:
+        _ticked(form, "confirmed", "yes", "撤并部门")
         result = retire_by_code(
             session=session,
             code=code,
@@ -122,10 +135,11 @@ async def retire_department(request: Request, code: str, session: SessionDep, cl
             reason=form.get("reason", ""),
         )
     except DomainError as exc:
-        message, status = refused(session, exc)
+        errors, status = form_refused(session, exc, at_field=True)
         return _departments_page(
-            request, session, retire_error=message, retire_code=code, retire_values=form, status_code=status
-        )
+            request, session, retire_error=next(iter(errors.values())), retire_errors=errors,
+            retire_code=code, retire_values=form, status_code=status,
+        )  # fmt: skip
     session.commit()
     return _departments_page(request, session, retired=result)
 
@@ -137,6 +151,7 @@ def _users_page(request: Request, session: Session, **context: Any) -> Response:
     context.setdefault("created", None)
     context.setdefault("reissued", None)
     context.setdefault("message", None)
+    context.setdefault("error_user", None)  # whose row a refused form's field error shows at
     rows = list(session.exec(select(User).order_by(col(User.id))))
     depts = {d.id: d for d in session.exec(select(Department).order_by(col(Department.code)))}
     return render(
@@ -146,6 +161,8 @@ def _users_page(request: Request, session: Session, **context: Any) -> Response:
         rows=rows,
         depts=depts,
         roles=STAFF_ROLE_CHOICES,
+        deactivate_confirmation=DEACTIVATE_CONFIRMATION,
+        revoke_confirmation=REVOKE_CONFIRMATION,
         **context,
     )
 
@@ -171,6 +188,15 @@ async def add_user(request: Request, session: SessionDep) -> Response:
     return _users_page(request, session, created={"user": user, "token": token})
 
 
+def _ticked(form: dict[str, str], name: str, value: str, step: str) -> None:
+    """Refuse a form whose confirmation box ``name`` was not ticked (it posts ``value`` only when ticked),
+    before anything is done; the page shows why at the box."""
+    if form.get(name) != value:
+        raise ValidationFailed(
+            f"请先勾选确认框，确认已了解{step}的后果后再提交 (tick the confirmation first)", field=name
+        )
+
+
 def _target(session: Session, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:
@@ -184,14 +210,15 @@ async def user_active(request: Request, user_id: int, session: SessionDep) -> Re
     me = current_user(request, session, *ADMIN)
     form = await form_data(request)
     user = _target(session, user_id)
-    if form.get("active") not in ("0", "1"):
-        return _users_page(request, session, errors={"__all__": "请选择停用或启用"}, status_code=422)
+    # Reactivating takes nothing away and posts "1" unasked; deactivating posts "0" only from its ticked box.
     active = form.get("active") == "1"
     try:
+        if not active:
+            _ticked(form, "active", "0", "停用账号")
         set_active(session=session, target=user, active=active, by=me)
     except DomainError as exc:
-        errors, status = form_refused(session, exc)
-        return _users_page(request, session, errors=errors, status_code=status)
+        errors, status = form_refused(session, exc, at_field=True)
+        return _users_page(request, session, errors=errors, error_user=user.id, status_code=status)
     session.commit()
     return _users_page(request, session, message=f"已{'启用' if active else '停用'}用户 {user.name}")
 
@@ -228,14 +255,13 @@ async def user_token(request: Request, user_id: int, session: SessionDep) -> Res
     me = current_user(request, session, *ADMIN)
     form = await form_data(request)
     user = _target(session, user_id)
-    # The form says what it does: a stray post never takes someone's token away.
-    if form.get("revoke") != "1":
-        return _users_page(request, session, errors={"__all__": "请确认吊销令牌"}, status_code=422)
+    # The form's ticked box posts "revoke": a stray post never takes someone's token away.
     try:
+        _ticked(form, "revoke", "1", "吊销令牌")
         token = revoke_token(session=session, target=user, by=me)
     except DomainError as exc:
-        errors, status = form_refused(session, exc)
-        return _users_page(request, session, errors=errors, status_code=status)
+        errors, status = form_refused(session, exc, at_field=True)
+        return _users_page(request, session, errors=errors, error_user=user.id, status_code=status)
     session.commit()
     now = dt.datetime.now(dt.UTC)
     if user.id == me.id:

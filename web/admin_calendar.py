@@ -29,6 +29,11 @@ from web.core import (
 router = page_router("/staff/admin")
 
 
+# The word each holiday and make-up workday cell shows beside its colour, as printed calendars mark them:
+# colour alone is lost on a colour-blind reader and a greyscale print, and the cell's title on touch.
+DAY_MARKS = {"holiday": "休", "makeup": "班"}
+
+
 def _month_grid(calendar: WorkCalendar, year: int) -> list[dict[str, Any]]:
     """Twelve months of weeks; each day marked holiday, make-up workday, weekend or working day."""
     special = {d.date: d for d in calendar.describe_year(year)}
@@ -47,7 +52,8 @@ def _month_grid(calendar: WorkCalendar, year: int) -> list[dict[str, Any]]:
                     name = mark.name
                 else:
                     kind, name = ("weekend" if day.weekday() >= 5 else "workday"), ""
-                cells.append({"day": day.day, "kind": kind, "name": name, "date": day.isoformat()})
+                cells.append({"day": day.day, "kind": kind, "name": name, "date": day.isoformat(),
+                              "mark": DAY_MARKS.get(kind)})  # fmt: skip
             weeks.append(cells)
         months.append({"month": month, "weeks": weeks})
     return months

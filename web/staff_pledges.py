@@ -21,6 +21,8 @@ from sqlmodel import Session, select
 
 from api.deps import CalendarDep, SessionDep, TodayDep, no_store
 from api.downloads import attachment_header, file_response
+from models.breach import Severity
+from models.breach_record import publication_end, repair_earliest
 from models.calendar import WorkCalendar
 from models.errors import DomainError, ValidationFailed
 from models.files import PREVIEWABLE
@@ -52,18 +54,38 @@ router = page_router("/staff/pledges")
 
 PLEDGE_STAFF = (Role.INTAKE, Role.HANDLER, Role.SUPERVISOR)  # as the API's pledge routes
 PAGE_ACTIONS = (*PLEDGE_ACTIONS, REISSUE_EVENT)
-# Actions that need a reason, and what the form calls it.
+# Actions that need a reason: what the form calls it, and where the reason goes (who will read it).
 REASON_LABELS = {
     "reject_evidence": "退回理由（告知承诺人需要如何补正）",
-    "confirm_false": "认定虚假承诺的事实和理由",
-    "cancel": "撤销理由",
+    # models/pledges/review.py writes it into the record's facts, published word for word.
+    "confirm_false": "认定虚假承诺的事实和理由（将作为失信记录的“失信事实”公开）",
+    "cancel": "撤销理由（告知承诺人需要补正的事项）",
     REISSUE_EVENT: "重新发放的原因（如承诺人遗失告知书）",
     "review_remind": "催办说明（可不填）",
     "review_supervise": "督办要求（可不填）",
     "review_escalate": "提级办理说明（可不填）",
 }
+_PLEDGOR_READS = "将随通知原文告知承诺人（邮件；承诺人凭办理码查询时也可看到），请写明事实和需要补正的事项"
+_TIMELINE_ONLY = "仅记入办理过程，供工作人员查阅，不发给承诺人，也不随通知发送"
+REASON_HINTS = {
+    "reject_evidence": _PLEDGOR_READS,
+    "confirm_false": (
+        "本栏原文写入失信记录的“失信事实”，在失信信息公示页面向社会公开并报送信用平台，同时告知承诺人"
+        "（仅电话号码、证件号码等会被自动遮盖）。请只写认定的事实和依据，不要填写个人信息（如经办人、"
+        "举报人姓名）或内部备注（如“已移交稽查”）。"
+    ),
+    "cancel": "将随撤销通知原文告知承诺人（邮件），请写明撤销的原因和需要补正的事项",
+    REISSUE_EVENT: _TIMELINE_ONLY,
+    "review_remind": _TIMELINE_ONLY,
+    "review_supervise": _TIMELINE_ONLY,
+    "review_escalate": _TIMELINE_ONLY,
+}
 # Actions whose reason may be left empty (the form marks the others required).
 OPTIONAL_REASON = frozenset({REISSUE_EVENT, "review_remind", "review_supervise", "review_escalate"})
+# Actions that cannot be undone from the pages and reach the public: the form states what follows and
+# runs only with it ticked, as the public online withdrawal does (models/complaints/tracking.py).
+CONFIRMED_ACTIONS = frozenset({"confirm_false"})
+BUTTON_LABELS = {"confirm_false": "认定虚假承诺并公示失信记录"}
 UPLOAD_EVENT = "submit_evidence"  # staff hand in the pledgor's evidence (the pledge page's upload form)
 CODE_NOTICE = "notice_with_code"  # the page's form printing the notice with a code typed in from a list
 REJECTED_TEMPLATE = "pledge_evidence_rejected"  # the notice a rejection sends (models/pledges/mail.py)
@@ -117,17 +139,46 @@ def pledge_list(request: Request, session: SessionDep, today: TodayDep) -> Respo
     )
 
 
-def _action_forms(pledge: Pledge, actor: Actor) -> list[dict[str, Any]]:
+def false_pledge_confirmation(today: dt.date) -> str:
+    """What a false-pledge finding today sets going (models/pledges/review.py ``record_false_pledge``), with
+    the record's end and repair dates by the configured rule, for the box the handler ticks."""
+    end = publication_end(Severity.SERIOUS, today).isoformat()
+    earliest = repair_earliest(Severity.SERIOUS, today).isoformat()
+    return (
+        f"我确认认定虚假承诺：将生成一条“严重”失信记录，在失信信息公示页面向社会公开并报送信用平台，"
+        f"至 {end} 止（承诺人 {earliest} 起方可申请信用修复，修复前不能再以告知承诺方式办理）；"
+        "承诺人将收到认定告知。认定后不能在本页撤回。"
+    )
+
+
+def _confirmation(action: str, today: dt.date) -> str | None:
+    return false_pledge_confirmation(today) if action in CONFIRMED_ACTIONS else None
+
+
+def _action_forms(pledge: Pledge, actor: Actor, today: dt.date) -> list[dict[str, Any]]:
     return [
         {
             "event": t.event,
             "label": t.label,
+            "button": BUTTON_LABELS.get(t.event, t.label),
             "reason": REASON_LABELS.get(t.event),
+            "hint": REASON_HINTS.get(t.event),
             "required": t.event in REASON_LABELS and t.event not in OPTIONAL_REASON,
+            "confirmation": _confirmation(t.event, today),
         }
         for t in PLEDGE.available(pledge.state, actor.role)
         if t.event in PAGE_ACTIONS
     ]
+
+
+def _unconfirmed(action: str, form: dict[str, str]) -> None:
+    """Refuse an action that needs its box ticked (``CONFIRMED_ACTIONS``) when it is not: before the
+    service runs, so nothing is done and the page shows the refusal at the box."""
+    if action in CONFIRMED_ACTIONS and form.get("confirmed") != "yes":
+        raise ValidationFailed(
+            "请先勾选确认框，确认已了解认定虚假承诺的后果后再提交 (tick the confirmation first)",
+            field="confirmed",
+        )
 
 
 def _pledge_page(
@@ -136,6 +187,7 @@ def _pledge_page(
     actor: Actor,
     pledge_id: int,
     calendar: WorkCalendar,
+    today: dt.date,
     **context: Any,
 ) -> Response:
     pledge = get_pledge(session=session, pledge_id=pledge_id, actor=actor)
@@ -181,7 +233,7 @@ def _pledge_page(
         previewable=PREVIEWABLE,
         can_upload=any(t.event == UPLOAD_EVENT for t in PLEDGE.available(pledge.state, actor.role)),
         upload_hint=upload_hint(multiple=True),
-        actions=_action_forms(pledge, actor),
+        actions=_action_forms(pledge, actor, today),
         # A fresh key per drawn form: a double-clicked re-issue answers the first one's code, no second code.
         reissue_key=secrets.token_urlsafe(16),
         reissue_event=REISSUE_EVENT,
@@ -206,11 +258,16 @@ def _untold_rejection(session: Session, pledge: Pledge, rejection: Any) -> dict[
 
 @router.get("/{pledge_id}")
 def pledge_page(
-    request: Request, pledge_id: int, session: SessionDep, calendar: CalendarDep, done: str | None = None
+    request: Request,
+    pledge_id: int,
+    session: SessionDep,
+    calendar: CalendarDep,
+    today: TodayDep,
+    done: str | None = None,
 ) -> Response:
     _, actor = current_actor(request, session, *PLEDGE_STAFF)
     label = PLEDGE.transition(done).label if done in PLEDGE.event_names else None
-    return _pledge_page(request, session, actor, pledge_id, calendar, done=label)
+    return _pledge_page(request, session, actor, pledge_id, calendar, today, done=label)
 
 
 def _version(form: dict[str, str]) -> int | None:
@@ -233,6 +290,7 @@ async def take_action(
     form = await form_data(request)
     reason = form.get("reason") or None
     try:
+        _unconfirmed(action, form)
         if action == REISSUE_EVENT:
             pledge, code = reissue_access_code(
                 session=session,
@@ -256,16 +314,17 @@ async def take_action(
                 reason=reason,
             )
     except DomainError as exc:
-        errors, status = form_refused(session, exc)
+        # The unticked box is shown at the box; every other refusal above the actions, as before.
+        errors, status = form_refused(session, exc, at_field=exc.details.get("field") == "confirmed")
         return _pledge_page(
-            request, session, actor, pledge_id, calendar,
+            request, session, actor, pledge_id, calendar, today,
             errors=errors, failed_action=action, values=form, status_code=status,
         )  # fmt: skip
     session.commit()  # before a re-issued code is shown: a code that is not stored is never given
     if action == REISSUE_EVENT:
         told = sent_by(session, pledge.id, "pledge_access_code")
         reissued = {"number": pledge.number, "code": code, "sent_by": told}
-        return _pledge_page(request, session, actor, pledge_id, calendar, reissued=reissued)
+        return _pledge_page(request, session, actor, pledge_id, calendar, today, reissued=reissued)
     return redirect(f"/staff/pledges/{pledge_id}?done={action}")
 
 
@@ -302,7 +361,7 @@ async def upload_evidence(
     except DomainError as exc:
         errors, status = form_refused(session, exc)
         return _pledge_page(
-            request, session, actor, pledge_id, calendar,
+            request, session, actor, pledge_id, calendar, today,
             errors=errors, failed_action=UPLOAD_EVENT, values=form, status_code=status,
         )  # fmt: skip
     session.commit()
@@ -369,7 +428,7 @@ async def _typed_notice(
         _, actor = current_actor(request, session, *PLEDGE_STAFF)
         errors, status = form_refused(session, exc, at_field=True)
         return _pledge_page(
-            request, session, actor, pledge_id, calendar,
+            request, session, actor, pledge_id, calendar, today,
             errors=errors, failed_action=CODE_NOTICE, status_code=status,
         )  # fmt: skip
 
