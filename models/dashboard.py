@@ -1,12 +1,14 @@
 """The supervisor dashboard's lists, each item naming the case it is about so the page links to it:
 overdue complaint stages, evidence reviews by deadline, objections and repair requests by decision
 deadline, and pledges past their publication day that the sweep did not publish (a missed sweep); the
-complaints by channel; and the complaint list its counts open."""
+overdue and due-soon stages per party they await; the complaints by channel; and the complaint list its
+counts open."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlmodel import Session
@@ -14,7 +16,7 @@ from sqlmodel import Session
 from models.breach import PublishedBreach
 from models.calendar import WorkCalendar
 from models.complaint import CHANNEL_LABELS, Complaint
-from models.complaints.visibility import VERIFIER, awaited_party, search_clause
+from models.complaints.visibility import LEAD, STAFF_PARTY_LABEL, VERIFIER, awaited_party, search_clause
 from models.errors import ValidationFailed
 from models.lifecycle import BREACH, COMPLAINT, PLEDGE, BreachState, PledgeState
 from models.org import Department
@@ -25,6 +27,11 @@ _C = Complaint.__table__  # type: ignore[attr-defined]
 _P = Pledge.__table__  # type: ignore[attr-defined]
 _B = PublishedBreach.__table__  # type: ignore[attr-defined]
 _D = Department.__table__  # type: ignore[attr-defined]
+
+# The per-party figures' row for the stages that await intake or the supervisors (初审, 派单, 改派, 整改审核,
+# 回访), and the complaint list's door to them. Never a department's code: those begin with a letter or a
+# digit (models/org.py).
+STAFF_HELD = "_staff"
 
 # Where each kind of case is opened on the staff pages.
 CASE_PAGES = {
@@ -70,8 +77,9 @@ def overdue_complaints(
     *, session: Session, today: dt.date, calendar: WorkCalendar, limit: int = 20
 ) -> list[DueItem]:
     """Open complaints whose running stage is past its deadline, the longest overdue first. The department
-    is the lead (主办), as the per-department counts are; where the stage awaits its 主管部门 (核实,
-    责令整改), which the warnings and 催办 go to (models/complaints/supervision.py), the row names it too."""
+    is the lead (主办); where the stage awaits someone else, whom the per-party counts count it for, the row
+    names them too: its 主管部门 (核实, 责令整改), which the warnings and 催办 go to
+    (models/complaints/supervision.py), or intake and the supervisors (回访 …)."""
     competent = _D.alias("competent")
     stmt = (
         select(
@@ -90,9 +98,32 @@ def overdue_complaints(
 
 
 def _awaiting(state: str, lead: str | None, competent: str | None) -> str | None:
-    if lead and competent and awaited_party(state) == VERIFIER:
+    party = awaited_party(state)
+    if party is None:
+        return f"{lead}（待{STAFF_PARTY_LABEL}办理）" if lead else STAFF_PARTY_LABEL
+    if lead and competent and party == VERIFIER:
         return f"{lead}（待{competent}办理）"
     return lead
+
+
+def awaited_department_id() -> Any:
+    """The department whose move a complaint's running stage awaits, as a column expression (one table
+    says whose: ``awaited_party``): the lead where it holds the stage, its 主管部门 (the lead itself
+    without one) in the stages only the verifier moves on (核实, 责令整改); NULL where intake or the
+    supervisors hold the stage. The scorecard blames the lead for its own delays only; these counts and
+    the complaint list they open attribute each delay so too."""
+    clocked = COMPLAINT.clocked_states()
+    lead_states = [s for s in clocked if awaited_party(s) == LEAD]
+    verifier_states = [s for s in clocked if awaited_party(s) == VERIFIER]
+    lead = _D.alias("lead_of_awaited")  # aliased: never correlated with a department the query joins
+    verifier = select(func.coalesce(lead.c.competent_id, lead.c.id)).where(
+        lead.c.id == _C.c.lead_department_id
+    )
+    return case(
+        (_C.c.state.in_(lead_states), _C.c.lead_department_id),
+        (_C.c.state.in_(verifier_states), verifier.scalar_subquery()),
+        else_=None,
+    )
 
 
 def review_deadlines(
@@ -153,7 +184,7 @@ def missed_publications(
 
 @dataclass(frozen=True)
 class DepartmentDue:
-    code: str
+    code: str  # the department's, or STAFF_HELD for the stages intake or the supervisors hold
     name: str
     overdue: int
     due_soon: int
@@ -162,19 +193,24 @@ class DepartmentDue:
 def due_by_department(
     *, session: Session, today: dt.date, calendar: WorkCalendar, working_days: int
 ) -> list[DepartmentDue]:
-    """Per lead department: running stages past their deadline, and those due within ``working_days``
-    working days; the counts are what ``find_complaints`` lists for the same department."""
+    """Per party a running stage awaits (``awaited_department_id``): each department, by code, then
+    intake and the supervisors (``STAFF_HELD``), with the stages past their deadline and those due within
+    ``working_days`` working days. A department counts only its own delays: a late return visit (回访) is
+    not the lead's. The counts are what ``find_complaints`` lists for ``ComplaintQuery.awaits``."""
     soon = calendar.horizon(today, working_days)
     stmt = (
         select(_D.c.code, _D.c.name, _C.c.stage_deadline)
-        .join(_D, _D.c.id == _C.c.lead_department_id)
+        .select_from(_C)
+        .outerjoin(_D, _D.c.id == awaited_department_id())
         .where(_C.c.state.in_(COMPLAINT.clocked_states()), _C.c.stage_deadline <= soon)
     )
     counts: dict[tuple[str, str], list[int]] = {}
+    staff = [0, 0]
     for code, name, deadline in session.execute(stmt).all():
-        pair = counts.setdefault((code, name), [0, 0])
+        pair = staff if code is None else counts.setdefault((code, name), [0, 0])
         pair[0 if deadline < today else 1] += 1
-    return [DepartmentDue(code, name, o, s) for (code, name), (o, s) in sorted(counts.items())]
+    rows = [DepartmentDue(code, name, o, s) for (code, name), (o, s) in sorted(counts.items())]
+    return rows + ([DepartmentDue(STAFF_HELD, STAFF_PARTY_LABEL, *staff)] if any(staff) else [])
 
 
 @dataclass(frozen=True)
@@ -199,11 +235,14 @@ def channel_counts(*, session: Session) -> list[ChannelCount]:
 
 @dataclass(frozen=True)
 class ComplaintQuery:
-    """The dashboard's doors into the complaint list (a state, a lead department, overdue or due soon, a
-    channel) and the list page's own filter and search box."""
+    """The dashboard's doors into the complaint list (a state, a lead department, the party a running
+    stage awaits, overdue or due soon, a channel) and the list page's own filter and search box."""
 
     state: str | None = None
     lead: str | None = None  # lead department code
+    # A department's code: the running stages awaiting its move (``awaited_department_id``); STAFF_HELD:
+    # those awaiting intake or the supervisors. The per-party counts' door.
+    awaits: str | None = None
     overdue: bool = False  # running stage past its deadline
     due_by: dt.date | None = None  # running stage due from today to this day
     channel: str | None = None  # how it arrived (models.complaint.Channel)
@@ -230,6 +269,8 @@ def find_complaints(
         where.append(_C.c.state == query.state)
     if query.lead:
         where.append(_D.c.code == query.lead)
+    if query.awaits:
+        where += [_C.c.state.in_(COMPLAINT.clocked_states()), _awaits(query.awaits)]
     if query.overdue:
         where += [_C.c.state.in_(COMPLAINT.clocked_states()), _C.c.stage_deadline < today]
     if query.due_by is not None:
@@ -260,6 +301,14 @@ def find_complaints(
         for i, n, s, st, d, dl in session.execute(stmt).all()
     ]
     return lines, total
+
+
+def _awaits(code: str) -> Any:
+    awaited = awaited_department_id()
+    if code == STAFF_HELD:
+        return awaited.is_(None)
+    department = _D.alias("awaited")  # aliased: the list joins the lead department, which must not correlate
+    return awaited.in_(select(department.c.id).where(department.c.code == code))
 
 
 def departments_without_email(*, session: Session) -> list[str]:

@@ -12,7 +12,7 @@ from models.bulk import insert_rows
 from models.calendar import WorkCalendar
 from models.clock import utcnow
 from models.complaint import Complaint
-from models.dashboard import due_by_department
+from models.dashboard import STAFF_HELD, awaited_department_id, due_by_department
 from models.lifecycle import COMPLAINT, Role
 from models.org import Department, User
 from models.outbox import Notification, outbox_rows
@@ -26,7 +26,8 @@ DIGEST_CASES_PER_DEPARTMENT = 20
 
 
 def digest_rows(*, session: Session, today: dt.date, calendar: WorkCalendar) -> list[dict[str, Any]]:
-    """Per lead department: running stages past their deadline, and those due within 2 working days.
+    """Per party a running stage awaits (a department, or intake and the supervisors): stages past their
+    deadline, and those due within 2 working days.
 
     The counts are the dashboard's (``due_by_department``): a case paused awaiting the complainant has a
     frozen deadline and is neither overdue nor due soon, in the mail as on the page."""
@@ -56,9 +57,11 @@ def _name_the_cases(session: Session, rows: list[dict[str, Any]], today: dt.date
         return
     base = get_settings().public_base_url.rstrip("/")
     by_code = {r["department_code"]: r for r in rows}  # names need not be unique; codes are
+    # Named on the row that counts them: the party each stage awaits, as ``due_by_department``.
     stmt = (
         select(Department.code, col(Complaint.id), Complaint.number, col(Complaint.stage_deadline))
-        .join(Department, col(Department.id) == col(Complaint.lead_department_id))
+        .select_from(Complaint)
+        .outerjoin(Department, col(Department.id) == awaited_department_id())
         .where(
             col(Complaint.state).in_(COMPLAINT.clocked_states()),
             col(Complaint.stage_deadline) <= soon,
@@ -66,7 +69,7 @@ def _name_the_cases(session: Session, rows: list[dict[str, Any]], today: dt.date
         .order_by(col(Complaint.stage_deadline), col(Complaint.id))
     )
     for code, case_id, number, deadline in session.exec(stmt).all():
-        row = by_code.get(code)
+        row = by_code.get(STAFF_HELD if code is None else code)
         if row is None or deadline is None or len(row["cases"]) >= DIGEST_CASES_PER_DEPARTMENT:
             continue
         row["cases"].append(

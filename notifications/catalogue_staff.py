@@ -243,6 +243,8 @@ COMPLAINT_AND_STAFF: list[TemplateSpec] = [
             "working_days_left": 1,
         },
     ),
+    # Optional ``note``: the supervisor's own words on a 催办/督办/提级办理 pressed by hand (the flow's steps
+    # have none; rows queued before it was sent lack it), on this notice and on the superior's below.
     spec(
         "supervision_notice",
         "department",

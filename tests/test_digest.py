@@ -15,7 +15,7 @@ from notifications.render import render
 from tests.conftest import Staff
 
 
-def _complaint(session: Session, n: int, dept: str, deadline: dt.date, state: str = "signed") -> None:
+def _complaint(session: Session, n: int, dept: str, deadline: dt.date, state: str = "dispatched") -> None:
     lead = session.exec(select(Department).where(Department.code == dept)).one()
     session.add(
         Complaint(

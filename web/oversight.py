@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from api.deps import CalendarDep, ClockDep, SessionDep, TodayDep
 from models import dashboard, exports, scorecard
 from models.complaint import CHANNEL_LABELS
-from models.complaints.visibility import STAFF_SEE_ALL
+from models.complaints.visibility import STAFF_PARTY_LABEL, STAFF_SEE_ALL
 from models.digest import DUE_SOON_WORKING_DAYS
 from models.errors import NotFound, ValidationFailed
 from models.lifecycle import COMPLAINT, Role
@@ -56,6 +56,7 @@ def dashboard_page(request: Request, session: SessionDep, today: TodayDep, calen
         departments=dashboard.due_by_department(
             session=session, today=today, calendar=calendar, working_days=DUE_SOON_WORKING_DAYS
         ),
+        staff_party=STAFF_PARTY_LABEL,
         due_soon_days=DUE_SOON_WORKING_DAYS,
         due_soon_by=calendar.horizon(today, DUE_SOON_WORKING_DAYS),
         overdue=dashboard.overdue_complaints(session=session, today=today, calendar=calendar),
@@ -86,17 +87,19 @@ def complaint_list(
     today: TodayDep,
     state: str | None = None,
     lead: str | None = None,
+    awaits: str | None = None,
     overdue: bool = False,
     due_by: str | None = None,
     channel: str | None = None,
     q: str | None = None,
 ) -> Response:
-    """The complaints a dashboard count stands for (a state, a lead department, overdue or due soon, a
-    channel), narrowed by the page's channel choice and search box."""
+    """The complaints a dashboard count stands for (a state, a lead department, the party a stage awaits,
+    overdue or due soon, a channel), narrowed by the page's channel choice and search box."""
     user = current_user(request, session, *LIST_READERS)
     query = dashboard.ComplaintQuery(
         state=state or None,
         lead=lead or None,
+        awaits=awaits or None,
         overdue=overdue,
         due_by=_date(due_by, "due_by"),
         channel=channel or None,
@@ -121,11 +124,17 @@ def complaint_list(
 def _list_description(query: dashboard.ComplaintQuery) -> str:
     parts = [COMPLAINT.state(query.state).label] if query.state else []
     parts += [f"主办部门 {query.lead}"] if query.lead else []
+    parts += [_awaits_description(query.awaits)] if query.awaits else []
     parts += ["已超期"] if query.overdue else []
     parts += [f"{query.due_by.isoformat()} 前到期"] if query.due_by else []
     parts += [f"来自{CHANNEL_LABELS[query.channel]}"] if query.channel else []  # type: ignore[index]
     parts += [f"含“{query.q}”"] if query.q else []
     return "、".join(parts) or "全部投诉"
+
+
+def _awaits_description(awaits: str) -> str:
+    who = STAFF_PARTY_LABEL if awaits == dashboard.STAFF_HELD else f"部门 {awaits}"
+    return f"本环节待{who}办理"
 
 
 @dataclass(frozen=True)

@@ -308,9 +308,10 @@ PRECONDITIONS: dict[str, Precondition] = {
     "withdraw": Precondition(withdrawal_allowed, VERIFICATIONS, explained=True),
     # Explained: a handler who finds 退单 gone from a page that offered it yesterday must learn why.
     "return_order": Precondition(_holds, dated=return_window_open, explained=True),
-    "remind": Precondition(department_awaited),
-    "supervise": Precondition(department_awaited),
-    "escalate": Precondition(department_awaited),
+    # Explained: a supervisor finding no 催办 on a late case must learn that nobody but staff is awaited.
+    "remind": Precondition(department_awaited, explained=True),
+    "supervise": Precondition(department_awaited, explained=True),
+    "escalate": Precondition(department_awaited, explained=True),
 }
 
 

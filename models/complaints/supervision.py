@@ -24,7 +24,7 @@ from models.calendar import WorkCalendar
 from models.clock import iso_date
 from models.complaint import Complaint
 from models.complaints.notify import Recipient, department_recipient, enqueue_mail
-from models.complaints.visibility import LEAD, awaited_party, lead_department
+from models.complaints.visibility import LEAD, STAFF_PARTY_LABEL, awaited_party, lead_department
 from models.deadlines import climb, due_steps, supervise_each
 from models.lifecycle import COMPLAINT
 from models.org import Department, competent_of
@@ -32,7 +32,6 @@ from models.settings import get_settings
 from models.workflow import Actor
 
 _LEVELS = {"remind": 1, "supervise": 2, "escalate": 3}
-_SUPERVISORS_LABEL = "受理及督办人员"
 # ``awaited`` in a late event's data when no handler was awaited (the stage is the supervisors' own).
 SUPERVISORS = "supervisors"
 
@@ -154,6 +153,9 @@ def after_supervision_step(
         "overdue_working_days": overdue,
         "step": step,
     }
+    if event.note:
+        # A supervisor's own words (a deadline to sign by, whom to call) are the point of pressing by hand.
+        context["note"] = event.note
     pressed_by = actor.id if actor is not None else None  # a flow's actor has no id: nobody is left out
     alerted = step in ("supervise", "escalate")
     awaited = _awaited_department(session, case)
@@ -183,8 +185,8 @@ def after_supervision_step(
             **{k: v for k, v in context.items() if k not in ("step", "escalated_to")},
         )
     if alerted:
-        label = awaited.name if awaited is not None else _SUPERVISORS_LABEL
-        alert = {k: v for k, v in context.items() if k != "deadline"}
+        label = awaited.name if awaited is not None else STAFF_PARTY_LABEL
+        alert = {k: v for k, v in context.items() if k not in ("deadline", "note")}
         for to in _supervisors(session):
             if to.key != f"user{pressed_by}":
                 enqueue_mail(session, case, event, "escalation_alert", to, department_name=label, **alert)
@@ -240,7 +242,7 @@ def _responsible(session: Session, case: Complaint) -> list[Recipient]:
 
 def _responsible_label(session: Session, case: Complaint) -> str:
     dept = _awaited_department(session, case)
-    return dept.name if dept is not None else _SUPERVISORS_LABEL
+    return dept.name if dept is not None else STAFF_PARTY_LABEL
 
 
 def _supervisors(session: Session) -> list[Recipient]:

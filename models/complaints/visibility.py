@@ -47,6 +47,9 @@ EXTRA_EVENT_LABELS = {
 # the 认定部门; the lead itself when it has none), or either; an assisting department (协办) only gives its
 # opinion.
 LEAD, VERIFIER, ASSISTING = "lead", "verifier", "assisting"
+# Who a stage awaits when it awaits no handler (初审, 派单, 改派, 整改审核, 回访): the mails and the dashboard
+# name them so, as no department is late there.
+STAFF_PARTY_LABEL = "受理及督办人员"
 HANDLER_PARTIES: dict[str, frozenset[str]] = {
     "return_order": frozenset({LEAD}),
     "sign_for": frozenset({LEAD}),
@@ -387,12 +390,13 @@ def withheld_actions(
     *, session: Session, complaint: Complaint, actor: Actor, today: dt.date
 ) -> list[tuple[str, str]]:
     """The actions the table gives the actor now that ``available_actions`` leaves out and the case page
-    explains, each with what the case still lacks: the label and its precondition's own message."""
-    return [
-        (t.label, refusal.message)
-        for t, refusal in _table_actions(session, complaint, actor, today)
-        if refusal is not None and PRECONDITIONS[t.event].explained
-    ]
+    explains, each with what the case still lacks: the label and its precondition's own message. Actions
+    withheld for the same reason (催办, 督办, 提级办理) are one entry, their labels joined."""
+    reasons: dict[str, list[str]] = {}
+    for t, refusal in _table_actions(session, complaint, actor, today):
+        if refusal is not None and PRECONDITIONS[t.event].explained:
+            reasons.setdefault(refusal.message, []).append(t.label)
+    return [("、".join(labels), message) for message, labels in reasons.items()]
 
 
 def _table_actions(
