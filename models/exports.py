@@ -10,15 +10,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from models.breach import PublishedBreach
 from models.complaint import CATEGORY_LABELS, CHANNEL_LABELS, Complaint
 from models.complaints import ComplaintFilter, list_complaints, state_label
 from models.errors import ValidationFailed
 from models.privacy import mask_email, mask_phone, neutralise, scrub
 from models.register import department_names, public_fields
-from models.register.states import shown_on
+from models.register.queries import RegisterQuery, newest_first, register_select
 from models.settings import get_settings
 from models.stage_deadline import PENDING_LABEL
 from models.workflow import Actor
@@ -102,15 +101,32 @@ def _complaint_row(c: Complaint, zone: ZoneInfo) -> list[Any]:
     ]
 
 
-def breach_rows(*, session: Session, today: dt.date) -> tuple[list[str], list[list[Any]]]:
-    """The public register of ``today`` as rows in the 双公示 field style, individuals' names masked."""
+# The public export's columns: the record's fields (models/breach_record.py ``public_fields``) under the
+# names a reader of the sheet knows. Only the platform's push is bound to the field codes
+# (docs/integrations.md); this file is read by people, so its headers are Chinese.
+BREACH_COLUMNS = [
+    ("record_number", "公示记录编号"),
+    ("XDR_MC", "失信主体名称"),
+    ("XDR_LB", "主体类型"),
+    ("XDR_SHXYM", "统一社会信用代码"),
+    ("matter", "事项"),
+    ("facts", "失信行为"),
+    ("basis", "认定依据"),
+    ("department_code", "认定部门代码"),
+    ("department_name", "认定部门"),
+    ("severity_label", "失信程度"),
+    ("JDRQ", "决定日期"),
+    ("GSJZQ", "公示截止日期"),
+    ("state_label", "状态"),
+]
+
+
+def breach_rows(
+    *, session: Session, query: RegisterQuery, today: dt.date
+) -> tuple[list[str], list[list[Any]]]:
+    """The records of the register ``query`` finds on ``today`` (the pages' filter, ``register_select``),
+    newest first, individuals' names masked, under Chinese headers."""
     departments = department_names(session)
-    stmt = (
-        select(PublishedBreach)
-        .where(shown_on(today))
-        .order_by(col(PublishedBreach.decision_date).desc(), col(PublishedBreach.id).desc())
-        .limit(MAX_ROWS)
-    )
+    stmt = newest_first(register_select(session=session, query=query, today=today)).limit(MAX_ROWS)
     records = [public_fields(b, departments, mask=True) for b in session.exec(stmt).all()]
-    headers = list(records[0]) if records else ["record_number"]
-    return headers, [[r.get(h) for h in headers] for r in records]
+    return [label for _, label in BREACH_COLUMNS], [[r[key] for key, _ in BREACH_COLUMNS] for r in records]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from dataclasses import replace
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -13,33 +13,35 @@ from sqlmodel import Session
 
 from api.deps import CalendarDep, ClockDep, SessionDep, TodayDep
 from models import complaints as service
-from models.breach import PublishedBreach
-from models.breach_record import offline_requests_only, published_class
+from models.breach_record import department_names, public_fields
 from models.calendar import WorkCalendar
 from models.clock import utcnow
-from models.errors import DomainError, NotFound, ValidationFailed
+from models.errors import DomainError, ValidationFailed
 from models.files import Upload
 from models.pledges.access import WHERE_TO_FIND
 from models.pledges.evidence_files import submit_by_pledgor
-from models.pledges.self_service import (
-    evidence_receipt,
-    objection_reply_days,
-    objection_reply_due,
-    pledge_status,
-)
-from models.register import (
-    RegisterQuery,
-    breach_by_number,
-    department_names,
-    get_public_record,
-    list_register,
-    public_fields,
-)
-from models.register.requests import repair_busy, request_repair, submit_objection
+from models.pledges.self_service import evidence_receipt, pending_request, pledge_status
+from models.register import list_register
+from models.register.queries import breach_by_number, count_register
+from models.register.requests import request_repair, submit_objection
 from models.text import checked_text, visible_text
 from web.core import form_data, no_store, page_router, public_message, redirect, refused, render
 from web.files import form_uploads, upload_hint
 from web.public_complaints import TRACK_TITLE
+from web.public_register import (
+    FILTERS,
+    NO_RECORDS_HINT,
+    export_url,
+    filter_choices,
+    form_dates,
+    form_page,
+    form_record,
+    is_unpublished,
+    objection_busy,
+    page_url,
+    record_offline_only,
+    register_search,
+)
 
 router = page_router()
 PAGE_SIZE = 20
@@ -60,80 +62,6 @@ def _record_number(number: str) -> str:
     return _line(number, "公示记录编号")
 
 
-def _offline_only(rec: dict[str, Any]) -> str | None:
-    """What the record's page and forms say instead of offering the forms, for a published record that
-    came from a complaint: its subject has no access code, and the service refuses it
-    (models/register/requests.py). An unpublished record's form does not say where it came from."""
-    if "source_kind" not in rec or rec["source_kind"] == "pledge":
-        return None
-    return offline_requests_only(rec["record_number"])
-
-
-def _form_record(
-    session: Session, number: str, today: dt.date
-) -> tuple[PublishedBreach | None, dict[str, Any]]:
-    """The record an objection or repair form is about, as the form may show it. A record the register
-    shows is shown; any other number (unknown, past its period, or of class 轻微: in force but not
-    published, its subject still objecting or asking for repair with the access code) gets the same form
-    with only the number typed, so the form tells nobody whether such a record exists, nor its class or
-    source (the service answers them alike: ``requests.UNSHOWN_REFUSAL``)."""
-    try:
-        breach = breach_by_number(session=session, number=number, today=today, with_minor=True)
-    except NotFound:
-        return None, {"record_number": number}
-    if _unpublished(breach):
-        return None, {"record_number": number}
-    return breach, public_fields(breach, department_names(session))
-
-
-def _unpublished(breach: PublishedBreach | None) -> bool:
-    return breach is None or not published_class(breach.severity)
-
-
-def _form_dates(breach: PublishedBreach | None, today: dt.date, calendar: WorkCalendar) -> dict[str, Any]:
-    """What the objection and repair forms say before they are filled: when an objection lodged today
-    is answered, from which day a repair may be requested, and which files may be attached. For a
-    record not shown (``breach`` None) only what holds for any record: its own dates are for its subject,
-    whom the service tells on submission."""
-    return {
-        "upload_hint": upload_hint(),
-        "reply_due": objection_reply_due(calendar=calendar, today=today),
-        "reply_days": objection_reply_days(),
-        "repair_earliest": breach.repair_earliest if breach else None,
-        "repair_open": breach is not None and today >= breach.repair_earliest,
-        # Another request pending: the form is not offered, the service would refuse it (one rule).
-        "repair_busy": public_message(busy) if breach and (busy := repair_busy(breach)) else None,
-    }
-
-
-def _form_page(
-    request: Request,
-    breach: PublishedBreach | None,
-    rec: dict[str, Any],
-    *,
-    template: str,
-    title: str,
-    values: dict[str, str],
-    error: str | None,
-    sent: bool,
-    dates: dict[str, Any],
-    status_code: int = 200,
-) -> Response:
-    return render(
-        request,
-        template,
-        title=title,
-        record=rec,
-        unpublished=_unpublished(breach),
-        sent=sent,
-        offline_only=_offline_only(rec),
-        values=values,
-        error=error,
-        status_code=status_code,
-        **dates,
-    )
-
-
 @router.get("/register")
 def register(
     request: Request,
@@ -142,19 +70,18 @@ def register(
     q: str | None = None,
     after: str | None = None,
 ) -> Response:
-    """One search box: an 18-character credit code is searched exactly, anything else as a name prefix."""
+    """One search box (a credit code however typed, else a name prefix) and the filters; the list, its
+    total and the export link all come from the one query (``register_select``)."""
     term = (q or "").strip()
-    error = None
+    picked = {k: v.strip() for k, v in request.query_params.items() if k in FILTERS}
+    error, query, total = None, None, None
     try:
         term = _line(term, "搜索内容")
-        looks_like_code = len(term) == 18 and term.isalnum() and term.isascii()
-        query = RegisterQuery(
-            name=None if looks_like_code or not term else term,
-            credit_code=term.upper() if looks_like_code else None,
-            after=after,
-            limit=PAGE_SIZE,
+        query = register_search(term, picked)
+        items, cursor = list_register(
+            session=session, query=replace(query, after=after, limit=PAGE_SIZE), today=today
         )
-        items, cursor = list_register(session=session, query=query, today=today)
+        total = count_register(session=session, query=query, today=today)
     except ValidationFailed as exc:
         items, cursor, error = [], None, public_message(exc.message)
     return render(
@@ -162,8 +89,15 @@ def register(
         "register.html",
         title="失信信息公示",
         q=term,
+        picked=picked,
+        choices=filter_choices(session),
         items=items,
-        next_cursor=cursor,
+        total=total,
+        searched=bool(term or any(picked.values())),
+        no_records_hint=NO_RECORDS_HINT,
+        first_url=page_url(term, picked),
+        next_url=page_url(term, picked, cursor) if cursor else None,
+        export_urls={f: export_url(query, f) for f in ("csv", "xlsx")} if query and total else {},
         first_page=after is None,
         error=error,
     )
@@ -179,15 +113,18 @@ def record(
     repair: int | None = None,
 ) -> Response:
     _record_number(number)
-    rec = get_public_record(session=session, number=number, today=today)
+    breach = breach_by_number(session=session, number=number, today=today)
+    rec = public_fields(breach, department_names(session))
     return render(
         request,
         "record.html",
         title=f"公示记录 {number}",
         record=rec,
-        offline_only=_offline_only(rec),
+        offline_only=record_offline_only(rec),
         objected=bool(objected),
         repair=bool(repair),
+        # Just filed: the answer time as the acknowledgement mail gives it (the rule and stored deadline).
+        pending=pending_request(breach) if objected or repair else None,
     )
 
 
@@ -201,8 +138,8 @@ def objection_form(
     sent: int | None = None,
 ) -> Response:
     _record_number(number)
-    breach, rec = _form_record(session, number, today)
-    return _form_page(
+    breach, rec = form_record(session, number, today)
+    return form_page(
         request,
         breach,
         rec,
@@ -211,7 +148,7 @@ def objection_form(
         values={},
         error=None,
         sent=bool(sent),
-        dates=_form_dates(breach, today, calendar),
+        dates=form_dates(breach, today, calendar),
     )
 
 
@@ -228,8 +165,9 @@ async def objection(
         calendar=calendar,
         form_name="objection",
         title="提出异议",
-        complete=lambda form: bool(form.get("access_code")) and len(visible_text(form.get("reason"))) >= 2,
-        missing="请填写办理码和异议理由（至少 2 个字）。",
+        # The API's rule (ObjectionBody, and the service's): any reason that is not blank.
+        required={"access_code": "办理码", "reason": "异议理由"},
+        missing="请填写办理码和异议理由。",
         submit=lambda form, address, files: submit_objection(
             session=session,
             number=number,
@@ -256,8 +194,8 @@ def repair_form(
     sent: int | None = None,
 ) -> Response:
     _record_number(number)
-    breach, rec = _form_record(session, number, today)
-    return _form_page(
+    breach, rec = form_record(session, number, today)
+    return form_page(
         request,
         breach,
         rec,
@@ -266,7 +204,7 @@ def repair_form(
         values={},
         error=None,
         sent=bool(sent),
-        dates=_form_dates(breach, today, calendar),
+        dates=form_dates(breach, today, calendar),
     )
 
 
@@ -283,7 +221,11 @@ async def repair(
         calendar=calendar,
         form_name="repair",
         title="申请信用修复",
-        complete=lambda form: all(form.get(k) for k in ("access_code", "statement", "repair_pledge")),
+        required={
+            "access_code": "办理码",
+            "statement": "纠正失信行为的说明",
+            "repair_pledge": "信用修复承诺",
+        },
         missing="请填写办理码、纠正失信行为的说明和信用修复承诺。",
         submit=lambda form, address, files: request_repair(
             session=session,
@@ -310,7 +252,7 @@ async def _record_action(
     calendar: WorkCalendar,
     form_name: str,
     title: str,
-    complete: Callable[[dict[str, str]], bool],
+    required: dict[str, str],
     missing: str,
     submit: Callable[[dict[str, str], str | None, list[Upload]], object],
     done: str,
@@ -320,23 +262,31 @@ async def _record_action(
     chosen again: a page cannot hand them back). A record that is not published has no page of its own
     to go back to (it answers 404), so its form itself says the request was received."""
     form = await form_data(request)
-    breach, rec = _form_record(session, number, today)
+    breach, rec = form_record(session, number, today)
     # The dates as the form showed them, before the request moves the record on.
-    dates = _form_dates(breach, today, calendar)
-    if not complete(form):
+    dates = form_dates(breach, today, calendar)
+    # Each field left blank named at itself; a service's refusal at the field it names (a phone number).
+    errors = {name: f"请填写{label}" for name, label in required.items() if not visible_text(form.get(name))}
+    if errors:
         error, status = f"{missing}{WHERE_TO_FIND}。", 422
     else:
         try:
             submit(form, _client(request), await form_uploads(request))
             session.commit()
-            if _unpublished(breach):
+            if is_unpublished(breach):
                 return redirect(f"/register/{number}/{form_name}?sent=1")
             return redirect(f"/register/{number}?{done}=1")
         except DomainError as exc:
             error, status = _public_refused(session, exc)
+            if field := exc.details.get("field"):
+                errors = {str(field): error}
+            # A state that changed since the form was drawn (another request came first): the sentence
+            # the form would now show, not the lifecycle's wording in staff terms.
+            if status == 409 and form_name == "objection":
+                error = objection_busy(form_record(session, number, today)[0]) or error
     # The code is not put back into the form: a page is no place to keep a secret.
     values = {k: v for k, v in form.items() if k != "access_code"}
-    return _form_page(
+    return form_page(
         request,
         breach,
         rec,
@@ -344,6 +294,7 @@ async def _record_action(
         title=title,
         values=values,
         error=error,
+        errors=errors,
         sent=False,
         dates=dates,
         status_code=status,

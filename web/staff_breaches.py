@@ -27,6 +27,7 @@ from sqlmodel import Session, col, select
 from api.deps import SessionDep, TodayDep
 from models.audit import CaseEvent
 from models.breach import SEVERITY_LABELS
+from models.breach_record import CREDIT_OFFICE
 from models.breach_requests import list_staff_breaches, staff_views, visible_breach
 from models.calendar import load_calendar
 from models.errors import DomainError, ValidationFailed
@@ -116,6 +117,7 @@ def _record_page(
             and may_decide(complaint_id=record.complaint_id, action=t.event, role=actor.role)
         ],
         days_left=days_left,
+        credit_office=CREDIT_OFFICE,
         filings=department_filings(session=session, record=record, actor=actor, today=today),
         filing_labels=FILINGS,
         upload_hint=upload_hint(),

@@ -4,14 +4,18 @@ Registered before the complaint and public routers so ``/complaints/export`` is 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import datetime as dt
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import ActorDep, SessionDep, TodayDep
 from models.complaints import ComplaintFilter
 from models.exports import COMPLAINT_COLUMNS, breach_rows, complaint_rows, render
 from models.lifecycle import ComplaintState
+from models.register.queries import RegisterQuery
+from models.text import Line
 
 router = APIRouter()
 
@@ -57,6 +61,26 @@ def export_complaints(
     return _download(content, f"complaints-{today:%Y%m%d}", format)
 
 
+class RegisterExport(BaseModel):
+    """The register export's query: the register page's filters (one query, ``register_select``); a
+    parameter the export does not know is refused, not ignored, so a filter is never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["csv", "xlsx"] = Field("csv", description="csv 或 xlsx")
+    name: Line | None = Field(
+        None, max_length=128, description="失信主体名称（前缀匹配，不区分全半角、大小写和空格）"
+    )
+    credit_code: Line | None = Field(None, max_length=64, description="统一社会信用代码")
+    department: Line | None = Field(None, max_length=32, description="认定部门代码")
+    subject_kind: Line | None = Field(
+        None, max_length=16, description="主体类型：enterprise 企业、individual 个人、government 政府部门"
+    )
+    severity: Line | None = Field(None, max_length=16, description="失信程度：general 一般、serious 严重")
+    date_from: dt.date | None = Field(None, description="决定日期（JDRQ）起")
+    date_to: dt.date | None = Field(None, description="决定日期（JDRQ）止")
+
+
 @router.get(
     "/public/breaches/export",
     summary="导出失信公示记录（CSV/XLSX，无需登录）",
@@ -65,9 +89,9 @@ def export_complaints(
     responses=_FILE,
 )
 def export_register(
-    session: SessionDep,
-    today: TodayDep,
-    format: Literal["csv", "xlsx"] = Query("csv", description="csv 或 xlsx"),  # noqa: A002
+    session: SessionDep, today: TodayDep, params: Annotated[RegisterExport, Query()]
 ) -> Response:
-    headers, rows = breach_rows(session=session, today=today)
-    return _download(render(headers, rows, format), f"breaches-{today:%Y%m%d}", format)
+    """与公示页面相同的筛选条件；表头为中文；未知参数或取值返回 422。"""
+    query = RegisterQuery(**params.model_dump(exclude={"format"}))
+    headers, rows = breach_rows(session=session, query=query, today=today)
+    return _download(render(headers, rows, params.format), f"breaches-{today:%Y%m%d}", params.format)

@@ -1,5 +1,6 @@
-"""The public register's queries: keyset pages, a record by number, the credit profile, the
-subject checks other services ask (a current breach, a false pledge), the count shown."""
+"""The public register's queries: the one filter behind its pages, their count and the export, keyset
+pages, a record by number, the credit profile, the subject checks other services ask (a current breach, a
+false pledge), the count shown."""
 
 from __future__ import annotations
 
@@ -7,31 +8,36 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func
+from sqlalchemy import ColumnElement, and_, exists, func, or_
 from sqlmodel import Session, col, select
 
-from models.breach import PublishedBreach, Severity
-from models.breach_record import (
-    department_names,
-    public_fields,
-)
+from models.breach import SEVERITY_LABELS, PublishedBreach, Severity
+from models.breach_record import department_names, public_fields, published_class
 from models.errors import NotFound, ValidationFailed
 from models.lifecycle import PLEDGE, PledgeState
 from models.org import Department
-from models.pledge import Pledge, PledgorKind
+from models.pledge import PLEDGOR_KIND_LABELS, Pledge, PledgorKind
+from models.register.names import name_key_sql, typed_keys
 from models.register.states import shown_on
 from models.uscc import validate_credit_code
 
 
 @dataclass(frozen=True)
 class RegisterQuery:
-    name: str | None = None  # prefix of XDR_MC
+    name: str | None = None  # prefix of XDR_MC, compared folded (models/register/names.py)
     credit_code: str | None = None
     department: str | None = None  # department code
+    subject_kind: str | None = None  # PledgorKind value (XDR_LB: 企业 / 个人 / 政府部门)
+    severity: str | None = None  # a published class: general (一般) / serious (严重)
     date_from: dt.date | None = None
     date_to: dt.date | None = None
     after: str | None = None  # keyset cursor "<JDRQ>:<id>" from the previous page
     limit: int = 20
+
+
+# What the register may be narrowed by, with the words a person picks them by.
+SUBJECT_KINDS = {str(kind): label for kind, label in PLEDGOR_KIND_LABELS.items()}
+SHOWN_CLASSES = {str(s): SEVERITY_LABELS[s] for s in Severity if published_class(s)}
 
 
 def _cursor(record: PublishedBreach) -> str:
@@ -55,6 +61,80 @@ def _parse_cursor(cursor: str) -> tuple[dt.date, int]:
     return parsed
 
 
+def _choice(value: str, choices: dict[str, str], what: str, field: str) -> str:
+    if value not in choices:
+        allowed = "、".join(f"{code}（{label}）" for code, label in choices.items())
+        shown = value if value.isprintable() else repr(value)
+        raise ValidationFailed(
+            f"{what}“{shown}”不存在；可选：{allowed} (unknown {field} {value!r})", field=field
+        )
+    return value
+
+
+def _department_id(session: Session, code: str) -> int:
+    """The department a code names; lower case is read as the upper case codes are written in. An unknown
+    code is refused: an empty list would read as "this department has no records"."""
+    dept = session.exec(select(Department.id).where(Department.code == code.strip().upper())).first()
+    if dept is None:
+        shown = code if code.isprintable() else repr(code)
+        raise ValidationFailed(
+            f"认定部门代码“{shown}”不存在；请从认定部门列表中选择 (unknown department {code!r})",
+            field="department",
+        )
+    return dept
+
+
+def _name_clause(name: str) -> ColumnElement[bool]:
+    """The records whose name starts with ``name``, both folded (names.py): a half-open range on the
+    indexed expression, not LIKE (SQLite cannot use an index for a LIKE with an ESCAPE clause, and a rare
+    prefix then scanned the whole register)."""
+    stored = name_key_sql(col(PublishedBreach.subject_name))
+    # Individuals are shown masked (张*三); matching their real name by prefix would let anyone unmask it
+    # one character at a time, so for them only the full name matches.
+    individual = col(PublishedBreach.subject_kind) == PledgorKind.INDIVIDUAL.value
+    return or_(
+        *(
+            ((stored >= key) & (stored < key + "\U0010ffff") & ~individual) | (individual & (stored == key))
+            for key in sorted(typed_keys(name))
+        )
+    )
+
+
+def register_select(*, session: Session, query: RegisterQuery, today: dt.date) -> Any:
+    """The records shown on ``today`` that ``query`` asks for, unordered and whole: the one filter behind
+    the register's pages, their count and the export, so the three cannot disagree. A value that names
+    nothing (a department, a subject type or a class) is refused rather than answered with no records."""
+    stmt = select(PublishedBreach).where(shown_on(today))
+    if query.name and typed_keys(query.name):
+        stmt = stmt.where(_name_clause(query.name))
+    if query.credit_code:
+        stmt = stmt.where(PublishedBreach.subject_credit_code == validate_credit_code(query.credit_code))
+    if query.department:
+        stmt = stmt.where(PublishedBreach.department_id == _department_id(session, query.department))
+    if query.subject_kind:
+        kind = _choice(query.subject_kind, SUBJECT_KINDS, "主体类型", "subject_kind")
+        stmt = stmt.where(col(PublishedBreach.subject_kind) == kind)
+    if query.severity:
+        stmt = stmt.where(
+            col(PublishedBreach.severity) == _choice(query.severity, SHOWN_CLASSES, "失信程度", "severity")
+        )
+    if query.date_from and query.date_to and query.date_from > query.date_to:
+        raise ValidationFailed(
+            f"决定日期起（{query.date_from.isoformat()}）晚于止（{query.date_to.isoformat()}）；"
+            "请核对日期范围 (date_from after date_to)",
+            field="date_from",
+        )
+    if query.date_from:
+        stmt = stmt.where(col(PublishedBreach.decision_date) >= query.date_from)
+    if query.date_to:
+        stmt = stmt.where(col(PublishedBreach.decision_date) <= query.date_to)
+    return stmt
+
+
+def newest_first(stmt: Any) -> Any:
+    return stmt.order_by(col(PublishedBreach.decision_date).desc(), col(PublishedBreach.id).desc())
+
+
 # ``today`` below is the caller's day (the request's clock): a record past its GSJZQ is no longer shown
 # even if the expire flow has not run yet (models/register/states.py, ``shown_on``).
 
@@ -63,25 +143,7 @@ def list_register(
     *, session: Session, query: RegisterQuery, today: dt.date
 ) -> tuple[list[dict[str, Any]], str | None]:
     """A page of the records shown on ``today``, newest decision first; keyset on (JDRQ, id)."""
-    stmt = select(PublishedBreach).where(shown_on(today))
-    if query.name:
-        # A half-open range on the indexed column, not LIKE: SQLite cannot use an index for a LIKE with an
-        # ESCAPE clause, and a rare prefix then scanned the whole register. Case-sensitive, as on PostgreSQL.
-        name = col(PublishedBreach.subject_name)
-        prefix = (name >= query.name) & (name < query.name + "\U0010ffff")
-        # Individuals are shown masked (张*三); matching their real name by prefix would let anyone unmask
-        # it one character at a time, so for them only the full, exact name matches.
-        individual = col(PublishedBreach.subject_kind) == PledgorKind.INDIVIDUAL.value
-        stmt = stmt.where((prefix & ~individual) | (individual & (name == query.name)))
-    if query.credit_code:
-        stmt = stmt.where(PublishedBreach.subject_credit_code == validate_credit_code(query.credit_code))
-    if query.department:
-        dept = session.exec(select(Department.id).where(Department.code == query.department)).first()
-        stmt = stmt.where(PublishedBreach.department_id == (dept if dept is not None else -1))
-    if query.date_from:
-        stmt = stmt.where(col(PublishedBreach.decision_date) >= query.date_from)
-    if query.date_to:
-        stmt = stmt.where(col(PublishedBreach.decision_date) <= query.date_to)
+    stmt = register_select(session=session, query=query, today=today)
     if query.after:
         day, ident = _parse_cursor(query.after)
         # The leading `<=` is implied by the OR but is what an index can seek on: without it PostgreSQL
@@ -91,11 +153,16 @@ def list_register(
             (col(PublishedBreach.decision_date) < day) | (col(PublishedBreach.id) < ident),
         )
     limit = max(1, min(query.limit, 100))
-    stmt = stmt.order_by(col(PublishedBreach.decision_date).desc(), col(PublishedBreach.id).desc())
-    rows = session.exec(stmt.limit(limit + 1)).all()
+    rows = session.exec(newest_first(stmt).limit(limit + 1)).all()
     departments = department_names(session)
     page = [public_fields(r, departments) for r in rows[:limit]]
     return page, (_cursor(rows[limit - 1]) if len(rows) > limit else None)
+
+
+def count_register(*, session: Session, query: RegisterQuery, today: dt.date) -> int:
+    """How many records ``query`` finds on ``today``, all pages together."""
+    found = register_select(session=session, query=query, today=today).subquery()
+    return int(session.exec(select(func.count()).select_from(found)).one())
 
 
 def breach_by_number(
