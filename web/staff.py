@@ -31,7 +31,6 @@ from models.complaints.queue import warned_yellow
 from models.complaints.visibility import assisting_departments
 from models.errors import DomainError
 from models.files import PREVIEWABLE
-from models.government_credit import public_text_draft
 from models.lifecycle import COMPLAINT, ComplaintState, Role
 from models.org import Department
 from models.pledge import PLEDGOR_KIND_LABELS, PledgeCreate
@@ -39,6 +38,17 @@ from models.pledges import register_pledge_with_code
 from models.pledges.access import pledge_id_by_number, reissue_access_code
 from models.settings import get_settings
 from models.workflow import Actor
+from web.complaint_page_notes import (
+    ACTION_FIELD_HINTS,
+    PUBLISHED_REASON_LABEL,
+    action_body,
+    action_forms,
+    done_message,
+    first_invalid,
+    in_form_order,
+    unchosen,
+    untold_complainant,
+)
 from web.core import current_actor, form_data, form_refused, page_router, redirect, refused, render
 from web.files import form_uploads, upload_hint
 from web.pledge_notice import sent_by
@@ -90,6 +100,10 @@ ACTION_FIELD_LABELS = {
     ("await_complainant", "reason"): "需投诉人补充的内容（将告知投诉人）",
     ("withdraw", "reason"): "投诉人撤回的理由",
     ("reject", "reason"): "不予受理的理由（将告知投诉人）",
+    ("close_unsatisfied", "reason"): "不满意办结的理由（将告知投诉人）",
+    ("close_unreachable", "reason"): "无法联系办结的说明（将告知投诉人）",
+    # The one reason the public reads: the register's 失信事实 (web/complaint_page_notes.py).
+    ("confirm_breach", "reason"): PUBLISHED_REASON_LABEL,
 }
 ROUTE_LABELS = {
     "litigation": "诉讼",
@@ -305,16 +319,6 @@ async def reissue_code(
     return _pledge_form(request, session, reissued=reissued)
 
 
-def _action_forms(session: Session, complaint: Any, actor: Actor, today: dt.date) -> list[dict[str, Any]]:
-    forms = []
-    for t in service.available_actions(session=session, complaint=complaint, actor=actor, today=today):
-        fields = [f for f in service.body_fields(t.event) if f != "attachments"]
-        # The 事实摘要 for publication starts from the summary with personal data masked.
-        defaults = {"public_text": public_text_draft(complaint)} if t.event == "confirm_breach" else {}
-        forms.append({"event": t.event, "label": t.label, "fields": fields, "defaults": defaults})
-    return forms
-
-
 def _return_visit(events: list[Any]) -> dict[str, Any] | None:
     """The latest return visit's rating and when it was recorded: the closing or redo event that carries
     it (a case reopened later keeps the last answer the complainant gave)."""
@@ -340,7 +344,7 @@ def draw_case_page(
     context.setdefault("reissue_key", secrets.token_urlsafe(16))
     context.setdefault("values", {})
     context.setdefault("status_code", 200)
-    context.setdefault("done", None)
+    done_action = context.pop("done_action", None)
     # Any department, retired ones too: a finished case keeps the departments that handled it; a dispatch
     # chooses among the active ones.
     every = {d.id: d for d in session.exec(select(Department).order_by(col(Department.code))).all()}
@@ -350,6 +354,9 @@ def draw_case_page(
     joined = session.get(Complaint, complaint.merged_into_id) if complaint.merged_into_id else None
     handling = handling_case(session, complaint)
     events = service.timeline(session=session, complaint=complaint)
+    done, done_untold = done_message(session, complaint, done_action, events) if done_action else (None, None)
+    failed = context.get("failed_action")
+    errors = in_form_order(failed, context.pop("errors")) if failed else context.pop("errors")
     opinions = assist_opinions(session=session, complaint=complaint)
     # What the complainant was told of a 不予受理 (the /track page's wording), for a clerk taking their call.
     reason, route = (
@@ -371,7 +378,7 @@ def draw_case_page(
         not_accepted_reason=reason,
         suggested_route=route,
         redos_before_unsatisfied=get_settings().unsatisfied_close_after_redos,
-        actions=_action_forms(session, complaint, actor, today),
+        actions=action_forms(session, complaint, actor, today),
         # Why an action the role has in this state is not offered yet (e.g. 确认违约失信 before it is due).
         withheld=service.withheld_actions(session=session, complaint=complaint, actor=actor, today=today),
         next_actors=service.who_acts_next(session=session, complaint=complaint, today=today),
@@ -404,6 +411,18 @@ def draw_case_page(
         file_actions=FILE_ACTIONS,
         upload_hint=upload_hint(),
         previewable=PREVIEWABLE,
+        done=done,
+        # The complainant notices that reached nobody: of the action just taken, else of the current step.
+        untold=done_untold or untold_complainant(session, complaint, actor, events),
+        errors=errors,
+        # The summary above the page names the failed form's fields as that form labels them; the first of
+        # them the form shows takes the focus (None: the summary does).
+        error_labels={
+            f: ACTION_FIELD_LABELS.get((failed or "", f)) or FIELD_LABELS.get(f, f) for f in errors
+        },
+        failed_label=service.event_label(failed) if failed else None,
+        focus_field=first_invalid(failed, errors) if failed else None,
+        hints=ACTION_FIELD_HINTS,
         **context,
     )
 
@@ -418,22 +437,7 @@ def case_page(
     done: str | None = None,
 ) -> Response:
     _, actor = current_actor(request, session, *STAFF)
-    label = service.event_label(done) if done else None
-    return draw_case_page(request, session, actor, complaint_id, today, calendar, done=label)
-
-
-def _body(action: str, form: dict[str, str]) -> service.ActionBody:
-    model = service.ACTION_BODIES.get(action, service.ActionBody)
-    values: dict[str, Any] = {}
-    for name in [*service.body_fields(action), "note", "expected_version"]:
-        raw = form.get(name, "")
-        if raw == "" or name == "attachments":
-            continue
-        if name == "assisting_department_codes":
-            values[name] = [c.strip() for c in raw.replace("，", ",").split(",") if c.strip()]
-        else:
-            values[name] = raw
-    return model.model_validate(values)
+    return draw_case_page(request, session, actor, complaint_id, today, calendar, done_action=done)
 
 
 @router.post("/complaints/{complaint_id}/act/{action}")
@@ -451,20 +455,27 @@ async def take_action(
     ticked = (await request.form()).getlist("assisting_department_codes")
     if len(ticked) > 1:
         form["assisting_department_codes"] = ",".join(str(code) for code in ticked)
+    # A select left on its empty option is refused here, beside the form's other errors: the API may have a
+    # default for it (失信程度) that the page must not take in the clerk's place.
+    errors, status = unchosen(action, form, FIELD_LABELS), 422
+    complaint = None
     try:
-        body = _body(action, form)
-        complaint = service.act(
-            session=session,
-            complaint_id=complaint_id,
-            action=action,
-            body=body,
-            actor=actor,
-            today=today,
-            calendar=calendar,
-            files=await form_uploads(request),
-        )
+        body = action_body(action, form)
+        if not errors:
+            complaint = service.act(
+                session=session,
+                complaint_id=complaint_id,
+                action=action,
+                body=body,
+                actor=actor,
+                today=today,
+                calendar=calendar,
+                files=await form_uploads(request),
+            )
     except (ValidationError, DomainError) as exc:
-        errors, status = form_refused(session, exc)
+        refusal, status = form_refused(session, exc)
+        errors = {**refusal, **errors}
+    if complaint is None:
         return draw_case_page(
             request,
             session,
