@@ -3,6 +3,8 @@ by hand, push)."""
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import typer
 from rich.console import Console
 
@@ -11,7 +13,15 @@ from cli.tables import folded, table, whole
 from models.accounts import create_machine_user
 from models.clock import utcnow
 from models.db import get_engine, session_scope
-from models.hotline import HotlineMessageStatus, list_messages, mark_handled, retry_dead
+from models.hotline import (
+    HotlineMessage,
+    HotlineMessageStatus,
+    list_messages,
+    mark_handled,
+    retry_all_dead,
+    retry_dead,
+    waiting_behind,
+)
 from models.lifecycle import Role
 from models.settings import get_settings
 
@@ -31,13 +41,17 @@ def token_cmd(name: str = typer.Option("12345热线平台", "--name", help="账�
 @app.command("list")
 def list_cmd(
     status: HotlineMessageStatus | None = typer.Option(None, help="pending / sent / dead / handled"),
+    order_id: str | None = typer.Option(None, "--order-id", help="只列出该 12345 工单编号的消息"),
     limit: int = typer.Option(50, min=1, help="条数（最新的在前）"),
 ) -> None:
-    """列出回传给 12345 平台的消息。"""
+    """列出回传给 12345 平台的消息：待发送的注明下次发送时间，或排在哪条消息之后。"""
     # The id is what `retry` takes, the message number what the platform is asked about, the stage, status
     # and attempts a word or two: never cut, however narrow the console (a pipe is 80 columns). The order
-    # number (up to 64 characters) and the reason give way, folded, not cut.
+    # number (up to 64 characters) and the last column give way, folded, not cut; a third folded column
+    # would squeeze the order number off its line, so when a pending message goes shares the reason's.
     with session_scope() as session:
+        messages = list_messages(session=session, status=status, order_id=order_id, limit=limit)
+        behind = waiting_behind(session=session, messages=messages)
         listed = table(
             whole("ID"),
             whole("消息编号"),
@@ -45,7 +59,7 @@ def list_cmd(
             whole("阶段"),
             whole("状态"),
             whole("次数"),
-            folded("最后错误"),
+            folded("下次发送 / 最后错误"),
             rows=[
                 (
                     str(m.id),
@@ -54,20 +68,42 @@ def list_cmd(
                     m.stage,
                     m.status,
                     str(m.attempts),
-                    (m.last_error or "")[:60],
+                    _next_and_error(m, behind.get(m.id or 0)),
                 )
-                for m in list_messages(session=session, status=status, limit=limit)
+                for m in messages
             ],
         )
     console.print(listed)
 
 
+def _next_and_error(message: HotlineMessage, blocker: HotlineMessage | None) -> str:
+    """A pending message's turn (after the earlier one of its case it waits for, or its next attempt's
+    time), then why its last attempt failed."""
+    error = (message.last_error or "")[:60]
+    if message.status != HotlineMessageStatus.PENDING:
+        return error
+    if blocker is not None:
+        why = "失败，待管理员处理" if blocker.status == HotlineMessageStatus.DEAD else "待发送"
+        turn = f"暂缓：排在 #{blocker.id}（{why}）之后"
+    else:
+        zone = ZoneInfo(get_settings().timezone)
+        turn = "下次发送 " + message.next_attempt_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    return f"{turn}；{error}" if error else turn
+
+
 @app.command("retry")
 def retry_cmd(
-    message_id: int = typer.Argument(..., help="消息 ID（见 shouxin hotline list --status dead）"),
+    message_id: int | None = typer.Argument(None, help="消息 ID（见 shouxin hotline list --status dead）"),
+    all_dead: bool = typer.Option(False, "--all-dead", help="重发全部失败（dead）的消息，如平台停机恢复后"),
 ) -> None:
-    """把一条失败（dead）的回传消息重新放回待发送。"""
+    """把失败（dead）的回传消息重新放回待发送：指定一条的 ID，或 --all-dead 全部。"""
+    if (message_id is None) == (not all_dead):
+        _fail("请指定一条消息的 ID，或使用 --all-dead 重发全部失败的消息（二者选一）")
     with session_scope() as session:
+        if message_id is None:
+            count = retry_all_dead(session=session, now=utcnow())
+            console.print(f"已将 {count} 条失败的回传消息重新排队")
+            return
         retry_dead(session=session, message_id=message_id, now=utcnow())
     console.print(f"回传消息 #{message_id} 已重新排队")
 

@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, update
+from sqlalchemy import JSON, Column, Index, exists, func, update
+from sqlalchemy.orm import aliased
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.audit import CaseEvent
@@ -40,8 +41,10 @@ from models.privacy import publication_text
 from models.types import UTCDateTime
 
 HOTLINE_SOURCE = "12345"
-# After this many failed attempts (about 8 hours of back-off) a message is dead: an admin retries it.
-MAX_ATTEMPTS = 12
+# After this many failed attempts a message is dead and an admin retries it. The budget must outlast an
+# overnight maintenance window of the platform with room to spare: the back-off between the first and the
+# last attempt (``retry_window``) is 2,883 minutes, about 48 hours (1+2+4+…+32 minutes, then 47 hours).
+MAX_ATTEMPTS = 54
 MAX_BACKOFF = dt.timedelta(hours=1)
 
 # The events the platform is told of, with the stage it knows them by (docs/integrations.md).
@@ -136,7 +139,31 @@ def _case_ref(case: Complaint | None) -> dict[str, str | None] | None:
 
 def message_payload(session: Session, case: Complaint, event: CaseEvent, stage: str) -> dict[str, Any]:
     """The message for ``event``: what the platform needs to update its order, and no personal data (it
-    has the caller's; the complaint's other parties are none of its business beyond the department)."""
+    has the caller's; the complaint's other parties are none of its business beyond the department).
+
+    Free text (a reason, the reply, the closing note, another route's wording) was written by staff and
+    may name the caller or a phone number: it goes through the publication filter, the caller's name
+    known, like anything else that leaves the system."""
+    payload = _stage_fields(session, case, event, stage)
+    if event.event in ("reject", "return_order", "redo", "reopen"):
+        payload["reason"] = event.data.get("reason") or event.note
+    if event.event == "reject":
+        payload["route"] = _route(event)
+    for key in _FREE_TEXT:
+        if payload.get(key):
+            payload[key] = publication_text(payload[key], names=[case.complainant_name])
+    route = payload.get("route")
+    if route and route.get("guidance"):
+        route["guidance"] = publication_text(route["guidance"], names=[case.complainant_name])
+    return payload
+
+
+# The payload's fields written by staff in their own words (docs/integrations.md, "extra fields").
+_FREE_TEXT = ("reason", "reply", "note")
+
+
+def _stage_fields(session: Session, case: Complaint, event: CaseEvent, stage: str) -> dict[str, Any]:
+    """The message's fields as the event recorded them (filtered by ``message_payload``)."""
     payload: dict[str, Any] = {
         "message_id": f"{case.number}:{event.seq}",
         "source_system": case.source_system,
@@ -146,8 +173,6 @@ def message_payload(session: Session, case: Complaint, event: CaseEvent, stage: 
         "event": event.event,
         "occurred_at": _iso(event.at),
     }
-    if event.event in ("reject", "return_order", "redo", "reopen"):
-        payload["reason"] = event.data.get("reason") or event.note
     if event.event == "merge":
         target_id = event.data.get("target_id")
         payload["merged_into"] = _case_ref(session.get(Complaint, target_id) if target_id else None)
@@ -172,6 +197,18 @@ def message_payload(session: Session, case: Complaint, event: CaseEvent, stage: 
         if event.note:
             payload["note"] = event.note
     return payload
+
+
+def _route(event: CaseEvent) -> dict[str, str | None] | None:
+    """Where a caller not accepted should go (RULEBOOK complaints §3): the route's code and the sentence
+    the complainant's mail and tracking page give, which the platform's agent reads out to the caller."""
+    # Imported here: the complaint services import this module (they report their stage changes).
+    from models.complaints.tracking import why_not_accepted
+
+    code = event.data.get("route")
+    if not code:  # a rejection recorded before the route was kept
+        return None
+    return {"code": str(code), "guidance": why_not_accepted([event])[1]}
 
 
 def _merged_hotline_cases(session: Session, case_id: int) -> list[Complaint]:
@@ -212,8 +249,22 @@ def report_standing_reply(
     if not orders:
         return
     payload = message_payload(session, target, reply, STAGES["reply"])
+    # The platform files its order's stages by time: the reply reaches these orders at the merge, and a
+    # copy dated at the reply (before the order's own ``merged``) would read as answered before it joined.
+    payload["occurred_at"] = _iso(max(reply.at, _joined_at(session, joining)))
     for order in orders:
         _add_for_merged(session, order, target, reply, payload, _case_ref(target))
+
+
+def _joined_at(session: Session, joining: Sequence[Complaint]) -> dt.datetime:
+    """When ``joining`` joined their target: the latest ``merge`` among them (the one just recorded)."""
+    ids = [c.id for c in joining if c.id is not None]
+    latest = session.exec(
+        select(func.max(CaseEvent.at)).where(
+            CaseEvent.case_kind == "complaint", col(CaseEvent.case_id).in_(ids), CaseEvent.event == "merge"
+        )
+    ).one()
+    return latest or utcnow()
 
 
 def _add_for_merged(
@@ -236,11 +287,8 @@ def _add_for_merged(
         "case_number": merged.number,
         "merged_into": handling,
     }
-    # The reply and reasons were written about ``case``'s complainant, and may name them or their phone:
-    # another caller's order gets them through the publication filter, as a third party would.
-    for key in ("reply", "reason"):
-        if copy.get(key):
-            copy[key] = publication_text(copy[key], names=[case.complainant_name])
+    # The free text passed the publication filter with ``case``'s complainant named (``message_payload``):
+    # another caller's order gets it as a third party would.
     if "satisfaction" in copy:
         # The answer was the handling case's complainant's (or 无法联系: they could not be reached); this
         # order's caller was never visited, and the platform would record it against their order. The
@@ -255,6 +303,12 @@ def _add_for_merged(
 def backoff(attempts: int) -> dt.timedelta:
     """Wait after the ``attempts``-th failure: 1 min, 2, 4 … capped at 1 h."""
     return doubling_backoff(attempts, cap=MAX_BACKOFF)
+
+
+def retry_window() -> dt.timedelta:
+    """How long the platform may stay unreachable before a message dies: the back-off between its first
+    attempt and its last (the ``MAX_ATTEMPTS``-th)."""
+    return sum((backoff(n) for n in range(1, MAX_ATTEMPTS)), dt.timedelta())
 
 
 def claim_due(
@@ -333,19 +387,22 @@ def mark_refused(*, session: Session, message_id: int, error: str, leased_until:
 
 def mark_failed(
     *, session: Session, message_id: int, error: str, now: dt.datetime, leased_until: dt.datetime
-) -> bool:
-    """No answer, or one worth retrying: due again after the back-off; dead after ``MAX_ATTEMPTS``."""
+) -> HotlineMessageStatus | None:
+    """No answer, or one worth retrying: due again after the back-off (pending); dead after
+    ``MAX_ATTEMPTS``. The status recorded, or None (nothing changed) when the lease was lost."""
     attempts = _get(session, message_id).attempts + 1
     # The lease guards the count read above too: no other run records on this row while it holds.
     if attempts >= MAX_ATTEMPTS:
-        return _settle(
+        died = _settle(
             session, message_id, leased_until, status=HotlineMessageStatus.DEAD, attempts=attempts,
             last_error=error[:2000],
         )  # fmt: skip
-    return _settle(
+        return HotlineMessageStatus.DEAD if died else None
+    waits = _settle(
         session, message_id, leased_until, attempts=attempts, last_error=error[:2000],
         next_attempt_at=now + backoff(attempts),
     )  # fmt: skip
+    return HotlineMessageStatus.PENDING if waits else None
 
 
 def retry_dead(*, session: Session, message_id: int, now: dt.datetime) -> HotlineMessage:
@@ -363,6 +420,18 @@ def retry_dead(*, session: Session, message_id: int, now: dt.datetime) -> Hotlin
     return row
 
 
+def retry_all_dead(*, session: Session, now: dt.datetime) -> int:
+    """After an outage or a fix on the platform's side: every dead message pending again, due at once, with
+    a fresh attempt budget (as ``retry_dead``); how many were requeued. Each case's still go in order."""
+    requeued = session.execute(
+        update(HotlineMessage)
+        .where(col(HotlineMessage.status) == HotlineMessageStatus.DEAD)
+        .values(status=HotlineMessageStatus.PENDING, attempts=0, next_attempt_at=now)
+        .returning(col(HotlineMessage.id))
+    )
+    return len(requeued.all())
+
+
 def mark_handled(
     *, session: Session, message_id: int, note: str, by: str, now: dt.datetime
 ) -> HotlineMessage:
@@ -377,10 +446,69 @@ def mark_handled(
 
 
 def list_messages(
-    *, session: Session, status: HotlineMessageStatus | None = None, limit: int = 50
+    *,
+    session: Session,
+    status: HotlineMessageStatus | None = None,
+    order_id: str | None = None,
+    limit: int = 50,
 ) -> list[HotlineMessage]:
-    """The latest messages (newest first), of one status if given."""
+    """The latest messages (newest first), of one status and of one 12345 order if given."""
     query = select(HotlineMessage)
     if status is not None:
         query = query.where(HotlineMessage.status == status)
+    if order_id:
+        # Every message is filed under the 12345 case of its order (a merged order's under its own case).
+        cases = select(Complaint.id).where(
+            Complaint.source_system == HOTLINE_SOURCE, Complaint.external_id == order_id.strip()
+        )
+        query = query.where(col(HotlineMessage.complaint_id).in_(cases))
     return list(session.exec(query.order_by(col(HotlineMessage.id).desc()).limit(limit)))
+
+
+def waiting_behind(*, session: Session, messages: Sequence[HotlineMessage]) -> dict[int, HotlineMessage]:
+    """For each pending message of ``messages`` that waits for an earlier one of its case (pending: in
+    back-off or sent first, or dead: until an admin acts), that earliest unsettled one, by message id.
+    A message not listed goes when it is due (``claim_due`` holds back exactly these)."""
+    pending = [m for m in messages if m.status == HotlineMessageStatus.PENDING and m.id is not None]
+    if not pending:
+        return {}
+    unsettled = session.exec(
+        select(HotlineMessage)
+        .where(
+            col(HotlineMessage.complaint_id).in_({m.complaint_id for m in pending}),
+            col(HotlineMessage.status).in_((HotlineMessageStatus.PENDING, HotlineMessageStatus.DEAD)),
+        )
+        .order_by(col(HotlineMessage.id))
+    )
+    first: dict[int, HotlineMessage] = {}
+    for row in unsettled:
+        first.setdefault(row.complaint_id, row)
+    return {
+        m.id: first[m.complaint_id]
+        for m in pending
+        if m.id is not None and (first[m.complaint_id].id or 0) < m.id
+    }
+
+
+def held_behind_dead(*, session: Session) -> list[int]:
+    """The pending messages that cannot go until an admin retries or settles a dead one of their case."""
+    earlier = aliased(HotlineMessage)
+    dead_before = exists().where(
+        col(earlier.complaint_id) == col(HotlineMessage.complaint_id),
+        col(earlier.id) < col(HotlineMessage.id),
+        col(earlier.status) == HotlineMessageStatus.DEAD,
+    )
+    query = select(HotlineMessage.id).where(
+        HotlineMessage.status == HotlineMessageStatus.PENDING, dead_before
+    )
+    return [i for i in session.exec(query) if i is not None]
+
+
+def dead_count(*, session: Session) -> int:
+    """Messages refused for good or out of attempts, waiting for an admin."""
+    query = (
+        select(func.count())
+        .select_from(HotlineMessage)
+        .where(HotlineMessage.status == HotlineMessageStatus.DEAD)
+    )
+    return session.exec(query).one()

@@ -5,6 +5,10 @@ with ``source_system`` = ``HOTLINE_SOURCE``), and a resent order, even two copie
 finds the case registered for the first: the unique constraint ``uq_complaint_external`` decides, on
 SQLite and PostgreSQL alike. The caller commits.
 
+A resend must be a copy: one that differs from the order registered (another caller, other content …)
+is refused with ``Conflict`` naming the fields, and nothing of it is stored (``differing_fields``), so no
+part of an order is dropped unseen.
+
 The tracking password goes back only with the first answer (it is stored hashed). When that answer was
 lost (the platform timed out after the case was committed), the platform's resend may ask for a new one
 (``reissue_order_password``): the case gets a new password, the old one stops working.
@@ -13,13 +17,17 @@ lost (the platform timed out after the case was committed), the platform's resen
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, WithJsonSchema, field_validator
+from pydantic_core import PydanticCustomError
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from models.audit import CaseEvent
 from models.calendar import WorkCalendar
+from models.clock import utcnow
 from models.complaint import (
     CATEGORY_LABELS,
     AttachmentRef,
@@ -30,7 +38,9 @@ from models.complaint import (
     ExternalOrder,
 )
 from models.complaints import register_complaint
+from models.errors import Conflict
 from models.hotline import HOTLINE_SOURCE
+from models.org import Department
 from models.pledge import normalise_phone
 from models.text import Line, Paragraph, visible_text
 from models.tracking_password import reissue_tracking_password
@@ -38,6 +48,12 @@ from models.workflow import Actor
 
 _CATEGORY_BY_LABEL = {label: category for category, label in CATEGORY_LABELS.items()}
 _SUMMARY_CHARS = 60
+_ORDER_ID_PATTERN = r"^[A-Za-z0-9._:-]+$"
+# ``received_at`` is the platform's clock: a little ahead of ours is skew, more is a wrong time; a call
+# taken more than a year before it reaches us is no order the platform would still be forwarding.
+RECEIVED_AT_MAX_AHEAD = dt.timedelta(minutes=5)
+RECEIVED_AT_MAX_AGE = dt.timedelta(days=366)
+_RECEIVED_AT_FORMAT = "受理时间应为带时区的 ISO 8601 时间，例如 2026-03-16T09:12:00+08:00"
 
 
 class WorkOrder(BaseModel):
@@ -50,8 +66,13 @@ class WorkOrder(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    # The pattern is checked by ``_order_id_format`` (a message saying what an id looks like), and shown
+    # in the schema.
     order_id: str = Field(
-        min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$", description="12345 平台的工单编号"
+        min_length=1,
+        max_length=64,
+        json_schema_extra={"pattern": _ORDER_ID_PATTERN},
+        description="12345 平台的工单编号",
     )
     channel: Line | None = Field(
         default=None, max_length=32, description="12345 受理渠道，如 phone、web、wechat、app"
@@ -82,6 +103,47 @@ class WorkOrder(BaseModel):
     attachments: list[AttachmentRef] = Field(
         default_factory=list, max_length=20, description="附件：文件名、链接或档案号（文字，每项一个）"
     )
+
+    @field_validator("order_id")
+    @classmethod
+    def _order_id_format(cls, value: str) -> str:
+        if not re.fullmatch(_ORDER_ID_PATTERN, value):
+            raise PydanticCustomError(
+                "order_id_format",
+                "工单编号只能由英文字母、数字和 . _ : - 组成（不含空格和汉字），例如 GD2026031600012",
+            )
+        return value
+
+    @field_validator("received_at", mode="before")
+    @classmethod
+    def _received_at_format(cls, value: Any) -> Any:
+        # pydantic's own refusals (not a time, no zone) speak English: said here as the field's format.
+        if isinstance(value, str):
+            try:
+                parsed = dt.datetime.fromisoformat(value.strip())
+            except ValueError:
+                raise PydanticCustomError("received_at_format", _RECEIVED_AT_FORMAT) from None
+            if parsed.tzinfo is None:
+                raise PydanticCustomError(
+                    "received_at_format", _RECEIVED_AT_FORMAT + "（须带时区，如 +08:00）"
+                )
+            return parsed
+        return value
+
+    @field_validator("received_at")
+    @classmethod
+    def _received_at_plausible(cls, value: dt.datetime) -> dt.datetime:
+        now = utcnow()
+        if value > now + RECEIVED_AT_MAX_AHEAD:
+            raise PydanticCustomError(
+                "received_at_future",
+                "受理时间晚于当前时间：请核对时间及时区（北京时间为 +08:00）",
+            )
+        if value < now - RECEIVED_AT_MAX_AGE:
+            raise PydanticCustomError(
+                "received_at_too_old", "受理时间早于一年前，不像是有效的受理时间：请核对年份及时区"
+            )
+        return value
 
     @field_validator("category", mode="before")
     @classmethod
@@ -145,6 +207,55 @@ def case_of_order(*, session: Session, order_id: str) -> Complaint | None:
     return session.exec(stmt).first()
 
 
+def differing_fields(*, session: Session, order: WorkOrder, case: Complaint) -> list[str]:
+    """The fields (by the order's names) in which ``order`` differs from the one ``case`` was registered
+    for: empty for a true copy. Read as registered: attachments reports added later are left out, and
+    the respondent department is the code the platform sent (a retired one's successor was registered)."""
+    given = order.complaint()
+    events = list(
+        session.exec(
+            select(CaseEvent)
+            .where(CaseEvent.case_kind == "complaint", CaseEvent.case_id == case.id)
+            .order_by(col(CaseEvent.seq))
+        )
+    )
+    registered = events[0].data if events else {}
+    added = sum(len(e.data.get("attachments") or []) for e in events[1:])
+    dept = session.get(Department, case.respondent_department_id) if case.respondent_department_id else None
+    code = registered.get("respondent_department_code_given") or (dept.code if dept else None)
+    as_sent = (order.respondent_department_code or "").strip() or None
+    compared = {
+        "caller_name": (given.complainant_name, case.complainant_name),
+        "caller_phone": (given.complainant_phone, case.complainant_phone),
+        "caller_email": (given.complainant_email, case.complainant_email),
+        "title": (given.summary, case.summary),
+        "content": (given.description, case.description),
+        "category": (str(given.category), str(case.category)),
+        "respondent_department_code": (as_sent, code),
+        "attachments": (list(given.attachments), case.attachments[: len(case.attachments) - added]),
+        "channel": (order.channel, case.external_channel),
+        "received_at": (order.received_at.astimezone(dt.UTC), case.external_received_at),
+    }
+    if order.respondent_name or not order.respondent_department_code:
+        # Left out with a department code given, the name was taken from the department.
+        compared["respondent_name"] = (order.respondent_name, case.respondent_name)
+    return [field for field, (sent, kept) in compared.items() if sent != kept]
+
+
+def _refuse_a_different_copy(session: Session, order: WorkOrder, case: Complaint) -> None:
+    differ = differing_fields(session=session, order=order, case=case)
+    if differ:
+        raise Conflict(
+            f"工单 {order.order_id} 已登记为投诉 {case.number}，本次推送的内容与已登记的不同"
+            f"（{'、'.join(differ)}），未保存。同一工单编号只能重复推送相同内容："
+            "如为另一张工单，请使用新的工单编号推送；如为对原工单的更正或补充，请联系受理人员在该投诉中处理"
+            " (a resend of this order differs from the one registered: nothing stored)",
+            order_id=order.order_id,
+            case_number=case.number,
+            fields=[{"field": field, "message": "与已登记的工单不同"} for field in differ],
+        )
+
+
 def register_work_order(
     *, session: Session, order: WorkOrder, actor: Actor, today: dt.date, calendar: WorkCalendar
 ) -> tuple[Complaint, str | None]:
@@ -153,6 +264,7 @@ def register_work_order(
     Flushed; the caller commits."""
     existing = case_of_order(session=session, order_id=order.order_id)
     if existing is not None:
+        _refuse_a_different_copy(session, order, existing)
         return existing, None
     try:
         # A savepoint, so a copy that lost the race to a concurrent one undoes only its own registration.
@@ -169,6 +281,7 @@ def register_work_order(
         existing = case_of_order(session=session, order_id=order.order_id)
         if existing is None:
             raise
+        _refuse_a_different_copy(session, order, existing)
         return existing, None
 
 

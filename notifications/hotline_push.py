@@ -20,7 +20,16 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from models.clock import utcnow
-from models.hotline import HotlineMessage, claim_due, mark_failed, mark_refused, mark_sent, release
+from models.hotline import (
+    HotlineMessage,
+    HotlineMessageStatus,
+    claim_due,
+    held_behind_dead,
+    mark_failed,
+    mark_refused,
+    mark_sent,
+    release,
+)
 from models.settings import get_settings
 from notifications.platform_push import Outcome, deliver
 
@@ -30,9 +39,11 @@ log = logging.getLogger(__name__)
 @dataclass
 class HotlinePushReport:
     sent: int = 0
-    retried: int = 0
-    dead: int = 0
-    held: int = 0  # later messages of a case whose earlier one failed in this run: they wait their turn
+    retried: int = 0  # failed in this run, still pending: tried again after the back-off
+    dead: int = 0  # refused in this run, or failed for the last time (``MAX_ATTEMPTS``)
+    # Pending messages that wait for an earlier one of their case: one that failed in this run, or one
+    # dead (from this run or before) that an admin must retry or settle.
+    held: int = 0
     skipped: bool = False  # no hotline URL configured: messages stay pending
     # A URL without a secret: nothing is sent (unsigned results could be forged by anyone), messages stay
     # pending; logged as an error.
@@ -41,24 +52,30 @@ class HotlinePushReport:
 
 def _record(
     engine: Engine, message: HotlineMessage, outcome: Outcome, detail: str | None, now: dt.datetime
-) -> None:
+) -> HotlineMessageStatus | None:
+    """Record the platform's answer; the status the message is in now, or None when the lease was lost
+    (another run took the message over and records its own outcome)."""
     assert message.id is not None
     # The claim left the lease's end on the row: the outcome is recorded only while that lease holds.
     lease = message.next_attempt_at
+    status: HotlineMessageStatus | None
     with Session(engine) as session:
         if outcome is Outcome.SENT:
             done = mark_sent(session=session, message_id=message.id, now=now, leased_until=lease)
+            status = HotlineMessageStatus.SENT if done else None
         elif outcome is Outcome.REFUSED:
             done = mark_refused(
                 session=session, message_id=message.id, error=detail or "", leased_until=lease
             )
+            status = HotlineMessageStatus.DEAD if done else None
         else:
-            done = mark_failed(
+            status = mark_failed(
                 session=session, message_id=message.id, error=detail or "", now=now, leased_until=lease
             )
         session.commit()
-    if not done:
+    if status is None:
         log.warning("12345 回传消息 %s 已被另一次推送接管，本次结果未记录 (lease lost)", message.message_id)
+    return status
 
 
 def push_due(
@@ -83,6 +100,7 @@ def push_due(
         claimed = claim_due(session=session, now=moment, limit=limit, timeout=timeout)
         session.commit()
     held: set[int] = set()  # cases whose message did not go in this run: their later ones wait
+    released: set[int] = set()
     with httpx.Client(timeout=timeout) as client:
         for message in claimed:
             assert message.id is not None
@@ -95,7 +113,7 @@ def push_due(
                         leased_until=message.next_attempt_at,
                     )
                     session.commit()
-                report.held += 1
+                released.add(message.id)
                 continue
             outcome, detail = deliver(
                 client,
@@ -104,13 +122,17 @@ def push_due(
                 message.message_id,
                 message.payload,
             )
-            _record(engine, message, outcome, detail, moment)
+            status = _record(engine, message, outcome, detail, moment)
             if outcome is Outcome.SENT:
                 report.sent += 1
-            elif outcome is Outcome.REFUSED:
+                continue
+            # Counted by what the message became: the last failed attempt makes it dead, not retried.
+            if status is HotlineMessageStatus.DEAD:
                 report.dead += 1
-                held.add(message.complaint_id)  # dead until an admin retries it: the rest wait for that
-            else:
+            elif status is HotlineMessageStatus.PENDING:
                 report.retried += 1
-                held.add(message.complaint_id)
+            held.add(message.complaint_id)
+    # Messages behind a dead one are never claimed, so the run's own count would miss them.
+    with Session(engine) as session:
+        report.held = len(released.union(held_behind_dead(session=session)))
     return report

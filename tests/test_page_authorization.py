@@ -101,6 +101,7 @@ RULES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/staff/admin/platform/{document_id}/retry"): rule(default=403, admin=404),
     ("POST", "/staff/admin/platform/{document_id}/handled"): rule(default=403, admin=404),
     ("GET", "/staff/admin/hotline"): ADMIN_ONLY,
+    ("POST", "/staff/admin/hotline/retry-dead"): ADMIN_ONLY,
     ("POST", "/staff/admin/hotline/{message_id}/retry"): rule(default=403, admin=404),
     ("POST", "/staff/admin/hotline/{message_id}/handled"): rule(default=403, admin=404),
     ("GET", "/register"): PUBLIC,

@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from api.deps import CalendarDep, SessionDep, TodayDep
 from models.calendar import WorkCalendar
+from models.hotline import dead_count, held_behind_dead
 from models.pending_deadlines import calendar_warning
 from models.platform import platform_alarms
 from models.settings import get_settings
@@ -39,7 +40,14 @@ def health(session: SessionDep, today: TodayDep, calendar: CalendarDep) -> Healt
         calendar_version=calendar.version,
         calendar_years=calendar.covered_years()[-3:],
         warnings=[
-            w for w in [calendar_warning(calendar, today), _sms(), *_platform(session, today, calendar)] if w
+            w
+            for w in [
+                calendar_warning(calendar, today),
+                _sms(),
+                *_platform(session, today, calendar),
+                *_hotline(session),
+            ]
+            if w
         ],
     )
 
@@ -67,10 +75,36 @@ def _platform(session: Session, today: dt.date, calendar: WorkCalendar) -> list[
             "未配置信用平台推送地址，失信信息无法报送信用平台"
             " (SHOUXIN_CREDIT_PLATFORM_URL not set outside demo mode)"
         )
+    if alarms.unsigned:
+        warnings.append(
+            "已配置信用平台推送地址但未配置 SHOUXIN_CREDIT_PLATFORM_SECRET：文档不推送，滞留待推送"
+            " (platform URL set without a secret: documents stay pending)"
+        )
     if alarms.overdue:
         n, days = len(alarms.overdue), alarms.working_days
         warnings.append(
             f"{n} 份信用平台推送文档超过 {days} 个工作日未收到回执"
             f" ({n} platform documents unacknowledged after {days} working days)"
+        )
+    return warnings
+
+
+def _hotline(session: Session) -> list[str]:
+    # What keeps 12345 results from going out until an administrator acts: a URL without its signing key
+    # (nothing is sent), and dead messages, each holding back the later ones of its case.
+    settings = get_settings()
+    warnings = []
+    if settings.hotline_url and not settings.hotline_secret:
+        warnings.append(
+            "已配置 12345 平台回传地址 SHOUXIN_HOTLINE_URL，但未配置签名密钥 SHOUXIN_HOTLINE_SECRET："
+            "回传消息不发送，全部滞留待发送 (hotline URL set without a secret: no result is sent)"
+        )
+    dead = dead_count(session=session)
+    if dead:
+        held = len(held_behind_dead(session=session))
+        warnings.append(
+            f"{dead} 条 12345 回传消息发送失败，另有 {held} 条同一投诉的后续消息因此暂缓；"
+            "请在“12345 工单回传”页面或用 shouxin hotline retry --all-dead 重新发送，或人工处理"
+            f" ({dead} dead hotline messages, {held} held behind them)"
         )
     return warnings

@@ -2,7 +2,8 @@
 
 Called with the platform's own machine token (role ``hotline``, `shouxin hotline token`), which may call
 nothing else; staff tokens may not call this. Idempotent on the platform's order id: the first copy
-registers the case (201), every later copy answers the same case (200). A later copy sent with
+registers the case (201), every later copy answers the same case (200); a later "copy" that differs from
+the order registered is refused (409, naming the fields) and nothing of it is stored. A later copy sent with
 ``?reissue_tracking_password=true`` (the first answer, with the password, was lost) also answers a new
 tracking password; the old one stops working.
 """
@@ -16,6 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from api.deps import CalendarDep, SessionDep, TodayDep, actor_of, no_store
+from api.errors import ErrorBody
 from models.accounts import token_identity
 from models.errors import NotPermitted, Unauthenticated
 from models.hotline_intake import WorkOrder, register_work_order, reissue_order_password
@@ -65,7 +67,13 @@ class WorkOrderReceipt(BaseModel):
     status_code=201,
     response_model=WorkOrderReceipt,
     summary="接收 12345 工单（按工单编号幂等）",
-    responses={200: {"model": WorkOrderReceipt, "description": "该工单此前已登记：返回同一案件"}},
+    responses={
+        200: {"model": WorkOrderReceipt, "description": "该工单此前已登记：返回同一案件"},
+        409: {
+            "model": ErrorBody,
+            "description": "该工单编号此前已登记，但本次内容与已登记的不同：未保存，fields 列出不同的字段",
+        },
+    },
 )
 def receive_work_order(
     order: WorkOrder,
