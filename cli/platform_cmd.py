@@ -20,6 +20,7 @@ from models.platform import (
     retry_document,
     status_counts,
     unconfigured,
+    unsigned,
 )
 from notifications.platform_push import push_due
 
@@ -62,7 +63,7 @@ def list_cmd(
 
 @app.command("retry")
 def retry_cmd(document_id: str = typer.Argument(..., help="文档编号，如 SX-2026-000001:publish")) -> None:
-    """把一份失败的文档重新放回待推送。"""
+    """把一份失败、推送后未回执或等待重试的文档重新放回待推送，立即推送。"""
     with session_scope() as session:
         retry_document(session=session, document_id=document_id)
     console.print(f"文档 {document_id} 已重新排队")
@@ -74,7 +75,7 @@ def handled_cmd(
     by: str = typer.Option(None, "--by", help="处理人（默认为当前系统用户）"),
     note: str = typer.Option(..., "--note", help="如何已向信用平台报送"),
 ) -> None:
-    """平台始终拒收时：将失败的文档标记为已人工处理，不再推送，同一失信记录此后的文档继续推送。"""
+    """平台始终拒收或始终不回执时：将该文档标记为已人工处理，不再推送，同一失信记录此后的文档继续推送。"""
     # A refusal (no such document, not failed, no note) is one line on stderr by the root command's handler.
     with session_scope() as session:
         mark_handled(
@@ -89,12 +90,26 @@ def push_cmd() -> None:
     # Refused here before push_due, which would log the same alarm as a second line.
     if unconfigured():
         _fail_unconfigured()
+    if unsigned():
+        _fail_unsigned()
     report = push_due(engine=get_engine())
     console.print(
         f"已推送 {report.sent}（已回执 {report.acknowledged}），待重试 {report.retried}，失败 {report.dead}"
     )
     if report.unconfigured:
         _fail_unconfigured()
+
+
+# One wording for the CLI's refusal and its alarm.
+UNSIGNED = (
+    "已配置信用平台地址但未配置密钥 SHOUXIN_CREDIT_PLATFORM_SECRET，"
+    "文档不推送（不发送未签名的文档），滞留待推送"
+)
+
+
+def _fail_unsigned() -> None:
+    typer.echo(f"错误: {UNSIGNED}", err=True)
+    raise typer.Exit(1)
 
 
 def _fail_unconfigured() -> None:
@@ -104,7 +119,7 @@ def _fail_unconfigured() -> None:
 
 @app.command("alarms")
 def alarms_cmd() -> None:
-    """告警：超过回执期限（默认 7 个工作日）仍未回执的文档，及未配置信用平台；有告警时以非零状态退出。"""
+    """告警：超过回执期限（默认 7 个工作日）仍未回执的文档，未配置平台或其密钥；有告警时以非零状态退出。"""
     with session_scope() as session:
         alarms = platform_alarms(
             session=session, today=Clock.from_settings().today(), calendar=load_calendar(session=session)
@@ -113,6 +128,8 @@ def alarms_cmd() -> None:
             console.print(f"超期未回执：{d.document_id}（{STATUS_LABELS[d.status]}）{d.last_error or ''}")
     if alarms.unconfigured:
         console.print("未配置信用平台地址 SHOUXIN_CREDIT_PLATFORM_URL：文档滞留待推送")
+    if alarms.unsigned:
+        console.print(UNSIGNED)
     if alarms.any:
         raise typer.Exit(1)
     console.print(f"无告警（回执期限 {alarms.working_days} 个工作日）")

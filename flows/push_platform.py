@@ -24,18 +24,21 @@ def push() -> dict[str, int]:
         "dead": report.dead,
         "skipped": int(report.skipped),
         "unconfigured": int(report.unconfigured),
+        "unsigned": int(report.unsigned),
         "government": report.government,
     }
 
 
 @flow(name="push_platform")
 def push_platform() -> dict[str, int]:
-    """Push what is due; returns counts (sent, acknowledged, retried, dead, skipped, unconfigured, and
-    government: documents written to follow SHOUXIN_PUBLISH_GOVERNMENT_BREACHES)."""
+    """Push what is due; returns counts (sent, acknowledged, retried, dead, skipped, unconfigured,
+    unsigned, and government: documents written to follow SHOUXIN_PUBLISH_GOVERNMENT_BREACHES)."""
     counts = push()
     logger = get_run_logger()
     if counts["unconfigured"]:
         logger.error("信用平台未配置（SHOUXIN_CREDIT_PLATFORM_URL），文档滞留待推送：%s", counts)
+    elif counts["unsigned"]:
+        logger.error("信用平台未配置签名密钥（SHOUXIN_CREDIT_PLATFORM_SECRET），文档滞留待推送：%s", counts)
     else:
         logger.info("信用平台推送：%s", counts)
     return counts

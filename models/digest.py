@@ -104,6 +104,7 @@ def queue_daily_digest(
     # The credit platform's alarms: documents without a receipt past the deadline, no platform configured.
     platform = {
         "unconfigured": alarms.unconfigured,
+        "unsigned": alarms.unsigned,
         "overdue": len(alarms.overdue),
         "overdue_documents": [d.document_id for d in alarms.overdue[:20]],
         "working_days": alarms.working_days,

@@ -75,6 +75,13 @@ STATUS_LABELS = {
 # The states in which the platform has had a document: posted and taken, or passed on by an admin.
 DELIVERED = (DocumentStatus.SENT, DocumentStatus.ACKNOWLEDGED, DocumentStatus.HANDLED)
 
+# The states an admin may retry a document from, or settle it by hand in: refused; sent and still without
+# a receipt (past the alarm the platform may never give one); pending after a failed attempt (an answer
+# that could not be read, an outage), waiting for its back-off. A pending document never tried, or just
+# retried, is not stuck: it goes with the next run.
+STUCK = (DocumentStatus.DEAD, DocumentStatus.SENT, DocumentStatus.PENDING)
+
+
 # How often a sent document without a receipt is asked about again.
 RECEIPT_POLL = dt.timedelta(hours=1)
 
@@ -141,12 +148,13 @@ def enqueue_documents(*, session: Session, rows: list[dict[str, Any]], skip_exis
     """Write the document rows (``document_row``), each with the national exchange's fields added and
     every field without a value as an empty string (the exchange expects each field present, never null).
 
-    A record the platform never had a PUBLISH for (a government breach registered by migration 0016
-    before the push knew it) gets one instead of a CORRECT, with the record's current values; its
-    WITHDRAW, REPAIR or EXPIRE is not written at all: the platform never showed it. ``skip_existing``
-    leaves out a row whose ``document_id`` is already stored (a run that raced another to the same
-    document)."""
-    rows = _first_publish(session, rows)
+    The platform is told only what changes what it shows (``_as_shown``): a record it never had a PUBLISH
+    for (a government breach registered by migration 0016 before the push knew it, a record created as
+    轻微) gets one instead of a CORRECT, with the record's current values; a WITHDRAW, REPAIR or EXPIRE of
+    a record the platform does not show (never shown, or already taken down: withdrawn as 轻微 or as not
+    public, repaired, expired) is not written at all. ``skip_existing`` leaves out a row whose
+    ``document_id`` is already stored (a run that raced another to the same document)."""
+    rows = _as_shown(session, rows)
     add_national_fields(session, rows)
     for row in rows:
         record = row["payload"]["record"]
@@ -155,28 +163,41 @@ def enqueue_documents(*, session: Session, rows: list[dict[str, Any]], skip_exis
     insert_rows(session, table, rows, on_conflict_do_nothing=["document_id"] if skip_existing else ())
 
 
-def _first_publish(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``rows`` as the platform can take them: each record's first document a PUBLISH (see
-    ``enqueue_documents``). The sweep's batches are all PUBLISH and cost no query."""
+# The kinds that decide whether the platform shows a record: the last one written of these says.
+_SHOWING_KINDS = (DocumentKind.PUBLISH, *STOP_KINDS)
+
+
+def _as_shown(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` as the platform can take them (see ``enqueue_documents``): each record's first document a
+    PUBLISH, and no document taking down a record the platform does not show. Whether it shows one is
+    the last PUBLISH or WITHDRAW/REPAIR/EXPIRE written for it, here or before. The sweep's batches are
+    all PUBLISH and cost no query."""
     later = sorted({row["breach_id"] for row in rows if row["kind"] != DocumentKind.PUBLISH})
     if not later:
         return rows
     table = PlatformDocument.__table__  # type: ignore[attr-defined]
-    published: set[int] = set()
+    # None: never published; True: shown; False: taken down.
+    shown: dict[int, bool | None] = dict.fromkeys(later)
     for part in chunks(later):
-        query = sa_select(table.c.breach_id).where(
-            in_list(session, table.c.breach_id, part), table.c.kind == DocumentKind.PUBLISH
+        query = (
+            sa_select(table.c.breach_id, table.c.kind)
+            .where(in_list(session, table.c.breach_id, part), table.c.kind.in_(_SHOWING_KINDS))
+            .order_by(table.c.id)
         )
-        published.update(session.scalars(query))
+        for breach_id, kind in session.execute(query):
+            shown[breach_id] = kind == DocumentKind.PUBLISH
     kept: list[dict[str, Any]] = []
     for row in rows:
-        if row["kind"] == DocumentKind.PUBLISH:
-            published.add(row["breach_id"])
-        elif row["breach_id"] not in published:
-            if row["kind"] != DocumentKind.CORRECT:
-                continue  # never shown there: nothing to take down
+        breach_id, kind = row["breach_id"], row["kind"]
+        if kind == DocumentKind.PUBLISH:
+            shown[breach_id] = True
+        elif kind in STOP_KINDS:
+            if not shown.get(breach_id, True):
+                continue  # not on the platform: nothing to take down
+            shown[breach_id] = False
+        elif shown.get(breach_id, True) is None:
             row = _as_publish(row)
-            published.add(row["breach_id"])
+            shown[breach_id] = True
         kept.append(row)
     return kept
 
@@ -386,17 +407,35 @@ def _document(session: Session, document_id: str) -> PlatformDocument:
     return document
 
 
-def retry_document(*, session: Session, document_id: str, now: dt.datetime | None = None) -> PlatformDocument:
-    """An admin sends a failed (refused) document again: pending, due at once, a fresh back-off. Its last
-    error stays until the next answer, so the reason it failed is still shown."""
-    document = _document(session, document_id)
-    if document.status != DocumentStatus.DEAD:
+def is_stuck(document: PlatformDocument) -> bool:
+    """Whether an admin may retry ``document`` or settle it by hand (``STUCK``)."""
+    if document.status == DocumentStatus.PENDING:
+        # Failed attempts since it was written or last retried by hand (a retry resets them; its
+        # reason stays shown): one just retried is due at once and not stuck.
+        return document.attempts > 0
+    return document.status in STUCK
+
+
+def _refuse_unless_stuck(document: PlatformDocument, doing: str, english: str) -> None:
+    if not is_stuck(document):
         raise Conflict(
-            f"只能重推失败的文档；该文档当前状态为{STATUS_LABELS[document.status]}，无需重推"
-            f" (only failed documents can be retried; this one is {document.status.value})",
-            document_id=document_id,
+            f"只能{doing}失败的文档（含推送后未回执、失败后等待重试的）；"
+            f"该文档当前状态为{STATUS_LABELS[document.status]}"
+            f" (only a failed, unacknowledged or retrying document can be {english};"
+            f" this one is {document.status.value})",
+            document_id=document.document_id,
             status=document.status.value,
         )
+
+
+def retry_document(*, session: Session, document_id: str, now: dt.datetime | None = None) -> PlatformDocument:
+    """An admin sends a stuck document (``STUCK``) again: pending, due at once, a fresh back-off. Its last
+    error stays until the next answer, so the reason it failed is still shown. A sent one is posted again
+    under its Idempotency-Key, which the platform answers with its receipt if it has the document. A run
+    that has the document leased meanwhile loses its lease (its outcome is not recorded); the platform
+    recognises a second post by its key."""
+    document = _document(session, document_id)
+    _refuse_unless_stuck(document, "重推", "retried")
     document.status = DocumentStatus.PENDING
     document.attempts = 0
     document.next_attempt_at = now or utcnow()
@@ -408,12 +447,14 @@ def retry_document(*, session: Session, document_id: str, now: dt.datetime | Non
 def mark_handled(
     *, session: Session, document_id: str, note: str, by: str, now: dt.datetime
 ) -> PlatformDocument:
-    """An admin records that a failed document reached the platform another way (``note`` says how): it
-    is never sent, and the later documents of its record, held back behind it, go on."""
+    """An admin records that a stuck document (``STUCK``: refused, never acknowledged, failing) reached
+    the platform another way (``note`` says how): it is never sent, and the later documents of its
+    record, held back behind it, go on."""
     document = _document(session, document_id)
+    _refuse_unless_stuck(document, "标记已人工处理", "settled by hand")
     settle_by_hand(
-        session, document, dead=DocumentStatus.DEAD, handled=DocumentStatus.HANDLED, note=note, by=by,
-        now=now, what="失败的文档", state_label=STATUS_LABELS.__getitem__,
+        session, document, dead=document.status, handled=DocumentStatus.HANDLED, note=note, by=by,
+        now=now, what="失败、未回执或重试中的文档", state_label=STATUS_LABELS.__getitem__,
     )  # fmt: skip
     return document
 
@@ -424,19 +465,28 @@ class PlatformAlarms:
 
     # No platform URL configured outside demo mode: nothing is delivered, documents stay pending.
     unconfigured: bool
+    # A platform URL without SHOUXIN_CREDIT_PLATFORM_SECRET: nothing is sent unsigned, documents stay
+    # pending (demo mode included: a configured URL is a real peer).
+    unsigned: bool
     # Documents without a receipt past the acknowledgement deadline, oldest first.
     overdue: list[PlatformDocument]
     working_days: int  # the deadline used, in working days after the document was written
 
     @property
     def any(self) -> bool:
-        return self.unconfigured or bool(self.overdue)
+        return self.unconfigured or self.unsigned or bool(self.overdue)
 
 
 def unconfigured() -> bool:
     """Pushing is impossible and it is not a demo: an alarm, not a silent skip."""
     settings = get_settings()
     return not settings.credit_platform_url and not settings.demo_mode
+
+
+def unsigned() -> bool:
+    """A platform URL is set but no secret to sign the documents with: nothing is sent (an alarm)."""
+    settings = get_settings()
+    return bool(settings.credit_platform_url) and not settings.credit_platform_secret
 
 
 def _ack_cutoff(today: dt.date, calendar: WorkCalendar, working_days: int) -> dt.date | None:
@@ -491,6 +541,7 @@ def platform_alarms(*, session: Session, today: dt.date, calendar: WorkCalendar)
     """The credit platform's alarms for the dashboard and the digest."""
     return PlatformAlarms(
         unconfigured=unconfigured(),
+        unsigned=unsigned(),
         overdue=overdue_documents(session=session, today=today, calendar=calendar),
         working_days=get_settings().credit_platform_ack_working_days,
     )

@@ -81,7 +81,9 @@ def add_national_fields(session: Session, rows: Sequence[dict[str, Any]]) -> Non
     expects every field present. The pledge's obligation goes through the publication filter
     (models/privacy.py ``publication_text``), as everything sent outside does."""
     settings = get_settings()
-    source_name = settings.credit_platform_source_name or settings.issuer_name
+    # Refused at start-up while a platform URL is set and either is a placeholder or empty
+    # (models/settings.py ``_platform_source_named``).
+    source_name = settings.credit_platform_source()
     source_code = settings.credit_platform_source_code
     enterprise_kind = PledgorKind.ENTERPRISE.value
     ids = sorted({row["breach_id"] for row in rows})

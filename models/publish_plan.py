@@ -230,12 +230,13 @@ def _numbered(session: Session, ids: list[int], numbers: list[str]) -> Any:
 
 
 def _facts(session: Session) -> Any:
-    """The record's 失信行为 from its pledge's deadline, obligation and number."""
+    """The record's 失信行为 from its pledge's deadline, obligation and number. A pledge is due by 24:00 of
+    its deadline day (RULEBOOK), as its registration notice says: "前" alone would read a day early."""
     deadline: Any = type_coerce(_T.c.deadline, String)  # SQLite stores a date as its ISO text
     if session.get_bind().dialect.name == "postgresql":
         deadline = func.to_char(_T.c.deadline, "YYYY-MM-DD")
     return (
-        literal("未在承诺期限内履行承诺：承诺于 ") + deadline + literal(" 前提交“") + _T.c.obligation
+        literal("未在承诺期限内履行承诺：承诺于 ") + deadline + literal(" 24时前提交“") + _T.c.obligation
         + literal("”，逾期未履行（承诺编号 ") + _T.c.number + literal("）")
     )  # fmt: skip
 

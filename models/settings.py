@@ -14,10 +14,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from models.errors import InvalidCreditCode
+
 # The lifecycle tables are plain data importing nothing but models.errors, never the settings: reading their
 # rule keys here makes no import cycle, and the keys stay the table's own (not a copy that could drift).
 from models.lifecycle import LIFECYCLES
+from models.uscc import validate_credit_code
 
+# Marks of an organisation's name nobody filled in ("XX市…办公室", "××局", "某某单位"), as the shipped
+# SHOUXIN_ISSUER_NAME is.
+PLACEHOLDER_NAME_MARKS = ("XX", "xx", "××", "某某")
 _PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "password", "xxx", ""}
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-in-production"
 MIN_SECRET_KEY_LENGTH = 32
@@ -345,6 +351,42 @@ class Settings(BaseSettings):
                     " (a heavier class cannot be shown for less time than a lighter one)"
                 )
             previous = (high_name, high)
+        return self
+
+    def credit_platform_source(self) -> str:
+        """The 数据来源单位 (SJLY) every platform document names: SHOUXIN_CREDIT_PLATFORM_SOURCE_NAME, else
+        SHOUXIN_ISSUER_NAME."""
+        return self.credit_platform_source_name.strip() or self.issuer_name.strip()
+
+    @model_validator(mode="after")
+    def _platform_source_named(self) -> Settings:
+        # Every document names the office it comes from (SJLY, SJLYDM): the shipped "XX市…" or an empty
+        # code would reach the national exchange as the source of each record, so a platform feed is
+        # refused until both are the office's own.
+        if not self.credit_platform_url:
+            return self
+        problems = []
+        name = self.credit_platform_source()
+        if not name or any(mark in name for mark in PLACEHOLDER_NAME_MARKS):
+            shown = f"“{name}”仍是示例值" if name else "未设置"
+            problems.append(
+                f"数据来源单位{shown}，请将 SHOUXIN_CREDIT_PLATFORM_SOURCE_NAME（或 SHOUXIN_ISSUER_NAME）"
+                "设为本单位全称"
+            )
+        code = self.credit_platform_source_code.strip()
+        if not code:
+            problems.append("数据来源单位统一社会信用代码未设置，请设置 SHOUXIN_CREDIT_PLATFORM_SOURCE_CODE")
+        else:
+            try:
+                self.credit_platform_source_code = validate_credit_code(code)
+            except InvalidCreditCode as exc:
+                problems.append(f"SHOUXIN_CREDIT_PLATFORM_SOURCE_CODE 的{exc.message}")
+        if problems:
+            raise ValueError(
+                "已配置信用平台推送地址 SHOUXIN_CREDIT_PLATFORM_URL，每份文档都须写明数据来源单位："
+                f"{'；'.join(problems)}"
+                " (a credit-platform feed needs the office's own source name and credit code)"
+            )
         return self
 
     @field_validator("credit_platform_secret", "sms_gateway_secret", "hotline_secret")

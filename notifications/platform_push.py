@@ -3,11 +3,15 @@
 Each document goes as signed JSON with ``Idempotency-Key`` = its document id, so a re-send after a lost
 reply is recognised by the platform. The delivery is done when the platform answers with a receipt id
 (``{"receipt_id": "…"}`` in a 2xx answer); a 2xx without one leaves the document sent, and it is posted
-again (same key) until the platform has a receipt for it. Each outcome is committed the moment the
-platform answers, before the next document goes out: a crash mid-batch re-sends at most the one document
-in flight. A run leases what it claims for as long as its whole batch can take, so a run that starts
-meanwhile (the flow runs every minute) leaves those documents alone, and an outcome is recorded only
-while its lease holds. The messages are documented in docs/integrations.md ("信用平台").
+again (same key) until the platform has a receipt for it. A 2xx whose body says the platform failed
+(``"success": false``, an ``error``, a ``code`` other than a success code) is a refusal like a 4xx, its
+reason kept; a 2xx whose body is not a JSON object (a proxy's HTML error page) is retried, its start kept as
+the reason. Nothing goes unsigned: with the URL set and no secret the run sends nothing and logs an error.
+Each outcome is committed the moment the platform answers, before the next document goes out: a crash
+mid-batch re-sends at most the one document in flight. A run leases what it claims for as long as its whole
+batch can take, so a run that starts meanwhile (the flow runs every minute) leaves those documents alone,
+and an outcome is recorded only while its lease holds. The messages are documented in docs/integrations.md
+("信用平台").
 """
 
 from __future__ import annotations
@@ -44,8 +48,9 @@ log = logging.getLogger(__name__)
 
 class Outcome(StrEnum):
     SENT = "sent"  # 2xx: with a receipt id acknowledged, without one sent and asked about again
-    RETRY = "retry"  # 5xx, 408, 429 or no answer: try again after the back-off
-    REFUSED = "refused"  # any other 4xx: the platform will not take this document
+    # 5xx, 408, 429, no answer, or a 2xx that cannot be read: try again after the back-off
+    RETRY = "retry"
+    REFUSED = "refused"  # any other 4xx, or a 2xx saying it failed: the platform will not take it
 
 
 @dataclass
@@ -57,6 +62,9 @@ class PushReport:
     skipped: bool = False  # no platform URL configured (demo mode): documents stay pending
     # No platform URL outside demo mode: an alarm (health, digest, dashboard), documents stay pending.
     unconfigured: bool = False
+    # A URL without a secret: nothing is sent (a document signed with an empty key is one anybody could
+    # forge), documents stay pending; logged as an error, an alarm like ``unconfigured``.
+    unsigned: bool = False
     # Documents written this run to take government records off the platform, or show them again, as
     # SHOUXIN_PUBLISH_GOVERNMENT_BREACHES says, and to take down 轻微 records it still shows
     # (models/register/government_feed.py).
@@ -67,21 +75,72 @@ def sign(body: bytes, secret: str) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def receipt_of(response: httpx.Response) -> str | None:
-    """The receipt id in the platform's 2xx answer, if it gave one."""
+# The values of an answer's ``code`` that mean it went through; any other code is the receiver's error.
+SUCCESS_CODES = frozenset({"ok", "success", "0", "200"})
+_REASON_CHARS = 1500
+
+
+def failure_in(answer: Mapping[str, Any]) -> str | None:
+    """The error code an answer's body states (``code``, else ``error``, else ``"success": false``), or
+    None when it states none. An HTTP status alone is not the whole answer: a gateway or platform behind
+    a proxy may answer 200 and say in the body that it failed."""
+    code = answer.get("code")
+    if code not in (None, "") and str(code).strip().lower() not in SUCCESS_CODES:
+        return str(code)
+    error = answer.get("error")
+    if error not in (None, "", False):
+        return str(error)
+    if answer.get("success") is False:
+        return "success: false"
+    return None
+
+
+def json_object(response: httpx.Response) -> dict[str, Any] | None:
+    """The answer's body as a JSON object; an empty one for an empty body (204), None when it is
+    something else (an HTML error page, a truncated body)."""
+    if not response.content.strip():
+        return {}
     try:
         answer = response.json()
     except ValueError:
         return None
-    receipt = answer.get("receipt_id") if isinstance(answer, dict) else None
+    return answer if isinstance(answer, dict) else None
+
+
+def receipt_of(response: httpx.Response) -> str | None:
+    """The receipt id in the platform's 2xx answer, if it gave one."""
+    answer = json_object(response) or {}
+    receipt = answer.get("receipt_id")
     return str(receipt) if receipt not in (None, "") else None
 
 
+def _taken(response: httpx.Response) -> tuple[Outcome, str | None]:
+    """The outcome of a 2xx answer: sent (with the receipt id, if any), refused when its body says it
+    failed, retried when its body cannot be read."""
+    answer = json_object(response)
+    if answer is None:
+        return Outcome.RETRY, (
+            f"平台应答无法解析 (HTTP {response.status_code}, unreadable answer): "
+            f"{response.text[:_REASON_CHARS]}"
+        )
+    if failure_in(answer) is not None:
+        return Outcome.REFUSED, f"HTTP {response.status_code}: {response.text[:_REASON_CHARS]}"
+    return Outcome.SENT, receipt_of(response)
+
+
 def deliver(
-    client: httpx.Client, url: str, secret: str, document_id: str, payload: Mapping[str, Any]
+    client: httpx.Client,
+    url: str,
+    secret: str,
+    document_id: str,
+    payload: Mapping[str, Any],
+    *,
+    read_body: bool = False,
 ) -> tuple[Outcome, str | None]:
     """POST one document. The outcome and: when sent, the platform's receipt id (None without one);
-    otherwise the error or the platform's answer."""
+    otherwise the error or the platform's answer. ``read_body``: a 2xx is judged by its body too (the
+    credit platform's contract, docs/integrations.md "The answer"); without it (the 12345 push, whose
+    contract is the status alone) any 2xx is taken."""
     body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
     headers = {
         "Content-Type": "application/json; charset=utf-8",
@@ -93,11 +152,21 @@ def deliver(
     except httpx.HTTPError as exc:
         return Outcome.RETRY, f"{type(exc).__name__}: {exc}"
     if response.is_success:
-        return Outcome.SENT, receipt_of(response)
-    answer = f"HTTP {response.status_code}: {response.text[:1500]}"
+        return _taken(response) if read_body else (Outcome.SENT, receipt_of(response))
+    answer = f"HTTP {response.status_code}: {response.text[:_REASON_CHARS]}"
     if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
         return Outcome.REFUSED, answer
     return Outcome.RETRY, answer
+
+
+def with_current_source(payload: Mapping[str, Any], source_name: str, source_code: str) -> dict[str, Any]:
+    """``payload`` naming the data source (SJLY, SJLYDM) as configured now: a document written while no
+    platform was configured carries the source as it was then (the shipped placeholder, an empty code),
+    which the start-up check refuses only once a platform URL is set."""
+    record = payload.get("record")
+    if not isinstance(record, Mapping) or "SJLY" not in record:
+        return dict(payload)  # written before the national fields existed: sent as written
+    return {**payload, "record": {**record, "SJLY": source_name, "SJLYDM": source_code}}
 
 
 def _record(
@@ -139,7 +208,9 @@ def push_due(
     written, then delivered with the rest).
 
     Without a platform URL nothing is sent and the documents stay pending: in demo mode that is a skip,
-    otherwise an alarm (``unconfigured``, logged as an error; health and the digest show it)."""
+    otherwise an alarm (``unconfigured``, logged as an error; health and the digest show it). With a URL
+    and no secret nothing is sent either (``unsigned``, logged as an error), even in demo mode: the
+    12345 push and the SMS gateway refuse the same."""
     settings = get_settings()
     report = PushReport()
     if not settings.credit_platform_url:
@@ -148,6 +219,15 @@ def push_due(
             log.error("未配置信用平台地址 SHOUXIN_CREDIT_PLATFORM_URL：推送文档滞留待推送 (no platform URL)")
         else:
             report.skipped = True
+        return report
+    secret = settings.credit_platform_secret
+    if not secret:
+        report.unsigned = True
+        log.error(
+            "已配置 SHOUXIN_CREDIT_PLATFORM_URL 但未配置 SHOUXIN_CREDIT_PLATFORM_SECRET："
+            "文档不推送，滞留待推送"
+            " (platform URL set without a secret: documents are not sent and stay pending)"
+        )
         return report
     moment = now or utcnow()
     clock = Clock.from_settings(settings)
@@ -159,6 +239,7 @@ def push_due(
     with Session(engine) as session:
         due = claim_due(session=session, now=moment, limit=limit, timeout=timeout)
         session.commit()
+    source_name, source_code = settings.credit_platform_source(), settings.credit_platform_source_code
     held: set[int] = set()  # records whose document did not go in this round: their later ones wait too
     with httpx.Client(timeout=timeout) as client:
         for document in due:
@@ -168,9 +249,10 @@ def push_due(
             outcome = deliver(
                 client,
                 settings.credit_platform_url,
-                settings.credit_platform_secret or "",
+                secret,
                 document.document_id,
-                document.payload,
+                with_current_source(document.payload, source_name, source_code),
+                read_body=True,
             )
             if outcome[0] is not Outcome.SENT:
                 # Retried later or dead until an admin retries it: either way the rest must not overtake.

@@ -4,9 +4,10 @@ The body carries the number, the sign name, the notice's template name and provi
 configured), its parameters and the rendered text, so a gateway in front of any provider can use either
 form. ``X-Shouxin-Signature`` is ``sha256=`` + the HMAC-SHA256 of the body with
 ``SHOUXIN_SMS_GATEWAY_SECRET``; ``Idempotency-Key`` is the message's out id, the same on every attempt.
-Answers (docs/integrations.md): 2xx sent; 429 or ``{"code": "RATE_LIMITED"}`` retry; 408 and 5xx retry,
-the gateway being down; any other 4xx (``TEMPLATE_NOT_APPROVED``, ``INVALID_NUMBER`` …) dead with the
-answer.
+Answers (docs/integrations.md): 429 or ``{"code": "RATE_LIMITED"}`` retry, whatever the status; 408 and
+5xx retry, the gateway being down; any other 4xx, and a 2xx whose body names an error code
+(``TEMPLATE_NOT_APPROVED``, ``INVALID_NUMBER`` …) dead with the answer; any other 2xx sent, the
+gateway's ``message_id`` kept with the answer.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import httpx
 
 from models.settings import Settings
 from notifications.mailer import Outcome
-from notifications.platform_push import sign
+from notifications.platform_push import failure_in, json_object, sign
 from notifications.sms import Answer, SmsMessage
 
 RATE_LIMITED = "RATE_LIMITED"
@@ -37,24 +38,20 @@ def payload(message: SmsMessage, settings: Settings) -> dict[str, Any]:
     }
 
 
-def _error_code(response: httpx.Response) -> str | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    code = body.get("code") if isinstance(body, dict) else None
-    return str(code) if code else None
-
-
 def classify(response: httpx.Response) -> Answer:
-    """The outcome of the gateway's answer to one message."""
+    """The outcome of the gateway's answer to one message. The error code in the body wins over the
+    status: a gateway may answer 200 ``{"code": "RATE_LIMITED"}``, and that message was not sent."""
     answer = f"HTTP {response.status_code}: {response.text[:1500]}"
-    if response.is_success:
-        return Answer(Outcome.SENT, answer)
-    if response.status_code == 429 or _error_code(response) == RATE_LIMITED:
+    body = json_object(response)
+    code = failure_in(body) if body else None
+    if response.status_code == 429 or code == RATE_LIMITED:
         return Answer(Outcome.TEMPORARY, f"触发发送频率限制，稍后重试 ({answer})")
     if response.status_code == 408 or response.status_code >= 500:
         return Answer(Outcome.TEMPORARY, answer, gateway_down=True)
+    if response.is_success and code is None:
+        # The gateway's own id of the message, for tracing it in the gateway's records.
+        message_id = (body or {}).get("message_id")
+        return Answer(Outcome.SENT, f"message_id {message_id}" if message_id else answer)
     return Answer(Outcome.PERMANENT, answer)
 
 

@@ -49,6 +49,10 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Itera
     for var in ("SHOUXIN_TODAY", "SHOUXIN_DATABASE_URL", "SHOUXIN_MAIL_SINK"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("SHOUXIN_UPLOAD_DIR", str(tmp_path / "uploads"))
+    # The office a credit-platform feed names as its source: start-up refuses a feed without it, and many
+    # tests point the feed at a local server.
+    monkeypatch.setenv("SHOUXIN_CREDIT_PLATFORM_SOURCE_NAME", "示范市社会信用体系建设领导小组办公室")
+    monkeypatch.setenv("SHOUXIN_CREDIT_PLATFORM_SOURCE_CODE", "11150100MB0000000H")
     database_url = f"sqlite:///{tmp_path / 'cli.db'}"
     monkeypatch.setenv("SHOUXIN_DATABASE_URL", database_url)
     # The settings' database exists, empty (engines never create a SQLite file; `shouxin db upgrade` does).

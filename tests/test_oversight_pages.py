@@ -120,6 +120,7 @@ def test_no_platform_alarm_when_a_platform_is_configured(
     client: TestClient, staff: Staff, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SHOUXIN_CREDIT_PLATFORM_URL", "http://127.0.0.1:9/push")
+    monkeypatch.setenv("SHOUXIN_CREDIT_PLATFORM_SECRET", "a-real-random-secret-for-tests")
     get_settings.cache_clear()
     assert not [w for w in client.get("/api/v1/health").json()["warnings"] if "信用平台" in w]
     sign_in(client, staff.supervisor)

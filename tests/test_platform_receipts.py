@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -299,6 +300,7 @@ def test_the_daily_digest_raises_the_platform_alarms(
     [doc] = documents(session)
     assert digest.context["platform"] == {
         "unconfigured": True,
+        "unsigned": False,
         "overdue": 1,
         "overdue_documents": [doc.document_id],
         "working_days": 7,
@@ -306,3 +308,24 @@ def test_the_daily_digest_raises_the_platform_alarms(
     text = render("daily_digest", digest.context)
     assert "未配置信用平台地址" in str(text)
     assert doc.document_id in str(text)
+
+
+def test_a_platform_url_without_a_secret_is_an_alarm_in_health_and_the_digest(
+    client: TestClient,
+    session: Session,
+    staff: Staff,
+    calendar: WorkCalendar,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Nothing goes out unsigned (notifications/platform_push.py): until the secret is set the documents
+    # wait, and the people who can set it are told, not only the flow's log.
+    monkeypatch.setenv("SHOUXIN_CREDIT_PLATFORM_URL", "http://127.0.0.1:9/push")
+    monkeypatch.delenv("SHOUXIN_CREDIT_PLATFORM_SECRET", raising=False)
+    get_settings.cache_clear()
+    warnings = client.get("/api/v1/health").json()["warnings"]
+    assert any("SHOUXIN_CREDIT_PLATFORM_SECRET" in w for w in warnings)
+    assert queue_daily_digest(session=session, today=dt.date(2026, 3, 12), calendar=calendar) > 0
+    digest = session.exec(select(Notification).where(Notification.template == "daily_digest")).first()
+    assert digest is not None
+    assert digest.context["platform"]["unsigned"] is True
+    assert "未配置签名密钥" in render("daily_digest", digest.context).text

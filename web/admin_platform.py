@@ -1,6 +1,7 @@
 """The credit platform's push, for administrators: documents by state with counts, the receipt or the
-reason of the last failure, a retry of a failed document, settling one by hand when the platform keeps
-refusing it, and the alarms the dashboard raises."""
+reason of the last failure, a retry of a stuck document (failed, never acknowledged, failing), settling one
+by hand when the platform keeps refusing it or never acknowledges it, and the alarms the dashboard raises
+(no platform, no secret to sign with, documents past the acknowledgement deadline)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from models.lifecycle import Role
 from models.platform import (
     STATUS_LABELS,
     DocumentStatus,
+    PlatformDocument,
+    is_stuck,
     list_documents,
     mark_handled,
     platform_alarms,
@@ -82,6 +85,7 @@ def _page(
         counts=status_counts(session=session),
         labels=STATUS_LABELS,
         kind_labels=KIND_LABELS,
+        stuck=is_stuck,
         chosen=chosen,
         documents=documents,
         numbers=numbers,
@@ -105,7 +109,7 @@ async def handled(
     request: Request, document_id: str, session: SessionDep, today: TodayDep, calendar: CalendarDep
 ) -> Response:
     """The document reached the platform another way: it is settled, its record's later documents go
-    on. A refused note comes back on the failed documents' page with what was typed."""
+    on. A refused note comes back on the page of the document's state with what was typed."""
     me = current_user(request, session, *ADMIN)
     form = await form_data(request)
     note = form.get("note", "")
@@ -113,8 +117,13 @@ async def handled(
         mark_handled(session=session, document_id=document_id, note=note, by=me.name, now=utcnow())
     except DomainError as exc:
         message, status = refused(session, exc)
+        # Shown again among the documents of the state it is in (failed, sent, pending), with its form open.
+        state = session.exec(
+            select(PlatformDocument.status).where(PlatformDocument.document_id == document_id)
+        ).first()
+        shown = DocumentStatus(state or DocumentStatus.DEAD)
         return _page(
-            request, session, today, calendar, DocumentStatus.DEAD, status_code=status, error=message,
+            request, session, today, calendar, shown, status_code=status, error=message,
             failed_id=document_id, note=note,
         )  # fmt: skip
     session.commit()

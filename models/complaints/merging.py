@@ -20,7 +20,7 @@ from models.audit import CaseEvent
 from models.complaint import Complaint, merged_into
 from models.complaints.bodies import ActionBody, MergeBody, ReplyBody
 from models.complaints.context import ActionContext
-from models.complaints.notify import mail_complainant
+from models.complaints.notify import Recipient, enqueue_mail, mail_complainant
 from models.complaints.visibility import case_events, lead_department, state_label
 from models.errors import Conflict, ValidationFailed
 from models.hotline import report_standing_reply
@@ -32,6 +32,9 @@ from models.workflow import record_event
 def reply(ctx: ActionContext, action: str, body: ActionBody) -> None:
     assert isinstance(body, ReplyBody)
     event = ctx.fire(action, body, note=body.reply_text)
+    # One text per reply (RULEBOOK complaints §9: answered, a return visit follows, dissatisfaction is
+    # voiced at it): the return-visit notice is the complainant's SMS, and the reply itself goes by
+    # e-mail only (two texts in the same second, billed twice, told two places to complain).
     mail_reply(ctx.session, ctx.case, event, reply_text=body.reply_text, to=[ctx.case])
     mail_complainant(ctx.session, ctx.case, event, "complaint_return_visit")
     # The complainants of the cases merged into this one (also through a case merged into it later) get the
@@ -46,19 +49,30 @@ def mail_reply(
     session: Session, handled: Complaint, event: CaseEvent, *, reply_text: str, to: Sequence[Complaint]
 ) -> None:
     """``handled``'s reply (complaint_replied) to the complainant of each case in ``to``: its own, or one
-    merged into it, whose mail names the case it joined."""
+    merged into it, whose mail names the case it joined. Its own complainant gets it by e-mail only (when
+    they gave an address): their SMS is the return-visit notice ``reply`` sends; a merged complainant,
+    never visited, gets it by every channel."""
     dept = lead_department(session, handled)
     name = dept.name if dept else "守信平台"
     # The reply is written to ``handled``'s complainant and may name them or their phone (经电话 139… 联系):
     # another complainant gets it through the publication filter, as a third party would.
     others_text = publication_text(reply_text, names=[handled.complainant_name]) or ""
     for case in to:
+        if case is handled:
+            if case.complainant_email:
+                to_mail = Recipient(
+                    "complainant", case.complainant_name, case.complainant_email, "complainant"
+                )
+                enqueue_mail(
+                    session, case, event, "complaint_replied", to_mail,
+                    complainant_name=case.complainant_name, reply_text=reply_text, department_name=name,
+                )  # fmt: skip
+            continue
         # A merged complainant gets no return visit of their own: the mail says where dissatisfaction goes.
-        joined = {} if case is handled else {"target_number": handled.number}
-        text = reply_text if case is handled else others_text
         mail_complainant(
-            session, case, event, "complaint_replied", reply_text=text, department_name=name, **joined
-        )
+            session, case, event, "complaint_replied", reply_text=others_text, department_name=name,
+            target_number=handled.number,
+        )  # fmt: skip
 
 
 def merge(ctx: ActionContext, action: str, body: ActionBody) -> None:

@@ -235,7 +235,8 @@ SMS_RESULTS = {
     "uphold_withdraw": "异议成立，记录已撤销",
     "uphold_correct": "异议成立，记录已更正",
     # A correction to 轻微: the record is kept but no longer published, which "已更正" alone does not say.
-    "uphold_correct_minor": "异议成立，记录已更正为轻微失信，不予公示",
+    # At most 12 characters, like the others (docs/integrations.md lists them for the approval).
+    "uphold_correct_minor": "异议成立，改轻微不予公示",
     "reject_objection": "异议不成立，维持原公示",
     "approve_repair": "予以修复，记录已停止公示",
     "reject_repair": "不予修复，记录继续公示",

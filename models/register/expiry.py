@@ -37,7 +37,8 @@ def expiry_candidates(*, session: Session, today: dt.date) -> list[int]:
 
 def expire_records(*, session: Session, ids: Sequence[int], today: dt.date, actor: Actor) -> int:
     """Records past their end date stop showing (``expire``) and the platform is told (one EXPIRE
-    document each); set-based and idempotent by state."""
+    document each it still shows: ``enqueue_documents`` leaves out a record it never showed or already
+    took down, such as one corrected to 轻微); set-based and idempotent by state."""
     now = utcnow()
     table = PublishedBreach.__table__  # type: ignore[attr-defined]
     # Each audit event records the state the record really left (apply_event_many moves each source
