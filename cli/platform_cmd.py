@@ -11,9 +11,8 @@ from cli.tables import folded, table, whole
 from models.calendar import load_calendar
 from models.clock import Clock, utcnow
 from models.db import get_engine, session_scope
-from models.platform import (
-    STATUS_LABELS,
-    DocumentStatus,
+from models.platform import STATUS_LABELS, DocumentStatus
+from models.platform_admin import (
     list_documents,
     mark_handled,
     platform_alarms,

@@ -17,7 +17,7 @@ from models.lifecycle import COMPLAINT, Role
 from models.org import Department, User
 from models.outbox import Notification, outbox_rows
 from models.pending_deadlines import calendar_warning
-from models.platform import platform_alarms
+from models.platform_admin import platform_alarms
 from models.settings import get_settings
 
 DUE_SOON_WORKING_DAYS = 2

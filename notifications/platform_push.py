@@ -31,15 +31,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from models.clock import Clock, utcnow
-from models.platform import (
-    DueDocument,
-    claim_due,
-    mark_failed,
-    mark_refused,
-    mark_sent,
-    release,
-    unconfigured,
-)
+from models.platform import DueDocument, claim_due, mark_failed, mark_refused, mark_sent, release
+from models.platform_admin import unconfigured
 from models.register.government_feed import follow_government_setting, follow_minor_records
 from models.settings import get_settings
 

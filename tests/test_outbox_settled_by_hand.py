@@ -18,17 +18,12 @@ from cli.main import app as shouxin
 from models.calendar import WorkCalendar
 from models.errors import Conflict, ValidationFailed
 from models.hotline import HotlineMessage, HotlineMessageStatus, mark_handled
-from models.platform import (
-    DocumentKind,
-    DocumentStatus,
-    PlatformDocument,
-    document_row,
-    overdue_documents,
-)
+from models.platform import DocumentKind, DocumentStatus, PlatformDocument, document_row
 from models.platform import claim_due as claim_documents
-from models.platform import mark_handled as mark_document_handled
 from models.platform import mark_refused as mark_document_refused
 from models.platform import release as release_document
+from models.platform_admin import mark_handled as mark_document_handled
+from models.platform_admin import overdue_documents
 from notifications.hotline_push import push_due
 from tests.cli_support import cli_engine  # noqa: F401
 from tests.conftest import Staff

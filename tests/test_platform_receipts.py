@@ -27,14 +27,8 @@ from models.digest import queue_daily_digest
 from models.errors import Conflict
 from models.org import Department
 from models.outbox import Notification
-from models.platform import (
-    RECEIPT_POLL,
-    DocumentStatus,
-    PlatformDocument,
-    overdue_documents,
-    platform_alarms,
-    retry_document,
-)
+from models.platform import RECEIPT_POLL, DocumentStatus, PlatformDocument
+from models.platform_admin import overdue_documents, platform_alarms, retry_document
 from models.platform_fields import NATIONAL_FIELDS
 from models.pledge import IdType, Pledge, PledgeType
 from models.publication import sweep

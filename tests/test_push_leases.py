@@ -27,9 +27,9 @@ from models.platform import (
     mark_refused,
     mark_sent,
     release,
-    retry_document,
 )
 from models.platform import claim_due as claim_documents
+from models.platform_admin import retry_document
 from notifications.hotline_push import push_due
 from tests.conftest import Staff
 from tests.test_hotline_intake import new_hotline_token, post

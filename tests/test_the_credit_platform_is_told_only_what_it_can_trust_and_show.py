@@ -24,15 +24,8 @@ from typer.testing import CliRunner
 from cli.main import app as shouxin
 from models.clock import utcnow
 from models.errors import Conflict
-from models.platform import (
-    DocumentKind,
-    DocumentStatus,
-    PlatformDocument,
-    document_row,
-    enqueue_documents,
-    mark_handled,
-    retry_document,
-)
+from models.platform import DocumentKind, DocumentStatus, PlatformDocument, document_row, enqueue_documents
+from models.platform_admin import mark_handled, retry_document
 from models.settings import Settings, get_settings
 from notifications.platform_push import push_due
 from tests.cli_support import cli_engine  # noqa: F401  (the CLI and the tests share one database)

@@ -16,10 +16,8 @@ from models.breach import PublishedBreach
 from models.clock import utcnow
 from models.errors import DomainError, NotFound
 from models.lifecycle import Role
-from models.platform import (
-    STATUS_LABELS,
-    DocumentStatus,
-    PlatformDocument,
+from models.platform import STATUS_LABELS, DocumentStatus, PlatformDocument
+from models.platform_admin import (
     is_stuck,
     list_documents,
     mark_handled,

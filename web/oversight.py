@@ -18,7 +18,7 @@ from models.digest import DUE_SOON_WORKING_DAYS
 from models.errors import NotFound, ValidationFailed
 from models.lifecycle import COMPLAINT, Role
 from models.pending_deadlines import calendar_warning
-from models.platform import platform_alarms
+from models.platform_admin import platform_alarms
 from models.scorecard_pledges import EXPORT_HEADERS, export_rows, pledge_scores
 from web import charts
 from web.core import current_user, page_router, render
