@@ -100,8 +100,8 @@ def load_year_notice(
     has changed since (another administrator loaded a notice for it), nothing is stored and ``Conflict``
     is raised, since saving would silently undo a correction the confirming person never saw.
 
-    ``today`` (default: the clock's, Asia/Shanghai): the day a pending publication day gets its date,
-    never earlier than the grace after it (``models.publication_days``).
+    ``today`` (default: the clock's, Asia/Shanghai): the day a pending publication day or stage deadline
+    gets its date, never earlier than the grace after it (``models.deadlines.known_late_floor``).
 
     Returns the day changes, the new calendar version and what was recomputed.
     """
@@ -112,7 +112,7 @@ def load_year_notice(
     queued_before = session.execute(select(func.max(_N.c.id))).scalar_one() or 0
     recomputed = recompute_publication_days(session=session, calendar=calendar, actor=actor, today=today)
     told_days = _told_publication_days_moved(session=session, after=queued_before, version=calendar.version)
-    deadlines = resolve_pending_deadlines(session=session, calendar=calendar, actor=actor)
+    deadlines = resolve_pending_deadlines(session=session, calendar=calendar, actor=actor, today=today)
     return (
         changes,
         version,

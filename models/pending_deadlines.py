@@ -28,15 +28,17 @@ from sqlmodel import Session
 from models.breach import PublishedBreach
 from models.bulk import insert_rows
 from models.calendar import WorkCalendar
-from models.clock import iso_date, utcnow
+from models.clock import Clock, iso_date, utcnow
 from models.complaint import Complaint
 from models.complaints.visibility import VERIFIER, awaited_party
+from models.deadlines import HeldStep, held_steps, known_late_data, known_late_floor, known_late_note
 from models.errors import OutOfCalendarCoverage
 from models.id_sets import chunks, in_list
-from models.lifecycle import COMPLAINT, LIFECYCLES, Role
+from models.lifecycle import BREACH, COMPLAINT, LIFECYCLES, PledgeState, Role
 from models.org import Department
 from models.outbox import Notification, outbox_rows
 from models.pledge import Pledge
+from models.pledges.review import REVIEW_EVENTS
 from models.settings import get_settings
 from models.stage_deadline import PENDING_LABEL, due_day
 from models.workflow import Actor, Fired, record_events_many
@@ -67,7 +69,12 @@ class DeadlineUpdates:
 
 
 def resolve_pending_deadlines(
-    *, session: Session, calendar: WorkCalendar, actor: Actor, now: dt.datetime | None = None
+    *,
+    session: Session,
+    calendar: WorkCalendar,
+    actor: Actor,
+    now: dt.datetime | None = None,
+    today: dt.date | None = None,
 ) -> DeadlineUpdates:
     """Date every open stage's deadline by ``calendar``, just loaded or corrected, in the caller's
     transaction: a pending deadline the calendar can now compute gets its date (``deadline_resolved``),
@@ -81,14 +88,26 @@ def resolve_pending_deadlines(
     and an earlier date, maybe already past, would be warned red and chased the same day with no warning
     ever sent (for a rectification, towards 拒不整改). A later one still moves, audited and told.
 
+    A pending deadline dated ``today`` (default: the Asia/Shanghai date of ``now``, or the clock's today)
+    is never earlier than the grace after it (``models.deadlines.known_late_floor``), as a pending
+    publication day is not: a notice loaded in January would otherwise date it days ago, and the party
+    told it would be warned red, chased and supervised the day it is told. Its working days grow to reach
+    the floor (so an extension or a resume counts on from it), and ``deadline_resolved`` records the date
+    the calendar gives and why (``known_late``). Where the grace runs into a year not loaded, it stays
+    pending.
+
     The update is guarded by the stage the deadline belongs to (``stage_seq``) and the date or flag it
     had, and bumps the version: a case another transaction moved meanwhile keeps its new stage's own."""
+    if today is None:
+        today = Clock.from_settings().local_date(now) if now is not None else Clock.from_settings().today()
     now = now or utcnow()
     counts: dict[str, int] = {}
     told_moved: list[str] = []
     kept: list[str] = []
     for kind, model in _MODELS.items():
-        done = _resolve_kind(session=session, model=model, kind=kind, calendar=calendar, actor=actor, now=now)
+        done = _resolve_kind(
+            session=session, model=model, kind=kind, calendar=calendar, actor=actor, now=now, today=today
+        )
         counts[kind] = done.dated
         told_moved += done.told_moved
         kept += done.kept
@@ -105,6 +124,7 @@ class _Move(NamedTuple):
     days: int
     old: dt.date | None
     day: dt.date
+    computed: dt.date | None = None  # the date the calendar gives, when the floor put ``day`` later
 
 
 class _KindDone(NamedTuple):
@@ -151,11 +171,35 @@ def _toward_told_date(m: _Move, calendar: WorkCalendar) -> _Move:
     return m._replace(days=days, day=due_day(calendar, m.start, days))
 
 
+def _known_late(moves: list[_Move], calendar: WorkCalendar, today: dt.date) -> list[_Move]:
+    """``moves`` with each pending deadline the calendar dates before ``known_late_floor`` put at the
+    floor, counted to reach it; one the floor cannot be computed for (its grace runs into a year not
+    loaded) is left out: it stays pending until that year is loaded."""
+    floor = known_late_floor(calendar, today)
+    result = []
+    for m in moves:
+        if m.old is not None or (floor is not None and m.day >= floor):
+            result.append(m)
+        elif floor is not None:
+            days = m.days + calendar.working_days_between(m.day, floor)
+            while due_day(calendar, m.start, days) < floor:
+                days += 1
+            result.append(m._replace(days=days, day=due_day(calendar, m.start, days), computed=m.day))
+    return result
+
+
 def _resolve_kind(
-    *, session: Session, model: Any, kind: str, calendar: WorkCalendar, actor: Actor, now: dt.datetime
+    *,
+    session: Session,
+    model: Any,
+    kind: str,
+    calendar: WorkCalendar,
+    actor: Actor,
+    now: dt.datetime,
+    today: dt.date,
 ) -> _KindDone:
     t = model.__table__
-    moves = _moves(session=session, model=model, calendar=calendar)
+    moves = _known_late(_moves(session=session, model=model, calendar=calendar), calendar, today)
     parties = _PARTIES[kind](session, [m.id for m in moves]) if moves else {}
     moves = [
         _toward_told_date(m, calendar) if m.old is not None and m.day < m.old and m.id in parties else m
@@ -192,12 +236,19 @@ def _resolve_kind(
     def data(f: Fired) -> dict[str, Any]:
         m = dates[f.id]
         moved = {"old_deadline": m.old.isoformat()} if m.old is not None else {}
+        late = known_late_data(m.computed, today, "deadline_known_late") if m.computed is not None else {}
         return {"counted_from": m.start.isoformat(), "working_days": m.days, "deadline": m.day.isoformat(),
-                **moved, "calendar_version": calendar.version}  # fmt: skip
+                **moved, **late, "calendar_version": calendar.version}  # fmt: skip
+
+    def resolved_note(f: Fired) -> str:
+        m = dates[f.id]
+        if m.computed is not None:
+            return known_late_note("办理期限", m.computed, today, m.day)
+        return f"办理期限已按载入的日历确定为 {m.day.isoformat()}"
 
     seqs = record_events_many(
         session=session, kind=kind, cases=resolved, event=RESOLVED_EVENT, actor=actor, now=now,
-        note=lambda f: f"办理期限已按载入的日历确定为 {dates[f.id].day.isoformat()}", data=data,
+        note=resolved_note, data=data,
     )  # fmt: skip
     seqs |= record_events_many(
         session=session, kind=kind, cases=recomputed, event=RECOMPUTED_EVENT, actor=actor, now=now,
@@ -369,6 +420,34 @@ def pending_counts(*, session: Session) -> list[PendingCount]:
     ).scalar_one()
     result.append(PendingCount("publication_day", "告知承诺公示日", int(days)))
     return result
+
+
+@dataclass(frozen=True)
+class SupervisionHold:
+    """Deadline supervision held for want of this year's notice: the cases whose next step waits."""
+
+    year: int
+    cases: list[HeldStep]
+
+
+def supervision_hold(*, session: Session, today: dt.date, calendar: WorkCalendar) -> SupervisionHold | None:
+    """While ``today``'s year has no holiday notice, every supervised case whose known deadline has passed
+    and whose ladder has a step left (a red warning, 催办, 督办, 提级办理): the runs send none of them
+    until the notice is loaded (models/deadlines.py ``supervise_each``), so the supervisors are told which
+    wait rather than read an old 已催办 as the latest word. None when the year is loaded."""
+    if calendar.covers(today.year):
+        return None
+    held = [
+        # As models/complaints/supervision.py climbs it: an approved extension starts the ladder afresh.
+        *held_steps(session=session, model=Complaint, kind="complaint", today=today, top="escalate",
+                    states=COMPLAINT.transition("warn_yellow").sources, restarts=("approve_extension",)),
+        *held_steps(session=session, model=Pledge, kind="pledge", today=today, top="escalate",
+                    states={PledgeState.EVIDENCE_SUBMITTED}, events=REVIEW_EVENTS),
+        # A record's objection or repair decision is chased, neither supervised nor escalated.
+        *held_steps(session=session, model=PublishedBreach, kind="breach", today=today, top="remind",
+                    states=BREACH.transition("warn_yellow").sources),
+    ]  # fmt: skip
+    return SupervisionHold(today.year, held)
 
 
 def warning_starts(year: int) -> dt.date:

@@ -20,6 +20,7 @@ from sqlmodel import Session
 from models.bulk import insert_rows
 from models.calendar import WorkCalendar
 from models.clock import Clock, iso_date, utcnow
+from models.deadlines import known_late_data, known_late_floor, known_late_note
 from models.errors import OutOfCalendarCoverage
 from models.id_sets import chunks, in_list
 from models.lifecycle import PledgeState
@@ -85,8 +86,8 @@ def recompute_publication_days(
     A pledgor never told anything about the day (no such notice) is not told of a change either.
 
     ``today`` (default: the Asia/Shanghai date of ``now``, or the clock's today) is the day a pending day
-    gets its date: it is never earlier than the grace after it (``_known_late_floor``), and the event
-    records the day the calendar gives and why (``known_late``)."""
+    gets its date: it is never earlier than the grace after it (``models.deadlines.known_late_floor``), and
+    the event records the day the calendar gives and why (``known_late``)."""
     if today is None:
         today = Clock.from_settings().local_date(now) if now is not None else Clock.from_settings().today()
     now = now or utcnow()
@@ -138,8 +139,8 @@ def _computed_days(
 ) -> tuple[_Computed, dict[int, dt.date]]:
     """The open pledges whose day ``calendar`` computes differently from the stored one: (stored day,
     computed day, the calendar version the stored one was computed with), by pledge; and the pending
-    ones whose day the grace after ``today`` put later (``_known_late_floor``), with the day the calendar
-    gives."""
+    ones whose day the grace after ``today`` put later (``models.deadlines.known_late_floor``), with the
+    day the calendar gives."""
     stmt = select(
         _T.c.id, _T.c.deadline, _T.c.publication_counted_from, _T.c.registered_on, _T.c.publication_day,
         _T.c.calendar_version,
@@ -149,7 +150,7 @@ def _computed_days(
     by_start: dict[tuple[dt.date, dt.date | None, dt.date | None], dt.date | None] = {}
     computed: _Computed = {}
     floored: dict[int, dt.date] = {}
-    floor = _known_late_floor(calendar, today)
+    floor = known_late_floor(calendar, today)
     for pid, deadline, counted_from, registered_on, old, old_version in session.execute(stmt):
         # The registration day counts only for a pledge registered after its deadline (and not since
         # rejected): otherwise it stays out of the key, and each deadline's day is computed once.
@@ -170,16 +171,6 @@ def _computed_days(
         if day != old:
             computed[pid] = (old, day, old_version)
     return computed, floored
-
-
-def _known_late_floor(calendar: WorkCalendar, today: dt.date) -> dt.date | None:
-    """The earliest publication day a pending day getting its date ``today`` may have: the N-th working
-    day after ``today`` (``pledge_rejection_grace_working_days``, the grace a late rejection gets); None
-    while that day lies in a year not loaded."""
-    try:
-        return calendar.nth_working_day_after(today, get_settings().pledge_rejection_grace_working_days)
-    except OutOfCalendarCoverage:
-        return None
 
 
 def _bound_by_told(
@@ -206,11 +197,7 @@ def _kept_data(kept: dict[int, dt.date], pid: int) -> dict[str, Any]:
 
 
 def _floored_data(floored: dict[int, dt.date], pid: int, today: dt.date) -> dict[str, Any]:
-    if pid not in floored:
-        return {}
-    grace = get_settings().pledge_rejection_grace_working_days
-    return {"known_late": {"computed": floored[pid].isoformat(), "known_on": today.isoformat(),
-                           "grace_working_days": grace, "reason": "publication_day_known_late"}}  # fmt: skip
+    return known_late_data(floored[pid], today, "publication_day_known_late") if pid in floored else {}
 
 
 def _note(
@@ -219,12 +206,7 @@ def _note(
     if pid in kept:
         return _kept_note(day, kept[pid])
     if pid in floored:
-        grace = get_settings().pledge_rejection_grace_working_days
-        return (
-            f"按载入的日历公示日应为 {floored[pid].isoformat()}，但该日期于 {today.isoformat()} 方才确定，"
-            f"顺延至确定之日后第 {grace} 个工作日 {iso_date(day)} "
-            "(the day became known too late to act on: the grace after it is kept)"
-        )
+        return known_late_note("公示日", floored[pid], today, day)
     return None
 
 

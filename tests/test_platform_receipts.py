@@ -39,6 +39,7 @@ from notifications.render import render
 from tests.conftest import Staff
 from tests.test_publication import CODE, new_pledge
 from tests.test_register import PUBLISHED_ON, publish
+from tests.web_support import sign_in
 
 SECRET = "a-real-random-secret-for-tests"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -323,3 +324,5 @@ def test_a_platform_url_without_a_secret_is_an_alarm_in_health_and_the_digest(
     assert digest is not None
     assert digest.context["platform"]["unsigned"] is True
     assert "未配置签名密钥" in render("daily_digest", digest.context).text
+    sign_in(client, staff.supervisor)
+    assert 'id="platform-unsigned"' in client.get("/staff/dashboard").text

@@ -17,7 +17,7 @@ from models.complaints.visibility import STAFF_PARTY_LABEL, STAFF_SEE_ALL
 from models.digest import DUE_SOON_WORKING_DAYS
 from models.errors import NotFound, ValidationFailed
 from models.lifecycle import COMPLAINT, Role
-from models.pending_deadlines import calendar_warning
+from models.pending_deadlines import calendar_warning, supervision_hold
 from models.platform_admin import platform_alarms
 from models.scorecard_pledges import EXPORT_HEADERS, export_rows, pledge_scores
 from web import charts
@@ -38,6 +38,8 @@ SVG_HEADERS = {
     "Cache-Control": "no-store",
 }
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# The cases the dashboard names whose next supervision step waits for the calendar; the rest are counted.
+HOLD_SHOWN = 50
 
 
 @router.get("/dashboard")
@@ -67,6 +69,9 @@ def dashboard_page(request: Request, session: SessionDep, today: TodayDep, calen
         ladder=scorecard.escalation_ladder(session=session),
         pledges=scorecard.pledges_due(session=session, today=today, calendar=calendar),
         calendar_warning=calendar_warning(calendar, today),
+        hold=supervision_hold(session=session, today=today, calendar=calendar),
+        hold_shown=HOLD_SHOWN,
+        case_pages=dashboard.CASE_PAGES,
         no_email=dashboard.departments_without_email(session=session),
     )
 

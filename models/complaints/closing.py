@@ -8,7 +8,8 @@ state of the lifecycle table, taken by a supervisor and mailed to the complainan
 - 无法联系办结 (``close_unreachable``): the complainant could not be reached at the return visit (or while
   the case awaits their supplement) on ``unreachable_contact_attempts`` different working days (default 3),
   each attempt recorded as a ``record_contact_attempt`` event with its note. A second attempt on the same
-  day is refused; an attempt on a rest day is recorded but does not count towards the working days.
+  day is refused; an attempt on a rest day is recorded but does not count towards the working days, and
+  one on a day whose year has no holiday notice yet counts once the notice is loaded (if a working day).
 
 Attempts count within the current stage: a case redone and replied again starts counting afresh. The
 complainants of the cases merged into it (并单) are told of either ending too, as they were of its reply.
@@ -42,19 +43,22 @@ def record_contact_attempt(ctx: ActionContext, action: str, body: ActionBody) ->
             "(an attempt is already recorded today: try again on another working day)",
             contact_day=day,
         )
-    # Not counted while today's year has no holiday notice (a January before it is loaded): whether it is
-    # a working day is not known, and attempts count on different working days only.
-    counted = bool(ctx.calendar.is_workday_if_known(ctx.today))
-    attempt = len(counted_days(earlier)) + (1 if counted else 0)
+    # What the calendar says today, for the record only: the attempts are counted again from their days
+    # when the case is closed (preconditions.counted_days). A day of a year whose notice is not loaded (a
+    # January before it is) does not count yet, and counts once the notice is loaded if it is a working day.
+    workday = ctx.calendar.is_workday_if_known(ctx.today)
+    counted, _ = counted_days(earlier, ctx.calendar)
+    pending = {"counts_once_calendar_loaded": True} if workday is None else {}
     ctx.fire(
         action,
         body,
         note=body.contact_result,
         contact_day=day,
-        counted=counted,
-        attempt=attempt,
+        counted=bool(workday),
+        attempt=len(counted) + (1 if workday else 0),
         required=get_settings().unreachable_contact_attempts,
         stage_seq=ctx.case.stage_seq,
+        **pending,
     )
 
 

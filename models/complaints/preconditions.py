@@ -99,9 +99,23 @@ def in_stage(case: CaseFacts, events: Sequence[CaseEvent]) -> list[CaseEvent]:
     return [e for e in events if e.event in _LIFELONG or e.data.get("stage_seq") == case.stage_seq]
 
 
-def counted_days(attempts: list[CaseEvent]) -> list[str]:
-    """The different working days of contact ``attempts``, in order."""
-    return list(dict.fromkeys(str(e.data["contact_day"]) for e in attempts if e.data.get("counted")))
+def counted_days(attempts: list[CaseEvent], calendar: WorkCalendar) -> tuple[list[str], list[str]]:
+    """The different days of contact ``attempts``, in order: those that count (working days by the
+    calendar as it is now), and those whose year has no holiday notice yet (they count once it is loaded,
+    if they are working days in it).
+
+    Worked out from the stored days, not from what was known when each attempt was recorded: attempts
+    made in a January before the notice was loaded count as soon as it is, and a corrected notice counts
+    them by its days."""
+    counted: list[str] = []
+    waiting: list[str] = []
+    for day in dict.fromkeys(str(e.data["contact_day"]) for e in attempts):
+        workday = calendar.is_workday_if_known(dt.date.fromisoformat(day))
+        if workday is None:
+            waiting.append(day)
+        elif workday:
+            counted.append(day)
+    return counted, waiting
 
 
 def _extension_pending(case: CaseFacts) -> bool:
@@ -192,15 +206,31 @@ def redone_enough(case: CaseFacts, _events: EventsOf, _today: dt.date) -> dict[s
     return {"redo_count": case.redo_count}
 
 
-def unreachable_established(_case: CaseFacts, events: EventsOf, _today: dt.date) -> dict[str, Any]:
-    days = counted_days(events("record_contact_attempt"))
+_WAITING_EN = ": days of a year whose notice is not loaded count once it is"
+
+
+def unreachable_established(
+    _case: CaseFacts, events: EventsOf, _today: dt.date, calendar_of: Callable[[], WorkCalendar]
+) -> dict[str, Any]:
+    attempts = events("record_contact_attempt")
+    days, waiting = counted_days(attempts, calendar_of()) if attempts else ([], [])
     required = get_settings().unreachable_contact_attempts
     if len(days) < required:
         tried = "、".join(days) or "无"
+        unknown = (
+            f"；另有 {len(waiting)} 天（{'、'.join(waiting)}）所在年份的节假日安排尚未载入工作日历，"
+            "载入后如为工作日即计入"
+            if waiting
+            else ""
+        )
         raise ValidationFailed(
             f"无法联系办结须先在 {required} 个不同工作日联系投诉人未果；本阶段已记录 {len(days)} 个工作日"
-            f"（{tried}），请继续联系并记录 (needs {required} failed attempts on different working days)",
+            f"（{tried}）{unknown}，请继续联系并记录 (needs {required} failed attempts on different working "
+            "days"
+            + (": days of a year whose notice is not loaded count once it is" if waiting else "")
+            + ")",
             contact_days=days,
+            waiting_for_calendar=waiting,
             required=required,
         )
     return {"contact_days": days}
@@ -304,7 +334,10 @@ PRECONDITIONS: dict[str, Precondition] = {
     "refuse_extension": Precondition(extension_to_decide, awaited=True),
     "confirm_breach": Precondition(refusal_established, ("record_refusal",), explained=True, awaited=True),
     "close_unsatisfied": Precondition(redone_enough),
-    "close_unreachable": Precondition(unreachable_established, ("record_contact_attempt",), explained=True),
+    # Dated: the attempts count on working days by the calendar as it is when the case is closed.
+    "close_unreachable": Precondition(
+        _holds, ("record_contact_attempt",), explained=True, dated=unreachable_established
+    ),
     "withdraw": Precondition(withdrawal_allowed, VERIFICATIONS, explained=True),
     # Explained: a handler who finds 退单 gone from a page that offered it yesterday must learn why.
     "return_order": Precondition(_holds, dated=return_window_open, explained=True),

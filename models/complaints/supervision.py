@@ -26,7 +26,7 @@ from models.complaint import Complaint
 from models.complaints.notify import Recipient, department_recipient, enqueue_mail
 from models.complaints.visibility import LEAD, STAFF_PARTY_LABEL, awaited_party, lead_department
 from models.deadlines import climb, due_steps, supervise_each
-from models.lifecycle import COMPLAINT
+from models.lifecycle import COMPLAINT, Role
 from models.org import Department, competent_of
 from models.settings import get_settings
 from models.workflow import Actor
@@ -52,9 +52,12 @@ def extended_stage(case: Complaint) -> bool:
 
 
 def overdue_days(case: Complaint, today: dt.date, calendar: WorkCalendar) -> int:
+    """Working days the stage is overdue. In a January before the year's notice is loaded, a supervisor
+    may still press 催办 or 督办 by hand: the days of the years the calendar knows are counted (a lower
+    bound) rather than refusing the chase for want of a calendar."""
     if case.stage_deadline is None or today <= case.stage_deadline:
         return 0
-    return calendar.working_days_between(case.stage_deadline, today)
+    return calendar.working_days_at_least(case.stage_deadline, today)[0]
 
 
 def _due_steps(case: Complaint, today: dt.date, calendar: WorkCalendar) -> list[str]:
@@ -153,9 +156,13 @@ def after_supervision_step(
         "overdue_working_days": overdue,
         "step": step,
     }
-    if event.note:
+    if event.note and event.actor_role != Role.SYSTEM:
         # A supervisor's own words (a deadline to sign by, whom to call) are the point of pressing by hand.
         context["note"] = event.note
+    elif event.note:
+        # The flow's own account (a step skipped while the calendar was missing): told, but not as a
+        # supervisor's 督办意见.
+        context["explanation"] = event.note
     pressed_by = actor.id if actor is not None else None  # a flow's actor has no id: nobody is left out
     alerted = step in ("supervise", "escalate")
     awaited = _awaited_department(session, case)
