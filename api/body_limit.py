@@ -45,7 +45,14 @@ def body_cap(path: str) -> tuple[int, int]:
     return limit, limit + FORM_ALLOWANCE
 
 
-def too_large(limit: int) -> TooLarge:
+def too_large(limit: int, *, with_files: bool = True) -> TooLarge:
+    """The refusal of a body over ``limit``; one that carries no file (a JSON request) is said to be the
+    request's body, not a file to compress."""
+    if not with_files:
+        return TooLarge(
+            f"请求体过大：上限 {megabytes(limit)}；请检查内容后重新提交 (request body too large)",
+            limit_bytes=limit,
+        )
     return TooLarge(
         f"文件过大：上限 {megabytes(limit)}；请压缩或拆分后上传 (file too large)", limit_bytes=limit
     )
@@ -62,17 +69,18 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         limit, cap = body_cap(scope["path"])
+        files = _carries_files(scope)
         declared = _content_length(scope)
         if declared is not None and declared > cap:
             # Answered before a byte of the body is read; the server discards or closes the rest.
             if api_path(scope["path"]):
-                await domain_answer(too_large(limit))(scope, receive, send)
+                await domain_answer(too_large(limit, with_files=files))(scope, receive, send)
                 return
 
             async def refused() -> Message:
                 # What the browser sent (it always declares the length) is refused by the page it was
                 # sent to, with the page's own words, when the page reads its form.
-                raise too_large(limit)
+                raise too_large(limit, with_files=files)
 
             await self.app(scope, refused, send)
             return
@@ -86,10 +94,19 @@ class BodyLimit:
                 if received > cap:
                     # Raised into whoever reads the body: FastAPI's body parsing (answered 413 by
                     # api/errors.py) or a page's own request.form() (a DomainError like any other).
-                    raise too_large(limit)
+                    raise too_large(limit, with_files=files)
             return message
 
         await self.app(scope, counted, send)
+
+
+def _carries_files(scope: Scope) -> bool:
+    # Files come as multipart forms or as a raw upload; a JSON or url-encoded body holds none.
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            kind = value.split(b";")[0].strip().lower()
+            return kind not in (b"application/json", b"application/x-www-form-urlencoded")
+    return True
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -254,6 +254,12 @@ class ComplaintPublic(ComplaintBase):
     updated_at: dt.datetime
     source_system: str | None = Field(default=None, description="来源系统（如 12345），本系统登记的为空")
     external_id: str | None = Field(default=None, description="来源系统的工单编号")
+    external_channel: str | None = Field(
+        default=None, description="来源系统受理的方式（如 phone），本系统登记的为空"
+    )
+    external_received_at: dt.datetime | None = Field(
+        default=None, description="来源系统受理的时间（市民来电的时间）；办理期限仍自本系统登记之日起算"
+    )
 
     @computed_field(description="办理期限：日期，或“待日历确定”（该年节假日安排尚未载入）；无期限时为空")  # type: ignore[prop-decorator]
     @property

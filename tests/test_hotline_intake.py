@@ -24,6 +24,7 @@ from models.workflow import Actor
 from tests.conftest import Staff
 from tests.test_complaints_api import API
 from tests.test_concurrency import _together, shared_engine  # noqa: F401 - the fixture
+from tests.web_support import sign_in
 
 # When the citizen called: yesterday at 09:12 Beijing time, so the order stays within the age an order may
 # have (models/hotline_intake.py RECEIVED_AT_MAX_AGE) whenever the tests run.
@@ -82,6 +83,15 @@ def test_an_order_registers_one_case_and_a_resend_answers_the_same_case(
     assert (case.channel, case.category, case.complainant_phone) == ("hotline", "sme_arrears", "13900000002")
     assert case.external_channel == "phone"
     assert case.external_received_at == RECEIVED_AT.astimezone(dt.UTC)
+    # Staff read when the citizen called, in the API and on the case page (deadlines run from registration).
+    shown = client.get(f"{API}/complaints/{case.id}", headers=staff.auth("intake")).json()
+    assert (shown["external_channel"], shown["external_received_at"][:16]) == (
+        "phone",
+        RECEIVED_AT.astimezone(dt.UTC).isoformat()[:16],
+    )
+    sign_in(client, staff.intake)
+    page = client.get(f"/staff/complaints/{case.id}").text
+    assert f'<span id="external-received-at">{RECEIVED_AT.strftime("%Y-%m-%d %H:%M")}</span> 受理' in page
     assert case.description == ORDER["content"]
     event = session.exec(select(CaseEvent).where(CaseEvent.case_id == case.id)).one()
     assert (event.event, event.actor_role, event.data["external_id"]) == (
@@ -93,7 +103,6 @@ def test_an_order_registers_one_case_and_a_resend_answers_the_same_case(
     # Staff see where the case came from, in the API and on the case page.
     shown = client.get(f"{API}/complaints/{body['id']}", headers=staff.auth("supervisor")).json()
     assert (shown["source_system"], shown["external_id"]) == ("12345", ORDER["order_id"])
-    from tests.web_support import sign_in
 
     sign_in(client, staff.supervisor)
     page = client.get(f"/staff/complaints/{body['id']}").text

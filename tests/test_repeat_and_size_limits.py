@@ -364,3 +364,17 @@ def _complaint_body() -> dict[str, Any]:
     from tests.test_complaints_api import BODY
 
     return dict(BODY)
+
+
+def test_a_json_body_over_the_limit_is_named_as_the_request_not_a_file(
+    client: TestClient, staff: Staff, small_uploads: int
+) -> None:
+    # A 12345 work order carries no file: "compress or split the upload" would send its engineer looking for
+    # one. The same cap, named for what it caps.
+    r = client.post(
+        f"{API}/complaints",
+        content=b'{"summary": "' + b"x" * (small_uploads + 70_000) + b'"}',
+        headers={**staff.auth("intake"), "Content-Type": "application/json"},
+    )
+    assert r.status_code == 413
+    assert r.json()["message"].startswith("请求体过大")
