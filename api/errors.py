@@ -170,6 +170,13 @@ def validation_answer(exc: RequestValidationError) -> JSONResponse:
     The pages (web/core.py) draw their error page from it, with its status code."""
     fields = []
     for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            # Its location is a character offset into the body, not a field: say where, as a sentence.
+            at = next((p for p in err.get("loc", ()) if isinstance(p, int)), None)
+            where = f"（第 {at} 个字符附近）" if at is not None else ""
+            message = f"请求体不是有效的 JSON{where}；请检查引号、逗号和括号 (invalid JSON)"
+            fields.append({"field": "", "message": message, "type": "json_invalid"})
+            continue
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
         zh = field_message(err)
         fields.append({"field": ".".join(loc), "message": f"{zh}：{err.get('msg')}", "type": err.get("type")})

@@ -76,6 +76,8 @@ def test_other_framework_refusals_keep_their_answers(client: TestClient, staff: 
     )
     assert bad_json.status_code == 422
     assert bad_json.json()["fields"][0]["type"] == "json_invalid"
+    assert bad_json.json()["fields"][0]["field"] == ""  # not the byte offset it was found at
+    assert "请求体不是有效的 JSON（第" in bad_json.json()["message"]
 
 
 def test_pledge_answers_carry_every_field_the_service_shapes(client: TestClient, staff: Staff) -> None:
