@@ -109,6 +109,13 @@ def test_the_list_its_total_and_its_export_honour_the_same_filters(
     query = parse_qs(urlsplit(link).query)
     for key in ("date_from", "date_to", "subject_kind", "severity"):
         assert query.get(key) == ([params[key]] if key in params else None)
+    # The public API's list takes the same filters and finds the same records.
+    if "q" not in params:
+        api = client.get(f"{API}/public/breaches", params=params)
+        assert api.status_code == 200, api.text
+        assert {
+            k for k, n in numbers.items() if n in {i["record_number"] for i in api.json()["items"]}
+        } == expected
 
 
 def test_the_list_shows_class_and_subject_type_and_the_filters_and_total(

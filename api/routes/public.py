@@ -79,9 +79,15 @@ class RepairBody(BaseModel):
 def register(
     session: SessionDep,
     today: TodayDep,
-    name: Line | None = Query(None, description="失信主体名称（前缀匹配）"),
+    name: Line | None = Query(
+        None, description="失信主体名称（前缀匹配；全角半角、英文大小写和空格不区分；个人须输入全名）"
+    ),
     credit_code: Line | None = None,
     department: Line | None = Query(None, description="认定部门代码"),
+    subject_kind: Line | None = Query(
+        None, description="主体类别：enterprise（企业）/ individual（个人）/ government（政府部门）"
+    ),
+    severity: Line | None = Query(None, description="失信程度：general（一般）/ serious（严重）"),
     date_from: dt.date | None = Query(None, description="决定日期（JDRQ）起"),
     date_to: dt.date | None = Query(None, description="决定日期（JDRQ）止"),
     after: Line | None = Query(None, description="上一页返回的 next_cursor"),
@@ -92,6 +98,8 @@ def register(
         name=name,
         credit_code=credit_code,
         department=department,
+        subject_kind=subject_kind,
+        severity=severity,
         date_from=date_from,
         date_to=date_to,
         after=after,
