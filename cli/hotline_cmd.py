@@ -13,15 +13,8 @@ from cli.tables import folded, table, whole
 from models.accounts import create_machine_user
 from models.clock import utcnow
 from models.db import get_engine, session_scope
-from models.hotline import (
-    HotlineMessage,
-    HotlineMessageStatus,
-    list_messages,
-    mark_handled,
-    retry_all_dead,
-    retry_dead,
-    waiting_behind,
-)
+from models.hotline import HotlineMessage, HotlineMessageStatus
+from models.hotline_admin import list_messages, mark_handled, retry_all_dead, retry_dead, waiting_behind
 from models.lifecycle import Role
 from models.settings import get_settings
 

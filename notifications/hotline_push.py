@@ -24,12 +24,12 @@ from models.hotline import (
     HotlineMessage,
     HotlineMessageStatus,
     claim_due,
-    held_behind_dead,
     mark_failed,
     mark_refused,
     mark_sent,
     release,
 )
+from models.hotline_admin import held_behind_dead
 from models.settings import get_settings
 from notifications.platform_push import Outcome, deliver
 

@@ -19,7 +19,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from models.clock import utcnow
-from models.hotline import HotlineMessage, HotlineMessageStatus, retry_dead
+from models.hotline import HotlineMessage, HotlineMessageStatus
+from models.hotline_admin import retry_dead
 from models.settings import get_settings
 from notifications.hotline_push import push_due
 from tests.conftest import Staff

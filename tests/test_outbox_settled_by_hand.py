@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 from cli.main import app as shouxin
 from models.calendar import WorkCalendar
 from models.errors import Conflict, ValidationFailed
-from models.hotline import HotlineMessage, HotlineMessageStatus, mark_handled
+from models.hotline import HotlineMessage, HotlineMessageStatus
+from models.hotline_admin import mark_handled
 from models.platform import DocumentKind, DocumentStatus, PlatformDocument, document_row
 from models.platform import claim_due as claim_documents
 from models.platform import mark_refused as mark_document_refused

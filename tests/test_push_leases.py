@@ -12,12 +12,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from models.delivery_queue import http_lease
-from models.hotline import HotlineMessage, HotlineMessageStatus, retry_dead
+from models.hotline import HotlineMessage, HotlineMessageStatus
 from models.hotline import claim_due as claim_messages
 from models.hotline import mark_failed as mark_message_failed
 from models.hotline import mark_refused as mark_message_refused
 from models.hotline import mark_sent as mark_message_sent
 from models.hotline import release as release_message
+from models.hotline_admin import retry_dead
 from models.platform import (
     DocumentKind,
     DocumentStatus,

@@ -15,15 +15,8 @@ from api.deps import SessionDep
 from models.clock import utcnow
 from models.complaint import Complaint
 from models.errors import DomainError, NotFound
-from models.hotline import (
-    STAGE_LABELS,
-    HotlineMessageStatus,
-    list_messages,
-    mark_handled,
-    retry_all_dead,
-    retry_dead,
-    waiting_behind,
-)
+from models.hotline import STAGE_LABELS, HotlineMessageStatus
+from models.hotline_admin import list_messages, mark_handled, retry_all_dead, retry_dead, waiting_behind
 from models.lifecycle import Role
 from models.settings import get_settings
 from web.core import current_user, form_data, page_router, redirect, refused, render

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from api.deps import CalendarDep, SessionDep, TodayDep
 from models.calendar import WorkCalendar
-from models.hotline import dead_count, held_behind_dead
+from models.hotline_admin import dead_count, held_behind_dead
 from models.pending_deadlines import calendar_warning
 from models.platform_admin import platform_alarms
 from models.settings import get_settings
