@@ -14,10 +14,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from models.errors import InvalidCreditCode
-
 # The lifecycle tables are plain data importing nothing but models.errors, never the settings: reading their
 # rule keys here makes no import cycle, and the keys stay the table's own (not a copy that could drift).
+from models.addresses import http_url_problem, port_problem
+from models.errors import InvalidCreditCode
 from models.lifecycle import LIFECYCLES
 from models.uscc import validate_credit_code
 
@@ -72,41 +72,6 @@ _HTTP_URL_SETTINGS = {
     "public_base_url": "本系统对外访问地址",
 }
 _MAY_BE_EMPTY = frozenset({"credit_platform_url", "sms_gateway_url", "hotline_url", "prefect_ui_url"})
-_HTTP_URL_FORM = (
-    "应为 http:// 或 https:// 开头、带主机名的地址，如 https://xinyong.example.gov.cn/api "
-    "(expected an http(s) URL with a host)"
-)
-PORTS = range(1, 65536)
-
-
-def _port_problem(port: object) -> str | None:
-    """Why ``port`` is no TCP port (None when it is one)."""
-    try:
-        number = int(str(port).strip())
-    except ValueError:
-        return f"端口 {str(port)!r} 不是整数，应为 1–65535 之间的整数 (port must be an integer 1..65535)"
-    if number not in PORTS:
-        return f"端口 {number} 不在 1–65535 之内 (port must be 1..65535)"
-    return None
-
-
-def _http_url_problem(value: str) -> str | None:
-    """Why ``value`` is no http(s) address with a host (None when it is one). The address itself is not
-    echoed: it may carry a user and password."""
-    try:
-        parts = urlsplit(value)
-        port = parts.port
-    except ValueError:
-        # urlsplit refuses a port that is no number or out of range, and a malformed IPv6 host.
-        return f"地址无法解析（端口应为 1–65535 之间的整数），{_HTTP_URL_FORM}"
-    if parts.scheme.lower() not in ("http", "https"):
-        shown = f"协议 {parts.scheme}:// 不受支持" if parts.scheme else "缺少 http:// 或 https://"
-        return f"{shown}，{_HTTP_URL_FORM}"
-    if not parts.hostname:
-        return f"缺少主机名，{_HTTP_URL_FORM}"
-    if port is not None and port not in PORTS:
-        return _port_problem(port)
-    return None
 
 
 class Settings(BaseSettings):
@@ -435,7 +400,7 @@ class Settings(BaseSettings):
         text = value.strip()
         if not text and info.field_name in _MAY_BE_EMPTY:
             return text
-        problem = _http_url_problem(text)
+        problem = http_url_problem(text)
         if problem is not None:
             raise ValueError(f"{_HTTP_URL_SETTINGS[str(info.field_name)]}：{problem}")
         return text
@@ -447,7 +412,7 @@ class Settings(BaseSettings):
         # makes an address no request reaches.
         text = value.strip()
         as_url = f"https://{text}"
-        unusable = not text or "://" in text or _http_url_problem(as_url) is not None
+        unusable = not text or "://" in text or http_url_problem(as_url) is not None
         if unusable or any(urlsplit(as_url)[2:]):  # a path, a query or a fragment
             raise ValueError(
                 "阿里云短信接入地址应为主机名（可带端口），如 dysmsapi.aliyuncs.com，不含 http:// 和路径；"
@@ -459,7 +424,7 @@ class Settings(BaseSettings):
     @classmethod
     def _tcp_port(cls, value: object) -> object:
         # Checked before pydantic's own integer check, whose refusal is English only.
-        problem = _port_problem(value)
+        problem = port_problem(value)
         if problem is not None:
             raise ValueError(f"邮件服务器{problem}")
         return value
