@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 
 from models.audit import CaseEvent
 from models.calendar import WorkCalendar
-from models.clock import utcnow
+from models.clock import Clock, utcnow
 from models.complaint import (
     CATEGORY_LABELS,
     AttachmentRef,
@@ -133,7 +133,10 @@ class WorkOrder(BaseModel):
     @field_validator("received_at")
     @classmethod
     def _received_at_plausible(cls, value: dt.datetime) -> dt.datetime:
+        clock = Clock.from_settings()
         now = utcnow()
+        # A drill or demo on a pinned day (SHOUXIN_TODAY) dates its orders on that day's timeline.
+        now += dt.timedelta(days=(clock.today() - clock.local_date(now)).days)
         if value > now + RECEIVED_AT_MAX_AHEAD:
             raise PydanticCustomError(
                 "received_at_future",

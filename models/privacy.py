@@ -51,11 +51,20 @@ _PUBLIC_ID = re.compile(rf"(?<![0-9A-Za-z])\d{{6}}[ -]?{_DATE8}[ -]?\d{{3}}[\dXx
 _TWO_DATES = re.compile(_DATE8 * 2)
 
 
-def _no_card(digits: str) -> bool:
+# What a credit code is introduced by (统一社会信用代码：…, 信用代码 …), just before it.
+_CODE_LABEL = re.compile(r"信用代码\s*(?:为|是)?\s*[：:（(]?\s*$")
+
+
+def _no_card(text: str, match: re.Match[str]) -> bool:
     """Digits the card pattern finds that are something public instead: a period written as two dates
-    (20260101-20261231, 2026-01-01-2026-12-31) or an all-digit unified social credit code, whose check
-    character a card number meets by chance once in 31 (a code is public in the register anyway)."""
-    return bool(_TWO_DATES.fullmatch(digits)) or (len(digits) == 18 and is_valid_credit_code(digits))
+    (20260101-20261231, 2026-01-01-2026-12-31), or an all-digit unified social credit code written after
+    its label (a code is public in the register anyway). The label is required: 18 digits of a card meet
+    the code's check character by chance once in 31."""
+    digits = _digits(match)
+    if _TWO_DATES.fullmatch(digits):
+        return True
+    before = text[max(0, match.start() - 16) : match.start()]
+    return len(digits) == 18 and is_valid_credit_code(digits) and bool(_CODE_LABEL.search(before))
 
 
 def mask_name(name: str) -> str:
@@ -137,11 +146,11 @@ def _mask_contacts(text: str, *, cards: bool) -> str:
     def take(
         pattern: re.Pattern[str],
         mask: Callable[[re.Match[str]], str],
-        unless: Callable[[str], bool] | None = None,
+        unless: Callable[[str, re.Match[str]], bool] | None = None,
     ) -> None:
         for m in pattern.finditer(folded):
             start, end = m.span()
-            if unless is not None and unless(_digits(m)):
+            if unless is not None and unless(folded, m):
                 continue
             if not any(start < e and s < end for s, e, _ in taken):
                 taken.append((start, end, mask(m)))

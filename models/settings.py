@@ -24,6 +24,13 @@ from models.uscc import validate_credit_code
 # Marks of an organisation's name nobody filled in ("XX市…办公室", "××局", "某某单位"), as the shipped
 # SHOUXIN_ISSUER_NAME is.
 PLACEHOLDER_NAME_MARKS = ("XX", "xx", "××", "某某")
+
+
+def is_placeholder_name(name: str) -> bool:
+    """Whether an organisation's name was left as the shipped example (or empty)."""
+    return not name.strip() or any(mark in name for mark in PLACEHOLDER_NAME_MARKS)
+
+
 _PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "password", "xxx", ""}
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-in-production"
 MIN_SECRET_KEY_LENGTH = 32
@@ -332,7 +339,7 @@ class Settings(BaseSettings):
             return self
         problems = []
         name = self.credit_platform_source()
-        if not name or any(mark in name for mark in PLACEHOLDER_NAME_MARKS):
+        if is_placeholder_name(name or ""):
             shown = f"“{name}”仍是示例值" if name else "未设置"
             problems.append(
                 f"数据来源单位{shown}，请将 SHOUXIN_CREDIT_PLATFORM_SOURCE_NAME（或 SHOUXIN_ISSUER_NAME）"

@@ -19,13 +19,12 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Undefined, se
 from models import privacy
 from models.complaint import tracking_path
 from models.lifecycle import WITHDRAWAL_ROUTE
-from models.settings import get_settings
+from models.settings import get_settings, is_placeholder_name
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 
 PLATFORM_NAME = "守信平台"
 # Marks of a name nobody filled in ("XX市…办公室", "××局", "某某单位"): never printed as a 落款.
-_PLACEHOLDER_MARKS = ("XX", "xx", "××", "某某")
 
 # Labels for the coded values services put in the context; unknown codes fail loudly under
 # StrictUndefined rather than printing an empty word into an official notice.
@@ -128,10 +127,6 @@ def _make_environment() -> Environment:
 
 
 ENV = _make_environment()
-
-
-def is_placeholder_name(name: str) -> bool:
-    return not name.strip() or any(mark in name for mark in _PLACEHOLDER_MARKS)
 
 
 def sender_organisation() -> str:

@@ -8,12 +8,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from models.audit import CaseEvent
 from models.clock import utcnow
 from models.complaint import Complaint
+from models.settings import get_settings
 from tests.conftest import Staff
 from tests.test_complaints_api import act
 from tests.test_hotline_intake import ORDER, new_hotline_token, post
@@ -96,3 +98,16 @@ def test_a_malformed_order_id_or_time_says_what_it_must_look_like(
         text = answer.json()["fields"][0]["message"]
         assert "受理时间应为带时区的 ISO 8601 时间，例如 2026-03-16T09:12:00+08:00" in text
         assert "Input should" not in text
+
+
+def test_a_drill_on_a_pinned_day_takes_orders_dated_on_that_day(
+    client: TestClient, session: Session, staff: Staff, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A 12345 drill pins today (SHOUXIN_TODAY): its orders are dated on the drill's timeline, not the
+    # machine's, and the plausibility check follows the pinned day.
+    monkeypatch.setenv("SHOUXIN_TODAY", "2027-01-08")
+    get_settings.cache_clear()
+    token = new_hotline_token(session)
+    assert post(client, token, received_at="2027-01-07T09:00:00+08:00").status_code == 201
+    ahead = post(client, token, order_id="GD2027010800002", received_at="2027-01-10T08:30:00+08:00")
+    assert ahead.status_code == 422

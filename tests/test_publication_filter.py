@@ -51,5 +51,7 @@ def test_a_period_of_two_dates_and_an_all_digit_credit_code_are_shown_as_written
 def test_digits_that_only_look_like_a_credit_code_or_a_period_are_still_masked() -> None:
     # One check character off, the 18 digits may be a card; an ID number's birth date reads as a date.
     assert publication_text("卡号911100001234500052") == "卡号**************0052"
+    # A valid check character alone is no proof (a card meets it once in 31): the code's label is.
+    assert publication_text("卡号911100001234500051") == "卡号**************0051"
     assert publication_text("身份证110101200001011234") == "身份证110101********1234"
     assert publication_text("卡号2026010120261399") == "卡号************1399"  # no 13th month

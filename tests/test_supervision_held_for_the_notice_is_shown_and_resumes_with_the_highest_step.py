@@ -174,3 +174,5 @@ def test_a_supervisor_can_still_press_a_chase_by_hand_before_the_notice_is_loade
     [notice] = [n for n in notices if n.context["step"] == "supervise"]
     assert notice.context["overdue_working_days"] == 1  # 31 December, the one known working day
     assert notice.context["note"] == "请今日签收"
+    text = render("supervision_notice", notice.context).text
+    assert "已超期至少1个工作日（本年度节假日安排尚未载入" in text

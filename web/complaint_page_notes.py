@@ -34,7 +34,16 @@ PUBLISHED_REASON_HINT = (
     "将作为失信事实公示，不得含个人信息、内部备注。公示为“经责令整改，拒不整改：”加此处所填内容；"
     "内部意见请写在备注中。"
 )
-ACTION_FIELD_HINTS = {("confirm_breach", "reason"): PUBLISHED_REASON_HINT}
+# A chase's note goes word for word into the notice to the department chased (and, on 提级办理, to its
+# 主管部门): models/complaints/supervision.py after_supervision_step.
+CHASE_NOTE_LABEL = "督办意见（将发给被督办单位）"
+CHASE_NOTE_HINT = (
+    "原文写入发给被督办单位的通知（提级办理时也发给其主管部门），可写明报送时限等要求；内部意见请勿填写。"
+)
+ACTION_FIELD_HINTS = {
+    ("confirm_breach", "reason"): PUBLISHED_REASON_HINT,
+    **{(chase, "note"): CHASE_NOTE_HINT for chase in ("remind", "supervise", "escalate")},
+}
 
 # The context keys of a complainant notice that hold what the complainant was to be told (the reply, a
 # reason, the proper route): shown to the clerk who phones them instead.

@@ -71,7 +71,7 @@ def register_search(term: str, picked: dict[str, str]) -> RegisterQuery:
     return RegisterQuery(
         name=term if term and code is None else None,
         credit_code=code,
-        department=values["department"].upper() or None,
+        department=values["department"] or None,
         subject_kind=values["subject_kind"] or None,
         severity=values["severity"] or None,
         date_from=_date(values["date_from"], "决定日期起"),

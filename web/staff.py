@@ -40,6 +40,7 @@ from models.settings import get_settings
 from models.workflow import Actor
 from web.complaint_page_notes import (
     ACTION_FIELD_HINTS,
+    CHASE_NOTE_LABEL,
     PUBLISHED_REASON_LABEL,
     action_body,
     action_forms,
@@ -104,6 +105,7 @@ ACTION_FIELD_LABELS = {
     ("close_unreachable", "reason"): "无法联系办结的说明（将告知投诉人）",
     # The one reason the public reads: the register's 失信事实 (web/complaint_page_notes.py).
     ("confirm_breach", "reason"): PUBLISHED_REASON_LABEL,
+    **{(chase, "note"): CHASE_NOTE_LABEL for chase in ("remind", "supervise", "escalate")},
 }
 ROUTE_LABELS = {
     "litigation": "诉讼",

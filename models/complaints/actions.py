@@ -36,7 +36,12 @@ from models.complaints.notify import mail_complainant, mail_department
 from models.complaints.preconditions import require
 from models.complaints.refusal import order_explanation, record_refusal, submit_explanation
 from models.complaints.return_visit import close, redo
-from models.complaints.supervision import after_supervision_step, awaited_data, overdue_days
+from models.complaints.supervision import (
+    after_supervision_step,
+    awaited_data,
+    overdue_count_complete,
+    overdue_days,
+)
 from models.complaints.visibility import (
     ASSISTING,
     HANDLER_PARTIES,
@@ -443,7 +448,10 @@ def _manual_supervision(ctx: _Ctx, action: str, body: ActionBody) -> None:
     # Whose move was chased, as the flow's steps record it: the scorecard blames the lead for its own only.
     awaited = awaited_data(ctx.session, ctx.case)
     event = ctx.fire(action, body, overdue_working_days=overdue, manual=True, **awaited)
-    after_supervision_step(ctx.session, ctx.case, event, action, overdue, actor=ctx.actor)
+    partial = not overdue_count_complete(ctx.case, ctx.today, ctx.calendar)
+    after_supervision_step(
+        ctx.session, ctx.case, event, action, overdue, actor=ctx.actor, overdue_at_least=partial
+    )
 
 
 _HANDLERS: dict[str, Callable[[_Ctx, str, ActionBody], None]] = {

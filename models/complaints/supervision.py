@@ -54,10 +54,17 @@ def extended_stage(case: Complaint) -> bool:
 def overdue_days(case: Complaint, today: dt.date, calendar: WorkCalendar) -> int:
     """Working days the stage is overdue. In a January before the year's notice is loaded, a supervisor
     may still press 催办 or 督办 by hand: the days of the years the calendar knows are counted (a lower
-    bound) rather than refusing the chase for want of a calendar."""
+    bound, ``overdue_count_complete`` says so) rather than refusing the chase for want of a calendar."""
     if case.stage_deadline is None or today <= case.stage_deadline:
         return 0
     return calendar.working_days_at_least(case.stage_deadline, today)[0]
+
+
+def overdue_count_complete(case: Complaint, today: dt.date, calendar: WorkCalendar) -> bool:
+    """Whether ``overdue_days`` counted every day (each year it spans has its notice)."""
+    if case.stage_deadline is None or today <= case.stage_deadline:
+        return True
+    return calendar.working_days_at_least(case.stage_deadline, today)[1]
 
 
 def _due_steps(case: Complaint, today: dt.date, calendar: WorkCalendar) -> list[str]:
@@ -142,6 +149,7 @@ def after_supervision_step(
     overdue: int,
     *,
     actor: Actor | None = None,
+    overdue_at_least: bool = False,
 ) -> None:
     """Mail the step to whoever must act on the stage, on 提级办理 also to the department the case is raised
     to, and alert the supervisors of 督办 and 提级办理 (the alert is all they get of those: a stage they
@@ -156,6 +164,9 @@ def after_supervision_step(
         "overdue_working_days": overdue,
         "step": step,
     }
+    if overdue_at_least:
+        # Pressed by hand before the year's notice is loaded: the days of that year are not counted yet.
+        context["overdue_at_least"] = True
     if event.note and event.actor_role != Role.SYSTEM:
         # A supervisor's own words (a deadline to sign by, whom to call) are the point of pressing by hand.
         context["note"] = event.note

@@ -72,9 +72,14 @@ def _choice(value: str, choices: dict[str, str], what: str, field: str) -> str:
 
 
 def _department_id(session: Session, code: str) -> int:
-    """The department a code names; lower case is read as the upper case codes are written in. An unknown
-    code is refused: an empty list would read as "this department has no records"."""
-    dept = session.exec(select(Department.id).where(Department.code == code.strip().upper())).first()
+    """The department a code names, as written, else the one department whose code it is in another case
+    (codes may hold lower-case letters; a reader may type fgw for FGW). An unknown code is refused: an
+    empty list would read as "this department has no records"."""
+    typed = code.strip()
+    dept = session.exec(select(Department.id).where(Department.code == typed)).first()
+    if dept is None:
+        alike = session.exec(select(Department.id).where(func.upper(Department.code) == typed.upper())).all()
+        dept = alike[0] if len(alike) == 1 else None
     if dept is None:
         shown = code if code.isprintable() else repr(code)
         raise ValidationFailed(
