@@ -139,7 +139,8 @@ def test_a_subject_with_both_gets_each_notice_by_mail_and_by_sms(
     decide(client, staff, record, "uphold_correct", corrected={"severity": "minor"})
     for template in ("objection_received", "objection_decision"):
         assert rows(session, record, template) == [("email", "q@example.com", None), ("sms", None, MOBILE)]
-    assert "异议成立，记录已更正" in sms_text(session, record, "objection_decision")
+    # Corrected to 轻微: kept but no longer published, which "已更正" alone would not say.
+    assert "异议成立，改轻微不予公示" in sms_text(session, record, "objection_decision")
     # The mail is the one it always was, with the reason the SMS leaves out.
     mail = session.exec(
         select(Notification).where(
