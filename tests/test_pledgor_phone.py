@@ -214,7 +214,7 @@ def test_the_staff_registration_form_takes_the_phone_and_explains_a_wrong_one(
         "authority_code": "D01",
     }
     page = client.get("/staff/pledges/new").text
-    assert 'name="pledgor_phone" type="tel"' in page
+    assert 'name="pledgor_phone" id="field-pledgor_phone" type="tel"' in page
     refused = client.post("/staff/pledges/new", data={**form, "pledgor_phone": "139-1234"})
     assert refused.status_code == 422
     assert "联系电话“139-1234”格式不正确" in refused.text

@@ -106,7 +106,7 @@ def test_api_objection_and_repair_text_must_be_visible_and_storable(
     ("reason", "evidence", "says"),
     [
         ("很长" * 3000, "", "异议理由超过 2000 字"),
-        ("\u200b\u200b\u200b", "", "请填写办理码和异议理由"),
+        ("\u200b\u200b\u200b", "", "请填写异议理由"),  # named at the field left blank
         ("理由\x01\x1b[31m", "", "异议理由含有控制字符"),
         ("材料已于期限内补交", "证明" * 2001, "证明材料说明超过 4000 字"),
     ],
@@ -144,7 +144,8 @@ def test_the_repair_form_refuses_invisible_text(
     form = {"access_code": access_code(session, breach), "statement": "\u200b", "repair_pledge": "\ufeff"}
     answer = post_form(client, page, form)
     assert answer.status_code == 422, answer.text[:300]
-    assert "请填写纠正失信行为的说明和信用修复承诺" in answer.text
+    assert "请填写纠正失信行为的说明" in answer.text  # each blank field named at itself
+    assert "请填写信用修复承诺" in answer.text
     assert _requests(session, breach) == []
 
 
@@ -200,7 +201,7 @@ def test_a_value_the_database_refuses_gets_the_error_page_on_a_page_and_json_on_
     def refuse(**_: Any) -> Any:
         raise OverflowError("Python int too large to convert to SQLite INTEGER")
 
-    monkeypatch.setattr(web.public, "get_public_record", refuse)
+    monkeypatch.setattr(web.public, "breach_by_number", refuse)
     monkeypatch.setattr(api.routes.public, "get_public_record", refuse)
     page = client.get("/register/GS-2026-000001")
     assert page.status_code == 422
