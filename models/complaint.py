@@ -12,6 +12,7 @@ from pydantic import AfterValidator, EmailStr, computed_field, field_validator, 
 from sqlalchemy import JSON, Column, Numeric, UniqueConstraint, false
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from models.audit import CaseEvent
 from models.clock import utcnow
 from models.lifecycle import ComplaintState
 from models.pledge import normalise_phone
@@ -267,6 +268,44 @@ class ComplaintPublic(ComplaintBase):
         if self.deadline_pending:
             return PENDING_DEADLINE_LABEL
         return self.stage_deadline.isoformat() if self.stage_deadline else None
+
+
+# Where a complaint not accepted (不予受理) should go instead (RULEBOOK complaints §3), and the sentence the
+# complainant is told: the mail, the tracking page and the 12345 message read the same one.
+class RejectRoute(StrEnum):
+    LITIGATION = "litigation"
+    ARBITRATION = "arbitration"
+    RECONSIDERATION = "reconsideration"
+    DISCIPLINE = "discipline"
+    PETITION = "petition"
+    DISCLOSURE = "disclosure"
+    OTHER = "other"
+
+
+ROUTE_GUIDANCE = {
+    RejectRoute.LITIGATION: "该事项属于诉讼范围，请通过人民法院依法主张权利。",
+    RejectRoute.ARBITRATION: "该事项属于仲裁范围，请向约定的仲裁机构申请仲裁。",
+    RejectRoute.RECONSIDERATION: "该事项属于行政复议范围，请依法向行政复议机关申请行政复议。",
+    RejectRoute.DISCIPLINE: "该事项属于纪检监察范围，请向纪检监察机关反映。",
+    RejectRoute.PETITION: "该事项属于信访范围，请通过信访渠道反映。",
+    RejectRoute.DISCLOSURE: "该事项属于政府信息公开范围，请向有关行政机关申请政府信息公开。",
+}
+
+
+def why_not_accepted(events: list[CaseEvent]) -> tuple[str | None, str | None]:
+    """The reason and the route of the case's latest ``reject``, as the complainant was told them.
+
+    Only ``data`` is read, never the actor or a staff note: the reason and the route are what the clerk
+    addressed to the complainant (models/complaints/actions.py ``_reject``)."""
+    reject = next((e for e in reversed(events) if e.event == "reject"), None)
+    if reject is None:
+        return None, None
+    reason = reject.data.get("reason") or None
+    route = reject.data.get("route")
+    if route == RejectRoute.OTHER:
+        # The clerk's own wording (``RejectBody.route_detail``): an event that did not keep it has none.
+        return reason, (reject.data.get("route_detail") or "").strip() or None
+    return reason, ROUTE_GUIDANCE[RejectRoute(route)] if route in set(RejectRoute) else None
 
 
 # A merge chain never gets longer than this (each merge goes into an earlier case): a guard, not a rule.

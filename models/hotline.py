@@ -25,7 +25,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.audit import CaseEvent
 from models.clock import utcnow
-from models.complaint import Complaint, merged_into
+from models.complaint import Complaint, merged_into, why_not_accepted
 from models.delivery_queue import (
     HANDLED_NOTE_MAX,
     HTTP_TIMEOUT_SECONDS,
@@ -200,9 +200,6 @@ def _stage_fields(session: Session, case: Complaint, event: CaseEvent, stage: st
 def _route(event: CaseEvent) -> dict[str, str | None] | None:
     """Where a caller not accepted should go (RULEBOOK complaints §3): the route's code and the sentence
     the complainant's mail and tracking page give, which the platform's agent reads out to the caller."""
-    # Imported here: the complaint services import this module (they report their stage changes).
-    from models.complaints.tracking import why_not_accepted
-
     code = event.data.get("route")
     if not code:  # a rejection recorded before the route was kept
         return None

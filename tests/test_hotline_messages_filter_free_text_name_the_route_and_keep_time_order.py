@@ -12,8 +12,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from models.complaint import RejectRoute
 from models.complaints import ROUTE_GUIDANCE
-from models.complaints.bodies import RejectRoute
 from tests.conftest import Staff
 from tests.test_complaints_api import act, register
 from tests.test_hotline_intake import new_hotline_token, post

@@ -8,8 +8,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from models.complaint import ROUTE_GUIDANCE
 from models.complaints import RejectRoute
-from models.complaints.bodies import ROUTE_GUIDANCE
 from tests.conftest import Staff
 from tests.test_complaints_api import API, act, register
 from tests.web_support import post_form

@@ -17,11 +17,10 @@ comes from the ``COMPLAINT`` table. Services flush and never commit, except the 
 flows, which commit per case so one bad case cannot undo the others. Callers import from this package.
 """
 
-from models.complaint import tracking_path
+from models.complaint import ROUTE_GUIDANCE, RejectRoute, tracking_path, why_not_accepted
 from models.complaints.actions import act
 from models.complaints.bodies import (
     ACTION_BODIES,
-    ROUTE_GUIDANCE,
     ActionBody,
     AssistOpinionBody,
     CloseBody,
@@ -38,7 +37,6 @@ from models.complaints.bodies import (
     ReasonBody,
     RefusalBody,
     RejectBody,
-    RejectRoute,
     ReplyBody,
     ReportRectificationBody,
     TrackingResult,
@@ -50,7 +48,7 @@ from models.complaints.queue import work_queue
 from models.complaints.registration import register_complaint, register_complaint_once
 from models.complaints.screening import SIMILAR_SUMMARY_RATIO, screen_batch, unscreened_ids
 from models.complaints.supervision import supervise_batch, supervision_ids
-from models.complaints.tracking import track, why_not_accepted
+from models.complaints.tracking import track
 from models.complaints.visibility import (
     EXTRA_EVENT_LABELS,
     available_actions,

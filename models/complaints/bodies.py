@@ -7,13 +7,12 @@ Action bodies refuse unknown fields, so a typo is not silently ignored.
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from models.breach import Severity
-from models.complaint import SatisfiedAnswer
+from models.complaint import ROUTE_GUIDANCE, RejectRoute, SatisfiedAnswer
 from models.lifecycle import ComplaintState as CS
 from models.text import Line, Paragraph
 
@@ -28,26 +27,6 @@ class ActionBody(BaseModel):
 
 class ReasonBody(ActionBody):
     reason: str = Field(min_length=2, max_length=2000, description="理由")
-
-
-class RejectRoute(StrEnum):
-    LITIGATION = "litigation"
-    ARBITRATION = "arbitration"
-    RECONSIDERATION = "reconsideration"
-    DISCIPLINE = "discipline"
-    PETITION = "petition"
-    DISCLOSURE = "disclosure"
-    OTHER = "other"
-
-
-ROUTE_GUIDANCE = {
-    RejectRoute.LITIGATION: "该事项属于诉讼范围，请通过人民法院依法主张权利。",
-    RejectRoute.ARBITRATION: "该事项属于仲裁范围，请向约定的仲裁机构申请仲裁。",
-    RejectRoute.RECONSIDERATION: "该事项属于行政复议范围，请依法向行政复议机关申请行政复议。",
-    RejectRoute.DISCIPLINE: "该事项属于纪检监察范围，请向纪检监察机关反映。",
-    RejectRoute.PETITION: "该事项属于信访范围，请通过信访渠道反映。",
-    RejectRoute.DISCLOSURE: "该事项属于政府信息公开范围，请向有关行政机关申请政府信息公开。",
-}
 
 
 class RejectBody(ReasonBody):

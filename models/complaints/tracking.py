@@ -10,8 +10,8 @@ from sqlmodel import Session, col, select
 
 from models.audit import CaseEvent
 from models.clock import Clock
-from models.complaint import Complaint, handling_case
-from models.complaints.bodies import ROUTE_GUIDANCE, RejectRoute, TrackingResult, TrackingStep
+from models.complaint import Complaint, handling_case, why_not_accepted
+from models.complaints.bodies import TrackingResult, TrackingStep
 from models.complaints.preconditions import handling_case_open, nothing_merged_in, require
 from models.complaints.visibility import case_events, event_label, state_label
 from models.errors import NotFound, TransitionNotAllowed, ValidationFailed
@@ -209,22 +209,6 @@ def _step_label(event: CaseEvent, complaint: Complaint) -> str:
     if event.event == "await_complainant" and event.case_id != complaint.id:
         return _OTHERS_PAUSE_STEP
     return event_label(event.event)
-
-
-def why_not_accepted(events: list[CaseEvent]) -> tuple[str | None, str | None]:
-    """The reason and the route of the case's latest ``reject``, as the complainant was told them.
-
-    Only ``data`` is read, never the actor or a staff note: the reason and the route are what the clerk
-    addressed to the complainant (models/complaints/actions.py ``_reject``)."""
-    reject = next((e for e in reversed(events) if e.event == "reject"), None)
-    if reject is None:
-        return None, None
-    reason = reject.data.get("reason") or None
-    route = reject.data.get("route")
-    if route == RejectRoute.OTHER:
-        # The clerk's own wording (``RejectBody.route_detail``): an event that did not keep it has none.
-        return reason, (reject.data.get("route_detail") or "").strip() or None
-    return reason, ROUTE_GUIDANCE[RejectRoute(route)] if route in set(RejectRoute) else None
 
 
 def _supplement_requested(events: list[CaseEvent]) -> str | None:
