@@ -19,8 +19,8 @@ from models.platform_admin import (
     retry_document,
     status_counts,
     unconfigured,
-    unsigned,
 )
+from models.settings import get_settings
 from notifications.platform_push import push_due
 
 app = typer.Typer(help="信用平台推送文档", no_args_is_help=True)
@@ -89,7 +89,7 @@ def push_cmd() -> None:
     # Refused here before push_due, which would log the same alarm as a second line.
     if unconfigured():
         _fail_unconfigured()
-    if unsigned():
+    if get_settings().credit_platform_unsigned:
         _fail_unsigned()
     report = push_due(engine=get_engine())
     console.print(

@@ -135,12 +135,6 @@ def unconfigured() -> bool:
     return not settings.credit_platform_url and not settings.demo_mode
 
 
-def unsigned() -> bool:
-    """A platform URL is set but no secret to sign the documents with: nothing is sent (an alarm)."""
-    settings = get_settings()
-    return bool(settings.credit_platform_url) and not settings.credit_platform_secret
-
-
 def _ack_cutoff(today: dt.date, calendar: WorkCalendar, working_days: int) -> dt.date | None:
     """The last day a document could be written on and already be overdue on ``today``: the latest day
     whose ``working_days``-th working day after it is before today (None when none in the last year)."""
@@ -193,7 +187,7 @@ def platform_alarms(*, session: Session, today: dt.date, calendar: WorkCalendar)
     """The credit platform's alarms for the dashboard and the digest."""
     return PlatformAlarms(
         unconfigured=unconfigured(),
-        unsigned=unsigned(),
+        unsigned=get_settings().credit_platform_unsigned,
         overdue=overdue_documents(session=session, today=today, calendar=calendar),
         working_days=get_settings().credit_platform_ack_working_days,
     )

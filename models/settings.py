@@ -279,6 +279,17 @@ class Settings(BaseSettings):
         mobile-only recipient is then undeliverable at once (请致电) instead of queued to wait for ever."""
         return self.sms_provider != "none" and not self.sms_missing()
 
+    @property
+    def hotline_unsigned(self) -> bool:
+        """A 12345 URL set without the secret its results are signed with: nothing is sent (a request signed
+        with an empty key is one anybody could forge), and that is an alarm, not an off switch."""
+        return bool(self.hotline_url) and not self.hotline_secret
+
+    @property
+    def credit_platform_unsigned(self) -> bool:
+        """The same for the credit platform's URL and SHOUXIN_CREDIT_PLATFORM_SECRET."""
+        return bool(self.credit_platform_url) and not self.credit_platform_secret
+
     def notification_channels_for(self, recipient_kind: str) -> Literal["email", "sms", "both"]:
         """How a recipient reachable both by e-mail and by SMS is notified (``notification_channels``)."""
         return self.notification_channels.get(recipient_kind, _DEFAULT_CHANNELS.get(recipient_kind, "email"))

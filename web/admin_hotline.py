@@ -79,7 +79,7 @@ def _page(
         order_id=order_id,
         configured=bool(settings.hotline_url),
         # A URL without its secret sends nothing (notifications/hotline_push.py): as stuck as no URL.
-        unsigned=bool(settings.hotline_url) and not settings.hotline_secret,
+        unsigned=settings.hotline_unsigned,
         now=utcnow(),
         zone=ZoneInfo(settings.timezone),
         **context,

@@ -94,7 +94,7 @@ def _hotline(session: Session) -> list[str]:
     # (nothing is sent), and dead messages, each holding back the later ones of its case.
     settings = get_settings()
     warnings = []
-    if settings.hotline_url and not settings.hotline_secret:
+    if settings.hotline_unsigned:
         warnings.append(
             "已配置 12345 平台回传地址 SHOUXIN_HOTLINE_URL，但未配置签名密钥 SHOUXIN_HOTLINE_SECRET："
             "回传消息不发送，全部滞留待发送 (hotline URL set without a secret: no result is sent)"
