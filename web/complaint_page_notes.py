@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from models import complaints as service
 from models.audit import CaseEventPublic
 from models.complaint import Complaint
+from models.complaints.notify import notice_key_prefix
 from models.government_credit import public_text_draft
 from models.lifecycle import Role
 from models.org import Department
@@ -125,12 +126,6 @@ def _department_names(session: Session, codes: Sequence[str]) -> dict[str, str]:
     return {d.code: d.name for d in rows}
 
 
-def _notice_key_prefix(complaint_id: int | None, seq: int) -> str:
-    # The key models/complaints/notify.py enqueue_mail gives every notice of an event:
-    # complaint:<case id>:<event seq>:<template>:<recipient>.
-    return f"complaint:{complaint_id}:{seq}:"
-
-
 def _event_notices(
     session: Session, complaint: Complaint, events: Sequence[CaseEventPublic], *, complainant: bool = False
 ) -> list[tuple[CaseEventPublic, Notification]]:
@@ -143,7 +138,7 @@ def _event_notices(
     )
     if complainant:
         stmt = stmt.where(Notification.recipient_kind == "complainant")
-    by_prefix = {_notice_key_prefix(complaint.id, e.seq): e for e in events}
+    by_prefix = {notice_key_prefix(complaint.id, e.seq): e for e in events}
     found = []
     for row in session.exec(stmt.order_by(col(Notification.id))).all():
         event = next((e for prefix, e in by_prefix.items() if row.idempotency_key.startswith(prefix)), None)

@@ -30,6 +30,12 @@ def department_recipient(dept: Department) -> Recipient:
     return Recipient("department", dept.name, dept.email, f"dept{dept.id}")
 
 
+def notice_key_prefix(case_id: int | None, seq: int) -> str:
+    """What the key of every notice of a case's event begins with (complaint:<case id>:<event seq>:), so
+    the notices of one event can be found again (the case page's undelivered notices)."""
+    return f"complaint:{case_id}:{seq}:"
+
+
 def enqueue_mail(
     session: Session, case: Complaint, event: CaseEvent, template: str, to: Recipient, **context: Any
 ) -> None:
@@ -41,7 +47,7 @@ def enqueue_mail(
         recipient_name=to.name,
         recipient_email=to.email,
         recipient_phone=to.phone,
-        key=f"complaint:{case.id}:{event.seq}:{template}:{to.key}",
+        key=f"{notice_key_prefix(case.id, event.seq)}{template}:{to.key}",
         context={"case_number": case.number, **context},
         case_kind="complaint",
         case_id=case.id,
