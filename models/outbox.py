@@ -90,6 +90,9 @@ class Notification(SQLModel, table=True):
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     sent_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     flow_run_id: str | None = Field(default=None, max_length=64)
+    # The id the provider gave the message when it took it (an SMS gateway's message id, Alibaba Cloud's
+    # BizId): what its delivery reports and its support desk name the message by.
+    provider_message_id: str | None = Field(default=None, max_length=128)
 
 
 # What the admin API returns.
