@@ -18,11 +18,15 @@ console = Console()
 def list_cmd(
     status: NotificationStatus | None = typer.Option(None, help="pending / sent / dead / undeliverable"),
     limit: int = typer.Option(50, min=1, help="条数"),
+    provider_id: str | None = typer.Option(
+        None, "--provider-id", help="短信服务商消息编号（阿里云 BizId 或网关 message_id），完全一致"
+    ),
+    case: str | None = typer.Option(None, "--case", help="案件编号，完全一致"),
 ) -> None:
-    """列出通知。"""
+    """列出通知；可按短信服务商消息编号或案件编号查找。"""
     # The id is what `retry` takes, the case number what staff look up, the status and attempts a word:
-    # never cut, however narrow the console (a pipe is 80 columns). The template, recipient, address and
-    # reason give way, folded, not cut.
+    # never cut, however narrow the console (a pipe is 80 columns). The template, recipient, address,
+    # provider id and reason give way, folded, not cut: an id quoted to a provider must be whole.
     with session_scope() as session:
         listed = table(
             whole("ID"),
@@ -32,6 +36,7 @@ def list_cmd(
             folded("地址"),
             whole("状态"),
             whole("次数"),
+            folded("服务商消息编号"),
             folded("最后错误"),
             rows=[
                 (
@@ -42,9 +47,16 @@ def list_cmd(
                     f"短信 {n.recipient_phone}" if n.channel == "sms" else n.recipient_email or "",
                     n.status,
                     str(n.attempts),
+                    n.provider_message_id or "",
                     (n.last_error or "")[:60],
                 )
-                for n in list_notifications(session=session, status=status, limit=limit)
+                for n in list_notifications(
+                    session=session,
+                    status=status,
+                    limit=limit,
+                    provider_message_id=provider_id,
+                    case_number=case,
+                )
             ],
         )
     console.print(listed)

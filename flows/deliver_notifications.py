@@ -102,7 +102,12 @@ def _record(engine: Engine, result: SendResult, stamp: Callable[[], dt.datetime]
     """One small transaction per message, committed before the next one is sent: never send twice."""
     with session_scope(engine) as session:
         if result.outcome is Outcome.SENT:
-            row = mark_sent(session=session, notification_id=result.notification_id, now=stamp())
+            row = mark_sent(
+                session=session,
+                notification_id=result.notification_id,
+                now=stamp(),
+                provider_message_id=result.provider_message_id,
+            )
         elif result.outcome is Outcome.PERMANENT:
             row = mark_dead(
                 session=session,

@@ -55,6 +55,10 @@ def mobile_number(phone: str | None) -> str | None:
     return match[1] if match else None
 
 
+# The width of ``Notification.provider_message_id`` (migration 0029): a longer id is not stored at all.
+PROVIDER_MESSAGE_ID_MAX = 128
+
+
 # One message to one recipient over one channel; ``template`` names notifications/templates/
 # <template>.{subject,txt,html}.j2 for e-mail and <template>.sms.j2 for SMS.
 class Notification(SQLModel, table=True):
@@ -91,8 +95,9 @@ class Notification(SQLModel, table=True):
     sent_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     flow_run_id: str | None = Field(default=None, max_length=64)
     # The id the provider gave the message when it took it (an SMS gateway's message id, Alibaba Cloud's
-    # BizId): what its delivery reports and its support desk name the message by.
-    provider_message_id: str | None = Field(default=None, max_length=128)
+    # BizId): what its delivery reports and its support desk name the message by. Set in the write that
+    # marks the row sent; none for mail (notifications/mailer.py says why) nor for rows sent before 0029.
+    provider_message_id: str | None = Field(default=None, max_length=PROVIDER_MESSAGE_ID_MAX)
 
 
 # What the admin API returns.
@@ -109,6 +114,8 @@ class NotificationPublic(SQLModel):
     last_error: str | None
     created_at: dt.datetime
     sent_at: dt.datetime | None
+    # The SMS provider's id of the sent message (BizId, the gateway's message_id): what to quote to it.
+    provider_message_id: str | None = None
 
 
 # Context keys that are secrets for the recipient alone (the pledge access code, models/pledges/access.py):

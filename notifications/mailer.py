@@ -46,6 +46,9 @@ class SendResult:
     notification_id: int
     outcome: Outcome
     detail: str | None = None  # the server's answer or the error, kept on the outbox row
+    # The provider's id of a sent message (an SMS's BizId or gateway message id), stored when it is marked
+    # sent. Never set for mail: see ``_send_each``.
+    provider_message_id: str | None = None
 
 
 class BatchResults(list[SendResult]):
@@ -158,7 +161,10 @@ async def _send_each(
                 )
                 return
             continue
-        # One recipient per message, so acceptance is all or nothing; the answer often names the queue id.
+        # One recipient per message, so acceptance is all or nothing. The answer often names the relay's
+        # queue id, but as free text in each server's own words ("Ok: queued as 4Xy…", "OK id=1rA…",
+        # none at all), and only the first hop's: no provider id is read from it. The Message-ID this
+        # module sets is what every relay logs and the recipient's client shows, and it names the row.
         results.record(SendResult(item.notification_id, Outcome.SENT, answer or None))
 
 

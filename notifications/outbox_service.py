@@ -79,8 +79,12 @@ def _get(session: Session, notification_id: int) -> Notification:
     return row
 
 
-def mark_sent(*, session: Session, notification_id: int, now: dt.datetime) -> Notification:
-    """The server accepted the message. A row that is no longer pending is left as it is."""
+def mark_sent(
+    *, session: Session, notification_id: int, now: dt.datetime, provider_message_id: str | None = None
+) -> Notification:
+    """The server accepted the message, giving it ``provider_message_id`` (an SMS provider's id, kept so
+    its delivery reports and support desk can be matched to the row). A row that is no longer pending is
+    left as it is."""
     row = _get(session, notification_id)
     if row.status != NotificationStatus.PENDING:
         return row
@@ -88,6 +92,7 @@ def mark_sent(*, session: Session, notification_id: int, now: dt.datetime) -> No
     row.attempts += 1
     row.sent_at = now
     row.last_error = None
+    row.provider_message_id = provider_message_id
     session.add(row)
     return row
 
@@ -195,11 +200,21 @@ def list_notifications(
     status: NotificationStatus | None = None,
     limit: int = 50,
     after_id: int | None = None,
+    provider_message_id: str | None = None,
+    case_number: str | None = None,
 ) -> list[Notification]:
-    """A page of notifications in id order; pass the last id seen as ``after_id`` for the next page."""
+    """A page of notifications in id order; pass the last id seen as ``after_id`` for the next page.
+
+    ``provider_message_id`` finds the row an SMS provider's delivery report or support ticket names,
+    ``case_number`` the rows of the case a recipient asks about (with their provider ids): exact matches,
+    surrounding blanks ignored (pasted ids often carry them)."""
     query = select(Notification)
     if status is not None:
         query = query.where(Notification.status == status)
+    if provider_message_id is not None:
+        query = query.where(Notification.provider_message_id == provider_message_id.strip())
+    if case_number is not None:
+        query = query.where(Notification.case_number == case_number.strip())
     if after_id is not None:
         query = query.where(col(Notification.id) > after_id)
     return list(session.exec(query.order_by(col(Notification.id)).limit(limit)))

@@ -6,13 +6,14 @@ context variables (no filters), so that the same template is what a cloud provid
 ``${name}`` placeholders (``approval_text``) and the values it substitutes are ``sms_params``.
 
 Providers (``sms_aliyun.AliyunSms``, ``sms_http.HttpGatewaySms``) answer each message with an ``Answer``:
-sent, temporary (retry after the outbox back-off) or permanent (dead with the reason). Each outcome is
-reported through ``on_outcome`` the moment the provider answers, so the caller records it before the next
-message goes out. Every attempt at one row carries the same ``out_id``: the generic gateway must answer a
-repeated one without sending again, while Alibaba Cloud keeps it only as a tracking field, so after an
-attempt without an answer (``maybe_sent_at``) that adapter looks the id up before sending again. A
-gateway that is down (no answer, 5xx) fails the rest of the batch temporarily without trying them, and
-without spending their attempts: the back-off, not a burst of timeouts, decides when to try again.
+sent (with the provider's id of the message when it gave one, stored on the row), temporary (retry after
+the outbox back-off) or permanent (dead with the reason). Each outcome is reported through ``on_outcome``
+the moment the provider answers, so the caller records it before the next message goes out. Every
+attempt at one row carries the same ``out_id``: the generic gateway must answer a repeated one without
+sending again, while Alibaba Cloud keeps it only as a tracking field, so after an attempt without an
+answer (``maybe_sent_at``) that adapter looks the id up before sending again. A gateway that is down
+(no answer, 5xx) fails the rest of the batch temporarily without trying them, and without spending their
+attempts: the back-off, not a burst of timeouts, decides when to try again.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any, Protocol
 
 from jinja2 import meta
 
+from models.outbox import PROVIDER_MESSAGE_ID_MAX
 from models.settings import Settings, get_settings
 from notifications.mailer import BatchResults, Outcome, SendResult
 from notifications.outbox_service import MAYBE_SENT_KEY
@@ -48,6 +50,21 @@ class Answer:
     outcome: Outcome
     detail: str | None = None  # the provider's answer or the error, kept on the outbox row
     gateway_down: bool = False  # no answer or a server error: the rest of the batch waits too
+    # The provider's id of a message it took (``provider_id``), stored on the row marked sent.
+    provider_message_id: str | None = None
+
+
+def provider_id(value: object) -> str | None:
+    """The id a provider gave a message, as stored: a string or a number of at most
+    ``PROVIDER_MESSAGE_ID_MAX`` printable characters (the column's width), or None. Anything else is not
+    kept rather than cut or coerced: an id is only worth storing if it matches the provider's records
+    exactly."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    text = str(value).strip()
+    if not text or len(text) > PROVIDER_MESSAGE_ID_MAX or not text.isprintable():
+        return None
+    return text
 
 
 class SmsProvider(Protocol):
@@ -159,7 +176,9 @@ async def send_sms_batch(
     try:
         for index, item in enumerate(messages):
             answer = await provider.send(item)
-            results.record(SendResult(item.notification_id, answer.outcome, answer.detail))
+            results.record(
+                SendResult(item.notification_id, answer.outcome, answer.detail, answer.provider_message_id)
+            )
             if answer.gateway_down:
                 results.defer(
                     (rest.notification_id for rest in messages[index + 1 :]),

@@ -10,6 +10,11 @@ SendSms is not idempotent: OutId is only echoed in the delivery records, and a s
 SMS, billed. So an attempt that got no answer after its request may have gone out is ``UNANSWERED``, and
 the next attempt first looks for the OutId with QuerySendDetails (by number and date): found, the row is
 sent; not found, it is sent now; the lookup failing, nothing is sent and the row waits.
+
+The ``BizId`` of an answered SendSms is stored on the row it marks sent (``Answer.provider_message_id``).
+It cannot narrow that lookup: a row is looked up only because its attempt got no answer, so it has no
+BizId, and QuerySendDetails' records carry none either, so a row found there is marked sent without one
+(its OutId, ``sms.out_id`` of the row, is what Alibaba Cloud's records name it by then).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from Tea.exceptions import TeaException
 
 from models.settings import Settings
 from notifications.mailer import Outcome
-from notifications.sms import Answer, SmsMessage
+from notifications.sms import Answer, SmsMessage, provider_id
 
 # QuerySendDetails' SendDate is the mainland date, whatever timezone Shouxin is configured with.
 _SEND_DATE_TZ = ZoneInfo("Asia/Shanghai")
@@ -122,7 +127,11 @@ class AliyunSms:
         body = response.body
         answer = classify_code(str(body.code or ""), body.message)
         if answer.outcome is Outcome.SENT:
-            return Answer(Outcome.SENT, f"BizId {body.biz_id}, RequestId {body.request_id}")
+            return Answer(
+                Outcome.SENT,
+                f"BizId {body.biz_id}, RequestId {body.request_id}",
+                provider_message_id=provider_id(body.biz_id),
+            )
         return answer
 
     async def _earlier_send(self, message: SmsMessage) -> Answer | None:

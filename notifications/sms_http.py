@@ -7,7 +7,7 @@ form. ``X-Shouxin-Signature`` is ``sha256=`` + the HMAC-SHA256 of the body with
 Answers (docs/integrations.md): 429 or ``{"code": "RATE_LIMITED"}`` retry, whatever the status; 408 and
 5xx retry, the gateway being down; any other 4xx, and a 2xx whose body names an error code
 (``TEMPLATE_NOT_APPROVED``, ``INVALID_NUMBER`` …) dead with the answer; any other 2xx sent, the
-gateway's ``message_id`` kept with the answer.
+gateway's ``message_id`` stored on the row (``Answer.provider_message_id``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import httpx
 from models.settings import Settings
 from notifications.mailer import Outcome
 from notifications.platform_push import failure_in, json_object, sign
-from notifications.sms import Answer, SmsMessage
+from notifications.sms import Answer, SmsMessage, provider_id
 
 RATE_LIMITED = "RATE_LIMITED"
 
@@ -49,9 +49,11 @@ def classify(response: httpx.Response) -> Answer:
     if response.status_code == 408 or response.status_code >= 500:
         return Answer(Outcome.TEMPORARY, answer, gateway_down=True)
     if response.is_success and code is None:
-        # The gateway's own id of the message, for tracing it in the gateway's records.
-        message_id = (body or {}).get("message_id")
-        return Answer(Outcome.SENT, f"message_id {message_id}" if message_id else answer)
+        # The gateway's own id of the message, what its delivery reports and its operators name it by.
+        message_id = provider_id((body or {}).get("message_id"))
+        return Answer(
+            Outcome.SENT, f"message_id {message_id}" if message_id else answer, provider_message_id=message_id
+        )
     return Answer(Outcome.PERMANENT, answer)
 
 

@@ -1,6 +1,6 @@
 """The generic SMS gateway's answers as docs/integrations.md's table reads them: an error code in the body
 decides, whatever the status (a gateway in front of a provider answers 200 and says in the body that the
-message did not go), and the gateway's message id is kept with the answer of a message it sent."""
+message did not go), and the gateway's message id is given as data with the answer of a message it sent."""
 
 from __future__ import annotations
 
@@ -47,6 +47,7 @@ def test_a_2xx_without_an_error_is_sent_and_keeps_the_gateways_message_id(body: 
     answer = classify(_answer(200, body))
     assert answer.outcome is Outcome.SENT
     assert answer.detail == "message_id gw-1"
+    assert answer.provider_message_id == "gw-1"  # as data, for the row it marks sent
 
 
 def test_the_statuses_still_decide_without_a_code() -> None:

@@ -139,6 +139,8 @@ def test_an_sms_taken_before_its_timeout_is_marked_sent_not_sent_again(
     assert server.bad_signatures == 0
     row = _row(db, nid)
     assert row.status == NotificationStatus.SENT
+    # QuerySendDetails' records carry no BizId, and the SendSms that had one went unanswered.
+    assert row.provider_message_id is None
     lookup = server.received[1]
     assert (lookup["PhoneNumber"], lookup["SendDate"]) == (OK_PHONE, server.taken[0]["day"])
 

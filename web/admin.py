@@ -24,6 +24,8 @@ from models.lifecycle import Role
 from models.org import LEVEL_LABELS, Department, DepartmentCreate, User, UserCreate
 from models.outbox import (
     DELIVERY_CHANNEL_LABELS,
+    PROVIDER_MESSAGE_ID_MAX,
+    Notification,
     NotificationStatus,
     delivered_by_other_channel,
     secret_removed,
@@ -299,9 +301,31 @@ async def user_password(request: Request, user_id: int, session: SessionDep) -> 
     return response
 
 
+# The search fields of the notifications page, each an exact match (``list_notifications``).
+NOTIFICATION_SEARCH = ("provider_id", "case")
+
+
+def _found_notifications(session: Session, search: dict[str, str]) -> list[Notification] | None:
+    """The rows of any status an SMS provider's id or a case number names (None: nothing asked), so a
+    delivery report, a support ticket or a recipient's "I never got it" leads to the row that sent it."""
+    if not search:
+        return None
+    return list_notifications(
+        session=session,
+        provider_message_id=search.get("provider_id"),
+        case_number=search.get("case"),
+        limit=100,
+    )
+
+
 @router.get("/notifications")
 def notifications(request: Request, session: SessionDep) -> Response:
     user = current_user(request, session, *OVERSIGHT)
+    search = {
+        name: value[:PROVIDER_MESSAGE_ID_MAX]
+        for name in NOTIFICATION_SEARCH
+        if (value := request.query_params.get(name, "").strip())
+    }
     pending = list_notifications(session=session, status=NotificationStatus.PENDING, limit=100)
     dead = list_notifications(session=session, status=NotificationStatus.DEAD, limit=100)
     # Never sent (no address, or a landline where an SMS was the way): staff reach these people otherwise.
@@ -333,6 +357,8 @@ def notifications(request: Request, session: SessionDep) -> Response:
         code_reissuers=code_reissuers(),
         status_labels=STATUS_LABELS,
         template_labels=TEMPLATE_LABELS,
+        search=search,
+        found=_found_notifications(session, search),
     )
 
 

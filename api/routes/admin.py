@@ -209,8 +209,19 @@ def notifications(
     status: NotificationStatus | None = None,
     after: int | None = Query(None, ge=0, le=MAX_ID, description="上一页最后一条的 id"),
     limit: int = Query(50, ge=1, le=500),
+    provider_message_id: str | None = Query(
+        None, max_length=128, description="短信服务商给的消息编号（阿里云 BizId、网关 message_id），精确匹配"
+    ),
+    case_number: str | None = Query(None, max_length=24, description="案件编号，精确匹配"),
 ) -> Any:
-    return list_notifications(session=session, status=status, after_id=after, limit=limit)
+    return list_notifications(
+        session=session,
+        status=status,
+        after_id=after,
+        limit=limit,
+        provider_message_id=provider_message_id,
+        case_number=case_number,
+    )
 
 
 @router.post(
