@@ -53,7 +53,7 @@ def test_the_pledge_page_offers_supervisors_the_chase_with_an_optional_note(
     created, _ = with_evidence(client, staff)
     sign_in(client, staff.supervisor)
     page = client.get(f"/staff/pledges/{created['id']}").text
-    assert "催办说明（可不填）" in page
+    assert "催办意见（将发给审批部门，可不填）" in page
     sign_in(client, staff.handler)
     assert "催办说明" not in client.get(f"/staff/pledges/{created['id']}").text
 

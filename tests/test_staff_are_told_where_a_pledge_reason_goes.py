@@ -34,7 +34,12 @@ def test_every_pledge_reason_says_who_reads_it(client: TestClient, staff: Staff)
         assert told in published, (told, published)
     for action in ("reject_evidence", "cancel"):
         assert "告知承诺人" in form_text(html, action), action
-    for action in ("reissue_access_code", "review_remind", "review_supervise", "review_escalate"):
+    told = form_text(html, "reissue_access_code")
+    assert "仅记入办理过程" in told, told
+    assert "不发给承诺人" in told, told
+    # A chase's note goes out with its notice (models/pledges/review.py ``_notify``): never "timeline only".
+    for action in ("review_remind", "review_supervise", "review_escalate"):
         told = form_text(html, action)
-        assert "仅记入办理过程" in told, (action, told)
-        assert "不发给承诺人" in told or "不随" in told, (action, told)
+        assert "发给审批部门" in told, (action, told)
+        assert "内部意见请勿填写" in told, (action, told)
+        assert "仅记入办理过程" not in told, (action, told)

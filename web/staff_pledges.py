@@ -61,12 +61,17 @@ REASON_LABELS = {
     "confirm_false": "认定虚假承诺的事实和理由（将作为失信记录的“失信事实”公开）",
     "cancel": "撤销理由（告知承诺人需要补正的事项）",
     REISSUE_EVENT: "重新发放的原因（如承诺人遗失告知书）",
-    "review_remind": "催办说明（可不填）",
-    "review_supervise": "督办要求（可不填）",
-    "review_escalate": "提级办理说明（可不填）",
+    # models/pledges/review.py ``_notify`` carries a step pressed by hand with its note.
+    "review_remind": "催办意见（将发给审批部门，可不填）",
+    "review_supervise": "督办意见（将发给审批部门，可不填）",
+    "review_escalate": "提级办理意见（将发给审批部门及其主管部门，可不填）",
 }
 _PLEDGOR_READS = "将随通知原文告知承诺人（邮件；承诺人凭办理码查询时也可看到），请写明事实和需要补正的事项"
 _TIMELINE_ONLY = "仅记入办理过程，供工作人员查阅，不发给承诺人，也不随通知发送"
+_CHASE_NOTE = (
+    "原文写入发给审批部门的通知（提级办理时也发给其主管部门），其他督办人员也会收到；不发给承诺人。"
+    "可写明报送时限等要求；内部意见请勿填写。"
+)
 REASON_HINTS = {
     "reject_evidence": _PLEDGOR_READS,
     "confirm_false": (
@@ -76,9 +81,9 @@ REASON_HINTS = {
     ),
     "cancel": "将随撤销通知原文告知承诺人（邮件），请写明撤销的原因和需要补正的事项",
     REISSUE_EVENT: _TIMELINE_ONLY,
-    "review_remind": _TIMELINE_ONLY,
-    "review_supervise": _TIMELINE_ONLY,
-    "review_escalate": _TIMELINE_ONLY,
+    "review_remind": _CHASE_NOTE,
+    "review_supervise": _CHASE_NOTE,
+    "review_escalate": _CHASE_NOTE,
 }
 # Actions whose reason may be left empty (the form marks the others required).
 OPTIONAL_REASON = frozenset({REISSUE_EVENT, "review_remind", "review_supervise", "review_escalate"})

@@ -33,7 +33,7 @@ from models.calendar import WorkCalendar
 from models.clock import iso_date
 from models.deadlines import climb, due_steps, notify_stage, supervise_each
 from models.errors import ValidationFailed
-from models.lifecycle import PLEDGE, PledgeState
+from models.lifecycle import PLEDGE, PledgeState, Role
 from models.org import Department, competent_of
 from models.pledge import Pledge, PledgorKind
 from models.pledges.mail import enqueue_for_pledgor, mail_evidence_rejected, mail_pledge_closed
@@ -51,6 +51,7 @@ REVIEW_EVENTS = {
     "supervise": "review_supervise",
     "escalate": "review_escalate",
 }
+REVIEW_TEMPLATE = "pledge_review_notice"
 STEP_LABELS = {
     "yellow": "黄牌预警",
     "red": "红牌预警",
@@ -306,11 +307,18 @@ def _notify(
     left: int,
     pressed_by: int | None = None,
 ) -> None:
-    """The authority's department, and from 催办 on the supervisors too (they chase it); a 提级办理 also
-    its 主管部门, as a complaint stage's escalation tells the lead department's."""
+    """Tell the authority's department of the step and, from 催办 on, the supervisors (they follow it up:
+    their copy is addressed to them, not to the authority); a 提级办理 also the authority's 主管部门, as the
+    superior the review was raised to, as a complaint stage's escalation tells the lead department's.
+
+    What the complaint chases carry (models/complaints/supervision.py ``after_supervision_step``) goes with
+    it: a supervisor's note on a step pressed by hand (``note``; ``by_hand`` says who pressed it), the
+    flow's account of steps skipped while the calendar was missing (``explanation``), and on 提级办理 whom
+    it was raised to (``escalated_to``, None when no 主管部门 is on record: the supervisors take it). The
+    notice asks for the written explanation only on 督办 and 提级办理, to the office that signs it."""
     department = session.get(Department, pledge.authority_id)
     assert pledge.stage_deadline is not None
-    context = {
+    context: dict[str, Any] = {
         "pledge_number": pledge.number,
         "department_name": department.name if department else "审批部门",
         "pledgor_name": pledge.pledgor_name,
@@ -319,29 +327,27 @@ def _notify(
         "deadline": pledge.stage_deadline.isoformat(),
         "working_days_left": left,
     }
-    notify_stage(
-        session=session,
-        kind="pledge",
-        case=pledge,
-        event=event,
-        template="pledge_review_notice",
-        department=department,
-        supervisors=step not in ("yellow", "red"),
-        context=context,
-        pressed_by=pressed_by,
-    )
+    if event.note and event.actor_role != Role.SYSTEM:
+        # A supervisor's own words (a time to answer by, whom to call) are the point of pressing by hand.
+        context["note"] = event.note
+    elif event.note:
+        context["explanation"] = event.note  # told, but not as a supervisor's 督办意见
+    if pressed_by is not None:
+        context["by_hand"] = True
     competent_id = competent_of(session, pledge.authority_id) if step == "escalate" else None
     competent = (
         session.get(Department, competent_id) if competent_id not in (None, pledge.authority_id) else None
     )
+    if step == "escalate":
+        context["escalated_to"] = competent.name if competent is not None else None
+
+    def tell(to: Department | None, supervisors: bool, told: dict[str, Any], by: int | None = None) -> None:
+        notify_stage(session=session, kind="pledge", case=pledge, event=event, template=REVIEW_TEMPLATE,
+                     department=to, supervisors=supervisors, context=told, pressed_by=by)  # fmt: skip
+
+    tell(department, False, context)
+    if step not in ("yellow", "red"):
+        tell(None, True, {**context, "to_supervisors": True}, pressed_by)
     if competent is not None:
-        notify_stage(
-            session=session,
-            kind="pledge",
-            case=pledge,
-            event=event,
-            template="pledge_review_notice",
-            department=competent,
-            supervisors=False,
-            context={**context, "department_name": competent.name},
-        )
+        tell(competent, False, {**context, "department_name": competent.name,
+                                "late_department_name": context["department_name"]})  # fmt: skip
