@@ -8,6 +8,7 @@ from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -15,11 +16,12 @@ from rich.table import Table
 
 from cli.operator import operator_name
 from models.calendar import DayChange, diff_notice, load_calendar, parse_year_file
-from models.calendar_admin import load_year_notice, year_version
+from models.calendar_admin import YearLoad, load_year_notice, year_loads, year_version
 from models.clock import Clock
 from models.db import session_scope
 from models.errors import DomainError
 from models.pending_deadlines import calendar_warning, pending_counts
+from models.settings import get_settings
 from models.workflow import Actor
 
 SYSTEM = Actor.system()  # pledges' publication days follow the calendar
@@ -70,17 +72,31 @@ def _changes_table(changes: list[DayChange]) -> Table:
     return table
 
 
+def _loaded(load: YearLoad | None) -> str:
+    """When a year's notice was loaded: first (its days known since; a correction keeps it) and, if the
+    stored notice is a correction, when and by whom, in the configured zone."""
+    if load is None:
+        return ""
+    zone = ZoneInfo(get_settings().timezone)
+    first = load.first_loaded_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    if load.corrected_at is None:
+        return f"（首次载入 {first}，载入人 {load.loaded_by}）"
+    corrected = load.corrected_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    return f"（首次载入 {first}，{corrected} 由 {load.loaded_by} 更正）"
+
+
 @app.command("show")
 @_reported
 def show(year: int = typer.Argument(..., help="年份，如 2026")) -> None:
     """列出某年的放假日与调休上班日，以及全年工作日天数。"""
     with session_scope() as session:
         calendar = load_calendar(session=session)
+        load = year_loads(session=session).get(year)
     days = calendar.describe_year(year)
     notice = calendar.notices.get(year)
     source = "chinese_calendar 内置数据"
     if notice is not None:
-        source = f"已载入通知：{notice.notice_title}（{notice.source}）"
+        source = f"已载入通知：{notice.notice_title}（{notice.source}）{_loaded(load)}"
     table = Table("日期", "星期", "类型", "名称", title=f"{year} 年节假日安排", caption=source)
     for day in days:
         table.add_row(
@@ -135,12 +151,13 @@ def status() -> None:
     with session_scope() as session:
         calendar = load_calendar(session=session)
         counts = pending_counts(session=session)
+        loads = year_loads(session=session)
         today = Clock.from_settings().today()
     years = calendar.covered_years()
     loaded = calendar.notices
     console.print(f"日历版本 {calendar.version}；覆盖 {years[0]}–{years[-1]} 年（今天 {today.isoformat()}）")
     for year in sorted(loaded):
-        console.print(f"  {year} 年：已载入通知 {loaded[year].notice_title}")
+        console.print(f"  {year} 年：已载入通知 {loaded[year].notice_title}{_loaded(loads.get(year))}")
     following = today.year + 1
     covered = "已覆盖" if calendar.covers(following) else "未载入"
     console.print(f"{following} 年节假日安排：{covered}")

@@ -438,8 +438,12 @@ class CalendarYear(SQLModel, table=True):
     source: str
     # The notice's content_version(), not the whole calendar's: the cache key for load_calendar.
     version: str = SQLField(max_length=32)
+    # The stored notice's load (a correction's, if any) and who loaded it.
     loaded_at: dt.datetime = SQLField(sa_column=Column(DateTime(timezone=True), nullable=False))
     loaded_by: str
+    # The year's first load, kept by every correction: from then on its working days were known
+    # (models/deadlines.py ``_year_known_on``), however often a typo is mended afterwards.
+    first_loaded_at: dt.datetime = SQLField(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
 _CALENDAR_CACHE: dict[tuple[tuple[int, str], ...], WorkCalendar] = {}
@@ -472,12 +476,19 @@ def load_calendar(*, session: Session) -> WorkCalendar:
 def save_year_notice(*, session: Session, notice: YearNotice, loaded_by: str) -> tuple[list[DayChange], str]:
     """Insert or replace the notice for its year; returns the diff and the new calendar version.
 
-    Flushes but does not commit: the caller's transaction decides.
+    A correction replaces the notice, ``loaded_at`` and ``loaded_by`` but keeps ``first_loaded_at``, the
+    day the year's days became known (models/deadlines.py ``_year_known_on``), even when it makes days
+    already past holidays: those days' runs counted on the notice then stored, nothing waited for the
+    correction, and the dates it moves are recomputed and told on their own (models/pending_deadlines.py).
+    Dated from the correction, the year would look unknown till then, and steps a missed run left behind
+    would be folded under a note saying the notice came only then. Flushes; the caller commits.
     """
     if not loaded_by.strip():
         raise ValidationFailed("请注明载入人 (loaded_by is empty: say who loads the notice)")
     previous = load_calendar(session=session)
     changes = diff_notice(previous, notice)
+    now = utcnow()
+    stored = session.get(CalendarYear, notice.year)
     # merge() is the portable upsert by primary key: it updates the existing row for the year if any.
     session.merge(
         CalendarYear(
@@ -486,8 +497,9 @@ def save_year_notice(*, session: Session, notice: YearNotice, loaded_by: str) ->
             notice_title=notice.notice_title,
             source=notice.source,
             version=notice.content_version(),
-            loaded_at=utcnow(),
+            loaded_at=now,
             loaded_by=loaded_by.strip(),
+            first_loaded_at=stored.first_loaded_at if stored is not None else now,
         )
     )
     session.flush()

@@ -31,6 +31,7 @@ from models.publication_days import TOLD_TEMPLATE
 from models.workflow import Actor
 
 _N: Any = Notification.__table__  # type: ignore[attr-defined]
+_Y: Any = CalendarYear.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,34 @@ def load_year_notice(
             kept=deadlines.kept,
         ),
     )
+
+
+@dataclass(frozen=True)
+class YearLoad:
+    """When a year's notice was loaded, as the admin calendar page and ``shouxin calendar`` show it:
+    ``first_loaded_at`` the first load (from then on its working days were known, which a correction
+    does not move) and, when the stored notice is a correction, ``corrected_at`` and who loaded it."""
+
+    year: int
+    first_loaded_at: dt.datetime
+    loaded_by: str
+    corrected_at: dt.datetime | None
+
+
+def year_loads(*, session: Session) -> dict[int, YearLoad]:
+    """Each loaded year's ``YearLoad``, times aware (SQLite hands them back naive, in UTC)."""
+    rows = session.execute(
+        select(_Y.c.year, _Y.c.first_loaded_at, _Y.c.loaded_at, _Y.c.loaded_by).order_by(_Y.c.year)
+    )
+    loads = {}
+    for year, first, loaded, by in rows:
+        first, loaded = _aware(first), _aware(loaded)
+        loads[year] = YearLoad(year, first, by, loaded if loaded != first else None)
+    return loads
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 def _told_publication_days_moved(*, session: Session, after: int, version: str) -> list[str]:

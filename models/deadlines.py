@@ -221,8 +221,9 @@ def _folded(
     (missed by a run that did not happen) is caught up as before.
 
     A step's day is counted as ``due_steps`` counts it, with the thresholds of the settings (the ones
-    every supervised kind passes it). The day a year became known is when its notice was stored: never
-    for the years the chinese_calendar package covers; a corrected notice counts from its correction."""
+    every supervised kind passes it). The day a year became known is when its notice was first stored:
+    never for the years the chinese_calendar package covers; a corrected notice does not move it
+    (``_year_known_on``)."""
     ladder = [step for step in steps if step in LADDER]
     if len(ladder) < 2:
         return None
@@ -264,7 +265,8 @@ def _overdue_at(step: str) -> int:
 
 
 def _year_known_on(session: Session, year: int, today: dt.date) -> dt.date | None:
-    """The day ``year``'s working days became known (its notice stored, Asia/Shanghai); None when they
+    """The day ``year``'s working days became known (its first notice stored, Asia/Shanghai; a correction
+    loaded later does not move it, models/calendar.py ``save_year_notice`` says why); None when they
     always were (a year of the chinese_calendar package).
 
     With a pinned today (``SHOUXIN_TODAY``: demos, drills) the stored time is the machine's, off the
@@ -274,7 +276,8 @@ def _year_known_on(session: Session, year: int, today: dt.date) -> dt.date | Non
     row = session.get(CalendarYear, year)
     if row is None:
         return None
-    moment = row.loaded_at if row.loaded_at.tzinfo is not None else row.loaded_at.replace(tzinfo=dt.UTC)
+    first = row.first_loaded_at
+    moment = first if first.tzinfo is not None else first.replace(tzinfo=dt.UTC)
     clock = Clock.from_settings()
     stored = clock.local_date(moment)
     return max(stored, today) if clock.pinned_today is not None else stored

@@ -53,10 +53,10 @@ def late_since_december(session: Session) -> int:
 def load_2027(session: Session, on: dt.date) -> None:
     load_year_notice(session=session, notice=parse_year_file(EXAMPLE_2027), loaded_by="管理员", actor=ADMIN,
                      today=on)  # fmt: skip
-    # The time the notice was stored, as a load on that day (Asia/Shanghai) records it.
+    # The time the notice was stored, as a first load on that day (Asia/Shanghai) records it.
     t = CalendarYear.__table__  # type: ignore[attr-defined]
     at = dt.datetime.combine(on, dt.time(2), tzinfo=dt.UTC)
-    session.execute(update(t).where(t.c.year == 2027).values(loaded_at=at))
+    session.execute(update(t).where(t.c.year == 2027).values(loaded_at=at, first_loaded_at=at))
     session.commit()
 
 

@@ -8,14 +8,17 @@ from __future__ import annotations
 import calendar as month_calendar
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import Response
+from sqlmodel import Session
 
 from api.deps import CalendarDep, SessionDep, TodayDep, actor_of
 from models.calendar import WorkCalendar, YearNotice, diff_notice, load_calendar, parse_year_notice
-from models.calendar_admin import Recomputed, load_year_notice, year_version
+from models.calendar_admin import Recomputed, load_year_notice, year_loads, year_version
 from models.errors import Conflict, DomainError, ValidationFailed
+from models.settings import get_settings
 from web.admin import ADMIN, OVERSIGHT
 from web.core import (
     current_user,
@@ -59,7 +62,9 @@ def _month_grid(calendar: WorkCalendar, year: int) -> list[dict[str, Any]]:
     return months
 
 
-def _calendar_page(request: Request, calendar: WorkCalendar, year: int, **context: Any) -> Response:
+def _calendar_page(
+    request: Request, session: Session, calendar: WorkCalendar, year: int, **context: Any
+) -> Response:
     defaults = {"preview": None, "previewed": "", "repreviewed": False, "notice_text": "", "error": None,
                 "saved": None, "report": None, "status_code": 200}  # fmt: skip
     context = {**defaults, **context}
@@ -75,6 +80,10 @@ def _calendar_page(request: Request, calendar: WorkCalendar, year: int, **contex
         working_days=calendar.working_days_in_year(year) if covered else None,
         special=calendar.describe_year(year) if covered else [],
         version=calendar.version,
+        # When the shown year's notice was first loaded (its days known since) and last corrected.
+        notice=calendar.notices.get(year),
+        load=year_loads(session=session).get(year),
+        tz=ZoneInfo(get_settings().timezone),
         weekday_names=["一", "二", "三", "四", "五", "六", "日"],
         **context,
     )
@@ -98,7 +107,7 @@ def calendar_page(
     shown = [number for number in moved.split(",") if number][:TOLD_SHOWN]
     report = {"publication_days": publication_days, "deadlines": deadlines, "kept": kept,
               "moved": shown, "moved_total": moved_total}  # fmt: skip
-    return _calendar_page(request, calendar, year or today.year, saved=saved, report=report)
+    return _calendar_page(request, session, calendar, year or today.year, saved=saved, report=report)
 
 
 TOLD_SHOWN = 20  # the told dates a load moved that the page names; the rest are counted (等 N 件)
@@ -166,23 +175,24 @@ async def load_year(
         error, status = refused(session, exc)
         calendar = load_calendar(session=session)
         return _calendar_preview(
-            request, calendar, notice, text, error=error, status_code=status, repreviewed=True
+            request, session, calendar, notice, text, error=error, status_code=status, repreviewed=True
         )
     except DomainError as exc:
         error, status = refused(session, exc)
         return _calendar_page(
-            request, calendar, today.year, notice_text=text, error=error, status_code=status
+            request, session, calendar, today.year, notice_text=text, error=error, status_code=status
         )
-    return _calendar_preview(request, calendar, notice, text)
+    return _calendar_preview(request, session, calendar, notice, text)
 
 
 def _calendar_preview(
-    request: Request, calendar: WorkCalendar, notice: YearNotice, text: str, **context: Any
+    request: Request, session: Session, calendar: WorkCalendar, notice: YearNotice, text: str, **context: Any
 ) -> Response:
     """The notice's diff against ``calendar``, with the year version it was computed from for the
     confirmation to check (``load_year_notice(previewed=...)``)."""
     return _calendar_page(
         request,
+        session,
         calendar,
         notice.year,
         notice_text=text,
