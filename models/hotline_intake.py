@@ -20,7 +20,17 @@ import datetime as dt
 import re
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, WithJsonSchema, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    WithJsonSchema,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -48,12 +58,59 @@ from models.workflow import Actor
 
 _CATEGORY_BY_LABEL = {label: category for category, label in CATEGORY_LABELS.items()}
 _SUMMARY_CHARS = 60
-_ORDER_ID_PATTERN = r"^[A-Za-z0-9._:-]+$"
+PLATFORM_ID_PATTERN = r"^[A-Za-z0-9._:-]+$"
 # ``received_at`` is the platform's clock: a little ahead of ours is skew, more is a wrong time; a call
 # taken more than a year before it reaches us is no order the platform would still be forwarding.
 RECEIVED_AT_MAX_AHEAD = dt.timedelta(minutes=5)
 RECEIVED_AT_MAX_AGE = dt.timedelta(days=366)
 _RECEIVED_AT_FORMAT = "受理时间应为带时区的 ISO 8601 时间，例如 2026-03-16T09:12:00+08:00"
+
+
+def _received_at_format(value: Any) -> Any:
+    # pydantic's own refusals (not a time, no zone) speak English: said here as the field's format.
+    if isinstance(value, str):
+        try:
+            parsed = dt.datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise PydanticCustomError("received_at_format", _RECEIVED_AT_FORMAT) from None
+        if parsed.tzinfo is None:
+            raise PydanticCustomError("received_at_format", _RECEIVED_AT_FORMAT + "（须带时区，如 +08:00）")
+        return parsed
+    return value
+
+
+def _received_at_plausible(value: dt.datetime) -> dt.datetime:
+    clock = Clock.from_settings()
+    now = utcnow()
+    # A drill or demo on a pinned day (SHOUXIN_TODAY) dates its orders on that day's timeline.
+    now += dt.timedelta(days=(clock.today() - clock.local_date(now)).days)
+    if value > now + RECEIVED_AT_MAX_AHEAD:
+        raise PydanticCustomError(
+            "received_at_future",
+            "受理时间晚于当前时间：请核对时间及时区（北京时间为 +08:00）",
+        )
+    if value < now - RECEIVED_AT_MAX_AGE:
+        raise PydanticCustomError(
+            "received_at_too_old", "受理时间早于一年前，不像是有效的受理时间：请核对年份及时区"
+        )
+    return value
+
+
+# When the platform took a call: an order's, and a follow-up's on it (models/hotline_followups.py), checked
+# alike, so a wrong zone or year is refused under the field's name whichever the platform sends.
+ReceivedAt = Annotated[
+    AwareDatetime, BeforeValidator(_received_at_format), AfterValidator(_received_at_plausible)
+]
+
+
+def platform_id_format(value: str, *, error: str, label: str, example: str) -> str:
+    """``value`` if it is an id as the platform writes them (``PLATFORM_ID_PATTERN``), else refused under
+    the field's name with ``error``, saying what such an id looks like."""
+    if not re.fullmatch(PLATFORM_ID_PATTERN, value):
+        raise PydanticCustomError(
+            error, f"{label}只能由英文字母、数字和 . _ : - 组成（不含空格和汉字），例如 {example}"
+        )
+    return value
 
 
 class WorkOrder(BaseModel):
@@ -71,13 +128,13 @@ class WorkOrder(BaseModel):
     order_id: str = Field(
         min_length=1,
         max_length=64,
-        json_schema_extra={"pattern": _ORDER_ID_PATTERN},
+        json_schema_extra={"pattern": PLATFORM_ID_PATTERN},
         description="12345 平台的工单编号",
     )
     channel: Line | None = Field(
         default=None, max_length=32, description="12345 受理渠道，如 phone、web、wechat、app"
     )
-    received_at: AwareDatetime = Field(description="12345 平台受理时间（带时区，ISO 8601）")
+    received_at: ReceivedAt = Field(description="12345 平台受理时间（带时区，ISO 8601）")
     caller_name: Line = Field(min_length=1, max_length=128, description="来电人姓名")
     caller_phone: Line = Field(
         min_length=3, max_length=32, description="来电人联系电话：手机号码，或带区号的固定电话"
@@ -107,46 +164,7 @@ class WorkOrder(BaseModel):
     @field_validator("order_id")
     @classmethod
     def _order_id_format(cls, value: str) -> str:
-        if not re.fullmatch(_ORDER_ID_PATTERN, value):
-            raise PydanticCustomError(
-                "order_id_format",
-                "工单编号只能由英文字母、数字和 . _ : - 组成（不含空格和汉字），例如 GD2026031600012",
-            )
-        return value
-
-    @field_validator("received_at", mode="before")
-    @classmethod
-    def _received_at_format(cls, value: Any) -> Any:
-        # pydantic's own refusals (not a time, no zone) speak English: said here as the field's format.
-        if isinstance(value, str):
-            try:
-                parsed = dt.datetime.fromisoformat(value.strip())
-            except ValueError:
-                raise PydanticCustomError("received_at_format", _RECEIVED_AT_FORMAT) from None
-            if parsed.tzinfo is None:
-                raise PydanticCustomError(
-                    "received_at_format", _RECEIVED_AT_FORMAT + "（须带时区，如 +08:00）"
-                )
-            return parsed
-        return value
-
-    @field_validator("received_at")
-    @classmethod
-    def _received_at_plausible(cls, value: dt.datetime) -> dt.datetime:
-        clock = Clock.from_settings()
-        now = utcnow()
-        # A drill or demo on a pinned day (SHOUXIN_TODAY) dates its orders on that day's timeline.
-        now += dt.timedelta(days=(clock.today() - clock.local_date(now)).days)
-        if value > now + RECEIVED_AT_MAX_AHEAD:
-            raise PydanticCustomError(
-                "received_at_future",
-                "受理时间晚于当前时间：请核对时间及时区（北京时间为 +08:00）",
-            )
-        if value < now - RECEIVED_AT_MAX_AGE:
-            raise PydanticCustomError(
-                "received_at_too_old", "受理时间早于一年前，不像是有效的受理时间：请核对年份及时区"
-            )
-        return value
+        return platform_id_format(value, error="order_id_format", label="工单编号", example="GD2026031600012")
 
     @field_validator("category", mode="before")
     @classmethod
@@ -251,7 +269,8 @@ def _refuse_a_different_copy(session: Session, order: WorkOrder, case: Complaint
         raise Conflict(
             f"工单 {order.order_id} 已登记为投诉 {case.number}，本次推送的内容与已登记的不同"
             f"（{'、'.join(differ)}），未保存。同一工单编号只能重复推送相同内容："
-            "如为另一张工单，请使用新的工单编号推送；如为对原工单的更正或补充，请联系受理人员在该投诉中处理"
+            "如为另一张工单，请使用新的工单编号推送；如为来电人对原工单的补充材料、撤单或催单，请推送至该工单的"
+            f"后续接口（/intake/work-orders/{order.order_id}/follow-ups）；如为对原工单的更正，请联系受理人员在该投诉中处理"
             " (a resend of this order differs from the one registered: nothing stored)",
             order_id=order.order_id,
             case_number=case.number,

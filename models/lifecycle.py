@@ -351,8 +351,9 @@ COMPLAINT = Lifecycle(
             "投诉人撤回",
             frozenset([*_WITHDRAWABLE, CS.MERGED, CS.AWAITING_COMPLAINANT]),
             CS.CLOSED_WITHDRAWN,
-            # P: the complainant online (withdrawal.py ``withdraw_online``), its one complaint event.
-            frozenset({I, S, P}),
+            # P: the complainant online (withdrawal.py ``withdraw_online``), its one complaint event; HOTLINE:
+            # the caller's 撤单 forwarded by 12345 (``withdraw_for_order``), the platform's one event.
+            frozenset({I, S, P, Role.HOTLINE}),
             refused_in=frozenset(_VERIFIED_OPEN),
             refused_note=WITHDRAWAL_AFTER_VERIFICATION,
         ),

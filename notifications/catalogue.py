@@ -13,6 +13,27 @@ TEMPLATES: dict[str, TemplateSpec] = {
     template.name: template
     for template in [
         *COMPLAINT_AND_STAFF,
+        # What 12345 forwards on an order it handed over, to whoever the case awaits
+        # (models/hotline_followups.py): ``kind`` supplement (补充材料) or chase (催单); ``merged_from`` the
+        # order's own complaint when it was merged (并单) into this case, else None; ``paused`` the case
+        # awaits the complainant's supplement; ``received_at`` the platform's time of the call (ISO).
+        spec(
+            "hotline_follow_up",
+            "department",
+            "12345 转来补充材料或催单，通知案件当前的办理方",
+            {
+                "case_number": "TS20260302-0001",
+                "department_name": "市住房和城乡建设局",
+                "kind": "chase",
+                "order_id": "GD2026031600012",
+                "merged_from": None,
+                "stage_label": "已签收（核实中）",
+                "paused": False,
+                "content": "来电人催问办理进度，称尾款至今未付。",
+                "attachments": ["付款申请回执.pdf"],
+                "received_at": "2026-03-18T10:05:00+08:00",
+            },
+        ),
         # Pledgor.
         spec(
             "pledge_registered",

@@ -57,6 +57,7 @@ RULES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/complaints"): INTAKE_OR_SUPERVISOR,
     # The 12345 platform's machine token only (tests/test_hotline_intake.py); every staff role is refused.
     ("POST", "/intake/work-orders"): rule(default=403),
+    ("POST", "/intake/work-orders/{order_id}/follow-ups"): rule(default=403),
     ("GET", "/complaints"): ANY_STAFF,
     ("GET", "/complaints/export"): ANY_STAFF,  # rows filtered by visibility
     ("GET", "/public/breaches/export"): PUBLIC,
@@ -154,6 +155,7 @@ def world(client: TestClient, staff: Staff) -> dict[str, str]:
         "credit_code": "91440300708461136T",
         "code": "D01",
         "year": "2026",
+        "order_id": "GD2026031600012",
         "notification_id": "999999",
         "import_id": "999999",
     }

@@ -41,6 +41,10 @@ EXTRA_EVENT_LABELS = {
     "deadline_recomputed": "办理期限调整（节假日安排更正）",
     "reissue_tracking_password": "重新生成查询密码（原密码作废）",
     "department_succeeded": "承办部门撤并，由承接部门继续办理（机构改革）",
+    # What 12345 forwards about an order it handed over (models/hotline_followups.py FOLLOW_UP_EVENTS).
+    "hotline_supplement": "12345 转来补充材料",
+    "hotline_withdrawal": "12345 转来撤单（投诉人申请撤回）",
+    "hotline_chase": "12345 催单（来电人催办）",
 }
 
 # Which department's handler may take a handler action: the lead (主办), the verifier (the lead's 主管部门,

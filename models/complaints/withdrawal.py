@@ -3,7 +3,8 @@ were paid after they complained: intake staff or a supervisor record their call 
 complainant withdraws online (``withdraw_online``), proven as on the tracking page by the case number and
 the tracking password, under the same limit on wrong passwords. Both are the one event with the one set of
 checks; online the actor is the complainant (the public role: its only complaint event), the event keeps
-the client address, and the mail says they withdrew it online themselves.
+the client address, and the mail says they withdrew it online themselves. A caller may also withdraw
+through 12345, which forwards it as the order's 撤单 (``withdraw_for_order``), as the platform's account.
 
 The lifecycle table says from which stages (not once verified: the breach of a promise is then the credit
 office's matter), and ``preconditions.withdrawal_allowed`` which pauses, and that a case verified before
@@ -42,7 +43,7 @@ from models.complaints.preconditions import handling_case_open, nothing_merged_i
 from models.complaints.tracking import WITHDRAWAL_CONFIRMATION as CONFIRMATION
 from models.complaints.tracking import authenticate, online_withdrawal_refused
 from models.errors import TransitionNotAllowed, ValidationFailed
-from models.lifecycle import ComplaintState, Role
+from models.lifecycle import COMPLAINT, ComplaintState, Role
 from models.org import Department, competent_of
 from models.text import Paragraph
 from models.workflow import Actor
@@ -98,6 +99,20 @@ def withdraw_online(
     _withdraw(ctx, "withdraw", WithdrawBody(reason=body.reason), address=address)
     session.flush()
     return complaint
+
+
+def withdraw_for_order(
+    *, session: Session, case: Complaint, reason: str, actor: Actor, today: dt.date, calendar: WorkCalendar
+) -> None:
+    """The complainant withdraws through the 12345 platform (撤单, models/hotline_followups.py): the staff
+    withdrawal's every check and step, as the platform's account (the table's ``withdraw`` row lists its
+    role). Refused as the table and ``withdrawal_allowed`` refuse a clerk, with their reasons. Flushed, not
+    committed."""
+    COMPLAINT.fire(case.state, "withdraw", actor.role)
+    grounds = require(session=session, case=case, action="withdraw", today=today, calendar=calendar)
+    ctx = ActionContext(session, case, actor, today, calendar, grounds=grounds)
+    _withdraw(ctx, "withdraw", WithdrawBody(reason=reason))
+    session.flush()
 
 
 def withdraw(ctx: ActionContext, action: str, body: ActionBody) -> None:
