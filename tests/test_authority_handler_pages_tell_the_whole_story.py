@@ -24,6 +24,7 @@ from tests.conftest import Staff
 from tests.test_register import access_code, publish
 from tests.test_staff_pledge_pages import PDF, pledge
 from tests.web_support import CSRF_FIELD, csrf_of, post_form, sign_in
+from web.core import cn_date
 
 API = "/api/v1"
 CSV = (
@@ -147,7 +148,8 @@ def test_a_rejection_that_reached_nobody_is_for_the_handler_to_tell_and_on_the_s
     told = text_of(status.text)
     assert "已退回，请按退回告知补正后重新提交" in told
     assert "退回理由 合格书缺少审查机构盖章" in told
-    assert f"请于 {day.isoformat()} 零时前（公示日当天零时起即予公示）补正后重新提交" in told
+    marked = f'<time datetime="{day.isoformat()}">{cn_date(day)}</time>'
+    assert f"请于{marked}零时前（公示日当天零时起即予公示）补正后重新提交" in status.text
     # The API answers the same to a client of the pledgor's own.
     answer = client.post(
         f"{API}/public/pledges/{created['number']}/status", json={"access_code": created["access_code"]}

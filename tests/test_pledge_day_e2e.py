@@ -95,7 +95,12 @@ def test_the_public_reads_the_register_objects_asks_for_repair_and_looks_up_a_pl
 
     # The objection form says by when the department replies before anything is filled in.
     public.click("text=对本记录提出异议")
-    assert re.search(r"5 个工作日内（\d{4}-\d{2}-\d{2} 前）答复", public.locator("#reply-due").inner_text())
+    assert re.search(
+        r"5 个工作日内（\d{4}年\d{1,2}月\d{1,2}日前）答复", public.locator("#reply-due").inner_text()
+    )
+    assert re.fullmatch(
+        r"\d{4}-\d{2}-\d{2}", public.locator("#reply-due time").get_attribute("datetime") or ""
+    )
     shoot(public, "day-public-03-objection-form")
     public.click("button:has-text('提交异议')")
     assert public.locator(".alert.error").count() == 1  # nothing filled in: refused, in Chinese

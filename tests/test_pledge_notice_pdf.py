@@ -3,6 +3,7 @@ staff hand in the pledge's current one right after it was shown, and only to sta
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 from urllib.parse import unquote
@@ -13,6 +14,7 @@ from fastapi.testclient import TestClient
 from tests.conftest import Staff
 from tests.test_staff_pledge_pages import pledge
 from tests.web_support import CSRF_FIELD, csrf_of, post_form, sign_in
+from web.core import cn_date
 
 
 def pdf_text(content: bytes) -> str:
@@ -48,8 +50,8 @@ def test_the_pdf_notice_states_the_pledge_number_pledgor_terms_and_deadline(
         "建筑工程施工许可证",
         "施工图审查合格书",
         "消防设计审查意见",
-        "2026-04-30前",
-        created["publication_day"],
+        "2026年4月30日前",
+        cn_date(dt.date.fromisoformat(created["publication_day"])),
         "《建筑法》第八条",
         "市住房和城乡建设局",
         "本告知书不载明",  # drawn later, it cannot carry the code: it says how to get one

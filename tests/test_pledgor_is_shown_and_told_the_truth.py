@@ -158,7 +158,7 @@ def test_notice_of_a_back_registered_pledge_counts_its_day_from_registration(
     assert created["publication_day"] == "2026-03-11"
     text = notice_text(c, staff, created["id"])
     assert "期限届满后第 7 个工作日" not in text
-    assert "公示日为登记之日（2026-03-02）后第 7 个工作日（2026-03-11）" in text
+    assert "公示日为登记之日（2026年3月2日）后第 7 个工作日（2026年3月11日）" in text
 
 
 def test_notice_after_a_late_rejection_names_the_rejection_as_the_days_origin(
@@ -174,7 +174,7 @@ def test_notice_after_a_late_rejection_names_the_rejection_as_the_days_origin(
     assert r.status_code == 200, r.text
     text = notice_text(c, staff, created["id"])
     assert "期限届满后第 7 个工作日" not in text
-    assert "材料于 2026-03-20 被退回，公示日顺延至退回之日后第 3 个工作日（2026-03-25）" in text
+    assert "材料于2026年3月20日被退回，公示日顺延至退回之日后第 3 个工作日（2026年3月25日）" in text
 
 
 def test_cancelled_pledges_notice_is_marked_and_promises_no_publication(

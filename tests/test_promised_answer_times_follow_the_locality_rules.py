@@ -24,7 +24,7 @@ from tests.test_complaints_api import API, set_today
 from tests.test_publication import CODE
 from tests.test_register import access_code, publish
 from tests.web_support import post_form
-from web.core import env
+from web.core import cn_date, env
 
 
 @pytest.fixture
@@ -70,7 +70,11 @@ def test_the_record_page_after_an_objection_promises_no_default(
         "due_pending": False,
     }
     shown = _record_page(breach.number, objected=True, pending=pending)
-    assert f"认定部门将在 7 个工作日内（{stored.stage_deadline.isoformat()} 前）答复" in shown
+    day = stored.stage_deadline
+    assert (
+        f'认定部门将在 7 个工作日内（<time datetime="{day.isoformat()}">{cn_date(day)}</time>前）答复'
+        in shown
+    )
 
 
 @pytest.mark.usefixtures("local_rules")
@@ -87,7 +91,7 @@ def test_the_repair_form_and_the_page_after_a_request_state_the_rule_and_the_sto
     assert due == calendar.add_working_days(today, 4)
     # The form with the rule's dates (the page's context): the days and the due date, like the objection's.
     shown = _form("repair.html", breach, repair_days=repair_decision_days(), repair_due=due)
-    assert f"将在 4 个工作日内（{due.isoformat()} 前）作出决定" in shown
+    assert f'将在 4 个工作日内（<time datetime="{due.isoformat()}">{cn_date(due)}</time>前）作出决定' in shown
     body = {
         "access_code": access_code(session, breach),
         "statement": "已补交",
@@ -101,7 +105,10 @@ def test_the_repair_form_and_the_page_after_a_request_state_the_rule_and_the_sto
     assert "3 个工作日" not in page
     stored = _stored(session, breach)
     shown = _record_page(breach.number, repair=True, pending=pending_request(stored))
-    assert f"认定部门将在 4 个工作日内（{due.isoformat()} 前）作出决定" in shown
+    assert (
+        f'认定部门将在 4 个工作日内（<time datetime="{due.isoformat()}">{cn_date(due)}</time>前）作出决定'
+        in shown
+    )
     pledge = session.get(Pledge, breach.pledge_id)
     assert pledge is not None
     status = client.post(

@@ -19,6 +19,7 @@ from tests.test_complaints_api import API, act, register
 from tests.test_publication import CODE
 from tests.test_register import access_code, publish
 from tests.web_support import post_form
+from web.core import cn_date
 from web.public import public_message
 
 
@@ -84,10 +85,12 @@ def test_forms_state_the_reply_deadline_and_the_earliest_repair_day(
     assert "5 个工作日内" in objection
     # Read before the objection is lodged: while it is pending the repair form is not offered.
     repair = client.get(f"/register/{breach.number}/repair").text
-    assert f"最早可于 {breach.repair_earliest.isoformat()} 申请信用修复" in repair
+    earliest = breach.repair_earliest
+    assert f'最早可于<time datetime="{earliest.isoformat()}">{cn_date(earliest)}</time>申请信用修复' in repair
     body = {"access_code": access_code(session, breach), "reason": "材料已于期限内补交"}
     lodged = client.post(f"{API}/public/breaches/{breach.number}/objection", json=body).json()
-    assert f"（{lodged['reply_due']} 前）答复" in objection
+    reply_due = dt.date.fromisoformat(lodged["reply_due"])
+    assert f'（<time datetime="{reply_due.isoformat()}">{cn_date(reply_due)}</time>前）答复' in objection
 
 
 def test_an_objection_is_not_lodged_twice_and_needs_new_facts_after_a_rejection(

@@ -192,7 +192,7 @@ def test_a_reissued_access_code_is_shown_once_on_the_pledge_page(
     assert "办理码" in notice.text
     assert code[1] not in notice.text
     assert created["access_code"] not in notice.text
-    assert "2026-04-30" in notice.text
+    assert "2026年4月30日前" in notice.text
 
 
 def test_the_breach_page_shows_the_objection_and_corrects_only_typed_fields(

@@ -5,6 +5,8 @@ notice told them."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -16,6 +18,7 @@ from tests.test_complaints_api import API, set_today
 from tests.test_publication import CODE
 from tests.test_register import access_code, publish
 from tests.web_support import post_form
+from web.core import cn_date
 
 REASON = "经核查，承诺人逾期未提交施工图审查合格书属实，维持原公示。"
 
@@ -43,7 +46,8 @@ def test_an_objection_is_followed_from_pending_to_its_decision_and_reason(
     assert (pending["kind"], pending["kind_label"], pending["pending"]) == ("objection", "异议", True)
     assert (pending["due"], pending["due_pending"], pending["outcome"]) == (due, False, None)
     page = post_form(client, "/pledges/status", {"number": pledge.number, "access_code": code}).text
-    assert f'提出的异议：<span class="tag">处理中</span>，答复期限 {due}' in page
+    shown_due = f'<time datetime="{due}">{cn_date(dt.date.fromisoformat(due))}</time>'
+    assert f'提出的异议：<span class="tag">处理中</span>，答复期限 {shown_due}' in page
 
     decided = client.post(
         f"{API}/breaches/{breach.id}/actions/reject_objection",

@@ -38,6 +38,7 @@ from models.pledges.access import display, verify
 from models.pledges.self_service import pledge_record, pledge_state_label
 from models.register.states import RecordOutcome, record_outcome
 from models.settings import get_settings
+from web.core import cn_date
 
 FONT = "STSong-Light"
 pdfmetrics.registerFont(UnicodeCIDFont(FONT))
@@ -151,17 +152,17 @@ def _publication_term(pledge: Pledge) -> str:
     if pledge.publication_counted_from is not None:
         grace = settings.pledge_rejection_grace_working_days
         rule = (
-            f"材料于 {pledge.publication_counted_from.isoformat()} 被退回，公示日顺延至退回之日后第 {grace} "
+            f"材料于{cn_date(pledge.publication_counted_from)}被退回，公示日顺延至退回之日后第 {grace} "
             "个工作日"
         )
     elif pledge.registered_on is not None and pledge.deadline < pledge.registered_on:
         # Back-registered: the deadline had passed, so the N days run from registration
         # (``registration_publication_day``, which then always gives the later day).
-        registered = pledge.registered_on.isoformat()
+        registered = cn_date(pledge.registered_on)
         rule = f"本承诺登记时期限已届满，公示日为登记之日（{registered}）后第 {n} 个工作日"
     else:
         rule = f"公示日为期限届满后第 {n} 个工作日"
-    return f"{rule}（{day.isoformat()}）；届时仍未履约的，将依法公示为违约失信记录。"
+    return f"{rule}（{cn_date(day)}）；届时仍未履约的，将依法公示为违约失信记录。"
 
 
 def notice_facts(
@@ -176,7 +177,7 @@ def notice_facts(
     facts = [
         Fact("承诺事项", pledge.matter),
         Fact("承诺补交材料", pledge.obligation, long=True),
-        Fact("承诺期限", f"{pledge.deadline.isoformat()} 前"),
+        Fact("承诺期限", f"{cn_date(pledge.deadline)}前"),
     ]
     if pledge.pledge_type:
         facts.append(Fact("承诺类型", PLEDGE_TYPE_LABELS.get(pledge.pledge_type, str(pledge.pledge_type))))
@@ -215,8 +216,7 @@ def notice_facts(
         authority_name=authority.name if authority is not None else "",
         pledgor_sign="承诺人（签字/盖章）：________________　　日期：____年__月__日",
         authority_sign=(
-            f"受理部门（盖章）：{authority.name if authority is not None else ''}　　"
-            f"日期：{today.year}年{today.month}月{today.day}日"
+            f"受理部门（盖章）：{authority.name if authority is not None else ''}　　日期：{cn_date(today)}"
         ),
         pledge_id=pledge.id,
         filename=f"告知承诺书_{pledge.number}.pdf",
