@@ -2,8 +2,10 @@
 
 A case handed in by the platform (``Complaint.source_system`` = ``HOTLINE_SOURCE``) reports the stage
 changes the platform tracks its order by: accepted, not accepted (with the reason), merged into another
-case, dispatched, returned by the department, replied, redone, closed (with the satisfaction; a complaint
-withdrawn by the complainant is closed too), reopened.
+case, dispatched, signed for, returned by the department, paused for the complainant's supplement and
+resumed, extended, replied, redone, closed (with the satisfaction; a complaint withdrawn by the complainant
+is closed too), reopened. Each carries the deadline of the stage the case is then in, where one runs: the
+platform keeps its own 工单 time limits.
 Each is one ``HotlineMessage`` written in the same transaction as the event (``report_stage_change``,
 called where an action fires its event), idempotent by ``message_id`` (the platform de-duplicates on it
 too: ``Idempotency-Key``), delivered in the order written per case. An order merged into another case
@@ -24,8 +26,8 @@ from sqlalchemy import JSON, Column, Index, func, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.audit import CaseEvent
-from models.clock import utcnow
-from models.complaint import Complaint, merged_into, why_not_accepted
+from models.clock import iso_date, utcnow
+from models.complaint import PENDING_DEADLINE_LABEL, Complaint, merged_into, why_not_accepted
 from models.delivery_queue import (
     HANDLED_NOTE_MAX,
     HTTP_TIMEOUT_SECONDS,
@@ -34,6 +36,7 @@ from models.delivery_queue import (
     still_claimed,
 )
 from models.errors import NotFound
+from models.lifecycle import COMPLAINT
 from models.org import Department
 from models.privacy import publication_text
 from models.types import UTCDateTime
@@ -51,6 +54,13 @@ STAGES: dict[str, str] = {
     "reject": "not_accepted",
     "merge": "merged",
     "dispatch": "dispatched",
+    # The department took the order on (签收): one that did not is the platform's to chase.
+    "sign_for": "signed",
+    # The clock stops while the complainant supplies material, and runs again with a new deadline.
+    "await_complainant": "paused",
+    "resume": "resumed",
+    # Only an approved extension moves the deadline; a request or a refusal leaves it where it was.
+    "approve_extension": "extended",
     # The department gave the order back: nobody handles it until it is dispatched again.
     "return_order": "returned",
     "reply": "replied",
@@ -72,6 +82,10 @@ STAGE_LABELS: dict[str, str] = {
     "not_accepted": "不予受理",
     "merged": "已并单",
     "dispatched": "已转办",
+    "signed": "已签收",
+    "paused": "暂停计时（待投诉人补充）",
+    "resumed": "恢复计时",
+    "extended": "已延期",
     "returned": "已退单",
     "replied": "已答复",
     "redone": "重办",
@@ -143,7 +157,8 @@ def message_payload(session: Session, case: Complaint, event: CaseEvent, stage: 
     may name the caller or a phone number: it goes through the publication filter, the caller's name
     known, like anything else that leaves the system."""
     payload = _stage_fields(session, case, event, stage)
-    if event.event in ("reject", "return_order", "redo", "reopen"):
+    # A pause's reason is what the complainant is asked to supply (models/complaints/actions.py ``_await``).
+    if event.event in ("reject", "return_order", "redo", "reopen", "await_complainant"):
         payload["reason"] = event.data.get("reason") or event.note
     if event.event == "reject":
         payload["route"] = _route(event)
@@ -170,8 +185,11 @@ def _stage_fields(session: Session, case: Complaint, event: CaseEvent, stage: st
         "stage": stage,
         "event": event.event,
         "occurred_at": _iso(event.at),
+        **_deadline(session, case, event),
     }
-    if event.event == "merge":
+    if event.event in _CLOCK_EVENTS:
+        payload.update(_clock_fields(session, case, event))
+    elif event.event == "merge":
         target_id = event.data.get("target_id")
         payload["merged_into"] = _case_ref(session.get(Complaint, target_id) if target_id else None)
     elif event.event == "return_order":
@@ -195,6 +213,58 @@ def _stage_fields(session: Session, case: Complaint, event: CaseEvent, stage: st
         if event.note:
             payload["note"] = event.note
     return payload
+
+
+def _deadline(session: Session, case: Complaint, event: CaseEvent) -> dict[str, Any]:
+    """The deadline the platform's clock runs to once ``event`` is applied: the date of the stage the case
+    is in (for a merged order, the case now handling it), null where none runs (the stage has none, the
+    case ended, or its clock is paused), ``deadline_pending`` while the calendar cannot date it yet."""
+    if event.event in ("resume", "approve_extension"):
+        # Their handlers move the deadline after the event is recorded; the event names the new one.
+        recorded = event.data.get("new_deadline")
+        pending = recorded == PENDING_DEADLINE_LABEL
+        return {"deadline": None if pending else recorded, "deadline_pending": pending}
+    joined = event.data.get("target_id") if event.event == "merge" else None
+    clock = (session.get(Complaint, joined) if joined else None) or case
+    if COMPLAINT.state(clock.state).clock_paused:
+        return {"deadline": None, "deadline_pending": False}
+    return {"deadline": iso_date(clock.stage_deadline), "deadline_pending": bool(clock.deadline_pending)}
+
+
+# The events that move the platform's clock without changing who handles the order or what it was told.
+_CLOCK_EVENTS = ("sign_for", "await_complainant", "resume", "approve_extension")
+
+
+def _clock_fields(session: Session, case: Complaint, event: CaseEvent) -> dict[str, Any]:
+    """A clock event's fields besides its deadline: the department whose clock it is (none for a case
+    paused before its dispatch), and what moved it."""
+    fields: dict[str, Any] = {"department": _department(session, case.lead_department_id)}
+    if event.event == "await_complainant":
+        fields["caller_asked"] = True  # this order's caller; ``_add_for_merged`` says no for the others
+    elif event.event == "resume":
+        fields["paused_working_days"] = event.data.get("paused_working_days")
+    elif event.event == "approve_extension":
+        fields["extension_days"] = event.data.get("days")
+        fields["reason"] = _extension_request_reason(session, case, event)
+        if event.note:
+            fields["note"] = event.note  # the approver's own remark, if any
+    return fields
+
+
+def _extension_request_reason(session: Session, case: Complaint, approval: CaseEvent) -> str | None:
+    """Why the department asked for the time ``approval`` granted: the reason of the request it decided
+    (the latest before it; one per stage)."""
+    return session.exec(
+        select(CaseEvent.note)
+        .where(
+            CaseEvent.case_kind == "complaint",
+            CaseEvent.case_id == case.id,
+            CaseEvent.event == "request_extension",
+            col(CaseEvent.seq) < approval.seq,
+        )
+        .order_by(col(CaseEvent.seq).desc())
+        .limit(1)
+    ).first()
 
 
 def _route(event: CaseEvent) -> dict[str, str | None] | None:
@@ -290,6 +360,12 @@ def _add_for_merged(
         # closing note is about that visit too (it may name the other caller's number): not theirs to get.
         copy["satisfaction"] = None
         copy.pop("note", None)
+    if "caller_asked" in copy:
+        # The handling case's clock stopped, so this order's did too; but its caller was asked for nothing,
+        # and what the other caller was asked to supply is theirs (the merged complainant's tracking page
+        # likewise shows only that the case waits for another complainant's material).
+        copy["caller_asked"] = False
+        copy.pop("reason", None)
     session.add(
         HotlineMessage(message_id=message_id, complaint_id=merged.id, stage=payload["stage"], payload=copy)
     )

@@ -109,11 +109,11 @@ def test_each_tracked_stage_of_a_12345_case_is_one_message_and_other_cases_send_
     _through_to_closed(client, staff, own["id"])
 
     rows = messages(session)
-    assert [m.stage for m in rows] == ["accepted", "dispatched", "replied", "closed"]
+    assert [m.stage for m in rows] == ["accepted", "dispatched", "signed", "replied", "closed"]
     assert {m.complaint_id for m in rows} == {case["id"]}
-    dispatched, replied, closed = (rows[1].payload, rows[2].payload, rows[3].payload)
+    dispatched, signed, replied, closed = (m.payload for m in rows[1:])
     assert dispatched["order_id"] == "GD2026031600012"
-    assert dispatched["department"] == {"code": "D01", "name": "市住房和城乡建设局"}
+    assert dispatched["department"] == signed["department"] == {"code": "D01", "name": "市住房和城乡建设局"}
     assert replied["reply"] == "经核实，付款条件尚未成就，已向您说明。"
     assert (closed["result"], closed["satisfaction"]) == ("closed", "基本满意")
     assert "13900000002" not in json.dumps([m.payload for m in rows], ensure_ascii=False)
@@ -144,17 +144,17 @@ def test_an_outage_loses_nothing_and_recovery_delivers_each_message_once_in_orde
     written = [m.message_id for m in messages(session)]
 
     down = push_due(engine=engine, now=T0)
-    assert (down.sent, down.retried, down.held) == (0, 1, 3)  # the first failed; the rest wait behind it
+    assert (down.sent, down.retried, down.held) == (0, 1, 4)  # the first failed; the rest wait behind it
     assert all(m.status == HotlineMessageStatus.PENDING for m in messages(session))
     # Before the first one's back-off ends, none of the case's later messages overtakes it.
     assert push_due(engine=engine, now=T0 + dt.timedelta(seconds=30)).sent == 0
 
     hotline.start()
     up = push_due(engine=engine, now=T0 + dt.timedelta(hours=1))
-    assert up.sent == 4
+    assert up.sent == 5
     assert list(hotline.taken) == written  # in the order written
     assert push_due(engine=engine, now=T0 + dt.timedelta(hours=2)).sent == 0
-    assert hotline.posts == 4  # exactly once by id
+    assert hotline.posts == 5  # exactly once by id
     assert all(m.status == HotlineMessageStatus.SENT for m in messages(session))
 
 

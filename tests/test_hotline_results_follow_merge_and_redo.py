@@ -43,14 +43,14 @@ def test_an_order_merged_into_an_earlier_12345_case_hears_the_merge_and_that_cas
     act(client, staff, "intake", first["id"], "close", satisfaction="满意")
 
     own = messages(session, first["id"])
-    assert [m.stage for m in own] == ["accepted", "dispatched", "replied", "closed"]
+    assert [m.stage for m in own] == ["accepted", "dispatched", "signed", "replied", "closed"]
     merged = messages(session, second["id"])
-    assert [m.stage for m in merged] == ["merged", "accepted", "dispatched", "replied", "closed"]
+    assert [m.stage for m in merged] == ["merged", "accepted", "dispatched", "signed", "replied", "closed"]
     joined = {"case_number": first["number"], "order_id": ORDER["order_id"]}
     assert all(m.payload["order_id"] == "GD2" for m in merged)
     assert all(m.payload["case_number"] == second["number"] for m in merged)
     assert all(m.payload["merged_into"] == joined for m in merged)
-    replied, closed = merged[3].payload, merged[4].payload
+    replied, closed = merged[4].payload, merged[5].payload
     assert replied["reply"] == REPLY
     # The satisfaction was the first caller's: this order's caller was never visited.
     assert (closed["result"], closed["satisfaction"]) == ("closed", None)
@@ -131,6 +131,7 @@ def test_a_redo_a_return_and_a_reopening_are_reported_so_no_stale_ending_stands(
         "dispatched",
         "returned",
         "dispatched",
+        "signed",
         "replied",
         "redone",
         "replied",
@@ -138,7 +139,7 @@ def test_a_redo_a_return_and_a_reopening_are_reported_so_no_stale_ending_stands(
         "reopened",
         "dispatched",
     ]
-    returned, redone, reopened = rows[2].payload, rows[5].payload, rows[8].payload
+    returned, redone, reopened = rows[2].payload, rows[6].payload, rows[9].payload
     department = {"code": "D01", "name": "市住房和城乡建设局"}
     assert (returned["reason"], returned["department"]) == ("不属于本部门职责", department)
     assert (redone["reason"], redone["redo_count"], redone["satisfaction"]) == (

@@ -50,4 +50,4 @@ def test_an_order_merged_into_a_case_not_yet_replied_gets_the_reply_only_when_it
     act(client, staff, "intake", target["id"], "accept")
     _to_replied(client, staff, target["id"])
     stages = [m.stage for m in messages(session, order["id"])]
-    assert stages == ["merged", "accepted", "dispatched", "replied"]
+    assert stages == ["merged", "accepted", "dispatched", "signed", "replied"]

@@ -49,13 +49,13 @@ def _case_with_a_dead_first_message(
     hotline: Any,  # noqa: F811
 ) -> HotlineMessage:
     """A 12345 case closed in Shouxin whose first result (accepted) the platform refused: dead, and the
-    three after it held back."""
+    four after it held back."""
     case_id = int(post(client, new_hotline_token(session)).json()["id"])
     _through_to_closed(client, staff, case_id)
     hotline.start()
     hotline.refuse = 1
     first = push_due(engine=engine, now=T0)
-    assert (first.sent, first.dead, first.held) == (0, 1, 3)
+    assert (first.sent, first.dead, first.held) == (0, 1, 4)
     dead = _messages(session)[0]
     assert dead.status == HotlineMessageStatus.DEAD
     return dead
@@ -74,8 +74,8 @@ def test_a_dead_hotline_message_settled_by_hand_is_never_sent_and_its_cases_late
 
     mark_handled(session=session, message_id=dead.id, note=f"  {NOTE}\n", by="王管理", now=LATER)
     session.commit()
-    assert push_due(engine=engine, now=LATER).sent == 3
-    assert [m["stage"] for m in hotline.taken.values()] == ["dispatched", "replied", "closed"]
+    assert push_due(engine=engine, now=LATER).sent == 4
+    assert [m["stage"] for m in hotline.taken.values()] == ["dispatched", "signed", "replied", "closed"]
     settled = _messages(session)[0]
     assert (settled.status, settled.handled_note, settled.handled_by) == (
         HotlineMessageStatus.HANDLED, NOTE, "王管理",
@@ -108,7 +108,7 @@ def test_settling_by_hand_needs_a_note_and_a_dead_row(
     session.rollback()
     assert [m.status for m in _messages(session)] == [HotlineMessageStatus.DEAD] + [
         HotlineMessageStatus.PENDING
-    ] * 3
+    ] * 4
 
 
 def test_an_admin_settles_a_dead_message_on_the_page_and_a_refused_note_keeps_what_was_typed(

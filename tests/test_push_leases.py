@@ -177,7 +177,7 @@ def test_a_dead_hotline_message_holds_back_its_cases_later_ones_until_an_admin_r
     hotline.start()
     hotline.refuse = 1  # the platform refuses the first message (accepted) once
     first = push_due(engine=engine, now=HOTLINE_T0)
-    assert (first.sent, first.dead, first.held) == (0, 1, 3)
+    assert (first.sent, first.dead, first.held) == (0, 1, 4)
     # Later runs send nothing of the case while its first message is dead.
     assert push_due(engine=engine, now=HOTLINE_T0 + dt.timedelta(hours=1)).sent == 0
 
@@ -187,6 +187,6 @@ def test_a_dead_hotline_message_holds_back_its_cases_later_ones_until_an_admin_r
     assert dead.status == HotlineMessageStatus.DEAD
     retry_dead(session=session, message_id=dead.id, now=HOTLINE_T0 + dt.timedelta(hours=1))
     session.commit()
-    assert push_due(engine=engine, now=HOTLINE_T0 + dt.timedelta(hours=1)).sent == 4
+    assert push_due(engine=engine, now=HOTLINE_T0 + dt.timedelta(hours=1)).sent == 5
     stages = [m["stage"] for m in hotline.taken.values()]
-    assert stages == ["accepted", "dispatched", "replied", "closed"]
+    assert stages == ["accepted", "dispatched", "signed", "replied", "closed"]
