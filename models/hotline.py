@@ -75,6 +75,10 @@ STAGES: dict[str, str] = {
     "reopen": "reopened",
     # The lead department was retired (机构改革) and its successor handles the order: a dispatch to it.
     "department_succeeded": "dispatched",
+    # A deadline 待日历确定 got its date once the year's holiday notice was loaded, or a corrected notice
+    # moved it (models/pending_deadlines.py, ``report_deadlines_dated``): the platform's clock follows.
+    "deadline_resolved": "deadline_set",
+    "deadline_recomputed": "deadline_set",
 }
 # What each stage is called on the admin's outbox page.
 STAGE_LABELS: dict[str, str] = {
@@ -91,6 +95,7 @@ STAGE_LABELS: dict[str, str] = {
     "redone": "重办",
     "closed": "已办结",
     "reopened": "已重启",
+    "deadline_set": "办理期限确定或调整",
 }
 # The satisfaction each closing reports: ``close`` carries the complainant's own answer.
 _CLOSING_SATISFACTION = {"close_unsatisfied": "不满意", "close_unreachable": "无法联系"}
@@ -232,7 +237,9 @@ def _deadline(session: Session, case: Complaint, event: CaseEvent) -> dict[str, 
 
 
 # The events that move the platform's clock without changing who handles the order or what it was told.
-_CLOCK_EVENTS = ("sign_for", "await_complainant", "resume", "approve_extension")
+_CLOCK_EVENTS = (
+    "sign_for", "await_complainant", "resume", "approve_extension", "deadline_resolved", "deadline_recomputed"
+)  # fmt: skip
 
 
 def _clock_fields(session: Session, case: Complaint, event: CaseEvent) -> dict[str, Any]:
@@ -248,6 +255,9 @@ def _clock_fields(session: Session, case: Complaint, event: CaseEvent) -> dict[s
         fields["reason"] = _extension_request_reason(session, case, event)
         if event.note:
             fields["note"] = event.note  # the approver's own remark, if any
+    elif event.event in ("deadline_resolved", "deadline_recomputed"):
+        fields["old_deadline"] = event.data.get("old_deadline")  # absent: the date was pending
+        fields["reason"] = event.note  # the system's: dated by the notice or moved by its correction
     return fields
 
 

@@ -33,6 +33,7 @@ from models.complaint import Complaint
 from models.complaints.visibility import VERIFIER, awaited_party
 from models.deadlines import HeldStep, held_steps, known_late_data, known_late_floor, known_late_note
 from models.errors import OutOfCalendarCoverage
+from models.hotline_dated import report_deadlines_dated
 from models.id_sets import chunks, in_list
 from models.lifecycle import BREACH, COMPLAINT, LIFECYCLES, PledgeState, Role
 from models.org import Department
@@ -259,6 +260,8 @@ def _resolve_kind(
             for f in [*resolved, *recomputed]]  # fmt: skip
     _tell_bound_parties(session=session, kind=kind, cases=told, parties=parties, actor=actor, now=now)
     _sync_session(session, model, list(dates))
+    if kind == COMPLAINT.kind:
+        report_deadlines_dated(session, seqs)  # 12345 keeps its own clock for the orders it handed in
     return _KindDone(
         dated=len(resolved) + len(recomputed),
         told_moved=[f.number for f in recomputed if f.id in parties],
