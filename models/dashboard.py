@@ -1,8 +1,8 @@
 """The supervisor dashboard's lists, each item naming the case it is about so the page links to it:
 overdue complaint stages, evidence reviews by deadline, objections and repair requests by decision
 deadline, and pledges past their publication day that the sweep did not publish (a missed sweep); the
-overdue and due-soon stages per party they await; the complaints by channel; and the complaint list its
-counts open."""
+overdue and due-soon stages of every kind per party they await, and the list each count opens; the
+complaints by channel; and the complaint list its counts open."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import String, case, cast, func, literal, null, select, union_all
 from sqlmodel import Session
 
 from models.breach import PublishedBreach
@@ -18,7 +18,7 @@ from models.calendar import WorkCalendar
 from models.complaint import CHANNEL_LABELS, Complaint
 from models.complaints.visibility import LEAD, STAFF_PARTY_LABEL, VERIFIER, awaited_party, search_clause
 from models.errors import ValidationFailed
-from models.lifecycle import BREACH, COMPLAINT, PLEDGE, BreachState, PledgeState
+from models.lifecycle import BREACH, COMPLAINT, LIFECYCLES, PLEDGE, BreachState, ComplaintState, PledgeState
 from models.org import Department
 from models.pledge import Pledge
 from models.publish_plan import publishable
@@ -183,6 +183,104 @@ def missed_publications(
 
 
 @dataclass(frozen=True)
+class AwaitedStage:
+    """A running stage of any kind with its deadline, and the party whose move it awaits: the row the
+    per-party counts count it on, the list their doors open and the digest names it in."""
+
+    kind: str  # complaint, pledge or breach
+    id: int
+    number: str
+    title: str
+    state: str
+    party_code: str  # the awaited department's code, or STAFF_HELD
+    party_name: str
+    department: str  # the case's own department, naming the awaited party where that is someone else
+    deadline: dt.date
+
+    @property
+    def href(self) -> str:
+        return CASE_PAGES[self.kind].format(id=self.id)
+
+    def due(self, today: dt.date, calendar: WorkCalendar) -> DueItem:
+        label = LIFECYCLES[self.kind].state(self.state).label
+        row = (self.id, self.number, self.title, label, self.department, self.deadline)
+        return _due(self.kind, row, today, calendar)
+
+
+_STATES: dict[str, Any] = {"complaint": ComplaintState, "pledge": PledgeState, "breach": BreachState}
+
+
+def _stage_selects() -> list[Any]:
+    """One select per kind of supervised stage, the same columns each, with whom it awaits: a complaint
+    stage its lead or the lead's 主管部门 (``awaited_department_id``) or intake and the supervisors; an
+    evidence review the pledge's authority (审批部门), which alone may decide it; an objection or repair
+    request the record's 认定部门, but the supervisors for a record from a complaint, which they decide
+    (``models.register.decisions.may_decide``; its department is the one in breach)."""
+    party, named = _D.alias("party"), _D.alias("named")
+
+    def kind_select(kind: str, t: Any, who: Any, what: Any, party_id: Any, named_id: Any, states: Any) -> Any:
+        return (
+            select(
+                literal(kind, String).label("kind"),
+                t.c.id,
+                t.c.number,
+                who.label("who"),
+                what.label("what"),
+                # Each kind's own enum type: as text (its members' names) to be one column of the union.
+                cast(t.c.state, String).label("state"),
+                party.c.code.label("party_code"),
+                party.c.name.label("party_name"),
+                named.c.name.label("named"),
+                t.c.stage_deadline.label("deadline"),
+            )
+            .select_from(t)
+            .outerjoin(party, party.c.id == party_id)
+            .outerjoin(named, named.c.id == named_id)
+            .where(t.c.state.in_(states), t.c.stage_deadline.is_not(None))
+        )
+
+    no_detail = cast(null(), String)
+    record_party = case((_B.c.complaint_id.is_(None), _B.c.department_id), else_=None)
+    return [
+        kind_select("complaint", _C, _C.c.summary, no_detail, awaited_department_id(),
+                    _C.c.lead_department_id, COMPLAINT.clocked_states()),
+        kind_select("pledge", _P, _P.c.pledgor_name, _P.c.matter, _P.c.authority_id, _P.c.authority_id,
+                    PLEDGE.clocked_states()),
+        kind_select("breach", _B, _B.c.subject_name, _B.c.matter, record_party, _B.c.department_id,
+                    BREACH.clocked_states()),
+    ]  # fmt: skip
+
+
+def awaited_stages(
+    *, session: Session, through: dt.date, since: dt.date | None = None, awaits: str | None = None
+) -> list[AwaitedStage]:
+    """Every running stage, of every kind the dashboard supervises (complaint stages, evidence reviews,
+    objection and repair decisions), whose deadline falls on or before ``through`` (and on or after
+    ``since``), of the party ``awaits`` names (a department's code, or STAFF_HELD) or of all, soonest
+    first. A stage paused or whose deadline waits for the calendar has no date to be late by. The
+    per-party counts, the list they open and the digest all read this one query."""
+    u = union_all(*_stage_selects()).subquery("awaited")
+    where = [u.c.deadline <= through]
+    if since is not None:
+        where.append(u.c.deadline >= since)
+    if awaits == STAFF_HELD:
+        where.append(u.c.party_code.is_(None))
+    elif awaits is not None:
+        where.append(u.c.party_code == awaits)
+    stmt = select(u).where(*where).order_by(u.c.deadline, u.c.kind, u.c.id)
+    return [_awaited(r) for r in session.execute(stmt).all()]
+
+
+def _awaited(r: Any) -> AwaitedStage:
+    code, party = (r.party_code, r.party_name) if r.party_code else (STAFF_HELD, STAFF_PARTY_LABEL)
+    # The case's own department, and whom it waits on where that is another (as ``overdue_complaints``).
+    department = r.named if r.named in (None, r.party_name) else f"{r.named}（待{party}办理）"
+    title = f"{r.who}：{r.what}" if r.what else r.who
+    state = _STATES[r.kind][r.state].value
+    return AwaitedStage(r.kind, r.id, r.number, title, state, code, party, department or party, r.deadline)
+
+
+@dataclass(frozen=True)
 class DepartmentDue:
     code: str  # the department's, or STAFF_HELD for the stages intake or the supervisors hold
     name: str
@@ -193,22 +291,23 @@ class DepartmentDue:
 def due_by_department(
     *, session: Session, today: dt.date, calendar: WorkCalendar, working_days: int
 ) -> list[DepartmentDue]:
-    """Per party a running stage awaits (``awaited_department_id``): each department, by code, then
-    intake and the supervisors (``STAFF_HELD``), with the stages past their deadline and those due within
-    ``working_days`` working days. A department counts only its own delays: a late return visit (回访) is
-    not the lead's. The counts are what ``find_complaints`` lists for ``ComplaintQuery.awaits``."""
-    soon = calendar.horizon(today, working_days)
-    stmt = (
-        select(_D.c.code, _D.c.name, _C.c.stage_deadline)
-        .select_from(_C)
-        .outerjoin(_D, _D.c.id == awaited_department_id())
-        .where(_C.c.state.in_(COMPLAINT.clocked_states()), _C.c.stage_deadline <= soon)
-    )
+    """Per party a running stage awaits (``awaited_stages``): each department, by code, then intake and
+    the supervisors (``STAFF_HELD``), with the stages of every kind past their deadline and those due
+    within ``working_days`` working days. A department counts only its own delays: a late return visit
+    (回访) is not the lead's, a late evidence review is the authority's. The counts are what
+    ``awaited_stages`` lists for the party."""
+    stages = awaited_stages(session=session, through=calendar.horizon(today, working_days))
+    return tally_by_party(stages, today)
+
+
+def tally_by_party(stages: list[AwaitedStage], today: dt.date) -> list[DepartmentDue]:
+    """``stages`` counted per party, overdue (the deadline before ``today``) and due soon (the rest)."""
     counts: dict[tuple[str, str], list[int]] = {}
     staff = [0, 0]
-    for code, name, deadline in session.execute(stmt).all():
-        pair = staff if code is None else counts.setdefault((code, name), [0, 0])
-        pair[0 if deadline < today else 1] += 1
+    for s in stages:
+        held = s.party_code == STAFF_HELD
+        pair = staff if held else counts.setdefault((s.party_code, s.party_name), [0, 0])
+        pair[0 if s.deadline < today else 1] += 1
     rows = [DepartmentDue(code, name, o, s) for (code, name), (o, s) in sorted(counts.items())]
     return rows + ([DepartmentDue(STAFF_HELD, STAFF_PARTY_LABEL, *staff)] if any(staff) else [])
 
@@ -241,7 +340,8 @@ class ComplaintQuery:
     state: str | None = None
     lead: str | None = None  # lead department code
     # A department's code: the running stages awaiting its move (``awaited_department_id``); STAFF_HELD:
-    # those awaiting intake or the supervisors. The per-party counts' door.
+    # those awaiting intake or the supervisors. The complaints among what a per-party count counts (its
+    # door, ``awaited_stages``, lists the evidence reviews and record decisions too).
     awaits: str | None = None
     overdue: bool = False  # running stage past its deadline
     due_by: dt.date | None = None  # running stage due from today to this day

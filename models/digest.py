@@ -1,4 +1,5 @@
-"""The supervisors' daily digest: overdue and due-soon complaint stages per department."""
+"""The supervisors' daily digest: overdue and due-soon stages per party they await, of every kind the
+dashboard supervises (complaint stages, pledge evidence reviews, objection and repair decisions)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,11 @@ from models.accounts import active_supervisors
 from models.bulk import insert_rows
 from models.calendar import WorkCalendar
 from models.clock import utcnow
-from models.complaint import Complaint
-from models.dashboard import STAFF_HELD, awaited_department_id, due_by_department
-from models.lifecycle import COMPLAINT, Role
-from models.org import Department, User
+from models.dashboard import AwaitedStage, awaited_stages, tally_by_party
+from models.lifecycle import Role
+from models.org import User
 from models.outbox import Notification, outbox_rows
-from models.pending_deadlines import calendar_warning
+from models.pending_deadlines import KIND_LABELS, calendar_warning
 from models.platform_admin import platform_alarms
 from models.settings import get_settings
 
@@ -26,16 +26,16 @@ DIGEST_CASES_PER_DEPARTMENT = 20
 
 
 def digest_rows(*, session: Session, today: dt.date, calendar: WorkCalendar) -> list[dict[str, Any]]:
-    """Per party a running stage awaits (a department, or intake and the supervisors): stages past their
-    deadline, and those due within 2 working days.
+    """Per party a running stage awaits (a department, or intake and the supervisors): stages of every
+    kind the dashboard supervises (complaint stages, evidence reviews, objection and repair decisions)
+    past their deadline, and those due within 2 working days, each department's most urgent named.
 
-    The counts are the dashboard's (``due_by_department``): a case paused awaiting the complainant has a
-    frozen deadline and is neither overdue nor due soon, in the mail as on the page."""
+    Counted and named from the dashboard's one query (``awaited_stages``, ``tally_by_party``): a case
+    paused awaiting the complainant has a frozen deadline and is neither overdue nor due soon, and a late
+    evidence review is its authority's, in the mail as on the page."""
     soon = calendar.horizon(today, DUE_SOON_WORKING_DAYS)  # never stops on an unloaded next year
     session.flush()  # the dashboard's Core statements do not autoflush: this session's changes count too
-    counts = due_by_department(
-        session=session, today=today, calendar=calendar, working_days=DUE_SOON_WORKING_DAYS
-    )
+    stages = awaited_stages(session=session, through=soon)
     rows = [
         {
             "department_name": d.name,
@@ -44,40 +44,30 @@ def digest_rows(*, session: Session, today: dt.date, calendar: WorkCalendar) -> 
             "due_soon": d.due_soon,
             "cases": [],
         }
-        for d in sorted(counts, key=lambda d: (d.name, d.code))
+        for d in sorted(tally_by_party(stages, today), key=lambda d: (d.name, d.code))
     ]
-    _name_the_cases(session, rows, today, soon)
+    _name_the_cases(rows, stages, today)
     return rows
 
 
-def _name_the_cases(session: Session, rows: list[dict[str, Any]], today: dt.date, soon: dt.date) -> None:
-    """Each department's cases by number with a link to the staff case page: counts alone send nobody
-    anywhere. Most urgent first, at most DIGEST_CASES_PER_DEPARTMENT (the counts stay whole)."""
-    if not rows:
-        return
+def _name_the_cases(rows: list[dict[str, Any]], stages: list[AwaitedStage], today: dt.date) -> None:
+    """Each party's cases by number, with what is late and a link to the staff case page: counts alone
+    send nobody anywhere. Most urgent first (``stages`` is soonest first), at most
+    DIGEST_CASES_PER_DEPARTMENT (the counts stay whole)."""
     base = get_settings().public_base_url.rstrip("/")
     by_code = {r["department_code"]: r for r in rows}  # names need not be unique; codes are
-    # Named on the row that counts them: the party each stage awaits, as ``due_by_department``.
-    stmt = (
-        select(Department.code, col(Complaint.id), Complaint.number, col(Complaint.stage_deadline))
-        .select_from(Complaint)
-        .outerjoin(Department, col(Department.id) == awaited_department_id())
-        .where(
-            col(Complaint.state).in_(COMPLAINT.clocked_states()),
-            col(Complaint.stage_deadline) <= soon,
-        )
-        .order_by(col(Complaint.stage_deadline), col(Complaint.id))
-    )
-    for code, case_id, number, deadline in session.exec(stmt).all():
-        row = by_code.get(STAFF_HELD if code is None else code)
-        if row is None or deadline is None or len(row["cases"]) >= DIGEST_CASES_PER_DEPARTMENT:
+    for stage in stages:
+        row = by_code[stage.party_code]
+        if len(row["cases"]) >= DIGEST_CASES_PER_DEPARTMENT:
             continue
         row["cases"].append(
             {
-                "number": number,
-                "url": f"{base}/staff/complaints/{case_id}",
-                "deadline": deadline.isoformat(),
-                "overdue": deadline < today,
+                "number": stage.number,
+                "url": f"{base}{stage.href}",
+                "deadline": stage.deadline.isoformat(),
+                "overdue": stage.deadline < today,
+                # Added later: digests queued before it lack it (the templates read it with ``is defined``).
+                "stage_label": KIND_LABELS[stage.kind],
             }
         )
 

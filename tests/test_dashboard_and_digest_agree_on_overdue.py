@@ -56,7 +56,7 @@ def test_a_case_paused_awaiting_the_complainant_is_overdue_in_neither_the_digest
     assert queue_daily_digest(session=session, today=later, calendar=calendar) == 1
     mail = session.exec(select(Notification).where(Notification.template == "daily_digest")).one()
     text = render(mail.template, mail.context).text
-    assert "无超期或临期投诉案件" in text
+    assert "无超期或临期的投诉办理环节" in text
     assert case.number not in text
 
 

@@ -66,8 +66,13 @@ def test_digest_mail_names_the_cases_with_links_to_their_pages(
     row = session.exec(select(Notification).where(Notification.template == "daily_digest")).one()
     message = render(row.template, row.context)
     base = "http://127.0.0.1:8000/staff/complaints/"
-    assert f"TS-2026-000001（已超期，期限2026年2月27日）{base}{ids['TS-2026-000001']}" in message.text
-    assert f"TS-2026-000002（临期，期限2026年3月3日）{base}{ids['TS-2026-000002']}" in message.text
+    assert (
+        f"TS-2026-000001（投诉办理环节，已超期，期限2026年2月27日）{base}{ids['TS-2026-000001']}"
+        in message.text
+    )
+    assert (
+        f"TS-2026-000002（投诉办理环节，临期，期限2026年3月3日）{base}{ids['TS-2026-000002']}" in message.text
+    )
     assert f'<a href="{base}{ids["TS-2026-000002"]}"' in message.html
     assert "TS-2026-000003" not in message.text
 

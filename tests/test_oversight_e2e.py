@@ -85,10 +85,10 @@ def test_supervisor_follows_the_dashboard_doors_and_reads_the_scorecard(pages: P
 
     page.click(f"#due-by-department >> tr:has-text('{LONG_NAME}') >> a.tag.red")
     page.wait_for_load_state()
-    assert "/staff/complaints?awaits=RSJ" in page.url
-    assert "已超期（1 件）" in page.locator("h2").first.inner_text()
-    shoot(page, "27-complaint-list-overdue", both=True)
-    page.click("#complaint-list >> a")
+    assert "/staff/dashboard/awaiting?awaits=RSJ" in page.url
+    assert "已超期的环节（1 件）" in page.locator("h2").first.inner_text()
+    shoot(page, "27-awaiting-list-overdue", both=True)
+    page.click("#awaiting >> a")
     page.wait_for_load_state()
     assert "/staff/complaints/" in page.url
 

@@ -66,7 +66,7 @@ def test_dashboard_counts_and_case_numbers_open_the_cases(
     assert 'href="/staff/complaints?state=dispatched"' in page
     assert f'href="/staff/pledges/{reviewed.id}">{reviewed.number}</a>' in page  # review deadlines
     assert "2026-03-06" in page
-    door = re.search(r'href="(/staff/complaints\?awaits=D01&amp;overdue=true)">(\d+)</a>', page)
+    door = re.search(r'href="(/staff/dashboard/awaiting\?awaits=D01&amp;overdue=true)">(\d+)</a>', page)
     assert door is not None
     assert door[2] == "1"
     listed = client.get(door[1].replace("&amp;", "&"))

@@ -12,6 +12,8 @@ from fastapi.responses import Response
 
 from api.deps import CalendarDep, ClockDep, SessionDep, TodayDep
 from models import dashboard, exports, scorecard
+from models.accounts import department_by_code
+from models.calendar import WorkCalendar
 from models.complaint import CHANNEL_LABELS
 from models.complaints.visibility import STAFF_PARTY_LABEL, STAFF_SEE_ALL
 from models.digest import DUE_SOON_WORKING_DAYS
@@ -50,9 +52,7 @@ def dashboard_page(request: Request, session: SessionDep, today: TodayDep, calen
         "dashboard.html",
         title="督办看板",
         today=today,
-        # The kinds of case page this user may open: the others' numbers are shown without a link, as a
-        # link an administrator cannot follow would only answer 403.
-        opens={"complaint": True, "pledge": user.role in PLEDGE_STAFF, "breach": user.role in DECIDERS},
+        opens=_opens(user.role),
         states=scorecard.state_counts(session=session),
         channels=dashboard.channel_counts(session=session),
         departments=dashboard.due_by_department(
@@ -74,6 +74,64 @@ def dashboard_page(request: Request, session: SessionDep, today: TodayDep, calen
         case_pages=dashboard.CASE_PAGES,
         no_email=dashboard.departments_without_email(session=session),
     )
+
+
+def _opens(role: Role) -> dict[str, bool]:
+    """The kinds of case page ``role`` may open: the others' numbers are shown without a link, as a link
+    an administrator cannot follow would only answer 403."""
+    return {"complaint": True, "pledge": role in PLEDGE_STAFF, "breach": role in DECIDERS}
+
+
+@router.get("/dashboard/awaiting")
+def awaiting_list(
+    request: Request,
+    session: SessionDep,
+    today: TodayDep,
+    calendar: CalendarDep,
+    awaits: str,
+    overdue: bool = False,
+    due_by: str | None = None,
+) -> Response:
+    """What a per-party count on the dashboard stands for: the running stages of every kind (complaint
+    stages, evidence reviews, objection and repair decisions) awaiting one department (its code) or
+    intake and the supervisors (``STAFF_HELD``), overdue, due by ``due_by``, or both (neither: both up
+    to the dashboard's due-soon horizon). The complaint list cannot be the door: it lists complaints
+    only, so a department late with nothing but evidence reviews would open an empty list."""
+    user = current_user(request, session, *OVERSIGHT)
+    if awaits == dashboard.STAFF_HELD:
+        party = STAFF_PARTY_LABEL
+    else:
+        party = department_by_code(session=session, code=awaits).name  # an unknown code is 404
+    since, through, what = _window(today, calendar, overdue, _date(due_by, "due_by"))
+    stages = dashboard.awaited_stages(session=session, through=through, since=since, awaits=awaits)
+    return render(
+        request,
+        "dashboard.html",
+        title="督办看板：待办环节",
+        today=today,
+        opens=_opens(user.role),
+        awaiting={
+            "heading": f"待{party}办理、{what}的环节",
+            "items": [s.due(today, calendar) for s in stages],
+        },
+    )
+
+
+def _window(
+    today: dt.date, calendar: WorkCalendar, overdue: bool, until: dt.date | None
+) -> tuple[dt.date | None, dt.date, str]:
+    """The deadlines a per-party door asks for (from, through) and their words."""
+    if until is None and overdue:
+        return None, today - dt.timedelta(days=1), "已超期"
+    if until is None:
+        return (
+            None,
+            calendar.horizon(today, DUE_SOON_WORKING_DAYS),
+            f"已超期及 {DUE_SOON_WORKING_DAYS} 个工作日内到期",
+        )
+    if overdue:
+        return None, until, f"已超期及 {until.isoformat()} 前到期"
+    return today, until, f"{until.isoformat()} 前到期"
 
 
 def _date(value: str | None, field: str) -> dt.date | None:
