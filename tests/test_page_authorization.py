@@ -93,6 +93,7 @@ RULES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/staff/complaints/{complaint_id}/act/{action}"): rule(default=SEEN, handler2=404),
     ("POST", "/staff/complaints/{complaint_id}/tracking-password"): REGISTRARS,
     ("GET", "/staff/dashboard"): OVERSIGHT,
+    ("GET", "/staff/dashboard/awaiting"): OVERSIGHT,
     ("GET", "/staff/scorecard"): OVERSIGHT,
     ("GET", "/staff/charts/{name}.svg"): OVERSIGHT,
     ("GET", "/staff/complaints"): rule(default=403, intake=OK, supervisor=OK, admin=OK),

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from api.deps import CalendarDep, ClockDep, SessionDep, TodayDep
 from models import dashboard, exports, scorecard
@@ -88,7 +88,7 @@ def awaiting_list(
     session: SessionDep,
     today: TodayDep,
     calendar: CalendarDep,
-    awaits: str,
+    awaits: str | None = None,
     overdue: bool = False,
     due_by: str | None = None,
 ) -> Response:
@@ -98,6 +98,8 @@ def awaiting_list(
     to the dashboard's due-soon horizon). The complaint list cannot be the door: it lists complaints
     only, so a department late with nothing but evidence reviews would open an empty list."""
     user = current_user(request, session, *OVERSIGHT)
+    if not awaits:  # a bare address (a bookmark, the link edited): the dashboard's table is the door
+        return RedirectResponse("/staff/dashboard", status_code=303)
     if awaits == dashboard.STAFF_HELD:
         party = STAFF_PARTY_LABEL
     else:
