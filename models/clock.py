@@ -46,3 +46,13 @@ def utcnow() -> dt.datetime:
 def iso_date(day: dt.date | None) -> str | None:
     """``day`` as ``YYYY-MM-DD`` for event data and mail context, None for no day (dates in JSON are text)."""
     return day.isoformat() if day else None
+
+
+def chinese_date(day: dt.date) -> str:
+    """``day`` as a Chinese sentence writes it (2026年4月8日): the one form for every page, notice and
+    domain message a reader sees; machine fields keep ``iso_date``. A datetime is its day in the
+    configured zone (``Clock.local_date``: 16:30 UTC is already the next day in Beijing), a naive one
+    refused rather than guessed."""
+    if isinstance(day, dt.datetime):
+        day = Clock.from_settings().local_date(day)
+    return f"{day.year}年{day.month}月{day.day}日"

@@ -150,7 +150,7 @@ _RETURNED = (
     _BREACHES.c.id, _BREACHES.c.pledge_id, _BREACHES.c.number, _BREACHES.c.subject_kind,
     _BREACHES.c.subject_name, _BREACHES.c.subject_credit_code, _BREACHES.c.matter, _BREACHES.c.facts,
     _BREACHES.c.basis, _BREACHES.c.department_id, _BREACHES.c.severity, _BREACHES.c.decision_date,
-    _BREACHES.c.publication_end, _BREACHES.c.state,
+    _BREACHES.c.publication_end, _BREACHES.c.state, _BREACHES.c.repair_earliest,
 )  # fmt: skip
 # A record's row (_RETURNED) by position: its pledge, and its id for the breach's create event.
 _PLEDGE_OF = _positions(_RETURNED, "pledge_id")
@@ -248,7 +248,7 @@ def _by_day(days: set[dt.date], value_of: Any) -> Any:
 
 # What the notices read of a pledge's row (_COLUMNS) and of its record's row (_RETURNED).
 _MAILED = _positions(_COLUMNS, "id", "number", "pledgor_name", "pledgor_email", "pledgor_phone", "matter")
-_NOTED = _positions(_RETURNED, "id", "number", "publication_end")
+_NOTED = _positions(_RETURNED, "id", "number", "publication_end", "repair_earliest")
 
 
 def insert_notices(
@@ -266,10 +266,11 @@ def insert_notices(
         # The pledge's and the record's columns by position, in one call each (a row's attributes are
         # looked up by name one by one); the record's mapping for ``public_fields``, read by name.
         pledge_id, pledge_number, name, email, phone, matter = _MAILED(p.pledge)
-        breach_id, number, end = _NOTED(row)
+        breach_id, number, end, earliest = _NOTED(row)
         context = {
             "pledge_number": pledge_number, "pledgor_name": name, "matter": matter,
             "record_number": number, "decision_date": p.day, "publication_end": end.isoformat(),
+            "repair_earliest": earliest.isoformat(),
         }  # fmt: skip
         mails.extend(
             outbox_rows(

@@ -13,6 +13,7 @@ import datetime as dt
 from typing import Any
 
 from models.calendar import WorkCalendar
+from models.clock import chinese_date
 from models.complaint import PENDING_DEADLINE_LABEL
 from models.errors import OutOfCalendarCoverage, ValidationFailed
 
@@ -131,8 +132,9 @@ def apply_values(case: Any, values: dict[str, Any]) -> None:
 
 
 def deadline_text(case: Any) -> str | None:
-    """What a page or mail shows for a stage's deadline: the ISO date, 待日历确定, or None (no deadline)."""
+    """A stage's deadline as a sentence on a page gives it: the day in Chinese (2026年3月16日), 待日历确定,
+    or None (no deadline). Event data, the API and staff tables keep the ISO day (``iso_date``)."""
     if getattr(case, "deadline_pending", False):
         return PENDING_LABEL
     day = getattr(case, "stage_deadline", None)
-    return day.isoformat() if day is not None else None
+    return chinese_date(day) if day is not None else None

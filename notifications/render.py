@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Undefined, select_autoescape
 
 from models import privacy
+from models.clock import chinese_date
 from models.complaint import tracking_path
 from models.lifecycle import WITHDRAWAL_ROUTE
 from models.settings import get_settings, is_placeholder_name
@@ -59,24 +60,23 @@ def _require(value: Any) -> None:
 
 
 def _as_date(value: Any) -> dt.date:
-    """A date from a date, an aware datetime (taken in the local zone) or an ISO string."""
+    """A date or an aware datetime from a context value: a date, a datetime or an ISO string. A moment
+    stored without its zone is taken as written (a queued row is rendered, not refused)."""
     _require(value)
     if isinstance(value, str):
         has_time = "T" in value or " " in value
         value = dt.datetime.fromisoformat(value) if has_time else dt.date.fromisoformat(value)
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            return value.date()
-        return value.astimezone(ZoneInfo(get_settings().timezone)).date()
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.date()
     if isinstance(value, dt.date):
         return value
     raise TypeError(f"not a date: {value!r}")
 
 
 def cn_date(value: Any) -> str:
-    """``2026-03-02`` → ``2026年3月2日``."""
-    day = _as_date(value)
-    return f"{day.year}年{day.month}月{day.day}日"
+    """``2026-03-02`` → ``2026年3月2日``, by the domain's one formatter (an aware datetime is its day in
+    the configured zone)."""
+    return chinese_date(_as_date(value))
 
 
 def cn_datetime(value: Any) -> str:

@@ -135,12 +135,18 @@ def test_a_rejection_that_reached_nobody_is_for_the_handler_to_tell_and_on_the_s
     client.cookies.clear()
     created = _returned(client, session, staff, pledgor_name="乙建设有限公司", pledgor_email=None)
     session.expire_all()
-    day = session.get(Pledge, created["id"]).publication_day  # type: ignore[union-attr]
+    stored = session.get(Pledge, created["id"])
+    assert stored is not None
+    day = stored.publication_day
     assert day is not None
     shown = text_of(client.get(f"/staff/pledges/{created['id']}?done=reject_evidence").text)
     assert "退回告知未能送达" in shown
     assert "合格书缺少审查机构盖章" in shown
-    assert f"请其于 {day.isoformat()} 零时前（公示日当天零时起即予公示）补正后重新提交" in shown
+    # What the notice would have said (models/pledges/mail.py ``resubmission``): the deadline still holds.
+    assert (
+        f"请其于履约期限 {stored.deadline.isoformat()} 24时前补正后重新提交（退回不改变履约期限）；"
+        f"逾期后于 {day.isoformat()} 零时前补交并经确认的，不予公示"
+    ) in shown
     client.cookies.clear()
     status = post_form(
         client, "/pledges/status", {"number": created["number"], "access_code": created["access_code"]}
@@ -148,13 +154,19 @@ def test_a_rejection_that_reached_nobody_is_for_the_handler_to_tell_and_on_the_s
     told = text_of(status.text)
     assert "已退回，请按退回告知补正后重新提交" in told
     assert "退回理由 合格书缺少审查机构盖章" in told
-    marked = f'<time datetime="{day.isoformat()}">{cn_date(day)}</time>'
-    assert f"请于{marked}零时前（公示日当天零时起即予公示）补正后重新提交" in status.text
+    # Returned before its deadline: it still binds; the publication day is an overdue pledge's last chance.
+    deadline = session.get(Pledge, created["id"]).deadline  # type: ignore[union-attr]
+    marked = f'<time datetime="{deadline.isoformat()}">{cn_date(deadline)}</time>'
+    assert f"请于履约期限{marked}24时前补正后重新提交" in status.text
+    assert f'<time datetime="{day.isoformat()}">{cn_date(day)}</time>零时前补交的材料仍予核查' in status.text
     # The API answers the same to a client of the pledgor's own.
     answer = client.post(
         f"{API}/public/pledges/{created['number']}/status", json={"access_code": created["access_code"]}
     ).json()
-    assert (answer["returned_reason"], answer["resubmit_by"]) == ("合格书缺少审查机构盖章", day.isoformat())
+    assert (answer["returned_reason"], answer["resubmit_by"]) == (
+        "合格书缺少审查机构盖章",
+        deadline.isoformat(),
+    )
 
 
 def test_a_false_pledges_page_names_and_links_the_record_it_created(

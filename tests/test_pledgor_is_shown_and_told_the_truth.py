@@ -101,14 +101,16 @@ def test_upload_confirmation_states_the_configured_review_days_not_a_fixed_five(
     assert "5 个工作日" not in page
     receipt = evidence_receipt(session=session, pledge_id=created["id"])
     mail = pledgor_mails(session, created["id"])["pledge_evidence_received"]
-    assert receipt == {"working_days": 10, "review_due": mail["review_due"], "held": True}
+    # The mail keeps the ISO day (its template writes it in Chinese); the page's sentence has it in Chinese.
+    assert mail["review_due"] == "2026-03-16"
+    assert receipt == {"working_days": 10, "review_due": "2026年3月16日", "held": True}
     row = session.exec(select(PledgeEvidence)).one()
     html = env.get_template("pledge_evidence.html").render(
         done=[row], receipt=receipt, error=None, number=created["number"], csrf_field=CSRF_FIELD,
         csrf_token="t", request_path="/pledges/evidence", user=None, title="提交履约材料",
         upload_hint=upload_hint(multiple=True),
     )  # fmt: skip
-    assert "审批部门将在 10 个工作日内核查（核查期限：2026-03-16），核查期间暂缓公示" in html
+    assert "审批部门将在 10 个工作日内核查（核查期限：2026年3月16日），核查期间暂缓公示" in html
 
 
 def test_status_page_says_pending_calendar_for_a_year_not_loaded(
@@ -131,6 +133,7 @@ def test_status_page_says_publication_is_held_while_on_time_evidence_is_reviewed
     text = status_text(app_at(engine, dt.date(2026, 3, 20)), created)
     assert "核查期间暂缓公示" in text
     assert "2026-03-19" not in text  # the day passed while the review held it
+    assert "2026年3月19日" not in text
 
 
 def test_status_page_drops_the_rejected_files_submission_day(
@@ -147,7 +150,7 @@ def test_status_page_drops_the_rejected_files_submission_day(
     text = status_text(c, created)
     assert "材料提交日期" not in text
     assert "已退回，请按退回告知补正后重新提交" in text
-    assert "逾期未履约的公示日 2026-03-25" in text
+    assert "逾期未履约的公示日 2026年3月25日" in text
 
 
 def test_notice_of_a_back_registered_pledge_counts_its_day_from_registration(
@@ -192,6 +195,7 @@ def test_cancelled_pledges_notice_is_marked_and_promises_no_publication(
     assert "本承诺已撤销，不再办理，不予公示" in text
     assert "公示为违约失信记录" not in text
     assert "2026-03-19" not in text
+    assert "2026年3月19日" not in text
 
 
 def test_cancellation_is_told_to_the_pledgor_with_what_to_correct(

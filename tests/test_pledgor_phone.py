@@ -429,10 +429,10 @@ def test_evidence_received_accepted_and_rejected_text_a_mobile_only_pledgor(
         assert session.get(Pledge, pid).number in text  # type: ignore[union-attr]
         assert "合格书" not in text  # neither the file's name nor the reason: the mail has them
         assert "盖章" not in text
-    # The text of a returned submission says by when to hand in again: the (kept) publication day.
-    day = session.get(Pledge, rejected.id).publication_day  # type: ignore[union-attr]
-    assert day is not None
-    assert f"于{day.isoformat()}零时前补正提交" in render_sms(
+    # The text of a returned submission says by when to hand in again: returned before its deadline, the
+    # pledge's own deadline, which still binds (24:00 of its day), not the publication day.
+    day = session.get(Pledge, rejected.id).deadline  # type: ignore[union-attr]
+    assert f"于{day.isoformat()} 24时前补正提交" in render_sms(
         "pledge_evidence_rejected", sms_row(session, rejected.id, "pledge_evidence_rejected").context
     )
 

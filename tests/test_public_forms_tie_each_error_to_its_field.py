@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 
 from models.breach import PublishedBreach
 from tests.conftest import Staff
+from tests.test_complaints_api import set_today
 from tests.test_government_credit import confirmed
 from tests.test_publication import CODE
 from tests.test_register import access_code, publish
@@ -61,6 +62,7 @@ def test_the_repair_and_status_forms_mark_required_fields_and_the_code_to_type_a
     client: TestClient, engine: Engine, session: Session, staff: Staff
 ) -> None:
     [breach] = publish(engine, session, ("示范建设有限公司", CODE))
+    set_today(client, breach.repair_earliest)  # before it the page offers no form (it says when instead)
     refused = post_form(
         client,
         f"/register/{breach.number}/repair",

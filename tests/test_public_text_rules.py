@@ -242,7 +242,7 @@ def test_a_repeat_objection_names_the_office_day_of_the_rejection_not_the_utc_da
         )
     again = client.post(url, json=first)
     assert again.status_code == 422
-    assert "已于 2026-03-04 被认定不成立" in again.json()["message"]
+    assert "已于2026年3月4日被认定不成立" in again.json()["message"]
 
 
 def test_a_refused_staff_form_then_a_value_the_database_refuses_still_gets_the_error_page(

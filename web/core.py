@@ -47,13 +47,12 @@ from api.errors import (
     status_for,
     validation_answer,
 )
-from models.clock import Clock
+from models.clock import chinese_date
 from models.errors import DomainError, NotPermitted
 from models.lifecycle import ROLE_LABELS, STAFF_ROLES, Role
 from models.org import User
 from models.settings import get_settings
 from models.workflow import Actor
-from notifications.render import cn_date as notice_date
 
 SESSION_COOKIE = "sx_session"
 CSRF_COOKIE = "sx_csrf"
@@ -97,16 +96,14 @@ env.filters["chinese"] = public_message
 
 
 def cn_date(value: dt.date | None) -> str:
-    """The ``cn_date`` filter: a day as a Chinese sentence writes it (2026年4月8日), in the notices' own
-    form (notifications/render.py). A datetime is its day in the product's zone through the clock's one
-    conversion (models/clock.py), which refuses a naive one rather than guess its zone: 16:30 UTC is
-    already the next day in Beijing. None is "—", as the pages show an absent value. Machine-readable
-    places (a ``<time datetime>`` attribute, exports, the API) keep ISO."""
+    """The ``cn_date`` filter: a day as a Chinese sentence writes it (2026年4月8日), the form the domain's
+    messages and the notices use too (models/clock.py ``chinese_date``, which takes a datetime to its day
+    in the product's zone and refuses a naive one rather than guess its zone). None is "—", as the pages
+    show an absent value. Machine-readable places (a ``<time datetime>`` attribute, exports, the API)
+    keep ISO."""
     if value is None:
         return "—"
-    if isinstance(value, dt.datetime):
-        value = Clock.from_settings().local_date(value)
-    return notice_date(value)
+    return chinese_date(value)
 
 
 env.filters["cn_date"] = cn_date

@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from api.deps import CalendarDep, ClockDep, SessionDep, TodayDep
 from models import complaints as service
+from models.breach import PublishedBreach
 from models.breach_record import department_names, public_fields
 from models.calendar import WorkCalendar
 from models.clock import utcnow
@@ -23,7 +24,7 @@ from models.pledges.evidence_files import submit_by_pledgor
 from models.pledges.self_service import evidence_receipt, pending_request, pledge_status
 from models.register import list_register
 from models.register.queries import breach_by_number, count_register
-from models.register.requests import request_repair, submit_objection
+from models.register.requests import check_repair_open, request_repair, submit_objection
 from models.text import checked_text, visible_text
 from web.core import form_data, no_store, page_router, public_message, redirect, refused, render
 from web.files import form_uploads, upload_hint
@@ -240,6 +241,7 @@ async def repair(
             phone=form.get("phone") or None,
         ),
         done="repair",
+        taken_now=lambda record: check_repair_open(record, today),
     )
 
 
@@ -256,34 +258,41 @@ async def _record_action(
     missing: str,
     submit: Callable[[dict[str, str], str | None, list[Upload]], object],
     done: str,
+    taken_now: Callable[[PublishedBreach], None] | None = None,
 ) -> Response:
     """The pledgor's objection or repair form on a record, with its files: back to the record when
     accepted, else the form again with why and the service's status code (a refused form's files are
     chosen again: a page cannot hand them back). A record that is not published has no page of its own
-    to go back to (it answers 404), so its form itself says the request was received."""
+    to go back to (it answers 404), so its form itself says the request was received. ``taken_now``
+    refuses a request the shown record takes none of today, as the page says before anything is typed."""
     form = await form_data(request)
     breach, rec = form_record(session, number, today)
     # The dates as the form showed them, before the request moves the record on.
     dates = form_dates(breach, today, calendar)
-    # Each field left blank named at itself; a service's refusal at the field it names (a phone number).
-    errors = {name: f"请填写{label}" for name, label in required.items() if not visible_text(form.get(name))}
-    if errors:
-        error, status = f"{missing}{WHERE_TO_FIND}。", 422
-    else:
-        try:
+    try:
+        # A request the page did not offer (repair before the record's earliest day, or while another
+        # request is pending: public facts of a shown record) is refused for that, whatever was typed.
+        if breach is not None and taken_now is not None:
+            taken_now(breach)
+        # Each field left blank named at itself; a service's refusal at the field it names (a phone number).
+        errors = {
+            name: f"请填写{label}" for name, label in required.items() if not visible_text(form.get(name))
+        }
+        if errors:
+            error, status = f"{missing}{WHERE_TO_FIND}。", 422
+        else:
             submit(form, _client(request), await form_uploads(request))
             session.commit()
             if is_unpublished(breach):
                 return redirect(f"/register/{number}/{form_name}?sent=1")
             return redirect(f"/register/{number}?{done}=1")
-        except DomainError as exc:
-            error, status = _public_refused(session, exc)
-            if field := exc.details.get("field"):
-                errors = {str(field): error}
-            # A state that changed since the form was drawn (another request came first): the sentence
-            # the form would now show, not the lifecycle's wording in staff terms.
-            if status == 409 and form_name == "objection":
-                error = objection_busy(form_record(session, number, today)[0]) or error
+    except DomainError as exc:
+        error, status = _public_refused(session, exc)
+        errors = {str(field): error} if (field := exc.details.get("field")) else {}
+        # A state that changed since the form was drawn (another request came first): the sentence
+        # the form would now show, not the lifecycle's wording in staff terms.
+        if status == 409 and form_name == "objection":
+            error = objection_busy(form_record(session, number, today)[0]) or error
     # The code is not put back into the form: a page is no place to keep a secret.
     values = {k: v for k, v in form.items() if k != "access_code"}
     return form_page(

@@ -42,6 +42,7 @@ from models.pledges import (
 from models.pledges.access import REISSUE_EVENT, reissue_access_code
 from models.pledges.evidence import store_evidence
 from models.pledges.evidence_files import evidence_outcomes, list_evidence, read_evidence
+from models.pledges.mail import resubmission
 from models.pledges.queries import SEARCH_MAX_LENGTH, event_label, pledge_records
 from models.pledges.self_service import returned_evidence
 from models.settings import get_settings
@@ -228,7 +229,7 @@ def _pledge_page(
         files=list_evidence(session=session, pledge_id=pledge_id, actor=actor),
         outcomes=evidence_outcomes(session=session, pledge_id=pledge_id),
         evidence_returned=rejection is not None,
-        rejection=_untold_rejection(session, pledge, rejection),
+        rejection=_untold_rejection(session, pledge, rejection, today),
         records=pledge_records(session=session, pledge_id=pledge_id),
         # An imported pledgor's code is handed over on paper from the import's list: the notice can carry
         # it once typed in, wherever a re-issue could hand out a new one (the code still serves there).
@@ -250,15 +251,22 @@ def _pledge_page(
     return page
 
 
-def _untold_rejection(session: Session, pledge: Pledge, rejection: Any) -> dict[str, Any] | None:
-    """The returned evidence's reason and resubmit-by day when its rejection notice went by no channel (no
-    e-mail, no mobile) and the pledgor may still resubmit: only staff can tell them, in person or by phone.
-    As registration and re-issue warn of an undelivered code."""
+def _untold_rejection(
+    session: Session, pledge: Pledge, rejection: Any, today: dt.date
+) -> dict[str, Any] | None:
+    """The returned evidence's reason and by when to resubmit (``resubmission``: what the notice and the
+    status page say) when its rejection notice went by no channel (no e-mail, no mobile) and the pledgor
+    may still resubmit: only staff can tell them, in person or by phone. As registration and re-issue
+    warn of an undelivered code."""
     if rejection is None or pledge.state not in (PledgeState.REGISTERED, PledgeState.OVERDUE):
         return None
     if sent_by(session, pledge.id, REJECTED_TEMPLATE) is not None:
         return None
-    return {"reason": rejection.note or "", "resubmit_by": pledge.publication_day}
+    return {
+        "reason": rejection.note or "",
+        "publication_day": pledge.publication_day,
+        **resubmission(pledge=pledge, today=today),
+    }
 
 
 @router.get("/{pledge_id}")

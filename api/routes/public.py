@@ -223,7 +223,10 @@ class PledgeStatus(BaseModel):
     publication_day: dt.date | None = Field(description="逾期未履约时的公示日（承诺已办结的为空）")
     evidence_submitted_on: dt.date | None
     returned_reason: str | None = Field(default=None, description="材料被退回的，退回理由")
-    resubmit_by: dt.date | None = Field(default=None, description="材料被退回的，重新提交期限")
+    resubmit_by: dt.date | None = Field(
+        default=None,
+        description="材料被退回的，重新提交期限：履约期限届满前为履约期限（当日24时前），届满后为公示日（当日零时前）",
+    )
     review_due: dt.date | None = Field(description="已提交材料时，审批部门的核查期限")
     record_number: str | None = Field(description="已公示失信的，公示记录编号")
     record_state_label: str | None

@@ -61,7 +61,7 @@ from models.government_credit import record_breach
 from models.lifecycle import COMPLAINT, ComplaintState, Role
 from models.org import Department, competent_of
 from models.settings import get_settings
-from models.stage_deadline import PENDING_LABEL, apply_values, deadline_text, extended_values, resumed_values
+from models.stage_deadline import PENDING_LABEL, apply_values, extended_values, resumed_values
 from models.workflow import Actor, rule_days
 
 # Actions that take uploaded files with their body.
@@ -361,7 +361,8 @@ def _await(ctx: _Ctx, action: str, body: ActionBody) -> None:
 def _resume(ctx: _Ctx, action: str, body: ActionBody) -> None:
     case = ctx.case
     paused_on = case.paused_on or ctx.today
-    old = deadline_text(case)
+    # Event data, as ``new_deadline``: the ISO day (the hotline and staff history read it), not page text.
+    old = PENDING_LABEL if case.deadline_pending else iso_date(case.stage_deadline)
     moved, paused_days = resumed_values(ctx.calendar, case, paused_on=paused_on, today=ctx.today)
     new = moved["stage_deadline"]
     ctx.fire(

@@ -4,8 +4,9 @@
   publication waits for the review (``pledge_evidence_received``).
 - Evidence accepted: the pledgor is told the pledge is fulfilled and will not be published
   (``pledge_evidence_accepted``).
-- Evidence rejected: the pledgor is told the reason and the publication day, moved or not
-  (``pledge_evidence_rejected``; models/pledges/review.py decides the day).
+- Evidence rejected: the pledgor is told the reason, that the deadline still binds while it has not
+  passed, and the publication day, moved or not (``pledge_evidence_rejected``; models/pledges/review.py
+  decides the day).
 - Pledge cancelled or found false: the pledgor is told the reason, what to correct and, for a false
   pledge, what follows from it (``pledge_cancelled``, ``pledge_found_false``).
 - An objection or a repair request: whoever decides is told what it must decide, the subject's reason and
@@ -123,7 +124,7 @@ def mail_evidence_received(
             "review_due": iso_date(pledge.stage_deadline),
             "working_days": _state_days(PLEDGE, pledge.state),
             # Evidence on time always holds publication; late evidence only under the "wait" rule.
-            "held": not late or get_settings().pledge_late_evidence_rule == "wait",
+            "held": not late or late_evidence_holds(),
         },
     )
 
@@ -143,10 +144,36 @@ def mail_evidence_accepted(*, session: Session, pledge: Pledge, event: CaseEvent
     )
 
 
-def resubmit_by(publication_day: str | None) -> str:
+def late_evidence_holds() -> bool:
+    """Whether evidence handed in after the deadline, before the publication day, holds publication until
+    it is decided (``pledge_late_evidence_rule`` "wait"), as evidence on time always does."""
+    return get_settings().pledge_late_evidence_rule == "wait"
+
+
+def resubmit_by(publication_day: str | None, *, deadline: str | None = None) -> str:
     """By when a pledgor whose evidence was returned hands in new evidence, as the rejection SMS says it:
-    one parameter, since a provider's approved text cannot branch (the mail does)."""
+    one parameter, since a provider's approved text cannot branch (the mail does). ``deadline`` (ISO) when
+    the pledge's own deadline has not passed yet: it still binds (due by 24:00 of its day, RULEBOOK), and
+    the publication day is only the last chance of an overdue pledge. Migration 0025 fills rows queued
+    before this parameter existed from the publication day alone."""
+    if deadline:
+        return f"于{deadline} 24时前"
     return f"于{publication_day}零时前" if publication_day else "在另行告知的公示日零时前"
+
+
+def resubmission(*, pledge: Pledge, today: dt.date) -> dict[str, Any]:
+    """By when a pledgor whose evidence was returned on ``today`` hands in new evidence, as the rejection
+    notice and the status page both tell it: the pledge's own deadline while it has not passed (due by
+    24:00 of its day: a send-back does not move it, and the pledge falls overdue after it); after it, the
+    publication day (``resubmit_by`` None while the calendar does not give it). Evidence handed in after
+    the deadline, before the publication day, still counts: ``late_evidence_held`` says whether it holds
+    publication while it is reviewed."""
+    passed = today > pledge.deadline
+    return {
+        "resubmit_by": pledge.publication_day if passed else pledge.deadline,
+        "deadline_passed": passed,
+        "late_evidence_held": late_evidence_holds(),
+    }
 
 
 def mail_evidence_rejected(
@@ -157,9 +184,15 @@ def mail_evidence_rejected(
     reason: str,
     publication_day: dt.date | None,
     rescheduled: bool,
+    today: dt.date,
 ) -> None:
-    """After ``reject_evidence``: the pledgor learns the reason and the publication day (``rescheduled``
-    when the rejection moved it, giving the pledgor working days to hand in new evidence)."""
+    """After ``reject_evidence``: the pledgor learns the reason and by when to hand in new evidence, the
+    story the status page tells (``resubmission``): the deadline while it has not passed
+    (``deadline_passed`` False), else the publication day (``rescheduled`` when the rejection moved it,
+    giving the pledgor working days to hand in new evidence), and what evidence handed in after the
+    deadline does (``late_evidence_held``). Rows queued before those two keys lack them."""
+    told = resubmission(pledge=pledge, today=today)
+    passed = told["deadline_passed"]
     _evidence_mail(
         session,
         pledge,
@@ -171,7 +204,11 @@ def mail_evidence_rejected(
             "reason": reason,
             "publication_day": iso_date(publication_day),
             "rescheduled": rescheduled,
-            "resubmit_by": resubmit_by(iso_date(publication_day)),
+            "resubmit_by": resubmit_by(
+                iso_date(publication_day), deadline=None if passed else pledge.deadline.isoformat()
+            ),
+            "deadline_passed": passed,
+            "late_evidence_held": told["late_evidence_held"],
         },
     )
 

@@ -126,11 +126,13 @@ def decide(
         data=data,
         expected_version=expected_version,
     )
-    if event is not None and action == "confirm_false":
-        record_false_pledge(session=session, pledge=pledge, actor=actor, today=today, reason=note or "")
     if event is not None and action in ("cancel", "confirm_false"):
         # The reason tells the pledgor what to correct: it goes to the pledgor, not only into the audit.
+        # Queued before the record's notice: the outbox delivers by id, and the publication notice rests on
+        # this finding, so the pledgor reads the finding first.
         mail_pledge_closed(session=session, pledge=pledge, event=event, reason=note or "", today=today)
+    if event is not None and action == "confirm_false":
+        record_false_pledge(session=session, pledge=pledge, actor=actor, today=today, reason=note or "")
     if action != "reject_evidence" or event is None:
         return event
     if rescheduled:
@@ -143,6 +145,7 @@ def decide(
         reason=note or "",
         publication_day=new_day,
         rescheduled=rescheduled,
+        today=today,
     )
     return event
 

@@ -14,12 +14,13 @@ from models.audit import CaseEvent
 from models.breach import PublishedBreach, Severity
 from models.breach_notices import acknowledge_request
 from models.calendar import WorkCalendar
-from models.clock import Clock, iso_date
+from models.clock import Clock, chinese_date, iso_date
 from models.errors import Conflict, OutOfCalendarCoverage, TransitionNotAllowed, ValidationFailed
 from models.lifecycle import BREACH, PLEDGE, BreachState, DeadlineRule, PledgeState
 from models.org import Department
 from models.pledge import Pledge
 from models.pledges.access import check_pledgor
+from models.pledges.mail import resubmission
 from models.publish_plan import held, late_evidence
 from models.register.decisions import SMS_RESULTS
 from models.register.states import RecordOutcome, record_outcome
@@ -120,7 +121,7 @@ def check_objection_allowed(
     repeated = any(_same(e.note, reason) and _same(e.data.get("evidence"), evidence) for e in lodged)
     if not visible_text(evidence) or repeated:
         raise ValidationFailed(
-            f"该记录的异议已于 {rejected_on.isoformat()} 被认定不成立；再次提出异议须提供新的事实和"
+            f"该记录的异议已于{chinese_date(rejected_on)}被认定不成立；再次提出异议须提供新的事实和"
             "证明材料（请在“证明材料说明”中写明） (a new objection after a rejection needs new facts)",
             field="evidence",
         )
@@ -196,7 +197,8 @@ def pledge_status(
         "evidence_submitted_on": None if returned else pledge.evidence_submitted_on,
         "evidence_returned": returned,
         "returned_reason": rejection.note if rejection is not None and resubmit else None,
-        "resubmit_by": pledge.publication_day if resubmit else None,
+        # By when to hand in again, as the rejection notice told it (``resubmission``): one story.
+        **_resubmission(pledge, today, resubmit),
         "review_due": pledge.stage_deadline if under_review else None,
         "review_due_text": deadline_text(pledge) if under_review else None,
         "record_number": record.number if record is not None else None,
@@ -276,6 +278,15 @@ def _result_key(event: CaseEvent) -> str:
     return "uphold_correct_minor" if event.event == "uphold_correct" and minor else event.event
 
 
+def _resubmission(pledge: Pledge, today: dt.date, returned: bool) -> dict[str, Any]:
+    told = resubmission(pledge=pledge, today=today)
+    return {
+        "resubmit_by": told["resubmit_by"] if returned else None,
+        "resubmit_deadline_passed": returned and told["deadline_passed"],
+        "late_evidence_held": told["late_evidence_held"],
+    }
+
+
 def evidence_receipt(*, session: Session, pledge_id: int) -> dict[str, Any]:
     """What the upload page confirms after evidence is handed in, as the ``pledge_evidence_received`` mail
     says it: the review's working days (the configured rule), its due date (待日历确定 while the year is
@@ -299,7 +310,7 @@ def _publication_day_text(pledge: Pledge) -> str:
         return "核查期间暂缓公示（材料经确认的不予公示；被退回的，退回告知中载明公示日）"
     if pledge.publication_day is None:
         return "待日历确定（该年度节假日安排公布后计算）"
-    day = pledge.publication_day.isoformat()
+    day = chinese_date(pledge.publication_day)
     if pledge.state == PledgeState.EVIDENCE_SUBMITTED and late_evidence(pledge):
         # Late evidence under the publish_on_day rule does not hold the day (``publishable``).
         return f"{day}（材料在履约期限后提交，该日前未确认的仍将公示）"
@@ -382,7 +393,7 @@ def check_pledgor_may_submit(*, session: Session, pledge: Pledge, today: dt.date
     name = authority.name if authority else "审批部门"
     contact = f"{name}（邮箱 {authority.email}）" if authority and authority.email else name
     if pledge.state == PledgeState.EVIDENCE_SUBMITTED:
-        on = f"于 {pledge.evidence_submitted_on.isoformat()} " if pledge.evidence_submitted_on else ""
+        on = f"于{chinese_date(pledge.evidence_submitted_on)}" if pledge.evidence_submitted_on else ""
         message = (
             f"材料已{on}提交、正在核查，核查结果将另行告知，核查期间不能再次提交；"
             f"需补充材料的请联系{contact} (evidence is under review)"

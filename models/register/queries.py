@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from models.breach import SEVERITY_LABELS, PublishedBreach, Severity
 from models.breach_record import department_names, public_fields, published_class
+from models.clock import chinese_date
 from models.errors import NotFound, ValidationFailed
 from models.lifecycle import PLEDGE, PledgeState
 from models.org import Department
@@ -125,8 +126,9 @@ def register_select(*, session: Session, query: RegisterQuery, today: dt.date) -
         )
     if query.date_from and query.date_to and query.date_from > query.date_to:
         raise ValidationFailed(
-            f"决定日期起（{query.date_from.isoformat()}）晚于止（{query.date_to.isoformat()}）；"
-            "请核对日期范围 (date_from after date_to)",
+            f"决定日期起（{chinese_date(query.date_from)}）晚于止（{chinese_date(query.date_to)}）；"
+            "请核对日期范围 "
+            f"(date_from {query.date_from.isoformat()} after date_to {query.date_to.isoformat()})",
             field="date_from",
         )
     if query.date_from:

@@ -12,7 +12,7 @@ from sqlmodel import Session
 from models.breach import PublishedBreach
 from models.breach_record import offline_requests_only, published_class
 from models.calendar import WorkCalendar
-from models.clock import utcnow
+from models.clock import chinese_date, utcnow
 from models.errors import NotFound, NotPermitted, ValidationFailed
 from models.files import Upload, attach, check_uploads, save
 from models.lifecycle import BreachState, Role
@@ -128,7 +128,7 @@ def check_repair_open(record: PublishedBreach, today: dt.date) -> None:
         raise ValidationFailed(busy, state=str(record.state))
     if today < record.repair_earliest:
         raise ValidationFailed(
-            f"该记录最早可于 {record.repair_earliest.isoformat()} 申请信用修复（最短公示期未满）；"
+            f"该记录最早可于{chinese_date(record.repair_earliest)}申请信用修复（最短公示期未满）；"
             f"请届时再申请 (repair not before {record.repair_earliest.isoformat()})",
             repair_earliest=record.repair_earliest.isoformat(),
         )
