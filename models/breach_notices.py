@@ -16,7 +16,6 @@ from sqlmodel import Session, col, select
 
 from models.audit import CaseEvent
 from models.breach import PublishedBreach
-from models.breach_record import published_class
 from models.government_credit_record import GovernmentCreditRecord
 from models.lifecycle import BREACH
 from models.org import Department
@@ -40,12 +39,7 @@ def enqueue_for_subject(
     ``enqueue_for_pledgor`` reaches it: e-mail to the pledge's address, SMS to ``phone`` (the mobile the
     subject gave with the request) or else to the pledge's phone, both when both are known. A record from a
     complaint names the department found in breach, mailed at its address (``subject_department``): it
-    applied through the credit office, but the outcome is its own to act on.
-
-    Every such notice also carries where the record stands after the request (``record_standing``), so a
-    decision can say until when the record is shown and from when repair may be asked for: the caller's
-    own keys win."""
-    context = {**record_standing(record), **context}
+    applied through the credit office, but the outcome is its own to act on."""
     pledge = session.get(Pledge, record.pledge_id) if record.pledge_id else None
     if pledge is not None:
         email, phone = pledge.pledgor_email, phone or pledge.pledgor_phone
@@ -66,18 +60,6 @@ def enqueue_for_subject(
         case_number=record.number,
         flow_run_id=flow_run_id,
     )
-
-
-def record_standing(record: PublishedBreach) -> dict[str, Any]:
-    """The record's stored end of publication (GSJZQ) and earliest repair day, as the record's notices
-    state them (the false-pledge notice reads the same columns, which ``breach_record.repair_earliest``
-    fills and a correction of the class recomputes), and whether its class is published at all (a 轻微
-    record is kept for its period but not shown)."""
-    return {
-        "publication_end": record.publication_end.isoformat(),
-        "repair_earliest": record.repair_earliest.isoformat(),
-        "record_published": published_class(record.severity),
-    }
 
 
 def subject_department(*, session: Session, record: PublishedBreach) -> Department | None:

@@ -157,7 +157,10 @@ def resubmit_by(publication_day: str | None, *, deadline: str | None = None) -> 
     the publication day is only the last chance of an overdue pledge. Migration 0025 fills rows queued
     before this parameter existed from the publication day alone."""
     if deadline:
-        return f"于{deadline} 24时前"
+        # The template goes on "…补正提交，逾期将依法公示": late evidence still counts until the publication
+        # day (the mail says so), so the parameter names that day as the last chance.
+        last = f"{publication_day}零时前" if publication_day else "公示日零时前"
+        return f"于{deadline} 24时前（最迟{last}）"
     return f"于{publication_day}零时前" if publication_day else "在另行告知的公示日零时前"
 
 

@@ -33,7 +33,7 @@ from models.platform import DocumentKind, enqueue_documents
 from models.privacy import publication_text
 from models.register.expiry import end_now
 from models.register.government_feed import follow_class
-from models.register.states import past_publication
+from models.register.states import SHOWN_STATES, past_publication, record_outcome
 from models.text import clean_text
 from models.workflow import Actor, apply_event
 
@@ -243,6 +243,21 @@ SMS_RESULTS = {
 }
 
 
+def record_standing(record: PublishedBreach, today: dt.date) -> dict[str, Any]:
+    """Where the record stands once decided, for its subject's notice: its end of publication (GSJZQ) and
+    earliest repair day as stored (a correction of the class recomputes them), whether the register shows
+    it (``record_outcome``: the register's one rule, class and the government setting included) and
+    whether it has stopped (ended now, or its period already past): then no date is told as still to
+    come."""
+    outcome = record_outcome(record, today)
+    return {
+        "publication_end": record.publication_end.isoformat(),
+        "repair_earliest": record.repair_earliest.isoformat(),
+        "record_published": outcome.shown,
+        "record_ended": outcome.state not in SHOWN_STATES,
+    }
+
+
 def _after_decision(
     session: Session,
     record: PublishedBreach,
@@ -263,6 +278,7 @@ def _after_decision(
         "reason": reason,
         "result": SMS_RESULTS["uphold_correct_minor" if unpublished else action],
     }
+    context |= record_standing(record, today)
     if action in _OUTCOME:
         template, request = "objection_decision", "object"
         context["outcome"] = _OUTCOME[action]
