@@ -19,7 +19,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, func, or_
 from sqlmodel import Session, SQLModel, col, select
 
 from models.breach import PublishedBreach
@@ -38,6 +38,7 @@ from models.org import Department, User
 from models.outbox import NO_EMAIL, Notification, NotificationStatus, leave_queue
 from models.pledge import Pledge
 from models.register.states import SHOWN_STATES, past_publication
+from models.row_holds import hold_rows
 from models.workflow import Actor
 
 _P = Pledge.__table__  # type: ignore[attr-defined]
@@ -220,13 +221,7 @@ def _lock(session: Session, *ids: int | None) -> None:
     department into two successors, or of two into each other) take turns, and the second one sees what
     the first committed and is refused; a registration or dispatch to either holds a share lock on it
     (``active_department_by_code``), so the open work this one moves includes what it stored."""
-    wanted = sorted({i for i in ids if i is not None})
-    rows = select(Department).where(col(Department.id).in_(wanted)).order_by(col(Department.id))
-    session.exec(rows.with_for_update()).all()
-    # SQLite has no row locks and pysqlite begins a transaction only at the first write: a write that changes
-    # nothing takes the database's one write turn here, so the reads below see the other's commit.
-    session.execute(update(Department).where(col(Department.id).in_(wanted)).values(active=Department.active))
-    session.exec(rows.execution_options(populate_existing=True)).all()
+    hold_rows(session, Department, ids)
 
 
 def _by_code(session: Session, code: str) -> Department | None:
