@@ -7,7 +7,7 @@ refused (``Conflict``, naming the fields), as a resent order is (models/hotline_
 
 - 补充材料 (``supplement``): the text and attachment references join the case (within the case's attachment
   cap), and whoever the case awaits now is told, since the facts are theirs to weigh (a case paused
-  awaiting the complainant's supplement is resumed by them).
+  awaiting the complainant's supplement stays paused until they find it complete and resume it).
 - 撤单 (``withdrawal``): the lifecycle's ``withdraw``, with every check a clerk's withdrawal has
   (models/complaints/withdrawal.py ``withdraw_for_order``); refused (409) with the table's reason once the
   case is verified, and nothing is stored.
@@ -19,7 +19,10 @@ An order merged (并单) into another case is handled by that case: a supplement
 answer says so; a withdrawal takes the order's own complaint out of it, as a clerk's would. A case that has
 ended (办结, 不予受理 …) takes no follow-up: nobody would read it there, so it is refused (409) with the
 ending and what the platform should do instead (a new order), never recorded where it would go unseen.
-The caller commits.
+
+A follow-up holds the order's case and the case handling it before it reads them (``_take_cases``), so
+follow-ups and withdrawals arriving at once take turns: each sees what the one before it committed, as
+if sent after it. The caller commits.
 """
 
 from __future__ import annotations
@@ -31,22 +34,34 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.accounts import active_supervisors
 from models.attachments import check_attachments
 from models.audit import CaseEvent
 from models.calendar import WorkCalendar
-from models.clock import utcnow
-from models.complaint import AttachmentRef, Complaint, handling_case, why_not_accepted
+from models.clock import Clock, iso_date, utcnow
+from models.complaint import MAX_MERGE_DEPTH, AttachmentRef, Complaint, why_not_accepted
 from models.complaints.notify import Recipient, department_recipient, enqueue_mail
 from models.complaints.supervision import awaited_data
-from models.complaints.visibility import STAFF_PARTY_LABEL, case_events, state_label
-from models.complaints.withdrawal import withdraw_for_order
+from models.complaints.visibility import STAFF_PARTY_LABEL, case_events, event_label, state_label
+from models.complaints.withdrawal import (
+    WITHDRAWAL_BY_SUPPLEMENT,
+    order_withdrawal_refused,
+    withdraw_for_order,
+)
 from models.errors import Conflict, NotFound, TransitionNotAllowed, ValidationFailed
-from models.hotline_intake import PLATFORM_ID_PATTERN, ReceivedAt, case_of_order, platform_id_format
+from models.hotline import HOTLINE_SOURCE
+from models.hotline_intake import (
+    PLATFORM_ID_PATTERN,
+    ReceivedAt,
+    case_of_order,
+    not_before_order,
+    platform_id_format,
+)
 from models.lifecycle import COMPLAINT, ComplaintState
 from models.org import Department
+from models.row_holds import hold_rows
 from models.text import Line, Paragraph, visible_text
 from models.workflow import Actor, record_event
 
@@ -180,10 +195,23 @@ class FollowUpResult:
         if self.withdrawn:
             left = f"，不再随投诉 {merged} 一并办理" if merged else ""
             return f"撤单已办理：投诉 {number} 已撤回办结{left}；撤回结果另以 closed 消息推送"
-        what = KIND_LABELS[FollowUpKind(self.event.data["kind"])]
+        kind = FollowUpKind(self.event.data["kind"])
         joined = f"该工单已并入投诉 {merged} 一并办理，" if merged else ""
         told = f"，已通知{'、'.join(self.notified)}" if self.notified else ""
-        return f"{joined}{what}已记入投诉 {number}{told}"
+        return f"{joined}{KIND_LABELS[kind]}已记入投诉 {number}{told}{self._still_paused(kind)}"
+
+    def _still_paused(self, kind: FollowUpKind) -> str:
+        """What a caller should know of a case paused awaiting its complainant's supplement: it stays
+        paused until whoever paused it finds the material complete (nobody resumes it on receipt), and
+        the case a merged order joined awaits its own complainant, not this caller."""
+        if not self.event.data.get("paused"):
+            return ""
+        if self.merged_into:
+            return "；该案正暂停计时，等待该案投诉人补充材料，恢复办理后继续计时"
+        if kind == FollowUpKind.CHASE:
+            return "；案件正暂停计时，等待投诉人补充材料，补充齐全后恢复办理"
+        who = "、".join(self.notified) or "办理人员"
+        return f"；案件仍暂停计时，待{who}核对材料、确认补充齐全后恢复办理，并继续计时"
 
 
 def receive_follow_up(
@@ -197,7 +225,8 @@ def receive_follow_up(
 ) -> FollowUpResult:
     """Record ``follow_up`` on the case of the order ``order_id`` and do what its kind asks, or answer what
     an earlier copy of it did. Flushed; the caller commits. NotFound for an order never handed in,
-    Conflict for a case that has ended, a withdrawal refused or a resend that differs."""
+    ValidationFailed for a follow-up dated before its order, Conflict for a case that has ended, a
+    withdrawal refused or a resend that differs."""
     order_case = case_of_order(session=session, order_id=order_id)
     if order_case is None:
         raise NotFound(
@@ -205,6 +234,7 @@ def receive_follow_up(
             "再推送其补充材料、撤单或催单 (no such order)",
             order_id=order_id,
         )
+    not_before_order(case=order_case, received_at=follow_up.received_at)
     key = follow_up_key(follow_up.follow_up_id)
     earlier = _recorded(session, key)
     if earlier is not None:
@@ -212,12 +242,38 @@ def receive_follow_up(
     try:
         # A savepoint, so a copy that lost the race to a concurrent one undoes only its own work.
         with session.begin_nested():
-            return _receive(session, order_case, follow_up, order_id, key, actor, today, calendar)
+            order_case, handling = _take_cases(session, order_case)
+            # A copy, or another follow-up, committed while this one waited for the case: answered as a
+            # resend sent after it would be (the same answer, or the case as that one left it).
+            earlier = _recorded(session, key)
+            if earlier is not None:
+                return _answer_again(session, earlier, follow_up, order_id)
+            return _receive(session, order_case, handling, follow_up, order_id, key, actor, today, calendar)
     except IntegrityError:
         earlier = _recorded(session, key)
         if earlier is None:
             raise
         return _answer_again(session, earlier, follow_up, order_id)
+
+
+def _take_cases(session: Session, order_case: Complaint) -> tuple[Complaint, Complaint]:
+    """The order's case and the case handling it (itself, or the one it was merged into, down a chain of
+    merges), each held and re-read before anything of it is read: the case's writers (another follow-up,
+    a withdrawal, a clerk's action) must not slip in between the check of its state or attachments and
+    the write, or an attachment is lost, the cap exceeded, or an ended case written to (``hold_rows``;
+    ``FOR NO KEY UPDATE``: an insert referring to the row, its event, is not held up). Held in the order
+    ``handling_case`` follows, as a merged complaint's withdrawal holds them."""
+
+    def held(case_id: int | None) -> Complaint:
+        [case] = hold_rows(session, Complaint, [case_id], key_share=True)
+        return case
+
+    order_case = case = held(order_case.id)
+    for _ in range(MAX_MERGE_DEPTH):
+        if case.merged_into_id is None:
+            break
+        case = held(case.merged_into_id)
+    return order_case, case
 
 
 def _recorded(session: Session, key: str) -> CaseEvent | None:
@@ -244,6 +300,7 @@ def _answer_again(session: Session, event: CaseEvent, follow_up: FollowUp, order
 def _receive(
     session: Session,
     order_case: Complaint,
+    handling: Complaint,
     follow_up: FollowUp,
     order_id: str,
     key: str,
@@ -252,14 +309,16 @@ def _receive(
     calendar: WorkCalendar,
 ) -> FollowUpResult:
     kind = follow_up.kind
-    handling = handling_case(session, order_case)
     merged = handling.number if handling.id != order_case.id else None
-    # A withdrawal is the order's own complainant's: a merged one leaves the case it joined (withdrawal.py).
+    # A withdrawal is the order's own complainant's: a merged one leaves the case it joined (withdrawal.py),
+    # unless that case has ended, taking the order's complaint with it.
     case = order_case if kind == FollowUpKind.WITHDRAWAL else handling
-    if case.state != ComplaintState.MERGED:
-        _refuse_ended(session, case, order_id, kind, merged)
+    _refuse_ended(session, handling, order_id, kind, merged)
     check_attachments(existing=case.attachments, added=follow_up.attachments)
     data: dict[str, Any] = {**follow_up.recorded(order_id), "merged_into": merged}
+    if merged:
+        # The timeline of the case handling it says whose call it was: not its own complainant's.
+        data |= {"merged_from": order_case.number, "merged_from_id": order_case.id}
     recipients: list[Recipient] = []
     if kind == FollowUpKind.WITHDRAWAL:
         if len(follow_up.content) > WITHDRAWAL_TEXT_MAX:
@@ -272,6 +331,8 @@ def _receive(
     else:
         recipients = _awaited(session, case)
         data["notified"] = list(dict.fromkeys(_party_name(to) for to in recipients))
+        # Kept, so a resend's answer says what the first did: the case stayed paused.
+        data["paused"] = case.state == ComplaintState.AWAITING_COMPLAINANT
     event = record_event(
         session=session,
         case=case,
@@ -289,7 +350,7 @@ def _receive(
         case.attachments = [*case.attachments, *follow_up.attachments]
         session.add(case)
     if kind == FollowUpKind.WITHDRAWAL:
-        _withdraw(session, case, follow_up, order_id, actor, today, calendar)
+        _withdraw(session, case, handling, follow_up, actor, today, calendar)
     for to in recipients:
         enqueue_mail(
             session,
@@ -314,35 +375,40 @@ def _receive(
 def _withdraw(
     session: Session,
     case: Complaint,
+    handling: Complaint,
     follow_up: FollowUp,
-    order_id: str,
     actor: Actor,
     today: dt.date,
     calendar: WorkCalendar,
 ) -> None:
     """The lifecycle's ``withdraw``; a refusal (verified, other complaints merged in …) is one answer for
-    the platform, 409 with the reason the table or the rule gives, whichever of them refused."""
+    the platform, 409 with the reason said for the caller (``order_withdrawal_refused``: the staff wording
+    of the table or the rule tells a clerk to resume or reply, which a caller cannot), and what the
+    platform may do with the caller's wish (``platform_hint``)."""
     try:
         withdraw_for_order(
             session=session, case=case, reason=follow_up.content, actor=actor, today=today, calendar=calendar
         )
     except (TransitionNotAllowed, ValidationFailed) as refusal:
         raise TransitionNotAllowed(
-            f"工单 {order_id} 的撤单未办理，投诉 {case.number} 继续办理（当前“{state_label(case.state)}”）："
-            f"{refusal.message}。请将不能撤回的原因告知来电人；来电人的撤回意愿可作为补充材料"
-            "（kind=supplement）推送，由办理部门在答复中说明 (withdrawal refused: nothing stored)",
+            f"{order_withdrawal_refused(session=session, case=case, handling=handling, refusal=refusal)} "
+            "(withdrawal refused: nothing stored)",
             **{**refusal.details, "case_number": case.number, "state": str(case.state)},
+            platform_hint=WITHDRAWAL_BY_SUPPLEMENT,
         ) from None
 
 
 def _refuse_ended(
     session: Session, case: Complaint, order_id: str, kind: FollowUpKind, merged: str | None
 ) -> None:
+    """Conflict when ``case`` (the one handling the order) has ended: nothing is recorded where nobody
+    would read it. Said as a sequential resend would hear it, whichever follow-up ended the case."""
     spec = COMPLAINT.state(case.state)
-    if not spec.terminal:
+    if not spec.terminal or case.state == ComplaintState.MERGED:
         return
     what = KIND_LABELS[kind]
-    when = f"（{case.closed_at.date().isoformat()}）" if case.closed_at else ""
+    # The day as a reader in Beijing dates it: 01:00 there is the previous day in UTC.
+    when = f"（{iso_date(Clock.from_settings().local_date(case.closed_at))}）" if case.closed_at else ""
     if case.state == ComplaintState.NOT_ACCEPTED:
         reason, route = why_not_accepted(case_events(session, case))
         found = [
@@ -357,8 +423,14 @@ def _refuse_ended(
             "案件已结束，无需催办，办理结果已推送 12345；来电人对结果有异议或提出新的诉求的，"
             "请以新的工单编号推送新工单"
         )
+    elif kind == FollowUpKind.WITHDRAWAL and case.state == ComplaintState.CLOSED_WITHDRAWN:
+        todo = "投诉已经撤回，无需再次撤单，撤回结果已推送 12345，请告知来电人"
     elif kind == FollowUpKind.WITHDRAWAL:
-        todo = "案件已结束，无从撤回，请告知来电人"
+        joined = "来电人的投诉随该案一并结束，" if merged else ""
+        todo = (
+            f"案件已结束，{joined}无需也无从撤回，办理结果已推送 12345，请告知来电人；来电人提出新的诉求的，"
+            "请以新的工单编号推送新工单"
+        )
     else:
         todo = (
             "已结束的案件不再办理，补充材料记入该案无人接收：请以新的工单编号将来电人的新情况作为新工单推送，"
@@ -389,3 +461,26 @@ def _awaited(session: Session, case: Complaint) -> list[Recipient]:
 
 def _party_name(to: Recipient) -> str:
     return to.name if to.kind == "department" else STAFF_PARTY_LABEL
+
+
+def follow_ups_of(*, session: Session, complaint: Complaint) -> dict[str, Any]:
+    """What the staff case page shows of 12345 follow-ups: ``events``, the names of their timeline events
+    (whose data the timeline shows: the order, the merged case it came through, the attachments), with
+    their ``labels``; and ``forwarded``, the events of ``complaint``'s own order recorded on the case it
+    was merged into, so its page says where the caller's later calls went. A handful of rows, found by
+    the (kind, event) index."""
+    forwarded: list[CaseEvent] = []
+    if complaint.source_system == HOTLINE_SOURCE and complaint.external_id is not None:
+        forwarded = list(
+            session.exec(
+                select(CaseEvent)
+                .where(
+                    CaseEvent.case_kind == "complaint", col(CaseEvent.event).in_(FOLLOW_UP_EVENTS.values())
+                )
+                .where(CaseEvent.case_id != complaint.id)
+                .where(col(CaseEvent.data)["order_id"].as_string() == complaint.external_id)
+                .order_by(col(CaseEvent.at), col(CaseEvent.id))
+            ).all()
+        )
+    labels = {name: event_label(name) for name in FOLLOW_UP_EVENTS.values()}
+    return {"events": frozenset(labels), "labels": labels, "forwarded": forwarded}

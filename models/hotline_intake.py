@@ -48,7 +48,7 @@ from models.complaint import (
     ExternalOrder,
 )
 from models.complaints import register_complaint
-from models.errors import Conflict
+from models.errors import Conflict, ValidationFailed
 from models.hotline import HOTLINE_SOURCE
 from models.org import Department
 from models.pledge import normalise_phone
@@ -226,6 +226,25 @@ def case_of_order(*, session: Session, order_id: str) -> Complaint | None:
         Complaint.source_system == HOTLINE_SOURCE, Complaint.external_id == order_id
     )
     return session.exec(stmt).first()
+
+
+def not_before_order(*, case: Complaint, received_at: dt.datetime) -> None:
+    """Refuse a later call about the order of ``case`` (a follow-up, models/hotline_followups.py) that
+    the platform dates before the order itself: the wrong time or the wrong order. Both times are the
+    platform's own clock, so no skew excuses it. ValidationFailed under ``received_at``."""
+    ordered = case.external_received_at
+    if ordered is None or received_at >= ordered:
+        return
+    local = ordered.astimezone(Clock.from_settings().tz).strftime("%Y-%m-%d %H:%M")
+    message = (
+        f"受理时间早于工单 {case.external_id} 的受理时间（北京时间 {local}）：补充材料、撤单、催单只能在"
+        "工单受理之后，请核对时间、时区（北京时间为 +08:00）及工单编号"
+    )
+    raise ValidationFailed(
+        f"{message} (received_at is before the order's own)",
+        field="received_at",
+        fields=[{"field": "received_at", "message": message, "type": "received_at_before_order"}],
+    )
 
 
 def differing_fields(*, session: Session, order: WorkOrder, case: Complaint) -> list[str]:

@@ -29,13 +29,23 @@ _BREAK = re.compile("[\t\n\r\u2028\u2029]")
 _INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
 _BLANK = re.compile(f"[\\s{_INVISIBLE}\u3000]*")
 _INVISIBLE_CHAR = re.compile(f"[{_INVISIBLE}]")
+# The bidirectional embeddings, overrides and isolates (LRE RLE PDF LRO RLO, LRI RLI FSI PDI): invisible
+# like the characters above, but not inert: they reorder the text after them, so a page shows a name, a
+# reason or a file name other than the one typed (after a right-to-left override, "付款凭证\u202egpj.exe"
+# reads "付款凭证exe.jpg"). Chinese and Latin text set their own direction and need none; pasted text
+# brings them unseen (some apps wrap a copied phone number in LRE … PDF), so they are dropped, not
+# refused: nobody could see what to delete. As with the zero-width characters, a text of nothing else
+# is empty, and two texts differing only in them say the same (``visible_text``).
+_BIDI_CONTROL = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
 def clean_text(value: str, *, multiline: bool) -> str:
-    """``value`` if it may be stored as typed text; "" when it holds nothing visible (so a required field
-    refuses it as empty). Raises ValueError, which pydantic reports under the field's name."""
+    """``value`` if it may be stored as typed text, without its bidirectional controls; "" when it holds
+    nothing visible (so a required field refuses it as empty). Raises ValueError, which pydantic reports
+    under the field's name."""
     if _CONTROL.search(value):
         raise ValueError("含有控制字符或无效字符，请删除后重新输入 (control characters are not allowed)")
+    value = _BIDI_CONTROL.sub("", value)
     if not multiline and _BREAK.search(value):
         raise ValueError("此项应为单行文字，请删除换行符和制表符 (line breaks are not allowed here)")
     if _BLANK.fullmatch(value):
@@ -64,8 +74,9 @@ def checked_text(
 
 def visible_text(value: str | None) -> str:
     """What a reader sees of ``value``, to tell whether two texts say the same: invisible characters
-    dropped, each run of whitespace one space, none at the ends."""
-    return " ".join(_INVISIBLE_CHAR.sub("", value or "").split())
+    and bidirectional controls dropped (a text stored before ``clean_text`` dropped them), each run of
+    whitespace one space, none at the ends."""
+    return " ".join(_BIDI_CONTROL.sub("", _INVISIBLE_CHAR.sub("", value or "")).split())
 
 
 def _line(value: Any) -> Any:

@@ -1,7 +1,7 @@
 """What 12345 forwards about an order it handed over (补充材料, 撤单, 催单): recorded once on the case
 handling the order, keyed by the platform's follow-up id; a withdrawal through the lifecycle's ``withdraw``
-(refused once verified, with the table's reason); a chase and a supplement told to whoever the case awaits;
-an ended case refuses them with its ending and what to do instead."""
+(refused once verified, with the reason said for the caller); a chase and a supplement told to whoever
+the case awaits; an ended case refuses them with its ending and what to do instead."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from models.calendar import load_calendar
 from models.complaint import Complaint
 from models.hotline import HotlineMessage
 from models.hotline_followups import FollowUp, receive_follow_up
-from models.lifecycle import WITHDRAWAL_REFUSED_WHY, Role
+from models.lifecycle import Role
 from models.outbox import Notification
 from models.workflow import Actor
 from tests.conftest import Staff
@@ -173,7 +173,10 @@ def test_a_withdrawal_before_verification_closes_the_case_and_after_it_is_refuse
     act(client, staff, "competent", other, "verify_true")
     refused = follow(client, token, "GD2026031600099", **{**withdrawal, "follow_up_id": "CD2"})
     assert refused.status_code == 409, refused.text
-    assert WITHDRAWAL_REFUSED_WHY in refused.json()["message"]
+    # Said for the caller: why not, and what happens next; the clerk's instructions stay out of it.
+    assert "已核实属实，不能撤回" in refused.json()["message"]
+    assert "办理部门将向来电人答复办理结果" in refused.json()["message"]
+    assert "kind=supplement" in refused.json()["platform_hint"]
     assert refused.json()["case_number"]
     assert refused.json()["state"] == "verified"
     assert follow_up_events(session, other) == []

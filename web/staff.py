@@ -31,6 +31,7 @@ from models.complaints.queue import warned_yellow
 from models.complaints.visibility import assisting_departments
 from models.errors import DomainError
 from models.files import PREVIEWABLE
+from models.hotline_followups import follow_ups_of
 from models.lifecycle import COMPLAINT, ComplaintState, Role
 from models.org import Department
 from models.pledge import PLEDGOR_KIND_LABELS, PledgeCreate
@@ -375,6 +376,7 @@ def draw_case_page(
         handling=handling if handling is not complaint and handling is not joined else None,
         spec=spec,
         events=events,
+        follow_ups=follow_ups_of(session=session, complaint=complaint),
         # A supervisor needs both to know whether 不满意办结 is open yet without counting the timeline.
         return_visit=_return_visit(events),
         not_accepted_reason=reason,

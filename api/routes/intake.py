@@ -146,7 +146,8 @@ class FollowUpReceipt(BaseModel):
         409: {
             "model": ErrorBody,
             "description": "案件已办结或不予受理、撤单不被允许（已核实等），"
-            "或重复推送的内容与已记录的不同：均未保存",
+            "或重复推送的内容与已记录的不同：均未保存。message 可转告来电人；"
+            "撤单不被允许时 platform_hint 为给 12345 平台的操作提示（不转告来电人）",
         },
     },
 )

@@ -4,7 +4,8 @@ complainant withdraws online (``withdraw_online``), proven as on the tracking pa
 the tracking password, under the same limit on wrong passwords. Both are the one event with the one set of
 checks; online the actor is the complainant (the public role: its only complaint event), the event keeps
 the client address, and the mail says they withdrew it online themselves. A caller may also withdraw
-through 12345, which forwards it as the order's 撤单 (``withdraw_for_order``), as the platform's account.
+through 12345, which forwards it as the order's 撤单 (``withdraw_for_order``), as the platform's account;
+a refusal is then said for the caller (``order_withdrawal_refused``), not in the clerk's words.
 
 The lifecycle table says from which stages (not once verified: the breach of a promise is then the credit
 office's matter), and ``preconditions.withdrawal_allowed`` which pauses, and that a case verified before
@@ -39,10 +40,10 @@ from models.complaints.bodies import ActionBody, WithdrawBody
 from models.complaints.context import ActionContext
 from models.complaints.merging import hold_unchanged
 from models.complaints.notify import mail_complainant, mail_department
-from models.complaints.preconditions import handling_case_open, nothing_merged_in, require
+from models.complaints.preconditions import VERIFICATIONS, handling_case_open, nothing_merged_in, require
 from models.complaints.tracking import WITHDRAWAL_CONFIRMATION as CONFIRMATION
 from models.complaints.tracking import authenticate, online_withdrawal_refused
-from models.errors import TransitionNotAllowed, ValidationFailed
+from models.errors import DomainError, TransitionNotAllowed, ValidationFailed
 from models.lifecycle import COMPLAINT, ComplaintState, Role
 from models.org import Department, competent_of
 from models.text import Paragraph
@@ -113,6 +114,54 @@ def withdraw_for_order(
     ctx = ActionContext(session, case, actor, today, calendar, grounds=grounds)
     _withdraw(ctx, "withdraw", WithdrawBody(reason=reason))
     session.flush()
+
+
+# What the 12345 platform may do with the wish of a caller whose case may not be withdrawn: the case goes
+# on, and a supplement reaches whoever it awaits, to be answered in the reply or at the return visit.
+WITHDRAWAL_BY_SUPPLEMENT = (
+    "来电人仍希望撤回的，可将其撤回意愿及理由作为补充材料（kind=supplement）推送至本工单，记入案件，"
+    "由办理人员在答复或回访中一并回应"
+)
+
+
+def order_withdrawal_refused(
+    *, session: Session, case: Complaint, handling: Complaint, refusal: DomainError
+) -> str:
+    """Why 12345's 撤单 of ``case`` (handled by ``handling``: itself, or the case it was merged into) was
+    refused, in one sentence the platform's operator reads to the caller: why not now and what happens
+    next. ``refusal`` is ``withdraw_for_order``'s, worded for staff (resume, reply, return visit: nothing
+    a caller can do); which rule gave it is read from its details. An ended case is refused before this
+    (models/hotline_followups.py), so every refusal left is a verification or others merged in."""
+    goes_on = (
+        "办理部门已答复办理结果，案件将在回访后办结"
+        if handling.state == ComplaintState.REPLIED
+        else "案件将继续办理，办理部门将向来电人答复办理结果"
+    )
+    if "merged_numbers" in refusal.details:
+        return (
+            f"投诉 {case.number} 已有其他投诉人就同一事项的投诉并入一并办理，一人撤回不能终止对其他投诉人的"
+            f"办理，不能撤回；{goes_on}。"
+        )
+    subject = (
+        f"来电人的投诉已并入投诉 {handling.number} 一并办理，该案"
+        if handling.id != case.id
+        else f"投诉 {case.number} "
+    )
+    if handling.id == case.id and case.state == ComplaintState.AWAITING_COMPLAINANT:
+        goes_on = "案件正暂停计时，等待来电人补充材料，补充后继续办理，办理部门将向来电人答复办理结果"
+    verified = session.exec(
+        select(CaseEvent.event)
+        .where(CaseEvent.case_kind == "complaint", CaseEvent.case_id == handling.id)
+        .where(col(CaseEvent.event).in_(VERIFICATIONS))
+        .order_by(col(CaseEvent.seq).desc())
+    ).first()
+    if verified == "verify_untrue":
+        why = "经核实不属实，不能撤回：核实不属实的投诉应当向投诉人答复核实结果及依据"
+    elif verified == "verify_true":
+        why = "已核实属实，不能撤回：政府部门违约失信的纠正由信用办继续督办，不因撤回而终止"
+    else:
+        why = "已经核实，不能撤回：核实后的处理由信用办继续督办，不因撤回而终止"
+    return f"{subject}{why}；{goes_on}。"
 
 
 def withdraw(ctx: ActionContext, action: str, body: ActionBody) -> None:
