@@ -474,22 +474,17 @@ def load_calendar(*, session: Session) -> WorkCalendar:
 
 
 def save_year_notice(*, session: Session, notice: YearNotice, loaded_by: str) -> tuple[list[DayChange], str]:
-    """Insert or replace the notice for its year; returns the diff and the new calendar version.
-
-    A correction replaces the notice, ``loaded_at`` and ``loaded_by`` but keeps ``first_loaded_at``, the
-    day the year's days became known (models/deadlines.py ``_year_known_on``), even when it makes days
-    already past holidays: those days' runs counted on the notice then stored, nothing waited for the
-    correction, and the dates it moves are recomputed and told on their own (models/pending_deadlines.py).
-    Dated from the correction, the year would look unknown till then, and steps a missed run left behind
-    would be folded under a note saying the notice came only then. Flushes; the caller commits.
-    """
+    """Insert or replace the notice for its year; returns the diff and the new calendar version. A
+    correction keeps ``first_loaded_at``, when the year's days became known (deadlines ``_year_known_on``),
+    even if it turns past days into holidays: those days' runs counted on the notice then stored, and the
+    dates it moves are recomputed and told on their own (pending_deadlines). Flushes; the caller commits."""
     if not loaded_by.strip():
         raise ValidationFailed("请注明载入人 (loaded_by is empty: say who loads the notice)")
     previous = load_calendar(session=session)
     changes = diff_notice(previous, notice)
     now = utcnow()
     stored = session.get(CalendarYear, notice.year)
-    # merge() is the portable upsert by primary key: it updates the existing row for the year if any.
+    # merge(): the portable upsert by primary key.
     session.merge(
         CalendarYear(
             year=notice.year,
