@@ -316,8 +316,9 @@ def _receive(
     _refuse_ended(session, handling, order_id, kind, merged)
     check_attachments(existing=case.attachments, added=follow_up.attachments)
     data: dict[str, Any] = {**follow_up.recorded(order_id), "merged_into": merged}
-    if merged:
-        # The timeline of the case handling it says whose call it was: not its own complainant's.
+    if merged and kind != FollowUpKind.WITHDRAWAL:
+        # The timeline of the case handling it says whose call it was: not its own complainant's. A
+        # withdrawal is recorded on the order's own case, where the caller is the complainant.
         data |= {"merged_from": order_case.number, "merged_from_id": order_case.id}
     recipients: list[Recipient] = []
     if kind == FollowUpKind.WITHDRAWAL:

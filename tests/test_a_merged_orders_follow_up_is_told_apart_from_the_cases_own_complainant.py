@@ -93,3 +93,43 @@ def test_the_mail_of_a_merged_orders_supplement_to_a_paused_case_does_not_ask_to
 
     answer = follow(client, token, SECOND).json()  # a resend: the answer the first had
     assert "该案正暂停计时，等待该案投诉人补充材料" in answer["message"]
+
+
+def test_a_merged_orders_withdrawal_is_its_own_and_the_case_it_left_shows_it(
+    client: TestClient, session: Session, staff: Staff
+) -> None:
+    token = new_hotline_token(session)
+    first, second = _merged_and_paused(client, staff, token)
+    withdrawn = follow(
+        client,
+        token,
+        SECOND,
+        follow_up_id="BC-W",
+        kind="withdrawal",
+        content="欠款已付清，撤回投诉。",
+        attachments=[],
+    )
+    assert withdrawn.status_code == 201, withdrawn.text
+
+    sign_in(client, staff.intake)
+    own = client.get(f"/staff/complaints/{second['id']}").text
+    own_timeline = own[own.index('id="timeline"') :]
+    # On its own page the caller is the complainant: no "not this case's complainant", no link to itself.
+    assert "不是本案投诉人" not in own_timeline
+    assert f'<a href="/staff/complaints/{second["id"]}">' not in own_timeline
+    # The case it left records it: staff there see one of its complainants has gone.
+    left = client.get(f"/staff/complaints/{first['id']}").text
+    left_timeline = left[left.index('id="timeline"') :]
+    assert "并入的投诉已撤回" in left_timeline
+    assert f"并入本案的投诉 {second['number']} 已由投诉人撤回" in left_timeline
+
+
+def test_a_clerks_withdrawal_of_a_merged_complaint_is_recorded_on_the_case_it_left(
+    client: TestClient, session: Session, staff: Staff
+) -> None:
+    token = new_hotline_token(session)
+    first, second = _merged_and_paused(client, staff, token)
+    act(client, staff, "intake", second["id"], "withdraw", reason="投诉人来电撤回")
+    sign_in(client, staff.intake)
+    left = client.get(f"/staff/complaints/{first['id']}").text
+    assert f"并入本案的投诉 {second['number']} 已由投诉人撤回，本案不再向其答复、回访" in left

@@ -132,8 +132,8 @@ def _window(
             f"已超期及 {DUE_SOON_WORKING_DAYS} 个工作日内到期",
         )
     if overdue:
-        return None, until, f"已超期及 {until.isoformat()} 前到期"
-    return today, until, f"{until.isoformat()} 前到期"
+        return None, until, f"已超期及 {until.isoformat()}（含）前到期"
+    return today, until, f"{until.isoformat()}（含）前到期"
 
 
 def _date(value: str | None, field: str) -> dt.date | None:
@@ -191,7 +191,7 @@ def _list_description(query: dashboard.ComplaintQuery) -> str:
     parts += [f"主办部门 {query.lead}"] if query.lead else []
     parts += [_awaits_description(query.awaits)] if query.awaits else []
     parts += ["已超期"] if query.overdue else []
-    parts += [f"{query.due_by.isoformat()} 前到期"] if query.due_by else []
+    parts += [f"{query.due_by.isoformat()}（含）前到期"] if query.due_by else []
     parts += [f"来自{CHANNEL_LABELS[query.channel]}"] if query.channel else []  # type: ignore[index]
     parts += [f"含“{query.q}”"] if query.q else []
     return "、".join(parts) or "全部投诉"

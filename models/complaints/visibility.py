@@ -37,6 +37,7 @@ STAFF_SEE_ALL = frozenset({Role.INTAKE, Role.SUPERVISOR, Role.ADMIN, Role.SYSTEM
 EXTRA_EVENT_LABELS = {
     "register": "登记",
     "merged_in": "并入重复投诉",
+    "merged_withdrawn": "并入的投诉已撤回",
     "deadline_resolved": "办理期限确定（节假日安排载入）",
     "deadline_recomputed": "办理期限调整（节假日安排更正）",
     "reissue_tracking_password": "重新生成查询密码（原密码作废）",

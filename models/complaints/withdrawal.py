@@ -47,7 +47,7 @@ from models.errors import DomainError, TransitionNotAllowed, ValidationFailed
 from models.lifecycle import COMPLAINT, ComplaintState, Role
 from models.org import Department, competent_of
 from models.text import Paragraph
-from models.workflow import Actor
+from models.workflow import Actor, record_event
 
 # The stages in which departments hold the case and must be told to stop: dispatched to them (签收 due),
 # or signed for and being verified. Returned or reopened, nobody holds it.
@@ -193,12 +193,28 @@ def _withdraw(ctx: ActionContext, action: str, body: WithdrawBody, *, address: s
         # As a merge holds its target: the handling case's version checked above, bumped now. Its reply
         # (or closing, rejection, verification) racing this reached this complainant through
         # ``merged_into_id`` as it stood: whichever commits second meets a stale version, 409.
+        at = dt.datetime.now(dt.UTC)
         hold_unchanged(
             ctx.session,
             handling,
-            dt.datetime.now(dt.UTC),
+            at,
             refusal=f"本投诉所并入的案件 {handling.number} 已被他人更新（可能已答复、已核实或已办结），"
             "本次撤回未生效，请刷新后重试 (the case it joined changed meanwhile: reload and try again)",
+        )
+        # The merge's counterpart on the handling case's timeline (``merged_in``): its staff see that one
+        # of the complainants it answers for has left, and is no longer owed its reply or return visit.
+        record_event(
+            session=ctx.session,
+            case=handling,
+            transition=None,
+            from_state=handling.state,
+            to_state=handling.state,
+            actor=ctx.actor,
+            at=at,
+            note=f"并入本案的投诉 {case.number} 已由投诉人撤回，本案不再向其答复、回访",
+            data={"withdrawn_number": case.number, "withdrawn_id": case.id},
+            idempotency_key=None,
+            event="merged_withdrawn",
         )
     case.closed_at = dt.datetime.now(dt.UTC)
     # No return visit answers this ending, so no rating stands (the scorecard counts a rated case by it).
