@@ -35,3 +35,18 @@ def test_the_case_page_says_which_department_acts_next_and_what_it_must_do(
     page = client.get(f"/staff/complaints/{case['id']}").text
     assert 'id="next-actor"' in page
     assert "待市发展和改革委员会核实属实" in page
+
+
+def test_parties_offered_the_same_actions_are_named_once_together(
+    client: TestClient, staff: Staff, session: Session
+) -> None:
+    case = register(client, staff)  # intake and the supervisors may both accept, reject or merge it
+    complaint = session.get(Complaint, case["id"])
+    assert complaint is not None
+    [(who, labels)] = who_acts_next(session=session, complaint=complaint, today=TODAY)
+    assert who == "受理人员或督办人员"
+    assert labels[0] == "受理"
+    sign_in(client, staff.admin)  # sees every case, acts on none
+    page = client.get(f"/staff/complaints/{case['id']}").text
+    assert "下一步：待受理人员或督办人员受理或不予受理" in page
+    assert "待督办人员受理" not in page

@@ -457,7 +457,12 @@ def who_acts_next(*, session: Session, complaint: Complaint, today: dt.date) -> 
             labels = [t.label for t in actions_for_parties(options, role, frozenset({party}))]
             if labels and department is not None:
                 waiting.append((department.name, labels))
-    return waiting
+    # Parties offered the same actions are named once together (待受理人员或督办人员受理或并单), not the
+    # list twice.
+    together: dict[tuple[str, ...], list[str]] = {}
+    for who, labels in waiting:
+        together.setdefault(tuple(labels), []).append(who)
+    return [("或".join(whos), list(labels)) for labels, whos in together.items()]
 
 
 def _open_now(
