@@ -28,6 +28,7 @@ from models.pledge import Pledge
 from models.scorecard_pledges import EXPORT_HEADERS, pledge_scores
 from models.settings import get_settings
 from tests.conftest import Staff
+from tests.test_complaints_api import register
 from tests.test_publication import CODE, new_pledge
 from tests.test_register import access_code, publish
 from tests.test_scorecard import _complaint, _run
@@ -290,3 +291,13 @@ def test_chart_labels_fit_and_a_narrow_chart_for_phones(session: Session) -> Non
         assert at is not None
         font = 14 if narrow else 12
         assert float(plot[1]) + float(at[1]) >= len(label) * font
+
+
+def test_a_count_of_nothing_on_the_dashboard_opens_no_empty_list(client: TestClient, staff: Staff) -> None:
+    register(client, staff)  # one registered complaint, nothing in any other state
+    sign_in(client, staff.supervisor)
+    page = client.get("/staff/dashboard").text
+    tiles = page[page.index('id="state-counts"') : page.index("</ul>", page.index('id="state-counts"'))]
+    assert '<a href="/staff/complaints?state=registered">' in tiles
+    assert "state=closed" not in tiles  # 0 closed: the tile is a figure, not a door
+    assert '<li class="zero"><span class="n">0</span>' in tiles
