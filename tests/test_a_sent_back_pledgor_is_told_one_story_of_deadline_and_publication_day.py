@@ -109,7 +109,8 @@ def test_a_send_back_before_the_deadline_keeps_the_deadline_and_names_the_public
     assert "逾期后，2026年10月14日零时前补交的材料仍予核查" in text
     assert "相关信息将于该日推送至信用信息平台依法公示" in text
     # The SMS (to a pledgor reached by text) names the deadline too, not the publication day.
-    assert "于2026-09-29 24时前补正提交" in render_sms("pledge_evidence_rejected", row.context)
+    sms = render_sms("pledge_evidence_rejected", row.context)
+    assert "于2026-09-29 24时前（最迟2026-10-14零时前）补正提交" in sms
 
     # The deadline passes without new evidence: the overdue notice is the same story, not a contradiction.
     sweep(engine=engine, today=dt.date(2026, 9, 30), actor=SYSTEM)

@@ -430,9 +430,13 @@ def test_evidence_received_accepted_and_rejected_text_a_mobile_only_pledgor(
         assert "合格书" not in text  # neither the file's name nor the reason: the mail has them
         assert "盖章" not in text
     # The text of a returned submission says by when to hand in again: returned before its deadline, the
-    # pledge's own deadline, which still binds (24:00 of its day), not the publication day.
-    day = session.get(Pledge, rejected.id).deadline  # type: ignore[union-attr]
-    assert f"于{day.isoformat()} 24时前补正提交" in render_sms(
+    # pledge's own deadline, which still binds (24:00 of its day), then the publication day as the last
+    # chance (late evidence still counts until it, as the mail says).
+    returned = session.get(Pledge, rejected.id)
+    assert returned is not None
+    assert returned.publication_day is not None
+    deadline, last = returned.deadline.isoformat(), returned.publication_day.isoformat()
+    assert f"于{deadline} 24时前（最迟{last}零时前）补正提交" in render_sms(
         "pledge_evidence_rejected", sms_row(session, rejected.id, "pledge_evidence_rejected").context
     )
 
