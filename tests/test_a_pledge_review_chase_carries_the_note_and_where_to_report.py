@@ -153,3 +153,17 @@ def test_a_notice_queued_before_the_new_keys_still_renders_with_the_report_to_th
     assert "书面报送信用主管部门（督办人员）" in supervised.text
     assert "督办意见" not in supervised.text
     assert "书面报送守信平台" not in supervised.text
+
+
+def test_without_an_issuing_office_the_report_goes_to_the_supervisor_who_pressed_and_the_note_has_its_steps_name(
+    session: Session, staff: Staff
+) -> None:
+    pledge = _under_review(session)
+    _press(session, pledge, "review_escalate", NOTE)
+    [(_, _, mail)] = [m for m in _mails(session, pledge) if m[1] == AUTHORITY]
+    for part in (mail.text, _plain(mail.html)):
+        flat = " ".join(part.split()).replace("： ", "：")
+        assert "书面报送督办人员督办员老李" in flat  # named, not a generic "信用主管部门"
+        assert f"提级办理意见：{NOTE}" in flat
+        assert "督办意见" not in flat
+    assert "（督办人员督办员老李发起）" in mail.text

@@ -142,10 +142,13 @@ def test_a_rejection_that_reached_nobody_is_for_the_handler_to_tell_and_on_the_s
     shown = text_of(client.get(f"/staff/pledges/{created['id']}?done=reject_evidence").text)
     assert "退回告知未能送达" in shown
     assert "合格书缺少审查机构盖章" in shown
+    assert stored.pledgor_phone is None  # nobody to phone: staff tell it when the pledgor comes or calls
+    assert "承诺人未留联系电话，请在其到窗口或来电时告知退回理由" in shown
+    assert "请通知其到窗口" not in shown
     # What the notice would have said (models/pledges/mail.py ``resubmission``): the deadline still holds.
     assert (
         f"请其于履约期限 {stored.deadline.isoformat()} 24时前补正后重新提交（退回不改变履约期限）；"
-        f"逾期后于 {day.isoformat()} 零时前补交并经确认的，不予公示"
+        f"逾期后于 {day.isoformat()} 零时前补交的材料仍予核查，核查期间暂缓公示，经确认的不予公示"
     ) in shown
     client.cookies.clear()
     status = post_form(

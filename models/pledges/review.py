@@ -337,6 +337,8 @@ def _notify(
         context["explanation"] = event.note  # told, but not as a supervisor's 督办意见
     if pressed_by is not None:
         context["by_hand"] = True
+        # Named, so the written explanation has an addressee where no issuing office is configured.
+        context["pressed_by_name"] = event.actor_name
     competent_id = competent_of(session, pledge.authority_id) if step == "escalate" else None
     competent = (
         session.get(Department, competent_id) if competent_id not in (None, pledge.authority_id) else None
