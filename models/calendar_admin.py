@@ -24,7 +24,7 @@ from models.calendar import (
     save_year_notice,
 )
 from models.errors import Conflict
-from models.outbox import Notification
+from models.outbox import Notification, NotificationStatus
 from models.pending_deadlines import resolve_pending_deadlines
 from models.publication import recompute_publication_days
 from models.publication_days import TOLD_TEMPLATE
@@ -46,6 +46,9 @@ class Recomputed:
     told_moved: list[str] = field(default_factory=list)
     # The numbers whose told deadline the corrected calendar puts earlier: the told date is kept.
     kept: list[str] = field(default_factory=list)
+    # The pledges whose publication day moved but whose notice of it reaches nobody (no e-mail, no mobile):
+    # staff must tell the pledgor in person or by phone.
+    untold_moved: list[str] = field(default_factory=list)
 
     @property
     def deadlines_total(self) -> int:
@@ -112,7 +115,9 @@ def load_year_notice(
     calendar = load_calendar(session=session)
     queued_before = session.execute(select(func.max(_N.c.id))).scalar_one() or 0
     recomputed = recompute_publication_days(session=session, calendar=calendar, actor=actor, today=today)
-    told_days = _told_publication_days_moved(session=session, after=queued_before, version=calendar.version)
+    told_days, untold_days = _told_publication_days_moved(
+        session=session, after=queued_before, version=calendar.version
+    )
     deadlines = resolve_pending_deadlines(session=session, calendar=calendar, actor=actor, today=today)
     return (
         changes,
@@ -122,6 +127,7 @@ def load_year_notice(
             deadlines=deadlines.counts,
             told_moved=[*deadlines.told_moved, *told_days],
             kept=deadlines.kept,
+            untold_moved=untold_days,
         ),
     )
 
@@ -154,18 +160,20 @@ def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
-def _told_publication_days_moved(*, session: Session, after: int, version: str) -> list[str]:
+def _told_publication_days_moved(
+    *, session: Session, after: int, version: str
+) -> tuple[list[str], list[str]]:
     """The pledges whose pledgor, told a publication day, was just told it moved: the corrections
     ``recompute_publication_days`` queued in this transaction (outbox rows past ``after``, keyed by the
-    calendar version), not the days a newly loaded year dated for the first time."""
+    calendar version), not the days a newly loaded year dated for the first time. Second, those whose
+    notice reaches nobody (its one row undeliverable: no e-mail, no mobile)."""
     rows = session.execute(
-        select(_N.c.case_number, _N.c.context, _N.c.idempotency_key)
+        select(_N.c.case_number, _N.c.context, _N.c.idempotency_key, _N.c.status)
         .where(_N.c.id > after, _N.c.template == TOLD_TEMPLATE, _N.c.case_kind == "pledge")
         .order_by(_N.c.id)
     )
-    numbers = [
-        number
-        for number, context, key in rows
-        if context.get("corrected") and f":{version}:{TOLD_TEMPLATE}" in key
-    ]
-    return list(dict.fromkeys(numbers))  # an e-mail and an SMS row tell the same pledgor once
+    reached: dict[str, bool] = {}  # an e-mail and an SMS row tell the same pledgor once
+    for number, context, key, status in rows:
+        if context.get("corrected") and f":{version}:{TOLD_TEMPLATE}" in key:
+            reached[number] = reached.get(number, False) or status != NotificationStatus.UNDELIVERABLE
+    return [n for n, told in reached.items() if told], [n for n, told in reached.items() if not told]

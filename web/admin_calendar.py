@@ -102,11 +102,13 @@ def calendar_page(
     kept: int = 0,
     moved: str = "",
     moved_total: int = 0,
+    untold: str = "",
 ) -> Response:
     current_user(request, session, *OVERSIGHT)
     shown = [number for number in moved.split(",") if number][:TOLD_SHOWN]
     report = {"publication_days": publication_days, "deadlines": deadlines, "kept": kept,
-              "moved": shown, "moved_total": moved_total}  # fmt: skip
+              "moved": shown, "moved_total": moved_total,
+              "untold": [number for number in untold.split(",") if number][:TOLD_SHOWN]}  # fmt: skip
     return _calendar_page(request, session, calendar, year or today.year, saved=saved, report=report)
 
 
@@ -118,7 +120,8 @@ def _saved_url(year: int, saved: int, done: Recomputed) -> str:
     return "/staff/admin/calendar?" + urlencode(
         {"year": year, "saved": saved, "publication_days": done.publication_days,
          "deadlines": done.deadlines_total, "kept": len(done.kept),
-         "moved": ",".join(done.told_moved[:TOLD_SHOWN]), "moved_total": len(done.told_moved)}
+         "moved": ",".join(done.told_moved[:TOLD_SHOWN]), "moved_total": len(done.told_moved),
+         "untold": ",".join(done.untold_moved[:TOLD_SHOWN])}
     )  # fmt: skip
 
 
