@@ -15,6 +15,7 @@ from sqlmodel import Session, col
 from models.breach import PublishedBreach
 from models.breach_record import offline_requests_only
 from tests.conftest import Staff
+from tests.test_complaints_api import set_today
 from tests.test_publication import CODE
 from tests.test_register import publish
 
@@ -69,6 +70,7 @@ def test_a_pledge_record_keeps_its_objection_and_repair_forms(
     page = client.get(f"/register/{breach.number}")
     assert _form_links(page.text, breach.number) == ["objection", "repair"]
     assert "信用办" not in page.text
+    set_today(client, breach.repair_earliest)  # the repair form is offered from the earliest repair day
     for kind in ("objection", "repair"):
         form = client.get(f"/register/{breach.number}/{kind}")
         assert f'action="/register/{breach.number}/{kind}"' in form.text
