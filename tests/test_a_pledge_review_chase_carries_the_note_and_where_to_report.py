@@ -155,7 +155,7 @@ def test_a_notice_queued_before_the_new_keys_still_renders_with_the_report_to_th
     assert "书面报送守信平台" not in supervised.text
 
 
-def test_without_an_issuing_office_the_report_goes_to_the_supervisor_who_pressed_and_the_note_has_its_steps_name(
+def test_without_an_issuing_office_the_report_goes_to_the_supervisor_who_pressed_and_the_note_names_its_step(
     session: Session, staff: Staff
 ) -> None:
     pledge = _under_review(session)
