@@ -155,7 +155,7 @@ def test_a_rejection_that_reached_nobody_is_for_the_handler_to_tell_and_on_the_s
         client, "/pledges/status", {"number": created["number"], "access_code": created["access_code"]}
     )
     told = text_of(status.text)
-    assert "已退回，请按退回告知补正后重新提交" in told
+    assert "已退回，请按下列退回理由补正后重新提交" in told
     assert "退回理由 合格书缺少审查机构盖章" in told
     # Returned before its deadline: it still binds; the publication day is an overdue pledge's last chance.
     deadline = session.get(Pledge, created["id"]).deadline  # type: ignore[union-attr]

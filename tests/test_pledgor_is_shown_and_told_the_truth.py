@@ -149,7 +149,7 @@ def test_status_page_drops_the_rejected_files_submission_day(
     assert r.status_code == 200, r.text
     text = status_text(c, created)
     assert "材料提交日期" not in text
-    assert "已退回，请按退回告知补正后重新提交" in text
+    assert "已退回，请按下列退回理由补正后重新提交" in text
     assert "逾期未履约的公示日 2026年3月25日" in text
 
 
